@@ -1,0 +1,46 @@
+// Registers JSON API routes together with their OpenAPI description. Every route under /api/v1 goes through
+// here; a test fails if one does not (it compares the router's table with the document).
+import Vapor
+
+final class APIRoutes {
+    private let builder: any RoutesBuilder
+    private let prefix: [PathComponent]
+    private(set) var operations: [APIOperation] = []
+    private(set) var schemas: [String: JSONSchema] = APIRoutes.sharedSchemas
+
+    init(_ builder: any RoutesBuilder, prefix: [PathComponent]) {
+        self.builder = builder.grouped(prefix)
+        self.prefix = prefix
+    }
+
+    static let sharedSchemas: [String: JSONSchema] = [
+        "Error": .object([
+            "error": .object(["message": .string(), "type": .string(), "code": .string()], required: ["message", "type"]),
+        ], required: ["error"]),
+    ]
+
+    func schema(_ name: String, _ schema: JSONSchema) { schemas[name] = schema }
+
+    /// `path` is relative to the API prefix, with `:name` for parameters (Vapor's syntax).
+    @discardableResult
+    func on<R: AsyncResponseEncodable>(
+        _ method: HTTPMethod, _ path: String, id: String, summary: String, tag: String,
+        request: JSONSchema? = nil, response: JSONSchema? = nil, status: Int = 200,
+        errors: [Int: String] = [:], auth: Bool = true,
+        use handler: @escaping @Sendable (Request) async throws -> R
+    ) -> Route {
+        let components = path.pathComponents
+        let documented = (prefix + components).map { component -> String in
+            if case .parameter(let name) = component { return "{\(name)}" }
+            return component.description
+        }
+        operations.append(APIOperation(
+            method: method, path: "/" + documented.joined(separator: "/"), operationID: id, summary: summary, tag: tag,
+            request: request, response: response, responseStatus: status, errors: errors, requiresAuth: auth))
+        return builder.on(method, components, use: handler)
+    }
+
+    func document(version: String) -> OpenAPIDocument {
+        OpenAPIDocument(operations: operations, schemas: schemas, version: version)
+    }
+}

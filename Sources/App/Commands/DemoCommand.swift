@@ -1,0 +1,38 @@
+import ArgumentParser
+import Vapor
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Migrate, load the demo data (idempotently), print the sign-ins, then serve.",
+        discussion: "Refuses a database that holds anything but demo data.")
+
+    @ArgumentParser.Option(help: "Address to listen on.") var hostname = "127.0.0.1"
+    @ArgumentParser.Option(help: "Port to listen on.") var port = 8080
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535.") }
+    }
+
+    func run() async throws {
+        try await PlatformRuntime.withApplication { app in
+            try await DemoData.refuseForeignDatabase(app)
+            try await PlatformRuntime.ensureMigrated(app, apply: true)
+            let hash = try await app.password.async.hash(DemoData.password)
+            let result = try await DemoData.load(on: app.db, passwordHash: hash)
+            say(result.created == 0 ? "Demo data already loaded; nothing added." : "Demo data loaded (\(result.created) records).")
+            say("""
+
+            CampusCloud demo: http://\(hostname == "0.0.0.0" ? "127.0.0.1" : hostname):\(port)/
+            Sign in with any of these; the password for all is \(DemoData.password)
+              admin@demo.test         platform admin, programme manager
+              instructor@demo.test    instructor of CS101 and CS340, PI of the research project
+              ta@demo.test            TA in CS101
+              student1@demo.test … student\(DemoData.students.count)@demo.test
+              mentor@partner.test     partner contact and project mentor (Nimbus Cloud)
+
+            """)
+            try await PlatformRuntime.serve(app, hostname: hostname, port: port)
+        }
+    }
+}

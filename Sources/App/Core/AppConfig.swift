@@ -1,0 +1,62 @@
+// The platform's configuration: read from the environment once at start, into one typed value.
+// A bad value stops start-up with one sentence naming the variable; nothing else in the code reads the environment.
+import Foundation
+import Logging
+
+public struct ConfigError: Error, Equatable, CustomStringConvertible {
+    public let variable: String
+    public let problem: String
+    public static func invalid(_ variable: String, _ problem: String) -> ConfigError {
+        ConfigError(variable: variable, problem: problem)
+    }
+    public var description: String { "\(variable) \(problem)." }
+}
+
+public struct AppConfig: Sendable, CustomStringConvertible {
+    public var database: DatabaseURL
+    /// Folder for the platform's own files (the generated secret, uploads, sandbox jobs).
+    public var dataDirectory: String
+    public var logLevel: Logger.Level
+    /// The secret as given in CAMPUSCLOUD_SECRET, or nil: then `SecretStore` generates and keeps one in the data folder.
+    public var secret: String?
+
+    public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil) {
+        self.database = database
+        self.dataDirectory = dataDirectory
+        self.logLevel = logLevel
+        self.secret = secret
+    }
+
+    public static let minimumSecretLength = 32
+
+    /// Parses the variables that matter; unknown variables are ignored. Paths stay as given (relative to the working directory).
+    public static func parse(environment env: [String: String]) throws(ConfigError) -> AppConfig {
+        let database = try DatabaseURL.parse(nonEmpty(env["DATABASE_URL"]) ?? DatabaseURL.defaultValue)
+        let dataDirectory = nonEmpty(env["CAMPUSCLOUD_DATA_DIR"]) ?? "campuscloud-data"
+
+        var logLevel = Logger.Level.info
+        if let raw = nonEmpty(env["LOG_LEVEL"]) {
+            guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+                let names = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .invalid("LOG_LEVEL", "is '\(raw)', which is not a log level; use one of \(names)")
+            }
+            logLevel = level
+        }
+
+        let secret = nonEmpty(env["CAMPUSCLOUD_SECRET"])
+        if let secret, secret.utf8.count < minimumSecretLength {
+            throw .invalid("CAMPUSCLOUD_SECRET", "is too short (\(secret.utf8.count) bytes); use at least \(minimumSecretLength) random characters, or unset it to have one generated")
+        }
+        return AppConfig(database: database, dataDirectory: dataDirectory, logLevel: logLevel, secret: secret)
+    }
+
+    /// Never shows the secret or a database password.
+    public var description: String {
+        "database: \(database.redacted), data directory: \(dataDirectory), log level: \(logLevel), secret: \(secret == nil ? "generated" : "from environment")"
+    }
+
+    private static func nonEmpty(_ value: String?) -> String? {
+        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        return value
+    }
+}

@@ -1,0 +1,52 @@
+// The platform's Prometheus registry, one per Application (no global metrics state), and the middleware that
+// records every request by method, route pattern (never raw paths: ids would explode the label set) and status.
+import Vapor
+import Prometheus
+
+public final class PlatformMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+    ]
+
+    func recordRequest(method: String, route: String, status: UInt, duration: Duration) {
+        registry.makeCounter(
+            descriptor: .init(metricName: "http_requests", unitName: "total", helpText: "HTTP requests by method, route and status."),
+            labels: [("method", method), ("route", route), ("status", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: .init(metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency by method and route."),
+            labels: [("method", method), ("route", route)],
+            buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    public func exposition() -> String { registry.emitToString() }
+}
+
+extension Application {
+    private struct MetricsKey: StorageKey { typealias Value = PlatformMetrics }
+    public var platformMetrics: PlatformMetrics {
+        get { storage[MetricsKey.self]! }
+        set { storage[MetricsKey.self] = newValue }
+    }
+}
+
+struct RequestMetricsMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let route = request.route.map { "/" + $0.path.map(\.description).joined(separator: "/") } ?? "unmatched"
+        let metrics = request.application.platformMetrics
+        do {
+            let response = try await next.respond(to: request)
+            metrics.recordRequest(method: request.method.rawValue, route: route, status: response.status.code, duration: clock.now - start)
+            return response
+        } catch {
+            let status = (error as? any AbortError)?.status ?? .internalServerError
+            metrics.recordRequest(method: request.method.rawValue, route: route, status: status.code, duration: clock.now - start)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,137 @@
+// The demo data set: one programme with an industry partner, two courses, staff, 30 students and a research
+// project with a partner mentor. Loading is idempotent (each record is found by its natural key before it is
+// created) and refuses a database that holds anything but demo data.
+import Fluent
+import Vapor
+
+public enum DemoData {
+    public static let password = "campuscloud-demo"
+    static let programmeName = "Cloud & AI Empowerment Programme"
+    static let partner = "Nimbus Cloud"
+    static let studentCount = 30
+
+    public struct Person: Sendable {
+        public var email: String
+        public var name: String
+        public var isAdmin = false
+    }
+
+    public static let admin = Person(email: "admin@demo.test", name: "Ada Admin", isAdmin: true)
+    public static let instructor = Person(email: "instructor@demo.test", name: "Ines Instructor")
+    public static let ta = Person(email: "ta@demo.test", name: "Tom Assistant")
+    public static let mentor = Person(email: "mentor@partner.test", name: "Maya Mentor (Nimbus Cloud)")
+    public static let students = (1...studentCount).map { Person(email: "student\($0)@demo.test", name: "Student \($0)") }
+    public static var everyone: [Person] { [admin, instructor, ta, mentor] + students }
+
+    public struct LoadResult: Sendable, Equatable {
+        public var created: Int
+    }
+
+    /// Loads the data set; returns how many records it created (0 when everything was already there).
+    /// `passwordHash` is computed once by the caller and shared by every demo account (one fixed password).
+    @discardableResult
+    public static func load(on db: any Database, passwordHash: String) async throws -> LoadResult {
+        try await db.transaction { db in
+            try await ensureDemoDatabase(db)
+            var created = 0
+            func count<T>(_ pair: (T, Bool)) -> T { if pair.1 { created += 1 }; return pair.0 }
+
+            var users: [String: UUID] = [:]
+            for person in everyone {
+                let user = count(try await findOrCreate(User.query(on: db).filter(\.$email == person.email), on: db) {
+                    User(email: person.email, displayName: person.name, passwordHash: passwordHash, isAdmin: person.isAdmin)
+                })
+                users[person.email] = try user.requireID()
+            }
+
+            let start = date(2026, 9, 1), end = date(2028, 8, 31)
+            let programme = count(try await findOrCreate(Programme.query(on: db).filter(\.$name == programmeName), on: db) {
+                Programme(name: programmeName, partnerOrganisation: partner, startsOn: start, endsOn: end,
+                          description: "Nimbus Cloud grants cloud credits, compute and AI-model access; the university turns them into teaching tools and joint research.")
+            })
+            let programmeID = try programme.requireID()
+            created += try await ensure(ProgrammeMember.query(on: db).filter(\.$programme.$id == programmeID).filter(\.$user.$id == users[admin.email]!), on: db) {
+                ProgrammeMember(programmeID: programmeID, userID: users[admin.email]!, role: .manager)
+            }
+            created += try await ensure(ProgrammeMember.query(on: db).filter(\.$programme.$id == programmeID).filter(\.$user.$id == users[mentor.email]!), on: db) {
+                ProgrammeMember(programmeID: programmeID, userID: users[mentor.email]!, role: .partnerContact)
+            }
+
+            let term = "2026 Autumn"
+            let intro = count(try await findOrCreate(Course.query(on: db).filter(\.$code == "CS101").filter(\.$term == term), on: db) {
+                Course(programmeID: programmeID, code: "CS101", title: "Introduction to Programming", term: term,
+                       startsOn: date(2026, 9, 14), endsOn: date(2026, 12, 18))
+            })
+            let cloud = count(try await findOrCreate(Course.query(on: db).filter(\.$code == "CS340").filter(\.$term == term), on: db) {
+                Course(programmeID: programmeID, code: "CS340", title: "Cloud Computing", term: term,
+                       startsOn: date(2026, 9, 14), endsOn: date(2026, 12, 18))
+            })
+            // CS101: every student; CS340: the second half of the class. The instructor teaches both; the TA helps in CS101.
+            var rosters: [(Course, String, CourseRole)] = [(intro, instructor.email, .instructor), (intro, ta.email, .ta), (cloud, instructor.email, .instructor)]
+            for (index, student) in students.enumerated() {
+                rosters.append((intro, student.email, .student))
+                if index >= studentCount / 2 { rosters.append((cloud, student.email, .student)) }
+            }
+            let existingCourseMembers = try await CourseMember.query(on: db).all()
+            let present = Set(existingCourseMembers.map { "\($0.$course.id)/\($0.$user.id)" })
+            for (course, email, role) in rosters {
+                let courseID = try course.requireID(), userID = users[email]!
+                if present.contains("\(courseID)/\(userID)") { continue }
+                try await CourseMember(courseID: courseID, userID: userID, role: role).create(on: db)
+                created += 1
+            }
+
+            let project = count(try await findOrCreate(ResearchProject.query(on: db).filter(\.$title == "Automated feedback for programming courses with LLMs"), on: db) {
+                ResearchProject(programmeID: programmeID, title: "Automated feedback for programming courses with LLMs",
+                                summary: "Can model-generated hints on failing tests help CS101 students without giving answers away?", status: "active")
+            })
+            let projectID = try project.requireID()
+            for (email, role) in [(instructor.email, ProjectRole.pi), (ta.email, .member), (mentor.email, .mentor)] {
+                created += try await ensure(ProjectMember.query(on: db).filter(\.$project.$id == projectID).filter(\.$user.$id == users[email]!), on: db) {
+                    ProjectMember(projectID: projectID, userID: users[email]!, role: role)
+                }
+            }
+
+            if try await PlatformSetting.find(PlatformSetting.demoDatasetKey, on: db) == nil {
+                try await PlatformSetting(key: PlatformSetting.demoDatasetKey, value: "1").create(on: db)
+                created += 1
+            }
+            return LoadResult(created: created)
+        }
+    }
+
+    /// A database is the demo's when it is empty or was created by the demo. Anything else is refused untouched.
+    static func ensureDemoDatabase(_ db: any Database) async throws {
+        if try await PlatformSetting.find(PlatformSetting.demoDatasetKey, on: db) != nil { return }
+        let users = try await User.query(on: db).count()
+        let programmes = try await Programme.query(on: db).count()
+        if users > 0 || programmes > 0 { throw StartupError.notDemoDatabase(users: users) }
+    }
+
+    private static func findOrCreate<M: Model>(_ query: QueryBuilder<M>, on db: any Database, make: () -> M) async throws -> (M, Bool) {
+        if let existing = try await query.first() { return (existing, false) }
+        let model = make()
+        try await model.create(on: db)
+        return (model, true)
+    }
+
+    private static func ensure<M: Model>(_ query: QueryBuilder<M>, on db: any Database, make: () -> M) async throws -> Int {
+        try await findOrCreate(query, on: db, make: make).1 ? 1 : 0
+    }
+
+    private static func date(_ year: Int, _ month: Int, _ day: Int) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(from: DateComponents(year: year, month: month, day: day))!
+    }
+}
+
+extension DemoData {
+    /// Before any migration touches it: a database with applied migrations must already be the demo's.
+    static func refuseForeignDatabase(_ app: Application) async throws {
+        try await app.migrator.setupIfNeeded().get()
+        let applied = try await app.migrator.previewRevertAllBatches().get()
+        if applied.isEmpty { return }
+        try await ensureDemoDatabase(app.db)
+    }
+}

@@ -1,0 +1,21 @@
+// The ordered list of migrations. Append only: a released migration is never edited or reordered;
+// change the schema with a new migration in its own file (see docs/ARCHITECTURE.md).
+import Fluent
+import Vapor
+
+enum Migrations {
+    static let all: [any Migration] = [
+        CreateUser(),
+        CreateProgramme(),
+        CreateCourse(),
+        CreateResearchProject(),
+        CreateProgrammeMember(),
+        CreateCourseMember(),
+        CreateProjectMember(),
+        CreatePlatformSetting(),
+    ]
+
+    static func register(on app: Application) {
+        app.migrations.add(all)
+    }
+}

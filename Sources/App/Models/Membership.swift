@@ -1,0 +1,52 @@
+// Who holds which role where. One table per kind of place keeps foreign keys real and queries simple.
+import Fluent
+import Foundation
+
+enum ProgrammeRole: String, Codable, CaseIterable, Sendable { case manager, partnerContact = "partner_contact" }
+enum CourseRole: String, Codable, CaseIterable, Sendable { case instructor, ta, student }
+enum ProjectRole: String, Codable, CaseIterable, Sendable { case pi, member, mentor }
+
+final class ProgrammeMember: Model, @unchecked Sendable {
+    static let schema = "programme_members"
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "programme_id") var programme: Programme
+    @Parent(key: "user_id") var user: User
+    @Field(key: "role") var role: ProgrammeRole
+
+    init() {}
+    init(programmeID: UUID, userID: UUID, role: ProgrammeRole) {
+        self.$programme.id = programmeID
+        self.$user.id = userID
+        self.role = role
+    }
+}
+
+final class CourseMember: Model, @unchecked Sendable {
+    static let schema = "course_members"
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "course_id") var course: Course
+    @Parent(key: "user_id") var user: User
+    @Field(key: "role") var role: CourseRole
+
+    init() {}
+    init(courseID: UUID, userID: UUID, role: CourseRole) {
+        self.$course.id = courseID
+        self.$user.id = userID
+        self.role = role
+    }
+}
+
+final class ProjectMember: Model, @unchecked Sendable {
+    static let schema = "project_members"
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "project_id") var project: ResearchProject
+    @Parent(key: "user_id") var user: User
+    @Field(key: "role") var role: ProjectRole
+
+    init() {}
+    init(projectID: UUID, userID: UUID, role: ProjectRole) {
+        self.$project.id = projectID
+        self.$user.id = userID
+        self.role = role
+    }
+}
