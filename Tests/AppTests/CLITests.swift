@@ -1,0 +1,134 @@
+// Runs the real `campuscloud` binary, as IT staff and scripts do: exit codes, messages, and the demo serving.
+import Testing
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@Suite struct CLITests {
+    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
+
+    static var binary: URL {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("campuscloud")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return packageRoot.appendingPathComponent(".build/debug/campuscloud")
+    }
+
+    static func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cc-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:], in folder: URL? = nil) throws -> Outcome {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = nil
+        env["LOG_LEVEL"] = "error"
+        env.merge(environment) { $1 }
+        process.environment = env
+        let workdir = try folder ?? temporaryFolder()
+        process.currentDirectoryURL = workdir
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func binaryIsBuilt() {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build it first: swift build --build-tests")
+    }
+
+    @Test func helpListsEveryCommand() throws {
+        let result = try Self.run(["--help"])
+        #expect(result.status == 0)
+        for command in ["serve", "migrate", "demo"] { #expect(result.stdout.contains(command)) }
+        let serveHelp = try Self.run(["serve", "--help"])
+        #expect(serveHelp.stdout.contains("--auto-migrate"))
+    }
+
+    @Test(arguments: [["bogus"], ["serve", "--bogus"], ["migrate", "--port"], ["serve", "--port", "99999"]])
+    func wrongCommandLinePrintsUsageAndExits2(arguments: [String]) throws {
+        let result = try Self.run(arguments)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("Usage") || result.stderr.contains("USAGE"))
+    }
+
+    @Test func unreachableDatabaseNamesTheHostNotThePassword() throws {
+        let result = try Self.run(["migrate"], environment: ["DATABASE_URL": "postgres://cc:hunter2@127.0.0.1:1/campus"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("127.0.0.1"))
+        #expect(!result.stderr.contains("hunter2"))
+    }
+
+    @Test func badConfigurationStopsWithOneSentence() throws {
+        let result = try Self.run(["migrate"], environment: ["LOG_LEVEL": "loud"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("LOG_LEVEL"))
+    }
+
+    @Test func migrateAppliesAndRevertsAndServeRefusesAnUnmigratedDatabase() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let refused = try Self.run(["serve", "--port", "1"], in: folder)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("campuscloud migrate"))
+
+        let applied = try Self.run(["migrate"], in: folder)
+        #expect(applied.status == 0)
+        #expect(applied.stdout.contains("Applied App.CreateUser"))
+        let again = try Self.run(["migrate"], in: folder)
+        #expect(again.stdout.contains("nothing to apply"))
+        let reverted = try Self.run(["migrate", "--revert"], in: folder)
+        #expect(reverted.status == 0)
+        #expect(reverted.stdout.contains("Reverted App.CreateUser"))
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("campuscloud-data/secret").path))
+    }
+
+    /// The README's first command: the demo migrates, loads data, prints the sign-ins and serves pages and /healthz.
+    @Test func demoServesPagesAndHealth() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let port = Int.random(in: 20000..<40000)
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["demo", "--port", String(port)]
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = nil
+        env["LOG_LEVEL"] = "error"
+        process.environment = env
+        process.currentDirectoryURL = folder
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+
+        var health: (Int, String)?
+        for _ in 0..<100 where health == nil {
+            try await Task.sleep(for: .milliseconds(200))
+            health = try? await Self.get("http://127.0.0.1:\(port)/healthz")
+        }
+        #expect(health?.0 == 200)
+        #expect(health?.1.contains(#""database":"ok""#) == true)
+        let landing = try await Self.get("http://127.0.0.1:\(port)/")
+        #expect(landing.0 == 200)
+        #expect(landing.1.contains("Nimbus Cloud"))
+        process.terminate()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(printed.contains("student30@demo.test"))
+        #expect(printed.contains("campuscloud-demo"))
+    }
+
+    static func get(_ url: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,79 @@
+import Testing
+import Foundation
+@testable import App
+
+@Suite struct ConfigTests {
+    @Test func defaultsGiveSQLiteInTheWorkingDirectory() throws {
+        let config = try AppConfig.parse(environment: [:])
+        #expect(config.database == .sqliteFile(path: "campuscloud.sqlite"))
+        #expect(config.dataDirectory == "campuscloud-data")
+        #expect(config.logLevel == .info)
+        #expect(config.secret == nil)
+    }
+
+    @Test func postgresURLSelectsPostgreSQL() throws {
+        let config = try AppConfig.parse(environment: ["DATABASE_URL": "postgres://cc:pw@db.example.edu:6543/campus"])
+        guard case .postgres(_, let host, let port, let database) = config.database else {
+            Issue.record("expected PostgreSQL, got \(config.database)")
+            return
+        }
+        #expect(host == "db.example.edu")
+        #expect(port == 6543)
+        #expect(database == "campus")
+        #expect(try AppConfig.parse(environment: ["DATABASE_URL": "postgresql://h/db"]).database.isPostgres)
+    }
+
+    @Test func sqliteForms() throws {
+        #expect(try DatabaseURL.parse("sqlite:///var/lib/cc/db.sqlite") == .sqliteFile(path: "/var/lib/cc/db.sqlite"))
+        #expect(try DatabaseURL.parse("sqlite::memory:") == .sqliteMemory)
+    }
+
+    @Test func everyVariableIsRead() throws {
+        let config = try AppConfig.parse(environment: [
+            "CAMPUSCLOUD_DATA_DIR": "/srv/cc", "LOG_LEVEL": "DEBUG", "CAMPUSCLOUD_SECRET": String(repeating: "k", count: 32),
+        ])
+        #expect(config.dataDirectory == "/srv/cc")
+        #expect(config.logLevel == .debug)
+        #expect(config.secret == String(repeating: "k", count: 32))
+    }
+
+    @Test(arguments: [
+        (["DATABASE_URL": "mysql://h/db"], "DATABASE_URL", "mysql"),
+        (["DATABASE_URL": "sqlite://"], "DATABASE_URL", "names no file"),
+        (["DATABASE_URL": "postgres://user@host"], "DATABASE_URL", "names no database"),
+        (["LOG_LEVEL": "loud"], "LOG_LEVEL", "'loud'"),
+        (["CAMPUSCLOUD_SECRET": "short"], "CAMPUSCLOUD_SECRET", "too short"),
+    ])
+    func badValuesStopStartUpWithOneSentence(environment: [String: String], variable: String, mention: String) {
+        #expect {
+            try AppConfig.parse(environment: environment)
+        } throws: { error in
+            guard let error = error as? ConfigError else { return false }
+            return error.variable == variable && error.description.contains(mention) && error.description.hasSuffix(".")
+        }
+    }
+
+    @Test func descriptionNeverShowsSecretOrPassword() throws {
+        let secret = String(repeating: "z", count: 40)
+        let config = try AppConfig.parse(environment: ["DATABASE_URL": "postgres://cc:hunter2@db/campus", "CAMPUSCLOUD_SECRET": secret])
+        #expect(!config.description.contains("hunter2"))
+        #expect(!config.description.contains(secret))
+        #expect(config.description.contains("db"))
+    }
+
+    @Test func secretIsGeneratedOnceAndKeptPrivate() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cc-secret-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let config = AppConfig(database: .sqliteMemory, dataDirectory: folder)
+        let first = try SecretStore.resolve(config)
+        let second = try SecretStore.resolve(config)
+        #expect(first == second)
+        #expect(first.utf8.count >= AppConfig.minimumSecretLength)
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/secret")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+        var given = config
+        given.secret = String(repeating: "g", count: 32)
+        #expect(try SecretStore.resolve(given) == given.secret)
+    }
+}

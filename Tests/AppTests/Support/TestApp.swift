@@ -1,0 +1,33 @@
+// `withTestApp`: a configured, migrated Application on its own database and data folder, shut down and dropped after.
+import Foundation
+import Vapor
+import VaporTesting
+@testable import App
+
+/// Runs `body` with a fresh platform. `migrate: false` leaves the schema empty (for migration tests).
+func withTestApp(migrate: Bool = true, database: DatabaseURL? = nil, _ body: (Application) async throws -> Void) async throws {
+    let testDatabase = database == nil ? try await TestDatabase.make() : nil
+    let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("cc-test-\(UUID().uuidString)").path
+    let config = AppConfig(database: database ?? testDatabase!.url, dataDirectory: dataDirectory,
+                           logLevel: .warning, secret: String(repeating: "s", count: 40))
+    let app = try await Application.make(.testing)
+    var failure: (any Error)?
+    do {
+        try await configure(app, config: config)
+        if migrate { try await app.autoMigrate() }
+        try await body(app)
+    } catch {
+        failure = error
+    }
+    try await app.asyncShutdown()
+    try? FileManager.default.removeItem(atPath: dataDirectory)
+    try await testDatabase?.drop()
+    if let failure { throw failure }
+}
+
+extension Application {
+    /// The demo data with a cheap password hash (bcrypt cost 4): tests need the records, not a slow hash.
+    func loadDemoData() async throws {
+        try await DemoData.load(on: db, passwordHash: try Bcrypt.hash(DemoData.password, cost: 4))
+    }
+}
