@@ -29,6 +29,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
+                .target(name: "Sandbox"),
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Fluent", package: "fluent"),
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
@@ -39,6 +40,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             resources: [.copy("Resources")]
+        ),
+        // Runs untrusted code under bubblewrap. No Vapor: plain values in, a typed result out.
+        .target(
+            name: "Sandbox",
+            dependencies: [.target(name: "CSandboxSpawn")]
+        ),
+        // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
+        .target(name: "CSandboxSpawn"),
+        .testTarget(
+            name: "SandboxTests",
+            dependencies: [.target(name: "Sandbox")],
+            resources: [.copy("hostile")]
         ),
         .testTarget(
             name: "AppTests",

@@ -1,5 +1,6 @@
 // The platform secret (signs sessions and links). Taken from CAMPUSCLOUD_SECRET, or generated on first start and
-// kept in the data folder readable by the owner only. It is never logged.
+// kept in the data folder readable by the owner only. It is never logged. The folder itself is 0711 (enter, not
+// list) so that the sandbox's unprivileged uids can reach their job folders below it.
 import Foundation
 import Crypto
 
@@ -15,7 +16,7 @@ public enum SecretStore {
             if secret.utf8.count >= AppConfig.minimumSecretLength { return secret }
         }
         do {
-            try fm.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try fm.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
         } catch {
             throw StartupError.dataDirectory(config.dataDirectory, reason: "it cannot be created")
         }

@@ -1,0 +1,80 @@
+// Builds bwrap's command line for a job: which host folders are visible (read-only), what is private, what is
+// writable. A pure function of its inputs, so the isolation set can be read and tested in one place.
+import Foundation
+
+public struct BwrapArguments: Sendable {
+    /// Host folders bound read-only when they exist: the system's programs and libraries.
+    public static let systemFolders = ["/usr", "/opt/swift"]
+    /// Top-level names that merged-/usr systems make symlinks (bound as symlinks) and others make folders (bound read-only).
+    public static let rootEntries = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+    /// The part of /etc interpreters and compilers need. Never shadow, gshadow, sudoers, ssh keys or the host's passwd.
+    public static let etcEntries = [
+        "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "timezone", "mime.types",
+        "python3", "python3.11", "python3.12", "java-17-openjdk", "ssl", "ca-certificates", "ca-certificates.conf",
+        "gai.conf", "protocols", "services",
+    ]
+    /// Added only when a job has network access.
+    public static let networkEtcEntries = ["resolv.conf", "hosts", "nsswitch.conf", "host.conf"]
+    public static let insideUID = 1000
+    public static let path = "/usr/local/bin:/usr/bin:/bin"
+
+    /// A host root entry: a symlink (merged /usr) or a real folder.
+    public enum RootEntry: Sendable, Equatable { case symlink(String), folder, absent }
+
+    public var rootEntries: [String: RootEntry]
+    /// Folder holding the sandbox's own passwd and group files (names for the uid inside).
+    public var identityFolder: String
+    public var tmpSizeBytes: Int
+
+    public init(rootEntries: [String: RootEntry], identityFolder: String, tmpSizeBytes: Int = 64 << 20) {
+        self.rootEntries = rootEntries
+        self.identityFolder = identityFolder
+        self.tmpSizeBytes = tmpSizeBytes
+    }
+
+    /// Reads the host's layout of /bin, /lib… once.
+    public static func hostRootEntries() -> [String: RootEntry] {
+        var entries: [String: RootEntry] = [:]
+        for entry in rootEntries {
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: entry) {
+                entries[entry] = .symlink(target)
+            } else {
+                var isDirectory: ObjCBool = false
+                entries[entry] = FileManager.default.fileExists(atPath: entry, isDirectory: &isDirectory) && isDirectory.boolValue ? .folder : .absent
+            }
+        }
+        return entries
+    }
+
+    /// `statusFD` is where bwrap writes its JSON status (the child's start and exit code).
+    public func arguments(for job: SandboxJob, jobFolder: String, statusFD: Int32 = 3) -> [String] {
+        var args = ["--unshare-all", "--unshare-user", "--disable-userns"]
+        if job.network { args.append("--share-net") }
+        args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL",
+                 "--uid", String(Self.insideUID), "--gid", String(Self.insideUID), "--hostname", "sandbox"]
+        for folder in Self.systemFolders { args += ["--ro-bind-try", folder, folder] }
+        for name in Self.rootEntries.sorted() {
+            switch rootEntries[name] ?? .absent {
+            case .symlink(let target): args += ["--symlink", target, name]
+            case .folder: args += ["--ro-bind", name, name]
+            case .absent: break
+            }
+        }
+        let etc = Self.etcEntries + (job.network ? Self.networkEtcEntries : [])
+        for name in etc { args += ["--ro-bind-try", "/etc/\(name)", "/etc/\(name)"] }
+        args += ["--ro-bind", identityFolder + "/passwd", "/etc/passwd", "--ro-bind", identityFolder + "/group", "/etc/group"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--size", String(tmpSizeBytes), "--tmpfs", "/tmp",
+                 "--bind", jobFolder, job.workPath, "--chdir", job.workPath]
+        args += ["--clearenv", "--setenv", "PATH", Self.path, "--setenv", "HOME", job.workPath,
+                 "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp"]
+        for (key, value) in job.environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", key, value] }
+        args += ["--json-status-fd", String(statusFD), "--"]
+        return args + job.command
+    }
+
+    /// The passwd and group files the sandbox sees: only the job's user and nobody.
+    public static func identityFiles(workPath: String = "/work") -> (passwd: String, group: String) {
+        ("root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nsandbox:x:\(insideUID):\(insideUID):sandbox:\(workPath):/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+         "root:x:0:\nsandbox:x:\(insideUID):\nnogroup:x:65534:\n")
+    }
+}

@@ -1,0 +1,153 @@
+// Per-job cgroups where the machine lets us make them: cgroup v2 (memory.max, pids.max, cpu.stat, memory.peak,
+// cgroup.kill) or v1 (memory, pids, cpuacct hierarchies). They give exact memory and process caps, CPU time that
+// includes every descendant, peak memory, OOM detection and a reliable kill of the whole job.
+// Without them the sandbox still enforces rlimits, namespaces and the wall clock.
+import Foundation
+import Glibc
+
+public enum CgroupLayout: Sendable, Equatable {
+    /// Parent folder of the jobs' groups in the unified hierarchy.
+    case v2(parent: String)
+    /// Parent folders in each v1 hierarchy we use.
+    case v1(memory: String, pids: String, cpuacct: String?)
+    case none
+
+    static let groupName = "campuscloud"
+
+    /// Looks for a hierarchy where this process may create child groups (usually only as root).
+    public static func detect() -> CgroupLayout {
+        let fm = FileManager.default
+        // v2: the unified hierarchy at /sys/fs/cgroup with the memory and pids controllers enabled.
+        if let controllers = try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.controllers", encoding: .utf8),
+           controllers.contains("memory"), controllers.contains("pids") {
+            let parent = "/sys/fs/cgroup/\(groupName)"
+            try? fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            // Enable the controllers for our children; fails harmlessly where the parent cannot delegate.
+            try? "+memory +pids +cpu".write(toFile: parent + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
+            if let enabled = try? String(contentsOfFile: parent + "/cgroup.subtree_control", encoding: .utf8),
+               enabled.contains("memory"), enabled.contains("pids") {
+                return .v2(parent: parent)
+            }
+        }
+        let memory = "/sys/fs/cgroup/memory/\(groupName)", pids = "/sys/fs/cgroup/pids/\(groupName)"
+        let cpuacctRoot = ["/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct"].first { fm.fileExists(atPath: $0 + "/cpuacct.usage") }
+        // (A hierarchy's root has no limit files of its own, so look for its process list.)
+        if fm.fileExists(atPath: "/sys/fs/cgroup/memory/cgroup.procs"), fm.fileExists(atPath: "/sys/fs/cgroup/pids/cgroup.procs") {
+            do {
+                try fm.createDirectory(atPath: memory, withIntermediateDirectories: true)
+                try fm.createDirectory(atPath: pids, withIntermediateDirectories: true)
+                var cpuacct: String?
+                if let root = cpuacctRoot {
+                    cpuacct = root + "/\(groupName)"
+                    try? fm.createDirectory(atPath: cpuacct!, withIntermediateDirectories: true)
+                }
+                return .v1(memory: memory, pids: pids, cpuacct: cpuacct)
+            } catch {
+                return .none
+            }
+        }
+        return .none
+    }
+}
+
+/// One job's groups.
+struct JobCgroup {
+    let layout: CgroupLayout
+    let folders: [String]
+
+    /// Files the child writes "0" into to join, before it execs bwrap.
+    var procsFiles: [String] { folders.map { $0 + "/cgroup.procs" } }
+
+    static func create(_ layout: CgroupLayout, name: String, limits: SandboxLimits) throws -> JobCgroup? {
+        let memoryBytes = limits.memoryMB << 20
+        switch layout {
+        case .none:
+            return nil
+        case .v2(let parent):
+            let folder = parent + "/" + name
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+            try write("\(memoryBytes)", to: folder + "/memory.max")
+            try? write("0", to: folder + "/memory.swap.max")
+            try write("\(limits.pids)", to: folder + "/pids.max")
+            return JobCgroup(layout: layout, folders: [folder])
+        case .v1(let memory, let pids, let cpuacct):
+            let memoryFolder = memory + "/" + name, pidsFolder = pids + "/" + name
+            try FileManager.default.createDirectory(atPath: memoryFolder, withIntermediateDirectories: false)
+            try FileManager.default.createDirectory(atPath: pidsFolder, withIntermediateDirectories: false)
+            try write("\(memoryBytes)", to: memoryFolder + "/memory.limit_in_bytes")
+            try? write("\(memoryBytes)", to: memoryFolder + "/memory.memsw.limit_in_bytes")
+            try write("\(limits.pids)", to: pidsFolder + "/pids.max")
+            var folders = [memoryFolder, pidsFolder]
+            if let cpuacct {
+                let folder = cpuacct + "/" + name
+                if (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)) != nil { folders.append(folder) }
+            }
+            return JobCgroup(layout: layout, folders: folders)
+        }
+    }
+
+    /// Every process still in the job's groups.
+    func members() -> [Int32] {
+        var pids = Set<Int32>()
+        for folder in folders {
+            let text = (try? String(contentsOfFile: folder + "/cgroup.procs", encoding: .utf8)) ?? ""
+            text.split(separator: "\n").compactMap { Int32($0) }.forEach { pids.insert($0) }
+        }
+        return Array(pids)
+    }
+
+    /// Kills every process in the job, however it forked or detached.
+    func killAll() {
+        if case .v2 = layout { try? JobCgroup.write("1", to: folders[0] + "/cgroup.kill") }
+        for _ in 0..<50 {
+            let pids = members()
+            if pids.isEmpty { return }
+            pids.forEach { kill($0, SIGKILL) }
+            usleep(2_000)
+        }
+    }
+
+    struct Usage { var cpuNanoseconds: Int?; var peakBytes: Int?; var oomKilled: Bool }
+
+    func usage() -> Usage {
+        func number(_ path: String) -> Int? {
+            (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        func field(_ path: String, _ key: String) -> Int? {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, parts[0] == key { return Int(parts[1]) }
+            }
+            return nil
+        }
+        switch layout {
+        case .none:
+            return Usage(cpuNanoseconds: nil, peakBytes: nil, oomKilled: false)
+        case .v2:
+            let folder = folders[0]
+            return Usage(cpuNanoseconds: field(folder + "/cpu.stat", "usage_usec").map { $0 * 1000 },
+                         peakBytes: number(folder + "/memory.peak"),
+                         oomKilled: (field(folder + "/memory.events", "oom_kill") ?? 0) > 0)
+        case .v1:
+            let memory = folders[0]
+            let cpu = folders.count > 2 ? number(folders[2] + "/cpuacct.usage") : nil
+            return Usage(cpuNanoseconds: cpu, peakBytes: number(memory + "/memory.max_usage_in_bytes"),
+                         oomKilled: (field(memory + "/memory.oom_control", "oom_kill") ?? 0) > 0)
+        }
+    }
+
+    func remove() {
+        for folder in folders {
+            for _ in 0..<100 where rmdir(folder) != 0 && errno == EBUSY { usleep(1_000) }
+        }
+    }
+
+    static func write(_ value: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SandboxError.hostFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = value.withCString { Glibc.write(fd, $0, strlen($0)) }
+        guard written >= 0 else { throw SandboxError.hostFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+}

@@ -1,0 +1,100 @@
+// The job's folder on the host: the only place the job can write. As root it is a size-limited tmpfs owned by the
+// job's unprivileged uid (so a job cannot fill the host's disk); otherwise a plain folder.
+import Foundation
+import Glibc
+
+struct JobFolder {
+    let path: String
+    let mounted: Bool
+
+    static func create(root: String, name: String, diskBytes: Int, owner: (uid: UInt32, gid: UInt32)?) throws -> JobFolder {
+        let path = root + "/" + name
+        guard mkdir(path, 0o700) == 0 else { throw SandboxError.hostFailure("cannot create the job folder \(path): \(String(cString: strerror(errno)))") }
+        var mounted = false
+        if let owner {
+            let options = "size=\(diskBytes),nr_inodes=20000,mode=0700,uid=\(owner.uid),gid=\(owner.gid)"
+            if mount("tmpfs", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV), options) == 0 {
+                mounted = true
+            } else {
+                _ = chown(path, owner.uid, owner.gid)
+            }
+        }
+        return JobFolder(path: path, mounted: mounted)
+    }
+
+    /// Writes the job's input files; paths must stay inside the folder.
+    func place(_ files: [String: Data], copyFrom: String?, owner: (uid: UInt32, gid: UInt32)?) throws {
+        let fm = FileManager.default
+        if let source = copyFrom {
+            try copyTree(from: source, to: path, owner: owner)
+        }
+        for (relative, data) in files {
+            let clean = try Self.safeRelativePath(relative)
+            let target = path + "/" + clean
+            let parent = (target as NSString).deletingLastPathComponent
+            try makeFolders(parent, owner: owner)
+            guard fm.createFile(atPath: target, contents: data, attributes: [.posixPermissions: 0o644]) else {
+                throw SandboxError.hostFailure("cannot write the job file \(clean)")
+            }
+            if let owner { _ = lchown(target, owner.uid, owner.gid) }
+        }
+    }
+
+    /// Makes sure a folder (relative to the job folder) exists, e.g. the output folder.
+    func ensureFolder(_ relative: String, owner: (uid: UInt32, gid: UInt32)?) throws {
+        try makeFolders(path + "/" + Self.safeRelativePath(relative), owner: owner)
+    }
+
+    func remove() {
+        if mounted { _ = umount2(path, Int32(MNT_DETACH)) }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Rejects absolute paths, `..` and empty names: a job's inputs never land outside its folder.
+    static func safeRelativePath(_ path: String) throws -> String {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard !path.hasPrefix("/"), !parts.isEmpty, !parts.contains(where: { $0 == ".." || $0 == "." }) else {
+            throw SandboxError.invalidJob("file path '\(path)' must be relative and stay inside the job folder")
+        }
+        return parts.joined(separator: "/")
+    }
+
+    private func makeFolders(_ folder: String, owner: (uid: UInt32, gid: UInt32)?) throws {
+        var current = path
+        let relative = folder.dropFirst(path.count).split(separator: "/")
+        for part in relative {
+            current += "/" + part
+            if mkdir(current, 0o755) == 0 {
+                if let owner { _ = lchown(current, owner.uid, owner.gid) }
+            } else if errno != EEXIST {
+                throw SandboxError.hostFailure("cannot create \(current): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Copies regular files and folders; symlinks and special files are skipped, never followed.
+    private func copyTree(from source: String, to destination: String, owner: (uid: UInt32, gid: UInt32)?) throws {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: source) else {
+            throw SandboxError.invalidJob("cannot read the folder \(source)")
+        }
+        for entry in entries {
+            let from = source + "/" + entry, to = destination + "/" + entry
+            var info = stat()
+            guard lstat(from, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                guard mkdir(to, 0o755) == 0 || errno == EEXIST else { continue }
+                if let owner { _ = lchown(to, owner.uid, owner.gid) }
+                try copyTree(from: from, to: to, owner: owner)
+            case S_IFREG:
+                guard let data = fm.contents(atPath: from) else { continue }
+                let mode = (info.st_mode & 0o111) != 0 ? 0o755 : 0o644
+                _ = fm.createFile(atPath: to, contents: data, attributes: [.posixPermissions: mode])
+                if let owner { _ = lchown(to, owner.uid, owner.gid) }
+            default:
+                continue
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+// Runs untrusted code under bubblewrap with hard limits and returns a typed result. It fails closed: without a
+// working bwrap nothing runs and the error says what to install or enable; there is no unsafe mode.
+//
+// Per job: a folder (size-limited tmpfs as root) bound as the only writable place; a fresh unprivileged host uid
+// (as root); cgroups for memory, processes and CPU accounting where the machine has them; rlimits always; bwrap
+// namespaces (user, mount, pid, net, ipc, uts, cgroup) with a read-only view of the system folders.
+import Foundation
+import Glibc
+import CSandboxSpawn
+
+public final class Sandbox: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Host folder under which each job gets its own folder.
+        public var jobsRoot: String
+        /// bwrap's path; nil looks in the usual places.
+        public var bwrapPath: String?
+        /// Host uids given to jobs, one per job at a time, when the platform runs as root.
+        public var uidRange: ClosedRange<UInt32> = 60_000...60_999
+        public var useCgroups = true
+
+        public init(jobsRoot: String, bwrapPath: String? = nil) {
+            self.jobsRoot = jobsRoot
+            self.bwrapPath = bwrapPath
+        }
+    }
+
+    /// What the host offers, found once.
+    struct Host {
+        var bwrap: String
+        var cgroups: CgroupLayout
+        var arguments: BwrapArguments
+        var asRoot: Bool
+    }
+
+    public let configuration: Configuration
+    private let lock = NSLock()
+    private var host: Host?
+    private var uidsInUse = Set<UInt32>()
+    private var nextUID: UInt32
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        nextUID = configuration.uidRange.lowerBound
+    }
+
+    /// What the machine uses for isolation, for logs and the CLI.
+    public func describeHost() throws -> String {
+        let host = try prepare()
+        let cgroups: String = switch host.cgroups {
+        case .v2: "cgroup v2"
+        case .v1: "cgroup v1 (memory, pids, cpuacct)"
+        case .none: "no cgroups (rlimits only)"
+        }
+        return "bwrap at \(host.bwrap); \(cgroups); \(host.asRoot ? "jobs run as unprivileged uids \(configuration.uidRange)" : "jobs run as this user")"
+    }
+
+    /// Checks that sandboxed code can run here, running a trivial job once. Throws `SandboxError.unavailable`.
+    public func checkAvailable() throws { _ = try prepare() }
+
+    public func run(_ job: SandboxJob, onOutput: (@Sendable (SandboxStream, Data) -> Void)? = nil) async throws -> SandboxResult {
+        try Self.validate(job)
+        let host = try prepare()
+        let uid = allocateUID(asRoot: host.asRoot)
+        defer { releaseUID(uid) }
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try self.execute(job, host: host, uid: uid, onOutput: onOutput) })
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    // MARK: - One job
+
+    private func execute(_ job: SandboxJob, host: Host, uid: UInt32?, onOutput: (@Sendable (SandboxStream, Data) -> Void)?) throws -> SandboxResult {
+        let name = UUID().uuidString.lowercased()
+        let owner = uid.map { (uid: $0, gid: $0) }
+        let folder = try JobFolder.create(root: configuration.jobsRoot, name: name, diskBytes: job.limits.diskMB << 20, owner: owner)
+        defer { folder.remove() }
+        try folder.place(job.files, copyFrom: job.copyFrom, owner: owner)
+        if let output = job.outputDirectory { try folder.ensureFolder(output, owner: owner) }
+
+        let cgroup = try JobCgroup.create(host.cgroups, name: name, limits: job.limits)
+        defer { cgroup?.killAll(); cgroup?.remove() }
+
+        let args = host.arguments.arguments(for: job, jobFolder: folder.path)
+        var outcome = try Supervisor.run(
+            launcher: host.bwrap, arguments: args, stdin: job.stdin,
+            limits: Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: uid != nil),
+            cgroupProcs: cgroup?.procsFiles ?? [], uid: uid, limits: job.limits, cgroup: cgroup, onOutput: onOutput)
+        cgroup?.killAll()
+        let usage = cgroup?.usage()
+        if let ns = usage?.cpuNanoseconds { outcome.cpuMs = ns / 1_000_000 }
+        if let peak = usage?.peakBytes { outcome.maxRssKb = peak / 1024 }
+
+        var files: [SandboxOutputFile] = [], skipped: [String] = []
+        if let output = job.outputDirectory {
+            (files, skipped) = OutputReader().read(jobFolder: folder.path, outputDirectory: output)
+        }
+        return Classifier.result(outcome, limits: job.limits, oomKilled: usage?.oomKilled ?? false,
+                                 hasCgroups: cgroup != nil, files: files, skipped: skipped)
+    }
+
+    static func rlimits(for limits: SandboxLimits, cgroups: CgroupLayout, dedicatedUID: Bool) -> [cc_rlimit] {
+        let memory = UInt64(limits.memoryMB) << 20
+        // With a memory cgroup the exact cap is the cgroup's; address space is then only a coarse backstop, wide
+        // enough for runtimes that reserve much more than they touch (JVM, Go, Node).
+        let addressSpace = cgroups == .none ? memory : max(memory * 4, memory + (2 << 30))
+        var list = [
+            cc_rlimit(resource: CC_RLIMIT_CPU, soft: UInt64(limits.cpuSeconds), hard: UInt64(limits.cpuSeconds + 1)),
+            cc_rlimit(resource: CC_RLIMIT_AS, soft: addressSpace, hard: addressSpace),
+            cc_rlimit(resource: CC_RLIMIT_FSIZE, soft: UInt64(limits.fileSizeMB) << 20, hard: UInt64(limits.fileSizeMB) << 20),
+            cc_rlimit(resource: CC_RLIMIT_NOFILE, soft: UInt64(limits.openFiles), hard: UInt64(limits.openFiles)),
+            cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0),
+        ]
+        // RLIMIT_NPROC counts every process of the host uid: only meaningful when the job has a uid of its own.
+        if dedicatedUID {
+            list.append(cc_rlimit(resource: CC_RLIMIT_NPROC, soft: UInt64(limits.pids), hard: UInt64(limits.pids)))
+        }
+        return list
+    }
+
+    static func validate(_ job: SandboxJob) throws {
+        guard let first = job.command.first, !first.isEmpty else { throw SandboxError.invalidJob("the command is empty") }
+        let reserved = ["/", "/usr", "/etc", "/proc", "/dev", "/tmp", "/bin", "/lib", "/lib64", "/sbin"]
+        guard job.workPath.hasPrefix("/"), !reserved.contains(job.workPath), !job.workPath.contains("..") else {
+            throw SandboxError.invalidJob("the work path \(job.workPath) must be an absolute path of its own, such as /work")
+        }
+        let l = job.limits
+        guard l.wallSeconds > 0, l.cpuSeconds > 0, l.memoryMB >= 16, l.pids >= 4, l.outputKB > 0, l.fileSizeMB > 0, l.diskMB > 0, l.openFiles >= 16 else {
+            throw SandboxError.invalidJob("limits must be positive (memory at least 16 MB, at least 4 processes and 16 open files)")
+        }
+        if let output = job.outputDirectory { _ = try JobFolder.safeRelativePath(output) }
+    }
+
+    // MARK: - Host preparation (once)
+
+    private func prepare() throws -> Host {
+        lock.lock()
+        defer { lock.unlock() }
+        if let host { return host }
+        let found = try Self.findBwrap(configuration.bwrapPath)
+        let asRoot = getuid() == 0
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: configuration.jobsRoot, withIntermediateDirectories: true)
+            chmod(configuration.jobsRoot, 0o711)
+        } catch {
+            throw SandboxError.hostFailure("cannot create the jobs folder \(configuration.jobsRoot)")
+        }
+        if asRoot { try Self.requireTraversable(configuration.jobsRoot) }
+        Self.removeLeftovers(under: configuration.jobsRoot)
+        let identity = configuration.jobsRoot + "/.identity"
+        try? fm.createDirectory(atPath: identity, withIntermediateDirectories: true)
+        chmod(identity, 0o755)
+        let files = BwrapArguments.identityFiles()
+        guard fm.createFile(atPath: identity + "/passwd", contents: Data(files.passwd.utf8), attributes: [.posixPermissions: 0o644]),
+              fm.createFile(atPath: identity + "/group", contents: Data(files.group.utf8), attributes: [.posixPermissions: 0o644]) else {
+            throw SandboxError.hostFailure("cannot write the sandbox's identity files in \(identity)")
+        }
+        let cgroups = configuration.useCgroups && asRoot ? CgroupLayout.detect() : .none
+        let prepared = Host(bwrap: found, cgroups: cgroups,
+                            arguments: BwrapArguments(rootEntries: BwrapArguments.hostRootEntries(), identityFolder: identity),
+                            asRoot: asRoot)
+        try probe(prepared)
+        host = prepared
+        return prepared
+    }
+
+    static func findBwrap(_ configured: String?) throws -> String {
+        let candidates = configured.map { [$0] } ?? (["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]
+            + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/bwrap" })
+        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw SandboxError.unavailable("bubblewrap (bwrap) is not installed; install it with `apt-get install bubblewrap`")
+        }
+        return path
+    }
+
+    /// Runs `true` in a full sandbox once: proves namespaces and mounts work before any real job is accepted.
+    private func probe(_ host: Host) throws {
+        let uid = host.asRoot ? configuration.uidRange.upperBound : nil
+        let job = SandboxJob(command: ["/bin/sh", "-c", "exit 0"], limits: SandboxLimits(wallSeconds: 20))
+        let folder = try JobFolder.create(root: configuration.jobsRoot, name: "probe-" + UUID().uuidString.lowercased(), diskBytes: 1 << 20, owner: uid.map { ($0, $0) })
+        defer { folder.remove() }
+        let outcome = try Supervisor.run(
+            launcher: host.bwrap, arguments: host.arguments.arguments(for: job, jobFolder: folder.path), stdin: nil,
+            limits: [], cgroupProcs: [], uid: uid, limits: job.limits, cgroup: nil, onOutput: nil)
+        guard outcome.launchError == nil, outcome.bwrapExitCode == 0 else {
+            let detail = outcome.launchError ?? String(decoding: outcome.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw SandboxError.unavailable("bwrap could not set up a sandbox (\(detail)). Unprivileged user namespaces must be enabled: sysctl -w kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0, and no AppArmor or seccomp policy may block bwrap")
+        }
+    }
+
+    /// bwrap runs as the job's uid and must reach the job folder: every folder above it needs o+x.
+    static func requireTraversable(_ path: String) throws {
+        var current = URL(fileURLWithPath: path).standardizedFileURL
+        while current.path != "/" {
+            current.deleteLastPathComponent()
+            var info = stat()
+            if stat(current.path, &info) == 0, info.st_mode & 0o001 == 0 {
+                throw SandboxError.unavailable("the folder \(current.path) is closed to other users, so sandboxed jobs cannot reach their folders below it; run chmod o+x \(current.path) (it stays unlistable) or set CAMPUSCLOUD_DATA_DIR elsewhere")
+            }
+        }
+    }
+
+    /// Folders and mounts left by a platform process that died mid-job.
+    private static func removeLeftovers(under root: String) {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 4, fields[4].hasPrefix(root + "/") { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
+        }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where !entry.hasPrefix(".") {
+            try? FileManager.default.removeItem(atPath: root + "/" + entry)
+        }
+    }
+
+    private func allocateUID(asRoot: Bool) -> UInt32? {
+        guard asRoot else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        let range = configuration.uidRange
+        for _ in 0..<range.count {
+            let candidate = nextUID
+            nextUID = nextUID >= range.upperBound - 1 ? range.lowerBound : nextUID + 1  // upperBound is the probe's
+            if !uidsInUse.contains(candidate) {
+                uidsInUse.insert(candidate)
+                return candidate
+            }
+        }
+        return range.lowerBound  // more concurrent jobs than uids: share (cgroups and namespaces still separate them)
+    }
+
+    private func releaseUID(_ uid: UInt32?) {
+        guard let uid else { return }
+        lock.lock()
+        uidsInUse.remove(uid)
+        lock.unlock()
+    }
+}
+
+public enum SandboxStream: Sendable { case stdout, stderr }

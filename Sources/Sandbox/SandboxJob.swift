@@ -1,0 +1,64 @@
+// What to run in the sandbox and under which limits. Plain values: no Vapor, no database.
+import Foundation
+
+public struct SandboxLimits: Sendable, Equatable, Codable {
+    public var wallSeconds: Double = 10
+    public var cpuSeconds: Int = 10
+    public var memoryMB: Int = 512
+    /// Processes and threads together.
+    public var pids: Int = 64
+    /// stdout and stderr are each kept up to this many bytes; the job is stopped when it writes more.
+    public var outputKB: Int = 1024
+    /// Largest single file the job may write.
+    public var fileSizeMB: Int = 64
+    /// Space for everything the job writes in its folder (enforced with a size-limited tmpfs when running as root).
+    public var diskMB: Int = 256
+    public var openFiles: Int = 256
+
+    public init() {}
+
+    public init(wallSeconds: Double = 10, cpuSeconds: Int = 10, memoryMB: Int = 512, pids: Int = 64,
+                outputKB: Int = 1024, fileSizeMB: Int = 64, diskMB: Int = 256, openFiles: Int = 256) {
+        self.wallSeconds = wallSeconds
+        self.cpuSeconds = cpuSeconds
+        self.memoryMB = memoryMB
+        self.pids = pids
+        self.outputKB = outputKB
+        self.fileSizeMB = fileSizeMB
+        self.diskMB = diskMB
+        self.openFiles = openFiles
+    }
+}
+
+public struct SandboxJob: Sendable {
+    /// The program and its arguments, resolved inside the sandbox (e.g. ["python3", "main.py"]).
+    public var command: [String]
+    /// Files placed in the job's folder before it starts: relative path → contents.
+    public var files: [String: Data]
+    /// A host folder whose regular files and folders are copied into the job's folder (symlinks are skipped).
+    public var copyFrom: String?
+    /// Where the job's folder appears inside the sandbox; it is the working directory and the only writable place
+    /// besides a private /tmp.
+    public var workPath: String
+    /// Folder (relative to the job's folder) whose files are returned in the result.
+    public var outputDirectory: String?
+    public var environment: [String: String]
+    public var limits: SandboxLimits
+    public var network: Bool
+    /// Bytes given to the job on standard input.
+    public var stdin: Data?
+
+    public init(command: [String], files: [String: Data] = [:], copyFrom: String? = nil, workPath: String = "/work",
+                outputDirectory: String? = nil, environment: [String: String] = [:], limits: SandboxLimits = SandboxLimits(),
+                network: Bool = false, stdin: Data? = nil) {
+        self.command = command
+        self.files = files
+        self.copyFrom = copyFrom
+        self.workPath = workPath
+        self.outputDirectory = outputDirectory
+        self.environment = environment
+        self.limits = limits
+        self.network = network
+        self.stdin = stdin
+    }
+}

@@ -1,0 +1,74 @@
+// What a sandbox run produced. Encodes with the snake_case keys of `campuscloud sandbox run --json`.
+import Foundation
+
+public enum SandboxStatus: String, Sendable, Codable {
+    /// The job ran to its end (its exit code may still be non-zero).
+    case ok
+    /// Wall time or CPU time ran out.
+    case timeout
+    case memoryLimit = "memory_limit"
+    case outputLimit = "output_limit"
+    /// Ended by a signal it was not stopped for by a limit.
+    case killed
+    /// The sandbox could not start the job (see `stderr`).
+    case sandboxError = "sandbox_error"
+}
+
+public struct SandboxOutputFile: Sendable, Codable, Equatable {
+    public var path: String
+    public var size: Int
+    public var contents: Data
+}
+
+public struct SandboxResult: Sendable, Codable {
+    public var status: SandboxStatus
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var cpuMs: Int
+    public var wallMs: Int
+    public var maxRssKb: Int
+    public var stdout: String
+    public var stderr: String
+    /// stdout or stderr was cut at the output cap.
+    public var truncated: Bool
+    public var outputFiles: [SandboxOutputFile]
+    /// Files in the output folder that were passed over (symlinks, special files, over the caps), with the reason.
+    public var skippedOutputs: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case status, signal, stdout, stderr, truncated
+        case exitCode = "exit_code", cpuMs = "cpu_ms", wallMs = "wall_ms", maxRssKb = "max_rss_kb"
+        case outputFiles = "output_files", skippedOutputs = "skipped_outputs"
+    }
+
+    /// Every key is always present (`null` when a job has no exit code or no signal), so scripts can rely on them.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(status, forKey: .status)
+        try c.encode(exitCode, forKey: .exitCode)
+        try c.encode(signal, forKey: .signal)
+        try c.encode(cpuMs, forKey: .cpuMs)
+        try c.encode(wallMs, forKey: .wallMs)
+        try c.encode(maxRssKb, forKey: .maxRssKb)
+        try c.encode(stdout, forKey: .stdout)
+        try c.encode(stderr, forKey: .stderr)
+        try c.encode(truncated, forKey: .truncated)
+        try c.encode(outputFiles, forKey: .outputFiles)
+        try c.encode(skippedOutputs, forKey: .skippedOutputs)
+    }
+}
+
+public enum SandboxError: Error, Equatable, CustomStringConvertible {
+    /// The machine cannot run sandboxed code; nothing was run. The text says what to install or enable.
+    case unavailable(String)
+    case invalidJob(String)
+    case hostFailure(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let text): "The sandbox is unavailable, so no code was run: \(text)"
+        case .invalidJob(let text): "The job is not valid: \(text)"
+        case .hostFailure(let text): "The sandbox failed on the host: \(text)"
+        }
+    }
+}

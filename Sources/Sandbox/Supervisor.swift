@@ -1,0 +1,240 @@
+// Starts the launcher through cc_spawn and watches it: reads stdout and stderr up to their caps (never buffering
+// more), enforces the wall clock, and kills the whole job when a limit is hit. Runs on its own thread.
+import Foundation
+import Glibc
+import CSandboxSpawn
+
+enum StopReason: Sendable { case timeout, outputLimit }
+
+struct Outcome {
+    var launchError: String?
+    var stopReason: StopReason?
+    /// bwrap's own exit status (the job's exit code, or 128+signal).
+    var bwrapExitCode: Int32?
+    /// From bwrap's JSON status: whether the job's process started, and its exit code.
+    var childStarted = false
+    var childExitCode: Int32?
+    var stdout = Data()
+    var stderr = Data()
+    var truncated = false
+    var wallMs = 0
+    var cpuMs = 0
+    var maxRssKb = 0
+}
+
+enum Supervisor {
+    static func run(launcher: String, arguments: [String], stdin: Data?, limits rlimits: [cc_rlimit], cgroupProcs: [String],
+                    uid: UInt32?, limits: SandboxLimits, cgroup: JobCgroup?,
+                    onOutput: (@Sendable (SandboxStream, Data) -> Void)?) throws -> Outcome {
+        var outcome = Outcome()
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], statusPipe: [Int32] = [-1, -1]
+        guard cc_pipe_cloexec(&outPipe) == 0, cc_pipe_cloexec(&errPipe) == 0, cc_pipe_cloexec(&statusPipe) == 0 else {
+            throw SandboxError.hostFailure("cannot create pipes: \(String(cString: strerror(errno)))")
+        }
+        let input = try stdinDescriptor(stdin)
+        defer { [outPipe[0], errPipe[0], statusPipe[0]].forEach { if $0 >= 0 { close($0) } } }
+
+        let argv = [launcher] + arguments
+        let env = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
+        let started = ContinuousClock.now
+        var failedStep: UnsafePointer<CChar>?
+        let pid: pid_t = withCStrings(argv) { argvPointer in
+            withCStrings(env) { envPointer in
+                withCStrings(cgroupProcs) { cgroupPointer in
+                    var request = cc_spawn_request()
+                    request.path = UnsafePointer(argvPointer[0])
+                    request.argv = UnsafePointer(argvPointer)
+                    request.envp = UnsafePointer(envPointer)  // both live until cc_spawn returns (after exec)
+                    request.stdin_fd = input
+                    request.stdout_fd = outPipe[1]
+                    request.stderr_fd = errPipe[1]
+                    request.extra_fd = statusPipe[1]
+                    withUnsafeMutableBytes(of: &request.cgroup_procs) { raw in
+                        let slots = raw.bindMemory(to: UnsafePointer<CChar>?.self)
+                        for index in 0..<min(cgroupProcs.count, Int(CC_SPAWN_MAX_CGROUPS)) { slots[index] = UnsafePointer(cgroupPointer[index]) }
+                    }
+                    withUnsafeMutableBytes(of: &request.limits) { raw in
+                        let slots = raw.bindMemory(to: cc_rlimit.self)
+                        for (index, limit) in rlimits.prefix(Int(CC_SPAWN_MAX_LIMITS)).enumerated() { slots[index] = limit }
+                    }
+                    request.limit_count = Int32(min(rlimits.count, Int(CC_SPAWN_MAX_LIMITS)))
+                    request.drop_privileges = uid == nil ? 0 : 1
+                    request.uid = uid ?? 0
+                    request.gid = uid ?? 0
+                    return cc_spawn(&request, &failedStep)
+                }
+            }
+        }
+        let spawnErrno = errno
+        close(input)
+        [outPipe[1], errPipe[1], statusPipe[1]].forEach { close($0) }
+        guard pid > 0 else {
+            let step = failedStep.map { String(cString: $0) } ?? "spawn"
+            outcome.launchError = "could not start bwrap (\(step): \(String(cString: strerror(spawnErrno))))"
+            return outcome
+        }
+
+        let pidfd = cc_pidfd_open(pid)
+        defer { if pidfd >= 0 { close(pidfd) } }
+        for fd in [outPipe[0], errPipe[0], statusPipe[0]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+
+        let cap = limits.outputKB * 1024
+        let deadline = started + .milliseconds(Int(limits.wallSeconds * 1000))
+        enum Source { case stream(SandboxStream), status }
+        var open: [Int32: Source] = [outPipe[0]: .stream(.stdout), errPipe[0]: .stream(.stderr), statusPipe[0]: .status]
+        var status = Data()
+        var exited = false
+        var killedAt: ContinuousClock.Instant?
+        var buffer = [UInt8](repeating: 0, count: 65536)
+
+        func stopJob(_ reason: StopReason) {
+            if outcome.stopReason == nil { outcome.stopReason = reason }
+            if killedAt == nil { killedAt = .now }
+            kill(pid, SIGKILL)  // bwrap's --die-with-parent takes the job's pid namespace down with it
+            cgroup?.killAll()
+        }
+
+        /// Reads what is available on fd; false at end of file.
+        func drain(_ fd: Int32) -> Bool {
+            while true {
+                let got = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if got == 0 { return false }
+                if got < 0 { return errno == EAGAIN || errno == EINTR }
+                let chunk = Data(buffer[0..<got])
+                guard case .stream(let stream)? = open[fd] else { status.append(chunk); continue }
+                let kept = stream == .stdout ? outcome.stdout.count : outcome.stderr.count
+                let room = max(0, cap - kept)
+                let part = chunk.prefix(room)
+                if !part.isEmpty {
+                    if stream == .stdout { outcome.stdout.append(part) } else { outcome.stderr.append(part) }
+                    onOutput?(stream, part)
+                }
+                if chunk.count > room {
+                    outcome.truncated = true
+                    stopJob(.outputLimit)
+                    return false  // stop reading this stream: never buffer past the cap
+                }
+            }
+        }
+
+        while !open.isEmpty || !exited {
+            var fds = open.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            if !exited, pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
+            let now = ContinuousClock.now
+            var waitMs: Int
+            if let killedAt {
+                // After a kill, give the pipes a moment to close (a leftover holder cannot keep us waiting).
+                waitMs = max(0, 2000 - Int((now - killedAt) / .milliseconds(1)))
+                if waitMs == 0 { break }
+            } else {
+                waitMs = max(0, Int((deadline - now) / .milliseconds(1)))
+                if waitMs == 0 { stopJob(.timeout); continue }
+            }
+            if exited { waitMs = min(waitMs, 200) }
+            let ready = poll(&fds, nfds_t(fds.count), Int32(min(waitMs, 1000)))
+            if ready < 0 { if errno == EINTR { continue }; break }
+            if ready == 0 {
+                if exited { break }  // the launcher is gone and the pipes are quiet: a leftover holds them
+                continue
+            }
+            for entry in fds where entry.revents != 0 {
+                if entry.fd == pidfd {
+                    exited = true
+                    cgroup?.killAll()  // anything the job left behind
+                } else if !drain(entry.fd) {
+                    close(entry.fd)
+                    open[entry.fd] = nil
+                    if entry.fd == outPipe[0] { outPipe[0] = -1 }
+                    if entry.fd == errPipe[0] { errPipe[0] = -1 }
+                    if entry.fd == statusPipe[0] { statusPipe[0] = -1 }
+                }
+            }
+        }
+        if !exited { kill(pid, SIGKILL) }
+
+        var waitStatus: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &waitStatus, 0, &usage) < 0 && errno == EINTR {}
+        outcome.wallMs = Int((ContinuousClock.now - started) / .milliseconds(1))
+        outcome.cpuMs = Int(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000 + Int(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000
+        outcome.maxRssKb = Int(usage.ru_maxrss)
+        if (waitStatus & 0x7f) == 0 { outcome.bwrapExitCode = (waitStatus >> 8) & 0xff }
+        if statusPipe[0] >= 0 { _ = drain(statusPipe[0]) }
+        parseStatus(status, into: &outcome)
+        return outcome
+    }
+
+    /// bwrap writes JSON objects: {"child-pid": N, …} when the job starts and {"exit-code": N} when it ends.
+    static func parseStatus(_ data: Data, into outcome: inout Outcome) {
+        let text = String(decoding: data, as: UTF8.self)
+        outcome.childStarted = text.contains("\"child-pid\"")
+        if let range = text.range(of: "\"exit-code\":") {
+            let digits = text[range.upperBound...].drop(while: { $0 == " " }).prefix(while: { $0.isNumber })
+            outcome.childExitCode = Int32(digits)
+        }
+    }
+
+    /// Standard input: a memfd holding the bytes (no pipe to feed, no SIGPIPE), or /dev/null.
+    private static func stdinDescriptor(_ data: Data?) throws -> Int32 {
+        guard let data, !data.isEmpty else { return open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        let fd = cc_memfd("stdin")
+        guard fd >= 0 else { throw SandboxError.hostFailure("cannot create the job's input: \(String(cString: strerror(errno)))") }
+        var offset = 0
+        data.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let wrote = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if wrote <= 0 { break }
+                offset += wrote
+            }
+        }
+        lseek(fd, 0, SEEK_SET)
+        return fd
+    }
+
+    /// A NULL-terminated C array of C strings, valid for the duration of `body`.
+    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var pointers = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { pointers.forEach { free($0) } }
+        return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// Turns what happened into the result's status. Limits come first: a job stopped by one is reported as such
+/// whatever its exit code.
+enum Classifier {
+    static func result(_ o: Outcome, limits: SandboxLimits, oomKilled: Bool, hasCgroups: Bool,
+                       files: [SandboxOutputFile], skipped: [String]) -> SandboxResult {
+        var exitCode = o.childExitCode ?? (o.childStarted ? 127 : o.bwrapExitCode)
+        var signal: Int32?
+        if let code = exitCode, code > 128, code <= 128 + 64 {
+            signal = code - 128
+            exitCode = nil
+        }
+        let stderrText = String(decoding: o.stderr, as: UTF8.self)
+        let status: SandboxStatus
+        if o.launchError != nil || (!o.childStarted && o.stopReason == nil) {
+            status = .sandboxError
+        } else if o.stopReason == .outputLimit {
+            status = .outputLimit
+        } else if o.stopReason == .timeout {
+            status = .timeout
+        } else if oomKilled {
+            status = .memoryLimit
+        } else if signal == SIGXCPU || (signal == SIGKILL && o.cpuMs >= limits.cpuSeconds * 1000) {
+            status = .timeout
+        } else if !hasCgroups && exitCode != 0 && ["MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory"].contains(where: stderrText.contains) {
+            status = .memoryLimit  // without a memory cgroup the address-space rlimit makes allocations fail
+        } else if signal != nil {
+            status = .killed
+        } else {
+            status = .ok
+        }
+        var stderrOut = stderrText
+        if let launchError = o.launchError { stderrOut = launchError }
+        if status == .timeout && o.stopReason != nil { exitCode = nil; signal = signal ?? SIGKILL }
+        return SandboxResult(status: status, exitCode: exitCode, signal: signal, cpuMs: o.cpuMs, wallMs: o.wallMs,
+                             maxRssKb: o.maxRssKb, stdout: String(decoding: o.stdout, as: UTF8.self), stderr: stderrOut,
+                             truncated: o.truncated, outputFiles: files, skippedOutputs: skipped)
+    }
+}
