@@ -64,7 +64,10 @@ public struct BwrapArguments: Sendable {
         for name in etc { args += ["--ro-bind-try", "/etc/\(name)", "/etc/\(name)"] }
         args += ["--ro-bind", identityFolder + "/passwd", "/etc/passwd", "--ro-bind", identityFolder + "/group", "/etc/group"]
         args += ["--proc", "/proc", "--dev", "/dev", "--size", String(tmpSizeBytes), "--tmpfs", "/tmp",
-                 "--bind", jobFolder, job.workPath, "--chdir", job.workPath]
+                 "--bind", jobFolder, job.workPath, "--chdir", job.workPath,
+                 // bwrap's own root is a tmpfs: make it read-only once every mount point exists, so the job folder
+                 // and /tmp are the only writable places.
+                 "--remount-ro", "/"]
         args += ["--clearenv", "--setenv", "PATH", Self.path, "--setenv", "HOME", job.workPath,
                  "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp"]
         for (key, value) in job.environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", key, value] }

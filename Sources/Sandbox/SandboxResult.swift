@@ -35,6 +35,21 @@ public struct SandboxResult: Sendable, Codable {
     /// Files in the output folder that were passed over (symlinks, special files, over the caps), with the reason.
     public var skippedOutputs: [String]
 
+    public init(status: SandboxStatus, exitCode: Int32?, signal: Int32?, cpuMs: Int, wallMs: Int, maxRssKb: Int,
+                stdout: String, stderr: String, truncated: Bool, outputFiles: [SandboxOutputFile], skippedOutputs: [String]) {
+        self.status = status
+        self.exitCode = exitCode
+        self.signal = signal
+        self.cpuMs = cpuMs
+        self.wallMs = wallMs
+        self.maxRssKb = maxRssKb
+        self.stdout = stdout
+        self.stderr = stderr
+        self.truncated = truncated
+        self.outputFiles = outputFiles
+        self.skippedOutputs = skippedOutputs
+    }
+
     enum CodingKeys: String, CodingKey {
         case status, signal, stdout, stderr, truncated
         case exitCode = "exit_code", cpuMs = "cpu_ms", wallMs = "wall_ms", maxRssKb = "max_rss_kb"

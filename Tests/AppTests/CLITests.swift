@@ -131,4 +131,35 @@ import FoundationNetworking
         let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
+
+    @Test func sandboxRunPrintsOneJSONObjectWithEveryField() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try Self.run(["sandbox", "run", "--json", "--wall-seconds", "5", "--", "python3", "-c", "print(6*7)"],
+                                  environment: ["CAMPUSCLOUD_DATA_DIR": folder.path + "/data"], in: folder)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        for key in ["status", "exit_code", "signal", "cpu_ms", "wall_ms", "max_rss_kb", "stdout", "stderr", "truncated"] {
+            #expect(object.keys.contains(key), "missing \(key)")
+        }
+        #expect(object["status"] as? String == "ok")
+        #expect(object["stdout"] as? String == "42\n")
+        #expect(object["signal"] is NSNull)
+        #expect(result.stdout.split(separator: "\n").count == 1)
+    }
+
+    @Test func sandboxRunStreamsOutputAndExitsWithTheJobsCode() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let env = ["CAMPUSCLOUD_DATA_DIR": folder.path + "/data"]
+        let result = try Self.run(["sandbox", "run", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], environment: env, in: folder)
+        #expect(result.status == 3)
+        #expect(result.stdout == "out\n")
+        #expect(result.stderr.contains("err"))
+        let stopped = try Self.run(["sandbox", "run", "--wall-seconds", "0.5", "--", "sleep", "5"], environment: env, in: folder)
+        #expect(stopped.status == 124)
+        #expect(stopped.stderr.contains("timeout"))
+        let usage = try Self.run(["sandbox", "run"], environment: env, in: folder)
+        #expect(usage.status == 2)
+    }
 }

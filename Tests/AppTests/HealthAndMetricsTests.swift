@@ -4,6 +4,7 @@ import Vapor
 import VaporTesting
 import FluentPostgresDriver
 @testable import App
+import Sandbox
 
 @Suite struct HealthAndMetricsTests {
     @Test func healthAnswersOkWhenTheDatabaseAnswers() async throws {
@@ -52,6 +53,20 @@ import FluentPostgresDriver
                 }
             }
         }
+    }
+}
+
+@Suite struct SandboxMetricsTests {
+    @Test func sandboxJobsAreCountedWithTheirSeconds() throws {
+        let metrics = PlatformMetrics()
+        let result = SandboxResult(status: .timeout, exitCode: nil, signal: 9, cpuMs: 1500, wallMs: 2000, maxRssKb: 1,
+                                   stdout: "", stderr: "", truncated: false, outputFiles: [], skippedOutputs: [])
+        metrics.recordSandboxJob(result)
+        metrics.recordSandboxJob(result)
+        let text = metrics.exposition()
+        #expect(text.contains(#"sandbox_jobs_total{status="timeout"} 2"#))
+        #expect(text.contains("sandbox_cpu_seconds_total 3"))
+        #expect(text.contains("sandbox_wall_seconds_total 4"))
     }
 }
 

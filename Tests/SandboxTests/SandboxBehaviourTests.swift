@@ -1,0 +1,143 @@
+// What an ordinary job sees and gets back, and how the sandbox refuses to run when it cannot isolate.
+import Testing
+import Foundation
+import Glibc
+@testable import Sandbox
+
+@Suite struct SandboxBehaviourTests {
+    let sandbox = Fixtures.sandbox(uids: 61_100...61_199)
+
+    @Test func exitCodeStdoutStderrAndStdinComeBack() async throws {
+        let job = SandboxJob(command: ["sh", "-c", "read line; echo \"got $line\"; echo oops >&2; exit 7"], stdin: Data("hello\n".utf8))
+        let result = try await sandbox.run(job)
+        #expect(result.status == .ok)
+        #expect(result.exitCode == 7)
+        #expect(result.signal == nil)
+        #expect(result.stdout == "got hello\n")
+        #expect(result.stderr == "oops\n")
+        #expect(!result.truncated)
+        #expect(result.wallMs > 0)
+    }
+
+    @Test func aSignalIsReportedAsKilled() async throws {
+        let result = try await sandbox.run(SandboxJob(command: ["python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]))
+        #expect(result.status == .killed)
+        #expect(result.signal == SIGSEGV)
+        #expect(result.exitCode == nil)
+    }
+
+    @Test func theEnvironmentIsCleanAndTheUserUnprivileged() async throws {
+        setenv("CC_HOST_ONLY_SECRET", "leak", 1)
+        let job = SandboxJob(command: ["python3", "-c", "import os, json; print(json.dumps({'env': dict(os.environ), 'uid': os.getuid(), 'cwd': os.getcwd()}))"],
+                             environment: ["GRADER": "yes"])
+        let result = try await sandbox.run(job)
+        let seen = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        let env = seen["env"] as! [String: String]
+        #expect(Set(env.keys).subtracting(["PWD"]) == ["PATH", "HOME", "LANG", "TMPDIR", "GRADER"])
+        #expect(env["GRADER"] == "yes")
+        #expect(seen["uid"] as? Int == BwrapArguments.insideUID)
+        #expect(seen["cwd"] as? String == "/work")
+    }
+
+    @Test func inputFilesGoInAndOutputFilesComeOut() async throws {
+        let job = SandboxJob(
+            command: ["python3", "main.py"],
+            files: ["main.py": Data("import os\nos.makedirs('out/deep', exist_ok=True)\nopen('out/deep/answer.txt','w').write(open('data/in.txt').read().upper())\n".utf8),
+                    "data/in.txt": Data("forty-two".utf8)],
+            outputDirectory: "out")
+        let result = try await sandbox.run(job)
+        #expect(result.status == .ok)
+        #expect(result.outputFiles.map(\.path) == ["deep/answer.txt"])
+        #expect(result.outputFiles.first?.contents == Data("FORTY-TWO".utf8))
+    }
+
+    @Test func folderContentsAreCopiedInWithoutSymlinks() async throws {
+        let source = Fixtures.temporaryFolder("src")
+        Fixtures.createFile(atPath: source + "/hello.py", contents: Data("print('from folder')".utf8))
+        try FileManager.default.createSymbolicLink(atPath: source + "/shadow", withDestinationPath: "/etc/shadow")
+        let result = try await sandbox.run(SandboxJob(command: ["sh", "-c", "python3 hello.py; ls"], copyFrom: source))
+        #expect(result.stdout == "from folder\nhello.py\n")
+    }
+
+    @Test func aMissingCommandIsTheJobsFaultNotTheSandboxs() async throws {
+        let result = try await sandbox.run(SandboxJob(command: ["no-such-program"]))
+        #expect(result.status == .ok)
+        #expect(result.exitCode == 127)
+        #expect(result.stderr.contains("no-such-program"))
+    }
+
+    @Test func networkIsOnlyGivenWhenAsked() async throws {
+        let probe = "import socket; print(','.join(n for _, n in socket.if_nameindex()))"
+        let off = try await sandbox.run(SandboxJob(command: ["python3", "-c", probe]))
+        #expect(off.stdout == "lo\n")
+        let on = try await sandbox.run(SandboxJob(command: ["python3", "-c", probe], network: true))
+        #expect(on.status == .ok)
+        #expect(on.stdout != "lo\n")
+    }
+
+    @Test(arguments: [
+        SandboxJob(command: []),
+        SandboxJob(command: ["true"], workPath: "/usr"),
+        SandboxJob(command: ["true"], files: ["../escape.txt": Data()]),
+        SandboxJob(command: ["true"], files: ["/etc/passwd": Data()]),
+        SandboxJob(command: ["true"], outputDirectory: "../.."),
+        SandboxJob(command: ["true"], limits: SandboxLimits(wallSeconds: 0)),
+    ])
+    func invalidJobsAreRefusedBeforeAnythingRuns(job: SandboxJob) async throws {
+        await #expect(throws: SandboxError.self) { try await sandbox.run(job) }
+    }
+
+    @Test func missingBwrapMeansNothingRuns() async throws {
+        var configuration = Sandbox.Configuration(jobsRoot: Fixtures.temporaryFolder("nobwrap") + "/jobs", bwrapPath: "/nonexistent/bwrap")
+        configuration.uidRange = 61_200...61_209
+        let sandbox = Sandbox(configuration: configuration)
+        await #expect {
+            try await sandbox.run(SandboxJob(command: ["true"]))
+        } throws: { error in
+            guard case SandboxError.unavailable(let text)? = error as? SandboxError else { return false }
+            return text.contains("apt-get install bubblewrap")
+        }
+    }
+
+    /// A bwrap that cannot create namespaces (user namespaces disabled): the probe fails and the job never starts.
+    @Test func brokenNamespacesMeanNothingRuns() async throws {
+        let folder = Fixtures.temporaryFolder("fakebwrap")
+        let log = folder + "/calls.log"
+        let fake = folder + "/bwrap"
+        Fixtures.createFile(atPath: log, contents: Data(), attributes: [.posixPermissions: 0o666])
+        Fixtures.createFile(atPath: fake, contents: Data("#!/bin/sh\necho \"$*\" >> \(log)\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n".utf8),
+                                       attributes: [.posixPermissions: 0o755])
+        var configuration = Sandbox.Configuration(jobsRoot: folder + "/jobs", bwrapPath: fake)
+        configuration.uidRange = 61_210...61_219
+        let sandbox = Sandbox(configuration: configuration)
+        let marker = Fixtures.marker()
+        await #expect {
+            try await sandbox.run(SandboxJob(command: ["echo", marker]))
+        } throws: { error in
+            guard case SandboxError.unavailable(let text)? = error as? SandboxError else { return false }
+            return text.contains("user namespaces")
+        }
+        let calls = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(!calls.contains(marker), "the job was handed to a sandbox that does not work")
+    }
+
+    @Test func theIsolationSetIsComplete() {
+        let builder = BwrapArguments(rootEntries: ["/lib": .symlink("usr/lib"), "/bin": .folder], identityFolder: "/ids")
+        let args = builder.arguments(for: SandboxJob(command: ["python3", "x.py"]), jobFolder: "/jobs/abc")
+        let line = args.joined(separator: " ")
+        for required in ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+                         "--cap-drop ALL", "--clearenv", "--proc /proc", "--dev /dev", "--tmpfs /tmp",
+                         "--bind /jobs/abc /work", "--ro-bind /bin /bin", "--symlink usr/lib /lib", "--ro-bind-try /usr /usr"] {
+            #expect(line.contains(required), "missing \(required)")
+        }
+        #expect(line.hasSuffix("--remount-ro / --clearenv --setenv PATH \(BwrapArguments.path) --setenv HOME /work --setenv LANG C.UTF-8 --setenv TMPDIR /tmp --json-status-fd 3 -- python3 x.py"))
+        #expect(!line.contains("--share-net"))
+        #expect(!line.contains("shadow"))
+        #expect(!line.contains("/root"))
+        #expect(!line.contains("/home"))
+        #expect(args.suffix(2) == ["python3", "x.py"])
+        let networked = builder.arguments(for: SandboxJob(command: ["true"], network: true), jobFolder: "/j").joined(separator: " ")
+        #expect(networked.contains("--share-net"))
+        #expect(networked.contains("/etc/resolv.conf"))
+    }
+}
