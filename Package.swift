@@ -48,6 +48,12 @@ let package = Package(
         ),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
         .target(name: "CSandboxSpawn"),
+        // bench/sandbox: the sandbox's cost next to bare and minimal-bwrap runs.
+        .executableTarget(
+            name: "SandboxBench",
+            dependencies: [.target(name: "Sandbox"), .target(name: "CSandboxSpawn")],
+            path: "Benchmarks/SandboxBench"
+        ),
         .testTarget(
             name: "SandboxTests",
             dependencies: [.target(name: "Sandbox")],
