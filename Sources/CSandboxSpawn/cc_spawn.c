@@ -35,11 +35,7 @@ static void report_and_exit(int fd, int step) {
     _exit(127);
 }
 
-static int child_main(void *raw) {
-    const child_args *args = raw;
-    const cc_spawn_request *r = args->request;
-
-    // Signals: default dispositions and an empty mask for the new program.
+static void reset_signals(void) {
     for (int sig = 1; sig < 65; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
         struct sigaction sa;
@@ -50,46 +46,67 @@ static int child_main(void *raw) {
     sigset_t empty;
     sigemptyset(&empty);
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8);
+}
 
+static void join_cgroups(const cc_spawn_request *r, int report_fd) {
     for (int i = 0; i < CC_SPAWN_MAX_CGROUPS && r->cgroup_procs[i]; i++) {
         int fd = open(r->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1) report_and_exit(args->report_fd, 0);
+        if (fd < 0 || write(fd, "0", 1) != 1) report_and_exit(report_fd, 0);
         close(fd);
     }
-    for (int i = 0; i < r->limit_count; i++) {
-        struct rlimit lim = {r->limits[i].soft, r->limits[i].hard};
-        if (setrlimit(r->limits[i].resource, &lim) != 0) report_and_exit(args->report_fd, 1);
-    }
-    if (setsid() < 0) report_and_exit(args->report_fd, 2);
-    if (r->drop_privileges) {
-        if (syscall(SYS_setgroups, 0, NULL) != 0) report_and_exit(args->report_fd, 3);
-        if (syscall(SYS_setresgid, r->gid, r->gid, r->gid) != 0) report_and_exit(args->report_fd, 3);
-        if (syscall(SYS_setresuid, r->uid, r->uid, r->uid) != 0) report_and_exit(args->report_fd, 4);
-    }
+}
 
-    // Standard streams, then fd 3, then nothing else survives exec.
-    int fds[4] = {r->stdin_fd, r->stdout_fd, r->stderr_fd, r->extra_fd};
+/// Puts the four given descriptors at 0–3 (-1: leave that slot closed) and `keep` at 4, 5 (-1: none).
+static void place_descriptors(const int fds[4], int report_fd) {
     int moved[4];
     for (int i = 0; i < 4; i++) {
         moved[i] = -1;
         if (fds[i] >= 0) {
             moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
-            if (moved[i] < 0) report_and_exit(args->report_fd, 6);
+            if (moved[i] < 0) report_and_exit(report_fd, 6);
         }
     }
     for (int i = 0; i < 4; i++) {
-        if (moved[i] >= 0 && dup2(moved[i], i) < 0) report_and_exit(args->report_fd, 6);
+        if (moved[i] >= 0 && dup2(moved[i], i) < 0) report_and_exit(report_fd, 6);
+        if (moved[i] < 0) close(i);
     }
-    // Everything from 4 up closes on exec (the error pipe too, which tells the parent that exec succeeded).
-    if (syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+}
+
+static void mark_cloexec_from(unsigned int first) {
+    if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
         // Older kernels: mark each descriptor by hand. No platform descriptor (the database file!) may leak in.
         struct rlimit nofile;
         long top = (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 1048576) ? (long)nofile.rlim_cur : 65536;
-        for (long fd = 4; fd < top; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+        for (long fd = first; fd < top; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
     }
+}
 
+/// The last steps before exec: rlimits, new session, the job's uid, then bwrap.
+static void become_job(const cc_spawn_request *r, int report_fd) {
+    for (int i = 0; i < r->limit_count; i++) {
+        struct rlimit lim = {r->limits[i].soft, r->limits[i].hard};
+        if (setrlimit(r->limits[i].resource, &lim) != 0) report_and_exit(report_fd, 1);
+    }
+    if (setsid() < 0) report_and_exit(report_fd, 2);
+    if (r->drop_privileges) {
+        if (syscall(SYS_setgroups, 0, NULL) != 0) report_and_exit(report_fd, 3);
+        if (syscall(SYS_setresgid, r->gid, r->gid, r->gid) != 0) report_and_exit(report_fd, 3);
+        if (syscall(SYS_setresuid, r->uid, r->uid, r->uid) != 0) report_and_exit(report_fd, 4);
+    }
     execve(r->path, r->argv, r->envp);
-    report_and_exit(args->report_fd, 5);
+    report_and_exit(report_fd, 5);
+}
+
+static int child_main(void *raw) {
+    const child_args *args = raw;
+    const cc_spawn_request *r = args->request;
+    reset_signals();
+    join_cgroups(r, args->report_fd);
+    int fds[4] = {r->stdin_fd, r->stdout_fd, r->stderr_fd, r->extra_fd};
+    place_descriptors(fds, args->report_fd);
+    // Everything from 4 up closes on exec (the error pipe too, which tells the parent that exec succeeded).
+    mark_cloexec_from(4);
+    become_job(r, args->report_fd);
     return 127;
 }
 
@@ -139,3 +156,119 @@ const int CC_RLIMIT_AS = RLIMIT_AS;
 const int CC_RLIMIT_FSIZE = RLIMIT_FSIZE;
 const int CC_RLIMIT_NOFILE = RLIMIT_NOFILE;
 const int CC_RLIMIT_CORE = RLIMIT_CORE;
+
+// ---- Warm launchers ----
+
+enum { WARM_COMMAND_FD = 4, WARM_REPORT_FD = 5 };
+
+static int warm_main(void *raw) {
+    cc_warm *warm = raw;
+    const cc_spawn_request *prepare = warm->job;
+    int command = -1, report = -1;
+    // Our descriptors first: the four job streams at 0–3, command and report at 4 and 5, then close the rest
+    // for real (not just on exec): a copy of a client socket held here would keep that connection open.
+    int fds[4] = {prepare->stdin_fd, prepare->stdout_fd, prepare->stderr_fd, prepare->extra_fd};
+    command = fcntl(warm->command_fd, F_DUPFD_CLOEXEC, 10);
+    report = fcntl(warm->report_fd, F_DUPFD_CLOEXEC, 10);
+    if (command < 0 || report < 0) _exit(127);
+    place_descriptors(fds, report);
+    if (dup3(command, WARM_COMMAND_FD, 0) < 0 || dup3(report, WARM_REPORT_FD, O_CLOEXEC) < 0) _exit(127);
+    syscall(SYS_close_range, WARM_REPORT_FD + 1, ~0U, 0);
+    reset_signals();
+    join_cgroups(prepare, WARM_REPORT_FD);
+    int ready[2] = {-1, 0};
+    if (write(WARM_REPORT_FD, ready, sizeof ready) != sizeof ready) _exit(127);
+
+    // Wait for the job: the parent writes one byte once warm->job points at it. EOF: the platform is gone.
+    char go;
+    ssize_t got;
+    do { got = read(WARM_COMMAND_FD, &go, 1); } while (got < 0 && errno == EINTR);
+    if (got != 1) _exit(0);
+    close(WARM_COMMAND_FD);
+    become_job(warm->job, WARM_REPORT_FD);
+    return 127;
+}
+
+static int read_report(int fd, int payload[2]) {
+    ssize_t got;
+    do { got = read(fd, payload, 2 * sizeof(int)); } while (got < 0 && errno == EINTR);
+    return (int)got;
+}
+
+int cc_warm_start(const cc_spawn_request *prepare, cc_warm *warm, const char **failed_step) {
+    *failed_step = NULL;
+    memset(warm, 0, sizeof *warm);
+    int command[2], report[2];
+    if (pipe2(command, O_CLOEXEC) != 0) return -1;
+    if (pipe2(report, O_CLOEXEC) != 0) { close(command[0]); close(command[1]); return -1; }
+    warm->stack_size = 256 * 1024;
+    warm->stack = mmap(NULL, warm->stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (warm->stack == MAP_FAILED) { close(command[0]); close(command[1]); close(report[0]); close(report[1]); return -1; }
+    // The child reads these through shared memory before it answers "ready".
+    warm->command_fd = command[0];
+    warm->report_fd = report[1];
+    warm->job = prepare;
+
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pid_t pid = clone(warm_main, (char *)warm->stack + warm->stack_size, CLONE_VM | SIGCHLD, warm);
+    int clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    int payload[2] = {0, 0};
+    int got = pid > 0 ? read_report(report[0], payload) : -1;
+    close(command[0]);
+    close(report[1]);
+    warm->pid = pid;
+    warm->command_fd = command[1];
+    warm->report_fd = report[0];
+    if (pid < 0) { errno = clone_errno; cc_warm_discard(warm); return -1; }
+    if (got != (int)sizeof payload || payload[0] != -1) {
+        if (got == (int)sizeof payload) { *failed_step = step_names[payload[0]]; errno = payload[1]; }
+        else { *failed_step = "start"; errno = ECHILD; }
+        int saved = errno;
+        cc_warm_discard(warm);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+pid_t cc_warm_go(cc_warm *warm, const cc_spawn_request *job, const char **failed_step) {
+    *failed_step = NULL;
+    warm->job = job;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    char go = 1;
+    ssize_t wrote;
+    do { wrote = write(warm->command_fd, &go, 1); } while (wrote < 0 && errno == EINTR);
+    int payload[2] = {0, 0};
+    int got = wrote == 1 ? read_report(warm->report_fd, payload) : -1;
+    pid_t pid = warm->pid;
+    if (wrote != 1 || got != 0) {
+        // A report means the child failed before exec (it exits 127); anything else is a broken launcher.
+        if (got == (int)sizeof payload) { *failed_step = step_names[payload[0]]; errno = payload[1]; }
+        else { *failed_step = "go"; errno = EPIPE; }
+        int saved = errno;
+        cc_warm_discard(warm);
+        errno = saved;
+        return -1;
+    }
+    close(warm->command_fd);
+    close(warm->report_fd);
+    munmap(warm->stack, warm->stack_size);  // exec gave the child its own memory
+    memset(warm, 0, sizeof *warm);
+    return pid;
+}
+
+void cc_warm_discard(cc_warm *warm) {
+    if (warm->pid > 0) {
+        kill(warm->pid, SIGKILL);
+        int status;
+        while (waitpid(warm->pid, &status, 0) < 0 && errno == EINTR) {}
+    }
+    if (warm->command_fd > 0) close(warm->command_fd);
+    if (warm->report_fd > 0) close(warm->report_fd);
+    if (warm->stack && warm->stack != MAP_FAILED) munmap(warm->stack, warm->stack_size);
+    memset(warm, 0, sizeof *warm);
+}

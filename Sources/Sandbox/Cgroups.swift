@@ -14,8 +14,50 @@ public enum CgroupLayout: Sendable, Equatable {
 
     static let groupName = "campuscloud"
 
-    /// Looks for a hierarchy where this process may create child groups (usually only as root).
+    /// Looks for a hierarchy where this process may create child groups (usually only as root). Each platform
+    /// process gets its own parent, campuscloud/p<pid>, so processes sharing a machine (a server and workers,
+    /// parallel test runs) never touch each other's groups; parents of processes that died are cleaned up here.
     public static func detect() -> CgroupLayout {
+        let found = detectShared()
+        let own = "p\(getpid())"
+        switch found {
+        case .none:
+            return .none
+        case .v2(let parent):
+            removeDeadProcessGroups(in: [parent])
+            let mine = parent + "/" + own
+            try? FileManager.default.createDirectory(atPath: mine, withIntermediateDirectories: true)
+            try? "+memory +pids +cpu".write(toFile: mine + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
+            return .v2(parent: mine)
+        case .v1(let memory, let pids, let cpuacct):
+            removeDeadProcessGroups(in: [memory, pids] + (cpuacct.map { [$0] } ?? []))
+            for folder in [memory, pids] + (cpuacct.map { [$0] } ?? []) {
+                try? FileManager.default.createDirectory(atPath: folder + "/" + own, withIntermediateDirectories: true)
+            }
+            return .v1(memory: memory + "/" + own, pids: pids + "/" + own, cpuacct: cpuacct.map { $0 + "/" + own })
+        }
+    }
+
+    /// Groups under campuscloud/p<pid> whose process is gone: kill what is left in them and remove them.
+    static func removeDeadProcessGroups(in parents: [String]) {
+        let fm = FileManager.default
+        for parent in parents {
+            for entry in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] where entry.hasPrefix("p") {
+                guard let pid = Int32(entry.dropFirst()), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                let owner = parent + "/" + entry
+                for job in (try? fm.contentsOfDirectory(atPath: owner)) ?? [] {
+                    let folder = owner + "/" + job
+                    var isDirectory: ObjCBool = false
+                    guard fm.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+                    JobCgroup(layout: .none, folders: [folder]).killAll()
+                    rmdir(folder)
+                }
+                rmdir(owner)
+            }
+        }
+    }
+
+    private static func detectShared() -> CgroupLayout {
         let fm = FileManager.default
         // v2: the unified hierarchy at /sys/fs/cgroup with the memory and pids controllers enabled.
         if let controllers = try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.controllers", encoding: .utf8),
@@ -50,39 +92,61 @@ public enum CgroupLayout: Sendable, Equatable {
     }
 }
 
-/// One job's groups.
-struct JobCgroup {
+/// One job's groups. Groups are recycled between jobs (see WarmPool): a fresh memory cgroup costs the kernel
+/// per-group set-up on first use, a reused one does not. Counters are reset before each job, and the OOM-kill
+/// count (which cannot be reset) is compared with its value when the job started.
+final class JobCgroup: @unchecked Sendable {
     let layout: CgroupLayout
     let folders: [String]
+    private var oomKillsBefore = 0
+
+    init(layout: CgroupLayout, folders: [String]) {
+        self.layout = layout
+        self.folders = folders
+    }
 
     /// Files the child writes "0" into to join, before it execs bwrap.
     var procsFiles: [String] { folders.map { $0 + "/cgroup.procs" } }
 
-    static func create(_ layout: CgroupLayout, name: String, limits: SandboxLimits) throws -> JobCgroup? {
-        let memoryBytes = limits.memoryMB << 20
+    /// Makes the job's groups (no limits yet: see `apply`).
+    static func create(_ layout: CgroupLayout, name: String) throws -> JobCgroup? {
+        let fm = FileManager.default
         switch layout {
         case .none:
             return nil
         case .v2(let parent):
             let folder = parent + "/" + name
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
-            try write("\(memoryBytes)", to: folder + "/memory.max")
-            try? write("0", to: folder + "/memory.swap.max")
-            try write("\(limits.pids)", to: folder + "/pids.max")
+            try fm.createDirectory(atPath: folder, withIntermediateDirectories: false)
             return JobCgroup(layout: layout, folders: [folder])
         case .v1(let memory, let pids, let cpuacct):
-            let memoryFolder = memory + "/" + name, pidsFolder = pids + "/" + name
-            try FileManager.default.createDirectory(atPath: memoryFolder, withIntermediateDirectories: false)
-            try FileManager.default.createDirectory(atPath: pidsFolder, withIntermediateDirectories: false)
-            try write("\(memoryBytes)", to: memoryFolder + "/memory.limit_in_bytes")
-            try? write("\(memoryBytes)", to: memoryFolder + "/memory.memsw.limit_in_bytes")
-            try write("\(limits.pids)", to: pidsFolder + "/pids.max")
-            var folders = [memoryFolder, pidsFolder]
-            if let cpuacct {
-                let folder = cpuacct + "/" + name
-                if (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)) != nil { folders.append(folder) }
+            var folders = [memory + "/" + name, pids + "/" + name]
+            try fm.createDirectory(atPath: folders[0], withIntermediateDirectories: false)
+            try fm.createDirectory(atPath: folders[1], withIntermediateDirectories: false)
+            if let cpuacct, (try? fm.createDirectory(atPath: cpuacct + "/" + name, withIntermediateDirectories: false)) != nil {
+                folders.append(cpuacct + "/" + name)
             }
             return JobCgroup(layout: layout, folders: folders)
+        }
+    }
+
+    /// Sets the job's memory and process caps and resets the counters (before its program starts).
+    func apply(_ limits: SandboxLimits) throws {
+        let memoryBytes = limits.memoryMB << 20
+        oomKillsBefore = oomKills()
+        switch layout {
+        case .none:
+            return
+        case .v2:
+            try? Self.write("reset", to: folders[0] + "/memory.peak")
+            try Self.write("\(memoryBytes)", to: folders[0] + "/memory.max")
+            try? Self.write("0", to: folders[0] + "/memory.swap.max")
+            try Self.write("\(limits.pids)", to: folders[0] + "/pids.max")
+        case .v1:
+            try? Self.write("0", to: folders[0] + "/memory.max_usage_in_bytes")
+            if folders.count > 2 { try? Self.write("0", to: folders[2] + "/cpuacct.usage") }
+            try Self.write("\(memoryBytes)", to: folders[0] + "/memory.limit_in_bytes")
+            try? Self.write("\(memoryBytes)", to: folders[0] + "/memory.memsw.limit_in_bytes")
+            try Self.write("\(limits.pids)", to: folders[1] + "/pids.max")
         }
     }
 
@@ -128,13 +192,27 @@ struct JobCgroup {
             let folder = folders[0]
             return Usage(cpuNanoseconds: field(folder + "/cpu.stat", "usage_usec").map { $0 * 1000 },
                          peakBytes: number(folder + "/memory.peak"),
-                         oomKilled: (field(folder + "/memory.events", "oom_kill") ?? 0) > 0)
+                         oomKilled: oomKills() > oomKillsBefore)
         case .v1:
             let memory = folders[0]
             let cpu = folders.count > 2 ? number(folders[2] + "/cpuacct.usage") : nil
             return Usage(cpuNanoseconds: cpu, peakBytes: number(memory + "/memory.max_usage_in_bytes"),
-                         oomKilled: (field(memory + "/memory.oom_control", "oom_kill") ?? 0) > 0)
+                         oomKilled: oomKills() > oomKillsBefore)
         }
+    }
+
+    private func oomKills() -> Int {
+        let (file, key): (String, String) = switch layout {
+        case .v2: (folders[0] + "/memory.events", "oom_kill")
+        case .v1: (folders[0] + "/memory.oom_control", "oom_kill")
+        case .none: ("", "")
+        }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == key { return Int(parts[1]) ?? 0 }
+        }
+        return 0
     }
 
     func remove() {

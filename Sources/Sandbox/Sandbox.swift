@@ -17,6 +17,8 @@ public final class Sandbox: @unchecked Sendable {
         /// Host uids given to jobs, one per job at a time, when the platform runs as root.
         public var uidRange: ClosedRange<UInt32> = 60_000...60_999
         public var useCgroups = true
+        /// Launchers kept ready in their cgroups (see WarmPool); 0 starts each job from scratch.
+        public var warmLaunchers = 2
 
         public init(jobsRoot: String, bwrapPath: String? = nil) {
             self.jobsRoot = jobsRoot
@@ -35,6 +37,7 @@ public final class Sandbox: @unchecked Sendable {
     public let configuration: Configuration
     private let lock = NSLock()
     private var host: Host?
+    private var pool: WarmPool?
     private var uidsInUse = Set<UInt32>()
     private var nextUID: UInt32
 
@@ -81,14 +84,35 @@ public final class Sandbox: @unchecked Sendable {
         try folder.place(job.files, copyFrom: job.copyFrom, owner: owner)
         if let output = job.outputDirectory { try folder.ensureFolder(output, owner: owner) }
 
-        let cgroup = try JobCgroup.create(host.cgroups, name: name, limits: job.limits)
-        defer { cgroup?.killAll(); cgroup?.remove() }
+        let spec = ExecSpec(launcher: host.bwrap, arguments: host.arguments.arguments(for: job, jobFolder: folder.path),
+                            rlimits: Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: uid != nil), uid: uid)
+        let cgroup: JobCgroup?
+        let launched: Result<Launch, LaunchFailure>
+        let pool = warmPool(host)
+        if let pool, let slot = pool.take() {
+            cgroup = slot.cgroup
+            launched = try pool.go(slot, spec: spec, limits: job.limits, stdin: job.stdin)
+        } else {
+            cgroup = try JobCgroup.create(host.cgroups, name: name)
+            do {
+                try cgroup?.apply(job.limits)
+                launched = try Launcher.spawn(spec, stdin: job.stdin, cgroupProcs: cgroup?.procsFiles ?? [])
+            } catch {
+                cgroup?.remove()
+                throw error
+            }
+        }
+        defer {
+            if let cgroup {
+                if let pool { pool.recycle(cgroup) } else { cgroup.killAll(); cgroup.remove() }
+            }
+        }
 
-        let args = host.arguments.arguments(for: job, jobFolder: folder.path)
-        var outcome = try Supervisor.run(
-            launcher: host.bwrap, arguments: args, stdin: job.stdin,
-            limits: Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: uid != nil),
-            cgroupProcs: cgroup?.procsFiles ?? [], uid: uid, limits: job.limits, cgroup: cgroup, onOutput: onOutput)
+        var outcome: Outcome
+        switch launched {
+        case .success(let launch): outcome = Supervisor.watch(launch, limits: job.limits, cgroup: cgroup, onOutput: onOutput)
+        case .failure(let failure): outcome = Outcome(launchError: failure.description)
+        }
         cgroup?.killAll()
         let usage = cgroup?.usage()
         if let ns = usage?.cpuNanoseconds { outcome.cpuMs = ns / 1_000_000 }
@@ -132,6 +156,32 @@ public final class Sandbox: @unchecked Sendable {
             throw SandboxError.invalidJob("limits must be positive (memory at least 16 MB, at least 4 processes and 16 open files)")
         }
         if let output = job.outputDirectory { _ = try JobFolder.safeRelativePath(output) }
+    }
+
+    deinit { pool?.shutdown() }
+
+    /// The warm pool's id, once it exists (tests look for its groups).
+    var warmPoolID: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return pool?.id
+    }
+
+    /// Ends the warm launchers (they would otherwise end with the process).
+    public func shutdown() {
+        lock.lock()
+        let pool = self.pool
+        self.pool = nil
+        lock.unlock()
+        pool?.shutdown()
+    }
+
+    private func warmPool(_ host: Host) -> WarmPool? {
+        guard configuration.warmLaunchers > 0, host.cgroups != .none else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        if pool == nil { pool = WarmPool(layout: host.cgroups, target: configuration.warmLaunchers) }
+        return pool
     }
 
     // MARK: - Host preparation (once)
@@ -183,9 +233,12 @@ public final class Sandbox: @unchecked Sendable {
         let job = SandboxJob(command: ["/bin/sh", "-c", "exit 0"], limits: SandboxLimits(wallSeconds: 20))
         let folder = try JobFolder.create(root: configuration.jobsRoot, name: "probe-" + UUID().uuidString.lowercased(), diskBytes: 1 << 20, owner: uid.map { ($0, $0) })
         defer { folder.remove() }
-        let outcome = try Supervisor.run(
-            launcher: host.bwrap, arguments: host.arguments.arguments(for: job, jobFolder: folder.path), stdin: nil,
-            limits: [], cgroupProcs: [], uid: uid, limits: job.limits, cgroup: nil, onOutput: nil)
+        let spec = ExecSpec(launcher: host.bwrap, arguments: host.arguments.arguments(for: job, jobFolder: folder.path), rlimits: [], uid: uid)
+        let outcome: Outcome
+        switch try Launcher.spawn(spec, stdin: nil, cgroupProcs: []) {
+        case .success(let launch): outcome = Supervisor.watch(launch, limits: job.limits, cgroup: nil, onOutput: nil)
+        case .failure(let failure): outcome = Outcome(launchError: failure.description)
+        }
         guard outcome.launchError == nil, outcome.bwrapExitCode == 0 else {
             let detail = outcome.launchError ?? String(decoding: outcome.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw SandboxError.unavailable("bwrap could not set up a sandbox (\(detail)). Unprivileged user namespaces must be enabled: sysctl -w kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0, and no AppArmor or seccomp policy may block bwrap")

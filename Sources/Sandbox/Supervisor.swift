@@ -23,56 +23,13 @@ struct Outcome {
 }
 
 enum Supervisor {
-    static func run(launcher: String, arguments: [String], stdin: Data?, limits rlimits: [cc_rlimit], cgroupProcs: [String],
-                    uid: UInt32?, limits: SandboxLimits, cgroup: JobCgroup?,
-                    onOutput: (@Sendable (SandboxStream, Data) -> Void)?) throws -> Outcome {
+    /// Watches a started launcher until it ends or a limit stops it.
+    static func watch(_ launch: Launch, limits: SandboxLimits, cgroup: JobCgroup?,
+                      onOutput: (@Sendable (SandboxStream, Data) -> Void)?) -> Outcome {
         var outcome = Outcome()
-        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], statusPipe: [Int32] = [-1, -1]
-        guard cc_pipe_cloexec(&outPipe) == 0, cc_pipe_cloexec(&errPipe) == 0, cc_pipe_cloexec(&statusPipe) == 0 else {
-            throw SandboxError.hostFailure("cannot create pipes: \(String(cString: strerror(errno)))")
-        }
-        let input = try stdinDescriptor(stdin)
+        let pid = launch.pid, started = launch.started
+        var outPipe = [launch.stdout], errPipe = [launch.stderr], statusPipe = [launch.status]
         defer { [outPipe[0], errPipe[0], statusPipe[0]].forEach { if $0 >= 0 { close($0) } } }
-
-        let argv = [launcher] + arguments
-        let env = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
-        let started = ContinuousClock.now
-        var failedStep: UnsafePointer<CChar>?
-        let pid: pid_t = withCStrings(argv) { argvPointer in
-            withCStrings(env) { envPointer in
-                withCStrings(cgroupProcs) { cgroupPointer in
-                    var request = cc_spawn_request()
-                    request.path = UnsafePointer(argvPointer[0])
-                    request.argv = UnsafePointer(argvPointer)
-                    request.envp = UnsafePointer(envPointer)  // both live until cc_spawn returns (after exec)
-                    request.stdin_fd = input
-                    request.stdout_fd = outPipe[1]
-                    request.stderr_fd = errPipe[1]
-                    request.extra_fd = statusPipe[1]
-                    withUnsafeMutableBytes(of: &request.cgroup_procs) { raw in
-                        let slots = raw.bindMemory(to: UnsafePointer<CChar>?.self)
-                        for index in 0..<min(cgroupProcs.count, Int(CC_SPAWN_MAX_CGROUPS)) { slots[index] = UnsafePointer(cgroupPointer[index]) }
-                    }
-                    withUnsafeMutableBytes(of: &request.limits) { raw in
-                        let slots = raw.bindMemory(to: cc_rlimit.self)
-                        for (index, limit) in rlimits.prefix(Int(CC_SPAWN_MAX_LIMITS)).enumerated() { slots[index] = limit }
-                    }
-                    request.limit_count = Int32(min(rlimits.count, Int(CC_SPAWN_MAX_LIMITS)))
-                    request.drop_privileges = uid == nil ? 0 : 1
-                    request.uid = uid ?? 0
-                    request.gid = uid ?? 0
-                    return cc_spawn(&request, &failedStep)
-                }
-            }
-        }
-        let spawnErrno = errno
-        close(input)
-        [outPipe[1], errPipe[1], statusPipe[1]].forEach { close($0) }
-        guard pid > 0 else {
-            let step = failedStep.map { String(cString: $0) } ?? "spawn"
-            outcome.launchError = "could not start bwrap (\(step): \(String(cString: strerror(spawnErrno))))"
-            return outcome
-        }
 
         let pidfd = cc_pidfd_open(pid)
         defer { if pidfd >= 0 { close(pidfd) } }
@@ -172,31 +129,6 @@ enum Supervisor {
             let digits = text[range.upperBound...].drop(while: { $0 == " " }).prefix(while: { $0.isNumber })
             outcome.childExitCode = Int32(digits)
         }
-    }
-
-    /// Standard input: a memfd holding the bytes (no pipe to feed, no SIGPIPE), or /dev/null.
-    private static func stdinDescriptor(_ data: Data?) throws -> Int32 {
-        guard let data, !data.isEmpty else { return open("/dev/null", O_RDONLY | O_CLOEXEC) }
-        let fd = cc_memfd("stdin")
-        guard fd >= 0 else { throw SandboxError.hostFailure("cannot create the job's input: \(String(cString: strerror(errno)))") }
-        var offset = 0
-        data.withUnsafeBytes { raw in
-            while offset < raw.count {
-                let wrote = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if wrote <= 0 { break }
-                offset += wrote
-            }
-        }
-        lseek(fd, 0, SEEK_SET)
-        return fd
-    }
-
-    /// A NULL-terminated C array of C strings, valid for the duration of `body`.
-    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-        var pointers = strings.map { strdup($0) }
-        pointers.append(nil)
-        defer { pointers.forEach { free($0) } }
-        return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
     }
 }
 

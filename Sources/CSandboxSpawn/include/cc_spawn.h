@@ -33,6 +33,29 @@ typedef struct {
 // the return value is -1 with errno set to the child's error.
 pid_t cc_spawn(const cc_spawn_request *request, const char **failed_step);
 
+// A warm launcher: a child that has already joined a job's cgroups (the slow step: each cgroup-v1 migration waits
+// out an RCU grace period) and waits for its job. Prepared ahead of need, it makes a job's start as cheap as a
+// plain spawn. It shares the parent's memory (CLONE_VM, no CLONE_VFORK) until it execs, so it runs only raw system
+// calls on its own stack. It holds only the descriptors it needs: stdin, stdout, stderr, the status pipe, and its
+// command and report pipes.
+typedef struct {
+    pid_t pid;
+    int command_fd;      // parent's end: the job is sent here
+    int report_fd;       // parent's end: errors, "ready", then EOF when exec succeeds
+    void *stack;
+    unsigned long stack_size;
+    const cc_spawn_request *job;  // set by cc_warm_go; read by the child through shared memory
+} cc_warm;
+
+// Starts a warm launcher whose fds 0–3 will be the given descriptors and which joins the request's cgroups.
+// Returns 0 once it is ready, or -1 with errno set and *failed_step named.
+int cc_warm_start(const cc_spawn_request *prepare, cc_warm *warm, const char **failed_step);
+// Hands it the job (rlimits, uid, path, argv, envp; cgroups and descriptors are ignored: already set).
+// Returns the pid once it has exec'd, or -1 with errno set and *failed_step named. Frees the warm launcher's stack.
+pid_t cc_warm_go(cc_warm *warm, const cc_spawn_request *job, const char **failed_step);
+// Ends a warm launcher that will not be used and frees its stack.
+void cc_warm_discard(cc_warm *warm);
+
 // GNU/Linux calls Swift's Glibc module does not show (it is imported without _GNU_SOURCE).
 int cc_pipe_cloexec(int fds[2]);
 int cc_memfd(const char *name);

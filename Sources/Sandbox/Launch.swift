@@ -1,0 +1,136 @@
+// Starting the launcher (bwrap) for a job, in one of two ways: a plain spawn, or by handing the job to a warm
+// launcher that already sits in the job's cgroups (see WarmPool). Either way the result is a running process and
+// the read ends of its stdout, stderr and bwrap's status pipe.
+import Foundation
+import Glibc
+import CSandboxSpawn
+
+struct Launch {
+    var pid: pid_t
+    var stdout: Int32
+    var stderr: Int32
+    var status: Int32
+    var started: ContinuousClock.Instant
+}
+
+/// Everything that describes the program to exec, as C values valid for the duration of `body`.
+struct ExecSpec {
+    var launcher: String
+    var arguments: [String]
+    var rlimits: [cc_rlimit]
+    var uid: UInt32?
+
+    static let environment = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
+
+    func withRequest<R>(cgroupProcs: [String] = [], _ body: (inout cc_spawn_request) -> R) -> R {
+        CStrings.with([launcher] + arguments) { argv in
+            CStrings.with(Self.environment) { envp in
+                CStrings.with(cgroupProcs) { cgroups in
+                    var request = cc_spawn_request()
+                    request.path = UnsafePointer(argv[0])
+                    request.argv = UnsafePointer(argv)
+                    request.envp = UnsafePointer(envp)
+                    request.stdin_fd = -1
+                    request.stdout_fd = -1
+                    request.stderr_fd = -1
+                    request.extra_fd = -1
+                    withUnsafeMutableBytes(of: &request.cgroup_procs) { raw in
+                        let slots = raw.bindMemory(to: UnsafePointer<CChar>?.self)
+                        for index in 0..<min(cgroupProcs.count, Int(CC_SPAWN_MAX_CGROUPS)) { slots[index] = UnsafePointer(cgroups[index]) }
+                    }
+                    withUnsafeMutableBytes(of: &request.limits) { raw in
+                        let slots = raw.bindMemory(to: cc_rlimit.self)
+                        for (index, limit) in rlimits.prefix(Int(CC_SPAWN_MAX_LIMITS)).enumerated() { slots[index] = limit }
+                    }
+                    request.limit_count = Int32(min(rlimits.count, Int(CC_SPAWN_MAX_LIMITS)))
+                    request.drop_privileges = uid == nil ? 0 : 1
+                    request.uid = uid ?? 0
+                    request.gid = uid ?? 0
+                    return body(&request)
+                }
+            }
+        }
+    }
+}
+
+enum CStrings {
+    /// A NULL-terminated C array of C strings, valid for the duration of `body`.
+    static func with<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var pointers = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { pointers.forEach { free($0) } }
+        return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// The pipes a job writes into; the parent keeps the read ends.
+struct JobPipes {
+    var stdoutRead: Int32, stdoutWrite: Int32
+    var stderrRead: Int32, stderrWrite: Int32
+    var statusRead: Int32, statusWrite: Int32
+
+    static func make() throws -> JobPipes {
+        var out: [Int32] = [-1, -1], err: [Int32] = [-1, -1], status: [Int32] = [-1, -1]
+        guard cc_pipe_cloexec(&out) == 0 else { throw SandboxError.hostFailure("cannot create pipes: \(String(cString: strerror(errno)))") }
+        guard cc_pipe_cloexec(&err) == 0 else { close(out[0]); close(out[1]); throw SandboxError.hostFailure("cannot create pipes") }
+        guard cc_pipe_cloexec(&status) == 0 else { [out[0], out[1], err[0], err[1]].forEach { close($0) }; throw SandboxError.hostFailure("cannot create pipes") }
+        return JobPipes(stdoutRead: out[0], stdoutWrite: out[1], stderrRead: err[0], stderrWrite: err[1], statusRead: status[0], statusWrite: status[1])
+    }
+
+    func closeWriteEnds() { [stdoutWrite, stderrWrite, statusWrite].forEach { close($0) } }
+    func closeReadEnds() { [stdoutRead, stderrRead, statusRead].forEach { close($0) } }
+}
+
+enum Launcher {
+    /// Plain spawn: the child joins the cgroups itself (slow on cgroup v1, see WarmPool) and execs.
+    static func spawn(_ spec: ExecSpec, stdin: Data?, cgroupProcs: [String]) throws -> Result<Launch, LaunchFailure> {
+        let pipes = try JobPipes.make()
+        let input = try StdinFile.make(stdin)
+        defer { close(input) }
+        var failedStep: UnsafePointer<CChar>?
+        let started = ContinuousClock.now
+        let pid = spec.withRequest(cgroupProcs: cgroupProcs) { request -> pid_t in
+            request.stdin_fd = input
+            request.stdout_fd = pipes.stdoutWrite
+            request.stderr_fd = pipes.stderrWrite
+            request.extra_fd = pipes.statusWrite
+            return cc_spawn(&request, &failedStep)
+        }
+        let spawnErrno = errno
+        pipes.closeWriteEnds()
+        guard pid > 0 else {
+            pipes.closeReadEnds()
+            return .failure(LaunchFailure(step: failedStep.map { String(cString: $0) } ?? "spawn", errno: spawnErrno))
+        }
+        return .success(Launch(pid: pid, stdout: pipes.stdoutRead, stderr: pipes.stderrRead, status: pipes.statusRead, started: started))
+    }
+}
+
+struct LaunchFailure: Error {
+    var step: String
+    var errno: Int32
+    var description: String { "could not start bwrap (\(step): \(String(cString: strerror(errno))))" }
+}
+
+/// Standard input: a memfd holding the bytes (no pipe to feed, no SIGPIPE), or an empty one.
+enum StdinFile {
+    static func make(_ data: Data?) throws -> Int32 {
+        let fd = cc_memfd("stdin")
+        guard fd >= 0 else { throw SandboxError.hostFailure("cannot create the job's input: \(String(cString: strerror(errno)))") }
+        try fill(fd, with: data)
+        return fd
+    }
+
+    static func fill(_ fd: Int32, with data: Data?) throws {
+        guard let data, !data.isEmpty else { return }
+        var offset = 0
+        try data.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let wrote = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                guard wrote > 0 else { throw SandboxError.hostFailure("cannot write the job's input") }
+                offset += wrote
+            }
+        }
+        lseek(fd, 0, SEEK_SET)
+    }
+}
