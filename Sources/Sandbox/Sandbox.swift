@@ -67,7 +67,11 @@ public final class Sandbox: @unchecked Sendable {
         defer { releaseUID(uid) }
         return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                continuation.resume(with: Result { try self.execute(job, host: host, uid: uid, onOutput: onOutput) })
+                // The result goes back first; the job's processes are dead by then, and removing its folder and
+                // recycling its cgroups need not delay whoever waits for the grade.
+                var cleanup = Cleanup()
+                continuation.resume(with: Result { try self.execute(job, host: host, uid: uid, onOutput: onOutput, cleanup: &cleanup) })
+                cleanup.run()
             }
             thread.stackSize = 1 << 20
             thread.start()
@@ -76,11 +80,12 @@ public final class Sandbox: @unchecked Sendable {
 
     // MARK: - One job
 
-    private func execute(_ job: SandboxJob, host: Host, uid: UInt32?, onOutput: (@Sendable (SandboxStream, Data) -> Void)?) throws -> SandboxResult {
+    private func execute(_ job: SandboxJob, host: Host, uid: UInt32?, onOutput: (@Sendable (SandboxStream, Data) -> Void)?,
+                         cleanup: inout Cleanup) throws -> SandboxResult {
         let name = UUID().uuidString.lowercased()
         let owner = uid.map { (uid: $0, gid: $0) }
         let folder = try JobFolder.create(root: configuration.jobsRoot, name: name, diskBytes: job.limits.diskMB << 20, owner: owner)
-        defer { folder.remove() }
+        cleanup.add { folder.remove() }
         try folder.place(job.files, copyFrom: job.copyFrom, owner: owner)
         if let output = job.outputDirectory { try folder.ensureFolder(output, owner: owner) }
 
@@ -102,10 +107,8 @@ public final class Sandbox: @unchecked Sendable {
                 throw error
             }
         }
-        defer {
-            if let cgroup {
-                if let pool { pool.recycle(cgroup) } else { cgroup.killAll(); cgroup.remove() }
-            }
+        if let cgroup {
+            cleanup.add { if let pool { pool.recycle(cgroup) } else { cgroup.killAll(); cgroup.remove() } }
         }
 
         var outcome: Outcome
@@ -294,3 +297,10 @@ public final class Sandbox: @unchecked Sendable {
 }
 
 public enum SandboxStream: Sendable { case stdout, stderr }
+
+/// Steps run after a job's result has been delivered, last added first.
+struct Cleanup {
+    private var steps: [() -> Void] = []
+    mutating func add(_ step: @escaping () -> Void) { steps.append(step) }
+    func run() { steps.reversed().forEach { $0() } }
+}

@@ -94,17 +94,22 @@ enum Supervisor {
                 if exited { break }  // the launcher is gone and the pipes are quiet: a leftover holds them
                 continue
             }
-            for entry in fds where entry.revents != 0 {
-                if entry.fd == pidfd {
-                    exited = true
-                    cgroup?.killAll()  // anything the job left behind
-                } else if !drain(entry.fd) {
+            for entry in fds where entry.revents != 0 && entry.fd != pidfd {
+                if !drain(entry.fd) {
                     close(entry.fd)
                     open[entry.fd] = nil
                     if entry.fd == outPipe[0] { outPipe[0] = -1 }
                     if entry.fd == errPipe[0] { errPipe[0] = -1 }
                     if entry.fd == statusPipe[0] { statusPipe[0] = -1 }
                 }
+            }
+            if fds.contains(where: { $0.fd == pidfd && $0.revents != 0 }) {
+                // The launcher has exited, so the job's program has too, and everything it wrote is already in
+                // the pipes: take what is buffered and stop. Waiting for end-of-file would only wait for the
+                // kernel to tear the namespaces down (and for leftovers, which are killed next).
+                exited = true
+                for fd in open.keys { _ = drain(fd) }
+                break
             }
         }
         if !exited { kill(pid, SIGKILL) }

@@ -52,7 +52,9 @@ final class WarmPool: @unchecked Sendable {
     func take() -> Slot? {
         condition.lock()
         let slot = ready.popLast()
-        startRefillIfNeeded()
+        // An empty pool starts filling now; otherwise refills wait until a job ends (see recycle), so that a
+        // launcher's cgroup migration does not overlap the start of the job that just took one.
+        if ready.isEmpty && slot == nil || maker == nil { startRefillIfNeeded() }
         condition.unlock()
         return slot
     }
@@ -85,7 +87,7 @@ final class WarmPool: @unchecked Sendable {
         condition.lock()
         let keep = !stopped && cgroup.members().isEmpty && spare.count < target * 2
         if keep { spare.append(cgroup) }
-        condition.broadcast()
+        startRefillIfNeeded()
         condition.unlock()
         if !keep { cgroup.remove() }
     }

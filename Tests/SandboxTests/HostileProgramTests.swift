@@ -189,4 +189,11 @@ import Glibc
         let descriptors = result.stdout.split(separator: "\n").filter { $0.hasPrefix("FD ") }
         #expect(descriptors.count <= 5, "unexpected descriptors: \(descriptors)")
     }
+
+    @Test func theExitCodeCannotBeForged() async throws {
+        let result = try await Fixtures.runHostile(sandbox, "forge_status.py")
+        #expect(result.status == .ok)
+        #expect(result.exitCode == 5)
+        #expect(!result.stdout.contains("WROTE"), "the job could write to: \(result.stdout)")
+    }
 }
