@@ -47,12 +47,28 @@ public struct BwrapArguments: Sendable {
     }
 
     /// `statusFD` is where bwrap writes its JSON status (the child's start and exit code).
-    public func arguments(for job: SandboxJob, jobFolder: String, statusFD: Int32 = 3) -> [String] {
+    /// bwrap's arguments for a job on the host's system folders.
+    public func arguments(for job: SandboxJob, jobFolder: String) -> [String] {
+        arguments(for: job, jobFolder: jobFolder, view: .host)
+    }
+
+    func arguments(for job: SandboxJob, jobFolder: String, view: SystemView, statusFD: Int32 = 3) -> [String] {
+        // A layer's setup runs as root inside its namespace (it owns the layer's folders); jobs never do.
+        var building = false
+        if case .layer(_, let isBuilding) = view { building = isBuilding }
+        let inside = building ? "0" : String(Self.insideUID)
         var args = ["--unshare-all", "--unshare-user", "--disable-userns"]
         if job.network { args.append("--share-net") }
         args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL",
-                 "--uid", String(Self.insideUID), "--gid", String(Self.insideUID), "--hostname", "sandbox"]
-        for folder in Self.systemFolders { args += ["--ro-bind-try", folder, folder] }
+                 "--uid", inside, "--gid", inside, "--hostname", "sandbox"]
+        let bind = building ? "--bind" : "--ro-bind"
+        func system(_ path: String) -> String {
+            if case .layer(let layer, _) = view { return layer.path + "/merged" + path }
+            return path
+        }
+        for folder in Self.systemFolders {
+            if folder == "/usr" { args += [bind, system("/usr"), "/usr"] } else { args += ["--ro-bind-try", folder, folder] }
+        }
         for name in Self.rootEntries.sorted() {
             switch rootEntries[name] ?? .absent {
             case .symlink(let target): args += ["--symlink", target, name]
@@ -60,8 +76,11 @@ public struct BwrapArguments: Sendable {
             case .absent: break
             }
         }
-        let etc = Self.etcEntries + (job.network ? Self.networkEtcEntries : [])
-        for name in etc { args += ["--ro-bind-try", "/etc/\(name)", "/etc/\(name)"] }
+        let etc = Self.etcEntries + (job.network ? Self.networkEtcEntries : []) + (building ? SandboxLayer.setupEtcEntries : [])
+        for name in etc { args += [bind + "-try", system("/etc/\(name)"), "/etc/\(name)"] }
+        if building {
+            for entry in SandboxLayer.setupVarEntries { args += ["--bind-try", system("/var/\(entry)"), "/var/\(entry)"] }
+        }
         args += ["--ro-bind", identityFolder + "/passwd", "/etc/passwd", "--ro-bind", identityFolder + "/group", "/etc/group"]
         args += ["--proc", "/proc", "--dev", "/dev", "--size", String(tmpSizeBytes), "--tmpfs", "/tmp",
                  "--bind", jobFolder, job.workPath, "--chdir", job.workPath,

@@ -19,6 +19,10 @@ public final class Sandbox: @unchecked Sendable {
         public var useCgroups = true
         /// Launchers kept ready in their cgroups (see WarmPool); 0 starts each job from scratch.
         public var warmLaunchers = 2
+        /// Host folder holding environment layers; by default `layers` beside the jobs folder.
+        public var layersRoot: String?
+
+        var layersFolder: String { layersRoot ?? (jobsRoot as NSString).deletingLastPathComponent + "/layers" }
 
         public init(jobsRoot: String, bwrapPath: String? = nil) {
             self.jobsRoot = jobsRoot
@@ -62,15 +66,67 @@ public final class Sandbox: @unchecked Sendable {
 
     public func run(_ job: SandboxJob, onOutput: (@Sendable (SandboxStream, Data) -> Void)? = nil) async throws -> SandboxResult {
         try Self.validate(job)
+        if let layer = job.layer, self.layer(id: layer.id) != layer {
+            throw SandboxError.invalidJob("the environment layer '\(layer.id)' does not exist (build it first)")
+        }
         let host = try prepare()
         let uid = allocateUID(asRoot: host.asRoot)
         defer { releaseUID(uid) }
-        return try await withCheckedThrowingContinuation { continuation in
+        return try await runOnThread(job, view: job.layer.map { .layer($0, building: false) } ?? .host, host: host, uid: uid, onOutput: onOutput)
+    }
+
+    /// Builds (or rebuilds) the layer `id` by running `setup` on a writable overlay of the system folders, as root
+    /// inside its namespace. Give the setup network if it downloads. The layer exists only when the setup exits 0;
+    /// the result (with its log) comes back either way. Jobs that use the previous layer of that id keep it.
+    public func buildLayer(id: String, setup: SandboxJob) async throws -> (layer: SandboxLayer?, result: SandboxResult) {
+        guard SandboxLayer.validID(id) else { throw SandboxError.invalidJob("a layer id is letters, digits, - and _ (at most 64)") }
+        try Self.validate(setup)
+        let host = try prepare()
+        let uid = allocateUID(asRoot: host.asRoot)
+        defer { releaseUID(uid) }
+        let root = configuration.layersFolder
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        chmod(root, 0o711)
+        let building = SandboxLayer(id: id, path: root + "/.build-\(id)-" + UUID().uuidString.lowercased())
+        do {
+            try LayerMounts.prepare(building, owner: uid.map { ($0, $0) })
+        } catch {
+            try? FileManager.default.removeItem(atPath: building.path)
+            throw SandboxError.hostFailure("cannot prepare the layer folder \(building.path)")
+        }
+        var job = setup
+        job.layer = nil
+        let result = try await runOnThread(job, view: .layer(building, building: true), host: host, uid: uid, onOutput: nil)
+        guard result.status == .ok, result.exitCode == 0 else {
+            try? FileManager.default.removeItem(atPath: building.path)
+            return (nil, result)
+        }
+        LayerMounts.seal(building, asRoot: host.asRoot)
+        let final = root + "/" + id, retired = root + "/.old-\(id)-" + UUID().uuidString.lowercased()
+        _ = rename(final, retired)
+        guard rename(building.path, final) == 0 else {
+            try? FileManager.default.removeItem(atPath: building.path)
+            throw SandboxError.hostFailure("cannot put the layer \(id) in place")
+        }
+        try? FileManager.default.removeItem(atPath: retired)
+        return (SandboxLayer(id: id, path: final), result)
+    }
+
+    /// The built layer `id`, if there is one.
+    public func layer(id: String) -> SandboxLayer? {
+        guard SandboxLayer.validID(id) else { return nil }
+        let path = configuration.layersFolder + "/" + id
+        return FileManager.default.fileExists(atPath: path + "/upper/usr") ? SandboxLayer(id: id, path: path) : nil
+    }
+
+    private func runOnThread(_ job: SandboxJob, view: SystemView, host: Host, uid: UInt32?,
+                             onOutput: (@Sendable (SandboxStream, Data) -> Void)?) async throws -> SandboxResult {
+        try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 // The result goes back first; the job's processes are dead by then, and removing its folder and
                 // recycling its cgroups need not delay whoever waits for the grade.
                 var cleanup = Cleanup()
-                continuation.resume(with: Result { try self.execute(job, host: host, uid: uid, onOutput: onOutput, cleanup: &cleanup) })
+                continuation.resume(with: Result { try self.execute(job, view: view, host: host, uid: uid, onOutput: onOutput, cleanup: &cleanup) })
                 cleanup.run()
             }
             thread.stackSize = 1 << 20
@@ -80,7 +136,7 @@ public final class Sandbox: @unchecked Sendable {
 
     // MARK: - One job
 
-    private func execute(_ job: SandboxJob, host: Host, uid: UInt32?, onOutput: (@Sendable (SandboxStream, Data) -> Void)?,
+    private func execute(_ job: SandboxJob, view: SystemView, host: Host, uid: UInt32?, onOutput: (@Sendable (SandboxStream, Data) -> Void)?,
                          cleanup: inout Cleanup) throws -> SandboxResult {
         let name = UUID().uuidString.lowercased()
         let owner = uid.map { (uid: $0, gid: $0) }
@@ -89,7 +145,12 @@ public final class Sandbox: @unchecked Sendable {
         try folder.place(job.files, copyFrom: job.copyFrom, owner: owner)
         if let output = job.outputDirectory { try folder.ensureFolder(output, owner: owner) }
 
-        let spec = ExecSpec(launcher: host.bwrap, arguments: host.arguments.arguments(for: job, jobFolder: folder.path),
+        var launcher = host.bwrap
+        var arguments = host.arguments.arguments(for: job, jobFolder: folder.path, view: view)
+        if case .layer(let layer, let building) = view {
+            (launcher, arguments) = LayerMounts.wrap(bwrap: host.bwrap, arguments: arguments, layer: layer, building: building)
+        }
+        let spec = ExecSpec(launcher: launcher, arguments: arguments,
                             rlimits: Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: uid != nil), uid: uid)
         let cgroup: JobCgroup?
         let launched: Result<Launch, LaunchFailure>

@@ -47,10 +47,12 @@ public struct SandboxJob: Sendable {
     public var network: Bool
     /// Bytes given to the job on standard input.
     public var stdin: Data?
+    /// A prepared environment layer (see `Sandbox.buildLayer`) the job sees, read-only, instead of the bare system.
+    public var layer: SandboxLayer?
 
     public init(command: [String], files: [String: Data] = [:], copyFrom: String? = nil, workPath: String = "/work",
                 outputDirectory: String? = nil, environment: [String: String] = [:], limits: SandboxLimits = SandboxLimits(),
-                network: Bool = false, stdin: Data? = nil) {
+                network: Bool = false, stdin: Data? = nil, layer: SandboxLayer? = nil) {
         self.command = command
         self.files = files
         self.copyFrom = copyFrom
@@ -60,5 +62,6 @@ public struct SandboxJob: Sendable {
         self.limits = limits
         self.network = network
         self.stdin = stdin
+        self.layer = layer
     }
 }

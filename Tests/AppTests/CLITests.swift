@@ -162,4 +162,24 @@ import FoundationNetworking
         let usage = try Self.run(["sandbox", "run"], environment: env, in: folder)
         #expect(usage.status == 2)
     }
+
+    @Test func layersAreBuiltOnceAndUsedByRuns() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let env = ["CAMPUSCLOUD_DATA_DIR": folder.path + "/data"]
+        let built = try Self.run(["sandbox", "build-layer", "cli-tools", "--", "sh", "-c", "echo 'print(\"from layer\")' > /usr/local/bin/cc-cli.py; echo set up"],
+                                 environment: env, in: folder)
+        #expect(built.status == 0, "stderr: \(built.stderr)")
+        #expect(built.stdout.contains("set up"))
+        #expect(built.stdout.contains("Layer cli-tools is ready."))
+        let used = try Self.run(["sandbox", "run", "--layer", "cli-tools", "--", "python3", "/usr/local/bin/cc-cli.py"], environment: env, in: folder)
+        #expect(used.status == 0)
+        #expect(used.stdout == "from layer\n")
+        let missing = try Self.run(["sandbox", "run", "--layer", "nope", "--", "true"], environment: env, in: folder)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("build-layer"))
+        let failed = try Self.run(["sandbox", "build-layer", "bad", "--", "sh", "-c", "exit 4"], environment: env, in: folder)
+        #expect(failed.status == 4)
+        #expect(failed.stderr.contains("was not built"))
+    }
 }

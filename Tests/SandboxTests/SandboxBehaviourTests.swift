@@ -127,7 +127,7 @@ import Glibc
         let line = args.joined(separator: " ")
         for required in ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
                          "--cap-drop ALL", "--clearenv", "--proc /proc", "--dev /dev", "--tmpfs /tmp",
-                         "--bind /jobs/abc /work", "--ro-bind /bin /bin", "--symlink usr/lib /lib", "--ro-bind-try /usr /usr"] {
+                         "--bind /jobs/abc /work", "--ro-bind /bin /bin", "--symlink usr/lib /lib", "--ro-bind /usr /usr"] {
             #expect(line.contains(required), "missing \(required)")
         }
         #expect(line.hasSuffix("--remount-ro / --clearenv --setenv PATH \(BwrapArguments.path) --setenv HOME /work --setenv LANG C.UTF-8 --setenv TMPDIR /tmp --json-status-fd 3 -- python3 x.py"))
@@ -139,5 +139,27 @@ import Glibc
         let networked = builder.arguments(for: SandboxJob(command: ["true"], network: true), jobFolder: "/j").joined(separator: " ")
         #expect(networked.contains("--share-net"))
         #expect(networked.contains("/etc/resolv.conf"))
+    }
+
+    @Test func layeredJobsSeeTheMergedFoldersReadOnlyAndOnlySetupsWrite() {
+        let builder = BwrapArguments(rootEntries: [:], identityFolder: "/ids")
+        let layer = SandboxLayer(id: "l", path: "/layers/l")
+        let job = builder.arguments(for: SandboxJob(command: ["true"]), jobFolder: "/j", view: .layer(layer, building: false)).joined(separator: " ")
+        #expect(job.contains("--ro-bind /layers/l/merged/usr /usr"))
+        #expect(job.contains("--ro-bind-try /layers/l/merged/etc/ssl /etc/ssl"))
+        #expect(job.contains("--uid 1000"))
+        #expect(!job.contains("--bind /layers"))
+        #expect(!job.contains("/var/"))
+        let setup = builder.arguments(for: SandboxJob(command: ["true"]), jobFolder: "/j", view: .layer(layer, building: true)).joined(separator: " ")
+        #expect(setup.contains("--bind /layers/l/merged/usr /usr"))
+        #expect(setup.contains("--bind-try /layers/l/merged/var/lib/dpkg /var/lib/dpkg"))
+        #expect(setup.contains("--uid 0 --gid 0"))
+        #expect(!setup.contains("shadow"))
+        let wrapped = LayerMounts.wrap(bwrap: "/usr/bin/bwrap", arguments: ["--", "true"], layer: layer, building: false)
+        #expect(wrapped.launcher == "/usr/bin/unshare")
+        #expect(wrapped.arguments.contains("lowerdir=/layers/l/upper/usr:/usr"))
+        #expect(!wrapped.arguments.joined().contains("upperdir"))
+        let building = LayerMounts.wrap(bwrap: "/usr/bin/bwrap", arguments: [], layer: layer, building: true)
+        #expect(building.arguments.contains("lowerdir=/usr,upperdir=/layers/l/upper/usr,workdir=/layers/l/work/usr"))
     }
 }

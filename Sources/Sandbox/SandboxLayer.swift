@@ -1,0 +1,112 @@
+// Environment layers: a setup script (an autograder's setup.sh) runs once, with network, on a writable overlay of
+// the system folders; what it changes becomes a layer that later jobs see read-only, without network.
+//
+// Debian's bwrap (0.8) has no overlay options, so the overlay is mounted just before bwrap starts, in a user and
+// mount namespace of the job's own (`unshare --user --map-root-user --mount`, then `mount -t overlay`), and bwrap
+// binds the merged folders. An unprivileged overlay cannot write into folders owned by the host's root (root is
+// unmapped in the namespace), so a build starts by giving the layer's upper folder a skeleton of the system's
+// folders, owned by the build's uid: overlayfs takes a folder's owner from the upper layer, so the setup may create
+// files anywhere, while the host's files stay read-only beneath. After a build the layer is made readable by every
+// job uid and (as root) owned by root, so no job uid owns it.
+import Foundation
+import Glibc
+
+public struct SandboxLayer: Sendable, Equatable {
+    public let id: String
+    /// Host folder of the layer: upper/<folder> holds what the setup changed, merged/<folder> are mount points.
+    public let path: String
+
+    /// The system folders a layer may change. Jobs see /usr whole and the usual subset of /etc; /var only matters
+    /// while a setup runs (package managers keep their state there).
+    static let folders = ["usr", "etc", "var"]
+    /// What of /etc and /var a setup sees besides the usual subset: package managers' configuration and state.
+    static let setupEtcEntries = ["apt", "dpkg", "debconf.conf", "pip.conf", "python3", "profile", "environment", "mime.types", "ld.so.conf.d"]
+    static let setupVarEntries = ["lib/dpkg", "lib/apt", "cache/apt", "cache/debconf", "log/apt"]
+
+    static func validID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 64 && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    func upper(_ folder: String) -> String { path + "/upper/" + folder }
+    func work(_ folder: String) -> String { path + "/work/" + folder }
+    func merged(_ folder: String) -> String { path + "/merged/" + folder }
+}
+
+/// How a job sees the system folders.
+enum SystemView: Sendable, Equatable {
+    case host
+    /// A layer's merged folders, read-only for jobs, writable while its setup runs.
+    case layer(SandboxLayer, building: Bool)
+}
+
+enum LayerMounts {
+    /// Mounts each overlay, then execs the rest of the arguments (bwrap). Paths are passed as arguments, never
+    /// spliced into the script.
+    static let script = #"while [ "$1" != "--" ]; do mount -t overlay overlay -o "$1" "$2" || exit 125; shift 2; done; shift; exec "$@""#
+
+    /// The launcher command for a job on a layer: unshare, then the overlay mounts, then bwrap.
+    static func wrap(bwrap: String, arguments: [String], layer: SandboxLayer, building: Bool) -> (launcher: String, arguments: [String]) {
+        var mounts: [String] = []
+        for folder in SandboxLayer.folders {
+            let options = building
+                ? "lowerdir=/\(folder),upperdir=\(layer.upper(folder)),workdir=\(layer.work(folder))"
+                : "lowerdir=\(layer.upper(folder)):/\(folder)"
+            mounts += [options, layer.merged(folder)]
+        }
+        return ("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "--propagation", "private", "--",
+                                     "/bin/sh", "-c", script, "layer-mounts"] + mounts + ["--", bwrap] + arguments)
+    }
+
+    /// Prepares a new layer folder: the skeleton of the system folders (owned by `owner`), work and mount points.
+    static func prepare(_ layer: SandboxLayer, owner: (uid: UInt32, gid: UInt32)?) throws {
+        for folder in SandboxLayer.folders {
+            for part in ["upper", "work", "merged"] {
+                let path = layer.path + "/" + part + "/" + folder
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                if let owner, part != "merged" { _ = lchown(path, owner.uid, owner.gid) }
+            }
+            try skeleton(from: "/" + folder, to: layer.upper(folder), owner: owner, depth: 0)
+        }
+        for part in ["", "/upper", "/work", "/merged"] { chmod(layer.path + part, 0o755) }
+    }
+
+    /// Copies the folder tree (folders only, same filesystem, symlinks never followed).
+    private static func skeleton(from source: String, to target: String, owner: (uid: UInt32, gid: UInt32)?, depth: Int) throws {
+        guard depth < 40, let dir = opendir(source) else { return }
+        defer { closedir(dir) }
+        var sourceInfo = stat()
+        guard lstat(source, &sourceInfo) == 0 else { return }
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            if name == "." || name == ".." { continue }
+            let from = source + "/" + name, to = target + "/" + name
+            var info = stat()
+            guard lstat(from, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_dev == sourceInfo.st_dev else { continue }
+            guard mkdir(to, 0o755) == 0 || errno == EEXIST else { continue }
+            if let owner { _ = lchown(to, owner.uid, owner.gid) }
+            // The upper folder decides the merged folder's mode: keep the host's, with the owner's write bit.
+            chmod(to, (info.st_mode & 0o7777) | 0o700)
+            try skeleton(from: from, to: to, owner: owner, depth: depth + 1)
+        }
+    }
+
+    /// After a build: readable by every job uid, owned by root when we are root, the work folders gone.
+    static func seal(_ layer: SandboxLayer, asRoot: Bool) {
+        for folder in SandboxLayer.folders { try? FileManager.default.removeItem(atPath: layer.work(folder)) }
+        seal(path: layer.path + "/upper", asRoot: asRoot)
+    }
+
+    private static func seal(path: String, asRoot: Bool) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        let type = info.st_mode & S_IFMT
+        if asRoot { _ = lchown(path, 0, 0) }
+        guard type != S_IFLNK else { return }
+        var mode = info.st_mode & 0o7777 & ~0o6000  // no setuid/setgid in a layer
+        if mode & 0o400 != 0 { mode |= 0o044 }
+        if mode & 0o100 != 0 || type == S_IFDIR { mode |= 0o011 }
+        chmod(path, mode)
+        guard type == S_IFDIR, let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+        for entry in entries { seal(path: path + "/" + entry, asRoot: asRoot) }
+    }
+}

@@ -1,0 +1,93 @@
+// Environment layers: built once by a setup script (with network), then seen read-only by jobs (without network).
+import Testing
+import Foundation
+import Glibc
+@testable import Sandbox
+
+@Suite struct LayerTests {
+    let sandbox = Fixtures.sandbox(uids: 61_500...61_549)
+
+    static let setupScript = """
+    set -e
+    site=$(python3 -c 'import site; print(site.getsitepackages()[0])')
+    mkdir -p "$site"
+    echo 'GREETING = "hello from the layer"' > "$site/cclayer_probe.py"
+    printf '#!/bin/sh\\necho tool-ok\\n' > /usr/local/bin/cc-layer-tool
+    chmod 755 /usr/local/bin/cc-layer-tool
+    echo configured > /etc/python3/cc-layer.conf
+    echo "setup ran as $(id -u)"
+    """
+
+    func build(_ id: String, script: String = setupScript, network: Bool = false) async throws -> (SandboxLayer?, SandboxResult) {
+        try await sandbox.buildLayer(id: id, setup: SandboxJob(command: ["sh", "setup.sh"], files: ["setup.sh": Data(script.utf8)],
+                                                               limits: SandboxLimits(wallSeconds: 60), network: network))
+    }
+
+    @Test func aLayerBuiltOnceIsSeenReadOnlyByLaterJobs() async throws {
+        let (built, setup) = try await build("tools-\(UUID().uuidString.prefix(6))")
+        #expect(setup.status == .ok && setup.exitCode == 0, "setup failed: \(setup.stderr)")
+        #expect(setup.stdout.contains("setup ran as 0"))
+        let layer = try #require(built)
+        let probe = """
+        python3 -c 'import cclayer_probe; print(cclayer_probe.GREETING)'
+        cc-layer-tool
+        cat /etc/python3/cc-layer.conf
+        touch /usr/local/bin/intruder 2>/dev/null && echo WROTE-USR || echo usr-read-only
+        rm /usr/local/bin/cc-layer-tool 2>/dev/null && echo REMOVED || echo kept
+        id -u
+        """
+        let result = try await sandbox.run(SandboxJob(command: ["sh", "-c", probe], layer: layer))
+        #expect(result.status == .ok)
+        #expect(result.stdout == "hello from the layer\ntool-ok\nconfigured\nusr-read-only\nkept\n\(BwrapArguments.insideUID)\n", "stderr: \(result.stderr)")
+        // The host is untouched, and a job without the layer sees the bare system.
+        #expect(!FileManager.default.fileExists(atPath: "/usr/local/bin/cc-layer-tool"))
+        #expect(!FileManager.default.fileExists(atPath: "/etc/python3/cc-layer.conf"))
+        let bare = try await sandbox.run(SandboxJob(command: ["sh", "-c", "command -v cc-layer-tool || echo absent"]))
+        #expect(bare.stdout == "absent\n")
+        if getuid() == 0 {
+            var info = stat()
+            #expect(lstat(layer.path + "/upper/usr/local/bin/cc-layer-tool", &info) == 0)
+            #expect(info.st_uid == 0, "a job uid owns the layer's files")
+        }
+    }
+
+    @Test func theSetupHasNetworkAndJobsDoNot() async throws {
+        let script = "python3 -c \"import socket; print(','.join(n for _, n in socket.if_nameindex()))\""
+        let (built, setup) = try await build("net-\(UUID().uuidString.prefix(6))", script: script, network: true)
+        #expect(setup.stdout != "lo\n" && !setup.stdout.isEmpty)
+        let layer = try #require(built)
+        let job = try await sandbox.run(SandboxJob(command: ["sh", "-c", script], layer: layer))
+        #expect(job.stdout == "lo\n")
+    }
+
+    @Test func aFailedSetupLeavesNoLayer() async throws {
+        let id = "broken-\(UUID().uuidString.prefix(6))"
+        let (built, setup) = try await build(id, script: "echo installing; echo 'no such package' >&2; exit 3")
+        #expect(built == nil)
+        #expect(setup.exitCode == 3)
+        #expect(setup.stdout == "installing\n")
+        #expect(setup.stderr.contains("no such package"))
+        #expect(sandbox.layer(id: id) == nil)
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.configuration.layersFolder)) ?? []
+        #expect(!leftovers.contains { $0.contains(id) })
+    }
+
+    @Test func rebuildingReplacesTheLayer() async throws {
+        let id = "versioned-\(UUID().uuidString.prefix(6))"
+        _ = try await build(id, script: "echo one > /usr/local/share/cc-version")
+        let (second, _) = try await build(id, script: "echo two > /usr/local/share/cc-version")
+        let layer = try #require(second)
+        #expect(sandbox.layer(id: id) == layer)
+        let result = try await sandbox.run(SandboxJob(command: ["cat", "/usr/local/share/cc-version"], layer: layer))
+        #expect(result.stdout == "two\n")
+    }
+
+    @Test func unknownLayersAndBadIdsAreRefused() async throws {
+        await #expect(throws: SandboxError.self) {
+            try await sandbox.run(SandboxJob(command: ["true"], layer: SandboxLayer(id: "never-built", path: "/tmp/nowhere")))
+        }
+        await #expect(throws: SandboxError.self) {
+            try await sandbox.buildLayer(id: "../escape", setup: SandboxJob(command: ["true"]))
+        }
+    }
+}
