@@ -34,10 +34,7 @@ struct ExecSpec {
                     request.stdout_fd = -1
                     request.stderr_fd = -1
                     request.extra_fd = -1
-                    withUnsafeMutableBytes(of: &request.cgroup_procs) { raw in
-                        let slots = raw.bindMemory(to: UnsafePointer<CChar>?.self)
-                        for index in 0..<min(cgroupProcs.count, Int(CC_SPAWN_MAX_CGROUPS)) { slots[index] = UnsafePointer(cgroups[index]) }
-                    }
+                    request.setCgroups(cgroups, count: cgroupProcs.count)
                     withUnsafeMutableBytes(of: &request.limits) { raw in
                         let slots = raw.bindMemory(to: cc_rlimit.self)
                         for (index, limit) in rlimits.prefix(Int(CC_SPAWN_MAX_LIMITS)).enumerated() { slots[index] = limit }
@@ -49,6 +46,16 @@ struct ExecSpec {
                     return body(&request)
                 }
             }
+        }
+    }
+}
+
+extension cc_spawn_request {
+    /// Points the request at the cgroup.procs files the child joins (at most CC_SPAWN_MAX_CGROUPS).
+    mutating func setCgroups(_ paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, count: Int) {
+        withUnsafeMutableBytes(of: &cgroup_procs) { raw in
+            let slots = raw.bindMemory(to: UnsafePointer<CChar>?.self)
+            for index in 0..<min(count, Int(CC_SPAWN_MAX_CGROUPS)) { slots[index] = UnsafePointer(paths[index]) }
         }
     }
 }

@@ -164,10 +164,7 @@ final class WarmPool: @unchecked Sendable {
             prepare.stdout_fd = pipes.stdoutWrite
             prepare.stderr_fd = pipes.stderrWrite
             prepare.extra_fd = pipes.statusWrite
-            withUnsafeMutableBytes(of: &prepare.cgroup_procs) { raw in
-                let slots = raw.bindMemory(to: UnsafePointer<CChar>?.self)
-                for index in 0..<min(cgroup.procsFiles.count, Int(CC_SPAWN_MAX_CGROUPS)) { slots[index] = UnsafePointer(cgroups[index]) }
-            }
+            prepare.setCgroups(cgroups, count: cgroup.procsFiles.count)
             return cc_warm_start(&prepare, warm, &failedStep)
         }
         let startErrno = errno

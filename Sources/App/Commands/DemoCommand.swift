@@ -7,12 +7,7 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Migrate, load the demo data (idempotently), print the sign-ins, then serve.",
         discussion: "Refuses a database that holds anything but demo data.")
 
-    @ArgumentParser.Option(help: "Address to listen on.") var hostname = "127.0.0.1"
-    @ArgumentParser.Option(help: "Port to listen on.") var port = 8080
-
-    func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535.") }
-    }
+    @ArgumentParser.OptionGroup var server: ServerOptions
 
     func run() async throws {
         try await PlatformRuntime.withApplication { app in
@@ -23,7 +18,7 @@ struct DemoCommand: AsyncParsableCommand {
             say(result.created == 0 ? "Demo data already loaded; nothing added." : "Demo data loaded (\(result.created) records).")
             say("""
 
-            CampusCloud demo: http://\(hostname == "0.0.0.0" ? "127.0.0.1" : hostname):\(port)/
+            CampusCloud demo: http://\(server.hostname == "0.0.0.0" ? "127.0.0.1" : server.hostname):\(server.port)/
             Sign in with any of these; the password for all is \(DemoData.password)
               admin@demo.test         platform admin, programme manager
               instructor@demo.test    instructor of CS101 and CS340, PI of the research project
@@ -32,7 +27,7 @@ struct DemoCommand: AsyncParsableCommand {
               mentor@partner.test     partner contact and project mentor (Nimbus Cloud)
 
             """)
-            try await PlatformRuntime.serve(app, hostname: hostname, port: port)
+            try await PlatformRuntime.serve(app, hostname: server.hostname, port: server.port)
         }
     }
 }

@@ -45,7 +45,9 @@ struct SandboxCommand: AsyncParsableCommand {
     static func service() throws -> SandboxService {
         let config: AppConfig
         do { config = try AppConfig.parse(environment: ProcessInfo.processInfo.environment) } catch { throw StartupError.config(error) }
-        return SandboxService(sandbox: Sandbox(configuration: SandboxService.configuration(for: config)), metrics: nil)
+        var configuration = SandboxService.configuration(for: config)
+        configuration.warmLaunchers = 0  // one job and exit: launchers prepared ahead would go unused
+        return SandboxService(sandbox: Sandbox(configuration: configuration), metrics: nil)
     }
 
     static func printJSON(_ result: SandboxResult) throws {
