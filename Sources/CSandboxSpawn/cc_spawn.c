@@ -56,17 +56,17 @@ static void join_cgroups(const cc_spawn_request *r, int report_fd) {
     }
 }
 
-/// Puts the four given descriptors at 0–3 (-1: leave that slot closed) and `keep` at 4, 5 (-1: none).
-static void place_descriptors(const int fds[4], int report_fd) {
-    int moved[4];
-    for (int i = 0; i < 4; i++) {
+/// Puts the given descriptors at 0, 1, 2, … (-1: leave that slot closed).
+static void place_descriptors(const int *fds, int count, int report_fd) {
+    int moved[8];
+    for (int i = 0; i < count; i++) {
         moved[i] = -1;
         if (fds[i] >= 0) {
             moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
             if (moved[i] < 0) report_and_exit(report_fd, 6);
         }
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < count; i++) {
         if (moved[i] >= 0 && dup2(moved[i], i) < 0) report_and_exit(report_fd, 6);
         if (moved[i] < 0) close(i);
     }
@@ -102,10 +102,10 @@ static int child_main(void *raw) {
     const cc_spawn_request *r = args->request;
     reset_signals();
     join_cgroups(r, args->report_fd);
-    int fds[4] = {r->stdin_fd, r->stdout_fd, r->stderr_fd, r->extra_fd};
-    place_descriptors(fds, args->report_fd);
-    // Everything from 4 up closes on exec (the error pipe too, which tells the parent that exec succeeded).
-    mark_cloexec_from(4);
+    int fds[5] = {r->stdin_fd, r->stdout_fd, r->stderr_fd, r->extra_fd, r->extra_fd2};
+    place_descriptors(fds, 5, args->report_fd);
+    // Everything from 5 up closes on exec (the error pipe too, which tells the parent that exec succeeded).
+    mark_cloexec_from(5);
     become_job(r, args->report_fd);
     return 127;
 }
@@ -171,7 +171,7 @@ static int warm_main(void *raw) {
     command = fcntl(warm->command_fd, F_DUPFD_CLOEXEC, 10);
     report = fcntl(warm->report_fd, F_DUPFD_CLOEXEC, 10);
     if (command < 0 || report < 0) _exit(127);
-    place_descriptors(fds, report);
+    place_descriptors(fds, 4, report);
     if (dup3(command, WARM_COMMAND_FD, 0) < 0 || dup3(report, WARM_REPORT_FD, O_CLOEXEC) < 0) _exit(127);
     syscall(SYS_close_range, WARM_REPORT_FD + 1, ~0U, 0);
     reset_signals();

@@ -52,7 +52,10 @@ public struct BwrapArguments: Sendable {
         arguments(for: job, jobFolder: jobFolder, view: .host)
     }
 
-    func arguments(for job: SandboxJob, jobFolder: String, view: SystemView, statusFD: Int32 = 3) -> [String] {
+    /// `control`: for a ready sandbox (see ReadyPool), a host folder bound read-only at /.campuscloud and the fd
+    /// bwrap blocks on before it runs anything.
+    func arguments(for job: SandboxJob, jobFolder: String, view: SystemView, control: (folder: String, blockFD: Int32)? = nil,
+                   statusFD: Int32 = 3) -> [String] {
         // A layer's setup runs as root inside its namespace (it owns the layer's folders); jobs never do.
         var building = false
         if case .layer(_, let isBuilding) = view { building = isBuilding }
@@ -83,13 +86,16 @@ public struct BwrapArguments: Sendable {
         }
         args += ["--ro-bind", identityFolder + "/passwd", "/etc/passwd", "--ro-bind", identityFolder + "/group", "/etc/group"]
         args += ["--proc", "/proc", "--dev", "/dev", "--size", String(tmpSizeBytes), "--tmpfs", "/tmp",
-                 "--bind", jobFolder, job.workPath, "--chdir", job.workPath,
+                 "--bind", jobFolder, job.workPath, "--chdir", job.workPath]
+        if let control { args += ["--ro-bind", control.folder, ReadyPool.controlPath] }
+        args += [
                  // bwrap's own root is a tmpfs: make it read-only once every mount point exists, so the job folder
                  // and /tmp are the only writable places.
                  "--remount-ro", "/"]
         args += ["--clearenv", "--setenv", "PATH", Self.path, "--setenv", "HOME", job.workPath,
                  "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp"]
         for (key, value) in job.environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", key, value] }
+        if let control { args += ["--block-fd", String(control.blockFD)] }
         args += ["--json-status-fd", String(statusFD), "--"]
         return args + job.command
     }

@@ -26,14 +26,10 @@ struct ExecSpec {
         CStrings.with([launcher] + arguments) { argv in
             CStrings.with(Self.environment) { envp in
                 CStrings.with(cgroupProcs) { cgroups in
-                    var request = cc_spawn_request()
+                    var request = cc_spawn_request.closed()
                     request.path = UnsafePointer(argv[0])
                     request.argv = UnsafePointer(argv)
                     request.envp = UnsafePointer(envp)
-                    request.stdin_fd = -1
-                    request.stdout_fd = -1
-                    request.stderr_fd = -1
-                    request.extra_fd = -1
                     request.setCgroups(cgroups, count: cgroupProcs.count)
                     withUnsafeMutableBytes(of: &request.limits) { raw in
                         let slots = raw.bindMemory(to: cc_rlimit.self)
@@ -51,6 +47,17 @@ struct ExecSpec {
 }
 
 extension cc_spawn_request {
+    /// A request that gives the child no descriptors (0 would mean "the parent's stdin").
+    static func closed() -> cc_spawn_request {
+        var request = cc_spawn_request()
+        request.stdin_fd = -1
+        request.stdout_fd = -1
+        request.stderr_fd = -1
+        request.extra_fd = -1
+        request.extra_fd2 = -1
+        return request
+    }
+
     /// Points the request at the cgroup.procs files the child joins (at most CC_SPAWN_MAX_CGROUPS).
     mutating func setCgroups(_ paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, count: Int) {
         withUnsafeMutableBytes(of: &cgroup_procs) { raw in
@@ -94,22 +101,33 @@ enum Launcher {
         let pipes = try JobPipes.make()
         let input = try StdinFile.make(stdin)
         defer { close(input) }
-        var failedStep: UnsafePointer<CChar>?
         let started = ContinuousClock.now
+        let spawned = spawn(spec, stdin: input, pipes: pipes, cgroupProcs: cgroupProcs)
+        pipes.closeWriteEnds()
+        switch spawned {
+        case .success(let pid):
+            return .success(Launch(pid: pid, stdout: pipes.stdoutRead, stderr: pipes.stderrRead, status: pipes.statusRead, started: started))
+        case .failure(let failure):
+            pipes.closeReadEnds()
+            return .failure(failure)
+        }
+    }
+
+    /// Spawns with descriptors the caller prepared: fds 0–3 of the child are stdin and the pipes' write ends,
+    /// fd 4 is `blockFD` (bwrap's --block-fd) when given. The caller closes its copies.
+    static func spawn(_ spec: ExecSpec, stdin: Int32, pipes: JobPipes, blockFD: Int32 = -1, cgroupProcs: [String]) -> Result<pid_t, LaunchFailure> {
+        var failedStep: UnsafePointer<CChar>?
         let pid = spec.withRequest(cgroupProcs: cgroupProcs) { request -> pid_t in
-            request.stdin_fd = input
+            request.stdin_fd = stdin
             request.stdout_fd = pipes.stdoutWrite
             request.stderr_fd = pipes.stderrWrite
             request.extra_fd = pipes.statusWrite
+            request.extra_fd2 = blockFD
             return cc_spawn(&request, &failedStep)
         }
         let spawnErrno = errno
-        pipes.closeWriteEnds()
-        guard pid > 0 else {
-            pipes.closeReadEnds()
-            return .failure(LaunchFailure(step: failedStep.map { String(cString: $0) } ?? "spawn", errno: spawnErrno))
-        }
-        return .success(Launch(pid: pid, stdout: pipes.stdoutRead, stderr: pipes.stderrRead, status: pipes.statusRead, started: started))
+        guard pid > 0 else { return .failure(LaunchFailure(step: failedStep.map { String(cString: $0) } ?? "spawn", errno: spawnErrno)) }
+        return .success(pid)
     }
 }
 

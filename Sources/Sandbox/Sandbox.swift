@@ -19,6 +19,10 @@ public final class Sandbox: @unchecked Sendable {
         public var useCgroups = true
         /// Launchers kept ready in their cgroups (see WarmPool); 0 starts each job from scratch.
         public var warmLaunchers = 2
+        /// Sandboxes set up ahead of need, per job shape (see ReadyPool); 0 sets each sandbox up when its job comes.
+        public var readySandboxes = 2
+        /// How many job shapes (system view and work path) keep ready sandboxes; the least recently used goes.
+        public var readyShapes = 4
         /// Host folder holding environment layers; by default `layers` beside the jobs folder.
         public var layersRoot: String?
 
@@ -42,12 +46,41 @@ public final class Sandbox: @unchecked Sendable {
     private let lock = NSLock()
     private var host: Host?
     private var pool: WarmPool?
-    private var uidsInUse = Set<UInt32>()
-    private var nextUID: UInt32
+    private var readyPools: [ReadyPool.Shape: ReadyPool] = [:]
+    private let spares = SpareCgroups(limit: 16)
+    /// Jobs whose cleanup (folder, cgroups, uid) has not finished yet; `shutdown` waits for them.
+    private let inFlight = DispatchGroup()
+    private var uids: UIDAllocator?
+    /// How jobs were started: set up on demand, through a warm launcher, or in a ready sandbox.
+    enum LaunchPath: Hashable { case cold, warm, ready }
+    private var launches: [LaunchPath: Int] = [:]
+
+    func launchCount(_ path: LaunchPath) -> Int { lock.withLock { launches[path] ?? 0 } }
+    private func count(_ path: LaunchPath) { lock.withLock { launches[path, default: 0] += 1 } }
+
+    /// Waits (up to `timeout`) until a job like `job` would find something prepared ahead: a ready sandbox of its
+    /// shape, or else a warm launcher. Jobs never need to call it (they start on demand when nothing is ready); a
+    /// grading worker may, for an assignment it is about to grade, and benchmarks do.
+    /// With `full`, waits until every slot of that kind is prepared (benchmarks: no preparation left running).
+    public func prepareAhead(for job: SandboxJob, full: Bool = false, timeout: Duration = .seconds(10)) async throws {
+        let host = try prepare()
+        let view: SystemView = job.layer.map { .layer($0, building: false) } ?? .host
+        let ready = readyPool(for: job, view: view, host: host)
+        let warm = ready == nil ? warmPool(host) : nil
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let wanted = full ? (ready == nil ? configuration.warmLaunchers : configuration.readySandboxes) : 1
+            if let ready, ready.readyCount >= wanted { return }
+            if let warm, warm.readyCount >= wanted { return }
+            if ready == nil && warm == nil { return }
+            ready?.refill()
+            warm?.refill()
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
 
     public init(configuration: Configuration) {
         self.configuration = configuration
-        nextUID = configuration.uidRange.lowerBound
     }
 
     /// What the machine uses for isolation, for logs and the CLI.
@@ -70,9 +103,7 @@ public final class Sandbox: @unchecked Sendable {
             throw SandboxError.invalidJob("the environment layer '\(layer.id)' does not exist (build it first)")
         }
         let host = try prepare()
-        let uid = allocateUID(asRoot: host.asRoot)
-        defer { releaseUID(uid) }
-        return try await runOnThread(job, view: job.layer.map { .layer($0, building: false) } ?? .host, host: host, uid: uid, onOutput: onOutput)
+        return try await runOnThread(job, view: job.layer.map { .layer($0, building: false) } ?? .host, host: host, uid: .allocate, onOutput: onOutput)
     }
 
     /// Builds (or rebuilds) the layer `id` by running `setup` on a writable overlay of the system folders, as root
@@ -82,7 +113,7 @@ public final class Sandbox: @unchecked Sendable {
         guard SandboxLayer.validID(id) else { throw SandboxError.invalidJob("a layer id is letters, digits, - and _ (at most 64)") }
         try Self.validate(setup)
         let host = try prepare()
-        let uid = allocateUID(asRoot: host.asRoot)
+        let uid = allocateUID()
         defer { releaseUID(uid) }
         let root = configuration.layersFolder
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -96,7 +127,7 @@ public final class Sandbox: @unchecked Sendable {
         }
         var job = setup
         job.layer = nil
-        let result = try await runOnThread(job, view: .layer(building, building: true), host: host, uid: uid, onOutput: nil)
+        let result = try await runOnThread(job, view: .layer(building, building: true), host: host, uid: .fixed(uid), onOutput: nil)
         guard result.status == .ok, result.exitCode == 0 else {
             try? FileManager.default.removeItem(atPath: building.path)
             return (nil, result)
@@ -119,15 +150,20 @@ public final class Sandbox: @unchecked Sendable {
         return FileManager.default.fileExists(atPath: path + "/upper/usr") ? SandboxLayer(id: id, path: path) : nil
     }
 
-    private func runOnThread(_ job: SandboxJob, view: SystemView, host: Host, uid: UInt32?,
+    /// Which host uid a job runs as: one allocated for it, or one its caller already holds (a layer build).
+    enum UIDChoice { case allocate, fixed(UInt32?) }
+
+    private func runOnThread(_ job: SandboxJob, view: SystemView, host: Host, uid: UIDChoice,
                              onOutput: (@Sendable (SandboxStream, Data) -> Void)?) async throws -> SandboxResult {
         try await withCheckedThrowingContinuation { continuation in
+            inFlight.enter()
             let thread = Thread {
                 // The result goes back first; the job's processes are dead by then, and removing its folder and
                 // recycling its cgroups need not delay whoever waits for the grade.
                 var cleanup = Cleanup()
                 continuation.resume(with: Result { try self.execute(job, view: view, host: host, uid: uid, onOutput: onOutput, cleanup: &cleanup) })
                 cleanup.run()
+                self.inFlight.leave()
             }
             thread.stackSize = 1 << 20
             thread.start()
@@ -136,8 +172,27 @@ public final class Sandbox: @unchecked Sendable {
 
     // MARK: - One job
 
-    private func execute(_ job: SandboxJob, view: SystemView, host: Host, uid: UInt32?, onOutput: (@Sendable (SandboxStream, Data) -> Void)?,
-                         cleanup: inout Cleanup) throws -> SandboxResult {
+    private func execute(_ job: SandboxJob, view: SystemView, host: Host, uid choice: UIDChoice,
+                         onOutput: (@Sendable (SandboxStream, Data) -> Void)?, cleanup: inout Cleanup) throws -> SandboxResult {
+        // A sandbox of this job's shape set up ahead of need, when one is waiting.
+        if case .allocate = choice, let ready = readyPool(for: job, view: view, host: host), let slot = ready.take() {
+            count(.ready)
+            cleanup.add { ready.finish(slot) }
+            let rlimits = Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: slot.uid != nil)
+            let launch = try ready.go(slot, job: job, rlimits: rlimits)
+            let outcome = Supervisor.watch(launch, limits: job.limits, cgroup: slot.cgroup, onOutput: onOutput)
+            return collect(outcome, job: job, cgroup: slot.cgroup, folder: slot.folder)
+        }
+
+        // Otherwise set it up now.
+        var uid: UInt32?
+        switch choice {
+        case .fixed(let fixed): uid = fixed
+        case .allocate:
+            uid = allocateUID()
+            let allocated = uid
+            cleanup.add { self.releaseUID(allocated) }
+        }
         let name = UUID().uuidString.lowercased()
         let owner = uid.map { (uid: $0, gid: $0) }
         let folder = try JobFolder.create(root: configuration.jobsRoot, name: name, diskBytes: job.limits.diskMB << 20, owner: owner)
@@ -156,38 +211,68 @@ public final class Sandbox: @unchecked Sendable {
         let launched: Result<Launch, LaunchFailure>
         let pool = warmPool(host)
         if let pool, let slot = pool.take() {
+            count(.warm)
             cgroup = slot.cgroup
             launched = try pool.go(slot, spec: spec, limits: job.limits, stdin: job.stdin)
         } else {
-            cgroup = try JobCgroup.create(host.cgroups, name: name)
+            count(.cold)
+            cgroup = try spares.take() ?? JobCgroup.create(host.cgroups, name: name)
             do {
                 try cgroup?.apply(job.limits)
                 launched = try Launcher.spawn(spec, stdin: job.stdin, cgroupProcs: cgroup?.procsFiles ?? [])
             } catch {
-                cgroup?.remove()
+                cgroup.map(spares.put)
                 throw error
             }
         }
         if let cgroup {
-            cleanup.add { if let pool { pool.recycle(cgroup) } else { cgroup.killAll(); cgroup.remove() } }
+            cleanup.add { if let pool { pool.recycle(cgroup) } else { self.spares.put(cgroup) } }
         }
-
-        var outcome: Outcome
         switch launched {
-        case .success(let launch): outcome = Supervisor.watch(launch, limits: job.limits, cgroup: cgroup, onOutput: onOutput)
-        case .failure(let failure): outcome = Outcome(launchError: failure.description)
+        case .success(let launch):
+            return collect(Supervisor.watch(launch, limits: job.limits, cgroup: cgroup, onOutput: onOutput), job: job, cgroup: cgroup, folder: folder)
+        case .failure(let failure):
+            return collect(Outcome(launchError: failure.description), job: job, cgroup: cgroup, folder: folder)
         }
+    }
+
+    /// After the job: sweep its groups, read its usage and outputs, and classify.
+    private func collect(_ watched: Outcome, job: SandboxJob, cgroup: JobCgroup?, folder: JobFolder) -> SandboxResult {
+        var outcome = watched
         cgroup?.killAll()
         let usage = cgroup?.usage()
         if let ns = usage?.cpuNanoseconds { outcome.cpuMs = ns / 1_000_000 }
         if let peak = usage?.peakBytes { outcome.maxRssKb = peak / 1024 }
-
         var files: [SandboxOutputFile] = [], skipped: [String] = []
         if let output = job.outputDirectory {
             (files, skipped) = OutputReader().read(jobFolder: folder.path, outputDirectory: output)
         }
         return Classifier.result(outcome, limits: job.limits, oomKilled: usage?.oomKilled ?? false,
                                  hasCgroups: cgroup != nil, files: files, skipped: skipped)
+    }
+
+    /// The ready sandboxes for this job's shape (made on first use), or nil when it cannot have any.
+    private func readyPool(for job: SandboxJob, view: SystemView, host: Host) -> ReadyPool? {
+        guard configuration.readySandboxes > 0, !job.network else { return nil }
+        let shape: ReadyPool.Shape
+        switch view {
+        case .host: shape = ReadyPool.Shape(layer: nil, workPath: job.workPath)
+        case .layer(let layer, false): shape = ReadyPool.Shape(layer: layer, workPath: job.workPath)
+        case .layer(_, true): return nil
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        if let existing = readyPools[shape] { return existing }
+        if readyPools.count >= configuration.readyShapes,
+           let oldest = readyPools.values.min(by: { $0.lastUsed < $1.lastUsed }) {
+            readyPools[oldest.shape] = nil
+            oldest.shutdown()
+        }
+        guard let uids else { return nil }
+        let environment = ReadyPool.Environment(host: host, jobsRoot: configuration.jobsRoot, spares: spares, uids: uids)
+        let pool = ReadyPool(shape: shape, environment: environment, target: configuration.readySandboxes)
+        readyPools[shape] = pool
+        return pool
     }
 
     static func rlimits(for limits: SandboxLimits, cgroups: CgroupLayout, dedicatedUID: Bool) -> [cc_rlimit] {
@@ -220,9 +305,21 @@ public final class Sandbox: @unchecked Sendable {
             throw SandboxError.invalidJob("limits must be positive (memory at least 16 MB, at least 4 processes and 16 open files)")
         }
         if let output = job.outputDirectory { _ = try JobFolder.safeRelativePath(output) }
+        for (name, value) in job.environment {
+            guard let first = name.first, first == "_" || (first.isASCII && first.isLetter),
+                  name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
+                throw SandboxError.invalidJob("environment variable name '\(name)' is not valid (letters, digits and _, not starting with a digit)")
+            }
+            guard !value.contains("\0") else { throw SandboxError.invalidJob("environment variable \(name) contains a NUL byte") }
+        }
+        guard !job.command.contains(where: { $0.contains("\0") }) else { throw SandboxError.invalidJob("the command contains a NUL byte") }
     }
 
-    deinit { pool?.shutdown() }
+    deinit {
+        pool?.shutdown()
+        readyPools.values.forEach { $0.shutdown() }
+        spares.removeAll()
+    }
 
     /// The warm pool's id, once it exists (tests look for its groups).
     var warmPoolID: String? {
@@ -231,20 +328,26 @@ public final class Sandbox: @unchecked Sendable {
         return pool?.id
     }
 
-    /// Ends the warm launchers (they would otherwise end with the process).
+    /// Finishes the cleanup of jobs already answered, then ends the warm launchers and ready sandboxes and removes
+    /// what they held. Call it before the process exits (a process that dies leaves folders and mounts that the
+    /// next start on the same jobs folder removes).
     public func shutdown() {
+        _ = inFlight.wait(timeout: .now() + 10)
         lock.lock()
-        let pool = self.pool
+        let pool = self.pool, ready = Array(readyPools.values)
         self.pool = nil
+        readyPools.removeAll()
         lock.unlock()
         pool?.shutdown()
+        ready.forEach { $0.shutdown() }
+        spares.removeAll()
     }
 
     private func warmPool(_ host: Host) -> WarmPool? {
         guard configuration.warmLaunchers > 0, host.cgroups != .none else { return nil }
         lock.lock()
         defer { lock.unlock() }
-        if pool == nil { pool = WarmPool(layout: host.cgroups, target: configuration.warmLaunchers) }
+        if pool == nil { pool = WarmPool(layout: host.cgroups, target: configuration.warmLaunchers, spares: spares) }
         return pool
     }
 
@@ -279,6 +382,7 @@ public final class Sandbox: @unchecked Sendable {
                             asRoot: asRoot)
         try probe(prepared)
         host = prepared
+        uids = UIDAllocator(range: configuration.uidRange, enabled: asRoot)
         return prepared
     }
 
@@ -333,28 +437,8 @@ public final class Sandbox: @unchecked Sendable {
         }
     }
 
-    private func allocateUID(asRoot: Bool) -> UInt32? {
-        guard asRoot else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
-        let range = configuration.uidRange
-        for _ in 0..<range.count {
-            let candidate = nextUID
-            nextUID = nextUID >= range.upperBound - 1 ? range.lowerBound : nextUID + 1  // upperBound is the probe's
-            if !uidsInUse.contains(candidate) {
-                uidsInUse.insert(candidate)
-                return candidate
-            }
-        }
-        return range.lowerBound  // more concurrent jobs than uids: share (cgroups and namespaces still separate them)
-    }
-
-    private func releaseUID(_ uid: UInt32?) {
-        guard let uid else { return }
-        lock.lock()
-        uidsInUse.remove(uid)
-        lock.unlock()
-    }
+    private func allocateUID() -> UInt32? { lock.withLock { uids }?.allocate() }
+    private func releaseUID(_ uid: UInt32?) { lock.withLock { uids }?.release(uid) }
 }
 
 public enum SandboxStream: Sendable { case stdout, stderr }

@@ -11,7 +11,7 @@
 import Foundation
 import Glibc
 
-public struct SandboxLayer: Sendable, Equatable {
+public struct SandboxLayer: Sendable, Hashable {
     public let id: String
     /// Host folder of the layer: upper/<folder> holds what the setup changed, merged/<folder> are mount points.
     public let path: String

@@ -36,28 +36,21 @@ final class WarmPool: @unchecked Sendable {
     private let target: Int
     /// Names this pool's groups (warm-<id>-…), so several sandboxes in one process keep theirs apart.
     let id = String(UUID().uuidString.lowercased().prefix(8))
-    private let condition = NSCondition()
-    private var ready: [Slot] = []
-    /// Emptied groups of finished jobs, waiting for their next launcher.
-    private var spare: [JobCgroup] = []
-    private var stopped = false
-    private var maker: Thread?
+    private let spares: SpareCgroups
+    private var slots: SlotPool<Slot>!
 
-    init(layout: CgroupLayout, target: Int) {
+    init(layout: CgroupLayout, target: Int, spares: SpareCgroups) {
         self.layout = layout
         self.target = target
+        self.spares = spares
+        slots = SlotPool(target: target, make: { [weak self] in
+            guard let self else { throw SandboxError.hostFailure("the sandbox was shut down") }
+            return try self.makeSlot()
+        }, discard: { $0.discard() })
     }
 
-    /// A ready launcher, or (when none is ready) a plain spawn is better: returns nil. Refills in the background.
-    func take() -> Slot? {
-        condition.lock()
-        let slot = ready.popLast()
-        // An empty pool starts filling now; otherwise refills wait until a job ends (see recycle), so that a
-        // launcher's cgroup migration does not overlap the start of the job that just took one.
-        if ready.isEmpty && slot == nil || maker == nil { startRefillIfNeeded() }
-        condition.unlock()
-        return slot
-    }
+    /// A ready launcher, or nil (then a plain spawn is better). Keeps the pool filling in the background.
+    func take() -> Slot? { slots.take() }
 
     /// Hands the job to the launcher; it execs bwrap with the job's limits, session and uid.
     func go(_ slot: Slot, spec: ExecSpec, limits: SandboxLimits, stdin: Data?) throws -> Result<Launch, LaunchFailure> {
@@ -81,66 +74,21 @@ final class WarmPool: @unchecked Sendable {
         return .success(Launch(pid: pid, stdout: slot.pipes.stdoutRead, stderr: slot.pipes.stderrRead, status: slot.pipes.statusRead, started: started))
     }
 
-    /// Takes back a finished job's groups for a later launcher, once every process in them is gone.
+    /// Takes back a finished job's groups for a later job, and refills.
     func recycle(_ cgroup: JobCgroup) {
-        cgroup.killAll()
-        condition.lock()
-        let keep = !stopped && cgroup.members().isEmpty && spare.count < target * 2
-        if keep { spare.append(cgroup) }
-        startRefillIfNeeded()
-        condition.unlock()
-        if !keep { cgroup.remove() }
+        spares.put(cgroup)
+        slots.refill()
     }
 
-    func shutdown() {
-        condition.lock()
-        stopped = true
-        let slots = ready, groups = spare
-        ready.removeAll()
-        spare.removeAll()
-        condition.broadcast()
-        condition.unlock()
-        slots.forEach { $0.discard() }
-        groups.forEach { $0.remove() }
-    }
+    func refill() { slots.refill() }
+    var readyCount: Int { slots.readyCount }
+
+    func shutdown() { slots.shutdown() }
 
     deinit { shutdown() }
 
-    // MARK: - Making launchers
-
-    /// Caller holds the lock. One thread makes every pooled launcher and lives as long as the pool: a launcher
-    /// shares that thread's memory until it execs, and the kernel treats the creating thread as its parent.
-    private func startRefillIfNeeded() {
-        if maker == nil, !stopped {
-            let thread = Thread { [weak self] in self?.makeLaunchers() }
-            thread.stackSize = 512 << 10
-            maker = thread
-            thread.start()
-        }
-        condition.broadcast()
-    }
-
-    private func makeLaunchers() {
-        condition.lock()
-        while !stopped {
-            if ready.count >= target {
-                condition.wait()
-                continue
-            }
-            condition.unlock()
-            condition.lock()
-            let group = spare.popLast()
-            condition.unlock()
-            let slot = try? makeSlot(reusing: group)
-            condition.lock()
-            guard let slot else {
-                _ = condition.wait(until: Date().addingTimeInterval(1))  // e.g. cgroups busy: retry later, never spin
-                continue
-            }
-            if stopped { condition.unlock(); slot.discard(); condition.lock(); break }
-            ready.append(slot)
-        }
-        condition.unlock()
+    private func makeSlot() throws -> Slot {
+        try makeSlot(reusing: spares.take())
     }
 
     private func makeSlot(reusing group: JobCgroup?) throws -> Slot {
@@ -159,7 +107,7 @@ final class WarmPool: @unchecked Sendable {
         warm.initialize(to: cc_warm())
         var failedStep: UnsafePointer<CChar>?
         let status: Int32 = CStrings.with(cgroup.procsFiles) { cgroups in
-            var prepare = cc_spawn_request()
+            var prepare = cc_spawn_request.closed()
             prepare.stdin_fd = stdin
             prepare.stdout_fd = pipes.stdoutWrite
             prepare.stderr_fd = pipes.stderrWrite

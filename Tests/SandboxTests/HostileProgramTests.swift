@@ -6,66 +6,88 @@ import Glibc
 @testable import Sandbox
 
 @Suite(.serialized) struct HostileProgramTests {
-    let sandbox = Fixtures.sandbox()
+    /// Every attack runs through each way a job can start: set up on demand, through a warm launcher, and in a
+    /// sandbox set up ahead of need.
+    static let paths: [Sandbox.LaunchPath] = getuid() == 0 ? [.cold, .warm, .ready] : [.cold, .ready]  // warm launchers need cgroups
 
-    @Test func forkBombIsCappedAndLeavesNoProcess() async throws {
+    @Test(arguments: paths)
+    func forkBombIsCappedAndLeavesNoProcess(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         let marker = Fixtures.marker()
         var limits = SandboxLimits(wallSeconds: 8)
         limits.pids = 32
-        let result = try await Fixtures.runHostile(sandbox, "fork_bomb.py", [marker], limits: limits)
+        let result = try await Fixtures.runHostile(sandbox, "fork_bomb.py", [marker], limits: limits, path: path)
         #expect(result.stdout.contains("fork refused"), "the process cap did not stop the bomb: \(result)")
         #expect(result.status == .ok)
         #expect(result.exitCode == 3)
         #expect(Fixtures.processes(containing: marker).isEmpty)
     }
 
-    @Test func memoryBombIsStoppedAtTheMemoryLimit() async throws {
+    @Test(arguments: paths)
+    func memoryBombIsStoppedAtTheMemoryLimit(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         let limits = SandboxLimits(wallSeconds: 20, memoryMB: 128)
-        let result = try await Fixtures.runHostile(sandbox, "memory_bomb.py", limits: limits)
+        let result = try await Fixtures.runHostile(sandbox, "memory_bomb.py", limits: limits, path: path)
         #expect(result.status == .memoryLimit)
         #expect(result.maxRssKb <= 128 * 1024 + 1024)
         #expect(result.wallMs < 20_000)
     }
 
-    @Test func infiniteLoopHitsTheWallClock() async throws {
-        let result = try await Fixtures.runHostile(sandbox, "infinite_loop.py", limits: SandboxLimits(wallSeconds: 1.5, cpuSeconds: 30))
+    @Test(arguments: paths)
+    func infiniteLoopHitsTheWallClock(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
+        let result = try await Fixtures.runHostile(sandbox, "infinite_loop.py", limits: SandboxLimits(wallSeconds: 1.5, cpuSeconds: 30), path: path)
         #expect(result.status == .timeout)
         #expect(result.wallMs >= 1_500 && result.wallMs < 5_000)
         #expect(result.cpuMs > 500)  // it really ran, and its CPU was counted
     }
 
-    @Test func infiniteLoopHitsTheCPULimit() async throws {
-        let result = try await Fixtures.runHostile(sandbox, "infinite_loop.py", limits: SandboxLimits(wallSeconds: 30, cpuSeconds: 1))
+    @Test(arguments: paths)
+    func infiniteLoopHitsTheCPULimit(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
+        let result = try await Fixtures.runHostile(sandbox, "infinite_loop.py", limits: SandboxLimits(wallSeconds: 30, cpuSeconds: 1), path: path)
         #expect(result.status == .timeout)
         #expect(result.wallMs < 10_000)
     }
 
-    @Test func doubleForkedDaemonDiesWithTheJob() async throws {
+    @Test(arguments: paths)
+    func doubleForkedDaemonDiesWithTheJob(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         let marker = Fixtures.marker()
-        let result = try await Fixtures.runHostile(sandbox, "double_fork_daemon.py", [marker, "."])
+        let result = try await Fixtures.runHostile(sandbox, "double_fork_daemon.py", [marker, "."], path: path)
         #expect(result.status == .ok)
         #expect(result.stdout.contains("daemon detached"))
         try await Task.sleep(for: .milliseconds(300))
         #expect(Fixtures.processes(containing: marker).isEmpty, "a daemon of the job survived it")
     }
 
-    @Test func gigabyteOfStdoutIsCutAtTheCap() async throws {
+    @Test(arguments: paths)
+    func gigabyteOfStdoutIsCutAtTheCap(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         var limits = SandboxLimits(wallSeconds: 30)
         limits.outputKB = 256
-        let result = try await Fixtures.runHostile(sandbox, "stdout_flood.py", limits: limits)
+        let result = try await Fixtures.runHostile(sandbox, "stdout_flood.py", limits: limits, path: path)
         #expect(result.status == .outputLimit)
         #expect(result.truncated)
         #expect(result.stdout.utf8.count == 256 * 1024)
         #expect(result.wallMs < 10_000)
     }
 
-    @Test(.enabled(if: getuid() == 0, "the disk cap is a tmpfs, which needs root"))
-    func fillingTheDiskStopsAtTheJobsQuota() async throws {
+    @Test(.enabled(if: getuid() == 0, "the disk cap is a tmpfs, which needs root"), arguments: paths)
+    func fillingTheDiskStopsAtTheJobsQuota(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         var before = statvfs()
         statvfs(sandbox.configuration.jobsRoot, &before)
         var limits = SandboxLimits(wallSeconds: 30)
         limits.diskMB = 24
-        let result = try await Fixtures.runHostile(sandbox, "fill_disk.py", limits: limits)
+        let result = try await Fixtures.runHostile(sandbox, "fill_disk.py", limits: limits, path: path)
         var after = statvfs()
         statvfs(sandbox.configuration.jobsRoot, &after)
         #expect(result.status == .ok)
@@ -77,36 +99,45 @@ import Glibc
         #expect(lostMB < 64, "the host lost \(lostMB) MB of disk")
     }
 
-    @Test func hostSecretsAreOutOfReach() async throws {
+    @Test(arguments: paths)
+    func hostSecretsAreOutOfReach(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         // A stand-in for the platform's data folder: database and secret, readable by root only, as deployed.
         let data = Fixtures.temporaryFolder("data")
         Fixtures.createFile(atPath: data + "/campuscloud.sqlite", contents: Data("SQLite format 3".utf8), attributes: [.posixPermissions: 0o600])
         Fixtures.createFile(atPath: data + "/secret", contents: Data("top-secret".utf8), attributes: [.posixPermissions: 0o600])
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
         let targets = ["/etc/shadow", "/etc/gshadow", home + "/.bashrc", data + "/campuscloud.sqlite", data + "/secret", "/proc/\(getpid())/environ"]
-        let result = try await Fixtures.runHostile(sandbox, "read_host_files.py", targets)
+        let result = try await Fixtures.runHostile(sandbox, "read_host_files.py", targets, path: path)
         #expect(result.status == .ok)
         #expect(!result.stdout.contains("READ"), "a host file was readable: \(result.stdout)")
         #expect(result.stdout.components(separatedBy: "DENIED").count - 1 == targets.count)
     }
 
-    @Test func writesOutsideTheJobFolderFailAndTheHostIsUnchanged() async throws {
+    @Test(arguments: paths)
+    func writesOutsideTheJobFolderFailAndTheHostIsUnchanged(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         let hostFolder = Fixtures.temporaryFolder("host")
         chmod(hostFolder, 0o777)  // even a world-writable host folder must not be reachable
         let name = "pwned-\(UUID().uuidString.prefix(8))"
         let targets = ["/usr/\(name)", "/etc/\(name)", "/\(name)", hostFolder + "/\(name)", "/proc/\(name)", sandbox.configuration.jobsRoot + "/\(name)"]
-        let result = try await Fixtures.runHostile(sandbox, "write_outside.py", targets)
+        let result = try await Fixtures.runHostile(sandbox, "write_outside.py", targets, path: path)
         #expect(!result.stdout.contains("WROTE"), "the job wrote outside its folder: \(result.stdout)")
         for target in targets { #expect(!FileManager.default.fileExists(atPath: target), "\(target) appeared on the host") }
     }
 
-    @Test func networkIsOffLoopbackAndHostSocketsUnreachable() async throws {
+    @Test(arguments: paths)
+    func networkIsOffLoopbackAndHostSocketsUnreachable(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         let tcp = try Listener()
         let unixPath = "/tmp/cc-sock-\(UUID().uuidString.prefix(8))"
         let unix = try Listener(unix: unixPath, abstract: false)
         let abstractName = "cc-abstract-\(UUID().uuidString.prefix(8))"
         let abstract = try Listener(unix: abstractName, abstract: true)
-        let result = try await Fixtures.runHostile(sandbox, "network_escape.py", [String(tcp.port), unixPath, abstractName])
+        let result = try await Fixtures.runHostile(sandbox, "network_escape.py", [String(tcp.port), unixPath, abstractName], path: path)
         #expect(result.status == .ok)
         #expect(!result.stdout.contains("CONNECTED"), "the job reached something: \(result.stdout)")
         #expect(result.stdout.contains("REFUSED public-route"))
@@ -116,19 +147,25 @@ import Glibc
         #expect(abstract.connections() == 0)
     }
 
-    @Test func terminalInjectionHasNoTerminal() async throws {
-        let result = try await Fixtures.runHostile(sandbox, "tiocsti.py")
+    @Test(arguments: paths)
+    func terminalInjectionHasNoTerminal(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
+        let result = try await Fixtures.runHostile(sandbox, "tiocsti.py", path: path)
         #expect(result.status == .ok)
         #expect(!result.stdout.contains("INJECTED"), "TIOCSTI worked: \(result.stdout)")
         #expect(result.stdout.contains("NO-TTY dev-tty"))
     }
 
-    @Test func symlinkedResultsAreNeitherFollowedNorOverwritten() async throws {
+    @Test(arguments: paths)
+    func symlinkedResultsAreNeitherFollowedNorOverwritten(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         let hostFolder = Fixtures.temporaryFolder("victim")
         let hostFile = hostFolder + "/grades.json"
         let original = Data(#"{"score": 100}"#.utf8)
         Fixtures.createFile(atPath: hostFile, contents: original)
-        let result = try await Fixtures.runHostile(sandbox, "symlink_results.py", [hostFile], outputDirectory: "results")
+        let result = try await Fixtures.runHostile(sandbox, "symlink_results.py", [hostFile], outputDirectory: "results", path: path)
         #expect(result.status == .ok)
         #expect(result.outputFiles.map(\.path) == ["real/score.txt"])
         #expect(result.outputFiles.first?.contents == Data("42\n".utf8))
@@ -137,14 +174,20 @@ import Glibc
         #expect(FileManager.default.contents(atPath: hostFile) == original)
     }
 
-    @Test func raisingItsOwnLimitsDoesNotHelp() async throws {
-        let result = try await Fixtures.runHostile(sandbox, "raise_limits.sh", limits: SandboxLimits(wallSeconds: 20, cpuSeconds: 1))
+    @Test(arguments: paths)
+    func raisingItsOwnLimitsDoesNotHelp(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
+        let result = try await Fixtures.runHostile(sandbox, "raise_limits.sh", limits: SandboxLimits(wallSeconds: 20, cpuSeconds: 1), path: path)
         #expect(!result.stdout.contains("RAISED"), "a limit was raised: \(result.stdout)")
         #expect(result.status == .timeout)
         #expect(result.wallMs < 10_000)
     }
 
-    @Test func ptraceAndSignalsCannotReachHostProcesses() async throws {
+    @Test(arguments: paths)
+    func ptraceAndSignalsCannotReachHostProcesses(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         let victim = Process()
         victim.executableURL = URL(fileURLWithPath: "/bin/sleep")
         victim.arguments = ["60"]
@@ -152,7 +195,7 @@ import Glibc
         victim.standardError = FileHandle.nullDevice
         try victim.run()
         defer { kill(victim.processIdentifier, SIGKILL); victim.waitUntilExit() }  // SIGTERM may be blocked in the runner
-        let result = try await Fixtures.runHostile(sandbox, "ptrace_host.py", [String(victim.processIdentifier)])
+        let result = try await Fixtures.runHostile(sandbox, "ptrace_host.py", [String(victim.processIdentifier)], path: path)
         #expect(!result.stdout.contains("ATTACHED"))
         #expect(!result.stdout.contains("SIGNALLED"))
         #expect(victim.isRunning)
@@ -163,35 +206,44 @@ import Glibc
         #expect(visible <= 3)
     }
 
-    @Test func aJobCannotSeeAnotherRunningJob() async throws {
+    @Test(arguments: paths)
+    func aJobCannotSeeAnotherRunningJob(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         let victimJob = SandboxJob(command: ["python3", "-c", "open('secret.txt','w').write('s3cret'); import time; time.sleep(4)", "victim"],
                                    limits: SandboxLimits(wallSeconds: 10))
         async let victim = sandbox.run(victimJob)
         try await Task.sleep(for: .milliseconds(800))
         let running = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.configuration.jobsRoot))?.filter { !$0.hasPrefix(".") } ?? []
         #expect(!running.isEmpty)
-        let spy = try await Fixtures.runHostile(sandbox, "spy_on_jobs.py", [sandbox.configuration.jobsRoot] + running)
+        let spy = try await Fixtures.runHostile(sandbox, "spy_on_jobs.py", [sandbox.configuration.jobsRoot] + running, path: path)
         #expect(!spy.stdout.contains("STOLE"), "a job read another job's file: \(spy.stdout)")
         #expect(!spy.stdout.contains("LISTED"))
         #expect(spy.stdout.contains("SAW-NOTHING"))
         #expect(try await victim.status == .ok)
     }
 
-    @Test func platformDescriptorsDoNotLeakIntoJobs() async throws {
+    @Test(arguments: paths)
+    func platformDescriptorsDoNotLeakIntoJobs(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
         let data = Fixtures.temporaryFolder("fd")
-        let path = data + "/campuscloud.sqlite"
-        Fixtures.createFile(atPath: path, contents: Data("SQLite format 3".utf8))
-        let fd = open(path, O_RDONLY)  // deliberately without O_CLOEXEC, as a careless library might
+        let database = data + "/campuscloud.sqlite"
+        Fixtures.createFile(atPath: database, contents: Data("SQLite format 3".utf8))
+        let fd = open(database, O_RDONLY)  // deliberately without O_CLOEXEC, as a careless library might
         defer { close(fd) }
-        let result = try await Fixtures.runHostile(sandbox, "inherited_fds.py")
+        let result = try await Fixtures.runHostile(sandbox, "inherited_fds.py", path: path)
         #expect(result.status == .ok)
         #expect(!result.stdout.contains("campuscloud.sqlite"), "a platform descriptor leaked: \(result.stdout)")
         let descriptors = result.stdout.split(separator: "\n").filter { $0.hasPrefix("FD ") }
         #expect(descriptors.count <= 5, "unexpected descriptors: \(descriptors)")
     }
 
-    @Test func theExitCodeCannotBeForged() async throws {
-        let result = try await Fixtures.runHostile(sandbox, "forge_status.py")
+    @Test(arguments: paths)
+    func theExitCodeCannotBeForged(path: Sandbox.LaunchPath) async throws {
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { sandbox.shutdown() }
+        let result = try await Fixtures.runHostile(sandbox, "forge_status.py", path: path)
         #expect(result.status == .ok)
         #expect(result.exitCode == 5)
         #expect(!result.stdout.contains("WROTE"), "the job could write to: \(result.stdout)")

@@ -46,7 +46,8 @@ struct SandboxCommand: AsyncParsableCommand {
         let config: AppConfig
         do { config = try AppConfig.parse(environment: ProcessInfo.processInfo.environment) } catch { throw StartupError.config(error) }
         var configuration = SandboxService.configuration(for: config)
-        configuration.warmLaunchers = 0  // one job and exit: launchers prepared ahead would go unused
+        configuration.warmLaunchers = 0  // one job and exit: anything prepared ahead would go unused
+        configuration.readySandboxes = 0
         return SandboxService(sandbox: Sandbox(configuration: configuration), metrics: nil)
     }
 
@@ -70,6 +71,7 @@ struct SandboxCommand: AsyncParsableCommand {
             let service = try SandboxCommand.service()
             let built: (layer: SandboxLayer?, result: SandboxResult)
             do {
+                defer { service.sandbox.shutdown() }
                 built = try await service.sandbox.buildLayer(id: id, setup: options.job())
             } catch let error as SandboxError {
                 throw StartupError.sandbox(error.description)
@@ -113,6 +115,7 @@ struct SandboxCommand: AsyncParsableCommand {
             }
             let result: SandboxResult
             do {
+                defer { service.sandbox.shutdown() }  // the job's folder is removed before the process exits
                 result = try await service.run(options.job(layer: environment), onOutput: json ? nil : stream)
             } catch let error as SandboxError {
                 throw StartupError.sandbox(error.description)

@@ -21,6 +21,7 @@ typedef struct {
     char *const *envp;                // NULL-terminated
     int stdin_fd, stdout_fd, stderr_fd;
     int extra_fd;                     // passed to the child as fd 3 (bwrap's --json-status-fd), or -1
+    int extra_fd2;                    // passed to the child as fd 4 (bwrap's --block-fd), or -1
     const char *cgroup_procs[CC_SPAWN_MAX_CGROUPS];  // cgroup.procs files to join; NULL-terminated or full
     cc_rlimit limits[CC_SPAWN_MAX_LIMITS];
     int limit_count;
@@ -37,7 +38,7 @@ pid_t cc_spawn(const cc_spawn_request *request, const char **failed_step);
 // out an RCU grace period) and waits for its job. Prepared ahead of need, it makes a job's start as cheap as a
 // plain spawn. It shares the parent's memory (CLONE_VM, no CLONE_VFORK) until it execs, so it runs only raw system
 // calls on its own stack. It holds only the descriptors it needs: stdin, stdout, stderr, the status pipe, and its
-// command and report pipes.
+// command and report pipes. (Warm launchers take fds 0–3 only: fd 4 is their command pipe.)
 typedef struct {
     pid_t pid;
     int command_fd;      // parent's end: the job is sent here

@@ -13,9 +13,14 @@ enum Fixtures {
     }
 
     /// A sandbox whose jobs live in a fresh folder; `uids` keeps suites from sharing host uids.
-    static func sandbox(uids: ClosedRange<UInt32> = 61_000...61_099) -> Sandbox {
+    static func sandbox(uids: ClosedRange<UInt32> = 61_000...61_099, path: Sandbox.LaunchPath? = nil) -> Sandbox {
         var configuration = Sandbox.Configuration(jobsRoot: temporaryFolder("jobs") + "/jobs")
         configuration.uidRange = uids
+        switch path {
+        case .cold?: configuration.warmLaunchers = 0; configuration.readySandboxes = 0
+        case .warm?: configuration.readySandboxes = 0
+        case .ready?, nil: break
+        }
         return Sandbox(configuration: configuration)
     }
 
@@ -25,13 +30,19 @@ enum Fixtures {
         return try Data(contentsOf: url)
     }
 
-    /// Runs a hostile Python program with arguments.
+    /// Runs a hostile Python program with arguments. With `path`, the job is made to start that way (prepared
+    /// ahead for warm and ready), and the test fails if it did not.
     static func runHostile(_ sandbox: Sandbox, _ name: String, _ arguments: [String] = [], limits: SandboxLimits = SandboxLimits(),
-                           outputDirectory: String? = nil) async throws -> SandboxResult {
+                           outputDirectory: String? = nil, path: Sandbox.LaunchPath? = nil) async throws -> SandboxResult {
         let interpreter = name.hasSuffix(".sh") ? "/bin/sh" : "python3"
         let job = SandboxJob(command: [interpreter, name] + arguments, files: [name: try hostile(name)],
                              outputDirectory: outputDirectory, limits: limits)
-        return try await sandbox.run(job)
+        guard let path else { return try await sandbox.run(job) }
+        if path != .cold { try await sandbox.prepareAhead(for: job) }
+        let before = sandbox.launchCount(path)
+        let result = try await sandbox.run(job)
+        #expect(sandbox.launchCount(path) == before + 1, "the job did not start through \(path)")
+        return result
     }
 
     /// Host processes whose command line contains `marker` (a job's leftovers would carry it).

@@ -1,0 +1,211 @@
+// Sandboxes set up ahead of need. A ready sandbox is bwrap, started with everything a job of its shape needs
+// (namespaces, mounts, its own job folder, uid, cgroups, pipes), blocked on --block-fd before it runs anything.
+// A job then writes its limits into the cgroups, its files into the folder, and a run script into a read-only
+// control folder (/.campuscloud), and unblocks bwrap: /bin/sh runs the script, which lowers the rlimits to the
+// job's, exports the job's environment and execs its command. Every isolation property is the same as for a
+// sandbox started on demand; only the time of the set-up moves. Shapes: the system view (host or a built layer)
+// and the work path; jobs with network are never pre-started.
+import Foundation
+import Glibc
+import CSandboxSpawn
+
+final class ReadyPool: @unchecked Sendable {
+    struct Shape: Hashable, Sendable {
+        var layer: SandboxLayer?
+        var workPath: String
+    }
+
+    final class Slot {
+        let pid: pid_t
+        let pidfd: Int32
+        let uid: UInt32?
+        let folder: JobFolder
+        let control: String
+        let cgroup: JobCgroup?
+        let stdin: Int32
+        let pipes: JobPipes
+        var block: Int32
+
+        init(pid: pid_t, pidfd: Int32, uid: UInt32?, folder: JobFolder, control: String, cgroup: JobCgroup?, stdin: Int32, pipes: JobPipes, block: Int32) {
+            self.pid = pid
+            self.pidfd = pidfd
+            self.uid = uid
+            self.folder = folder
+            self.control = control
+            self.cgroup = cgroup
+            self.stdin = stdin
+            self.pipes = pipes
+            self.block = block
+        }
+
+        /// Still blocked and waiting (not killed while idle).
+        var isAlive: Bool {
+            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            return poll(&entry, 1, 0) == 0
+        }
+    }
+
+    struct Environment {
+        var host: Sandbox.Host
+        var jobsRoot: String
+        var spares: SpareCgroups
+        var uids: UIDAllocator
+    }
+
+    static let controlPath = "/.campuscloud"
+    let shape: Shape
+    private let environment: Environment
+    private let id = String(UUID().uuidString.lowercased().prefix(8))
+    private var slots: SlotPool<Slot>!
+    private(set) var lastUsed = ContinuousClock.now
+
+    init(shape: Shape, environment: Environment, target: Int) {
+        self.shape = shape
+        self.environment = environment
+        slots = SlotPool(target: target, make: { [weak self] in
+            guard let self else { throw SandboxError.hostFailure("the sandbox was shut down") }
+            return try self.makeSlot()
+        }, discard: { [environment] in Self.discard($0, environment: environment) })
+    }
+
+    func take() -> Slot? {
+        lastUsed = .now
+        while let candidate: Slot = slots.take() {
+            if candidate.isAlive { return candidate }
+            Self.discard(candidate, environment: environment)
+        }
+        return nil
+    }
+
+    /// Gives the slot its job and lets it run. The caller watches the returned launch and calls `finish`.
+    func go(_ slot: Slot, job: SandboxJob, rlimits: [cc_rlimit]) throws -> Launch {
+        try slot.cgroup?.apply(job.limits)
+        if slot.folder.mounted {
+            _ = mount("tmpfs", slot.folder.path, "tmpfs", UInt(MS_REMOUNT | MS_NOSUID | MS_NODEV), "size=\(job.limits.diskMB << 20)")
+        }
+        let owner = slot.uid.map { (uid: $0, gid: $0) }
+        try slot.folder.place(job.files, copyFrom: job.copyFrom, owner: owner)
+        if let output = job.outputDirectory { try slot.folder.ensureFolder(output, owner: owner) }
+        try StdinFile.fill(slot.stdin, with: job.stdin)
+        let script = RunScript.make(command: job.command, environment: job.environment, rlimits: rlimits)
+        let path = slot.control + "/run"
+        guard FileManager.default.createFile(atPath: path + ".new", contents: Data(script.utf8), attributes: [.posixPermissions: 0o644]),
+              rename(path + ".new", path) == 0 else {
+            throw SandboxError.hostFailure("cannot write the job's run script")
+        }
+        let started = ContinuousClock.now
+        var go: UInt8 = 1
+        guard write(slot.block, &go, 1) == 1 else { throw SandboxError.hostFailure("the ready sandbox did not take its job") }
+        close(slot.block)
+        slot.block = -1
+        return Launch(pid: slot.pid, stdout: slot.pipes.stdoutRead, stderr: slot.pipes.stderrRead, status: slot.pipes.statusRead, started: started)
+    }
+
+    /// After the job (its result delivered): remove its folder, recycle its groups, free its uid, refill.
+    func finish(_ slot: Slot) {
+        Self.release(slot, environment: environment)
+        slots.refill()
+    }
+
+    private static func release(_ slot: Slot, environment: Environment) {
+        close(slot.pidfd)
+        close(slot.stdin)
+        if slot.block >= 0 { close(slot.block) }
+        slot.folder.remove()
+        try? FileManager.default.removeItem(atPath: slot.control)
+        if let cgroup = slot.cgroup { environment.spares.put(cgroup) }
+        environment.uids.release(slot.uid)
+    }
+
+    func refill() { slots.refill() }
+    var readyCount: Int { slots.readyCount }
+
+    func shutdown() { slots.shutdown() }
+
+    deinit { shutdown() }
+
+    // MARK: - Making ready sandboxes
+
+    private static func discard(_ slot: Slot, environment: Environment) {
+        kill(slot.pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(slot.pid, &status, 0) < 0 && errno == EINTR {}
+        slot.pipes.closeReadEnds()
+        release(slot, environment: environment)
+    }
+
+    private func makeSlot() throws -> Slot {
+        let host = environment.host
+        let name = "ready-\(id)-" + UUID().uuidString.lowercased()
+        let environment = self.environment
+        let uid = environment.uids.allocate()
+        let owner = uid.map { (uid: $0, gid: $0) }
+        var undo = Cleanup()
+        undo.add { environment.uids.release(uid) }
+        do {
+            let folder = try JobFolder.create(root: environment.jobsRoot, name: name, diskBytes: SandboxLimits().diskMB << 20, owner: owner)
+            undo.add { folder.remove() }
+            let control = environment.jobsRoot + "/" + name + ".ctl"
+            guard mkdir(control, 0o755) == 0 else { throw SandboxError.hostFailure("cannot create \(control)") }
+            undo.add { try? FileManager.default.removeItem(atPath: control) }
+            let cgroup = try environment.spares.take() ?? JobCgroup.create(host.cgroups, name: name)
+            if let cgroup { undo.add { environment.spares.put(cgroup) } }
+            try cgroup?.apply(SandboxLimits())
+            let pipes = try JobPipes.make()
+            let stdin = try StdinFile.make(nil)
+            var block: [Int32] = [-1, -1]
+            guard cc_pipe_cloexec(&block) == 0 else { throw SandboxError.hostFailure("cannot create pipes") }
+
+            let template = SandboxJob(command: ["/bin/sh", Self.controlPath + "/run"], workPath: shape.workPath)
+            let view: SystemView = shape.layer.map { .layer($0, building: false) } ?? .host
+            var launcher = host.bwrap
+            var arguments = host.arguments.arguments(for: template, jobFolder: folder.path, view: view,
+                                                     control: (folder: control, blockFD: 4))
+            if let layer = shape.layer {
+                (launcher, arguments) = LayerMounts.wrap(bwrap: host.bwrap, arguments: arguments, layer: layer, building: false)
+            }
+            // Only the core-dump limit now: the run script sets the job's own limits (lowering is always allowed).
+            let spec = ExecSpec(launcher: launcher, arguments: arguments,
+                                rlimits: [cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0)], uid: uid)
+            let spawned = Launcher.spawn(spec, stdin: stdin, pipes: pipes, blockFD: block[0], cgroupProcs: cgroup?.procsFiles ?? [])
+            pipes.closeWriteEnds()
+            close(block[0])
+            guard case .success(let pid) = spawned else {
+                pipes.closeReadEnds()
+                close(block[1])
+                close(stdin)
+                throw SandboxError.hostFailure("could not start a ready sandbox")
+            }
+            return Slot(pid: pid, pidfd: cc_pidfd_open(pid), uid: uid, folder: folder, control: control, cgroup: cgroup,
+                        stdin: stdin, pipes: pipes, block: block[1])
+        } catch {
+            undo.run()
+            throw error
+        }
+    }
+}
+
+/// The script a ready sandbox runs: the job's limits (rlimits can only be lowered), its environment, its command.
+/// Every value is single-quoted; names were validated (see Sandbox.validate).
+enum RunScript {
+    static func make(command: [String], environment: [String: String], rlimits: [cc_rlimit]) -> String {
+        var lines = ["ulimit -c 0 || exit 125"]
+        for limit in rlimits {
+            switch limit.resource {
+            case CC_RLIMIT_CPU: lines.append("ulimit -S -t \(limit.soft) && ulimit -H -t \(limit.hard) || exit 125")  // soft first: it may not exceed the hard limit
+            case CC_RLIMIT_AS: lines.append("ulimit -v \(limit.hard / 1024) || exit 125")
+            case CC_RLIMIT_FSIZE: lines.append("ulimit -f \(limit.hard / 512) || exit 125")
+            case CC_RLIMIT_NOFILE: lines.append("ulimit -n \(limit.hard) || exit 125")
+            case CC_RLIMIT_NPROC: lines.append("ulimit -p \(limit.hard) || exit 125")
+            default: break
+            }
+        }
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) { lines.append("export \(name)=\(quote(value))") }
+        lines.append("exec " + command.map(quote).joined(separator: " "))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func quote(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }
+}
