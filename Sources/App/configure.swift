@@ -6,6 +6,7 @@ import FluentSQLiteDriver
 import FluentPostgresDriver
 import Leaf
 import LeafKit
+import Sandbox
 
 public func configure(_ app: Application, config: AppConfig) async throws {
     app.logger.logLevel = config.logLevel
@@ -25,6 +26,8 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.views.use(.leaf)
 
     app.platformMetrics = PlatformMetrics()
+    app.sandbox = SandboxService(sandbox: Sandbox(configuration: SandboxService.configuration(for: config)), metrics: app.platformMetrics)
+    app.lifecycle.use(SandboxLifecycle())
     // Outermost first: metrics see every final status, errors become JSON or pages, then static files.
     app.middleware = Middlewares()
     app.middleware.use(RequestMetricsMiddleware())

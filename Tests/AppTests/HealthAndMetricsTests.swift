@@ -57,6 +57,18 @@ import Sandbox
 }
 
 @Suite struct SandboxMetricsTests {
+    @Test func theApplicationsSandboxRunsJobsAndCountsThemInMetrics() async throws {
+        try await withTestApp { app in
+            let result = try await app.sandbox.run(SandboxJob(command: ["python3", "-c", "print(sum(range(10)))"]))
+            #expect(result.status == .ok)
+            #expect(result.stdout == "45\n")
+            try await app.testing().test(.GET, "metrics") { res async throws in
+                #expect(res.body.string.contains(#"sandbox_jobs_total{status="ok"} 1"#))
+                #expect(res.body.string.contains("sandbox_wall_seconds_total"))
+            }
+        }
+    }
+
     @Test func sandboxJobsAreCountedWithTheirSeconds() throws {
         let metrics = PlatformMetrics()
         let result = SandboxResult(status: .timeout, exitCode: nil, signal: 9, cpuMs: 1500, wallMs: 2000, maxRssKb: 1,

@@ -3,6 +3,7 @@
 import Foundation
 import Prometheus
 import Sandbox
+import Vapor
 
 public struct SandboxService: Sendable {
     public let sandbox: Sandbox
@@ -33,5 +34,22 @@ extension PlatformMetrics {
                              labels: []).increment(by: Double(result.cpuMs) / 1000)
         registry.makeCounter(descriptor: .init(metricName: "sandbox_wall", unitName: "seconds_total", helpText: "Wall-clock seconds of sandbox jobs."),
                              labels: []).increment(by: Double(result.wallMs) / 1000)
+    }
+}
+
+extension Application {
+    private struct SandboxKey: StorageKey { typealias Value = SandboxService }
+
+    /// The platform's sandbox: jobs live under the data folder; nothing starts until the first job.
+    public var sandbox: SandboxService {
+        get { storage[SandboxKey.self]! }
+        set { storage[SandboxKey.self] = newValue }
+    }
+}
+
+/// Ends the sandbox's prepared launchers and sandboxes, and finishes job cleanups, when the application stops.
+struct SandboxLifecycle: LifecycleHandler {
+    func shutdown(_ application: Application) {
+        application.sandbox.sandbox.shutdown()
     }
 }
