@@ -25,6 +25,15 @@ public func configure(_ app: Application, config: AppConfig) async throws {
         sandboxDirectory: resources.views, viewDirectory: resources.views))
     app.views.use(.leaf)
 
+    // Web sign-in sessions: stored in the database, cookie HttpOnly and SameSite=Lax, Secure behind https.
+    app.sessions.use(.fluent)
+    let secureCookies = config.servesHTTPS
+    app.sessions.configuration = SessionsConfiguration(cookieName: "campuscloud_session") { id in
+        HTTPCookies.Value(string: id.string, expires: Date(timeIntervalSinceNow: 7 * 24 * 3600), path: "/",
+                          isSecure: secureCookies, isHTTPOnly: true, sameSite: .lax)
+    }
+    app.signInThrottle = SignInThrottle()
+
     app.platformMetrics = PlatformMetrics()
     app.sandbox = SandboxService(sandbox: Sandbox(configuration: SandboxService.configuration(for: config)), metrics: app.platformMetrics)
     app.lifecycle.use(SandboxLifecycle())
@@ -60,6 +69,12 @@ public func verifyDatabaseReachable(_ app: Application) async throws {
 }
 
 extension Application {
+    private struct ThrottleKey: StorageKey { typealias Value = SignInThrottle }
+    var signInThrottle: SignInThrottle {
+        get { storage[ThrottleKey.self]! }
+        set { storage[ThrottleKey.self] = newValue }
+    }
+
     private struct ConfigKey: StorageKey { typealias Value = AppConfig }
     private struct SecretKey: StorageKey { typealias Value = String }
 

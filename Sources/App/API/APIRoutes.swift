@@ -8,9 +8,14 @@ final class APIRoutes {
     private(set) var operations: [APIOperation] = []
     private(set) var schemas: [String: JSONSchema] = APIRoutes.sharedSchemas
 
+    private let signedIn: any RoutesBuilder
+
+    /// Every API request may carry a bearer token; routes declared with `auth: true` (the default) require one.
     init(_ builder: any RoutesBuilder, prefix: [PathComponent]) {
-        self.builder = builder.grouped(prefix)
+        self.builder = builder.grouped(prefix).grouped(BearerAuthenticator())
         self.prefix = prefix
+        signedIn = self.builder.grouped(User.guardMiddleware(throwing: Abort(.unauthorized,
+            reason: "Sign in first: send Authorization: Bearer <token>. Get a token from POST /api/v1/auth/token or create a key on your profile page.")))
     }
 
     static let sharedSchemas: [String: JSONSchema] = [
@@ -37,7 +42,7 @@ final class APIRoutes {
         operations.append(APIOperation(
             method: method, path: "/" + documented.joined(separator: "/"), operationID: id, summary: summary, tag: tag,
             request: request, response: response, responseStatus: status, errors: errors, requiresAuth: auth))
-        return builder.on(method, components, use: handler)
+        return (auth ? signedIn : builder).on(method, components, use: handler)
     }
 
     func document(version: String) -> OpenAPIDocument {

@@ -4,7 +4,7 @@ import Fluent
 
 enum PageController {
     @Sendable static func landing(req: Request) async throws -> View {
-        let page = try await LandingPage.load(on: req.db)
+        let page = try await LandingPage.load(page: PageContext(req), on: req.db)
         return try await req.view.render("landing", page)
     }
 }

@@ -19,13 +19,18 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var logLevel: Logger.Level
     /// The secret as given in CAMPUSCLOUD_SECRET, or nil: then `SecretStore` generates and keeps one in the data folder.
     public var secret: String?
+    /// The address people use (behind a proxy, the proxy's). When it is https, session cookies are Secure.
+    public var publicURL: URL?
 
-    public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil) {
+    public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil, publicURL: URL? = nil) {
         self.database = database
         self.dataDirectory = dataDirectory
         self.logLevel = logLevel
         self.secret = secret
+        self.publicURL = publicURL
     }
+
+    var servesHTTPS: Bool { publicURL?.scheme == "https" }
 
     public static let minimumSecretLength = 32
 
@@ -47,12 +52,19 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         if let secret, secret.utf8.count < minimumSecretLength {
             throw .invalid("CAMPUSCLOUD_SECRET", "is too short (\(secret.utf8.count) bytes); use at least \(minimumSecretLength) random characters, or unset it to have one generated")
         }
-        return AppConfig(database: database, dataDirectory: dataDirectory, logLevel: logLevel, secret: secret)
+        var publicURL: URL?
+        if let raw = nonEmpty(env["CAMPUSCLOUD_PUBLIC_URL"]) {
+            guard let url = URL(string: raw), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false else {
+                throw .invalid("CAMPUSCLOUD_PUBLIC_URL", "is '\(raw)', which is not an http(s) address; write it as https://campuscloud.example.edu")
+            }
+            publicURL = url
+        }
+        return AppConfig(database: database, dataDirectory: dataDirectory, logLevel: logLevel, secret: secret, publicURL: publicURL)
     }
 
     /// Never shows the secret or a database password.
     public var description: String {
-        "database: \(database.redacted), data directory: \(dataDirectory), log level: \(logLevel), secret: \(secret == nil ? "generated" : "from environment")"
+        "database: \(database.redacted), data directory: \(dataDirectory), log level: \(logLevel), secret: \(secret == nil ? "generated" : "from environment"), public URL: \(publicURL?.absoluteString ?? "not set")"
     }
 
     private static func nonEmpty(_ value: String?) -> String? {

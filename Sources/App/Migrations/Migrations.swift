@@ -13,6 +13,8 @@ enum Migrations {
         CreateCourseMember(),
         CreateProjectMember(),
         CreatePlatformSetting(),
+        CreateAPIKey(),
+        CreateSessionRecord(),
     ]
 
     static func register(on app: Application) {

@@ -1,0 +1,89 @@
+// Signing in and out on the web, and getting an API token. Failed attempts are throttled per account and per
+// address and logged; a successful sign-in gets a new session id (no session fixation).
+import Fluent
+import Vapor
+
+struct SignInPage: Encodable {
+    var title = "Sign in"
+    var page: PageContext
+    var email: String
+    var next: String
+    var error: String?
+}
+
+enum AuthController {
+    struct SignInForm: Content {
+        var email: String
+        var password: String
+        var next: String?
+    }
+
+    struct TokenRequest: Content {
+        var email: String
+        var password: String
+    }
+
+    struct TokenDTO: Content {
+        var token: String
+        var expiresAt: Date?
+    }
+
+    @Sendable static func signInPage(req: Request) async throws -> View {
+        try await req.view.render("signin", SignInPage(page: PageContext(req), email: "", next: safeNext(req.query[String.self, at: "next"])))
+    }
+
+    @Sendable static func signIn(req: Request) async throws -> Response {
+        let form = try req.content.decode(SignInForm.self)
+        let next = safeNext(form.next)
+        switch try await attempt(email: form.email, password: form.password, on: req) {
+        case .success(let user):
+            req.session.id = nil  // a new session id on sign-in
+            req.auth.login(user)
+            return req.redirect(to: next, redirectType: .normal)
+        case .failure(let failure):
+            let page = SignInPage(page: PageContext(req), email: form.email, next: next, error: failure.reason)
+            return try await req.view.render("signin", page).encodeResponse(status: failure.status, for: req)
+        }
+    }
+
+    @Sendable static func signOut(req: Request) async throws -> Response {
+        req.auth.logout(User.self)
+        req.session.destroy()
+        return req.redirect(to: "/", redirectType: .normal)
+    }
+
+    @Sendable static func issueToken(req: Request) async throws -> TokenDTO {
+        let body = try req.content.decode(TokenRequest.self)
+        switch try await attempt(email: body.email, password: body.password, on: req) {
+        case .success(let user):
+            let (token, key) = try await APIKeys.issue(to: user, name: "API token", kind: .session, on: req.db)
+            return TokenDTO(token: token, expiresAt: key.expiresAt)
+        case .failure(let failure):
+            throw failure
+        }
+    }
+
+    /// Checks the throttle, then the password; records the outcome.
+    private static func attempt(email: String, password: String, on req: Request) async throws -> Result<User, Abort> {
+        let throttle = req.application.signInThrottle
+        let keys = ["email:" + User.normalise(email: email), "ip:" + (req.remoteAddress?.ipAddress ?? "unknown")]
+        if let wait = throttle.wait(for: keys) {
+            req.logger.warning("Sign-in refused while throttled: \(User.normalise(email: email)) from \(keys[1]) (\(wait) s left)")
+            return .failure(Abort(.tooManyRequests, headers: ["Retry-After": String(wait)],
+                                  reason: "Too many failed sign-ins. Wait \(wait) seconds and try again, or ask an administrator for a reset link."))
+        }
+        guard let user = try await Credentials.user(email: email, password: password, on: req) else {
+            throttle.recordFailure(for: keys)
+            req.logger.notice("Failed sign-in for \(User.normalise(email: email)) from \(keys[1])")
+            return .failure(Abort(.unauthorized, reason: "The email or password is wrong."))
+        }
+        throttle.recordSuccess(for: keys)
+        return .success(user)
+    }
+
+    /// Only a path on this site (no scheme, no //host) may follow a sign-in.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.count < 500 else { return "/dashboard" }
+        return next
+    }
+}

@@ -1,0 +1,97 @@
+// A person's own profile: personal API keys (created, listed by prefix, revoked), on the page and in the API.
+import Fluent
+import Vapor
+
+struct APIKeyDTO: Content {
+    var id: UUID
+    var name: String
+    var prefix: String
+    var createdAt: Date?
+    var lastUsedAt: Date?
+
+    init(_ key: APIKey) throws {
+        id = try key.requireID()
+        name = key.name
+        prefix = "cc_" + key.prefix
+        createdAt = key.createdAt
+        lastUsedAt = key.lastUsedAt
+    }
+}
+
+struct NewAPIKeyDTO: Content {
+    /// Shown once; only its hash is kept.
+    var token: String
+    var key: APIKeyDTO
+}
+
+struct ProfilePage: Encodable {
+    struct KeyRow: Encodable {
+        var id: UUID
+        var name: String
+        var prefix: String
+        var created: String
+        var lastUsed: String?
+
+        init(_ key: APIKeyDTO) {
+            let format = Date.FormatStyle(date: .numeric, time: .shortened, timeZone: TimeZone(identifier: "UTC")!)
+            id = key.id
+            name = key.name
+            prefix = key.prefix
+            created = key.createdAt.map { $0.formatted(format) } ?? ""
+            lastUsed = key.lastUsedAt.map { $0.formatted(format) }
+        }
+    }
+    var title = "Profile"
+    var page: PageContext
+    var name: String
+    var email: String
+    var keys: [KeyRow]
+    var newToken: String?
+    var newKeyName: String?
+}
+
+enum ProfileController {
+    struct NewKey: Content { var name: String }
+
+    @Sendable static func page(req: Request) async throws -> View {
+        try await render(req, newToken: nil, newKeyName: nil)
+    }
+
+    @Sendable static func createKeyFromForm(req: Request) async throws -> View {
+        let user = try req.auth.require(User.self)
+        let (token, key) = try await APIKeys.issue(to: user, name: try req.content.decode(NewKey.self).name, kind: .personal, on: req.db)
+        return try await render(req, newToken: token, newKeyName: key.name)
+    }
+
+    @Sendable static func revokeKeyFromForm(req: Request) async throws -> Response {
+        let user = try req.auth.require(User.self)
+        try await APIKeys.revoke(try req.parameters.require("keyID", as: UUID.self), by: user, on: req.db)
+        return req.redirect(to: "/profile", redirectType: .normal)
+    }
+
+    @Sendable static func listKeys(req: Request) async throws -> [APIKeyDTO] {
+        let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
+        return try await APIKeys.list(for: user, on: req.db).map(APIKeyDTO.init)
+    }
+
+    @Sendable static func createKey(req: Request) async throws -> Response {
+        let user = try req.auth.require(User.self)
+        let (token, key) = try await APIKeys.issue(to: user, name: try req.content.decode(NewKey.self).name, kind: .personal, on: req.db)
+        return try await NewAPIKeyDTO(token: token, key: APIKeyDTO(key)).encodeResponse(status: .created, for: req)
+    }
+
+    @Sendable static func revokeKey(req: Request) async throws -> HTTPStatus {
+        let user = try req.auth.require(User.self)
+        try await APIKeys.revoke(try req.parameters.require("keyID", as: UUID.self), by: user, on: req.db)
+        return .noContent
+    }
+
+    private static func render(_ req: Request, newToken: String?, newKeyName: String?) async throws -> View {
+        let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
+        let keys = try await APIKeys.list(for: user, on: req.db).map { ProfilePage.KeyRow(try APIKeyDTO($0)) }
+        return try await req.view.render("profile", ProfilePage(page: PageContext(req), name: user.displayName, email: user.email,
+                                                                keys: keys, newToken: newToken, newKeyName: newKeyName))
+    }
+}

@@ -1,0 +1,228 @@
+import Testing
+import Foundation
+import Fluent
+import Vapor
+import VaporTesting
+@testable import App
+
+@Suite struct AuthTests {
+    @Test func theSignInPageSetsAPrivateSessionCookieAndACSRFToken() async throws {
+        try await withTestApp { app in
+            let browser = try Browser(app)
+            let page = try await browser.get("/signin")
+            #expect(page.status == .ok)
+            let cookie = try #require(browser.lastSetCookie)
+            #expect(cookie.contains("HttpOnly"))
+            #expect(cookie.contains("SameSite=Lax"))
+            #expect(!cookie.contains("Secure"))  // served over http here
+            #expect(browser.csrf?.isEmpty == false)
+        }
+    }
+
+    @Test func signingInWithTheRightPasswordOpensTheDashboardWithANewSession() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let browser = try Browser(app)
+            try await browser.get("/signin")
+            let before = browser.cookie
+            let response = try await browser.signIn("Instructor@Demo.test")  // email is case-insensitive
+            #expect(response.status == .seeOther)
+            #expect(response.headers.first(name: .location) == "/dashboard")
+            #expect(browser.cookie != before, "the session id must change at sign-in")
+            let dashboard = try await browser.get("/dashboard")
+            #expect(dashboard.status == .ok)
+            #expect(dashboard.body.string.contains("CS101 Introduction to Programming — instructor"))
+            #expect(dashboard.body.string.contains("Signed in as Ines Instructor"))
+        }
+    }
+
+    @Test func pagesForSignedInPeopleRedirectToSignIn() async throws {
+        try await withTestApp { app in
+            let browser = try Browser(app)
+            for path in ["/dashboard", "/profile"] {
+                let response = try await browser.get(path)
+                #expect(response.status == .seeOther)
+                #expect(response.headers.first(name: .location)?.hasPrefix("/signin?next=") == true)
+            }
+        }
+    }
+
+    @Test func signingOutEndsTheSession() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let browser = try Browser(app)
+            try await browser.signIn("ta@demo.test")
+            try await browser.get("/dashboard")
+            let out = try await browser.post("/signout", [:])
+            #expect(out.status == .seeOther)
+            #expect(try await browser.get("/dashboard").status == .seeOther)
+        }
+    }
+
+    @Test func aWrongPasswordIsRefusedAndABurstIsThrottled() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let browser = try Browser(app)
+            for _ in 0..<5 {
+                let response = try await browser.signIn("student2@demo.test", "wrong")
+                #expect(response.status == .unauthorized)
+                #expect(response.body.string.contains("The email or password is wrong."))
+            }
+            let throttled = try await browser.signIn("student2@demo.test", "campuscloud-demo")
+            #expect(throttled.status == .tooManyRequests)
+            #expect(throttled.body.string.contains("Too many failed sign-ins"))
+        }
+    }
+
+    @Test func formsWithoutTheRightCSRFTokenAreRejectedAndChangeNothing() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let browser = try Browser(app)
+            try await browser.get("/signin")
+            let noToken = try await browser.post("/signin", ["email": "ta@demo.test", "password": "campuscloud-demo"], csrf: .some(nil))
+            #expect(noToken.status == .forbidden)
+            try await browser.signIn("ta@demo.test")
+            try await browser.get("/profile")
+            let forged = try await browser.post("/profile/keys", ["name": "forged"], csrf: "not-the-token")
+            #expect(forged.status == .forbidden)
+            #expect(try await APIKey.query(on: app.db).count() == 0)
+            let real = try await browser.post("/profile/keys", ["name": "laptop"])
+            #expect(real.status == .ok)
+            #expect(real.body.string.contains("Copy it now"))
+            #expect(try await APIKey.query(on: app.db).count() == 1)
+        }
+    }
+
+    @Test func theSafeNextPathStaysOnThisSite() {
+        #expect(AuthController.safeNext("/profile") == "/profile")
+        #expect(AuthController.safeNext("//evil.example/x") == "/dashboard")
+        #expect(AuthController.safeNext("https://evil.example") == "/dashboard")
+        #expect(AuthController.safeNext(nil) == "/dashboard")
+    }
+}
+
+@Suite struct APIAuthTests {
+    func token(_ app: Application, _ email: String, _ password: String = "campuscloud-demo") async throws -> (HTTPStatus, String?) {
+        var status = HTTPStatus.internalServerError
+        var token: String?
+        try await app.testing().test(.POST, "api/v1/auth/token", beforeRequest: { req in
+            try req.content.encode(["email": email, "password": password], as: .json)
+        }, afterResponse: { res async in
+            status = res.status
+            token = try? res.content.decode(AuthController.TokenDTO.self).token
+        })
+        return (status, token)
+    }
+
+    func bearer(_ token: String) -> HTTPHeaders { ["Authorization": "Bearer \(token)"] }
+
+    @Test func aTokenFromThePasswordShowsMeAndMyMemberships() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let (status, token) = try await token(app, "mentor@partner.test")
+            #expect(status == .ok)
+            let me = try await app.testing().sendRequest(.GET, "api/v1/me", headers: bearer(try #require(token)))
+            #expect(me.status == .ok)
+            let body = try me.content.decode(MeDTO.self)
+            #expect(body.email == "mentor@partner.test")
+            #expect(body.memberships.programmes.map(\.role) == ["partner_contact"])
+            #expect(body.memberships.projects.map(\.role) == ["mentor"])
+            #expect(body.memberships.courses.isEmpty)
+        }
+    }
+
+    @Test func wrongPasswordsAndMissingOrBadTokensAnswer401InTheErrorFormat() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            #expect(try await token(app, "ta@demo.test", "nope").0 == .unauthorized)
+            #expect(try await token(app, "nobody@demo.test").0 == .unauthorized)
+            for headers in [HTTPHeaders(), bearer("cc_aaaaaaaaaaaa_wrong"), bearer("not-a-token")] {
+                let response = try await app.testing().sendRequest(.GET, "api/v1/me", headers: headers)
+                #expect(response.status == .unauthorized)
+                #expect(try response.content.decode(ErrorBody.self).error.type == "authentication_error")
+            }
+        }
+    }
+
+    @Test func personalKeysAreStoredOnlyAsHashesAndRevokingStopsThemAtOnce() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let session = try #require(try await token(app, "student3@demo.test").1)
+            let created = try await app.testing().sendRequest(.POST, "api/v1/me/keys", headers: bearer(session)) { req in
+                try req.content.encode(["name": "grading script"], as: .json)
+            }
+            #expect(created.status == .created)
+            let new = try created.content.decode(NewAPIKeyDTO.self)
+            let secret = String(new.token.split(separator: "_")[2])
+            // At rest: the hash, never the token or its secret.
+            for row in try await APIKey.query(on: app.db).all() {
+                #expect(row.secretHash != secret && !row.secretHash.contains(secret))
+                #expect(row.secretHash.count == 64)
+            }
+            // Listed by prefix only.
+            let listed = try await app.testing().sendRequest(.GET, "api/v1/me/keys", headers: bearer(session))
+            #expect(!listed.body.string.contains(secret))
+            #expect(try listed.content.decode([APIKeyDTO].self).map(\.name) == ["grading script"])
+            // Works, then is revoked, then does not work on the very next request.
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: bearer(new.token)).status == .ok)
+            let revoked = try await app.testing().sendRequest(.DELETE, "api/v1/me/keys/\(new.key.id)", headers: bearer(session))
+            #expect(revoked.status == .noContent)
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: bearer(new.token)).status == .unauthorized)
+        }
+    }
+
+    @Test func someoneElsesKeyAnswers404AndKeepsWorking() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let alice = try #require(try await token(app, "student4@demo.test").1)
+            let bob = try #require(try await token(app, "student5@demo.test").1)
+            let created = try await app.testing().sendRequest(.POST, "api/v1/me/keys", headers: bearer(alice)) { req in
+                try req.content.encode(["name": "alice's"], as: .json)
+            }
+            let key = try created.content.decode(NewAPIKeyDTO.self)
+            let attempt = try await app.testing().sendRequest(.DELETE, "api/v1/me/keys/\(key.key.id)", headers: bearer(bob))
+            #expect(attempt.status == .notFound)
+            let unknown = try await app.testing().sendRequest(.DELETE, "api/v1/me/keys/\(UUID())", headers: bearer(bob))
+            #expect(unknown.status == .notFound)
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: bearer(key.token)).status == .ok)
+        }
+    }
+
+    @Test func badBodiesGetASentenceNotATrace() async throws {
+        try await withTestApp { app in
+            let malformed = try await app.testing().sendRequest(.POST, "api/v1/auth/token", headers: ["Content-Type": "application/json"],
+                                                               body: ByteBuffer(string: "{\"email\": 42"))
+            #expect(malformed.status == .badRequest)
+            let missing = try await app.testing().sendRequest(.POST, "api/v1/auth/token", headers: ["Content-Type": "application/json"],
+                                                             body: ByteBuffer(string: "{\"email\": \"a@b.c\"}"))
+            #expect(missing.status == .badRequest)
+            #expect(try missing.content.decode(ErrorBody.self).error.message.contains("'password' is missing"))
+        }
+    }
+}
+
+@Suite struct TokenAndThrottleTests {
+    @Test func tokensParseOnlyInTheirOwnShape() {
+        let (token, prefix, hash) = TokenCodec.generate()
+        let parts = TokenCodec.parse(token)
+        #expect(parts?.prefix == prefix)
+        #expect(TokenCodec.matches(parts!.secret, hash: hash))
+        #expect(!TokenCodec.matches(parts!.secret + "x", hash: hash))
+        for bad in ["", "cc_", "cc_short_secret", "xx_aaaaaaaaaaaa_secret", "cc_aaaaaaaaaaaa_"] { #expect(TokenCodec.parse(bad) == nil) }
+    }
+
+    @Test func theThrottleBlocksAfterTheFreeAttemptsAndForgetsAfterSuccess() {
+        let throttle = SignInThrottle(policy: .init(freeAttempts: 3, window: 60, firstPause: 10, maxPause: 100))
+        let now = Date()
+        for _ in 0..<2 { throttle.recordFailure(for: ["a"], now: now) }
+        #expect(throttle.wait(for: ["a"], now: now) == nil)
+        throttle.recordFailure(for: ["a"], now: now)
+        #expect(throttle.wait(for: ["a"], now: now) == 10)
+        #expect(throttle.wait(for: ["a"], now: now.addingTimeInterval(11)) == nil)
+        throttle.recordFailure(for: ["a"], now: now.addingTimeInterval(11))
+        #expect(throttle.wait(for: ["a"], now: now.addingTimeInterval(11)) == 20)  // the pause doubles
+        throttle.recordSuccess(for: ["a"])
+        #expect(throttle.wait(for: ["a"], now: now.addingTimeInterval(11)) == nil)
+        #expect(throttle.wait(for: ["b"], now: now) == nil)
+    }
+}

@@ -1,0 +1,56 @@
+// A minimal browser for tests: keeps the session cookie, reads the CSRF token from the last page, posts forms.
+import Foundation
+import Vapor
+import VaporTesting
+
+final class Browser {
+    private let tester: any TestingApplicationTester
+    private(set) var cookie: String?
+    private(set) var csrf: String?
+    private(set) var lastSetCookie: String?
+
+    init(_ app: Application) throws { tester = try app.testing() }
+
+    @discardableResult
+    func get(_ path: String) async throws -> TestingHTTPResponse {
+        var headers = HTTPHeaders()
+        if let cookie { headers.add(name: .cookie, value: cookie) }
+        return remember(try await tester.sendRequest(.GET, path, headers: headers))
+    }
+
+    /// Posts a form with the page's CSRF token unless `csrf` overrides it (nil sends none).
+    @discardableResult
+    func post(_ path: String, _ fields: [String: String], csrf override: String?? = .none) async throws -> TestingHTTPResponse {
+        var form = fields
+        switch override {
+        case .none: if let csrf { form["_csrf"] = csrf }
+        case .some(let value?): form["_csrf"] = value
+        case .some(nil): break
+        }
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let body = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+        var headers = HTTPHeaders()
+        headers.contentType = .urlEncodedForm
+        if let cookie { headers.add(name: .cookie, value: cookie) }
+        return remember(try await tester.sendRequest(.POST, path, headers: headers, body: ByteBuffer(string: body)))
+    }
+
+    @discardableResult
+    func signIn(_ email: String, _ password: String = "campuscloud-demo") async throws -> TestingHTTPResponse {
+        try await get("/signin")
+        return try await post("/signin", ["email": email, "password": password, "next": "/dashboard"])
+    }
+
+    private func remember(_ response: TestingHTTPResponse) -> TestingHTTPResponse {
+        if let setCookie = response.headers.first(name: .setCookie) {
+            lastSetCookie = setCookie
+            cookie = String(setCookie.split(separator: ";")[0])
+        }
+        let html = response.body.string
+        if let range = html.range(of: #"name="_csrf" value=""#) {
+            csrf = String(html[range.upperBound...].prefix { $0 != "\"" })
+        }
+        return response
+    }
+}
