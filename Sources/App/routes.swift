@@ -21,6 +21,9 @@ func routes(_ app: Application) throws {
     signedIn.get("profile", use: ProfileController.page)
     signedIn.post("profile", "keys", use: ProfileController.createKeyFromForm)
     signedIn.post("profile", "keys", ":keyID", "revoke", use: ProfileController.revokeKeyFromForm)
+    signedIn.get("courses", ":courseID", use: CourseController.page)
+    signedIn.post("courses", ":courseID", "roster", use: CourseController.importFromPage)
+    signedIn.get("courses", ":courseID", "roster.csv", use: CourseController.exportCSV)
 
     // JSON API: each route is declared with its OpenAPI description.
     let api = APIRoutes(app.routes, prefix: ["api", "v1"])
@@ -53,6 +56,24 @@ func routes(_ app: Application) throws {
            errors: [400: "The name is missing or too long.", 401: "No valid bearer token."], use: ProfileController.createKey)
     api.on(.DELETE, "me/keys/:keyID", id: "revokeMyKey", summary: "Revoke one of your keys; it stops working at once.", tag: "people",
            status: 204, errors: [401: "No valid bearer token.", 404: "No such key of yours."], use: ProfileController.revokeKey)
+    api.schema("Course", .object(["id": .string(format: "uuid"), "code": .string(), "title": .string(), "term": .string(),
+                                  "yourRole": .string()], required: ["id", "code", "title", "term"]))
+    api.schema("RosterEntry", .object(["email": .string(format: "email"), "name": .string(),
+                                       "role": .string(enumValues: CourseRole.allCases.map(\.rawValue))], required: ["email", "name", "role"]))
+    api.on(.GET, "courses/:courseID", id: "getCourse", summary: "A course you have a role in (or manage).", tag: "courses",
+           response: .ref("Course"), errors: [404: "No such course, or not yours to see."], use: CourseController.show)
+    api.on(.GET, "courses/:courseID/roster", id: "getRoster", summary: "Who is in the course (staff only); ?page=&per= (at most 500).",
+           tag: "courses",
+           response: .object(["items": .array(.ref("RosterEntry")),
+                              "metadata": .object(["page": .integer(), "per": .integer(), "total": .integer()], required: ["page", "per", "total"])],
+                             required: ["items", "metadata"]),
+           errors: [404: "No such course, or its roster is not yours to see."], use: CourseController.roster)
+    api.on(.POST, "courses/:courseID/roster", id: "importRoster",
+           summary: "Import a roster CSV (body text/csv: email,name,role). All or nothing: any bad row rejects the file.", tag: "courses",
+           response: .object(["rows": .integer(), "newPeople": .array(.string()), "added": .integer(), "roleChanged": .integer()],
+                             required: ["rows", "newPeople", "added", "roleChanged"]),
+           errors: [404: "No such course, or not yours to manage.", 413: "The file is over 1 MB.",
+                    422: "The file has problems; error.problems lists each with its line."], use: CourseController.importCSV)
 
     app.openAPIDocument = api.document(version: PlatformVersion.current)
 }

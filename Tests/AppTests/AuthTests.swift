@@ -31,7 +31,7 @@ import VaporTesting
             #expect(browser.cookie != before, "the session id must change at sign-in")
             let dashboard = try await browser.get("/dashboard")
             #expect(dashboard.status == .ok)
-            #expect(dashboard.body.string.contains("CS101 Introduction to Programming — instructor"))
+            #expect(dashboard.body.string.contains("CS101 Introduction to Programming</a> — instructor"))
             #expect(dashboard.body.string.contains("Signed in as Ines Instructor"))
         }
     }

@@ -3,11 +3,15 @@
 // generic sentence.
 import Vapor
 
+/// An error with a list of specific problems (e.g. every bad line of a file) for the API's error body.
+protocol DetailedError: Error { var details: [String] { get } }
+
 struct ErrorBody: Content {
     struct Detail: Content {
         var message: String
         var type: String
         var code: String?
+        var problems: [String]?
     }
     var error: Detail
 }
@@ -43,7 +47,8 @@ struct PlatformErrorMiddleware: AsyncMiddleware {
             request.logger.debug("\(status.code) on \(request.method) \(request.url.path): \(message)")
         }
         if Self.wantsJSON(request) {
-            let body = ErrorBody(error: .init(message: message, type: Self.kind(of: status), code: String(status.code)))
+            let body = ErrorBody(error: .init(message: message, type: Self.kind(of: status), code: String(status.code),
+                                              problems: (error as? any DetailedError)?.details))
             let response = Response(status: status, headers: headers)
             do { try response.content.encode(body, as: .json) } catch { response.body = .init(string: "{}") }
             return response

@@ -9,6 +9,12 @@ enum Policy {
         case viewSelf
         /// See or revoke an API key.
         case manageKey(ownerID: UUID)
+        /// See a course's page (title, term, one's own role).
+        case viewCourse(CourseAccess)
+        /// See who is in a course (personal data: staff only).
+        case viewRoster(CourseAccess)
+        /// Import, change and export a course's roster.
+        case manageRoster(CourseAccess)
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -16,10 +22,22 @@ enum Policy {
         switch action {
         case .viewSelf: return true
         case .manageKey(let ownerID): return user.id == ownerID
+        case .viewCourse(let access):
+            return user.isAdmin || access.programmeRole == .manager || access.courseRole != nil
+        case .viewRoster(let access):
+            return user.isAdmin || access.programmeRole == .manager || access.courseRole == .instructor || access.courseRole == .ta
+        case .manageRoster(let access):
+            return user.isAdmin || access.programmeRole == .manager || access.courseRole == .instructor
         }
     }
 
     static func require(_ user: User, can action: Action) throws {
         guard allows(user, action) else { throw Abort(.notFound) }
     }
+}
+
+/// A person's roles that bear on one course: in the course itself and in its programme.
+struct CourseAccess: Equatable, Sendable {
+    var courseRole: CourseRole?
+    var programmeRole: ProgrammeRole?
 }

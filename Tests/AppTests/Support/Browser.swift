@@ -36,6 +36,25 @@ final class Browser {
         return remember(try await tester.sendRequest(.POST, path, headers: headers, body: ByteBuffer(string: body)))
     }
 
+    /// Posts a multipart form with one file, as a browser's file upload does (with the page's CSRF token).
+    @discardableResult
+    func upload(_ path: String, field: String, filename: String, contents: Data) async throws -> TestingHTTPResponse {
+        let boundary = "----campuscloud-test-\(UUID().uuidString)"
+        var body = Data()
+        func part(_ headers: String, _ content: Data) {
+            body.append(Data("--\(boundary)\r\n\(headers)\r\n\r\n".utf8))
+            body.append(content)
+            body.append(Data("\r\n".utf8))
+        }
+        if let csrf { part("Content-Disposition: form-data; name=\"_csrf\"", Data(csrf.utf8)) }
+        part("Content-Disposition: form-data; name=\"\(field)\"; filename=\"\(filename)\"\r\nContent-Type: text/csv", contents)
+        body.append(Data("--\(boundary)--\r\n".utf8))
+        var headers = HTTPHeaders()
+        headers.replaceOrAdd(name: .contentType, value: "multipart/form-data; boundary=\(boundary)")
+        if let cookie { headers.add(name: .cookie, value: cookie) }
+        return remember(try await tester.sendRequest(.POST, path, headers: headers, body: ByteBuffer(data: body)))
+    }
+
     @discardableResult
     func signIn(_ email: String, _ password: String = "campuscloud-demo") async throws -> TestingHTTPResponse {
         try await get("/signin")

@@ -1,0 +1,136 @@
+// Course rosters: a CSV file (email,name,role with a header; UTF-8 with or without BOM; quotes and commas in
+// names) is checked whole before anything is written. Any bad row rejects the file with every problem listed by
+// line; a good file creates the people who are new (without a password: they get an invitation) and their
+// memberships, in one transaction.
+import Fluent
+import Foundation
+import SwiftCSV
+import Vapor
+
+struct RosterRow: Equatable, Sendable {
+    var line: Int
+    var email: String
+    var name: String
+    var role: CourseRole
+}
+
+struct RosterProblems: Error, Equatable {
+    var problems: [String]
+}
+
+struct RosterImportSummary: Content, Equatable {
+    var rows: Int
+    var newPeople: [String]
+    var added: Int
+    var roleChanged: Int
+}
+
+enum Rosters {
+    static let maxBytes = 1 << 20
+    static let maxRows = 5000
+
+    /// Reads and checks the whole file; either every row is good or every problem is listed.
+    static func parse(_ data: Data) -> Result<[RosterRow], RosterProblems> {
+        guard data.count <= maxBytes else { return .failure(RosterProblems(problems: ["the file is larger than 1 MB"])) }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(RosterProblems(problems: ["the file is not UTF-8 text; save it from your spreadsheet as \"CSV UTF-8\""]))
+        }
+        let csv: CSV<Enumerated>
+        do {
+            csv = try CSV<Enumerated>(string: text, delimiter: .comma, loadColumns: false)
+        } catch {
+            return .failure(RosterProblems(problems: ["the file is not valid CSV (an unclosed quote?)"]))
+        }
+        let header = csv.header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard header == ["email", "name", "role"] else {
+            return .failure(RosterProblems(problems: ["line 1: the header must be email,name,role (found \(csv.header.joined(separator: ",")))"]))
+        }
+        guard csv.rows.count <= maxRows else { return .failure(RosterProblems(problems: ["the file has more than \(maxRows) rows"])) }
+        var rows: [RosterRow] = [], problems: [String] = [], seen: [String: Int] = [:]
+        let roles = CourseRole.allCases.map(\.rawValue).joined(separator: ", ")
+        for (index, cells) in csv.rows.enumerated() {
+            let line = index + 2
+            if cells.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+            guard cells.count == 3 else { problems.append("line \(line): expected 3 fields (email,name,role), found \(cells.count)"); continue }
+            let email = User.normalise(email: cells[0])
+            let name = cells[1].trimmingCharacters(in: .whitespacesAndNewlines)
+            let rawRole = cells[2].trimmingCharacters(in: .whitespaces).lowercased()
+            var lineProblems: [String] = []
+            if email.isEmpty { lineProblems.append("email is missing") }
+            else if !isPlausibleEmail(email) { lineProblems.append("'\(cells[0])' is not an email address") }
+            if name.isEmpty { lineProblems.append("name is missing") }
+            if name.count > 200 { lineProblems.append("name is longer than 200 characters") }
+            let role = CourseRole(rawValue: rawRole)
+            if role == nil { lineProblems.append(rawRole.isEmpty ? "role is missing" : "role '\(cells[2])' is not one of \(roles)") }
+            if !email.isEmpty, let first = seen[email] { lineProblems.append("\(email) is already on line \(first)") }
+            if !email.isEmpty, seen[email] == nil { seen[email] = line }
+            if lineProblems.isEmpty, let role {
+                rows.append(RosterRow(line: line, email: email, name: name, role: role))
+            } else {
+                problems.append("line \(line): " + lineProblems.joined(separator: "; "))
+            }
+        }
+        if rows.isEmpty && problems.isEmpty { problems.append("the file has no rows below the header") }
+        return problems.isEmpty ? .success(rows) : .failure(RosterProblems(problems: problems))
+    }
+
+    /// Writes a checked roster in one transaction: new people, new memberships, changed roles.
+    static func apply(_ rows: [RosterRow], to course: Course, on db: any Database) async throws -> RosterImportSummary {
+        let courseID = try course.requireID()
+        return try await db.transaction { db in
+            let emails = rows.map(\.email)
+            var users = Dictionary(uniqueKeysWithValues: try await User.query(on: db).filter(\.$email ~~ emails).all().map { ($0.email, $0) })
+            var newPeople: [String] = []
+            for row in rows where users[row.email] == nil {
+                let user = User(email: row.email, displayName: row.name, passwordHash: nil)
+                try await user.create(on: db)
+                users[row.email] = user
+                newPeople.append(row.email)
+            }
+            let userIDs = try users.values.map { try $0.requireID() }
+            let existing = Dictionary(uniqueKeysWithValues: try await CourseMember.query(on: db).filter(\.$course.$id == courseID)
+                .filter(\.$user.$id ~~ userIDs).all().map { ($0.$user.id, $0) })
+            var added = 0, changed = 0
+            for row in rows {
+                let userID = try users[row.email]!.requireID()
+                if let member = existing[userID] {
+                    if member.role != row.role { member.role = row.role; try await member.save(on: db); changed += 1 }
+                } else {
+                    try await CourseMember(courseID: courseID, userID: userID, role: row.role).create(on: db)
+                    added += 1
+                }
+            }
+            return RosterImportSummary(rows: rows.count, newPeople: newPeople, added: added, roleChanged: changed)
+        }
+    }
+
+    struct Entry: Content, Equatable {
+        var email: String
+        var name: String
+        var role: CourseRole
+    }
+
+    /// The roster sorted by role then name (two queries whatever its size).
+    static func entries(of course: Course, on db: any Database) async throws -> [Entry] {
+        let members = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).with(\.$user).all()
+        let order: [CourseRole: Int] = [.instructor: 0, .ta: 1, .student: 2]
+        return members.map { Entry(email: $0.user.email, name: $0.user.displayName, role: $0.role) }
+            .sorted { (order[$0.role]!, $0.name) < (order[$1.role]!, $1.name) }
+    }
+
+    /// The roster as CSV, in the form `parse` reads.
+    static func csv(_ entries: [Entry]) -> String {
+        func field(_ value: String) -> String {
+            value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
+        }
+        return (["email,name,role"] + entries.map { [field($0.email), field($0.name), $0.role.rawValue].joined(separator: ",") })
+            .joined(separator: "\r\n") + "\r\n"
+    }
+
+    static func isPlausibleEmail(_ email: String) -> Bool {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+            && !email.contains(where: { $0.isWhitespace || $0 == "," || $0 == "<" || $0 == ">" }) && email.count <= 254
+    }
+}
