@@ -16,9 +16,12 @@ func routes(_ app: Application) throws {
     web.get("signin", use: AuthController.signInPage)
     web.post("signin", use: AuthController.signIn)
     web.post("signout", use: AuthController.signOut)
+    web.get("set-password", use: PasswordController.page)
+    web.post("set-password", use: PasswordController.setPassword)
     let signedIn = web.grouped(User.redirectMiddleware { req in "/signin?next=" + (req.url.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/") })
     signedIn.get("dashboard", use: DashboardController.page)
     signedIn.get("profile", use: ProfileController.page)
+    signedIn.post("profile", "password", use: PasswordController.change)
     signedIn.post("profile", "keys", use: ProfileController.createKeyFromForm)
     signedIn.post("profile", "keys", ":keyID", "revoke", use: ProfileController.revokeKeyFromForm)
     signedIn.get("courses", ":courseID", use: CourseController.page)
@@ -70,8 +73,9 @@ func routes(_ app: Application) throws {
            errors: [404: "No such course, or its roster is not yours to see."], use: CourseController.roster)
     api.on(.POST, "courses/:courseID/roster", id: "importRoster",
            summary: "Import a roster CSV (body text/csv: email,name,role). All or nothing: any bad row rejects the file.", tag: "courses",
-           response: .object(["rows": .integer(), "newPeople": .array(.string()), "added": .integer(), "roleChanged": .integer()],
-                             required: ["rows", "newPeople", "added", "roleChanged"]),
+           response: .object(["rows": .integer(), "newPeople": .array(.string()), "added": .integer(), "roleChanged": .integer(),
+                              "invitations": .array(.object(["email": .string(), "link": .string()], required: ["email", "link"]))],
+                             required: ["rows", "newPeople", "added", "roleChanged", "invitations"]),
            errors: [404: "No such course, or not yours to manage.", 413: "The file is over 1 MB.",
                     422: "The file has problems; error.problems lists each with its line."], use: CourseController.importCSV)
 

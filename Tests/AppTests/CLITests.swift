@@ -182,4 +182,25 @@ import FoundationNetworking
         #expect(failed.status == 4)
         #expect(failed.stderr.contains("was not built"))
     }
+
+    @Test func adminsCreatePeopleAndPrintResetLinks() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(try Self.run(["migrate"], in: folder).status == 0)
+        let env = ["CAMPUSCLOUD_PUBLIC_URL": "https://campuscloud.example.edu/"]
+        let created = try Self.run(["admin", "create-user", "--email", "Head@Uni.edu", "--name", "Head of IT", "--admin"], environment: env, in: folder)
+        #expect(created.status == 0, "stderr: \(created.stderr)")
+        #expect(created.stdout.contains("Created head@uni.edu (administrator)"))
+        #expect(created.stdout.contains("https://campuscloud.example.edu/set-password?token="))
+        let twice = try Self.run(["admin", "create-user", "--email", "head@uni.edu", "--name", "Again"], in: folder)
+        #expect(twice.status == 1)
+        #expect(twice.stderr.contains("already"))
+        let reset = try Self.run(["admin", "reset-link", "HEAD@uni.edu"], in: folder)
+        #expect(reset.status == 0)
+        #expect(reset.stdout.contains("/set-password?token="))
+        let nobody = try Self.run(["admin", "reset-link", "nobody@uni.edu"], in: folder)
+        #expect(nobody.status == 1)
+        #expect(nobody.stderr.contains("nobody@uni.edu"))
+        #expect(try Self.run(["admin", "create-user", "--email", "not-an-email", "--name", "X"], in: folder).status == 2)
+    }
 }

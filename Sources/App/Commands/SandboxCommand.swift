@@ -74,7 +74,7 @@ struct SandboxCommand: AsyncParsableCommand {
                 defer { service.sandbox.shutdown() }
                 built = try await service.sandbox.buildLayer(id: id, setup: options.job())
             } catch let error as SandboxError {
-                throw StartupError.sandbox(error.description)
+                throw StartupError.message(error.description)
             }
             FileHandle.standardOutput.write(Data(built.result.stdout.utf8))
             FileHandle.standardError.write(Data(built.result.stderr.utf8))
@@ -106,7 +106,7 @@ struct SandboxCommand: AsyncParsableCommand {
             var environment: SandboxLayer?
             if let layer {
                 guard let found = service.sandbox.layer(id: layer) else {
-                    throw StartupError.sandbox("There is no environment layer '\(layer)'; build it with campuscloud sandbox build-layer \(layer) -- COMMAND.")
+                    throw StartupError.message("There is no environment layer '\(layer)'; build it with campuscloud sandbox build-layer \(layer) -- COMMAND.")
                 }
                 environment = found
             }
@@ -118,7 +118,7 @@ struct SandboxCommand: AsyncParsableCommand {
                 defer { service.sandbox.shutdown() }  // the job's folder is removed before the process exits
                 result = try await service.run(options.job(layer: environment), onOutput: json ? nil : stream)
             } catch let error as SandboxError {
-                throw StartupError.sandbox(error.description)
+                throw StartupError.message(error.description)
             }
             if json { return try SandboxCommand.printJSON(result) }
             throw ExitCode(Self.exitCode(for: result))

@@ -51,7 +51,7 @@ enum CourseController {
         case .failure(let rejected):
             return try await render(req, course, user, access, problems: rejected.problems).encodeResponse(status: .unprocessableEntity, for: req)
         case .success(let rows):
-            let summary = try await Rosters.apply(rows, to: course, on: req.db)
+            let summary = try await Rosters.apply(rows, to: course, link: req.application.platformConfig.absolute, on: req.db)
             return try await render(req, course, user, access, summary: summary).encodeResponse(for: req)
         }
     }
@@ -85,7 +85,7 @@ enum CourseController {
         guard let body = req.body.data else { throw Abort(.badRequest, reason: "Send the roster CSV as the request body (Content-Type: text/csv).") }
         switch Rosters.parse(Data(buffer: body)) {
         case .failure(let rejected): throw RosterRejection(problems: rejected.problems)
-        case .success(let rows): return try await Rosters.apply(rows, to: course, on: req.db)
+        case .success(let rows): return try await Rosters.apply(rows, to: course, link: req.application.platformConfig.absolute, on: req.db)
         }
     }
 

@@ -48,6 +48,7 @@ struct ProfilePage: Encodable {
     var keys: [KeyRow]
     var newToken: String?
     var newKeyName: String?
+    var changed: Bool
 }
 
 enum ProfileController {
@@ -92,6 +93,7 @@ enum ProfileController {
         try Policy.require(user, can: .viewSelf)
         let keys = try await APIKeys.list(for: user, on: req.db).map { ProfilePage.KeyRow(try APIKeyDTO($0)) }
         return try await req.view.render("profile", ProfilePage(page: PageContext(req), name: user.displayName, email: user.email,
-                                                                keys: keys, newToken: newToken, newKeyName: newKeyName))
+                                                                keys: keys, newToken: newToken, newKeyName: newKeyName,
+                                                                changed: req.query[String.self, at: "changed"] != nil))
     }
 }

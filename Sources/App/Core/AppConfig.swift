@@ -32,6 +32,14 @@ public struct AppConfig: Sendable, CustomStringConvertible {
 
     var servesHTTPS: Bool { publicURL?.scheme == "https" }
 
+    /// A path on this site as the address people use (the path alone when CAMPUSCLOUD_PUBLIC_URL is not set).
+    @Sendable func absolute(_ path: String) -> String {
+        guard let publicURL else { return path }
+        var base = publicURL.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + path
+    }
+
     public static let minimumSecretLength = 32
 
     /// Parses the variables that matter; unknown variables are ignored. Paths stay as given (relative to the working directory).

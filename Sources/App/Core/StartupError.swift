@@ -6,7 +6,8 @@ public enum StartupError: Error, CustomStringConvertible {
     case dataDirectory(String, reason: String)
     case notDemoDatabase(users: Int)
     case resourcesMissing(String)
-    case sandbox(String)
+    /// A sentence for the person at the command line (the sandbox, admin commands).
+    case message(String)
 
     public var description: String {
         switch self {
@@ -20,7 +21,7 @@ public enum StartupError: Error, CustomStringConvertible {
             "The data folder \(path) is not usable: \(reason); set CAMPUSCLOUD_DATA_DIR to a writable folder."
         case .notDemoDatabase(let users):
             "This database already holds data that is not demo data (\(users) user(s)); the demo refuses to touch it. Point DATABASE_URL at a new file, e.g. DATABASE_URL=sqlite://demo.sqlite."
-        case .sandbox(let text):
+        case .message(let text):
             text
         case .resourcesMissing(let path):
             "The page templates are missing (looked in \(path)); install the campuscloud_App.resources folder next to the binary."

@@ -19,10 +19,16 @@ struct RosterProblems: Error, Equatable {
 }
 
 struct RosterImportSummary: Content, Equatable {
+    struct Invitation: Content, Equatable {
+        var email: String
+        /// Where the new person sets their password (valid 14 days, once). Give it to them.
+        var link: String
+    }
     var rows: Int
     var newPeople: [String]
     var added: Int
     var roleChanged: Int
+    var invitations: [Invitation]
 }
 
 enum Rosters {
@@ -75,17 +81,20 @@ enum Rosters {
     }
 
     /// Writes a checked roster in one transaction: new people, new memberships, changed roles.
-    static func apply(_ rows: [RosterRow], to course: Course, on db: any Database) async throws -> RosterImportSummary {
+    /// `link` turns a set-password path into the address people use.
+    static func apply(_ rows: [RosterRow], to course: Course, link: @escaping @Sendable (String) -> String = { $0 },
+                      on db: any Database) async throws -> RosterImportSummary {
         let courseID = try course.requireID()
         return try await db.transaction { db in
             let emails = rows.map(\.email)
             var users = Dictionary(uniqueKeysWithValues: try await User.query(on: db).filter(\.$email ~~ emails).all().map { ($0.email, $0) })
-            var newPeople: [String] = []
+            var newPeople: [String] = [], invitations: [RosterImportSummary.Invitation] = []
             for row in rows where users[row.email] == nil {
                 let user = User(email: row.email, displayName: row.name, passwordHash: nil)
                 try await user.create(on: db)
                 users[row.email] = user
                 newPeople.append(row.email)
+                invitations.append(.init(email: row.email, link: link(try await PasswordLinks.issue(for: user, purpose: .invitation, on: db))))
             }
             let userIDs = try users.values.map { try $0.requireID() }
             let existing = Dictionary(uniqueKeysWithValues: try await CourseMember.query(on: db).filter(\.$course.$id == courseID)
@@ -100,7 +109,7 @@ enum Rosters {
                     added += 1
                 }
             }
-            return RosterImportSummary(rows: rows.count, newPeople: newPeople, added: added, roleChanged: changed)
+            return RosterImportSummary(rows: rows.count, newPeople: newPeople, added: added, roleChanged: changed, invitations: invitations)
         }
     }
 

@@ -15,6 +15,7 @@ enum Migrations {
         CreatePlatformSetting(),
         CreateAPIKey(),
         CreateSessionRecord(),
+        CreatePasswordLink(),
     ]
 
     static func register(on app: Application) {

@@ -1,0 +1,52 @@
+// Setting a password from an invitation or reset link, and changing one's own password.
+import Fluent
+import Vapor
+
+struct SetPasswordPage: Encodable {
+    var title = "Set your password"
+    var page: PageContext
+    var token: String
+    var email: String?
+    var error: String?
+}
+
+enum PasswordController {
+    struct SetPasswordForm: Content { var token: String; var password: String; var confirmation: String }
+    struct ChangePasswordForm: Content { var current: String; var password: String; var confirmation: String }
+
+    @Sendable static func page(req: Request) async throws -> Response {
+        let token = (try? req.query.get(String.self, at: "token")) ?? ""
+        let link = try await PasswordLinks.find(token, on: req.db)
+        let page = SetPasswordPage(page: PageContext(req), token: token, email: link?.user.email,
+                                   error: link == nil ? "This link has expired or was already used. Ask your instructor or an administrator for a new one." : nil)
+        return try await req.view.render("set-password", page).encodeResponse(status: link == nil ? .gone : .ok, for: req)
+    }
+
+    @Sendable static func setPassword(req: Request) async throws -> Response {
+        let form = try req.content.decode(SetPasswordForm.self)
+        do {
+            let user = try await PasswordLinks.use(form.token, password: form.password, confirmation: form.confirmation,
+                                                   hasher: req.password.async, on: req.db)
+            req.session.id = nil
+            req.auth.login(user)
+            return req.redirect(to: "/dashboard", redirectType: .normal)
+        } catch let error as any AbortError {
+            let link = try await PasswordLinks.find(form.token, on: req.db)
+            let page = SetPasswordPage(page: PageContext(req), token: form.token, email: link?.user.email, error: error.reason)
+            return try await req.view.render("set-password", page).encodeResponse(status: error.status, for: req)
+        }
+    }
+
+    @Sendable static func change(req: Request) async throws -> Response {
+        let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
+        let form = try req.content.decode(ChangePasswordForm.self)
+        guard let hash = user.passwordHash, try await req.password.async.verify(form.current, created: hash) else {
+            throw Abort(.badRequest, reason: "Your current password is not right.")
+        }
+        try PasswordLinks.check(form.password, confirmation: form.confirmation)
+        user.passwordHash = try await req.password.async.hash(form.password)
+        try await user.save(on: req.db)
+        return req.redirect(to: "/profile?changed=1", redirectType: .normal)
+    }
+}
