@@ -1,0 +1,128 @@
+// Every role × every route, web and API. The table below is the platform's access rules written out; a route that
+// is registered without a row here fails `everyRouteHasARow`, so new routes must say who may use them.
+import Testing
+import Foundation
+import Fluent
+import Vapor
+import VaporTesting
+@testable import App
+
+@Suite struct AccessMatrixTests {
+    enum Who: String, CaseIterable { case anonymous, partner, ta, instructor, admin, student }
+    enum Outcome: Equatable { case allowed, signIn, notFound, unauthorized }
+
+    /// Shorthands for rows.
+    static func everyone(_ outcome: Outcome = .allowed) -> [Who: Outcome] { Dictionary(uniqueKeysWithValues: Who.allCases.map { ($0, outcome) }) }
+    static func signedIn(_ allowed: Set<Who>, anonymous: Outcome) -> [Who: Outcome] {
+        Dictionary(uniqueKeysWithValues: Who.allCases.map { who in
+            (who, who == .anonymous ? anonymous : (allowed.contains(who) ? .allowed : .notFound))
+        })
+    }
+    static let people: Set<Who> = [.partner, .ta, .instructor, .admin, .student]
+
+    static let matrix: [String: [Who: Outcome]] = [
+        "GET /": everyone(),
+        "GET /healthz": everyone(),
+        "GET /metrics": everyone(),
+        "GET /signin": everyone(),
+        "POST /signin": everyone(),
+        "POST /signout": everyone(),
+        "GET /set-password": everyone(),
+        "POST /set-password": everyone(),
+        "GET /dashboard": signedIn(people, anonymous: .signIn),
+        "GET /profile": signedIn(people, anonymous: .signIn),
+        "POST /profile/password": signedIn(people, anonymous: .signIn),
+        "POST /profile/keys": signedIn(people, anonymous: .signIn),
+        "POST /profile/keys/:keyID/revoke": signedIn([.student], anonymous: .signIn),
+        "GET /courses/:courseID": signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
+        "POST /courses/:courseID/roster": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /courses/:courseID/roster.csv": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /api/v1/openapi.json": everyone(),
+        "POST /api/v1/auth/token": everyone(),
+        "GET /api/v1/me": signedIn(people, anonymous: .unauthorized),
+        "GET /api/v1/me/keys": signedIn(people, anonymous: .unauthorized),
+        "POST /api/v1/me/keys": signedIn(people, anonymous: .unauthorized),
+        "DELETE /api/v1/me/keys/:keyID": signedIn([.student], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID/roster": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/courses/:courseID/roster": signedIn([.instructor, .admin], anonymous: .unauthorized),
+    ]
+
+    static func key(_ route: Route) -> String {
+        "\(route.method.rawValue) /" + route.path.map(\.description).joined(separator: "/")
+    }
+
+    static func email(_ who: Who) -> String? {
+        switch who {
+        case .anonymous: nil
+        case .partner: "mentor@partner.test"
+        case .ta: "ta@demo.test"
+        case .instructor: "instructor@demo.test"
+        case .admin: "admin@demo.test"
+        case .student: "student1@demo.test"
+        }
+    }
+
+    @Test func everyRouteHasARow() async throws {
+        try await withTestApp { app in
+            let registered = Set(app.routes.all.map(Self.key))
+            #expect(registered.subtracting(Self.matrix.keys).isEmpty, "routes without a row: \(registered.subtracting(Self.matrix.keys).sorted())")
+            #expect(Set(Self.matrix.keys).subtracting(registered).isEmpty, "rows without a route: \(Set(Self.matrix.keys).subtracting(registered).sorted())")
+        }
+    }
+
+    @Test func everyRoleGetsTheExpectedAnswerOnEveryRoute() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let courseID = try #require(try await Course.query(on: app.db).filter(\.$code == "CS101").first()).requireID()
+            let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
+            var failures: [String] = []
+            for route in app.routes.all {
+                let key = Self.key(route)
+                guard let row = Self.matrix[key] else { continue }  // reported by everyRouteHasARow
+                for who in Who.allCases {
+                    // A fresh key of the student's for each request: revoking it is one of the routes.
+                    let keyID = try await APIKeys.issue(to: student, name: "matrix", kind: .personal, on: app.db).key.requireID()
+                    let path = "/" + route.path.map { component -> String in
+                        switch component.description {
+                        case ":courseID": return courseID.uuidString
+                        case ":keyID": return keyID.uuidString
+                        default: return component.description
+                        }
+                    }.joined(separator: "/")
+                    let outcome = try await Self.request(app, route.method, path, as: who)
+                    if outcome != row[who] { failures.append("\(key) as \(who): expected \(row[who]!), got \(outcome)") }
+                }
+            }
+            #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        }
+    }
+
+    /// One request as `who` (signed in through the web for pages, with a bearer token for the API), classified.
+    static func request(_ app: Application, _ method: HTTPMethod, _ path: String, as who: Who) async throws -> Outcome {
+        let status: HTTPResponseStatus, location: String?
+        if path.hasPrefix("/api/") {
+            var headers = HTTPHeaders()
+            if let email = email(who) {
+                let token = try await app.testing().sendRequest(.POST, "api/v1/auth/token") { req in
+                    try req.content.encode(["email": email, "password": "campuscloud-demo"], as: .json)
+                }.content.decode(AuthController.TokenDTO.self).token
+                headers.add(name: .authorization, value: "Bearer \(token)")
+            }
+            headers.contentType = .json
+            let response = try await app.testing().sendRequest(method, path, headers: headers, body: method == .GET ? nil : ByteBuffer(string: "{}"))
+            (status, location) = (response.status, nil)
+        } else {
+            let browser = try Browser(app)
+            if let email = email(who) { try await browser.signIn(email) } else { try await browser.get("/signin") }
+            let response = method == .GET ? try await browser.get(path) : try await browser.post(path, [:])
+            (status, location) = (response.status, response.headers.first(name: .location))
+        }
+        switch status {
+        case .notFound: return .notFound
+        case .unauthorized where path.hasPrefix("/api/"): return .unauthorized
+        case .seeOther where location?.hasPrefix("/signin") == true: return .signIn
+        default: return .allowed
+        }
+    }
+}
