@@ -1,6 +1,5 @@
 // Invitation and reset links: issued for a person, used once before they expire, to set a password. Setting a
 // password through a link also revokes the person's other open links.
-import Crypto
 import Fluent
 import Foundation
 import Vapor
@@ -12,8 +11,7 @@ enum PasswordLinks {
 
     /// A new link's path (`/set-password?token=…`); the secret exists only in the returned path.
     static func issue(for user: User, purpose: PasswordLink.Purpose, now: Date = Date(), on db: any Database) async throws -> String {
-        let secret = Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let secret = TokenCodec.randomSecret()
         let lifetime = purpose == .invitation ? invitationLifetime : resetLifetime
         try await PasswordLink(userID: user.requireID(), purpose: purpose, secretHash: TokenCodec.hash(secret),
                                expiresAt: now.addingTimeInterval(lifetime)).create(on: db)

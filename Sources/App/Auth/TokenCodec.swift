@@ -16,9 +16,14 @@ enum TokenCodec {
     static func generate() -> (token: String, prefix: String, secretHash: String) {
         var generator = SystemRandomNumberGenerator()
         let prefix = String((0..<prefixLength).map { _ in alphabet.randomElement(using: &generator)! })
-        let secret = Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let secret = randomSecret()
         return ("cc_\(prefix)_\(secret)", prefix, hash(secret))
+    }
+
+    /// 256 random bits, URL-safe base64 without padding (43 characters).
+    static func randomSecret() -> String {
+        Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
     static func parse(_ token: String) -> Parts? {

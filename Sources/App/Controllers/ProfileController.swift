@@ -60,6 +60,7 @@ enum ProfileController {
 
     @Sendable static func createKeyFromForm(req: Request) async throws -> View {
         let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
         let (token, key) = try await APIKeys.issue(to: user, name: try req.content.decode(NewKey.self).name, kind: .personal, on: req.db)
         return try await render(req, newToken: token, newKeyName: key.name)
     }
@@ -78,6 +79,7 @@ enum ProfileController {
 
     @Sendable static func createKey(req: Request) async throws -> Response {
         let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
         let (token, key) = try await APIKeys.issue(to: user, name: try req.content.decode(NewKey.self).name, kind: .personal, on: req.db)
         return try await NewAPIKeyDTO(token: token, key: APIKeyDTO(key)).encodeResponse(status: .created, for: req)
     }
