@@ -24,6 +24,8 @@ func routes(_ app: Application) throws {
     signedIn.post("profile", "password", use: PasswordController.change)
     signedIn.post("profile", "keys", use: ProfileController.createKeyFromForm)
     signedIn.post("profile", "keys", ":keyID", "revoke", use: ProfileController.revokeKeyFromForm)
+    signedIn.get("programmes", ":programmeID", use: ProgrammeController.page)
+    signedIn.get("projects", ":projectID", use: ProgrammeController.projectPage)
     signedIn.get("courses", ":courseID", use: CourseController.page)
     signedIn.post("courses", ":courseID", "roster", use: CourseController.importFromPage)
     signedIn.get("courses", ":courseID", "roster.csv", use: CourseController.exportCSV)
@@ -78,6 +80,23 @@ func routes(_ app: Application) throws {
                              required: ["rows", "newPeople", "added", "roleChanged", "invitations"]),
            errors: [404: "No such course, or not yours to manage.", 413: "The file is over 1 MB.",
                     422: "The file has problems; error.problems lists each with its line."], use: CourseController.importCSV)
+    api.schema("ProgrammeSummary", .object(["id": .string(format: "uuid"), "name": .string(), "partnerOrganisation": .string(),
+                                            "startsOn": .string(format: "date-time"), "endsOn": .string(format: "date-time")],
+                                           required: ["id", "name", "partnerOrganisation", "startsOn", "endsOn"]))
+    api.on(.GET, "programmes", id: "listProgrammes", summary: "Programmes you belong to (all, for admins); ?page=&per=.", tag: "programmes",
+           response: .object(["items": .array(.ref("ProgrammeSummary")), "metadata": .object([:], required: [])], required: ["items", "metadata"]),
+           errors: [401: "No valid bearer token."], use: ProgrammeController.list)
+    api.on(.GET, "programmes/:programmeID", id: "getProgramme",
+           summary: "A programme with its courses (counts, no names) and projects.", tag: "programmes",
+           response: .object(["programme": .ref("ProgrammeSummary"), "description": .string(), "yourRole": .string(),
+                              "courses": .array(.object([:], required: [])), "projects": .array(.object([:], required: []))],
+                             required: ["programme", "description", "courses", "projects"]),
+           errors: [404: "No such programme, or not yours to see."], use: ProgrammeController.show)
+    api.on(.GET, "projects/:projectID", id: "getProject", summary: "A research project and its members.", tag: "projects",
+           response: .object(["id": .string(format: "uuid"), "programmeID": .string(format: "uuid"), "title": .string(), "summary": .string(),
+                              "status": .string(), "members": .array(.object(["name": .string(), "role": .string()], required: ["name", "role"]))],
+                             required: ["id", "programmeID", "title", "summary", "status", "members"]),
+           errors: [404: "No such project, or not yours to see."], use: ProgrammeController.showProject)
 
     app.openAPIDocument = api.document(version: PlatformVersion.current)
 }

@@ -34,6 +34,11 @@ import VaporTesting
         "POST /profile/password": signedIn(people, anonymous: .signIn),
         "POST /profile/keys": signedIn(people, anonymous: .signIn),
         "POST /profile/keys/:keyID/revoke": signedIn([.student], anonymous: .signIn),
+        "GET /programmes/:programmeID": signedIn([.partner, .admin], anonymous: .signIn),
+        "GET /projects/:projectID": signedIn([.partner, .ta, .instructor, .admin], anonymous: .signIn),
+        "GET /api/v1/programmes": signedIn(people, anonymous: .unauthorized),
+        "GET /api/v1/programmes/:programmeID": signedIn([.partner, .admin], anonymous: .unauthorized),
+        "GET /api/v1/projects/:projectID": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
         "GET /courses/:courseID": signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         "POST /courses/:courseID/roster": signedIn([.instructor, .admin], anonymous: .signIn),
         "GET /courses/:courseID/roster.csv": signedIn([.instructor, .admin], anonymous: .signIn),
@@ -76,6 +81,8 @@ import VaporTesting
             try await app.loadDemoData()
             let courseID = try #require(try await Course.query(on: app.db).filter(\.$code == "CS101").first()).requireID()
             let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
+            let programmeID = try #require(try await Programme.query(on: app.db).first()).requireID()
+            let projectID = try #require(try await ResearchProject.query(on: app.db).first()).requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route)
@@ -86,6 +93,8 @@ import VaporTesting
                     let path = "/" + route.path.map { component -> String in
                         switch component.description {
                         case ":courseID": return courseID.uuidString
+                        case ":programmeID": return programmeID.uuidString
+                        case ":projectID": return projectID.uuidString
                         case ":keyID": return keyID.uuidString
                         default: return component.description
                         }

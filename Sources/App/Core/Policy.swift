@@ -15,6 +15,10 @@ enum Policy {
         case viewRoster(CourseAccess)
         /// Import, change and export a course's roster.
         case manageRoster(CourseAccess)
+        /// See a programme's page: its courses and projects with counts, never students' names.
+        case viewProgramme(ProgrammeRole?)
+        /// See a research project and its members.
+        case viewProject(ProjectAccess)
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -28,6 +32,10 @@ enum Policy {
             return user.isAdmin || access.programmeRole == .manager || access.courseRole == .instructor || access.courseRole == .ta
         case .manageRoster(let access):
             return user.isAdmin || access.programmeRole == .manager || access.courseRole == .instructor
+        case .viewProgramme(let role):
+            return user.isAdmin || role != nil
+        case .viewProject(let access):
+            return user.isAdmin || access.programmeRole == .manager || access.projectRole != nil
         }
     }
 
@@ -39,5 +47,11 @@ enum Policy {
 /// A person's roles that bear on one course: in the course itself and in its programme.
 struct CourseAccess: Equatable, Sendable {
     var courseRole: CourseRole?
+    var programmeRole: ProgrammeRole?
+}
+
+/// A person's roles that bear on one research project: in the project and in its programme.
+struct ProjectAccess: Equatable, Sendable {
+    var projectRole: ProjectRole?
     var programmeRole: ProgrammeRole?
 }

@@ -1,0 +1,86 @@
+// What a programme and a research project look like to the people allowed to see them, loaded with a fixed number
+// of queries. A programme's view has counts per course, never names: partner contacts see it.
+import Fluent
+import Vapor
+
+struct ProgrammeSummaryDTO: Content {
+    var id: UUID
+    var name: String
+    var partnerOrganisation: String
+    var startsOn: Date
+    var endsOn: Date
+}
+
+struct ProgrammeDTO: Content {
+    struct CourseLine: Content { var id: UUID; var code: String; var title: String; var term: String; var students: Int; var staff: Int }
+    struct ProjectLine: Content { var id: UUID; var title: String; var status: String; var members: Int }
+    var programme: ProgrammeSummaryDTO
+    var description: String
+    var yourRole: String?
+    var courses: [CourseLine]
+    var projects: [ProjectLine]
+}
+
+struct ProjectDTO: Content {
+    struct Member: Content { var name: String; var role: String }
+    var id: UUID
+    var programmeID: UUID
+    var title: String
+    var summary: String
+    var status: String
+    var members: [Member]
+}
+
+enum ProgrammeViews {
+    static func summary(_ programme: Programme) throws -> ProgrammeSummaryDTO {
+        ProgrammeSummaryDTO(id: try programme.requireID(), name: programme.name, partnerOrganisation: programme.partnerOrganisation,
+                            startsOn: programme.startsOn, endsOn: programme.endsOn)
+    }
+
+    /// Four queries whatever the programme's size.
+    static func programme(_ programme: Programme, role: ProgrammeRole?, on db: any Database) async throws -> ProgrammeDTO {
+        let id = try programme.requireID()
+        let courses = try await Course.query(on: db).filter(\.$programme.$id == id).sort(\.$code).all()
+        let courseMembers = try await CourseMember.query(on: db).filter(\.$course.$id ~~ courses.map { try $0.requireID() }).all()
+        let projects = try await ResearchProject.query(on: db).filter(\.$programme.$id == id).sort(\.$title).all()
+        let projectMembers = try await ProjectMember.query(on: db).filter(\.$project.$id ~~ projects.map { try $0.requireID() }).all()
+        let byCourse = Dictionary(grouping: courseMembers, by: { $0.$course.id })
+        let byProject = Dictionary(grouping: projectMembers, by: { $0.$project.id })
+        return ProgrammeDTO(
+            programme: try summary(programme), description: programme.description, yourRole: role?.rawValue,
+            courses: try courses.map { course in
+                let members = byCourse[try course.requireID()] ?? []
+                return .init(id: try course.requireID(), code: course.code, title: course.title, term: course.term,
+                             students: members.filter { $0.role == .student }.count, staff: members.filter { $0.role != .student }.count)
+            },
+            projects: try projects.map { .init(id: try $0.requireID(), title: $0.title, status: $0.status, members: byProject[try $0.requireID()]?.count ?? 0) })
+    }
+
+    static func project(_ project: ResearchProject, on db: any Database) async throws -> ProjectDTO {
+        let members = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).with(\.$user).all()
+        let order: [ProjectRole: Int] = [.pi: 0, .mentor: 1, .member: 2]
+        return ProjectDTO(id: try project.requireID(), programmeID: project.$programme.id, title: project.title, summary: project.summary,
+                          status: project.status,
+                          members: members.sorted { (order[$0.role]!, $0.user.displayName) < (order[$1.role]!, $1.user.displayName) }
+                              .map { .init(name: $0.user.displayName, role: $0.role.rawValue) })
+    }
+
+    /// The programme named by `:programmeID` and the caller's role in it; 404 unless the policy allows.
+    static func load(_ req: Request) async throws -> (Programme, ProgrammeRole?) {
+        let user = try req.auth.require(User.self)
+        guard let id = req.parameters.get("programmeID", as: UUID.self), let programme = try await Programme.find(id, on: req.db) else { throw Abort(.notFound) }
+        let role = try await ProgrammeMember.query(on: req.db).filter(\.$programme.$id == id).filter(\.$user.$id == user.requireID()).first()?.role
+        try Policy.require(user, can: .viewProgramme(role))
+        return (programme, role)
+    }
+
+    static func loadProject(_ req: Request) async throws -> ResearchProject {
+        let user = try req.auth.require(User.self)
+        guard let id = req.parameters.get("projectID", as: UUID.self), let project = try await ResearchProject.find(id, on: req.db) else { throw Abort(.notFound) }
+        let userID = try user.requireID()
+        let projectRole = try await ProjectMember.query(on: req.db).filter(\.$project.$id == id).filter(\.$user.$id == userID).first()?.role
+        let programmeRole = try await ProgrammeMember.query(on: req.db).filter(\.$programme.$id == project.$programme.id).filter(\.$user.$id == userID).first()?.role
+        try Policy.require(user, can: .viewProject(ProjectAccess(projectRole: projectRole, programmeRole: programmeRole)))
+        return project
+    }
+}
