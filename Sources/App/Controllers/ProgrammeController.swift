@@ -32,7 +32,7 @@ enum ProgrammeController {
         let user = try req.auth.require(User.self)
         try Policy.require(user, can: .viewSelf)
         let query = Programme.query(on: req.db).sort(\.$name)
-        if !user.isAdmin {
+        if !Policy.allows(user, .listEveryProgramme) {
             let ids = try await ProgrammeMember.query(on: req.db).filter(\.$user.$id == user.requireID()).all(\.$programme.$id)
             query.filter(\.$id ~~ ids)
         }

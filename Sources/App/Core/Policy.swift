@@ -19,6 +19,8 @@ enum Policy {
         case viewProgramme(ProgrammeRole?)
         /// See a research project and its members.
         case viewProject(ProjectAccess)
+        /// List every programme, not only one's own.
+        case listEveryProgramme
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -36,6 +38,8 @@ enum Policy {
             return user.isAdmin || role != nil
         case .viewProject(let access):
             return user.isAdmin || access.programmeRole == .manager || access.projectRole != nil
+        case .listEveryProgramme:
+            return user.isAdmin
         }
     }
 
