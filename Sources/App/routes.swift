@@ -11,7 +11,7 @@ func routes(_ app: Application) throws {
     app.get("metrics", use: MetricsController.exposition)
 
     // Pages: sessions, the signed-in person, and CSRF checks on every form.
-    let web = app.grouped(app.sessions.middleware, User.sessionAuthenticator(), CSRFMiddleware())
+    let web = app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator(), CSRFMiddleware())
     web.get(use: PageController.landing)
     web.get("signin", use: AuthController.signInPage)
     web.post("signin", use: AuthController.signIn)
@@ -25,10 +25,26 @@ func routes(_ app: Application) throws {
     signedIn.post("profile", "keys", use: ProfileController.createKeyFromForm)
     signedIn.post("profile", "keys", ":keyID", "revoke", use: ProfileController.revokeKeyFromForm)
     signedIn.get("programmes", ":programmeID", use: ProgrammeController.page)
-    signedIn.get("projects", ":projectID", use: ProgrammeController.projectPage)
+    signedIn.post("programmes", ":programmeID", use: ProgrammeController.updateFromPage)
+    signedIn.post("programmes", ":programmeID", "courses", use: ProgrammeController.createCourseFromPage)
+    signedIn.post("programmes", ":programmeID", "projects", use: ProgrammeController.createProjectFromPage)
+    signedIn.post("programmes", ":programmeID", "members", use: ProgrammeController.setMemberFromPage)
+    signedIn.post("programmes", ":programmeID", "members", ":userID", "remove", use: ProgrammeController.removeMemberFromPage)
+    signedIn.get("projects", ":projectID", use: ProjectController.page)
+    signedIn.post("projects", ":projectID", use: ProjectController.updateFromPage)
+    signedIn.post("projects", ":projectID", "members", use: ProjectController.setMemberFromPage)
+    signedIn.post("projects", ":projectID", "members", ":userID", "remove", use: ProjectController.removeMemberFromPage)
     signedIn.get("courses", ":courseID", use: CourseController.page)
+    signedIn.post("courses", ":courseID", use: CourseController.updateFromPage)
+    signedIn.post("courses", ":courseID", "members", use: CourseController.setMemberFromPage)
+    signedIn.post("courses", ":courseID", "members", ":userID", "remove", use: CourseController.removeMemberFromPage)
     signedIn.post("courses", ":courseID", "roster", use: CourseController.importFromPage)
     signedIn.get("courses", ":courseID", "roster.csv", use: CourseController.exportCSV)
+    signedIn.get("admin", "users", use: AdminController.usersPage)
+    signedIn.post("admin", "users", use: AdminController.createUserFromPage)
+    signedIn.post("admin", "users", ":userID", use: AdminController.changeUserFromPage)
+    signedIn.get("admin", "programmes", use: AdminController.programmesPage)
+    signedIn.post("admin", "programmes", use: AdminController.createProgrammeFromPage)
 
     // JSON API: each route is declared with its OpenAPI description.
     let api = APIRoutes(app.routes, prefix: ["api", "v1"])
@@ -92,13 +108,91 @@ func routes(_ app: Application) throws {
                               "courses": .array(.object([:], required: [])), "projects": .array(.object([:], required: []))],
                              required: ["programme", "description", "courses", "projects"]),
            errors: [404: "No such programme, or not yours to see."], use: ProgrammeController.show)
+    api.schema("Project", .object(["id": .string(format: "uuid"), "programmeID": .string(format: "uuid"), "title": .string(), "summary": .string(),
+                                   "status": .string(enumValues: ProjectStatus.allCases.map(\.rawValue)),
+                                   "members": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "role": .string()],
+                                                             required: ["userID", "name", "role"]))],
+                                  required: ["id", "programmeID", "title", "summary", "status", "members"]))
     api.on(.GET, "projects/:projectID", id: "getProject", summary: "A research project and its members.", tag: "projects",
-           response: .object(["id": .string(format: "uuid"), "programmeID": .string(format: "uuid"), "title": .string(), "summary": .string(),
-                              "status": .string(), "members": .array(.object(["name": .string(), "role": .string()], required: ["name", "role"]))],
-                             required: ["id", "programmeID", "title", "summary", "status", "members"]),
-           errors: [404: "No such project, or not yours to see."], use: ProgrammeController.showProject)
+           response: .ref("Project"), errors: [404: "No such project, or not yours to see."], use: ProjectController.show)
+    directoryRoutes(api)
 
     app.openAPIDocument = api.document(version: PlatformVersion.current)
+}
+
+/// Creating and changing people, programmes, courses, projects and single memberships.
+private func directoryRoutes(_ api: APIRoutes) {
+    let date = JSONSchema.string(format: "date")
+    let invalid = "The input has problems; error.problems lists each one. Nothing was changed."
+    let member = JSONSchema.object(["email": .string(format: "email"), "role": .string(), "name": .string()], required: ["email", "role"])
+    api.schema("User", .object(["id": .string(format: "uuid"), "email": .string(), "name": .string(), "isAdmin": .boolean, "isActive": .boolean,
+                                "hasPassword": .boolean], required: ["id", "email", "name", "isAdmin", "isActive", "hasPassword"]))
+    api.schema("Member", .object(["userID": .string(format: "uuid"), "email": .string(), "name": .string(), "role": .string()],
+                                 required: ["userID", "email", "name", "role"]))
+    let pageOf = { (item: JSONSchema) in
+        JSONSchema.object(["items": .array(item), "metadata": .object(["page": .integer(), "per": .integer(), "total": .integer()],
+                                                                      required: ["page", "per", "total"])], required: ["items", "metadata"])
+    }
+
+    api.on(.GET, "users", id: "listUsers", summary: "Everyone with an account (administrators); ?q= searches email and name; ?page=&per=.",
+           tag: "people", response: pageOf(.ref("User")), errors: [404: "Only administrators list people."], use: AdminController.listUsers)
+    api.on(.POST, "users", id: "createUser", summary: "Create a person (administrators); the answer has their invitation link.", tag: "people",
+           request: .object(["email": .string(format: "email"), "name": .string(), "isAdmin": .boolean], required: ["email", "name"]),
+           response: .object(["user": .ref("User"), "invitation": .string()], required: ["user", "invitation"]), status: 201,
+           errors: [404: "Only administrators create people.", 422: invalid], use: AdminController.createUser)
+    api.on(.PATCH, "users/:userID", id: "changeUser", summary: "Rename, (de)activate, grant or remove administrator (administrators).",
+           tag: "people", request: .object(["name": .string(), "isActive": .boolean, "isAdmin": .boolean], required: []),
+           response: .ref("User"), errors: [404: "No such person, or not an administrator.", 422: invalid], use: AdminController.changeUser)
+
+    let programme = JSONSchema.object(["name": .string(), "partnerOrganisation": .string(), "startsOn": date, "endsOn": date,
+                                       "description": .string()], required: [])
+    api.on(.POST, "programmes", id: "createProgramme", summary: "Create a programme (administrators). Dates are YYYY-MM-DD.", tag: "programmes",
+           request: programme, response: .ref("ProgrammeSummary"), status: 201,
+           errors: [404: "Only administrators create programmes.", 422: invalid], use: ProgrammeController.create)
+    api.on(.PATCH, "programmes/:programmeID", id: "changeProgramme", summary: "Change the fields given (managers, administrators).",
+           tag: "programmes", request: programme, response: .ref("ProgrammeSummary"),
+           errors: [404: "No such programme, or not yours to manage.", 422: invalid], use: ProgrammeController.update)
+    api.on(.GET, "programmes/:programmeID/members", id: "listProgrammeMembers", summary: "Managers and partner contacts; ?page=&per=.",
+           tag: "programmes", response: pageOf(.ref("Member")), errors: [404: "No such programme, or not yours to see."],
+           use: ProgrammeController.members)
+    api.on(.PUT, "programmes/:programmeID/members", id: "setProgrammeMember",
+           summary: "Add an existing person as manager or partner_contact, or change their role.", tag: "programmes",
+           request: member, response: .ref("Member"), errors: [404: "No such programme, or not yours to manage.", 422: invalid],
+           use: ProgrammeController.setMember)
+    api.on(.DELETE, "programmes/:programmeID/members/:userID", id: "removeProgrammeMember", summary: "Remove a person from the programme.",
+           tag: "programmes", status: 204, errors: [404: "No such programme or person, or not yours to manage."], use: ProgrammeController.removeMember)
+    api.on(.POST, "programmes/:programmeID/courses", id: "createCourse", summary: "Create a course in the programme. Dates are YYYY-MM-DD.",
+           tag: "courses", request: .object(["code": .string(), "title": .string(), "term": .string(), "startsOn": date, "endsOn": date],
+                                            required: ["code", "title", "term", "startsOn", "endsOn"]),
+           response: .ref("Course"), status: 201, errors: [404: "No such programme, or not yours to manage.", 422: invalid],
+           use: ProgrammeController.createCourse)
+    api.on(.POST, "programmes/:programmeID/projects", id: "createProject", summary: "Create a research project in the programme.",
+           tag: "projects", request: .object(["title": .string(), "summary": .string(), "status": .string(enumValues: ProjectStatus.allCases.map(\.rawValue))],
+                                             required: ["title"]),
+           response: .ref("Project"), status: 201, errors: [404: "No such programme, or not yours to manage.", 422: invalid],
+           use: ProgrammeController.createProject)
+
+    api.on(.PATCH, "courses/:courseID", id: "changeCourse", summary: "Change the fields given (instructors, managers, administrators).",
+           tag: "courses", request: .object(["code": .string(), "title": .string(), "term": .string(), "startsOn": date, "endsOn": date], required: []),
+           response: .ref("Course"), errors: [404: "No such course, or not yours to manage.", 422: invalid], use: CourseController.update)
+    api.on(.PUT, "courses/:courseID/members", id: "setCourseMember",
+           summary: "Add one person with a role (instructor, ta, student) or change it; a new email with a name creates them with an invitation.",
+           tag: "courses", request: member,
+           response: .object(["member": .ref("Member"), "invitation": .string()], required: ["member"]),
+           errors: [404: "No such course, or not yours to manage.", 422: invalid], use: CourseController.setMember)
+    api.on(.DELETE, "courses/:courseID/members/:userID", id: "removeCourseMember", summary: "Remove a person from the course.",
+           tag: "courses", status: 204, errors: [404: "No such course or person, or not yours to manage."], use: CourseController.removeMember)
+
+    api.on(.PATCH, "projects/:projectID", id: "changeProject", summary: "Change the fields given (PI, managers, administrators).",
+           tag: "projects", request: .object(["title": .string(), "summary": .string(), "status": .string(enumValues: ProjectStatus.allCases.map(\.rawValue))],
+                                             required: []),
+           response: .ref("Project"), errors: [404: "No such project, or not yours to manage.", 422: invalid], use: ProjectController.update)
+    api.on(.PUT, "projects/:projectID/members", id: "setProjectMember", summary: "Add an existing person as pi, member or mentor, or change it.",
+           tag: "projects", request: member, response: .object(["userID": .string(format: "uuid"), "name": .string(), "role": .string()],
+                                                                required: ["userID", "name", "role"]),
+           errors: [404: "No such project, or not yours to manage.", 422: invalid], use: ProjectController.setMember)
+    api.on(.DELETE, "projects/:projectID/members/:userID", id: "removeProjectMember", summary: "Remove a person from the project.",
+           tag: "projects", status: 204, errors: [404: "No such project or person, or not yours to manage."], use: ProjectController.removeMember)
 }
 
 extension Application {

@@ -35,6 +35,38 @@ import VaporTesting
         "POST /profile/keys": signedIn(people, anonymous: .signIn),
         "POST /profile/keys/:keyID/revoke": signedIn([.student], anonymous: .signIn),
         "GET /programmes/:programmeID": signedIn([.partner, .admin], anonymous: .signIn),
+        "POST /programmes/:programmeID": signedIn([.admin], anonymous: .signIn),
+        "POST /programmes/:programmeID/courses": signedIn([.admin], anonymous: .signIn),
+        "POST /programmes/:programmeID/projects": signedIn([.admin], anonymous: .signIn),
+        "POST /programmes/:programmeID/members": signedIn([.admin], anonymous: .signIn),
+        "POST /programmes/:programmeID/members/:userID/remove": signedIn([.admin], anonymous: .signIn),
+        "POST /projects/:projectID": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /projects/:projectID/members": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /projects/:projectID/members/:userID/remove": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /courses/:courseID": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /courses/:courseID/members": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /courses/:courseID/members/:userID/remove": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /admin/users": signedIn([.admin], anonymous: .signIn),
+        "POST /admin/users": signedIn([.admin], anonymous: .signIn),
+        "POST /admin/users/:userID": signedIn([.admin], anonymous: .signIn),
+        "GET /admin/programmes": signedIn([.admin], anonymous: .signIn),
+        "POST /admin/programmes": signedIn([.admin], anonymous: .signIn),
+        "GET /api/v1/users": signedIn([.admin], anonymous: .unauthorized),
+        "POST /api/v1/users": signedIn([.admin], anonymous: .unauthorized),
+        "PATCH /api/v1/users/:userID": signedIn([.admin], anonymous: .unauthorized),
+        "POST /api/v1/programmes": signedIn([.admin], anonymous: .unauthorized),
+        "PATCH /api/v1/programmes/:programmeID": signedIn([.admin], anonymous: .unauthorized),
+        "GET /api/v1/programmes/:programmeID/members": signedIn([.partner, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/programmes/:programmeID/members": signedIn([.admin], anonymous: .unauthorized),
+        "DELETE /api/v1/programmes/:programmeID/members/:userID": signedIn([.admin], anonymous: .unauthorized),
+        "POST /api/v1/programmes/:programmeID/courses": signedIn([.admin], anonymous: .unauthorized),
+        "POST /api/v1/programmes/:programmeID/projects": signedIn([.admin], anonymous: .unauthorized),
+        "PATCH /api/v1/courses/:courseID": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/courses/:courseID/members": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "DELETE /api/v1/courses/:courseID/members/:userID": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "PATCH /api/v1/projects/:projectID": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/projects/:projectID/members": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "DELETE /api/v1/projects/:projectID/members/:userID": signedIn([.instructor, .admin], anonymous: .unauthorized),
         "GET /projects/:projectID": signedIn([.partner, .ta, .instructor, .admin], anonymous: .signIn),
         "GET /api/v1/programmes": signedIn(people, anonymous: .unauthorized),
         "GET /api/v1/programmes/:programmeID": signedIn([.partner, .admin], anonymous: .unauthorized),
@@ -83,6 +115,8 @@ import VaporTesting
             let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
             let programmeID = try #require(try await Programme.query(on: app.db).first()).requireID()
             let projectID = try #require(try await ResearchProject.query(on: app.db).first()).requireID()
+            // The person whom member and account routes act on: not one of the people making the requests.
+            let otherID = try #require(try await User.query(on: app.db).filter(\.$email == "student30@demo.test").first()).requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route)
@@ -96,6 +130,7 @@ import VaporTesting
                         case ":programmeID": return programmeID.uuidString
                         case ":projectID": return projectID.uuidString
                         case ":keyID": return keyID.uuidString
+                        case ":userID": return otherID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

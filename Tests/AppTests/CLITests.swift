@@ -121,6 +121,13 @@ import FoundationNetworking
         let landing = try await Self.get("http://127.0.0.1:\(port)/")
         #expect(landing.0 == 200)
         #expect(landing.1.contains("Nimbus Cloud"))
+        // A real server refuses a body over the limit before any handler reads it, with a JSON sentence.
+        var oversize = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/auth/token")!)
+        oversize.httpMethod = "POST"
+        oversize.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        oversize.httpBody = Data(("{\"email\": \"" + String(repeating: "x", count: 2 << 20) + "\"}").utf8)
+        let (_, tooLarge) = try await URLSession.shared.data(for: oversize)
+        #expect((tooLarge as? HTTPURLResponse)?.statusCode == 413)
         process.terminate()
         let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(printed.contains("student30@demo.test"))

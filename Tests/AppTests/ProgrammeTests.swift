@@ -6,18 +6,11 @@ import VaporTesting
 @testable import App
 
 @Suite struct ProgrammeTests {
-    func bearer(_ app: Application, _ email: String) async throws -> HTTPHeaders {
-        let token = try await app.testing().sendRequest(.POST, "api/v1/auth/token") { req in
-            try req.content.encode(["email": email, "password": "campuscloud-demo"], as: .json)
-        }.content.decode(AuthController.TokenDTO.self).token
-        return ["Authorization": "Bearer \(token)"]
-    }
-
     @Test func thePartnerSeesCountsPerCourseButNoStudentsName() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()
             let id = try #require(try await Programme.query(on: app.db).first()).requireID()
-            let response = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(id)", headers: try await bearer(app, "mentor@partner.test"))
+            let response = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(id)", headers: try await app.bearer("mentor@partner.test"))
             #expect(response.status == .ok)
             let programme = try response.content.decode(ProgrammeDTO.self)
             #expect(programme.yourRole == "partner_contact")
@@ -40,11 +33,11 @@ import VaporTesting
             try await app.loadDemoData()
             let other = Programme(name: "Another partnership", partnerOrganisation: "Other Co", startsOn: Date(), endsOn: Date(), description: "")
             try await other.create(on: app.db)
-            let forMentor = try await app.testing().sendRequest(.GET, "api/v1/programmes", headers: try await bearer(app, "mentor@partner.test"))
+            let forMentor = try await app.testing().sendRequest(.GET, "api/v1/programmes", headers: try await app.bearer("mentor@partner.test"))
             #expect(try forMentor.content.decode(Page<ProgrammeSummaryDTO>.self).items.map(\.partnerOrganisation) == ["Nimbus Cloud"])
-            let forAdmin = try await app.testing().sendRequest(.GET, "api/v1/programmes", headers: try await bearer(app, "admin@demo.test"))
+            let forAdmin = try await app.testing().sendRequest(.GET, "api/v1/programmes", headers: try await app.bearer("admin@demo.test"))
             #expect(try forAdmin.content.decode(Page<ProgrammeSummaryDTO>.self).metadata.total == 2)
-            let forStudent = try await app.testing().sendRequest(.GET, "api/v1/programmes", headers: try await bearer(app, "student1@demo.test"))
+            let forStudent = try await app.testing().sendRequest(.GET, "api/v1/programmes", headers: try await app.bearer("student1@demo.test"))
             #expect(try forStudent.content.decode(Page<ProgrammeSummaryDTO>.self).items.isEmpty)
         }
     }
@@ -53,10 +46,10 @@ import VaporTesting
         try await withTestApp { app in
             try await app.loadDemoData()
             let id = try #require(try await ResearchProject.query(on: app.db).first()).requireID()
-            let response = try await app.testing().sendRequest(.GET, "api/v1/projects/\(id)", headers: try await bearer(app, "ta@demo.test"))
+            let response = try await app.testing().sendRequest(.GET, "api/v1/projects/\(id)", headers: try await app.bearer("ta@demo.test"))
             let project = try response.content.decode(ProjectDTO.self)
             #expect(project.members.map(\.role) == ["pi", "mentor", "member"])
-            let outsider = try await app.testing().sendRequest(.GET, "api/v1/projects/\(id)", headers: try await bearer(app, "student9@demo.test"))
+            let outsider = try await app.testing().sendRequest(.GET, "api/v1/projects/\(id)", headers: try await app.bearer("student9@demo.test"))
             #expect(outsider.status == .notFound)
         }
     }

@@ -42,22 +42,17 @@ import VaporTesting
     }
 
     @Test func exportedRostersReadBackTheSame() throws {
-        let entries = [Rosters.Entry(email: "a@b.c", name: "Doe, \"Jo\"", role: .student), Rosters.Entry(email: "t@b.c", name: "T", role: .ta)]
+        let id = UUID()
+        let entries = [Rosters.Entry(userID: id, email: "a@b.c", name: "Doe, \"Jo\"", role: .student),
+                       Rosters.Entry(userID: id, email: "t@b.c", name: "T", role: .ta)]
         let rows = try Rosters.parse(Data(Rosters.csv(entries).utf8)).get()
-        #expect(rows.map { Rosters.Entry(email: $0.email, name: $0.name, role: $0.role) } == entries)
+        #expect(rows.map { Rosters.Entry(userID: id, email: $0.email, name: $0.name, role: $0.role) } == entries)
     }
 }
 
 @Suite struct RosterRouteTests {
     func courseID(_ app: Application, _ code: String) async throws -> UUID {
         try #require(try await Course.query(on: app.db).filter(\.$code == code).first()).requireID()
-    }
-
-    func token(_ app: Application, _ email: String) async throws -> HTTPHeaders {
-        let response = try await app.testing().sendRequest(.POST, "api/v1/auth/token") { req in
-            try req.content.encode(["email": email, "password": "campuscloud-demo"], as: .json)
-        }
-        return ["Authorization": "Bearer \(try response.content.decode(AuthController.TokenDTO.self).token)"]
     }
 
     @Test func anInstructorImportsARosterFileAndSeesTheStudentsOnTheCoursePage() async throws {
@@ -86,7 +81,7 @@ import VaporTesting
             let users = try await User.query(on: app.db).count(), members = try await CourseMember.query(on: app.db).count()
             let file = "email,name,role\ngood@uni.edu,Good,student\n,Missing,student\nbad@uni.edu,Bad,professor\n"
             let response = try await app.testing().sendRequest(.POST, "api/v1/courses/\(id)/roster",
-                                                              headers: try await token(app, "instructor@demo.test").adding("Content-Type", "text/csv"),
+                                                              headers: try await app.bearer("instructor@demo.test").adding("Content-Type", "text/csv"),
                                                               body: ByteBuffer(string: file))
             #expect(response.status == .unprocessableEntity)
             let body = try response.content.decode(ErrorBody.self)
@@ -112,7 +107,7 @@ import VaporTesting
             try await orphan.create(on: app.db)
             let csv = "email,name,role\nx@uni.edu,X,student\n"
             func call(_ method: HTTPMethod, _ path: String, as email: String) async throws -> HTTPStatus {
-                var headers = try await token(app, email)
+                var headers = try await app.bearer(email)
                 headers.add(name: .contentType, value: "text/csv")
                 return try await app.testing().sendRequest(method, path, headers: headers, body: method == .POST ? ByteBuffer(string: csv) : nil).status
             }
@@ -139,7 +134,7 @@ import VaporTesting
         try await withTestApp { app in
             try await app.loadDemoData()
             let id = try await courseID(app, "CS101")
-            let headers = try await token(app, "instructor@demo.test")
+            let headers = try await app.bearer("instructor@demo.test")
             let first = try await app.testing().sendRequest(.GET, "api/v1/courses/\(id)/roster?per=10", headers: headers)
             let page = try first.content.decode(Page<Rosters.Entry>.self)
             #expect(page.items.count == 10)

@@ -8,5 +8,13 @@ struct BearerAuthenticator: AsyncBearerAuthenticator {
     }
 }
 
+/// The session cookie names a person; a deactivated person is signed out at their next request.
+struct ActiveUserSessionAuthenticator: AsyncSessionAuthenticator {
+    typealias User = App.User
+    func authenticate(sessionID: UUID, for request: Request) async throws {
+        if let user = try await User.find(sessionID, on: request.db), user.isActive { request.auth.login(user) }
+    }
+}
+
 extension User: Authenticatable {}
 extension User: ModelSessionAuthenticatable {}

@@ -27,6 +27,8 @@ struct CoursePage: Encodable {
     var canManage: Bool
     var problems: [String]?
     var summary: RosterImportSummary?
+    var form: CourseInput
+    var roles = CourseRole.allCases.map(\.rawValue)
 }
 
 struct RosterRejection: AbortError, DetailedError {
@@ -45,7 +47,7 @@ enum CourseController {
     }
 
     @Sendable static func importFromPage(req: Request) async throws -> Response {
-        let (course, user, access) = try await req.course(for: Policy.Action.manageRoster)
+        let (course, user, access) = try await req.course(for: Policy.Action.manageCourse)
         let upload = try req.content.decode(RosterUpload.self)
         switch Rosters.parse(Data(buffer: upload.roster.data)) {
         case .failure(let rejected):
@@ -57,7 +59,7 @@ enum CourseController {
     }
 
     @Sendable static func exportCSV(req: Request) async throws -> Response {
-        let (course, _, _) = try await req.course(for: Policy.Action.manageRoster)
+        let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
         let response = Response(status: .ok, body: .init(string: Rosters.csv(try await Rosters.entries(of: course, on: req.db))))
         response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
         response.headers.contentDisposition = .init(.attachment, filename: "\(course.code)-\(course.term)-roster.csv")
@@ -72,16 +74,62 @@ enum CourseController {
     /// GET …/roster?page=1&per=50
     @Sendable static func roster(req: Request) async throws -> Page<Rosters.Entry> {
         let (course, _, _) = try await req.course(for: Policy.Action.viewRoster)
-        let request = try req.query.decode(PageRequest.self)
-        let entries = try await Rosters.entries(of: course, on: req.db)
-        let per = max(1, min(request.per ?? 50, 500)), page = max(1, request.page ?? 1)
-        let items = Array(entries.dropFirst((page - 1) * per).prefix(per))
-        return Page(items: items, metadata: PageMetadata(page: page, per: per, total: entries.count))
+        return try await Rosters.entries(of: course, on: req.db).paginated(for: req)
+    }
+
+    @Sendable static func update(req: Request) async throws -> CourseDTO {
+        let (course, _, access) = try await req.course(for: Policy.Action.manageCourse)
+        try await Places.updateCourse(course, try req.input(CourseInput.self), on: req.db)
+        return try CourseDTO(course, access: access)
+    }
+
+    /// PUT …/members: one person in with a role (a new email with a name creates them, with an invitation).
+    @Sendable static func setMember(req: Request) async throws -> CourseMemberDTO {
+        let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
+        let (member, invitation) = try await People.setMember(CourseMember.self, place: course.requireID(), try req.input(MembershipInput.self),
+                                                              allowNewPeople: true, on: req.db)
+        return CourseMemberDTO(member: member, invitation: invitation.map(req.application.platformConfig.absolute))
+    }
+
+    @Sendable static func removeMember(req: Request) async throws -> HTTPStatus {
+        let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
+        try await People.removeMember(CourseMember.self, place: course.requireID(), userID: try req.userIDParameter(), on: req.db)
+        return .noContent
+    }
+
+    // MARK: Page forms
+
+    @Sendable static func updateFromPage(req: Request) async throws -> Response {
+        let (course, user, access) = try await req.course(for: Policy.Action.manageCourse)
+        return try await req.formAction(back: "/courses/\(try course.requireID())", render: { try await render(req, course, user, access, page: $0) }) {
+            try await Places.updateCourse(course, try req.input(CourseInput.self), on: req.db)
+            return "Saved the course's details."
+        }
+    }
+
+    @Sendable static func setMemberFromPage(req: Request) async throws -> Response {
+        let (course, user, access) = try await req.course(for: Policy.Action.manageCourse)
+        return try await req.formAction(back: "/courses/\(try course.requireID())", render: { try await render(req, course, user, access, page: $0) }) {
+            var input = try req.input(MembershipInput.self)
+            if input.name?.isEmpty == true { input.name = nil }
+            let (member, invitation) = try await People.setMember(CourseMember.self, place: course.requireID(), input, allowNewPeople: true, on: req.db)
+            let added = "\(member.name) is now \(member.role) in \(course.code)."
+            guard let invitation else { return added }
+            return added + " They have no account yet: give them this invitation link (valid 14 days, once): "
+                + req.application.platformConfig.absolute(invitation)
+        }
+    }
+
+    @Sendable static func removeMemberFromPage(req: Request) async throws -> Response {
+        let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
+        try await People.removeMember(CourseMember.self, place: course.requireID(), userID: try req.userIDParameter(), on: req.db)
+        req.session.data[PageContext.noticeKey] = "Removed them from \(course.code)."
+        return req.redirect(to: "/courses/\(try course.requireID())", redirectType: .normal)
     }
 
     /// POST …/roster with the CSV file as the body (text/csv).
     @Sendable static func importCSV(req: Request) async throws -> RosterImportSummary {
-        let (course, _, _) = try await req.course(for: Policy.Action.manageRoster)
+        let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
         guard let body = req.body.data else { throw Abort(.badRequest, reason: "Send the roster CSV as the request body (Content-Type: text/csv).") }
         switch Rosters.parse(Data(buffer: body)) {
         case .failure(let rejected): throw RosterRejection(problems: rejected.problems)
@@ -89,13 +137,18 @@ enum CourseController {
         }
     }
 
-    private static func render(_ req: Request, _ course: Course, _ user: User, _ access: CourseAccess,
+    private static func render(_ req: Request, _ course: Course, _ user: User, _ access: CourseAccess, page: PageContext? = nil,
                                problems: [String]? = nil, summary: RosterImportSummary? = nil) async throws -> View {
         let roster = Policy.allows(user, .viewRoster(access)) ? try await Rosters.entries(of: course, on: req.db) : nil
-        let page = CoursePage(title: "\(course.code) \(course.title)", page: PageContext(req), course: try CourseDTO(course, access: access),
-                              roster: roster, canManage: Policy.allows(user, .manageRoster(access)), problems: problems, summary: summary)
-        return try await req.view.render("course", page)
+        let form = CourseInput(code: course.code, title: course.title, term: course.term, startsOn: course.startsOn.day, endsOn: course.endsOn.day)
+        let view = CoursePage(title: "\(course.code) \(course.title)", page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
+                              roster: roster, canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form)
+        return try await req.view.render("course", view)
     }
+}
 
-    struct PageRequest: Decodable { var page: Int?; var per: Int? }
+struct CourseMemberDTO: Content {
+    var member: MemberDTO
+    /// For a person who had no account: where they set their password (valid 14 days, once).
+    var invitation: String?
 }

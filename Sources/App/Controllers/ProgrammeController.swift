@@ -1,4 +1,5 @@
-// Programme and research-project pages and their read API.
+// Programmes: the page and read API for everyone in the programme; for managers (and admins) the forms and API to
+// change it, add courses and projects to it, and manage its managers and partner contacts.
 import Fluent
 import Vapor
 
@@ -6,26 +7,74 @@ struct ProgrammePage: Encodable {
     var title: String
     var page: PageContext
     var programme: ProgrammeDTO
-}
-
-struct ProjectPage: Encodable {
-    var title: String
-    var page: PageContext
-    var project: ProjectDTO
+    var members: [MemberDTO]
+    var canManage: Bool
+    var form: ProgrammeInput
+    var roles = ProgrammeRole.allCases.map(\.rawValue)
+    var projectStatuses = ProjectStatus.allCases.map(\.rawValue)
 }
 
 enum ProgrammeController {
+    // MARK: Pages
+
     @Sendable static func page(req: Request) async throws -> View {
-        let (programme, role) = try await ProgrammeViews.load(req)
-        let dto = try await ProgrammeViews.programme(programme, role: role, on: req.db)
-        return try await req.view.render("programme", ProgrammePage(title: programme.name, page: PageContext(req), programme: dto))
+        let (programme, user, role) = try await req.programme(for: Policy.Action.viewProgramme)
+        return try await render(req, programme, user, role, PageContext(req))
     }
 
-    @Sendable static func projectPage(req: Request) async throws -> View {
-        let project = try await ProgrammeViews.loadProject(req)
-        return try await req.view.render("project", ProjectPage(title: project.title, page: PageContext(req),
-                                                                 project: try await ProgrammeViews.project(project, on: req.db)))
+    /// POST /programmes/:programmeID: change the programme's details.
+    @Sendable static func updateFromPage(req: Request) async throws -> Response {
+        let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
+        return try await req.formAction(back: "/programmes/\(try programme.requireID())", render: { try await render(req, programme, user, role, $0) }) {
+            try await Places.updateProgramme(programme, try req.input(ProgrammeInput.self), on: req.db)
+            return "Saved the programme's details."
+        }
     }
+
+    @Sendable static func createCourseFromPage(req: Request) async throws -> Response {
+        let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
+        return try await req.formAction(back: "/programmes/\(try programme.requireID())", render: { try await render(req, programme, user, role, $0) }) {
+            let course = try await Places.createCourse(in: programme, try req.input(CourseInput.self), on: req.db)
+            return "Created \(course.code) \(course.title). Open it to add its instructor and import its roster."
+        }
+    }
+
+    @Sendable static func createProjectFromPage(req: Request) async throws -> Response {
+        let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
+        return try await req.formAction(back: "/programmes/\(try programme.requireID())", render: { try await render(req, programme, user, role, $0) }) {
+            let project = try await Places.createProject(in: programme, try req.input(ProjectInput.self), on: req.db)
+            return "Created the project \(project.title). Open it to add its PI and members."
+        }
+    }
+
+    @Sendable static func setMemberFromPage(req: Request) async throws -> Response {
+        let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
+        return try await req.formAction(back: "/programmes/\(try programme.requireID())", render: { try await render(req, programme, user, role, $0) }) {
+            let (member, _) = try await People.setMember(ProgrammeMember.self, place: programme.requireID(), try req.input(MembershipInput.self),
+                                                         allowNewPeople: false, on: req.db)
+            return "\(member.name) is now \(member.role) of the programme."
+        }
+    }
+
+    @Sendable static func removeMemberFromPage(req: Request) async throws -> Response {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        try await People.removeMember(ProgrammeMember.self, place: programme.requireID(), userID: try req.userIDParameter(), on: req.db)
+        req.session.data[PageContext.noticeKey] = "Removed them from the programme."
+        return req.redirect(to: "/programmes/\(try programme.requireID())", redirectType: .normal)
+    }
+
+    private static func render(_ req: Request, _ programme: Programme, _ user: User, _ role: ProgrammeRole?, _ page: PageContext) async throws -> View {
+        let id = try programme.requireID()
+        let view = ProgrammePage(
+            title: programme.name, page: page, programme: try await ProgrammeViews.programme(programme, role: role, on: req.db),
+            members: try await People.members(ProgrammeMember.self, place: id, on: req.db),
+            canManage: Policy.allows(user, .manageProgramme(role)),
+            form: ProgrammeInput(name: programme.name, partnerOrganisation: programme.partnerOrganisation, startsOn: programme.startsOn.day,
+                                 endsOn: programme.endsOn.day, description: programme.description))
+        return try await req.view.render("programme", view)
+    }
+
+    // MARK: API
 
     /// GET /api/v1/programmes?page=&per=: every programme for an admin, otherwise the caller's.
     @Sendable static func list(req: Request) async throws -> Page<ProgrammeSummaryDTO> {
@@ -40,11 +89,60 @@ enum ProgrammeController {
     }
 
     @Sendable static func show(req: Request) async throws -> ProgrammeDTO {
-        let (programme, role) = try await ProgrammeViews.load(req)
+        let (programme, _, role) = try await req.programme(for: Policy.Action.viewProgramme)
         return try await ProgrammeViews.programme(programme, role: role, on: req.db)
     }
 
-    @Sendable static func showProject(req: Request) async throws -> ProjectDTO {
-        try await ProgrammeViews.project(try await ProgrammeViews.loadProject(req), on: req.db)
+    @Sendable static func create(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let programme = try await Places.createProgramme(try req.input(ProgrammeInput.self), on: req.db)
+        return try await ProgrammeViews.summary(programme).encodeResponse(status: .created, for: req)
+    }
+
+    @Sendable static func update(req: Request) async throws -> ProgrammeSummaryDTO {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        try await Places.updateProgramme(programme, try req.input(ProgrammeInput.self), on: req.db)
+        return try ProgrammeViews.summary(programme)
+    }
+
+    /// GET …/members?page=&per=: managers and partner contacts (university and partner staff; no students).
+    @Sendable static func members(req: Request) async throws -> Page<MemberDTO> {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
+        return try await People.members(ProgrammeMember.self, place: programme.requireID(), on: req.db).paginated(for: req)
+    }
+
+    @Sendable static func setMember(req: Request) async throws -> MemberDTO {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        return try await People.setMember(ProgrammeMember.self, place: programme.requireID(), try req.input(MembershipInput.self),
+                                          allowNewPeople: false, on: req.db).0
+    }
+
+    @Sendable static func removeMember(req: Request) async throws -> HTTPStatus {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        try await People.removeMember(ProgrammeMember.self, place: programme.requireID(), userID: try req.userIDParameter(), on: req.db)
+        return .noContent
+    }
+
+    @Sendable static func createCourse(req: Request) async throws -> Response {
+        let (programme, _, role) = try await req.programme(for: Policy.Action.manageProgramme)
+        let course = try await Places.createCourse(in: programme, try req.input(CourseInput.self), on: req.db)
+        return try await CourseDTO(course, access: CourseAccess(courseRole: nil, programmeRole: role)).encodeResponse(status: .created, for: req)
+    }
+
+    @Sendable static func createProject(req: Request) async throws -> Response {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        let project = try await Places.createProject(in: programme, try req.input(ProjectInput.self), on: req.db)
+        return try await ProgrammeViews.project(project, on: req.db).encodeResponse(status: .created, for: req)
     }
 }
+
+extension Array where Element: Content {
+    /// One page of an already-loaded list, with the same `?page=&per=` (at most 500) and shape as database pages.
+    func paginated(for req: Request) throws -> Page<Element> {
+        let query = try req.query.decode(ListPageQuery.self)
+        let per = Swift.max(1, Swift.min(query.per ?? 50, 500)), page = Swift.max(1, query.page ?? 1)
+        return Page(items: Array(dropFirst((page - 1) * per).prefix(per)), metadata: PageMetadata(page: page, per: per, total: count))
+    }
+}
+
+struct ListPageQuery: Decodable { var page: Int?; var per: Int? }

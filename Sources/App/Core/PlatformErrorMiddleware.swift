@@ -41,7 +41,7 @@ struct PlatformErrorMiddleware: AsyncMiddleware {
 
     private func answer(_ error: any Error, for request: Request) async -> Response {
         let (status, message, headers) = Self.describe(error)
-        if status == .internalServerError {
+        if status.code >= 500 {
             request.logger.error("Unhandled error on \(request.method) \(request.url.path): \(String(reflecting: error))")
         } else {
             request.logger.debug("\(status.code) on \(request.method) \(request.url.path): \(message)")
@@ -71,6 +71,9 @@ struct PlatformErrorMiddleware: AsyncMiddleware {
         // DecodingError is an AbortError in Vapor, with Swift's debug text as reason: catch it first.
         case let decoding as DecodingError:
             return (.badRequest, "The request body could not be read: \(decoding.plainSentence)", [:])
+        case let abort as any AbortError where abort.status.code >= 500 && abort.status != .serviceUnavailable:
+            // A library's internal failure (a template, a driver) may carry details meant for the log, not the reader.
+            return (abort.status, "Something went wrong on our side; it has been logged. Please try again.", abort.headers)
         case let abort as any AbortError:
             let reason = abort.status == .notFound && abort.reason == "Not Found"
                 ? "Nothing here: the address may be mistyped, or the item may not exist or not be visible to you."

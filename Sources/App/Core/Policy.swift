@@ -13,14 +13,20 @@ enum Policy {
         case viewCourse(CourseAccess)
         /// See who is in a course (personal data: staff only).
         case viewRoster(CourseAccess)
-        /// Import, change and export a course's roster.
-        case manageRoster(CourseAccess)
+        /// Change a course: its details, its roster (import, export) and single memberships.
+        case manageCourse(CourseAccess)
         /// See a programme's page: its courses and projects with counts, never students' names.
         case viewProgramme(ProgrammeRole?)
         /// See a research project and its members.
         case viewProject(ProjectAccess)
+        /// Change a programme: its details, its managers and partner contacts, new courses and projects in it.
+        case manageProgramme(ProgrammeRole?)
+        /// Change a research project's details and members.
+        case manageProject(ProjectAccess)
         /// List every programme, not only one's own.
         case listEveryProgramme
+        /// Run the platform: people's accounts, new programmes, the admin pages.
+        case administerPlatform
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -32,13 +38,17 @@ enum Policy {
             return user.isAdmin || access.programmeRole == .manager || access.courseRole != nil
         case .viewRoster(let access):
             return user.isAdmin || access.programmeRole == .manager || access.courseRole == .instructor || access.courseRole == .ta
-        case .manageRoster(let access):
+        case .manageCourse(let access):
             return user.isAdmin || access.programmeRole == .manager || access.courseRole == .instructor
         case .viewProgramme(let role):
             return user.isAdmin || role != nil
         case .viewProject(let access):
             return user.isAdmin || access.programmeRole == .manager || access.projectRole != nil
-        case .listEveryProgramme:
+        case .manageProgramme(let role):
+            return user.isAdmin || role == .manager
+        case .manageProject(let access):
+            return user.isAdmin || access.programmeRole == .manager || access.projectRole == .pi
+        case .listEveryProgramme, .administerPlatform:
             return user.isAdmin
         }
     }

@@ -114,6 +114,7 @@ enum Rosters {
     }
 
     struct Entry: Content, Equatable {
+        var userID: UUID
         var email: String
         var name: String
         var role: CourseRole
@@ -123,7 +124,7 @@ enum Rosters {
     static func entries(of course: Course, on db: any Database) async throws -> [Entry] {
         let members = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).with(\.$user).all()
         let order: [CourseRole: Int] = [.instructor: 0, .ta: 1, .student: 2]
-        return members.map { Entry(email: $0.user.email, name: $0.user.displayName, role: $0.role) }
+        return members.map { Entry(userID: $0.$user.id, email: $0.user.email, name: $0.user.displayName, role: $0.role) }
             .sorted { (order[$0.role]!, $0.name) < (order[$1.role]!, $1.name) }
     }
 

@@ -22,7 +22,7 @@ struct ProgrammeDTO: Content {
 }
 
 struct ProjectDTO: Content {
-    struct Member: Content { var name: String; var role: String }
+    struct Member: Content { var userID: UUID; var name: String; var role: String }
     var id: UUID
     var programmeID: UUID
     var title: String
@@ -62,25 +62,6 @@ enum ProgrammeViews {
         return ProjectDTO(id: try project.requireID(), programmeID: project.$programme.id, title: project.title, summary: project.summary,
                           status: project.status,
                           members: members.sorted { (order[$0.role]!, $0.user.displayName) < (order[$1.role]!, $1.user.displayName) }
-                              .map { .init(name: $0.user.displayName, role: $0.role.rawValue) })
-    }
-
-    /// The programme named by `:programmeID` and the caller's role in it; 404 unless the policy allows.
-    static func load(_ req: Request) async throws -> (Programme, ProgrammeRole?) {
-        let user = try req.auth.require(User.self)
-        guard let id = req.parameters.get("programmeID", as: UUID.self), let programme = try await Programme.find(id, on: req.db) else { throw Abort(.notFound) }
-        let role = try await ProgrammeMember.query(on: req.db).filter(\.$programme.$id == id).filter(\.$user.$id == user.requireID()).first()?.role
-        try Policy.require(user, can: .viewProgramme(role))
-        return (programme, role)
-    }
-
-    static func loadProject(_ req: Request) async throws -> ResearchProject {
-        let user = try req.auth.require(User.self)
-        guard let id = req.parameters.get("projectID", as: UUID.self), let project = try await ResearchProject.find(id, on: req.db) else { throw Abort(.notFound) }
-        let userID = try user.requireID()
-        let projectRole = try await ProjectMember.query(on: req.db).filter(\.$project.$id == id).filter(\.$user.$id == userID).first()?.role
-        let programmeRole = try await ProgrammeMember.query(on: req.db).filter(\.$programme.$id == project.$programme.id).filter(\.$user.$id == userID).first()?.role
-        try Policy.require(user, can: .viewProject(ProjectAccess(projectRole: projectRole, programmeRole: programmeRole)))
-        return project
+                              .map { .init(userID: $0.$user.id, name: $0.user.displayName, role: $0.role.rawValue) })
     }
 }

@@ -30,4 +30,12 @@ extension Application {
     func loadDemoData() async throws {
         try await DemoData.load(on: db, passwordHash: try Bcrypt.hash(DemoData.password, cost: 4))
     }
+
+    /// An Authorization header for a demo person (signed in with the demo password).
+    func bearer(_ email: String) async throws -> HTTPHeaders {
+        let response = try await testing().sendRequest(.POST, "api/v1/auth/token") { req in
+            try req.content.encode(["email": email, "password": DemoData.password], as: .json)
+        }
+        return ["Authorization": "Bearer \(try response.content.decode(AuthController.TokenDTO.self).token)"]
+    }
 }

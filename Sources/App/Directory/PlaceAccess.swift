@@ -1,0 +1,59 @@
+// Finds the place named in the path (`:programmeID`, `:courseID`, `:projectID`), the caller's roles that bear on
+// it, and asks the policy; a place that does not exist and a place the caller may not act on both answer 404.
+import Fluent
+import Vapor
+
+extension CourseAccess {
+    static func load(_ user: User, _ course: Course, on db: any Database) async throws -> CourseAccess {
+        let userID = try user.requireID()
+        let member = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == userID).first()
+        return CourseAccess(courseRole: member?.role, programmeRole: try await roleInProgramme(of: userID, in: course.$programme.id, on: db))
+    }
+}
+
+extension ProjectAccess {
+    static func load(_ user: User, _ project: ResearchProject, on db: any Database) async throws -> ProjectAccess {
+        let userID = try user.requireID()
+        let member = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).filter(\.$user.$id == userID).first()
+        return ProjectAccess(projectRole: member?.role, programmeRole: try await roleInProgramme(of: userID, in: project.$programme.id, on: db))
+    }
+}
+
+private func roleInProgramme(of userID: UUID, in programmeID: UUID, on db: any Database) async throws -> ProgrammeRole? {
+    try await ProgrammeMember.query(on: db).filter(\.$programme.$id == programmeID).filter(\.$user.$id == userID).first()?.role
+}
+
+extension Request {
+    /// The course named by `:courseID`, the signed-in user, and their access.
+    func course(for action: (CourseAccess) -> Policy.Action) async throws -> (Course, User, CourseAccess) {
+        let user = try auth.require(User.self)
+        guard let id = parameters.get("courseID", as: UUID.self), let course = try await Course.find(id, on: db) else { throw Abort(.notFound) }
+        let access = try await CourseAccess.load(user, course, on: db)
+        try Policy.require(user, can: action(access))
+        return (course, user, access)
+    }
+
+    /// The programme named by `:programmeID`, the signed-in user, and their role in it.
+    func programme(for action: (ProgrammeRole?) -> Policy.Action) async throws -> (Programme, User, ProgrammeRole?) {
+        let user = try auth.require(User.self)
+        guard let id = parameters.get("programmeID", as: UUID.self), let programme = try await Programme.find(id, on: db) else { throw Abort(.notFound) }
+        let role = try await roleInProgramme(of: user.requireID(), in: id, on: db)
+        try Policy.require(user, can: action(role))
+        return (programme, user, role)
+    }
+
+    /// The research project named by `:projectID`, the signed-in user, and their access.
+    func project(for action: (ProjectAccess) -> Policy.Action) async throws -> (ResearchProject, User, ProjectAccess) {
+        let user = try auth.require(User.self)
+        guard let id = parameters.get("projectID", as: UUID.self), let project = try await ResearchProject.find(id, on: db) else { throw Abort(.notFound) }
+        let access = try await ProjectAccess.load(user, project, on: db)
+        try Policy.require(user, can: action(access))
+        return (project, user, access)
+    }
+
+    /// `:userID` from the path; 404 when it is not an id.
+    func userIDParameter() throws -> UUID {
+        guard let id = parameters.get("userID", as: UUID.self) else { throw Abort(.notFound) }
+        return id
+    }
+}

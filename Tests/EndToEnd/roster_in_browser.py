@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""End-to-end, in a real headless Chromium driven by selenium: the demo instructor imports a roster file and sees
+the students on the course page; a student cannot open the roster. Starts the built `campuscloud demo` on a free
+port with its own SQLite database in a temporary folder, and stops it afterwards.
+
+Usage: roster_in_browser.py PATH/TO/campuscloud
+"""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+PASSWORD = "campuscloud-demo"
+NEW_STUDENTS = [("ada.e2e@demo.test", "Lovelace, Ada"), ("alan.e2e@demo.test", 'Alan "Bombe" Turing')]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base, process):
+    for _ in range(300):
+        if process.poll() is not None:
+            sys.exit(f"the demo server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit("the demo server did not become healthy in 60 s")
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1024"):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def sign_in(driver, base, email):
+    driver.delete_all_cookies()
+    driver.get(base + "/signin")
+    driver.find_element(By.NAME, "email").send_keys(email)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click()
+    check("Dashboard" in driver.title, f"{email} reaches the dashboard after signing in (title: {driver.title!r})")
+
+
+failures = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what, flush=True)
+    if not condition:
+        failures.append(what)
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    folder = tempfile.mkdtemp(prefix="cc-e2e-")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environment["LOG_LEVEL"] = "error"
+    server = subprocess.Popen([binary, "demo", "--port", str(port)], cwd=folder, env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = None
+    try:
+        wait_healthy(base, server)
+        driver = browser()
+
+        # The instructor opens CS340 from the dashboard and imports a roster file.
+        sign_in(driver, base, "instructor@demo.test")
+        driver.find_element(By.PARTIAL_LINK_TEXT, "CS340").click()
+        course_url = driver.current_url
+        check("/courses/" in course_url, "the dashboard links to the course page")
+        roster = os.path.join(folder, "cs340-roster.csv")
+        with open(roster, "w", encoding="utf-8-sig", newline="") as f:
+            f.write("email,name,role\r\n")
+            for email, name in NEW_STUDENTS:
+                f.write(f'{email},"{name.replace(chr(34), chr(34) * 2)}",student\r\n')
+        driver.find_element(By.ID, "roster-file").send_keys(roster)
+        driver.find_element(By.CSS_SELECTOR, "form[action$='/roster'] button[type=submit]").click()
+        page = driver.find_element(By.TAG_NAME, "main").text
+        check("Roster imported: 2 rows, 2 added" in page, "the import is confirmed with its counts")
+        check(page.count("/set-password?token=") == 2, "an invitation link is shown for each new person")
+        driver.get(course_url)
+        cells = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#roster ~ table td, section table td")]
+        for email, name in NEW_STUDENTS:
+            check(email in cells and name in cells, f"{name} ({email}) is on the course page's roster")
+        check("student16@demo.test" in cells, "the students who were already there are still listed")
+
+        # A student of the course sees the course but not its roster, and cannot download it.
+        sign_in(driver, base, "student16@demo.test")
+        driver.get(course_url)
+        page = driver.find_element(By.TAG_NAME, "main").text
+        check("CS340" in page, "the student sees the course page")
+        check("Roster" not in page and "ada.e2e@demo.test" not in page, "the student's course page shows no roster")
+        driver.get(course_url + "/roster.csv")
+        page = driver.find_element(By.TAG_NAME, "body").text
+        check("ada.e2e@demo.test" not in page and "404" in page, "the roster download answers 404 to the student")
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.terminate()
+        server.wait(timeout=20)
+    if failures:
+        sys.exit(f"{len(failures)} end-to-end check(s) failed")
+    print("end-to-end: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
