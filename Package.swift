@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV.git", from: "0.10.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
         .executableTarget(
@@ -31,6 +32,7 @@ let package = Package(
             name: "App",
             dependencies: [
                 .target(name: "Sandbox"),
+                .target(name: "Ledger"),
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Fluent", package: "fluent"),
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
@@ -48,6 +50,8 @@ let package = Package(
             name: "Sandbox",
             dependencies: [.target(name: "CSandboxSpawn")]
         ),
+        // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
+        .target(name: "Ledger"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
         .target(name: "CSandboxSpawn"),
         // bench/sandbox: the sandbox's cost next to bare and minimal-bwrap runs.
@@ -62,11 +66,16 @@ let package = Package(
             resources: [.copy("hostile")]
         ),
         .testTarget(
+            name: "LedgerTests",
+            dependencies: [.target(name: "Ledger"), .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
             name: "AppTests",
             dependencies: [
                 .target(name: "App"),
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
     ],

@@ -16,6 +16,8 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.support.ui import WebDriverWait
 
 PASSWORD = "campuscloud-demo"
 NEW_STUDENTS = [("ada.e2e@demo.test", "Lovelace, Ada"), ("alan.e2e@demo.test", 'Alan "Bombe" Turing')]
@@ -49,12 +51,28 @@ def browser():
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
+def main_text_after(driver, action, marker):
+    """Runs `action` (a click that submits a form) and waits until the new page's <main> contains `marker`."""
+    action()
+
+    def loaded(d):
+        mains = d.find_elements(By.TAG_NAME, "main")
+        return mains and marker in mains[0].text and mains[0].text
+
+    try:
+        # While the browser swaps pages, an element found a moment ago may already be gone: look again.
+        return WebDriverWait(driver, 30, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(loaded)
+    except Exception as error:
+        print(f"waiting for {marker!r} failed ({type(error).__name__}) on {driver.current_url}:", driver.page_source[-3000:], flush=True)
+        return ""
+
+
 def sign_in(driver, base, email):
     driver.delete_all_cookies()
     driver.get(base + "/signin")
     driver.find_element(By.NAME, "email").send_keys(email)
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click()
+    main_text_after(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click, "Hello")
     check("Dashboard" in driver.title, f"{email} reaches the dashboard after signing in (title: {driver.title!r})")
 
 
@@ -92,8 +110,7 @@ def main():
             for email, name in NEW_STUDENTS:
                 f.write(f'{email},"{name.replace(chr(34), chr(34) * 2)}",student\r\n')
         driver.find_element(By.ID, "roster-file").send_keys(roster)
-        driver.find_element(By.CSS_SELECTOR, "form[action$='/roster'] button[type=submit]").click()
-        page = driver.find_element(By.TAG_NAME, "main").text
+        page = main_text_after(driver, driver.find_element(By.CSS_SELECTOR, "form[action$='/roster'] button[type=submit]").click, "Roster")
         check("Roster imported: 2 rows, 2 added" in page, "the import is confirmed with its counts")
         check(page.count("/set-password?token=") == 2, "an invitation link is shown for each new person")
         driver.get(course_url)
