@@ -14,7 +14,7 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.platformSecret = try SecretStore.resolve(config)
     app.routes.defaultMaxBodySize = "1mb"
 
-    try useDatabase(config.database, on: app)
+    try useDatabase(config.database, connections: config.databaseConnections, on: app)
     Migrations.register(on: app)
 
     let resources = try PlatformResources.locate()
@@ -46,16 +46,31 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     try routes(app)
 }
 
-func useDatabase(_ database: DatabaseURL, on app: Application) throws {
+func useDatabase(_ database: DatabaseURL, connections: Int = 16, on app: Application) throws {
     switch database {
     case .sqliteMemory:
         app.databases.use(.sqlite(.memory), as: .sqlite)
+        app.ledgerGate = LedgerWriteGate()
     case .sqliteFile(let path):
         app.databases.use(.sqlite(.file(path)), as: .sqlite)
+        app.ledgerGate = LedgerWriteGate()
     case .postgres(let url, _, _, _):
         var configuration = try SQLPostgresConfiguration(url: url)
         configuration.coreConfiguration.options.connectTimeout = .seconds(5)
-        app.databases.use(.postgres(configuration: configuration, connectionPoolTimeout: .seconds(5)), as: .psql)
+        let perLoop = max(1, connections / max(1, app.eventLoopGroup.makeIterator().reduce(0) { count, _ in count + 1 }))
+        app.databases.use(.postgres(configuration: configuration, maxConnectionsPerEventLoop: perLoop, connectionPoolTimeout: .seconds(10)), as: .psql)
+    }
+}
+
+/// A SQLite file gets write-ahead logging (readers do not block the writer) with fsync at checkpoints rather than
+/// at every commit: a power cut can lose the last moments of commits, never consistency. Each pooled connection is
+/// set (one per event loop); PostgreSQL is untouched.
+func tuneSQLite(_ app: Application) async throws {
+    guard case .sqliteFile = app.platformConfig.database else { return }
+    for loop in app.eventLoopGroup.makeIterator() {
+        guard let sql = app.databases.database(.sqlite, logger: app.logger, on: loop) as? any SQLDatabase else { continue }
+        try await sql.raw("PRAGMA journal_mode=WAL").run()
+        try await sql.raw("PRAGMA synchronous=NORMAL").run()
     }
 }
 

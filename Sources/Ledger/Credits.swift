@@ -12,9 +12,14 @@ public struct Credits: Sendable, Hashable, Comparable, CustomStringConvertible {
     public init(micro: Int64) { self.micro = micro }
     public init(whole: Int64) { micro = whole * Credits.microPerCredit }
 
-    /// Reads "12", "12.5", "0.000001", " 3.25 "; nil for anything else (signs, more than six decimals, overflow).
+    /// Reads "12", "12.5", "0.000001", " 3.25 ", "-2" (a change can be negative; where an amount must be positive the
+    /// ledger says so); nil for anything else (more than six decimals, exponents, overflow).
     public static func parse(_ text: String) -> Credits? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("-") {
+            trimmed.removeFirst()
+            return trimmed.hasPrefix("-") ? nil : parse(trimmed).map { Credits(micro: -$0.micro) }
+        }
         let parts = trimmed.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard let wholePart = parts.first, !wholePart.isEmpty, wholePart.allSatisfy(\.isASCIIDigit) else { return nil }
         var fraction = parts.count == 2 ? String(parts[1]) : ""
@@ -57,8 +62,8 @@ extension Credits: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let whole = try? container.decode(Int64.self) {
-            guard whole >= 0, whole <= Int64.max / Credits.microPerCredit else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "credits must be zero or more")
+            guard whole.magnitude <= UInt64(Int64.max / Credits.microPerCredit) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "that many credits cannot be counted")
             }
             self.init(whole: whole)
             return

@@ -5,6 +5,7 @@ import Foundation
 import Fluent
 import Vapor
 import VaporTesting
+import Ledger
 @testable import App
 
 @Suite struct AccessMatrixTests {
@@ -67,6 +68,23 @@ import VaporTesting
         "PATCH /api/v1/projects/:projectID": signedIn([.instructor, .admin], anonymous: .unauthorized),
         "PUT /api/v1/projects/:projectID/members": signedIn([.instructor, .admin], anonymous: .unauthorized),
         "DELETE /api/v1/projects/:projectID/members/:userID": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/programmes/:programmeID/credits": signedIn([.partner, .admin], anonymous: .unauthorized),
+        "POST /api/v1/programmes/:programmeID/credits/grants": signedIn([.admin], anonymous: .unauthorized),
+        "POST /api/v1/programmes/:programmeID/credits/allocations": signedIn([.admin], anonymous: .unauthorized),
+        "POST /api/v1/programmes/:programmeID/credits/returns": signedIn([.admin], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID/credits": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/courses/:courseID/credits/default-allowance": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/courses/:courseID/credits/allowances/:userID": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/projects/:projectID/credits": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/projects/:projectID/credits/default-allowance": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/projects/:projectID/credits/allowances/:userID": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/me/credits": signedIn(people, anonymous: .unauthorized),
+        "POST /api/v1/credits/holds": signedIn(people, anonymous: .unauthorized),
+        "POST /api/v1/credits/holds/:holdID/settle": signedIn([.student, .admin], anonymous: .unauthorized),
+        "POST /api/v1/credits/holds/:holdID/void": signedIn([.student, .admin], anonymous: .unauthorized),
+        "GET /api/v1/credits/accounts/:accountID/entries": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/credits/prices": signedIn(people, anonymous: .unauthorized),
+        "POST /api/v1/credits/prices": signedIn([.admin], anonymous: .unauthorized),
         "GET /projects/:projectID": signedIn([.partner, .ta, .instructor, .admin], anonymous: .signIn),
         "GET /api/v1/programmes": signedIn(people, anonymous: .unauthorized),
         "GET /api/v1/programmes/:programmeID": signedIn([.partner, .admin], anonymous: .unauthorized),
@@ -117,6 +135,17 @@ import VaporTesting
             let projectID = try #require(try await ResearchProject.query(on: app.db).first()).requireID()
             // The person whom member and account routes act on: not one of the people making the requests.
             let otherID = try #require(try await User.query(on: app.db).filter(\.$email == "student30@demo.test").first()).requireID()
+            // The student's allowance in CS101 (its statement is a route) and a hold the student made on it.
+            let course = try #require(try await Course.find(courseID, on: app.db))
+            let programme = try #require(try await Programme.find(programmeID, on: app.db))
+            let ledger = app.ledger
+            try await ledger.transfer(.grant, from: try await ledger.partnerAccount(of: programme), to: try await ledger.pool(of: programme),
+                                      amount: Credits(whole: 10), memo: "matrix")
+            try await ledger.transfer(.allocate, from: try await ledger.pool(of: programme), to: try await ledger.allocation(of: .course(course)),
+                                      amount: Credits(whole: 10), memo: "matrix")
+            let allowance = try await ledger.setAllowance(of: student, in: .course(course), to: Credits(whole: 5), actor: nil)
+            let holdID = try await ledger.reserve(allowance, amount: Credits(whole: 1), reason: "matrix", key: "matrix", actor: student.id).requireID()
+            let accountID = try allowance.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route)
@@ -131,6 +160,8 @@ import VaporTesting
                         case ":projectID": return projectID.uuidString
                         case ":keyID": return keyID.uuidString
                         case ":userID": return otherID.uuidString
+                        case ":holdID": return holdID.uuidString
+                        case ":accountID": return accountID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

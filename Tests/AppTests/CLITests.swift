@@ -210,4 +210,35 @@ import FoundationNetworking
         #expect(nobody.stderr.contains("nobody@uni.edu"))
         #expect(try Self.run(["admin", "create-user", "--email", "not-an-email", "--name", "X"], in: folder).status == 2)
     }
+
+    @Test func managersGrantAllocateAndReadStatementsFromTheShell() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("ledger.sqlite").path
+        try await withTestApp(database: .sqliteFile(path: path)) { app in try await app.loadDemoData() }
+        let env = ["DATABASE_URL": "sqlite://" + path]
+        let programme = "Cloud & AI Empowerment Programme"
+        let grant = try Self.run(["ledger", "grant", "--programme", programme, "--amount", "5000", "--key", "t1"], environment: env, in: folder)
+        #expect(grant.status == 0, "stderr: \(grant.stderr)")
+        #expect(grant.stdout.contains("the pool has 5000 free"))
+        #expect(try Self.run(["ledger", "grant", "--programme", programme, "--amount", "5000", "--key", "t1"], environment: env, in: folder).stdout
+            .contains("the pool has 5000 free"))
+        let allocate = try Self.run(["ledger", "allocate", "--programme", programme, "--course", "CS101", "--amount", "1200.5", "--expires", "2099-01-31"],
+                                    environment: env, in: folder)
+        #expect(allocate.status == 0, "stderr: \(allocate.stderr)")
+        let tooMuch = try Self.run(["ledger", "allocate", "--programme", programme, "--course", "CS340", "--amount", "4000"], environment: env, in: folder)
+        #expect(tooMuch.status == 1)
+        #expect(tooMuch.stderr.contains("The programme pool has 3799.5 credits free; this needs 4000."))
+        let balance = try Self.run(["ledger", "balance", "--programme", programme], environment: env, in: folder)
+        #expect(balance.stdout.contains("granted 5000"))
+        #expect(balance.stdout.contains("CS101 Introduction to Programming"))
+        #expect(balance.stdout.contains("1200.5"))
+        let statement = try Self.run(["ledger", "statement", "--programme", programme], environment: env, in: folder)
+        let lines = statement.stdout.split(separator: "\r\n")
+        #expect(lines.first == "time,kind,from,to,credits,hold,memo")
+        #expect(lines.count == 3)
+        #expect(lines.last?.contains(",allocate,the programme pool,the CS101 allocation,1200.5,,allocation to CS101") == true)
+        #expect(try Self.run(["ledger", "grant", "--programme", programme, "--amount", "-5"], environment: env, in: folder).status == 2)
+        #expect(try Self.run(["ledger", "grant", "--programme", "Nope", "--amount", "5"], environment: env, in: folder).status == 1)
+    }
 }

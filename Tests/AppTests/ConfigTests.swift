@@ -31,7 +31,9 @@ import Foundation
     @Test func everyVariableIsRead() throws {
         let config = try AppConfig.parse(environment: [
             "CAMPUSCLOUD_DATA_DIR": "/srv/cc", "LOG_LEVEL": "DEBUG", "CAMPUSCLOUD_SECRET": String(repeating: "k", count: 32),
+            "CAMPUSCLOUD_DB_CONNECTIONS": "40",
         ])
+        #expect(config.databaseConnections == 40)
         #expect(config.dataDirectory == "/srv/cc")
         #expect(config.logLevel == .debug)
         #expect(config.secret == String(repeating: "k", count: 32))
@@ -43,6 +45,7 @@ import Foundation
         (["DATABASE_URL": "postgres://user@host"], "DATABASE_URL", "names no database"),
         (["LOG_LEVEL": "loud"], "LOG_LEVEL", "'loud'"),
         (["CAMPUSCLOUD_SECRET": "short"], "CAMPUSCLOUD_SECRET", "too short"),
+        (["CAMPUSCLOUD_DB_CONNECTIONS": "0"], "CAMPUSCLOUD_DB_CONNECTIONS", "from 1 to 1000"),
     ])
     func badValuesStopStartUpWithOneSentence(environment: [String: String], variable: String, mention: String) {
         #expect {

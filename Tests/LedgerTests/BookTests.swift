@@ -6,19 +6,11 @@ import PropertyBased
 @testable import Ledger
 
 @Suite struct BookTests {
-    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+    static let now = Simulation.start
 
-    /// partner → pool → {course, project}; course → two allowances; project → one.
+    /// partner → pool → {course, project}; course → two allowances; project → one (the simulation's tree).
     static func tree() -> (Book, partner: Int, pool: Int, course: Int, project: Int, allowances: [Int]) {
-        var book = Book()
-        let partner = book.open(.partner, parent: nil, label: "the partner")
-        let pool = book.open(.pool, parent: partner, label: "the programme pool")
-        let course = book.open(.course, parent: pool, label: "the CS101 allocation", expiresAt: now.addingTimeInterval(3600))
-        let project = book.open(.project, parent: pool, label: "the project allocation")
-        let a = book.open(.allowance, parent: course, label: "Ada's allowance in CS101")
-        let b = book.open(.allowance, parent: course, label: "Bo's allowance in CS101", expiresAt: now.addingTimeInterval(1800))
-        let c = book.open(.allowance, parent: project, label: "Cy's allowance in the project")
-        return (book, partner, pool, course, project, [a, b, c])
+        (Simulation.book(), 0, 1, 2, 3, [4, 5, 6])
     }
 
     @Test func aChildNeverGetsMoreThanItsParentHoldsAndTheRefusalNamesTheLevel() throws {
@@ -72,46 +64,19 @@ import PropertyBased
         #expect(book.total == .zero)
     }
 
-    /// One random operation: what, on which account or hold, how much.
-    struct Operation: Sendable, CustomStringConvertible {
-        var kind: Int, target: Int, other: Int, amount: Int64
-        var description: String { "op\(kind)(\(target),\(other),\(amount))" }
-    }
-
     static let operations = zip(Gen.int(in: 0...6), Gen.int(in: 0...6), Gen.int(in: 0...6), Gen.int64(in: 0...40))
-        .map { Operation(kind: $0, target: $1, other: $2, amount: $3 * 250_000) }
+        .map { Simulation.Operation(kind: $0, target: $1, other: $2, amount: $3 * 250_000) }
         .array(of: 1...80)
-
-    /// Applies one operation the way a client would: refusals are expected and must change nothing.
-    static func apply(_ op: Operation, to book: inout Book, clock: inout Date, keys: inout Int) {
-        let amount = Credits(micro: op.amount)
-        let before = book
-        do {
-            switch op.kind {
-            case 0: try book.transfer(from: 0, to: 1, amount)                                   // grant
-            case 1: try book.transfer(from: op.target % 7, to: op.other % 7, amount)             // allocate or return (or off-tree)
-            case 2, 3:                                                                             // reserve
-                keys += 1
-                _ = try book.reserve(op.target % 7, amount, key: "k\(op.other == 0 ? 0 : keys)", expiresAt: clock.addingTimeInterval(Double(op.other) * 300), now: clock)
-            case 4: if !book.holds.isEmpty {                                                      // settle (maybe above the hold)
-                let index = op.target % book.holds.count
-                try book.settle(index, actual: Credits(micro: min(op.amount, book.holds[index].amount.micro + Int64(op.other - 3))))
-            }
-            case 5: if !book.holds.isEmpty { try book.void(op.target % book.holds.count) }        // void
-            default: clock = clock.addingTimeInterval(Double(op.amount) / 250_000 * 120); book.expire(now: clock)  // time passes
-            }
-        } catch {
-            #expect(error is LedgerRefusal)
-            #expect(book.accounts == before.accounts && book.holds == before.holds, "a refused \(op) changed the book")
-        }
-    }
 
     @Test func randomSequencesConserveCreditsAndNeverGoNegative() async {
         await propertyCheck(count: 300, input: Self.operations) { operations in
-            var (book, _, _, _, _, _) = Self.tree()
-            var clock = Self.now, keys = 0
+            var book = Simulation.book()
+            var clock = Simulation.start, keys = 0
             for op in operations {
-                Self.apply(op, to: &book, clock: &clock, keys: &keys)
+                let before = book
+                if Simulation.apply(op, to: &book, clock: &clock, keys: &keys) != nil {
+                    #expect(book.accounts == before.accounts && book.holds == before.holds, "a refused \(op) changed the book")
+                }
                 #expect(book.total == .zero, "credits not conserved after \(op)")
                 for account in book.accounts where account.kind != .partner {
                     #expect(account.balance >= .zero && account.held >= .zero, "\(account.label) negative after \(op)")

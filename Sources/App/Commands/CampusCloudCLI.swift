@@ -12,7 +12,7 @@ public struct CampusCloudCLI: AsyncParsableCommand {
         selects PostgreSQL), CAMPUSCLOUD_DATA_DIR, LOG_LEVEL, CAMPUSCLOUD_SECRET.
         """,
         version: PlatformVersion.current,
-        subcommands: [ServeCommand.self, MigrateCommand.self, DemoCommand.self, AdminCommand.self, SandboxCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, DemoCommand.self, AdminCommand.self, LedgerCommand.self, SandboxCommand.self]
     )
 
     public init() {}

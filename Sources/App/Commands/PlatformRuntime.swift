@@ -18,6 +18,7 @@ enum PlatformRuntime {
         do {
             try await configure(app, config: config)
             try await verifyDatabaseReachable(app)
+            try await tuneSQLite(app)
             let result = try await body(app)
             try await app.asyncShutdown()
             return result
@@ -49,6 +50,7 @@ enum PlatformRuntime {
     static func serve(_ app: Application, hostname: String, port: Int) async throws {
         app.http.server.configuration.hostname = hostname
         app.http.server.configuration.port = port
+        app.lifecycle.use(LedgerSweeper())
         try await app.execute()
     }
 }

@@ -21,8 +21,12 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var secret: String?
     /// The address people use (behind a proxy, the proxy's). When it is https, session cookies are Secure.
     public var publicURL: URL?
+    /// PostgreSQL connections this process may open (CAMPUSCLOUD_DB_CONNECTIONS, default 16), shared among its event loops.
+    public var databaseConnections: Int
 
-    public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil, publicURL: URL? = nil) {
+    public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil, publicURL: URL? = nil,
+                databaseConnections: Int = 16) {
+        self.databaseConnections = databaseConnections
         self.database = database
         self.dataDirectory = dataDirectory
         self.logLevel = logLevel
@@ -67,7 +71,15 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             publicURL = url
         }
-        return AppConfig(database: database, dataDirectory: dataDirectory, logLevel: logLevel, secret: secret, publicURL: publicURL)
+        var connections = 16
+        if let raw = nonEmpty(env["CAMPUSCLOUD_DB_CONNECTIONS"]) {
+            guard let value = Int(raw), (1...1000).contains(value) else {
+                throw .invalid("CAMPUSCLOUD_DB_CONNECTIONS", "is '\(raw)'; give a whole number of connections from 1 to 1000")
+            }
+            connections = value
+        }
+        return AppConfig(database: database, dataDirectory: dataDirectory, logLevel: logLevel, secret: secret, publicURL: publicURL,
+                         databaseConnections: connections)
     }
 
     /// Never shows the secret or a database password.

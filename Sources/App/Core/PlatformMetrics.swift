@@ -22,14 +22,25 @@ public final class PlatformMetrics: Sendable {
         ).record(duration)
     }
 
+    /// Credits held, settled (spent) and released, in micro-credits (integers, like the ledger), by account kind.
+    func recordCredits(_ step: String, kind: String, micro: Int64) {
+        guard micro > 0 else { return }
+        registry.makeCounter(
+            descriptor: .init(metricName: "campuscloud_credits_\(step)_microcredits", unitName: "total",
+                              helpText: "Micro-credits \(step) by the ledger, by account kind."),
+            labels: [("account_kind", kind)]
+        ).increment(by: micro)
+    }
+
     public func exposition() -> String { registry.emitToString() }
 }
 
+struct PlatformMetricsKey: StorageKey { typealias Value = PlatformMetrics }
+
 extension Application {
-    private struct MetricsKey: StorageKey { typealias Value = PlatformMetrics }
     public var platformMetrics: PlatformMetrics {
-        get { storage[MetricsKey.self]! }
-        set { storage[MetricsKey.self] = newValue }
+        get { storage[PlatformMetricsKey.self]! }
+        set { storage[PlatformMetricsKey.self] = newValue }
     }
 }
 

@@ -25,8 +25,18 @@ enum Policy {
         case manageProject(ProjectAccess)
         /// List every programme, not only one's own.
         case listEveryProgramme
-        /// Run the platform: people's accounts, new programmes, the admin pages.
+        /// Run the platform: people's accounts, new programmes, the admin pages, the price list.
         case administerPlatform
+        /// See a programme's credits: the pool and each course's and project's allocation (totals, no names).
+        case viewProgrammeCredits(ProgrammeRole?)
+        /// Spend from one's own allowance in a course or project.
+        case spendOwnAllowance(courseRole: CourseRole?, projectRole: ProjectRole?)
+        /// Charge a course's or project's allocation itself (staff test runs, shared jobs).
+        case chargeAllocation(CourseAccess?, ProjectAccess?)
+        /// Settle or void a hold.
+        case closeHold(createdBy: UUID?)
+        /// Read one ledger account's statement.
+        case viewStatement(StatementAccess)
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -50,6 +60,23 @@ enum Policy {
             return user.isAdmin || access.programmeRole == .manager || access.projectRole == .pi
         case .listEveryProgramme, .administerPlatform:
             return user.isAdmin
+        case .viewProgrammeCredits(let role):
+            return user.isAdmin || role != nil
+        case .spendOwnAllowance(let courseRole, let projectRole):
+            return courseRole != nil || projectRole != nil
+        case .chargeAllocation(let course, let project):
+            if user.isAdmin { return true }
+            if let course { return allows(user, .manageCourse(course)) || course.courseRole == .ta }
+            if let project { return allows(user, .manageProject(project)) }
+            return false
+        case .closeHold(let creator):
+            return user.isAdmin || (creator != nil && creator == user.id)
+        case .viewStatement(let access):
+            if user.isAdmin || access.programmeRole == .manager { return true }
+            if access.isOwnAllowance { return true }
+            if let course = access.course { return allows(user, .viewRoster(course)) }
+            if let project = access.project { return project.projectRole == .pi }
+            return false
         }
     }
 
@@ -67,5 +94,14 @@ struct CourseAccess: Equatable, Sendable {
 /// A person's roles that bear on one research project: in the project and in its programme.
 struct ProjectAccess: Equatable, Sendable {
     var projectRole: ProjectRole?
+    var programmeRole: ProgrammeRole?
+}
+
+/// What bears on reading one ledger account's statement: whose allowance it is, and the reader's roles in its
+/// place and programme.
+struct StatementAccess: Equatable, Sendable {
+    var isOwnAllowance: Bool
+    var course: CourseAccess?
+    var project: ProjectAccess?
     var programmeRole: ProgrammeRole?
 }

@@ -16,6 +16,11 @@ enum Migrations {
         CreateAPIKey(),
         CreateSessionRecord(),
         CreatePasswordLink(),
+        CreateLedgerAccount(),
+        CreateLedgerHold(),
+        CreateLedgerEntry(),
+        CreateLedgerPrice(),
+        CreateLedgerHoldTriggers(),
     ]
 
     static func register(on app: Application) {

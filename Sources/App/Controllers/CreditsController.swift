@@ -1,0 +1,296 @@
+// The credits ledger over HTTP: programme managers grant and allocate, instructors and PIs set allowances and see
+// each member's use, everyone sees their own allowances, and clients reserve, settle and void holds. Every
+// handler asks the policy, then calls the ledger store.
+import Fluent
+import Foundation
+import Ledger
+import Vapor
+
+enum CreditsController {
+    struct GrantInput: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case amount, memo, idempotencyKey }
+        typealias Fields = CodingKeys
+        var amount: Credits
+        var memo: String?
+        var idempotencyKey: String?
+    }
+
+    struct AllocationInput: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case courseID, projectID, amount, expiresOn, memo, idempotencyKey }
+        typealias Fields = CodingKeys
+        var courseID: UUID?
+        var projectID: UUID?
+        var amount: Credits
+        var expiresOn: String?
+        var memo: String?
+        var idempotencyKey: String?
+    }
+
+    struct AmountInput: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case amount }
+        typealias Fields = CodingKeys
+        var amount: Credits
+    }
+
+    struct HoldInput: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case courseID, projectID, amount, reason, idempotencyKey, fromAllocation, lifetimeSeconds }
+        typealias Fields = CodingKeys
+        var courseID: UUID?
+        var projectID: UUID?
+        var amount: Credits
+        var reason: String
+        var idempotencyKey: String
+        var fromAllocation: Bool?
+        var lifetimeSeconds: Int?
+    }
+
+    struct PriceInput: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case meter, price, effectiveFrom }
+        typealias Fields = CodingKeys
+        var meter: String
+        var price: Credits
+        var effectiveFrom: String
+    }
+
+    struct PriceDTO: Content { var meter: String; var price: Credits; var per: String; var effectiveFrom: Date }
+
+    // MARK: Programme
+
+    @Sendable static func programme(req: Request) async throws -> ProgrammeCreditsDTO {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgrammeCredits)
+        return try await CreditsViews.programme(programme, on: req.db)
+    }
+
+    /// Records the partner's grant into the programme pool.
+    @Sendable static func grant(req: Request) async throws -> Response {
+        let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        let input = try req.input(GrantInput.self)
+        let ledger = req.ledger
+        try await ledger.transfer(.grant, from: try await ledger.partnerAccount(of: programme), to: try await ledger.pool(of: programme),
+                                  amount: input.amount, memo: memo(input.memo, "grant from \(programme.partnerOrganisation)"),
+                                  key: try key(input.idempotencyKey, req).map { "programme:\(try programme.requireID()):\($0)" }, actor: user.id)
+        return try await CreditsViews.programme(programme, on: req.db).encodeResponse(status: .created, for: req)
+    }
+
+    /// Moves credits from the pool to a course's or project's allocation (and sets its expiry when given).
+    @Sendable static func allocate(req: Request) async throws -> Response {
+        try await move(req, down: true)
+    }
+
+    /// Moves credits from an allocation back to the pool.
+    @Sendable static func giveBack(req: Request) async throws -> Response {
+        try await move(req, down: false)
+    }
+
+    private static func move(_ req: Request, down: Bool) async throws -> Response {
+        let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        let input = try req.input(AllocationInput.self)
+        let place = try await place(courseID: input.courseID, projectID: input.projectID, in: programme, on: req.db)
+        var checks = InputChecks()
+        let expiry = input.expiresOn.flatMap { checks.date($0, "expiresOn") }
+        try checks.finish()
+        let ledger = req.ledger
+        let allocation = try await ledger.allocation(of: place), pool = try await ledger.pool(of: programme)
+        if let expiry, down {
+            allocation.expiresAt = expiry
+            try await allocation.save(on: req.db)
+        }
+        try await ledger.transfer(down ? .allocate : .return, from: down ? pool : allocation, to: down ? allocation : pool, amount: input.amount,
+                                  memo: memo(input.memo, down ? "allocation to \(place.name)" : "returned by \(place.name)"),
+                                  key: try key(input.idempotencyKey, req).map { "programme:\(try programme.requireID()):\($0)" }, actor: user.id)
+        return try await CreditsViews.programme(programme, on: req.db).encodeResponse(status: .created, for: req)
+    }
+
+    // MARK: Courses and projects
+
+    @Sendable static func course(req: Request) async throws -> PlaceCreditsDTO {
+        let (course, _, _) = try await req.course(for: Policy.Action.viewRoster)
+        return try await CreditsViews.place(.course(course), allocation: try await req.ledger.allocation(of: .course(course)), on: req.db)
+    }
+
+    @Sendable static func project(req: Request) async throws -> PlaceCreditsDTO {
+        let (project, _, _) = try await req.project(for: Policy.Action.viewProject)
+        return try await CreditsViews.place(.project(project), allocation: try await req.ledger.allocation(of: .project(project)), on: req.db)
+    }
+
+    @Sendable static func setCourseDefault(req: Request) async throws -> PlaceCreditsDTO {
+        let (course, user, _) = try await req.course(for: Policy.Action.manageCourse)
+        let allocation = try await req.ledger.setDefaultAllowance(in: .course(course), to: try req.input(AmountInput.self).amount, actor: user.id)
+        return try await CreditsViews.place(.course(course), allocation: allocation, on: req.db)
+    }
+
+    @Sendable static func setProjectDefault(req: Request) async throws -> PlaceCreditsDTO {
+        let (project, user, _) = try await req.project(for: Policy.Action.manageProject)
+        let allocation = try await req.ledger.setDefaultAllowance(in: .project(project), to: try req.input(AmountInput.self).amount, actor: user.id)
+        return try await CreditsViews.place(.project(project), allocation: allocation, on: req.db)
+    }
+
+    @Sendable static func setCourseAllowance(req: Request) async throws -> MemberCreditsDTO {
+        let (course, user, _) = try await req.course(for: Policy.Action.manageCourse)
+        let amount = try req.input(AmountInput.self).amount
+        guard let member = try await CourseMember.query(on: req.db).filter(\.$course.$id == course.requireID())
+            .filter(\.$user.$id == req.userIDParameter()).with(\.$user).first() else { throw Abort(.notFound, reason: "That person is not in the course.") }
+        let account = try await req.ledger.setAllowance(of: member.user, in: .course(course), to: amount, actor: user.id)
+        return MemberCreditsDTO(userID: member.$user.id, name: member.user.displayName, role: member.role.rawValue, accountID: account.id, balance: BalanceDTO(account))
+    }
+
+    @Sendable static func setProjectAllowance(req: Request) async throws -> MemberCreditsDTO {
+        let (project, user, _) = try await req.project(for: Policy.Action.manageProject)
+        let amount = try req.input(AmountInput.self).amount
+        guard let member = try await ProjectMember.query(on: req.db).filter(\.$project.$id == project.requireID())
+            .filter(\.$user.$id == req.userIDParameter()).with(\.$user).first() else { throw Abort(.notFound, reason: "That person is not in the project.") }
+        let account = try await req.ledger.setAllowance(of: member.user, in: .project(project), to: amount, actor: user.id)
+        return MemberCreditsDTO(userID: member.$user.id, name: member.user.displayName, role: member.role.rawValue, accountID: account.id, balance: BalanceDTO(account))
+    }
+
+    @Sendable static func mine(req: Request) async throws -> [MyAllowanceDTO] {
+        let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
+        return try await CreditsViews.mine(user, on: req.db)
+    }
+
+    // MARK: Holds
+
+    /// Reserves from the caller's allowance in the course or project (created on first use with the default), or,
+    /// for staff with `fromAllocation`, from the allocation itself.
+    @Sendable static func reserve(req: Request) async throws -> Response {
+        let user = try req.auth.require(User.self)
+        let input = try req.input(HoldInput.self)
+        let ledger = req.ledger
+        let account: LedgerAccount
+        switch (input.courseID, input.projectID) {
+        case (let courseID?, nil):
+            guard let course = try await Course.find(courseID, on: req.db) else { throw Abort(.notFound, reason: "No such course.") }
+            let access = try await CourseAccess.load(user, course, on: req.db)
+            if input.fromAllocation == true {
+                try Policy.require(user, can: .chargeAllocation(access, nil))
+                account = try await ledger.allocation(of: .course(course))
+            } else {
+                try Policy.require(user, can: .spendOwnAllowance(courseRole: access.courseRole, projectRole: nil))
+                account = try await ledger.allowance(of: user, in: .course(course))
+            }
+        case (nil, let projectID?):
+            guard let project = try await ResearchProject.find(projectID, on: req.db) else { throw Abort(.notFound, reason: "No such project.") }
+            let access = try await ProjectAccess.load(user, project, on: req.db)
+            if input.fromAllocation == true {
+                try Policy.require(user, can: .chargeAllocation(nil, access))
+                account = try await ledger.allocation(of: .project(project))
+            } else {
+                try Policy.require(user, can: .spendOwnAllowance(courseRole: nil, projectRole: access.projectRole))
+                account = try await ledger.allowance(of: user, in: .project(project))
+            }
+        default:
+            throw InputRejection("Give exactly one of courseID and projectID.")
+        }
+        // Keys are the client's own: two people's "1" are different keys.
+        let key = "user:\(try user.requireID()):" + (try Self.key(input.idempotencyKey, req) ?? "")
+        let lifetime = input.lifetimeSeconds.map { TimeInterval(max(1, min($0, 7 * 24 * 3600))) }
+        let hold = try await ledger.reserve(account, amount: input.amount, reason: input.reason, key: key, lifetime: lifetime, actor: user.id)
+        return try await HoldDTO(hold).encodeResponse(status: .created, for: req)
+    }
+
+    @Sendable static func settle(req: Request) async throws -> HoldDTO {
+        let hold = try await Self.hold(req)
+        return try HoldDTO(try await req.ledger.settle(hold.requireID(), actual: try req.input(AmountInput.self).amount, actor: req.auth.get(User.self)?.id))
+    }
+
+    @Sendable static func void(req: Request) async throws -> HoldDTO {
+        let hold = try await Self.hold(req)
+        return try HoldDTO(try await req.ledger.void(hold.requireID(), actor: req.auth.get(User.self)?.id))
+    }
+
+    private static func hold(_ req: Request) async throws -> LedgerHold {
+        let user = try req.auth.require(User.self)
+        guard let id = req.parameters.get("holdID", as: UUID.self), let hold = try await LedgerHold.find(id, on: req.db) else { throw Abort(.notFound) }
+        try Policy.require(user, can: .closeHold(createdBy: hold.createdBy))
+        return hold
+    }
+
+    // MARK: Statements and prices
+
+    @Sendable static func entries(req: Request) async throws -> Page<EntryDTO> {
+        let user = try req.auth.require(User.self)
+        guard let id = req.parameters.get("accountID", as: UUID.self), let account = try await LedgerAccount.find(id, on: req.db) else { throw Abort(.notFound) }
+        let userID = try user.requireID()
+        let programmeRole = try await ProgrammeMember.query(on: req.db).filter(\.$programme.$id == account.$programme.id)
+            .filter(\.$user.$id == userID).first()?.role
+        var access = StatementAccess(isOwnAllowance: account.kind == .allowance && account.userID == userID, programmeRole: programmeRole)
+        if let courseID = account.courseID, let course = try await Course.find(courseID, on: req.db) {
+            access.course = try await CourseAccess.load(user, course, on: req.db)
+        } else if let projectID = account.projectID, let project = try await ResearchProject.find(projectID, on: req.db) {
+            access.project = try await ProjectAccess.load(user, project, on: req.db)
+        }
+        try Policy.require(user, can: .viewStatement(access))
+        return try await CreditsViews.entries(of: account, on: req.db, for: req)
+    }
+
+    @Sendable static func prices(req: Request) async throws -> [PriceDTO] {
+        try Policy.require(try req.auth.require(User.self), can: .viewSelf)
+        return try await LedgerPrice.query(on: req.db).sort(\.$meter).sort(\.$effectiveFrom).all().map(priceDTO)
+    }
+
+    @Sendable static func setPrice(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let input = try req.input(PriceInput.self)
+        var checks = InputChecks()
+        let meter = Meter(input.meter.trimmingCharacters(in: .whitespaces))
+        if !meter.isKnown { checks.add("meter '\(input.meter)' is not one of sandbox_cpu_second, sandbox_wall_second, lab_hour, model_input_tokens:MODEL, model_output_tokens:MODEL.") }
+        let from = checks.date(input.effectiveFrom, "effectiveFrom")
+        try checks.finish()
+        if try await LedgerPrice.query(on: req.db).filter(\.$meter == meter.name).filter(\.$effectiveFrom == from!).first() != nil {
+            throw InputRejection("\(meter) already has a price from \(input.effectiveFrom); a new price takes effect at a new time.")
+        }
+        let price = LedgerPrice(meter: meter.name, price: input.price.micro, effectiveFrom: from!)
+        try await price.create(on: req.db)
+        return try await priceDTO(price).encodeResponse(status: .created, for: req)
+    }
+
+    /// The whole price list, for converting usage to credits.
+    static func priceList(on db: any Database) async throws -> PriceList {
+        PriceList(try await LedgerPrice.query(on: db).all().map { PriceVersion(meter: Meter($0.meter), price: Credits(micro: $0.price), effectiveFrom: $0.effectiveFrom) })
+    }
+
+    private static func priceDTO(_ price: LedgerPrice) -> PriceDTO {
+        let meter = Meter(price.meter)
+        let per: String
+        switch meter.unitsPerPricedUnit {
+        case 1_000: per = "second"
+        case 60: per = "hour"
+        case 1_000_000: per = "million tokens"
+        default: per = "unit"
+        }
+        return PriceDTO(meter: price.meter, price: Credits(micro: price.price), per: per, effectiveFrom: price.effectiveFrom)
+    }
+
+    // MARK: Helpers
+
+    private static func place(courseID: UUID?, projectID: UUID?, in programme: Programme, on db: any Database) async throws -> LedgerPlace {
+        let programmeID = try programme.requireID()
+        switch (courseID, projectID) {
+        case (let id?, nil):
+            guard let course = try await Course.find(id, on: db), course.$programme.id == programmeID else {
+                throw InputRejection("The programme has no course with the id \(id).")
+            }
+            return .course(course)
+        case (nil, let id?):
+            guard let project = try await ResearchProject.find(id, on: db), project.$programme.id == programmeID else {
+                throw InputRejection("The programme has no project with the id \(id).")
+            }
+            return .project(project)
+        default:
+            throw InputRejection("Give exactly one of courseID and projectID.")
+        }
+    }
+
+    private static func memo(_ given: String?, _ fallback: String) -> String {
+        let trimmed = given?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return trimmed.isEmpty ? fallback : String(trimmed.prefix(200))
+    }
+
+    /// The client's idempotency key (body field or `Idempotency-Key` header), at most 200 characters.
+    private static func key(_ field: String?, _ req: Request) throws -> String? {
+        guard let key = field ?? req.headers.first(name: "Idempotency-Key") else { return nil }
+        guard !key.isEmpty, key.count <= 200 else { throw InputRejection("idempotencyKey must be 1 to 200 characters.") }
+        return key
+    }
+}

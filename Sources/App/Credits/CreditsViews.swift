@@ -1,0 +1,194 @@
+// What the ledger looks like to the people allowed to see it, loaded with a fixed number of queries. Amounts are
+// credits as exact decimal strings ("12.5").
+import Fluent
+import Foundation
+import Ledger
+import Vapor
+
+struct BalanceDTO: Content, Equatable {
+    /// Free to spend (or give on).
+    var free: Credits
+    /// Set aside for uses in progress.
+    var held: Credits
+    /// Used, by this account and everything below it.
+    var spent: Credits
+    /// Everything it was given: free + held + spent + what it gave on and still counts below it.
+    var total: Credits
+    /// spent ÷ total, in whole percent (0 when nothing was given).
+    var usedPercent: Int
+
+    init(free: Int64, held: Int64, spent: Int64, below: Int64 = 0) {
+        self.free = Credits(micro: free)
+        self.held = Credits(micro: held)
+        self.spent = Credits(micro: spent)
+        total = Credits(micro: free + held + spent + below)
+        usedPercent = total.micro > 0 ? Int((Int128(spent) * 100) / Int128(total.micro)) : 0
+    }
+
+    init(_ account: LedgerAccount) { self.init(free: account.balance, held: account.held, spent: account.spent) }
+}
+
+struct AllocationDTO: Content {
+    var accountID: UUID
+    var kind: AccountKind
+    var placeID: UUID
+    var name: String
+    /// The allocation with its members' allowances rolled up: spent includes what members spent.
+    var balance: BalanceDTO
+    var defaultAllowance: Credits?
+    var expiresAt: Date?
+}
+
+struct ProgrammeCreditsDTO: Content {
+    var programmeID: UUID
+    /// Everything the partner has granted.
+    var granted: Credits
+    var pool: BalanceDTO
+    var allocations: [AllocationDTO]
+}
+
+struct MemberCreditsDTO: Content {
+    var userID: UUID
+    var name: String
+    var role: String
+    /// Nil until the member first uses (or is given) credits.
+    var accountID: UUID?
+    var balance: BalanceDTO?
+}
+
+struct PlaceCreditsDTO: Content {
+    var allocation: AllocationDTO
+    var members: [MemberCreditsDTO]
+}
+
+struct MyAllowanceDTO: Content {
+    var accountID: UUID
+    var kind: AccountKind
+    var placeID: UUID
+    var name: String
+    var balance: BalanceDTO
+}
+
+struct HoldDTO: Content {
+    var id: UUID
+    var accountID: UUID
+    var amount: Credits
+    var status: HoldStatus
+    var settled: Credits?
+    var reason: String
+    var expiresAt: Date
+
+    init(_ hold: LedgerHold) throws {
+        id = try hold.requireID()
+        accountID = hold.$account.id
+        amount = Credits(micro: hold.amount)
+        status = hold.status
+        settled = hold.settledAmount.map(Credits.init(micro:))
+        reason = hold.reason
+        expiresAt = hold.expiresAt
+    }
+}
+
+struct EntryDTO: Content {
+    var id: UUID
+    var kind: LedgerEntryKind
+    /// Positive when credits came into this account's free balance, negative when they left it.
+    var change: Credits
+    var memo: String
+    var holdID: UUID?
+    var at: Date
+}
+
+enum CreditsViews {
+    /// Two queries: the programme's accounts, and the names of its courses and projects.
+    static func programme(_ programme: Programme, on db: any Database) async throws -> ProgrammeCreditsDTO {
+        let id = try programme.requireID()
+        let accounts = try await LedgerAccount.query(on: db).filter(\.$programme.$id == id).all()
+        let partner = accounts.first { $0.kind == .partner }, pool = accounts.first { $0.kind == .pool }
+        let allocations = accounts.filter { $0.kind == .course || $0.kind == .project }
+        let names = try await placeNames(allocations, on: db)
+        return ProgrammeCreditsDTO(
+            programmeID: id, granted: Credits(micro: -(partner?.balance ?? 0)),
+            pool: pool.map { rolledUp($0, in: accounts) } ?? BalanceDTO(free: 0, held: 0, spent: 0),
+            allocations: try allocations.map { try allocation($0, name: names[$0.courseID ?? $0.projectID ?? UUID()] ?? "?", in: accounts) }
+                .sorted { $0.name < $1.name })
+    }
+
+    /// Three queries: the allocation and its allowances, the place's members, their names.
+    static func place(_ place: LedgerPlace, allocation: LedgerAccount, on db: any Database) async throws -> PlaceCreditsDTO {
+        let allowances = try await LedgerAccount.query(on: db).filter(\.$parent.$id == allocation.requireID()).all()
+        let byUser = Dictionary(allowances.compactMap { account in account.userID.map { ($0, account) } }, uniquingKeysWith: { a, _ in a })
+        let members: [MemberDTO]
+        switch place {
+        case .course(let course): members = try await People.members(CourseMember.self, place: course.requireID(), on: db)
+        case .project(let project): members = try await People.members(ProjectMember.self, place: project.requireID(), on: db)
+        }
+        return PlaceCreditsDTO(
+            allocation: try Self.allocation(allocation, name: place.name, in: [allocation] + allowances),
+            members: members.map { member in
+                let account = byUser[member.userID]
+                return MemberCreditsDTO(userID: member.userID, name: member.name, role: member.role, accountID: account?.id, balance: account.map(BalanceDTO.init))
+            })
+    }
+
+    /// Two queries: the person's allowances and the names of their places.
+    static func mine(_ user: User, on db: any Database) async throws -> [MyAllowanceDTO] {
+        let accounts = try await LedgerAccount.query(on: db).filter(\.$userID == user.requireID()).filter(\.$kind == .allowance).all()
+        let names = try await placeNames(accounts, on: db)
+        return try accounts.map { account in
+            let placeID = account.courseID ?? account.projectID!
+            return MyAllowanceDTO(accountID: try account.requireID(), kind: account.courseID != nil ? .course : .project, placeID: placeID,
+                                  name: names[placeID] ?? "?", balance: BalanceDTO(account))
+        }.sorted { $0.name < $1.name }
+    }
+
+    static func entries(of account: LedgerAccount, on db: any Database, for req: Request) async throws -> Page<EntryDTO> {
+        let id = try account.requireID()
+        return try await LedgerEntry.query(on: db)
+            .group(.or) { $0.filter(\.$fromAccountID == id).filter(\.$toAccountID == id) }
+            .sort(\.$createdAt, .descending).sort(\.$id)
+            .paginate(for: req)
+            .map { entry in
+                let change: Int64
+                switch entry.kind {
+                case .settle: change = 0  // from held to spent: the free balance does not change
+                case .reserve: change = -entry.amount
+                case .release, .void: change = entry.amount
+                default: change = entry.toAccountID == id ? entry.amount : -entry.amount
+                }
+                return EntryDTO(id: try entry.requireID(), kind: entry.kind, change: Credits(micro: change), memo: entry.memo, holdID: entry.holdID, at: entry.createdAt)
+            }
+    }
+
+    private static func allocation(_ account: LedgerAccount, name: String, in accounts: [LedgerAccount]) throws -> AllocationDTO {
+        AllocationDTO(accountID: try account.requireID(), kind: account.kind, placeID: account.courseID ?? account.projectID!, name: name,
+                      balance: rolledUp(account, in: accounts), defaultAllowance: account.defaultAllowance.map(Credits.init(micro:)),
+                      expiresAt: account.expiresAt)
+    }
+
+    /// The account's own free and held credits, with spent and the total including everything below it.
+    private static func rolledUp(_ account: LedgerAccount, in accounts: [LedgerAccount]) -> BalanceDTO {
+        let children = Dictionary(grouping: accounts.filter { $0.$parent.id != nil }, by: { $0.$parent.id! })
+        var spentBelow: Int64 = 0, heldBelow: Int64 = 0, freeBelow: Int64 = 0
+        var frontier = [account.id].compactMap { $0 }
+        while let next = frontier.popLast() {
+            for child in children[next] ?? [] {
+                spentBelow += child.spent; heldBelow += child.held; freeBelow += child.balance
+                if let id = child.id { frontier.append(id) }
+            }
+        }
+        return BalanceDTO(free: account.balance, held: account.held + heldBelow, spent: account.spent + spentBelow, below: freeBelow)
+    }
+
+    private static func placeNames(_ accounts: [LedgerAccount], on db: any Database) async throws -> [UUID: String] {
+        let courseIDs = Set(accounts.compactMap(\.courseID)), projectIDs = Set(accounts.compactMap(\.projectID))
+        var names: [UUID: String] = [:]
+        if !courseIDs.isEmpty {
+            for course in try await Course.query(on: db).filter(\.$id ~~ courseIDs).all() { names[try course.requireID()] = "\(course.code) \(course.title)" }
+        }
+        if !projectIDs.isEmpty {
+            for project in try await ResearchProject.query(on: db).filter(\.$id ~~ projectIDs).all() { names[try project.requireID()] = project.title }
+        }
+        return names
+    }
+}

@@ -1,0 +1,298 @@
+// The credits ledger in the database. Every step that could overspend is a conditional write ("take N from this
+// account if it has N free"), never a read-check-write in Swift, so caps hold under any number of concurrent
+// requests. The hot path (a hold, and closing it) is ONE statement each: a data-modifying CTE on PostgreSQL (the
+// UPDATE locks the row and re-checks the condition), an INSERT/UPDATE with triggers on SQLite (one writer at a
+// time). Transfers along the tree are a few statements in one transaction; on SQLite those transactions are queued
+// in-process by `LedgerWriteGate` so they wait rather than fail on a locked database. Idempotency keys are unique
+// columns: a retry, even a concurrent one, finds the first and moves nothing. The rules are the Ledger module's;
+// `LedgerStoreTests` runs the same random operations on the database and on its reference `Book` and compares.
+import Fluent
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// Queues SQLite's multi-statement ledger transactions in this process (SQLite has one writer at a time anyway).
+actor LedgerWriteGate {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        while busy { await withCheckedContinuation { waiting.append($0) } }
+        busy = true
+        defer {
+            busy = false
+            if !waiting.isEmpty { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}
+
+struct LedgerStore: Sendable {
+    let db: any Database
+    let gate: LedgerWriteGate?
+    var metrics: PlatformMetrics?
+    var clock: @Sendable () -> Date = { Date() }
+    /// How long a hold lasts when its creator does not say.
+    static let defaultHoldLifetime: TimeInterval = 3600
+
+    // MARK: Transfers along the tree
+
+    /// Moves `amount` from `from` to `to`, which must be parent and child (either way). Refused, with nothing
+    /// written, when `from` lacks the credits or a child being given credits has expired. The same key twice moves
+    /// credits once.
+    func transfer(_ kind: LedgerEntryKind, from: LedgerAccount, to: LedgerAccount, amount: Credits, memo: String,
+                  key: String? = nil, actor: UUID? = nil) async throws {
+        guard amount > .zero else { throw LedgerRefusal.notPositive }
+        let fromID = try from.requireID(), toID = try to.requireID()
+        let down = to.$parent.id == fromID
+        guard down || from.$parent.id == toID else { throw LedgerRefusal.notAnEdge(from: from.kind, to: to.kind) }
+        if let key, try await LedgerEntry.query(on: db).filter(\.$idempotencyKey == key).first() != nil { return }
+        let now = clock(), micro = amount.micro
+        do {
+            try await write { tx, sql in
+                try await LedgerEntry(programmeID: from.$programme.id, kind: kind, from: fromID, to: toID, amount: micro,
+                                      key: key, memo: memo, actorID: actor, at: now).create(on: tx)
+                let taken = try await sql.raw("""
+                    UPDATE ledger_accounts SET balance = balance - \(bind: micro)
+                    WHERE id = \(bind: fromID) AND (kind = 'partner' OR balance >= \(bind: micro)) RETURNING id
+                    """).all()
+                guard !taken.isEmpty else { throw try await Self.refusal(fromID, needs: amount, now: now, on: tx) }
+                let given = down
+                    ? try await sql.raw("""
+                        UPDATE ledger_accounts SET balance = balance + \(bind: micro)
+                        WHERE id = \(bind: toID) AND (expires_at IS NULL OR expires_at > \(bind: now)) RETURNING id
+                        """).all()
+                    : try await sql.raw("UPDATE ledger_accounts SET balance = balance + \(bind: micro) WHERE id = \(bind: toID) RETURNING id").all()
+                guard !given.isEmpty else { throw LedgerRefusal.expired(account: to.label) }
+            }
+        } catch where Self.isUniqueViolation(error) && key != nil {
+            // A concurrent request with the same key got there first: its transfer is this one.
+            guard try await LedgerEntry.query(on: db).filter(\.$idempotencyKey == key!).first() != nil else { throw error }
+        }
+    }
+
+    // MARK: Two-phase spending
+
+    /// Holds `amount` of the account's free credits until it is settled, voided or expires. The same key returns
+    /// the same hold, however often and however concurrently it is sent. One statement: on PostgreSQL a
+    /// data-modifying CTE (take the credits if they are free, insert the hold, journal it); on SQLite an INSERT
+    /// whose triggers do the same (`CreateLedgerHoldTriggers`).
+    func reserve(_ account: LedgerAccount, amount: Credits, reason: String, key: String, lifetime: TimeInterval? = nil,
+                 actor: UUID? = nil) async throws -> LedgerHold {
+        guard amount > .zero else { throw LedgerRefusal.notPositive }
+        guard account.kind != .partner else { throw LedgerRefusal.spendingFromPartner }
+        let accountID = try account.requireID(), micro = amount.micro, now = clock()
+        let holdID = UUID(), reason = String(reason.prefix(200)), expires = now.addingTimeInterval(lifetime ?? Self.defaultHoldLifetime)
+        let taken: Bool
+        do {
+            taken = try await statement { sql, postgres in
+                if postgres {
+                    let row = try await sql.raw("""
+                        WITH account AS (
+                          UPDATE ledger_accounts SET balance = balance - \(bind: micro), held = held + \(bind: micro)
+                          WHERE id = \(bind: accountID) AND balance >= \(bind: micro) AND (expires_at IS NULL OR expires_at > \(bind: now))
+                          RETURNING programme_id),
+                        hold AS (
+                          INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, expires_at, created_at)
+                          SELECT \(bind: holdID), \(bind: accountID), \(bind: micro), 'open', \(bind: key), \(bind: reason), \(bind: actor),
+                                 \(bind: expires), \(bind: now) FROM account
+                          RETURNING id),
+                        entry AS (
+                          INSERT INTO ledger_entries (id, programme_id, kind, from_account_id, amount, hold_id, memo, actor_id, created_at)
+                          SELECT \(bind: UUID()), account.programme_id, 'reserve', \(bind: accountID), \(bind: micro), hold.id, \(bind: reason),
+                                 \(bind: actor), \(bind: now) FROM account, hold
+                          RETURNING id)
+                        SELECT count(*) AS taken FROM entry
+                        """).first()
+                    return try row?.decode(column: "taken", as: Int64.self) == 1
+                }
+                try await sql.raw("""
+                    INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, expires_at, created_at)
+                    VALUES (\(bind: holdID), \(bind: accountID), \(bind: micro), 'open', \(bind: key), \(bind: reason), \(bind: actor),
+                            \(bind: expires), \(bind: now))
+                    """).run()
+                return true
+            }
+        } catch where Self.isUniqueViolation(error) {
+            // A duplicate key (a retry, perhaps concurrent) or, on SQLite, the trigger's refusal.
+            if let existing = try await existingHold(key, accountID: accountID, amount: micro) { return existing }
+            guard postgres else { throw try await Self.refusal(accountID, needs: amount, now: now, on: db) }
+            throw error
+        }
+        guard taken else { throw try await Self.refusal(accountID, needs: amount, now: now, on: db) }
+        metrics?.recordCredits("reserved", kind: account.kind.rawValue, micro: micro)
+        let hold = LedgerHold()
+        hold.id = holdID
+        hold.$account.id = accountID
+        hold.amount = micro
+        hold.status = .open
+        hold.idempotencyKey = key
+        hold.reason = reason
+        hold.createdBy = actor
+        hold.expiresAt = expires
+        hold.createdAt = now
+        return hold
+    }
+
+    private func existingHold(_ key: String, accountID: UUID, amount: Int64) async throws -> LedgerHold? {
+        guard let hold = try await LedgerHold.query(on: db).filter(\.$idempotencyKey == key).first() else { return nil }
+        guard hold.$account.id == accountID, hold.amount == amount else {
+            throw Abort(.unprocessableEntity, reason: "The idempotency key \(key) was already used for a different hold; use a new key for a new use.")
+        }
+        return hold
+    }
+
+    /// Spends `actual` (at most the hold) and frees the rest. Settling again with the same amount changes nothing.
+    func settle(_ holdID: UUID, actual: Credits, actor: UUID? = nil) async throws -> LedgerHold {
+        guard actual >= .zero else { throw LedgerRefusal.notPositive }
+        return try await close(holdID, as: .settled, actual: actual.micro, actor: actor)
+    }
+
+    /// Frees the whole hold. Voiding a voided hold changes nothing.
+    func void(_ holdID: UUID, memo: String? = nil, actor: UUID? = nil) async throws -> LedgerHold {
+        try await close(holdID, as: .voided, actual: 0, memo: memo, actor: actor)
+    }
+
+    /// One statement: close the hold if it is open and the amount fits, move its credits, journal both parts.
+    private func close(_ holdID: UUID, as status: HoldStatus, actual: Int64, memo: String? = nil, actor: UUID?) async throws -> LedgerHold {
+        let now = clock(), settled: Int64? = status == .settled ? actual : nil
+        let row = try await statement { sql, postgres -> (any SQLRow)? in
+            if postgres {
+                return try await sql.raw("""
+                    WITH hold AS (
+                      UPDATE ledger_holds SET status = \(bind: status.rawValue), settled_amount = \(bind: settled), closed_at = \(bind: now),
+                        closed_by = \(bind: actor), close_memo = \(bind: memo)
+                      WHERE id = \(bind: holdID) AND status = 'open' AND amount >= \(bind: actual)
+                      RETURNING *),
+                    account AS (
+                      UPDATE ledger_accounts AS a SET held = a.held - hold.amount, spent = a.spent + \(bind: actual),
+                        balance = a.balance + hold.amount - \(bind: actual)
+                      FROM hold WHERE a.id = hold.account_id
+                      RETURNING a.programme_id),
+                    used AS (
+                      INSERT INTO ledger_entries (id, programme_id, kind, from_account_id, amount, hold_id, memo, actor_id, created_at)
+                      SELECT \(bind: UUID()), account.programme_id, 'settle', hold.account_id, \(bind: actual), hold.id, hold.reason,
+                             \(bind: actor), \(bind: now)
+                      FROM hold, account WHERE \(bind: actual) > 0
+                      RETURNING id),
+                    freed AS (
+                      INSERT INTO ledger_entries (id, programme_id, kind, to_account_id, amount, hold_id, memo, actor_id, created_at)
+                      SELECT \(bind: UUID()), account.programme_id, \(bind: status == .settled ? "release" : "void"), hold.account_id,
+                             hold.amount - \(bind: actual), hold.id, coalesce(\(bind: memo), hold.reason), \(bind: actor), \(bind: now)
+                      FROM hold, account WHERE hold.amount > \(bind: actual)
+                      RETURNING id)
+                    SELECT hold.* FROM hold
+                    """).first()
+            }
+            return try await sql.raw("""
+                UPDATE ledger_holds SET status = \(bind: status.rawValue), settled_amount = \(bind: settled), closed_at = \(bind: now),
+                  closed_by = \(bind: actor), close_memo = \(bind: memo)
+                WHERE id = \(bind: holdID) AND status = 'open' AND amount >= \(bind: actual)
+                RETURNING *
+                """).first()
+        }
+        if let hold = try row?.decode(fluentModel: LedgerHold.self) {
+            metrics?.recordCredits("settled", kind: "hold", micro: actual)
+            metrics?.recordCredits("released", kind: "hold", micro: hold.amount - actual)
+            return hold
+        }
+        guard let hold = try await LedgerHold.find(holdID, on: db) else { throw Abort(.notFound, reason: "No such hold.") }
+        if hold.status == status && (status == .voided || hold.settledAmount == actual) { return hold }  // the same request again
+        if hold.status != .open { throw LedgerRefusal.holdClosed(hold.status) }
+        throw LedgerRefusal.settleAboveHold(held: Credits(micro: hold.amount), actual: Credits(micro: actual))
+    }
+
+    // MARK: Expiry
+
+    /// Voids open holds past their time, then returns every expired account's free credits to its parent
+    /// (allowances first, so an expiring course collects them before returning everything to the pool).
+    @discardableResult
+    func expire() async throws -> (holds: Int, accounts: Int) {
+        let now = clock()
+        let stale = try await LedgerHold.query(on: db).filter(\.$status == .open).filter(\.$expiresAt <= now).all(\.$id)
+        var voided = 0
+        for id in stale {
+            if (try? await void(id, memo: "expired before it was settled"))?.status == .voided { voided += 1 }
+        }
+        var swept = 0
+        for kind in [AccountKind.allowance, .course, .project] {
+            let expired = try await LedgerAccount.query(on: db).filter(\.$kind == kind).filter(\.$expiresAt <= now)
+                .filter(\.$balance > 0).with(\.$parent).all()
+            for account in expired {
+                guard let parent = account.parent else { continue }
+                do {
+                    try await transfer(.expire, from: account, to: parent, amount: Credits(micro: account.balance), memo: "expired: the remainder returns")
+                    swept += 1
+                } catch is LedgerRefusal {
+                    continue  // spent in the meantime; the next sweep takes what is left
+                }
+            }
+        }
+        return (voided, swept)
+    }
+
+    // MARK: Helpers
+
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        (error as? any DatabaseError)?.isConstraintFailure == true
+    }
+
+    /// Whether the database is PostgreSQL (else SQLite).
+    var postgres: Bool { (db as? any SQLDatabase)?.dialect.name == "postgresql" }
+
+    /// One statement outside an explicit transaction: it is atomic by itself, and SQLite's lock (with the driver's
+    /// busy handler) orders it against other writers.
+    private func statement<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase, Bool) async throws -> T) async throws -> T {
+        guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError, reason: "The ledger needs an SQL database.") }
+        let postgres = self.postgres
+        return try await body(sql, postgres)
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (any Database, any SQLDatabase) async throws -> T) async throws -> T {
+        let db = self.db
+        let work: @Sendable () async throws -> T = {
+            try await db.transaction { tx in
+                guard let sql = tx as? any SQLDatabase else { throw Abort(.internalServerError, reason: "The ledger needs an SQL database.") }
+                return try await body(tx, sql)
+            }
+        }
+        if let gate { return try await gate.run(work) }
+        return try await work()
+    }
+
+    /// Why taking `needs` from the account failed: it expired, or it has less free.
+    static func refusal(_ accountID: UUID, needs: Credits, now: Date, on db: any Database) async throws -> LedgerRefusal {
+        guard let account = try await LedgerAccount.find(accountID, on: db) else { return .notEnough(account: "the account", available: .zero, needed: needs) }
+        if let expiry = account.expiresAt, expiry <= now { return .expired(account: account.label) }
+        return .notEnough(account: account.label, available: Credits(micro: account.balance), needed: needs)
+    }
+}
+
+extension Application {
+    private struct LedgerGateKey: StorageKey { typealias Value = LedgerWriteGate }
+
+    /// The ledger on this application's database (with the SQLite write queue when the database is SQLite).
+    var ledger: LedgerStore { LedgerStore(db: db, gate: ledgerGate, metrics: storage[PlatformMetricsKey.self]) }
+
+    var ledgerGate: LedgerWriteGate? {
+        get { storage[LedgerGateKey.self] }
+        set { storage[LedgerGateKey.self] = newValue }
+    }
+}
+
+extension Request {
+    var ledger: LedgerStore { LedgerStore(db: db, gate: application.ledgerGate, metrics: application.platformMetrics) }
+}
+
+extension LedgerRefusal: AbortError {
+    /// 409 when the state of the ledger refuses (not enough, expired, already closed); 422 when the request itself
+    /// cannot be right.
+    public var status: HTTPResponseStatus {
+        switch self {
+        case .notEnough, .expired, .holdClosed: .conflict
+        case .notPositive, .notAnEdge, .settleAboveHold, .spendingFromPartner: .unprocessableEntity
+        }
+    }
+    public var reason: String { description }
+}
