@@ -40,6 +40,17 @@ func routes(_ app: Application) throws {
     signedIn.post("courses", ":courseID", "members", ":userID", "remove", use: CourseController.removeMemberFromPage)
     signedIn.post("courses", ":courseID", "roster", use: CourseController.importFromPage)
     signedIn.get("courses", ":courseID", "roster.csv", use: CourseController.exportCSV)
+    signedIn.get("credits", use: CreditsPageController.mine)
+    signedIn.post("notices", ":noticeID", "read", use: CreditsPageController.markRead)
+    signedIn.get("programmes", ":programmeID", "credits", use: CreditsPageController.programme)
+    signedIn.post("programmes", ":programmeID", "credits", "grants", use: CreditsPageController.grant)
+    signedIn.post("programmes", ":programmeID", "credits", "allocations", use: CreditsPageController.allocate)
+    signedIn.get("courses", ":courseID", "credits", use: CreditsPageController.course)
+    signedIn.post("courses", ":courseID", "credits", "default-allowance", use: CreditsPageController.courseDefault)
+    signedIn.post("courses", ":courseID", "credits", "allowances", use: CreditsPageController.courseAllowance)
+    signedIn.get("projects", ":projectID", "credits", use: CreditsPageController.project)
+    signedIn.post("projects", ":projectID", "credits", "default-allowance", use: CreditsPageController.projectDefault)
+    signedIn.post("projects", ":projectID", "credits", "allowances", use: CreditsPageController.projectAllowance)
     signedIn.get("admin", "users", use: AdminController.usersPage)
     signedIn.post("admin", "users", use: AdminController.createUserFromPage)
     signedIn.post("admin", "users", ":userID", use: AdminController.changeUserFromPage)
@@ -260,6 +271,13 @@ private func creditsRoutes(_ api: APIRoutes) {
                request: amount, response: .ref("MemberCredits"),
                errors: [404: "No such \(kind) or member, or not yours to manage.", 409: refused, 422: invalid], use: setOne)
     }
+    api.schema("Notice", .object(["id": .string(format: "uuid"), "kind": .string(), "message": .string(), "link": .string(),
+                                  "createdAt": .string(format: "date-time"), "read": .boolean], required: ["id", "kind", "message", "createdAt", "read"]))
+    api.on(.GET, "me/notices", id: "listMyNotices", summary: "Your notices (e.g. an allowance 80% used), newest first; ?page=&per=.",
+           tag: "people", response: .object(["items": .array(.ref("Notice")), "metadata": .object([:], required: [])], required: ["items", "metadata"]),
+           use: DashboardController.notices)
+    api.on(.POST, "me/notices/:noticeID/read", id: "markNoticeRead", summary: "Mark one of your notices read.", tag: "people",
+           response: .ref("Notice"), errors: [404: "No such notice of yours."], use: DashboardController.markRead)
     api.on(.GET, "me/credits", id: "getMyCredits", summary: "Your allowances in every course and project, with what is left.", tag: "credits",
            response: .array(.object(["accountID": .string(format: "uuid"), "kind": .string(), "placeID": .string(format: "uuid"),
                                      "name": .string(), "balance": .ref("Balance")], required: ["accountID", "kind", "placeID", "name", "balance"])),
@@ -272,8 +290,9 @@ private func creditsRoutes(_ api: APIRoutes) {
                             required: ["amount", "reason", "idempotencyKey"]),
            response: .ref("Hold"), status: 201,
            errors: [404: "No such course or project, or not one you may spend in.", 409: refused, 422: invalid], use: CreditsController.reserve)
-    api.on(.POST, "credits/holds/:holdID/settle", id: "settleHold", summary: "Spend the actual amount (at most the hold); the rest is freed.",
-           tag: "credits", request: amount, response: .ref("Hold"),
+    api.on(.POST, "credits/holds/:holdID/settle", id: "settleHold",
+           summary: "Spend the actual amount (at most the hold), or the usage per meter priced at the list in force when the hold was made; the rest is freed.",
+           tag: "credits", request: .object(["amount": credits, "usage": .object([:], required: [])], required: []), response: .ref("Hold"),
            errors: [404: "No such hold of yours.", 409: refused, 422: invalid], use: CreditsController.settle)
     api.on(.POST, "credits/holds/:holdID/void", id: "voidHold", summary: "Free the whole hold.", tag: "credits", response: .ref("Hold"),
            errors: [404: "No such hold of yours.", 409: refused], use: CreditsController.void)
@@ -284,6 +303,12 @@ private func creditsRoutes(_ api: APIRoutes) {
                                                      required: ["id", "kind", "change", "memo", "at"])),
                               "metadata": .object([:], required: [])], required: ["items", "metadata"]),
            errors: [404: "No such account, or not yours to see."], use: CreditsController.entries)
+    api.on(.GET, "credits/accounts/:accountID/statement.csv", id: "getStatementCSV",
+           summary: "One account's entries as CSV (time,kind,from,to,credits,hold,memo), oldest first.", tag: "credits",
+           errors: [404: "No such account, or not yours to see."], use: CreditsController.accountStatement)
+    api.on(.GET, "programmes/:programmeID/credits/statement.csv", id: "getProgrammeStatementCSV",
+           summary: "Every entry of the programme as CSV (managers).", tag: "credits",
+           errors: [404: "No such programme, or not yours to manage."], use: CreditsController.programmeStatement)
     api.on(.GET, "credits/prices", id: "listPrices", summary: "The price list: every version of every meter's price.", tag: "credits",
            response: .array(.object(["meter": .string(), "price": credits, "per": .string(), "effectiveFrom": .string(format: "date-time")],
                                     required: ["meter", "price", "per", "effectiveFrom"])), use: CreditsController.prices)

@@ -47,6 +47,19 @@ import Ledger
         "POST /courses/:courseID": signedIn([.instructor, .admin], anonymous: .signIn),
         "POST /courses/:courseID/members": signedIn([.instructor, .admin], anonymous: .signIn),
         "POST /courses/:courseID/members/:userID/remove": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /credits": signedIn(people, anonymous: .signIn),
+        "POST /notices/:noticeID/read": signedIn([.student], anonymous: .signIn),
+        "GET /programmes/:programmeID/credits": signedIn([.partner, .admin], anonymous: .signIn),
+        "POST /programmes/:programmeID/credits/grants": signedIn([.admin], anonymous: .signIn),
+        "POST /programmes/:programmeID/credits/allocations": signedIn([.admin], anonymous: .signIn),
+        "GET /courses/:courseID/credits": signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        "POST /courses/:courseID/credits/default-allowance": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /courses/:courseID/credits/allowances": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /projects/:projectID/credits": signedIn([.partner, .ta, .instructor, .admin], anonymous: .signIn),
+        "POST /projects/:projectID/credits/default-allowance": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /projects/:projectID/credits/allowances": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /api/v1/me/notices": signedIn(people, anonymous: .unauthorized),
+        "POST /api/v1/me/notices/:noticeID/read": signedIn([.student], anonymous: .unauthorized),
         "GET /admin/users": signedIn([.admin], anonymous: .signIn),
         "POST /admin/users": signedIn([.admin], anonymous: .signIn),
         "POST /admin/users/:userID": signedIn([.admin], anonymous: .signIn),
@@ -84,6 +97,8 @@ import Ledger
         "POST /api/v1/credits/holds/:holdID/void": signedIn([.student, .admin], anonymous: .unauthorized),
         "GET /api/v1/credits/accounts/:accountID/entries": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
         "GET /api/v1/credits/prices": signedIn(people, anonymous: .unauthorized),
+        "GET /api/v1/credits/accounts/:accountID/statement.csv": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/programmes/:programmeID/credits/statement.csv": signedIn([.admin], anonymous: .unauthorized),
         "POST /api/v1/credits/prices": signedIn([.admin], anonymous: .unauthorized),
         "GET /projects/:projectID": signedIn([.partner, .ta, .instructor, .admin], anonymous: .signIn),
         "GET /api/v1/programmes": signedIn(people, anonymous: .unauthorized),
@@ -146,6 +161,9 @@ import Ledger
             let allowance = try await ledger.setAllowance(of: student, in: .course(course), to: Credits(whole: 5), actor: nil)
             let holdID = try await ledger.reserve(allowance, amount: Credits(whole: 1), reason: "matrix", key: "matrix", actor: student.id).requireID()
             let accountID = try allowance.requireID()
+            let notice = Notice(userID: try student.requireID(), kind: "test", message: "For the matrix.", link: nil, accountID: nil, threshold: nil, at: Date())
+            try await notice.create(on: app.db)
+            let noticeID = try notice.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route)
@@ -162,6 +180,7 @@ import Ledger
                         case ":userID": return otherID.uuidString
                         case ":holdID": return holdID.uuidString
                         case ":accountID": return accountID.uuidString
+                        case ":noticeID": return noticeID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

@@ -69,6 +69,13 @@ import VaporTesting
             #expect(Set(entries.map(\.kind)) == [.allocate, .reserve, .settle, .release])
             #expect(entries.reduce(Credits.zero) { $0 + $1.change } == Credits.parse("8.75")!)
             #expect(try await send(app, .GET, "api/v1/credits/accounts/\(mine[0].accountID)/entries", as: "student2@demo.test").status == .notFound)
+            let csv = try await send(app, .GET, "api/v1/credits/accounts/\(mine[0].accountID)/statement.csv", as: "student1@demo.test")
+            #expect(csv.headers.contentType?.subType == "csv")
+            #expect(csv.body.string.hasPrefix("time,kind,from,to,credits,hold,memo\r\n"))
+            #expect(csv.body.string.contains(",settle,Student 1's allowance in CS101,,1.25,"))
+            let whole = try await send(app, .GET, "api/v1/programmes/\(programme)/credits/statement.csv", as: "admin@demo.test")
+            #expect(whole.body.string.contains(",grant,Nimbus Cloud's grant account,the programme pool,1000,,Nimbus Cloud, first tranche") == false)
+            #expect(whole.body.string.contains(#",grant,Nimbus Cloud's grant account,the programme pool,1000,,"Nimbus Cloud, first tranche""#))
             // The partner sees programme totals and no one's name.
             let partner = try await send(app, .GET, "api/v1/programmes/\(programme)/credits", as: "mentor@partner.test")
             #expect(try partner.content.decode(ProgrammeCreditsDTO.self).allocations.first?.balance.spent == Credits.parse("1.25")!)
@@ -134,6 +141,18 @@ import VaporTesting
             let august = try #require(InputChecks.parseDay("2026-08-15")), october = try #require(InputChecks.parseDay("2026-10-15"))
             #expect(try list.cost(of: .sandboxCPUSecond, quantity: 90_000, at: august) == Credits.parse("0.9")!)
             #expect(try list.cost(of: .sandboxCPUSecond, quantity: 90_000, at: october) == Credits.parse("1.8")!)
+            // A hold settled by measured usage is priced at the list in force when it was made (the 0.02 price now).
+            let (_, course, student) = try await ids(app)
+            let programme = try #require(try await Programme.query(on: app.db).first())
+            _ = try await send(app, .POST, "api/v1/programmes/\(programme.requireID())/credits/grants", as: "admin@demo.test", ["amount": 10])
+            _ = try await send(app, .POST, "api/v1/programmes/\(programme.requireID())/credits/allocations", as: "admin@demo.test",
+                               ["courseID": course.uuidString, "amount": 10])
+            _ = try await send(app, .PUT, "api/v1/courses/\(course)/credits/allowances/\(student)", as: "instructor@demo.test", ["amount": 5])
+            let hold = try await send(app, .POST, "api/v1/credits/holds", as: "student1@demo.test",
+                                      ["courseID": course.uuidString, "amount": 1, "reason": "run", "idempotencyKey": "u1"]).content.decode(HoldDTO.self)
+            let byUsage = try await send(app, .POST, "api/v1/credits/holds/\(hold.id)/settle", as: "student1@demo.test",
+                                         ["usage": ["sandbox_cpu_second": 12_345]])
+            #expect(try byUsage.content.decode(HoldDTO.self).settled == Credits.parse("0.2469")!)
             let shown = try await send(app, .GET, "api/v1/credits/prices", as: "student1@demo.test").content.decode([CreditsController.PriceDTO].self)
             #expect(shown.map(\.per) == ["second", "second"])
         }

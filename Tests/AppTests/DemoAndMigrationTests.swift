@@ -1,6 +1,7 @@
 import Testing
 import Fluent
 import Vapor
+import Ledger
 @testable import App
 
 @Suite struct DemoAndMigrationTests {
@@ -25,11 +26,31 @@ import Vapor
 
     @Test func loadingTheDemoTwiceAddsNothingTwice() async throws {
         try await withTestApp { app in
-            try await app.loadDemoData()
+            try await app.loadDemoData(credits: true)
             let before = try await counts(app.db)
+            let accounts = try await LedgerAccount.query(on: app.db).sort(\.$naturalKey).all().map { [$0.balance, $0.held, $0.spent] }
+            let entries = try await LedgerEntry.query(on: app.db).count()
             let second = try await DemoData.load(on: app.db, passwordHash: "unused")
             #expect(second.created == 0)
             #expect(try await counts(app.db) == before)
+            #expect(try await LedgerAccount.query(on: app.db).sort(\.$naturalKey).all().map { [$0.balance, $0.held, $0.spent] } == accounts)
+            #expect(try await LedgerEntry.query(on: app.db).count() == entries)
+        }
+    }
+
+    /// The demo's credits: the grant, allocations, allowances in use, a price list and an alert, all conserved.
+    @Test func theDemoHasCreditsInUse() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let programme = try #require(try await Programme.query(on: app.db).first())
+            let view = try await CreditsViews.programme(programme, on: app.db)
+            #expect(view.granted == Credits(whole: 5000))
+            #expect(view.allocations.map(\.name) == ["Automated feedback for programming courses with LLMs", "CS101 Introduction to Programming",
+                                                    "CS340 Cloud Computing"])
+            #expect(view.allocations[1].balance.spent == Credits(whole: 117))  // 1.5 × (1 + … + 12)
+            #expect(try await LedgerPrice.query(on: app.db).count() == 4)
+            #expect(try await Notice.query(on: app.db).filter(\.$threshold == 80).count() >= 2)  // students 11 and 12
+            try await LedgerStoreTests.expectConserved(app)
         }
     }
 

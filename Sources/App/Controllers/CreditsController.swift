@@ -64,30 +64,36 @@ enum CreditsController {
     /// Records the partner's grant into the programme pool.
     @Sendable static func grant(req: Request) async throws -> Response {
         let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
-        let input = try req.input(GrantInput.self)
-        let ledger = req.ledger
-        try await ledger.transfer(.grant, from: try await ledger.partnerAccount(of: programme), to: try await ledger.pool(of: programme),
-                                  amount: input.amount, memo: memo(input.memo, "grant from \(programme.partnerOrganisation)"),
-                                  key: try key(input.idempotencyKey, req).map { "programme:\(try programme.requireID()):\($0)" }, actor: user.id)
+        try await recordGrant(try req.input(GrantInput.self), to: programme, by: user, req)
         return try await CreditsViews.programme(programme, on: req.db).encodeResponse(status: .created, for: req)
     }
 
     /// Moves credits from the pool to a course's or project's allocation (and sets its expiry when given).
     @Sendable static func allocate(req: Request) async throws -> Response {
-        try await move(req, down: true)
+        let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        try await move(try req.input(AllocationInput.self), in: programme, down: true, by: user, req)
+        return try await CreditsViews.programme(programme, on: req.db).encodeResponse(status: .created, for: req)
     }
 
     /// Moves credits from an allocation back to the pool.
     @Sendable static func giveBack(req: Request) async throws -> Response {
-        try await move(req, down: false)
+        let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        try await move(try req.input(AllocationInput.self), in: programme, down: false, by: user, req)
+        return try await CreditsViews.programme(programme, on: req.db).encodeResponse(status: .created, for: req)
     }
 
-    private static func move(_ req: Request, down: Bool) async throws -> Response {
-        let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
-        let input = try req.input(AllocationInput.self)
+    static func recordGrant(_ input: GrantInput, to programme: Programme, by user: User, _ req: Request) async throws {
+        let ledger = req.ledger
+        try await ledger.transfer(.grant, from: try await ledger.partnerAccount(of: programme), to: try await ledger.pool(of: programme),
+                                  amount: input.amount, memo: memo(input.memo, "grant from \(programme.partnerOrganisation)"),
+                                  key: try key(input.idempotencyKey, req).map { "programme:\(try programme.requireID()):\($0)" }, actor: user.id)
+    }
+
+    @discardableResult
+    static func move(_ input: AllocationInput, in programme: Programme, down: Bool, by user: User, _ req: Request) async throws -> LedgerPlace {
         let place = try await place(courseID: input.courseID, projectID: input.projectID, in: programme, on: req.db)
         var checks = InputChecks()
-        let expiry = input.expiresOn.flatMap { checks.date($0, "expiresOn") }
+        let expiry = input.expiresOn.flatMap { $0.isEmpty ? nil : checks.date($0, "expiresOn") }
         try checks.finish()
         let ledger = req.ledger
         let allocation = try await ledger.allocation(of: place), pool = try await ledger.pool(of: programme)
@@ -98,7 +104,7 @@ enum CreditsController {
         try await ledger.transfer(down ? .allocate : .return, from: down ? pool : allocation, to: down ? allocation : pool, amount: input.amount,
                                   memo: memo(input.memo, down ? "allocation to \(place.name)" : "returned by \(place.name)"),
                                   key: try key(input.idempotencyKey, req).map { "programme:\(try programme.requireID()):\($0)" }, actor: user.id)
-        return try await CreditsViews.programme(programme, on: req.db).encodeResponse(status: .created, for: req)
+        return place
     }
 
     // MARK: Courses and projects
@@ -127,20 +133,21 @@ enum CreditsController {
 
     @Sendable static func setCourseAllowance(req: Request) async throws -> MemberCreditsDTO {
         let (course, user, _) = try await req.course(for: Policy.Action.manageCourse)
-        let amount = try req.input(AmountInput.self).amount
-        guard let member = try await CourseMember.query(on: req.db).filter(\.$course.$id == course.requireID())
-            .filter(\.$user.$id == req.userIDParameter()).with(\.$user).first() else { throw Abort(.notFound, reason: "That person is not in the course.") }
-        let account = try await req.ledger.setAllowance(of: member.user, in: .course(course), to: amount, actor: user.id)
-        return MemberCreditsDTO(userID: member.$user.id, name: member.user.displayName, role: member.role.rawValue, accountID: account.id, balance: BalanceDTO(account))
+        return try await setAllowance(req, .course(course), by: user)
     }
 
     @Sendable static func setProjectAllowance(req: Request) async throws -> MemberCreditsDTO {
         let (project, user, _) = try await req.project(for: Policy.Action.manageProject)
+        return try await setAllowance(req, .project(project), by: user)
+    }
+
+    private static func setAllowance(_ req: Request, _ place: LedgerPlace, by user: User) async throws -> MemberCreditsDTO {
         let amount = try req.input(AmountInput.self).amount
-        guard let member = try await ProjectMember.query(on: req.db).filter(\.$project.$id == project.requireID())
-            .filter(\.$user.$id == req.userIDParameter()).with(\.$user).first() else { throw Abort(.notFound, reason: "That person is not in the project.") }
-        let account = try await req.ledger.setAllowance(of: member.user, in: .project(project), to: amount, actor: user.id)
-        return MemberCreditsDTO(userID: member.$user.id, name: member.user.displayName, role: member.role.rawValue, accountID: account.id, balance: BalanceDTO(account))
+        guard let (member, role) = try await place.member(try req.userIDParameter(), on: req.db) else {
+            throw Abort(.notFound, reason: "That person is not a member of \(place.name).")
+        }
+        let account = try await req.ledger.setAllowance(of: member, in: place, to: amount, actor: user.id)
+        return MemberCreditsDTO(userID: try member.requireID(), name: member.displayName, role: role, accountID: account.id, balance: BalanceDTO(account))
     }
 
     @Sendable static func mine(req: Request) async throws -> [MyAllowanceDTO] {
@@ -189,9 +196,34 @@ enum CreditsController {
         return try await HoldDTO(hold).encodeResponse(status: .created, for: req)
     }
 
+    /// Either the amount, or the measured usage per meter (priced at the list in force when the hold was made).
+    struct SettleInput: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case amount, usage }
+        typealias Fields = CodingKeys
+        var amount: Credits?
+        var usage: [String: Int64]?
+    }
+
     @Sendable static func settle(req: Request) async throws -> HoldDTO {
         let hold = try await Self.hold(req)
-        return try HoldDTO(try await req.ledger.settle(hold.requireID(), actual: try req.input(AmountInput.self).amount, actor: req.auth.get(User.self)?.id))
+        let input = try req.input(SettleInput.self)
+        let actual: Credits
+        switch (input.amount, input.usage) {
+        case (let amount?, nil): actual = amount
+        case (nil, let usage?):
+            var measured: [Meter: Int64] = [:]
+            for (name, quantity) in usage {
+                guard Meter(name).isKnown, quantity >= 0 else { throw InputRejection("usage: '\(name)' is not a meter, or its quantity is negative.") }
+                measured[Meter(name)] = quantity
+            }
+            do {
+                actual = try await priceList(on: req.db).cost(of: measured, at: hold.createdAt ?? Date())
+            } catch let error as PricingError {
+                throw InputRejection(error.description)
+            }
+        default: throw InputRejection("Give exactly one of amount and usage.")
+        }
+        return try HoldDTO(try await req.ledger.settle(hold.requireID(), actual: actual, actor: req.auth.get(User.self)?.id))
     }
 
     @Sendable static func void(req: Request) async throws -> HoldDTO {
@@ -209,6 +241,11 @@ enum CreditsController {
     // MARK: Statements and prices
 
     @Sendable static func entries(req: Request) async throws -> Page<EntryDTO> {
+        try await CreditsViews.entries(of: try await readableAccount(req), on: req.db, for: req)
+    }
+
+    /// The account named by `:accountID`, if the caller may read its statement.
+    static func readableAccount(_ req: Request) async throws -> LedgerAccount {
         let user = try req.auth.require(User.self)
         guard let id = req.parameters.get("accountID", as: UUID.self), let account = try await LedgerAccount.find(id, on: req.db) else { throw Abort(.notFound) }
         let userID = try user.requireID()
@@ -221,7 +258,29 @@ enum CreditsController {
             access.project = try await ProjectAccess.load(user, project, on: req.db)
         }
         try Policy.require(user, can: .viewStatement(access))
-        return try await CreditsViews.entries(of: account, on: req.db, for: req)
+        return account
+    }
+
+    /// GET …/credits/statement.csv: every entry of the programme (managers).
+    @Sendable static func programmeStatement(req: Request) async throws -> Response {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
+        return csvResponse(try await LedgerStatements.csv(programme: programme, on: req.db), filename: "\(programme.name) credits.csv")
+    }
+
+    /// GET /api/v1/credits/accounts/:accountID/statement.csv: one account's entries, for whoever may read them.
+    @Sendable static func accountStatement(req: Request) async throws -> Response {
+        let account = try await readableAccount(req)
+        guard let programme = try await Programme.find(account.$programme.id, on: req.db) else { throw Abort(.notFound) }
+        return csvResponse(try await LedgerStatements.csv(programme: programme, account: account.requireID(), on: req.db),
+                           filename: "\(account.label) statement.csv")
+    }
+
+    private static func csvResponse(_ text: String, filename: String) -> Response {
+        let response = Response(status: .ok, body: .init(string: text))
+        response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
+        let safe = filename.map { $0.isLetter || $0.isNumber || $0 == " " || $0 == "-" || $0 == "." ? $0 : "-" }
+        response.headers.contentDisposition = .init(.attachment, filename: String(safe))
+        return response
     }
 
     @Sendable static func prices(req: Request) async throws -> [PriceDTO] {
@@ -264,7 +323,7 @@ enum CreditsController {
 
     // MARK: Helpers
 
-    private static func place(courseID: UUID?, projectID: UUID?, in programme: Programme, on db: any Database) async throws -> LedgerPlace {
+    static func place(courseID: UUID?, projectID: UUID?, in programme: Programme, on db: any Database) async throws -> LedgerPlace {
         let programmeID = try programme.requireID()
         switch (courseID, projectID) {
         case (let id?, nil):

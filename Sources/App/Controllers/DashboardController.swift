@@ -1,4 +1,5 @@
 // The signed-in home: every place the person has a role, and (API) the same as JSON.
+import Fluent
 import Vapor
 
 struct DashboardPage: Encodable {
@@ -7,6 +8,25 @@ struct DashboardPage: Encodable {
     var name: String
     var isAdmin: Bool
     var memberships: MembershipsDTO
+    var notices: [NoticeDTO]
+}
+
+struct NoticeDTO: Content {
+    var id: UUID
+    var kind: String
+    var message: String
+    var link: String?
+    var createdAt: Date
+    var read: Bool
+
+    init(_ notice: Notice) throws {
+        id = try notice.requireID()
+        kind = notice.kind
+        message = notice.message
+        link = notice.link
+        createdAt = notice.createdAt
+        read = notice.readAt != nil
+    }
 }
 
 enum DashboardController {
@@ -14,7 +34,29 @@ enum DashboardController {
         let user = try req.auth.require(User.self)
         try Policy.require(user, can: .viewSelf)
         let memberships = try await MembershipsDTO.of(user, on: req.db)
-        return try await req.view.render("dashboard", DashboardPage(page: PageContext(req), name: user.displayName, isAdmin: user.isAdmin, memberships: memberships))
+        let notices = try await Notice.query(on: req.db).filter(\.$user.$id == user.requireID()).filter(\.$readAt == nil)
+            .sort(\.$createdAt, .descending).limit(20).all().map(NoticeDTO.init)
+        return try await req.view.render("dashboard", DashboardPage(page: PageContext(req), name: user.displayName, isAdmin: user.isAdmin,
+                                                                    memberships: memberships, notices: notices))
+    }
+
+    /// GET /api/v1/me/notices?page=&per=: newest first, read or not.
+    @Sendable static func notices(req: Request) async throws -> Page<NoticeDTO> {
+        let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
+        return try await Notice.query(on: req.db).filter(\.$user.$id == user.requireID()).sort(\.$createdAt, .descending)
+            .paginate(for: req).map(NoticeDTO.init)
+    }
+
+    /// POST /api/v1/me/notices/:noticeID/read
+    @Sendable static func markRead(req: Request) async throws -> NoticeDTO {
+        let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
+        guard let id = req.parameters.get("noticeID", as: UUID.self), let notice = try await Notice.find(id, on: req.db),
+              notice.$user.id == user.id else { throw Abort(.notFound) }
+        notice.readAt = notice.readAt ?? Date()
+        try await notice.save(on: req.db)
+        return try NoticeDTO(notice)
     }
 
     @Sendable static func me(req: Request) async throws -> MeDTO {

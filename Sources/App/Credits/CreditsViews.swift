@@ -94,6 +94,8 @@ struct EntryDTO: Content {
     var kind: LedgerEntryKind
     /// Positive when credits came into this account's free balance, negative when they left it.
     var change: Credits
+    /// What the entry moved (always positive), e.g. what a settle spent.
+    var amount: Credits
     var memo: String
     var holdID: UUID?
     var at: Date
@@ -148,16 +150,19 @@ enum CreditsViews {
             .group(.or) { $0.filter(\.$fromAccountID == id).filter(\.$toAccountID == id) }
             .sort(\.$createdAt, .descending).sort(\.$id)
             .paginate(for: req)
-            .map { entry in
-                let change: Int64
-                switch entry.kind {
-                case .settle: change = 0  // from held to spent: the free balance does not change
-                case .reserve: change = -entry.amount
-                case .release, .void: change = entry.amount
-                default: change = entry.toAccountID == id ? entry.amount : -entry.amount
-                }
-                return EntryDTO(id: try entry.requireID(), kind: entry.kind, change: Credits(micro: change), memo: entry.memo, holdID: entry.holdID, at: entry.createdAt)
-            }
+            .map { try entry($0, for: id) }
+    }
+
+    /// One journal entry as it changed `account`'s free balance.
+    static func entry(_ entry: LedgerEntry, for account: UUID) throws -> EntryDTO {
+        let change: Int64
+        switch entry.kind {
+        case .settle: change = 0  // from held to spent: the free balance does not change
+        case .reserve: change = -entry.amount
+        case .release, .void: change = entry.amount
+        default: change = entry.toAccountID == account ? entry.amount : -entry.amount
+        }
+        return EntryDTO(id: try entry.requireID(), kind: entry.kind, change: Credits(micro: change), amount: Credits(micro: entry.amount), memo: entry.memo, holdID: entry.holdID, at: entry.createdAt)
     }
 
     private static func allocation(_ account: LedgerAccount, name: String, in accounts: [LedgerAccount]) throws -> AllocationDTO {
@@ -167,7 +172,7 @@ enum CreditsViews {
     }
 
     /// The account's own free and held credits, with spent and the total including everything below it.
-    private static func rolledUp(_ account: LedgerAccount, in accounts: [LedgerAccount]) -> BalanceDTO {
+    static func rolledUp(_ account: LedgerAccount, in accounts: [LedgerAccount]) -> BalanceDTO {
         let children = Dictionary(grouping: accounts.filter { $0.$parent.id != nil }, by: { $0.$parent.id! })
         var spentBelow: Int64 = 0, heldBelow: Int64 = 0, freeBelow: Int64 = 0
         var frontier = [account.id].compactMap { $0 }

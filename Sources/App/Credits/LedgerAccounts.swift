@@ -16,6 +16,18 @@ enum LedgerPlace: Sendable {
     var kind: AccountKind { switch self { case .course: .course; case .project: .project } }
     var name: String { switch self { case .course(let c): c.code; case .project(let p): "the project “\(p.title)”" } }
     var naturalKey: String { "\(kind.rawValue):\(id.uuidString.lowercased())" }
+
+    /// The member of this place with that id, and their role; nil when they are not a member.
+    func member(_ userID: UUID, on db: any Database) async throws -> (user: User, role: String)? {
+        func find<M: PlaceMembership>(_ type: M.Type) async throws -> (User, String)? {
+            guard let membership = try await M.query(place: id, on: db).filter("user_id", .equal, userID).first() else { return nil }
+            return (membership.member, membership.role.rawValue)
+        }
+        switch self {
+        case .course: return try await find(CourseMember.self)
+        case .project: return try await find(ProjectMember.self)
+        }
+    }
 }
 
 extension LedgerStore {

@@ -92,6 +92,7 @@ struct LedgerStore: Sendable {
                         WITH account AS (
                           UPDATE ledger_accounts SET balance = balance - \(bind: micro), held = held + \(bind: micro)
                           WHERE id = \(bind: accountID) AND balance >= \(bind: micro) AND (expires_at IS NULL OR expires_at > \(bind: now))
+                            AND NOT EXISTS (SELECT 1 FROM ledger_holds WHERE idempotency_key = \(bind: key))
                           RETURNING programme_id),
                         hold AS (
                           INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, expires_at, created_at)
@@ -115,12 +116,17 @@ struct LedgerStore: Sendable {
                 return true
             }
         } catch where Self.isUniqueViolation(error) {
-            // A duplicate key (a retry, perhaps concurrent) or, on SQLite, the trigger's refusal.
+            // A concurrent duplicate key (PostgreSQL's statement then fails whole, so nothing moved) or, on SQLite, a
+            // duplicate key or the trigger's refusal.
             if let existing = try await existingHold(key, accountID: accountID, amount: micro) { return existing }
             guard postgres else { throw try await Self.refusal(accountID, needs: amount, now: now, on: db) }
             throw error
         }
-        guard taken else { throw try await Self.refusal(accountID, needs: amount, now: now, on: db) }
+        guard taken else {
+            // A retry of a hold that exists (the statement took nothing), or a refusal.
+            if let existing = try await existingHold(key, accountID: accountID, amount: micro) { return existing }
+            throw try await Self.refusal(accountID, needs: amount, now: now, on: db)
+        }
         metrics?.recordCredits("reserved", kind: account.kind.rawValue, micro: micro)
         let hold = LedgerHold()
         hold.id = holdID

@@ -2,6 +2,7 @@
 // project with a partner mentor. Loading is idempotent (each record is found by its natural key before it is
 // created) and refuses a database that holds anything but demo data.
 import Fluent
+import Ledger
 import Vapor
 
 public enum DemoData {
@@ -30,7 +31,7 @@ public enum DemoData {
     /// Loads the data set; returns how many records it created (0 when everything was already there).
     /// `passwordHash` is computed once by the caller and shared by every demo account (one fixed password).
     @discardableResult
-    public static func load(on db: any Database, passwordHash: String) async throws -> LoadResult {
+    public static func load(on db: any Database, passwordHash: String, credits: Bool = true) async throws -> LoadResult {
         try await db.transaction { db in
             try await ensureDemoDatabase(db)
             var created = 0
@@ -92,6 +93,8 @@ public enum DemoData {
                 }
             }
 
+            if credits { created += try await loadCredits(programme: programme, courses: (intro, cloud), project: project, users: users, on: db) }
+
             if try await PlatformSetting.find(PlatformSetting.demoDatasetKey, on: db) == nil {
                 try await PlatformSetting(key: PlatformSetting.demoDatasetKey, value: "1").create(on: db)
                 created += 1
@@ -133,5 +136,60 @@ extension DemoData {
         let applied = try await app.migrator.previewRevertAllBatches().get()
         if applied.isEmpty { return }
         try await ensureDemoDatabase(app.db)
+    }
+
+    /// The partner's grant, allocations to both courses and the project, default allowances, a price list, and a
+    /// term's worth of use (student 3 is near their cap), so the credits pages show something real. Every step has
+    /// a key, so loading again moves nothing twice.
+    static func loadCredits(programme: Programme, courses: (intro: Course, cloud: Course), project: ResearchProject,
+                            users: [String: UUID], on db: any Database) async throws -> Int {
+        // The term began eight weeks ago: the grant then, allocations the next day, use spread over the weeks since
+        // (so the burn-down has a shape).
+        var ledger = LedgerStore(db: db, gate: nil)
+        let termStart = Date().addingTimeInterval(-56 * 86_400)
+        func on(day: Int) -> LedgerStore {
+            var dated = ledger
+            dated.clock = { termStart.addingTimeInterval(Double(day) * 86_400) }
+            return dated
+        }
+        ledger = on(day: 0)
+        let alreadyGranted = try await LedgerEntry.query(on: db).filter(\.$idempotencyKey == "demo:grant").first() != nil
+        try await ledger.transfer(.grant, from: try await ledger.partnerAccount(of: programme), to: try await ledger.pool(of: programme),
+                                  amount: Credits(whole: 5000), memo: "Nimbus Cloud credits, first tranche", key: "demo:grant")
+        let pool = try await ledger.pool(of: programme)
+        for (place, amount, key) in [(LedgerPlace.course(courses.intro), 1200, "demo:cs101"), (.course(courses.cloud), 800, "demo:cs340"),
+                                     (.project(project), 1500, "demo:project")] as [(LedgerPlace, Int64, String)] {
+            let allocation = try await ledger.allocation(of: place)
+            if allocation.expiresAt == nil {
+                allocation.expiresAt = programme.endsOn
+                try await allocation.save(on: db)
+            }
+            try await on(day: 1).transfer(.allocate, from: pool, to: allocation, amount: Credits(whole: amount), memo: "allocation to \(place.name)", key: key)
+        }
+        _ = try await ledger.setDefaultAllowance(in: .course(courses.intro), to: Credits(whole: 20), actor: nil)
+        _ = try await ledger.setDefaultAllowance(in: .course(courses.cloud), to: Credits(whole: 30), actor: nil)
+        if try await LedgerPrice.query(on: db).count() == 0 {
+            for (meter, price) in [(Meter.sandboxCPUSecond, "0.01"), (.sandboxWallSecond, "0.002"),
+                                   (.modelInput("campuscloud-tutor"), "0.5"), (.modelOutput("campuscloud-tutor"), "1.5")] {
+                try await LedgerPrice(meter: meter.name, price: Credits.parse(price)!.micro, effectiveFrom: programme.startsOn).create(on: db)
+            }
+        }
+        // A term of autograder runs: student n has used 1.5 × n credits of CS101's 20 (student 12 is at 90%).
+        for index in 1...12 {
+            guard let userID = users["student\(index)@demo.test"], let user = try await User.find(userID, on: db) else { continue }
+            let dated = on(day: 2 + index * 4)
+            let allowance = try await dated.allowance(of: user, in: .course(courses.intro))
+            let used = Credits(micro: Int64(index) * 1_500_000)
+            let hold = try await dated.reserve(allowance, amount: used, reason: "autograder runs", key: "demo:use:\(index)")
+            _ = try await dated.settle(hold.requireID(), actual: used)
+        }
+        if let taID = users[ta.email], let assistant = try await User.find(taID, on: db) {
+            _ = try await ledger.setAllowance(of: assistant, in: .project(project), to: Credits(whole: 200), actor: nil)
+            let allowance = try await ledger.allowance(of: assistant, in: .project(project))
+            let hold = try await on(day: 30).reserve(allowance, amount: Credits(whole: 45), reason: "batch evaluation of hint quality", key: "demo:project-use")
+            _ = try await on(day: 30).settle(hold.requireID(), actual: Credits(whole: 45))
+        }
+        try await LedgerAlerts.scan(on: db)
+        return alreadyGranted ? 0 : 1
     }
 }

@@ -21,6 +21,7 @@ enum Migrations {
         CreateLedgerEntry(),
         CreateLedgerPrice(),
         CreateLedgerHoldTriggers(),
+        CreateNotice(),
     ]
 
     static func register(on app: Application) {

@@ -26,9 +26,10 @@ func withTestApp(migrate: Bool = true, database: DatabaseURL? = nil, _ body: (Ap
 }
 
 extension Application {
-    /// The demo data with a cheap password hash (bcrypt cost 4): tests need the records, not a slow hash.
-    func loadDemoData() async throws {
-        try await DemoData.load(on: db, passwordHash: try Bcrypt.hash(DemoData.password, cost: 4))
+    /// The demo data with a cheap password hash (bcrypt cost 4): tests need the records, not a slow hash. Without
+    /// the demo's credits unless asked: ledger tests start from an empty ledger.
+    func loadDemoData(credits: Bool = false) async throws {
+        try await DemoData.load(on: db, passwordHash: try Bcrypt.hash(DemoData.password, cost: 4), credits: credits)
     }
 
     /// An Authorization header for a demo person (signed in with the demo password).
