@@ -50,6 +50,8 @@ let package = Package(
             name: "Sandbox",
             dependencies: [.target(name: "CSandboxSpawn")]
         ),
+        // Autograder formats (Gradescope results.json, Classroom autograding.json), visibility, late policy. No Vapor.
+        .target(name: "Grading"),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
         .target(name: "Ledger"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
@@ -64,6 +66,10 @@ let package = Package(
             name: "SandboxTests",
             dependencies: [.target(name: "Sandbox")],
             resources: [.copy("hostile")]
+        ),
+        .testTarget(
+            name: "GradingTests",
+            dependencies: [.target(name: "Grading")]
         ),
         .testTarget(
             name: "LedgerTests",
