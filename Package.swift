@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV.git", from: "0.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.19"),
     ],
     targets: [
         .executableTarget(
@@ -51,7 +52,7 @@ let package = Package(
             dependencies: [.target(name: "CSandboxSpawn")]
         ),
         // Autograder formats (Gradescope results.json, Classroom autograding.json), visibility, late policy. No Vapor.
-        .target(name: "Grading"),
+        .target(name: "Grading", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
         .target(name: "Ledger"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
@@ -69,7 +70,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GradingTests",
-            dependencies: [.target(name: "Grading")]
+            dependencies: [.target(name: "Grading"), .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .testTarget(
             name: "LedgerTests",
