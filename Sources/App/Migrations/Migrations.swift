@@ -22,6 +22,7 @@ enum Migrations {
         CreateLedgerPrice(),
         CreateLedgerHoldTriggers(),
         CreateNotice(),
+        CreateQueuedJob(),
     ]
 
     static func register(on app: Application) {

@@ -1,0 +1,94 @@
+// The durable job queue, in the platform's own database. A job is enqueued in the same transaction as what it
+// is for (a submission and its grading job are written together or not at all). A worker claims the oldest
+// claimable job with one statement — `FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers on many machines never
+// wait for each other; on SQLite the single writer makes the same UPDATE atomic — and holds a lease it renews
+// while it works. A job whose worker died (its lease ran out) is claimed again, up to its maximum attempts. Only
+// the worker that holds the lease can record the result, so each job ends with exactly one.
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+
+struct JobQueue: Sendable {
+    let db: any Database
+    var clock: @Sendable () -> Date = { Date() }
+
+    /// Adds a job; pass the transaction's database to enqueue atomically with what the job is for.
+    @discardableResult
+    static func enqueue(_ kind: String, payload: String, maxAttempts: Int = 3, runAfter: Date = Date(), on db: any Database) async throws -> QueuedJob {
+        let job = QueuedJob()
+        job.kind = kind
+        job.payload = payload
+        job.status = .queued
+        job.attempts = 0
+        job.maxAttempts = max(1, maxAttempts)
+        job.runAfter = runAfter
+        job.createdAt = Date()
+        try await job.create(on: db)
+        return job
+    }
+
+    /// Claims the oldest job of these kinds that is queued, or running with a lease that ran out and attempts
+    /// left; nil when there is none.
+    func claim(worker: String, kinds: [String], lease: TimeInterval) async throws -> QueuedJob? {
+        guard let sql = db as? any SQLDatabase, !kinds.isEmpty else { return nil }
+        let now = clock(), expires = now.addingTimeInterval(lease)
+        let postgres = sql.dialect.name == "postgresql"
+        let kindList = SQLList(kinds.map { SQLBind($0) })
+        let row = try await sql.raw("""
+            UPDATE jobs SET status = 'running', lease_owner = \(bind: worker), lease_expires_at = \(bind: expires),
+              attempts = attempts + 1, started_at = coalesce(started_at, \(bind: now))
+            WHERE id = (
+              SELECT id FROM jobs
+              WHERE kind IN (\(kindList)) AND attempts < max_attempts
+                AND ((status = 'queued' AND run_after <= \(bind: now)) OR (status = 'running' AND lease_expires_at < \(bind: now)))
+              ORDER BY run_after, created_at LIMIT 1\(unsafeRaw: postgres ? " FOR UPDATE SKIP LOCKED" : ""))
+            RETURNING *
+            """).first()
+        return try row?.decode(fluentModel: QueuedJob.self)
+    }
+
+    /// Extends the lease; false when the worker no longer holds it (it ran out and another worker took the job).
+    func renew(_ jobID: UUID, worker: String, lease: TimeInterval) async throws -> Bool {
+        try await holds(jobID, worker: worker, set: "lease_expires_at = \(bind: clock().addingTimeInterval(lease))")
+    }
+
+    /// Records the result; false (and nothing recorded) when the worker no longer holds the lease.
+    func complete(_ jobID: UUID, worker: String, result: String) async throws -> Bool {
+        try await holds(jobID, worker: worker, set: "status = 'done', result = \(bind: result), finished_at = \(bind: clock()), lease_owner = NULL")
+    }
+
+    /// Records a failure: the job is tried again later while attempts remain (`retry`), else it fails for good.
+    func fail(_ jobID: UUID, worker: String, error: String, retry: Bool, after delay: TimeInterval = 5) async throws -> Bool {
+        let now = clock()
+        if retry {
+            return try await holds(jobID, worker: worker, set: """
+                status = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END, error = \(bind: error),
+                run_after = \(bind: now.addingTimeInterval(delay)), lease_owner = NULL, lease_expires_at = NULL,
+                finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE \(bind: now) END
+                """)
+        }
+        return try await holds(jobID, worker: worker, set: "status = 'failed', error = \(bind: error), finished_at = \(bind: now), lease_owner = NULL")
+    }
+
+    /// Jobs whose workers died on every attempt: marked failed with the reason, so none stays "running" forever.
+    @discardableResult
+    func failAbandoned() async throws -> Int {
+        guard let sql = db as? any SQLDatabase else { return 0 }
+        let now = clock()
+        return try await sql.raw("""
+            UPDATE jobs SET status = 'failed', finished_at = \(bind: now), lease_owner = NULL,
+              error = 'The worker stopped before finishing, on every attempt.'
+            WHERE status = 'running' AND lease_expires_at < \(bind: now) AND attempts >= max_attempts
+            RETURNING id
+            """).all().count
+    }
+
+    private func holds(_ jobID: UUID, worker: String, set assignments: SQLQueryString) async throws -> Bool {
+        guard let sql = db as? any SQLDatabase else { return false }
+        let updated = try await sql.raw("""
+            UPDATE jobs SET \(assignments) WHERE id = \(bind: jobID) AND status = 'running' AND lease_owner = \(bind: worker) RETURNING id
+            """).all()
+        return !updated.isEmpty
+    }
+}
