@@ -51,9 +51,8 @@ enum DashboardController {
     /// POST /api/v1/me/notices/:noticeID/read
     @Sendable static func markRead(req: Request) async throws -> NoticeDTO {
         let user = try req.auth.require(User.self)
-        try Policy.require(user, can: .viewSelf)
-        guard let id = req.parameters.get("noticeID", as: UUID.self), let notice = try await Notice.find(id, on: req.db),
-              notice.$user.id == user.id else { throw Abort(.notFound) }
+        guard let id = req.parameters.get("noticeID", as: UUID.self), let notice = try await Notice.find(id, on: req.db) else { throw Abort(.notFound) }
+        try Policy.require(user, can: .readNotice(ownerID: notice.$user.id))
         notice.readAt = notice.readAt ?? Date()
         try await notice.save(on: req.db)
         return try NoticeDTO(notice)

@@ -33,6 +33,8 @@ enum Policy {
         case spendOwnAllowance(courseRole: CourseRole?, projectRole: ProjectRole?)
         /// Charge a course's or project's allocation itself (staff test runs, shared jobs).
         case chargeAllocation(CourseAccess?, ProjectAccess?)
+        /// Read or mark one's own notices.
+        case readNotice(ownerID: UUID)
         /// Settle or void a hold.
         case closeHold(createdBy: UUID?)
         /// Read one ledger account's statement.
@@ -69,6 +71,8 @@ enum Policy {
             if let course { return allows(user, .manageCourse(course)) || course.courseRole == .ta }
             if let project { return allows(user, .manageProject(project)) }
             return false
+        case .readNotice(let ownerID):
+            return user.id == ownerID
         case .closeHold(let creator):
             return user.isAdmin || (creator != nil && creator == user.id)
         case .viewStatement(let access):

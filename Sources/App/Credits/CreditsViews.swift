@@ -109,10 +109,11 @@ enum CreditsViews {
         let partner = accounts.first { $0.kind == .partner }, pool = accounts.first { $0.kind == .pool }
         let allocations = accounts.filter { $0.kind == .course || $0.kind == .project }
         let names = try await placeNames(allocations, on: db)
+        let tree = AccountTree(accounts)
         return ProgrammeCreditsDTO(
             programmeID: id, granted: Credits(micro: -(partner?.balance ?? 0)),
-            pool: pool.map { rolledUp($0, in: accounts) } ?? BalanceDTO(free: 0, held: 0, spent: 0),
-            allocations: try allocations.map { try allocation($0, name: names[$0.courseID ?? $0.projectID ?? UUID()] ?? "?", in: accounts) }
+            pool: pool.map { tree.rolledUp($0) } ?? BalanceDTO(free: 0, held: 0, spent: 0),
+            allocations: try allocations.map { try allocation($0, name: names[$0.courseID ?? $0.projectID ?? UUID()] ?? "?", in: tree) }
                 .sorted { $0.name < $1.name })
     }
 
@@ -126,7 +127,7 @@ enum CreditsViews {
         case .project(let project): members = try await People.members(ProjectMember.self, place: project.requireID(), on: db)
         }
         return PlaceCreditsDTO(
-            allocation: try Self.allocation(allocation, name: place.name, in: [allocation] + allowances),
+            allocation: try Self.allocation(allocation, name: place.name, in: AccountTree([allocation] + allowances)),
             members: members.map { member in
                 let account = byUser[member.userID]
                 return MemberCreditsDTO(userID: member.userID, name: member.name, role: member.role, accountID: account?.id, balance: account.map(BalanceDTO.init))
@@ -165,24 +166,10 @@ enum CreditsViews {
         return EntryDTO(id: try entry.requireID(), kind: entry.kind, change: Credits(micro: change), amount: Credits(micro: entry.amount), memo: entry.memo, holdID: entry.holdID, at: entry.createdAt)
     }
 
-    private static func allocation(_ account: LedgerAccount, name: String, in accounts: [LedgerAccount]) throws -> AllocationDTO {
+    private static func allocation(_ account: LedgerAccount, name: String, in tree: AccountTree) throws -> AllocationDTO {
         AllocationDTO(accountID: try account.requireID(), kind: account.kind, placeID: account.courseID ?? account.projectID!, name: name,
-                      balance: rolledUp(account, in: accounts), defaultAllowance: account.defaultAllowance.map(Credits.init(micro:)),
+                      balance: tree.rolledUp(account), defaultAllowance: account.defaultAllowance.map(Credits.init(micro:)),
                       expiresAt: account.expiresAt)
-    }
-
-    /// The account's own free and held credits, with spent and the total including everything below it.
-    static func rolledUp(_ account: LedgerAccount, in accounts: [LedgerAccount]) -> BalanceDTO {
-        let children = Dictionary(grouping: accounts.filter { $0.$parent.id != nil }, by: { $0.$parent.id! })
-        var spentBelow: Int64 = 0, heldBelow: Int64 = 0, freeBelow: Int64 = 0
-        var frontier = [account.id].compactMap { $0 }
-        while let next = frontier.popLast() {
-            for child in children[next] ?? [] {
-                spentBelow += child.spent; heldBelow += child.held; freeBelow += child.balance
-                if let id = child.id { frontier.append(id) }
-            }
-        }
-        return BalanceDTO(free: account.balance, held: account.held + heldBelow, spent: account.spent + spentBelow, below: freeBelow)
     }
 
     private static func placeNames(_ accounts: [LedgerAccount], on db: any Database) async throws -> [UUID: String] {
@@ -195,5 +182,27 @@ enum CreditsViews {
             for project in try await ResearchProject.query(on: db).filter(\.$id ~~ projectIDs).all() { names[try project.requireID()] = project.title }
         }
         return names
+    }
+}
+
+/// Accounts with their children indexed once, so rolling each one up costs only its own subtree.
+struct AccountTree {
+    private let children: [UUID: [LedgerAccount]]
+
+    init(_ accounts: [LedgerAccount]) {
+        children = Dictionary(grouping: accounts.filter { $0.$parent.id != nil }, by: { $0.$parent.id! })
+    }
+
+    /// The account's own free and held credits, with held, spent and the total including everything below it.
+    func rolledUp(_ account: LedgerAccount) -> BalanceDTO {
+        var spentBelow: Int64 = 0, heldBelow: Int64 = 0, freeBelow: Int64 = 0
+        var frontier = [account.id].compactMap { $0 }
+        while let next = frontier.popLast() {
+            for child in children[next] ?? [] {
+                spentBelow += child.spent; heldBelow += child.held; freeBelow += child.balance
+                if let id = child.id { frontier.append(id) }
+            }
+        }
+        return BalanceDTO(free: account.balance, held: account.held + heldBelow, spent: account.spent + spentBelow, below: freeBelow)
     }
 }

@@ -14,9 +14,9 @@ enum LedgerAlerts {
     static func scan(on db: any Database, now: Date = Date()) async throws -> Int {
         let accounts = try await LedgerAccount.query(on: db).filter(\.$kind != .partner).all()
         var due: [(account: LedgerAccount, threshold: Int, used: Credits, total: Credits)] = []
-        let byProgramme = Dictionary(grouping: accounts, by: { $0.$programme.id })
+        let tree = AccountTree(accounts)  // parents and children are always in the same programme
         for account in accounts {
-            let balance = CreditsViews.rolledUp(account, in: byProgramme[account.$programme.id] ?? [])
+            let balance = tree.rolledUp(account)
             guard balance.total > .zero else { continue }
             for threshold in thresholds where balance.usedPercent >= threshold {
                 due.append((account, threshold, balance.spent, balance.total))
@@ -35,7 +35,7 @@ enum LedgerAlerts {
             .filter(\.$role == .pi).all(), by: { $0.$project.id })
         let managers = Dictionary(grouping: try await ProgrammeMember.query(on: db).filter(\.$programme.$id ~~ programmeIDs)
             .filter(\.$role == .manager).all(), by: { $0.$programme.id })
-        var notices: [Notice] = []
+        var notices: [Notice] = [], planned = recorded
         for (account, threshold, used, total) in due {
             guard let accountID = account.id else { continue }
             let state = threshold >= 100 ? "is used up" : "is \(threshold)% used"
@@ -62,8 +62,7 @@ enum LedgerAlerts {
             case .partner:
                 break
             }
-            for (user, message, link) in recipients where !recorded.contains("\(user)|\(accountID)|\(threshold)") {
-                guard !notices.contains(where: { $0.$user.id == user && $0.accountID == accountID && $0.threshold == threshold }) else { continue }
+            for (user, message, link) in recipients where planned.insert("\(user)|\(accountID)|\(threshold)").inserted {
                 notices.append(Notice(userID: user, kind: "credits_\(threshold)", message: message, link: link, accountID: accountID,
                                       threshold: threshold, at: now))
             }
