@@ -37,6 +37,7 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.platformMetrics = PlatformMetrics()
     app.sandbox = SandboxService(sandbox: Sandbox(configuration: SandboxService.configuration(for: config)), metrics: app.platformMetrics)
     app.lifecycle.use(SandboxLifecycle())
+    app.environmentLayers = EnvironmentLayers(app: app)
     // Outermost first: metrics see every final status, errors become JSON or pages, then static files.
     app.middleware = Middlewares()
     app.middleware.use(RequestMetricsMiddleware())

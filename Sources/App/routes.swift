@@ -1,4 +1,5 @@
 // Every route of the platform, in one place: pages, operational endpoints, and the JSON API under /api/v1.
+import Grading
 import Vapor
 
 public enum PlatformVersion {
@@ -51,6 +52,18 @@ func routes(_ app: Application) throws {
     signedIn.get("projects", ":projectID", "credits", use: CreditsPageController.project)
     signedIn.post("projects", ":projectID", "credits", "default-allowance", use: CreditsPageController.projectDefault)
     signedIn.post("projects", ":projectID", "credits", "allowances", use: CreditsPageController.projectAllowance)
+    let uploads = HTTPBodyStreamStrategy.collect(maxSize: Submissions.maxUploadBody)
+    signedIn.post("courses", ":courseID", "assignments", use: AssignmentPageController.create)
+    signedIn.get("courses", ":courseID", "gradebook", use: AssignmentPageController.gradebook)
+    signedIn.get("assignments", ":assignmentID", use: AssignmentPageController.page)
+    signedIn.post("assignments", ":assignmentID", use: AssignmentPageController.update)
+    signedIn.on(.POST, "assignments", ":assignmentID", "autograder", body: .collect(maxSize: "51mb"), use: AssignmentPageController.uploadAutograder)
+    signedIn.on(.POST, "assignments", ":assignmentID", "submissions", body: uploads, use: AssignmentPageController.submit)
+    signedIn.post("assignments", ":assignmentID", "regrade", use: AssignmentPageController.regradeAll)
+    signedIn.post("assignments", ":assignmentID", "publish", use: AssignmentPageController.publish)
+    signedIn.get("submissions", ":submissionID", use: AssignmentPageController.submission)
+    signedIn.post("submissions", ":submissionID", "regrade", use: AssignmentPageController.regrade)
+    signedIn.post("submissions", ":submissionID", "adjustments", use: AssignmentPageController.adjust)
     signedIn.get("admin", "users", use: AdminController.usersPage)
     signedIn.post("admin", "users", use: AdminController.createUserFromPage)
     signedIn.post("admin", "users", ":userID", use: AdminController.changeUserFromPage)
@@ -128,6 +141,7 @@ func routes(_ app: Application) throws {
            response: .ref("Project"), errors: [404: "No such project, or not yours to see."], use: ProjectController.show)
     directoryRoutes(api)
     creditsRoutes(api)
+    gradingRoutes(api)
 
     app.openAPIDocument = api.document(version: PlatformVersion.current)
 }
@@ -316,4 +330,97 @@ private func creditsRoutes(_ api: APIRoutes) {
            request: .object(["meter": .string(), "price": credits, "effectiveFrom": .string(format: "date")], required: ["meter", "price", "effectiveFrom"]),
            response: .object([:], required: []), status: 201, errors: [404: "Only administrators set prices.", 422: invalid],
            use: CreditsController.setPrice)
+}
+
+/// Assignments, submissions, regrades, adjustments and the gradebook.
+private func gradingRoutes(_ api: APIRoutes) {
+    let invalid = "The input has problems; error.problems lists each one. Nothing was changed."
+    let uploads = HTTPBodyStreamStrategy.collect(maxSize: Submissions.maxUploadBody)
+    api.schema("Assignment", .object([
+        "id": .string(format: "uuid"), "courseID": .string(format: "uuid"), "title": .string(), "instructions": .string(),
+        "kind": .string(enumValues: AutograderKind.allCases.map(\.rawValue)), "releaseAt": .string(format: "date-time"),
+        "dueAt": .string(format: "date-time"), "latePolicy": .string(), "maxSubmissions": .integer(), "requiredFiles": .array(.string()),
+        "timeLimitSeconds": .integer(), "memoryMB": .integer(), "counted": .string(enumValues: CountedAttempt.allCases.map(\.rawValue)),
+        "pointsPossible": .number, "gradesPublished": .boolean, "autograderVersion": .integer(),
+        "setupStatus": .string(enumValues: ["not_needed", "pending", "ready", "failed"]), "setupLog": .string(), "classroomTests": .string(),
+    ], required: ["id", "courseID", "title", "kind", "latePolicy", "setupStatus"]))
+    let assignmentInput = JSONSchema.object([
+        "title": .string(), "instructions": .string(), "kind": .string(enumValues: AutograderKind.allCases.map(\.rawValue)),
+        "releaseAt": .string(format: "date-time"), "dueAt": .string(format: "date-time"), "latePolicy": .string(),
+        "maxSubmissions": .integer(), "requiredFiles": .string(), "timeLimitSeconds": .integer(), "memoryMB": .integer(),
+        "counted": .string(enumValues: CountedAttempt.allCases.map(\.rawValue)), "pointsPossible": .number, "classroomTests": .string(),
+    ], required: [])
+    api.schema("Submission", .object([
+        "id": .string(format: "uuid"), "assignmentID": .string(format: "uuid"), "userID": .string(format: "uuid"), "attempt": .integer(),
+        "isTestRun": .boolean, "status": .string(enumValues: ["queued", "running", "graded", "failed"]), "submittedAt": .string(format: "date-time"),
+        "gradedAt": .string(format: "date-time"), "lateDays": .integer(), "autograderScore": .number, "maxScore": .number, "finalScore": .number,
+        "adjustments": .array(.object(["points": .number, "comment": .string(), "author": .string(), "at": .string(format: "date-time")],
+                                      required: ["points", "comment", "author", "at"])),
+        "tests": .array(.object(["name": .string(), "score": .number, "maxScore": .number, "status": .string(), "output": .string()], required: ["name", "output"])),
+        "hiddenTests": .integer(), "output": .string(), "problem": .string(), "log": .string(), "charged": .string(format: "decimal"),
+        "files": .array(.object(["path": .string(), "size": .integer()], required: ["path", "size"])),
+    ], required: ["id", "assignmentID", "userID", "attempt", "status", "submittedAt", "tests", "hiddenTests", "adjustments", "files"]))
+    let progress = JSONSchema.object(["total": .integer(), "waiting": .integer(), "done": .integer(), "startedAt": .string(format: "date-time")],
+                                     required: ["total", "waiting", "done"])
+    let gradebook = JSONSchema.object([
+        "columns": .array(.object(["assignmentID": .string(format: "uuid"), "title": .string(), "pointsPossible": .number,
+                                   "dueAt": .string(format: "date-time"), "counted": .string()], required: ["assignmentID", "title", "counted"])),
+        "rows": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "email": .string(), "scores": .array(.number),
+                                "submissions": .array(.integer())], required: ["userID", "name", "email", "scores", "submissions"])),
+    ], required: ["columns", "rows"])
+
+    api.on(.GET, "courses/:courseID/assignments", id: "listAssignments", summary: "The course's assignments (students: released ones).",
+           tag: "grading", response: .array(.ref("Assignment")), errors: [404: "No such course, or not yours to see."], use: AssignmentController.list)
+    api.on(.POST, "courses/:courseID/assignments", id: "createAssignment",
+           summary: "Create an assignment (instructors). kind gradescope takes its zip at PUT …/autograder; kind classroom needs classroomTests (autograding.json's text). Times are ISO 8601 or YYYY-MM-DDTHH:MM (UTC); latePolicy is none, hard or penalty:N.",
+           tag: "grading", request: assignmentInput, response: .ref("Assignment"), status: 201,
+           errors: [404: "No such course, or not yours to manage.", 422: invalid], use: AssignmentController.create)
+    api.on(.GET, "assignments/:assignmentID", id: "getAssignment", summary: "One assignment (the set-up log and tests for staff only).", tag: "grading",
+           response: .ref("Assignment"), errors: [404: "No such assignment, or not yours to see."], use: AssignmentController.show)
+    api.on(.PATCH, "assignments/:assignmentID", id: "changeAssignment", summary: "Change the fields given (instructors).", tag: "grading",
+           request: assignmentInput, response: .ref("Assignment"), errors: [404: "No such assignment, or not yours to manage.", 422: invalid],
+           use: AssignmentController.update)
+    api.on(.PUT, "assignments/:assignmentID/autograder", id: "uploadAutograder",
+           summary: "Upload a Gradescope autograder zip (body application/zip, at most 50 MB; setup.sh and run_autograder at its root). Its setup.sh then runs once, with network; setupStatus and setupLog say how it went.",
+           tag: "grading", response: .ref("Assignment"),
+           errors: [404: "No such assignment, or not yours to manage.", 413: "The zip is over 50 MB.", 422: "The zip was refused; the message says why."],
+           body: .collect(maxSize: "51mb"), use: AssignmentController.uploadAutograder)
+    api.on(.POST, "assignments/:assignmentID/publish", id: "publishGrades",
+           summary: "Publish (or withdraw) grades: results marked after_published become visible to students.", tag: "grading",
+           request: .object(["published": .boolean], required: ["published"]), response: .ref("Assignment"),
+           errors: [404: "No such assignment, or not yours to manage."], use: AssignmentController.publish)
+    api.on(.POST, "assignments/:assignmentID/submissions", id: "submit",
+           summary: "Hand in (multipart/form-data): files in a field named files (one or more, or one .zip; 10 MB). Credits for the run are reserved first. Course staff hand in test runs, charged to the course.",
+           tag: "grading", response: .ref("Submission"), status: 201,
+           errors: [404: "No such assignment, or not yours.", 409: "Refused: deadline, maximum reached, autograder not ready, or not enough credits (the message says who can raise them).",
+                    413: "Over 12 MB.", 415: "Not multipart/form-data.", 422: "The files were refused (missing required files, a bad zip); the message says why."],
+           body: uploads, use: AssignmentController.submit)
+    api.on(.GET, "assignments/:assignmentID/submissions", id: "listSubmissions",
+           summary: "Submissions, newest first: your own, or (staff) everyone's; ?page=&per=.", tag: "grading",
+           response: .object(["items": .array(.ref("Submission")), "metadata": .object([:], required: [])], required: ["items", "metadata"]),
+           errors: [404: "No such assignment, or not yours to see."], use: AssignmentController.submissions)
+    api.on(.POST, "assignments/:assignmentID/regrade", id: "regradeAssignment",
+           summary: "Regrade every finished submission with the current autograder (staff; charged to the course).", tag: "grading",
+           response: progress, errors: [404: "No such assignment, or not yours to grade.", 409: "The autograder is not ready, or the course's credits ran out."],
+           use: AssignmentController.regradeAll)
+    api.on(.GET, "assignments/:assignmentID/regrade", id: "getRegradeProgress", summary: "How many submissions are still waiting to be graded.",
+           tag: "grading", response: progress, errors: [404: "No such assignment, or not yours to grade."], use: AssignmentController.regradeProgress)
+    api.on(.GET, "submissions/:submissionID", id: "getSubmission",
+           summary: "One submission as you may see it (Gradescope's visibility rules; staff see everything and the run's log).", tag: "grading",
+           response: .ref("Submission"), errors: [404: "No such submission, or not yours to see."], use: AssignmentController.submission)
+    api.on(.POST, "submissions/:submissionID/regrade", id: "regradeSubmission", summary: "Grade this submission again (staff).", tag: "grading",
+           response: .ref("Submission"), errors: [404: "No such submission, or not yours to grade.", 409: "It is already waiting, or there are no credits."],
+           use: AssignmentController.regrade)
+    api.on(.POST, "submissions/:submissionID/adjustments", id: "adjustScore",
+           summary: "Add points (or take them away) with a comment (staff). Adjustments are kept apart from the autograder's score and never edited.",
+           tag: "grading", request: .object(["points": .number, "comment": .string()], required: ["points", "comment"]),
+           response: .ref("Submission"), status: 201, errors: [404: "No such submission, or not yours to grade.", 422: invalid], use: AssignmentController.adjust)
+    api.on(.GET, "courses/:courseID/gradebook", id: "getGradebook",
+           summary: "Students × assignments: the counted attempt (latest or best) after adjustments and late penalties (staff).", tag: "grading",
+           response: gradebook, errors: [404: "No such course, or not yours to grade."], use: AssignmentController.gradebook)
+    api.on(.GET, "courses/:courseID/gradebook/:userID", id: "getStudentGrades", summary: "One student's grades (staff).", tag: "grading",
+           response: gradebook, errors: [404: "No such course, or not yours to grade."], use: AssignmentController.studentGrades)
+    api.on(.GET, "courses/:courseID/gradebook.csv", id: "getGradebookCSV",
+           summary: "The gradebook as the CSV Canvas imports (Student, ID, SIS User ID, SIS Login ID = email, Section, one column per assignment).",
+           tag: "grading", errors: [404: "No such course, or not yours to grade."], use: AssignmentController.gradebookCSV)
 }

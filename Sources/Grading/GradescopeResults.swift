@@ -75,7 +75,7 @@ public struct GradescopeResults: Sendable, Equatable {
                 return String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]), as: UTF8.self)
             }
             return .success(GradescopeResults(
-                score: score, executionTime: try number(root["execution_time"], "execution_time"),
+                score: score, executionTime: executionTime(root["execution_time"]),
                 output: capped(try string(root["output"], "output") ?? ""), outputFormat: try string(root["output_format"], "output_format"),
                 visibility: try visibility(root["visibility"], "visibility") ?? .visible,
                 stdoutVisibility: try visibility(root["stdout_visibility"], "stdout_visibility") ?? .hidden,
@@ -98,6 +98,12 @@ public struct GradescopeResults: Sendable, Equatable {
                     outputFormat: try string(object["output_format"], "\(label) output_format"),
                     tags: (object["tags"] as? [Any])?.map { "\($0)" } ?? [],
                     visibility: try visibility(object["visibility"], "\(label) visibility"))
+    }
+
+    /// Informational only, and gradescope_utils' JSON runner writes it as text ("0.00"): a number or numeric text.
+    private static func executionTime(_ value: Any?) -> Double? {
+        if let text = value as? String { return Double(text).flatMap { $0.isFinite ? $0 : nil } }
+        return (try? number(value, "execution_time")) ?? nil
     }
 
     private static func array(_ value: Any, _ label: String) throws -> [Any] {
@@ -160,5 +166,37 @@ extension GradescopeResults {
         let hidden = tests.count - shown.count
         return ResultView(score: hidden == 0 ? total : nil, maximum: hidden == 0 ? maximum : nil, tests: shown, hiddenTests: hidden,
                           output: output.isEmpty ? nil : output)
+    }
+}
+
+extension GradescopeResults {
+    /// The results as results.json text, in Gradescope's keys: what is stored, and what `parse` reads back the same.
+    public func json() -> Data {
+        func visibilityValue(_ v: Visibility?) -> Any { v?.rawValue ?? NSNull() }
+        var root: [String: Any] = [
+            "output": output, "visibility": visibility.rawValue, "stdout_visibility": stdoutVisibility.rawValue,
+            "tests": tests.map { test -> [String: Any] in
+                var object: [String: Any] = ["name": test.name, "output": test.output, "tags": test.tags]
+                if let number = test.number { object["number"] = number }
+                if let score = test.score { object["score"] = score }
+                if let maxScore = test.maxScore { object["max_score"] = maxScore }
+                if let status = test.status { object["status"] = status }
+                if let format = test.outputFormat { object["output_format"] = format }
+                if let visibility = test.visibility { object["visibility"] = visibility.rawValue }
+                return object
+            },
+            "leaderboard": leaderboard.map { entry -> [String: Any] in
+                var object: [String: Any] = ["name": entry.name, "value": entry.value]
+                if let order = entry.order { object["order"] = order }
+                return object
+            },
+        ]
+        if let score { root["score"] = score }
+        if let executionTime { root["execution_time"] = executionTime }
+        if let outputFormat { root["output_format"] = outputFormat }
+        if let extraData, let value = try? JSONSerialization.jsonObject(with: Data(extraData.utf8), options: [.fragmentsAllowed]) {
+            root["extra_data"] = value
+        }
+        return (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])) ?? Data("{}".utf8)
     }
 }

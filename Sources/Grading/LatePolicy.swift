@@ -24,4 +24,24 @@ public enum LatePolicy: Sendable, Equatable, Codable {
         let days = Self.daysLate(submittedAt: submittedAt, due: due)
         return max(0, score * (1 - Double(percent * days) / 100))
     }
+
+    /// As stored and typed in forms: `none`, `hard`, or `penalty:N`.
+    public init?(text: String) {
+        let text = text.trimmingCharacters(in: .whitespaces).lowercased()
+        switch text {
+        case "none", "": self = .none
+        case "hard": self = .hardDeadline
+        default:
+            guard text.hasPrefix("penalty:"), let percent = Int(text.dropFirst(8)), (1...100).contains(percent) else { return nil }
+            self = .penaltyPerDay(percent: percent)
+        }
+    }
+
+    public var text: String {
+        switch self {
+        case .none: "none"
+        case .hardDeadline: "hard"
+        case .penaltyPerDay(let percent): "penalty:\(percent)"
+        }
+    }
 }

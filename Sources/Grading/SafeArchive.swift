@@ -24,12 +24,41 @@ public struct ArchiveLimits: Sendable, Equatable {
 public enum SafeArchive {
     /// Checks the whole archive, then unpacks it into `folder`; returns the files' relative paths, sorted.
     public static func extract(_ data: Data, into folder: URL, limits: ArchiveLimits = ArchiveLimits()) throws -> [String] {
+        let (archive, planned) = try plan(data, limits: limits)
+        var written: UInt64 = 0
+        let manager = FileManager.default
+        for (entry, path) in planned {
+            let target = folder.appendingPathComponent(path)
+            try manager.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            guard manager.createFile(atPath: target.path, contents: nil), let handle = FileHandle(forWritingAtPath: target.path) else {
+                throw ResultsProblem("'\(path)' could not be written (two entries for one path?)")
+            }
+            defer { try? handle.close() }
+            try unpack(entry, path: path, from: archive, limits: limits, written: &written) { handle.write($0) }
+        }
+        return planned.map(\.path).sorted()
+    }
+
+    /// Checks the whole archive, then reads every file into memory (bounded by the limits): relative path → bytes.
+    public static func read(_ data: Data, limits: ArchiveLimits = ArchiveLimits()) throws -> [String: Data] {
+        let (archive, planned) = try plan(data, limits: limits)
+        var written: UInt64 = 0, files: [String: Data] = [:]
+        for (entry, path) in planned {
+            var contents = Data()
+            try unpack(entry, path: path, from: archive, limits: limits, written: &written) { contents.append($0) }
+            files[path] = contents
+        }
+        return files
+    }
+
+    /// Every entry checked before anything is unpacked.
+    private static func plan(_ data: Data, limits: ArchiveLimits) throws -> (Archive, [(entry: Entry, path: String)]) {
         guard data.count <= limits.maxArchiveBytes else {
             throw ResultsProblem("the zip is larger than \(ArchiveLimits.megabytes(UInt64(limits.maxArchiveBytes)))")
         }
         let archive: Archive
         do { archive = try Archive(data: data, accessMode: .read) } catch { throw ResultsProblem("the file is not a valid zip archive") }
-        var planned: [(entry: Entry, path: String)] = [], declared: UInt64 = 0, count = 0
+        var planned: [(entry: Entry, path: String)] = [], seen = Set<String>(), declared: UInt64 = 0, count = 0
         for entry in archive {
             count += 1
             guard count <= limits.maxFiles else { throw ResultsProblem("the zip holds more than \(limits.maxFiles) entries") }
@@ -48,36 +77,32 @@ public enum SafeArchive {
             guard declared <= limits.maxTotalBytes else {
                 throw ResultsProblem("the zip unpacks to more than \(ArchiveLimits.megabytes(limits.maxTotalBytes))")
             }
-            guard !planned.contains(where: { $0.path == path }) else { throw ResultsProblem("'\(name)' appears twice in the zip") }
+            guard seen.insert(path).inserted else { throw ResultsProblem("'\(name)' appears twice in the zip") }
             planned.append((entry, path))
         }
         guard !planned.isEmpty else { throw ResultsProblem("the zip holds no files") }
-        var written: UInt64 = 0
-        let manager = FileManager.default
-        for (entry, path) in planned {
-            let target = folder.appendingPathComponent(path)
-            try manager.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            guard manager.createFile(atPath: target.path, contents: nil), let handle = FileHandle(forWritingAtPath: target.path) else {
-                throw ResultsProblem("'\(path)' could not be written (two entries for one path?)")
-            }
-            defer { try? handle.close() }
-            var inFile: UInt64 = 0
-            do {
-                _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                    inFile += UInt64(chunk.count)
-                    written += UInt64(chunk.count)
-                    guard inFile <= min(limits.maxFileBytes, entry.uncompressedSize), written <= limits.maxTotalBytes else {
-                        throw ResultsProblem("'\(path)' unpacks to more than the zip says or than the limit allows")
-                    }
-                    handle.write(chunk)
+        return (archive, planned)
+    }
+
+    /// Inflates one entry, counting the bytes as they come: a zip that lies about its sizes stops at the limit.
+    private static func unpack(_ entry: Entry, path: String, from archive: Archive, limits: ArchiveLimits, written: inout UInt64,
+                               _ sink: (Data) -> Void) throws {
+        var inFile: UInt64 = 0, total = written
+        do {
+            _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                inFile += UInt64(chunk.count)
+                total += UInt64(chunk.count)
+                guard inFile <= min(limits.maxFileBytes, entry.uncompressedSize), total <= limits.maxTotalBytes else {
+                    throw ResultsProblem("'\(path)' unpacks to more than the zip says or than the limit allows")
                 }
-            } catch let problem as ResultsProblem {
-                throw problem
-            } catch {
-                throw ResultsProblem("'\(path)' in the zip is damaged")
+                sink(chunk)
             }
+        } catch let problem as ResultsProblem {
+            throw problem
+        } catch {
+            throw ResultsProblem("'\(path)' in the zip is damaged")
         }
-        return planned.map(\.path).sorted()
+        written = total
     }
 
     /// A relative path inside the folder, or nil for entries to skip (macOS metadata); throws for escapes.
@@ -89,5 +114,19 @@ public enum SafeArchive {
         if parts.first == "__MACOSX" || parts.last == ".DS_Store" { return nil }
         guard !parts.isEmpty, parts.count <= 32, name.utf8.count <= 1024 else { throw ResultsProblem("'\(name)' is not a usable file name") }
         return parts.joined(separator: "/")
+    }
+}
+
+extension SafeArchive {
+    /// Makes a zip of the files (relative path → bytes), e.g. for a demo or benchmark autograder.
+    public static func make(_ files: [String: Data]) throws -> Data {
+        let archive = try Archive(data: Data(), accessMode: .create)
+        for (path, data) in files.sorted(by: { $0.key < $1.key }) {
+            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+                data.subdata(in: Int(position)..<Int(position) + size)
+            }
+        }
+        guard let data = archive.data else { throw ResultsProblem("the zip could not be made") }
+        return data
     }
 }

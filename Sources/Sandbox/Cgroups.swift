@@ -144,6 +144,9 @@ final class JobCgroup: @unchecked Sendable {
         case .v1:
             try? Self.write("0", to: folders[0] + "/memory.max_usage_in_bytes")
             if folders.count > 2 { try? Self.write("0", to: folders[2] + "/cpuacct.usage") }
+            // memory + swap may never be below memory alone: a recycled group going up needs memsw raised first,
+            // one going down needs memory lowered first. Writing memsw on both sides of memory covers both.
+            try? Self.write("\(memoryBytes)", to: folders[0] + "/memory.memsw.limit_in_bytes")
             try Self.write("\(memoryBytes)", to: folders[0] + "/memory.limit_in_bytes")
             try? Self.write("\(memoryBytes)", to: folders[0] + "/memory.memsw.limit_in_bytes")
             try Self.write("\(limits.pids)", to: folders[1] + "/pids.max")

@@ -116,6 +116,34 @@ import Ledger
         "GET /api/v1/courses/:courseID": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
         "GET /api/v1/courses/:courseID/roster": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         "POST /api/v1/courses/:courseID/roster": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        // Grading: members see released assignments and hand in (staff hand-ins are test runs); TAs grade; instructors manage.
+        "POST /courses/:courseID/assignments": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /courses/:courseID/gradebook": signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        "GET /assignments/:assignmentID": signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
+        "POST /assignments/:assignmentID": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /assignments/:assignmentID/autograder": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /assignments/:assignmentID/submissions": signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
+        "POST /assignments/:assignmentID/regrade": signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        "POST /assignments/:assignmentID/publish": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /submissions/:submissionID": signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
+        "POST /submissions/:submissionID/regrade": signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        "POST /submissions/:submissionID/adjustments": signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        "GET /api/v1/courses/:courseID/assignments": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/courses/:courseID/assignments": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/assignments/:assignmentID": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "PATCH /api/v1/assignments/:assignmentID": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/assignments/:assignmentID/autograder": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/assignments/:assignmentID/publish": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/assignments/:assignmentID/submissions": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/assignments/:assignmentID/submissions": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/assignments/:assignmentID/regrade": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/assignments/:assignmentID/regrade": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/submissions/:submissionID": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/submissions/:submissionID/regrade": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/submissions/:submissionID/adjustments": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID/gradebook": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID/gradebook/:userID": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID/gradebook.csv": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
     ]
 
     static func key(_ route: Route) -> String {
@@ -164,6 +192,21 @@ import Ledger
             let notice = Notice(userID: try student.requireID(), kind: "test", message: "For the matrix.", link: nil, accountID: nil, threshold: nil, at: Date())
             try await notice.create(on: app.db)
             let noticeID = try notice.requireID()
+            // An assignment of CS101 and a graded hand-in of the student's.
+            let instructor = try #require(try await User.query(on: app.db).filter(\.$email == "instructor@demo.test").first())
+            var input = AssignmentInput()
+            input.title = "Matrix"
+            input.kind = "classroom"
+            input.classroomTests = #"{"tests": [{"name": "t", "run": "true", "points": 1}]}"#
+            let assignment = try await Assignments.create(in: course, input, by: instructor, on: app.db)
+            let assignmentID = try assignment.requireID()
+            let submission = Submission()
+            submission.$assignment.id = assignmentID
+            submission.$user.id = try student.requireID()
+            (submission.isTestRun, submission.attempt, submission.status, submission.submittedAt) = (false, 1, .graded, Date())
+            (submission.cpuMs, submission.wallMs, submission.charged, submission.runs, submission.score) = (0, 0, 0, 1, 1)
+            try await submission.create(on: app.db)
+            let submissionID = try submission.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route)
@@ -181,6 +224,8 @@ import Ledger
                         case ":holdID": return holdID.uuidString
                         case ":accountID": return accountID.uuidString
                         case ":noticeID": return noticeID.uuidString
+                        case ":assignmentID": return assignmentID.uuidString
+                        case ":submissionID": return submissionID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

@@ -66,6 +66,46 @@ import Foundation
         #expect(problem.message.contains(says), "\(problem.message)")
     }
 
+    /// gradescope_utils' JSONTestRunner writes execution_time as text ("0.00"); such files are Gradescope's own.
+    @Test func executionTimeMayBeNumericText() throws {
+        let results = try GradescopeResults.parse(Data(#"{"execution_time": "0.25", "tests": [{"score": 1, "max_score": 1}]}"#.utf8)).get()
+        #expect(results.executionTime == 0.25)
+        #expect(results.total == 1)
+        // Round trip: what the platform stores reads back the same.
+        #expect(try GradescopeResults.parse(results.json()).get() == results)
+    }
+
+    @Test func classroomRunsScoreExitCodesAndOutputsOutsideTheSandbox() throws {
+        let tests = try ClassroomSpec.parse(Data(#"{"tests": [{"name": "a", "run": "x", "output": "5", "comparison": "exact", "points": 3}, {"name": "b", "run": "y", "points": 2}, {"name": "c", "run": "z", "points": 1}]}"#.utf8)).get()
+        let files = ClassroomRun.files(tests: tests, submission: ["main.py": Data()], limit: 30)
+        #expect(files[".classroom/runner.sh"].map { String(decoding: $0, as: UTF8.self) }?.contains("timeout -k 1 30 sh .classroom/run-1.sh") == true)
+        #expect(files["main.py"] != nil)
+        #expect(!files.values.contains { String(decoding: $0, as: UTF8.self).contains("\"output\"") })  // expected outputs stay outside
+        let results = ClassroomRun.results(tests: tests, outputs: ["code-1": Data("0\n".utf8), "out-1": Data("5\n".utf8), "code-2": Data("1\n".utf8)])
+        #expect(results.tests.map(\.status) == ["passed", "failed", "failed"])
+        #expect(results.total == 3)
+        #expect(results.maximum == 6)
+        #expect(results.tests[2].output.contains("did not run"))
+    }
+
+    @Test func requiredFilesMatchNamesAndPatterns() {
+        #expect(RequiredFiles.missing(["hello.py", "*.c", "src/*.h"], in: ["hello.py", "lib/main.c", "src/a.h"]).isEmpty)
+        #expect(RequiredFiles.missing(["hello.py", "*.c"], in: ["Hello.py"]) == ["hello.py", "*.c"])
+    }
+
+    @Test func theGradebookCountsLatestOrBestWithPenaltiesAndWritesCanvasCSV() {
+        let due = Date(timeIntervalSince1970: 1_000_000)
+        let attempts = [GradedAttempt(submittedAt: due.addingTimeInterval(-10), autograderScore: 8, adjustment: 0),
+                        GradedAttempt(submittedAt: due.addingTimeInterval(3600), autograderScore: 10, adjustment: -1)]
+        #expect(Gradebook.counted(attempts, rule: .latest, late: .penaltyPerDay(percent: 10), due: due) == 8.1)
+        #expect(Gradebook.counted(attempts, rule: .best, late: .penaltyPerDay(percent: 10), due: due) == 8.1)
+        #expect(Gradebook.counted(attempts, rule: .best, late: .none, due: due) == 9)
+        #expect(Gradebook.counted([], rule: .best, late: .none, due: due) == nil)
+        let csv = Gradebook.canvasCSV(columns: [.init(title: "Lab, one", pointsPossible: 10)],
+                                      rows: [.init(name: "=cmd()", login: "a@x.edu", section: "S", scores: [7.5]), .init(name: "B", login: "b@x.edu", section: "S", scores: [nil])])
+        #expect(csv == "Student,ID,SIS User ID,SIS Login ID,Section,\"Lab, one\"\r\n    Points Possible,,,,,10\r\n'=cmd(),,,a@x.edu,S,7.5\r\nB,,,b@x.edu,S,\r\n")
+    }
+
     @Test func hugeFilesAndOutputsAreBounded() throws {
         let huge = Data(("{\"score\": 1, \"output\": \"" + String(repeating: "x", count: 2 << 20) + "\"}").utf8)
         guard case .failure(let problem) = GradescopeResults.parse(huge) else { Issue.record("accepted"); return }

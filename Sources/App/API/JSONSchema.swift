@@ -3,6 +3,7 @@ public indirect enum JSONSchema: Sendable, Encodable {
     case string(format: String? = nil, enumValues: [String]? = nil)
     case integer(format: String? = "int64")
     case boolean
+    case number
     case array(JSONSchema)
     case object([String: JSONSchema], required: [String])
     case ref(String)
@@ -21,6 +22,8 @@ public indirect enum JSONSchema: Sendable, Encodable {
             try c.encodeIfPresent(format, forKey: .format)
         case .boolean:
             try c.encode("boolean", forKey: .type)
+        case .number:
+            try c.encode("number", forKey: .type)
         case .array(let items):
             try c.encode("array", forKey: .type)
             try c.encode(items, forKey: .items)

@@ -19,9 +19,16 @@ enum CSRF {
 struct CSRFMiddleware: AsyncMiddleware {
     private struct Field: Decodable { var _csrf: String? }
 
+    /// The token from the header, a multipart form's field, or a url-encoded form's field.
+    private static func sentToken(_ request: Request) -> String? {
+        if let header = request.headers.first(name: "X-CSRF-Token") { return header }
+        if let form = try? MultipartForm(request) { return form.text(CSRF.fieldName) }
+        return (try? request.content.decode(Field.self))?._csrf
+    }
+
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         guard [.POST, .PUT, .PATCH, .DELETE].contains(request.method) else { return try await next.respond(to: request) }
-        let sent = request.headers.first(name: "X-CSRF-Token") ?? (try? request.content.decode(Field.self))?._csrf
+        let sent: String? = Self.sentToken(request)
         guard let expected = request.session.data[CSRF.sessionKey], let sent,
               sent.utf8.count == expected.utf8.count,
               zip(sent.utf8, expected.utf8).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else {

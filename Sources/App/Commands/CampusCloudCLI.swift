@@ -9,10 +9,11 @@ public struct CampusCloudCLI: AsyncParsableCommand {
         abstract: "CampusCloud: courses, credits, research projects and governed AI access for a university–industry programme.",
         discussion: """
         Configuration comes from the environment: DATABASE_URL (default sqlite://campuscloud.sqlite; postgres://… \
-        selects PostgreSQL), CAMPUSCLOUD_DATA_DIR, LOG_LEVEL, CAMPUSCLOUD_SECRET.
+        selects PostgreSQL), CAMPUSCLOUD_DATA_DIR, LOG_LEVEL, CAMPUSCLOUD_SECRET, CAMPUSCLOUD_GRADING_WORKERS.
         """,
         version: PlatformVersion.current,
-        subcommands: [ServeCommand.self, MigrateCommand.self, DemoCommand.self, AdminCommand.self, LedgerCommand.self, SandboxCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, DemoCommand.self, AdminCommand.self, LedgerCommand.self, SandboxCommand.self,
+                      WorkerCommand.self, SubmitCommand.self, GradingBenchCommand.self]
     )
 
     public init() {}

@@ -15,7 +15,9 @@ struct DemoCommand: AsyncParsableCommand {
             try await PlatformRuntime.ensureMigrated(app, apply: true)
             let hash = try await app.password.async.hash(DemoData.password)
             let result = try await DemoData.load(on: app.db, passwordHash: hash)
-            say(result.created == 0 ? "Demo data already loaded; nothing added." : "Demo data loaded (\(result.created) records).")
+            let assignments = try await DemoData.loadAssignments(on: app.db)
+            say(result.created + assignments == 0 ? "Demo data already loaded; nothing added." : "Demo data loaded (\(result.created + assignments) records).")
+            if assignments > 0 { say("Grading the demo hand-ins in the sandbox now (CS101, Lab 1 and Lab 2).") }
             say("""
 
             CampusCloud demo: http://\(server.hostname == "0.0.0.0" ? "127.0.0.1" : server.hostname):\(server.port)/

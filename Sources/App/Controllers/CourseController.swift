@@ -29,6 +29,18 @@ struct CoursePage: Encodable {
     var summary: RosterImportSummary?
     var form: CourseInput
     var roles = CourseRole.allCases.map(\.rawValue)
+    var assignments: [AssignmentLink]
+    var canGrade: Bool
+    var kinds = ["classroom", "gradescope"]
+}
+
+struct AssignmentLink: Encodable {
+    var id: UUID
+    var title: String
+    var kind: String
+    var due: String?
+    var released: Bool
+    var setupStatus: String
 }
 
 struct RosterRejection: AbortError, DetailedError {
@@ -137,12 +149,19 @@ enum CourseController {
         }
     }
 
-    private static func render(_ req: Request, _ course: Course, _ user: User, _ access: CourseAccess, page: PageContext? = nil,
+    static func render(_ req: Request, _ course: Course, _ user: User, _ access: CourseAccess, page: PageContext? = nil,
                                problems: [String]? = nil, summary: RosterImportSummary? = nil) async throws -> View {
         let roster = Policy.allows(user, .viewRoster(access)) ? try await Rosters.entries(of: course, on: req.db) : nil
         let form = CourseInput(code: course.code, title: course.title, term: course.term, startsOn: course.startsOn.day, endsOn: course.endsOn.day)
+        let canGrade = Policy.allows(user, .grade(access))
+        let assignments = try await Assignment.query(on: req.db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt)
+            .field(\.$id).field(\.$title).field(\.$kind).field(\.$dueAt).field(\.$releaseAt).field(\.$setupStatus).all()
+            .filter { canGrade || $0.isReleased }
+            .map { AssignmentLink(id: $0.id!, title: $0.title, kind: $0.kind.rawValue, due: AssignmentPageController.when($0.dueAt),
+                                  released: $0.isReleased, setupStatus: $0.setupStatus.rawValue) }
         let view = CoursePage(title: "\(course.code) \(course.title)", page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
-                              roster: roster, canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form)
+                              roster: roster, canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form,
+                              assignments: assignments, canGrade: canGrade)
         return try await req.view.render("course", view)
     }
 }

@@ -23,6 +23,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var publicURL: URL?
     /// PostgreSQL connections this process may open (CAMPUSCLOUD_DB_CONNECTIONS, default 16), shared among its event loops.
     public var databaseConnections: Int
+    /// Grading workers inside `serve` (CAMPUSCLOUD_GRADING_WORKERS, default 2; 0 leaves grading to `campuscloud worker`).
+    public var gradingWorkers: Int = 2
 
     public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil, publicURL: URL? = nil,
                 databaseConnections: Int = 16) {
@@ -78,13 +80,20 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             connections = value
         }
-        return AppConfig(database: database, dataDirectory: dataDirectory, logLevel: logLevel, secret: secret, publicURL: publicURL,
-                         databaseConnections: connections)
+        var config = AppConfig(database: database, dataDirectory: dataDirectory, logLevel: logLevel, secret: secret, publicURL: publicURL,
+                               databaseConnections: connections)
+        if let raw = nonEmpty(env["CAMPUSCLOUD_GRADING_WORKERS"]) {
+            guard let value = Int(raw), (0...256).contains(value) else {
+                throw .invalid("CAMPUSCLOUD_GRADING_WORKERS", "is '\(raw)'; give a whole number of workers from 0 to 256")
+            }
+            config.gradingWorkers = value
+        }
+        return config
     }
 
     /// Never shows the secret or a database password.
     public var description: String {
-        "database: \(database.redacted), data directory: \(dataDirectory), log level: \(logLevel), secret: \(secret == nil ? "generated" : "from environment"), public URL: \(publicURL?.absoluteString ?? "not set")"
+        "database: \(database.redacted), data directory: \(dataDirectory), log level: \(logLevel), secret: \(secret == nil ? "generated" : "from environment"), public URL: \(publicURL?.absoluteString ?? "not set"), grading workers: \(gradingWorkers)"
     }
 
     private static func nonEmpty(_ value: String?) -> String? {

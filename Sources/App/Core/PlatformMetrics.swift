@@ -32,6 +32,14 @@ public final class PlatformMetrics: Sendable {
         ).increment(by: micro)
     }
 
+    /// Grading runs finished, by autograder kind and whether the run could grade normally.
+    func recordGrading(_ kind: String, problem: Bool) {
+        registry.makeCounter(
+            descriptor: .init(metricName: "campuscloud_grading_runs", unitName: "total", helpText: "Grading runs finished, by autograder kind and outcome."),
+            labels: [("kind", kind), ("outcome", problem ? "problem" : "graded")]
+        ).increment()
+    }
+
     public func exposition() -> String { registry.emitToString() }
 }
 

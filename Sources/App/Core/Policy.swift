@@ -39,6 +39,12 @@ enum Policy {
         case closeHold(createdBy: UUID?)
         /// Read one ledger account's statement.
         case viewStatement(StatementAccess)
+        /// Hand in work for a course's assignments: students; staff hand-ins are test runs charged to the course.
+        case submitWork(CourseAccess)
+        /// Grade: every submission and its log, regrades, score adjustments, the gradebook, unreleased assignments.
+        case grade(CourseAccess)
+        /// See one submission: one's own, or any as grading staff.
+        case viewSubmission(CourseAccess, ownerID: UUID)
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -81,6 +87,12 @@ enum Policy {
             if let course = access.course { return allows(user, .viewRoster(course)) }
             if let project = access.project { return project.projectRole == .pi }
             return false
+        case .submitWork(let access):
+            return allows(user, .viewCourse(access))
+        case .grade(let access):
+            return allows(user, .viewRoster(access))
+        case .viewSubmission(let access, let ownerID):
+            return (user.id == ownerID && access.courseRole != nil) || allows(user, .grade(access))
         }
     }
 

@@ -57,3 +57,29 @@ extension Request {
         return id
     }
 }
+
+extension Request {
+    /// The assignment named by `:assignmentID`, its course, the signed-in user and their access. An assignment
+    /// not yet released is only there for those who grade.
+    func assignment(for action: (CourseAccess) -> Policy.Action) async throws -> (Assignment, Course, User, CourseAccess) {
+        let user = try auth.require(User.self)
+        guard let id = parameters.get("assignmentID", as: UUID.self), let assignment = try await Assignment.find(id, on: db),
+              let course = try await Course.find(assignment.$course.id, on: db) else { throw Abort(.notFound) }
+        let access = try await CourseAccess.load(user, course, on: db)
+        try Policy.require(user, can: action(access))
+        if !assignment.isReleased { try Policy.require(user, can: .grade(access)) }
+        return (assignment, course, user, access)
+    }
+
+    /// The submission named by `:submissionID`: its owner sees it, and those who grade its course; `grading`
+    /// asks for the latter.
+    func submission(grading: Bool) async throws -> (Submission, Assignment, Course, User, CourseAccess) {
+        let user = try auth.require(User.self)
+        guard let id = parameters.get("submissionID", as: UUID.self), let submission = try await Submission.find(id, on: db),
+              let assignment = try await Assignment.find(submission.$assignment.id, on: db),
+              let course = try await Course.find(assignment.$course.id, on: db) else { throw Abort(.notFound) }
+        let access = try await CourseAccess.load(user, course, on: db)
+        try Policy.require(user, can: grading ? .grade(access) : .viewSubmission(access, ownerID: submission.$user.id))
+        return (submission, assignment, course, user, access)
+    }
+}

@@ -23,6 +23,10 @@ enum Migrations {
         CreateLedgerHoldTriggers(),
         CreateNotice(),
         CreateQueuedJob(),
+        CreateAssignment(),
+        CreateSubmission(),
+        CreateSubmissionFile(),
+        CreateGradeAdjustment(),
     ]
 
     static func register(on app: Application) {

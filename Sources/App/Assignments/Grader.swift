@@ -1,0 +1,174 @@
+// One grading run: the submission's files and the assignment's autograder become a sandbox job (Gradescope's
+// /autograder layout on the autograder's environment layer, or the Classroom runner), and the sandbox's result
+// becomes a score, results.json (Gradescope's form, for both kinds), a staff log, and the measured usage.
+import Fluent
+import Foundation
+import Grading
+import Ledger
+import Sandbox
+import Vapor
+
+struct GradingOutcome: Sendable {
+    var score: Double
+    var maxScore: Double?
+    /// results.json text (nil when the run produced none: then `problem` says why).
+    var results: String?
+    var problem: String?
+    var log: String
+    var cpuMs: Int
+    var wallMs: Int
+}
+
+struct Grader: Sendable {
+    let app: Application
+    static let logCharacters = 64 * 1024
+
+    /// What the autograder's set-up runs under: time to install packages, with network.
+    static let setupLimits = SandboxLimits(wallSeconds: 1200, cpuSeconds: 1200, memoryMB: 2048, pids: 512, outputKB: 2048,
+                                           fileSizeMB: 1024, diskMB: 1024, openFiles: 1024)
+
+    func limits(_ assignment: Assignment, seconds: Int) -> SandboxLimits {
+        SandboxLimits(wallSeconds: Double(seconds), cpuSeconds: seconds, memoryMB: assignment.memoryMB, pids: 128, outputKB: 1024,
+                      fileSizeMB: 64, diskMB: 512, openFiles: 512)
+    }
+
+    /// Runs the submission; throws only when the machine could not run it (the job is then retried).
+    func grade(_ submission: Submission, _ assignment: Assignment, files: [String: Data], person: User, previous: [Submission]) async throws -> GradingOutcome {
+        let sandbox = app.sandbox
+        switch assignment.kind {
+        case .gradescope:
+            let source: [String: Data]
+            do { source = try Assignments.autograderFiles(assignment) } catch {
+                return GradingOutcome(score: 0, problem: "The autograder zip could not be read (\(error)); the course staff must upload it again.")
+            }
+            let layer: SandboxLayer
+            switch try await app.environmentLayers.ensure(assignment, source: source) {
+            case .ready(let built, _): layer = built
+            case .failed(let log):
+                return GradingOutcome(score: 0, problem: "The autograder's setup.sh failed on this machine, so nothing was graded; the course staff can see its log.",
+                                      log: log)
+            }
+            let metadata = metadataJSON(submission, assignment, person: person, previous: previous)
+            let job = SandboxJob(command: GradescopeRun.command, files: GradescopeRun.files(source: source, submission: files, metadata: metadata),
+                                 workPath: GradescopeRun.root, outputDirectory: GradescopeRun.resultsFolder, environment: ["HOME": "/autograder"],
+                                 limits: limits(assignment, seconds: assignment.timeLimitSeconds), network: false, layer: layer)
+            let result = try await run(job)
+            let outputs = Dictionary(result.outputFiles.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first })
+            let log = Self.log(result)
+            switch GradescopeRun.results(outputs: outputs, finished: Self.finished(result, seconds: assignment.timeLimitSeconds, memory: assignment.memoryMB)) {
+            case .success(let results):
+                return GradingOutcome(score: results.total, maxScore: results.maximum ?? assignment.pointsPossible,
+                                      results: String(decoding: results.json(), as: UTF8.self), log: log, cpuMs: result.cpuMs, wallMs: result.wallMs)
+            case .failure(let problem):
+                return GradingOutcome(score: 0, maxScore: assignment.pointsPossible, problem: problem.message, log: log,
+                                      cpuMs: result.cpuMs, wallMs: result.wallMs)
+            }
+        case .classroom:
+            let tests: [ClassroomTest]
+            do { tests = try Assignments.classroomTests(assignment) } catch {
+                return GradingOutcome(score: 0, problem: "The assignment's Classroom tests cannot be read (\(error)); the course staff must fix them.")
+            }
+            let seconds = ClassroomRun.wallSeconds(tests: tests, limit: assignment.timeLimitSeconds)
+            let job = SandboxJob(command: ClassroomRun.command,
+                                 files: ClassroomRun.files(tests: tests, submission: files, limit: assignment.timeLimitSeconds),
+                                 workPath: ClassroomRun.workPath, outputDirectory: ClassroomRun.resultsFolder, environment: ["HOME": ClassroomRun.workPath],
+                                 limits: limits(assignment, seconds: seconds), network: false)
+            let result = try await run(job)
+            let outputs = Dictionary(result.outputFiles.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first })
+            let results = ClassroomRun.results(tests: tests, outputs: outputs)
+            var problem: String?
+            if result.status != .ok { problem = "The tests stopped early: the run \(Self.finished(result, seconds: seconds, memory: assignment.memoryMB))." }
+            return GradingOutcome(score: results.total, maxScore: results.maximum, results: String(decoding: results.json(), as: UTF8.self),
+                                  problem: problem, log: Self.log(result), cpuMs: result.cpuMs, wallMs: result.wallMs)
+        }
+    }
+
+    private func run(_ job: SandboxJob) async throws -> SandboxResult {
+        let result = try await app.sandbox.run(job)
+        if result.status == .sandboxError { throw SandboxError.hostFailure(String(result.stderr.prefix(500))) }
+        return result
+    }
+
+    private func metadataJSON(_ submission: Submission, _ assignment: Assignment, person: User, previous: [Submission]) -> Data {
+        SubmissionMetadata(
+            id: submission.id!.uuidString.lowercased(), createdAt: submission.submittedAt,
+            assignment: .init(id: assignment.id!.uuidString.lowercased(), title: assignment.title, dueDate: assignment.dueAt,
+                              releaseDate: assignment.releaseAt, totalPoints: assignment.pointsPossible,
+                              courseID: assignment.$course.id.uuidString.lowercased()),
+            users: [.init(id: person.id!.uuidString.lowercased(), email: person.email, name: person.displayName)],
+            previousSubmissions: previous.map { .init(submissionTime: $0.submittedAt, score: $0.score) }).json()
+    }
+
+    /// How the run ended, as the end of a sentence ("The autograder … without writing results.json").
+    static func finished(_ result: SandboxResult, seconds: Int, memory: Int) -> String {
+        switch result.status {
+        case .ok: "exited with code \(result.exitCode ?? -1)"
+        case .timeout: "ran out of time (\(seconds) s)"
+        case .memoryLimit: "ran out of memory (\(memory) MB)"
+        case .outputLimit: "wrote more output than allowed (1 MB)"
+        case .killed: "was killed (signal \(result.signal ?? 0))"
+        case .sandboxError: "could not start"
+        }
+    }
+
+    static func log(_ result: SandboxResult) -> String {
+        func clip(_ text: String) -> String { text.count <= logCharacters ? text : String(text.prefix(logCharacters)) + "\n… (cut)" }
+        var log = "status: \(result.status.rawValue), exit code: \(result.exitCode.map(String.init) ?? "none"), cpu \(result.cpuMs) ms, wall \(result.wallMs) ms\n"
+        if !result.stdout.isEmpty { log += "--- standard output ---\n" + clip(result.stdout) + "\n" }
+        if !result.stderr.isEmpty { log += "--- standard error ---\n" + clip(result.stderr) + "\n" }
+        if !result.skippedOutputs.isEmpty { log += "--- skipped outputs ---\n" + result.skippedOutputs.joined(separator: "\n") + "\n" }
+        return log
+    }
+}
+
+extension GradingOutcome {
+    init(score: Double, maxScore: Double? = nil, problem: String, log: String = "") {
+        self.init(score: score, maxScore: maxScore, results: nil, problem: problem, log: log, cpuMs: 0, wallMs: 0)
+    }
+}
+
+/// Autograder environments on this machine: built once per autograder version (setup.sh with network) and
+/// reused by every run; a worker on another machine builds its own copy from the stored zip the first time.
+actor EnvironmentLayers {
+    enum Outcome: Sendable {
+        case ready(SandboxLayer, log: String)
+        /// setup.sh failed: its log says why.
+        case failed(log: String)
+    }
+
+    private var building: [String: Task<Outcome, any Error>] = [:]
+    private let app: Application
+
+    init(app: Application) { self.app = app }
+
+    /// The layer for the assignment's autograder version, built now if this machine has none.
+    func ensure(_ assignment: Assignment, source: [String: Data]) async throws -> Outcome {
+        let id = assignment.layerID
+        if let layer = app.sandbox.sandbox.layer(id: id) { return .ready(layer, log: "Already set up on this machine.") }
+        if let running = building[id] { return try await running.value }
+        let sandbox = app.sandbox.sandbox
+        let task = Task { () throws -> Outcome in
+            var files: [String: Data] = [:]
+            for (path, data) in source { files["source/" + path] = data }
+            let setup = SandboxJob(command: GradescopeRun.setupCommand, files: files, workPath: GradescopeRun.root,
+                                   environment: ["HOME": "/autograder", "DEBIAN_FRONTEND": "noninteractive", "PIP_BREAK_SYSTEM_PACKAGES": "1",
+                                                 "PIP_ROOT_USER_ACTION": "ignore", "PIP_NO_CACHE_DIR": "1"],
+                                   limits: Grader.setupLimits, network: true)
+            let (layer, result) = try await sandbox.buildLayer(id: id, setup: setup)
+            if let layer { return .ready(layer, log: Grader.log(result)) }
+            return .failed(log: Grader.log(result))
+        }
+        building[id] = task
+        defer { building[id] = nil }
+        return try await task.value
+    }
+}
+
+extension Application {
+    private struct LayersKey: StorageKey { typealias Value = EnvironmentLayers }
+    /// Set once in `configure`.
+    var environmentLayers: EnvironmentLayers {
+        get { storage[LayersKey.self]! }
+        set { storage[LayersKey.self] = newValue }
+    }
+}

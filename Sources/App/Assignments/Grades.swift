@@ -1,0 +1,244 @@
+// What happens to grades after a run: what each viewer may see of a submission (Gradescope's visibility rules),
+// regrades (one, or a whole assignment with progress), staff adjustments kept apart from the autograder's score,
+// and the gradebook (students × assignments, the counted attempt with late penalties) with its Canvas CSV.
+import Fluent
+import Foundation
+import Grading
+import Ledger
+import Vapor
+
+struct SubmissionDTO: Content {
+    struct TestDTO: Content {
+        var name: String
+        var number: String?
+        var score: Double?
+        var maxScore: Double?
+        var status: String?
+        var output: String
+        var tags: [String]
+        var visibility: String?
+    }
+    struct AdjustmentDTO: Content {
+        var points: Double
+        var comment: String
+        var author: String
+        var at: Date
+    }
+    struct FileDTO: Content { var path: String; var size: Int }
+
+    var id: UUID
+    var assignmentID: UUID
+    var userID: UUID
+    var userName: String?
+    var attempt: Int
+    var isTestRun: Bool
+    var status: String
+    var submittedAt: Date
+    var gradedAt: Date?
+    var lateDays: Int
+    /// The autograder's score, when this viewer may see it.
+    var autograderScore: Double?
+    var maxScore: Double?
+    var adjustments: [AdjustmentDTO]
+    /// Autograder score + adjustments − late penalty, when the autograder's score is visible.
+    var finalScore: Double?
+    var tests: [TestDTO]
+    /// Tests this viewer cannot see yet.
+    var hiddenTests: Int
+    var output: String?
+    /// Why it could not be graded normally (then the score is 0).
+    var problem: String?
+    /// The run's standard output and error (staff only).
+    var log: String?
+    var charged: Credits
+    var files: [FileDTO]
+}
+
+enum Grades {
+    /// What `viewer` may see of one submission.
+    static func view(_ submission: Submission, assignment: Assignment, owner: User?, staff: Bool, adjustments: [(GradeAdjustment, String)],
+                     files: [SubmissionDTO.FileDTO], now: Date = Date()) throws -> SubmissionDTO {
+        let viewer = Viewer(isStaff: staff, now: now, dueDate: assignment.dueAt, gradesPublished: assignment.gradesPublished)
+        var tests: [SubmissionDTO.TestDTO] = [], hidden = 0, output: String?, score: Double?, maximum = submission.maxScore
+        if let text = submission.results, case .success(let results) = GradescopeResults.parse(Data(text.utf8)) {
+            let view = results.view(for: viewer)
+            tests = view.tests.map { .init(name: $0.name, number: $0.number, score: $0.score, maxScore: $0.maxScore, status: $0.status,
+                                          output: $0.output, tags: $0.tags, visibility: $0.visibility?.rawValue) }
+            hidden = view.hiddenTests
+            score = view.score.map { _ in submission.score ?? 0 }
+            if view.score == nil { maximum = staff ? maximum : nil }
+            if viewer.sees(results.stdoutVisibility) { output = submission.log }
+            if let text = view.output { output = text + (output.map { "\n\n" + $0 } ?? "") }
+            if staff { score = submission.score }
+        } else if submission.isFinished {
+            score = submission.score ?? 0  // could not be graded: 0, with the problem shown
+        }
+        let adjustment = adjustments.reduce(0) { $0 + $1.0.points }
+        let final = score.map {
+            GradedAttempt(submittedAt: submission.submittedAt, autograderScore: $0, adjustment: adjustment)
+                .score(late: assignment.latePolicy, due: assignment.dueAt)
+        }
+        return SubmissionDTO(
+            id: try submission.requireID(), assignmentID: submission.$assignment.id, userID: submission.$user.id, userName: owner?.displayName,
+            attempt: submission.attempt, isTestRun: submission.isTestRun, status: submission.status.rawValue, submittedAt: submission.submittedAt,
+            gradedAt: submission.gradedAt, lateDays: LatePolicy.daysLate(submittedAt: submission.submittedAt, due: assignment.dueAt),
+            autograderScore: score, maxScore: maximum,
+            adjustments: adjustments.map { .init(points: $0.0.points, comment: $0.0.comment, author: $0.1, at: $0.0.createdAt) },
+            finalScore: final, tests: tests, hiddenTests: hidden, output: output, problem: submission.problem,
+            log: staff ? submission.log : nil, charged: Credits(micro: submission.charged), files: files)
+    }
+
+    /// Loads what `view` needs for one submission (three queries).
+    static func load(_ submission: Submission, assignment: Assignment, staff: Bool, on db: any Database) async throws -> SubmissionDTO {
+        let id = try submission.requireID()
+        let adjustments = try await GradeAdjustment.query(on: db).filter(\.$submission.$id == id).sort(\.$createdAt).with(\.$author).all()
+        let files = try await SubmissionFile.query(on: db).filter(\.$submission.$id == id).sort(\.$path).all()
+        let owner = try await User.find(submission.$user.id, on: db)
+        return try view(submission, assignment: assignment, owner: owner, staff: staff, adjustments: adjustments.map { ($0, $0.author.displayName) },
+                        files: files.map { .init(path: $0.path, size: $0.contents.count) })
+    }
+
+    // MARK: Regrades
+
+    /// Runs one submission again with the assignment's current autograder, charged to the course (staff asked).
+    static func regrade(_ submission: Submission, assignment: Assignment, course: Course, by user: User,
+                        on app: Application, db: any Database) async throws {
+        guard submission.isFinished else { throw SubmissionRefusal("This submission is already waiting to be graded.") }
+        switch assignment.setupStatus {
+        case .ready, .notNeeded: break
+        case .pending, .failed: throw SubmissionRefusal("The autograder is not set up (\(assignment.setupStatus.rawValue)); it cannot regrade yet.")
+        }
+        let run = submission.runs + 1, id = try submission.requireID()
+        let hold = try await Submissions.reserve(for: assignment, course: course, user: user, staff: true, key: "submission:\(id):run:\(run)", on: app, db: db)
+        do {
+            try await app.writeTransaction(on: db) { tx in
+                submission.runs = run
+                submission.status = .queued
+                submission.holdID = hold?.id
+                submission.jobID = try await GradingJobs.enqueueGrade(id, run: run, on: tx).id
+                try await submission.save(on: tx)
+            }
+        } catch {
+            if let hold { _ = try? await LedgerStore(db: db, gate: app.ledgerGate, metrics: app.platformMetrics).void(hold.requireID()) }
+            throw error
+        }
+    }
+
+    struct RegradeProgress: Content {
+        var total: Int
+        var waiting: Int
+        var done: Int
+        var startedAt: Date?
+    }
+
+    /// Regrades every finished submission of the assignment (test runs too); stops, saying so, if the course's
+    /// credits run out part-way.
+    static func regradeAll(_ assignment: Assignment, course: Course, by user: User, on app: Application, db: any Database) async throws -> RegradeProgress {
+        let submissions = try await Submission.query(on: db).filter(\.$assignment.$id == assignment.requireID())
+            .filter(\.$status ~~ [.graded, .failed]).sort(\.$submittedAt).all()
+        assignment.regradeStartedAt = Date()
+        try await assignment.save(on: db)
+        var queued = 0
+        for submission in submissions {
+            do {
+                try await regrade(submission, assignment: assignment, course: course, by: user, on: app, db: db)
+                queued += 1
+            } catch let refusal as SubmissionRefusal {
+                throw SubmissionRefusal("Queued \(queued) of \(submissions.count) regrades, then stopped: \(refusal.reason)")
+            }
+        }
+        return try await progress(assignment, on: db)
+    }
+
+    static func progress(_ assignment: Assignment, on db: any Database) async throws -> RegradeProgress {
+        let id = try assignment.requireID()
+        let total = try await Submission.query(on: db).filter(\.$assignment.$id == id).count()
+        let waiting = try await Submission.query(on: db).filter(\.$assignment.$id == id).filter(\.$status ~~ [.queued, .running]).count()
+        return RegradeProgress(total: total, waiting: waiting, done: total - waiting, startedAt: assignment.regradeStartedAt)
+    }
+
+    // MARK: Adjustments
+
+    struct AdjustmentInput: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case points, comment }
+        typealias Fields = CodingKeys
+        var points: Double?
+        var comment: String?
+    }
+
+    /// Adds an adjustment (never edits one): the list is the audit trail of who changed the score, when and why.
+    static func adjust(_ submission: Submission, _ input: AdjustmentInput, by user: User, on db: any Database) async throws -> GradeAdjustment {
+        var checks = InputChecks()
+        let comment = checks.text(input.comment, "comment", max: 2000)
+        if let points = input.points {
+            if !points.isFinite || abs(points) > 10_000 { checks.add("points must be between -10000 and 10000.") }
+        } else {
+            checks.add("points is missing (a number, negative to take points away).")
+        }
+        try checks.finish()
+        let adjustment = GradeAdjustment(submissionID: try submission.requireID(), authorID: try user.requireID(), points: input.points!,
+                                         comment: comment!, at: Date())
+        try await adjustment.create(on: db)
+        return adjustment
+    }
+}
+
+/// The course's gradebook: students × assignments, loaded in a fixed number of queries whatever the size.
+struct GradebookData: Content {
+    struct Column: Content {
+        var assignmentID: UUID
+        var title: String
+        var pointsPossible: Double?
+        var dueAt: Date?
+        var counted: String
+    }
+    struct Row: Content {
+        var userID: UUID
+        var name: String
+        var email: String
+        /// One per column: the counted score after adjustments and late penalties; nil when nothing was handed in.
+        var scores: [Double?]
+        var submissions: [Int]
+    }
+    var columns: [Column]
+    var rows: [Row]
+
+    static func load(_ course: Course, onlyUser: UUID? = nil, on db: any Database) async throws -> GradebookData {
+        let courseID = try course.requireID()
+        let assignments = try await Assignment.query(on: db).filter(\.$course.$id == courseID).sort(\.$dueAt).sort(\.$createdAt).all()
+        var members = CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$role == .student).with(\.$user)
+        if let onlyUser { members = members.filter(\.$user.$id == onlyUser) }
+        let students = try await members.all().map(\.user).sorted { $0.displayName < $1.displayName }
+        let assignmentIDs = try assignments.map { try $0.requireID() }
+        var submissions = Submission.query(on: db).filter(\.$assignment.$id ~~ assignmentIDs).filter(\.$isTestRun == false)
+            .field(\.$id).field(\.$assignment.$id).field(\.$user.$id).field(\.$submittedAt).field(\.$score).field(\.$status)
+        if let onlyUser { submissions = submissions.filter(\.$user.$id == onlyUser) }
+        let handedIn = assignmentIDs.isEmpty ? [] : try await submissions.all()
+        let submissionIDs = handedIn.compactMap(\.id)
+        let adjustments = submissionIDs.isEmpty ? [] : try await GradeAdjustment.query(on: db).filter(\.$submission.$id ~~ submissionIDs).all()
+        let adjusted = Dictionary(grouping: adjustments, by: { $0.$submission.id }).mapValues { $0.reduce(0) { $0 + $1.points } }
+        let byCell = Dictionary(grouping: handedIn, by: { "\($0.$user.id)/\($0.$assignment.id)" })
+        let rows = try students.map { student in
+            let userID = try student.requireID()
+            var scores: [Double?] = [], counts: [Int] = []
+            for assignment in assignments {
+                let attempts = byCell["\(userID)/\(assignment.id!)"] ?? []
+                counts.append(attempts.count)
+                let graded = attempts.filter { $0.status == .graded || $0.status == .failed }.map {
+                    GradedAttempt(submittedAt: $0.submittedAt, autograderScore: $0.score, adjustment: adjusted[$0.id!] ?? 0)
+                }
+                scores.append(Gradebook.counted(graded, rule: assignment.counted, late: assignment.latePolicy, due: assignment.dueAt))
+            }
+            return Row(userID: userID, name: student.displayName, email: student.email, scores: scores, submissions: counts)
+        }
+        return GradebookData(columns: try assignments.map {
+            Column(assignmentID: try $0.requireID(), title: $0.title, pointsPossible: $0.pointsPossible, dueAt: $0.dueAt, counted: $0.counted.rawValue)
+        }, rows: rows)
+    }
+
+    /// The CSV Canvas imports (rows matched by SIS Login ID = the university email).
+    func canvasCSV(section: String) -> String {
+        Gradebook.canvasCSV(columns: columns.map { .init(title: "\($0.title) (\($0.assignmentID.uuidString.prefix(8).lowercased()))", pointsPossible: $0.pointsPossible) },
+                            rows: rows.map { .init(name: $0.name, login: $0.email, section: section, scores: $0.scores) })
+    }
+}

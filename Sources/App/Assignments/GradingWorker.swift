@@ -1,0 +1,262 @@
+// The grading workers: they take jobs from the durable queue (grading runs, autograder set-ups), renew their lease
+// while working, settle the run's credits by what it used, and record the result together with the job's
+// completion in one transaction — only the lease holder can complete, so a submission gets exactly one result
+// even when a worker is killed mid-run and another takes the job over. They run inside `campuscloud serve`
+// (CAMPUSCLOUD_GRADING_WORKERS) and as `campuscloud worker --concurrency N` on any machine that reaches the same
+// PostgreSQL.
+import Fluent
+import Foundation
+import Grading
+import Ledger
+import NIOConcurrencyHelpers
+import Vapor
+
+enum GradingJobs {
+    static let grade = "grade"
+    static let setup = "autograder-setup"
+    static let kinds = [grade, setup]
+
+    struct GradePayload: Codable { var submission: UUID; var run: Int }
+    struct SetupPayload: Codable { var assignment: UUID; var version: Int }
+
+    static func enqueueGrade(_ submissionID: UUID, run: Int, on db: any Database) async throws -> QueuedJob {
+        try await JobQueue.enqueue(grade, payload: try encode(GradePayload(submission: submissionID, run: run)), maxAttempts: 3, on: db)
+    }
+
+    static func enqueueSetup(of assignment: Assignment, on db: any Database) async throws {
+        let payload = SetupPayload(assignment: try assignment.requireID(), version: assignment.autograderVersion)
+        try await JobQueue.enqueue(setup, payload: try encode(payload), maxAttempts: 2, on: db)
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> String { String(decoding: try JSONEncoder().encode(value), as: UTF8.self) }
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
+
+    /// Grading jobs that failed for good (every worker died, or every attempt failed) leave their submission
+    /// failed with the reason and its credits freed, so nothing stays "queued" or held forever.
+    static func sweep(_ app: Application) async throws {
+        try await JobQueue(db: app.db).failAbandoned()
+        let waiting = try await Submission.query(on: app.db).filter(\.$status ~~ [.queued, .running]).all()
+        let jobIDs = waiting.compactMap(\.jobID)
+        guard !jobIDs.isEmpty else { return }
+        let failed = try await QueuedJob.query(on: app.db).filter(\.$id ~~ jobIDs).filter(\.$status == .failed).all()
+        let reasons = Dictionary(uniqueKeysWithValues: failed.map { ($0.id!, $0.error ?? "grading failed") })
+        for submission in waiting {
+            guard let id = submission.jobID, let reason = reasons[id] else { continue }
+            try await GradingWorker.markFailed(submission, reason: reason, app: app)
+        }
+    }
+}
+
+struct GradingWorker: Sendable {
+    let app: Application
+    let name: String
+    var lease: TimeInterval = 60
+    var kinds = GradingJobs.kinds
+
+    /// A result arrived after the lease had gone to another worker: that worker's result is the one kept.
+    struct LeaseLost: Error {}
+
+    /// Claims one job and finishes it; false when there was nothing to do.
+    func runOnce() async throws -> Bool {
+        let queue = JobQueue(db: app.db)
+        guard let job = try await queue.claim(worker: name, kinds: kinds, lease: lease), let jobID = job.id else { return false }
+        let renewal = Task { [name, lease] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(max(0.2, lease / 3)))
+                if Task.isCancelled { break }
+                _ = try? await queue.renew(jobID, worker: name, lease: lease)
+            }
+        }
+        defer { renewal.cancel() }
+        do {
+            switch job.kind {
+            case GradingJobs.grade: try await grade(job)
+            case GradingJobs.setup: try await setUp(job)
+            default: _ = try await queue.fail(jobID, worker: name, error: "No worker handles jobs of kind \(job.kind).", retry: false)
+            }
+        } catch is LeaseLost {
+            app.logger.warning("Grading job \(jobID): the lease ran out before the result was recorded; another worker's result stands")
+        } catch {
+            let final = job.attempts >= job.maxAttempts
+            app.logger.error("Grading job \(jobID) failed (attempt \(job.attempts) of \(job.maxAttempts)): \(String(describing: error))")
+            guard try await queue.fail(jobID, worker: name, error: String(describing: error), retry: !final) else { return true }
+            if final { try await failedForGood(job, reason: String(describing: error)) }
+        }
+        return true
+    }
+
+    // MARK: Grading a submission
+
+    private func grade(_ job: QueuedJob) async throws {
+        let payload = try GradingJobs.decode(GradingJobs.GradePayload.self, job.payload)
+        guard let submission = try await Submission.find(payload.submission, on: app.db),
+              let assignment = try await Assignment.find(submission.$assignment.id, on: app.db),
+              let person = try await User.find(submission.$user.id, on: app.db) else {
+            try await complete(job, result: "the submission no longer exists") { _ in }
+            return
+        }
+        submission.status = .running
+        try await submission.save(on: app.db)
+        let files = try await SubmissionFile.query(on: app.db).filter(\.$submission.$id == payload.submission).all()
+        let previous = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID())
+            .filter(\.$user.$id == person.requireID()).filter(\.$attempt < submission.attempt).sort(\.$attempt).all()
+        let outcome = try await Grader(app: app).grade(submission, assignment, files: Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { a, _ in a }),
+                                                       person: person, previous: previous)
+        let charged = try await settle(submission.holdID, outcome: outcome)
+        try await complete(job, result: "graded") { tx in
+            submission.status = .graded
+            submission.gradedAt = Date()
+            submission.score = outcome.score
+            submission.maxScore = outcome.maxScore
+            submission.results = outcome.results
+            submission.problem = outcome.problem
+            submission.log = outcome.log
+            submission.cpuMs = outcome.cpuMs
+            submission.wallMs = outcome.wallMs
+            submission.charged += charged
+            try await submission.save(on: tx)
+        }
+        app.platformMetrics.recordGrading(assignment.kind.rawValue, problem: outcome.problem != nil)
+    }
+
+    /// Spends what the run used (CPU and wall time at the prices when the hold was made, at most the hold); the
+    /// rest goes back. A hold already closed (a previous holder of this job settled it) is left as it is.
+    private func settle(_ holdID: UUID?, outcome: GradingOutcome) async throws -> Int64 {
+        guard let holdID, let hold = try await LedgerHold.find(holdID, on: app.db) else { return 0 }
+        let ledger = app.ledger
+        do {
+            let cost = try await CreditsController.priceList(on: app.db)
+                .cost(of: [.sandboxCPUSecond: Int64(outcome.cpuMs), .sandboxWallSecond: Int64(outcome.wallMs)], at: hold.createdAt ?? Date())
+            let settled = try await ledger.settle(holdID, actual: Credits(micro: min(cost.micro, hold.amount)))
+            return settled.settledAmount ?? 0
+        } catch let refusal as LedgerRefusal {
+            app.logger.info("Hold \(holdID) was not settled: \(refusal.description)")
+            return 0
+        } catch let pricing as PricingError {
+            app.logger.warning("Hold \(holdID) was voided: \(pricing.description)")
+            _ = try? await ledger.void(holdID, memo: "no price for the run's usage")
+            return 0
+        }
+    }
+
+    // MARK: Setting an autograder up
+
+    private func setUp(_ job: QueuedJob) async throws {
+        let payload = try GradingJobs.decode(GradingJobs.SetupPayload.self, job.payload)
+        guard let assignment = try await Assignment.find(payload.assignment, on: app.db), assignment.autograderVersion == payload.version else {
+            try await complete(job, result: "superseded by a newer autograder") { _ in }
+            return
+        }
+        let built: EnvironmentLayers.Outcome
+        do {
+            built = try await app.environmentLayers.ensure(assignment, source: try Assignments.autograderFiles(assignment))
+        } catch let problem as ResultsProblem {
+            built = .failed(log: "The autograder zip cannot be read: \(problem.message)")
+        }
+        try await complete(job, result: "set up") { tx in
+            guard let current = try await Assignment.find(payload.assignment, on: tx), current.autograderVersion == payload.version else { return }
+            switch built {
+            case .ready(_, let log):
+                current.setupStatus = .ready
+                current.setupLog = log
+            case .failed(let log):
+                current.setupStatus = .failed
+                current.setupLog = log
+            }
+            try await current.save(on: tx)
+        }
+    }
+
+    // MARK: Recording
+
+    /// Completes the job and records its result in one transaction; throws LeaseLost (recording nothing) when
+    /// this worker no longer holds the job.
+    private func complete(_ job: QueuedJob, result: String, _ record: @escaping @Sendable (any Database) async throws -> Void) async throws {
+        let jobID = try job.requireID(), name = self.name
+        try await app.writeTransaction(on: app.db) { tx in
+            guard try await JobQueue(db: tx).complete(jobID, worker: name, result: result) else { throw LeaseLost() }
+            try await record(tx)
+        }
+    }
+
+    /// The job will not be tried again: its submission fails with the reason, or its autograder set-up does.
+    private func failedForGood(_ job: QueuedJob, reason: String) async throws {
+        switch job.kind {
+        case GradingJobs.grade:
+            let payload = try GradingJobs.decode(GradingJobs.GradePayload.self, job.payload)
+            if let submission = try await Submission.find(payload.submission, on: app.db) {
+                try await Self.markFailed(submission, reason: reason, app: app)
+            }
+        case GradingJobs.setup:
+            let payload = try GradingJobs.decode(GradingJobs.SetupPayload.self, job.payload)
+            if let assignment = try await Assignment.find(payload.assignment, on: app.db), assignment.autograderVersion == payload.version {
+                assignment.setupStatus = .failed
+                assignment.setupLog = "The set-up could not run: \(reason)"
+                try await assignment.save(on: app.db)
+            }
+        default: break
+        }
+    }
+
+    static func markFailed(_ submission: Submission, reason: String, app: Application) async throws {
+        submission.status = .failed
+        submission.gradedAt = Date()
+        submission.score = 0
+        submission.problem = "It could not be graded: \(reason) Nothing was charged; the course staff can regrade it."
+        try await submission.save(on: app.db)
+        if let hold = submission.holdID { _ = try? await app.ledger.void(hold, memo: "grading failed") }
+    }
+}
+
+/// `count` workers in this process, polling the queue while it is empty; stopped with the application.
+final class GradingWorkers: LifecycleHandler, Sendable {
+    let count: Int
+    let lease: TimeInterval
+    let poll: Duration
+    private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+
+    init(count: Int, lease: TimeInterval = 60, poll: Duration = .milliseconds(100)) {
+        self.count = count
+        self.lease = lease
+        self.poll = poll
+    }
+
+    func didBootAsync(_ application: Application) async throws { start(application) }
+
+    func start(_ application: Application) {
+        guard count > 0 else { return }
+        let host = ProcessInfo.processInfo.hostName, pid = ProcessInfo.processInfo.processIdentifier
+        let started = (0..<count).map { index in
+            let worker = GradingWorker(app: application, name: "\(host):\(pid):\(index + 1)", lease: lease)
+            return Task { [poll] in
+                var lastSweep = ContinuousClock.now - .seconds(60)
+                while !Task.isCancelled {
+                    do {
+                        if index == 0, ContinuousClock.now - lastSweep > .seconds(30) {
+                            lastSweep = .now
+                            try await GradingJobs.sweep(application)
+                        }
+                        if try await worker.runOnce() == false { try? await Task.sleep(for: poll) }
+                    } catch {
+                        application.logger.warning("Grading worker \(worker.name): \(String(describing: error)); trying again shortly")
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                }
+            }
+        }
+        tasks.withLockedValue { $0 += started }
+        application.logger.info("Started \(count) grading worker(s)")
+    }
+
+    func shutdownAsync(_ application: Application) async { await stop() }
+
+    /// Stops claiming; a run in progress is abandoned (its job returns to the queue when the lease runs out).
+    func stop() async {
+        let running = tasks.withLockedValue { current in
+            defer { current = [] }
+            return current
+        }
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+    }
+}

@@ -1,0 +1,164 @@
+// Handing in work. Everything that could refuse is checked before anything is written: the files (a zip is
+// checked whole), the assignment's rules (released, deadline, maximum, required files), the autograder being
+// ready, and the credits (reserved before the run: the student's allowance, or the course's allocation for a
+// staff test run). The submission, its files and its grading job are then written in ONE transaction.
+import Fluent
+import Foundation
+import Grading
+import Ledger
+import Vapor
+
+/// A hand-in refused by the assignment's rules or the ledger: 409 with a sentence that says why and what to do.
+struct SubmissionRefusal: AbortError {
+    var reason: String
+    var status: HTTPResponseStatus { .conflict }
+    init(_ reason: String) { self.reason = reason }
+}
+
+enum Submissions {
+    /// What one hand-in may hold.
+    static let limits = ArchiveLimits(maxArchiveBytes: 10 << 20, maxFiles: 200, maxTotalBytes: 20 << 20, maxFileBytes: 10 << 20)
+    static let maxUploadBody: ByteCount = "12mb"
+    /// How long a grading run's credits stay held while it waits in the queue.
+    static let holdLifetime: TimeInterval = 24 * 3600
+
+    /// The hand-in's files from uploaded files: one .zip is unpacked (checked whole), other files are taken by name.
+    static func files(from uploads: [(name: String, data: Data)]) throws -> [String: Data] {
+        let uploads = uploads.filter { !$0.name.isEmpty || !$0.data.isEmpty }
+        guard !uploads.isEmpty else { throw InputRejection("Choose at least one file to hand in.") }
+        if uploads.count == 1, uploads[0].name.lowercased().hasSuffix(".zip") {
+            do {
+                return try SafeArchive.read(uploads[0].data, limits: limits)
+            } catch let problem as ResultsProblem {
+                throw InputRejection("The zip was refused: \(problem.message).")
+            }
+        }
+        var files: [String: Data] = [:], total = 0
+        for upload in uploads {
+            // Browsers send a bare name; some clients send a path. Keep only a safe relative path.
+            let name = upload.name.replacingOccurrences(of: "\\", with: "/").split(separator: "/").last.map(String.init) ?? ""
+            guard !name.isEmpty, name != ".", name != "..", !name.contains("\u{0}"), name.utf8.count <= 255 else {
+                throw InputRejection("'\(upload.name)' is not a usable file name.")
+            }
+            guard files[name] == nil else { throw InputRejection("'\(name)' was given twice.") }
+            total += upload.data.count
+            guard upload.data.count <= Int(limits.maxFileBytes), total <= Int(limits.maxTotalBytes) else {
+                throw InputRejection("The files are larger than \(limits.maxTotalBytes >> 20) MB in all.")
+            }
+            files[name] = upload.data
+        }
+        guard files.count <= limits.maxFiles else { throw InputRejection("At most \(limits.maxFiles) files may be handed in.") }
+        return files
+    }
+
+    /// Hands in `files` for `user`: checks, reserves credits, then writes the submission, its files and its job.
+    static func submit(_ files: [String: Data], to assignment: Assignment, course: Course, by user: User, access: CourseAccess,
+                       on app: Application, db: any Database, now: Date = Date()) async throws -> Submission {
+        let isStaff = Policy.allows(user, .grade(access))
+        let userID = try user.requireID(), assignmentID = try assignment.requireID()
+        if !isStaff {
+            guard assignment.isReleased else { throw Abort(.notFound) }
+            guard assignment.latePolicy.accepts(submittedAt: now, due: assignment.dueAt) else {
+                throw SubmissionRefusal("The deadline for “\(assignment.title)” has passed and it takes no late work.")
+            }
+        }
+        switch assignment.setupStatus {
+        case .ready, .notNeeded: break
+        case .pending: throw SubmissionRefusal("The autograder for “\(assignment.title)” is still being set up; try again in a few minutes.")
+        case .failed: throw SubmissionRefusal("The autograder for “\(assignment.title)” could not be set up; the course staff have been shown why.")
+        }
+        let missing = RequiredFiles.missing(assignment.requiredFiles, in: Array(files.keys))
+        guard missing.isEmpty else {
+            throw InputRejection(missing.map { "The hand-in has no file matching '\($0)', which this assignment requires." })
+        }
+        let earlier = try await Submission.query(on: db).filter(\.$assignment.$id == assignmentID).filter(\.$user.$id == userID).count()
+        if !isStaff, let max = assignment.maxSubmissions, earlier >= max {
+            throw SubmissionRefusal("You have handed in “\(assignment.title)” \(earlier) times, the most it allows.")
+        }
+
+        let submissionID = UUID()
+        let hold = try await reserve(for: assignment, course: course, user: user, staff: isStaff, key: "submission:\(submissionID):run:1", on: app, db: db)
+        let submission = Submission()
+        submission.id = submissionID
+        submission.$assignment.id = assignmentID
+        submission.$user.id = userID
+        submission.isTestRun = isStaff
+        submission.attempt = earlier + 1
+        submission.status = .queued
+        submission.submittedAt = now
+        submission.cpuMs = 0
+        submission.wallMs = 0
+        submission.charged = 0
+        submission.runs = 1
+        submission.holdID = hold?.id
+        do {
+            try await app.writeTransaction(on: db) { tx in
+                try await submission.create(on: tx)
+                for (path, data) in files.sorted(by: { $0.key < $1.key }) {
+                    try await SubmissionFile(submissionID: submissionID, path: path, contents: data).create(on: tx)
+                }
+                submission.jobID = try await GradingJobs.enqueueGrade(submissionID, run: 1, on: tx).id
+                try await submission.save(on: tx)
+            }
+        } catch {
+            if let hold { _ = try? await LedgerStore(db: db, gate: app.ledgerGate, metrics: app.platformMetrics).void(hold.requireID(), memo: "the hand-in was not stored") }
+            if LedgerStore.isUniqueViolation(error) {
+                throw SubmissionRefusal("Another hand-in of yours for this assignment arrived at the same moment; look at your submissions and try again if needed.")
+            }
+            throw error
+        }
+        return submission
+    }
+
+    /// The most a run may cost: its CPU and wall time limits at today's prices (nothing when those meters have no price).
+    static func estimate(for assignment: Assignment, on db: any Database, at time: Date) async throws -> Credits {
+        let seconds = Int64(try runSeconds(assignment))
+        let prices = try await CreditsController.priceList(on: db)
+        var usage: [Meter: Int64] = [:]
+        for meter in [Meter.sandboxCPUSecond, .sandboxWallSecond] where prices.price(of: meter, at: time) != nil { usage[meter] = seconds * 1000 }
+        return try prices.cost(of: usage, at: time)
+    }
+
+    /// The run's time limit in seconds (a Classroom run is every test's time).
+    static func runSeconds(_ assignment: Assignment) throws -> Int {
+        switch assignment.kind {
+        case .gradescope: assignment.timeLimitSeconds
+        case .classroom: ClassroomRun.wallSeconds(tests: try Assignments.classroomTests(assignment), limit: assignment.timeLimitSeconds)
+        }
+    }
+
+    /// Reserves a run's estimated cost: from the student's allowance, or the course's allocation for staff. nil
+    /// when the run costs nothing. A refusal says what is left and who can raise it.
+    static func reserve(for assignment: Assignment, course: Course, user: User, staff: Bool, key: String,
+                        on app: Application, db: any Database) async throws -> LedgerHold? {
+        let amount = try await estimate(for: assignment, on: db, at: Date())
+        guard amount > .zero else { return nil }
+        let ledger = LedgerStore(db: db, gate: app.ledgerGate, metrics: app.platformMetrics)
+        do {
+            let account = staff ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
+            return try await ledger.reserve(account, amount: amount, reason: "grading “\(assignment.title)”", key: key,
+                                            lifetime: holdLifetime, actor: user.id)
+        } catch let refusal as LedgerRefusal {
+            throw SubmissionRefusal("Not graded: \(refusal.description) A grading run of “\(assignment.title)” may cost up to \(amount) credits. "
+                                    + (staff ? "A programme manager can allocate more credits to \(course.code)."
+                                             : try await whoToAsk(course, on: db)))
+        }
+    }
+
+    private static func whoToAsk(_ course: Course, on db: any Database) async throws -> String {
+        let instructors = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .instructor)
+            .with(\.$user).all().map(\.user.displayName).sorted()
+        let names = instructors.isEmpty ? "your instructor" : "your instructor (\(instructors.joined(separator: ", ")))"
+        return "Ask \(names) to raise your allowance in \(course.code)."
+    }
+}
+
+extension Application {
+    /// A transaction that writes several rows. On SQLite, such transactions from this process are queued (one writer
+    /// at a time, as the ledger's are) so they wait rather than fail on a locked database.
+    func writeTransaction<T: Sendable>(on db: any Database, _ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        let work: @Sendable () async throws -> T = { try await db.transaction { tx in try await body(tx) } }
+        if let gate = ledgerGate { return try await gate.run(work) }
+        return try await work()
+    }
+}

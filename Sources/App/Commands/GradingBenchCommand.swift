@@ -1,0 +1,132 @@
+// bench/grading's driver (hidden): the same small Python autograder run for N hand-ins, first bare (the test
+// command itself, `parallel` at a time, no sandbox, no database), then through the platform (hand-ins accepted by
+// `Submissions.submit`, queued, graded by `parallel` workers in the sandbox, results recorded), and the ratio.
+import ArgumentParser
+import Fluent
+import Foundation
+import Grading
+import Vapor
+
+struct GradingBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "grading-bench", abstract: "Measure grading (for bench/grading).", shouldDisplay: false)
+
+    @ArgumentParser.Option var submissions = 200
+    @ArgumentParser.Option var parallel = 2
+
+    /// The autograder: written for Gradescope, with paths relative to its folder so the bare run can use it as it is.
+    static let autograder: [String: String] = [
+        "setup.sh": "true\n",
+        "run_autograder": """
+            #!/bin/sh
+            cd "$(dirname "$0")" && cp submission/calc.py source/calc.py && cd source && exec python3 -S test_calc.py
+            """,
+        "test_calc.py": """
+            import json
+            from calc import add
+            tests = [{"name": "add %d" % i, "score": 1 if add(i, i) == 2 * i else 0, "max_score": 1} for i in range(10)]
+            json.dump({"tests": tests}, open("../results/results.json", "w"))
+            """,
+    ]
+    static let submission = "def add(a, b):\n    return a + b\n"
+
+    func run() async throws {
+        try await PlatformRuntime.withApplication { app in
+            try await PlatformRuntime.ensureMigrated(app, apply: true)
+            let bare = try bareRun()
+            let (platform, graded) = try await platformRun(app)
+            let efficiency = bare / platform
+            say(String(format: "%-42@%12@%16@", "run" as NSString, "seconds" as NSString, "ms / hand-in" as NSString))
+            say(String(format: "%-42@%12.2f%16.1f", "bare: the test command, \(parallel) in parallel" as NSString, bare, bare * 1000 / Double(submissions)))
+            say(String(format: "%-42@%12.2f%16.1f", "platform: queue + \(parallel) workers + sandbox" as NSString, platform, platform * 1000 / Double(submissions)))
+            say("graded=\(graded) of \(submissions)")
+            say(String(format: "efficiency=%.2f", efficiency))
+        }
+    }
+
+    /// The test command in a plain folder per hand-in, `parallel` at a time.
+    func bareRun() throws -> Double {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cc-grading-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        func folder(_ index: Int) throws -> URL {
+            let url = root.appendingPathComponent("\(index)")
+            for (path, text) in Self.autograder { try write(text, url.appendingPathComponent("source/" + path)) }
+            try write(Self.autograder["run_autograder"]!, url.appendingPathComponent("run_autograder"))
+            try write(Self.submission, url.appendingPathComponent("submission/calc.py"))
+            try FileManager.default.createDirectory(at: url.appendingPathComponent("results"), withIntermediateDirectories: true)
+            return url
+        }
+        let folders = try (0..<submissions).map(folder)
+        // The commands as a shell user would run them: xargs keeps `parallel` going (Foundation's Process is not
+        // used per command: on Linux it closes every possible descriptor before exec, which would slow the baseline).
+        let list = root.appendingPathComponent("commands.txt")
+        try folders.map { $0.appendingPathComponent("run_autograder").path }.joined(separator: "\n").write(to: list, atomically: true, encoding: .utf8)
+        let start = Date()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/xargs")
+        process.arguments = ["-P", String(parallel), "-n", "1", "-a", list.path, "/bin/sh"]
+        // The environment a sandbox job gets, not the caller's (a shell's PYTHON* variables can make Python start 10× slower).
+        process.environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": root.path]
+        try process.run()
+        process.waitUntilExit()
+        let elapsed = Date().timeIntervalSince(start)
+        let written = folders.filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("results/results.json").path) }.count
+        guard written == submissions else { throw CommandFailure("the bare run wrote \(written) of \(submissions) results") }
+        return elapsed
+    }
+
+    private func write(_ text: String, _ url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    /// Hand-ins through `Submissions.submit`, graded by `parallel` workers: seconds from the first hand-in to the last grade.
+    func platformRun(_ app: Application) async throws -> (Double, Int) {
+        let hash = try Bcrypt.hash(DemoData.password, cost: 4)
+        _ = try await DemoData.load(on: app.db, passwordHash: hash, credits: false)
+        guard let course = try await Course.query(on: app.db).filter(\.$code == "CS101").first(),
+              let instructor = try await User.query(on: app.db).filter(\.$email == DemoData.instructor.email).first() else {
+            throw CommandFailure("the demo course is missing")
+        }
+        var input = AssignmentInput()
+        input.title = "bench \(UUID().uuidString.prefix(8))"
+        input.kind = "gradescope"
+        let created = try await Assignments.create(in: course, input, by: instructor, on: app.db)
+        try await Assignments.setAutograder(created, zip: try SafeArchive.make(Self.autograder.mapValues { Data($0.utf8) }), on: app.db)
+        let workers = GradingWorkers(count: parallel, lease: 60, poll: .milliseconds(20))
+        workers.start(app)
+        defer { Task { await workers.stop() } }
+        // Warm-up (not counted): the set-up, and a few runs so ready sandboxes exist, as in a running platform.
+        var assignment: Assignment = created
+        while true {
+            guard let current = try await Assignment.find(created.requireID(), on: app.db) else { throw CommandFailure("the assignment vanished") }
+            assignment = current
+            if current.setupStatus != .pending { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard assignment.setupStatus == .ready else { throw CommandFailure("the autograder's set-up failed: \(assignment.setupLog ?? "")") }
+        let students = try await CourseMember.query(on: app.db).filter(\.$course.$id == course.requireID()).filter(\.$role == .student).with(\.$user).all().map(\.user)
+        let files = ["calc.py": Data(Self.submission.utf8)]
+        let ready = assignment
+        func handIn(_ index: Int) async throws {
+            let student = students[index % students.count]
+            let access = try await CourseAccess.load(student, course, on: app.db)
+            _ = try await Submissions.submit(files, to: ready, course: course, by: student, access: access, on: app, db: app.db)
+        }
+        func waitForAll(_ count: Int) async throws -> Int {
+            while true {
+                let done = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID()).filter(\.$status ~~ [.graded, .failed]).count()
+                if done >= count { return done }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        for index in 0..<4 { try await handIn(index) }
+        _ = try await waitForAll(4)
+        let start = Date()
+        for index in 0..<submissions { try await handIn(index + 4) }
+        let done = try await waitForAll(submissions + 4)
+        let elapsed = Date().timeIntervalSince(start)
+        let graded = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID()).filter(\.$score == 10).count() - 4
+        _ = done
+        return (elapsed, graded)
+    }
+}

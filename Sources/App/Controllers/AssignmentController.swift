@@ -1,0 +1,182 @@
+// Assignments, submissions and grades over the JSON API: decode → authorise (PlaceAccess asks the policy) → call
+// Assignments / Submissions / Grades → encode.
+import Fluent
+import Foundation
+import Grading
+import Ledger
+import Vapor
+
+struct AssignmentDTO: Content {
+    var id: UUID
+    var courseID: UUID
+    var title: String
+    var instructions: String
+    var kind: String
+    var releaseAt: Date?
+    var dueAt: Date?
+    var latePolicy: String
+    var maxSubmissions: Int?
+    var requiredFiles: [String]
+    var timeLimitSeconds: Int
+    var memoryMB: Int
+    var counted: String
+    var pointsPossible: Double?
+    var gradesPublished: Bool
+    var autograderVersion: Int
+    var setupStatus: String
+    /// Staff only: the set-up's log and the Classroom tests (expected outputs are not for students).
+    var setupLog: String?
+    var classroomTests: String?
+
+    init(_ assignment: Assignment, staff: Bool) throws {
+        id = try assignment.requireID()
+        courseID = assignment.$course.id
+        title = assignment.title
+        instructions = assignment.instructions
+        kind = assignment.kind.rawValue
+        releaseAt = assignment.releaseAt
+        dueAt = assignment.dueAt
+        latePolicy = assignment.latePolicyText
+        maxSubmissions = assignment.maxSubmissions
+        requiredFiles = assignment.requiredFiles
+        timeLimitSeconds = assignment.timeLimitSeconds
+        memoryMB = assignment.memoryMB
+        counted = assignment.counted.rawValue
+        pointsPossible = assignment.pointsPossible
+        gradesPublished = assignment.gradesPublished
+        autograderVersion = assignment.autograderVersion
+        setupStatus = assignment.setupStatus.rawValue
+        setupLog = staff ? assignment.setupLog : nil
+        classroomTests = staff ? assignment.classroomTests : nil
+    }
+}
+
+extension MultipartForm {
+    /// A hand-in's files: the parts named `files` (or `files[]`), or a single `file`.
+    var handIn: [(name: String, data: Data)] {
+        (all(named: "files") + all(named: "file")).map { ($0.filename ?? "", $0.data) }
+    }
+}
+
+enum AssignmentController {
+    @Sendable static func list(req: Request) async throws -> [AssignmentDTO] {
+        let (course, user, access) = try await req.course(for: Policy.Action.viewCourse)
+        let staff = Policy.allows(user, .grade(access))
+        return try await Assignment.query(on: req.db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt).all()
+            .filter { staff || $0.isReleased }.map { try AssignmentDTO($0, staff: staff) }
+    }
+
+    @Sendable static func create(req: Request) async throws -> Response {
+        let (course, user, _) = try await req.course(for: Policy.Action.manageCourse)
+        let assignment = try await Assignments.create(in: course, try req.input(AssignmentInput.self), by: user, on: req.db)
+        return try await AssignmentDTO(assignment, staff: true).encodeResponse(status: .created, for: req)
+    }
+
+    @Sendable static func show(req: Request) async throws -> AssignmentDTO {
+        let (assignment, _, user, access) = try await req.assignment(for: Policy.Action.viewCourse)
+        return try AssignmentDTO(assignment, staff: Policy.allows(user, .grade(access)))
+    }
+
+    @Sendable static func update(req: Request) async throws -> AssignmentDTO {
+        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.manageCourse)
+        try await Assignments.update(assignment, try req.input(AssignmentInput.self), on: req.db)
+        return try AssignmentDTO(assignment, staff: true)
+    }
+
+    /// PUT …/autograder with the zip as the body (application/zip).
+    @Sendable static func uploadAutograder(req: Request) async throws -> AssignmentDTO {
+        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.manageCourse)
+        guard let body = req.body.data, body.readableBytes > 0 else {
+            throw Abort(.badRequest, reason: "Send the autograder zip as the request body (Content-Type: application/zip).")
+        }
+        try await Assignments.setAutograder(assignment, zip: Data(buffer: body), on: req.db)
+        return try AssignmentDTO(assignment, staff: true)
+    }
+
+    struct PublishInput: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case published }
+        typealias Fields = CodingKeys
+        var published: Bool
+    }
+
+    @Sendable static func publish(req: Request) async throws -> AssignmentDTO {
+        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.manageCourse)
+        try await Assignments.publishGrades(assignment, try req.input(PublishInput.self).published, on: req.db)
+        return try AssignmentDTO(assignment, staff: true)
+    }
+
+    /// POST …/submissions, multipart: `files` (one or more, or one .zip).
+    @Sendable static func submit(req: Request) async throws -> Response {
+        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.submitWork)
+        guard let form = try MultipartForm(req) else {
+            throw Abort(.unsupportedMediaType, reason: "Send the files as multipart/form-data in a field named files (one or more, or one .zip).")
+        }
+        let files = try Submissions.files(from: form.handIn)
+        let submission = try await Submissions.submit(files, to: assignment, course: course, by: user, access: access, on: req.application, db: req.db)
+        let dto = try await Grades.load(submission, assignment: assignment, staff: Policy.allows(user, .grade(access)), on: req.db)
+        return try await dto.encodeResponse(status: .created, for: req)
+    }
+
+    /// GET …/submissions: the caller's own (students), or everyone's (staff); newest first, paginated.
+    @Sendable static func submissions(req: Request) async throws -> Page<SubmissionDTO> {
+        let (assignment, _, user, access) = try await req.assignment(for: Policy.Action.viewCourse)
+        let staff = Policy.allows(user, .grade(access))
+        var query = Submission.query(on: req.db).filter(\.$assignment.$id == (try assignment.requireID())).sort(\.$submittedAt, .descending)
+        if !staff { query = query.filter(\.$user.$id == (try user.requireID())) }
+        let page = try await query.with(\.$user).paginate(for: req)
+        let ids = page.items.compactMap(\.id)
+        let adjustments = ids.isEmpty ? [] : try await GradeAdjustment.query(on: req.db).filter(\.$submission.$id ~~ ids).with(\.$author).sort(\.$createdAt).all()
+        let bySubmission = Dictionary(grouping: adjustments, by: { $0.$submission.id })
+        return try page.map { submission in
+            try Grades.view(submission, assignment: assignment, owner: submission.user, staff: staff,
+                            adjustments: (bySubmission[submission.id!] ?? []).map { ($0, $0.author.displayName) }, files: [])
+        }
+    }
+
+    @Sendable static func submission(req: Request) async throws -> SubmissionDTO {
+        let (submission, assignment, _, user, access) = try await req.submission(grading: false)
+        return try await Grades.load(submission, assignment: assignment, staff: Policy.allows(user, .grade(access)), on: req.db)
+    }
+
+    @Sendable static func regrade(req: Request) async throws -> SubmissionDTO {
+        let (submission, assignment, course, user, _) = try await req.submission(grading: true)
+        try await Grades.regrade(submission, assignment: assignment, course: course, by: user, on: req.application, db: req.db)
+        return try await Grades.load(submission, assignment: assignment, staff: true, on: req.db)
+    }
+
+    @Sendable static func regradeAll(req: Request) async throws -> Grades.RegradeProgress {
+        let (assignment, course, user, _) = try await req.assignment(for: Policy.Action.grade)
+        return try await Grades.regradeAll(assignment, course: course, by: user, on: req.application, db: req.db)
+    }
+
+    @Sendable static func regradeProgress(req: Request) async throws -> Grades.RegradeProgress {
+        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.grade)
+        return try await Grades.progress(assignment, on: req.db)
+    }
+
+    @Sendable static func adjust(req: Request) async throws -> Response {
+        let (submission, assignment, _, user, _) = try await req.submission(grading: true)
+        _ = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, on: req.db)
+        return try await Grades.load(submission, assignment: assignment, staff: true, on: req.db).encodeResponse(status: .created, for: req)
+    }
+
+    @Sendable static func gradebook(req: Request) async throws -> GradebookData {
+        let (course, _, _) = try await req.course(for: Policy.Action.grade)
+        return try await GradebookData.load(course, on: req.db)
+    }
+
+    /// One student's row (staff).
+    @Sendable static func studentGrades(req: Request) async throws -> GradebookData {
+        let (course, _, _) = try await req.course(for: Policy.Action.grade)
+        return try await GradebookData.load(course, onlyUser: try req.userIDParameter(), on: req.db)
+    }
+
+    @Sendable static func gradebookCSV(req: Request) async throws -> Response {
+        let (course, _, _) = try await req.course(for: Policy.Action.grade)
+        let csv = try await GradebookData.load(course, on: req.db).canvasCSV(section: "\(course.code) \(course.term)")
+        let response = Response(status: .ok, body: .init(string: csv))
+        response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
+        response.headers.contentDisposition = .init(.attachment, filename: "\(course.code)-\(course.term)-grades-canvas.csv")
+        return response
+    }
+}

@@ -1,0 +1,232 @@
+// The grading pages: an assignment (instructions, hand-in, own submissions; for staff its settings, autograder,
+// set-up log, every submission, regrade-all with progress, publishing), a submission (its result as the viewer may
+// see it; for staff the log, adjustments and regrade), and the course's gradebook. Forms go through
+// `req.formAction`: success → redirect with a notice, bad input → the page again with every problem.
+import Fluent
+import Foundation
+import Grading
+import Vapor
+
+struct AssignmentPage: Encodable {
+    struct Row: Encodable {
+        var id: UUID
+        var who: String
+        var attempt: Int
+        var submittedAt: String
+        var status: String
+        var score: String
+        var testRun: Bool
+    }
+    var title: String
+    var page: PageContext
+    var course: CourseDTO
+    var assignment: AssignmentDTO
+    var instructionsHTML: String
+    var due: String?
+    var staff: Bool
+    var canManage: Bool
+    var mine: [Row]
+    var everyone: [Row]?
+    var progress: Grades.RegradeProgress?
+    var kinds = AutograderKind.allCases.map(\.rawValue)
+}
+
+struct SubmissionPage: Encodable {
+    var title: String
+    var page: PageContext
+    var assignment: AssignmentDTO
+    var submission: SubmissionDTO
+    var staff: Bool
+    var finished: Bool
+    /// "7 / 10", or why there is no score to show yet.
+    var scoreText: String
+}
+
+struct GradebookPage: Encodable {
+    struct Row: Encodable { var name: String; var email: String; var cells: [String] }
+    var title: String
+    var page: PageContext
+    var course: CourseDTO
+    var columns: [GradebookData.Column]
+    var rows: [Row]
+}
+
+enum AssignmentPageController {
+    static func when(_ date: Date?) -> String? {
+        guard let date else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_GB")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "d MMM yyyy, HH:mm 'UTC'"
+        return formatter.string(from: date)
+    }
+
+    static func score(_ dto: SubmissionDTO) -> String {
+        switch dto.status {
+        case "queued", "running": return dto.status == "queued" ? "waiting" : "grading…"
+        default:
+            guard let final = dto.finalScore else { return dto.hiddenTests > 0 ? "not yet visible" : "—" }
+            return Gradebook.number(final) + (dto.maxScore.map { " / " + Gradebook.number($0) } ?? "")
+        }
+    }
+
+    @Sendable static func page(req: Request) async throws -> View {
+        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.viewCourse)
+        return try await render(req, assignment, course, user, access)
+    }
+
+    static func render(_ req: Request, _ assignment: Assignment, _ course: Course, _ user: User, _ access: CourseAccess,
+                       page: PageContext? = nil) async throws -> View {
+        let staff = Policy.allows(user, .grade(access))
+        let id = try assignment.requireID()
+        func rows(_ submissions: [Submission]) async throws -> [AssignmentPage.Row] {
+            let ids = submissions.compactMap(\.id)
+            let adjustments = ids.isEmpty ? [] : try await GradeAdjustment.query(on: req.db).filter(\.$submission.$id ~~ ids).all()
+            let grouped = Dictionary(grouping: adjustments, by: { $0.$submission.id })
+            return try submissions.map { submission in
+                let dto = try Grades.view(submission, assignment: assignment, owner: nil, staff: staff,
+                                          adjustments: (grouped[submission.id!] ?? []).map { ($0, "") }, files: [])
+                return .init(id: dto.id, who: submission.$user.value?.displayName ?? "", attempt: dto.attempt,
+                             submittedAt: when(dto.submittedAt) ?? "", status: dto.status, score: score(dto), testRun: dto.isTestRun)
+            }
+        }
+        let mine = try await Submission.query(on: req.db).filter(\.$assignment.$id == id).filter(\.$user.$id == user.requireID())
+            .sort(\.$submittedAt, .descending).all()
+        var everyone: [AssignmentPage.Row]?, progress: Grades.RegradeProgress?
+        if staff {
+            // The latest 200 hand-ins; the API pages through all of them.
+            everyone = try await rows(try await Submission.query(on: req.db).filter(\.$assignment.$id == id).with(\.$user)
+                .sort(\.$submittedAt, .descending).limit(200).all())
+            progress = try await Grades.progress(assignment, on: req.db)
+        }
+        let view = AssignmentPage(
+            title: assignment.title, page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
+            assignment: try AssignmentDTO(assignment, staff: staff), instructionsHTML: Markdown.html(assignment.instructions),
+            due: when(assignment.dueAt), staff: staff, canManage: Policy.allows(user, .manageCourse(access)),
+            mine: try await rows(mine), everyone: everyone, progress: progress)
+        return try await req.view.render("assignment", view)
+    }
+
+    @Sendable static func create(req: Request) async throws -> Response {
+        let (course, user, access) = try await req.course(for: Policy.Action.manageCourse)
+        return try await req.formAction(back: "/courses/\(try course.requireID())#assignments",
+                                        render: { try await CourseController.render(req, course, user, access, page: $0) }) {
+            let assignment = try await Assignments.create(in: course, try req.input(AssignmentInput.self), by: user, on: req.db)
+            return assignment.kind == .gradescope
+                ? "Created “\(assignment.title)”. Open it to upload its autograder zip; students can hand in once its setup.sh has run."
+                : "Created “\(assignment.title)”."
+        }
+    }
+
+    @Sendable static func update(req: Request) async throws -> Response {
+        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.manageCourse)
+        return try await req.formAction(back: "/assignments/\(try assignment.requireID())", render: { try await render(req, assignment, course, user, access, page: $0) }) {
+            var input = try req.input(AssignmentInput.self)
+            input.kind = nil
+            try await Assignments.update(assignment, input, on: req.db)
+            return "Saved the assignment."
+        }
+    }
+
+    @Sendable static func uploadAutograder(req: Request) async throws -> Response {
+        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.manageCourse)
+        return try await req.formAction(back: "/assignments/\(try assignment.requireID())", render: { try await render(req, assignment, course, user, access, page: $0) }) {
+            guard let zip = try MultipartForm(req)?.all(named: "autograder").first, !zip.data.isEmpty else {
+                throw InputRejection("Choose the autograder zip to upload.")
+            }
+            try await Assignments.setAutograder(assignment, zip: zip.data, on: req.db)
+            return "Uploaded autograder version \(assignment.autograderVersion); its setup.sh runs now (reload to see how it went)."
+        }
+    }
+
+    @Sendable static func submit(req: Request) async throws -> Response {
+        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.submitWork)
+        let back = "/assignments/\(try assignment.requireID())"
+        do {
+            guard let form = try MultipartForm(req) else { throw InputRejection("Choose the files to hand in.") }
+            let files = try Submissions.files(from: form.handIn)
+            let submission = try await Submissions.submit(files, to: assignment, course: course, by: user, access: access, on: req.application, db: req.db)
+            req.session.data[PageContext.noticeKey] = "Handed in (attempt \(submission.attempt)). This page shows the result when it is graded."
+            return req.redirect(to: "/submissions/\(try submission.requireID())", redirectType: .normal)
+        } catch let rejection as InputRejection {
+            return try await render(req, assignment, course, user, access, page: PageContext(req, problems: rejection.problems))
+                .encodeResponse(status: .unprocessableEntity, for: req)
+        } catch let refusal as SubmissionRefusal {
+            return try await render(req, assignment, course, user, access, page: PageContext(req, problems: [refusal.reason]))
+                .encodeResponse(status: .conflict, for: req)
+        } catch let abort as AbortError where abort.status == .payloadTooLarge {
+            req.session.data[PageContext.noticeKey] = "The files are too large (12 MB at most)."
+            return req.redirect(to: back, redirectType: .normal)
+        }
+    }
+
+    @Sendable static func regradeAll(req: Request) async throws -> Response {
+        let (assignment, course, user, _) = try await req.assignment(for: Policy.Action.grade)
+        let progress: Grades.RegradeProgress
+        do {
+            progress = try await Grades.regradeAll(assignment, course: course, by: user, on: req.application, db: req.db)
+            req.session.data[PageContext.noticeKey] = "Regrading: \(progress.waiting) submission(s) queued. Progress shows below."
+        } catch let refusal as SubmissionRefusal {
+            req.session.data[PageContext.noticeKey] = refusal.reason
+        }
+        return req.redirect(to: "/assignments/\(try assignment.requireID())#regrade", redirectType: .normal)
+    }
+
+    @Sendable static func publish(req: Request) async throws -> Response {
+        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.manageCourse)
+        struct Form: Decodable { var published: String? }
+        let publish = (try? req.content.decode(Form.self))?.published == "true"
+        try await Assignments.publishGrades(assignment, publish, on: req.db)
+        req.session.data[PageContext.noticeKey] = publish ? "Grades published: results marked after_published are now visible to students." : "Grades withdrawn."
+        return req.redirect(to: "/assignments/\(try assignment.requireID())", redirectType: .normal)
+    }
+
+    // MARK: Submissions
+
+    @Sendable static func submission(req: Request) async throws -> View {
+        let (submission, assignment, course, user, access) = try await req.submission(grading: false)
+        return try await renderSubmission(req, submission, assignment, course, user, access)
+    }
+
+    static func renderSubmission(_ req: Request, _ submission: Submission, _ assignment: Assignment, _ course: Course, _ user: User,
+                                 _ access: CourseAccess, page: PageContext? = nil) async throws -> View {
+        let staff = Policy.allows(user, .grade(access))
+        let dto = try await Grades.load(submission, assignment: assignment, staff: staff, on: req.db)
+        return try await req.view.render("submission", SubmissionPage(
+            title: "\(assignment.title): attempt \(submission.attempt)", page: page ?? PageContext(req),
+            assignment: try AssignmentDTO(assignment, staff: staff), submission: dto, staff: staff, finished: submission.isFinished,
+            scoreText: score(dto)))
+    }
+
+    @Sendable static func regrade(req: Request) async throws -> Response {
+        let (submission, assignment, course, user, access) = try await req.submission(grading: true)
+        let back = "/submissions/\(try submission.requireID())"
+        do {
+            try await Grades.regrade(submission, assignment: assignment, course: course, by: user, on: req.application, db: req.db)
+            req.session.data[PageContext.noticeKey] = "Queued for regrading."
+        } catch let refusal as SubmissionRefusal {
+            return try await renderSubmission(req, submission, assignment, course, user, access, page: PageContext(req, problems: [refusal.reason]))
+                .encodeResponse(status: .conflict, for: req)
+        }
+        return req.redirect(to: back, redirectType: .normal)
+    }
+
+    @Sendable static func adjust(req: Request) async throws -> Response {
+        let (submission, assignment, course, user, access) = try await req.submission(grading: true)
+        return try await req.formAction(back: "/submissions/\(try submission.requireID())",
+                                        render: { try await renderSubmission(req, submission, assignment, course, user, access, page: $0) }) {
+            let adjustment = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, on: req.db)
+            return "Adjusted the score by \(Gradebook.number(adjustment.points)) point(s)."
+        }
+    }
+
+    // MARK: Gradebook
+
+    @Sendable static func gradebook(req: Request) async throws -> View {
+        let (course, _, access) = try await req.course(for: Policy.Action.grade)
+        let data = try await GradebookData.load(course, on: req.db)
+        return try await req.view.render("gradebook", GradebookPage(
+            title: "\(course.code) gradebook", page: PageContext(req), course: try CourseDTO(course, access: access), columns: data.columns,
+            rows: data.rows.map { row in .init(name: row.name, email: row.email, cells: row.scores.map { $0.map(Gradebook.number) ?? "" }) }))
+    }
+}

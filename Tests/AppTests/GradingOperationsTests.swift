@@ -1,0 +1,189 @@
+// Grading as the platform runs it: credits reserved before a run and settled by what it used (refused, saying who
+// to ask, when the allowance cannot cover it; staff runs charged to the course), regrades, audited adjustments,
+// late penalties in the gradebook and its Canvas CSV, and a real `campuscloud worker` process killed mid-run
+// whose job another worker finishes exactly once.
+import Testing
+import Foundation
+import Fluent
+import Vapor
+import VaporTesting
+import Ledger
+@testable import App
+
+@Suite(.serialized) struct GradingOperationsTests {
+    static func classroom(_ app: Application, run: String = "python3 hello.py", extra: [String: Any] = [:]) async throws -> UUID {
+        let tests = #"{"tests": [{"name": "hello", "run": "\#(run)", "output": "Hello", "comparison": "included", "timeout": 1, "points": 5}]}"#
+        return try await GradingFlowTests.createAssignment(app, ["title": "Hello \(UUID().uuidString.prefix(4))", "kind": "classroom",
+                                                                 "classroomTests": tests, "timeLimitSeconds": 20].merging(extra) { $1 })
+    }
+
+    @Test func creditsAreReservedThenSettledAndRefusalsSayWhoToAsk() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let assignmentID = try await Self.classroom(app)
+            let course = try await app.course("CS101")
+            // A run may cost up to (20 + 1 + 5) s × 0.012 = 0.312 credits; student 1 (1.5 used) is left 0.1 free.
+            let student1 = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
+            _ = try await app.ledger.setAllowance(of: student1, in: .course(course), to: Credits(micro: 1_500_000 + 100_000), actor: nil)
+            let refused = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student1@demo.test"))
+            #expect(refused.status == .conflict)
+            #expect(refused.body.string.contains("Ines Instructor"), "\(refused.body.string)")
+            #expect(refused.body.string.contains("allowance"))
+            #expect(try await Submission.query(on: app.db).count() == 0)
+
+            let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student2@demo.test"))
+            #expect(handIn.status == .created, "\(handIn.body.string)")
+            let submission = try #require(try await Submission.query(on: app.db).first())
+            let hold = try #require(try await LedgerHold.find(try #require(submission.holdID), on: app.db))
+            #expect(hold.status == .open)
+            #expect(hold.amount == 312_000)  // (20 + 1 + 5) s of CPU and wall at 0.01 + 0.002 per second
+            try await app.drainGradingQueue()
+            let settled = try #require(try await LedgerHold.find(hold.requireID(), on: app.db))
+            #expect(settled.status == .settled)
+            let graded = try #require(try await Submission.find(submission.requireID(), on: app.db))
+            #expect(graded.charged == settled.settledAmount)
+            #expect(graded.charged > 0 && graded.charged < hold.amount)
+            let allowance = try #require(try await LedgerAccount.find(hold.$account.id, on: app.db))
+            #expect(allowance.held == 0)
+
+            // A TA's hand-in is a test run charged to the course's allocation.
+            let staffRun = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("ta@demo.test"))
+            #expect(staffRun.status == .created)
+            let test = try staffRun.content.decode(SubmissionDTO.self)
+            #expect(test.isTestRun)
+            let staffHold = try #require(try await LedgerHold.find(try #require(try await Submission.find(test.id, on: app.db)?.holdID), on: app.db))
+            #expect(try await LedgerAccount.find(staffHold.$account.id, on: app.db)?.kind == .course)
+            try await app.drainGradingQueue()
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+
+    @Test func regradesAdjustmentsLatePenaltiesAndTheCanvasExport() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let assignmentID = try await Self.classroom(app, extra: ["latePolicy": "penalty:10", "pointsPossible": 5])
+            let student = try await app.bearer("student5@demo.test")
+            #expect(try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: student).status == .created)
+            #expect(try await app.handIn(assignmentID, files: ["hello.py": Data("print('bye')".utf8)], as: student).status == .created)
+            try await app.drainGradingQueue()
+            let assignment = try #require(try await Assignment.find(assignmentID, on: app.db))
+            let attempts = try await Submission.query(on: app.db).sort(\.$attempt).all()
+            #expect(attempts.map(\.score) == [5, 0])
+
+            // The latest counts (0); with "best" the first (5). Adjustments add to the autograder's score, audited.
+            let ta = try await app.bearer("ta@demo.test")
+            var json = ta
+            json.contentType = .json
+            let adjusted = try await app.testing().sendRequest(.POST, "api/v1/submissions/\(attempts[1].requireID())/adjustments", headers: json,
+                                                               body: ByteBuffer(string: #"{"points": 2, "comment": "Partial credit for the structure."}"#))
+            #expect(adjusted.status == .created)
+            let dto = try adjusted.content.decode(SubmissionDTO.self)
+            #expect(dto.autograderScore == 0)
+            #expect(dto.finalScore == 2)
+            #expect(dto.adjustments.first?.author == "Tom Assistant")
+            let noComment = try await app.testing().sendRequest(.POST, "api/v1/submissions/\(attempts[1].requireID())/adjustments", headers: json,
+                                                                body: ByteBuffer(string: #"{"points": 2}"#))
+            #expect(noComment.status == .unprocessableEntity)
+            #expect(try await GradeAdjustment.query(on: app.db).count() == 1)
+
+            var book = try await GradebookData.load(try await app.course("CS101"), on: app.db)
+            let column = try #require(book.columns.firstIndex { $0.assignmentID == assignmentID })
+            let row = try #require(book.rows.first { $0.email == "student5@demo.test" })
+            #expect(row.scores[column] == 2)
+            #expect(row.submissions[column] == 2)
+            assignment.counted = .best
+            // Due before the hand-ins: one started day late, 10% off.
+            assignment.dueAt = attempts[0].submittedAt.addingTimeInterval(-3600)
+            try await assignment.save(on: app.db)
+            book = try await GradebookData.load(try await app.course("CS101"), on: app.db)
+            #expect(book.rows.first { $0.email == "student5@demo.test" }?.scores[column] == 4.5)
+
+            let csv = try await app.testing().sendRequest(.GET, "api/v1/courses/\(try await app.course("CS101").requireID())/gradebook.csv", headers: ta)
+            #expect(csv.status == .ok)
+            let lines = csv.body.string.components(separatedBy: "\r\n")
+            #expect(lines[0].hasPrefix("Student,ID,SIS User ID,SIS Login ID,Section,"))
+            #expect(lines[1].hasPrefix("    Points Possible,,,,,5"))
+            #expect(lines.contains { $0.hasPrefix("Student 5,,,student5@demo.test,CS101 ") && $0.hasSuffix(",4.5") })
+            // A student cannot read the gradebook.
+            let denied = try await app.testing().sendRequest(.GET, "api/v1/courses/\(try await app.course("CS101").requireID())/gradebook", headers: student)
+            #expect(denied.status == .notFound)
+
+            // Regrade all: every finished hand-in runs again with the current tests; progress counts down to zero.
+            let started = try await app.testing().sendRequest(.POST, "api/v1/assignments/\(assignmentID)/regrade", headers: ta)
+            #expect(started.status == .ok)
+            #expect(try started.content.decode(Grades.RegradeProgress.self).waiting == 2)
+            try await app.drainGradingQueue()
+            let progress = try await app.testing().sendRequest(.GET, "api/v1/assignments/\(assignmentID)/regrade", headers: ta)
+            #expect(try progress.content.decode(Grades.RegradeProgress.self).waiting == 0)
+            #expect(try await Submission.query(on: app.db).all().map(\.runs) == [2, 2])
+            #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == GradingJobs.grade).filter(\.$status == .done).count() == 4)
+        }
+    }
+
+    @Test func aKilledWorkerProcessLeavesItsJobToAnotherWhichGradesItOnce() async throws {
+        let folder = try CLITests.temporaryFolder()
+        defer {
+            // The killed worker could not unmount its job folder: do it for it.
+            let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+            for line in mounts.split(separator: "\n") {
+                let target = line.split(separator: " ").dropFirst().first.map(String.init) ?? ""
+                if target.hasPrefix(folder.path) { _ = umount2(target, Int32(MNT_DETACH)) }
+            }
+            try? FileManager.default.removeItem(at: folder)
+        }
+        let database: DatabaseURL? = TestDatabase.isPostgres ? nil : .sqliteFile(path: folder.appendingPathComponent("db.sqlite").path)
+        try await withTestApp(database: database) { app in
+            try await app.loadDemoData(credits: true)
+            // A run that takes a few seconds, so the worker can be killed in the middle of it.
+            let assignmentID = try await Self.classroom(app, run: "sleep 3; python3 hello.py")
+            let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student6@demo.test"))
+            #expect(handIn.status == .created)
+            let submissionID = try handIn.content.decode(SubmissionDTO.self).id
+            let url: String
+            switch app.platformConfig.database {
+            case .postgres(let raw, _, _, _): url = raw
+            case .sqliteFile(let path): url = "sqlite://" + path
+            case .sqliteMemory: Issue.record("needs a database two processes share"); return
+            }
+            let process = Process()
+            process.executableURL = CLITests.binary
+            process.arguments = ["worker", "--concurrency", "1", "--lease-seconds", "2"]
+            var env = ProcessInfo.processInfo.environment
+            env["DATABASE_URL"] = url
+            env["CAMPUSCLOUD_DATA_DIR"] = folder.appendingPathComponent("worker-data").path
+            env["CAMPUSCLOUD_SECRET"] = String(repeating: "s", count: 40)
+            env["LOG_LEVEL"] = "error"
+            process.environment = env
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            // Wait until the other process holds the job and its run has started, then kill it outright.
+            var running = false
+            for _ in 0..<300 where !running {
+                try await Task.sleep(for: .milliseconds(100))
+                running = try await Submission.find(submissionID, on: app.db)?.status == .running
+            }
+            #expect(running, "the worker process never started the job")
+            try await Task.sleep(for: .milliseconds(500))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(try await Submission.find(submissionID, on: app.db)?.status == .running)
+
+            // Another worker takes it once the lease has run out, and grades it; the result is recorded once.
+            let worker = GradingWorker(app: app, name: "second", lease: 30)
+            for _ in 0..<100 {
+                if try await worker.runOnce() { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let submission = try #require(try await Submission.find(submissionID, on: app.db))
+            #expect(submission.status == .graded)
+            #expect(submission.score == 5)
+            let job = try #require(try await QueuedJob.find(try #require(submission.jobID), on: app.db))
+            #expect(job.status == .done)
+            #expect(job.attempts == 2)
+            #expect(job.leaseOwner == nil)
+            let settles = try await LedgerEntry.query(on: app.db).filter(\.$holdID == submission.holdID).filter(\.$kind == .settle).count()
+            #expect(settles == 1)
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+}
