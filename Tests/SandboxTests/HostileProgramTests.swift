@@ -41,8 +41,10 @@ import Glibc
         defer { sandbox.shutdown() }
         let result = try await Fixtures.runHostile(sandbox, "infinite_loop.py", limits: SandboxLimits(wallSeconds: 1.5, cpuSeconds: 30), path: path)
         #expect(result.status == .timeout)
-        #expect(result.wallMs >= 1_500 && result.wallMs < 5_000)
-        #expect(result.cpuMs > 500)  // it really ran, and its CPU was counted
+        #expect(result.wallMs >= 1_500 && result.wallMs < 10_000)
+        // It really ran and its CPU was counted. The bound is loose on purpose: the whole suite runs in parallel on
+        // two cores, so a 1.5 s loop may get well under half a core (CI once measured 480 ms).
+        #expect(result.cpuMs > 100)
     }
 
     @Test(arguments: paths)
