@@ -55,6 +55,7 @@ func routes(_ app: Application) throws {
     let uploads = HTTPBodyStreamStrategy.collect(maxSize: Submissions.maxUploadBody)
     signedIn.post("courses", ":courseID", "assignments", use: AssignmentPageController.create)
     signedIn.get("courses", ":courseID", "gradebook", use: AssignmentPageController.gradebook)
+    signedIn.get("courses", ":courseID", "grades", use: AssignmentPageController.myGrades)
     signedIn.get("assignments", ":assignmentID", use: AssignmentPageController.page)
     signedIn.post("assignments", ":assignmentID", use: AssignmentPageController.update)
     signedIn.on(.POST, "assignments", ":assignmentID", "autograder", body: .collect(maxSize: "51mb"), use: AssignmentPageController.uploadAutograder)
@@ -62,6 +63,7 @@ func routes(_ app: Application) throws {
     signedIn.post("assignments", ":assignmentID", "regrade", use: AssignmentPageController.regradeAll)
     signedIn.post("assignments", ":assignmentID", "publish", use: AssignmentPageController.publish)
     signedIn.get("submissions", ":submissionID", use: AssignmentPageController.submission)
+    signedIn.get("submissions", ":submissionID", "files.zip", use: AssignmentController.download)
     signedIn.post("submissions", ":submissionID", "regrade", use: AssignmentPageController.regrade)
     signedIn.post("submissions", ":submissionID", "adjustments", use: AssignmentPageController.adjust)
     signedIn.get("admin", "users", use: AdminController.usersPage)
@@ -408,6 +410,9 @@ private func gradingRoutes(_ api: APIRoutes) {
     api.on(.GET, "submissions/:submissionID", id: "getSubmission",
            summary: "One submission as you may see it (Gradescope's visibility rules; staff see everything and the run's log).", tag: "grading",
            response: .ref("Submission"), errors: [404: "No such submission, or not yours to see."], use: AssignmentController.submission)
+    api.on(.GET, "submissions/:submissionID/files.zip", id: "downloadSubmission",
+           summary: "The handed-in files as one zip (application/zip): for their owner and the course staff.", tag: "grading",
+           errors: [404: "No such submission, or not yours to see."], use: AssignmentController.download)
     api.on(.POST, "submissions/:submissionID/regrade", id: "regradeSubmission", summary: "Grade this submission again (staff).", tag: "grading",
            response: .ref("Submission"), errors: [404: "No such submission, or not yours to grade.", 409: "It is already waiting, or there are no credits."],
            use: AssignmentController.regrade)
@@ -420,6 +425,12 @@ private func gradingRoutes(_ api: APIRoutes) {
            response: gradebook, errors: [404: "No such course, or not yours to grade."], use: AssignmentController.gradebook)
     api.on(.GET, "courses/:courseID/gradebook/:userID", id: "getStudentGrades", summary: "One student's grades (staff).", tag: "grading",
            response: gradebook, errors: [404: "No such course, or not yours to grade."], use: AssignmentController.studentGrades)
+    api.on(.GET, "courses/:courseID/grades", id: "getMyGrades",
+           summary: "Your own grades in the course, as you may see them (scores hidden by the autograder's visibility stay hidden).",
+           tag: "grading", response: .array(.object(["assignmentID": .string(), "title": .string(), "attempts": .integer(), "hiddenAttempts": .integer(),
+                                                      "waiting": .integer(), "counted": .string()],
+                                                     required: ["assignmentID", "title", "attempts", "hiddenAttempts", "waiting", "counted"])),
+           errors: [404: "No such course, or not yours."], use: AssignmentController.myGrades)
     api.on(.GET, "courses/:courseID/gradebook.csv", id: "getGradebookCSV",
            summary: "The gradebook as the CSV Canvas imports (Student, ID, SIS User ID, SIS Login ID = email, Section, one column per assignment).",
            tag: "grading", errors: [404: "No such course, or not yours to grade."], use: AssignmentController.gradebookCSV)

@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -23,7 +25,7 @@ typedef struct {
     int report_fd;   // write end of the error pipe (close-on-exec)
 } child_args;
 
-static const char *const step_names[] = {"cgroup", "rlimit", "setsid", "setgid", "setuid", "exec", "fd"};
+static const char *const step_names[] = {"cgroup", "rlimit", "setsid", "setgid", "setuid", "exec", "fd", "namespace", "overlay"};
 
 // Runs in the child, which shares the parent's memory until exec (CLONE_VM | CLONE_VFORK): only raw system calls,
 // no allocation, no locks. Credentials are changed with raw syscalls because glibc's setuid() would try to
@@ -81,7 +83,47 @@ static void mark_cloexec_from(unsigned int first) {
     }
 }
 
-/// The last steps before exec: rlimits, new session, the job's uid, then bwrap.
+/// Writes `text` to a /proc/self file (raw calls only).
+static int write_proc(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t length = strlen(text);
+    int ok = write(fd, text, length) == (ssize_t)length;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/// "0 <id> 1": the id as root of the new user namespace. No allocation: digits into the caller's buffer.
+static void id_map(char *buffer, unsigned int id) {
+    char digits[12];
+    int n = 0;
+    do { digits[n++] = (char)('0' + id % 10); id /= 10; } while (id > 0);
+    char *p = buffer;
+    *p++ = '0'; *p++ = ' ';
+    while (n > 0) *p++ = digits[--n];
+    *p++ = ' '; *p++ = '1'; *p = 0;
+}
+
+/// A layer job: its own user namespace (its uid as root there) and a private mount namespace with the overlays.
+static void enter_layer(const cc_spawn_request *r, int report_fd) {
+    unsigned int uid = (unsigned int)syscall(SYS_geteuid), gid = (unsigned int)syscall(SYS_getegid);
+    // Changing uid made the process non-dumpable, which gives its /proc/self files to root: it could not write its
+    // own uid_map. Dumpable again (exec decides afresh in a moment; only this job's uid could trace it meanwhile).
+    if (syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) report_and_exit(report_fd, 7);
+    if (syscall(SYS_unshare, CLONE_NEWUSER | CLONE_NEWNS) != 0) report_and_exit(report_fd, 7);
+    char map[32];
+    if (write_proc("/proc/self/setgroups", "deny") != 0) report_and_exit(report_fd, 7);
+    id_map(map, uid);
+    if (write_proc("/proc/self/uid_map", map) != 0) report_and_exit(report_fd, 7);
+    id_map(map, gid);
+    if (write_proc("/proc/self/gid_map", map) != 0) report_and_exit(report_fd, 7);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) report_and_exit(report_fd, 7);
+    for (int i = 0; i < r->overlay_count && i < CC_SPAWN_MAX_OVERLAYS; i++) {
+        if (mount("overlay", r->overlay_targets[i], "overlay", 0, r->overlay_options[i]) != 0) report_and_exit(report_fd, 8);
+    }
+}
+
+/// The last steps before exec: rlimits, new session, the job's uid, a layer's mounts, then bwrap.
 static void become_job(const cc_spawn_request *r, int report_fd) {
     for (int i = 0; i < r->limit_count; i++) {
         struct rlimit lim = {r->limits[i].soft, r->limits[i].hard};
@@ -93,6 +135,7 @@ static void become_job(const cc_spawn_request *r, int report_fd) {
         if (syscall(SYS_setresgid, r->gid, r->gid, r->gid) != 0) report_and_exit(report_fd, 3);
         if (syscall(SYS_setresuid, r->uid, r->uid, r->uid) != 0) report_and_exit(report_fd, 4);
     }
+    if (r->overlay_count > 0) enter_layer(r, report_fd);
     execve(r->path, r->argv, r->envp);
     report_and_exit(report_fd, 5);
 }

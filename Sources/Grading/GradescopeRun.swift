@@ -45,9 +45,17 @@ public enum GradescopeRun {
         return files
     }
 
-    /// Zips do not reliably carry the executable bit; scripts are made executable before they run, as on Gradescope.
-    public static let command = ["/bin/sh", "-c",
-                                 "mkdir -p /autograder/results && chmod -R u+x /autograder/source /autograder/run_autograder && cd /autograder && exec /autograder/run_autograder"]
+    /// Zips do not reliably carry the executable bit, so, as on Gradescope, the autograder's files are placed
+    /// executable (see `executables`) and run_autograder runs from /autograder: directly when it starts with `#!`,
+    /// through /bin/sh otherwise (what a shell does with a script that has no interpreter line).
+    public static func command(runAutograder: Data?) -> [String] {
+        runAutograder?.starts(with: Data("#!".utf8)) == true ? [root + "/run_autograder"] : ["/bin/sh", root + "/run_autograder"]
+    }
+
+    /// The files of `files(source:…)` placed executable: the autograder's own (never the student's).
+    public static func executables(source: [String: Data]) -> Set<String> {
+        Set(source.keys.map { "source/" + $0 } + ["run_autograder"])
+    }
 
     /// The setup run (once per autograder version, with network), on the layer being built.
     public static let setupCommand = ["/bin/sh", "-c", "cd /autograder/source && chmod -R u+x . && exec bash ./setup.sh"]

@@ -23,8 +23,7 @@ struct JobFolder {
     }
 
     /// Writes the job's input files; paths must stay inside the folder.
-    func place(_ files: [String: Data], copyFrom: String?, owner: (uid: UInt32, gid: UInt32)?) throws {
-        let fm = FileManager.default
+    func place(_ files: [String: Data], executables: Set<String> = [], copyFrom: String?, owner: (uid: UInt32, gid: UInt32)?) throws {
         if let source = copyFrom {
             try copyTree(from: source, to: path, owner: owner)
         }
@@ -33,7 +32,7 @@ struct JobFolder {
             let target = path + "/" + clean
             let parent = (target as NSString).deletingLastPathComponent
             try makeFolders(parent, owner: owner)
-            guard fm.createFile(atPath: target, contents: data, attributes: [.posixPermissions: 0o644]) else {
+            guard ForkLock.writeFile(target, [UInt8](data), mode: executables.contains(relative) ? 0o755 : 0o644) else {
                 throw SandboxError.hostFailure("cannot write the job file \(clean)")
             }
             if let owner { _ = lchown(target, owner.uid, owner.gid) }
@@ -90,7 +89,7 @@ struct JobFolder {
             case S_IFREG:
                 guard let data = fm.contents(atPath: from) else { continue }
                 let mode = (info.st_mode & 0o111) != 0 ? 0o755 : 0o644
-                _ = fm.createFile(atPath: to, contents: data, attributes: [.posixPermissions: mode])
+                _ = ForkLock.writeFile(to, [UInt8](data), mode: mode_t(mode))
                 if let owner { _ = lchown(to, owner.uid, owner.gid) }
             default:
                 continue

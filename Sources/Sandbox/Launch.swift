@@ -19,13 +19,16 @@ struct ExecSpec {
     var arguments: [String]
     var rlimits: [cc_rlimit]
     var uid: UInt32?
+    /// A layer's overlays, mounted by the spawn helper in the job's own user and mount namespace before exec.
+    var overlays: [LayerMounts.Overlay] = []
 
     static let environment = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
 
     func withRequest<R>(cgroupProcs: [String] = [], _ body: (inout cc_spawn_request) -> R) -> R {
         CStrings.with([launcher] + arguments) { argv in
             CStrings.with(Self.environment) { envp in
-                CStrings.with(cgroupProcs) { cgroups in
+                CStrings.with(cgroupProcs + overlays.flatMap { [$0.options, $0.target] }) { strings in
+                    let cgroups = strings
                     var request = cc_spawn_request.closed()
                     request.path = UnsafePointer(argv[0])
                     request.argv = UnsafePointer(argv)
@@ -39,6 +42,17 @@ struct ExecSpec {
                     request.drop_privileges = uid == nil ? 0 : 1
                     request.uid = uid ?? 0
                     request.gid = uid ?? 0
+                    let first = cgroupProcs.count, count = min(overlays.count, Int(CC_SPAWN_MAX_OVERLAYS))
+                    withUnsafeMutableBytes(of: &request.overlay_options) { options in
+                        withUnsafeMutableBytes(of: &request.overlay_targets) { targets in
+                            let optionSlots = options.bindMemory(to: UnsafePointer<CChar>?.self), targetSlots = targets.bindMemory(to: UnsafePointer<CChar>?.self)
+                            for index in 0..<count {
+                                optionSlots[index] = UnsafePointer(strings[first + 2 * index])
+                                targetSlots[index] = UnsafePointer(strings[first + 2 * index + 1])
+                            }
+                        }
+                    }
+                    request.overlay_count = Int32(count)
                     return body(&request)
                 }
             }
@@ -123,7 +137,7 @@ enum Launcher {
             request.stderr_fd = pipes.stderrWrite
             request.extra_fd = pipes.statusWrite
             request.extra_fd2 = blockFD
-            return cc_spawn(&request, &failedStep)
+            return ForkLock.spawning { cc_spawn(&request, &failedStep) }
         }
         let spawnErrno = errno
         guard pid > 0 else { return .failure(LaunchFailure(step: failedStep.map { String(cString: $0) } ?? "spawn", errno: spawnErrno)) }

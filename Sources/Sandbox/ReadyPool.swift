@@ -84,7 +84,7 @@ final class ReadyPool: @unchecked Sendable {
             _ = mount("tmpfs", slot.folder.path, "tmpfs", UInt(MS_REMOUNT | MS_NOSUID | MS_NODEV), "size=\(job.limits.diskMB << 20)")
         }
         let owner = slot.uid.map { (uid: $0, gid: $0) }
-        try slot.folder.place(job.files, copyFrom: job.copyFrom, owner: owner)
+        try slot.folder.place(job.files, executables: job.executables, copyFrom: job.copyFrom, owner: owner)
         if let output = job.outputDirectory { try slot.folder.ensureFolder(output, owner: owner) }
         try StdinFile.fill(slot.stdin, with: job.stdin)
         let script = RunScript.make(command: job.command, environment: job.environment, rlimits: rlimits)
@@ -158,15 +158,12 @@ final class ReadyPool: @unchecked Sendable {
 
             let template = SandboxJob(command: ["/bin/sh", Self.controlPath + "/run"], workPath: shape.workPath)
             let view: SystemView = shape.layer.map { .layer($0, building: false) } ?? .host
-            var launcher = host.bwrap
-            var arguments = host.arguments.arguments(for: template, jobFolder: folder.path, view: view,
+            let arguments = host.arguments.arguments(for: template, jobFolder: folder.path, view: view,
                                                      control: (folder: control, blockFD: 4))
-            if let layer = shape.layer {
-                (launcher, arguments) = LayerMounts.wrap(bwrap: host.bwrap, arguments: arguments, layer: layer, building: false)
-            }
             // Only the core-dump limit now: the run script sets the job's own limits (lowering is always allowed).
-            let spec = ExecSpec(launcher: launcher, arguments: arguments,
-                                rlimits: [cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0)], uid: uid)
+            let spec = ExecSpec(launcher: host.bwrap, arguments: arguments,
+                                rlimits: [cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0)], uid: uid,
+                                overlays: shape.layer.map { LayerMounts.overlays(layer: $0, building: false) } ?? [])
             let spawned = Launcher.spawn(spec, stdin: stdin, pipes: pipes, blockFD: block[0], cgroupProcs: cgroup?.procsFiles ?? [])
             pipes.closeWriteEnds()
             close(block[0])

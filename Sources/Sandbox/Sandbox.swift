@@ -197,16 +197,13 @@ public final class Sandbox: @unchecked Sendable {
         let owner = uid.map { (uid: $0, gid: $0) }
         let folder = try JobFolder.create(root: configuration.jobsRoot, name: name, diskBytes: job.limits.diskMB << 20, owner: owner)
         cleanup.add { folder.remove() }
-        try folder.place(job.files, copyFrom: job.copyFrom, owner: owner)
+        try folder.place(job.files, executables: job.executables, copyFrom: job.copyFrom, owner: owner)
         if let output = job.outputDirectory { try folder.ensureFolder(output, owner: owner) }
 
-        var launcher = host.bwrap
-        var arguments = host.arguments.arguments(for: job, jobFolder: folder.path, view: view)
-        if case .layer(let layer, let building) = view {
-            (launcher, arguments) = LayerMounts.wrap(bwrap: host.bwrap, arguments: arguments, layer: layer, building: building)
-        }
-        let spec = ExecSpec(launcher: launcher, arguments: arguments,
-                            rlimits: Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: uid != nil), uid: uid)
+        var overlays: [LayerMounts.Overlay] = []
+        if case .layer(let layer, let building) = view { overlays = LayerMounts.overlays(layer: layer, building: building) }
+        let spec = ExecSpec(launcher: host.bwrap, arguments: host.arguments.arguments(for: job, jobFolder: folder.path, view: view),
+                            rlimits: Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: uid != nil), uid: uid, overlays: overlays)
         let cgroup: JobCgroup?
         let launched: Result<Launch, LaunchFailure>
         let pool = warmPool(host)

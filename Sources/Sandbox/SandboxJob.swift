@@ -35,6 +35,8 @@ public struct SandboxJob: Sendable {
     public var command: [String]
     /// Files placed in the job's folder before it starts: relative path → contents.
     public var files: [String: Data]
+    /// Which of `files` are placed executable (0755; the rest 0644).
+    public var executables: Set<String> = []
     /// A host folder whose regular files and folders are copied into the job's folder (symlinks are skipped).
     public var copyFrom: String?
     /// Where the job's folder appears inside the sandbox; it is the working directory and the only writable place

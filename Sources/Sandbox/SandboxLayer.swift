@@ -2,8 +2,9 @@
 // the system folders; what it changes becomes a layer that later jobs see read-only, without network.
 //
 // Debian's bwrap (0.8) has no overlay options, so the overlay is mounted just before bwrap starts, in a user and
-// mount namespace of the job's own (`unshare --user --map-root-user --mount`, then `mount -t overlay`), and bwrap
-// binds the merged folders. An unprivileged overlay cannot write into folders owned by the host's root (root is
+// mount namespace of the job's own (the spawn helper unshares them after dropping to the job's uid, maps that uid
+// as root there and mounts the overlays: what `unshare --user --map-root-user --mount` + `mount -t overlay` would
+// do, without starting two more programs per job), and bwrap binds the merged folders. An unprivileged overlay cannot write into folders owned by the host's root (root is
 // unmapped in the namespace), so a build starts by giving the layer's upper folder a skeleton of the system's
 // folders, owned by the build's uid: overlayfs takes a folder's owner from the upper layer, so the setup may create
 // files anywhere, while the host's files stay read-only beneath. After a build the layer is made readable by every
@@ -40,21 +41,19 @@ enum SystemView: Sendable, Equatable {
 }
 
 enum LayerMounts {
-    /// Mounts each overlay, then execs the rest of the arguments (bwrap). Paths are passed as arguments, never
-    /// spliced into the script.
-    static let script = #"while [ "$1" != "--" ]; do mount -t overlay overlay -o "$1" "$2" || exit 125; shift 2; done; shift; exec "$@""#
-
-    /// The launcher command for a job on a layer: unshare, then the overlay mounts, then bwrap.
-    static func wrap(bwrap: String, arguments: [String], layer: SandboxLayer, building: Bool) -> (launcher: String, arguments: [String]) {
-        var mounts: [String] = []
-        for folder in SandboxLayer.folders {
-            let options = building
-                ? "lowerdir=/\(folder),upperdir=\(layer.upper(folder)),workdir=\(layer.work(folder))"
-                : "lowerdir=\(layer.upper(folder)):/\(folder)"
-            mounts += [options, layer.merged(folder)]
+    /// The overlays a job on `layer` mounts before bwrap starts (options, mount point), one per system folder:
+    /// read-only (the layer over the host's folder) for jobs, writable (upper and work folders) while building.
+    static func overlays(layer: SandboxLayer, building: Bool) -> [Overlay] {
+        SandboxLayer.folders.map { folder in
+            Overlay(options: building ? "lowerdir=/\(folder),upperdir=\(layer.upper(folder)),workdir=\(layer.work(folder))"
+                                      : "lowerdir=\(layer.upper(folder)):/\(folder)",
+                    target: layer.merged(folder))
         }
-        return ("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "--propagation", "private", "--",
-                                     "/bin/sh", "-c", script, "layer-mounts"] + mounts + ["--", bwrap] + arguments)
+    }
+
+    struct Overlay: Equatable {
+        var options: String
+        var target: String
     }
 
     /// Prepares a new layer folder: the skeleton of the system folders (owned by `owner`), work and mount points.

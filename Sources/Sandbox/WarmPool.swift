@@ -113,7 +113,7 @@ final class WarmPool: @unchecked Sendable {
             prepare.stderr_fd = pipes.stderrWrite
             prepare.extra_fd = pipes.statusWrite
             prepare.setCgroups(cgroups, count: cgroup.procsFiles.count)
-            return cc_warm_start(&prepare, warm, &failedStep)
+            return ForkLock.spawning { cc_warm_start(&prepare, warm, &failedStep) }
         }
         let startErrno = errno
         pipes.closeWriteEnds()

@@ -7,6 +7,7 @@ import Foundation
 import Fluent
 import Vapor
 import VaporTesting
+import Grading
 @testable import App
 
 @Suite(.serialized) struct GradingFlowTests {
@@ -73,6 +74,22 @@ import VaporTesting
             #expect(foreign.status == .notFound)
             let asStaff = try await Self.submission(app, first.id, as: "ta@demo.test")
             #expect(asStaff.log?.contains("status: ok") == true)
+            // The handed-in files come back as a zip to their owner and the staff, to nobody else.
+            for (headers, expected) in [(student1, HTTPStatus.ok), (try await app.bearer("ta@demo.test"), .ok), (student2, .notFound)] {
+                let download = try await app.testing().sendRequest(.GET, "api/v1/submissions/\(first.id)/files.zip", headers: headers)
+                #expect(download.status == expected)
+                if expected == .ok {
+                    #expect(download.headers.contentType == .zip)
+                    let files = try SafeArchive.read(Data(buffer: download.body))
+                    #expect(files["hello.py"] == Self.hello && files["add.py"] == Self.add)
+                }
+            }
+            // Each student's own grades: their score, nobody else's.
+            let mine = try await app.testing().sendRequest(.GET, "api/v1/courses/\(try await app.course("CS101").requireID())/grades", headers: student2)
+            #expect(mine.status == .ok)
+            let grades = try mine.content.decode([Grades.MyGrade].self)
+            let row = try #require(grades.first { $0.assignmentID == assignmentID })
+            #expect(row.score == 3 && row.attempts == 1 && row.hiddenAttempts == 0)
             #expect(try await QueuedJob.query(on: app.db).filter(\.$status == .done).count() == 2)
         }
     }
@@ -161,6 +178,13 @@ import VaporTesting
             let later = try await Self.submission(app, id, as: "student3@demo.test")
             #expect(Set(later.tests.map(\.name)) == ["add works", "after due", "after published"])
             #expect(later.hiddenTests == 1)
+            // The student's grades page keeps the total hidden too (a hidden test counts in it) and says so.
+            let browser = try Browser(app)
+            try await browser.signIn("student3@demo.test")
+            let page = try await browser.get("/courses/\(assignment.$course.id)/grades")
+            #expect(page.status == .ok)
+            #expect(page.body.string.contains("Calculator") && page.body.string.contains("1 score(s) not visible yet"))
+            #expect(!page.body.string.contains(">10<"))
         }
     }
 
@@ -238,12 +262,13 @@ import VaporTesting
             let lab1 = try #require(try await Assignment.query(on: app.db).filter(\.$title == DemoData.classroomTitle).first())
             let lab2 = try #require(try await Assignment.query(on: app.db).filter(\.$title == DemoData.gradescopeTitle).first())
             #expect(lab2.setupStatus == .ready, "\(lab2.setupLog ?? "")")
-            func scores(_ assignment: Assignment) async throws -> [Double?] {
+            func graded(_ assignment: Assignment) async throws -> [Submission] {
                 try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID()).with(\.$user).all()
-                    .sorted { $0.user.email < $1.user.email }.map(\.score)
+                    .sorted { $0.user.email < $1.user.email }
             }
-            #expect(try await scores(lab1) == [5, 2, 3])
-            #expect(try await scores(lab2) == [10, 4])
+            let labs = (try await graded(lab1), try await graded(lab2))
+            #expect(labs.0.map(\.score) == [5, 2, 3], "\(labs.0.map { ($0.problem ?? "", $0.log ?? "") })")
+            #expect(labs.1.map(\.score) == [10, 4], "\(labs.1.map { ($0.problem ?? "", $0.log ?? "") })")
             // The instructions are Markdown, rendered and sanitised on the page.
             let browser = try Browser(app)
             try await browser.signIn("student1@demo.test")

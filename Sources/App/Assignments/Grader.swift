@@ -34,11 +34,10 @@ struct Grader: Sendable {
 
     /// Runs the submission; throws only when the machine could not run it (the job is then retried).
     func grade(_ submission: Submission, _ assignment: Assignment, files: [String: Data], person: User, previous: [Submission]) async throws -> GradingOutcome {
-        let sandbox = app.sandbox
         switch assignment.kind {
         case .gradescope:
             let source: [String: Data]
-            do { source = try Assignments.autograderFiles(assignment) } catch {
+            do { source = try await app.environmentLayers.source(of: assignment) } catch {
                 return GradingOutcome(score: 0, problem: "The autograder zip could not be read (\(error)); the course staff must upload it again.")
             }
             let layer: SandboxLayer
@@ -49,9 +48,8 @@ struct Grader: Sendable {
                                       log: log)
             }
             let metadata = metadataJSON(submission, assignment, person: person, previous: previous)
-            let job = SandboxJob(command: GradescopeRun.command, files: GradescopeRun.files(source: source, submission: files, metadata: metadata),
-                                 workPath: GradescopeRun.root, outputDirectory: GradescopeRun.resultsFolder, environment: ["HOME": "/autograder"],
-                                 limits: limits(assignment, seconds: assignment.timeLimitSeconds), network: false, layer: layer)
+            let job = Self.gradescopeJob(source: source, submission: files, metadata: metadata, layer: layer,
+                                         limits: limits(assignment, seconds: assignment.timeLimitSeconds))
             let result = try await run(job)
             let outputs = Dictionary(result.outputFiles.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first })
             let log = Self.log(result)
@@ -81,6 +79,16 @@ struct Grader: Sendable {
             return GradingOutcome(score: results.total, maxScore: results.maximum, results: String(decoding: results.json(), as: UTF8.self),
                                   problem: problem, log: Self.log(result), cpuMs: result.cpuMs, wallMs: result.wallMs)
         }
+    }
+
+    /// A Gradescope run: /autograder laid out by the contract, on the autograder's environment layer, no network.
+    static func gradescopeJob(source: [String: Data], submission: [String: Data], metadata: Data, layer: SandboxLayer, limits: SandboxLimits) -> SandboxJob {
+        var job = SandboxJob(command: GradescopeRun.command(runAutograder: source["run_autograder"]),
+                             files: GradescopeRun.files(source: source, submission: submission, metadata: metadata),
+                             workPath: GradescopeRun.root, outputDirectory: GradescopeRun.resultsFolder, environment: ["HOME": GradescopeRun.root],
+                             limits: limits, network: false, layer: layer)
+        job.executables = GradescopeRun.executables(source: source)
+        return job
     }
 
     private func run(_ job: SandboxJob) async throws -> SandboxResult {
@@ -138,6 +146,21 @@ actor EnvironmentLayers {
 
     private var building: [String: Task<Outcome, any Error>] = [:]
     private let app: Application
+    /// The unpacked autograder zips of the versions graded lately (a run need not unzip its autograder again).
+    private var sources: [String: [String: Data]] = [:]
+    private var sourceOrder: [String] = []
+    static let cachedSources = 16
+
+    /// The autograder's files for the assignment's current version (unpacked once per version on this machine).
+    func source(of assignment: Assignment) throws -> [String: Data] {
+        let id = assignment.layerID
+        if let cached = sources[id] { return cached }
+        let files = try Assignments.autograderFiles(assignment)
+        sources[id] = files
+        sourceOrder.append(id)
+        if sourceOrder.count > Self.cachedSources { sources[sourceOrder.removeFirst()] = nil }
+        return files
+    }
 
     init(app: Application) { self.app = app }
 

@@ -98,6 +98,60 @@ enum Grades {
                         files: files.map { .init(path: $0.path, size: $0.contents.count) })
     }
 
+    /// Views of a page of submissions (owners loaded with them or not) with their adjustments: one query whatever its size.
+    static func views(_ submissions: [Submission], assignment: Assignment?, assignments: [UUID: Assignment] = [:], staff: Bool,
+                      on db: any Database) async throws -> [SubmissionDTO] {
+        let ids = submissions.compactMap(\.id)
+        let adjustments = ids.isEmpty ? [] : try await GradeAdjustment.query(on: db).filter(\.$submission.$id ~~ ids).with(\.$author).sort(\.$createdAt).all()
+        let bySubmission = Dictionary(grouping: adjustments, by: { $0.$submission.id })
+        return try submissions.map { submission in
+            guard let assignment = assignment ?? assignments[submission.$assignment.id] else { throw Abort(.internalServerError) }
+            return try view(submission, assignment: assignment, owner: submission.$user.value, staff: staff,
+                     adjustments: (bySubmission[submission.id!] ?? []).map { ($0, $0.author.displayName) }, files: [])
+        }
+    }
+
+    /// One student's grades in a course as they may see them: per released assignment, the counted attempt among
+    /// those whose score is visible to them (Gradescope's visibility rules), after adjustments and late penalty.
+    struct MyGrade: Content {
+        var assignmentID: UUID
+        var title: String
+        var dueAt: Date?
+        var pointsPossible: Double?
+        var counted: String
+        var attempts: Int
+        /// The counted score; nil when nothing visible was graded yet.
+        var score: Double?
+        /// Graded attempts whose score the student cannot see yet (hidden, or until the due date or publication).
+        var hiddenAttempts: Int
+        var waiting: Int
+    }
+
+    /// Four queries whatever the number of assignments and attempts.
+    static func mine(in course: Course, user: User, on db: any Database) async throws -> [MyGrade] {
+        let assignments = try await Assignment.query(on: db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt).all()
+            .filter(\.isReleased)
+        let ids = assignments.compactMap(\.id)
+        let submissions = ids.isEmpty ? [] : try await Submission.query(on: db).filter(\.$assignment.$id ~~ ids)
+            .filter(\.$user.$id == user.requireID()).sort(\.$attempt).all()
+        let byAssignment = Dictionary(grouping: submissions, by: { $0.$assignment.id })
+        var views: [UUID: [SubmissionDTO]] = [:]
+        let allViews = try await Grades.views(submissions, assignment: nil, assignments: Dictionary(uniqueKeysWithValues: assignments.map { ($0.id!, $0) }),
+                                              staff: false, on: db)
+        for view in allViews { views[view.assignmentID, default: []].append(view) }
+        return assignments.map { assignment in
+            let mine = views[assignment.id!] ?? []
+            let graded = mine.filter { $0.status == SubmissionStatus.graded.rawValue || $0.status == SubmissionStatus.failed.rawValue }
+            let visible = graded.filter { $0.autograderScore != nil }
+            let counted = Gradebook.counted(visible.map { GradedAttempt(submittedAt: $0.submittedAt, autograderScore: $0.autograderScore,
+                                                                         adjustment: $0.adjustments.reduce(0) { $0 + $1.points }) },
+                                            rule: assignment.counted, late: assignment.latePolicy, due: assignment.dueAt)
+            return MyGrade(assignmentID: assignment.id!, title: assignment.title, dueAt: assignment.dueAt, pointsPossible: assignment.pointsPossible,
+                           counted: assignment.counted.rawValue, attempts: byAssignment[assignment.id!]?.count ?? 0, score: counted,
+                           hiddenAttempts: graded.count - visible.count, waiting: mine.count - graded.count)
+        }
+    }
+
     // MARK: Regrades
 
     /// Runs one submission again with the assignment's current autograder, charged to the course (staff asked).
@@ -119,7 +173,7 @@ enum Grades {
                 try await submission.save(on: tx)
             }
         } catch {
-            if let hold { _ = try? await LedgerStore(db: db, gate: app.ledgerGate, metrics: app.platformMetrics).void(hold.requireID()) }
+            if let hold { _ = try? await app.ledger(on: db).void(hold.requireID()) }
             throw error
         }
     }

@@ -101,7 +101,7 @@ enum Submissions {
                 try await submission.save(on: tx)
             }
         } catch {
-            if let hold { _ = try? await LedgerStore(db: db, gate: app.ledgerGate, metrics: app.platformMetrics).void(hold.requireID(), memo: "the hand-in was not stored") }
+            if let hold { _ = try? await app.ledger(on: db).void(hold.requireID(), memo: "the hand-in was not stored") }
             if LedgerStore.isUniqueViolation(error) {
                 throw SubmissionRefusal("Another hand-in of yours for this assignment arrived at the same moment; look at your submissions and try again if needed.")
             }
@@ -133,7 +133,7 @@ enum Submissions {
                         on app: Application, db: any Database) async throws -> LedgerHold? {
         let amount = try await estimate(for: assignment, on: db, at: Date())
         guard amount > .zero else { return nil }
-        let ledger = LedgerStore(db: db, gate: app.ledgerGate, metrics: app.platformMetrics)
+        let ledger = app.ledger(on: db)
         do {
             let account = staff ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
             return try await ledger.reserve(account, amount: amount, reason: "grading “\(assignment.title)”", key: key,

@@ -5,6 +5,7 @@ import ArgumentParser
 import Fluent
 import Foundation
 import Grading
+import Sandbox
 import Vapor
 
 struct GradingBenchCommand: AsyncParsableCommand {
@@ -12,6 +13,7 @@ struct GradingBenchCommand: AsyncParsableCommand {
 
     @ArgumentParser.Option var submissions = 200
     @ArgumentParser.Option var parallel = 2
+    @ArgumentParser.Flag(help: "Also time the parts apart: the sandbox runs alone, the hand-ins alone, the workers alone.") var phases = false
 
     /// The autograder: written for Gradescope, with paths relative to its folder so the bare run can use it as it is.
     static let autograder: [String: String] = [
@@ -35,9 +37,13 @@ struct GradingBenchCommand: AsyncParsableCommand {
             let bare = try bareRun()
             let (platform, graded) = try await platformRun(app)
             let efficiency = bare / platform
-            say(String(format: "%-42@%12@%16@", "run" as NSString, "seconds" as NSString, "ms / hand-in" as NSString))
-            say(String(format: "%-42@%12.2f%16.1f", "bare: the test command, \(parallel) in parallel" as NSString, bare, bare * 1000 / Double(submissions)))
-            say(String(format: "%-42@%12.2f%16.1f", "platform: queue + \(parallel) workers + sandbox" as NSString, platform, platform * 1000 / Double(submissions)))
+            func row(_ label: String, _ seconds: String, _ each: String) -> String {
+                label.padding(toLength: 58, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 10 - seconds.count)) + seconds
+                    + String(repeating: " ", count: max(0, 16 - each.count)) + each
+            }
+            say(row("run", "seconds", "ms / hand-in"))
+            say(row("bare: the test command, \(parallel) in parallel", String(format: "%.2f", bare), String(format: "%.1f", bare * 1000 / Double(submissions))))
+            say(row("platform: hand-in + queue + \(parallel) workers + sandbox", String(format: "%.2f", platform), String(format: "%.1f", platform * 1000 / Double(submissions))))
             say("graded=\(graded) of \(submissions)")
             say(String(format: "efficiency=%.2f", efficiency))
         }
@@ -121,12 +127,44 @@ struct GradingBenchCommand: AsyncParsableCommand {
         }
         for index in 0..<4 { try await handIn(index) }
         _ = try await waitForAll(4)
+        if phases {
+            let source = try Assignments.autograderFiles(ready)
+            guard case .ready(let layer, _) = try await app.environmentLayers.ensure(ready, source: source) else { throw CommandFailure("no layer") }
+            let job = Grader.gradescopeJob(source: source, submission: files, metadata: Data("{}".utf8), layer: layer,
+                                           limits: Grader(app: app).limits(ready, seconds: ready.timeLimitSeconds))
+            var start = Date()
+            for (label, candidate) in [("on the layer", job), ("on the host view", { var j = job; j.layer = nil; return j }()),
+                                       ("true", { var j = job; j.layer = nil; j.command = ["/bin/true"]; return j }())] {
+                start = Date()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for lane in 0..<parallel {
+                        group.addTask { for _ in stride(from: lane, to: submissions, by: parallel) { _ = try await app.sandbox.run(candidate) } }
+                    }
+                    try await group.waitForAll()
+                }
+                say(String(format: "phase: sandbox runs alone \(label), %d at a time: %.2f s", parallel, Date().timeIntervalSince(start)))
+            }
+            await workers.stop()
+            start = Date()
+            for index in 0..<submissions { try await handIn(index + 4) }
+            say(String(format: "phase: %d hand-ins accepted (no workers): %.2f s", submissions, Date().timeIntervalSince(start)))
+            start = Date()
+            let again = GradingWorkers(count: parallel, lease: 60, poll: .milliseconds(20))
+            again.start(app)
+            _ = try await waitForAll(submissions + 4)
+            say(String(format: "phase: graded by %d workers: %.2f s", parallel, Date().timeIntervalSince(start)))
+            await again.stop()
+            return (0, 0)
+        }
         let start = Date()
         for index in 0..<submissions { try await handIn(index + 4) }
         let done = try await waitForAll(submissions + 4)
         let elapsed = Date().timeIntervalSince(start)
-        let graded = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID()).filter(\.$score == 10).count() - 4
+        let all = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID()).all()
         _ = done
-        return (elapsed, graded)
+        for miss in all where miss.score != 10 {
+            FileHandle.standardError.write(Data("not full marks: attempt \(miss.attempt) score \(miss.score ?? -1): \(miss.problem ?? "")\n\(miss.log ?? "")\n".utf8))
+        }
+        return (elapsed, all.filter { $0.score == 10 }.count - 4)
     }
 }

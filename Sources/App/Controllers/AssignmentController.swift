@@ -124,18 +124,26 @@ enum AssignmentController {
         var query = Submission.query(on: req.db).filter(\.$assignment.$id == (try assignment.requireID())).sort(\.$submittedAt, .descending)
         if !staff { query = query.filter(\.$user.$id == (try user.requireID())) }
         let page = try await query.with(\.$user).paginate(for: req)
-        let ids = page.items.compactMap(\.id)
-        let adjustments = ids.isEmpty ? [] : try await GradeAdjustment.query(on: req.db).filter(\.$submission.$id ~~ ids).with(\.$author).sort(\.$createdAt).all()
-        let bySubmission = Dictionary(grouping: adjustments, by: { $0.$submission.id })
-        return try page.map { submission in
-            try Grades.view(submission, assignment: assignment, owner: submission.user, staff: staff,
-                            adjustments: (bySubmission[submission.id!] ?? []).map { ($0, $0.author.displayName) }, files: [])
-        }
+        let views = try await Grades.views(page.items, assignment: assignment, staff: staff, on: req.db)
+        return Page(items: views, metadata: page.metadata)
     }
 
     @Sendable static func submission(req: Request) async throws -> SubmissionDTO {
         let (submission, assignment, _, user, access) = try await req.submission(grading: false)
         return try await Grades.load(submission, assignment: assignment, staff: Policy.allows(user, .grade(access)), on: req.db)
+    }
+
+    /// GET …/submissions/{id}/files.zip: the handed-in files as one zip (their owner and the course staff).
+    @Sendable static func download(req: Request) async throws -> Response {
+        let (submission, assignment, _, _, _) = try await req.submission(grading: false)
+        let files = try await SubmissionFile.query(on: req.db).filter(\.$submission.$id == submission.requireID()).all()
+        let zip = try SafeArchive.make(Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first }))
+        let response = Response(status: .ok, body: .init(data: zip))
+        response.headers.contentType = .zip
+        let owner = try await User.find(submission.$user.id, on: req.db)
+        let name = "\(assignment.title)-\(owner?.email ?? "submission")-attempt-\(submission.attempt)".map { $0.isLetter || $0.isNumber || "-_.@".contains($0) ? $0 : "_" }
+        response.headers.contentDisposition = .init(.attachment, filename: String(name) + ".zip")
+        return response
     }
 
     @Sendable static func regrade(req: Request) async throws -> SubmissionDTO {
@@ -169,6 +177,12 @@ enum AssignmentController {
     @Sendable static func studentGrades(req: Request) async throws -> GradebookData {
         let (course, _, _) = try await req.course(for: Policy.Action.grade)
         return try await GradebookData.load(course, onlyUser: try req.userIDParameter(), on: req.db)
+    }
+
+    /// GET /courses/{id}/grades: the caller's own grades in the course, as they may see them.
+    @Sendable static func myGrades(req: Request) async throws -> [Grades.MyGrade] {
+        let (course, user, _) = try await req.course(for: Policy.Action.viewCourse)
+        return try await Grades.mine(in: course, user: user, on: req.db)
     }
 
     @Sendable static func gradebookCSV(req: Request) async throws -> Response {

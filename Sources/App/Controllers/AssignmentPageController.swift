@@ -80,14 +80,9 @@ enum AssignmentPageController {
         let staff = Policy.allows(user, .grade(access))
         let id = try assignment.requireID()
         func rows(_ submissions: [Submission]) async throws -> [AssignmentPage.Row] {
-            let ids = submissions.compactMap(\.id)
-            let adjustments = ids.isEmpty ? [] : try await GradeAdjustment.query(on: req.db).filter(\.$submission.$id ~~ ids).all()
-            let grouped = Dictionary(grouping: adjustments, by: { $0.$submission.id })
-            return try submissions.map { submission in
-                let dto = try Grades.view(submission, assignment: assignment, owner: nil, staff: staff,
-                                          adjustments: (grouped[submission.id!] ?? []).map { ($0, "") }, files: [])
-                return .init(id: dto.id, who: submission.$user.value?.displayName ?? "", attempt: dto.attempt,
-                             submittedAt: when(dto.submittedAt) ?? "", status: dto.status, score: score(dto), testRun: dto.isTestRun)
+            try await Grades.views(submissions, assignment: assignment, staff: staff, on: req.db).map { dto in
+                .init(id: dto.id, who: dto.userName ?? "", attempt: dto.attempt,
+                      submittedAt: when(dto.submittedAt) ?? "", status: dto.status, score: score(dto), testRun: dto.isTestRun)
             }
         }
         let mine = try await Submission.query(on: req.db).filter(\.$assignment.$id == id).filter(\.$user.$id == user.requireID())
@@ -221,6 +216,30 @@ enum AssignmentPageController {
     }
 
     // MARK: Gradebook
+
+    struct MyGradesPage: Encodable {
+        struct Row: Encodable { var assignmentID: UUID; var title: String; var due: String; var attempts: Int; var score: String; var note: String }
+        var title: String
+        var page: PageContext
+        var course: CourseDTO
+        var rows: [Row]
+    }
+
+    /// A person's own grades in the course (what students see; staff see their own test runs' course too).
+    @Sendable static func myGrades(req: Request) async throws -> View {
+        let (course, user, access) = try await req.course(for: Policy.Action.viewCourse)
+        let grades = try await Grades.mine(in: course, user: user, on: req.db)
+        return try await req.view.render("grades", MyGradesPage(
+            title: "\(course.code): my grades", page: PageContext(req), course: try CourseDTO(course, access: access),
+            rows: grades.map { grade in
+                var notes: [String] = []
+                if grade.waiting > 0 { notes.append("\(grade.waiting) waiting to be graded") }
+                if grade.hiddenAttempts > 0 { notes.append("\(grade.hiddenAttempts) score(s) not visible yet") }
+                let score = grade.score.map { Gradebook.number($0) + (grade.pointsPossible.map { " / " + Gradebook.number($0) } ?? "") } ?? "—"
+                return .init(assignmentID: grade.assignmentID, title: grade.title, due: when(grade.dueAt) ?? "no due date", attempts: grade.attempts,
+                             score: score, note: notes.joined(separator: "; "))
+            }))
+    }
 
     @Sendable static func gradebook(req: Request) async throws -> View {
         let (course, _, access) = try await req.course(for: Policy.Action.grade)

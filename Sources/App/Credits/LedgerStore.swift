@@ -279,7 +279,10 @@ extension Application {
     private struct LedgerGateKey: StorageKey { typealias Value = LedgerWriteGate }
 
     /// The ledger on this application's database (with the SQLite write queue when the database is SQLite).
-    var ledger: LedgerStore { LedgerStore(db: db, gate: ledgerGate, metrics: storage[PlatformMetricsKey.self]) }
+    var ledger: LedgerStore { ledger(on: db) }
+
+    /// The ledger on `db` (a request's database, a transaction's) with this application's write queue and metrics.
+    func ledger(on db: any Database) -> LedgerStore { LedgerStore(db: db, gate: ledgerGate, metrics: storage[PlatformMetricsKey.self]) }
 
     var ledgerGate: LedgerWriteGate? {
         get { storage[LedgerGateKey.self] }
@@ -288,7 +291,7 @@ extension Application {
 }
 
 extension Request {
-    var ledger: LedgerStore { LedgerStore(db: db, gate: application.ledgerGate, metrics: application.platformMetrics) }
+    var ledger: LedgerStore { application.ledger(on: db) }
 }
 
 extension LedgerRefusal: AbortError {

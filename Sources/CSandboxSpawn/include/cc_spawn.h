@@ -8,6 +8,7 @@
 
 #define CC_SPAWN_MAX_CGROUPS 4
 #define CC_SPAWN_MAX_LIMITS 8
+#define CC_SPAWN_MAX_OVERLAYS 4
 
 typedef struct {
     int resource;              // RLIMIT_*
@@ -27,10 +28,17 @@ typedef struct {
     int limit_count;
     int drop_privileges;              // when 1: setgroups([]), setresgid(gid), setresuid(uid)
     unsigned int uid, gid;
+    // An environment layer: after dropping privileges, the child enters a user namespace of its own (its uid as
+    // root there) and a private mount namespace, and mounts these overlays before exec (what
+    // `unshare --user --map-root-user --mount` + `mount -t overlay` did, without two more programs per job).
+    const char *overlay_options[CC_SPAWN_MAX_OVERLAYS];
+    const char *overlay_targets[CC_SPAWN_MAX_OVERLAYS];
+    int overlay_count;
 } cc_spawn_request;
 
 // Returns the child's pid, or -1 with errno set. When the child fails before exec, it reports the step and errno
-// through an internal pipe: *failed_step names it ("cgroup", "rlimit", "setsid", "setgid", "setuid", "exec") and
+// through an internal pipe: *failed_step names it ("cgroup", "rlimit", "setsid", "setgid", "setuid", "exec", "fd",
+// "namespace", "overlay") and
 // the return value is -1 with errno set to the child's error.
 pid_t cc_spawn(const cc_spawn_request *request, const char **failed_step);
 

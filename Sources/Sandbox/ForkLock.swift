@@ -1,0 +1,45 @@
+// Files a job will execute must not be open for writing in any process when the job execs them, or exec fails
+// with "Text file busy" (ETXTBSY). A child made by clone/fork copies every descriptor the platform holds at that
+// moment and keeps them until its own exec (a warm launcher: until its job comes), so a job file being written by
+// one thread while another thread spawns a sandbox could stay open in that child. Go solves this with its
+// ForkLock; so does this: writing a job's files takes the lock shared, spawning takes it exclusively.
+import Glibc
+
+enum ForkLock {
+    nonisolated(unsafe) private static let lock: UnsafeMutablePointer<pthread_rwlock_t> = {
+        let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+        pthread_rwlock_init(lock, nil)
+        return lock
+    }()
+
+    /// Around writing a file (many at once).
+    static func writing<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    /// Around clone/fork (one at a time, never while a file is being written).
+    static func spawning<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    /// Writes a whole file (created or truncated, then `mode`), holding the lock shared; false on failure.
+    static func writeFile(_ path: String, _ data: [UInt8], mode: mode_t) -> Bool {
+        writing {
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            var written = 0
+            while written < data.count {
+                let n = data.withUnsafeBytes { write(fd, $0.baseAddress! + written, data.count - written) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                written += n
+            }
+            return fchmod(fd, mode) == 0
+        }
+    }
+}
