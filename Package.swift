@@ -36,6 +36,7 @@ let package = Package(
                 .target(name: "Sandbox"),
                 .target(name: "Ledger"),
                 .target(name: "Grading"),
+                .target(name: "Gateway"),
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Ink", package: "Ink"),
                 .product(name: "Fluent", package: "fluent"),
@@ -54,6 +55,8 @@ let package = Package(
             name: "Sandbox",
             dependencies: [.target(name: "CSandboxSpawn")]
         ),
+        // The AI gateway's rules: OpenAI request reading, policy, rate windows, stream usage, errors. No Vapor.
+        .target(name: "Gateway"),
         // Autograder formats (Gradescope results.json, Classroom autograding.json), visibility, late policy. No Vapor.
         .target(name: "Grading", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
@@ -79,11 +82,13 @@ let package = Package(
             name: "LedgerTests",
             dependencies: [.target(name: "Ledger"), .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        .testTarget(name: "GatewayTests", dependencies: [.target(name: "Gateway")]),
         .testTarget(
             name: "AppTests",
             dependencies: [
                 .target(name: "App"),
                 .target(name: "Grading"),
+                .target(name: "Gateway"),
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

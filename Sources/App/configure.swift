@@ -2,6 +2,7 @@
 // Every entry point (serve, migrate, demo, tests) comes through here, so they all see the same platform.
 import Vapor
 import Fluent
+import Gateway
 import FluentSQLiteDriver
 import FluentPostgresDriver
 import Leaf
@@ -38,6 +39,7 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.sandbox = SandboxService(sandbox: Sandbox(configuration: SandboxService.configuration(for: config)), metrics: app.platformMetrics)
     app.lifecycle.use(SandboxLifecycle())
     app.environmentLayers = EnvironmentLayers(app: app)
+    app.aiRateWindow = RateWindow()
     // Outermost first: metrics see every final status, errors become JSON or pages, then static files.
     app.middleware = Middlewares()
     app.middleware.use(RequestMetricsMiddleware())

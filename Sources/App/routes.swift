@@ -56,6 +56,10 @@ func routes(_ app: Application) throws {
     signedIn.post("courses", ":courseID", "assignments", use: AssignmentPageController.create)
     signedIn.get("courses", ":courseID", "gradebook", use: AssignmentPageController.gradebook)
     signedIn.get("courses", ":courseID", "grades", use: AssignmentPageController.myGrades)
+    signedIn.get("courses", ":courseID", "ai", use: AIPageController.page)
+    signedIn.post("courses", ":courseID", "ai", "keys", use: AIPageController.createKey)
+    signedIn.post("courses", ":courseID", "ai", "policy", use: AIPageController.setPolicy)
+    signedIn.post("ai", "keys", ":keyID", "revoke", use: AIPageController.revokeKey)
     signedIn.get("assignments", ":assignmentID", use: AssignmentPageController.page)
     signedIn.post("assignments", ":assignmentID", use: AssignmentPageController.update)
     signedIn.on(.POST, "assignments", ":assignmentID", "autograder", body: .collect(maxSize: "51mb"), use: AssignmentPageController.uploadAutograder)
@@ -144,6 +148,13 @@ func routes(_ app: Application) throws {
     directoryRoutes(api)
     creditsRoutes(api)
     gradingRoutes(api)
+    aiRoutes(api)
+
+    // The OpenAI-compatible gateway: its own keys and OpenAI's formats (documented in the README, not in /api/v1's).
+    let gateway = app.grouped("v1")
+    gateway.on(.POST, "chat", "completions", body: .collect(maxSize: "4mb"), use: AIGatewayController.chatCompletions)
+    gateway.on(.POST, "embeddings", body: .collect(maxSize: "4mb"), use: AIGatewayController.embeddings)
+    gateway.get("models", use: AIGatewayController.models)
 
     app.openAPIDocument = api.document(version: PlatformVersion.current)
 }
@@ -434,4 +445,51 @@ private func gradingRoutes(_ api: APIRoutes) {
     api.on(.GET, "courses/:courseID/gradebook.csv", id: "getGradebookCSV",
            summary: "The gradebook as the CSV Canvas imports (Student, ID, SIS User ID, SIS Login ID = email, Section, one column per assignment).",
            tag: "grading", errors: [404: "No such course, or not yours to grade."], use: AssignmentController.gradebookCSV)
+}
+
+/// The AI gateway's management: providers and models (admins), keys (each member), policy (instructors), usage.
+private func aiRoutes(_ api: APIRoutes) {
+    let invalid = "The input has problems; error.problems lists each one. Nothing was changed."
+    let provider = JSONSchema.object(["id": .string(format: "uuid"), "name": .string(), "baseURL": .string(), "secretEnv": .string(),
+                                      "secretPresent": .boolean], required: ["id", "name", "baseURL", "secretPresent"])
+    let model = JSONSchema.object(["id": .string(format: "uuid"), "name": .string(), "kind": .string(enumValues: ["chat", "embedding"]),
+                                   "provider": .string(), "fallbackProvider": .string(), "upstreamName": .string(),
+                                   "inputPrice": .string(), "outputPrice": .string()], required: ["id", "name", "kind", "provider", "upstreamName"])
+    let key = JSONSchema.object(["id": .string(format: "uuid"), "name": .string(), "courseID": .string(format: "uuid"), "prefix": .string(),
+                                 "createdAt": .string(format: "date-time"), "lastUsedAt": .string(format: "date-time"),
+                                 "token": .string()], required: ["id", "name", "prefix"])
+    let policy = JSONSchema.object(["allowedModels": .array(.string()), "maxTokensPerRequest": .integer(), "requestsPerMinute": .integer(),
+                                    "systemPrompt": .string(), "logPrompts": .boolean, "promptRetentionDays": .integer(),
+                                    "blackouts": .array(.object(["start": .string(format: "date-time"), "end": .string(format: "date-time"),
+                                                                 "message": .string()], required: ["start", "end", "message"]))],
+                                   required: [])
+    let line = JSONSchema.object(["key": .string(), "requests": .integer(), "promptTokens": .integer(), "completionTokens": .integer(),
+                                  "credits": .string()], required: ["key", "requests", "promptTokens", "completionTokens", "credits"])
+    api.on(.GET, "ai/providers", id: "listAIProviders", summary: "AI providers (admins): base URL and the NAME of the variable holding the secret, never the secret.",
+           tag: "ai", response: .array(provider), errors: [404: "Not an admin."], use: AIGatewayController.providers)
+    api.on(.POST, "ai/providers", id: "addAIProvider", summary: "Register an OpenAI-compatible provider (admins).", tag: "ai",
+           request: .object(["name": .string(), "baseURL": .string(), "secretEnv": .string()], required: ["name", "baseURL"]),
+           response: provider, status: 201, errors: [404: "Not an admin.", 422: invalid], use: AIGatewayController.addProvider)
+    api.on(.GET, "ai/models", id: "listAIModels", summary: "The models the gateway offers, their providers and prices (credits per million tokens).",
+           tag: "ai", response: .array(model), use: AIGatewayController.catalogue)
+    api.on(.POST, "ai/models", id: "addAIModel", summary: "Offer a model through a provider (and a fallback), with its prices (admins).", tag: "ai",
+           request: .object(["name": .string(), "kind": .string(enumValues: ["chat", "embedding"]), "provider": .string(), "fallbackProvider": .string(),
+                             "upstreamName": .string(), "inputPrice": .string(), "outputPrice": .string()], required: ["name", "provider", "inputPrice"]),
+           response: model, status: 201, errors: [404: "Not an admin.", 422: invalid], use: AIGatewayController.addModel)
+    api.on(.GET, "courses/:courseID/ai/keys", id: "listAIKeys", summary: "Your live AI gateway keys for the course.", tag: "ai",
+           response: .array(key), errors: [404: "No such course, or not yours."], use: AIGatewayController.keys)
+    api.on(.POST, "courses/:courseID/ai/keys", id: "createAIKey", summary: "A new AI gateway key for the course; the token is in this answer only.", tag: "ai",
+           request: .object(["name": .string()], required: ["name"]), response: key, status: 201,
+           errors: [404: "No such course, or not yours.", 422: invalid], use: AIGatewayController.createKey)
+    api.on(.DELETE, "ai/keys/:keyID", id: "revokeAIKey", summary: "Revoke one of your AI keys; it stops at once.", tag: "ai", status: 204,
+           errors: [404: "No such key, or not yours."], use: AIGatewayController.revokeKey)
+    api.on(.GET, "courses/:courseID/ai/policy", id: "getAIPolicy", summary: "The course's AI policy.", tag: "ai", response: policy,
+           errors: [404: "No such course, or not yours."], use: AIGatewayController.policy)
+    api.on(.PUT, "courses/:courseID/ai/policy", id: "setAIPolicy", summary: "Change the fields given of the course's AI policy (instructors).", tag: "ai",
+           request: policy, response: policy, errors: [404: "No such course, or not yours to manage.", 422: invalid], use: AIGatewayController.setPolicy)
+    api.on(.GET, "courses/:courseID/ai/usage", id: "getAIUsage", summary: "AI usage per student and per model (staff); ?since=YYYY-MM-DD.", tag: "ai",
+           response: .object(["since": .string(format: "date-time"), "byStudent": .array(line), "byModel": .array(line)], required: ["since", "byStudent", "byModel"]),
+           errors: [404: "No such course, or not yours to see."], use: AIGatewayController.usage)
+    api.on(.GET, "courses/:courseID/ai/usage/mine", id: "getMyAIUsage", summary: "Your own AI usage in the course; ?since=YYYY-MM-DD.", tag: "ai",
+           response: line, errors: [404: "No such course, or not yours."], use: AIGatewayController.myUsage)
 }

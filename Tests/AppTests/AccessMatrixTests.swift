@@ -148,6 +148,26 @@ import Ledger
         "GET /api/v1/courses/:courseID/gradebook": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         "GET /api/v1/courses/:courseID/gradebook/:userID": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         "GET /api/v1/courses/:courseID/gradebook.csv": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        // The AI gateway: admins keep the catalogue; course members hold keys paid by their allowance; instructors
+        // set the policy; staff see usage. /v1 answers only to gateway keys, never to sessions or platform tokens.
+        "GET /courses/:courseID/ai": signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
+        "POST /courses/:courseID/ai/keys": signedIn([.student, .ta, .instructor], anonymous: .signIn),
+        "POST /courses/:courseID/ai/policy": signedIn([.instructor, .admin], anonymous: .signIn),
+        "POST /ai/keys/:keyID/revoke": signedIn([.student], anonymous: .signIn),
+        "GET /api/v1/ai/providers": signedIn([.admin], anonymous: .unauthorized),
+        "POST /api/v1/ai/providers": signedIn([.admin], anonymous: .unauthorized),
+        "GET /api/v1/ai/models": signedIn(people, anonymous: .unauthorized),
+        "POST /api/v1/ai/models": signedIn([.admin], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID/ai/keys": signedIn([.student, .ta, .instructor], anonymous: .unauthorized),
+        "POST /api/v1/courses/:courseID/ai/keys": signedIn([.student, .ta, .instructor], anonymous: .unauthorized),
+        "DELETE /api/v1/ai/keys/:keyID": signedIn([.student], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID/ai/policy": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/courses/:courseID/ai/policy": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID/ai/usage": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/courses/:courseID/ai/usage/mine": signedIn([.student, .ta, .instructor], anonymous: .unauthorized),
+        "POST /v1/chat/completions": everyone(.unauthorized),
+        "POST /v1/embeddings": everyone(.unauthorized),
+        "GET /v1/models": everyone(.unauthorized),
     ]
 
     static func key(_ route: Route) -> String {
@@ -218,12 +238,13 @@ import Ledger
                 for who in Who.allCases {
                     // A fresh key of the student's for each request: revoking it is one of the routes.
                     let keyID = try await APIKeys.issue(to: student, name: "matrix", kind: .personal, on: app.db).key.requireID()
+                    let aiKeyID = key.contains("/ai/keys/") ? try await AIKeys.issue(to: student, in: course, name: "matrix", on: app.db).id : keyID
                     let path = "/" + route.path.map { component -> String in
                         switch component.description {
                         case ":courseID": return courseID.uuidString
                         case ":programmeID": return programmeID.uuidString
                         case ":projectID": return projectID.uuidString
-                        case ":keyID": return keyID.uuidString
+                        case ":keyID": return (key.contains("/ai/keys/") ? aiKeyID : keyID).uuidString
                         case ":userID": return otherID.uuidString
                         case ":holdID": return holdID.uuidString
                         case ":accountID": return accountID.uuidString
@@ -244,7 +265,8 @@ import Ledger
     /// One request as `who` (signed in through the web for pages, with a bearer token for the API), classified.
     static func request(_ app: Application, _ method: HTTPMethod, _ path: String, as who: Who) async throws -> Outcome {
         let status: HTTPResponseStatus, location: String?
-        if path.hasPrefix("/api/") {
+        let api = path.hasPrefix("/api/") || path.hasPrefix("/v1/")
+        if api {
             var headers = HTTPHeaders()
             if let email = email(who) {
                 let token = try await app.testing().sendRequest(.POST, "api/v1/auth/token") { req in
@@ -263,7 +285,7 @@ import Ledger
         }
         switch status {
         case .notFound: return .notFound
-        case .unauthorized where path.hasPrefix("/api/"): return .unauthorized
+        case .unauthorized where api: return .unauthorized
         case .seeOther where location?.hasPrefix("/signin") == true: return .signIn
         default: return .allowed
         }

@@ -33,7 +33,9 @@ enum GradingJobs {
 
     /// Grading jobs that failed for good (every worker died, or every attempt failed) leave their submission
     /// failed with the reason and its credits freed, so nothing stays "queued" or held forever.
+    /// (The platform's periodic sweep also erases AI prompts past their course's retention.)
     static func sweep(_ app: Application) async throws {
+        try await AIUsageReports.erasePrompts(on: app.db)
         try await JobQueue(db: app.db).failAbandoned()
         let waiting = try await Submission.query(on: app.db).filter(\.$status ~~ [.queued, .running]).all()
         let jobIDs = waiting.compactMap(\.jobID)

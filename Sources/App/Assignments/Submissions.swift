@@ -145,7 +145,7 @@ enum Submissions {
         }
     }
 
-    private static func whoToAsk(_ course: Course, on db: any Database) async throws -> String {
+    static func whoToAsk(_ course: Course, on db: any Database) async throws -> String {
         let instructors = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .instructor)
             .with(\.$user).all().map(\.user.displayName).sorted()
         let names = instructors.isEmpty ? "your instructor" : "your instructor (\(instructors.joined(separator: ", ")))"

@@ -16,6 +16,10 @@ struct DemoCommand: AsyncParsableCommand {
             let hash = try await app.password.async.hash(DemoData.password)
             let result = try await DemoData.load(on: app.db, passwordHash: hash)
             let assignments = try await DemoData.loadAssignments(on: app.db)
+            // The AI gateway's provider in the demo: the built-in fake upstream, on a free port for this run.
+            let (upstream, upstreamPort) = try await FakeUpstream.start()
+            defer { Task { await FakeUpstream.stop(upstream) } }
+            try await DemoData.loadAI(on: app.db, upstream: "http://127.0.0.1:\(upstreamPort)/v1")
             say(result.created + assignments == 0 ? "Demo data already loaded; nothing added." : "Demo data loaded (\(result.created + assignments) records).")
             if assignments > 0 { say("Grading the demo hand-ins in the sandbox now (CS101, Lab 1 and Lab 2).") }
             say("""
@@ -27,6 +31,9 @@ struct DemoCommand: AsyncParsableCommand {
               ta@demo.test            TA in CS101
               student1@demo.test … student\(DemoData.students.count)@demo.test
               mentor@partner.test     partner contact and project mentor (Nimbus Cloud)
+
+            AI gateway (OpenAI-compatible): base URL http://\(server.hostname == "0.0.0.0" ? "127.0.0.1" : server.hostname):\(server.port)/v1,
+            model \(DemoData.tutorModel); create a key on CS101's "AI access" page (replies come from a built-in fake model).
 
             """)
             try await PlatformRuntime.serve(app, hostname: server.hostname, port: server.port)

@@ -40,6 +40,26 @@ public final class PlatformMetrics: Sendable {
         ).increment()
     }
 
+    /// One AI gateway request: by model and outcome; its tokens and credits; the upstream's latency.
+    func recordGateway(model: String, outcome: String, promptTokens: Int, completionTokens: Int, microCredits: Int64, upstream: Duration?) {
+        registry.makeCounter(descriptor: .init(metricName: "campuscloud_ai_requests", unitName: "total", helpText: "AI gateway requests by model and outcome."),
+                             labels: [("model", model), ("outcome", outcome)]).increment()
+        for (kind, count) in [("prompt", promptTokens), ("completion", completionTokens)] where count > 0 {
+            registry.makeCounter(descriptor: .init(metricName: "campuscloud_ai_tokens", unitName: "total", helpText: "AI gateway tokens by model and kind."),
+                                 labels: [("model", model), ("kind", kind)]).increment(by: Int64(count))
+        }
+        if microCredits > 0 {
+            registry.makeCounter(descriptor: .init(metricName: "campuscloud_ai_credits_microcredits", unitName: "total",
+                                                   helpText: "Micro-credits charged for AI gateway requests by model."),
+                                 labels: [("model", model)]).increment(by: microCredits)
+        }
+        if let upstream {
+            registry.makeDurationHistogram(descriptor: .init(metricName: "campuscloud_ai_upstream_duration", unitName: "seconds",
+                                                             helpText: "Time to the upstream's response headers, by model."),
+                                           labels: [("model", model)], buckets: Self.latencyBuckets).record(upstream)
+        }
+    }
+
     public func exposition() -> String { registry.emitToString() }
 }
 

@@ -45,6 +45,12 @@ enum Policy {
         case grade(CourseAccess)
         /// See one submission: one's own, or any as grading staff.
         case viewSubmission(CourseAccess, ownerID: UUID)
+        /// Hold AI gateway keys paid by one's allowance in the course: its members.
+        case useAI(CourseAccess)
+        /// Set the course's AI policy: its instructors (and managers, admins).
+        case setAIPolicy(CourseAccess)
+        /// See the course's AI usage per student and model: its staff.
+        case viewAIUsage(CourseAccess)
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -93,6 +99,12 @@ enum Policy {
             return allows(user, .viewRoster(access))
         case .viewSubmission(let access, let ownerID):
             return (user.id == ownerID && access.courseRole != nil) || allows(user, .grade(access))
+        case .useAI(let access):
+            return access.courseRole != nil
+        case .setAIPolicy(let access):
+            return allows(user, .manageCourse(access))
+        case .viewAIUsage(let access):
+            return allows(user, .viewRoster(access))
         }
     }
 

@@ -27,6 +27,11 @@ enum Migrations {
         CreateSubmission(),
         CreateSubmissionFile(),
         CreateGradeAdjustment(),
+        CreateAIProvider(),
+        CreateAIModel(),
+        CreateAIKey(),
+        CreateAIPolicy(),
+        CreateAIUsage(),
     ]
 
     static func register(on app: Application) {

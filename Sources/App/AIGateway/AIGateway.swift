@@ -1,0 +1,299 @@
+// The AI gateway's request path: key → course (or project) and its policy → model and provider → credits held
+// for the most the request can cost → forwarded (failing over to the model's second provider when the first fails
+// before any byte reached the client) → credits settled by the usage the upstream reports → one usage row.
+// Refusals answer in OpenAI's error format with a sentence saying why and who can change it.
+import Fluent
+import Foundation
+import Gateway
+import Ledger
+import NIOCore
+import NIOHTTP1
+import AsyncHTTPClient
+import Vapor
+
+/// Who is calling: the key, its owner, the place whose allowance pays, and that place's rules.
+struct GatewayCaller: Sendable {
+    var key: AIKey
+    var user: User
+    var place: LedgerPlace
+    var policy: GatewayPolicy
+    var placeName: String { place.name }
+}
+
+enum AIGateway {
+    static let holdLifetime: TimeInterval = 15 * 60
+    static let upstreamTimeout: TimeAmount = .seconds(300)
+    static let maxReplyBytes = 32 << 20
+
+    // MARK: Who is calling
+
+    static func caller(token: String?, on db: any Database, now: Date = Date()) async throws -> GatewayCaller {
+        guard let token, let parts = TokenCodec.parse(token),
+              let key = try await AIKey.query(on: db).filter(\.$prefix == parts.prefix).with(\.$user).first(),
+              TokenCodec.matches(parts.secret, hash: key.secretHash) else {
+            throw GatewayError.badKey("The key is missing or not valid. Create one on your course page (AI access) and send it as Authorization: Bearer <key>.")
+        }
+        guard key.revokedAt == nil else { throw GatewayError.badKey("This key was revoked. Create a new one on your course page.") }
+        guard key.user.isActive else { throw GatewayError.badKey("The account this key belongs to is deactivated.") }
+        let place: LedgerPlace, policy: GatewayPolicy
+        if let courseID = key.$course.id, let course = try await Course.find(courseID, on: db) {
+            guard try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$user.$id == key.$user.id).first() != nil else {
+                throw GatewayError.policy("You are no longer a member of \(course.code), so its keys stop working.", code: "not_a_member")
+            }
+            place = .course(course)
+            policy = try await AIPolicies.policy(of: courseID, on: db)
+        } else if let projectID = key.$project.id, let project = try await ResearchProject.find(projectID, on: db) {
+            guard try await LedgerPlace.project(project).member(key.$user.id, on: db) != nil else {
+                throw GatewayError.policy("You are no longer a member of the project “\(project.title)”, so its keys stop working.", code: "not_a_member")
+            }
+            place = .project(project)
+            policy = GatewayPolicy()
+        } else {
+            throw GatewayError.badKey("The course or project of this key no longer exists.")
+        }
+        if (key.lastUsedAt ?? .distantPast) < now.addingTimeInterval(-60) {
+            key.lastUsedAt = now
+            try await key.save(on: db)
+        }
+        return GatewayCaller(key: key, user: key.user, place: place, policy: policy)
+    }
+
+    // MARK: Models
+
+    /// The models this caller may use (the catalogue filtered by the policy), by name.
+    static func models(for caller: GatewayCaller, on db: any Database) async throws -> [AIModel] {
+        try await AIModel.query(on: db).sort(\.$name).all().filter { caller.policy.allows(model: $0.name) }
+    }
+
+    // MARK: One request
+
+    /// Everything up to the upstream's answer; the caller turns the outcome into a response.
+    static func handle(_ endpoint: Endpoint, body: Data, caller: GatewayCaller, app: Application, db: any Database,
+                       started: ContinuousClock.Instant = .now) async throws -> Response {
+        let request: GatewayRequest
+        do { request = try GatewayRequest(endpoint: endpoint, json: body) } catch { return errorResponse(error) }
+        var context = UsageContext(caller: caller, model: request.model, endpoint: endpoint, streamed: request.stream, started: started,
+                                   prompt: caller.policy.logPrompts ? request.promptText : nil)
+        do {
+            let (model, hold, cap) = try await admit(request, caller: caller, app: app, db: db)
+            context = context.with(hold: hold, estimate: request.estimatedPromptTokens)
+            let body = request.upstreamBody(model: model.upstreamName, maxTokens: endpoint == .chat ? cap : nil,
+                                            systemPrompt: endpoint == .chat ? caller.policy.systemPrompt : nil)
+            let (upstream, upstreamTime) = try await forward(endpoint, body: body, model: model, app: app, context: context, db: db)
+            if request.stream && upstream.status == .ok {
+                return stream(upstream, context: context, upstreamTime: upstreamTime, app: app, db: db)
+            }
+            var collected = try await upstream.body.collect(upTo: maxReplyBytes)
+            let data = collected.readData(length: collected.readableBytes) ?? Data()
+            let usage = upstream.status == .ok ? (Usage.from(json: data) ?? Usage(promptTokens: request.estimatedPromptTokens, completionTokens: data.count / 4)) : nil
+            try await finish(context, usage: usage, status: Int(upstream.status.code), outcome: upstream.status == .ok ? "ok" : "upstream_error",
+                             upstreamTime: upstreamTime, app: app, db: db)
+            let response = Response(status: HTTPResponseStatus(statusCode: Int(upstream.status.code)), body: .init(data: data))
+            response.headers.contentType = .json
+            return response
+        } catch let error as GatewayError {
+            try? await finish(context, usage: nil, status: error.status, outcome: error.status == 502 || error.status == 504 ? "upstream_error" : "refused",
+                              upstreamTime: nil, app: app, db: db)
+            return errorResponse(error)
+        }
+    }
+
+    /// Policy, model, rate and credits, in that order; returns the model, the hold and the token cap.
+    private static func admit(_ request: GatewayRequest, caller: GatewayCaller, app: Application, db: any Database) async throws -> (AIModel, LedgerHold?, Int) {
+        let policy = caller.policy, now = Date()
+        if let blackout = policy.blackout(at: now) {
+            throw GatewayError.policy("AI access for \(caller.placeName) is paused until \(ISO8601DateFormatter().string(from: blackout.end)): \(blackout.message)",
+                                      code: "blackout")
+        }
+        guard let model = try await AIModel.query(on: db).filter(\.$name == request.model).with(\.$provider).with(\.$fallback).first() else {
+            throw GatewayError.unknownModel(request.model)
+        }
+        guard policy.allows(model: model.name) else {
+            throw GatewayError.policy("\(caller.placeName) does not allow the model '\(model.name)'; it allows \(policy.allowedModels.joined(separator: ", ")). Its instructor sets this.",
+                                      code: "model_not_allowed")
+        }
+        guard (model.kind == .chat) == (request.endpoint == .chat) else {
+            throw GatewayError.invalid("'\(model.name)' is \(model.kind == .chat ? "a chat" : "an embedding") model; use /v1/\(model.kind == .chat ? "chat/completions" : "embeddings").", param: "model")
+        }
+        if let limit = policy.requestsPerMinute, !app.aiRateWindow.admit(try caller.user.requireID().uuidString + "/" + caller.place.naturalKey, limit: limit) {
+            let wait = app.aiRateWindow.retryAfter(try caller.user.requireID().uuidString + "/" + caller.place.naturalKey)
+            throw GatewayError.rateLimited("\(caller.placeName) allows \(limit) AI requests a minute per person; try again in \(wait) s. Its instructor sets this limit.")
+        }
+        let cap = policy.cap(requested: request.maxTokens)
+        let prices = try await CreditsController.priceList(on: db)
+        let estimate: Credits
+        do {
+            estimate = try prices.cost(of: [.modelInput(model.name): Int64(request.estimatedPromptTokens),
+                                            .modelOutput(model.name): Int64(request.endpoint == .chat ? cap : 0)], at: now)
+        } catch {
+            throw GatewayError.policy("The model '\(model.name)' has no price on the price list yet, so it cannot be charged; a programme manager sets its prices.",
+                                      code: "no_price")
+        }
+        guard estimate > .zero else { return (model, nil, cap) }
+        let ledger = app.ledger(on: db)
+        do {
+            let account = try await ledger.allowance(of: caller.user, in: caller.place)
+            let hold = try await ledger.reserve(account, amount: estimate, reason: "AI request (\(model.name))", key: "ai:\(UUID().uuidString.lowercased())",
+                                                lifetime: holdLifetime, actor: caller.user.id)
+            return (model, hold, cap)
+        } catch let refusal as LedgerRefusal {
+            let ask: String
+            switch caller.place {
+            case .course(let course): ask = try await Submissions.whoToAsk(course, on: db)
+            case .project: ask = "Ask the project's principal investigator to raise your allowance."
+            }
+            throw GatewayError.noCredits("Refused: \(refusal.description) This request may cost up to \(estimate) credits (\(request.estimatedPromptTokens) prompt tokens estimated, up to \(cap) generated). \(ask)")
+        }
+    }
+
+    /// Sends the body to the model's provider, then to its fallback when the first fails before answering (no
+    /// connection, a timeout, a 5xx or 429). Nothing has reached the client yet at that point.
+    private static func forward(_ endpoint: Endpoint, body: Data, model: AIModel, app: Application, context: UsageContext,
+                                db: any Database) async throws -> (HTTPClientResponse, Duration) {
+        var providers = [model.provider]
+        if let fallback = model.fallback, fallback.id != model.provider.id { providers.append(fallback) }
+        var failures: [String] = []
+        for (index, provider) in providers.enumerated() {
+            let started = ContinuousClock.now
+            do {
+                var request = HTTPClientRequest(url: provider.baseURL.trimmingSuffix("/") + "/" + endpoint.rawValue)
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.headers.add(name: "accept", value: context.streamed ? "text/event-stream" : "application/json")
+                if let name = provider.secretEnv, let secret = ProcessInfo.processInfo.environment[name], !secret.isEmpty {
+                    request.headers.add(name: "authorization", value: "Bearer \(secret)")
+                }
+                request.body = .bytes(ByteBuffer(data: body))
+                let response = try await app.http.client.shared.execute(request, timeout: upstreamTimeout)
+                // A provider's own client errors (a prompt too long for the model) go back as it wrote them; its failures
+                // are tried elsewhere, and after the last one reported in the gateway's words (never its internals).
+                guard response.status.code >= 500 || response.status == .tooManyRequests else { return (response, ContinuousClock.now - started) }
+                failures.append("\(provider.name) answered \(response.status.code)")
+                _ = try? await response.body.collect(upTo: 1 << 20)
+            } catch {
+                // Never the provider's URL or secret in what the client sees: only its name and the kind of failure.
+                app.logger.warning("AI provider \(provider.name) failed for \(model.name): \(type(of: error))")
+                failures.append("\(provider.name) could not be reached")
+            }
+        }
+        throw GatewayError.upstream("The model '\(model.name)' is not answering (\(failures.joined(separator: "; "))). Try again shortly.")
+    }
+
+    /// Passes the upstream's events through as they come, reading the usage on the way; when the client goes away
+    /// the upstream request is dropped and what was generated so far is charged.
+    private static func stream(_ upstream: HTTPClientResponse, context: UsageContext, upstreamTime: Duration, app: Application, db: any Database) -> Response {
+        let response = Response(status: .ok)
+        response.headers.contentType = HTTPMediaType(type: "text", subType: "event-stream", parameters: ["charset": "utf-8"])
+        response.headers.replaceOrAdd(name: .cacheControl, value: "no-cache")
+        response.body = .init(asyncStream: { writer in
+            var scanner = StreamUsageScanner()
+            var outcome = "ok"
+            do {
+                for try await buffer in upstream.body {
+                    scanner.feed(buffer.readableBytesView)
+                    do { try await writer.write(.buffer(buffer)) } catch {
+                        outcome = "disconnected"
+                        break
+                    }
+                }
+            } catch {
+                outcome = "upstream_error"
+                let event = "data: " + String(decoding: GatewayError.upstream("The model's stream broke off; what it generated so far is charged.").json, as: UTF8.self) + "\n\n"
+                try? await writer.write(.buffer(ByteBuffer(string: event)))
+            }
+            let usage = scanner.usage ?? Usage(promptTokens: context.estimatedPromptTokens, completionTokens: scanner.contentChunks)
+            try? await finish(context, usage: usage, status: 200, outcome: outcome, upstreamTime: upstreamTime, app: app, db: db)
+            // Always closed off (to a client that left, this only ends the stream on our side).
+            try? await writer.write(.end)
+        })
+        return response
+    }
+
+    // MARK: Settling and recording
+
+    struct UsageContext: Sendable {
+        var caller: GatewayCaller
+        var model: String
+        var endpoint: Endpoint
+        var streamed: Bool
+        var started: ContinuousClock.Instant
+        var prompt: String?
+        var hold: LedgerHold?
+        var estimatedPromptTokens = 0
+
+        func with(hold: LedgerHold?, estimate: Int) -> UsageContext {
+            var copy = self
+            copy.hold = hold
+            copy.estimatedPromptTokens = estimate
+            return copy
+        }
+    }
+
+    /// Settles the hold by the usage (at the prices when it was made, never above it; voided when nothing was
+    /// used) and writes the usage row.
+    static func finish(_ context: UsageContext, usage: Usage?, status: Int, outcome: String, upstreamTime: Duration?,
+                       app: Application, db: any Database) async throws {
+        var charged: Int64 = 0
+        if let hold = context.hold, let holdID = hold.id {
+            let ledger = app.ledger(on: db)
+            if let usage, usage.promptTokens + usage.completionTokens > 0 {
+                let cost = (try? await CreditsController.priceList(on: db).cost(of: [.modelInput(context.model): Int64(usage.promptTokens),
+                                                                                  .modelOutput(context.model): Int64(usage.completionTokens)],
+                                                                           at: hold.createdAt ?? Date())) ?? Credits(micro: hold.amount)
+                let settled = try await ledger.settle(holdID, actual: Credits(micro: min(cost.micro, hold.amount)))
+                charged = settled.settledAmount ?? 0
+            } else {
+                _ = try await ledger.void(holdID, memo: "AI request \(outcome)")
+            }
+        }
+        let row = AIUsage()
+        row.$key.id = try context.caller.key.requireID()
+        row.$user.id = try context.caller.user.requireID()
+        switch context.caller.place {
+        case .course(let course): row.$course.id = course.id
+        case .project(let project): row.$project.id = project.id
+        }
+        row.model = context.model
+        row.endpoint = context.endpoint.rawValue
+        row.promptTokens = usage?.promptTokens ?? 0
+        row.completionTokens = usage?.completionTokens ?? 0
+        row.credits = charged
+        row.status = status
+        row.outcome = outcome
+        row.streamed = context.streamed
+        row.latencyMs = Int((ContinuousClock.now - context.started).components.seconds * 1000
+                            + (ContinuousClock.now - context.started).components.attoseconds / 1_000_000_000_000_000)
+        row.upstreamMs = upstreamTime.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
+        if let prompt = context.prompt, outcome != "refused" {
+            row.prompt = String(prompt.prefix(64 * 1024))
+            row.promptExpiresAt = Date().addingTimeInterval(Double(context.caller.policy.promptRetentionDays) * 86_400)
+        }
+        row.createdAt = Date()
+        try await row.create(on: db)
+        app.platformMetrics.recordGateway(model: context.model, outcome: outcome, promptTokens: row.promptTokens, completionTokens: row.completionTokens,
+                                          microCredits: charged, upstream: upstreamTime)
+    }
+
+    static func errorResponse(_ error: GatewayError) -> Response {
+        let response = Response(status: HTTPResponseStatus(statusCode: error.status), body: .init(data: error.json))
+        response.headers.contentType = .json
+        return response
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        var text = self
+        while text.hasSuffix(suffix) { text.removeLast(suffix.count) }
+        return text
+    }
+}
+
+extension Application {
+    private struct RateWindowKey: StorageKey { typealias Value = RateWindow }
+    /// Requests per minute per person and place, in this process (set once in `configure`).
+    var aiRateWindow: RateWindow {
+        get { storage[RateWindowKey.self]! }
+        set { storage[RateWindowKey.self] = newValue }
+    }
+}

@@ -1,0 +1,64 @@
+// Reads an OpenAI-style server-sent event stream as it passes through, without changing it: the usage the upstream
+// reports in its last chunk (asked for with stream_options.include_usage), how many chunks carried generated text
+// (what is charged when a stream ends early without usage: one token per content chunk, as OpenAI streams them),
+// and whether [DONE] arrived.
+import Foundation
+
+public struct Usage: Sendable, Equatable, Codable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+
+    /// `usage` of a JSON object (a reply or a chunk), when it has one.
+    public static func from(_ object: [String: Any]) -> Usage? {
+        guard let usage = object["usage"] as? [String: Any], let prompt = (usage["prompt_tokens"] as? NSNumber)?.intValue else { return nil }
+        return Usage(promptTokens: max(0, prompt), completionTokens: max(0, (usage["completion_tokens"] as? NSNumber)?.intValue ?? 0))
+    }
+
+    public static func from(json data: Data) -> Usage? {
+        ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]).flatMap(from)
+    }
+}
+
+public struct StreamUsageScanner: Sendable {
+    public private(set) var usage: Usage?
+    public private(set) var contentChunks = 0
+    public private(set) var done = false
+    private var pending: [UInt8] = []
+    /// Lines longer than this are skipped, not buffered without end.
+    static let maxLine = 1 << 20
+
+    public init() {}
+
+    public mutating func feed(_ bytes: some Sequence<UInt8>) {
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") {
+                line(pending)
+                pending.removeAll(keepingCapacity: true)
+            } else if pending.count < Self.maxLine {
+                pending.append(byte)
+            }
+        }
+    }
+
+    private mutating func line(_ raw: [UInt8]) {
+        var bytes = raw[...]
+        if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
+        guard bytes.starts(with: Array("data:".utf8)) else { return }
+        bytes = bytes.dropFirst(5)
+        while bytes.first == UInt8(ascii: " ") { bytes = bytes.dropFirst() }
+        if bytes.elementsEqual(Array("[DONE]".utf8)) {
+            done = true
+            return
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return }
+        if let found = Usage.from(object) { usage = found }
+        if let choices = object["choices"] as? [[String: Any]],
+           choices.contains(where: { (($0["delta"] as? [String: Any])?["content"] as? String).map { !$0.isEmpty } ?? false }) {
+            contentChunks += 1
+        }
+    }
+}

@@ -1,0 +1,330 @@
+// The AI gateway end to end over real HTTP: the platform listening on a port, the built-in fake upstream as the
+// provider, AsyncHTTPClient as the client. Credits, policy, failover, a client leaving mid-stream, concurrency
+// against one allowance, and secrecy of keys and provider secrets.
+import AsyncHTTPClient
+import Fluent
+import Foundation
+import Gateway
+import Ledger
+import NIOCore
+import NIOHTTP1
+import Testing
+import Vapor
+import VaporTesting
+@testable import App
+
+@Suite(.serialized) struct AIGatewayTests {
+    struct Rig {
+        var app: Application
+        var base: String
+        var token: String
+        var course: Course
+        var log: FakeUpstreamLog
+        var upstreams: [Application]
+    }
+
+    static let secretEnv = "CC_TEST_PARTNER_KEY"
+    static let secret = "partner-secret-\(UUID().uuidString)"
+
+    /// The platform on a port, a fake upstream as provider "partner" (needing its secret) and model "campuscloud-tutor"
+    /// (priced by the demo: 0.5 / 1.5 credits per million tokens), and a CS101 key of student 1.
+    static func withGateway(upstream options: FakeUpstreamOptions = .init(), fallback: FakeUpstreamOptions? = nil,
+                            _ body: (Rig) async throws -> Void) async throws {
+        setenv(secretEnv, secret, 1)
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let log = FakeUpstreamLog()
+            var primary = options
+            primary.requiredAuthorization = "Bearer \(secret)"
+            let (fake, port) = try await FakeUpstream.start(options: primary, log: log)
+            var upstreams = [fake]
+            let admin = try await app.bearer("admin@demo.test")
+            func post(_ path: String, _ json: [String: String], _ headers: HTTPHeaders) async throws -> TestingHTTPResponse {
+                try await app.testing().sendRequest(.POST, path, headers: headers) { try $0.content.encode(json, as: .json) }
+            }
+            #expect(try await post("api/v1/ai/providers", ["name": "partner", "baseURL": "http://127.0.0.1:\(port)/v1/", "secretEnv": secretEnv], admin).status == .created)
+            var model = ["name": "campuscloud-tutor", "provider": "partner", "upstreamName": "partner-large", "inputPrice": "0.5", "outputPrice": "1.5"]
+            if let fallback {
+                let (second, secondPort) = try await FakeUpstream.start(options: fallback, log: FakeUpstreamLog())
+                upstreams.append(second)
+                #expect(try await post("api/v1/ai/providers", ["name": "campus-vllm", "baseURL": "http://127.0.0.1:\(secondPort)/v1"], admin).status == .created)
+                model["fallbackProvider"] = "campus-vllm"
+            }
+            // The demo already prices campuscloud-tutor; a model of another name gets its prices from here.
+            try await LedgerPrice.query(on: app.db).filter(\.$meter ~~ [Meter.modelInput("campuscloud-tutor").name, Meter.modelOutput("campuscloud-tutor").name]).delete()
+            let added = try await post("api/v1/ai/models", model, admin)
+            #expect(added.status == .created, "\(added.body.string)")
+            let course = try await app.course("CS101")
+            let created = try await post("api/v1/courses/\(try course.requireID())/ai/keys", ["name": "laptop"], try await app.bearer("student1@demo.test"))
+            #expect(created.status == .created, "\(created.body.string)")
+            let token = try #require(try created.content.decode(AIKeyDTO.self).token)
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            let base = "http://127.0.0.1:\(app.http.server.shared.localAddress!.port!)"
+            do {
+                try await body(Rig(app: app, base: base, token: token, course: course, log: log, upstreams: upstreams))
+            } catch {
+                await app.server.shutdown()
+                for upstream in upstreams { await FakeUpstream.stop(upstream) }
+                throw error
+            }
+            await app.server.shutdown()
+            for upstream in upstreams { await FakeUpstream.stop(upstream) }
+        }
+    }
+
+    static func call(_ rig: Rig, _ body: [String: Any], path: String = "/v1/chat/completions", token: String? = nil) async throws -> (HTTPResponseStatus, Data) {
+        var request = HTTPClientRequest(url: rig.base + path)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "authorization", value: "Bearer \(token ?? rig.token)")
+        request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        var collected = try await response.body.collect(upTo: 1 << 22)
+        return (response.status, collected.readData(length: collected.readableBytes) ?? Data())
+    }
+
+    static func json(_ data: Data) -> [String: Any] { (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] }
+    static func message(_ data: Data) -> String { ((json(data)["error"] as? [String: Any])?["message"] as? String) ?? "" }
+
+    static func held(_ app: Application, _ course: Course, _ email: String) async throws -> (held: Int64, spent: Int64, balance: Int64) {
+        let user = try #require(try await User.query(on: app.db).filter(\.$email == email).first())
+        let account = try await app.ledger.allowance(of: user, in: .course(course))
+        return (account.held, account.spent, account.balance)
+    }
+
+    @Test func aChatIsForwardedAndChargedByItsUsage() async throws {
+        try await Self.withGateway { rig in
+            let before = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            let (status, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "what is a list"]], "max_tokens": 50])
+            #expect(status == .ok, "\(String(decoding: data, as: UTF8.self))")
+            let reply = Self.json(data)
+            let choice = try #require((reply["choices"] as? [[String: Any]])?.first)
+            #expect((choice["message"] as? [String: Any])?["content"] as? String == "Echo: what is a list")
+            // The upstream got its own model name, the provider's secret (never the student's key), the cap.
+            #expect(rig.log.lastBody["model"] as? String == "partner-large")
+            #expect(rig.log.lastAuthorization == "Bearer \(Self.secret)")
+            #expect(rig.log.lastBody["max_tokens"] as? Int == 50)
+            // Charged exactly by usage: prompt 4 words + 3 = 7 tokens at 0.5/M, 5 completion tokens at 1.5/M.
+            let usage = try #require(try await AIUsage.query(on: rig.app.db).first())
+            #expect(usage.promptTokens == 7 && usage.completionTokens == 5 && usage.outcome == "ok")
+            #expect(usage.credits == 4 + 8)  // ceil(7 × 0.5) + ceil(5 × 1.5) micro-credits
+            #expect(usage.prompt == nil)  // the default policy keeps numbers, not content
+            let after = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            #expect(after.held == 0)
+            #expect(after.spent - before.spent == usage.credits)
+            // Models: only what this key may use; embeddings refused for a chat model with a sentence.
+            var list = HTTPClientRequest(url: rig.base + "/v1/models")
+            list.headers.add(name: "authorization", value: "Bearer \(rig.token)")
+            let models = try await HTTPClient.shared.execute(list, timeout: .seconds(10))
+            var body = try await models.body.collect(upTo: 1 << 20)
+            #expect((Self.json(body.readData(length: body.readableBytes)!)["data"] as? [[String: Any]])?.map { $0["id"] as? String } == ["campuscloud-tutor"])
+            let (wrongKind, wrongData) = try await Self.call(rig, ["model": "campuscloud-tutor", "input": "x"], path: "/v1/embeddings")
+            #expect(wrongKind == .badRequest && Self.message(wrongData).contains("chat model"))
+        }
+    }
+
+    @Test func aStreamPassesThroughAndIsChargedFromTheUpstreamsUsage() async throws {
+        try await Self.withGateway { rig in
+            let (status, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "stream": true,
+                                                          "messages": [["role": "user", "content": "one two three"]]])
+            #expect(status == .ok)
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(text.hasSuffix("data: [DONE]\n\n"))
+            let words = text.split(separator: "\n").filter { $0.hasPrefix("data: {") }.compactMap {
+                (((Self.json(Data($0.dropFirst(6).utf8))["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String)
+            }.joined()
+            #expect(words == "Echo: one two three")
+            // The gateway asked for usage in the stream, and charged it.
+            #expect((rig.log.lastBody["stream_options"] as? [String: Any])?["include_usage"] as? Bool == true)
+            let usage = try #require(try await AIUsage.query(on: rig.app.db).first())
+            #expect(usage.streamed && usage.promptTokens == 6 && usage.completionTokens == 4 && usage.credits == 3 + 6)
+            #expect(try await Self.held(rig.app, rig.course, "student1@demo.test").held == 0)
+        }
+    }
+
+    @Test func theCoursePolicyIsEnforced() async throws {
+        try await Self.withGateway { rig in
+            let instructor = try await rig.app.bearer("instructor@demo.test")
+            func policy(_ json: String) async throws -> TestingHTTPResponse {
+                var headers = instructor
+                headers.contentType = .json
+                return try await rig.app.testing().sendRequest(.PUT, "api/v1/courses/\(try rig.course.requireID())/ai/policy", headers: headers, body: ByteBuffer(string: json))
+            }
+            // Bad policies are refused with every problem; a student may not set one.
+            let bad = try await policy(#"{"maxTokensPerRequest": 0, "allowedModels": ["gpt-9"]}"#)
+            #expect(bad.status == .unprocessableEntity && bad.body.string.contains("maxTokensPerRequest") && bad.body.string.contains("gpt-9"))
+            var student = try await rig.app.bearer("student2@demo.test")
+            student.contentType = .json
+            #expect(try await rig.app.testing().sendRequest(.PUT, "api/v1/courses/\(try rig.course.requireID())/ai/policy", headers: student,
+                                                             body: ByteBuffer(string: "{}")).status == .notFound)
+            // A tutoring persona, a token cap and two requests a minute.
+            #expect(try await policy(#"{"maxTokensPerRequest": 3, "requestsPerMinute": 2, "systemPrompt": "You are a patient tutor.", "logPrompts": true}"#).status == .ok)
+            let (status, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "a b c d e f"]], "max_tokens": 500])
+            #expect(status == .ok)
+            #expect(rig.log.lastBody["max_tokens"] as? Int == 3)
+            #expect(((rig.log.lastBody["messages"] as? [[String: Any]])?.first?["content"] as? String) == "You are a patient tutor.")
+            #expect((((Self.json(data)["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String) == "Echo: a b")
+            let kept = try #require(try await AIUsage.query(on: rig.app.db).first())
+            #expect(kept.prompt?.contains("a b c d e f") == true)  // kept, as the course asked, until its retention ends
+            kept.promptExpiresAt = Date().addingTimeInterval(-1)
+            try await kept.save(on: rig.app.db)
+            try await GradingJobs.sweep(rig.app)
+            #expect(try await AIUsage.find(kept.requireID(), on: rig.app.db)?.prompt == nil)
+            _ = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "again"]]])
+            let (limited, limitedData) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "third"]]])
+            #expect(limited == .tooManyRequests)
+            #expect(Self.message(limitedData).contains("2 AI requests a minute"))
+            // An exam: the course's keys are refused with the instructor's message.
+            let start = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-60)), end = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3600))
+            #expect(try await policy(#"{"requestsPerMinute": 0, "blackouts": [{"start": "\#(start)", "end": "\#(end)", "message": "Midterm in progress."}]}"#).status == .ok)
+            let (paused, pausedData) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "help"]]])
+            #expect(paused == .forbidden)
+            #expect(Self.message(pausedData).contains("Midterm in progress."))
+            // Only the allowed models.
+            #expect(try await policy(#"{"blackouts": [], "allowedModels": []}"#).status == .ok)
+            let (unknown, _) = try await Self.call(rig, ["model": "gpt-9", "messages": [["role": "user", "content": "x"]]])
+            #expect(unknown == .notFound)
+            // Fields that would choose the upstream are refused.
+            let (steer, steerData) = try await Self.call(rig, ["model": "campuscloud-tutor", "api_base": "http://169.254.169.254/", "messages": [["role": "user", "content": "x"]]])
+            #expect(steer == .badRequest && Self.message(steerData).contains("api_base"))
+        }
+    }
+
+    @Test func aFailingProviderFailsOverBeforeTheFirstByteAndErrorsKeepSecrets() async throws {
+        try await Self.withGateway(upstream: FakeUpstreamOptions(failStatus: 503), fallback: FakeUpstreamOptions()) { rig in
+            let (status, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "stream": true, "messages": [["role": "user", "content": "hi"]]])
+            #expect(status == .ok)
+            #expect(String(decoding: data, as: UTF8.self).contains("Echo:"))
+            #expect(rig.log.requests == 1)  // the first provider was tried
+        }
+        try await Self.withGateway(upstream: FakeUpstreamOptions(failStatus: 503), fallback: FakeUpstreamOptions(failStatus: 500)) { rig in
+            let (status, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "hi"]]])
+            #expect(status == .badGateway)
+            let error = try #require(Self.json(data)["error"] as? [String: Any])
+            #expect(error["type"] as? String == "api_error")
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(!text.contains("127.0.0.1") && !text.contains(Self.secret))
+            #expect(try await Self.held(rig.app, rig.course, "student1@demo.test").held == 0)  // nothing stays held
+        }
+    }
+
+    @Test func aClientThatLeavesMidStreamIsChargedForWhatWasGenerated() async throws {
+        try await Self.withGateway(upstream: FakeUpstreamOptions(delayMs: 40)) { rig in
+            let words = (1...60).map { "w\($0)" }.joined(separator: " ")
+            var request = HTTPClientRequest(url: rig.base + "/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer \(rig.token)")
+            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: [
+                "model": "campuscloud-tutor", "stream": true, "max_tokens": 100, "messages": [["role": "user", "content": words]]])))
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            let response = try await client.execute(request, timeout: .seconds(30))
+            var received = 0
+            for try await chunk in response.body {
+                received += chunk.readableBytes
+                if received > 600 { break }  // leave after a few chunks
+            }
+            try await client.shutdown()
+            var usage: AIUsage?
+            for _ in 0..<100 where usage == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                usage = try await AIUsage.query(on: rig.app.db).first()
+            }
+            let row = try #require(usage)
+            #expect(row.outcome == "disconnected")
+            #expect(row.completionTokens > 0 && row.completionTokens < 61, "generated \(row.completionTokens)")
+            #expect(row.credits > 0)
+            #expect(rig.log.chunksSent < 60)  // the upstream request was dropped, not read to its end
+            #expect(try await Self.held(rig.app, rig.course, "student1@demo.test").held == 0)
+        }
+    }
+
+    @Test func concurrentRequestsNeverOvershootTheAllowance() async throws {
+        try await Self.withGateway(upstream: FakeUpstreamOptions(delayMs: 20)) { rig in
+            // Leave the student 0.02 credits: each request holds up to ~0.0015 (1000 tokens at 1.5/M), so only some fit.
+            let user = try #require(try await User.query(on: rig.app.db).filter(\.$email == "student1@demo.test").first())
+            let account = try await rig.app.ledger.allowance(of: user, in: .course(rig.course))
+            let keep = Credits(micro: 2_000)
+            let hold = try await rig.app.ledger.reserve(account, amount: Credits(micro: account.balance - keep.micro), reason: "test", key: "use-most")
+            _ = try await rig.app.ledger.settle(hold.requireID(), actual: Credits(micro: hold.amount))
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponseStatus.self) { group in
+                for index in 0..<12 {
+                    group.addTask {
+                        try await Self.call(rig, ["model": "campuscloud-tutor", "max_tokens": 1000, "messages": [["role": "user", "content": "q\(index)"]]]).0
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.contains(.ok) && statuses.contains(.tooManyRequests), "\(statuses)")
+            let after = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            #expect(after.held == 0 && after.balance >= 0)
+            let charged = try await AIUsage.query(on: rig.app.db).all().reduce(Int64(0)) { $0 + $1.credits }
+            #expect(charged <= keep.micro)
+            let refused = try await AIUsage.query(on: rig.app.db).filter(\.$outcome == "refused").count()
+            #expect(refused == statuses.filter { $0 == .tooManyRequests }.count)
+        }
+    }
+
+    @Test func keysAreHashedRevocableAndOnlyForMembers() async throws {
+        try await Self.withGateway { rig in
+            let key = try #require(try await AIKey.query(on: rig.app.db).first())
+            #expect(!rig.token.contains(key.secretHash) && key.secretHash.count == 64)
+            #expect(rig.token.hasPrefix("cc_\(key.prefix)_"))
+            // Providers list the variable's name, never its value; the catalogue shows no secret either.
+            let providers = try await rig.app.testing().sendRequest(.GET, "api/v1/ai/providers", headers: try await rig.app.bearer("admin@demo.test"))
+            #expect(providers.body.string.contains(Self.secretEnv) && !providers.body.string.contains(Self.secret))
+            #expect(try await rig.app.testing().sendRequest(.GET, "api/v1/ai/providers", headers: try await rig.app.bearer("student1@demo.test")).status == .notFound)
+            // A provider may not point its secret at the platform's own settings.
+            let sneaky = try await rig.app.testing().sendRequest(.POST, "api/v1/ai/providers", headers: try await rig.app.bearer("admin@demo.test")) {
+                try $0.content.encode(["name": "x", "baseURL": "http://evil.example/v1", "secretEnv": "CAMPUSCLOUD_SECRET"], as: .json)
+            }
+            #expect(sneaky.status == .unprocessableEntity)
+            // A wrong key, another person's revocation, then the owner's: 401 in OpenAI's format.
+            let (wrong, wrongData) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "x"]]], token: "cc_\(key.prefix)_nottheright")
+            #expect(wrong == .unauthorized && (Self.json(wrongData)["error"] as? [String: Any])?["code"] as? String == "invalid_api_key")
+            #expect(try await rig.app.testing().sendRequest(.DELETE, "api/v1/ai/keys/\(try key.requireID())", headers: try await rig.app.bearer("student2@demo.test")).status == .notFound)
+            #expect(try await rig.app.testing().sendRequest(.DELETE, "api/v1/ai/keys/\(try key.requireID())", headers: try await rig.app.bearer("student1@demo.test")).status == .noContent)
+            let (revoked, _) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "x"]]])
+            #expect(revoked == .unauthorized)
+            // Keys are per course: someone outside CS101 cannot get one.
+            let outsider = try await rig.app.testing().sendRequest(.POST, "api/v1/courses/\(try rig.course.requireID())/ai/keys", headers: try await rig.app.bearer("mentor@partner.test")) {
+                try $0.content.encode(["name": "x"], as: .json)
+            }
+            #expect(outsider.status == .notFound)
+        }
+    }
+
+    @Test func theAIPageGivesKeysOnceAndInstructorsSetThePolicy() async throws {
+        try await Self.withGateway { rig in
+            let courseID = try rig.course.requireID()
+            let student = try Browser(rig.app)
+            try await student.signIn("student2@demo.test")
+            #expect(try await student.get("/courses/\(courseID)/ai").body.string.contains("No keys yet."))
+            let created = try await student.post("/courses/\(courseID)/ai/keys", ["name": "notebook"])
+            #expect(created.status == .created)
+            let page = created.body.string
+            let token = try #require(page.range(of: #"cc_[a-z0-9]{12}_[A-Za-z0-9_-]{43}"#, options: .regularExpression).map { String(page[$0]) })
+            // Shown once: the next visit lists the key by its prefix only.
+            let again = try await student.get("/courses/\(courseID)/ai").body.string
+            #expect(again.contains("notebook") && !again.contains(token))
+            let (status, _) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "hi"]]], token: token)
+            #expect(status == .ok)
+            // Without the form's CSRF token nothing is created.
+            #expect(try await student.post("/courses/\(courseID)/ai/keys", ["name": "forged"], csrf: .some(nil)).status == .forbidden)
+            // The instructor sets a blackout from the form; the student's key is refused with its message.
+            let instructor = try Browser(rig.app)
+            try await instructor.signIn("instructor@demo.test")
+            try await instructor.get("/courses/\(courseID)/ai")
+            let saved = try await instructor.post("/courses/\(courseID)/ai/policy", [
+                "allowedModels": "campuscloud-tutor", "maxTokensPerRequest": "100", "requestsPerMinute": "10", "systemPrompt": "",
+                "promptRetentionDays": "30", "blackoutStart": AIPageController.minute(Date().addingTimeInterval(-120)),
+                "blackoutEnd": AIPageController.minute(Date().addingTimeInterval(3600)), "blackoutMessage": "Quiz until 3pm."])
+            #expect(saved.status == .seeOther)
+            let (paused, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "hi"]]], token: token)
+            #expect(paused == .forbidden && Self.message(data).contains("Quiz until 3pm."))
+            // Staff see usage per student.
+            #expect(try await instructor.get("/courses/\(courseID)/ai").body.string.contains("Student 2"))
+            let bad = try await instructor.post("/courses/\(courseID)/ai/policy", ["maxTokensPerRequest": "lots", "promptRetentionDays": "30"])
+            #expect(bad.status == .unprocessableEntity)
+        }
+    }
+}
