@@ -40,6 +40,9 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.lifecycle.use(SandboxLifecycle())
     app.environmentLayers = EnvironmentLayers(app: app)
     app.aiRateWindow = RateWindow()
+    app.gatewayCache = GatewayCache()
+    app.gatewayRecorder = GatewayRecorder(app: app)
+    app.lifecycle.use(GatewayRecorderLifecycle())
     // Outermost first: metrics see every final status, errors become JSON or pages, then static files.
     app.middleware = Middlewares()
     app.middleware.use(RequestMetricsMiddleware())

@@ -27,7 +27,11 @@ enum AIGateway {
 
     // MARK: Who is calling
 
-    static func caller(token: String?, on db: any Database, now: Date = Date()) async throws -> GatewayCaller {
+    static func caller(token: String?, app: Application, on db: any Database, now: Date = Date()) async throws -> GatewayCaller {
+        if let token, let parts = TokenCodec.parse(token), let cached = app.gatewayCache.caller(prefix: parts.prefix, now: now),
+           TokenCodec.matches(parts.secret, hash: cached.hash) {
+            return cached.caller
+        }
         guard let token, let parts = TokenCodec.parse(token),
               let key = try await AIKey.query(on: db).filter(\.$prefix == parts.prefix).with(\.$user).first(),
               TokenCodec.matches(parts.secret, hash: key.secretHash) else {
@@ -55,7 +59,9 @@ enum AIGateway {
             key.lastUsedAt = now
             try await key.save(on: db)
         }
-        return GatewayCaller(key: key, user: key.user, place: place, policy: policy)
+        let caller = GatewayCaller(key: key, user: key.user, place: place, policy: policy)
+        app.gatewayCache.remember(prefix: parts.prefix, hash: key.secretHash, caller: caller, now: now)
+        return caller
     }
 
     // MARK: Models
@@ -86,8 +92,11 @@ enum AIGateway {
             var collected = try await upstream.body.collect(upTo: maxReplyBytes)
             let data = collected.readData(length: collected.readableBytes) ?? Data()
             let usage = upstream.status == .ok ? (Usage.from(json: data) ?? Usage(promptTokens: request.estimatedPromptTokens, completionTokens: data.count / 4)) : nil
-            try await finish(context, usage: usage, status: Int(upstream.status.code), outcome: upstream.status == .ok ? "ok" : "upstream_error",
-                             upstreamTime: upstreamTime, app: app, db: db)
+            // Charged after the answer has gone out (the hold already caps what it can cost), with other requests'.
+            context.finished = ContinuousClock.now - started
+            let status = Int(upstream.status.code)
+            await app.gatewayRecorder.enqueue(Ending(context: context, usage: usage, status: status, outcome: status == 200 ? "ok" : "upstream_error",
+                                                     upstreamTime: upstreamTime))
             let response = Response(status: HTTPResponseStatus(statusCode: Int(upstream.status.code)), body: .init(data: data))
             response.headers.contentType = .json
             return response
@@ -105,7 +114,8 @@ enum AIGateway {
             throw GatewayError.policy("AI access for \(caller.placeName) is paused until \(ISO8601DateFormatter().string(from: blackout.end)): \(blackout.message)",
                                       code: "blackout")
         }
-        guard let model = try await AIModel.query(on: db).filter(\.$name == request.model).with(\.$provider).with(\.$fallback).first() else {
+        let catalogue = try await app.gatewayCache.models(now: now) { try await AIModel.query(on: db).with(\.$provider).with(\.$fallback).all() }
+        guard let model = catalogue[request.model] else {
             throw GatewayError.unknownModel(request.model)
         }
         guard policy.allows(model: model.name) else {
@@ -120,7 +130,7 @@ enum AIGateway {
             throw GatewayError.rateLimited("\(caller.placeName) allows \(limit) AI requests a minute per person; try again in \(wait) s. Its instructor sets this limit.")
         }
         let cap = policy.cap(requested: request.maxTokens)
-        let prices = try await CreditsController.priceList(on: db)
+        let prices = try await app.gatewayCache.prices(now: now) { try await CreditsController.priceList(on: db) }
         let estimate: Credits
         do {
             estimate = try prices.cost(of: [.modelInput(model.name): Int64(request.estimatedPromptTokens),
@@ -132,7 +142,9 @@ enum AIGateway {
         guard estimate > .zero else { return (model, nil, cap) }
         let ledger = app.ledger(on: db)
         do {
-            let account = try await ledger.allowance(of: caller.user, in: caller.place)
+            let account = try await app.gatewayCache.allowance("\(try caller.user.requireID())/\(caller.place.naturalKey)", now: now) {
+                try await ledger.allowance(of: caller.user, in: caller.place)
+            }
             let hold = try await ledger.reserve(account, amount: estimate, reason: "AI request (\(model.name))", key: "ai:\(UUID().uuidString.lowercased())",
                                                 lifetime: holdLifetime, actor: caller.user.id)
             return (model, hold, cap)
@@ -202,7 +214,9 @@ enum AIGateway {
                 try? await writer.write(.buffer(ByteBuffer(string: event)))
             }
             let usage = scanner.usage ?? Usage(promptTokens: context.estimatedPromptTokens, completionTokens: scanner.contentChunks)
-            try? await finish(context, usage: usage, status: 200, outcome: outcome, upstreamTime: upstreamTime, app: app, db: db)
+            var ended = context
+            ended.finished = ContinuousClock.now - context.started
+            await app.gatewayRecorder.enqueue(Ending(context: ended, usage: usage, status: 200, outcome: outcome, upstreamTime: upstreamTime))
             // Always closed off (to a client that left, this only ends the stream on our side).
             try? await writer.write(.end)
         })
@@ -220,6 +234,8 @@ enum AIGateway {
         var prompt: String?
         var hold: LedgerHold?
         var estimatedPromptTokens = 0
+        /// When the answer was complete (the latency recorded), if it is.
+        var finished: Duration?
 
         func with(hold: LedgerHold?, estimate: Int) -> UsageContext {
             var copy = self
@@ -229,21 +245,37 @@ enum AIGateway {
         }
     }
 
-    /// Settles the hold by the usage (at the prices when it was made, never above it; voided when nothing was
-    /// used) and writes the usage row.
+    /// One request's ending, to be settled and recorded.
+    struct Ending: Sendable {
+        var context: UsageContext
+        var usage: Usage?
+        var status: Int
+        var outcome: String
+        var upstreamTime: Duration?
+    }
+
+    /// Settles and records one request now (refusals, failures), with the ledger's own write queue.
     static func finish(_ context: UsageContext, usage: Usage?, status: Int, outcome: String, upstreamTime: Duration?,
                        app: Application, db: any Database) async throws {
+        let ending = Ending(context: context, usage: usage, status: status, outcome: outcome, upstreamTime: upstreamTime)
+        let charged = try await record(ending, ledger: app.ledger(on: db), app: app, db: db)
+        measure(ending, charged: charged, app: app)
+    }
+
+    /// Settles the hold by the usage (at the prices when it was made, never above it; voided when nothing was
+    /// used) and writes the usage row, on `db` (a transaction of a batch, or the database). Returns what was charged.
+    static func record(_ ending: Ending, ledger: LedgerStore, app: Application, db: any Database) async throws -> Int64 {
+        let context = ending.context, usage = ending.usage
         var charged: Int64 = 0
         if let hold = context.hold, let holdID = hold.id {
-            let ledger = app.ledger(on: db)
             if let usage, usage.promptTokens + usage.completionTokens > 0 {
-                let cost = (try? await CreditsController.priceList(on: db).cost(of: [.modelInput(context.model): Int64(usage.promptTokens),
-                                                                                  .modelOutput(context.model): Int64(usage.completionTokens)],
-                                                                           at: hold.createdAt ?? Date())) ?? Credits(micro: hold.amount)
+                let cost = (try? await app.gatewayCache.prices(now: Date()) { try await CreditsController.priceList(on: db) }.cost(
+                    of: [.modelInput(context.model): Int64(usage.promptTokens), .modelOutput(context.model): Int64(usage.completionTokens)],
+                    at: hold.createdAt ?? Date())) ?? Credits(micro: hold.amount)
                 let settled = try await ledger.settle(holdID, actual: Credits(micro: min(cost.micro, hold.amount)))
                 charged = settled.settledAmount ?? 0
             } else {
-                _ = try await ledger.void(holdID, memo: "AI request \(outcome)")
+                _ = try await ledger.void(holdID, memo: "AI request \(ending.outcome)")
             }
         }
         let row = AIUsage()
@@ -258,20 +290,27 @@ enum AIGateway {
         row.promptTokens = usage?.promptTokens ?? 0
         row.completionTokens = usage?.completionTokens ?? 0
         row.credits = charged
-        row.status = status
-        row.outcome = outcome
+        row.status = ending.status
+        row.outcome = ending.outcome
         row.streamed = context.streamed
-        row.latencyMs = Int((ContinuousClock.now - context.started).components.seconds * 1000
-                            + (ContinuousClock.now - context.started).components.attoseconds / 1_000_000_000_000_000)
-        row.upstreamMs = upstreamTime.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
-        if let prompt = context.prompt, outcome != "refused" {
+        row.latencyMs = milliseconds(context.finished ?? ContinuousClock.now - context.started)
+        row.upstreamMs = ending.upstreamTime.map(milliseconds)
+        if let prompt = context.prompt, ending.outcome != "refused" {
             row.prompt = String(prompt.prefix(64 * 1024))
             row.promptExpiresAt = Date().addingTimeInterval(Double(context.caller.policy.promptRetentionDays) * 86_400)
         }
         row.createdAt = Date()
         try await row.create(on: db)
-        app.platformMetrics.recordGateway(model: context.model, outcome: outcome, promptTokens: row.promptTokens, completionTokens: row.completionTokens,
-                                          microCredits: charged, upstream: upstreamTime)
+        return charged
+    }
+
+    static func measure(_ ending: Ending, charged: Int64, app: Application) {
+        app.platformMetrics.recordGateway(model: ending.context.model, outcome: ending.outcome, promptTokens: ending.usage?.promptTokens ?? 0,
+                                          completionTokens: ending.usage?.completionTokens ?? 0, microCredits: charged, upstream: ending.upstreamTime)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     static func errorResponse(_ error: GatewayError) -> Response {

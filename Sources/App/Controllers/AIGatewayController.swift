@@ -15,7 +15,7 @@ enum AIGatewayController {
     private static func serve(_ endpoint: Endpoint, _ req: Request) async throws -> Response {
         let started = ContinuousClock.now
         let caller: GatewayCaller
-        do { caller = try await AIGateway.caller(token: req.headers.bearerAuthorization?.token, on: req.db) } catch let error as GatewayError {
+        do { caller = try await AIGateway.caller(token: req.headers.bearerAuthorization?.token, app: req.application, on: req.db) } catch let error as GatewayError {
             return AIGateway.errorResponse(error)
         }
         guard req.headers.contentType == nil || req.headers.contentType == .json else {
@@ -28,7 +28,7 @@ enum AIGatewayController {
     /// GET /v1/models: only the models this key may use.
     @Sendable static func models(req: Request) async throws -> Response {
         let caller: GatewayCaller
-        do { caller = try await AIGateway.caller(token: req.headers.bearerAuthorization?.token, on: req.db) } catch let error as GatewayError {
+        do { caller = try await AIGateway.caller(token: req.headers.bearerAuthorization?.token, app: req.application, on: req.db) } catch let error as GatewayError {
             return AIGateway.errorResponse(error)
         }
         let models = try await AIGateway.models(for: caller, on: req.db).map {
@@ -48,6 +48,7 @@ enum AIGatewayController {
     @Sendable static func addProvider(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         let provider = try await AICatalogue.addProvider(try req.input(ProviderInput.self), on: req.db)
+        req.application.gatewayCache.forgetAll()
         return try await AICatalogue.providerDTO(provider).encodeResponse(status: .created, for: req)
     }
 
@@ -59,6 +60,7 @@ enum AIGatewayController {
     @Sendable static func addModel(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         let model = try await AICatalogue.addModel(try req.input(ModelInput.self), app: req.application, on: req.db)
+        req.application.gatewayCache.forgetAll()
         guard let entry = try await AICatalogue.catalogue(on: req.db).first(where: { $0.id == model.id }) else { throw Abort(.internalServerError) }
         return try await entry.encodeResponse(status: .created, for: req)
     }
@@ -78,6 +80,7 @@ enum AIGatewayController {
     @Sendable static func revokeKey(req: Request) async throws -> HTTPStatus {
         guard let id = req.parameters.get("keyID", as: UUID.self) else { throw Abort(.notFound) }
         try await AIKeys.revoke(id, by: try req.auth.require(User.self), on: req.db)
+        req.application.gatewayCache.forgetAll()
         return .noContent
     }
 
@@ -90,7 +93,9 @@ enum AIGatewayController {
 
     @Sendable static func setPolicy(req: Request) async throws -> GatewayPolicy {
         let (course, user, _) = try await req.course(for: Policy.Action.setAIPolicy)
-        return try await AIPolicies.update(course, try req.input(AIPolicyInput.self), by: user, on: req.db)
+        let policy = try await AIPolicies.update(course, try req.input(AIPolicyInput.self), by: user, on: req.db)
+        req.application.gatewayCache.forgetAll()
+        return policy
     }
 
     @Sendable static func usage(req: Request) async throws -> AIUsageReport {

@@ -99,6 +99,7 @@ enum AIPageController {
         let user = try req.auth.require(User.self)
         guard let id = req.parameters.get("keyID", as: UUID.self), let key = try await AIKey.find(id, on: req.db) else { throw Abort(.notFound) }
         try await AIKeys.revoke(id, by: user, on: req.db)
+        req.application.gatewayCache.forgetAll()
         req.session.data[PageContext.noticeKey] = "Key “\(key.name)” revoked; it stops working at once."
         return req.redirect(to: key.$course.id.map { "/courses/\($0)/ai" } ?? "/dashboard", redirectType: .normal)
     }
@@ -130,6 +131,7 @@ enum AIPageController {
             }
             try checks.finish()
             _ = try await AIPolicies.update(course, input, by: user, on: req.db)
+            req.application.gatewayCache.forgetAll()
             return "AI policy saved."
         }
     }

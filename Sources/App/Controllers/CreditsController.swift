@@ -301,6 +301,7 @@ enum CreditsController {
         }
         let price = LedgerPrice(meter: meter.name, price: input.price.micro, effectiveFrom: from!)
         try await price.create(on: req.db)
+        req.application.gatewayCache.forgetAll()
         return try await priceDTO(price).encodeResponse(status: .created, for: req)
     }
 
