@@ -42,6 +42,7 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.aiRateWindow = RateWindow()
     app.gatewayCache = GatewayCache()
     app.gatewayRecorder = GatewayRecorder(app: app)
+    app.creditLeases = CreditLeases(app: app)
     app.lifecycle.use(GatewayRecorderLifecycle())
     // Outermost first: metrics see every final status, errors become JSON or pages, then static files.
     app.middleware = Middlewares()

@@ -72,7 +72,7 @@ import VaporTesting
         }
     }
 
-    static func call(_ rig: Rig, _ body: [String: Any], path: String = "/v1/chat/completions", token: String? = nil) async throws -> (HTTPResponseStatus, Data) {
+    static func call(_ rig: Rig, _ body: [String: Any], path: String = "/v1/chat/completions", token: String? = nil, drain: Bool = true) async throws -> (HTTPResponseStatus, Data) {
         var request = HTTPClientRequest(url: rig.base + path)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
@@ -80,7 +80,7 @@ import VaporTesting
         request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         var collected = try await response.body.collect(upTo: 1 << 22)
-        await rig.app.gatewayRecorder.drain()  // the charge is written after the answer goes out
+        if drain { await rig.app.drainGateway() }  // usage rows are written, and credit leases closed, after the answer goes out
         return (response.status, collected.readData(length: collected.readableBytes) ?? Data())
     }
 
@@ -121,6 +121,26 @@ import VaporTesting
             #expect((Self.json(body.readData(length: body.readableBytes)!)["data"] as? [[String: Any]])?.map { $0["id"] as? String } == ["campuscloud-tutor"])
             let (wrongKind, wrongData) = try await Self.call(rig, ["model": "campuscloud-tutor", "input": "x"], path: "/v1/embeddings")
             #expect(wrongKind == .badRequest && Self.message(wrongData).contains("chat model"))
+        }
+    }
+
+    @Test func requestsDrawOnOneLeaseAndItsHoldIsSettledWithTheirSum() async throws {
+        try await Self.withGateway { rig in
+            let before = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            let holdsBefore = try await LedgerHold.query(on: rig.app.db).count()
+            for index in 0..<10 {
+                let (status, _) = try await Self.call(rig, ["model": "campuscloud-tutor", "max_tokens": 20, "messages": [["role": "user", "content": "q \(index)"]]], drain: false)
+                #expect(status == .ok)
+            }
+            // One hold in the ledger for the ten (20 requests' worth), open while the lease lives.
+            #expect(try await LedgerHold.query(on: rig.app.db).count() == holdsBefore + 1)
+            #expect(try await Self.held(rig.app, rig.course, "student1@demo.test").held > 0)
+            await rig.app.drainGateway()
+            let after = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            let charged = try await AIUsage.query(on: rig.app.db).all().reduce(Int64(0)) { $0 + $1.credits }
+            #expect(try await AIUsage.query(on: rig.app.db).count() == 10)
+            #expect(after.held == 0 && after.spent - before.spent == charged && charged > 0)
+            #expect(after.balance == before.balance - charged)
         }
     }
 
@@ -235,6 +255,7 @@ import VaporTesting
             #expect(row.completionTokens > 0 && row.completionTokens < 61, "generated \(row.completionTokens)")
             #expect(row.credits > 0)
             #expect(rig.log.chunksSent < 60)  // the upstream request was dropped, not read to its end
+            await rig.app.drainGateway()
             #expect(try await Self.held(rig.app, rig.course, "student1@demo.test").held == 0)
         }
     }

@@ -81,8 +81,8 @@ enum AIGateway {
         var context = UsageContext(caller: caller, model: request.model, endpoint: endpoint, streamed: request.stream, started: started,
                                    prompt: caller.policy.logPrompts ? request.promptText : nil)
         do {
-            let (model, hold, cap) = try await admit(request, caller: caller, app: app, db: db)
-            context = context.with(hold: hold, estimate: request.estimatedPromptTokens)
+            let (model, ticket, cap) = try await admit(request, caller: caller, app: app, db: db)
+            context = context.with(ticket: ticket, estimate: request.estimatedPromptTokens)
             let body = request.upstreamBody(model: model.upstreamName, maxTokens: endpoint == .chat ? cap : nil,
                                             systemPrompt: endpoint == .chat ? caller.policy.systemPrompt : nil)
             let (upstream, upstreamTime) = try await forward(endpoint, body: body, model: model, app: app, context: context, db: db)
@@ -95,8 +95,8 @@ enum AIGateway {
             // Charged after the answer has gone out (the hold already caps what it can cost), with other requests'.
             context.finished = ContinuousClock.now - started
             let status = Int(upstream.status.code)
-            await app.gatewayRecorder.enqueue(Ending(context: context, usage: usage, status: status, outcome: status == 200 ? "ok" : "upstream_error",
-                                                     upstreamTime: upstreamTime))
+            await end(Ending(context: context, usage: usage, status: status, outcome: status == 200 ? "ok" : "upstream_error", upstreamTime: upstreamTime),
+                      app: app, db: db)
             let response = Response(status: HTTPResponseStatus(statusCode: Int(upstream.status.code)), body: .init(data: data))
             response.headers.contentType = .json
             return response
@@ -107,8 +107,8 @@ enum AIGateway {
         }
     }
 
-    /// Policy, model, rate and credits, in that order; returns the model, the hold and the token cap.
-    private static func admit(_ request: GatewayRequest, caller: GatewayCaller, app: Application, db: any Database) async throws -> (AIModel, LedgerHold?, Int) {
+    /// Policy, model, rate and credits, in that order; returns the model, the draw on the person's credit lease and the token cap.
+    private static func admit(_ request: GatewayRequest, caller: GatewayCaller, app: Application, db: any Database) async throws -> (AIModel, CreditLeases.Ticket?, Int) {
         let policy = caller.policy, now = Date()
         if let blackout = policy.blackout(at: now) {
             throw GatewayError.policy("AI access for \(caller.placeName) is paused until \(ISO8601DateFormatter().string(from: blackout.end)): \(blackout.message)",
@@ -145,9 +145,9 @@ enum AIGateway {
             let account = try await app.gatewayCache.allowance("\(try caller.user.requireID())/\(caller.place.naturalKey)", now: now) {
                 try await ledger.allowance(of: caller.user, in: caller.place)
             }
-            let hold = try await ledger.reserve(account, amount: estimate, reason: "AI request (\(model.name))", key: "ai:\(UUID().uuidString.lowercased())",
-                                                lifetime: holdLifetime, actor: caller.user.id)
-            return (model, hold, cap)
+            let ticket = try await app.creditLeases.draw(estimate, account: account, key: try account.requireID().uuidString,
+                                                         reason: "AI requests (\(model.name))", actor: caller.user.id)
+            return (model, ticket, cap)
         } catch let refusal as LedgerRefusal {
             let ask: String
             switch caller.place {
@@ -216,7 +216,7 @@ enum AIGateway {
             let usage = scanner.usage ?? Usage(promptTokens: context.estimatedPromptTokens, completionTokens: scanner.contentChunks)
             var ended = context
             ended.finished = ContinuousClock.now - context.started
-            await app.gatewayRecorder.enqueue(Ending(context: ended, usage: usage, status: 200, outcome: outcome, upstreamTime: upstreamTime))
+            await end(Ending(context: ended, usage: usage, status: 200, outcome: outcome, upstreamTime: upstreamTime), app: app, db: db)
             // Always closed off (to a client that left, this only ends the stream on our side).
             try? await writer.write(.end)
         })
@@ -232,52 +232,58 @@ enum AIGateway {
         var streamed: Bool
         var started: ContinuousClock.Instant
         var prompt: String?
-        var hold: LedgerHold?
+        var ticket: CreditLeases.Ticket?
         var estimatedPromptTokens = 0
         /// When the answer was complete (the latency recorded), if it is.
         var finished: Duration?
 
-        func with(hold: LedgerHold?, estimate: Int) -> UsageContext {
+        func with(ticket: CreditLeases.Ticket?, estimate: Int) -> UsageContext {
             var copy = self
-            copy.hold = hold
+            copy.ticket = ticket
             copy.estimatedPromptTokens = estimate
             return copy
         }
     }
 
-    /// One request's ending, to be settled and recorded.
+    /// One request's ending, to be charged and recorded.
     struct Ending: Sendable {
         var context: UsageContext
         var usage: Usage?
         var status: Int
         var outcome: String
         var upstreamTime: Duration?
+        /// Micro-credits charged (set by `end`).
+        var charged: Int64 = 0
     }
 
-    /// Settles and records one request now (refusals, failures), with the ledger's own write queue.
+    /// Charges the request on its lease now (in memory: what it used, at the prices when its lease was made, never
+    /// above its draw; nothing when nothing was used) and queues its usage row for the batch writer.
+    static func end(_ ending: Ending, app: Application, db: any Database) async {
+        var ending = ending
+        if let ticket = ending.context.ticket {
+            var charged: Int64 = 0
+            if let usage = ending.usage, usage.promptTokens + usage.completionTokens > 0 {
+                let model = ending.context.model
+                let cost = try? await app.gatewayCache.prices(now: Date()) { try await CreditsController.priceList(on: db) }.cost(
+                    of: [.modelInput(model): Int64(usage.promptTokens), .modelOutput(model): Int64(usage.completionTokens)], at: ticket.createdAt)
+                charged = min(cost?.micro ?? ticket.amount, ticket.amount)
+            }
+            app.creditLeases.settle(ticket, actual: charged)
+            ending.charged = charged
+        }
+        await app.gatewayRecorder.enqueue(ending)
+    }
+
+    /// Ends a refused or failed request now (its row written before the answer goes out).
     static func finish(_ context: UsageContext, usage: Usage?, status: Int, outcome: String, upstreamTime: Duration?,
                        app: Application, db: any Database) async throws {
-        let ending = Ending(context: context, usage: usage, status: status, outcome: outcome, upstreamTime: upstreamTime)
-        let charged = try await record(ending, ledger: app.ledger(on: db), app: app, db: db)
-        measure(ending, charged: charged, app: app)
+        await end(Ending(context: context, usage: usage, status: status, outcome: outcome, upstreamTime: upstreamTime), app: app, db: db)
+        await app.gatewayRecorder.drain()
     }
 
-    /// Settles the hold by the usage (at the prices when it was made, never above it; voided when nothing was
-    /// used) and writes the usage row, on `db` (a transaction of a batch, or the database). Returns what was charged.
-    static func record(_ ending: Ending, ledger: LedgerStore, app: Application, db: any Database) async throws -> Int64 {
+    /// The usage row of an ending, on `db` (a batch's transaction).
+    static func record(_ ending: Ending, db: any Database) async throws {
         let context = ending.context, usage = ending.usage
-        var charged: Int64 = 0
-        if let hold = context.hold, let holdID = hold.id {
-            if let usage, usage.promptTokens + usage.completionTokens > 0 {
-                let cost = (try? await app.gatewayCache.prices(now: Date()) { try await CreditsController.priceList(on: db) }.cost(
-                    of: [.modelInput(context.model): Int64(usage.promptTokens), .modelOutput(context.model): Int64(usage.completionTokens)],
-                    at: hold.createdAt ?? Date())) ?? Credits(micro: hold.amount)
-                let settled = try await ledger.settle(holdID, actual: Credits(micro: min(cost.micro, hold.amount)))
-                charged = settled.settledAmount ?? 0
-            } else {
-                _ = try await ledger.void(holdID, memo: "AI request \(ending.outcome)")
-            }
-        }
         let row = AIUsage()
         row.$key.id = try context.caller.key.requireID()
         row.$user.id = try context.caller.user.requireID()
@@ -289,7 +295,7 @@ enum AIGateway {
         row.endpoint = context.endpoint.rawValue
         row.promptTokens = usage?.promptTokens ?? 0
         row.completionTokens = usage?.completionTokens ?? 0
-        row.credits = charged
+        row.credits = ending.charged
         row.status = ending.status
         row.outcome = ending.outcome
         row.streamed = context.streamed
@@ -301,12 +307,11 @@ enum AIGateway {
         }
         row.createdAt = Date()
         try await row.create(on: db)
-        return charged
     }
 
-    static func measure(_ ending: Ending, charged: Int64, app: Application) {
+    static func measure(_ ending: Ending, app: Application) {
         app.platformMetrics.recordGateway(model: ending.context.model, outcome: ending.outcome, promptTokens: ending.usage?.promptTokens ?? 0,
-                                          completionTokens: ending.usage?.completionTokens ?? 0, microCredits: charged, upstream: ending.upstreamTime)
+                                          completionTokens: ending.usage?.completionTokens ?? 0, microCredits: ending.charged, upstream: ending.upstreamTime)
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

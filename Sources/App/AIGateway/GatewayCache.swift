@@ -74,10 +74,9 @@ extension Application {
     }
 }
 
-/// Settling and recording requests after their answers have gone out, off the clients' critical path: endings
-/// queue up and one writer records all that are waiting in one transaction (on SQLite one write instead of two
-/// per request). When a batch fails (a hold closed meanwhile), its endings are recorded one by one. Shutdown (and
-/// tests) wait for the queue to empty.
+/// Usage rows written after the answers have gone out, off the clients' critical path: endings queue up and one
+/// writer records all that are waiting in one transaction. (Their credits were already charged on their lease,
+/// see CreditLeases.) When a batch fails, its rows are written one by one. Shutdown and tests wait for the queue.
 actor GatewayRecorder {
     private var queue: [AIGateway.Ending] = []
     private var writer: Task<Void, Never>?
@@ -92,6 +91,8 @@ actor GatewayRecorder {
 
     private func run() async {
         while !queue.isEmpty {
+            // A moment for more endings to arrive: fewer, larger transactions under load (rows only; nobody waits).
+            try? await Task.sleep(for: .milliseconds(20))
             let batch = queue
             queue = []
             await write(batch)
@@ -102,21 +103,17 @@ actor GatewayRecorder {
     private func write(_ batch: [AIGateway.Ending]) async {
         let app = self.app
         do {
-            let charged = try await app.writeTransaction(on: app.db) { tx in
-                var charged: [Int64] = []
-                for ending in batch { charged.append(try await AIGateway.record(ending, ledger: LedgerStore(db: tx, gate: nil), app: app, db: tx)) }
-                return charged
+            try await app.writeTransaction(on: app.db) { tx in
+                for ending in batch { try await AIGateway.record(ending, db: tx) }
             }
-            for (ending, amount) in zip(batch, charged) { AIGateway.measure(ending, charged: amount, app: app) }
         } catch {
             for ending in batch {
-                do {
-                    AIGateway.measure(ending, charged: try await AIGateway.record(ending, ledger: app.ledger, app: app, db: app.db), app: app)
-                } catch {
-                    app.logger.error("An AI request of \(ending.context.model) could not be recorded: \(String(describing: error)); its hold expires unspent")
+                do { try await AIGateway.record(ending, db: app.db) } catch {
+                    app.logger.error("The usage row of an AI request of \(ending.context.model) could not be written: \(String(describing: error))")
                 }
             }
         }
+        for ending in batch { AIGateway.measure(ending, app: app) }
     }
 
     /// Waits until every ending enqueued so far is recorded.
@@ -127,7 +124,15 @@ actor GatewayRecorder {
 
 /// Drains the recorder when the application stops.
 struct GatewayRecorderLifecycle: LifecycleHandler {
-    func shutdownAsync(_ application: Application) async { await application.gatewayRecorder.drain() }
+    func shutdownAsync(_ application: Application) async { await application.drainGateway() }
+}
+
+extension Application {
+    /// Every usage row written and every credit lease closed (shutdown; tests before they look at the ledger).
+    func drainGateway() async {
+        await gatewayRecorder.drain()
+        await creditLeases.retireAll()
+    }
 }
 
 extension Application {
