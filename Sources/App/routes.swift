@@ -74,6 +74,9 @@ func routes(_ app: Application) throws {
     signedIn.post("admin", "users", use: AdminController.createUserFromPage)
     signedIn.post("admin", "users", ":userID", use: AdminController.changeUserFromPage)
     signedIn.get("admin", "programmes", use: AdminController.programmesPage)
+    signedIn.get("admin", "ai", use: AIAdminPageController.page)
+    signedIn.post("admin", "ai", "providers", use: AIAdminPageController.addProvider)
+    signedIn.post("admin", "ai", "models", use: AIAdminPageController.addModel)
     signedIn.post("admin", "programmes", use: AdminController.createProgrammeFromPage)
 
     // JSON API: each route is declared with its OpenAPI description.
@@ -149,6 +152,7 @@ func routes(_ app: Application) throws {
     creditsRoutes(api)
     gradingRoutes(api)
     aiRoutes(api)
+    researchRoutes(api)
 
     // The OpenAI-compatible gateway: its own keys and OpenAI's formats (documented in the README, not in /api/v1's).
     let gateway = app.grouped("v1")
@@ -455,7 +459,8 @@ private func aiRoutes(_ api: APIRoutes) {
     let model = JSONSchema.object(["id": .string(format: "uuid"), "name": .string(), "kind": .string(enumValues: ["chat", "embedding"]),
                                    "provider": .string(), "fallbackProvider": .string(), "upstreamName": .string(),
                                    "inputPrice": .string(), "outputPrice": .string()], required: ["id", "name", "kind", "provider", "upstreamName"])
-    let key = JSONSchema.object(["id": .string(format: "uuid"), "name": .string(), "courseID": .string(format: "uuid"), "prefix": .string(),
+    let key = JSONSchema.object(["id": .string(format: "uuid"), "name": .string(), "courseID": .string(format: "uuid"),
+                                 "projectID": .string(format: "uuid"), "prefix": .string(),
                                  "createdAt": .string(format: "date-time"), "lastUsedAt": .string(format: "date-time"),
                                  "token": .string()], required: ["id", "name", "prefix"])
     let policy = JSONSchema.object(["allowedModels": .array(.string()), "maxTokensPerRequest": .integer(), "requestsPerMinute": .integer(),
@@ -481,6 +486,12 @@ private func aiRoutes(_ api: APIRoutes) {
     api.on(.POST, "courses/:courseID/ai/keys", id: "createAIKey", summary: "A new AI gateway key for the course; the token is in this answer only.", tag: "ai",
            request: .object(["name": .string()], required: ["name"]), response: key, status: 201,
            errors: [404: "No such course, or not yours.", 422: invalid], use: AIGatewayController.createKey)
+    api.on(.GET, "projects/:projectID/ai/keys", id: "listProjectAIKeys", summary: "Your live AI gateway keys for the research project.", tag: "ai",
+           response: .array(key), errors: [404: "No such project, or not yours."], use: AIGatewayController.projectKeys)
+    api.on(.POST, "projects/:projectID/ai/keys", id: "createProjectAIKey",
+           summary: "A new AI gateway key for the research project, paid from your allowance in it; the token is in this answer only.", tag: "ai",
+           request: .object(["name": .string()], required: ["name"]), response: key, status: 201,
+           errors: [404: "No such project, or not yours.", 422: invalid], use: AIGatewayController.createProjectKey)
     api.on(.DELETE, "ai/keys/:keyID", id: "revokeAIKey", summary: "Revoke one of your AI keys; it stops at once.", tag: "ai", status: 204,
            errors: [404: "No such key, or not yours."], use: AIGatewayController.revokeKey)
     api.on(.GET, "courses/:courseID/ai/policy", id: "getAIPolicy", summary: "The course's AI policy.", tag: "ai", response: policy,
@@ -492,4 +503,39 @@ private func aiRoutes(_ api: APIRoutes) {
            errors: [404: "No such course, or not yours to see."], use: AIGatewayController.usage)
     api.on(.GET, "courses/:courseID/ai/usage/mine", id: "getMyAIUsage", summary: "Your own AI usage in the course; ?since=YYYY-MM-DD.", tag: "ai",
            response: line, errors: [404: "No such course, or not yours."], use: AIGatewayController.myUsage)
+}
+
+/// Research projects' lifecycle (audited) and allocation requests with review.
+private func researchRoutes(_ api: APIRoutes) {
+    let invalid = "The input has problems; error.problems lists each one. Nothing was changed."
+    let change = JSONSchema.object(["from": .string(), "to": .string(), "by": .string(), "comment": .string(), "at": .string(format: "date-time")],
+                                   required: ["from", "to", "by", "comment", "at"])
+    let request = JSONSchema.object([
+        "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "requestedBy": .string(), "kind": .string(enumValues: ["initial", "renewal", "supplement"]),
+        "follows": .string(format: "uuid"), "amount": .string(), "periodEnd": .string(format: "date-time"), "justification": .string(),
+        "meters": .array(.string(enumValues: ["compute", "ai"])), "status": .string(enumValues: ["pending", "approved", "partial", "denied"]),
+        "decidedBy": .string(), "decidedAt": .string(format: "date-time"), "approvedAmount": .string(), "decisionComment": .string(),
+        "createdAt": .string(format: "date-time"),
+    ], required: ["id", "projectID", "kind", "amount", "periodEnd", "justification", "meters", "status", "createdAt"])
+    api.on(.POST, "projects/:projectID/status", id: "changeProjectStatus",
+           summary: "Move the project along its lifecycle: the PI submits, withdraws and completes; programme managers approve (active), reject (with a comment) and archive.",
+           tag: "projects", request: .object(["status": .string(enumValues: ProjectStatus.allCases.map(\.rawValue)), "comment": .string()], required: ["status"]),
+           response: .ref("Project"), errors: [403: "Only the programme's managers may make that change.", 404: "No such project, or not yours.", 422: invalid],
+           use: ResearchController.changeStatus)
+    api.on(.GET, "projects/:projectID/history", id: "getProjectHistory", summary: "Every status change: from, to, who, when, why.", tag: "projects",
+           response: .array(change), errors: [404: "No such project, or not yours."], use: ResearchController.history)
+    api.on(.GET, "projects/:projectID/allocation-requests", id: "listAllocationRequests", summary: "The project's allocation requests and their decisions (members see them).",
+           tag: "projects", response: .array(request), errors: [404: "No such project, or not yours."], use: ResearchController.requests)
+    api.on(.POST, "projects/:projectID/allocation-requests", id: "requestAllocation",
+           summary: "Ask for credits (the PI): amount, periodEnd (when they expire), justification, meters (compute, ai); a renewal or supplement follows an earlier request.",
+           tag: "projects", request: .object(["amount": .string(), "periodEnd": .string(format: "date"), "justification": .string(),
+                                               "meters": .array(.string(enumValues: ["compute", "ai"])), "kind": .string(enumValues: ["initial", "renewal", "supplement"]),
+                                               "follows": .string(format: "uuid")], required: ["amount", "periodEnd", "justification", "meters"]),
+           response: request, status: 201, errors: [404: "No such project, or not yours to manage.", 422: invalid], use: ResearchController.createRequest)
+    api.on(.POST, "allocation-requests/:requestID/decision", id: "decideAllocationRequest",
+           summary: "Approve (all, or part with amount) or deny (with a comment) a pending request (programme managers). Approval moves the credits from the pool to the project's allocation, or nothing happens.",
+           tag: "projects", request: .object(["decision": .string(enumValues: ["approve", "deny"]), "amount": .string(), "comment": .string()], required: ["decision"]),
+           response: request, errors: [404: "No such request, or not yours to decide.",
+                                       409: "Already decided, the project is not active, or the pool has not enough (nothing moved).", 422: invalid],
+           use: ResearchController.decide)
 }

@@ -349,4 +349,51 @@ import VaporTesting
             #expect(bad.status == .unprocessableEntity)
         }
     }
+
+    @Test func adminsAddProvidersAndModelsOnTheirPage() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let admin = try Browser(app)
+            try await admin.signIn("admin@demo.test")
+            #expect(try await admin.get("/admin/ai").status == .ok)
+            let added = try await admin.post("/admin/ai/providers", ["name": "campus-vllm", "baseURL": "http://10.0.0.5:8000/v1", "secretEnv": "VLLM_KEY"])
+            #expect(added.status == .seeOther)
+            let secretNamed = try await admin.post("/admin/ai/providers", ["name": "bad", "baseURL": "http://x.example/v1", "secretEnv": "sk-live-123"])
+            #expect(secretNamed.status == .unprocessableEntity && secretNamed.body.string.contains("NAME of an environment variable"))
+            #expect(try await admin.post("/admin/ai/models", ["name": "llama-campus", "kind": "chat", "provider": "campus-vllm", "inputPrice": "0.1",
+                                                               "outputPrice": "0.2", "upstreamName": "", "fallbackProvider": ""]).status == .seeOther)
+            let page = try await admin.get("/admin/ai").body.string
+            #expect(page.contains("campus-vllm") && page.contains("VLLM_KEY") && page.contains("llama-campus"))
+            let model = try #require(try await AIModel.query(on: app.db).filter(\.$name == "llama-campus").first())
+            #expect(model.upstreamName == "llama-campus")
+            let prices = try await CreditsController.priceList(on: app.db)
+            #expect(prices.price(of: .modelOutput("llama-campus"), at: Date())?.price == Credits.parse("0.2"))
+            let student = try Browser(app)
+            try await student.signIn("student1@demo.test")
+            #expect(try await student.get("/admin/ai").status == .notFound)
+        }
+    }
+
+    @Test func projectKeysArePaidFromTheMembersProjectAllowance() async throws {
+        try await Self.withGateway { rig in
+            let project = try #require(try await ResearchProject.query(on: rig.app.db).first())
+            let created = try await rig.app.testing().sendRequest(.POST, "api/v1/projects/\(try project.requireID())/ai/keys", headers: try await rig.app.bearer("ta@demo.test")) {
+                try $0.content.encode(["name": "experiments"], as: .json)
+            }
+            #expect(created.status == .created)
+            let token = try #require(try created.content.decode(AIKeyDTO.self).token)
+            let ta = try #require(try await User.query(on: rig.app.db).filter(\.$email == "ta@demo.test").first())
+            let before = try await rig.app.ledger.allowance(of: ta, in: .project(project))
+            let (status, _) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "evaluate hints"]]], token: token)
+            #expect(status == .ok)
+            let after = try await rig.app.ledger.allowance(of: ta, in: .project(project))
+            let usage = try #require(try await AIUsage.query(on: rig.app.db).filter(\.$project.$id == project.requireID()).first())
+            #expect(usage.credits > 0 && after.spent - before.spent == usage.credits && after.held == 0)
+            // Students are not members of the project: no key for them.
+            let student = try await rig.app.testing().sendRequest(.POST, "api/v1/projects/\(try project.requireID())/ai/keys", headers: try await rig.app.bearer("student1@demo.test")) {
+                try $0.content.encode(["name": "x"], as: .json)
+            }
+            #expect(student.status == .notFound)
+        }
+    }
 }

@@ -150,6 +150,15 @@ import Ledger
         "GET /api/v1/courses/:courseID/gradebook.csv": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         // The AI gateway: admins keep the catalogue; course members hold keys paid by their allowance; instructors
         // set the policy; staff see usage. /v1 answers only to gateway keys, never to sessions or platform tokens.
+        // Research projects: members see the history and requests; the PI asks; programme managers decide.
+        "POST /api/v1/projects/:projectID/status": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/projects/:projectID/history": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/projects/:projectID/allocation-requests": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/projects/:projectID/allocation-requests": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/allocation-requests/:requestID/decision": signedIn([.admin], anonymous: .unauthorized),
+        "GET /admin/ai": signedIn([.admin], anonymous: .signIn),
+        "POST /admin/ai/providers": signedIn([.admin], anonymous: .signIn),
+        "POST /admin/ai/models": signedIn([.admin], anonymous: .signIn),
         "GET /courses/:courseID/ai": signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         "POST /courses/:courseID/ai/keys": signedIn([.student, .ta, .instructor], anonymous: .signIn),
         "POST /courses/:courseID/ai/policy": signedIn([.instructor, .admin], anonymous: .signIn),
@@ -161,6 +170,8 @@ import Ledger
         "GET /api/v1/courses/:courseID/ai/keys": signedIn([.student, .ta, .instructor], anonymous: .unauthorized),
         "POST /api/v1/courses/:courseID/ai/keys": signedIn([.student, .ta, .instructor], anonymous: .unauthorized),
         "DELETE /api/v1/ai/keys/:keyID": signedIn([.student], anonymous: .unauthorized),
+        "GET /api/v1/projects/:projectID/ai/keys": signedIn([.partner, .ta, .instructor], anonymous: .unauthorized),
+        "POST /api/v1/projects/:projectID/ai/keys": signedIn([.partner, .ta, .instructor], anonymous: .unauthorized),
         "GET /api/v1/courses/:courseID/ai/policy": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
         "PUT /api/v1/courses/:courseID/ai/policy": signedIn([.instructor, .admin], anonymous: .unauthorized),
         "GET /api/v1/courses/:courseID/ai/usage": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
@@ -231,6 +242,13 @@ import Ledger
             (submission.cpuMs, submission.wallMs, submission.charged, submission.runs, submission.score) = (0, 0, 0, 1, 1)
             try await submission.create(on: app.db)
             let submissionID = try submission.requireID()
+            let allocationRequest = AllocationRequest()
+            allocationRequest.$project.id = projectID
+            allocationRequest.$requestedBy.id = try instructor.requireID()
+            (allocationRequest.kind, allocationRequest.amount, allocationRequest.periodEnd) = (.initial, 1_000_000, Date().addingTimeInterval(86_400 * 90))
+            (allocationRequest.justification, allocationRequest.meters, allocationRequest.status, allocationRequest.createdAt) = ("matrix", "compute", .pending, Date())
+            try await allocationRequest.create(on: app.db)
+            let requestID = try allocationRequest.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route)
@@ -251,6 +269,7 @@ import Ledger
                         case ":noticeID": return noticeID.uuidString
                         case ":assignmentID": return assignmentID.uuidString
                         case ":submissionID": return submissionID.uuidString
+                        case ":requestID": return requestID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

@@ -132,8 +132,10 @@ import VaporTesting
             let added = try await send(app, .PUT, path, as: "instructor@demo.test", ["email": "student20@demo.test", "role": "member"])
             #expect(added.status == .ok)
             #expect(try await send(app, .PUT, path, as: "mentor@partner.test", ["email": "student21@demo.test", "role": "member"]).status == .notFound)
-            let project = try await send(app, .PATCH, "api/v1/projects/\(id)", as: "instructor@demo.test", ["status": "submitted"])
-            #expect(try project.content.decode(ProjectDTO.self).status == "submitted")
+            // The demo project is active: its PI may complete it (the lifecycle's rules apply to PATCH too).
+            #expect(try await send(app, .PATCH, "api/v1/projects/\(id)", as: "instructor@demo.test", ["status": "submitted"]).status == .unprocessableEntity)
+            let project = try await send(app, .PATCH, "api/v1/projects/\(id)", as: "instructor@demo.test", ["status": "completed"])
+            #expect(try project.content.decode(ProjectDTO.self).status == "completed")
             #expect(try project.content.decode(ProjectDTO.self).members.count == 4)
             let badStatus = try await send(app, .PATCH, "api/v1/projects/\(id)", as: "instructor@demo.test", ["status": "finished"])
             #expect(badStatus.status == .unprocessableEntity)

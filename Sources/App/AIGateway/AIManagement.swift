@@ -99,7 +99,7 @@ enum AICatalogue {
             checks.add("name may hold letters, digits and . _ : / - (it is what clients send as model).")
         }
         let kind = checks.choice(input.kind ?? "chat", "kind", as: AIModelKind.self)
-        let upstream = checks.text(input.upstreamName ?? input.name, "upstreamName", max: 200)
+        let upstream = checks.text(input.upstreamName.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } ?? input.name, "upstreamName", max: 200)
         let providers = try await AIProvider.query(on: db).all()
         let provider = providers.first { $0.name == input.provider }
         if provider == nil { checks.add("provider '\(input.provider ?? "")' is not registered; add it first.") }
@@ -150,6 +150,7 @@ struct AIKeyDTO: Content {
     var id: UUID
     var name: String
     var courseID: UUID?
+    var projectID: UUID?
     /// The start of the token, to recognise it (cc_<prefix>_…).
     var prefix: String
     var createdAt: Date?
@@ -160,21 +161,35 @@ struct AIKeyDTO: Content {
 
 enum AIKeys {
     static func issue(to user: User, in course: Course, name: String?, on db: any Database) async throws -> AIKeyDTO {
+        try await issue(to: user, courseID: try course.requireID(), projectID: nil, name: name, on: db)
+    }
+
+    /// A key for a research project: requests are paid from the member's allowance in the project (default policy).
+    static func issue(to user: User, in project: ResearchProject, name: String?, on db: any Database) async throws -> AIKeyDTO {
+        try await issue(to: user, courseID: nil, projectID: try project.requireID(), name: name, on: db)
+    }
+
+    private static func issue(to user: User, courseID: UUID?, projectID: UUID?, name: String?, on db: any Database) async throws -> AIKeyDTO {
         var checks = InputChecks()
         let label = checks.text(name, "name", max: 100)
         try checks.finish()
         let live = try await AIKey.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$revokedAt == nil).count()
         guard live < 20 else { throw InputRejection("You have 20 live AI keys; revoke one first.") }
         let (token, prefix, hash) = TokenCodec.generate()
-        let key = AIKey(userID: try user.requireID(), courseID: try course.requireID(), projectID: nil, name: label!, prefix: prefix, secretHash: hash)
+        let key = AIKey(userID: try user.requireID(), courseID: courseID, projectID: projectID, name: label!, prefix: prefix, secretHash: hash)
         try await key.create(on: db)
         var dto = try dto(key)
         dto.token = token
         return dto
     }
 
+    static func list(of user: User, in project: ResearchProject, on db: any Database) async throws -> [AIKeyDTO] {
+        try await AIKey.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$project.$id == project.requireID())
+            .filter(\.$revokedAt == nil).sort(\.$createdAt).all().map(dto)
+    }
+
     static func dto(_ key: AIKey) throws -> AIKeyDTO {
-        AIKeyDTO(id: try key.requireID(), name: key.name, courseID: key.$course.id, prefix: "cc_\(key.prefix)_", createdAt: key.createdAt,
+        AIKeyDTO(id: try key.requireID(), name: key.name, courseID: key.$course.id, projectID: key.$project.id, prefix: "cc_\(key.prefix)_", createdAt: key.createdAt,
                  lastUsedAt: key.lastUsedAt, token: nil)
     }
 

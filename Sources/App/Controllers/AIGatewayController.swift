@@ -77,6 +77,16 @@ enum AIGatewayController {
         return try await AIKeys.issue(to: user, in: course, name: try req.input(AIKeyInput.self).name, on: req.db).encodeResponse(status: .created, for: req)
     }
 
+    @Sendable static func projectKeys(req: Request) async throws -> [AIKeyDTO] {
+        let (project, user, _) = try await req.project(for: Policy.Action.useAIInProject)
+        return try await AIKeys.list(of: user, in: project, on: req.db)
+    }
+
+    @Sendable static func createProjectKey(req: Request) async throws -> Response {
+        let (project, user, _) = try await req.project(for: Policy.Action.useAIInProject)
+        return try await AIKeys.issue(to: user, in: project, name: try req.input(AIKeyInput.self).name, on: req.db).encodeResponse(status: .created, for: req)
+    }
+
     @Sendable static func revokeKey(req: Request) async throws -> HTTPStatus {
         guard let id = req.parameters.get("keyID", as: UUID.self) else { throw Abort(.notFound) }
         try await AIKeys.revoke(id, by: try req.auth.require(User.self), on: req.db)

@@ -142,3 +142,47 @@ struct AIKeyFormInput: DirectoryInput, Content {
     typealias Fields = CodingKeys
     var name: String?
 }
+
+/// The administrators' page for the gateway's catalogue: providers (base URL, the secret's variable name and whether
+/// this process has it — never the secret) and models with their prices; forms to add either.
+enum AIAdminPageController {
+    struct AdminAIPage: Encodable {
+        var title = "AI providers and models"
+        var page: PageContext
+        var providers: [ProviderDTO]
+        struct Model: Encodable { var name: String; var kind: String; var provider: String; var fallback: String; var upstream: String; var prices: String }
+        var models: [Model]
+    }
+
+    @Sendable static func page(req: Request) async throws -> View {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        return try await render(req, PageContext(req))
+    }
+
+    static func render(_ req: Request, _ page: PageContext) async throws -> View {
+        let providers = try await AIProvider.query(on: req.db).sort(\.$name).all().map(AICatalogue.providerDTO)
+        let models = try await AICatalogue.catalogue(on: req.db).map {
+            AdminAIPage.Model(name: $0.name, kind: $0.kind, provider: $0.provider, fallback: $0.fallbackProvider ?? "—", upstream: $0.upstreamName,
+                              prices: "\($0.inputPrice?.description ?? "?") in / \($0.outputPrice?.description ?? "?") out per million tokens")
+        }
+        return try await req.view.render("admin-ai", AdminAIPage(page: page, providers: providers, models: models))
+    }
+
+    @Sendable static func addProvider(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        return try await req.formAction(back: "/admin/ai", render: { try await render(req, $0) }) {
+            let provider = try await AICatalogue.addProvider(try req.content.decode(ProviderInput.self), on: req.db)
+            req.application.gatewayCache.forgetAll()
+            return "Provider \(provider.name) added."
+        }
+    }
+
+    @Sendable static func addModel(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        return try await req.formAction(back: "/admin/ai", render: { try await render(req, $0) }) {
+            let model = try await AICatalogue.addModel(try req.content.decode(ModelInput.self), app: req.application, on: req.db)
+            req.application.gatewayCache.forgetAll()
+            return "Model \(model.name) added."
+        }
+    }
+}

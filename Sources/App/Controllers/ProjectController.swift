@@ -23,7 +23,7 @@ enum ProjectController {
     @Sendable static func updateFromPage(req: Request) async throws -> Response {
         let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
         return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
-            try await Places.updateProject(project, try req.input(ProjectInput.self), on: req.db)
+            try await ResearchProjects.update(project, try req.input(ProjectInput.self), by: user, access: access, app: req.application, on: req.db)
             return "Saved the project's details."
         }
     }
@@ -58,8 +58,8 @@ enum ProjectController {
     }
 
     @Sendable static func update(req: Request) async throws -> ProjectDTO {
-        let (project, _, _) = try await req.project(for: Policy.Action.manageProject)
-        try await Places.updateProject(project, try req.input(ProjectInput.self), on: req.db)
+        let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
+        try await ResearchProjects.update(project, try req.input(ProjectInput.self), by: user, access: access, app: req.application, on: req.db)
         return try await ProgrammeViews.project(project, on: req.db)
     }
 

@@ -47,6 +47,8 @@ enum Policy {
         case viewSubmission(CourseAccess, ownerID: UUID)
         /// Hold AI gateway keys paid by one's allowance in the course: its members.
         case useAI(CourseAccess)
+        /// Hold AI gateway keys paid by one's allowance in a research project: its members (PI, researchers, mentors).
+        case useAIInProject(ProjectAccess)
         /// Set the course's AI policy: its instructors (and managers, admins).
         case setAIPolicy(CourseAccess)
         /// See the course's AI usage per student and model: its staff.
@@ -101,6 +103,8 @@ enum Policy {
             return (user.id == ownerID && access.courseRole != nil) || allows(user, .grade(access))
         case .useAI(let access):
             return access.courseRole != nil
+        case .useAIInProject(let access):
+            return access.projectRole != nil
         case .setAIPolicy(let access):
             return allows(user, .manageCourse(access))
         case .viewAIUsage(let access):

@@ -32,6 +32,8 @@ enum Migrations {
         CreateAIKey(),
         CreateAIPolicy(),
         CreateAIUsage(),
+        CreateProjectStatusChange(),
+        CreateAllocationRequest(),
     ]
 
     static func register(on app: Application) {
