@@ -112,4 +112,32 @@ import VaporTesting
             #expect(try await Self.send(app, .GET, "api/v1/projects/\(projectID)/allocation-requests", as: "student1@demo.test").status == .notFound)
         }
     }
+
+    @Test func thePIAndAManagerDoItAllOnTheProjectPage() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let project = try await Self.draftProject(app)
+            let path = "/projects/\(try project.requireID())"
+            let pi = try Browser(app)
+            try await pi.signIn("instructor@demo.test")
+            #expect(try await pi.get(path).body.string.contains("No status changes yet."))
+            #expect(try await pi.post(path + "/status", ["status": "submitted", "comment": "please review"]).status == .seeOther)
+            #expect(try await pi.post(path + "/status", ["status": "active"]).status == .forbidden)  // a manager's step
+            let manager = try Browser(app)
+            try await manager.signIn("admin@demo.test")
+            try await manager.get(path)
+            #expect(try await manager.post(path + "/status", ["status": "active", "comment": "welcome aboard"]).status == .seeOther)
+            try await pi.get(path)
+            #expect(try await pi.post(path + "/allocation-requests", ["amount": "80", "periodEnd": "2099-01-31", "justification": "benchmarks",
+                                                                      "compute": "on"]).status == .seeOther)
+            let request = try #require(try await AllocationRequest.query(on: app.db).filter(\.$project.$id == project.requireID()).first())
+            try await manager.get(path)
+            #expect(try await manager.post("/allocation-requests/\(try request.requireID())/decision",
+                                           ["decision": "approve", "amount": "50", "comment": "half now"]).status == .seeOther)
+            let page = try await pi.get(path).body.string
+            #expect(page.contains("welcome aboard") && page.contains("partial") && page.contains("half now"))
+            #expect(try await app.ledger.allocation(of: .project(project)).balance == Credits(whole: 50).micro)
+            #expect(try await pi.post("/allocation-requests/\(try request.requireID())/decision", ["decision": "approve"]).status == .notFound)
+        }
+    }
 }

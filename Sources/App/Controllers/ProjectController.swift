@@ -2,6 +2,8 @@
 // managers, admins) the forms and API to change it and its members. Lifecycle and allocations come with the
 // research issue.
 import Fluent
+import Foundation
+import Ledger
 import Vapor
 
 struct ProjectPage: Encodable {
@@ -12,6 +14,15 @@ struct ProjectPage: Encodable {
     var form: ProjectInput
     var roles = ProjectRole.allCases.map(\.rawValue)
     var statuses = ProjectStatus.allCases.map(\.rawValue)
+    var history: [StatusChangeDTO] = []
+    /// The status changes this person may make now.
+    var nextStatuses: [String] = []
+    struct Request: Encodable {
+        var id: UUID; var kind: String; var amount: String; var periodEnd: String; var justification: String; var meters: String
+        var status: String; var requestedBy: String; var decision: String; var pending: Bool
+    }
+    var requests: [Request] = []
+    var canDecide = false
 }
 
 enum ProjectController {
@@ -44,11 +55,81 @@ enum ProjectController {
         return req.redirect(to: "/projects/\(try project.requireID())", redirectType: .normal)
     }
 
-    private static func render(_ req: Request, _ project: ResearchProject, _ user: User, _ access: ProjectAccess, _ page: PageContext) async throws -> View {
-        try await req.view.render("project", ProjectPage(
+    static func render(_ req: Request, _ project: ResearchProject, _ user: User, _ access: ProjectAccess, _ page: PageContext) async throws -> View {
+        let canManage = Policy.allows(user, .manageProject(access)), canDecide = Policy.allows(user, .manageProgramme(access.programmeRole))
+        let next = ProjectStatus(rawValue: project.status).map { from in
+            (ProjectLifecycle.transitions[from] ?? [:]).filter { $0.value == .pi ? canManage : canDecide }.keys.map(\.rawValue).sorted()
+        } ?? []
+        func day(_ date: Date) -> String { String(ISO8601DateFormatter().string(from: date).prefix(10)) }
+        let requests = try await ResearchProjects.requests(project, on: req.db).map { r in
+            ProjectPage.Request(id: r.id, kind: r.kind, amount: r.amount.description, periodEnd: day(r.periodEnd), justification: r.justification,
+                                meters: r.meters.joined(separator: ", "), status: r.status, requestedBy: r.requestedBy,
+                                decision: r.decidedBy.map { "\($0)" + (r.approvedAmount.map { ": \($0) approved" } ?? "") + (r.decisionComment.map { " — \($0)" } ?? "") } ?? "",
+                                pending: r.status == "pending")
+        }
+        return try await req.view.render("project", ProjectPage(
             title: project.title, page: page, project: try await ProgrammeViews.project(project, on: req.db),
-            canManage: Policy.allows(user, .manageProject(access)),
-            form: ProjectInput(title: project.title, summary: project.summary, status: project.status)))
+            canManage: canManage,
+            form: ProjectInput(title: project.title, summary: project.summary, status: project.status),
+            history: try await ResearchProjects.history(project, on: req.db), nextStatuses: next, requests: requests, canDecide: canDecide))
+    }
+
+    // MARK: Lifecycle and allocation requests (pages)
+
+    @Sendable static func changeStatusFromPage(req: Request) async throws -> Response {
+        let (project, user, access) = try await req.project(for: Policy.Action.viewProject)
+        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+            let input = try req.content.decode(StatusChangeInput.self)
+            _ = try await ResearchProjects.changeStatus(project, input, by: user, access: access, app: req.application, on: req.db)
+            return "The project is now \(project.status)."
+        }
+    }
+
+    struct RequestForm: Content {
+        var amount: String?
+        var periodEnd: String?
+        var justification: String?
+        var compute: String?
+        var ai: String?
+    }
+
+    @Sendable static func requestFromPage(req: Request) async throws -> Response {
+        let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
+        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+            let form = try req.content.decode(RequestForm.self)
+            guard let amount = form.amount.flatMap({ Credits.parse($0.trimmingCharacters(in: .whitespaces)) }) else {
+                throw InputRejection("amount is a number of credits, e.g. 250.")
+            }
+            let input = AllocationRequestInput(amount: amount, periodEnd: form.periodEnd, justification: form.justification,
+                                               meters: (form.compute != nil ? ["compute"] : []) + (form.ai != nil ? ["ai"] : []))
+            let request = try await ResearchProjects.request(project, input, by: user, on: req.db)
+            return "Asked for \(Credits(micro: request.amount)) credits; the programme's managers decide."
+        }
+    }
+
+    struct DecisionForm: Content {
+        var decision: String?
+        var amount: String?
+        var comment: String?
+    }
+
+    @Sendable static func decideFromPage(req: Request) async throws -> Response {
+        let user = try req.auth.require(User.self)
+        guard let id = req.parameters.get("requestID", as: UUID.self), let request = try await AllocationRequest.find(id, on: req.db),
+              let project = try await ResearchProject.find(request.$project.id, on: req.db) else { throw Abort(.notFound) }
+        let access = try await ProjectAccess.load(user, project, on: req.db)
+        try Policy.require(user, can: .manageProgramme(access.programmeRole))
+        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+            let form = try req.content.decode(DecisionForm.self)
+            var amount: Credits?
+            if let text = form.amount?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
+                guard let parsed = Credits.parse(text) else { throw InputRejection("amount is a number of credits, e.g. 120.") }
+                amount = parsed
+            }
+            let decided = try await ResearchProjects.decide(request, AllocationDecisionInput(decision: form.decision, amount: amount, comment: form.comment),
+                                                            by: user, app: req.application, on: req.db)
+            return "Request \(decided.status.rawValue)."
+        }
     }
 
     // MARK: API
