@@ -64,7 +64,8 @@ enum AICatalogue {
         name.hasPrefix("CAMPUSCLOUD_") || ["DATABASE_URL", "PGPASSWORD", "HOME", "PATH"].contains(name)
     }
 
-    static func addProvider(_ input: ProviderInput, on db: any Database) async throws -> AIProvider {
+    /// (Catalogue changes drop the gateway's caches in this process at once.)
+    static func addProvider(_ input: ProviderInput, app: Application, on db: any Database) async throws -> AIProvider {
         var checks = InputChecks()
         let name = checks.text(input.name, "name", max: 100)
         let url = checks.text(input.baseURL, "baseURL", max: 500)
@@ -83,6 +84,7 @@ enum AICatalogue {
         try checks.finish()
         let provider = AIProvider(name: name!, baseURL: url!, secretEnv: secretEnv?.isEmpty == false ? secretEnv : nil)
         try await provider.create(on: db)
+        app.gatewayCache.forgetAll()
         return provider
     }
 
@@ -124,6 +126,7 @@ enum AICatalogue {
             try await LedgerPrice(meter: Meter.modelInput(name!).name, price: input1!.micro, effectiveFrom: now).create(on: tx)
             try await LedgerPrice(meter: Meter.modelOutput(name!).name, price: output!.micro, effectiveFrom: now).create(on: tx)
         }
+        app.gatewayCache.forgetAll()
         return model
     }
 
@@ -198,12 +201,15 @@ enum AIKeys {
             .filter(\.$revokedAt == nil).sort(\.$createdAt).all().map(dto)
     }
 
-    /// Revokes one of `user`'s keys; anyone else's (or an unknown id) is 404.
-    static func revoke(_ id: UUID, by user: User, on db: any Database) async throws {
+    /// Revokes one of `user`'s keys (at once in this process); anyone else's (or an unknown id) is 404.
+    @discardableResult
+    static func revoke(_ id: UUID, by user: User, app: Application, on db: any Database) async throws -> AIKey {
         guard let key = try await AIKey.find(id, on: db), key.revokedAt == nil else { throw Abort(.notFound) }
         try Policy.require(user, can: .manageKey(ownerID: key.$user.id))
         key.revokedAt = Date()
         try await key.save(on: db)
+        app.gatewayCache.forgetAll()
+        return key
     }
 }
 
@@ -230,7 +236,7 @@ enum AIPolicies {
     }
 
     /// Replaces the fields given; every problem is listed and nothing is saved when there is one.
-    static func update(_ course: Course, _ input: AIPolicyInput, by user: User, on db: any Database) async throws -> GatewayPolicy {
+    static func update(_ course: Course, _ input: AIPolicyInput, by user: User, app: Application, on db: any Database) async throws -> GatewayPolicy {
         let courseID = try course.requireID()
         var policy = try await policy(of: courseID, on: db)
         if let models = input.allowedModels { policy.allowedModels = models.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
@@ -252,6 +258,7 @@ enum AIPolicies {
         } else {
             try await AIPolicyRecord(courseID: courseID, policy: text, by: user.id).create(on: db)
         }
+        app.gatewayCache.forgetAll()
         return policy
     }
 }

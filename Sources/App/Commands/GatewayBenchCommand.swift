@@ -82,7 +82,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         var policy = AIPolicyInput()
         policy.requestsPerMinute = 0
         policy.allowedModels = []
-        _ = try await AIPolicies.update(course, policy, by: instructor, on: app.db)
+        _ = try await AIPolicies.update(course, policy, by: instructor, app: app, on: app.db)
         _ = try await app.ledger.setAllowance(of: student, in: .course(course), to: Credits(whole: 500), actor: nil)
         guard let token = try await AIKeys.issue(to: student, in: course, name: "bench", on: app.db).token else { throw CommandFailure("no key") }
         return token

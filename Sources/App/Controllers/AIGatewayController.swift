@@ -47,8 +47,7 @@ enum AIGatewayController {
 
     @Sendable static func addProvider(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
-        let provider = try await AICatalogue.addProvider(try req.input(ProviderInput.self), on: req.db)
-        req.application.gatewayCache.forgetAll()
+        let provider = try await AICatalogue.addProvider(try req.input(ProviderInput.self), app: req.application, on: req.db)
         return try await AICatalogue.providerDTO(provider).encodeResponse(status: .created, for: req)
     }
 
@@ -60,7 +59,6 @@ enum AIGatewayController {
     @Sendable static func addModel(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         let model = try await AICatalogue.addModel(try req.input(ModelInput.self), app: req.application, on: req.db)
-        req.application.gatewayCache.forgetAll()
         guard let entry = try await AICatalogue.catalogue(on: req.db).first(where: { $0.id == model.id }) else { throw Abort(.internalServerError) }
         return try await entry.encodeResponse(status: .created, for: req)
     }
@@ -89,8 +87,7 @@ enum AIGatewayController {
 
     @Sendable static func revokeKey(req: Request) async throws -> HTTPStatus {
         guard let id = req.parameters.get("keyID", as: UUID.self) else { throw Abort(.notFound) }
-        try await AIKeys.revoke(id, by: try req.auth.require(User.self), on: req.db)
-        req.application.gatewayCache.forgetAll()
+        try await AIKeys.revoke(id, by: try req.auth.require(User.self), app: req.application, on: req.db)
         return .noContent
     }
 
@@ -103,9 +100,7 @@ enum AIGatewayController {
 
     @Sendable static func setPolicy(req: Request) async throws -> GatewayPolicy {
         let (course, user, _) = try await req.course(for: Policy.Action.setAIPolicy)
-        let policy = try await AIPolicies.update(course, try req.input(AIPolicyInput.self), by: user, on: req.db)
-        req.application.gatewayCache.forgetAll()
-        return policy
+        return try await AIPolicies.update(course, try req.input(AIPolicyInput.self), by: user, app: req.application, on: req.db)
     }
 
     @Sendable static func usage(req: Request) async throws -> AIUsageReport {

@@ -97,9 +97,8 @@ enum AIPageController {
 
     @Sendable static func revokeKey(req: Request) async throws -> Response {
         let user = try req.auth.require(User.self)
-        guard let id = req.parameters.get("keyID", as: UUID.self), let key = try await AIKey.find(id, on: req.db) else { throw Abort(.notFound) }
-        try await AIKeys.revoke(id, by: user, on: req.db)
-        req.application.gatewayCache.forgetAll()
+        guard let id = req.parameters.get("keyID", as: UUID.self) else { throw Abort(.notFound) }
+        let key = try await AIKeys.revoke(id, by: user, app: req.application, on: req.db)
         req.session.data[PageContext.noticeKey] = "Key “\(key.name)” revoked; it stops working at once."
         return req.redirect(to: key.$course.id.map { "/courses/\($0)/ai" } ?? "/dashboard", redirectType: .normal)
     }
@@ -130,8 +129,7 @@ enum AIPageController {
                 input.blackouts = []
             }
             try checks.finish()
-            _ = try await AIPolicies.update(course, input, by: user, on: req.db)
-            req.application.gatewayCache.forgetAll()
+            _ = try await AIPolicies.update(course, input, by: user, app: req.application, on: req.db)
             return "AI policy saved."
         }
     }
@@ -171,8 +169,7 @@ enum AIAdminPageController {
     @Sendable static func addProvider(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         return try await req.formAction(back: "/admin/ai", render: { try await render(req, $0) }) {
-            let provider = try await AICatalogue.addProvider(try req.content.decode(ProviderInput.self), on: req.db)
-            req.application.gatewayCache.forgetAll()
+            let provider = try await AICatalogue.addProvider(try req.content.decode(ProviderInput.self), app: req.application, on: req.db)
             return "Provider \(provider.name) added."
         }
     }
@@ -181,7 +178,6 @@ enum AIAdminPageController {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         return try await req.formAction(back: "/admin/ai", render: { try await render(req, $0) }) {
             let model = try await AICatalogue.addModel(try req.content.decode(ModelInput.self), app: req.application, on: req.db)
-            req.application.gatewayCache.forgetAll()
             return "Model \(model.name) added."
         }
     }

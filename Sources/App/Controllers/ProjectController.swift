@@ -114,11 +114,7 @@ enum ProjectController {
     }
 
     @Sendable static func decideFromPage(req: Request) async throws -> Response {
-        let user = try req.auth.require(User.self)
-        guard let id = req.parameters.get("requestID", as: UUID.self), let request = try await AllocationRequest.find(id, on: req.db),
-              let project = try await ResearchProject.find(request.$project.id, on: req.db) else { throw Abort(.notFound) }
-        let access = try await ProjectAccess.load(user, project, on: req.db)
-        try Policy.require(user, can: .manageProgramme(access.programmeRole))
+        let (request, project, user, access) = try await req.allocationRequestToDecide()
         return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
             let form = try req.content.decode(DecisionForm.self)
             var amount: Credits?

@@ -27,11 +27,7 @@ enum ResearchController {
 
     /// POST /allocation-requests/{id}/decision: the programme's managers (and admins); 404 for anyone else.
     @Sendable static func decide(req: Request) async throws -> AllocationRequestDTO {
-        let user = try req.auth.require(User.self)
-        guard let id = req.parameters.get("requestID", as: UUID.self), let request = try await AllocationRequest.find(id, on: req.db),
-              let project = try await ResearchProject.find(request.$project.id, on: req.db) else { throw Abort(.notFound) }
-        let access = try await ProjectAccess.load(user, project, on: req.db)
-        try Policy.require(user, can: .manageProgramme(access.programmeRole))
+        let (request, _, user, _) = try await req.allocationRequestToDecide()
         let decided = try await ResearchProjects.decide(request, try req.input(AllocationDecisionInput.self), by: user, app: req.application, on: req.db)
         try await decided.$requestedBy.load(on: req.db)
         try await decided.$decidedBy.load(on: req.db)

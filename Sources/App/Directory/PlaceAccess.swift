@@ -51,6 +51,17 @@ extension Request {
         return (project, user, access)
     }
 
+    /// The allocation request named by `:requestID`, its project, and the signed-in user, who must be allowed to
+    /// decide it (a manager of the project's programme); 404 otherwise.
+    func allocationRequestToDecide() async throws -> (AllocationRequest, ResearchProject, User, ProjectAccess) {
+        let user = try auth.require(User.self)
+        guard let id = parameters.get("requestID", as: UUID.self), let request = try await AllocationRequest.find(id, on: db),
+              let project = try await ResearchProject.find(request.$project.id, on: db) else { throw Abort(.notFound) }
+        let access = try await ProjectAccess.load(user, project, on: db)
+        try Policy.require(user, can: .manageProgramme(access.programmeRole))
+        return (request, project, user, access)
+    }
+
     /// `:userID` from the path; 404 when it is not an id.
     func userIDParameter() throws -> UUID {
         guard let id = parameters.get("userID", as: UUID.self) else { throw Abort(.notFound) }
