@@ -77,6 +77,14 @@ func routes(_ app: Application) throws {
     signedIn.post("projects", ":projectID", "status", use: ProjectController.changeStatusFromPage)
     signedIn.post("projects", ":projectID", "allocation-requests", use: ProjectController.requestFromPage)
     signedIn.post("allocation-requests", ":requestID", "decision", use: ProjectController.decideFromPage)
+    signedIn.on(.POST, "projects", ":projectID", "jobs", body: .collect(maxSize: ResearchJobs.maxUploadBody), use: ResearchJobController.submitFromPage)
+    signedIn.get("jobs", ":jobID", use: ResearchJobController.page)
+    signedIn.post("jobs", ":jobID", "cancel", use: ResearchJobController.cancelFromPage)
+    signedIn.get("jobs", ":jobID", "outputs.zip", use: ResearchJobController.outputs)
+    signedIn.post("projects", ":projectID", "outputs", use: ResearchJobController.recordOutputFromPage)
+    signedIn.post("projects", ":projectID", "outputs", ":outputID", "remove", use: ResearchJobController.removeOutputFromPage)
+    signedIn.get("programmes", ":programmeID", "report", use: ReportController.page)
+    signedIn.get("programmes", ":programmeID", "report.csv", use: ReportController.csv)
     signedIn.get("admin", "ai", use: AIAdminPageController.page)
     signedIn.post("admin", "ai", "providers", use: AIAdminPageController.addProvider)
     signedIn.post("admin", "ai", "models", use: AIAdminPageController.addModel)
@@ -146,6 +154,7 @@ func routes(_ app: Application) throws {
            errors: [404: "No such programme, or not yours to see."], use: ProgrammeController.show)
     api.schema("Project", .object(["id": .string(format: "uuid"), "programmeID": .string(format: "uuid"), "title": .string(), "summary": .string(),
                                    "status": .string(enumValues: ProjectStatus.allCases.map(\.rawValue)),
+                                   "startsOn": .string(format: "date-time"), "endsOn": .string(format: "date-time"), "tags": .array(.string()),
                                    "members": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "role": .string()],
                                                              required: ["userID", "name", "role"]))],
                                   required: ["id", "programmeID", "title", "summary", "status", "members"]))
@@ -541,4 +550,67 @@ private func researchRoutes(_ api: APIRoutes) {
            response: request, errors: [404: "No such request, or not yours to decide.",
                                        409: "Already decided, the project is not active, or the pool has not enough (nothing moved).", 422: invalid],
            use: ResearchController.decide)
+
+    let job = JSONSchema.object([
+        "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "name": .string(), "command": .string(), "submittedBy": .string(),
+        "status": .string(enumValues: ResearchJobStatus.allCases.map(\.rawValue)), "network": .boolean, "wallSeconds": .integer(), "memoryMB": .integer(),
+        "payFrom": .string(enumValues: ResearchJobPayer.allCases.map(\.rawValue)), "cancelRequested": .boolean, "sandboxStatus": .string(),
+        "exitCode": .integer(), "problem": .string(), "cpuMs": .integer(), "wallMs": .integer(), "charged": .string(),
+        "inputs": .array(.string()), "outputs": .array(.object(["path": .string(), "size": .integer()], required: ["path", "size"])),
+        "createdAt": .string(format: "date-time"), "startedAt": .string(format: "date-time"), "finishedAt": .string(format: "date-time"),
+    ], required: ["id", "projectID", "name", "command", "status", "charged", "inputs", "outputs", "createdAt"])
+    api.on(.POST, "projects/:projectID/jobs", id: "submitJob",
+           summary: "Run a batch job (project members; multipart/form-data): command (run by /bin/sh in the job's folder; files written to outputs/ are kept), optional name, wallSeconds (default 600, at most 3600), memoryMB (default 1024), network (true/false), payFrom (allowance, or project for the PI), and input files in a field named files (several, or one .zip; 50 MB). Its most possible cost is reserved first.",
+           tag: "projects", response: job, status: 201,
+           errors: [403: "Only the PI may charge the project's allocation.", 404: "No such project, or not yours.",
+                    409: "The project is not active, or there are not enough credits (the message says who can add more).", 413: "Over 60 MB.",
+                    415: "Not multipart/form-data.", 422: invalid],
+           body: .collect(maxSize: ResearchJobs.maxUploadBody), use: ResearchJobController.submit)
+    api.on(.GET, "projects/:projectID/jobs", id: "listJobs", summary: "The project's jobs, newest first; ?page=&per=.", tag: "projects",
+           response: .object(["items": .array(job), "metadata": .object([:], required: [])], required: ["items", "metadata"]),
+           errors: [404: "No such project, or not yours."], use: ResearchJobController.list)
+    api.on(.GET, "jobs/:jobID", id: "getJob", summary: "One job: status, limits, usage and cost, inputs and outputs.", tag: "projects",
+           response: job, errors: [404: "No such job, or not in a project of yours."], use: ResearchJobController.show)
+    api.on(.GET, "jobs/:jobID/logs", id: "getJobLogs", summary: "The job's standard output and error (text/plain; each kept up to 256 K characters).", tag: "projects",
+           errors: [404: "No such job, or not in a project of yours."], use: ResearchJobController.logs)
+    api.on(.GET, "jobs/:jobID/outputs.zip", id: "downloadJobOutputs", summary: "What the job wrote to outputs/, as one zip (application/zip).", tag: "projects",
+           errors: [404: "No such job, or not in a project of yours."], use: ResearchJobController.outputs)
+    api.on(.POST, "jobs/:jobID/cancel", id: "cancelJob",
+           summary: "Cancel a job (whoever submitted it, or the PI): a queued job frees its whole reserve; a running one stops within seconds and only what it used is charged.",
+           tag: "projects", response: job, errors: [404: "No such job, or not yours to cancel.", 409: "It already ended."], use: ResearchJobController.cancel)
+    let output = JSONSchema.object([
+        "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "kind": .string(enumValues: ProjectOutputKind.allCases.map(\.rawValue)),
+        "title": .string(), "venue": .string(), "year": .integer(), "doi": .string(), "url": .string(), "recordedBy": .string(),
+        "recordedByID": .string(format: "uuid"), "createdAt": .string(format: "date-time"),
+    ], required: ["id", "projectID", "kind", "title", "venue", "recordedBy", "createdAt"])
+    api.on(.GET, "projects/:projectID/outputs", id: "listProjectOutputs", summary: "Publications, datasets, software, theses and events of the project.",
+           tag: "projects", response: .array(output), errors: [404: "No such project, or not yours."], use: ResearchJobController.listOutputs)
+    api.on(.POST, "projects/:projectID/outputs", id: "recordProjectOutput",
+           summary: "Record an output (project members): kind, title, venue, year, doi (10.xxxx/…), url.", tag: "projects",
+           request: .object(["kind": .string(enumValues: ProjectOutputKind.allCases.map(\.rawValue)), "title": .string(), "venue": .string(),
+                             "year": .integer(), "doi": .string(), "url": .string()], required: ["kind", "title"]),
+           response: output, status: 201, errors: [404: "No such project, or not yours.", 422: invalid], use: ResearchJobController.recordOutput)
+    api.on(.DELETE, "projects/:projectID/outputs/:outputID", id: "removeProjectOutput",
+           summary: "Remove an output (whoever recorded it, or the PI).", tag: "projects", status: 204,
+           errors: [404: "No such output, or not yours to remove."], use: ResearchJobController.removeOutput)
+    let credit = JSONSchema.object(["granted": .string(), "used": .string(), "remaining": .string()], required: ["granted", "used", "remaining"])
+    let points = JSONSchema.array(.object(["day": .string(format: "date"), "remaining": .string()], required: ["day", "remaining"]))
+    api.on(.GET, "programmes/:programmeID/report", id: "getProgrammeReport",
+           summary: "The programme report (managers and partner contacts): credits granted, used and remaining per course and project with a burn-down, students reached, hand-ins graded, AI tokens, jobs, projects by status and their outputs. Counts only, no student names.",
+           tag: "programmes",
+           response: .object(["programme": .ref("ProgrammeSummary"), "generatedAt": .string(format: "date-time"), "credits": credit,
+                              "studentsReached": .integer(), "submissionsGraded": .integer(), "aiTokens": .integer(), "jobsRun": .integer(),
+                              "projectsByStatus": .object([:], required: []), "outputsByKind": .object([:], required: []),
+                              "courses": .array(.object(["id": .string(format: "uuid"), "code": .string(), "title": .string(), "credits": credit,
+                                                         "students": .integer(), "assignments": .integer(), "submissionsGraded": .integer(),
+                                                         "aiTokens": .integer(), "burnDown": points], required: ["id", "code", "credits"])),
+                              "projects": .array(.object(["id": .string(format: "uuid"), "title": .string(), "status": .string(), "credits": credit,
+                                                          "members": .integer(), "jobsRun": .integer(), "aiTokens": .integer(),
+                                                          "outputs": .array(.object([:], required: [])), "burnDown": points], required: ["id", "title", "credits"])),
+                              "burnDown": points],
+                             required: ["programme", "credits", "courses", "projects"]),
+           errors: [404: "No such programme, or not yours to see."], use: ReportController.json)
+    api.on(.GET, "programmes/:programmeID/report.csv", id: "getProgrammeReportCSV",
+           summary: "The report as CSV: one row per course and project (credits granted, used, remaining, students, assignments, hand-ins graded, members, jobs, AI tokens, outputs).",
+           tag: "programmes", errors: [404: "No such programme, or not yours to see."], use: ReportController.csv)
 }

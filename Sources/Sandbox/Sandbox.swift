@@ -180,7 +180,7 @@ public final class Sandbox: @unchecked Sendable {
             cleanup.add { ready.finish(slot) }
             let rlimits = Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: slot.uid != nil)
             let launch = try ready.go(slot, job: job, rlimits: rlimits)
-            let outcome = Supervisor.watch(launch, limits: job.limits, cgroup: slot.cgroup, onOutput: onOutput)
+            let outcome = Supervisor.watch(launch, limits: job.limits, cgroup: slot.cgroup, cancellation: job.cancellation, onOutput: onOutput)
             return collect(outcome, job: job, cgroup: slot.cgroup, folder: slot.folder)
         }
 
@@ -227,7 +227,7 @@ public final class Sandbox: @unchecked Sendable {
         }
         switch launched {
         case .success(let launch):
-            return collect(Supervisor.watch(launch, limits: job.limits, cgroup: cgroup, onOutput: onOutput), job: job, cgroup: cgroup, folder: folder)
+            return collect(Supervisor.watch(launch, limits: job.limits, cgroup: cgroup, cancellation: job.cancellation, onOutput: onOutput), job: job, cgroup: cgroup, folder: folder)
         case .failure(let failure):
             return collect(Outcome(launchError: failure.description), job: job, cgroup: cgroup, folder: folder)
         }

@@ -10,6 +10,8 @@ public enum SandboxStatus: String, Sendable, Codable {
     case outputLimit = "output_limit"
     /// Ended by a signal it was not stopped for by a limit.
     case killed
+    /// Stopped because its owner cancelled it (`SandboxJob.cancellation`).
+    case cancelled
     /// The sandbox could not start the job (see `stderr`).
     case sandboxError = "sandbox_error"
 }

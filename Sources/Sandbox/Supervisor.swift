@@ -4,7 +4,7 @@ import Foundation
 import Glibc
 import CSandboxSpawn
 
-enum StopReason: Sendable { case timeout, outputLimit }
+enum StopReason: Sendable { case timeout, outputLimit, cancelled }
 
 struct Outcome {
     var launchError: String?
@@ -24,7 +24,7 @@ struct Outcome {
 
 enum Supervisor {
     /// Watches a started launcher until it ends or a limit stops it.
-    static func watch(_ launch: Launch, limits: SandboxLimits, cgroup: JobCgroup?,
+    static func watch(_ launch: Launch, limits: SandboxLimits, cgroup: JobCgroup?, cancellation: SandboxCancellation? = nil,
                       onOutput: (@Sendable (SandboxStream, Data) -> Void)?) -> Outcome {
         var outcome = Outcome()
         let pid = launch.pid, started = launch.started
@@ -86,9 +86,10 @@ enum Supervisor {
             } else {
                 waitMs = max(0, Int((deadline - now) / .milliseconds(1)))
                 if waitMs == 0 { stopJob(.timeout); continue }
+                if cancellation?.isCancelled == true { stopJob(.cancelled); continue }
             }
             if exited { waitMs = min(waitMs, 200) }
-            let ready = poll(&fds, nfds_t(fds.count), Int32(min(waitMs, 1000)))
+            let ready = poll(&fds, nfds_t(fds.count), Int32(min(waitMs, cancellation == nil ? 1000 : 200)))
             if ready < 0 { if errno == EINTR { continue }; break }
             if ready == 0 {
                 if exited { break }  // the launcher is gone and the pipes are quiet: a leftover holds them
@@ -154,6 +155,8 @@ enum Classifier {
             status = .sandboxError
         } else if o.stopReason == .outputLimit {
             status = .outputLimit
+        } else if o.stopReason == .cancelled {
+            status = .cancelled
         } else if o.stopReason == .timeout {
             status = .timeout
         } else if oomKilled {

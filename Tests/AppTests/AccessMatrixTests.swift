@@ -10,7 +10,8 @@ import Ledger
 
 @Suite struct AccessMatrixTests {
     enum Who: String, CaseIterable { case anonymous, partner, ta, instructor, admin, student }
-    enum Outcome: Equatable { case allowed, signIn, notFound, unauthorized }
+    /// A server error never matches a row: every route must answer every role without failing.
+    enum Outcome: Equatable { case allowed, signIn, notFound, unauthorized, serverError }
 
     /// Shorthands for rows.
     static func everyone(_ outcome: Outcome = .allowed) -> [Who: Outcome] { Dictionary(uniqueKeysWithValues: Who.allCases.map { ($0, outcome) }) }
@@ -179,6 +180,27 @@ import Ledger
         "PUT /api/v1/courses/:courseID/ai/policy": signedIn([.instructor, .admin], anonymous: .unauthorized),
         "GET /api/v1/courses/:courseID/ai/usage": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         "GET /api/v1/courses/:courseID/ai/usage/mine": signedIn([.student, .ta, .instructor], anonymous: .unauthorized),
+        // Research jobs and outputs: the project's members run jobs and record outputs; whoever submitted a job (or
+        // the PI, managers, admins) cancels it; the programme report is for the programme's managers and partners.
+        "POST /projects/:projectID/jobs": signedIn([.partner, .ta, .instructor], anonymous: .signIn),
+        "GET /jobs/:jobID": signedIn([.partner, .ta, .instructor, .admin], anonymous: .signIn),
+        "POST /jobs/:jobID/cancel": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /jobs/:jobID/outputs.zip": signedIn([.partner, .ta, .instructor, .admin], anonymous: .signIn),
+        "POST /projects/:projectID/outputs": signedIn([.partner, .ta, .instructor], anonymous: .signIn),
+        "POST /projects/:projectID/outputs/:outputID/remove": signedIn([.instructor, .admin], anonymous: .signIn),
+        "GET /programmes/:programmeID/report": signedIn([.partner, .admin], anonymous: .signIn),
+        "GET /programmes/:programmeID/report.csv": signedIn([.partner, .admin], anonymous: .signIn),
+        "POST /api/v1/projects/:projectID/jobs": signedIn([.partner, .ta, .instructor], anonymous: .unauthorized),
+        "GET /api/v1/projects/:projectID/jobs": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/jobs/:jobID": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/jobs/:jobID/logs": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/jobs/:jobID/outputs.zip": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/jobs/:jobID/cancel": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/projects/:projectID/outputs": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "POST /api/v1/projects/:projectID/outputs": signedIn([.partner, .ta, .instructor], anonymous: .unauthorized),
+        "DELETE /api/v1/projects/:projectID/outputs/:outputID": signedIn([.instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/programmes/:programmeID/report": signedIn([.partner, .admin], anonymous: .unauthorized),
+        "GET /api/v1/programmes/:programmeID/report.csv": signedIn([.partner, .admin], anonymous: .unauthorized),
         "POST /v1/chat/completions": everyone(.unauthorized),
         "POST /v1/embeddings": everyone(.unauthorized),
         "GET /v1/models": everyone(.unauthorized),
@@ -252,6 +274,14 @@ import Ledger
             (allocationRequest.justification, allocationRequest.meters, allocationRequest.status, allocationRequest.createdAt) = ("matrix", "compute", .pending, Date())
             try await allocationRequest.create(on: app.db)
             let requestID = try allocationRequest.requireID()
+            // A job of the PI's in the project (cancelling it is one of the routes).
+            let job = ResearchJob()
+            job.$project.id = projectID
+            job.$submittedBy.id = try instructor.requireID()
+            (job.name, job.command, job.network, job.wallSeconds, job.memoryMB, job.payFrom) = ("matrix", "true", false, 10, 256, .allowance)
+            (job.status, job.cancelRequested, job.cpuMs, job.wallMs, job.charged, job.createdAt) = (.queued, false, 0, 0, 0, Date())
+            try await job.create(on: app.db)
+            let jobID = try job.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route)
@@ -260,6 +290,10 @@ import Ledger
                     // A fresh key of the student's for each request: revoking it is one of the routes.
                     let keyID = try await APIKeys.issue(to: student, name: "matrix", kind: .personal, on: app.db).key.requireID()
                     let aiKeyID = key.contains("/ai/keys/") ? try await AIKeys.issue(to: student, in: course, name: "matrix", on: app.db).id : keyID
+                    // A fresh output recorded by the PI for each request: removing it is one of the routes.
+                    let project = try #require(try await ResearchProject.find(projectID, on: app.db))
+                    let outputID = key.contains("/outputs/") ? try await ProjectOutputs.record(ProjectOutputInput(kind: "dataset", title: "Matrix"), in: project,
+                                                                                                 by: instructor, on: app.db).requireID() : UUID()
                     let path = "/" + route.path.map { component -> String in
                         switch component.description {
                         case ":courseID": return courseID.uuidString
@@ -273,6 +307,8 @@ import Ledger
                         case ":assignmentID": return assignmentID.uuidString
                         case ":submissionID": return submissionID.uuidString
                         case ":requestID": return requestID.uuidString
+                        case ":jobID": return jobID.uuidString
+                        case ":outputID": return outputID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")
@@ -309,7 +345,7 @@ import Ledger
         case .notFound: return .notFound
         case .unauthorized where api: return .unauthorized
         case .seeOther where location?.hasPrefix("/signin") == true: return .signIn
-        default: return .allowed
+        default: return status.code >= 500 ? .serverError : .allowed
         }
     }
 }

@@ -93,9 +93,9 @@ import FoundationNetworking
     }
 
     /// The README's first command: the demo migrates, loads data, prints the sign-ins and serves pages and /healthz.
-    @Test func demoServesPagesAndHealth() async throws {
+    /// `campuscloud demo` in a fresh folder on a free port, once /healthz answers.
+    static func startDemo() async throws -> (process: Process, port: Int, folder: URL, out: Pipe, health: (Int, String)?) {
         let folder = try Self.temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let port = Int.random(in: 20000..<40000)
         let process = Process()
         process.executableURL = Self.binary
@@ -109,13 +109,18 @@ import FoundationNetworking
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
-        defer { process.terminate(); process.waitUntilExit() }
-
         var health: (Int, String)?
         for _ in 0..<100 where health == nil {
             try await Task.sleep(for: .milliseconds(200))
             health = try? await Self.get("http://127.0.0.1:\(port)/healthz")
         }
+        return (process, port, folder, out, health)
+    }
+
+    @Test func demoServesPagesAndHealth() async throws {
+        let (process, port, folder, out, health) = try await Self.startDemo()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        defer { process.terminate(); process.waitUntilExit() }
         #expect(health?.0 == 200)
         #expect(health?.1.contains(#""database":"ok""#) == true)
         let landing = try await Self.get("http://127.0.0.1:\(port)/")
@@ -132,6 +137,73 @@ import FoundationNetworking
         let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(printed.contains("student30@demo.test"))
         #expect(printed.contains("campuscloud-demo"))
+    }
+
+    /// The client commands against a running demo: `job submit --wait`, `status`, `outputs`, `cancel`, and `submit`.
+    @Test func clientCommandsRunJobsAndHandInAgainstARunningServer() async throws {
+        let (process, port, folder, _, health) = try await Self.startDemo()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        defer { process.terminate(); process.waitUntilExit() }
+        #expect(health?.0 == 200)
+        let server = "http://127.0.0.1:\(port)"
+        func token(_ email: String) async throws -> String {
+            var request = URLRequest(url: URL(string: server + "/api/v1/auth/token")!)
+            request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(#"{"email": "\#(email)", "password": "campuscloud-demo"}"#.utf8)
+            let (data, _) = try await URLSession.shared.data(for: request)
+            return try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String)
+        }
+        func json(_ path: String, _ bearer: String) async throws -> Any {
+            var request = URLRequest(url: URL(string: server + path)!)
+            request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization")
+            return try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: request).0)
+        }
+        let ta = try await token("ta@demo.test")
+        let me = try #require(try await json("/api/v1/me", ta) as? [String: Any])
+        let projectID = try #require(((me["memberships"] as? [String: Any])?["projects"] as? [[String: Any]])?.first?["id"] as? String)
+        let work = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: work) }
+        try Data("some input\n".utf8).write(to: work.appendingPathComponent("in.txt"))
+        let env = ["CAMPUSCLOUD_TOKEN": ta]
+
+        let ran = try Self.run(["job", "submit", "--server", server, "--project", projectID, "--command", "cp in.txt outputs/copy.txt; echo hello-from-job",
+                                "--wall-seconds", "30", "--wait", "in.txt"], environment: env, in: work)
+        #expect(ran.status == 0, "\(ran.stdout) \(ran.stderr)")
+        #expect(ran.stdout.contains("hello-from-job") && ran.stdout.contains("succeeded"))
+        let jobID = try #require(ran.stdout.split(separator: "\n").first { $0.hasPrefix("Queued job ") }.map { String($0.dropFirst("Queued job ".count)) })
+        let status = try Self.run(["job", "status", "--server", server, jobID], environment: env)
+        #expect(status.status == 0 && status.stdout.contains("succeeded") && status.stdout.contains("copy.txt"))
+        let outputs = try Self.run(["job", "outputs", "--server", server, jobID, "--to", "out.zip"], environment: env, in: work)
+        #expect(outputs.status == 0)
+        #expect(FileManager.default.contents(atPath: work.appendingPathComponent("out.zip").path)?.prefix(2) == Data("PK".utf8))
+        let logs = try Self.run(["job", "logs", "--server", server, jobID], environment: env)
+        #expect(logs.stdout.contains("hello-from-job"))
+
+        let long = try Self.run(["job", "submit", "--server", server, "--project", projectID, "--command", "sleep 60", "--wall-seconds", "90"], environment: env)
+        let longID = try #require(long.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        let cancelled = try Self.run(["job", "cancel", "--server", server, longID], environment: env)
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+        var final = ""
+        for _ in 0..<50 where !final.contains("cancelled") {
+            try await Task.sleep(for: .milliseconds(200))
+            final = try Self.run(["job", "status", "--server", server, longID], environment: env).stdout
+        }
+        #expect(final.contains("cancelled"))
+        #expect(try Self.run(["job", "status", "--server", server, "not-an-id"], environment: env).status == 2)
+        #expect(try Self.run(["job", "status", "--server", server, jobID], environment: ["CAMPUSCLOUD_TOKEN": "wrong"]).status == 1)
+
+        // `campuscloud submit` hands in to Lab 1 and prints the grade.
+        let student = try await token("student5@demo.test")
+        let courseID = try #require(((((try await json("/api/v1/me", student)) as? [String: Any])?["memberships"] as? [String: Any])?["courses"] as? [[String: Any]])?
+            .first?["id"] as? String)
+        let assignments = try #require(try await json("/api/v1/courses/\(courseID)/assignments", student) as? [[String: Any]])
+        let lab1 = try #require(assignments.first { ($0["title"] as? String)?.hasPrefix("Lab 1") == true }?["id"] as? String)
+        try Data("print('Hello, world')\n".utf8).write(to: work.appendingPathComponent("hello.py"))
+        try Data("a, b = map(int, input().split())\nprint(a + b)\n".utf8).write(to: work.appendingPathComponent("add.py"))
+        let handIn = try Self.run(["submit", "--server", server, "--assignment", lab1, "hello.py", "add.py"], environment: ["CAMPUSCLOUD_TOKEN": student], in: work)
+        #expect(handIn.status == 0, "\(handIn.stdout) \(handIn.stderr)")
+        #expect(handIn.stdout.contains("Score: 5 / 5"))
     }
 
     static func get(_ url: String) async throws -> (Int, String) {

@@ -47,6 +47,27 @@ import Glibc
         #expect(failures.isEmpty, "\(failures.prefix(3))")
     }
 
+    /// A cancelled job stops at once, whatever it is doing, with what it printed so far and its usage measured; its
+    /// children go with it.
+    @Test func aCancelledJobStopsWithinAMoment() async throws {
+        var job = SandboxJob(command: ["sh", "-c", "echo started; (sleep 60 &); sleep 60"], limits: SandboxLimits(wallSeconds: 60, cpuSeconds: 60))
+        let cancellation = SandboxCancellation()
+        job.cancellation = cancellation
+        Task {
+            try await Task.sleep(for: .milliseconds(500))
+            cancellation.cancel()
+        }
+        let started = ContinuousClock.now
+        let result = try await sandbox.run(job)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(result.status == .cancelled)
+        #expect(result.stdout == "started\n")
+        #expect(result.wallMs >= 400 && result.wallMs < 10_000)
+        // A job not cancelled runs to its end as before.
+        let untouched = try await sandbox.run(SandboxJob(command: ["sh", "-c", "sleep 0.3; echo done"]))
+        #expect(untouched.status == .ok && untouched.stdout == "done\n")
+    }
+
     @Test func aSignalIsReportedAsKilled() async throws {
         let result = try await sandbox.run(SandboxJob(command: ["python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]))
         #expect(result.status == .killed)

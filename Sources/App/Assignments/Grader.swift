@@ -115,12 +115,14 @@ struct Grader: Sendable {
         case .memoryLimit: "ran out of memory (\(memory) MB)"
         case .outputLimit: "wrote more output than allowed (1 MB)"
         case .killed: "was killed (signal \(result.signal ?? 0))"
+        case .cancelled: "was cancelled"
         case .sandboxError: "could not start"
         }
     }
 
-    static func log(_ result: SandboxResult) -> String {
-        func clip(_ text: String) -> String { text.count <= logCharacters ? text : String(text.prefix(logCharacters)) + "\n… (cut)" }
+    /// The run's status line, then each stream kept up to `characters`.
+    static func log(_ result: SandboxResult, characters: Int = logCharacters) -> String {
+        func clip(_ text: String) -> String { text.count <= characters ? text : String(text.prefix(characters)) + "\n… (cut)" }
         var log = "status: \(result.status.rawValue), exit code: \(result.exitCode.map(String.init) ?? "none"), cpu \(result.cpuMs) ms, wall \(result.wallMs) ms\n"
         if !result.stdout.isEmpty { log += "--- standard output ---\n" + clip(result.stdout) + "\n" }
         if !result.stderr.isEmpty { log += "--- standard error ---\n" + clip(result.stderr) + "\n" }

@@ -37,6 +37,7 @@ enum GradingJobs {
     static func sweep(_ app: Application) async throws {
         try await AIUsageReports.erasePrompts(on: app.db)
         try await JobQueue(db: app.db).failAbandoned()
+        try await ResearchJobs.sweep(app)
         let waiting = try await Submission.query(on: app.db).filter(\.$status ~~ [.queued, .running]).all()
         let jobIDs = waiting.compactMap(\.jobID)
         guard !jobIDs.isEmpty else { return }
@@ -53,7 +54,8 @@ struct GradingWorker: Sendable {
     let app: Application
     let name: String
     var lease: TimeInterval = 60
-    var kinds = GradingJobs.kinds
+    /// Grading, autograder set-ups and research projects' batch jobs.
+    var kinds = GradingJobs.kinds + [ResearchJobs.kind]
 
     /// A result arrived after the lease had gone to another worker: that worker's result is the one kept.
     struct LeaseLost: Error {}
@@ -74,6 +76,7 @@ struct GradingWorker: Sendable {
             switch job.kind {
             case GradingJobs.grade: try await grade(job)
             case GradingJobs.setup: try await setUp(job)
+            case ResearchJobs.kind: try await ResearchJobs.run(job, worker: self)
             default: _ = try await queue.fail(jobID, worker: name, error: "No worker handles jobs of kind \(job.kind).", retry: false)
             }
         } catch is LeaseLost {
@@ -104,7 +107,7 @@ struct GradingWorker: Sendable {
             .filter(\.$user.$id == person.requireID()).filter(\.$attempt < submission.attempt).sort(\.$attempt).all()
         let outcome = try await Grader(app: app).grade(submission, assignment, files: Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { a, _ in a }),
                                                        person: person, previous: previous)
-        let charged = try await settle(submission.holdID, outcome: outcome)
+        let charged = try await SandboxCharges.settle(submission.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs, app: app)
         try await complete(job, result: "graded") { tx in
             submission.status = .graded
             submission.gradedAt = Date()
@@ -119,26 +122,6 @@ struct GradingWorker: Sendable {
             try await submission.save(on: tx)
         }
         app.platformMetrics.recordGrading(assignment.kind.rawValue, problem: outcome.problem != nil)
-    }
-
-    /// Spends what the run used (CPU and wall time at the prices when the hold was made, at most the hold); the
-    /// rest goes back. A hold already closed (a previous holder of this job settled it) is left as it is.
-    private func settle(_ holdID: UUID?, outcome: GradingOutcome) async throws -> Int64 {
-        guard let holdID, let hold = try await LedgerHold.find(holdID, on: app.db) else { return 0 }
-        let ledger = app.ledger
-        do {
-            let cost = try await CreditsController.priceList(on: app.db)
-                .cost(of: [.sandboxCPUSecond: Int64(outcome.cpuMs), .sandboxWallSecond: Int64(outcome.wallMs)], at: hold.createdAt ?? Date())
-            let settled = try await ledger.settle(holdID, actual: Credits(micro: min(cost.micro, hold.amount)))
-            return settled.settledAmount ?? 0
-        } catch let refusal as LedgerRefusal {
-            app.logger.info("Hold \(holdID) was not settled: \(refusal.description)")
-            return 0
-        } catch let pricing as PricingError {
-            app.logger.warning("Hold \(holdID) was voided: \(pricing.description)")
-            _ = try? await ledger.void(holdID, memo: "no price for the run's usage")
-            return 0
-        }
     }
 
     // MARK: Setting an autograder up
@@ -173,7 +156,7 @@ struct GradingWorker: Sendable {
 
     /// Completes the job and records its result in one transaction; throws LeaseLost (recording nothing) when
     /// this worker no longer holds the job.
-    private func complete(_ job: QueuedJob, result: String, _ record: @escaping @Sendable (any Database) async throws -> Void) async throws {
+    func complete(_ job: QueuedJob, result: String, _ record: @escaping @Sendable (any Database) async throws -> Void) async throws {
         let jobID = try job.requireID(), name = self.name
         try await app.writeTransaction(on: app.db) { tx in
             guard try await JobQueue(db: tx).complete(jobID, worker: name, result: result) else { throw LeaseLost() }
@@ -181,7 +164,8 @@ struct GradingWorker: Sendable {
         }
     }
 
-    /// The job will not be tried again: its submission fails with the reason, or its autograder set-up does.
+    /// The job will not be tried again: its submission fails with the reason, or its autograder set-up, or its
+    /// research job (credits freed).
     private func failedForGood(_ job: QueuedJob, reason: String) async throws {
         switch job.kind {
         case GradingJobs.grade:
@@ -196,6 +180,9 @@ struct GradingWorker: Sendable {
                 assignment.setupLog = "The set-up could not run: \(reason)"
                 try await assignment.save(on: app.db)
             }
+        case ResearchJobs.kind:
+            let payload = try GradingJobs.decode(ResearchJobs.Payload.self, job.payload)
+            try await ResearchJobs.markFailed(payload.job, reason: reason, app: app)
         default: break
         }
     }

@@ -23,8 +23,10 @@ enum Submissions {
     static let holdLifetime: TimeInterval = 24 * 3600
 
     /// The hand-in's files from uploaded files: one .zip is unpacked (checked whole), other files are taken by name.
-    static func files(from uploads: [(name: String, data: Data)]) throws -> [String: Data] {
+    /// `optional`: no files at all is allowed (a research job may need none).
+    static func files(from uploads: [(name: String, data: Data)], limits: ArchiveLimits = limits, optional: Bool = false) throws -> [String: Data] {
         let uploads = uploads.filter { !$0.name.isEmpty || !$0.data.isEmpty }
+        if uploads.isEmpty && optional { return [:] }
         guard !uploads.isEmpty else { throw InputRejection("Choose at least one file to hand in.") }
         if uploads.count == 1, uploads[0].name.lowercased().hasSuffix(".zip") {
             do {
@@ -112,11 +114,7 @@ enum Submissions {
 
     /// The most a run may cost: its CPU and wall time limits at today's prices (nothing when those meters have no price).
     static func estimate(for assignment: Assignment, on db: any Database, at time: Date) async throws -> Credits {
-        let seconds = Int64(try runSeconds(assignment))
-        let prices = try await CreditsController.priceList(on: db)
-        var usage: [Meter: Int64] = [:]
-        for meter in [Meter.sandboxCPUSecond, .sandboxWallSecond] where prices.price(of: meter, at: time) != nil { usage[meter] = seconds * 1000 }
-        return try prices.cost(of: usage, at: time)
+        try await SandboxCharges.estimate(seconds: try runSeconds(assignment), on: db, at: time)
     }
 
     /// The run's time limit in seconds (a Classroom run is every test's time).

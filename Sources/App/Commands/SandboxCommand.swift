@@ -130,7 +130,7 @@ struct SandboxCommand: AsyncParsableCommand {
             }
             switch result.status {
             case .ok: return result.exitCode ?? (128 + (result.signal ?? 9))
-            case .killed: return 128 + (result.signal ?? 9)
+            case .killed, .cancelled: return 128 + (result.signal ?? 9)
             case .timeout, .memoryLimit, .outputLimit: return 124
             case .sandboxError:
                 FileHandle.standardError.write(Data("campuscloud: \(result.stderr)\n".utf8))

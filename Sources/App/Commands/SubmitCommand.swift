@@ -22,51 +22,26 @@ struct SubmitCommand: AsyncParsableCommand {
     @ArgumentParser.Argument(help: "The files to hand in.") var files: [String]
 
     func validate() throws {
-        guard URL(string: server)?.scheme?.hasPrefix("http") == true else { throw ValidationError("--server must be an http(s) address.") }
+        guard PlatformClient.validate(server: server) else { throw ValidationError("--server must be an http(s) address.") }
         guard UUID(uuidString: assignment) != nil else { throw ValidationError("--assignment must be the assignment's id (a UUID).") }
         guard !files.isEmpty else { throw ValidationError("Name at least one file to hand in.") }
     }
 
-    static func token(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
-        if let token = environment["CAMPUSCLOUD_TOKEN"], !token.isEmpty { return token }
-        let path = (environment["HOME"] ?? NSHomeDirectory()) + "/.config/campuscloud/token"
-        if let text = try? String(contentsOfFile: path, encoding: .utf8), !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        throw CommandFailure("No API token: set CAMPUSCLOUD_TOKEN or write it to \(path) (create a personal key on your profile page).")
-    }
-
     func run() async throws {
-        let token = try Self.token()
-        let base = server.hasSuffix("/") ? String(server.dropLast()) : server
+        let client = try PlatformClient(server: server)
         let boundary = "campuscloud-\(UUID().uuidString)"
-        var body = Data()
-        for path in files {
-            guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("Cannot read \(path).") }
-            let name = (path as NSString).lastPathComponent.replacingOccurrences(of: "\"", with: "")
-            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"files\"; filename=\"\(name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8))
-            body.append(data)
-            body.append(Data("\r\n".utf8))
-        }
-        body.append(Data("--\(boundary)--\r\n".utf8))
-
-        var request = HTTPClientRequest(url: "\(base)/api/v1/assignments/\(assignment)/submissions")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
-        request.body = .bytes(ByteBuffer(data: body))
-        let (status, answer) = try await Self.send(request)
-        guard status == .created, let id = answer["id"] as? String else { throw CommandFailure("Not handed in: \(Self.message(answer, status))") }
+        let body = try PlatformClient.multipart(fields: [], files: files, boundary: boundary)
+        let (status, answer) = try await client.json(.POST, "/api/v1/assignments/\(assignment)/submissions", body: body,
+                                                     contentType: "multipart/form-data; boundary=\(boundary)")
+        guard status == .created, let id = answer["id"] as? String else { throw CommandFailure("Not handed in: \(PlatformClient.message(answer, status))") }
         say("Handed in: attempt \(answer["attempt"] as? Int ?? 0), submission \(id)")
         guard !noWait else { return }
 
         let deadline = Date().addingTimeInterval(timeout)
         var last = ""
         while Date() < deadline {
-            var poll = HTTPClientRequest(url: "\(base)/api/v1/submissions/\(id)")
-            poll.headers.add(name: "Authorization", value: "Bearer \(token)")
-            let (pollStatus, submission) = try await Self.send(poll)
-            guard pollStatus == .ok else { throw CommandFailure(Self.message(submission, pollStatus)) }
+            let (pollStatus, submission) = try await client.json(.GET, "/api/v1/submissions/\(id)")
+            guard pollStatus == .ok else { throw CommandFailure(PlatformClient.message(submission, pollStatus)) }
             let state = submission["status"] as? String ?? "?"
             if state == "graded" || state == "failed" {
                 if !last.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -79,7 +54,7 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             try await Task.sleep(for: .seconds(1))
         }
-        throw CommandFailure("Still not graded after \(Int(timeout)) s; the result will appear at \(base)/submissions/\(id).")
+        throw CommandFailure("Still not graded after \(Int(timeout)) s; the result will appear at \(client.base)/submissions/\(id).")
     }
 
     static func report(_ submission: [String: Any]) {
@@ -94,17 +69,6 @@ struct SubmitCommand: AsyncParsableCommand {
         } else {
             say("Score: not visible yet")
         }
-    }
-
-    static func send(_ request: HTTPClientRequest) async throws -> (HTTPResponseStatus, [String: Any]) {
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-        let bytes = try await response.body.collect(upTo: 16 << 20)
-        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: Any] ?? [:]
-        return (response.status, object)
-    }
-
-    static func message(_ answer: [String: Any], _ status: HTTPResponseStatus) -> String {
-        ((answer["error"] as? [String: Any])?["message"] as? String) ?? "the server answered \(status.code)"
     }
 }
 

@@ -1,6 +1,6 @@
 // Research projects: the page and read API for the project's members and programme managers; for its PI (and
-// managers, admins) the forms and API to change it and its members. Lifecycle and allocations come with the
-// research issue.
+// managers, admins) the forms and API to change it and its members, its status and its allocation requests. The
+// page also lists the project's jobs and outputs (ResearchJobController handles those forms).
 import Fluent
 import Foundation
 import Ledger
@@ -23,6 +23,17 @@ struct ProjectPage: Encodable {
     }
     var requests: [Request] = []
     var canDecide = false
+    var jobs: [ResearchJobDTO] = []
+    /// Older jobs are on the next page (?jobs=2, …) and through the API.
+    var jobsPage = 1
+    var moreJobs = false
+    var canRunJobs = false
+    var canChargeProject = false
+    var maxWallSeconds = ResearchJobs.maxWallSeconds
+    struct Output: Encodable { var id: UUID; var kind: String; var title: String; var venue: String; var year: String; var doi: String?; var url: String?; var canRemove: Bool }
+    var outputs: [Output] = []
+    var canRecordOutputs = false
+    var outputKinds = ProjectOutputKind.allCases.map(\.rawValue)
 }
 
 enum ProjectController {
@@ -67,11 +78,25 @@ enum ProjectController {
                                 decision: r.decidedBy.map { "\($0)" + (r.approvedAmount.map { ": \($0) approved" } ?? "") + (r.decisionComment.map { " — \($0)" } ?? "") } ?? "",
                                 pending: r.status == "pending")
         }
+        let projectID = try project.requireID()
+        let jobsPage = max(1, (try? req.query.get(Int.self, at: "jobs")) ?? 1), perPage = 25
+        let jobs = try await ResearchJob.query(on: req.db).filter(\.$project.$id == projectID).sort(\.$createdAt, .descending)
+            .range(((jobsPage - 1) * perPage)..<(jobsPage * perPage + 1)).all()
+        let outputs = try await ProjectOutputs.list([projectID], on: req.db).map { output in
+            ProjectPage.Output(id: output.id, kind: output.kind, title: output.title, venue: output.venue, year: output.year.map(String.init) ?? "",
+                               doi: output.doi, url: output.url,
+                               canRemove: Policy.allows(user, .removeProjectOutput(access, recordedBy: output.recordedByID)))
+        }
         return try await req.view.render("project", ProjectPage(
             title: project.title, page: page, project: try await ProgrammeViews.project(project, on: req.db),
             canManage: canManage,
-            form: ProjectInput(title: project.title, summary: project.summary, status: project.status),
-            history: try await ResearchProjects.history(project, on: req.db), nextStatuses: next, requests: requests, canDecide: canDecide))
+            form: ProjectInput(title: project.title, summary: project.summary, status: project.status, startsOn: project.startsOn?.day ?? "",
+                               endsOn: project.endsOn?.day ?? "", tags: project.tags),
+            history: try await ResearchProjects.history(project, on: req.db), nextStatuses: next, requests: requests, canDecide: canDecide,
+            jobs: try await ResearchJobs.views(Array(jobs.prefix(perPage)), on: req.db), jobsPage: jobsPage, moreJobs: jobs.count > perPage,
+            canRunJobs: Policy.allows(user, .runProjectJob(access)) && project.status == ProjectStatus.active.rawValue,
+            canChargeProject: Policy.allows(user, .chargeAllocation(nil, access)),
+            outputs: outputs, canRecordOutputs: Policy.allows(user, .recordProjectOutput(access))))
     }
 
     // MARK: Lifecycle and allocation requests (pages)

@@ -53,6 +53,14 @@ enum Policy {
         case setAIPolicy(CourseAccess)
         /// See the course's AI usage per student and model: its staff.
         case viewAIUsage(CourseAccess)
+        /// Run batch jobs in a research project (paid from one's allowance in it): its members.
+        case runProjectJob(ProjectAccess)
+        /// Cancel a project's job: whoever submitted it, and those who manage the project.
+        case cancelProjectJob(ProjectAccess, submittedBy: UUID)
+        /// Record an output of the project (a publication, dataset, …): its members.
+        case recordProjectOutput(ProjectAccess)
+        /// Remove a recorded output: whoever recorded it, and those who manage the project.
+        case removeProjectOutput(ProjectAccess, recordedBy: UUID)
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -109,6 +117,10 @@ enum Policy {
             return allows(user, .manageCourse(access))
         case .viewAIUsage(let access):
             return allows(user, .viewRoster(access))
+        case .runProjectJob(let access), .recordProjectOutput(let access):
+            return access.projectRole != nil
+        case .cancelProjectJob(let access, let owner), .removeProjectOutput(let access, let owner):
+            return (user.id == owner && access.projectRole != nil) || allows(user, .manageProject(access))
         }
     }
 

@@ -4,7 +4,7 @@ import Fluent
 import Foundation
 import Ledger
 
-struct BurnDownPoint: Encodable, Equatable {
+struct BurnDownPoint: Codable, Equatable, Sendable {
     var day: String
     var remaining: Credits
 }

@@ -16,15 +16,8 @@ enum LedgerStatements {
             let cells = [ISO8601DateFormatter().string(from: entry.createdAt), entry.kind.rawValue,
                          entry.fromAccountID.flatMap { labels[$0] } ?? "", entry.toAccountID.flatMap { labels[$0] } ?? "",
                          Credits(micro: entry.amount).description, entry.holdID?.uuidString ?? "", entry.memo]
-            lines.append(cells.map(field).joined(separator: ","))
+            lines.append(CSVCells.row(cells))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
-    }
-
-    private static func field(_ value: String) -> String {
-        // A leading = + - @ would be a formula in a spreadsheet: quote it with an apostrophe.
-        let safe = value.first.map { "=+-@".contains($0) } == true && Credits.parse(value) == nil ? "'" + value : value
-        return safe.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-            ? "\"" + safe.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : safe
     }
 }

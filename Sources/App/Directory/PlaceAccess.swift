@@ -94,3 +94,25 @@ extension Request {
         return (submission, assignment, course, user, access)
     }
 }
+
+extension Request {
+    /// The output named by `:outputID` in the project named by `:projectID`, which the caller may remove; 404 otherwise.
+    func projectOutputToRemove() async throws -> (ProjectOutput, ResearchProject) {
+        let (project, user, access) = try await self.project(for: Policy.Action.viewProject)
+        guard let id = parameters.get("outputID", as: UUID.self), let output = try await ProjectOutput.find(id, on: db),
+              output.$project.id == project.id else { throw Abort(.notFound) }
+        try Policy.require(user, can: .removeProjectOutput(access, recordedBy: output.$recordedBy.id))
+        return (output, project)
+    }
+
+    /// The research job named by `:jobID`, its project, the caller and their access; 404 unless the caller may
+    /// see the project.
+    func researchJob() async throws -> (ResearchJob, ResearchProject, User, ProjectAccess) {
+        let user = try auth.require(User.self)
+        guard let id = parameters.get("jobID", as: UUID.self), let job = try await ResearchJob.find(id, on: db),
+              let project = try await ResearchProject.find(job.$project.id, on: db) else { throw Abort(.notFound) }
+        let access = try await ProjectAccess.load(user, project, on: db)
+        try Policy.require(user, can: .viewProject(access))
+        return (job, project, user, access)
+    }
+}

@@ -25,11 +25,16 @@ struct CourseInput: DirectoryInput, Content {
 }
 
 struct ProjectInput: DirectoryInput, Content {
-    enum CodingKeys: String, CodingKey, CaseIterable { case title, summary, status }
+    enum CodingKeys: String, CodingKey, CaseIterable { case title, summary, status, startsOn, endsOn, tags }
     typealias Fields = CodingKeys
     var title: String?
     var summary: String?
     var status: String?
+    /// YYYY-MM-DD; an empty text clears it.
+    var startsOn: String?
+    var endsOn: String?
+    /// Comma-separated.
+    var tags: String?
 }
 
 /// A research project's status; the research issue adds its lifecycle rules.
@@ -117,10 +122,32 @@ enum Places {
         var checks = InputChecks()
         let title = checks.text(input.title, "title"), summary = checks.text(input.summary, "summary", max: 5000, required: false) ?? ""
         let status = input.status.map { checks.choice($0, "status", as: ProjectStatus.self) } ?? .draft
+        let (starts, ends, tags) = projectDetails(input, &checks)
+        checks.order(starts ?? nil, ends ?? nil)
         try checks.finish()
         let project = ResearchProject(programmeID: try programme.requireID(), title: title!, summary: summary, status: status!.rawValue)
+        project.startsOn = starts ?? nil
+        project.endsOn = ends ?? nil
+        project.tags = tags ?? ""
         try await project.create(on: db)
         return project
+    }
+
+    /// Dates and tags as given: nil when not given, .some(nil) for a date cleared with an empty text.
+    private static func projectDetails(_ input: ProjectInput, _ checks: inout InputChecks) -> (Date??, Date??, String?) {
+        func day(_ text: String?, _ label: String) -> Date?? {
+            guard let text else { return nil }
+            if text.trimmingCharacters(in: .whitespaces).isEmpty { return .some(nil) }
+            return checks.date(text, label).map { .some($0) } ?? nil
+        }
+        let starts = day(input.startsOn, "startsOn"), ends = day(input.endsOn, "endsOn")
+        var tags: String?
+        if let text = input.tags {
+            let list = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if list.count > 20 || list.contains(where: { $0.count > 40 }) { checks.add("tags are at most 20, each at most 40 characters.") }
+            tags = list.joined(separator: ", ")
+        }
+        return (starts, ends, tags)
     }
 
     static func updateProject(_ project: ResearchProject, _ input: ProjectInput, on db: any Database) async throws {
@@ -128,9 +155,14 @@ enum Places {
         let title = input.title.flatMap { checks.text($0, "title") }
         let summary = input.summary.flatMap { checks.text($0, "summary", max: 5000, required: false) }
         let status = input.status.flatMap { checks.choice($0, "status", as: ProjectStatus.self) }
+        let (starts, ends, tags) = projectDetails(input, &checks)
+        checks.order(starts.map { $0 } ?? project.startsOn, ends.map { $0 } ?? project.endsOn)
         try checks.finish()
         if let title { project.title = title }
         if let summary { project.summary = summary }
+        if let starts { project.startsOn = starts }
+        if let ends { project.endsOn = ends }
+        if let tags { project.tags = tags }
         if let status { project.status = status.rawValue }
         try await project.save(on: db)
     }

@@ -34,6 +34,10 @@ enum Migrations {
         CreateAIUsage(),
         CreateProjectStatusChange(),
         CreateAllocationRequest(),
+        AddProjectDetails(),
+        CreateResearchJob(),
+        CreateResearchJobFile(),
+        CreateProjectOutput(),
     ]
 
     static func register(on app: Application) {

@@ -1,4 +1,5 @@
-// A joint research project within a programme. Its lifecycle and allocations come with the research issue.
+// A joint research project within a programme: its details; its lifecycle, members, allocation requests, jobs and
+// outputs are in their own tables (Research/).
 import Fluent
 import Foundation
 
@@ -10,6 +11,10 @@ final class ResearchProject: Model, @unchecked Sendable {
     @Field(key: "title") var title: String
     @Field(key: "summary") var summary: String
     @Field(key: "status") var status: String
+    @OptionalField(key: "starts_on") var startsOn: Date?
+    @OptionalField(key: "ends_on") var endsOn: Date?
+    /// Comma-separated, e.g. "machine learning, climate".
+    @Field(key: "tags") var tags: String
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
 
     init() {}
@@ -20,5 +25,6 @@ final class ResearchProject: Model, @unchecked Sendable {
         self.title = title
         self.summary = summary
         self.status = status
+        self.tags = ""
     }
 }

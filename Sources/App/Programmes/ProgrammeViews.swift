@@ -28,6 +28,9 @@ struct ProjectDTO: Content {
     var title: String
     var summary: String
     var status: String
+    var startsOn: Date?
+    var endsOn: Date?
+    var tags: [String]
     var members: [Member]
 }
 
@@ -60,7 +63,8 @@ enum ProgrammeViews {
         let members = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).with(\.$user).all()
         let order: [ProjectRole: Int] = [.pi: 0, .mentor: 1, .member: 2]
         return ProjectDTO(id: try project.requireID(), programmeID: project.$programme.id, title: project.title, summary: project.summary,
-                          status: project.status,
+                          status: project.status, startsOn: project.startsOn, endsOn: project.endsOn,
+                          tags: project.tags.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
                           members: members.sorted { (order[$0.role]!, $0.user.displayName) < (order[$1.role]!, $1.user.displayName) }
                               .map { .init(userID: $0.$user.id, name: $0.user.displayName, role: $0.role.rawValue) })
     }

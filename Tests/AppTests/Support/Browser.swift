@@ -38,7 +38,7 @@ final class Browser {
 
     /// Posts a multipart form with one file, as a browser's file upload does (with the page's CSRF token).
     @discardableResult
-    func upload(_ path: String, field: String, filename: String, contents: Data) async throws -> TestingHTTPResponse {
+    func upload(_ path: String, field: String, filename: String, contents: Data, fields: [String: String] = [:]) async throws -> TestingHTTPResponse {
         let boundary = "----campuscloud-test-\(UUID().uuidString)"
         var body = Data()
         func part(_ headers: String, _ content: Data) {
@@ -47,6 +47,7 @@ final class Browser {
             body.append(Data("\r\n".utf8))
         }
         if let csrf { part("Content-Disposition: form-data; name=\"_csrf\"", Data(csrf.utf8)) }
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) { part("Content-Disposition: form-data; name=\"\(name)\"", Data(value.utf8)) }
         part("Content-Disposition: form-data; name=\"\(field)\"; filename=\"\(filename)\"\r\nContent-Type: text/csv", contents)
         body.append(Data("--\(boundary)--\r\n".utf8))
         var headers = HTTPHeaders()

@@ -15,8 +15,16 @@ enum TestZip {
 extension Application {
     /// Hands in files through the API (multipart, field `files`), as a client does.
     func handIn(_ assignmentID: UUID, files: [String: Data], as headers: HTTPHeaders) async throws -> TestingHTTPResponse {
+        try await postMultipart("api/v1/assignments/\(assignmentID)/submissions", files: files, as: headers)
+    }
+
+    /// A multipart/form-data POST: text fields, and files in parts named `files`.
+    func postMultipart(_ path: String, fields: [String: String] = [:], files: [String: Data], as headers: HTTPHeaders) async throws -> TestingHTTPResponse {
         let boundary = "----cc-\(UUID().uuidString)"
         var body = Data()
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
+            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
+        }
         for (name, data) in files.sorted(by: { $0.key < $1.key }) {
             body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"files\"; filename=\"\(name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8))
             body.append(data)
@@ -25,7 +33,7 @@ extension Application {
         body.append(Data("--\(boundary)--\r\n".utf8))
         var all = headers
         all.replaceOrAdd(name: .contentType, value: "multipart/form-data; boundary=\(boundary)")
-        return try await testing().sendRequest(.POST, "api/v1/assignments/\(assignmentID)/submissions", headers: all, body: ByteBuffer(data: body))
+        return try await testing().sendRequest(.POST, path, headers: all, body: ByteBuffer(data: body))
     }
 
     /// Runs queued grading jobs in this process until none is left.

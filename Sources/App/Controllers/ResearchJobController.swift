@@ -1,0 +1,191 @@
+// Research projects' batch jobs and outputs, over the JSON API and the pages: decode → authorise → ResearchJobs /
+// ProjectOutputs. A member of one project never sees another project's jobs or files: every lookup goes through
+// the project's access (404 otherwise).
+import Fluent
+import Foundation
+import Ledger
+import Vapor
+
+struct JobPage: Encodable {
+    var title: String
+    var page: PageContext
+    var job: ResearchJobDTO
+    var project: ProjectDTO
+    var canCancel: Bool
+    var log: String
+    var running: Bool
+    /// How the sandbox run ended, e.g. "ok, exit code 1".
+    var ending: String
+}
+
+extension MultipartForm {
+    /// A research job's fields (text parts) besides its files.
+    var researchJob: ResearchJobInput {
+        ResearchJobInput(name: text("name"), command: text("command"), wallSeconds: text("wallSeconds"), memoryMB: text("memoryMB"),
+                         network: text("network"), payFrom: text("payFrom"))
+    }
+}
+
+enum ResearchJobController {
+    // MARK: API
+
+    /// POST /api/v1/projects/{id}/jobs, multipart: command, optional name, wallSeconds, memoryMB, network, payFrom,
+    /// and input files (`files`, or one .zip).
+    @Sendable static func submit(req: Request) async throws -> Response {
+        let (project, user, access) = try await req.project(for: Policy.Action.runProjectJob)
+        guard let form = try MultipartForm(req) else {
+            throw Abort(.unsupportedMediaType, reason: "Send the job as multipart/form-data: command, and input files in a field named files (or one .zip).")
+        }
+        let job = try await ResearchJobs.submit(form.researchJob, files: try ResearchJobs.files(from: form.handIn), to: project, by: user, access: access,
+                                                app: req.application, db: req.db)
+        return try await ResearchJobs.views([job], on: req.db)[0].encodeResponse(status: .created, for: req)
+    }
+
+    /// GET /api/v1/projects/{id}/jobs?page=&per=: newest first.
+    @Sendable static func list(req: Request) async throws -> Page<ResearchJobDTO> {
+        let (project, _, _) = try await req.project(for: Policy.Action.viewProject)
+        let page = try await ResearchJob.query(on: req.db).filter(\.$project.$id == project.requireID()).sort(\.$createdAt, .descending).paginate(for: req)
+        return Page(items: try await ResearchJobs.views(page.items, on: req.db), metadata: page.metadata)
+    }
+
+    @Sendable static func show(req: Request) async throws -> ResearchJobDTO {
+        try await ResearchJobs.views([try await req.researchJob().0], on: req.db)[0]
+    }
+
+    /// GET /api/v1/jobs/{id}/logs: standard output and error as text (empty until it ends).
+    @Sendable static func logs(req: Request) async throws -> Response {
+        let (job, _, _, _) = try await req.researchJob()
+        let response = Response(status: .ok, body: .init(string: job.log ?? ""))
+        response.headers.contentType = .plainText
+        return response
+    }
+
+    /// GET …/jobs/{id}/outputs.zip: what the job left in outputs/.
+    @Sendable static func outputs(req: Request) async throws -> Response {
+        let (job, _, _, _) = try await req.researchJob()
+        let response = Response(status: .ok, body: .init(data: try await ResearchJobs.outputsZip(job, on: req.db)))
+        response.headers.contentType = .zip
+        let name = job.name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }
+        response.headers.contentDisposition = .init(.attachment, filename: String(name.prefix(60)) + "-outputs.zip")
+        return response
+    }
+
+    @Sendable static func cancel(req: Request) async throws -> ResearchJobDTO {
+        let (job, _, user, access) = try await req.researchJob()
+        try Policy.require(user, can: .cancelProjectJob(access, submittedBy: job.$submittedBy.id))
+        return try await ResearchJobs.views([try await ResearchJobs.cancel(job, by: user, app: req.application, db: req.db)], on: req.db)[0]
+    }
+
+    @Sendable static func listOutputs(req: Request) async throws -> [ProjectOutputDTO] {
+        let (project, _, _) = try await req.project(for: Policy.Action.viewProject)
+        return try await ProjectOutputs.list([project.requireID()], on: req.db)
+    }
+
+    @Sendable static func recordOutput(req: Request) async throws -> Response {
+        let (project, user, _) = try await req.project(for: Policy.Action.recordProjectOutput)
+        let output = try await ProjectOutputs.record(try req.input(ProjectOutputInput.self), in: project, by: user, on: req.db)
+        try await output.$recordedBy.load(on: req.db)
+        return try await ProjectOutputs.dto(output).encodeResponse(status: .created, for: req)
+    }
+
+    @Sendable static func removeOutput(req: Request) async throws -> HTTPStatus {
+        try await req.projectOutputToRemove().0.delete(on: req.db)
+        return .noContent
+    }
+
+    // MARK: Pages
+
+    @Sendable static func page(req: Request) async throws -> View {
+        let (job, project, user, access) = try await req.researchJob()
+        return try await render(req, job, project, user, access, PageContext(req))
+    }
+
+    private static func render(_ req: Request, _ job: ResearchJob, _ project: ResearchProject, _ user: User, _ access: ProjectAccess,
+                               _ page: PageContext) async throws -> View {
+        let dto = try await ResearchJobs.views([job], on: req.db)[0]
+        return try await req.view.render("job", JobPage(
+            title: "Job: \(job.name)", page: page, job: dto, project: try await ProgrammeViews.project(project, on: req.db),
+            canCancel: !job.status.isFinished && Policy.allows(user, .cancelProjectJob(access, submittedBy: job.$submittedBy.id)),
+            log: job.log ?? "", running: !job.status.isFinished,
+            ending: (job.sandboxStatus ?? "") + (job.exitCode.map { ", exit code \($0)" } ?? "")))
+    }
+
+    /// POST /projects/{id}/jobs from the project page (multipart); on success, the job's page.
+    @Sendable static func submitFromPage(req: Request) async throws -> Response {
+        let (project, user, access) = try await req.project(for: Policy.Action.runProjectJob)
+        do {
+            guard let form = try MultipartForm(req) else { throw InputRejection("Give the command and choose any input files.") }
+            let job = try await ResearchJobs.submit(form.researchJob, files: try ResearchJobs.files(from: form.handIn), to: project, by: user,
+                                                    access: access, app: req.application, db: req.db)
+            req.session.data[PageContext.noticeKey] = "The job is queued. This page shows its log and outputs when it ends."
+            return req.redirect(to: "/jobs/\(try job.requireID())", redirectType: .normal)
+        } catch let rejection as InputRejection {
+            return try await ProjectController.render(req, project, user, access, PageContext(req, problems: rejection.problems))
+                .encodeResponse(status: .unprocessableEntity, for: req)
+        } catch let refusal as SubmissionRefusal {
+            return try await ProjectController.render(req, project, user, access, PageContext(req, problems: [refusal.reason]))
+                .encodeResponse(status: .conflict, for: req)
+        }
+    }
+
+    @Sendable static func cancelFromPage(req: Request) async throws -> Response {
+        let (job, project, user, access) = try await req.researchJob()
+        try Policy.require(user, can: .cancelProjectJob(access, submittedBy: job.$submittedBy.id))
+        return try await req.formAction(back: "/jobs/\(try job.requireID())", render: { try await render(req, job, project, user, access, $0) }) {
+            let cancelled = try await ResearchJobs.cancel(job, by: user, app: req.application, db: req.db)
+            return cancelled.status == .cancelled ? "Cancelled; its credits were freed." : "Asked to stop; it stops within a few seconds and only what it used is charged."
+        }
+    }
+
+    @Sendable static func recordOutputFromPage(req: Request) async throws -> Response {
+        let (project, user, access) = try await req.project(for: Policy.Action.recordProjectOutput)
+        return try await req.formAction(back: "/projects/\(try project.requireID())#outputs",
+                                        render: { try await ProjectController.render(req, project, user, access, $0) }) {
+            let output = try await ProjectOutputs.record(try req.content.decode(ProjectOutputInput.self), in: project, by: user, on: req.db)
+            return "Recorded the \(output.kind.rawValue) “\(output.title)”."
+        }
+    }
+
+    @Sendable static func removeOutputFromPage(req: Request) async throws -> Response {
+        let (output, project) = try await req.projectOutputToRemove()
+        try await output.delete(on: req.db)
+        req.session.data[PageContext.noticeKey] = "Removed “\(output.title)”."
+        return req.redirect(to: "/projects/\(try project.requireID())#outputs", redirectType: .normal)
+    }
+}
+
+enum ReportController {
+    struct ReportPage: Encodable {
+        var title: String
+        var page: PageContext
+        var report: ProgrammeReportDTO
+        var chart: String
+        struct Count: Encodable { var name: String; var count: Int }
+        var statuses: [Count]
+        struct Place: Encodable { var name: String; var chart: String }
+        var charts: [Place]
+    }
+
+    @Sendable static func page(req: Request) async throws -> View {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
+        let report = try await ProgrammeReport.load(programme, on: req.db)
+        let charts = report.courses.map { ReportPage.Place(name: "\($0.code) \($0.title)", chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.code)")) }
+            + report.projects.map { ReportPage.Place(name: $0.title, chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.title)")) }
+        return try await req.view.render("report", ReportPage(
+            title: "Report: \(programme.name)", page: PageContext(req), report: report,
+            chart: BurnDownChart.svg(report.burnDown, title: "Programme credits remaining by day"),
+            statuses: report.projectsByStatus.sorted { $0.key < $1.key }.map { .init(name: $0.key, count: $0.value) }, charts: charts))
+    }
+
+    @Sendable static func json(req: Request) async throws -> ProgrammeReportDTO {
+        try await ProgrammeReport.load(try await req.programme(for: Policy.Action.viewProgramme).0, on: req.db)
+    }
+
+    @Sendable static func csv(req: Request) async throws -> Response {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
+        let response = Response(status: .ok, body: .init(string: ProgrammeReport.csv(try await ProgrammeReport.load(programme, on: req.db))))
+        response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
+        response.headers.contentDisposition = .init(.attachment, filename: "programme-report.csv")
+        return response
+    }
+}

@@ -1,0 +1,182 @@
+// The programme report for the partner and the university: per course and per project, the credits granted, used
+// and remaining (straight from the ledger's accounts) with a burn-down, students reached, assignments graded, AI
+// tokens used, batch jobs run, projects by status and their outputs. It holds counts, never a student's name, so
+// partner contacts see it as it is. A fixed number of queries whatever the programme's size.
+import Fluent
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+struct ProgrammeReportDTO: Content {
+    struct CreditLine: Content, Equatable {
+        /// Everything given to the place (or, for the programme, granted by the partner).
+        var granted: Credits
+        var used: Credits
+        var remaining: Credits
+    }
+    struct CourseLine: Content {
+        var id: UUID
+        var code: String
+        var title: String
+        var credits: CreditLine
+        /// Students enrolled.
+        var students: Int
+        var assignments: Int
+        /// Students' hand-ins graded (staff test runs not counted).
+        var submissionsGraded: Int
+        var aiTokens: Int
+        var burnDown: [BurnDownPoint]
+    }
+    struct Output: Content { var kind: String; var title: String; var venue: String; var year: Int?; var doi: String?; var url: String? }
+    struct ProjectLine: Content {
+        var id: UUID
+        var title: String
+        var status: String
+        var credits: CreditLine
+        var members: Int
+        var jobsRun: Int
+        var aiTokens: Int
+        var outputs: [Output]
+        var burnDown: [BurnDownPoint]
+    }
+    var programme: ProgrammeSummaryDTO
+    var generatedAt: Date
+    var credits: CreditLine
+    /// Distinct students across the programme's courses.
+    var studentsReached: Int
+    var submissionsGraded: Int
+    var aiTokens: Int
+    var jobsRun: Int
+    var projectsByStatus: [String: Int]
+    var outputsByKind: [String: Int]
+    var courses: [CourseLine]
+    var projects: [ProjectLine]
+    var burnDown: [BurnDownPoint]
+}
+
+enum ProgrammeReport {
+    static func load(_ programme: Programme, on db: any Database) async throws -> ProgrammeReportDTO {
+        let programmeID = try programme.requireID()
+        guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError, reason: "The report needs an SQL database.") }
+        let accounts = try await LedgerAccount.query(on: db).filter(\.$programme.$id == programmeID).all()
+        let tree = AccountTree(accounts)
+        let courses = try await Course.query(on: db).filter(\.$programme.$id == programmeID).sort(\.$code).all()
+        let projects = try await ResearchProject.query(on: db).filter(\.$programme.$id == programmeID).sort(\.$title).all()
+        let courseIDs = courses.compactMap(\.id), projectIDs = projects.compactMap(\.id)
+
+        func counts(_ query: SQLQueryString) async throws -> [UUID: Int] {
+            var result: [UUID: Int] = [:]
+            for row in try await sql.raw(query).all() { result[try row.decode(column: "place", as: UUID.self)] = try row.decode(column: "n", as: Int?.self) ?? 0 }
+            return result
+        }
+        func list(_ ids: [UUID]) -> SQLList { SQLList((ids.isEmpty ? [UUID()] : ids).map { SQLBind($0) }) }
+        let students = try await counts("SELECT course_id AS place, count(*) AS n FROM course_members WHERE role = 'student' AND course_id IN (\(list(courseIDs))) GROUP BY course_id")
+        let reached = try await sql.raw("SELECT count(DISTINCT user_id) AS n FROM course_members WHERE role = 'student' AND course_id IN (\(list(courseIDs)))")
+            .first()?.decode(column: "n", as: Int.self) ?? 0
+        let assignments = try await counts("SELECT course_id AS place, count(*) AS n FROM assignments WHERE course_id IN (\(list(courseIDs))) GROUP BY course_id")
+        let graded = try await counts("""
+            SELECT a.course_id AS place, count(*) AS n FROM submissions s JOIN assignments a ON a.id = s.assignment_id
+            WHERE a.course_id IN (\(list(courseIDs))) AND s.status = 'graded' AND s.is_test_run = \(bind: false) GROUP BY a.course_id
+            """)
+        let courseTokens = try await counts("""
+            SELECT course_id AS place, CAST(sum(prompt_tokens + completion_tokens) AS BIGINT) AS n FROM ai_usage
+            WHERE course_id IN (\(list(courseIDs))) GROUP BY course_id
+            """)
+        let projectTokens = try await counts("""
+            SELECT project_id AS place, CAST(sum(prompt_tokens + completion_tokens) AS BIGINT) AS n FROM ai_usage
+            WHERE project_id IN (\(list(projectIDs))) GROUP BY project_id
+            """)
+        let members = try await counts("SELECT project_id AS place, count(*) AS n FROM project_members WHERE project_id IN (\(list(projectIDs))) GROUP BY project_id")
+        let jobs = try await counts("""
+            SELECT project_id AS place, count(*) AS n FROM research_jobs WHERE project_id IN (\(list(projectIDs))) AND status IN ('succeeded', 'failed')
+            GROUP BY project_id
+            """)
+        let outputs = projectIDs.isEmpty ? [] : try await ProjectOutput.query(on: db).filter(\.$project.$id ~~ projectIDs)
+            .sort(\.$year, .descending).sort(\.$title).all()
+        let entries = try await LedgerEntry.query(on: db).filter(\.$programmeID == programmeID)
+            .filter(\.$kind ~~ [.grant, .allocate, .return, .expire, .settle]).sort(\.$createdAt)
+            .field(\.$kind).field(\.$amount).field(\.$createdAt).field(\.$fromAccountID).field(\.$toAccountID).all()
+
+        func line(_ allocation: LedgerAccount?) -> ProgrammeReportDTO.CreditLine {
+            guard let allocation else { return .init(granted: .zero, used: .zero, remaining: .zero) }
+            let balance = tree.rolledUp(allocation)
+            return .init(granted: balance.total, used: balance.spent, remaining: Credits(micro: balance.total.micro - balance.spent.micro))
+        }
+        let allocations = Dictionary(accounts.filter { $0.kind == .course || $0.kind == .project }.compactMap { account in
+            (account.courseID ?? account.projectID).map { ($0, account) }
+        }, uniquingKeysWith: { first, _ in first })
+        func subtree(_ allocation: LedgerAccount?) -> Set<UUID> {
+            guard let id = allocation?.id else { return [] }
+            return Set([id] + accounts.filter { $0.$parent.id == id }.compactMap(\.id))
+        }
+        let courseLines = courses.map { course in
+            ProgrammeReportDTO.CourseLine(
+                id: course.id!, code: course.code, title: course.title, credits: line(allocations[course.id!]), students: students[course.id!] ?? 0,
+                assignments: assignments[course.id!] ?? 0, submissionsGraded: graded[course.id!] ?? 0, aiTokens: courseTokens[course.id!] ?? 0,
+                burnDown: burnDown(entries, place: subtree(allocations[course.id!])))
+        }
+        let outputsByProject = Dictionary(grouping: outputs, by: { $0.$project.id })
+        let projectLines = projects.map { project in
+            ProgrammeReportDTO.ProjectLine(
+                id: project.id!, title: project.title, status: project.status, credits: line(allocations[project.id!]),
+                members: members[project.id!] ?? 0, jobsRun: jobs[project.id!] ?? 0, aiTokens: projectTokens[project.id!] ?? 0,
+                outputs: (outputsByProject[project.id!] ?? []).map { .init(kind: $0.kind.rawValue, title: $0.title, venue: $0.venue, year: $0.year, doi: $0.doi, url: $0.url) },
+                burnDown: burnDown(entries, place: subtree(allocations[project.id!])))
+        }
+        let partner = accounts.first { $0.kind == .partner }
+        let granted = -(partner?.balance ?? 0)
+        let spent = accounts.reduce(Int64(0)) { $0 + $1.spent }
+        return ProgrammeReportDTO(
+            programme: try ProgrammeViews.summary(programme), generatedAt: Date(),
+            credits: .init(granted: Credits(micro: granted), used: Credits(micro: spent), remaining: Credits(micro: granted - spent)),
+            studentsReached: reached, submissionsGraded: graded.values.reduce(0, +),
+            aiTokens: courseTokens.values.reduce(0, +) + projectTokens.values.reduce(0, +), jobsRun: jobs.values.reduce(0, +),
+            projectsByStatus: Dictionary(grouping: projects, by: \.status).mapValues(\.count),
+            outputsByKind: Dictionary(grouping: outputs, by: { $0.kind.rawValue }).mapValues(\.count),
+            courses: courseLines, projects: projectLines,
+            burnDown: burnDown(entries, place: nil))
+    }
+
+    /// Remaining credits at the end of each day with a change: for a place (its allocation and allowances), what
+    /// came in from outside minus what went back and what was spent; for the programme (nil), grants minus spending.
+    static func burnDown(_ entries: [LedgerEntry], place: Set<UUID>?) -> [BurnDownPoint] {
+        var points: [BurnDownPoint] = [], remaining: Int64 = 0
+        for entry in entries {
+            let change: Int64
+            if let place {
+                let from = entry.fromAccountID.map(place.contains) ?? false, to = entry.toAccountID.map(place.contains) ?? false
+                switch entry.kind {
+                case .settle: change = from ? -entry.amount : 0
+                case .grant, .allocate, .return, .expire: change = to && !from ? entry.amount : (from && !to ? -entry.amount : 0)
+                default: change = 0
+                }
+                if place.isEmpty { continue }
+            } else {
+                change = entry.kind == .grant ? entry.amount : (entry.kind == .settle ? -entry.amount : 0)
+            }
+            guard change != 0 else { continue }
+            remaining += change
+            let day = entry.createdAt.day
+            if points.last?.day == day { points[points.count - 1].remaining = Credits(micro: remaining) }
+            else { points.append(BurnDownPoint(day: day, remaining: Credits(micro: remaining))) }
+        }
+        return points
+    }
+
+    /// One row per course and per project, in the columns a spreadsheet wants.
+    static func csv(_ report: ProgrammeReportDTO) -> String {
+        var lines = ["kind,name,status,credits_granted,credits_used,credits_remaining,students,assignments,submissions_graded,members,jobs_run,ai_tokens,outputs"]
+        for course in report.courses {
+            lines.append(CSVCells.row([ "course", "\(course.code) \(course.title)", "", course.credits.granted.description, course.credits.used.description,
+                           course.credits.remaining.description, "\(course.students)", "\(course.assignments)", "\(course.submissionsGraded)", "", "",
+                           "\(course.aiTokens)", "" ]))
+        }
+        for project in report.projects {
+            lines.append(CSVCells.row([ "project", project.title, project.status, project.credits.granted.description, project.credits.used.description,
+                           project.credits.remaining.description, "", "", "", "\(project.members)", "\(project.jobsRun)", "\(project.aiTokens)",
+                           "\(project.outputs.count)" ]))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+}

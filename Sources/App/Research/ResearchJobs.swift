@@ -1,0 +1,322 @@
+// Research batch jobs: a project member submits a command with input files (or a zip), limits and optionally
+// network; it runs in the sandbox through the durable job queue on any worker. Its most possible cost is reserved
+// before it is queued — from the member's allowance in the project, or the project's allocation (PI and
+// managers) — and what it used is settled after. Cancelling a queued job frees the whole reserve at once;
+// cancelling a running one stops it within a second and settles only what it used. A job that fails for any
+// reason never leaves credits held.
+import Fluent
+import Foundation
+import Grading
+import Ledger
+import Sandbox
+import SQLKit
+import Vapor
+
+/// What a member sends to start a job (form fields or multipart text parts).
+struct ResearchJobInput: Sendable {
+    var name: String?
+    var command: String?
+    var wallSeconds: String?
+    var memoryMB: String?
+    var network: String?
+    var payFrom: String?
+}
+
+struct ResearchJobDTO: Content {
+    var id: UUID
+    var projectID: UUID
+    var name: String
+    var command: String
+    var submittedBy: String
+    var status: String
+    var network: Bool
+    var wallSeconds: Int
+    var memoryMB: Int
+    var payFrom: String
+    var cancelRequested: Bool
+    var sandboxStatus: String?
+    var exitCode: Int?
+    var problem: String?
+    var cpuMs: Int
+    var wallMs: Int
+    /// Credits spent; `held` while it waits or runs.
+    var charged: Credits
+    var inputs: [String]
+    var outputs: [FileEntry]
+    var createdAt: Date
+    var startedAt: Date?
+    var finishedAt: Date?
+    struct FileEntry: Content { var path: String; var size: Int }
+}
+
+enum ResearchJobs {
+    static let kind = "research-job"
+    static let maxWallSeconds = 3600, defaultWallSeconds = 600
+    static let maxMemoryMB = 8192, defaultMemoryMB = 1024
+    static let maxUploadBody: ByteCount = "60mb"
+    /// What a job's inputs may hold.
+    static let inputLimits = ArchiveLimits(maxArchiveBytes: 50 << 20, maxFiles: 1000, maxTotalBytes: 100 << 20, maxFileBytes: 50 << 20)
+    /// Each of standard output and error is kept up to this many characters in the job's log.
+    static let logCharacters = 256 * 1024
+    /// A job writing more than this to standard output or error is stopped (large results belong in outputs/).
+    static let streamKB = 4096
+    static let workPath = "/job"
+    static let outputFolder = "outputs"
+    /// Credits stay held this long past the job's time limit while it waits in the queue.
+    static let holdQueueAllowance: TimeInterval = 24 * 3600
+
+    struct Payload: Codable { var job: UUID }
+
+    static func limits(wallSeconds: Int, memoryMB: Int) -> SandboxLimits {
+        SandboxLimits(wallSeconds: Double(wallSeconds), cpuSeconds: wallSeconds, memoryMB: memoryMB, pids: 256, outputKB: streamKB,
+                      fileSizeMB: 1024, diskMB: 2048, openFiles: 1024)
+    }
+
+    /// Input files from uploads: one .zip is unpacked (checked whole), other files are taken by name; none is fine.
+    static func files(from uploads: [(name: String, data: Data)]) throws -> [String: Data] {
+        try Submissions.files(from: uploads, limits: inputLimits, optional: true)
+    }
+
+    // MARK: Submitting
+
+    /// Checks everything, reserves the most the job may cost, then writes the job, its inputs and its queue entry
+    /// in one transaction (the reserve is voided if that fails).
+    static func submit(_ input: ResearchJobInput, files: [String: Data], to project: ResearchProject, by user: User, access: ProjectAccess,
+                       app: Application, db: any Database) async throws -> ResearchJob {
+        try Policy.require(user, can: .runProjectJob(access))
+        var checks = InputChecks()
+        let command = checks.text(input.command, "command", max: 10_000)
+        let name = checks.text(input.name, "name", max: 120, required: false).flatMap { $0.isEmpty ? nil : $0 }
+            ?? String((command ?? "job").prefix(60))
+        let wall = number(input.wallSeconds, "wallSeconds", default: defaultWallSeconds, in: 1...maxWallSeconds, &checks)
+        let memory = number(input.memoryMB, "memoryMB", default: defaultMemoryMB, in: 64...maxMemoryMB, &checks)
+        let network = ["true", "on", "1", "yes"].contains(input.network?.lowercased() ?? "")
+        let payer = input.payFrom.map { checks.choice($0, "payFrom", as: ResearchJobPayer.self) } ?? .allowance
+        try checks.finish()
+        guard project.status == ProjectStatus.active.rawValue else {
+            throw SubmissionRefusal("Jobs run for active projects; this one is \(project.status).")
+        }
+        if payer == .project, !Policy.allows(user, .chargeAllocation(nil, access)) {
+            throw Abort(.forbidden, reason: "Only the project's PI (and programme managers) may charge a job to the project's allocation; pay from your allowance.")
+        }
+        let jobID = UUID(), userID = try user.requireID(), projectID = try project.requireID()
+        let hold = try await reserve(seconds: wall!, payer: payer!, project: project, user: user, key: "research-job:\(jobID)", app: app, db: db)
+        let job = ResearchJob()
+        job.id = jobID
+        job.$project.id = projectID
+        job.$submittedBy.id = userID
+        (job.name, job.command, job.network, job.wallSeconds, job.memoryMB) = (name, command!, network, wall!, memory!)
+        (job.payFrom, job.status, job.cancelRequested, job.holdID) = (payer!, .queued, false, hold?.id)
+        (job.cpuMs, job.wallMs, job.charged, job.createdAt) = (0, 0, 0, Date())
+        do {
+            try await app.writeTransaction(on: db) { tx in
+                try await job.create(on: tx)
+                for (path, data) in files.sorted(by: { $0.key < $1.key }) {
+                    try await ResearchJobFile(jobID: jobID, role: .input, path: path, contents: data).create(on: tx)
+                }
+                job.queueJobID = try await JobQueue.enqueue(kind, payload: GradingJobs.encode(Payload(job: jobID)), maxAttempts: 2, on: tx).id
+                try await job.save(on: tx)
+            }
+        } catch {
+            if let hold { _ = try? await app.ledger(on: db).void(hold.requireID(), memo: "the job was not stored") }
+            throw error
+        }
+        return job
+    }
+
+    private static func number(_ text: String?, _ label: String, default value: Int, in range: ClosedRange<Int>, _ checks: inout InputChecks) -> Int? {
+        guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            checks.add("\(label) is a whole number from \(range.lowerBound) to \(range.upperBound).")
+            return nil
+        }
+        return number
+    }
+
+    /// Reserves the job's time limit as CPU and wall seconds; nil when those meters cost nothing. A refusal says
+    /// what is left and who can add more.
+    static func reserve(seconds: Int, payer: ResearchJobPayer, project: ResearchProject, user: User, key: String,
+                        app: Application, db: any Database) async throws -> LedgerHold? {
+        let amount = try await SandboxCharges.estimate(seconds: seconds, on: db, at: Date())
+        guard amount > .zero else { return nil }
+        let ledger = app.ledger(on: db)
+        do {
+            let account = payer == .project ? try await ledger.allocation(of: .project(project)) : try await ledger.allowance(of: user, in: .project(project))
+            return try await ledger.reserve(account, amount: amount, reason: "research job in “\(project.title)”", key: key,
+                                            lifetime: TimeInterval(seconds) + holdQueueAllowance, actor: user.id)
+        } catch let refusal as LedgerRefusal {
+            let who = payer == .project
+                ? "The PI can ask the programme's managers for more (an allocation request on the project page)."
+                : try await whoToAsk(project, on: db)
+            throw SubmissionRefusal("Not started: \(refusal.description) A job of \(seconds) s may cost up to \(amount) credits; "
+                                    + "a shorter time limit costs less. \(who)")
+        }
+    }
+
+    static func whoToAsk(_ project: ResearchProject, on db: any Database) async throws -> String {
+        let pis = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).filter(\.$role == .pi)
+            .with(\.$user).all().map(\.user.displayName).sorted()
+        return "Ask the project's PI" + (pis.isEmpty ? "" : " (\(pis.joined(separator: ", ")))") + " to raise your allowance."
+    }
+
+    // MARK: Cancelling
+
+    /// A queued job is cancelled at once (its whole reserve freed); a running one is asked to stop, and its worker
+    /// stops it within a second and settles what it used. A finished job cannot be cancelled (409).
+    static func cancel(_ job: ResearchJob, by user: User, app: Application, db: any Database) async throws -> ResearchJob {
+        let jobID = try job.requireID()
+        guard !job.status.isFinished else { throw Abort(.conflict, reason: "This job already ended (\(job.status.rawValue)).") }
+        let who = user.displayName
+        let cancelledNow: Bool = try await app.writeTransaction(on: db) { tx in
+            guard let sql = tx as? any SQLDatabase else { return false }
+            // Taken off the queue only if no worker has claimed it; otherwise the worker is asked to stop it.
+            let unclaimed = try await sql.raw("""
+                UPDATE jobs SET status = 'failed', error = \(bind: "cancelled by \(who)"), finished_at = \(bind: Date()), lease_owner = NULL
+                WHERE id = \(bind: job.queueJobID ?? UUID()) AND status = 'queued' RETURNING id
+                """).all()
+            if !unclaimed.isEmpty {
+                try await ResearchJob.query(on: tx).filter(\.$id == jobID)
+                    .set(\.$status, to: .cancelled).set(\.$cancelRequested, to: true).set(\.$finishedAt, to: Date())
+                    .set(\.$problem, to: "Cancelled by \(who) before it started; nothing was charged.").update()
+                return true
+            }
+            try await ResearchJob.query(on: tx).filter(\.$id == jobID).filter(\.$status ~~ [.queued, .running]).set(\.$cancelRequested, to: true).update()
+            return false
+        }
+        if cancelledNow, let hold = job.holdID { _ = try? await app.ledger(on: db).void(hold, memo: "job cancelled before it started") }
+        return try await ResearchJob.find(jobID, on: db)!
+    }
+
+    // MARK: Running (in a worker)
+
+    /// Runs the queued job `queued` for the worker, which completes its queue entry through `complete` together
+    /// with the job's result.
+    static func run(_ queued: QueuedJob, worker: GradingWorker) async throws {
+        let app = worker.app
+        let payload = try GradingJobs.decode(Payload.self, queued.payload)
+        guard let job = try await ResearchJob.find(payload.job, on: app.db) else {
+            try await worker.complete(queued, result: "the job no longer exists") { _ in }
+            return
+        }
+        if job.cancelRequested || job.status.isFinished {
+            try await finish(job, queued: queued, worker: worker, status: .cancelled, result: nil,
+                             problem: "Cancelled before it started; nothing was charged.")
+            return
+        }
+        job.status = .running
+        job.startedAt = Date()
+        try await job.save(on: app.db)
+        let inputs = try await ResearchJobFile.query(on: app.db).filter(\.$job.$id == payload.job).filter(\.$role == .input).all()
+        var sandboxJob = SandboxJob(command: ["/bin/sh", "-c", job.command],
+                                    files: Dictionary(inputs.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first }),
+                                    workPath: workPath, outputDirectory: outputFolder, environment: ["HOME": workPath],
+                                    limits: limits(wallSeconds: job.wallSeconds, memoryMB: job.memoryMB), network: job.network)
+        let cancellation = SandboxCancellation()
+        sandboxJob.cancellation = cancellation
+        // Someone may cancel while it runs: look every second.
+        let watcher = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if let current = try? await ResearchJob.find(payload.job, on: app.db), current.cancelRequested { cancellation.cancel(); return }
+            }
+        }
+        defer { watcher.cancel() }
+        let result = try await app.sandbox.run(sandboxJob)
+        if result.status == .sandboxError { throw SandboxError.hostFailure(String(result.stderr.prefix(500))) }
+        let status: ResearchJobStatus = result.status == .cancelled ? .cancelled : (result.status == .ok && result.exitCode == 0 ? .succeeded : .failed)
+        var problem: String?
+        switch result.status {
+        case .ok where result.exitCode != 0: problem = "The command exited with code \(result.exitCode ?? -1)."
+        case .ok, .cancelled: problem = nil
+        case .outputLimit: problem = "The job wrote more than \(streamKB / 1024) MB to its standard output or error and was stopped; write large results to files in outputs/."
+        default: problem = "The job " + Grader.finished(result, seconds: job.wallSeconds, memory: job.memoryMB) + "."
+        }
+        if status == .cancelled { problem = "Cancelled while running; what it used until then was charged." }
+        try await finish(job, queued: queued, worker: worker, status: status, result: result, problem: problem)
+    }
+
+    /// Settles (or voids) the reserve, then records the result and completes the queue entry in one transaction.
+    private static func finish(_ job: ResearchJob, queued: QueuedJob, worker: GradingWorker, status: ResearchJobStatus,
+                               result: SandboxResult?, problem: String?) async throws {
+        let app = worker.app
+        var spent: Int64 = 0
+        if let result {
+            spent = try await SandboxCharges.settle(job.holdID, cpuMs: result.cpuMs, wallMs: result.wallMs, app: app)
+        } else if let hold = job.holdID {
+            _ = try? await app.ledger.void(hold, memo: "job cancelled before it started")
+        }
+        let charged = spent
+        let jobID = try job.requireID()
+        try await worker.complete(queued, result: status.rawValue) { tx in
+            guard let current = try await ResearchJob.find(jobID, on: tx) else { return }
+            current.status = status
+            current.finishedAt = Date()
+            current.problem = problem
+            current.charged += charged
+            if let result {
+                current.sandboxStatus = result.status.rawValue
+                current.exitCode = result.exitCode.map(Int.init)
+                current.cpuMs = result.cpuMs
+                current.wallMs = result.wallMs
+                current.log = Grader.log(result, characters: logCharacters)
+                try await ResearchJobFile.query(on: tx).filter(\.$job.$id == jobID).filter(\.$role == .output).delete()
+                for file in result.outputFiles {
+                    try await ResearchJobFile(jobID: jobID, role: .output, path: file.path, contents: file.contents).create(on: tx)
+                }
+            }
+            try await current.save(on: tx)
+        }
+    }
+
+    /// The queue gave up on the job (every attempt failed, or its workers died): it fails with the reason and its
+    /// credits are freed.
+    static func markFailed(_ jobID: UUID, reason: String, app: Application) async throws {
+        guard let job = try await ResearchJob.find(jobID, on: app.db), !job.status.isFinished else { return }
+        job.status = .failed
+        job.finishedAt = Date()
+        job.problem = "It could not be run: \(reason) Nothing was charged."
+        try await job.save(on: app.db)
+        if let hold = job.holdID { _ = try? await app.ledger.void(hold, memo: "job failed") }
+    }
+
+    /// Research jobs whose queue entry failed for good, marked failed with their credits freed (the periodic sweep).
+    static func sweep(_ app: Application) async throws {
+        let waiting = try await ResearchJob.query(on: app.db).filter(\.$status ~~ [.queued, .running]).all()
+        let queueIDs = waiting.compactMap(\.queueJobID)
+        guard !queueIDs.isEmpty else { return }
+        let failed = try await QueuedJob.query(on: app.db).filter(\.$id ~~ queueIDs).filter(\.$status == .failed).all()
+        let reasons = Dictionary(uniqueKeysWithValues: failed.map { ($0.id!, $0.error ?? "the job failed") })
+        for job in waiting {
+            guard let id = job.queueJobID, let reason = reasons[id] else { continue }
+            try await markFailed(job.requireID(), reason: reason, app: app)
+        }
+    }
+
+    // MARK: Reading
+
+    /// A page of jobs with their file lists: three queries whatever the page's size.
+    static func views(_ jobs: [ResearchJob], on db: any Database) async throws -> [ResearchJobDTO] {
+        let ids = jobs.compactMap(\.id)
+        guard !ids.isEmpty else { return [] }
+        let files = try await ResearchJobFile.query(on: db).filter(\.$job.$id ~~ ids).field(\.$id).field(\.$job.$id).field(\.$role).field(\.$path).field(\.$size).all()
+        let byJob = Dictionary(grouping: files, by: { $0.$job.id })
+        let userIDs = Set(jobs.map { $0.$submittedBy.id })
+        let names = Dictionary(uniqueKeysWithValues: try await User.query(on: db).filter(\.$id ~~ userIDs).all().map { ($0.id!, $0.displayName) })
+        return jobs.map { job in
+            let mine = byJob[job.id!] ?? []
+            return ResearchJobDTO(
+                id: job.id!, projectID: job.$project.id, name: job.name, command: job.command, submittedBy: names[job.$submittedBy.id] ?? "?",
+                status: job.status.rawValue, network: job.network, wallSeconds: job.wallSeconds, memoryMB: job.memoryMB, payFrom: job.payFrom.rawValue,
+                cancelRequested: job.cancelRequested, sandboxStatus: job.sandboxStatus, exitCode: job.exitCode, problem: job.problem,
+                cpuMs: job.cpuMs, wallMs: job.wallMs, charged: Credits(micro: job.charged),
+                inputs: mine.filter { $0.role == .input }.map(\.path).sorted(),
+                outputs: mine.filter { $0.role == .output }.map { .init(path: $0.path, size: $0.size) }.sorted { $0.path < $1.path },
+                createdAt: job.createdAt, startedAt: job.startedAt, finishedAt: job.finishedAt)
+        }
+    }
+
+    static func outputsZip(_ job: ResearchJob, on db: any Database) async throws -> Data {
+        let files = try await ResearchJobFile.query(on: db).filter(\.$job.$id == job.requireID()).filter(\.$role == .output).all()
+        return try SafeArchive.make(Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first }))
+    }
+}
