@@ -112,11 +112,11 @@ import VaporTesting
         try await withTestApp { app in
             try await app.loadDemoData(credits: true)
             let before = try await Self.allowance(app)
-            let response = try await Self.submit(app, as: "ta@demo.test", ["command": "echo started; sleep 60", "wallSeconds": "120"])
+            let response = try await Self.submit(app, as: "ta@demo.test", ["command": "echo started; sleep 300", "wallSeconds": "600"])
             let job = try response.content.decode(ResearchJobDTO.self)
             let worker = Task { try await GradingWorker(app: app, name: "w").runOnce() }
             var running = false
-            for _ in 0..<100 where !running {
+            for _ in 0..<300 where !running {
                 try await Task.sleep(for: .milliseconds(100))
                 running = try await Self.job(app, job.id).status == "running"
             }
@@ -126,14 +126,15 @@ import VaporTesting
             #expect(cancel.status == .ok)
             #expect(try cancel.content.decode(ResearchJobDTO.self).cancelRequested)
             _ = try await worker.value
-            #expect(ContinuousClock.now - started < .seconds(20))
+            // Well before the job's own end (the worker looks every second; a loaded machine may take longer).
+            #expect(ContinuousClock.now - started < .seconds(60))
             let done = try await Self.job(app, job.id)
             #expect(done.status == "cancelled" && done.sandboxStatus == "cancelled")
-            #expect(done.wallMs < 30_000)
+            #expect(done.wallMs < 90_000)
             let after = try await Self.allowance(app)
             #expect(after.held == before.held)
             #expect(after.spent - before.spent == done.charged.micro)
-            #expect(done.charged.micro < 120 * 12_000)
+            #expect(done.charged.micro < 600 * 12_000)
         }
     }
 
