@@ -141,6 +141,12 @@ import VaporTesting
             #expect(try await AIUsage.query(on: rig.app.db).count() == 10)
             #expect(after.held == 0 && after.spent - before.spent == charged && charged > 0)
             #expect(after.balance == before.balance - charged)
+            // /metrics counts the ten requests (rows and counters are written in batches), their tokens and credits.
+            let metrics = rig.app.platformMetrics.exposition()
+            #expect(metrics.contains(#"campuscloud_ai_requests_total{model="campuscloud-tutor",outcome="ok"} 10"#), "\(metrics)")
+            let tokens = try await AIUsage.query(on: rig.app.db).all().reduce(0) { $0 + $1.completionTokens }
+            #expect(metrics.contains(#"campuscloud_ai_tokens_total{model="campuscloud-tutor",kind="completion"} \#(tokens)"#))
+            #expect(metrics.contains(#"campuscloud_ai_credits_microcredits_total{model="campuscloud-tutor"} \#(charged)"#))
         }
     }
 

@@ -281,8 +281,8 @@ enum AIGateway {
         await app.gatewayRecorder.drain()
     }
 
-    /// The usage row of an ending, on `db` (a batch's transaction).
-    static func record(_ ending: Ending, db: any Database) async throws {
+    /// The usage row of an ending (not yet written).
+    static func usageRow(_ ending: Ending) throws -> AIUsage {
         let context = ending.context, usage = ending.usage
         let row = AIUsage()
         row.$key.id = try context.caller.key.requireID()
@@ -306,12 +306,7 @@ enum AIGateway {
             row.promptExpiresAt = Date().addingTimeInterval(Double(context.caller.policy.promptRetentionDays) * 86_400)
         }
         row.createdAt = Date()
-        try await row.create(on: db)
-    }
-
-    static func measure(_ ending: Ending, app: Application) {
-        app.platformMetrics.recordGateway(model: ending.context.model, outcome: ending.outcome, promptTokens: ending.usage?.promptTokens ?? 0,
-                                          completionTokens: ending.usage?.completionTokens ?? 0, microCredits: ending.charged, upstream: ending.upstreamTime)
+        return row
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

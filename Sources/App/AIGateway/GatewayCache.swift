@@ -103,17 +103,22 @@ actor GatewayRecorder {
     private func write(_ batch: [AIGateway.Ending]) async {
         let app = self.app
         do {
+            let rows = try batch.map(AIGateway.usageRow)
+            // One INSERT per 200 rows (well under SQLite's limit on bound values).
             try await app.writeTransaction(on: app.db) { tx in
-                for ending in batch { try await AIGateway.record(ending, db: tx) }
+                for start in stride(from: 0, to: rows.count, by: 200) { try await Array(rows[start..<min(start + 200, rows.count)]).create(on: tx) }
             }
         } catch {
             for ending in batch {
-                do { try await AIGateway.record(ending, db: app.db) } catch {
+                do { try await AIGateway.usageRow(ending).create(on: app.db) } catch {
                     app.logger.error("The usage row of an AI request of \(ending.context.model) could not be written: \(String(describing: error))")
                 }
             }
         }
-        for ending in batch { AIGateway.measure(ending, app: app) }
+        app.platformMetrics.recordGateway(batch.map { ending in
+            .init(model: ending.context.model, outcome: ending.outcome, promptTokens: ending.usage?.promptTokens ?? 0,
+                  completionTokens: ending.usage?.completionTokens ?? 0, microCredits: ending.charged, upstream: ending.upstreamTime)
+        })
     }
 
     /// Waits until every ending enqueued so far is recorded.

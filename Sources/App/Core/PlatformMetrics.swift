@@ -41,22 +41,44 @@ public final class PlatformMetrics: Sendable {
     }
 
     /// One AI gateway request: by model and outcome; its tokens and credits; the upstream's latency.
-    func recordGateway(model: String, outcome: String, promptTokens: Int, completionTokens: Int, microCredits: Int64, upstream: Duration?) {
-        registry.makeCounter(descriptor: .init(metricName: "campuscloud_ai_requests", unitName: "total", helpText: "AI gateway requests by model and outcome."),
-                             labels: [("model", model), ("outcome", outcome)]).increment()
-        for (kind, count) in [("prompt", promptTokens), ("completion", completionTokens)] where count > 0 {
-            registry.makeCounter(descriptor: .init(metricName: "campuscloud_ai_tokens", unitName: "total", helpText: "AI gateway tokens by model and kind."),
-                                 labels: [("model", model), ("kind", kind)]).increment(by: Int64(count))
+    struct GatewayRequestFigures: Sendable {
+        var model: String
+        var outcome: String
+        var promptTokens: Int
+        var completionTokens: Int
+        var microCredits: Int64
+        var upstream: Duration?
+    }
+
+    /// A batch of gateway requests: counters summed per label set first (one registry lookup each, not one per
+    /// request), upstream times recorded one by one.
+    func recordGateway(_ batch: [GatewayRequestFigures]) {
+        var requests: [[String]: Int64] = [:], tokens: [[String]: Int64] = [:], credits: [String: Int64] = [:], upstream: [String: [Duration]] = [:]
+        for figures in batch {
+            requests[[figures.model, figures.outcome], default: 0] += 1
+            if figures.promptTokens > 0 { tokens[[figures.model, "prompt"], default: 0] += Int64(figures.promptTokens) }
+            if figures.completionTokens > 0 { tokens[[figures.model, "completion"], default: 0] += Int64(figures.completionTokens) }
+            if figures.microCredits > 0 { credits[figures.model, default: 0] += figures.microCredits }
+            if let time = figures.upstream { upstream[figures.model, default: []].append(time) }
         }
-        if microCredits > 0 {
+        for (labels, count) in requests {
+            registry.makeCounter(descriptor: .init(metricName: "campuscloud_ai_requests", unitName: "total", helpText: "AI gateway requests by model and outcome."),
+                                 labels: [("model", labels[0]), ("outcome", labels[1])]).increment(by: count)
+        }
+        for (labels, count) in tokens {
+            registry.makeCounter(descriptor: .init(metricName: "campuscloud_ai_tokens", unitName: "total", helpText: "AI gateway tokens by model and kind."),
+                                 labels: [("model", labels[0]), ("kind", labels[1])]).increment(by: count)
+        }
+        for (model, micro) in credits {
             registry.makeCounter(descriptor: .init(metricName: "campuscloud_ai_credits_microcredits", unitName: "total",
                                                    helpText: "Micro-credits charged for AI gateway requests by model."),
-                                 labels: [("model", model)]).increment(by: microCredits)
+                                 labels: [("model", model)]).increment(by: micro)
         }
-        if let upstream {
-            registry.makeDurationHistogram(descriptor: .init(metricName: "campuscloud_ai_upstream_duration", unitName: "seconds",
-                                                             helpText: "Time to the upstream's response headers, by model."),
-                                           labels: [("model", model)], buckets: Self.latencyBuckets).record(upstream)
+        for (model, times) in upstream {
+            let histogram = registry.makeDurationHistogram(descriptor: .init(metricName: "campuscloud_ai_upstream_duration", unitName: "seconds",
+                                                                             helpText: "Time to the upstream's response headers, by model."),
+                                                           labels: [("model", model)], buckets: Self.latencyBuckets)
+            for time in times { histogram.record(time) }
         }
     }
 
