@@ -38,7 +38,7 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.platformMetrics = PlatformMetrics()
     app.sandbox = SandboxService(sandbox: Sandbox(configuration: SandboxService.configuration(for: config)), metrics: app.platformMetrics)
     app.lifecycle.use(SandboxLifecycle())
-    app.environmentLayers = EnvironmentLayers(app: app)
+    app.environmentLayers = EnvironmentLayers(app: app, dataDirectory: config.dataDirectory)
     app.aiRateWindow = RateWindow()
     app.gatewayCache = GatewayCache()
     app.gatewayRecorder = GatewayRecorder(app: app)

@@ -135,6 +135,7 @@ func routes(_ app: Application) throws {
            errors: [404: "No such course, or its roster is not yours to see."], use: CourseController.roster)
     api.on(.POST, "courses/:courseID/roster", id: "importRoster",
            summary: "Import a roster CSV (body text/csv: email,name,role). All or nothing: any bad row rejects the file.", tag: "courses",
+           request: .string(), requestType: "text/csv",
            response: .object(["rows": .integer(), "newPeople": .array(.string()), "added": .integer(), "roleChanged": .integer(),
                               "invitations": .array(.object(["email": .string(), "link": .string()], required: ["email", "link"]))],
                              required: ["rows", "newPeople", "added", "roleChanged", "invitations"]),
@@ -411,7 +412,7 @@ private func gradingRoutes(_ api: APIRoutes) {
            use: AssignmentController.update)
     api.on(.PUT, "assignments/:assignmentID/autograder", id: "uploadAutograder",
            summary: "Upload a Gradescope autograder zip (body application/zip, at most 50 MB; setup.sh and run_autograder at its root). Its setup.sh then runs once, with network; setupStatus and setupLog say how it went.",
-           tag: "grading", response: .ref("Assignment"),
+           tag: "grading", request: .string(format: "binary"), requestType: "application/zip", response: .ref("Assignment"),
            errors: [404: "No such assignment, or not yours to manage.", 413: "The zip is over 50 MB.", 422: "The zip was refused; the message says why."],
            body: .collect(maxSize: "51mb"), use: AssignmentController.uploadAutograder)
     api.on(.POST, "assignments/:assignmentID/publish", id: "publishGrades",
@@ -420,7 +421,8 @@ private func gradingRoutes(_ api: APIRoutes) {
            errors: [404: "No such assignment, or not yours to manage."], use: AssignmentController.publish)
     api.on(.POST, "assignments/:assignmentID/submissions", id: "submit",
            summary: "Hand in (multipart/form-data): files in a field named files (one or more, or one .zip; 10 MB). Credits for the run are reserved first. Course staff hand in test runs, charged to the course.",
-           tag: "grading", response: .ref("Submission"), status: 201,
+           tag: "grading", request: .object(["files": .array(.string(format: "binary"))], required: ["files"]), requestType: "multipart/form-data",
+           response: .ref("Submission"), status: 201,
            errors: [404: "No such assignment, or not yours.", 409: "Refused: deadline, maximum reached, autograder not ready, or not enough credits (the message says who can raise them).",
                     413: "Over 12 MB.", 415: "Not multipart/form-data.", 422: "The files were refused (missing required files, a bad zip); the message says why."],
            body: uploads, use: AssignmentController.submit)
@@ -561,7 +563,11 @@ private func researchRoutes(_ api: APIRoutes) {
     ], required: ["id", "projectID", "name", "command", "status", "charged", "inputs", "outputs", "createdAt"])
     api.on(.POST, "projects/:projectID/jobs", id: "submitJob",
            summary: "Run a batch job (project members; multipart/form-data): command (run by /bin/sh in the job's folder; files written to outputs/ are kept), optional name, wallSeconds (default 600, at most 3600), memoryMB (default 1024), network (true/false), payFrom (allowance, or project for the PI), and input files in a field named files (several, or one .zip; 50 MB). Its most possible cost is reserved first.",
-           tag: "projects", response: job, status: 201,
+           tag: "projects",
+           request: .object(["command": .string(), "name": .string(), "wallSeconds": .integer(), "memoryMB": .integer(), "network": .boolean,
+                             "payFrom": .string(enumValues: ResearchJobPayer.allCases.map(\.rawValue)), "files": .array(.string(format: "binary"))],
+                            required: ["command"]),
+           requestType: "multipart/form-data", response: job, status: 201,
            errors: [403: "Only the PI may charge the project's allocation.", 404: "No such project, or not yours.",
                     409: "The project is not active, or there are not enough credits (the message says who can add more).", 413: "Over 60 MB.",
                     415: "Not multipart/form-data.", 422: invalid],

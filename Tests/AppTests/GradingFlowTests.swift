@@ -130,6 +130,36 @@ import Grading
         ])
     }
 
+    /// What setup.sh writes into /autograder/source (compiled tests, data) is there for every run, as in
+    /// Gradescope's image.
+    @Test func whatSetupWritesIntoTheSourceFolderIsKeptForRuns() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let assignmentID = try await Self.createAssignment(app, ["title": "Kept source", "kind": "gradescope", "requiredFiles": "calc.py"])
+            var headers = try await app.bearer("instructor@demo.test")
+            headers.contentType = HTTPMediaType(type: "application", subType: "zip")
+            let zip = try Self.gradescopeZip(runAutograder: """
+                #!/usr/bin/env bash
+                cd /autograder/source
+                python3 -c "import json; ok = open('compiled.txt').read() == 'built by setup' and open('data/n.txt').read().strip() == '7'; json.dump({'tests': [{'name': 'kept', 'score': 1 if ok else 0, 'max_score': 1, 'visibility': 'visible'}]}, open('/autograder/results/results.json', 'w'))"
+                """, setup: """
+                #!/usr/bin/env bash
+                set -e
+                cd /autograder/source
+                printf 'built by setup' > compiled.txt
+                mkdir -p data && echo 7 > data/n.txt
+                """)
+            let upload = try await app.testing().sendRequest(.PUT, "api/v1/assignments/\(assignmentID)/autograder", headers: headers, body: ByteBuffer(data: zip))
+            #expect(upload.status == .ok)
+            try await app.drainGradingQueue()
+            let handIn = try await app.handIn(assignmentID, files: ["calc.py": Data("x = 1\n".utf8)], as: try await app.bearer("student4@demo.test"))
+            let id = try handIn.content.decode(SubmissionDTO.self).id
+            try await app.drainGradingQueue()
+            let graded = try await Self.submission(app, id, as: "instructor@demo.test")
+            #expect(graded.autograderScore == 1, "\(graded.problem ?? "") \(graded.log ?? "")")
+        }
+    }
+
     @Test func gradescopeAutogradersRunByTheirContractWithVisibility() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()

@@ -35,4 +35,22 @@ import VaporTesting
             }
         }
     }
+
+    /// Uploads are described in their own media types: hand-ins and jobs as multipart with files, autograders as zips.
+    @Test func uploadsAreDescribedInTheirMediaTypes() async throws {
+        try await withTestApp { app in
+            let document = try JSONSerialization.jsonObject(with: JSONEncoder().encode(app.openAPIDocument)) as! [String: Any]
+            let paths = document["paths"] as! [String: [String: [String: Any]]]
+            func content(_ path: String, _ method: String) -> [String: Any]? {
+                (paths[path]?[method]?["requestBody"] as? [String: Any])?["content"] as? [String: Any]
+            }
+            let handIn = content("/api/v1/assignments/{assignmentID}/submissions", "post")?["multipart/form-data"] as? [String: Any]
+            let files = ((handIn?["schema"] as? [String: Any])?["properties"] as? [String: Any])?["files"] as? [String: Any]
+            #expect((files?["items"] as? [String: Any])?["format"] as? String == "binary")
+            #expect(content("/api/v1/projects/{projectID}/jobs", "post")?["multipart/form-data"] != nil)
+            #expect(content("/api/v1/assignments/{assignmentID}/autograder", "put")?["application/zip"] != nil)
+            #expect(content("/api/v1/courses/{courseID}/roster", "post")?["text/csv"] != nil)
+            #expect(content("/api/v1/auth/token", "post")?["application/json"] != nil)
+        }
+    }
 }

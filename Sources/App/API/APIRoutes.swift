@@ -30,7 +30,7 @@ final class APIRoutes {
     @discardableResult
     func on<R: AsyncResponseEncodable>(
         _ method: HTTPMethod, _ path: String, id: String, summary: String, tag: String,
-        request: JSONSchema? = nil, response: JSONSchema? = nil, status: Int = 200,
+        request: JSONSchema? = nil, requestType: String = "application/json", response: JSONSchema? = nil, status: Int = 200,
         errors: [Int: String] = [:], auth: Bool = true, body: HTTPBodyStreamStrategy = .collect,
         use handler: @escaping @Sendable (Request) async throws -> R
     ) -> Route {
@@ -41,7 +41,7 @@ final class APIRoutes {
         }
         operations.append(APIOperation(
             method: method, path: "/" + documented.joined(separator: "/"), operationID: id, summary: summary, tag: tag,
-            request: request, response: response, responseStatus: status, errors: errors, requiresAuth: auth))
+            request: request, requestType: requestType, response: response, responseStatus: status, errors: errors, requiresAuth: auth))
         return (auth ? signedIn : builder).on(method, components, body: body, use: handler)
     }
 

@@ -10,6 +10,8 @@ public struct APIOperation: Sendable {
     public var summary: String
     public var tag: String
     public var request: JSONSchema?
+    /// The request body's media type: JSON unless a route takes multipart/form-data, a zip or CSV.
+    public var requestType: String = "application/json"
     public var response: JSONSchema?
     public var responseStatus: Int = 200
     /// Other answers worth knowing about (status → description), e.g. 404 for someone else's id.
@@ -65,7 +67,7 @@ struct OpenAPIDocument: Content {
                 operationId: op.operationID,
                 summary: op.summary,
                 tags: [op.tag],
-                requestBody: op.request.map { Body(content: ["application/json": MediaType(schema: SchemaBox($0))]) },
+                requestBody: op.request.map { Body(content: [op.requestType: MediaType(schema: SchemaBox($0))]) },
                 responses: responses,
                 security: op.requiresAuth ? [["bearer": []]] : [],
                 parameters: parameters.isEmpty ? nil : parameters)

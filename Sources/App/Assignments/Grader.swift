@@ -36,16 +36,18 @@ struct Grader: Sendable {
     func grade(_ submission: Submission, _ assignment: Assignment, files: [String: Data], person: User, previous: [Submission]) async throws -> GradingOutcome {
         switch assignment.kind {
         case .gradescope:
-            let source: [String: Data]
-            do { source = try await app.environmentLayers.source(of: assignment) } catch {
-                return GradingOutcome(score: 0, problem: "The autograder zip could not be read (\(error)); the course staff must upload it again.")
-            }
-            let layer: SandboxLayer
-            switch try await app.environmentLayers.ensure(assignment, source: source) {
-            case .ready(let built, _): layer = built
-            case .failed(let log):
-                return GradingOutcome(score: 0, problem: "The autograder's setup.sh failed on this machine, so nothing was graded; the course staff can see its log.",
-                                      log: log)
+            let source: [String: Data], layer: SandboxLayer
+            do {
+                switch try await app.environmentLayers.ensure(assignment) {
+                case .ready(let built, _): layer = built
+                case .failed(let log):
+                    return GradingOutcome(score: 0, problem: "The autograder's setup.sh failed on this machine, so nothing was graded; the course staff can see its log.",
+                                          log: log)
+                }
+                // After the set-up: the source folder as setup.sh left it.
+                source = try await app.environmentLayers.source(of: assignment)
+            } catch let problem as ResultsProblem {
+                return GradingOutcome(score: 0, problem: "The autograder zip could not be read (\(problem.message)); the course staff must upload it again.")
             }
             let metadata = metadataJSON(submission, assignment, person: person, previous: previous)
             let job = Self.gradescopeJob(source: source, submission: files, metadata: metadata, layer: layer,
@@ -138,7 +140,9 @@ extension GradingOutcome {
 }
 
 /// Autograder environments on this machine: built once per autograder version (setup.sh with network) and
-/// reused by every run; a worker on another machine builds its own copy from the stored zip the first time.
+/// reused by every run; a worker on another machine builds its own copy from the stored zip the first time. What
+/// setup.sh leaves in /autograder/source (compiled tests, downloaded data) is kept with the layer, as Gradescope's
+/// image keeps it, and every run gets it.
 actor EnvironmentLayers {
     enum Outcome: Sendable {
         case ready(SandboxLayer, log: String)
@@ -148,44 +152,98 @@ actor EnvironmentLayers {
 
     private var building: [String: Task<Outcome, any Error>] = [:]
     private let app: Application
-    /// The unpacked autograder zips of the versions graded lately (a run need not unzip its autograder again).
+    /// Where the source folders setup.sh left are kept, one folder per layer.
+    private let keptSources: String
+    /// The autograder source of the versions graded lately (a run need not read it again).
     private var sources: [String: [String: Data]] = [:]
     private var sourceOrder: [String] = []
     static let cachedSources = 16
 
-    /// The autograder's files for the assignment's current version (unpacked once per version on this machine).
+    init(app: Application, dataDirectory: String) {
+        self.app = app
+        keptSources = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path + "/autograder-sources"
+    }
+
+    /// The autograder's files as runs get them: the zip's, with what setup.sh wrote into /autograder/source on
+    /// this machine when it has run here.
     func source(of assignment: Assignment) throws -> [String: Data] {
         let id = assignment.layerID
         if let cached = sources[id] { return cached }
-        let files = try Assignments.autograderFiles(assignment)
-        sources[id] = files
-        sourceOrder.append(id)
-        if sourceOrder.count > Self.cachedSources { sources[sourceOrder.removeFirst()] = nil }
+        var files = try Assignments.autograderFiles(assignment)
+        if let kept = Self.readFolder(keptSources + "/" + id) { files = kept }
+        remember(files, for: id)
         return files
     }
 
-    init(app: Application) { self.app = app }
+    private func remember(_ files: [String: Data], for id: String) {
+        if sources[id] == nil { sourceOrder.append(id) }
+        sources[id] = files
+        if sourceOrder.count > Self.cachedSources { sources[sourceOrder.removeFirst()] = nil }
+    }
 
-    /// The layer for the assignment's autograder version, built now if this machine has none.
-    func ensure(_ assignment: Assignment, source: [String: Data]) async throws -> Outcome {
+    /// The layer for the assignment's autograder version, built now (setup.sh on the zip's files) if this machine
+    /// has none. Throws `ResultsProblem` when the zip cannot be read.
+    func ensure(_ assignment: Assignment) async throws -> Outcome {
         let id = assignment.layerID
         if let layer = app.sandbox.sandbox.layer(id: id) { return .ready(layer, log: "Already set up on this machine.") }
         if let running = building[id] { return try await running.value }
-        let sandbox = app.sandbox.sandbox
+        let source = try Assignments.autograderFiles(assignment)
+        let sandbox = app.sandbox.sandbox, kept = keptSources
         let task = Task { () throws -> Outcome in
             var files: [String: Data] = [:]
             for (path, data) in source { files["source/" + path] = data }
-            let setup = SandboxJob(command: GradescopeRun.setupCommand, files: files, workPath: GradescopeRun.root,
+            let setup = SandboxJob(command: GradescopeRun.setupCommand, files: files, workPath: GradescopeRun.root, outputDirectory: "source",
                                    environment: ["HOME": "/autograder", "DEBIAN_FRONTEND": "noninteractive", "PIP_BREAK_SYSTEM_PACKAGES": "1",
                                                  "PIP_ROOT_USER_ACTION": "ignore", "PIP_NO_CACHE_DIR": "1"],
                                    limits: Grader.setupLimits, network: true)
             let (layer, result) = try await sandbox.buildLayer(id: id, setup: setup)
-            if let layer { return .ready(layer, log: Grader.log(result)) }
-            return .failed(log: Grader.log(result))
+            guard let layer else { return .failed(log: Grader.log(result)) }
+            var log = Grader.log(result)
+            // The source folder as setup.sh left it, unless something in it could not be kept (then the zip's).
+            if result.skippedOutputs.isEmpty {
+                Self.writeFolder(kept + "/" + id, Dictionary(result.outputFiles.map { ($0.path, $0.contents) }, uniquingKeysWith: { a, _ in a }))
+            } else {
+                log += "--- /autograder/source ---\nWhat setup.sh wrote there is not kept (runs get the zip's files): \(result.skippedOutputs.prefix(5).joined(separator: "; "))\n"
+            }
+            return .ready(layer, log: log)
         }
         building[id] = task
         defer { building[id] = nil }
-        return try await task.value
+        let outcome = try await task.value
+        sources[id] = nil
+        sourceOrder.removeAll { $0 == id }
+        return outcome
+    }
+
+    /// Every regular file under `path`, by relative path; nil when there is no such folder.
+    static func readFolder(_ path: String) -> [String: Data]? {
+        guard let walker = FileManager.default.enumerator(atPath: path) else { return nil }
+        var files: [String: Data] = [:]
+        for case let relative as String in walker {
+            var isFolder: ObjCBool = false
+            let full = path + "/" + relative
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isFolder), !isFolder.boolValue,
+                  (try? FileManager.default.destinationOfSymbolicLink(atPath: full)) == nil, let data = FileManager.default.contents(atPath: full) else { continue }
+            files[relative] = data
+        }
+        return files
+    }
+
+    /// Writes `files` to a new folder at `path` (replacing it whole: written aside, then renamed).
+    static func writeFolder(_ path: String, _ files: [String: Data]) {
+        let fm = FileManager.default, aside = path + ".new-" + UUID().uuidString.lowercased()
+        do {
+            for (relative, data) in files {
+                let target = URL(fileURLWithPath: aside + "/" + relative)
+                try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try data.write(to: target)
+            }
+            try fm.createDirectory(atPath: aside, withIntermediateDirectories: true)
+            try? fm.removeItem(atPath: path)
+            try fm.moveItem(atPath: aside, toPath: path)
+        } catch {
+            try? fm.removeItem(atPath: aside)
+        }
     }
 }
 

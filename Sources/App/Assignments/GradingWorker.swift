@@ -134,7 +134,7 @@ struct GradingWorker: Sendable {
         }
         let built: EnvironmentLayers.Outcome
         do {
-            built = try await app.environmentLayers.ensure(assignment, source: try Assignments.autograderFiles(assignment))
+            built = try await app.environmentLayers.ensure(assignment)
         } catch let problem as ResultsProblem {
             built = .failed(log: "The autograder zip cannot be read: \(problem.message)")
         }

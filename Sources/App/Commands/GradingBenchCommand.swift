@@ -128,8 +128,8 @@ struct GradingBenchCommand: AsyncParsableCommand {
         for index in 0..<4 { try await handIn(index) }
         _ = try await waitForAll(4)
         if phases {
-            let source = try Assignments.autograderFiles(ready)
-            guard case .ready(let layer, _) = try await app.environmentLayers.ensure(ready, source: source) else { throw CommandFailure("no layer") }
+            guard case .ready(let layer, _) = try await app.environmentLayers.ensure(ready) else { throw CommandFailure("no layer") }
+            let source = try await app.environmentLayers.source(of: ready)
             let job = Grader.gradescopeJob(source: source, submission: files, metadata: Data("{}".utf8), layer: layer,
                                            limits: Grader(app: app).limits(ready, seconds: ready.timeLimitSeconds))
             var start = Date()
