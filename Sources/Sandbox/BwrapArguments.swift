@@ -25,11 +25,15 @@ public struct BwrapArguments: Sendable {
     /// Folder holding the sandbox's own passwd and group files (names for the uid inside).
     public var identityFolder: String
     public var tmpSizeBytes: Int
+    /// The composed /etc (see ComposedEtc) for jobs on the host's system folders, without and with network; when
+    /// set, /etc is one bind instead of one per entry.
+    public var composedEtc: (plain: String, network: String)?
 
-    public init(rootEntries: [String: RootEntry], identityFolder: String, tmpSizeBytes: Int = 64 << 20) {
+    public init(rootEntries: [String: RootEntry], identityFolder: String, tmpSizeBytes: Int = 64 << 20, composedEtc: (plain: String, network: String)? = nil) {
         self.rootEntries = rootEntries
         self.identityFolder = identityFolder
         self.tmpSizeBytes = tmpSizeBytes
+        self.composedEtc = composedEtc
     }
 
     /// Reads the host's layout of /bin, /lib… once.
@@ -79,12 +83,16 @@ public struct BwrapArguments: Sendable {
             case .absent: break
             }
         }
-        let etc = Self.etcEntries + (job.network ? Self.networkEtcEntries : []) + (building ? SandboxLayer.setupEtcEntries : [])
-        for name in etc { args += [bind + "-try", system("/etc/\(name)"), "/etc/\(name)"] }
-        if building {
-            for entry in SandboxLayer.setupVarEntries { args += ["--bind-try", system("/var/\(entry)"), "/var/\(entry)"] }
+        if view == .host, let composedEtc {
+            args += ["--ro-bind", job.network ? composedEtc.network : composedEtc.plain, "/etc"]
+        } else {
+            let etc = Self.etcEntries + (job.network ? Self.networkEtcEntries : []) + (building ? SandboxLayer.setupEtcEntries : [])
+            for name in etc { args += [bind + "-try", system("/etc/\(name)"), "/etc/\(name)"] }
+            if building {
+                for entry in SandboxLayer.setupVarEntries { args += ["--bind-try", system("/var/\(entry)"), "/var/\(entry)"] }
+            }
+            args += ["--ro-bind", identityFolder + "/passwd", "/etc/passwd", "--ro-bind", identityFolder + "/group", "/etc/group"]
         }
-        args += ["--ro-bind", identityFolder + "/passwd", "/etc/passwd", "--ro-bind", identityFolder + "/group", "/etc/group"]
         args += ["--proc", "/proc", "--dev", "/dev", "--size", String(tmpSizeBytes), "--tmpfs", "/tmp",
                  "--bind", jobFolder, job.workPath, "--chdir", job.workPath]
         if let control { args += ["--ro-bind", control.folder, ReadyPool.controlPath] }

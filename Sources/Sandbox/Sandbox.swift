@@ -47,6 +47,8 @@ public final class Sandbox: @unchecked Sendable {
     private var host: Host?
     private var pool: WarmPool?
     private var readyPools: [ReadyPool.Shape: ReadyPool] = [:]
+    /// This process's composed /etc folders (removed at shutdown).
+    private var composedEtcFolders: [String] = []
     private let spares = SpareCgroups(limit: 16)
     /// Jobs whose cleanup (folder, cgroups, uid) has not finished yet; `shutdown` waits for them.
     private let inFlight = DispatchGroup()
@@ -338,6 +340,12 @@ public final class Sandbox: @unchecked Sendable {
         pool?.shutdown()
         ready.forEach { $0.shutdown() }
         spares.removeAll()
+        // The next job (if any) prepares the host again, with a new composed /etc.
+        let folders = lock.withLock { () -> [String] in
+            defer { composedEtcFolders = []; host = nil }
+            return composedEtcFolders
+        }
+        for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
     }
 
     private func warmPool(_ host: Host) -> WarmPool? {
@@ -373,9 +381,19 @@ public final class Sandbox: @unchecked Sendable {
               fm.createFile(atPath: identity + "/group", contents: Data(files.group.utf8), attributes: [.posixPermissions: 0o644]) else {
             throw SandboxError.hostFailure("cannot write the sandbox's identity files in \(identity)")
         }
+        ComposedEtc.removeAbandoned(under: configuration.jobsRoot)
+        let etcBase = configuration.jobsRoot + "/.etc-\(getpid())-" + UUID().uuidString.lowercased()
+        var composed: (plain: String, network: String)? = (etcBase + "-plain", etcBase + "-network")
+        do {
+            try ComposedEtc.build(at: composed!.plain, names: BwrapArguments.etcEntries, identityFolder: identity)
+            try ComposedEtc.build(at: composed!.network, names: BwrapArguments.etcEntries + BwrapArguments.networkEtcEntries, identityFolder: identity)
+            composedEtcFolders = [composed!.plain, composed!.network]
+        } catch {
+            composed = nil  // jobs bind each /etc entry instead
+        }
         let cgroups = configuration.useCgroups && asRoot ? CgroupLayout.detect() : .none
         let prepared = Host(bwrap: found, cgroups: cgroups,
-                            arguments: BwrapArguments(rootEntries: BwrapArguments.hostRootEntries(), identityFolder: identity),
+                            arguments: BwrapArguments(rootEntries: BwrapArguments.hostRootEntries(), identityFolder: identity, composedEtc: composed),
                             asRoot: asRoot)
         try probe(prepared)
         host = prepared

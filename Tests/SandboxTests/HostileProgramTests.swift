@@ -215,8 +215,12 @@ import Glibc
         let victimJob = SandboxJob(command: ["python3", "-c", "open('secret.txt','w').write('s3cret'); import time; time.sleep(4)", "victim"],
                                    limits: SandboxLimits(wallSeconds: 10))
         async let victim = sandbox.run(victimJob)
-        try await Task.sleep(for: .milliseconds(800))
-        let running = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.configuration.jobsRoot))?.filter { !$0.hasPrefix(".") } ?? []
+        // Its folder appears before it starts (then it runs four more seconds): wait for it, however loaded the machine.
+        var running: [String] = []
+        for _ in 0..<100 where running.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            running = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.configuration.jobsRoot))?.filter { !$0.hasPrefix(".") } ?? []
+        }
         #expect(!running.isEmpty)
         let spy = try await Fixtures.runHostile(sandbox, "spy_on_jobs.py", [sandbox.configuration.jobsRoot] + running, path: path)
         #expect(!spy.stdout.contains("STOLE"), "a job read another job's file: \(spy.stdout)")
