@@ -193,6 +193,7 @@ pid_t cc_spawn(const cc_spawn_request *request, const char **failed_step) {
 int cc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int cc_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 int cc_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int cc_unshare_mounts(void) { return unshare(CLONE_NEWNS); }
 const int CC_RLIMIT_NPROC = RLIMIT_NPROC;
 const int CC_RLIMIT_CPU = RLIMIT_CPU;
 const int CC_RLIMIT_AS = RLIMIT_AS;

@@ -28,6 +28,8 @@ public struct BwrapArguments: Sendable {
     /// The composed /etc (see ComposedEtc) for jobs on the host's system folders, without and with network; when
     /// set, /etc is one bind instead of one per entry.
     public var composedEtc: (plain: String, network: String)?
+    /// Whether layers' composed /etc folders (ComposedEtc.layerFolder) are used when they exist.
+    public var composedLayerEtc = false
 
     public init(rootEntries: [String: RootEntry], identityFolder: String, tmpSizeBytes: Int = 64 << 20, composedEtc: (plain: String, network: String)? = nil) {
         self.rootEntries = rootEntries
@@ -83,8 +85,12 @@ public struct BwrapArguments: Sendable {
             case .absent: break
             }
         }
+        var composedLayer: String?
+        if case .layer(let layer, false) = view { composedLayer = composedEtcFolder(of: layer, network: job.network) }
         if view == .host, let composedEtc {
             args += ["--ro-bind", job.network ? composedEtc.network : composedEtc.plain, "/etc"]
+        } else if let composedLayer {
+            args += ["--ro-bind", composedLayer, "/etc"]
         } else {
             let etc = Self.etcEntries + (job.network ? Self.networkEtcEntries : []) + (building ? SandboxLayer.setupEtcEntries : [])
             for name in etc { args += [bind + "-try", system("/etc/\(name)"), "/etc/\(name)"] }
@@ -106,6 +112,13 @@ public struct BwrapArguments: Sendable {
         if let control { args += ["--block-fd", String(control.blockFD)] }
         args += ["--json-status-fd", String(statusFD), "--"]
         return args + job.command
+    }
+
+    /// The composed /etc a job on `layer` binds, when this sandbox uses them and the layer has one.
+    func composedEtcFolder(of layer: SandboxLayer, network: Bool) -> String? {
+        guard composedLayerEtc else { return nil }
+        let folder = ComposedEtc.layerFolder(layer, network: network)
+        return FileManager.default.fileExists(atPath: folder) ? folder : nil
     }
 
     /// The passwd and group files the sandbox sees: only the job's user and nobody.

@@ -3,6 +3,7 @@
 // re-read the namespace's mount table, which was a third of its start-up cost. Only what every user may read is
 // copied (what a job could not read anyway, e.g. /etc/ssl/private, is left out); symlinks are copied as symlinks.
 // The copy is taken when the sandbox starts; a change to the host's /etc reaches jobs at the next start.
+import CSandboxSpawn
 import Foundation
 import Glibc
 
@@ -42,6 +43,46 @@ enum ComposedEtc {
         default:
             return
         }
+    }
+
+    /// The composed /etc of a layer's jobs (without or with network): the layer's changes over the host's /etc.
+    static func layerFolder(_ layer: SandboxLayer, network: Bool) -> String { layer.path + (network ? "/etc-view-network" : "/etc-view-plain") }
+
+    /// Composes a sealed layer's /etc (root only): a read-only overlay of its upper /etc over the host's is mounted
+    /// in a mount namespace of a thread of its own, copied from, and unmounted. Another process composing the same
+    /// layer at once is harmless (the first rename wins). False when it could not be done (jobs then bind entries).
+    @discardableResult
+    static func composeForLayer(_ layer: SandboxLayer, identityFolder: String) -> Bool {
+        if FileManager.default.fileExists(atPath: layerFolder(layer, network: true)) { return true }
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var succeeded = false
+        let thread = Thread {
+            defer { done.signal() }
+            // This thread's own mount namespace: the overlay is never visible to the rest of the host.
+            guard cc_unshare_mounts() == 0, mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) == 0 else { return }
+            let suffix = UUID().uuidString.lowercased()
+            let merged = layer.path + "/.etc-merge-" + suffix
+            guard mkdir(merged, 0o700) == 0 else { return }
+            defer { rmdir(merged) }
+            guard mount("overlay", merged, "overlay", UInt(MS_RDONLY), "lowerdir=\(layer.upper("etc")):/etc") == 0 else { return }
+            defer { umount2(merged, Int32(MNT_DETACH)) }
+            var ok = true
+            for network in [false, true] {
+                let aside = layerFolder(layer, network: network) + ".new-" + suffix
+                do {
+                    try build(at: aside, names: BwrapArguments.etcEntries + (network ? BwrapArguments.networkEtcEntries : []),
+                              identityFolder: identityFolder, hostEtc: merged)
+                    if rename(aside, layerFolder(layer, network: network)) != 0 { try? FileManager.default.removeItem(atPath: aside) }
+                } catch {
+                    try? FileManager.default.removeItem(atPath: aside)
+                    ok = false
+                }
+            }
+            succeeded = ok
+        }
+        thread.start()
+        done.wait()
+        return succeeded && FileManager.default.fileExists(atPath: layerFolder(layer, network: true))
     }
 
     /// Folders composed by processes that are gone (this process's own are removed when it shuts down).

@@ -163,7 +163,8 @@ final class ReadyPool: @unchecked Sendable {
             // Only the core-dump limit now: the run script sets the job's own limits (lowering is always allowed).
             let spec = ExecSpec(launcher: host.bwrap, arguments: arguments,
                                 rlimits: [cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0)], uid: uid,
-                                overlays: shape.layer.map { LayerMounts.overlays(layer: $0, building: false) } ?? [])
+                                overlays: shape.layer.map { LayerMounts.overlays(layer: $0, building: false,
+                                                                                 composedEtc: host.arguments.composedEtcFolder(of: $0, network: false) != nil) } ?? [])
             let spawned = Launcher.spawn(spec, stdin: stdin, pipes: pipes, blockFD: block[0], cgroupProcs: cgroup?.procsFiles ?? [])
             pipes.closeWriteEnds()
             close(block[0])

@@ -49,6 +49,8 @@ public final class Sandbox: @unchecked Sendable {
     private var readyPools: [ReadyPool.Shape: ReadyPool] = [:]
     /// This process's composed /etc folders (removed at shutdown).
     private var composedEtcFolders: [String] = []
+    /// Layers whose /etc this process has tried to compose.
+    private var composeTried: Set<String> = []
     private let spares = SpareCgroups(limit: 16)
     /// Jobs whose cleanup (folder, cgroups, uid) has not finished yet; `shutdown` waits for them.
     private let inFlight = DispatchGroup()
@@ -105,6 +107,12 @@ public final class Sandbox: @unchecked Sendable {
             throw SandboxError.invalidJob("the environment layer '\(layer.id)' does not exist (build it first)")
         }
         let host = try prepare()
+        if let layer = job.layer, host.asRoot, !FileManager.default.fileExists(atPath: ComposedEtc.layerFolder(layer, network: true)),
+           lock.withLock({ composeTried.insert(layer.path).inserted }) {
+            // A layer built before this process composed /etc for its jobs (or by an older version): compose it now
+            // (once per process; when it cannot be done its jobs bind the entries one by one).
+            ComposedEtc.composeForLayer(layer, identityFolder: host.arguments.identityFolder)
+        }
         return try await runOnThread(job, view: job.layer.map { .layer($0, building: false) } ?? .host, host: host, uid: .allocate, onOutput: onOutput)
     }
 
@@ -142,7 +150,9 @@ public final class Sandbox: @unchecked Sendable {
             throw SandboxError.hostFailure("cannot put the layer \(id) in place")
         }
         try? FileManager.default.removeItem(atPath: retired)
-        return (SandboxLayer(id: id, path: final), result)
+        let built = SandboxLayer(id: id, path: final)
+        if host.asRoot { ComposedEtc.composeForLayer(built, identityFolder: host.arguments.identityFolder) }
+        return (built, result)
     }
 
     /// The built layer `id`, if there is one.
@@ -203,7 +213,10 @@ public final class Sandbox: @unchecked Sendable {
         if let output = job.outputDirectory { try folder.ensureFolder(output, owner: owner) }
 
         var overlays: [LayerMounts.Overlay] = []
-        if case .layer(let layer, let building) = view { overlays = LayerMounts.overlays(layer: layer, building: building) }
+        if case .layer(let layer, let building) = view {
+            overlays = LayerMounts.overlays(layer: layer, building: building,
+                                            composedEtc: host.arguments.composedEtcFolder(of: layer, network: job.network) != nil)
+        }
         let spec = ExecSpec(launcher: host.bwrap, arguments: host.arguments.arguments(for: job, jobFolder: folder.path, view: view),
                             rlimits: Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: uid != nil), uid: uid, overlays: overlays)
         let cgroup: JobCgroup?
@@ -392,9 +405,9 @@ public final class Sandbox: @unchecked Sendable {
             composed = nil  // jobs bind each /etc entry instead
         }
         let cgroups = configuration.useCgroups && asRoot ? CgroupLayout.detect() : .none
-        let prepared = Host(bwrap: found, cgroups: cgroups,
-                            arguments: BwrapArguments(rootEntries: BwrapArguments.hostRootEntries(), identityFolder: identity, composedEtc: composed),
-                            asRoot: asRoot)
+        var arguments = BwrapArguments(rootEntries: BwrapArguments.hostRootEntries(), identityFolder: identity, composedEtc: composed)
+        arguments.composedLayerEtc = asRoot
+        let prepared = Host(bwrap: found, cgroups: cgroups, arguments: arguments, asRoot: asRoot)
         try probe(prepared)
         host = prepared
         uids = UIDAllocator(range: configuration.uidRange, enabled: asRoot)

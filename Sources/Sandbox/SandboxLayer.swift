@@ -41,10 +41,13 @@ enum SystemView: Sendable, Equatable {
 }
 
 enum LayerMounts {
-    /// The overlays a job on `layer` mounts before bwrap starts (options, mount point), one per system folder:
-    /// read-only (the layer over the host's folder) for jobs, writable (upper and work folders) while building.
-    static func overlays(layer: SandboxLayer, building: Bool) -> [Overlay] {
-        SandboxLayer.folders.map { folder in
+    /// The overlays a job on `layer` mounts before bwrap starts (options, mount point), one per system folder it
+    /// uses: read-only (the layer over the host's folder) for jobs, writable (upper and work folders) while building.
+    /// A job (not a build) needs only /usr, and /etc when the layer has no composed /etc (see ComposedEtc); /var is
+    /// bound only while building.
+    static func overlays(layer: SandboxLayer, building: Bool, composedEtc: Bool = false) -> [Overlay] {
+        let folders = building ? SandboxLayer.folders : (composedEtc ? ["usr"] : ["usr", "etc"])
+        return folders.map { folder in
             Overlay(options: building ? "lowerdir=/\(folder),upperdir=\(layer.upper(folder)),workdir=\(layer.work(folder))"
                                       : "lowerdir=\(layer.upper(folder)):/\(folder)",
                     target: layer.merged(folder))

@@ -252,7 +252,7 @@ import VaporTesting
             }
             try await client.shutdown()
             var usage: AIUsage?
-            for _ in 0..<100 where usage == nil {
+            for _ in 0..<300 where usage == nil {
                 try await Task.sleep(for: .milliseconds(50))
                 usage = try await AIUsage.query(on: rig.app.db).first()
             }

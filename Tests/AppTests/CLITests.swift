@@ -195,7 +195,7 @@ import FoundationNetworking
         let cancelled = try await Self.run(["job", "cancel", "--server", server, longID], environment: env)
         #expect(cancelled.status == 0, "\(cancelled.stderr)")
         var final = ""
-        for _ in 0..<50 where !final.contains("cancelled") {
+        for _ in 0..<150 where !final.contains("cancelled") {
             try await Task.sleep(for: .milliseconds(200))
             final = try await Self.run(["job", "status", "--server", server, longID], environment: env).stdout
         }

@@ -48,6 +48,20 @@ import Glibc
             var info = stat()
             #expect(lstat(layer.path + "/upper/usr/local/bin/cc-layer-tool", &info) == 0)
             #expect(info.st_uid == 0, "a job uid owns the layer's files")
+            // Its jobs bind one composed /etc (the layer's changes over the host's), made when it was built; a
+            // layer without one (built by an earlier version) gets it at its next job, with the same view.
+            let composed = ComposedEtc.layerFolder(layer, network: false)
+            #expect(FileManager.default.contents(atPath: composed + "/python3/cc-layer.conf") == Data("configured\n".utf8))
+            #expect(!FileManager.default.fileExists(atPath: composed + "/shadow"))
+            try FileManager.default.removeItem(atPath: composed)
+            try FileManager.default.removeItem(atPath: ComposedEtc.layerFolder(layer, network: true))
+            // (In another work folder: sandboxes of the first job's shape may have been set up ahead already.)
+            let again = try await sandbox.run(SandboxJob(command: ["sh", "-c", probe], workPath: "/elsewhere", layer: layer))
+            #expect(again.stdout == result.stdout)
+            #expect(FileManager.default.fileExists(atPath: composed + "/python3/cc-layer.conf"))
+            // The overlay mounted for the copy stayed in its own namespace.
+            let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+            #expect(!mounts.contains(".etc-merge-"))
         }
     }
 

@@ -230,5 +230,9 @@ import Glibc
         #expect(!read.map(\.options).joined().contains("upperdir"))
         let building = LayerMounts.overlays(layer: layer, building: true)
         #expect(building.map(\.options).contains("lowerdir=/usr,upperdir=/layers/l/upper/usr,workdir=/layers/l/work/usr"))
+        // A job mounts only what it binds: /usr, and /etc unless the layer's /etc is composed; /var only for builds.
+        #expect(read.map(\.target) == ["/layers/l/merged/usr", "/layers/l/merged/etc"])
+        #expect(LayerMounts.overlays(layer: layer, building: false, composedEtc: true).map(\.target) == ["/layers/l/merged/usr"])
+        #expect(building.map(\.target).contains("/layers/l/merged/var"))
     }
 }

@@ -69,6 +69,8 @@ void cc_warm_discard(cc_warm *warm);
 int cc_pipe_cloexec(int fds[2]);
 int cc_memfd(const char *name);
 int cc_pidfd_open(pid_t pid);
+// Gives the calling thread a mount namespace of its own (a copy of its current one); 0, or -1 with errno set.
+int cc_unshare_mounts(void);
 extern const int CC_RLIMIT_NPROC;
 extern const int CC_RLIMIT_CPU;
 extern const int CC_RLIMIT_AS;
