@@ -149,11 +149,7 @@ enum AIGateway {
                                                          reason: "AI requests (\(model.name))", actor: caller.user.id)
             return (model, ticket, cap)
         } catch let refusal as LedgerRefusal {
-            let ask: String
-            switch caller.place {
-            case .course(let course): ask = try await Submissions.whoToAsk(course, on: db)
-            case .project: ask = "Ask the project's principal investigator to raise your allowance."
-            }
+            let ask = try await caller.place.whoToAsk(on: db)
             throw GatewayError.noCredits("Refused: \(refusal.description) This request may cost up to \(estimate) credits (\(request.estimatedPromptTokens) prompt tokens estimated, up to \(cap) generated). \(ask)")
         }
     }

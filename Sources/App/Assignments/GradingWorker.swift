@@ -39,10 +39,7 @@ enum GradingJobs {
         try await JobQueue(db: app.db).failAbandoned()
         try await ResearchJobs.sweep(app)
         let waiting = try await Submission.query(on: app.db).filter(\.$status ~~ [.queued, .running]).all()
-        let jobIDs = waiting.compactMap(\.jobID)
-        guard !jobIDs.isEmpty else { return }
-        let failed = try await QueuedJob.query(on: app.db).filter(\.$id ~~ jobIDs).filter(\.$status == .failed).all()
-        let reasons = Dictionary(uniqueKeysWithValues: failed.map { ($0.id!, $0.error ?? "grading failed") })
+        let reasons = try await JobQueue(db: app.db).failures(among: waiting.compactMap(\.jobID))
         for submission in waiting {
             guard let id = submission.jobID, let reason = reasons[id] else { continue }
             try await GradingWorker.markFailed(submission, reason: reason, app: app)

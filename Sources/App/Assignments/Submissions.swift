@@ -139,16 +139,10 @@ enum Submissions {
         } catch let refusal as LedgerRefusal {
             throw SubmissionRefusal("Not graded: \(refusal.description) A grading run of “\(assignment.title)” may cost up to \(amount) credits. "
                                     + (staff ? "A programme manager can allocate more credits to \(course.code)."
-                                             : try await whoToAsk(course, on: db)))
+                                             : try await LedgerPlace.course(course).whoToAsk(on: db)))
         }
     }
 
-    static func whoToAsk(_ course: Course, on db: any Database) async throws -> String {
-        let instructors = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .instructor)
-            .with(\.$user).all().map(\.user.displayName).sorted()
-        let names = instructors.isEmpty ? "your instructor" : "your instructor (\(instructors.joined(separator: ", ")))"
-        return "Ask \(names) to raise your allowance in \(course.code)."
-    }
 }
 
 extension Application {

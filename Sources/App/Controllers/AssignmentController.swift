@@ -138,12 +138,8 @@ enum AssignmentController {
         let (submission, assignment, _, _, _) = try await req.submission(grading: false)
         let files = try await SubmissionFile.query(on: req.db).filter(\.$submission.$id == submission.requireID()).all()
         let zip = try SafeArchive.make(Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first }))
-        let response = Response(status: .ok, body: .init(data: zip))
-        response.headers.contentType = .zip
         let owner = try await User.find(submission.$user.id, on: req.db)
-        let name = "\(assignment.title)-\(owner?.email ?? "submission")-attempt-\(submission.attempt)".map { $0.isLetter || $0.isNumber || "-_.@".contains($0) ? $0 : "_" }
-        response.headers.contentDisposition = .init(.attachment, filename: String(name) + ".zip")
-        return response
+        return .download(zip, type: .zip, filename: "\(assignment.title)-\(owner?.email ?? "submission")-attempt-\(submission.attempt).zip")
     }
 
     @Sendable static func regrade(req: Request) async throws -> SubmissionDTO {
@@ -188,9 +184,6 @@ enum AssignmentController {
     @Sendable static func gradebookCSV(req: Request) async throws -> Response {
         let (course, _, _) = try await req.course(for: Policy.Action.grade)
         let csv = try await GradebookData.load(course, on: req.db).canvasCSV(section: "\(course.code) \(course.term)")
-        let response = Response(status: .ok, body: .init(string: csv))
-        response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
-        response.headers.contentDisposition = .init(.attachment, filename: "\(course.code)-\(course.term)-grades-canvas.csv")
-        return response
+        return .csvDownload(csv, filename: "\(course.code)-\(course.term)-grades-canvas.csv")
     }
 }

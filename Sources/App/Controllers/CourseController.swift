@@ -72,10 +72,7 @@ enum CourseController {
 
     @Sendable static func exportCSV(req: Request) async throws -> Response {
         let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
-        let response = Response(status: .ok, body: .init(string: Rosters.csv(try await Rosters.entries(of: course, on: req.db))))
-        response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
-        response.headers.contentDisposition = .init(.attachment, filename: "\(course.code)-\(course.term)-roster.csv")
-        return response
+        return .csvDownload(Rosters.csv(try await Rosters.entries(of: course, on: req.db)), filename: "\(course.code)-\(course.term)-roster.csv")
     }
 
     @Sendable static func show(req: Request) async throws -> CourseDTO {

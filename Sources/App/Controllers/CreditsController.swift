@@ -264,24 +264,17 @@ enum CreditsController {
     /// GET …/credits/statement.csv: every entry of the programme (managers).
     @Sendable static func programmeStatement(req: Request) async throws -> Response {
         let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
-        return csvResponse(try await LedgerStatements.csv(programme: programme, on: req.db), filename: "\(programme.name) credits.csv")
+        return .csvDownload(try await LedgerStatements.csv(programme: programme, on: req.db), filename: "\(programme.name) credits.csv")
     }
 
     /// GET /api/v1/credits/accounts/:accountID/statement.csv: one account's entries, for whoever may read them.
     @Sendable static func accountStatement(req: Request) async throws -> Response {
         let account = try await readableAccount(req)
         guard let programme = try await Programme.find(account.$programme.id, on: req.db) else { throw Abort(.notFound) }
-        return csvResponse(try await LedgerStatements.csv(programme: programme, account: account.requireID(), on: req.db),
-                           filename: "\(account.label) statement.csv")
+        return .csvDownload(try await LedgerStatements.csv(programme: programme, account: account.requireID(), on: req.db),
+                            filename: "\(account.label) statement.csv")
     }
 
-    private static func csvResponse(_ text: String, filename: String) -> Response {
-        let response = Response(status: .ok, body: .init(string: text))
-        response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
-        let safe = filename.map { $0.isLetter || $0.isNumber || $0 == " " || $0 == "-" || $0 == "." ? $0 : "-" }
-        response.headers.contentDisposition = .init(.attachment, filename: String(safe))
-        return response
-    }
 
     @Sendable static func prices(req: Request) async throws -> [PriceDTO] {
         try Policy.require(try req.auth.require(User.self), can: .viewSelf)

@@ -71,9 +71,8 @@ enum ProjectController {
         let next = ProjectStatus(rawValue: project.status).map { from in
             (ProjectLifecycle.transitions[from] ?? [:]).filter { $0.value == .pi ? canManage : canDecide }.keys.map(\.rawValue).sorted()
         } ?? []
-        func day(_ date: Date) -> String { String(ISO8601DateFormatter().string(from: date).prefix(10)) }
         let requests = try await ResearchProjects.requests(project, on: req.db).map { r in
-            ProjectPage.Request(id: r.id, kind: r.kind, amount: r.amount.description, periodEnd: day(r.periodEnd), justification: r.justification,
+            ProjectPage.Request(id: r.id, kind: r.kind, amount: r.amount.description, periodEnd: r.periodEnd.day, justification: r.justification,
                                 meters: r.meters.joined(separator: ", "), status: r.status, requestedBy: r.requestedBy,
                                 decision: r.decidedBy.map { "\($0)" + (r.approvedAmount.map { ": \($0) approved" } ?? "") + (r.decisionComment.map { " — \($0)" } ?? "") } ?? "",
                                 pending: r.status == "pending")

@@ -63,16 +63,11 @@ enum ResearchJobController {
     /// GET …/jobs/{id}/outputs.zip: what the job left in outputs/.
     @Sendable static func outputs(req: Request) async throws -> Response {
         let (job, _, _, _) = try await req.researchJob()
-        let response = Response(status: .ok, body: .init(data: try await ResearchJobs.outputsZip(job, on: req.db)))
-        response.headers.contentType = .zip
-        let name = job.name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }
-        response.headers.contentDisposition = .init(.attachment, filename: String(name.prefix(60)) + "-outputs.zip")
-        return response
+        return .download(try await ResearchJobs.outputsZip(job, on: req.db), type: .zip, filename: String(job.name.prefix(60)) + "-outputs.zip")
     }
 
     @Sendable static func cancel(req: Request) async throws -> ResearchJobDTO {
-        let (job, _, user, access) = try await req.researchJob()
-        try Policy.require(user, can: .cancelProjectJob(access, submittedBy: job.$submittedBy.id))
+        let (job, _, user, _) = try await req.researchJobToCancel()
         return try await ResearchJobs.views([try await ResearchJobs.cancel(job, by: user, app: req.application, db: req.db)], on: req.db)[0]
     }
 
@@ -129,8 +124,7 @@ enum ResearchJobController {
     }
 
     @Sendable static func cancelFromPage(req: Request) async throws -> Response {
-        let (job, project, user, access) = try await req.researchJob()
-        try Policy.require(user, can: .cancelProjectJob(access, submittedBy: job.$submittedBy.id))
+        let (job, project, user, access) = try await req.researchJobToCancel()
         return try await req.formAction(back: "/jobs/\(try job.requireID())", render: { try await render(req, job, project, user, access, $0) }) {
             let cancelled = try await ResearchJobs.cancel(job, by: user, app: req.application, db: req.db)
             return cancelled.status == .cancelled ? "Cancelled; its credits were freed." : "Asked to stop; it stops within a few seconds and only what it used is charged."
@@ -151,41 +145,5 @@ enum ResearchJobController {
         try await output.delete(on: req.db)
         req.session.data[PageContext.noticeKey] = "Removed “\(output.title)”."
         return req.redirect(to: "/projects/\(try project.requireID())#outputs", redirectType: .normal)
-    }
-}
-
-enum ReportController {
-    struct ReportPage: Encodable {
-        var title: String
-        var page: PageContext
-        var report: ProgrammeReportDTO
-        var chart: String
-        struct Count: Encodable { var name: String; var count: Int }
-        var statuses: [Count]
-        struct Place: Encodable { var name: String; var chart: String }
-        var charts: [Place]
-    }
-
-    @Sendable static func page(req: Request) async throws -> View {
-        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
-        let report = try await ProgrammeReport.load(programme, on: req.db)
-        let charts = report.courses.map { ReportPage.Place(name: "\($0.code) \($0.title)", chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.code)")) }
-            + report.projects.map { ReportPage.Place(name: $0.title, chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.title)")) }
-        return try await req.view.render("report", ReportPage(
-            title: "Report: \(programme.name)", page: PageContext(req), report: report,
-            chart: BurnDownChart.svg(report.burnDown, title: "Programme credits remaining by day"),
-            statuses: report.projectsByStatus.sorted { $0.key < $1.key }.map { .init(name: $0.key, count: $0.value) }, charts: charts))
-    }
-
-    @Sendable static func json(req: Request) async throws -> ProgrammeReportDTO {
-        try await ProgrammeReport.load(try await req.programme(for: Policy.Action.viewProgramme).0, on: req.db)
-    }
-
-    @Sendable static func csv(req: Request) async throws -> Response {
-        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
-        let response = Response(status: .ok, body: .init(string: ProgrammeReport.csv(try await ProgrammeReport.load(programme, on: req.db))))
-        response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
-        response.headers.contentDisposition = .init(.attachment, filename: "programme-report.csv")
-        return response
     }
 }

@@ -28,6 +28,20 @@ enum LedgerPlace: Sendable {
         case .project: return try await find(ProjectMember.self)
         }
     }
+
+    /// Whom a member asks for a larger allowance here, as a sentence: the course's instructors, the project's PIs.
+    func whoToAsk(on db: any Database) async throws -> String {
+        switch self {
+        case .course(let course):
+            let names = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .instructor)
+                .with(\.$user).all().map(\.user.displayName).sorted()
+            return "Ask your instructor" + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))") + " to raise your allowance in \(course.code)."
+        case .project(let project):
+            let names = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).filter(\.$role == .pi)
+                .with(\.$user).all().map(\.user.displayName).sorted()
+            return "Ask the project's PI" + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))") + " to raise your allowance."
+        }
+    }
 }
 
 extension LedgerStore {

@@ -115,4 +115,12 @@ extension Request {
         try Policy.require(user, can: .viewProject(access))
         return (job, project, user, access)
     }
+
+    /// The research job named by `:jobID`, which the caller may cancel (who submitted it, or who manages its
+    /// project); 404 otherwise.
+    func researchJobToCancel() async throws -> (ResearchJob, ResearchProject, User, ProjectAccess) {
+        let (job, project, user, access) = try await researchJob()
+        try Policy.require(user, can: .cancelProjectJob(access, submittedBy: job.$submittedBy.id))
+        return (job, project, user, access)
+    }
 }

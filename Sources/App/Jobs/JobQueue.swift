@@ -84,6 +84,22 @@ struct JobQueue: Sendable {
             """).all().count
     }
 
+    /// Takes a job off the queue if no worker has claimed it yet (it fails with `reason`); false when one has.
+    func cancelIfQueued(_ jobID: UUID, reason: String) async throws -> Bool {
+        guard let sql = db as? any SQLDatabase else { return false }
+        return try await !sql.raw("""
+            UPDATE jobs SET status = 'failed', error = \(bind: reason), finished_at = \(bind: clock()), lease_owner = NULL
+            WHERE id = \(bind: jobID) AND status = 'queued' RETURNING id
+            """).all().isEmpty
+    }
+
+    /// Of these jobs, those that failed for good, with the reason each failed.
+    func failures(among jobIDs: [UUID]) async throws -> [UUID: String] {
+        guard !jobIDs.isEmpty else { return [:] }
+        let failed = try await QueuedJob.query(on: db).filter(\.$id ~~ jobIDs).filter(\.$status == .failed).all()
+        return Dictionary(uniqueKeysWithValues: failed.map { ($0.id!, $0.error ?? "it failed") })
+    }
+
     private func holds(_ jobID: UUID, worker: String, set assignments: SQLQueryString) async throws -> Bool {
         guard let sql = db as? any SQLDatabase else { return false }
         let updated = try await sql.raw("""

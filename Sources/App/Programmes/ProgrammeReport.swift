@@ -106,9 +106,10 @@ enum ProgrammeReport {
         let allocations = Dictionary(accounts.filter { $0.kind == .course || $0.kind == .project }.compactMap { account in
             (account.courseID ?? account.projectID).map { ($0, account) }
         }, uniquingKeysWith: { first, _ in first })
+        let allowances = Dictionary(grouping: accounts.filter { $0.kind == .allowance }, by: { $0.$parent.id })
         func subtree(_ allocation: LedgerAccount?) -> Set<UUID> {
             guard let id = allocation?.id else { return [] }
-            return Set([id] + accounts.filter { $0.$parent.id == id }.compactMap(\.id))
+            return Set([id] + (allowances[id] ?? []).compactMap(\.id))
         }
         let courseLines = courses.map { course in
             ProgrammeReportDTO.CourseLine(

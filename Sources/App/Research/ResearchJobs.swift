@@ -9,7 +9,6 @@ import Foundation
 import Grading
 import Ledger
 import Sandbox
-import SQLKit
 import Vapor
 
 /// What a member sends to start a job (form fields or multipart text parts).
@@ -147,16 +146,10 @@ enum ResearchJobs {
         } catch let refusal as LedgerRefusal {
             let who = payer == .project
                 ? "The PI can ask the programme's managers for more (an allocation request on the project page)."
-                : try await whoToAsk(project, on: db)
+                : try await LedgerPlace.project(project).whoToAsk(on: db)
             throw SubmissionRefusal("Not started: \(refusal.description) A job of \(seconds) s may cost up to \(amount) credits; "
                                     + "a shorter time limit costs less. \(who)")
         }
-    }
-
-    static func whoToAsk(_ project: ResearchProject, on db: any Database) async throws -> String {
-        let pis = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).filter(\.$role == .pi)
-            .with(\.$user).all().map(\.user.displayName).sorted()
-        return "Ask the project's PI" + (pis.isEmpty ? "" : " (\(pis.joined(separator: ", ")))") + " to raise your allowance."
     }
 
     // MARK: Cancelling
@@ -168,13 +161,8 @@ enum ResearchJobs {
         guard !job.status.isFinished else { throw Abort(.conflict, reason: "This job already ended (\(job.status.rawValue)).") }
         let who = user.displayName
         let cancelledNow: Bool = try await app.writeTransaction(on: db) { tx in
-            guard let sql = tx as? any SQLDatabase else { return false }
             // Taken off the queue only if no worker has claimed it; otherwise the worker is asked to stop it.
-            let unclaimed = try await sql.raw("""
-                UPDATE jobs SET status = 'failed', error = \(bind: "cancelled by \(who)"), finished_at = \(bind: Date()), lease_owner = NULL
-                WHERE id = \(bind: job.queueJobID ?? UUID()) AND status = 'queued' RETURNING id
-                """).all()
-            if !unclaimed.isEmpty {
+            if let entry = job.queueJobID, try await JobQueue(db: tx).cancelIfQueued(entry, reason: "cancelled by \(who)") {
                 try await ResearchJob.query(on: tx).filter(\.$id == jobID)
                     .set(\.$status, to: .cancelled).set(\.$cancelRequested, to: true).set(\.$finishedAt, to: Date())
                     .set(\.$problem, to: "Cancelled by \(who) before it started; nothing was charged.").update()
@@ -282,10 +270,7 @@ enum ResearchJobs {
     /// Research jobs whose queue entry failed for good, marked failed with their credits freed (the periodic sweep).
     static func sweep(_ app: Application) async throws {
         let waiting = try await ResearchJob.query(on: app.db).filter(\.$status ~~ [.queued, .running]).all()
-        let queueIDs = waiting.compactMap(\.queueJobID)
-        guard !queueIDs.isEmpty else { return }
-        let failed = try await QueuedJob.query(on: app.db).filter(\.$id ~~ queueIDs).filter(\.$status == .failed).all()
-        let reasons = Dictionary(uniqueKeysWithValues: failed.map { ($0.id!, $0.error ?? "the job failed") })
+        let reasons = try await JobQueue(db: app.db).failures(among: waiting.compactMap(\.queueJobID))
         for job in waiting {
             guard let id = job.queueJobID, let reason = reasons[id] else { continue }
             try await markFailed(job.requireID(), reason: reason, app: app)

@@ -1,0 +1,38 @@
+// The programme report: the page (with burn-down charts), JSON and CSV, for the programme's managers and partner
+// contacts (and admins). Counts only; ProgrammeReport builds it.
+import Fluent
+import Foundation
+import Vapor
+
+enum ReportController {
+    struct ReportPage: Encodable {
+        var title: String
+        var page: PageContext
+        var report: ProgrammeReportDTO
+        var chart: String
+        struct Count: Encodable { var name: String; var count: Int }
+        var statuses: [Count]
+        struct Place: Encodable { var name: String; var chart: String }
+        var charts: [Place]
+    }
+
+    @Sendable static func page(req: Request) async throws -> View {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
+        let report = try await ProgrammeReport.load(programme, on: req.db)
+        let charts = report.courses.map { ReportPage.Place(name: "\($0.code) \($0.title)", chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.code)")) }
+            + report.projects.map { ReportPage.Place(name: $0.title, chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.title)")) }
+        return try await req.view.render("report", ReportPage(
+            title: "Report: \(programme.name)", page: PageContext(req), report: report,
+            chart: BurnDownChart.svg(report.burnDown, title: "Programme credits remaining by day"),
+            statuses: report.projectsByStatus.sorted { $0.key < $1.key }.map { .init(name: $0.key, count: $0.value) }, charts: charts))
+    }
+
+    @Sendable static func json(req: Request) async throws -> ProgrammeReportDTO {
+        try await ProgrammeReport.load(try await req.programme(for: Policy.Action.viewProgramme).0, on: req.db)
+    }
+
+    @Sendable static func csv(req: Request) async throws -> Response {
+        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
+        return .csvDownload(ProgrammeReport.csv(try await ProgrammeReport.load(programme, on: req.db)), filename: "programme-report.csv")
+    }
+}
