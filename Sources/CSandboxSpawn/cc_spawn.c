@@ -194,6 +194,14 @@ int cc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int cc_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 int cc_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int cc_unshare_mounts(void) { return unshare(CLONE_NEWNS); }
+int cc_rwlock_init_writer_first(pthread_rwlock_t *lock) {
+    pthread_rwlockattr_t attributes;
+    if (pthread_rwlockattr_init(&attributes) != 0) return -1;
+    pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int result = pthread_rwlock_init(lock, &attributes);
+    pthread_rwlockattr_destroy(&attributes);
+    return result;
+}
 const int CC_RLIMIT_NPROC = RLIMIT_NPROC;
 const int CC_RLIMIT_CPU = RLIMIT_CPU;
 const int CC_RLIMIT_AS = RLIMIT_AS;

@@ -3,12 +3,15 @@
 // moment and keeps them until its own exec (a warm launcher: until its job comes), so a job file being written by
 // one thread while another thread spawns a sandbox could stay open in that child. Go solves this with its
 // ForkLock; so does this: writing a job's files takes the lock shared, spawning takes it exclusively.
+import CSandboxSpawn
 import Glibc
 
 enum ForkLock {
     nonisolated(unsafe) private static let lock: UnsafeMutablePointer<pthread_rwlock_t> = {
         let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
-        pthread_rwlock_init(lock, nil)
+        // Spawns must not wait behind a steady stream of file writes (many jobs being placed at once): a waiting
+        // spawn goes before new writers. Nothing takes the lock shared twice in one thread.
+        if cc_rwlock_init_writer_first(lock) != 0 { pthread_rwlock_init(lock, nil) }
         return lock
     }()
 

@@ -4,6 +4,7 @@
 #ifndef CC_SPAWN_H
 #define CC_SPAWN_H
 
+#include <pthread.h>
 #include <sys/types.h>
 
 #define CC_SPAWN_MAX_CGROUPS 4
@@ -69,6 +70,9 @@ void cc_warm_discard(cc_warm *warm);
 int cc_pipe_cloexec(int fds[2]);
 int cc_memfd(const char *name);
 int cc_pidfd_open(pid_t pid);
+// Initialises a read-write lock that lets a waiting writer in before new readers (glibc's default prefers readers,
+// so a steady stream of readers could keep a writer waiting indefinitely). Never take it shared twice in one thread.
+int cc_rwlock_init_writer_first(pthread_rwlock_t *lock);
 // Gives the calling thread a mount namespace of its own (a copy of its current one); 0, or -1 with errno set.
 int cc_unshare_mounts(void);
 extern const int CC_RLIMIT_NPROC;
