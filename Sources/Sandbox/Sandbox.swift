@@ -333,6 +333,14 @@ public final class Sandbox: @unchecked Sendable {
         spares.removeAll()
     }
 
+    /// How many warm launchers are ready now (tests wait for them: a launcher may reuse a finished job's groups, so
+    /// its groups need not carry the pool's name).
+    var warmReadyCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return pool?.readyCount ?? 0
+    }
+
     /// The warm pool's id, once it exists (tests look for its groups).
     var warmPoolID: String? {
         lock.lock()

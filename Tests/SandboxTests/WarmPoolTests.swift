@@ -27,8 +27,9 @@ struct WarmPoolTests {
         defer { sandbox.shutdown() }
         _ = try await sandbox.run(SandboxJob(command: ["true"]))  // starts the pool
         let layout = CgroupLayout.detect()
-        try await Self.waitUntil { Self.warmGroups(layout, of: sandbox).count >= 2 }
-        #expect(Self.warmGroups(layout, of: sandbox).count >= 2)
+        try await Self.waitUntil { sandbox.warmReadyCount >= 2 }
+        #expect(sandbox.warmReadyCount >= 2)
+        #expect(!Self.warmGroups(layout, of: sandbox).isEmpty)
         // This job takes a warm launcher: its limits are still its own.
         var limits = SandboxLimits(wallSeconds: 10, memoryMB: 64)
         limits.pids = 8
@@ -46,8 +47,7 @@ struct WarmPoolTests {
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
         defer { close(pair[1]) }
         _ = try await sandbox.run(SandboxJob(command: ["true"]))  // warm launchers are made while the pair is open
-        let layout = CgroupLayout.detect()
-        try await Self.waitUntil { Self.warmGroups(layout, of: sandbox).count >= 2 }
+        try await Self.waitUntil { sandbox.warmReadyCount >= 2 }
         close(pair[0])
         // If a launcher held a copy of pair[0], the peer would not see the connection close.
         var poller = pollfd(fd: pair[1], events: Int16(POLLIN), revents: 0)
@@ -60,7 +60,7 @@ struct WarmPoolTests {
         let sandbox = Fixtures.sandbox(uids: 61_400...61_449)
         _ = try await sandbox.run(SandboxJob(command: ["true"]))
         let layout = CgroupLayout.detect()
-        try await Self.waitUntil { Self.warmGroups(layout, of: sandbox).count >= 2 }
+        try await Self.waitUntil { sandbox.warmReadyCount >= 2 }
         let before = Self.warmGroups(layout, of: sandbox)
         sandbox.shutdown()
         let remaining = Set(Self.warmGroups(layout, of: sandbox)).intersection(before)
