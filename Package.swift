@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "campuscloud", targets: ["campuscloud"]),
+        .executable(name: "campuscloud-lane", targets: ["campuscloud-lane"]),
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/vapor.git", from: "4.115.0"),
@@ -63,6 +64,13 @@ let package = Package(
         .target(name: "Ledger"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
         .target(name: "CSandboxSpawn"),
+        // The first process of a lane (a sandbox kept for many jobs, see Sandbox/LanePool.swift). It runs inside the
+        // sandbox, where the Swift runtime is not visible: plain C, linked statically, installed beside campuscloud.
+        .executableTarget(
+            name: "campuscloud-lane",
+            dependencies: [.target(name: "CSandboxSpawn")],
+            linkerSettings: [.unsafeFlags(["-static-executable"])]
+        ),
         // bench/sandbox: the sandbox's cost next to bare and minimal-bwrap runs.
         .executableTarget(
             name: "SandboxBench",

@@ -172,31 +172,79 @@ extension GradescopeResults {
 extension GradescopeResults {
     /// The results as results.json text, in Gradescope's keys: what is stored, and what `parse` reads back the same.
     public func json() -> Data {
-        func visibilityValue(_ v: Visibility?) -> Any { v?.rawValue ?? NSNull() }
-        var root: [String: Any] = [
-            "output": output, "visibility": visibility.rawValue, "stdout_visibility": stdoutVisibility.rawValue,
-            "tests": tests.map { test -> [String: Any] in
-                var object: [String: Any] = ["name": test.name, "output": test.output, "tags": test.tags]
-                if let number = test.number { object["number"] = number }
-                if let score = test.score { object["score"] = score }
-                if let maxScore = test.maxScore { object["max_score"] = maxScore }
-                if let status = test.status { object["status"] = status }
-                if let format = test.outputFormat { object["output_format"] = format }
-                if let visibility = test.visibility { object["visibility"] = visibility.rawValue }
-                return object
-            },
-            "leaderboard": leaderboard.map { entry -> [String: Any] in
-                var object: [String: Any] = ["name": entry.name, "value": entry.value]
-                if let order = entry.order { object["order"] = order }
-                return object
-            },
-        ]
-        if let score { root["score"] = score }
-        if let executionTime { root["execution_time"] = executionTime }
-        if let outputFormat { root["output_format"] = outputFormat }
-        if let extraData, let value = try? JSONSerialization.jsonObject(with: Data(extraData.utf8), options: [.fragmentsAllowed]) {
-            root["extra_data"] = value
+        let extra = extraData.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(Written(results: self, extra: extra))) ?? Data("{}".utf8)
+    }
+
+    /// results.json as it is stored and shown: Gradescope's names, absent fields left out.
+    private struct Written: Encodable {
+        let results: GradescopeResults
+        let extra: JSONValue?
+
+        enum Key: String, CodingKey {
+            case output, visibility, stdoutVisibility = "stdout_visibility", tests, leaderboard, score
+            case executionTime = "execution_time", outputFormat = "output_format", extraData = "extra_data"
+            case name, number, maxScore = "max_score", status, tags, value, order
         }
-        return (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])) ?? Data("{}".utf8)
+
+        func encode(to encoder: any Encoder) throws {
+            var root = encoder.container(keyedBy: Key.self)
+            try root.encode(results.output, forKey: .output)
+            try root.encode(results.visibility.rawValue, forKey: .visibility)
+            try root.encode(results.stdoutVisibility.rawValue, forKey: .stdoutVisibility)
+            try root.encodeIfPresent(results.score, forKey: .score)
+            try root.encodeIfPresent(results.executionTime, forKey: .executionTime)
+            try root.encodeIfPresent(results.outputFormat, forKey: .outputFormat)
+            try root.encodeIfPresent(extra, forKey: .extraData)
+            var tests = root.nestedUnkeyedContainer(forKey: .tests)
+            for test in results.tests {
+                var object = tests.nestedContainer(keyedBy: Key.self)
+                try object.encode(test.name, forKey: .name)
+                try object.encode(test.output, forKey: .output)
+                try object.encode(test.tags, forKey: .tags)
+                try object.encodeIfPresent(test.number, forKey: .number)
+                try object.encodeIfPresent(test.score, forKey: .score)
+                try object.encodeIfPresent(test.maxScore, forKey: .maxScore)
+                try object.encodeIfPresent(test.status, forKey: .status)
+                try object.encodeIfPresent(test.outputFormat, forKey: .outputFormat)
+                try object.encodeIfPresent(test.visibility?.rawValue, forKey: .visibility)
+            }
+            var leaderboard = root.nestedUnkeyedContainer(forKey: .leaderboard)
+            for entry in results.leaderboard {
+                var object = leaderboard.nestedContainer(keyedBy: Key.self)
+                try object.encode(entry.name, forKey: .name)
+                try object.encode(entry.value, forKey: .value)
+                try object.encodeIfPresent(entry.order, forKey: .order)
+            }
+        }
+    }
+}
+
+/// Any JSON value, kept as it came (results.json's `extra_data`).
+enum JSONValue: Codable, Sendable, Equatable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let value = try decoder.singleValueContainer()
+        if value.decodeNil() { self = .null }
+        else if let bool = try? value.decode(Bool.self) { self = .bool(bool) }
+        else if let number = try? value.decode(Double.self) { self = .number(number) }
+        else if let string = try? value.decode(String.self) { self = .string(string) }
+        else if let array = try? value.decode([JSONValue].self) { self = .array(array) }
+        else { self = .object(try value.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var value = encoder.singleValueContainer()
+        switch self {
+        case .null: try value.encodeNil()
+        case .bool(let bool): try value.encode(bool)
+        case .number(let number): try value.encode(number)
+        case .string(let string): try value.encode(string)
+        case .array(let array): try value.encode(array)
+        case .object(let object): try value.encode(object)
+        }
     }
 }

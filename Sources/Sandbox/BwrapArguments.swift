@@ -58,10 +58,21 @@ public struct BwrapArguments: Sendable {
         arguments(for: job, jobFolder: jobFolder, view: .host)
     }
 
-    /// `control`: for a ready sandbox (see ReadyPool), a host folder bound read-only at /.campuscloud and the fd
-    /// bwrap blocks on before it runs anything.
-    func arguments(for job: SandboxJob, jobFolder: String, view: SystemView, control: (folder: String, blockFD: Int32)? = nil,
-                   statusFD: Int32 = 3) -> [String] {
+    /// A lane's writable folders and its first process (see LanePool).
+    struct LaneMounts {
+        /// The lane's host tmpfs, holding `work`, `tmp` and `shm`, which become the work path, /tmp and /dev/shm.
+        var folder: String
+        /// The campuscloud-lane program, bound read-only at `launcherPath` and run as pid 1.
+        var launcher: String
+        static let launcherPath = "/.campuscloud-lane"
+    }
+
+    /// `control`: for a ready sandbox (see ReadyPool) or a lane, a host folder bound read-only at /.campuscloud, and
+    /// (ready sandboxes only) the fd bwrap blocks on before it runs anything.
+    /// `lane`: for a lane, its writable folders (every one on the lane's host tmpfs, so the platform can wipe them
+    /// between jobs; /dev is then read-only) and its first process instead of the job's command.
+    func arguments(for job: SandboxJob, jobFolder: String, view: SystemView, control: (folder: String, blockFD: Int32?)? = nil,
+                   lane: LaneMounts? = nil, statusFD: Int32 = 3) -> [String] {
         // A layer's setup runs as root inside its namespace (it owns the layer's folders); jobs never do.
         var building = false
         if case .layer(_, let isBuilding) = view { building = isBuilding }
@@ -99,8 +110,14 @@ public struct BwrapArguments: Sendable {
             }
             args += ["--ro-bind", identityFolder + "/passwd", "/etc/passwd", "--ro-bind", identityFolder + "/group", "/etc/group"]
         }
-        args += ["--proc", "/proc", "--dev", "/dev", "--size", String(tmpSizeBytes), "--tmpfs", "/tmp",
-                 "--bind", jobFolder, job.workPath, "--chdir", job.workPath]
+        if let lane {
+            args += ["--proc", "/proc", "--dev", "/dev", "--bind", lane.folder + "/shm", "/dev/shm", "--remount-ro", "/dev",
+                     "--bind", lane.folder + "/tmp", "/tmp", "--bind", lane.folder + "/work", job.workPath, "--chdir", job.workPath,
+                     "--ro-bind", lane.launcher, LaneMounts.launcherPath]
+        } else {
+            args += ["--proc", "/proc", "--dev", "/dev", "--size", String(tmpSizeBytes), "--tmpfs", "/tmp",
+                     "--bind", jobFolder, job.workPath, "--chdir", job.workPath]
+        }
         if let control { args += ["--ro-bind", control.folder, ReadyPool.controlPath] }
         args += [
                  // bwrap's own root is a tmpfs: make it read-only once every mount point exists, so the job folder
@@ -109,7 +126,10 @@ public struct BwrapArguments: Sendable {
         args += ["--clearenv", "--setenv", "PATH", Self.path, "--setenv", "HOME", job.workPath,
                  "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp"]
         for (key, value) in job.environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", key, value] }
-        if let control { args += ["--block-fd", String(control.blockFD)] }
+        if lane != nil {
+            return args + ["--as-pid-1", "--", LaneMounts.launcherPath]
+        }
+        if let blockFD = control?.blockFD { args += ["--block-fd", String(blockFD)] }
         args += ["--json-status-fd", String(statusFD), "--"]
         return args + job.command
     }

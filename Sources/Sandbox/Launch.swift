@@ -9,8 +9,11 @@ struct Launch {
     var pid: pid_t
     var stdout: Int32
     var stderr: Int32
+    /// bwrap's JSON status pipe (-1 for a lane, which reports on its control socket).
     var status: Int32
     var started: ContinuousClock.Instant
+    /// The lane running the job, when it runs in one (see LanePool).
+    var lane: Lane? = nil
 }
 
 /// Everything that describes the program to exec, as C values valid for the duration of `body`.

@@ -12,7 +12,23 @@ import CSandboxSpawn
 final class ReadyPool: @unchecked Sendable {
     struct Shape: Hashable, Sendable {
         var layer: SandboxLayer?
+        /// The layer folder's inode: a rebuilt layer is a new folder, so sandboxes prepared on the old one are not used.
+        var layerInode: UInt64 = 0
         var workPath: String
+
+        /// The shape of a job on `view`; nil for a layer's setup (never prepared ahead).
+        init?(_ job: SandboxJob, view: SystemView) {
+            workPath = job.workPath
+            switch view {
+            case .host: layer = nil
+            case .layer(let layer, false):
+                var info = stat()
+                guard stat(layer.path, &info) == 0 else { return nil }
+                self.layer = layer
+                layerInode = UInt64(info.st_ino)
+            case .layer(_, true): return nil
+            }
+        }
     }
 
     final class Slot {
@@ -87,12 +103,7 @@ final class ReadyPool: @unchecked Sendable {
         try slot.folder.place(job.files, executables: job.executables, copyFrom: job.copyFrom, owner: owner)
         if let output = job.outputDirectory { try slot.folder.ensureFolder(output, owner: owner) }
         try StdinFile.fill(slot.stdin, with: job.stdin)
-        let script = RunScript.make(command: job.command, environment: job.environment, rlimits: rlimits)
-        let path = slot.control + "/run"
-        guard FileManager.default.createFile(atPath: path + ".new", contents: Data(script.utf8), attributes: [.posixPermissions: 0o644]),
-              rename(path + ".new", path) == 0 else {
-            throw SandboxError.hostFailure("cannot write the job's run script")
-        }
+        try RunScript.write(RunScript.make(command: job.command, environment: job.environment, rlimits: rlimits), to: slot.control + "/run")
         let started = ContinuousClock.now
         var go: UInt8 = 1
         guard write(slot.block, &go, 1) == 1 else { throw SandboxError.hostFailure("the ready sandbox did not take its job") }
@@ -204,6 +215,14 @@ enum RunScript {
     }
 
     static func quote(_ value: String) -> String {
-        "'" + value.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+        guard value.utf8.contains(UInt8(ascii: "'")) else { return "'" + value + "'" }
+        return "'" + value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: #"'\''"#) + "'"
+    }
+
+    /// Puts the script in place for the sandbox to read (written beside it, then renamed over it).
+    static func write(_ script: String, to path: String) throws {
+        guard ForkLock.writeFile(path + ".new", Array(script.utf8), mode: 0o644), rename(path + ".new", path) == 0 else {
+            throw SandboxError.hostFailure("cannot write the job's run script")
+        }
     }
 }

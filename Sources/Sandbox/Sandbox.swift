@@ -21,8 +21,14 @@ public final class Sandbox: @unchecked Sendable {
         public var warmLaunchers = 2
         /// Sandboxes set up ahead of need, per job shape (see ReadyPool); 0 sets each sandbox up when its job comes.
         public var readySandboxes = 2
-        /// How many job shapes (system view and work path) keep ready sandboxes; the least recently used goes.
+        /// How many job shapes (system view and work path) keep ready sandboxes and lanes; the least recently used goes.
         public var readyShapes = 4
+        /// Idle lanes kept per job shape (see LanePool): sandboxes that run many jobs one after another, wiped between
+        /// them. 0 gives every job a sandbox of its own.
+        public var lanes = 4
+        /// The campuscloud-lane program lanes run; nil looks beside this process's executable. Without it, every job
+        /// gets a sandbox of its own.
+        public var laneLauncher: String?
         /// Host folder holding environment layers; by default `layers` beside the jobs folder.
         public var layersRoot: String?
 
@@ -40,6 +46,8 @@ public final class Sandbox: @unchecked Sendable {
         var cgroups: CgroupLayout
         var arguments: BwrapArguments
         var asRoot: Bool
+        /// campuscloud-lane, copied where the lanes' uids can read it; nil when lanes are off or it is missing.
+        var laneLauncher: String?
     }
 
     public let configuration: Configuration
@@ -47,6 +55,7 @@ public final class Sandbox: @unchecked Sendable {
     private var host: Host?
     private var pool: WarmPool?
     private var readyPools: [ReadyPool.Shape: ReadyPool] = [:]
+    private var lanePools: [ReadyPool.Shape: LanePool] = [:]
     /// This process's composed /etc folders (removed at shutdown).
     private var composedEtcFolders: [String] = []
     /// Layers whose /etc this process has tried to compose.
@@ -55,11 +64,14 @@ public final class Sandbox: @unchecked Sendable {
     /// Jobs whose cleanup (folder, cgroups, uid) has not finished yet; `shutdown` waits for them.
     private let inFlight = DispatchGroup()
     private var uids: UIDAllocator?
-    /// How jobs were started: set up on demand, through a warm launcher, or in a ready sandbox.
-    enum LaunchPath: Hashable { case cold, warm, ready }
+    /// How jobs were started: set up on demand, through a warm launcher, in a ready sandbox, or in a lane.
+    enum LaunchPath: Hashable { case cold, warm, ready, lane }
     private var launches: [LaunchPath: Int] = [:]
 
     func launchCount(_ path: LaunchPath) -> Int { lock.withLock { launches[path] ?? 0 } }
+    private let lanesStarted = LaneCounter()
+    /// Lanes started so far (each runs many jobs).
+    var laneStarts: Int { lanesStarted.value }
     private func count(_ path: LaunchPath) { lock.withLock { launches[path, default: 0] += 1 } }
 
     /// Waits (up to `timeout`) until a job like `job` would find something prepared ahead: a ready sandbox of its
@@ -69,6 +81,10 @@ public final class Sandbox: @unchecked Sendable {
     public func prepareAhead(for job: SandboxJob, full: Bool = false, timeout: Duration = .seconds(10)) async throws {
         let host = try prepare()
         let view: SystemView = job.layer.map { .layer($0, building: false) } ?? .host
+        if let lanes = lanePool(for: job, view: view, host: host) {
+            if lanes.idleCount == 0 { lanes.finish(try lanes.lane()) }
+            return
+        }
         let ready = readyPool(for: job, view: view, host: host)
         let warm = ready == nil ? warmPool(host) : nil
         let deadline = ContinuousClock.now + timeout
@@ -95,7 +111,8 @@ public final class Sandbox: @unchecked Sendable {
         case .v1: "cgroup v1 (memory, pids, cpuacct)"
         case .none: "no cgroups (rlimits only)"
         }
-        return "bwrap at \(host.bwrap); \(cgroups); \(host.asRoot ? "jobs run as unprivileged uids \(configuration.uidRange)" : "jobs run as this user")"
+        let lanes = host.laneLauncher != nil ? "lanes of up to \(LanePool.jobsPerLane) jobs" : "a sandbox per job (no lanes)"
+        return "bwrap at \(host.bwrap); \(cgroups); \(host.asRoot ? "jobs run as unprivileged uids \(configuration.uidRange)" : "jobs run as this user"); \(lanes)"
     }
 
     /// Checks that sandboxed code can run here, running a trivial job once. Throws `SandboxError.unavailable`.
@@ -186,6 +203,18 @@ public final class Sandbox: @unchecked Sendable {
 
     private func execute(_ job: SandboxJob, view: SystemView, host: Host, uid choice: UIDChoice,
                          onOutput: (@Sendable (SandboxStream, Data) -> Void)?, cleanup: inout Cleanup) throws -> SandboxResult {
+        // A lane of this job's shape (a sandbox kept for many jobs), when this machine can have them.
+        if case .allocate = choice, let lanes = lanePool(for: job, view: view, host: host), let lane = try? lanes.lane() {
+            count(.lane)
+            cleanup.add { lanes.finish(lane) }
+            let rlimits = Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: lane.uid != nil)
+            let launch = try lanes.go(lane, job: job, rlimits: rlimits)
+            let outcome = Supervisor.watch(launch, limits: job.limits, cgroup: lane.cgroup, cancellation: job.cancellation, onOutput: onOutput)
+            let result = collect(outcome, job: job, cgroup: lane.cgroup, folder: lane.work, sweep: lane.broken)
+            lanes.ended(lane)
+            return result
+        }
+
         // A sandbox of this job's shape set up ahead of need, when one is waiting.
         if case .allocate = choice, let ready = readyPool(for: job, view: view, host: host), let slot = ready.take() {
             count(.ready)
@@ -248,10 +277,11 @@ public final class Sandbox: @unchecked Sendable {
         }
     }
 
-    /// After the job: sweep its groups, read its usage and outputs, and classify.
-    private func collect(_ watched: Outcome, job: SandboxJob, cgroup: JobCgroup?, folder: JobFolder) -> SandboxResult {
+    /// After the job: sweep its groups (not a lane's that goes on: the lane has killed the job's processes and
+    /// its own first process stays), read its usage and outputs, and classify.
+    private func collect(_ watched: Outcome, job: SandboxJob, cgroup: JobCgroup?, folder: JobFolder, sweep: Bool = true) -> SandboxResult {
         var outcome = watched
-        cgroup?.killAll()
+        if sweep { cgroup?.killAll() }
         let usage = cgroup?.usage()
         if let ns = usage?.cpuNanoseconds { outcome.cpuMs = ns / 1_000_000 }
         if let peak = usage?.peakBytes { outcome.maxRssKb = peak / 1024 }
@@ -263,15 +293,32 @@ public final class Sandbox: @unchecked Sendable {
                                  hasCgroups: cgroup != nil, files: files, skipped: skipped)
     }
 
+    /// The lanes for this job's shape (made on first use), or nil when it cannot run in one.
+    private func lanePool(for job: SandboxJob, view: SystemView, host: Host) -> LanePool? {
+        guard configuration.lanes > 0, !job.network, let launcher = host.laneLauncher, let shape = ReadyPool.Shape(job, view: view) else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        if let existing = lanePools[shape] { return existing }
+        // Lanes on an older build of the same layer serve no job again.
+        for stale in lanePools.values where stale.shape.layer?.id == shape.layer?.id && stale.shape.layerInode != shape.layerInode {
+            lanePools[stale.shape] = nil
+            stale.shutdown()
+        }
+        if lanePools.count >= configuration.readyShapes,
+           let oldest = lanePools.values.min(by: { $0.lastUsed < $1.lastUsed }) {
+            lanePools[oldest.shape] = nil
+            oldest.shutdown()
+        }
+        guard let uids else { return nil }
+        let environment = LanePool.Environment(host: host, jobsRoot: configuration.jobsRoot, spares: spares, uids: uids, launcher: launcher, started: lanesStarted)
+        let pool = LanePool(shape: shape, environment: environment, keep: configuration.lanes)
+        lanePools[shape] = pool
+        return pool
+    }
+
     /// The ready sandboxes for this job's shape (made on first use), or nil when it cannot have any.
     private func readyPool(for job: SandboxJob, view: SystemView, host: Host) -> ReadyPool? {
-        guard configuration.readySandboxes > 0, !job.network else { return nil }
-        let shape: ReadyPool.Shape
-        switch view {
-        case .host: shape = ReadyPool.Shape(layer: nil, workPath: job.workPath)
-        case .layer(let layer, false): shape = ReadyPool.Shape(layer: layer, workPath: job.workPath)
-        case .layer(_, true): return nil
-        }
+        guard configuration.readySandboxes > 0, !job.network, let shape = ReadyPool.Shape(job, view: view) else { return nil }
         lock.lock()
         defer { lock.unlock() }
         if let existing = readyPools[shape] { return existing }
@@ -330,6 +377,7 @@ public final class Sandbox: @unchecked Sendable {
     deinit {
         pool?.shutdown()
         readyPools.values.forEach { $0.shutdown() }
+        lanePools.values.forEach { $0.shutdown() }
         spares.removeAll()
     }
 
@@ -354,12 +402,14 @@ public final class Sandbox: @unchecked Sendable {
     public func shutdown() {
         _ = inFlight.wait(timeout: .now() + 10)
         lock.lock()
-        let pool = self.pool, ready = Array(readyPools.values)
+        let pool = self.pool, ready = Array(readyPools.values), lanes = Array(lanePools.values)
         self.pool = nil
         readyPools.removeAll()
+        lanePools.removeAll()
         lock.unlock()
         pool?.shutdown()
         ready.forEach { $0.shutdown() }
+        lanes.forEach { $0.shutdown() }
         spares.removeAll()
         // The next job (if any) prepares the host again, with a new composed /etc.
         let folders = lock.withLock { () -> [String] in
@@ -415,11 +465,31 @@ public final class Sandbox: @unchecked Sendable {
         let cgroups = configuration.useCgroups && asRoot ? CgroupLayout.detect() : .none
         var arguments = BwrapArguments(rootEntries: BwrapArguments.hostRootEntries(), identityFolder: identity, composedEtc: composed)
         arguments.composedLayerEtc = asRoot
-        let prepared = Host(bwrap: found, cgroups: cgroups, arguments: arguments, asRoot: asRoot)
+        var prepared = Host(bwrap: found, cgroups: cgroups, arguments: arguments, asRoot: asRoot)
         try probe(prepared)
+        if configuration.lanes > 0 { prepared.laneLauncher = Self.placeLaneLauncher(configuration.laneLauncher, in: configuration.jobsRoot) }
         host = prepared
         uids = UIDAllocator(range: configuration.uidRange, enabled: asRoot)
         return prepared
+    }
+
+    /// campuscloud-lane (configured, or beside this process's executable), linked or copied into the jobs folder
+    /// where the lanes' uids can read it; nil when there is none (jobs then get sandboxes of their own).
+    static func placeLaneLauncher(_ configured: String?, in jobsRoot: String) -> String? {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let source = configured ?? (executable as NSString).deletingLastPathComponent + "/campuscloud-lane"
+        guard FileManager.default.isExecutableFile(atPath: source) else { return nil }
+        let target = jobsRoot + "/.lane-launcher", staging = target + "-" + UUID().uuidString.lowercased()
+        if link(source, staging) != 0 {
+            guard let data = FileManager.default.contents(atPath: source),
+                  FileManager.default.createFile(atPath: staging, contents: data, attributes: [.posixPermissions: 0o755]) else { return nil }
+        }
+        chmod(staging, 0o755)
+        guard rename(staging, target) == 0 else {
+            unlink(staging)
+            return nil
+        }
+        return target
     }
 
     static func findBwrap(_ configured: String?) throws -> String {

@@ -27,19 +27,23 @@ enum Supervisor {
     static func watch(_ launch: Launch, limits: SandboxLimits, cgroup: JobCgroup?, cancellation: SandboxCancellation? = nil,
                       onOutput: (@Sendable (SandboxStream, Data) -> Void)?) -> Outcome {
         var outcome = Outcome()
-        let pid = launch.pid, started = launch.started
+        let pid = launch.pid, started = launch.started, lane = launch.lane
         var outPipe = [launch.stdout], errPipe = [launch.stderr], statusPipe = [launch.status]
         defer { [outPipe[0], errPipe[0], statusPipe[0]].forEach { if $0 >= 0 { close($0) } } }
 
-        let pidfd = cc_pidfd_open(pid)
-        defer { if pidfd >= 0 { close(pidfd) } }
-        for fd in [outPipe[0], errPipe[0], statusPipe[0]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        // A lane outlives its job: its pidfd is the lane's, and its end is a report on the control socket.
+        let ownPidfd = lane == nil ? cc_pidfd_open(pid) : -1
+        let pidfd = lane?.pidfd ?? ownPidfd
+        defer { if ownPidfd >= 0 { close(ownPidfd) } }
+        for fd in [outPipe[0], errPipe[0], statusPipe[0]] where fd >= 0 { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
 
         let cap = limits.outputKB * 1024
         let deadline = started + .milliseconds(Int(limits.wallSeconds * 1000))
         enum Source { case stream(SandboxStream), status }
-        var open: [Int32: Source] = [outPipe[0]: .stream(.stdout), errPipe[0]: .stream(.stderr), statusPipe[0]: .status]
+        var open: [Int32: Source] = [outPipe[0]: .stream(.stdout), errPipe[0]: .stream(.stderr)]
+        if statusPipe[0] >= 0 { open[statusPipe[0]] = .status }
         var status = Data()
+        var report: lane_report?
         var exited = false
         var killedAt: ContinuousClock.Instant?
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -47,8 +51,12 @@ enum Supervisor {
         func stopJob(_ reason: StopReason) {
             if outcome.stopReason == nil { outcome.stopReason = reason }
             if killedAt == nil { killedAt = .now }
-            kill(pid, SIGKILL)  // bwrap's --die-with-parent takes the job's pid namespace down with it
-            cgroup?.killAll()
+            if let lane {
+                lane.stop()
+            } else {
+                kill(pid, SIGKILL)  // bwrap's --die-with-parent takes the job's pid namespace down with it
+                cgroup?.killAll()
+            }
         }
 
         /// Reads what is available on fd; false at end of file.
@@ -77,6 +85,7 @@ enum Supervisor {
         while !open.isEmpty || !exited {
             var fds = open.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             if !exited, pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
+            if let lane, !exited { fds.append(pollfd(fd: lane.control, events: Int16(POLLIN), revents: 0)) }
             let now = ContinuousClock.now
             var waitMs: Int
             if let killedAt {
@@ -95,7 +104,15 @@ enum Supervisor {
                 if exited { break }  // the launcher is gone and the pipes are quiet: a leftover holds them
                 continue
             }
-            for entry in fds where entry.revents != 0 && entry.fd != pidfd {
+            if let lane, fds.contains(where: { $0.fd == lane.control && $0.revents != 0 }) {
+                // The job is over and every process of it is gone (so are the pipes' writers): take what they wrote.
+                var received = lane_report()
+                if cc_lane_receive(lane.control, &received) == 1, received.kind == LANE_DONE { report = received }
+                exited = true
+                for fd in open.keys { _ = drain(fd) }
+                break
+            }
+            for entry in fds where entry.revents != 0 && entry.fd != pidfd && entry.fd != lane?.control {
                 if !drain(entry.fd) {
                     close(entry.fd)
                     open[entry.fd] = nil
@@ -113,6 +130,9 @@ enum Supervisor {
                 break
             }
         }
+        if let lane {
+            return laneOutcome(outcome, report: report, lane: lane, started: started)
+        }
         if !exited { kill(pid, SIGKILL) }
 
         var waitStatus: Int32 = 0
@@ -124,6 +144,24 @@ enum Supervisor {
         if (waitStatus & 0x7f) == 0 { outcome.bwrapExitCode = (waitStatus >> 8) & 0xff }
         if statusPipe[0] >= 0 { _ = drain(statusPipe[0]) }
         parseStatus(status, into: &outcome)
+        return outcome
+    }
+
+    /// What a lane reported of its job (no report: the lane ended or was stopped, and is not used again).
+    private static func laneOutcome(_ watched: Outcome, report: lane_report?, lane: Lane, started: ContinuousClock.Instant) -> Outcome {
+        var outcome = watched
+        outcome.wallMs = Int((ContinuousClock.now - started) / .milliseconds(1))
+        guard let report else {
+            lane.broken = true
+            if outcome.stopReason == nil { outcome.launchError = "the sandbox lane ended before its job did" }
+            return outcome
+        }
+        if report.clean == 0 { lane.broken = true }
+        outcome.childStarted = report.started != 0
+        let status = report.wait_status
+        outcome.childExitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        outcome.cpuMs = Int(report.cpu_us / 1000)
+        outcome.maxRssKb = Int(report.max_rss_kb)
         return outcome
     }
 

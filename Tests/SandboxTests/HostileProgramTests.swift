@@ -6,9 +6,9 @@ import Glibc
 @testable import Sandbox
 
 @Suite(.serialized) struct HostileProgramTests {
-    /// Every attack runs through each way a job can start: set up on demand, through a warm launcher, and in a
-    /// sandbox set up ahead of need.
-    static let paths: [Sandbox.LaunchPath] = getuid() == 0 ? [.cold, .warm, .ready] : [.cold, .ready]  // warm launchers need cgroups
+    /// Every attack runs through each way a job can start: set up on demand, through a warm launcher, in a
+    /// sandbox set up ahead of need, and in a lane (a sandbox kept for many jobs).
+    static let paths: [Sandbox.LaunchPath] = getuid() == 0 ? [.cold, .warm, .ready, .lane] : [.cold, .ready, .lane]  // warm launchers need cgroups
 
     @Test(arguments: paths)
     func forkBombIsCappedAndLeavesNoProcess(path: Sandbox.LaunchPath) async throws {

@@ -22,7 +22,7 @@ import Glibc
     /// Jobs that exec a file they were given, many at once on every launch path: a file being written for one job
     /// while another job's sandbox is spawned must never stay open in that child ("Text file busy" on exec; it
     /// failed about 1 run in 100 before job files were written under the fork lock).
-    @Test(arguments: [Sandbox.LaunchPath.cold, .warm, .ready])
+    @Test(arguments: [Sandbox.LaunchPath.cold, .warm, .ready, .lane])
     func executableJobFilesNeverMeetTextFileBusy(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(uids: 61_300...61_399, path: path)
         defer { sandbox.shutdown() }

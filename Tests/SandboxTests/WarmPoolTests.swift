@@ -23,7 +23,7 @@ struct WarmPoolTests {
     }
 
     @Test func jobsRunThroughWarmLaunchersWithTheirOwnLimits() async throws {
-        let sandbox = Fixtures.sandbox(uids: 61_300...61_349)
+        let sandbox = Fixtures.sandbox(uids: 61_300...61_349, path: .warm)
         defer { sandbox.shutdown() }
         _ = try await sandbox.run(SandboxJob(command: ["true"]))  // starts the pool
         let layout = CgroupLayout.detect()
@@ -41,7 +41,7 @@ struct WarmPoolTests {
     }
 
     @Test func warmLaunchersHoldNoPlatformDescriptors() async throws {
-        let sandbox = Fixtures.sandbox(uids: 61_350...61_399)
+        let sandbox = Fixtures.sandbox(uids: 61_350...61_399, path: .warm)
         defer { sandbox.shutdown() }
         var pair: [Int32] = [-1, -1]
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
@@ -57,7 +57,7 @@ struct WarmPoolTests {
     }
 
     @Test func shutdownEndsWarmLaunchersAndRemovesTheirGroups() async throws {
-        let sandbox = Fixtures.sandbox(uids: 61_400...61_449)
+        let sandbox = Fixtures.sandbox(uids: 61_400...61_449, path: .warm)
         _ = try await sandbox.run(SandboxJob(command: ["true"]))
         let layout = CgroupLayout.detect()
         try await Self.waitUntil { sandbox.warmReadyCount >= 2 }

@@ -9,6 +9,7 @@ import Foundation
 import Grading
 import Ledger
 import NIOConcurrencyHelpers
+import SQLKit
 import Vapor
 
 enum GradingJobs {
@@ -97,26 +98,21 @@ struct GradingWorker: Sendable {
             try await complete(job, result: "the submission no longer exists") { _ in }
             return
         }
-        submission.status = .running
-        try await submission.save(on: app.db)
+        try await Self.record(payload.submission, on: app.db) { $0.set("status", to: SubmissionStatus.running.rawValue) }
         let files = try await SubmissionFile.query(on: app.db).filter(\.$submission.$id == payload.submission).all()
         let previous = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID())
-            .filter(\.$user.$id == person.requireID()).filter(\.$attempt < submission.attempt).sort(\.$attempt).all()
+            .filter(\.$user.$id == person.requireID()).filter(\.$attempt < submission.attempt).sort(\.$attempt)
+            .field(\.$id).field(\.$submittedAt).field(\.$score).all()  // only what the metadata names (not each attempt's log and results)
         let outcome = try await Grader(app: app).grade(submission, assignment, files: Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { a, _ in a }),
                                                        person: person, previous: previous)
         let charged = try await SandboxCharges.settle(submission.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs, app: app)
         try await complete(job, result: "graded") { tx in
-            submission.status = .graded
-            submission.gradedAt = Date()
-            submission.score = outcome.score
-            submission.maxScore = outcome.maxScore
-            submission.results = outcome.results
-            submission.problem = outcome.problem
-            submission.log = outcome.log
-            submission.cpuMs = outcome.cpuMs
-            submission.wallMs = outcome.wallMs
-            submission.charged += charged
-            try await submission.save(on: tx)
+            try await Self.record(payload.submission, on: tx) { update in
+                update.set("status", to: SubmissionStatus.graded.rawValue).set("graded_at", to: Date())
+                    .set("score", to: outcome.score).set("max_score", to: outcome.maxScore).set("results", to: outcome.results)
+                    .set("problem", to: outcome.problem).set("log", to: outcome.log).set("cpu_ms", to: outcome.cpuMs)
+                    .set("wall_ms", to: outcome.wallMs).set(SQLColumn("charged"), to: SQLBinaryExpression(SQLColumn("charged"), .add, SQLBind(charged)))
+            }
         }
         app.platformMetrics.recordGrading(assignment.kind.rawValue, problem: outcome.problem != nil)
     }
@@ -150,6 +146,12 @@ struct GradingWorker: Sendable {
     }
 
     // MARK: Recording
+
+    /// One UPDATE of a submission's columns (a run's status and result: no model to load, diff and save).
+    static func record(_ submissionID: UUID, on db: any Database, _ columns: (SQLUpdateBuilder) -> SQLUpdateBuilder) async throws {
+        guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError, reason: "grading needs an SQL database") }
+        try await columns(sql.update(Submission.schema)).where("id", .equal, submissionID).run()
+    }
 
     /// Completes the job and records its result in one transaction; throws LeaseLost (recording nothing) when
     /// this worker no longer holds the job.

@@ -48,6 +48,7 @@ struct SandboxCommand: AsyncParsableCommand {
         var configuration = SandboxService.configuration(for: config)
         configuration.warmLaunchers = 0  // one job and exit: anything prepared ahead would go unused
         configuration.readySandboxes = 0
+        configuration.lanes = 0
         return SandboxService(sandbox: Sandbox(configuration: configuration), metrics: nil)
     }
 

@@ -2,6 +2,7 @@
 // each member's use, everyone sees their own allowances, and clients reserve, settle and void holds. Every
 // handler asks the policy, then calls the ledger store.
 import Fluent
+import SQLKit
 import Foundation
 import Ledger
 import Vapor
@@ -299,8 +300,16 @@ enum CreditsController {
     }
 
     /// The whole price list, for converting usage to credits.
+    /// Every price version (read on each hand-in and settle: three columns, no model decoding).
     static func priceList(on db: any Database) async throws -> PriceList {
-        PriceList(try await LedgerPrice.query(on: db).all().map { PriceVersion(meter: Meter($0.meter), price: Credits(micro: $0.price), effectiveFrom: $0.effectiveFrom) })
+        guard let sql = db as? any SQLDatabase else {
+            return PriceList(try await LedgerPrice.query(on: db).all().map { PriceVersion(meter: Meter($0.meter), price: Credits(micro: $0.price), effectiveFrom: $0.effectiveFrom) })
+        }
+        let rows = try await sql.select().columns("meter", "price", "effective_from").from(LedgerPrice.schema).all()
+        return PriceList(try rows.map {
+            PriceVersion(meter: Meter(try $0.decode(column: "meter", as: String.self)), price: Credits(micro: try $0.decode(column: "price", as: Int64.self)),
+                         effectiveFrom: try $0.decode(column: "effective_from", as: Date.self))
+        })
     }
 
     private static func priceDTO(_ price: LedgerPrice) -> PriceDTO {

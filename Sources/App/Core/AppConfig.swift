@@ -25,6 +25,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var databaseConnections: Int
     /// Grading workers inside `serve` (CAMPUSCLOUD_GRADING_WORKERS, default 2; 0 leaves grading to `campuscloud worker`).
     public var gradingWorkers: Int = 2
+    /// Idle sandbox lanes kept per job shape (CAMPUSCLOUD_SANDBOX_LANES, default 4; 0 gives every job a sandbox of its own).
+    public var sandboxLanes: Int = 4
 
     public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil, publicURL: URL? = nil,
                 databaseConnections: Int = 16) {
@@ -88,12 +90,18 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             config.gradingWorkers = value
         }
+        if let raw = nonEmpty(env["CAMPUSCLOUD_SANDBOX_LANES"]) {
+            guard let value = Int(raw), (0...64).contains(value) else {
+                throw .invalid("CAMPUSCLOUD_SANDBOX_LANES", "is '\(raw)'; give a whole number of lanes from 0 (a sandbox per job) to 64")
+            }
+            config.sandboxLanes = value
+        }
         return config
     }
 
     /// Never shows the secret or a database password.
     public var description: String {
-        "database: \(database.redacted), data directory: \(dataDirectory), log level: \(logLevel), secret: \(secret == nil ? "generated" : "from environment"), public URL: \(publicURL?.absoluteString ?? "not set"), grading workers: \(gradingWorkers)"
+        "database: \(database.redacted), data directory: \(dataDirectory), log level: \(logLevel), secret: \(secret == nil ? "generated" : "from environment"), public URL: \(publicURL?.absoluteString ?? "not set"), grading workers: \(gradingWorkers), sandbox lanes: \(sandboxLanes)"
     }
 
     private static func nonEmpty(_ value: String?) -> String? {

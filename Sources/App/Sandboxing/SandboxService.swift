@@ -16,7 +16,9 @@ public struct SandboxService: Sendable {
 
     /// Jobs live under the data folder, never in the working directory.
     public static func configuration(for config: AppConfig) -> Sandbox.Configuration {
-        Sandbox.Configuration(jobsRoot: URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path + "/sandbox")
+        var configuration = Sandbox.Configuration(jobsRoot: URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path + "/sandbox")
+        configuration.lanes = config.sandboxLanes
+        return configuration
     }
 
     public func run(_ job: SandboxJob, onOutput: (@Sendable (SandboxStream, Data) -> Void)? = nil) async throws -> SandboxResult {

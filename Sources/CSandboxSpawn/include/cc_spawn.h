@@ -82,4 +82,6 @@ extern const int CC_RLIMIT_FSIZE;
 extern const int CC_RLIMIT_NOFILE;
 extern const int CC_RLIMIT_CORE;
 
+#include "cc_lane.h"
+
 #endif

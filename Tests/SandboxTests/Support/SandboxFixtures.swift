@@ -17,9 +17,10 @@ enum Fixtures {
         var configuration = Sandbox.Configuration(jobsRoot: temporaryFolder("jobs") + "/jobs")
         configuration.uidRange = uids
         switch path {
-        case .cold?: configuration.warmLaunchers = 0; configuration.readySandboxes = 0
-        case .warm?: configuration.readySandboxes = 0
-        case .ready?, nil: break
+        case .cold?: configuration.warmLaunchers = 0; configuration.readySandboxes = 0; configuration.lanes = 0
+        case .warm?: configuration.readySandboxes = 0; configuration.lanes = 0
+        case .ready?: configuration.lanes = 0
+        case .lane?, nil: break
         }
         return Sandbox(configuration: configuration)
     }
@@ -38,10 +39,10 @@ enum Fixtures {
         let job = SandboxJob(command: [interpreter, name] + arguments, files: [name: try hostile(name)],
                              outputDirectory: outputDirectory, limits: limits)
         guard let path else { return try await sandbox.run(job) }
-        if path != .cold { try await sandbox.prepareAhead(for: job) }
+        if path != .cold && path != .lane { try await sandbox.prepareAhead(for: job) }
         let before = sandbox.launchCount(path)
         let result = try await sandbox.run(job)
-        #expect(sandbox.launchCount(path) == before + 1, "the job did not start through \(path)")
+        #expect(sandbox.launchCount(path) >= before + 1, "the job did not start through \(path)")
         return result
     }
 

@@ -1,0 +1,33 @@
+// What the platform and a lane's first process (campuscloud-lane, Sources/campuscloud-lane/main.c) say to each other
+// over the lane's control socket (a SOCK_SEQPACKET pair; one message per request or report).
+#ifndef CC_LANE_PROTOCOL_H
+#define CC_LANE_PROTOCOL_H
+
+#include <stdint.h>
+
+#define LANE_PROTOCOL_VERSION 1
+// The descriptor at which the lane's first process finds its end of the control socket.
+#define LANE_CONTROL_FD 3
+// The run script the platform writes for each job (in the read-only control folder).
+#define LANE_RUN_SCRIPT "/.campuscloud/run"
+
+enum { LANE_RUN = 1 };               // request: run the job; carries its stdin, stdout and stderr (SCM_RIGHTS)
+enum { LANE_HELLO = 1, LANE_DONE = 2 };  // reports: the lane is up; the job is over and its processes are gone
+
+struct lane_request {
+    int32_t kind;
+    int32_t reserved;
+};
+
+struct lane_report {
+    int32_t kind;
+    int32_t version;
+    int32_t started;      // the job's first process was forked
+    int32_t wait_status;  // its wait status (exit code or signal)
+    int64_t cpu_us;       // user + system CPU of every process of the job
+    int64_t max_rss_kb;   // peak resident memory of the first process (and what it waited for)
+    int32_t clean;        // 1: IPC objects and keyrings were cleared; 0: throw the lane away
+    int32_t reserved;
+};
+
+#endif

@@ -1,0 +1,359 @@
+// Lanes: sandboxes kept for many jobs, one job at a time. Setting up a bwrap sandbox (exec, seven namespaces, a
+// dozen mounts, and the pid namespace's teardown) costs ~5 ms of CPU, as much as a small Python autograder's own
+// work; a lane pays it once. A lane is bwrap with every namespace and mount a one-job sandbox of its shape has, whose
+// first process is campuscloud-lane (Sources/campuscloud-lane/main.c, pid 1, not dumpable, immune to the jobs'
+// signals). For each job the platform sets the lane's cgroup limits, writes the job's files and run script, and
+// sends "run" with the job's stdin, stdout and stderr; the lane forks the job, and when its first process ends,
+// kills and reaps every other process, clears SysV IPC and keyrings, and reports the exit status and CPU time.
+//
+// A job never meets anything of the job before it:
+//  - no process: all are dead and reaped before the report (and a job stopped by a limit or a cancel takes the
+//    whole lane down with it: such a lane is never reused);
+//  - no file: every writable place (the work path, /tmp, /dev/shm) is a folder on the lane's host tmpfs that the
+//    platform empties as root (never following a link) and gives back its owner, mode and no extended attributes;
+//    /dev itself is read-only, and the rest of the view is read-only as in any sandbox;
+//  - no IPC object, key or message queue (cleared by the lane, or impossible: RLIMIT_MSGQUEUE is 0);
+//  - limits are per job: cgroup limits are set and counters reset before each job, rlimits are set by the job's
+//    run script in its own process.
+// Anything unexpected (a wipe that fails, a lane that reports itself dirty, a protocol error) throws the lane away.
+// A lane also retires after `jobsPerLane` jobs. Jobs with network never use lanes, nor do layer builds.
+import Foundation
+import Glibc
+import CSandboxSpawn
+
+final class Lane: @unchecked Sendable {
+    let pid: pid_t
+    let pidfd: Int32
+    let control: Int32
+    let uid: UInt32?
+    /// The lane's host tmpfs (work, tmp, shm).
+    let folder: JobFolder
+    let controlFolder: String
+    let cgroup: JobCgroup?
+    var jobs = 0
+    /// Its job is over and its wipe is under way (see LanePool.ended).
+    var finishing = false
+    /// Set when the lane must not run another job (a job was stopped, or the lane misbehaved).
+    var broken = false
+
+    init(pid: pid_t, pidfd: Int32, control: Int32, uid: UInt32?, folder: JobFolder, controlFolder: String, cgroup: JobCgroup?) {
+        self.pid = pid
+        self.pidfd = pidfd
+        self.control = control
+        self.uid = uid
+        self.folder = folder
+        self.controlFolder = controlFolder
+        self.cgroup = cgroup
+    }
+
+    /// The folder the job sees at its work path.
+    var work: JobFolder { JobFolder(path: folder.path + "/work", mounted: false) }
+    static let writableFolders = ["work", "tmp", "shm"]
+
+    /// Still running (not killed while idle).
+    var isAlive: Bool {
+        var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) == 0
+    }
+
+    /// Stops a job that hit a limit: the whole lane goes (bwrap's --die-with-parent takes its namespace down).
+    func stop() {
+        broken = true
+        kill(pid, SIGKILL)
+        cgroup?.killAll()
+    }
+}
+
+final class LanePool: @unchecked Sendable {
+    struct Environment {
+        var host: Sandbox.Host
+        var jobsRoot: String
+        var spares: SpareCgroups
+        var uids: UIDAllocator
+        /// The campuscloud-lane program (a copy under the jobs folder, readable by the lanes' uids).
+        var launcher: String
+        /// Counts lanes started (tests check that a lane was reused, or replaced).
+        var started: LaneCounter
+    }
+
+    static let jobsPerLane = 1000
+    let shape: ReadyPool.Shape
+    private let environment: Environment
+    /// Idle lanes kept for later jobs; more may exist while more jobs run at once.
+    private let keep: Int
+    private let condition = NSCondition()
+    private var idle: [Lane] = []
+    /// Lanes whose job is over and whose wipe is under way: a job that finds no idle lane waits a moment for one.
+    private var finishing = 0
+    private var stopped = false
+    private let maker = LongLivedThread(name: "lanes")
+    private let id = String(UUID().uuidString.lowercased().prefix(8))
+    private(set) var lastUsed = ContinuousClock.now
+
+    init(shape: ReadyPool.Shape, environment: Environment, keep: Int) {
+        self.shape = shape
+        self.environment = environment
+        self.keep = keep
+    }
+
+    /// An idle lane, or a new one.
+    func lane() throws -> Lane {
+        lastUsed = .now
+        while let candidate = takeIdle() {
+            if candidate.isAlive { return candidate }
+            destroy(candidate)
+        }
+        // bwrap's --die-with-parent follows the thread that started it: lanes are started by the pool's own thread,
+        // which lives as long as the pool (a job's thread ends with its job).
+        return try maker.perform { try self.make() }
+    }
+
+    var idleCount: Int { condition.withLock { idle.count } }
+
+    /// An idle lane; when none is idle but one is being wiped, waits for it (briefly: a wipe takes a millisecond).
+    private func takeIdle() -> Lane? {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(0.25)
+        while idle.isEmpty, finishing > 0, condition.wait(until: deadline) {}
+        return idle.popLast()
+    }
+
+    /// Says the lane's job is over (its result is on its way); `finish` follows.
+    func ended(_ lane: Lane) {
+        condition.withLock {
+            if !lane.finishing { finishing += 1 }
+            lane.finishing = true
+        }
+    }
+
+    /// Gives the lane its job. The caller watches the returned launch and then calls `finish`.
+    func go(_ lane: Lane, job: SandboxJob, rlimits: [cc_rlimit]) throws -> Launch {
+        do {
+            var limits = job.limits
+            limits.pids += 1  // the lane's own first process
+            try lane.cgroup?.apply(limits)
+            if lane.folder.mounted {
+                _ = mount("tmpfs", lane.folder.path, "tmpfs", UInt(MS_REMOUNT | MS_NOSUID | MS_NODEV), "size=\(job.limits.diskMB << 20)")
+            }
+            let owner = lane.uid.map { (uid: $0, gid: $0) }
+            try lane.work.place(job.files, executables: job.executables, copyFrom: job.copyFrom, owner: owner)
+            if let output = job.outputDirectory { try lane.work.ensureFolder(output, owner: owner) }
+            try RunScript.write(RunScript.make(command: job.command, environment: job.environment, rlimits: rlimits), to: lane.controlFolder + "/run")
+            let stdin = try StdinFile.make(job.stdin)
+            defer { close(stdin) }
+            let pipes = try JobPipes.make()
+            let started = ContinuousClock.now
+            let sent = cc_lane_send_run(lane.control, stdin, pipes.stdoutWrite, pipes.stderrWrite)
+            pipes.closeWriteEnds()
+            close(pipes.statusRead)
+            guard sent == 0 else {
+                close(pipes.stdoutRead)
+                close(pipes.stderrRead)
+                throw SandboxError.hostFailure("the sandbox lane did not take its job")
+            }
+            lane.jobs += 1
+            return Launch(pid: lane.pid, stdout: pipes.stdoutRead, stderr: pipes.stderrRead, status: -1, started: started, lane: lane)
+        } catch {
+            lane.broken = true
+            throw error
+        }
+    }
+
+    /// After the job (its result delivered): empty the lane's folders and keep it for the next job, or throw it away.
+    func finish(_ lane: Lane) {
+        var reusable = !lane.broken && lane.jobs < Self.jobsPerLane && lane.isAlive
+        if reusable {
+            let owner = lane.uid ?? getuid()
+            for name in Lane.writableFolders where cc_wipe_folder(lane.folder.path + "/" + name, owner, owner, 0o755) != 0 {
+                reusable = false
+            }
+            unlink(lane.controlFolder + "/run")
+        }
+        let kept: Bool = condition.withLock {
+            if lane.finishing { finishing -= 1 }
+            lane.finishing = false
+            defer { condition.broadcast() }
+            guard reusable, !stopped, idle.count < keep else { return false }
+            idle.append(lane)
+            return true
+        }
+        if !kept { destroy(lane) }
+    }
+
+    func shutdown() {
+        let lanes: [Lane] = condition.withLock {
+            stopped = true
+            defer { idle.removeAll() }
+            return idle
+        }
+        lanes.forEach(destroy)
+        maker.stop()
+    }
+
+    deinit { shutdown() }
+
+    // MARK: - Making and ending lanes
+
+    private func destroy(_ lane: Lane) {
+        kill(lane.pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(lane.pid, &status, 0) < 0 && errno == EINTR {}
+        lane.cgroup?.killAll()
+        close(lane.pidfd)
+        close(lane.control)
+        lane.folder.remove()
+        try? FileManager.default.removeItem(atPath: lane.controlFolder)
+        if let cgroup = lane.cgroup { environment.spares.put(cgroup) }
+        environment.uids.release(lane.uid)
+    }
+
+    private func make() throws -> Lane {
+        let host = environment.host, environment = self.environment
+        let name = "lane-\(id)-" + UUID().uuidString.lowercased()
+        let uid = environment.uids.allocate()
+        let owner = uid.map { (uid: $0, gid: $0) }
+        var undo = Cleanup()
+        undo.add { environment.uids.release(uid) }
+        do {
+            let folder = try JobFolder.create(root: environment.jobsRoot, name: name, diskBytes: SandboxLimits().diskMB << 20, owner: owner)
+            undo.add { folder.remove() }
+            chmod(folder.path, 0o711)  // bwrap, as the lane's uid, binds the folders inside
+            for sub in Lane.writableFolders {
+                let path = folder.path + "/" + sub
+                guard mkdir(path, 0o755) == 0 else { throw SandboxError.hostFailure("cannot create \(path)") }
+                if let owner { _ = chown(path, owner.uid, owner.gid) }
+            }
+            let control = environment.jobsRoot + "/" + name + ".ctl"
+            guard mkdir(control, 0o755) == 0 else { throw SandboxError.hostFailure("cannot create \(control)") }
+            undo.add { try? FileManager.default.removeItem(atPath: control) }
+            let cgroup = try environment.spares.take() ?? JobCgroup.create(host.cgroups, name: name)
+            if let cgroup { undo.add { environment.spares.put(cgroup) } }
+            try cgroup?.apply(SandboxLimits())
+
+            var sockets: [Int32] = [-1, -1]
+            guard cc_lane_socketpair(&sockets) == 0 else { throw SandboxError.hostFailure("cannot create the lane's socket") }
+            undo.add { close(sockets[0]) }
+            let output = try StdinFile.make(nil)  // what bwrap or the lane say if they cannot start
+            defer { close(output) }
+            let template = SandboxJob(command: [BwrapArguments.LaneMounts.launcherPath], workPath: shape.workPath)
+            let view: SystemView = shape.layer.map { .layer($0, building: false) } ?? .host
+            let arguments = host.arguments.arguments(for: template, jobFolder: folder.path, view: view, control: (folder: control, blockFD: nil),
+                                                     lane: .init(folder: folder.path, launcher: environment.launcher))
+            let spec = ExecSpec(launcher: host.bwrap, arguments: arguments,
+                                rlimits: [cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0)], uid: uid,
+                                overlays: shape.layer.map { LayerMounts.overlays(layer: $0, building: false,
+                                                                                 composedEtc: host.arguments.composedEtcFolder(of: $0, network: false) != nil) } ?? [])
+            let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            defer { close(devNull) }
+            let pipes = JobPipes(stdoutRead: -1, stdoutWrite: output, stderrRead: -1, stderrWrite: output, statusRead: -1, statusWrite: sockets[1])
+            let spawned = Launcher.spawn(spec, stdin: devNull, pipes: pipes, cgroupProcs: cgroup?.procsFiles ?? [])
+            close(sockets[1])
+            guard case .success(let pid) = spawned else {
+                throw SandboxError.hostFailure("could not start a sandbox lane")
+            }
+            let pidfd = cc_pidfd_open(pid)
+            let lane = Lane(pid: pid, pidfd: pidfd, control: sockets[0], uid: uid, folder: folder, controlFolder: control, cgroup: cgroup)
+            environment.started.increment()
+            guard Self.waitForHello(lane) else {
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                close(pidfd)
+                lseek(output, 0, SEEK_SET)
+                var said = [UInt8](repeating: 0, count: 2048)
+                let count = max(0, read(output, &said, said.count))
+                let text = String(decoding: said[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                throw SandboxError.hostFailure("a sandbox lane did not start" + (text.isEmpty ? "" : ": " + text))
+            }
+            return lane
+        } catch {
+            undo.run()
+            throw error
+        }
+    }
+
+    /// Waits (up to 10 s) for the lane's first report, which says it is up and speaks our protocol.
+    private static func waitForHello(_ lane: Lane) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            var fds = [pollfd(fd: lane.control, events: Int16(POLLIN), revents: 0), pollfd(fd: lane.pidfd, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&fds, 2, 200)
+            if ready < 0 && errno != EINTR { return false }
+            if fds[0].revents != 0 {
+                var report = lane_report()
+                return cc_lane_receive(lane.control, &report) == 1 && report.kind == LANE_HELLO && report.version == LANE_PROTOCOL_VERSION
+            }
+            if fds[1].revents != 0 { return false }
+        }
+        return false
+    }
+}
+
+final class LaneCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
+
+/// A thread that runs work handed to it, one piece at a time, until stopped; the parent thread of whatever it spawns.
+final class LongLivedThread: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [() -> Void] = []
+    private var stopped = false
+    private var thread: Thread?
+    private let name: String
+
+    init(name: String) { self.name = name }
+
+    /// Runs `body` on the thread and waits for its result.
+    func perform<T>(_ body: @escaping () throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<T, Error> = .failure(SandboxError.hostFailure("the sandbox was shut down"))
+        condition.lock()
+        guard !stopped else {
+            condition.unlock()
+            throw SandboxError.hostFailure("the sandbox was shut down")
+        }
+        queue.append {
+            result = Result { try body() }
+            done.signal()
+        }
+        if thread == nil {
+            let thread = Thread { [weak self] in self?.loop() }
+            thread.name = name
+            thread.stackSize = 512 << 10
+            self.thread = thread
+            thread.start()
+        }
+        condition.signal()
+        condition.unlock()
+        done.wait()
+        return try result.get()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func loop() {
+        condition.lock()
+        while true {
+            if let work = queue.first {
+                queue.removeFirst()
+                condition.unlock()
+                work()
+                condition.lock()
+            } else if stopped {
+                break
+            } else {
+                condition.wait()
+            }
+        }
+        condition.unlock()
+    }
+}
