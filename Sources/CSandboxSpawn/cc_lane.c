@@ -14,13 +14,14 @@
 
 int cc_lane_socketpair(int fds[2]) { return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds); }
 
-int cc_lane_send_run(int fd, int stdin_fd, int stdout_fd, int stderr_fd) {
-    struct lane_request request = {.kind = LANE_RUN};
+int cc_lane_send_run(int fd, const struct lane_request *request, const char *strings, size_t length,
+                     int stdin_fd, int stdout_fd, int stderr_fd) {
+    if (sizeof *request + length > LANE_MAX_REQUEST) { errno = E2BIG; return -1; }
     int fds[3] = {stdin_fd, stdout_fd, stderr_fd};
     char control[CMSG_SPACE(sizeof fds)];
     memset(control, 0, sizeof control);
-    struct iovec iov = {.iov_base = &request, .iov_len = sizeof request};
-    struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct iovec iov[2] = {{.iov_base = (void *)request, .iov_len = sizeof *request}, {.iov_base = (void *)strings, .iov_len = length}};
+    struct msghdr message = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = control, .msg_controllen = sizeof control};
     struct cmsghdr *c = CMSG_FIRSTHDR(&message);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -28,7 +29,7 @@ int cc_lane_send_run(int fd, int stdin_fd, int stdout_fd, int stderr_fd) {
     memcpy(CMSG_DATA(c), fds, sizeof fds);
     ssize_t sent;
     do { sent = sendmsg(fd, &message, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
-    return sent == (ssize_t)sizeof request ? 0 : -1;
+    return sent == (ssize_t)(sizeof *request + length) ? 0 : -1;
 }
 
 int cc_lane_receive(int fd, struct lane_report *report) {

@@ -67,11 +67,11 @@ public struct BwrapArguments: Sendable {
         static let launcherPath = "/.campuscloud-lane"
     }
 
-    /// `control`: for a ready sandbox (see ReadyPool) or a lane, a host folder bound read-only at /.campuscloud, and
-    /// (ready sandboxes only) the fd bwrap blocks on before it runs anything.
+    /// `control`: for a ready sandbox (see ReadyPool), a host folder bound read-only at /.campuscloud and the fd bwrap
+    /// blocks on before it runs anything.
     /// `lane`: for a lane, its writable folders (every one on the lane's host tmpfs, so the platform can wipe them
     /// between jobs; /dev is then read-only) and its first process instead of the job's command.
-    func arguments(for job: SandboxJob, jobFolder: String, view: SystemView, control: (folder: String, blockFD: Int32?)? = nil,
+    func arguments(for job: SandboxJob, jobFolder: String, view: SystemView, control: (folder: String, blockFD: Int32)? = nil,
                    lane: LaneMounts? = nil, statusFD: Int32 = 3) -> [String] {
         // A layer's setup runs as root inside its namespace (it owns the layer's folders); jobs never do.
         var building = false
@@ -129,7 +129,7 @@ public struct BwrapArguments: Sendable {
         if lane != nil {
             return args + ["--as-pid-1", "--", LaneMounts.launcherPath]
         }
-        if let blockFD = control?.blockFD { args += ["--block-fd", String(blockFD)] }
+        if let control { args += ["--block-fd", String(control.blockFD)] }
         args += ["--json-status-fd", String(statusFD), "--"]
         return args + job.command
     }

@@ -92,13 +92,15 @@ public enum CgroupLayout: Sendable, Equatable {
     }
 }
 
-/// One job's groups. Groups are recycled between jobs (see WarmPool): a fresh memory cgroup costs the kernel
-/// per-group set-up on first use, a reused one does not. Counters are reset before each job, and the OOM-kill
-/// count (which cannot be reset) is compared with its value when the job started.
+/// One job's groups. Groups are recycled between jobs (see WarmPool), and a lane's serve all its jobs: a fresh memory
+/// cgroup costs the kernel per-group set-up on first use, a reused one does not. Counters are reset before each job
+/// where they can be, and those that cannot (the OOM-kill count, cgroup v2's CPU time) are compared with their
+/// values when the job started.
 final class JobCgroup: @unchecked Sendable {
     let layout: CgroupLayout
     let folders: [String]
     private var oomKillsBefore = 0
+    private var cpuBefore = 0
 
     init(layout: CgroupLayout, folders: [String]) {
         self.layout = layout
@@ -133,6 +135,7 @@ final class JobCgroup: @unchecked Sendable {
     func apply(_ limits: SandboxLimits) throws {
         let memoryBytes = limits.memoryMB << 20
         oomKillsBefore = oomKills()
+        if case .v2 = layout { cpuBefore = Self.field(folders[0] + "/cpu.stat", "usage_usec") ?? 0 }
         switch layout {
         case .none:
             return
@@ -180,20 +183,12 @@ final class JobCgroup: @unchecked Sendable {
         func number(_ path: String) -> Int? {
             (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         }
-        func field(_ path: String, _ key: String) -> Int? {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-            for line in text.split(separator: "\n") {
-                let parts = line.split(separator: " ")
-                if parts.count == 2, parts[0] == key { return Int(parts[1]) }
-            }
-            return nil
-        }
         switch layout {
         case .none:
             return Usage(cpuNanoseconds: nil, peakBytes: nil, oomKilled: false)
         case .v2:
             let folder = folders[0]
-            return Usage(cpuNanoseconds: field(folder + "/cpu.stat", "usage_usec").map { $0 * 1000 },
+            return Usage(cpuNanoseconds: Self.field(folder + "/cpu.stat", "usage_usec").map { max(0, $0 - cpuBefore) * 1000 },
                          peakBytes: number(folder + "/memory.peak"),
                          oomKilled: oomKills() > oomKillsBefore)
         case .v1:
@@ -204,18 +199,23 @@ final class JobCgroup: @unchecked Sendable {
         }
     }
 
+    /// A "key value" line's value in a cgroup file.
+    static func field(_ path: String, _ key: String) -> Int? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == key { return Int(parts[1]) }
+        }
+        return nil
+    }
+
     private func oomKills() -> Int {
         let (file, key): (String, String) = switch layout {
         case .v2: (folders[0] + "/memory.events", "oom_kill")
         case .v1: (folders[0] + "/memory.oom_control", "oom_kill")
         case .none: ("", "")
         }
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, parts[0] == key { return Int(parts[1]) ?? 0 }
-        }
-        return 0
+        return layout == .none ? 0 : Self.field(file, key) ?? 0
     }
 
     func remove() {

@@ -2,8 +2,9 @@
 // dozen mounts, and the pid namespace's teardown) costs ~5 ms of CPU, as much as a small Python autograder's own
 // work; a lane pays it once. A lane is bwrap with every namespace and mount a one-job sandbox of its shape has, whose
 // first process is campuscloud-lane (Sources/campuscloud-lane/main.c, pid 1, not dumpable, immune to the jobs'
-// signals). For each job the platform sets the lane's cgroup limits, writes the job's files and run script, and
-// sends "run" with the job's stdin, stdout and stderr; the lane forks the job, and when its first process ends,
+// signals). For each job the platform sets the lane's cgroup limits, writes the job's files, and sends "run" with
+// the job's command, environment and rlimits and its stdin, stdout and stderr; the lane forks the job (which sets
+// its rlimits and execs the command), and when its first process ends,
 // kills and reaps every other process, clears SysV IPC and keyrings, and reports the exit status and CPU time.
 //
 // A job never meets anything of the job before it:
@@ -13,8 +14,8 @@
 //    platform empties as root (never following a link) and gives back its owner, mode and no extended attributes;
 //    /dev itself is read-only, and the rest of the view is read-only as in any sandbox;
 //  - no IPC object, key or message queue (cleared by the lane, or impossible: RLIMIT_MSGQUEUE is 0);
-//  - limits are per job: cgroup limits are set and counters reset before each job, rlimits are set by the job's
-//    run script in its own process.
+//  - limits are per job: cgroup limits are set and counters reset before each job, rlimits are set in the job's
+//    own process before it execs.
 // Anything unexpected (a wipe that fails, a lane that reports itself dirty, a protocol error) throws the lane away.
 // A lane also retires after `jobsPerLane` jobs. Jobs with network never use lanes, nor do layer builds.
 import Foundation
@@ -28,7 +29,6 @@ final class Lane: @unchecked Sendable {
     let uid: UInt32?
     /// The lane's host tmpfs (work, tmp, shm).
     let folder: JobFolder
-    let controlFolder: String
     let cgroup: JobCgroup?
     var jobs = 0
     /// Its job is over and its wipe is under way (see LanePool.ended).
@@ -36,13 +36,12 @@ final class Lane: @unchecked Sendable {
     /// Set when the lane must not run another job (a job was stopped, or the lane misbehaved).
     var broken = false
 
-    init(pid: pid_t, pidfd: Int32, control: Int32, uid: UInt32?, folder: JobFolder, controlFolder: String, cgroup: JobCgroup?) {
+    init(pid: pid_t, pidfd: Int32, control: Int32, uid: UInt32?, folder: JobFolder, cgroup: JobCgroup?) {
         self.pid = pid
         self.pidfd = pidfd
         self.control = control
         self.uid = uid
         self.folder = folder
-        self.controlFolder = controlFolder
         self.cgroup = cgroup
     }
 
@@ -139,12 +138,32 @@ final class LanePool: @unchecked Sendable {
             let owner = lane.uid.map { (uid: $0, gid: $0) }
             try lane.work.place(job.files, executables: job.executables, copyFrom: job.copyFrom, owner: owner)
             if let output = job.outputDirectory { try lane.work.ensureFolder(output, owner: owner) }
-            try RunScript.write(RunScript.make(command: job.command, environment: job.environment, rlimits: rlimits), to: lane.controlFolder + "/run")
+            var request = lane_request()
+            request.kind = Int32(LANE_RUN)
+            let environment = Self.environment(of: job)
+            request.argc = Int32(job.command.count)
+            request.envc = Int32(environment.count)
+            withUnsafeMutableBytes(of: &request.limits) { raw in
+                let slots = raw.bindMemory(to: lane_limit.self)
+                for (index, limit) in rlimits.prefix(Int(LANE_MAX_LIMITS)).enumerated() {
+                    slots[index] = lane_limit(resource: limit.resource, reserved: 0, soft: limit.soft, hard: limit.hard)
+                }
+            }
+            request.limit_count = Int32(min(rlimits.count, Int(LANE_MAX_LIMITS)))
+            var strings: [UInt8] = []
+            for text in job.command + environment { strings += Array(text.utf8) + [0] }
+            guard MemoryLayout<lane_request>.size + strings.count <= Int(LANE_MAX_REQUEST) else {
+                throw SandboxError.invalidJob("the job's command and environment are longer than \(LANE_MAX_REQUEST / 1024) KB")
+            }
             let stdin = try StdinFile.make(job.stdin)
             defer { close(stdin) }
             let pipes = try JobPipes.make()
             let started = ContinuousClock.now
-            let sent = cc_lane_send_run(lane.control, stdin, pipes.stdoutWrite, pipes.stderrWrite)
+            let sent = strings.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) {
+                    cc_lane_send_run(lane.control, &request, $0.baseAddress, $0.count, stdin, pipes.stdoutWrite, pipes.stderrWrite)
+                }
+            }
             pipes.closeWriteEnds()
             close(pipes.statusRead)
             guard sent == 0 else {
@@ -160,6 +179,13 @@ final class LanePool: @unchecked Sendable {
         }
     }
 
+    /// What a sandbox of its own would give the job (bwrap's --setenv), with the job's own variables over it.
+    static func environment(of job: SandboxJob) -> [String] {
+        var variables = ["PATH": BwrapArguments.path, "HOME": job.workPath, "LANG": "C.UTF-8", "TMPDIR": "/tmp"]
+        for (name, value) in job.environment { variables[name] = value }
+        return variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    }
+
     /// After the job (its result delivered): empty the lane's folders and keep it for the next job, or throw it away.
     func finish(_ lane: Lane) {
         var reusable = !lane.broken && lane.jobs < Self.jobsPerLane && lane.isAlive
@@ -168,7 +194,6 @@ final class LanePool: @unchecked Sendable {
             for name in Lane.writableFolders where cc_wipe_folder(lane.folder.path + "/" + name, owner, owner, 0o755) != 0 {
                 reusable = false
             }
-            unlink(lane.controlFolder + "/run")
         }
         let kept: Bool = condition.withLock {
             if lane.finishing { finishing -= 1 }
@@ -203,7 +228,6 @@ final class LanePool: @unchecked Sendable {
         close(lane.pidfd)
         close(lane.control)
         lane.folder.remove()
-        try? FileManager.default.removeItem(atPath: lane.controlFolder)
         if let cgroup = lane.cgroup { environment.spares.put(cgroup) }
         environment.uids.release(lane.uid)
     }
@@ -224,9 +248,6 @@ final class LanePool: @unchecked Sendable {
                 guard mkdir(path, 0o755) == 0 else { throw SandboxError.hostFailure("cannot create \(path)") }
                 if let owner { _ = chown(path, owner.uid, owner.gid) }
             }
-            let control = environment.jobsRoot + "/" + name + ".ctl"
-            guard mkdir(control, 0o755) == 0 else { throw SandboxError.hostFailure("cannot create \(control)") }
-            undo.add { try? FileManager.default.removeItem(atPath: control) }
             let cgroup = try environment.spares.take() ?? JobCgroup.create(host.cgroups, name: name)
             if let cgroup { undo.add { environment.spares.put(cgroup) } }
             try cgroup?.apply(SandboxLimits())
@@ -238,7 +259,7 @@ final class LanePool: @unchecked Sendable {
             defer { close(output) }
             let template = SandboxJob(command: [BwrapArguments.LaneMounts.launcherPath], workPath: shape.workPath)
             let view: SystemView = shape.layer.map { .layer($0, building: false) } ?? .host
-            let arguments = host.arguments.arguments(for: template, jobFolder: folder.path, view: view, control: (folder: control, blockFD: nil),
+            let arguments = host.arguments.arguments(for: template, jobFolder: folder.path, view: view,
                                                      lane: .init(folder: folder.path, launcher: environment.launcher))
             let spec = ExecSpec(launcher: host.bwrap, arguments: arguments,
                                 rlimits: [cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0)], uid: uid,
@@ -253,7 +274,7 @@ final class LanePool: @unchecked Sendable {
                 throw SandboxError.hostFailure("could not start a sandbox lane")
             }
             let pidfd = cc_pidfd_open(pid)
-            let lane = Lane(pid: pid, pidfd: pidfd, control: sockets[0], uid: uid, folder: folder, controlFolder: control, cgroup: cgroup)
+            let lane = Lane(pid: pid, pidfd: pidfd, control: sockets[0], uid: uid, folder: folder, cgroup: cgroup)
             environment.started.increment()
             guard Self.waitForHello(lane) else {
                 kill(pid, SIGKILL)

@@ -32,7 +32,7 @@ public final class Sandbox: @unchecked Sendable {
         /// Host folder holding environment layers; by default `layers` beside the jobs folder.
         public var layersRoot: String?
 
-        var layersFolder: String { layersRoot ?? (jobsRoot as NSString).deletingLastPathComponent + "/layers" }
+        public var layersFolder: String { layersRoot ?? (jobsRoot as NSString).deletingLastPathComponent + "/layers" }
 
         public init(jobsRoot: String, bwrapPath: String? = nil) {
             self.jobsRoot = jobsRoot

@@ -138,7 +138,7 @@ enum Supervisor {
         var waitStatus: Int32 = 0
         var usage = rusage()
         while wait4(pid, &waitStatus, 0, &usage) < 0 && errno == EINTR {}
-        outcome.wallMs = Int((ContinuousClock.now - started) / .milliseconds(1))
+        outcome.wallMs = wallMilliseconds(since: started)
         outcome.cpuMs = Int(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000 + Int(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000
         outcome.maxRssKb = Int(usage.ru_maxrss)
         if (waitStatus & 0x7f) == 0 { outcome.bwrapExitCode = (waitStatus >> 8) & 0xff }
@@ -147,10 +147,16 @@ enum Supervisor {
         return outcome
     }
 
+    /// Whole milliseconds of wall time, rounded up: a job that ran took at least 1 ms (a lane starts a small job
+    /// in well under one).
+    static func wallMilliseconds(since started: ContinuousClock.Instant) -> Int {
+        Int(((ContinuousClock.now - started) / .microseconds(1) / 1000).rounded(.up))
+    }
+
     /// What a lane reported of its job (no report: the lane ended or was stopped, and is not used again).
     private static func laneOutcome(_ watched: Outcome, report: lane_report?, lane: Lane, started: ContinuousClock.Instant) -> Outcome {
         var outcome = watched
-        outcome.wallMs = Int((ContinuousClock.now - started) / .milliseconds(1))
+        outcome.wallMs = wallMilliseconds(since: started)
         guard let report else {
             lane.broken = true
             if outcome.stopReason == nil { outcome.launchError = "the sandbox lane ended before its job did" }

@@ -5,8 +5,8 @@
 //
 // Written in C and kept tiny because it runs inside the sandbox, where neither the Swift runtime nor anything of the
 // platform is visible; it is linked statically so it needs nothing from the system folders (a layer may replace
-// them). It decides nothing: the platform writes each job's run script (/.campuscloud/run: rlimits, environment,
-// command) into a read-only control folder and sends "run" with the job's stdin, stdout and stderr.
+// them). It decides nothing: the platform sends "run" with the job's command, environment and rlimits, and its
+// stdin, stdout and stderr; the job's process sets the rlimits (it can only lower them) and execs the command.
 //
 // Why a job cannot reach the next one through it:
 //  - It is pid 1 and installs no signal handler, so the kernel drops every signal a job sends it (even SIGKILL).
@@ -50,10 +50,11 @@
 
 static long keyctl(long operation, long a, long b) { return syscall(SYS_keyctl, operation, a, b, 0, 0); }
 
-// Receives one request: its type and up to three descriptors. Returns the number of bytes, 0 at end of file.
-static ssize_t receive(int fd, struct lane_request *request, int fds[3]) {
+// Receives one request (its fixed part and strings, in `buffer`) and up to three descriptors. Returns the number of
+// bytes, 0 at end of file.
+static ssize_t receive(int fd, char *buffer, size_t size, int fds[3]) {
     char control[CMSG_SPACE(3 * sizeof(int))];
-    struct iovec iov = {.iov_base = request, .iov_len = sizeof *request};
+    struct iovec iov = {.iov_base = buffer, .iov_len = size};
     struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
     ssize_t got;
     do { got = recvmsg(fd, &message, MSG_CMSG_CLOEXEC); } while (got < 0 && errno == EINTR);
@@ -131,7 +132,31 @@ static void kill_the_rest(void) {
     _exit(4);  // could not get rid of them: the lane dies (and with it, the namespace)
 }
 
-static void run_job(int fds[3]) {
+static void say(const char *first, const char *second) {
+    ssize_t ignored = write(2, first, strlen(first));
+    if (second) ignored = write(2, second, strlen(second));
+    ignored = write(2, "\n", 1);
+    (void)ignored;
+}
+
+// Splits the request's strings into argv and the environment (NULL-terminated, pointing into `strings`).
+// 0 when they are all there and end where the message ends.
+static int split(char *strings, size_t length, int argc, int envc, char **argv, char **envp) {
+    size_t offset = 0;
+    for (int i = 0; i < argc + envc; i++) {
+        char *start = strings + offset;
+        char *end = memchr(start, 0, length - offset);
+        if (!end) return -1;
+        if (i < argc) argv[i] = start; else envp[i - argc] = start;
+        offset = (size_t)(end - strings) + 1;
+    }
+    argv[argc] = NULL;
+    envp[envc] = NULL;
+    return offset == length && argc > 0 ? 0 : -1;
+}
+
+// In the job's own process: its session, its descriptors, its rlimits, its environment, its program.
+static void run_job(const struct lane_request *request, char **argv, char **envp, int fds[3]) {
     // A fresh session keyring: nothing the launcher's session might hold is reachable through it.
     keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0, 0);
     setsid();
@@ -139,12 +164,18 @@ static void run_job(int fds[3]) {
         if (fds[i] < 0 || dup2(fds[i], i) < 0) _exit(126);
     }
     syscall(SYS_close_range, 3, ~0U, 0);
-    char *argv[] = {"sh", LANE_RUN_SCRIPT, NULL};
-    execve("/bin/sh", argv, environ);
-    static const char message[] = "campuscloud-lane: cannot run /bin/sh\n";
-    ssize_t ignored = write(2, message, sizeof message - 1);
-    (void)ignored;
-    _exit(127);
+    for (int i = 0; i < request->limit_count && i < LANE_MAX_LIMITS; i++) {
+        struct rlimit limit = {request->limits[i].soft, request->limits[i].hard};
+        if (setrlimit(request->limits[i].resource, &limit) != 0) {
+            say("campuscloud-lane: cannot set the job's limits: ", strerror(errno));
+            _exit(125);
+        }
+    }
+    environ = envp;  // execvp looks the command up in the job's PATH
+    execvp(argv[0], argv);
+    int failure = errno;
+    say(argv[0], failure == ENOENT ? ": not found" : ": cannot be run");
+    _exit(failure == ENOENT ? 127 : 126);
 }
 
 int main(void) {
@@ -162,17 +193,22 @@ int main(void) {
 
     struct lane_report hello = {.kind = LANE_HELLO, .version = LANE_PROTOCOL_VERSION, .clean = 1};
     send_report(control, &hello);
+    static char buffer[LANE_MAX_REQUEST];
+    static char *argv[LANE_MAX_REQUEST / 2], *envp[LANE_MAX_REQUEST / 2];
     for (;;) {
-        struct lane_request request;
         int fds[3];
-        ssize_t got = receive(control, &request, fds);
+        ssize_t got = receive(control, buffer, sizeof buffer, fds);
         if (got <= 0) return 0;  // the platform closed the lane
-        if (got != (ssize_t)sizeof request || request.kind != LANE_RUN) return 5;
+        struct lane_request request;
+        if (got < (ssize_t)sizeof request) return 5;
+        memcpy(&request, buffer, sizeof request);
+        if (request.kind != LANE_RUN || request.argc < 1 || request.envc < 0 || request.argc + request.envc >= LANE_MAX_REQUEST / 2
+            || split(buffer + sizeof request, (size_t)got - sizeof request, request.argc, request.envc, argv, envp) != 0) return 5;
 
         struct rusage before;
         getrusage(RUSAGE_CHILDREN, &before);
         pid_t child = fork();
-        if (child == 0) run_job(fds);
+        if (child == 0) run_job(&request, argv, envp, fds);
         for (int i = 0; i < 3; i++) if (fds[i] >= 0) close(fds[i]);
         struct lane_report report = {.kind = LANE_DONE, .version = LANE_PROTOCOL_VERSION};
         if (child < 0) {

@@ -157,6 +157,21 @@ import Grading
             try await app.drainGradingQueue()
             let graded = try await Self.submission(app, id, as: "instructor@demo.test")
             #expect(graded.autograderScore == 1, "\(graded.problem ?? "") \(graded.log ?? "")")
+
+            // A worker on a machine that has never set this autograder up (no layer, no kept source, nothing cached)
+            // builds it from the zip in the database; grading runs load assignments without their zip, so it is
+            // read then.
+            let assignment = try #require(try await Assignment.find(assignmentID, on: app.db))
+            let data = URL(fileURLWithPath: app.platformConfig.dataDirectory).standardizedFileURL.path
+            try FileManager.default.removeItem(atPath: app.sandbox.sandbox.configuration.layersFolder + "/" + assignment.layerID)
+            try FileManager.default.removeItem(atPath: data + "/autograder-sources/" + assignment.layerID)
+            app.environmentLayers = EnvironmentLayers(app: app, dataDirectory: data)
+            #expect(app.sandbox.sandbox.layer(id: assignment.layerID) == nil)
+            let elsewhere = try await app.handIn(assignmentID, files: ["calc.py": Data("x = 1\n".utf8)], as: try await app.bearer("student5@demo.test"))
+            try await app.drainGradingQueue()
+            let regraded = try await Self.submission(app, try elsewhere.content.decode(SubmissionDTO.self).id, as: "instructor@demo.test")
+            #expect(regraded.autograderScore == 1, "\(regraded.problem ?? "") \(regraded.log ?? "")")
+            #expect(app.sandbox.sandbox.layer(id: assignment.layerID) != nil)
         }
     }
 

@@ -120,6 +120,46 @@ import Ledger
         }
     }
 
+    /// A worker works ahead: while a run is in the sandbox it claims and loads its next job. Stopping, it finishes
+    /// the run, records it, and puts the job it claimed ahead back (queued, its attempt not counted); every hand-in
+    /// is then graded exactly once.
+    @Test func aStoppingWorkerPutsBackTheJobItClaimedAhead() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let assignmentID = try await Self.classroom(app, run: "sleep 2; python3 hello.py")
+            var submissions: [UUID] = []
+            for student in 1...3 {
+                let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student\(student)@demo.test"))
+                submissions.append(try handIn.content.decode(SubmissionDTO.self).id)
+            }
+            let workers = GradingWorkers(count: 1, lease: 30, poll: .milliseconds(50))
+            workers.start(app)
+            var claimed = 0
+            for _ in 0..<300 where claimed < 2 {
+                try await Task.sleep(for: .milliseconds(100))
+                claimed = try await QueuedJob.query(on: app.db).filter(\.$status == .running).count()
+            }
+            #expect(claimed == 2, "the worker did not claim its next job while the first ran")
+            await workers.stop()
+            let jobs = try await QueuedJob.query(on: app.db).filter(\.$kind == GradingJobs.grade).all()
+            #expect(jobs.filter { $0.status == .done }.count == 1)
+            #expect(jobs.filter { $0.status == .queued }.count == 2)
+            #expect(jobs.filter { $0.status == .queued }.allSatisfy { $0.attempts == 0 && $0.leaseOwner == nil })
+            #expect(try await Submission.query(on: app.db).filter(\.$status == .queued).count() == 2)
+
+            try await app.drainGradingQueue()
+            for id in submissions {
+                let submission = try #require(try await Submission.find(id, on: app.db))
+                #expect(submission.status == .graded)
+                #expect(submission.score == 5)
+                let job = try #require(try await QueuedJob.find(try #require(submission.jobID), on: app.db))
+                #expect(job.attempts == 1)
+                #expect(try await LedgerEntry.query(on: app.db).filter(\.$holdID == submission.holdID).filter(\.$kind == .settle).count() == 1)
+            }
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+
     @Test func aKilledWorkerProcessLeavesItsJobToAnotherWhichGradesItOnce() async throws {
         let folder = try CLITests.temporaryFolder()
         defer {

@@ -191,6 +191,24 @@ import Glibc
         #expect(composed.arguments(for: SandboxJob(command: ["true"], network: true), jobFolder: "/j").joined(separator: " ").contains("--ro-bind /etc-network /etc"))
     }
 
+    /// A lane has the same namespaces and read-only view; its writable places are all on its own host folder (so the
+    /// platform can wipe them), /dev is read-only, and its first process is campuscloud-lane as pid 1.
+    @Test func aLanesIsolationSetIsAJobsWithWipeableFolders() {
+        let builder = BwrapArguments(rootEntries: ["/lib": .symlink("usr/lib"), "/bin": .folder], identityFolder: "/ids")
+        let job = SandboxJob(command: [BwrapArguments.LaneMounts.launcherPath], workPath: "/autograder")
+        let args = builder.arguments(for: job, jobFolder: "/jobs/lane-1", view: .host, lane: .init(folder: "/jobs/lane-1", launcher: "/jobs/.lane-launcher"))
+        let line = args.joined(separator: " ")
+        for required in ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--cap-drop ALL",
+                         "--clearenv", "--proc /proc", "--dev /dev --bind /jobs/lane-1/shm /dev/shm --remount-ro /dev",
+                         "--bind /jobs/lane-1/tmp /tmp", "--bind /jobs/lane-1/work /autograder", "--ro-bind /jobs/.lane-launcher /.campuscloud-lane",
+                         "--ro-bind /usr /usr", "--remount-ro /"] {
+            #expect(line.contains(required), "missing \(required)")
+        }
+        #expect(!line.contains("--tmpfs"), "a tmpfs inside the lane could not be wiped by the platform")
+        #expect(!line.contains("--share-net"))
+        #expect(args.suffix(3) == ["--as-pid-1", "--", "/.campuscloud-lane"])
+    }
+
     /// The composed /etc holds the listed entries readable by all, symlinks as symlinks, and nothing private.
     @Test func theComposedEtcCopiesOnlyWhatJobsMayRead() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("cc-etc-\(UUID().uuidString)").path

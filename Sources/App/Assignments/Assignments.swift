@@ -2,6 +2,7 @@
 // and the page's form; an autograder zip is checked whole before anything is stored, and a new one is set up
 // (setup.sh into an environment layer) by a queued job enqueued in the same transaction.
 import Fluent
+import SQLKit
 import Foundation
 import Grading
 import Vapor
@@ -159,9 +160,15 @@ enum Assignments {
         }
     }
 
-    /// The autograder's files: the zip's (checked when it was stored) or nothing for Classroom tests.
-    static func autograderFiles(_ assignment: Assignment) throws -> [String: Data] {
-        guard let zip = assignment.autograderZip else { return [:] }
+    /// The autograder's files: the zip's (checked when it was stored) or nothing for Classroom tests. The zip is read
+    /// from the database when the assignment was loaded without it (see `Assignment.forGrading`).
+    static func autograderFiles(_ assignment: Assignment, on db: any Database) async throws -> [String: Data] {
+        var stored = assignment.autograderZip
+        if stored == nil, assignment.kind == .gradescope, let sql = db as? any SQLDatabase {
+            stored = try await sql.select().column("autograder_zip").from(Assignment.schema).where("id", .equal, assignment.requireID())
+                .first()?.decode(column: "autograder_zip", as: Data?.self)
+        }
+        guard let zip = stored else { return [:] }
         let files = try SafeArchive.read(zip, limits: GradescopeRun.bundleLimits)
         return try GradescopeRun.bundle(files).get()
     }

@@ -166,10 +166,10 @@ actor EnvironmentLayers {
 
     /// The autograder's files as runs get them: the zip's, with what setup.sh wrote into /autograder/source on
     /// this machine when it has run here.
-    func source(of assignment: Assignment) throws -> [String: Data] {
+    func source(of assignment: Assignment) async throws -> [String: Data] {
         let id = assignment.layerID
         if let cached = sources[id] { return cached }
-        var files = try Assignments.autograderFiles(assignment)
+        var files = try await Assignments.autograderFiles(assignment, on: app.db)
         if let kept = Self.readFolder(keptSources + "/" + id) { files = kept }
         remember(files, for: id)
         return files
@@ -187,7 +187,7 @@ actor EnvironmentLayers {
         let id = assignment.layerID
         if let layer = app.sandbox.sandbox.layer(id: id) { return .ready(layer, log: "Already set up on this machine.") }
         if let running = building[id] { return try await running.value }
-        let source = try Assignments.autograderFiles(assignment)
+        let source = try await Assignments.autograderFiles(assignment, on: app.db)
         let sandbox = app.sandbox.sandbox, kept = keptSources
         let task = Task { () throws -> Outcome in
             var files: [String: Data] = [:]

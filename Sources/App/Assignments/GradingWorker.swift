@@ -58,10 +58,35 @@ struct GradingWorker: Sendable {
     /// A result arrived after the lease had gone to another worker: that worker's result is the one kept.
     struct LeaseLost: Error {}
 
+    /// A claimed job, its lease kept alive until it is recorded, and for a grading run everything its sandbox run
+    /// needs (loaded while another run was in the sandbox, when the worker works ahead).
+    struct Claimed: Sendable {
+        let job: QueuedJob
+        let renewal: Task<Void, Never>
+        /// The grading run's rows (nil for other kinds, or when there is nothing left to grade).
+        var grade: GradeInput?
+    }
+
+    struct GradeInput: Sendable {
+        let submission: Submission
+        let assignment: Assignment
+        let person: User
+        let files: [String: Data]
+        let previous: [Submission]
+    }
+
     /// Claims one job and finishes it; false when there was nothing to do.
     func runOnce() async throws -> Bool {
+        guard let claimed = try await claim() else { return false }
+        if let record = await run(claimed) { await record() }
+        return true
+    }
+
+    /// Claims the oldest job of this worker's kinds, starts renewing its lease, and loads a grading run's rows
+    /// (marking the submission running). nil when there is nothing to do.
+    func claim() async throws -> Claimed? {
         let queue = JobQueue(db: app.db)
-        guard let job = try await queue.claim(worker: name, kinds: kinds, lease: lease), let jobID = job.id else { return false }
+        guard let job = try await queue.claim(worker: name, kinds: kinds, lease: lease), let jobID = job.id else { return nil }
         let renewal = Task { [name, lease] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(max(0.2, lease / 3)))
@@ -69,52 +94,102 @@ struct GradingWorker: Sendable {
                 _ = try? await queue.renew(jobID, worker: name, lease: lease)
             }
         }
-        defer { renewal.cancel() }
+        var claimed = Claimed(job: job, renewal: renewal)
+        guard job.kind == GradingJobs.grade else { return claimed }
+        do {
+            claimed.grade = try await load(job)
+        } catch {
+            await failed(job, error)
+        }
+        return claimed
+    }
+
+    /// Runs a claimed job. A grading run's result is not recorded yet: what records it (settles its credits and
+    /// completes the job with the result, in one transaction) comes back, so a worker may start its next run first.
+    func run(_ claimed: Claimed) async -> (@Sendable () async -> Void)? {
+        let job = claimed.job, queue = JobQueue(db: app.db)
         do {
             switch job.kind {
-            case GradingJobs.grade: try await grade(job)
+            case GradingJobs.grade:
+                guard let input = claimed.grade else { break }  // nothing to grade (gone, or failed while loading)
+                let outcome = try await Grader(app: app).grade(input.submission, input.assignment, files: input.files,
+                                                               person: input.person, previous: input.previous)
+                return { [self] in
+                    defer { claimed.renewal.cancel() }
+                    do { try await self.record(job, input, outcome) } catch { await self.failed(job, error) }
+                }
             case GradingJobs.setup: try await setUp(job)
             case ResearchJobs.kind: try await ResearchJobs.run(job, worker: self)
-            default: _ = try await queue.fail(jobID, worker: name, error: "No worker handles jobs of kind \(job.kind).", retry: false)
+            default: _ = try await queue.fail(try job.requireID(), worker: name, error: "No worker handles jobs of kind \(job.kind).", retry: false)
             }
-        } catch is LeaseLost {
-            app.logger.warning("Grading job \(jobID): the lease ran out before the result was recorded; another worker's result stands")
         } catch {
-            let final = job.attempts >= job.maxAttempts
-            app.logger.error("Grading job \(jobID) failed (attempt \(job.attempts) of \(job.maxAttempts)): \(String(describing: error))")
-            guard try await queue.fail(jobID, worker: name, error: String(describing: error), retry: !final) else { return true }
-            if final { try await failedForGood(job, reason: String(describing: error)) }
+            await failed(job, error)
         }
-        return true
+        claimed.renewal.cancel()
+        return nil
+    }
+
+    /// Puts back a job claimed ahead but never started (the worker is stopping): it is queued again, its attempt
+    /// not counted, its submission waiting again.
+    func release(_ claimed: Claimed) async {
+        claimed.renewal.cancel()
+        guard let jobID = claimed.job.id, (try? await JobQueue(db: app.db).release(jobID, worker: name)) == true else { return }
+        if let submission = claimed.grade?.submission.id {
+            try? await Self.record(submission, on: app.db) { $0.set("status", to: SubmissionStatus.queued.rawValue) }
+        }
+    }
+
+    /// A job that threw: tried again while attempts remain, else failed for good (its submission, set-up or research
+    /// job says why). A lost lease records nothing: another worker's result stands.
+    private func failed(_ job: QueuedJob, _ error: any Error) async {
+        guard let jobID = job.id else { return }
+        if error is LeaseLost {
+            app.logger.warning("Grading job \(jobID): the lease ran out before the result was recorded; another worker's result stands")
+            return
+        }
+        let final = job.attempts >= job.maxAttempts
+        app.logger.error("Grading job \(jobID) failed (attempt \(job.attempts) of \(job.maxAttempts)): \(String(describing: error))")
+        do {
+            guard try await JobQueue(db: app.db).fail(jobID, worker: name, error: String(describing: error), retry: !final) else { return }
+            if final { try await failedForGood(job, reason: String(describing: error)) }
+        } catch {
+            app.logger.error("Grading job \(jobID): the failure could not be recorded (\(String(describing: error))); the sweep will")
+        }
     }
 
     // MARK: Grading a submission
 
-    private func grade(_ job: QueuedJob) async throws {
+    /// The submission's rows, with the submission marked running; nil (the job completed) when it no longer exists.
+    private func load(_ job: QueuedJob) async throws -> GradeInput? {
         let payload = try GradingJobs.decode(GradingJobs.GradePayload.self, job.payload)
         guard let submission = try await Submission.find(payload.submission, on: app.db),
-              let assignment = try await Assignment.find(submission.$assignment.id, on: app.db),
+              let assignment = try await Assignment.forGrading(submission.$assignment.id, on: app.db),
               let person = try await User.find(submission.$user.id, on: app.db) else {
             try await complete(job, result: "the submission no longer exists") { _ in }
-            return
+            return nil
         }
         try await Self.record(payload.submission, on: app.db) { $0.set("status", to: SubmissionStatus.running.rawValue) }
         let files = try await SubmissionFile.query(on: app.db).filter(\.$submission.$id == payload.submission).all()
         let previous = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID())
             .filter(\.$user.$id == person.requireID()).filter(\.$attempt < submission.attempt).sort(\.$attempt)
             .field(\.$id).field(\.$submittedAt).field(\.$score).all()  // only what the metadata names (not each attempt's log and results)
-        let outcome = try await Grader(app: app).grade(submission, assignment, files: Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { a, _ in a }),
-                                                       person: person, previous: previous)
-        let charged = try await SandboxCharges.settle(submission.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs, app: app)
+        return GradeInput(submission: submission, assignment: assignment, person: person,
+                          files: Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { a, _ in a }), previous: previous)
+    }
+
+    /// Settles the run's credits by what it used, then records the result and completes the job in one transaction.
+    private func record(_ job: QueuedJob, _ input: GradeInput, _ outcome: GradingOutcome) async throws {
+        let submissionID = try input.submission.requireID()
+        let charged = try await SandboxCharges.settle(input.submission.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs, app: app)
         try await complete(job, result: "graded") { tx in
-            try await Self.record(payload.submission, on: tx) { update in
+            try await Self.record(submissionID, on: tx) { update in
                 update.set("status", to: SubmissionStatus.graded.rawValue).set("graded_at", to: Date())
                     .set("score", to: outcome.score).set("max_score", to: outcome.maxScore).set("results", to: outcome.results)
                     .set("problem", to: outcome.problem).set("log", to: outcome.log).set("cpu_ms", to: outcome.cpuMs)
                     .set("wall_ms", to: outcome.wallMs).set(SQLColumn("charged"), to: SQLBinaryExpression(SQLColumn("charged"), .add, SQLBind(charged)))
             }
         }
-        app.platformMetrics.recordGrading(assignment.kind.rawValue, problem: outcome.problem != nil)
+        app.platformMetrics.recordGrading(input.assignment.kind.rawValue, problem: outcome.problem != nil)
     }
 
     // MARK: Setting an autograder up
@@ -198,6 +273,8 @@ struct GradingWorker: Sendable {
 
 /// `count` workers in this process, polling the queue while it is empty; stopped with the application.
 final class GradingWorkers: LifecycleHandler, Sendable {
+    /// A worker claims its next job while the current one runs only when the current run may take at most this long.
+    static let workAheadSeconds = 120
     let count: Int
     let lease: TimeInterval
     let poll: Duration
@@ -218,18 +295,39 @@ final class GradingWorkers: LifecycleHandler, Sendable {
             let worker = GradingWorker(app: application, name: "\(host):\(pid):\(index + 1)", lease: lease)
             return Task { [poll] in
                 var lastSweep = ContinuousClock.now - .seconds(60)
+                // Working ahead: while a grading run is in the sandbox, the next job is claimed and its rows loaded,
+                // and a finished run is recorded while the next one runs. The sandbox runs one job at a time per
+                // worker either way; the database work no longer waits in between. Only a short run is followed
+                // by a claim ahead, so no job waits long behind another.
+                var ahead: Task<GradingWorker.Claimed?, any Error>?
+                var recording: Task<Void, Never>?
                 while !Task.isCancelled {
                     do {
                         if index == 0, ContinuousClock.now - lastSweep > .seconds(30) {
                             lastSweep = .now
                             try await GradingJobs.sweep(application)
                         }
-                        if try await worker.runOnce() == false { try? await Task.sleep(for: poll) }
+                        let next = ahead
+                        ahead = nil
+                        let found: GradingWorker.Claimed?
+                        if let next { found = try await next.value } else { found = try await worker.claim() }
+                        guard let claimed = found else {
+                            try? await Task.sleep(for: poll)
+                            continue
+                        }
+                        if let input = claimed.grade, input.assignment.timeLimitSeconds <= GradingWorkers.workAheadSeconds {
+                            ahead = Task { try await worker.claim() }
+                        }
+                        let record = await worker.run(claimed)
+                        await recording?.value
+                        recording = record.map { record in Task { await record() } }
                     } catch {
                         application.logger.warning("Grading worker \(worker.name): \(String(describing: error)); trying again shortly")
                         try? await Task.sleep(for: .seconds(1))
                     }
                 }
+                await recording?.value
+                if let claimed = try? await ahead?.value { await worker.release(claimed) }
             }
         }
         tasks.withLockedValue { $0 += started }

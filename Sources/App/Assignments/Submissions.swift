@@ -97,9 +97,7 @@ enum Submissions {
             try await app.writeTransaction(on: db) { tx in
                 submission.jobID = try await GradingJobs.enqueueGrade(submissionID, run: 1, on: tx).id
                 try await submission.create(on: tx)
-                for (path, data) in files.sorted(by: { $0.key < $1.key }) {
-                    try await SubmissionFile(submissionID: submissionID, path: path, contents: data).create(on: tx)
-                }
+                try await SubmissionFile.insert(files, of: submissionID, on: tx)
             }
         } catch {
             if let hold { _ = try? await app.ledger(on: db).void(hold.requireID(), memo: "the hand-in was not stored") }

@@ -6,6 +6,7 @@ import Fluent
 import Foundation
 import Grading
 import Sandbox
+import SQLKit
 import Vapor
 
 struct GradingBenchCommand: AsyncParsableCommand {
@@ -118,9 +119,16 @@ struct GradingBenchCommand: AsyncParsableCommand {
             let access = try await CourseAccess.load(student, course, on: app.db)
             _ = try await Submissions.submit(files, to: ready, course: course, by: student, access: access, on: app, db: app.db)
         }
+        // The bench's own polling (every 20 ms) is one plain statement, so it takes as little as it can from the
+        // platform it measures.
+        guard let sql = app.db as? any SQLDatabase else { throw CommandFailure("the bench needs an SQL database") }
+        let assignmentID = try assignment.requireID()
         func waitForAll(_ count: Int) async throws -> Int {
             while true {
-                let done = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID()).filter(\.$status ~~ [.graded, .failed]).count()
+                let row = try await sql.raw("""
+                    SELECT count(*) AS done FROM submissions WHERE assignment_id = \(bind: assignmentID) AND status IN ('graded', 'failed')
+                    """).first()
+                let done = try row?.decode(column: "done", as: Int.self) ?? 0
                 if done >= count { return done }
                 try await Task.sleep(for: .milliseconds(20))
             }

@@ -48,3 +48,13 @@ final class Assignment: Model, @unchecked Sendable {
     var isReleased: Bool { releaseAt.map { $0 <= Date() } ?? true }
     var gradesPublished: Bool { gradesPublishedAt != nil }
 }
+
+extension Assignment {
+    /// The assignment without its autograder zip (up to 50 MB, needed only to set the autograder up, and then read
+    /// by `Assignments.autograderFiles`): what a grading run loads.
+    static func forGrading(_ id: UUID, on db: any Database) async throws -> Assignment? {
+        let query = Assignment.query(on: db).filter(\.$id == id)
+        query.query.fields = Assignment.keys.filter { $0 != "autograder_zip" }.map { .path([$0], schema: Assignment.schema) }
+        return try await query.first()
+    }
+}

@@ -1,6 +1,7 @@
 // One hand-in of an assignment and its grading: the files are kept (SubmissionFile), the autograder's result is
 // stored as Gradescope's results.json text (both kinds), staff adjustments apart (GradeAdjustment).
 import Fluent
+import SQLKit
 import Foundation
 
 enum SubmissionStatus: String, Codable, Sendable { case queued, running, graded, failed }
@@ -73,5 +74,23 @@ final class GradeAdjustment: Model, @unchecked Sendable {
         self.points = points
         self.comment = comment
         createdAt = time
+    }
+}
+
+extension SubmissionFile {
+    /// A hand-in's files in one INSERT (one statement, whatever the number of files).
+    static func insert(_ files: [String: Data], of submissionID: UUID, on db: any Database) async throws {
+        guard !files.isEmpty else { return }
+        guard let sql = db as? any SQLDatabase else {
+            for (path, data) in files.sorted(by: { $0.key < $1.key }) {
+                try await SubmissionFile(submissionID: submissionID, path: path, contents: data).create(on: db)
+            }
+            return
+        }
+        var insert = sql.insert(into: schema).columns("id", "submission_id", "path", "contents")
+        for (path, data) in files.sorted(by: { $0.key < $1.key }) {
+            insert = insert.values(SQLBind(UUID()), SQLBind(submissionID), SQLBind(path), SQLBind(data))
+        }
+        try await insert.run()
     }
 }
