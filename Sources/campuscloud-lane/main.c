@@ -132,11 +132,14 @@ static void kill_the_rest(void) {
     _exit(4);  // could not get rid of them: the lane dies (and with it, the namespace)
 }
 
-static void say(const char *first, const char *second) {
-    ssize_t ignored = write(2, first, strlen(first));
-    if (second) ignored = write(2, second, strlen(second));
-    ignored = write(2, "\n", 1);
-    (void)ignored;
+// Writes a line of up to three parts to the job's stderr.
+static void say(const char *first, const char *second, const char *third) {
+    const char *parts[4] = {first, second, third, "\n"};
+    for (int i = 0; i < 4; i++) {
+        if (!parts[i]) continue;
+        ssize_t ignored = write(2, parts[i], strlen(parts[i]));
+        (void)ignored;
+    }
 }
 
 // Splits the request's strings into argv and the environment (NULL-terminated, pointing into `strings`).
@@ -167,14 +170,23 @@ static void run_job(const struct lane_request *request, char **argv, char **envp
     for (int i = 0; i < request->limit_count && i < LANE_MAX_LIMITS; i++) {
         struct rlimit limit = {request->limits[i].soft, request->limits[i].hard};
         if (setrlimit(request->limits[i].resource, &limit) != 0) {
-            say("campuscloud-lane: cannot set the job's limits: ", strerror(errno));
+            say("campuscloud-lane: cannot set the job's limits: ", strerror(errno), NULL);
             _exit(125);
         }
     }
     environ = envp;  // execvp looks the command up in the job's PATH
-    execvp(argv[0], argv);
-    int failure = errno;
-    say(argv[0], failure == ENOENT ? ": not found" : ": cannot be run");
+    // "Text file busy": a job file is executed a moment after the platform wrote it, and a process the platform
+    // started at that moment without its fork lock (a library's posix_spawn) may hold a copy of the written
+    // descriptor until its own exec. That lasts a moment: try again for up to a second.
+    int failure = 0;
+    for (int attempt = 0; attempt < 200; attempt++) {
+        execvp(argv[0], argv);
+        failure = errno;
+        if (failure != ETXTBSY) break;
+        usleep(5000);
+    }
+    if (failure == ENOENT) say(argv[0], ": not found", NULL);
+    else say(argv[0], ": cannot be run: ", strerror(failure));
     _exit(failure == ENOENT ? 127 : 126);
 }
 
