@@ -84,6 +84,9 @@ final class LanePool: @unchecked Sendable {
     private var idle: [Lane] = []
     /// Lanes whose job is over and whose wipe is under way: a job that finds no idle lane waits a moment for one.
     private var finishing = 0
+    /// Set when a lane failed to start: until then no lane is tried.
+    private var failedUntil: ContinuousClock.Instant?
+    private var lastFailure = ""
     private var stopped = false
     private let maker = LongLivedThread(name: "lanes")
     private let id = String(UUID().uuidString.lowercased().prefix(8))
@@ -95,16 +98,28 @@ final class LanePool: @unchecked Sendable {
         self.keep = keep
     }
 
-    /// An idle lane, or a new one.
+    /// An idle lane, or a new one. After a lane failed to start, none is tried for a minute (jobs meanwhile get
+    /// sandboxes of their own, rather than each paying a failed start).
     func lane() throws -> Lane {
         lastUsed = .now
         while let candidate = takeIdle() {
             if candidate.isAlive { return candidate }
             destroy(candidate)
         }
+        if let failure = condition.withLock({ failedUntil.map { ContinuousClock.now < $0 } == true ? lastFailure : nil }) {
+            throw SandboxError.hostFailure(failure)
+        }
         // bwrap's --die-with-parent follows the thread that started it: lanes are started by the pool's own thread,
         // which lives as long as the pool (a job's thread ends with its job).
-        return try maker.perform { try self.make() }
+        do {
+            return try maker.perform { try self.make() }
+        } catch {
+            condition.withLock {
+                failedUntil = .now + .seconds(60)
+                lastFailure = String(describing: error)
+            }
+            throw error
+        }
     }
 
     var idleCount: Int { condition.withLock { idle.count } }

@@ -98,6 +98,20 @@ import Testing
         #expect(sandbox.launchCount(.lane) == 5)
     }
 
+    @Test func aLaneThatCannotStartIsNotTriedForEveryJob() async throws {
+        var configuration = Sandbox.Configuration(jobsRoot: Fixtures.temporaryFolder("jobs") + "/jobs")
+        configuration.uidRange = 61_700...61_719
+        configuration.laneLauncher = "/bin/true"  // exits at once: never says hello
+        let sandbox = Sandbox(configuration: configuration)
+        defer { sandbox.shutdown() }
+        for _ in 0..<3 {
+            let result = try await Self.run(sandbox, "echo fine")
+            #expect(result.stdout == "fine\n", "\(result)")
+        }
+        #expect(sandbox.launchCount(.lane) == 0)
+        #expect(sandbox.laneStarts == 1, "a lane that failed to start was tried again for the next jobs")
+    }
+
     @Test func withoutTheLaneProgramEveryJobHasASandboxOfItsOwn() async throws {
         var configuration = Sandbox.Configuration(jobsRoot: Fixtures.temporaryFolder("jobs") + "/jobs")
         configuration.uidRange = 61_680...61_699
