@@ -64,20 +64,13 @@ final class Lane: @unchecked Sendable {
 }
 
 final class LanePool: @unchecked Sendable {
-    struct Environment {
-        var host: Sandbox.Host
-        var jobsRoot: String
-        var spares: SpareCgroups
-        var uids: UIDAllocator
-        /// The campuscloud-lane program (a copy under the jobs folder, readable by the lanes' uids).
-        var launcher: String
-        /// Counts lanes started (tests check that a lane was reused, or replaced).
-        var started: LaneCounter
-    }
-
     static let jobsPerLane = 1000
     let shape: ReadyPool.Shape
-    private let environment: Environment
+    private let environment: PoolEnvironment
+    /// The campuscloud-lane program (a copy under the jobs folder, readable by the lanes' uids).
+    private let launcher: String
+    /// Counts lanes started (tests check that a lane was reused, or replaced).
+    private let started: LaneCounter
     /// Idle lanes kept for later jobs; more may exist while more jobs run at once.
     private let keep: Int
     private let condition = NSCondition()
@@ -92,9 +85,11 @@ final class LanePool: @unchecked Sendable {
     private let id = String(UUID().uuidString.lowercased().prefix(8))
     private(set) var lastUsed = ContinuousClock.now
 
-    init(shape: ReadyPool.Shape, environment: Environment, keep: Int) {
+    init(shape: ReadyPool.Shape, environment: PoolEnvironment, launcher: String, started: LaneCounter, keep: Int) {
         self.shape = shape
         self.environment = environment
+        self.launcher = launcher
+        self.started = started
         self.keep = keep
     }
 
@@ -236,36 +231,25 @@ final class LanePool: @unchecked Sendable {
     // MARK: - Making and ending lanes
 
     private func destroy(_ lane: Lane) {
-        kill(lane.pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(lane.pid, &status, 0) < 0 && errno == EINTR {}
+        Launcher.reap(lane.pid)
         lane.cgroup?.killAll()
         close(lane.pidfd)
         close(lane.control)
-        lane.folder.remove()
-        if let cgroup = lane.cgroup { environment.spares.put(cgroup) }
-        environment.uids.release(lane.uid)
+        environment.release(Seat(uid: lane.uid, folder: lane.folder, cgroup: lane.cgroup))
     }
 
     private func make() throws -> Lane {
-        let host = environment.host, environment = self.environment
-        let name = "lane-\(id)-" + UUID().uuidString.lowercased()
-        let uid = environment.uids.allocate()
-        let owner = uid.map { (uid: $0, gid: $0) }
+        let host = environment.host
         var undo = Cleanup()
-        undo.add { environment.uids.release(uid) }
         do {
-            let folder = try JobFolder.create(root: environment.jobsRoot, name: name, diskBytes: SandboxLimits().diskMB << 20, owner: owner)
-            undo.add { folder.remove() }
+            let seat = try environment.seat(named: "lane-\(id)-" + UUID().uuidString.lowercased(), undo: &undo)
+            let folder = seat.folder
             chmod(folder.path, 0o711)  // bwrap, as the lane's uid, binds the folders inside
             for sub in Lane.writableFolders {
                 let path = folder.path + "/" + sub
                 guard mkdir(path, 0o755) == 0 else { throw SandboxError.hostFailure("cannot create \(path)") }
-                if let owner { _ = chown(path, owner.uid, owner.gid) }
+                if let owner = seat.owner { _ = chown(path, owner.uid, owner.gid) }
             }
-            let cgroup = try environment.spares.take() ?? JobCgroup.create(host.cgroups, name: name)
-            if let cgroup { undo.add { environment.spares.put(cgroup) } }
-            try cgroup?.apply(SandboxLimits())
 
             var sockets: [Int32] = [-1, -1]
             guard cc_lane_socketpair(&sockets) == 0 else { throw SandboxError.hostFailure("cannot create the lane's socket") }
@@ -273,28 +257,22 @@ final class LanePool: @unchecked Sendable {
             let output = try StdinFile.make(nil)  // what bwrap or the lane say if they cannot start
             defer { close(output) }
             let template = SandboxJob(command: [BwrapArguments.LaneMounts.launcherPath], workPath: shape.workPath)
-            let view: SystemView = shape.layer.map { .layer($0, building: false) } ?? .host
-            let arguments = host.arguments.arguments(for: template, jobFolder: folder.path, view: view,
-                                                     lane: .init(folder: folder.path, launcher: environment.launcher))
-            let spec = ExecSpec(launcher: host.bwrap, arguments: arguments,
-                                rlimits: [cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0)], uid: uid,
-                                overlays: shape.layer.map { LayerMounts.overlays(layer: $0, building: false,
-                                                                                 composedEtc: host.arguments.composedEtcFolder(of: $0, network: false) != nil) } ?? [])
+            let arguments = host.arguments.arguments(for: template, jobFolder: folder.path, view: shape.view,
+                                                     lane: .init(folder: folder.path, launcher: launcher))
+            let spec = shape.spec(host: host, arguments: arguments, uid: seat.uid)
             let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
             defer { close(devNull) }
             let pipes = JobPipes(stdoutRead: -1, stdoutWrite: output, stderrRead: -1, stderrWrite: output, statusRead: -1, statusWrite: sockets[1])
-            let spawned = Launcher.spawn(spec, stdin: devNull, pipes: pipes, cgroupProcs: cgroup?.procsFiles ?? [])
+            let spawned = Launcher.spawn(spec, stdin: devNull, pipes: pipes, cgroupProcs: seat.cgroup?.procsFiles ?? [])
             close(sockets[1])
             guard case .success(let pid) = spawned else {
                 throw SandboxError.hostFailure("could not start a sandbox lane")
             }
             let pidfd = cc_pidfd_open(pid)
-            let lane = Lane(pid: pid, pidfd: pidfd, control: sockets[0], uid: uid, folder: folder, cgroup: cgroup)
-            environment.started.increment()
+            let lane = Lane(pid: pid, pidfd: pidfd, control: sockets[0], uid: seat.uid, folder: folder, cgroup: seat.cgroup)
+            started.increment()
             guard Self.waitForHello(lane) else {
-                kill(pid, SIGKILL)
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                Launcher.reap(pid)
                 close(pidfd)
                 lseek(output, 0, SEEK_SET)
                 var said = [UInt8](repeating: 0, count: 2048)

@@ -148,6 +148,15 @@ enum Launcher {
     }
 }
 
+extension Launcher {
+    /// Kills a started process (a prepared sandbox or a lane) and waits for it.
+    static func reap(_ pid: pid_t) {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+}
+
 struct LaunchFailure: Error {
     var step: String
     var errno: Int32

@@ -29,6 +29,17 @@ final class ReadyPool: @unchecked Sendable {
             case .layer(_, true): return nil
             }
         }
+
+        /// The system view its sandboxes see.
+        var view: SystemView { layer.map { .layer($0, building: false) } ?? .host }
+
+        /// How a sandbox of this shape is started: bwrap with `arguments`, as `uid`, over the layer's overlays, with
+        /// only the core-dump limit (each job sets its own limits inside; lowering is always allowed).
+        func spec(host: Sandbox.Host, arguments: [String], uid: UInt32?) -> ExecSpec {
+            ExecSpec(launcher: host.bwrap, arguments: arguments, rlimits: [cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0)], uid: uid,
+                     overlays: layer.map { LayerMounts.overlays(layer: $0, building: false,
+                                                                composedEtc: host.arguments.composedEtcFolder(of: $0, network: false) != nil) } ?? [])
+        }
     }
 
     final class Slot {
@@ -61,12 +72,7 @@ final class ReadyPool: @unchecked Sendable {
         }
     }
 
-    struct Environment {
-        var host: Sandbox.Host
-        var jobsRoot: String
-        var spares: SpareCgroups
-        var uids: UIDAllocator
-    }
+    typealias Environment = PoolEnvironment
 
     static let controlPath = "/.campuscloud"
     let shape: Shape
@@ -122,10 +128,8 @@ final class ReadyPool: @unchecked Sendable {
         close(slot.pidfd)
         close(slot.stdin)
         if slot.block >= 0 { close(slot.block) }
-        slot.folder.remove()
         try? FileManager.default.removeItem(atPath: slot.control)
-        if let cgroup = slot.cgroup { environment.spares.put(cgroup) }
-        environment.uids.release(slot.uid)
+        environment.release(Seat(uid: slot.uid, folder: slot.folder, cgroup: slot.cgroup))
     }
 
     func refill() { slots.refill() }
@@ -138,9 +142,7 @@ final class ReadyPool: @unchecked Sendable {
     // MARK: - Making ready sandboxes
 
     private static func discard(_ slot: Slot, environment: Environment) {
-        kill(slot.pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(slot.pid, &status, 0) < 0 && errno == EINTR {}
+        Launcher.reap(slot.pid)
         slot.pipes.closeReadEnds()
         release(slot, environment: environment)
     }
@@ -148,35 +150,23 @@ final class ReadyPool: @unchecked Sendable {
     private func makeSlot() throws -> Slot {
         let host = environment.host
         let name = "ready-\(id)-" + UUID().uuidString.lowercased()
-        let environment = self.environment
-        let uid = environment.uids.allocate()
-        let owner = uid.map { (uid: $0, gid: $0) }
         var undo = Cleanup()
-        undo.add { environment.uids.release(uid) }
         do {
-            let folder = try JobFolder.create(root: environment.jobsRoot, name: name, diskBytes: SandboxLimits().diskMB << 20, owner: owner)
-            undo.add { folder.remove() }
+            let seat = try environment.seat(named: name, undo: &undo)
             let control = environment.jobsRoot + "/" + name + ".ctl"
             guard mkdir(control, 0o755) == 0 else { throw SandboxError.hostFailure("cannot create \(control)") }
             undo.add { try? FileManager.default.removeItem(atPath: control) }
-            let cgroup = try environment.spares.take() ?? JobCgroup.create(host.cgroups, name: name)
-            if let cgroup { undo.add { environment.spares.put(cgroup) } }
-            try cgroup?.apply(SandboxLimits())
             let pipes = try JobPipes.make()
             let stdin = try StdinFile.make(nil)
             var block: [Int32] = [-1, -1]
             guard cc_pipe_cloexec(&block) == 0 else { throw SandboxError.hostFailure("cannot create pipes") }
 
             let template = SandboxJob(command: ["/bin/sh", Self.controlPath + "/run"], workPath: shape.workPath)
-            let view: SystemView = shape.layer.map { .layer($0, building: false) } ?? .host
-            let arguments = host.arguments.arguments(for: template, jobFolder: folder.path, view: view,
+            let arguments = host.arguments.arguments(for: template, jobFolder: seat.folder.path, view: shape.view,
                                                      control: (folder: control, blockFD: 4))
-            // Only the core-dump limit now: the run script sets the job's own limits (lowering is always allowed).
-            let spec = ExecSpec(launcher: host.bwrap, arguments: arguments,
-                                rlimits: [cc_rlimit(resource: CC_RLIMIT_CORE, soft: 0, hard: 0)], uid: uid,
-                                overlays: shape.layer.map { LayerMounts.overlays(layer: $0, building: false,
-                                                                                 composedEtc: host.arguments.composedEtcFolder(of: $0, network: false) != nil) } ?? [])
-            let spawned = Launcher.spawn(spec, stdin: stdin, pipes: pipes, blockFD: block[0], cgroupProcs: cgroup?.procsFiles ?? [])
+            // The run script sets the job's own limits (lowering is always allowed).
+            let spec = shape.spec(host: host, arguments: arguments, uid: seat.uid)
+            let spawned = Launcher.spawn(spec, stdin: stdin, pipes: pipes, blockFD: block[0], cgroupProcs: seat.cgroup?.procsFiles ?? [])
             pipes.closeWriteEnds()
             close(block[0])
             guard case .success(let pid) = spawned else {
@@ -185,13 +175,58 @@ final class ReadyPool: @unchecked Sendable {
                 close(stdin)
                 throw SandboxError.hostFailure("could not start a ready sandbox")
             }
-            return Slot(pid: pid, pidfd: cc_pidfd_open(pid), uid: uid, folder: folder, control: control, cgroup: cgroup,
+            return Slot(pid: pid, pidfd: cc_pidfd_open(pid), uid: seat.uid, folder: seat.folder, control: control, cgroup: seat.cgroup,
                         stdin: stdin, pipes: pipes, block: block[1])
         } catch {
             undo.run()
             throw error
         }
     }
+}
+
+/// A pool of sandboxes prepared ahead for one job shape (ready sandboxes, lanes).
+protocol PreparedPool: AnyObject {
+    var shape: ReadyPool.Shape { get }
+    var lastUsed: ContinuousClock.Instant { get }
+    func shutdown()
+}
+
+extension ReadyPool: PreparedPool {}
+extension LanePool: PreparedPool {}
+
+/// What the pools of sandboxes prepared ahead (ready sandboxes, lanes) take their host resources from.
+struct PoolEnvironment {
+    var host: Sandbox.Host
+    var jobsRoot: String
+    var spares: SpareCgroups
+    var uids: UIDAllocator
+
+    /// A prepared sandbox's own host resources: a uid, a job folder (a tmpfs as root) and cgroups with the default
+    /// limits; `undo` gives them back if a later step of the set-up fails.
+    func seat(named name: String, undo: inout Cleanup) throws -> Seat {
+        let uid = uids.allocate(), uids = self.uids, spares = self.spares
+        undo.add { uids.release(uid) }
+        let folder = try JobFolder.create(root: jobsRoot, name: name, diskBytes: SandboxLimits().diskMB << 20, owner: uid.map { ($0, $0) })
+        undo.add { folder.remove() }
+        let cgroup = try spares.take() ?? JobCgroup.create(host.cgroups, name: name)
+        if let cgroup { undo.add { spares.put(cgroup) } }
+        try cgroup?.apply(SandboxLimits())
+        return Seat(uid: uid, folder: folder, cgroup: cgroup)
+    }
+
+    /// Gives a seat's resources back (its processes are gone).
+    func release(_ seat: Seat) {
+        seat.folder.remove()
+        if let cgroup = seat.cgroup { spares.put(cgroup) }
+        uids.release(seat.uid)
+    }
+}
+
+struct Seat {
+    let uid: UInt32?
+    let folder: JobFolder
+    let cgroup: JobCgroup?
+    var owner: (uid: UInt32, gid: UInt32)? { uid.map { ($0, $0) } }
 }
 
 /// The script a ready sandbox runs: the job's limits (rlimits can only be lowered), its environment, its command.

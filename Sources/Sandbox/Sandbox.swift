@@ -296,42 +296,38 @@ public final class Sandbox: @unchecked Sendable {
     /// The lanes for this job's shape (made on first use), or nil when it cannot run in one.
     private func lanePool(for job: SandboxJob, view: SystemView, host: Host) -> LanePool? {
         guard configuration.lanes > 0, !job.network, let launcher = host.laneLauncher, let shape = ReadyPool.Shape(job, view: view) else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
-        if let existing = lanePools[shape] { return existing }
-        // Lanes on an older build of the same layer serve no job again.
-        for stale in lanePools.values where stale.shape.layer?.id == shape.layer?.id && stale.shape.layerInode != shape.layerInode {
-            lanePools[stale.shape] = nil
-            stale.shutdown()
+        return lock.withLock {
+            pool(&lanePools, for: shape, host: host) {
+                LanePool(shape: shape, environment: $0, launcher: launcher, started: lanesStarted, keep: configuration.lanes)
+            }
         }
-        if lanePools.count >= configuration.readyShapes,
-           let oldest = lanePools.values.min(by: { $0.lastUsed < $1.lastUsed }) {
-            lanePools[oldest.shape] = nil
-            oldest.shutdown()
-        }
-        guard let uids else { return nil }
-        let environment = LanePool.Environment(host: host, jobsRoot: configuration.jobsRoot, spares: spares, uids: uids, launcher: launcher, started: lanesStarted)
-        let pool = LanePool(shape: shape, environment: environment, keep: configuration.lanes)
-        lanePools[shape] = pool
-        return pool
     }
 
     /// The ready sandboxes for this job's shape (made on first use), or nil when it cannot have any.
     private func readyPool(for job: SandboxJob, view: SystemView, host: Host) -> ReadyPool? {
         guard configuration.readySandboxes > 0, !job.network, let shape = ReadyPool.Shape(job, view: view) else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
-        if let existing = readyPools[shape] { return existing }
-        if readyPools.count >= configuration.readyShapes,
-           let oldest = readyPools.values.min(by: { $0.lastUsed < $1.lastUsed }) {
-            readyPools[oldest.shape] = nil
+        return lock.withLock {
+            pool(&readyPools, for: shape, host: host) { ReadyPool(shape: shape, environment: $0, target: configuration.readySandboxes) }
+        }
+    }
+
+    /// The pool for `shape` in `pools`, made on first use (caller holds the lock). Pools on an older build of the same
+    /// layer serve no job again, and beyond `readyShapes` pools the least recently used goes.
+    private func pool<Pool: PreparedPool>(_ pools: inout [ReadyPool.Shape: Pool], for shape: ReadyPool.Shape, host: Host,
+                                          make: (PoolEnvironment) -> Pool) -> Pool? {
+        if let existing = pools[shape] { return existing }
+        for stale in pools.values where stale.shape.layer?.id == shape.layer?.id && stale.shape.layerInode != shape.layerInode {
+            pools[stale.shape] = nil
+            stale.shutdown()
+        }
+        if pools.count >= configuration.readyShapes, let oldest = pools.values.min(by: { $0.lastUsed < $1.lastUsed }) {
+            pools[oldest.shape] = nil
             oldest.shutdown()
         }
         guard let uids else { return nil }
-        let environment = ReadyPool.Environment(host: host, jobsRoot: configuration.jobsRoot, spares: spares, uids: uids)
-        let pool = ReadyPool(shape: shape, environment: environment, target: configuration.readySandboxes)
-        readyPools[shape] = pool
-        return pool
+        let made = make(PoolEnvironment(host: host, jobsRoot: configuration.jobsRoot, spares: spares, uids: uids))
+        pools[shape] = made
+        return made
     }
 
     static func rlimits(for limits: SandboxLimits, cgroups: CgroupLayout, dedicatedUID: Bool) -> [cc_rlimit] {

@@ -11,14 +11,20 @@ import Testing
         try await sandbox.run(SandboxJob(command: ["/bin/sh", "-c", script], limits: limits))
     }
 
+    /// A host folder holding a file ("keep") that planted symlinks point at; the caller removes it.
+    static func hostFolder() -> String {
+        let folder = Fixtures.temporaryFolder("precious")
+        chmod(folder, 0o755)
+        Fixtures.createFile(atPath: folder + "/precious", contents: Data("keep".utf8), attributes: [.posixPermissions: 0o666])
+        return folder
+    }
+
     @Test func theNextJobOfALaneFindsNothingOfTheLast() async throws {
         let sandbox = Fixtures.sandbox(uids: 61_600...61_619, path: .lane)
         defer { sandbox.shutdown() }
         let marker = Fixtures.marker()
-        let hostFolder = Fixtures.temporaryFolder("precious")
-        chmod(hostFolder, 0o755)
+        let hostFolder = Self.hostFolder()
         defer { try? FileManager.default.removeItem(atPath: hostFolder) }
-        Fixtures.createFile(atPath: hostFolder + "/precious", contents: Data("keep".utf8), attributes: [.posixPermissions: 0o666])
 
         let planted = try await Fixtures.runHostile(sandbox, "lane_leftovers.py", ["plant", marker, hostFolder], path: .lane)
         #expect(planted.status == .ok, "\(planted)")
@@ -45,8 +51,7 @@ import Testing
         let sandbox = Fixtures.sandbox(uids: 61_620...61_639, path: .lane)
         defer { sandbox.shutdown() }
         let marker = Fixtures.marker()
-        let hostFolder = Fixtures.temporaryFolder("precious")
-        chmod(hostFolder, 0o755)
+        let hostFolder = Self.hostFolder()
         defer { try? FileManager.default.removeItem(atPath: hostFolder) }
         let planted = try await Fixtures.runHostile(sandbox, "lane_leftovers.py", ["plant", marker, hostFolder, "lock-keys"], path: .lane)
         #expect(planted.stdout.contains("KEYRING-LOCKED 0"), "the job could not narrow the keyrings' rights, so this shows nothing: \(planted.stdout)")

@@ -129,6 +129,41 @@ struct GradingWorker: Sendable {
         return nil
     }
 
+    /// Works until its task is cancelled, working ahead: while a grading run is in the sandbox, the next job is
+    /// claimed and its rows loaded, and a finished run is recorded while the next one runs. The sandbox runs one job
+    /// at a time either way; the database work no longer waits in between. Only a short run is followed by a claim
+    /// ahead, so no job waits long behind another. `sweeps`: this worker also runs the periodic sweep.
+    func work(poll: Duration, sweeps: Bool) async {
+        var lastSweep = ContinuousClock.now - .seconds(60)
+        var ahead: Task<Claimed?, any Error>?
+        var recording: Task<Void, Never>?
+        while !Task.isCancelled {
+            do {
+                if sweeps, ContinuousClock.now - lastSweep > .seconds(30) {
+                    lastSweep = .now
+                    try await GradingJobs.sweep(app)
+                }
+                let next = ahead
+                ahead = nil
+                guard let claimed = try await (next == nil ? claim() : next!.value) else {
+                    try? await Task.sleep(for: poll)
+                    continue
+                }
+                if let input = claimed.grade, input.assignment.timeLimitSeconds <= GradingWorkers.workAheadSeconds {
+                    ahead = Task { try await claim() }
+                }
+                let record = await run(claimed)
+                await recording?.value
+                recording = record.map { record in Task { await record() } }
+            } catch {
+                app.logger.warning("Grading worker \(name): \(String(describing: error)); trying again shortly")
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        await recording?.value
+        if let claimed = try? await ahead?.value { await release(claimed) }
+    }
+
     /// Puts back a job claimed ahead but never started (the worker is stopping): it is queued again, its attempt
     /// not counted, its submission waiting again.
     func release(_ claimed: Claimed) async {
@@ -293,42 +328,7 @@ final class GradingWorkers: LifecycleHandler, Sendable {
         let host = ProcessInfo.processInfo.hostName, pid = ProcessInfo.processInfo.processIdentifier
         let started = (0..<count).map { index in
             let worker = GradingWorker(app: application, name: "\(host):\(pid):\(index + 1)", lease: lease)
-            return Task { [poll] in
-                var lastSweep = ContinuousClock.now - .seconds(60)
-                // Working ahead: while a grading run is in the sandbox, the next job is claimed and its rows loaded,
-                // and a finished run is recorded while the next one runs. The sandbox runs one job at a time per
-                // worker either way; the database work no longer waits in between. Only a short run is followed
-                // by a claim ahead, so no job waits long behind another.
-                var ahead: Task<GradingWorker.Claimed?, any Error>?
-                var recording: Task<Void, Never>?
-                while !Task.isCancelled {
-                    do {
-                        if index == 0, ContinuousClock.now - lastSweep > .seconds(30) {
-                            lastSweep = .now
-                            try await GradingJobs.sweep(application)
-                        }
-                        let next = ahead
-                        ahead = nil
-                        let found: GradingWorker.Claimed?
-                        if let next { found = try await next.value } else { found = try await worker.claim() }
-                        guard let claimed = found else {
-                            try? await Task.sleep(for: poll)
-                            continue
-                        }
-                        if let input = claimed.grade, input.assignment.timeLimitSeconds <= GradingWorkers.workAheadSeconds {
-                            ahead = Task { try await worker.claim() }
-                        }
-                        let record = await worker.run(claimed)
-                        await recording?.value
-                        recording = record.map { record in Task { await record() } }
-                    } catch {
-                        application.logger.warning("Grading worker \(worker.name): \(String(describing: error)); trying again shortly")
-                        try? await Task.sleep(for: .seconds(1))
-                    }
-                }
-                await recording?.value
-                if let claimed = try? await ahead?.value { await worker.release(claimed) }
-            }
+            return Task { [poll] in await worker.work(poll: poll, sweeps: index == 0) }
         }
         tasks.withLockedValue { $0 += started }
         application.logger.info("Started \(count) grading worker(s)")
@@ -336,7 +336,8 @@ final class GradingWorkers: LifecycleHandler, Sendable {
 
     func shutdownAsync(_ application: Application) async { await stop() }
 
-    /// Stops claiming; a run in progress is abandoned (its job returns to the queue when the lease runs out).
+    /// Stops claiming: each worker finishes and records the run in progress and puts back the job it claimed ahead.
+    /// (A worker process killed outright leaves its job to the lease: another worker takes it when the lease runs out.)
     func stop() async {
         let running = tasks.withLockedValue { current in
             defer { current = [] }
