@@ -97,6 +97,7 @@ let package = Package(
                 .target(name: "App"),
                 .target(name: "Grading"),
                 .target(name: "Gateway"),
+                .target(name: "Sandbox"),
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

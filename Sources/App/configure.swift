@@ -70,14 +70,17 @@ func useDatabase(_ database: DatabaseURL, connections: Int = 16, on app: Applica
 }
 
 /// A SQLite file gets write-ahead logging (readers do not block the writer) with fsync at checkpoints rather than
-/// at every commit: a power cut can lose the last moments of commits, never consistency. Each pooled connection is
-/// set (one per event loop); PostgreSQL is untouched.
+/// at every commit: a power cut can lose the last moments of commits, never consistency. A connection that finds
+/// another one writing sleeps until it may write (up to 30 s) instead of retrying at once: the driver's own busy
+/// handler retries in a loop, which burns a core for as long as the other connection's transaction lasts. Each
+/// pooled connection is set (one per event loop); PostgreSQL is untouched.
 func tuneSQLite(_ app: Application) async throws {
     guard case .sqliteFile = app.platformConfig.database else { return }
     for loop in app.eventLoopGroup.makeIterator() {
         guard let sql = app.databases.database(.sqlite, logger: app.logger, on: loop) as? any SQLDatabase else { continue }
         try await sql.raw("PRAGMA journal_mode=WAL").run()
         try await sql.raw("PRAGMA synchronous=NORMAL").run()
+        try await sql.raw("PRAGMA busy_timeout=30000").run()
     }
 }
 

@@ -78,3 +78,9 @@ int cc_wipe_folder(const char *path, unsigned int uid, unsigned int gid, unsigne
     if (listing < 0 || wipe_at(listing, 0) != 0) result = -1;
     return result;
 }
+
+int cc_has_xattrs(const char *path) {
+    ssize_t length = llistxattr(path, NULL, 0);
+    if (length < 0) return -1;
+    return length > 0 ? 1 : 0;
+}

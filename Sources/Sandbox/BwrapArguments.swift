@@ -86,8 +86,10 @@ public struct BwrapArguments: Sendable {
             if case .layer(let layer, _) = view { return layer.path + "/merged" + path }
             return path
         }
+        var layerUsesHostUsr = false
+        if case .layer(let layer, false) = view { layerUsesHostUsr = layer.hostUsr }
         for folder in Self.systemFolders {
-            if folder == "/usr" { args += [bind, system("/usr"), "/usr"] } else { args += ["--ro-bind-try", folder, folder] }
+            if folder == "/usr" { args += [bind, layerUsesHostUsr ? "/usr" : system("/usr"), "/usr"] } else { args += ["--ro-bind-try", folder, folder] }
         }
         for name in Self.rootEntries.sorted() {
             switch rootEntries[name] ?? .absent {
@@ -123,9 +125,10 @@ public struct BwrapArguments: Sendable {
                  // bwrap's own root is a tmpfs: make it read-only once every mount point exists, so the job folder
                  // and /tmp are the only writable places.
                  "--remount-ro", "/"]
-        args += ["--clearenv", "--setenv", "PATH", Self.path, "--setenv", "HOME", job.workPath,
-                 "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp"]
-        for (key, value) in job.environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", key, value] }
+        args.append("--clearenv")
+        for (key, value) in Self.environment(home: job.workPath).merging(job.environment, uniquingKeysWith: { _, job in job }).sorted(by: { $0.key < $1.key }) {
+            args += ["--setenv", key, value]
+        }
         if lane != nil {
             return args + ["--as-pid-1", "--", LaneMounts.launcherPath]
         }
@@ -139,6 +142,11 @@ public struct BwrapArguments: Sendable {
         guard composedLayerEtc else { return nil }
         let folder = ComposedEtc.layerFolder(layer, network: network)
         return FileManager.default.fileExists(atPath: folder) ? folder : nil
+    }
+
+    /// The environment every job starts with (its own variables are added, and win).
+    public static func environment(home: String) -> [String: String] {
+        ["PATH": path, "HOME": home, "LANG": "C.UTF-8", "TMPDIR": "/tmp"]
     }
 
     /// The passwd and group files the sandbox sees: only the job's user and nobody.

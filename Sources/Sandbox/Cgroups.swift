@@ -101,6 +101,8 @@ final class JobCgroup: @unchecked Sendable {
     let folders: [String]
     private var oomKillsBefore = 0
     private var cpuBefore = 0
+    /// The caps last written (a lane's jobs mostly share them: not written again).
+    private var applied: (memoryBytes: Int, pids: Int)?
 
     init(layout: CgroupLayout, folders: [String]) {
         self.layout = layout
@@ -136,17 +138,21 @@ final class JobCgroup: @unchecked Sendable {
         let memoryBytes = limits.memoryMB << 20
         oomKillsBefore = oomKills()
         if case .v2 = layout { cpuBefore = Self.field(folders[0] + "/cpu.stat", "usage_usec") ?? 0 }
+        let caps = applied.map { $0.memoryBytes == memoryBytes && $0.pids == limits.pids } == true
+        applied = nil  // until written
         switch layout {
         case .none:
             return
         case .v2:
             try? Self.write("reset", to: folders[0] + "/memory.peak")
+            if caps { break }
             try Self.write("\(memoryBytes)", to: folders[0] + "/memory.max")
             try? Self.write("0", to: folders[0] + "/memory.swap.max")
             try Self.write("\(limits.pids)", to: folders[0] + "/pids.max")
         case .v1:
             try? Self.write("0", to: folders[0] + "/memory.max_usage_in_bytes")
             if folders.count > 2 { try? Self.write("0", to: folders[2] + "/cpuacct.usage") }
+            if caps { break }
             // memory + swap may never be below memory alone: a recycled group going up needs memsw raised first,
             // one going down needs memory lowered first. Writing memsw on both sides of memory covers both.
             try? Self.write("\(memoryBytes)", to: folders[0] + "/memory.memsw.limit_in_bytes")
@@ -154,6 +160,7 @@ final class JobCgroup: @unchecked Sendable {
             try? Self.write("\(memoryBytes)", to: folders[0] + "/memory.memsw.limit_in_bytes")
             try Self.write("\(limits.pids)", to: folders[1] + "/pids.max")
         }
+        applied = (memoryBytes, limits.pids)
     }
 
     /// Every process still in the job's groups.
@@ -181,7 +188,7 @@ final class JobCgroup: @unchecked Sendable {
 
     func usage() -> Usage {
         func number(_ path: String) -> Int? {
-            (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            Self.read(path).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         }
         switch layout {
         case .none:
@@ -201,7 +208,7 @@ final class JobCgroup: @unchecked Sendable {
 
     /// A "key value" line's value in a cgroup file.
     static func field(_ path: String, _ key: String) -> Int? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        guard let text = read(path) else { return nil }
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: " ")
             if parts.count == 2, parts[0] == key { return Int(parts[1]) }
@@ -221,6 +228,18 @@ final class JobCgroup: @unchecked Sendable {
     func remove() {
         for folder in folders {
             for _ in 0..<100 where rmdir(folder) != 0 && errno == EBUSY { usleep(1_000) }
+        }
+    }
+
+    /// A small cgroup file's text (every one this reads is well under 4 KB), read with one read call: Foundation's
+    /// file reading costs more than the file, and a lane reads a few of these per job.
+    static func read(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            return count >= 0 ? String(decoding: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self) : nil
         }
     }
 

@@ -46,3 +46,11 @@ enum ForkLock {
         }
     }
 }
+
+extension Sandbox {
+    /// Starts a process by other means than the sandbox (Foundation's `Process`: posix_spawn) under the fork lock,
+    /// as the sandbox's own spawns are: a child started while a job file is being written holds a copy of its
+    /// descriptor until its exec, and that job would meet "Text file busy". `start` must return once the child has
+    /// exec'd (Process.run does).
+    public static func startingProcess<T>(_ start: () throws -> T) rethrows -> T { try ForkLock.spawning(start) }
+}

@@ -35,6 +35,8 @@ final class Lane: @unchecked Sendable {
     var finishing = false
     /// Set when the lane must not run another job (a job was stopped, or the lane misbehaved).
     var broken = false
+    /// The size its tmpfs was last given (remounted only when a job asks for another).
+    var diskBytes: Int?
 
     init(pid: pid_t, pidfd: Int32, control: Int32, uid: UInt32?, folder: JobFolder, cgroup: JobCgroup?) {
         self.pid = pid
@@ -142,8 +144,9 @@ final class LanePool: @unchecked Sendable {
             var limits = job.limits
             limits.pids += 1  // the lane's own first process
             try lane.cgroup?.apply(limits)
-            if lane.folder.mounted {
-                _ = mount("tmpfs", lane.folder.path, "tmpfs", UInt(MS_REMOUNT | MS_NOSUID | MS_NODEV), "size=\(job.limits.diskMB << 20)")
+            if lane.folder.mounted, lane.diskBytes != job.limits.diskMB << 20 {
+                let size = job.limits.diskMB << 20
+                lane.diskBytes = mount("tmpfs", lane.folder.path, "tmpfs", UInt(MS_REMOUNT | MS_NOSUID | MS_NODEV), "size=\(size)") == 0 ? size : nil
             }
             let owner = lane.uid.map { (uid: $0, gid: $0) }
             try lane.work.place(job.files, executables: job.executables, copyFrom: job.copyFrom, owner: owner)
@@ -191,9 +194,8 @@ final class LanePool: @unchecked Sendable {
 
     /// What a sandbox of its own would give the job (bwrap's --setenv), with the job's own variables over it.
     static func environment(of job: SandboxJob) -> [String] {
-        var variables = ["PATH": BwrapArguments.path, "HOME": job.workPath, "LANG": "C.UTF-8", "TMPDIR": "/tmp"]
-        for (name, value) in job.environment { variables[name] = value }
-        return variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        BwrapArguments.environment(home: job.workPath).merging(job.environment, uniquingKeysWith: { _, job in job })
+            .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     }
 
     /// After the job (its result delivered): empty the lane's folders and keep it for the next job, or throw it away.

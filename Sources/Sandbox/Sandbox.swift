@@ -167,7 +167,7 @@ public final class Sandbox: @unchecked Sendable {
             throw SandboxError.hostFailure("cannot put the layer \(id) in place")
         }
         try? FileManager.default.removeItem(atPath: retired)
-        let built = SandboxLayer(id: id, path: final)
+        guard let built = layer(id: id) else { throw SandboxError.hostFailure("the layer \(id) vanished as it was put in place") }
         if host.asRoot { ComposedEtc.composeForLayer(built, identityFolder: host.arguments.identityFolder) }
         return (built, result)
     }
@@ -176,7 +176,8 @@ public final class Sandbox: @unchecked Sendable {
     public func layer(id: String) -> SandboxLayer? {
         guard SandboxLayer.validID(id) else { return nil }
         let path = configuration.layersFolder + "/" + id
-        return FileManager.default.fileExists(atPath: path + "/upper/usr") ? SandboxLayer(id: id, path: path) : nil
+        guard FileManager.default.fileExists(atPath: path + "/upper/usr") else { return nil }
+        return SandboxLayer(id: id, path: path, hostUsr: FileManager.default.fileExists(atPath: SandboxLayer(id: id, path: path).hostUsrMarker))
     }
 
     /// Which host uid a job runs as: one allocated for it, or one its caller already holds (a layer build).

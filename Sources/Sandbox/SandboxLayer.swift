@@ -9,6 +9,7 @@
 // folders, owned by the build's uid: overlayfs takes a folder's owner from the upper layer, so the setup may create
 // files anywhere, while the host's files stay read-only beneath. After a build the layer is made readable by every
 // job uid and (as root) owned by root, so no job uid owns it.
+import CSandboxSpawn
 import Foundation
 import Glibc
 
@@ -16,6 +17,18 @@ public struct SandboxLayer: Sendable, Hashable {
     public let id: String
     /// Host folder of the layer: upper/<folder> holds what the setup changed, merged/<folder> are mount points.
     public let path: String
+    /// The setup changed nothing in /usr (its upper folder is the bare skeleton): jobs bind the host's /usr as it
+    /// is, rather than an overlay that looks the same and makes every file lookup of the job dearer.
+    public let hostUsr: Bool
+
+    public init(id: String, path: String, hostUsr: Bool = false) {
+        self.id = id
+        self.path = path
+        self.hostUsr = hostUsr
+    }
+
+    /// The marker a sealed layer holds when its /usr is the host's (see `hostUsr`).
+    var hostUsrMarker: String { path + "/host-usr" }
 
     /// The system folders a layer may change. Jobs see /usr whole and the usual subset of /etc; /var only matters
     /// while a setup runs (package managers keep their state there).
@@ -46,7 +59,7 @@ enum LayerMounts {
     /// A job (not a build) needs only /usr, and /etc when the layer has no composed /etc (see ComposedEtc); /var is
     /// bound only while building.
     static func overlays(layer: SandboxLayer, building: Bool, composedEtc: Bool = false) -> [Overlay] {
-        let folders = building ? SandboxLayer.folders : (composedEtc ? ["usr"] : ["usr", "etc"])
+        let folders = building ? SandboxLayer.folders : (layer.hostUsr ? [] : ["usr"]) + (composedEtc ? [] : ["etc"])
         return folders.map { folder in
             Overlay(options: building ? "lowerdir=/\(folder),upperdir=\(layer.upper(folder)),workdir=\(layer.work(folder))"
                                       : "lowerdir=\(layer.upper(folder)):/\(folder)",
@@ -92,10 +105,33 @@ enum LayerMounts {
         }
     }
 
-    /// After a build: readable by every job uid, owned by root when we are root, the work folders gone.
+    /// After a build: readable by every job uid, owned by root when we are root, the work folders gone, and
+    /// marked when the setup left /usr as the host's.
     static func seal(_ layer: SandboxLayer, asRoot: Bool) {
         for folder in SandboxLayer.folders { try? FileManager.default.removeItem(atPath: layer.work(folder)) }
+        let hostUsr = isSkeleton(layer.upper("usr"), of: "/usr", depth: 0)
         seal(path: layer.path + "/upper", asRoot: asRoot)
+        if hostUsr { FileManager.default.createFile(atPath: layer.hostUsrMarker, contents: Data()) }
+    }
+
+    /// Whether `upper` holds exactly the skeleton `prepare` made of `host`: folders only (no file, link or whiteout),
+    /// each one the host has, with the skeleton's mode and no extended attributes (overlayfs marks an opaque folder
+    /// with one). Anything else means the merged view differs from the host's.
+    static func isSkeleton(_ upper: String, of host: String, depth: Int) -> Bool {
+        guard depth < 40, let dir = opendir(upper) else { return false }
+        defer { closedir(dir) }
+        var info = stat(), hostInfo = stat()
+        guard lstat(upper, &info) == 0, lstat(host, &hostInfo) == 0, (hostInfo.st_mode & S_IFMT) == S_IFDIR,
+              depth == 0 || info.st_mode & 0o7777 == (hostInfo.st_mode & 0o7777) | 0o700,
+              cc_has_xattrs(upper) == 0 else { return false }
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            if name == "." || name == ".." { continue }
+            var child = stat()
+            guard lstat(upper + "/" + name, &child) == 0, (child.st_mode & S_IFMT) == S_IFDIR,
+                  isSkeleton(upper + "/" + name, of: host + "/" + name, depth: depth + 1) else { return false }
+        }
+        return true
     }
 
     private static func seal(path: String, asRoot: Bool) {

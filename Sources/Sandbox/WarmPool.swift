@@ -63,7 +63,10 @@ final class WarmPool: @unchecked Sendable {
         }
         var failedStep: UnsafePointer<CChar>?
         let started = ContinuousClock.now
-        let pid = spec.withRequest { request in cc_warm_go(slot.warm, &request, &failedStep) }
+        // Under the fork lock, as a spawn: until its exec the launcher shares the platform's memory, and with it the
+        // "dumpable" flag its uid change resets, which a layer job's child being spawned meanwhile has just set
+        // to write its own uid map (it would fail with "Permission denied").
+        let pid = ForkLock.spawning { spec.withRequest { request in cc_warm_go(slot.warm, &request, &failedStep) } }
         let goErrno = errno
         slot.warm.deallocate()
         close(slot.stdin)

@@ -1,6 +1,7 @@
 // Runs the real `campuscloud` binary, as IT staff and scripts do: exit codes, messages, and the demo serving.
 import Testing
 import Foundation
+import Sandbox
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -45,7 +46,7 @@ import FoundationNetworking
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try Sandbox.startingProcess { try process.run() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -118,7 +119,7 @@ import FoundationNetworking
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try Sandbox.startingProcess { try process.run() }
         var health: (Int, String)?
         for _ in 0..<100 where health == nil {
             try await Task.sleep(for: .milliseconds(200))

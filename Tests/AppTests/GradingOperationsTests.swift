@@ -4,6 +4,7 @@
 // whose job another worker finishes exactly once.
 import Testing
 import Foundation
+import Sandbox
 import Fluent
 import Vapor
 import VaporTesting
@@ -195,7 +196,7 @@ import Ledger
             env["LOG_LEVEL"] = "error"
             process.environment = env
             process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            try Sandbox.startingProcess { try process.run() }
             // Wait until the other process holds the job and its run has started, then kill it outright.
             var running = false
             for _ in 0..<300 where !running {

@@ -195,7 +195,7 @@ import Glibc
         victim.arguments = ["60"]
         victim.standardOutput = FileHandle.nullDevice
         victim.standardError = FileHandle.nullDevice
-        try victim.run()
+        try Sandbox.startingProcess { try victim.run() }
         defer { kill(victim.processIdentifier, SIGKILL); victim.waitUntilExit() }  // SIGTERM may be blocked in the runner
         let result = try await Fixtures.runHostile(sandbox, "ptrace_host.py", [String(victim.processIdentifier)], path: path)
         #expect(!result.stdout.contains("ATTACHED"))

@@ -28,6 +28,7 @@ import Glibc
         #expect(setup.status == .ok && setup.exitCode == 0, "setup failed: \(setup.stderr)")
         #expect(setup.stdout.contains("setup ran as 0"))
         let layer = try #require(built)
+        #expect(!layer.hostUsr, "the setup wrote into /usr: jobs need the overlay")
         let probe = """
         python3 -c 'import cclayer_probe; print(cclayer_probe.GREETING)'
         cc-layer-tool
@@ -63,6 +64,27 @@ import Glibc
             let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
             #expect(!mounts.contains(".etc-merge-"))
         }
+    }
+
+    @Test func aSetupThatLeavesUsrAloneGivesJobsTheHostsUsr() async throws {
+        let (built, setup) = try await build("plain-\(UUID().uuidString.prefix(6))", script: "echo configured > /etc/python3/cc-plain.conf; ls /usr/local > /dev/null")
+        #expect(setup.exitCode == 0, "setup failed: \(setup.stderr)")
+        let layer = try #require(built)
+        #expect(layer.hostUsr)
+        #expect(LayerMounts.overlays(layer: layer, building: false, composedEtc: false).map(\.target) == [layer.merged("etc")])
+        let probe = "cat /etc/python3/cc-plain.conf; python3 -c 'print(6 * 7)'; touch /usr/local/intruder 2>/dev/null && echo WROTE-USR || echo usr-read-only"
+        let result = try await sandbox.run(SandboxJob(command: ["sh", "-c", probe], layer: layer))
+        #expect(result.stdout == "configured\n42\nusr-read-only\n", "stderr: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "/usr/local/intruder"))
+        // Any other change to /usr keeps the overlay: a removed folder (a whiteout), a folder's mode, a new folder.
+        for script in ["rm -rf /usr/local/games", "chmod 700 /usr/local/include", "mkdir /usr/local/cc-new-folder"] {
+            let (other, run) = try await build("usr-\(UUID().uuidString.prefix(6))", script: script)
+            #expect(run.exitCode == 0, "\(script): \(run.status) \(run.stderr)")
+            #expect(other?.hostUsr == false, "\(script)")
+        }
+        let (removed, _) = try await build("gone-\(UUID().uuidString.prefix(6))", script: "rm -rf /usr/local/games")
+        let seen = try await sandbox.run(SandboxJob(command: ["sh", "-c", "test -d /usr/local/games && echo there || echo gone"], layer: try #require(removed)))
+        #expect(seen.stdout == "gone\n")
     }
 
     @Test func theSetupHasNetworkAndJobsDoNot() async throws {

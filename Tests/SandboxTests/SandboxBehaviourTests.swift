@@ -174,7 +174,7 @@ import Glibc
                          "--bind /jobs/abc /work", "--ro-bind /bin /bin", "--symlink usr/lib /lib", "--ro-bind /usr /usr"] {
             #expect(line.contains(required), "missing \(required)")
         }
-        #expect(line.hasSuffix("--remount-ro / --clearenv --setenv PATH \(BwrapArguments.path) --setenv HOME /work --setenv LANG C.UTF-8 --setenv TMPDIR /tmp --json-status-fd 3 -- python3 x.py"))
+        #expect(line.hasSuffix("--remount-ro / --clearenv --setenv HOME /work --setenv LANG C.UTF-8 --setenv PATH \(BwrapArguments.path) --setenv TMPDIR /tmp --json-status-fd 3 -- python3 x.py"))
         #expect(!line.contains("--share-net"))
         #expect(!line.contains("shadow"))
         #expect(!line.contains("/root"))

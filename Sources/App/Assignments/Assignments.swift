@@ -160,21 +160,21 @@ enum Assignments {
         }
     }
 
-    /// The autograder's files: the zip's (checked when it was stored) or nothing for Classroom tests. The zip is read
-    /// from the database when the assignment was loaded without it (see `Assignment.forGrading`).
-    static func autograderFiles(_ assignment: Assignment, on db: any Database) async throws -> [String: Data] {
-        var stored = assignment.autograderZip
-        if stored == nil, assignment.kind == .gradescope, let sql = db as? any SQLDatabase {
-            stored = try await sql.select().column("autograder_zip").from(Assignment.schema).where("id", .equal, assignment.requireID())
-                .first()?.decode(column: "autograder_zip", as: Data?.self)
-        }
-        guard let zip = stored else { return [:] }
+    /// The autograder's files: the zip's (read from the database, checked when it was stored), or nothing for
+    /// Classroom tests.
+    static func autograderFiles(_ assignment: GradingAssignment, on db: any Database) async throws -> [String: Data] {
+        guard assignment.kind == .gradescope, let sql = db as? any SQLDatabase,
+              let zip = try await sql.raw("SELECT autograder_zip FROM assignments WHERE id = \(bind: assignment.id)")
+                .first()?.decode(column: "autograder_zip", as: Data?.self) else { return [:] }
         let files = try SafeArchive.read(zip, limits: GradescopeRun.bundleLimits)
         return try GradescopeRun.bundle(files).get()
     }
 
-    static func classroomTests(_ assignment: Assignment) throws -> [ClassroomTest] {
-        try ClassroomSpec.parse(Data((assignment.classroomTests ?? "").utf8)).get()
+    static func classroomTests(_ assignment: Assignment) throws -> [ClassroomTest] { try classroomTests(assignment.classroomTests) }
+
+    /// An assignment's `autograding.json` text (nil: none) as tests.
+    static func classroomTests(_ text: String?) throws -> [ClassroomTest] {
+        try ClassroomSpec.parse(Data((text ?? "").utf8)).get()
     }
 
     /// Publishes (or withdraws) grades: results marked after_published become visible to students.

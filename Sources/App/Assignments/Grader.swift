@@ -27,13 +27,14 @@ struct Grader: Sendable {
     static let setupLimits = SandboxLimits(wallSeconds: 1200, cpuSeconds: 1200, memoryMB: 2048, pids: 512, outputKB: 2048,
                                            fileSizeMB: 1024, diskMB: 1024, openFiles: 1024)
 
-    func limits(_ assignment: Assignment, seconds: Int) -> SandboxLimits {
+    func limits(_ assignment: GradingAssignment, seconds: Int) -> SandboxLimits {
         SandboxLimits(wallSeconds: Double(seconds), cpuSeconds: seconds, memoryMB: assignment.memoryMB, pids: 128, outputKB: 1024,
                       fileSizeMB: 64, diskMB: 512, openFiles: 512)
     }
 
-    /// Runs the submission; throws only when the machine could not run it (the job is then retried).
-    func grade(_ submission: Submission, _ assignment: Assignment, files: [String: Data], person: User, previous: [Submission]) async throws -> GradingOutcome {
+    /// Runs the hand-in's `files` (`metadata` is Gradescope's submission_metadata.json for it); throws only when the
+    /// machine could not run it (the job is then retried).
+    func grade(_ assignment: GradingAssignment, files: [String: Data], metadata: SubmissionMetadata) async throws -> GradingOutcome {
         switch assignment.kind {
         case .gradescope:
             let source: [String: Data], layer: SandboxLayer
@@ -49,8 +50,7 @@ struct Grader: Sendable {
             } catch let problem as ResultsProblem {
                 return GradingOutcome(score: 0, problem: "The autograder zip could not be read (\(problem.message)); the course staff must upload it again.")
             }
-            let metadata = metadataJSON(submission, assignment, person: person, previous: previous)
-            let job = Self.gradescopeJob(source: source, submission: files, metadata: metadata, layer: layer,
+            let job = Self.gradescopeJob(source: source, submission: files, metadata: metadata.json(), layer: layer,
                                          limits: limits(assignment, seconds: assignment.timeLimitSeconds))
             let result = try await run(job)
             let outputs = Dictionary(result.outputFiles.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first })
@@ -65,7 +65,7 @@ struct Grader: Sendable {
             }
         case .classroom:
             let tests: [ClassroomTest]
-            do { tests = try Assignments.classroomTests(assignment) } catch {
+            do { tests = try Assignments.classroomTests(assignment.classroomTests) } catch {
                 return GradingOutcome(score: 0, problem: "The assignment's Classroom tests cannot be read (\(error)); the course staff must fix them.")
             }
             let seconds = ClassroomRun.wallSeconds(tests: tests, limit: assignment.timeLimitSeconds)
@@ -97,16 +97,6 @@ struct Grader: Sendable {
         let result = try await app.sandbox.run(job)
         if result.status == .sandboxError { throw SandboxError.hostFailure(String(result.stderr.prefix(500))) }
         return result
-    }
-
-    private func metadataJSON(_ submission: Submission, _ assignment: Assignment, person: User, previous: [Submission]) -> Data {
-        SubmissionMetadata(
-            id: submission.id!.uuidString.lowercased(), createdAt: submission.submittedAt,
-            assignment: .init(id: assignment.id!.uuidString.lowercased(), title: assignment.title, dueDate: assignment.dueAt,
-                              releaseDate: assignment.releaseAt, totalPoints: assignment.pointsPossible,
-                              courseID: assignment.$course.id.uuidString.lowercased()),
-            users: [.init(id: person.id!.uuidString.lowercased(), email: person.email, name: person.displayName)],
-            previousSubmissions: previous.map { .init(submissionTime: $0.submittedAt, score: $0.score) }).json()
     }
 
     /// How the run ended, as the end of a sentence ("The autograder … without writing results.json").
@@ -166,7 +156,7 @@ actor EnvironmentLayers {
 
     /// The autograder's files as runs get them: the zip's, with what setup.sh wrote into /autograder/source on
     /// this machine when it has run here.
-    func source(of assignment: Assignment) async throws -> [String: Data] {
+    func source(of assignment: GradingAssignment) async throws -> [String: Data] {
         let id = assignment.layerID
         if let cached = sources[id] { return cached }
         var files = try await Assignments.autograderFiles(assignment, on: app.db)
@@ -183,7 +173,7 @@ actor EnvironmentLayers {
 
     /// The layer for the assignment's autograder version, built now (setup.sh on the zip's files) if this machine
     /// has none. Throws `ResultsProblem` when the zip cannot be read.
-    func ensure(_ assignment: Assignment) async throws -> Outcome {
+    func ensure(_ assignment: GradingAssignment) async throws -> Outcome {
         let id = assignment.layerID
         if let layer = app.sandbox.sandbox.layer(id: id) { return .ready(layer, log: "Already set up on this machine.") }
         if let running = building[id] { return try await running.value }

@@ -67,12 +67,15 @@ struct GradingWorker: Sendable {
         var grade: GradeInput?
     }
 
+    /// What a grading run needs, read in at most three statements (see `load`).
     struct GradeInput: Sendable {
-        let submission: Submission
-        let assignment: Assignment
-        let person: User
+        let submissionID: UUID
+        /// The credits held for the run, settled when it is recorded.
+        let holdID: UUID?
+        let assignment: GradingAssignment
         let files: [String: Data]
-        let previous: [Submission]
+        /// Gradescope's submission_metadata.json: the submission, its assignment, its author and earlier attempts.
+        let metadata: SubmissionMetadata
     }
 
     /// Claims one job and finishes it; false when there was nothing to do.
@@ -112,8 +115,7 @@ struct GradingWorker: Sendable {
             switch job.kind {
             case GradingJobs.grade:
                 guard let input = claimed.grade else { break }  // nothing to grade (gone, or failed while loading)
-                let outcome = try await Grader(app: app).grade(input.submission, input.assignment, files: input.files,
-                                                               person: input.person, previous: input.previous)
+                let outcome = try await Grader(app: app).grade(input.assignment, files: input.files, metadata: input.metadata)
                 return { [self] in
                     defer { claimed.renewal.cancel() }
                     do { try await self.record(job, input, outcome) } catch { await self.failed(job, error) }
@@ -169,9 +171,7 @@ struct GradingWorker: Sendable {
     func release(_ claimed: Claimed) async {
         claimed.renewal.cancel()
         guard let jobID = claimed.job.id, (try? await JobQueue(db: app.db).release(jobID, worker: name)) == true else { return }
-        if let submission = claimed.grade?.submission.id {
-            try? await Self.record(submission, on: app.db) { $0.set("status", to: SubmissionStatus.queued.rawValue) }
-        }
+        if let submission = claimed.grade?.submissionID { try? await Self.mark(submission, .queued, on: app.db) }
     }
 
     /// A job that threw: tried again while attempts remain, else failed for good (its submission, set-up or research
@@ -195,34 +195,65 @@ struct GradingWorker: Sendable {
     // MARK: Grading a submission
 
     /// The submission's rows, with the submission marked running; nil (the job completed) when it no longer exists.
+    /// Every hand-in is loaded here, so it takes few plain statements: the submission with its assignment, author
+    /// and files (one join, only the columns a run needs), the mark, and its earlier attempts (none to read for a
+    /// first attempt).
     private func load(_ job: QueuedJob) async throws -> GradeInput? {
         let payload = try GradingJobs.decode(GradingJobs.GradePayload.self, job.payload)
-        guard let submission = try await Submission.find(payload.submission, on: app.db),
-              let assignment = try await Assignment.forGrading(submission.$assignment.id, on: app.db),
-              let person = try await User.find(submission.$user.id, on: app.db) else {
-            try await complete(job, result: "the submission no longer exists") { _ in }
-            return nil
+        // On one leased connection: each statement then goes straight to it, not through the pool. (Nothing in
+        // here may ask the pool for another: on SQLite an event loop has one connection.)
+        let input = try await app.db.withConnection { db in try await Self.load(payload.submission, on: db) }
+        if input == nil { try await complete(job, result: "the submission no longer exists") { _ in } }
+        return input
+    }
+
+    private static func load(_ submissionID: UUID, on db: any Database) async throws -> GradeInput? {
+        let sql = try Self.sql(db)
+        // One row per file (a hand-in has at least one), each with the submission's, assignment's and author's columns.
+        let rows = try await sql.raw("""
+            SELECT s.attempt, s.submitted_at, s.hold_id, s.user_id, u.email, u.display_name, \(unsafeRaw: GradingAssignment.columns(of: "a")),
+              f.path, f.contents
+            FROM submissions s JOIN assignments a ON a.id = s.assignment_id JOIN users u ON u.id = s.user_id
+              LEFT JOIN submission_files f ON f.submission_id = s.id
+            WHERE s.id = \(bind: submissionID)
+            """).all()
+        guard let row = rows.first else { return nil }
+        let assignment = try GradingAssignment(row: row)
+        let attempt = try row.decode(column: "attempt", as: Int.self), userID = try row.decode(column: "user_id", as: UUID.self)
+        var files: [String: Data] = [:]
+        for file in rows {
+            guard let path = try file.decode(column: "path", as: String?.self) else { continue }
+            files[path] = try file.decode(column: "contents", as: Data.self)
         }
-        try await Self.record(payload.submission, on: app.db) { $0.set("status", to: SubmissionStatus.running.rawValue) }
-        let files = try await SubmissionFile.query(on: app.db).filter(\.$submission.$id == payload.submission).all()
-        let previous = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID())
-            .filter(\.$user.$id == person.requireID()).filter(\.$attempt < submission.attempt).sort(\.$attempt)
-            .field(\.$id).field(\.$submittedAt).field(\.$score).all()  // only what the metadata names (not each attempt's log and results)
-        return GradeInput(submission: submission, assignment: assignment, person: person,
-                          files: Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { a, _ in a }), previous: previous)
+        try await mark(submissionID, .running, on: db)
+        var previous: [SubmissionMetadata.Previous] = []
+        if attempt > 1 {  // only what the metadata names (not each attempt's log and results)
+            previous = try await sql.raw("""
+                SELECT submitted_at, score FROM submissions
+                WHERE assignment_id = \(bind: assignment.id) AND user_id = \(bind: userID) AND attempt < \(bind: attempt) ORDER BY attempt
+                """).all().map { .init(submissionTime: try $0.decode(column: "submitted_at", as: Date.self), score: try $0.decode(column: "score", as: Double?.self)) }
+        }
+        let metadata = SubmissionMetadata(
+            id: submissionID.uuidString.lowercased(), createdAt: try row.decode(column: "submitted_at", as: Date.self),
+            assignment: .init(id: assignment.id.uuidString.lowercased(), title: assignment.title, dueDate: assignment.dueAt,
+                              releaseDate: assignment.releaseAt, totalPoints: assignment.pointsPossible, courseID: assignment.courseID.uuidString.lowercased()),
+            users: [.init(id: userID.uuidString.lowercased(), email: try row.decode(column: "email", as: String.self),
+                          name: try row.decode(column: "display_name", as: String.self))],
+            previousSubmissions: previous)
+        return GradeInput(submissionID: submissionID, holdID: try row.decode(column: "hold_id", as: UUID?.self), assignment: assignment,
+                          files: files, metadata: metadata)
     }
 
     /// Settles the run's credits by what it used, then records the result and completes the job in one transaction.
     private func record(_ job: QueuedJob, _ input: GradeInput, _ outcome: GradingOutcome) async throws {
-        let submissionID = try input.submission.requireID()
-        let charged = try await SandboxCharges.settle(input.submission.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs, app: app)
+        let charged = try await SandboxCharges.settle(input.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs, app: app)
         try await complete(job, result: "graded") { tx in
-            try await Self.record(submissionID, on: tx) { update in
-                update.set("status", to: SubmissionStatus.graded.rawValue).set("graded_at", to: Date())
-                    .set("score", to: outcome.score).set("max_score", to: outcome.maxScore).set("results", to: outcome.results)
-                    .set("problem", to: outcome.problem).set("log", to: outcome.log).set("cpu_ms", to: outcome.cpuMs)
-                    .set("wall_ms", to: outcome.wallMs).set(SQLColumn("charged"), to: SQLBinaryExpression(SQLColumn("charged"), .add, SQLBind(charged)))
-            }
+            try await Self.sql(tx).raw("""
+                UPDATE submissions SET status = \(bind: SubmissionStatus.graded.rawValue), graded_at = \(bind: Date()), score = \(bind: outcome.score),
+                  max_score = \(bind: outcome.maxScore), results = \(bind: outcome.results), problem = \(bind: outcome.problem), log = \(bind: outcome.log),
+                  cpu_ms = \(bind: outcome.cpuMs), wall_ms = \(bind: outcome.wallMs), charged = charged + \(bind: charged)
+                WHERE id = \(bind: input.submissionID)
+                """).run()
         }
         app.platformMetrics.recordGrading(input.assignment.kind.rawValue, problem: outcome.problem != nil)
     }
@@ -231,7 +262,9 @@ struct GradingWorker: Sendable {
 
     private func setUp(_ job: QueuedJob) async throws {
         let payload = try GradingJobs.decode(GradingJobs.SetupPayload.self, job.payload)
-        guard let assignment = try await Assignment.find(payload.assignment, on: app.db), assignment.autograderVersion == payload.version else {
+        let sql = try Self.sql(app.db)
+        guard let row = try await sql.raw("SELECT \(unsafeRaw: GradingAssignment.columns(of: "a")) FROM assignments a WHERE a.id = \(bind: payload.assignment)").first(),
+              case let assignment = try GradingAssignment(row: row), assignment.autograderVersion == payload.version else {
             try await complete(job, result: "superseded by a newer autograder") { _ in }
             return
         }
@@ -242,25 +275,29 @@ struct GradingWorker: Sendable {
             built = .failed(log: "The autograder zip cannot be read: \(problem.message)")
         }
         try await complete(job, result: "set up") { tx in
-            guard let current = try await Assignment.find(payload.assignment, on: tx), current.autograderVersion == payload.version else { return }
-            switch built {
-            case .ready(_, let log):
-                current.setupStatus = .ready
-                current.setupLog = log
-            case .failed(let log):
-                current.setupStatus = .failed
-                current.setupLog = log
+            let (status, log): (SetupStatus, String) = switch built {
+            case .ready(_, let log): (.ready, log)
+            case .failed(let log): (.failed, log)
             }
-            try await current.save(on: tx)
+            // Only this version's set-up: a newer autograder uploaded meanwhile has its own.
+            try await Self.sql(tx).raw("""
+                UPDATE assignments SET setup_status = \(bind: status.rawValue), setup_log = \(bind: log)
+                WHERE id = \(bind: payload.assignment) AND autograder_version = \(bind: payload.version)
+                """).run()
         }
     }
 
     // MARK: Recording
 
-    /// One UPDATE of a submission's columns (a run's status and result: no model to load, diff and save).
-    static func record(_ submissionID: UUID, on db: any Database, _ columns: (SQLUpdateBuilder) -> SQLUpdateBuilder) async throws {
+    /// Sets a submission's status (waiting again, or running).
+    static func mark(_ submissionID: UUID, _ status: SubmissionStatus, on db: any Database) async throws {
+        try await sql(db).raw("UPDATE submissions SET status = \(bind: status.rawValue) WHERE id = \(bind: submissionID)").run()
+    }
+
+    /// Grading's statements are plain SQL (each hand-in runs them): the database as SQLKit's.
+    static func sql(_ db: any Database) throws -> any SQLDatabase {
         guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError, reason: "grading needs an SQL database") }
-        try await columns(sql.update(Submission.schema)).where("id", .equal, submissionID).run()
+        return sql
     }
 
     /// Completes the job and records its result in one transaction; throws LeaseLost (recording nothing) when
@@ -347,3 +384,4 @@ final class GradingWorkers: LifecycleHandler, Sendable {
         for task in running { await task.value }
     }
 }
+

@@ -71,14 +71,23 @@ struct GradingBenchCommand: AsyncParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/xargs")
         process.arguments = ["-P", String(parallel), "-n", "1", "-a", list.path, "/bin/sh"]
-        // The environment a sandbox job gets, not the caller's (a shell's PYTHON* variables can make Python start 10× slower).
-        process.environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": root.path]
+        // The environment a sandbox job starts with, not the caller's (a shell's PYTHON* variables can make Python
+        // start 10× slower; LANG makes every program load its locale).
+        process.environment = BwrapArguments.environment(home: root.path)
         try process.run()
         process.waitUntilExit()
         let elapsed = Date().timeIntervalSince(start)
         let written = folders.filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("results/results.json").path) }.count
         guard written == submissions else { throw CommandFailure("the bare run wrote \(written) of \(submissions) results") }
         return elapsed
+    }
+
+    /// User and system CPU seconds of this process's threads so far.
+    static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     private func write(_ text: String, _ url: URL) throws {
@@ -136,38 +145,46 @@ struct GradingBenchCommand: AsyncParsableCommand {
         for index in 0..<4 { try await handIn(index) }
         _ = try await waitForAll(4)
         if phases {
-            guard case .ready(let layer, _) = try await app.environmentLayers.ensure(ready) else { throw CommandFailure("no layer") }
-            let source = try await app.environmentLayers.source(of: ready)
+            guard case .ready(let layer, _) = try await app.environmentLayers.ensure(ready.grading) else { throw CommandFailure("no layer") }
+            let source = try await app.environmentLayers.source(of: ready.grading)
             let job = Grader.gradescopeJob(source: source, submission: files, metadata: Data("{}".utf8), layer: layer,
-                                           limits: Grader(app: app).limits(ready, seconds: ready.timeLimitSeconds))
+                                           limits: Grader(app: app).limits(ready.grading, seconds: ready.timeLimitSeconds))
             var start = Date()
             for (label, candidate) in [("on the layer", job), ("on the host view", { var j = job; j.layer = nil; return j }()),
                                        ("true", { var j = job; j.layer = nil; j.command = ["/bin/true"]; return j }())] {
                 start = Date()
+                let cpu = Self.ownCPUSeconds()
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for lane in 0..<parallel {
                         group.addTask { for _ in stride(from: lane, to: submissions, by: parallel) { _ = try await app.sandbox.run(candidate) } }
                     }
                     try await group.waitForAll()
                 }
-                say(String(format: "phase: sandbox runs alone \(label), %d at a time: %.2f s", parallel, Date().timeIntervalSince(start)))
+                say(String(format: "phase: sandbox runs alone \(label), %d at a time: %.2f s (platform CPU %.2f ms each)", parallel,
+                           Date().timeIntervalSince(start), (Self.ownCPUSeconds() - cpu) * 1000 / Double(submissions)))
             }
             await workers.stop()
             start = Date()
+            var cpu = Self.ownCPUSeconds()
             for index in 0..<submissions { try await handIn(index + 4) }
-            say(String(format: "phase: %d hand-ins accepted (no workers): %.2f s", submissions, Date().timeIntervalSince(start)))
+            say(String(format: "phase: %d hand-ins accepted (no workers): %.2f s (platform CPU %.2f ms each)", submissions, Date().timeIntervalSince(start),
+                       (Self.ownCPUSeconds() - cpu) * 1000 / Double(submissions)))
             start = Date()
+            cpu = Self.ownCPUSeconds()
             let again = GradingWorkers(count: parallel, lease: 60, poll: .milliseconds(20))
             again.start(app)
             _ = try await waitForAll(submissions + 4)
-            say(String(format: "phase: graded by %d workers: %.2f s", parallel, Date().timeIntervalSince(start)))
+            say(String(format: "phase: graded by %d workers: %.2f s (platform CPU %.2f ms each)", parallel, Date().timeIntervalSince(start),
+                       (Self.ownCPUSeconds() - cpu) * 1000 / Double(submissions)))
             await again.stop()
             return (0, 0)
         }
-        let start = Date()
+        let start = Date(), cpuBefore = Self.ownCPUSeconds()
         for index in 0..<submissions { try await handIn(index + 4) }
         let done = try await waitForAll(submissions + 4)
         let elapsed = Date().timeIntervalSince(start)
+        // The platform's own threads (hand-ins, queue, workers, the sandbox's host side; not the sandboxed programs).
+        say(String(format: "platform CPU (its own threads): %.2f ms / hand-in", (Self.ownCPUSeconds() - cpuBefore) * 1000 / Double(submissions)))
         let all = try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID()).all()
         _ = done
         for miss in all where miss.score != 10 {

@@ -3,6 +3,7 @@
 import Fluent
 import Foundation
 import Grading
+import SQLKit
 
 enum SetupStatus: String, Codable, Sendable {
     /// Classroom tests need no set-up.
@@ -44,17 +45,67 @@ final class Assignment: Model, @unchecked Sendable {
 
     var latePolicy: LatePolicy { LatePolicy(text: latePolicyText) ?? .none }
     var requiredFiles: [String] { requiredFilesText.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-    var layerID: String { "ag-\(id!.uuidString.lowercased())-v\(autograderVersion)" }
+    var layerID: String { grading.layerID }
     var isReleased: Bool { releaseAt.map { $0 <= Date() } ?? true }
     var gradesPublished: Bool { gradesPublishedAt != nil }
 }
 
-extension Assignment {
-    /// The assignment without its autograder zip (up to 50 MB, needed only to set the autograder up, and then read
-    /// by `Assignments.autograderFiles`): what a grading run loads.
-    static func forGrading(_ id: UUID, on db: any Database) async throws -> Assignment? {
-        let query = Assignment.query(on: db).filter(\.$id == id)
-        query.query.fields = Assignment.keys.filter { $0 != "autograder_zip" }.map { .path([$0], schema: Assignment.schema) }
-        return try await query.first()
+/// An assignment as a grading run sees it: its limits, what its metadata names, and its autograder without the
+/// zip (up to 50 MB, read by `Assignments.autograderFiles` only where a layer must be built). Workers load it
+/// with the submission in one statement (`GradingWorker`); `Assignment.grading` gives it for a loaded model.
+struct GradingAssignment: Sendable {
+    var id: UUID
+    var courseID: UUID
+    var title: String
+    var kind: AutograderKind
+    var releaseAt: Date?
+    var dueAt: Date?
+    var timeLimitSeconds: Int
+    var memoryMB: Int
+    var pointsPossible: Double?
+    var autograderVersion: Int
+    var classroomTests: String?
+
+    /// The environment layer of this autograder version (one per version, built by its setup.sh).
+    var layerID: String { "ag-\(id.uuidString.lowercased())-v\(autograderVersion)" }
+
+    /// The columns `init(row:prefix:)` reads, for a SELECT of `table` (the assignments table or its alias).
+    static func columns(of table: String) -> String {
+        ["id", "course_id", "title", "kind", "release_at", "due_at", "time_limit_seconds", "memory_mb", "points_possible",
+         "autograder_version", "classroom_tests"].map { "\(table).\($0) AS a_\($0)" }.joined(separator: ", ")
     }
+
+    init(row: any SQLRow) throws {
+        func column<T: Decodable>(_ name: String, _ type: T.Type) throws -> T { try row.decode(column: "a_" + name, as: T.self) }
+        id = try column("id", UUID.self)
+        courseID = try column("course_id", UUID.self)
+        title = try column("title", String.self)
+        kind = try column("kind", AutograderKind.self)
+        releaseAt = try column("release_at", Date?.self)
+        dueAt = try column("due_at", Date?.self)
+        timeLimitSeconds = try column("time_limit_seconds", Int.self)
+        memoryMB = try column("memory_mb", Int.self)
+        pointsPossible = try column("points_possible", Double?.self)
+        autograderVersion = try column("autograder_version", Int.self)
+        classroomTests = try column("classroom_tests", String?.self)
+    }
+
+    init(_ assignment: Assignment) {
+        id = assignment.id!
+        courseID = assignment.$course.id
+        title = assignment.title
+        kind = assignment.kind
+        releaseAt = assignment.releaseAt
+        dueAt = assignment.dueAt
+        timeLimitSeconds = assignment.timeLimitSeconds
+        memoryMB = assignment.memoryMB
+        pointsPossible = assignment.pointsPossible
+        autograderVersion = assignment.autograderVersion
+        classroomTests = assignment.classroomTests
+    }
+}
+
+extension Assignment {
+    /// What a grading run needs of this assignment (the model must have its id).
+    var grading: GradingAssignment { GradingAssignment(self) }
 }

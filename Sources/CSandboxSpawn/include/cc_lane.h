@@ -17,4 +17,7 @@ int cc_lane_receive(int fd, struct lane_report *report);
 // 0 when everything went, -1 otherwise.
 int cc_wipe_folder(const char *path, unsigned int uid, unsigned int gid, unsigned int mode);
 
+/* Whether `path` (not followed if a link) has extended attributes: 1 yes, 0 no, -1 cannot tell. */
+int cc_has_xattrs(const char *path);
+
 #endif
