@@ -88,8 +88,21 @@ struct GradingWorker: Sendable {
     /// Claims the oldest job of this worker's kinds, starts renewing its lease, and loads a grading run's rows
     /// (marking the submission running). nil when there is nothing to do.
     func claim() async throws -> Claimed? {
+        // The claim and a grading run's loads on one leased connection: a statement through the pool costs several
+        // times one on a connection already held. (Nothing in here asks the pool for another connection: on SQLite
+        // an event loop has one. Completing or failing the job, which may, comes after.)
+        let (claimedJob, loaded): (QueuedJob?, Result<GradeInput?, any Error>?) = try await app.db.withConnection { [name, kinds, lease] db in
+            guard let job = try await JobQueue(db: db).claim(worker: name, kinds: kinds, lease: lease) else { return (nil, nil) }
+            guard job.kind == GradingJobs.grade else { return (job, nil) }
+            do {
+                let payload = try GradingJobs.decode(GradingJobs.GradePayload.self, job.payload)
+                return (job, .success(try await Self.load(payload.submission, on: db)))
+            } catch {
+                return (job, .failure(error))
+            }
+        }
+        guard let job = claimedJob, let jobID = job.id else { return nil }
         let queue = JobQueue(db: app.db)
-        guard let job = try await queue.claim(worker: name, kinds: kinds, lease: lease), let jobID = job.id else { return nil }
         let renewal = Task { [name, lease] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(max(0.2, lease / 3)))
@@ -98,11 +111,11 @@ struct GradingWorker: Sendable {
             }
         }
         var claimed = Claimed(job: job, renewal: renewal)
-        guard job.kind == GradingJobs.grade else { return claimed }
-        do {
-            claimed.grade = try await load(job)
-        } catch {
-            await failed(job, error)
+        switch loaded {
+        case .success(let input?): claimed.grade = input
+        case .success(nil): try await complete(job, result: "the submission no longer exists") { _ in }
+        case .failure(let error): await failed(job, error)
+        case nil: break
         }
         return claimed
     }
@@ -194,19 +207,9 @@ struct GradingWorker: Sendable {
 
     // MARK: Grading a submission
 
-    /// The submission's rows, with the submission marked running; nil (the job completed) when it no longer exists.
-    /// Every hand-in is loaded here, so it takes few plain statements: the submission with its assignment, author
-    /// and files (one join, only the columns a run needs), the mark, and its earlier attempts (none to read for a
-    /// first attempt).
-    private func load(_ job: QueuedJob) async throws -> GradeInput? {
-        let payload = try GradingJobs.decode(GradingJobs.GradePayload.self, job.payload)
-        // On one leased connection: each statement then goes straight to it, not through the pool. (Nothing in
-        // here may ask the pool for another: on SQLite an event loop has one connection.)
-        let input = try await app.db.withConnection { db in try await Self.load(payload.submission, on: db) }
-        if input == nil { try await complete(job, result: "the submission no longer exists") { _ in } }
-        return input
-    }
-
+    /// The submission's rows, with the submission marked running; nil when it no longer exists. Every hand-in is
+    /// loaded here, so it takes few plain statements: the submission with its assignment, author and files (one
+    /// join, only the columns a run needs), the mark, and its earlier attempts (none to read for a first attempt).
     private static func load(_ submissionID: UUID, on db: any Database) async throws -> GradeInput? {
         let sql = try Self.sql(db)
         // One row per file (a hand-in has at least one), each with the submission's, assignment's and author's columns.

@@ -74,13 +74,18 @@ enum Submissions {
         guard missing.isEmpty else {
             throw InputRejection(missing.map { "The hand-in has no file matching '\($0)', which this assignment requires." })
         }
-        let earlier = try await attempts(of: userID, at: assignmentID, on: db)
+        // The count and the credits' reservation on one leased connection (a statement through the pool costs several
+        // times one on a held connection); the ledger's writes wait for its queue, which is only ever taken before a
+        // connection, never while holding one, so the writes come after.
+        let submissionID = UUID()
+        let (earlier, estimate): (Int, Credits) = try await db.withConnection { db in
+            let earlier = try await attempts(of: userID, at: assignmentID, on: db)
+            return (earlier, try await Self.estimate(for: assignment, on: db, at: now))
+        }
         if !isStaff, let max = assignment.maxSubmissions, earlier >= max {
             throw SubmissionRefusal("You have handed in “\(assignment.title)” \(earlier) times, the most it allows.")
         }
-
-        let submissionID = UUID()
-        let hold = try await reserve(for: assignment, course: course, user: user, staff: isStaff, key: "submission:\(submissionID):run:1", on: app, db: db)
+        let hold = try await reserve(estimate, for: assignment, course: course, user: user, staff: isStaff, key: "submission:\(submissionID):run:1", on: app, db: db)
         let submission = Submission()
         submission.id = submissionID
         submission.$assignment.id = assignmentID
@@ -146,9 +151,11 @@ enum Submissions {
 
     /// Reserves a run's estimated cost: from the student's allowance, or the course's allocation for staff. nil
     /// when the run costs nothing. A refusal says what is left and who can raise it.
-    static func reserve(for assignment: Assignment, course: Course, user: User, staff: Bool, key: String,
+    static func reserve(_ amount: Credits? = nil, for assignment: Assignment, course: Course, user: User, staff: Bool, key: String,
                         on app: Application, db: any Database) async throws -> LedgerHold? {
-        let amount = try await estimate(for: assignment, on: db, at: Date())
+        var amount = amount
+        if amount == nil { amount = try await estimate(for: assignment, on: db, at: Date()) }
+        guard let amount else { return nil }
         guard amount > .zero else { return nil }
         let ledger = app.ledger(on: db)
         do {
