@@ -67,7 +67,7 @@ struct GradingWorker: Sendable {
         var grade: GradeInput?
     }
 
-    /// What a grading run needs, read in at most three statements (see `load`).
+    /// What a grading run needs, loaded right after the claim on the same connection (see `load`).
     struct GradeInput: Sendable {
         let submissionID: UUID
         /// The credits held for the run, settled when it is recorded.
