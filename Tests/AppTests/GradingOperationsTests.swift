@@ -175,8 +175,9 @@ import Ledger
         let database: DatabaseURL? = TestDatabase.isPostgres ? nil : .sqliteFile(path: folder.appendingPathComponent("db.sqlite").path)
         try await withTestApp(database: database) { app in
             try await app.loadDemoData(credits: true)
-            // A run that takes a few seconds, so the worker can be killed in the middle of it.
-            let assignmentID = try await Self.classroom(app, run: "sleep 3; python3 hello.py")
+            // A run long enough for the worker to be killed in the middle of it, even on a loaded machine (with 3 s
+            // the run once finished before the kill on a busy CI runner).
+            let assignmentID = try await Self.classroom(app, run: "sleep 8; python3 hello.py")
             let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student6@demo.test"))
             #expect(handIn.status == .created)
             let submissionID = try handIn.content.decode(SubmissionDTO.self).id
