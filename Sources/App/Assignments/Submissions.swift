@@ -74,9 +74,9 @@ enum Submissions {
         guard missing.isEmpty else {
             throw InputRejection(missing.map { "The hand-in has no file matching '\($0)', which this assignment requires." })
         }
-        // The count and the credits' reservation on one leased connection (a statement through the pool costs several
-        // times one on a held connection); the ledger's writes wait for its queue, which is only ever taken before a
-        // connection, never while holding one, so the writes come after.
+        // The attempt count and the run's estimate (a price read) on one leased connection: a statement through the
+        // pool costs several times one on a held connection. The reservation writes after it is released: the ledger's
+        // write queue is only ever taken before a connection, never while one is held.
         let submissionID = UUID()
         let (earlier, estimate): (Int, Credits) = try await db.withConnection { db in
             let earlier = try await attempts(of: userID, at: assignmentID, on: db)
