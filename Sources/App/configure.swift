@@ -39,6 +39,7 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.sandbox = SandboxService(sandbox: Sandbox(configuration: SandboxService.configuration(for: config)), metrics: app.platformMetrics)
     app.lifecycle.use(SandboxLifecycle())
     app.environmentLayers = EnvironmentLayers(app: app, dataDirectory: config.dataDirectory)
+    app.jobBell = JobBell()
     app.aiRateWindow = RateWindow()
     app.gatewayCache = GatewayCache()
     app.gatewayRecorder = GatewayRecorder(app: app)

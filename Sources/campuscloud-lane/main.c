@@ -158,11 +158,14 @@ static int split(char *strings, size_t length, int argc, int envc, char **argv, 
     return offset == length && argc > 0 ? 0 : -1;
 }
 
-// In the job's own process: its session, its descriptors, its rlimits, its environment, its program.
+// In the job's own process: its process group, its descriptors, its rlimits, its environment, its program.
 static void run_job(const struct lane_request *request, char **argv, char **envp, int fds[3]) {
     // A fresh session keyring: nothing the launcher's session might hold is reachable through it.
     keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0, 0);
-    setsid();
+    // A process group of its own, in the lane's session (bwrap --new-session made it; it has no terminal). Not a
+    // session of its own: where the kernel groups sessions for scheduling (autogroup), each new session makes and
+    // later frees a scheduling group, a cost every job would pay and that slows the jobs running beside it.
+    setpgid(0, 0);
     for (int i = 0; i < 3; i++) {
         if (fds[i] < 0 || dup2(fds[i], i) < 0) _exit(126);
     }

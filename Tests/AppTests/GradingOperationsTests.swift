@@ -161,6 +161,59 @@ import Ledger
         }
     }
 
+    @Test func aHandInWakesIdleWorkersAtOnce() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let assignmentID = try await Self.classroom(app)
+            // Workers that would look at an empty queue again only after a minute.
+            let workers = GradingWorkers(count: 2, lease: 30, poll: .seconds(60))
+            workers.start(app)
+            try await Task.sleep(for: .milliseconds(300))  // both have found nothing and wait
+            let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student1@demo.test"))
+            let id = try handIn.content.decode(SubmissionDTO.self).id
+            var status = SubmissionStatus.queued
+            for _ in 0..<150 where status != .graded {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try #require(try await Submission.find(id, on: app.db)).status
+            }
+            await workers.stop()
+            #expect(status == .graded, "the hand-in waited for the workers' next look at the queue")
+        }
+    }
+
+    @Test func aRunWhoseLeaseWentToAnotherWorkerChargesAndRecordsNothing() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let assignmentID = try await Self.classroom(app)
+            let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student1@demo.test"))
+            let submissionID = try handIn.content.decode(SubmissionDTO.self).id
+            let holdID = try #require(try await Submission.find(submissionID, on: app.db)?.holdID)
+            // Worker a runs the job; before it records, its lease runs out and worker b takes the job over.
+            let first = GradingWorker(app: app, name: "a", lease: 30)
+            let claimed = try #require(try await first.claim())
+            let record = try #require(await first.run(claimed))
+            let jobID = try #require(try await Submission.find(submissionID, on: app.db)?.jobID)
+            try await QueuedJob.query(on: app.db).filter(\.$id == jobID).set(\.$leaseExpiresAt, to: Date().addingTimeInterval(-1)).update()
+            let second = GradingWorker(app: app, name: "b", lease: 30)
+            let takenOver = try #require(try await second.claim())
+            #expect(takenOver.job.id == jobID)
+
+            await record()  // a's result arrives late: nothing of it is kept, and nothing is charged for it
+            #expect(try await LedgerHold.find(holdID, on: app.db)?.status == .open)
+            #expect(try await Submission.find(submissionID, on: app.db)?.status == .running)
+
+            if let late = await second.run(takenOver) { await late() }
+            let graded = try #require(try await Submission.find(submissionID, on: app.db))
+            let hold = try #require(try await LedgerHold.find(holdID, on: app.db))
+            #expect(graded.status == .graded)
+            #expect(hold.status == .settled)
+            #expect(graded.charged == hold.settledAmount)
+            #expect(try await LedgerEntry.query(on: app.db).filter(\.$holdID == holdID).filter(\.$kind == .settle).count() == 1)
+            #expect(try await QueuedJob.find(jobID, on: app.db)?.attempts == 2)
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+
     @Test func aKilledWorkerProcessLeavesItsJobToAnotherWhichGradesItOnce() async throws {
         let folder = try CLITests.temporaryFolder()
         defer {

@@ -13,7 +13,7 @@ import Glibc
     @Test(arguments: paths)
     func forkBombIsCappedAndLeavesNoProcess(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let marker = Fixtures.marker()
         var limits = SandboxLimits(wallSeconds: 8)
         limits.pids = 32
@@ -27,7 +27,7 @@ import Glibc
     @Test(arguments: paths)
     func memoryBombIsStoppedAtTheMemoryLimit(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let limits = SandboxLimits(wallSeconds: 20, memoryMB: 128)
         let result = try await Fixtures.runHostile(sandbox, "memory_bomb.py", limits: limits, path: path)
         #expect(result.status == .memoryLimit)
@@ -38,7 +38,7 @@ import Glibc
     @Test(arguments: paths)
     func infiniteLoopHitsTheWallClock(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let result = try await Fixtures.runHostile(sandbox, "infinite_loop.py", limits: SandboxLimits(wallSeconds: 1.5, cpuSeconds: 30), path: path)
         #expect(result.status == .timeout)
         #expect(result.wallMs >= 1_500 && result.wallMs < 10_000)
@@ -50,7 +50,7 @@ import Glibc
     @Test(arguments: paths)
     func infiniteLoopHitsTheCPULimit(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let result = try await Fixtures.runHostile(sandbox, "infinite_loop.py", limits: SandboxLimits(wallSeconds: 30, cpuSeconds: 1), path: path)
         #expect(result.status == .timeout)
         #expect(result.wallMs < 10_000)
@@ -59,7 +59,7 @@ import Glibc
     @Test(arguments: paths)
     func doubleForkedDaemonDiesWithTheJob(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let marker = Fixtures.marker()
         let result = try await Fixtures.runHostile(sandbox, "double_fork_daemon.py", [marker, "."], path: path)
         #expect(result.status == .ok)
@@ -71,7 +71,7 @@ import Glibc
     @Test(arguments: paths)
     func gigabyteOfStdoutIsCutAtTheCap(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         var limits = SandboxLimits(wallSeconds: 30)
         limits.outputKB = 256
         let result = try await Fixtures.runHostile(sandbox, "stdout_flood.py", limits: limits, path: path)
@@ -84,7 +84,7 @@ import Glibc
     @Test(.enabled(if: getuid() == 0, "the disk cap is a tmpfs, which needs root"), arguments: paths)
     func fillingTheDiskStopsAtTheJobsQuota(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         var before = statvfs()
         statvfs(sandbox.configuration.jobsRoot, &before)
         var limits = SandboxLimits(wallSeconds: 30)
@@ -104,7 +104,7 @@ import Glibc
     @Test(arguments: paths)
     func hostSecretsAreOutOfReach(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         // A stand-in for the platform's data folder: database and secret, readable by root only, as deployed.
         let data = Fixtures.temporaryFolder("data")
         Fixtures.createFile(atPath: data + "/campuscloud.sqlite", contents: Data("SQLite format 3".utf8), attributes: [.posixPermissions: 0o600])
@@ -120,7 +120,7 @@ import Glibc
     @Test(arguments: paths)
     func writesOutsideTheJobFolderFailAndTheHostIsUnchanged(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let hostFolder = Fixtures.temporaryFolder("host")
         chmod(hostFolder, 0o777)  // even a world-writable host folder must not be reachable
         let name = "pwned-\(UUID().uuidString.prefix(8))"
@@ -133,7 +133,7 @@ import Glibc
     @Test(arguments: paths)
     func networkIsOffLoopbackAndHostSocketsUnreachable(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let tcp = try Listener()
         let unixPath = "/tmp/cc-sock-\(UUID().uuidString.prefix(8))"
         let unix = try Listener(unix: unixPath, abstract: false)
@@ -152,7 +152,7 @@ import Glibc
     @Test(arguments: paths)
     func terminalInjectionHasNoTerminal(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let result = try await Fixtures.runHostile(sandbox, "tiocsti.py", path: path)
         #expect(result.status == .ok)
         #expect(!result.stdout.contains("INJECTED"), "TIOCSTI worked: \(result.stdout)")
@@ -162,7 +162,7 @@ import Glibc
     @Test(arguments: paths)
     func symlinkedResultsAreNeitherFollowedNorOverwritten(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let hostFolder = Fixtures.temporaryFolder("victim")
         let hostFile = hostFolder + "/grades.json"
         let original = Data(#"{"score": 100}"#.utf8)
@@ -179,7 +179,7 @@ import Glibc
     @Test(arguments: paths)
     func raisingItsOwnLimitsDoesNotHelp(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let result = try await Fixtures.runHostile(sandbox, "raise_limits.sh", limits: SandboxLimits(wallSeconds: 20, cpuSeconds: 1), path: path)
         #expect(!result.stdout.contains("RAISED"), "a limit was raised: \(result.stdout)")
         #expect(result.status == .timeout)
@@ -189,7 +189,7 @@ import Glibc
     @Test(arguments: paths)
     func ptraceAndSignalsCannotReachHostProcesses(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let victim = Process()
         victim.executableURL = URL(fileURLWithPath: "/bin/sleep")
         victim.arguments = ["60"]
@@ -211,7 +211,7 @@ import Glibc
     @Test(arguments: paths)
     func aJobCannotSeeAnotherRunningJob(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let victimJob = SandboxJob(command: ["python3", "-c", "open('secret.txt','w').write('s3cret'); import time; time.sleep(4)", "victim"],
                                    limits: SandboxLimits(wallSeconds: 10))
         async let victim = sandbox.run(victimJob)
@@ -232,7 +232,7 @@ import Glibc
     @Test(arguments: paths)
     func platformDescriptorsDoNotLeakIntoJobs(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let data = Fixtures.temporaryFolder("fd")
         let database = data + "/campuscloud.sqlite"
         Fixtures.createFile(atPath: database, contents: Data("SQLite format 3".utf8))
@@ -248,7 +248,7 @@ import Glibc
     @Test(arguments: paths)
     func theExitCodeCannotBeForged(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let result = try await Fixtures.runHostile(sandbox, "forge_status.py", path: path)
         #expect(result.status == .ok)
         #expect(result.exitCode == 5)

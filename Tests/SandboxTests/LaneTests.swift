@@ -21,7 +21,7 @@ import Testing
 
     @Test func theNextJobOfALaneFindsNothingOfTheLast() async throws {
         let sandbox = Fixtures.sandbox(uids: 61_600...61_619, path: .lane)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let marker = Fixtures.marker()
         let hostFolder = Self.hostFolder()
         defer { try? FileManager.default.removeItem(atPath: hostFolder) }
@@ -49,7 +49,7 @@ import Testing
 
     @Test func aLaneWhoseKeyringsAJobLockedIsThrownAway() async throws {
         let sandbox = Fixtures.sandbox(uids: 61_620...61_639, path: .lane)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let marker = Fixtures.marker()
         let hostFolder = Self.hostFolder()
         defer { try? FileManager.default.removeItem(atPath: hostFolder) }
@@ -62,7 +62,7 @@ import Testing
 
     @Test func aJobStoppedByALimitTakesItsLaneDown() async throws {
         let sandbox = Fixtures.sandbox(uids: 61_640...61_659, path: .lane)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let marker = Fixtures.marker()
         let sleeper = "python3 -c 'import time; time.sleep(30)' \(marker)"
         let first = try await Self.run(sandbox, "echo \(marker) > left; echo \(marker) > /tmp/left; \(sleeper) & exec \(sleeper)",
@@ -78,7 +78,7 @@ import Testing
 
     @Test func eachJobOfALaneHasItsOwnLimitsAndUsage() async throws {
         let sandbox = Fixtures.sandbox(uids: 61_660...61_679, path: .lane)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         // A busy first job: its CPU time is not charged to the next one.
         var busy = SandboxLimits(wallSeconds: 20)
         busy.memoryMB = 64
@@ -108,7 +108,7 @@ import Testing
         configuration.uidRange = 61_700...61_719
         configuration.laneLauncher = "/bin/true"  // exits at once: never says hello
         let sandbox = Sandbox(configuration: configuration)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         for _ in 0..<3 {
             let result = try await Self.run(sandbox, "echo fine")
             #expect(result.stdout == "fine\n", "\(result)")
@@ -122,7 +122,7 @@ import Testing
         configuration.uidRange = 61_680...61_699
         configuration.laneLauncher = "/nonexistent/campuscloud-lane"
         let sandbox = Sandbox(configuration: configuration)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         let result = try await Self.run(sandbox, "echo fine")
         #expect(result.stdout == "fine\n")
         #expect(sandbox.launchCount(.lane) == 0)

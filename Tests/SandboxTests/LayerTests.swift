@@ -4,8 +4,9 @@ import Foundation
 import Glibc
 @testable import Sandbox
 
-@Suite struct LayerTests {
+@Suite final class LayerTests {
     let sandbox = Fixtures.sandbox(uids: 61_500...61_549)
+    deinit { Fixtures.finish(sandbox) }
 
     static let setupScript = """
     set -e

@@ -4,8 +4,9 @@ import Foundation
 import Glibc
 @testable import Sandbox
 
-@Suite struct SandboxBehaviourTests {
+@Suite final class SandboxBehaviourTests {
     let sandbox = Fixtures.sandbox(uids: 61_100...61_199)
+    deinit { Fixtures.finish(sandbox) }
 
     @Test func exitCodeStdoutStderrAndStdinComeBack() async throws {
         let job = SandboxJob(command: ["sh", "-c", "read line; echo \"got $line\"; echo oops >&2; exit 7"], stdin: Data("hello\n".utf8))
@@ -25,7 +26,7 @@ import Glibc
     @Test(arguments: [Sandbox.LaunchPath.cold, .warm, .ready, .lane])
     func executableJobFilesNeverMeetTextFileBusy(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(uids: 61_300...61_399, path: path)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         // A long script: the longer its write, the likelier a spawn falls inside it.
         let script = "#!/bin/sh\necho ran\nexit 0\n" + String(repeating: "# padding\n", count: 200_000)
         var template = SandboxJob(command: ["./run.sh"], files: ["run.sh": Data(script.utf8)])

@@ -24,7 +24,7 @@ struct WarmPoolTests {
 
     @Test func jobsRunThroughWarmLaunchersWithTheirOwnLimits() async throws {
         let sandbox = Fixtures.sandbox(uids: 61_300...61_349, path: .warm)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         _ = try await sandbox.run(SandboxJob(command: ["true"]))  // starts the pool
         let layout = CgroupLayout.detect()
         try await Self.waitUntil { sandbox.warmReadyCount >= 2 }
@@ -42,7 +42,7 @@ struct WarmPoolTests {
 
     @Test func warmLaunchersHoldNoPlatformDescriptors() async throws {
         let sandbox = Fixtures.sandbox(uids: 61_350...61_399, path: .warm)
-        defer { sandbox.shutdown() }
+        defer { Fixtures.finish(sandbox) }
         var pair: [Int32] = [-1, -1]
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
         defer { close(pair[1]) }
@@ -58,6 +58,7 @@ struct WarmPoolTests {
 
     @Test func shutdownEndsWarmLaunchersAndRemovesTheirGroups() async throws {
         let sandbox = Fixtures.sandbox(uids: 61_400...61_449, path: .warm)
+        defer { Fixtures.finish(sandbox) }
         _ = try await sandbox.run(SandboxJob(command: ["true"]))
         let layout = CgroupLayout.detect()
         try await Self.waitUntil { sandbox.warmReadyCount >= 2 }

@@ -176,6 +176,7 @@ enum Grades {
             if let hold { _ = try? await app.ledger(on: db).void(hold.requireID()) }
             throw error
         }
+        app.jobBell.ring()
     }
 
     struct RegradeProgress: Content {

@@ -90,15 +90,18 @@ struct GradingWorker: Sendable {
     func claim() async throws -> Claimed? {
         // The claim and a grading run's loads on one leased connection: a statement through the pool costs several
         // times one on a connection already held. (Nothing in here asks the pool for another connection: on SQLite
-        // an event loop has one. Completing or failing the job, which may, comes after.)
-        let (claimedJob, loaded): (QueuedJob?, Result<GradeInput?, any Error>?) = try await app.db.withConnection { [name, kinds, lease] db in
-            guard let job = try await JobQueue(db: db).claim(worker: name, kinds: kinds, lease: lease) else { return (nil, nil) }
-            guard job.kind == GradingJobs.grade else { return (job, nil) }
-            do {
-                let payload = try GradingJobs.decode(GradingJobs.GradePayload.self, job.payload)
-                return (job, .success(try await Self.load(payload.submission, on: db)))
-            } catch {
-                return (job, .failure(error))
+        // an event loop has one. Completing or failing the job, which may, comes after.) The claim and the
+        // "running" mark write, so it all happens in this process's turn to write (taken before the lease).
+        let (claimedJob, loaded): (QueuedJob?, Result<GradeInput?, any Error>?) = try await app.writing { [app, name, kinds, lease] in
+            try await app.db.withConnection { db in
+                guard let job = try await JobQueue(db: db).claim(worker: name, kinds: kinds, lease: lease) else { return (nil, nil) }
+                guard job.kind == GradingJobs.grade else { return (job, nil) }
+                do {
+                    let payload = try GradingJobs.decode(GradingJobs.GradePayload.self, job.payload)
+                    return (job, .success(try await Self.load(payload.submission, on: db)))
+                } catch {
+                    return (job, .failure(error))
+                }
             }
         }
         guard let job = claimedJob, let jobID = job.id else { return nil }
@@ -161,7 +164,7 @@ struct GradingWorker: Sendable {
                 let next = ahead
                 ahead = nil
                 guard let claimed = try await (next == nil ? claim() : next!.value) else {
-                    try? await Task.sleep(for: poll)
+                    if !Task.isCancelled { await app.jobBell.wait(upTo: poll) }
                     continue
                 }
                 if let input = claimed.grade, input.assignment.timeLimitSeconds <= GradingWorkers.workAheadSeconds {
@@ -247,10 +250,11 @@ struct GradingWorker: Sendable {
                           files: files, metadata: metadata)
     }
 
-    /// Settles the run's credits by what it used, then records the result and completes the job in one transaction.
+    /// Completes the job, settles the run's credits by what it used and records the result, in one transaction.
     private func record(_ job: QueuedJob, _ input: GradeInput, _ outcome: GradingOutcome) async throws {
-        let charged = try await SandboxCharges.settle(input.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs, app: app)
-        try await complete(job, result: "graded") { tx in
+        try await complete(job, result: "graded") { [app] tx in
+            let charged = try await SandboxCharges.settle(input.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs,
+                                                          ledger: app.ledger(inWrite: tx), logger: app.logger)
             try await Self.sql(tx).raw("""
                 UPDATE submissions SET status = \(bind: SubmissionStatus.graded.rawValue), graded_at = \(bind: Date()), score = \(bind: outcome.score),
                   max_score = \(bind: outcome.maxScore), results = \(bind: outcome.results), problem = \(bind: outcome.problem), log = \(bind: outcome.log),
@@ -303,8 +307,8 @@ struct GradingWorker: Sendable {
         return sql
     }
 
-    /// Completes the job and records its result in one transaction; throws LeaseLost (recording nothing) when
-    /// this worker no longer holds the job.
+    /// Completes the job and records its result in one transaction (in this process's turn to write); throws
+    /// LeaseLost (recording nothing, settling nothing) when this worker no longer holds the job.
     func complete(_ job: QueuedJob, result: String, _ record: @escaping @Sendable (any Database) async throws -> Void) async throws {
         let jobID = try job.requireID(), name = self.name
         try await app.writeTransaction(on: app.db) { tx in
@@ -354,6 +358,8 @@ final class GradingWorkers: LifecycleHandler, Sendable {
     let lease: TimeInterval
     let poll: Duration
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    /// The application's job bell, rung on stop so a worker waiting for work stops at once.
+    private let bell = NIOLockedValueBox<JobBell?>(nil)
 
     init(count: Int, lease: TimeInterval = 60, poll: Duration = .milliseconds(100)) {
         self.count = count
@@ -371,6 +377,7 @@ final class GradingWorkers: LifecycleHandler, Sendable {
             return Task { [poll] in await worker.work(poll: poll, sweeps: index == 0) }
         }
         tasks.withLockedValue { $0 += started }
+        bell.withLockedValue { $0 = application.jobBell }
         application.logger.info("Started \(count) grading worker(s)")
     }
 
@@ -384,6 +391,7 @@ final class GradingWorkers: LifecycleHandler, Sendable {
             return current
         }
         for task in running { task.cancel() }
+        bell.withLockedValue { $0 }?.ring()  // a worker waiting for work stops now
         for task in running { await task.value }
     }
 }

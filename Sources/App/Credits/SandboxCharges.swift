@@ -4,6 +4,7 @@
 import Fluent
 import Foundation
 import Ledger
+import SQLKit
 import Vapor
 
 enum SandboxCharges {
@@ -16,21 +17,24 @@ enum SandboxCharges {
     }
 
     /// Spends what the run used (at most the hold); the rest goes back. Returns the micro-credits spent. A hold
-    /// already closed (a previous worker of the same job settled it) is left as it is.
-    static func settle(_ holdID: UUID?, cpuMs: Int, wallMs: Int, app: Application) async throws -> Int64 {
-        guard let holdID, let hold = try await LedgerHold.find(holdID, on: app.db) else { return 0 }
-        let ledger = app.ledger
+    /// already closed (a previous worker of the same job settled it) is left as it is. `ledger` is on the
+    /// transaction that records the run (`Application.ledger(inWrite:)`), so the charge and the result commit together.
+    static func settle(_ holdID: UUID?, cpuMs: Int, wallMs: Int, ledger: LedgerStore, logger: Logger) async throws -> Int64 {
+        guard let holdID, let sql = ledger.db as? any SQLDatabase,
+              let hold = try await sql.raw("SELECT amount, created_at FROM ledger_holds WHERE id = \(bind: holdID)").first() else { return 0 }
+        let amount = try hold.decode(column: "amount", as: Int64.self), createdAt = try hold.decode(column: "created_at", as: Date?.self)
         do {
-            let cost = try await CreditsController.priceList(on: app.db)
-                .cost(of: [.sandboxCPUSecond: Int64(cpuMs), .sandboxWallSecond: Int64(wallMs)], at: hold.createdAt ?? Date())
-            let settled = try await ledger.settle(holdID, actual: Credits(micro: min(cost.micro, hold.amount)))
+            let cost = try await CreditsController.priceList(on: ledger.db)
+                .cost(of: [.sandboxCPUSecond: Int64(cpuMs), .sandboxWallSecond: Int64(wallMs)], at: createdAt ?? Date())
+            let settled = try await ledger.settle(holdID, actual: Credits(micro: min(cost.micro, amount)))
             return settled.settledAmount ?? 0
         } catch let refusal as LedgerRefusal {
-            app.logger.info("Hold \(holdID) was not settled: \(refusal.description)")
+            logger.info("Hold \(holdID) was not settled: \(refusal.description)")
             return 0
         } catch let pricing as PricingError {
-            app.logger.warning("Hold \(holdID) was voided: \(pricing.description)")
-            _ = try? await ledger.void(holdID, memo: "no price for the run's usage")
+            logger.warning("Hold \(holdID) was voided: \(pricing.description)")
+            // Already closed: nothing to free (a database error still undoes the whole record).
+            do { _ = try await ledger.void(holdID, memo: "no price for the run's usage") } catch where error is any AbortError {}
             return 0
         }
     }

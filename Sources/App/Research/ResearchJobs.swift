@@ -120,6 +120,7 @@ enum ResearchJobs {
             if let hold { _ = try? await app.ledger(on: db).void(hold.requireID(), memo: "the job was not stored") }
             throw error
         }
+        app.jobBell.ring()
         return job
     }
 
@@ -223,19 +224,20 @@ enum ResearchJobs {
         try await finish(job, queued: queued, worker: worker, status: status, result: result, problem: problem)
     }
 
-    /// Settles (or voids) the reserve, then records the result and completes the queue entry in one transaction.
+    /// Completes the queue entry, settles (or voids) the reserve and records the result, in one transaction.
     private static func finish(_ job: ResearchJob, queued: QueuedJob, worker: GradingWorker, status: ResearchJobStatus,
                                result: SandboxResult?, problem: String?) async throws {
-        let app = worker.app
-        var spent: Int64 = 0
-        if let result {
-            spent = try await SandboxCharges.settle(job.holdID, cpuMs: result.cpuMs, wallMs: result.wallMs, app: app)
-        } else if let hold = job.holdID {
-            _ = try? await app.ledger.void(hold, memo: "job cancelled before it started")
-        }
-        let charged = spent
+        let app = worker.app, holdID = job.holdID
         let jobID = try job.requireID()
         try await worker.complete(queued, result: status.rawValue) { tx in
+            let ledger = app.ledger(inWrite: tx)
+            var charged: Int64 = 0
+            if let result {
+                charged = try await SandboxCharges.settle(holdID, cpuMs: result.cpuMs, wallMs: result.wallMs, ledger: ledger, logger: app.logger)
+            } else if let holdID {
+                // Already closed, or gone: nothing to free (a database error still undoes the whole record).
+                do { _ = try await ledger.void(holdID, memo: "job cancelled before it started") } catch where error is any AbortError {}
+            }
             guard let current = try await ResearchJob.find(jobID, on: tx) else { return }
             current.status = status
             current.finishedAt = Date()

@@ -25,6 +25,14 @@ enum Fixtures {
         return Sandbox(configuration: configuration)
     }
 
+    /// Shuts the sandbox down and removes its jobs folder (the lane launcher's copy alone is megabytes: test runs
+    /// must not leave one per sandbox behind).
+    static func finish(_ sandbox: Sandbox) {
+        sandbox.shutdown()
+        let root = (sandbox.configuration.jobsRoot as NSString).deletingLastPathComponent
+        if root.hasPrefix("/tmp/cc-") { try? FileManager.default.removeItem(atPath: root) }
+    }
+
     static func hostile(_ name: String) throws -> Data {
         let url = try #require(Bundle.module.url(forResource: "hostile/\(name)", withExtension: nil)
             ?? Bundle.module.resourceURL?.appendingPathComponent("hostile/\(name)"))
