@@ -214,7 +214,7 @@ struct GradingWorker: Sendable {
     /// loaded here, so it takes few plain statements: the submission with its assignment, author and files (one
     /// join, only the columns a run needs), the mark, and its earlier attempts (none to read for a first attempt).
     private static func load(_ submissionID: UUID, on db: any Database) async throws -> GradeInput? {
-        let sql = try Self.sql(db)
+        let sql = try db.sqlDatabase()
         // One row per file (a hand-in has at least one), each with the submission's, assignment's and author's columns.
         let rows = try await sql.raw("""
             SELECT s.attempt, s.submitted_at, s.hold_id, s.user_id, u.email, u.display_name, \(unsafeRaw: GradingAssignment.columns(of: "a")),
@@ -255,7 +255,7 @@ struct GradingWorker: Sendable {
         try await complete(job, result: "graded") { [app] tx in
             let charged = try await SandboxCharges.settle(input.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs,
                                                           ledger: app.ledger(inWrite: tx), logger: app.logger)
-            try await Self.sql(tx).raw("""
+            try await tx.sqlDatabase().raw("""
                 UPDATE submissions SET status = \(bind: SubmissionStatus.graded.rawValue), graded_at = \(bind: Date()), score = \(bind: outcome.score),
                   max_score = \(bind: outcome.maxScore), results = \(bind: outcome.results), problem = \(bind: outcome.problem), log = \(bind: outcome.log),
                   cpu_ms = \(bind: outcome.cpuMs), wall_ms = \(bind: outcome.wallMs), charged = charged + \(bind: charged)
@@ -269,7 +269,7 @@ struct GradingWorker: Sendable {
 
     private func setUp(_ job: QueuedJob) async throws {
         let payload = try GradingJobs.decode(GradingJobs.SetupPayload.self, job.payload)
-        let sql = try Self.sql(app.db)
+        let sql = try app.db.sqlDatabase()
         guard let row = try await sql.raw("SELECT \(unsafeRaw: GradingAssignment.columns(of: "a")) FROM assignments a WHERE a.id = \(bind: payload.assignment)").first(),
               case let assignment = try GradingAssignment(row: row), assignment.autograderVersion == payload.version else {
             try await complete(job, result: "superseded by a newer autograder") { _ in }
@@ -287,7 +287,7 @@ struct GradingWorker: Sendable {
             case .failed(let log): (.failed, log)
             }
             // Only this version's set-up: a newer autograder uploaded meanwhile has its own.
-            try await Self.sql(tx).raw("""
+            try await tx.sqlDatabase().raw("""
                 UPDATE assignments SET setup_status = \(bind: status.rawValue), setup_log = \(bind: log)
                 WHERE id = \(bind: payload.assignment) AND autograder_version = \(bind: payload.version)
                 """).run()
@@ -298,13 +298,7 @@ struct GradingWorker: Sendable {
 
     /// Sets a submission's status (waiting again, or running).
     static func mark(_ submissionID: UUID, _ status: SubmissionStatus, on db: any Database) async throws {
-        try await sql(db).raw("UPDATE submissions SET status = \(bind: status.rawValue) WHERE id = \(bind: submissionID)").run()
-    }
-
-    /// Grading's statements are plain SQL (each hand-in runs them): the database as SQLKit's.
-    static func sql(_ db: any Database) throws -> any SQLDatabase {
-        guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError, reason: "grading needs an SQL database") }
-        return sql
+        try await db.sqlDatabase().raw("UPDATE submissions SET status = \(bind: status.rawValue) WHERE id = \(bind: submissionID)").run()
     }
 
     /// Completes the job and records its result in one transaction (in this process's turn to write); throws

@@ -250,7 +250,7 @@ struct LedgerStore: Sendable {
     /// One statement outside an explicit transaction: it is atomic by itself, and SQLite's lock (with the driver's
     /// busy handler) orders it against other writers.
     private func statement<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase, Bool) async throws -> T) async throws -> T {
-        guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError, reason: "The ledger needs an SQL database.") }
+        let sql = try db.sqlDatabase()
         let postgres = self.postgres
         return try await body(sql, postgres)
     }
@@ -259,7 +259,7 @@ struct LedgerStore: Sendable {
         let db = self.db
         let work: @Sendable () async throws -> T = {
             try await db.transaction { tx in
-                guard let sql = tx as? any SQLDatabase else { throw Abort(.internalServerError, reason: "The ledger needs an SQL database.") }
+                let sql = try tx.sqlDatabase()
                 return try await body(tx, sql)
             }
         }

@@ -20,8 +20,8 @@ enum SandboxCharges {
     /// already closed (a previous worker of the same job settled it) is left as it is. `ledger` is on the
     /// transaction that records the run (`Application.ledger(inWrite:)`), so the charge and the result commit together.
     static func settle(_ holdID: UUID?, cpuMs: Int, wallMs: Int, ledger: LedgerStore, logger: Logger) async throws -> Int64 {
-        guard let holdID, let sql = ledger.db as? any SQLDatabase,
-              let hold = try await sql.raw("SELECT amount, created_at FROM ledger_holds WHERE id = \(bind: holdID)").first() else { return 0 }
+        guard let holdID,
+              let hold = try await ledger.db.sqlDatabase().raw("SELECT amount, created_at FROM ledger_holds WHERE id = \(bind: holdID)").first() else { return 0 }
         let amount = try hold.decode(column: "amount", as: Int64.self), createdAt = try hold.decode(column: "created_at", as: Date?.self)
         do {
             let cost = try await CreditsController.priceList(on: ledger.db)

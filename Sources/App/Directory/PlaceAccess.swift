@@ -24,7 +24,7 @@ extension ProjectAccess {
 /// programme, in one statement: every request on a place asks.
 private func roles<Role: RawRepresentable<String>>(of userID: UUID, place: (table: String, column: String, id: UUID), programme programmeID: UUID,
                                                   as: Role.Type, on db: any Database) async throws -> (Role?, ProgrammeRole?) {
-    guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError, reason: "the platform needs an SQL database") }
+    let sql = try db.sqlDatabase()
     let row = try await sql.raw("""
         SELECT (SELECT role FROM \(ident: place.table) WHERE \(ident: place.column) = \(bind: place.id) AND user_id = \(bind: userID)) AS place_role,
           (SELECT role FROM programme_members WHERE programme_id = \(bind: programmeID) AND user_id = \(bind: userID)) AS programme_role

@@ -58,7 +58,7 @@ struct ProgrammeReportDTO: Content {
 enum ProgrammeReport {
     static func load(_ programme: Programme, on db: any Database) async throws -> ProgrammeReportDTO {
         let programmeID = try programme.requireID()
-        guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError, reason: "The report needs an SQL database.") }
+        let sql = try db.sqlDatabase()
         let accounts = try await LedgerAccount.query(on: db).filter(\.$programme.$id == programmeID).all()
         let tree = AccountTree(accounts)
         let courses = try await Course.query(on: db).filter(\.$programme.$id == programmeID).sort(\.$code).all()
