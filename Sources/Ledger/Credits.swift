@@ -6,6 +6,9 @@ import Foundation
 public struct Credits: Sendable, Hashable, Comparable, CustomStringConvertible {
     public static let microPerCredit: Int64 = 1_000_000
     public static let zero = Credits(micro: 0)
+    /// The most any one amount, and any one account, may hold: 10^12 credits (10^18 micro-credits, under Int64's
+    /// 9.2 × 10^18), so no sum the ledger keeps can overflow, on SQLite or anywhere.
+    public static let maximum = Credits(micro: 1_000_000_000_000_000_000)
 
     public var micro: Int64
 
@@ -13,7 +16,7 @@ public struct Credits: Sendable, Hashable, Comparable, CustomStringConvertible {
     public init(whole: Int64) { micro = whole * Credits.microPerCredit }
 
     /// Reads "12", "12.5", "0.000001", " 3.25 ", "-2" (a change can be negative; where an amount must be positive the
-    /// ledger says so); nil for anything else (more than six decimals, exponents, overflow).
+    /// ledger says so); nil for anything else (more than six decimals, exponents, more than `maximum`).
     public static func parse(_ text: String) -> Credits? {
         var trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.hasPrefix("-") {
@@ -27,7 +30,7 @@ public struct Credits: Sendable, Hashable, Comparable, CustomStringConvertible {
         fraction += String(repeating: "0", count: 6 - fraction.count)
         guard let whole = Int64(wholePart), let micro = Int64(fraction) else { return nil }
         let (scaled, overflow) = whole.multipliedReportingOverflow(by: microPerCredit)
-        guard !overflow, scaled <= Int64.max - micro else { return nil }
+        guard !overflow, scaled <= maximum.micro - micro else { return nil }
         return Credits(micro: scaled + micro)
     }
 
@@ -62,15 +65,15 @@ extension Credits: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let whole = try? container.decode(Int64.self) {
-            guard whole.magnitude <= UInt64(Int64.max / Credits.microPerCredit) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "that many credits cannot be counted")
+            guard whole.magnitude <= UInt64(Credits.maximum.micro / Credits.microPerCredit) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "at most \(Credits.maximum) credits can be counted")
             }
             self.init(whole: whole)
             return
         }
         guard let text = try? container.decode(String.self), let value = Credits.parse(text) else {
             throw DecodingError.dataCorruptedError(in: container, debugDescription:
-                "credits are written as a whole number (12) or a decimal string with at most six decimals (\"12.5\")")
+                "credits are written as a whole number (12) or a decimal string with at most six decimals (\"12.5\"), at most \(Credits.maximum)")
         }
         self = value
     }

@@ -24,6 +24,11 @@ public enum AccountKind: String, CaseIterable, Codable, Sendable {
 
 public enum HoldStatus: String, Codable, Sendable { case open, settled, voided }
 
+/// Who opened a hold, and so who may close it. A person's holds (`POST /credits/holds`) are theirs to settle or void;
+/// the platform's (hand-ins, regrades, research jobs, AI leases, every metered use it starts) are closed only by the
+/// platform's own code, which knows what the use cost.
+public enum HoldOrigin: String, Codable, Sendable, CaseIterable { case person, platform }
+
 /// Why the ledger refused: a sentence a person can act on, naming the level that is short.
 public enum LedgerRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case notPositive
@@ -33,6 +38,9 @@ public enum LedgerRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case holdClosed(HoldStatus)
     case settleAboveHold(held: Credits, actual: Credits)
     case spendingFromPartner
+    case tooLarge
+    /// An idempotency key sent again with different values: the first use stands, this one is refused.
+    case keyReused(String)
 
     public var description: String {
         switch self {
@@ -44,6 +52,8 @@ public enum LedgerRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case .holdClosed(let status): "That hold is already \(status.rawValue)."
         case .settleAboveHold(let held, let actual): "The actual amount (\(actual)) is more than was held (\(held))."
         case .spendingFromPartner: "The partner's account is where grants come from; nothing is spent from it."
+        case .tooLarge: "That is more than the ledger keeps in one amount or one account (\(Credits.maximum) credits)."
+        case .keyReused(let key): "The idempotency key \(key) was already used with different values; use a new key for a new operation."
         }
     }
 }

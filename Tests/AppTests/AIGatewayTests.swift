@@ -150,6 +150,42 @@ import VaporTesting
         }
     }
 
+    @Test func aStudentCannotCloseTheirAILeaseAndAnExpiredLeaseIsStillCharged() async throws {
+        try await Self.withGateway { rig in
+            let before = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            let (status, _) = try await Self.call(rig, ["model": "campuscloud-tutor", "max_tokens": 20, "messages": [["role": "user", "content": "free?"]]], drain: false)
+            #expect(status == .ok)
+            let student = try #require(try await User.query(on: rig.app.db).filter(\.$email == "student1@demo.test").first())
+            let allowance = try await rig.app.ledger.allowance(of: student, in: .course(rig.course))
+            let lease = try #require(try await LedgerHold.query(on: rig.app.db).filter(\.$account.$id == allowance.requireID()).filter(\.$status == .open).first())
+            #expect(lease.origin == .platform)
+            // The student (and an admin) try to void or zero-settle the lease's hold: 404, it stays open.
+            try await PlatformHoldsTests.attack(rig.app, hold: try lease.requireID(), as: ["student1@demo.test", "admin@demo.test"])
+            // The lease's hold expires before the lease closes (the sweep voids it): the use is charged all the same.
+            try await LedgerHold.query(on: rig.app.db).filter(\.$id == lease.requireID()).set(\.$expiresAt, to: Date().addingTimeInterval(-1)).update()
+            #expect(try await rig.app.ledger.expire().holds == 1)
+            await rig.app.drainGateway()
+            let after = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            let charged = try await AIUsage.query(on: rig.app.db).all().reduce(Int64(0)) { $0 + $1.credits }
+            #expect(charged > 0 && after.held == 0 && after.spent - before.spent == charged && after.balance == before.balance - charged)
+            #expect(try await LedgerEntry.query(on: rig.app.db).filter(\.$holdID == lease.requireID()).filter(\.$kind == .charge).count() == 1)
+        }
+    }
+
+    @Test func usageBeyondTheCapIsChargedNotFree() async throws {
+        try await Self.withGateway(upstream: FakeUpstreamOptions(overrun: 5000)) { rig in
+            let before = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            let (status, _) = try await Self.call(rig, ["model": "campuscloud-tutor", "max_tokens": 1, "messages": [["role": "user", "content": "hi"]]])
+            #expect(status == .ok)
+            let usage = try #require(try await AIUsage.query(on: rig.app.db).first())
+            #expect(usage.completionTokens == 5001)
+            // 5001 completion tokens at 1.5/M and 4 prompt tokens at 0.5/M: far beyond the one token's draw.
+            #expect(usage.credits == 7502 + 2)
+            let after = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            #expect(after.held == 0 && after.spent - before.spent == usage.credits)
+        }
+    }
+
     @Test func aStreamPassesThroughAndIsChargedFromTheUpstreamsUsage() async throws {
         try await Self.withGateway { rig in
             let (status, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "stream": true,

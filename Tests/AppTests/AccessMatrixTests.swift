@@ -247,7 +247,7 @@ import Ledger
             try await ledger.transfer(.allocate, from: try await ledger.pool(of: programme), to: try await ledger.allocation(of: .course(course)),
                                       amount: Credits(whole: 10), memo: "matrix")
             let allowance = try await ledger.setAllowance(of: student, in: .course(course), to: Credits(whole: 5), actor: nil)
-            let holdID = try await ledger.reserve(allowance, amount: Credits(whole: 1), reason: "matrix", key: "matrix", actor: student.id).requireID()
+            let holdID = try await ledger.reserve(allowance, amount: Credits(whole: 1), reason: "matrix", key: "matrix", actor: student.id, origin: .person).requireID()
             let accountID = try allowance.requireID()
             let notice = Notice(userID: try student.requireID(), kind: "test", message: "For the matrix.", link: nil, accountID: nil, threshold: nil, at: Date())
             try await notice.create(on: app.db)

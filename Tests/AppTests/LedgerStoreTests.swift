@@ -81,13 +81,23 @@ import Vapor
             await #expect(throws: LedgerRefusal.holdClosed(.settled)) { _ = try await ledger.settle(holds.first!, actual: Credits(whole: 3)) }
             #expect(try await LedgerAccount.find(allocation.requireID(), on: app.db)?.spent == Credits(whole: 2).micro)
             // The same key for a different use is refused rather than silently answered with the old hold.
-            await #expect(throws: Abort.self) { _ = try await ledger.reserve(allocation, amount: Credits(whole: 1), reason: "x", key: "submission-42") }
+            await #expect(throws: LedgerRefusal.keyReused("submission-42")) {
+                _ = try await ledger.reserve(allocation, amount: Credits(whole: 1), reason: "x", key: "submission-42")
+            }
             // Concurrent grants with one key move credits once.
             let programme = try #require(try await Programme.query(on: app.db).first())
             let partner = try await ledger.partnerAccount(of: programme), pool = try await ledger.pool(of: programme)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<8 { group.addTask { try await ledger.transfer(.grant, from: partner, to: pool, amount: Credits(whole: 100), memo: "q2", key: "grant-q2") } }
                 try await group.waitForAll()
+            }
+            // The grant's key sent again with another amount is refused (409), not taken for the first grant.
+            await #expect(throws: LedgerRefusal.keyReused("grant-q2")) {
+                try await ledger.transfer(.grant, from: partner, to: pool, amount: Credits(whole: 101), memo: "q2", key: "grant-q2")
+            }
+            // Amounts past the ledger's bound are refused before anything is written.
+            await #expect(throws: LedgerRefusal.tooLarge) {
+                try await ledger.transfer(.grant, from: partner, to: pool, amount: Credits(micro: Credits.maximum.micro + 1), memo: "huge")
             }
             #expect(try await LedgerAccount.find(partner.requireID(), on: app.db)?.balance == -Credits(whole: 1100).micro)
             try await Self.expectConserved(app)

@@ -252,8 +252,8 @@ enum AIGateway {
         var charged: Int64 = 0
     }
 
-    /// Charges the request on its lease now (in memory: what it used, at the prices when its lease was made, never
-    /// above its draw; nothing when nothing was used) and queues its usage row for the batch writer.
+    /// Charges the request on its lease now (in memory: what it used, at the prices when its lease was made; what its
+    /// draw does not cover is charged beyond the lease's hold; nothing when nothing was used) and queues its usage row.
     static func end(_ ending: Ending, app: Application, db: any Database) async {
         var ending = ending
         if let ticket = ending.context.ticket {
@@ -262,7 +262,7 @@ enum AIGateway {
                 let model = ending.context.model
                 let cost = try? await app.gatewayCache.prices(now: Date()) { try await CreditsController.priceList(on: db) }.cost(
                     of: [.modelInput(model): Int64(usage.promptTokens), .modelOutput(model): Int64(usage.completionTokens)], at: ticket.createdAt)
-                charged = min(cost?.micro ?? ticket.amount, ticket.amount)
+                charged = cost?.micro ?? ticket.amount  // beyond the draw too: the lease charges that past its hold
             }
             app.creditLeases.settle(ticket, actual: charged)
             ending.charged = charged

@@ -24,6 +24,8 @@ final class CreditLeases: Sendable {
         // Guarded by CreditLeases.state's lock.
         var drawn: Int64 = 0
         var used: Int64 = 0
+        /// What requests used beyond their draws (a model answering past its cap): charged when the lease closes.
+        var beyond: Int64 = 0
         var inFlight = 0
         var retired = false
 
@@ -89,12 +91,14 @@ final class CreditLeases: Sendable {
         }
     }
 
-    /// The request is over: it used `actual` (at most its draw); the rest goes back to the lease.
+    /// The request is over: it used `actual`; what its draw does not cover is charged beyond the hold when the lease
+    /// closes (never free); the rest of the draw goes back to the lease.
     func settle(_ ticket: Ticket, actual: Int64) {
         state.withLockedValue { _ in
             let lease = ticket.lease
             let spent = min(max(0, actual), ticket.amount)
             lease.used += spent
+            lease.beyond += max(0, actual - ticket.amount)
             lease.drawn -= ticket.amount - spent
             lease.inFlight -= 1
             finishIfDone(lease)
@@ -105,12 +109,13 @@ final class CreditLeases: Sendable {
     private func finishIfDone(_ lease: Lease) {
         guard lease.retired, lease.inFlight == 0 else { return }
         lease.inFlight = -1  // settled once
-        let used = lease.used, holdID = lease.holdID, app = self.app
+        let used = lease.used + lease.beyond, holdID = lease.holdID, app = self.app
         pending.withLockedValue { $0 += 1 }
         Task { [pending] in
             do {
                 if used > 0 {
-                    _ = try await app.ledger.settle(holdID, actual: Credits(micro: used))
+                    // The platform's settle: a hold that expired meanwhile, or usage beyond it, is still charged.
+                    _ = try await app.ledger.settleUse(holdID, usage: used, memo: "AI requests")
                 } else {
                     _ = try await app.ledger.void(holdID, memo: "AI lease unused")
                 }

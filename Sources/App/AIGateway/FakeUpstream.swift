@@ -15,6 +15,8 @@ struct FakeUpstreamOptions: Sendable {
     var failStatus: Int?
     /// The Authorization header value it expects (nil: any, or none).
     var requiredAuthorization: String?
+    /// Generate this many tokens past the request's cap (a provider that does not honour max_tokens).
+    var overrun = 0
 }
 
 /// The fake's request counter and last body, for tests.
@@ -69,6 +71,7 @@ enum FakeUpstream {
             let lastUser = messages.last { $0["role"] as? String == "user" }?["content"] as? String ?? ""
             let cap = (body["max_completion_tokens"] as? Int) ?? (body["max_tokens"] as? Int) ?? 64
             let words = Array(("Echo: " + lastUser).split(separator: " ").map(String.init).prefix(max(1, cap)))
+                + Array(repeating: "more", count: options.overrun)
             let promptTokens = messages.reduce(0) { $0 + ((($1["content"] as? String) ?? "").split(separator: " ").count) + 3 }
             let id = "chatcmpl-fake-\(log.requests)", created = 1_700_000_000
             let usage: [String: Any] = ["prompt_tokens": promptTokens, "completion_tokens": words.count, "total_tokens": promptTokens + words.count]

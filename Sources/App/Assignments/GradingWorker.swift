@@ -254,7 +254,8 @@ struct GradingWorker: Sendable {
     private func record(_ job: QueuedJob, _ input: GradeInput, _ outcome: GradingOutcome) async throws {
         try await complete(job, result: "graded") { [app] tx in
             let charged = try await SandboxCharges.settle(input.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs,
-                                                          ledger: app.ledger(inWrite: tx), logger: app.logger)
+                                                          what: "grading run of “\(input.assignment.title)”", ledger: app.ledger(inWrite: tx),
+                                                          logger: app.logger)
             try await tx.sqlDatabase().raw("""
                 UPDATE submissions SET status = \(bind: SubmissionStatus.graded.rawValue), graded_at = \(bind: Date()), score = \(bind: outcome.score),
                   max_score = \(bind: outcome.maxScore), results = \(bind: outcome.results), problem = \(bind: outcome.problem), log = \(bind: outcome.log),

@@ -40,7 +40,8 @@ enum CreditsController {
         var projectID: UUID?
         var amount: Credits
         var reason: String
-        var idempotencyKey: String
+        /// Optional: without one (nor an Idempotency-Key header) each request is a hold of its own.
+        var idempotencyKey: String?
         var fromAllocation: Bool?
         var lifetimeSeconds: Int?
     }
@@ -190,10 +191,11 @@ enum CreditsController {
         default:
             throw InputRejection("Give exactly one of courseID and projectID.")
         }
-        // Keys are the client's own: two people's "1" are different keys.
-        let key = "user:\(try user.requireID()):" + (try Self.key(input.idempotencyKey, req) ?? "")
+        // Keys are the client's own: two people's "1" are different keys. Without a key every request is a new hold.
+        let key = "user:\(try user.requireID()):" + (try Self.key(input.idempotencyKey, req) ?? "unkeyed:\(UUID().uuidString.lowercased())")
         let lifetime = input.lifetimeSeconds.map { TimeInterval(max(1, min($0, 7 * 24 * 3600))) }
-        let hold = try await ledger.reserve(account, amount: input.amount, reason: input.reason, key: key, lifetime: lifetime, actor: user.id)
+        let hold = try await ledger.reserve(account, amount: input.amount, reason: input.reason, key: key, lifetime: lifetime, actor: user.id,
+                                            origin: .person)
         return try await HoldDTO(hold).encodeResponse(status: .created, for: req)
     }
 
@@ -235,7 +237,7 @@ enum CreditsController {
     private static func hold(_ req: Request) async throws -> LedgerHold {
         let user = try req.auth.require(User.self)
         guard let id = req.parameters.get("holdID", as: UUID.self), let hold = try await LedgerHold.find(id, on: req.db) else { throw Abort(.notFound) }
-        try Policy.require(user, can: .closeHold(createdBy: hold.createdBy))
+        try Policy.require(user, can: .closeHold(createdBy: hold.createdBy, origin: hold.origin))
         return hold
     }
 

@@ -1,6 +1,7 @@
 // Who may do what: the one place that decides. Every route asks it. A refusal about something the person may not
 // even know exists answers 404, so ids leak nothing.
 import Foundation
+import Ledger
 import Vapor
 
 enum Policy {
@@ -35,8 +36,8 @@ enum Policy {
         case chargeAllocation(CourseAccess?, ProjectAccess?)
         /// Read or mark one's own notices.
         case readNotice(ownerID: UUID)
-        /// Settle or void a hold.
-        case closeHold(createdBy: UUID?)
+        /// Settle or void a hold: only one a person opened (the platform's holds are closed by the platform alone).
+        case closeHold(createdBy: UUID?, origin: HoldOrigin)
         /// Read one ledger account's statement.
         case viewStatement(StatementAccess)
         /// Hand in work for a course's assignments: students; staff hand-ins are test runs charged to the course.
@@ -95,8 +96,8 @@ enum Policy {
             return false
         case .readNotice(let ownerID):
             return user.id == ownerID
-        case .closeHold(let creator):
-            return user.isAdmin || (creator != nil && creator == user.id)
+        case .closeHold(let creator, let origin):
+            return origin == .person && (user.isAdmin || (creator != nil && creator == user.id))
         case .viewStatement(let access):
             if user.isAdmin || access.programmeRole == .manager { return true }
             if access.isOwnAllowance { return true }

@@ -16,8 +16,11 @@ struct BalanceDTO: Content, Equatable {
     var total: Credits
     /// spent ÷ total, in whole percent (0 when nothing was given).
     var usedPercent: Int
+    /// Used but not paid (a run charged after its hold was gone, beyond the free credits), here and below: owed.
+    var debt: Credits
 
-    init(free: Int64, held: Int64, spent: Int64, below: Int64 = 0) {
+    init(free: Int64, held: Int64, spent: Int64, below: Int64 = 0, debt: Int64 = 0) {
+        self.debt = Credits(micro: debt)
         self.free = Credits(micro: free)
         self.held = Credits(micro: held)
         self.spent = Credits(micro: spent)
@@ -25,7 +28,7 @@ struct BalanceDTO: Content, Equatable {
         usedPercent = total.micro > 0 ? Int((Int128(spent) * 100) / Int128(total.micro)) : 0
     }
 
-    init(_ account: LedgerAccount) { self.init(free: account.balance, held: account.held, spent: account.spent) }
+    init(_ account: LedgerAccount) { self.init(free: account.balance, held: account.held, spent: account.spent, debt: account.debt) }
 }
 
 struct AllocationDTO: Content {
@@ -161,6 +164,7 @@ enum CreditsViews {
         case .settle: change = 0  // from held to spent: the free balance does not change
         case .reserve: change = -entry.amount
         case .release, .void: change = entry.amount
+        case .debt: change = 0  // owed, not taken: the free balance had nothing left
         default: change = entry.toAccountID == account ? entry.amount : -entry.amount
         }
         return EntryDTO(id: try entry.requireID(), kind: entry.kind, change: Credits(micro: change), amount: Credits(micro: entry.amount), memo: entry.memo, holdID: entry.holdID, at: entry.createdAt)
@@ -195,14 +199,15 @@ struct AccountTree {
 
     /// The account's own free and held credits, with held, spent and the total including everything below it.
     func rolledUp(_ account: LedgerAccount) -> BalanceDTO {
-        var spentBelow: Int64 = 0, heldBelow: Int64 = 0, freeBelow: Int64 = 0
+        var spentBelow: Int64 = 0, heldBelow: Int64 = 0, freeBelow: Int64 = 0, debtBelow: Int64 = 0
         var frontier = [account.id].compactMap { $0 }
         while let next = frontier.popLast() {
             for child in children[next] ?? [] {
-                spentBelow += child.spent; heldBelow += child.held; freeBelow += child.balance
+                spentBelow += child.spent; heldBelow += child.held; freeBelow += child.balance; debtBelow += child.debt
                 if let id = child.id { frontier.append(id) }
             }
         }
-        return BalanceDTO(free: account.balance, held: account.held + heldBelow, spent: account.spent + spentBelow, below: freeBelow)
+        return BalanceDTO(free: account.balance, held: account.held + heldBelow, spent: account.spent + spentBelow, below: freeBelow,
+                          debt: account.debt + debtBelow)
     }
 }

@@ -73,3 +73,32 @@ enum LedgerAlerts {
         return notices.count
     }
 }
+
+extension LedgerAlerts {
+    /// A use the platform charged beyond its hold (the hold was closed before its settle, or was too small): tells the
+    /// place's staff (instructors or PIs) and the programme's managers, once per use, what was charged and what is
+    /// owed. Written in the caller's transaction, with the charge.
+    static func useChargedBeyondHold(_ charge: LedgerStore.UseCharge, accountID: UUID, memo: String, on db: any Database,
+                                     now: Date = Date()) async throws {
+        guard charge.holdWasClosed || charge.debt > 0,
+              let account = try await LedgerAccount.find(accountID, on: db) else { return }
+        let why = charge.holdWasClosed ? "was charged after its hold had been closed" : "used more than its hold"
+        var message = "\(memo.prefix(1).uppercased() + memo.dropFirst()) (\(account.label)) \(why): \(Credits(micro: charge.charged)) credits from the free balance"
+        if charge.debt > 0 { message += ", \(Credits(micro: charge.debt)) credits recorded as debt" }
+        message += "."
+        var staff: [UUID] = []
+        if let courseID = account.courseID {
+            staff = try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$role == .instructor).all().map(\.$user.id)
+        } else if let projectID = account.projectID {
+            staff = try await ProjectMember.query(on: db).filter(\.$project.$id == projectID).filter(\.$role == .pi).all().map(\.$user.id)
+        }
+        let managers = try await ProgrammeMember.query(on: db).filter(\.$programme.$id == account.$programme.id)
+            .filter(\.$role == .manager).all().map(\.$user.id)
+        let link = account.courseID.map { "/courses/\($0)/credits" } ?? account.projectID.map { "/projects/\($0)/credits" }
+        for user in Set(staff + managers) {
+            // No threshold: one notice per such use (the unique index counts NULL thresholds as distinct).
+            try await Notice(userID: user, kind: "credits_overdue", message: message, link: link, accountID: accountID, threshold: nil, at: now)
+                .create(on: db)
+        }
+    }
+}

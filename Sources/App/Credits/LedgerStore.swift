@@ -44,31 +44,46 @@ struct LedgerStore: Sendable {
     func transfer(_ kind: LedgerEntryKind, from: LedgerAccount, to: LedgerAccount, amount: Credits, memo: String,
                   key: String? = nil, actor: UUID? = nil) async throws {
         guard amount > .zero else { throw LedgerRefusal.notPositive }
+        guard amount <= .maximum else { throw LedgerRefusal.tooLarge }
         let fromID = try from.requireID(), toID = try to.requireID()
         let down = to.$parent.id == fromID
         guard down || from.$parent.id == toID else { throw LedgerRefusal.notAnEdge(from: from.kind, to: to.kind) }
-        if let key, try await LedgerEntry.query(on: db).filter(\.$idempotencyKey == key).first() != nil { return }
-        let now = clock(), micro = amount.micro
+        /// A key already used: the same transfer again moves nothing; different values are refused.
+        @Sendable func sameAsBefore(_ key: String) async throws -> Bool {
+            guard let first = try await LedgerEntry.query(on: db).filter(\.$idempotencyKey == key).first() else { return false }
+            guard first.kind == kind, first.fromAccountID == fromID, first.toAccountID == toID, first.amount == amount.micro else {
+                throw LedgerRefusal.keyReused(key)
+            }
+            return true
+        }
+        if let key, try await sameAsBefore(key) { return }
+        let now = clock(), micro = amount.micro, most = Credits.maximum.micro
         do {
             try await write { tx, sql in
                 try await LedgerEntry(programmeID: from.$programme.id, kind: kind, from: fromID, to: toID, amount: micro,
                                       key: key, memo: memo, actorID: actor, at: now).create(on: tx)
                 let taken = try await sql.raw("""
                     UPDATE ledger_accounts SET balance = balance - \(bind: micro)
-                    WHERE id = \(bind: fromID) AND (kind = 'partner' OR balance >= \(bind: micro)) RETURNING id
+                    WHERE id = \(bind: fromID) AND (kind = 'partner' AND balance >= \(bind: micro - most) OR balance >= \(bind: micro)) RETURNING id
                     """).all()
-                guard !taken.isEmpty else { throw try await Self.refusal(fromID, needs: amount, now: now, on: tx) }
-                let given = down
-                    ? try await sql.raw("""
-                        UPDATE ledger_accounts SET balance = balance + \(bind: micro)
-                        WHERE id = \(bind: toID) AND (expires_at IS NULL OR expires_at > \(bind: now)) RETURNING id
-                        """).all()
-                    : try await sql.raw("UPDATE ledger_accounts SET balance = balance + \(bind: micro) WHERE id = \(bind: toID) RETURNING id").all()
-                guard !given.isEmpty else { throw LedgerRefusal.expired(account: to.label) }
+                guard !taken.isEmpty else {
+                    if from.kind == .partner { throw LedgerRefusal.tooLarge }
+                    throw try await Self.refusal(fromID, needs: amount, now: now, on: tx)
+                }
+                // Only a child being given credits must not have expired (returns flow up whatever the date).
+                let given = try await sql.raw("""
+                    UPDATE ledger_accounts SET balance = balance + \(bind: micro)
+                    WHERE id = \(bind: toID) AND balance <= \(bind: most - micro)
+                      AND (\(bind: !down) OR expires_at IS NULL OR expires_at > \(bind: now)) RETURNING id
+                    """).all()
+                guard !given.isEmpty else {
+                    if down, let expiry = to.expiresAt, expiry <= now { throw LedgerRefusal.expired(account: to.label) }
+                    throw LedgerRefusal.tooLarge
+                }
             }
         } catch where Self.isUniqueViolation(error) && key != nil {
-            // A concurrent request with the same key got there first: its transfer is this one.
-            guard try await LedgerEntry.query(on: db).filter(\.$idempotencyKey == key!).first() != nil else { throw error }
+            // A concurrent request with the same key got there first: its transfer is this one (if its values are).
+            guard try await sameAsBefore(key!) else { throw error }
         }
     }
 
@@ -77,10 +92,12 @@ struct LedgerStore: Sendable {
     /// Holds `amount` of the account's free credits until it is settled, voided or expires. The same key returns
     /// the same hold, however often and however concurrently it is sent. One statement: on PostgreSQL a
     /// data-modifying CTE (take the credits if they are free, insert the hold, journal it); on SQLite an INSERT
-    /// whose triggers do the same (`CreateLedgerHoldTriggers`).
+    /// whose triggers do the same (`CreateLedgerHoldTriggers`). A hold is the platform's unless `origin` says a
+    /// person opened it (`POST /credits/holds`): only a person's hold can be closed through the API.
     func reserve(_ account: LedgerAccount, amount: Credits, reason: String, key: String, lifetime: TimeInterval? = nil,
-                 actor: UUID? = nil) async throws -> LedgerHold {
+                 actor: UUID? = nil, origin: HoldOrigin = .platform) async throws -> LedgerHold {
         guard amount > .zero else { throw LedgerRefusal.notPositive }
+        guard amount <= .maximum else { throw LedgerRefusal.tooLarge }
         guard account.kind != .partner else { throw LedgerRefusal.spendingFromPartner }
         let accountID = try account.requireID(), micro = amount.micro, now = clock()
         let holdID = UUID(), reason = String(reason.prefix(200)), expires = now.addingTimeInterval(lifetime ?? Self.defaultHoldLifetime)
@@ -95,9 +112,9 @@ struct LedgerStore: Sendable {
                             AND NOT EXISTS (SELECT 1 FROM ledger_holds WHERE idempotency_key = \(bind: key))
                           RETURNING programme_id),
                         hold AS (
-                          INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, expires_at, created_at)
+                          INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, origin, expires_at, created_at)
                           SELECT \(bind: holdID), \(bind: accountID), \(bind: micro), 'open', \(bind: key), \(bind: reason), \(bind: actor),
-                                 \(bind: expires), \(bind: now) FROM account
+                                 \(bind: origin.rawValue), \(bind: expires), \(bind: now) FROM account
                           RETURNING id),
                         entry AS (
                           INSERT INTO ledger_entries (id, programme_id, kind, from_account_id, amount, hold_id, memo, actor_id, created_at)
@@ -109,9 +126,9 @@ struct LedgerStore: Sendable {
                     return try row?.decode(column: "taken", as: Int64.self) == 1
                 }
                 try await sql.raw("""
-                    INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, expires_at, created_at)
+                    INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, origin, expires_at, created_at)
                     VALUES (\(bind: holdID), \(bind: accountID), \(bind: micro), 'open', \(bind: key), \(bind: reason), \(bind: actor),
-                            \(bind: expires), \(bind: now))
+                            \(bind: origin.rawValue), \(bind: expires), \(bind: now))
                     """).run()
                 return true
             }
@@ -136,6 +153,7 @@ struct LedgerStore: Sendable {
         hold.idempotencyKey = key
         hold.reason = reason
         hold.createdBy = actor
+        hold.origin = origin
         hold.expiresAt = expires
         hold.createdAt = now
         return hold
@@ -143,9 +161,7 @@ struct LedgerStore: Sendable {
 
     private func existingHold(_ key: String, accountID: UUID, amount: Int64) async throws -> LedgerHold? {
         guard let hold = try await LedgerHold.query(on: db).filter(\.$idempotencyKey == key).first() else { return nil }
-        guard hold.$account.id == accountID, hold.amount == amount else {
-            throw Abort(.unprocessableEntity, reason: "The idempotency key \(key) was already used for a different hold; use a new key for a new use.")
-        }
+        guard hold.$account.id == accountID, hold.amount == amount else { throw LedgerRefusal.keyReused(key) }
         return hold
     }
 
@@ -158,6 +174,77 @@ struct LedgerStore: Sendable {
     /// Frees the whole hold. Voiding a voided hold changes nothing.
     func void(_ holdID: UUID, memo: String? = nil, actor: UUID? = nil) async throws -> LedgerHold {
         try await close(holdID, as: .voided, actual: 0, memo: memo, actor: actor)
+    }
+
+    /// What a metered use cost and how it was paid: from its hold, and beyond it from free credits, then as debt.
+    struct UseCharge: Sendable, Equatable {
+        /// Settled from the hold.
+        var settled: Int64 = 0
+        /// Charged from the account's free credits (the hold could not cover it).
+        var charged: Int64 = 0
+        /// Recorded as owed (the free credits could not cover it either).
+        var debt: Int64 = 0
+        /// Whether the hold had been closed before this settle (expired, or voided by anything but its use's settle).
+        var holdWasClosed = false
+        var total: Int64 { settled + charged + debt }
+    }
+
+    /// The platform's settle for a use it started (a grading run, a research job, an AI lease): spends `usage` from
+    /// the hold, and charges what the hold cannot cover — more than was held, or everything when the hold was closed
+    /// before (expired, or voided) — from the account's free credits, and records the rest as debt. A use that
+    /// happened is never free. A hold that was already settled (this use's settle ran before) is left as it is.
+    func settleUse(_ holdID: UUID, usage: Int64, memo: String) async throws -> UseCharge {
+        guard usage >= 0 else { throw LedgerRefusal.notPositive }
+        guard let hold = try await LedgerHold.find(holdID, on: db) else { throw Abort(.notFound, reason: "No such hold.") }
+        var result = UseCharge()
+        switch hold.status {
+        case .open:
+            do {
+                result.settled = try await close(holdID, as: .settled, actual: min(usage, hold.amount), actor: nil).settledAmount ?? 0
+            } catch LedgerRefusal.holdClosed(let status) {
+                guard status == .voided else { return result }  // settled meanwhile by this use's own settle
+                result.holdWasClosed = true
+            }
+        case .settled:
+            return UseCharge(settled: hold.settledAmount ?? 0)
+        case .voided:
+            result.holdWasClosed = true
+        }
+        let beyond = usage - result.settled
+        guard beyond > 0 else { return result }
+        let (charged, debt) = try await chargeBeyondHold(hold, amount: beyond,
+                                                         memo: result.holdWasClosed ? "\(memo) (charged after its hold was closed)" : "\(memo) (beyond its hold)")
+        result.charged = charged
+        result.debt = debt
+        metrics?.recordCredits("charged_beyond_hold", kind: "hold", micro: charged)
+        metrics?.recordCredits("owed", kind: "hold", micro: debt)
+        try await LedgerAlerts.useChargedBeyondHold(result, accountID: hold.$account.id, memo: memo, on: db, now: clock())
+        return result
+    }
+
+    /// Takes `amount` from the hold's account's free credits as far as they go (a `charge` entry) and records the
+    /// rest as debt (a `debt` entry): a conditional write, tried again if the balance shrank meanwhile.
+    private func chargeBeyondHold(_ hold: LedgerHold, amount: Int64, memo: String) async throws -> (charged: Int64, debt: Int64) {
+        let accountID = hold.$account.id, holdID = try hold.requireID(), now = clock(), memo = String(memo.prefix(200))
+        return try await write { tx, sql in
+            while true {
+                guard let row = try await sql.raw("SELECT balance, programme_id FROM ledger_accounts WHERE id = \(bind: accountID)").first() else {
+                    throw Abort(.notFound, reason: "No such account.")
+                }
+                let paid = min(max(0, try row.decode(column: "balance", as: Int64.self)), amount), owed = amount - paid
+                let programmeID = try row.decode(column: "programme_id", as: UUID.self)
+                let taken = try await sql.raw("""
+                    UPDATE ledger_accounts SET balance = balance - \(bind: paid), spent = spent + \(bind: paid), debt = debt + \(bind: owed)
+                    WHERE id = \(bind: accountID) AND balance >= \(bind: paid) RETURNING id
+                    """).all()
+                guard !taken.isEmpty else { continue }
+                for (kind, part) in [(LedgerEntryKind.charge, paid), (.debt, owed)] where part > 0 {
+                    try await LedgerEntry(programmeID: programmeID, kind: kind, from: accountID, to: nil, amount: part, holdID: holdID,
+                                          memo: memo, actorID: nil, at: now).create(on: tx)
+                }
+                return (paid, owed)
+            }
+        }
     }
 
     /// One statement: close the hold if it is open and the amount fits, move its credits, journal both parts.
@@ -303,8 +390,8 @@ extension LedgerRefusal: AbortError {
     /// cannot be right.
     public var status: HTTPResponseStatus {
         switch self {
-        case .notEnough, .expired, .holdClosed: .conflict
-        case .notPositive, .notAnEdge, .settleAboveHold, .spendingFromPartner: .unprocessableEntity
+        case .notEnough, .expired, .holdClosed, .keyReused: .conflict
+        case .notPositive, .notAnEdge, .settleAboveHold, .spendingFromPartner, .tooLarge: .unprocessableEntity
         }
     }
     public var reason: String { description }

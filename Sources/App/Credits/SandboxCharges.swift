@@ -16,21 +16,22 @@ enum SandboxCharges {
         return try prices.cost(of: usage, at: time)
     }
 
-    /// Spends what the run used (at most the hold); the rest goes back. Returns the micro-credits spent. A hold
-    /// already closed (a previous worker of the same job settled it) is left as it is. `ledger` is on the
-    /// transaction that records the run (`Application.ledger(inWrite:)`), so the charge and the result commit together.
-    static func settle(_ holdID: UUID?, cpuMs: Int, wallMs: Int, ledger: LedgerStore, logger: Logger) async throws -> Int64 {
+    /// Charges what the run used: from its hold, and what the hold cannot cover (it was closed before — expired, or
+    /// voided — or was smaller) from the free credits, then as debt with an alert (`LedgerStore.settleUse`). Returns
+    /// the micro-credits charged in all. `ledger` is on the transaction that records the run
+    /// (`Application.ledger(inWrite:)`), so the charge and the result commit together.
+    static func settle(_ holdID: UUID?, cpuMs: Int, wallMs: Int, what: String, ledger: LedgerStore, logger: Logger) async throws -> Int64 {
         guard let holdID,
-              let hold = try await ledger.db.sqlDatabase().raw("SELECT amount, created_at FROM ledger_holds WHERE id = \(bind: holdID)").first() else { return 0 }
-        let amount = try hold.decode(column: "amount", as: Int64.self), createdAt = try hold.decode(column: "created_at", as: Date?.self)
+              let hold = try await ledger.db.sqlDatabase().raw("SELECT created_at FROM ledger_holds WHERE id = \(bind: holdID)").first() else { return 0 }
+        let createdAt = try hold.decode(column: "created_at", as: Date?.self)
         do {
             let cost = try await CreditsController.priceList(on: ledger.db)
                 .cost(of: [.sandboxCPUSecond: Int64(cpuMs), .sandboxWallSecond: Int64(wallMs)], at: createdAt ?? Date())
-            let settled = try await ledger.settle(holdID, actual: Credits(micro: min(cost.micro, amount)))
-            return settled.settledAmount ?? 0
-        } catch let refusal as LedgerRefusal {
-            logger.info("Hold \(holdID) was not settled: \(refusal.description)")
-            return 0
+            let charge = try await ledger.settleUse(holdID, usage: cost.micro, memo: what)
+            if charge.holdWasClosed || charge.debt > 0 {
+                logger.warning("Hold \(holdID) could not cover \(what): \(Credits(micro: charge.charged)) charged from free credits, \(Credits(micro: charge.debt)) owed")
+            }
+            return charge.total
         } catch let pricing as PricingError {
             logger.warning("Hold \(holdID) was voided: \(pricing.description)")
             // Already closed: nothing to free (a database error still undoes the whole record).

@@ -38,6 +38,8 @@ enum Migrations {
         CreateResearchJob(),
         CreateResearchJobFile(),
         CreateProjectOutput(),
+        AddLedgerHoldOrigin(),
+        AddLedgerAccountDebt(),
     ]
 
     static func register(on app: Application) {

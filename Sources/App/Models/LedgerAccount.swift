@@ -20,6 +20,8 @@ final class LedgerAccount: Model, @unchecked Sendable {
     @Field(key: "balance") var balance: Int64
     @Field(key: "held") var held: Int64
     @Field(key: "spent") var spent: Int64
+    /// Usage the platform could not charge (its hold was gone and the free credits did not cover it): owed.
+    @Field(key: "debt") var debt: Int64
     /// For course and project allocations: what each member's allowance starts with (nil: no allowance until set).
     @OptionalField(key: "default_allowance") var defaultAllowance: Int64?
     @OptionalField(key: "expires_at") var expiresAt: Date?
@@ -40,5 +42,6 @@ final class LedgerAccount: Model, @unchecked Sendable {
         balance = 0
         held = 0
         spent = 0
+        debt = 0
     }
 }

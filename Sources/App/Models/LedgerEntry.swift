@@ -5,6 +5,10 @@ import Foundation
 
 enum LedgerEntryKind: String, Codable, Sendable, CaseIterable {
     case grant, allocate, `return`, expire, reserve, settle, release, void
+    /// A use charged from free credits because its hold could not cover it (closed before its settle, or smaller).
+    case charge
+    /// The part of such a use that the free credits could not cover either: owed, shown to staff.
+    case debt
 }
 
 final class LedgerEntry: Model, @unchecked Sendable {

@@ -14,6 +14,8 @@ final class LedgerHold: Model, @unchecked Sendable {
     @Field(key: "idempotency_key") var idempotencyKey: String
     @Field(key: "reason") var reason: String
     @OptionalField(key: "created_by") var createdBy: UUID?
+    /// A person's hold (closed by them) or the platform's (closed only by the platform's code).
+    @Field(key: "origin") var origin: HoldOrigin
     @Field(key: "expires_at") var expiresAt: Date
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @OptionalField(key: "closed_at") var closedAt: Date?

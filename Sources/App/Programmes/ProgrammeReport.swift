@@ -148,13 +148,13 @@ enum ProgrammeReport {
             if let place {
                 let from = entry.fromAccountID.map(place.contains) ?? false, to = entry.toAccountID.map(place.contains) ?? false
                 switch entry.kind {
-                case .settle: change = from ? -entry.amount : 0
+                case .settle, .charge: change = from ? -entry.amount : 0
                 case .grant, .allocate, .return, .expire: change = to && !from ? entry.amount : (from && !to ? -entry.amount : 0)
                 default: change = 0
                 }
                 if place.isEmpty { continue }
             } else {
-                change = entry.kind == .grant ? entry.amount : (entry.kind == .settle ? -entry.amount : 0)
+                change = entry.kind == .grant ? entry.amount : (entry.kind == .settle || entry.kind == .charge ? -entry.amount : 0)
             }
             guard change != 0 else { continue }
             remaining += change

@@ -233,7 +233,8 @@ enum ResearchJobs {
             let ledger = app.ledger(inWrite: tx)
             var charged: Int64 = 0
             if let result {
-                charged = try await SandboxCharges.settle(holdID, cpuMs: result.cpuMs, wallMs: result.wallMs, ledger: ledger, logger: app.logger)
+                charged = try await SandboxCharges.settle(holdID, cpuMs: result.cpuMs, wallMs: result.wallMs, what: "research job “\(job.name)”",
+                                                         ledger: ledger, logger: app.logger)
             } else if let holdID {
                 // Already closed, or gone: nothing to free (a database error still undoes the whole record).
                 do { _ = try await ledger.void(holdID, memo: "job cancelled before it started") } catch where error is any AbortError {}
