@@ -118,10 +118,24 @@ public enum SafeArchive {
 }
 
 extension SafeArchive {
+    /// A zip entry name that unpacks inside the target folder on any system: relative, '/'-separated, no '.', '..' or
+    /// empty parts, no backslash (a separator on Windows), drive colon or control character.
+    public static func entryName(_ name: String) -> String {
+        let cleaned = String(name.unicodeScalars.map { scalar -> Character in
+            scalar == "\\" || scalar == ":" || scalar.value < 0x20 || scalar.value == 0x7F ? "_" : Character(scalar)
+        })
+        let parts = cleaned.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." && $0 != ".." }
+        return parts.isEmpty ? "file" : parts.joined(separator: "/")
+    }
+
     /// Makes a zip of the files (relative path → bytes), e.g. for a demo or benchmark autograder.
+    /// Entry names are made safe for whoever unpacks it (`entryName`), whatever the files were called.
     public static func make(_ files: [String: Data]) throws -> Data {
         let archive = try Archive(data: Data(), accessMode: .create)
-        for (path, data) in files.sorted(by: { $0.key < $1.key }) {
+        var taken = Set<String>()
+        for (name, data) in files.sorted(by: { $0.key < $1.key }) {
+            var path = entryName(name), copy = 1
+            while !taken.insert(path).inserted { copy += 1; path = entryName(name) + "-\(copy)" }
             try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
                 data.subdata(in: Int(position)..<Int(position) + size)
             }

@@ -74,6 +74,24 @@ import VaporTesting
         }
     }
 
+    @Test func fiftyConcurrentWrongPasswordsGetAtMostFiveChecked() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let statuses = try await withThrowingTaskGroup(of: HTTPStatus.self) { group in
+                for _ in 0..<50 {
+                    group.addTask {
+                        try await app.testing().sendRequest(.POST, "api/v1/auth/token") { req in
+                            try req.content.encode(["email": "student9@demo.test", "password": "guess"], as: .json)
+                        }.status
+                    }
+                }
+                return try await group.reduce(into: [HTTPStatus]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .unauthorized }.count <= 5)
+            #expect(statuses.filter { $0 == .tooManyRequests }.count >= 45)
+        }
+    }
+
     @Test func formsWithoutTheRightCSRFTokenAreRejectedAndChangeNothing() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()
@@ -211,18 +229,22 @@ import VaporTesting
         for bad in ["", "cc_", "cc_short_secret", "xx_aaaaaaaaaaaa_secret", "cc_aaaaaaaaaaaa_"] { #expect(TokenCodec.parse(bad) == nil) }
     }
 
-    @Test func theThrottleBlocksAfterTheFreeAttemptsAndForgetsAfterSuccess() {
+    @Test func theThrottleCountsAttemptsBeforeTheCheckAndASuccessTakesBackOnlyItsOwn() {
         let throttle = SignInThrottle(policy: .init(freeAttempts: 3, window: 60, firstPause: 10, maxPause: 100))
         let now = Date()
-        for _ in 0..<2 { throttle.recordFailure(for: ["a"], now: now) }
-        #expect(throttle.wait(for: ["a"], now: now) == nil)
-        throttle.recordFailure(for: ["a"], now: now)
-        #expect(throttle.wait(for: ["a"], now: now) == 10)
-        #expect(throttle.wait(for: ["a"], now: now.addingTimeInterval(11)) == nil)
-        throttle.recordFailure(for: ["a"], now: now.addingTimeInterval(11))
-        #expect(throttle.wait(for: ["a"], now: now.addingTimeInterval(11)) == 20)  // the pause doubles
-        throttle.recordSuccess(for: ["a"])
-        #expect(throttle.wait(for: ["a"], now: now.addingTimeInterval(11)) == nil)
-        #expect(throttle.wait(for: ["b"], now: now) == nil)
+        for _ in 0..<3 { #expect(throttle.begin(["a"], now: now) == nil) }  // the third uses the last free attempt
+        #expect(throttle.begin(["a"], now: now) == 10)
+        #expect(throttle.begin(["a"], now: now.addingTimeInterval(11)) == nil)
+        #expect(throttle.begin(["a"], now: now.addingTimeInterval(11)) == 20)  // the pause doubles
+        #expect(throttle.begin(["b"], now: now) == nil)
+        // Two guesses at other accounts from one address, then a right password for a third account there: its
+        // success clears its own account and takes back its own attempt, not the address's other guesses.
+        let later = now.addingTimeInterval(1000)
+        for account in ["x", "y"] { #expect(throttle.begin(["email:\(account)", "ip:1"], now: later) == nil) }
+        let success = later.addingTimeInterval(1)
+        #expect(throttle.begin(["email:z", "ip:1"], now: success) == nil)
+        throttle.succeeded(account: "email:z", others: ["ip:1"], now: success)
+        #expect(throttle.begin(["email:w", "ip:1"], now: success.addingTimeInterval(1)) == nil)  // the address's third
+        #expect(throttle.begin(["email:v", "ip:1"], now: success.addingTimeInterval(1)) != nil)  // paused now
     }
 }

@@ -72,4 +72,49 @@ import VaporTesting
             #expect(try await Browser(app).signIn("student8@demo.test", "a much better one").status == .seeOther)
         }
     }
+
+    @Test func twoConcurrentUsesOfOneLinkLetOnlyOneThrough() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let user = try #require(try await User.query(on: app.db).filter(\.$email == "student10@demo.test").first())
+            let link = try await PasswordLinks.issue(for: user, purpose: .reset, on: app.db)
+            let secret = String(link.dropFirst("/set-password?token=".count))
+            let outcomes = await withTaskGroup(of: String?.self) { group in
+                for password in ["first password one", "second password two"] {
+                    group.addTask {
+                        do {
+                            _ = try await PasswordLinks.use(secret, password: password, confirmation: password, hasher: app.password.async, on: app.db)
+                            return password
+                        } catch { return nil }
+                    }
+                }
+                return await group.reduce(into: [String]()) { if let won = $1 { $0.append(won) } }
+            }
+            #expect(outcomes.count == 1)
+            #expect(try await Browser(app).signIn("student10@demo.test", try #require(outcomes.first)).status == .seeOther)
+        }
+    }
+
+    @Test func aPasswordChangeOrResetEndsOtherSessionsAndRevokesTokens() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let changer = try Browser(app), other = try Browser(app)
+            try await changer.signIn("student11@demo.test")
+            try await other.signIn("student11@demo.test")
+            let token = try await app.bearer("student11@demo.test")
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: token).status == .ok)
+            try await changer.get("/profile")
+            let changed = try await changer.post("/profile/password", ["current": "campuscloud-demo", "password": "a much better one", "confirmation": "a much better one"])
+            #expect(changed.status == .seeOther)
+            // The session that changed it goes on; the other session and the 30-day token are over.
+            #expect(try await changer.get("/profile").status == .ok)
+            #expect(try await other.get("/profile").status != .ok)
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: token).status == .unauthorized)
+            // A reset through a link ends every session, the changer's too.
+            let user = try #require(try await User.query(on: app.db).filter(\.$email == "student11@demo.test").first())
+            let secret = String(try await PasswordLinks.issue(for: user, purpose: .reset, on: app.db).dropFirst("/set-password?token=".count))
+            _ = try await PasswordLinks.use(secret, password: "yet another password", confirmation: "yet another password", hasher: app.password.async, on: app.db)
+            #expect(try await changer.get("/profile").status != .ok)
+        }
+    }
 }

@@ -146,6 +146,12 @@ import VaporTesting
             #expect(export.headers.contentType?.subType == "csv")
             let rows = try Rosters.parse(Data(export.body.readableBytesView)).get()
             #expect(rows.count == 32)
+            // A name that a spreadsheet would run as a formula is exported neutralised.
+            let student = try #require(try await User.query(on: app.db).filter(\.$email == "student2@demo.test").first())
+            student.displayName = "=HYPERLINK(\"http://evil.example\",\"x\")"
+            try await student.save(on: app.db)
+            let hostile = try await browser.get("/courses/\(id)/roster.csv").body.string
+            #expect(hostile.contains("\"'=HYPERLINK(") && !hostile.contains(",=HYPERLINK(") && !hostile.contains(",\"=HYPERLINK("))
         }
     }
 }

@@ -23,6 +23,21 @@ import ZIPFoundation
         return url
     }
 
+    @Test func zipsWeMakeHaveOnlySafeEntryNamesWhateverTheFilesAreCalled() throws {
+        // A job may name its outputs anything Linux allows: a backslash or a colon is a plain character there.
+        let made = try SafeArchive.make(["..\\..\\evil.txt": Data("a".utf8), "C:\\Windows\\x.dll": Data("b".utf8), "/etc/passwd": Data("c".utf8),
+                                         "a/../../b": Data("d".utf8), "ok/fine.txt": Data("e".utf8), "etc/passwd": Data("f".utf8)])
+        let names = try Archive(data: made, accessMode: .read).map(\.path)
+        #expect(names.count == 6)
+        for name in names {
+            #expect(!name.contains("\\") && !name.hasPrefix("/") && !name.contains(":"), "\(name)")
+            #expect(!name.split(separator: "/").contains(".."), "\(name)")
+        }
+        #expect(names.contains("ok/fine.txt") && names.contains("etc/passwd") && names.contains("etc/passwd-2"))
+        // And they unpack with our own reader, which refuses any escape.
+        #expect(try SafeArchive.read(made).count == 6)
+    }
+
     @Test func aGoodZipUnpacks() throws {
         let folder = try Self.folder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -8,11 +8,17 @@ struct BearerAuthenticator: AsyncBearerAuthenticator {
     }
 }
 
-/// The session cookie names a person; a deactivated person is signed out at their next request.
+/// The session cookie names a person; a deactivated person, or a session begun before their password last changed,
+/// is signed out at the next request.
 struct ActiveUserSessionAuthenticator: AsyncSessionAuthenticator {
     typealias User = App.User
     func authenticate(sessionID: UUID, for request: Request) async throws {
-        if let user = try await User.find(sessionID, on: request.db), user.isActive { request.auth.login(user) }
+        guard let user = try await User.find(sessionID, on: request.db), user.isActive else { return }
+        guard Credentials.sessionIsCurrent(request.session, for: user) else {
+            request.session.destroy()
+            return
+        }
+        request.auth.login(user)
     }
 }
 

@@ -15,4 +15,33 @@ enum Credentials {
         guard let user, user.passwordHash != nil, matches, user.isActive else { return nil }
         return user
     }
+
+    /// A new web session for `user` (a fresh session id: no fixation), stamped with when it began.
+    static func startSession(_ user: User, on req: Request, now: Date = Date()) {
+        req.session.id = nil
+        req.auth.login(user)
+        req.session.data[signedInKey] = String(now.timeIntervalSince1970)
+    }
+
+    /// Whether a session that began at the stamp in its data is still good: not begun before the password changed.
+    static func sessionIsCurrent(_ session: Session, for user: User) -> Bool {
+        guard let changed = user.credentialsChangedAt else { return true }
+        guard let stamp = session.data[signedInKey].flatMap(Double.init) else { return false }
+        return stamp + 0.001 >= changed.timeIntervalSince1970  // stored dates may lose sub-millisecond precision
+    }
+
+    /// The password was set, reset or changed: stamps it, ends every session begun before now (at their next request)
+    /// and revokes the person's 30-day API tokens; the session making the change (if any) goes on.
+    static func passwordChanged(_ user: User, hash: String, on db: any Database, req: Request?, now: Date = Date()) async throws {
+        try await db.transaction { db in
+            user.passwordHash = hash
+            user.credentialsChangedAt = now
+            try await user.save(on: db)
+            try await APIKey.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$kind == .session).filter(\.$revokedAt == nil)
+                .set(\.$revokedAt, to: now).update()
+        }
+        if let req { startSession(user, on: req, now: now) }
+    }
+
+    private static let signedInKey = "signedInAt"
 }

@@ -2,6 +2,7 @@
 // password through a link also revokes the person's other open links.
 import Fluent
 import Foundation
+import SQLKit
 import Vapor
 
 enum PasswordLinks {
@@ -26,7 +27,9 @@ enum PasswordLinks {
         return link
     }
 
-    /// Sets the password through the link; fails with a sentence when the password is not acceptable.
+    /// Sets the password through the link; fails with a sentence when the password is not acceptable. The link is
+    /// taken with one conditional UPDATE (`used_at IS NULL`, its row count checked), so of two concurrent uses one
+    /// wins; the password change ends the person's other sessions and revokes their API tokens.
     static func use(_ secret: String, password: String, confirmation: String, hasher: AsyncPasswordHasher,
                     now: Date = Date(), on db: any Database) async throws -> User {
         try check(password, confirmation: confirmation)
@@ -35,9 +38,14 @@ enum PasswordLinks {
         }
         let hash = try await hasher.hash(password)
         return try await db.transaction { db in
-            let user = link.user
-            user.passwordHash = hash
-            try await user.save(on: db)
+            let user = link.user, sql = try db.sqlDatabase()
+            let taken = try await sql.raw("""
+                UPDATE password_links SET used_at = \(bind: now) WHERE id = \(bind: link.requireID()) AND used_at IS NULL RETURNING id
+                """).all()
+            guard !taken.isEmpty else {
+                throw Abort(.gone, reason: "This link has expired or was already used. Ask your instructor or an administrator for a new one.")
+            }
+            try await Credentials.passwordChanged(user, hash: hash, on: db, req: nil, now: now)
             try await PasswordLink.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$usedAt == nil).set(\.$usedAt, to: now).update()
             return user
         }

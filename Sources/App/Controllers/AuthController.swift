@@ -37,8 +37,7 @@ enum AuthController {
         let next = safeNext(form.next)
         switch try await attempt(email: form.email, password: form.password, on: req) {
         case .success(let user):
-            req.session.id = nil  // a new session id on sign-in
-            req.auth.login(user)
+            Credentials.startSession(user, on: req)
             return req.redirect(to: next, redirectType: .normal)
         case .failure(let failure):
             let page = SignInPage(page: PageContext(req), email: form.email, next: next, error: failure.reason)
@@ -63,21 +62,20 @@ enum AuthController {
         }
     }
 
-    /// Checks the throttle, then the password; records the outcome.
+    /// Counts the attempt with the throttle (refused while paused), then checks the password.
     private static func attempt(email: String, password: String, on req: Request) async throws -> Result<User, Abort> {
-        let throttle = req.application.signInThrottle
+        let throttle = req.application.signInThrottle, now = Date()
         let keys = ["email:" + User.normalise(email: email), "ip:" + (req.remoteAddress?.ipAddress ?? "unknown")]
-        if let wait = throttle.wait(for: keys) {
+        if let wait = throttle.begin(keys, now: now) {
             req.logger.warning("Sign-in refused while throttled: \(User.normalise(email: email)) from \(keys[1]) (\(wait) s left)")
             return .failure(Abort(.tooManyRequests, headers: ["Retry-After": String(wait)],
                                   reason: "Too many failed sign-ins. Wait \(wait) seconds and try again, or ask an administrator for a reset link."))
         }
         guard let user = try await Credentials.user(email: email, password: password, on: req) else {
-            throttle.recordFailure(for: keys)
             req.logger.notice("Failed sign-in for \(User.normalise(email: email)) from \(keys[1])")
             return .failure(Abort(.unauthorized, reason: "The email or password is wrong."))
         }
-        throttle.recordSuccess(for: keys)
+        throttle.succeeded(account: keys[0], others: [keys[1]], now: now)
         return .success(user)
     }
 

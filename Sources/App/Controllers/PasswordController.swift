@@ -27,8 +27,7 @@ enum PasswordController {
         do {
             let user = try await PasswordLinks.use(form.token, password: form.password, confirmation: form.confirmation,
                                                    hasher: req.password.async, on: req.db)
-            req.session.id = nil
-            req.auth.login(user)
+            Credentials.startSession(user, on: req)
             return req.redirect(to: "/dashboard", redirectType: .normal)
         } catch let error as any AbortError {
             let link = try await PasswordLinks.find(form.token, on: req.db)
@@ -45,8 +44,7 @@ enum PasswordController {
             throw Abort(.badRequest, reason: "Your current password is not right.")
         }
         try PasswordLinks.check(form.password, confirmation: form.confirmation)
-        user.passwordHash = try await req.password.async.hash(form.password)
-        try await user.save(on: req.db)
+        try await Credentials.passwordChanged(user, hash: try await req.password.async.hash(form.password), on: req.db, req: req)
         return req.redirect(to: "/profile?changed=1", redirectType: .normal)
     }
 }

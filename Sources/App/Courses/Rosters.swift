@@ -128,14 +128,9 @@ enum Rosters {
             .sorted { (order[$0.role]!, $0.name) < (order[$1.role]!, $1.name) }
     }
 
-    /// The roster as CSV, in the form `parse` reads.
+    /// The roster as CSV, in the form `parse` reads; a name a spreadsheet would run as a formula is neutralised.
     static func csv(_ entries: [Entry]) -> String {
-        func field(_ value: String) -> String {
-            value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
-        }
-        return (["email,name,role"] + entries.map { [field($0.email), field($0.name), $0.role.rawValue].joined(separator: ",") })
-            .joined(separator: "\r\n") + "\r\n"
+        (["email,name,role"] + entries.map { CSVCells.row([$0.email, $0.name, $0.role.rawValue]) }).joined(separator: "\r\n") + "\r\n"
     }
 
     static func isPlausibleEmail(_ email: String) -> Bool {

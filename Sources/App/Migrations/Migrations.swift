@@ -40,6 +40,7 @@ enum Migrations {
         CreateProjectOutput(),
         AddLedgerHoldOrigin(),
         AddLedgerAccountDebt(),
+        AddUserCredentialsChangedAt(),
     ]
 
     static func register(on app: Application) {

@@ -13,6 +13,8 @@ final class User: Model, @unchecked Sendable {
     @OptionalField(key: "password_hash") var passwordHash: String?
     @Field(key: "is_admin") var isAdmin: Bool
     @Field(key: "is_active") var isActive: Bool
+    /// When the password last changed (set, reset or changed): sessions begun before it are over.
+    @OptionalField(key: "credentials_changed_at") var credentialsChangedAt: Date?
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
 
     init() {}
