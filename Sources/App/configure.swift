@@ -14,6 +14,9 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.platformConfig = config
     app.platformSecret = try SecretStore.resolve(config)
     app.routes.defaultMaxBodySize = "1mb"
+    // The only outbound HTTP is the AI gateway's, to providers an admin registered: a redirect could send a request
+    // (with the provider's secret) anywhere, so none is followed.
+    app.http.client.configuration.redirectConfiguration = .disallow
 
     try useDatabase(config.database, connections: config.databaseConnections, on: app)
     Migrations.register(on: app)

@@ -41,6 +41,16 @@ public struct GatewayError: Error, Sendable, Equatable {
         GatewayError(status: status, type: "api_error", code: "upstream_error", message: message)
     }
 
+    /// A provider's answer other than 200, in the gateway's own words (its body, which may name its internals, is
+    /// never passed on): its refusals of the request keep their status, anything else (a redirect, a failure) is 502.
+    public static func providerRefused(model: String, status: Int) -> GatewayError {
+        if [400, 404, 413, 422].contains(status) {
+            return GatewayError(status: status, type: "invalid_request_error", code: "upstream_refused", message:
+                "The model '\(model)' refused this request (its provider answered \(status)); check it against the model's limits: its length, max_tokens and parameters.")
+        }
+        return upstream("The model '\(model)' gave no usable answer (its provider answered \(status)). Try again shortly.")
+    }
+
     /// The JSON body OpenAI's SDKs parse.
     public var json: Data {
         var error: [String: Any] = ["message": message, "type": type, "param": param ?? NSNull(), "code": code ?? NSNull()]

@@ -27,6 +27,8 @@ public struct GatewayPolicy: Codable, Sendable, Equatable {
     /// Keep prompt text with the usage row (for the course's staff), and for how many days.
     public var logPrompts = false
     public var promptRetentionDays = 30
+    /// The most answers (`n`) one request may ask for; nil: one.
+    public var maxChoices: Int?
 
     public init() {}
 
@@ -44,6 +46,7 @@ public struct GatewayPolicy: Codable, Sendable, Equatable {
             problems.append("blackout \(index + 1) ends before it starts.")
         }
         if allowedModels.count > 100 { problems.append("allowedModels lists at most 100 models.") }
+        if let choices = maxChoices, choices < 1 || choices > 16 { problems.append("maxChoices must be between 1 and 16.") }
         return problems
     }
 

@@ -1,7 +1,7 @@
 // Reads an OpenAI-style server-sent event stream as it passes through, without changing it: the usage the upstream
-// reports in its last chunk (asked for with stream_options.include_usage), how many chunks carried generated text
-// (what is charged when a stream ends early without usage: one token per content chunk, as OpenAI streams them),
-// and whether [DONE] arrived.
+// reports in its last chunk (asked for with stream_options.include_usage), how many tokens were generated on the
+// way (what is charged when a stream ends without usage: one token per generated fragment — text, reasoning, a
+// refusal, tool-call names and arguments — in every choice, as OpenAI streams them), and whether [DONE] arrived.
 import Foundation
 
 public struct Usage: Sendable, Equatable, Codable {
@@ -25,7 +25,8 @@ public struct Usage: Sendable, Equatable, Codable {
 
 public struct StreamUsageScanner: Sendable {
     public private(set) var usage: Usage?
-    public private(set) var contentChunks = 0
+    /// Generated fragments seen so far, over every choice and kind (text, reasoning, refusal, tool calls).
+    public private(set) var generatedTokens = 0
     public private(set) var done = false
     private var pending: [UInt8] = []
     /// Lines longer than this are skipped, not buffered without end.
@@ -56,9 +57,17 @@ public struct StreamUsageScanner: Sendable {
         }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return }
         if let found = Usage.from(object) { usage = found }
-        if let choices = object["choices"] as? [[String: Any]],
-           choices.contains(where: { (($0["delta"] as? [String: Any])?["content"] as? String).map { !$0.isEmpty } ?? false }) {
-            contentChunks += 1
+        for choice in object["choices"] as? [[String: Any]] ?? [] {
+            guard let delta = choice["delta"] as? [String: Any] else { continue }
+            for field in ["content", "reasoning_content", "reasoning", "refusal"] where (delta[field] as? String)?.isEmpty == false {
+                generatedTokens += 1
+            }
+            var calls = delta["tool_calls"] as? [[String: Any]] ?? []
+            if let legacy = delta["function_call"] as? [String: Any] { calls.append(["function": legacy]) }
+            for call in calls {
+                let function = call["function"] as? [String: Any] ?? [:]
+                for field in ["name", "arguments"] where (function[field] as? String)?.isEmpty == false { generatedTokens += 1 }
+            }
         }
     }
 }

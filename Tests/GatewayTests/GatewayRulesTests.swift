@@ -35,6 +35,25 @@ import Testing
         #expect(try request(#"{"model": "e", "input": ["a", "b"]}"#, .embeddings).model == "e")
     }
 
+    @Test func theHoldIsEstimatedFromTheWholeBodyAndOnlyKnownFieldsGoUpstream() throws {
+        let plain = try request(#"{"model": "m", "messages": [{"role": "user", "content": "q"}]}"#)
+        // Tools and schemas are read by the model: they count towards the prompt.
+        let schema = String(repeating: "x", count: 4000)
+        let tooled = try request(#"{"model": "m", "messages": [{"role": "user", "content": "q"}], "tools": [{"type": "function", "function": {"name": "f", "description": "\#(schema)"}}], "response_format": {"type": "json_schema", "json_schema": {"name": "s", "description": "\#(schema)"}}}"#)
+        #expect(tooled.estimatedPromptTokens >= plain.estimatedPromptTokens + 4000)
+        // Images by their documented token cost, whatever their data's size.
+        let image = try request(#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "what"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,\#(String(repeating: "A", count: 100_000))"}}, {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}}]}]}"#)
+        #expect(image.imageTokens == 1445 + 85 && image.estimatedPromptTokens < 2000)
+        // n: each answer may generate up to the cap; nonsense refused.
+        #expect(try request(#"{"model": "m", "messages": [{"role": "user", "content": "q"}], "n": 3}"#).choices == 3)
+        #expect(throws: GatewayError.self) { try request(#"{"model": "m", "messages": [{"role": "user", "content": "q"}], "n": 0}"#) }
+        // Unknown fields are dropped; the cap goes out under both names.
+        let extra = try request(#"{"model": "m", "messages": [{"role": "user", "content": "q"}], "max_completion_tokens": 9000, "store": true, "prediction": {"content": "x"}, "temperature": 1}"#)
+        let sent = try #require(try JSONSerialization.jsonObject(with: extra.upstreamBody(model: "up", maxTokens: 100, systemPrompt: nil)) as? [String: Any])
+        #expect(sent["store"] == nil && sent["prediction"] == nil && sent["temperature"] as? Int == 1)
+        #expect(sent["max_tokens"] as? Int == 100 && sent["max_completion_tokens"] as? Int == 100)
+    }
+
     @Test func theUpstreamBodyCarriesTheRulesAndEverythingElseUnchanged() throws {
         let original = try request(#"{"model": "tutor", "messages": [{"role": "user", "content": "q"}], "temperature": 0.2, "stream": true, "stream_options": {"include_usage": false}}"#)
         let sent = try #require(try JSONSerialization.jsonObject(with: original.upstreamBody(model: "partner-large", maxTokens: 64, systemPrompt: "Be kind.")) as? [String: Any])
@@ -64,11 +83,22 @@ import Testing
         let bytes = Array(stream.utf8)
         for start in stride(from: 0, to: bytes.count, by: 7) { scanner.feed(bytes[start..<min(start + 7, bytes.count)]) }
         #expect(scanner.usage == Usage(promptTokens: 12, completionTokens: 2))
-        #expect(scanner.contentChunks == 2)
+        #expect(scanner.generatedTokens == 2)
         #expect(scanner.done)
         var cut = StreamUsageScanner()
         cut.feed(Array("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choi".utf8))
-        #expect(cut.usage == nil && cut.contentChunks == 1 && !cut.done)
+        #expect(cut.usage == nil && cut.generatedTokens == 1 && !cut.done)
+        // A stream cut off before its usage line: tool calls, reasoning and every choice count, not only text.
+        var tools = StreamUsageScanner()
+        tools.feed(Array("""
+            data: {"choices":[{"index":0,"delta":{"reasoning_content":"think"}},{"index":1,"delta":{"content":"b"}}]}
+
+            data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"run","arguments":""}}]}}]}
+
+            data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"x\\":1}"}}]}}]}
+
+            """.utf8))
+        #expect(tools.usage == nil && tools.generatedTokens == 4)
     }
 
     @Test func policiesCheckThemselvesAndDecide() {

@@ -6,6 +6,7 @@ import Fluent
 import Foundation
 import Gateway
 import Ledger
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import AsyncHTTPClient
@@ -45,7 +46,10 @@ enum AIGateway {
                 throw GatewayError.policy("You are no longer a member of \(course.code), so its keys stop working.", code: "not_a_member")
             }
             place = .course(course)
-            policy = try await AIPolicies.policy(of: courseID, on: db)
+            do { policy = try await AIPolicies.policy(of: courseID, on: db) } catch is AIPolicies.Unreadable {
+                throw GatewayError.policy("The AI policy of \(course.code) could not be read, so its AI requests are refused until its instructor saves the policy again.",
+                                          code: "policy_unreadable")
+            }
         } else if let projectID = key.$project.id, let project = try await ResearchProject.find(projectID, on: db) {
             guard try await LedgerPlace.project(project).member(key.$user.id, on: db) != nil else {
                 throw GatewayError.policy("You are no longer a member of the project “\(project.title)”, so its keys stop working.", code: "not_a_member")
@@ -86,22 +90,25 @@ enum AIGateway {
             let body = request.upstreamBody(model: model.upstreamName, maxTokens: endpoint == .chat ? cap : nil,
                                             systemPrompt: endpoint == .chat ? caller.policy.systemPrompt : nil)
             let (upstream, upstreamTime) = try await forward(endpoint, body: body, model: model, app: app, context: context, db: db)
-            if request.stream && upstream.status == .ok {
+            guard upstream.status == .ok else {
+                _ = try? await upstream.body.collect(upTo: 1 << 20)
+                throw GatewayError.providerRefused(model: model.name, status: Int(upstream.status.code))
+            }
+            if request.stream {
                 return stream(upstream, context: context, upstreamTime: upstreamTime, app: app, db: db)
             }
             var collected = try await upstream.body.collect(upTo: maxReplyBytes)
             let data = collected.readData(length: collected.readableBytes) ?? Data()
-            let usage = upstream.status == .ok ? (Usage.from(json: data) ?? Usage(promptTokens: request.estimatedPromptTokens, completionTokens: data.count / 4)) : nil
-            // Charged after the answer has gone out (the hold already caps what it can cost), with other requests'.
+            let usage = Usage.from(json: data) ?? Usage(promptTokens: request.estimatedPromptTokens, completionTokens: data.count / 4)
+            // Charged after the answer has gone out, with other requests'.
             context.finished = ContinuousClock.now - started
-            let status = Int(upstream.status.code)
-            await end(Ending(context: context, usage: usage, status: status, outcome: status == 200 ? "ok" : "upstream_error", upstreamTime: upstreamTime),
-                      app: app, db: db)
-            let response = Response(status: HTTPResponseStatus(statusCode: Int(upstream.status.code)), body: .init(data: data))
+            await end(Ending(context: context, usage: usage, status: 200, outcome: "ok", upstreamTime: upstreamTime), app: app, db: db)
+            let response = Response(status: .ok, body: .init(data: data))
             response.headers.contentType = .json
             return response
         } catch let error as GatewayError {
-            try? await finish(context, usage: nil, status: error.status, outcome: error.status == 502 || error.status == 504 ? "upstream_error" : "refused",
+            try? await finish(context, usage: nil, status: error.status,
+                              outcome: error.status == 502 || error.status == 504 || error.code == "upstream_refused" ? "upstream_error" : "refused",
                               upstreamTime: nil, app: app, db: db)
             return errorResponse(error)
         }
@@ -129,12 +136,17 @@ enum AIGateway {
             let wait = app.aiRateWindow.retryAfter(try caller.user.requireID().uuidString + "/" + caller.place.naturalKey)
             throw GatewayError.rateLimited("\(caller.placeName) allows \(limit) AI requests a minute per person; try again in \(wait) s. Its instructor sets this limit.")
         }
+        let allowedChoices = policy.maxChoices ?? 1
+        guard request.choices <= allowedChoices else {
+            throw GatewayError.policy("\(caller.placeName) allows \(allowedChoices) answer\(allowedChoices == 1 ? "" : "s") per request ('n' = \(request.choices) asked); its instructor sets this.",
+                                      code: "n_not_allowed")
+        }
         let cap = policy.cap(requested: request.maxTokens)
         let prices = try await app.gatewayCache.prices(now: now) { try await CreditsController.priceList(on: db) }
         let estimate: Credits
         do {
             estimate = try prices.cost(of: [.modelInput(model.name): Int64(request.estimatedPromptTokens),
-                                            .modelOutput(model.name): Int64(request.endpoint == .chat ? cap : 0)], at: now)
+                                            .modelOutput(model.name): Int64(request.endpoint == .chat ? cap * request.choices : 0)], at: now)
         } catch {
             throw GatewayError.policy("The model '\(model.name)' has no price on the price list yet, so it cannot be charged; a programme manager sets its prices.",
                                       code: "no_price")
@@ -168,13 +180,13 @@ enum AIGateway {
                 request.method = .POST
                 request.headers.add(name: "content-type", value: "application/json")
                 request.headers.add(name: "accept", value: context.streamed ? "text/event-stream" : "application/json")
-                if let name = provider.secretEnv, let secret = ProcessInfo.processInfo.environment[name], !secret.isEmpty {
+                if let name = provider.secretEnv, AICatalogue.allowedSecretEnv(name), let secret = ProcessInfo.processInfo.environment[name], !secret.isEmpty {
                     request.headers.add(name: "authorization", value: "Bearer \(secret)")
                 }
                 request.body = .bytes(ByteBuffer(data: body))
                 let response = try await app.http.client.shared.execute(request, timeout: upstreamTimeout)
-                // A provider's own client errors (a prompt too long for the model) go back as it wrote them; its failures
-                // are tried elsewhere, and after the last one reported in the gateway's words (never its internals).
+                // A provider's own refusals (a prompt too long for the model) are answered in the gateway's words (see
+                // `handle`); its failures are tried elsewhere, and after the last one reported likewise (never its internals).
                 guard response.status.code >= 500 || response.status == .tooManyRequests else { return (response, ContinuousClock.now - started) }
                 failures.append("\(provider.name) answered \(response.status.code)")
                 _ = try? await response.body.collect(upTo: 1 << 20)
@@ -193,13 +205,20 @@ enum AIGateway {
         let response = Response(status: .ok)
         response.headers.contentType = HTTPMediaType(type: "text", subType: "event-stream", parameters: ["charset": "utf-8"])
         response.headers.replaceOrAdd(name: .cacheControl, value: "no-cache")
+        let writeTimeout = Duration.seconds(app.platformConfig.aiWriteTimeout)
         response.body = .init(asyncStream: { writer in
             var scanner = StreamUsageScanner()
             var outcome = "ok"
             do {
                 for try await buffer in upstream.body {
                     scanner.feed(buffer.readableBytesView)
-                    do { try await writer.write(.buffer(buffer)) } catch {
+                    do {
+                        // A client that stops reading holds the write; after the timeout it is cut (below) and charged.
+                        guard try await within(writeTimeout, { try await writer.write(.buffer(buffer)) }) else {
+                            outcome = "client_stalled"
+                            break
+                        }
+                    } catch {
                         outcome = "disconnected"
                         break
                     }
@@ -209,14 +228,38 @@ enum AIGateway {
                 let event = "data: " + String(decoding: GatewayError.upstream("The model's stream broke off; what it generated so far is charged.").json, as: UTF8.self) + "\n\n"
                 try? await writer.write(.buffer(ByteBuffer(string: event)))
             }
-            let usage = scanner.usage ?? Usage(promptTokens: context.estimatedPromptTokens, completionTokens: scanner.contentChunks)
+            let usage = scanner.usage ?? Usage(promptTokens: context.estimatedPromptTokens, completionTokens: scanner.generatedTokens)
             var ended = context
             ended.finished = ContinuousClock.now - context.started
             await end(Ending(context: ended, usage: usage, status: 200, outcome: outcome, upstreamTime: upstreamTime), app: app, db: db)
+            // A stalled client's connection is closed (a failed body closes it; its pending write then fails too).
+            if outcome == "client_stalled" {
+                try? await writer.write(.error(Abort(.requestTimeout, reason: "The client stopped reading the stream.")))
+                return
+            }
             // Always closed off (to a client that left, this only ends the stream on our side).
             try? await writer.write(.end)
         })
         return response
+    }
+
+    /// Runs `operation`, or stops waiting for it after `timeout`: true when it finished in time (its error, if any,
+    /// is thrown), false when the time ran out (it goes on by itself until whatever it waits for fails).
+    static func within(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> Void) async throws -> Bool {
+        let settled = NIOLockedValueBox(false)
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+            @Sendable func finish(_ result: Result<Bool, any Error>) {
+                guard settled.withLockedValue({ done in defer { done = true }; return !done }) else { return }
+                continuation.resume(with: result)
+            }
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled { finish(.success(false)) }
+            }
+            Task {
+                do { try await operation(); timer.cancel(); finish(.success(true)) } catch { timer.cancel(); finish(.failure(error)) }
+            }
+        }
     }
 
     // MARK: Settling and recording

@@ -59,9 +59,11 @@ struct CatalogueModelDTO: Content {
 }
 
 enum AICatalogue {
-    /// Environment variables a provider may not name: the platform's own secrets must never be sent upstream.
-    static func forbiddenSecretEnv(_ name: String) -> Bool {
-        name.hasPrefix("CAMPUSCLOUD_") || ["DATABASE_URL", "PGPASSWORD", "HOME", "PATH"].contains(name)
+    /// The only environment variables a provider's secret may come from: CAMPUSCLOUD_AI_…, so no other secret of the
+    /// machine (the platform's own, the database's) can ever be sent upstream, whatever an admin types.
+    static let secretEnvPattern = #"^CAMPUSCLOUD_AI_[A-Z0-9_]{1,80}$"#
+    static func allowedSecretEnv(_ name: String) -> Bool {
+        name.range(of: secretEnvPattern, options: .regularExpression) != nil && name != "CAMPUSCLOUD_AI_WRITE_TIMEOUT"
     }
 
     /// (Catalogue changes drop the gateway's caches in this process at once.)
@@ -74,10 +76,9 @@ enum AICatalogue {
         }
         let secretEnv = input.secretEnv?.trimmingCharacters(in: .whitespaces)
         if let secretEnv, !secretEnv.isEmpty {
-            if secretEnv.range(of: #"^[A-Z_][A-Z0-9_]{0,99}$"#, options: .regularExpression) == nil {
-                checks.add("secretEnv is the NAME of an environment variable (A-Z, 0-9, _), e.g. PARTNER_API_KEY — never the secret itself.")
-            } else if forbiddenSecretEnv(secretEnv) {
-                checks.add("secretEnv may not name the platform's own settings (\(secretEnv)).")
+            if !allowedSecretEnv(secretEnv) {
+                checks.add("secretEnv is the NAME of an environment variable that starts with CAMPUSCLOUD_AI_ (A-Z, 0-9, _), e.g. "
+                           + "CAMPUSCLOUD_AI_PARTNER_KEY — never the secret itself, and no other variable of the machine.")
             }
         }
         if let name, try await AIProvider.query(on: db).filter(\.$name == name).first() != nil { checks.add("a provider named '\(name)' exists.") }
@@ -90,7 +91,7 @@ enum AICatalogue {
 
     static func providerDTO(_ provider: AIProvider) throws -> ProviderDTO {
         ProviderDTO(id: try provider.requireID(), name: provider.name, baseURL: provider.baseURL, secretEnv: provider.secretEnv,
-                    secretPresent: provider.secretEnv.map { ProcessInfo.processInfo.environment[$0]?.isEmpty == false } ?? false)
+                    secretPresent: provider.secretEnv.map { allowedSecretEnv($0) && ProcessInfo.processInfo.environment[$0]?.isEmpty == false } ?? false)
     }
 
     /// Adds a model and its prices (price list versions from now) in one transaction.
@@ -223,25 +224,51 @@ struct AIPolicyInput: DirectoryInput, Content {
     var allowedModels: [String]?
     var maxTokensPerRequest: Int?
     var requestsPerMinute: Int?
+    /// Whether requestsPerMinute was in the body at all: `null` there removes the limit, leaving it out keeps it.
+    var requestsPerMinuteGiven = false
     var systemPrompt: String?
     var blackouts: [GatewayPolicy.Blackout]?
     var logPrompts: Bool?
     var promptRetentionDays: Int?
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        allowedModels = try fields.decodeIfPresent([String].self, forKey: .allowedModels)
+        maxTokensPerRequest = try fields.decodeIfPresent(Int.self, forKey: .maxTokensPerRequest)
+        requestsPerMinuteGiven = fields.contains(.requestsPerMinute)
+        requestsPerMinute = try fields.decodeIfPresent(Int.self, forKey: .requestsPerMinute)
+        systemPrompt = try fields.decodeIfPresent(String.self, forKey: .systemPrompt)
+        blackouts = try fields.decodeIfPresent([GatewayPolicy.Blackout].self, forKey: .blackouts)
+        logPrompts = try fields.decodeIfPresent(Bool.self, forKey: .logPrompts)
+        promptRetentionDays = try fields.decodeIfPresent(Int.self, forKey: .promptRetentionDays)
+    }
 }
 
 enum AIPolicies {
+    /// A stored policy that does not decode (written by another version, edited by hand): the gateway refuses the
+    /// course's requests rather than run them under defaults nobody chose.
+    struct Unreadable: Error {}
+
     static func policy(of courseID: UUID, on db: any Database) async throws -> GatewayPolicy {
         guard let record = try await AIPolicyRecord.query(on: db).filter(\.$course.$id == courseID).first() else { return GatewayPolicy() }
-        return (try? JSONDecoder.gateway.decode(GatewayPolicy.self, from: Data(record.policy.utf8))) ?? GatewayPolicy()
+        do { return try JSONDecoder.gateway.decode(GatewayPolicy.self, from: Data(record.policy.utf8)) } catch { throw Unreadable() }
+    }
+
+    /// The policy for its editors to see and mend: the defaults when the stored one is unreadable (the gateway refuses
+    /// requests meanwhile; saving writes a readable one).
+    static func editablePolicy(of courseID: UUID, on db: any Database) async throws -> GatewayPolicy {
+        do { return try await policy(of: courseID, on: db) } catch is Unreadable { return GatewayPolicy() }
     }
 
     /// Replaces the fields given; every problem is listed and nothing is saved when there is one.
     static func update(_ course: Course, _ input: AIPolicyInput, by user: User, app: Application, on db: any Database) async throws -> GatewayPolicy {
         let courseID = try course.requireID()
-        var policy = try await policy(of: courseID, on: db)
+        var policy = try await editablePolicy(of: courseID, on: db)
         if let models = input.allowedModels { policy.allowedModels = models.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         if let value = input.maxTokensPerRequest { policy.maxTokensPerRequest = value }
-        if input.requestsPerMinute != nil { policy.requestsPerMinute = input.requestsPerMinute! > 0 ? input.requestsPerMinute : nil }
+        if input.requestsPerMinuteGiven { policy.requestsPerMinute = (input.requestsPerMinute ?? 0) > 0 ? input.requestsPerMinute : nil }
         if let prompt = input.systemPrompt { policy.systemPrompt = prompt.isEmpty ? nil : prompt }
         if let windows = input.blackouts { policy.blackouts = windows }
         if let log = input.logPrompts { policy.logPrompts = log }

@@ -17,6 +17,8 @@ struct FakeUpstreamOptions: Sendable {
     var requiredAuthorization: String?
     /// Generate this many tokens past the request's cap (a provider that does not honour max_tokens).
     var overrun = 0
+    /// Answer every request with a 307 redirect to this URL (a provider that tries to send the gateway elsewhere).
+    var redirectTo: String?
 }
 
 /// The fake's request counter and last body, for tests.
@@ -147,9 +149,14 @@ enum FakeUpstream {
             response.status = .unauthorized
             return response
         }
+        if let target = options.redirectTo {
+            let response = Response(status: .temporaryRedirect)
+            response.headers.replaceOrAdd(name: .location, value: target)
+            return response
+        }
         guard let status = options.failStatus else { return nil }
         try await pause(options)
-        let response = json(["error": ["message": "The fake upstream is set to fail.", "type": "server_error", "code": NSNull()]])
+        let response = json(["error": ["message": "The fake upstream is set to fail (internal host gpu-7.internal).", "type": "server_error", "code": NSNull()]])
         response.status = HTTPResponseStatus(statusCode: status)
         return response
     }

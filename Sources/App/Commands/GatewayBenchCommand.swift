@@ -80,7 +80,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
             throw CommandFailure("the demo course is missing")
         }
         var policy = AIPolicyInput()
-        policy.requestsPerMinute = 0
+        policy.requestsPerMinuteGiven = true  // null: no limit
         policy.allowedModels = []
         _ = try await AIPolicies.update(course, policy, by: instructor, app: app, on: app.db)
         _ = try await app.ledger.setAllowance(of: student, in: .course(course), to: Credits(whole: 500), actor: nil)

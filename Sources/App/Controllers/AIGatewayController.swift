@@ -95,7 +95,7 @@ enum AIGatewayController {
 
     @Sendable static func policy(req: Request) async throws -> GatewayPolicy {
         let (course, _, _) = try await req.course(for: Policy.Action.viewCourse)
-        return try await AIPolicies.policy(of: try course.requireID(), on: req.db)
+        return try await AIPolicies.editablePolicy(of: try course.requireID(), on: req.db)
     }
 
     @Sendable static func setPolicy(req: Request) async throws -> GatewayPolicy {

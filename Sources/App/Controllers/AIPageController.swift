@@ -60,7 +60,7 @@ enum AIPageController {
         }
         let keys = canUse ? try await AIKeys.list(of: user, in: course, on: req.db) : []
         let report = canSee ? try await AIUsageReports.course(course, since: since, on: req.db) : nil
-        let policy = try await AIPolicies.policy(of: try course.requireID(), on: req.db)
+        let policy = try await AIPolicies.editablePolicy(of: try course.requireID(), on: req.db)
         let host = req.headers.first(name: .host) ?? "localhost"
         return try await req.view.render("ai", AIPage(
             title: "\(course.code): AI access", page: page, course: try CourseDTO(course, access: access), baseURL: "http://\(host)/v1",
@@ -117,7 +117,8 @@ enum AIPageController {
             }
             input.allowedModels = (form.allowedModels ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             input.maxTokensPerRequest = number(form.maxTokensPerRequest, "Max tokens per request")
-            input.requestsPerMinute = number(form.requestsPerMinute, "Requests per minute") ?? 0
+            input.requestsPerMinute = number(form.requestsPerMinute, "Requests per minute")  // empty: no limit
+            input.requestsPerMinuteGiven = true
             input.systemPrompt = form.systemPrompt ?? ""
             input.logPrompts = form.logPrompts != nil
             input.promptRetentionDays = number(form.promptRetentionDays, "Days prompts are kept")

@@ -27,6 +27,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var gradingWorkers: Int = 2
     /// Idle sandbox lanes kept per job shape (CAMPUSCLOUD_SANDBOX_LANES, default 4; 0 gives every job a sandbox of its own).
     public var sandboxLanes: Int = 4
+    /// Seconds the AI gateway waits for a streaming client to take more (CAMPUSCLOUD_AI_WRITE_TIMEOUT, default 60): a
+    /// client that stops reading is cut then, and charged what was generated.
+    public var aiWriteTimeout: Int = 60
 
     public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil, publicURL: URL? = nil,
                 databaseConnections: Int = 16) {
@@ -95,6 +98,12 @@ public struct AppConfig: Sendable, CustomStringConvertible {
                 throw .invalid("CAMPUSCLOUD_SANDBOX_LANES", "is '\(raw)'; give a whole number of lanes from 0 (a sandbox per job) to 64")
             }
             config.sandboxLanes = value
+        }
+        if let raw = nonEmpty(env["CAMPUSCLOUD_AI_WRITE_TIMEOUT"]) {
+            guard let value = Int(raw), (1...3600).contains(value) else {
+                throw .invalid("CAMPUSCLOUD_AI_WRITE_TIMEOUT", "is '\(raw)'; give whole seconds from 1 to 3600")
+            }
+            config.aiWriteTimeout = value
         }
         return config
     }

@@ -4,12 +4,15 @@ import Vapor
 import VaporTesting
 @testable import App
 
-/// Runs `body` with a fresh platform. `migrate: false` leaves the schema empty (for migration tests).
-func withTestApp(migrate: Bool = true, database: DatabaseURL? = nil, _ body: (Application) async throws -> Void) async throws {
+/// Runs `body` with a fresh platform. `migrate: false` leaves the schema empty (for migration tests); `adjust` changes
+/// the configuration (as its environment variables would).
+func withTestApp(migrate: Bool = true, database: DatabaseURL? = nil, adjust: (inout AppConfig) -> Void = { _ in },
+                 _ body: (Application) async throws -> Void) async throws {
     let testDatabase = database == nil ? try await TestDatabase.make() : nil
     let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("cc-test-\(UUID().uuidString)").path
-    let config = AppConfig(database: database ?? testDatabase!.url, dataDirectory: dataDirectory,
+    var config = AppConfig(database: database ?? testDatabase!.url, dataDirectory: dataDirectory,
                            logLevel: .warning, secret: String(repeating: "s", count: 40))
+    adjust(&config)
     let app = try await Application.make(.testing)
     var failure: (any Error)?
     do {
