@@ -54,8 +54,11 @@ let package = Package(
         // Runs untrusted code under bubblewrap. No Vapor: plain values in, a typed result out.
         .target(
             name: "Sandbox",
-            dependencies: [.target(name: "CSandboxSpawn")]
+            dependencies: [.target(name: "CSandboxSpawn"), .target(name: "CSeccomp")]
         ),
+        // The system-call filter every job runs under, built with libseccomp (Debian: libseccomp-dev) as a BPF
+        // program for bwrap's --seccomp. Only Sandbox links it (not the static lane program).
+        .target(name: "CSeccomp", linkerSettings: [.linkedLibrary("seccomp")]),
         // The AI gateway's rules: OpenAI request reading, policy, rate windows, stream usage, errors. No Vapor.
         .target(name: "Gateway"),
         // Autograder formats (Gradescope results.json, Classroom autograding.json), visibility, late policy. No Vapor.

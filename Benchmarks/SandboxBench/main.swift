@@ -32,6 +32,7 @@ func spawnAndWait(_ argv: [String]) -> Double {
             request.stderr_fd = devnull
             request.extra_fd = -1
             request.extra_fd2 = -1
+            request.seccomp_fd = -1
             request.drop_privileges = asRoot ? 1 : 0
             request.uid = benchUID
             request.gid = benchUID
@@ -71,7 +72,9 @@ let minimalFolder = root + "/minimal"
 mkdir(minimalFolder, 0o777)
 let builder = BwrapArguments(rootEntries: BwrapArguments.hostRootEntries(), identityFolder: root + "/platform/jobs/.identity")
 var minimalArgs = ["/usr/bin/bwrap"] + builder.arguments(for: SandboxJob(command: [python, "-c", "pass"]), jobFolder: minimalFolder)
-if let statusFlag = minimalArgs.firstIndex(of: "--json-status-fd") { minimalArgs.removeSubrange(statusFlag...statusFlag + 1) }
+for flag in ["--json-status-fd", "--seccomp"] {
+    if let index = minimalArgs.firstIndex(of: flag) { minimalArgs.removeSubrange(index...index + 1) }
+}
 
 let job = SandboxJob(command: [python, "-c", "pass"])
 // An environment layer, as Gradescope autograders use: the same job on it adds the overlay mounts.

@@ -144,12 +144,15 @@ static int child_main(void *raw) {
     const child_args *args = raw;
     const cc_spawn_request *r = args->request;
     reset_signals();
-    join_cgroups(r, args->report_fd);
-    int fds[5] = {r->stdin_fd, r->stdout_fd, r->stderr_fd, r->extra_fd, r->extra_fd2};
-    place_descriptors(fds, 5, args->report_fd);
-    // Everything from 5 up closes on exec (the error pipe too, which tells the parent that exec succeeded).
-    mark_cloexec_from(5);
-    become_job(r, args->report_fd);
+    // The error pipe out of the slots about to be filled (0–6), so placing a descriptor cannot overwrite it.
+    int report = fcntl(args->report_fd, F_DUPFD_CLOEXEC, 10);
+    if (report < 0) report_and_exit(args->report_fd, 6);
+    join_cgroups(r, report);
+    int fds[CC_SPAWN_SECCOMP_FD + 1] = {r->stdin_fd, r->stdout_fd, r->stderr_fd, r->extra_fd, r->extra_fd2, -1, r->seccomp_fd};
+    place_descriptors(fds, CC_SPAWN_SECCOMP_FD + 1, report);
+    // Everything above the filter closes on exec (the error pipe too, which tells the parent that exec succeeded).
+    mark_cloexec_from(CC_SPAWN_SECCOMP_FD + 1);
+    become_job(r, report);
     return 127;
 }
 
@@ -217,15 +220,17 @@ static int warm_main(void *raw) {
     cc_warm *warm = raw;
     const cc_spawn_request *prepare = warm->job;
     int command = -1, report = -1;
-    // Our descriptors first: the four job streams at 0–3, command and report at 4 and 5, then close the rest
-    // for real (not just on exec): a copy of a client socket held here would keep that connection open.
+    // Our descriptors first: the four job streams at 0–3, command and report at 4 and 5, the filter at 6, then close
+    // the rest for real (not just on exec): a copy of a client socket held here would keep that connection open.
     int fds[4] = {prepare->stdin_fd, prepare->stdout_fd, prepare->stderr_fd, prepare->extra_fd};
     command = fcntl(warm->command_fd, F_DUPFD_CLOEXEC, 10);
     report = fcntl(warm->report_fd, F_DUPFD_CLOEXEC, 10);
-    if (command < 0 || report < 0) _exit(127);
+    int filter = prepare->seccomp_fd >= 0 ? fcntl(prepare->seccomp_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    if (command < 0 || report < 0 || (prepare->seccomp_fd >= 0 && filter < 0)) _exit(127);
     place_descriptors(fds, 4, report);
     if (dup3(command, WARM_COMMAND_FD, 0) < 0 || dup3(report, WARM_REPORT_FD, O_CLOEXEC) < 0) _exit(127);
-    syscall(SYS_close_range, WARM_REPORT_FD + 1, ~0U, 0);
+    if (filter >= 0 ? dup3(filter, CC_SPAWN_SECCOMP_FD, 0) < 0 : close(CC_SPAWN_SECCOMP_FD) < 0 && errno != EBADF) _exit(127);
+    syscall(SYS_close_range, CC_SPAWN_SECCOMP_FD + 1, ~0U, 0);
     reset_signals();
     join_cgroups(prepare, WARM_REPORT_FD);
     int ready[2] = {-1, 0};

@@ -1,5 +1,6 @@
 // Builds bwrap's command line for a job: which host folders are visible (read-only), what is private, what is
 // writable. A pure function of its inputs, so the isolation set can be read and tested in one place.
+import CSandboxSpawn
 import Foundation
 
 public struct BwrapArguments: Sendable {
@@ -79,7 +80,7 @@ public struct BwrapArguments: Sendable {
         let inside = building ? "0" : String(Self.insideUID)
         var args = ["--unshare-all", "--unshare-user", "--disable-userns"]
         if job.network { args.append("--share-net") }
-        args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--seccomp", String(CC_SPAWN_SECCOMP_FD),
                  "--uid", inside, "--gid", inside, "--hostname", "sandbox"]
         let bind = building ? "--bind" : "--ro-bind"
         func system(_ path: String) -> String {

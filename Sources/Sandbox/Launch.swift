@@ -34,6 +34,9 @@ struct ExecSpec {
                     let cgroups = strings
                     var request = cc_spawn_request.closed()
                     request.path = UnsafePointer(argv[0])
+                    let filter = SystemCallFilter.descriptor()  // closed once the child has its copy
+                    defer { if filter >= 0 { close(filter) } }
+                    request.seccomp_fd = filter
                     request.argv = UnsafePointer(argv)
                     request.envp = UnsafePointer(envp)
                     request.setCgroups(cgroups, count: cgroupProcs.count)
@@ -72,6 +75,7 @@ extension cc_spawn_request {
         request.stderr_fd = -1
         request.extra_fd = -1
         request.extra_fd2 = -1
+        request.seccomp_fd = -1
         return request
     }
 

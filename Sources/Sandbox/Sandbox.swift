@@ -500,6 +500,7 @@ public final class Sandbox: @unchecked Sendable {
 
     /// Runs `true` in a full sandbox once: proves namespaces and mounts work before any real job is accepted.
     private func probe(_ host: Host) throws {
+        if let problem = SystemCallFilter.problem() { throw SandboxError.unavailable(problem + "; install libseccomp2") }
         let uid = host.asRoot ? configuration.uidRange.upperBound : nil
         let job = SandboxJob(command: ["/bin/sh", "-c", "exit 0"], limits: SandboxLimits(wallSeconds: 20))
         let folder = try JobFolder.create(root: configuration.jobsRoot, name: "probe-" + UUID().uuidString.lowercased(), diskBytes: 1 << 20, owner: uid.map { ($0, $0) })

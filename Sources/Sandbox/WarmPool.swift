@@ -116,7 +116,11 @@ final class WarmPool: @unchecked Sendable {
             prepare.stderr_fd = pipes.stderrWrite
             prepare.extra_fd = pipes.statusWrite
             prepare.setCgroups(cgroups, count: cgroup.procsFiles.count)
-            return ForkLock.spawning { cc_warm_start(&prepare, warm, &failedStep) }
+            // The filter's descriptor is copied into the launcher now (its descriptors are set before it is ready).
+            return SystemCallFilter.withDescriptor { filter in
+                prepare.seccomp_fd = filter
+                return ForkLock.spawning { cc_warm_start(&prepare, warm, &failedStep) }
+            }
         }
         let startErrno = errno
         pipes.closeWriteEnds()

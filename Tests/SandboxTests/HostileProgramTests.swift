@@ -150,6 +150,20 @@ import Glibc
     }
 
     @Test(arguments: paths)
+    func theSystemCallsAJobNeverNeedsAreRefused(path: Sandbox.LaunchPath) async throws {
+        // io_uring, keyrings, userfaultfd, perf, bpf, kexec, every mount call, namespaces (unshare, setns, clone with
+        // CLONE_NEWUSER; clone3), TIOCSTI and TIOCLINUX on a terminal of its own, and the same through the i386 and
+        // x32 entries: each called for real, each refused (EPERM; ENOSYS for keyrings and clone3).
+        let sandbox = Fixtures.sandbox(path: path)
+        defer { Fixtures.finish(sandbox) }
+        let result = try await Fixtures.runHostile(sandbox, "denied_syscalls.py", path: path)
+        #expect(result.status == .ok, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(!lines.contains { $0.hasPrefix("ALLOWED") || $0.hasPrefix("OTHER") }, "\(result.stdout)")
+        #expect(lines.filter { $0.hasPrefix("DENIED") }.count == 30, "\(result.stdout)")
+    }
+
+    @Test(arguments: paths)
     func terminalInjectionHasNoTerminal(path: Sandbox.LaunchPath) async throws {
         let sandbox = Fixtures.sandbox(path: path)
         defer { Fixtures.finish(sandbox) }

@@ -47,17 +47,19 @@ import Testing
         #expect(Fixtures.processes(containing: marker).isEmpty, "the planted daemon survived")
     }
 
-    @Test func aLaneWhoseKeyringsAJobLockedIsThrownAway() async throws {
+    @Test func aJobCanNeitherPlantKeysNorLockTheKeyringsOfItsLane() async throws {
+        // The system-call filter answers every keyring call with ENOSYS (as a kernel without keyrings would), so a
+        // job can neither leave a key for the next nor narrow the rights the lane's wipe needs; the lane stays usable.
         let sandbox = Fixtures.sandbox(uids: 61_620...61_639, path: .lane)
         defer { Fixtures.finish(sandbox) }
         let marker = Fixtures.marker()
         let hostFolder = Self.hostFolder()
         defer { try? FileManager.default.removeItem(atPath: hostFolder) }
         let planted = try await Fixtures.runHostile(sandbox, "lane_leftovers.py", ["plant", marker, hostFolder, "lock-keys"], path: .lane)
-        #expect(planted.stdout.contains("KEYRING-LOCKED 0"), "the job could not narrow the keyrings' rights, so this shows nothing: \(planted.stdout)")
+        #expect(planted.stdout.contains("KEYS -1 -1 -1") && planted.stdout.contains("KEYRING-LOCKED -1"), "\(planted.stdout)")
         let check = try await Fixtures.runHostile(sandbox, "lane_leftovers.py", ["check", marker], path: .lane)
         #expect(check.stdout.contains("CLEAN"), "the next job found: \(check.stdout)\n\(check.stderr)")
-        #expect(sandbox.laneStarts == 2, "a lane the job made uncleanable was used again")
+        #expect(sandbox.laneStarts == 1, "the lane was replaced although the job could not touch its keyrings")
     }
 
     @Test func aJobStoppedByALimitTakesItsLaneDown() async throws {

@@ -10,6 +10,8 @@
 #define CC_SPAWN_MAX_CGROUPS 4
 #define CC_SPAWN_MAX_LIMITS 8
 #define CC_SPAWN_MAX_OVERLAYS 4
+// Where the child finds the system-call filter bwrap installs (--seccomp); the same in every kind of spawn.
+#define CC_SPAWN_SECCOMP_FD 6
 
 typedef struct {
     int resource;              // RLIMIT_*
@@ -24,6 +26,7 @@ typedef struct {
     int stdin_fd, stdout_fd, stderr_fd;
     int extra_fd;                     // passed to the child as fd 3 (bwrap's --json-status-fd), or -1
     int extra_fd2;                    // passed to the child as fd 4 (bwrap's --block-fd), or -1
+    int seccomp_fd;                   // passed to the child as fd CC_SPAWN_SECCOMP_FD (bwrap's --seccomp), or -1
     const char *cgroup_procs[CC_SPAWN_MAX_CGROUPS];  // cgroup.procs files to join; NULL-terminated or full
     cc_rlimit limits[CC_SPAWN_MAX_LIMITS];
     int limit_count;
@@ -47,7 +50,8 @@ pid_t cc_spawn(const cc_spawn_request *request, const char **failed_step);
 // out an RCU grace period) and waits for its job. Prepared ahead of need, it makes a job's start as cheap as a
 // plain spawn. It shares the parent's memory (CLONE_VM, no CLONE_VFORK) until it execs, so it runs only raw system
 // calls on its own stack. It holds only the descriptors it needs: stdin, stdout, stderr, the status pipe, and its
-// command and report pipes. (Warm launchers take fds 0–3 only: fd 4 is their command pipe.)
+// command and report pipes. (Warm launchers take fds 0–3 and the filter at 6: fds 4 and 5 are their command and
+// report pipes.)
 typedef struct {
     pid_t pid;
     int command_fd;      // parent's end: the job is sent here

@@ -1,0 +1,29 @@
+// The system-call filter every sandboxed job runs under: bwrap installs it (`--seccomp`, the descriptor at
+// CC_SPAWN_SECCOMP_FD) just before it execs the job or a lane's first process, after its own set-up, and nothing the
+// job starts can remove it. It refuses what a job never needs and what has been a steady source of kernel holes:
+// io_uring, keyrings, userfaultfd, perf events, bpf, kexec, every mount call, new namespaces (unshare, setns, clone
+// with CLONE_NEW*; clone3 answers ENOSYS so libc falls back to clone), and the TIOCSTI/TIOCLINUX ioctls. The BPF
+// program is built by libseccomp (CSeccomp/cc_seccomp.c) for x86-64, i386 and x32 alike.
+import CSeccomp
+import Glibc
+
+enum SystemCallFilter {
+    /// A fresh descriptor holding the program, for one bwrap (it reads it to the end), or -1 with errno set.
+    static func descriptor() -> Int32 { cc_seccomp_memfd(0) }
+
+    /// Runs `body` with a fresh descriptor (-1 when the program could not be made: bwrap then refuses to start, so a
+    /// job never runs unfiltered) and closes it after.
+    static func withDescriptor<R>(_ body: (Int32) -> R) -> R {
+        let filter = descriptor()
+        defer { if filter >= 0 { close(filter) } }
+        return body(filter)
+    }
+
+    /// Why the filter cannot be made here, or nil (checked when the sandbox starts: no filter, no jobs).
+    static func problem() -> String? {
+        let filter = descriptor()
+        guard filter >= 0 else { return "the sandbox's system-call filter could not be built (\(String(cString: strerror(errno))))" }
+        close(filter)
+        return nil
+    }
+}
