@@ -33,6 +33,7 @@ func spawnAndWait(_ argv: [String]) -> Double {
             request.extra_fd = -1
             request.extra_fd2 = -1
             request.seccomp_fd = -1
+            request.netns_fd = -1
             request.drop_privileges = asRoot ? 1 : 0
             request.uid = benchUID
             request.gid = benchUID

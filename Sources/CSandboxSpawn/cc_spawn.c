@@ -25,7 +25,7 @@ typedef struct {
     int report_fd;   // write end of the error pipe (close-on-exec)
 } child_args;
 
-static const char *const step_names[] = {"cgroup", "rlimit", "setsid", "setgid", "setuid", "exec", "fd", "namespace", "overlay"};
+static const char *const step_names[] = {"cgroup", "rlimit", "setsid", "setgid", "setuid", "exec", "fd", "namespace", "overlay", "netns"};
 
 // Runs in the child, which shares the parent's memory until exec (CLONE_VM | CLONE_VFORK): only raw system calls,
 // no allocation, no locks. Credentials are changed with raw syscalls because glibc's setuid() would try to
@@ -124,12 +124,13 @@ static void enter_layer(const cc_spawn_request *r, int report_fd) {
 }
 
 /// The last steps before exec: rlimits, new session, the job's uid, a layer's mounts, then bwrap.
-static void become_job(const cc_spawn_request *r, int report_fd) {
+static void become_job(const cc_spawn_request *r, int netns_fd, int report_fd) {
     for (int i = 0; i < r->limit_count; i++) {
         struct rlimit lim = {r->limits[i].soft, r->limits[i].hard};
         if (setrlimit(r->limits[i].resource, &lim) != 0) report_and_exit(report_fd, 1);
     }
     if (setsid() < 0) report_and_exit(report_fd, 2);
+    if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) report_and_exit(report_fd, 9);
     if (r->drop_privileges) {
         if (syscall(SYS_setgroups, 0, NULL) != 0) report_and_exit(report_fd, 3);
         if (syscall(SYS_setresgid, r->gid, r->gid, r->gid) != 0) report_and_exit(report_fd, 3);
@@ -147,12 +148,14 @@ static int child_main(void *raw) {
     // The error pipe out of the slots about to be filled (0–6), so placing a descriptor cannot overwrite it.
     int report = fcntl(args->report_fd, F_DUPFD_CLOEXEC, 10);
     if (report < 0) report_and_exit(args->report_fd, 6);
+    int netns = r->netns_fd >= 0 ? fcntl(r->netns_fd, F_DUPFD_CLOEXEC, 10) : -1;  // likewise
+    if (r->netns_fd >= 0 && netns < 0) report_and_exit(report, 6);
     join_cgroups(r, report);
     int fds[CC_SPAWN_SECCOMP_FD + 1] = {r->stdin_fd, r->stdout_fd, r->stderr_fd, r->extra_fd, r->extra_fd2, -1, r->seccomp_fd};
     place_descriptors(fds, CC_SPAWN_SECCOMP_FD + 1, report);
     // Everything above the filter closes on exec (the error pipe too, which tells the parent that exec succeeded).
     mark_cloexec_from(CC_SPAWN_SECCOMP_FD + 1);
-    become_job(r, report);
+    become_job(r, netns, report);
     return 127;
 }
 
@@ -242,7 +245,7 @@ static int warm_main(void *raw) {
     do { got = read(WARM_COMMAND_FD, &go, 1); } while (got < 0 && errno == EINTR);
     if (got != 1) _exit(0);
     close(WARM_COMMAND_FD);
-    become_job(warm->job, WARM_REPORT_FD);
+    become_job(warm->job, -1, WARM_REPORT_FD);  // (jobs with a network of their own are never given to a warm launcher)
     return 127;
 }
 

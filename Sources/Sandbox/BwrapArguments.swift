@@ -31,6 +31,8 @@ public struct BwrapArguments: Sendable {
     public var composedEtc: (plain: String, network: String)?
     /// Whether layers' composed /etc folders (ComposedEtc.layerFolder) are used when they exist.
     public var composedLayerEtc = false
+    /// The resolv.conf a job with network sees (naming the DNS forwarder of its own network, see JobNetwork).
+    public var networkResolvConf: String?
 
     public init(rootEntries: [String: RootEntry], identityFolder: String, tmpSizeBytes: Int = 64 << 20, composedEtc: (plain: String, network: String)? = nil) {
         self.rootEntries = rootEntries
@@ -113,6 +115,7 @@ public struct BwrapArguments: Sendable {
             }
             args += ["--ro-bind", identityFolder + "/passwd", "/etc/passwd", "--ro-bind", identityFolder + "/group", "/etc/group"]
         }
+        if job.network, let networkResolvConf { args += ["--ro-bind", networkResolvConf, "/etc/resolv.conf"] }
         if let lane {
             args += ["--proc", "/proc", "--dev", "/dev", "--bind", lane.folder + "/shm", "/dev/shm", "--remount-ro", "/dev",
                      "--bind", lane.folder + "/tmp", "/tmp", "--bind", lane.folder + "/work", job.workPath, "--chdir", job.workPath,

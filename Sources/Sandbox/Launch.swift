@@ -24,6 +24,8 @@ struct ExecSpec {
     var uid: UInt32?
     /// A layer's overlays, mounted by the spawn helper in the job's own user and mount namespace before exec.
     var overlays: [LayerMounts.Overlay] = []
+    /// The network namespace the child joins before it drops privileges (a job's own network, see JobNetwork), or -1.
+    var netns: Int32 = -1
 
     static let environment = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
 
@@ -37,6 +39,7 @@ struct ExecSpec {
                     let filter = SystemCallFilter.descriptor()  // closed once the child has its copy
                     defer { if filter >= 0 { close(filter) } }
                     request.seccomp_fd = filter
+                    request.netns_fd = netns
                     request.argv = UnsafePointer(argv)
                     request.envp = UnsafePointer(envp)
                     request.setCgroups(cgroups, count: cgroupProcs.count)
@@ -76,6 +79,7 @@ extension cc_spawn_request {
         request.extra_fd = -1
         request.extra_fd2 = -1
         request.seccomp_fd = -1
+        request.netns_fd = -1
         return request
     }
 

@@ -31,6 +31,8 @@ public final class Sandbox: @unchecked Sendable {
         public var laneLauncher: String?
         /// Host folder holding environment layers; by default `layers` beside the jobs folder.
         public var layersRoot: String?
+        /// The host uid that holds jobs' network namespaces and runs their pasta (never a job's uid; see JobNetwork).
+        public var networkUID: UInt32 = 59_999
 
         public var layersFolder: String { layersRoot ?? (jobsRoot as NSString).deletingLastPathComponent + "/layers" }
 
@@ -61,6 +63,8 @@ public final class Sandbox: @unchecked Sendable {
     /// Layers whose /etc this process has tried to compose.
     private var composeTried: Set<String> = []
     private let spares = SpareCgroups(limit: 16)
+    /// pasta and the tools job networks need, looked up once.
+    private let networkTools = JobNetwork.Tools.find()
     /// Jobs whose cleanup (folder, cgroups, uid) has not finished yet; `shutdown` waits for them.
     private let inFlight = DispatchGroup()
     private var uids: UIDAllocator?
@@ -247,11 +251,19 @@ public final class Sandbox: @unchecked Sendable {
             overlays = LayerMounts.overlays(layer: layer, building: building,
                                             composedEtc: host.arguments.composedEtcFolder(of: layer, network: job.network) != nil)
         }
-        let spec = ExecSpec(launcher: host.bwrap, arguments: host.arguments.arguments(for: job, jobFolder: folder.path, view: view),
+        var spec = ExecSpec(launcher: host.bwrap, arguments: host.arguments.arguments(for: job, jobFolder: folder.path, view: view),
                             rlimits: Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: uid != nil), uid: uid, overlays: overlays)
+        if job.network {
+            // A network of its own (never the host's), joined by the spawn before it drops privileges; so never a
+            // warm launcher, whose namespaces were fixed when it started.
+            let network = try JobNetwork(root: configuration.jobsRoot, uid: configuration.networkUID, seconds: Int(job.limits.wallSeconds.rounded(.up)),
+                                         tools: try networkTools.get())
+            cleanup.add { network.close() }
+            spec.netns = network.namespace
+        }
         let cgroup: JobCgroup?
         let launched: Result<Launch, LaunchFailure>
-        let pool = warmPool(host)
+        let pool = job.network ? nil : warmPool(host)
         if let pool, let slot = pool.take() {
             count(.warm)
             cgroup = slot.cgroup
@@ -441,6 +453,7 @@ public final class Sandbox: @unchecked Sendable {
         }
         if asRoot { try Self.requireTraversable(configuration.jobsRoot) }
         Self.removeLeftovers(under: configuration.jobsRoot)
+        JobNetwork.removeAbandoned(under: configuration.jobsRoot)
         let identity = configuration.jobsRoot + "/.identity"
         try? fm.createDirectory(atPath: identity, withIntermediateDirectories: true)
         chmod(identity, 0o755)
@@ -461,6 +474,9 @@ public final class Sandbox: @unchecked Sendable {
         }
         let cgroups = configuration.useCgroups && asRoot ? CgroupLayout.detect() : .none
         var arguments = BwrapArguments(rootEntries: BwrapArguments.hostRootEntries(), identityFolder: identity, composedEtc: composed)
+        if fm.createFile(atPath: identity + "/resolv.conf", contents: Data(JobNetwork.resolvConf.utf8), attributes: [.posixPermissions: 0o644]) {
+            arguments.networkResolvConf = identity + "/resolv.conf"
+        }
         arguments.composedLayerEtc = asRoot
         var prepared = Host(bwrap: found, cgroups: cgroups, arguments: arguments, asRoot: asRoot)
         try probe(prepared)

@@ -27,6 +27,7 @@ typedef struct {
     int extra_fd;                     // passed to the child as fd 3 (bwrap's --json-status-fd), or -1
     int extra_fd2;                    // passed to the child as fd 4 (bwrap's --block-fd), or -1
     int seccomp_fd;                   // passed to the child as fd CC_SPAWN_SECCOMP_FD (bwrap's --seccomp), or -1
+    int netns_fd;                     // a network namespace the child joins (as root, before dropping privileges), or -1
     const char *cgroup_procs[CC_SPAWN_MAX_CGROUPS];  // cgroup.procs files to join; NULL-terminated or full
     cc_rlimit limits[CC_SPAWN_MAX_LIMITS];
     int limit_count;
@@ -42,7 +43,7 @@ typedef struct {
 
 // Returns the child's pid, or -1 with errno set. When the child fails before exec, it reports the step and errno
 // through an internal pipe: *failed_step names it ("cgroup", "rlimit", "setsid", "setgid", "setuid", "exec", "fd",
-// "namespace", "overlay") and
+// "namespace", "overlay", "netns") and
 // the return value is -1 with errno set to the child's error.
 pid_t cc_spawn(const cc_spawn_request *request, const char **failed_step);
 
