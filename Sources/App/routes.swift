@@ -75,6 +75,7 @@ func routes(_ app: Application) throws {
     signedIn.post("admin", "users", ":userID", use: AdminController.changeUserFromPage)
     signedIn.get("admin", "programmes", use: AdminController.programmesPage)
     signedIn.post("projects", ":projectID", "status", use: ProjectController.changeStatusFromPage)
+    signedIn.post("projects", ":projectID", "job-network", use: ProjectController.setJobNetworkFromPage)
     signedIn.post("projects", ":projectID", "allocation-requests", use: ProjectController.requestFromPage)
     signedIn.post("allocation-requests", ":requestID", "decision", use: ProjectController.decideFromPage)
     signedIn.on(.POST, "projects", ":projectID", "jobs", body: .collect(maxSize: ResearchJobs.maxUploadBody), use: ResearchJobController.submitFromPage)
@@ -156,6 +157,7 @@ func routes(_ app: Application) throws {
     api.schema("Project", .object(["id": .string(format: "uuid"), "programmeID": .string(format: "uuid"), "title": .string(), "summary": .string(),
                                    "status": .string(enumValues: ProjectStatus.allCases.map(\.rawValue)),
                                    "startsOn": .string(format: "date-time"), "endsOn": .string(format: "date-time"), "tags": .array(.string()),
+                                   "jobNetwork": .boolean,
                                    "members": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "role": .string()],
                                                              required: ["userID", "name", "role"]))],
                                   required: ["id", "programmeID", "title", "summary", "status", "members"]))
@@ -536,6 +538,10 @@ private func researchRoutes(_ api: APIRoutes) {
            tag: "projects", request: .object(["status": .string(enumValues: ProjectStatus.allCases.map(\.rawValue)), "comment": .string()], required: ["status"]),
            response: .ref("Project"), errors: [403: "Only the programme's managers may make that change.", 404: "No such project, or not yours.", 422: invalid],
            use: ResearchController.changeStatus)
+    api.on(.PUT, "projects/:projectID/job-network", id: "setProjectJobNetwork",
+           summary: "Allow or stop (outbound) network for the project's jobs (its PI, programme managers); kept in the project's history.",
+           tag: "projects", request: .object(["allowed": .boolean], required: ["allowed"]), response: .ref("Project"),
+           errors: [404: "No such project, or not yours to manage.", 422: invalid], use: ResearchController.setJobNetwork)
     api.on(.GET, "projects/:projectID/history", id: "getProjectHistory", summary: "Every status change: from, to, who, when, why.", tag: "projects",
            response: .array(change), errors: [404: "No such project, or not yours."], use: ResearchController.history)
     api.on(.GET, "projects/:projectID/allocation-requests", id: "listAllocationRequests", summary: "The project's allocation requests and their decisions (members see them).",

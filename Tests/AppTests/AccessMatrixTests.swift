@@ -153,11 +153,13 @@ import Ledger
         // set the policy; staff see usage. /v1 answers only to gateway keys, never to sessions or platform tokens.
         // Research projects: members see the history and requests; the PI asks; programme managers decide.
         "POST /api/v1/projects/:projectID/status": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "PUT /api/v1/projects/:projectID/job-network": signedIn([.instructor, .admin], anonymous: .unauthorized),
         "GET /api/v1/projects/:projectID/history": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
         "GET /api/v1/projects/:projectID/allocation-requests": signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
         "POST /api/v1/projects/:projectID/allocation-requests": signedIn([.instructor, .admin], anonymous: .unauthorized),
         "POST /api/v1/allocation-requests/:requestID/decision": signedIn([.admin], anonymous: .unauthorized),
         "POST /projects/:projectID/status": signedIn([.partner, .ta, .instructor, .admin], anonymous: .signIn),
+        "POST /projects/:projectID/job-network": signedIn([.instructor, .admin], anonymous: .signIn),
         "POST /projects/:projectID/allocation-requests": signedIn([.instructor, .admin], anonymous: .signIn),
         "POST /allocation-requests/:requestID/decision": signedIn([.admin], anonymous: .signIn),
         "GET /admin/ai": signedIn([.admin], anonymous: .signIn),

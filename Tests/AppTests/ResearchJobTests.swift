@@ -85,6 +85,43 @@ import VaporTesting
         }
     }
 
+    @Test func networkForJobsIsTheProjectsSettingChangedByItsPIAndKept() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let project = try await Self.project(app)
+            let projectID = try project.requireID()
+            let probe = ["name": "net", "command": "python3 -c \"import socket; print(','.join(n for _, n in socket.if_nameindex()))\"",
+                         "wallSeconds": "30", "network": "true"]
+            // Off by default: a member's job asking for network is refused, naming who can allow it; nothing is held.
+            let held = try await Self.allowance(app).held
+            let refused = try await Self.submit(app, as: "ta@demo.test", probe)
+            #expect(refused.status == .forbidden && refused.body.string.contains("Ines Instructor") && refused.body.string.contains("programme manager"))
+            let heldAfter = try await Self.allowance(app).held, written = try await ResearchJob.query(on: app.db).filter(\.$name == "net").count()
+            #expect(heldAfter == held && written == 0)
+            // A member may not allow it; the PI may, and the change is in the project's history.
+            func setNetwork(_ allowed: Bool, as email: String) async throws -> HTTPStatus {
+                var headers = try await app.bearer(email)
+                headers.contentType = .json
+                return try await app.testing().sendRequest(.PUT, "api/v1/projects/\(projectID)/job-network", headers: headers,
+                                                          body: ByteBuffer(string: #"{"allowed": \#(allowed)}"#)).status
+            }
+            #expect(try await setNetwork(true, as: "ta@demo.test") == .notFound)
+            #expect(try await setNetwork(true, as: "instructor@demo.test") == .ok)
+            let history = try await app.testing().sendRequest(.GET, "api/v1/projects/\(projectID)/history", headers: try await app.bearer("ta@demo.test"))
+            #expect(history.body.string.contains("network allowed for the project's jobs") && history.body.string.contains("Ines Instructor"))
+            // Now the job runs with a network of its own (an interface besides loopback).
+            let accepted = try await Self.submit(app, as: "ta@demo.test", probe)
+            #expect(accepted.status == .created, "\(accepted.body.string)")
+            try await app.drainGradingQueue()
+            let job = try await Self.job(app, try accepted.content.decode(ResearchJobDTO.self).id)
+            #expect(job.status == "succeeded", "\(job.problem ?? "")")
+            let log = try await app.testing().sendRequest(.GET, "api/v1/jobs/\(job.id)/logs", headers: try await app.bearer("ta@demo.test")).body.string
+            #expect(log.contains("lo,"), "\(log)")
+            #expect(try await setNetwork(false, as: "admin@demo.test") == .ok)
+            #expect(try await Self.submit(app, as: "ta@demo.test", probe).status == .forbidden)
+        }
+    }
+
     @Test func cancellingAQueuedJobFreesItsWholeReserveAndItNeverRuns() async throws {
         try await withTestApp { app in
             try await app.loadDemoData(credits: true)

@@ -109,6 +109,17 @@ enum ProjectController {
         }
     }
 
+    struct JobNetworkForm: Content { var allowed: String? }
+
+    @Sendable static func setJobNetworkFromPage(req: Request) async throws -> Response {
+        let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
+        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+            let allowed = try req.content.decode(JobNetworkForm.self).allowed == "true"
+            try await ResearchProjects.setJobNetwork(project, allowed: allowed, by: user, access: access, app: req.application, on: req.db)
+            return allowed ? "The project's jobs may now use the network." : "The project's jobs now run without network."
+        }
+    }
+
     struct RequestForm: Content {
         var amount: String?
         var periodEnd: String?

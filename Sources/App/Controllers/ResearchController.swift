@@ -10,6 +10,19 @@ enum ResearchController {
         return try await ProgrammeViews.project(project, on: req.db)
     }
 
+    struct JobNetworkInput: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case allowed }
+        typealias Fields = CodingKeys
+        var allowed: Bool
+    }
+
+    @Sendable static func setJobNetwork(req: Request) async throws -> ProjectDTO {
+        let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
+        try await ResearchProjects.setJobNetwork(project, allowed: try req.input(JobNetworkInput.self).allowed, by: user, access: access,
+                                                 app: req.application, on: req.db)
+        return try await ProgrammeViews.project(project, on: req.db)
+    }
+
     @Sendable static func history(req: Request) async throws -> [StatusChangeDTO] {
         try await ResearchProjects.history(try await req.project(for: Policy.Action.viewProject).0, on: req.db)
     }

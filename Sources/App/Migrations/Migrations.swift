@@ -41,6 +41,7 @@ enum Migrations {
         AddLedgerHoldOrigin(),
         AddLedgerAccountDebt(),
         AddUserCredentialsChangedAt(),
+        AddProjectJobNetwork(),
     ]
 
     static func register(on app: Application) {

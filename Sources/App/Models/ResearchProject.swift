@@ -15,6 +15,8 @@ final class ResearchProject: Model, @unchecked Sendable {
     @OptionalField(key: "ends_on") var endsOn: Date?
     /// Comma-separated, e.g. "machine learning, climate".
     @Field(key: "tags") var tags: String
+    /// Whether its jobs may ask for (outbound) network: set by its PI or a programme manager, each change in its history.
+    @Field(key: "job_network") var jobNetwork: Bool
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
 
     init() {}
@@ -26,5 +28,6 @@ final class ResearchProject: Model, @unchecked Sendable {
         self.summary = summary
         self.status = status
         self.tags = ""
+        self.jobNetwork = false
     }
 }

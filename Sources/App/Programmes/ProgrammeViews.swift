@@ -31,6 +31,8 @@ struct ProjectDTO: Content {
     var startsOn: Date?
     var endsOn: Date?
     var tags: [String]
+    /// Whether the project's jobs may use the network.
+    var jobNetwork: Bool
     var members: [Member]
 }
 
@@ -65,7 +67,7 @@ enum ProgrammeViews {
         return ProjectDTO(id: try project.requireID(), programmeID: project.$programme.id, title: project.title, summary: project.summary,
                           status: project.status, startsOn: project.startsOn, endsOn: project.endsOn,
                           tags: project.tags.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-                          members: members.sorted { (order[$0.role]!, $0.user.displayName) < (order[$1.role]!, $1.user.displayName) }
+                          jobNetwork: project.jobNetwork, members: members.sorted { (order[$0.role]!, $0.user.displayName) < (order[$1.role]!, $1.user.displayName) }
                               .map { .init(userID: $0.$user.id, name: $0.user.displayName, role: $0.role.rawValue) })
     }
 }

@@ -95,6 +95,7 @@ enum ResearchJobs {
         guard project.status == ProjectStatus.active.rawValue else {
             throw SubmissionRefusal("Jobs run for active projects; this one is \(project.status).")
         }
+        if network && !project.jobNetwork { throw Abort(.forbidden, reason: try await ResearchProjects.networkRefusal(project, on: db)) }
         if payer == .project, !Policy.allows(user, .chargeAllocation(nil, access)) {
             throw Abort(.forbidden, reason: "Only the project's PI (and programme managers) may charge a job to the project's allocation; pay from your allowance.")
         }

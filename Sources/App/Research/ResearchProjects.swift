@@ -121,6 +121,30 @@ enum ResearchProjects {
         try await Places.updateProject(project, details, on: db)
     }
 
+    /// Allows or stops network for the project's jobs (its PI, programme managers, admins): kept in its history with
+    /// who and when, like a status change.
+    static func setJobNetwork(_ project: ResearchProject, allowed: Bool, by user: User, access: ProjectAccess, app: Application,
+                              on db: any Database) async throws {
+        try Policy.require(user, can: .manageProject(access))
+        guard project.jobNetwork != allowed else { return }
+        let projectID = try project.requireID(), userID = try user.requireID()
+        try await app.writeTransaction(on: db) { tx in
+            project.jobNetwork = allowed
+            try await project.save(on: tx)
+            try await ProjectStatusChange(projectID: projectID, from: project.status, to: project.status, by: userID,
+                                          comment: allowed ? "network allowed for the project's jobs" : "network turned off for the project's jobs",
+                                          at: Date()).create(on: tx)
+        }
+    }
+
+    /// The sentence a member gets when their job asks for network the project does not allow.
+    static func networkRefusal(_ project: ResearchProject, on db: any Database) async throws -> String {
+        let names = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).filter(\.$role == .pi)
+            .with(\.$user).all().map(\.user.displayName).sorted()
+        return "Jobs of “\(project.title)” may not use the network. Its PI" + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
+            + " or a programme manager can allow it on the project page; or run the job without network."
+    }
+
     static func history(_ project: ResearchProject, on db: any Database) async throws -> [StatusChangeDTO] {
         try await ProjectStatusChange.query(on: db).filter(\.$project.$id == project.requireID()).with(\.$changedBy).sort(\.$changedAt).all()
             .map { .init(from: $0.from, to: $0.to, by: $0.changedBy.displayName, comment: $0.comment, at: $0.changedAt) }
