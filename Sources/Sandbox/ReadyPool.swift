@@ -153,7 +153,7 @@ final class ReadyPool: @unchecked Sendable {
         var undo = Cleanup()
         do {
             let seat = try environment.seat(named: name, undo: &undo)
-            let control = environment.jobsRoot + "/" + name + ".ctl"
+            let control = environment.jobsRoot + "/" + JobFolder.ownedName(name) + ".ctl"
             guard mkdir(control, 0o755) == 0 else { throw SandboxError.hostFailure("cannot create \(control)") }
             undo.add { try? FileManager.default.removeItem(atPath: control) }
             let pipes = try JobPipes.make()

@@ -546,13 +546,17 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     /// Folders and mounts left by a platform process that died mid-job.
-    private static func removeLeftovers(under root: String) {
+    /// Job folders (and their mounts) left by platform processes that are gone; another live process's running jobs
+    /// on the same folder are left alone (see JobFolder.isAbandoned).
+    static func removeLeftovers(under root: String) {
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")
-            if fields.count > 4, fields[4].hasPrefix(root + "/") { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
+            guard fields.count > 4, fields[4].hasPrefix(root + "/") else { continue }
+            let entry = fields[4].dropFirst(root.count + 1).prefix { $0 != "/" }
+            if !entry.hasPrefix("."), JobFolder.isAbandoned(String(entry)) { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where !entry.hasPrefix(".") {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where !entry.hasPrefix(".") && JobFolder.isAbandoned(entry) {
             try? FileManager.default.removeItem(atPath: root + "/" + entry)
         }
     }

@@ -222,6 +222,36 @@ import FoundationNetworking
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
+    @Test func aProcessStartingBesideAnotherLeavesItsRunningJobsAlone() async throws {
+        // This test process runs a job on the same jobs folder as the CLI's `sandbox run` (a worker beside serve):
+        // the CLI's start-up clean-up must not remove the running job's folder, or its outputs are lost.
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var configuration = Sandbox.Configuration(jobsRoot: folder.path + "/data/sandbox")
+        configuration.uidRange = 61_800...61_819
+        (configuration.warmLaunchers, configuration.readySandboxes, configuration.lanes) = (0, 0, 0)
+        let sandbox = Sandbox(configuration: configuration)
+        defer { sandbox.shutdown() }
+        let job = SandboxJob(command: ["sh", "-c", "sleep 2; mkdir -p results; echo kept > results/out.txt"], outputDirectory: "results")
+        async let running = sandbox.run(job)
+        // Once the job's folder exists, a second process starts on the same folder.
+        for _ in 0..<100 {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: configuration.jobsRoot)) ?? []
+            if entries.contains(where: { $0.hasPrefix("p\(getpid())-") }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let other = try await Self.run(["sandbox", "run", "--", "true"], environment: ["CAMPUSCLOUD_DATA_DIR": folder.path + "/data"], in: folder)
+        #expect(other.status == 0, "\(other.stderr)")
+        let result = try await running
+        #expect(result.status == .ok, "\(result.stderr)")
+        #expect(result.outputFiles.map(\.path) == ["out.txt"], "the running job's folder was removed by the other process")
+        // A folder left by a process that is gone is removed at the next start.
+        let abandoned = configuration.jobsRoot + "/p999999-gone"
+        try FileManager.default.createDirectory(atPath: abandoned, withIntermediateDirectories: true)
+        #expect(try await Self.run(["sandbox", "run", "--", "true"], environment: ["CAMPUSCLOUD_DATA_DIR": folder.path + "/data"], in: folder).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: abandoned))
+    }
+
     @Test func sandboxRunPrintsOneJSONObjectWithEveryField() async throws {
         let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
