@@ -129,13 +129,15 @@ extension SafeArchive {
     }
 
     /// Makes a zip of the files (relative path → bytes), e.g. for a demo or benchmark autograder.
-    /// Entry names are made safe for whoever unpacks it (`entryName`), whatever the files were called.
-    public static func make(_ files: [String: Data]) throws -> Data {
+    /// Entry names are made safe for whoever unpacks it (`entryName`), whatever the files were called; only tests
+    /// that build hostile zips keep names as given (`keepingNames`).
+    public static func make(_ files: [String: Data], keepingNames: Bool = false) throws -> Data {
         let archive = try Archive(data: Data(), accessMode: .create)
         var taken = Set<String>()
         for (name, data) in files.sorted(by: { $0.key < $1.key }) {
-            var path = entryName(name), copy = 1
-            while !taken.insert(path).inserted { copy += 1; path = entryName(name) + "-\(copy)" }
+            let safe = keepingNames ? name : entryName(name)
+            var path = safe, copy = 1
+            while !taken.insert(path).inserted { copy += 1; path = safe + "-\(copy)" }
             try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
                 data.subdata(in: Int(position)..<Int(position) + size)
             }

@@ -94,6 +94,44 @@ import Grading
         }
     }
 
+    @Test func aHandInThatRewritesLaterTestsAndTheirResultsDoesNotChangeItsScore() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let assignmentID = try await Self.createAssignment(app, [
+                "title": "Tamper", "kind": "classroom", "requiredFiles": "first.py\nadd.py", "classroomTests": """
+                    {"tests": [
+                      {"name": "first", "setup": "", "run": "python3 first.py", "input": "", "output": "ok", "comparison": "included", "timeout": 1, "points": 1},
+                      {"name": "adds", "setup": "", "run": "python3 add.py", "input": "2 3\\n", "output": "5", "comparison": "exact", "timeout": 1, "points": 9}
+                    ]}
+                    """,
+            ])
+            // The first test's program knows the second's expected answer (feedback shows it) and tries every way to
+            // make the second pass: rewrite the second test's script and input wherever they might be, forge result
+            // files, replace add.py for later, and leave a process behind to keep at it. add.py itself is wrong.
+            let first = #"""
+                import glob, os, subprocess
+                for path in glob.glob('/work/**/*', recursive=True) + glob.glob('/work/.*/*'):
+                    try:
+                        if os.path.isfile(path) and path.endswith(('.sh', 'input-2')): open(path, 'w').write('echo 5\n')
+                    except OSError: pass
+                for folder in ('.classroom-results', 'results'):
+                    os.makedirs(folder, exist_ok=True)
+                    for name, text in (('code-2', '0\n'), ('out-2', '5\n')): open(os.path.join(folder, name), 'w').write(text)
+                open('add.py', 'w').write('print(5)\n')
+                subprocess.Popen(['sh', '-c', 'while true; do echo "print(5)" > add.py; sleep 0.01; done'])
+                print('ok')
+                """#
+            let handIn = try await app.handIn(assignmentID, files: ["first.py": Data(first.utf8), "add.py": Data("print('wrong')\n".utf8)],
+                                              as: try await app.bearer("student12@demo.test"))
+            #expect(handIn.status == .created, "\(handIn.body.string)")
+            try await app.drainGradingQueue()
+            let graded = try await Self.submission(app, try handIn.content.decode(SubmissionDTO.self).id, as: "ta@demo.test")
+            #expect(graded.tests.map(\.status) == ["passed", "failed"], "\(graded.log ?? "")")
+            #expect(graded.autograderScore == 1)
+            #expect(graded.tests.last?.output.contains("Got:\nwrong") == true)
+        }
+    }
+
     /// An autograder written for Gradescope: setup.sh installs a helper into the system (the layer), run_autograder
     /// copies the submission into source, runs Python and writes results.json with every visibility.
     static func gradescopeZip(runAutograder: String? = nil, setup: String? = nil) throws -> Data {

@@ -76,16 +76,21 @@ import Foundation
     }
 
     @Test func classroomRunsScoreExitCodesAndOutputsOutsideTheSandbox() throws {
-        let tests = try ClassroomSpec.parse(Data(#"{"tests": [{"name": "a", "run": "x", "output": "5", "comparison": "exact", "points": 3}, {"name": "b", "run": "y", "points": 2}, {"name": "c", "run": "z", "points": 1}]}"#.utf8)).get()
-        let files = ClassroomRun.files(tests: tests, submission: ["main.py": Data()], limit: 30)
-        #expect(files[".classroom/runner.sh"].map { String(decoding: $0, as: UTF8.self) }?.contains("timeout -k 1 30 sh .classroom/run-1.sh") == true)
-        #expect(files["main.py"] != nil)
-        #expect(!files.values.contains { String(decoding: $0, as: UTF8.self).contains("\"output\"") })  // expected outputs stay outside
-        let results = ClassroomRun.results(tests: tests, outputs: ["code-1": Data("0\n".utf8), "out-1": Data("5\n".utf8), "code-2": Data("1\n".utf8)])
-        #expect(results.tests.map(\.status) == ["passed", "failed", "failed"])
+        let tests = try ClassroomSpec.parse(Data(#"{"tests": [{"name": "a", "setup": "make", "run": "x", "output": "5", "comparison": "exact", "points": 3}, {"name": "b", "run": "y", "points": 2}, {"name": "c", "setup": "make more", "run": "z", "points": 1}, {"name": "d", "run": "w", "points": 4}]}"#.utf8)).get()
+        // Each test's job carries its command and every setup up to it in its arguments; expected outputs stay outside.
+        let third = ClassroomRun.command(for: 2, tests: tests, limit: 30)
+        #expect(Array(third.suffix(4)) == ["30", "z", "make", "make more"])
+        #expect(!ClassroomRun.command(for: 1, tests: tests, limit: 30).contains("make more"))
+        #expect(!(0..<4).flatMap { ClassroomRun.command(for: $0, tests: tests, limit: 30) }.contains("5"))
+        let results = ClassroomRun.results(tests: tests, runs: [
+            .init(exitCode: 0, stdout: "5\n", stderr: ""), .init(exitCode: 1, stdout: "", stderr: ""),
+            .init(exitCode: ClassroomRun.setupFailed, stdout: "", stderr: "make: no rule"), nil,
+        ])
+        #expect(results.tests.map(\.status) == ["passed", "failed", "failed", "failed"])
         #expect(results.total == 3)
-        #expect(results.maximum == 6)
-        #expect(results.tests[2].output.contains("did not run"))
+        #expect(results.maximum == 10)
+        #expect(results.tests[2].output.contains("setup failed") && results.tests[2].output.contains("make: no rule"))
+        #expect(results.tests[3].output.contains("did not run"))
     }
 
     @Test func requiredFilesMatchNamesAndPatterns() {

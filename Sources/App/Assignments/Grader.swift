@@ -68,18 +68,26 @@ struct Grader: Sendable {
             do { tests = try Assignments.classroomTests(assignment.classroomTests) } catch {
                 return GradingOutcome(score: 0, problem: "The assignment's Classroom tests cannot be read (\(error)); the course staff must fix them.")
             }
-            let seconds = ClassroomRun.wallSeconds(tests: tests, limit: assignment.timeLimitSeconds)
-            let job = SandboxJob(command: ClassroomRun.command,
-                                 files: ClassroomRun.files(tests: tests, submission: files, limit: assignment.timeLimitSeconds),
-                                 workPath: ClassroomRun.workPath, outputDirectory: ClassroomRun.resultsFolder, environment: ["HOME": ClassroomRun.workPath],
-                                 limits: limits(assignment, seconds: seconds), network: false)
-            let result = try await run(job)
-            let outputs = Dictionary(result.outputFiles.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first })
-            let results = ClassroomRun.results(tests: tests, outputs: outputs)
+            // Each test in a sandbox of its own on a fresh copy of the hand-in (see ClassroomRun).
+            var runs: [ClassroomRun.TestRun?] = [], logs: [String] = [], cpuMs = 0, wallMs = 0
             var problem: String?
-            if result.status != .ok { problem = "The tests stopped early: the run \(Self.finished(result, seconds: seconds, memory: assignment.memoryMB))." }
+            for index in tests.indices {
+                let seconds = ClassroomRun.jobSeconds(index, tests: tests, limit: assignment.timeLimitSeconds)
+                let job = SandboxJob(command: ClassroomRun.command(for: index, tests: tests, limit: assignment.timeLimitSeconds), files: files,
+                                     workPath: ClassroomRun.workPath, environment: ["HOME": ClassroomRun.workPath],
+                                     limits: limits(assignment, seconds: seconds), network: false, stdin: Data(tests[index].input.utf8))
+                let result = try await run(job)
+                cpuMs += result.cpuMs
+                wallMs += result.wallMs
+                logs.append("--- test \(index + 1): \(tests[index].name) ---\n" + Self.log(result, characters: Self.logCharacters / max(1, tests.count)))
+                let stopped = result.status == .ok ? nil : Self.finished(result, seconds: seconds, memory: assignment.memoryMB)
+                runs.append(ClassroomRun.TestRun(exitCode: result.status == .ok ? result.exitCode.map(Int.init) : nil, stdout: result.stdout, stderr: result.stderr,
+                                                 stopped: stopped))
+                if let stopped, problem == nil { problem = "Test \(index + 1) was stopped: its run \(stopped)." }
+            }
+            let results = ClassroomRun.results(tests: tests, runs: runs)
             return GradingOutcome(score: results.total, maxScore: results.maximum, results: String(decoding: results.json(), as: UTF8.self),
-                                  problem: problem, log: Self.log(result), cpuMs: result.cpuMs, wallMs: result.wallMs)
+                                  problem: problem, log: logs.joined(separator: "\n"), cpuMs: cpuMs, wallMs: wallMs)
         }
     }
 
