@@ -372,14 +372,14 @@ private func gradingRoutes(_ api: APIRoutes) {
         "id": .string(format: "uuid"), "courseID": .string(format: "uuid"), "title": .string(), "instructions": .string(),
         "kind": .string(enumValues: AutograderKind.allCases.map(\.rawValue)), "releaseAt": .string(format: "date-time"),
         "dueAt": .string(format: "date-time"), "latePolicy": .string(), "maxSubmissions": .integer(), "requiredFiles": .array(.string()),
-        "timeLimitSeconds": .integer(), "memoryMB": .integer(), "counted": .string(enumValues: CountedAttempt.allCases.map(\.rawValue)),
+        "timeLimitSeconds": .integer(), "memoryMB": .integer(), "setupDiskMB": .integer(), "counted": .string(enumValues: CountedAttempt.allCases.map(\.rawValue)),
         "pointsPossible": .number, "gradesPublished": .boolean, "autograderVersion": .integer(),
         "setupStatus": .string(enumValues: ["not_needed", "pending", "ready", "failed"]), "setupLog": .string(), "classroomTests": .string(),
     ], required: ["id", "courseID", "title", "kind", "latePolicy", "setupStatus"]))
     let assignmentInput = JSONSchema.object([
         "title": .string(), "instructions": .string(), "kind": .string(enumValues: AutograderKind.allCases.map(\.rawValue)),
         "releaseAt": .string(format: "date-time"), "dueAt": .string(format: "date-time"), "latePolicy": .string(),
-        "maxSubmissions": .integer(), "requiredFiles": .string(), "timeLimitSeconds": .integer(), "memoryMB": .integer(),
+        "maxSubmissions": .integer(), "requiredFiles": .string(), "timeLimitSeconds": .integer(), "memoryMB": .integer(), "setupDiskMB": .integer(),
         "counted": .string(enumValues: CountedAttempt.allCases.map(\.rawValue)), "pointsPossible": .number, "classroomTests": .string(),
     ], required: [])
     api.schema("Submission", .object([

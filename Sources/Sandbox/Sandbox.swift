@@ -139,8 +139,10 @@ public final class Sandbox: @unchecked Sendable {
 
     /// Builds (or rebuilds) the layer `id` by running `setup` on a writable overlay of the system folders, as root
     /// inside its namespace. Give the setup network if it downloads. The layer exists only when the setup exits 0;
-    /// the result (with its log) comes back either way. Jobs that use the previous layer of that id keep it.
-    public func buildLayer(id: String, setup: SandboxJob) async throws -> (layer: SandboxLayer?, result: SandboxResult) {
+    /// the result (with its log) comes back either way. Jobs that use the previous layer of that id keep it. What
+    /// the setup writes into the system folders is capped at `diskMB` (its time by the setup's own limits): over it,
+    /// the setup is stopped, its log says why and the partial layer is removed.
+    public func buildLayer(id: String, setup: SandboxJob, diskMB: Int = 4096) async throws -> (layer: SandboxLayer?, result: SandboxResult) {
         guard SandboxLayer.validID(id) else { throw SandboxError.invalidJob("a layer id is letters, digits, - and _ (at most 64)") }
         try Self.validate(setup)
         let host = try prepare()
@@ -158,7 +160,28 @@ public final class Sandbox: @unchecked Sendable {
         }
         var job = setup
         job.layer = nil
-        let result = try await runOnThread(job, view: .layer(building, building: true), host: host, uid: .fixed(uid), onOutput: nil)
+        let stop = SandboxCancellation(), given = setup.cancellation
+        job.cancellation = stop
+        // The cap is watched while the setup runs (measured twice a second: it may pass it by what can be written in
+        // that time, and no file may be over the setup's file size limit) and checked once more at the end.
+        let watch = LayerDiskWatch(folder: building.path + "/upper", limitBytes: Int64(diskMB) << 20) { stop.cancel() }
+        let watching = Thread {
+            watch.run(until: {
+                guard given?.isCancelled == true else { return false }
+                stop.cancel()  // the caller cancelled the setup: pass it on
+                return true
+            })
+        }
+        watching.start()
+        var result = try await runOnThread(job, view: .layer(building, building: true), host: host, uid: .fixed(uid), onOutput: nil)
+        watch.finish()
+        if watch.exceeded || LayerDiskWatch.size(of: building.path + "/upper") > Int64(diskMB) << 20 {
+            try? FileManager.default.removeItem(atPath: building.path)
+            result.status = .cancelled
+            result.stderr += (result.stderr.isEmpty || result.stderr.hasSuffix("\n") ? "" : "\n")
+                + "The set-up was stopped: it wrote more than \(diskMB) MB into the environment (the assignment's disk cap), so no environment was kept.\n"
+            return (nil, result)
+        }
         guard result.status == .ok, result.exitCode == 0 else {
             try? FileManager.default.removeItem(atPath: building.path)
             return (nil, result)

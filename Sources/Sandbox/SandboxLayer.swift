@@ -148,3 +148,57 @@ enum LayerMounts {
         for entry in entries { seal(path: path + "/" + entry, asRoot: asRoot) }
     }
 }
+
+/// Watches how much a layer's setup has written (its upper folders) and calls `exceeded` once when it passes the cap.
+final class LayerDiskWatch: @unchecked Sendable {
+    let folder: String
+    let limitBytes: Int64
+    private let onExceeded: @Sendable () -> Void
+    private let lock = NSLock()
+    private var done = false
+    private var over = false
+
+    init(folder: String, limitBytes: Int64, exceeded: @escaping @Sendable () -> Void) {
+        self.folder = folder
+        self.limitBytes = limitBytes
+        onExceeded = exceeded
+    }
+
+    var exceeded: Bool { lock.withLock { over } }
+    func finish() { lock.withLock { done = true } }
+
+    /// Measures twice a second until `finish` (or `stop` says so).
+    func run(until stop: () -> Bool) {
+        while !lock.withLock({ done }) {
+            if stop() { return }
+            if Self.size(of: folder) > limitBytes {
+                lock.withLock { over = true }
+                onExceeded()
+                return
+            }
+            usleep(500_000)
+        }
+    }
+
+    /// Bytes the files below `path` take on disk (allocated blocks; links not followed, other file systems skipped).
+    static func size(of path: String) -> Int64 {
+        var total: Int64 = 0
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return 0 }
+        let device = info.st_dev
+        var pending = [path]
+        while let folder = pending.popLast() {
+            guard let dir = opendir(folder) else { continue }
+            while let entry = readdir(dir) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+                if name == "." || name == ".." { continue }
+                let child = folder + "/" + name
+                guard lstat(child, &info) == 0, info.st_dev == device else { continue }
+                total += Int64(info.st_blocks) * 512
+                if (info.st_mode & S_IFMT) == S_IFDIR { pending.append(child) }
+            }
+            closedir(dir)
+        }
+        return total
+    }
+}

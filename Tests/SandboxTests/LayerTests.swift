@@ -97,6 +97,18 @@ import Glibc
         #expect(job.stdout == "lo\n")
     }
 
+    @Test func aSetupThatWritesPastItsDiskCapIsStoppedAndLeavesNothing() async throws {
+        let id = "big-\(UUID().uuidString.prefix(6))"
+        let setup = SandboxJob(command: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do head -c 4000000 /dev/urandom > /usr/local/blob$i; sleep 0.3; done; echo finished"],
+                               limits: SandboxLimits(wallSeconds: 60))
+        let (built, result) = try await sandbox.buildLayer(id: id, setup: setup, diskMB: 8)
+        #expect(built == nil && sandbox.layer(id: id) == nil)
+        #expect(result.stderr.contains("more than 8 MB"), "\(result.stderr)")
+        #expect(!result.stdout.contains("finished"), "the setup was not stopped at its cap")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.configuration.layersFolder)) ?? []
+        #expect(!left.contains { $0.contains(id) }, "\(left)")
+    }
+
     @Test func aFailedSetupLeavesNoLayer() async throws {
         let id = "broken-\(UUID().uuidString.prefix(6))"
         let (built, setup) = try await build(id, script: "echo installing; echo 'no such package' >&2; exit 3")

@@ -10,7 +10,7 @@ import Vapor
 struct AssignmentInput: DirectoryInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case title, instructions, kind, releaseAt, dueAt, latePolicy, maxSubmissions, requiredFiles, timeLimitSeconds, memoryMB,
-             counted, pointsPossible, classroomTests
+             setupDiskMB, counted, pointsPossible, classroomTests
     }
     typealias Fields = CodingKeys
     var title: String?
@@ -25,6 +25,8 @@ struct AssignmentInput: DirectoryInput, Content {
     var requiredFiles: String?
     var timeLimitSeconds: Int?
     var memoryMB: Int?
+    /// How much the autograder's setup.sh may write into its environment (MB).
+    var setupDiskMB: Int?
     var counted: String?
     var pointsPossible: Double?
     /// For Classroom I/O tests: autograding.json's text.
@@ -37,6 +39,7 @@ enum Assignments {
     static let maxInstructions = 100_000
     static let timeLimits = 1...1800
     static let memoryLimits = 32...4096
+    static let setupDiskLimits = 64...16384
 
     /// Creates an assignment from checked input; a Classroom one is ready at once, a Gradescope one waits for its zip.
     static func create(in course: Course, _ input: AssignmentInput, by user: User, on db: any Database) async throws -> Assignment {
@@ -105,6 +108,10 @@ enum Assignments {
         if timeLimits.contains(time) { assignment.timeLimitSeconds = time } else { checks.add("timeLimitSeconds must be \(timeLimits.lowerBound) to \(timeLimits.upperBound).") }
         let memory = input.memoryMB ?? (creating ? 512 : assignment.memoryMB)
         if memoryLimits.contains(memory) { assignment.memoryMB = memory } else { checks.add("memoryMB must be \(memoryLimits.lowerBound) to \(memoryLimits.upperBound).") }
+        let setupDisk = input.setupDiskMB ?? (creating ? 4096 : assignment.setupDiskMB)
+        if setupDiskLimits.contains(setupDisk) { assignment.setupDiskMB = setupDisk } else {
+            checks.add("setupDiskMB must be \(setupDiskLimits.lowerBound) to \(setupDiskLimits.upperBound).")
+        }
         if creating || input.counted != nil {
             if let counted = checks.choice(input.counted ?? "latest", "counted", as: CountedAttempt.self) { assignment.counted = counted }
         }

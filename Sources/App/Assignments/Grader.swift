@@ -194,7 +194,7 @@ actor EnvironmentLayers {
                                    environment: ["HOME": "/autograder", "DEBIAN_FRONTEND": "noninteractive", "PIP_BREAK_SYSTEM_PACKAGES": "1",
                                                  "PIP_ROOT_USER_ACTION": "ignore", "PIP_NO_CACHE_DIR": "1"],
                                    limits: Grader.setupLimits, network: true)
-            let (layer, result) = try await sandbox.buildLayer(id: id, setup: setup)
+            let (layer, result) = try await sandbox.buildLayer(id: id, setup: setup, diskMB: assignment.setupDiskMB)
             guard let layer else { return .failed(log: Grader.log(result)) }
             var log = Grader.log(result)
             // The source folder as setup.sh left it, unless something in it could not be kept (then the zip's).

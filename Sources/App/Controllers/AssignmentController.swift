@@ -19,6 +19,7 @@ struct AssignmentDTO: Content {
     var requiredFiles: [String]
     var timeLimitSeconds: Int
     var memoryMB: Int
+    var setupDiskMB: Int
     var counted: String
     var pointsPossible: Double?
     var gradesPublished: Bool
@@ -41,6 +42,7 @@ struct AssignmentDTO: Content {
         requiredFiles = assignment.requiredFiles
         timeLimitSeconds = assignment.timeLimitSeconds
         memoryMB = assignment.memoryMB
+        setupDiskMB = assignment.setupDiskMB
         counted = assignment.counted.rawValue
         pointsPossible = assignment.pointsPossible
         gradesPublished = assignment.gradesPublished

@@ -42,6 +42,7 @@ enum Migrations {
         AddLedgerAccountDebt(),
         AddUserCredentialsChangedAt(),
         AddProjectJobNetwork(),
+        AddAssignmentSetupDisk(),
     ]
 
     static func register(on app: Application) {

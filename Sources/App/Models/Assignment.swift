@@ -28,6 +28,8 @@ final class Assignment: Model, @unchecked Sendable {
     @Field(key: "required_files") var requiredFilesText: String
     @Field(key: "time_limit_seconds") var timeLimitSeconds: Int
     @Field(key: "memory_mb") var memoryMB: Int
+    /// How much the autograder's setup.sh may write into its environment layer (MB); over it the setup fails.
+    @Field(key: "setup_disk_mb") var setupDiskMB: Int
     @Field(key: "counted") var counted: CountedAttempt
     @OptionalField(key: "points_possible") var pointsPossible: Double?
     @OptionalField(key: "grades_published_at") var gradesPublishedAt: Date?
@@ -62,6 +64,7 @@ struct GradingAssignment: Sendable {
     var dueAt: Date?
     var timeLimitSeconds: Int
     var memoryMB: Int
+    var setupDiskMB: Int
     var pointsPossible: Double?
     var autograderVersion: Int
     var classroomTests: String?
@@ -71,7 +74,7 @@ struct GradingAssignment: Sendable {
 
     /// The columns `init(row:prefix:)` reads, for a SELECT of `table` (the assignments table or its alias).
     static func columns(of table: String) -> String {
-        ["id", "course_id", "title", "kind", "release_at", "due_at", "time_limit_seconds", "memory_mb", "points_possible",
+        ["id", "course_id", "title", "kind", "release_at", "due_at", "time_limit_seconds", "memory_mb", "setup_disk_mb", "points_possible",
          "autograder_version", "classroom_tests"].map { "\(table).\($0) AS a_\($0)" }.joined(separator: ", ")
     }
 
@@ -85,6 +88,7 @@ struct GradingAssignment: Sendable {
         dueAt = try column("due_at", Date?.self)
         timeLimitSeconds = try column("time_limit_seconds", Int.self)
         memoryMB = try column("memory_mb", Int.self)
+        setupDiskMB = try column("setup_disk_mb", Int.self)
         pointsPossible = try column("points_possible", Double?.self)
         autograderVersion = try column("autograder_version", Int.self)
         classroomTests = try column("classroom_tests", String?.self)
@@ -99,6 +103,7 @@ struct GradingAssignment: Sendable {
         dueAt = assignment.dueAt
         timeLimitSeconds = assignment.timeLimitSeconds
         memoryMB = assignment.memoryMB
+        setupDiskMB = assignment.setupDiskMB
         pointsPossible = assignment.pointsPossible
         autograderVersion = assignment.autograderVersion
         classroomTests = assignment.classroomTests
