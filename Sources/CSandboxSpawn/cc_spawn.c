@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
@@ -200,6 +202,11 @@ int cc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int cc_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 int cc_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int cc_unshare_mounts(void) { return unshare(CLONE_NEWNS); }
+int cc_is_tmpfs(const char *path) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    return info.f_type == TMPFS_MAGIC;
+}
 int cc_rwlock_init_writer_first(pthread_rwlock_t *lock) {
     pthread_rwlockattr_t attributes;
     if (pthread_rwlockattr_init(&attributes) != 0) return -1;

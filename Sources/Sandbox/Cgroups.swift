@@ -18,6 +18,7 @@ public enum CgroupLayout: Sendable, Equatable {
     /// process gets its own parent, campuscloud/p<pid>, so processes sharing a machine (a server and workers,
     /// parallel test runs) never touch each other's groups; parents of processes that died are cleaned up here.
     public static func detect() -> CgroupLayout {
+        guard getuid() == 0 else { return detectDelegated() }
         let found = detectShared()
         let own = "p\(getpid())"
         switch found {
@@ -36,6 +37,30 @@ public enum CgroupLayout: Sendable, Equatable {
             }
             return .v1(memory: memory + "/" + own, pids: pids + "/" + own, cpuacct: cpuacct.map { $0 + "/" + own })
         }
+    }
+
+    /// A cgroup v2 subtree delegated to this non-root process, as systemd's `Delegate=yes` gives a service (see
+    /// deploy/campuscloud.service): its own group, writable by it, with the memory and pids controllers. The process
+    /// moves itself into a leaf (`platform`), so that its group may enable controllers for children, and jobs' groups
+    /// go under `jobs`. None when there is no such delegation.
+    static func detectDelegated() -> CgroupLayout {
+        guard let text = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("0::/") }) else { return .none }
+        let own = "/sys/fs/cgroup" + line.dropFirst(3).trimmingCharacters(in: .whitespaces)
+        guard access(own + "/cgroup.subtree_control", W_OK) == 0, access(own + "/cgroup.procs", W_OK) == 0,
+              let available = try? String(contentsOfFile: own + "/cgroup.controllers", encoding: .utf8),
+              available.contains("memory"), available.contains("pids") else { return .none }
+        let leaf = own + "/platform", jobs = own + "/jobs"
+        _ = mkdir(leaf, 0o755)
+        _ = mkdir(jobs, 0o755)
+        guard (try? "\(getpid())".write(toFile: leaf + "/cgroup.procs", atomically: false, encoding: .utf8)) != nil else { return .none }
+        for folder in [own, jobs] {
+            try? "+memory +pids".write(toFile: folder + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
+            try? "+cpu".write(toFile: folder + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
+        }
+        guard let enabled = try? String(contentsOfFile: jobs + "/cgroup.subtree_control", encoding: .utf8),
+              enabled.contains("memory"), enabled.contains("pids") else { return .none }
+        return .v2(parent: jobs)
     }
 
     /// Groups under campuscloud/p<pid> whose process is gone: kill what is left in them and remove them.

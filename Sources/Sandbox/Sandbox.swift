@@ -33,6 +33,9 @@ public final class Sandbox: @unchecked Sendable {
         public var layersRoot: String?
         /// The host uid that holds jobs' network namespaces and runs their pasta (never a job's uid; see JobNetwork).
         public var networkUID: UInt32 = 59_999
+        /// Runs jobs even where the isolation is weak (not root, and no delegated cgroups or size-capped jobs folder:
+        /// see `missingIsolation`). For development on a laptop only, never for production.
+        public var allowWeakIsolation = false
 
         public var layersFolder: String { layersRoot ?? (jobsRoot as NSString).deletingLastPathComponent + "/layers" }
 
@@ -495,7 +498,14 @@ public final class Sandbox: @unchecked Sendable {
         } catch {
             composed = nil  // jobs bind each /etc entry instead
         }
-        let cgroups = configuration.useCgroups && asRoot ? CgroupLayout.detect() : .none
+        let cgroups = configuration.useCgroups ? CgroupLayout.detect() : .none
+        let missing = Self.missingIsolation(asRoot: asRoot, cgroups: cgroups, jobsOnTmpfs: Self.onTmpfs(configuration.jobsRoot))
+        if !missing.isEmpty && !configuration.allowWeakIsolation {
+            throw SandboxError.unavailable("this platform runs as a non-root user without " + missing.joined(separator: " or ")
+                + ", so jobs would share its uid, have no memory or process caps and could fill the data disk; run it as root, or under the "
+                + "systemd unit in deploy/campuscloud.service (cgroup v2, Delegate=yes, a size-capped jobs folder), or, on a "
+                + "development machine only, set CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX=1")
+        }
         var arguments = BwrapArguments(rootEntries: BwrapArguments.hostRootEntries(), identityFolder: identity, composedEtc: composed)
         if fm.createFile(atPath: identity + "/resolv.conf", contents: Data(JobNetwork.resolvConf.utf8), attributes: [.posixPermissions: 0o644]) {
             arguments.networkResolvConf = identity + "/resolv.conf"
@@ -569,6 +579,19 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     /// Folders and mounts left by a platform process that died mid-job.
+    /// What a non-root platform lacks to run untrusted code safely (empty as root, which gives each job its own host
+    /// uid, a size-limited tmpfs folder and cgroups where the kernel has them): delegated cgroups (memory and process
+    /// caps) and a size-capped jobs folder (so a job cannot fill the data disk).
+    static func missingIsolation(asRoot: Bool, cgroups: CgroupLayout, jobsOnTmpfs: Bool) -> [String] {
+        guard !asRoot else { return [] }
+        var missing: [String] = []
+        if cgroups == .none { missing.append("delegated cgroups") }
+        if !jobsOnTmpfs { missing.append("a size-capped (tmpfs) jobs folder") }
+        return missing
+    }
+
+    static func onTmpfs(_ path: String) -> Bool { cc_is_tmpfs(path) == 1 }
+
     /// Job folders (and their mounts) left by platform processes that are gone; another live process's running jobs
     /// on the same folder are left alone (see JobFolder.isAbandoned).
     static func removeLeftovers(under root: String) {

@@ -24,18 +24,21 @@ import FoundationNetworking
 
     /// Runs the binary on a thread of its own and waits without holding one of the test pool's few threads (a
     /// blocked pool delays every other test's awaits on a two-core runner).
-    static func run(_ arguments: [String], environment: [String: String] = [:], in folder: URL? = nil) async throws -> Outcome {
+    static func run(_ arguments: [String], environment: [String: String] = [:], in folder: URL? = nil, prefix: [String] = [],
+                    binary: URL = binary) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(with: Result { try runBlocking(arguments, environment: environment, in: folder) })
+                continuation.resume(with: Result { try runBlocking(arguments, environment: environment, in: folder, prefix: prefix, binary: binary) })
             }
         }
     }
 
-    static func runBlocking(_ arguments: [String], environment: [String: String] = [:], in folder: URL? = nil) throws -> Outcome {
+    /// `prefix`: a program (and its arguments) that runs the binary, such as setpriv to run it as another user.
+    static func runBlocking(_ arguments: [String], environment: [String: String] = [:], in folder: URL? = nil, prefix: [String] = [],
+                            binary: URL = binary) throws -> Outcome {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        process.executableURL = prefix.first.map { URL(fileURLWithPath: $0) } ?? binary
+        process.arguments = prefix.isEmpty ? arguments : Array(prefix.dropFirst()) + [binary.path] + arguments
         var env = ProcessInfo.processInfo.environment
         env["DATABASE_URL"] = nil
         env["LOG_LEVEL"] = "error"
@@ -250,6 +253,27 @@ import FoundationNetworking
         try FileManager.default.createDirectory(atPath: abandoned, withIntermediateDirectories: true)
         #expect(try await Self.run(["sandbox", "run", "--", "true"], environment: ["CAMPUSCLOUD_DATA_DIR": folder.path + "/data"], in: folder).status == 0)
         #expect(!FileManager.default.fileExists(atPath: abandoned))
+    }
+
+    @Test func asANonRootUserWithoutIsolationTheSandboxRefusesUnlessToldItIsUnsafe() async throws {
+        guard getuid() == 0 else { return }  // becoming another user needs root (as this project's CI has)
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        chmod(folder.path, 0o777)
+        // A copy of the binary nobody can run wherever this checkout is (a parent folder may be root's alone).
+        let copy = folder.appendingPathComponent("campuscloud")
+        try FileManager.default.copyItem(at: Self.binary, to: copy)
+        chmod(copy.path, 0o755)
+        // The platform as `nobody`: no host uid per job, no cgroups of its own, its jobs folder on the disk.
+        func asNobody(_ extra: [String]) async throws -> Outcome {
+            try await Self.run(["sandbox", "run", "--", "echo", "ran"], environment: ["CAMPUSCLOUD_DATA_DIR": folder.path + "/data"], in: folder,
+                               prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/env"] + extra, binary: copy)
+        }
+        let refused = try await asNobody([])
+        #expect(refused.status == 1 && refused.stdout.isEmpty, "\(refused.stdout)")
+        #expect(refused.stderr.contains("non-root user without delegated cgroups") && refused.stderr.contains("deploy/campuscloud.service"), "\(refused.stderr)")
+        let allowed = try await asNobody(["CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX=1"])
+        #expect(allowed.status == 0 && allowed.stdout == "ran\n", "\(allowed.stderr)")
     }
 
     @Test func sandboxRunPrintsOneJSONObjectWithEveryField() async throws {

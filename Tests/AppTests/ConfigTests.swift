@@ -31,9 +31,11 @@ import Foundation
     @Test func everyVariableIsRead() throws {
         let config = try AppConfig.parse(environment: [
             "CAMPUSCLOUD_DATA_DIR": "/srv/cc", "LOG_LEVEL": "DEBUG", "CAMPUSCLOUD_SECRET": String(repeating: "k", count: 32),
-            "CAMPUSCLOUD_DB_CONNECTIONS": "40",
+            "CAMPUSCLOUD_DB_CONNECTIONS": "40", "CAMPUSCLOUD_AI_WRITE_TIMEOUT": "15", "CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX": "1",
         ])
         #expect(config.databaseConnections == 40)
+        #expect(config.aiWriteTimeout == 15 && config.unsafeWeakSandbox)
+        #expect(try AppConfig.parse(environment: [:]).unsafeWeakSandbox == false)
         #expect(config.dataDirectory == "/srv/cc")
         #expect(config.logLevel == .debug)
         #expect(config.secret == String(repeating: "k", count: 32))
@@ -46,6 +48,8 @@ import Foundation
         (["LOG_LEVEL": "loud"], "LOG_LEVEL", "'loud'"),
         (["CAMPUSCLOUD_SECRET": "short"], "CAMPUSCLOUD_SECRET", "too short"),
         (["CAMPUSCLOUD_DB_CONNECTIONS": "0"], "CAMPUSCLOUD_DB_CONNECTIONS", "from 1 to 1000"),
+        (["CAMPUSCLOUD_AI_WRITE_TIMEOUT": "0"], "CAMPUSCLOUD_AI_WRITE_TIMEOUT", "from 1 to 3600"),
+        (["CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX": "yes please"], "CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX", "development only"),
     ])
     func badValuesStopStartUpWithOneSentence(environment: [String: String], variable: String, mention: String) {
         #expect {

@@ -111,6 +111,14 @@ import Glibc
         #expect(result.stderr.contains("no-such-program"))
     }
 
+    @Test func aNonRootPlatformNeedsDelegatedCgroupsAndACappedJobsFolder() {
+        #expect(Sandbox.missingIsolation(asRoot: true, cgroups: .none, jobsOnTmpfs: false).isEmpty)
+        #expect(Sandbox.missingIsolation(asRoot: false, cgroups: .none, jobsOnTmpfs: false) == ["delegated cgroups", "a size-capped (tmpfs) jobs folder"])
+        #expect(Sandbox.missingIsolation(asRoot: false, cgroups: .v2(parent: "/sys/fs/cgroup/x/jobs"), jobsOnTmpfs: false) == ["a size-capped (tmpfs) jobs folder"])
+        #expect(Sandbox.missingIsolation(asRoot: false, cgroups: .v2(parent: "/sys/fs/cgroup/x/jobs"), jobsOnTmpfs: true).isEmpty)
+        #expect(Sandbox.onTmpfs("/dev/shm") && !Sandbox.onTmpfs("/proc"))
+    }
+
     @Test func networkIsOnlyGivenWhenAsked() async throws {
         let probe = "import socket; print(','.join(n for _, n in socket.if_nameindex()))"
         let off = try await sandbox.run(SandboxJob(command: ["python3", "-c", probe]))

@@ -30,6 +30,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// Seconds the AI gateway waits for a streaming client to take more (CAMPUSCLOUD_AI_WRITE_TIMEOUT, default 60): a
     /// client that stops reading is cut then, and charged what was generated.
     public var aiWriteTimeout: Int = 60
+    /// CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX=1: run untrusted code even as a non-root user without delegated cgroups or a
+    /// size-capped jobs folder. Unsafe: for a development machine, never for production.
+    public var unsafeWeakSandbox = false
 
     public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil, publicURL: URL? = nil,
                 databaseConnections: Int = 16) {
@@ -98,6 +101,12 @@ public struct AppConfig: Sendable, CustomStringConvertible {
                 throw .invalid("CAMPUSCLOUD_SANDBOX_LANES", "is '\(raw)'; give a whole number of lanes from 0 (a sandbox per job) to 64")
             }
             config.sandboxLanes = value
+        }
+        if let raw = nonEmpty(env["CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX"]) {
+            guard ["0", "1", "true", "false"].contains(raw) else {
+                throw .invalid("CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX", "is '\(raw)'; give 1 (unsafe: development only) or 0")
+            }
+            config.unsafeWeakSandbox = raw == "1" || raw == "true"
         }
         if let raw = nonEmpty(env["CAMPUSCLOUD_AI_WRITE_TIMEOUT"]) {
             guard let value = Int(raw), (1...3600).contains(value) else {

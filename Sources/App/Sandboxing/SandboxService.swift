@@ -18,6 +18,7 @@ public struct SandboxService: Sendable {
     public static func configuration(for config: AppConfig) -> Sandbox.Configuration {
         var configuration = Sandbox.Configuration(jobsRoot: URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path + "/sandbox")
         configuration.lanes = config.sandboxLanes
+        configuration.allowWeakIsolation = config.unsafeWeakSandbox
         return configuration
     }
 

@@ -80,6 +80,8 @@ int cc_pidfd_open(pid_t pid);
 int cc_rwlock_init_writer_first(pthread_rwlock_t *lock);
 // Gives the calling thread a mount namespace of its own (a copy of its current one); 0, or -1 with errno set.
 int cc_unshare_mounts(void);
+// 1 when `path` is on a tmpfs, 0 when not, -1 when it cannot be told.
+int cc_is_tmpfs(const char *path);
 extern const int CC_RLIMIT_NPROC;
 extern const int CC_RLIMIT_CPU;
 extern const int CC_RLIMIT_AS;
