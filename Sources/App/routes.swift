@@ -480,7 +480,7 @@ private func aiRoutes(_ api: APIRoutes) {
                                  "createdAt": .string(format: "date-time"), "lastUsedAt": .string(format: "date-time"),
                                  "token": .string()], required: ["id", "name", "prefix"])
     let policy = JSONSchema.object(["allowedModels": .array(.string()), "maxTokensPerRequest": .integer(), "requestsPerMinute": .integer(),
-                                    "systemPrompt": .string(), "logPrompts": .boolean, "promptRetentionDays": .integer(),
+                                    "maxChoices": .integer(), "systemPrompt": .string(), "logPrompts": .boolean, "promptRetentionDays": .integer(),
                                     "blackouts": .array(.object(["start": .string(format: "date-time"), "end": .string(format: "date-time"),
                                                                  "message": .string()], required: ["start", "end", "message"]))],
                                    required: [])

@@ -218,7 +218,7 @@ enum AIKeys {
 
 struct AIPolicyInput: DirectoryInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case allowedModels, maxTokensPerRequest, requestsPerMinute, systemPrompt, blackouts, logPrompts, promptRetentionDays
+        case allowedModels, maxTokensPerRequest, requestsPerMinute, maxChoices, systemPrompt, blackouts, logPrompts, promptRetentionDays
     }
     typealias Fields = CodingKeys
     var allowedModels: [String]?
@@ -226,6 +226,8 @@ struct AIPolicyInput: DirectoryInput, Content {
     var requestsPerMinute: Int?
     /// Whether requestsPerMinute was in the body at all: `null` there removes the limit, leaving it out keeps it.
     var requestsPerMinuteGiven = false
+    /// The most answers (`n`) a request may ask for.
+    var maxChoices: Int?
     var systemPrompt: String?
     var blackouts: [GatewayPolicy.Blackout]?
     var logPrompts: Bool?
@@ -239,6 +241,7 @@ struct AIPolicyInput: DirectoryInput, Content {
         maxTokensPerRequest = try fields.decodeIfPresent(Int.self, forKey: .maxTokensPerRequest)
         requestsPerMinuteGiven = fields.contains(.requestsPerMinute)
         requestsPerMinute = try fields.decodeIfPresent(Int.self, forKey: .requestsPerMinute)
+        maxChoices = try fields.decodeIfPresent(Int.self, forKey: .maxChoices)
         systemPrompt = try fields.decodeIfPresent(String.self, forKey: .systemPrompt)
         blackouts = try fields.decodeIfPresent([GatewayPolicy.Blackout].self, forKey: .blackouts)
         logPrompts = try fields.decodeIfPresent(Bool.self, forKey: .logPrompts)
@@ -269,6 +272,7 @@ enum AIPolicies {
         if let models = input.allowedModels { policy.allowedModels = models.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         if let value = input.maxTokensPerRequest { policy.maxTokensPerRequest = value }
         if input.requestsPerMinuteGiven { policy.requestsPerMinute = (input.requestsPerMinute ?? 0) > 0 ? input.requestsPerMinute : nil }
+        if let choices = input.maxChoices { policy.maxChoices = choices }
         if let prompt = input.systemPrompt { policy.systemPrompt = prompt.isEmpty ? nil : prompt }
         if let windows = input.blackouts { policy.blackouts = windows }
         if let log = input.logPrompts { policy.logPrompts = log }

@@ -14,7 +14,9 @@ import Vapor
 final class CreditLeases: Sendable {
     /// A lease holds this many requests' worth when the allowance has it.
     static let requestsPerLease: Int64 = 20
-    static let retireAfter: TimeInterval = 2
+    static let defaultRetireAfter: TimeInterval = 2
+    /// How long a lease takes draws (2 s; tests that must see a lease open lengthen it).
+    let retireAfter: TimeInterval
 
     final class Lease: @unchecked Sendable {
         let holdID: UUID
@@ -48,7 +50,10 @@ final class CreditLeases: Sendable {
     private let app: Application
     private let retirer = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    init(app: Application) { self.app = app }
+    init(app: Application, retireAfter: TimeInterval = CreditLeases.defaultRetireAfter) {
+        self.app = app
+        self.retireAfter = retireAfter
+    }
 
     /// Draws `amount` from the person's lease, making a new lease (a hold in the ledger) when there is none with room.
     /// Throws the ledger's refusal when the allowance cannot cover even this request.
@@ -79,7 +84,7 @@ final class CreditLeases: Sendable {
     private func takeFromCurrent(_ accountKey: String, _ amount: Int64) -> Ticket? {
         state.withLockedValue { leases in
             guard let lease = leases[accountKey], !lease.retired else { return nil }
-            if Date().timeIntervalSince(lease.createdAt) > Self.retireAfter || lease.amount - lease.drawn < amount {
+            if Date().timeIntervalSince(lease.createdAt) > retireAfter || lease.amount - lease.drawn < amount {
                 lease.retired = true
                 finishIfDone(lease)
                 leases[accountKey] = nil
@@ -135,7 +140,7 @@ final class CreditLeases: Sendable {
                 while let self, !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     let left = self.state.withLockedValue { leases -> Int in
-                        for (key, lease) in leases where Date().timeIntervalSince(lease.createdAt) > Self.retireAfter {
+                        for (key, lease) in leases where Date().timeIntervalSince(lease.createdAt) > self.retireAfter {
                             lease.retired = true
                             self.finishIfDone(lease)
                             leases[key] = nil
