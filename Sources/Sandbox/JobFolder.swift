@@ -7,16 +7,9 @@ struct JobFolder {
     let path: String
     let mounted: Bool
 
-    /// Entries of the jobs folder carry the pid of the platform process that made them (`p<pid>-…`), so a process
-    /// starting beside another on the same folder (a `worker` beside `serve`) removes only what a gone process left.
-    static func ownedName(_ name: String) -> String { "p\(getpid())-" + name }
-
-    /// Whether the process that made this entry of the jobs folder is gone (entries without an owner are an older
-    /// version's, from before a restart: gone too).
-    static func isAbandoned(_ entry: String) -> Bool {
-        guard entry.hasPrefix("p"), let owner = pid_t(entry.dropFirst().prefix { $0.isNumber }) else { return true }
-        return owner != getpid() && kill(owner, 0) != 0 && errno == ESRCH
-    }
+    /// Entries of the jobs folder carry their platform process's token (see Ownership), so a process starting
+    /// beside another on the same folder (a `worker` beside `serve`) removes only what a gone process left.
+    static func ownedName(_ name: String) -> String { Ownership.tag + name }
 
     static func create(root: String, name: String, diskBytes: Int, owner: (uid: UInt32, gid: UInt32)?) throws -> JobFolder {
         let path = root + "/" + ownedName(name)

@@ -17,7 +17,8 @@ final class JobNetwork: @unchecked Sendable {
     static let resolvConf = "nameserver \(dnsAddress)\noptions timeout:2 attempts:2\n"
     /// Destinations no job reaches (besides the host's own addresses and networks, found at each start).
     static let blockedIPv4 = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
-                              "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4"]
+                              "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+                              "168.63.129.16/32"]  // (Azure's host endpoint, public but the cloud's own)
     static let blockedIPv6 = ["::/128", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2002::/16", "fc00::/7",
                               "fe80::/10", "fec0::/10", "ff00::/8"]
 
@@ -51,8 +52,11 @@ final class JobNetwork: @unchecked Sendable {
             throw SandboxError.unavailable("jobs with network need the platform to run as root (to give each its own network namespace)")
         }
         try Self.allowTunDevice(group: uid)
-        folder = root + "/.net-p\(getpid())-" + UUID().uuidString.lowercased()
-        guard mkdir(folder, 0o700) == 0, chown(folder, uid, uid) == 0 else {
+        // Root's folder (the rules are written there); pasta, as the network uid, gets only a subfolder for its pid file.
+        folder = root + "/.net-" + Ownership.tag + UUID().uuidString.lowercased()
+        let pastaFolder = folder + "/pasta"
+        guard mkdir(folder, 0o711) == 0, mkdir(pastaFolder, 0o700) == 0, chown(pastaFolder, uid, uid) == 0 else {
+            try? FileManager.default.removeItem(atPath: folder)
             throw SandboxError.hostFailure("cannot create the job network's folder \(folder)")
         }
         // The holder: a namespace pair of its own, alive a little longer than the job may run.
@@ -65,14 +69,12 @@ final class JobNetwork: @unchecked Sendable {
         var opened: Int32 = -1
         do {
             try Self.waitForNamespace(of: holder, uid: uid)
-            let pidFile = folder + "/pasta.pid"
+            let pidFile = pastaFolder + "/pasta.pid"
             let configured = HostTool.run([tools.pasta, "-q", "--config-net", "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--no-map-gw",
                                            "--dns-forward", Self.dnsAddress, "--no-dhcp", "--no-dhcpv6", "--no-ra", "-P", pidFile, String(holder)],
                                           uid: uid, capture: false)
             guard configured.status == 0 else { throw SandboxError.hostFailure("pasta could not connect the job's network (exit \(configured.status))") }
-            guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pastaPID = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                throw SandboxError.hostFailure("pasta left no pid file")
-            }
+            guard let pastaPID = Self.pastaProcess(pidFile: pidFile, uid: uid) else { throw SandboxError.hostFailure("pasta left no pid file") }
             pasta = pastaPID
             let enter = [tools.nsenter, "--net=/proc/\(holder)/ns/net", "--", tools.ip]
             let route = HostTool.run(enter + ["-4", "route", "show", "default"], uid: nil)
@@ -80,7 +82,9 @@ final class JobNetwork: @unchecked Sendable {
                 throw SandboxError.hostFailure("the job's network has no route out")
             }
             // The rules, after pasta configured its routes (a rule covering its gateway would keep them from being added).
-            let (rules4, rules6) = Self.rules(hostNetworks: Self.hostNetworks())
+            let hostNetworks = Self.hostNetworks()
+            guard !hostNetworks.isEmpty else { throw SandboxError.hostFailure("the host's own addresses could not be read, so they could not be closed to the job") }
+            let (rules4, rules6) = Self.rules(hostNetworks: hostNetworks)
             try Data(rules4.utf8).write(to: URL(fileURLWithPath: folder + "/rules4"))
             try Data(rules6.utf8).write(to: URL(fileURLWithPath: folder + "/rules6"))
             let four = HostTool.run(enter + ["-4", "-batch", folder + "/rules4"], uid: nil)
@@ -114,18 +118,26 @@ final class JobNetwork: @unchecked Sendable {
 
     /// Job networks left by a platform process that is gone (killed while a job ran): their pasta is stopped.
     static func removeAbandoned(under root: String) {
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where entry.hasPrefix(".net-p") {
-            guard let owner = pid_t(entry.dropFirst(".net-p".count).prefix { $0.isNumber }), !processExists(owner) else { continue }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where entry.hasPrefix(".net-") {
+            guard Ownership.isAbandoned(entry, in: root, after: ".net-") else { continue }
             let path = root + "/" + entry
-            if let text = try? String(contentsOfFile: path + "/pasta.pid", encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-               (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.hasPrefix("pasta") == true {
-                kill(pid, SIGKILL)
-            }
+            var info = stat()
+            if stat(path + "/pasta", &info) == 0, let pid = pastaProcess(pidFile: path + "/pasta/pasta.pid", uid: info.st_uid) { kill(pid, SIGKILL) }
             try? FileManager.default.removeItem(atPath: path)
         }
     }
 
-    static func processExists(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+    /// The pid in pasta's pid file, if that process is a pasta running as the network uid (the file is in a folder
+    /// that uid owns: root never signals a pid read from there without checking whose it is).
+    static func pastaProcess(pidFile: String, uid: UInt32) -> pid_t? {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              pid > 1, let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+              comm.hasPrefix("pasta") || comm.hasPrefix("passt"),  // (pasta is passt, which may exec passt.avx2)
+              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+              line.split(whereSeparator: \.isWhitespace).dropFirst().allSatisfy({ $0 == String(uid) }) else { return nil }
+        return pid
+    }
 
     /// pasta (as the network uid) opens /dev/net/tun. Debian makes it 0666; where it is narrower, the network uid's
     /// group is given read and write on it (nobody else's rights change).
@@ -164,7 +176,8 @@ final class JobNetwork: @unchecked Sendable {
         return (four, six)
     }
 
-    /// The host's own addresses (as /32 or /128) and the networks they are on, read now.
+    /// The host's own addresses (as /32 or /128) and the networks they are on, read now (empty only when they cannot
+    /// be read: the job then does not start).
     static func hostNetworks() -> [String] {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0 else { return [] }

@@ -66,6 +66,8 @@ public final class Sandbox: @unchecked Sendable {
     /// Layers whose /etc this process has tried to compose.
     private var composeTried: Set<String> = []
     private let spares = SpareCgroups(limit: 16)
+    /// This process's lock in the jobs folder while it may have jobs there (see Ownership); -1 before the first.
+    private var ownerLock: Int32 = -1
     /// pasta and the tools job networks need, looked up once.
     private let networkTools = JobNetwork.Tools.find()
     /// Jobs whose cleanup (folder, cgroups, uid) has not finished yet; `shutdown` waits for them.
@@ -176,6 +178,7 @@ public final class Sandbox: @unchecked Sendable {
             })
         }
         watching.start()
+        defer { watch.finish() }
         var result = try await runOnThread(job, view: .layer(building, building: true), host: host, uid: .fixed(uid), onOutput: nil)
         watch.finish()
         if watch.exceeded || LayerDiskWatch.size(of: building.path + "/upper") > Int64(diskMB) << 20 {
@@ -452,6 +455,11 @@ public final class Sandbox: @unchecked Sendable {
             return composedEtcFolders
         }
         for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
+        let held = lock.withLock { () -> Int32 in
+            defer { ownerLock = -1 }
+            return ownerLock
+        }
+        if held >= 0 { Ownership.release(held, in: configuration.jobsRoot) }
     }
 
     private func warmPool(_ host: Host) -> WarmPool? {
@@ -478,8 +486,8 @@ public final class Sandbox: @unchecked Sendable {
             throw SandboxError.hostFailure("cannot create the jobs folder \(configuration.jobsRoot)")
         }
         if asRoot { try Self.requireTraversable(configuration.jobsRoot) }
+        if ownerLock < 0 { ownerLock = try Ownership.hold(in: configuration.jobsRoot) }
         Self.removeLeftovers(under: configuration.jobsRoot)
-        JobNetwork.removeAbandoned(under: configuration.jobsRoot)
         let identity = configuration.jobsRoot + "/.identity"
         try? fm.createDirectory(atPath: identity, withIntermediateDirectories: true)
         chmod(identity, 0o755)
@@ -593,18 +601,20 @@ public final class Sandbox: @unchecked Sendable {
     static func onTmpfs(_ path: String) -> Bool { cc_is_tmpfs(path) == 1 }
 
     /// Job folders (and their mounts) left by platform processes that are gone; another live process's running jobs
-    /// on the same folder are left alone (see JobFolder.isAbandoned).
+    /// on the same folder are left alone (see Ownership).
     static func removeLeftovers(under root: String) {
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count > 4, fields[4].hasPrefix(root + "/") else { continue }
             let entry = fields[4].dropFirst(root.count + 1).prefix { $0 != "/" }
-            if !entry.hasPrefix("."), JobFolder.isAbandoned(String(entry)) { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
+            if !entry.hasPrefix("."), Ownership.isAbandoned(String(entry), in: root) { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where !entry.hasPrefix(".") && JobFolder.isAbandoned(entry) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where !entry.hasPrefix(".") && Ownership.isAbandoned(entry, in: root) {
             try? FileManager.default.removeItem(atPath: root + "/" + entry)
         }
+        JobNetwork.removeAbandoned(under: root)
+        Ownership.removeAbandonedLocks(in: root)
     }
 
     private func allocateUID() -> UInt32? { lock.withLock { uids }?.allocate() }

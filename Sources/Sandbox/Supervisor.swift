@@ -185,6 +185,13 @@ enum Supervisor {
 /// Turns what happened into the result's status. Limits come first: a job stopped by one is reported as such
 /// whatever its exit code.
 enum Classifier {
+    /// A stream as text a database can store: invalid UTF-8 and NUL (which PostgreSQL's text refuses, failing the
+    /// transaction that would record and charge the run) become U+FFFD.
+    static func text(_ bytes: Data) -> String {
+        let decoded = String(decoding: bytes, as: UTF8.self)
+        return decoded.contains("\u{0}") ? decoded.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : decoded
+    }
+
     static func result(_ o: Outcome, limits: SandboxLimits, oomKilled: Bool, hasCgroups: Bool,
                        files: [SandboxOutputFile], skipped: [String]) -> SandboxResult {
         var exitCode = o.childExitCode ?? (o.childStarted ? 127 : o.bwrapExitCode)
@@ -193,7 +200,7 @@ enum Classifier {
             signal = code - 128
             exitCode = nil
         }
-        let stderrText = String(decoding: o.stderr, as: UTF8.self)
+        let stderrText = text(o.stderr)
         let status: SandboxStatus
         if o.launchError != nil || (!o.childStarted && o.stopReason == nil) {
             status = .sandboxError
@@ -218,7 +225,7 @@ enum Classifier {
         if let launchError = o.launchError { stderrOut = launchError }
         if status == .timeout && o.stopReason != nil { exitCode = nil; signal = signal ?? SIGKILL }
         return SandboxResult(status: status, exitCode: exitCode, signal: signal, cpuMs: o.cpuMs, wallMs: o.wallMs,
-                             maxRssKb: o.maxRssKb, stdout: String(decoding: o.stdout, as: UTF8.self), stderr: stderrOut,
+                             maxRssKb: o.maxRssKb, stdout: text(o.stdout), stderr: stderrOut,
                              truncated: o.truncated, outputFiles: files, skippedOutputs: skipped)
     }
 }

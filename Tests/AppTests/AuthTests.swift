@@ -171,7 +171,7 @@ import VaporTesting
             }
             #expect(created.status == .created)
             let new = try created.content.decode(NewAPIKeyDTO.self)
-            let secret = String(new.token.split(separator: "_")[2])
+            let secret = String(new.token.split(separator: "_", maxSplits: 2)[2])  // (the secret itself may hold "_")
             // At rest: the hash, never the token or its secret.
             for row in try await APIKey.query(on: app.db).all() {
                 #expect(row.secretHash != secret && !row.secretHash.contains(secret))

@@ -240,7 +240,7 @@ import FoundationNetworking
         // Once the job's folder exists, a second process starts on the same folder.
         for _ in 0..<100 {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: configuration.jobsRoot)) ?? []
-            if entries.contains(where: { $0.hasPrefix("p\(getpid())-") }) { break }
+            if entries.contains(where: { !$0.hasPrefix(".") }) { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         let other = try await Self.run(["sandbox", "run", "--", "true"], environment: ["CAMPUSCLOUD_DATA_DIR": folder.path + "/data"], in: folder)
@@ -249,10 +249,13 @@ import FoundationNetworking
         #expect(result.status == .ok, "\(result.stderr)")
         #expect(result.outputFiles.map(\.path) == ["out.txt"], "the running job's folder was removed by the other process")
         // A folder left by a process that is gone is removed at the next start.
-        let abandoned = configuration.jobsRoot + "/p999999-gone"
-        try FileManager.default.createDirectory(atPath: abandoned, withIntermediateDirectories: true)
+        // (Ownership is a lock each process holds, not its pid: a pid may be another's in a container or after a restart.)
+        let abandoned = configuration.jobsRoot + "/o0123456789abcdef-gone", legacy = configuration.jobsRoot + "/p999999-gone"
+        for path in [abandoned, legacy] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        FileManager.default.createFile(atPath: configuration.jobsRoot + "/.owner-0123456789abcdef", contents: nil)
         #expect(try await Self.run(["sandbox", "run", "--", "true"], environment: ["CAMPUSCLOUD_DATA_DIR": folder.path + "/data"], in: folder).status == 0)
-        #expect(!FileManager.default.fileExists(atPath: abandoned))
+        #expect(!FileManager.default.fileExists(atPath: abandoned) && !FileManager.default.fileExists(atPath: legacy))
+        #expect(!FileManager.default.fileExists(atPath: configuration.jobsRoot + "/.owner-0123456789abcdef"))
     }
 
     @Test func asANonRootUserWithoutIsolationTheSandboxRefusesUnlessToldItIsUnsafe() async throws {

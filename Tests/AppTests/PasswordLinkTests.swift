@@ -103,6 +103,12 @@ import VaporTesting
             try await other.signIn("student11@demo.test")
             let token = try await app.bearer("student11@demo.test")
             #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: token).status == .ok)
+            // A personal key made with that session (as whoever stole it would) is revoked too.
+            var json = token
+            json.contentType = .json
+            let made = try await app.testing().sendRequest(.POST, "api/v1/me/keys", headers: json, body: ByteBuffer(string: #"{"name": "kept?"}"#))
+            #expect(made.status == .created)
+            let personal: HTTPHeaders = ["Authorization": "Bearer \(try #require((try JSONSerialization.jsonObject(with: Data(buffer: made.body)) as? [String: Any])?["token"] as? String))"]
             try await changer.get("/profile")
             let changed = try await changer.post("/profile/password", ["current": "campuscloud-demo", "password": "a much better one", "confirmation": "a much better one"])
             #expect(changed.status == .seeOther)
@@ -110,6 +116,7 @@ import VaporTesting
             #expect(try await changer.get("/profile").status == .ok)
             #expect(try await other.get("/profile").status != .ok)
             #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: token).status == .unauthorized)
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: personal).status == .unauthorized)
             // A reset through a link ends every session, the changer's too.
             let user = try #require(try await User.query(on: app.db).filter(\.$email == "student11@demo.test").first())
             let secret = String(try await PasswordLinks.issue(for: user, purpose: .reset, on: app.db).dropFirst("/set-password?token=".count))

@@ -152,6 +152,10 @@ import VaporTesting
             #expect(owing.debt == second.charged && owing.balance == 0)
             let kinds = try await LedgerEntry.query(on: app.db).filter(\.$holdID ~~ [first.holdID!, second.holdID!]).all().map(\.kind)
             #expect(kinds.contains(.charge) && kinds.contains(.debt))
+            // The same use settled again charges nothing twice.
+            let again = try await app.ledger.settleUse(try #require(first.holdID), usage: first.charged, memo: "again")
+            let afterAgain = try await Self.allowance(app, "student5@demo.test")
+            #expect(again.charged == first.charged && afterAgain.spent == paid.spent)
             // The instructor and the managers are told, once per run; the student's statement shows the debt.
             let notices = try await Notice.query(on: app.db).filter(\.$kind == "credits_overdue").all()
             #expect(notices.count - noticesBefore >= 4)

@@ -122,6 +122,20 @@ import VaporTesting
         }
     }
 
+    @Test func aJobWhoseOutputHasNulBytesIsRecordedAndCharged() async throws {
+        // PostgreSQL's text refuses NUL: a log holding one would fail the transaction that records and charges the run.
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let response = try await Self.submit(app, as: "ta@demo.test", ["name": "nul", "command": "printf 'a\\000b\\n'; printf 'c\\000d' >&2", "wallSeconds": "20"])
+            #expect(response.status == .created, "\(response.body.string)")
+            try await app.drainGradingQueue()
+            let job = try await Self.job(app, try response.content.decode(ResearchJobDTO.self).id)
+            #expect(job.status == "succeeded" && job.charged.micro > 0, "\(job.problem ?? "")")
+            let log = try await app.testing().sendRequest(.GET, "api/v1/jobs/\(job.id)/logs", headers: try await app.bearer("ta@demo.test")).body.string
+            #expect(log.contains("a\u{FFFD}b") && log.contains("c\u{FFFD}d"), "\(log)")
+        }
+    }
+
     @Test func cancellingAQueuedJobFreesItsWholeReserveAndItNeverRuns() async throws {
         try await withTestApp { app in
             try await app.loadDemoData(credits: true)

@@ -84,12 +84,15 @@ enum AIGateway {
         do { request = try GatewayRequest(endpoint: endpoint, json: body) } catch { return errorResponse(error) }
         var context = UsageContext(caller: caller, model: request.model, endpoint: endpoint, streamed: request.stream, started: started,
                                    prompt: caller.policy.logPrompts ? request.promptText : nil)
+        /// What the upstream may have generated once it answered: the request's whole draw (its cap for every answer).
+        var mostUsed: Usage?
         do {
             let (model, ticket, cap) = try await admit(request, caller: caller, app: app, db: db)
             context = context.with(ticket: ticket, estimate: request.estimatedPromptTokens)
             let body = request.upstreamBody(model: model.upstreamName, maxTokens: endpoint == .chat ? cap : nil,
                                             systemPrompt: endpoint == .chat ? caller.policy.systemPrompt : nil)
             let (upstream, upstreamTime) = try await forward(endpoint, body: body, model: model, app: app, context: context, db: db)
+            mostUsed = Usage(promptTokens: request.estimatedPromptTokens, completionTokens: endpoint == .chat ? cap * request.choices : 0)
             guard upstream.status == .ok else {
                 _ = try? await upstream.body.collect(upTo: 1 << 20)
                 throw GatewayError.providerRefused(model: model.name, status: Int(upstream.status.code))
@@ -111,6 +114,12 @@ enum AIGateway {
                               outcome: error.status == 502 || error.status == 504 || error.code == "upstream_refused" ? "upstream_error" : "refused",
                               upstreamTime: nil, app: app, db: db)
             return errorResponse(error)
+        } catch {
+            // Anything else (a reply over the size cap, the upstream breaking off while it is read): the request still
+            // ends here, its draw settled — charged in full once the upstream answered, since what it generated is unknown.
+            app.logger.warning("AI request to \(request.model) failed: \(String(describing: error))")
+            try? await finish(context, usage: mostUsed, status: 502, outcome: "upstream_error", upstreamTime: nil, app: app, db: db)
+            return errorResponse(.upstream("The model '\(request.model)' gave an answer the gateway could not pass on (too large, or broken off). Try again shortly."))
         }
     }
 

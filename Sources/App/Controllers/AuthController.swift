@@ -35,9 +35,10 @@ enum AuthController {
     @Sendable static func signIn(req: Request) async throws -> Response {
         let form = try req.content.decode(SignInForm.self)
         let next = safeNext(form.next)
+        let checked = Date()  // the session's stamp: a password change that commits after this time ends it
         switch try await attempt(email: form.email, password: form.password, on: req) {
         case .success(let user):
-            Credentials.startSession(user, on: req)
+            Credentials.startSession(user, on: req, now: checked)
             return req.redirect(to: next, redirectType: .normal)
         case .failure(let failure):
             let page = SignInPage(page: PageContext(req), email: form.email, next: next, error: failure.reason)
@@ -53,9 +54,15 @@ enum AuthController {
 
     @Sendable static func issueToken(req: Request) async throws -> TokenDTO {
         let body = try req.content.decode(TokenRequest.self)
+        let checked = Date()
         switch try await attempt(email: body.email, password: body.password, on: req) {
         case .success(let user):
             let (token, key) = try await APIKeys.issue(to: user, name: "API token", kind: .session, on: req.db)
+            // A password change that committed while this one was being checked revoked keys before this one existed.
+            if let changed = try await User.find(user.requireID(), on: req.db)?.credentialsChangedAt, changed > checked {
+                try await APIKeys.revoke(try key.requireID(), by: user, on: req.db)
+                throw Abort(.unauthorized, reason: "The email or password is wrong.")
+            }
             return TokenDTO(token: token, expiresAt: key.expiresAt)
         case .failure(let failure):
             throw failure

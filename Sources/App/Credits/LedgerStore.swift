@@ -212,10 +212,11 @@ struct LedgerStore: Sendable {
         }
         let beyond = usage - result.settled
         guard beyond > 0 else { return result }
-        let (charged, debt) = try await chargeBeyondHold(hold, amount: beyond,
-                                                         memo: result.holdWasClosed ? "\(memo) (charged after its hold was closed)" : "\(memo) (beyond its hold)")
+        let (charged, debt, fresh) = try await chargeBeyondHold(hold, amount: beyond,
+                                                                memo: result.holdWasClosed ? "\(memo) (charged after its hold was closed)" : "\(memo) (beyond its hold)")
         result.charged = charged
         result.debt = debt
+        guard fresh else { return result }  // charged before (this use's settle ran again): nothing new to tell
         metrics?.recordCredits("charged_beyond_hold", kind: "hold", micro: charged)
         metrics?.recordCredits("owed", kind: "hold", micro: debt)
         try await LedgerAlerts.useChargedBeyondHold(result, accountID: hold.$account.id, memo: memo, on: db, now: clock())
@@ -223,11 +224,17 @@ struct LedgerStore: Sendable {
     }
 
     /// Takes `amount` from the hold's account's free credits as far as they go (a `charge` entry) and records the
-    /// rest as debt (a `debt` entry): a conditional write, tried again if the balance shrank meanwhile.
-    private func chargeBeyondHold(_ hold: LedgerHold, amount: Int64, memo: String) async throws -> (charged: Int64, debt: Int64) {
+    /// rest as debt (a `debt` entry): a conditional write, tried again if the balance shrank meanwhile. Once per hold:
+    /// the entries' keys (`beyond:<hold>`) are unique, and a hold already charged beyond is answered with what it was.
+    private func chargeBeyondHold(_ hold: LedgerHold, amount: Int64, memo: String) async throws -> (charged: Int64, debt: Int64, fresh: Bool) {
         let accountID = hold.$account.id, holdID = try hold.requireID(), now = clock(), memo = String(memo.prefix(200))
+        let keys = (charge: "beyond:\(holdID):charge", debt: "beyond:\(holdID):debt")
         return try await write { tx, sql in
-            while true {
+            let earlier = try await LedgerEntry.query(on: tx).filter(\.$idempotencyKey ~~ [keys.charge, keys.debt]).all()
+            if !earlier.isEmpty {
+                return (earlier.filter { $0.kind == .charge }.reduce(0) { $0 + $1.amount }, earlier.filter { $0.kind == .debt }.reduce(0) { $0 + $1.amount }, false)
+            }
+            for _ in 0..<20 {
                 guard let row = try await sql.raw("SELECT balance, programme_id FROM ledger_accounts WHERE id = \(bind: accountID)").first() else {
                     throw Abort(.notFound, reason: "No such account.")
                 }
@@ -238,12 +245,13 @@ struct LedgerStore: Sendable {
                     WHERE id = \(bind: accountID) AND balance >= \(bind: paid) RETURNING id
                     """).all()
                 guard !taken.isEmpty else { continue }
-                for (kind, part) in [(LedgerEntryKind.charge, paid), (.debt, owed)] where part > 0 {
+                for (kind, part, key) in [(LedgerEntryKind.charge, paid, keys.charge), (.debt, owed, keys.debt)] where part > 0 {
                     try await LedgerEntry(programmeID: programmeID, kind: kind, from: accountID, to: nil, amount: part, holdID: holdID,
-                                          memo: memo, actorID: nil, at: now).create(on: tx)
+                                          key: key, memo: memo, actorID: nil, at: now).create(on: tx)
                 }
-                return (paid, owed)
+                return (paid, owed, true)
             }
+            throw Abort(.serviceUnavailable, reason: "The account's balance kept changing; the charge is tried again.")
         }
     }
 

@@ -193,6 +193,12 @@ enum ResearchJobs {
                              problem: "Cancelled before it started; nothing was charged.")
             return
         }
+        // Network is the project's setting when the job runs, not only when it was queued.
+        if job.network, let project = try await ResearchProject.find(job.$project.id, on: app.db), !project.jobNetwork {
+            try await finish(job, queued: queued, worker: worker, status: .cancelled, result: nil,
+                             problem: try await ResearchProjects.networkRefusal(project, on: app.db) + " Nothing was charged.")
+            return
+        }
         job.status = .running
         job.startedAt = Date()
         try await job.save(on: app.db)
