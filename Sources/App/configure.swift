@@ -53,6 +53,7 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.middleware.use(RequestMetricsMiddleware())
     app.middleware.use(PlatformErrorMiddleware(environment: app.environment))
     app.middleware.use(FileMiddleware(publicDirectory: resources.publicFiles))
+    app.middleware.use(MethodNotAllowedMiddleware())  // innermost: turns the router's 404 into 405 where only the method is wrong
 
     try routes(app)
 }

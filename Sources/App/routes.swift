@@ -192,6 +192,8 @@ private func directoryRoutes(_ api: APIRoutes) {
                                                                       required: ["page", "per", "total"])], required: ["items", "metadata"])
     }
 
+    api.on(.GET, "courses", id: "listMyCourses", summary: "The courses you have a role in, by code, with your role in each; ?page=&per=.",
+           tag: "courses", response: pageOf(.ref("Course")), errors: [401: "No valid bearer token."], use: CourseController.mine)
     api.on(.GET, "users", id: "listUsers", summary: "Everyone with an account (administrators); ?q= searches email and name; ?page=&per=.",
            tag: "people", response: pageOf(.ref("User")), errors: [404: "Only administrators list people."], use: AdminController.listUsers)
     api.on(.POST, "users", id: "createUser", summary: "Create a person (administrators); the answer has their invitation link.", tag: "people",
@@ -397,7 +399,7 @@ private func gradingRoutes(_ api: APIRoutes) {
     let gradebook = JSONSchema.object([
         "columns": .array(.object(["assignmentID": .string(format: "uuid"), "title": .string(), "pointsPossible": .number,
                                    "dueAt": .string(format: "date-time"), "counted": .string()], required: ["assignmentID", "title", "counted"])),
-        "rows": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "email": .string(), "scores": .array(.number),
+        "rows": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "email": .string(), "scores": .array(.nullableNumber),
                                 "submissions": .array(.integer())], required: ["userID", "name", "email", "scores", "submissions"])),
     ], required: ["columns", "rows"])
 

@@ -115,6 +115,7 @@ import Ledger
         "POST /api/v1/me/keys": signedIn(people, anonymous: .unauthorized),
         "DELETE /api/v1/me/keys/:keyID": signedIn([.student], anonymous: .unauthorized),
         "GET /api/v1/courses/:courseID": signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        "GET /api/v1/courses": signedIn(people, anonymous: .unauthorized),
         "GET /api/v1/courses/:courseID/roster": signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         "POST /api/v1/courses/:courseID/roster": signedIn([.instructor, .admin], anonymous: .unauthorized),
         // Grading: members see released assignments and hand in (staff hand-ins are test runs); TAs grade; instructors manage.

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import Vapor
 import VaporTesting
+import Fluent
 @testable import App
 
 @Suite struct OpenAPITests {
@@ -33,6 +34,37 @@ import VaporTesting
                 let method = route.method.rawValue.lowercased()
                 #expect(paths[path]?[method] != nil, "\(route.method) \(path) is missing from the OpenAPI document")
             }
+        }
+    }
+
+    @Test func aMethodThePathDoesNotHaveAnswers405WithAllow() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let token = try await app.bearer("student1@demo.test")
+            for (method, path) in [(HTTPMethod.TRACE, "api/v1/me"), (.DELETE, "api/v1/courses"), (.PATCH, "api/v1/auth/token"), (.PUT, "v1/models")] {
+                let response = try await app.testing().sendRequest(method, path, headers: token)
+                #expect(response.status == .methodNotAllowed, "\(method) \(path): \(response.status)")
+                #expect(response.headers.first(name: "Allow")?.isEmpty == false, "\(method) \(path)")
+            }
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: token).headers.first(name: "Allow") == nil)
+            // A path the API does not have is still 404; so is a handler's own 404 (someone else's course).
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/no-such-thing", headers: token).status == .notFound)
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/courses/\(UUID())", headers: token).status == .notFound)
+        }
+    }
+
+    @Test func myCoursesAreListedWithMyRoleAndPaged() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let student = try await app.testing().sendRequest(.GET, "api/v1/courses", headers: try await app.bearer("student20@demo.test"))
+            #expect(student.status == .ok)
+            let mine = try student.content.decode(Page<CourseDTO>.self)
+            #expect(mine.items.map(\.code) == ["CS101", "CS340"] && mine.items.allSatisfy { $0.yourRole == "student" } && mine.metadata.total == 2)
+            let paged = try await app.testing().sendRequest(.GET, "api/v1/courses?per=1&page=2", headers: try await app.bearer("student20@demo.test"))
+            #expect(try paged.content.decode(Page<CourseDTO>.self).items.map(\.code) == ["CS340"])
+            let instructor = try await app.testing().sendRequest(.GET, "api/v1/courses", headers: try await app.bearer("instructor@demo.test"))
+            #expect(try instructor.content.decode(Page<CourseDTO>.self).items.allSatisfy { $0.yourRole == "instructor" })
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/courses").status == .unauthorized)
         }
     }
 

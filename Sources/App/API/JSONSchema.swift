@@ -4,6 +4,8 @@ public indirect enum JSONSchema: Sendable, Encodable {
     case integer(format: String? = "int64")
     case boolean
     case number
+    /// A number or null (OpenAPI 3.1: `type: [number, null]`), e.g. a gradebook score not yet graded.
+    case nullableNumber
     case array(JSONSchema)
     case object([String: JSONSchema], required: [String])
     case ref(String)
@@ -24,6 +26,8 @@ public indirect enum JSONSchema: Sendable, Encodable {
             try c.encode("boolean", forKey: .type)
         case .number:
             try c.encode("number", forKey: .type)
+        case .nullableNumber:
+            try c.encode(["number", "null"], forKey: .type)
         case .array(let items):
             try c.encode("array", forKey: .type)
             try c.encode(items, forKey: .items)

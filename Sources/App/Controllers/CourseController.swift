@@ -11,11 +11,15 @@ struct CourseDTO: Content {
     var yourRole: String?
 
     init(_ course: Course, access: CourseAccess) throws {
+        try self.init(course, role: access.courseRole?.rawValue ?? access.programmeRole?.rawValue)
+    }
+
+    init(_ course: Course, role: String?) throws {
         id = try course.requireID()
         code = course.code
         title = course.title
         term = course.term
-        yourRole = access.courseRole?.rawValue ?? access.programmeRole?.rawValue
+        yourRole = role
     }
 }
 
@@ -73,6 +77,16 @@ enum CourseController {
     @Sendable static func exportCSV(req: Request) async throws -> Response {
         let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
         return .csvDownload(Rosters.csv(try await Rosters.entries(of: course, on: req.db)), filename: "\(course.code)-\(course.term)-roster.csv")
+    }
+
+    /// GET /courses: the courses the caller has a role in, by code, with that role; ?page=&per=.
+    @Sendable static func mine(req: Request) async throws -> Page<CourseDTO> {
+        let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
+        return try await CourseMember.query(on: req.db).filter(\.$user.$id == user.requireID())
+            .join(Course.self, on: \CourseMember.$course.$id == \Course.$id).sort(Course.self, \.$code).with(\.$course)
+            .paginate(for: req)
+            .map { try CourseDTO($0.course, role: $0.role.rawValue) }
     }
 
     @Sendable static func show(req: Request) async throws -> CourseDTO {
