@@ -32,8 +32,8 @@ public struct GatewayPolicy: Codable, Sendable, Equatable {
 
     public init() {}
 
-    static let maxTokensCeiling = 1_000_000
-    static let maxSystemPrompt = 8_000
+    public static let maxTokensCeiling = 1_000_000
+    public static let maxSystemPrompt = 8_000
 
     /// Problems with the policy as an instructor typed it (empty when it may be saved).
     public func problems() -> [String] {

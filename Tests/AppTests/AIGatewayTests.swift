@@ -260,7 +260,10 @@ import VaporTesting
             }
             // Bad policies are refused with every problem; a student may not set one.
             let bad = try await policy(#"{"maxTokensPerRequest": 0, "allowedModels": ["gpt-9"]}"#)
-            #expect(bad.status == .unprocessableEntity && bad.body.string.contains("maxTokensPerRequest") && bad.body.string.contains("gpt-9"))
+            #expect(bad.status == .unprocessableEntity && bad.body.string.contains("maxTokensPerRequest"))
+            // A well-formed policy naming a model the platform does not offer clashes with the catalogue (409).
+            let unoffered = try await policy(#"{"allowedModels": ["gpt-9"]}"#)
+            #expect(unoffered.status == .conflict && unoffered.body.string.contains("gpt-9"))
             var student = try await rig.app.bearer("student2@demo.test")
             student.contentType = .json
             #expect(try await rig.app.testing().sendRequest(.PUT, "api/v1/courses/\(try rig.course.requireID())/ai/policy", headers: student,

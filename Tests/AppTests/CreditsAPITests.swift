@@ -121,6 +121,39 @@ import VaporTesting
         }
     }
 
+    /// Found by schemathesis (issue 19): an instructor set the default allowance to 999,999,999,999 credits in a course
+    /// of 30 students; the sum of what it would take overflowed Int64 and the arithmetic trap stopped the server for
+    /// everyone. Now it is refused like any shortfall, the server answers the next request, and nothing moved. A
+    /// negative price (which would pay people for use) is refused too.
+    @Test func aHugeDefaultAllowanceIsRefusedWithoutStoppingTheServerAndPricesAreNotNegative() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let (programme, course, _) = try await ids(app)
+            _ = try await send(app, .POST, "api/v1/programmes/\(programme)/credits/grants", as: "admin@demo.test", ["amount": 100])
+            _ = try await send(app, .POST, "api/v1/programmes/\(programme)/credits/allocations", as: "admin@demo.test",
+                               ["courseID": course.uuidString, "amount": 50])
+            // Ten allowances below the new default: ten times 999,999,999,999 credits is past Int64's micro-credits.
+            for number in 1...10 {
+                let student = try #require(try await User.query(on: app.db).filter(\.$email == "student\(number)@demo.test").first()).requireID()
+                let set = try await send(app, .PUT, "api/v1/courses/\(course)/credits/allowances/\(student)", as: "instructor@demo.test", ["amount": 1])
+                #expect(set.status == .ok)
+            }
+            let before = try await LedgerEntry.query(on: app.db).count()
+            let huge = try await send(app, .PUT, "api/v1/courses/\(course)/credits/default-allowance", as: "instructor@demo.test",
+                                      ["amount": 999_999_999_999])
+            #expect(huge.status == .conflict)
+            #expect(try await LedgerEntry.query(on: app.db).count() == before)
+            let still = try await send(app, .GET, "api/v1/courses/\(course)/credits", as: "instructor@demo.test")
+            #expect(still.status == .ok)
+            #expect(try still.content.decode(PlaceCreditsDTO.self).allocation.defaultAllowance != Credits(whole: 999_999_999_999))
+            let negative = try await send(app, .POST, "api/v1/credits/prices", as: "admin@demo.test",
+                                          ["meter": "sandbox_cpu_second", "price": -1, "effectiveFrom": "2099-01-01"])
+            #expect(negative.status == .unprocessableEntity)
+            #expect(try await LedgerPrice.query(on: app.db).filter(\.$price < 0).count() == 0)
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+
     @Test func adminsKeepAVersionedPriceList() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()
@@ -131,7 +164,7 @@ import VaporTesting
                                ["meter": "sandbox_cpu_second", "price": "0.02", "effectiveFrom": "2026-09-01"])
             let again = try await send(app, .POST, "api/v1/credits/prices", as: "admin@demo.test",
                                        ["meter": "sandbox_cpu_second", "price": "0.03", "effectiveFrom": "2026-09-01"])
-            #expect(again.status == .unprocessableEntity)
+            #expect(again.status == .conflict)
             let unknown = try await send(app, .POST, "api/v1/credits/prices", as: "admin@demo.test",
                                          ["meter": "gpu_minutes", "price": "1", "effectiveFrom": "2026-09-01"])
             #expect(unknown.status == .unprocessableEntity)

@@ -48,7 +48,7 @@ import VaporTesting
             // The same code in the same term twice is refused.
             let again = try await send(app, .POST, "api/v1/programmes/\(programme.id)/courses", as: "instructor@demo.test",
                                        ["code": "EAI200", "title": "Again", "term": "Spring 2027", "startsOn": "2027-02-01", "endsOn": "2027-06-30"])
-            #expect(again.status == .unprocessableEntity)
+            #expect(again.status == .conflict)  // taken: it clashes with what exists (409), the input itself is fine
             let changed = try await send(app, .PATCH, "api/v1/courses/\(courseID)", as: "instructor@demo.test", ["title": "Edge inference at scale"])
             #expect(try changed.content.decode(CourseDTO.self).title == "Edge inference at scale")
             #expect(try await Course.find(courseID, on: app.db)?.code == "EAI200")
@@ -89,13 +89,43 @@ import VaporTesting
         }
     }
 
+    /// Found by schemathesis (issue 19): the same new person added to a course by several requests at once made the
+    /// losers answer 500 ("database is locked" on SQLite, a unique violation on PostgreSQL). Each request now waits
+    /// its turn to write, and one that finds the person created meanwhile answers 409 or adds them: never 500, and the
+    /// person exists once.
+    @Test func aNewPersonAddedByManyRequestsAtOnceExistsOnceAndNoRequestFails() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cc-race-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // A file, as deployments use (the in-memory test database has a single connection and never meets the lock).
+        let database: DatabaseURL? = TestDatabase.postgresServer == nil ? .sqliteFile(path: folder.appendingPathComponent("race.sqlite").path) : nil
+        try await withTestApp(database: database) { app in
+            try await app.loadDemoData()
+            let course = try #require(try await Course.query(on: app.db).filter(\.$code == "CS101").first()).requireID()
+            var bearer = try await app.bearer("instructor@demo.test")
+            bearer.contentType = .json
+            let headers = bearer, body = try json(["email": "newcomer@demo.test", "name": "New Comer", "role": "student"])
+            let statuses = try await withThrowingTaskGroup(of: HTTPStatus.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await app.testing().sendRequest(.PUT, "api/v1/courses/\(course)/members", headers: headers, body: body).status }
+                }
+                return try await group.reduce(into: [HTTPStatus]()) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == .ok || $0 == .conflict }, "\(statuses)")
+            #expect(statuses.contains(.ok))
+            #expect(try await User.query(on: app.db).filter(\.$email == "newcomer@demo.test").count() == 1)
+            #expect(try await CourseMember.query(on: app.db).filter(\.$course.$id == course).join(User.self, on: \CourseMember.$user.$id == \User.$id)
+                .filter(User.self, \.$email == "newcomer@demo.test").count() == 1)
+        }
+    }
+
     @Test func instructorsAddOnePersonAndTAsCannot() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()
             let id = try #require(try await Course.query(on: app.db).filter(\.$code == "CS340").first()).requireID()
             let path = "api/v1/courses/\(id)/members"
             let nameless = try await send(app, .PUT, path, as: "instructor@demo.test", ["email": "new.student@demo.test", "role": "student"])
-            #expect(nameless.status == .unprocessableEntity)
+            #expect(nameless.status == .conflict)
             #expect(try await User.query(on: app.db).filter(\.$email == "new.student@demo.test").count() == 0)
             let added = try await send(app, .PUT, path, as: "instructor@demo.test",
                                        ["email": "new.student@demo.test", "role": "student", "name": "Nova Student"])
@@ -133,7 +163,7 @@ import VaporTesting
             #expect(added.status == .ok)
             #expect(try await send(app, .PUT, path, as: "mentor@partner.test", ["email": "student21@demo.test", "role": "member"]).status == .notFound)
             // The demo project is active: its PI may complete it (the lifecycle's rules apply to PATCH too).
-            #expect(try await send(app, .PATCH, "api/v1/projects/\(id)", as: "instructor@demo.test", ["status": "submitted"]).status == .unprocessableEntity)
+            #expect(try await send(app, .PATCH, "api/v1/projects/\(id)", as: "instructor@demo.test", ["status": "submitted"]).status == .conflict)
             let project = try await send(app, .PATCH, "api/v1/projects/\(id)", as: "instructor@demo.test", ["status": "completed"])
             #expect(try project.content.decode(ProjectDTO.self).status == "completed")
             #expect(try project.content.decode(ProjectDTO.self).members.count == 4)
@@ -151,7 +181,7 @@ import VaporTesting
             #expect(newUser.user.email == "dana@example.edu" && !newUser.user.hasPassword)
             #expect(newUser.invitation.contains("/set-password?token="))
             let duplicate = try await send(app, .POST, "api/v1/users", as: "admin@demo.test", ["email": "dana@example.edu", "name": "Again"])
-            #expect(duplicate.status == .unprocessableEntity)
+            #expect(duplicate.status == .conflict)
             let search = try await send(app, .GET, "api/v1/users?q=student2&per=5", as: "admin@demo.test")
             let page = try search.content.decode(Page<UserDTO>.self)
             #expect(page.metadata.total == 11)  // student2, student20…29

@@ -81,8 +81,8 @@ enum AICatalogue {
                            + "CAMPUSCLOUD_AI_PARTNER_KEY — never the secret itself, and no other variable of the machine.")
             }
         }
-        if let name, try await AIProvider.query(on: db).filter(\.$name == name).first() != nil { checks.add("a provider named '\(name)' exists.") }
         try checks.finish()
+        if let name, try await AIProvider.query(on: db).filter(\.$name == name).first() != nil { throw InputRejection.conflict("a provider named '\(name)' exists.") }
         let provider = AIProvider(name: name!, baseURL: url!, secretEnv: secretEnv?.isEmpty == false ? secretEnv : nil)
         try await provider.create(on: db)
         app.gatewayCache.forgetAll()
@@ -105,11 +105,12 @@ enum AICatalogue {
         let upstream = checks.text(input.upstreamName.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } ?? input.name, "upstreamName", max: 200)
         let providers = try await AIProvider.query(on: db).all()
         let provider = providers.first { $0.name == input.provider }
-        if provider == nil { checks.add("provider '\(input.provider ?? "")' is not registered; add it first.") }
+        var missing: [String] = []
+        if provider == nil { missing.append("provider '\(input.provider ?? "")' is not registered; add it first.") }
         var fallback: AIProvider?
         if let wanted = input.fallbackProvider, !wanted.isEmpty {
             fallback = providers.first { $0.name == wanted }
-            if fallback == nil { checks.add("fallbackProvider '\(wanted)' is not registered.") }
+            if fallback == nil { missing.append("fallbackProvider '\(wanted)' is not registered.") }
         }
         func price(_ text: String?, _ label: String) -> Credits? {
             guard let text, let credits = Credits.parse(text.trimmingCharacters(in: .whitespaces)), credits >= .zero else {
@@ -118,8 +119,9 @@ enum AICatalogue {
             return credits
         }
         let input1 = price(input.inputPrice, "inputPrice"), output = price(input.outputPrice ?? (kind == .embedding ? "0" : nil), "outputPrice")
-        if let name, try await AIModel.query(on: db).filter(\.$name == name).first() != nil { checks.add("a model named '\(name)' exists.") }
+        if let name, try await AIModel.query(on: db).filter(\.$name == name).first() != nil { missing.append("a model named '\(name)' exists.") }
         try checks.finish()
+        if !missing.isEmpty { var conflict = InputRejection(missing); conflict.status = .conflict; throw conflict }
         let model = AIModel(name: name!, kind: kind!, providerID: try provider!.requireID(), fallbackID: fallback?.id, upstreamName: upstream!)
         let now = Date()
         try await app.writeTransaction(on: db) { tx in
@@ -178,7 +180,7 @@ enum AIKeys {
         let label = checks.text(name, "name", max: 100)
         try checks.finish()
         let live = try await AIKey.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$revokedAt == nil).count()
-        guard live < 20 else { throw InputRejection("You have 20 live AI keys; revoke one first.") }
+        guard live < 20 else { throw InputRejection.conflict("You have 20 live AI keys; revoke one first.") }
         let (token, prefix, hash) = TokenCodec.generate()
         let key = AIKey(userID: try user.requireID(), courseID: courseID, projectID: projectID, name: label!, prefix: prefix, secretHash: hash)
         try await key.create(on: db)
@@ -279,8 +281,9 @@ enum AIPolicies {
         if let days = input.promptRetentionDays { policy.promptRetentionDays = days }
         var problems = policy.problems()
         let known = Set(try await AIModel.query(on: db).all().map(\.name))
-        for model in policy.allowedModels where !known.contains(model) { problems.append("allowedModels: '\(model)' is not a model of this platform.") }
         guard problems.isEmpty else { throw InputRejection(problems) }
+        let unknown = policy.allowedModels.filter { !known.contains($0) }.map { "allowedModels: '\($0)' is not a model of this platform." }
+        guard unknown.isEmpty else { var conflict = InputRejection(unknown); conflict.status = .conflict; throw conflict }
         let text = String(decoding: try JSONEncoder.gateway.encode(policy), as: UTF8.self)
         if let record = try await AIPolicyRecord.query(on: db).filter(\.$course.$id == courseID).first() {
             record.policy = text

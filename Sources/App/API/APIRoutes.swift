@@ -10,9 +10,12 @@ final class APIRoutes {
 
     private let signedIn: any RoutesBuilder
 
+    /// What a 422 means on every route that reads an input.
+    static let invalid = "The input has problems; error.problems lists each one. Nothing was changed."
+
     /// Every API request may carry a bearer token; routes declared with `auth: true` (the default) require one.
     init(_ builder: any RoutesBuilder, prefix: [PathComponent]) {
-        self.builder = builder.grouped(prefix).grouped(BearerAuthenticator())
+        self.builder = builder.grouped(prefix).grouped(BearerAuthenticator(), PathIDMiddleware())
         self.prefix = prefix
         signedIn = self.builder.grouped(User.guardMiddleware(throwing: Abort(.unauthorized,
             reason: "Sign in first: send Authorization: Bearer <token>. Get a token from POST /api/v1/auth/token or create a key on your profile page.")))
@@ -20,13 +23,16 @@ final class APIRoutes {
 
     static let sharedSchemas: [String: JSONSchema] = [
         "Error": .object([
-            "error": .object(["message": .string(), "type": .string(), "code": .string()], required: ["message", "type"]),
+            "error": .object(["message": .string(), "type": .string(), "code": .string(), "problems": .array(.string())],
+                             required: ["message", "type"]),
         ], required: ["error"]),
     ]
 
     func schema(_ name: String, _ schema: JSONSchema) { schemas[name] = schema }
 
-    /// `path` is relative to the API prefix, with `:name` for parameters (Vapor's syntax).
+    /// `path` is relative to the API prefix, with `:name` for parameters (Vapor's syntax). Besides `errors`, the
+    /// document lists what every route of its kind may answer: 401 without a valid token, 404 for an id that is not
+    /// there or not the caller's, 400 and 422 for an unreadable or unacceptable input.
     @discardableResult
     func on<R: AsyncResponseEncodable>(
         _ method: HTTPMethod, _ path: String, id: String, summary: String, tag: String,
@@ -39,13 +45,39 @@ final class APIRoutes {
             if case .parameter(let name) = component { return "{\(name)}" }
             return component.description
         }
+        var answers = errors
+        if auth { answers[401] = answers[401] ?? "No valid bearer token." }
+        if components.contains(where: { if case .parameter = $0 { true } else { false } }) {
+            answers[404] = answers[404] ?? "No such thing, or not yours."
+        }
+        if request != nil {
+            answers[400] = answers[400] ?? "The body could not be read (not \(requestType))."
+            answers[415] = answers[415] ?? "The body is not \(requestType) (Content-Type)."
+            answers[422] = answers[422] ?? Self.invalid
+        }
         operations.append(APIOperation(
             method: method, path: "/" + documented.joined(separator: "/"), operationID: id, summary: summary, tag: tag,
-            request: request, requestType: requestType, response: response, responseStatus: status, errors: errors, requiresAuth: auth))
+            request: request.map { requestType == "application/json" ? $0.closed : $0 },
+            requestType: requestType, response: response, responseStatus: status, errors: answers, requiresAuth: auth))
         return (auth ? signedIn : builder).on(method, components, body: body, use: handler)
     }
 
     func document(version: String) -> OpenAPIDocument {
         OpenAPIDocument(operations: operations, schemas: schemas, version: version)
+    }
+}
+
+/// Every path parameter of the API is an id (a UUID): one that is not a UUID names nothing, so it answers 404 like
+/// an id that is not there, before any handler runs.
+struct PathIDMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let names: [String] = request.route?.path.compactMap { component -> String? in
+            if case .parameter(let name) = component { return name }
+            return nil
+        } ?? []
+        for name in names where request.parameters.get(name, as: UUID.self) == nil {
+            throw Abort(.notFound, reason: "No such \(name.dropLast(2)): '\(request.parameters.get(name) ?? "")' is not an id.")
+        }
+        return try await next.respond(to: request)
     }
 }

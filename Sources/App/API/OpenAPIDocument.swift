@@ -62,7 +62,7 @@ struct OpenAPIDocument: Content {
             for (status, text) in op.errors { responses[String(status)] = Answer(description: text, content: errorSchema) }
             let parameters = op.path.split(separator: "/")
                 .filter { $0.hasPrefix("{") && $0.hasSuffix("}") }
-                .map { Parameter(name: String($0.dropFirst().dropLast()), schema: SchemaBox(.string())) }
+                .map { Parameter(name: String($0.dropFirst().dropLast()), schema: SchemaBox(.string(format: "uuid"))) }
             paths[op.path, default: [:]][op.method.rawValue.lowercased()] = Operation(
                 operationId: op.operationID,
                 summary: op.summary,

@@ -173,12 +173,6 @@ enum Submissions {
 }
 
 extension Application {
-    /// A transaction that writes several rows. On SQLite, such transactions from this process are queued (one writer
-    /// at a time, as the ledger's are) so they wait rather than fail on a locked database.
-    func writeTransaction<T: Sendable>(on db: any Database, _ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
-        try await writing { try await db.transaction { tx in try await body(tx) } }
-    }
-
     /// Runs `body`, which writes, in this process's turn to write: on SQLite the write queue (`LedgerWriteGate`),
     /// so this process's writers wait for each other in order and are woken at once, rather than meeting SQLite's
     /// lock and sleeping in its busy handler (a millisecond and more, while a sandbox slot waits); on PostgreSQL

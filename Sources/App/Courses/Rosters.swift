@@ -83,9 +83,9 @@ enum Rosters {
     /// Writes a checked roster in one transaction: new people, new memberships, changed roles.
     /// `link` turns a set-password path into the address people use.
     static func apply(_ rows: [RosterRow], to course: Course, link: @escaping @Sendable (String) -> String = { $0 },
-                      on db: any Database) async throws -> RosterImportSummary {
+                      writes: Writes) async throws -> RosterImportSummary {
         let courseID = try course.requireID()
-        return try await db.transaction { db in
+        return try await writes.transaction { db in
             let emails = rows.map(\.email)
             var users = Dictionary(uniqueKeysWithValues: try await User.query(on: db).filter(\.$email ~~ emails).all().map { ($0.email, $0) })
             var newPeople: [String] = [], invitations: [RosterImportSummary.Invitation] = []

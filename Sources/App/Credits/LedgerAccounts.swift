@@ -118,7 +118,12 @@ extension LedgerStore {
         let parent = try await allocation(of: place)
         let below = try await LedgerAccount.query(on: db).filter(\.$parent.$id == parent.requireID()).filter(\.$kind == .allowance).all()
             .filter { Self.given($0) < amount.micro }
-        let needed = below.reduce(Int64(0)) { $0 + amount.micro - Self.given($1) }
+        // Summed without overflow: a large default times many members (each up to `Credits.maximum`) could pass
+        // Int64; such a sum is more than any allocation holds, so it is refused like any other shortfall.
+        let needed = below.reduce(Int64(0)) { sum, account in
+            let (total, overflow) = sum.addingReportingOverflow(amount.micro - Self.given(account))
+            return overflow ? Int64.max : total
+        }
         guard needed <= parent.balance else {
             throw LedgerRefusal.notEnough(account: parent.label, available: Credits(micro: parent.balance), needed: Credits(micro: needed))
         }

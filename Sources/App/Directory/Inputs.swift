@@ -4,10 +4,18 @@
 import Foundation
 import Vapor
 
-/// The input was read but is not acceptable; `problems` says what to fix, one sentence each.
+/// The input was read but is not acceptable; `problems` says what to fix, one sentence each. 422 when the input
+/// itself is wrong; 409 (`conflict`) when it is well formed but clashes with what exists now (a taken email, a step
+/// the lifecycle does not allow from here, a name that is not registered), so it could succeed another time.
 struct InputRejection: AbortError, DetailedError {
     var problems: [String]
-    var status: HTTPResponseStatus { .unprocessableEntity }
+    var status: HTTPResponseStatus = .unprocessableEntity
+
+    static func conflict(_ problems: String...) -> InputRejection {
+        var rejection = InputRejection(problems)
+        rejection.status = .conflict
+        return rejection
+    }
     var reason: String { problems.count == 1 ? problems[0] : "Nothing was changed: \(problems.count) problems. " + problems.joined(separator: " ") }
     var details: [String] { problems }
 
@@ -48,14 +56,15 @@ struct InputChecks {
 
     mutating func add(_ problem: String) { problems.append(problem) }
 
-    /// A required text of 1…max characters after trimming; nil (with a problem) when missing or too long.
+    /// A required text: not blank, at most `max` characters as sent; trimmed. nil (with a problem) when missing or too long.
     mutating func text(_ value: String?, _ label: String, max: Int = 200, required: Bool = true) -> String? {
         let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let trimmed, !trimmed.isEmpty else {
             if required { problems.append("\(label) is missing.") }
             return value == nil ? nil : (required ? nil : "")
         }
-        guard trimmed.count <= max else { problems.append("\(label) is longer than \(max) characters."); return nil }
+        // Counted as sent (spaces included), as the API document's maxLength counts it.
+        guard value!.count <= max else { problems.append("\(label) is longer than \(max) characters."); return nil }
         return trimmed
     }
 

@@ -102,17 +102,25 @@ enum People {
     // MARK: Accounts (administrators)
 
     /// Creates a person without a password and returns the invitation path with which they set one.
-    static func create(_ input: NewUserInput, on db: any Database) async throws -> (User, String) {
+    static func create(_ input: NewUserInput, writes: Writes) async throws -> (User, String) {
         var checks = InputChecks()
         let email = checks.email(input.email), name = checks.text(input.name, "name")
         try checks.finish()
-        return try await db.transaction { db in
+        return try await writes.transaction { db in
             if try await User.query(on: db).filter(\.$email == email!).first() != nil {
-                throw InputRejection("There is already a person with the email \(email!).")
+                throw InputRejection.conflict("There is already a person with the email \(email!).")
             }
             let user = User(email: email!, displayName: name!, passwordHash: nil, isAdmin: input.isAdmin ?? false)
-            try await user.create(on: db)
+            try await create(user, on: db)
             return (user, try await PasswordLinks.issue(for: user, purpose: .invitation, on: db))
+        }
+    }
+
+    /// Creates the account; the same email created at the same moment by another request is a conflict (409), not an
+    /// error of the platform's.
+    private static func create(_ user: User, on db: any Database) async throws {
+        do { try await user.create(on: db) } catch where LedgerStore.isUniqueViolation(error) {
+            throw InputRejection.conflict("There is already a person with the email \(user.email).")
         }
     }
 
@@ -145,11 +153,12 @@ enum People {
     /// Adds the person with this email to the place, or changes their role there. For courses a new email with a
     /// name creates the person (the returned invitation path is for them); elsewhere the person must exist.
     static func setMember<M: PlaceMembership>(_ type: M.Type, place: UUID, _ input: MembershipInput, allowNewPeople: Bool,
-                                              on db: any Database) async throws -> (MemberDTO, invitation: String?) {
+                                              writes: Writes) async throws -> (MemberDTO, invitation: String?) {
         var checks = InputChecks()
         let email = checks.email(input.email), role = checks.choice(input.role, "role", as: M.Role.self)
+        if let name = input.name { _ = checks.text(name, "name") }
         try checks.finish()
-        return try await db.transaction { db in
+        return try await writes.transaction { db in
             var invitation: String?
             let user: User
             if let existing = try await User.query(on: db).filter(\.$email == email!).first() {
@@ -157,13 +166,13 @@ enum People {
             } else if allowNewPeople {
                 var checks = InputChecks()
                 guard let name = checks.text(input.name, "name") else {
-                    throw InputRejection("\(email!) has no account yet; give their name too and they get an invitation link.")
+                    throw InputRejection.conflict("\(email!) has no account yet; give their name too and they get an invitation link.")
                 }
                 user = User(email: email!, displayName: name, passwordHash: nil)
-                try await user.create(on: db)
+                try await create(user, on: db)
                 invitation = try await PasswordLinks.issue(for: user, purpose: .invitation, on: db)
             } else {
-                throw InputRejection("Nobody has the email \(email!). An administrator creates their account first.")
+                throw InputRejection.conflict("Nobody has the email \(email!). An administrator creates their account first.")
             }
             let userID = try user.requireID()
             let membership: M

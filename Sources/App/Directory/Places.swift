@@ -51,7 +51,7 @@ enum Places {
         checks.order(starts, ends)
         try checks.finish()
         if try await Programme.query(on: db).filter(\.$name == name!).first() != nil {
-            throw InputRejection("There is already a programme called \(name!).")
+            throw InputRejection.conflict("There is already a programme called \(name!).")
         }
         let programme = Programme(name: name!, partnerOrganisation: partner!, startsOn: starts!, endsOn: ends!, description: description)
         try await programme.create(on: db)
@@ -68,7 +68,7 @@ enum Places {
         checks.order(starts ?? programme.startsOn, ends ?? programme.endsOn)
         try checks.finish()
         if let name, name != programme.name, try await Programme.query(on: db).filter(\.$name == name).first() != nil {
-            throw InputRejection("There is already a programme called \(name).")
+            throw InputRejection.conflict("There is already a programme called \(name).")
         }
         if let name { programme.name = name }
         if let partner { programme.partnerOrganisation = partner }
@@ -113,7 +113,7 @@ enum Places {
 
     private static func requireUnique(code: String, term: String, in programmeID: UUID, except: UUID?, on db: any Database) async throws {
         let clash = try await Course.query(on: db).filter(\.$programme.$id == programmeID).filter(\.$code == code).filter(\.$term == term).first()
-        if let clash, clash.id != except { throw InputRejection("The programme already has \(code) in \(term).") }
+        if let clash, clash.id != except { throw InputRejection.conflict("The programme already has \(code) in \(term).") }
     }
 
     // MARK: Research projects

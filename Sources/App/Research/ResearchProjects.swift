@@ -90,7 +90,7 @@ enum ResearchProjects {
         guard let who = ProjectLifecycle.actor(for: from, to: to!) else {
             let next = (ProjectLifecycle.transitions[from] ?? [:]).keys.map(\.rawValue).sorted()
             let options = next.joined(separator: " or ")
-            throw InputRejection("A \(from.rawValue) project cannot become \(to!.rawValue)" + (next.isEmpty ? "." : "; it can become \(options)."))
+            throw InputRejection.conflict("A \(from.rawValue) project cannot become \(to!.rawValue)" + (next.isEmpty ? "." : "; it can become \(options)."))
         }
         switch who {
         case .pi:

@@ -69,7 +69,7 @@ enum CourseController {
         case .failure(let rejected):
             return try await render(req, course, user, access, problems: rejected.problems).encodeResponse(status: .unprocessableEntity, for: req)
         case .success(let rows):
-            let summary = try await Rosters.apply(rows, to: course, link: req.application.platformConfig.absolute, on: req.db)
+            let summary = try await Rosters.apply(rows, to: course, link: req.application.platformConfig.absolute, writes: req.writes)
             return try await render(req, course, user, access, summary: summary).encodeResponse(for: req)
         }
     }
@@ -110,7 +110,7 @@ enum CourseController {
     @Sendable static func setMember(req: Request) async throws -> CourseMemberDTO {
         let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
         let (member, invitation) = try await People.setMember(CourseMember.self, place: course.requireID(), try req.input(MembershipInput.self),
-                                                              allowNewPeople: true, on: req.db)
+                                                              allowNewPeople: true, writes: req.writes)
         return CourseMemberDTO(member: member, invitation: invitation.map(req.application.platformConfig.absolute))
     }
 
@@ -135,7 +135,7 @@ enum CourseController {
         return try await req.formAction(back: "/courses/\(try course.requireID())", render: { try await render(req, course, user, access, page: $0) }) {
             var input = try req.input(MembershipInput.self)
             if input.name?.isEmpty == true { input.name = nil }
-            let (member, invitation) = try await People.setMember(CourseMember.self, place: course.requireID(), input, allowNewPeople: true, on: req.db)
+            let (member, invitation) = try await People.setMember(CourseMember.self, place: course.requireID(), input, allowNewPeople: true, writes: req.writes)
             let added = "\(member.name) is now \(member.role) in \(course.code)."
             guard let invitation else { return added }
             return added + " They have no account yet: give them this invitation link (valid 14 days, once): "
@@ -156,7 +156,7 @@ enum CourseController {
         guard let body = req.body.data else { throw Abort(.badRequest, reason: "Send the roster CSV as the request body (Content-Type: text/csv).") }
         switch Rosters.parse(Data(buffer: body)) {
         case .failure(let rejected): throw RosterRejection(problems: rejected.problems)
-        case .success(let rows): return try await Rosters.apply(rows, to: course, link: req.application.platformConfig.absolute, on: req.db)
+        case .success(let rows): return try await Rosters.apply(rows, to: course, link: req.application.platformConfig.absolute, writes: req.writes)
         }
     }
 

@@ -290,10 +290,11 @@ enum CreditsController {
         var checks = InputChecks()
         let meter = Meter(input.meter.trimmingCharacters(in: .whitespaces))
         if !meter.isKnown { checks.add("meter '\(input.meter)' is not one of sandbox_cpu_second, sandbox_wall_second, lab_hour, model_input_tokens:MODEL, model_output_tokens:MODEL.") }
+        if input.price < .zero { checks.add("price is 0 or more credits (a negative price would pay for use).") }
         let from = checks.date(input.effectiveFrom, "effectiveFrom")
         try checks.finish()
         if try await LedgerPrice.query(on: req.db).filter(\.$meter == meter.name).filter(\.$effectiveFrom == from!).first() != nil {
-            throw InputRejection("\(meter) already has a price from \(input.effectiveFrom); a new price takes effect at a new time.")
+            throw InputRejection.conflict("\(meter) already has a price from \(input.effectiveFrom); a new price takes effect at a new time.")
         }
         let price = LedgerPrice(meter: meter.name, price: input.price.micro, effectiveFrom: from!)
         try await price.create(on: req.db)
@@ -333,12 +334,12 @@ enum CreditsController {
         switch (courseID, projectID) {
         case (let id?, nil):
             guard let course = try await Course.find(id, on: db), course.$programme.id == programmeID else {
-                throw InputRejection("The programme has no course with the id \(id).")
+                throw InputRejection.conflict("The programme has no course with the id \(id).")
             }
             return .course(course)
         case (nil, let id?):
             guard let project = try await ResearchProject.find(id, on: db), project.$programme.id == programmeID else {
-                throw InputRejection("The programme has no project with the id \(id).")
+                throw InputRejection.conflict("The programme has no project with the id \(id).")
             }
             return .project(project)
         default:

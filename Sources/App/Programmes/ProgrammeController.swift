@@ -51,7 +51,7 @@ enum ProgrammeController {
         let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
         return try await req.formAction(back: "/programmes/\(try programme.requireID())", render: { try await render(req, programme, user, role, $0) }) {
             let (member, _) = try await People.setMember(ProgrammeMember.self, place: programme.requireID(), try req.input(MembershipInput.self),
-                                                         allowNewPeople: false, on: req.db)
+                                                         allowNewPeople: false, writes: req.writes)
             return "\(member.name) is now \(member.role) of the programme."
         }
     }
@@ -114,7 +114,7 @@ enum ProgrammeController {
     @Sendable static func setMember(req: Request) async throws -> MemberDTO {
         let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
         return try await People.setMember(ProgrammeMember.self, place: programme.requireID(), try req.input(MembershipInput.self),
-                                          allowNewPeople: false, on: req.db).0
+                                          allowNewPeople: false, writes: req.writes).0
     }
 
     @Sendable static func removeMember(req: Request) async throws -> HTTPStatus {

@@ -43,7 +43,7 @@ enum AdminController {
         return try await req.formAction(back: "/admin/users", render: { try await renderUsers(req, $0) }) {
             var input = try req.input(NewUserInput.self)
             input.isAdmin = input.isAdmin ?? false
-            let (user, invitation) = try await People.create(input, on: req.db)
+            let (user, invitation) = try await People.create(input, writes: req.writes)
             return "Created \(user.email). Give them this invitation link (valid 14 days, once): " + req.application.platformConfig.absolute(invitation)
         }
     }
@@ -114,7 +114,7 @@ enum AdminController {
 
     @Sendable static func createUser(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
-        let (user, invitation) = try await People.create(try req.input(NewUserInput.self), on: req.db)
+        let (user, invitation) = try await People.create(try req.input(NewUserInput.self), writes: req.writes)
         return try await NewUserDTO(user: try UserDTO(user), invitation: req.application.platformConfig.absolute(invitation))
             .encodeResponse(status: .created, for: req)
     }

@@ -54,7 +54,7 @@ enum ProjectController {
         let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
         return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
             let (member, _) = try await People.setMember(ProjectMember.self, place: project.requireID(), try req.input(MembershipInput.self),
-                                                         allowNewPeople: false, on: req.db)
+                                                         allowNewPeople: false, writes: req.writes)
             return "\(member.name) is now \(member.role) of the project."
         }
     }
@@ -178,7 +178,7 @@ enum ProjectController {
     @Sendable static func setMember(req: Request) async throws -> ProjectDTO.Member {
         let (project, _, _) = try await req.project(for: Policy.Action.manageProject)
         let (member, _) = try await People.setMember(ProjectMember.self, place: project.requireID(), try req.input(MembershipInput.self),
-                                                     allowNewPeople: false, on: req.db)
+                                                     allowNewPeople: false, writes: req.writes)
         return ProjectDTO.Member(userID: member.userID, name: member.name, role: member.role)
     }
 

@@ -52,7 +52,11 @@ struct ProfilePage: Encodable {
 }
 
 enum ProfileController {
-    struct NewKey: Content { var name: String }
+    struct NewKey: DirectoryInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case name }
+        typealias Fields = CodingKeys
+        var name: String
+    }
 
     @Sendable static func page(req: Request) async throws -> View {
         try await render(req, newToken: nil, newKeyName: nil)
@@ -61,7 +65,7 @@ enum ProfileController {
     @Sendable static func createKeyFromForm(req: Request) async throws -> View {
         let user = try req.auth.require(User.self)
         try Policy.require(user, can: .viewSelf)
-        let (token, key) = try await APIKeys.issue(to: user, name: try req.content.decode(NewKey.self).name, kind: .personal, on: req.db)
+        let (token, key) = try await APIKeys.issue(to: user, name: try req.input(NewKey.self).name, kind: .personal, on: req.db)
         return try await render(req, newToken: token, newKeyName: key.name)
     }
 
@@ -80,7 +84,7 @@ enum ProfileController {
     @Sendable static func createKey(req: Request) async throws -> Response {
         let user = try req.auth.require(User.self)
         try Policy.require(user, can: .viewSelf)
-        let (token, key) = try await APIKeys.issue(to: user, name: try req.content.decode(NewKey.self).name, kind: .personal, on: req.db)
+        let (token, key) = try await APIKeys.issue(to: user, name: try req.input(NewKey.self).name, kind: .personal, on: req.db)
         return try await NewAPIKeyDTO(token: token, key: APIKeyDTO(key)).encodeResponse(status: .created, for: req)
     }
 

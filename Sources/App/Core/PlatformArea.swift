@@ -1,0 +1,21 @@
+// One feature area of the platform (courses, grading, credits, research, the AI gateway, …) registers its pages and
+// its JSON API in one file next to its controllers; `routes.swift` only lists the areas.
+import Vapor
+
+protocol PlatformArea {
+    /// Web pages. `pages.open` has sessions and CSRF checks; `pages.signedIn` also sends strangers to /signin.
+    static func pages(_ pages: PageRoutes)
+    /// JSON routes under /api/v1, each declared with its OpenAPI description (`APIRoutes.on`).
+    static func api(_ api: APIRoutes)
+}
+
+extension PlatformArea {
+    static func pages(_ pages: PageRoutes) {}
+    static func api(_ api: APIRoutes) {}
+}
+
+/// The two page groups every area registers into.
+struct PageRoutes {
+    let open: any RoutesBuilder
+    let signedIn: any RoutesBuilder
+}

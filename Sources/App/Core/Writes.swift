@@ -1,0 +1,40 @@
+// Where domain code writes: the database and this process's turn to write. On SQLite one transaction writes at a time,
+// and a transaction that read first and writes later fails ("database is locked", SQLITE_BUSY_SNAPSHOT) when another
+// connection wrote in between, whatever the busy timeout. So on SQLite a write transaction takes the write lock first
+// (others wait in the busy timeout), and this process's write transactions queue at `LedgerWriteGate`; on
+// PostgreSQL it is an ordinary transaction. Domain functions that write several rows take a `Writes` rather than an
+// Application; handlers pass `req.writes`.
+import Fluent
+import SQLKit
+import Vapor
+
+struct Writes: Sendable {
+    let db: any Database
+    /// Set on SQLite only (see `useDatabase`).
+    let gate: LedgerWriteGate?
+
+    /// `body` in one transaction, in this process's turn to write.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        guard let gate, !db.inTransaction else { return try await db.transaction(body) }
+        return try await gate.run {
+            try await db.transaction { tx in
+                // A write first, so the transaction holds SQLite's write lock from its start (as BEGIN IMMEDIATE
+                // would; Fluent begins deferred): it waits for other writers in the busy timeout, and no other
+                // connection can write between its reads and its writes. The statement changes no row.
+                try await tx.sqlDatabase().raw("UPDATE \(unsafeRaw: PlatformSetting.schema) SET value = value WHERE 0 = 1").run()
+                return try await body(tx)
+            }
+        }
+    }
+}
+
+extension Request {
+    var writes: Writes { Writes(db: db, gate: application.ledgerGate) }
+}
+
+extension Application {
+    /// A transaction that writes several rows, in this process's turn to write (see `Writes`).
+    func writeTransaction<T: Sendable>(on db: any Database, _ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        try await Writes(db: db, gate: ledgerGate).transaction(body)
+    }
+}

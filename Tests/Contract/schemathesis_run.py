@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""The JSON API against its own document (issue 19): schemathesis with every check on, as an administrator, an
+instructor and a student, against `campuscloud demo` on a fresh SQLite database, with real ids of the demo's
+programme, course, assignment, submission, project, job and people filled into the path parameters (otherwise
+nearly every generated request would meet a 404 and test little). Any failure fails the run.
+
+Usage: schemathesis_run.py PATH/TO/campuscloud [--max-examples N] [--role admin|instructor|student ...]
+Needs `pip install schemathesis` (scripts/test does it in a venv)."""
+import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+
+parser = argparse.ArgumentParser()
+parser.add_argument("binary")
+parser.add_argument("--max-examples", type=int, default=int(os.environ.get("CONTRACT_EXAMPLES", "25")))
+parser.add_argument("--role", action="append", choices=["admin", "instructor", "student"])
+parser.add_argument("--schemathesis", default=shutil.which("schemathesis") or "schemathesis")
+options = parser.parse_args()
+roles = options.role or ["admin", "instructor", "student"]
+
+work = tempfile.mkdtemp(prefix="cc-contract-")
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+env = dict(os.environ, DATABASE_URL=f"sqlite://{work}/demo.sqlite", CAMPUSCLOUD_DATA_DIR=f"{work}/data", LOG_LEVEL="warning",
+           CAMPUSCLOUD_GRADING_WORKERS="0")
+log = open(os.path.join(work, "server.log"), "w")
+server = subprocess.Popen([options.binary, "demo", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+base = f"http://127.0.0.1:{port}"
+emails = {"admin": "admin@demo.test", "instructor": "instructor@demo.test", "student": "student20@demo.test"}
+
+
+def api(method, path, body=None, token=None):
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})})
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read() or b"null")
+
+
+def demo_ids(admin, student):
+    """Ids that exist in the demo, by the name of the path parameter that takes them."""
+    programme = api("GET", "/api/v1/programmes", token=admin)["items"][0]["id"]
+    course = next(c for c in api("GET", "/api/v1/courses", token=student)["items"] if c["code"] == "CS101")["id"]
+    assignment = api("GET", f"/api/v1/courses/{course}/assignments", token=admin)[0]["id"]
+    project = api("GET", f"/api/v1/programmes/{programme}", token=admin)["projects"][0]["id"]
+    me = api("GET", "/api/v1/me", token=student)
+    submissions = api("GET", f"/api/v1/assignments/{assignment}/submissions", token=admin)["items"]
+    jobs = api("GET", f"/api/v1/projects/{project}/jobs", token=admin)["items"]
+    accounts = api("GET", "/api/v1/me/credits", token=student)
+    if not api("GET", "/api/v1/me/keys", token=student):
+        api("POST", "/api/v1/me/keys", {"name": "contract"}, token=student)
+    notices = api("GET", "/api/v1/me/notices", token=student)["items"]
+    requests = api("GET", f"/api/v1/projects/{project}/allocation-requests", token=admin)
+    outputs = api("GET", f"/api/v1/projects/{project}/outputs", token=admin)
+    keys = api("GET", "/api/v1/me/keys", token=student)
+    ids = {"programmeID": programme, "courseID": course, "assignmentID": assignment, "projectID": project, "userID": me["id"],
+           "accountID": accounts[0]["accountID"] if accounts else None,
+           "submissionID": submissions[0]["id"] if submissions else None, "jobID": jobs[0]["id"] if jobs else None,
+           "noticeID": notices[0]["id"] if notices else None, "requestID": requests[0]["id"] if requests else None,
+           "outputID": outputs[0]["id"] if outputs else None, "keyID": keys[0]["id"] if keys else None}
+    return {name: value for name, value in ids.items() if value}
+
+
+failed = []
+try:
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(base + "/healthz"); break
+        except Exception:
+            time.sleep(0.2)
+    tokens = {role: api("POST", "/api/v1/auth/token", {"email": email, "password": "campuscloud-demo"})["token"]
+              for role, email in emails.items()}
+    ids = demo_ids(tokens["admin"], tokens["student"])
+    print("ids:", json.dumps(ids))
+    for role in roles:
+        config = os.path.join(work, f"{role}.toml")
+        shared = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")).read()
+        with open(config, "w") as f:
+            f.write(f'headers = {{ Authorization = "Bearer {tokens[role]}" }}\n')
+            f.write(f"generation.max-examples = {options.max_examples}\n")
+            f.write("[parameters]\n")
+            for name, value in ids.items():
+                f.write(f'"path.{name}" = "{value}"\n')
+            f.write(shared)
+        print(f"== schemathesis as {role} ({emails[role]})", flush=True)
+        command = [options.schemathesis, "--config-file", config, "run", f"{base}/api/v1/openapi.json",
+                   "--workers", "2", "--seed", "19", "--no-color"]
+        result = subprocess.run(command, cwd=work)  # its cache stays in the throwaway folder
+        if result.returncode != 0:
+            failed.append(role)
+finally:
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+    if failed:  # what the server logged about its errors, to go with schemathesis's report
+        errors = [line for line in open(os.path.join(work, "server.log"), errors="replace") if " error " in line or "Fatal" in line]
+        print("".join(errors[-30:]))
+    shutil.rmtree(work, ignore_errors=True)
+
+if failed:
+    print("schemathesis found failures as: " + ", ".join(failed))
+    sys.exit(1)
+print("schemathesis: no failures as " + ", ".join(roles))
