@@ -279,7 +279,7 @@ import VaporTesting
             #expect(kept.prompt?.contains("a b c d e f") == true)  // kept, as the course asked, until its retention ends
             kept.promptExpiresAt = Date().addingTimeInterval(-1)
             try await kept.save(on: rig.app.db)
-            try await GradingJobs.sweep(rig.app)
+            try await JobWorker.sweep(rig.app)
             #expect(try await AIUsage.find(kept.requireID(), on: rig.app.db)?.prompt == nil)
             _ = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "again"]]])
             let (limited, limitedData) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "third"]]])
@@ -477,7 +477,7 @@ import VaporTesting
             #expect(page.contains("campus-vllm") && page.contains("CAMPUSCLOUD_AI_VLLM_KEY") && page.contains("llama-campus"))
             let model = try #require(try await AIModel.query(on: app.db).filter(\.$name == "llama-campus").first())
             #expect(model.upstreamName == "llama-campus")
-            let prices = try await CreditsController.priceList(on: app.db)
+            let prices = try await Prices.list(on: app.db)
             #expect(prices.price(of: .modelOutput("llama-campus"), at: Date())?.price == Credits.parse("0.2"))
             let student = try Browser(app)
             try await student.signIn("student1@demo.test")

@@ -170,7 +170,7 @@ import VaporTesting
             #expect(unknown.status == .unprocessableEntity)
             #expect(try await send(app, .POST, "api/v1/credits/prices", as: "instructor@demo.test",
                                    ["meter": "lab_hour", "price": "1", "effectiveFrom": "2026-09-01"]).status == .notFound)
-            let list = try await CreditsController.priceList(on: app.db)
+            let list = try await Prices.list(on: app.db)
             let august = try #require(InputChecks.parseDay("2026-08-15")), october = try #require(InputChecks.parseDay("2026-10-15"))
             #expect(try list.cost(of: .sandboxCPUSecond, quantity: 90_000, at: august) == Credits.parse("0.9")!)
             #expect(try list.cost(of: .sandboxCPUSecond, quantity: 90_000, at: october) == Credits.parse("1.8")!)

@@ -133,7 +133,7 @@ import Ledger
                 let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student\(student)@demo.test"))
                 submissions.append(try handIn.content.decode(SubmissionDTO.self).id)
             }
-            let workers = GradingWorkers(count: 1, lease: 30, poll: .milliseconds(50))
+            let workers = JobWorkers(count: 1, lease: 30, poll: .milliseconds(50))
             workers.start(app)
             var claimed = 0
             for _ in 0..<300 where claimed < 2 {
@@ -166,7 +166,7 @@ import Ledger
             try await app.loadDemoData(credits: true)
             let assignmentID = try await Self.classroom(app)
             // Workers that would look at an empty queue again only after a minute.
-            let workers = GradingWorkers(count: 2, lease: 30, poll: .seconds(60))
+            let workers = JobWorkers(count: 2, lease: 30, poll: .seconds(60))
             workers.start(app)
             try await Task.sleep(for: .milliseconds(300))  // both have found nothing and wait
             let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student1@demo.test"))
@@ -189,12 +189,12 @@ import Ledger
             let submissionID = try handIn.content.decode(SubmissionDTO.self).id
             let holdID = try #require(try await Submission.find(submissionID, on: app.db)?.holdID)
             // Worker a runs the job; before it records, its lease runs out and worker b takes the job over.
-            let first = GradingWorker(app: app, name: "a", lease: 30)
+            let first = JobWorker(app: app, name: "a", lease: 30)
             let claimed = try #require(try await first.claim())
             let record = try #require(await first.run(claimed))
             let jobID = try #require(try await Submission.find(submissionID, on: app.db)?.jobID)
             try await QueuedJob.query(on: app.db).filter(\.$id == jobID).set(\.$leaseExpiresAt, to: Date().addingTimeInterval(-1)).update()
-            let second = GradingWorker(app: app, name: "b", lease: 30)
+            let second = JobWorker(app: app, name: "b", lease: 30)
             let takenOver = try #require(try await second.claim())
             #expect(takenOver.job.id == jobID)
 
@@ -264,7 +264,7 @@ import Ledger
             #expect(try await Submission.find(submissionID, on: app.db)?.status == .running)
 
             // Another worker takes it once the lease has run out, and grades it; the result is recorded once.
-            let worker = GradingWorker(app: app, name: "second", lease: 30)
+            let worker = JobWorker(app: app, name: "second", lease: 30)
             for _ in 0..<100 {
                 if try await worker.runOnce() { break }
                 try await Task.sleep(for: .milliseconds(200))

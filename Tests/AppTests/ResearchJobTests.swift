@@ -152,7 +152,7 @@ import VaporTesting
             let after = try await Self.allowance(app)
             #expect(after.held == before.held && after.balance == before.balance && after.spent == before.spent)
             // The worker finds nothing to run, and a second cancel is refused.
-            #expect(try await GradingWorker(app: app, name: "w").runOnce() == false)
+            #expect(try await JobWorker(app: app, name: "w").runOnce() == false)
             #expect(try await Self.job(app, job.id).outputs.isEmpty)
             let again = try await app.testing().sendRequest(.POST, "api/v1/jobs/\(job.id)/cancel", headers: try await app.bearer("ta@demo.test"))
             #expect(again.status == .conflict)
@@ -165,7 +165,7 @@ import VaporTesting
             let before = try await Self.allowance(app)
             let response = try await Self.submit(app, as: "ta@demo.test", ["command": "echo started; sleep 300", "wallSeconds": "600"])
             let job = try response.content.decode(ResearchJobDTO.self)
-            let worker = Task { try await GradingWorker(app: app, name: "w").runOnce() }
+            let worker = Task { try await JobWorker(app: app, name: "w").runOnce() }
             var running = false
             for _ in 0..<300 where !running {
                 try await Task.sleep(for: .milliseconds(100))
@@ -201,7 +201,7 @@ import VaporTesting
             let stuck = try await Self.submit(app, as: "ta@demo.test", ["command": "true"]).content.decode(ResearchJobDTO.self)
             let entry = try #require(try await ResearchJob.find(stuck.id, on: app.db)?.queueJobID)
             try await QueuedJob.query(on: app.db).filter(\.$id == entry).set(\.$status, to: .failed).set(\.$error, to: "the worker died").update()
-            try await GradingJobs.sweep(app)
+            try await JobWorker.sweep(app)
             let swept = try await Self.job(app, stuck.id)
             #expect(swept.status == "failed" && swept.problem?.contains("the worker died") == true)
             let after = try await Self.allowance(app)

@@ -151,7 +151,7 @@ enum AIGateway {
                                       code: "n_not_allowed")
         }
         let cap = policy.cap(requested: request.maxTokens)
-        let prices = try await app.gatewayCache.prices(now: now) { try await CreditsController.priceList(on: db) }
+        let prices = try await app.gatewayCache.prices(now: now) { try await Prices.list(on: db) }
         let estimate: Credits
         do {
             estimate = try prices.cost(of: [.modelInput(model.name): Int64(request.estimatedPromptTokens),
@@ -312,7 +312,7 @@ enum AIGateway {
             var charged: Int64 = 0
             if let usage = ending.usage, usage.promptTokens + usage.completionTokens > 0 {
                 let model = ending.context.model
-                let cost = try? await app.gatewayCache.prices(now: Date()) { try await CreditsController.priceList(on: db) }.cost(
+                let cost = try? await app.gatewayCache.prices(now: Date()) { try await Prices.list(on: db) }.cost(
                     of: [.modelInput(model): Int64(usage.promptTokens), .modelOutput(model): Int64(usage.completionTokens)], at: ticket.createdAt)
                 charged = cost?.micro ?? ticket.amount  // beyond the draw too: the lease charges that past its hold
             }

@@ -9,7 +9,7 @@ import Vapor
 
 // MARK: Catalogue
 
-struct ProviderInput: DirectoryInput, Content {
+struct ProviderInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case name, baseURL, secretEnv }
     typealias Fields = CodingKeys
     var name: String?
@@ -17,7 +17,7 @@ struct ProviderInput: DirectoryInput, Content {
     var secretEnv: String?
 }
 
-struct ModelInput: DirectoryInput, Content {
+struct ModelInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case name, kind, provider, fallbackProvider, upstreamName, inputPrice, outputPrice }
     typealias Fields = CodingKeys
     var name: String?
@@ -135,7 +135,7 @@ enum AICatalogue {
 
     static func catalogue(on db: any Database) async throws -> [CatalogueModelDTO] {
         let models = try await AIModel.query(on: db).with(\.$provider).with(\.$fallback).sort(\.$name).all()
-        let prices = try await CreditsController.priceList(on: db), now = Date()
+        let prices = try await Prices.list(on: db), now = Date()
         return try models.map {
             CatalogueModelDTO(id: try $0.requireID(), name: $0.name, kind: $0.kind.rawValue, provider: $0.provider.name, fallbackProvider: $0.fallback?.name,
                               upstreamName: $0.upstreamName, inputPrice: prices.price(of: .modelInput($0.name), at: now)?.price,
@@ -146,7 +146,7 @@ enum AICatalogue {
 
 // MARK: Keys
 
-struct AIKeyInput: DirectoryInput, Content {
+struct AIKeyInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case name }
     typealias Fields = CodingKeys
     var name: String?
@@ -218,7 +218,7 @@ enum AIKeys {
 
 // MARK: Policies
 
-struct AIPolicyInput: DirectoryInput, Content {
+struct AIPolicyInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case allowedModels, maxTokensPerRequest, requestsPerMinute, maxChoices, systemPrompt, blackouts, logPrompts, promptRetentionDays
     }

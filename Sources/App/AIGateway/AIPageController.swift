@@ -29,7 +29,7 @@ enum AIPageController {
     }
     struct Window: Encodable { var start: String; var end: String; var message: String }
 
-    struct PolicyForm: DirectoryInput, Content {
+    struct PolicyForm: CheckedInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case allowedModels, maxTokensPerRequest, requestsPerMinute, systemPrompt, logPrompts, promptRetentionDays
             case blackoutStart, blackoutEnd, blackoutMessage
@@ -54,7 +54,7 @@ enum AIPageController {
     static func render(_ req: Request, _ course: Course, _ user: User, _ access: CourseAccess, page: PageContext, newToken: String? = nil) async throws -> View {
         let canUse = Policy.allows(user, .useAI(access)), canSee = Policy.allows(user, .viewAIUsage(access))
         let since = Date().addingTimeInterval(-30 * 86_400)
-        func when(_ date: Date?) -> String { AssignmentPageController.when(date) ?? "never" }
+        func when(_ date: Date?) -> String { PageFormat.when(date) ?? "never" }
         func line(_ line: AIUsageReport.Line) -> AIPage.Line {
             .init(key: line.key, requests: line.requests, promptTokens: line.promptTokens, completionTokens: line.completionTokens, credits: line.credits.description)
         }
@@ -122,8 +122,8 @@ enum AIPageController {
             input.systemPrompt = form.systemPrompt ?? ""
             input.logPrompts = form.logPrompts != nil
             input.promptRetentionDays = number(form.promptRetentionDays, "Days prompts are kept")
-            let start = Assignments.dateTime(form.blackoutStart, "Blackout start", &checks)
-            let end = Assignments.dateTime(form.blackoutEnd, "Blackout end", &checks)
+            let start = InputChecks.dateTime(form.blackoutStart, "Blackout start", &checks)
+            let end = InputChecks.dateTime(form.blackoutEnd, "Blackout end", &checks)
             if let start, let end {
                 input.blackouts = [.init(start: start, end: end, message: form.blackoutMessage?.isEmpty == false ? form.blackoutMessage! : "AI access is paused.")]
             } else {
@@ -136,7 +136,7 @@ enum AIPageController {
     }
 }
 
-struct AIKeyFormInput: DirectoryInput, Content {
+struct AIKeyFormInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case name }
     typealias Fields = CodingKeys
     var name: String?

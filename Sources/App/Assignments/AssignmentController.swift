@@ -95,7 +95,7 @@ enum AssignmentController {
         return try AssignmentDTO(assignment, staff: true)
     }
 
-    struct PublishInput: DirectoryInput, Content {
+    struct PublishInput: CheckedInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case published }
         typealias Fields = CodingKeys
         var published: Bool
@@ -113,7 +113,7 @@ enum AssignmentController {
         guard let form = try MultipartForm(req) else {
             throw Abort(.unsupportedMediaType, reason: "Send the files as multipart/form-data in a field named files (one or more, or one .zip).")
         }
-        let files = try Submissions.files(from: form.handIn)
+        let files = try Uploads.files(from: form.handIn, limits: Submissions.limits)
         let submission = try await Submissions.submit(files, to: assignment, course: course, by: user, access: access, on: req.application, db: req.db)
         let dto = try await Grades.load(submission, assignment: assignment, staff: Policy.allows(user, .grade(access)), on: req.db)
         return try await dto.encodeResponse(status: .created, for: req)

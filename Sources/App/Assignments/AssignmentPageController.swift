@@ -52,14 +52,6 @@ struct GradebookPage: Encodable {
 }
 
 enum AssignmentPageController {
-    static func when(_ date: Date?) -> String? {
-        guard let date else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_GB")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "d MMM yyyy, HH:mm 'UTC'"
-        return formatter.string(from: date)
-    }
 
     static func score(_ dto: SubmissionDTO) -> String {
         switch dto.status {
@@ -82,7 +74,7 @@ enum AssignmentPageController {
         func rows(_ submissions: [Submission]) async throws -> [AssignmentPage.Row] {
             try await Grades.views(submissions, assignment: assignment, staff: staff, on: req.db).map { dto in
                 .init(id: dto.id, who: dto.userName ?? "", attempt: dto.attempt,
-                      submittedAt: when(dto.submittedAt) ?? "", status: dto.status, score: score(dto), testRun: dto.isTestRun)
+                      submittedAt: PageFormat.when(dto.submittedAt) ?? "", status: dto.status, score: score(dto), testRun: dto.isTestRun)
             }
         }
         let mine = try await Submission.query(on: req.db).filter(\.$assignment.$id == id).filter(\.$user.$id == user.requireID())
@@ -97,7 +89,7 @@ enum AssignmentPageController {
         let view = AssignmentPage(
             title: assignment.title, page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
             assignment: try AssignmentDTO(assignment, staff: staff), instructionsHTML: Markdown.html(assignment.instructions),
-            due: when(assignment.dueAt), staff: staff, canManage: Policy.allows(user, .manageCourse(access)),
+            due: PageFormat.when(assignment.dueAt), staff: staff, canManage: Policy.allows(user, .manageCourse(access)),
             mine: try await rows(mine), everyone: everyone, progress: progress)
         return try await req.view.render("assignment", view)
     }
@@ -139,14 +131,14 @@ enum AssignmentPageController {
         let back = "/assignments/\(try assignment.requireID())"
         do {
             guard let form = try MultipartForm(req) else { throw InputRejection("Choose the files to hand in.") }
-            let files = try Submissions.files(from: form.handIn)
+            let files = try Uploads.files(from: form.handIn, limits: Submissions.limits)
             let submission = try await Submissions.submit(files, to: assignment, course: course, by: user, access: access, on: req.application, db: req.db)
             req.session.data[PageContext.noticeKey] = "Handed in (attempt \(submission.attempt)). This page shows the result when it is graded."
             return req.redirect(to: "/submissions/\(try submission.requireID())", redirectType: .normal)
         } catch let rejection as InputRejection {
             return try await render(req, assignment, course, user, access, page: PageContext(req, problems: rejection.problems))
                 .encodeResponse(status: .unprocessableEntity, for: req)
-        } catch let refusal as SubmissionRefusal {
+        } catch let refusal as Refusal {
             return try await render(req, assignment, course, user, access, page: PageContext(req, problems: [refusal.reason]))
                 .encodeResponse(status: .conflict, for: req)
         } catch let abort as AbortError where abort.status == .payloadTooLarge {
@@ -161,7 +153,7 @@ enum AssignmentPageController {
         do {
             progress = try await Grades.regradeAll(assignment, course: course, by: user, on: req.application, db: req.db)
             req.session.data[PageContext.noticeKey] = "Regrading: \(progress.waiting) submission(s) queued. Progress shows below."
-        } catch let refusal as SubmissionRefusal {
+        } catch let refusal as Refusal {
             req.session.data[PageContext.noticeKey] = refusal.reason
         }
         return req.redirect(to: "/assignments/\(try assignment.requireID())#regrade", redirectType: .normal)
@@ -199,7 +191,7 @@ enum AssignmentPageController {
         do {
             try await Grades.regrade(submission, assignment: assignment, course: course, by: user, on: req.application, db: req.db)
             req.session.data[PageContext.noticeKey] = "Queued for regrading."
-        } catch let refusal as SubmissionRefusal {
+        } catch let refusal as Refusal {
             return try await renderSubmission(req, submission, assignment, course, user, access, page: PageContext(req, problems: [refusal.reason]))
                 .encodeResponse(status: .conflict, for: req)
         }
@@ -236,7 +228,7 @@ enum AssignmentPageController {
                 if grade.waiting > 0 { notes.append("\(grade.waiting) waiting to be graded") }
                 if grade.hiddenAttempts > 0 { notes.append("\(grade.hiddenAttempts) score(s) not visible yet") }
                 let score = grade.score.map { Gradebook.number($0) + (grade.pointsPossible.map { " / " + Gradebook.number($0) } ?? "") } ?? "—"
-                return .init(assignmentID: grade.assignmentID, title: grade.title, due: when(grade.dueAt) ?? "no due date", attempts: grade.attempts,
+                return .init(assignmentID: grade.assignmentID, title: grade.title, due: PageFormat.when(grade.dueAt) ?? "no due date", attempts: grade.attempts,
                              score: score, note: notes.joined(separator: "; "))
             }))
     }

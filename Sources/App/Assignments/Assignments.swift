@@ -7,7 +7,7 @@ import Foundation
 import Grading
 import Vapor
 
-struct AssignmentInput: DirectoryInput, Content {
+struct AssignmentInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case title, instructions, kind, releaseAt, dueAt, latePolicy, maxSubmissions, requiredFiles, timeLimitSeconds, memoryMB,
              setupDiskMB, counted, pointsPossible, classroomTests
@@ -84,8 +84,8 @@ enum Assignments {
                 checks.add("kind cannot change once the assignment exists (make a new assignment).")
             }
         }
-        if creating || input.releaseAt != nil { assignment.releaseAt = dateTime(input.releaseAt, "releaseAt", &checks) }
-        if creating || input.dueAt != nil { assignment.dueAt = dateTime(input.dueAt, "dueAt", &checks) }
+        if creating || input.releaseAt != nil { assignment.releaseAt = InputChecks.dateTime(input.releaseAt, "releaseAt", &checks) }
+        if creating || input.dueAt != nil { assignment.dueAt = InputChecks.dateTime(input.dueAt, "dueAt", &checks) }
         if let release = assignment.releaseAt, let due = assignment.dueAt, due < release { checks.add("the due date is before the release date.") }
         if creating || input.latePolicy != nil {
             if let policy = LatePolicy(text: input.latePolicy ?? "none") { assignment.latePolicyText = policy.text } else {
@@ -133,18 +133,6 @@ enum Assignments {
         try checks.finish()
     }
 
-    /// ISO 8601, YYYY-MM-DDTHH:MM (UTC), or YYYY-MM-DD; empty means none.
-    static func dateTime(_ value: String?, _ label: String, _ checks: inout InputChecks) -> Date? {
-        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let date = ISO8601DateFormatter().date(from: value) ?? InputChecks.parseDay(value) { return date }
-        let local = DateFormatter()
-        local.locale = Locale(identifier: "en_US_POSIX")
-        local.timeZone = TimeZone(identifier: "UTC")
-        local.dateFormat = "yyyy-MM-dd'T'HH:mm"
-        if let date = local.date(from: value) { return date }
-        checks.add("\(label) '\(value)' is not a time; write it as YYYY-MM-DDTHH:MM (UTC) or ISO 8601.")
-        return nil
-    }
 
     /// Stores a new Gradescope autograder zip (checked whole: the format, links, escapes, bombs), bumps the version
     /// and enqueues its set-up, all in one transaction.

@@ -54,8 +54,8 @@ struct Grader: Sendable {
                                          limits: limits(assignment, seconds: assignment.timeLimitSeconds))
             let result = try await run(job)
             let outputs = Dictionary(result.outputFiles.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first })
-            let log = Self.log(result)
-            switch GradescopeRun.results(outputs: outputs, finished: Self.finished(result, seconds: assignment.timeLimitSeconds, memory: assignment.memoryMB)) {
+            let log = SandboxReport.log(result, characters: Self.logCharacters)
+            switch GradescopeRun.results(outputs: outputs, finished: SandboxReport.finished(result, seconds: assignment.timeLimitSeconds, memory: assignment.memoryMB)) {
             case .success(let results):
                 return GradingOutcome(score: results.total, maxScore: results.maximum ?? assignment.pointsPossible,
                                       results: String(decoding: results.json(), as: UTF8.self), log: log, cpuMs: result.cpuMs, wallMs: result.wallMs)
@@ -79,8 +79,8 @@ struct Grader: Sendable {
                 let result = try await run(job)
                 cpuMs += result.cpuMs
                 wallMs += result.wallMs
-                logs.append("--- test \(index + 1): \(tests[index].name) ---\n" + Self.log(result, characters: Self.logCharacters / max(1, tests.count)))
-                let stopped = result.status == .ok ? nil : Self.finished(result, seconds: seconds, memory: assignment.memoryMB)
+                logs.append("--- test \(index + 1): \(tests[index].name) ---\n" + SandboxReport.log(result, characters: Self.logCharacters / max(1, tests.count)))
+                let stopped = result.status == .ok ? nil : SandboxReport.finished(result, seconds: seconds, memory: assignment.memoryMB)
                 runs.append(ClassroomRun.TestRun(exitCode: result.status == .ok ? result.exitCode.map(Int.init) : nil, stdout: result.stdout, stderr: result.stderr,
                                                  stopped: stopped))
                 if let stopped, problem == nil { problem = "Test \(index + 1) was stopped: its run \(stopped)." }
@@ -105,29 +105,6 @@ struct Grader: Sendable {
         let result = try await app.sandbox.run(job)
         if result.status == .sandboxError { throw SandboxError.hostFailure(String(result.stderr.prefix(500))) }
         return result
-    }
-
-    /// How the run ended, as the end of a sentence ("The autograder … without writing results.json").
-    static func finished(_ result: SandboxResult, seconds: Int, memory: Int) -> String {
-        switch result.status {
-        case .ok: "exited with code \(result.exitCode ?? -1)"
-        case .timeout: "ran out of time (\(seconds) s)"
-        case .memoryLimit: "ran out of memory (\(memory) MB)"
-        case .outputLimit: "wrote more output than allowed (1 MB)"
-        case .killed: "was killed (signal \(result.signal ?? 0))"
-        case .cancelled: "was cancelled"
-        case .sandboxError: "could not start"
-        }
-    }
-
-    /// The run's status line, then each stream kept up to `characters`.
-    static func log(_ result: SandboxResult, characters: Int = logCharacters) -> String {
-        func clip(_ text: String) -> String { text.count <= characters ? text : String(text.prefix(characters)) + "\n… (cut)" }
-        var log = "status: \(result.status.rawValue), exit code: \(result.exitCode.map(String.init) ?? "none"), cpu \(result.cpuMs) ms, wall \(result.wallMs) ms\n"
-        if !result.stdout.isEmpty { log += "--- standard output ---\n" + clip(result.stdout) + "\n" }
-        if !result.stderr.isEmpty { log += "--- standard error ---\n" + clip(result.stderr) + "\n" }
-        if !result.skippedOutputs.isEmpty { log += "--- skipped outputs ---\n" + result.skippedOutputs.joined(separator: "\n") + "\n" }
-        return log
     }
 }
 
@@ -195,8 +172,8 @@ actor EnvironmentLayers {
                                                  "PIP_ROOT_USER_ACTION": "ignore", "PIP_NO_CACHE_DIR": "1"],
                                    limits: Grader.setupLimits, network: true)
             let (layer, result) = try await sandbox.buildLayer(id: id, setup: setup, diskMB: assignment.setupDiskMB)
-            guard let layer else { return .failed(log: Grader.log(result)) }
-            var log = Grader.log(result)
+            guard let layer else { return .failed(log: SandboxReport.log(result, characters: Grader.logCharacters)) }
+            var log = SandboxReport.log(result, characters: Grader.logCharacters)
             // The source folder as setup.sh left it, unless something in it could not be kept (then the zip's).
             if result.skippedOutputs.isEmpty {
                 Self.writeFolder(kept + "/" + id, Dictionary(result.outputFiles.map { ($0.path, $0.contents) }, uniquingKeysWith: { a, _ in a }))

@@ -157,10 +157,10 @@ enum Grades {
     /// Runs one submission again with the assignment's current autograder, charged to the course (staff asked).
     static func regrade(_ submission: Submission, assignment: Assignment, course: Course, by user: User,
                         on app: Application, db: any Database) async throws {
-        guard submission.isFinished else { throw SubmissionRefusal("This submission is already waiting to be graded.") }
+        guard submission.isFinished else { throw Refusal("This submission is already waiting to be graded.") }
         switch assignment.setupStatus {
         case .ready, .notNeeded: break
-        case .pending, .failed: throw SubmissionRefusal("The autograder is not set up (\(assignment.setupStatus.rawValue)); it cannot regrade yet.")
+        case .pending, .failed: throw Refusal("The autograder is not set up (\(assignment.setupStatus.rawValue)); it cannot regrade yet.")
         }
         let run = submission.runs + 1, id = try submission.requireID()
         let hold = try await Submissions.reserve(for: assignment, course: course, user: user, staff: true, key: "submission:\(id):run:\(run)", on: app, db: db)
@@ -198,8 +198,8 @@ enum Grades {
             do {
                 try await regrade(submission, assignment: assignment, course: course, by: user, on: app, db: db)
                 queued += 1
-            } catch let refusal as SubmissionRefusal {
-                throw SubmissionRefusal("Queued \(queued) of \(submissions.count) regrades, then stopped: \(refusal.reason)")
+            } catch let refusal as Refusal {
+                throw Refusal("Queued \(queued) of \(submissions.count) regrades, then stopped: \(refusal.reason)")
             }
         }
         return try await progress(assignment, on: db)
@@ -214,7 +214,7 @@ enum Grades {
 
     // MARK: Adjustments
 
-    struct AdjustmentInput: DirectoryInput, Content {
+    struct AdjustmentInput: CheckedInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case points, comment }
         typealias Fields = CodingKeys
         var points: Double?

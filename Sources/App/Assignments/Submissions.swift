@@ -9,50 +9,12 @@ import Grading
 import Ledger
 import Vapor
 
-/// A hand-in refused by the assignment's rules or the ledger: 409 with a sentence that says why and what to do.
-struct SubmissionRefusal: AbortError {
-    var reason: String
-    var status: HTTPResponseStatus { .conflict }
-    init(_ reason: String) { self.reason = reason }
-}
-
 enum Submissions {
     /// What one hand-in may hold.
     static let limits = ArchiveLimits(maxArchiveBytes: 10 << 20, maxFiles: 200, maxTotalBytes: 20 << 20, maxFileBytes: 10 << 20)
     static let maxUploadBody: ByteCount = "12mb"
     /// How long a grading run's credits stay held while it waits in the queue.
     static let holdLifetime: TimeInterval = 24 * 3600
-
-    /// The hand-in's files from uploaded files: one .zip is unpacked (checked whole), other files are taken by name.
-    /// `optional`: no files at all is allowed (a research job may need none).
-    static func files(from uploads: [(name: String, data: Data)], limits: ArchiveLimits = limits, optional: Bool = false) throws -> [String: Data] {
-        let uploads = uploads.filter { !$0.name.isEmpty || !$0.data.isEmpty }
-        if uploads.isEmpty && optional { return [:] }
-        guard !uploads.isEmpty else { throw InputRejection("Choose at least one file to hand in.") }
-        if uploads.count == 1, uploads[0].name.lowercased().hasSuffix(".zip") {
-            do {
-                return try SafeArchive.read(uploads[0].data, limits: limits)
-            } catch let problem as ResultsProblem {
-                throw InputRejection("The zip was refused: \(problem.message).")
-            }
-        }
-        var files: [String: Data] = [:], total = 0
-        for upload in uploads {
-            // Browsers send a bare name; some clients send a path. Keep only a safe relative path.
-            let name = upload.name.replacingOccurrences(of: "\\", with: "/").split(separator: "/").last.map(String.init) ?? ""
-            guard !name.isEmpty, name != ".", name != "..", !name.contains("\u{0}"), name.utf8.count <= 255 else {
-                throw InputRejection("'\(upload.name)' is not a usable file name.")
-            }
-            guard files[name] == nil else { throw InputRejection("'\(name)' was given twice.") }
-            total += upload.data.count
-            guard upload.data.count <= Int(limits.maxFileBytes), total <= Int(limits.maxTotalBytes) else {
-                throw InputRejection("The files are larger than \(limits.maxTotalBytes >> 20) MB in all.")
-            }
-            files[name] = upload.data
-        }
-        guard files.count <= limits.maxFiles else { throw InputRejection("At most \(limits.maxFiles) files may be handed in.") }
-        return files
-    }
 
     /// Hands in `files` for `user`: checks, reserves credits, then writes the submission, its files and its job.
     static func submit(_ files: [String: Data], to assignment: Assignment, course: Course, by user: User, access: CourseAccess,
@@ -62,13 +24,13 @@ enum Submissions {
         if !isStaff {
             guard assignment.isReleased else { throw Abort(.notFound) }
             guard assignment.latePolicy.accepts(submittedAt: now, due: assignment.dueAt) else {
-                throw SubmissionRefusal("The deadline for “\(assignment.title)” has passed and it takes no late work.")
+                throw Refusal("The deadline for “\(assignment.title)” has passed and it takes no late work.")
             }
         }
         switch assignment.setupStatus {
         case .ready, .notNeeded: break
-        case .pending: throw SubmissionRefusal("The autograder for “\(assignment.title)” is still being set up; try again in a few minutes.")
-        case .failed: throw SubmissionRefusal("The autograder for “\(assignment.title)” could not be set up; the course staff have been shown why.")
+        case .pending: throw Refusal("The autograder for “\(assignment.title)” is still being set up; try again in a few minutes.")
+        case .failed: throw Refusal("The autograder for “\(assignment.title)” could not be set up; the course staff have been shown why.")
         }
         let missing = RequiredFiles.missing(assignment.requiredFiles, in: Array(files.keys))
         guard missing.isEmpty else {
@@ -83,7 +45,7 @@ enum Submissions {
             return (earlier, try await Self.estimate(for: assignment, on: db, at: now))
         }
         if !isStaff, let max = assignment.maxSubmissions, earlier >= max {
-            throw SubmissionRefusal("You have handed in “\(assignment.title)” \(earlier) times, the most it allows.")
+            throw Refusal("You have handed in “\(assignment.title)” \(earlier) times, the most it allows.")
         }
         let hold = try await reserve(estimate, for: assignment, course: course, user: user, staff: isStaff, key: "submission:\(submissionID):run:1", on: app, db: db)
         let submission = Submission()
@@ -108,7 +70,7 @@ enum Submissions {
         } catch {
             if let hold { _ = try? await app.ledger(on: db).void(hold.requireID(), memo: "the hand-in was not stored") }
             if LedgerStore.isUniqueViolation(error) {
-                throw SubmissionRefusal("Another hand-in of yours for this assignment arrived at the same moment; look at your submissions and try again if needed.")
+                throw Refusal("Another hand-in of yours for this assignment arrived at the same moment; look at your submissions and try again if needed.")
             }
             throw error
         }
@@ -164,7 +126,7 @@ enum Submissions {
             return try await ledger.reserve(account, amount: amount, reason: "grading “\(assignment.title)”", key: key,
                                             lifetime: holdLifetime, actor: user.id)
         } catch let refusal as LedgerRefusal {
-            throw SubmissionRefusal("Not graded: \(refusal.description) A grading run of “\(assignment.title)” may cost up to \(amount) credits. "
+            throw Refusal("Not graded: \(refusal.description) A grading run of “\(assignment.title)” may cost up to \(amount) credits. "
                                     + (staff ? "A programme manager can allocate more credits to \(course.code)."
                                              : try await LedgerPlace.course(course).whoToAsk(on: db)))
         }

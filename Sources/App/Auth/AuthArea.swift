@@ -29,7 +29,7 @@ enum AuthArea: PlatformArea {
                                   "memberships": .object(["programmes": .array(.ref("Place")), "courses": .array(.ref("Place")),
                                                           "projects": .array(.ref("Place"))], required: ["programmes", "courses", "projects"])],
                                  required: ["id", "email", "name", "isAdmin", "memberships"]),
-               errors: [401: "No valid bearer token."], use: DashboardController.me)
+               errors: [401: "No valid bearer token."], use: ProfileController.me)
         api.on(.GET, "me/keys", id: "listMyKeys", summary: "Your personal API keys (prefix only, never the secret).", tag: "people",
                response: .array(.ref("APIKey")), errors: [401: "No valid bearer token."], use: ProfileController.listKeys)
         api.on(.POST, "me/keys", id: "createMyKey", summary: "Create a personal API key; the token is shown once.", tag: "people",

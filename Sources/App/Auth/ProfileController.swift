@@ -52,7 +52,7 @@ struct ProfilePage: Encodable {
 }
 
 enum ProfileController {
-    struct NewKey: DirectoryInput, Content {
+    struct NewKey: CheckedInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case name }
         typealias Fields = CodingKeys
         var name: String
@@ -73,6 +73,14 @@ enum ProfileController {
         let user = try req.auth.require(User.self)
         try await APIKeys.revoke(try req.parameters.require("keyID", as: UUID.self), by: user, on: req.db)
         return req.redirect(to: "/profile", redirectType: .normal)
+    }
+
+    /// GET /api/v1/me: the signed-in person and every place they have a role.
+    @Sendable static func me(req: Request) async throws -> MeDTO {
+        let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
+        return MeDTO(id: try user.requireID(), email: user.email, name: user.displayName, isAdmin: user.isAdmin,
+                     memberships: try await MembershipsDTO.of(user, on: req.db))
     }
 
     @Sendable static func listKeys(req: Request) async throws -> [APIKeyDTO] {

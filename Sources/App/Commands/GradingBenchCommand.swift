@@ -160,7 +160,7 @@ struct GradingBenchCommand: AsyncParsableCommand {
         input.kind = "gradescope"
         let created = try await Assignments.create(in: course, input, by: instructor, on: app.db)
         try await Assignments.setAutograder(created, zip: try SafeArchive.make(Self.autograder.mapValues { Data($0.utf8) }), on: app.db)
-        let workers = GradingWorkers(count: workerCount, lease: 60, poll: .milliseconds(20))
+        let workers = JobWorkers(count: workerCount, lease: 60, poll: .milliseconds(20))
         workers.start(app)
         defer { Task { await workers.stop() } }
         // Warm-up (not counted): the set-up, and a few runs so ready sandboxes exist, as in a running platform.
@@ -224,7 +224,7 @@ struct GradingBenchCommand: AsyncParsableCommand {
                        (Self.ownCPUSeconds() - cpu) * 1000 / Double(submissions)))
             start = Date()
             cpu = Self.ownCPUSeconds()
-            let again = GradingWorkers(count: workerCount, lease: 60, poll: .milliseconds(20))
+            let again = JobWorkers(count: workerCount, lease: 60, poll: .milliseconds(20))
             again.start(app)
             _ = try await waitForAll(submissions + 4)
             say(String(format: "phase: graded by %d workers: %.2f s (platform CPU %.2f ms each)", parallel, Date().timeIntervalSince(start),
@@ -242,7 +242,7 @@ struct GradingBenchCommand: AsyncParsableCommand {
         }
         let start = Date(), cpuBefore = Self.ownCPUSeconds(), ticks = Self.machineTicks()
         if queueFirst {
-            grading = GradingWorkers(count: workerCount, lease: 60, poll: .milliseconds(20))
+            grading = JobWorkers(count: workerCount, lease: 60, poll: .milliseconds(20))
             grading.start(app)
         } else {
             for index in 0..<submissions { try await handIn(index + 4) }

@@ -51,7 +51,7 @@ enum PlatformRuntime {
         app.http.server.configuration.hostname = hostname
         app.http.server.configuration.port = port
         app.lifecycle.use(LedgerSweeper())
-        app.lifecycle.use(GradingWorkers(count: app.platformConfig.gradingWorkers))
+        app.lifecycle.use(JobWorkers(count: app.platformConfig.gradingWorkers))
         try await app.execute()
     }
 }

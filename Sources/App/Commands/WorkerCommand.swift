@@ -28,7 +28,7 @@ struct WorkerCommand: AsyncParsableCommand {
             } catch {
                 throw StartupError.config(ConfigError.invalid("sandbox", "is not usable here, so this worker would grade nothing: \(error)"))
             }
-            let workers = GradingWorkers(count: concurrency, lease: leaseSeconds)
+            let workers = JobWorkers(count: concurrency, lease: leaseSeconds)
             workers.start(app)
             say("campuscloud worker: \(concurrency) grading worker(s) running; stop with Ctrl-C")
             await Signals.wait(for: [SIGINT, SIGTERM])

@@ -13,6 +13,11 @@ struct Writes: Sendable {
     /// Set on SQLite only (see `useDatabase`).
     let gate: LedgerWriteGate?
 
+    /// Whether the error is a unique (or other constraint) violation: someone else wrote the same row first.
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        (error as? any DatabaseError)?.isConstraintFailure == true
+    }
+
     /// `body` in one transaction, in this process's turn to write.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
         guard let gate, !db.inTransaction else { return try await db.transaction(body) }
@@ -36,5 +41,22 @@ extension Application {
     /// A transaction that writes several rows, in this process's turn to write (see `Writes`).
     func writeTransaction<T: Sendable>(on db: any Database, _ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
         try await Writes(db: db, gate: ledgerGate).transaction(body)
+    }
+}
+
+/// Queues this process's multi-statement write transactions on SQLite (SQLite has one writer at a time anyway): the
+/// ledger's, and every `Writes.transaction`.
+actor LedgerWriteGate {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        while busy { await withCheckedContinuation { waiting.append($0) } }
+        busy = true
+        defer {
+            busy = false
+            if !waiting.isEmpty { waiting.removeFirst().resume() }
+        }
+        return try await body()
     }
 }

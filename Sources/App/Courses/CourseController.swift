@@ -168,7 +168,7 @@ enum CourseController {
         let assignments = try await Assignment.query(on: req.db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt)
             .field(\.$id).field(\.$title).field(\.$kind).field(\.$dueAt).field(\.$releaseAt).field(\.$setupStatus).all()
             .filter { canGrade || $0.isReleased }
-            .map { AssignmentLink(id: $0.id!, title: $0.title, kind: $0.kind.rawValue, due: AssignmentPageController.when($0.dueAt),
+            .map { AssignmentLink(id: $0.id!, title: $0.title, kind: $0.kind.rawValue, due: PageFormat.when($0.dueAt),
                                   released: $0.isReleased, setupStatus: $0.setupStatus.rawValue) }
         let view = CoursePage(title: "\(course.code) \(course.title)", page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
                               roster: roster, canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form,

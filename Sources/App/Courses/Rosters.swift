@@ -133,9 +133,5 @@ enum Rosters {
         (["email,name,role"] + entries.map { CSVCells.row([$0.email, $0.name, $0.role.rawValue]) }).joined(separator: "\r\n") + "\r\n"
     }
 
-    static func isPlausibleEmail(_ email: String) -> Bool {
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
-            && !email.contains(where: { $0.isWhitespace || $0 == "," || $0 == "<" || $0 == ">" }) && email.count <= 254
-    }
+    static func isPlausibleEmail(_ email: String) -> Bool { InputChecks.isPlausibleEmail(email) }
 }

@@ -8,32 +8,7 @@ import Ledger
 import Vapor
 
 enum CreditsController {
-    struct GrantInput: DirectoryInput, Content {
-        enum CodingKeys: String, CodingKey, CaseIterable { case amount, memo, idempotencyKey }
-        typealias Fields = CodingKeys
-        var amount: Credits
-        var memo: String?
-        var idempotencyKey: String?
-    }
-
-    struct AllocationInput: DirectoryInput, Content {
-        enum CodingKeys: String, CodingKey, CaseIterable { case courseID, projectID, amount, expiresOn, memo, idempotencyKey }
-        typealias Fields = CodingKeys
-        var courseID: UUID?
-        var projectID: UUID?
-        var amount: Credits
-        var expiresOn: String?
-        var memo: String?
-        var idempotencyKey: String?
-    }
-
-    struct AmountInput: DirectoryInput, Content {
-        enum CodingKeys: String, CodingKey, CaseIterable { case amount }
-        typealias Fields = CodingKeys
-        var amount: Credits
-    }
-
-    struct HoldInput: DirectoryInput, Content {
+    struct HoldInput: CheckedInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case courseID, projectID, amount, reason, idempotencyKey, fromAllocation, lifetimeSeconds }
         typealias Fields = CodingKeys
         var courseID: UUID?
@@ -46,7 +21,7 @@ enum CreditsController {
         var lifetimeSeconds: Int?
     }
 
-    struct PriceInput: DirectoryInput, Content {
+    struct PriceInput: CheckedInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case meter, price, effectiveFrom }
         typealias Fields = CodingKeys
         var meter: String
@@ -66,47 +41,25 @@ enum CreditsController {
     /// Records the partner's grant into the programme pool.
     @Sendable static func grant(req: Request) async throws -> Response {
         let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
-        try await recordGrant(try req.input(GrantInput.self), to: programme, by: user, req)
+        let input = try req.input(GrantInput.self)
+        try await ProgrammeTransfers.grant(input, key: try idempotencyKey(input.idempotencyKey, req), to: programme, by: user, ledger: req.ledger)
         return try await CreditsViews.programme(programme, on: req.db).encodeResponse(status: .created, for: req)
     }
 
     /// Moves credits from the pool to a course's or project's allocation (and sets its expiry when given).
     @Sendable static func allocate(req: Request) async throws -> Response {
         let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
-        try await move(try req.input(AllocationInput.self), in: programme, down: true, by: user, req)
+        let input = try req.input(AllocationInput.self)
+        try await ProgrammeTransfers.move(input, key: try idempotencyKey(input.idempotencyKey, req), in: programme, down: true, by: user, ledger: req.ledger)
         return try await CreditsViews.programme(programme, on: req.db).encodeResponse(status: .created, for: req)
     }
 
     /// Moves credits from an allocation back to the pool.
     @Sendable static func giveBack(req: Request) async throws -> Response {
         let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
-        try await move(try req.input(AllocationInput.self), in: programme, down: false, by: user, req)
+        let input = try req.input(AllocationInput.self)
+        try await ProgrammeTransfers.move(input, key: try idempotencyKey(input.idempotencyKey, req), in: programme, down: false, by: user, ledger: req.ledger)
         return try await CreditsViews.programme(programme, on: req.db).encodeResponse(status: .created, for: req)
-    }
-
-    static func recordGrant(_ input: GrantInput, to programme: Programme, by user: User, _ req: Request) async throws {
-        let ledger = req.ledger
-        try await ledger.transfer(.grant, from: try await ledger.partnerAccount(of: programme), to: try await ledger.pool(of: programme),
-                                  amount: input.amount, memo: memo(input.memo, "grant from \(programme.partnerOrganisation)"),
-                                  key: try key(input.idempotencyKey, req).map { "programme:\(try programme.requireID()):\($0)" }, actor: user.id)
-    }
-
-    @discardableResult
-    static func move(_ input: AllocationInput, in programme: Programme, down: Bool, by user: User, _ req: Request) async throws -> LedgerPlace {
-        let place = try await place(courseID: input.courseID, projectID: input.projectID, in: programme, on: req.db)
-        var checks = InputChecks()
-        let expiry = input.expiresOn.flatMap { $0.isEmpty ? nil : checks.date($0, "expiresOn") }
-        try checks.finish()
-        let ledger = req.ledger
-        let allocation = try await ledger.allocation(of: place), pool = try await ledger.pool(of: programme)
-        if let expiry, down {
-            allocation.expiresAt = expiry
-            try await allocation.save(on: req.db)
-        }
-        try await ledger.transfer(down ? .allocate : .return, from: down ? pool : allocation, to: down ? allocation : pool, amount: input.amount,
-                                  memo: memo(input.memo, down ? "allocation to \(place.name)" : "returned by \(place.name)"),
-                                  key: try key(input.idempotencyKey, req).map { "programme:\(try programme.requireID()):\($0)" }, actor: user.id)
-        return place
     }
 
     // MARK: Courses and projects
@@ -192,7 +145,7 @@ enum CreditsController {
             throw InputRejection("Give exactly one of courseID and projectID.")
         }
         // Keys are the client's own: two people's "1" are different keys. Without a key every request is a new hold.
-        let key = "user:\(try user.requireID()):" + (try Self.key(input.idempotencyKey, req) ?? "unkeyed:\(UUID().uuidString.lowercased())")
+        let key = "user:\(try user.requireID()):" + (try Self.idempotencyKey(input.idempotencyKey, req) ?? "unkeyed:\(UUID().uuidString.lowercased())")
         let lifetime = input.lifetimeSeconds.map { TimeInterval(max(1, min($0, 7 * 24 * 3600))) }
         let hold = try await ledger.reserve(account, amount: input.amount, reason: input.reason, key: key, lifetime: lifetime, actor: user.id,
                                             origin: .person)
@@ -200,7 +153,7 @@ enum CreditsController {
     }
 
     /// Either the amount, or the measured usage per meter (priced at the list in force when the hold was made).
-    struct SettleInput: DirectoryInput, Content {
+    struct SettleInput: CheckedInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case amount, usage }
         typealias Fields = CodingKeys
         var amount: Credits?
@@ -220,7 +173,7 @@ enum CreditsController {
                 measured[Meter(name)] = quantity
             }
             do {
-                actual = try await priceList(on: req.db).cost(of: measured, at: hold.createdAt ?? Date())
+                actual = try await Prices.list(on: req.db).cost(of: measured, at: hold.createdAt ?? Date())
             } catch let error as PricingError {
                 throw InputRejection(error.description)
             }
@@ -302,19 +255,6 @@ enum CreditsController {
         return try await priceDTO(price).encodeResponse(status: .created, for: req)
     }
 
-    /// The whole price list, for converting usage to credits.
-    /// Every price version (read on each hand-in and settle: three columns, no model decoding).
-    static func priceList(on db: any Database) async throws -> PriceList {
-        guard let sql = db as? any SQLDatabase else {
-            return PriceList(try await LedgerPrice.query(on: db).all().map { PriceVersion(meter: Meter($0.meter), price: Credits(micro: $0.price), effectiveFrom: $0.effectiveFrom) })
-        }
-        let rows = try await sql.select().columns("meter", "price", "effective_from").from(LedgerPrice.schema).all()
-        return PriceList(try rows.map {
-            PriceVersion(meter: Meter(try $0.decode(column: "meter", as: String.self)), price: Credits(micro: try $0.decode(column: "price", as: Int64.self)),
-                         effectiveFrom: try $0.decode(column: "effective_from", as: Date.self))
-        })
-    }
-
     private static func priceDTO(_ price: LedgerPrice) -> PriceDTO {
         let meter = Meter(price.meter)
         let per: String
@@ -329,31 +269,8 @@ enum CreditsController {
 
     // MARK: Helpers
 
-    static func place(courseID: UUID?, projectID: UUID?, in programme: Programme, on db: any Database) async throws -> LedgerPlace {
-        let programmeID = try programme.requireID()
-        switch (courseID, projectID) {
-        case (let id?, nil):
-            guard let course = try await Course.find(id, on: db), course.$programme.id == programmeID else {
-                throw InputRejection.conflict("The programme has no course with the id \(id).")
-            }
-            return .course(course)
-        case (nil, let id?):
-            guard let project = try await ResearchProject.find(id, on: db), project.$programme.id == programmeID else {
-                throw InputRejection.conflict("The programme has no project with the id \(id).")
-            }
-            return .project(project)
-        default:
-            throw InputRejection("Give exactly one of courseID and projectID.")
-        }
-    }
-
-    private static func memo(_ given: String?, _ fallback: String) -> String {
-        let trimmed = given?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        return trimmed.isEmpty ? fallback : String(trimmed.prefix(200))
-    }
-
     /// The client's idempotency key (body field or `Idempotency-Key` header), at most 200 characters.
-    private static func key(_ field: String?, _ req: Request) throws -> String? {
+    static func idempotencyKey(_ field: String?, _ req: Request) throws -> String? {
         guard let key = field ?? req.headers.first(name: "Idempotency-Key") else { return nil }
         guard !key.isEmpty, key.count <= 200 else { throw InputRejection("idempotencyKey must be 1 to 200 characters.") }
         return key

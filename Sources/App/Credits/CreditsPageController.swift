@@ -71,8 +71,8 @@ enum CreditsPageController {
         let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
         return try await req.formAction(back: "/programmes/\(try programme.requireID())/credits",
                                         render: { try await renderProgramme(req, programme, canManage: true, $0) }) {
-            let input = try req.input(CreditsController.GrantInput.self)
-            try await CreditsController.recordGrant(input, to: programme, by: user, req)
+            let input = try req.input(GrantInput.self)
+            try await ProgrammeTransfers.grant(input, key: try CreditsController.idempotencyKey(input.idempotencyKey, req), to: programme, by: user, ledger: req.ledger)
             return "Recorded a grant of \(input.amount) credits into the pool."
         }
     }
@@ -81,8 +81,8 @@ enum CreditsPageController {
         let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
         return try await req.formAction(back: "/programmes/\(try programme.requireID())/credits",
                                         render: { try await renderProgramme(req, programme, canManage: true, $0) }) {
-            let input = try req.input(CreditsController.AllocationInput.self)
-            let place = try await CreditsController.move(input, in: programme, down: true, by: user, req)
+            let input = try req.input(AllocationInput.self)
+            let place = try await ProgrammeTransfers.move(input, key: try CreditsController.idempotencyKey(input.idempotencyKey, req), in: programme, down: true, by: user, ledger: req.ledger)
             return "Allocated \(input.amount) credits to \(place.name)."
         }
     }
@@ -144,7 +144,7 @@ enum CreditsPageController {
 
     private static func setDefault(_ req: Request, _ place: LedgerPlace, _ user: User) async throws -> Response {
         try await req.formAction(back: path(place), render: { try await renderPlace(req, place, canManage: true, $0) }) {
-            let amount = try req.input(CreditsController.AmountInput.self).amount
+            let amount = try req.input(AmountInput.self).amount
             _ = try await req.ledger.setDefaultAllowance(in: place, to: amount, actor: user.id)
             return "Every member's allowance is now at least \(amount) credits."
         }

@@ -12,22 +12,6 @@ import Ledger
 import SQLKit
 import Vapor
 
-/// Queues SQLite's multi-statement ledger transactions in this process (SQLite has one writer at a time anyway).
-actor LedgerWriteGate {
-    private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        while busy { await withCheckedContinuation { waiting.append($0) } }
-        busy = true
-        defer {
-            busy = false
-            if !waiting.isEmpty { waiting.removeFirst().resume() }
-        }
-        return try await body()
-    }
-}
-
 struct LedgerStore: Sendable {
     let db: any Database
     let gate: LedgerWriteGate?
@@ -335,9 +319,7 @@ struct LedgerStore: Sendable {
 
     // MARK: Helpers
 
-    static func isUniqueViolation(_ error: any Error) -> Bool {
-        (error as? any DatabaseError)?.isConstraintFailure == true
-    }
+    static func isUniqueViolation(_ error: any Error) -> Bool { Writes.isUniqueViolation(error) }
 
     /// Whether the database is PostgreSQL (else SQLite).
     var postgres: Bool { (db as? any SQLDatabase)?.dialect.name == "postgresql" }

@@ -10,7 +10,7 @@ import Vapor
 enum SandboxCharges {
     /// The most a run of `seconds` may cost; zero when those meters have no price.
     static func estimate(seconds: Int, on db: any Database, at time: Date) async throws -> Credits {
-        let prices = try await CreditsController.priceList(on: db)
+        let prices = try await Prices.list(on: db)
         var usage: [Meter: Int64] = [:]
         for meter in [Meter.sandboxCPUSecond, .sandboxWallSecond] where prices.price(of: meter, at: time) != nil { usage[meter] = Int64(seconds) * 1000 }
         return try prices.cost(of: usage, at: time)
@@ -25,7 +25,7 @@ enum SandboxCharges {
               let hold = try await ledger.db.sqlDatabase().raw("SELECT created_at FROM ledger_holds WHERE id = \(bind: holdID)").first() else { return 0 }
         let createdAt = try hold.decode(column: "created_at", as: Date?.self)
         do {
-            let cost = try await CreditsController.priceList(on: ledger.db)
+            let cost = try await Prices.list(on: ledger.db)
                 .cost(of: [.sandboxCPUSecond: Int64(cpuMs), .sandboxWallSecond: Int64(wallMs)], at: createdAt ?? Date())
             let charge = try await ledger.settleUse(holdID, usage: cost.micro, memo: what)
             if charge.holdWasClosed || charge.debt > 0 {

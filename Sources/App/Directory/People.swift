@@ -24,7 +24,7 @@ struct UserDTO: Content, Equatable {
     }
 }
 
-struct NewUserInput: DirectoryInput, Content {
+struct NewUserInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case email, name, isAdmin }
     typealias Fields = CodingKeys
     var email: String?
@@ -32,7 +32,7 @@ struct NewUserInput: DirectoryInput, Content {
     var isAdmin: Bool?
 }
 
-struct UserChangeInput: DirectoryInput, Content {
+struct UserChangeInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case name, isActive, isAdmin }
     typealias Fields = CodingKeys
     var name: String?
@@ -42,7 +42,7 @@ struct UserChangeInput: DirectoryInput, Content {
 
 /// One person in one place. `name` is only used (and then required) when the email is new, for courses, where an
 /// instructor may bring in people who have no account yet.
-struct MembershipInput: DirectoryInput, Content {
+struct MembershipInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case email, role, name }
     typealias Fields = CodingKeys
     var email: String?
@@ -119,7 +119,7 @@ enum People {
     /// Creates the account; the same email created at the same moment by another request is a conflict (409), not an
     /// error of the platform's.
     private static func create(_ user: User, on db: any Database) async throws {
-        do { try await user.create(on: db) } catch where LedgerStore.isUniqueViolation(error) {
+        do { try await user.create(on: db) } catch where Writes.isUniqueViolation(error) {
             throw InputRejection.conflict("There is already a person with the email \(user.email).")
         }
     }

@@ -4,7 +4,7 @@ import Fluent
 import Foundation
 import Vapor
 
-struct ProgrammeInput: DirectoryInput, Content {
+struct ProgrammeInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case name, partnerOrganisation, startsOn, endsOn, description }
     typealias Fields = CodingKeys
     var name: String?
@@ -14,7 +14,7 @@ struct ProgrammeInput: DirectoryInput, Content {
     var description: String?
 }
 
-struct CourseInput: DirectoryInput, Content {
+struct CourseInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case code, title, term, startsOn, endsOn }
     typealias Fields = CodingKeys
     var code: String?
@@ -24,7 +24,7 @@ struct CourseInput: DirectoryInput, Content {
     var endsOn: String?
 }
 
-struct ProjectInput: DirectoryInput, Content {
+struct ProjectInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case title, summary, status, startsOn, endsOn, tags }
     typealias Fields = CodingKeys
     var title: String?

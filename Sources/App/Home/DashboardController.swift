@@ -57,11 +57,4 @@ enum DashboardController {
         try await notice.save(on: req.db)
         return try NoticeDTO(notice)
     }
-
-    @Sendable static func me(req: Request) async throws -> MeDTO {
-        let user = try req.auth.require(User.self)
-        try Policy.require(user, can: .viewSelf)
-        return MeDTO(id: try user.requireID(), email: user.email, name: user.displayName, isAdmin: user.isAdmin,
-                     memberships: try await MembershipsDTO.of(user, on: req.db))
-    }
 }

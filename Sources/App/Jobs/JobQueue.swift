@@ -15,6 +15,10 @@ struct JobQueue: Sendable {
 
     /// Adds a job; pass the transaction's database to enqueue atomically with what the job is for.
     @discardableResult
+    /// A job's payload as the queue stores it (JSON text), and back.
+    static func encode<T: Encodable>(_ value: T) throws -> String { String(decoding: try JSONEncoder().encode(value), as: UTF8.self) }
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
+
     static func enqueue(_ kind: String, payload: String, maxAttempts: Int = 3, runAfter: Date = Date(), on db: any Database) async throws -> QueuedJob {
         let job = QueuedJob()
         job.kind = kind

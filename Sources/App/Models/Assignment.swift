@@ -54,7 +54,7 @@ final class Assignment: Model, @unchecked Sendable {
 
 /// An assignment as a grading run sees it: its limits, what its metadata names, and its autograder without the
 /// zip (up to 50 MB, read by `Assignments.autograderFiles` only where a layer must be built). Workers load it
-/// with the submission in one statement (`GradingWorker`); `Assignment.grading` gives it for a loaded model.
+/// with the submission in one statement (`GradeRunHandler`); `Assignment.grading` gives it for a loaded model.
 struct GradingAssignment: Sendable {
     var id: UUID
     var courseID: UUID

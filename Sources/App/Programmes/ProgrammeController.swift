@@ -132,7 +132,7 @@ enum ProgrammeController {
     @Sendable static func createProject(req: Request) async throws -> Response {
         let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
         let project = try await Places.createProject(in: programme, try req.input(ProjectInput.self), on: req.db)
-        return try await ProgrammeViews.project(project, on: req.db).encodeResponse(status: .created, for: req)
+        return try await ProjectViews.project(project, on: req.db).encodeResponse(status: .created, for: req)
     }
 }
 

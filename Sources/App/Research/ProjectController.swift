@@ -87,7 +87,7 @@ enum ProjectController {
                                canRemove: Policy.allows(user, .removeProjectOutput(access, recordedBy: output.recordedByID)))
         }
         return try await req.view.render("project", ProjectPage(
-            title: project.title, page: page, project: try await ProgrammeViews.project(project, on: req.db),
+            title: project.title, page: page, project: try await ProjectViews.project(project, on: req.db),
             canManage: canManage,
             form: ProjectInput(title: project.title, summary: project.summary, status: project.status, startsOn: project.startsOn?.day ?? "",
                                endsOn: project.endsOn?.day ?? "", tags: project.tags),
@@ -166,13 +166,13 @@ enum ProjectController {
     // MARK: API
 
     @Sendable static func show(req: Request) async throws -> ProjectDTO {
-        try await ProgrammeViews.project(try await req.project(for: Policy.Action.viewProject).0, on: req.db)
+        try await ProjectViews.project(try await req.project(for: Policy.Action.viewProject).0, on: req.db)
     }
 
     @Sendable static func update(req: Request) async throws -> ProjectDTO {
         let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
         try await ResearchProjects.update(project, try req.input(ProjectInput.self), by: user, access: access, app: req.application, on: req.db)
-        return try await ProgrammeViews.project(project, on: req.db)
+        return try await ProjectViews.project(project, on: req.db)
     }
 
     @Sendable static func setMember(req: Request) async throws -> ProjectDTO.Member {

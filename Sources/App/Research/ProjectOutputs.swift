@@ -4,7 +4,7 @@ import Fluent
 import Foundation
 import Vapor
 
-struct ProjectOutputInput: DirectoryInput, Content {
+struct ProjectOutputInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case kind, title, venue, year, doi, url }
     typealias Fields = CodingKeys
     var kind: String?

@@ -7,10 +7,10 @@ enum ResearchController {
     @Sendable static func changeStatus(req: Request) async throws -> ProjectDTO {
         let (project, user, access) = try await req.project(for: Policy.Action.viewProject)
         _ = try await ResearchProjects.changeStatus(project, try req.input(StatusChangeInput.self), by: user, access: access, app: req.application, on: req.db)
-        return try await ProgrammeViews.project(project, on: req.db)
+        return try await ProjectViews.project(project, on: req.db)
     }
 
-    struct JobNetworkInput: DirectoryInput, Content {
+    struct JobNetworkInput: CheckedInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case allowed }
         typealias Fields = CodingKeys
         var allowed: Bool
@@ -20,7 +20,7 @@ enum ResearchController {
         let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
         try await ResearchProjects.setJobNetwork(project, allowed: try req.input(JobNetworkInput.self).allowed, by: user, access: access,
                                                  app: req.application, on: req.db)
-        return try await ProgrammeViews.project(project, on: req.db)
+        return try await ProjectViews.project(project, on: req.db)
     }
 
     @Sendable static func history(req: Request) async throws -> [StatusChangeDTO] {

@@ -99,7 +99,7 @@ enum ResearchJobController {
                                _ page: PageContext) async throws -> View {
         let dto = try await ResearchJobs.views([job], on: req.db)[0]
         return try await req.view.render("job", JobPage(
-            title: "Job: \(job.name)", page: page, job: dto, project: try await ProgrammeViews.project(project, on: req.db),
+            title: "Job: \(job.name)", page: page, job: dto, project: try await ProjectViews.project(project, on: req.db),
             canCancel: !job.status.isFinished && Policy.allows(user, .cancelProjectJob(access, submittedBy: job.$submittedBy.id)),
             log: job.log ?? "", running: !job.status.isFinished,
             ending: (job.sandboxStatus ?? "") + (job.exitCode.map { ", exit code \($0)" } ?? "")))
@@ -117,7 +117,7 @@ enum ResearchJobController {
         } catch let rejection as InputRejection {
             return try await ProjectController.render(req, project, user, access, PageContext(req, problems: rejection.problems))
                 .encodeResponse(status: .unprocessableEntity, for: req)
-        } catch let refusal as SubmissionRefusal {
+        } catch let refusal as Refusal {
             return try await ProjectController.render(req, project, user, access, PageContext(req, problems: [refusal.reason]))
                 .encodeResponse(status: .conflict, for: req)
         }

@@ -73,7 +73,7 @@ enum ResearchJobs {
 
     /// Input files from uploads: one .zip is unpacked (checked whole), other files are taken by name; none is fine.
     static func files(from uploads: [(name: String, data: Data)]) throws -> [String: Data] {
-        try Submissions.files(from: uploads, limits: inputLimits, optional: true)
+        try Uploads.files(from: uploads, limits: inputLimits, optional: true)
     }
 
     // MARK: Submitting
@@ -93,7 +93,7 @@ enum ResearchJobs {
         let payer = input.payFrom.map { checks.choice($0, "payFrom", as: ResearchJobPayer.self) } ?? .allowance
         try checks.finish()
         guard project.status == ProjectStatus.active.rawValue else {
-            throw SubmissionRefusal("Jobs run for active projects; this one is \(project.status).")
+            throw Refusal("Jobs run for active projects; this one is \(project.status).")
         }
         if network && !project.jobNetwork { throw Abort(.forbidden, reason: try await ResearchProjects.networkRefusal(project, on: db)) }
         if payer == .project, !Policy.allows(user, .chargeAllocation(nil, access)) {
@@ -114,7 +114,7 @@ enum ResearchJobs {
                 for (path, data) in files.sorted(by: { $0.key < $1.key }) {
                     try await ResearchJobFile(jobID: jobID, role: .input, path: path, contents: data).create(on: tx)
                 }
-                job.queueJobID = try await JobQueue.enqueue(kind, payload: GradingJobs.encode(Payload(job: jobID)), maxAttempts: 2, on: tx).id
+                job.queueJobID = try await JobQueue.enqueue(kind, payload: JobQueue.encode(Payload(job: jobID)), maxAttempts: 2, on: tx).id
                 try await job.save(on: tx)
             }
         } catch {
@@ -149,7 +149,7 @@ enum ResearchJobs {
             let who = payer == .project
                 ? "The PI can ask the programme's managers for more (an allocation request on the project page)."
                 : try await LedgerPlace.project(project).whoToAsk(on: db)
-            throw SubmissionRefusal("Not started: \(refusal.description) A job of \(seconds) s may cost up to \(amount) credits; "
+            throw Refusal("Not started: \(refusal.description) A job of \(seconds) s may cost up to \(amount) credits; "
                                     + "a shorter time limit costs less. \(who)")
         }
     }
@@ -181,9 +181,9 @@ enum ResearchJobs {
 
     /// Runs the queued job `queued` for the worker, which completes its queue entry through `complete` together
     /// with the job's result.
-    static func run(_ queued: QueuedJob, worker: GradingWorker) async throws {
+    static func run(_ queued: QueuedJob, worker: JobWorker) async throws {
         let app = worker.app
-        let payload = try GradingJobs.decode(Payload.self, queued.payload)
+        let payload = try JobQueue.decode(Payload.self, queued.payload)
         guard let job = try await ResearchJob.find(payload.job, on: app.db) else {
             try await worker.complete(queued, result: "the job no longer exists") { _ in }
             return
@@ -225,14 +225,14 @@ enum ResearchJobs {
         case .ok where result.exitCode != 0: problem = "The command exited with code \(result.exitCode ?? -1)."
         case .ok, .cancelled: problem = nil
         case .outputLimit: problem = "The job wrote more than \(streamKB / 1024) MB to its standard output or error and was stopped; write large results to files in outputs/."
-        default: problem = "The job " + Grader.finished(result, seconds: job.wallSeconds, memory: job.memoryMB) + "."
+        default: problem = "The job " + SandboxReport.finished(result, seconds: job.wallSeconds, memory: job.memoryMB) + "."
         }
         if status == .cancelled { problem = "Cancelled while running; what it used until then was charged." }
         try await finish(job, queued: queued, worker: worker, status: status, result: result, problem: problem)
     }
 
     /// Completes the queue entry, settles (or voids) the reserve and records the result, in one transaction.
-    private static func finish(_ job: ResearchJob, queued: QueuedJob, worker: GradingWorker, status: ResearchJobStatus,
+    private static func finish(_ job: ResearchJob, queued: QueuedJob, worker: JobWorker, status: ResearchJobStatus,
                                result: SandboxResult?, problem: String?) async throws {
         let app = worker.app, holdID = job.holdID
         let jobID = try job.requireID()
@@ -256,7 +256,7 @@ enum ResearchJobs {
                 current.exitCode = result.exitCode.map(Int.init)
                 current.cpuMs = result.cpuMs
                 current.wallMs = result.wallMs
-                current.log = Grader.log(result, characters: logCharacters)
+                current.log = SandboxReport.log(result, characters: logCharacters)
                 try await ResearchJobFile.query(on: tx).filter(\.$job.$id == jobID).filter(\.$role == .output).delete()
                 for file in result.outputFiles {
                     try await ResearchJobFile(jobID: jobID, role: .output, path: file.path, contents: file.contents).create(on: tx)
@@ -314,4 +314,22 @@ enum ResearchJobs {
         let files = try await ResearchJobFile.query(on: db).filter(\.$job.$id == job.requireID()).filter(\.$role == .output).all()
         return try SafeArchive.make(Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first }))
     }
+}
+
+/// Research jobs on the platform's workers.
+struct ResearchJobHandler: JobHandler {
+    var kind: String { ResearchJobs.kind }
+
+    func run(_ claimed: ClaimedJob, worker: JobWorker) async throws -> JobRecording? {
+        try await ResearchJobs.run(claimed.job, worker: worker)
+        return nil
+    }
+
+    /// The job will not be tried again: it fails with the reason, its reserve freed.
+    func gaveUp(_ job: QueuedJob, reason: String, app: Application) async throws {
+        let payload = try JobQueue.decode(ResearchJobs.Payload.self, job.payload)
+        try await ResearchJobs.markFailed(payload.job, reason: reason, app: app)
+    }
+
+    func sweep(_ app: Application) async throws { try await ResearchJobs.sweep(app) }
 }

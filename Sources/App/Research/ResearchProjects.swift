@@ -22,7 +22,7 @@ enum ProjectLifecycle {
     static func actor(for from: ProjectStatus, to: ProjectStatus) -> Actor? { transitions[from]?[to] }
 }
 
-struct StatusChangeInput: DirectoryInput, Content {
+struct StatusChangeInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case status, comment }
     typealias Fields = CodingKeys
     var status: String?
@@ -37,7 +37,7 @@ struct StatusChangeDTO: Content {
     var at: Date
 }
 
-struct AllocationRequestInput: DirectoryInput, Content {
+struct AllocationRequestInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case amount, periodEnd, justification, meters, kind, follows }
     typealias Fields = CodingKeys
     var amount: Credits?
@@ -48,7 +48,7 @@ struct AllocationRequestInput: DirectoryInput, Content {
     var follows: UUID?
 }
 
-struct AllocationDecisionInput: DirectoryInput, Content {
+struct AllocationDecisionInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case decision, amount, comment }
     typealias Fields = CodingKeys
     /// approve or deny.

@@ -38,7 +38,7 @@ extension Application {
 
     /// Runs queued grading jobs in this process until none is left.
     func drainGradingQueue(worker: String = "test-worker") async throws {
-        let worker = GradingWorker(app: self, name: worker, lease: 60)
+        let worker = JobWorker(app: self, name: worker, lease: 60)
         while try await worker.runOnce() {}
     }
 

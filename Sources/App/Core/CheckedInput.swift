@@ -24,13 +24,13 @@ struct InputRejection: AbortError, DetailedError {
 }
 
 /// An API or form input whose fields are spelled out, so unknown ones can be refused.
-protocol DirectoryInput: Decodable {
+protocol CheckedInput: Decodable {
     associatedtype Fields: CodingKey & CaseIterable
 }
 
 extension Request {
     /// Decodes a JSON body (refusing fields `T` does not have) or, for pages, a form.
-    func input<T: DirectoryInput>(_ type: T.Type) throws -> T {
+    func input<T: CheckedInput>(_ type: T.Type) throws -> T {
         if headers.contentType == .urlEncodedForm || headers.contentType == .formData {
             return try content.decode(T.self)
         }
@@ -79,10 +79,30 @@ struct InputChecks {
         return nil
     }
 
+    /// An address with one @, a dot in its domain, no spaces or list punctuation, at most 254 characters.
+    static func isPlausibleEmail(_ email: String) -> Bool {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+            && !email.contains(where: { $0.isWhitespace || $0 == "," || $0 == "<" || $0 == ">" }) && email.count <= 254
+    }
+
+    /// ISO 8601, YYYY-MM-DDTHH:MM (UTC), or YYYY-MM-DD; empty means none.
+    static func dateTime(_ value: String?, _ label: String, _ checks: inout InputChecks) -> Date? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let date = ISO8601DateFormatter().date(from: value) ?? InputChecks.parseDay(value) { return date }
+        let local = DateFormatter()
+        local.locale = Locale(identifier: "en_US_POSIX")
+        local.timeZone = TimeZone(identifier: "UTC")
+        local.dateFormat = "yyyy-MM-dd'T'HH:mm"
+        if let date = local.date(from: value) { return date }
+        checks.add("\(label) '\(value)' is not a time; write it as YYYY-MM-DDTHH:MM (UTC) or ISO 8601.")
+        return nil
+    }
+
     mutating func email(_ value: String?) -> String? {
         guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { problems.append("email is missing."); return nil }
         let email = User.normalise(email: value)
-        guard Rosters.isPlausibleEmail(email) else { problems.append("'\(value)' is not an email address."); return nil }
+        guard Self.isPlausibleEmail(email) else { problems.append("'\(value)' is not an email address."); return nil }
         return email
     }
 
