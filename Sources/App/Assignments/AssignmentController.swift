@@ -75,19 +75,20 @@ enum AssignmentController {
     }
 
     @Sendable static func show(req: Request) async throws -> AssignmentDTO {
-        let (assignment, _, user, access) = try await req.assignment(for: Policy.Action.viewCourse)
+        let found = try await req.assignment(for: Policy.Action.viewCourse)
+        let assignment = found.assignment, user = found.user, access = found.access
         return try AssignmentDTO(assignment, staff: Policy.allows(user, .grade(access)))
     }
 
     @Sendable static func update(req: Request) async throws -> AssignmentDTO {
-        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.manageCourse)
+        let assignment = try await req.assignment(for: Policy.Action.manageCourse).assignment
         try await Assignments.update(assignment, try req.input(AssignmentInput.self), on: req.db)
         return try AssignmentDTO(assignment, staff: true)
     }
 
     /// PUT …/autograder with the zip as the body (application/zip).
     @Sendable static func uploadAutograder(req: Request) async throws -> AssignmentDTO {
-        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.manageCourse)
+        let assignment = try await req.assignment(for: Policy.Action.manageCourse).assignment
         guard let body = req.body.data, body.readableBytes > 0 else {
             throw Abort(.badRequest, reason: "Send the autograder zip as the request body (Content-Type: application/zip).")
         }
@@ -102,14 +103,15 @@ enum AssignmentController {
     }
 
     @Sendable static func publish(req: Request) async throws -> AssignmentDTO {
-        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.manageCourse)
+        let assignment = try await req.assignment(for: Policy.Action.manageCourse).assignment
         try await Assignments.publishGrades(assignment, try req.input(PublishInput.self).published, on: req.db)
         return try AssignmentDTO(assignment, staff: true)
     }
 
     /// POST …/submissions, multipart: `files` (one or more, or one .zip).
     @Sendable static func submit(req: Request) async throws -> Response {
-        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.submitWork)
+        let found = try await req.assignment(for: Policy.Action.submitWork)
+        let assignment = found.assignment, course = found.course, user = found.user, access = found.access
         guard let form = try MultipartForm(req) else {
             throw Abort(.unsupportedMediaType, reason: "Send the files as multipart/form-data in a field named files (one or more, or one .zip).")
         }
@@ -121,7 +123,8 @@ enum AssignmentController {
 
     /// GET …/submissions: the caller's own (students), or everyone's (staff); newest first, paginated.
     @Sendable static func submissions(req: Request) async throws -> Page<SubmissionDTO> {
-        let (assignment, _, user, access) = try await req.assignment(for: Policy.Action.viewCourse)
+        let found = try await req.assignment(for: Policy.Action.viewCourse)
+        let assignment = found.assignment, user = found.user, access = found.access
         let staff = Policy.allows(user, .grade(access))
         var query = Submission.query(on: req.db).filter(\.$assignment.$id == (try assignment.requireID())).sort(\.$submittedAt, .descending)
         if !staff { query = query.filter(\.$user.$id == (try user.requireID())) }
@@ -131,13 +134,15 @@ enum AssignmentController {
     }
 
     @Sendable static func submission(req: Request) async throws -> SubmissionDTO {
-        let (submission, assignment, _, user, access) = try await req.submission(grading: false)
+        let found = try await req.submission(grading: false)
+        let submission = found.submission, assignment = found.assignment, user = found.user, access = found.access
         return try await Grades.load(submission, assignment: assignment, staff: Policy.allows(user, .grade(access)), on: req.db)
     }
 
     /// GET …/submissions/{id}/files.zip: the handed-in files as one zip (their owner and the course staff).
     @Sendable static func download(req: Request) async throws -> Response {
-        let (submission, assignment, _, _, _) = try await req.submission(grading: false)
+        let found = try await req.submission(grading: false)
+        let submission = found.submission, assignment = found.assignment
         let files = try await SubmissionFile.query(on: req.db).filter(\.$submission.$id == submission.requireID()).all()
         let zip = try SafeArchive.make(Dictionary(files.map { ($0.path, $0.contents) }, uniquingKeysWith: { first, _ in first }))
         let owner = try await User.find(submission.$user.id, on: req.db)
@@ -145,23 +150,26 @@ enum AssignmentController {
     }
 
     @Sendable static func regrade(req: Request) async throws -> SubmissionDTO {
-        let (submission, assignment, course, user, _) = try await req.submission(grading: true)
+        let found = try await req.submission(grading: true)
+        let submission = found.submission, assignment = found.assignment, course = found.course, user = found.user
         try await Grades.regrade(submission, assignment: assignment, course: course, by: user, on: req.application, db: req.db)
         return try await Grades.load(submission, assignment: assignment, staff: true, on: req.db)
     }
 
     @Sendable static func regradeAll(req: Request) async throws -> Grades.RegradeProgress {
-        let (assignment, course, user, _) = try await req.assignment(for: Policy.Action.grade)
+        let found = try await req.assignment(for: Policy.Action.grade)
+        let assignment = found.assignment, course = found.course, user = found.user
         return try await Grades.regradeAll(assignment, course: course, by: user, on: req.application, db: req.db)
     }
 
     @Sendable static func regradeProgress(req: Request) async throws -> Grades.RegradeProgress {
-        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.grade)
+        let assignment = try await req.assignment(for: Policy.Action.grade).assignment
         return try await Grades.progress(assignment, on: req.db)
     }
 
     @Sendable static func adjust(req: Request) async throws -> Response {
-        let (submission, assignment, _, user, _) = try await req.submission(grading: true)
+        let found = try await req.submission(grading: true)
+        let submission = found.submission, assignment = found.assignment, user = found.user
         _ = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, on: req.db)
         return try await Grades.load(submission, assignment: assignment, staff: true, on: req.db).encodeResponse(status: .created, for: req)
     }

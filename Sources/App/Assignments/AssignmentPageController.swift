@@ -63,7 +63,8 @@ enum AssignmentPageController {
     }
 
     @Sendable static func page(req: Request) async throws -> View {
-        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.viewCourse)
+        let found = try await req.assignment(for: Policy.Action.viewCourse)
+        let assignment = found.assignment, course = found.course, user = found.user, access = found.access
         return try await render(req, assignment, course, user, access)
     }
 
@@ -106,7 +107,8 @@ enum AssignmentPageController {
     }
 
     @Sendable static func update(req: Request) async throws -> Response {
-        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.manageCourse)
+        let found = try await req.assignment(for: Policy.Action.manageCourse)
+        let assignment = found.assignment, course = found.course, user = found.user, access = found.access
         return try await req.formAction(back: "/assignments/\(try assignment.requireID())", render: { try await render(req, assignment, course, user, access, page: $0) }) {
             var input = try req.input(AssignmentInput.self)
             input.kind = nil
@@ -116,7 +118,8 @@ enum AssignmentPageController {
     }
 
     @Sendable static func uploadAutograder(req: Request) async throws -> Response {
-        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.manageCourse)
+        let found = try await req.assignment(for: Policy.Action.manageCourse)
+        let assignment = found.assignment, course = found.course, user = found.user, access = found.access
         return try await req.formAction(back: "/assignments/\(try assignment.requireID())", render: { try await render(req, assignment, course, user, access, page: $0) }) {
             guard let zip = try MultipartForm(req)?.all(named: "autograder").first, !zip.data.isEmpty else {
                 throw InputRejection("Choose the autograder zip to upload.")
@@ -127,7 +130,8 @@ enum AssignmentPageController {
     }
 
     @Sendable static func submit(req: Request) async throws -> Response {
-        let (assignment, course, user, access) = try await req.assignment(for: Policy.Action.submitWork)
+        let found = try await req.assignment(for: Policy.Action.submitWork)
+        let assignment = found.assignment, course = found.course, user = found.user, access = found.access
         let back = "/assignments/\(try assignment.requireID())"
         do {
             guard let form = try MultipartForm(req) else { throw InputRejection("Choose the files to hand in.") }
@@ -148,7 +152,8 @@ enum AssignmentPageController {
     }
 
     @Sendable static func regradeAll(req: Request) async throws -> Response {
-        let (assignment, course, user, _) = try await req.assignment(for: Policy.Action.grade)
+        let found = try await req.assignment(for: Policy.Action.grade)
+        let assignment = found.assignment, course = found.course, user = found.user
         let progress: Grades.RegradeProgress
         do {
             progress = try await Grades.regradeAll(assignment, course: course, by: user, on: req.application, db: req.db)
@@ -160,7 +165,7 @@ enum AssignmentPageController {
     }
 
     @Sendable static func publish(req: Request) async throws -> Response {
-        let (assignment, _, _, _) = try await req.assignment(for: Policy.Action.manageCourse)
+        let assignment = try await req.assignment(for: Policy.Action.manageCourse).assignment
         struct Form: Decodable { var published: String? }
         let publish = (try? req.content.decode(Form.self))?.published == "true"
         try await Assignments.publishGrades(assignment, publish, on: req.db)
@@ -171,7 +176,8 @@ enum AssignmentPageController {
     // MARK: Submissions
 
     @Sendable static func submission(req: Request) async throws -> View {
-        let (submission, assignment, course, user, access) = try await req.submission(grading: false)
+        let found = try await req.submission(grading: false)
+        let submission = found.submission, assignment = found.assignment, course = found.course, user = found.user, access = found.access
         return try await renderSubmission(req, submission, assignment, course, user, access)
     }
 
@@ -186,7 +192,8 @@ enum AssignmentPageController {
     }
 
     @Sendable static func regrade(req: Request) async throws -> Response {
-        let (submission, assignment, course, user, access) = try await req.submission(grading: true)
+        let found = try await req.submission(grading: true)
+        let submission = found.submission, assignment = found.assignment, course = found.course, user = found.user, access = found.access
         let back = "/submissions/\(try submission.requireID())"
         do {
             try await Grades.regrade(submission, assignment: assignment, course: course, by: user, on: req.application, db: req.db)
@@ -199,7 +206,8 @@ enum AssignmentPageController {
     }
 
     @Sendable static func adjust(req: Request) async throws -> Response {
-        let (submission, assignment, course, user, access) = try await req.submission(grading: true)
+        let found = try await req.submission(grading: true)
+        let submission = found.submission, assignment = found.assignment, course = found.course, user = found.user, access = found.access
         return try await req.formAction(back: "/submissions/\(try submission.requireID())",
                                         render: { try await renderSubmission(req, submission, assignment, course, user, access, page: $0) }) {
             let adjustment = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, on: req.db)

@@ -64,13 +64,13 @@ extension Request {
 
     /// The allocation request named by `:requestID`, its project, and the signed-in user, who must be allowed to
     /// decide it (a manager of the project's programme); 404 otherwise.
-    func allocationRequestToDecide() async throws -> (AllocationRequest, ResearchProject, User, ProjectAccess) {
+    func allocationRequestToDecide() async throws -> AllocationRequestInContext {
         let user = try auth.require(User.self)
         guard let id = parameters.get("requestID", as: UUID.self), let request = try await AllocationRequest.find(id, on: db),
               let project = try await ResearchProject.find(request.$project.id, on: db) else { throw Abort(.notFound) }
         let access = try await ProjectAccess.load(user, project, on: db)
         try Policy.require(user, can: .manageProgramme(access.programmeRole))
-        return (request, project, user, access)
+        return AllocationRequestInContext(request: request, project: project, user: user, access: access)
     }
 
     /// `:userID` from the path; 404 when it is not an id.
@@ -83,26 +83,26 @@ extension Request {
 extension Request {
     /// The assignment named by `:assignmentID`, its course, the signed-in user and their access. An assignment
     /// not yet released is only there for those who grade.
-    func assignment(for action: (CourseAccess) -> Policy.Action) async throws -> (Assignment, Course, User, CourseAccess) {
+    func assignment(for action: (CourseAccess) -> Policy.Action) async throws -> AssignmentInContext {
         let user = try auth.require(User.self)
         guard let id = parameters.get("assignmentID", as: UUID.self), let assignment = try await Assignment.find(id, on: db),
               let course = try await Course.find(assignment.$course.id, on: db) else { throw Abort(.notFound) }
         let access = try await CourseAccess.load(user, course, on: db)
         try Policy.require(user, can: action(access))
         if !assignment.isReleased { try Policy.require(user, can: .grade(access)) }
-        return (assignment, course, user, access)
+        return AssignmentInContext(assignment: assignment, course: course, user: user, access: access)
     }
 
     /// The submission named by `:submissionID`: its owner sees it, and those who grade its course; `grading`
     /// asks for the latter.
-    func submission(grading: Bool) async throws -> (Submission, Assignment, Course, User, CourseAccess) {
+    func submission(grading: Bool) async throws -> SubmissionInContext {
         let user = try auth.require(User.self)
         guard let id = parameters.get("submissionID", as: UUID.self), let submission = try await Submission.find(id, on: db),
               let assignment = try await Assignment.find(submission.$assignment.id, on: db),
               let course = try await Course.find(assignment.$course.id, on: db) else { throw Abort(.notFound) }
         let access = try await CourseAccess.load(user, course, on: db)
         try Policy.require(user, can: grading ? .grade(access) : .viewSubmission(access, ownerID: submission.$user.id))
-        return (submission, assignment, course, user, access)
+        return SubmissionInContext(submission: submission, assignment: assignment, course: course, user: user, access: access)
     }
 }
 
@@ -118,20 +118,50 @@ extension Request {
 
     /// The research job named by `:jobID`, its project, the caller and their access; 404 unless the caller may
     /// see the project.
-    func researchJob() async throws -> (ResearchJob, ResearchProject, User, ProjectAccess) {
+    func researchJob() async throws -> ResearchJobInContext {
         let user = try auth.require(User.self)
         guard let id = parameters.get("jobID", as: UUID.self), let job = try await ResearchJob.find(id, on: db),
               let project = try await ResearchProject.find(job.$project.id, on: db) else { throw Abort(.notFound) }
         let access = try await ProjectAccess.load(user, project, on: db)
         try Policy.require(user, can: .viewProject(access))
-        return (job, project, user, access)
+        return ResearchJobInContext(job: job, project: project, user: user, access: access)
     }
 
     /// The research job named by `:jobID`, which the caller may cancel (who submitted it, or who manages its
     /// project); 404 otherwise.
-    func researchJobToCancel() async throws -> (ResearchJob, ResearchProject, User, ProjectAccess) {
-        let (job, project, user, access) = try await researchJob()
-        try Policy.require(user, can: .cancelProjectJob(access, submittedBy: job.$submittedBy.id))
-        return (job, project, user, access)
+    func researchJobToCancel() async throws -> ResearchJobInContext {
+        let found = try await researchJob()
+        try Policy.require(found.user, can: .cancelProjectJob(found.access, submittedBy: found.job.$submittedBy.id))
+        return found
     }
+}
+
+/// What a handler finds behind an id in the path: the thing, where it belongs, who asks, and their roles there.
+struct AssignmentInContext {
+    let assignment: Assignment
+    let course: Course
+    let user: User
+    let access: CourseAccess
+}
+
+struct SubmissionInContext {
+    let submission: Submission
+    let assignment: Assignment
+    let course: Course
+    let user: User
+    let access: CourseAccess
+}
+
+struct ResearchJobInContext {
+    let job: ResearchJob
+    let project: ResearchProject
+    let user: User
+    let access: ProjectAccess
+}
+
+struct AllocationRequestInContext {
+    let request: AllocationRequest
+    let project: ResearchProject
+    let user: User
+    let access: ProjectAccess
 }

@@ -149,7 +149,8 @@ enum ProjectController {
     }
 
     @Sendable static func decideFromPage(req: Request) async throws -> Response {
-        let (request, project, user, access) = try await req.allocationRequestToDecide()
+        let found = try await req.allocationRequestToDecide()
+        let request = found.request, project = found.project, user = found.user, access = found.access
         return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
             let form = try req.content.decode(DecisionForm.self)
             var amount: Credits?

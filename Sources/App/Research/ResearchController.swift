@@ -40,7 +40,8 @@ enum ResearchController {
 
     /// POST /allocation-requests/{id}/decision: the programme's managers (and admins); 404 for anyone else.
     @Sendable static func decide(req: Request) async throws -> AllocationRequestDTO {
-        let (request, _, user, _) = try await req.allocationRequestToDecide()
+        let found = try await req.allocationRequestToDecide()
+        let request = found.request, user = found.user
         let decided = try await ResearchProjects.decide(request, try req.input(AllocationDecisionInput.self), by: user, app: req.application, on: req.db)
         try await decided.$requestedBy.load(on: req.db)
         try await decided.$decidedBy.load(on: req.db)

@@ -49,12 +49,12 @@ enum ResearchJobController {
     }
 
     @Sendable static func show(req: Request) async throws -> ResearchJobDTO {
-        try await ResearchJobs.views([try await req.researchJob().0], on: req.db)[0]
+        try await ResearchJobs.views([try await req.researchJob().job], on: req.db)[0]
     }
 
     /// GET /api/v1/jobs/{id}/logs: standard output and error as text (empty until it ends).
     @Sendable static func logs(req: Request) async throws -> Response {
-        let (job, _, _, _) = try await req.researchJob()
+        let job = try await req.researchJob().job
         let response = Response(status: .ok, body: .init(string: job.log ?? ""))
         response.headers.contentType = .plainText
         return response
@@ -62,12 +62,13 @@ enum ResearchJobController {
 
     /// GET …/jobs/{id}/outputs.zip: what the job left in outputs/.
     @Sendable static func outputs(req: Request) async throws -> Response {
-        let (job, _, _, _) = try await req.researchJob()
+        let job = try await req.researchJob().job
         return .download(try await ResearchJobs.outputsZip(job, on: req.db), type: .zip, filename: String(job.name.prefix(60)) + "-outputs.zip")
     }
 
     @Sendable static func cancel(req: Request) async throws -> ResearchJobDTO {
-        let (job, _, user, _) = try await req.researchJobToCancel()
+        let found = try await req.researchJobToCancel()
+        let job = found.job, user = found.user
         return try await ResearchJobs.views([try await ResearchJobs.cancel(job, by: user, app: req.application, db: req.db)], on: req.db)[0]
     }
 
@@ -91,7 +92,8 @@ enum ResearchJobController {
     // MARK: Pages
 
     @Sendable static func page(req: Request) async throws -> View {
-        let (job, project, user, access) = try await req.researchJob()
+        let found = try await req.researchJob()
+        let job = found.job, project = found.project, user = found.user, access = found.access
         return try await render(req, job, project, user, access, PageContext(req))
     }
 
@@ -124,7 +126,8 @@ enum ResearchJobController {
     }
 
     @Sendable static func cancelFromPage(req: Request) async throws -> Response {
-        let (job, project, user, access) = try await req.researchJobToCancel()
+        let found = try await req.researchJobToCancel()
+        let job = found.job, project = found.project, user = found.user, access = found.access
         return try await req.formAction(back: "/jobs/\(try job.requireID())", render: { try await render(req, job, project, user, access, $0) }) {
             let cancelled = try await ResearchJobs.cancel(job, by: user, app: req.application, db: req.db)
             return cancelled.status == .cancelled ? "Cancelled; its credits were freed." : "Asked to stop; it stops within a few seconds and only what it used is charged."
