@@ -53,6 +53,7 @@ final class APIRoutes {
         if request != nil {
             answers[400] = answers[400] ?? "The body could not be read (not \(requestType))."
             answers[415] = answers[415] ?? "The body is not \(requestType) (Content-Type)."
+            answers[413] = answers[413] ?? "The body is over this route's size limit."
             answers[422] = answers[422] ?? Self.invalid
         }
         operations.append(APIOperation(
