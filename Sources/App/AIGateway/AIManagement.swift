@@ -121,7 +121,7 @@ enum AICatalogue {
         let input1 = price(input.inputPrice, "inputPrice"), output = price(input.outputPrice ?? (kind == .embedding ? "0" : nil), "outputPrice")
         if let name, try await AIModel.query(on: db).filter(\.$name == name).first() != nil { missing.append("a model named '\(name)' exists.") }
         try checks.finish()
-        if !missing.isEmpty { var conflict = InputRejection(missing); conflict.status = .conflict; throw conflict }
+        if !missing.isEmpty { throw InputRejection.conflict(missing) }
         let model = AIModel(name: name!, kind: kind!, providerID: try provider!.requireID(), fallbackID: fallback?.id, upstreamName: upstream!)
         let now = Date()
         try await app.writeTransaction(on: db) { tx in
@@ -283,7 +283,7 @@ enum AIPolicies {
         let known = Set(try await AIModel.query(on: db).all().map(\.name))
         guard problems.isEmpty else { throw InputRejection(problems) }
         let unknown = policy.allowedModels.filter { !known.contains($0) }.map { "allowedModels: '\($0)' is not a model of this platform." }
-        guard unknown.isEmpty else { var conflict = InputRejection(unknown); conflict.status = .conflict; throw conflict }
+        guard unknown.isEmpty else { throw InputRejection.conflict(unknown) }
         let text = String(decoding: try JSONEncoder.gateway.encode(policy), as: UTF8.self)
         if let record = try await AIPolicyRecord.query(on: db).filter(\.$course.$id == courseID).first() {
             record.policy = text

@@ -11,7 +11,9 @@ struct InputRejection: AbortError, DetailedError {
     var problems: [String]
     var status: HTTPResponseStatus = .unprocessableEntity
 
-    static func conflict(_ problems: String...) -> InputRejection {
+    static func conflict(_ problems: String...) -> InputRejection { conflict(problems) }
+
+    static func conflict(_ problems: [String]) -> InputRejection {
         var rejection = InputRejection(problems)
         rejection.status = .conflict
         return rejection
