@@ -30,6 +30,7 @@ func routes(_ app: Application) throws {
         area.api(api)
     }
     app.openAPIDocument = api.document(version: PlatformVersion.current)
+    app.documentedBodies = Array(api.bodies.values)
 }
 
 extension Application {
@@ -37,5 +38,12 @@ extension Application {
     var openAPIDocument: OpenAPIDocument {
         get { storage[OpenAPIKey.self]! }
         set { storage[OpenAPIKey.self] = newValue }
+    }
+
+    private struct BodiesKey: StorageKey { typealias Value = [DocumentedBody] }
+    /// The bodies the document names, with their samples (for the contract test).
+    var documentedBodies: [DocumentedBody] {
+        get { storage[BodiesKey.self] ?? [] }
+        set { storage[BodiesKey.self] = newValue }
     }
 }

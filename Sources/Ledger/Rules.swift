@@ -22,7 +22,7 @@ public enum AccountKind: String, CaseIterable, Codable, Sendable {
     public var mayGoNegative: Bool { self == .partner }
 }
 
-public enum HoldStatus: String, Codable, Sendable { case open, settled, voided }
+public enum HoldStatus: String, Codable, Sendable, CaseIterable { case open, settled, voided }
 
 /// Who opened a hold, and so who may close it. A person's holds (`POST /credits/holds`) are theirs to settle or void;
 /// the platform's (hand-ins, regrades, research jobs, AI leases, every metered use it starts) are closed only by the

@@ -37,6 +37,62 @@ import Fluent
         }
     }
 
+    /// Every body the API sends declares its schema next to its type; its samples, encoded as the platform encodes
+    /// them, match that schema, every field they send is documented, and every documented field is sent by a sample.
+    @Test func everyBodyTheAPISendsMatchesItsOwnSchema() async throws {
+        try await withTestApp { app in
+            let bodies = app.documentedBodies.sorted { $0.name < $1.name }
+            #expect(bodies.count >= 35, "\(bodies.map(\.name))")
+            var check = SchemaCheck(components: Dictionary(uniqueKeysWithValues: bodies.map { ($0.name, $0.schema) }))
+            for body in bodies {
+                let samples = try body.encodedSamples()
+                #expect(!samples.isEmpty, "\(body.name) has no sample")
+                for sample in samples {
+                    let value = try JSONDecoder().decode(JSONValue.self, from: sample)
+                    let problems = check.problems(value, .ref(body.name), at: body.name)
+                    #expect(problems.isEmpty, "\(body.name): \(problems.joined(separator: "; "))\n\(String(decoding: sample, as: UTF8.self))")
+                }
+            }
+            for body in bodies {
+                for field in SchemaCheck.fields(of: body.schema, at: body.name) where !check.seen.contains(field) {
+                    Issue.record("\(field) is documented but no sample of \(body.name) sends it")
+                }
+            }
+        }
+    }
+
+    /// The check above can fail: a field sent but undocumented, a missing required field, a wrong type, a value
+    /// outside its enumeration, and a documented field no sample sends are each caught.
+    @Test func theSchemaCheckCatchesWhatDrifts() throws {
+        let schema = JSONSchema.object(["id": .string(format: "uuid"), "status": .string(enumValues: ["open"]), "count": .integer(), "note": .string()],
+                                       required: ["id", "count"])
+        var check = SchemaCheck(components: ["Thing": schema])
+        func problems(_ json: String) throws -> [String] {
+            check.problems(try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)), .ref("Thing"), at: "Thing")
+        }
+        #expect(try problems(#"{"id": "\#(UUID())", "count": 2, "status": "open"}"#).isEmpty)
+        #expect(try problems(#"{"id": "\#(UUID())", "count": 2, "extra": 1}"#) == ["Thing.extra: sent but not documented"])
+        #expect(try problems(#"{"id": "\#(UUID())"}"#) == ["Thing.count: required but missing"])
+        #expect(try problems(#"{"id": "\#(UUID())", "count": 2.5}"#).count == 1)
+        #expect(try problems(#"{"id": "\#(UUID())", "count": true}"#).count == 1)
+        #expect(try problems(#"{"id": "x", "count": 2, "status": "shut"}"#).count == 2)
+        #expect(SchemaCheck.fields(of: schema, at: "Thing").filter { !check.seen.contains($0) } == ["Thing.note"])
+    }
+
+    /// Every reference in the served document names a schema it holds.
+    @Test func everyReferenceInTheDocumentResolves() async throws {
+        try await withTestApp { app in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .withoutEscapingSlashes
+            let text = String(decoding: try encoder.encode(app.openAPIDocument), as: UTF8.self)
+            let document = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+            let schemas = (document["components"] as! [String: Any])["schemas"] as! [String: Any]
+            let references = Set(text.components(separatedBy: "#/components/schemas/").dropFirst().map { String($0.prefix { $0 != "\"" }) })
+            #expect(references.count >= 30)
+            for name in references { #expect(schemas[name] != nil, "#/components/schemas/\(name) is referred to but not in the document") }
+        }
+    }
+
     @Test func aMethodThePathDoesNotHaveAnswers405WithAllow() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()

@@ -6,7 +6,8 @@ final class APIRoutes {
     private let builder: any RoutesBuilder
     private let prefix: [PathComponent]
     private(set) var operations: [APIOperation] = []
-    private(set) var schemas: [String: JSONSchema] = APIRoutes.sharedSchemas
+    /// Every body the document names, by name (the error body first).
+    private(set) var bodies: [String: DocumentedBody] = [:]
 
     private let signedIn: any RoutesBuilder
 
@@ -21,14 +22,12 @@ final class APIRoutes {
             reason: "Sign in first: send Authorization: Bearer <token>. Get a token from POST /api/v1/auth/token or create a key on your profile page.")))
     }
 
-    static let sharedSchemas: [String: JSONSchema] = [
-        "Error": .object([
-            "error": .object(["message": .string(), "type": .string(), "code": .string(), "problems": .array(.string())],
-                             required: ["message", "type"]),
-        ], required: ["error"]),
-    ]
-
-    func schema(_ name: String, _ schema: JSONSchema) { schemas[name] = schema }
+    /// Registers a body and the bodies its schema refers to.
+    func register(_ type: any APIBody.Type) {
+        guard bodies[type.schemaName] == nil else { return }
+        bodies[type.schemaName] = DocumentedBody(type)
+        for part in type.parts { register(part) }
+    }
 
     /// `path` is relative to the API prefix, with `:name` for parameters (Vapor's syntax). Besides `errors`, the
     /// document lists what every route of its kind may answer: 401 without a valid token, 404 for an id that is not
@@ -36,7 +35,7 @@ final class APIRoutes {
     @discardableResult
     func on<R: AsyncResponseEncodable>(
         _ method: HTTPMethod, _ path: String, id: String, summary: String, tag: String,
-        request: JSONSchema? = nil, requestType: String = "application/json", response: JSONSchema? = nil, status: Int = 200,
+        request: JSONSchema? = nil, requestType: String = "application/json", response: APIAnswer? = nil, status: Int = 200,
         errors: [Int: String] = [:], auth: Bool = true, body: HTTPBodyStreamStrategy = .collect,
         use handler: @escaping @Sendable (Request) async throws -> R
     ) -> Route {
@@ -56,15 +55,17 @@ final class APIRoutes {
             answers[413] = answers[413] ?? "The body is over this route's size limit."
             answers[422] = answers[422] ?? Self.invalid
         }
+        register(ErrorBody.self)
+        if let body = response?.body { register(body) }
         operations.append(APIOperation(
             method: method, path: "/" + documented.joined(separator: "/"), operationID: id, summary: summary, tag: tag,
             request: request.map { requestType == "application/json" ? $0.closed : $0 },
-            requestType: requestType, response: response, responseStatus: status, errors: answers, requiresAuth: auth))
+            requestType: requestType, response: response?.schema, responseStatus: status, errors: answers, requiresAuth: auth))
         return (auth ? signedIn : builder).on(method, components, body: body, use: handler)
     }
 
     func document(version: String) -> OpenAPIDocument {
-        OpenAPIDocument(operations: operations, schemas: schemas, version: version)
+        OpenAPIDocument(operations: operations, schemas: bodies.mapValues(\.schema), version: version)
     }
 }
 

@@ -10,6 +10,8 @@ public indirect enum JSONSchema: Sendable, Encodable, Equatable {
     case array(JSONSchema, maxItems: Int? = nil)
     /// `closed`: no properties but these (`additionalProperties: false`), as every input is read.
     case object([String: JSONSchema], required: [String], closed: Bool = false)
+    /// An object used as a dictionary: any keys, each value of this schema (`additionalProperties`).
+    case map(JSONSchema)
     /// Any one of these (`anyOf`), e.g. an amount of credits written as a number or as text.
     case anyOf([JSONSchema])
     /// All of these at once (`allOf`), and not this one (`not`).
@@ -77,6 +79,9 @@ public indirect enum JSONSchema: Sendable, Encodable, Equatable {
             try c.encode(properties, forKey: .properties)
             if !required.isEmpty { try c.encode(required, forKey: .required) }
             if closed { try c.encode(false, forKey: .additionalProperties) }
+        case .map(let values):
+            try c.encode("object", forKey: .type)
+            try c.encode(values, forKey: .additionalProperties)
         case .anyOf(let choices):
             try c.encode(choices, forKey: .anyOf)
         case .allOf(let parts):

@@ -53,6 +53,31 @@ struct AssignmentDTO: Content {
     }
 }
 
+extension AssignmentDTO: APIBody {
+    static let schemaName = "Assignment"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "courseID": .string(format: "uuid"), "title": .string(), "instructions": .string(), "kind": .choice(AutograderKind.self),
+        "releaseAt": .string(format: "date-time"), "dueAt": .string(format: "date-time"), "latePolicy": .string(), "maxSubmissions": .integer(),
+        "requiredFiles": .array(.string()), "timeLimitSeconds": .integer(), "memoryMB": .integer(), "setupDiskMB": .integer(),
+        "counted": .choice(CountedAttempt.self), "pointsPossible": .number(), "gradesPublished": .boolean, "autograderVersion": .integer(),
+        "setupStatus": .choice(SetupStatus.self), "setupLog": .string(), "classroomTests": .string(),
+    ], required: ["id", "courseID", "title", "instructions", "kind", "latePolicy", "requiredFiles", "timeLimitSeconds", "memoryMB", "setupDiskMB",
+                  "counted", "gradesPublished", "autograderVersion", "setupStatus"])
+    static var samples: [AssignmentDTO] {
+        let assignment = Assignment()
+        assignment.id = Sample.id
+        assignment.$course.id = Sample.id
+        (assignment.title, assignment.instructions, assignment.kind) = ("Lab 1", "Write hello.py.", .gradescope)
+        (assignment.releaseAt, assignment.dueAt, assignment.latePolicyText) = (Sample.date, Sample.date, "penalty:10")
+        (assignment.maxSubmissions, assignment.requiredFilesText) = (5, "hello.py")
+        (assignment.timeLimitSeconds, assignment.memoryMB, assignment.setupDiskMB) = (60, 512, 2048)
+        (assignment.counted, assignment.pointsPossible, assignment.gradesPublishedAt) = (.best, 10, Sample.date)
+        (assignment.autograderVersion, assignment.setupStatus, assignment.setupLog) = (2, .ready, "setup.sh: ok")
+        assignment.classroomTests = "{\"tests\": []}"
+        return [try! AssignmentDTO(assignment, staff: true)]
+    }
+}
+
 extension MultipartForm {
     /// A hand-in's files: the parts named `files` (or `files[]`), or a single `file`.
     var handIn: [(name: String, data: Data)] {

@@ -54,6 +54,29 @@ struct SubmissionDTO: Content {
     var files: [FileDTO]
 }
 
+extension SubmissionDTO: APIBody {
+    static let schemaName = "Submission"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "assignmentID": .string(format: "uuid"), "userID": .string(format: "uuid"), "userName": .string(),
+        "attempt": .integer(), "isTestRun": .boolean, "status": .choice(SubmissionStatus.self), "submittedAt": .string(format: "date-time"),
+        "gradedAt": .string(format: "date-time"), "lateDays": .integer(), "autograderScore": .number(), "maxScore": .number(), "finalScore": .number(),
+        "adjustments": .array(.object(["points": .number(), "comment": .string(), "author": .string(), "at": .string(format: "date-time")],
+                                      required: ["points", "comment", "author", "at"])),
+        "tests": .array(.object(["name": .string(), "number": .string(), "score": .number(), "maxScore": .number(), "status": .string(),
+                                 "output": .string(), "tags": .array(.string()), "visibility": .string()], required: ["name", "output", "tags"])),
+        "hiddenTests": .integer(), "output": .string(), "problem": .string(), "log": .string(), "charged": .credits,
+        "files": .array(.object(["path": .string(), "size": .integer()], required: ["path", "size"])),
+    ], required: ["id", "assignmentID", "userID", "attempt", "isTestRun", "status", "submittedAt", "lateDays", "adjustments", "tests", "hiddenTests",
+                  "charged", "files"])
+    static let samples = [SubmissionDTO(
+        id: Sample.id, assignmentID: Sample.id, userID: Sample.id, userName: "Ada", attempt: 2, isTestRun: false, status: "graded",
+        submittedAt: Sample.date, gradedAt: Sample.date, lateDays: 1, autograderScore: 8, maxScore: 10,
+        adjustments: [AdjustmentDTO(points: 1, comment: "Good style", author: "Ian", at: Sample.date)], finalScore: 8.1,
+        tests: [TestDTO(name: "prints hello", number: "1.1", score: 8, maxScore: 10, status: "passed", output: "ok", tags: ["basics"], visibility: "visible")],
+        hiddenTests: 1, output: "All good", problem: "none", log: "python3 hello.py", charged: Credits(micro: 12_000),
+        files: [FileDTO(path: "hello.py", size: 21)])]
+}
+
 enum Grades {
     /// What `viewer` may see of one submission.
     static func view(_ submission: Submission, assignment: Assignment, owner: User?, staff: Bool, adjustments: [(GradeAdjustment, String)],
@@ -296,4 +319,34 @@ struct GradebookData: Content {
         Gradebook.canvasCSV(columns: columns.map { .init(title: "\($0.title) (\($0.assignmentID.uuidString.prefix(8).lowercased()))", pointsPossible: $0.pointsPossible) },
                             rows: rows.map { .init(name: $0.name, login: $0.email, section: section, scores: $0.scores) })
     }
+}
+
+extension Grades.MyGrade: APIBody {
+    static let schemaName = "MyGrade"
+    static let schema = JSONSchema.object([
+        "assignmentID": .string(format: "uuid"), "title": .string(), "dueAt": .string(format: "date-time"), "pointsPossible": .number(),
+        "counted": .choice(CountedAttempt.self), "attempts": .integer(), "score": .number(), "hiddenAttempts": .integer(), "waiting": .integer(),
+    ], required: ["assignmentID", "title", "counted", "attempts", "hiddenAttempts", "waiting"])
+    static let samples = [Self(assignmentID: Sample.id, title: "Lab 1", dueAt: Sample.date, pointsPossible: 10, counted: "best", attempts: 3,
+                               score: 9, hiddenAttempts: 1, waiting: 0)]
+}
+
+extension Grades.RegradeProgress: APIBody {
+    static let schemaName = "RegradeProgress"
+    static let schema = JSONSchema.object(["total": .integer(), "waiting": .integer(), "done": .integer(), "startedAt": .string(format: "date-time")],
+                                          required: ["total", "waiting", "done"])
+    static let samples = [Self(total: 120, waiting: 20, done: 100, startedAt: Sample.date)]
+}
+
+extension GradebookData: APIBody {
+    static let schemaName = "Gradebook"
+    static let schema = JSONSchema.object([
+        "columns": .array(.object(["assignmentID": .string(format: "uuid"), "title": .string(), "pointsPossible": .number(),
+                                   "dueAt": .string(format: "date-time"), "counted": .choice(CountedAttempt.self)], required: ["assignmentID", "title", "counted"])),
+        "rows": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "email": .string(), "scores": .array(.nullableNumber),
+                                "submissions": .array(.integer())], required: ["userID", "name", "email", "scores", "submissions"])),
+    ], required: ["columns", "rows"])
+    static let samples = [GradebookData(
+        columns: [Column(assignmentID: Sample.id, title: "Lab 1", pointsPossible: 10, dueAt: Sample.date, counted: "best")],
+        rows: [Row(userID: Sample.id, name: "Ada", email: "ada@uni.test", scores: [9.5, nil], submissions: [3, 0])])]
 }

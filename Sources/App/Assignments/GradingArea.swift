@@ -21,14 +21,6 @@ enum GradingArea: PlatformArea {
 
     static func api(_ api: APIRoutes) {
         let uploads = HTTPBodyStreamStrategy.collect(maxSize: Submissions.maxUploadBody)
-        api.schema("Assignment", .object([
-            "id": .string(format: "uuid"), "courseID": .string(format: "uuid"), "title": .string(), "instructions": .string(),
-            "kind": .string(enumValues: AutograderKind.allCases.map(\.rawValue)), "releaseAt": .string(format: "date-time"),
-            "dueAt": .string(format: "date-time"), "latePolicy": .string(), "maxSubmissions": .integer(), "requiredFiles": .array(.string()),
-            "timeLimitSeconds": .integer(), "memoryMB": .integer(), "setupDiskMB": .integer(), "counted": .string(enumValues: CountedAttempt.allCases.map(\.rawValue)),
-            "pointsPossible": .number(), "gradesPublished": .boolean, "autograderVersion": .integer(),
-            "setupStatus": .string(enumValues: ["not_needed", "pending", "ready", "failed"]), "setupLog": .string(), "classroomTests": .string(),
-        ], required: ["id", "courseID", "title", "kind", "latePolicy", "setupStatus"]))
         // ISO 8601, or YYYY-MM-DD, or YYYY-MM-DDTHH:MM (UTC); empty clears it (`Assignments.dateTime`).
         let time = JSONSchema.anyOf([.string(format: "date-time"), .string(pattern: "^ *$|^ *[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2})? *$")])
         func range(_ limits: ClosedRange<Int>) -> JSONSchema { .integer(minimum: limits.lowerBound, maximum: limits.upperBound) }
@@ -39,85 +31,65 @@ enum GradingArea: PlatformArea {
             "timeLimitSeconds": range(Assignments.timeLimits), "memoryMB": range(Assignments.memoryLimits), "setupDiskMB": range(Assignments.setupDiskLimits),
             "counted": .choice(CountedAttempt.self), "pointsPossible": .number(minimum: 0, maximum: 100_000), "classroomTests": .string(),
         ], required: [])
-        api.schema("Submission", .object([
-            "id": .string(format: "uuid"), "assignmentID": .string(format: "uuid"), "userID": .string(format: "uuid"), "attempt": .integer(),
-            "isTestRun": .boolean, "status": .string(enumValues: ["queued", "running", "graded", "failed"]), "submittedAt": .string(format: "date-time"),
-            "gradedAt": .string(format: "date-time"), "lateDays": .integer(), "autograderScore": .number(), "maxScore": .number(), "finalScore": .number(),
-            "adjustments": .array(.object(["points": .number(), "comment": .string(), "author": .string(), "at": .string(format: "date-time")],
-                                          required: ["points", "comment", "author", "at"])),
-            "tests": .array(.object(["name": .string(), "score": .number(), "maxScore": .number(), "status": .string(), "output": .string()], required: ["name", "output"])),
-            "hiddenTests": .integer(), "output": .string(), "problem": .string(), "log": .string(), "charged": .string(format: "decimal"),
-            "files": .array(.object(["path": .string(), "size": .integer()], required: ["path", "size"])),
-        ], required: ["id", "assignmentID", "userID", "attempt", "status", "submittedAt", "tests", "hiddenTests", "adjustments", "files"]))
-        let progress = JSONSchema.object(["total": .integer(), "waiting": .integer(), "done": .integer(), "startedAt": .string(format: "date-time")],
-                                         required: ["total", "waiting", "done"])
-        let gradebook = JSONSchema.object([
-            "columns": .array(.object(["assignmentID": .string(format: "uuid"), "title": .string(), "pointsPossible": .number(),
-                                       "dueAt": .string(format: "date-time"), "counted": .string()], required: ["assignmentID", "title", "counted"])),
-            "rows": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "email": .string(), "scores": .array(.nullableNumber),
-                                    "submissions": .array(.integer())], required: ["userID", "name", "email", "scores", "submissions"])),
-        ], required: ["columns", "rows"])
 
         api.on(.GET, "courses/:courseID/assignments", id: "listAssignments", summary: "The course's assignments (students: released ones).",
-               tag: "grading", response: .array(.ref("Assignment")), errors: [404: "No such course, or not yours to see."], use: AssignmentController.list)
+               tag: "grading", response: .list(AssignmentDTO.self), errors: [404: "No such course, or not yours to see."], use: AssignmentController.list)
         api.on(.POST, "courses/:courseID/assignments", id: "createAssignment",
                summary: "Create an assignment (instructors). kind gradescope takes its zip at PUT …/autograder; kind classroom needs classroomTests (autograding.json's text). Times are ISO 8601 or YYYY-MM-DDTHH:MM (UTC); latePolicy is none, hard or penalty:N.",
-               tag: "grading", request: assignmentInput.requiring(["title", "kind"]), response: .ref("Assignment"), status: 201,
+               tag: "grading", request: assignmentInput.requiring(["title", "kind"]), response: .one(AssignmentDTO.self), status: 201,
                errors: [404: "No such course, or not yours to manage.", 422: APIRoutes.invalid], use: AssignmentController.create)
         api.on(.GET, "assignments/:assignmentID", id: "getAssignment", summary: "One assignment (the set-up log and tests for staff only).", tag: "grading",
-               response: .ref("Assignment"), errors: [404: "No such assignment, or not yours to see."], use: AssignmentController.show)
+               response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to see."], use: AssignmentController.show)
         api.on(.PATCH, "assignments/:assignmentID", id: "changeAssignment", summary: "Change the fields given (instructors).", tag: "grading",
-               request: assignmentInput, response: .ref("Assignment"), errors: [404: "No such assignment, or not yours to manage.", 422: APIRoutes.invalid],
+               request: assignmentInput, response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to manage.", 422: APIRoutes.invalid],
                use: AssignmentController.update)
         api.on(.PUT, "assignments/:assignmentID/autograder", id: "uploadAutograder",
                summary: "Upload a Gradescope autograder zip (body application/zip, at most 50 MB; setup.sh and run_autograder at its root). Its setup.sh then runs once, with network; setupStatus and setupLog say how it went.",
-               tag: "grading", request: .string(format: "binary"), requestType: "application/zip", response: .ref("Assignment"),
+               tag: "grading", request: .string(format: "binary"), requestType: "application/zip", response: .one(AssignmentDTO.self),
                errors: [404: "No such assignment, or not yours to manage.", 413: "The zip is over 50 MB.", 422: "The zip was refused; the message says why."],
                body: .collect(maxSize: "51mb"), use: AssignmentController.uploadAutograder)
         api.on(.POST, "assignments/:assignmentID/publish", id: "publishGrades",
                summary: "Publish (or withdraw) grades: results marked after_published become visible to students.", tag: "grading",
-               request: .object(["published": .boolean], required: ["published"]), response: .ref("Assignment"),
+               request: .object(["published": .boolean], required: ["published"]), response: .one(AssignmentDTO.self),
                errors: [404: "No such assignment, or not yours to manage."], use: AssignmentController.publish)
         api.on(.POST, "assignments/:assignmentID/submissions", id: "submit",
                summary: "Hand in (multipart/form-data): files in a field named files (one or more, or one .zip; 10 MB). Credits for the run are reserved first. Course staff hand in test runs, charged to the course.",
                tag: "grading", request: .object(["files": .array(.string(format: "binary"))], required: ["files"]), requestType: "multipart/form-data",
-               response: .ref("Submission"), status: 201,
+               response: .one(SubmissionDTO.self), status: 201,
                errors: [404: "No such assignment, or not yours.", 409: "Refused: deadline, maximum reached, autograder not ready, or not enough credits (the message says who can raise them).",
                         413: "Over 12 MB.", 415: "Not multipart/form-data.", 422: "The files were refused (missing required files, a bad zip); the message says why."],
                body: uploads, use: AssignmentController.submit)
         api.on(.GET, "assignments/:assignmentID/submissions", id: "listSubmissions",
                summary: "Submissions, newest first: your own, or (staff) everyone's; ?page=&per=.", tag: "grading",
-               response: .page(of: .ref("Submission")),
+               response: .page(SubmissionDTO.self),
                errors: [404: "No such assignment, or not yours to see."], use: AssignmentController.submissions)
         api.on(.POST, "assignments/:assignmentID/regrade", id: "regradeAssignment",
                summary: "Regrade every finished submission with the current autograder (staff; charged to the course).", tag: "grading",
-               response: progress, errors: [404: "No such assignment, or not yours to grade.", 409: "The autograder is not ready, or the course's credits ran out."],
+               response: .one(Grades.RegradeProgress.self), errors: [404: "No such assignment, or not yours to grade.", 409: "The autograder is not ready, or the course's credits ran out."],
                use: AssignmentController.regradeAll)
         api.on(.GET, "assignments/:assignmentID/regrade", id: "getRegradeProgress", summary: "How many submissions are still waiting to be graded.",
-               tag: "grading", response: progress, errors: [404: "No such assignment, or not yours to grade."], use: AssignmentController.regradeProgress)
+               tag: "grading", response: .one(Grades.RegradeProgress.self), errors: [404: "No such assignment, or not yours to grade."], use: AssignmentController.regradeProgress)
         api.on(.GET, "submissions/:submissionID", id: "getSubmission",
                summary: "One submission as you may see it (Gradescope's visibility rules; staff see everything and the run's log).", tag: "grading",
-               response: .ref("Submission"), errors: [404: "No such submission, or not yours to see."], use: AssignmentController.submission)
+               response: .one(SubmissionDTO.self), errors: [404: "No such submission, or not yours to see."], use: AssignmentController.submission)
         api.on(.GET, "submissions/:submissionID/files.zip", id: "downloadSubmission",
                summary: "The handed-in files as one zip (application/zip): for their owner and the course staff.", tag: "grading",
                errors: [404: "No such submission, or not yours to see."], use: AssignmentController.download)
         api.on(.POST, "submissions/:submissionID/regrade", id: "regradeSubmission", summary: "Grade this submission again (staff).", tag: "grading",
-               response: .ref("Submission"), errors: [404: "No such submission, or not yours to grade.", 409: "It is already waiting, or there are no credits."],
+               response: .one(SubmissionDTO.self), errors: [404: "No such submission, or not yours to grade.", 409: "It is already waiting, or there are no credits."],
                use: AssignmentController.regrade)
         api.on(.POST, "submissions/:submissionID/adjustments", id: "adjustScore",
                summary: "Add points (or take them away) with a comment (staff). Adjustments are kept apart from the autograder's score and never edited.",
                tag: "grading", request: .object(["points": .number(minimum: -10_000, maximum: 10_000), "comment": .text(max: 2000)], required: ["points", "comment"]),
-               response: .ref("Submission"), status: 201, errors: [404: "No such submission, or not yours to grade.", 422: APIRoutes.invalid], use: AssignmentController.adjust)
+               response: .one(SubmissionDTO.self), status: 201, errors: [404: "No such submission, or not yours to grade.", 422: APIRoutes.invalid], use: AssignmentController.adjust)
         api.on(.GET, "courses/:courseID/gradebook", id: "getGradebook",
                summary: "Students × assignments: the counted attempt (latest or best) after adjustments and late penalties (staff).", tag: "grading",
-               response: gradebook, errors: [404: "No such course, or not yours to grade."], use: AssignmentController.gradebook)
+               response: .one(GradebookData.self), errors: [404: "No such course, or not yours to grade."], use: AssignmentController.gradebook)
         api.on(.GET, "courses/:courseID/gradebook/:userID", id: "getStudentGrades", summary: "One student's grades (staff).", tag: "grading",
-               response: gradebook, errors: [404: "No such course, or not yours to grade."], use: AssignmentController.studentGrades)
+               response: .one(GradebookData.self), errors: [404: "No such course, or not yours to grade."], use: AssignmentController.studentGrades)
         api.on(.GET, "courses/:courseID/grades", id: "getMyGrades",
                summary: "Your own grades in the course, as you may see them (scores hidden by the autograder's visibility stay hidden).",
-               tag: "grading", response: .array(.object(["assignmentID": .string(), "title": .string(), "attempts": .integer(), "hiddenAttempts": .integer(),
-                                                          "waiting": .integer(), "counted": .string()],
-                                                         required: ["assignmentID", "title", "attempts", "hiddenAttempts", "waiting", "counted"])),
+               tag: "grading", response: .list(Grades.MyGrade.self),
                errors: [404: "No such course, or not yours."], use: AssignmentController.myGrades)
         api.on(.GET, "courses/:courseID/gradebook.csv", id: "getGradebookCSV",
                summary: "The gradebook as the CSV Canvas imports (Student, ID, SIS User ID, SIS Login ID = email, Section, one column per assignment).",

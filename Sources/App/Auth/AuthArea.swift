@@ -15,26 +15,19 @@ enum AuthArea: PlatformArea {
     }
 
     static func api(_ api: APIRoutes) {
-        api.schema("Place", .object(["id": .string(format: "uuid"), "name": .string(), "role": .string()], required: ["id", "name", "role"]))
-        api.schema("APIKey", .object(["id": .string(format: "uuid"), "name": .string(), "prefix": .string(),
-                                      "createdAt": .string(format: "date-time"), "lastUsedAt": .string(format: "date-time")],
-                                     required: ["id", "name", "prefix"]))
         api.on(.POST, "auth/token", id: "issueToken", summary: "Exchange an email and password for a bearer token (30 days).", tag: "auth",
                request: .object(["email": .string(format: "email"), "password": .string()], required: ["email", "password"]),
-               response: .object(["token": .string(), "expiresAt": .string(format: "date-time")], required: ["token"]),
+               response: .one(AuthController.TokenDTO.self),
                errors: [401: "Wrong email or password.", 429: "Too many failed attempts; see Retry-After."], auth: false,
                use: AuthController.issueToken)
         api.on(.GET, "me", id: "getMe", summary: "The signed-in person and every place they have a role.", tag: "people",
-               response: .object(["id": .string(format: "uuid"), "email": .string(), "name": .string(), "isAdmin": .boolean,
-                                  "memberships": .object(["programmes": .array(.ref("Place")), "courses": .array(.ref("Place")),
-                                                          "projects": .array(.ref("Place"))], required: ["programmes", "courses", "projects"])],
-                                 required: ["id", "email", "name", "isAdmin", "memberships"]),
+               response: .one(MeDTO.self),
                errors: [401: "No valid bearer token."], use: ProfileController.me)
         api.on(.GET, "me/keys", id: "listMyKeys", summary: "Your personal API keys (prefix only, never the secret).", tag: "people",
-               response: .array(.ref("APIKey")), errors: [401: "No valid bearer token."], use: ProfileController.listKeys)
+               response: .list(APIKeyDTO.self), errors: [401: "No valid bearer token."], use: ProfileController.listKeys)
         api.on(.POST, "me/keys", id: "createMyKey", summary: "Create a personal API key; the token is shown once.", tag: "people",
                request: .object(["name": .text(max: APIKeys.maxNameLength)], required: ["name"]),
-               response: .object(["token": .string(), "key": .ref("APIKey")], required: ["token", "key"]), status: 201,
+               response: .one(NewAPIKeyDTO.self), status: 201,
                errors: [400: "The name is missing or too long.", 401: "No valid bearer token."], use: ProfileController.createKey)
         api.on(.DELETE, "me/keys/:keyID", id: "revokeMyKey", summary: "Revoke one of your keys; it stops working at once.", tag: "people",
                status: 204, errors: [401: "No valid bearer token.", 404: "No such key of yours."], use: ProfileController.revokeKey)

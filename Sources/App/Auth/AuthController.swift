@@ -92,3 +92,9 @@ enum AuthController {
         return next
     }
 }
+
+extension AuthController.TokenDTO: APIBody {
+    static let schemaName = "Token"
+    static let schema = JSONSchema.object(["token": .string(), "expiresAt": .string(format: "date-time")], required: ["token"])
+    static let samples = [Self(token: "cc_abcdef.secret", expiresAt: Sample.date)]
+}

@@ -24,6 +24,27 @@ struct NewAPIKeyDTO: Content {
     var key: APIKeyDTO
 }
 
+extension APIKeyDTO: APIBody {
+    static let schemaName = "APIKey"
+    static let schema = JSONSchema.object(["id": .string(format: "uuid"), "name": .string(), "prefix": .string(),
+                                           "createdAt": .string(format: "date-time"), "lastUsedAt": .string(format: "date-time")],
+                                          required: ["id", "name", "prefix"])
+    static var samples: [APIKeyDTO] {
+        let key = APIKey(userID: Sample.id, name: "laptop", kind: .personal, prefix: "abcdef", secretHash: "", expiresAt: nil)
+        key.id = Sample.id
+        key.createdAt = Sample.date
+        key.lastUsedAt = Sample.date
+        return [try! APIKeyDTO(key)]
+    }
+}
+
+extension NewAPIKeyDTO: APIBody {
+    static let schemaName = "NewAPIKey"
+    static let schema = JSONSchema.object(["token": .string(), "key": .ref(APIKeyDTO.self)], required: ["token", "key"])
+    static let parts: [any APIBody.Type] = [APIKeyDTO.self]
+    static var samples: [NewAPIKeyDTO] { [NewAPIKeyDTO(token: "cc_abcdef.secret", key: APIKeyDTO.samples[0])] }
+}
+
 struct ProfilePage: Encodable {
     struct KeyRow: Encodable {
         var id: UUID

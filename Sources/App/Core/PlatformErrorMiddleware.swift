@@ -16,6 +16,16 @@ struct ErrorBody: Content {
     var error: Detail
 }
 
+extension ErrorBody: APIBody {
+    static let schemaName = "Error"
+    static let schema = JSONSchema.object([
+        "error": .object(["message": .string(), "type": .string(), "code": .string(), "problems": .array(.string())], required: ["message", "type"]),
+    ], required: ["error"])
+    static let samples = [
+        ErrorBody(error: Detail(message: "The input has problems.", type: "invalid_request_error", code: "invalid", problems: ["title: is empty"])),
+    ]
+}
+
 struct ErrorPage: Encodable {
     var title: String
     var status: UInt

@@ -23,6 +23,16 @@ struct CourseDTO: Content {
     }
 }
 
+extension CourseDTO: APIBody {
+    static let schemaName = "Course"
+    static let schema = JSONSchema.object(["id": .string(format: "uuid"), "code": .string(), "title": .string(), "term": .string(), "yourRole": .string()],
+                                          required: ["id", "code", "title", "term"])
+    static var samples: [CourseDTO] {
+        let course = Course(id: Sample.id, programmeID: Sample.id, code: "CS101", title: "Programming", term: "2026 Autumn", startsOn: Sample.date, endsOn: Sample.date)
+        return [try! CourseDTO(course, role: "student")]
+    }
+}
+
 struct CoursePage: Encodable {
     var title: String
     var page: PageContext
@@ -181,4 +191,11 @@ struct CourseMemberDTO: Content {
     var member: MemberDTO
     /// For a person who had no account: where they set their password (valid 14 days, once).
     var invitation: String?
+}
+
+extension CourseMemberDTO: APIBody {
+    static let schemaName = "CourseMember"
+    static let schema = JSONSchema.object(["member": .ref(MemberDTO.self), "invitation": .string()], required: ["member"])
+    static let parts: [any APIBody.Type] = [MemberDTO.self]
+    static let samples = [CourseMemberDTO(member: MemberDTO.samples[0], invitation: "https://cc.uni.test/set-password?token=abc")]
 }

@@ -31,6 +31,16 @@ struct RosterImportSummary: Content, Equatable {
     var invitations: [Invitation]
 }
 
+extension RosterImportSummary: APIBody {
+    static let schemaName = "RosterImport"
+    static let schema = JSONSchema.object([
+        "rows": .integer(), "newPeople": .array(.string()), "added": .integer(), "roleChanged": .integer(),
+        "invitations": .array(.object(["email": .string(), "link": .string()], required: ["email", "link"])),
+    ], required: ["rows", "newPeople", "added", "roleChanged", "invitations"])
+    static let samples = [RosterImportSummary(rows: 2, newPeople: ["ben@uni.test"], added: 1, roleChanged: 1,
+                                              invitations: [Invitation(email: "ben@uni.test", link: "https://cc.uni.test/set-password?token=abc")])]
+}
+
 enum Rosters {
     static let maxBytes = 1 << 20
     static let maxRows = 5000
@@ -134,4 +144,11 @@ enum Rosters {
     }
 
     static func isPlausibleEmail(_ email: String) -> Bool { InputChecks.isPlausibleEmail(email) }
+}
+
+extension Rosters.Entry: APIBody {
+    static let schemaName = "RosterEntry"
+    static let schema = JSONSchema.object(["userID": .string(format: "uuid"), "email": .string(format: "email"), "name": .string(), "role": .choice(CourseRole.self)],
+                                          required: ["userID", "email", "name", "role"])
+    static let samples = [Rosters.Entry(userID: Sample.id, email: "ada@uni.test", name: "Ada", role: .ta)]
 }

@@ -18,22 +18,7 @@ enum CreditsArea: PlatformArea {
 
     static func api(_ api: APIRoutes) {
         let member = JSONSchema.object(["email": .string(format: "email"), "role": .string(), "name": .string()], required: ["email", "role"])
-        let credits = JSONSchema.string(format: "decimal")
         let refused = "The ledger refused (not enough credits at the level named, expired, or already closed); nothing moved."
-        api.schema("Balance", .object(["free": credits, "held": credits, "spent": credits, "total": credits, "usedPercent": .integer()],
-                                      required: ["free", "held", "spent", "total", "usedPercent"]))
-        api.schema("Allocation", .object(["accountID": .string(format: "uuid"), "kind": .string(enumValues: ["course", "project"]),
-                                          "placeID": .string(format: "uuid"), "name": .string(), "balance": .ref("Balance"),
-                                          "defaultAllowance": credits, "expiresAt": .string(format: "date-time")],
-                                         required: ["accountID", "kind", "placeID", "name", "balance"]))
-        api.schema("ProgrammeCredits", .object(["programmeID": .string(format: "uuid"), "granted": credits, "pool": .ref("Balance"),
-                                                "allocations": .array(.ref("Allocation"))], required: ["programmeID", "granted", "pool", "allocations"]))
-        api.schema("MemberCredits", .object(["userID": .string(format: "uuid"), "name": .string(), "role": .string(),
-                                             "accountID": .string(format: "uuid"), "balance": .ref("Balance")], required: ["userID", "name", "role"]))
-        api.schema("PlaceCredits", .object(["allocation": .ref("Allocation"), "members": .array(.ref("MemberCredits"))], required: ["allocation", "members"]))
-        api.schema("Hold", .object(["id": .string(format: "uuid"), "accountID": .string(format: "uuid"), "amount": credits,
-                                    "status": .string(enumValues: ["open", "settled", "voided"]), "settled": credits, "reason": .string(),
-                                    "expiresAt": .string(format: "date-time")], required: ["id", "accountID", "amount", "status", "reason", "expiresAt"]))
         let key = JSONSchema.string(minLength: 1, maxLength: 200)
         let amount = JSONSchema.object(["amount": .creditsInput], required: ["amount"])
         let move = JSONSchema.object(["courseID": .string(format: "uuid"), "projectID": .string(format: "uuid"), "amount": .positiveCreditsInput,
@@ -41,20 +26,20 @@ enum CreditsArea: PlatformArea {
 
         api.on(.GET, "programmes/:programmeID/credits", id: "getProgrammeCredits",
                summary: "The pool and every allocation with free, held and spent credits (members' use rolled up; no names).", tag: "credits",
-               response: .ref("ProgrammeCredits"), errors: [404: "No such programme, or not yours to see."], use: CreditsController.programme)
+               response: .one(ProgrammeCreditsDTO.self), errors: [404: "No such programme, or not yours to see."], use: CreditsController.programme)
         api.on(.POST, "programmes/:programmeID/credits/grants", id: "grantCredits",
                summary: "Record the partner's grant into the programme pool (managers). Amounts are credits: 12 or \"12.5\".", tag: "credits",
                request: .object(["amount": .positiveCreditsInput, "memo": .string(), "idempotencyKey": key], required: ["amount"]),
-               response: .ref("ProgrammeCredits"), status: 201,
+               response: .one(ProgrammeCreditsDTO.self), status: 201,
                errors: [404: "No such programme, or not yours to manage.", 409: "The idempotency key was used with other values.", 422: APIRoutes.invalid],
                use: CreditsController.grant)
         api.on(.POST, "programmes/:programmeID/credits/allocations", id: "allocateCredits",
                summary: "Move credits from the pool to a course's or project's allocation, optionally until a date (managers).", tag: "credits",
-               request: move, response: .ref("ProgrammeCredits"), status: 201,
+               request: move, response: .one(ProgrammeCreditsDTO.self), status: 201,
                errors: [404: "No such programme, or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.allocate)
         api.on(.POST, "programmes/:programmeID/credits/returns", id: "returnCredits",
                summary: "Move credits from a course's or project's allocation back to the pool (managers).", tag: "credits",
-               request: move, response: .ref("ProgrammeCredits"), status: 201,
+               request: move, response: .one(ProgrammeCreditsDTO.self), status: 201,
                errors: [404: "No such programme, or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.giveBack)
         for (kind, parameter, handler, setDefault, setOne) in [
             ("course", "courseID", CreditsController.course, CreditsController.setCourseDefault, CreditsController.setCourseAllowance),
@@ -63,19 +48,18 @@ enum CreditsArea: PlatformArea {
             let capital = kind.prefix(1).uppercased() + kind.dropFirst()
             api.on(.GET, "\(kind)s/:\(parameter)/credits", id: "get\(capital)Credits",
                    summary: "The \(kind)'s allocation and each member's allowance and use (staff).", tag: "credits",
-                   response: .ref("PlaceCredits"), errors: [404: "No such \(kind), or not yours to see."], use: handler)
+                   response: .one(PlaceCreditsDTO.self), errors: [404: "No such \(kind), or not yours to see."], use: handler)
             api.on(.PUT, "\(kind)s/:\(parameter)/credits/default-allowance", id: "set\(capital)DefaultAllowance",
                    summary: "What each member's allowance starts with; allowances below it are raised to it at once.", tag: "credits",
-                   request: amount, response: .ref("PlaceCredits"),
+                   request: amount, response: .one(PlaceCreditsDTO.self),
                    errors: [404: "No such \(kind), or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: setDefault)
             api.on(.PUT, "\(kind)s/:\(parameter)/credits/allowances/:userID", id: "set\(capital)Allowance",
                    summary: "Set one member's allowance (in all: free + held + spent).", tag: "credits",
-                   request: amount, response: .ref("MemberCredits"),
+                   request: amount, response: .one(MemberCreditsDTO.self),
                    errors: [404: "No such \(kind) or member, or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: setOne)
         }
         api.on(.GET, "me/credits", id: "getMyCredits", summary: "Your allowances in every course and project, with what is left.", tag: "credits",
-               response: .array(.object(["accountID": .string(format: "uuid"), "kind": .string(), "placeID": .string(format: "uuid"),
-                                         "name": .string(), "balance": .ref("Balance")], required: ["accountID", "kind", "placeID", "name", "balance"])),
+               response: .list(MyAllowanceDTO.self),
                use: CreditsController.mine)
         api.on(.POST, "credits/holds", id: "reserveCredits",
                summary: "Hold credits before a use: from your allowance in the course or project, or (staff) from its allocation. The same idempotencyKey holds once.",
@@ -83,19 +67,17 @@ enum CreditsArea: PlatformArea {
                request: .object(["courseID": .string(format: "uuid"), "projectID": .string(format: "uuid"), "amount": .positiveCreditsInput, "reason": .string(),
                                  "idempotencyKey": key, "fromAllocation": .boolean, "lifetimeSeconds": .integer()],
                                 required: ["amount", "reason", "idempotencyKey"]),
-               response: .ref("Hold"), status: 201,
+               response: .one(HoldDTO.self), status: 201,
                errors: [404: "No such course or project, or not one you may spend in.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.reserve)
         api.on(.POST, "credits/holds/:holdID/settle", id: "settleHold",
                summary: "Spend the actual amount (at most the hold), or the usage per meter priced at the list in force when the hold was made; the rest is freed.",
-               tag: "credits", request: .object(["amount": .creditsInput, "usage": .object([:], required: [])], required: []), response: .ref("Hold"),
+               tag: "credits", request: .object(["amount": .creditsInput, "usage": .object([:], required: [])], required: []), response: .one(HoldDTO.self),
                errors: [404: "No such hold of yours.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.settle)
-        api.on(.POST, "credits/holds/:holdID/void", id: "voidHold", summary: "Free the whole hold.", tag: "credits", response: .ref("Hold"),
+        api.on(.POST, "credits/holds/:holdID/void", id: "voidHold", summary: "Free the whole hold.", tag: "credits", response: .one(HoldDTO.self),
                errors: [404: "No such hold of yours.", 409: refused], use: CreditsController.void)
         api.on(.GET, "credits/accounts/:accountID/entries", id: "getStatement",
                summary: "One account's entries, newest first; ?page=&per=.", tag: "credits",
-               response: .page(of: .object(["id": .string(format: "uuid"), "kind": .string(), "change": credits, "memo": .string(),
-                                            "holdID": .string(format: "uuid"), "at": .string(format: "date-time")],
-                                           required: ["id", "kind", "change", "memo", "at"])),
+               response: .page(EntryDTO.self),
                errors: [404: "No such account, or not yours to see."], use: CreditsController.entries)
         api.on(.GET, "credits/accounts/:accountID/statement.csv", id: "getStatementCSV",
                summary: "One account's entries as CSV (time,kind,from,to,credits,hold,memo), oldest first.", tag: "credits",
@@ -104,11 +86,10 @@ enum CreditsArea: PlatformArea {
                summary: "Every entry of the programme as CSV (managers).", tag: "credits",
                errors: [404: "No such programme, or not yours to manage."], use: CreditsController.programmeStatement)
         api.on(.GET, "credits/prices", id: "listPrices", summary: "The price list: every version of every meter's price.", tag: "credits",
-               response: .array(.object(["meter": .string(), "price": credits, "per": .string(), "effectiveFrom": .string(format: "date-time")],
-                                        required: ["meter", "price", "per", "effectiveFrom"])), use: CreditsController.prices)
+               response: .list(CreditsController.PriceDTO.self), use: CreditsController.prices)
         api.on(.POST, "credits/prices", id: "setPrice", summary: "Add a price version taking effect at a time (administrators).", tag: "credits",
                request: .object(["meter": .string(pattern: "^ *(sandbox_cpu_second|sandbox_wall_second|lab_hour|model_(input|output)_tokens:.*[^: ]) *$"), "price": .creditsInput, "effectiveFrom": .string(format: "date")], required: ["meter", "price", "effectiveFrom"]),
-               response: .object([:], required: []), status: 201,
+               response: .one(CreditsController.PriceDTO.self), status: 201,
                errors: [404: "Only administrators set prices.", 409: "The meter has a price from that time already.", 422: APIRoutes.invalid],
                use: CreditsController.setPrice)
     }

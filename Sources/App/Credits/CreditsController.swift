@@ -276,3 +276,10 @@ enum CreditsController {
         return key
     }
 }
+
+extension CreditsController.PriceDTO: APIBody {
+    static let schemaName = "Price"
+    static let schema = JSONSchema.object(["meter": .string(), "price": .credits, "per": .string(), "effectiveFrom": .string(format: "date-time")],
+                                          required: ["meter", "price", "per", "effectiveFrom"])
+    static let samples = [Self(meter: "sandbox_cpu_second", price: Credits(micro: 1_000), per: "CPU second", effectiveFrom: Sample.date)]
+}

@@ -31,6 +31,13 @@ struct BalanceDTO: Content, Equatable {
     init(_ account: LedgerAccount) { self.init(free: account.balance, held: account.held, spent: account.spent, debt: account.debt) }
 }
 
+extension BalanceDTO: APIBody {
+    static let schemaName = "Balance"
+    static let schema = JSONSchema.object(["free": .credits, "held": .credits, "spent": .credits, "total": .credits, "usedPercent": .integer(), "debt": .credits],
+                                          required: ["free", "held", "spent", "total", "usedPercent", "debt"])
+    static let samples = [BalanceDTO(free: 5_000_000, held: 1_500_000, spent: 3_500_000, below: 10_000_000, debt: 250_000)]
+}
+
 struct AllocationDTO: Content {
     var accountID: UUID
     var kind: AccountKind
@@ -42,12 +49,32 @@ struct AllocationDTO: Content {
     var expiresAt: Date?
 }
 
+extension AllocationDTO: APIBody {
+    static let schemaName = "Allocation"
+    static let schema = JSONSchema.object([
+        "accountID": .string(format: "uuid"), "kind": .choice(AccountKind.self), "placeID": .string(format: "uuid"), "name": .string(),
+        "balance": .ref(BalanceDTO.self), "defaultAllowance": .credits, "expiresAt": .string(format: "date-time"),
+    ], required: ["accountID", "kind", "placeID", "name", "balance"])
+    static let parts: [any APIBody.Type] = [BalanceDTO.self]
+    static let samples = [AllocationDTO(accountID: Sample.id, kind: .course, placeID: Sample.id, name: "CS101", balance: BalanceDTO.samples[0],
+                                        defaultAllowance: Credits(micro: 2_000_000), expiresAt: Sample.date)]
+}
+
 struct ProgrammeCreditsDTO: Content {
     var programmeID: UUID
     /// Everything the partner has granted.
     var granted: Credits
     var pool: BalanceDTO
     var allocations: [AllocationDTO]
+}
+
+extension ProgrammeCreditsDTO: APIBody {
+    static let schemaName = "ProgrammeCredits"
+    static let schema = JSONSchema.object(["programmeID": .string(format: "uuid"), "granted": .credits, "pool": .ref(BalanceDTO.self),
+                                           "allocations": .array(.ref(AllocationDTO.self))], required: ["programmeID", "granted", "pool", "allocations"])
+    static let parts: [any APIBody.Type] = [BalanceDTO.self, AllocationDTO.self]
+    static let samples = [ProgrammeCreditsDTO(programmeID: Sample.id, granted: Credits(micro: 100_000_000), pool: BalanceDTO.samples[0],
+                                              allocations: AllocationDTO.samples)]
 }
 
 struct MemberCreditsDTO: Content {
@@ -59,9 +86,28 @@ struct MemberCreditsDTO: Content {
     var balance: BalanceDTO?
 }
 
+extension MemberCreditsDTO: APIBody {
+    static let schemaName = "MemberCredits"
+    static let schema = JSONSchema.object(["userID": .string(format: "uuid"), "name": .string(), "role": .string(),
+                                           "accountID": .string(format: "uuid"), "balance": .ref(BalanceDTO.self)], required: ["userID", "name", "role"])
+    static let parts: [any APIBody.Type] = [BalanceDTO.self]
+    static let samples = [
+        MemberCreditsDTO(userID: Sample.id, name: "Ada", role: "student", accountID: Sample.id, balance: BalanceDTO.samples[0]),
+        MemberCreditsDTO(userID: Sample.id, name: "Ben", role: "student", accountID: nil, balance: nil),
+    ]
+}
+
 struct PlaceCreditsDTO: Content {
     var allocation: AllocationDTO
     var members: [MemberCreditsDTO]
+}
+
+extension PlaceCreditsDTO: APIBody {
+    static let schemaName = "PlaceCredits"
+    static let schema = JSONSchema.object(["allocation": .ref(AllocationDTO.self), "members": .array(.ref(MemberCreditsDTO.self))],
+                                          required: ["allocation", "members"])
+    static let parts: [any APIBody.Type] = [AllocationDTO.self, MemberCreditsDTO.self]
+    static let samples = [PlaceCreditsDTO(allocation: AllocationDTO.samples[0], members: MemberCreditsDTO.samples)]
 }
 
 struct MyAllowanceDTO: Content {
@@ -70,6 +116,14 @@ struct MyAllowanceDTO: Content {
     var placeID: UUID
     var name: String
     var balance: BalanceDTO
+}
+
+extension MyAllowanceDTO: APIBody {
+    static let schemaName = "Allowance"
+    static let schema = JSONSchema.object(["accountID": .string(format: "uuid"), "kind": .choice(AccountKind.self), "placeID": .string(format: "uuid"),
+                                           "name": .string(), "balance": .ref(BalanceDTO.self)], required: ["accountID", "kind", "placeID", "name", "balance"])
+    static let parts: [any APIBody.Type] = [BalanceDTO.self]
+    static let samples = [MyAllowanceDTO(accountID: Sample.id, kind: .allowance, placeID: Sample.id, name: "CS101", balance: BalanceDTO.samples[0])]
 }
 
 struct HoldDTO: Content {
@@ -92,6 +146,24 @@ struct HoldDTO: Content {
     }
 }
 
+extension HoldDTO: APIBody {
+    static let schemaName = "Hold"
+    static let schema = JSONSchema.object(["id": .string(format: "uuid"), "accountID": .string(format: "uuid"), "amount": .credits,
+                                           "status": .choice(HoldStatus.self), "settled": .credits, "reason": .string(), "expiresAt": .string(format: "date-time")],
+                                          required: ["id", "accountID", "amount", "status", "reason", "expiresAt"])
+    static var samples: [HoldDTO] {
+        let hold = LedgerHold()
+        hold.id = Sample.id
+        hold.$account.id = Sample.id
+        hold.amount = 2_000_000
+        hold.status = .settled
+        hold.settledAmount = 1_250_000
+        hold.reason = "grading run"
+        hold.expiresAt = Sample.date
+        return [try! HoldDTO(hold)]
+    }
+}
+
 struct EntryDTO: Content {
     var id: UUID
     var kind: LedgerEntryKind
@@ -102,6 +174,15 @@ struct EntryDTO: Content {
     var memo: String
     var holdID: UUID?
     var at: Date
+}
+
+extension EntryDTO: APIBody {
+    static let schemaName = "Entry"
+    static let schema = JSONSchema.object(["id": .string(format: "uuid"), "kind": .choice(LedgerEntryKind.self), "change": .credits, "amount": .credits,
+                                           "memo": .string(), "holdID": .string(format: "uuid"), "at": .string(format: "date-time")],
+                                          required: ["id", "kind", "change", "amount", "memo", "at"])
+    static let samples = [EntryDTO(id: Sample.id, kind: .settle, change: Credits(micro: -1_250_000), amount: Credits(micro: 1_250_000),
+                                   memo: "grading run", holdID: Sample.id, at: Sample.date)]
 }
 
 enum CreditsViews {

@@ -24,6 +24,15 @@ struct UserDTO: Content, Equatable {
     }
 }
 
+extension UserDTO: APIBody {
+    static let schemaName = "User"
+    static let schema = JSONSchema.object(["id": .string(format: "uuid"), "email": .string(), "name": .string(), "isAdmin": .boolean, "isActive": .boolean,
+                                           "hasPassword": .boolean], required: ["id", "email", "name", "isAdmin", "isActive", "hasPassword"])
+    static var samples: [UserDTO] {
+        [try! UserDTO(User(id: Sample.id, email: "ada@uni.test", displayName: "Ada", passwordHash: nil, isAdmin: false))]
+    }
+}
+
 struct NewUserInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case email, name, isAdmin }
     typealias Fields = CodingKeys
@@ -56,11 +65,25 @@ struct NewUserDTO: Content {
     var invitation: String
 }
 
+extension NewUserDTO: APIBody {
+    static let schemaName = "NewUser"
+    static let schema = JSONSchema.object(["user": .ref(UserDTO.self), "invitation": .string()], required: ["user", "invitation"])
+    static let parts: [any APIBody.Type] = [UserDTO.self]
+    static var samples: [NewUserDTO] { [NewUserDTO(user: UserDTO.samples[0], invitation: "https://cc.uni.test/set-password?token=abc")] }
+}
+
 struct MemberDTO: Content, Equatable {
     var userID: UUID
     var email: String
     var name: String
     var role: String
+}
+
+extension MemberDTO: APIBody {
+    static let schemaName = "Member"
+    static let schema = JSONSchema.object(["userID": .string(format: "uuid"), "email": .string(), "name": .string(), "role": .string()],
+                                          required: ["userID", "email", "name", "role"])
+    static let samples = [MemberDTO(userID: Sample.id, email: "ada@uni.test", name: "Ada", role: "student")]
 }
 
 /// The three kinds of membership (programme, course, project) seen alike.

@@ -9,19 +9,15 @@ enum PeopleArea: PlatformArea {
     }
 
     static func api(_ api: APIRoutes) {
-        api.schema("User", .object(["id": .string(format: "uuid"), "email": .string(), "name": .string(), "isAdmin": .boolean, "isActive": .boolean,
-                                    "hasPassword": .boolean], required: ["id", "email", "name", "isAdmin", "isActive", "hasPassword"]))
-        api.schema("Member", .object(["userID": .string(format: "uuid"), "email": .string(), "name": .string(), "role": .string()],
-                                     required: ["userID", "email", "name", "role"]))
         api.on(.GET, "users", id: "listUsers", summary: "Everyone with an account (administrators); ?q= searches email and name; ?page=&per=.",
-               tag: "people", response: JSONSchema.page(of: .ref("User")), errors: [404: "Only administrators list people."], use: AdminController.listUsers)
+               tag: "people", response: .page(UserDTO.self), errors: [404: "Only administrators list people."], use: AdminController.listUsers)
         api.on(.POST, "users", id: "createUser", summary: "Create a person (administrators); the answer has their invitation link.", tag: "people",
                request: .object(["email": .string(format: "email"), "name": .text(), "isAdmin": .boolean], required: ["email", "name"]),
-               response: .object(["user": .ref("User"), "invitation": .string()], required: ["user", "invitation"]), status: 201,
+               response: .one(NewUserDTO.self), status: 201,
                errors: [404: "Only administrators create people.", 409: "There is already a person with that email.", 422: APIRoutes.invalid], use: AdminController.createUser)
         api.on(.PATCH, "users/:userID", id: "changeUser", summary: "Rename, (de)activate, grant or remove administrator (administrators).",
                tag: "people", request: .object(["name": .text(), "isActive": .boolean, "isAdmin": .boolean], required: []),
-               response: .ref("User"), errors: [404: "No such person, or not an administrator.", 422: APIRoutes.invalid], use: AdminController.changeUser)
+               response: .one(UserDTO.self), errors: [404: "No such person, or not an administrator.", 422: APIRoutes.invalid], use: AdminController.changeUser)
 
     }
 }

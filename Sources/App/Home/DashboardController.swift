@@ -29,6 +29,18 @@ struct NoticeDTO: Content {
     }
 }
 
+extension NoticeDTO: APIBody {
+    static let schemaName = "Notice"
+    static let schema = JSONSchema.object(["id": .string(format: "uuid"), "kind": .string(), "message": .string(), "link": .string(),
+                                           "createdAt": .string(format: "date-time"), "read": .boolean], required: ["id", "kind", "message", "createdAt", "read"])
+    static var samples: [NoticeDTO] {
+        let notice = Notice(userID: Sample.id, kind: "allowance_80", message: "80% of your CS101 allowance is used.", link: "/credits",
+                            accountID: Sample.id, threshold: 80, at: Sample.date)
+        notice.id = Sample.id
+        return [try! NoticeDTO(notice)]
+    }
+}
+
 enum DashboardController {
     @Sendable static func page(req: Request) async throws -> View {
         let user = try req.auth.require(User.self)

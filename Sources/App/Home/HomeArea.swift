@@ -8,12 +8,10 @@ enum HomeArea: PlatformArea {
     }
 
     static func api(_ api: APIRoutes) {
-        api.schema("Notice", .object(["id": .string(format: "uuid"), "kind": .string(), "message": .string(), "link": .string(),
-                                      "createdAt": .string(format: "date-time"), "read": .boolean], required: ["id", "kind", "message", "createdAt", "read"]))
         api.on(.GET, "me/notices", id: "listMyNotices", summary: "Your notices (e.g. an allowance 80% used), newest first; ?page=&per=.",
-               tag: "people", response: .page(of: .ref("Notice")),
+               tag: "people", response: .page(NoticeDTO.self),
                use: DashboardController.notices)
         api.on(.POST, "me/notices/:noticeID/read", id: "markNoticeRead", summary: "Mark one of your notices read.", tag: "people",
-               response: .ref("Notice"), errors: [404: "No such notice of yours."], use: DashboardController.markRead)
+               response: .one(NoticeDTO.self), errors: [404: "No such notice of yours."], use: DashboardController.markRead)
     }
 }

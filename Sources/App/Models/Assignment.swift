@@ -5,7 +5,7 @@ import Foundation
 import Grading
 import SQLKit
 
-enum SetupStatus: String, Codable, Sendable {
+enum SetupStatus: String, Codable, Sendable, CaseIterable {
     /// Classroom tests need no set-up.
     case notNeeded = "not_needed"
     case pending, ready, failed

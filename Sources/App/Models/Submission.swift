@@ -4,7 +4,7 @@ import Fluent
 import SQLKit
 import Foundation
 
-enum SubmissionStatus: String, Codable, Sendable { case queued, running, graded, failed }
+enum SubmissionStatus: String, Codable, Sendable, CaseIterable { case queued, running, graded, failed }
 
 final class Submission: Model, @unchecked Sendable {
     static let schema = "submissions"

@@ -10,7 +10,7 @@ enum OperationsArea: PlatformArea {
 
     static func api(_ api: APIRoutes) {
         api.on(.GET, "openapi.json", id: "getOpenAPIDocument", summary: "This document.", tag: "meta",
-               response: .object([:], required: []), auth: false) { req in
+               response: .document, auth: false) { req in
             req.application.openAPIDocument
         }
     }

@@ -181,3 +181,41 @@ enum ProgrammeReport {
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 }
+
+extension ProgrammeReportDTO: APIBody {
+    static let schemaName = "ProgrammeReport"
+    static var schema: JSONSchema {
+        let credit = JSONSchema.object(["granted": .credits, "used": .credits, "remaining": .credits], required: ["granted", "used", "remaining"])
+        let points = JSONSchema.array(.object(["day": .string(format: "date"), "remaining": .credits], required: ["day", "remaining"]))
+        let output = JSONSchema.object(["kind": .string(), "title": .string(), "venue": .string(), "year": .integer(), "doi": .string(), "url": .string()],
+                                       required: ["kind", "title", "venue"])
+        return .object([
+            "programme": .ref(ProgrammeSummaryDTO.self), "generatedAt": .string(format: "date-time"), "credits": credit,
+            "studentsReached": .integer(), "submissionsGraded": .integer(), "aiTokens": .integer(), "jobsRun": .integer(),
+            "projectsByStatus": .map(.integer()), "outputsByKind": .map(.integer()),
+            "courses": .array(.object(["id": .string(format: "uuid"), "code": .string(), "title": .string(), "credits": credit, "students": .integer(),
+                                       "assignments": .integer(), "submissionsGraded": .integer(), "aiTokens": .integer(), "burnDown": points],
+                                      required: ["id", "code", "title", "credits", "students", "assignments", "submissionsGraded", "aiTokens", "burnDown"])),
+            "projects": .array(.object(["id": .string(format: "uuid"), "title": .string(), "status": .choice(ProjectStatus.self), "credits": credit,
+                                        "members": .integer(), "jobsRun": .integer(), "aiTokens": .integer(), "outputs": .array(output), "burnDown": points],
+                                       required: ["id", "title", "status", "credits", "members", "jobsRun", "aiTokens", "outputs", "burnDown"])),
+            "burnDown": points,
+        ], required: ["programme", "generatedAt", "credits", "studentsReached", "submissionsGraded", "aiTokens", "jobsRun", "projectsByStatus",
+                      "outputsByKind", "courses", "projects", "burnDown"])
+    }
+    static let parts: [any APIBody.Type] = [ProgrammeSummaryDTO.self]
+    static var samples: [ProgrammeReportDTO] {
+        let credits = CreditLine(granted: Credits(micro: 10_000_000), used: Credits(micro: 4_000_000), remaining: Credits(micro: 6_000_000))
+        let burnDown = [BurnDownPoint(day: "2026-11-02", remaining: Credits(micro: 6_000_000))]
+        return [ProgrammeReportDTO(
+            programme: ProgrammeSummaryDTO.samples[0], generatedAt: Sample.date, credits: credits, studentsReached: 120, submissionsGraded: 900,
+            aiTokens: 1_000_000, jobsRun: 12, projectsByStatus: ["active": 2], outputsByKind: ["paper": 1],
+            courses: [CourseLine(id: Sample.id, code: "CS101", title: "Programming", credits: credits, students: 120, assignments: 6,
+                                 submissionsGraded: 900, aiTokens: 500_000, burnDown: burnDown)],
+            projects: [ProjectLine(id: Sample.id, title: "Protein folding", status: "active", credits: credits, members: 4, jobsRun: 12,
+                                   aiTokens: 500_000, outputs: [Output(kind: "paper", title: "Folding at scale", venue: "NeurIPS", year: 2026,
+                                                                       doi: "10.1000/xyz", url: "https://example.org/paper")],
+                                   burnDown: burnDown)],
+            burnDown: burnDown)]
+    }
+}

@@ -21,6 +21,29 @@ struct ProgrammeDTO: Content {
     var projects: [ProjectLine]
 }
 
+extension ProgrammeSummaryDTO: APIBody {
+    static let schemaName = "ProgrammeSummary"
+    static let schema = JSONSchema.object(["id": .string(format: "uuid"), "name": .string(), "partnerOrganisation": .string(),
+                                           "startsOn": .string(format: "date-time"), "endsOn": .string(format: "date-time")],
+                                          required: ["id", "name", "partnerOrganisation", "startsOn", "endsOn"])
+    static let samples = [ProgrammeSummaryDTO(id: Sample.id, name: "Cloud for Learning", partnerOrganisation: "Example Cloud", startsOn: Sample.date, endsOn: Sample.date)]
+}
+
+extension ProgrammeDTO: APIBody {
+    static let schemaName = "Programme"
+    static let schema = JSONSchema.object([
+        "programme": .ref(ProgrammeSummaryDTO.self), "description": .string(), "yourRole": .choice(ProgrammeRole.self),
+        "courses": .array(.object(["id": .string(format: "uuid"), "code": .string(), "title": .string(), "term": .string(), "students": .integer(),
+                                   "staff": .integer()], required: ["id", "code", "title", "term", "students", "staff"])),
+        "projects": .array(.object(["id": .string(format: "uuid"), "title": .string(), "status": .choice(ProjectStatus.self), "members": .integer()],
+                                    required: ["id", "title", "status", "members"])),
+    ], required: ["programme", "description", "courses", "projects"])
+    static let parts: [any APIBody.Type] = [ProgrammeSummaryDTO.self]
+    static let samples = [ProgrammeDTO(programme: ProgrammeSummaryDTO.samples[0], description: "Credits for teaching and research.", yourRole: "manager",
+                                       courses: [CourseLine(id: Sample.id, code: "CS101", title: "Programming", term: "2026 Autumn", students: 120, staff: 3)],
+                                       projects: [ProjectLine(id: Sample.id, title: "Protein folding", status: "active", members: 4)])]
+}
+
 enum ProgrammeViews {
     static func summary(_ programme: Programme) throws -> ProgrammeSummaryDTO {
         ProgrammeSummaryDTO(id: try programme.requireID(), name: programme.name, partnerOrganisation: programme.partnerOrganisation,

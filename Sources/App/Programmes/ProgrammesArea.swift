@@ -18,35 +18,30 @@ enum ProgrammesArea: PlatformArea {
     static func api(_ api: APIRoutes) {
         let member = JSONSchema.object(["email": .string(format: "email"), "role": .choice(ProgrammeRole.self), "name": .text()], required: ["email", "role"])
         let date = JSONSchema.string(format: "date")
-        api.schema("ProgrammeSummary", .object(["id": .string(format: "uuid"), "name": .string(), "partnerOrganisation": .string(),
-                                                "startsOn": .string(format: "date-time"), "endsOn": .string(format: "date-time")],
-                                               required: ["id", "name", "partnerOrganisation", "startsOn", "endsOn"]))
         api.on(.GET, "programmes", id: "listProgrammes", summary: "Programmes you belong to (all, for admins); ?page=&per=.", tag: "programmes",
-               response: .page(of: .ref("ProgrammeSummary")),
+               response: .page(ProgrammeSummaryDTO.self),
                errors: [401: "No valid bearer token."], use: ProgrammeController.list)
         api.on(.GET, "programmes/:programmeID", id: "getProgramme",
                summary: "A programme with its courses (counts, no names) and projects.", tag: "programmes",
-               response: .object(["programme": .ref("ProgrammeSummary"), "description": .string(), "yourRole": .string(),
-                                  "courses": .array(.object([:], required: [])), "projects": .array(.object([:], required: []))],
-                                 required: ["programme", "description", "courses", "projects"]),
+               response: .one(ProgrammeDTO.self),
                errors: [404: "No such programme, or not yours to see."], use: ProgrammeController.show)
         let programme = JSONSchema.object(["name": .text(), "partnerOrganisation": .text(), "startsOn": date, "endsOn": date,
                                            "description": .optionalText(max: 5000)], required: [])
         api.on(.POST, "programmes", id: "createProgramme", summary: "Create a programme (administrators). Dates are YYYY-MM-DD.", tag: "programmes",
                request: .object(["name": .text(), "partnerOrganisation": .text(), "startsOn": date, "endsOn": date,
                                  "description": .optionalText(max: 5000)], required: ["name", "partnerOrganisation", "startsOn", "endsOn"]),
-               response: .ref("ProgrammeSummary"), status: 201,
+               response: .one(ProgrammeSummaryDTO.self), status: 201,
                errors: [404: "Only administrators create programmes.", 409: "A programme has that name already.", 422: APIRoutes.invalid], use: ProgrammeController.create)
         api.on(.PATCH, "programmes/:programmeID", id: "changeProgramme", summary: "Change the fields given (managers, administrators).",
-               tag: "programmes", request: programme, response: .ref("ProgrammeSummary"),
+               tag: "programmes", request: programme, response: .one(ProgrammeSummaryDTO.self),
                errors: [404: "No such programme, or not yours to manage.", 409: "A programme has that name already.", 422: APIRoutes.invalid],
                use: ProgrammeController.update)
         api.on(.GET, "programmes/:programmeID/members", id: "listProgrammeMembers", summary: "Managers and partner contacts; ?page=&per=.",
-               tag: "programmes", response: JSONSchema.page(of: .ref("Member")), errors: [404: "No such programme, or not yours to see."],
+               tag: "programmes", response: .page(MemberDTO.self), errors: [404: "No such programme, or not yours to see."],
                use: ProgrammeController.members)
         api.on(.PUT, "programmes/:programmeID/members", id: "setProgrammeMember",
                summary: "Add an existing person as manager or partner_contact, or change their role.", tag: "programmes",
-               request: member, response: .ref("Member"),
+               request: member, response: .one(MemberDTO.self),
                errors: [404: "No such programme, or not yours to manage.", 409: "Nobody has that email.", 422: APIRoutes.invalid],
                use: ProgrammeController.setMember)
         api.on(.DELETE, "programmes/:programmeID/members/:userID", id: "removeProgrammeMember", summary: "Remove a person from the programme.",
@@ -54,30 +49,18 @@ enum ProgrammesArea: PlatformArea {
         api.on(.POST, "programmes/:programmeID/courses", id: "createCourse", summary: "Create a course in the programme. Dates are YYYY-MM-DD.",
                tag: "courses", request: .object(["code": .text(max: 40), "title": .text(), "term": .text(max: 60), "startsOn": date, "endsOn": date],
                                                 required: ["code", "title", "term", "startsOn", "endsOn"]),
-               response: .ref("Course"), status: 201,
+               response: .one(CourseDTO.self), status: 201,
                errors: [404: "No such programme, or not yours to manage.", 409: "The programme has that code in that term already.", 422: APIRoutes.invalid],
                use: ProgrammeController.createCourse)
         api.on(.POST, "programmes/:programmeID/projects", id: "createProject", summary: "Create a research project in the programme.",
                tag: "projects", request: ResearchArea.projectInput(required: ["title"]),
-               response: .ref("Project"), status: 201, errors: [404: "No such programme, or not yours to manage.", 422: APIRoutes.invalid],
+               response: .one(ProjectDTO.self), status: 201, errors: [404: "No such programme, or not yours to manage.", 422: APIRoutes.invalid],
                use: ProgrammeController.createProject)
 
-        let credit = JSONSchema.object(["granted": .string(), "used": .string(), "remaining": .string()], required: ["granted", "used", "remaining"])
-        let points = JSONSchema.array(.object(["day": .string(format: "date"), "remaining": .string()], required: ["day", "remaining"]))
         api.on(.GET, "programmes/:programmeID/report", id: "getProgrammeReport",
                summary: "The programme report (managers and partner contacts): credits granted, used and remaining per course and project with a burn-down, students reached, hand-ins graded, AI tokens, jobs, projects by status and their outputs. Counts only, no student names.",
                tag: "programmes",
-               response: .object(["programme": .ref("ProgrammeSummary"), "generatedAt": .string(format: "date-time"), "credits": credit,
-                                  "studentsReached": .integer(), "submissionsGraded": .integer(), "aiTokens": .integer(), "jobsRun": .integer(),
-                                  "projectsByStatus": .object([:], required: []), "outputsByKind": .object([:], required: []),
-                                  "courses": .array(.object(["id": .string(format: "uuid"), "code": .string(), "title": .string(), "credits": credit,
-                                                             "students": .integer(), "assignments": .integer(), "submissionsGraded": .integer(),
-                                                             "aiTokens": .integer(), "burnDown": points], required: ["id", "code", "credits"])),
-                                  "projects": .array(.object(["id": .string(format: "uuid"), "title": .string(), "status": .string(), "credits": credit,
-                                                              "members": .integer(), "jobsRun": .integer(), "aiTokens": .integer(),
-                                                              "outputs": .array(.object([:], required: [])), "burnDown": points], required: ["id", "title", "credits"])),
-                                  "burnDown": points],
-                                 required: ["programme", "credits", "courses", "projects"]),
+               response: .one(ProgrammeReportDTO.self),
                errors: [404: "No such programme, or not yours to see."], use: ReportController.json)
         api.on(.GET, "programmes/:programmeID/report.csv", id: "getProgrammeReportCSV",
                summary: "The report as CSV: one row per course and project (credits granted, used, remaining, students, assignments, hand-ins graded, members, jobs, AI tokens, outputs).",

@@ -44,6 +44,18 @@ struct ProjectOutputDTO: Content {
     var createdAt: Date
 }
 
+extension ProjectOutputDTO: APIBody {
+    static let schemaName = "ProjectOutput"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "kind": .choice(ProjectOutputKind.self), "title": .string(), "venue": .string(),
+        "year": .integer(), "doi": .string(), "url": .string(), "recordedBy": .string(), "recordedByID": .string(format: "uuid"),
+        "createdAt": .string(format: "date-time"),
+    ], required: ["id", "projectID", "kind", "title", "venue", "recordedBy", "recordedByID", "createdAt"])
+    static let samples = [ProjectOutputDTO(id: Sample.id, projectID: Sample.id, kind: "publication", title: "Folding at scale", venue: "NeurIPS", year: 2026,
+                                           doi: "10.1000/xyz", url: "https://example.org/paper", recordedBy: "Ada", recordedByID: Sample.id,
+                                           createdAt: Sample.date)]
+}
+
 enum ProjectOutputs {
     static func record(_ input: ProjectOutputInput, in project: ResearchProject, by user: User, on db: any Database) async throws -> ProjectOutput {
         var checks = InputChecks()

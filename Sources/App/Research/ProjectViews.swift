@@ -17,6 +17,24 @@ struct ProjectDTO: Content {
     var members: [Member]
 }
 
+extension ProjectDTO.Member: APIBody {
+    static let schemaName = "ProjectMember"
+    static let schema = JSONSchema.object(["userID": .string(format: "uuid"), "name": .string(), "role": .choice(ProjectRole.self)], required: ["userID", "name", "role"])
+    static let samples = [Self(userID: Sample.id, name: "Ada", role: "pi")]
+}
+
+extension ProjectDTO: APIBody {
+    static let schemaName = "Project"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "programmeID": .string(format: "uuid"), "title": .string(), "summary": .string(), "status": .choice(ProjectStatus.self),
+        "startsOn": .string(format: "date-time"), "endsOn": .string(format: "date-time"), "tags": .array(.string()), "jobNetwork": .boolean,
+        "members": .array(.ref(Member.self)),
+    ], required: ["id", "programmeID", "title", "summary", "status", "tags", "jobNetwork", "members"])
+    static let parts: [any APIBody.Type] = [Member.self]
+    static let samples = [ProjectDTO(id: Sample.id, programmeID: Sample.id, title: "Protein folding", summary: "Folding at scale.", status: "active",
+                                     startsOn: Sample.date, endsOn: Sample.date, tags: ["biology"], jobNetwork: false, members: Member.samples)]
+}
+
 enum ProjectViews {
     static func project(_ project: ResearchProject, on db: any Database) async throws -> ProjectDTO {
         let members = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).with(\.$user).all()

@@ -28,71 +28,46 @@ enum ResearchArea: PlatformArea {
 
     static func api(_ api: APIRoutes) {
         let member = JSONSchema.object(["email": .string(format: "email"), "role": .choice(ProjectRole.self), "name": .text()], required: ["email", "role"])
-        api.schema("Project", .object(["id": .string(format: "uuid"), "programmeID": .string(format: "uuid"), "title": .string(), "summary": .string(),
-                                       "status": .string(enumValues: ProjectStatus.allCases.map(\.rawValue)),
-                                       "startsOn": .string(format: "date-time"), "endsOn": .string(format: "date-time"), "tags": .array(.string()),
-                                       "jobNetwork": .boolean,
-                                       "members": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "role": .string()],
-                                                                 required: ["userID", "name", "role"]))],
-                                      required: ["id", "programmeID", "title", "summary", "status", "members"]))
         api.on(.GET, "projects/:projectID", id: "getProject", summary: "A research project and its members.", tag: "projects",
-               response: .ref("Project"), errors: [404: "No such project, or not yours to see."], use: ProjectController.show)
+               response: .one(ProjectDTO.self), errors: [404: "No such project, or not yours to see."], use: ProjectController.show)
         api.on(.PATCH, "projects/:projectID", id: "changeProject", summary: "Change the fields given (PI, managers, administrators).",
                tag: "projects", request: projectInput(required: []),
-               response: .ref("Project"),
+               response: .one(ProjectDTO.self),
                errors: [403: "Only the programme's managers may make that change.", 404: "No such project, or not yours to manage.",
                         409: "The lifecycle does not go from the project's status to that one.", 422: APIRoutes.invalid], use: ProjectController.update)
         api.on(.PUT, "projects/:projectID/members", id: "setProjectMember", summary: "Add an existing person as pi, member or mentor, or change it.",
-               tag: "projects", request: member, response: .object(["userID": .string(format: "uuid"), "name": .string(), "role": .string()],
-                                                                    required: ["userID", "name", "role"]),
+               tag: "projects", request: member, response: .one(ProjectDTO.Member.self),
                errors: [404: "No such project, or not yours to manage.", 409: "Nobody has that email.", 422: APIRoutes.invalid], use: ProjectController.setMember)
         api.on(.DELETE, "projects/:projectID/members/:userID", id: "removeProjectMember", summary: "Remove a person from the project.",
                tag: "projects", status: 204, errors: [404: "No such project or person, or not yours to manage."], use: ProjectController.removeMember)
-        let change = JSONSchema.object(["from": .string(), "to": .string(), "by": .string(), "comment": .string(), "at": .string(format: "date-time")],
-                                       required: ["from", "to", "by", "comment", "at"])
-        let request = JSONSchema.object([
-            "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "requestedBy": .string(), "kind": .string(enumValues: ["initial", "renewal", "supplement"]),
-            "follows": .string(format: "uuid"), "amount": .string(), "periodEnd": .string(format: "date-time"), "justification": .string(),
-            "meters": .array(.string(enumValues: ["compute", "ai"])), "status": .string(enumValues: ["pending", "approved", "partial", "denied"]),
-            "decidedBy": .string(), "decidedAt": .string(format: "date-time"), "approvedAmount": .string(), "decisionComment": .string(),
-            "createdAt": .string(format: "date-time"),
-        ], required: ["id", "projectID", "kind", "amount", "periodEnd", "justification", "meters", "status", "createdAt"])
         api.on(.POST, "projects/:projectID/status", id: "changeProjectStatus",
                summary: "Move the project along its lifecycle: the PI submits, withdraws and completes; programme managers approve (active), reject (with a comment) and archive.",
                tag: "projects", request: .object(["status": .choice(ProjectStatus.self), "comment": .string(maxLength: 2000)], required: ["status"]),
-               response: .ref("Project"), errors: [403: "Only the programme's managers may make that change.", 404: "No such project, or not yours.",
+               response: .one(ProjectDTO.self), errors: [403: "Only the programme's managers may make that change.", 404: "No such project, or not yours.",
                                                    409: "The lifecycle does not go from the project's status to that one.", 422: APIRoutes.invalid],
                use: ResearchController.changeStatus)
         api.on(.PUT, "projects/:projectID/job-network", id: "setProjectJobNetwork",
                summary: "Allow or stop (outbound) network for the project's jobs (its PI, programme managers); kept in the project's history.",
-               tag: "projects", request: .object(["allowed": .boolean], required: ["allowed"]), response: .ref("Project"),
+               tag: "projects", request: .object(["allowed": .boolean], required: ["allowed"]), response: .one(ProjectDTO.self),
                errors: [404: "No such project, or not yours to manage.", 422: APIRoutes.invalid], use: ResearchController.setJobNetwork)
         api.on(.GET, "projects/:projectID/history", id: "getProjectHistory", summary: "Every status change: from, to, who, when, why.", tag: "projects",
-               response: .array(change), errors: [404: "No such project, or not yours."], use: ResearchController.history)
+               response: .list(StatusChangeDTO.self), errors: [404: "No such project, or not yours."], use: ResearchController.history)
         api.on(.GET, "projects/:projectID/allocation-requests", id: "listAllocationRequests", summary: "The project's allocation requests and their decisions (members see them).",
-               tag: "projects", response: .array(request), errors: [404: "No such project, or not yours."], use: ResearchController.requests)
+               tag: "projects", response: .list(AllocationRequestDTO.self), errors: [404: "No such project, or not yours."], use: ResearchController.requests)
         api.on(.POST, "projects/:projectID/allocation-requests", id: "requestAllocation",
                summary: "Ask for credits (the PI): amount, periodEnd (when they expire), justification, meters (compute, ai); a renewal or supplement follows an earlier request.",
                tag: "projects", request: .object(["amount": .positiveCreditsInput, "periodEnd": .string(format: "date"), "justification": .text(max: 5000),
                                                    "meters": .array(.string(enumValues: ResearchProjects.meters)), "kind": .choice(AllocationRequestKind.self),
                                                    "follows": .string(format: "uuid")], required: ["amount", "periodEnd", "justification", "meters"]),
-               response: request, status: 201, errors: [404: "No such project, or not yours to manage.", 422: APIRoutes.invalid], use: ResearchController.createRequest)
+               response: .one(AllocationRequestDTO.self), status: 201, errors: [404: "No such project, or not yours to manage.", 422: APIRoutes.invalid], use: ResearchController.createRequest)
         api.on(.POST, "allocation-requests/:requestID/decision", id: "decideAllocationRequest",
                summary: "Approve (all, or part with amount) or deny (with a comment) a pending request (programme managers). Approval moves the credits from the pool to the project's allocation, or nothing happens.",
                tag: "projects", request: .object(["decision": .string(enumValues: ["approve", "deny"]), "amount": .positiveCreditsInput, "comment": .string(maxLength: 2000)],
                                                 required: ["decision"]),
-               response: request, errors: [404: "No such request, or not yours to decide.",
+               response: .one(AllocationRequestDTO.self), errors: [404: "No such request, or not yours to decide.",
                                            409: "Already decided, the project is not active, or the pool has not enough (nothing moved).", 422: APIRoutes.invalid],
                use: ResearchController.decide)
 
-        let job = JSONSchema.object([
-            "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "name": .string(), "command": .string(), "submittedBy": .string(),
-            "status": .string(enumValues: ResearchJobStatus.allCases.map(\.rawValue)), "network": .boolean, "wallSeconds": .integer(), "memoryMB": .integer(),
-            "payFrom": .string(enumValues: ResearchJobPayer.allCases.map(\.rawValue)), "cancelRequested": .boolean, "sandboxStatus": .string(),
-            "exitCode": .integer(), "problem": .string(), "cpuMs": .integer(), "wallMs": .integer(), "charged": .string(),
-            "inputs": .array(.string()), "outputs": .array(.object(["path": .string(), "size": .integer()], required: ["path", "size"])),
-            "createdAt": .string(format: "date-time"), "startedAt": .string(format: "date-time"), "finishedAt": .string(format: "date-time"),
-        ], required: ["id", "projectID", "name", "command", "status", "charged", "inputs", "outputs", "createdAt"])
         api.on(.POST, "projects/:projectID/jobs", id: "submitJob",
                summary: "Run a batch job (project members; multipart/form-data): command (run by /bin/sh in the job's folder; files written to outputs/ are kept), optional name, wallSeconds (default 600, at most 3600), memoryMB (default 1024), network (true/false), payFrom (allowance, or project for the PI), and input files in a field named files (several, or one .zip; 50 MB). Its most possible cost is reserved first.",
                tag: "projects",
@@ -101,36 +76,31 @@ enum ResearchArea: PlatformArea {
                                  "memoryMB": .integer(minimum: 64, maximum: ResearchJobs.maxMemoryMB), "network": .boolean,
                                  "payFrom": .string(enumValues: ResearchJobPayer.allCases.map(\.rawValue)), "files": .array(.string(format: "binary"))],
                                 required: ["command"]),
-               requestType: "multipart/form-data", response: job, status: 201,
+               requestType: "multipart/form-data", response: .one(ResearchJobDTO.self), status: 201,
                errors: [403: "Only the PI may charge the project's allocation.", 404: "No such project, or not yours.",
                         409: "The project is not active, or there are not enough credits (the message says who can add more).", 413: "Over 60 MB.",
                         415: "Not multipart/form-data.", 422: APIRoutes.invalid],
                body: .collect(maxSize: ResearchJobs.maxUploadBody), use: ResearchJobController.submit)
         api.on(.GET, "projects/:projectID/jobs", id: "listJobs", summary: "The project's jobs, newest first; ?page=&per=.", tag: "projects",
-               response: .page(of: job),
+               response: .page(ResearchJobDTO.self),
                errors: [404: "No such project, or not yours."], use: ResearchJobController.list)
         api.on(.GET, "jobs/:jobID", id: "getJob", summary: "One job: status, limits, usage and cost, inputs and outputs.", tag: "projects",
-               response: job, errors: [404: "No such job, or not in a project of yours."], use: ResearchJobController.show)
+               response: .one(ResearchJobDTO.self), errors: [404: "No such job, or not in a project of yours."], use: ResearchJobController.show)
         api.on(.GET, "jobs/:jobID/logs", id: "getJobLogs", summary: "The job's standard output and error (text/plain; each kept up to 256 K characters).", tag: "projects",
                errors: [404: "No such job, or not in a project of yours."], use: ResearchJobController.logs)
         api.on(.GET, "jobs/:jobID/outputs.zip", id: "downloadJobOutputs", summary: "What the job wrote to outputs/, as one zip (application/zip).", tag: "projects",
                errors: [404: "No such job, or not in a project of yours."], use: ResearchJobController.outputs)
         api.on(.POST, "jobs/:jobID/cancel", id: "cancelJob",
                summary: "Cancel a job (whoever submitted it, or the PI): a queued job frees its whole reserve; a running one stops within seconds and only what it used is charged.",
-               tag: "projects", response: job, errors: [404: "No such job, or not yours to cancel.", 409: "It already ended."], use: ResearchJobController.cancel)
-        let output = JSONSchema.object([
-            "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "kind": .string(enumValues: ProjectOutputKind.allCases.map(\.rawValue)),
-            "title": .string(), "venue": .string(), "year": .integer(), "doi": .string(), "url": .string(), "recordedBy": .string(),
-            "recordedByID": .string(format: "uuid"), "createdAt": .string(format: "date-time"),
-        ], required: ["id", "projectID", "kind", "title", "venue", "recordedBy", "createdAt"])
+               tag: "projects", response: .one(ResearchJobDTO.self), errors: [404: "No such job, or not yours to cancel.", 409: "It already ended."], use: ResearchJobController.cancel)
         api.on(.GET, "projects/:projectID/outputs", id: "listProjectOutputs", summary: "Publications, datasets, software, theses and events of the project.",
-               tag: "projects", response: .array(output), errors: [404: "No such project, or not yours."], use: ResearchJobController.listOutputs)
+               tag: "projects", response: .list(ProjectOutputDTO.self), errors: [404: "No such project, or not yours."], use: ResearchJobController.listOutputs)
         api.on(.POST, "projects/:projectID/outputs", id: "recordProjectOutput",
                summary: "Record an output (project members): kind, title, venue, year, doi (10.xxxx/…), url.", tag: "projects",
                request: .object(["kind": .choice(ProjectOutputKind.self), "title": .text(max: 500), "venue": .string(maxLength: 300),
                                  "year": .integer(minimum: 1900, maximum: 2200), "doi": .string(maxLength: 200, pattern: "^ *$|^ *10\\..*/"),
                                  "url": .string(maxLength: 500, pattern: "^ *$|^ *https?://")], required: ["kind", "title"]),
-               response: output, status: 201, errors: [404: "No such project, or not yours.", 422: APIRoutes.invalid], use: ResearchJobController.recordOutput)
+               response: .one(ProjectOutputDTO.self), status: 201, errors: [404: "No such project, or not yours.", 422: APIRoutes.invalid], use: ResearchJobController.recordOutput)
         api.on(.DELETE, "projects/:projectID/outputs/:outputID", id: "removeProjectOutput",
                summary: "Remove an output (whoever recorded it, or the PI).", tag: "projects", status: 204,
                errors: [404: "No such output, or not yours to remove."], use: ResearchJobController.removeOutput)

@@ -48,6 +48,23 @@ struct ResearchJobDTO: Content {
     struct FileEntry: Content { var path: String; var size: Int }
 }
 
+extension ResearchJobDTO: APIBody {
+    static let schemaName = "ResearchJob"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "name": .string(), "command": .string(), "submittedBy": .string(),
+        "status": .choice(ResearchJobStatus.self), "network": .boolean, "wallSeconds": .integer(), "memoryMB": .integer(), "payFrom": .choice(ResearchJobPayer.self),
+        "cancelRequested": .boolean, "sandboxStatus": .string(), "exitCode": .integer(), "problem": .string(), "cpuMs": .integer(), "wallMs": .integer(),
+        "charged": .credits, "inputs": .array(.string()), "outputs": .array(.object(["path": .string(), "size": .integer()], required: ["path", "size"])),
+        "createdAt": .string(format: "date-time"), "startedAt": .string(format: "date-time"), "finishedAt": .string(format: "date-time"),
+    ], required: ["id", "projectID", "name", "command", "submittedBy", "status", "network", "wallSeconds", "memoryMB", "payFrom", "cancelRequested",
+                  "cpuMs", "wallMs", "charged", "inputs", "outputs", "createdAt"])
+    static let samples = [ResearchJobDTO(
+        id: Sample.id, projectID: Sample.id, name: "fold", command: "python3 fold.py", submittedBy: "Ada", status: "succeeded", network: false, wallSeconds: 600,
+        memoryMB: 1024, payFrom: "allowance", cancelRequested: false, sandboxStatus: "exited", exitCode: 0, problem: "none", cpuMs: 1_200, wallMs: 1_500,
+        charged: Credits(micro: 2_500), inputs: ["fold.py"], outputs: [FileEntry(path: "outputs/result.csv", size: 120)], createdAt: Sample.date,
+        startedAt: Sample.date, finishedAt: Sample.date)]
+}
+
 enum ResearchJobs {
     static let kind = "research-job"
     static let maxWallSeconds = 3600, defaultWallSeconds = 600

@@ -37,6 +37,13 @@ struct StatusChangeDTO: Content {
     var at: Date
 }
 
+extension StatusChangeDTO: APIBody {
+    static let schemaName = "StatusChange"
+    static let schema = JSONSchema.object(["from": .string(), "to": .choice(ProjectStatus.self), "by": .string(), "comment": .string(),
+                                           "at": .string(format: "date-time")], required: ["from", "to", "by", "comment", "at"])
+    static let samples = [StatusChangeDTO(from: "submitted", to: "active", by: "Mia", comment: "Approved.", at: Sample.date)]
+}
+
 struct AllocationRequestInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case amount, periodEnd, justification, meters, kind, follows }
     typealias Fields = CodingKeys
@@ -74,6 +81,20 @@ struct AllocationRequestDTO: Content {
     var approvedAmount: Credits?
     var decisionComment: String?
     var createdAt: Date
+}
+
+extension AllocationRequestDTO: APIBody {
+    static let schemaName = "AllocationRequest"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "requestedBy": .string(), "kind": .choice(AllocationRequestKind.self),
+        "follows": .string(format: "uuid"), "amount": .credits, "periodEnd": .string(format: "date-time"), "justification": .string(),
+        "meters": .array(.string(enumValues: ResearchProjects.meters)), "status": .choice(AllocationRequestStatus.self), "decidedBy": .string(),
+        "decidedAt": .string(format: "date-time"), "approvedAmount": .credits, "decisionComment": .string(), "createdAt": .string(format: "date-time"),
+    ], required: ["id", "projectID", "requestedBy", "kind", "amount", "periodEnd", "justification", "meters", "status", "createdAt"])
+    static let samples = [AllocationRequestDTO(
+        id: Sample.id, projectID: Sample.id, requestedBy: "Ada", kind: "renewal", follows: Sample.id, amount: Credits(micro: 50_000_000), periodEnd: Sample.date,
+        justification: "More folding.", meters: ["compute", "ai"], status: "partial", decidedBy: "Mia", decidedAt: Sample.date,
+        approvedAmount: Credits(micro: 20_000_000), decisionComment: "Half now.", createdAt: Sample.date)]
 }
 
 enum ResearchProjects {
