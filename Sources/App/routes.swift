@@ -19,7 +19,7 @@ func routes(_ app: Application) throws {
     // Pages: sessions, the signed-in person, and CSRF checks on every form.
     let web = app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator(), CSRFMiddleware())
     let signedIn = web.grouped(User.redirectMiddleware { req in
-        "/signin?next=" + (req.url.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")
+        SitePath.signIn.url + "?next=" + (req.url.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")
     })
     let pages = PageRoutes(open: web, signedIn: signedIn)
 

@@ -4,13 +4,13 @@ import Vapor
 
 enum AIArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
-        pages.signedIn.get("courses", ":courseID", "ai", use: AIPageController.page)
-        pages.signedIn.post("courses", ":courseID", "ai", "keys", use: AIPageController.createKey)
-        pages.signedIn.post("courses", ":courseID", "ai", "policy", use: AIPageController.setPolicy)
-        pages.signedIn.post("ai", "keys", ":keyID", "revoke", use: AIPageController.revokeKey)
-        pages.signedIn.get("admin", "ai", use: AIAdminPageController.page)
-        pages.signedIn.post("admin", "ai", "providers", use: AIAdminPageController.addProvider)
-        pages.signedIn.post("admin", "ai", "models", use: AIAdminPageController.addModel)
+        pages.signedIn.get(.courseAI(.key), use: AIPageController.page)
+        pages.signedIn.post(.courseAIKeys(.key), use: AIPageController.createKey)
+        pages.signedIn.post(.courseAIPolicy(.key), use: AIPageController.setPolicy)
+        pages.signedIn.post(.revokeAIKey(.key), use: AIPageController.revokeKey)
+        pages.signedIn.get(.adminAI, use: AIAdminPageController.page)
+        pages.signedIn.post(.adminAIProviders, use: AIAdminPageController.addProvider)
+        pages.signedIn.post(.adminAIModels, use: AIAdminPageController.addModel)
     }
 
     /// The OpenAI-compatible endpoints under /v1, with the gateway's own keys.

@@ -100,12 +100,12 @@ enum AIPageController {
         guard let id = req.parameters.get("keyID", as: UUID.self) else { throw Abort(.notFound) }
         let key = try await AIKeys.revoke(id, by: user, app: req.application, on: req.db)
         req.session.data[PageContext.noticeKey] = "Key “\(key.name)” revoked; it stops working at once."
-        return req.redirect(to: key.$course.id.map { "/courses/\($0)/ai" } ?? "/dashboard", redirectType: .normal)
+        return req.redirect(to: key.$course.id.map { SitePath.courseAI(.id($0)).url } ?? SitePath.dashboard.url, redirectType: .normal)
     }
 
     @Sendable static func setPolicy(req: Request) async throws -> Response {
         let (course, user, access) = try await req.course(for: Policy.Action.setAIPolicy)
-        return try await req.formAction(back: "/courses/\(try course.requireID())/ai",
+        return try await req.formAction(back: .courseAI(.id(try course.requireID())),
                                         render: { try await render(req, course, user, access, page: $0) }) {
             let form = try req.input(PolicyForm.self)
             var input = AIPolicyInput()
@@ -169,7 +169,7 @@ enum AIAdminPageController {
 
     @Sendable static func addProvider(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
-        return try await req.formAction(back: "/admin/ai", render: { try await render(req, $0) }) {
+        return try await req.formAction(back: .adminAI, render: { try await render(req, $0) }) {
             let provider = try await AICatalogue.addProvider(try req.content.decode(ProviderInput.self), app: req.application, on: req.db)
             return "Provider \(provider.name) added."
         }
@@ -177,7 +177,7 @@ enum AIAdminPageController {
 
     @Sendable static func addModel(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
-        return try await req.formAction(back: "/admin/ai", render: { try await render(req, $0) }) {
+        return try await req.formAction(back: .adminAI, render: { try await render(req, $0) }) {
             let model = try await AICatalogue.addModel(try req.content.decode(ModelInput.self), app: req.application, on: req.db)
             return "Model \(model.name) added."
         }

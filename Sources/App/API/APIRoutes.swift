@@ -61,7 +61,9 @@ final class APIRoutes {
             method: method, path: "/" + documented.joined(separator: "/"), operationID: id, summary: summary, tag: tag,
             request: request.map { requestType == "application/json" ? $0.closed : $0 },
             requestType: requestType, response: response?.schema, responseStatus: status, errors: answers, requiresAuth: auth))
-        return (auth ? signedIn : builder).on(method, components, body: body, use: handler)
+        let route = (auth ? signedIn : builder).on(method, components, body: body, use: handler)
+        route.userInfo["operationID"] = id
+        return route
     }
 
     func document(version: String) -> OpenAPIDocument {

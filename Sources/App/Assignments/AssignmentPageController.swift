@@ -97,7 +97,7 @@ enum AssignmentPageController {
 
     @Sendable static func create(req: Request) async throws -> Response {
         let (course, user, access) = try await req.course(for: Policy.Action.manageCourse)
-        return try await req.formAction(back: "/courses/\(try course.requireID())#assignments",
+        return try await req.formAction(back: .course(.id(try course.requireID())), at: "assignments",
                                         render: { try await CourseController.render(req, course, user, access, page: $0) }) {
             let assignment = try await Assignments.create(in: course, try req.input(AssignmentInput.self), by: user, on: req.db)
             return assignment.kind == .gradescope
@@ -109,7 +109,7 @@ enum AssignmentPageController {
     @Sendable static func update(req: Request) async throws -> Response {
         let found = try await req.assignment(for: Policy.Action.manageCourse)
         let assignment = found.assignment, course = found.course, user = found.user, access = found.access
-        return try await req.formAction(back: "/assignments/\(try assignment.requireID())", render: { try await render(req, assignment, course, user, access, page: $0) }) {
+        return try await req.formAction(back: .assignment(.id(try assignment.requireID())), render: { try await render(req, assignment, course, user, access, page: $0) }) {
             var input = try req.input(AssignmentInput.self)
             input.kind = nil
             try await Assignments.update(assignment, input, on: req.db)
@@ -120,7 +120,7 @@ enum AssignmentPageController {
     @Sendable static func uploadAutograder(req: Request) async throws -> Response {
         let found = try await req.assignment(for: Policy.Action.manageCourse)
         let assignment = found.assignment, course = found.course, user = found.user, access = found.access
-        return try await req.formAction(back: "/assignments/\(try assignment.requireID())", render: { try await render(req, assignment, course, user, access, page: $0) }) {
+        return try await req.formAction(back: .assignment(.id(try assignment.requireID())), render: { try await render(req, assignment, course, user, access, page: $0) }) {
             guard let zip = try MultipartForm(req)?.all(named: "autograder").first, !zip.data.isEmpty else {
                 throw InputRejection("Choose the autograder zip to upload.")
             }
@@ -132,13 +132,13 @@ enum AssignmentPageController {
     @Sendable static func submit(req: Request) async throws -> Response {
         let found = try await req.assignment(for: Policy.Action.submitWork)
         let assignment = found.assignment, course = found.course, user = found.user, access = found.access
-        let back = "/assignments/\(try assignment.requireID())"
+        let back = SitePath.assignment(.id(try assignment.requireID()))
         do {
             guard let form = try MultipartForm(req) else { throw InputRejection("Choose the files to hand in.") }
             let files = try Uploads.files(from: form.handIn, limits: Submissions.limits)
             let submission = try await Submissions.submit(files, to: assignment, course: course, by: user, access: access, on: req.application, db: req.db)
             req.session.data[PageContext.noticeKey] = "Handed in (attempt \(submission.attempt)). This page shows the result when it is graded."
-            return req.redirect(to: "/submissions/\(try submission.requireID())", redirectType: .normal)
+            return req.redirect(to: .submission(.id(try submission.requireID())))
         } catch let rejection as InputRejection {
             return try await render(req, assignment, course, user, access, page: PageContext(req, problems: rejection.problems))
                 .encodeResponse(status: .unprocessableEntity, for: req)
@@ -147,7 +147,7 @@ enum AssignmentPageController {
                 .encodeResponse(status: .conflict, for: req)
         } catch let abort as AbortError where abort.status == .payloadTooLarge {
             req.session.data[PageContext.noticeKey] = "The files are too large (12 MB at most)."
-            return req.redirect(to: back, redirectType: .normal)
+            return req.redirect(to: back)
         }
     }
 
@@ -161,7 +161,7 @@ enum AssignmentPageController {
         } catch let refusal as Refusal {
             req.session.data[PageContext.noticeKey] = refusal.reason
         }
-        return req.redirect(to: "/assignments/\(try assignment.requireID())#regrade", redirectType: .normal)
+        return req.redirect(to: .assignment(.id(try assignment.requireID())), at: "regrade")
     }
 
     @Sendable static func publish(req: Request) async throws -> Response {
@@ -170,7 +170,7 @@ enum AssignmentPageController {
         let publish = (try? req.content.decode(Form.self))?.published == "true"
         try await Assignments.publishGrades(assignment, publish, on: req.db)
         req.session.data[PageContext.noticeKey] = publish ? "Grades published: results marked after_published are now visible to students." : "Grades withdrawn."
-        return req.redirect(to: "/assignments/\(try assignment.requireID())", redirectType: .normal)
+        return req.redirect(to: .assignment(.id(try assignment.requireID())))
     }
 
     // MARK: Submissions
@@ -194,7 +194,7 @@ enum AssignmentPageController {
     @Sendable static func regrade(req: Request) async throws -> Response {
         let found = try await req.submission(grading: true)
         let submission = found.submission, assignment = found.assignment, course = found.course, user = found.user, access = found.access
-        let back = "/submissions/\(try submission.requireID())"
+        let back = SitePath.submission(.id(try submission.requireID()))
         do {
             try await Grades.regrade(submission, assignment: assignment, course: course, by: user, on: req.application, db: req.db)
             req.session.data[PageContext.noticeKey] = "Queued for regrading."
@@ -202,13 +202,13 @@ enum AssignmentPageController {
             return try await renderSubmission(req, submission, assignment, course, user, access, page: PageContext(req, problems: [refusal.reason]))
                 .encodeResponse(status: .conflict, for: req)
         }
-        return req.redirect(to: back, redirectType: .normal)
+        return req.redirect(to: back)
     }
 
     @Sendable static func adjust(req: Request) async throws -> Response {
         let found = try await req.submission(grading: true)
         let submission = found.submission, assignment = found.assignment, course = found.course, user = found.user, access = found.access
-        return try await req.formAction(back: "/submissions/\(try submission.requireID())",
+        return try await req.formAction(back: .submission(.id(try submission.requireID())),
                                         render: { try await renderSubmission(req, submission, assignment, course, user, access, page: $0) }) {
             let adjustment = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, on: req.db)
             return "Adjusted the score by \(Gradebook.number(adjustment.points)) point(s)."

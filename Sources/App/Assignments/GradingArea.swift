@@ -4,19 +4,19 @@ import Vapor
 
 enum GradingArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
-        pages.signedIn.post("courses", ":courseID", "assignments", use: AssignmentPageController.create)
-        pages.signedIn.get("courses", ":courseID", "gradebook", use: AssignmentPageController.gradebook)
-        pages.signedIn.get("courses", ":courseID", "grades", use: AssignmentPageController.myGrades)
-        pages.signedIn.get("assignments", ":assignmentID", use: AssignmentPageController.page)
-        pages.signedIn.post("assignments", ":assignmentID", use: AssignmentPageController.update)
-        pages.signedIn.on(.POST, "assignments", ":assignmentID", "autograder", body: .collect(maxSize: "51mb"), use: AssignmentPageController.uploadAutograder)
-        pages.signedIn.on(.POST, "assignments", ":assignmentID", "submissions", body: .collect(maxSize: Submissions.maxUploadBody), use: AssignmentPageController.submit)
-        pages.signedIn.post("assignments", ":assignmentID", "regrade", use: AssignmentPageController.regradeAll)
-        pages.signedIn.post("assignments", ":assignmentID", "publish", use: AssignmentPageController.publish)
-        pages.signedIn.get("submissions", ":submissionID", use: AssignmentPageController.submission)
-        pages.signedIn.get("submissions", ":submissionID", "files.zip", use: AssignmentController.download)
-        pages.signedIn.post("submissions", ":submissionID", "regrade", use: AssignmentPageController.regrade)
-        pages.signedIn.post("submissions", ":submissionID", "adjustments", use: AssignmentPageController.adjust)
+        pages.signedIn.post(.courseAssignments(.key), use: AssignmentPageController.create)
+        pages.signedIn.get(.gradebook(.key), use: AssignmentPageController.gradebook)
+        pages.signedIn.get(.myGrades(.key), use: AssignmentPageController.myGrades)
+        pages.signedIn.get(.assignment(.key), use: AssignmentPageController.page)
+        pages.signedIn.post(.assignment(.key), use: AssignmentPageController.update)
+        pages.signedIn.on(.POST, .autograder(.key), body: .collect(maxSize: "51mb"), use: AssignmentPageController.uploadAutograder)
+        pages.signedIn.on(.POST, .handIn(.key), body: .collect(maxSize: Submissions.maxUploadBody), use: AssignmentPageController.submit)
+        pages.signedIn.post(.regradeAssignment(.key), use: AssignmentPageController.regradeAll)
+        pages.signedIn.post(.publishGrades(.key), use: AssignmentPageController.publish)
+        pages.signedIn.get(.submission(.key), use: AssignmentPageController.submission)
+        pages.signedIn.get(.submissionFiles(.key), use: AssignmentController.download)
+        pages.signedIn.post(.regradeSubmission(.key), use: AssignmentPageController.regrade)
+        pages.signedIn.post(.adjustments(.key), use: AssignmentPageController.adjust)
     }
 
     static func api(_ api: APIRoutes) {

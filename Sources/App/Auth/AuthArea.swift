@@ -3,15 +3,15 @@ import Vapor
 
 enum AuthArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
-        pages.open.get("signin", use: AuthController.signInPage)
-        pages.open.post("signin", use: AuthController.signIn)
-        pages.open.post("signout", use: AuthController.signOut)
-        pages.open.get("set-password", use: PasswordController.page)
-        pages.open.post("set-password", use: PasswordController.setPassword)
-        pages.signedIn.get("profile", use: ProfileController.page)
-        pages.signedIn.post("profile", "password", use: PasswordController.change)
-        pages.signedIn.post("profile", "keys", use: ProfileController.createKeyFromForm)
-        pages.signedIn.post("profile", "keys", ":keyID", "revoke", use: ProfileController.revokeKeyFromForm)
+        pages.open.get(.signIn, use: AuthController.signInPage)
+        pages.open.post(.signIn, use: AuthController.signIn)
+        pages.open.post(.signOut, use: AuthController.signOut)
+        pages.open.get(.setPassword, use: PasswordController.page)
+        pages.open.post(.setPassword, use: PasswordController.setPassword)
+        pages.signedIn.get(.profile, use: ProfileController.page)
+        pages.signedIn.post(.profilePassword, use: PasswordController.change)
+        pages.signedIn.post(.profileKeys, use: ProfileController.createKeyFromForm)
+        pages.signedIn.post(.revokeProfileKey(.key), use: ProfileController.revokeKeyFromForm)
     }
 
     static func api(_ api: APIRoutes) {

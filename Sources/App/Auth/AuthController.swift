@@ -49,7 +49,7 @@ enum AuthController {
     @Sendable static func signOut(req: Request) async throws -> Response {
         req.auth.logout(User.self)
         req.session.destroy()
-        return req.redirect(to: "/", redirectType: .normal)
+        return req.redirect(to: .home)
     }
 
     @Sendable static func issueToken(req: Request) async throws -> TokenDTO {
@@ -88,7 +88,7 @@ enum AuthController {
 
     /// Only a path on this site (no scheme, no //host) may follow a sign-in.
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.count < 500 else { return "/dashboard" }
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.count < 500 else { return SitePath.dashboard.url }
         return next
     }
 }

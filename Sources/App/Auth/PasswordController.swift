@@ -28,7 +28,7 @@ enum PasswordController {
             let user = try await PasswordLinks.use(form.token, password: form.password, confirmation: form.confirmation,
                                                    hasher: req.password.async, on: req.db)
             Credentials.startSession(user, on: req)
-            return req.redirect(to: "/dashboard", redirectType: .normal)
+            return req.redirect(to: .dashboard)
         } catch let error as any AbortError {
             let link = try await PasswordLinks.find(form.token, on: req.db)
             let page = SetPasswordPage(page: PageContext(req), token: form.token, email: link?.user.email, error: error.reason)
@@ -45,6 +45,6 @@ enum PasswordController {
         }
         try PasswordLinks.check(form.password, confirmation: form.confirmation)
         try await Credentials.passwordChanged(user, hash: try await req.password.async.hash(form.password), on: req.db, req: req)
-        return req.redirect(to: "/profile?changed=1", redirectType: .normal)
+        return req.redirect(to: SitePath.profile.url + "?changed=1", redirectType: .normal)
     }
 }

@@ -16,7 +16,7 @@ enum PasswordLinks {
         let lifetime = purpose == .invitation ? invitationLifetime : resetLifetime
         try await PasswordLink(userID: user.requireID(), purpose: purpose, secretHash: TokenCodec.hash(secret),
                                expiresAt: now.addingTimeInterval(lifetime)).create(on: db)
-        return "/set-password?token=" + secret
+        return SitePath.setPassword.url + "?token=" + secret
     }
 
     /// The open link with this secret and its person, or nil (unknown, used, expired).

@@ -93,7 +93,7 @@ enum ProfileController {
     @Sendable static func revokeKeyFromForm(req: Request) async throws -> Response {
         let user = try req.auth.require(User.self)
         try await APIKeys.revoke(try req.parameters.require("keyID", as: UUID.self), by: user, on: req.db)
-        return req.redirect(to: "/profile", redirectType: .normal)
+        return req.redirect(to: .profile)
     }
 
     /// GET /api/v1/me: the signed-in person and every place they have a role.

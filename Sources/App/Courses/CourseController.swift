@@ -134,7 +134,7 @@ enum CourseController {
 
     @Sendable static func updateFromPage(req: Request) async throws -> Response {
         let (course, user, access) = try await req.course(for: Policy.Action.manageCourse)
-        return try await req.formAction(back: "/courses/\(try course.requireID())", render: { try await render(req, course, user, access, page: $0) }) {
+        return try await req.formAction(back: .course(.id(try course.requireID())), render: { try await render(req, course, user, access, page: $0) }) {
             try await Places.updateCourse(course, try req.input(CourseInput.self), on: req.db)
             return "Saved the course's details."
         }
@@ -142,7 +142,7 @@ enum CourseController {
 
     @Sendable static func setMemberFromPage(req: Request) async throws -> Response {
         let (course, user, access) = try await req.course(for: Policy.Action.manageCourse)
-        return try await req.formAction(back: "/courses/\(try course.requireID())", render: { try await render(req, course, user, access, page: $0) }) {
+        return try await req.formAction(back: .course(.id(try course.requireID())), render: { try await render(req, course, user, access, page: $0) }) {
             var input = try req.input(MembershipInput.self)
             if input.name?.isEmpty == true { input.name = nil }
             let (member, invitation) = try await People.setMember(CourseMember.self, place: course.requireID(), input, allowNewPeople: true, writes: req.writes)
@@ -157,7 +157,7 @@ enum CourseController {
         let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
         try await People.removeMember(CourseMember.self, place: course.requireID(), userID: try req.userIDParameter(), on: req.db)
         req.session.data[PageContext.noticeKey] = "Removed them from \(course.code)."
-        return req.redirect(to: "/courses/\(try course.requireID())", redirectType: .normal)
+        return req.redirect(to: .course(.id(try course.requireID())))
     }
 
     /// POST …/roster with the CSV file as the body (text/csv).

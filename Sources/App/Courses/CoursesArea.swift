@@ -3,12 +3,12 @@ import Vapor
 
 enum CoursesArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
-        pages.signedIn.get("courses", ":courseID", use: CourseController.page)
-        pages.signedIn.post("courses", ":courseID", use: CourseController.updateFromPage)
-        pages.signedIn.post("courses", ":courseID", "members", use: CourseController.setMemberFromPage)
-        pages.signedIn.post("courses", ":courseID", "members", ":userID", "remove", use: CourseController.removeMemberFromPage)
-        pages.signedIn.post("courses", ":courseID", "roster", use: CourseController.importFromPage)
-        pages.signedIn.get("courses", ":courseID", "roster.csv", use: CourseController.exportCSV)
+        pages.signedIn.get(.course(.key), use: CourseController.page)
+        pages.signedIn.post(.course(.key), use: CourseController.updateFromPage)
+        pages.signedIn.post(.courseMembers(.key), use: CourseController.setMemberFromPage)
+        pages.signedIn.post(.removeCourseMember(.key, user: .key), use: CourseController.removeMemberFromPage)
+        pages.signedIn.post(.courseRoster(.key), use: CourseController.importFromPage)
+        pages.signedIn.get(.courseRosterCSV(.key), use: CourseController.exportCSV)
     }
 
     static func api(_ api: APIRoutes) {

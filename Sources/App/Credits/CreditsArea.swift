@@ -3,17 +3,17 @@ import Vapor
 
 enum CreditsArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
-        pages.signedIn.get("credits", use: CreditsPageController.mine)
-        pages.signedIn.post("notices", ":noticeID", "read", use: CreditsPageController.markRead)
-        pages.signedIn.get("programmes", ":programmeID", "credits", use: CreditsPageController.programme)
-        pages.signedIn.post("programmes", ":programmeID", "credits", "grants", use: CreditsPageController.grant)
-        pages.signedIn.post("programmes", ":programmeID", "credits", "allocations", use: CreditsPageController.allocate)
-        pages.signedIn.get("courses", ":courseID", "credits", use: CreditsPageController.course)
-        pages.signedIn.post("courses", ":courseID", "credits", "default-allowance", use: CreditsPageController.courseDefault)
-        pages.signedIn.post("courses", ":courseID", "credits", "allowances", use: CreditsPageController.courseAllowance)
-        pages.signedIn.get("projects", ":projectID", "credits", use: CreditsPageController.project)
-        pages.signedIn.post("projects", ":projectID", "credits", "default-allowance", use: CreditsPageController.projectDefault)
-        pages.signedIn.post("projects", ":projectID", "credits", "allowances", use: CreditsPageController.projectAllowance)
+        pages.signedIn.get(.credits, use: CreditsPageController.mine)
+        pages.signedIn.post(.readNotice(.key), use: CreditsPageController.markRead)
+        pages.signedIn.get(.programmeCredits(.key), use: CreditsPageController.programme)
+        pages.signedIn.post(.programmeGrants(.key), use: CreditsPageController.grant)
+        pages.signedIn.post(.programmeAllocations(.key), use: CreditsPageController.allocate)
+        pages.signedIn.get(.courseCredits(.key), use: CreditsPageController.course)
+        pages.signedIn.post(.courseDefaultAllowance(.key), use: CreditsPageController.courseDefault)
+        pages.signedIn.post(.courseAllowances(.key), use: CreditsPageController.courseAllowance)
+        pages.signedIn.get(.projectCredits(.key), use: CreditsPageController.project)
+        pages.signedIn.post(.projectDefaultAllowance(.key), use: CreditsPageController.projectDefault)
+        pages.signedIn.post(.projectAllowances(.key), use: CreditsPageController.projectAllowance)
     }
 
     static func api(_ api: APIRoutes) {

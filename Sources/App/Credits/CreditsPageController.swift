@@ -69,7 +69,7 @@ enum CreditsPageController {
 
     @Sendable static func grant(req: Request) async throws -> Response {
         let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
-        return try await req.formAction(back: "/programmes/\(try programme.requireID())/credits",
+        return try await req.formAction(back: .programmeCredits(.id(try programme.requireID())),
                                         render: { try await renderProgramme(req, programme, canManage: true, $0) }) {
             let input = try req.input(GrantInput.self)
             try await ProgrammeTransfers.grant(input, key: try CreditsController.idempotencyKey(input.idempotencyKey, req), to: programme, by: user, ledger: req.ledger)
@@ -79,7 +79,7 @@ enum CreditsPageController {
 
     @Sendable static func allocate(req: Request) async throws -> Response {
         let (programme, user, _) = try await req.programme(for: Policy.Action.manageProgramme)
-        return try await req.formAction(back: "/programmes/\(try programme.requireID())/credits",
+        return try await req.formAction(back: .programmeCredits(.id(try programme.requireID())),
                                         render: { try await renderProgramme(req, programme, canManage: true, $0) }) {
             let input = try req.input(AllocationInput.self)
             let place = try await ProgrammeTransfers.move(input, key: try CreditsController.idempotencyKey(input.idempotencyKey, req), in: programme, down: true, by: user, ledger: req.ledger)
@@ -159,10 +159,10 @@ enum CreditsPageController {
         }
     }
 
-    private static func path(_ place: LedgerPlace) -> String {
+    private static func path(_ place: LedgerPlace) -> SitePath {
         switch place {
-        case .course(let course): "/courses/\(course.id!)/credits"
-        case .project(let project): "/projects/\(project.id!)/credits"
+        case .course(let course): .courseCredits(.id(course.id!))
+        case .project(let project): .projectCredits(.id(project.id!))
         }
     }
 
@@ -174,7 +174,7 @@ enum CreditsPageController {
         case .project(let project): name = project.title
         }
         return try await req.view.render("credits-place", PlaceCreditsPage(
-            title: "Credits · \(name)", page: page, path: path(place), name: name, credits: credits,
+            title: "Credits · \(name)", page: page, path: path(place).url, name: name, credits: credits,
             nearCap: credits.members.filter { ($0.balance?.usedPercent ?? 0) >= 80 }, canManage: canManage))
     }
 
@@ -182,6 +182,6 @@ enum CreditsPageController {
 
     @Sendable static func markRead(req: Request) async throws -> Response {
         _ = try await DashboardController.markRead(req: req)
-        return req.redirect(to: "/dashboard", redirectType: .normal)
+        return req.redirect(to: .dashboard)
     }
 }

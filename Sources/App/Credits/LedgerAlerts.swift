@@ -41,12 +41,12 @@ enum LedgerAlerts {
             let state = threshold >= 100 ? "is used up" : "is \(threshold)% used"
             let amounts = "(\(used) of \(total) credits)"
             var recipients: [(UUID, String, String?)] = []
-            let placeLink = account.courseID.map { "/courses/\($0)/credits" } ?? account.projectID.map { "/projects/\($0)/credits" }
+            let placeLink = account.courseID.map { SitePath.courseCredits(.id($0)).url } ?? account.projectID.map { SitePath.projectCredits(.id($0)).url }
             switch account.kind {
             case .allowance:
                 if let owner = account.userID {
                     let place = account.label.components(separatedBy: " allowance in ").last ?? ""
-                    recipients.append((owner, "Your allowance in \(place) \(state) \(amounts). Your instructor or PI can raise it.", "/credits"))
+                    recipients.append((owner, "Your allowance in \(place) \(state) \(amounts). Your instructor or PI can raise it.", SitePath.credits.url))
                 }
             case .course, .project:
                 let staff = account.kind == .course
@@ -54,10 +54,10 @@ enum LedgerAlerts {
                     : (pis[account.projectID ?? UUID()] ?? []).map(\.$user.id)
                 let sentence = "\(account.label.prefix(1).uppercased() + account.label.dropFirst()) \(state) \(amounts)."
                 for user in staff { recipients.append((user, sentence + " A programme manager can allocate more.", placeLink)) }
-                for manager in managers[account.$programme.id] ?? [] { recipients.append((manager.$user.id, sentence, "/programmes/\(account.$programme.id)/credits")) }
+                for manager in managers[account.$programme.id] ?? [] { recipients.append((manager.$user.id, sentence, SitePath.programmeCredits(.id(account.$programme.id)).url)) }
             case .pool:
                 for manager in managers[account.$programme.id] ?? [] {
-                    recipients.append((manager.$user.id, "The programme pool \(state) \(amounts).", "/programmes/\(account.$programme.id)/credits"))
+                    recipients.append((manager.$user.id, "The programme pool \(state) \(amounts).", SitePath.programmeCredits(.id(account.$programme.id)).url))
                 }
             case .partner:
                 break
@@ -94,7 +94,7 @@ extension LedgerAlerts {
         }
         let managers = try await ProgrammeMember.query(on: db).filter(\.$programme.$id == account.$programme.id)
             .filter(\.$role == .manager).all().map(\.$user.id)
-        let link = account.courseID.map { "/courses/\($0)/credits" } ?? account.projectID.map { "/projects/\($0)/credits" }
+        let link = account.courseID.map { SitePath.courseCredits(.id($0)).url } ?? account.projectID.map { SitePath.projectCredits(.id($0)).url }
         for user in Set(staff + managers) {
             // No threshold: one notice per such use (the unique index counts NULL thresholds as distinct).
             try await Notice(userID: user, kind: "credits_overdue", message: message, link: link, accountID: accountID, threshold: nil, at: now)

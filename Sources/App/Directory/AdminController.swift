@@ -40,7 +40,7 @@ enum AdminController {
 
     @Sendable static func createUserFromPage(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
-        return try await req.formAction(back: "/admin/users", render: { try await renderUsers(req, $0) }) {
+        return try await req.formAction(back: .adminUsers, render: { try await renderUsers(req, $0) }) {
             var input = try req.input(NewUserInput.self)
             input.isAdmin = input.isAdmin ?? false
             let (user, invitation) = try await People.create(input, writes: req.writes)
@@ -52,7 +52,7 @@ enum AdminController {
         let actor = try req.auth.require(User.self)
         try Policy.require(actor, can: .administerPlatform)
         let user = try await findUser(req)
-        return try await req.formAction(back: "/admin/users", render: { try await renderUsers(req, $0) }) {
+        return try await req.formAction(back: .adminUsers, render: { try await renderUsers(req, $0) }) {
             let form = try req.content.decode(UserActionForm.self)
             let change: UserChangeInput
             switch form.action {
@@ -75,7 +75,7 @@ enum AdminController {
         do {
             let programme = try await Places.createProgramme(try req.input(ProgrammeInput.self), on: req.db)
             req.session.data[PageContext.noticeKey] = "Created the programme. Add its managers and partner contacts below."
-            return req.redirect(to: "/programmes/\(try programme.requireID())", redirectType: .normal)
+            return req.redirect(to: .programme(.id(try programme.requireID())))
         } catch let rejection as InputRejection {
             return try await renderProgrammes(req, PageContext(req, problems: rejection.problems)).encodeResponse(status: .unprocessableEntity, for: req)
         }

@@ -3,9 +3,9 @@ import Vapor
 
 enum PeopleArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
-        pages.signedIn.get("admin", "users", use: AdminController.usersPage)
-        pages.signedIn.post("admin", "users", use: AdminController.createUserFromPage)
-        pages.signedIn.post("admin", "users", ":userID", use: AdminController.changeUserFromPage)
+        pages.signedIn.get(.adminUsers, use: AdminController.usersPage)
+        pages.signedIn.post(.adminUsers, use: AdminController.createUserFromPage)
+        pages.signedIn.post(.adminUser(.key), use: AdminController.changeUserFromPage)
     }
 
     static func api(_ api: APIRoutes) {

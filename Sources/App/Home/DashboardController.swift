@@ -34,7 +34,7 @@ extension NoticeDTO: APIBody {
     static let schema = JSONSchema.object(["id": .string(format: "uuid"), "kind": .string(), "message": .string(), "link": .string(),
                                            "createdAt": .string(format: "date-time"), "read": .boolean], required: ["id", "kind", "message", "createdAt", "read"])
     static var samples: [NoticeDTO] {
-        let notice = Notice(userID: Sample.id, kind: "allowance_80", message: "80% of your CS101 allowance is used.", link: "/credits",
+        let notice = Notice(userID: Sample.id, kind: "allowance_80", message: "80% of your CS101 allowance is used.", link: SitePath.credits.url,
                             accountID: Sample.id, threshold: 80, at: Sample.date)
         notice.id = Sample.id
         return [try! NoticeDTO(notice)]

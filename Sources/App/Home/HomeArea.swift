@@ -3,8 +3,8 @@ import Vapor
 
 enum HomeArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
-        pages.open.get(use: PageController.landing)
-        pages.signedIn.get("dashboard", use: DashboardController.page)
+        pages.open.get(.home, use: PageController.landing)
+        pages.signedIn.get(.dashboard, use: DashboardController.page)
     }
 
     static func api(_ api: APIRoutes) {

@@ -25,7 +25,7 @@ enum ProgrammeController {
     /// POST /programmes/:programmeID: change the programme's details.
     @Sendable static func updateFromPage(req: Request) async throws -> Response {
         let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
-        return try await req.formAction(back: "/programmes/\(try programme.requireID())", render: { try await render(req, programme, user, role, $0) }) {
+        return try await req.formAction(back: .programme(.id(try programme.requireID())), render: { try await render(req, programme, user, role, $0) }) {
             try await Places.updateProgramme(programme, try req.input(ProgrammeInput.self), on: req.db)
             return "Saved the programme's details."
         }
@@ -33,7 +33,7 @@ enum ProgrammeController {
 
     @Sendable static func createCourseFromPage(req: Request) async throws -> Response {
         let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
-        return try await req.formAction(back: "/programmes/\(try programme.requireID())", render: { try await render(req, programme, user, role, $0) }) {
+        return try await req.formAction(back: .programme(.id(try programme.requireID())), render: { try await render(req, programme, user, role, $0) }) {
             let course = try await Places.createCourse(in: programme, try req.input(CourseInput.self), on: req.db)
             return "Created \(course.code) \(course.title). Open it to add its instructor and import its roster."
         }
@@ -41,7 +41,7 @@ enum ProgrammeController {
 
     @Sendable static func createProjectFromPage(req: Request) async throws -> Response {
         let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
-        return try await req.formAction(back: "/programmes/\(try programme.requireID())", render: { try await render(req, programme, user, role, $0) }) {
+        return try await req.formAction(back: .programme(.id(try programme.requireID())), render: { try await render(req, programme, user, role, $0) }) {
             let project = try await Places.createProject(in: programme, try req.input(ProjectInput.self), on: req.db)
             return "Created the project \(project.title). Open it to add its PI and members."
         }
@@ -49,7 +49,7 @@ enum ProgrammeController {
 
     @Sendable static func setMemberFromPage(req: Request) async throws -> Response {
         let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
-        return try await req.formAction(back: "/programmes/\(try programme.requireID())", render: { try await render(req, programme, user, role, $0) }) {
+        return try await req.formAction(back: .programme(.id(try programme.requireID())), render: { try await render(req, programme, user, role, $0) }) {
             let (member, _) = try await People.setMember(ProgrammeMember.self, place: programme.requireID(), try req.input(MembershipInput.self),
                                                          allowNewPeople: false, writes: req.writes)
             return "\(member.name) is now \(member.role) of the programme."
@@ -60,7 +60,7 @@ enum ProgrammeController {
         let (programme, _, _) = try await req.programme(for: Policy.Action.manageProgramme)
         try await People.removeMember(ProgrammeMember.self, place: programme.requireID(), userID: try req.userIDParameter(), on: req.db)
         req.session.data[PageContext.noticeKey] = "Removed them from the programme."
-        return req.redirect(to: "/programmes/\(try programme.requireID())", redirectType: .normal)
+        return req.redirect(to: .programme(.id(try programme.requireID())))
     }
 
     private static func render(_ req: Request, _ programme: Programme, _ user: User, _ role: ProgrammeRole?, _ page: PageContext) async throws -> View {

@@ -3,16 +3,16 @@ import Vapor
 
 enum ProgrammesArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
-        pages.signedIn.get("programmes", ":programmeID", use: ProgrammeController.page)
-        pages.signedIn.post("programmes", ":programmeID", use: ProgrammeController.updateFromPage)
-        pages.signedIn.post("programmes", ":programmeID", "courses", use: ProgrammeController.createCourseFromPage)
-        pages.signedIn.post("programmes", ":programmeID", "projects", use: ProgrammeController.createProjectFromPage)
-        pages.signedIn.post("programmes", ":programmeID", "members", use: ProgrammeController.setMemberFromPage)
-        pages.signedIn.post("programmes", ":programmeID", "members", ":userID", "remove", use: ProgrammeController.removeMemberFromPage)
-        pages.signedIn.get("admin", "programmes", use: AdminController.programmesPage)
-        pages.signedIn.get("programmes", ":programmeID", "report", use: ReportController.page)
-        pages.signedIn.get("programmes", ":programmeID", "report.csv", use: ReportController.csv)
-        pages.signedIn.post("admin", "programmes", use: AdminController.createProgrammeFromPage)
+        pages.signedIn.get(.programme(.key), use: ProgrammeController.page)
+        pages.signedIn.post(.programme(.key), use: ProgrammeController.updateFromPage)
+        pages.signedIn.post(.programmeCourses(.key), use: ProgrammeController.createCourseFromPage)
+        pages.signedIn.post(.programmeProjects(.key), use: ProgrammeController.createProjectFromPage)
+        pages.signedIn.post(.programmeMembers(.key), use: ProgrammeController.setMemberFromPage)
+        pages.signedIn.post(.removeProgrammeMember(.key, user: .key), use: ProgrammeController.removeMemberFromPage)
+        pages.signedIn.get(.adminProgrammes, use: AdminController.programmesPage)
+        pages.signedIn.get(.programmeReport(.key), use: ReportController.page)
+        pages.signedIn.get(.programmeReportCSV(.key), use: ReportController.csv)
+        pages.signedIn.post(.adminProgrammes, use: AdminController.createProgrammeFromPage)
     }
 
     static func api(_ api: APIRoutes) {

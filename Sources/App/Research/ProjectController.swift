@@ -44,7 +44,7 @@ enum ProjectController {
 
     @Sendable static func updateFromPage(req: Request) async throws -> Response {
         let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
-        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+        return try await req.formAction(back: .project(.id(try project.requireID())), render: { try await render(req, project, user, access, $0) }) {
             try await ResearchProjects.update(project, try req.input(ProjectInput.self), by: user, access: access, app: req.application, on: req.db)
             return "Saved the project's details."
         }
@@ -52,7 +52,7 @@ enum ProjectController {
 
     @Sendable static func setMemberFromPage(req: Request) async throws -> Response {
         let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
-        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+        return try await req.formAction(back: .project(.id(try project.requireID())), render: { try await render(req, project, user, access, $0) }) {
             let (member, _) = try await People.setMember(ProjectMember.self, place: project.requireID(), try req.input(MembershipInput.self),
                                                          allowNewPeople: false, writes: req.writes)
             return "\(member.name) is now \(member.role) of the project."
@@ -63,7 +63,7 @@ enum ProjectController {
         let (project, _, _) = try await req.project(for: Policy.Action.manageProject)
         try await People.removeMember(ProjectMember.self, place: project.requireID(), userID: try req.userIDParameter(), on: req.db)
         req.session.data[PageContext.noticeKey] = "Removed them from the project."
-        return req.redirect(to: "/projects/\(try project.requireID())", redirectType: .normal)
+        return req.redirect(to: .project(.id(try project.requireID())))
     }
 
     static func render(_ req: Request, _ project: ResearchProject, _ user: User, _ access: ProjectAccess, _ page: PageContext) async throws -> View {
@@ -102,7 +102,7 @@ enum ProjectController {
 
     @Sendable static func changeStatusFromPage(req: Request) async throws -> Response {
         let (project, user, access) = try await req.project(for: Policy.Action.viewProject)
-        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+        return try await req.formAction(back: .project(.id(try project.requireID())), render: { try await render(req, project, user, access, $0) }) {
             let input = try req.content.decode(StatusChangeInput.self)
             _ = try await ResearchProjects.changeStatus(project, input, by: user, access: access, app: req.application, on: req.db)
             return "The project is now \(project.status)."
@@ -113,7 +113,7 @@ enum ProjectController {
 
     @Sendable static func setJobNetworkFromPage(req: Request) async throws -> Response {
         let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
-        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+        return try await req.formAction(back: .project(.id(try project.requireID())), render: { try await render(req, project, user, access, $0) }) {
             let allowed = try req.content.decode(JobNetworkForm.self).allowed == "true"
             try await ResearchProjects.setJobNetwork(project, allowed: allowed, by: user, access: access, app: req.application, on: req.db)
             return allowed ? "The project's jobs may now use the network." : "The project's jobs now run without network."
@@ -130,7 +130,7 @@ enum ProjectController {
 
     @Sendable static func requestFromPage(req: Request) async throws -> Response {
         let (project, user, access) = try await req.project(for: Policy.Action.manageProject)
-        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+        return try await req.formAction(back: .project(.id(try project.requireID())), render: { try await render(req, project, user, access, $0) }) {
             let form = try req.content.decode(RequestForm.self)
             guard let amount = form.amount.flatMap({ Credits.parse($0.trimmingCharacters(in: .whitespaces)) }) else {
                 throw InputRejection("amount is a number of credits, e.g. 250.")
@@ -151,7 +151,7 @@ enum ProjectController {
     @Sendable static func decideFromPage(req: Request) async throws -> Response {
         let found = try await req.allocationRequestToDecide()
         let request = found.request, project = found.project, user = found.user, access = found.access
-        return try await req.formAction(back: "/projects/\(try project.requireID())", render: { try await render(req, project, user, access, $0) }) {
+        return try await req.formAction(back: .project(.id(try project.requireID())), render: { try await render(req, project, user, access, $0) }) {
             let form = try req.content.decode(DecisionForm.self)
             var amount: Credits?
             if let text = form.amount?.trimmingCharacters(in: .whitespaces), !text.isEmpty {

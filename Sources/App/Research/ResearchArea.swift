@@ -3,20 +3,20 @@ import Vapor
 
 enum ResearchArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
-        pages.signedIn.get("projects", ":projectID", use: ProjectController.page)
-        pages.signedIn.post("projects", ":projectID", use: ProjectController.updateFromPage)
-        pages.signedIn.post("projects", ":projectID", "members", use: ProjectController.setMemberFromPage)
-        pages.signedIn.post("projects", ":projectID", "members", ":userID", "remove", use: ProjectController.removeMemberFromPage)
-        pages.signedIn.post("projects", ":projectID", "status", use: ProjectController.changeStatusFromPage)
-        pages.signedIn.post("projects", ":projectID", "job-network", use: ProjectController.setJobNetworkFromPage)
-        pages.signedIn.post("projects", ":projectID", "allocation-requests", use: ProjectController.requestFromPage)
-        pages.signedIn.post("allocation-requests", ":requestID", "decision", use: ProjectController.decideFromPage)
-        pages.signedIn.on(.POST, "projects", ":projectID", "jobs", body: .collect(maxSize: ResearchJobs.maxUploadBody), use: ResearchJobController.submitFromPage)
-        pages.signedIn.get("jobs", ":jobID", use: ResearchJobController.page)
-        pages.signedIn.post("jobs", ":jobID", "cancel", use: ResearchJobController.cancelFromPage)
-        pages.signedIn.get("jobs", ":jobID", "outputs.zip", use: ResearchJobController.outputs)
-        pages.signedIn.post("projects", ":projectID", "outputs", use: ResearchJobController.recordOutputFromPage)
-        pages.signedIn.post("projects", ":projectID", "outputs", ":outputID", "remove", use: ResearchJobController.removeOutputFromPage)
+        pages.signedIn.get(.project(.key), use: ProjectController.page)
+        pages.signedIn.post(.project(.key), use: ProjectController.updateFromPage)
+        pages.signedIn.post(.projectMembers(.key), use: ProjectController.setMemberFromPage)
+        pages.signedIn.post(.removeProjectMember(.key, user: .key), use: ProjectController.removeMemberFromPage)
+        pages.signedIn.post(.projectStatus(.key), use: ProjectController.changeStatusFromPage)
+        pages.signedIn.post(.projectJobNetwork(.key), use: ProjectController.setJobNetworkFromPage)
+        pages.signedIn.post(.allocationRequests(.key), use: ProjectController.requestFromPage)
+        pages.signedIn.post(.allocationDecision(.key), use: ProjectController.decideFromPage)
+        pages.signedIn.on(.POST, .projectJobs(.key), body: .collect(maxSize: ResearchJobs.maxUploadBody), use: ResearchJobController.submitFromPage)
+        pages.signedIn.get(.job(.key), use: ResearchJobController.page)
+        pages.signedIn.post(.cancelJob(.key), use: ResearchJobController.cancelFromPage)
+        pages.signedIn.get(.jobOutputs(.key), use: ResearchJobController.outputs)
+        pages.signedIn.post(.projectOutputs(.key), use: ResearchJobController.recordOutputFromPage)
+        pages.signedIn.post(.removeProjectOutput(.key, output: .key), use: ResearchJobController.removeOutputFromPage)
     }
 
     /// A project's fields as created and changed; dates YYYY-MM-DD (empty clears), tags comma-separated.

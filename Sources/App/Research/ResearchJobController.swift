@@ -115,7 +115,7 @@ enum ResearchJobController {
             let job = try await ResearchJobs.submit(form.researchJob, files: try ResearchJobs.files(from: form.handIn), to: project, by: user,
                                                     access: access, app: req.application, db: req.db)
             req.session.data[PageContext.noticeKey] = "The job is queued. This page shows its log and outputs when it ends."
-            return req.redirect(to: "/jobs/\(try job.requireID())", redirectType: .normal)
+            return req.redirect(to: .job(.id(try job.requireID())))
         } catch let rejection as InputRejection {
             return try await ProjectController.render(req, project, user, access, PageContext(req, problems: rejection.problems))
                 .encodeResponse(status: .unprocessableEntity, for: req)
@@ -128,7 +128,7 @@ enum ResearchJobController {
     @Sendable static func cancelFromPage(req: Request) async throws -> Response {
         let found = try await req.researchJobToCancel()
         let job = found.job, project = found.project, user = found.user, access = found.access
-        return try await req.formAction(back: "/jobs/\(try job.requireID())", render: { try await render(req, job, project, user, access, $0) }) {
+        return try await req.formAction(back: .job(.id(try job.requireID())), render: { try await render(req, job, project, user, access, $0) }) {
             let cancelled = try await ResearchJobs.cancel(job, by: user, app: req.application, db: req.db)
             return cancelled.status == .cancelled ? "Cancelled; its credits were freed." : "Asked to stop; it stops within a few seconds and only what it used is charged."
         }
@@ -136,7 +136,7 @@ enum ResearchJobController {
 
     @Sendable static func recordOutputFromPage(req: Request) async throws -> Response {
         let (project, user, access) = try await req.project(for: Policy.Action.recordProjectOutput)
-        return try await req.formAction(back: "/projects/\(try project.requireID())#outputs",
+        return try await req.formAction(back: .project(.id(try project.requireID())), at: "outputs",
                                         render: { try await ProjectController.render(req, project, user, access, $0) }) {
             let output = try await ProjectOutputs.record(try req.content.decode(ProjectOutputInput.self), in: project, by: user, on: req.db)
             return "Recorded the \(output.kind.rawValue) “\(output.title)”."
@@ -147,6 +147,6 @@ enum ResearchJobController {
         let (output, project) = try await req.projectOutputToRemove()
         try await output.delete(on: req.db)
         req.session.data[PageContext.noticeKey] = "Removed “\(output.title)”."
-        return req.redirect(to: "/projects/\(try project.requireID())#outputs", redirectType: .normal)
+        return req.redirect(to: .project(.id(try project.requireID())), at: "outputs")
     }
 }

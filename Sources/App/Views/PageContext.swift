@@ -27,11 +27,11 @@ struct PageContext: Encodable {
 extension Request {
     /// Runs a page's form action. Success: the returned sentence is shown once on `back`, after a redirect (so a
     /// reload does not send the form twice). Bad input: the page is shown again with every problem (422).
-    func formAction(back: String, render: @escaping (PageContext) async throws -> View,
+    func formAction(back: SitePath, at fragment: String? = nil, render: @escaping (PageContext) async throws -> View,
                     _ action: () async throws -> String) async throws -> Response {
         do {
             session.data[PageContext.noticeKey] = try await action()
-            return redirect(to: back, redirectType: .normal)
+            return redirect(to: back, at: fragment)
         } catch let rejection as InputRejection {
             return try await render(PageContext(self, problems: rejection.problems)).encodeResponse(status: .unprocessableEntity, for: self)
         } catch let error as DecodingError {

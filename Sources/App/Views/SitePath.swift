@@ -1,0 +1,175 @@
+// Every web page's path, written once. Areas register their page routes from it (`pages.signedIn.get(.course(.key))`),
+// and redirects, notices and view-models make their links from it (`SitePath.course(.id(id)).url`), so a route and
+// the links to it cannot drift apart. (The JSON API's paths live with their OpenAPI description in `APIRoutes`.)
+import Vapor
+
+enum SitePath: Hashable, Sendable {
+    /// A path's id: `.key` where a route is registered (`:courseID`), `.id(…)` in a link.
+    enum ID: Hashable, Sendable {
+        case key
+        case id(UUID)
+    }
+
+    // Home, signing in, the profile
+    case home, dashboard, signIn, signOut, setPassword, profile, profilePassword, profileKeys
+    case revokeProfileKey(ID)
+    // People and programmes (administrators)
+    case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
+    // Programmes
+    case programme(ID), programmeCourses(ID), programmeProjects(ID), programmeMembers(ID), removeProgrammeMember(ID, user: ID)
+    case programmeReport(ID), programmeReportCSV(ID)
+    // Credits
+    case credits, readNotice(ID)
+    case programmeCredits(ID), programmeGrants(ID), programmeAllocations(ID)
+    case courseCredits(ID), courseDefaultAllowance(ID), courseAllowances(ID)
+    case projectCredits(ID), projectDefaultAllowance(ID), projectAllowances(ID)
+    // Courses
+    case course(ID), courseMembers(ID), removeCourseMember(ID, user: ID), courseRoster(ID), courseRosterCSV(ID)
+    // Grading
+    case courseAssignments(ID), gradebook(ID), myGrades(ID)
+    case assignment(ID), autograder(ID), handIn(ID), regradeAssignment(ID), publishGrades(ID)
+    case submission(ID), submissionFiles(ID), regradeSubmission(ID), adjustments(ID)
+    // The AI gateway's pages
+    case courseAI(ID), courseAIKeys(ID), courseAIPolicy(ID), revokeAIKey(ID)
+    // Research
+    case project(ID), projectMembers(ID), removeProjectMember(ID, user: ID), projectStatus(ID), projectJobNetwork(ID)
+    case allocationRequests(ID), allocationDecision(ID)
+    case projectJobs(ID), job(ID), cancelJob(ID), jobOutputs(ID)
+    case projectOutputs(ID), removeProjectOutput(ID, output: ID)
+
+    private enum Part {
+        case text(String)
+        case id(String, ID)
+    }
+
+    private var parts: [Part] {
+        func programme(_ id: ID, _ rest: String...) -> [Part] { [.text("programmes"), .id("programmeID", id)] + rest.map(Part.text) }
+        func course(_ id: ID, _ rest: String...) -> [Part] { [.text("courses"), .id("courseID", id)] + rest.map(Part.text) }
+        func project(_ id: ID, _ rest: String...) -> [Part] { [.text("projects"), .id("projectID", id)] + rest.map(Part.text) }
+        func assignment(_ id: ID, _ rest: String...) -> [Part] { [.text("assignments"), .id("assignmentID", id)] + rest.map(Part.text) }
+        func submission(_ id: ID, _ rest: String...) -> [Part] { [.text("submissions"), .id("submissionID", id)] + rest.map(Part.text) }
+        func job(_ id: ID, _ rest: String...) -> [Part] { [.text("jobs"), .id("jobID", id)] + rest.map(Part.text) }
+        func text(_ words: String...) -> [Part] { words.map(Part.text) }
+        switch self {
+        case .home: return []
+        case .dashboard: return text("dashboard")
+        case .signIn: return text("signin")
+        case .signOut: return text("signout")
+        case .setPassword: return text("set-password")
+        case .profile: return text("profile")
+        case .profilePassword: return text("profile", "password")
+        case .profileKeys: return text("profile", "keys")
+        case .revokeProfileKey(let key): return text("profile", "keys") + [.id("keyID", key), .text("revoke")]
+        case .adminUsers: return text("admin", "users")
+        case .adminUser(let user): return text("admin", "users") + [.id("userID", user)]
+        case .adminProgrammes: return text("admin", "programmes")
+        case .adminAI: return text("admin", "ai")
+        case .adminAIProviders: return text("admin", "ai", "providers")
+        case .adminAIModels: return text("admin", "ai", "models")
+        case .programme(let id): return programme(id)
+        case .programmeCourses(let id): return programme(id, "courses")
+        case .programmeProjects(let id): return programme(id, "projects")
+        case .programmeMembers(let id): return programme(id, "members")
+        case .removeProgrammeMember(let id, let user): return programme(id, "members") + [.id("userID", user), .text("remove")]
+        case .programmeReport(let id): return programme(id, "report")
+        case .programmeReportCSV(let id): return programme(id, "report.csv")
+        case .credits: return text("credits")
+        case .readNotice(let notice): return [.text("notices"), .id("noticeID", notice), .text("read")]
+        case .programmeCredits(let id): return programme(id, "credits")
+        case .programmeGrants(let id): return programme(id, "credits", "grants")
+        case .programmeAllocations(let id): return programme(id, "credits", "allocations")
+        case .courseCredits(let id): return course(id, "credits")
+        case .courseDefaultAllowance(let id): return course(id, "credits", "default-allowance")
+        case .courseAllowances(let id): return course(id, "credits", "allowances")
+        case .projectCredits(let id): return project(id, "credits")
+        case .projectDefaultAllowance(let id): return project(id, "credits", "default-allowance")
+        case .projectAllowances(let id): return project(id, "credits", "allowances")
+        case .course(let id): return course(id)
+        case .courseMembers(let id): return course(id, "members")
+        case .removeCourseMember(let id, let user): return course(id, "members") + [.id("userID", user), .text("remove")]
+        case .courseRoster(let id): return course(id, "roster")
+        case .courseRosterCSV(let id): return course(id, "roster.csv")
+        case .courseAssignments(let id): return course(id, "assignments")
+        case .gradebook(let id): return course(id, "gradebook")
+        case .myGrades(let id): return course(id, "grades")
+        case .assignment(let id): return assignment(id)
+        case .autograder(let id): return assignment(id, "autograder")
+        case .handIn(let id): return assignment(id, "submissions")
+        case .regradeAssignment(let id): return assignment(id, "regrade")
+        case .publishGrades(let id): return assignment(id, "publish")
+        case .submission(let id): return submission(id)
+        case .submissionFiles(let id): return submission(id, "files.zip")
+        case .regradeSubmission(let id): return submission(id, "regrade")
+        case .adjustments(let id): return submission(id, "adjustments")
+        case .courseAI(let id): return course(id, "ai")
+        case .courseAIKeys(let id): return course(id, "ai", "keys")
+        case .courseAIPolicy(let id): return course(id, "ai", "policy")
+        case .revokeAIKey(let key): return [.text("ai"), .text("keys"), .id("keyID", key), .text("revoke")]
+        case .project(let id): return project(id)
+        case .projectMembers(let id): return project(id, "members")
+        case .removeProjectMember(let id, let user): return project(id, "members") + [.id("userID", user), .text("remove")]
+        case .projectStatus(let id): return project(id, "status")
+        case .projectJobNetwork(let id): return project(id, "job-network")
+        case .allocationRequests(let id): return project(id, "allocation-requests")
+        case .allocationDecision(let request): return [.text("allocation-requests"), .id("requestID", request), .text("decision")]
+        case .projectJobs(let id): return project(id, "jobs")
+        case .job(let id): return job(id)
+        case .cancelJob(let id): return job(id, "cancel")
+        case .jobOutputs(let id): return job(id, "outputs.zip")
+        case .projectOutputs(let id): return project(id, "outputs")
+        case .removeProjectOutput(let id, let output): return project(id, "outputs") + [.id("outputID", output), .text("remove")]
+        }
+    }
+
+    /// The path as a link ("/courses/6F…/credits"); where an id is `.key`, its route parameter (":courseID").
+    var url: String {
+        "/" + parts.map { part in
+            switch part {
+            case .text(let text): text
+            case .id(let name, .key): ":" + name
+            case .id(_, .id(let id)): id.uuidString
+            }
+        }.joined(separator: "/")
+    }
+
+    /// The same with a fragment (`#outputs`): the part of the page to show.
+    func url(at fragment: String) -> String { url + "#" + fragment }
+
+    /// The path as the router reads it.
+    var pathComponents: [PathComponent] {
+        parts.map { part in
+            switch part {
+            case .text(let text): .constant(text)
+            case .id(let name, _): .parameter(name)
+            }
+        }
+    }
+}
+
+extension RoutesBuilder {
+    /// A page route at a typed path; the route remembers it (`userInfo["sitePath"]`) so tests can key by it.
+    @discardableResult
+    func on<R: AsyncResponseEncodable>(_ method: HTTPMethod, _ path: SitePath, body: HTTPBodyStreamStrategy = .collect,
+                                       use handler: @escaping @Sendable (Request) async throws -> R) -> Route {
+        let route = on(method, path.pathComponents, body: body, use: handler)
+        route.userInfo["sitePath"] = path
+        return route
+    }
+
+    @discardableResult
+    func get<R: AsyncResponseEncodable>(_ path: SitePath, use handler: @escaping @Sendable (Request) async throws -> R) -> Route {
+        on(.GET, path, use: handler)
+    }
+
+    @discardableResult
+    func post<R: AsyncResponseEncodable>(_ path: SitePath, use handler: @escaping @Sendable (Request) async throws -> R) -> Route {
+        on(.POST, path, use: handler)
+    }
+}
+
+extension Request {
+    /// Sends the browser on to a page (303, so a form's POST becomes a GET).
+    func redirect(to path: SitePath, at fragment: String? = nil) -> Response {
+        redirect(to: fragment.map { path.url(at: $0) } ?? path.url, redirectType: .normal)
+    }
+}
