@@ -28,7 +28,8 @@ enum AIGateway {
 
     // MARK: Who is calling
 
-    static func caller(token: String?, app: Application, on db: any Database, now: Date = Date()) async throws -> GatewayCaller {
+    static func caller(token: String?, app: Application, on db: any Database) async throws -> GatewayCaller {
+        let now = app.clock.now()
         if let token, let parts = TokenCodec.parse(token), let cached = app.gatewayCache.caller(prefix: parts.prefix, now: now),
            TokenCodec.matches(parts.secret, hash: cached.hash) {
             return cached.caller
@@ -125,7 +126,7 @@ enum AIGateway {
 
     /// Policy, model, rate and credits, in that order; returns the model, the draw on the person's credit lease and the token cap.
     private static func admit(_ request: GatewayRequest, caller: GatewayCaller, app: Application, db: any Database) async throws -> (AIModel, CreditLeases.Ticket?, Int) {
-        let policy = caller.policy, now = Date()
+        let policy = caller.policy, now = app.clock.now()
         if let blackout = policy.blackout(at: now) {
             throw GatewayError.policy("AI access for \(caller.placeName) is paused until \(ISO8601DateFormatter().string(from: blackout.end)): \(blackout.message)",
                                       code: "blackout")
@@ -193,7 +194,7 @@ enum AIGateway {
                     request.headers.add(name: "authorization", value: "Bearer \(secret)")
                 }
                 request.body = .bytes(ByteBuffer(data: body))
-                let response = try await app.http.client.shared.execute(request, timeout: upstreamTimeout)
+                let response = try await app.upstream.send(request, upstreamTimeout)
                 // A provider's own refusals (a prompt too long for the model) are answered in the gateway's words (see
                 // `handle`); its failures are tried elsewhere, and after the last one reported likewise (never its internals).
                 guard response.status.code >= 500 || response.status == .tooManyRequests else { return (response, ContinuousClock.now - started) }
@@ -312,7 +313,7 @@ enum AIGateway {
             var charged: Int64 = 0
             if let usage = ending.usage, usage.promptTokens + usage.completionTokens > 0 {
                 let model = ending.context.model
-                let cost = try? await app.gatewayCache.prices(now: Date()) { try await Prices.list(on: db) }.cost(
+                let cost = try? await app.gatewayCache.prices(now: app.clock.now()) { try await Prices.list(on: db) }.cost(
                     of: [.modelInput(model): Int64(usage.promptTokens), .modelOutput(model): Int64(usage.completionTokens)], at: ticket.createdAt)
                 charged = cost?.micro ?? ticket.amount  // beyond the draw too: the lease charges that past its hold
             }
@@ -330,7 +331,7 @@ enum AIGateway {
     }
 
     /// The usage row of an ending (not yet written).
-    static func usageRow(_ ending: Ending) throws -> AIUsage {
+    static func usageRow(_ ending: Ending, at now: Date) throws -> AIUsage {
         let context = ending.context, usage = ending.usage
         let row = AIUsage()
         row.$key.id = try context.caller.key.requireID()
@@ -351,9 +352,9 @@ enum AIGateway {
         row.upstreamMs = ending.upstreamTime.map(milliseconds)
         if let prompt = context.prompt, ending.outcome != "refused" {
             row.prompt = String(prompt.prefix(64 * 1024))
-            row.promptExpiresAt = Date().addingTimeInterval(Double(context.caller.policy.promptRetentionDays) * 86_400)
+            row.promptExpiresAt = now.addingTimeInterval(Double(context.caller.policy.promptRetentionDays) * 86_400)
         }
-        row.createdAt = Date()
+        row.createdAt = now
         return row
     }
 

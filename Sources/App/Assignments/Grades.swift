@@ -214,7 +214,7 @@ enum Grades {
     static func regradeAll(_ assignment: Assignment, course: Course, by user: User, on app: Application, db: any Database) async throws -> RegradeProgress {
         let submissions = try await Submission.query(on: db).filter(\.$assignment.$id == assignment.requireID())
             .filter(\.$status ~~ [.graded, .failed]).sort(\.$submittedAt).all()
-        assignment.regradeStartedAt = Date()
+        assignment.regradeStartedAt = app.clock.now()
         try await assignment.save(on: db)
         var queued = 0
         for submission in submissions {

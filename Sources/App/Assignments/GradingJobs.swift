@@ -137,7 +137,7 @@ struct GradeRunHandler: JobHandler {
                                                           what: "grading run of “\(input.assignment.title)”", ledger: app.ledger(inWrite: tx),
                                                           logger: app.logger)
             try await tx.sqlDatabase().raw("""
-                UPDATE submissions SET status = \(bind: SubmissionStatus.graded.rawValue), graded_at = \(bind: Date()), score = \(bind: outcome.score),
+                UPDATE submissions SET status = \(bind: SubmissionStatus.graded.rawValue), graded_at = \(bind: app.clock.now()), score = \(bind: outcome.score),
                   max_score = \(bind: outcome.maxScore), results = \(bind: outcome.results), problem = \(bind: outcome.problem), log = \(bind: outcome.log),
                   cpu_ms = \(bind: outcome.cpuMs), wall_ms = \(bind: outcome.wallMs), charged = charged + \(bind: charged)
                 WHERE id = \(bind: input.submissionID)
@@ -155,7 +155,7 @@ struct GradeRunHandler: JobHandler {
 
     static func markFailed(_ submission: Submission, reason: String, app: Application) async throws {
         submission.status = .failed
-        submission.gradedAt = Date()
+        submission.gradedAt = app.clock.now()
         submission.score = 0
         submission.problem = "It could not be graded: \(reason) Nothing was charged; the course staff can regrade it."
         try await submission.save(on: app.db)

@@ -18,7 +18,8 @@ enum Submissions {
 
     /// Hands in `files` for `user`: checks, reserves credits, then writes the submission, its files and its job.
     static func submit(_ files: [String: Data], to assignment: Assignment, course: Course, by user: User, access: CourseAccess,
-                       on app: Application, db: any Database, now: Date = Date()) async throws -> Submission {
+                       on app: Application, db: any Database) async throws -> Submission {
+        let now = app.clock.now()
         let isStaff = Policy.allows(user, .grade(access))
         let userID = try user.requireID(), assignmentID = try assignment.requireID()
         if !isStaff {
@@ -117,7 +118,7 @@ enum Submissions {
     static func reserve(_ amount: Credits? = nil, for assignment: Assignment, course: Course, user: User, staff: Bool, key: String,
                         on app: Application, db: any Database) async throws -> LedgerHold? {
         var amount = amount
-        if amount == nil { amount = try await estimate(for: assignment, on: db, at: Date()) }
+        if amount == nil { amount = try await estimate(for: assignment, on: db, at: app.clock.now()) }
         guard let amount else { return nil }
         guard amount > .zero else { return nil }
         let ledger = app.ledger(on: db)

@@ -359,11 +359,15 @@ extension Application {
     var ledger: LedgerStore { ledger(on: db) }
 
     /// The ledger on `db` (a request's database, a transaction's) with this application's write queue and metrics.
-    func ledger(on db: any Database) -> LedgerStore { LedgerStore(db: db, gate: ledgerGate, metrics: storage[PlatformMetricsKey.self]) }
+    func ledger(on db: any Database) -> LedgerStore {
+        LedgerStore(db: db, gate: ledgerGate, metrics: storage[PlatformMetricsKey.self], clock: clock.now)
+    }
 
     /// The ledger inside a write that already holds the write queue (a `writeTransaction`'s transaction, or
     /// `writing`'s body): its own multi-statement writes then do not queue again.
-    func ledger(inWrite db: any Database) -> LedgerStore { LedgerStore(db: db, gate: nil, metrics: storage[PlatformMetricsKey.self]) }
+    func ledger(inWrite db: any Database) -> LedgerStore {
+        LedgerStore(db: db, gate: nil, metrics: storage[PlatformMetricsKey.self], clock: clock.now)
+    }
 
     var ledgerGate: LedgerWriteGate? {
         get { storage[LedgerGateKey.self] }

@@ -114,13 +114,13 @@ struct JobWorker: Sendable {
         let handlers = app.jobHandlers
         let (claimedJob, loaded): (QueuedJob?, Result<JobLoad, any Error>?) = try await app.writing { [app, name, kinds, lease] in
             try await app.db.withConnection { db in
-                guard let job = try await JobQueue(db: db).claim(worker: name, kinds: kinds, lease: lease) else { return (nil, nil) }
+                guard let job = try await JobQueue(db: db, clock: app.clock.now).claim(worker: name, kinds: kinds, lease: lease) else { return (nil, nil) }
                 guard let handler = handlers[job.kind] else { return (job, nil) }
                 do { return (job, .success(try await handler.load(job, on: db))) } catch { return (job, .failure(error)) }
             }
         }
         guard let job = claimedJob, let jobID = job.id else { return nil }
-        let queue = JobQueue(db: app.db)
+        let queue = JobQueue(db: app.db, clock: app.clock.now)
         let renewal = Task { [name, lease] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(max(0.2, lease / 3)))
@@ -149,7 +149,7 @@ struct JobWorker: Sendable {
         guard !claimed.settled else { claimed.renewal.cancel(); return nil }
         do {
             guard let handler = app.jobHandlers[job.kind] else {
-                _ = try await JobQueue(db: app.db).fail(try job.requireID(), worker: name, error: "No worker handles jobs of kind \(job.kind).", retry: false)
+                _ = try await JobQueue(db: app.db, clock: app.clock.now).fail(try job.requireID(), worker: name, error: "No worker handles jobs of kind \(job.kind).", retry: false)
                 claimed.renewal.cancel()
                 return nil
             }
@@ -203,7 +203,7 @@ struct JobWorker: Sendable {
     /// The periodic sweep: jobs whose workers died fail (or go back to the queue), each kind's subjects that failed
     /// for good say so, and the platform's other periodic tasks run.
     static func sweep(_ app: Application) async throws {
-        try await JobQueue(db: app.db).failAbandoned()
+        try await JobQueue(db: app.db, clock: app.clock.now).failAbandoned()
         for handler in app.jobHandlers.all { try await handler.sweep(app) }
         for task in app.jobHandlers.sweeps { try await task(app) }
     }
@@ -212,7 +212,7 @@ struct JobWorker: Sendable {
     /// not counted, and its handler told.
     func release(_ claimed: ClaimedJob) async {
         claimed.renewal.cancel()
-        guard !claimed.settled, let jobID = claimed.job.id, (try? await JobQueue(db: app.db).release(jobID, worker: name)) == true else { return }
+        guard !claimed.settled, let jobID = claimed.job.id, (try? await JobQueue(db: app.db, clock: app.clock.now).release(jobID, worker: name)) == true else { return }
         await app.jobHandlers[claimed.job.kind]?.released(claimed, app: app)
     }
 
@@ -227,7 +227,7 @@ struct JobWorker: Sendable {
         let final = job.attempts >= job.maxAttempts
         app.logger.error("Job \(jobID) (\(job.kind)) failed (attempt \(job.attempts) of \(job.maxAttempts)): \(String(describing: error))")
         do {
-            guard try await JobQueue(db: app.db).fail(jobID, worker: name, error: String(describing: error), retry: !final) else { return }
+            guard try await JobQueue(db: app.db, clock: app.clock.now).fail(jobID, worker: name, error: String(describing: error), retry: !final) else { return }
             if final { try await app.jobHandlers[job.kind]?.gaveUp(job, reason: String(describing: error), app: app) }
         } catch {
             app.logger.error("Job \(jobID): the failure could not be recorded (\(String(describing: error))); the sweep will")

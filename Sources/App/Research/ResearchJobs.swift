@@ -124,7 +124,7 @@ enum ResearchJobs {
         job.$submittedBy.id = userID
         (job.name, job.command, job.network, job.wallSeconds, job.memoryMB) = (name, command!, network, wall!, memory!)
         (job.payFrom, job.status, job.cancelRequested, job.holdID) = (payer!, .queued, false, hold?.id)
-        (job.cpuMs, job.wallMs, job.charged, job.createdAt) = (0, 0, 0, Date())
+        (job.cpuMs, job.wallMs, job.charged, job.createdAt) = (0, 0, 0, app.clock.now())
         do {
             try await app.writeTransaction(on: db) { tx in
                 try await job.create(on: tx)
@@ -155,7 +155,7 @@ enum ResearchJobs {
     /// what is left and who can add more.
     static func reserve(seconds: Int, payer: ResearchJobPayer, project: ResearchProject, user: User, key: String,
                         app: Application, db: any Database) async throws -> LedgerHold? {
-        let amount = try await SandboxCharges.estimate(seconds: seconds, on: db, at: Date())
+        let amount = try await SandboxCharges.estimate(seconds: seconds, on: db, at: app.clock.now())
         guard amount > .zero else { return nil }
         let ledger = app.ledger(on: db)
         do {
@@ -183,7 +183,7 @@ enum ResearchJobs {
             // Taken off the queue only if no worker has claimed it; otherwise the worker is asked to stop it.
             if let entry = job.queueJobID, try await JobQueue(db: tx).cancelIfQueued(entry, reason: "cancelled by \(who)") {
                 try await ResearchJob.query(on: tx).filter(\.$id == jobID)
-                    .set(\.$status, to: .cancelled).set(\.$cancelRequested, to: true).set(\.$finishedAt, to: Date())
+                    .set(\.$status, to: .cancelled).set(\.$cancelRequested, to: true).set(\.$finishedAt, to: app.clock.now())
                     .set(\.$problem, to: "Cancelled by \(who) before it started; nothing was charged.").update()
                 return true
             }
@@ -217,7 +217,7 @@ enum ResearchJobs {
             return
         }
         job.status = .running
-        job.startedAt = Date()
+        job.startedAt = app.clock.now()
         try await job.save(on: app.db)
         let inputs = try await ResearchJobFile.query(on: app.db).filter(\.$job.$id == payload.job).filter(\.$role == .input).all()
         var sandboxJob = SandboxJob(command: ["/bin/sh", "-c", job.command],
@@ -265,7 +265,7 @@ enum ResearchJobs {
             }
             guard let current = try await ResearchJob.find(jobID, on: tx) else { return }
             current.status = status
-            current.finishedAt = Date()
+            current.finishedAt = app.clock.now()
             current.problem = problem
             current.charged += charged
             if let result {
@@ -288,7 +288,7 @@ enum ResearchJobs {
     static func markFailed(_ jobID: UUID, reason: String, app: Application) async throws {
         guard let job = try await ResearchJob.find(jobID, on: app.db), !job.status.isFinished else { return }
         job.status = .failed
-        job.finishedAt = Date()
+        job.finishedAt = app.clock.now()
         job.problem = "It could not be run: \(reason) Nothing was charged."
         try await job.save(on: app.db)
         if let hold = job.holdID { _ = try? await app.ledger.void(hold, memo: "job failed") }
