@@ -3,14 +3,6 @@
 import Fluent
 import Vapor
 
-struct SignInPage: Encodable {
-    var title = "Sign in"
-    var page: PageContext
-    var email: String
-    var next: String
-    var error: String?
-}
-
 enum AuthController {
     struct SignInForm: Content {
         var email: String

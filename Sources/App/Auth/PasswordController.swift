@@ -2,14 +2,6 @@
 import Fluent
 import Vapor
 
-struct SetPasswordPage: Encodable {
-    var title = "Set your password"
-    var page: PageContext
-    var token: String
-    var email: String?
-    var error: String?
-}
-
 enum PasswordController {
     struct SetPasswordForm: Content { var token: String; var password: String; var confirmation: String }
     struct ChangePasswordForm: Content { var current: String; var password: String; var confirmation: String }

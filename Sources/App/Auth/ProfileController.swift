@@ -45,33 +45,6 @@ extension NewAPIKeyDTO: APIBody {
     static var samples: [NewAPIKeyDTO] { [NewAPIKeyDTO(token: "cc_abcdef.secret", key: APIKeyDTO.samples[0])] }
 }
 
-struct ProfilePage: Encodable {
-    struct KeyRow: Encodable {
-        var id: UUID
-        var name: String
-        var prefix: String
-        var created: String
-        var lastUsed: String?
-
-        init(_ key: APIKeyDTO) {
-            let format = Date.FormatStyle(date: .numeric, time: .shortened, timeZone: TimeZone(identifier: "UTC")!)
-            id = key.id
-            name = key.name
-            prefix = key.prefix
-            created = key.createdAt.map { $0.formatted(format) } ?? ""
-            lastUsed = key.lastUsedAt.map { $0.formatted(format) }
-        }
-    }
-    var title = "Profile"
-    var page: PageContext
-    var name: String
-    var email: String
-    var keys: [KeyRow]
-    var newToken: String?
-    var newKeyName: String?
-    var changed: Bool
-}
-
 enum ProfileController {
     struct NewKey: CheckedInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case name }

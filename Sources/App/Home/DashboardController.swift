@@ -2,15 +2,6 @@
 import Fluent
 import Vapor
 
-struct DashboardPage: Encodable {
-    var title = "Dashboard"
-    var page: PageContext
-    var name: String
-    var isAdmin: Bool
-    var memberships: MembershipsDTO
-    var notices: [NoticeDTO]
-}
-
 struct NoticeDTO: Content {
     var id: UUID
     var kind: String

@@ -3,17 +3,6 @@
 import Fluent
 import Vapor
 
-struct ProgrammePage: Encodable {
-    var title: String
-    var page: PageContext
-    var programme: ProgrammeDTO
-    var members: [MemberDTO]
-    var canManage: Bool
-    var form: ProgrammeInput
-    var roles = ProgrammeRole.allCases.map(\.rawValue)
-    var projectStatuses = ProjectStatus.allCases.map(\.rawValue)
-}
-
 enum ProgrammeController {
     // MARK: Pages
 

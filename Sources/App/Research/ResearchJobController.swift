@@ -6,18 +6,6 @@ import Foundation
 import Ledger
 import Vapor
 
-struct JobPage: Encodable {
-    var title: String
-    var page: PageContext
-    var job: ResearchJobDTO
-    var project: ProjectDTO
-    var canCancel: Bool
-    var log: String
-    var running: Bool
-    /// How the sandbox run ended, e.g. "ok, exit code 1".
-    var ending: String
-}
-
 extension MultipartForm {
     /// A research job's fields (text parts) besides its files.
     var researchJob: ResearchJobInput {

@@ -1,0 +1,46 @@
+// What the templates of signing in, setting a password and the profile are given (their view-models; links come from SitePath).
+import Foundation
+import Vapor
+
+struct SignInPage: Encodable {
+    var title = "Sign in"
+    var page: PageContext
+    var email: String
+    var next: String
+    var error: String?
+}
+
+struct ProfilePage: Encodable {
+    struct KeyRow: Encodable {
+        var id: UUID
+        var name: String
+        var prefix: String
+        var created: String
+        var lastUsed: String?
+
+        init(_ key: APIKeyDTO) {
+            let format = Date.FormatStyle(date: .numeric, time: .shortened, timeZone: TimeZone(identifier: "UTC")!)
+            id = key.id
+            name = key.name
+            prefix = key.prefix
+            created = key.createdAt.map { $0.formatted(format) } ?? ""
+            lastUsed = key.lastUsedAt.map { $0.formatted(format) }
+        }
+    }
+    var title = "Profile"
+    var page: PageContext
+    var name: String
+    var email: String
+    var keys: [KeyRow]
+    var newToken: String?
+    var newKeyName: String?
+    var changed: Bool
+}
+
+struct SetPasswordPage: Encodable {
+    var title = "Set your password"
+    var page: PageContext
+    var token: String
+    var email: String?
+    var error: String?
+}

@@ -1,0 +1,42 @@
+// What the templates of the credits pages are given (their view-models; links come from SitePath).
+import Foundation
+import Ledger
+import Vapor
+
+struct MyCreditsPage: Encodable {
+    struct Allowance: Encodable { var allowance: MyAllowanceDTO; var entries: [EntryDTO] }
+    var title = "My credits"
+    var page: PageContext
+    var allowances: [Allowance]
+}
+
+struct ProgrammeCreditsPage: Encodable {
+    struct Row: Encodable {
+        var kind: String
+        var placeID: UUID
+        var name: String
+        var balance: BalanceDTO
+        var defaultAllowance: Credits?
+        var expiresOn: String?
+    }
+    var title: String
+    var page: PageContext
+    var programmeID: UUID
+    var programmeName: String
+    var granted: Credits
+    var pool: BalanceDTO
+    var rows: [Row]
+    var chart: String
+    var points: [BurnDownPoint]
+    var canManage: Bool
+}
+
+struct PlaceCreditsPage: Encodable {
+    var title: String
+    var page: PageContext
+    var path: String
+    var name: String
+    var credits: PlaceCreditsDTO
+    var nearCap: [MemberCreditsDTO]
+    var canManage: Bool
+}
