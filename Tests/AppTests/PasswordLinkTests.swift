@@ -83,7 +83,7 @@ import VaporTesting
                 for password in ["first password one", "second password two"] {
                     group.addTask {
                         do {
-                            _ = try await PasswordLinks.use(secret, password: password, confirmation: password, hasher: app.password.async, on: app.db)
+                            _ = try await PasswordLinks.use(secret, password: password, confirmation: password, hasher: app.password.async, on: app.writes)
                             return password
                         } catch { return nil }
                     }
@@ -120,7 +120,7 @@ import VaporTesting
             // A reset through a link ends every session, the changer's too.
             let user = try #require(try await User.query(on: app.db).filter(\.$email == "student11@demo.test").first())
             let secret = String(try await PasswordLinks.issue(for: user, purpose: .reset, on: app.db).dropFirst("/set-password?token=".count))
-            _ = try await PasswordLinks.use(secret, password: "yet another password", confirmation: "yet another password", hasher: app.password.async, on: app.db)
+            _ = try await PasswordLinks.use(secret, password: "yet another password", confirmation: "yet another password", hasher: app.password.async, on: app.writes)
             #expect(try await changer.get("/profile").status != .ok)
         }
     }

@@ -70,7 +70,7 @@ enum Submissions {
             }
         } catch {
             if let hold { _ = try? await app.ledger(on: db).void(hold.requireID(), memo: "the hand-in was not stored") }
-            if LedgerStore.isUniqueViolation(error) {
+            if Writes.isUniqueViolation(error) {
                 throw Refusal("Another hand-in of yours for this assignment arrived at the same moment; look at your submissions and try again if needed.")
             }
             throw error

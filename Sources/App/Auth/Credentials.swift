@@ -33,8 +33,8 @@ enum Credentials {
     /// The password was set, reset or changed: stamps it, ends every session begun before now (at their next request)
     /// and revokes every key of the person's — 30-day tokens, personal API keys and AI gateway keys — since whoever
     /// held a stolen session could have made one; the session making the change (if any) goes on.
-    static func passwordChanged(_ user: User, hash: String, on db: any Database, req: Request?, now: Date = Date()) async throws {
-        try await db.transaction { db in
+    static func passwordChanged(_ user: User, hash: String, on writes: Writes, req: Request?, now: Date = Date()) async throws {
+        try await writes.transaction { db in
             user.passwordHash = hash
             user.credentialsChangedAt = now
             try await user.save(on: db)

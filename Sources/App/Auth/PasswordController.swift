@@ -18,7 +18,7 @@ enum PasswordController {
         let form = try req.content.decode(SetPasswordForm.self)
         do {
             let user = try await PasswordLinks.use(form.token, password: form.password, confirmation: form.confirmation,
-                                                   hasher: req.password.async, on: req.db)
+                                                   hasher: req.password.async, on: req.writes)
             Credentials.startSession(user, on: req)
             return req.redirect(to: .dashboard)
         } catch let error as any AbortError {
@@ -36,7 +36,7 @@ enum PasswordController {
             throw Abort(.badRequest, reason: "Your current password is not right.")
         }
         try PasswordLinks.check(form.password, confirmation: form.confirmation)
-        try await Credentials.passwordChanged(user, hash: try await req.password.async.hash(form.password), on: req.db, req: req)
+        try await Credentials.passwordChanged(user, hash: try await req.password.async.hash(form.password), on: req.writes, req: req)
         return req.redirect(to: SitePath.profile.url + "?changed=1", redirectType: .normal)
     }
 }

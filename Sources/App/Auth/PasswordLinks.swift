@@ -31,13 +31,13 @@ enum PasswordLinks {
     /// taken with one conditional UPDATE (`used_at IS NULL`, its row count checked), so of two concurrent uses one
     /// wins; the password change ends the person's other sessions and revokes their API tokens.
     static func use(_ secret: String, password: String, confirmation: String, hasher: AsyncPasswordHasher,
-                    now: Date = Date(), on db: any Database) async throws -> User {
+                    now: Date = Date(), on writes: Writes) async throws -> User {
         try check(password, confirmation: confirmation)
-        guard let link = try await find(secret, now: now, on: db) else {
+        guard let link = try await find(secret, now: now, on: writes.db) else {
             throw Abort(.gone, reason: "This link has expired or was already used. Ask your instructor or an administrator for a new one.")
         }
         let hash = try await hasher.hash(password)
-        return try await db.transaction { db in
+        return try await writes.transaction { db in
             let user = link.user, sql = try db.sqlDatabase()
             let taken = try await sql.raw("""
                 UPDATE password_links SET used_at = \(bind: now) WHERE id = \(bind: link.requireID()) AND used_at IS NULL RETURNING id
@@ -45,7 +45,7 @@ enum PasswordLinks {
             guard !taken.isEmpty else {
                 throw Abort(.gone, reason: "This link has expired or was already used. Ask your instructor or an administrator for a new one.")
             }
-            try await Credentials.passwordChanged(user, hash: hash, on: db, req: nil, now: now)
+            try await Credentials.passwordChanged(user, hash: hash, on: Writes(db: db, gate: nil), req: nil, now: now)
             try await PasswordLink.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$usedAt == nil).set(\.$usedAt, to: now).update()
             return user
         }

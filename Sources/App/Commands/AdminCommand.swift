@@ -20,7 +20,7 @@ struct AdminCommand: AsyncParsableCommand {
         @ArgumentParser.Flag(help: "Make them a platform administrator.") var admin = false
 
         func validate() throws {
-            guard Rosters.isPlausibleEmail(User.normalise(email: email)) else { throw ValidationError("'\(email)' is not an email address.") }
+            guard InputChecks.isPlausibleEmail(User.normalise(email: email)) else { throw ValidationError("'\(email)' is not an email address.") }
             guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--name must not be empty.") }
         }
 

@@ -38,6 +38,8 @@ extension Request {
 }
 
 extension Application {
+    var writes: Writes { Writes(db: db, gate: ledgerGate) }
+
     /// A transaction that writes several rows, in this process's turn to write (see `Writes`).
     func writeTransaction<T: Sendable>(on db: any Database, _ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
         try await Writes(db: db, gate: ledgerGate).transaction(body)

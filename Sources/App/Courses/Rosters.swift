@@ -73,7 +73,7 @@ enum Rosters {
             let rawRole = cells[2].trimmingCharacters(in: .whitespaces).lowercased()
             var lineProblems: [String] = []
             if email.isEmpty { lineProblems.append("email is missing") }
-            else if !isPlausibleEmail(email) { lineProblems.append("'\(cells[0])' is not an email address") }
+            else if !InputChecks.isPlausibleEmail(email) { lineProblems.append("'\(cells[0])' is not an email address") }
             if name.isEmpty { lineProblems.append("name is missing") }
             if name.count > 200 { lineProblems.append("name is longer than 200 characters") }
             let role = CourseRole(rawValue: rawRole)
@@ -143,7 +143,6 @@ enum Rosters {
         (["email,name,role"] + entries.map { CSVCells.row([$0.email, $0.name, $0.role.rawValue]) }).joined(separator: "\r\n") + "\r\n"
     }
 
-    static func isPlausibleEmail(_ email: String) -> Bool { InputChecks.isPlausibleEmail(email) }
 }
 
 extension Rosters.Entry: APIBody {

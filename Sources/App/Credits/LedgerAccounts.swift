@@ -143,7 +143,7 @@ extension LedgerStore {
         do {
             try await account.create(on: db)
             return account
-        } catch where Self.isUniqueViolation(error) {
+        } catch where Writes.isUniqueViolation(error) {
             return try await LedgerAccount.query(on: db).filter(\.$naturalKey == naturalKey).first()!
         }
     }

@@ -68,7 +68,7 @@ enum LedgerAlerts {
             }
         }
         for notice in notices {
-            do { try await notice.create(on: db) } catch where LedgerStore.isUniqueViolation(error) { continue }  // a concurrent scan
+            do { try await notice.create(on: db) } catch where Writes.isUniqueViolation(error) { continue }  // a concurrent scan
         }
         return notices.count
     }

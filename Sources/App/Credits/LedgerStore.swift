@@ -65,7 +65,7 @@ struct LedgerStore: Sendable {
                     throw LedgerRefusal.tooLarge
                 }
             }
-        } catch where Self.isUniqueViolation(error) && key != nil {
+        } catch where Writes.isUniqueViolation(error) && key != nil {
             // A concurrent request with the same key got there first: its transfer is this one (if its values are).
             guard try await sameAsBefore(key!) else { throw error }
         }
@@ -116,7 +116,7 @@ struct LedgerStore: Sendable {
                     """).run()
                 return true
             }
-        } catch where Self.isUniqueViolation(error) {
+        } catch where Writes.isUniqueViolation(error) {
             // A concurrent duplicate key (PostgreSQL's statement then fails whole, so nothing moved) or, on SQLite, a
             // duplicate key or the trigger's refusal.
             if let existing = try await existingHold(key, accountID: accountID, amount: micro) { return existing }
@@ -318,8 +318,6 @@ struct LedgerStore: Sendable {
     }
 
     // MARK: Helpers
-
-    static func isUniqueViolation(_ error: any Error) -> Bool { Writes.isUniqueViolation(error) }
 
     /// Whether the database is PostgreSQL (else SQLite).
     var postgres: Bool { (db as? any SQLDatabase)?.dialect.name == "postgresql" }
