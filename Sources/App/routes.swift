@@ -7,7 +7,7 @@ public enum PlatformVersion {
 
 /// Every area, in the order a newcomer would read them.
 let platformAreas: [any PlatformArea.Type] = [
-    OperationsArea.self, HomeArea.self, AuthArea.self, PeopleArea.self, ProgrammesArea.self, CoursesArea.self,
+    OperationsArea.self, HomeArea.self, AccountArea.self, PeopleArea.self, ProgrammesArea.self, CoursesArea.self,
     CreditsArea.self, GradingArea.self, AIArea.self, ResearchArea.self,
 ]
 
@@ -31,6 +31,7 @@ func routes(_ app: Application) throws {
     }
     app.openAPIDocument = api.document(version: PlatformVersion.current)
     app.documentedBodies = Array(api.bodies.values)
+    app.documentedInputs = api.inputs
 }
 
 extension Application {
@@ -41,6 +42,12 @@ extension Application {
     }
 
     private struct BodiesKey: StorageKey { typealias Value = [DocumentedBody] }
+    private struct InputsKey: StorageKey { typealias Value = [DocumentedInput] }
+    /// Every route's checked input (for the contract test).
+    var documentedInputs: [DocumentedInput] {
+        get { storage[InputsKey.self] ?? [] }
+        set { storage[InputsKey.self] = newValue }
+    }
     /// The bodies the document names, with their samples (for the contract test).
     var documentedBodies: [DocumentedBody] {
         get { storage[BodiesKey.self] ?? [] }

@@ -13,7 +13,10 @@ import VaporTesting
 @testable import Sandbox
 
 @Suite struct EffectsTests {
-    static let noon = Date(timeIntervalSince1970: 1_800_000_000)
+    /// Noon on 2026-10-01: inside the demo programme's term and behind the real time of any run from now on, so a
+    /// step that used the real time where it should use the platform's (a job queued "now", a price from "now")
+    /// shows here as a job never claimed or a request refused.
+    static let noon = Date(timeIntervalSince1970: 1_790_856_000)
 
     static func post(_ app: Application, _ path: String, _ json: String, _ headers: HTTPHeaders) async throws -> TestingHTTPResponse {
         var headers = headers

@@ -61,6 +61,27 @@ import Fluent
         }
     }
 
+    /// Every JSON body a route reads is an input type with its schema beside it, and the document names exactly
+    /// that type's fields: a field added to an input and not documented (or documented and not read) fails here.
+    @Test func everyInputIsDocumentedWithExactlyItsTypesFields() async throws {
+        try await withTestApp { app in
+            let inputs = Dictionary(uniqueKeysWithValues: app.documentedInputs.map { ($0.operation, $0) })
+            #expect(inputs.count >= 35)
+            for input in inputs.values {
+                #expect(input.schema.propertyNames == Set(input.fields),
+                        "\(input.operation) reads \(input.type) with fields \(input.fields.sorted()) but documents \(input.schema.propertyNames.sorted())")
+            }
+            let document = try JSONSerialization.jsonObject(with: JSONEncoder().encode(app.openAPIDocument)) as! [String: Any]
+            for (path, operations) in document["paths"] as! [String: [String: [String: Any]]] {
+                for (method, operation) in operations {
+                    let content = (operation["requestBody"] as? [String: Any])?["content"] as? [String: Any]
+                    guard content?["application/json"] != nil, let id = operation["operationId"] as? String else { continue }
+                    #expect(inputs[id] != nil, "\(method.uppercased()) \(path) reads JSON that no input type declares")
+                }
+            }
+        }
+    }
+
     /// The check above can fail: a field sent but undocumented, a missing required field, a wrong type, a value
     /// outside its enumeration, and a documented field no sample sends are each caught.
     @Test func theSchemaCheckCatchesWhatDrifts() throws {

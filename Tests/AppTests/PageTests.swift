@@ -4,35 +4,65 @@ import VaporTesting
 @testable import App
 
 @Suite struct PageTests {
-    /// Every link and form in every template leads to a route the platform has (a page, an API download, a static
-    /// file): a renamed path cannot leave a template pointing nowhere. Links a view-model gives (`#(path)/…`,
-    /// `#(notice.link)`) come from `SitePath` and are checked by the compiler.
-    @Test func everyLinkInEveryTemplateLeadsToARoute() async throws {
+    /// Templates spell no path of the platform's: every link and form action comes from the page's view-model
+    /// (made from `SitePath`); only the static files (the stylesheet) are named in a template.
+    @Test func templatesTakeTheirLinksFromTheirViewModels() throws {
+        let resources = try PlatformResources.locate()
+        let templates = try FileManager.default.contentsOfDirectory(atPath: resources.views).filter { $0.hasSuffix(".leaf") }
+        #expect(templates.count >= 20)
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: resources.publicFiles))
+        for template in templates {
+            let text = try String(contentsOfFile: resources.views + template, encoding: .utf8)
+            for match in text.matches(of: /(?:href|action)="\/([^"]*)"/) {
+                #expect(files.contains(String(match.output.1)), "\(template) spells the path /\(match.output.1): give it from the view-model")
+            }
+        }
+    }
+
+    /// Every page the demo's people can reach from their dashboard, followed link by link, answers, and every link
+    /// and form on it leads to a route the platform has: a view-model cannot hand a template a path to nowhere.
+    @Test func everyLinkOnEveryReachablePageLeadsToARoute() async throws {
         try await withTestApp { app in
-            let resources = try PlatformResources.locate()
-            let templates = try FileManager.default.contentsOfDirectory(atPath: resources.views).filter { $0.hasSuffix(".leaf") }
-            #expect(templates.count >= 20)
-            let routes = app.routes.all.map { route in route.path.map { component -> String? in
+            try await app.loadDemoData(credits: true)
+            let routes = app.routes.all.map { route in (route.method, route.path.map { component -> String? in
                 if case .parameter = component { return nil }
                 return component.description
-            } }
-            let files = Set(try FileManager.default.contentsOfDirectory(atPath: resources.publicFiles))
-            var checked = 0
-            for template in templates {
-                let text = try String(contentsOfFile: resources.views + template, encoding: .utf8)
-                let links = text.matches(of: /(?:href|action)="(\/[^"]*)"/).map { String($0.output.1) }
-                for link in links {
-                    let path = link.split(separator: "?")[0].replacing(/#[^(].*$/, with: "")
-                    let segments = path.split(separator: "/").map { $0.hasPrefix("#(") ? "#" : String($0) }
-                    let known = segments.count == 1 && files.contains(segments[0]) || segments.isEmpty && routes.contains { $0.isEmpty }
-                        || routes.contains { route in
-                            route.count == segments.count && zip(route, segments).allSatisfy { pattern, segment in pattern == nil ? segment == "#" || UUID(uuidString: segment) != nil : pattern == segment }
+            }) }
+            let files = Set(try FileManager.default.contentsOfDirectory(atPath: try PlatformResources.locate().publicFiles))
+            /// The methods the platform answers at a link's path (none: it leads nowhere).
+            func methods(for link: String) -> Set<String> {
+                let segments = link.split(separator: "?")[0].split(separator: "#", omittingEmptySubsequences: false)[0].split(separator: "/").map(String.init)
+                if segments.count == 1 && files.contains(segments[0]) { return ["GET"] }
+                return Set(routes.filter { _, pattern in
+                    pattern.count == segments.count && zip(pattern, segments).allSatisfy { $0 == nil ? UUID(uuidString: $1) != nil : $0 == $1 }
+                }.map(\.0.rawValue))
+            }
+            var pages = 0, links = 0
+            for email in ["admin@demo.test", "instructor@demo.test", "student1@demo.test", "mentor@partner.test"] {
+                let browser = try Browser(app)
+                try await browser.signIn(email)
+                var queue = ["/dashboard"], seen: Set<String> = ["/dashboard"]
+                while let next = queue.first, pages < 400 {
+                    queue.removeFirst()
+                    let response = try await browser.get(next)
+                    #expect(response.status == .ok, "\(email): GET \(next) answered \(response.status)")
+                    pages += 1
+                    for match in response.body.string.matches(of: /(?:href|action)="(\/[^"]*)"/) {
+                        let link = String(match.output.1).replacingOccurrences(of: "&amp;", with: "&")
+                        links += 1
+                        let isForm = match.output.0.hasPrefix("action")
+                        #expect(methods(for: link).contains(isForm ? "POST" : "GET") || isForm && methods(for: link).contains("GET"),
+                                "\(email): \(next) links to \(link), which no route answers")
+                        let path = String(link.split(separator: "#", omittingEmptySubsequences: false)[0])
+                        let isPage = !path.hasPrefix("/api/") && !path.hasSuffix(".csv") && !path.hasSuffix(".zip") && !path.hasSuffix(".css")
+                        if isPage, !isForm, methods(for: path).contains("GET"), !seen.contains(path) {
+                            seen.insert(path)
+                            queue.append(path)
                         }
-                    #expect(known, "\(template): \(link) leads to no route")
-                    checked += 1
+                    }
                 }
             }
-            #expect(checked >= 80)
+            #expect(pages >= 20 && links >= 100, "\(pages) pages, \(links) links")
         }
     }
 

@@ -21,46 +21,34 @@ enum AIArea: PlatformArea {
     }
 
     static func api(_ api: APIRoutes) {
-        let policy = JSONSchema.object(["allowedModels": .array(.string(), maxItems: 100),
-                                        "maxTokensPerRequest": .integer(minimum: 1, maximum: GatewayPolicy.maxTokensCeiling),
-                                        "requestsPerMinute": .integer(maximum: 10_000), "maxChoices": .integer(minimum: 1, maximum: 16),
-                                        "systemPrompt": .string(maxLength: GatewayPolicy.maxSystemPrompt), "logPrompts": .boolean,
-                                        "promptRetentionDays": .integer(minimum: 1, maximum: 365),
-                                        "blackouts": .array(.object(["start": .string(format: "date-time"), "end": .string(format: "date-time"),
-                                                                     "message": .string()], required: ["start", "end", "message"]))],
-                                       required: [])
         api.on(.GET, "ai/providers", id: "listAIProviders", summary: "AI providers (admins): base URL and the NAME of the variable holding the secret, never the secret.",
                tag: "ai", response: .list(ProviderDTO.self), errors: [404: "Not an admin."], use: AIGatewayController.providers)
         api.on(.POST, "ai/providers", id: "addAIProvider", summary: "Register an OpenAI-compatible provider (admins).", tag: "ai",
-               request: .object(["name": .text(max: 100), "baseURL": .string(maxLength: 500, pattern: "^ *https?://[^/?#\\s]+"),
-                                 "secretEnv": .string(pattern: "^ *$|^ *CAMPUSCLOUD_AI_[A-Z0-9_]{1,80} *$")], required: ["name", "baseURL"]),
+               request: .input(ProviderInput.self),
                response: .one(ProviderDTO.self), status: 201, errors: [404: "Not an admin.", 409: "A provider has that name already.", 422: APIRoutes.invalid], use: AIGatewayController.addProvider)
         api.on(.GET, "ai/models", id: "listAIModels", summary: "The models the gateway offers, their providers and prices (credits per million tokens).",
                tag: "ai", response: .list(CatalogueModelDTO.self), use: AIGatewayController.catalogue)
         api.on(.POST, "ai/models", id: "addAIModel", summary: "Offer a model through a provider (and a fallback), with its prices (admins).", tag: "ai",
-               request: .object(["name": .string(maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/-]*$"), "kind": .choice(AIModelKind.self),
-                                 "provider": .string(), "fallbackProvider": .string(), "upstreamName": .string(maxLength: 200),
-                                 "inputPrice": .string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$"), "outputPrice": .string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$")],
-                                required: ["name", "provider", "inputPrice"]),
+               request: .input(ModelInput.self),
                response: .one(CatalogueModelDTO.self), status: 201,
                errors: [404: "Not an admin.", 409: "The model's name is taken, or its provider is not registered.", 422: APIRoutes.invalid], use: AIGatewayController.addModel)
         api.on(.GET, "courses/:courseID/ai/keys", id: "listAIKeys", summary: "Your live AI gateway keys for the course.", tag: "ai",
                response: .list(AIKeyDTO.self), errors: [404: "No such course, or not yours."], use: AIGatewayController.keys)
         api.on(.POST, "courses/:courseID/ai/keys", id: "createAIKey", summary: "A new AI gateway key for the course; the token is in this answer only.", tag: "ai",
-               request: .object(["name": .text(max: 100)], required: ["name"]), response: .one(AIKeyDTO.self), status: 201,
+               request: .input(AIKeyInput.self), response: .one(AIKeyDTO.self), status: 201,
                errors: [404: "No such course, or not yours.", 409: "You have 20 live AI keys; revoke one first.", 422: APIRoutes.invalid], use: AIGatewayController.createKey)
         api.on(.GET, "projects/:projectID/ai/keys", id: "listProjectAIKeys", summary: "Your live AI gateway keys for the research project.", tag: "ai",
                response: .list(AIKeyDTO.self), errors: [404: "No such project, or not yours."], use: AIGatewayController.projectKeys)
         api.on(.POST, "projects/:projectID/ai/keys", id: "createProjectAIKey",
                summary: "A new AI gateway key for the research project, paid from your allowance in it; the token is in this answer only.", tag: "ai",
-               request: .object(["name": .text(max: 100)], required: ["name"]), response: .one(AIKeyDTO.self), status: 201,
+               request: .input(AIKeyInput.self), response: .one(AIKeyDTO.self), status: 201,
                errors: [404: "No such project, or not yours.", 409: "You have 20 live AI keys; revoke one first.", 422: APIRoutes.invalid], use: AIGatewayController.createProjectKey)
         api.on(.DELETE, "ai/keys/:keyID", id: "revokeAIKey", summary: "Revoke one of your AI keys; it stops at once.", tag: "ai", status: 204,
                errors: [404: "No such key, or not yours."], use: AIGatewayController.revokeKey)
         api.on(.GET, "courses/:courseID/ai/policy", id: "getAIPolicy", summary: "The course's AI policy.", tag: "ai", response: .one(GatewayPolicy.self),
                errors: [404: "No such course, or not yours."], use: AIGatewayController.policy)
         api.on(.PUT, "courses/:courseID/ai/policy", id: "setAIPolicy", summary: "Change the fields given of the course's AI policy (instructors).", tag: "ai",
-               request: policy, response: .one(GatewayPolicy.self),
+               request: .input(AIPolicyInput.self), response: .one(GatewayPolicy.self),
                errors: [404: "No such course, or not yours to manage.", 409: "allowedModels names a model the platform does not offer.", 422: APIRoutes.invalid], use: AIGatewayController.setPolicy)
         api.on(.GET, "courses/:courseID/ai/usage", id: "getAIUsage", summary: "AI usage per student and per model (staff); ?since=YYYY-MM-DD.", tag: "ai",
                response: .one(AIUsageReport.self),

@@ -14,6 +14,13 @@ struct ProviderInput: CheckedInput, Content {
     var secretEnv: String?
 }
 
+extension ProviderInput: APIInput {
+    static let schema = JSONSchema.object([
+        "name": .text(max: 100), "baseURL": .string(maxLength: 500, pattern: "^ *https?://[^/?#\\s]+"),
+        "secretEnv": .string(pattern: "^ *$|^ *CAMPUSCLOUD_AI_[A-Z0-9_]{1,80} *$"),
+    ], required: ["name", "baseURL"])
+}
+
 struct ModelInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case name, kind, provider, fallbackProvider, upstreamName, inputPrice, outputPrice }
     typealias Fields = CodingKeys
@@ -26,6 +33,14 @@ struct ModelInput: CheckedInput, Content {
     /// Credits per million tokens, as text ("0.5") or a number.
     var inputPrice: String?
     var outputPrice: String?
+}
+
+extension ModelInput: APIInput {
+    static let schema = JSONSchema.object([
+        "name": .string(maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/-]*$"), "kind": .choice(AIModelKind.self),
+        "provider": .string(), "fallbackProvider": .string(), "upstreamName": .string(maxLength: 200),
+        "inputPrice": .string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$"), "outputPrice": .string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$"),
+    ], required: ["name", "provider", "inputPrice"])
 }
 
 struct ProviderDTO: Content {
@@ -137,7 +152,7 @@ enum AICatalogue {
         try checks.finish()
         if !missing.isEmpty { throw InputRejection.conflict(missing) }
         let model = AIModel(name: name!, kind: kind!, providerID: try provider!.requireID(), fallbackID: fallback?.id, upstreamName: upstream!)
-        let now = Date()
+        let now = app.clock.now()
         try await app.writeTransaction(on: db) { tx in
             try await model.create(on: tx)
             try await LedgerPrice(meter: Meter.modelInput(name!).name, price: input1!.micro, effectiveFrom: now).create(on: tx)
@@ -147,9 +162,10 @@ enum AICatalogue {
         return model
     }
 
-    static func catalogue(on db: any Database) async throws -> [CatalogueModelDTO] {
+    /// The catalogue with the prices in force at `now` (the platform's time).
+    static func catalogue(at now: Date, on db: any Database) async throws -> [CatalogueModelDTO] {
         let models = try await AIModel.query(on: db).with(\.$provider).with(\.$fallback).sort(\.$name).all()
-        let prices = try await Prices.list(on: db), now = Date()
+        let prices = try await Prices.list(on: db)
         return try models.map {
             CatalogueModelDTO(id: try $0.requireID(), name: $0.name, kind: $0.kind.rawValue, provider: $0.provider.name, fallbackProvider: $0.fallback?.name,
                               upstreamName: $0.upstreamName, inputPrice: prices.price(of: .modelInput($0.name), at: now)?.price,

@@ -53,13 +53,13 @@ enum AIGatewayController {
 
     @Sendable static func catalogue(req: Request) async throws -> [CatalogueModelDTO] {
         _ = try req.auth.require(User.self)
-        return try await AICatalogue.catalogue(on: req.db)
+        return try await AICatalogue.catalogue(at: req.now, on: req.db)
     }
 
     @Sendable static func addModel(req: Request) async throws -> Response {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         let model = try await AICatalogue.addModel(try req.input(ModelInput.self), app: req.application, on: req.db)
-        guard let entry = try await AICatalogue.catalogue(on: req.db).first(where: { $0.id == model.id }) else { throw Abort(.internalServerError) }
+        guard let entry = try await AICatalogue.catalogue(at: req.now, on: req.db).first(where: { $0.id == model.id }) else { throw Abort(.internalServerError) }
         return try await entry.encodeResponse(status: .created, for: req)
     }
 
@@ -115,7 +115,7 @@ enum AIGatewayController {
 
     /// ?since=YYYY-MM-DD (default: the last 30 days).
     static func since(_ req: Request) throws -> Date {
-        guard let text = req.query[String.self, at: "since"] else { return Date().addingTimeInterval(-30 * 86_400) }
+        guard let text = req.query[String.self, at: "since"] else { return req.now.addingTimeInterval(-30 * 86_400) }
         var checks = InputChecks()
         let date = checks.date(text, "since")
         try checks.finish()

@@ -11,6 +11,10 @@ struct AIKeyInput: CheckedInput, Content {
     var name: String?
 }
 
+extension AIKeyInput: APIInput {
+    static let schema = JSONSchema.object(["name": .text(max: 100)], required: ["name"])
+}
+
 struct AIKeyDTO: Content {
     var id: UUID
     var name: String

@@ -1,51 +1,12 @@
 // A course's "AI access" page: members create and revoke their gateway keys (the token is shown once, on the page
 // that created it, never stored in the session) and see their usage; instructors set the policy; staff see usage
-// per student and per model. Forms go through CSRF; the logic is AIManagement's.
+// per student and per model. Forms go through CSRF; the logic is in AIKeys, AIPolicies and AIUsageReports.
 import Fluent
 import Foundation
 import Gateway
 import Vapor
 
 enum AIPageController {
-    struct AIPage: Encodable {
-        struct Key: Encodable { var id: UUID; var name: String; var prefix: String; var created: String; var lastUsed: String }
-        struct Line: Encodable { var key: String; var requests: Int; var promptTokens: Int; var completionTokens: Int; var credits: String }
-        var title: String
-        var page: PageContext
-        var course: CourseDTO
-        var baseURL: String
-        var canUse: Bool
-        var canSetPolicy: Bool
-        var canSeeUsage: Bool
-        var keys: [Key]
-        var newToken: String?
-        var mine: Line?
-        var byStudent: [Line]
-        var byModel: [Line]
-        var models: [String]
-        var policy: GatewayPolicy
-        var allowedModels: String
-        var blackout: Window?
-    }
-    struct Window: Encodable { var start: String; var end: String; var message: String }
-
-    struct PolicyForm: CheckedInput, Content {
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case allowedModels, maxTokensPerRequest, requestsPerMinute, systemPrompt, logPrompts, promptRetentionDays
-            case blackoutStart, blackoutEnd, blackoutMessage
-        }
-        typealias Fields = CodingKeys
-        var allowedModels: String?
-        var maxTokensPerRequest: String?
-        var requestsPerMinute: String?
-        var systemPrompt: String?
-        var logPrompts: String?
-        var promptRetentionDays: String?
-        var blackoutStart: String?
-        var blackoutEnd: String?
-        var blackoutMessage: String?
-    }
-
     @Sendable static func page(req: Request) async throws -> View {
         let (course, user, access) = try await req.course(for: Policy.Action.viewCourse)
         return try await render(req, course, user, access, page: PageContext(req))
@@ -53,7 +14,7 @@ enum AIPageController {
 
     static func render(_ req: Request, _ course: Course, _ user: User, _ access: CourseAccess, page: PageContext, newToken: String? = nil) async throws -> View {
         let canUse = Policy.allows(user, .useAI(access)), canSee = Policy.allows(user, .viewAIUsage(access))
-        let since = Date().addingTimeInterval(-30 * 86_400)
+        let since = req.now.addingTimeInterval(-30 * 86_400)
         func when(_ date: Date?) -> String { PageFormat.when(date) ?? "never" }
         func line(_ line: AIUsageReport.Line) -> AIPage.Line {
             .init(key: line.key, requests: line.requests, promptTokens: line.promptTokens, completionTokens: line.completionTokens, credits: line.credits.description)
@@ -63,9 +24,9 @@ enum AIPageController {
         let policy = try await AIPolicies.editablePolicy(of: try course.requireID(), on: req.db)
         let host = req.headers.first(name: .host) ?? "localhost"
         return try await req.view.render("ai", AIPage(
-            title: "\(course.code): AI access", page: page, course: try CourseDTO(course, access: access), baseURL: "http://\(host)/v1",
+            title: "\(course.code): AI access", page: page, course: try CourseDTO(course, access: access), links: CourseLinks(try course.requireID()), baseURL: "http://\(host)/v1",
             canUse: canUse, canSetPolicy: Policy.allows(user, .setAIPolicy(access)), canSeeUsage: canSee,
-            keys: keys.map { .init(id: $0.id, name: $0.name, prefix: $0.prefix, created: when($0.createdAt), lastUsed: when($0.lastUsedAt)) },
+            keys: keys.map { .init(revoke: SitePath.revokeAIKey(.id($0.id)).url, name: $0.name, prefix: $0.prefix, created: when($0.createdAt), lastUsed: when($0.lastUsedAt)) },
             newToken: newToken, mine: canUse ? line(try await AIUsageReports.mine(user, in: course, since: since, on: req.db)) : nil,
             byStudent: report?.byStudent.map(line) ?? [], byModel: report?.byModel.map(line) ?? [],
             models: try await AIModel.query(on: req.db).sort(\.$name).all().map(\.name).filter(policy.allows(model:)),
@@ -136,6 +97,24 @@ enum AIPageController {
     }
 }
 
+/// The policy form as the page sends it (text fields, read by `AIPolicies`).
+struct PolicyForm: CheckedInput, Content {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case allowedModels, maxTokensPerRequest, requestsPerMinute, systemPrompt, logPrompts, promptRetentionDays
+        case blackoutStart, blackoutEnd, blackoutMessage
+    }
+    typealias Fields = CodingKeys
+    var allowedModels: String?
+    var maxTokensPerRequest: String?
+    var requestsPerMinute: String?
+    var systemPrompt: String?
+    var logPrompts: String?
+    var promptRetentionDays: String?
+    var blackoutStart: String?
+    var blackoutEnd: String?
+    var blackoutMessage: String?
+}
+
 struct AIKeyFormInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case name }
     typealias Fields = CodingKeys
@@ -145,14 +124,6 @@ struct AIKeyFormInput: CheckedInput, Content {
 /// The administrators' page for the gateway's catalogue: providers (base URL, the secret's variable name and whether
 /// this process has it — never the secret) and models with their prices; forms to add either.
 enum AIAdminPageController {
-    struct AdminAIPage: Encodable {
-        var title = "AI providers and models"
-        var page: PageContext
-        var providers: [ProviderDTO]
-        struct Model: Encodable { var name: String; var kind: String; var provider: String; var fallback: String; var upstream: String; var prices: String }
-        var models: [Model]
-    }
-
     @Sendable static func page(req: Request) async throws -> View {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         return try await render(req, PageContext(req))
@@ -160,7 +131,7 @@ enum AIAdminPageController {
 
     static func render(_ req: Request, _ page: PageContext) async throws -> View {
         let providers = try await AIProvider.query(on: req.db).sort(\.$name).all().map(AICatalogue.providerDTO)
-        let models = try await AICatalogue.catalogue(on: req.db).map {
+        let models = try await AICatalogue.catalogue(at: req.now, on: req.db).map {
             AdminAIPage.Model(name: $0.name, kind: $0.kind, provider: $0.provider, fallback: $0.fallbackProvider ?? "—", upstream: $0.upstreamName,
                               prices: "\($0.inputPrice?.description ?? "?") in / \($0.outputPrice?.description ?? "?") out per million tokens")
         }

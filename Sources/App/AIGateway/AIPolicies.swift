@@ -39,6 +39,16 @@ struct AIPolicyInput: CheckedInput, Content {
     }
 }
 
+extension AIPolicyInput: APIInput {
+    static let schema = JSONSchema.object([
+        "allowedModels": .array(.string(), maxItems: 100), "maxTokensPerRequest": .integer(minimum: 1, maximum: GatewayPolicy.maxTokensCeiling),
+        "requestsPerMinute": .integer(maximum: 10_000), "maxChoices": .integer(minimum: 1, maximum: 16),
+        "systemPrompt": .string(maxLength: GatewayPolicy.maxSystemPrompt), "logPrompts": .boolean, "promptRetentionDays": .integer(minimum: 1, maximum: 365),
+        "blackouts": .array(.object(["start": .string(format: "date-time"), "end": .string(format: "date-time"), "message": .string()],
+                                    required: ["start", "end", "message"])),
+    ], required: [])
+}
+
 enum AIPolicies {
     /// A stored policy that does not decode (written by another version, edited by hand): the gateway refuses the
     /// course's requests rather than run them under defaults nobody chose.

@@ -44,7 +44,7 @@ enum AIUsageReports {
     }
 
     /// Prompts past their retention are erased (usage numbers stay).
-    static func erasePrompts(before now: Date = Date(), on db: any Database) async throws {
+    static func erasePrompts(before now: Date, on db: any Database) async throws {
         try await AIUsage.query(on: db).filter(\.$promptExpiresAt < now).set(\.$prompt, to: nil).set(\.$promptExpiresAt, to: nil).update()
     }
 }

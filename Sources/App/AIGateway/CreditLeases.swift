@@ -69,7 +69,7 @@ final class CreditLeases: Sendable {
             hold = try await ledger.reserve(account, amount: amount, reason: reason, key: "ai-lease:\(UUID().uuidString.lowercased())",
                                             lifetime: AIGateway.holdLifetime, actor: actor)
         }
-        let lease = Lease(holdID: try hold.requireID(), accountKey: accountKey, amount: hold.amount, createdAt: hold.createdAt ?? Date())
+        let lease = Lease(holdID: try hold.requireID(), accountKey: accountKey, amount: hold.amount, createdAt: hold.createdAt ?? app.clock.now())
         let ticket: Ticket = state.withLockedValue { leases in
             lease.drawn = amount.micro
             lease.inFlight = 1
@@ -84,7 +84,7 @@ final class CreditLeases: Sendable {
     private func takeFromCurrent(_ accountKey: String, _ amount: Int64) -> Ticket? {
         state.withLockedValue { leases in
             guard let lease = leases[accountKey], !lease.retired else { return nil }
-            if Date().timeIntervalSince(lease.createdAt) > retireAfter || lease.amount - lease.drawn < amount {
+            if app.clock.now().timeIntervalSince(lease.createdAt) > retireAfter || lease.amount - lease.drawn < amount {
                 lease.retired = true
                 finishIfDone(lease)
                 leases[accountKey] = nil
@@ -140,7 +140,7 @@ final class CreditLeases: Sendable {
                 while let self, !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     let left = self.state.withLockedValue { leases -> Int in
-                        for (key, lease) in leases where Date().timeIntervalSince(lease.createdAt) > self.retireAfter {
+                        for (key, lease) in leases where self.app.clock.now().timeIntervalSince(lease.createdAt) > self.retireAfter {
                             lease.retired = true
                             self.finishIfDone(lease)
                             leases[key] = nil

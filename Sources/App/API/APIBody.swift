@@ -62,3 +62,13 @@ enum Sample {
     static let id = UUID(uuidString: "0d4c1d8e-6a0b-4a8e-9d7e-2f1c3b4a5d6e")!
     static let date = Date(timeIntervalSince1970: 1_790_000_000)
 }
+
+extension ErrorBody: APIBody {
+    static let schemaName = "Error"
+    static let schema = JSONSchema.object([
+        "error": .object(["message": .string(), "type": .string(), "code": .string(), "problems": .array(.string())], required: ["message", "type"]),
+    ], required: ["error"])
+    static let samples = [
+        ErrorBody(error: Detail(message: "The input has problems.", type: "invalid_request_error", code: "invalid", problems: ["title: is empty"])),
+    ]
+}

@@ -8,6 +8,8 @@ final class APIRoutes {
     private(set) var operations: [APIOperation] = []
     /// Every body the document names, by name (the error body first).
     private(set) var bodies: [String: DocumentedBody] = [:]
+    /// Every route's checked input, with its type's fields (for the contract test).
+    private(set) var inputs: [DocumentedInput] = []
 
     private let signedIn: any RoutesBuilder
 
@@ -35,7 +37,7 @@ final class APIRoutes {
     @discardableResult
     func on<R: AsyncResponseEncodable>(
         _ method: HTTPMethod, _ path: String, id: String, summary: String, tag: String,
-        request: JSONSchema? = nil, requestType: String = "application/json", response: APIAnswer? = nil, status: Int = 200,
+        request: APIRequest? = nil, response: APIAnswer? = nil, status: Int = 200,
         errors: [Int: String] = [:], auth: Bool = true, body: HTTPBodyStreamStrategy = .collect,
         use handler: @escaping @Sendable (Request) async throws -> R
     ) -> Route {
@@ -49,6 +51,8 @@ final class APIRoutes {
         if components.contains(where: { if case .parameter = $0 { true } else { false } }) {
             answers[404] = answers[404] ?? "No such thing, or not yours."
         }
+        let requestType = request?.mediaType ?? "application/json"
+        if let input = request?.input { inputs.append(DocumentedInput(operation: id, type: input.name, fields: input.fields, schema: request!.schema)) }
         if request != nil {
             answers[400] = answers[400] ?? "The body could not be read (not \(requestType))."
             answers[415] = answers[415] ?? "The body is not \(requestType) (Content-Type)."
@@ -59,7 +63,7 @@ final class APIRoutes {
         if let body = response?.body { register(body) }
         operations.append(APIOperation(
             method: method, path: "/" + documented.joined(separator: "/"), operationID: id, summary: summary, tag: tag,
-            request: request.map { requestType == "application/json" ? $0.closed : $0 },
+            request: request.map { $0.mediaType == "application/json" ? $0.schema.closed : $0.schema },
             requestType: requestType, response: response?.schema, responseStatus: status, errors: answers, requiresAuth: auth))
         let route = (auth ? signedIn : builder).on(method, components, body: body, use: handler)
         route.userInfo["operationID"] = id
@@ -84,4 +88,12 @@ struct PathIDMiddleware: AsyncMiddleware {
         }
         return try await next.respond(to: request)
     }
+}
+
+/// A route's input as documented, with the fields its input type reads.
+struct DocumentedInput: Sendable {
+    let operation: String
+    let type: String
+    let fields: [String]
+    let schema: JSONSchema
 }

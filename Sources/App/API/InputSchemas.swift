@@ -27,6 +27,9 @@ extension JSONSchema {
         .allOf([.string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$"), .not(.string(pattern: "^ *0+(\\.0+)? *$"))]),
     ])
 
+    /// A client's idempotency key (the same key does its work once).
+    static let idempotencyKey = JSONSchema.string(minLength: 1, maxLength: 200)
+
     /// A day, YYYY-MM-DD.
     static let day = JSONSchema.string(format: "date")
 }

@@ -90,7 +90,7 @@ enum AssignmentController {
         let (course, user, access) = try await req.course(for: Policy.Action.viewCourse)
         let staff = Policy.allows(user, .grade(access))
         return try await Assignment.query(on: req.db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt).all()
-            .filter { staff || $0.isReleased }.map { try AssignmentDTO($0, staff: staff) }
+            .filter { staff || $0.isReleased(at: req.now) }.map { try AssignmentDTO($0, staff: staff) }
     }
 
     @Sendable static func create(req: Request) async throws -> Response {
@@ -117,14 +117,15 @@ enum AssignmentController {
         guard let body = req.body.data, body.readableBytes > 0 else {
             throw Abort(.badRequest, reason: "Send the autograder zip as the request body (Content-Type: application/zip).")
         }
-        try await Assignments.setAutograder(assignment, zip: Data(buffer: body), on: req.db)
+        try await Assignments.setAutograder(assignment, zip: Data(buffer: body), at: req.now, on: req.db)
         return try AssignmentDTO(assignment, staff: true)
     }
 
-    struct PublishInput: CheckedInput, Content {
+    struct PublishInput: APIInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case published }
         typealias Fields = CodingKeys
         var published: Bool
+        static let schema = JSONSchema.object(["published": .boolean], required: ["published"])
     }
 
     @Sendable static func publish(req: Request) async throws -> AssignmentDTO {
@@ -142,7 +143,7 @@ enum AssignmentController {
         }
         let files = try Uploads.files(from: form.handIn, limits: Submissions.limits)
         let submission = try await Submissions.submit(files, to: assignment, course: course, by: user, access: access, on: req.application, db: req.db)
-        let dto = try await Grades.load(submission, assignment: assignment, staff: Policy.allows(user, .grade(access)), on: req.db)
+        let dto = try await Grades.load(submission, assignment: assignment, staff: Policy.allows(user, .grade(access)), now: req.now, on: req.db)
         return try await dto.encodeResponse(status: .created, for: req)
     }
 
@@ -154,14 +155,14 @@ enum AssignmentController {
         var query = Submission.query(on: req.db).filter(\.$assignment.$id == (try assignment.requireID())).sort(\.$submittedAt, .descending)
         if !staff { query = query.filter(\.$user.$id == (try user.requireID())) }
         let page = try await query.with(\.$user).paginate(for: req)
-        let views = try await Grades.views(page.items, assignment: assignment, staff: staff, on: req.db)
+        let views = try await Grades.views(page.items, assignment: assignment, staff: staff, now: req.now, on: req.db)
         return Page(items: views, metadata: page.metadata)
     }
 
     @Sendable static func submission(req: Request) async throws -> SubmissionDTO {
         let found = try await req.submission(grading: false)
         let submission = found.submission, assignment = found.assignment, user = found.user, access = found.access
-        return try await Grades.load(submission, assignment: assignment, staff: Policy.allows(user, .grade(access)), on: req.db)
+        return try await Grades.load(submission, assignment: assignment, staff: Policy.allows(user, .grade(access)), now: req.now, on: req.db)
     }
 
     /// GET …/submissions/{id}/files.zip: the handed-in files as one zip (their owner and the course staff).
@@ -178,7 +179,7 @@ enum AssignmentController {
         let found = try await req.submission(grading: true)
         let submission = found.submission, assignment = found.assignment, course = found.course, user = found.user
         try await Grades.regrade(submission, assignment: assignment, course: course, by: user, on: req.application, db: req.db)
-        return try await Grades.load(submission, assignment: assignment, staff: true, on: req.db)
+        return try await Grades.load(submission, assignment: assignment, staff: true, now: req.now, on: req.db)
     }
 
     @Sendable static func regradeAll(req: Request) async throws -> Grades.RegradeProgress {
@@ -196,7 +197,7 @@ enum AssignmentController {
         let found = try await req.submission(grading: true)
         let submission = found.submission, assignment = found.assignment, user = found.user
         _ = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, on: req.db)
-        return try await Grades.load(submission, assignment: assignment, staff: true, on: req.db).encodeResponse(status: .created, for: req)
+        return try await Grades.load(submission, assignment: assignment, staff: true, now: req.now, on: req.db).encodeResponse(status: .created, for: req)
     }
 
     @Sendable static func gradebook(req: Request) async throws -> GradebookData {
@@ -213,7 +214,7 @@ enum AssignmentController {
     /// GET /courses/{id}/grades: the caller's own grades in the course, as they may see them.
     @Sendable static func myGrades(req: Request) async throws -> [Grades.MyGrade] {
         let (course, user, _) = try await req.course(for: Policy.Action.viewCourse)
-        return try await Grades.mine(in: course, user: user, on: req.db)
+        return try await Grades.mine(in: course, user: user, now: req.now, on: req.db)
     }
 
     @Sendable static func gradebookCSV(req: Request) async throws -> Response {

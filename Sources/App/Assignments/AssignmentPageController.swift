@@ -29,8 +29,8 @@ enum AssignmentPageController {
         let staff = Policy.allows(user, .grade(access))
         let id = try assignment.requireID()
         func rows(_ submissions: [Submission]) async throws -> [AssignmentPage.Row] {
-            try await Grades.views(submissions, assignment: assignment, staff: staff, on: req.db).map { dto in
-                .init(id: dto.id, who: dto.userName ?? "", attempt: dto.attempt,
+            try await Grades.views(submissions, assignment: assignment, staff: staff, now: req.now, on: req.db).map { dto in
+                .init(link: SitePath.submission(.id(dto.id)).url, who: dto.userName ?? "", attempt: dto.attempt,
                       submittedAt: PageFormat.when(dto.submittedAt) ?? "", status: dto.status, score: score(dto), testRun: dto.isTestRun)
             }
         }
@@ -45,7 +45,8 @@ enum AssignmentPageController {
         }
         let view = AssignmentPage(
             title: assignment.title, page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
-            assignment: try AssignmentDTO(assignment, staff: staff), instructionsHTML: Markdown.html(assignment.instructions),
+            courseLink: SitePath.course(.id(try course.requireID())).url,
+            assignment: try AssignmentDTO(assignment, staff: staff), links: AssignmentLinks(id), instructionsHTML: Markdown.html(assignment.instructions),
             due: PageFormat.when(assignment.dueAt), staff: staff, canManage: Policy.allows(user, .manageCourse(access)),
             mine: try await rows(mine), everyone: everyone, progress: progress)
         return try await req.view.render("assignment", view)
@@ -80,7 +81,7 @@ enum AssignmentPageController {
             guard let zip = try MultipartForm(req)?.all(named: "autograder").first, !zip.data.isEmpty else {
                 throw InputRejection("Choose the autograder zip to upload.")
             }
-            try await Assignments.setAutograder(assignment, zip: zip.data, on: req.db)
+            try await Assignments.setAutograder(assignment, zip: zip.data, at: req.now, on: req.db)
             return "Uploaded autograder version \(assignment.autograderVersion); its setup.sh runs now (reload to see how it went)."
         }
     }
@@ -140,10 +141,12 @@ enum AssignmentPageController {
     static func renderSubmission(_ req: Request, _ submission: Submission, _ assignment: Assignment, _ course: Course, _ user: User,
                                  _ access: CourseAccess, page: PageContext? = nil) async throws -> View {
         let staff = Policy.allows(user, .grade(access))
-        let dto = try await Grades.load(submission, assignment: assignment, staff: staff, on: req.db)
+        let dto = try await Grades.load(submission, assignment: assignment, staff: staff, now: req.now, on: req.db)
         return try await req.view.render("submission", SubmissionPage(
             title: "\(assignment.title): attempt \(submission.attempt)", page: page ?? PageContext(req),
-            assignment: try AssignmentDTO(assignment, staff: staff), submission: dto, staff: staff, finished: submission.isFinished,
+            assignment: try AssignmentDTO(assignment, staff: staff), assignmentLink: SitePath.assignment(.id(dto.assignmentID)).url, submission: dto,
+            files: SitePath.submissionFiles(.id(dto.id)).url, adjust: SitePath.adjustments(.id(dto.id)).url, regrade: SitePath.regradeSubmission(.id(dto.id)).url,
+            staff: staff, finished: submission.isFinished,
             scoreText: score(dto)))
     }
 
@@ -173,26 +176,19 @@ enum AssignmentPageController {
 
     // MARK: Gradebook
 
-    struct MyGradesPage: Encodable {
-        struct Row: Encodable { var assignmentID: UUID; var title: String; var due: String; var attempts: Int; var score: String; var note: String }
-        var title: String
-        var page: PageContext
-        var course: CourseDTO
-        var rows: [Row]
-    }
-
     /// A person's own grades in the course (what students see; staff see their own test runs' course too).
     @Sendable static func myGrades(req: Request) async throws -> View {
         let (course, user, access) = try await req.course(for: Policy.Action.viewCourse)
-        let grades = try await Grades.mine(in: course, user: user, on: req.db)
+        let grades = try await Grades.mine(in: course, user: user, now: req.now, on: req.db)
         return try await req.view.render("grades", MyGradesPage(
             title: "\(course.code): my grades", page: PageContext(req), course: try CourseDTO(course, access: access),
+            courseLink: SitePath.course(.id(try course.requireID())).url,
             rows: grades.map { grade in
                 var notes: [String] = []
                 if grade.waiting > 0 { notes.append("\(grade.waiting) waiting to be graded") }
                 if grade.hiddenAttempts > 0 { notes.append("\(grade.hiddenAttempts) score(s) not visible yet") }
                 let score = grade.score.map { Gradebook.number($0) + (grade.pointsPossible.map { " / " + Gradebook.number($0) } ?? "") } ?? "—"
-                return .init(assignmentID: grade.assignmentID, title: grade.title, due: PageFormat.when(grade.dueAt) ?? "no due date", attempts: grade.attempts,
+                return .init(link: SitePath.assignment(.id(grade.assignmentID)).url, title: grade.title, due: PageFormat.when(grade.dueAt) ?? "no due date", attempts: grade.attempts,
                              score: score, note: notes.joined(separator: "; "))
             }))
     }
@@ -201,7 +197,8 @@ enum AssignmentPageController {
         let (course, _, access) = try await req.course(for: Policy.Action.grade)
         let data = try await GradebookData.load(course, on: req.db)
         return try await req.view.render("gradebook", GradebookPage(
-            title: "\(course.code) gradebook", page: PageContext(req), course: try CourseDTO(course, access: access), columns: data.columns,
+            title: "\(course.code) gradebook", page: PageContext(req), course: try CourseDTO(course, access: access), links: CourseLinks(try course.requireID()),
+            columns: data.columns.map { .init(link: SitePath.assignment(.id($0.assignmentID)).url, title: $0.title, pointsPossible: $0.pointsPossible) },
             rows: data.rows.map { row in .init(name: row.name, email: row.email, cells: row.scores.map { $0.map(Gradebook.number) ?? "" }) }))
     }
 }

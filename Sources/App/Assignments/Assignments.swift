@@ -35,6 +35,21 @@ struct AssignmentInput: CheckedInput, Content {
     init() {}
 }
 
+extension AssignmentInput: APIInput {
+    static var schema: JSONSchema {
+        // ISO 8601, or YYYY-MM-DD, or YYYY-MM-DDTHH:MM (UTC); empty clears it (`Assignments.dateTime`).
+        let time = JSONSchema.anyOf([.string(format: "date-time"), .string(pattern: "^ *$|^ *[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2})? *$")])
+        func range(_ limits: ClosedRange<Int>) -> JSONSchema { .integer(minimum: limits.lowerBound, maximum: limits.upperBound) }
+        return .object([
+            "title": .text(), "instructions": .string(maxLength: Assignments.maxInstructions), "kind": .choice(AutograderKind.self),
+            "releaseAt": time, "dueAt": time,
+            "latePolicy": .string(pattern: "^ *$|^ *(none|hard|penalty:([1-9][0-9]?|100)) *$"), "maxSubmissions": range(0...1000), "requiredFiles": .string(),
+            "timeLimitSeconds": range(Assignments.timeLimits), "memoryMB": range(Assignments.memoryLimits), "setupDiskMB": range(Assignments.setupDiskLimits),
+            "counted": .choice(CountedAttempt.self), "pointsPossible": .number(minimum: 0, maximum: 100_000), "classroomTests": .string(),
+        ], required: ["title", "kind"])
+    }
+}
+
 enum Assignments {
     static let maxInstructions = 100_000
     static let timeLimits = 1...1800
@@ -136,7 +151,7 @@ enum Assignments {
 
     /// Stores a new Gradescope autograder zip (checked whole: the format, links, escapes, bombs), bumps the version
     /// and enqueues its set-up, all in one transaction.
-    static func setAutograder(_ assignment: Assignment, zip: Data, on db: any Database) async throws {
+    static func setAutograder(_ assignment: Assignment, zip: Data, at now: Date, on db: any Database) async throws {
         guard assignment.kind == .gradescope else { throw InputRejection("This assignment uses Classroom tests; it takes no autograder zip.") }
         let files: [String: Data]
         do {
@@ -151,7 +166,7 @@ enum Assignments {
             assignment.setupStatus = .pending
             assignment.setupLog = nil
             try await assignment.save(on: tx)
-            try await GradingJobs.enqueueSetup(of: assignment, on: tx)
+            try await GradingJobs.enqueueSetup(of: assignment, at: now, on: tx)
         }
     }
 

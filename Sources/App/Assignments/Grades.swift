@@ -80,7 +80,7 @@ extension SubmissionDTO: APIBody {
 enum Grades {
     /// What `viewer` may see of one submission.
     static func view(_ submission: Submission, assignment: Assignment, owner: User?, staff: Bool, adjustments: [(GradeAdjustment, String)],
-                     files: [SubmissionDTO.FileDTO], now: Date = Date()) throws -> SubmissionDTO {
+                     files: [SubmissionDTO.FileDTO], now: Date) throws -> SubmissionDTO {
         let viewer = Viewer(isStaff: staff, now: now, dueDate: assignment.dueAt, gradesPublished: assignment.gradesPublished)
         var tests: [SubmissionDTO.TestDTO] = [], hidden = 0, output: String?, score: Double?, maximum = submission.maxScore
         if let text = submission.results, case .success(let results) = GradescopeResults.parse(Data(text.utf8)) {
@@ -112,25 +112,25 @@ enum Grades {
     }
 
     /// Loads what `view` needs for one submission (three queries).
-    static func load(_ submission: Submission, assignment: Assignment, staff: Bool, on db: any Database) async throws -> SubmissionDTO {
+    static func load(_ submission: Submission, assignment: Assignment, staff: Bool, now: Date, on db: any Database) async throws -> SubmissionDTO {
         let id = try submission.requireID()
         let adjustments = try await GradeAdjustment.query(on: db).filter(\.$submission.$id == id).sort(\.$createdAt).with(\.$author).all()
         let files = try await SubmissionFile.query(on: db).filter(\.$submission.$id == id).sort(\.$path).all()
         let owner = try await User.find(submission.$user.id, on: db)
         return try view(submission, assignment: assignment, owner: owner, staff: staff, adjustments: adjustments.map { ($0, $0.author.displayName) },
-                        files: files.map { .init(path: $0.path, size: $0.contents.count) })
+                        files: files.map { .init(path: $0.path, size: $0.contents.count) }, now: now)
     }
 
     /// Views of a page of submissions (owners loaded with them or not) with their adjustments: one query whatever its size.
     static func views(_ submissions: [Submission], assignment: Assignment?, assignments: [UUID: Assignment] = [:], staff: Bool,
-                      on db: any Database) async throws -> [SubmissionDTO] {
+                      now: Date, on db: any Database) async throws -> [SubmissionDTO] {
         let ids = submissions.compactMap(\.id)
         let adjustments = ids.isEmpty ? [] : try await GradeAdjustment.query(on: db).filter(\.$submission.$id ~~ ids).with(\.$author).sort(\.$createdAt).all()
         let bySubmission = Dictionary(grouping: adjustments, by: { $0.$submission.id })
         return try submissions.map { submission in
             guard let assignment = assignment ?? assignments[submission.$assignment.id] else { throw Abort(.internalServerError) }
             return try view(submission, assignment: assignment, owner: submission.$user.value, staff: staff,
-                     adjustments: (bySubmission[submission.id!] ?? []).map { ($0, $0.author.displayName) }, files: [])
+                     adjustments: (bySubmission[submission.id!] ?? []).map { ($0, $0.author.displayName) }, files: [], now: now)
         }
     }
 
@@ -151,16 +151,16 @@ enum Grades {
     }
 
     /// Four queries whatever the number of assignments and attempts.
-    static func mine(in course: Course, user: User, on db: any Database) async throws -> [MyGrade] {
+    static func mine(in course: Course, user: User, now: Date, on db: any Database) async throws -> [MyGrade] {
         let assignments = try await Assignment.query(on: db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt).all()
-            .filter(\.isReleased)
+            .filter { $0.isReleased(at: now) }
         let ids = assignments.compactMap(\.id)
         let submissions = ids.isEmpty ? [] : try await Submission.query(on: db).filter(\.$assignment.$id ~~ ids)
             .filter(\.$user.$id == user.requireID()).sort(\.$attempt).all()
         let byAssignment = Dictionary(grouping: submissions, by: { $0.$assignment.id })
         var views: [UUID: [SubmissionDTO]] = [:]
         let allViews = try await Grades.views(submissions, assignment: nil, assignments: Dictionary(uniqueKeysWithValues: assignments.map { ($0.id!, $0) }),
-                                              staff: false, on: db)
+                                              staff: false, now: now, on: db)
         for view in allViews { views[view.assignmentID, default: []].append(view) }
         return assignments.map { assignment in
             let mine = views[assignment.id!] ?? []
@@ -192,7 +192,7 @@ enum Grades {
                 submission.runs = run
                 submission.status = .queued
                 submission.holdID = hold?.id
-                submission.jobID = try await GradingJobs.enqueueGrade(id, run: run, on: tx).id
+                submission.jobID = try await GradingJobs.enqueueGrade(id, run: run, at: app.clock.now(), on: tx).id
                 try await submission.save(on: tx)
             }
         } catch {
@@ -237,11 +237,13 @@ enum Grades {
 
     // MARK: Adjustments
 
-    struct AdjustmentInput: CheckedInput, Content {
+    struct AdjustmentInput: APIInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case points, comment }
         typealias Fields = CodingKeys
         var points: Double?
         var comment: String?
+        static let schema = JSONSchema.object(["points": .number(minimum: -10_000, maximum: 10_000), "comment": .text(max: 2000)],
+                                              required: ["points", "comment"])
     }
 
     /// Adds an adjustment (never edits one): the list is the audit trail of who changed the score, when and why.

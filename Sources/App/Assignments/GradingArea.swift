@@ -21,40 +21,30 @@ enum GradingArea: PlatformArea {
 
     static func api(_ api: APIRoutes) {
         let uploads = HTTPBodyStreamStrategy.collect(maxSize: Submissions.maxUploadBody)
-        // ISO 8601, or YYYY-MM-DD, or YYYY-MM-DDTHH:MM (UTC); empty clears it (`Assignments.dateTime`).
-        let time = JSONSchema.anyOf([.string(format: "date-time"), .string(pattern: "^ *$|^ *[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2})? *$")])
-        func range(_ limits: ClosedRange<Int>) -> JSONSchema { .integer(minimum: limits.lowerBound, maximum: limits.upperBound) }
-        let assignmentInput = JSONSchema.object([
-            "title": .text(), "instructions": .string(maxLength: Assignments.maxInstructions), "kind": .choice(AutograderKind.self),
-            "releaseAt": time, "dueAt": time,
-            "latePolicy": .string(pattern: "^ *$|^ *(none|hard|penalty:([1-9][0-9]?|100)) *$"), "maxSubmissions": range(0...1000), "requiredFiles": .string(),
-            "timeLimitSeconds": range(Assignments.timeLimits), "memoryMB": range(Assignments.memoryLimits), "setupDiskMB": range(Assignments.setupDiskLimits),
-            "counted": .choice(CountedAttempt.self), "pointsPossible": .number(minimum: 0, maximum: 100_000), "classroomTests": .string(),
-        ], required: [])
 
         api.on(.GET, "courses/:courseID/assignments", id: "listAssignments", summary: "The course's assignments (students: released ones).",
                tag: "grading", response: .list(AssignmentDTO.self), errors: [404: "No such course, or not yours to see."], use: AssignmentController.list)
         api.on(.POST, "courses/:courseID/assignments", id: "createAssignment",
                summary: "Create an assignment (instructors). kind gradescope takes its zip at PUT …/autograder; kind classroom needs classroomTests (autograding.json's text). Times are ISO 8601 or YYYY-MM-DDTHH:MM (UTC); latePolicy is none, hard or penalty:N.",
-               tag: "grading", request: assignmentInput.requiring(["title", "kind"]), response: .one(AssignmentDTO.self), status: 201,
+               tag: "grading", request: .input(AssignmentInput.self), response: .one(AssignmentDTO.self), status: 201,
                errors: [404: "No such course, or not yours to manage.", 422: APIRoutes.invalid], use: AssignmentController.create)
         api.on(.GET, "assignments/:assignmentID", id: "getAssignment", summary: "One assignment (the set-up log and tests for staff only).", tag: "grading",
                response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to see."], use: AssignmentController.show)
         api.on(.PATCH, "assignments/:assignmentID", id: "changeAssignment", summary: "Change the fields given (instructors).", tag: "grading",
-               request: assignmentInput, response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to manage.", 422: APIRoutes.invalid],
+               request: .input(AssignmentInput.self, required: []), response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to manage.", 422: APIRoutes.invalid],
                use: AssignmentController.update)
         api.on(.PUT, "assignments/:assignmentID/autograder", id: "uploadAutograder",
                summary: "Upload a Gradescope autograder zip (body application/zip, at most 50 MB; setup.sh and run_autograder at its root). Its setup.sh then runs once, with network; setupStatus and setupLog say how it went.",
-               tag: "grading", request: .string(format: "binary"), requestType: "application/zip", response: .one(AssignmentDTO.self),
+               tag: "grading", request: .body(.string(format: "binary"), as: "application/zip"), response: .one(AssignmentDTO.self),
                errors: [404: "No such assignment, or not yours to manage.", 413: "The zip is over 50 MB.", 422: "The zip was refused; the message says why."],
                body: .collect(maxSize: "51mb"), use: AssignmentController.uploadAutograder)
         api.on(.POST, "assignments/:assignmentID/publish", id: "publishGrades",
                summary: "Publish (or withdraw) grades: results marked after_published become visible to students.", tag: "grading",
-               request: .object(["published": .boolean], required: ["published"]), response: .one(AssignmentDTO.self),
+               request: .input(AssignmentController.PublishInput.self), response: .one(AssignmentDTO.self),
                errors: [404: "No such assignment, or not yours to manage."], use: AssignmentController.publish)
         api.on(.POST, "assignments/:assignmentID/submissions", id: "submit",
                summary: "Hand in (multipart/form-data): files in a field named files (one or more, or one .zip; 10 MB). Credits for the run are reserved first. Course staff hand in test runs, charged to the course.",
-               tag: "grading", request: .object(["files": .array(.string(format: "binary"))], required: ["files"]), requestType: "multipart/form-data",
+               tag: "grading", request: .body(.object(["files": .array(.string(format: "binary"))], required: ["files"]), as: "multipart/form-data"),
                response: .one(SubmissionDTO.self), status: 201,
                errors: [404: "No such assignment, or not yours.", 409: "Refused: deadline, maximum reached, autograder not ready, or not enough credits (the message says who can raise them).",
                         413: "Over 12 MB.", 415: "Not multipart/form-data.", 422: "The files were refused (missing required files, a bad zip); the message says why."],
@@ -80,7 +70,7 @@ enum GradingArea: PlatformArea {
                use: AssignmentController.regrade)
         api.on(.POST, "submissions/:submissionID/adjustments", id: "adjustScore",
                summary: "Add points (or take them away) with a comment (staff). Adjustments are kept apart from the autograder's score and never edited.",
-               tag: "grading", request: .object(["points": .number(minimum: -10_000, maximum: 10_000), "comment": .text(max: 2000)], required: ["points", "comment"]),
+               tag: "grading", request: .input(Grades.AdjustmentInput.self),
                response: .one(SubmissionDTO.self), status: 201, errors: [404: "No such submission, or not yours to grade.", 422: APIRoutes.invalid], use: AssignmentController.adjust)
         api.on(.GET, "courses/:courseID/gradebook", id: "getGradebook",
                summary: "Students × assignments: the counted attempt (latest or best) after adjustments and late penalties (staff).", tag: "grading",

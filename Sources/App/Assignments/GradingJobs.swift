@@ -18,13 +18,13 @@ enum GradingJobs {
     struct GradePayload: Codable { var submission: UUID; var run: Int }
     struct SetupPayload: Codable { var assignment: UUID; var version: Int }
 
-    static func enqueueGrade(_ submissionID: UUID, run: Int, on db: any Database) async throws -> QueuedJob {
-        try await JobQueue.enqueue(grade, payload: try JobQueue.encode(GradePayload(submission: submissionID, run: run)), maxAttempts: 3, on: db)
+    static func enqueueGrade(_ submissionID: UUID, run: Int, at now: Date, on db: any Database) async throws -> QueuedJob {
+        try await JobQueue.enqueue(grade, payload: try JobQueue.encode(GradePayload(submission: submissionID, run: run)), maxAttempts: 3, at: now, on: db)
     }
 
-    static func enqueueSetup(of assignment: Assignment, on db: any Database) async throws {
+    static func enqueueSetup(of assignment: Assignment, at now: Date, on db: any Database) async throws {
         let payload = SetupPayload(assignment: try assignment.requireID(), version: assignment.autograderVersion)
-        try await JobQueue.enqueue(setup, payload: try JobQueue.encode(payload), maxAttempts: 2, on: db)
+        try await JobQueue.enqueue(setup, payload: try JobQueue.encode(payload), maxAttempts: 2, at: now, on: db)
     }
 }
 

@@ -23,7 +23,7 @@ enum Submissions {
         let isStaff = Policy.allows(user, .grade(access))
         let userID = try user.requireID(), assignmentID = try assignment.requireID()
         if !isStaff {
-            guard assignment.isReleased else { throw Abort(.notFound) }
+            guard assignment.isReleased(at: now) else { throw Abort(.notFound) }
             guard assignment.latePolicy.accepts(submittedAt: now, due: assignment.dueAt) else {
                 throw Refusal("The deadline for “\(assignment.title)” has passed and it takes no late work.")
             }
@@ -64,7 +64,7 @@ enum Submissions {
         submission.holdID = hold?.id
         do {
             try await app.writeTransaction(on: db) { tx in
-                submission.jobID = try await GradingJobs.enqueueGrade(submissionID, run: 1, on: tx).id
+                submission.jobID = try await GradingJobs.enqueueGrade(submissionID, run: 1, at: now, on: tx).id
                 try await insert(submission, on: tx)
                 try await SubmissionFile.insert(files, of: submissionID, on: tx)
             }

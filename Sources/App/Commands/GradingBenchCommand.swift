@@ -159,7 +159,7 @@ struct GradingBenchCommand: AsyncParsableCommand {
         input.title = "bench \(UUID().uuidString.prefix(8))"
         input.kind = "gradescope"
         let created = try await Assignments.create(in: course, input, by: instructor, on: app.db)
-        try await Assignments.setAutograder(created, zip: try SafeArchive.make(Self.autograder.mapValues { Data($0.utf8) }), on: app.db)
+        try await Assignments.setAutograder(created, zip: try SafeArchive.make(Self.autograder.mapValues { Data($0.utf8) }), at: app.clock.now(), on: app.db)
         let workers = JobWorkers(count: workerCount, lease: 60, poll: .milliseconds(20))
         workers.start(app)
         defer { Task { await workers.stop() } }

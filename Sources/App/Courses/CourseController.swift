@@ -153,11 +153,12 @@ enum CourseController {
         let canGrade = Policy.allows(user, .grade(access))
         let assignments = try await Assignment.query(on: req.db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt)
             .field(\.$id).field(\.$title).field(\.$kind).field(\.$dueAt).field(\.$releaseAt).field(\.$setupStatus).all()
-            .filter { canGrade || $0.isReleased }
-            .map { AssignmentLink(id: $0.id!, title: $0.title, kind: $0.kind.rawValue, due: PageFormat.when($0.dueAt),
-                                  released: $0.isReleased, setupStatus: $0.setupStatus.rawValue) }
+            .filter { canGrade || $0.isReleased(at: req.now) }
+            .map { AssignmentLink(link: SitePath.assignment(.id($0.id!)).url, title: $0.title, kind: $0.kind.rawValue, due: PageFormat.when($0.dueAt),
+                                  released: $0.isReleased(at: req.now), setupStatus: $0.setupStatus.rawValue) }
         let view = CoursePage(title: "\(course.code) \(course.title)", page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
-                              roster: roster, canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form,
+                              links: CourseLinks(try course.requireID()),
+                              roster: try roster.map { entries in try entries.map { CoursePage.Member($0, course: try course.requireID()) } }, canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form,
                               assignments: assignments, canGrade: canGrade)
         return try await req.view.render("course", view)
     }

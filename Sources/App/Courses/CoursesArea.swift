@@ -12,8 +12,6 @@ enum CoursesArea: PlatformArea {
     }
 
     static func api(_ api: APIRoutes) {
-        let member = JSONSchema.object(["email": .string(format: "email"), "role": .choice(CourseRole.self), "name": .text()], required: ["email", "role"])
-        let date = JSONSchema.string(format: "date")
         api.on(.GET, "courses/:courseID", id: "getCourse", summary: "A course you have a role in (or manage).", tag: "courses",
                response: .one(CourseDTO.self), errors: [404: "No such course, or not yours to see."], use: CourseController.show)
         api.on(.GET, "courses/:courseID/roster", id: "getRoster", summary: "Who is in the course (staff only); ?page=&per= (at most 500).",
@@ -22,20 +20,20 @@ enum CoursesArea: PlatformArea {
                errors: [404: "No such course, or its roster is not yours to see."], use: CourseController.roster)
         api.on(.POST, "courses/:courseID/roster", id: "importRoster",
                summary: "Import a roster CSV (body text/csv: email,name,role). All or nothing: any bad row rejects the file.", tag: "courses",
-               request: .string(), requestType: "text/csv",
+               request: .body(.string(), as: "text/csv"),
                response: .one(RosterImportSummary.self),
                errors: [404: "No such course, or not yours to manage.", 413: "The file is over 1 MB.",
                         422: "The file has problems; error.problems lists each with its line."], use: CourseController.importCSV)
         api.on(.GET, "courses", id: "listMyCourses", summary: "The courses you have a role in, by code, with your role in each; ?page=&per=.",
                tag: "courses", response: .page(CourseDTO.self), errors: [401: "No valid bearer token."], use: CourseController.mine)
         api.on(.PATCH, "courses/:courseID", id: "changeCourse", summary: "Change the fields given (instructors, managers, administrators).",
-               tag: "courses", request: .object(["code": .text(max: 40), "title": .text(), "term": .text(max: 60), "startsOn": date, "endsOn": date], required: []),
+               tag: "courses", request: .input(CourseInput.self, required: []),
                response: .one(CourseDTO.self),
                errors: [404: "No such course, or not yours to manage.", 409: "The programme has that code in that term already.", 422: APIRoutes.invalid],
                use: CourseController.update)
         api.on(.PUT, "courses/:courseID/members", id: "setCourseMember",
                summary: "Add one person with a role (instructor, ta, student) or change it; a new email with a name creates them with an invitation.",
-               tag: "courses", request: member,
+               tag: "courses", request: .input(MembershipInput.self, schema: MembershipInput.schema(roles: CourseRole.self)),
                response: .one(CourseMemberDTO.self),
                errors: [404: "No such course, or not yours to manage.", 409: "A new email needs a name.", 422: APIRoutes.invalid],
                use: CourseController.setMember)

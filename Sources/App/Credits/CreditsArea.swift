@@ -17,29 +17,24 @@ enum CreditsArea: PlatformArea {
     }
 
     static func api(_ api: APIRoutes) {
-        let member = JSONSchema.object(["email": .string(format: "email"), "role": .string(), "name": .string()], required: ["email", "role"])
         let refused = "The ledger refused (not enough credits at the level named, expired, or already closed); nothing moved."
-        let key = JSONSchema.string(minLength: 1, maxLength: 200)
-        let amount = JSONSchema.object(["amount": .creditsInput], required: ["amount"])
-        let move = JSONSchema.object(["courseID": .string(format: "uuid"), "projectID": .string(format: "uuid"), "amount": .positiveCreditsInput,
-                                      "expiresOn": .string(format: "date"), "memo": .string(), "idempotencyKey": key], required: ["amount"])
 
         api.on(.GET, "programmes/:programmeID/credits", id: "getProgrammeCredits",
                summary: "The pool and every allocation with free, held and spent credits (members' use rolled up; no names).", tag: "credits",
                response: .one(ProgrammeCreditsDTO.self), errors: [404: "No such programme, or not yours to see."], use: CreditsController.programme)
         api.on(.POST, "programmes/:programmeID/credits/grants", id: "grantCredits",
                summary: "Record the partner's grant into the programme pool (managers). Amounts are credits: 12 or \"12.5\".", tag: "credits",
-               request: .object(["amount": .positiveCreditsInput, "memo": .string(), "idempotencyKey": key], required: ["amount"]),
+               request: .input(GrantInput.self),
                response: .one(ProgrammeCreditsDTO.self), status: 201,
                errors: [404: "No such programme, or not yours to manage.", 409: "The idempotency key was used with other values.", 422: APIRoutes.invalid],
                use: CreditsController.grant)
         api.on(.POST, "programmes/:programmeID/credits/allocations", id: "allocateCredits",
                summary: "Move credits from the pool to a course's or project's allocation, optionally until a date (managers).", tag: "credits",
-               request: move, response: .one(ProgrammeCreditsDTO.self), status: 201,
+               request: .input(AllocationInput.self), response: .one(ProgrammeCreditsDTO.self), status: 201,
                errors: [404: "No such programme, or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.allocate)
         api.on(.POST, "programmes/:programmeID/credits/returns", id: "returnCredits",
                summary: "Move credits from a course's or project's allocation back to the pool (managers).", tag: "credits",
-               request: move, response: .one(ProgrammeCreditsDTO.self), status: 201,
+               request: .input(AllocationInput.self), response: .one(ProgrammeCreditsDTO.self), status: 201,
                errors: [404: "No such programme, or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.giveBack)
         for (kind, parameter, handler, setDefault, setOne) in [
             ("course", "courseID", CreditsController.course, CreditsController.setCourseDefault, CreditsController.setCourseAllowance),
@@ -51,11 +46,11 @@ enum CreditsArea: PlatformArea {
                    response: .one(PlaceCreditsDTO.self), errors: [404: "No such \(kind), or not yours to see."], use: handler)
             api.on(.PUT, "\(kind)s/:\(parameter)/credits/default-allowance", id: "set\(capital)DefaultAllowance",
                    summary: "What each member's allowance starts with; allowances below it are raised to it at once.", tag: "credits",
-                   request: amount, response: .one(PlaceCreditsDTO.self),
+                   request: .input(AmountInput.self), response: .one(PlaceCreditsDTO.self),
                    errors: [404: "No such \(kind), or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: setDefault)
             api.on(.PUT, "\(kind)s/:\(parameter)/credits/allowances/:userID", id: "set\(capital)Allowance",
                    summary: "Set one member's allowance (in all: free + held + spent).", tag: "credits",
-                   request: amount, response: .one(MemberCreditsDTO.self),
+                   request: .input(AmountInput.self), response: .one(MemberCreditsDTO.self),
                    errors: [404: "No such \(kind) or member, or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: setOne)
         }
         api.on(.GET, "me/credits", id: "getMyCredits", summary: "Your allowances in every course and project, with what is left.", tag: "credits",
@@ -64,14 +59,12 @@ enum CreditsArea: PlatformArea {
         api.on(.POST, "credits/holds", id: "reserveCredits",
                summary: "Hold credits before a use: from your allowance in the course or project, or (staff) from its allocation. The same idempotencyKey holds once.",
                tag: "credits",
-               request: .object(["courseID": .string(format: "uuid"), "projectID": .string(format: "uuid"), "amount": .positiveCreditsInput, "reason": .string(),
-                                 "idempotencyKey": key, "fromAllocation": .boolean, "lifetimeSeconds": .integer()],
-                                required: ["amount", "reason", "idempotencyKey"]),
+               request: .input(CreditsController.HoldInput.self),
                response: .one(HoldDTO.self), status: 201,
                errors: [404: "No such course or project, or not one you may spend in.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.reserve)
         api.on(.POST, "credits/holds/:holdID/settle", id: "settleHold",
                summary: "Spend the actual amount (at most the hold), or the usage per meter priced at the list in force when the hold was made; the rest is freed.",
-               tag: "credits", request: .object(["amount": .creditsInput, "usage": .object([:], required: [])], required: []), response: .one(HoldDTO.self),
+               tag: "credits", request: .input(CreditsController.SettleInput.self), response: .one(HoldDTO.self),
                errors: [404: "No such hold of yours.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.settle)
         api.on(.POST, "credits/holds/:holdID/void", id: "voidHold", summary: "Free the whole hold.", tag: "credits", response: .one(HoldDTO.self),
                errors: [404: "No such hold of yours.", 409: refused], use: CreditsController.void)
@@ -88,7 +81,7 @@ enum CreditsArea: PlatformArea {
         api.on(.GET, "credits/prices", id: "listPrices", summary: "The price list: every version of every meter's price.", tag: "credits",
                response: .list(CreditsController.PriceDTO.self), use: CreditsController.prices)
         api.on(.POST, "credits/prices", id: "setPrice", summary: "Add a price version taking effect at a time (administrators).", tag: "credits",
-               request: .object(["meter": .string(pattern: "^ *(sandbox_cpu_second|sandbox_wall_second|lab_hour|model_(input|output)_tokens:.*[^: ]) *$"), "price": .creditsInput, "effectiveFrom": .string(format: "date")], required: ["meter", "price", "effectiveFrom"]),
+               request: .input(CreditsController.PriceInput.self),
                response: .one(CreditsController.PriceDTO.self), status: 201,
                errors: [404: "Only administrators set prices.", 409: "The meter has a price from that time already.", 422: APIRoutes.invalid],
                use: CreditsController.setPrice)

@@ -283,3 +283,22 @@ extension CreditsController.PriceDTO: APIBody {
                                           required: ["meter", "price", "per", "effectiveFrom"])
     static let samples = [Self(meter: "sandbox_cpu_second", price: Credits(micro: 1_000), per: "CPU second", effectiveFrom: Sample.date)]
 }
+
+extension CreditsController.HoldInput: APIInput {
+    static let schema = JSONSchema.object([
+        "courseID": .string(format: "uuid"), "projectID": .string(format: "uuid"), "amount": .positiveCreditsInput, "reason": .string(),
+        "idempotencyKey": .idempotencyKey, "fromAllocation": .boolean, "lifetimeSeconds": .integer(),
+    ], required: ["amount", "reason", "idempotencyKey"])
+}
+
+extension CreditsController.PriceInput: APIInput {
+    static let schema = JSONSchema.object([
+        "meter": .string(pattern: "^ *(sandbox_cpu_second|sandbox_wall_second|lab_hour|model_(input|output)_tokens:.*[^: ]) *$"), "price": .creditsInput,
+        "effectiveFrom": .string(format: "date"),
+    ], required: ["meter", "price", "effectiveFrom"])
+}
+
+extension CreditsController.SettleInput: APIInput {
+    /// Either the amount, or the usage per meter.
+    static let schema = JSONSchema.object(["amount": .creditsInput, "usage": .object([:], required: [])], required: [])
+}

@@ -65,7 +65,9 @@ enum CreditsPageController {
             + (try projects.map { row("project", try $0.requireID(), $0.title) })
         let points = try await BurnDownChart.points(programmeID: id, on: req.db)
         return try await req.view.render("credits-programme", ProgrammeCreditsPage(
-            title: "Credits · \(programme.name)", page: page, programmeID: id, programmeName: programme.name, granted: credits.granted,
+            title: "Credits · \(programme.name)", page: page, programmeID: id, programmeLink: SitePath.programme(.id(id)).url,
+            allocate: SitePath.programmeAllocations(.id(id)).url, grant: SitePath.programmeGrants(.id(id)).url,
+            statementCSV: "/api/v1/programmes/\(id)/credits/statement.csv", programmeName: programme.name, granted: credits.granted,
             pool: credits.pool, rows: rows, chart: BurnDownChart.svg(points, title: "Credits remaining in \(programme.name), by day"),
             points: points, canManage: canManage))
     }
@@ -128,6 +130,14 @@ enum CreditsPageController {
         }
     }
 
+    /// The place's two allowance forms: the default for everyone, and one member's.
+    private static func forms(_ place: LedgerPlace) -> (defaultAllowance: SitePath, allowances: SitePath) {
+        switch place {
+        case .course(let course): (.courseDefaultAllowance(.id(course.id!)), .courseAllowances(.id(course.id!)))
+        case .project(let project): (.projectDefaultAllowance(.id(project.id!)), .projectAllowances(.id(project.id!)))
+        }
+    }
+
     private static func renderPlace(_ req: Request, _ place: LedgerPlace, canManage: Bool, _ page: PageContext) async throws -> View {
         let credits = try await CreditsViews.place(place, allocation: try await req.ledger.allocation(of: place), on: req.db)
         let name: String
@@ -136,7 +146,7 @@ enum CreditsPageController {
         case .project(let project): name = project.title
         }
         return try await req.view.render("credits-place", PlaceCreditsPage(
-            title: "Credits · \(name)", page: page, path: path(place).url, name: name, credits: credits,
+            title: "Credits · \(name)", page: page, defaultAllowance: forms(place).defaultAllowance.url, allowances: forms(place).allowances.url, name: name, credits: credits,
             nearCap: credits.members.filter { ($0.balance?.usedPercent ?? 0) >= 80 }, canManage: canManage))
     }
 

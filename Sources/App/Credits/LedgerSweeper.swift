@@ -18,7 +18,7 @@ final class LedgerSweeper: LifecycleHandler, Sendable {
                 while !Task.isCancelled {
                     do {
                         let swept = try await application.ledger.expire()
-                        try await LedgerAlerts.scan(on: application.db)
+                        try await LedgerAlerts.scan(on: application.db, now: application.clock.now())
                         if swept.holds + swept.accounts > 0 {
                             application.logger.info("Ledger expiry: voided \(swept.holds) hold(s), returned \(swept.accounts) expired account(s) to their parents")
                         }

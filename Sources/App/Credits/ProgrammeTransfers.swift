@@ -12,6 +12,11 @@ struct GrantInput: CheckedInput, Content {
     var idempotencyKey: String?
 }
 
+extension GrantInput: APIInput {
+    /// Amounts are credits: 12 or "12.5".
+    static let schema = JSONSchema.object(["amount": .positiveCreditsInput, "memo": .string(), "idempotencyKey": .idempotencyKey], required: ["amount"])
+}
+
 struct AllocationInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case courseID, projectID, amount, expiresOn, memo, idempotencyKey }
     typealias Fields = CodingKeys
@@ -23,11 +28,20 @@ struct AllocationInput: CheckedInput, Content {
     var idempotencyKey: String?
 }
 
+extension AllocationInput: APIInput {
+    static let schema = JSONSchema.object(["courseID": .string(format: "uuid"), "projectID": .string(format: "uuid"), "amount": .positiveCreditsInput,
+                                           "expiresOn": .string(format: "date"), "memo": .string(), "idempotencyKey": .idempotencyKey], required: ["amount"])
+}
+
 /// One amount: an allowance, or the default allowance of a course or project.
 struct AmountInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case amount }
     typealias Fields = CodingKeys
     var amount: Credits
+}
+
+extension AmountInput: APIInput {
+    static let schema = JSONSchema.object(["amount": .creditsInput], required: ["amount"])
 }
 
 enum ProgrammeTransfers {

@@ -71,7 +71,7 @@ extension DemoData {
         gradescope.requiredFiles = "calc.py"
         gradescope.counted = "best"
         let lab2 = try await Assignments.create(in: course, gradescope, by: instructor, on: db)
-        try await Assignments.setAutograder(lab2, zip: try zip(gradescopeFiles), on: db)
+        try await Assignments.setAutograder(lab2, zip: try zip(gradescopeFiles), at: Date(), on: db)
         created += 2
 
         let hello = "print('Hello, world')\n", add = "a, b = map(int, input().split())\nprint(a + b)\n"
@@ -94,7 +94,7 @@ extension DemoData {
                 (submission.cpuMs, submission.wallMs, submission.charged, submission.runs) = (0, 0, 0, 1)
                 try await submission.create(on: tx)
                 for (path, text) in files { try await SubmissionFile(submissionID: submission.id!, path: path, contents: Data(text.utf8)).create(on: tx) }
-                submission.jobID = try await GradingJobs.enqueueGrade(submission.id!, run: 1, on: tx).id
+                submission.jobID = try await GradingJobs.enqueueGrade(submission.id!, run: 1, at: Date(), on: tx).id
                 try await submission.save(on: tx)
             }
             created += 1

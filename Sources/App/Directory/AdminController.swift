@@ -66,19 +66,17 @@ enum AdminController {
         let search = try req.query.decode(UsersQuery.self).q ?? ""
         let users = try await People.search(search, on: req.db).paginate(for: req).map { try UserDTO($0) }
         let (previous, next) = neighbours(users.metadata)
-        return try await req.view.render("admin-users", AdminUsersPage(
-            page: page, users: users, search: search,
-            searchQuery: search.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "", previousPage: previous, nextPage: next))
+        return try await req.view.render("admin-users", AdminUsersPage(page: page, users: users, search: search, previous: previous, next: next))
     }
 
     private static func renderProgrammes(_ req: Request, _ page: PageContext) async throws -> View {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         let programmes = try await Programme.query(on: req.db).sort(\.$name).paginate(for: req).map {
-            AdminProgrammesPage.Row(id: try $0.requireID(), name: $0.name, partnerOrganisation: $0.partnerOrganisation,
+            AdminProgrammesPage.Row(link: SitePath.programme(.id(try $0.requireID())).url, name: $0.name, partnerOrganisation: $0.partnerOrganisation,
                                     period: "\($0.startsOn.day) to \($0.endsOn.day)")
         }
         let (previous, next) = neighbours(programmes.metadata)
-        return try await req.view.render("admin-programmes", AdminProgrammesPage(page: page, programmes: programmes, previousPage: previous, nextPage: next))
+        return try await req.view.render("admin-programmes", AdminProgrammesPage(page: page, programmes: programmes, previous: previous, next: next))
     }
 
     private static func neighbours(_ metadata: PageMetadata) -> (Int?, Int?) {

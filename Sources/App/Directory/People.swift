@@ -41,12 +41,20 @@ struct NewUserInput: CheckedInput, Content {
     var isAdmin: Bool?
 }
 
+extension NewUserInput: APIInput {
+    static let schema = JSONSchema.object(["email": .string(format: "email"), "name": .text(), "isAdmin": .boolean], required: ["email", "name"])
+}
+
 struct UserChangeInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case name, isActive, isAdmin }
     typealias Fields = CodingKeys
     var name: String?
     var isActive: Bool?
     var isAdmin: Bool?
+}
+
+extension UserChangeInput: APIInput {
+    static let schema = JSONSchema.object(["name": .text(), "isActive": .boolean, "isAdmin": .boolean], required: [])
 }
 
 /// One person in one place. `name` is only used (and then required) when the email is new, for courses, where an
@@ -57,6 +65,13 @@ struct MembershipInput: CheckedInput, Content {
     var email: String?
     var role: String?
     var name: String?
+}
+
+extension MembershipInput {
+    /// One person's membership in a place whose roles are `Role`'s; `name` only for a new person (courses).
+    static func schema<Role: CaseIterable & RawRepresentable>(roles: Role.Type) -> JSONSchema where Role.RawValue == String {
+        .object(["email": .string(format: "email"), "role": .choice(Role.self), "name": .text()], required: ["email", "role"])
+    }
 }
 
 struct NewUserDTO: Content {

@@ -12,11 +12,11 @@ enum PeopleArea: PlatformArea {
         api.on(.GET, "users", id: "listUsers", summary: "Everyone with an account (administrators); ?q= searches email and name; ?page=&per=.",
                tag: "people", response: .page(UserDTO.self), errors: [404: "Only administrators list people."], use: AdminController.listUsers)
         api.on(.POST, "users", id: "createUser", summary: "Create a person (administrators); the answer has their invitation link.", tag: "people",
-               request: .object(["email": .string(format: "email"), "name": .text(), "isAdmin": .boolean], required: ["email", "name"]),
+               request: .input(NewUserInput.self),
                response: .one(NewUserDTO.self), status: 201,
                errors: [404: "Only administrators create people.", 409: "There is already a person with that email.", 422: APIRoutes.invalid], use: AdminController.createUser)
         api.on(.PATCH, "users/:userID", id: "changeUser", summary: "Rename, (de)activate, grant or remove administrator (administrators).",
-               tag: "people", request: .object(["name": .text(), "isActive": .boolean, "isAdmin": .boolean], required: []),
+               tag: "people", request: .input(UserChangeInput.self),
                response: .one(UserDTO.self), errors: [404: "No such person, or not an administrator.", 422: APIRoutes.invalid], use: AdminController.changeUser)
 
     }

@@ -89,7 +89,7 @@ extension Request {
               let course = try await Course.find(assignment.$course.id, on: db) else { throw Abort(.notFound) }
         let access = try await CourseAccess.load(user, course, on: db)
         try Policy.require(user, can: action(access))
-        if !assignment.isReleased { try Policy.require(user, can: .grade(access)) }
+        if !assignment.isReleased(at: now) { try Policy.require(user, can: .grade(access)) }
         return AssignmentInContext(assignment: assignment, course: course, user: user, access: access)
     }
 

@@ -14,6 +14,12 @@ struct ProgrammeInput: CheckedInput, Content {
     var description: String?
 }
 
+extension ProgrammeInput: APIInput {
+    /// Dates are YYYY-MM-DD.
+    static let schema = JSONSchema.object(["name": .text(), "partnerOrganisation": .text(), "startsOn": .day, "endsOn": .day,
+                                           "description": .optionalText(max: 5000)], required: ["name", "partnerOrganisation", "startsOn", "endsOn"])
+}
+
 struct CourseInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case code, title, term, startsOn, endsOn }
     typealias Fields = CodingKeys
@@ -22,6 +28,11 @@ struct CourseInput: CheckedInput, Content {
     var term: String?
     var startsOn: String?
     var endsOn: String?
+}
+
+extension CourseInput: APIInput {
+    static let schema = JSONSchema.object(["code": .text(max: 40), "title": .text(), "term": .text(max: 60), "startsOn": .day, "endsOn": .day],
+                                          required: ["code", "title", "term", "startsOn", "endsOn"])
 }
 
 struct ProjectInput: CheckedInput, Content {
@@ -35,6 +46,15 @@ struct ProjectInput: CheckedInput, Content {
     var endsOn: String?
     /// Comma-separated.
     var tags: String?
+}
+
+extension ProjectInput: APIInput {
+    /// Dates YYYY-MM-DD (empty clears), tags comma-separated.
+    static let schema = JSONSchema.object([
+        "title": .text(), "summary": .optionalText(max: 5000), "status": .choice(ProjectStatus.self),
+        "startsOn": .string(pattern: "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), "endsOn": .string(pattern: "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+        "tags": .string(pattern: "^[^,]{0,40}(,[^,]{0,40}){0,19}$"),
+    ], required: ["title"])
 }
 
 /// A research project's status; the research issue adds its lifecycle rules.

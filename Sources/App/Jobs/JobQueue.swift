@@ -19,15 +19,17 @@ struct JobQueue: Sendable {
     static func encode<T: Encodable>(_ value: T) throws -> String { String(decoding: try JSONEncoder().encode(value), as: UTF8.self) }
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
 
-    static func enqueue(_ kind: String, payload: String, maxAttempts: Int = 3, runAfter: Date = Date(), on db: any Database) async throws -> QueuedJob {
+    /// `now` is the platform's time (`app.clock`): the job may run from then (or from `runAfter`), as `claim` reads it.
+    static func enqueue(_ kind: String, payload: String, maxAttempts: Int = 3, runAfter: Date? = nil, at now: Date = Date(),
+                        on db: any Database) async throws -> QueuedJob {
         let job = QueuedJob()
         job.kind = kind
         job.payload = payload
         job.status = .queued
         job.attempts = 0
         job.maxAttempts = max(1, maxAttempts)
-        job.runAfter = runAfter
-        job.createdAt = Date()
+        job.runAfter = runAfter ?? now
+        job.createdAt = now
         guard let sql = db as? any SQLDatabase else {
             try await job.create(on: db)
             return job
@@ -38,7 +40,7 @@ struct JobQueue: Sendable {
         try await sql.insert(into: QueuedJob.schema)
             .columns("id", "kind", "payload", "status", "attempts", "max_attempts", "run_after", "created_at")
             .values(SQLBind(id), SQLBind(kind), SQLBind(payload), SQLBind(QueuedJobStatus.queued.rawValue), SQLBind(0),
-                    SQLBind(job.maxAttempts), SQLBind(runAfter), SQLBind(job.createdAt))
+                    SQLBind(job.maxAttempts), SQLBind(job.runAfter), SQLBind(job.createdAt))
             .run()
         return job
     }

@@ -239,7 +239,7 @@ struct JobWorker: Sendable {
     func complete(_ job: QueuedJob, result: String, _ record: @escaping @Sendable (any Database) async throws -> Void) async throws {
         let jobID = try job.requireID(), name = self.name
         try await app.writeTransaction(on: app.db) { tx in
-            guard try await JobQueue(db: tx).complete(jobID, worker: name, result: result) else { throw LeaseLost() }
+            guard try await JobQueue(db: tx, clock: app.clock.now).complete(jobID, worker: name, result: result) else { throw LeaseLost() }
             try await record(tx)
         }
     }

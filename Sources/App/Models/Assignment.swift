@@ -48,7 +48,7 @@ final class Assignment: Model, @unchecked Sendable {
     var latePolicy: LatePolicy { LatePolicy(text: latePolicyText) ?? .none }
     var requiredFiles: [String] { requiredFilesText.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
     var layerID: String { grading.layerID }
-    var isReleased: Bool { releaseAt.map { $0 <= Date() } ?? true }
+    func isReleased(at now: Date) -> Bool { releaseAt.map { $0 <= now } ?? true }
     var gradesPublished: Bool { gradesPublishedAt != nil }
 }
 

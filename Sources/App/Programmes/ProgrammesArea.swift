@@ -16,8 +16,6 @@ enum ProgrammesArea: PlatformArea {
     }
 
     static func api(_ api: APIRoutes) {
-        let member = JSONSchema.object(["email": .string(format: "email"), "role": .choice(ProgrammeRole.self), "name": .text()], required: ["email", "role"])
-        let date = JSONSchema.string(format: "date")
         api.on(.GET, "programmes", id: "listProgrammes", summary: "Programmes you belong to (all, for admins); ?page=&per=.", tag: "programmes",
                response: .page(ProgrammeSummaryDTO.self),
                errors: [401: "No valid bearer token."], use: ProgrammeController.list)
@@ -25,15 +23,12 @@ enum ProgrammesArea: PlatformArea {
                summary: "A programme with its courses (counts, no names) and projects.", tag: "programmes",
                response: .one(ProgrammeDTO.self),
                errors: [404: "No such programme, or not yours to see."], use: ProgrammeController.show)
-        let programme = JSONSchema.object(["name": .text(), "partnerOrganisation": .text(), "startsOn": date, "endsOn": date,
-                                           "description": .optionalText(max: 5000)], required: [])
         api.on(.POST, "programmes", id: "createProgramme", summary: "Create a programme (administrators). Dates are YYYY-MM-DD.", tag: "programmes",
-               request: .object(["name": .text(), "partnerOrganisation": .text(), "startsOn": date, "endsOn": date,
-                                 "description": .optionalText(max: 5000)], required: ["name", "partnerOrganisation", "startsOn", "endsOn"]),
+               request: .input(ProgrammeInput.self),
                response: .one(ProgrammeSummaryDTO.self), status: 201,
                errors: [404: "Only administrators create programmes.", 409: "A programme has that name already.", 422: APIRoutes.invalid], use: ProgrammeController.create)
         api.on(.PATCH, "programmes/:programmeID", id: "changeProgramme", summary: "Change the fields given (managers, administrators).",
-               tag: "programmes", request: programme, response: .one(ProgrammeSummaryDTO.self),
+               tag: "programmes", request: .input(ProgrammeInput.self, required: []), response: .one(ProgrammeSummaryDTO.self),
                errors: [404: "No such programme, or not yours to manage.", 409: "A programme has that name already.", 422: APIRoutes.invalid],
                use: ProgrammeController.update)
         api.on(.GET, "programmes/:programmeID/members", id: "listProgrammeMembers", summary: "Managers and partner contacts; ?page=&per=.",
@@ -41,19 +36,18 @@ enum ProgrammesArea: PlatformArea {
                use: ProgrammeController.members)
         api.on(.PUT, "programmes/:programmeID/members", id: "setProgrammeMember",
                summary: "Add an existing person as manager or partner_contact, or change their role.", tag: "programmes",
-               request: member, response: .one(MemberDTO.self),
+               request: .input(MembershipInput.self, schema: MembershipInput.schema(roles: ProgrammeRole.self)), response: .one(MemberDTO.self),
                errors: [404: "No such programme, or not yours to manage.", 409: "Nobody has that email.", 422: APIRoutes.invalid],
                use: ProgrammeController.setMember)
         api.on(.DELETE, "programmes/:programmeID/members/:userID", id: "removeProgrammeMember", summary: "Remove a person from the programme.",
                tag: "programmes", status: 204, errors: [404: "No such programme or person, or not yours to manage."], use: ProgrammeController.removeMember)
         api.on(.POST, "programmes/:programmeID/courses", id: "createCourse", summary: "Create a course in the programme. Dates are YYYY-MM-DD.",
-               tag: "courses", request: .object(["code": .text(max: 40), "title": .text(), "term": .text(max: 60), "startsOn": date, "endsOn": date],
-                                                required: ["code", "title", "term", "startsOn", "endsOn"]),
+               tag: "courses", request: .input(CourseInput.self),
                response: .one(CourseDTO.self), status: 201,
                errors: [404: "No such programme, or not yours to manage.", 409: "The programme has that code in that term already.", 422: APIRoutes.invalid],
                use: ProgrammeController.createCourse)
         api.on(.POST, "programmes/:programmeID/projects", id: "createProject", summary: "Create a research project in the programme.",
-               tag: "projects", request: ResearchArea.projectInput(required: ["title"]),
+               tag: "projects", request: .input(ProjectInput.self),
                response: .one(ProjectDTO.self), status: 201, errors: [404: "No such programme, or not yours to manage.", 422: APIRoutes.invalid],
                use: ProgrammeController.createProject)
 

@@ -5,24 +5,13 @@ import Foundation
 import Vapor
 
 enum ReportController {
-    struct ReportPage: Encodable {
-        var title: String
-        var page: PageContext
-        var report: ProgrammeReportDTO
-        var chart: String
-        struct Count: Encodable { var name: String; var count: Int }
-        var statuses: [Count]
-        struct Place: Encodable { var name: String; var chart: String }
-        var charts: [Place]
-    }
-
     @Sendable static func page(req: Request) async throws -> View {
         let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
         let report = try await ProgrammeReport.load(programme, on: req.db)
         let charts = report.courses.map { ReportPage.Place(name: "\($0.code) \($0.title)", chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.code)")) }
             + report.projects.map { ReportPage.Place(name: $0.title, chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.title)")) }
         return try await req.view.render("report", ReportPage(
-            title: "Report: \(programme.name)", page: PageContext(req), report: report,
+            title: "Report: \(programme.name)", page: PageContext(req), report: report, links: ProgrammeLinks(report.programme.id),
             chart: BurnDownChart.svg(report.burnDown, title: "Programme credits remaining by day"),
             statuses: report.projectsByStatus.sorted { $0.key < $1.key }.map { .init(name: $0.key, count: $0.value) }, charts: charts))
     }

@@ -42,27 +42,32 @@ enum ProjectController {
             (ProjectLifecycle.transitions[from] ?? [:]).filter { $0.value == .pi ? canManage : canDecide }.keys.map(\.rawValue).sorted()
         } ?? []
         let requests = try await ResearchProjects.requests(project, on: req.db).map { r in
-            ProjectPage.Request(id: r.id, kind: r.kind, amount: r.amount.description, periodEnd: r.periodEnd.day, justification: r.justification,
+            ProjectPage.Request(decide: SitePath.allocationDecision(.id(r.id)).url, kind: r.kind, amount: r.amount.description, periodEnd: r.periodEnd.day, justification: r.justification,
                                 meters: r.meters.joined(separator: ", "), status: r.status, requestedBy: r.requestedBy,
                                 decision: r.decidedBy.map { "\($0)" + (r.approvedAmount.map { ": \($0) approved" } ?? "") + (r.decisionComment.map { " — \($0)" } ?? "") } ?? "",
                                 pending: r.status == "pending")
         }
-        let projectID = try project.requireID()
+        let projectID = try project.requireID(), dto = try await ProjectViews.project(project, on: req.db)
         let jobsPage = max(1, (try? req.query.get(Int.self, at: "jobs")) ?? 1), perPage = 25
         let jobs = try await ResearchJob.query(on: req.db).filter(\.$project.$id == projectID).sort(\.$createdAt, .descending)
             .range(((jobsPage - 1) * perPage)..<(jobsPage * perPage + 1)).all()
         let outputs = try await ProjectOutputs.list([projectID], on: req.db).map { output in
-            ProjectPage.Output(id: output.id, kind: output.kind, title: output.title, venue: output.venue, year: output.year.map(String.init) ?? "",
+            ProjectPage.Output(remove: SitePath.removeProjectOutput(.id(projectID), output: .id(output.id)).url, kind: output.kind, title: output.title, venue: output.venue, year: output.year.map(String.init) ?? "",
                                doi: output.doi, url: output.url,
                                canRemove: Policy.allows(user, .removeProjectOutput(access, recordedBy: output.recordedByID)))
         }
         return try await req.view.render("project", ProjectPage(
-            title: project.title, page: page, project: try await ProjectViews.project(project, on: req.db),
+            title: project.title, page: page, project: dto, links: ProjectLinks(projectID),
+            members: dto.members.map { .init(name: $0.name, role: $0.role, remove: SitePath.removeProjectMember(.id(projectID), user: .id($0.userID)).url) },
             canManage: canManage,
             form: ProjectInput(title: project.title, summary: project.summary, status: project.status, startsOn: project.startsOn?.day ?? "",
                                endsOn: project.endsOn?.day ?? "", tags: project.tags),
             history: try await ResearchProjects.history(project, on: req.db), nextStatuses: next, requests: requests, canDecide: canDecide,
-            jobs: try await ResearchJobs.views(Array(jobs.prefix(perPage)), on: req.db), jobsPage: jobsPage, moreJobs: jobs.count > perPage,
+            jobs: try await ResearchJobs.views(Array(jobs.prefix(perPage)), on: req.db).map {
+                .init(link: SitePath.job(.id($0.id)).url, name: $0.name, submittedBy: $0.submittedBy, status: $0.status, charged: $0.charged.description, createdAt: $0.createdAt)
+            },
+            newerJobs: jobsPage > 1 ? SitePath.project(.id(projectID)).url + "?jobs=\(jobsPage - 1)#jobs" : nil,
+            olderJobs: jobs.count > perPage ? SitePath.project(.id(projectID)).url + "?jobs=\(jobsPage + 1)#jobs" : nil,
             canRunJobs: Policy.allows(user, .runProjectJob(access)) && project.status == ProjectStatus.active.rawValue,
             canChargeProject: Policy.allows(user, .chargeAllocation(nil, access)),
             outputs: outputs, canRecordOutputs: Policy.allows(user, .recordProjectOutput(access))))

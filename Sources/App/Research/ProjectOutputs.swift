@@ -30,6 +30,13 @@ struct ProjectOutputInput: CheckedInput, Content {
     }
 }
 
+extension ProjectOutputInput: APIInput {
+    static let schema = JSONSchema.object([
+        "kind": .choice(ProjectOutputKind.self), "title": .text(max: 500), "venue": .string(maxLength: 300), "year": .integer(minimum: 1900, maximum: 2200),
+        "doi": .string(maxLength: 200, pattern: "^ *$|^ *10\\..*/"), "url": .string(maxLength: 500, pattern: "^ *$|^ *https?://"),
+    ], required: ["kind", "title"])
+}
+
 struct ProjectOutputDTO: Content {
     var id: UUID
     var projectID: UUID

@@ -19,36 +19,28 @@ enum ResearchArea: PlatformArea {
         pages.signedIn.post(.removeProjectOutput(.key, output: .key), use: ResearchJobController.removeOutputFromPage)
     }
 
-    /// A project's fields as created and changed; dates YYYY-MM-DD (empty clears), tags comma-separated.
-    static func projectInput(required: [String]) -> JSONSchema {
-        .object(["title": .text(), "summary": .optionalText(max: 5000), "status": .choice(ProjectStatus.self),
-                 "startsOn": .string(pattern: "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), "endsOn": .string(pattern: "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
-                 "tags": .string(pattern: "^[^,]{0,40}(,[^,]{0,40}){0,19}$")], required: required)
-    }
-
     static func api(_ api: APIRoutes) {
-        let member = JSONSchema.object(["email": .string(format: "email"), "role": .choice(ProjectRole.self), "name": .text()], required: ["email", "role"])
         api.on(.GET, "projects/:projectID", id: "getProject", summary: "A research project and its members.", tag: "projects",
                response: .one(ProjectDTO.self), errors: [404: "No such project, or not yours to see."], use: ProjectController.show)
         api.on(.PATCH, "projects/:projectID", id: "changeProject", summary: "Change the fields given (PI, managers, administrators).",
-               tag: "projects", request: projectInput(required: []),
+               tag: "projects", request: .input(ProjectInput.self, required: []),
                response: .one(ProjectDTO.self),
                errors: [403: "Only the programme's managers may make that change.", 404: "No such project, or not yours to manage.",
                         409: "The lifecycle does not go from the project's status to that one.", 422: APIRoutes.invalid], use: ProjectController.update)
         api.on(.PUT, "projects/:projectID/members", id: "setProjectMember", summary: "Add an existing person as pi, member or mentor, or change it.",
-               tag: "projects", request: member, response: .one(ProjectDTO.Member.self),
+               tag: "projects", request: .input(MembershipInput.self, schema: MembershipInput.schema(roles: ProjectRole.self)), response: .one(ProjectDTO.Member.self),
                errors: [404: "No such project, or not yours to manage.", 409: "Nobody has that email.", 422: APIRoutes.invalid], use: ProjectController.setMember)
         api.on(.DELETE, "projects/:projectID/members/:userID", id: "removeProjectMember", summary: "Remove a person from the project.",
                tag: "projects", status: 204, errors: [404: "No such project or person, or not yours to manage."], use: ProjectController.removeMember)
         api.on(.POST, "projects/:projectID/status", id: "changeProjectStatus",
                summary: "Move the project along its lifecycle: the PI submits, withdraws and completes; programme managers approve (active), reject (with a comment) and archive.",
-               tag: "projects", request: .object(["status": .choice(ProjectStatus.self), "comment": .string(maxLength: 2000)], required: ["status"]),
+               tag: "projects", request: .input(StatusChangeInput.self),
                response: .one(ProjectDTO.self), errors: [403: "Only the programme's managers may make that change.", 404: "No such project, or not yours.",
                                                    409: "The lifecycle does not go from the project's status to that one.", 422: APIRoutes.invalid],
                use: ResearchController.changeStatus)
         api.on(.PUT, "projects/:projectID/job-network", id: "setProjectJobNetwork",
                summary: "Allow or stop (outbound) network for the project's jobs (its PI, programme managers); kept in the project's history.",
-               tag: "projects", request: .object(["allowed": .boolean], required: ["allowed"]), response: .one(ProjectDTO.self),
+               tag: "projects", request: .input(ResearchController.JobNetworkInput.self), response: .one(ProjectDTO.self),
                errors: [404: "No such project, or not yours to manage.", 422: APIRoutes.invalid], use: ResearchController.setJobNetwork)
         api.on(.GET, "projects/:projectID/history", id: "getProjectHistory", summary: "Every status change: from, to, who, when, why.", tag: "projects",
                response: .list(StatusChangeDTO.self), errors: [404: "No such project, or not yours."], use: ResearchController.history)
@@ -56,14 +48,11 @@ enum ResearchArea: PlatformArea {
                tag: "projects", response: .list(AllocationRequestDTO.self), errors: [404: "No such project, or not yours."], use: ResearchController.requests)
         api.on(.POST, "projects/:projectID/allocation-requests", id: "requestAllocation",
                summary: "Ask for credits (the PI): amount, periodEnd (when they expire), justification, meters (compute, ai); a renewal or supplement follows an earlier request.",
-               tag: "projects", request: .object(["amount": .positiveCreditsInput, "periodEnd": .string(format: "date"), "justification": .text(max: 5000),
-                                                   "meters": .array(.string(enumValues: ResearchProjects.meters)), "kind": .choice(AllocationRequestKind.self),
-                                                   "follows": .string(format: "uuid")], required: ["amount", "periodEnd", "justification", "meters"]),
+               tag: "projects", request: .input(AllocationRequestInput.self),
                response: .one(AllocationRequestDTO.self), status: 201, errors: [404: "No such project, or not yours to manage.", 422: APIRoutes.invalid], use: ResearchController.createRequest)
         api.on(.POST, "allocation-requests/:requestID/decision", id: "decideAllocationRequest",
                summary: "Approve (all, or part with amount) or deny (with a comment) a pending request (programme managers). Approval moves the credits from the pool to the project's allocation, or nothing happens.",
-               tag: "projects", request: .object(["decision": .string(enumValues: ["approve", "deny"]), "amount": .positiveCreditsInput, "comment": .string(maxLength: 2000)],
-                                                required: ["decision"]),
+               tag: "projects", request: .input(AllocationDecisionInput.self),
                response: .one(AllocationRequestDTO.self), errors: [404: "No such request, or not yours to decide.",
                                            409: "Already decided, the project is not active, or the pool has not enough (nothing moved).", 422: APIRoutes.invalid],
                use: ResearchController.decide)
@@ -71,12 +60,12 @@ enum ResearchArea: PlatformArea {
         api.on(.POST, "projects/:projectID/jobs", id: "submitJob",
                summary: "Run a batch job (project members; multipart/form-data): command (run by /bin/sh in the job's folder; files written to outputs/ are kept), optional name, wallSeconds (default 600, at most 3600), memoryMB (default 1024), network (true/false), payFrom (allowance, or project for the PI), and input files in a field named files (several, or one .zip; 50 MB). Its most possible cost is reserved first.",
                tag: "projects",
-               request: .object(["command": .text(max: 10_000), "name": .string(maxLength: 120),
+               request: .body(.object(["command": .text(max: 10_000), "name": .string(maxLength: 120),
                                  "wallSeconds": .integer(minimum: 1, maximum: ResearchJobs.maxWallSeconds),
                                  "memoryMB": .integer(minimum: 64, maximum: ResearchJobs.maxMemoryMB), "network": .boolean,
                                  "payFrom": .string(enumValues: ResearchJobPayer.allCases.map(\.rawValue)), "files": .array(.string(format: "binary"))],
-                                required: ["command"]),
-               requestType: "multipart/form-data", response: .one(ResearchJobDTO.self), status: 201,
+                                required: ["command"]), as: "multipart/form-data"),
+               response: .one(ResearchJobDTO.self), status: 201,
                errors: [403: "Only the PI may charge the project's allocation.", 404: "No such project, or not yours.",
                         409: "The project is not active, or there are not enough credits (the message says who can add more).", 413: "Over 60 MB.",
                         415: "Not multipart/form-data.", 422: APIRoutes.invalid],
@@ -97,9 +86,7 @@ enum ResearchArea: PlatformArea {
                tag: "projects", response: .list(ProjectOutputDTO.self), errors: [404: "No such project, or not yours."], use: ResearchJobController.listOutputs)
         api.on(.POST, "projects/:projectID/outputs", id: "recordProjectOutput",
                summary: "Record an output (project members): kind, title, venue, year, doi (10.xxxx/…), url.", tag: "projects",
-               request: .object(["kind": .choice(ProjectOutputKind.self), "title": .text(max: 500), "venue": .string(maxLength: 300),
-                                 "year": .integer(minimum: 1900, maximum: 2200), "doi": .string(maxLength: 200, pattern: "^ *$|^ *10\\..*/"),
-                                 "url": .string(maxLength: 500, pattern: "^ *$|^ *https?://")], required: ["kind", "title"]),
+               request: .input(ProjectOutputInput.self),
                response: .one(ProjectOutputDTO.self), status: 201, errors: [404: "No such project, or not yours.", 422: APIRoutes.invalid], use: ResearchJobController.recordOutput)
         api.on(.DELETE, "projects/:projectID/outputs/:outputID", id: "removeProjectOutput",
                summary: "Remove an output (whoever recorded it, or the PI).", tag: "projects", status: 204,

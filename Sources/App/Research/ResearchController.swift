@@ -10,10 +10,11 @@ enum ResearchController {
         return try await ProjectViews.project(project, on: req.db)
     }
 
-    struct JobNetworkInput: CheckedInput, Content {
+    struct JobNetworkInput: APIInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case allowed }
         typealias Fields = CodingKeys
         var allowed: Bool
+        static let schema = JSONSchema.object(["allowed": .boolean], required: ["allowed"])
     }
 
     @Sendable static func setJobNetwork(req: Request) async throws -> ProjectDTO {

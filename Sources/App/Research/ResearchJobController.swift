@@ -90,6 +90,7 @@ enum ResearchJobController {
         let dto = try await ResearchJobs.views([job], on: req.db)[0]
         return try await req.view.render("job", JobPage(
             title: "Job: \(job.name)", page: page, job: dto, project: try await ProjectViews.project(project, on: req.db),
+            projectJobs: SitePath.project(.id(dto.projectID)).url(at: "jobs"), cancel: SitePath.cancelJob(.id(dto.id)).url, outputsZip: SitePath.jobOutputs(.id(dto.id)).url,
             canCancel: !job.status.isFinished && Policy.allows(user, .cancelProjectJob(access, submittedBy: job.$submittedBy.id)),
             log: job.log ?? "", running: !job.status.isFinished,
             ending: (job.sandboxStatus ?? "") + (job.exitCode.map { ", exit code \($0)" } ?? "")))

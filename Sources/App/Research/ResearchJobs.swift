@@ -131,7 +131,7 @@ enum ResearchJobs {
                 for (path, data) in files.sorted(by: { $0.key < $1.key }) {
                     try await ResearchJobFile(jobID: jobID, role: .input, path: path, contents: data).create(on: tx)
                 }
-                job.queueJobID = try await JobQueue.enqueue(kind, payload: JobQueue.encode(Payload(job: jobID)), maxAttempts: 2, on: tx).id
+                job.queueJobID = try await JobQueue.enqueue(kind, payload: JobQueue.encode(Payload(job: jobID)), maxAttempts: 2, at: app.clock.now(), on: tx).id
                 try await job.save(on: tx)
             }
         } catch {
@@ -181,7 +181,7 @@ enum ResearchJobs {
         let who = user.displayName
         let cancelledNow: Bool = try await app.writeTransaction(on: db) { tx in
             // Taken off the queue only if no worker has claimed it; otherwise the worker is asked to stop it.
-            if let entry = job.queueJobID, try await JobQueue(db: tx).cancelIfQueued(entry, reason: "cancelled by \(who)") {
+            if let entry = job.queueJobID, try await JobQueue(db: tx, clock: app.clock.now).cancelIfQueued(entry, reason: "cancelled by \(who)") {
                 try await ResearchJob.query(on: tx).filter(\.$id == jobID)
                     .set(\.$status, to: .cancelled).set(\.$cancelRequested, to: true).set(\.$finishedAt, to: app.clock.now())
                     .set(\.$problem, to: "Cancelled by \(who) before it started; nothing was charged.").update()

@@ -29,6 +29,10 @@ struct StatusChangeInput: CheckedInput, Content {
     var comment: String?
 }
 
+extension StatusChangeInput: APIInput {
+    static let schema = JSONSchema.object(["status": .choice(ProjectStatus.self), "comment": .string(maxLength: 2000)], required: ["status"])
+}
+
 struct StatusChangeDTO: Content {
     var from: String
     var to: String
@@ -55,6 +59,13 @@ struct AllocationRequestInput: CheckedInput, Content {
     var follows: UUID?
 }
 
+extension AllocationRequestInput: APIInput {
+    static let schema = JSONSchema.object([
+        "amount": .positiveCreditsInput, "periodEnd": .string(format: "date"), "justification": .text(max: 5000),
+        "meters": .array(.string(enumValues: ResearchProjects.meters)), "kind": .choice(AllocationRequestKind.self), "follows": .string(format: "uuid"),
+    ], required: ["amount", "periodEnd", "justification", "meters"])
+}
+
 struct AllocationDecisionInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable { case decision, amount, comment }
     typealias Fields = CodingKeys
@@ -63,6 +74,11 @@ struct AllocationDecisionInput: CheckedInput, Content {
     /// For approve: at most what was asked (default: all of it).
     var amount: Credits?
     var comment: String?
+}
+
+extension AllocationDecisionInput: APIInput {
+    static let schema = JSONSchema.object(["decision": .string(enumValues: ["approve", "deny"]), "amount": .positiveCreditsInput, "comment": .string(maxLength: 2000)],
+                                          required: ["decision"])
 }
 
 struct AllocationRequestDTO: Content {
@@ -233,7 +249,7 @@ enum ResearchProjects {
         if approve && project.status != ProjectStatus.active.rawValue {
             throw Abort(.conflict, reason: "Credits go to active projects; this one is \(project.status). Approve the project first.")
         }
-        let requestID = try request.requireID(), userID = try user.requireID(), now = Date()
+        let requestID = try request.requireID(), userID = try user.requireID(), now = app.clock.now()
         try await app.writeTransaction(on: db) { tx in
             // The decision is claimed first, so two managers deciding at once cannot both move credits.
             guard let current = try await AllocationRequest.query(on: tx).filter(\.$id == requestID).filter(\.$status == .pending).first() else {
@@ -246,7 +262,7 @@ enum ResearchProjects {
             current.decisionComment = comment
             try await current.save(on: tx)
             if approve {
-                let ledger = LedgerStore(db: tx, gate: nil, metrics: app.platformMetrics)
+                let ledger = app.ledger(inWrite: tx)
                 let pool = try await ledger.pool(of: programme)
                 let allocation = try await ledger.allocation(of: .project(project))
                 if allocation.expiresAt.map({ $0 < request.periodEnd }) ?? true {

@@ -8,6 +8,14 @@ struct PageContext: Encodable {
     var csrf: String
     var notice: String?
     var problems: [String]?
+    /// The layout's navigation.
+    var nav = Nav()
+
+    struct Nav: Encodable {
+        let home = SitePath.home.url, dashboard = SitePath.dashboard.url, profile = SitePath.profile.url
+        let people = SitePath.adminUsers.url, programmes = SitePath.adminProgrammes.url, aiModels = SitePath.adminAI.url
+        let signIn = SitePath.signIn.url, signOut = SitePath.signOut.url
+    }
 
     init(_ request: Request, problems: [String]? = nil) {
         let user = request.auth.get(User.self)

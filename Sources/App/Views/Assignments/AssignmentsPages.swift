@@ -3,9 +3,19 @@ import Foundation
 import Grading
 import Vapor
 
+/// An assignment's page and forms.
+struct AssignmentLinks: Encodable {
+    var page, change, handIn, autograder, publish, regrade: String
+
+    init(_ id: UUID) {
+        (page, change, handIn) = (SitePath.assignment(.id(id)).url, SitePath.assignment(.id(id)).url, SitePath.handIn(.id(id)).url)
+        (autograder, publish, regrade) = (SitePath.autograder(.id(id)).url, SitePath.publishGrades(.id(id)).url, SitePath.regradeAssignment(.id(id)).url)
+    }
+}
+
 struct AssignmentPage: Encodable {
     struct Row: Encodable {
-        var id: UUID
+        var link: String
         var who: String
         var attempt: Int
         var submittedAt: String
@@ -16,7 +26,9 @@ struct AssignmentPage: Encodable {
     var title: String
     var page: PageContext
     var course: CourseDTO
+    var courseLink: String
     var assignment: AssignmentDTO
+    var links: AssignmentLinks
     var instructionsHTML: String
     var due: String?
     var staff: Bool
@@ -31,7 +43,9 @@ struct SubmissionPage: Encodable {
     var title: String
     var page: PageContext
     var assignment: AssignmentDTO
+    var assignmentLink: String
     var submission: SubmissionDTO
+    var files: String, adjust: String, regrade: String
     var staff: Bool
     var finished: Bool
     /// "7 / 10", or why there is no score to show yet.
@@ -40,9 +54,20 @@ struct SubmissionPage: Encodable {
 
 struct GradebookPage: Encodable {
     struct Row: Encodable { var name: String; var email: String; var cells: [String] }
+    struct Column: Encodable { var link: String; var title: String; var pointsPossible: Double? }
     var title: String
     var page: PageContext
     var course: CourseDTO
-    var columns: [GradebookData.Column]
+    var links: CourseLinks
+    var columns: [Column]
+    var rows: [Row]
+}
+
+struct MyGradesPage: Encodable {
+    struct Row: Encodable { var link: String; var title: String; var due: String; var attempts: Int; var score: String; var note: String }
+    var title: String
+    var page: PageContext
+    var course: CourseDTO
+    var courseLink: String
     var rows: [Row]
 }

@@ -2,11 +2,33 @@
 import Foundation
 import Vapor
 
+/// A course's pages and forms, for the templates that link to them.
+struct CourseLinks: Encodable {
+    var page, change, credits, ai, aiKeys, aiPolicy, grades, gradebook, gradebookCSV, newAssignment, members, roster, rosterCSV: String
+
+    init(_ id: UUID) {
+        func url(_ path: SitePath) -> String { path.url }
+        (page, change, credits) = (url(.course(.id(id))), url(.course(.id(id))), url(.courseCredits(.id(id))))
+        (ai, aiKeys, aiPolicy) = (url(.courseAI(.id(id))), url(.courseAIKeys(.id(id))), url(.courseAIPolicy(.id(id))))
+        (grades, gradebook, newAssignment) = (url(.myGrades(.id(id))), url(.gradebook(.id(id))), url(.courseAssignments(.id(id))))
+        (members, roster, rosterCSV) = (url(.courseMembers(.id(id))), url(.courseRoster(.id(id))), url(.courseRosterCSV(.id(id))))
+        gradebookCSV = "/api/v1/courses/\(id)/gradebook.csv"  // the API's download (getGradebookCSV)
+    }
+}
+
 struct CoursePage: Encodable {
+    struct Member: Encodable {
+        var name: String, email: String, role: CourseRole, remove: String
+        init(_ entry: Rosters.Entry, course: UUID) {
+            (name, email, role) = (entry.name, entry.email, entry.role)
+            remove = SitePath.removeCourseMember(.id(course), user: .id(entry.userID)).url
+        }
+    }
     var title: String
     var page: PageContext
     var course: CourseDTO
-    var roster: [Rosters.Entry]?
+    var links: CourseLinks
+    var roster: [Member]?
     var canManage: Bool
     var problems: [String]?
     var summary: RosterImportSummary?
@@ -18,7 +40,7 @@ struct CoursePage: Encodable {
 }
 
 struct AssignmentLink: Encodable {
-    var id: UUID
+    var link: String
     var title: String
     var kind: String
     var due: String?

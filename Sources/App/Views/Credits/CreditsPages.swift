@@ -4,7 +4,16 @@ import Ledger
 import Vapor
 
 struct MyCreditsPage: Encodable {
-    struct Allowance: Encodable { var allowance: MyAllowanceDTO; var entries: [EntryDTO] }
+    struct Allowance: Encodable {
+        var allowance: MyAllowanceDTO
+        var entries: [EntryDTO]
+        /// The API's statement download (getStatementCSV).
+        var statementCSV: String
+        init(allowance: MyAllowanceDTO, entries: [EntryDTO]) {
+            (self.allowance, self.entries) = (allowance, entries)
+            statementCSV = "/api/v1/credits/accounts/\(allowance.accountID)/statement.csv"
+        }
+    }
     var title = "My credits"
     var page: PageContext
     var allowances: [Allowance]
@@ -22,6 +31,9 @@ struct ProgrammeCreditsPage: Encodable {
     var title: String
     var page: PageContext
     var programmeID: UUID
+    var programmeLink: String, allocate: String, grant: String
+    /// The API's statement download (getProgrammeStatementCSV).
+    var statementCSV: String
     var programmeName: String
     var granted: Credits
     var pool: BalanceDTO
@@ -34,7 +46,8 @@ struct ProgrammeCreditsPage: Encodable {
 struct PlaceCreditsPage: Encodable {
     var title: String
     var page: PageContext
-    var path: String
+    /// Where the place's allowance forms go.
+    var defaultAllowance: String, allowances: String
     var name: String
     var credits: PlaceCreditsDTO
     var nearCap: [MemberCreditsDTO]

@@ -7,6 +7,20 @@ struct DashboardPage: Encodable {
     var page: PageContext
     var name: String
     var isAdmin: Bool
-    var memberships: MembershipsDTO
-    var notices: [NoticeDTO]
+    var courses: [Place]
+    var projects: [Place]
+    var programmes: [Place]
+    var notices: [NoticeRow]
+    var credits = SitePath.credits.url
+
+    struct Place: Encodable { var name: String; var role: String; var link: String }
+    struct NoticeRow: Encodable { var message: String; var link: String?; var markRead: String }
+
+    init(page: PageContext, name: String, isAdmin: Bool, memberships: MembershipsDTO, notices: [NoticeDTO]) {
+        (self.page, self.name, self.isAdmin) = (page, name, isAdmin)
+        courses = memberships.courses.map { Place(name: $0.name, role: $0.role, link: SitePath.course(.id($0.id)).url) }
+        projects = memberships.projects.map { Place(name: $0.name, role: $0.role, link: SitePath.project(.id($0.id)).url) }
+        programmes = memberships.programmes.map { Place(name: $0.name, role: $0.role, link: SitePath.programme(.id($0.id)).url) }
+        self.notices = notices.map { NoticeRow(message: $0.message, link: $0.link, markRead: SitePath.readNotice(.id($0.id)).url) }
+    }
 }

@@ -2,13 +2,56 @@
 import Foundation
 import Vapor
 
+/// A programme's pages and forms.
+struct ProgrammeLinks: Encodable {
+    var page, change, credits, report, reportCSV, members, newCourse, newProject: String
+    /// The API's report as JSON (getProgrammeReport).
+    var reportJSON: String
+
+    init(_ id: UUID) {
+        (page, change, credits) = (SitePath.programme(.id(id)).url, SitePath.programme(.id(id)).url, SitePath.programmeCredits(.id(id)).url)
+        (report, reportCSV, members) = (SitePath.programmeReport(.id(id)).url, SitePath.programmeReportCSV(.id(id)).url, SitePath.programmeMembers(.id(id)).url)
+        (newCourse, newProject) = (SitePath.programmeCourses(.id(id)).url, SitePath.programmeProjects(.id(id)).url)
+        reportJSON = "/api/v1/programmes/\(id)/report"
+    }
+}
+
 struct ProgrammePage: Encodable {
+    struct Course: Encodable { var link: String; var code: String; var title: String; var term: String; var students: Int; var staff: Int }
+    struct Project: Encodable { var link: String; var title: String; var status: String; var members: Int }
+    struct Member: Encodable { var name: String; var role: String; var remove: String }
     var title: String
     var page: PageContext
     var programme: ProgrammeDTO
-    var members: [MemberDTO]
+    var links: ProgrammeLinks
+    var courses: [Course]
+    var projects: [Project]
+    var members: [Member]
     var canManage: Bool
     var form: ProgrammeInput
     var roles = ProgrammeRole.allCases.map(\.rawValue)
     var projectStatuses = ProjectStatus.allCases.map(\.rawValue)
+
+    init(title: String, page: PageContext, programme: ProgrammeDTO, members: [MemberDTO], canManage: Bool, form: ProgrammeInput) {
+        (self.title, self.page, self.programme, self.canManage, self.form) = (title, page, programme, canManage, form)
+        let id = programme.programme.id
+        links = ProgrammeLinks(id)
+        courses = programme.courses.map {
+            Course(link: SitePath.course(.id($0.id)).url, code: $0.code, title: $0.title, term: $0.term, students: $0.students, staff: $0.staff)
+        }
+        projects = programme.projects.map { Project(link: SitePath.project(.id($0.id)).url, title: $0.title, status: $0.status, members: $0.members) }
+        self.members = members.map { Member(name: $0.name, role: $0.role, remove: SitePath.removeProgrammeMember(.id(id), user: .id($0.userID)).url) }
+    }
+}
+
+struct ReportPage: Encodable {
+    var title: String
+    var page: PageContext
+    var report: ProgrammeReportDTO
+    var links: ProgrammeLinks
+    var chart: String
+    struct Count: Encodable { var name: String; var count: Int }
+    var statuses: [Count]
+    struct Place: Encodable { var name: String; var chart: String }
+    var charts: [Place]
 }

@@ -2,10 +2,25 @@
 import Foundation
 import Vapor
 
+/// A project's pages and forms.
+struct ProjectLinks: Encodable {
+    var page, change, credits, status, requests, jobs, jobNetwork, outputs, members: String
+
+    init(_ id: UUID) {
+        (page, change, credits) = (SitePath.project(.id(id)).url, SitePath.project(.id(id)).url, SitePath.projectCredits(.id(id)).url)
+        (status, requests, jobs) = (SitePath.projectStatus(.id(id)).url, SitePath.allocationRequests(.id(id)).url, SitePath.projectJobs(.id(id)).url)
+        (jobNetwork, outputs, members) = (SitePath.projectJobNetwork(.id(id)).url, SitePath.projectOutputs(.id(id)).url, SitePath.projectMembers(.id(id)).url)
+    }
+}
+
 struct ProjectPage: Encodable {
+    struct Member: Encodable { var name: String; var role: String; var remove: String }
+    struct Job: Encodable { var link: String; var name: String; var submittedBy: String; var status: String; var charged: String; var createdAt: Date }
     var title: String
     var page: PageContext
     var project: ProjectDTO
+    var links: ProjectLinks
+    var members: [Member]
     var canManage: Bool
     var form: ProjectInput
     var roles = ProjectRole.allCases.map(\.rawValue)
@@ -14,19 +29,19 @@ struct ProjectPage: Encodable {
     /// The status changes this person may make now.
     var nextStatuses: [String] = []
     struct Request: Encodable {
-        var id: UUID; var kind: String; var amount: String; var periodEnd: String; var justification: String; var meters: String
+        var decide: String; var kind: String; var amount: String; var periodEnd: String; var justification: String; var meters: String
         var status: String; var requestedBy: String; var decision: String; var pending: Bool
     }
     var requests: [Request] = []
     var canDecide = false
-    var jobs: [ResearchJobDTO] = []
-    /// Older jobs are on the next page (?jobs=2, …) and through the API.
-    var jobsPage = 1
-    var moreJobs = false
+    var jobs: [Job] = []
+    /// Newer and older jobs are on other pages (?jobs=2, …) and in the API.
+    var newerJobs: String?
+    var olderJobs: String?
     var canRunJobs = false
     var canChargeProject = false
     var maxWallSeconds = ResearchJobs.maxWallSeconds
-    struct Output: Encodable { var id: UUID; var kind: String; var title: String; var venue: String; var year: String; var doi: String?; var url: String?; var canRemove: Bool }
+    struct Output: Encodable { var remove: String; var kind: String; var title: String; var venue: String; var year: String; var doi: String?; var url: String?; var canRemove: Bool }
     var outputs: [Output] = []
     var canRecordOutputs = false
     var outputKinds = ProjectOutputKind.allCases.map(\.rawValue)
@@ -37,6 +52,7 @@ struct JobPage: Encodable {
     var page: PageContext
     var job: ResearchJobDTO
     var project: ProjectDTO
+    var projectJobs: String, cancel: String, outputsZip: String
     var canCancel: Bool
     var log: String
     var running: Bool

@@ -18,6 +18,33 @@ struct APIKeyDTO: Content {
     }
 }
 
+struct MeDTO: Content {
+    var id: UUID
+    var email: String
+    var name: String
+    var isAdmin: Bool
+    var memberships: MembershipsDTO
+}
+
+extension MembershipsDTO.Place: APIBody {
+    static let schemaName = "Place"
+    static let schema = JSONSchema.object(["id": .string(format: "uuid"), "name": .string(), "role": .string()], required: ["id", "name", "role"])
+    static let samples = [Self(id: Sample.id, name: "CS101 Programming", role: "student")]
+}
+
+extension MeDTO: APIBody {
+    static let schemaName = "Me"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "email": .string(), "name": .string(), "isAdmin": .boolean,
+        "memberships": .object(["programmes": .array(.ref(MembershipsDTO.Place.self)), "courses": .array(.ref(MembershipsDTO.Place.self)),
+                                "projects": .array(.ref(MembershipsDTO.Place.self))], required: ["programmes", "courses", "projects"]),
+    ], required: ["id", "email", "name", "isAdmin", "memberships"])
+    static let parts: [any APIBody.Type] = [MembershipsDTO.Place.self]
+    static let samples = [MeDTO(id: Sample.id, email: "ada@uni.test", name: "Ada", isAdmin: false,
+                                memberships: MembershipsDTO(programmes: MembershipsDTO.Place.samples, courses: MembershipsDTO.Place.samples,
+                                                            projects: MembershipsDTO.Place.samples))]
+}
+
 struct NewAPIKeyDTO: Content {
     /// Shown once; only its hash is kept.
     var token: String
@@ -46,10 +73,11 @@ extension NewAPIKeyDTO: APIBody {
 }
 
 enum ProfileController {
-    struct NewKey: CheckedInput, Content {
+    struct NewKey: APIInput, Content {
         enum CodingKeys: String, CodingKey, CaseIterable { case name }
         typealias Fields = CodingKeys
         var name: String
+        static let schema = JSONSchema.object(["name": .text(max: APIKeys.maxNameLength)], required: ["name"])
     }
 
     @Sendable static func page(req: Request) async throws -> View {

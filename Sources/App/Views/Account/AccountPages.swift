@@ -8,6 +8,7 @@ struct SignInPage: Encodable {
     var email: String
     var next: String
     var error: String?
+    var action = SitePath.signIn.url
 }
 
 struct ProfilePage: Encodable {
@@ -17,8 +18,10 @@ struct ProfilePage: Encodable {
         var prefix: String
         var created: String
         var lastUsed: String?
+        var revoke: String
 
         init(_ key: APIKeyDTO) {
+            revoke = SitePath.revokeProfileKey(.id(key.id)).url
             let format = Date.FormatStyle(date: .numeric, time: .shortened, timeZone: TimeZone(identifier: "UTC")!)
             id = key.id
             name = key.name
@@ -29,6 +32,7 @@ struct ProfilePage: Encodable {
     }
     var title = "Profile"
     var page: PageContext
+    var changePassword = SitePath.profilePassword.url, createKey = SitePath.profileKeys.url
     var name: String
     var email: String
     var keys: [KeyRow]
@@ -43,4 +47,5 @@ struct SetPasswordPage: Encodable {
     var token: String
     var email: String?
     var error: String?
+    var action = SitePath.setPassword.url
 }

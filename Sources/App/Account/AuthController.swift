@@ -10,9 +10,12 @@ enum AuthController {
         var next: String?
     }
 
-    struct TokenRequest: Content {
+    struct TokenRequest: APIInput, Content {
+        enum CodingKeys: String, CodingKey, CaseIterable { case email, password }
+        typealias Fields = CodingKeys
         var email: String
         var password: String
+        static let schema = JSONSchema.object(["email": .string(format: "email"), "password": .string()], required: ["email", "password"])
     }
 
     struct TokenDTO: Content {

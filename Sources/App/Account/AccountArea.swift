@@ -1,7 +1,7 @@
-// Signing in and out, passwords, the profile with its API keys, and /me.
+// Your account: signing in and out, passwords (invitation and reset links too), the profile with its API keys, and /me.
 import Vapor
 
-enum AuthArea: PlatformArea {
+enum AccountArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
         pages.open.get(.signIn, use: AuthController.signInPage)
         pages.open.post(.signIn, use: AuthController.signIn)
@@ -16,7 +16,7 @@ enum AuthArea: PlatformArea {
 
     static func api(_ api: APIRoutes) {
         api.on(.POST, "auth/token", id: "issueToken", summary: "Exchange an email and password for a bearer token (30 days).", tag: "auth",
-               request: .object(["email": .string(format: "email"), "password": .string()], required: ["email", "password"]),
+               request: .input(AuthController.TokenRequest.self),
                response: .one(AuthController.TokenDTO.self),
                errors: [401: "Wrong email or password.", 429: "Too many failed attempts; see Retry-After."], auth: false,
                use: AuthController.issueToken)
@@ -26,7 +26,7 @@ enum AuthArea: PlatformArea {
         api.on(.GET, "me/keys", id: "listMyKeys", summary: "Your personal API keys (prefix only, never the secret).", tag: "people",
                response: .list(APIKeyDTO.self), errors: [401: "No valid bearer token."], use: ProfileController.listKeys)
         api.on(.POST, "me/keys", id: "createMyKey", summary: "Create a personal API key; the token is shown once.", tag: "people",
-               request: .object(["name": .text(max: APIKeys.maxNameLength)], required: ["name"]),
+               request: .input(ProfileController.NewKey.self),
                response: .one(NewAPIKeyDTO.self), status: 201,
                errors: [400: "The name is missing or too long.", 401: "No valid bearer token."], use: ProfileController.createKey)
         api.on(.DELETE, "me/keys/:keyID", id: "revokeMyKey", summary: "Revoke one of your keys; it stops working at once.", tag: "people",

@@ -3,33 +3,13 @@
 // generic sentence.
 import Vapor
 
-/// An error with a list of specific problems (e.g. every bad line of a file) for the API's error body.
-protocol DetailedError: Error { var details: [String] { get } }
-
-struct ErrorBody: Content {
-    struct Detail: Content {
-        var message: String
-        var type: String
-        var code: String?
-        var problems: [String]?
-    }
-    var error: Detail
-}
-
-extension ErrorBody: APIBody {
-    static let schemaName = "Error"
-    static let schema = JSONSchema.object([
-        "error": .object(["message": .string(), "type": .string(), "code": .string(), "problems": .array(.string())], required: ["message", "type"]),
-    ], required: ["error"])
-    static let samples = [
-        ErrorBody(error: Detail(message: "The input has problems.", type: "invalid_request_error", code: "invalid", problems: ["title: is empty"])),
-    ]
-}
-
 struct ErrorPage: Encodable {
+    /// The layout's part of an error page: the navigation of someone not signed in.
+    struct Layout: Encodable { var nav = PageContext.Nav() }
     var title: String
     var status: UInt
     var message: String
+    var page = Layout()
 }
 
 struct PlatformErrorMiddleware: AsyncMiddleware {
