@@ -6,10 +6,10 @@ public enum PlatformVersion {
 }
 
 /// Every area, in the order a newcomer would read them.
-let platformAreas: [any PlatformArea.Type] = [
+var platformAreas: [any PlatformArea.Type] { [
     OperationsArea.self, HomeArea.self, AccountArea.self, PeopleArea.self, ProgrammesArea.self, CoursesArea.self,
     CreditsArea.self, GradingArea.self, AIArea.self, ResearchArea.self,
-]
+] }
 
 func routes(_ app: Application) throws {
     OperationsArea.routes(app)

@@ -183,7 +183,7 @@ enum AIGateway {
         var providers = [model.provider]
         if let fallback = model.fallback, fallback.id != model.provider.id { providers.append(fallback) }
         var failures: [String] = []
-        for (index, provider) in providers.enumerated() {
+        for provider in providers {
             let started = ContinuousClock.now
             do {
                 var request = HTTPClientRequest(url: provider.baseURL.trimmingSuffix("/") + "/" + endpoint.rawValue)

@@ -77,7 +77,7 @@ enum AIPolicies {
         if let windows = input.blackouts { policy.blackouts = windows }
         if let log = input.logPrompts { policy.logPrompts = log }
         if let days = input.promptRetentionDays { policy.promptRetentionDays = days }
-        var problems = policy.problems()
+        let problems = policy.problems()
         let known = Set(try await AIModel.query(on: db).all().map(\.name))
         guard problems.isEmpty else { throw InputRejection(problems) }
         let unknown = policy.allowedModels.filter { !known.contains($0) }.map { "allowedModels: '\($0)' is not a model of this platform." }

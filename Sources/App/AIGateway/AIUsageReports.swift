@@ -60,6 +60,6 @@ extension AIUsageReport: APIBody {
     static let schemaName = "AIUsage"
     static let schema = JSONSchema.object(["since": .string(format: "date-time"), "byStudent": .array(.ref(Line.self)), "byModel": .array(.ref(Line.self))],
                                           required: ["since", "byStudent", "byModel"])
-    static let parts: [any APIBody.Type] = [Line.self]
+    static var parts: [any APIBody.Type] { [Line.self] }
     static let samples = [AIUsageReport(since: Sample.date, byStudent: Line.samples, byModel: Line.samples)]
 }

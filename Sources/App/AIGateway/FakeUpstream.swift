@@ -76,7 +76,7 @@ enum FakeUpstream {
                 + Array(repeating: "more", count: options.overrun)
             let promptTokens = messages.reduce(0) { $0 + ((($1["content"] as? String) ?? "").split(separator: " ").count) + 3 }
             let id = "chatcmpl-fake-\(log.requests)", created = 1_700_000_000
-            let usage: [String: Any] = ["prompt_tokens": promptTokens, "completion_tokens": words.count, "total_tokens": promptTokens + words.count]
+            let usage: [String: Int] = ["prompt_tokens": promptTokens, "completion_tokens": words.count, "total_tokens": promptTokens + words.count]
             guard body["stream"] as? Bool == true else {
                 try await pause(options)
                 let reply: [String: Any] = [

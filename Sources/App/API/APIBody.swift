@@ -3,7 +3,7 @@
 // every documented field is sent by some sample — so the document cannot drift from what the code sends.
 import Vapor
 
-protocol APIBody: Encodable {
+protocol APIBody: Encodable, Sendable {
     /// Its name in the document's components (by default the type's name without "DTO").
     static var schemaName: String { get }
     static var schema: JSONSchema { get }
@@ -46,9 +46,10 @@ struct DocumentedBody: Sendable {
     init<T: APIBody>(_ type: T.Type) {
         name = T.schemaName
         schema = T.schema
+        let samples = T.samples
         encodedSamples = {
             let encoder = try ContentConfiguration.global.requireEncoder(for: .json)
-            return try T.samples.map { sample in
+            return try samples.map { sample in
                 var buffer = ByteBuffer(), headers = HTTPHeaders()
                 try encoder.encode(sample, to: &buffer, headers: &headers)
                 return Data(buffer.readableBytesView)

@@ -39,7 +39,7 @@ extension MeDTO: APIBody {
         "memberships": .object(["programmes": .array(.ref(MembershipsDTO.Place.self)), "courses": .array(.ref(MembershipsDTO.Place.self)),
                                 "projects": .array(.ref(MembershipsDTO.Place.self))], required: ["programmes", "courses", "projects"]),
     ], required: ["id", "email", "name", "isAdmin", "memberships"])
-    static let parts: [any APIBody.Type] = [MembershipsDTO.Place.self]
+    static var parts: [any APIBody.Type] { [MembershipsDTO.Place.self] }
     static let samples = [MeDTO(id: Sample.id, email: "ada@uni.test", name: "Ada", isAdmin: false,
                                 memberships: MembershipsDTO(programmes: MembershipsDTO.Place.samples, courses: MembershipsDTO.Place.samples,
                                                             projects: MembershipsDTO.Place.samples))]
@@ -68,7 +68,7 @@ extension APIKeyDTO: APIBody {
 extension NewAPIKeyDTO: APIBody {
     static let schemaName = "NewAPIKey"
     static let schema = JSONSchema.object(["token": .string(), "key": .ref(APIKeyDTO.self)], required: ["token", "key"])
-    static let parts: [any APIBody.Type] = [APIKeyDTO.self]
+    static var parts: [any APIBody.Type] { [APIKeyDTO.self] }
     static var samples: [NewAPIKeyDTO] { [NewAPIKeyDTO(token: "cc_abcdef.secret", key: APIKeyDTO.samples[0])] }
 }
 

@@ -173,6 +173,6 @@ struct CourseMemberDTO: Content {
 extension CourseMemberDTO: APIBody {
     static let schemaName = "CourseMember"
     static let schema = JSONSchema.object(["member": .ref(MemberDTO.self), "invitation": .string()], required: ["member"])
-    static let parts: [any APIBody.Type] = [MemberDTO.self]
+    static var parts: [any APIBody.Type] { [MemberDTO.self] }
     static let samples = [CourseMemberDTO(member: MemberDTO.samples[0], invitation: "https://cc.uni.test/set-password?token=abc")]
 }

@@ -55,7 +55,7 @@ extension AllocationDTO: APIBody {
         "accountID": .string(format: "uuid"), "kind": .choice(AccountKind.self), "placeID": .string(format: "uuid"), "name": .string(),
         "balance": .ref(BalanceDTO.self), "defaultAllowance": .credits, "expiresAt": .string(format: "date-time"),
     ], required: ["accountID", "kind", "placeID", "name", "balance"])
-    static let parts: [any APIBody.Type] = [BalanceDTO.self]
+    static var parts: [any APIBody.Type] { [BalanceDTO.self] }
     static let samples = [AllocationDTO(accountID: Sample.id, kind: .course, placeID: Sample.id, name: "CS101", balance: BalanceDTO.samples[0],
                                         defaultAllowance: Credits(micro: 2_000_000), expiresAt: Sample.date)]
 }
@@ -72,7 +72,7 @@ extension ProgrammeCreditsDTO: APIBody {
     static let schemaName = "ProgrammeCredits"
     static let schema = JSONSchema.object(["programmeID": .string(format: "uuid"), "granted": .credits, "pool": .ref(BalanceDTO.self),
                                            "allocations": .array(.ref(AllocationDTO.self))], required: ["programmeID", "granted", "pool", "allocations"])
-    static let parts: [any APIBody.Type] = [BalanceDTO.self, AllocationDTO.self]
+    static var parts: [any APIBody.Type] { [BalanceDTO.self, AllocationDTO.self] }
     static let samples = [ProgrammeCreditsDTO(programmeID: Sample.id, granted: Credits(micro: 100_000_000), pool: BalanceDTO.samples[0],
                                               allocations: AllocationDTO.samples)]
 }
@@ -90,7 +90,7 @@ extension MemberCreditsDTO: APIBody {
     static let schemaName = "MemberCredits"
     static let schema = JSONSchema.object(["userID": .string(format: "uuid"), "name": .string(), "role": .string(),
                                            "accountID": .string(format: "uuid"), "balance": .ref(BalanceDTO.self)], required: ["userID", "name", "role"])
-    static let parts: [any APIBody.Type] = [BalanceDTO.self]
+    static var parts: [any APIBody.Type] { [BalanceDTO.self] }
     static let samples = [
         MemberCreditsDTO(userID: Sample.id, name: "Ada", role: "student", accountID: Sample.id, balance: BalanceDTO.samples[0]),
         MemberCreditsDTO(userID: Sample.id, name: "Ben", role: "student", accountID: nil, balance: nil),
@@ -106,7 +106,7 @@ extension PlaceCreditsDTO: APIBody {
     static let schemaName = "PlaceCredits"
     static let schema = JSONSchema.object(["allocation": .ref(AllocationDTO.self), "members": .array(.ref(MemberCreditsDTO.self))],
                                           required: ["allocation", "members"])
-    static let parts: [any APIBody.Type] = [AllocationDTO.self, MemberCreditsDTO.self]
+    static var parts: [any APIBody.Type] { [AllocationDTO.self, MemberCreditsDTO.self] }
     static let samples = [PlaceCreditsDTO(allocation: AllocationDTO.samples[0], members: MemberCreditsDTO.samples)]
 }
 
@@ -122,7 +122,7 @@ extension MyAllowanceDTO: APIBody {
     static let schemaName = "Allowance"
     static let schema = JSONSchema.object(["accountID": .string(format: "uuid"), "kind": .choice(AccountKind.self), "placeID": .string(format: "uuid"),
                                            "name": .string(), "balance": .ref(BalanceDTO.self)], required: ["accountID", "kind", "placeID", "name", "balance"])
-    static let parts: [any APIBody.Type] = [BalanceDTO.self]
+    static var parts: [any APIBody.Type] { [BalanceDTO.self] }
     static let samples = [MyAllowanceDTO(accountID: Sample.id, kind: .allowance, placeID: Sample.id, name: "CS101", balance: BalanceDTO.samples[0])]
 }
 

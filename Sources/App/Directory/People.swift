@@ -83,7 +83,7 @@ struct NewUserDTO: Content {
 extension NewUserDTO: APIBody {
     static let schemaName = "NewUser"
     static let schema = JSONSchema.object(["user": .ref(UserDTO.self), "invitation": .string()], required: ["user", "invitation"])
-    static let parts: [any APIBody.Type] = [UserDTO.self]
+    static var parts: [any APIBody.Type] { [UserDTO.self] }
     static var samples: [NewUserDTO] { [NewUserDTO(user: UserDTO.samples[0], invitation: "https://cc.uni.test/set-password?token=abc")] }
 }
 

@@ -13,13 +13,13 @@ struct JobQueue: Sendable {
     let db: any Database
     var clock: @Sendable () -> Date = { Date() }
 
-    /// Adds a job; pass the transaction's database to enqueue atomically with what the job is for.
-    @discardableResult
     /// A job's payload as the queue stores it (JSON text), and back.
     static func encode<T: Encodable>(_ value: T) throws -> String { String(decoding: try JSONEncoder().encode(value), as: UTF8.self) }
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
 
-    /// `now` is the platform's time (`app.clock`): the job may run from then (or from `runAfter`), as `claim` reads it.
+    /// Adds a job; pass the transaction's database to enqueue atomically with what the job is for. `now` is the
+    /// platform's time (`app.clock`): the job may run from then (or from `runAfter`), as `claim` reads it.
+    @discardableResult
     static func enqueue(_ kind: String, payload: String, maxAttempts: Int = 3, runAfter: Date? = nil, at now: Date = Date(),
                         on db: any Database) async throws -> QueuedJob {
         let job = QueuedJob()

@@ -203,7 +203,7 @@ extension ProgrammeReportDTO: APIBody {
         ], required: ["programme", "generatedAt", "credits", "studentsReached", "submissionsGraded", "aiTokens", "jobsRun", "projectsByStatus",
                       "outputsByKind", "courses", "projects", "burnDown"])
     }
-    static let parts: [any APIBody.Type] = [ProgrammeSummaryDTO.self]
+    static var parts: [any APIBody.Type] { [ProgrammeSummaryDTO.self] }
     static var samples: [ProgrammeReportDTO] {
         let credits = CreditLine(granted: Credits(micro: 10_000_000), used: Credits(micro: 4_000_000), remaining: Credits(micro: 6_000_000))
         let burnDown = [BurnDownPoint(day: "2026-11-02", remaining: Credits(micro: 6_000_000))]

@@ -38,7 +38,7 @@ extension ProgrammeDTO: APIBody {
         "projects": .array(.object(["id": .string(format: "uuid"), "title": .string(), "status": .choice(ProjectStatus.self), "members": .integer()],
                                     required: ["id", "title", "status", "members"])),
     ], required: ["programme", "description", "courses", "projects"])
-    static let parts: [any APIBody.Type] = [ProgrammeSummaryDTO.self]
+    static var parts: [any APIBody.Type] { [ProgrammeSummaryDTO.self] }
     static let samples = [ProgrammeDTO(programme: ProgrammeSummaryDTO.samples[0], description: "Credits for teaching and research.", yourRole: "manager",
                                        courses: [CourseLine(id: Sample.id, code: "CS101", title: "Programming", term: "2026 Autumn", students: 120, staff: 3)],
                                        projects: [ProjectLine(id: Sample.id, title: "Protein folding", status: "active", members: 4)])]

@@ -30,7 +30,7 @@ extension ProjectDTO: APIBody {
         "startsOn": .string(format: "date-time"), "endsOn": .string(format: "date-time"), "tags": .array(.string()), "jobNetwork": .boolean,
         "members": .array(.ref(Member.self)),
     ], required: ["id", "programmeID", "title", "summary", "status", "tags", "jobNetwork", "members"])
-    static let parts: [any APIBody.Type] = [Member.self]
+    static var parts: [any APIBody.Type] { [Member.self] }
     static let samples = [ProjectDTO(id: Sample.id, programmeID: Sample.id, title: "Protein folding", summary: "Folding at scale.", status: "active",
                                      startsOn: Sample.date, endsOn: Sample.date, tags: ["biology"], jobNetwork: false, members: Member.samples)]
 }
