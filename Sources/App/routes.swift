@@ -1,4 +1,4 @@
-// The platform's areas, each registering its pages and JSON API next to its controllers (see Core/PlatformArea.swift).
+// The platform's areas, each registering its pages and JSON API next to its controllers (see API/PlatformArea.swift).
 import Vapor
 
 public enum PlatformVersion {

@@ -39,7 +39,7 @@ extension ModelInput: APIInput {
     static let schema = JSONSchema.object([
         "name": .string(maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/-]*$"), "kind": .choice(AIModelKind.self),
         "provider": .string(), "fallbackProvider": .string(), "upstreamName": .string(maxLength: 200),
-        "inputPrice": .string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$"), "outputPrice": .string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$"),
+        "inputPrice": .creditsText, "outputPrice": .creditsText,
     ], required: ["name", "provider", "inputPrice"])
 }
 

@@ -1,6 +1,6 @@
 // The OpenAI-compatible endpoint (/v1: chat completions, embeddings, models) and the gateway's management API:
 // providers and models (admins), keys (each person, per course), policy (instructors), usage (staff; one's own).
-// Decode → authorise → call AIGateway / AIManagement → encode.
+// Decode → authorise → call AIGateway / AICatalogue, AIKeys, AIPolicies, AIUsageReports → encode.
 import Fluent
 import Foundation
 import Gateway

@@ -47,7 +47,7 @@ enum AIPageController {
     @Sendable static func createKey(req: Request) async throws -> Response {
         let (course, user, access) = try await req.course(for: Policy.Action.useAI)
         do {
-            let key = try await AIKeys.issue(to: user, in: course, name: try req.input(AIKeyFormInput.self).name, on: req.db)
+            let key = try await AIKeys.issue(to: user, in: course, name: try req.input(AIKeyInput.self).name, on: req.db)
             var page = PageContext(req)
             page.notice = "Key “\(key.name)” created. Copy it now: it is shown only this once."
             return try await render(req, course, user, access, page: page, newToken: key.token).encodeResponse(status: .created, for: req)
@@ -115,11 +115,6 @@ struct PolicyForm: CheckedInput, Content {
     var blackoutMessage: String?
 }
 
-struct AIKeyFormInput: CheckedInput, Content {
-    enum CodingKeys: String, CodingKey, CaseIterable { case name }
-    typealias Fields = CodingKeys
-    var name: String?
-}
 
 /// The administrators' page for the gateway's catalogue: providers (base URL, the secret's variable name and whether
 /// this process has it — never the secret) and models with their prices; forms to add either.

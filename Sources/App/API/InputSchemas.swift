@@ -14,17 +14,20 @@ extension JSONSchema {
         .string(enumValues: E.allCases.map(\.rawValue))
     }
 
+    /// Credits written as text: digits with at most six decimals (`Credits.parse`).
+    static let creditsText = JSONSchema.string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$")
+
     /// An amount of credits sent to the platform: a whole number, or a decimal string with at most six decimals
     /// (`Credits` decoding); never negative here, at most `Credits.maximum`.
     static let creditsInput = JSONSchema.anyOf([
         .integer(minimum: 0, maximum: Int(Credits.maximum.micro / Credits.microPerCredit)),
-        .string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$"),
+        .creditsText,
     ])
 
     /// An amount of credits that must be more than zero (grants, moves, holds, requests).
     static let positiveCreditsInput = JSONSchema.anyOf([
         .integer(minimum: 1, maximum: Int(Credits.maximum.micro / Credits.microPerCredit)),
-        .allOf([.string(pattern: "^ *[0-9]{1,12}(\\.[0-9]{1,6})? *$"), .not(.string(pattern: "^ *0+(\\.0+)? *$"))]),
+        .allOf([.creditsText, .not(.string(pattern: "^ *0+(\\.0+)? *$"))]),
     ])
 
     /// A client's idempotency key (the same key does its work once).

@@ -36,11 +36,6 @@ public indirect enum JSONSchema: Sendable, Encodable, Equatable {
         return .object(fields, required: required, closed: true)
     }
 
-    /// The same object with these properties required.
-    public func requiring(_ names: [String]) -> JSONSchema {
-        guard case .object(let properties, let required, let closed) = self else { return self }
-        return .object(properties, required: required + names.filter { !required.contains($0) }, closed: closed)
-    }
 
     private enum Keys: String, CodingKey {
         case type, format, items, properties, required, `enum`, ref = "$ref", minLength, maxLength, pattern, minimum, maximum, maxItems

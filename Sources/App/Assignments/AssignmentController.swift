@@ -90,7 +90,7 @@ enum AssignmentController {
         let (course, user, access) = try await req.course(for: Policy.Action.viewCourse)
         let staff = Policy.allows(user, .grade(access))
         return try await Assignment.query(on: req.db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt).all()
-            .filter { staff || $0.isReleased(at: req.now) }.map { try AssignmentDTO($0, staff: staff) }
+            .filter { [now = req.now] in staff || $0.isReleased(at: now) }.map { try AssignmentDTO($0, staff: staff) }
     }
 
     @Sendable static func create(req: Request) async throws -> Response {

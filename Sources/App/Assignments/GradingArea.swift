@@ -27,11 +27,11 @@ enum GradingArea: PlatformArea {
         api.on(.POST, "courses/:courseID/assignments", id: "createAssignment",
                summary: "Create an assignment (instructors). kind gradescope takes its zip at PUT …/autograder; kind classroom needs classroomTests (autograding.json's text). Times are ISO 8601 or YYYY-MM-DDTHH:MM (UTC); latePolicy is none, hard or penalty:N.",
                tag: "grading", request: .input(AssignmentInput.self), response: .one(AssignmentDTO.self), status: 201,
-               errors: [404: "No such course, or not yours to manage.", 422: APIRoutes.invalid], use: AssignmentController.create)
+               errors: [404: "No such course, or not yours to manage."], use: AssignmentController.create)
         api.on(.GET, "assignments/:assignmentID", id: "getAssignment", summary: "One assignment (the set-up log and tests for staff only).", tag: "grading",
                response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to see."], use: AssignmentController.show)
         api.on(.PATCH, "assignments/:assignmentID", id: "changeAssignment", summary: "Change the fields given (instructors).", tag: "grading",
-               request: .input(AssignmentInput.self, required: []), response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to manage.", 422: APIRoutes.invalid],
+               request: .input(AssignmentInput.self, required: []), response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to manage."],
                use: AssignmentController.update)
         api.on(.PUT, "assignments/:assignmentID/autograder", id: "uploadAutograder",
                summary: "Upload a Gradescope autograder zip (body application/zip, at most 50 MB; setup.sh and run_autograder at its root). Its setup.sh then runs once, with network; setupStatus and setupLog say how it went.",
@@ -71,7 +71,7 @@ enum GradingArea: PlatformArea {
         api.on(.POST, "submissions/:submissionID/adjustments", id: "adjustScore",
                summary: "Add points (or take them away) with a comment (staff). Adjustments are kept apart from the autograder's score and never edited.",
                tag: "grading", request: .input(Grades.AdjustmentInput.self),
-               response: .one(SubmissionDTO.self), status: 201, errors: [404: "No such submission, or not yours to grade.", 422: APIRoutes.invalid], use: AssignmentController.adjust)
+               response: .one(SubmissionDTO.self), status: 201, errors: [404: "No such submission, or not yours to grade."], use: AssignmentController.adjust)
         api.on(.GET, "courses/:courseID/gradebook", id: "getGradebook",
                summary: "Students × assignments: the counted attempt (latest or best) after adjustments and late penalties (staff).", tag: "grading",
                response: .one(GradebookData.self), errors: [404: "No such course, or not yours to grade."], use: AssignmentController.gradebook)

@@ -13,7 +13,6 @@ import Vapor
 enum GradingJobs {
     static let grade = "grade"
     static let setup = "autograder-setup"
-    static let kinds = [grade, setup]
 
     struct GradePayload: Codable { var submission: UUID; var run: Int }
     struct SetupPayload: Codable { var assignment: UUID; var version: Int }

@@ -132,16 +132,4 @@ enum Submissions {
                                              : try await LedgerPlace.course(course).whoToAsk(on: db)))
         }
     }
-
-}
-
-extension Application {
-    /// Runs `body`, which writes, in this process's turn to write: on SQLite the write queue (`LedgerWriteGate`),
-    /// so this process's writers wait for each other in order and are woken at once, rather than meeting SQLite's
-    /// lock and sleeping in its busy handler (a millisecond and more, while a sandbox slot waits); on PostgreSQL
-    /// at once. Take it before leasing a connection, never while holding one.
-    func writing<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        if let gate = ledgerGate { return try await gate.run(body) }
-        return try await body()
-    }
 }

@@ -150,12 +150,12 @@ enum CourseController {
                                problems: [String]? = nil, summary: RosterImportSummary? = nil) async throws -> View {
         let roster = Policy.allows(user, .viewRoster(access)) ? try await Rosters.entries(of: course, on: req.db) : nil
         let form = CourseInput(code: course.code, title: course.title, term: course.term, startsOn: course.startsOn.day, endsOn: course.endsOn.day)
-        let canGrade = Policy.allows(user, .grade(access))
+        let canGrade = Policy.allows(user, .grade(access)), now = req.now
         let assignments = try await Assignment.query(on: req.db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt)
             .field(\.$id).field(\.$title).field(\.$kind).field(\.$dueAt).field(\.$releaseAt).field(\.$setupStatus).all()
-            .filter { canGrade || $0.isReleased(at: req.now) }
+            .filter { canGrade || $0.isReleased(at: now) }
             .map { AssignmentLink(link: SitePath.assignment(.id($0.id!)).url, title: $0.title, kind: $0.kind.rawValue, due: PageFormat.when($0.dueAt),
-                                  released: $0.isReleased(at: req.now), setupStatus: $0.setupStatus.rawValue) }
+                                  released: $0.isReleased(at: now), setupStatus: $0.setupStatus.rawValue) }
         let view = CoursePage(title: "\(course.code) \(course.title)", page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
                               links: CourseLinks(try course.requireID()),
                               roster: try roster.map { entries in try entries.map { CoursePage.Member($0, course: try course.requireID()) } }, canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form,

@@ -29,13 +29,13 @@ enum CoursesArea: PlatformArea {
         api.on(.PATCH, "courses/:courseID", id: "changeCourse", summary: "Change the fields given (instructors, managers, administrators).",
                tag: "courses", request: .input(CourseInput.self, required: []),
                response: .one(CourseDTO.self),
-               errors: [404: "No such course, or not yours to manage.", 409: "The programme has that code in that term already.", 422: APIRoutes.invalid],
+               errors: [404: "No such course, or not yours to manage.", 409: "The programme has that code in that term already."],
                use: CourseController.update)
         api.on(.PUT, "courses/:courseID/members", id: "setCourseMember",
                summary: "Add one person with a role (instructor, ta, student) or change it; a new email with a name creates them with an invitation.",
                tag: "courses", request: .input(MembershipInput.self, schema: MembershipInput.schema(roles: CourseRole.self)),
                response: .one(CourseMemberDTO.self),
-               errors: [404: "No such course, or not yours to manage.", 409: "A new email needs a name.", 422: APIRoutes.invalid],
+               errors: [404: "No such course, or not yours to manage.", 409: "A new email needs a name."],
                use: CourseController.setMember)
         api.on(.DELETE, "courses/:courseID/members/:userID", id: "removeCourseMember", summary: "Remove a person from the course.",
                tag: "courses", status: 204, errors: [404: "No such course or person, or not yours to manage."], use: CourseController.removeMember)

@@ -4,7 +4,6 @@ import Vapor
 enum CreditsArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
         pages.signedIn.get(.credits, use: CreditsPageController.mine)
-        pages.signedIn.post(.readNotice(.key), use: CreditsPageController.markRead)
         pages.signedIn.get(.programmeCredits(.key), use: CreditsPageController.programme)
         pages.signedIn.post(.programmeGrants(.key), use: CreditsPageController.grant)
         pages.signedIn.post(.programmeAllocations(.key), use: CreditsPageController.allocate)
@@ -26,16 +25,16 @@ enum CreditsArea: PlatformArea {
                summary: "Record the partner's grant into the programme pool (managers). Amounts are credits: 12 or \"12.5\".", tag: "credits",
                request: .input(GrantInput.self),
                response: .one(ProgrammeCreditsDTO.self), status: 201,
-               errors: [404: "No such programme, or not yours to manage.", 409: "The idempotency key was used with other values.", 422: APIRoutes.invalid],
+               errors: [404: "No such programme, or not yours to manage.", 409: "The idempotency key was used with other values."],
                use: CreditsController.grant)
         api.on(.POST, "programmes/:programmeID/credits/allocations", id: "allocateCredits",
                summary: "Move credits from the pool to a course's or project's allocation, optionally until a date (managers).", tag: "credits",
                request: .input(AllocationInput.self), response: .one(ProgrammeCreditsDTO.self), status: 201,
-               errors: [404: "No such programme, or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.allocate)
+               errors: [404: "No such programme, or not yours to manage.", 409: refused], use: CreditsController.allocate)
         api.on(.POST, "programmes/:programmeID/credits/returns", id: "returnCredits",
                summary: "Move credits from a course's or project's allocation back to the pool (managers).", tag: "credits",
                request: .input(AllocationInput.self), response: .one(ProgrammeCreditsDTO.self), status: 201,
-               errors: [404: "No such programme, or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.giveBack)
+               errors: [404: "No such programme, or not yours to manage.", 409: refused], use: CreditsController.giveBack)
         for (kind, parameter, handler, setDefault, setOne) in [
             ("course", "courseID", CreditsController.course, CreditsController.setCourseDefault, CreditsController.setCourseAllowance),
             ("project", "projectID", CreditsController.project, CreditsController.setProjectDefault, CreditsController.setProjectAllowance),
@@ -47,11 +46,11 @@ enum CreditsArea: PlatformArea {
             api.on(.PUT, "\(kind)s/:\(parameter)/credits/default-allowance", id: "set\(capital)DefaultAllowance",
                    summary: "What each member's allowance starts with; allowances below it are raised to it at once.", tag: "credits",
                    request: .input(AmountInput.self), response: .one(PlaceCreditsDTO.self),
-                   errors: [404: "No such \(kind), or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: setDefault)
+                   errors: [404: "No such \(kind), or not yours to manage.", 409: refused], use: setDefault)
             api.on(.PUT, "\(kind)s/:\(parameter)/credits/allowances/:userID", id: "set\(capital)Allowance",
                    summary: "Set one member's allowance (in all: free + held + spent).", tag: "credits",
                    request: .input(AmountInput.self), response: .one(MemberCreditsDTO.self),
-                   errors: [404: "No such \(kind) or member, or not yours to manage.", 409: refused, 422: APIRoutes.invalid], use: setOne)
+                   errors: [404: "No such \(kind) or member, or not yours to manage.", 409: refused], use: setOne)
         }
         api.on(.GET, "me/credits", id: "getMyCredits", summary: "Your allowances in every course and project, with what is left.", tag: "credits",
                response: .list(MyAllowanceDTO.self),
@@ -61,11 +60,11 @@ enum CreditsArea: PlatformArea {
                tag: "credits",
                request: .input(CreditsController.HoldInput.self),
                response: .one(HoldDTO.self), status: 201,
-               errors: [404: "No such course or project, or not one you may spend in.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.reserve)
+               errors: [404: "No such course or project, or not one you may spend in.", 409: refused], use: CreditsController.reserve)
         api.on(.POST, "credits/holds/:holdID/settle", id: "settleHold",
                summary: "Spend the actual amount (at most the hold), or the usage per meter priced at the list in force when the hold was made; the rest is freed.",
                tag: "credits", request: .input(CreditsController.SettleInput.self), response: .one(HoldDTO.self),
-               errors: [404: "No such hold of yours.", 409: refused, 422: APIRoutes.invalid], use: CreditsController.settle)
+               errors: [404: "No such hold of yours.", 409: refused], use: CreditsController.settle)
         api.on(.POST, "credits/holds/:holdID/void", id: "voidHold", summary: "Free the whole hold.", tag: "credits", response: .one(HoldDTO.self),
                errors: [404: "No such hold of yours.", 409: refused], use: CreditsController.void)
         api.on(.GET, "credits/accounts/:accountID/entries", id: "getStatement",
@@ -83,7 +82,7 @@ enum CreditsArea: PlatformArea {
         api.on(.POST, "credits/prices", id: "setPrice", summary: "Add a price version taking effect at a time (administrators).", tag: "credits",
                request: .input(CreditsController.PriceInput.self),
                response: .one(CreditsController.PriceDTO.self), status: 201,
-               errors: [404: "Only administrators set prices.", 409: "The meter has a price from that time already.", 422: APIRoutes.invalid],
+               errors: [404: "Only administrators set prices.", 409: "The meter has a price from that time already."],
                use: CreditsController.setPrice)
     }
 }

@@ -65,7 +65,7 @@ enum CreditsPageController {
             + (try projects.map { row("project", try $0.requireID(), $0.title) })
         let points = try await BurnDownChart.points(programmeID: id, on: req.db)
         return try await req.view.render("credits-programme", ProgrammeCreditsPage(
-            title: "Credits · \(programme.name)", page: page, programmeID: id, programmeLink: SitePath.programme(.id(id)).url,
+            title: "Credits · \(programme.name)", page: page, programmeLink: SitePath.programme(.id(id)).url,
             allocate: SitePath.programmeAllocations(.id(id)).url, grant: SitePath.programmeGrants(.id(id)).url,
             statementCSV: "/api/v1/programmes/\(id)/credits/statement.csv", programmeName: programme.name, granted: credits.granted,
             pool: credits.pool, rows: rows, chart: BurnDownChart.svg(points, title: "Credits remaining in \(programme.name), by day"),
@@ -148,12 +148,5 @@ enum CreditsPageController {
         return try await req.view.render("credits-place", PlaceCreditsPage(
             title: "Credits · \(name)", page: page, defaultAllowance: forms(place).defaultAllowance.url, allowances: forms(place).allowances.url, name: name, credits: credits,
             nearCap: credits.members.filter { ($0.balance?.usedPercent ?? 0) >= 80 }, canManage: canManage))
-    }
-
-    // MARK: Notices
-
-    @Sendable static func markRead(req: Request) async throws -> Response {
-        _ = try await DashboardController.markRead(req: req)
-        return req.redirect(to: .dashboard)
     }
 }

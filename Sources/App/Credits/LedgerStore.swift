@@ -351,8 +351,6 @@ struct LedgerStore: Sendable {
 }
 
 extension Application {
-    private struct LedgerGateKey: StorageKey { typealias Value = LedgerWriteGate }
-
     /// The ledger on this application's database (with the SQLite write queue when the database is SQLite).
     var ledger: LedgerStore { ledger(on: db) }
 
@@ -367,10 +365,6 @@ extension Application {
         LedgerStore(db: db, gate: nil, metrics: storage[PlatformMetricsKey.self], clock: clock.now)
     }
 
-    var ledgerGate: LedgerWriteGate? {
-        get { storage[LedgerGateKey.self] }
-        set { storage[LedgerGateKey.self] = newValue }
-    }
 }
 
 extension Request {

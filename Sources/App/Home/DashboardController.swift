@@ -39,7 +39,7 @@ enum DashboardController {
         let memberships = try await MembershipsDTO.of(user, on: req.db)
         let notices = try await Notice.query(on: req.db).filter(\.$user.$id == user.requireID()).filter(\.$readAt == nil)
             .sort(\.$createdAt, .descending).limit(20).all().map(NoticeDTO.init)
-        return try await req.view.render("dashboard", DashboardPage(page: PageContext(req), name: user.displayName, isAdmin: user.isAdmin,
+        return try await req.view.render("dashboard", DashboardPage(page: PageContext(req), name: user.displayName,
                                                                     memberships: memberships, notices: notices))
     }
 
@@ -56,8 +56,14 @@ enum DashboardController {
         let user = try req.auth.require(User.self)
         guard let id = req.parameters.get("noticeID", as: UUID.self), let notice = try await Notice.find(id, on: req.db) else { throw Abort(.notFound) }
         try Policy.require(user, can: .readNotice(ownerID: notice.$user.id))
-        notice.readAt = notice.readAt ?? Date()
+        notice.readAt = notice.readAt ?? req.now
         try await notice.save(on: req.db)
         return try NoticeDTO(notice)
+    }
+
+    /// The dashboard's "Mark as read" form: the same, then back to the dashboard.
+    @Sendable static func markReadFromPage(req: Request) async throws -> Response {
+        _ = try await markRead(req: req)
+        return req.redirect(to: .dashboard)
     }
 }

@@ -5,6 +5,7 @@ enum HomeArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
         pages.open.get(.home, use: PageController.landing)
         pages.signedIn.get(.dashboard, use: DashboardController.page)
+        pages.signedIn.post(.readNotice(.key), use: DashboardController.markReadFromPage)
     }
 
     static func api(_ api: APIRoutes) {

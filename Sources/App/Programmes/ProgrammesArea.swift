@@ -9,10 +9,8 @@ enum ProgrammesArea: PlatformArea {
         pages.signedIn.post(.programmeProjects(.key), use: ProgrammeController.createProjectFromPage)
         pages.signedIn.post(.programmeMembers(.key), use: ProgrammeController.setMemberFromPage)
         pages.signedIn.post(.removeProgrammeMember(.key, user: .key), use: ProgrammeController.removeMemberFromPage)
-        pages.signedIn.get(.adminProgrammes, use: AdminController.programmesPage)
         pages.signedIn.get(.programmeReport(.key), use: ReportController.page)
         pages.signedIn.get(.programmeReportCSV(.key), use: ReportController.csv)
-        pages.signedIn.post(.adminProgrammes, use: AdminController.createProgrammeFromPage)
     }
 
     static func api(_ api: APIRoutes) {
@@ -26,10 +24,10 @@ enum ProgrammesArea: PlatformArea {
         api.on(.POST, "programmes", id: "createProgramme", summary: "Create a programme (administrators). Dates are YYYY-MM-DD.", tag: "programmes",
                request: .input(ProgrammeInput.self),
                response: .one(ProgrammeSummaryDTO.self), status: 201,
-               errors: [404: "Only administrators create programmes.", 409: "A programme has that name already.", 422: APIRoutes.invalid], use: ProgrammeController.create)
+               errors: [404: "Only administrators create programmes.", 409: "A programme has that name already."], use: ProgrammeController.create)
         api.on(.PATCH, "programmes/:programmeID", id: "changeProgramme", summary: "Change the fields given (managers, administrators).",
                tag: "programmes", request: .input(ProgrammeInput.self, required: []), response: .one(ProgrammeSummaryDTO.self),
-               errors: [404: "No such programme, or not yours to manage.", 409: "A programme has that name already.", 422: APIRoutes.invalid],
+               errors: [404: "No such programme, or not yours to manage.", 409: "A programme has that name already."],
                use: ProgrammeController.update)
         api.on(.GET, "programmes/:programmeID/members", id: "listProgrammeMembers", summary: "Managers and partner contacts; ?page=&per=.",
                tag: "programmes", response: .page(MemberDTO.self), errors: [404: "No such programme, or not yours to see."],
@@ -37,18 +35,18 @@ enum ProgrammesArea: PlatformArea {
         api.on(.PUT, "programmes/:programmeID/members", id: "setProgrammeMember",
                summary: "Add an existing person as manager or partner_contact, or change their role.", tag: "programmes",
                request: .input(MembershipInput.self, schema: MembershipInput.schema(roles: ProgrammeRole.self)), response: .one(MemberDTO.self),
-               errors: [404: "No such programme, or not yours to manage.", 409: "Nobody has that email.", 422: APIRoutes.invalid],
+               errors: [404: "No such programme, or not yours to manage.", 409: "Nobody has that email."],
                use: ProgrammeController.setMember)
         api.on(.DELETE, "programmes/:programmeID/members/:userID", id: "removeProgrammeMember", summary: "Remove a person from the programme.",
                tag: "programmes", status: 204, errors: [404: "No such programme or person, or not yours to manage."], use: ProgrammeController.removeMember)
         api.on(.POST, "programmes/:programmeID/courses", id: "createCourse", summary: "Create a course in the programme. Dates are YYYY-MM-DD.",
                tag: "courses", request: .input(CourseInput.self),
                response: .one(CourseDTO.self), status: 201,
-               errors: [404: "No such programme, or not yours to manage.", 409: "The programme has that code in that term already.", 422: APIRoutes.invalid],
+               errors: [404: "No such programme, or not yours to manage.", 409: "The programme has that code in that term already."],
                use: ProgrammeController.createCourse)
         api.on(.POST, "programmes/:programmeID/projects", id: "createProject", summary: "Create a research project in the programme.",
                tag: "projects", request: .input(ProjectInput.self),
-               response: .one(ProjectDTO.self), status: 201, errors: [404: "No such programme, or not yours to manage.", 422: APIRoutes.invalid],
+               response: .one(ProjectDTO.self), status: 201, errors: [404: "No such programme, or not yours to manage."],
                use: ProgrammeController.createProject)
 
         api.on(.GET, "programmes/:programmeID/report", id: "getProgrammeReport",

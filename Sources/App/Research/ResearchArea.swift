@@ -26,22 +26,22 @@ enum ResearchArea: PlatformArea {
                tag: "projects", request: .input(ProjectInput.self, required: []),
                response: .one(ProjectDTO.self),
                errors: [403: "Only the programme's managers may make that change.", 404: "No such project, or not yours to manage.",
-                        409: "The lifecycle does not go from the project's status to that one.", 422: APIRoutes.invalid], use: ProjectController.update)
+                        409: "The lifecycle does not go from the project's status to that one."], use: ProjectController.update)
         api.on(.PUT, "projects/:projectID/members", id: "setProjectMember", summary: "Add an existing person as pi, member or mentor, or change it.",
                tag: "projects", request: .input(MembershipInput.self, schema: MembershipInput.schema(roles: ProjectRole.self)), response: .one(ProjectDTO.Member.self),
-               errors: [404: "No such project, or not yours to manage.", 409: "Nobody has that email.", 422: APIRoutes.invalid], use: ProjectController.setMember)
+               errors: [404: "No such project, or not yours to manage.", 409: "Nobody has that email."], use: ProjectController.setMember)
         api.on(.DELETE, "projects/:projectID/members/:userID", id: "removeProjectMember", summary: "Remove a person from the project.",
                tag: "projects", status: 204, errors: [404: "No such project or person, or not yours to manage."], use: ProjectController.removeMember)
         api.on(.POST, "projects/:projectID/status", id: "changeProjectStatus",
                summary: "Move the project along its lifecycle: the PI submits, withdraws and completes; programme managers approve (active), reject (with a comment) and archive.",
                tag: "projects", request: .input(StatusChangeInput.self),
                response: .one(ProjectDTO.self), errors: [403: "Only the programme's managers may make that change.", 404: "No such project, or not yours.",
-                                                   409: "The lifecycle does not go from the project's status to that one.", 422: APIRoutes.invalid],
+                                                   409: "The lifecycle does not go from the project's status to that one."],
                use: ResearchController.changeStatus)
         api.on(.PUT, "projects/:projectID/job-network", id: "setProjectJobNetwork",
                summary: "Allow or stop (outbound) network for the project's jobs (its PI, programme managers); kept in the project's history.",
                tag: "projects", request: .input(ResearchController.JobNetworkInput.self), response: .one(ProjectDTO.self),
-               errors: [404: "No such project, or not yours to manage.", 422: APIRoutes.invalid], use: ResearchController.setJobNetwork)
+               errors: [404: "No such project, or not yours to manage."], use: ResearchController.setJobNetwork)
         api.on(.GET, "projects/:projectID/history", id: "getProjectHistory", summary: "Every status change: from, to, who, when, why.", tag: "projects",
                response: .list(StatusChangeDTO.self), errors: [404: "No such project, or not yours."], use: ResearchController.history)
         api.on(.GET, "projects/:projectID/allocation-requests", id: "listAllocationRequests", summary: "The project's allocation requests and their decisions (members see them).",
@@ -49,12 +49,12 @@ enum ResearchArea: PlatformArea {
         api.on(.POST, "projects/:projectID/allocation-requests", id: "requestAllocation",
                summary: "Ask for credits (the PI): amount, periodEnd (when they expire), justification, meters (compute, ai); a renewal or supplement follows an earlier request.",
                tag: "projects", request: .input(AllocationRequestInput.self),
-               response: .one(AllocationRequestDTO.self), status: 201, errors: [404: "No such project, or not yours to manage.", 422: APIRoutes.invalid], use: ResearchController.createRequest)
+               response: .one(AllocationRequestDTO.self), status: 201, errors: [404: "No such project, or not yours to manage."], use: ResearchController.createRequest)
         api.on(.POST, "allocation-requests/:requestID/decision", id: "decideAllocationRequest",
                summary: "Approve (all, or part with amount) or deny (with a comment) a pending request (programme managers). Approval moves the credits from the pool to the project's allocation, or nothing happens.",
                tag: "projects", request: .input(AllocationDecisionInput.self),
                response: .one(AllocationRequestDTO.self), errors: [404: "No such request, or not yours to decide.",
-                                           409: "Already decided, the project is not active, or the pool has not enough (nothing moved).", 422: APIRoutes.invalid],
+                                           409: "Already decided, the project is not active, or the pool has not enough (nothing moved)."],
                use: ResearchController.decide)
 
         api.on(.POST, "projects/:projectID/jobs", id: "submitJob",
@@ -68,7 +68,7 @@ enum ResearchArea: PlatformArea {
                response: .one(ResearchJobDTO.self), status: 201,
                errors: [403: "Only the PI may charge the project's allocation.", 404: "No such project, or not yours.",
                         409: "The project is not active, or there are not enough credits (the message says who can add more).", 413: "Over 60 MB.",
-                        415: "Not multipart/form-data.", 422: APIRoutes.invalid],
+                        415: "Not multipart/form-data."],
                body: .collect(maxSize: ResearchJobs.maxUploadBody), use: ResearchJobController.submit)
         api.on(.GET, "projects/:projectID/jobs", id: "listJobs", summary: "The project's jobs, newest first; ?page=&per=.", tag: "projects",
                response: .page(ResearchJobDTO.self),
@@ -87,7 +87,7 @@ enum ResearchArea: PlatformArea {
         api.on(.POST, "projects/:projectID/outputs", id: "recordProjectOutput",
                summary: "Record an output (project members): kind, title, venue, year, doi (10.xxxx/…), url.", tag: "projects",
                request: .input(ProjectOutputInput.self),
-               response: .one(ProjectOutputDTO.self), status: 201, errors: [404: "No such project, or not yours.", 422: APIRoutes.invalid], use: ResearchJobController.recordOutput)
+               response: .one(ProjectOutputDTO.self), status: 201, errors: [404: "No such project, or not yours."], use: ResearchJobController.recordOutput)
         api.on(.DELETE, "projects/:projectID/outputs/:outputID", id: "removeProjectOutput",
                summary: "Remove an output (whoever recorded it, or the PI).", tag: "projects", status: 204,
                errors: [404: "No such output, or not yours to remove."], use: ResearchJobController.removeOutput)

@@ -13,7 +13,6 @@ struct SignInPage: Encodable {
 
 struct ProfilePage: Encodable {
     struct KeyRow: Encodable {
-        var id: UUID
         var name: String
         var prefix: String
         var created: String
@@ -23,7 +22,6 @@ struct ProfilePage: Encodable {
         init(_ key: APIKeyDTO) {
             revoke = SitePath.revokeProfileKey(.id(key.id)).url
             let format = Date.FormatStyle(date: .numeric, time: .shortened, timeZone: TimeZone(identifier: "UTC")!)
-            id = key.id
             name = key.name
             prefix = key.prefix
             created = key.createdAt.map { $0.formatted(format) } ?? ""

@@ -1,14 +1,13 @@
 // What the templates of assignment, hand-in and gradebook pages are given (their view-models; links come from SitePath).
 import Foundation
-import Grading
 import Vapor
 
 /// An assignment's page and forms.
 struct AssignmentLinks: Encodable {
-    var page, change, handIn, autograder, publish, regrade: String
+    var page, handIn, autograder, publish, regrade: String
 
     init(_ id: UUID) {
-        (page, change, handIn) = (SitePath.assignment(.id(id)).url, SitePath.assignment(.id(id)).url, SitePath.handIn(.id(id)).url)
+        (page, handIn) = (SitePath.assignment(.id(id)).url, SitePath.handIn(.id(id)).url)
         (autograder, publish, regrade) = (SitePath.autograder(.id(id)).url, SitePath.publishGrades(.id(id)).url, SitePath.regradeAssignment(.id(id)).url)
     }
 }
@@ -36,7 +35,6 @@ struct AssignmentPage: Encodable {
     var mine: [Row]
     var everyone: [Row]?
     var progress: Grades.RegradeProgress?
-    var kinds = AutograderKind.allCases.map(\.rawValue)
 }
 
 struct SubmissionPage: Encodable {

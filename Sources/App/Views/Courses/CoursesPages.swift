@@ -4,11 +4,11 @@ import Vapor
 
 /// A course's pages and forms, for the templates that link to them.
 struct CourseLinks: Encodable {
-    var page, change, credits, ai, aiKeys, aiPolicy, grades, gradebook, gradebookCSV, newAssignment, members, roster, rosterCSV: String
+    var page, credits, ai, aiKeys, aiPolicy, grades, gradebook, gradebookCSV, newAssignment, members, roster, rosterCSV: String
 
     init(_ id: UUID) {
         func url(_ path: SitePath) -> String { path.url }
-        (page, change, credits) = (url(.course(.id(id))), url(.course(.id(id))), url(.courseCredits(.id(id))))
+        (page, credits) = (url(.course(.id(id))), url(.courseCredits(.id(id))))
         (ai, aiKeys, aiPolicy) = (url(.courseAI(.id(id))), url(.courseAIKeys(.id(id))), url(.courseAIPolicy(.id(id))))
         (grades, gradebook, newAssignment) = (url(.myGrades(.id(id))), url(.gradebook(.id(id))), url(.courseAssignments(.id(id))))
         (members, roster, rosterCSV) = (url(.courseMembers(.id(id))), url(.courseRoster(.id(id))), url(.courseRosterCSV(.id(id))))
@@ -36,7 +36,6 @@ struct CoursePage: Encodable {
     var roles = CourseRole.allCases.map(\.rawValue)
     var assignments: [AssignmentLink]
     var canGrade: Bool
-    var kinds = ["classroom", "gradescope"]
 }
 
 struct AssignmentLink: Encodable {

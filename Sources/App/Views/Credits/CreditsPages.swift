@@ -30,7 +30,6 @@ struct ProgrammeCreditsPage: Encodable {
     }
     var title: String
     var page: PageContext
-    var programmeID: UUID
     var programmeLink: String, allocate: String, grant: String
     /// The API's statement download (getProgrammeStatementCSV).
     var statementCSV: String

@@ -11,7 +11,8 @@ struct AdminUsersPage: Encodable {
     var search: String
     var previousPage: String?
     var nextPage: String?
-    var list = SitePath.adminUsers.url, create = SitePath.adminUsers.url
+    /// The search (GET) and the new-person form (POST) both go to the people page.
+    var usersLink = SitePath.adminUsers.url
 
     init(page: PageContext, users: Page<UserDTO>, search: String, previous: Int?, next: Int?) {
         (self.page, self.search) = (page, search)

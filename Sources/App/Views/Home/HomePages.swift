@@ -6,7 +6,6 @@ struct DashboardPage: Encodable {
     var title = "Dashboard"
     var page: PageContext
     var name: String
-    var isAdmin: Bool
     var courses: [Place]
     var projects: [Place]
     var programmes: [Place]
@@ -16,8 +15,8 @@ struct DashboardPage: Encodable {
     struct Place: Encodable { var name: String; var role: String; var link: String }
     struct NoticeRow: Encodable { var message: String; var link: String?; var markRead: String }
 
-    init(page: PageContext, name: String, isAdmin: Bool, memberships: MembershipsDTO, notices: [NoticeDTO]) {
-        (self.page, self.name, self.isAdmin) = (page, name, isAdmin)
+    init(page: PageContext, name: String, memberships: MembershipsDTO, notices: [NoticeDTO]) {
+        (self.page, self.name) = (page, name)
         courses = memberships.courses.map { Place(name: $0.name, role: $0.role, link: SitePath.course(.id($0.id)).url) }
         projects = memberships.projects.map { Place(name: $0.name, role: $0.role, link: SitePath.project(.id($0.id)).url) }
         programmes = memberships.programmes.map { Place(name: $0.name, role: $0.role, link: SitePath.programme(.id($0.id)).url) }

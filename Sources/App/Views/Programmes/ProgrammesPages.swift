@@ -4,12 +4,12 @@ import Vapor
 
 /// A programme's pages and forms.
 struct ProgrammeLinks: Encodable {
-    var page, change, credits, report, reportCSV, members, newCourse, newProject: String
+    var page, credits, report, reportCSV, members, newCourse, newProject: String
     /// The API's report as JSON (getProgrammeReport).
     var reportJSON: String
 
     init(_ id: UUID) {
-        (page, change, credits) = (SitePath.programme(.id(id)).url, SitePath.programme(.id(id)).url, SitePath.programmeCredits(.id(id)).url)
+        (page, credits) = (SitePath.programme(.id(id)).url, SitePath.programmeCredits(.id(id)).url)
         (report, reportCSV, members) = (SitePath.programmeReport(.id(id)).url, SitePath.programmeReportCSV(.id(id)).url, SitePath.programmeMembers(.id(id)).url)
         (newCourse, newProject) = (SitePath.programmeCourses(.id(id)).url, SitePath.programmeProjects(.id(id)).url)
         reportJSON = "/api/v1/programmes/\(id)/report"
@@ -30,7 +30,6 @@ struct ProgrammePage: Encodable {
     var canManage: Bool
     var form: ProgrammeInput
     var roles = ProgrammeRole.allCases.map(\.rawValue)
-    var projectStatuses = ProjectStatus.allCases.map(\.rawValue)
 
     init(title: String, page: PageContext, programme: ProgrammeDTO, members: [MemberDTO], canManage: Bool, form: ProgrammeInput) {
         (self.title, self.page, self.programme, self.canManage, self.form) = (title, page, programme, canManage, form)

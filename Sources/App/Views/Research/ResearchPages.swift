@@ -4,10 +4,10 @@ import Vapor
 
 /// A project's pages and forms.
 struct ProjectLinks: Encodable {
-    var page, change, credits, status, requests, jobs, jobNetwork, outputs, members: String
+    var page, credits, status, requests, jobs, jobNetwork, outputs, members: String
 
     init(_ id: UUID) {
-        (page, change, credits) = (SitePath.project(.id(id)).url, SitePath.project(.id(id)).url, SitePath.projectCredits(.id(id)).url)
+        (page, credits) = (SitePath.project(.id(id)).url, SitePath.projectCredits(.id(id)).url)
         (status, requests, jobs) = (SitePath.projectStatus(.id(id)).url, SitePath.allocationRequests(.id(id)).url, SitePath.projectJobs(.id(id)).url)
         (jobNetwork, outputs, members) = (SitePath.projectJobNetwork(.id(id)).url, SitePath.projectOutputs(.id(id)).url, SitePath.projectMembers(.id(id)).url)
     }
