@@ -38,6 +38,7 @@ let package = Package(
                 .target(name: "Ledger"),
                 .target(name: "Grading"),
                 .target(name: "Gateway"),
+                .target(name: "Labs"),
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Ink", package: "Ink"),
                 .product(name: "Fluent", package: "fluent"),
@@ -63,6 +64,8 @@ let package = Package(
         .target(name: "Gateway"),
         // Autograder formats (Gradescope results.json, Classroom autograding.json), visibility, late policy. No Vapor.
         .target(name: "Grading", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // Interactive labs' rules: kinds, audiences, session limits, weekly schedules. No Vapor.
+        .target(name: "Labs"),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
         .target(name: "Ledger"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
@@ -94,12 +97,14 @@ let package = Package(
             dependencies: [.target(name: "Ledger"), .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "GatewayTests", dependencies: [.target(name: "Gateway")]),
+        .testTarget(name: "LabsTests", dependencies: [.target(name: "Labs")]),
         .testTarget(
             name: "AppTests",
             dependencies: [
                 .target(name: "App"),
                 .target(name: "Grading"),
                 .target(name: "Gateway"),
+                .target(name: "Labs"),
                 .target(name: "Sandbox"),
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),

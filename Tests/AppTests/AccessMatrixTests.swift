@@ -151,6 +151,16 @@ import Ledger
         .page(.POST, .regradeSubmission(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .adjustments(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .api("listAssignments"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        // Labs (the matrix's lab is open to students; LabEnvironmentTests covers one open to staff only).
+        .page(.POST, .courseLabs(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
+        .page(.GET, .lab(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
+        .page(.POST, .lab(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
+        .page(.POST, .labSetup(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
+        .api("listLabs"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("createLab"): signedIn([.instructor, .admin], anonymous: .unauthorized),
+        .api("getLab"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("changeLab"): signedIn([.instructor, .admin], anonymous: .unauthorized),
+        .api("setUpLabAgain"): signedIn([.instructor, .admin], anonymous: .unauthorized),
         .api("createAssignment"): signedIn([.instructor, .admin], anonymous: .unauthorized),
         .api("getAssignment"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("changeAssignment"): signedIn([.instructor, .admin], anonymous: .unauthorized),
@@ -306,6 +316,10 @@ import Ledger
             (job.status, job.cancelRequested, job.cpuMs, job.wallMs, job.charged, job.createdAt) = (.queued, false, 0, 0, 0, Date())
             try await job.create(on: app.db)
             let jobID = try job.requireID()
+            // A terminal lab of CS101 open to its students (no set-up script: nothing to build).
+            var labInput = LabInput()
+            (labInput.name, labInput.kind, labInput.openTo) = ("Matrix lab", "terminal", "students")
+            let labID = try await LabEnvironments.create(in: course, labInput, by: instructor, at: Date(), writes: app.writes).requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route), routePath = "/" + route.path.map(\.description).joined(separator: "/")
@@ -333,6 +347,7 @@ import Ledger
                         case ":requestID": return requestID.uuidString
                         case ":jobID": return jobID.uuidString
                         case ":outputID": return outputID.uuidString
+                        case ":labID": return labID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

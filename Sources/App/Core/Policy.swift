@@ -1,6 +1,7 @@
 // Who may do what: the one place that decides. Every route asks it. A refusal about something the person may not
 // even know exists answers 404, so ids leak nothing.
 import Foundation
+import Labs
 import Ledger
 import Vapor
 
@@ -62,6 +63,11 @@ enum Policy {
         case recordProjectOutput(ProjectAccess)
         /// Remove a recorded output: whoever recorded it, and those who manage the project.
         case removeProjectOutput(ProjectAccess, recordedBy: UUID)
+        /// See a course's lab environment: its staff (who grade) always, to prepare and try it; its students once
+        /// it is open to them.
+        case viewLab(CourseAccess, openTo: LabAudience)
+        /// Create and change a course's lab environments and run their set-up: those who manage the course.
+        case manageLabs(CourseAccess)
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -122,6 +128,10 @@ enum Policy {
             return access.projectRole != nil
         case .cancelProjectJob(let access, let owner), .removeProjectOutput(let access, let owner):
             return (user.id == owner && access.projectRole != nil) || allows(user, .manageProject(access))
+        case .viewLab(let access, let audience):
+            return allows(user, .grade(access)) || (audience == .students && access.courseRole != nil)
+        case .manageLabs(let access):
+            return allows(user, .manageCourse(access))
         }
     }
 

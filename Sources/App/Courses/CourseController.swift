@@ -156,10 +156,13 @@ enum CourseController {
             .filter { canGrade || $0.isReleased(at: now) }
             .map { AssignmentLink(link: SitePath.assignment(.id($0.id!)).url, title: $0.title, kind: $0.kind.rawValue, due: PageFormat.when($0.dueAt),
                                   released: $0.isReleased(at: now), setupStatus: $0.setupStatus.rawValue) }
+        let labs = try await LabEnvironment.query(on: req.db).filter(\.$course.$id == course.requireID()).sort(\.$name).all()
+            .filter { Policy.allows(user, .viewLab(access, openTo: $0.openTo)) }
+            .map { LabRow(link: SitePath.lab(.id($0.id!)).url, name: $0.name, kind: $0.kind.rawValue, openTo: $0.openTo.rawValue, setupStatus: $0.setupStatus.rawValue) }
         let view = CoursePage(title: "\(course.code) \(course.title)", page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
                               links: CourseLinks(try course.requireID()),
                               roster: try roster.map { entries in try entries.map { CoursePage.Member($0, course: try course.requireID()) } }, canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form,
-                              assignments: assignments, canGrade: canGrade)
+                              assignments: assignments, canGrade: canGrade, labs: labs, canManageLabs: Policy.allows(user, .manageLabs(access)))
         return try await req.view.render("course", view)
     }
 }

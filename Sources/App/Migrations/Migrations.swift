@@ -43,6 +43,7 @@ enum Migrations {
         AddUserCredentialsChangedAt(),
         AddProjectJobNetwork(),
         AddAssignmentSetupDisk(),
+        CreateLabEnvironment(),
     ]
 
     static func register(on app: Application) {

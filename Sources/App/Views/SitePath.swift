@@ -36,6 +36,8 @@ enum SitePath: Hashable, Sendable {
     case allocationRequests(ID), allocationDecision(ID)
     case projectJobs(ID), job(ID), cancelJob(ID), jobOutputs(ID)
     case projectOutputs(ID), removeProjectOutput(ID, output: ID)
+    // Labs
+    case courseLabs(ID), lab(ID), labSetup(ID)
 
     private enum Part {
         case text(String)
@@ -49,6 +51,7 @@ enum SitePath: Hashable, Sendable {
         func assignment(_ id: ID, _ rest: String...) -> [Part] { [.text("assignments"), .id("assignmentID", id)] + rest.map(Part.text) }
         func submission(_ id: ID, _ rest: String...) -> [Part] { [.text("submissions"), .id("submissionID", id)] + rest.map(Part.text) }
         func job(_ id: ID, _ rest: String...) -> [Part] { [.text("jobs"), .id("jobID", id)] + rest.map(Part.text) }
+        func lab(_ id: ID, _ rest: String...) -> [Part] { [.text("labs"), .id("labID", id)] + rest.map(Part.text) }
         func text(_ words: String...) -> [Part] { words.map(Part.text) }
         switch self {
         case .home: return []
@@ -118,6 +121,9 @@ enum SitePath: Hashable, Sendable {
         case .jobOutputs(let id): return job(id, "outputs.zip")
         case .projectOutputs(let id): return project(id, "outputs")
         case .removeProjectOutput(let id, let output): return project(id, "outputs") + [.id("outputID", output), .text("remove")]
+        case .courseLabs(let id): return course(id, "labs")
+        case .lab(let id): return lab(id)
+        case .labSetup(let id): return lab(id, "setup")
         }
     }
 

@@ -1,0 +1,29 @@
+// Interactive labs: a course's lab environments (JupyterLab or a terminal), their set-up into an environment layer,
+// their limits and who may start them when.
+import Vapor
+
+enum LabsArea: PlatformArea {
+    static func pages(_ pages: PageRoutes) {
+        pages.signedIn.post(.courseLabs(.key), use: LabController.createFromPage)
+        pages.signedIn.get(.lab(.key), use: LabController.page)
+        pages.signedIn.post(.lab(.key), use: LabController.updateFromPage)
+        pages.signedIn.post(.labSetup(.key), use: LabController.setUpAgainFromPage)
+    }
+
+    static func api(_ api: APIRoutes) {
+        api.on(.GET, "courses/:courseID/labs", id: "listLabs", summary: "The course's lab environments (students: those open to them), by name.",
+               tag: "labs", response: .list(LabDTO.self), errors: [404: "No such course, or not yours to see."], use: LabController.list)
+        api.on(.POST, "courses/:courseID/labs", id: "createLab",
+               summary: "Create a lab environment (instructors): name, kind (jupyterlab or terminal), setupScript (run once with network into the environment; for jupyterlab it must install JupyterLab, and defaults to pip install jupyterlab), session limits (cpuMillis, memoryMB, processes, homeQuotaMB, idleMinutes, longestMinutes; defaults by kind), network during sessions (default false), openTo (staff — the default, to try it first — or students) and schedule (weekly windows in UTC, one per line: mon,wed 09:00-11:00; empty: always).",
+               tag: "labs", request: .input(LabInput.self), response: .one(LabDTO.self), status: 201,
+               errors: [404: "No such course, or not yours to manage.", 409: "The course has a lab of that name."], use: LabController.create)
+        api.on(.GET, "labs/:labID", id: "getLab", summary: "One lab environment (the set-up script and log for staff only).", tag: "labs",
+               response: .one(LabDTO.self), errors: [404: "No such lab, or not yours to see."], use: LabController.show)
+        api.on(.PATCH, "labs/:labID", id: "changeLab", summary: "Change the fields given (instructors); a new setupScript runs as a new set-up. kind cannot change.",
+               tag: "labs", request: .input(LabInput.self, required: []), response: .one(LabDTO.self),
+               errors: [404: "No such lab, or not yours to manage.", 409: "The course has a lab of that name."], use: LabController.update)
+        api.on(.POST, "labs/:labID/setup", id: "setUpLabAgain", summary: "Run the set-up script again as a new version (instructors), e.g. for newer packages.",
+               tag: "labs", response: .one(LabDTO.self),
+               errors: [404: "No such lab, or not yours to manage.", 409: "A set-up is already waiting, or there is no script."], use: LabController.setUpAgain)
+    }
+}

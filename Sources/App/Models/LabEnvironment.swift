@@ -1,0 +1,45 @@
+import Fluent
+import Foundation
+import Labs
+
+/// A course's lab environment: what its sessions serve (JupyterLab or a terminal), the set-up script that builds
+/// its environment layer, the limits of each session, and who may start one when.
+final class LabEnvironment: Model, @unchecked Sendable {
+    static let schema = "lab_environments"
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "course_id") var course: Course
+    @Field(key: "name") var name: String
+    @Field(key: "kind") var kind: LabKind
+    /// Run once, with network, by bash as root in the layer's own namespace (as an autograder's setup.sh).
+    @Field(key: "setup_script") var setupScript: String
+    /// Goes up whenever the script changes (or a set-up is asked for again); a layer is built per version.
+    @Field(key: "setup_version") var setupVersion: Int
+    @Field(key: "setup_status") var setupStatus: SetupStatus
+    @OptionalField(key: "setup_log") var setupLog: String?
+    @Field(key: "cpu_millis") var cpuMillis: Int
+    @Field(key: "memory_mb") var memoryMB: Int
+    @Field(key: "processes") var processes: Int
+    @Field(key: "home_quota_mb") var homeQuotaMB: Int
+    @Field(key: "idle_minutes") var idleMinutes: Int
+    @Field(key: "longest_minutes") var longestMinutes: Int
+    /// Network during sessions (the set-up always has it).
+    @Field(key: "network") var network: Bool
+    @Field(key: "open_to") var openTo: LabAudience
+    /// Weekly windows in UTC (`LabSchedule`'s text); empty: always.
+    @Field(key: "schedule") var schedule: String
+    @Field(key: "created_by") var createdBy: UUID
+    @Field(key: "created_at") var createdAt: Date
+    @Field(key: "updated_at") var updatedAt: Date
+
+    init() {}
+
+    var limits: LabLimits {
+        get { LabLimits(cpuMillis: cpuMillis, memoryMB: memoryMB, processes: processes, homeQuotaMB: homeQuotaMB,
+                        idleMinutes: idleMinutes, longestMinutes: longestMinutes) }
+        set { (cpuMillis, memoryMB, processes, homeQuotaMB, idleMinutes, longestMinutes) =
+                (newValue.cpuMillis, newValue.memoryMB, newValue.processes, newValue.homeQuotaMB, newValue.idleMinutes, newValue.longestMinutes) }
+    }
+
+    /// This version's environment layer on a machine (`Sandbox.layer(id:)`).
+    var layerID: String { "lab-\(id!.uuidString.lowercased())-v\(setupVersion)" }
+}
