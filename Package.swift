@@ -65,7 +65,7 @@ let package = Package(
         // Autograder formats (Gradescope results.json, Classroom autograding.json), visibility, late policy. No Vapor.
         .target(name: "Grading", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Interactive labs' rules: kinds, audiences, session limits, weekly schedules. No Vapor.
-        .target(name: "Labs"),
+        .target(name: "Labs", dependencies: [.target(name: "Ledger")]),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
         .target(name: "Ledger"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
@@ -97,7 +97,7 @@ let package = Package(
             dependencies: [.target(name: "Ledger"), .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "GatewayTests", dependencies: [.target(name: "Gateway")]),
-        .testTarget(name: "LabsTests", dependencies: [.target(name: "Labs")]),
+        .testTarget(name: "LabsTests", dependencies: [.target(name: "Labs"), .target(name: "Ledger")]),
         .testTarget(
             name: "AppTests",
             dependencies: [

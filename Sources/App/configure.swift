@@ -41,11 +41,14 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.platformMetrics = PlatformMetrics()
     app.sandbox = SandboxService(sandbox: Sandbox(configuration: SandboxService.configuration(for: config)), metrics: app.platformMetrics)
     app.lifecycle.use(SandboxLifecycle())
+    app.labHost = LabHost(app: app)
+    app.lifecycle.use(LabHostLifecycle())
     app.environmentLayers = EnvironmentLayers(app: app, dataDirectory: config.dataDirectory)
     app.jobBell = JobBell()
     // What each kind of queued job does (the workers know no kind), and the periodic tasks run with their sweep.
     app.jobHandlers = JobHandlers([GradeRunHandler(), AutograderSetupHandler(), ResearchJobHandler(), LabSetupHandler()],
-                                  sweeps: [{ app in try await AIUsageReports.erasePrompts(before: app.clock.now(), on: app.db) }])
+                                  sweeps: [{ app in try await AIUsageReports.erasePrompts(before: app.clock.now(), on: app.db) },
+                                           { app in _ = try await LabSessions.sweep(app: app, at: app.clock.now()) }])
     app.aiRateWindow = RateWindow()
     app.gatewayCache = GatewayCache()
     app.gatewayRecorder = GatewayRecorder(app: app)

@@ -12,7 +12,7 @@ public struct Meter: Hashable, Sendable, Codable, CustomStringConvertible, Compa
     public static let sandboxCPUSecond = Meter("sandbox_cpu_second")
     /// Sandbox wall-clock time, measured in milliseconds, priced per second.
     public static let sandboxWallSecond = Meter("sandbox_wall_second")
-    /// Lab hours, measured in minutes, priced per hour.
+    /// Lab time, measured in seconds, priced per hour.
     public static let labHour = Meter("lab_hour")
     /// A model's prompt tokens, priced per million.
     public static func modelInput(_ model: String) -> Meter { Meter("model_input_tokens:\(model)") }
@@ -23,7 +23,7 @@ public struct Meter: Hashable, Sendable, Codable, CustomStringConvertible, Compa
     public var unitsPerPricedUnit: Int64 {
         switch self {
         case .sandboxCPUSecond, .sandboxWallSecond: 1_000
-        case .labHour: 60
+        case .labHour: 3_600
         default: name.hasPrefix("model_") ? 1_000_000 : 1
         }
     }

@@ -48,6 +48,22 @@ struct JobFolder {
         try makeFolders(path + "/" + Self.safeRelativePath(relative), owner: owner)
     }
 
+    /// Replaces `target`'s contents with this folder's files and folders (written aside, then swapped in; owned by
+    /// this process's user). Links and special files are skipped.
+    func keep(into target: String) {
+        let fm = FileManager.default, aside = target + ".new-" + UUID().uuidString.lowercased(), old = target + ".old-" + UUID().uuidString.lowercased()
+        guard mkdir(aside, 0o700) == 0 else { return }
+        do {
+            try copyTree(from: path, to: aside, owner: nil)
+            if fm.fileExists(atPath: target) { try fm.moveItem(atPath: target, toPath: old) }
+            try fm.moveItem(atPath: aside, toPath: target)
+            try? fm.removeItem(atPath: old)
+        } catch {
+            try? fm.removeItem(atPath: aside)
+            if !fm.fileExists(atPath: target), fm.fileExists(atPath: old) { try? fm.moveItem(atPath: old, toPath: target) }
+        }
+    }
+
     func remove() {
         if mounted { _ = umount2(path, Int32(MNT_DETACH)) }
         try? FileManager.default.removeItem(atPath: path)

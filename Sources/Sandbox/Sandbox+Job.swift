@@ -8,7 +8,8 @@ extension Sandbox {
     func execute(_ job: SandboxJob, view: SystemView, host: Host, uid choice: UIDChoice,
                          onOutput: (@Sendable (SandboxStream, Data) -> Void)?, cleanup: inout Cleanup) throws -> SandboxResult {
         // A lane of this job's shape (a sandbox kept for many jobs), when this machine can have them.
-        if case .allocate = choice, let lanes = lanePool(for: job, view: view, host: host), let lane = try? lanes.lane() {
+        let ownSandbox = job.folderName != nil || job.keepFolder != nil
+        if case .allocate = choice, !ownSandbox, let lanes = lanePool(for: job, view: view, host: host), let lane = try? lanes.lane() {
             count(.lane)
             cleanup.add { lanes.finish(lane) }
             let rlimits = Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: lane.uid != nil)
@@ -20,7 +21,7 @@ extension Sandbox {
         }
 
         // A sandbox of this job's shape set up ahead of need, when one is waiting.
-        if case .allocate = choice, let ready = readyPool(for: job, view: view, host: host), let slot = ready.take() {
+        if case .allocate = choice, !ownSandbox, let ready = readyPool(for: job, view: view, host: host), let slot = ready.take() {
             count(.ready)
             cleanup.add { ready.finish(slot) }
             let rlimits = Self.rlimits(for: job.limits, cgroups: host.cgroups, dedicatedUID: slot.uid != nil)
@@ -38,7 +39,7 @@ extension Sandbox {
             let allocated = uid
             cleanup.add { self.releaseUID(allocated) }
         }
-        let name = UUID().uuidString.lowercased()
+        let name = job.folderName ?? UUID().uuidString.lowercased()
         let owner = uid.map { (uid: $0, gid: $0) }
         let folder = try JobFolder.create(root: configuration.jobsRoot, name: name, diskBytes: job.limits.diskMB << 20, owner: owner)
         cleanup.add { folder.remove() }
@@ -101,6 +102,7 @@ extension Sandbox {
         if let output = job.outputDirectory {
             (files, skipped) = OutputReader().read(jobFolder: folder.path, outputDirectory: output)
         }
+        if let keep = job.keepFolder { folder.keep(into: keep) }
         return Classifier.result(outcome, limits: job.limits, oomKilled: usage?.oomKilled ?? false,
                                  hasCgroups: cgroup != nil, files: files, skipped: skipped)
     }
@@ -172,6 +174,10 @@ extension Sandbox {
             throw SandboxError.invalidJob("limits must be positive (memory at least 16 MB, at least 4 processes and 16 open files)")
         }
         if let output = job.outputDirectory { _ = try JobFolder.safeRelativePath(output) }
+        if let name = job.folderName, !SandboxLayer.validID(name) {
+            throw SandboxError.invalidJob("a job's folder name is letters, digits, - and _ (at most 64)")
+        }
+        if let keep = job.keepFolder, !keep.hasPrefix("/") || keep.contains("..") { throw SandboxError.invalidJob("the folder to keep into must be an absolute host path") }
         for (name, value) in job.environment {
             guard let first = name.first, first == "_" || (first.isASCII && first.isLetter),
                   name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {

@@ -206,6 +206,9 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     /// The built layer `id`, if there is one.
+    /// Where a job that names its folder (`SandboxJob.folderName`) has it on the host while it runs.
+    public func sessionFolder(named name: String) -> String { configuration.jobsRoot + "/" + JobFolder.ownedName(name) }
+
     public func layer(id: String) -> SandboxLayer? {
         guard SandboxLayer.validID(id) else { return nil }
         let path = configuration.layersFolder + "/" + id

@@ -53,6 +53,14 @@ public struct SandboxJob: Sendable {
     public var layer: SandboxLayer?
     /// Cancelling it stops the job within about 200 ms (status `cancelled`; its usage so far is still measured).
     public var cancellation: SandboxCancellation?
+    /// A long-lived job (a lab session) names its folder, so the platform can reach what the job's program makes
+    /// there — a Unix socket — at `Sandbox.sessionFolder(named:)`. Such a job gets a sandbox of its own, never a
+    /// lane or a ready sandbox (it would hold one for hours).
+    public var folderName: String?
+    /// A host folder that receives the job folder's files and folders when the job ends, replacing what it held
+    /// (a lab session's home, kept between sessions; `copyFrom` brings it into the next). Links, sockets and other
+    /// special files are not kept.
+    public var keepFolder: String?
 
     public init(command: [String], files: [String: Data] = [:], copyFrom: String? = nil, workPath: String = "/work",
                 outputDirectory: String? = nil, environment: [String: String] = [:], limits: SandboxLimits = SandboxLimits(),

@@ -161,6 +161,18 @@ import Ledger
         .api("getLab"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("changeLab"): signedIn([.instructor, .admin], anonymous: .unauthorized),
         .api("setUpLabAgain"): signedIn([.instructor, .admin], anonymous: .unauthorized),
+        // Sessions: starting one (the matrix's lab is a terminal without set-up) and the session of the student's.
+        .page(.POST, .startLab(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
+        .page(.GET, .labSession(.key)): signedIn([.student], anonymous: .signIn),
+        .page(.POST, .stopLabSession(.key)): signedIn([.student], anonymous: .signIn),
+        .page(.GET, .labTerminal(.key)): signedIn([.student], anonymous: .signIn),
+        .page(.GET, .xtermScript): signedIn(people, anonymous: .signIn),
+        .page(.GET, .xtermFit): signedIn(people, anonymous: .signIn),
+        .page(.GET, .xtermStyle): signedIn(people, anonymous: .signIn),
+        .api("startLabSession"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("listMyLabSessions"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("getLabSession"): signedIn([.student], anonymous: .unauthorized),
+        .api("stopLabSession"): signedIn([.student], anonymous: .unauthorized),
         .api("createAssignment"): signedIn([.instructor, .admin], anonymous: .unauthorized),
         .api("getAssignment"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("changeAssignment"): signedIn([.instructor, .admin], anonymous: .unauthorized),
@@ -320,6 +332,13 @@ import Ledger
             var labInput = LabInput()
             (labInput.name, labInput.kind, labInput.openTo) = ("Matrix lab", "terminal", "students")
             let labID = try await LabEnvironments.create(in: course, labInput, by: instructor, at: Date(), writes: app.writes).requireID()
+            // A session of the student's in it, ended (its routes answer the student alone).
+            let labSession = LabSession()
+            (labSession.$lab.id, labSession.$user.id, labSession.status, labSession.host) = (labID, try student.requireID(), .stopped, "matrix")
+            (labSession.heldFrom, labSession.heldSeconds, labSession.holds, labSession.charged) = (Date(), 0, 0, 0)
+            (labSession.startedAt, labSession.endsAt, labSession.seenAt) = (Date(), Date(), Date())
+            try await labSession.create(on: app.db)
+            let sessionID = try labSession.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route), routePath = "/" + route.path.map(\.description).joined(separator: "/")
@@ -348,6 +367,7 @@ import Ledger
                         case ":jobID": return jobID.uuidString
                         case ":outputID": return outputID.uuidString
                         case ":labID": return labID.uuidString
+                        case ":sessionID": return sessionID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

@@ -52,6 +52,7 @@ enum PlatformRuntime {
         app.http.server.configuration.port = port
         app.lifecycle.use(LedgerSweeper())
         app.lifecycle.use(JobWorkers(count: app.platformConfig.gradingWorkers))
+        app.lifecycle.use(LabMeterLoop())
         try await app.execute()
     }
 }

@@ -68,6 +68,8 @@ enum Policy {
         case viewLab(CourseAccess, openTo: LabAudience)
         /// Create and change a course's lab environments and run their set-up: those who manage the course.
         case manageLabs(CourseAccess)
+        /// Open, use and stop a lab session: only the person whose session it is (their files and terminal).
+        case useLabSession(ownerID: UUID)
     }
 
     static func allows(_ user: User, _ action: Action) -> Bool {
@@ -132,6 +134,8 @@ enum Policy {
             return allows(user, .grade(access)) || (audience == .students && access.courseRole != nil)
         case .manageLabs(let access):
             return allows(user, .manageCourse(access))
+        case .useLabSession(let ownerID):
+            return user.id == ownerID
         }
     }
 

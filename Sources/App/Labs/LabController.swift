@@ -47,10 +47,14 @@ enum LabController {
     static func render(_ req: Request, _ found: LabInContext, _ page: PageContext) async throws -> View {
         let lab = found.lab, user = found.user, access = found.access
         let staff = Policy.allows(user, .viewLab(access, openTo: .staff)), canManage = Policy.allows(user, .manageLabs(access))
+        let running = try await LabSession.query(on: req.db).filter(\.$lab.$id == lab.requireID()).filter(\.$user.$id == user.requireID())
+            .filter(\.$status == .running).first()
+        let startable = lab.kind == .terminal && (lab.setupStatus == .ready || lab.setupStatus == .notNeeded) && running == nil
         return try await req.view.render("lab", LabPage(
             title: "Lab: \(lab.name)", page: page, lab: try LabDTO(lab, staff: staff, now: req.now),
             course: try CourseDTO(found.course, access: access), links: LabLinks(lab: try lab.requireID(), course: lab.$course.id),
-            staff: staff, canManage: canManage, pending: lab.setupStatus == .pending))
+            staff: staff, canManage: canManage, pending: lab.setupStatus == .pending,
+            runningSession: try running.map { SitePath.labSession(.id(try $0.requireID())).url }, canStart: startable))
     }
 
     /// The course page's "New lab environment" form.

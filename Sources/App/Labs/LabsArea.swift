@@ -8,6 +8,11 @@ enum LabsArea: PlatformArea {
         pages.signedIn.get(.lab(.key), use: LabController.page)
         pages.signedIn.post(.lab(.key), use: LabController.updateFromPage)
         pages.signedIn.post(.labSetup(.key), use: LabController.setUpAgainFromPage)
+        pages.signedIn.post(.startLab(.key), use: LabSessionController.startFromPage)
+        pages.signedIn.get(.labSession(.key), use: LabSessionController.page)
+        pages.signedIn.post(.stopLabSession(.key), use: LabSessionController.stopFromPage)
+        pages.signedIn.get(.labTerminal(.key), use: LabSessionController.terminal)
+        for asset in [SitePath.xtermScript, .xtermFit, .xtermStyle] { pages.signedIn.get(asset, use: LabSessionController.asset) }
     }
 
     static func api(_ api: APIRoutes) {
@@ -25,5 +30,16 @@ enum LabsArea: PlatformArea {
         api.on(.POST, "labs/:labID/setup", id: "setUpLabAgain", summary: "Run the set-up script again as a new version (instructors), e.g. for newer packages.",
                tag: "labs", response: .one(LabDTO.self),
                errors: [404: "No such lab, or not yours to manage.", 409: "A set-up is already waiting, or there is no script."], use: LabController.setUpAgain)
+        api.on(.POST, "labs/:labID/sessions", id: "startLabSession",
+               summary: "Start a session of the lab (its staff, and its students when it is open to them and its schedule allows). The first 30 minutes are held from your allowance (staff: the course's allocation); every minute the time used is charged and the hold renewed; at zero the session stops and your files are kept. The terminal is the page's WebSocket at /labs/sessions/{id}/terminal.",
+               tag: "labs", response: .one(LabSessionDTO.self), status: 201,
+               errors: [404: "No such lab, or not yours to use.", 409: "It cannot start now: being set up, outside its schedule, already running, or not enough credits (the message says who can raise them)."],
+               use: LabSessionController.start)
+        api.on(.GET, "labs/:labID/sessions", id: "listMyLabSessions", summary: "Your sessions of the lab, newest first (the last 50).", tag: "labs",
+               response: .list(LabSessionDTO.self), errors: [404: "No such lab, or not yours to use."], use: LabSessionController.mine)
+        api.on(.GET, "lab-sessions/:sessionID", id: "getLabSession", summary: "One of your lab sessions: status, charge so far, time your allowance still pays for, and a warning under 5 minutes.",
+               tag: "labs", response: .one(LabSessionDTO.self), errors: [404: "No such session of yours."], use: LabSessionController.show)
+        api.on(.POST, "lab-sessions/:sessionID/stop", id: "stopLabSession", summary: "Stop your session: its time is charged and your files are kept.",
+               tag: "labs", response: .one(LabSessionDTO.self), errors: [404: "No such session of yours.", 409: "It has already ended."], use: LabSessionController.stop)
     }
 }

@@ -44,6 +44,7 @@ enum Migrations {
         AddProjectJobNetwork(),
         AddAssignmentSetupDisk(),
         CreateLabEnvironment(),
+        CreateLabSession(),
     ]
 
     static func register(on app: Application) {

@@ -37,7 +37,8 @@ enum SitePath: Hashable, Sendable {
     case projectJobs(ID), job(ID), cancelJob(ID), jobOutputs(ID)
     case projectOutputs(ID), removeProjectOutput(ID, output: ID)
     // Labs
-    case courseLabs(ID), lab(ID), labSetup(ID)
+    case courseLabs(ID), lab(ID), labSetup(ID), startLab(ID)
+    case labSession(ID), stopLabSession(ID), labTerminal(ID), xtermScript, xtermFit, xtermStyle
 
     private enum Part {
         case text(String)
@@ -124,6 +125,13 @@ enum SitePath: Hashable, Sendable {
         case .courseLabs(let id): return course(id, "labs")
         case .lab(let id): return lab(id)
         case .labSetup(let id): return lab(id, "setup")
+        case .startLab(let id): return lab(id, "sessions")
+        case .labSession(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id)]
+        case .stopLabSession(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id), .text("stop")]
+        case .labTerminal(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id), .text("terminal")]
+        case .xtermScript: return text("labs", "assets", "xterm.js")
+        case .xtermFit: return text("labs", "assets", "xterm-fit.js")
+        case .xtermStyle: return text("labs", "assets", "xterm.css")
         }
     }
 

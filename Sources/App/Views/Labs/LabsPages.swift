@@ -3,10 +3,11 @@ import Foundation
 import Labs
 
 struct LabLinks: Encodable {
-    var page, setup, course: String
+    var page, setup, course, start: String
 
     init(lab: UUID, course: UUID) {
         (page, setup, self.course) = (SitePath.lab(.id(lab)).url, SitePath.labSetup(.id(lab)).url, SitePath.course(.id(course)).url(at: "labs"))
+        start = SitePath.startLab(.id(lab)).url
     }
 }
 
@@ -21,6 +22,10 @@ struct LabPage: Encodable {
     var canManage: Bool
     /// The set-up is waiting or running (the page says to reload).
     var pending: Bool
+    /// The person's running session of this lab, if any.
+    var runningSession: String?
+    /// A Start button: the lab can be started now by this person (set up, of a kind served, and not running already).
+    var canStart: Bool
     var kinds = LabKind.allCases.map(\.rawValue)
     var audiences = LabAudience.allCases.map(\.rawValue)
 }
@@ -32,4 +37,26 @@ struct LabRow: Encodable {
     var kind: String
     var openTo: String
     var setupStatus: String
+}
+
+struct LabSessionLinks: Encodable {
+    var page, stop, terminal, lab, xtermScript, xtermFit, xtermStyle: String
+
+    init(session: UUID, lab: UUID) {
+        (page, stop, terminal) = (SitePath.labSession(.id(session)).url, SitePath.stopLabSession(.id(session)).url, SitePath.labTerminal(.id(session)).url)
+        self.lab = SitePath.lab(.id(lab)).url
+        (xtermScript, xtermFit, xtermStyle) = (SitePath.xtermScript.url, SitePath.xtermFit.url, SitePath.xtermStyle.url)
+    }
+}
+
+struct LabSessionPage: Encodable {
+    var title: String
+    var page: PageContext
+    var session: LabSessionDTO
+    var labName: String
+    var kind: String
+    var links: LabSessionLinks
+    var running: Bool
+    /// xterm.js is on this server (scripts/install-deps puts it there).
+    var terminalInstalled: Bool
 }

@@ -1,0 +1,167 @@
+// This process as a lab host: it runs its sessions' sandboxes, meters them every few seconds (`meter`), and stops
+// them — at the person's request, when the allowance or the longest-session limit says so, or when the platform
+// stops. A session's home folder is kept on the host between sessions (the sandbox gets a copy in a tmpfs of the
+// lab's quota, so writes past it fail inside; what is there when it ends replaces the kept copy).
+import Fluent
+import Foundation
+import Labs
+import Sandbox
+import Vapor
+
+actor LabHost {
+    nonisolated let name: String
+    private let app: Application
+    private struct Running {
+        let cancellation: SandboxCancellation
+        var reason: String?
+        var task: Task<Void, Never>?
+        let socket: String
+    }
+    private var running: [UUID: Running] = [:]
+    /// The terminal's socket inside the session's home (the sandbox's work folder).
+    static let home = "/home/lab"
+    static let terminalSocket = ".terminal.sock"
+
+    init(app: Application) {
+        self.app = app
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        name = "\(String(cString: host))-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// The folder on this host that keeps a person's home of a lab.
+    nonisolated func homeFolder(lab: UUID, user: UUID) -> String {
+        URL(fileURLWithPath: app.platformConfig.dataDirectory).standardizedFileURL.path + "/lab-homes/\(lab.uuidString.lowercased())/\(user.uuidString.lowercased())"
+    }
+
+    /// The environment layer sessions of `lab` see: none for a terminal without a set-up; built here if this host
+    /// does not have it yet.
+    func layer(for lab: LabEnvironment) async throws -> SandboxLayer? {
+        guard lab.setupStatus == .ready else { return nil }
+        if let layer = app.sandbox.sandbox.layer(id: lab.layerID) { return layer }
+        guard case .ready = try await LabSetupHandler.build(lab, app: app), let layer = app.sandbox.sandbox.layer(id: lab.layerID) else {
+            throw Refusal("“\(lab.name)” could not be set up on this lab host.")
+        }
+        return layer
+    }
+
+    /// Starts the session's sandbox; it runs until stopped or its program ends, then the session is finished.
+    func launch(_ session: LabSession, lab: LabEnvironment, layer: SandboxLayer?) throws {
+        let id = try session.requireID()
+        let home = homeFolder(lab: try lab.requireID(), user: session.$user.id)
+        // The home itself is closed to others; the folders above keep their modes (sandboxes reach the data folder).
+        try FileManager.default.createDirectory(atPath: (home as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: home) { try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700]) }
+        let minutes = lab.longestMinutes
+        var job = SandboxJob(command: ["/usr/bin/python3", "-I", "-c", TerminalServer.program, Self.home + "/" + Self.terminalSocket],
+                             copyFrom: home, workPath: Self.home,
+                             environment: ["HOME": Self.home, "TERM": "xterm-256color", "SHELL": "/bin/bash", "USER": "student", "LANG": "C.UTF-8"],
+                             limits: SandboxLimits(wallSeconds: Double(minutes * 60 + 120), cpuSeconds: minutes * 60 * 8, memoryMB: lab.memoryMB,
+                                                   pids: lab.processes, outputKB: 256, fileSizeMB: min(lab.homeQuotaMB, 1024), diskMB: lab.homeQuotaMB,
+                                                   openFiles: 1024),
+                             network: lab.network, layer: layer)
+        let cancellation = SandboxCancellation()
+        job.cancellation = cancellation
+        job.folderName = "lab-" + id.uuidString.lowercased()
+        job.keepFolder = home
+        let socket = app.sandbox.sandbox.sessionFolder(named: job.folderName!) + "/" + Self.terminalSocket
+        running[id] = Running(cancellation: cancellation, reason: nil, task: nil, socket: socket)
+        let app = self.app, job2 = job, memory = lab.memoryMB
+        running[id]?.task = Task {
+            let ending: String
+            do {
+                let result = try await app.sandbox.run(job2)
+                ending = "The lab's program " + SandboxReport.finished(result, seconds: minutes * 60, memory: memory) + "."
+            } catch {
+                ending = "The lab stopped: \(error)"
+            }
+            await self.ended(id, ending: ending)
+        }
+    }
+
+    private func ended(_ id: UUID, ending: String) async {
+        let reason = running[id]?.reason ?? ending
+        running[id] = nil
+        do {
+            try await LabSessions.finish(id, reason: reason, app: app, at: app.clock.now())
+        } catch {
+            app.logger.error("Lab session \(id) could not be finished: \(error); the sweep will end it.")
+        }
+    }
+
+    /// Stops a session this host runs and waits until it is finished (its home kept, its time settled).
+    func stop(_ id: UUID, reason: String) async {
+        guard var session = running[id] else { return }
+        if session.reason == nil { session.reason = reason }
+        running[id] = session
+        session.cancellation.cancel()
+        await session.task?.value
+    }
+
+    func isRunning(_ id: UUID) -> Bool { running[id] != nil }
+
+    /// Where the platform reaches the session's terminal (nil when this host does not run it).
+    func terminalSocket(of id: UUID) -> String? { running[id]?.socket }
+
+    /// Pays for this host's sessions and stops those that must stop. Every few seconds while serving.
+    func meter(at now: Date) async throws {
+        let hostName = name
+        let mine = try await LabSession.query(on: app.db).filter(\LabSession.$host == hostName).filter(\LabSession.$status == .running).all()
+        for session in mine {
+            let id = try session.requireID()
+            guard running[id] != nil else {
+                try await LabSessions.finish(id, reason: "Its sandbox was no longer running.", app: app, at: now)
+                continue
+            }
+            let due = now.timeIntervalSince(session.heldFrom) >= LabHost.tickSeconds
+                || now >= session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds)) || now >= session.endsAt
+            guard due else { continue }
+            if case .stop(let reason) = try await LabSessions.tick(id, app: app, at: now) { await stop(id, reason: reason) }
+        }
+    }
+
+    static let tickSeconds: TimeInterval = 60
+
+    /// Stops every session (the platform is stopping): their homes are kept and their time settled.
+    func stopAll(reason: String) async {
+        for id in running.keys { await stop(id, reason: reason) }
+    }
+}
+
+extension Application {
+    private struct LabHostKey: StorageKey { typealias Value = LabHost }
+    /// This process's lab host (set in `configure`).
+    var labHost: LabHost {
+        get { storage[LabHostKey.self]! }
+        set { storage[LabHostKey.self] = newValue }
+    }
+}
+
+/// Stops this host's sessions when the application stops (their homes kept, their time settled).
+struct LabHostLifecycle: LifecycleHandler {
+    func shutdownAsync(_ app: Application) async {
+        await app.labHost.stopAll(reason: "The platform stopped; your files are kept.")
+    }
+}
+
+/// While serving: this host's sessions metered every few seconds (sessions of hosts gone quiet are ended by the
+/// workers' sweep, `LabSessions.sweep`).
+final class LabMeterLoop: LifecycleHandler, @unchecked Sendable {
+    private var loop: Task<Void, Never>?
+
+    func didBootAsync(_ app: Application) async throws {
+        let host = app.labHost
+        loop = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                do {
+                    try await host.meter(at: app.clock.now())
+                } catch {
+                    app.logger.warning("Lab metering: \(error)")
+                }
+            }
+        }
+    }
+
+    func shutdownAsync(_ app: Application) async { loop?.cancel() }
+}

@@ -1,0 +1,207 @@
+// Lab sessions: started (checks, the first 30 minutes held, the row — in one write transaction — then the sandbox
+// on this lab host), paid minute by minute (`tick`: the time since the hold began settled on it and a new hold for
+// what follows, as far as the allowance goes), and ended exactly once (`finish`: a conditional update claims the
+// ending; the hold is settled for the time used). A session whose host went quiet is ended by the sweep, charged up
+// to the host's last sign of life. See Labs/LabMetering for the arithmetic.
+import Fluent
+import Foundation
+import Labs
+import Ledger
+import SQLKit
+import Vapor
+
+enum LabSessions {
+    /// A host that has not been heard from for this long has stopped: its sessions are ended by the sweep.
+    static let quietSeconds: TimeInterval = 180
+
+    /// Starts `user`'s session of the lab: 409 (with why) when it cannot start now.
+    static func start(_ lab: LabEnvironment, course: Course, user: User, access: CourseAccess, app: Application, now: Date) async throws -> LabSession {
+        let staff = Policy.allows(user, .viewLab(access, openTo: .staff))
+        switch lab.setupStatus {
+        case .ready, .notNeeded: break
+        case .pending: throw Refusal("“\(lab.name)” is still being set up; try again in a few minutes.")
+        case .failed: throw Refusal("“\(lab.name)” could not be set up; the course staff have been shown why.")
+        }
+        guard lab.kind == .terminal else {
+            throw Refusal("JupyterLab sessions are not served yet on this platform (terminal labs are); the environment is ready for when they are.")
+        }
+        if !staff, !LabEnvironments.schedule(of: lab).isOpen(at: now) {
+            throw Refusal("“\(lab.name)” can be started at these times (UTC): \(lab.schedule.replacingOccurrences(of: "\n", with: "; ")).")
+        }
+        let host = app.labHost
+        let layer = try await host.layer(for: lab)
+        let labID = try lab.requireID(), userID = try user.requireID(), sessionID = UUID()
+        let perHour = try await price(on: app.db, at: now)
+        let ledger = app.ledger(on: app.db)
+        let account = staff ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
+        let session = LabSession()
+        (session.id, session.$lab.id, session.$user.id, session.status, session.host) = (sessionID, labID, userID, .running, host.name)
+        (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (now, LabMetering.heldSeconds, 0, 0)
+        (session.startedAt, session.endsAt, session.seenAt) = (now, now.addingTimeInterval(TimeInterval(lab.longestMinutes * 60)), now)
+        do {
+            try await app.writeTransaction(on: app.db) { tx in
+                if try await LabSession.query(on: tx).filter(\.$lab.$id == labID).filter(\.$user.$id == userID).filter(\.$status == .running).count() > 0 {
+                    throw Refusal("You already have a session of “\(lab.name)” running; open it, or stop it first.")
+                }
+                if let perHour, perHour > .zero {
+                    guard let next = LabMetering.nextHold(free: Credits(micro: try await freeBalance(try account.requireID(), on: tx)), perHour: perHour),
+                          next.seconds >= 60 else {
+                        throw Refusal("Not started: a minute of “\(lab.name)” costs \(LabMetering.cost(seconds: 60, perHour: perHour)) credits, more than "
+                                      + (staff ? "the course's allocation has left. A programme manager can allocate more credits to \(course.code)."
+                                               : "your allowance has left. " + (try await LedgerPlace.course(course).whoToAsk(on: tx))))
+                    }
+                    let hold = try await app.ledger(inWrite: tx).reserve(account, amount: next.amount, reason: "lab “\(lab.name)”",
+                                                                         key: holdKey(sessionID, 1), lifetime: TimeInterval(next.seconds + 3_600), actor: userID)
+                    (session.holdID, session.heldSeconds, session.holds) = (try hold.requireID(), next.seconds, 1)
+                }
+                try await session.create(on: tx)
+            }
+        } catch where Writes.isUniqueViolation(error) {
+            throw Refusal("You already have a session of “\(lab.name)” running; open it, or stop it first.")
+        }
+        do {
+            try await host.launch(session, lab: lab, layer: layer)
+        } catch {
+            try await finish(sessionID, reason: "It could not start: \(error)", status: .failed, app: app, at: now)
+            throw Refusal("The lab could not start: \(error)")
+        }
+        return session
+    }
+
+    static func holdKey(_ sessionID: UUID, _ number: Int) -> String { "lab:\(sessionID.uuidString.lowercased()):\(number)" }
+
+    /// The price of an hour of lab time at `time`; nil when lab time has no price (it is then free).
+    static func price(on db: any Database, at time: Date) async throws -> Credits? {
+        try await Prices.list(on: db).price(of: .labHour, at: time)?.price
+    }
+
+    static func freeBalance(_ accountID: UUID, on db: any Database) async throws -> Int64 {
+        try await db.sqlDatabase().raw("SELECT balance FROM ledger_accounts WHERE id = \(bind: accountID)").first()?.decode(column: "balance", as: Int64.self) ?? 0
+    }
+
+    enum TickOutcome: Equatable { case going, stop(String), gone }
+
+    /// Pays for the time since the hold began and holds the next stretch; says when the session must stop (the
+    /// allowance is spent, or the longest-session limit is reached). Runs on the session's host.
+    @discardableResult
+    static func tick(_ sessionID: UUID, app: Application, at now: Date) async throws -> TickOutcome {
+        try await app.writeTransaction(on: app.db) { tx in
+            guard let session = try await LabSession.find(sessionID, on: tx), session.status == .running else { return .gone }
+            if now >= session.endsAt { return .stop("It reached the lab's longest session.") }
+            let used = try await settle(session, until: now, on: tx, app: app)
+            session.charged += used
+            session.seenAt = now
+            if let holdID = session.holdID, let perHour = try await price(on: tx, at: now), perHour > .zero {
+                let accountID = try await LedgerHold.find(holdID, on: tx)?.$account.id
+                guard let accountID, let account = try await LedgerAccount.find(accountID, on: tx),
+                      let next = LabMetering.nextHold(free: Credits(micro: account.balance), perHour: perHour) else {
+                    session.holdID = nil
+                    session.heldSeconds = 0
+                    session.heldFrom = now
+                    try await session.save(on: tx)
+                    return .stop("The allowance ran out.")
+                }
+                let hold = try await app.ledger(inWrite: tx).reserve(account, amount: next.amount, reason: "lab session", key: holdKey(sessionID, session.holds + 1),
+                                                                     lifetime: TimeInterval(next.seconds + 3_600), actor: session.$user.id)
+                (session.holdID, session.heldSeconds, session.holds) = (try hold.requireID(), next.seconds, session.holds + 1)
+            }
+            session.heldFrom = now
+            try await session.save(on: tx)
+            return .going
+        }
+    }
+
+    /// Settles the session's open hold for the time from `heldFrom` to `until` (never more than the hold covers);
+    /// returns the micro-credits charged.
+    private static func settle(_ session: LabSession, until: Date, on tx: any Database, app: Application) async throws -> Int64 {
+        guard let holdID = session.holdID, let hold = try await LedgerHold.find(holdID, on: tx), hold.status == .open else { return 0 }
+        let seconds = min(max(0, Int(until.timeIntervalSince(session.heldFrom).rounded(.up))), session.heldSeconds)
+        let perHour = try await price(on: tx, at: session.heldFrom) ?? .zero
+        let cost = min(LabMetering.cost(seconds: seconds, perHour: perHour).micro, hold.amount)
+        _ = try await app.ledger(inWrite: tx).settle(holdID, actual: Credits(micro: cost))
+        return cost
+    }
+
+    /// Ends a running session once: the ending is claimed by a conditional update, then the hold is settled for the
+    /// time used up to `at`, in the same transaction. A session already ended is left as it is.
+    static func finish(_ sessionID: UUID, reason: String, status: LabSessionStatus = .stopped, app: Application, at time: Date) async throws {
+        try await app.writeTransaction(on: app.db) { tx in
+            let claimed = try await tx.sqlDatabase().raw("""
+                UPDATE lab_sessions SET status = \(bind: status.rawValue), stopped_at = \(bind: time), stop_reason = \(bind: String(reason.prefix(500)))
+                WHERE id = \(bind: sessionID) AND status = 'running' RETURNING id
+                """).all()
+            guard !claimed.isEmpty, let session = try await LabSession.find(sessionID, on: tx) else { return }
+            session.charged += try await settle(session, until: min(time, session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds))), on: tx, app: app)
+            session.holdID = nil
+            try await session.save(on: tx)
+        }
+    }
+
+    /// Sessions whose host went quiet: ended, charged up to the host's last sign of life (the platform's sweep).
+    static func sweep(app: Application, at now: Date) async throws -> Int {
+        let quiet = try await LabSession.query(on: app.db).filter(\.$status == .running).filter(\.$seenAt < now.addingTimeInterval(-quietSeconds)).all()
+        for session in quiet {
+            try await finish(try session.requireID(), reason: "Its lab host stopped; it was charged up to the host's last report.", app: app, at: session.seenAt)
+        }
+        return quiet.count
+    }
+
+    /// How much time the session's paying account has left (the current hold's unused part and the free credits);
+    /// nil when lab time is free or the session has ended.
+    static func secondsLeft(_ session: LabSession, on db: any Database, at now: Date) async throws -> Int? {
+        guard session.status == .running, let holdID = session.holdID, let hold = try await LedgerHold.find(holdID, on: db),
+              let perHour = try await price(on: db, at: now), perHour > .zero else { return nil }
+        let free = try await freeBalance(hold.$account.id, on: db)
+        let unused = max(0, Int(session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds)).timeIntervalSince(now)))
+        return unused + (LabMetering.coverage(of: Credits(micro: free), perHour: perHour) ?? 0)
+    }
+}
+
+struct LabSessionDTO: Content {
+    var id: UUID
+    var labID: UUID
+    var status: LabSessionStatus
+    var startedAt: Date
+    /// When the longest-session limit stops it.
+    var endsAt: Date
+    var stoppedAt: Date?
+    var stopReason: String?
+    /// Credits charged so far.
+    var charged: Credits
+    /// Time the allowance still pays for (nil: lab time is free, or the session ended).
+    var secondsLeft: Int?
+    /// Set when the allowance runs out within 5 minutes.
+    var warning: String?
+
+    static func make(_ session: LabSession, on db: any Database, at now: Date) async throws -> LabSessionDTO {
+        let left = try await LabSessions.secondsLeft(session, on: db, at: now)
+        let warning = left.flatMap { $0 < LabMetering.warnSeconds ? "Your allowance runs out in \(max(0, $0 / 60)) min \($0 % 60) s; the lab then stops (your files are kept)." : nil }
+        return LabSessionDTO(id: try session.requireID(), labID: session.$lab.id, status: session.status, startedAt: session.startedAt, endsAt: session.endsAt,
+                             stoppedAt: session.stoppedAt, stopReason: session.stopReason, charged: Credits(micro: session.charged), secondsLeft: left, warning: warning)
+    }
+}
+
+extension LabSessionDTO: APIBody {
+    static let schemaName = "LabSession"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "labID": .string(format: "uuid"), "status": .choice(LabSessionStatus.self),
+        "startedAt": .string(format: "date-time"), "endsAt": .string(format: "date-time"), "stoppedAt": .string(format: "date-time"),
+        "stopReason": .string(), "charged": .credits, "secondsLeft": .integer(), "warning": .string(),
+    ], required: ["id", "labID", "status", "startedAt", "endsAt", "charged"])
+    static let samples = [
+        LabSessionDTO(id: Sample.id, labID: Sample.id, status: .running, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: nil, stopReason: nil,
+                      charged: Credits(micro: 250_000), secondsLeft: 240, warning: "Your allowance runs out in 4 min 0 s; the lab then stops (your files are kept)."),
+        LabSessionDTO(id: Sample.id, labID: Sample.id, status: .stopped, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: Sample.date,
+                      stopReason: "Stopped by you.", charged: Credits(micro: 1_000_000), secondsLeft: nil, warning: nil),
+    ]
+}
+
+extension Request {
+    /// The lab session named by `:sessionID`, when it is the caller's; 404 for anyone else's.
+    func labSession() async throws -> (LabSession, User) {
+        let user = try auth.require(User.self)
+        guard let id = parameters.get("sessionID", as: UUID.self), let session = try await LabSession.find(id, on: db) else { throw Abort(.notFound) }
+        try Policy.require(user, can: .useLabSession(ownerID: session.$user.id))
+        return (session, user)
+    }
+}

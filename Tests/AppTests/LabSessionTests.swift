@@ -1,0 +1,237 @@
+// Lab sessions (issue 20, second slice): a student's terminal runs in the real sandbox and is reached over the
+// platform's WebSocket, only by its owner and only from the platform's pages; the home folder outlives the session;
+// time is charged minute by minute from the allowance, a warning comes under 5 minutes and the session stops at
+// zero having charged exactly the allowance; a session whose host died is charged once, up to its last report.
+import Fluent
+import Foundation
+import Labs
+import Ledger
+import NIOConcurrencyHelpers
+import NIOCore
+import Testing
+import Vapor
+import VaporTesting
+import WebSocketKit
+@testable import App
+
+/// A clock the test moves by hand.
+final class HandClock: Sendable {
+    private let time: NIOLockedValueBox<Date>
+    init(_ start: Date) { time = NIOLockedValueBox(start) }
+    var now: Date { time.withLockedValue { $0 } }
+    func advance(_ seconds: TimeInterval) { time.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
+    var clock: PlatformClock { PlatformClock { [self] in now } }
+}
+
+@Suite(.serialized) struct LabSessionTests {
+    static func terminalLab(_ app: Application, price perHour: String? = nil, at time: Date = Date()) async throws -> (LabEnvironment, Course) {
+        let course = try await app.course("CS101")
+        let instructor = try #require(try await User.query(on: app.db).filter(\.$email == "instructor@demo.test").first())
+        var input = LabInput()
+        (input.name, input.kind, input.openTo) = ("Shell", "terminal", "students")
+        let lab = try await LabEnvironments.create(in: course, input, by: instructor, at: time, writes: app.writes)
+        if let perHour {
+            try await LedgerPrice(meter: Meter.labHour.name, price: Credits.parse(perHour)!.micro, effectiveFrom: time.addingTimeInterval(-86_400)).create(on: app.db)
+        }
+        return (lab, course)
+    }
+
+    /// Gives the student an allowance of `credits` in the course (granted to the programme and allocated first).
+    static func fund(_ app: Application, _ course: Course, _ email: String, _ credits: Int64) async throws -> LedgerAccount {
+        let ledger = app.ledger
+        let programme = try #require(try await Programme.find(course.$programme.id, on: app.db))
+        try await ledger.transfer(.grant, from: try await ledger.partnerAccount(of: programme), to: try await ledger.pool(of: programme), amount: Credits(whole: 100), memo: "test")
+        try await ledger.transfer(.allocate, from: try await ledger.pool(of: programme), to: try await ledger.allocation(of: .course(course)), amount: Credits(whole: 100), memo: "test")
+        let student = try #require(try await User.query(on: app.db).filter(\.$email == email).first())
+        return try await ledger.setAllowance(of: student, in: .course(course), to: Credits(whole: credits), actor: nil)
+    }
+
+    /// What a terminal WebSocket receives, collected.
+    final class Screen: Sendable {
+        private let text = NIOLockedValueBox("")
+        func add(_ buffer: ByteBuffer) { text.withLockedValue { $0 += String(decoding: buffer.readableBytesView, as: UTF8.self) } }
+        var contents: String { text.withLockedValue { $0 } }
+        func wait(for words: String, seconds: Double = 40) async -> Bool {
+            for _ in 0..<Int(seconds * 10) {
+                if contents.contains(words) { return true }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+    }
+
+    static func openTerminal(_ app: Application, port: Int, session: UUID, cookie: String, origin: String? = nil,
+                             _ body: @escaping @Sendable (WebSocket, Screen) async throws -> Void) async throws {
+        var headers: HTTPHeaders = ["Cookie": cookie]
+        headers.add(name: "Origin", value: origin ?? "http://127.0.0.1:\(port)")
+        let screen = Screen()
+        let done = NIOLockedValueBox<Result<Void, any Error>?>(nil)
+        try await WebSocket.connect(to: "ws://127.0.0.1:\(port)\(SitePath.labTerminal(.id(session)).url)", headers: headers, on: app.eventLoopGroup) { ws in
+            let handlerSet = ws.eventLoop.submit { ws.onBinary { _, buffer in screen.add(buffer) } }
+            _ = try? await handlerSet.get()
+            do { try await body(ws, screen); done.withLockedValue { $0 = .success(()) } } catch { done.withLockedValue { $0 = .failure(error) } }
+            try? await ws.close()
+        }
+        for _ in 0..<600 where done.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(100)) }
+        try #require(done.withLockedValue { $0 }).get()
+    }
+
+    static func type(_ ws: WebSocket, _ line: String) async throws {
+        try await ws.send(String(decoding: try JSONSerialization.data(withJSONObject: ["input": line + "\r"]), as: UTF8.self))
+    }
+
+    @Test func aStudentsTerminalRunsInTheSandboxOnlyForThemAndKeepsTheirFiles() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let (lab, _) = try await Self.terminalLab(app)
+            let labID = try lab.requireID()
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            defer { Task { await app.server.shutdown() } }
+            let port = app.http.server.shared.localAddress!.port!
+            let student = try Browser(app)
+            try await student.signIn("student1@demo.test")
+            _ = try await student.get(SitePath.lab(.id(labID)).url)
+            let started = try await student.post(SitePath.startLab(.id(labID)).url, [:])
+            #expect(started.status == .seeOther, "\(started.body.string)")
+            let session = try #require(try await LabSession.query(on: app.db).filter(\.$lab.$id == labID).first())
+            let sessionID = try session.requireID()
+            #expect(started.headers.first(name: .location) == SitePath.labSession(.id(sessionID)).url)
+            let page = try await student.get(SitePath.labSession(.id(sessionID)).url)
+            let reason = try await LabSession.find(sessionID, on: app.db)?.stopReason
+            #expect(page.status == .ok && page.body.string.contains(SitePath.labTerminal(.id(sessionID)).url), "\(reason ?? "")")
+            // A second start while one runs is refused.
+            let again = try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: try await app.bearer("student1@demo.test"))
+            #expect(again.status == .conflict)
+
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "echo $((6*7)) > answer.txt; echo written-$(cat answer.txt)")
+                #expect(await screen.wait(for: "written-42"), "\(screen.contents)")
+                // The shell is not the host's: not root, no host files, no network to the platform itself.
+                try await Self.type(ws, "echo uid-$(id -u); ls /root >/dev/null 2>&1 || echo no-root-folder")
+                #expect(await screen.wait(for: "no-root-folder"), "\(screen.contents)")
+                #expect(!screen.contents.contains("uid-0"))
+                try await Self.type(ws, "python3 -c \"import socket; socket.create_connection(('127.0.0.1', \(port)), 2)\" 2>/dev/null && echo REACHED$((1+1)) || echo UNREACHABLE$((1+1))")
+                #expect(await screen.wait(for: "UNREACHABLE2"), "\(screen.contents)")
+                #expect(!screen.contents.contains("REACHED2"))
+            }
+
+            // Someone else: the page, the API and the terminal answer 404; a page on another site cannot open it.
+            let other = try Browser(app)
+            try await other.signIn("student2@demo.test")
+            #expect(try await other.get(SitePath.labSession(.id(sessionID)).url).status == .notFound)
+            #expect(try await Self.send(app, .GET, "api/v1/lab-sessions/\(sessionID)", as: try await app.bearer("student2@demo.test")).status == .notFound)
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(sessionID)/stop", as: try await app.bearer("instructor@demo.test")).status == .notFound)
+            await #expect(throws: (any Error).self) {
+                try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(other.cookie)) { _, _ in }
+            }
+            await #expect(throws: (any Error).self) {
+                try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie), origin: "http://evil.test") { _, _ in }
+            }
+
+            // Stopped: the home keeps the file; a new session finds it.
+            _ = try await student.get(SitePath.labSession(.id(sessionID)).url)
+            #expect(try await student.post(SitePath.stopLabSession(.id(sessionID)).url, [:]).status == .seeOther)
+            let stopped = try #require(try await LabSession.find(sessionID, on: app.db))
+            #expect(stopped.status == .stopped && stopped.stopReason == "Stopped by you.")
+            let home = app.labHost.homeFolder(lab: labID, user: session.$user.id)
+            #expect(FileManager.default.contents(atPath: home + "/answer.txt") == Data("42\n".utf8))
+            let restarted = try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: try await app.bearer("student1@demo.test"))
+            #expect(restarted.status == .created, "\(restarted.body.string)")
+            let second = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: restarted.body)).id
+            try await Self.openTerminal(app, port: port, session: second, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "echo found-$(cat answer.txt)")
+                #expect(await screen.wait(for: "found-42"), "\(screen.contents)")
+            }
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(second)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(second)/stop", as: try await app.bearer("student1@demo.test")).status == .conflict)
+        }
+    }
+
+    @Test func labTimeIsChargedEachMinuteWarnsAndStopsAtZeroHavingChargedExactlyTheAllowance() async throws {
+        let clock = HandClock(ISO8601DateFormatter().date(from: "2026-10-05T10:00:00Z")!)
+        try await withTestApp { app in
+            app.clock = clock.clock
+            try await app.loadDemoData()
+            let (lab, course) = try await Self.terminalLab(app, price: "6", at: clock.now)  // 0.1 credits a minute
+            let allowance = try await Self.fund(app, course, "student1@demo.test", 1)       // ten minutes
+            let student = try await app.bearer("student1@demo.test")
+            let started = try await Self.send(app, .POST, "api/v1/labs/\(try lab.requireID())/sessions", as: student)
+            #expect(started.status == .created, "\(started.body.string)")
+            let sessionID = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: started.body)).id
+            func view() async throws -> LabSessionDTO {
+                try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: try await Self.send(app, .GET, "api/v1/lab-sessions/\(sessionID)", as: student).body))
+            }
+            func balance() async throws -> (free: Int64, held: Int64) {
+                let account = try #require(try await LedgerAccount.find(allowance.requireID(), on: app.db))
+                return (account.balance, account.held)
+            }
+            // The whole allowance is held (it pays for less than 30 minutes).
+            #expect(try await balance() == (0, 1_000_000))
+            #expect(try await view().secondsLeft == 600)
+
+            for minute in 1...4 {
+                clock.advance(60)
+                try await app.labHost.meter(at: clock.now)
+                #expect(try await view().charged == Credits(micro: Int64(minute) * 100_000))
+            }
+            #expect(try await view().warning == nil)
+            clock.advance(120)
+            try await app.labHost.meter(at: clock.now)
+            let warned = try await view()
+            #expect(warned.secondsLeft == 240 && warned.warning?.contains("runs out in 4 min") == true, "\(warned)")
+            // Three more minutes, then the tenth: nothing is left to hold and the session stops.
+            for _ in 0..<3 {
+                clock.advance(60)
+                try await app.labHost.meter(at: clock.now)
+            }
+            #expect(try await view().status == .running)
+            clock.advance(60)
+            try await app.labHost.meter(at: clock.now)
+            let ended = try await view()
+            #expect(ended.status == .stopped && ended.stopReason == "The allowance ran out.", "\(ended)")
+            #expect(ended.charged == Credits(whole: 1))
+            #expect(try await balance() == (0, 0))
+            #expect(try await LedgerHold.query(on: app.db).filter(\.$account.$id == allowance.requireID()).filter(\.$status == .open).count() == 0)
+            // Spent exactly once: what the journal settled is the allowance, and ending again changes nothing.
+            let settled = try await LedgerEntry.query(on: app.db).filter(\.$kind == .settle).filter(\.$fromAccountID == allowance.requireID()).all().reduce(0) { $0 + $1.amount }
+            #expect(settled == 1_000_000)
+            try await LabSessions.finish(sessionID, reason: "again", app: app, at: clock.now)
+            #expect(try await LabSessions.tick(sessionID, app: app, at: clock.now) == .gone)
+            #expect(try await view().stopReason == "The allowance ran out.")
+            // With nothing left, a new session is refused with who to ask.
+            let refused = try await Self.send(app, .POST, "api/v1/labs/\(try lab.requireID())/sessions", as: student)
+            #expect(refused.status == .conflict && refused.body.string.contains("allowance"), "\(refused.body.string)")
+        }
+    }
+
+    @Test func aSessionWhoseHostDiedIsChargedOnceUpToItsLastReport() async throws {
+        let clock = HandClock(ISO8601DateFormatter().date(from: "2026-10-05T10:00:00Z")!)
+        try await withTestApp { app in
+            app.clock = clock.clock
+            try await app.loadDemoData()
+            let (lab, course) = try await Self.terminalLab(app, price: "6", at: clock.now)
+            let allowance = try await Self.fund(app, course, "student1@demo.test", 5)
+            let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
+            // A session another host started and held for, which then went quiet 2 minutes after its last hold.
+            let hold = try await app.ledger.reserve(allowance, amount: Credits(whole: 3), reason: "lab", key: LabSessions.holdKey(UUID(), 1))
+            let session = LabSession()
+            (session.$lab.id, session.$user.id, session.status, session.host, session.holdID) = (try lab.requireID(), try student.requireID(), .running, "gone-host", try hold.requireID())
+            (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (clock.now, 1_800, 1, 0)
+            (session.startedAt, session.endsAt, session.seenAt) = (clock.now, clock.now.addingTimeInterval(7_200), clock.now.addingTimeInterval(120))
+            try await session.create(on: app.db)
+            clock.advance(200)
+            #expect(try await LabSessions.sweep(app: app, at: clock.now) == 0)  // not quiet long enough yet
+            clock.advance(600)
+            #expect(try await LabSessions.sweep(app: app, at: clock.now) == 1)
+            #expect(try await LabSessions.sweep(app: app, at: clock.now) == 0)
+            let ended = try #require(try await LabSession.find(session.requireID(), on: app.db))
+            #expect(ended.status == .stopped && ended.charged == 200_000 && ended.stopReason?.contains("lab host stopped") == true)
+            let account = try #require(try await LedgerAccount.find(allowance.requireID(), on: app.db))
+            #expect(account.balance == 4_800_000 && account.held == 0 && account.spent == 200_000)
+        }
+    }
+
+    static func send(_ app: Application, _ method: HTTPMethod, _ path: String, _ json: String? = nil, as headers: HTTPHeaders) async throws -> TestingHTTPResponse {
+        try await LabEnvironmentTests.send(app, method, path, json, as: headers)
+    }
+}
