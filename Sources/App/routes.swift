@@ -18,10 +18,12 @@ func routes(_ app: Application) throws {
 
     // Pages: sessions, the signed-in person, and CSRF checks on every form.
     let web = app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator(), CSRFMiddleware())
-    let signedIn = web.grouped(User.redirectMiddleware { req in
+    let toSignIn = User.redirectMiddleware { req in
         SitePath.signIn.url + "?next=" + (req.url.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")
-    })
-    let pages = PageRoutes(open: web, signedIn: signedIn)
+    }
+    let signedIn = web.grouped(toSignIn)
+    let relayed = app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator(), toSignIn)
+    let pages = PageRoutes(open: web, signedIn: signedIn, relayed: relayed)
 
     // JSON API under /api/v1: each route is declared with its OpenAPI description.
     let api = APIRoutes(app.routes, prefix: ["api", "v1"])

@@ -2,6 +2,7 @@
 // platform's WebSocket, only by its owner and only from the platform's pages; the home folder outlives the session;
 // time is charged minute by minute from the allowance, a warning comes under 5 minutes and the session stops at
 // zero having charged exactly the allowance; a session whose host died is charged once, up to its last report.
+import AsyncHTTPClient
 import Fluent
 import Foundation
 import Labs
@@ -233,5 +234,88 @@ final class HandClock: Sendable {
 
     static func send(_ app: Application, _ method: HTTPMethod, _ path: String, _ json: String? = nil, as headers: HTTPHeaders) async throws -> TestingHTTPResponse {
         try await LabEnvironmentTests.send(app, method, path, json, as: headers)
+    }
+
+    /// JupyterLab installed from the wheels scripts/install-deps keeps under /usr (no network needed).
+    static let jupyterSetup = "pip install --no-index --find-links /usr/local/share/campuscloud/wheels jupyterlab"
+
+    /// A request through the running server, as a browser of the platform sends it (its cookie, its Origin).
+    static func browse(_ app: Application, port: Int, _ method: HTTPMethod, _ path: String, cookie: String, origin: Bool = true, json: String? = nil) async throws -> (HTTPResponseStatus, String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        request.headers.add(name: "Cookie", value: cookie)
+        if origin { request.headers.add(name: "Origin", value: "http://127.0.0.1:\(port)") }
+        if let json { request.headers.add(name: "Content-Type", value: "application/json"); request.body = .bytes(ByteBuffer(string: json)) }
+        let response = try await app.http.client.shared.execute(request, timeout: .seconds(60))
+        return (response.status, String(buffer: try await response.body.collect(upTo: 16 << 20)))
+    }
+
+    @Test func aStudentsJupyterLabRunsCodeThroughTheProxyAndNoOneElseReachesIt() async throws {
+        #expect(FileManager.default.fileExists(atPath: "/usr/local/share/campuscloud/wheels/.complete"), "run scripts/install-deps (as root) first: it keeps JupyterLab's wheels")
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let course = try await app.course("CS101")
+            let instructor = try await app.bearer("instructor@demo.test")
+            let created = try await Self.send(app, .POST, "api/v1/courses/\(try course.requireID())/labs",
+                                              LabEnvironmentTests.json(["name": "Notebooks", "kind": "jupyterlab", "openTo": "students", "setupScript": Self.jupyterSetup]), as: instructor)
+            let labID = try JSONDecoder.iso.decode(LabDTO.self, from: Data(buffer: created.body)).id
+            try await app.drainGradingQueue()
+            let lab = try #require(try await LabEnvironment.find(labID, on: app.db))
+            #expect(lab.setupStatus == .ready, "\(lab.setupLog ?? "")")
+            #expect(lab.setupLog?.contains("--- check: jupyter-lab --version ---") == true)
+
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            defer { Task { await app.server.shutdown() } }
+            let port = app.http.server.shared.localAddress!.port!
+            let student = try Browser(app)
+            try await student.signIn("student1@demo.test")
+            let cookie = try #require(student.cookie)
+            let started = try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: try await app.bearer("student1@demo.test"))
+            #expect(started.status == .created, "\(started.body.string)")
+            let sessionID = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: started.body)).id
+            let base = SitePath.labProxy(.id(sessionID)).url
+            // JupyterLab answers its first page through the proxy once it has started.
+            var page: (HTTPResponseStatus, String) = (.badGateway, "")
+            for _ in 0..<120 where page.0 != .ok {
+                page = try await Self.browse(app, port: port, .GET, base + "lab", cookie: cookie)
+                if page.0 != .ok { try await Task.sleep(for: .milliseconds(500)) }
+            }
+            #expect(page.0 == .ok && page.1.contains("JupyterLab"), "\(page)")
+            // Someone else reaches nothing; a request that changes something from elsewhere is refused.
+            let other = try Browser(app)
+            try await other.signIn("student2@demo.test")
+            #expect(try await Self.browse(app, port: port, .GET, base + "lab", cookie: try #require(other.cookie)).0 == .notFound)
+            #expect(try await Self.browse(app, port: port, .POST, base + "api/kernels", cookie: cookie, origin: false, json: "{}").0 == .forbidden)
+
+            // A kernel runs print(6*7) and says 42 over its WebSocket.
+            let kernel = try await Self.browse(app, port: port, .POST, base + "api/kernels", cookie: cookie, json: #"{"name": "python3"}"#)
+            #expect(kernel.0 == .created, "\(kernel)")
+            let kernelID = try #require((try JSONSerialization.jsonObject(with: Data(kernel.1.utf8)) as? [String: Any])?["id"] as? String)
+            let said = NIOLockedValueBox("")
+            var headers: HTTPHeaders = ["Cookie": cookie]
+            headers.add(name: "Origin", value: "http://127.0.0.1:\(port)")
+            let finished = NIOLockedValueBox(false)
+            try await WebSocket.connect(to: "ws://127.0.0.1:\(port)\(base)api/kernels/\(kernelID)/channels", headers: headers, on: app.eventLoopGroup) { ws in
+                _ = try? await ws.eventLoop.submit { ws.onText { _, text in said.withLockedValue { $0 += text } } }.get()
+                let message: [String: Any] = [
+                    "header": ["msg_id": UUID().uuidString, "username": "student", "session": UUID().uuidString, "msg_type": "execute_request", "version": "5.3"],
+                    "parent_header": [:], "metadata": [:], "channel": "shell",
+                    "content": ["code": "print(6*7)", "silent": false, "store_history": false, "user_expressions": [:], "allow_stdin": false],
+                ]
+                // Once the kernel says it is idle (its first messages), ask it to run the cell.
+                for _ in 0..<300 where !said.withLockedValue({ $0.contains("idle") }) { try? await Task.sleep(for: .milliseconds(100)) }
+                try? await ws.send(String(decoding: try! JSONSerialization.data(withJSONObject: message), as: UTF8.self))
+                for _ in 0..<400 where !said.withLockedValue({ $0.contains(#""text": "42\n""#) || $0.contains(#""text":"42\n""#) }) {
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+                try? await ws.close()
+                finished.withLockedValue { $0 = true }
+            }
+            for _ in 0..<600 where !finished.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(100)) }
+            let output = said.withLockedValue { $0 }
+            #expect(output.contains(#""text": "42\n""#) || output.contains(#""text":"42\n""#), "\(output.suffix(2000))")
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(sessionID)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
+            #expect(try await Self.browse(app, port: port, .GET, base + "lab", cookie: cookie).0 == .conflict)
+        }
     }
 }

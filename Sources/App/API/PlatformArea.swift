@@ -14,8 +14,11 @@ extension PlatformArea {
     static func api(_ api: APIRoutes) {}
 }
 
-/// The two page groups every area registers into.
+/// The page groups areas register into.
 struct PageRoutes {
     let open: any RoutesBuilder
     let signedIn: any RoutesBuilder
+    /// Signed in, without the forms' CSRF field: for what relays another program's own requests (the lab proxy),
+    /// which checks that a request that changes anything comes from the platform's own pages (its Origin) itself.
+    let relayed: any RoutesBuilder
 }

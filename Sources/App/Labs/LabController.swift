@@ -49,7 +49,7 @@ enum LabController {
         let staff = Policy.allows(user, .viewLab(access, openTo: .staff)), canManage = Policy.allows(user, .manageLabs(access))
         let running = try await LabSession.query(on: req.db).filter(\.$lab.$id == lab.requireID()).filter(\.$user.$id == user.requireID())
             .filter(\.$status == .running).first()
-        let startable = lab.kind == .terminal && (lab.setupStatus == .ready || lab.setupStatus == .notNeeded) && running == nil
+        let startable = (lab.setupStatus == .ready || lab.setupStatus == .notNeeded) && running == nil
         return try await req.view.render("lab", LabPage(
             title: "Lab: \(lab.name)", page: page, lab: try LabDTO(lab, staff: staff, now: req.now),
             course: try CourseDTO(found.course, access: access), links: LabLinks(lab: try lab.requireID(), course: lab.$course.id),

@@ -15,12 +15,22 @@ actor LabHost {
         let cancellation: SandboxCancellation
         var reason: String?
         var task: Task<Void, Never>?
-        let socket: String
+        let endpoint: Endpoint
+        /// The last time the person typed or the lab was asked for something (idle culling).
+        var activeAt: Date
+    }
+
+    /// How the platform reaches a session's program: its Unix socket (through a short link: a socket's path may be at
+    /// most 107 bytes, and a session's folder is deep). The socket is the program's only door, and only the session's
+    /// own uid (inside its sandbox) and the platform can open it, so the program asks for no token of its own.
+    struct Endpoint: Sendable {
+        var kind: LabKind
+        var socket: String
     }
     private var running: [UUID: Running] = [:]
-    /// The terminal's socket inside the session's home (the sandbox's work folder).
+    /// The session's home inside its sandbox (the sandbox's work folder), and its program's socket there.
     static let home = "/home/lab"
-    static let terminalSocket = ".terminal.sock"
+    static func socketName(_ kind: LabKind) -> String { kind == .terminal ? ".terminal.sock" : ".jupyter.sock" }
 
     init(app: Application) {
         self.app = app
@@ -53,9 +63,14 @@ actor LabHost {
         try FileManager.default.createDirectory(atPath: (home as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: home) { try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700]) }
         let minutes = lab.longestMinutes
-        var job = SandboxJob(command: ["/usr/bin/python3", "-I", "-c", TerminalServer.program, Self.home + "/" + Self.terminalSocket],
-                             copyFrom: home, workPath: Self.home,
-                             environment: ["HOME": Self.home, "TERM": "xterm-256color", "SHELL": "/bin/bash", "USER": "student", "LANG": "C.UTF-8"],
+        let socketName = Self.socketName(lab.kind)
+        let command: [String] = switch lab.kind {
+        case .terminal: ["/usr/bin/python3", "-I", "-c", TerminalServer.program, Self.home + "/" + socketName]
+        case .jupyterlab: Self.jupyterCommand(session: id, socket: Self.home + "/" + socketName)
+        }
+        var job = SandboxJob(command: command, copyFrom: home, workPath: Self.home,
+                             environment: ["HOME": Self.home, "TERM": "xterm-256color", "SHELL": "/bin/bash", "USER": "student", "LANG": "C.UTF-8",
+                                           "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime", "PATH": "/usr/local/bin:/usr/bin:/bin"],
                              limits: SandboxLimits(wallSeconds: Double(minutes * 60 + 120), cpuSeconds: minutes * 60 * 8, memoryMB: lab.memoryMB,
                                                    pids: lab.processes, outputKB: 256, fileSizeMB: min(lab.homeQuotaMB, 1024), diskMB: lab.homeQuotaMB,
                                                    openFiles: 1024),
@@ -64,8 +79,11 @@ actor LabHost {
         job.cancellation = cancellation
         job.folderName = "lab-" + id.uuidString.lowercased()
         job.keepFolder = home
-        let socket = app.sandbox.sandbox.sessionFolder(named: job.folderName!) + "/" + Self.terminalSocket
-        running[id] = Running(cancellation: cancellation, reason: nil, task: nil, socket: socket)
+        let link = try linkFolder() + "/" + id.uuidString.lowercased()
+        try? FileManager.default.removeItem(atPath: link)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: app.sandbox.sandbox.sessionFolder(named: job.folderName!))
+        running[id] = Running(cancellation: cancellation, reason: nil, task: nil,
+                              endpoint: Endpoint(kind: lab.kind, socket: link + "/" + socketName), activeAt: app.clock.now())
         let app = self.app, job2 = job, memory = lab.memoryMB
         running[id]?.task = Task {
             let ending: String
@@ -81,6 +99,7 @@ actor LabHost {
 
     private func ended(_ id: UUID, ending: String) async {
         let reason = running[id]?.reason ?? ending
+        if let socket = running[id]?.endpoint.socket { unlink((socket as NSString).deletingLastPathComponent) }
         running[id] = nil
         do {
             try await LabSessions.finish(id, reason: reason, app: app, at: app.clock.now())
@@ -100,8 +119,35 @@ actor LabHost {
 
     func isRunning(_ id: UUID) -> Bool { running[id] != nil }
 
-    /// Where the platform reaches the session's terminal (nil when this host does not run it).
-    func terminalSocket(of id: UUID) -> String? { running[id]?.socket }
+    /// How the platform reaches the session's program (nil when this host does not run it); notes the activity.
+    func endpoint(of id: UUID, active now: Date? = nil) -> Endpoint? {
+        if let now { running[id]?.activeAt = now }
+        return running[id]?.endpoint
+    }
+
+    /// JupyterLab from the environment's layer, on the session's socket (mode 0600: its door, see `Endpoint`), under
+    /// the session's address; no token (the browser never sees one: the platform's session is the only key) and no
+    /// XSRF check of its own (the proxy refuses any changing request that is not from the platform's own pages); no
+    /// update checks or news (no network by default).
+    static func jupyterCommand(session: UUID, socket: String) -> [String] {
+        ["/usr/local/bin/jupyter-lab", "--no-browser", "--sock=\(socket)", "--sock-mode=0600",
+         "--ServerApp.base_url=\(SitePath.labProxy(.id(session)).url)", "--IdentityProvider.token=", "--ServerApp.password=",
+         "--ServerApp.disable_check_xsrf=True",
+         "--ServerApp.root_dir=\(home)", "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         "--ServerApp.terminado_settings={\"shell_command\": [\"/bin/bash\", \"-l\"]}"]
+    }
+
+    /// Short links to sessions' folders, in a folder only this process's user can enter.
+    private func linkFolder() throws -> String {
+        let data = URL(fileURLWithPath: app.platformConfig.dataDirectory).standardizedFileURL.path + "/lab-links"
+        let folder = data.utf8.count <= 50 ? data : "/tmp/campuscloud-lab-links-\(getuid())"
+        if mkdir(folder, 0o700) != 0 && errno != EEXIST { throw Refusal("The lab host cannot make \(folder).") }
+        var info = stat()
+        guard lstat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid(), info.st_mode & 0o077 == 0 else {
+            throw Refusal("The lab host's link folder \(folder) is not a private folder of its own.")
+        }
+        return folder
+    }
 
     /// Pays for this host's sessions and stops those that must stop. Every few seconds while serving.
     func meter(at now: Date) async throws {

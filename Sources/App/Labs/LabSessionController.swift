@@ -79,9 +79,10 @@ enum LabSessionController {
     @Sendable static func terminal(req: Request) async throws -> Response {
         let (session, _) = try await req.labSession()
         let id = try session.requireID()
-        guard session.status == .running, let socket = await req.application.labHost.terminalSocket(of: id) else {
+        guard session.status == .running, let endpoint = await req.application.labHost.endpoint(of: id, active: req.now), endpoint.kind == .terminal else {
             throw Refusal("This session is not running on this lab host.")
         }
+        let socket = endpoint.socket
         guard req.headers.first(name: .upgrade)?.lowercased() == "websocket" else {
             throw Abort(.badRequest, reason: "Connect to the terminal with a WebSocket.")
         }

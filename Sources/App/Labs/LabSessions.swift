@@ -22,9 +22,6 @@ enum LabSessions {
         case .pending: throw Refusal("“\(lab.name)” is still being set up; try again in a few minutes.")
         case .failed: throw Refusal("“\(lab.name)” could not be set up; the course staff have been shown why.")
         }
-        guard lab.kind == .terminal else {
-            throw Refusal("JupyterLab sessions are not served yet on this platform (terminal labs are); the environment is ready for when they are.")
-        }
         if !staff, !LabEnvironments.schedule(of: lab).isOpen(at: now) {
             throw Refusal("“\(lab.name)” can be started at these times (UTC): \(lab.schedule.replacingOccurrences(of: "\n", with: "; ")).")
         }

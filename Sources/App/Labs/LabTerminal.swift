@@ -125,16 +125,12 @@ enum TerminalBridge {
             socket.onClose.whenComplete { _ in relay.close() }
         }
         var channel: (any Channel)?
-        // A socket's path may be at most 107 bytes, and the session's folder is deep: reach it through an open
-        // descriptor of its folder (/proc/self/fd/N/name).
         for _ in 0..<300 where channel == nil && !socket.isClosed {
-            let folder = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if folder >= 0, FileManager.default.fileExists(atPath: path) {
+            if FileManager.default.fileExists(atPath: path) {
                 channel = try? await ClientBootstrap(group: eventLoop)
                     .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(TerminalOutput(socket)) } }
-                    .connect(unixDomainSocketPath: "/proc/self/fd/\(folder)/" + (path as NSString).lastPathComponent).get()
+                    .connect(unixDomainSocketPath: path).get()
             }
-            if folder >= 0 { close(folder) }
             if channel == nil { try? await Task.sleep(for: .milliseconds(100)) }
         }
         guard let channel else {

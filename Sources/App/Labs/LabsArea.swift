@@ -13,6 +13,9 @@ enum LabsArea: PlatformArea {
         pages.signedIn.post(.stopLabSession(.key), use: LabSessionController.stopFromPage)
         pages.signedIn.get(.labTerminal(.key), use: LabSessionController.terminal)
         for asset in [SitePath.xtermScript, .xtermFit, .xtermStyle] { pages.signedIn.get(asset, use: LabSessionController.asset) }
+        for method in [HTTPMethod.GET, .POST, .PUT, .PATCH, .DELETE] {
+            pages.relayed.on(method, .labProxy(.key), body: .collect(maxSize: LabProxy.maxBody), use: LabProxy.relay)
+        }
     }
 
     static func api(_ api: APIRoutes) {

@@ -39,10 +39,14 @@ enum SitePath: Hashable, Sendable {
     // Labs
     case courseLabs(ID), lab(ID), labSetup(ID), startLab(ID)
     case labSession(ID), stopLabSession(ID), labTerminal(ID), xtermScript, xtermFit, xtermStyle
+    /// Everything below a session's own address, relayed to its JupyterLab (`labProxy(.id(x)).url` is the prefix).
+    case labProxy(ID)
 
     private enum Part {
         case text(String)
         case id(String, ID)
+        /// Any rest of the path (a route's `**`; nothing in a link, which then ends with "/").
+        case rest
     }
 
     private var parts: [Part] {
@@ -132,6 +136,7 @@ enum SitePath: Hashable, Sendable {
         case .xtermScript: return text("labs", "assets", "xterm.js")
         case .xtermFit: return text("labs", "assets", "xterm-fit.js")
         case .xtermStyle: return text("labs", "assets", "xterm.css")
+        case .labProxy(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id), .rest]
         }
     }
 
@@ -142,6 +147,7 @@ enum SitePath: Hashable, Sendable {
             case .text(let text): text
             case .id(let name, .key): ":" + name
             case .id(_, .id(let id)): id.uuidString
+            case .rest: self == .labProxy(.key) ? "**" : ""
             }
         }.joined(separator: "/")
     }
@@ -155,6 +161,7 @@ enum SitePath: Hashable, Sendable {
             switch part {
             case .text(let text): .constant(text)
             case .id(let name, _): .parameter(name)
+            case .rest: .catchall
             }
         }
     }

@@ -40,9 +40,10 @@ struct LabRow: Encodable {
 }
 
 struct LabSessionLinks: Encodable {
-    var page, stop, terminal, lab, xtermScript, xtermFit, xtermStyle: String
+    var page, stop, terminal, lab, xtermScript, xtermFit, xtermStyle, jupyter: String
 
     init(session: UUID, lab: UUID) {
+        jupyter = SitePath.labProxy(.id(session)).url + "lab"
         (page, stop, terminal) = (SitePath.labSession(.id(session)).url, SitePath.stopLabSession(.id(session)).url, SitePath.labTerminal(.id(session)).url)
         self.lab = SitePath.lab(.id(lab)).url
         (xtermScript, xtermFit, xtermStyle) = (SitePath.xtermScript.url, SitePath.xtermFit.url, SitePath.xtermStyle.url)
