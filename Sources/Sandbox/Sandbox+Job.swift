@@ -84,6 +84,8 @@ extension Sandbox {
         }
         switch launched {
         case .success(let launch):
+            job.probe?.attach(cgroup)
+            defer { job.probe?.detach() }
             return collect(Supervisor.watch(launch, limits: job.limits, cgroup: cgroup, cancellation: job.cancellation, onOutput: onOutput), job: job, cgroup: cgroup, folder: folder)
         case .failure(let failure):
             return collect(Outcome(launchError: failure.description), job: job, cgroup: cgroup, folder: folder)

@@ -61,6 +61,8 @@ public struct SandboxJob: Sendable {
     /// (a lab session's home, kept between sessions; `copyFrom` brings it into the next). Links, sockets and other
     /// special files are not kept.
     public var keepFolder: String?
+    /// Reads the job's CPU time while it runs.
+    public var probe: SandboxProbe?
 
     public init(command: [String], files: [String: Data] = [:], copyFrom: String? = nil, workPath: String = "/work",
                 outputDirectory: String? = nil, environment: [String: String] = [:], limits: SandboxLimits = SandboxLimits(),
@@ -76,6 +78,21 @@ public struct SandboxJob: Sendable {
         self.stdin = stdin
         self.layer = layer
     }
+}
+
+/// Lets whoever started a long job read its CPU time while it runs (a lab session's idle check). Thread-safe; it
+/// reads nothing (nil) where the machine gives the job no cgroup, or before the job starts and after it ends.
+public final class SandboxProbe: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cgroup: JobCgroup?
+
+    public init() {}
+
+    func attach(_ cgroup: JobCgroup?) { lock.withLock { self.cgroup = cgroup } }
+    func detach() { lock.withLock { cgroup = nil } }
+
+    /// CPU time the job's processes have used so far, in nanoseconds.
+    public var cpuNanoseconds: Int? { lock.withLock { cgroup?.usage().cpuNanoseconds } }
 }
 
 /// Lets whoever started a job stop it early (a research job its owner cancelled). Thread-safe; cancelling twice is

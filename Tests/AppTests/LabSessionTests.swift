@@ -205,6 +205,61 @@ final class HandClock: Sendable {
         }
     }
 
+    @Test func anIdleSessionCountsDownThenStopsButOneWhoseProgramsAreBusyDoesNot() async throws {
+        let clock = HandClock(Date(timeIntervalSince1970: Double(Int(Date().timeIntervalSince1970))))  // whole seconds, as the API writes times
+        try await withTestApp { app in
+            app.clock = clock.clock
+            try await app.loadDemoData()
+            let (lab, _) = try await Self.terminalLab(app, at: clock.now)
+            lab.idleMinutes = 5
+            try await lab.save(on: app.db)
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            defer { Task { await app.server.shutdown() } }
+            let port = app.http.server.shared.localAddress!.port!
+            let student = try Browser(app)
+            try await student.signIn("student1@demo.test")
+            _ = try await student.get(SitePath.lab(.id(try lab.requireID())).url)
+            #expect(try await student.post(SitePath.startLab(.id(try lab.requireID())).url, [:]).status == .seeOther)
+            let sessionID = try #require(try await LabSession.query(on: app.db).first()).requireID()
+            let start = clock.now
+            func idleStopsAt() async throws -> Date? {
+                try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: try await student.get(SitePath.labSessionStatus(.id(sessionID)).url).body)).idleStopsAt
+            }
+            // Nothing done: the countdown shows when the session will stop; "I'm still here" starts it again.
+            clock.advance(60)
+            try await app.labHost.meter(at: clock.now)
+            #expect(try await idleStopsAt().map { Int($0.timeIntervalSince(start)) } == 300)
+            _ = try await student.get(SitePath.labSession(.id(sessionID)).url)
+            #expect(try await student.post(SitePath.keepLabSession(.id(sessionID)).url, [:]).status == .seeOther)
+            #expect(try await idleStopsAt().map { Int($0.timeIntervalSince(start)) } == 360)
+
+            // A program left running with nobody typing: busy, so not idle, however long nobody types.
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "(while :; do :; done) & echo STARTED$((1+1))")
+                #expect(await screen.wait(for: "STARTED2"), "\(screen.contents)")
+            }
+            try await app.labHost.meter(at: clock.now)
+            try await Task.sleep(for: .seconds(2))
+            clock.advance(400)
+            try await app.labHost.meter(at: clock.now)
+            #expect(try await LabSession.find(sessionID, on: app.db)?.status == .running)
+
+            // Once it is stopped and nothing else happens for the idle time, the session ends, its files kept.
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "kill %1; echo > still-here.txt; echo KILLED$((1+1))")
+                #expect(await screen.wait(for: "KILLED2"), "\(screen.contents)")
+            }
+            try await Task.sleep(for: .seconds(1))
+            try await app.labHost.meter(at: clock.now)
+            try await Task.sleep(for: .seconds(2))
+            clock.advance(301)
+            try await app.labHost.meter(at: clock.now)
+            let ended = try #require(try await LabSession.find(sessionID, on: app.db))
+            #expect(ended.status == .stopped && ended.stopReason?.contains("idle for 5 minutes") == true, "\(ended.stopReason ?? "")")
+            #expect(FileManager.default.fileExists(atPath: app.labHost.homeFolder(lab: try lab.requireID(), user: ended.$user.id) + "/still-here.txt"))
+        }
+    }
+
     @Test func aSessionWhoseHostDiedIsChargedOnceUpToItsLastReport() async throws {
         let clock = HandClock(ISO8601DateFormatter().date(from: "2026-10-05T10:00:00Z")!)
         try await withTestApp { app in

@@ -5,6 +5,7 @@
 import Fluent
 import Foundation
 import Labs
+import NIOConcurrencyHelpers
 import Sandbox
 import Vapor
 
@@ -16,9 +17,24 @@ actor LabHost {
         var reason: String?
         var task: Task<Void, Never>?
         let endpoint: Endpoint
-        /// The last time the person typed or the lab was asked for something (idle culling).
-        var activeAt: Date
+        let probe: SandboxProbe
+        let idleSeconds: TimeInterval
+        /// The session's CPU time when last measured, and when (a real clock: a rate, not a charge).
+        var cpuMark: (nanoseconds: Int, at: ContinuousClock.Instant)?
     }
+
+    /// When the person last did something in the session: typed, ran code, saved (polling by an open tab does not
+    /// count), or the session's own processes were busy.
+    final class Activity: Sendable {
+        private let last: NIOLockedValueBox<Date>
+        init(_ now: Date) { last = NIOLockedValueBox(now) }
+        func mark(_ now: Date) { last.withLockedValue { $0 = max($0, now) } }
+        var at: Date { last.withLockedValue { $0 } }
+    }
+    /// Busier than this share of a core, a session is working, not idle.
+    static let busyShare = 0.05
+    /// The countdown shown before an idle session stops.
+    static let idleWarning: TimeInterval = 300
 
     /// How the platform reaches a session's program: its Unix socket (through a short link: a socket's path may be at
     /// most 107 bytes, and a session's folder is deep). The socket is the program's only door, and only the session's
@@ -26,6 +42,7 @@ actor LabHost {
     struct Endpoint: Sendable {
         var kind: LabKind
         var socket: String
+        var activity: Activity
     }
     private var running: [UUID: Running] = [:]
     /// The session's home inside its sandbox (the sandbox's work folder), and its program's socket there.
@@ -79,11 +96,14 @@ actor LabHost {
         job.cancellation = cancellation
         job.folderName = "lab-" + id.uuidString.lowercased()
         job.keepFolder = home
+        let probe = SandboxProbe()
+        job.probe = probe
         let link = try linkFolder() + "/" + id.uuidString.lowercased()
         try? FileManager.default.removeItem(atPath: link)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: app.sandbox.sandbox.sessionFolder(named: job.folderName!))
         running[id] = Running(cancellation: cancellation, reason: nil, task: nil,
-                              endpoint: Endpoint(kind: lab.kind, socket: link + "/" + socketName), activeAt: app.clock.now())
+                              endpoint: Endpoint(kind: lab.kind, socket: link + "/" + socketName, activity: Activity(app.clock.now())),
+                              probe: probe, idleSeconds: TimeInterval(lab.idleMinutes * 60))
         let app = self.app, job2 = job, memory = lab.memoryMB
         running[id]?.task = Task {
             let ending: String
@@ -119,10 +139,31 @@ actor LabHost {
 
     func isRunning(_ id: UUID) -> Bool { running[id] != nil }
 
-    /// How the platform reaches the session's program (nil when this host does not run it); notes the activity.
-    func endpoint(of id: UUID, active now: Date? = nil) -> Endpoint? {
-        if let now { running[id]?.activeAt = now }
-        return running[id]?.endpoint
+    /// How the platform reaches the session's program (nil when this host does not run it).
+    func endpoint(of id: UUID) -> Endpoint? { running[id]?.endpoint }
+
+    /// When the session stops for being idle, once that is less than `idleWarning` away (nil: not soon, or not here).
+    func idleStopsAt(_ id: UUID, now: Date) -> Date? {
+        guard let session = running[id] else { return nil }
+        let stop = session.endpoint.activity.at.addingTimeInterval(session.idleSeconds)
+        return stop.timeIntervalSince(now) <= Self.idleWarning ? stop : nil
+    }
+
+    /// Whether the session is working on its own: its processes busy, or (JupyterLab) a kernel running code.
+    private func isBusy(_ id: UUID) async -> Bool {
+        guard var session = running[id] else { return false }
+        var busy = false
+        if let cpu = session.probe.cpuNanoseconds {
+            let now = ContinuousClock.now
+            if let mark = session.cpuMark {
+                let elapsed = Double((now - mark.at).components.seconds) + Double((now - mark.at).components.attoseconds) / 1e18
+                busy = elapsed > 0 && Double(cpu - mark.nanoseconds) / 1e9 / elapsed > Self.busyShare
+            }
+            session.cpuMark = (cpu, now)
+            running[id] = session
+        }
+        if !busy, session.endpoint.kind == .jupyterlab { busy = await LabProxy.kernelsBusy(session.endpoint, session: id, app: app) }
+        return busy
     }
 
     /// JupyterLab from the environment's layer, on the session's socket (mode 0600: its door, see `Endpoint`), under
@@ -158,6 +199,13 @@ actor LabHost {
             guard running[id] != nil else {
                 try await LabSessions.finish(id, reason: "Its sandbox was no longer running.", app: app, at: now)
                 continue
+            }
+            if let activity = running[id]?.endpoint.activity, let idle = running[id]?.idleSeconds {
+                if await isBusy(id) { activity.mark(now) }
+                if now.timeIntervalSince(activity.at) >= idle {
+                    await stop(id, reason: "It was idle for \(Int(idle / 60)) minutes (no typing and no code running); your files are kept.")
+                    continue
+                }
             }
             let due = now.timeIntervalSince(session.heldFrom) >= LabHost.tickSeconds
                 || now >= session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds)) || now >= session.endsAt

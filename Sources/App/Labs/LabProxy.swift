@@ -25,11 +25,13 @@ enum LabProxy {
     @Sendable static func relay(req: Request) async throws -> Response {
         let (session, _) = try await req.labSession()
         let id = try session.requireID()
-        guard session.status == .running, let endpoint = await req.application.labHost.endpoint(of: id, active: req.now), endpoint.kind == .jupyterlab else {
+        guard session.status == .running, let endpoint = await req.application.labHost.endpoint(of: id), endpoint.kind == .jupyterlab else {
             throw Refusal("This session is not running on this lab host; open it again from the lab's page.")
         }
         let upgrade = req.headers.first(name: .upgrade)?.lowercased() == "websocket"
         if upgrade || ![.GET, .HEAD].contains(req.method) {
+            // Running a cell, saving, opening a terminal: the person is here (an open tab's polling is GETs).
+            if !upgrade { endpoint.activity.mark(req.now) }
             guard let origin = req.headers.first(name: "Origin"), LabSessionController.isOwnOrigin(origin, req) else {
                 throw Abort(.forbidden, reason: "The lab answers requests from the platform's own pages only.")
             }
@@ -44,7 +46,7 @@ enum LabProxy {
             .filter { !$0.hasPrefix(req.application.sessions.configuration.cookieName + "=") }
         if !cookies.isEmpty { headers.add(name: .cookie, value: cookies.joined(separator: "; ")) }
         headers.add(name: .host, value: "localhost")
-        if upgrade { return try await webSocket(req, endpoint: endpoint, uri: uri, headers: headers) }
+        if upgrade { return try await webSocket(req, endpoint: endpoint, uri: uri, headers: headers, clock: req.application.clock) }
 
         guard let encoded = endpoint.socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) else { throw Abort(.internalServerError) }
         var request = HTTPClientRequest(url: "http+unix://\(encoded)\(uri)")
@@ -71,7 +73,7 @@ enum LabProxy {
     }
 
     /// Opens the lab's side first (so the browser is told the subprotocol the lab chose), then joins the two.
-    private static func webSocket(_ req: Request, endpoint: LabHost.Endpoint, uri: String, headers: HTTPHeaders) async throws -> Response {
+    private static func webSocket(_ req: Request, endpoint: LabHost.Endpoint, uri: String, headers: HTTPHeaders, clock: PlatformClock) async throws -> Response {
         let pipe = Pipe()
         let upstream: (WebSocket, HTTPResponseHead)
         do {
@@ -84,13 +86,25 @@ enum LabProxy {
         let lab = upstream.0
         return req.webSocket(maxFrameSize: .init(integerLiteral: 1 << 24), shouldUpgrade: { _ in answer }, onUpgrade: { _, browser in
             browser.eventLoop.execute {
-                browser.onText { _, text in lab.send(text) }
-                browser.onBinary { _, buffer in lab.send(raw: buffer.readableBytesView, opcode: .binary) }
+                // What the browser sends (code to run, keys in a terminal) is the person being here.
+                browser.onText { _, text in endpoint.activity.mark(clock.now()); lab.send(text) }
+                browser.onBinary { _, buffer in endpoint.activity.mark(clock.now()); lab.send(raw: buffer.readableBytesView, opcode: .binary) }
                 browser.onClose.whenComplete { _ in _ = lab.close() }
             }
             pipe.attach(browser)
             lab.onClose.whenComplete { _ in _ = browser.close() }
         })
+    }
+
+    /// Whether a kernel of the session's JupyterLab is running code (its own answer, over its socket).
+    static func kernelsBusy(_ endpoint: LabHost.Endpoint, session: UUID, app: Application) async -> Bool {
+        guard let encoded = endpoint.socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) else { return false }
+        var request = HTTPClientRequest(url: "http+unix://\(encoded)\(SitePath.labProxy(.id(session)).url)api/kernels")
+        request.headers.add(name: .host, value: "localhost")
+        guard let response = try? await app.http.client.shared.execute(request, timeout: .seconds(5)), response.status == .ok,
+              let body = try? await response.body.collect(upTo: 1 << 20),
+              let kernels = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [[String: Any]] else { return false }
+        return kernels.contains { ($0["execution_state"] as? String) == "busy" }
     }
 
     /// What the lab sends, held until the browser's side stands, then sent on in order.

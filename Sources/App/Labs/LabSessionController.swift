@@ -13,7 +13,7 @@ enum LabSessionController {
     @Sendable static func start(req: Request) async throws -> Response {
         let found = try await req.lab(for: { access, lab in .viewLab(access, openTo: lab.openTo) })
         let session = try await LabSessions.start(found.lab, course: found.course, user: found.user, access: found.access, app: req.application, now: req.now)
-        return try await LabSessionDTO.make(session, on: req.db, at: req.now).encodeResponse(status: .created, for: req)
+        return try await LabSessionDTO.make(session, req).encodeResponse(status: .created, for: req)
     }
 
     /// The caller's sessions of the lab, newest first (the last 50).
@@ -22,17 +22,17 @@ enum LabSessionController {
         let sessions = try await LabSession.query(on: req.db).filter(\.$lab.$id == found.lab.requireID()).filter(\.$user.$id == found.user.requireID())
             .sort(\.$startedAt, .descending).limit(50).all()
         var views: [LabSessionDTO] = []
-        for session in sessions { views.append(try await LabSessionDTO.make(session, on: req.db, at: req.now)) }
+        for session in sessions { views.append(try await LabSessionDTO.make(session, req)) }
         return views
     }
 
     @Sendable static func show(req: Request) async throws -> LabSessionDTO {
-        try await LabSessionDTO.make(try await req.labSession().0, on: req.db, at: req.now)
+        try await LabSessionDTO.make(try await req.labSession().0, req)
     }
 
     @Sendable static func stop(req: Request) async throws -> LabSessionDTO {
         let session = try await stopSession(req)
-        return try await LabSessionDTO.make(session, on: req.db, at: req.now)
+        return try await LabSessionDTO.make(session, req)
     }
 
     /// Stops the caller's running session (409 when it has ended) and returns it as it ended.
@@ -64,9 +64,22 @@ enum LabSessionController {
         let (session, _) = try await req.labSession()
         let lab = try await LabEnvironment.find(session.$lab.id, on: req.db)
         return try await req.view.render("lab-session", LabSessionPage(
-            title: "Lab session: \(lab?.name ?? "lab")", page: PageContext(req), session: try await LabSessionDTO.make(session, on: req.db, at: req.now),
+            title: "Lab session: \(lab?.name ?? "lab")", page: PageContext(req), session: try await LabSessionDTO.make(session, req),
             labName: lab?.name ?? "", kind: lab?.kind.rawValue ?? "", links: LabSessionLinks(session: try session.requireID(), lab: session.$lab.id),
             running: session.status == .running, terminalInstalled: FileManager.default.fileExists(atPath: xtermFolder + "/xterm.min.js")))
+    }
+
+    /// The session page's countdown and balance, refreshed by the page while it is open.
+    @Sendable static func status(req: Request) async throws -> LabSessionDTO {
+        try await LabSessionDTO.make(try await req.labSession().0, req)
+    }
+
+    /// "I'm still here": the idle countdown starts again.
+    @Sendable static func keepFromPage(req: Request) async throws -> Response {
+        let (session, _) = try await req.labSession()
+        let id = try session.requireID()
+        await req.application.labHost.endpoint(of: id)?.activity.mark(req.now)
+        return req.redirect(to: .labSession(.id(id)))
     }
 
     @Sendable static func stopFromPage(req: Request) async throws -> Response {
@@ -79,10 +92,10 @@ enum LabSessionController {
     @Sendable static func terminal(req: Request) async throws -> Response {
         let (session, _) = try await req.labSession()
         let id = try session.requireID()
-        guard session.status == .running, let endpoint = await req.application.labHost.endpoint(of: id, active: req.now), endpoint.kind == .terminal else {
+        guard session.status == .running, let endpoint = await req.application.labHost.endpoint(of: id), endpoint.kind == .terminal else {
             throw Refusal("This session is not running on this lab host.")
         }
-        let socket = endpoint.socket
+        let socket = endpoint.socket, activity = endpoint.activity, clock = req.application.clock
         guard req.headers.first(name: .upgrade)?.lowercased() == "websocket" else {
             throw Abort(.badRequest, reason: "Connect to the terminal with a WebSocket.")
         }
@@ -91,7 +104,7 @@ enum LabSessionController {
         }
         let logger = req.logger
         return req.webSocket(maxFrameSize: .init(integerLiteral: 1 << 20)) { req, ws in
-            await TerminalBridge.attach(ws, to: socket, on: req.eventLoop, logger: logger)
+            await TerminalBridge.attach(ws, to: socket, on: req.eventLoop, logger: logger) { activity.mark(clock.now()) }
         }
     }
 

@@ -169,12 +169,16 @@ struct LabSessionDTO: Content {
     var secondsLeft: Int?
     /// Set when the allowance runs out within 5 minutes.
     var warning: String?
+    /// Set when the session will stop for being idle within 5 minutes: when, unless the person does something.
+    var idleStopsAt: Date?
 
-    static func make(_ session: LabSession, on db: any Database, at now: Date) async throws -> LabSessionDTO {
-        let left = try await LabSessions.secondsLeft(session, on: db, at: now)
+    static func make(_ session: LabSession, _ req: Request) async throws -> LabSessionDTO {
+        let now = req.now, left = try await LabSessions.secondsLeft(session, on: req.db, at: now)
         let warning = left.flatMap { $0 < LabMetering.warnSeconds ? "Your allowance runs out in \(max(0, $0 / 60)) min \($0 % 60) s; the lab then stops (your files are kept)." : nil }
+        let idle = session.status == .running ? await req.application.labHost.idleStopsAt(try session.requireID(), now: now) : nil
         return LabSessionDTO(id: try session.requireID(), labID: session.$lab.id, status: session.status, startedAt: session.startedAt, endsAt: session.endsAt,
-                             stoppedAt: session.stoppedAt, stopReason: session.stopReason, charged: Credits(micro: session.charged), secondsLeft: left, warning: warning)
+                             stoppedAt: session.stoppedAt, stopReason: session.stopReason, charged: Credits(micro: session.charged), secondsLeft: left,
+                             warning: warning, idleStopsAt: idle)
     }
 }
 
@@ -183,13 +187,14 @@ extension LabSessionDTO: APIBody {
     static let schema = JSONSchema.object([
         "id": .string(format: "uuid"), "labID": .string(format: "uuid"), "status": .choice(LabSessionStatus.self),
         "startedAt": .string(format: "date-time"), "endsAt": .string(format: "date-time"), "stoppedAt": .string(format: "date-time"),
-        "stopReason": .string(), "charged": .credits, "secondsLeft": .integer(), "warning": .string(),
+        "stopReason": .string(), "charged": .credits, "secondsLeft": .integer(), "warning": .string(), "idleStopsAt": .string(format: "date-time"),
     ], required: ["id", "labID", "status", "startedAt", "endsAt", "charged"])
     static let samples = [
         LabSessionDTO(id: Sample.id, labID: Sample.id, status: .running, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: nil, stopReason: nil,
-                      charged: Credits(micro: 250_000), secondsLeft: 240, warning: "Your allowance runs out in 4 min 0 s; the lab then stops (your files are kept)."),
+                      charged: Credits(micro: 250_000), secondsLeft: 240, warning: "Your allowance runs out in 4 min 0 s; the lab then stops (your files are kept).",
+                      idleStopsAt: Sample.date),
         LabSessionDTO(id: Sample.id, labID: Sample.id, status: .stopped, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: Sample.date,
-                      stopReason: "Stopped by you.", charged: Credits(micro: 1_000_000), secondsLeft: nil, warning: nil),
+                      stopReason: "Stopped by you.", charged: Credits(micro: 1_000_000), secondsLeft: nil, warning: nil, idleStopsAt: nil),
     ]
 }
 

@@ -117,11 +117,19 @@ enum TerminalBridge {
     /// Connects the WebSocket to the terminal's socket (waiting up to 30 s for the program to make it: a cold
     /// sandbox on a busy machine takes seconds). What the
     /// browser sends before the connection stands is kept, in order, and delivered once it does.
-    static func attach(_ socket: WebSocket, to path: String, on eventLoop: any EventLoop, logger: Logger) async {
+    /// `typed` is called for each keystroke the person sends (not for resizes).
+    static func attach(_ socket: WebSocket, to path: String, on eventLoop: any EventLoop, logger: Logger, typed: @escaping @Sendable () -> Void) async {
         let relay = Relay()
         socket.eventLoop.execute {
-            socket.onText { _, text in relay.deliver(TerminalServer.frames(for: text)) }
-            socket.onBinary { _, buffer in relay.deliver([TerminalServer.frame(kind: 0, Array(buffer.readableBytesView))]) }
+            socket.onText { _, text in
+                let frames = TerminalServer.frames(for: text)
+                if frames.contains(where: { $0.getInteger(at: $0.readerIndex, as: UInt8.self) == 0 }) { typed() }
+                relay.deliver(frames)
+            }
+            socket.onBinary { _, buffer in
+                typed()
+                relay.deliver([TerminalServer.frame(kind: 0, Array(buffer.readableBytesView))])
+            }
             socket.onClose.whenComplete { _ in relay.close() }
         }
         var channel: (any Channel)?

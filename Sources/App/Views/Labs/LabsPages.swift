@@ -40,9 +40,10 @@ struct LabRow: Encodable {
 }
 
 struct LabSessionLinks: Encodable {
-    var page, stop, terminal, lab, xtermScript, xtermFit, xtermStyle, jupyter: String
+    var page, stop, terminal, lab, xtermScript, xtermFit, xtermStyle, jupyter, status, keep: String
 
     init(session: UUID, lab: UUID) {
+        (status, keep) = (SitePath.labSessionStatus(.id(session)).url, SitePath.keepLabSession(.id(session)).url)
         jupyter = SitePath.labProxy(.id(session)).url + "lab"
         (page, stop, terminal) = (SitePath.labSession(.id(session)).url, SitePath.stopLabSession(.id(session)).url, SitePath.labTerminal(.id(session)).url)
         self.lab = SitePath.lab(.id(lab)).url
