@@ -4,6 +4,7 @@
 // zero having charged exactly the allowance; a session whose host died is charged once, up to its last report.
 import AsyncHTTPClient
 import Fluent
+import Grading
 import Foundation
 import Labs
 import Ledger
@@ -145,6 +146,65 @@ final class HandClock: Sendable {
             }
             #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(second)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
             #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(second)/stop", as: try await app.bearer("student1@demo.test")).status == .conflict)
+        }
+    }
+
+    @Test func homesStartFromTheStartFilesKeepTheirQuotaDownloadAndReset() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let (lab, _) = try await Self.terminalLab(app)
+            let labID = try lab.requireID()
+            lab.homeQuotaMB = 10
+            try await lab.save(on: app.db)
+            let (instructor, token) = (try await app.bearer("instructor@demo.test"), try await app.bearer("student1@demo.test"))
+            var upload = instructor
+            upload.contentType = .zip
+            let zip = try SafeArchive.make(["welcome.txt": Data("hello\n".utf8), "data/points.csv": Data("x,y\n1,2\n".utf8)])
+            let stored = try await app.testing().sendRequest(.PUT, "api/v1/labs/\(labID)/start-files", headers: upload, body: ByteBuffer(data: zip))
+            #expect(stored.status == .ok)
+            let withFiles = try JSONDecoder.iso.decode(LabDTO.self, from: Data(buffer: stored.body))
+            #expect(withFiles.startFiles == ["data/points.csv", "welcome.txt"])
+            let hostile = try await app.testing().sendRequest(.PUT, "api/v1/labs/\(labID)/start-files", headers: upload,
+                                                             body: ByteBuffer(data: try SafeArchive.make(["../escape.txt": Data("x".utf8)], keepingNames: true)))
+            #expect(hostile.status == .unprocessableEntity)
+            var byStudent = token
+            byStudent.contentType = .zip
+            #expect(try await app.testing().sendRequest(.PUT, "api/v1/labs/\(labID)/start-files", headers: byStudent, body: ByteBuffer(data: zip)).status == .notFound)
+
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            defer { Task { await app.server.shutdown() } }
+            let port = app.http.server.shared.localAddress!.port!
+            let student = try Browser(app)
+            try await student.signIn("student1@demo.test")
+            _ = try await student.get(SitePath.lab(.id(labID)).url)
+            #expect(try await student.post(SitePath.startLab(.id(labID)).url, [:]).status == .seeOther)
+            let sessionID = try #require(try await LabSession.query(on: app.db).first()).requireID()
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "cat welcome.txt data/points.csv | wc -l | sed 's/^/LINES-/'; echo mine > mine.txt")
+                #expect(await screen.wait(for: "LINES-3"), "\(screen.contents)")
+                // Past the quota, writes fail inside the lab.
+                try await Self.type(ws, "head -c 20000000 /dev/zero > big.bin 2>/dev/null && echo WROTE$((1+1)) || echo FULL$((1+1)); rm -f big.bin")
+                #expect(await screen.wait(for: "FULL2"), "\(screen.contents)")
+            }
+            // Resetting while the session runs is refused: it writes the home back when it ends.
+            #expect(try await Self.send(app, .POST, "api/v1/labs/\(labID)/home/reset", as: token).status == .conflict)
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(sessionID)/stop", as: token).status == .ok)
+            let home = try JSONDecoder.iso.decode(LabHomeDTO.self, from: Data(buffer: try await Self.send(app, .GET, "api/v1/labs/\(labID)/home", as: token).body))
+            #expect(home.files == 3 && home.usedBytes > 0 && home.quotaBytes == 10 << 20 && !home.sessionRunning, "\(home)")
+            let download = try await Self.send(app, .GET, "api/v1/labs/\(labID)/home.zip", as: token)
+            #expect(download.status == .ok)
+            let files = try SafeArchive.read(Data(buffer: download.body))
+            #expect(files["mine.txt"] == Data("mine\n".utf8) && files["welcome.txt"] != nil && files["big.bin"] == nil)
+            // Another student's home is their own (empty).
+            let theirs = try JSONDecoder.iso.decode(LabHomeDTO.self, from: Data(buffer: try await Self.send(app, .GET, "api/v1/labs/\(labID)/home", as: try await app.bearer("student2@demo.test")).body))
+            #expect(theirs.files == 0)
+            // Reset: the next session starts from the start files again.
+            #expect(try await Self.send(app, .POST, "api/v1/labs/\(labID)/home/reset", as: token).status == .noContent)
+            let restarted = try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: token)
+            let second = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: restarted.body)).id
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(second)/stop", as: token).status == .ok)
+            let fresh = app.labHost.homeFolder(lab: labID, user: try #require(try await LabSession.find(second, on: app.db)).$user.id)
+            #expect(FileManager.default.fileExists(atPath: fresh + "/welcome.txt") && !FileManager.default.fileExists(atPath: fresh + "/mine.txt"))
         }
     }
 

@@ -49,11 +49,13 @@ enum LabController {
         let staff = Policy.allows(user, .viewLab(access, openTo: .staff)), canManage = Policy.allows(user, .manageLabs(access))
         let running = try await LabSession.query(on: req.db).filter(\.$lab.$id == lab.requireID()).filter(\.$user.$id == user.requireID())
             .filter(\.$status == .running).first()
+        let home = try await LabHomeController.view(req)
         let startable = (lab.setupStatus == .ready || lab.setupStatus == .notNeeded) && running == nil
         return try await req.view.render("lab", LabPage(
             title: "Lab: \(lab.name)", page: page, lab: try LabDTO(lab, staff: staff, now: req.now),
             course: try CourseDTO(found.course, access: access), links: LabLinks(lab: try lab.requireID(), course: lab.$course.id),
             staff: staff, canManage: canManage, pending: lab.setupStatus == .pending,
+            home: home, homeUsedMB: String(format: "%.1f", Double(home.usedBytes) / 1_048_576),
             runningSession: try running.map { SitePath.labSession(.id(try $0.requireID())).url }, canStart: startable))
     }
 

@@ -3,6 +3,7 @@
 // builds the environment layer). Staff see every environment; students those open to them.
 import Fluent
 import Foundation
+import Grading
 import Labs
 import Vapor
 
@@ -176,6 +177,8 @@ struct LabDTO: Content {
     var schedule: String
     /// Whether students may start a session now by the schedule.
     var openNow: Bool
+    /// The files every new home starts with.
+    var startFiles: [String]
     var createdAt: Date
     var updatedAt: Date
 
@@ -187,6 +190,7 @@ struct LabDTO: Content {
             (lab.cpuMillis, lab.memoryMB, lab.processes, lab.homeQuotaMB, lab.idleMinutes, lab.longestMinutes)
         (network, openTo, schedule) = (lab.network, lab.openTo, lab.schedule)
         openNow = LabEnvironments.schedule(of: lab).isOpen(at: now)
+        startFiles = LabHomes.startFileNames(lab)
         (createdAt, updatedAt) = (lab.createdAt, lab.updatedAt)
     }
 }
@@ -198,9 +202,9 @@ extension LabDTO: APIBody {
         "setupVersion": .integer(), "setupStatus": .choice(SetupStatus.self), "setupScript": .string(), "setupLog": .string(),
         "cpuMillis": .integer(), "memoryMB": .integer(), "processes": .integer(), "homeQuotaMB": .integer(), "idleMinutes": .integer(),
         "longestMinutes": .integer(), "network": .boolean, "openTo": .choice(LabAudience.self), "schedule": .string(), "openNow": .boolean,
-        "createdAt": .string(format: "date-time"), "updatedAt": .string(format: "date-time"),
+        "startFiles": .array(.string()), "createdAt": .string(format: "date-time"), "updatedAt": .string(format: "date-time"),
     ], required: ["id", "courseID", "name", "kind", "setupVersion", "setupStatus", "cpuMillis", "memoryMB", "processes", "homeQuotaMB",
-                  "idleMinutes", "longestMinutes", "network", "openTo", "schedule", "openNow", "createdAt", "updatedAt"])
+                  "idleMinutes", "longestMinutes", "network", "openTo", "schedule", "openNow", "startFiles", "createdAt", "updatedAt"])
     static var samples: [LabDTO] {
         let lab = LabEnvironment()
         lab.id = Sample.id
@@ -209,6 +213,7 @@ extension LabDTO: APIBody {
             ("Python notebooks", .jupyterlab, "pip install jupyterlab numpy\n", 2, .ready, "Successfully installed jupyterlab")
         lab.limits = LabLimits.defaults(for: .jupyterlab)
         (lab.network, lab.openTo, lab.schedule, lab.createdAt, lab.updatedAt) = (false, .students, "mon 09:00-11:00", Sample.date, Sample.date)
+        lab.startFiles = try! SafeArchive.make(["intro.ipynb": Data("{}".utf8)])
         return [try! LabDTO(lab, staff: true, now: Sample.date)]
     }
 }

@@ -76,9 +76,9 @@ actor LabHost {
     func launch(_ session: LabSession, lab: LabEnvironment, layer: SandboxLayer?) throws {
         let id = try session.requireID()
         let home = homeFolder(lab: try lab.requireID(), user: session.$user.id)
-        // The home itself is closed to others; the folders above keep their modes (sandboxes reach the data folder).
-        try FileManager.default.createDirectory(atPath: (home as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: home) { try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700]) }
+        // The home itself is closed to others (the folders above keep their modes: sandboxes reach the data folder);
+        // a new one starts with the lab's start files.
+        try LabHomes.create(home, for: lab)
         let minutes = lab.longestMinutes
         let socketName = Self.socketName(lab.kind)
         let command: [String] = switch lab.kind {

@@ -9,6 +9,9 @@ enum LabsArea: PlatformArea {
         pages.signedIn.post(.lab(.key), use: LabController.updateFromPage)
         pages.signedIn.post(.labSetup(.key), use: LabController.setUpAgainFromPage)
         pages.signedIn.post(.startLab(.key), use: LabSessionController.startFromPage)
+        pages.signedIn.get(.labHomeZip(.key), use: LabHomeController.download)
+        pages.signedIn.post(.resetLabHome(.key), use: LabHomeController.resetFromPage)
+        pages.signedIn.on(.POST, .labStartFiles(.key), body: .collect(maxSize: "51mb"), use: LabHomeController.setStartFilesFromPage)
         pages.signedIn.get(.labSession(.key), use: LabSessionController.page)
         pages.signedIn.post(.stopLabSession(.key), use: LabSessionController.stopFromPage)
         pages.signedIn.get(.labTerminal(.key), use: LabSessionController.terminal)
@@ -42,6 +45,18 @@ enum LabsArea: PlatformArea {
                use: LabSessionController.start)
         api.on(.GET, "labs/:labID/sessions", id: "listMyLabSessions", summary: "Your sessions of the lab, newest first (the last 50).", tag: "labs",
                response: .list(LabSessionDTO.self), errors: [404: "No such lab, or not yours to use."], use: LabSessionController.mine)
+        api.on(.GET, "labs/:labID/home", id: "getMyLabHome", summary: "Your files of the lab, as kept between sessions: their size against the lab's quota.",
+               tag: "labs", response: .one(LabHomeDTO.self), errors: [404: "No such lab, or not yours to use."], use: LabHomeController.show)
+        api.on(.GET, "labs/:labID/home.zip", id: "downloadMyLabHome", summary: "Your files of the lab as one zip (application/zip; at most 512 MB).",
+               tag: "labs", errors: [404: "No such lab, or not yours to use.", 409: "Over 512 MB."], use: LabHomeController.download)
+        api.on(.POST, "labs/:labID/home/reset", id: "resetMyLabHome", summary: "Delete your files of the lab: your next session starts from its start files.",
+               tag: "labs", status: 204, errors: [404: "No such lab, or not yours to use.", 409: "A session of yours is running; stop it first."],
+               use: LabHomeController.resetFromAPI)
+        api.on(.PUT, "labs/:labID/start-files", id: "setLabStartFiles",
+               summary: "Upload the files every new home of the lab starts with (instructors; body application/zip, at most 50 MB; an empty body removes them).",
+               tag: "labs", request: .body(.string(format: "binary"), as: "application/zip"), response: .one(LabDTO.self),
+               errors: [404: "No such lab, or not yours to manage.", 413: "The zip is over 50 MB.", 422: "The zip was refused; the message says why."],
+               body: .collect(maxSize: "51mb"), use: LabHomeController.setStartFiles)
         api.on(.GET, "lab-sessions/:sessionID", id: "getLabSession", summary: "One of your lab sessions: status, charge so far, time your allowance still pays for, and a warning under 5 minutes.",
                tag: "labs", response: .one(LabSessionDTO.self), errors: [404: "No such session of yours."], use: LabSessionController.show)
         api.on(.POST, "lab-sessions/:sessionID/stop", id: "stopLabSession", summary: "Stop your session: its time is charged and your files are kept.",

@@ -27,6 +27,8 @@ final class LabEnvironment: Model, @unchecked Sendable {
     @Field(key: "open_to") var openTo: LabAudience
     /// Weekly windows in UTC (`LabSchedule`'s text); empty: always.
     @Field(key: "schedule") var schedule: String
+    /// A zip whose files every new home of the lab starts with (checked whole when stored).
+    @OptionalField(key: "start_files") var startFiles: Data?
     @Field(key: "created_by") var createdBy: UUID
     @Field(key: "created_at") var createdAt: Date
     @Field(key: "updated_at") var updatedAt: Date

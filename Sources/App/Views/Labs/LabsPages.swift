@@ -3,9 +3,10 @@ import Foundation
 import Labs
 
 struct LabLinks: Encodable {
-    var page, setup, course, start: String
+    var page, setup, course, start, homeZip, resetHome, startFiles: String
 
     init(lab: UUID, course: UUID) {
+        (homeZip, resetHome, startFiles) = (SitePath.labHomeZip(.id(lab)).url, SitePath.resetLabHome(.id(lab)).url, SitePath.labStartFiles(.id(lab)).url)
         (page, setup, self.course) = (SitePath.lab(.id(lab)).url, SitePath.labSetup(.id(lab)).url, SitePath.course(.id(course)).url(at: "labs"))
         start = SitePath.startLab(.id(lab)).url
     }
@@ -22,6 +23,9 @@ struct LabPage: Encodable {
     var canManage: Bool
     /// The set-up is waiting or running (the page says to reload).
     var pending: Bool
+    /// The person's files of this lab.
+    var home: LabHomeDTO
+    var homeUsedMB: String
     /// The person's running session of this lab, if any.
     var runningSession: String?
     /// A Start button: the lab can be started now by this person (set up, of a kind served, and not running already).

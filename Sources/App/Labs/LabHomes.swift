@@ -1,0 +1,152 @@
+// A person's home folder of a lab, kept on the lab host between sessions: what it holds (its use against the quota),
+// the whole of it as a zip, a reset (the next session starts again from the lab's start files), and the start files
+// themselves (a zip an instructor uploads, checked whole before it is stored).
+import Fluent
+import Foundation
+import Grading
+import Vapor
+
+enum LabHomes {
+    static let startFileLimits = ArchiveLimits(maxArchiveBytes: 50 << 20, maxFiles: 2000, maxTotalBytes: 200 << 20, maxFileBytes: 100 << 20)
+    /// The most a home download reads into a zip.
+    static let downloadLimit: Int64 = 512 << 20
+
+    /// Stores a lab's start files (a zip, checked whole; an empty body removes them).
+    static func setStartFiles(_ lab: LabEnvironment, zip: Data, at now: Date, on db: any Database) async throws {
+        if zip.isEmpty {
+            lab.startFiles = nil
+        } else {
+            do {
+                _ = try SafeArchive.read(zip, limits: startFileLimits)
+            } catch let problem as ResultsProblem {
+                throw InputRejection("The start files were refused: \(problem.message).")
+            }
+            lab.startFiles = zip
+        }
+        lab.updatedAt = now
+        try await lab.save(on: db)
+    }
+
+    static func startFileNames(_ lab: LabEnvironment) -> [String] {
+        guard let zip = lab.startFiles, let files = try? SafeArchive.read(zip, limits: startFileLimits) else { return [] }
+        return files.keys.sorted()
+    }
+
+    /// A new home: the folder, with the lab's start files.
+    static func create(_ home: String, for lab: LabEnvironment) throws {
+        try FileManager.default.createDirectory(atPath: (home as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard !FileManager.default.fileExists(atPath: home) else { return }
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        guard let zip = lab.startFiles else { return }
+        for (path, data) in try SafeArchive.read(zip, limits: startFileLimits) {
+            let target = URL(fileURLWithPath: home + "/" + path)
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try data.write(to: target)
+        }
+    }
+
+    /// Bytes the home's files take (as kept when its last session ended).
+    static func usage(_ home: String) -> Int64 {
+        files(in: home).reduce(0) { $0 + $1.size }
+    }
+
+    /// Every regular file below `home` (links and special files skipped), by relative path.
+    static func files(in home: String) -> [(path: String, size: Int64)] {
+        guard let walker = FileManager.default.enumerator(atPath: home) else { return [] }
+        var found: [(String, Int64)] = []
+        for case let relative as String in walker {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: home + "/" + relative),
+                  attributes[.type] as? FileAttributeType == .typeRegular else { continue }
+            found.append((relative, (attributes[.size] as? NSNumber)?.int64Value ?? 0))
+        }
+        return found
+    }
+
+    /// The home as a zip; refused when it holds more than `downloadLimit`.
+    static func zip(_ home: String) throws -> Data {
+        let files = files(in: home)
+        guard files.reduce(0, { $0 + $1.size }) <= downloadLimit else {
+            throw Refusal("Your files are over \(downloadLimit >> 20) MB together; download them from a session instead (for example with a terminal and zip).")
+        }
+        var contents: [String: Data] = [:]
+        for file in files { contents[file.path] = FileManager.default.contents(atPath: home + "/" + file.path) }
+        return try SafeArchive.make(contents)
+    }
+}
+
+struct LabHomeDTO: Content {
+    var labID: UUID
+    /// Bytes the kept files take, and the lab's quota.
+    var usedBytes: Int64
+    var quotaBytes: Int64
+    var files: Int
+    /// A session is running: what it writes is kept when it ends.
+    var sessionRunning: Bool
+}
+
+extension LabHomeDTO: APIBody {
+    static let schemaName = "LabHome"
+    static let schema = JSONSchema.object(["labID": .string(format: "uuid"), "usedBytes": .integer(), "quotaBytes": .integer(), "files": .integer(),
+                                           "sessionRunning": .boolean], required: ["labID", "usedBytes", "quotaBytes", "files", "sessionRunning"])
+    static let samples = [LabHomeDTO(labID: Sample.id, usedBytes: 12_345, quotaBytes: 500 << 20, files: 3, sessionRunning: false)]
+}
+
+/// The home and start-file routes (API and pages).
+enum LabHomeController {
+    /// The caller's home of the lab on this host, and whether a session of theirs is running.
+    private static func home(_ req: Request) async throws -> (LabInContext, String, Bool) {
+        let found = try await req.lab(for: { access, lab in .viewLab(access, openTo: lab.openTo) })
+        let labID = try found.lab.requireID(), userID = try found.user.requireID()
+        let running = try await LabSession.query(on: req.db).filter(\.$lab.$id == labID).filter(\.$user.$id == userID).filter(\.$status == .running).count() > 0
+        return (found, req.application.labHost.homeFolder(lab: labID, user: userID), running)
+    }
+
+    static func view(_ req: Request) async throws -> LabHomeDTO {
+        let (found, home, running) = try await home(req)
+        return LabHomeDTO(labID: try found.lab.requireID(), usedBytes: LabHomes.usage(home), quotaBytes: Int64(found.lab.homeQuotaMB) << 20,
+                          files: LabHomes.files(in: home).count, sessionRunning: running)
+    }
+
+    @Sendable static func show(req: Request) async throws -> LabHomeDTO { try await view(req) }
+
+    @Sendable static func download(req: Request) async throws -> Response {
+        let (found, home, _) = try await home(req)
+        return .download(try LabHomes.zip(home), type: .zip, filename: String(found.lab.name.prefix(60)) + "-files.zip")
+    }
+
+    /// Deletes the caller's home of the lab (refused while a session of theirs runs: it would write it back).
+    private static func reset(_ req: Request) async throws {
+        let (_, home, running) = try await home(req)
+        guard !running else { throw Refusal("Stop your running session first: it writes your files back when it ends.") }
+        try? FileManager.default.removeItem(atPath: home)
+    }
+
+    @Sendable static func resetFromAPI(req: Request) async throws -> HTTPStatus {
+        try await reset(req)
+        return .noContent
+    }
+
+    @Sendable static func resetFromPage(req: Request) async throws -> Response {
+        let found = try await req.lab(for: { access, lab in .viewLab(access, openTo: lab.openTo) })
+        return try await req.formAction(back: .lab(.id(try found.lab.requireID())), at: "files", render: { try await LabController.render(req, found, $0) }) {
+            do { try await reset(req) } catch let refusal as Refusal { throw InputRejection.conflict(refusal.reason) }
+            return "Your files of this lab are deleted; your next session starts from the lab's start files."
+        }
+    }
+
+    /// PUT …/start-files with the zip as the body (an empty body removes them).
+    @Sendable static func setStartFiles(req: Request) async throws -> LabDTO {
+        let lab = try await req.lab(for: { access, _ in .manageLabs(access) }).lab
+        try await LabHomes.setStartFiles(lab, zip: req.body.data.map { Data(buffer: $0) } ?? Data(), at: req.now, on: req.db)
+        return try LabDTO(lab, staff: true, now: req.now)
+    }
+
+    @Sendable static func setStartFilesFromPage(req: Request) async throws -> Response {
+        let found = try await req.lab(for: { access, _ in .manageLabs(access) })
+        return try await req.formAction(back: .lab(.id(try found.lab.requireID())), at: "start-files", render: { try await LabController.render(req, found, $0) }) {
+            guard let zip = try MultipartForm(req)?.all(named: "zip").first, !zip.data.isEmpty else { throw InputRejection("Choose the zip of start files to upload.") }
+            try await LabHomes.setStartFiles(found.lab, zip: zip.data, at: req.now, on: req.db)
+            return "Stored \(LabHomes.startFileNames(found.lab).count) start files; new homes start with them."
+        }
+    }
+}
