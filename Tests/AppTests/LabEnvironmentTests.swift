@@ -154,6 +154,21 @@ import VaporTesting
         }
     }
 
+    @Test func theDemoHasANotebookLabInCS101AndAShellInCS340OnceOnly() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            #expect(try await DemoData.loadLabs(app: app) == 2)
+            #expect(try await DemoData.loadLabs(app: app) == 0)
+            let labs = try await LabEnvironment.query(on: app.db).with(\.$course).all()
+            let byName = Dictionary(uniqueKeysWithValues: labs.map { ($0.name, $0) })
+            let notebooks = try #require(byName[DemoData.notebookLab]), shell = try #require(byName[DemoData.shellLab])
+            #expect(notebooks.course.code == "CS101" && notebooks.kind == .jupyterlab && notebooks.setupStatus == .pending && notebooks.openTo == .students)
+            #expect(shell.course.code == "CS340" && shell.kind == .terminal && shell.setupStatus == .notNeeded)
+            #expect(LabHomes.startFileNames(notebooks) == ["welcome.ipynb"] && LabHomes.startFileNames(shell) == ["README.txt"])
+            #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == LabSetupHandler.kind).count() == 1)
+        }
+    }
+
     @Test func thePagesCreateShowAndChangeALab() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()

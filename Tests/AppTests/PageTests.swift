@@ -24,6 +24,7 @@ import VaporTesting
     @Test func everyLinkOnEveryReachablePageLeadsToARoute() async throws {
         try await withTestApp { app in
             try await app.loadDemoData(credits: true)
+            #expect(try await DemoData.loadLabs(app: app) == 2)
             let routes = app.routes.all.map { route in (route.method, route.path.map { component -> String? in
                 if case .parameter = component { return nil }
                 return component.description

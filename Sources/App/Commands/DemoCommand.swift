@@ -15,13 +15,13 @@ struct DemoCommand: AsyncParsableCommand {
             try await PlatformRuntime.ensureMigrated(app, apply: true)
             let hash = try await app.password.async.hash(DemoData.password)
             let result = try await DemoData.load(on: app.db, passwordHash: hash)
-            let assignments = try await DemoData.loadAssignments(on: app.db) + DemoData.loadResearch(app: app)
+            let assignments = try await DemoData.loadAssignments(on: app.db) + DemoData.loadResearch(app: app) + DemoData.loadLabs(app: app)
             // The AI gateway's provider in the demo: the built-in fake upstream, on a free port for this run.
             let (upstream, upstreamPort) = try await FakeUpstream.start()
             defer { Task { await FakeUpstream.stop(upstream) } }
             try await DemoData.loadAI(on: app.db, upstream: "http://127.0.0.1:\(upstreamPort)/v1")
             say(result.created + assignments == 0 ? "Demo data already loaded; nothing added." : "Demo data loaded (\(result.created + assignments) records).")
-            if assignments > 0 { say("Grading the demo hand-ins and running the research project's jobs in the sandbox now.") }
+            if assignments > 0 { say("Grading the demo hand-ins, running the research project's jobs and setting up CS101's JupyterLab in the sandbox now.") }
             say("""
 
             CampusCloud demo: http://\(server.hostname == "0.0.0.0" ? "127.0.0.1" : server.hostname):\(server.port)/
