@@ -1,6 +1,7 @@
 // Runs the real `campuscloud` binary, as IT staff and scripts do: exit codes, messages, and the demo serving.
 import Testing
 import Foundation
+import Grading
 import Sandbox
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -206,6 +207,27 @@ import FoundationNetworking
         #expect(final.contains("cancelled"))
         #expect(try await Self.run(["job", "status", "--server", server, "not-an-id"], environment: env).status == 2)
         #expect(try await Self.run(["job", "status", "--server", server, jobID], environment: ["CAMPUSCLOUD_TOKEN": "wrong"]).status == 1)
+
+        // `campuscloud lab`: the demo's shell in CS340, started, followed, stopped, its files downloaded.
+        let learner = try await token("student30@demo.test")
+        let courses = try #require(((((try await json("/api/v1/me", learner)) as? [String: Any])?["memberships"] as? [String: Any])?["courses"] as? [[String: Any]]))
+        let cloudCourse = try #require(courses.first { ($0["name"] as? String)?.hasPrefix("CS340") == true }?["id"] as? String)
+        let labs = try await Self.run(["lab", "list", "--server", server, "--course", cloudCourse], environment: ["CAMPUSCLOUD_TOKEN": learner])
+        #expect(labs.status == 0 && labs.stdout.contains("Linux shell"), "\(labs.stdout) \(labs.stderr)")
+        let shellID = try #require(labs.stdout.split(separator: "\n").first { $0.contains("Linux shell") }?.split(separator: "\t").first.map(String.init))
+        let started = try await Self.run(["lab", "start", "--server", server, shellID], environment: ["CAMPUSCLOUD_TOKEN": learner])
+        #expect(started.status == 0 && started.stdout.contains("/labs/sessions/"), "\(started.stdout) \(started.stderr)")
+        let sessionID = try #require(started.stdout.split(separator: "\n").first { $0.hasPrefix("Started session ") }.map { String($0.dropFirst("Started session ".count)) })
+        #expect(try await Self.run(["lab", "start", "--server", server, shellID], environment: ["CAMPUSCLOUD_TOKEN": learner]).status == 1)  // one at a time
+        let running = try await Self.run(["lab", "status", "--server", server, sessionID], environment: ["CAMPUSCLOUD_TOKEN": learner])
+        #expect(running.stdout.contains("running"), "\(running.stdout) \(running.stderr)")
+        let stopped = try await Self.run(["lab", "stop", "--server", server, sessionID], environment: ["CAMPUSCLOUD_TOKEN": learner])
+        #expect(stopped.status == 0 && stopped.stdout.contains("stopped"), "\(stopped.stdout) \(stopped.stderr)")
+        let files = try await Self.run(["lab", "files", "--server", server, shellID, "--to", "home.zip"], environment: ["CAMPUSCLOUD_TOKEN": learner], in: work)
+        #expect(files.status == 0)
+        let home = try SafeArchive.read(try #require(FileManager.default.contents(atPath: work.appendingPathComponent("home.zip").path)))
+        #expect(home["README.txt"] != nil)
+        #expect(try await Self.run(["lab", "status", "--server", server, sessionID], environment: ["CAMPUSCLOUD_TOKEN": ta]).status == 1)  // not the TA's
 
         // `campuscloud submit` hands in to Lab 1 and prints the grade.
         let student = try await token("student5@demo.test")

@@ -60,6 +60,12 @@ struct PlatformClient {
         return (status, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
     }
 
+    /// Sends a request and reads a JSON array of objects back.
+    func jsonList(_ method: HTTPMethod, _ path: String) async throws -> (HTTPResponseStatus, [[String: Any]]) {
+        let (status, data) = try await raw(method, path)
+        return (status, (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? [])
+    }
+
     static func message(_ answer: [String: Any], _ status: HTTPResponseStatus) -> String {
         ((answer["error"] as? [String: Any])?["message"] as? String) ?? "the server answered \(status.code)"
     }
