@@ -46,7 +46,7 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.environmentLayers = EnvironmentLayers(app: app, dataDirectory: config.dataDirectory)
     app.jobBell = JobBell()
     // What each kind of queued job does (the workers know no kind), and the periodic tasks run with their sweep.
-    app.jobHandlers = JobHandlers([GradeRunHandler(), AutograderSetupHandler(), ResearchJobHandler(), LabSetupHandler()],
+    app.jobHandlers = JobHandlers([GradeRunHandler(), AutograderSetupHandler(), ResearchJobHandler(), LabSetupHandler(), LabPrestartHandler()],
                                   sweeps: [{ app in try await AIUsageReports.erasePrompts(before: app.clock.now(), on: app.db) },
                                            { app in _ = try await LabSessions.sweep(app: app, at: app.clock.now()) }])
     app.aiRateWindow = RateWindow()

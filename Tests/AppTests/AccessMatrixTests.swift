@@ -176,6 +176,8 @@ import Ledger
         .page(.GET, .xtermScript): signedIn(people, anonymous: .signIn),
         .page(.GET, .xtermFit): signedIn(people, anonymous: .signIn),
         .page(.GET, .xtermStyle): signedIn(people, anonymous: .signIn),
+        .page(.POST, .labPrestart(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
+        .api("startLabForClass"): signedIn([.instructor, .admin], anonymous: .unauthorized),
         .page(.GET, .labHomeZip(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .resetLabHome(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .labStartFiles(.key)): signedIn([.instructor, .admin], anonymous: .signIn),

@@ -320,6 +320,37 @@ final class HandClock: Sendable {
         }
     }
 
+    @Test func aClassStartsTogetherAtItsTimeChargedToTheCourse() async throws {
+        let clock = HandClock(ISO8601DateFormatter().date(from: "2026-10-05T09:50:00Z")!)
+        try await withTestApp { app in
+            app.clock = clock.clock
+            try await app.loadDemoData()
+            let (lab, course) = try await Self.terminalLab(app, price: "6", at: clock.now)
+            _ = try await Self.fund(app, course, "student1@demo.test", 0)
+            let labID = try lab.requireID(), instructor = try await app.bearer("instructor@demo.test")
+            let path = "api/v1/labs/\(labID)/class-start"
+            #expect(try await Self.send(app, .POST, path, #"{"at": "2026-10-05T10:00", "students": "nobody@demo.test"}"#, as: instructor).status == .unprocessableEntity)
+            #expect(try await Self.send(app, .POST, path, #"{"at": "2026-10-04T10:00"}"#, as: instructor).status == .unprocessableEntity)
+            #expect(try await Self.send(app, .POST, path, #"{}"#, as: try await app.bearer("student1@demo.test")).status == .notFound)
+            let scheduled = try await Self.send(app, .POST, path, #"{"at": "2026-10-05T10:00", "students": "student1@demo.test\nstudent2@demo.test", "chargeCourse": true}"#, as: instructor)
+            #expect(scheduled.status == .accepted, "\(scheduled.body.string)")
+            try await app.drainGradingQueue()
+            #expect(try await LabSession.query(on: app.db).count() == 0)  // not yet
+            clock.advance(11 * 60)
+            try await app.drainGradingQueue()
+            let sessions = try await LabSession.query(on: app.db).filter(\.$status == .running).all()
+            #expect(sessions.count == 2)
+            // Paid by the course: student1's allowance is empty, yet the session runs on a hold of the course's allocation.
+            let allocation = try await app.ledger.allocation(of: .course(course))
+            for session in sessions {
+                let hold = try #require(try await LedgerHold.find(try #require(session.holdID), on: app.db))
+                #expect(hold.$account.id == (try allocation.requireID()))
+            }
+            for session in sessions { await app.labHost.stop(try session.requireID(), reason: "test") }
+            #expect(try await LabSession.query(on: app.db).filter(\.$status == .running).count() == 0)
+        }
+    }
+
     @Test func aSessionWhoseHostDiedIsChargedOnceUpToItsLastReport() async throws {
         let clock = HandClock(ISO8601DateFormatter().date(from: "2026-10-05T10:00:00Z")!)
         try await withTestApp { app in

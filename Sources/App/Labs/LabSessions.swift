@@ -14,9 +14,12 @@ enum LabSessions {
     /// A host that has not been heard from for this long has stopped: its sessions are ended by the sweep.
     static let quietSeconds: TimeInterval = 180
 
-    /// Starts `user`'s session of the lab: 409 (with why) when it cannot start now.
-    static func start(_ lab: LabEnvironment, course: Course, user: User, access: CourseAccess, app: Application, now: Date) async throws -> LabSession {
-        let staff = Policy.allows(user, .viewLab(access, openTo: .staff))
+    /// Starts `user`'s session of the lab: 409 (with why) when it cannot start now. Staff sessions, and class
+    /// sessions staff start for everyone (`chargeCourse`), are paid from the course's allocation; the rest from the
+    /// person's allowance.
+    static func start(_ lab: LabEnvironment, course: Course, user: User, access: CourseAccess, app: Application, now: Date,
+                      chargeCourse: Bool = false, scheduled: Bool = false) async throws -> LabSession {
+        let staff = Policy.allows(user, .viewLab(access, openTo: .staff)) || scheduled
         switch lab.setupStatus {
         case .ready, .notNeeded: break
         case .pending: throw Refusal("“\(lab.name)” is still being set up; try again in a few minutes.")
@@ -30,7 +33,8 @@ enum LabSessions {
         let labID = try lab.requireID(), userID = try user.requireID(), sessionID = UUID()
         let perHour = try await price(on: app.db, at: now)
         let ledger = app.ledger(on: app.db)
-        let account = staff ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
+        let fromCourse = Policy.allows(user, .viewLab(access, openTo: .staff)) || chargeCourse
+        let account = fromCourse ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
         let session = LabSession()
         (session.id, session.$lab.id, session.$user.id, session.status, session.host) = (sessionID, labID, userID, .running, host.name)
         (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (now, LabMetering.heldSeconds, 0, 0)
@@ -44,7 +48,7 @@ enum LabSessions {
                     guard let next = LabMetering.nextHold(free: Credits(micro: try await freeBalance(try account.requireID(), on: tx)), perHour: perHour),
                           next.seconds >= 60 else {
                         throw Refusal("Not started: a minute of “\(lab.name)” costs \(LabMetering.cost(seconds: 60, perHour: perHour)) credits, more than "
-                                      + (staff ? "the course's allocation has left. A programme manager can allocate more credits to \(course.code)."
+                                      + (fromCourse ? "the course's allocation has left. A programme manager can allocate more credits to \(course.code)."
                                                : "your allowance has left. " + (try await LedgerPlace.course(course).whoToAsk(on: tx))))
                     }
                     let hold = try await app.ledger(inWrite: tx).reserve(account, amount: next.amount, reason: "lab “\(lab.name)”",

@@ -37,7 +37,7 @@ enum SitePath: Hashable, Sendable {
     case projectJobs(ID), job(ID), cancelJob(ID), jobOutputs(ID)
     case projectOutputs(ID), removeProjectOutput(ID, output: ID)
     // Labs
-    case courseLabs(ID), lab(ID), labSetup(ID), startLab(ID), labHomeZip(ID), resetLabHome(ID), labStartFiles(ID)
+    case courseLabs(ID), lab(ID), labSetup(ID), startLab(ID), labHomeZip(ID), resetLabHome(ID), labStartFiles(ID), labPrestart(ID)
     case labSession(ID), stopLabSession(ID), labTerminal(ID), labSessionStatus(ID), keepLabSession(ID), xtermScript, xtermFit, xtermStyle
     /// Everything below a session's own address, relayed to its JupyterLab (`labProxy(.id(x)).url` is the prefix).
     case labProxy(ID)
@@ -133,6 +133,7 @@ enum SitePath: Hashable, Sendable {
         case .labHomeZip(let id): return lab(id, "home.zip")
         case .resetLabHome(let id): return lab(id, "home", "reset")
         case .labStartFiles(let id): return lab(id, "start-files")
+        case .labPrestart(let id): return lab(id, "class-start")
         case .labSession(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id)]
         case .stopLabSession(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id), .text("stop")]
         case .labTerminal(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id), .text("terminal")]

@@ -3,9 +3,10 @@ import Foundation
 import Labs
 
 struct LabLinks: Encodable {
-    var page, setup, course, start, homeZip, resetHome, startFiles: String
+    var page, setup, course, start, homeZip, resetHome, startFiles, classStart: String
 
     init(lab: UUID, course: UUID) {
+        classStart = SitePath.labPrestart(.id(lab)).url
         (homeZip, resetHome, startFiles) = (SitePath.labHomeZip(.id(lab)).url, SitePath.resetLabHome(.id(lab)).url, SitePath.labStartFiles(.id(lab)).url)
         (page, setup, self.course) = (SitePath.lab(.id(lab)).url, SitePath.labSetup(.id(lab)).url, SitePath.course(.id(course)).url(at: "labs"))
         start = SitePath.startLab(.id(lab)).url
