@@ -320,6 +320,59 @@ final class HandClock: Sendable {
         }
     }
 
+    @Test func hostileCodeInALabIsContained() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let (lab, _) = try await Self.terminalLab(app)
+            let labID = try lab.requireID()
+            (lab.memoryMB, lab.processes) = (128, 64)
+            try await lab.save(on: app.db)
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            defer { Task { await app.server.shutdown() } }
+            let port = app.http.server.shared.localAddress!.port!
+            func session(_ email: String) async throws -> (UUID, String) {
+                let browser = try Browser(app)
+                try await browser.signIn(email)
+                _ = try await browser.get(SitePath.lab(.id(labID)).url)
+                let started = try await browser.post(SitePath.startLab(.id(labID)).url, [:])
+                let location = started.headers.first(name: .location) ?? ""
+                let id = try #require(UUID(uuidString: String(location.split(separator: "/").last ?? "")), "\(started.body.string)")
+                return (id, try #require(browser.cookie))
+            }
+            let (other, otherCookie) = try await session("student2@demo.test")
+            try await Self.openTerminal(app, port: port, session: other, cookie: otherCookie) { ws, screen in
+                try await Self.type(ws, "echo s2-secret > other-secret.txt; echo SAVED$((1+1))")
+                #expect(await screen.wait(for: "SAVED2"), "\(screen.contents)")
+            }
+            let (mine, cookie) = try await session("student1@demo.test")
+            try await Self.openTerminal(app, port: port, session: mine, cookie: cookie) { ws, screen in
+                // Its own processes only, and no way to the other session's files.
+                try await Self.type(ws, "[ $(ls /proc | grep -c '^[0-9]') -lt 20 ] && echo PROCS-FEW$((1+1)) || echo PROCS-MANY$((1+1))")
+                #expect(await screen.wait(for: "PROCS-FEW2"), "\(screen.contents)")
+                try await Self.type(ws, "echo FOUND-$(find / -name other-secret.txt 2>/dev/null | wc -l)-END")
+                #expect(await screen.wait(for: "FOUND-0-END"), "\(screen.contents)")
+                // A memory bomb is killed at the lab's memory; the shell lives on.
+                try await Self.type(ws, "python3 -c 'b = bytearray(600 * 1024 * 1024); b[::4096] = b\"x\" * len(b[::4096])'; echo BOMB-EXIT-$?-ALIVE")
+                #expect(await screen.wait(for: "-ALIVE"), "\(screen.contents)")
+                #expect(!screen.contents.contains("BOMB-EXIT-0-ALIVE"))
+                // A fork bomb meets the lab's process limit.
+                try await Self.type(ws, "bash -c ':(){ :|:& };:' 2>/dev/null; echo FORKED$((1+1))")
+                #expect(await screen.wait(for: "FORKED2"), "\(screen.contents)")
+            }
+            let procs = try #require(try await LabSession.find(mine, on: app.db)).status
+            #expect(procs == .running)
+            // Stopping it ends every process of it, and the machine starts the next session as before.
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(mine)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
+            #expect(try await LabSession.find(mine, on: app.db)?.status == .stopped)
+            let (again, againCookie) = try await session("student1@demo.test")
+            try await Self.openTerminal(app, port: port, session: again, cookie: againCookie) { ws, screen in
+                try await Self.type(ws, "echo FRESH$((1+1))")
+                #expect(await screen.wait(for: "FRESH2"), "\(screen.contents)")
+            }
+            await app.labHost.stopAll(reason: "test")
+        }
+    }
+
     @Test func aClassStartsTogetherAtItsTimeChargedToTheCourse() async throws {
         let clock = HandClock(ISO8601DateFormatter().date(from: "2026-10-05T09:50:00Z")!)
         try await withTestApp { app in
