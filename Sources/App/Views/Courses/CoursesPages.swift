@@ -51,3 +51,12 @@ struct AssignmentLink: Encodable {
     var released: Bool
     var setupStatus: String
 }
+
+/// A lab environment in the course page's list.
+struct LabRow: Encodable {
+    var link: String
+    var name: String
+    var kind: String
+    var openTo: String
+    var setupStatus: String
+}

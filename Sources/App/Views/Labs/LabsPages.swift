@@ -35,15 +35,6 @@ struct LabPage: Encodable {
     var audiences = LabAudience.allCases.map(\.rawValue)
 }
 
-/// A lab environment in the course page's list.
-struct LabRow: Encodable {
-    var link: String
-    var name: String
-    var kind: String
-    var openTo: String
-    var setupStatus: String
-}
-
 struct LabSessionLinks: Encodable {
     var page, stop, terminal, lab, xtermScript, xtermFit, xtermStyle, jupyter, status, keep: String
 
