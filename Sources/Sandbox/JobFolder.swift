@@ -54,7 +54,7 @@ struct JobFolder {
         let fm = FileManager.default, aside = target + ".new-" + UUID().uuidString.lowercased(), old = target + ".old-" + UUID().uuidString.lowercased()
         guard mkdir(aside, 0o700) == 0 else { return }
         do {
-            try copyTree(from: path, to: aside, owner: nil)
+            try copyTree(from: path, to: aside, owner: nil, strict: true)
             if fm.fileExists(atPath: target) { try fm.moveItem(atPath: target, toPath: old) }
             try fm.moveItem(atPath: aside, toPath: target)
             try? fm.removeItem(atPath: old)
@@ -91,8 +91,9 @@ struct JobFolder {
         }
     }
 
-    /// Copies regular files and folders; symlinks and special files are skipped, never followed.
-    private func copyTree(from source: String, to destination: String, owner: (uid: UInt32, gid: UInt32)?) throws {
+    /// Copies regular files and folders; symlinks and special files are skipped, never followed. `strict`: a file
+    /// that cannot be read or written fails the copy (keeping a home must not lose part of it silently).
+    private func copyTree(from source: String, to destination: String, owner: (uid: UInt32, gid: UInt32)?, strict: Bool = false) throws {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: source) else {
             throw SandboxError.invalidJob("cannot read the folder \(source)")
@@ -103,13 +104,19 @@ struct JobFolder {
             guard lstat(from, &info) == 0 else { continue }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
-                guard mkdir(to, 0o755) == 0 || errno == EEXIST else { continue }
+                guard mkdir(to, 0o755) == 0 || errno == EEXIST else {
+                    if strict { throw SandboxError.hostFailure("cannot create \(to)") }
+                    continue
+                }
                 if let owner { _ = lchown(to, owner.uid, owner.gid) }
-                try copyTree(from: from, to: to, owner: owner)
+                try copyTree(from: from, to: to, owner: owner, strict: strict)
             case S_IFREG:
-                guard let data = fm.contents(atPath: from) else { continue }
+                guard let data = fm.contents(atPath: from) else {
+                    if strict { throw SandboxError.hostFailure("cannot read \(from)") }
+                    continue
+                }
                 let mode = (info.st_mode & 0o111) != 0 ? 0o755 : 0o644
-                _ = ForkLock.writeFile(to, [UInt8](data), mode: mode_t(mode))
+                if !ForkLock.writeFile(to, [UInt8](data), mode: mode_t(mode)), strict { throw SandboxError.hostFailure("cannot write \(to)") }
                 if let owner { _ = lchown(to, owner.uid, owner.gid) }
             default:
                 continue

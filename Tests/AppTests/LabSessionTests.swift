@@ -6,6 +6,7 @@ import AsyncHTTPClient
 import Fluent
 import Grading
 import Foundation
+import Glibc
 import Labs
 import Ledger
 import NIOConcurrencyHelpers
@@ -345,12 +346,18 @@ final class HandClock: Sendable {
                 #expect(await screen.wait(for: "SAVED2"), "\(screen.contents)")
             }
             let (mine, cookie) = try await session("student1@demo.test")
+            let hostSocket = try HostSocket()
+            defer { hostSocket.close() }
             try await Self.openTerminal(app, port: port, session: mine, cookie: cookie) { ws, screen in
                 // Its own processes only, and no way to the other session's files.
                 try await Self.type(ws, "[ $(ls /proc | grep -c '^[0-9]') -lt 20 ] && echo PROCS-FEW$((1+1)) || echo PROCS-MANY$((1+1))")
                 #expect(await screen.wait(for: "PROCS-FEW2"), "\(screen.contents)")
                 try await Self.type(ws, "echo FOUND-$(find / -name other-secret.txt 2>/dev/null | wc -l)-END")
                 #expect(await screen.wait(for: "FOUND-0-END"), "\(screen.contents)")
+                // The terminal's socket swapped for a link to a socket of the host's: the platform, as root, must
+                // not follow it (it would carry the next terminal's bytes to any host daemon).
+                try await Self.type(ws, "rm -f ~/.terminal.sock; ln -s \(hostSocket.path) ~/.terminal.sock; echo LINKED$((1+1))")
+                #expect(await screen.wait(for: "LINKED2"), "\(screen.contents)")
                 // A memory bomb is killed at the lab's memory; the shell lives on.
                 try await Self.type(ws, "python3 -c 'b = bytearray(600 * 1024 * 1024); b[::4096] = b\"x\" * len(b[::4096])'; echo BOMB-EXIT-$?-ALIVE")
                 #expect(await screen.wait(for: "-ALIVE"), "\(screen.contents)")
@@ -359,6 +366,14 @@ final class HandClock: Sendable {
                 try await Self.type(ws, "bash -c ':(){ :|:& };:' 2>/dev/null; echo FORKED$((1+1))")
                 #expect(await screen.wait(for: "FORKED2"), "\(screen.contents)")
             }
+            // A second terminal of the session is refused, and the host's socket was never reached.
+            await #expect(throws: (any Error).self) {
+                try await Self.openTerminal(app, port: port, session: mine, cookie: cookie) { ws, screen in
+                    try await Self.type(ws, "echo SECOND")
+                    if !(await screen.wait(for: "SECOND", seconds: 3)) { throw CancellationError() }
+                }
+            }
+            #expect(!hostSocket.wasReached, "the platform connected to a host socket through the student's link")
             let procs = try #require(try await LabSession.find(mine, on: app.db)).status
             #expect(procs == .running)
             // Stopping it ends every process of it, and the machine starts the next session as before.
@@ -516,5 +531,34 @@ final class HandClock: Sendable {
             #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(sessionID)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
             #expect(try await Self.browse(app, port: port, .GET, base + "lab", cookie: cookie).0 == .conflict)
         }
+    }
+}
+
+/// A Unix socket of the host's that records whether anyone connected (the target of a link a student plants).
+final class HostSocket: @unchecked Sendable {
+    let path = "/tmp/cc-host-\(UUID().uuidString.prefix(8)).sock"
+    private let fd: Int32
+
+    init() throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard bound == 0, listen(fd, 8) == 0 else { throw CancellationError() }
+        chmod(path, 0o777)
+    }
+
+    var wasReached: Bool {
+        let client = accept(fd, nil, nil)
+        if client >= 0 { Glibc.close(client); return true }
+        return false
+    }
+
+    func close() {
+        Glibc.close(fd)
+        unlink(path)
     }
 }

@@ -28,6 +28,8 @@ struct WorkerCommand: AsyncParsableCommand {
             } catch {
                 throw StartupError.config(ConfigError.invalid("sandbox", "is not usable here, so this worker would grade nothing: \(error)"))
             }
+            // Labs run where the web server relays them (`serve`): their set-ups and class starts are left to it.
+            app.jobHandlers = app.jobHandlers.excluding([LabSetupHandler.kind, LabPrestartHandler.kind])
             let workers = JobWorkers(count: concurrency, lease: leaseSeconds)
             workers.start(app)
             say("campuscloud worker: \(concurrency) grading worker(s) running; stop with Ctrl-C")

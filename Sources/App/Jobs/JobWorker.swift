@@ -68,6 +68,11 @@ struct JobHandlers: Sendable {
     }
 
     var kinds: [String] { byKind.keys.sorted() }
+
+    /// The same without some kinds (a process that cannot do them leaves them to one that can).
+    func excluding(_ kinds: Set<String>) -> JobHandlers {
+        JobHandlers(byKind.values.filter { !kinds.contains($0.kind) }, sweeps: sweeps)
+    }
     subscript(kind: String) -> (any JobHandler)? { byKind[kind] }
     var all: [any JobHandler] { kinds.compactMap { byKind[$0] } }
 }

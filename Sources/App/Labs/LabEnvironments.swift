@@ -3,7 +3,6 @@
 // builds the environment layer). Staff see every environment; students those open to them.
 import Fluent
 import Foundation
-import Grading
 import Labs
 import Vapor
 
@@ -51,7 +50,7 @@ enum LabEnvironments {
     static func create(in course: Course, _ input: LabInput, by user: User, at now: Date, writes: Writes) async throws -> LabEnvironment {
         let lab = LabEnvironment()
         lab.$course.id = try course.requireID()
-        (lab.createdBy, lab.createdAt, lab.updatedAt, lab.setupVersion) = (try user.requireID(), now, now, 0)
+        (lab.createdBy, lab.createdAt, lab.updatedAt, lab.setupVersion, lab.startFileNames) = (try user.requireID(), now, now, 0, "")
         try apply(input, to: lab, creating: true)
         try await writes.transaction { tx in
             try await ensureUniqueName(lab, on: tx)
@@ -213,7 +212,7 @@ extension LabDTO: APIBody {
             ("Python notebooks", .jupyterlab, "pip install jupyterlab numpy\n", 2, .ready, "Successfully installed jupyterlab")
         lab.limits = LabLimits.defaults(for: .jupyterlab)
         (lab.network, lab.openTo, lab.schedule, lab.createdAt, lab.updatedAt) = (false, .students, "mon 09:00-11:00", Sample.date, Sample.date)
-        lab.startFiles = try! SafeArchive.make(["intro.ipynb": Data("{}".utf8)])
+        lab.startFileNames = "intro.ipynb"
         return [try! LabDTO(lab, staff: true, now: Sample.date)]
     }
 }

@@ -11,37 +11,59 @@ enum LabHomes {
     /// The most a home download reads into a zip.
     static let downloadLimit: Int64 = 512 << 20
 
-    /// Stores a lab's start files (a zip, checked whole; an empty body removes them).
+    /// Stores a lab's start files (a zip, checked whole; an empty body removes them) and their names, in one
+    /// transaction.
     static func setStartFiles(_ lab: LabEnvironment, zip: Data, at now: Date, on db: any Database) async throws {
-        if zip.isEmpty {
-            lab.startFiles = nil
-        } else {
+        var names: [String] = []
+        if !zip.isEmpty {
             do {
-                _ = try SafeArchive.read(zip, limits: startFileLimits)
+                names = try SafeArchive.read(zip, limits: startFileLimits).keys.sorted()
             } catch let problem as ResultsProblem {
                 throw InputRejection("The start files were refused: \(problem.message).")
             }
-            lab.startFiles = zip
         }
+        let labID = try lab.requireID()
+        lab.startFileNames = names.joined(separator: "\n")
         lab.updatedAt = now
-        try await lab.save(on: db)
+        try await db.transaction { tx in
+            try await LabStartFiles.query(on: tx).filter(\.$lab.$id == labID).delete()
+            if !zip.isEmpty {
+                let files = LabStartFiles()
+                (files.$lab.id, files.zip) = (labID, zip)
+                try await files.create(on: tx)
+            }
+            try await lab.save(on: tx)
+        }
     }
 
     static func startFileNames(_ lab: LabEnvironment) -> [String] {
-        guard let zip = lab.startFiles, let files = try? SafeArchive.read(zip, limits: startFileLimits) else { return [] }
-        return files.keys.sorted()
+        lab.startFileNames.split(separator: "\n").map(String.init)
     }
 
-    /// A new home: the folder, with the lab's start files.
-    static func create(_ home: String, for lab: LabEnvironment) throws {
-        try FileManager.default.createDirectory(atPath: (home as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        guard !FileManager.default.fileExists(atPath: home) else { return }
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        guard let zip = lab.startFiles else { return }
-        for (path, data) in try SafeArchive.read(zip, limits: startFileLimits) {
-            let target = URL(fileURLWithPath: home + "/" + path)
-            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: target)
+    /// The home a session starts with: the kept one; or, the first time (or after a reset), a new one with the lab's
+    /// start files — built aside and renamed into place, so a failure leaves no half-made home. A home a crash left
+    /// set aside while being replaced is put back.
+    static func prepare(_ home: String, for lab: LabEnvironment, on db: any Database) async throws {
+        let fm = FileManager.default, parent = (home as NSString).deletingLastPathComponent, name = (home as NSString).lastPathComponent
+        try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        if !fm.fileExists(atPath: home), let aside = (try? fm.contentsOfDirectory(atPath: parent))?.filter({ $0.hasPrefix(name + ".old-") }).sorted().last {
+            try fm.moveItem(atPath: parent + "/" + aside, toPath: home)
+        }
+        guard !fm.fileExists(atPath: home) else { return }
+        let fresh = home + ".new-" + UUID().uuidString.lowercased()
+        try fm.createDirectory(atPath: fresh, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        do {
+            if let zip = try await LabStartFiles.query(on: db).filter(\.$lab.$id == lab.requireID()).first()?.zip {
+                for (path, data) in try SafeArchive.read(zip, limits: startFileLimits) {
+                    let target = URL(fileURLWithPath: fresh + "/" + path)
+                    try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try data.write(to: target)
+                }
+            }
+            try fm.moveItem(atPath: fresh, toPath: home)
+        } catch {
+            try? fm.removeItem(atPath: fresh)
+            throw error
         }
     }
 

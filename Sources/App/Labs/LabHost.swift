@@ -41,8 +41,13 @@ actor LabHost {
     /// own uid (inside its sandbox) and the platform can open it, so the program asks for no token of its own.
     struct Endpoint: Sendable {
         var kind: LabKind
-        var socket: String
+        /// The session's folder, through a short link, and the socket's name in it (see `LabSocket`).
+        var folder: String
+        var socketName: String
         var activity: Activity
+
+        /// The socket, opened safely; nil while the program has not made it yet.
+        func open() throws -> LabSocket? { try LabSocket(folder: folder, name: socketName) }
     }
     private var running: [UUID: Running] = [:]
     /// The session's home inside its sandbox (the sandbox's work folder), and its program's socket there.
@@ -65,20 +70,35 @@ actor LabHost {
     /// does not have it yet.
     func layer(for lab: LabEnvironment) async throws -> SandboxLayer? {
         guard lab.setupStatus == .ready else { return nil }
-        if let layer = app.sandbox.sandbox.layer(id: lab.layerID) { return layer }
-        guard case .ready = try await LabSetupHandler.build(lab, app: app), let layer = app.sandbox.sandbox.layer(id: lab.layerID) else {
+        let id = lab.layerID
+        if let layer = app.sandbox.sandbox.layer(id: id) { return layer }
+        // Built here once however many start at once (its set-up ran on another machine).
+        let build = building[id] ?? Task { [app] in try await LabSetupHandler.build(lab, app: app) }
+        building[id] = build
+        defer { building[id] = nil }
+        guard case .ready = try await build.value, let layer = app.sandbox.sandbox.layer(id: id) else {
             throw Refusal("“\(lab.name)” could not be set up on this lab host.")
         }
         return layer
+    }
+    private var building: [String: Task<LabSetupHandler.Outcome, any Error>] = [:]
+
+    /// The person's home of the lab, ready for a session (made from the start files the first time); refused when it
+    /// holds more than the lab's quota (a session would start with part of it and keep only that).
+    func prepareHome(lab: LabEnvironment, user: UUID) async throws {
+        let home = homeFolder(lab: try lab.requireID(), user: user)
+        try await LabHomes.prepare(home, for: lab, on: app.db)
+        let used = LabHomes.usage(home)
+        if used > Int64(lab.homeQuotaMB) << 20 {
+            throw Refusal("Your files of “\(lab.name)” take \(used >> 20) MB, more than its quota of \(lab.homeQuotaMB) MB; download them from the lab's page and delete some (or ask the staff for a larger quota).")
+        }
     }
 
     /// Starts the session's sandbox; it runs until stopped or its program ends, then the session is finished.
     func launch(_ session: LabSession, lab: LabEnvironment, layer: SandboxLayer?) throws {
         let id = try session.requireID()
         let home = homeFolder(lab: try lab.requireID(), user: session.$user.id)
-        // The home itself is closed to others (the folders above keep their modes: sandboxes reach the data folder);
-        // a new one starts with the lab's start files.
-        try LabHomes.create(home, for: lab)
+        // The home is prepared by the caller (`prepareHome`), before the session's row is written.
         let minutes = lab.longestMinutes
         let socketName = Self.socketName(lab.kind)
         let command: [String] = switch lab.kind {
@@ -102,7 +122,7 @@ actor LabHost {
         try? FileManager.default.removeItem(atPath: link)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: app.sandbox.sandbox.sessionFolder(named: job.folderName!))
         running[id] = Running(cancellation: cancellation, reason: nil, task: nil,
-                              endpoint: Endpoint(kind: lab.kind, socket: link + "/" + socketName, activity: Activity(app.clock.now())),
+                              endpoint: Endpoint(kind: lab.kind, folder: link, socketName: socketName, activity: Activity(app.clock.now())),
                               probe: probe, idleSeconds: TimeInterval(lab.idleMinutes * 60))
         let app = self.app, job2 = job, memory = lab.memoryMB
         running[id]?.task = Task {
@@ -119,7 +139,7 @@ actor LabHost {
 
     private func ended(_ id: UUID, ending: String) async {
         let reason = running[id]?.reason ?? ending
-        if let socket = running[id]?.endpoint.socket { unlink((socket as NSString).deletingLastPathComponent) }
+        if let link = running[id]?.endpoint.folder { unlink(link) }
         running[id] = nil
         do {
             try await LabSessions.finish(id, reason: reason, app: app, at: app.clock.now())
@@ -190,35 +210,79 @@ actor LabHost {
         return folder
     }
 
-    /// Pays for this host's sessions and stops those that must stop. Every few seconds while serving.
+    /// Pays for this host's sessions and stops those that must stop. Every few seconds while serving. Each pass
+    /// also says this host is alive (so the sweep leaves its sessions alone however long a stop takes), stops any
+    /// sandbox whose session has ended elsewhere (stopped through another instance, swept), and never lets one
+    /// session's trouble hold up the others: stops run on their own.
     func meter(at now: Date) async throws {
         let hostName = name
+        try await app.writing { [app] in
+            try await app.db.sqlDatabase().raw("UPDATE lab_sessions SET seen_at = \(bind: now) WHERE host = \(bind: hostName) AND status = 'running'").run()
+        }
         let mine = try await LabSession.query(on: app.db).filter(\LabSession.$host == hostName).filter(\LabSession.$status == .running).all()
+        let live = Set(mine.compactMap(\.id))
+        for id in running.keys where !live.contains(id) && !launching.contains(id) {
+            detachStop(id, reason: "The session had ended.")
+        }
         for session in mine {
             let id = try session.requireID()
             guard running[id] != nil else {
-                try await LabSessions.finish(id, reason: "Its sandbox was no longer running.", app: app, at: now)
+                // Being launched right now, or its sandbox is gone (a failed launch): end it, charged for its time.
+                if !launching.contains(id) { try? await LabSessions.finish(id, reason: "Its sandbox was no longer running.", app: app, at: now) }
                 continue
             }
-            if let activity = running[id]?.endpoint.activity, let idle = running[id]?.idleSeconds {
-                if await isBusy(id) { activity.mark(now) }
-                if now.timeIntervalSince(activity.at) >= idle {
-                    await stop(id, reason: "It was idle for \(Int(idle / 60)) minutes (no typing and no code running); your files are kept.")
-                    continue
+            do {
+                if let activity = running[id]?.endpoint.activity, let idle = running[id]?.idleSeconds {
+                    if await isBusy(id) { activity.mark(now) }
+                    if now.timeIntervalSince(activity.at) >= idle {
+                        detachStop(id, reason: "It was idle for \(Int(idle / 60)) minutes (no typing and no code running); your files are kept.")
+                        continue
+                    }
                 }
+                let due = now.timeIntervalSince(session.heldFrom) >= LabHost.tickSeconds
+                    || now >= session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds)) || now >= session.endsAt
+                guard due else { continue }
+                switch try await LabSessions.tick(id, app: app, at: now) {
+                case .going: break
+                case .stop(let reason): detachStop(id, reason: reason)
+                case .gone: detachStop(id, reason: "The session had ended.")
+                }
+            } catch {
+                app.logger.warning("Lab session \(id): metering failed (\(error)); tried again on the next pass")
             }
-            let due = now.timeIntervalSince(session.heldFrom) >= LabHost.tickSeconds
-                || now >= session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds)) || now >= session.endsAt
-            guard due else { continue }
-            if case .stop(let reason) = try await LabSessions.tick(id, app: app, at: now) { await stop(id, reason: reason) }
+        }
+        // Let stops that were started finish before the caller reads the results (tests; the loop does not mind).
+        await settleStops()
+    }
+
+    /// Sessions being launched (their row written, their sandbox not yet registered): the meter leaves them be.
+    private var launching: Set<UUID> = []
+    private var stopping: [UUID: Task<Void, Never>] = [:]
+
+    func beginLaunch(_ id: UUID) { launching.insert(id) }
+    func endLaunch(_ id: UUID) { launching.remove(id) }
+
+    /// Stops a session without holding up the caller.
+    private func detachStop(_ id: UUID, reason: String) {
+        guard stopping[id] == nil, running[id] != nil else { return }
+        stopping[id] = Task { await self.stop(id, reason: reason) }
+    }
+
+    private func settleStops() async {
+        let pending = stopping
+        for (id, task) in pending {
+            await task.value
+            stopping[id] = nil
         }
     }
 
     static let tickSeconds: TimeInterval = 60
 
-    /// Stops every session (the platform is stopping): their homes are kept and their time settled.
+    /// Stops every session (the platform is stopping), all at once: their homes are kept and their time settled.
     func stopAll(reason: String) async {
-        for id in running.keys { await stop(id, reason: reason) }
+        await withTaskGroup(of: Void.self) { group in
+            for id in running.keys { group.addTask { await self.stop(id, reason: reason) } }
+        }
     }
 }
 

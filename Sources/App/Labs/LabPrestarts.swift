@@ -13,6 +13,7 @@ struct LabPrestartInput: CheckedInput, Content {
     var at: String?
     /// Students' emails, one per line or comma-separated; empty or absent: every student of the course.
     var students: String?
+    /// Default true: the class's time is the course's; false: each student's allowance pays.
     var chargeCourse: Bool?
 }
 
@@ -55,7 +56,8 @@ enum LabPrestarts {
         }
         if chosen.isEmpty { checks.add("the course has no students to start it for.") }
         try checks.finish()
-        let payload = Payload(lab: try lab.requireID(), users: try chosen.map { try $0.requireID() }, chargeCourse: input.chargeCourse ?? false)
+        // The course pays unless told otherwise: nobody chose this session but the staff.
+        let payload = Payload(lab: try lab.requireID(), users: try chosen.map { try $0.requireID() }, chargeCourse: input.chargeCourse ?? true)
         try await JobQueue.enqueue(LabPrestartHandler.kind, payload: try JobQueue.encode(payload), maxAttempts: 1, runAfter: when, at: now, on: db)
         return LabPrestartDTO(labID: payload.lab, at: when, students: payload.users.count, chargeCourse: payload.chargeCourse)
     }

@@ -48,14 +48,19 @@ enum LabProxy {
         headers.add(name: .host, value: "localhost")
         if upgrade { return try await webSocket(req, endpoint: endpoint, uri: uri, headers: headers, clock: req.application.clock) }
 
-        guard let encoded = endpoint.socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) else { throw Abort(.internalServerError) }
-        var request = HTTPClientRequest(url: "http+unix://\(encoded)\(uri)")
-        request.method = req.method
-        request.headers = headers
-        if let body = req.body.data { request.body = .bytes(body) }
         let response: HTTPClientResponse
         do {
+            guard let socket = try endpoint.open() else { throw Abort(.badGateway) }
+            // Each request on a connection of its own (Connection: close): the path names a descriptor of this
+            // moment, which must never match a pooled connection to another session's lab.
+            var request = HTTPClientRequest(url: "http+unix://\(socket.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)\(uri)")
+            request.method = req.method
+            request.headers = headers
+            request.headers.replaceOrAdd(name: .connection, value: "close")
+            if let body = req.body.data { request.body = .bytes(body) }
             response = try await req.application.http.client.shared.execute(request, timeout: .seconds(300))
+        } catch let refused as LabSocketRefused {
+            throw Abort(.badGateway, reason: refused.description)
         } catch {
             throw Abort(.badGateway, reason: "The lab did not answer (it may still be starting; reload in a few seconds).")
         }
@@ -77,7 +82,8 @@ enum LabProxy {
         let pipe = Pipe()
         let upstream: (WebSocket, HTTPResponseHead)
         do {
-            upstream = try await connect(socket: endpoint.socket, uri: uri, headers: headers, pipe: pipe, on: req.eventLoop)
+            guard let socket = try endpoint.open() else { throw Abort(.badGateway) }
+            upstream = try await connect(socket: socket.path, uri: uri, headers: headers, pipe: pipe, on: req.eventLoop)
         } catch {
             throw Abort(.badGateway, reason: "The lab did not open the connection.")
         }
@@ -98,9 +104,10 @@ enum LabProxy {
 
     /// Whether a kernel of the session's JupyterLab is running code (its own answer, over its socket).
     static func kernelsBusy(_ endpoint: LabHost.Endpoint, session: UUID, app: Application) async -> Bool {
-        guard let encoded = endpoint.socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) else { return false }
-        var request = HTTPClientRequest(url: "http+unix://\(encoded)\(SitePath.labProxy(.id(session)).url)api/kernels")
+        guard let socket = try? endpoint.open() else { return false }
+        var request = HTTPClientRequest(url: "http+unix://\(socket.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)\(SitePath.labProxy(.id(session)).url)api/kernels")
         request.headers.add(name: .host, value: "localhost")
+        request.headers.add(name: .connection, value: "close")
         guard let response = try? await app.http.client.shared.execute(request, timeout: .seconds(5)), response.status == .ok,
               let body = try? await response.body.collect(upTo: 1 << 20),
               let kernels = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [[String: Any]] else { return false }
@@ -137,6 +144,7 @@ enum LabProxy {
     private static func connect(socket: String, uri: String, headers: HTTPHeaders, pipe: Pipe, on eventLoop: any EventLoop) async throws -> (WebSocket, HTTPResponseHead) {
         let opened = eventLoop.makePromise(of: (WebSocket, HTTPResponseHead).self)
         let channel = try await ClientBootstrap(group: eventLoop)
+            .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 24, automaticErrorHandling: true) { channel, head in
                     WebSocket.client(on: channel, config: .init()) { lab in
@@ -155,6 +163,8 @@ enum LabProxy {
             }
             .connect(unixDomainSocketPath: socket).get()
         channel.closeFuture.whenComplete { _ in opened.fail(Abort(.badGateway)) }
+        // A lab that accepts but never answers the upgrade is given up on.
+        eventLoop.scheduleTask(in: .seconds(30)) { opened.fail(Abort(.gatewayTimeout)); channel.close(promise: nil) }
         return try await opened.futureResult.get()
     }
 

@@ -95,7 +95,7 @@ enum LabSessionController {
         guard session.status == .running, let endpoint = await req.application.labHost.endpoint(of: id), endpoint.kind == .terminal else {
             throw Refusal("This session is not running on this lab host.")
         }
-        let socket = endpoint.socket, activity = endpoint.activity, clock = req.application.clock
+        let activity = endpoint.activity, clock = req.application.clock
         guard req.headers.first(name: .upgrade)?.lowercased() == "websocket" else {
             throw Abort(.badRequest, reason: "Connect to the terminal with a WebSocket.")
         }
@@ -104,7 +104,7 @@ enum LabSessionController {
         }
         let logger = req.logger
         return req.webSocket(maxFrameSize: .init(integerLiteral: 1 << 20)) { req, ws in
-            await TerminalBridge.attach(ws, to: socket, on: req.eventLoop, logger: logger) { activity.mark(clock.now()) }
+            await TerminalBridge.attach(ws, to: endpoint, on: req.eventLoop, logger: logger) { activity.mark(clock.now()) }
         }
     }
 

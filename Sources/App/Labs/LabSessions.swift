@@ -30,7 +30,11 @@ enum LabSessions {
         }
         let host = app.labHost
         let layer = try await host.layer(for: lab)
+        try await host.prepareHome(lab: lab, user: try user.requireID())
         let labID = try lab.requireID(), userID = try user.requireID(), sessionID = UUID()
+        // Until its sandbox is registered, this host's meter leaves the new row alone.
+        await host.beginLaunch(sessionID)
+        defer { Task { await host.endLaunch(sessionID) } }
         let perHour = try await price(on: app.db, at: now)
         let ledger = app.ledger(on: app.db)
         let fromCourse = Policy.allows(user, .viewLab(access, openTo: .staff)) || chargeCourse
@@ -63,8 +67,9 @@ enum LabSessions {
         do {
             try await host.launch(session, lab: lab, layer: layer)
         } catch {
-            try await finish(sessionID, reason: "It could not start: \(error)", status: .failed, app: app, at: now)
-            throw Refusal("The lab could not start: \(error)")
+            app.logger.error("Lab session \(sessionID) could not start: \(error)")
+            try await finish(sessionID, reason: "It could not start on the lab host; the staff can see why in its log.", status: .failed, app: app, at: now)
+            throw Refusal("The lab could not start; please try again, and tell the course staff if it keeps failing.")
         }
         return session
     }
@@ -92,8 +97,14 @@ enum LabSessions {
             let used = try await settle(session, until: now, on: tx, app: app)
             session.charged += used
             session.seenAt = now
-            if let holdID = session.holdID, let perHour = try await price(on: tx, at: now), perHour > .zero {
-                let accountID = try await LedgerHold.find(holdID, on: tx)?.$account.id
+            let perHourNow = try await price(on: tx, at: now)
+            if perHourNow == nil || perHourNow == .zero { session.holdID = nil }
+            if let perHour = perHourNow, perHour > .zero {
+                // The account that pays: the last hold's (a session that started while lab time was free pays from
+                // the same account a start would use).
+                var accountID: UUID? = nil
+                if let holdID = session.holdID { accountID = try await LedgerHold.find(holdID, on: tx)?.$account.id }
+                if accountID == nil { accountID = try await payingAccount(of: session, app: app, on: tx) }
                 guard let accountID, let account = try await LedgerAccount.find(accountID, on: tx),
                       let next = LabMetering.nextHold(free: Credits(micro: account.balance), perHour: perHour) else {
                     session.holdID = nil
@@ -110,6 +121,17 @@ enum LabSessions {
             try await session.save(on: tx)
             return .going
         }
+    }
+
+    /// The account a session without a hold pays from: the course's allocation for staff, else the person's allowance.
+    private static func payingAccount(of session: LabSession, app: Application, on tx: any Database) async throws -> UUID? {
+        guard let lab = try await LabEnvironment.find(session.$lab.id, on: tx), let course = try await Course.find(lab.$course.id, on: tx),
+              let user = try await User.find(session.$user.id, on: tx) else { return nil }
+        let access = try await CourseAccess.load(user, course, on: tx)
+        let ledger = app.ledger(inWrite: tx)
+        let account = Policy.allows(user, .viewLab(access, openTo: .staff)) ? try await ledger.allocation(of: .course(course))
+                                                                             : try await ledger.allowance(of: user, in: .course(course))
+        return try account.requireID()
     }
 
     /// Settles the session's open hold for the time from `heldFrom` to `until` (never more than the hold covers);

@@ -118,7 +118,7 @@ enum TerminalBridge {
     /// sandbox on a busy machine takes seconds). What the
     /// browser sends before the connection stands is kept, in order, and delivered once it does.
     /// `typed` is called for each keystroke the person sends (not for resizes).
-    static func attach(_ socket: WebSocket, to path: String, on eventLoop: any EventLoop, logger: Logger, typed: @escaping @Sendable () -> Void) async {
+    static func attach(_ socket: WebSocket, to endpoint: LabHost.Endpoint, on eventLoop: any EventLoop, logger: Logger, typed: @escaping @Sendable () -> Void) async {
         let relay = Relay()
         socket.eventLoop.execute {
             socket.onText { _, text in
@@ -133,16 +133,23 @@ enum TerminalBridge {
             socket.onClose.whenComplete { _ in relay.close() }
         }
         var channel: (any Channel)?
-        for _ in 0..<300 where channel == nil && !socket.isClosed {
-            if FileManager.default.fileExists(atPath: path) {
-                channel = try? await ClientBootstrap(group: eventLoop)
-                    .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(TerminalOutput(socket)) } }
-                    .connect(unixDomainSocketPath: path).get()
+        var refused = false
+        for _ in 0..<300 where channel == nil && !socket.isClosed && !refused {
+            do {
+                if let lab = try endpoint.open() {
+                    channel = try? await ClientBootstrap(group: eventLoop)
+                        .connectTimeout(.seconds(10))
+                        .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(TerminalOutput(socket)) } }
+                        .connect(unixDomainSocketPath: lab.path).get()
+                }
+            } catch {
+                logger.warning("Lab terminal in \(endpoint.folder): \(error)")
+                refused = true
             }
-            if channel == nil { try? await Task.sleep(for: .milliseconds(100)) }
+            if channel == nil && !refused { try? await Task.sleep(for: .milliseconds(100)) }
         }
         guard let channel else {
-            logger.warning("The lab terminal at \(path) did not answer.")
+            logger.warning("The lab terminal in \(endpoint.folder) did not answer.")
             try? await socket.close(code: .unexpectedServerError)
             return
         }

@@ -47,7 +47,7 @@ enum LabsArea: PlatformArea {
         api.on(.GET, "labs/:labID/sessions", id: "listMyLabSessions", summary: "Your sessions of the lab, newest first (the last 50).", tag: "labs",
                response: .list(LabSessionDTO.self), errors: [404: "No such lab, or not yours to use."], use: LabSessionController.mine)
         api.on(.POST, "labs/:labID/class-start", id: "startLabForClass",
-               summary: "Start the lab for a class at a time (instructors), so it starts together — an exam, a lab hour: at (ISO 8601 or YYYY-MM-DDTHH:MM, UTC; absent: now), students (emails, one per line or comma-separated; absent: every student of the course), chargeCourse (the class's time is paid from the course's allocation instead of each student's allowance).",
+               summary: "Start the lab for a class at a time (instructors), so it starts together — an exam, a lab hour: at (ISO 8601 or YYYY-MM-DDTHH:MM, UTC; absent: now), students (emails, one per line or comma-separated; absent: every student of the course), chargeCourse (default true: the class's time is paid from the course's allocation; false: from each student's allowance).",
                tag: "labs", request: .input(LabPrestartInput.self), response: .one(LabPrestartDTO.self), status: 202,
                errors: [404: "No such lab, or not yours to manage."], use: LabController.prestart)
         api.on(.GET, "labs/:labID/home", id: "getMyLabHome", summary: "Your files of the lab, as kept between sessions: their size against the lab's quota.",

@@ -20,7 +20,7 @@ struct CreateLabEnvironment: AsyncMigration {
             .field("network", .bool, .required)
             .field("open_to", .string, .required)
             .field("schedule", .string, .required)
-            .field("start_files", .data)
+            .field("start_file_names", .string, .required)
             .field("created_by", .uuid, .required, .references("users", "id"))
             .field("created_at", .datetime, .required)
             .field("updated_at", .datetime, .required)

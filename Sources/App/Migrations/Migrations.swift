@@ -45,6 +45,7 @@ enum Migrations {
         AddAssignmentSetupDisk(),
         CreateLabEnvironment(),
         CreateLabSession(),
+        CreateLabStartFiles(),
     ]
 
     static func register(on app: Application) {

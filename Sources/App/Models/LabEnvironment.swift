@@ -27,8 +27,9 @@ final class LabEnvironment: Model, @unchecked Sendable {
     @Field(key: "open_to") var openTo: LabAudience
     /// Weekly windows in UTC (`LabSchedule`'s text); empty: always.
     @Field(key: "schedule") var schedule: String
-    /// A zip whose files every new home of the lab starts with (checked whole when stored).
-    @OptionalField(key: "start_files") var startFiles: Data?
+    /// The names of the files every new home starts with, one per line (the zip itself is in `LabStartFiles`, read
+    /// only when a home is made).
+    @Field(key: "start_file_names") var startFileNames: String
     @Field(key: "created_by") var createdBy: UUID
     @Field(key: "created_at") var createdAt: Date
     @Field(key: "updated_at") var updatedAt: Date
@@ -44,4 +45,14 @@ final class LabEnvironment: Model, @unchecked Sendable {
 
     /// This version's environment layer on a machine (`Sandbox.layer(id:)`).
     var layerID: String { "lab-\(id!.uuidString.lowercased())-v\(setupVersion)" }
+}
+
+/// A lab's start files: a zip every new home of the lab starts with (checked whole when stored).
+final class LabStartFiles: Model, @unchecked Sendable {
+    static let schema = "lab_start_files"
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "lab_id") var lab: LabEnvironment
+    @Field(key: "zip") var zip: Data
+
+    init() {}
 }
