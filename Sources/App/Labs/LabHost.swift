@@ -216,12 +216,15 @@ actor LabHost {
     /// session's trouble hold up the others: stops run on their own.
     func meter(at now: Date) async throws {
         let hostName = name
+        // Sessions registered before the rows are read: their rows were committed before they were registered, so
+        // one missing from the running rows has ended (one registered while the rows are read is left for next time).
+        let known = Set(running.keys)
         try await app.writing { [app] in
             try await app.db.sqlDatabase().raw("UPDATE lab_sessions SET seen_at = \(bind: now) WHERE host = \(bind: hostName) AND status = 'running'").run()
         }
         let mine = try await LabSession.query(on: app.db).filter(\LabSession.$host == hostName).filter(\LabSession.$status == .running).all()
         let live = Set(mine.compactMap(\.id))
-        for id in running.keys where !live.contains(id) && !launching.contains(id) {
+        for id in known where !live.contains(id) && !launching.contains(id) {
             detachStop(id, reason: "The session had ended.")
         }
         for session in mine {
