@@ -90,16 +90,19 @@ enum LabProxy {
         var answer = HTTPHeaders()
         if let chosen = upstream.1.headers.first(name: "Sec-WebSocket-Protocol") { answer.add(name: "Sec-WebSocket-Protocol", value: chosen) }
         let lab = upstream.0
-        return req.webSocket(maxFrameSize: .init(integerLiteral: 1 << 24), shouldUpgrade: { _ in answer }, onUpgrade: { _, browser in
-            browser.eventLoop.execute {
-                // What the browser sends (code to run, keys in a terminal) is the person being here.
-                browser.onText { _, text in endpoint.activity.mark(clock.now()); lab.send(text) }
-                browser.onBinary { _, buffer in endpoint.activity.mark(clock.now()); lab.send(raw: buffer.readableBytesView, opcode: .binary) }
-                browser.onClose.whenComplete { _ in _ = lab.close() }
-            }
+        // The handlers are set in the upgrade itself, on the connection's event loop, before its first frame is read:
+        // JupyterLab asks its kernel for information the moment a socket opens, and a frame read earlier would be lost.
+        let upgraded: @Sendable (Request, WebSocket) -> Void = { _, browser in
+            // What the browser sends (code to run, keys in a terminal) is the person being here.
+            browser.onText { _, text in endpoint.activity.mark(clock.now()); lab.send(text) }
+            browser.onBinary { _, buffer in endpoint.activity.mark(clock.now()); lab.send(raw: buffer.readableBytesView, opcode: .binary) }
+            browser.onClose.whenComplete { _ in _ = lab.close() }
             pipe.attach(browser)
             lab.onClose.whenComplete { _ in _ = browser.close() }
-        })
+        }
+        let headers = answer
+        let shouldUpgrade: @Sendable (Request) -> EventLoopFuture<HTTPHeaders?> = { request in request.eventLoop.makeSucceededFuture(headers) }
+        return req.webSocket(maxFrameSize: .init(integerLiteral: 1 << 24), shouldUpgrade: shouldUpgrade, onUpgrade: upgraded)
     }
 
     /// Whether a kernel of the session's JupyterLab is running code (its own answer, over its socket).

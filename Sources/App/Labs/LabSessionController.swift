@@ -103,9 +103,10 @@ enum LabSessionController {
             throw Abort(.forbidden, reason: "The terminal answers only the platform's own pages.")
         }
         let logger = req.logger
-        return req.webSocket(maxFrameSize: .init(integerLiteral: 1 << 20)) { req, ws in
-            await TerminalBridge.attach(ws, to: endpoint, on: req.eventLoop, logger: logger) { activity.mark(clock.now()) }
+        let upgraded: @Sendable (Request, WebSocket) -> Void = { req, ws in
+            TerminalBridge.attach(ws, to: endpoint, on: req.eventLoop, logger: logger) { activity.mark(clock.now()) }
         }
+        return req.webSocket(maxFrameSize: .init(integerLiteral: 1 << 20), onUpgrade: upgraded)
     }
 
     /// Whether a browser's Origin is this platform: its public address when one is configured, else the host the

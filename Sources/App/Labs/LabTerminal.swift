@@ -117,21 +117,27 @@ enum TerminalBridge {
     /// Connects the WebSocket to the terminal's socket (waiting up to 30 s for the program to make it: a cold
     /// sandbox on a busy machine takes seconds). What the
     /// browser sends before the connection stands is kept, in order, and delivered once it does.
-    /// `typed` is called for each keystroke the person sends (not for resizes).
-    static func attach(_ socket: WebSocket, to endpoint: LabHost.Endpoint, on eventLoop: any EventLoop, logger: Logger, typed: @escaping @Sendable () -> Void) async {
+    /// `typed` is called for each keystroke the person sends (not for resizes). Call it from the upgrade itself, on
+    /// the WebSocket's event loop: the handlers are set before the first frame is read (a frame that came before
+    /// them would be lost), and what arrives before the terminal's socket is reached waits in the relay.
+    static func attach(_ socket: WebSocket, to endpoint: LabHost.Endpoint, on eventLoop: any EventLoop, logger: Logger, typed: @escaping @Sendable () -> Void) {
         let relay = Relay()
-        socket.eventLoop.execute {
-            socket.onText { _, text in
-                let frames = TerminalServer.frames(for: text)
-                if frames.contains(where: { $0.getInteger(at: $0.readerIndex, as: UInt8.self) == 0 }) { typed() }
-                relay.deliver(frames)
-            }
-            socket.onBinary { _, buffer in
-                typed()
-                relay.deliver([TerminalServer.frame(kind: 0, Array(buffer.readableBytesView))])
-            }
-            socket.onClose.whenComplete { _ in relay.close() }
+        socket.onText { _, text in
+            let frames = TerminalServer.frames(for: text)
+            if frames.contains(where: { $0.getInteger(at: $0.readerIndex, as: UInt8.self) == 0 }) { typed() }
+            relay.deliver(frames)
         }
+        socket.onBinary { _, buffer in
+            typed()
+            relay.deliver([TerminalServer.frame(kind: 0, Array(buffer.readableBytesView))])
+        }
+        socket.onClose.whenComplete { _ in relay.close() }
+        Task { await connect(socket, relay: relay, to: endpoint, on: eventLoop, logger: logger) }
+    }
+
+    /// Reaches the terminal's socket (waiting up to 30 s for the program to make it: a cold sandbox on a busy
+    /// machine takes seconds), then lets the relay write.
+    private static func connect(_ socket: WebSocket, relay: Relay, to endpoint: LabHost.Endpoint, on eventLoop: any EventLoop, logger: Logger) async {
         var channel: (any Channel)?
         var refused = false
         for _ in 0..<300 where channel == nil && !socket.isClosed && !refused {
