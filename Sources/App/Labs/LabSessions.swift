@@ -68,7 +68,7 @@ enum LabSessions {
             try await host.launch(session, lab: lab, layer: layer)
         } catch {
             app.logger.error("Lab session \(sessionID) could not start: \(error)")
-            try await finish(sessionID, reason: "It could not start on the lab host; the staff can see why in its log.", status: .failed, app: app, at: now)
+            try await finish(sessionID, reason: "It could not start on the lab host (the platform's log says why).", status: .failed, app: app, at: now)
             throw Refusal("The lab could not start; please try again, and tell the course staff if it keeps failing.")
         }
         return session
