@@ -20,7 +20,7 @@ public enum LabMetering {
     /// `seconds` of lab time at `perHour`, rounded up to the micro-credit (as the price list rounds).
     public static func cost(seconds: Int, perHour: Credits) -> Credits {
         guard seconds > 0, perHour > .zero else { return .zero }
-        return Credits(micro: Int64((Int128(perHour.micro) * Int128(seconds) + 3_599) / 3_600))
+        return (try? PriceList.scale(perHour, quantity: Int64(seconds), per: Meter.labHour.unitsPerPricedUnit)) ?? .maximum
     }
 
     /// The next hold: up to `heldSeconds` of time, no more than the free credits pay for. nil: nothing can be held

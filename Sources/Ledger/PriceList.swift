@@ -101,7 +101,7 @@ public struct PriceList: Sendable, Equatable {
     }
 
     /// price × quantity ÷ per, rounded up, without overflow in between.
-    static func scale(_ price: Credits, quantity: Int64, per: Int64) throws -> Credits {
+    public static func scale(_ price: Credits, quantity: Int64, per: Int64) throws -> Credits {
         let product = Int128(price.micro) * Int128(quantity)
         let rounded = (product + Int128(per) - 1) / Int128(per)
         guard rounded <= Int128(Int64.max) else { throw PricingError.tooLarge }

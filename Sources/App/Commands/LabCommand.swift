@@ -2,6 +2,7 @@
 // JSON API as the lab pages do. A started session opens in the browser at the address it prints.
 import ArgumentParser
 import Foundation
+import Vapor
 
 struct LabCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,6 +26,14 @@ struct LabCommand: AsyncParsableCommand {
         if let warning = session["warning"] as? String { line += "\t\(warning)" }
         if let reason = session["stopReason"] as? String { line += "\t\(reason)" }
         return line
+    }
+
+    /// Asks for one session (GET, or POST to stop it) and prints it.
+    static func session(_ server: String, _ method: HTTPMethod, _ path: String) async throws {
+        let client = try PlatformClient(server: server)
+        let (status, found) = try await client.json(method, path)
+        guard status == .ok else { throw CommandFailure(PlatformClient.message(found, status)) }
+        say(describe(found))
     }
 
     struct List: AsyncParsableCommand {
@@ -61,10 +70,7 @@ struct LabCommand: AsyncParsableCommand {
         @ArgumentParser.Argument(help: "The session's id.") var session: String
 
         func run() async throws {
-            let client = try PlatformClient(server: options.server)
-            let (status, found) = try await client.json(.GET, "/api/v1/lab-sessions/\(try LabCommand.id(session, "session"))")
-            guard status == .ok else { throw CommandFailure(PlatformClient.message(found, status)) }
-            say(LabCommand.describe(found))
+            try await LabCommand.session(options.server, .GET, "/api/v1/lab-sessions/\(try LabCommand.id(session, "session"))")
         }
     }
 
@@ -74,10 +80,7 @@ struct LabCommand: AsyncParsableCommand {
         @ArgumentParser.Argument(help: "The session's id.") var session: String
 
         func run() async throws {
-            let client = try PlatformClient(server: options.server)
-            let (status, stopped) = try await client.json(.POST, "/api/v1/lab-sessions/\(try LabCommand.id(session, "session"))/stop")
-            guard status == .ok else { throw CommandFailure(PlatformClient.message(stopped, status)) }
-            say(LabCommand.describe(stopped))
+            try await LabCommand.session(options.server, .POST, "/api/v1/lab-sessions/\(try LabCommand.id(session, "session"))/stop")
         }
     }
 

@@ -125,8 +125,9 @@ enum LabHomeController {
 
     static func view(_ req: Request) async throws -> LabHomeDTO {
         let (found, home, running) = try await home(req)
-        return LabHomeDTO(labID: try found.lab.requireID(), usedBytes: LabHomes.usage(home), quotaBytes: Int64(found.lab.homeQuotaMB) << 20,
-                          files: LabHomes.files(in: home).count, sessionRunning: running)
+        let files = LabHomes.files(in: home)  // one walk of the folder for both figures
+        return LabHomeDTO(labID: try found.lab.requireID(), usedBytes: files.reduce(0) { $0 + $1.size }, quotaBytes: Int64(found.lab.homeQuotaMB) << 20,
+                          files: files.count, sessionRunning: running)
     }
 
     @Sendable static func show(req: Request) async throws -> LabHomeDTO { try await view(req) }

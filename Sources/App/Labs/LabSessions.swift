@@ -19,7 +19,7 @@ enum LabSessions {
     /// person's allowance.
     static func start(_ lab: LabEnvironment, course: Course, user: User, access: CourseAccess, app: Application, now: Date,
                       chargeCourse: Bool = false, scheduled: Bool = false) async throws -> LabSession {
-        let staff = Policy.allows(user, .viewLab(access, openTo: .staff)) || scheduled
+        let isStaff = Policy.allows(user, .viewLab(access, openTo: .staff)), staff = isStaff || scheduled
         switch lab.setupStatus {
         case .ready, .notNeeded: break
         case .pending: throw Refusal("“\(lab.name)” is still being set up; try again in a few minutes.")
@@ -37,7 +37,7 @@ enum LabSessions {
         defer { Task { await host.endLaunch(sessionID) } }
         let perHour = try await price(on: app.db, at: now)
         let ledger = app.ledger(on: app.db)
-        let fromCourse = Policy.allows(user, .viewLab(access, openTo: .staff)) || chargeCourse
+        let fromCourse = isStaff || chargeCourse
         let account = fromCourse ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
         let session = LabSession()
         (session.id, session.$lab.id, session.$user.id, session.status, session.host) = (sessionID, labID, userID, .running, host.name)
