@@ -43,6 +43,13 @@ struct JobFolder {
         }
     }
 
+    /// Copies a host folder's files and folders into the folder while its job runs (a prepared lab session taken
+    /// by someone: their home); every file must arrive, and a folder already there must be a real folder, never a
+    /// link.
+    func fill(from source: String, owner: (uid: UInt32, gid: UInt32)?) throws {
+        try copyTree(from: source, to: path, owner: owner, strict: true)
+    }
+
     /// Makes sure a folder (relative to the job folder) exists, e.g. the output folder.
     func ensureFolder(_ relative: String, owner: (uid: UInt32, gid: UInt32)?) throws {
         try makeFolders(path + "/" + Self.safeRelativePath(relative), owner: owner)
@@ -104,7 +111,8 @@ struct JobFolder {
             guard lstat(from, &info) == 0 else { continue }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
-                guard mkdir(to, 0o755) == 0 || errno == EEXIST else {
+                var there = stat()
+                guard mkdir(to, 0o755) == 0 || (errno == EEXIST && lstat(to, &there) == 0 && (there.st_mode & S_IFMT) == S_IFDIR) else {
                     if strict { throw SandboxError.hostFailure("cannot create \(to)") }
                     continue
                 }

@@ -8,7 +8,7 @@ extension Sandbox {
     func execute(_ job: SandboxJob, view: SystemView, host: Host, uid choice: UIDChoice,
                          onOutput: (@Sendable (SandboxStream, Data) -> Void)?, cleanup: inout Cleanup) throws -> SandboxResult {
         // A lane of this job's shape (a sandbox kept for many jobs), when this machine can have them.
-        let ownSandbox = job.folderName != nil || job.keepFolder != nil
+        let ownSandbox = job.folderName != nil || job.keep != nil
         if case .allocate = choice, !ownSandbox, let lanes = lanePool(for: job, view: view, host: host), let lane = try? lanes.lane() {
             count(.lane)
             cleanup.add { lanes.finish(lane) }
@@ -104,7 +104,7 @@ extension Sandbox {
         if let output = job.outputDirectory {
             (files, skipped) = OutputReader().read(jobFolder: folder.path, outputDirectory: output)
         }
-        if let keep = job.keepFolder { folder.keep(into: keep) }
+        if let keep = job.keep?.into, keep.hasPrefix("/"), !keep.contains("..") { folder.keep(into: keep) }
         return Classifier.result(outcome, limits: job.limits, oomKilled: usage?.oomKilled ?? false,
                                  hasCgroups: cgroup != nil, files: files, skipped: skipped)
     }
@@ -179,7 +179,7 @@ extension Sandbox {
         if let name = job.folderName, !SandboxLayer.validID(name) {
             throw SandboxError.invalidJob("a job's folder name is letters, digits, - and _ (at most 64)")
         }
-        if let keep = job.keepFolder, !keep.hasPrefix("/") || keep.contains("..") { throw SandboxError.invalidJob("the folder to keep into must be an absolute host path") }
+        if let keep = job.keep?.into, !keep.hasPrefix("/") || keep.contains("..") { throw SandboxError.invalidJob("the folder to keep into must be an absolute host path") }
         for (name, value) in job.environment {
             guard let first = name.first, first == "_" || (first.isASCII && first.isLetter),
                   name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {

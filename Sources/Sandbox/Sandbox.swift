@@ -209,6 +209,17 @@ public final class Sandbox: @unchecked Sendable {
     /// Where a job that names its folder (`SandboxJob.folderName`) has it on the host while it runs.
     public func sessionFolder(named name: String) -> String { configuration.jobsRoot + "/" + JobFolder.ownedName(name) }
 
+    /// Copies a host folder's files and folders into a running job's named folder, owned as the job's own files are
+    /// (a lab session prepared ahead of need receives the home of whoever takes it). Links and special files are
+    /// skipped; a file that cannot be written (the folder's space is spent) fails the whole.
+    public func fill(sessionNamed name: String, from source: String) throws {
+        guard SandboxLayer.validID(name) else { throw SandboxError.invalidJob("a session folder's name is letters, digits, - and _") }
+        let path = sessionFolder(named: name)
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw SandboxError.hostFailure("no session folder \(name) is running here") }
+        try JobFolder(path: path, mounted: false).fill(from: source, owner: getuid() == 0 ? (info.st_uid, info.st_gid) : nil)
+    }
+
     public func layer(id: String) -> SandboxLayer? {
         guard SandboxLayer.validID(id) else { return nil }
         let path = configuration.layersFolder + "/" + id

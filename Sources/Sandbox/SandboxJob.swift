@@ -57,10 +57,10 @@ public struct SandboxJob: Sendable {
     /// there — a Unix socket — at `Sandbox.sessionFolder(named:)`. Such a job gets a sandbox of its own, never a
     /// lane or a ready sandbox (it would hold one for hours).
     public var folderName: String?
-    /// A host folder that receives the job folder's files and folders when the job ends, replacing what it held
-    /// (a lab session's home, kept between sessions; `copyFrom` brings it into the next). Links, sockets and other
-    /// special files are not kept.
-    public var keepFolder: String?
+    /// Where the job folder's files and folders go when the job ends, replacing what that host folder held (a lab
+    /// session's home, kept between sessions; `copyFrom` brings it into the next). Links, sockets and other special
+    /// files are not kept. A job with one gets a sandbox of its own, as with `folderName`.
+    public var keep: SandboxKeep?
     /// Reads the job's CPU time while it runs.
     public var probe: SandboxProbe?
 
@@ -93,6 +93,21 @@ public final class SandboxProbe: @unchecked Sendable {
 
     /// CPU time the job's processes have used so far, in nanoseconds.
     public var cpuNanoseconds: Int? { lock.withLock { cgroup?.usage().cpuNanoseconds } }
+}
+
+/// Where a long-lived job's folder is kept when it ends: known when the job starts, or learnt later — a lab session
+/// prepared ahead of need learns whose home it serves when someone takes it. Nil: nothing is kept. Thread-safe.
+public final class SandboxKeep: @unchecked Sendable {
+    private let lock = NSLock()
+    private var target: String?
+
+    public init(into target: String? = nil) { self.target = target }
+
+    /// An absolute host path (one with `..` is ignored).
+    public var into: String? {
+        get { lock.withLock { target } }
+        set { lock.withLock { target = newValue } }
+    }
 }
 
 /// Lets whoever started a job stop it early (a research job its owner cancelled). Thread-safe; cancelling twice is

@@ -150,6 +150,83 @@ final class HandClock: Sendable {
         }
     }
 
+    /// Runs the host's preparing pass until `count` of the lab's sessions are ready (and no more are starting).
+    static func prepared(_ app: Application, _ lab: UUID, count: Int) async throws -> Set<UUID> {
+        for _ in 0..<300 {
+            try await app.labHost.prepare(at: Date())
+            let ready = await app.labHost.prepared(of: lab), all = await app.labHost.prepared(of: lab, readyOnly: false)
+            if ready.count == count && all.count == count { return Set(ready) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("\(count) prepared sessions never became ready")
+        return []
+    }
+
+    @Test func preparedSessionsStartAtOnceWithThePersonsHomeReachNoOneBeforeAndRetireWhenTheLabChanges() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let (lab, _) = try await Self.terminalLab(app)
+            let labID = try lab.requireID()
+            try await LabHomes.setStartFiles(lab, zip: try SafeArchive.make(["README.txt": Data("from-the-start-files\n".utf8)]), at: Date(), on: app.db)
+            let instructor = try await app.bearer("instructor@demo.test")
+            #expect(try await Self.send(app, .PATCH, "api/v1/labs/\(labID)", #"{"readySessions": 51}"#, as: instructor).status == .unprocessableEntity)
+            #expect(try await Self.send(app, .PATCH, "api/v1/labs/\(labID)", #"{"readySessions": 2}"#, as: instructor).status == .ok)
+            let first = try await Self.prepared(app, labID, count: 2)
+            let shown = try await Self.send(app, .GET, "api/v1/labs/\(labID)", as: instructor)
+            let dto = try JSONDecoder.iso.decode(LabDTO.self, from: Data(buffer: shown.body))
+            #expect(dto.readySessions == 2 && dto.readyNow == 2)
+            // Prepared sessions are nobody's: no row, and nobody reaches them.
+            #expect(try await LabSession.query(on: app.db).count() == 0)
+
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            defer { Task { await app.server.shutdown() } }
+            let port = app.http.server.shared.localAddress!.port!
+            let student = try Browser(app)
+            try await student.signIn("student1@demo.test")
+            let cookie = try #require(student.cookie)
+            await #expect(throws: (any Error).self) {
+                try await Self.openTerminal(app, port: port, session: try #require(first.first), cookie: cookie) { _, _ in }
+            }
+
+            // A start takes one: the session has its id, the start files are there and writable by the session.
+            let bearer = try await app.bearer("student1@demo.test")
+            let started = try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: bearer)
+            #expect(started.status == .created, "\(started.body.string)")
+            let sessionID = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: started.body)).id
+            #expect(first.contains(sessionID))
+            #expect(await app.labHost.prepared(of: labID) == [try #require(first.subtracting([sessionID]).first)])
+            // A start that is refused (one is running) gives nothing away.
+            #expect(try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: bearer).status == .conflict)
+            #expect(await app.labHost.readyCount(of: labID) == 1)
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: cookie) { ws, screen in
+                try await Self.type(ws, "cat README.txt; echo more >> README.txt && echo appended-$(wc -l < README.txt); echo 42 > kept.txt; echo uid-$(id -u)")
+                #expect(await screen.wait(for: "appended-2"), "\(screen.contents)")
+                #expect(screen.contents.contains("from-the-start-files") && !screen.contents.contains("uid-0"), "\(screen.contents)")
+            }
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(sessionID)/stop", as: bearer).status == .ok)
+            let studentID = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first()).requireID()
+            let home = app.labHost.homeFolder(lab: labID, user: studentID)
+            #expect(FileManager.default.contents(atPath: home + "/kept.txt") == Data("42\n".utf8))
+            #expect(FileManager.default.contents(atPath: home + "/README.txt") == Data("from-the-start-files\nmore\n".utf8))
+
+            // The host makes up the number again; a change to the lab retires those prepared before it.
+            let refilled = try await Self.prepared(app, labID, count: 2)
+            #expect(refilled.isSuperset(of: first.subtracting([sessionID])))
+            #expect(try await Self.send(app, .PATCH, "api/v1/labs/\(labID)", #"{"memoryMB": 256}"#, as: instructor).status == .ok)
+            let changed = try await Self.prepared(app, labID, count: 2)
+            #expect(changed.isDisjoint(with: refilled))
+            #expect(try await Self.send(app, .PATCH, "api/v1/labs/\(labID)", #"{"readySessions": 0}"#, as: instructor).status == .ok)
+            _ = try await Self.prepared(app, labID, count: 0)
+            // Their sandboxes end: their folders are gone.
+            var left = changed.union(refilled)
+            for _ in 0..<100 where !left.isEmpty {
+                left = left.filter { FileManager.default.fileExists(atPath: app.sandbox.sandbox.sessionFolder(named: LabHost.folderName($0))) }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(left.isEmpty)
+        }
+    }
+
     @Test func homesStartFromTheStartFilesKeepTheirQuotaDownloadAndReset() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()
@@ -529,8 +606,31 @@ final class HandClock: Sendable {
             for _ in 0..<600 where !finished.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(100)) }
             let output = said.withLockedValue { $0 }
             #expect(output.contains(#""text": "42\n""#) || output.contains(#""text":"42\n""#), "\(output.suffix(2000))")
+            // A file saved through JupyterLab is kept when the session stops.
+            let saved = try await Self.browse(app, port: port, .PUT, base + "api/contents/notes.txt", cookie: cookie,
+                                              json: #"{"type": "file", "format": "text", "content": "six times seven"}"#)
+            #expect(saved.0 == .created || saved.0 == .ok, "\(saved)")
             #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(sessionID)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
             #expect(try await Self.browse(app, port: port, .GET, base + "lab", cookie: cookie).0 == .conflict)
+
+            // With a session prepared ahead, the next start answers its first page at once, at the session's own
+            // address, with the file from last time.
+            let instructorBearer = try await app.bearer("instructor@demo.test")
+            #expect(try await Self.send(app, .PATCH, "api/v1/labs/\(labID)", #"{"readySessions": 1}"#, as: instructorBearer).status == .ok)
+            let prepared = try await Self.prepared(app, labID, count: 1)
+            let again = try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: try await app.bearer("student1@demo.test"))
+            #expect(again.status == .created, "\(again.body.string)")
+            let second = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: again.body)).id
+            #expect(prepared == [second])
+            let secondBase = SitePath.labProxy(.id(second)).url
+            let firstPage = try await Self.browse(app, port: port, .GET, secondBase + "lab", cookie: cookie)
+            #expect(firstPage.0 == .ok && firstPage.1.contains("JupyterLab"), "\(firstPage)")
+            let notes = try await Self.browse(app, port: port, .GET, secondBase + "api/contents/notes.txt", cookie: cookie)
+            #expect(notes.0 == .ok && notes.1.contains("six times seven"), "\(notes)")
+            #expect(try await Self.browse(app, port: port, .GET, secondBase + "lab", cookie: try #require(other.cookie)).0 == .notFound)
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(second)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
+            #expect(try await Self.send(app, .PATCH, "api/v1/labs/\(labID)", #"{"readySessions": 0}"#, as: instructorBearer).status == .ok)
+            _ = try await Self.prepared(app, labID, count: 0)
         }
     }
 }

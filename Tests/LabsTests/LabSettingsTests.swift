@@ -58,3 +58,26 @@ import Testing
         #expect(longIdle.problems == ["idleMinutes is longer than longestMinutes."])
     }
 }
+
+@Suite struct LabReadyPoolTests {
+    @Test func startsTowardTheTargetNoMoreThanTwoAtOnceOnTheHost() {
+        #expect(LabReadyPool.toStart(target: 5, ready: 0, starting: 0, startingOnHost: 0) == 2)
+        #expect(LabReadyPool.toStart(target: 5, ready: 0, starting: 1, startingOnHost: 1) == 1)
+        #expect(LabReadyPool.toStart(target: 5, ready: 4, starting: 0, startingOnHost: 0) == 1)
+        #expect(LabReadyPool.toStart(target: 5, ready: 5, starting: 0, startingOnHost: 0) == 0)
+        // Another environment's starts on the same host count against the two.
+        #expect(LabReadyPool.toStart(target: 5, ready: 0, starting: 0, startingOnHost: 2) == 0)
+        // Fewer wanted than are there (the target was lowered): none started.
+        #expect(LabReadyPool.toStart(target: 1, ready: 3, starting: 0, startingOnHost: 0) == 0)
+        #expect(LabReadyPool.toStart(target: 0, ready: 0, starting: 0, startingOnHost: 0) == 0)
+    }
+
+    @Test func keptReadyWhileOpenAndFromAQuarterHourBeforeAWindowOpens() throws {
+        let schedule = try LabSchedule.parse("mon 09:00-11:00").get()
+        #expect(LabReadyPool.wanted(schedule, at: LabScheduleTests.utc("2026-12-07T10:00:00Z")))
+        #expect(LabReadyPool.wanted(schedule, at: LabScheduleTests.utc("2026-12-07T08:46:00Z")))
+        #expect(!LabReadyPool.wanted(schedule, at: LabScheduleTests.utc("2026-12-07T08:40:00Z")))
+        #expect(!LabReadyPool.wanted(schedule, at: LabScheduleTests.utc("2026-12-07T11:00:00Z")))
+        #expect(LabReadyPool.wanted(.always, at: LabScheduleTests.utc("2026-12-06T03:00:00Z")))
+    }
+}

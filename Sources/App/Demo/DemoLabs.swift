@@ -27,6 +27,7 @@ extension DemoData {
               try await LabEnvironment.query(on: app.db).filter(\.$name == notebookLab).count() == 0 else { return 0 }
         var notebooks = LabInput()
         (notebooks.name, notebooks.kind, notebooks.openTo, notebooks.setupScript) = (notebookLab, "jupyterlab", "students", jupyterSetup)
+        notebooks.readySessions = 2
         let jupyter = try await LabEnvironments.create(in: intro, notebooks, by: instructor, at: app.clock.now(), writes: app.writes)
         let welcome = ##"{"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Welcome to CS101's lab\n", "Run the cell below (Shift+Enter)."]}, {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": ["print(6 * 7)"]}], "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}"##
         try await LabHomes.setStartFiles(jupyter, zip: try SafeArchive.make(["welcome.ipynb": Data(welcome.utf8)]), at: app.clock.now(), on: app.db)

@@ -22,7 +22,15 @@ enum LabController {
 
     @Sendable static func show(req: Request) async throws -> LabDTO {
         let found = try await req.lab(for: { access, lab in .viewLab(access, openTo: lab.openTo) })
-        return try LabDTO(found.lab, staff: Policy.allows(found.user, .viewLab(found.access, openTo: .staff)), now: req.now)
+        return try await dto(found, req)
+    }
+
+    /// One environment as its viewer sees it (staff: with how many sessions this host has ready now).
+    private static func dto(_ found: LabInContext, _ req: Request) async throws -> LabDTO {
+        let staff = Policy.allows(found.user, .viewLab(found.access, openTo: .staff))
+        var dto = try LabDTO(found.lab, staff: staff, now: req.now)
+        if staff { dto.readyNow = await req.application.labHost.readyCount(of: try found.lab.requireID()) }
+        return dto
     }
 
     @Sendable static func update(req: Request) async throws -> LabDTO {
@@ -52,7 +60,7 @@ enum LabController {
         let home = try await LabHomeController.view(req)
         let startable = (lab.setupStatus == .ready || lab.setupStatus == .notNeeded) && running == nil
         return try await req.view.render("lab", LabPage(
-            title: "Lab: \(lab.name)", page: page, lab: try LabDTO(lab, staff: staff, now: req.now),
+            title: "Lab: \(lab.name)", page: page, lab: try await dto(found, req),
             course: try CourseDTO(found.course, access: access), links: LabLinks(lab: try lab.requireID(), course: lab.$course.id),
             staff: staff, canManage: canManage, pending: lab.setupStatus == .pending,
             home: home, homeUsedMB: String(format: "%.1f", Double(home.usedBytes) / 1_048_576),

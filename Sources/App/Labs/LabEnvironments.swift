@@ -8,7 +8,7 @@ import Vapor
 
 struct LabInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, kind, setupScript, cpuMillis, memoryMB, processes, homeQuotaMB, idleMinutes, longestMinutes, network, openTo, schedule
+        case name, kind, setupScript, cpuMillis, memoryMB, processes, homeQuotaMB, idleMinutes, longestMinutes, network, openTo, schedule, readySessions
     }
     typealias Fields = CodingKeys
     var name: String?
@@ -24,6 +24,8 @@ struct LabInput: CheckedInput, Content {
     var openTo: String?
     /// Weekly windows in UTC, one per line (`mon,wed 09:00-11:00`); empty: always.
     var schedule: String?
+    /// Sessions each lab host keeps started ahead of need (0 to 50).
+    var readySessions: Int?
 
     init() {}
 }
@@ -36,7 +38,7 @@ extension LabInput: APIInput {
             "cpuMillis": range(LabLimits.cpuMillisRange), "memoryMB": range(LabLimits.memoryMBRange), "processes": range(LabLimits.processesRange),
             "homeQuotaMB": range(LabLimits.homeQuotaMBRange), "idleMinutes": range(LabLimits.idleMinutesRange),
             "longestMinutes": range(LabLimits.longestMinutesRange), "network": .boolean, "openTo": .choice(LabAudience.self),
-            "schedule": .optionalText(max: LabEnvironments.maxSchedule),
+            "schedule": .optionalText(max: LabEnvironments.maxSchedule), "readySessions": range(LabReadyPool.range),
         ], required: ["name", "kind"])
     }
 }
@@ -131,6 +133,12 @@ enum LabEnvironments {
             if limits.problems.isEmpty { lab.limits = limits } else { limits.problems.forEach { checks.add($0) } }
         }
         if creating || input.network != nil { lab.network = input.network ?? false }
+        if creating || input.readySessions != nil {
+            let ready = input.readySessions ?? 0
+            if LabReadyPool.range.contains(ready) { lab.readySessions = ready } else {
+                checks.add("readySessions must be \(LabReadyPool.range.lowerBound) to \(LabReadyPool.range.upperBound).")
+            }
+        }
         if creating || input.openTo != nil {
             if let audience = checks.choice(input.openTo ?? LabAudience.staff.rawValue, "openTo", as: LabAudience.self) { lab.openTo = audience }
         }
@@ -174,6 +182,9 @@ struct LabDTO: Content {
     var network: Bool
     var openTo: LabAudience
     var schedule: String
+    var readySessions: Int
+    /// Staff only, when asked of one environment: how many sessions this lab host has ready to start at once now.
+    var readyNow: Int?
     /// Whether students may start a session now by the schedule.
     var openNow: Bool
     /// The files every new home starts with.
@@ -187,7 +198,7 @@ struct LabDTO: Content {
         (setupScript, setupLog) = staff ? (lab.setupScript, lab.setupLog) : (nil, nil)
         (cpuMillis, memoryMB, processes, homeQuotaMB, idleMinutes, longestMinutes) =
             (lab.cpuMillis, lab.memoryMB, lab.processes, lab.homeQuotaMB, lab.idleMinutes, lab.longestMinutes)
-        (network, openTo, schedule) = (lab.network, lab.openTo, lab.schedule)
+        (network, openTo, schedule, readySessions) = (lab.network, lab.openTo, lab.schedule, lab.readySessions)
         openNow = LabEnvironments.schedule(of: lab).isOpen(at: now)
         startFiles = LabHomes.startFileNames(lab)
         (createdAt, updatedAt) = (lab.createdAt, lab.updatedAt)
@@ -200,10 +211,10 @@ extension LabDTO: APIBody {
         "id": .string(format: "uuid"), "courseID": .string(format: "uuid"), "name": .string(), "kind": .choice(LabKind.self),
         "setupVersion": .integer(), "setupStatus": .choice(SetupStatus.self), "setupScript": .string(), "setupLog": .string(),
         "cpuMillis": .integer(), "memoryMB": .integer(), "processes": .integer(), "homeQuotaMB": .integer(), "idleMinutes": .integer(),
-        "longestMinutes": .integer(), "network": .boolean, "openTo": .choice(LabAudience.self), "schedule": .string(), "openNow": .boolean,
+        "longestMinutes": .integer(), "network": .boolean, "openTo": .choice(LabAudience.self), "schedule": .string(), "readySessions": .integer(), "readyNow": .integer(), "openNow": .boolean,
         "startFiles": .array(.string()), "createdAt": .string(format: "date-time"), "updatedAt": .string(format: "date-time"),
     ], required: ["id", "courseID", "name", "kind", "setupVersion", "setupStatus", "cpuMillis", "memoryMB", "processes", "homeQuotaMB",
-                  "idleMinutes", "longestMinutes", "network", "openTo", "schedule", "openNow", "startFiles", "createdAt", "updatedAt"])
+                  "idleMinutes", "longestMinutes", "network", "openTo", "schedule", "readySessions", "openNow", "startFiles", "createdAt", "updatedAt"])
     static var samples: [LabDTO] {
         let lab = LabEnvironment()
         lab.id = Sample.id
@@ -212,8 +223,10 @@ extension LabDTO: APIBody {
             ("Python notebooks", .jupyterlab, "pip install jupyterlab numpy\n", 2, .ready, "Successfully installed jupyterlab")
         lab.limits = LabLimits.defaults(for: .jupyterlab)
         (lab.network, lab.openTo, lab.schedule, lab.createdAt, lab.updatedAt) = (false, .students, "mon 09:00-11:00", Sample.date, Sample.date)
-        lab.startFileNames = "intro.ipynb"
-        return [try! LabDTO(lab, staff: true, now: Sample.date)]
+        (lab.startFileNames, lab.readySessions) = ("intro.ipynb", 4)
+        var sample = try! LabDTO(lab, staff: true, now: Sample.date)
+        sample.readyNow = 3
+        return [sample]
     }
 }
 

@@ -1,6 +1,7 @@
 // This process as a lab host: it runs its sessions' sandboxes, meters them every few seconds (`meter`), and stops
 // them — at the person's request, when the allowance or the longest-session limit says so, or when the platform
-// stops. A session's home folder is kept on the host between sessions (the sandbox gets a copy in a tmpfs of the
+// stops. It also keeps sessions started ahead of need (`prepare`, `take`, `adopt`): a person starting a lab gets one
+// of those at once. A session's home folder is kept on the host between sessions (the sandbox gets a copy in a tmpfs of the
 // lab's quota, so writes past it fail inside; what is there when it ends replaces the kept copy).
 import Fluent
 import Foundation
@@ -16,8 +17,10 @@ actor LabHost {
         let cancellation: SandboxCancellation
         var reason: String?
         var task: Task<Void, Never>?
-        let endpoint: Endpoint
+        var endpoint: Endpoint
         let probe: SandboxProbe
+        /// Where its home is kept when it ends (learnt when a prepared session is taken).
+        let keep: SandboxKeep
         let idleSeconds: TimeInterval
         /// The session's CPU time when last measured, and when (a real clock: a rate, not a charge).
         var cpuMark: (nanoseconds: Int, at: ContinuousClock.Instant)?
@@ -48,6 +51,13 @@ actor LabHost {
 
         /// The socket, opened safely; nil while the program has not made it yet.
         func open() throws -> LabSocket? { try LabSocket(folder: folder, name: socketName) }
+
+        /// Whether the program has made its socket (it listens once it has started).
+        var isListening: Bool {
+            guard let socket = try? open() else { return false }
+            _ = socket.path
+            return true
+        }
     }
     private var running: [UUID: Running] = [:]
     /// The session's home inside its sandbox (the sandbox's work folder), and its program's socket there.
@@ -97,9 +107,16 @@ actor LabHost {
     /// Starts the session's sandbox; it runs until stopped or its program ends, then the session is finished.
     func launch(_ session: LabSession, lab: LabEnvironment, layer: SandboxLayer?) throws {
         let id = try session.requireID()
-        let home = homeFolder(lab: try lab.requireID(), user: session.$user.id)
         // The home is prepared by the caller (`prepareHome`), before the session's row is written.
+        running[id] = try start(id, lab: lab, layer: layer, home: homeFolder(lab: try lab.requireID(), user: session.$user.id))
+    }
+
+    /// Starts a sandbox serving the lab's program at session `id`'s address: with `home` copied in (and kept into it
+    /// when it ends), or, prepared ahead of need, with an empty home that `adopt` fills.
+    private func start(_ id: UUID, lab: LabEnvironment, layer: SandboxLayer?, home: String?) throws -> Running {
         let minutes = lab.longestMinutes
+        // A prepared session may wait before someone takes it; its session's own limit is kept by the meter.
+        let waiting = home == nil ? Int(LabReadyPool.longestWait) : 0
         let socketName = Self.socketName(lab.kind)
         let command: [String] = switch lab.kind {
         case .terminal: ["/usr/bin/python3", "-I", "-c", TerminalServer.program, Self.home + "/" + socketName]
@@ -108,24 +125,25 @@ actor LabHost {
         var job = SandboxJob(command: command, copyFrom: home, workPath: Self.home,
                              environment: ["HOME": Self.home, "TERM": "xterm-256color", "SHELL": "/bin/bash", "USER": "student", "LANG": "C.UTF-8",
                                            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime", "PATH": "/usr/local/bin:/usr/bin:/bin"],
-                             limits: SandboxLimits(wallSeconds: Double(minutes * 60 + 120), cpuSeconds: minutes * 60 * 8, memoryMB: lab.memoryMB,
+                             limits: SandboxLimits(wallSeconds: Double(minutes * 60 + 120 + waiting), cpuSeconds: minutes * 60 * 8, memoryMB: lab.memoryMB,
                                                    pids: lab.processes, outputKB: 256, fileSizeMB: min(lab.homeQuotaMB, 1024), diskMB: lab.homeQuotaMB,
                                                    openFiles: 1024),
                              network: lab.network, layer: layer)
         let cancellation = SandboxCancellation()
         job.cancellation = cancellation
-        job.folderName = "lab-" + id.uuidString.lowercased()
-        job.keepFolder = home
+        job.folderName = Self.folderName(id)
+        let keep = SandboxKeep(into: home)
+        job.keep = keep
         let probe = SandboxProbe()
         job.probe = probe
         let link = try linkFolder() + "/" + id.uuidString.lowercased()
         try? FileManager.default.removeItem(atPath: link)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: app.sandbox.sandbox.sessionFolder(named: job.folderName!))
-        running[id] = Running(cancellation: cancellation, reason: nil, task: nil,
+        var started = Running(cancellation: cancellation, reason: nil, task: nil,
                               endpoint: Endpoint(kind: lab.kind, folder: link, socketName: socketName, activity: Activity(app.clock.now())),
-                              probe: probe, idleSeconds: TimeInterval(lab.idleMinutes * 60))
+                              probe: probe, keep: keep, idleSeconds: TimeInterval(lab.idleMinutes * 60))
         let app = self.app, job2 = job, memory = lab.memoryMB
-        running[id]?.task = Task {
+        started.task = Task {
             let ending: String
             do {
                 let result = try await app.sandbox.run(job2)
@@ -135,9 +153,17 @@ actor LabHost {
             }
             await self.ended(id, ending: ending)
         }
+        return started
     }
 
+    static func folderName(_ session: UUID) -> String { "lab-" + session.uuidString.lowercased() }
+
     private func ended(_ id: UUID, ending: String) async {
+        // A prepared session nobody had taken (or one being taken: `adopt` finds it gone) ends with no one to tell.
+        if let spare = prepared.removeValue(forKey: id) ?? taken.removeValue(forKey: id) {
+            unlink(spare.running.endpoint.folder)
+            return
+        }
         let reason = running[id]?.reason ?? ending
         if let link = running[id]?.endpoint.folder { unlink(link) }
         running[id] = nil
@@ -282,9 +308,114 @@ actor LabHost {
     static let tickSeconds: TimeInterval = 60
 
     /// Stops every session (the platform is stopping), all at once: their homes are kept and their time settled.
+    /// Prepared sessions stop too.
     func stopAll(reason: String) async {
+        let spares = prepared.values.map(\.running) + taken.values.map(\.running)
+        spares.forEach { $0.cancellation.cancel() }
         await withTaskGroup(of: Void.self) { group in
             for id in running.keys { group.addTask { await self.stop(id, reason: reason) } }
+            for spare in spares { group.addTask { await spare.task?.value } }
+        }
+    }
+
+    // MARK: Sessions prepared ahead of need (see Labs/LabReadyPool)
+
+    /// A sandbox started before anyone asked, serving the lab's program at the address of the session id it will
+    /// have, in an empty home. Nobody reaches it (the proxy knows only `running`) until `adopt` makes it someone's.
+    private struct Prepared {
+        let lab: UUID
+        /// The environment as it was when this was started (`shape`): a change of version, limits or network
+        /// retires it.
+        let shape: String
+        let since: Date
+        var running: Running
+        var ready = false
+    }
+    private var prepared: [UUID: Prepared] = [:]
+    /// Taken for a person whose session is being written; back to `prepared` if it is refused.
+    private var taken: [UUID: Prepared] = [:]
+
+    private static func shape(_ lab: LabEnvironment) -> String {
+        "\(lab.layerID)|\(lab.setupStatus.rawValue)|\(lab.limits)|\(lab.network)"
+    }
+
+    /// The lab's prepared sessions on this host now (those ready, or also those still starting).
+    func prepared(of lab: UUID, readyOnly: Bool = true) -> [UUID] {
+        prepared.filter { $0.value.lab == lab && ($0.value.ready || !readyOnly) && !$0.value.running.cancellation.isCancelled }.map(\.key)
+    }
+
+    func readyCount(of lab: UUID) -> Int { prepared(of: lab).count }
+
+    /// A ready prepared session of the lab, set aside for the session about to be written (its id becomes the
+    /// session's); nil when none is ready.
+    func take(_ lab: LabEnvironment) -> UUID? {
+        guard let labID = lab.id else { return nil }
+        let shape = Self.shape(lab)
+        guard let (id, spare) = prepared.first(where: { $0.value.lab == labID && $0.value.shape == shape && $0.value.ready && !$0.value.running.cancellation.isCancelled }) else { return nil }
+        prepared[id] = nil
+        taken[id] = spare
+        return id
+    }
+
+    /// The session was not written after all (refused): the prepared session waits for the next person.
+    func giveBack(_ id: UUID) {
+        if let spare = taken.removeValue(forKey: id) { prepared[id] = spare }
+    }
+
+    /// Makes a taken prepared session the person's: their home copied in (owned by the sandbox's user), kept into
+    /// their home when it ends, and reachable from now on. Throws when it stopped meanwhile or the copy failed (then
+    /// it is stopped, and the home on the host is as it was).
+    func adopt(_ session: LabSession) async throws {
+        let id = try session.requireID()
+        guard taken[id] != nil else { throw Refusal("The prepared session stopped before it could be used.") }
+        let home = homeFolder(lab: session.$lab.id, user: session.$user.id), sandbox = app.sandbox.sandbox
+        let copied = await Task.detached { Result { try sandbox.fill(sessionNamed: Self.folderName(id), from: home) } }.value
+        guard var spare = taken.removeValue(forKey: id) else { throw Refusal("The prepared session stopped before it could be used.") }
+        if case .failure(let error) = copied {
+            spare.running.cancellation.cancel()
+            prepared[id] = spare  // until its sandbox has ended (`ended` forgets it)
+            throw error
+        }
+        spare.running.keep.into = home
+        spare.running.endpoint.activity = Activity(app.clock.now())
+        running[id] = spare.running
+    }
+
+    /// Keeps each environment's chosen number of sessions prepared on this host (while it is open, or about to
+    /// open), starting at most `LabReadyPool.startingAtOnce` at a time; retires those of an environment that
+    /// changed or no longer wants them, and those that waited too long. Every few seconds while serving.
+    func prepare(at now: Date) async throws {
+        for id in prepared.keys where !(prepared[id]?.ready ?? true) {
+            if prepared[id]?.running.endpoint.isListening == true { prepared[id]?.ready = true }
+        }
+        let labs = try await LabEnvironment.query(on: app.db).filter(\.$readySessions > 0).all()
+            .filter { ($0.setupStatus == .ready || $0.setupStatus == .notNeeded) && LabReadyPool.wanted(LabEnvironments.schedule(of: $0), at: now) }
+        var wanted: [UUID: (lab: LabEnvironment, shape: String)] = [:]
+        for lab in labs { wanted[try lab.requireID()] = (lab, Self.shape(lab)) }
+        // Retired: the environment changed or wants fewer, or it waited too long.
+        var kept: [UUID: Int] = [:]
+        for (_, spare) in prepared.sorted(by: { $0.value.since > $1.value.since }) where !spare.running.cancellation.isCancelled {
+            let count = kept[spare.lab, default: 0]
+            if let want = wanted[spare.lab], want.shape == spare.shape, count < want.lab.readySessions,
+               now.timeIntervalSince(spare.since) < LabReadyPool.longestWait {
+                kept[spare.lab] = count + 1
+            } else {
+                spare.running.cancellation.cancel()
+            }
+        }
+        var startingOnHost = prepared.values.count { !$0.ready && !$0.running.cancellation.isCancelled }
+        for (labID, want) in wanted {
+            let mine = prepared.values.filter { $0.lab == labID && $0.shape == want.shape && !$0.running.cancellation.isCancelled }
+            let ready = mine.count(where: \.ready)
+            let count = LabReadyPool.toStart(target: want.lab.readySessions, ready: ready, starting: mine.count - ready, startingOnHost: startingOnHost)
+            guard count > 0 else { continue }
+            let layer = try await layer(for: want.lab)
+            for _ in 0..<count {
+                let id = UUID()
+                prepared[id] = Prepared(lab: labID, shape: want.shape, since: now,
+                                        running: try start(id, lab: want.lab, layer: layer, home: nil))
+                startingOnHost += 1
+            }
         }
     }
 }
@@ -306,7 +437,7 @@ struct LabHostLifecycle: LifecycleHandler {
 }
 
 /// While serving: this host's sessions metered every few seconds (sessions of hosts gone quiet are ended by the
-/// workers' sweep, `LabSessions.sweep`).
+/// workers' sweep, `LabSessions.sweep`), and sessions prepared ahead of need kept up.
 final class LabMeterLoop: LifecycleHandler, @unchecked Sendable {
     private var loop: Task<Void, Never>?
 
@@ -319,6 +450,11 @@ final class LabMeterLoop: LifecycleHandler, @unchecked Sendable {
                     try await host.meter(at: app.clock.now())
                 } catch {
                     app.logger.warning("Lab metering: \(error)")
+                }
+                do {
+                    try await host.prepare(at: app.clock.now())
+                } catch {
+                    app.logger.warning("Lab sessions prepared ahead: \(error)")
                 }
             }
         }

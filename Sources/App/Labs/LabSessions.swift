@@ -1,5 +1,5 @@
 // Lab sessions: started (checks, the first 30 minutes held, the row — in one write transaction — then the sandbox
-// on this lab host), paid minute by minute (`tick`: the time since the hold began settled on it and a new hold for
+// on this lab host, one prepared ahead of need when one is ready), paid minute by minute (`tick`: the time since the hold began settled on it and a new hold for
 // what follows, as far as the allowance goes), and ended exactly once (`finish`: a conditional update claims the
 // ending; the hold is settled for the time used). A session whose host went quiet is ended by the sweep, charged up
 // to the host's last sign of life. See Labs/LabMetering for the arithmetic.
@@ -31,7 +31,9 @@ enum LabSessions {
         let host = app.labHost
         let layer = try await host.layer(for: lab)
         try await host.prepareHome(lab: lab, user: try user.requireID())
-        let labID = try lab.requireID(), userID = try user.requireID(), sessionID = UUID()
+        let labID = try lab.requireID(), userID = try user.requireID()
+        // A session prepared ahead of need when one is ready (its id becomes this session's), else a new one.
+        let prepared = await host.take(lab), sessionID = prepared ?? UUID()
         // Until its sandbox is registered, this host's meter leaves the new row alone.
         await host.beginLaunch(sessionID)
         defer { Task { await host.endLaunch(sessionID) } }
@@ -61,11 +63,13 @@ enum LabSessions {
                 }
                 try await session.create(on: tx)
             }
-        } catch where Writes.isUniqueViolation(error) {
-            throw Refusal("You already have a session of “\(lab.name)” running; open it, or stop it first.")
+        } catch {
+            if let prepared { await host.giveBack(prepared) }
+            if Writes.isUniqueViolation(error) { throw Refusal("You already have a session of “\(lab.name)” running; open it, or stop it first.") }
+            throw error
         }
         do {
-            try await host.launch(session, lab: lab, layer: layer)
+            if prepared != nil { try await host.adopt(session) } else { try await host.launch(session, lab: lab, layer: layer) }
         } catch {
             app.logger.error("Lab session \(sessionID) could not start: \(error)")
             try await finish(sessionID, reason: "It could not start on the lab host (the platform's log says why).", status: .failed, app: app, at: now)

@@ -46,6 +46,7 @@ enum Migrations {
         CreateLabEnvironment(),
         CreateLabSession(),
         CreateLabStartFiles(),
+        AddLabReadySessions(),
     ]
 
     static func register(on app: Application) {

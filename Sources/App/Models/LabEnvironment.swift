@@ -22,6 +22,9 @@ final class LabEnvironment: Model, @unchecked Sendable {
     @Field(key: "home_quota_mb") var homeQuotaMB: Int
     @Field(key: "idle_minutes") var idleMinutes: Int
     @Field(key: "longest_minutes") var longestMinutes: Int
+    /// Sessions each lab host keeps started ahead of need, so people starting the lab get one at once
+    /// (`LabReadyPool`); 0: each starts when asked for.
+    @Field(key: "ready_sessions") var readySessions: Int
     /// Network during sessions (the set-up always has it).
     @Field(key: "network") var network: Bool
     @Field(key: "open_to") var openTo: LabAudience
