@@ -566,13 +566,16 @@ final class HandClock: Sendable {
             #expect(started.status == .created, "\(started.body.string)")
             let sessionID = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: started.body)).id
             let base = SitePath.labProxy(.id(sessionID)).url
-            // JupyterLab answers its first page through the proxy once it has started.
+            // JupyterLab answers its first page through the proxy once it has started; until then the proxy says
+            // it is starting (503, try again), never that it failed.
             var page: (HTTPResponseStatus, String) = (.badGateway, "")
+            var before: Set<UInt> = []
             for _ in 0..<120 where page.0 != .ok {
                 page = try await Self.browse(app, port: port, .GET, base + "lab", cookie: cookie)
-                if page.0 != .ok { try await Task.sleep(for: .milliseconds(500)) }
+                if page.0 != .ok { before.insert(page.0.code); try await Task.sleep(for: .milliseconds(500)) }
             }
             #expect(page.0 == .ok && page.1.contains("JupyterLab"), "\(page)")
+            #expect(before.isSubset(of: [503]), "\(before)")
             // Someone else reaches nothing; a request that changes something from elsewhere is refused.
             let other = try Browser(app)
             try await other.signIn("student2@demo.test")
@@ -600,12 +603,22 @@ final class HandClock: Sendable {
                 for _ in 0..<400 where !said.withLockedValue({ $0.contains(#""text": "42\n""#) || $0.contains(#""text":"42\n""#) }) {
                     try? await Task.sleep(for: .milliseconds(100))
                 }
+                // The connection stays open as long as the page does (it once was cut after 30 seconds).
+                try? await Task.sleep(for: .seconds(35))
+                var later = message
+                later["header"] = ["msg_id": UUID().uuidString, "username": "student", "session": UUID().uuidString, "msg_type": "execute_request", "version": "5.3"]
+                later["content"] = ["code": "print(6*7+1)", "silent": false, "store_history": false, "user_expressions": [:], "allow_stdin": false]
+                try? await ws.send(String(decoding: try! JSONSerialization.data(withJSONObject: later), as: UTF8.self))
+                for _ in 0..<200 where !said.withLockedValue({ $0.contains(#""text": "43\n""#) || $0.contains(#""text":"43\n""#) }) {
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
                 try? await ws.close()
                 finished.withLockedValue { $0 = true }
             }
             for _ in 0..<600 where !finished.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(100)) }
             let output = said.withLockedValue { $0 }
             #expect(output.contains(#""text": "42\n""#) || output.contains(#""text":"42\n""#), "\(output.suffix(2000))")
+            #expect(output.contains(#""text": "43\n""#) || output.contains(#""text":"43\n""#), "\(output.suffix(2000))")
             // A file saved through JupyterLab is kept when the session stops.
             let saved = try await Self.browse(app, port: port, .PUT, base + "api/contents/notes.txt", cookie: cookie,
                                               json: #"{"type": "file", "format": "text", "content": "six times seven"}"#)

@@ -162,6 +162,7 @@ actor LabHost {
         // A prepared session nobody had taken (or one being taken: `adopt` finds it gone) ends with no one to tell.
         if let spare = prepared.removeValue(forKey: id) ?? taken.removeValue(forKey: id) {
             unlink(spare.running.endpoint.folder)
+            if !spare.running.cancellation.isCancelled { app.logger.warning("A lab session prepared ahead ended by itself: \(ending)") }
             return
         }
         let reason = running[id]?.reason ?? ending
@@ -446,6 +447,7 @@ final class LabMeterLoop: LifecycleHandler, @unchecked Sendable {
         loop = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(5))
+                if Task.isCancelled { break }
                 do {
                     try await host.meter(at: app.clock.now())
                 } catch {
@@ -460,5 +462,9 @@ final class LabMeterLoop: LifecycleHandler, @unchecked Sendable {
         }
     }
 
-    func shutdownAsync(_ app: Application) async { loop?.cancel() }
+    /// Waits for a pass under way: it uses the database, which stops after this.
+    func shutdownAsync(_ app: Application) async {
+        loop?.cancel()
+        await loop?.value
+    }
 }

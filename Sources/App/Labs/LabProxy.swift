@@ -36,7 +36,11 @@ enum LabProxy {
                 throw Abort(.forbidden, reason: "The lab answers requests from the platform's own pages only.")
             }
         }
-        let uri = req.url.path + (req.url.query.map { "?" + $0 } ?? "")
+        // JupyterLab serves below the session's address exactly as the platform spells it (its base URL): a link
+        // spelling the id in lower case reaches the same session.
+        let prefix = SitePath.labProxy(.id(id)).url
+        let path = req.url.path.lowercased().hasPrefix(prefix.lowercased()) ? prefix + req.url.path.dropFirst(prefix.count) : req.url.path
+        let uri = path + (req.url.query.map { "?" + $0 } ?? "")
         var headers = HTTPHeaders()
         for (name, value) in req.headers where !droppedRequestHeaders.contains(name.lowercased()) && name.lowercased() != "cookie" {
             headers.add(name: name, value: value)
@@ -50,7 +54,7 @@ enum LabProxy {
 
         let response: HTTPClientResponse
         do {
-            guard let socket = try endpoint.open() else { throw Abort(.badGateway) }
+            guard let socket = try endpoint.open() else { return starting(req) }
             // Each request on a connection of its own (Connection: close): the path names a descriptor of this
             // moment, which must never match a pooled connection to another session's lab.
             var request = HTTPClientRequest(url: "http+unix://\(socket.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)\(uri)")
@@ -75,6 +79,23 @@ enum LabProxy {
                 try await writer.write(.error(error))
             }
         }))
+    }
+
+    /// The answer while JupyterLab has not opened its socket yet (it takes seconds to start): 503 with Retry-After,
+    /// and for a page (the session page's frame, a tab) one that says so and loads again by itself.
+    static func starting(_ req: Request) -> Response {
+        var headers: HTTPHeaders = ["Retry-After": "1", "Cache-Control": "no-store"]
+        guard req.method == .GET, req.headers.first(name: .accept)?.contains("text/html") == true else {
+            headers.contentType = .plainText
+            return Response(status: .serviceUnavailable, headers: headers, body: .init(string: "The lab is starting; try again in a second.\n"))
+        }
+        headers.contentType = .html
+        let page = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="1">\
+            <title>Starting your lab…</title></head><body style="font-family: sans-serif; padding: 2rem">\
+            <p>Starting your lab… this page opens it as soon as it is ready.</p></body></html>
+            """
+        return Response(status: .serviceUnavailable, headers: headers, body: .init(string: page))
     }
 
     /// Opens the lab's side first (so the browser is told the subprotocol the lab chose), then joins the two.
@@ -166,8 +187,9 @@ enum LabProxy {
             }
             .connect(unixDomainSocketPath: socket).get()
         channel.closeFuture.whenComplete { _ in opened.fail(Abort(.badGateway)) }
-        // A lab that accepts but never answers the upgrade is given up on.
-        eventLoop.scheduleTask(in: .seconds(30)) { opened.fail(Abort(.gatewayTimeout)); channel.close(promise: nil) }
+        // A lab that accepts but never answers the upgrade is given up on (only then: an open connection stays).
+        let giveUp = eventLoop.scheduleTask(in: .seconds(30)) { opened.fail(Abort(.gatewayTimeout)); channel.close(promise: nil) }
+        opened.futureResult.whenSuccess { _ in giveUp.cancel() }
         return try await opened.futureResult.get()
     }
 
