@@ -12,6 +12,10 @@ public enum LabReadyPool {
     /// A prepared session nobody took for this long is replaced by a fresh one (its sandbox's time limits count from
     /// its own start).
     public static let longestWait: TimeInterval = 12 * 3600
+    /// A prepared session whose program has not started listening by then is stopped (it would hold a starting place).
+    public static let readyWithin: TimeInterval = 180
+    /// However many environments ask, a host keeps no more prepared sessions than this (each holds its memory).
+    public static let mostOnHost = 100
     /// Sessions are prepared from this long before a scheduled window opens (and not at all while it is closed).
     public static let leadTime: TimeInterval = 15 * 60
 

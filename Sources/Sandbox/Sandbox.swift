@@ -212,12 +212,49 @@ public final class Sandbox: @unchecked Sendable {
     /// Copies a host folder's files and folders into a running job's named folder, owned as the job's own files are
     /// (a lab session prepared ahead of need receives the home of whoever takes it). Links and special files are
     /// skipped; a file that cannot be written (the folder's space is spent) fails the whole.
-    public func fill(sessionNamed name: String, from source: String) throws {
+    ///
+    /// As root, root never writes below that folder itself: the job's own processes, running as its user, could swap
+    /// a folder for a link between a check and a write and send root's write onto the host. The files travel as a
+    /// tar stream instead — read by root from the host folder (the platform's), written by a tar running as the
+    /// job's user, who gains nothing by a trick in its own folder.
+    public func fill(sessionNamed name: String, from source: String, seconds: Int = 120) throws {
         guard SandboxLayer.validID(name) else { throw SandboxError.invalidJob("a session folder's name is letters, digits, - and _") }
         let path = sessionFolder(named: name)
         var info = stat()
         guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw SandboxError.hostFailure("no session folder \(name) is running here") }
-        try JobFolder(path: path, mounted: false).fill(from: source, owner: getuid() == 0 ? (info.st_uid, info.st_gid) : nil)
+        guard getuid() == 0, info.st_uid != 0 else {
+            // Not root: the job runs as this same user, and a trick in its folder reaches nothing it could not.
+            return try JobFolder(path: path, mounted: false).fill(from: source, owner: nil)
+        }
+        let reader = Process(), writer = Process(), pipe = Pipe(), complaints = Pipe()
+        reader.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
+        reader.arguments = ["--create", "--file", "-", "--directory", source, "."]
+        reader.standardOutput = pipe
+        reader.standardError = FileHandle.nullDevice
+        writer.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        writer.arguments = ["--reuid=\(info.st_uid)", "--regid=\(info.st_gid)", "--clear-groups", "--",
+                            "/usr/bin/tar", "--extract", "--file", "-", "--directory", path, "--no-same-owner", "--no-same-permissions"]
+        writer.standardInput = pipe
+        writer.standardOutput = FileHandle.nullDevice
+        writer.standardError = complaints
+        try Self.startingProcess {
+            try writer.run()
+            try reader.run()
+        }
+        try? pipe.fileHandleForReading.close()
+        try? pipe.fileHandleForWriting.close()
+        // A writer stuck on something the job left in its way (a pipe at a file's name) is given up on.
+        let deadline = DispatchTime.now() + .seconds(seconds)
+        DispatchQueue.global().asyncAfter(deadline: deadline) {
+            if reader.isRunning { reader.terminate() }
+            if writer.isRunning { kill(writer.processIdentifier, SIGKILL) }
+        }
+        reader.waitUntilExit()
+        writer.waitUntilExit()
+        let said = String(decoding: complaints.fileHandleForReading.readDataToEndOfFile().prefix(500), as: UTF8.self)
+        guard reader.terminationStatus == 0, writer.terminationStatus == 0, writer.terminationReason == .exit else {
+            throw SandboxError.hostFailure("the files could not be copied into the session: \(said.isEmpty ? "tar stopped" : said)")
+        }
     }
 
     public func layer(id: String) -> SandboxLayer? {

@@ -167,7 +167,8 @@ final class HandClock: Sendable {
             try await app.loadDemoData()
             let (lab, _) = try await Self.terminalLab(app)
             let labID = try lab.requireID()
-            try await LabHomes.setStartFiles(lab, zip: try SafeArchive.make(["README.txt": Data("from-the-start-files\n".utf8)]), at: Date(), on: app.db)
+            try await LabHomes.setStartFiles(lab, zip: try SafeArchive.make(["README.txt": Data("from-the-start-files\n".utf8),
+                                                                             "x/planted.txt": Data("home\n".utf8)]), at: Date(), on: app.db)
             let instructor = try await app.bearer("instructor@demo.test")
             #expect(try await Self.send(app, .PATCH, "api/v1/labs/\(labID)", #"{"readySessions": 51}"#, as: instructor).status == .unprocessableEntity)
             #expect(try await Self.send(app, .PATCH, "api/v1/labs/\(labID)", #"{"readySessions": 2}"#, as: instructor).status == .ok)
@@ -177,6 +178,13 @@ final class HandClock: Sendable {
             #expect(dto.readySessions == 2 && dto.readyNow == 2)
             // Prepared sessions are nobody's: no row, and nobody reaches them.
             #expect(try await LabSession.query(on: app.db).count() == 0)
+            // What runs in a prepared session may leave links in its folder where the home's folders will go (here
+            // `x`, to a folder of the host's): the home is copied in as the session's own user, so nothing lands on
+            // the host.
+            let hostFolder = NSTemporaryDirectory() + "cc-host-\(UUID().uuidString.prefix(8))"
+            #expect(mkdir(hostFolder, 0o755) == 0)
+            defer { try? FileManager.default.removeItem(atPath: hostFolder) }
+            for id in first { symlink(hostFolder, app.sandbox.sandbox.sessionFolder(named: LabHost.folderName(id)) + "/x") }
 
             try await app.server.start(address: .hostname("127.0.0.1", port: 0))
             defer { Task { await app.server.shutdown() } }
@@ -195,8 +203,13 @@ final class HandClock: Sendable {
             let sessionID = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: started.body)).id
             #expect(first.contains(sessionID))
             #expect(await app.labHost.prepared(of: labID) == [try #require(first.subtracting([sessionID]).first)])
-            // A start that is refused (one is running) gives nothing away.
+            // A start that is refused (one is running; no allowance left) gives nothing away.
             #expect(try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: bearer).status == .conflict)
+            #expect(await app.labHost.readyCount(of: labID) == 1)
+            try await LedgerPrice(meter: Meter.labHour.name, price: Credits.parse("6")!.micro, effectiveFrom: Date().addingTimeInterval(-60)).create(on: app.db)
+            _ = try await Self.fund(app, try await app.course("CS101"), "student3@demo.test", 0)
+            let broke = try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: try await app.bearer("student3@demo.test"))
+            #expect(broke.status == .conflict && broke.body.string.contains("more than your allowance has left"), "\(broke.body.string)")
             #expect(await app.labHost.readyCount(of: labID) == 1)
             try await Self.openTerminal(app, port: port, session: sessionID, cookie: cookie) { ws, screen in
                 try await Self.type(ws, "cat README.txt; echo more >> README.txt && echo appended-$(wc -l < README.txt); echo 42 > kept.txt; echo uid-$(id -u)")
@@ -207,6 +220,8 @@ final class HandClock: Sendable {
             let studentID = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first()).requireID()
             let home = app.labHost.homeFolder(lab: labID, user: studentID)
             #expect(FileManager.default.contents(atPath: home + "/kept.txt") == Data("42\n".utf8))
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: hostFolder)) == [])
+            #expect(FileManager.default.contents(atPath: home + "/x/planted.txt") == Data("home\n".utf8))
             #expect(FileManager.default.contents(atPath: home + "/README.txt") == Data("from-the-start-files\nmore\n".utf8))
 
             // The host makes up the number again; a change to the lab retires those prepared before it.

@@ -95,13 +95,16 @@ actor LabHost {
 
     /// The person's home of the lab, ready for a session (made from the start files the first time); refused when it
     /// holds more than the lab's quota (a session would start with part of it and keep only that).
-    func prepareHome(lab: LabEnvironment, user: UUID) async throws {
+    /// Returns the bytes it holds.
+    @discardableResult
+    func prepareHome(lab: LabEnvironment, user: UUID) async throws -> Int64 {
         let home = homeFolder(lab: try lab.requireID(), user: user)
         try await LabHomes.prepare(home, for: lab, on: app.db)
         let used = LabHomes.usage(home)
         if used > Int64(lab.homeQuotaMB) << 20 {
             throw Refusal("Your files of “\(lab.name)” take \(used >> 20) MB, more than its quota of \(lab.homeQuotaMB) MB; download them from the lab's page and delete some (or ask the staff for a larger quota).")
         }
+        return used
     }
 
     /// Starts the session's sandbox; it runs until stopped or its program ends, then the session is finished.
@@ -251,14 +254,14 @@ actor LabHost {
         }
         let mine = try await LabSession.query(on: app.db).filter(\LabSession.$host == hostName).filter(\LabSession.$status == .running).all()
         let live = Set(mine.compactMap(\.id))
-        for id in known where !live.contains(id) && !launching.contains(id) {
+        for id in known where !live.contains(id) && launching[id] == nil {
             detachStop(id, reason: "The session had ended.")
         }
         for session in mine {
             let id = try session.requireID()
             guard running[id] != nil else {
                 // Being launched right now, or its sandbox is gone (a failed launch): end it, charged for its time.
-                if !launching.contains(id) { try? await LabSessions.finish(id, reason: "Its sandbox was no longer running.", app: app, at: now) }
+                if launching[id] == nil { try? await LabSessions.finish(id, reason: "Its sandbox was no longer running.", app: app, at: now) }
                 continue
             }
             do {
@@ -286,11 +289,16 @@ actor LabHost {
     }
 
     /// Sessions being launched (their row written, their sandbox not yet registered): the meter leaves them be.
-    private var launching: Set<UUID> = []
+    /// (Counted: a prepared session given back after a refused start can be taken by the next person while the
+    /// first start's own end of launch is still to come.)
+    private var launching: [UUID: Int] = [:]
     private var stopping: [UUID: Task<Void, Never>] = [:]
 
-    func beginLaunch(_ id: UUID) { launching.insert(id) }
-    func endLaunch(_ id: UUID) { launching.remove(id) }
+    func beginLaunch(_ id: UUID) { launching[id, default: 0] += 1 }
+    func endLaunch(_ id: UUID) {
+        launching[id, default: 0] -= 1
+        if launching[id, default: 0] <= 0 { launching[id] = nil }
+    }
 
     /// Stops a session without holding up the caller.
     private func detachStop(_ id: UUID, reason: String) {
@@ -386,8 +394,14 @@ actor LabHost {
     /// open), starting at most `LabReadyPool.startingAtOnce` at a time; retires those of an environment that
     /// changed or no longer wants them, and those that waited too long. Every few seconds while serving.
     func prepare(at now: Date) async throws {
-        for id in prepared.keys where !(prepared[id]?.ready ?? true) {
-            if prepared[id]?.running.endpoint.isListening == true { prepared[id]?.ready = true }
+        for (id, spare) in prepared where !spare.ready && !spare.running.cancellation.isCancelled {
+            if spare.running.endpoint.isListening {
+                prepared[id]?.ready = true
+            } else if now.timeIntervalSince(spare.since) > LabReadyPool.readyWithin {
+                // One that never starts listening would hold a starting place for ever.
+                app.logger.warning("A lab session prepared ahead did not start within \(Int(LabReadyPool.readyWithin)) s; stopped")
+                spare.running.cancellation.cancel()
+            }
         }
         let labs = try await LabEnvironment.query(on: app.db).filter(\.$readySessions > 0).all()
             .filter { ($0.setupStatus == .ready || $0.setupStatus == .notNeeded) && LabReadyPool.wanted(LabEnvironments.schedule(of: $0), at: now) }
@@ -404,18 +418,32 @@ actor LabHost {
                 spare.running.cancellation.cancel()
             }
         }
-        var startingOnHost = prepared.values.count { !$0.ready && !$0.running.cancellation.isCancelled }
+        let live = prepared.values.filter { !$0.running.cancellation.isCancelled }
+        var startingOnHost = live.count { !$0.ready }, onHost = live.count
         for (labID, want) in wanted {
-            let mine = prepared.values.filter { $0.lab == labID && $0.shape == want.shape && !$0.running.cancellation.isCancelled }
+            let mine = live.filter { $0.lab == labID && $0.shape == want.shape }
             let ready = mine.count(where: \.ready)
-            let count = LabReadyPool.toStart(target: want.lab.readySessions, ready: ready, starting: mine.count - ready, startingOnHost: startingOnHost)
+            let count = min(LabReadyPool.toStart(target: want.lab.readySessions, ready: ready, starting: mine.count - ready, startingOnHost: startingOnHost),
+                            LabReadyPool.mostOnHost - onHost)
             guard count > 0 else { continue }
-            let layer = try await layer(for: want.lab)
-            for _ in 0..<count {
-                let id = UUID()
-                prepared[id] = Prepared(lab: labID, shape: want.shape, since: now,
-                                        running: try start(id, lab: want.lab, layer: layer, home: nil))
-                startingOnHost += 1
+            // Only with the environment's layer already on this host: building it (minutes) is left to the first
+            // start, never to this pass, which runs beside the meter.
+            let layer: SandboxLayer?
+            if want.lab.setupStatus == .ready {
+                guard let built = app.sandbox.sandbox.layer(id: want.lab.layerID) else { continue }
+                layer = built
+            } else {
+                layer = nil
+            }
+            do {
+                for _ in 0..<count {
+                    let id = UUID()
+                    prepared[id] = Prepared(lab: labID, shape: want.shape, since: now, running: try start(id, lab: want.lab, layer: layer, home: nil))
+                    startingOnHost += 1
+                    onHost += 1
+                }
+            } catch {
+                app.logger.warning("A session of lab \(labID) could not be prepared ahead: \(error)")
             }
         }
     }

@@ -30,17 +30,19 @@ enum LabSessions {
         }
         let host = app.labHost
         let layer = try await host.layer(for: lab)
-        try await host.prepareHome(lab: lab, user: try user.requireID())
+        let homeBytes = try await host.prepareHome(lab: lab, user: try user.requireID())
         let labID = try lab.requireID(), userID = try user.requireID()
-        // A session prepared ahead of need when one is ready (its id becomes this session's), else a new one.
-        let prepared = await host.take(lab), sessionID = prepared ?? UUID()
-        // Until its sandbox is registered, this host's meter leaves the new row alone.
-        await host.beginLaunch(sessionID)
-        defer { Task { await host.endLaunch(sessionID) } }
         let perHour = try await price(on: app.db, at: now)
         let ledger = app.ledger(on: app.db)
         let fromCourse = isStaff || chargeCourse
         let account = fromCourse ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
+        // A session prepared ahead of need when one is ready (its id becomes this session's), else a new one; from
+        // here on a refusal gives it back. A home near its quota starts cold: the prepared one's program has already
+        // used some of that space.
+        let prepared = homeBytes < Int64(lab.homeQuotaMB) << 20 * 9 / 10 ? await host.take(lab) : nil, sessionID = prepared ?? UUID()
+        // Until its sandbox is registered, this host's meter leaves the new row alone.
+        await host.beginLaunch(sessionID)
+        defer { Task { await host.endLaunch(sessionID) } }
         let session = LabSession()
         (session.id, session.$lab.id, session.$user.id, session.status, session.host) = (sessionID, labID, userID, .running, host.name)
         (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (now, LabMetering.heldSeconds, 0, 0)
