@@ -8,8 +8,8 @@ import Glibc
 public enum CgroupLayout: Sendable, Equatable {
     /// Parent folder of the jobs' groups in the unified hierarchy.
     case v2(parent: String)
-    /// Parent folders in each v1 hierarchy we use.
-    case v1(memory: String, pids: String, cpuacct: String?)
+    /// Parent folders in each v1 hierarchy we use (`cpu`: the CPU quota's, when mounted apart from cpuacct).
+    case v1(memory: String, pids: String, cpuacct: String?, cpu: String? = nil)
     case none
 
     static let groupName = "campuscloud"
@@ -30,12 +30,13 @@ public enum CgroupLayout: Sendable, Equatable {
             try? FileManager.default.createDirectory(atPath: mine, withIntermediateDirectories: true)
             try? "+memory +pids +cpu".write(toFile: mine + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
             return .v2(parent: mine)
-        case .v1(let memory, let pids, let cpuacct):
-            removeDeadProcessGroups(in: [memory, pids] + (cpuacct.map { [$0] } ?? []))
-            for folder in [memory, pids] + (cpuacct.map { [$0] } ?? []) {
+        case .v1(let memory, let pids, let cpuacct, let cpu):
+            let parents = [memory, pids] + [cpuacct, cpu].compactMap { $0 }
+            removeDeadProcessGroups(in: parents)
+            for folder in parents {
                 try? FileManager.default.createDirectory(atPath: folder + "/" + own, withIntermediateDirectories: true)
             }
-            return .v1(memory: memory + "/" + own, pids: pids + "/" + own, cpuacct: cpuacct.map { $0 + "/" + own })
+            return .v1(memory: memory + "/" + own, pids: pids + "/" + own, cpuacct: cpuacct.map { $0 + "/" + own }, cpu: cpu.map { $0 + "/" + own })
         }
     }
 
@@ -108,7 +109,13 @@ public enum CgroupLayout: Sendable, Equatable {
                     cpuacct = root + "/\(groupName)"
                     try? fm.createDirectory(atPath: cpuacct!, withIntermediateDirectories: true)
                 }
-                return .v1(memory: memory, pids: pids, cpuacct: cpuacct)
+                // The CPU quota's hierarchy, when it is not the same mount as cpuacct's.
+                var cpu: String?
+                if fm.fileExists(atPath: "/sys/fs/cgroup/cpu/cpu.cfs_period_us"), !fm.fileExists(atPath: "/sys/fs/cgroup/cpu/cpuacct.usage") {
+                    cpu = "/sys/fs/cgroup/cpu/\(groupName)"
+                    if (try? fm.createDirectory(atPath: cpu!, withIntermediateDirectories: true)) == nil { cpu = nil }
+                }
+                return .v1(memory: memory, pids: pids, cpuacct: cpuacct, cpu: cpu)
             } catch {
                 return .none
             }
@@ -127,11 +134,14 @@ final class JobCgroup: @unchecked Sendable {
     private var oomKillsBefore = 0
     private var cpuBefore = 0
     /// The caps last written (a lane's jobs mostly share them: not written again).
-    private var applied: (memoryBytes: Int, pids: Int)?
+    private var applied: (memoryBytes: Int, pids: Int, cpuMillis: Int?)?
+    /// Where the CPU quota is written: v2's group; v1's cpu group (cpuacct's when the two share a mount).
+    private let cpuFolder: String?
 
-    init(layout: CgroupLayout, folders: [String]) {
+    init(layout: CgroupLayout, folders: [String], cpuFolder: String? = nil) {
         self.layout = layout
         self.folders = folders
+        if case .v2 = layout { self.cpuFolder = folders.first } else { self.cpuFolder = cpuFolder }
     }
 
     /// Files the child writes "0" into to join, before it execs bwrap.
@@ -147,14 +157,20 @@ final class JobCgroup: @unchecked Sendable {
             let folder = parent + "/" + name
             try fm.createDirectory(atPath: folder, withIntermediateDirectories: false)
             return JobCgroup(layout: layout, folders: [folder])
-        case .v1(let memory, let pids, let cpuacct):
+        case .v1(let memory, let pids, let cpuacct, let cpu):
             var folders = [memory + "/" + name, pids + "/" + name]
             try fm.createDirectory(atPath: folders[0], withIntermediateDirectories: false)
             try fm.createDirectory(atPath: folders[1], withIntermediateDirectories: false)
+            var cpuFolder: String?
             if let cpuacct, (try? fm.createDirectory(atPath: cpuacct + "/" + name, withIntermediateDirectories: false)) != nil {
                 folders.append(cpuacct + "/" + name)
+                if fm.fileExists(atPath: cpuacct + "/cpu.cfs_quota_us") { cpuFolder = cpuacct + "/" + name }
             }
-            return JobCgroup(layout: layout, folders: folders)
+            if let cpu, cpuFolder == nil, (try? fm.createDirectory(atPath: cpu + "/" + name, withIntermediateDirectories: false)) != nil {
+                folders.append(cpu + "/" + name)
+                cpuFolder = cpu + "/" + name
+            }
+            return JobCgroup(layout: layout, folders: folders, cpuFolder: cpuFolder)
         }
     }
 
@@ -163,7 +179,7 @@ final class JobCgroup: @unchecked Sendable {
         let memoryBytes = limits.memoryMB << 20
         oomKillsBefore = oomKills()
         if case .v2 = layout { cpuBefore = Self.field(folders[0] + "/cpu.stat", "usage_usec") ?? 0 }
-        let caps = applied.map { $0.memoryBytes == memoryBytes && $0.pids == limits.pids } == true
+        let caps = applied.map { $0.memoryBytes == memoryBytes && $0.pids == limits.pids && $0.cpuMillis == limits.cpuMillis } == true
         applied = nil  // until written
         switch layout {
         case .none:
@@ -174,6 +190,8 @@ final class JobCgroup: @unchecked Sendable {
             try Self.write("\(memoryBytes)", to: folders[0] + "/memory.max")
             try? Self.write("0", to: folders[0] + "/memory.swap.max")
             try Self.write("\(limits.pids)", to: folders[0] + "/pids.max")
+            // (Only where the parent has the cpu controller for its children.)
+            try? Self.write(limits.cpuMillis.map { "\($0 * Self.cpuPeriod / 1000) \(Self.cpuPeriod)" } ?? "max \(Self.cpuPeriod)", to: folders[0] + "/cpu.max")
         case .v1:
             try? Self.write("0", to: folders[0] + "/memory.max_usage_in_bytes")
             if folders.count > 2 { try? Self.write("0", to: folders[2] + "/cpuacct.usage") }
@@ -184,9 +202,16 @@ final class JobCgroup: @unchecked Sendable {
             try Self.write("\(memoryBytes)", to: folders[0] + "/memory.limit_in_bytes")
             try? Self.write("\(memoryBytes)", to: folders[0] + "/memory.memsw.limit_in_bytes")
             try Self.write("\(limits.pids)", to: folders[1] + "/pids.max")
+            if let cpuFolder {
+                try? Self.write("\(Self.cpuPeriod)", to: cpuFolder + "/cpu.cfs_period_us")
+                try? Self.write(limits.cpuMillis.map { "\($0 * Self.cpuPeriod / 1000)" } ?? "-1", to: cpuFolder + "/cpu.cfs_quota_us")
+            }
         }
-        applied = (memoryBytes, limits.pids)
+        applied = (memoryBytes, limits.pids, limits.cpuMillis)
     }
+
+    /// The CPU quota's period, in microseconds (the kernel's default).
+    static let cpuPeriod = 100_000
 
     /// Every process still in the job's groups.
     func members() -> [Int32] {

@@ -14,11 +14,14 @@ public struct SandboxLimits: Sendable, Equatable, Codable {
     /// Space for everything the job writes in its folder (enforced with a size-limited tmpfs when running as root).
     public var diskMB: Int = 256
     public var openFiles: Int = 256
+    /// A cap on the CPU the job's processes use together, in thousandths of a core (a cgroup's CPU quota: 500 is half
+    /// a core, however many processes); nil: none beyond the CPU-time limit. Needs the cgroup CPU controller.
+    public var cpuMillis: Int?
 
     public init() {}
 
     public init(wallSeconds: Double = 10, cpuSeconds: Int = 10, memoryMB: Int = 512, pids: Int = 64,
-                outputKB: Int = 1024, fileSizeMB: Int = 64, diskMB: Int = 256, openFiles: Int = 256) {
+                outputKB: Int = 1024, fileSizeMB: Int = 64, diskMB: Int = 256, openFiles: Int = 256, cpuMillis: Int? = nil) {
         self.wallSeconds = wallSeconds
         self.cpuSeconds = cpuSeconds
         self.memoryMB = memoryMB
@@ -27,6 +30,7 @@ public struct SandboxLimits: Sendable, Equatable, Codable {
         self.fileSizeMB = fileSizeMB
         self.diskMB = diskMB
         self.openFiles = openFiles
+        self.cpuMillis = cpuMillis
     }
 }
 

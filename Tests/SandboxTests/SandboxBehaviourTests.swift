@@ -50,6 +50,21 @@ import Glibc
 
     /// A cancelled job stops at once, whatever it is doing, with what it printed so far and its usage measured; its
     /// children go with it.
+    /// A CPU cap (a lab's "CPU share") holds a busy loop to its share of a core, measured by the job's own cgroup.
+    @Test func aCPUCapHoldsABusyLoopToItsShare() async throws {
+        // The cap is a cgroup's: as root, where the machine has the CPU controller (v1's cpu hierarchy, or v2's).
+        let v2 = (try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.controllers", encoding: .utf8))?.contains("cpu") == true
+        guard getuid() == 0, v2 || FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cpu/cpu.cfs_period_us") else { return }
+        let loop = SandboxJob(command: ["python3", "-c", "import time\nt = time.time()\nwhile time.time() - t < 2: pass"],
+                              limits: SandboxLimits(wallSeconds: 20, cpuSeconds: 20, memoryMB: 128))
+        var capped = loop
+        capped.limits.cpuMillis = 200
+        let free = try await sandbox.run(loop), held = try await sandbox.run(capped)
+        #expect(free.status == .ok && held.status == .ok, "\(free.stderr) \(held.stderr)")
+        #expect(held.cpuMs <= Int(Double(held.wallMs) * 0.3), "capped at 0.2 of a core: \(held.cpuMs) ms of CPU in \(held.wallMs) ms")
+        #expect(free.cpuMs >= 2 * held.cpuMs, "uncapped \(free.cpuMs) ms, capped \(held.cpuMs) ms")
+    }
+
     @Test func aCancelledJobStopsWithinAMoment() async throws {
         var job = SandboxJob(command: ["sh", "-c", "echo started; (sleep 60 &); sleep 60"], limits: SandboxLimits(wallSeconds: 60, cpuSeconds: 60))
         let cancellation = SandboxCancellation()

@@ -11,7 +11,7 @@ struct WarmPoolTests {
         guard let id = sandbox.warmPoolID else { return [] }
         let parent: String
         switch layout {
-        case .v1(let memory, _, _): parent = memory
+        case .v1(let memory, _, _, _): parent = memory
         case .v2(let folder): parent = folder
         case .none: return []
         }
@@ -69,7 +69,7 @@ struct WarmPoolTests {
     }
 
     @Test func groupsOfADeadPlatformProcessAreRemoved() throws {
-        guard case .v1(let memory, _, _) = CgroupLayout.detect() else { return }
+        guard case .v1(let memory, _, _, _) = CgroupLayout.detect() else { return }
         let shared = (memory as NSString).deletingLastPathComponent
         let dead = shared + "/p\(Int32.max - 7)"
         try FileManager.default.createDirectory(atPath: dead + "/job-left-behind", withIntermediateDirectories: true)

@@ -130,7 +130,7 @@ actor LabHost {
                                            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime", "PATH": "/usr/local/bin:/usr/bin:/bin"],
                              limits: SandboxLimits(wallSeconds: Double(minutes * 60 + 120 + waiting), cpuSeconds: minutes * 60 * 8, memoryMB: lab.memoryMB,
                                                    pids: lab.processes, outputKB: 256, fileSizeMB: min(lab.homeQuotaMB, 1024), diskMB: lab.homeQuotaMB,
-                                                   openFiles: 1024),
+                                                   openFiles: 1024, cpuMillis: lab.cpuMillis),
                              network: lab.network, layer: layer)
         let cancellation = SandboxCancellation()
         job.cancellation = cancellation
