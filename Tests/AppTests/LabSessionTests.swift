@@ -89,7 +89,6 @@ final class HandClock: Sendable {
             let (lab, _) = try await Self.terminalLab(app)
             let labID = try lab.requireID()
             try await app.server.start(address: .hostname("127.0.0.1", port: 0))
-            defer { Task { await app.server.shutdown() } }
             let port = app.http.server.shared.localAddress!.port!
             let student = try Browser(app)
             try await student.signIn("student1@demo.test")
@@ -187,7 +186,6 @@ final class HandClock: Sendable {
             for id in first { symlink(hostFolder, app.sandbox.sandbox.sessionFolder(named: LabHost.folderName(id)) + "/x") }
 
             try await app.server.start(address: .hostname("127.0.0.1", port: 0))
-            defer { Task { await app.server.shutdown() } }
             let port = app.http.server.shared.localAddress!.port!
             let student = try Browser(app)
             try await student.signIn("student1@demo.test")
@@ -265,7 +263,6 @@ final class HandClock: Sendable {
             #expect(try await app.testing().sendRequest(.PUT, "api/v1/labs/\(labID)/start-files", headers: byStudent, body: ByteBuffer(data: zip)).status == .notFound)
 
             try await app.server.start(address: .hostname("127.0.0.1", port: 0))
-            defer { Task { await app.server.shutdown() } }
             let port = app.http.server.shared.localAddress!.port!
             let student = try Browser(app)
             try await student.signIn("student1@demo.test")
@@ -368,7 +365,6 @@ final class HandClock: Sendable {
             lab.idleMinutes = 5
             try await lab.save(on: app.db)
             try await app.server.start(address: .hostname("127.0.0.1", port: 0))
-            defer { Task { await app.server.shutdown() } }
             let port = app.http.server.shared.localAddress!.port!
             let student = try Browser(app)
             try await student.signIn("student1@demo.test")
@@ -422,7 +418,6 @@ final class HandClock: Sendable {
             (lab.memoryMB, lab.processes) = (128, 64)
             try await lab.save(on: app.db)
             try await app.server.start(address: .hostname("127.0.0.1", port: 0))
-            defer { Task { await app.server.shutdown() } }
             let port = app.http.server.shared.localAddress!.port!
             func session(_ email: String) async throws -> (UUID, String) {
                 let browser = try Browser(app)
@@ -572,7 +567,6 @@ final class HandClock: Sendable {
             #expect(lab.setupLog?.contains("--- check: jupyter-lab --version ---") == true)
 
             try await app.server.start(address: .hostname("127.0.0.1", port: 0))
-            defer { Task { await app.server.shutdown() } }
             let port = app.http.server.shared.localAddress!.port!
             let student = try Browser(app)
             try await student.signIn("student1@demo.test")

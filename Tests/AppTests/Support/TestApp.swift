@@ -22,6 +22,8 @@ func withTestApp(migrate: Bool = true, database: DatabaseURL? = nil, adjust: (in
     } catch {
         failure = error
     }
+    // A test that started the HTTP server has it stopped here, before the application goes (however the test ended).
+    await app.server.shutdown()
     try await app.asyncShutdown()
     try? FileManager.default.removeItem(atPath: dataDirectory)
     try await testDatabase?.drop()
