@@ -21,18 +21,21 @@ enum GradingArea: PlatformArea {
 
     static func api(_ api: APIRoutes) {
         let uploads = HTTPBodyStreamStrategy.collect(maxSize: Submissions.maxUploadBody)
+        // An assignment's JSON: instructions of up to 100,000 characters may take 12 bytes each once escaped
+        // (\uXXXX pairs), so the default 1 MB would refuse a body the document allows.
+        let assignmentBody = HTTPBodyStreamStrategy.collect(maxSize: "4mb")
 
         api.on(.GET, "courses/:courseID/assignments", id: "listAssignments", summary: "The course's assignments (students: released ones).",
                tag: "grading", response: .list(AssignmentDTO.self), errors: [404: "No such course, or not yours to see."], use: AssignmentController.list)
         api.on(.POST, "courses/:courseID/assignments", id: "createAssignment",
                summary: "Create an assignment (instructors). kind gradescope takes its zip at PUT …/autograder; kind classroom needs classroomTests (autograding.json's text). Times are ISO 8601 or YYYY-MM-DDTHH:MM (UTC); latePolicy is none, hard or penalty:N.",
                tag: "grading", request: .input(AssignmentInput.self), response: .one(AssignmentDTO.self), status: 201,
-               errors: [404: "No such course, or not yours to manage."], use: AssignmentController.create)
+               errors: [404: "No such course, or not yours to manage.", 413: "The body is over 4 MB."], body: assignmentBody, use: AssignmentController.create)
         api.on(.GET, "assignments/:assignmentID", id: "getAssignment", summary: "One assignment (the set-up log and tests for staff only).", tag: "grading",
                response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to see."], use: AssignmentController.show)
         api.on(.PATCH, "assignments/:assignmentID", id: "changeAssignment", summary: "Change the fields given (instructors).", tag: "grading",
-               request: .input(AssignmentInput.self, required: []), response: .one(AssignmentDTO.self), errors: [404: "No such assignment, or not yours to manage."],
-               use: AssignmentController.update)
+               request: .input(AssignmentInput.self, required: []), response: .one(AssignmentDTO.self),
+               errors: [404: "No such assignment, or not yours to manage.", 413: "The body is over 4 MB."], body: assignmentBody, use: AssignmentController.update)
         api.on(.PUT, "assignments/:assignmentID/autograder", id: "uploadAutograder",
                summary: "Upload a Gradescope autograder zip (body application/zip, at most 50 MB; setup.sh and run_autograder at its root). Its setup.sh then runs once, with network; setupStatus and setupLog say how it went.",
                tag: "grading", request: .body(.string(format: "binary"), as: "application/zip"), response: .one(AssignmentDTO.self),
