@@ -9,7 +9,11 @@ import Leaf
 import LeafKit
 import Sandbox
 
-public func configure(_ app: Application, config: AppConfig) async throws {
+/// What the process's HTTP server answers: the whole platform (`serve`, tests), or a lab host's few routes
+/// (`campuscloud worker --labs`, see LabHostRoutes).
+public enum PlatformServing: Sendable { case platform, labHost }
+
+public func configure(_ app: Application, config: AppConfig, serving: PlatformServing = .platform) async throws {
     app.logger.logLevel = config.logLevel
     app.platformConfig = config
     app.platformSecret = try SecretStore.resolve(config)
@@ -61,7 +65,12 @@ public func configure(_ app: Application, config: AppConfig) async throws {
     app.middleware.use(FileMiddleware(publicDirectory: resources.publicFiles))
     app.middleware.use(MethodNotAllowedMiddleware())  // innermost: turns the router's 404 into 405 where only the method is wrong
 
-    try routes(app)
+    switch serving {
+    case .platform: try routes(app)
+    case .labHost:
+        OperationsArea.routes(app)
+        LabHostRoutes.register(app)
+    }
 }
 
 func useDatabase(_ database: DatabaseURL, connections: Int = 16, on app: Application) throws {

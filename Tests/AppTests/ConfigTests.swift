@@ -32,7 +32,13 @@ import Foundation
         let config = try AppConfig.parse(environment: [
             "CAMPUSCLOUD_DATA_DIR": "/srv/cc", "LOG_LEVEL": "DEBUG", "CAMPUSCLOUD_SECRET": String(repeating: "k", count: 32),
             "CAMPUSCLOUD_DB_CONNECTIONS": "40", "CAMPUSCLOUD_AI_WRITE_TIMEOUT": "15", "CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX": "1",
+            "CAMPUSCLOUD_SANDBOX_UIDS": "61000-61999", "CAMPUSCLOUD_LAB_SESSIONS": "0", "CAMPUSCLOUD_LAB_HOMES": "/mnt/homes",
         ])
+        #expect(config.sandboxUIDs == 61_000...61_999 && config.labSessions == 0 && config.labHomes == "/mnt/homes")
+        #expect(SandboxService.configuration(for: config).uidRange == 61_000...61_999)
+        #expect(LabHost.homesFolder(config) == "/mnt/homes")
+        let defaults = try AppConfig.parse(environment: ["CAMPUSCLOUD_DATA_DIR": "/srv/cc"])
+        #expect(defaults.sandboxUIDs == 60_000...60_999 && defaults.labSessions == 100 && LabHost.homesFolder(defaults) == "/srv/cc/lab-homes")
         #expect(config.databaseConnections == 40)
         #expect(config.aiWriteTimeout == 15 && config.unsafeWeakSandbox)
         #expect(try AppConfig.parse(environment: [:]).unsafeWeakSandbox == false)
@@ -50,6 +56,10 @@ import Foundation
         (["CAMPUSCLOUD_DB_CONNECTIONS": "0"], "CAMPUSCLOUD_DB_CONNECTIONS", "from 1 to 1000"),
         (["CAMPUSCLOUD_AI_WRITE_TIMEOUT": "0"], "CAMPUSCLOUD_AI_WRITE_TIMEOUT", "from 1 to 3600"),
         (["CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX": "yes please"], "CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX", "development only"),
+        (["CAMPUSCLOUD_SANDBOX_UIDS": "0-99999"], "CAMPUSCLOUD_SANDBOX_UIDS", "61000-61999"),
+        (["CAMPUSCLOUD_SANDBOX_UIDS": "61000"], "CAMPUSCLOUD_SANDBOX_UIDS", "61000-61999"),
+        (["CAMPUSCLOUD_LAB_SESSIONS": "-1"], "CAMPUSCLOUD_LAB_SESSIONS", "from 0"),
+        (["CAMPUSCLOUD_LAB_HOMES": "homes"], "CAMPUSCLOUD_LAB_HOMES", "absolute path"),
     ])
     func badValuesStopStartUpWithOneSentence(environment: [String: String], variable: String, mention: String) {
         #expect {

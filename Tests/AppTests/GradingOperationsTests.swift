@@ -215,17 +215,8 @@ import Ledger
     }
 
     @Test func aKilledWorkerProcessLeavesItsJobToAnotherWhichGradesItOnce() async throws {
-        let folder = try CLITests.temporaryFolder()
-        defer {
-            // The killed worker could not unmount its job folder: do it for it.
-            let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
-            for line in mounts.split(separator: "\n") {
-                let target = line.split(separator: " ").dropFirst().first.map(String.init) ?? ""
-                if target.hasPrefix(folder.path) { _ = umount2(target, Int32(MNT_DETACH)) }
-            }
-            try? FileManager.default.removeItem(at: folder)
-        }
-        let database: DatabaseURL? = TestDatabase.isPostgres ? nil : .sqliteFile(path: folder.appendingPathComponent("db.sqlite").path)
+        let (folder, database) = try WorkerProcess.folder()
+        defer { WorkerProcess.remove(folder) }  // the killed worker could not unmount its job folder
         try await withTestApp(database: database) { app in
             try await app.loadDemoData(credits: true)
             // A run long enough for the worker to be killed in the middle of it, even on a loaded machine (with 3 s
@@ -234,23 +225,8 @@ import Ledger
             let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student6@demo.test"))
             #expect(handIn.status == .created)
             let submissionID = try handIn.content.decode(SubmissionDTO.self).id
-            let url: String
-            switch app.platformConfig.database {
-            case .postgres(let raw, _, _, _): url = raw
-            case .sqliteFile(let path): url = "sqlite://" + path
-            case .sqliteMemory: Issue.record("needs a database two processes share"); return
-            }
-            let process = Process()
-            process.executableURL = CLITests.binary
-            process.arguments = ["worker", "--concurrency", "1", "--lease-seconds", "2"]
-            var env = ProcessInfo.processInfo.environment
-            env["DATABASE_URL"] = url
-            env["CAMPUSCLOUD_DATA_DIR"] = folder.appendingPathComponent("worker-data").path
-            env["CAMPUSCLOUD_SECRET"] = String(repeating: "s", count: 40)
-            env["LOG_LEVEL"] = "error"
-            process.environment = env
-            process.standardOutput = FileHandle.nullDevice
-            try Sandbox.startingProcess { try process.run() }
+            let process = try WorkerProcess.start(["--concurrency", "1", "--lease-seconds", "2"], app: app, folder: folder,
+                                                  environment: ["CAMPUSCLOUD_SANDBOX_UIDS": "62100-62199"])
             // Wait until the other process holds the job and its run has started, then kill it outright.
             var running = false
             for _ in 0..<300 where !running {

@@ -5,7 +5,7 @@ import Fluent
 import Logging
 
 enum PlatformRuntime {
-    static func withApplication<T>(_ body: (Application) async throws -> T) async throws -> T {
+    static func withApplication<T>(serving: PlatformServing = .platform, _ body: (Application) async throws -> T) async throws -> T {
         let config: AppConfig
         do {
             config = try AppConfig.parse(environment: ProcessInfo.processInfo.environment)
@@ -16,7 +16,7 @@ enum PlatformRuntime {
         // Vapor must not parse our command line: ArgumentParser already did.
         let app = try await Application.make(Environment(name: "production", arguments: ["campuscloud"]))
         do {
-            try await configure(app, config: config)
+            try await configure(app, config: config, serving: serving)
             try await verifyDatabaseReachable(app)
             try await tuneSQLite(app)
             let result = try await body(app)

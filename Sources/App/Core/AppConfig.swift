@@ -33,6 +33,15 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX=1: run untrusted code even as a non-root user without delegated cgroups or a
     /// size-capped jobs folder. Unsafe: for a development machine, never for production.
     public var unsafeWeakSandbox = false
+    /// Host uids this process's sandboxes run as (CAMPUSCLOUD_SANDBOX_UIDS, default 60000-60999): processes that run
+    /// sandboxes on one machine (`serve` and a `worker` beside it) each need a range of their own.
+    public var sandboxUIDs: ClosedRange<UInt32> = 60_000...60_999
+    /// Lab sessions `serve` runs itself (CAMPUSCLOUD_LAB_SESSIONS, default 100; 0 leaves every session to lab hosts
+    /// started with `campuscloud worker --labs N`).
+    public var labSessions = 100
+    /// Where people's lab homes are kept (CAMPUSCLOUD_LAB_HOMES, default the data folder's lab-homes). With lab hosts
+    /// on several machines, the same shared folder (e.g. an NFS mount) on each.
+    public var labHomes: String?
 
     public init(database: DatabaseURL, dataDirectory: String, logLevel: Logger.Level = .info, secret: String? = nil, publicURL: URL? = nil,
                 databaseConnections: Int = 16) {
@@ -108,6 +117,23 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
             config.unsafeWeakSandbox = raw == "1" || raw == "true"
         }
+        if let raw = nonEmpty(env["CAMPUSCLOUD_SANDBOX_UIDS"]) {
+            let ends = raw.split(separator: "-").map { UInt32($0.trimmingCharacters(in: .whitespaces)) }
+            guard ends.count == 2, let low = ends[0], let high = ends[1], low >= 1_000, high > low, high - low >= 15 else {
+                throw .invalid("CAMPUSCLOUD_SANDBOX_UIDS", "is '\(raw)'; give a range of unused host uids such as 61000-61999 (from 1000, at least 16)")
+            }
+            config.sandboxUIDs = low...high
+        }
+        if let raw = nonEmpty(env["CAMPUSCLOUD_LAB_SESSIONS"]) {
+            guard let value = Int(raw), (0...1000).contains(value) else {
+                throw .invalid("CAMPUSCLOUD_LAB_SESSIONS", "is '\(raw)'; give a whole number of sessions from 0 (all on lab hosts) to 1000")
+            }
+            config.labSessions = value
+        }
+        if let raw = nonEmpty(env["CAMPUSCLOUD_LAB_HOMES"]) {
+            guard raw.hasPrefix("/") else { throw .invalid("CAMPUSCLOUD_LAB_HOMES", "is '\(raw)'; give an absolute path") }
+            config.labHomes = raw
+        }
         if let raw = nonEmpty(env["CAMPUSCLOUD_AI_WRITE_TIMEOUT"]) {
             guard let value = Int(raw), (1...3600).contains(value) else {
                 throw .invalid("CAMPUSCLOUD_AI_WRITE_TIMEOUT", "is '\(raw)'; give whole seconds from 1 to 3600")
@@ -119,7 +145,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
 
     /// Never shows the secret or a database password.
     public var description: String {
-        "database: \(database.redacted), data directory: \(dataDirectory), log level: \(logLevel), secret: \(secret == nil ? "generated" : "from environment"), public URL: \(publicURL?.absoluteString ?? "not set"), grading workers: \(gradingWorkers), sandbox lanes: \(sandboxLanes)"
+        "database: \(database.redacted), data directory: \(dataDirectory), log level: \(logLevel), secret: \(secret == nil ? "generated" : "from environment"), public URL: \(publicURL?.absoluteString ?? "not set"), grading workers: \(gradingWorkers), sandbox lanes: \(sandboxLanes), sandbox uids: \(sandboxUIDs), lab sessions here: \(labSessions)"
     }
 
     private static func nonEmpty(_ value: String?) -> String? {

@@ -25,11 +25,11 @@ enum LabController {
         return try await dto(found, req)
     }
 
-    /// One environment as its viewer sees it (staff: with how many sessions this host has ready now).
+    /// One environment as its viewer sees it (staff: with how many sessions the lab hosts have ready now).
     private static func dto(_ found: LabInContext, _ req: Request) async throws -> LabDTO {
         let staff = Policy.allows(found.user, .viewLab(found.access, openTo: .staff))
         var dto = try LabDTO(found.lab, staff: staff, now: req.now)
-        if staff { dto.readyNow = await req.application.labHost.readyCount(of: try found.lab.requireID()) }
+        if staff { dto.readyNow = try await LabHosts.readyCount(of: try found.lab.requireID(), app: req.application, at: req.now) }
         return dto
     }
 

@@ -183,7 +183,7 @@ struct LabDTO: Content {
     var openTo: LabAudience
     var schedule: String
     var readySessions: Int
-    /// Staff only, when asked of one environment: how many sessions this lab host has ready to start at once now.
+    /// Staff only, when asked of one environment: how many sessions the lab hosts have ready to start at once now.
     var readyNow: Int?
     /// Whether students may start a session now by the schedule.
     var openNow: Bool

@@ -64,16 +64,31 @@ actor LabHost {
     static let home = "/home/lab"
     static func socketName(_ kind: LabKind) -> String { kind == .terminal ? ".terminal.sock" : ".jupyter.sock" }
 
+    /// Where the web tier reaches this host (`campuscloud worker --labs`), nil for `serve`'s own; how many sessions it runs.
+    private(set) var address: String?
+    private(set) var capacity: Int
+
     init(app: Application) {
         self.app = app
+        capacity = app.platformConfig.labSessions
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, 255)
         name = "\(String(cString: host))-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    /// The folder on this host that keeps a person's home of a lab.
+    static func homesFolder(_ config: AppConfig) -> String {
+        config.labHomes.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            ?? URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path + "/lab-homes"
+    }
+
+    /// Becomes a lab host of its own (`campuscloud worker --labs`): reached at `address`, for up to `capacity` sessions.
+    func serve(at address: String, capacity: Int) {
+        (self.address, self.capacity) = (address, capacity)
+    }
+
+    /// The folder that keeps a person's home of a lab (shared by the lab hosts).
     nonisolated func homeFolder(lab: UUID, user: UUID) -> String {
-        URL(fileURLWithPath: app.platformConfig.dataDirectory).standardizedFileURL.path + "/lab-homes/\(lab.uuidString.lowercased())/\(user.uuidString.lowercased())"
+        LabHost.homesFolder(app.platformConfig) + "/\(lab.uuidString.lowercased())/\(user.uuidString.lowercased())"
     }
 
     /// The environment layer sessions of `lab` see: none for a terminal without a set-up; built here if this host
@@ -107,8 +122,44 @@ actor LabHost {
         return used
     }
 
+    // MARK: Starting a person's session: `ready`, then the row is written elsewhere, then `begin` (or `giveBack`)
+
+    /// Gets ready to start `user`'s session of the lab here: the environment's layer (built here if this host does
+    /// not have it yet) and the home (refused over quota); a prepared session when one is ready and the home is not
+    /// near its quota (the prepared one's program has already used some of that space), else `proposed`. Returns the
+    /// session id to write and a token that keeps this host's meter off that id until `begin` or `giveBack` (or two
+    /// minutes, should the caller never come back).
+    func ready(lab: LabEnvironment, user: UUID, proposed: UUID) async throws -> (id: UUID, token: UUID) {
+        guard running.count + launching.count < capacity else {
+            throw Refusal("This lab host is running all the sessions it may (\(capacity)); try again in a few minutes.")
+        }
+        _ = try await layer(for: lab)
+        let homeBytes = try await prepareHome(lab: lab, user: user)
+        let id = homeBytes < Int64(lab.homeQuotaMB) << 20 * 9 / 10 ? take(lab) ?? proposed : proposed
+        let token = UUID()
+        launching[id, default: []].insert(token)
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(120))
+            await self?.endLaunch(id, token)
+        }
+        return (id, token)
+    }
+
+    /// Starts the session whose row was written after `ready`: the prepared one made the person's, or a new sandbox.
+    func begin(_ session: LabSession, lab: LabEnvironment, token: UUID) async throws {
+        let id = try session.requireID()
+        defer { endLaunch(id, token) }
+        if taken[id] != nil { try await adopt(session) } else { try launch(session, lab: lab, layer: try await layer(for: lab)) }
+    }
+
+    /// The row was not written (refused): a prepared session waits for the next person.
+    func giveBack(_ id: UUID, token: UUID) {
+        giveBack(id)
+        endLaunch(id, token)
+    }
+
     /// Starts the session's sandbox; it runs until stopped or its program ends, then the session is finished.
-    func launch(_ session: LabSession, lab: LabEnvironment, layer: SandboxLayer?) throws {
+    private func launch(_ session: LabSession, lab: LabEnvironment, layer: SandboxLayer?) throws {
         let id = try session.requireID()
         // The home is prepared by the caller (`prepareHome`), before the session's row is written.
         running[id] = try start(id, lab: lab, layer: layer, home: homeFolder(lab: try lab.requireID(), user: session.$user.id))
@@ -249,19 +300,22 @@ actor LabHost {
         // Sessions registered before the rows are read: their rows were committed before they were registered, so
         // one missing from the running rows has ended (one registered while the rows are read is left for next time).
         let known = Set(running.keys)
+        let (address, capacity) = (self.address, self.capacity)
+        let ready = prepared.values.filter { $0.ready && !$0.running.cancellation.isCancelled }.reduce(into: [UUID: Int]()) { $0[$1.lab, default: 0] += 1 }
         try await app.writing { [app] in
             try await app.db.sqlDatabase().raw("UPDATE lab_sessions SET seen_at = \(bind: now) WHERE host = \(bind: hostName) AND status = 'running'").run()
+            try await LabHosts.heartbeat(name: hostName, address: address, capacity: capacity, ready: ready, at: now, on: app.db)
         }
         let mine = try await LabSession.query(on: app.db).filter(\LabSession.$host == hostName).filter(\LabSession.$status == .running).all()
         let live = Set(mine.compactMap(\.id))
-        for id in known where !live.contains(id) && launching[id] == nil {
+        for id in known where !live.contains(id) && !isLaunching(id) {
             detachStop(id, reason: "The session had ended.")
         }
         for session in mine {
             let id = try session.requireID()
             guard running[id] != nil else {
                 // Being launched right now, or its sandbox is gone (a failed launch): end it, charged for its time.
-                if launching[id] == nil { try? await LabSessions.finish(id, reason: "Its sandbox was no longer running.", app: app, at: now) }
+                if !isLaunching(id) { try? await LabSessions.finish(id, reason: "Its sandbox was no longer running.", app: app, at: now) }
                 continue
             }
             do {
@@ -289,15 +343,15 @@ actor LabHost {
     }
 
     /// Sessions being launched (their row written, their sandbox not yet registered): the meter leaves them be.
-    /// (Counted: a prepared session given back after a refused start can be taken by the next person while the
-    /// first start's own end of launch is still to come.)
-    private var launching: [UUID: Int] = [:]
+    /// (A token per start: a prepared session given back after a refused start can be taken by the next person
+    /// while the first start's own end of launch is still to come.)
+    private var launching: [UUID: Set<UUID>] = [:]
     private var stopping: [UUID: Task<Void, Never>] = [:]
 
-    func beginLaunch(_ id: UUID) { launching[id, default: 0] += 1 }
-    func endLaunch(_ id: UUID) {
-        launching[id, default: 0] -= 1
-        if launching[id, default: 0] <= 0 { launching[id] = nil }
+    private func isLaunching(_ id: UUID) -> Bool { launching[id]?.isEmpty == false }
+    private func endLaunch(_ id: UUID, _ token: UUID) {
+        launching[id]?.remove(token)
+        if launching[id]?.isEmpty == true { launching[id] = nil }
     }
 
     /// Stops a session without holding up the caller.
@@ -357,7 +411,7 @@ actor LabHost {
 
     /// A ready prepared session of the lab, set aside for the session about to be written (its id becomes the
     /// session's); nil when none is ready.
-    func take(_ lab: LabEnvironment) -> UUID? {
+    private func take(_ lab: LabEnvironment) -> UUID? {
         guard let labID = lab.id else { return nil }
         let shape = Self.shape(lab)
         guard let (id, spare) = prepared.first(where: { $0.value.lab == labID && $0.value.shape == shape && $0.value.ready && !$0.value.running.cancellation.isCancelled }) else { return nil }
@@ -367,14 +421,14 @@ actor LabHost {
     }
 
     /// The session was not written after all (refused): the prepared session waits for the next person.
-    func giveBack(_ id: UUID) {
+    private func giveBack(_ id: UUID) {
         if let spare = taken.removeValue(forKey: id) { prepared[id] = spare }
     }
 
     /// Makes a taken prepared session the person's: their home copied in (owned by the sandbox's user), kept into
     /// their home when it ends, and reachable from now on. Throws when it stopped meanwhile or the copy failed (then
     /// it is stopped, and the home on the host is as it was).
-    func adopt(_ session: LabSession) async throws {
+    private func adopt(_ session: LabSession) async throws {
         let id = try session.requireID()
         guard taken[id] != nil else { throw Refusal("The prepared session stopped before it could be used.") }
         let home = homeFolder(lab: session.$lab.id, user: session.$user.id), sandbox = app.sandbox.sandbox
@@ -424,7 +478,7 @@ actor LabHost {
             let mine = live.filter { $0.lab == labID && $0.shape == want.shape }
             let ready = mine.count(where: \.ready)
             let count = min(LabReadyPool.toStart(target: want.lab.readySessions, ready: ready, starting: mine.count - ready, startingOnHost: startingOnHost),
-                            LabReadyPool.mostOnHost - onHost)
+                            min(LabReadyPool.mostOnHost, capacity) - onHost)
             guard count > 0 else { continue }
             // Only with the environment's layer already on this host: building it (minutes) is left to the first
             // start, never to this pass, which runs beside the meter.

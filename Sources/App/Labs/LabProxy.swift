@@ -1,6 +1,8 @@
 // A JupyterLab session in the browser: everything below the session's address (/labs/sessions/{id}/…) is relayed to
 // the JupyterLab in its sandbox — HTTP through the shared HTTP client over the session's Unix socket, WebSockets
-// (kernels, terminals) frame by frame over a WebSocket of our own to that socket. JupyterLab has no token of its own
+// (kernels, terminals) frame by frame over a WebSocket of our own to that socket. A session on a lab host on another
+// machine is relayed the same way to that host (HTTP and WebSockets over TCP, with the session's key, see LabHosts),
+// which relays it to the socket. JupyterLab has no token of its own
 // (its socket is its only door, see LabHost.Endpoint), and the platform's session cookie is never passed on. Only the session's owner
 // gets through (404 for anyone else); a request that could change something must come from the platform's own
 // pages (its Origin), since the forms' CSRF field cannot ride on JupyterLab's own requests.
@@ -19,39 +21,68 @@ enum LabProxy {
     /// Request headers never passed on: hop-by-hop ones, the platform's identity, and what the proxy sets itself.
     static let droppedRequestHeaders: Set<String> = ["host", "connection", "keep-alive", "upgrade", "transfer-encoding", "content-length",
                                                      "authorization", "origin", "referer", "proxy-authorization", "te", "trailer",
-                                                     "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "x-csrf-token"]
+                                                     "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "x-csrf-token",
+                                                     "x-campuscloud-lab-key"]
     static let droppedResponseHeaders: Set<String> = ["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"]
 
     @Sendable static func relay(req: Request) async throws -> Response {
         let (session, _) = try await req.labSession()
         let id = try session.requireID()
-        guard session.status == .running, let endpoint = await req.application.labHost.endpoint(of: id), endpoint.kind == .jupyterlab else {
-            throw Refusal("This session is not running on this lab host; open it again from the lab's page.")
+        guard session.status == .running, let link = try await LabHosts.link(of: session, app: req.application) else {
+            throw Refusal("This session is not running; open it again from the lab's page.")
         }
-        let upgrade = req.headers.first(name: .upgrade)?.lowercased() == "websocket"
-        if upgrade || ![.GET, .HEAD].contains(req.method) {
-            // Running a cell, saving, opening a terminal: the person is here (an open tab's polling is GETs).
-            if !upgrade { endpoint.activity.mark(req.now) }
+        if isUpgrade(req) || ![.GET, .HEAD].contains(req.method) {
             guard let origin = req.headers.first(name: "Origin"), LabSessionController.isOwnOrigin(origin, req) else {
                 throw Abort(.forbidden, reason: "The lab answers requests from the platform's own pages only.")
             }
         }
+        if let target = link.relayTarget(id) { return try await forward(req, to: target) }
+        guard let endpoint = await req.application.labHost.endpoint(of: id), endpoint.kind == .jupyterlab else {
+            throw Refusal("This session is not running on this lab host; open it again from the lab's page.")
+        }
+        return try await forward(req, session: id, to: endpoint)
+    }
+
+    /// The same below a lab host's own address (`campuscloud worker --labs`), for the web tier, with the session's key.
+    @Sendable static func relayOnHost(req: Request) async throws -> Response {
+        let id = try LabHostRoutes.authorize(req)
+        guard let endpoint = await req.application.labHost.endpoint(of: id), endpoint.kind == .jupyterlab else { throw Abort(.notFound) }
+        return try await forward(req, session: id, to: endpoint)
+    }
+
+    static func isUpgrade(_ req: Request) -> Bool { req.headers.first(name: .upgrade)?.lowercased() == "websocket" }
+
+    /// The request's headers that may go on: none of the hop-by-hop ones, the platform's identity or session cookie
+    /// (JupyterLab's own cookies pass).
+    static func passedHeaders(_ req: Request) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        for (name, value) in req.headers where !droppedRequestHeaders.contains(name.lowercased()) && name.lowercased() != "cookie" {
+            headers.add(name: name, value: value)
+        }
+        let cookies = req.headers[.cookie].flatMap { $0.split(separator: ";") }.map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.hasPrefix(req.application.sessions.configuration.cookieName + "=") }
+        if !cookies.isEmpty { headers.add(name: .cookie, value: cookies.joined(separator: "; ")) }
+        return headers
+    }
+
+    /// Relays to the session's program on this host, over its Unix socket.
+    static func forward(_ req: Request, session id: UUID, to endpoint: LabHost.Endpoint) async throws -> Response {
+        let upgrade = isUpgrade(req)
+        // Running a cell, saving, opening a terminal: the person is here (an open tab's polling is GETs).
+        if !upgrade && ![.GET, .HEAD].contains(req.method) { endpoint.activity.mark(req.now) }
         // JupyterLab serves below the session's address exactly as the platform spells it (its base URL): a link
         // spelling the id in lower case reaches the same session.
         let prefix = SitePath.labProxy(.id(id)).url
         let path = req.url.path.lowercased().hasPrefix(prefix.lowercased()) ? prefix + req.url.path.dropFirst(prefix.count) : req.url.path
         let uri = path + (req.url.query.map { "?" + $0 } ?? "")
-        var headers = HTTPHeaders()
-        for (name, value) in req.headers where !droppedRequestHeaders.contains(name.lowercased()) && name.lowercased() != "cookie" {
-            headers.add(name: name, value: value)
-        }
-        // JupyterLab's own cookies pass; the platform's session cookie does not.
-        let cookies = req.headers[.cookie].flatMap { $0.split(separator: ";") }.map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.hasPrefix(req.application.sessions.configuration.cookieName + "=") }
-        if !cookies.isEmpty { headers.add(name: .cookie, value: cookies.joined(separator: "; ")) }
+        var headers = passedHeaders(req)
         headers.add(name: .host, value: "localhost")
-        if upgrade { return try await webSocket(req, endpoint: endpoint, uri: uri, headers: headers, clock: req.application.clock) }
-
+        if upgrade {
+            guard let socket = try? endpoint.open() else { throw Abort(.badGateway, reason: "The lab did not open the connection.") }
+            let response = try await webSocket(req, to: .unix(socket.path), uri: uri, headers: headers) { endpoint.activity.mark($0) }
+            _ = socket.path  // the descriptor its path names stays open until the connection stands
+            return response
+        }
         let response: HTTPClientResponse
         do {
             guard let socket = try endpoint.open() else { return starting(req) }
@@ -68,6 +99,34 @@ enum LabProxy {
         } catch {
             throw Abort(.badGateway, reason: "The lab did not answer (it may still be starting; reload in a few seconds).")
         }
+        return relayed(response)
+    }
+
+    /// Relays to the session's lab host on another machine (which relays to the program), with the session's key.
+    static func forward(_ req: Request, to target: (address: URL, key: String)) async throws -> Response {
+        var headers = passedHeaders(req)
+        headers.add(name: LabHosts.keyHeader, value: target.key)
+        let uri = req.url.path + (req.url.query.map { "?" + $0 } ?? "")
+        if isUpgrade(req) {
+            guard let host = target.address.host, let port = target.address.port ?? (target.address.scheme == "https" ? 443 : 80) as Int? else {
+                throw Abort(.badGateway, reason: "The lab host's address is not usable.")
+            }
+            headers.add(name: .host, value: host + ":\(port)")
+            return try await webSocket(req, to: .tcp(host: host, port: port), uri: uri, headers: headers, activity: nil)
+        }
+        var request = HTTPClientRequest(url: target.address.absoluteString.trimmingSuffix("/") + uri)
+        request.method = req.method
+        request.headers = headers
+        if let body = req.body.data { request.body = .bytes(body) }
+        do {
+            return relayed(try await req.application.http.client.shared.execute(request, timeout: .seconds(300)))
+        } catch {
+            throw Abort(.badGateway, reason: "The lab host did not answer (reload in a few seconds; if it lasts, stop the session and start it again).")
+        }
+    }
+
+    /// The program's answer on its way to the browser, streamed.
+    private static func relayed(_ response: HTTPClientResponse) -> Response {
         var answer = HTTPHeaders()
         for (name, value) in response.headers where !droppedResponseHeaders.contains(name.lowercased()) { answer.add(name: name, value: value) }
         let body = response.body
@@ -98,25 +157,28 @@ enum LabProxy {
         return Response(status: .serviceUnavailable, headers: headers, body: .init(string: page))
     }
 
+    /// Where a relayed WebSocket goes: a program's Unix socket on this host, or a lab host on another machine.
+    enum Target { case unix(String), tcp(host: String, port: Int) }
+
     /// Opens the lab's side first (so the browser is told the subprotocol the lab chose), then joins the two.
-    private static func webSocket(_ req: Request, endpoint: LabHost.Endpoint, uri: String, headers: HTTPHeaders, clock: PlatformClock) async throws -> Response {
+    /// `activity` is told of each frame the browser sends (what it sends — code to run, keys — is the person being here).
+    static func webSocket(_ req: Request, to target: Target, uri: String, headers: HTTPHeaders,
+                          activity: (@Sendable (Date) -> Void)?) async throws -> Response {
         let pipe = Pipe()
         let upstream: (WebSocket, HTTPResponseHead)
         do {
-            guard let socket = try endpoint.open() else { throw Abort(.badGateway) }
-            upstream = try await connect(socket: socket.path, uri: uri, headers: headers, pipe: pipe, on: req.eventLoop)
+            upstream = try await connect(to: target, uri: uri, headers: headers, pipe: pipe, on: req.eventLoop)
         } catch {
             throw Abort(.badGateway, reason: "The lab did not open the connection.")
         }
         var answer = HTTPHeaders()
         if let chosen = upstream.1.headers.first(name: "Sec-WebSocket-Protocol") { answer.add(name: "Sec-WebSocket-Protocol", value: chosen) }
-        let lab = upstream.0
+        let lab = upstream.0, clock = req.application.clock
         // The handlers are set in the upgrade itself, on the connection's event loop, before its first frame is read:
         // JupyterLab asks its kernel for information the moment a socket opens, and a frame read earlier would be lost.
         let upgraded: @Sendable (Request, WebSocket) -> Void = { _, browser in
-            // What the browser sends (code to run, keys in a terminal) is the person being here.
-            browser.onText { _, text in endpoint.activity.mark(clock.now()); lab.send(text) }
-            browser.onBinary { _, buffer in endpoint.activity.mark(clock.now()); lab.send(raw: buffer.readableBytesView, opcode: .binary) }
+            browser.onText { _, text in activity?(clock.now()); lab.send(text) }
+            browser.onBinary { _, buffer in activity?(clock.now()); lab.send(raw: buffer.readableBytesView, opcode: .binary) }
             browser.onClose.whenComplete { _ in _ = lab.close() }
             pipe.attach(browser)
             lab.onClose.whenComplete { _ in _ = browser.close() }
@@ -165,9 +227,9 @@ enum LabProxy {
     }
 
     /// A WebSocket to the lab over its Unix socket: the HTTP upgrade request, then WebSocketKit's framing.
-    private static func connect(socket: String, uri: String, headers: HTTPHeaders, pipe: Pipe, on eventLoop: any EventLoop) async throws -> (WebSocket, HTTPResponseHead) {
+    private static func connect(to target: Target, uri: String, headers: HTTPHeaders, pipe: Pipe, on eventLoop: any EventLoop) async throws -> (WebSocket, HTTPResponseHead) {
         let opened = eventLoop.makePromise(of: (WebSocket, HTTPResponseHead).self)
-        let channel = try await ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 24, automaticErrorHandling: true) { channel, head in
@@ -185,7 +247,10 @@ enum LabProxy {
                     try channel.pipeline.syncOperations.addHandler(requester)
                 }
             }
-            .connect(unixDomainSocketPath: socket).get()
+        let channel = switch target {
+        case .unix(let path): try await bootstrap.connect(unixDomainSocketPath: path).get()
+        case .tcp(let host, let port): try await bootstrap.connect(host: host, port: port).get()
+        }
         channel.closeFuture.whenComplete { _ in opened.fail(Abort(.badGateway)) }
         // A lab that accepts but never answers the upgrade is given up on (only then: an open connection stays).
         let giveUp = eventLoop.scheduleTask(in: .seconds(30)) { opened.fail(Abort(.gatewayTimeout)); channel.close(promise: nil) }

@@ -40,9 +40,8 @@ enum LabSessionController {
         let (session, _) = try await req.labSession()
         let id = try session.requireID()
         guard session.status == .running else { throw Refusal("This session has already ended.") }
-        if await req.application.labHost.isRunning(id) {
-            await req.application.labHost.stop(id, reason: "Stopped by you.")
-        } else {
+        let link = try await LabHosts.link(of: session, app: req.application)
+        if await link?.stop(id, reason: "Stopped by you.", app: req.application) != true {
             try await LabSessions.finish(id, reason: "Stopped by you.", app: req.application, at: req.now)
         }
         return try await LabSession.find(id, on: req.db) ?? session
@@ -78,7 +77,7 @@ enum LabSessionController {
     @Sendable static func keepFromPage(req: Request) async throws -> Response {
         let (session, _) = try await req.labSession()
         let id = try session.requireID()
-        await req.application.labHost.endpoint(of: id)?.activity.mark(req.now)
+        if session.status == .running { try await LabHosts.link(of: session, app: req.application)?.keep(id, now: req.now, app: req.application) }
         return req.redirect(to: .labSession(.id(id)))
     }
 
@@ -92,17 +91,30 @@ enum LabSessionController {
     @Sendable static func terminal(req: Request) async throws -> Response {
         let (session, _) = try await req.labSession()
         let id = try session.requireID()
-        guard session.status == .running, let endpoint = await req.application.labHost.endpoint(of: id), endpoint.kind == .terminal else {
-            throw Refusal("This session is not running on this lab host.")
+        guard session.status == .running, let link = try await LabHosts.link(of: session, app: req.application) else {
+            throw Refusal("This session is not running.")
         }
-        let activity = endpoint.activity, clock = req.application.clock
-        guard req.headers.first(name: .upgrade)?.lowercased() == "websocket" else {
-            throw Abort(.badRequest, reason: "Connect to the terminal with a WebSocket.")
-        }
+        guard LabProxy.isUpgrade(req) else { throw Abort(.badRequest, reason: "Connect to the terminal with a WebSocket.") }
         if let origin = req.headers.first(name: "Origin"), !isOwnOrigin(origin, req) {
             throw Abort(.forbidden, reason: "The terminal answers only the platform's own pages.")
         }
-        let logger = req.logger
+        if let target = link.relayTarget(id) { return try await LabProxy.forward(req, to: target) }
+        return try await bridge(req, session: id)
+    }
+
+    /// The same on a lab host (`campuscloud worker --labs`), for the web tier, with the session's key.
+    @Sendable static func terminalOnHost(req: Request) async throws -> Response {
+        let id = try LabHostRoutes.authorize(req)
+        guard LabProxy.isUpgrade(req) else { throw Abort(.badRequest, reason: "Connect to the terminal with a WebSocket.") }
+        return try await bridge(req, session: id)
+    }
+
+    /// The WebSocket joined to the terminal of a session this host runs.
+    private static func bridge(_ req: Request, session id: UUID) async throws -> Response {
+        guard let endpoint = await req.application.labHost.endpoint(of: id), endpoint.kind == .terminal else {
+            throw Refusal("This session is not running on this lab host.")
+        }
+        let activity = endpoint.activity, clock = req.application.clock, logger = req.logger
         let upgraded: @Sendable (Request, WebSocket) -> Void = { req, ws in
             TerminalBridge.attach(ws, to: endpoint, on: req.eventLoop, logger: logger) { activity.mark(clock.now()) }
         }

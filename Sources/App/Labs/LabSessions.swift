@@ -1,5 +1,5 @@
 // Lab sessions: started (checks, the first 30 minutes held, the row — in one write transaction — then the sandbox
-// on this lab host, one prepared ahead of need when one is ready), paid minute by minute (`tick`: the time since the hold began settled on it and a new hold for
+// on the lab host with most room, one prepared ahead of need when one is ready), paid minute by minute (`tick`: the time since the hold began settled on it and a new hold for
 // what follows, as far as the allowance goes), and ended exactly once (`finish`: a conditional update claims the
 // ending; the hold is settled for the time used). A session whose host went quiet is ended by the sweep, charged up
 // to the host's last sign of life. See Labs/LabMetering for the arithmetic.
@@ -28,21 +28,15 @@ enum LabSessions {
         if !staff, !LabEnvironments.schedule(of: lab).isOpen(at: now) {
             throw Refusal("“\(lab.name)” can be started at these times (UTC): \(lab.schedule.replacingOccurrences(of: "\n", with: "; ")).")
         }
-        let host = app.labHost
-        let layer = try await host.layer(for: lab)
-        let homeBytes = try await host.prepareHome(lab: lab, user: try user.requireID())
         let labID = try lab.requireID(), userID = try user.requireID()
         let perHour = try await price(on: app.db, at: now)
         let ledger = app.ledger(on: app.db)
         let fromCourse = isStaff || chargeCourse
         let account = fromCourse ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
-        // A session prepared ahead of need when one is ready (its id becomes this session's), else a new one; from
-        // here on a refusal gives it back. A home near its quota starts cold: the prepared one's program has already
-        // used some of that space.
-        let prepared = homeBytes < Int64(lab.homeQuotaMB) << 20 * 9 / 10 ? await host.take(lab) : nil, sessionID = prepared ?? UUID()
-        // Until its sandbox is registered, this host's meter leaves the new row alone.
-        await host.beginLaunch(sessionID)
-        defer { Task { await host.endLaunch(sessionID) } }
+        // The host with most room gets ready (the environment, the home; a session prepared ahead of need when one is
+        // ready, whose id becomes this session's); from here on a refusal gives it back.
+        let host = try await LabHosts.choose(app: app, at: now)
+        let (sessionID, token) = try await host.ready(lab: lab, user: userID, proposed: UUID(), app: app)
         let session = LabSession()
         (session.id, session.$lab.id, session.$user.id, session.status, session.host) = (sessionID, labID, userID, .running, host.name)
         (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (now, LabMetering.heldSeconds, 0, 0)
@@ -66,12 +60,12 @@ enum LabSessions {
                 try await session.create(on: tx)
             }
         } catch {
-            if let prepared { await host.giveBack(prepared) }
+            await host.giveBack(sessionID, token: token, app: app)
             if Writes.isUniqueViolation(error) { throw Refusal("You already have a session of “\(lab.name)” running; open it, or stop it first.") }
             throw error
         }
         do {
-            if prepared != nil { try await host.adopt(session) } else { try await host.launch(session, lab: lab, layer: layer) }
+            try await host.begin(session, lab: lab, token: token, app: app)
         } catch {
             app.logger.error("Lab session \(sessionID) could not start: \(error)")
             try await finish(sessionID, reason: "It could not start on the lab host (the platform's log says why).", status: .failed, app: app, at: now)
@@ -207,7 +201,7 @@ struct LabSessionDTO: Content {
     static func make(_ session: LabSession, _ req: Request) async throws -> LabSessionDTO {
         let now = req.now, left = try await LabSessions.secondsLeft(session, on: req.db, at: now)
         let warning = left.flatMap { $0 < LabMetering.warnSeconds ? "Your allowance runs out in \(max(0, $0 / 60)) min \($0 % 60) s; the lab then stops (your files are kept)." : nil }
-        let idle = session.status == .running ? await req.application.labHost.idleStopsAt(try session.requireID(), now: now) : nil
+        let idle = session.status == .running ? try await LabHosts.link(of: session, app: req.application)?.idleStopsAt(try session.requireID(), now: now, app: req.application) : nil
         return LabSessionDTO(id: try session.requireID(), labID: session.$lab.id, status: session.status, startedAt: session.startedAt, endsAt: session.endsAt,
                              stoppedAt: session.stoppedAt, stopReason: session.stopReason, charged: Credits(micro: session.charged), secondsLeft: left,
                              warning: warning, idleStopsAt: idle)

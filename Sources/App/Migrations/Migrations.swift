@@ -47,6 +47,7 @@ enum Migrations {
         CreateLabSession(),
         CreateLabStartFiles(),
         AddLabReadySessions(),
+        CreateLabHosts(),
     ]
 
     static func register(on app: Application) {

@@ -24,6 +24,7 @@ public struct SandboxService: Sendable {
         var configuration = Sandbox.Configuration(jobsRoot: URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path + "/sandbox")
         configuration.lanes = config.sandboxLanes
         configuration.allowWeakIsolation = config.unsafeWeakSandbox
+        configuration.uidRange = config.sandboxUIDs
         return configuration
     }
 
