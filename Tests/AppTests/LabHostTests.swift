@@ -27,6 +27,15 @@ if "--version" in sys.argv:
 path = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--sock=")][0]
 class Echo(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path.endswith("/cookie"):
+            self.send_response(200)
+            self.send_header("Set-Cookie", "campuscloud_session=planted; Path=/")
+            self.send_header("Set-Cookie", "_xsrf=lab-own; Path=/")
+            self.send_header("Clear-Site-Data", '"cookies"')
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
         body = ("stand-in saw " + self.path + " cookie=" + str(self.headers.get("Cookie")) + " key=" + str(self.headers.get("X-CampusCloud-Lab-Key")) + " started=" + str(START)).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -68,10 +77,7 @@ chmod 755 /usr/local/bin/jupyter-lab
             // The lab host: another process, its own data folder and uids, the same secret and homes folder.
             let process = try WorkerProcess.start(["--concurrency", "0", "--labs", "3", "--labs-listen", "127.0.0.1:0"], app: app, folder: folder,
                                                   environment: ["CAMPUSCLOUD_LAB_HOMES": homes, "CAMPUSCLOUD_SANDBOX_UIDS": "62000-62099", "LOG_LEVEL": "warning"])
-            defer {
-                if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-                process.waitUntilExit()
-            }
+            defer { WorkerProcess.stop(process) }
             var host: (name: String, address: String)?
             for _ in 0..<300 where host == nil {
                 try await Task.sleep(for: .milliseconds(100))
@@ -117,25 +123,47 @@ chmod 755 /usr/local/bin/jupyter-lab
             #expect(try await LabSessionTests.browse(app, port: port, .GET, SitePath.labProxy(.id(notebookID)).url + "api/status", cookie: try #require(other.cookie)).0 == .notFound)
 
             // The lab host itself: nothing without the session's key, nor with another session's.
-            func direct(_ method: HTTPMethod, _ path: String, key: String?) async throws -> (HTTPResponseStatus, String) {
+            func direct(_ method: HTTPMethod, _ path: String, key: String?, body: String = #"{"reason": "attacker"}"#) async throws -> (HTTPResponseStatus, String) {
                 var request = HTTPClientRequest(url: labHost.address + path)
                 request.method = method
                 if let key { request.headers.add(name: LabHosts.keyHeader, value: key) }
-                if method == .POST { request.headers.add(name: .contentType, value: "application/json"); request.body = .bytes(ByteBuffer(string: #"{"reason": "attacker"}"#)) }
+                if method == .POST { request.headers.add(name: .contentType, value: "application/json"); request.body = .bytes(ByteBuffer(string: body)) }
                 let response = try await app.http.client.shared.execute(request, timeout: .seconds(30))
                 return (response.status, String(buffer: try await response.body.collect(upTo: 1 << 20)))
             }
-            let wrongKey = LabHosts.key(for: terminalID, secret: app.platformSecret)
-            #expect(try await direct(.GET, SitePath.labProxy(.id(notebookID)).url + "api/status", key: nil).0 == .forbidden)
-            #expect(try await direct(.GET, SitePath.labProxy(.id(notebookID)).url + "api/status", key: wrongKey).0 == .forbidden)
-            #expect(try await direct(.GET, SitePath.labProxy(.id(notebookID)).url + "api/status",
-                                     key: LabHosts.key(for: notebookID, secret: String(repeating: "x", count: 40))).0 == .forbidden)
-            #expect(try await direct(.POST, LabHostRoutes.controlPath(notebookID, "stop"), key: wrongKey).0 == .forbidden)
-            #expect(try await direct(.POST, LabHostRoutes.controlPath(notebookID, "stop"), key: nil).0 == .forbidden)
+            let secret = app.platformSecret
+            let (relayKey, controlKey) = (LabHosts.key(for: notebookID, .relay, secret: secret), LabHosts.key(for: notebookID, .control, secret: secret))
+            let labPath = SitePath.labProxy(.id(notebookID)).url + "api/status"
+            for key in [nil, LabHosts.key(for: terminalID, .relay, secret: secret), controlKey,
+                        LabHosts.key(for: notebookID, .relay, secret: String(repeating: "x", count: 40))] {
+                #expect(try await direct(.GET, labPath, key: key).0 == .forbidden)
+                #expect(try await direct(.GET, labPath.uppercased(), key: key).0 != .ok)
+            }
+            for action in ["ready", "begin", "give-back", "stop", "keep"] {
+                for key in [nil, relayKey, LabHosts.key(for: terminalID, .control, secret: secret)] {
+                    #expect(try await direct(.POST, LabHostRoutes.controlPath(notebookID, action), key: key).0 == .forbidden, "\(action)")
+                }
+            }
+            #expect(try await direct(.GET, LabHostRoutes.controlPath(notebookID, "idle"), key: relayKey).0 == .forbidden)
+            #expect(try await direct(.GET, SitePath.labTerminal(.id(terminalID)).url, key: LabHosts.key(for: terminalID, .control, secret: secret)).0 == .forbidden)
             #expect(try await direct(.GET, "/api/v1/courses", key: nil).0 == .notFound)  // a lab host serves nothing else
+            // With the right key, a second start of a session that runs, or one with a token the host never gave, does nothing.
+            let replay = try await direct(.POST, LabHostRoutes.controlPath(notebookID, "begin"), key: controlKey,
+                                          body: #"{"token": "\#(UUID().uuidString)"}"#)
+            #expect(replay.0 == .conflict, "\(replay)")
+            let reuse = try await direct(.POST, LabHostRoutes.controlPath(notebookID, "ready"), key: controlKey,
+                                         body: #"{"lab": "\#(notebooksID.uuidString)", "user": "\#(terminal.$user.id.uuidString)"}"#)
+            #expect(reuse.0 == .conflict && reuse.1.contains("already started"), "\(reuse)")
             #expect(try await LabSession.find(notebookID, on: app.db)?.status == .running)
-            let right = try await direct(.GET, SitePath.labProxy(.id(notebookID)).url + "x", key: LabHosts.key(for: notebookID, secret: app.platformSecret))
+            let right = try await direct(.GET, SitePath.labProxy(.id(notebookID)).url + "x", key: relayKey)
             #expect(right.0 == .ok && right.1.contains("stand-in saw"))
+            // What the lab answers cannot reach into the platform's origin: its session cookie, its storage.
+            var cookieRequest = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(SitePath.labProxy(.id(notebookID)).url)cookie")
+            cookieRequest.headers.add(name: "Cookie", value: cookie)
+            let planted = try await app.http.client.shared.execute(cookieRequest, timeout: .seconds(30))
+            let setCookies = planted.headers["Set-Cookie"]
+            #expect(planted.status == .ok && !setCookies.contains { $0.contains("planted") } && setCookies.contains { $0.hasPrefix("_xsrf=lab-own") }
+                    && planted.headers["Clear-Site-Data"].isEmpty, "\(planted.headers)")
 
             // Stops go through the lab host: the session is finished there, its files in the shared homes folder.
             #expect(try await LabSessionTests.send(app, .POST, "api/v1/lab-sessions/\(terminalID)/stop", as: student).status == .ok)
@@ -163,11 +191,14 @@ chmod 755 /usr/local/bin/jupyter-lab
             let started = Double(answer.1.components(separatedBy: "started=").last ?? "") ?? .infinity
             #expect(answer.0 == .ok && started < asked, "\(answer)")
 
-            // The host stopping (SIGTERM) is clean: it exits, and no session of its is left running.
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            // The host stopping (SIGTERM) is clean: it says it takes no more, stops its session (files kept), exits.
+            #expect(WorkerProcess.stop(process) == 0)
+            let last = try #require(try await LabSession.find(takenID, on: app.db))
+            #expect(last.status == .stopped && last.stopReason == "The lab host stopped; your files are kept.", "\(last.stopReason ?? "")")
             #expect(try await LabSession.query(on: app.db).filter(\.$status == .running).count() == 0)
+            #expect(try await app.db.sqlDatabase().raw("SELECT capacity FROM lab_hosts").first()?.decode(column: "capacity", as: Int.self) == 0)
+            let after = try await LabSessionTests.send(app, .POST, "api/v1/labs/\(shellID)/sessions", as: student)
+            #expect(after.status == .conflict && after.body.string.contains("lab host"), "\(after.body.string)")
         }
     }
 }

@@ -60,6 +60,10 @@ struct WorkerCommand: AsyncParsableCommand {
             await Signals.wait(for: [SIGINT, SIGTERM])
             say("campuscloud worker: stopping (a run in progress returns to the queue when its lease runs out)")
             if let meter {
+                // No new sessions from now on (the web tier reads this before choosing a host).
+                let address = await app.labHost.address
+                await app.labHost.serve(at: address ?? "", capacity: 0)
+                try? await LabHosts.heartbeat(name: app.labHost.name, address: address, capacity: 0, ready: [:], at: app.clock.now(), on: app.db)
                 await app.server.shutdown()
                 await meter.shutdownAsync(app)
                 await app.labHost.stopAll(reason: "The lab host stopped; your files are kept.")

@@ -130,31 +130,66 @@ actor LabHost {
     /// session id to write and a token that keeps this host's meter off that id until `begin` or `giveBack` (or two
     /// minutes, should the caller never come back).
     func ready(lab: LabEnvironment, user: UUID, proposed: UUID) async throws -> (id: UUID, token: UUID) {
-        guard running.count + launching.count < capacity else {
-            throw Refusal("This lab host is running all the sessions it may (\(capacity)); try again in a few minutes.")
-        }
+        let full = Refusal("This lab host is running all the sessions it may (\(capacity)); try again in a few minutes.")
+        guard !closing, running.count + launching.count < capacity else { throw full }
         _ = try await layer(for: lab)
         let homeBytes = try await prepareHome(lab: lab, user: user)
+        // Checked again with nothing awaited until the start is counted: starts that waited together stay within it.
+        guard !closing, running.count + launching.count < capacity else { throw full }
         let id = homeBytes < Int64(lab.homeQuotaMB) << 20 * 9 / 10 ? take(lab) ?? proposed : proposed
         let token = UUID()
+        taken[id]?.takenBy = token
         launching[id, default: []].insert(token)
         Task { [weak self] in
             try? await Task.sleep(for: .seconds(120))
-            await self?.endLaunch(id, token)
+            await self?.expire(id, token)
         }
         return (id, token)
     }
 
+    /// The caller of `ready` never came back (its process died between `ready` and `begin`): the meter may end a
+    /// row written meanwhile, and a prepared session it took is stopped, not given back (a row may carry its id).
+    private func expire(_ id: UUID, _ token: UUID) {
+        guard !begun.contains(token) else { return }
+        if let spare = taken[id], spare.takenBy == token { spare.running.cancellation.cancel() }
+        endLaunch(id, token)
+    }
+
     /// Starts the session whose row was written after `ready`: the prepared one made the person's, or a new sandbox.
+    /// Once per `ready`: a token this host did not give, or one already used, is refused.
     func begin(_ session: LabSession, lab: LabEnvironment, token: UUID) async throws {
         let id = try session.requireID()
-        defer { endLaunch(id, token) }
-        if taken[id] != nil { try await adopt(session) } else { try launch(session, lab: lab, layer: try await layer(for: lab)) }
+        guard launching[id]?.contains(token) == true, !begun.contains(token), running[id] == nil else {
+            throw Refusal("This start of the session was not this lab host's to make (or it was made already).")
+        }
+        begun.insert(token)
+        defer {
+            begun.remove(token)
+            endLaunch(id, token)
+        }
+        guard !closing else { throw Refusal("This lab host is stopping.") }
+        if let spare = taken[id] {
+            guard spare.takenBy == token else { throw Refusal("This prepared session is set aside for another start.") }
+            try await adopt(session)
+        } else {
+            let layer = try await layer(for: lab)
+            guard !closing, running[id] == nil else { throw Refusal("This lab host is stopping.") }
+            try launch(session, lab: lab, layer: layer)
+        }
     }
+
+    /// Starts under way (`begin` called): the two-minute expiry leaves them to finish, however long the copy takes.
+    private var begun: Set<UUID> = []
+    /// Set when the host stops: nothing more begins.
+    private var closing = false
 
     /// The row was not written (refused): a prepared session waits for the next person.
     func giveBack(_ id: UUID, token: UUID) {
-        giveBack(id)
+        if var spare = taken[id], spare.takenBy == token {
+            taken[id] = nil
+            spare.takenBy = nil
+            prepared[id] = spare
+        }
         endLaunch(id, token)
     }
 
@@ -373,6 +408,7 @@ actor LabHost {
     /// Stops every session (the platform is stopping), all at once: their homes are kept and their time settled.
     /// Prepared sessions stop too.
     func stopAll(reason: String) async {
+        closing = true
         let spares = prepared.values.map(\.running) + taken.values.map(\.running)
         spares.forEach { $0.cancellation.cancel() }
         await withTaskGroup(of: Void.self) { group in
@@ -393,6 +429,8 @@ actor LabHost {
         let since: Date
         var running: Running
         var ready = false
+        /// The start (`ready`'s token) it is set aside for.
+        var takenBy: UUID?
     }
     private var prepared: [UUID: Prepared] = [:]
     /// Taken for a person whose session is being written; back to `prepared` if it is refused.
@@ -420,11 +458,6 @@ actor LabHost {
         return id
     }
 
-    /// The session was not written after all (refused): the prepared session waits for the next person.
-    private func giveBack(_ id: UUID) {
-        if let spare = taken.removeValue(forKey: id) { prepared[id] = spare }
-    }
-
     /// Makes a taken prepared session the person's: their home copied in (owned by the sandbox's user), kept into
     /// their home when it ends, and reachable from now on. Throws when it stopped meanwhile or the copy failed (then
     /// it is stopped, and the home on the host is as it was).
@@ -438,6 +471,11 @@ actor LabHost {
             spare.running.cancellation.cancel()
             prepared[id] = spare  // until its sandbox has ended (`ended` forgets it)
             throw error
+        }
+        if closing {
+            spare.running.cancellation.cancel()
+            prepared[id] = spare
+            throw Refusal("This lab host is stopping.")
         }
         spare.running.keep.into = home
         spare.running.endpoint.activity = Activity(app.clock.now())

@@ -2,7 +2,7 @@
 // stopping and reporting on its sessions (/lab-host/sessions/{id}/…), and its sessions' programs themselves (the same
 // addresses as the web tier's: /labs/sessions/{id}/…, JupyterLab over HTTP and WebSockets, the terminal's WebSocket).
 // Every request carries the session's key (`LabHosts.key`): without it, or with another session's, the answer is 403
-// and nothing is done. These are the only routes such a host serves (and /healthz).
+// and nothing is done. These are the only routes such a host serves, with /healthz and /metrics.
 import Fluent
 import Foundation
 import Vapor
@@ -35,10 +35,10 @@ enum LabHostRoutes {
         }
     }
 
-    /// The session the request is about, when it carries that session's key (403 otherwise).
-    static func authorize(_ req: Request) throws -> UUID {
+    /// The session the request is about, when it carries that session's key for `use` (403 otherwise).
+    static func authorize(_ req: Request, _ use: LabHosts.KeyUse = .control) throws -> UUID {
         guard let id = req.parameters.get("sessionID", as: UUID.self) else { throw Abort(.notFound) }
-        guard LabHosts.isKey(req.headers.first(name: LabHosts.keyHeader), for: id, secret: req.application.platformSecret) else {
+        guard LabHosts.isKey(req.headers.first(name: LabHosts.keyHeader), for: id, use, secret: req.application.platformSecret) else {
             throw Abort(.forbidden, reason: "This lab host answers the platform only.")
         }
         return id
@@ -64,6 +64,8 @@ enum LabHostRoutes {
         let input = try req.content.decode(ReadyInput.self)
         return try await refusing(req) {
             guard let lab = try await LabEnvironment.find(input.lab, on: req.db) else { throw Refusal("The lab no longer exists.") }
+            // A proposed id is new: the key of a session that ran opens no second start.
+            guard try await LabSession.find(proposed, on: req.db) == nil else { throw Refusal("That session has already started.") }
             let (id, token) = try await req.application.labHost.ready(lab: lab, user: input.user, proposed: proposed)
             return ReadyAnswer(id: id, token: token)
         }

@@ -30,16 +30,20 @@ enum LabHosts {
         try await sql.raw("DELETE FROM lab_hosts WHERE seen_at < \(bind: now.addingTimeInterval(-86_400))").run()
     }
 
-    /// The session's key: what a lab host asks of every request about it.
-    static func key(for session: UUID, secret: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("lab-session:\(session.uuidString.lowercased())".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+    /// What a key opens: the session's program (the relay), or starting, stopping and reporting on it.
+    enum KeyUse: String { case relay, control }
+
+    /// The session's key for `use`: what a lab host asks of every request about it.
+    static func key(for session: UUID, _ use: KeyUse, secret: String) -> String {
+        let message = "lab-\(use.rawValue):\(session.uuidString.lowercased())"
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
     /// Whether `given` is the session's key (compared in constant time).
-    static func isKey(_ given: String?, for session: UUID, secret: String) -> Bool {
+    static func isKey(_ given: String?, for session: UUID, _ use: KeyUse, secret: String) -> Bool {
         guard let given else { return false }
-        let expected = Array(key(for: session, secret: secret).utf8), offered = Array(given.utf8)
+        let expected = Array(key(for: session, use, secret: secret).utf8), offered = Array(given.utf8)
         guard expected.count == offered.count else { return false }
         return zip(expected, offered).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
@@ -170,7 +174,7 @@ enum LabHostLink: Sendable {
     /// Where a remote host answers for the session's program (HTTP and WebSockets), and the key it asks for.
     func relayTarget(_ id: UUID) -> (address: URL, key: String)? {
         guard case .remote(_, let address, let secret) = self else { return nil }
-        return (address, LabHosts.key(for: id, secret: secret))
+        return (address, LabHosts.key(for: id, .relay, secret: secret))
     }
 
     private func call(_ method: HTTPMethod, _ action: String, session: UUID, body: (any Encodable)? = nil, app: Application,
@@ -178,7 +182,7 @@ enum LabHostLink: Sendable {
         guard case .remote(let name, let address, let secret) = self else { return Data() }
         var request = HTTPClientRequest(url: address.absoluteString.trimmingSuffix("/") + LabHostRoutes.controlPath(session, action))
         request.method = method
-        request.headers.add(name: LabHosts.keyHeader, value: LabHosts.key(for: session, secret: secret))
+        request.headers.add(name: LabHosts.keyHeader, value: LabHosts.key(for: session, .control, secret: secret))
         if let body {
             request.headers.add(name: .contentType, value: "application/json")
             request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))

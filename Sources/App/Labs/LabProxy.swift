@@ -23,7 +23,10 @@ enum LabProxy {
                                                      "authorization", "origin", "referer", "proxy-authorization", "te", "trailer",
                                                      "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "x-csrf-token",
                                                      "x-campuscloud-lab-key"]
-    static let droppedResponseHeaders: Set<String> = ["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"]
+    /// Response headers never passed back: hop-by-hop ones, and those that would reach past the lab into the
+    /// platform's own origin (clearing its storage, a service worker for all of it; the session cookie is filtered).
+    static let droppedResponseHeaders: Set<String> = ["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade",
+                                                      "clear-site-data", "service-worker-allowed"]
 
     @Sendable static func relay(req: Request) async throws -> Response {
         let (session, _) = try await req.labSession()
@@ -45,7 +48,7 @@ enum LabProxy {
 
     /// The same below a lab host's own address (`campuscloud worker --labs`), for the web tier, with the session's key.
     @Sendable static func relayOnHost(req: Request) async throws -> Response {
-        let id = try LabHostRoutes.authorize(req)
+        let id = try LabHostRoutes.authorize(req, .relay)
         guard let endpoint = await req.application.labHost.endpoint(of: id), endpoint.kind == .jupyterlab else { throw Abort(.notFound) }
         return try await forward(req, session: id, to: endpoint)
     }
@@ -99,7 +102,7 @@ enum LabProxy {
         } catch {
             throw Abort(.badGateway, reason: "The lab did not answer (it may still be starting; reload in a few seconds).")
         }
-        return relayed(response)
+        return relayed(response, req)
     }
 
     /// Relays to the session's lab host on another machine (which relays to the program), with the session's key.
@@ -119,16 +122,20 @@ enum LabProxy {
         request.headers = headers
         if let body = req.body.data { request.body = .bytes(body) }
         do {
-            return relayed(try await req.application.http.client.shared.execute(request, timeout: .seconds(300)))
+            return relayed(try await req.application.http.client.shared.execute(request, timeout: .seconds(300)), req)
         } catch {
             throw Abort(.badGateway, reason: "The lab host did not answer (reload in a few seconds; if it lasts, stop the session and start it again).")
         }
     }
 
     /// The program's answer on its way to the browser, streamed.
-    private static func relayed(_ response: HTTPClientResponse) -> Response {
+    private static func relayed(_ response: HTTPClientResponse, _ req: Request) -> Response {
         var answer = HTTPHeaders()
-        for (name, value) in response.headers where !droppedResponseHeaders.contains(name.lowercased()) { answer.add(name: name, value: value) }
+        let platformCookie = req.application.sessions.configuration.cookieName + "="
+        for (name, value) in response.headers where !droppedResponseHeaders.contains(name.lowercased()) {
+            if name.lowercased() == "set-cookie", value.trimmingCharacters(in: .whitespaces).hasPrefix(platformCookie) { continue }
+            answer.add(name: name, value: value)
+        }
         let body = response.body
         return Response(status: response.status, headers: answer, body: .init(asyncStream: { writer in
             do {

@@ -104,7 +104,7 @@ enum LabSessionController {
 
     /// The same on a lab host (`campuscloud worker --labs`), for the web tier, with the session's key.
     @Sendable static func terminalOnHost(req: Request) async throws -> Response {
-        let id = try LabHostRoutes.authorize(req)
+        let id = try LabHostRoutes.authorize(req, .relay)
         guard LabProxy.isUpgrade(req) else { throw Abort(.badRequest, reason: "Connect to the terminal with a WebSocket.") }
         return try await bridge(req, session: id)
     }

@@ -37,6 +37,9 @@ enum LabSessions {
         // ready, whose id becomes this session's); from here on a refusal gives it back.
         let host = try await LabHosts.choose(app: app, at: now)
         let (sessionID, token) = try await host.ready(lab: lab, user: userID, proposed: UUID(), app: app)
+        // Getting ready may have taken minutes (a host's first session of an environment builds it): the session
+        // starts, and is paid for, from now.
+        let now = max(now, app.clock.now())
         let session = LabSession()
         (session.id, session.$lab.id, session.$user.id, session.status, session.host) = (sessionID, labID, userID, .running, host.name)
         (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (now, LabMetering.heldSeconds, 0, 0)

@@ -3,6 +3,7 @@
 import Foundation
 import Glibc
 import Sandbox
+import Vapor
 @testable import App
 
 enum WorkerProcess {
@@ -44,6 +45,16 @@ enum WorkerProcess {
         process.standardOutput = FileHandle.nullDevice
         try Sandbox.startingProcess { try process.run() }
         return process
+    }
+
+    /// Stops the process (SIGTERM; SIGKILL after 60 s) and returns its exit status.
+    @discardableResult
+    static func stop(_ process: Process) -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        for _ in 0..<600 where process.isRunning { usleep(100_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 
     struct WorkerProcessError: Error, CustomStringConvertible {
