@@ -36,6 +36,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// Host uids this process's sandboxes run as (CAMPUSCLOUD_SANDBOX_UIDS, default 60000-60999): processes that run
     /// sandboxes on one machine (`serve` and a `worker` beside it) each need a range of their own.
     public var sandboxUIDs: ClosedRange<UInt32> = 60_000...60_999
+    /// JupyterLab's own origin (CAMPUSCLOUD_LABS_URL, e.g. https://labs.campus.example.edu; needs
+    /// CAMPUSCLOUD_PUBLIC_URL): a notebook's page then cannot act on the platform's. Not set: the platform's origin.
+    public var labsURL: URL?
     /// Lab sessions `serve` runs itself (CAMPUSCLOUD_LAB_SESSIONS, default 100; 0 leaves every session to lab hosts
     /// started with `campuscloud worker --labs N`).
     public var labSessions = 100
@@ -129,6 +132,18 @@ public struct AppConfig: Sendable, CustomStringConvertible {
                 throw .invalid("CAMPUSCLOUD_LAB_SESSIONS", "is '\(raw)'; give a whole number of sessions from 0 (all on lab hosts) to 1000")
             }
             config.labSessions = value
+        }
+        if let raw = nonEmpty(env["CAMPUSCLOUD_LABS_URL"]) {
+            guard let url = URL(string: raw), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false, url.path.isEmpty || url.path == "/" else {
+                throw .invalid("CAMPUSCLOUD_LABS_URL", "is '\(raw)', which is not an http(s) address of its own; write it as https://labs.campuscloud.example.edu")
+            }
+            guard let publicURL = config.publicURL else {
+                throw .invalid("CAMPUSCLOUD_LABS_URL", "needs CAMPUSCLOUD_PUBLIC_URL too (the labs origin lets only the platform's pages frame it)")
+            }
+            guard LabOrigin.origin(of: url) != LabOrigin.origin(of: publicURL) else {
+                throw .invalid("CAMPUSCLOUD_LABS_URL", "is the platform's own address; give labs a host name of their own, e.g. labs.\(publicURL.host ?? "campus.example.edu")")
+            }
+            config.labsURL = url
         }
         if let raw = nonEmpty(env["CAMPUSCLOUD_LAB_HOMES"]) {
             guard raw.hasPrefix("/") else { throw .invalid("CAMPUSCLOUD_LAB_HOMES", "is '\(raw)'; give an absolute path") }

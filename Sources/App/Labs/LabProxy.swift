@@ -30,12 +30,23 @@ enum LabProxy {
 
     @Sendable static func relay(req: Request) async throws -> Response {
         let (session, _) = try await req.labSession()
+        if req.application.platformConfig.labsURL != nil {
+            // JupyterLab is on its own origin (LabOrigin): a link to it here opens it there.
+            guard [.GET, .HEAD].contains(req.method), !isUpgrade(req) else { throw Abort(.notFound) }
+            return req.redirect(to: .openLab(.id(try session.requireID())))
+        }
+        return try await relay(req, session: session) { LabSessionController.isOwnOrigin($0, req) }
+    }
+
+    /// Relays to the session's JupyterLab, wherever it runs, once the caller is known to be its owner; a request that
+    /// could change something must come from an origin `ownOrigin` accepts.
+    static func relay(_ req: Request, session: LabSession, ownOrigin: (String) -> Bool) async throws -> Response {
         let id = try session.requireID()
         guard session.status == .running, let link = try await LabHosts.link(of: session, app: req.application) else {
             throw Refusal("This session is not running; open it again from the lab's page.")
         }
         if isUpgrade(req) || ![.GET, .HEAD].contains(req.method) {
-            guard let origin = req.headers.first(name: "Origin"), LabSessionController.isOwnOrigin(origin, req) else {
+            guard let origin = req.headers.first(name: "Origin"), ownOrigin(origin) else {
                 throw Abort(.forbidden, reason: "The lab answers requests from the platform's own pages only.")
             }
         }
@@ -55,15 +66,15 @@ enum LabProxy {
 
     static func isUpgrade(_ req: Request) -> Bool { req.headers.first(name: .upgrade)?.lowercased() == "websocket" }
 
-    /// The request's headers that may go on: none of the hop-by-hop ones, the platform's identity or session cookie
-    /// (JupyterLab's own cookies pass).
+    /// The request's headers that may go on: none of the hop-by-hop ones, the platform's identity, session cookie or
+    /// labs-origin cookie (JupyterLab's own cookies pass).
     static func passedHeaders(_ req: Request) -> HTTPHeaders {
         var headers = HTTPHeaders()
         for (name, value) in req.headers where !droppedRequestHeaders.contains(name.lowercased()) && name.lowercased() != "cookie" {
             headers.add(name: name, value: value)
         }
         let cookies = req.headers[.cookie].flatMap { $0.split(separator: ";") }.map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.hasPrefix(req.application.sessions.configuration.cookieName + "=") }
+            .filter { !$0.hasPrefix(req.application.sessions.configuration.cookieName + "=") && !$0.hasPrefix(LabOrigin.cookieName + "=") }
         if !cookies.isEmpty { headers.add(name: .cookie, value: cookies.joined(separator: "; ")) }
         return headers
     }

@@ -18,6 +18,7 @@ enum LabsArea: PlatformArea {
         pages.signedIn.get(.labTerminal(.key), use: LabSessionController.terminal)
         pages.signedIn.get(.labSessionStatus(.key), use: LabSessionController.status)
         pages.signedIn.post(.keepLabSession(.key), use: LabSessionController.keepFromPage)
+        pages.signedIn.get(.openLab(.key), use: LabOrigin.open)
         for asset in [SitePath.xtermScript, .xtermFit, .xtermStyle] { pages.signedIn.get(asset, use: LabSessionController.asset) }
         for method in [HTTPMethod.GET, .POST, .PUT, .PATCH, .DELETE] {
             pages.relayed.on(method, .labProxy(.key), body: .collect(maxSize: LabProxy.maxBody), use: LabProxy.relay)

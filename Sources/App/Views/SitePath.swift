@@ -38,7 +38,7 @@ enum SitePath: Hashable, Sendable {
     case projectOutputs(ID), removeProjectOutput(ID, output: ID)
     // Labs
     case courseLabs(ID), lab(ID), labSetup(ID), startLab(ID), labHomeZip(ID), resetLabHome(ID), labStartFiles(ID), labPrestart(ID)
-    case labSession(ID), stopLabSession(ID), labTerminal(ID), labSessionStatus(ID), keepLabSession(ID), xtermScript, xtermFit, xtermStyle
+    case labSession(ID), stopLabSession(ID), labTerminal(ID), labSessionStatus(ID), keepLabSession(ID), openLab(ID), xtermScript, xtermFit, xtermStyle
     /// Everything below a session's own address, relayed to its JupyterLab (`labProxy(.id(x)).url` is the prefix).
     case labProxy(ID)
 
@@ -139,6 +139,7 @@ enum SitePath: Hashable, Sendable {
         case .labTerminal(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id), .text("terminal")]
         case .labSessionStatus(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id), .text("status")]
         case .keepLabSession(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id), .text("keep")]
+        case .openLab(let id): return [.text("labs"), .text("sessions"), .id("sessionID", id), .text("open-lab")]
         case .xtermScript: return text("labs", "assets", "xterm.js")
         case .xtermFit: return text("labs", "assets", "xterm-fit.js")
         case .xtermStyle: return text("labs", "assets", "xterm.css")

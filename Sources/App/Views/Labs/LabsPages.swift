@@ -40,7 +40,7 @@ struct LabSessionLinks: Encodable {
 
     init(session: UUID, lab: UUID) {
         (status, keep) = (SitePath.labSessionStatus(.id(session)).url, SitePath.keepLabSession(.id(session)).url)
-        jupyter = SitePath.labProxy(.id(session)).url + "lab"
+        jupyter = SitePath.openLab(.id(session)).url
         (page, stop, terminal) = (SitePath.labSession(.id(session)).url, SitePath.stopLabSession(.id(session)).url, SitePath.labTerminal(.id(session)).url)
         self.lab = SitePath.lab(.id(lab)).url
         (xtermScript, xtermFit, xtermStyle) = (SitePath.xtermScript.url, SitePath.xtermFit.url, SitePath.xtermStyle.url)

@@ -1,0 +1,109 @@
+// JupyterLab on an origin of its own (CAMPUSCLOUD_LABS_URL, e.g. https://labs.campus.example.edu): what runs in a
+// notebook's page — a student's own outputs, a page their code fetched — is then not on the platform's origin, so
+// it cannot read the platform's pages or act as the student there. Without it, labs are relayed on the platform's
+// origin (and its page says so to administrators in the README).
+//
+// The session page's frame asks the platform for the lab (`openLab`, the owner's platform session): it answers with
+// a one-minute ticket for the labs origin, which that origin exchanges (`enterPath`) for a cookie of its own, scoped
+// to the session's path, lasting as long as the session may. The labs origin serves nothing but sessions' paths, and
+// every request there must carry that cookie (signed under the platform's secret for that session and its owner);
+// the platform's origin no longer relays JupyterLab. Terminals stay on the platform's origin: their page is the
+// platform's own, with nothing of the lab's in it.
+import Crypto
+import Fluent
+import Foundation
+import Vapor
+
+enum LabOrigin {
+    static let cookieName = "campuscloud_lab"
+    static let ticketSeconds: TimeInterval = 60
+
+    /// Where the labs origin exchanges a ticket for its cookie (below the session's path, outside JupyterLab's names).
+    static func enterPath(_ session: UUID) -> String { SitePath.labProxy(.id(session)).url + "campuscloud-enter" }
+
+    /// A signed pass for `session` and its owner until `expiry`: "user.expiry.mac", the mac over what it is for.
+    static func sign(_ use: String, session: UUID, user: UUID, until expiry: Date, secret: String) -> String {
+        let seconds = Int(expiry.timeIntervalSince1970)
+        return "\(user.uuidString.lowercased()).\(seconds).\(mac(use, session, user, seconds, secret))"
+    }
+
+    /// The owner named by a pass, when it is one this platform signed for `use` and `session` and it has not run out.
+    static func verify(_ pass: String?, _ use: String, session: UUID, at now: Date, secret: String) -> UUID? {
+        guard let parts = pass?.split(separator: ".", omittingEmptySubsequences: false), parts.count == 3,
+              let user = UUID(uuidString: String(parts[0])), let seconds = Int(parts[1]), Double(seconds) > now.timeIntervalSince1970 else { return nil }
+        let expected = Array(mac(use, session, user, seconds, secret).utf8), offered = Array(parts[2].utf8)
+        guard expected.count == offered.count, zip(expected, offered).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
+        return user
+    }
+
+    private static func mac(_ use: String, _ session: UUID, _ user: UUID, _ seconds: Int, _ secret: String) -> String {
+        let message = "lab-\(use):\(session.uuidString.lowercased()):\(user.uuidString.lowercased()):\(seconds)"
+        let code = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return Data(code).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// "scheme://host[:port]" of a URL, as a browser's Origin header spells it.
+    static func origin(of url: URL) -> String {
+        "\(url.scheme ?? "http")://\(url.host ?? "")" + (url.port.map { ":\($0)" } ?? "")
+    }
+
+    /// Whether the request came to the labs origin (by its Host).
+    static func isLabsOrigin(_ req: Request) -> Bool {
+        guard let labs = req.application.platformConfig.labsURL, let host = req.headers.first(name: .host)?.lowercased() else { return false }
+        let authority = (labs.host ?? "").lowercased() + (labs.port.map { ":\($0)" } ?? "")
+        return host == authority || (labs.port == nil && host == authority + (labs.scheme == "https" ? ":443" : ":80"))
+    }
+
+    /// GET /labs/sessions/{id}/open-lab (the owner, on the platform's origin): to JupyterLab, on the labs origin
+    /// with a fresh ticket when there is one.
+    @Sendable static func open(req: Request) async throws -> Response {
+        let (session, user) = try await req.labSession()
+        let id = try session.requireID()
+        guard let labs = req.application.platformConfig.labsURL else { return req.redirect(to: SitePath.labProxy(.id(id)).url + "lab") }
+        guard session.status == .running else { return req.redirect(to: .labSession(.id(id))) }
+        let ticket = sign("ticket", session: id, user: try user.requireID(), until: req.now.addingTimeInterval(ticketSeconds), secret: req.application.platformSecret)
+        let headers: HTTPHeaders = ["Location": origin(of: labs) + enterPath(id) + "?ticket=" + ticket, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"]
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    /// Everything that comes to the labs origin: a ticket exchanged for the session's cookie, or a request to a
+    /// session's JupyterLab with that cookie; nothing else (404).
+    struct Middleware: AsyncMiddleware {
+        func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+            guard isLabsOrigin(req) else { return try await next.respond(to: req) }
+            let parts = req.url.path.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count >= 5, parts[1] == "labs", parts[2] == "sessions", let id = UUID(uuidString: String(parts[3])),
+                  let session = try await LabSession.find(id, on: req.db) else { throw Abort(.notFound) }
+            let secret = req.application.platformSecret, now = req.now
+            if req.url.path == enterPath(id) || req.url.path.lowercased() == enterPath(id).lowercased() {
+                guard req.method == .GET, let user = verify(try? req.query.get(String.self, at: "ticket"), "ticket", session: id, at: now, secret: secret),
+                      user == session.$user.id, session.status == .running else {
+                    throw Abort(.forbidden, reason: "This link to the lab has run out; open the lab again from its page.")
+                }
+                let cookie = sign("cookie", session: id, user: user, until: session.endsAt, secret: secret)
+                let response = Response(status: .seeOther, headers: ["Location": SitePath.labProxy(.id(id)).url + "lab", "Cache-Control": "no-store"])
+                // Sent in the platform page's frame: SameSite=None over https (a labs origin on another site still gets
+                // it; Secure is then required), Lax over plain http (a development machine, same site).
+                let https = req.application.platformConfig.labsURL?.scheme == "https"
+                response.cookies[cookieName] = HTTPCookies.Value(string: cookie, expires: session.endsAt, path: SitePath.labProxy(.id(id)).url,
+                                                                 isSecure: https, isHTTPOnly: true, sameSite: https ? HTTPCookies.SameSitePolicy.none : .lax)
+                return response
+            }
+            // The session's owner only (their cookie for this session); anyone else finds nothing.
+            guard let user = verify(req.cookies[cookieName]?.string, "cookie", session: id, at: now, secret: secret), user == session.$user.id else {
+                throw Abort(.notFound)
+            }
+            if req.body.data == nil, ![.GET, .HEAD].contains(req.method) {
+                _ = try await req.body.collect(max: Int(LabProxy.maxBody.value)).get()
+            }
+            let labs = origin(of: req.application.platformConfig.labsURL!)
+            let response = try await LabProxy.relay(req, session: session, ownOrigin: { $0 == labs })
+            // Framed by the platform's session page only.
+            if let platform = req.application.platformConfig.publicURL {
+                response.headers.replaceOrAdd(name: "Content-Security-Policy", value: "frame-ancestors 'self' \(origin(of: platform))")
+            }
+            return response
+        }
+    }
+}
