@@ -33,7 +33,9 @@ import Foundation
             "CAMPUSCLOUD_DATA_DIR": "/srv/cc", "LOG_LEVEL": "DEBUG", "CAMPUSCLOUD_SECRET": String(repeating: "k", count: 32),
             "CAMPUSCLOUD_DB_CONNECTIONS": "40", "CAMPUSCLOUD_AI_WRITE_TIMEOUT": "15", "CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX": "1",
             "CAMPUSCLOUD_SANDBOX_UIDS": "61000-61999", "CAMPUSCLOUD_LAB_SESSIONS": "0", "CAMPUSCLOUD_LAB_HOMES": "/mnt/homes",
+            "CAMPUSCLOUD_PUBLIC_URL": "https://cc.example.edu", "CAMPUSCLOUD_LABS_URL": "https://labs.cc.example.edu",
         ])
+        #expect(config.labsURL?.absoluteString == "https://labs.cc.example.edu")
         #expect(config.sandboxUIDs == 61_000...61_999 && config.labSessions == 0 && config.labHomes == "/mnt/homes")
         #expect(SandboxService.configuration(for: config).uidRange == 61_000...61_999)
         #expect(LabHost.homesFolder(config) == "/mnt/homes")
@@ -60,6 +62,9 @@ import Foundation
         (["CAMPUSCLOUD_SANDBOX_UIDS": "61000"], "CAMPUSCLOUD_SANDBOX_UIDS", "61000-61999"),
         (["CAMPUSCLOUD_LAB_SESSIONS": "-1"], "CAMPUSCLOUD_LAB_SESSIONS", "from 0"),
         (["CAMPUSCLOUD_LAB_HOMES": "homes"], "CAMPUSCLOUD_LAB_HOMES", "absolute path"),
+        (["CAMPUSCLOUD_LABS_URL": "https://labs.cc.example.edu"], "CAMPUSCLOUD_LABS_URL", "needs CAMPUSCLOUD_PUBLIC_URL"),
+        (["CAMPUSCLOUD_LABS_URL": "https://cc.example.edu", "CAMPUSCLOUD_PUBLIC_URL": "https://cc.example.edu/"], "CAMPUSCLOUD_LABS_URL", "host name of their own"),
+        (["CAMPUSCLOUD_LABS_URL": "labs", "CAMPUSCLOUD_PUBLIC_URL": "https://cc.example.edu"], "CAMPUSCLOUD_LABS_URL", "not an http(s) address"),
     ])
     func badValuesStopStartUpWithOneSentence(environment: [String: String], variable: String, mention: String) {
         #expect {

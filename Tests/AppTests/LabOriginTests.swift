@@ -84,25 +84,30 @@ import VaporTesting
             // Tickets: altered, another session's, another person's, run out — all refused, no cookie given.
             let secret = app.platformSecret, soon = Date().addingTimeInterval(60)
             let intruder = try #require(try await User.query(on: app.db).filter(\.$email == "student2@demo.test").first()).requireID()
+            let signIn = try #require(UUID(uuidString: String(location.split(separator: "=").last!.split(separator: ".")[1])))
+            let holder = LabOrigin.Holder(user: owner, signIn: signIn)
             for ticket in [String(location.split(separator: "=").last!.dropLast(2)) + "xx",
-                           LabOrigin.sign("ticket", session: UUID(), user: owner, until: soon, secret: secret),
-                           LabOrigin.sign("ticket", session: id, user: intruder, until: soon, secret: secret),
-                           LabOrigin.sign("cookie", session: id, user: owner, until: soon, secret: secret),
-                           LabOrigin.sign("ticket", session: id, user: owner, until: Date().addingTimeInterval(-1), secret: secret),
-                           LabOrigin.sign("ticket", session: id, user: owner, until: soon, secret: String(repeating: "x", count: 40))] {
+                           LabOrigin.sign("ticket", session: UUID(), for: holder, until: soon, secret: secret),
+                           LabOrigin.sign("ticket", session: id, for: LabOrigin.Holder(user: intruder, signIn: signIn), until: soon, secret: secret),
+                           LabOrigin.sign("ticket", session: id, for: LabOrigin.Holder(user: owner, signIn: UUID()), until: soon, secret: secret),
+                           LabOrigin.sign("cookie", session: id, for: holder, until: soon, secret: secret),
+                           LabOrigin.sign("ticket", session: id, for: holder, until: Date().addingTimeInterval(-1), secret: secret),
+                           LabOrigin.sign("ticket", session: id, for: holder, until: soon, secret: String(repeating: "x", count: 40))] {
                 let refused = try await send(.GET, LabOrigin.enterPath(id) + "?ticket=" + ticket, to: labs)
                 #expect(refused.0 == .forbidden && refused.1["Set-Cookie"].isEmpty, "\(ticket)")
             }
 
-            // The ticket gives the session's cookie (its path only, HttpOnly); the cookie opens the lab.
+            // The ticket gives the session's cookie (its name, sessions' paths only, HttpOnly); the cookie opens the lab,
+            // whichever way its address spells the id.
             let entered = try await send(.GET, String(location.dropFirst(labs.count)), to: labs)
             #expect(entered.0 == .seeOther && entered.1.first(name: .location) == lab + "lab")
-            let setCookie = try #require(entered.1["Set-Cookie"].first { $0.hasPrefix(LabOrigin.cookieName + "=") })
-            #expect(setCookie.contains("Path=\(lab)") && setCookie.contains("HttpOnly"), "\(setCookie)")
+            let setCookie = try #require(entered.1["Set-Cookie"].first { $0.hasPrefix(LabOrigin.cookieName(id) + "=") })
+            #expect(setCookie.contains("Path=/labs/sessions/;") && setCookie.contains("HttpOnly"), "\(setCookie)")
             let labCookie = String(setCookie.split(separator: ";")[0])
             let seen = try await send(.GET, lab + "api/status", to: labs, cookie: labCookie + "; _xsrf=own")
             #expect(seen.0 == .ok && seen.2.hasPrefix("stand-in saw \(lab)api/status cookie=_xsrf=own key=None "), "\(seen)")
             #expect(seen.1.first(name: "Content-Security-Policy") == "frame-ancestors 'self' \(platform)")
+            #expect(try await send(.GET, lab.lowercased() + "api/status", to: labs, cookie: labCookie).0 == .ok)
             // Writes from the labs origin only.
             #expect(try await send(.POST, lab + "api/contents", to: labs, cookie: labCookie, origin: platform).0 == .forbidden)
             #expect(try await send(.POST, lab + "api/contents", to: labs, cookie: labCookie).0 == .forbidden)
@@ -111,8 +116,15 @@ import VaporTesting
             let second = try await LabSessionTests.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: try await app.bearer("student2@demo.test"))
             let secondID = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: second.body)).id
             #expect(try await send(.GET, SitePath.labProxy(.id(secondID)).url + "api/status", to: labs, cookie: labCookie).0 == .notFound)
-            let forged = LabOrigin.cookieName + "=" + LabOrigin.sign("cookie", session: secondID, user: owner, until: soon, secret: secret)
+            let renamed = LabOrigin.cookieName(secondID) + "=" + labCookie.split(separator: "=", maxSplits: 1)[1]
+            #expect(try await send(.GET, SitePath.labProxy(.id(secondID)).url + "api/status", to: labs, cookie: renamed).0 == .notFound)
+            let forged = LabOrigin.cookieName(secondID) + "=" + LabOrigin.sign("cookie", session: secondID, for: holder, until: soon, secret: secret)
             #expect(try await send(.GET, SitePath.labProxy(.id(secondID)).url + "api/status", to: labs, cookie: forged).0 == .notFound)
+
+            // Signing out of the platform (a shared computer) closes the lab to that browser too.
+            #expect(try await send(.GET, lab + "api/status", to: labs, cookie: labCookie).0 == .ok)
+            #expect(try await student.post(SitePath.signOut.url, [:]).status == .seeOther)
+            #expect(try await send(.GET, lab + "api/status", to: labs, cookie: labCookie).0 == .notFound)
 
             // Stopped: the cookie opens nothing.
             #expect(try await LabSessionTests.send(app, .POST, "api/v1/lab-sessions/\(id)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)

@@ -6,71 +6,27 @@ finds the file; another student's session URL answers 404. Starts the built `cam
 JupyterLab up from the wheels scripts/install-deps keeps) on a free port with its own SQLite database in a temporary
 folder, and stops it afterwards.
 
-Usage: lab_in_browser.py PATH/TO/campuscloud
+With --labs-origin the platform runs with JupyterLab on an origin of its own (CAMPUSCLOUD_LABS_URL): the browser
+opens the platform at http://campus.localhost:PORT and the lab at http://labs.campus.localhost:PORT (Chromium sends
+*.localhost to this machine), and the same steps must work through the ticket and the labs origin's cookie.
+
+Usage: lab_in_browser.py PATH/TO/campuscloud [--labs-origin]
 """
-import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-PASSWORD = "campuscloud-demo"
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(base, method, path, token=None, body=None):
-    request = urllib.request.Request(base + "/api/v1" + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read() or b"null")
-
-
-def wait_healthy(base, process):
-    for _ in range(300):
-        if process.poll() is not None:
-            sys.exit(f"the demo server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit("the demo server did not become healthy in 60 s")
-
-
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1100"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+from support import PASSWORD, api, browser, check, failures, free_port, wait_healthy
 
 
 def wait(driver, what, condition, seconds=120):
@@ -131,32 +87,40 @@ def main():
     folder = tempfile.mkdtemp(prefix="cc-e2e-lab-")
     os.chmod(folder, 0o711)  # the sandbox's users reach their folders below it
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = service = f"http://127.0.0.1:{port}"  # the browser's address, and the API's
     environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     environment["LOG_LEVEL"] = os.environ.get("E2E_LOG_LEVEL", "error")
+    labs_origin = "--labs-origin" in sys.argv[2:]
+    if labs_origin:
+        base = f"http://campus.localhost:{port}"
+        environment["CAMPUSCLOUD_PUBLIC_URL"] = base
+        environment["CAMPUSCLOUD_LABS_URL"] = f"http://labs.campus.localhost:{port}"
     server = subprocess.Popen([binary, "demo", "--port", str(port)], cwd=folder, env=environment,
                               stdout=open(os.path.join(folder, "server.log"), "w"), stderr=subprocess.STDOUT, start_new_session=True)
     driver = None
     try:
-        wait_healthy(base, server)
-        instructor = api(base, "POST", "/auth/token", body={"email": "instructor@demo.test", "password": PASSWORD})["token"]
-        course = next(c for c in api(base, "GET", "/courses", instructor)["items"] if c["code"] == "CS101")["id"]
-        lab = next(l for l in api(base, "GET", f"/courses/{course}/labs", instructor) if l["kind"] == "jupyterlab")["id"]
+        wait_healthy(service, server)
+        instructor = api(service, "POST", "/auth/token", body={"email": "instructor@demo.test", "password": PASSWORD})["token"]
+        course = next(c for c in api(service, "GET", "/courses", instructor)["items"] if c["code"] == "CS101")["id"]
+        lab = next(l for l in api(service, "GET", f"/courses/{course}/labs", instructor) if l["kind"] == "jupyterlab")["id"]
         for _ in range(600):  # the demo's worker sets JupyterLab up from the wheels
-            status = api(base, "GET", f"/labs/{lab}", instructor)["setupStatus"]
+            status = api(service, "GET", f"/labs/{lab}", instructor)["setupStatus"]
             if status != "pending":
                 break
             time.sleep(1)
         check(status == "ready", f"the demo's JupyterLab environment is set up (status {status})")
         if status != "ready":
-            sys.exit(api(base, "GET", f"/labs/{lab}", instructor).get("setupLog") or "no set-up log")
-        driver = browser()
+            sys.exit(api(service, "GET", f"/labs/{lab}", instructor).get("setupLog") or "no set-up log")
+        driver = browser("1400,1100")
         driver.set_script_timeout(30)
 
         # A student starts the lab from its page and works in the embedded JupyterLab.
         sign_in(driver, base, "student1@demo.test")
         session = start_lab(driver, base, lab)
         check(in_jupyterlab(driver), "the session page embeds JupyterLab, which starts")
+        if labs_origin:
+            frame_origin = driver.execute_script("return window.location.origin")
+            check(frame_origin == environment["CAMPUSCLOUD_LABS_URL"], f"JupyterLab runs on the labs origin ({frame_origin})")
         lab_base = f"/labs/sessions/{session}/"
         # Open the welcome notebook (a start file) and run its code cell.
         driver.execute_script("window.location.href = arguments[0]", lab_base + "lab/tree/welcome.ipynb")
@@ -243,7 +207,7 @@ def main():
     if failures:
         print(log[-3000:])
         sys.exit(f"{len(failures)} end-to-end check(s) failed")
-    print("end-to-end (labs): all checks passed")
+    print("end-to-end (labs" + (", own origin" if labs_origin else "") + "): all checks passed")
 
 
 if __name__ == "__main__":

@@ -6,49 +6,17 @@ port with its own SQLite database in a temporary folder, and stops it afterwards
 Usage: roster_in_browser.py PATH/TO/campuscloud
 """
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
-PASSWORD = "campuscloud-demo"
+from support import PASSWORD, browser, check, failures, free_port, wait_healthy
+
 NEW_STUDENTS = [("ada.e2e@demo.test", "Lovelace, Ada"), ("alan.e2e@demo.test", 'Alan "Bombe" Turing')]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(base, process):
-    for _ in range(300):
-        if process.poll() is not None:
-            sys.exit(f"the demo server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit("the demo server did not become healthy in 60 s")
-
-
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1024"):
-        options.add_argument(argument)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 def main_text_after(driver, action, marker):
@@ -74,15 +42,6 @@ def sign_in(driver, base, email):
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)
     main_text_after(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click, "Hello")
     check("Dashboard" in driver.title, f"{email} reaches the dashboard after signing in (title: {driver.title!r})")
-
-
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
 
 
 def main():

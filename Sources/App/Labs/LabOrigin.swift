@@ -5,8 +5,9 @@
 //
 // The session page's frame asks the platform for the lab (`openLab`, the owner's platform session): it answers with
 // a one-minute ticket for the labs origin, which that origin exchanges (`enterPath`) for a cookie of its own, scoped
-// to the session's path, lasting as long as the session may. The labs origin serves nothing but sessions' paths, and
-// every request there must carry that cookie (signed under the platform's secret for that session and its owner);
+// to the session, lasting as long as the session may. The labs origin serves nothing but sessions' paths, and
+// every request there must carry that cookie (signed under the platform's secret for that session, its owner and
+// the owner's sign-in: signing out of the platform — on a shared computer — closes the lab to that browser too);
 // the platform's origin no longer relays JupyterLab. Terminals stay on the platform's origin: their page is the
 // platform's own, with nothing of the lab's in it.
 import Crypto
@@ -15,29 +16,47 @@ import Foundation
 import Vapor
 
 enum LabOrigin {
-    static let cookieName = "campuscloud_lab"
+    /// The labs origin's cookies, one per session, named after it: each is sent below /labs/sessions/ (a path is
+    /// matched case by case, and a session's address may spell its id in either case).
+    static let cookiePrefix = "campuscloud_lab_"
+    static func cookieName(_ session: UUID) -> String { cookiePrefix + session.uuidString.lowercased() }
+    static let cookiePath = "/labs/sessions/"
     static let ticketSeconds: TimeInterval = 60
 
     /// Where the labs origin exchanges a ticket for its cookie (below the session's path, outside JupyterLab's names).
     static func enterPath(_ session: UUID) -> String { SitePath.labProxy(.id(session)).url + "campuscloud-enter" }
 
-    /// A signed pass for `session` and its owner until `expiry`: "user.expiry.mac", the mac over what it is for.
-    static func sign(_ use: String, session: UUID, user: UUID, until expiry: Date, secret: String) -> String {
+    /// Who a pass is for: the session's owner, and the platform sign-in (its stored record) it came from.
+    struct Holder: Equatable { var user: UUID; var signIn: UUID }
+
+    /// A signed pass for `session` and `holder` until `expiry`: "user.sign-in.expiry.mac", the mac over what it is for.
+    static func sign(_ use: String, session: UUID, for holder: Holder, until expiry: Date, secret: String) -> String {
         let seconds = Int(expiry.timeIntervalSince1970)
-        return "\(user.uuidString.lowercased()).\(seconds).\(mac(use, session, user, seconds, secret))"
+        return "\(holder.user.uuidString.lowercased()).\(holder.signIn.uuidString.lowercased()).\(seconds).\(mac(use, session, holder, seconds, secret))"
     }
 
-    /// The owner named by a pass, when it is one this platform signed for `use` and `session` and it has not run out.
-    static func verify(_ pass: String?, _ use: String, session: UUID, at now: Date, secret: String) -> UUID? {
-        guard let parts = pass?.split(separator: ".", omittingEmptySubsequences: false), parts.count == 3,
-              let user = UUID(uuidString: String(parts[0])), let seconds = Int(parts[1]), Double(seconds) > now.timeIntervalSince1970 else { return nil }
-        let expected = Array(mac(use, session, user, seconds, secret).utf8), offered = Array(parts[2].utf8)
+    /// Whom a pass is for, when it is one this platform signed for `use` and `session` and it has not run out.
+    static func verify(_ pass: String?, _ use: String, session: UUID, at now: Date, secret: String) -> Holder? {
+        guard let parts = pass?.split(separator: ".", omittingEmptySubsequences: false), parts.count == 4,
+              let user = UUID(uuidString: String(parts[0])), let signIn = UUID(uuidString: String(parts[1])),
+              let seconds = Int(parts[2]), Double(seconds) > now.timeIntervalSince1970 else { return nil }
+        let holder = Holder(user: user, signIn: signIn)
+        let expected = Array(mac(use, session, holder, seconds, secret).utf8), offered = Array(parts[3].utf8)
         guard expected.count == offered.count, zip(expected, offered).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
-        return user
+        return holder
     }
 
-    private static func mac(_ use: String, _ session: UUID, _ user: UUID, _ seconds: Int, _ secret: String) -> String {
-        let message = "lab-\(use):\(session.uuidString.lowercased()):\(user.uuidString.lowercased()):\(seconds)"
+    /// Whether the pass holder is the session's owner, still signed in with the sign-in the pass came from.
+    static func isOwner(_ holder: Holder?, of session: LabSession, on db: any Database) async throws -> Bool {
+        guard let holder, holder.user == session.$user.id, let record = try await SessionRecord.find(holder.signIn, on: db) else { return false }
+        return record.data[userKey] == holder.user.uuidString
+    }
+
+    /// Where a platform sign-in keeps its person (Vapor's session authentication).
+    static let userKey = "_\(User.self)Session"
+
+    private static func mac(_ use: String, _ session: UUID, _ holder: Holder, _ seconds: Int, _ secret: String) -> String {
+        let message = "lab-\(use):\(session.uuidString.lowercased()):\(holder.user.uuidString.lowercased()):\(holder.signIn.uuidString.lowercased()):\(seconds)"
         let code = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return Data(code).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
@@ -61,8 +80,10 @@ enum LabOrigin {
         let (session, user) = try await req.labSession()
         let id = try session.requireID()
         guard let labs = req.application.platformConfig.labsURL else { return req.redirect(to: SitePath.labProxy(.id(id)).url + "lab") }
-        guard session.status == .running else { return req.redirect(to: .labSession(.id(id))) }
-        let ticket = sign("ticket", session: id, user: try user.requireID(), until: req.now.addingTimeInterval(ticketSeconds), secret: req.application.platformSecret)
+        guard session.status == .running, let key = req.session.id,
+              let signIn = try await SessionRecord.query(on: req.db).filter(\.$key == key).first()?.id else { return req.redirect(to: .labSession(.id(id))) }
+        let holder = Holder(user: try user.requireID(), signIn: signIn)
+        let ticket = sign("ticket", session: id, for: holder, until: req.now.addingTimeInterval(ticketSeconds), secret: req.application.platformSecret)
         let headers: HTTPHeaders = ["Location": origin(of: labs) + enterPath(id) + "?ticket=" + ticket, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"]
         return Response(status: .seeOther, headers: headers)
     }
@@ -77,21 +98,21 @@ enum LabOrigin {
                   let session = try await LabSession.find(id, on: req.db) else { throw Abort(.notFound) }
             let secret = req.application.platformSecret, now = req.now
             if req.url.path == enterPath(id) || req.url.path.lowercased() == enterPath(id).lowercased() {
-                guard req.method == .GET, let user = verify(try? req.query.get(String.self, at: "ticket"), "ticket", session: id, at: now, secret: secret),
-                      user == session.$user.id, session.status == .running else {
+                let holder = verify(try? req.query.get(String.self, at: "ticket"), "ticket", session: id, at: now, secret: secret)
+                guard req.method == .GET, session.status == .running, try await isOwner(holder, of: session, on: req.db), let holder else {
                     throw Abort(.forbidden, reason: "This link to the lab has run out; open the lab again from its page.")
                 }
-                let cookie = sign("cookie", session: id, user: user, until: session.endsAt, secret: secret)
+                let cookie = sign("cookie", session: id, for: holder, until: session.endsAt, secret: secret)
                 let response = Response(status: .seeOther, headers: ["Location": SitePath.labProxy(.id(id)).url + "lab", "Cache-Control": "no-store"])
                 // Sent in the platform page's frame: SameSite=None over https (a labs origin on another site still gets
                 // it; Secure is then required), Lax over plain http (a development machine, same site).
                 let https = req.application.platformConfig.labsURL?.scheme == "https"
-                response.cookies[cookieName] = HTTPCookies.Value(string: cookie, expires: session.endsAt, path: SitePath.labProxy(.id(id)).url,
+                response.cookies[cookieName(id)] = HTTPCookies.Value(string: cookie, expires: session.endsAt, path: cookiePath,
                                                                  isSecure: https, isHTTPOnly: true, sameSite: https ? HTTPCookies.SameSitePolicy.none : .lax)
                 return response
             }
             // The session's owner only (their cookie for this session); anyone else finds nothing.
-            guard let user = verify(req.cookies[cookieName]?.string, "cookie", session: id, at: now, secret: secret), user == session.$user.id else {
+            guard try await isOwner(verify(req.cookies[cookieName(id)]?.string, "cookie", session: id, at: now, secret: secret), of: session, on: req.db) else {
                 throw Abort(.notFound)
             }
             if req.body.data == nil, ![.GET, .HEAD].contains(req.method) {

@@ -74,7 +74,7 @@ enum LabProxy {
             headers.add(name: name, value: value)
         }
         let cookies = req.headers[.cookie].flatMap { $0.split(separator: ";") }.map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.hasPrefix(req.application.sessions.configuration.cookieName + "=") && !$0.hasPrefix(LabOrigin.cookieName + "=") }
+            .filter { !$0.hasPrefix(req.application.sessions.configuration.cookieName + "=") && !$0.hasPrefix(LabOrigin.cookiePrefix) }
         if !cookies.isEmpty { headers.add(name: .cookie, value: cookies.joined(separator: "; ")) }
         return headers
     }

@@ -1,0 +1,56 @@
+"""What the end-to-end browser tests share: their checks, a free port, the demo server's health, a headless
+Chromium, and the demo's API."""
+import json
+import socket
+import sys
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+PASSWORD = "campuscloud-demo"
+failures = []
+
+
+def check(condition, what):
+    """Prints the check's outcome; a failed one is remembered (the test exits non-zero at its end)."""
+    print(("ok   " if condition else "FAIL ") + what, flush=True)
+    if not condition:
+        failures.append(what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base, process):
+    for _ in range(300):
+        if process.poll() is not None:
+            sys.exit(f"the demo server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit("the demo server did not become healthy in 60 s")
+
+
+def browser(size="1280,1024"):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={size}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def api(base, method, path, token=None, body=None):
+    request = urllib.request.Request(base + "/api/v1" + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read() or b"null")
