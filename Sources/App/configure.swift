@@ -33,10 +33,11 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
         sandboxDirectory: resources.views, viewDirectory: resources.views))
     app.views.use(.leaf)
 
-    // Web sign-in sessions: stored in the database, cookie HttpOnly and SameSite=Lax, Secure behind https.
+    // Web sign-in sessions: stored in the database, cookie HttpOnly and SameSite=Lax, Secure behind https — and then
+    // named `__Host-`, so no other host below the same domain (a labs origin's page) can set one in its place.
     app.sessions.use(.fluent)
     let secureCookies = config.servesHTTPS
-    app.sessions.configuration = SessionsConfiguration(cookieName: "campuscloud_session") { id in
+    app.sessions.configuration = SessionsConfiguration(cookieName: (secureCookies ? "__Host-" : "") + "campuscloud_session") { id in
         HTTPCookies.Value(string: id.string, expires: Date(timeIntervalSinceNow: 7 * 24 * 3600), path: "/",
                           isSecure: secureCookies, isHTTPOnly: true, sameSite: .lax)
     }
@@ -63,6 +64,7 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
     app.middleware.use(RequestMetricsMiddleware())
     app.middleware.use(PlatformErrorMiddleware(environment: app.environment))
     app.middleware.use(LabOrigin.Middleware())  // the labs origin, when there is one, answers for JupyterLab only
+    app.middleware.use(FramingMiddleware())  // the platform's pages are framed by its own pages only
     app.middleware.use(FileMiddleware(publicDirectory: resources.publicFiles))
     app.middleware.use(MethodNotAllowedMiddleware())  // innermost: turns the router's 404 into 405 where only the method is wrong
 

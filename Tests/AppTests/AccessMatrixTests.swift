@@ -173,6 +173,7 @@ import Ledger
         .page(.PATCH, .labProxy(.key)): signedIn([.student], anonymous: .signIn),
         .page(.DELETE, .labProxy(.key)): signedIn([.student], anonymous: .signIn),
         .page(.POST, .keepLabSession(.key)): signedIn([.student], anonymous: .signIn),
+        .page(.GET, .openLab(.key)): signedIn([.student], anonymous: .signIn),
         .page(.GET, .xtermScript): signedIn(people, anonymous: .signIn),
         .page(.GET, .xtermFit): signedIn(people, anonymous: .signIn),
         .page(.GET, .xtermStyle): signedIn(people, anonymous: .signIn),

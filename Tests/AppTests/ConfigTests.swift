@@ -65,6 +65,9 @@ import Foundation
         (["CAMPUSCLOUD_LABS_URL": "https://labs.cc.example.edu"], "CAMPUSCLOUD_LABS_URL", "needs CAMPUSCLOUD_PUBLIC_URL"),
         (["CAMPUSCLOUD_LABS_URL": "https://cc.example.edu", "CAMPUSCLOUD_PUBLIC_URL": "https://cc.example.edu/"], "CAMPUSCLOUD_LABS_URL", "host name of their own"),
         (["CAMPUSCLOUD_LABS_URL": "labs", "CAMPUSCLOUD_PUBLIC_URL": "https://cc.example.edu"], "CAMPUSCLOUD_LABS_URL", "not an http(s) address"),
+        (["CAMPUSCLOUD_LABS_URL": "https://cc.example.edu:8443", "CAMPUSCLOUD_PUBLIC_URL": "https://cc.example.edu"], "CAMPUSCLOUD_LABS_URL", "host name of their own"),
+        (["CAMPUSCLOUD_LABS_URL": "https://example.edu", "CAMPUSCLOUD_PUBLIC_URL": "https://cc.example.edu"], "CAMPUSCLOUD_LABS_URL", "host name of their own"),
+        (["CAMPUSCLOUD_LABS_URL": "http://labs.cc.example.edu", "CAMPUSCLOUD_PUBLIC_URL": "https://cc.example.edu"], "CAMPUSCLOUD_LABS_URL", "give an https address"),
     ])
     func badValuesStopStartUpWithOneSentence(environment: [String: String], variable: String, mention: String) {
         #expect {

@@ -31,10 +31,18 @@ class Echo(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Set-Cookie", "campuscloud_session=planted; Path=/")
             self.send_header("Set-Cookie", "_xsrf=lab-own; Path=/")
+            self.send_header("Set-Cookie", "wide=1; Path=/; Domain=localhost")
             self.send_header("Clear-Site-Data", '"cookies"')
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
+            return
+        if "/files/" in self.path:
+            self.send_response(200)
+            self.send_header("Content-Security-Policy", "frame-ancestors 'self'; sandbox allow-scripts")
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(b"file")
             return
         body = ("stand-in saw " + self.path + " cookie=" + str(self.headers.get("Cookie")) + " key=" + str(self.headers.get("X-CampusCloud-Lab-Key")) + " started=" + str(START)).encode()
         self.send_response(200)
@@ -162,7 +170,7 @@ chmod 755 /usr/local/bin/jupyter-lab
             cookieRequest.headers.add(name: "Cookie", value: cookie)
             let planted = try await app.http.client.shared.execute(cookieRequest, timeout: .seconds(30))
             let setCookies = planted.headers["Set-Cookie"]
-            #expect(planted.status == .ok && !setCookies.contains { $0.contains("planted") } && setCookies.contains { $0.hasPrefix("_xsrf=lab-own") }
+            #expect(planted.status == .ok && !setCookies.contains { $0.contains("planted") || $0.contains("wide=") } && setCookies.contains { $0.hasPrefix("_xsrf=lab-own") }
                     && planted.headers["Clear-Site-Data"].isEmpty, "\(planted.headers)")
 
             // Stops go through the lab host: the session is finished there, its files in the shared homes folder.

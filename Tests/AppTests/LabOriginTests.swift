@@ -1,6 +1,8 @@
-// JupyterLab on its own origin (issue 20): with CAMPUSCLOUD_LABS_URL the platform's origin relays no JupyterLab; the
-// labs origin answers only a session's own paths, only with the cookie its one-minute ticket gave the owner, takes
-// writes only from itself, lets only the platform's pages frame it, and passes neither cookie to the lab.
+// JupyterLab on origins of its own (issue 20): with CAMPUSCLOUD_LABS_URL the platform's origin relays no JupyterLab;
+// each session's host below the labs domain answers only that session's path, only with the cookie its one-minute
+// ticket gave the owner (while they stay signed in, active, with the same password), takes writes only from itself,
+// lets only the platform's pages frame it, and passes neither cookie to the lab; the platform's pages are framed by
+// the platform only.
 import AsyncHTTPClient
 import Fluent
 import Foundation
@@ -30,7 +32,7 @@ import VaporTesting
 
     @Test func jupyterLabOnItsOwnOriginOpensOnlyForItsOwnerWithItsTicketAndCookie() async throws {
         let port = try Self.freePort()
-        let (platform, labs) = ("http://127.0.0.1:\(port)", "http://localhost:\(port)")
+        let (platform, labs) = ("http://127.0.0.1:\(port)", "http://labs.test:\(port)")
         try await withTestApp(adjust: { ($0.publicURL, $0.labsURL) = (URL(string: platform), URL(string: labs)) }) { app in
             try await app.loadDemoData()
             let course = try await app.course("CS101")
@@ -48,6 +50,8 @@ import VaporTesting
             let id = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: started.body)).id
             let owner = try #require(try await LabSession.find(id, on: app.db)).$user.id
             let lab = SitePath.labProxy(.id(id)).url
+            let own = LabOrigin.sessionOrigin(id, labs: URL(string: labs)!)
+            #expect(own == "http://\(id.uuidString.lowercased()).labs.test:\(port)")
 
             /// A request to the server as sent to `host` (the platform's origin or the labs origin).
             func send(_ method: HTTPMethod, _ path: String, to host: String, cookie: String? = nil, origin: String? = nil) async throws -> (HTTPResponseStatus, HTTPHeaders, String) {
@@ -64,9 +68,10 @@ import VaporTesting
             // The session page frames the platform's open link, which sends its owner to the labs origin with a ticket.
             let page = try await student.get(SitePath.labSession(.id(id)).url)
             #expect(page.body.string.contains("src=\"\(SitePath.openLab(.id(id)).url)\""))
+            #expect(page.headers.first(name: "X-Frame-Options") == "SAMEORIGIN" && page.headers.first(name: "Content-Security-Policy") == "frame-ancestors 'self'")
             let opened = try await send(.GET, SitePath.openLab(.id(id)).url, to: platform, cookie: cookie)
             let location = try #require(opened.1.first(name: .location))
-            #expect(opened.0 == .seeOther && location.hasPrefix(labs + LabOrigin.enterPath(id) + "?ticket="), "\(opened)")
+            #expect(opened.0 == .seeOther && location.hasPrefix(own + LabOrigin.enterPath(id) + "?ticket="), "\(opened)")
             let other = try Browser(app)
             try await other.signIn("student2@demo.test")
             #expect(try await send(.GET, SitePath.openLab(.id(id)).url, to: platform, cookie: try #require(other.cookie)).0 == .notFound)
@@ -76,10 +81,15 @@ import VaporTesting
             #expect(old.0 == .seeOther && old.1.first(name: .location) == SitePath.openLab(.id(id)).url)
             #expect(try await send(.POST, lab + "api/contents", to: platform, cookie: cookie, origin: platform).0 == .notFound)
 
-            // The labs origin: nothing but sessions' paths, nothing without the lab's cookie (the platform's is no key).
-            #expect(try await send(.GET, "/", to: labs, cookie: cookie).0 == .notFound)
-            #expect(try await send(.GET, "/api/v1/me", to: labs, cookie: cookie).0 == .notFound)
-            #expect(try await send(.GET, SitePath.labSession(.id(id)).url, to: labs, cookie: cookie).0 == .notFound)
+            // The labs domain: nothing but a session's own path at its own host, nothing without the session's cookie
+            // (the platform's is no key).
+            for host in [labs, own] {
+                #expect(try await send(.GET, "/", to: host, cookie: cookie).0 == .notFound)
+                #expect(try await send(.GET, "/api/v1/me", to: host, cookie: cookie).0 == .notFound)
+                #expect(try await send(.GET, "/healthz", to: host).0 == .notFound)
+                #expect(try await send(.GET, SitePath.labSession(.id(id)).url, to: host, cookie: cookie).0 == .notFound)
+            }
+            #expect(try await send(.GET, lab + "api/status", to: own, cookie: cookie).0 == .notFound)
             #expect(try await send(.GET, lab + "api/status", to: labs, cookie: cookie).0 == .notFound)
             // Tickets: altered, another session's, another person's, run out — all refused, no cookie given.
             let secret = app.platformSecret, soon = Date().addingTimeInterval(60)
@@ -93,42 +103,59 @@ import VaporTesting
                            LabOrigin.sign("cookie", session: id, for: holder, until: soon, secret: secret),
                            LabOrigin.sign("ticket", session: id, for: holder, until: Date().addingTimeInterval(-1), secret: secret),
                            LabOrigin.sign("ticket", session: id, for: holder, until: soon, secret: String(repeating: "x", count: 40))] {
-                let refused = try await send(.GET, LabOrigin.enterPath(id) + "?ticket=" + ticket, to: labs)
+                let refused = try await send(.GET, LabOrigin.enterPath(id) + "?ticket=" + ticket, to: own)
                 #expect(refused.0 == .forbidden && refused.1["Set-Cookie"].isEmpty, "\(ticket)")
             }
 
-            // The ticket gives the session's cookie (its name, sessions' paths only, HttpOnly); the cookie opens the lab,
-            // whichever way its address spells the id.
-            let entered = try await send(.GET, String(location.dropFirst(labs.count)), to: labs)
+            // The ticket gives the session's cookie (host-only, HttpOnly); the cookie opens the lab, whichever way its
+            // address spells the id.
+            let entered = try await send(.GET, String(location.dropFirst(own.count)), to: own)
             #expect(entered.0 == .seeOther && entered.1.first(name: .location) == lab + "lab")
-            let setCookie = try #require(entered.1["Set-Cookie"].first { $0.hasPrefix(LabOrigin.cookieName(id) + "=") })
-            #expect(setCookie.contains("Path=/labs/sessions/;") && setCookie.contains("HttpOnly"), "\(setCookie)")
+            let setCookie = try #require(entered.1["Set-Cookie"].first { $0.hasPrefix("campuscloud_lab=") })
+            #expect(setCookie.contains("Path=/;") && setCookie.contains("HttpOnly") && !setCookie.lowercased().contains("domain"), "\(setCookie)")
             let labCookie = String(setCookie.split(separator: ";")[0])
-            let seen = try await send(.GET, lab + "api/status", to: labs, cookie: labCookie + "; _xsrf=own")
+            let seen = try await send(.GET, lab + "api/status", to: own, cookie: labCookie + "; _xsrf=own")
             #expect(seen.0 == .ok && seen.2.hasPrefix("stand-in saw \(lab)api/status cookie=_xsrf=own key=None "), "\(seen)")
-            #expect(seen.1.first(name: "Content-Security-Policy") == "frame-ancestors 'self' \(platform)")
-            #expect(try await send(.GET, lab.lowercased() + "api/status", to: labs, cookie: labCookie).0 == .ok)
-            // Writes from the labs origin only.
-            #expect(try await send(.POST, lab + "api/contents", to: labs, cookie: labCookie, origin: platform).0 == .forbidden)
-            #expect(try await send(.POST, lab + "api/contents", to: labs, cookie: labCookie).0 == .forbidden)
-            #expect(try await send(.POST, lab + "api/contents", to: labs, cookie: labCookie, origin: labs).0 == .ok)
-            // The cookie is this session's: another person's session does not open with it, nor with one forged.
+            #expect(seen.1.first(name: "Content-Security-Policy") == "frame-ancestors \(platform)")
+            #expect(try await send(.GET, lab.lowercased() + "api/status", to: own.uppercased().replacingOccurrences(of: "HTTP://", with: "http://"), cookie: labCookie).0 == .ok)
+            // JupyterLab's own policy for the files it serves (a sandbox) is kept; only who may frame it changes.
+            let file = try await send(.GET, lab + "files/page.html", to: own, cookie: labCookie)
+            #expect(file.1.first(name: "Content-Security-Policy") == "sandbox allow-scripts; frame-ancestors \(platform)", "\(file.1)")
+            // Writes from the session's own origin only (not the platform's, not the labs domain's, not another session's).
+            for origin in [platform, labs, LabOrigin.sessionOrigin(UUID(), labs: URL(string: labs)!)] {
+                #expect(try await send(.POST, lab + "api/contents", to: own, cookie: labCookie, origin: origin).0 == .forbidden)
+            }
+            #expect(try await send(.POST, lab + "api/contents", to: own, cookie: labCookie).0 == .forbidden)
+            #expect(try await send(.POST, lab + "api/contents", to: own, cookie: labCookie, origin: own).0 == .ok)
+            // The cookie is this session's: another person's session does not open with it, at its host or this one,
+            // nor with one forged.
             let second = try await LabSessionTests.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: try await app.bearer("student2@demo.test"))
             let secondID = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: second.body)).id
-            #expect(try await send(.GET, SitePath.labProxy(.id(secondID)).url + "api/status", to: labs, cookie: labCookie).0 == .notFound)
-            let renamed = LabOrigin.cookieName(secondID) + "=" + labCookie.split(separator: "=", maxSplits: 1)[1]
-            #expect(try await send(.GET, SitePath.labProxy(.id(secondID)).url + "api/status", to: labs, cookie: renamed).0 == .notFound)
-            let forged = LabOrigin.cookieName(secondID) + "=" + LabOrigin.sign("cookie", session: secondID, for: holder, until: soon, secret: secret)
-            #expect(try await send(.GET, SitePath.labProxy(.id(secondID)).url + "api/status", to: labs, cookie: forged).0 == .notFound)
+            let secondOwn = LabOrigin.sessionOrigin(secondID, labs: URL(string: labs)!), secondLab = SitePath.labProxy(.id(secondID)).url
+            #expect(try await send(.GET, secondLab + "api/status", to: secondOwn, cookie: labCookie).0 == .notFound)
+            #expect(try await send(.GET, secondLab + "api/status", to: own, cookie: labCookie).0 == .notFound)
+            let forged = "campuscloud_lab=" + LabOrigin.sign("cookie", session: secondID, for: holder, until: soon, secret: secret)
+            #expect(try await send(.GET, secondLab + "api/status", to: secondOwn, cookie: forged).0 == .notFound)
 
-            // Signing out of the platform (a shared computer) closes the lab to that browser too.
-            #expect(try await send(.GET, lab + "api/status", to: labs, cookie: labCookie).0 == .ok)
-            #expect(try await student.post(SitePath.signOut.url, [:]).status == .seeOther)
-            #expect(try await send(.GET, lab + "api/status", to: labs, cookie: labCookie).0 == .notFound)
-
-            // Stopped: the cookie opens nothing.
+            // A changed password, a deactivated account, signing out of the platform (a shared computer): each closes
+            // the lab to that cookie.
+            let person = try #require(try await User.find(owner, on: app.db))
+            #expect(try await send(.GET, lab + "api/status", to: own, cookie: labCookie).0 == .ok)
+            let changed = person.credentialsChangedAt
+            person.credentialsChangedAt = Date().addingTimeInterval(5)
+            try await person.save(on: app.db)
+            #expect(try await send(.GET, lab + "api/status", to: own, cookie: labCookie).0 == .notFound)
+            (person.credentialsChangedAt, person.isActive) = (changed, false)
+            try await person.save(on: app.db)
+            #expect(try await send(.GET, lab + "api/status", to: own, cookie: labCookie).0 == .notFound)
+            person.isActive = true
+            try await person.save(on: app.db)
+            #expect(try await send(.GET, lab + "api/status", to: own, cookie: labCookie).0 == .ok)
+            // Stopped: the cookie (still its owner's) reaches no lab.
             #expect(try await LabSessionTests.send(app, .POST, "api/v1/lab-sessions/\(id)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
-            #expect(try await send(.GET, lab + "api/status", to: labs, cookie: labCookie).0 != .ok)
+            #expect(try await send(.GET, lab + "api/status", to: own, cookie: labCookie).0 == .conflict)
+            #expect(try await student.post(SitePath.signOut.url, [:]).status == .seeOther)
+            #expect(try await send(.GET, lab + "api/status", to: own, cookie: labCookie).0 == .notFound)
             _ = try await LabSessionTests.send(app, .POST, "api/v1/lab-sessions/\(secondID)/stop", as: try await app.bearer("student2@demo.test"))
         }
     }

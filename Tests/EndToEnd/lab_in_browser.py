@@ -6,9 +6,9 @@ finds the file; another student's session URL answers 404. Starts the built `cam
 JupyterLab up from the wheels scripts/install-deps keeps) on a free port with its own SQLite database in a temporary
 folder, and stops it afterwards.
 
-With --labs-origin the platform runs with JupyterLab on an origin of its own (CAMPUSCLOUD_LABS_URL): the browser
-opens the platform at http://campus.localhost:PORT and the lab at http://labs.campus.localhost:PORT (Chromium sends
-*.localhost to this machine), and the same steps must work through the ticket and the labs origin's cookie.
+With --labs-origin the platform runs with JupyterLab on origins of its own (CAMPUSCLOUD_LABS_URL): the browser
+opens the platform at http://campus.localhost:PORT and each lab at http://SESSION.labs.campus.localhost:PORT (Chromium
+sends *.localhost to this machine), and the same steps must work through the ticket and the session origin's cookie.
 
 Usage: lab_in_browser.py PATH/TO/campuscloud [--labs-origin]
 """
@@ -120,7 +120,7 @@ def main():
         check(in_jupyterlab(driver), "the session page embeds JupyterLab, which starts")
         if labs_origin:
             frame_origin = driver.execute_script("return window.location.origin")
-            check(frame_origin == environment["CAMPUSCLOUD_LABS_URL"], f"JupyterLab runs on the labs origin ({frame_origin})")
+            check(frame_origin == f"http://{session}.labs.campus.localhost:{port}", f"JupyterLab runs on the session's own origin ({frame_origin})")
         lab_base = f"/labs/sessions/{session}/"
         # Open the welcome notebook (a start file) and run its code cell.
         driver.execute_script("window.location.href = arguments[0]", lab_base + "lab/tree/welcome.ipynb")

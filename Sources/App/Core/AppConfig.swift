@@ -140,8 +140,12 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             guard let publicURL = config.publicURL else {
                 throw .invalid("CAMPUSCLOUD_LABS_URL", "needs CAMPUSCLOUD_PUBLIC_URL too (the labs origin lets only the platform's pages frame it)")
             }
-            guard LabOrigin.origin(of: url) != LabOrigin.origin(of: publicURL) else {
-                throw .invalid("CAMPUSCLOUD_LABS_URL", "is the platform's own address; give labs a host name of their own, e.g. labs.\(publicURL.host ?? "campus.example.edu")")
+            // Cookies ignore ports: the same host on another port would share the platform's.
+            guard let host = url.host?.lowercased(), let platformHost = publicURL.host?.lowercased(), host != platformHost, !platformHost.hasSuffix("." + host) else {
+                throw .invalid("CAMPUSCLOUD_LABS_URL", "is the platform's own host (or above it); give labs a host name of their own, e.g. labs.\(publicURL.host ?? "campus.example.edu")")
+            }
+            guard url.scheme == "https" || publicURL.scheme != "https" else {
+                throw .invalid("CAMPUSCLOUD_LABS_URL", "is http while the platform is https; give an https address")
             }
             config.labsURL = url
         }

@@ -1,13 +1,14 @@
-// JupyterLab on an origin of its own (CAMPUSCLOUD_LABS_URL, e.g. https://labs.campus.example.edu): what runs in a
-// notebook's page — a student's own outputs, a page their code fetched — is then not on the platform's origin, so
-// it cannot read the platform's pages or act as the student there. Without it, labs are relayed on the platform's
-// origin (and its page says so to administrators in the README).
+// JupyterLab on origins of its own (CAMPUSCLOUD_LABS_URL, e.g. https://labs.campus.example.edu): each session is
+// served at its own host below it (https://<session id>.labs.campus.example.edu; wildcard DNS and certificate), so
+// what runs in a notebook's page — a student's own outputs, a page their code fetched — is on neither the platform's
+// origin nor any other session's: it cannot read the platform's pages or act as the student there, nor reach another
+// person's lab. Without it, labs are relayed on the platform's origin (the README says what that risks).
 //
 // The session page's frame asks the platform for the lab (`openLab`, the owner's platform session): it answers with
-// a one-minute ticket for the labs origin, which that origin exchanges (`enterPath`) for a cookie of its own, scoped
-// to the session, lasting as long as the session may. The labs origin serves nothing but sessions' paths, and
-// every request there must carry that cookie (signed under the platform's secret for that session, its owner and
-// the owner's sign-in: signing out of the platform — on a shared computer — closes the lab to that browser too);
+// a one-minute ticket for the session's origin, which exchanges it (`enterPath`) for a cookie of its own (host-only,
+// `__Host-` over https), lasting as long as the session may. That origin serves nothing but the session's own path,
+// and every request there must carry that cookie, signed under the platform's secret for that session, its owner and
+// the owner's sign-in (signing out of the platform, a changed password or a deactivated account close the lab too);
 // the platform's origin no longer relays JupyterLab. Terminals stay on the platform's origin: their page is the
 // platform's own, with nothing of the lab's in it.
 import Crypto
@@ -16,11 +17,10 @@ import Foundation
 import Vapor
 
 enum LabOrigin {
-    /// The labs origin's cookies, one per session, named after it: each is sent below /labs/sessions/ (a path is
-    /// matched case by case, and a session's address may spell its id in either case).
-    static let cookiePrefix = "campuscloud_lab_"
-    static func cookieName(_ session: UUID) -> String { cookiePrefix + session.uuidString.lowercased() }
-    static let cookiePath = "/labs/sessions/"
+    /// The session origin's cookie: host-only, and over https `__Host-` (which no other host, not even a sibling
+    /// below the same domain, can set). Both names are kept from the lab.
+    static let cookieNames = ["__Host-campuscloud_lab", "campuscloud_lab"]
+    static func cookieName(https: Bool) -> String { https ? cookieNames[0] : cookieNames[1] }
     static let ticketSeconds: TimeInterval = 60
 
     /// Where the labs origin exchanges a ticket for its cookie (below the session's path, outside JupyterLab's names).
@@ -46,10 +46,12 @@ enum LabOrigin {
         return holder
     }
 
-    /// Whether the pass holder is the session's owner, still signed in with the sign-in the pass came from.
+    /// Whether the pass holder is the session's owner, an active account still signed in with the sign-in the pass
+    /// came from (and not since a change of password).
     static func isOwner(_ holder: Holder?, of session: LabSession, on db: any Database) async throws -> Bool {
-        guard let holder, holder.user == session.$user.id, let record = try await SessionRecord.find(holder.signIn, on: db) else { return false }
-        return record.data[userKey] == holder.user.uuidString
+        guard let holder, holder.user == session.$user.id, let record = try await SessionRecord.find(holder.signIn, on: db),
+              record.data[userKey] == holder.user.uuidString, let user = try await User.find(holder.user, on: db), user.isActive else { return false }
+        return Credentials.sessionIsCurrent(Session(data: record.data), for: user)
     }
 
     /// Where a platform sign-in keeps its person (Vapor's session authentication).
@@ -67,11 +69,23 @@ enum LabOrigin {
         "\(url.scheme ?? "http")://\(url.host ?? "")" + (url.port.map { ":\($0)" } ?? "")
     }
 
-    /// Whether the request came to the labs origin (by its Host).
-    static func isLabsOrigin(_ req: Request) -> Bool {
-        guard let labs = req.application.platformConfig.labsURL, let host = req.headers.first(name: .host)?.lowercased() else { return false }
-        let authority = (labs.host ?? "").lowercased() + (labs.port.map { ":\($0)" } ?? "")
-        return host == authority || (labs.port == nil && host == authority + (labs.scheme == "https" ? ":443" : ":80"))
+    /// The origin a session's JupyterLab is served at ("https://<id>.labs.example.edu").
+    static func sessionOrigin(_ session: UUID, labs: URL) -> String {
+        "\(labs.scheme ?? "https")://\(session.uuidString.lowercased()).\(labs.host ?? "")" + (labs.port.map { ":\($0)" } ?? "")
+    }
+
+    /// Whether the request came to the labs domain (by its Host: the labs host or any host below it), and for which
+    /// session (nil: not a session's host).
+    static func labsHost(_ req: Request) -> (isLabs: Bool, session: UUID?) {
+        guard let labs = req.application.platformConfig.labsURL, let labsHost = labs.host?.lowercased(),
+              var host = req.headers.first(name: .host)?.lowercased() else { return (false, nil) }
+        let port = labs.port ?? (labs.scheme == "https" ? 443 : 80)
+        if host.hasSuffix(":\(port)") { host.removeLast(":\(port)".count) }
+        if host.hasSuffix(".") { host.removeLast() }
+        if host == labsHost { return (true, nil) }
+        guard host.hasSuffix("." + labsHost) else { return (false, nil) }
+        let name = host.dropLast(labsHost.count + 1)
+        return (true, name.contains(".") ? nil : UUID(uuidString: String(name)))
     }
 
     /// GET /labs/sessions/{id}/open-lab (the owner, on the platform's origin): to JupyterLab, on the labs origin
@@ -84,47 +98,66 @@ enum LabOrigin {
               let signIn = try await SessionRecord.query(on: req.db).filter(\.$key == key).first()?.id else { return req.redirect(to: .labSession(.id(id))) }
         let holder = Holder(user: try user.requireID(), signIn: signIn)
         let ticket = sign("ticket", session: id, for: holder, until: req.now.addingTimeInterval(ticketSeconds), secret: req.application.platformSecret)
-        let headers: HTTPHeaders = ["Location": origin(of: labs) + enterPath(id) + "?ticket=" + ticket, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"]
+        let headers: HTTPHeaders = ["Location": sessionOrigin(id, labs: labs) + enterPath(id) + "?ticket=" + ticket, "Cache-Control": "no-store",
+                                    "Referrer-Policy": "no-referrer"]
         return Response(status: .seeOther, headers: headers)
     }
 
-    /// Everything that comes to the labs origin: a ticket exchanged for the session's cookie, or a request to a
-    /// session's JupyterLab with that cookie; nothing else (404).
+    /// Everything that comes to the labs domain: at a session's host, a ticket exchanged for its cookie, or a request
+    /// to its JupyterLab with that cookie; nothing else (404).
     struct Middleware: AsyncMiddleware {
         func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-            guard isLabsOrigin(req) else { return try await next.respond(to: req) }
+            let (isLabs, hostSession) = labsHost(req)
+            guard isLabs else { return try await next.respond(to: req) }
             let parts = req.url.path.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count >= 5, parts[1] == "labs", parts[2] == "sessions", let id = UUID(uuidString: String(parts[3])),
-                  let session = try await LabSession.find(id, on: req.db) else { throw Abort(.notFound) }
-            let secret = req.application.platformSecret, now = req.now
+            guard let id = hostSession, parts.count >= 5, parts[1] == "labs", parts[2] == "sessions", UUID(uuidString: String(parts[3])) == id,
+                  let session = try await LabSession.find(id, on: req.db), let labs = req.application.platformConfig.labsURL else { throw Abort(.notFound) }
+            let secret = req.application.platformSecret, now = req.now, https = labs.scheme == "https"
             if req.url.path == enterPath(id) || req.url.path.lowercased() == enterPath(id).lowercased() {
                 let holder = verify(try? req.query.get(String.self, at: "ticket"), "ticket", session: id, at: now, secret: secret)
                 guard req.method == .GET, session.status == .running, try await isOwner(holder, of: session, on: req.db), let holder else {
                     throw Abort(.forbidden, reason: "This link to the lab has run out; open the lab again from its page.")
                 }
                 let cookie = sign("cookie", session: id, for: holder, until: session.endsAt, secret: secret)
-                let response = Response(status: .seeOther, headers: ["Location": SitePath.labProxy(.id(id)).url + "lab", "Cache-Control": "no-store"])
-                // Sent in the platform page's frame: SameSite=None over https (a labs origin on another site still gets
+                let response = Response(status: .seeOther, headers: ["Location": SitePath.labProxy(.id(id)).url + "lab", "Cache-Control": "no-store",
+                                                                     "Referrer-Policy": "no-referrer"])
+                // Sent in the platform page's frame: SameSite=None over https (a labs domain on another site still gets
                 // it; Secure is then required), Lax over plain http (a development machine, same site).
-                let https = req.application.platformConfig.labsURL?.scheme == "https"
-                response.cookies[cookieName(id)] = HTTPCookies.Value(string: cookie, expires: session.endsAt, path: cookiePath,
-                                                                 isSecure: https, isHTTPOnly: true, sameSite: https ? HTTPCookies.SameSitePolicy.none : .lax)
+                response.cookies[cookieName(https: https)] = HTTPCookies.Value(string: cookie, expires: session.endsAt, path: "/",
+                                                                            isSecure: https, isHTTPOnly: true, sameSite: https ? HTTPCookies.SameSitePolicy.none : .lax)
                 return response
             }
             // The session's owner only (their cookie for this session); anyone else finds nothing.
-            guard try await isOwner(verify(req.cookies[cookieName(id)]?.string, "cookie", session: id, at: now, secret: secret), of: session, on: req.db) else {
+            guard try await isOwner(verify(req.cookies[cookieName(https: https)]?.string, "cookie", session: id, at: now, secret: secret), of: session, on: req.db) else {
                 throw Abort(.notFound)
             }
             if req.body.data == nil, ![.GET, .HEAD].contains(req.method) {
                 _ = try await req.body.collect(max: Int(LabProxy.maxBody.value)).get()
             }
-            let labs = origin(of: req.application.platformConfig.labsURL!)
-            let response = try await LabProxy.relay(req, session: session, ownOrigin: { $0 == labs })
-            // Framed by the platform's session page only.
+            let own = sessionOrigin(id, labs: labs)
+            let response = try await LabProxy.relay(req, session: session, ownOrigin: { $0.lowercased() == own })
+            // Framed by the platform's session page only; the rest of JupyterLab's policy (the sandbox it gives files
+            // it serves) is kept.
             if let platform = req.application.platformConfig.publicURL {
-                response.headers.replaceOrAdd(name: "Content-Security-Policy", value: "frame-ancestors 'self' \(origin(of: platform))")
+                let kept = response.headers[canonicalForm: "Content-Security-Policy"].flatMap { $0.split(separator: ";") }
+                    .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.lowercased().hasPrefix("frame-ancestors") }
+                response.headers.replaceOrAdd(name: "Content-Security-Policy", value: (kept + ["frame-ancestors \(origin(of: platform))"]).joined(separator: "; "))
             }
             return response
         }
+    }
+}
+
+/// The platform's pages may be framed by its own pages only (a labs origin is same-site: it could otherwise frame a
+/// signed-in page under something the person clicks). What already says how it may be framed (a relayed JupyterLab
+/// on the platform's origin) is left as it is.
+struct FramingMiddleware: AsyncMiddleware {
+    func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let response = try await next.respond(to: req)
+        if !response.headers.contains(name: "Content-Security-Policy") {
+            response.headers.add(name: "Content-Security-Policy", value: "frame-ancestors 'self'")
+        }
+        if !response.headers.contains(name: "X-Frame-Options") { response.headers.add(name: "X-Frame-Options", value: "SAMEORIGIN") }
+        return response
     }
 }

@@ -74,7 +74,9 @@ enum LabProxy {
             headers.add(name: name, value: value)
         }
         let cookies = req.headers[.cookie].flatMap { $0.split(separator: ";") }.map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.hasPrefix(req.application.sessions.configuration.cookieName + "=") && !$0.hasPrefix(LabOrigin.cookiePrefix) }
+            .filter { cookie in
+                !([req.application.sessions.configuration.cookieName] + LabOrigin.cookieNames).contains { cookie.hasPrefix($0 + "=") }
+            }
         if !cookies.isEmpty { headers.add(name: .cookie, value: cookies.joined(separator: "; ")) }
         return headers
     }
@@ -142,9 +144,14 @@ enum LabProxy {
     /// The program's answer on its way to the browser, streamed.
     private static func relayed(_ response: HTTPClientResponse, _ req: Request) -> Response {
         var answer = HTTPHeaders()
-        let platformCookie = req.application.sessions.configuration.cookieName + "="
         for (name, value) in response.headers where !droppedResponseHeaders.contains(name.lowercased()) {
-            if name.lowercased() == "set-cookie", value.trimmingCharacters(in: .whitespaces).hasPrefix(platformCookie) { continue }
+            // The lab's own cookies pass; none named like the platform's, none for a whole domain.
+            if name.lowercased() == "set-cookie" {
+                let cookie = value.trimmingCharacters(in: .whitespaces), lowered = cookie.lowercased()
+                let cookieName = lowered.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                if cookieName.isEmpty || cookieName.contains("campuscloud") || lowered.split(separator: ";").dropFirst()
+                    .contains(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("domain") }) { continue }
+            }
             answer.add(name: name, value: value)
         }
         let body = response.body
