@@ -223,14 +223,19 @@ final class JobCgroup: @unchecked Sendable {
         return Array(pids)
     }
 
-    /// Kills every process in the job, however it forked or detached.
+    /// Kills every process in the job, however it forked or detached, and waits until they are gone (up to 5 s):
+    /// a killed process leaves its groups only as it exits, which for a few dozen of them on a busy machine takes
+    /// longer than a moment (a fork bomb's last two were still there after 100 ms on a loaded CI runner).
     func killAll() {
         if case .v2 = layout { try? JobCgroup.write("1", to: folders[0] + "/cgroup.kill") }
-        for _ in 0..<50 {
+        let deadline = ContinuousClock.now + .seconds(5)
+        var round = 0
+        while true {
             let pids = members()
-            if pids.isEmpty { return }
+            if pids.isEmpty || ContinuousClock.now > deadline { return }
             pids.forEach { kill($0, SIGKILL) }
-            usleep(2_000)
+            usleep(round < 50 ? 2_000 : 10_000)
+            round += 1
         }
     }
 
