@@ -123,11 +123,13 @@ import Ledger
 
     /// A worker works ahead: while a run is in the sandbox it claims and loads its next job. Stopping, it finishes
     /// the run, records it, and puts the job it claimed ahead back (queued, its attempt not counted); every hand-in
-    /// is then graded exactly once.
+    /// is then graded exactly once. (How many runs finish before the stop lands depends on the machine's load: on a
+    /// busy runner the test's own look at the queue may come a run late. What must hold is that nothing stays
+    /// claimed: the job taken ahead is queued again, untouched.)
     @Test func aStoppingWorkerPutsBackTheJobItClaimedAhead() async throws {
         try await withTestApp { app in
             try await app.loadDemoData(credits: true)
-            let assignmentID = try await Self.classroom(app, run: "sleep 2; python3 hello.py")
+            let assignmentID = try await Self.classroom(app, run: "sleep 3; python3 hello.py")
             var submissions: [UUID] = []
             for student in 1...3 {
                 let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: try await app.bearer("student\(student)@demo.test"))
@@ -143,10 +145,11 @@ import Ledger
             #expect(claimed == 2, "the worker did not claim its next job while the first ran")
             await workers.stop()
             let jobs = try await QueuedJob.query(on: app.db).filter(\.$kind == GradingJobs.grade).all()
-            #expect(jobs.filter { $0.status == .done }.count == 1)
-            #expect(jobs.filter { $0.status == .queued }.count == 2)
-            #expect(jobs.filter { $0.status == .queued }.allSatisfy { $0.attempts == 0 && $0.leaseOwner == nil })
-            #expect(try await Submission.query(on: app.db).filter(\.$status == .queued).count() == 2)
+            let done = jobs.filter { $0.status == .done }, queued = jobs.filter { $0.status == .queued }
+            #expect(done.count >= 1 && queued.count >= 1 && done.count + queued.count == 3, "\(jobs.map(\.status))")
+            #expect(done.allSatisfy { $0.attempts == 1 })
+            #expect(queued.allSatisfy { $0.attempts == 0 && $0.leaseOwner == nil })
+            #expect(try await Submission.query(on: app.db).filter(\.$status == .queued).count() == queued.count)
 
             try await app.drainGradingQueue()
             for id in submissions {
