@@ -14,6 +14,10 @@ public struct Meter: Hashable, Sendable, Codable, CustomStringConvertible, Compa
     public static let sandboxWallSecond = Meter("sandbox_wall_second")
     /// Lab time, measured in seconds, priced per hour.
     public static let labHour = Meter("lab_hour")
+    /// A lab session's CPU time (where its environment charges it), measured in milliseconds, priced per CPU-hour.
+    public static let labCPUHour = Meter("lab_cpu_hour")
+    /// A lab session's memory over time (where its environment charges it), measured in MB-seconds, priced per GB-hour.
+    public static let labMemoryGBHour = Meter("lab_memory_gb_hour")
     /// A model's prompt tokens, priced per million.
     public static func modelInput(_ model: String) -> Meter { Meter("model_input_tokens:\(model)") }
     /// A model's completion tokens, priced per million.
@@ -24,13 +28,15 @@ public struct Meter: Hashable, Sendable, Codable, CustomStringConvertible, Compa
         switch self {
         case .sandboxCPUSecond, .sandboxWallSecond: 1_000
         case .labHour: 3_600
+        case .labCPUHour: 3_600_000
+        case .labMemoryGBHour: 1_024 * 3_600
         default: name.hasPrefix("model_") ? 1_000_000 : 1
         }
     }
 
     /// Whether this is a meter the platform knows how to measure.
     public var isKnown: Bool {
-        [.sandboxCPUSecond, .sandboxWallSecond, .labHour].contains(self)
+        [.sandboxCPUSecond, .sandboxWallSecond, .labHour, .labCPUHour, .labMemoryGBHour].contains(self)
             || ((name.hasPrefix("model_input_tokens:") || name.hasPrefix("model_output_tokens:")) && !name.hasSuffix(":"))
     }
 

@@ -83,6 +83,19 @@ public enum CgroupLayout: Sendable, Equatable {
         }
     }
 
+    /// Whether jobs get a CPU cap and their CPU time and memory are measured (what metered lab sessions need).
+    var capsAndMeasuresCPU: Bool {
+        let fm = FileManager.default
+        switch self {
+        case .none: return false
+        case .v2(let parent):
+            return (try? String(contentsOfFile: parent + "/cgroup.subtree_control", encoding: .utf8))?.split(separator: " ").contains { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "cpu" } == true
+        case .v1(_, _, let cpuacct, let cpu):
+            guard let cpuacct else { return false }
+            return cpu != nil || fm.fileExists(atPath: cpuacct + "/cpu.cfs_quota_us")
+        }
+    }
+
     private static func detectShared() -> CgroupLayout {
         let fm = FileManager.default
         // v2: the unified hierarchy at /sys/fs/cgroup with the memory and pids controllers enabled.
@@ -236,6 +249,20 @@ final class JobCgroup: @unchecked Sendable {
             pids.forEach { kill($0, SIGKILL) }
             usleep(round < 50 ? 2_000 : 10_000)
             round += 1
+        }
+    }
+
+    /// The memory the job's processes hold now, in bytes: their own pages and shared memory (a tmpfs's files among
+    /// them), not the file cache — which a recycled group may still be charged for from an earlier job.
+    func memoryBytes() -> Int? {
+        switch layout {
+        case .none: return nil
+        case .v2:
+            guard let anon = Self.field(folders[0] + "/memory.stat", "anon") else { return nil }
+            return anon + (Self.field(folders[0] + "/memory.stat", "shmem") ?? 0)
+        case .v1:
+            guard let rss = Self.field(folders[0] + "/memory.stat", "total_rss") else { return nil }
+            return rss + (Self.field(folders[0] + "/memory.stat", "total_shmem") ?? 0)
         }
     }
 

@@ -127,6 +127,9 @@ public final class Sandbox: @unchecked Sendable {
     /// Checks that sandboxed code can run here, running a trivial job once. Throws `SandboxError.unavailable`.
     public func checkAvailable() throws { _ = try prepare() }
 
+    /// Whether this machine caps each job's CPU and measures its CPU time and memory (cgroups with the cpu controller).
+    public func capsAndMeasuresUsage() throws -> Bool { try prepare().cgroups.capsAndMeasuresCPU }
+
     public func run(_ job: SandboxJob, onOutput: (@Sendable (SandboxStream, Data) -> Void)? = nil) async throws -> SandboxResult {
         try Self.validate(job)
         if let layer = job.layer, self.layer(id: layer.id) != layer {

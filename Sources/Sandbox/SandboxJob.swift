@@ -65,7 +65,7 @@ public struct SandboxJob: Sendable {
     /// session's home, kept between sessions; `copyFrom` brings it into the next). Links, sockets and other special
     /// files are not kept. A job with one gets a sandbox of its own, as with `folderName`.
     public var keep: SandboxKeep?
-    /// Reads the job's CPU time while it runs.
+    /// Reads the job's CPU time and memory while it runs.
     public var probe: SandboxProbe?
 
     public init(command: [String], files: [String: Data] = [:], copyFrom: String? = nil, workPath: String = "/work",
@@ -84,8 +84,8 @@ public struct SandboxJob: Sendable {
     }
 }
 
-/// Lets whoever started a long job read its CPU time while it runs (a lab session's idle check). Thread-safe; it
-/// reads nothing (nil) where the machine gives the job no cgroup, or before the job starts and after it ends.
+/// Lets whoever started a long job read its CPU time and memory while it runs (a lab session's idle check and its
+/// usage meters). Thread-safe; it reads nothing (nil) where the machine gives the job no cgroup, or before the job starts and after it ends.
 public final class SandboxProbe: @unchecked Sendable {
     private let lock = NSLock()
     private var cgroup: JobCgroup?
@@ -97,6 +97,9 @@ public final class SandboxProbe: @unchecked Sendable {
 
     /// CPU time the job's processes have used so far, in nanoseconds.
     public var cpuNanoseconds: Int? { lock.withLock { cgroup?.usage().cpuNanoseconds } }
+
+    /// Memory the job holds now, in bytes (nil without a cgroup, or once the job has ended).
+    public var memoryBytes: Int? { lock.withLock { cgroup?.memoryBytes() } }
 }
 
 /// Where a long-lived job's folder is kept when it ends: known when the job starts, or learnt later — a lab session

@@ -91,18 +91,20 @@ import VaporTesting
             }
             #expect(try await send(.GET, lab + "api/status", to: own, cookie: cookie).0 == .notFound)
             #expect(try await send(.GET, lab + "api/status", to: labs, cookie: cookie).0 == .notFound)
-            // Tickets: altered, another session's, another person's, run out — all refused, no cookie given.
+            // Tickets: altered, another session's, another person's, run out, unnamed (not single-use) — all refused,
+            // no cookie given.
             let secret = app.platformSecret, soon = Date().addingTimeInterval(60)
             let intruder = try #require(try await User.query(on: app.db).filter(\.$email == "student2@demo.test").first()).requireID()
             let signIn = try #require(UUID(uuidString: String(location.split(separator: "=").last!.split(separator: ".")[1])))
             let holder = LabOrigin.Holder(user: owner, signIn: signIn)
             for ticket in [String(location.split(separator: "=").last!.dropLast(2)) + "xx",
-                           LabOrigin.sign("ticket", session: UUID(), for: holder, until: soon, secret: secret),
-                           LabOrigin.sign("ticket", session: id, for: LabOrigin.Holder(user: intruder, signIn: signIn), until: soon, secret: secret),
-                           LabOrigin.sign("ticket", session: id, for: LabOrigin.Holder(user: owner, signIn: UUID()), until: soon, secret: secret),
-                           LabOrigin.sign("cookie", session: id, for: holder, until: soon, secret: secret),
-                           LabOrigin.sign("ticket", session: id, for: holder, until: Date().addingTimeInterval(-1), secret: secret),
-                           LabOrigin.sign("ticket", session: id, for: holder, until: soon, secret: String(repeating: "x", count: 40))] {
+                           LabOrigin.sign("ticket", session: UUID(), for: holder, until: soon, secret: secret, nonce: UUID()),
+                           LabOrigin.sign("ticket", session: id, for: LabOrigin.Holder(user: intruder, signIn: signIn), until: soon, secret: secret, nonce: UUID()),
+                           LabOrigin.sign("ticket", session: id, for: LabOrigin.Holder(user: owner, signIn: UUID()), until: soon, secret: secret, nonce: UUID()),
+                           LabOrigin.sign("cookie", session: id, for: holder, until: soon, secret: secret, nonce: UUID()),
+                           LabOrigin.sign("ticket", session: id, for: holder, until: Date().addingTimeInterval(-1), secret: secret, nonce: UUID()),
+                           LabOrigin.sign("ticket", session: id, for: holder, until: soon, secret: String(repeating: "x", count: 40), nonce: UUID()),
+                           LabOrigin.sign("ticket", session: id, for: holder, until: soon, secret: secret)] {
                 let refused = try await send(.GET, LabOrigin.enterPath(id) + "?ticket=" + ticket, to: own)
                 #expect(refused.0 == .forbidden && refused.1["Set-Cookie"].isEmpty, "\(ticket)")
             }
@@ -112,6 +114,9 @@ import VaporTesting
             let entered = try await send(.GET, String(location.dropFirst(own.count)), to: own)
             #expect(entered.0 == .seeOther && entered.1.first(name: .location) == lab + "lab")
             let setCookie = try #require(entered.1["Set-Cookie"].first { $0.hasPrefix("campuscloud_lab=") })
+            // Once: the same ticket again (a copy from a log or the history) gives nothing.
+            let again = try await send(.GET, String(location.dropFirst(own.count)), to: own)
+            #expect(again.0 == .forbidden && again.1["Set-Cookie"].isEmpty && again.2.contains("already used"), "\(again)")
             #expect(setCookie.contains("Path=/;") && setCookie.contains("HttpOnly") && !setCookie.lowercased().contains("domain"), "\(setCookie)")
             let labCookie = String(setCookie.split(separator: ";")[0])
             let seen = try await send(.GET, lab + "api/status", to: own, cookie: labCookie + "; _xsrf=own")

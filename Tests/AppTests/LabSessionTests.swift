@@ -356,6 +356,80 @@ final class HandClock: Sendable {
         }
     }
 
+    /// An environment that charges CPU time and memory: each hold covers the session at its caps (the worst it could
+    /// use), each minute's settle takes what the host measured from the session's cgroup — a real program burning CPU
+    /// and holding 100 MB — and the stop settles the rest; the charge is exactly the figures at the prices.
+    @Test func cpuAndMemoryAreChargedAsMeasuredFromTheSessionsCgroup() async throws {
+        let clock = HandClock(Date(timeIntervalSince1970: Double(Int(Date().timeIntervalSince1970))))
+        try await withTestApp { app in
+            app.clock = clock.clock
+            try await app.loadDemoData()
+            let (lab, course) = try await Self.terminalLab(app, price: "6", at: clock.now)  // 0.1 credits a minute
+            let labID = try lab.requireID()
+            (lab.chargeCPU, lab.chargeMemory) = (true, true)  // terminal defaults: half a core, 512 MB
+            try await lab.save(on: app.db)
+            for (meter, price) in [(Meter.labCPUHour, "36"), (.labMemoryGBHour, "3.6")] {  // 0.01 a CPU-second, 0.001 a GB-second
+                try await LedgerPrice(meter: meter.name, price: Credits.parse(price)!.micro, effectiveFrom: clock.now.addingTimeInterval(-86_400)).create(on: app.db)
+            }
+            let allowance = try await Self.fund(app, course, "student1@demo.test", 20)
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            let port = app.http.server.shared.localAddress!.port!
+            let student = try Browser(app)
+            try await student.signIn("student1@demo.test")
+            _ = try await student.get(SitePath.lab(.id(labID)).url)
+            #expect(try await student.post(SitePath.startLab(.id(labID)).url, [:]).status == .seeOther)
+            let sessionID = try #require(try await LabSession.query(on: app.db).first()).requireID()
+            func account() async throws -> LedgerAccount { try #require(try await LedgerAccount.find(allowance.requireID(), on: app.db)) }
+            // The first hold: 30 minutes at the caps — 6 + 0.5 × 36 + 0.5 × 3.6 = 25.8 credits an hour, so 12.9.
+            #expect(try await account().held == 12_900_000)
+            // The session keeps the terms it started under: the lab changed meanwhile changes its next sessions only.
+            (lab.chargeCPU, lab.cpuMillis) = (false, 4_000)
+            try await lab.save(on: app.db)
+
+            // A program that holds 100 MB and burns CPU for 3 s, sampled while it runs and a (platform) minute later.
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "python3 -c 'import time; b = b\"x\" * (100 << 20); t = time.time(); [0 for _ in iter(lambda: time.time() - t < 3, False)]' & echo STARTED$((1+1))")
+                #expect(await screen.wait(for: "STARTED2"), "\(screen.contents)")
+                try await Task.sleep(for: .seconds(1.5))
+                try await app.labHost.meter(at: clock.now)
+                // Not yet a tick: the pass records the figures (the sweep's, should the host die), charging nothing.
+                let passed = try #require(try await LabSession.find(sessionID, on: app.db))
+                #expect(passed.cpuMs > 0 && passed.heldCPUMs == 0 && passed.charged == 0, "\(passed.cpuMs)")
+                try await Task.sleep(for: .seconds(2.5))
+                clock.advance(60)
+                try await app.labHost.meter(at: clock.now)  // the minute's tick
+            }
+            let ticked = try #require(try await LabSession.find(sessionID, on: app.db))
+            // Measured: the CPU it burnt (at most half a core; on a busy machine less), and 100 MB held, sampled at the
+            // minute's two ends (their mean over the minute).
+            #expect(ticked.cpuMs > 300 && ticked.cpuMs < 60 * 500, "\(ticked.cpuMs) ms")
+            #expect(ticked.memoryMBSeconds > 100 * 25 && ticked.memoryMBSeconds < 512 * 60, "\(ticked.memoryMBSeconds) MB-s")
+            let rate = LabRate(perHour: Credits(whole: 6), perCPUHour: Credits(whole: 36), perGBHour: Credits.parse("3.6")!, cpuMillis: 500, memoryMB: 512)
+            let firstMinute = LabMetering.cost(LabUsage(seconds: 60, cpuMs: ticked.cpuMs, memoryMBSeconds: ticked.memoryMBSeconds), rate: rate)
+            #expect(ticked.charged == firstMinute.micro, "charged \(ticked.charged), the figures say \(firstMinute.micro)")
+            #expect(ticked.charged > 100_000 + ticked.cpuMs * 10 - 1_000)  // more than the time alone, by the CPU at least
+            #expect((ticked.heldCPUMs, ticked.heldMemoryMBSeconds) == (ticked.cpuMs, ticked.memoryMBSeconds))
+            // The next hold covers the next 30 minutes at the (session's) caps again, from what is left.
+            #expect(try await account().held == 12_900_000)
+            let view = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: try await student.get(SitePath.labSessionStatus(.id(sessionID)).url).body))
+            #expect(view.cpuSeconds == (Double(ticked.cpuMs) / 100).rounded() / 10 && view.cpuSeconds > 0.2)
+
+            // Stopped half a minute later, quietly: the last stretch is settled from the final figures, once.
+            clock.advance(30)
+            _ = try await student.get(SitePath.labSession(.id(sessionID)).url)
+            #expect(try await student.post(SitePath.stopLabSession(.id(sessionID)).url, [:]).status == .seeOther)
+            let ended = try #require(try await LabSession.find(sessionID, on: app.db))
+            #expect(ended.status == .stopped && ended.holdID == nil)
+            let last = LabMetering.cost(LabUsage(seconds: 30, cpuMs: ended.cpuMs - ticked.cpuMs, memoryMBSeconds: ended.memoryMBSeconds - ticked.memoryMBSeconds), rate: rate)
+            #expect(ended.charged == ticked.charged + last.micro, "\(ended.charged) after \(ticked.charged) and \(last)")
+            #expect(ended.cpuMs - ticked.cpuMs < 1_000)  // the program had ended: an idle shell
+            let settled = try await LedgerEntry.query(on: app.db).filter(\.$kind == .settle).filter(\.$fromAccountID == allowance.requireID()).all().reduce(0) { $0 + $1.amount }
+            let after = try await account()
+            #expect(settled == ended.charged && after.held == 0 && after.balance == 20_000_000 - ended.charged)
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+
     @Test func anIdleSessionCountsDownThenStopsButOneWhoseProgramsAreBusyDoesNot() async throws {
         let clock = HandClock(Date(timeIntervalSince1970: Double(Int(Date().timeIntervalSince1970))))  // whole seconds, as the API writes times
         try await withTestApp { app in
@@ -513,14 +587,19 @@ final class HandClock: Sendable {
             app.clock = clock.clock
             try await app.loadDemoData()
             let (lab, course) = try await Self.terminalLab(app, price: "6", at: clock.now)
+            // CPU time at 0.01 credits a CPU-second.
+            try await LedgerPrice(meter: Meter.labCPUHour.name, price: Credits(whole: 36).micro, effectiveFrom: clock.now.addingTimeInterval(-86_400)).create(on: app.db)
             let allowance = try await Self.fund(app, course, "student1@demo.test", 5)
             let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
-            // A session another host started and held for, which then went quiet 2 minutes after its last hold.
+            // A session another host started and held for, which then went quiet 2 minutes after its last hold,
+            // its last metering pass having recorded 20 CPU-seconds since.
             let hold = try await app.ledger.reserve(allowance, amount: Credits(whole: 3), reason: "lab", key: LabSessions.holdKey(UUID(), 1))
             let session = LabSession()
             (session.$lab.id, session.$user.id, session.status, session.host, session.holdID) = (try lab.requireID(), try student.requireID(), .running, "gone-host", try hold.requireID())
             (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (clock.now, 1_800, 1, 0)
             (session.startedAt, session.endsAt, session.seenAt) = (clock.now, clock.now.addingTimeInterval(7_200), clock.now.addingTimeInterval(120))
+            (session.chargeCPU, session.cpuMillis, session.memoryMB) = (true, lab.cpuMillis, lab.memoryMB)  // the terms it started under
+            (session.cpuMs, session.heldCPUMs) = (31_000, 11_000)
             try await session.create(on: app.db)
             clock.advance(200)
             #expect(try await LabSessions.sweep(app: app, at: clock.now) == 0)  // not quiet long enough yet
@@ -528,9 +607,10 @@ final class HandClock: Sendable {
             #expect(try await LabSessions.sweep(app: app, at: clock.now) == 1)
             #expect(try await LabSessions.sweep(app: app, at: clock.now) == 0)
             let ended = try #require(try await LabSession.find(session.requireID(), on: app.db))
-            #expect(ended.status == .stopped && ended.charged == 200_000 && ended.stopReason?.contains("lab host stopped") == true)
+            // Two minutes of time (0.2) and 20 CPU-seconds (0.2).
+            #expect(ended.status == .stopped && ended.charged == 400_000 && ended.stopReason?.contains("lab host stopped") == true, "\(ended.charged)")
             let account = try #require(try await LedgerAccount.find(allowance.requireID(), on: app.db))
-            #expect(account.balance == 4_800_000 && account.held == 0 && account.spent == 200_000)
+            #expect(account.balance == 4_600_000 && account.held == 0 && account.spent == 400_000)
         }
     }
 

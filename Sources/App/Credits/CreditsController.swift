@@ -242,7 +242,7 @@ enum CreditsController {
         let input = try req.input(PriceInput.self)
         var checks = InputChecks()
         let meter = Meter(input.meter.trimmingCharacters(in: .whitespaces))
-        if !meter.isKnown { checks.add("meter '\(input.meter)' is not one of sandbox_cpu_second, sandbox_wall_second, lab_hour, model_input_tokens:MODEL, model_output_tokens:MODEL.") }
+        if !meter.isKnown { checks.add("meter '\(input.meter)' is not one of sandbox_cpu_second, sandbox_wall_second, lab_hour, lab_cpu_hour, lab_memory_gb_hour, model_input_tokens:MODEL, model_output_tokens:MODEL.") }
         if input.price < .zero { checks.add("price is 0 or more credits (a negative price would pay for use).") }
         let from = checks.date(input.effectiveFrom, "effectiveFrom")
         try checks.finish()
@@ -293,7 +293,7 @@ extension CreditsController.HoldInput: APIInput {
 
 extension CreditsController.PriceInput: APIInput {
     static let schema = JSONSchema.object([
-        "meter": .string(pattern: "^ *(sandbox_cpu_second|sandbox_wall_second|lab_hour|model_(input|output)_tokens:.*[^: ]) *$"), "price": .creditsInput,
+        "meter": .string(pattern: "^ *(sandbox_cpu_second|sandbox_wall_second|lab_hour|lab_cpu_hour|lab_memory_gb_hour|model_(input|output)_tokens:.*[^: ]) *$"), "price": .creditsInput,
         "effectiveFrom": .string(format: "date"),
     ], required: ["meter", "price", "effectiveFrom"])
 }

@@ -9,6 +9,7 @@ import Vapor
 struct LabInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, kind, setupScript, cpuMillis, memoryMB, processes, homeQuotaMB, idleMinutes, longestMinutes, network, openTo, schedule, readySessions
+        case chargeCPU, chargeMemory
     }
     typealias Fields = CodingKeys
     var name: String?
@@ -26,6 +27,10 @@ struct LabInput: CheckedInput, Content {
     var schedule: String?
     /// Sessions each lab host keeps started ahead of need (0 to 50).
     var readySessions: Int?
+    /// Whether sessions also pay for their CPU time and their memory over time (the price list's `lab_cpu_hour` and
+    /// `lab_memory_gb_hour`), besides lab time. Default: no.
+    var chargeCPU: Bool?
+    var chargeMemory: Bool?
 
     init() {}
 }
@@ -39,6 +44,7 @@ extension LabInput: APIInput {
             "homeQuotaMB": range(LabLimits.homeQuotaMBRange), "idleMinutes": range(LabLimits.idleMinutesRange),
             "longestMinutes": range(LabLimits.longestMinutesRange), "network": .boolean, "openTo": .choice(LabAudience.self),
             "schedule": .optionalText(max: LabEnvironments.maxSchedule), "readySessions": range(LabReadyPool.range),
+            "chargeCPU": .boolean, "chargeMemory": .boolean,
         ], required: ["name", "kind"])
     }
 }
@@ -133,6 +139,8 @@ enum LabEnvironments {
             if limits.problems.isEmpty { lab.limits = limits } else { limits.problems.forEach { checks.add($0) } }
         }
         if creating || input.network != nil { lab.network = input.network ?? false }
+        if creating || input.chargeCPU != nil { lab.chargeCPU = input.chargeCPU ?? false }
+        if creating || input.chargeMemory != nil { lab.chargeMemory = input.chargeMemory ?? false }
         if creating || input.readySessions != nil {
             let ready = input.readySessions ?? 0
             if LabReadyPool.range.contains(ready) { lab.readySessions = ready } else {
@@ -180,6 +188,9 @@ struct LabDTO: Content {
     var idleMinutes: Int
     var longestMinutes: Int
     var network: Bool
+    /// Whether sessions also pay for their CPU time and their memory over time.
+    var chargeCPU: Bool
+    var chargeMemory: Bool
     var openTo: LabAudience
     var schedule: String
     var readySessions: Int
@@ -199,6 +210,7 @@ struct LabDTO: Content {
         (cpuMillis, memoryMB, processes, homeQuotaMB, idleMinutes, longestMinutes) =
             (lab.cpuMillis, lab.memoryMB, lab.processes, lab.homeQuotaMB, lab.idleMinutes, lab.longestMinutes)
         (network, openTo, schedule, readySessions) = (lab.network, lab.openTo, lab.schedule, lab.readySessions)
+        (chargeCPU, chargeMemory) = (lab.chargeCPU, lab.chargeMemory)
         openNow = LabEnvironments.schedule(of: lab).isOpen(at: now)
         startFiles = LabHomes.startFileNames(lab)
         (createdAt, updatedAt) = (lab.createdAt, lab.updatedAt)
@@ -211,10 +223,11 @@ extension LabDTO: APIBody {
         "id": .string(format: "uuid"), "courseID": .string(format: "uuid"), "name": .string(), "kind": .choice(LabKind.self),
         "setupVersion": .integer(), "setupStatus": .choice(SetupStatus.self), "setupScript": .string(), "setupLog": .string(),
         "cpuMillis": .integer(), "memoryMB": .integer(), "processes": .integer(), "homeQuotaMB": .integer(), "idleMinutes": .integer(),
-        "longestMinutes": .integer(), "network": .boolean, "openTo": .choice(LabAudience.self), "schedule": .string(), "readySessions": .integer(), "readyNow": .integer(), "openNow": .boolean,
+        "longestMinutes": .integer(), "network": .boolean, "chargeCPU": .boolean, "chargeMemory": .boolean, "openTo": .choice(LabAudience.self), "schedule": .string(),
+        "readySessions": .integer(), "readyNow": .integer(), "openNow": .boolean,
         "startFiles": .array(.string()), "createdAt": .string(format: "date-time"), "updatedAt": .string(format: "date-time"),
     ], required: ["id", "courseID", "name", "kind", "setupVersion", "setupStatus", "cpuMillis", "memoryMB", "processes", "homeQuotaMB",
-                  "idleMinutes", "longestMinutes", "network", "openTo", "schedule", "readySessions", "openNow", "startFiles", "createdAt", "updatedAt"])
+                  "idleMinutes", "longestMinutes", "network", "chargeCPU", "chargeMemory", "openTo", "schedule", "readySessions", "openNow", "startFiles", "createdAt", "updatedAt"])
     static var samples: [LabDTO] {
         let lab = LabEnvironment()
         lab.id = Sample.id
@@ -223,7 +236,7 @@ extension LabDTO: APIBody {
             ("Python notebooks", .jupyterlab, "pip install jupyterlab numpy\n", 2, .ready, "Successfully installed jupyterlab")
         lab.limits = LabLimits.defaults(for: .jupyterlab)
         (lab.network, lab.openTo, lab.schedule, lab.createdAt, lab.updatedAt) = (false, .students, "mon 09:00-11:00", Sample.date, Sample.date)
-        (lab.startFileNames, lab.readySessions) = ("intro.ipynb", 4)
+        (lab.startFileNames, lab.readySessions, lab.chargeCPU, lab.chargeMemory) = ("intro.ipynb", 4, true, false)
         var sample = try! LabDTO(lab, staff: true, now: Sample.date)
         sample.readyNow = 3
         return [sample]

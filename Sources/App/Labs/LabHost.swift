@@ -24,6 +24,35 @@ actor LabHost {
         let idleSeconds: TimeInterval
         /// The session's CPU time when last measured, and when (a real clock: a rate, not a charge).
         var cpuMark: (nanoseconds: Int, at: ContinuousClock.Instant)?
+        /// Its use, for the meters: what it has used since it became the person's (`usage`).
+        var use = Use()
+    }
+
+    /// A session's use as its meters count it: CPU time since it became the person's (a session prepared ahead
+    /// brings the CPU time of its own start, which is not theirs), and its memory summed over time from samples
+    /// taken at each metering pass (each interval at the mean of its two ends).
+    struct Use {
+        var cpuBase = 0
+        var cpuMs: Int64 = 0
+        var memory: (mb: Double, at: Date)?
+        var mbSeconds: Double = 0
+
+        /// Takes a sample at `now` (the probe reads nothing once the sandbox has ended: the last memory figure
+        /// then stands until `now`).
+        mutating func sample(_ probe: SandboxProbe, at now: Date, finalCPUMs: Int? = nil) {
+            if let finalCPUMs { cpuMs = max(cpuMs, Int64(finalCPUMs) - Int64(cpuBase / 1_000_000)) }
+            else if let cpu = probe.cpuNanoseconds { cpuMs = max(cpuMs, Int64(max(0, cpu - cpuBase) / 1_000_000)) }
+            let mb = probe.memoryBytes.map { Double($0) / 1_048_576 }
+            if let last = memory { mbSeconds += (last.mb + (mb ?? last.mb)) / 2 * max(0, now.timeIntervalSince(last.at)) }
+            memory = (mb ?? memory?.mb ?? 0, max(now, memory?.at ?? now))  // (a pass's time may be behind a start's)
+        }
+
+        /// From now on: the CPU time so far is not counted, memory from its current figure.
+        mutating func begin(_ probe: SandboxProbe, at now: Date) {
+            self = Use(cpuBase: probe.cpuNanoseconds ?? 0, memory: (probe.memoryBytes.map { Double($0) / 1_048_576 } ?? 0, now))
+        }
+
+        var figures: LabUsage { LabUsage(seconds: 0, cpuMs: cpuMs, memoryMBSeconds: Int64(mbSeconds)) }
     }
 
     /// When the person last did something in the session: typed, ran code, saved (polling by an open tab does not
@@ -132,6 +161,12 @@ actor LabHost {
     func ready(lab: LabEnvironment, user: UUID, proposed: UUID) async throws -> (id: UUID, token: UUID) {
         let full = Refusal("This lab host is running all the sessions it may (\(capacity)); try again in a few minutes.")
         guard !closing, running.count + launching.count < capacity else { throw full }
+        // What is charged must be measured, and what a hold covers must be enforced: a host without cgroups' CPU
+        // controller runs such a lab nowhere.
+        if lab.chargeCPU || lab.chargeMemory, (try? app.sandbox.sandbox.capsAndMeasuresUsage()) != true {
+            app.logger.error("Lab “\(lab.name)” charges CPU time or memory, which lab host \(name) cannot cap and measure (it needs cgroups with the cpu controller)")
+            throw Refusal("“\(lab.name)” charges CPU time or memory, which this lab host cannot measure; the IT staff have been told (the course staff can turn those charges off meanwhile).")
+        }
         _ = try await layer(for: lab)
         let homeBytes = try await prepareHome(lab: lab, user: user)
         // Checked again with nothing awaited until the start is counted: starts that waited together stay within it.
@@ -231,23 +266,26 @@ actor LabHost {
         var started = Running(cancellation: cancellation, reason: nil, task: nil,
                               endpoint: Endpoint(kind: lab.kind, folder: link, socketName: socketName, activity: Activity(app.clock.now())),
                               probe: probe, keep: keep, idleSeconds: TimeInterval(lab.idleMinutes * 60))
+        started.use.memory = (0, app.clock.now())
         let app = self.app, job2 = job, memory = lab.memoryMB
         started.task = Task {
             let ending: String
+            var cpuMs: Int?
             do {
                 let result = try await app.sandbox.run(job2)
                 ending = "The lab's program " + SandboxReport.finished(result, seconds: minutes * 60, memory: memory) + "."
+                cpuMs = result.cpuMs
             } catch {
                 ending = "The lab stopped: \(error)"
             }
-            await self.ended(id, ending: ending)
+            await self.ended(id, ending: ending, cpuMs: cpuMs)
         }
         return started
     }
 
     static func folderName(_ session: UUID) -> String { "lab-" + session.uuidString.lowercased() }
 
-    private func ended(_ id: UUID, ending: String) async {
+    private func ended(_ id: UUID, ending: String, cpuMs: Int?) async {
         // A prepared session nobody had taken (or one being taken: `adopt` finds it gone) ends with no one to tell.
         if let spare = prepared.removeValue(forKey: id) ?? taken.removeValue(forKey: id) {
             unlink(spare.running.endpoint.folder)
@@ -256,9 +294,12 @@ actor LabHost {
         }
         let reason = running[id]?.reason ?? ending
         if let link = running[id]?.endpoint.folder { unlink(link) }
+        let now = app.clock.now()
+        var use = running[id]?.use
+        if let probe = running[id]?.probe { use?.sample(probe, at: now, finalCPUMs: cpuMs) }
         running[id] = nil
         do {
-            try await LabSessions.finish(id, reason: reason, app: app, at: app.clock.now())
+            try await LabSessions.finish(id, reason: reason, app: app, at: now, used: use?.figures)
         } catch {
             app.logger.error("Lab session \(id) could not be finished: \(error); the sweep will end it.")
         }
@@ -337,9 +378,21 @@ actor LabHost {
         let known = Set(running.keys)
         let (address, capacity) = (self.address, self.capacity)
         let ready = prepared.values.filter { $0.ready && !$0.running.cancellation.isCancelled }.reduce(into: [UUID: Int]()) { $0[$1.lab, default: 0] += 1 }
-        try await app.writing { [app] in
-            try await app.db.sqlDatabase().raw("UPDATE lab_sessions SET seen_at = \(bind: now) WHERE host = \(bind: hostName) AND status = 'running'").run()
-            try await LabHosts.heartbeat(name: hostName, address: address, capacity: capacity, ready: ready, at: now, on: app.db)
+        // Each session's use so far, recorded with the sign of life: should this host die, the sweep settles from
+        // these (what was used up to its last pass, not only up to its last tick).
+        var figures: [UUID: LabUsage] = [:]
+        for id in known { figures[id] = measure(id, at: now) }
+        let recorded = figures
+        try await app.writeTransaction(on: app.db) { db in
+            let sql = try db.sqlDatabase()
+            try await sql.raw("UPDATE lab_sessions SET seen_at = \(bind: now) WHERE host = \(bind: hostName) AND status = 'running'").run()
+            for (id, used) in recorded {
+                try await sql.raw("""
+                    UPDATE lab_sessions SET cpu_ms = \(bind: used.cpuMs), memory_mb_seconds = \(bind: used.memoryMBSeconds)
+                    WHERE id = \(bind: id) AND host = \(bind: hostName) AND status = 'running' AND cpu_ms <= \(bind: used.cpuMs) AND memory_mb_seconds <= \(bind: used.memoryMBSeconds)
+                    """).run()
+            }
+            try await LabHosts.heartbeat(name: hostName, address: address, capacity: capacity, ready: ready, at: now, on: db)
         }
         let mine = try await LabSession.query(on: app.db).filter(\LabSession.$host == hostName).filter(\LabSession.$status == .running).all()
         let live = Set(mine.compactMap(\.id))
@@ -361,10 +414,11 @@ actor LabHost {
                         continue
                     }
                 }
+                let used = figures[id]
                 let due = now.timeIntervalSince(session.heldFrom) >= LabHost.tickSeconds
                     || now >= session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds)) || now >= session.endsAt
                 guard due else { continue }
-                switch try await LabSessions.tick(id, app: app, at: now) {
+                switch try await LabSessions.tick(id, app: app, at: now, used: used) {
                 case .going: break
                 case .stop(let reason): detachStop(id, reason: reason)
                 case .gone: detachStop(id, reason: "The session had ended.")
@@ -375,6 +429,14 @@ actor LabHost {
         }
         // Let stops that were started finish before the caller reads the results (tests; the loop does not mind).
         await settleStops()
+    }
+
+    /// Samples the session's use (each metering pass: memory is summed over time from these samples).
+    private func measure(_ id: UUID, at now: Date) -> LabUsage? {
+        guard var session = running[id] else { return nil }
+        session.use.sample(session.probe, at: now)
+        running[id] = session
+        return session.use.figures
     }
 
     /// Sessions being launched (their row written, their sandbox not yet registered): the meter leaves them be.
@@ -479,6 +541,7 @@ actor LabHost {
         }
         spare.running.keep.into = home
         spare.running.endpoint.activity = Activity(app.clock.now())
+        spare.running.use.begin(spare.running.probe, at: app.clock.now())
         running[id] = spare.running
     }
 

@@ -5,7 +5,7 @@
 // person's lab. Without it, labs are relayed on the platform's origin (the README says what that risks).
 //
 // The session page's frame asks the platform for the lab (`openLab`, the owner's platform session): it answers with
-// a one-minute ticket for the session's origin, which exchanges it (`enterPath`) for a cookie of its own (host-only,
+// a one-minute, single-use ticket for the session's origin, which exchanges it (`enterPath`) for a cookie of its own (host-only,
 // `__Host-` over https), lasting as long as the session may. That origin serves nothing but the session's own path,
 // and every request there must carry that cookie, signed under the platform's secret for that session, its owner and
 // the owner's sign-in (signing out of the platform, a changed password or a deactivated account close the lab too);
@@ -29,21 +29,42 @@ enum LabOrigin {
     /// Who a pass is for: the session's owner, and the platform sign-in (its stored record) it came from.
     struct Holder: Equatable { var user: UUID; var signIn: UUID }
 
-    /// A signed pass for `session` and `holder` until `expiry`: "user.sign-in.expiry.mac", the mac over what it is for.
-    static func sign(_ use: String, session: UUID, for holder: Holder, until expiry: Date, secret: String) -> String {
-        let seconds = Int(expiry.timeIntervalSince1970)
-        return "\(holder.user.uuidString.lowercased()).\(holder.signIn.uuidString.lowercased()).\(seconds).\(mac(use, session, holder, seconds, secret))"
+    /// A signed pass for `session` and `holder` until `expiry`: "user.sign-in.expiry.mac", the mac over what it is for;
+    /// a ticket also names itself ("user.sign-in.expiry.nonce.mac"), so that it is taken once.
+    static func sign(_ use: String, session: UUID, for holder: Holder, until expiry: Date, secret: String, nonce: UUID? = nil) -> String {
+        let seconds = Int(expiry.timeIntervalSince1970), named = nonce.map { ".\($0.uuidString.lowercased())" } ?? ""
+        return "\(holder.user.uuidString.lowercased()).\(holder.signIn.uuidString.lowercased()).\(seconds)\(named).\(mac(use, session, holder, seconds, nonce, secret))"
     }
 
-    /// Whom a pass is for, when it is one this platform signed for `use` and `session` and it has not run out.
-    static func verify(_ pass: String?, _ use: String, session: UUID, at now: Date, secret: String) -> Holder? {
-        guard let parts = pass?.split(separator: ".", omittingEmptySubsequences: false), parts.count == 4,
+    /// Whom a pass is for, when it is one this platform signed for `use` and `session` and it has not run out (with
+    /// the name of a ticket).
+    static func verify(_ pass: String?, _ use: String, session: UUID, at now: Date, secret: String) -> (holder: Holder, nonce: UUID?)? {
+        guard let parts = pass?.split(separator: ".", omittingEmptySubsequences: false), parts.count == 4 || parts.count == 5,
               let user = UUID(uuidString: String(parts[0])), let signIn = UUID(uuidString: String(parts[1])),
               let seconds = Int(parts[2]), Double(seconds) > now.timeIntervalSince1970 else { return nil }
         let holder = Holder(user: user, signIn: signIn)
-        let expected = Array(mac(use, session, holder, seconds, secret).utf8), offered = Array(parts[3].utf8)
+        var nonce: UUID? = nil
+        if parts.count == 5 {
+            guard let named = UUID(uuidString: String(parts[3])) else { return nil }
+            nonce = named
+        }
+        let expected = Array(mac(use, session, holder, seconds, nonce, secret).utf8), offered = Array(parts[parts.count - 1].utf8)
         guard expected.count == offered.count, zip(expected, offered).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
-        return holder
+        return (holder, nonce)
+    }
+
+    /// Takes a ticket: true the first time its name is offered (names are kept until the ticket would have run out).
+    static func take(ticket nonce: UUID, at now: Date, app: Application) async throws -> Bool {
+        try await app.writing {
+            let sql = try app.db.sqlDatabase()
+            try await sql.raw("DELETE FROM lab_ticket_uses WHERE expires_at < \(bind: now)").run()
+            do {
+                try await sql.raw("INSERT INTO lab_ticket_uses (id, expires_at) VALUES (\(bind: nonce), \(bind: now.addingTimeInterval(ticketSeconds + 60)))").run()
+                return true
+            } catch where Writes.isUniqueViolation(error) {
+                return false
+            }
+        }
     }
 
     /// Whether the pass holder is the session's owner, an active account still signed in with the sign-in the pass
@@ -57,8 +78,9 @@ enum LabOrigin {
     /// Where a platform sign-in keeps its person (Vapor's session authentication).
     static let userKey = "_\(User.self)Session"
 
-    private static func mac(_ use: String, _ session: UUID, _ holder: Holder, _ seconds: Int, _ secret: String) -> String {
+    private static func mac(_ use: String, _ session: UUID, _ holder: Holder, _ seconds: Int, _ nonce: UUID?, _ secret: String) -> String {
         let message = "lab-\(use):\(session.uuidString.lowercased()):\(holder.user.uuidString.lowercased()):\(holder.signIn.uuidString.lowercased()):\(seconds)"
+            + (nonce.map { ":\($0.uuidString.lowercased())" } ?? "")
         let code = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return Data(code).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
@@ -97,7 +119,7 @@ enum LabOrigin {
         guard session.status == .running, let key = req.session.id,
               let signIn = try await SessionRecord.query(on: req.db).filter(\.$key == key).first()?.id else { return req.redirect(to: .labSession(.id(id))) }
         let holder = Holder(user: try user.requireID(), signIn: signIn)
-        let ticket = sign("ticket", session: id, for: holder, until: req.now.addingTimeInterval(ticketSeconds), secret: req.application.platformSecret)
+        let ticket = sign("ticket", session: id, for: holder, until: req.now.addingTimeInterval(ticketSeconds), secret: req.application.platformSecret, nonce: UUID())
         let headers: HTTPHeaders = ["Location": sessionOrigin(id, labs: labs) + enterPath(id) + "?ticket=" + ticket, "Cache-Control": "no-store",
                                     "Referrer-Policy": "no-referrer"]
         return Response(status: .seeOther, headers: headers)
@@ -114,9 +136,14 @@ enum LabOrigin {
                   let session = try await LabSession.find(id, on: req.db), let labs = req.application.platformConfig.labsURL else { throw Abort(.notFound) }
             let secret = req.application.platformSecret, now = req.now, https = labs.scheme == "https"
             if req.url.path == enterPath(id) || req.url.path.lowercased() == enterPath(id).lowercased() {
-                let holder = verify(try? req.query.get(String.self, at: "ticket"), "ticket", session: id, at: now, secret: secret)
-                guard req.method == .GET, session.status == .running, try await isOwner(holder, of: session, on: req.db), let holder else {
+                let ticket = verify(try? req.query.get(String.self, at: "ticket"), "ticket", session: id, at: now, secret: secret)
+                guard req.method == .GET, session.status == .running, try await isOwner(ticket?.holder, of: session, on: req.db),
+                      let holder = ticket?.holder, let nonce = ticket?.nonce else {
                     throw Abort(.forbidden, reason: "This link to the lab has run out; open the lab again from its page.")
+                }
+                // Once: a ticket seen again (a copy from a log, a history) gives nothing.
+                guard try await take(ticket: nonce, at: now, app: req.application) else {
+                    throw Abort(.forbidden, reason: "This link to the lab was already used; open the lab again from its page.")
                 }
                 let cookie = sign("cookie", session: id, for: holder, until: session.endsAt, secret: secret)
                 let response = Response(status: .seeOther, headers: ["Location": SitePath.labProxy(.id(id)).url + "lab", "Cache-Control": "no-store",
@@ -128,7 +155,8 @@ enum LabOrigin {
                 return response
             }
             // The session's owner only (their cookie for this session); anyone else finds nothing.
-            guard try await isOwner(verify(req.cookies[cookieName(https: https)]?.string, "cookie", session: id, at: now, secret: secret), of: session, on: req.db) else {
+            let pass = verify(req.cookies[cookieName(https: https)]?.string, "cookie", session: id, at: now, secret: secret)
+            guard pass?.nonce == nil, try await isOwner(pass?.holder, of: session, on: req.db) else {
                 throw Abort(.notFound)
             }
             if req.body.data == nil, ![.GET, .HEAD].contains(req.method) {

@@ -1,8 +1,10 @@
 // Lab sessions: started (checks, the first 30 minutes held, the row — in one write transaction — then the sandbox
-// on the lab host with most room, one prepared ahead of need when one is ready), paid minute by minute (`tick`: the time since the hold began settled on it and a new hold for
-// what follows, as far as the allowance goes), and ended exactly once (`finish`: a conditional update claims the
-// ending; the hold is settled for the time used). A session whose host went quiet is ended by the sweep, charged up
-// to the host's last sign of life. See Labs/LabMetering for the arithmetic.
+// on the lab host with most room, one prepared ahead of need when one is ready), paid minute by minute (`tick`: the
+// use since the hold began — time, and where the environment charges them, the CPU time and memory its host measured
+// from the session's cgroup — settled on it, and a new hold for what follows, as far as the allowance goes), and
+// ended exactly once (`finish`: a conditional update claims the ending; the hold is settled for the use up to then).
+// A session whose host went quiet is ended by the sweep, charged up to the host's last sign of life from the figures
+// it recorded then (each metering pass records them). See Labs/LabMetering for the arithmetic.
 import Fluent
 import Foundation
 import Labs
@@ -29,7 +31,7 @@ enum LabSessions {
             throw Refusal("“\(lab.name)” can be started at these times (UTC): \(lab.schedule.replacingOccurrences(of: "\n", with: "; ")).")
         }
         let labID = try lab.requireID(), userID = try user.requireID()
-        let perHour = try await price(on: app.db, at: now)
+        let rate = try await rate(of: lab, on: app.db, at: now)
         let ledger = app.ledger(on: app.db)
         let fromCourse = isStaff || chargeCourse
         let account = fromCourse ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
@@ -42,6 +44,7 @@ enum LabSessions {
         let now = max(now, app.clock.now())
         let session = LabSession()
         (session.id, session.$lab.id, session.$user.id, session.status, session.host) = (sessionID, labID, userID, .running, host.name)
+        (session.chargeCPU, session.chargeMemory, session.cpuMillis, session.memoryMB) = (lab.chargeCPU, lab.chargeMemory, lab.cpuMillis, lab.memoryMB)
         (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (now, LabMetering.heldSeconds, 0, 0)
         (session.startedAt, session.endsAt, session.seenAt) = (now, now.addingTimeInterval(TimeInterval(lab.longestMinutes * 60)), now)
         do {
@@ -49,10 +52,11 @@ enum LabSessions {
                 if try await LabSession.query(on: tx).filter(\.$lab.$id == labID).filter(\.$user.$id == userID).filter(\.$status == .running).count() > 0 {
                     throw Refusal("You already have a session of “\(lab.name)” running; open it, or stop it first.")
                 }
-                if let perHour, perHour > .zero {
-                    guard let next = LabMetering.nextHold(free: Credits(micro: try await freeBalance(try account.requireID(), on: tx)), perHour: perHour),
+                if !rate.isFree {
+                    guard let next = LabMetering.nextHold(free: Credits(micro: try await freeBalance(try account.requireID(), on: tx)), rate: rate),
                           next.seconds >= 60 else {
-                        throw Refusal("Not started: a minute of “\(lab.name)” costs \(LabMetering.cost(seconds: 60, perHour: perHour)) credits, more than "
+                        let charges = rate.perCPUHour > .zero || rate.perGBHour > .zero ? "can cost up to" : "costs"
+                        throw Refusal("Not started: a minute of “\(lab.name)” \(charges) \(LabMetering.worstCost(seconds: 60, rate: rate)) credits, more than "
                                       + (fromCourse ? "the course's allocation has left. A programme manager can allocate more credits to \(course.code)."
                                                : "your allowance has left. " + (try await LedgerPlace.course(course).whoToAsk(on: tx))))
                     }
@@ -79,9 +83,22 @@ enum LabSessions {
 
     static func holdKey(_ sessionID: UUID, _ number: Int) -> String { "lab:\(sessionID.uuidString.lowercased()):\(number)" }
 
-    /// The price of an hour of lab time at `time`; nil when lab time has no price (it is then free).
-    static func price(on db: any Database, at time: Date) async throws -> Credits? {
-        try await Prices.list(on: db).price(of: .labHour, at: time)?.price
+    /// What an hour of a session costs on each meter at `time` (a meter without a price, or one not charged, costs
+    /// nothing), with the caps that bound its use: on the lab's terms now (a start), or on those a session was
+    /// started under (its holds and settles, whatever the lab has become since).
+    static func rate(of lab: LabEnvironment, on db: any Database, at time: Date) async throws -> LabRate {
+        try await rate(chargeCPU: lab.chargeCPU, chargeMemory: lab.chargeMemory, cpuMillis: lab.cpuMillis, memoryMB: lab.memoryMB, on: db, at: time)
+    }
+
+    static func rate(of session: LabSession, on db: any Database, at time: Date) async throws -> LabRate {
+        try await rate(chargeCPU: session.chargeCPU, chargeMemory: session.chargeMemory, cpuMillis: session.cpuMillis, memoryMB: session.memoryMB, on: db, at: time)
+    }
+
+    private static func rate(chargeCPU: Bool, chargeMemory: Bool, cpuMillis: Int, memoryMB: Int, on db: any Database, at time: Date) async throws -> LabRate {
+        let prices = try await Prices.list(on: db)
+        func price(_ meter: Meter, _ charged: Bool) -> Credits { charged ? prices.price(of: meter, at: time)?.price ?? .zero : .zero }
+        return LabRate(perHour: price(.labHour, true), perCPUHour: price(.labCPUHour, chargeCPU), perGBHour: price(.labMemoryGBHour, chargeMemory),
+                       cpuMillis: cpuMillis, memoryMB: memoryMB)
     }
 
     static func freeBalance(_ accountID: UUID, on db: any Database) async throws -> Int64 {
@@ -90,29 +107,33 @@ enum LabSessions {
 
     enum TickOutcome: Equatable { case going, stop(String), gone }
 
-    /// Pays for the time since the hold began and holds the next stretch; says when the session must stop (the
-    /// allowance is spent, or the longest-session limit is reached). Runs on the session's host.
+    /// Pays for the use since the hold began and holds the next stretch; says when the session must stop (the
+    /// allowance is spent, or the longest-session limit is reached). Runs on the session's host, which passes the
+    /// figures it measured (`used`: the session's CPU time and memory-seconds so far; time is `now`).
     @discardableResult
-    static func tick(_ sessionID: UUID, app: Application, at now: Date) async throws -> TickOutcome {
+    static func tick(_ sessionID: UUID, app: Application, at now: Date, used figures: LabUsage? = nil) async throws -> TickOutcome {
         try await app.writeTransaction(on: app.db) { tx in
-            guard let session = try await LabSession.find(sessionID, on: tx), session.status == .running else { return .gone }
+            // The row is claimed first (PostgreSQL locks it until this commits): a finish under way meanwhile waits,
+            // and one that came first leaves nothing to claim — never a new hold written onto an ended session.
+            let claimed = try await tx.sqlDatabase().raw("UPDATE lab_sessions SET seen_at = \(bind: now) WHERE id = \(bind: sessionID) AND status = 'running' RETURNING id").all()
+            guard !claimed.isEmpty, let session = try await LabSession.find(sessionID, on: tx) else { return .gone }
             if now >= session.endsAt { return .stop("It reached the lab's longest session.") }
+            record(figures, in: session)
             let used = try await settle(session, until: now, on: tx, app: app)
             session.charged += used
             session.seenAt = now
-            let perHourNow = try await price(on: tx, at: now)
-            if perHourNow == nil || perHourNow == .zero { session.holdID = nil }
-            if let perHour = perHourNow, perHour > .zero {
+            let rate = try await rate(of: session, on: tx, at: now)
+            if rate.isFree { session.holdID = nil } else {
                 // The account that pays: the last hold's (a session that started while lab time was free pays from
                 // the same account a start would use).
                 var accountID: UUID? = nil
                 if let holdID = session.holdID { accountID = try await LedgerHold.find(holdID, on: tx)?.$account.id }
                 if accountID == nil { accountID = try await payingAccount(of: session, app: app, on: tx) }
                 guard let accountID, let account = try await LedgerAccount.find(accountID, on: tx),
-                      let next = LabMetering.nextHold(free: Credits(micro: account.balance), perHour: perHour) else {
+                      let next = LabMetering.nextHold(free: Credits(micro: account.balance), rate: rate) else {
                     session.holdID = nil
                     session.heldSeconds = 0
-                    session.heldFrom = now
+                    holdFrom(now, session)
                     try await session.save(on: tx)
                     return .stop("The allowance ran out.")
                 }
@@ -120,10 +141,23 @@ enum LabSessions {
                                                                      lifetime: TimeInterval(next.seconds + 3_600), actor: session.$user.id)
                 (session.holdID, session.heldSeconds, session.holds) = (try hold.requireID(), next.seconds, session.holds + 1)
             }
-            session.heldFrom = now
+            holdFrom(now, session)
             try await session.save(on: tx)
             return .going
         }
+    }
+
+    /// The host's latest figures for the session (never lower than those recorded: a figure read as the sandbox
+    /// ended may lag one read a moment before).
+    private static func record(_ figures: LabUsage?, in session: LabSession) {
+        guard let figures else { return }
+        session.cpuMs = max(session.cpuMs, figures.cpuMs)
+        session.memoryMBSeconds = max(session.memoryMBSeconds, figures.memoryMBSeconds)
+    }
+
+    /// The next stretch starts: at `time`, from the figures recorded now.
+    private static func holdFrom(_ time: Date, _ session: LabSession) {
+        (session.heldFrom, session.heldCPUMs, session.heldMemoryMBSeconds) = (time, session.cpuMs, session.memoryMBSeconds)
     }
 
     /// The account a session without a hold pays from: the course's allocation for staff, else the person's allowance.
@@ -137,27 +171,33 @@ enum LabSessions {
         return try account.requireID()
     }
 
-    /// Settles the session's open hold for the time from `heldFrom` to `until` (never more than the hold covers);
-    /// returns the micro-credits charged.
+    /// Settles the session's open hold for its use from `heldFrom` to `until` — the time, and the CPU time and
+    /// memory recorded since (where the environment charges them), at the prices of when the hold began — never more
+    /// than the hold; returns the micro-credits charged.
     private static func settle(_ session: LabSession, until: Date, on tx: any Database, app: Application) async throws -> Int64 {
         guard let holdID = session.holdID, let hold = try await LedgerHold.find(holdID, on: tx), hold.status == .open else { return 0 }
-        let seconds = min(max(0, Int(until.timeIntervalSince(session.heldFrom).rounded(.up))), session.heldSeconds)
-        let perHour = try await price(on: tx, at: session.heldFrom) ?? .zero
-        let cost = min(LabMetering.cost(seconds: seconds, perHour: perHour).micro, hold.amount)
-        _ = try await app.ledger(inWrite: tx).settle(holdID, actual: Credits(micro: cost))
-        return cost
+        let stretch = LabUsage(seconds: max(0, Int(until.timeIntervalSince(session.heldFrom).rounded(.up))), cpuMs: session.cpuMs - session.heldCPUMs,
+                               memoryMBSeconds: session.memoryMBSeconds - session.heldMemoryMBSeconds)
+        let rate = try await rate(of: session, on: tx, at: session.heldFrom)
+        let cost = LabMetering.settlement(stretch, heldSeconds: session.heldSeconds, rate: rate, held: Credits(micro: hold.amount))
+        _ = try await app.ledger(inWrite: tx).settle(holdID, actual: cost)
+        return cost.micro
     }
 
     /// Ends a running session once: the ending is claimed by a conditional update, then the hold is settled for the
-    /// time used up to `at`, in the same transaction. A session already ended is left as it is.
-    static func finish(_ sessionID: UUID, reason: String, status: LabSessionStatus = .stopped, app: Application, at time: Date) async throws {
+    /// use up to `at` (`used`: its host's last figures; without them, those recorded at its host's last metering pass), in the same
+    /// transaction. A session already ended is left as it is.
+    static func finish(_ sessionID: UUID, reason: String, status: LabSessionStatus = .stopped, app: Application, at time: Date,
+                       used figures: LabUsage? = nil) async throws {
         try await app.writeTransaction(on: app.db) { tx in
             let claimed = try await tx.sqlDatabase().raw("""
                 UPDATE lab_sessions SET status = \(bind: status.rawValue), stopped_at = \(bind: time), stop_reason = \(bind: String(reason.prefix(500)))
                 WHERE id = \(bind: sessionID) AND status = 'running' RETURNING id
                 """).all()
             guard !claimed.isEmpty, let session = try await LabSession.find(sessionID, on: tx) else { return }
-            session.charged += try await settle(session, until: min(time, session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds))), on: tx, app: app)
+            record(figures, in: session)
+            session.charged += try await settle(session, until: min(time, session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds))),
+                                                on: tx, app: app)
             session.holdID = nil
             try await session.save(on: tx)
         }
@@ -172,14 +212,16 @@ enum LabSessions {
         return quiet.count
     }
 
-    /// How much time the session's paying account has left (the current hold's unused part and the free credits);
-    /// nil when lab time is free or the session has ended.
+    /// How much time the session's paying account has left at least (the current hold's unused part and what the
+    /// free credits pay for, with CPU and memory, where charged, at the session's caps); nil when it costs nothing or
+    /// has ended.
     static func secondsLeft(_ session: LabSession, on db: any Database, at now: Date) async throws -> Int? {
-        guard session.status == .running, let holdID = session.holdID, let hold = try await LedgerHold.find(holdID, on: db),
-              let perHour = try await price(on: db, at: now), perHour > .zero else { return nil }
+        guard session.status == .running, let holdID = session.holdID, let hold = try await LedgerHold.find(holdID, on: db) else { return nil }
+        let rate = try await rate(of: session, on: db, at: now)
+        guard !rate.isFree else { return nil }
         let free = try await freeBalance(hold.$account.id, on: db)
         let unused = max(0, Int(session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds)).timeIntervalSince(now)))
-        return unused + (LabMetering.coverage(of: Credits(micro: free), perHour: perHour) ?? 0)
+        return unused + (LabMetering.coverage(of: Credits(micro: free), rate: rate) ?? 0)
     }
 }
 
@@ -194,6 +236,10 @@ struct LabSessionDTO: Content {
     var stopReason: String?
     /// Credits charged so far.
     var charged: Credits
+    /// What it has used so far (measured whether or not charged; recorded each minute): CPU-seconds, and memory
+    /// GB-seconds (the memory it held, over time).
+    var cpuSeconds: Double
+    var memoryGBSeconds: Double
     /// Time the allowance still pays for (nil: lab time is free, or the session ended).
     var secondsLeft: Int?
     /// Set when the allowance runs out within 5 minutes.
@@ -206,8 +252,9 @@ struct LabSessionDTO: Content {
         let warning = left.flatMap { $0 < LabMetering.warnSeconds ? "Your allowance runs out in \(max(0, $0 / 60)) min \($0 % 60) s; the lab then stops (your files are kept)." : nil }
         let idle = session.status == .running ? try await LabHosts.link(of: session, app: req.application)?.idleStopsAt(try session.requireID(), now: now, app: req.application) : nil
         return LabSessionDTO(id: try session.requireID(), labID: session.$lab.id, status: session.status, startedAt: session.startedAt, endsAt: session.endsAt,
-                             stoppedAt: session.stoppedAt, stopReason: session.stopReason, charged: Credits(micro: session.charged), secondsLeft: left,
-                             warning: warning, idleStopsAt: idle)
+                             stoppedAt: session.stoppedAt, stopReason: session.stopReason, charged: Credits(micro: session.charged),
+                             cpuSeconds: (Double(session.cpuMs) / 100).rounded() / 10, memoryGBSeconds: (Double(session.memoryMBSeconds) / 102.4).rounded() / 10,
+                             secondsLeft: left, warning: warning, idleStopsAt: idle)
     }
 }
 
@@ -216,14 +263,14 @@ extension LabSessionDTO: APIBody {
     static let schema = JSONSchema.object([
         "id": .string(format: "uuid"), "labID": .string(format: "uuid"), "status": .choice(LabSessionStatus.self),
         "startedAt": .string(format: "date-time"), "endsAt": .string(format: "date-time"), "stoppedAt": .string(format: "date-time"),
-        "stopReason": .string(), "charged": .credits, "secondsLeft": .integer(), "warning": .string(), "idleStopsAt": .string(format: "date-time"),
-    ], required: ["id", "labID", "status", "startedAt", "endsAt", "charged"])
+        "stopReason": .string(), "charged": .credits, "cpuSeconds": .number(minimum: 0), "memoryGBSeconds": .number(minimum: 0), "secondsLeft": .integer(), "warning": .string(), "idleStopsAt": .string(format: "date-time"),
+    ], required: ["id", "labID", "status", "startedAt", "endsAt", "charged", "cpuSeconds", "memoryGBSeconds"])
     static let samples = [
         LabSessionDTO(id: Sample.id, labID: Sample.id, status: .running, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: nil, stopReason: nil,
-                      charged: Credits(micro: 250_000), secondsLeft: 240, warning: "Your allowance runs out in 4 min 0 s; the lab then stops (your files are kept).",
+                      charged: Credits(micro: 250_000), cpuSeconds: 12.5, memoryGBSeconds: 40.2, secondsLeft: 240, warning: "Your allowance runs out in 4 min 0 s; the lab then stops (your files are kept).",
                       idleStopsAt: Sample.date),
         LabSessionDTO(id: Sample.id, labID: Sample.id, status: .stopped, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: Sample.date,
-                      stopReason: "Stopped by you.", charged: Credits(micro: 1_000_000), secondsLeft: nil, warning: nil, idleStopsAt: nil),
+                      stopReason: "Stopped by you.", charged: Credits(micro: 1_000_000), cpuSeconds: 300, memoryGBSeconds: 1_800, secondsLeft: nil, warning: nil, idleStopsAt: nil),
     ]
 }
 

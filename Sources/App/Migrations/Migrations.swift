@@ -48,6 +48,8 @@ enum Migrations {
         CreateLabStartFiles(),
         AddLabReadySessions(),
         CreateLabHosts(),
+        AddLabUsageMeters(),
+        CreateLabTicketUses(),
     ]
 
     static func register(on app: Application) {

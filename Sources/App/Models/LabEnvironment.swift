@@ -27,6 +27,10 @@ final class LabEnvironment: Model, @unchecked Sendable {
     @Field(key: "ready_sessions") var readySessions: Int
     /// Network during sessions (the set-up always has it).
     @Field(key: "network") var network: Bool
+    /// Whether sessions also pay for their CPU time (`lab_cpu_hour`) and their memory over time
+    /// (`lab_memory_gb_hour`), measured from each session's cgroup, besides lab time.
+    @Field(key: "charge_cpu") var chargeCPU: Bool
+    @Field(key: "charge_memory") var chargeMemory: Bool
     @Field(key: "open_to") var openTo: LabAudience
     /// Weekly windows in UTC (`LabSchedule`'s text); empty: always.
     @Field(key: "schedule") var schedule: String

@@ -24,6 +24,17 @@ final class LabSession: Model, @unchecked Sendable {
     @Field(key: "holds") var holds: Int
     /// Micro-credits settled so far.
     @Field(key: "charged") var charged: Int64
+    /// What it has used so far, measured from its cgroup on its host and recorded at each tick: CPU milliseconds and
+    /// memory MB-seconds (counted whether or not they are charged); and the same figures when its open hold began.
+    @Field(key: "cpu_ms") var cpuMs: Int64
+    @Field(key: "memory_mb_seconds") var memoryMBSeconds: Int64
+    @Field(key: "held_cpu_ms") var heldCPUMs: Int64
+    @Field(key: "held_memory_mb_seconds") var heldMemoryMBSeconds: Int64
+    /// The terms it was started under: whether it pays for CPU time and memory too, and its caps (what a hold covers).
+    @Field(key: "charge_cpu") var chargeCPU: Bool
+    @Field(key: "charge_memory") var chargeMemory: Bool
+    @Field(key: "cpu_millis") var cpuMillis: Int
+    @Field(key: "memory_mb") var memoryMB: Int
     @Field(key: "started_at") var startedAt: Date
     /// When the longest-session limit stops it.
     @Field(key: "ends_at") var endsAt: Date
@@ -32,5 +43,6 @@ final class LabSession: Model, @unchecked Sendable {
     @OptionalField(key: "stopped_at") var stoppedAt: Date?
     @OptionalField(key: "stop_reason") var stopReason: String?
 
-    init() {}
+    /// A new session has used nothing yet (a loaded one takes its figures from its row).
+    init() { (cpuMs, memoryMBSeconds, heldCPUMs, heldMemoryMBSeconds, chargeCPU, chargeMemory, cpuMillis, memoryMB) = (0, 0, 0, 0, false, false, 0, 0) }
 }
