@@ -252,7 +252,7 @@ enum LabProxy {
     }
 
     /// A WebSocket to the lab over its Unix socket: the HTTP upgrade request, then WebSocketKit's framing.
-    private static func connect(to target: Target, uri: String, headers: HTTPHeaders, pipe: Pipe, on eventLoop: any EventLoop) async throws -> (WebSocket, HTTPResponseHead) {
+    static func connect(to target: Target, uri: String, headers: HTTPHeaders, pipe: Pipe, on eventLoop: any EventLoop) async throws -> (WebSocket, HTTPResponseHead) {
         let opened = eventLoop.makePromise(of: (WebSocket, HTTPResponseHead).self)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
@@ -272,9 +272,17 @@ enum LabProxy {
                     try channel.pipeline.syncOperations.addHandler(requester)
                 }
             }
-        let channel = switch target {
-        case .unix(let path): try await bootstrap.connect(unixDomainSocketPath: path).get()
-        case .tcp(let host, let port): try await bootstrap.connect(host: host, port: port).get()
+        let channel: any Channel
+        do {
+            channel = switch target {
+            case .unix(let path): try await bootstrap.connect(unixDomainSocketPath: path).get()
+            case .tcp(let host, let port): try await bootstrap.connect(host: host, port: port).get()
+            }
+        } catch {
+            // Every promise is completed: one left pending traps when it goes (NIO's leak check stops the process in
+            // debug builds). A browser reconnecting to a lab that is stopping gets here (its socket refuses).
+            opened.fail(error)
+            throw error
         }
         channel.closeFuture.whenComplete { _ in opened.fail(Abort(.badGateway)) }
         // A lab that accepts but never answers the upgrade is given up on (only then: an open connection stays).
