@@ -19,11 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support import PASSWORD, api, browser, check, failures, free_port, wait_healthy
@@ -41,6 +43,25 @@ def wait(driver, what, condition, seconds=120):
         for entry in driver.get_log("browser")[-15:]:
             print("  browser:", entry.get("message", "")[:300], flush=True)
         return None
+
+
+def click(driver, what, locator, seconds=30):
+    """Clicks an element once it can take a click (JupyterLab draws its toolbar in steps: an element found may not
+    be ready yet, or be covered for a moment); a plain DOM click when the pointer cannot reach it in time."""
+    element = wait(driver, what, expected_conditions.element_to_be_clickable(locator), seconds)
+    for _ in range(5):
+        try:
+            (element or driver.find_element(*locator)).click()
+            return True
+        except WebDriverException as error:
+            print(f"retrying {what} ({type(error).__name__})", flush=True)
+            time.sleep(1)
+            element = None
+    try:
+        driver.execute_script("arguments[0].click()", driver.find_element(*locator))
+        return True
+    except WebDriverException:
+        return False
 
 
 def sign_in(driver, base, email):
@@ -117,6 +138,17 @@ def main():
         # A student starts the lab from its page and works in the embedded JupyterLab.
         sign_in(driver, base, "student1@demo.test")
         session = start_lab(driver, base, lab)
+
+        # The session page keeps the time the allowance pays for live: it counts down by itself (and is read again
+        # from the platform every 20 s).
+        def left_seconds():
+            found = re.fullmatch(r"(?:(\d+) h )?(\d+) min (\d+) s more", driver.find_element(By.ID, "seconds-left").text)
+            return None if not found else int(found.group(1) or 0) * 3600 + int(found.group(2)) * 60 + int(found.group(3))
+        first = left_seconds()
+        time.sleep(2.5)
+        second = left_seconds()
+        check(first is not None and second is not None and 1 <= first - second <= 5,
+              f"the session page counts down the time the allowance pays for, live ({first} s, then {second} s)")
         check(in_jupyterlab(driver), "the session page embeds JupyterLab, which starts")
         if labs_origin:
             frame_origin = driver.execute_script("return window.location.origin")
@@ -146,15 +178,13 @@ def main():
         driver.execute_script("window.location.href = arguments[0]", lab_base + "lab")
         wait(driver, "JupyterLab's main area", lambda d: d.find_element(By.ID, "jp-main-dock-panel"), 60)
         for no in driver.find_elements(By.XPATH, "//button[@title='No']"):  # JupyterLab's news question
-            no.click()
-        plus = wait(driver, "the launcher button", lambda d: d.find_element(By.CSS_SELECTOR, "[data-command='launcher:create']"), 30)
+            try:
+                no.click()
+            except WebDriverException:
+                pass  # gone by itself
         written = None
-        if plus is not None:
-            plus.click()
-            card = wait(driver, "the launcher's terminal", lambda d: d.find_element(
-                By.XPATH, "//div[contains(@class, 'jp-LauncherCard')][.//p[normalize-space()='Terminal']]"), 30)
-            if card is not None:
-                card.click()
+        if click(driver, "the launcher button", (By.CSS_SELECTOR, "[data-command='launcher:create']")):
+            if click(driver, "the launcher's terminal", (By.XPATH, "//div[contains(@class, 'jp-LauncherCard')][.//p[normalize-space()='Terminal']]")):
                 check(wait(driver, "the terminal", lambda d: d.find_element(By.CSS_SELECTOR, ".jp-Terminal .xterm"), 60) is not None,
                       "JupyterLab's launcher opens a terminal")
                 time.sleep(2)  # the shell's prompt
@@ -194,6 +224,9 @@ def main():
             check("404" in body or "Not Found" in body, f"another student's request for a session's JupyterLab answers 404 ({body[:60]!r})")
         driver.get(f"{base}/labs/sessions/{again}")
         check("404" in driver.find_element(By.TAG_NAME, "body").text, "another student's request for the session page answers 404")
+    except Exception as error:  # the server's log below says why (it may have stopped: its exit status is printed)
+        traceback.print_exc()
+        check(False, f"the steps ran to the end ({type(error).__name__}; the server's exit status: {server.poll()})")
     finally:
         if driver is not None:
             driver.quit()
