@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.19"),
         .package(url: "https://github.com/JohnSundell/Ink.git", from: "0.6.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
     targets: [
         .executableTarget(
@@ -39,6 +41,7 @@ let package = Package(
                 .target(name: "Grading"),
                 .target(name: "Gateway"),
                 .target(name: "Labs"),
+                .target(name: "Identity"),
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Ink", package: "Ink"),
                 .product(name: "Fluent", package: "fluent"),
@@ -66,6 +69,12 @@ let package = Package(
         .target(name: "Grading", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Interactive labs' rules: kinds, audiences, session limits, weekly schedules. No Vapor.
         .target(name: "Labs", dependencies: [.target(name: "Ledger")]),
+        // Signing in through others (OpenID Connect providers, LMSs by LTI 1.3): id_token rules, key sets, PKCE, LTI
+        // launch claims and roles. No Vapor; JWTKit checks signatures.
+        .target(
+            name: "Identity",
+            dependencies: [.product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
         .target(name: "Ledger"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
@@ -97,6 +106,14 @@ let package = Package(
             dependencies: [.target(name: "Ledger"), .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "GatewayTests", dependencies: [.target(name: "Gateway")]),
+        .testTarget(
+            name: "IdentityTests",
+            dependencies: [
+                .target(name: "Identity"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "LabsTests", dependencies: [.target(name: "Labs"), .target(name: "Ledger")]),
         .testTarget(
             name: "AppTests",
@@ -106,6 +123,7 @@ let package = Package(
                 .target(name: "Gateway"),
                 .target(name: "Labs"),
                 .target(name: "Sandbox"),
+                .target(name: "Identity"),
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
