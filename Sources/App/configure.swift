@@ -3,6 +3,7 @@
 import Vapor
 import Fluent
 import Gateway
+import Identity
 import FluentSQLiteDriver
 import FluentPostgresDriver
 import Leaf
@@ -18,8 +19,8 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
     app.platformConfig = config
     app.platformSecret = try SecretStore.resolve(config)
     app.routes.defaultMaxBodySize = "1mb"
-    // The only outbound HTTP is the AI gateway's, to providers an admin registered: a redirect could send a request
-    // (with the provider's secret) anywhere, so none is followed.
+    // Outbound HTTP goes to the AI providers and identity providers an admin registered: a redirect could send a
+    // request (with a provider's secret) anywhere, so none is followed.
     app.http.client.configuration.redirectConfiguration = .disallow
 
     try useDatabase(config.database, connections: config.databaseConnections, on: app)
@@ -42,6 +43,7 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
                           isSecure: secureCookies, isHTTPOnly: true, sameSite: .lax)
     }
     app.signInThrottle = SignInThrottle()
+    app.keySets = KeySetCache { [unowned app] url in try await SingleSignOnHTTP.getWithCaching(url, app: app) }
 
     app.platformMetrics = PlatformMetrics()
     app.sandbox = SandboxService(sandbox: Sandbox(configuration: SandboxService.configuration(for: config)), metrics: app.platformMetrics)

@@ -7,7 +7,7 @@ public enum PlatformVersion {
 
 /// Every area, in the order a newcomer would read them.
 var platformAreas: [any PlatformArea.Type] { [
-    OperationsArea.self, HomeArea.self, AccountArea.self, PeopleArea.self, ProgrammesArea.self, CoursesArea.self,
+    OperationsArea.self, HomeArea.self, AccountArea.self, SingleSignOnArea.self, PeopleArea.self, ProgrammesArea.self, CoursesArea.self,
     CreditsArea.self, GradingArea.self, AIArea.self, ResearchArea.self, LabsArea.self,
 ] }
 

@@ -220,6 +220,12 @@ import Ledger
         .page(.POST, .projectJobNetwork(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.POST, .allocationRequests(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.POST, .allocationDecision(.key)): signedIn([.admin], anonymous: .signIn),
+        .page(.POST, .ssoStart(.key)): everyone(),  // to the provider
+        .page(.GET, .ssoCallback(.key)): everyone(),  // 400 without a sign-in's state, for anyone
+        .page(.GET, .adminSSO): signedIn([.admin], anonymous: .signIn),
+        .page(.POST, .adminSSOProviders): signedIn([.admin], anonymous: .signIn),
+        .api("listIdentityProviders"): signedIn([.admin], anonymous: .unauthorized),
+        .api("addIdentityProvider"): signedIn([.admin], anonymous: .unauthorized),
         .page(.GET, .adminAI): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminAIProviders): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminAIModels): signedIn([.admin], anonymous: .signIn),
@@ -293,7 +299,8 @@ import Ledger
     }
 
     @Test func everyRoleGetsTheExpectedAnswerOnEveryRoute() async throws {
-        try await withTestApp { app in
+        // A public address: single sign-on needs one to send people back to.
+        try await withTestApp(adjust: { $0.publicURL = URL(string: "http://campus.test") }) { app in
             try await app.loadDemoData()
             let courseID = try #require(try await Course.query(on: app.db).filter(\.$code == "CS101").first()).requireID()
             let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
@@ -356,6 +363,14 @@ import Ledger
             (labSession.startedAt, labSession.endsAt, labSession.seenAt) = (Date(), Date(), Date())
             try await labSession.create(on: app.db)
             let sessionID = try labSession.requireID()
+            // A single sign-on provider (as discovery would have stored it; nothing is fetched to start a sign-in).
+            let provider = IdentityProvider()
+            (provider.name, provider.issuer, provider.clientID, provider.secretEnv, provider.scopes) = ("Matrix SSO", "https://sso.matrix.test", "cc", "CAMPUSCLOUD_SSO_MATRIX", "openid email")
+            (provider.authorizationEndpoint, provider.tokenEndpoint, provider.jwksURI) = ("https://sso.matrix.test/authorize", "https://sso.matrix.test/token", "https://sso.matrix.test/jwks")
+            (provider.algorithms, provider.emailDomains, provider.passwordSignInOff, provider.linkByEmail) = ("RS256", "matrix.test", false, false)
+            (provider.createAccounts, provider.enabled, provider.discoveredAt) = (false, true, Date())
+            try await provider.create(on: app.db)
+            let providerID = try provider.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route), routePath = "/" + route.path.map(\.description).joined(separator: "/")
@@ -385,6 +400,7 @@ import Ledger
                         case ":outputID": return outputID.uuidString
                         case ":labID": return labID.uuidString
                         case ":sessionID": return sessionID.uuidString
+                        case ":providerID": return providerID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

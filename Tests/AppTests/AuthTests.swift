@@ -112,10 +112,10 @@ import VaporTesting
     }
 
     @Test func theSafeNextPathStaysOnThisSite() {
-        #expect(AuthController.safeNext("/profile") == "/profile")
-        #expect(AuthController.safeNext("//evil.example/x") == "/dashboard")
-        #expect(AuthController.safeNext("https://evil.example") == "/dashboard")
-        #expect(AuthController.safeNext(nil) == "/dashboard")
+        #expect(Credentials.safeNext("/profile") == "/profile")
+        #expect(Credentials.safeNext("//evil.example/x") == "/dashboard")
+        #expect(Credentials.safeNext("https://evil.example") == "/dashboard")
+        #expect(Credentials.safeNext(nil) == "/dashboard")
     }
 }
 

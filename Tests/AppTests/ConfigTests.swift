@@ -34,8 +34,9 @@ import Foundation
             "CAMPUSCLOUD_DB_CONNECTIONS": "40", "CAMPUSCLOUD_AI_WRITE_TIMEOUT": "15", "CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX": "1",
             "CAMPUSCLOUD_SANDBOX_UIDS": "61000-61999", "CAMPUSCLOUD_LAB_SESSIONS": "0", "CAMPUSCLOUD_LAB_HOMES": "/mnt/homes",
             "CAMPUSCLOUD_PUBLIC_URL": "https://cc.example.edu", "CAMPUSCLOUD_LABS_URL": "https://labs.cc.example.edu",
+            "CAMPUSCLOUD_TOKEN_LEEWAY": "5",
         ])
-        #expect(config.labsURL?.absoluteString == "https://labs.cc.example.edu")
+        #expect(config.labsURL?.absoluteString == "https://labs.cc.example.edu" && config.tokenLeeway == 5)
         #expect(config.sandboxUIDs == 61_000...61_999 && config.labSessions == 0 && config.labHomes == "/mnt/homes")
         #expect(SandboxService.configuration(for: config).uidRange == 61_000...61_999)
         #expect(LabHost.homesFolder(config) == "/mnt/homes")
@@ -57,6 +58,8 @@ import Foundation
         (["CAMPUSCLOUD_SECRET": "short"], "CAMPUSCLOUD_SECRET", "too short"),
         (["CAMPUSCLOUD_DB_CONNECTIONS": "0"], "CAMPUSCLOUD_DB_CONNECTIONS", "from 1 to 1000"),
         (["CAMPUSCLOUD_AI_WRITE_TIMEOUT": "0"], "CAMPUSCLOUD_AI_WRITE_TIMEOUT", "from 1 to 3600"),
+        (["CAMPUSCLOUD_TOKEN_LEEWAY": "601"], "CAMPUSCLOUD_TOKEN_LEEWAY", "from 0 to 600"),
+        (["CAMPUSCLOUD_TOKEN_LEEWAY": "a minute"], "CAMPUSCLOUD_TOKEN_LEEWAY", "from 0 to 600"),
         (["CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX": "yes please"], "CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX", "development only"),
         (["CAMPUSCLOUD_SANDBOX_UIDS": "0-99999"], "CAMPUSCLOUD_SANDBOX_UIDS", "61000-61999"),
         (["CAMPUSCLOUD_SANDBOX_UIDS": "61000"], "CAMPUSCLOUD_SANDBOX_UIDS", "61000-61999"),

@@ -24,27 +24,35 @@ enum AuthController {
     }
 
     @Sendable static func signInPage(req: Request) async throws -> View {
-        try await req.view.render("signin", SignInPage(page: PageContext(req), email: "", next: safeNext(req.query[String.self, at: "next"])))
+        try await req.view.render("signin", SignInPage(page: PageContext(req), email: "", next: Credentials.safeNext(req.query[String.self, at: "next"]),
+                                                       providers: try await providers(on: req)))
     }
 
     @Sendable static func signIn(req: Request) async throws -> Response {
         let form = try req.content.decode(SignInForm.self)
-        let next = safeNext(form.next)
+        let next = Credentials.safeNext(form.next)
         let checked = Date()  // the session's stamp: a password change that commits after this time ends it
         switch try await attempt(email: form.email, password: form.password, on: req) {
         case .success(let user):
             Credentials.startSession(user, on: req, now: checked)
             return req.redirect(to: next, redirectType: .normal)
         case .failure(let failure):
-            let page = SignInPage(page: PageContext(req), email: form.email, next: next, error: failure.reason)
+            let page = SignInPage(page: PageContext(req), email: form.email, next: next, error: failure.reason, providers: try await providers(on: req))
             return try await req.view.render("signin", page).encodeResponse(status: failure.status, for: req)
         }
     }
 
+    /// The single sign-on providers' buttons.
+    static func providers(on req: Request) async throws -> [SignInPage.Provider] {
+        try await SignInOptions.providers(on: req.db).map { SignInPage.Provider(name: $0.name, action: SitePath.ssoStart(.id($0.id)).url) }
+    }
+
+    /// Ends the platform's session; after a single sign-on, the provider's session too (its end-session endpoint).
     @Sendable static func signOut(req: Request) async throws -> Response {
+        let providerSignOut = req.hasSession ? req.session.data[SignInOptions.endSessionKey] : nil
         req.auth.logout(User.self)
         req.session.destroy()
-        return req.redirect(to: .home)
+        return req.redirect(to: providerSignOut ?? SitePath.home.url, redirectType: .normal)
     }
 
     @Sendable static func issueToken(req: Request) async throws -> TokenDTO {
@@ -73,18 +81,15 @@ enum AuthController {
             return .failure(Abort(.tooManyRequests, headers: ["Retry-After": String(wait)],
                                   reason: "Too many failed sign-ins. Wait \(wait) seconds and try again, or ask an administrator for a reset link."))
         }
+        if let provider = try await SignInOptions.passwordSignInOff(for: email, on: req.db) {
+            return .failure(Abort(.forbidden, reason: "This email address signs in with \(provider): use its button below."))
+        }
         guard let user = try await Credentials.user(email: email, password: password, on: req) else {
             req.logger.notice("Failed sign-in for \(User.normalise(email: email)) from \(keys[1])")
             return .failure(Abort(.unauthorized, reason: "The email or password is wrong."))
         }
         throttle.succeeded(account: keys[0], others: [keys[1]], now: now)
         return .success(user)
-    }
-
-    /// Only a path on this site (no scheme, no //host) may follow a sign-in.
-    static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.count < 500 else { return SitePath.dashboard.url }
-        return next
     }
 }
 

@@ -36,6 +36,9 @@ enum PasswordLinks {
         guard let link = try await find(secret, now: now, on: writes.db) else {
             throw Abort(.gone, reason: "This link has expired or was already used. Ask your instructor or an administrator for a new one.")
         }
+        if let provider = try await SignInOptions.passwordSignInOff(for: link.user.email, on: writes.db) {
+            throw Abort(.forbidden, reason: "This email address signs in with \(provider), without a password here: use its button on the sign-in page.")
+        }
         let hash = try await hasher.hash(password)
         return try await writes.transaction { db in
             let user = link.user, sql = try db.sqlDatabase()

@@ -44,5 +44,11 @@ enum Credentials {
         if let req { startSession(user, on: req, now: now) }
     }
 
+    /// Only a path on this site (no scheme, no //host) may follow a sign-in.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.count < 500 else { return SitePath.dashboard.url }
+        return next
+    }
+
     private static let signedInKey = "signedInAt"
 }

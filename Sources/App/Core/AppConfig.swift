@@ -30,6 +30,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// Seconds the AI gateway waits for a streaming client to take more (CAMPUSCLOUD_AI_WRITE_TIMEOUT, default 60): a
     /// client that stops reading is cut then, and charged what was generated.
     public var aiWriteTimeout: Int = 60
+    /// Seconds of clock difference allowed when checking a sign-in token's expiry and issue time (single sign-on and
+    /// LTI launches; CAMPUSCLOUD_TOKEN_LEEWAY, default 60, 0 to 600).
+    public var tokenLeeway: Int = 60
     /// CAMPUSCLOUD_UNSAFE_WEAK_SANDBOX=1: run untrusted code even as a non-root user without delegated cgroups or a
     /// size-capped jobs folder. Unsafe: for a development machine, never for production.
     public var unsafeWeakSandbox = false
@@ -158,6 +161,12 @@ public struct AppConfig: Sendable, CustomStringConvertible {
                 throw .invalid("CAMPUSCLOUD_AI_WRITE_TIMEOUT", "is '\(raw)'; give whole seconds from 1 to 3600")
             }
             config.aiWriteTimeout = value
+        }
+        if let raw = nonEmpty(env["CAMPUSCLOUD_TOKEN_LEEWAY"]) {
+            guard let value = Int(raw), (0...600).contains(value) else {
+                throw .invalid("CAMPUSCLOUD_TOKEN_LEEWAY", "is '\(raw)'; give whole seconds from 0 to 600")
+            }
+            config.tokenLeeway = value
         }
         return config
     }

@@ -1,6 +1,7 @@
-// What the platform reaches outside itself for, each behind a small struct set in `configure`: the time, and the AI
-// providers' HTTP. (The sandbox runner is the third: `SandboxService(runner:)`.) Tests set their own values — a fixed
-// or moving clock, an upstream that answers from memory — and the real ones stay in the integration tests.
+// What the platform reaches outside itself for, each behind a small struct set in `configure`: the time, the AI
+// providers' HTTP and single sign-on's (the sandbox runner is another: `SandboxService(runner:)`). Tests set their
+// own values — a fixed or moving clock, an upstream that answers from memory — and the real ones stay in the
+// integration tests.
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -29,6 +30,7 @@ struct UpstreamClient: Sendable {
 extension Application {
     private struct ClockKey: StorageKey { typealias Value = PlatformClock }
     private struct UpstreamKey: StorageKey { typealias Value = UpstreamClient }
+    private struct IdentityHTTPKey: StorageKey { typealias Value = UpstreamClient }
 
     var clock: PlatformClock {
         get { storage[ClockKey.self] ?? .system }
@@ -38,6 +40,12 @@ extension Application {
     var upstream: UpstreamClient {
         get { storage[UpstreamKey.self] ?? .http(http.client.shared) }
         set { storage[UpstreamKey.self] = newValue }
+    }
+
+    /// Where single sign-on's requests go (discovery, key sets, token endpoints): the same HTTP client, redirects off.
+    var identityHTTP: UpstreamClient {
+        get { storage[IdentityHTTPKey.self] ?? .http(http.client.shared) }
+        set { storage[IdentityHTTPKey.self] = newValue }
     }
 }
 

@@ -50,6 +50,9 @@ enum Migrations {
         CreateLabHosts(),
         AddLabUsageMeters(),
         CreateLabTicketUses(),
+        CreateIdentityProvider(),
+        CreateExternalIdentity(),
+        CreateSSOSignIn(),
     ]
 
     static func register(on app: Application) {

@@ -13,6 +13,8 @@ enum SitePath: Hashable, Sendable {
     // Home, signing in, the profile
     case home, dashboard, signIn, signOut, setPassword, profile, profilePassword, profileKeys
     case revokeProfileKey(ID)
+    // Single sign-on: starting one with a provider, its way back; the providers (administrators)
+    case ssoStart(ID), ssoCallback(ID), adminSSO, adminSSOProviders
     // People and programmes (administrators)
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
     // Programmes
@@ -68,6 +70,10 @@ enum SitePath: Hashable, Sendable {
         case .profilePassword: return text("profile", "password")
         case .profileKeys: return text("profile", "keys")
         case .revokeProfileKey(let key): return text("profile", "keys") + [.id("keyID", key), .text("revoke")]
+        case .ssoStart(let id): return text("signin", "sso") + [.id("providerID", id)]
+        case .ssoCallback(let id): return text("signin", "sso") + [.id("providerID", id), .text("callback")]
+        case .adminSSO: return text("admin", "sso")
+        case .adminSSOProviders: return text("admin", "sso", "providers")
         case .adminUsers: return text("admin", "users")
         case .adminUser(let user): return text("admin", "users") + [.id("userID", user)]
         case .adminProgrammes: return text("admin", "programmes")

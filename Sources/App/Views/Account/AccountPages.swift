@@ -9,6 +9,13 @@ struct SignInPage: Encodable {
     var next: String
     var error: String?
     var action = SitePath.signIn.url
+    /// The single sign-on providers, one button each.
+    var providers: [Provider] = []
+
+    struct Provider: Encodable {
+        var name: String
+        var action: String
+    }
 }
 
 struct ProfilePage: Encodable {

@@ -1,0 +1,23 @@
+// What the sign-in page offers besides a password: the enabled single sign-on providers, and for which email domains
+// a password is no longer accepted (their provider's people sign in through it only). Read from the providers' table
+// here, in the shared Auth layer, so the Account area's pages need nothing of the SingleSignOn area.
+import Fluent
+import Foundation
+
+enum SignInOptions {
+    /// The session key under which a single sign-on leaves its provider's sign-out address (read when signing out).
+    static let endSessionKey = "ssoEndSession"
+
+    static func providers(on db: any Database) async throws -> [(name: String, id: UUID)] {
+        try await IdentityProvider.query(on: db).filter(\.$enabled == true).sort(\.$name).all().map { ($0.name, try $0.requireID()) }
+    }
+
+    /// The name of the provider through which this email's people must sign in, or nil when a password may be used.
+    static func passwordSignInOff(for email: String, on db: any Database) async throws -> String? {
+        let normalised = User.normalise(email: email)
+        guard let at = normalised.lastIndex(of: "@") else { return nil }
+        let domain = String(normalised[normalised.index(after: at)...])
+        return try await IdentityProvider.query(on: db).filter(\.$enabled == true).filter(\.$passwordSignInOff == true).all()
+            .first { $0.domains.contains(domain) }?.name
+    }
+}

@@ -1,0 +1,230 @@
+// The identity providers admins add: checked, then discovered (the issuer's /.well-known/openid-configuration, whose
+// issuer must be the one entered, its endpoints https — plain http only on this machine's loopback, for a provider
+// run beside the platform), then stored with what discovery found, so a sign-in starts without the network. The
+// client secret stays in an environment variable named CAMPUSCLOUD_SSO_…; only the name is stored.
+import AsyncHTTPClient
+import Fluent
+import Foundation
+import Identity
+import NIOCore
+import Vapor
+
+struct IdentityProviderInput: CheckedInput, Content {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, issuer, clientID, secretEnv, scopes, emailDomains, passwordSignInOff, linkByEmail, createAccounts
+    }
+    typealias Fields = CodingKeys
+    var name: String?
+    var issuer: String?
+    var clientID: String?
+    var secretEnv: String?
+    var scopes: String?
+    /// Comma- or space-separated.
+    var emailDomains: String?
+    var passwordSignInOff: Bool?
+    var linkByEmail: Bool?
+    var createAccounts: Bool?
+}
+
+extension IdentityProviderInput: APIInput {
+    static let schema = JSONSchema.object([
+        "name": .text(max: 100), "issuer": .string(maxLength: 500, pattern: "^ *https?://[^/?#\\s]+"), "clientID": .text(max: 200),
+        "secretEnv": .string(pattern: "^ *CAMPUSCLOUD_SSO_[A-Z0-9_]{1,80} *$"), "scopes": .optionalText(max: 200),
+        "emailDomains": .optionalText(max: 500), "passwordSignInOff": .boolean, "linkByEmail": .boolean, "createAccounts": .boolean,
+    ], required: ["name", "issuer", "clientID", "secretEnv"])
+}
+
+struct IdentityProviderDTO: Content {
+    var id: UUID
+    var name: String
+    var issuer: String
+    var clientID: String
+    /// The NAME of the variable holding the client secret, and whether this process has it; never the secret.
+    var secretEnv: String
+    var secretPresent: Bool
+    var scopes: String
+    var emailDomains: [String]
+    var passwordSignInOff: Bool
+    var linkByEmail: Bool
+    var createAccounts: Bool
+    var enabled: Bool
+    /// What the provider's admin enters as the redirect URI for this platform.
+    var redirectURI: String
+    var endSession: Bool
+}
+
+extension IdentityProviderDTO: APIBody {
+    static let schemaName = "IdentityProvider"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "name": .string(), "issuer": .string(), "clientID": .string(), "secretEnv": .string(),
+        "secretPresent": .boolean, "scopes": .string(), "emailDomains": .array(.string()), "passwordSignInOff": .boolean,
+        "linkByEmail": .boolean, "createAccounts": .boolean, "enabled": .boolean, "redirectURI": .string(), "endSession": .boolean,
+    ], required: ["id", "name", "issuer", "clientID", "secretEnv", "secretPresent", "scopes", "emailDomains", "passwordSignInOff",
+                  "linkByEmail", "createAccounts", "enabled", "redirectURI", "endSession"])
+    static let samples = [IdentityProviderDTO(
+        id: Sample.id, name: "University login", issuer: "https://login.uni.example", clientID: "campuscloud",
+        secretEnv: "CAMPUSCLOUD_SSO_UNI", secretPresent: true, scopes: "openid email profile", emailDomains: ["uni.example"],
+        passwordSignInOff: true, linkByEmail: true, createAccounts: true, enabled: true,
+        redirectURI: "https://campus.uni.example/signin/sso/\(Sample.id)/callback", endSession: true)]
+}
+
+enum IdentityProviders {
+    static let secretEnvPattern = #"^CAMPUSCLOUD_SSO_[A-Z0-9_]{1,80}$"#
+
+    /// Only a CAMPUSCLOUD_SSO_ variable can ever be read as a client secret, whatever an admin types.
+    static func allowedSecretEnv(_ name: String) -> Bool { name.range(of: secretEnvPattern, options: .regularExpression) != nil }
+
+    static func secret(of provider: IdentityProvider) -> String? {
+        guard allowedSecretEnv(provider.secretEnv) else { return nil }
+        return ProcessInfo.processInfo.environment[provider.secretEnv].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// https anywhere; http only to this machine's loopback (a provider run beside the platform, as in the tests).
+    static func acceptable(_ url: URL?) -> Bool {
+        guard let url, let host = url.host?.lowercased(), !host.isEmpty, url.user == nil, url.password == nil else { return false }
+        switch url.scheme?.lowercased() {
+        case "https": return true
+        case "http": return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "::1"
+        default: return false
+        }
+    }
+
+    static func list(on req: Request) async throws -> [IdentityProviderDTO] {
+        try await IdentityProvider.query(on: req.db).sort(\.$name).all().map { try dto($0, config: req.application.platformConfig) }
+    }
+
+    static func dto(_ provider: IdentityProvider, config: AppConfig) throws -> IdentityProviderDTO {
+        let id = try provider.requireID()
+        return IdentityProviderDTO(
+            id: id, name: provider.name, issuer: provider.issuer, clientID: provider.clientID, secretEnv: provider.secretEnv,
+            secretPresent: secret(of: provider) != nil, scopes: provider.scopes, emailDomains: provider.domains,
+            passwordSignInOff: provider.passwordSignInOff, linkByEmail: provider.linkByEmail, createAccounts: provider.createAccounts,
+            enabled: provider.enabled, redirectURI: config.absolute(SitePath.ssoCallback(.id(id)).url),
+            endSession: provider.endSessionEndpoint != nil)
+    }
+
+    /// Checks the input, discovers the provider, and stores it.
+    static func add(_ input: IdentityProviderInput, app: Application, on db: any Database) async throws -> IdentityProvider {
+        var checks = InputChecks()
+        let name = checks.text(input.name, "name", max: 100)
+        let issuer = checks.text(input.issuer, "issuer", max: 500)
+        let clientID = checks.text(input.clientID, "clientID", max: 200)
+        let secretEnv = checks.text(input.secretEnv, "secretEnv", max: 100)
+        if let secretEnv, !allowedSecretEnv(secretEnv) {
+            checks.add("secretEnv is the NAME of an environment variable that starts with CAMPUSCLOUD_SSO_ (A-Z, 0-9, _), e.g. "
+                       + "CAMPUSCLOUD_SSO_UNIVERSITY — never the secret itself, and no other variable of the machine.")
+        }
+        if let issuer, !acceptable(URL(string: issuer)) {
+            checks.add("issuer '\(issuer)' is not an https URL (plain http only on this machine's loopback).")
+        }
+        let scopes = checks.text(input.scopes, "scopes", max: 200, required: false).flatMap { $0.isEmpty ? nil : $0 } ?? "openid email profile"
+        if !scopes.split(separator: " ").contains("openid") { checks.add("scopes must include openid.") }
+        let domains = (input.emailDomains ?? "").lowercased().split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+        for domain in domains where !InputChecks.isPlausibleEmail("x@" + domain) { checks.add("'\(domain)' is not an email domain.") }
+        if input.passwordSignInOff == true, domains.isEmpty {
+            checks.add("password sign-in can be turned off only for the provider's email domains: name them in emailDomains.")
+        }
+        if app.platformConfig.publicURL == nil {
+            checks.add("single sign-on needs the platform's public address (CAMPUSCLOUD_PUBLIC_URL) for the provider to send people back to.")
+        }
+        try checks.finish()
+        if let name, try await IdentityProvider.query(on: db).filter(\.$name == name).first() != nil {
+            throw InputRejection.conflict("a provider named '\(name)' exists.")
+        }
+        if try await IdentityProvider.query(on: db).filter(\.$issuer == issuer!).filter(\.$clientID == clientID!).first() != nil {
+            throw InputRejection.conflict("this issuer and client id are registered already.")
+        }
+        let found = try await discover(issuer: issuer!, app: app)
+        let provider = IdentityProvider()
+        (provider.name, provider.issuer, provider.clientID, provider.secretEnv, provider.scopes) = (name!, issuer!, clientID!, secretEnv!, scopes)
+        provider.authorizationEndpoint = found.authorizationEndpoint
+        provider.tokenEndpoint = found.tokenEndpoint
+        provider.jwksURI = found.jwksURI
+        provider.endSessionEndpoint = found.endSessionEndpoint
+        provider.algorithms = found.algorithms.sorted().joined(separator: ",")
+        provider.emailDomains = domains.joined(separator: ",")
+        provider.passwordSignInOff = input.passwordSignInOff ?? false
+        provider.linkByEmail = input.linkByEmail ?? false
+        provider.createAccounts = input.createAccounts ?? false
+        provider.enabled = true
+        provider.discoveredAt = app.clock.now()
+        try await provider.create(on: db)
+        return provider
+    }
+
+    struct Discovery {
+        var authorizationEndpoint: String
+        var tokenEndpoint: String
+        var jwksURI: String
+        var endSessionEndpoint: String?
+        var algorithms: Set<String>
+    }
+
+    /// The provider's OpenID configuration, checked: the same issuer, acceptable endpoints, S256 PKCE when it says
+    /// which methods it supports, and at least one signing algorithm this platform accepts.
+    static func discover(issuer: String, app: Application) async throws -> Discovery {
+        let address = (issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer) + "/.well-known/openid-configuration"
+        let document: [String: Any]
+        do {
+            let body = try await SingleSignOnHTTP.get(address, app: app)
+            guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { throw Abort(.badGateway) }
+            document = object
+        } catch {
+            throw InputRejection("the provider's discovery document \(address) could not be read (\(SingleSignOnHTTP.describe(error))).")
+        }
+        var checks = InputChecks()
+        if document["issuer"] as? String != issuer {
+            checks.add("the discovery document names the issuer '\(document["issuer"] as? String ?? "")', not '\(issuer)' as entered.")
+        }
+        func endpoint(_ key: String, required: Bool = true) -> String? {
+            guard let value = document[key] as? String else {
+                if required { checks.add("the discovery document has no \(key).") }
+                return nil
+            }
+            guard acceptable(URL(string: value)) else { checks.add("the discovery document's \(key) '\(value)' is not https."); return nil }
+            return value
+        }
+        let authorization = endpoint("authorization_endpoint"), token = endpoint("token_endpoint"), keys = endpoint("jwks_uri")
+        let endSession = endpoint("end_session_endpoint", required: false)
+        let announced = (document["id_token_signing_alg_values_supported"] as? [String]).map(Set.init) ?? ["RS256"]
+        let algorithms = announced.intersection(TokenExpectation.allowedAlgorithms)
+        if algorithms.isEmpty {
+            checks.add("the provider signs with \(announced.sorted().joined(separator: ", ")); this platform accepts \(TokenExpectation.allowedAlgorithms.sorted().joined(separator: ", ")).")
+        }
+        if let methods = document["code_challenge_methods_supported"] as? [String], !methods.contains("S256") {
+            checks.add("the provider does not support PKCE with S256, which this platform requires.")
+        }
+        try checks.finish()
+        return Discovery(authorizationEndpoint: authorization!, tokenEndpoint: token!, jwksURI: keys!, endSessionEndpoint: endSession, algorithms: algorithms)
+    }
+}
+
+/// The few HTTP calls single sign-on makes (discovery, key sets, the token endpoint): through the platform's HTTP
+/// client (redirects never followed), 10 s, at most 1 MB read.
+enum SingleSignOnHTTP {
+    static let timeout = TimeAmount.seconds(10)
+    static let largest = 1 << 20
+
+    struct Failed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func get(_ address: String, app: Application) async throws -> Data {
+        let response = try await app.identityHTTP.send(HTTPClientRequest(url: address), timeout)
+        guard response.status == .ok else { throw Failed(description: "it answered \(response.status.code)") }
+        return Data(buffer: try await response.body.collect(upTo: largest))
+    }
+
+    /// GET with the Cache-Control header (for key sets).
+    static func getWithCaching(_ url: URL, app: Application) async throws -> (body: Data, cacheControl: String?) {
+        let response = try await app.identityHTTP.send(HTTPClientRequest(url: url.absoluteString), timeout)
+        guard response.status == .ok else { throw Failed(description: "it answered \(response.status.code)") }
+        return (Data(buffer: try await response.body.collect(upTo: largest)), response.headers.first(name: .cacheControl))
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let failed = error as? Failed { return failed.description }
+        if error is DecodingError || (error as NSError).domain == NSCocoaErrorDomain { return "it is not JSON" }
+        return "it did not answer: \(String(describing: error).prefix(200))"
+    }
+}

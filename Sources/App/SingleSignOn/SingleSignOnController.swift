@@ -1,0 +1,55 @@
+// Single sign-on's handlers: decode, authorise, call SingleSignOns / IdentityProviders, answer.
+import Vapor
+
+enum SingleSignOnController {
+    struct StartForm: Content {
+        var next: String?
+    }
+
+    /// POST /signin/sso/:providerID (the sign-in page's button): to the provider.
+    @Sendable static func start(req: Request) async throws -> Response {
+        let providerID = try req.parameters.require("providerID", as: UUID.self)
+        let form = try? req.content.decode(StartForm.self)
+        let address = try await SingleSignOns.start(providerID, next: form?.next, req: req)
+        return req.redirect(to: address, redirectType: .normal)
+    }
+
+    /// GET /signin/sso/:providerID/callback: the provider sends the browser back here.
+    @Sendable static func callback(req: Request) async throws -> Response {
+        let providerID = try req.parameters.require("providerID", as: UUID.self)
+        let query = try req.query.decode(SingleSignOns.CallbackQuery.self)
+        let finished = try await SingleSignOns.finish(providerID, query: query, req: req)
+        Credentials.startSession(finished.user, on: req, now: req.now)
+        if let endSession = finished.endSession { req.session.data[SignInOptions.endSessionKey] = endSession }
+        req.logger.info("Single sign-on: \(finished.user.email) signed in")
+        return req.redirect(to: finished.next, redirectType: .normal)
+    }
+
+    @Sendable static func adminPage(req: Request) async throws -> View {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        return try await render(req, PageContext(req))
+    }
+
+    static func render(_ req: Request, _ page: PageContext) async throws -> View {
+        try await req.view.render("admin-sso", AdminSSOPage(page: page, providers: try await IdentityProviders.list(on: req)))
+    }
+
+    @Sendable static func addFromPage(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        return try await req.formAction(back: .adminSSO, render: { try await render(req, $0) }) {
+            let provider = try await IdentityProviders.add(try req.input(IdentityProviderInput.self), app: req.application, on: req.db)
+            return "\(provider.name) added: people can sign in with it now."
+        }
+    }
+
+    @Sendable static func list(req: Request) async throws -> [IdentityProviderDTO] {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        return try await IdentityProviders.list(on: req)
+    }
+
+    @Sendable static func add(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let provider = try await IdentityProviders.add(try req.input(IdentityProviderInput.self), app: req.application, on: req.db)
+        return try await IdentityProviders.dto(provider, config: req.application.platformConfig).encodeResponse(status: .created, for: req)
+    }
+}
