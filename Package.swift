@@ -124,6 +124,8 @@ let package = Package(
                 .target(name: "Labs"),
                 .target(name: "Sandbox"),
                 .target(name: "Identity"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

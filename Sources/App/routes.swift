@@ -7,7 +7,7 @@ public enum PlatformVersion {
 
 /// Every area, in the order a newcomer would read them.
 var platformAreas: [any PlatformArea.Type] { [
-    OperationsArea.self, HomeArea.self, AccountArea.self, SingleSignOnArea.self, PeopleArea.self, ProgrammesArea.self, CoursesArea.self,
+    OperationsArea.self, HomeArea.self, AccountArea.self, SingleSignOnArea.self, LTIArea.self, PeopleArea.self, ProgrammesArea.self, CoursesArea.self,
     CreditsArea.self, GradingArea.self, AIArea.self, ResearchArea.self, LabsArea.self,
 ] }
 
@@ -23,7 +23,8 @@ func routes(_ app: Application) throws {
     }
     let signedIn = web.grouped(toSignIn)
     let relayed = app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator(), toSignIn)
-    let pages = PageRoutes(open: web, signedIn: signedIn, relayed: relayed)
+    let crossSite = app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator())
+    let pages = PageRoutes(open: web, signedIn: signedIn, relayed: relayed, crossSite: crossSite)
 
     // JSON API under /api/v1: each route is declared with its OpenAPI description.
     let api = APIRoutes(app.routes, prefix: ["api", "v1"])

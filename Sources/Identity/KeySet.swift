@@ -39,7 +39,10 @@ public actor KeySetCache {
     struct Entry {
         var set: KeySet
         var fresh: Date
+        /// When it was last asked for (successfully or not): the refetch limit counts from here.
         var fetched: Date
+        /// When the provider last answered with it.
+        var loaded: Date
     }
 
     /// How long a set is kept when its provider says nothing, and the bounds on what a provider may say.
@@ -79,7 +82,7 @@ public actor KeySetCache {
             task = Task {
                 let (body, cacheControl) = try await fetch(url)
                 let set = try KeySet(json: body)
-                return Entry(set: set, fresh: now.addingTimeInterval(Self.lifetime(cacheControl)), fetched: now)
+                return Entry(set: set, fresh: now.addingTimeInterval(Self.lifetime(cacheControl)), fetched: now, loaded: now)
             }
             inFlight[url] = task
             fetches[url, default: 0] += 1
@@ -90,15 +93,17 @@ public actor KeySetCache {
             entries[url] = entry
             return entry
         } catch {
-            // A set that cannot be read keeps the one cached (keys still published then are still good), and the
-            // same failure is not asked again before the refetch interval.
-            if var cached = entries[url] {
+            // A set that cannot be read keeps the one cached (keys still published then are still good) for at most
+            // a day since the provider last answered — a withdrawn key is not trusted for as long as someone can make
+            // the fetch fail — and the same failure is not asked again before the refetch interval.
+            if var cached = entries[url], now.timeIntervalSince(cached.loaded) < Self.longestLifetime {
                 cached.fetched = max(cached.fetched, now)
                 cached.fresh = max(cached.fresh, now.addingTimeInterval(Self.refetchInterval))
                 entries[url] = cached
                 return cached
             }
-            throw error as? IdentityRefusal ?? IdentityRefusal.keySetUnavailable(String(describing: error))
+            entries[url] = nil
+            throw error as? IdentityRefusal ?? IdentityRefusal.keySetUnavailable("the provider did not answer with it")
         }
     }
 
@@ -110,7 +115,8 @@ public actor KeySetCache {
             let parts = directive.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             switch parts.first {
             case "no-store", "no-cache": return shortestLifetime
-            case "max-age": if parts.count == 2, let value = TimeInterval(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))) { seconds = value }
+            case "max-age":
+                if parts.count == 2, let value = TimeInterval(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))), value.isFinite { seconds = value }
             default: break
             }
         }

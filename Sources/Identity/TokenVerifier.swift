@@ -63,7 +63,7 @@ public enum TokenVerifier {
         } catch let error as JWTError where error.errorType == .malformedToken {
             throw .malformed("its claims could not be read")
         } catch {
-            throw .keyDoesNotFit(String(describing: error))
+            throw .keyDoesNotFit("the signature could not be checked with it")
         }
         try check(claims, against: expectation, now: now)
         return claims

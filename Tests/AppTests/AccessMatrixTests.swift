@@ -224,8 +224,19 @@ import Ledger
         .page(.GET, .ssoCallback(.key)): everyone(),  // 400 without a sign-in's state, for anyone
         .page(.GET, .adminSSO): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminSSOProviders): signedIn([.admin], anonymous: .signIn),
+        .page(.POST, .adminSSOProvider(.key)): signedIn([.admin], anonymous: .signIn),
+        .api("changeIdentityProvider"): signedIn([.admin], anonymous: .unauthorized),
         .api("listIdentityProviders"): signedIn([.admin], anonymous: .unauthorized),
         .api("addIdentityProvider"): signedIn([.admin], anonymous: .unauthorized),
+        .page(.GET, .ltiLogin): everyone(),  // 400 without an LMS's parameters, for anyone
+        .page(.POST, .ltiLogin): everyone(),
+        .page(.POST, .ltiLaunch): everyone(),  // 400 without a launch's state
+        .page(.GET, .adminLTI): signedIn([.admin], anonymous: .signIn),
+        .page(.POST, .adminLTIRegistrations): signedIn([.admin], anonymous: .signIn),
+        .page(.POST, .adminLTIDeployments(.key)): signedIn([.admin], anonymous: .signIn),
+        .api("listLTIRegistrations"): signedIn([.admin], anonymous: .unauthorized),
+        .api("addLTIRegistration"): signedIn([.admin], anonymous: .unauthorized),
+        .api("addLTIDeployment"): signedIn([.admin], anonymous: .unauthorized),
         .page(.GET, .adminAI): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminAIProviders): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminAIModels): signedIn([.admin], anonymous: .signIn),
@@ -371,6 +382,13 @@ import Ledger
             (provider.createAccounts, provider.enabled, provider.discoveredAt) = (false, true, Date())
             try await provider.create(on: app.db)
             let providerID = try provider.requireID()
+            // An LMS registered for LTI.
+            let registration = LTIRegistration()
+            (registration.name, registration.issuer, registration.clientID) = ("Matrix LMS", "https://lms.matrix.test", "cc")
+            (registration.authLoginURL, registration.tokenURL, registration.keySetURL) = ("https://lms.matrix.test/auth", "https://lms.matrix.test/token", "https://lms.matrix.test/jwks")
+            (registration.$programme.id, registration.linkByEmail) = (programmeID, false)
+            try await registration.create(on: app.db)
+            let registrationID = try registration.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route), routePath = "/" + route.path.map(\.description).joined(separator: "/")
@@ -401,6 +419,7 @@ import Ledger
                         case ":labID": return labID.uuidString
                         case ":sessionID": return sessionID.uuidString
                         case ":providerID": return providerID.uuidString
+                        case ":registrationID": return registrationID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

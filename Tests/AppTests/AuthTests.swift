@@ -112,10 +112,13 @@ import VaporTesting
     }
 
     @Test func theSafeNextPathStaysOnThisSite() {
-        #expect(Credentials.safeNext("/profile") == "/profile")
-        #expect(Credentials.safeNext("//evil.example/x") == "/dashboard")
-        #expect(Credentials.safeNext("https://evil.example") == "/dashboard")
-        #expect(Credentials.safeNext(nil) == "/dashboard")
+        #expect(SitePath.safeNext("/profile") == "/profile")
+        #expect(SitePath.safeNext("//evil.example/x") == "/dashboard")
+        #expect(SitePath.safeNext("https://evil.example") == "/dashboard")
+        #expect(SitePath.safeNext(nil) == "/dashboard")
+        #expect(SitePath.safeNext("/\t/evil.example") == "/dashboard")  // a browser drops the tab
+        #expect(SitePath.safeNext("/ /evil.example") == "/dashboard" && SitePath.safeNext("/\u{0}x") == "/dashboard")
+        #expect(SitePath.safeNext("/courses?tab=labs#top") == "/courses?tab=labs#top")
     }
 }
 

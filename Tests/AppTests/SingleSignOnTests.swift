@@ -102,8 +102,9 @@ final class OIDCStandIn: @unchecked Sendable {
     /// Adds the stand-in as a provider through the API (as an admin would), with the given rules.
     @discardableResult
     func addProvider(_ app: Application, _ standIn: OIDCStandIn, name: String = "Uni Login", domains: String = "uni.test",
-                     create: Bool = true, link: Bool = false, passwordsOff: Bool = false, clientID: String = OIDCStandIn.clientID) async throws -> IdentityProviderDTO {
-        let response = try await post(app, ["name": name, "issuer": standIn.issuer, "clientID": clientID, "secretEnv": Self.secretEnv,
+                     create: Bool = true, link: Bool = false, passwordsOff: Bool = false, clientID: String = OIDCStandIn.clientID,
+                     secretEnv: String = secretEnv) async throws -> IdentityProviderDTO {
+        let response = try await post(app, ["name": name, "issuer": standIn.issuer, "clientID": clientID, "secretEnv": secretEnv,
                                             "emailDomains": domains, "createAccounts": create, "linkByEmail": link, "passwordSignInOff": passwordsOff])
         #expect(response.status == .created, "\(response.body.string)")
         return try response.content.decode(IdentityProviderDTO.self)
@@ -156,11 +157,28 @@ final class OIDCStandIn: @unchecked Sendable {
             #expect(try await counts(app) == Counts(users: before.users + 1, identities: before.identities + 1))
             #expect(try await again.get("/profile").body.string.contains("Grace Hopper"))
 
+            // A new session id at sign-in (no fixation), and `next` only ever a path here.
+            let fixed = try Browser(app)
+            try await fixed.get("/signin")
+            let cookieBefore = fixed.cookie
+            let tabbed = try await signIn(fixed, provider, standIn, next: "/\t/evil.example")
+            #expect(tabbed.headers.first(name: .location) == "/dashboard" && fixed.cookie != cookieBefore)
+            #expect(try await signIn(try Browser(app), provider, standIn, next: "https://evil.example/").headers.first(name: .location) == "/dashboard")
+
             // Signing out ends the platform's session and sends the browser to the provider's end-session endpoint.
             let out = try await again.post("/signout", [:])
             let location = try #require(out.headers.first(name: .location))
             #expect(location.hasPrefix(standIn.issuer + "/end_session?") && location.contains("id_token_hint=") && location.contains("post_logout_redirect_uri="))
             #expect(try await again.get("/profile").status == .seeOther)  // signed out here
+            // Switched off: its button is gone and a sign-in cannot start.
+            let off = try await app.testing().sendRequest(.PATCH, "api/v1/identity-providers/\(provider.id)", headers: try await app.bearer("admin@demo.test")) { req in
+                try req.content.encode(["enabled": false], as: .json)
+            }
+            let switchedOff = try off.content.decode(IdentityProviderDTO.self)
+            #expect(off.status == .ok && !switchedOff.enabled)
+            let offBrowser = try Browser(app)
+            #expect(!(try await offBrowser.get("/signin")).body.string.contains("Sign in with \(provider.name)"))
+            #expect(try await offBrowser.post("/signin/sso/\(provider.id)", [:]).status == .notFound)
             // A password sign-in's sign-out goes home as before.
             let student = try Browser(app)
             try await student.signIn("student1@demo.test")
@@ -206,6 +224,11 @@ final class OIDCStandIn: @unchecked Sendable {
             #expect(try await ExternalIdentity.query(on: app.db).filter(\.$user.$id == student.requireID()).count() == 1)
             #expect(try await counts(app) == Counts(users: before.users, identities: before.identities + 1))
             #expect(try await browser.get("/profile").body.string.contains(student.displayName))
+            // The address given to someone else at the provider (a new subject): the account stays its first owner's.
+            try await standIn.control(["claims": ["sub": "demo-7", "email": "student1@demo.test", "email_verified": true]])
+            let newcomer = try await signIn(try Browser(app), strict, standIn)
+            #expect(newcomer.status == .forbidden && newcomer.body.string.contains("belongs to another"))
+            try await standIn.control(["claims": ["sub": "demo-1", "email": "student1@demo.test", "email_verified": true]])
             // A switched-off account is refused even through its link.
             student.isActive = false
             try await student.save(on: app.db)
@@ -275,7 +298,8 @@ final class OIDCStandIn: @unchecked Sendable {
             #expect(expired.status == .badRequest && expired.body.string.contains("expired or was used already"))
             app.clock = .system
             // Another provider's callback with this one's state.
-            let other = try await addProvider(app, standIn, name: "Other", domains: "other.test", clientID: "another-client")
+            let other = try await addProvider(app, standIn, name: "Other", domains: "other.test", clientID: "another-client",
+                                              secretEnv: "CAMPUSCLOUD_SSO_OTHER")
             let crossed = try Browser(app)
             try await crossed.get("/signin")
             let crossedStart = try await crossed.post("/signin/sso/\(provider.id)", [:])
@@ -317,7 +341,11 @@ final class OIDCStandIn: @unchecked Sendable {
             try await User(email: "ada@uni.test", displayName: "Ada", passwordHash: hash).create(on: app.db)
             let browser = try Browser(app)
             #expect(try await browser.signIn("ada@uni.test", "correct horse battery").status == .seeOther)
-            try await addProvider(app, standIn, domains: "uni.test", passwordsOff: true)
+            // Passwords off only with linking on (or the domain's existing accounts could not get in at all).
+            let locking = try await post(app, ["name": "Locking", "issuer": standIn.issuer, "clientID": "locking", "secretEnv": Self.secretEnv,
+                                               "emailDomains": "uni.test", "passwordSignInOff": true])
+            #expect(locking.status == .unprocessableEntity && locking.body.string.contains("linkByEmail"))
+            try await addProvider(app, standIn, domains: "uni.test", link: true, passwordsOff: true)
             let refused = try await Browser(app).signIn("ada@uni.test", "correct horse battery")
             #expect(refused.status == .forbidden && refused.body.string.contains("signs in with Uni Login"))
             let token = try await app.testing().sendRequest(.POST, "api/v1/auth/token") { req in
@@ -328,10 +356,16 @@ final class OIDCStandIn: @unchecked Sendable {
             let ada = try #require(try await User.query(on: app.db).filter(\.$email == "ada@uni.test").first())
             let link = try await PasswordLinks.issue(for: ada, purpose: .reset, on: app.db)
             let secret = String(link.split(separator: "=").last!)
-            await #expect(throws: Abort.self) {
+            do {
                 _ = try await PasswordLinks.use(secret, password: "another good one", confirmation: "another good one",
                                                 hasher: app.password.async, on: app.writes)
+                Issue.record("a reset link set a password in a domain whose passwords are off")
+            } catch let error as Abort {
+                #expect(error.status == .forbidden)
             }
+            // Administrators keep their passwords (single sign-on never links their accounts by email).
+            try await User(email: "root@uni.test", displayName: "Root", passwordHash: hash, isAdmin: true).create(on: app.db)
+            #expect(try await Browser(app).signIn("root@uni.test", "correct horse battery").status == .seeOther)
             // Other domains sign in with passwords as before.
             #expect(try await Browser(app).signIn("student1@demo.test").status == .seeOther)
             // Turning password sign-in off names the domains it applies to.
@@ -339,6 +373,19 @@ final class OIDCStandIn: @unchecked Sendable {
                                                "secretEnv": Self.secretEnv, "passwordSignInOff": true])
             #expect(missing.status == .unprocessableEntity && missing.body.string.contains("emailDomains"))
         }
+    }
+
+    @Test func aProvidersEndpointsStayOutsideThisMachineAndItsNetwork() {
+        let issuer = "https://login.uni.example"
+        #expect(IdentityProviders.acceptable(endpoint: "https://login.uni.example/token", issuer: issuer))
+        #expect(IdentityProviders.acceptable(endpoint: "https://oauth2.googleapis.com/token", issuer: issuer))
+        for inward in ["https://127.0.0.1/token", "https://localhost:8443/t", "https://10.1.2.3/t", "https://169.254.169.254/latest", "https://192.168.1.1/t",
+                       "https://172.20.0.5/t", "https://[::1]/t", "https://[fd00::1]/t", "http://login.uni.example/token", "ftp://login.uni.example/t"] {
+            #expect(!IdentityProviders.acceptable(endpoint: inward, issuer: issuer), "\(inward)")
+        }
+        // A provider an admin runs on this machine's loopback (a development setup, the tests' stand-in).
+        #expect(IdentityProviders.acceptable(endpoint: "http://127.0.0.1:5000/token", issuer: "http://127.0.0.1:5000"))
+        #expect(!IdentityProviders.acceptable(endpoint: "http://10.0.0.1/token", issuer: "http://127.0.0.1:5000"))
     }
 
     @Test func adminsAddProvidersOnlyAfterTheirDiscoveryChecksOut() async throws {
@@ -367,8 +414,23 @@ final class OIDCStandIn: @unchecked Sendable {
             #expect(mismatch.status == .unprocessableEntity && mismatch.body.string.contains("names the issuer"))
             try await standIn.control(["reset": true])
             #expect(try await IdentityProvider.query(on: app.db).count() == 0)
+            // Linking or creating accounts only for named domains.
+            var everywhere = good
+            everywhere["linkByEmail"] = true
+            let noDomains = try await add(everywhere)
+            #expect(noDomains.status == .unprocessableEntity && noDomains.body.string.contains("emailDomains"))
+            // A discovery document pointing the token request (with the secret) at plain http elsewhere.
+            try await standIn.control(["discovery": ["token_endpoint": "http://10.0.0.1/token"]])
+            let inward = try await add(good)
+            #expect(inward.status == .unprocessableEntity && inward.body.string.contains("token_endpoint"))
+            try await standIn.control(["reset": true])
             #expect(try await add(good).status == .created)
             #expect(try await add(good).status == .conflict)
+            // Another provider named with this one's secret variable would be sent its secret.
+            var thief = good
+            (thief["name"], thief["clientID"]) = ("Thief", "thief")
+            let stolen = try await add(thief)
+            #expect(stolen.status == .conflict && stolen.body.string.contains("another provider's secret"))
             // The admin page lists it with what the provider's admin must enter.
             let admin = try Browser(app)
             try await admin.signIn("admin@demo.test")
@@ -380,7 +442,7 @@ final class OIDCStandIn: @unchecked Sendable {
             #expect(!list.body.string.contains(OIDCStandIn.secret))
             // From the page's form too.
             let added = try await admin.post("/admin/sso/providers", ["name": "Second", "issuer": standIn.issuer, "clientID": "second-client",
-                                                                     "secretEnv": Self.secretEnv, "createAccounts": "true"])
+                                                                     "secretEnv": "CAMPUSCLOUD_SSO_SECOND", "createAccounts": "true", "emailDomains": "uni.test"])
             #expect(added.status == .seeOther)
             #expect(try await IdentityProvider.query(on: app.db).filter(\.$clientID == "second-client").first()?.createAccounts == true)
         }

@@ -237,6 +237,11 @@ func sign(_ claims: TokenClaims, ec key: ES256PrivateKey, kid: String) async thr
         #expect(await refusal(try await sign(provider.claims(now: down), rsa: key, kid: "k1"), provider, at: down) == nil)
         #expect(await refusal(try await sign(provider.claims(now: down), rsa: key, kid: "k1"), provider, at: down.addingTimeInterval(10)) == nil)
         #expect(provider.fetches == 3)
+        // Down for more than a day since it last answered: the old set is no longer trusted.
+        let dayLater = now.addingTimeInterval(301 + 86_401)
+        guard case .keySetUnavailable = await refusal(try await sign(provider.claims(now: dayLater), rsa: key, kid: "k1"), provider, at: dayLater) else {
+            Issue.record("a set cached more than a day before the provider stopped answering was still used"); return
+        }
         // A provider never reached: a clear refusal.
         let unreachable = Provider()
         unreachable.failing = true
@@ -255,6 +260,7 @@ func sign(_ claims: TokenClaims, ec key: ES256PrivateKey, kid: String) async thr
         #expect(KeySetCache.lifetime("max-age=9999999") == 86_400)
         #expect(KeySetCache.lifetime("no-store") == 60)
         #expect(KeySetCache.lifetime("max-age=banana") == 3600)
+        #expect(KeySetCache.lifetime("max-age=nan") == 3600 && KeySetCache.lifetime("max-age=inf") == 3600)
     }
 
     @Test func pkceMatchesRFC7636() {

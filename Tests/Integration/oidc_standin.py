@@ -12,6 +12,7 @@ single-use codes, the code verifier checked against the challenge), /jwks (Cache
   {"token_error": "..."}       the token endpoint answers 400 with that error
   {"deny": true}               /authorize sends the browser back with error=access_denied
   {"discovery_issuer": "..."}  discovery names another issuer
+  {"discovery": {...}}         fields of the discovery document replaced (another token endpoint, algorithms, ...)
 
 and reads GET /control/log: {"jwks_fetches": n, "pkce": [...], "end_session": [...], "kids": [...]}.
 Listens on 127.0.0.1 on a free port and prints "PORT n" once ready; its issuer is http://127.0.0.1:n.
@@ -112,11 +113,14 @@ class Provider(BaseHTTPRequestHandler):
         if url.path == "/.well-known/openid-configuration":
             with lock:
                 issuer = settings.get("discovery_issuer", self.issuer)
-            return self.answer(200, {
+                overrides = dict(settings.get("discovery", {}))
+            document = {
                 "issuer": issuer, "authorization_endpoint": self.issuer + "/authorize", "token_endpoint": self.issuer + "/token",
                 "jwks_uri": self.issuer + "/jwks", "end_session_endpoint": self.issuer + "/end_session",
                 "id_token_signing_alg_values_supported": ["RS256", "ES256"], "code_challenge_methods_supported": ["S256"],
-                "response_types_supported": ["code"], "subject_types_supported": ["public"]})
+                "response_types_supported": ["code"], "subject_types_supported": ["public"]}
+            document.update(overrides)
+            return self.answer(200, document)
         if url.path == "/jwks":
             with lock:
                 log["jwks_fetches"] += 1

@@ -21,4 +21,7 @@ struct PageRoutes {
     /// Signed in, without the forms' CSRF field: for what relays another program's own requests (the lab proxy),
     /// which checks that a request that changes anything comes from the platform's own pages (its Origin) itself.
     let relayed: any RoutesBuilder
+    /// Sessions without the forms' CSRF field: only for what another site posts by design — an LMS's LTI login and
+    /// launch, which carry their own single-use state and nonce.
+    let crossSite: any RoutesBuilder
 }

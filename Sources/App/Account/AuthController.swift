@@ -24,13 +24,13 @@ enum AuthController {
     }
 
     @Sendable static func signInPage(req: Request) async throws -> View {
-        try await req.view.render("signin", SignInPage(page: PageContext(req), email: "", next: Credentials.safeNext(req.query[String.self, at: "next"]),
+        try await req.view.render("signin", SignInPage(page: PageContext(req), email: "", next: SitePath.safeNext(req.query[String.self, at: "next"]),
                                                        providers: try await providers(on: req)))
     }
 
     @Sendable static func signIn(req: Request) async throws -> Response {
         let form = try req.content.decode(SignInForm.self)
-        let next = Credentials.safeNext(form.next)
+        let next = SitePath.safeNext(form.next)
         let checked = Date()  // the session's stamp: a password change that commits after this time ends it
         switch try await attempt(email: form.email, password: form.password, on: req) {
         case .success(let user):

@@ -19,6 +19,8 @@ enum Credentials {
     /// A new web session for `user` (a fresh session id: no fixation), stamped with when it began.
     static func startSession(_ user: User, on req: Request, now: Date = Date()) {
         req.session.id = nil
+        // What an earlier sign-in in this browser left (another person's provider sign-out) is not this one's.
+        for key in SignInOptions.sessionKeys { req.session.data[key] = nil }
         req.auth.login(user)
         req.session.data[signedInKey] = String(now.timeIntervalSince1970)
     }
@@ -42,12 +44,6 @@ enum Credentials {
             try await AIKey.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$revokedAt == nil).set(\.$revokedAt, to: now).update()
         }
         if let req { startSession(user, on: req, now: now) }
-    }
-
-    /// Only a path on this site (no scheme, no //host) may follow a sign-in.
-    static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.count < 500 else { return SitePath.dashboard.url }
-        return next
     }
 
     private static let signedInKey = "signedInAt"

@@ -7,17 +7,26 @@ import Foundation
 enum SignInOptions {
     /// The session key under which a single sign-on leaves its provider's sign-out address (read when signing out).
     static let endSessionKey = "ssoEndSession"
+    /// The session key of this browser's random value, whose hash each single sign-on it starts is bound to.
+    static let browserKey = "ssoBrowser"
+    /// What a new session must not inherit from an earlier sign-in in the same browser (the browser's own value stays:
+    /// it is the browser's, not a person's).
+    static let sessionKeys = [endSessionKey]
 
     static func providers(on db: any Database) async throws -> [(name: String, id: UUID)] {
         try await IdentityProvider.query(on: db).filter(\.$enabled == true).sort(\.$name).all().map { ($0.name, try $0.requireID()) }
     }
 
     /// The name of the provider through which this email's people must sign in, or nil when a password may be used.
+    /// Administrators keep their passwords (single sign-on never links their accounts by email, so nothing else would
+    /// let them in).
     static func passwordSignInOff(for email: String, on db: any Database) async throws -> String? {
         let normalised = User.normalise(email: email)
         guard let at = normalised.lastIndex(of: "@") else { return nil }
         let domain = String(normalised[normalised.index(after: at)...])
-        return try await IdentityProvider.query(on: db).filter(\.$enabled == true).filter(\.$passwordSignInOff == true).all()
-            .first { $0.domains.contains(domain) }?.name
+        guard let provider = try await IdentityProvider.query(on: db).filter(\.$enabled == true).filter(\.$passwordSignInOff == true).all()
+            .first(where: { $0.domains.contains(domain) }) else { return nil }
+        if try await User.query(on: db).filter(\.$email == normalised).filter(\.$isAdmin == true).first() != nil { return nil }
+        return provider.name
     }
 }

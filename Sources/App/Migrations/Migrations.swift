@@ -53,6 +53,10 @@ enum Migrations {
         CreateIdentityProvider(),
         CreateExternalIdentity(),
         CreateSSOSignIn(),
+        CreateLTIRegistration(),
+        CreateLTIDeployment(),
+        CreateLTILaunchState(),
+        CreateLTIContext(),
     ]
 
     static func register(on app: Application) {

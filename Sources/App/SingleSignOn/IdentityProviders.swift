@@ -34,6 +34,23 @@ extension IdentityProviderInput: APIInput {
     ], required: ["name", "issuer", "clientID", "secretEnv"])
 }
 
+/// What an admin may change of a provider (its address and client are fixed: add another instead).
+struct IdentityProviderChange: CheckedInput, Content {
+    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, emailDomains, passwordSignInOff, linkByEmail, createAccounts }
+    typealias Fields = CodingKeys
+    var enabled: Bool?
+    var emailDomains: String?
+    var passwordSignInOff: Bool?
+    var linkByEmail: Bool?
+    var createAccounts: Bool?
+}
+
+extension IdentityProviderChange: APIInput {
+    static let schema = JSONSchema.object([
+        "enabled": .boolean, "emailDomains": .optionalText(max: 500), "passwordSignInOff": .boolean, "linkByEmail": .boolean, "createAccounts": .boolean,
+    ], required: [])
+}
+
 struct IdentityProviderDTO: Content {
     var id: UUID
     var name: String
@@ -84,9 +101,36 @@ enum IdentityProviders {
         guard let url, let host = url.host?.lowercased(), !host.isEmpty, url.user == nil, url.password == nil else { return false }
         switch url.scheme?.lowercased() {
         case "https": return true
-        case "http": return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "::1"
+        case "http": return isLoopback(host)
         default: return false
         }
+    }
+
+    /// What a provider's discovery document may point to: for a provider on https, https addresses that are not this
+    /// machine or a private network by IP (a provider cannot turn the platform's token request — with the client
+    /// secret — toward a service inside); for one an admin runs on this machine's loopback, that loopback too.
+    static func acceptable(endpoint: String, issuer: String) -> Bool {
+        guard let url = URL(string: endpoint), acceptable(url), let host = url.host?.lowercased() else { return false }
+        if let issuerHost = URL(string: issuer)?.host?.lowercased(), isLoopback(issuerHost), URL(string: issuer)?.scheme == "http" { return true }
+        return url.scheme?.lowercased() == "https" && !isLoopback(host) && !isPrivateAddress(host)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// An IP literal in a private, link-local, unspecified or shared range (names are not resolved here).
+    static func isPrivateAddress(_ host: String) -> Bool {
+        let parts = host.split(separator: ".").compactMap { Int($0) }
+        if parts.count == 4, parts.allSatisfy({ (0...255).contains($0) }) {
+            switch (parts[0], parts[1]) {
+            case (10, _), (0, _), (169, 254), (192, 168), (127, _): return true
+            case (172, 16...31), (100, 64...127): return true
+            default: return false
+            }
+        }
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return bare.contains(":") && (bare.hasPrefix("fc") || bare.hasPrefix("fd") || bare.hasPrefix("fe80") || bare == "::" || bare.hasPrefix("::ffff:"))
     }
 
     static func list(on req: Request) async throws -> [IdentityProviderDTO] {
@@ -119,11 +163,9 @@ enum IdentityProviders {
         }
         let scopes = checks.text(input.scopes, "scopes", max: 200, required: false).flatMap { $0.isEmpty ? nil : $0 } ?? "openid email profile"
         if !scopes.split(separator: " ").contains("openid") { checks.add("scopes must include openid.") }
-        let domains = (input.emailDomains ?? "").lowercased().split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
-        for domain in domains where !InputChecks.isPlausibleEmail("x@" + domain) { checks.add("'\(domain)' is not an email domain.") }
-        if input.passwordSignInOff == true, domains.isEmpty {
-            checks.add("password sign-in can be turned off only for the provider's email domains: name them in emailDomains.")
-        }
+        let domains = parseDomains(input.emailDomains ?? "", &checks)
+        checkRules(domains: domains, passwordSignInOff: input.passwordSignInOff ?? false, linkByEmail: input.linkByEmail ?? false,
+                   createAccounts: input.createAccounts ?? false, &checks)
         if app.platformConfig.publicURL == nil {
             checks.add("single sign-on needs the platform's public address (CAMPUSCLOUD_PUBLIC_URL) for the provider to send people back to.")
         }
@@ -133,6 +175,10 @@ enum IdentityProviders {
         }
         if try await IdentityProvider.query(on: db).filter(\.$issuer == issuer!).filter(\.$clientID == clientID!).first() != nil {
             throw InputRejection.conflict("this issuer and client id are registered already.")
+        }
+        // A secret is one provider's: another provider named with its variable would be sent it at its token endpoint.
+        if try await IdentityProvider.query(on: db).filter(\.$secretEnv == secretEnv!).first() != nil {
+            throw InputRejection.conflict("\(secretEnv!) holds another provider's secret; give this one a variable of its own.")
         }
         let found = try await discover(issuer: issuer!, app: app)
         let provider = IdentityProvider()
@@ -150,6 +196,37 @@ enum IdentityProviders {
         provider.discoveredAt = app.clock.now()
         try await provider.create(on: db)
         return provider
+    }
+
+    /// The rules that keep people from being locked out or taken over: linking and creating accounts only for named
+    /// domains; passwords off only where the provider can reach the existing accounts (it links by email).
+    static func checkRules(domains: [String], passwordSignInOff: Bool, linkByEmail: Bool, createAccounts: Bool, _ checks: inout InputChecks) {
+        if domains.isEmpty, passwordSignInOff || linkByEmail || createAccounts {
+            checks.add("name the provider's email domains (emailDomains): it links, creates or replaces passwords only for its own domains.")
+        }
+        if passwordSignInOff, !linkByEmail {
+            checks.add("password sign-in can be turned off only when the provider links existing accounts by email (linkByEmail), or their people could not sign in at all.")
+        }
+    }
+
+    /// Changes what is given; the rules are checked on the result.
+    static func change(_ provider: IdentityProvider, _ input: IdentityProviderChange, app: Application, on db: any Database) async throws {
+        var checks = InputChecks()
+        let domains = input.emailDomains.map { parseDomains($0, &checks) } ?? provider.domains
+        let passwordsOff = input.passwordSignInOff ?? provider.passwordSignInOff, link = input.linkByEmail ?? provider.linkByEmail
+        let create = input.createAccounts ?? provider.createAccounts
+        checkRules(domains: domains, passwordSignInOff: passwordsOff, linkByEmail: link, createAccounts: create, &checks)
+        try checks.finish()
+        provider.emailDomains = domains.joined(separator: ",")
+        (provider.passwordSignInOff, provider.linkByEmail, provider.createAccounts) = (passwordsOff, link, create)
+        if let enabled = input.enabled { provider.enabled = enabled }
+        try await provider.save(on: db)
+    }
+
+    static func parseDomains(_ text: String, _ checks: inout InputChecks) -> [String] {
+        let domains = text.lowercased().split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+        for domain in domains where !InputChecks.isPlausibleEmail("x@" + domain) { checks.add("'\(domain)' is not an email domain.") }
+        return domains
     }
 
     struct Discovery {
@@ -181,7 +258,10 @@ enum IdentityProviders {
                 if required { checks.add("the discovery document has no \(key).") }
                 return nil
             }
-            guard acceptable(URL(string: value)) else { checks.add("the discovery document's \(key) '\(value)' is not https."); return nil }
+            guard acceptable(endpoint: value, issuer: issuer) else {
+                checks.add("the discovery document's \(key) '\(value.prefix(200))' is not an https address outside this machine and its private network.")
+                return nil
+            }
             return value
         }
         let authorization = endpoint("authorization_endpoint"), token = endpoint("token_endpoint"), keys = endpoint("jwks_uri")

@@ -8,6 +8,7 @@ enum SingleSignOnArea: PlatformArea {
         pages.open.get(.ssoCallback(.key), use: SingleSignOnController.callback)
         pages.signedIn.get(.adminSSO, use: SingleSignOnController.adminPage)
         pages.signedIn.post(.adminSSOProviders, use: SingleSignOnController.addFromPage)
+        pages.signedIn.post(.adminSSOProvider(.key), use: SingleSignOnController.changeFromPage)
     }
 
     static func api(_ api: APIRoutes) {
@@ -20,5 +21,10 @@ enum SingleSignOnArea: PlatformArea {
                errors: [404: "Not an admin.", 409: "The name, or the issuer and client id, are registered already.",
                         422: "The input, or the provider's discovery document, is not acceptable."],
                use: SingleSignOnController.add)
+        api.on(.PATCH, "identity-providers/:providerID", id: "changeIdentityProvider",
+               summary: "Switch a provider off or on, or change its domains and rules (admins); the fields given change.", tag: "people",
+               request: .input(IdentityProviderChange.self), response: .one(IdentityProviderDTO.self),
+               errors: [404: "Not an admin, or no such provider.", 422: "The rules would lock people out or reach beyond the provider's domains."],
+               use: SingleSignOnController.change)
     }
 }

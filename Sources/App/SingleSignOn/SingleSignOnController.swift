@@ -42,6 +42,26 @@ enum SingleSignOnController {
         }
     }
 
+    /// The page's form for one provider: its checkboxes say every rule (one left unticked is off).
+    @Sendable static func changeFromPage(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        guard let provider = try await IdentityProvider.find(try req.parameters.require("providerID", as: UUID.self), on: req.db) else { throw Abort(.notFound) }
+        return try await req.formAction(back: .adminSSO, render: { try await render(req, $0) }) {
+            var form = try req.input(IdentityProviderChange.self)
+            (form.enabled, form.passwordSignInOff) = (form.enabled ?? false, form.passwordSignInOff ?? false)
+            (form.linkByEmail, form.createAccounts) = (form.linkByEmail ?? false, form.createAccounts ?? false)
+            try await IdentityProviders.change(provider, form, app: req.application, on: req.db)
+            return "\(provider.name) changed\(provider.enabled ? "" : ": switched off, its button is gone from the sign-in page")."
+        }
+    }
+
+    @Sendable static func change(req: Request) async throws -> IdentityProviderDTO {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        guard let provider = try await IdentityProvider.find(try req.parameters.require("providerID", as: UUID.self), on: req.db) else { throw Abort(.notFound) }
+        try await IdentityProviders.change(provider, try req.input(IdentityProviderChange.self), app: req.application, on: req.db)
+        return try IdentityProviders.dto(provider, config: req.application.platformConfig)
+    }
+
     @Sendable static func list(req: Request) async throws -> [IdentityProviderDTO] {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         return try await IdentityProviders.list(on: req)

@@ -15,8 +15,9 @@ import Vapor
 
 enum SingleSignOns {
     static let lifetime: TimeInterval = 600
-    /// The session key of this browser's random value (its hash is stored with each sign-in it starts).
-    static let browserKey = "ssoBrowser"
+    static let browserKey = SignInOptions.browserKey
+    /// Sign-ins a browser may have under way at once.
+    static let openPerBrowser = 5
 
     struct CallbackQuery: Content {
         var state: String?
@@ -36,15 +37,19 @@ enum SingleSignOns {
         let browser = req.session.data[browserKey] ?? PKCE.randomToken()
         req.session.data[browserKey] = browser
         let now = req.now
-        // Sign-ins never finished are of no use after their lifetime: cleared here, a day on.
-        try await SSOSignIn.query(on: req.db).filter(\.$expiresAt < now.addingTimeInterval(-86_400)).delete()
+        // Sign-ins never finished are of no use after their lifetime: cleared here. A browser keeps a few under way
+        // (tabs), never a pile: its oldest go first.
+        try await SSOSignIn.query(on: req.db).filter(\.$expiresAt < now).delete()
+        let open = try await SSOSignIn.query(on: req.db).filter(\.$browserHash == TokenCodec.hash(browser)).filter(\.$usedAt == nil)
+            .sort(\.$expiresAt, .descending).all()
+        for old in open.dropFirst(openPerBrowser - 1) { try await old.delete(on: req.db) }
         let signIn = SSOSignIn()
         signIn.$provider.id = providerID
         signIn.stateHash = TokenCodec.hash(state)
         signIn.nonce = PKCE.randomToken()
         signIn.codeVerifier = verifier
         signIn.browserHash = TokenCodec.hash(browser)
-        signIn.next = Credentials.safeNext(next)
+        signIn.next = SitePath.safeNext(next)
         signIn.expiresAt = now.addingTimeInterval(lifetime)
         try await signIn.create(on: req.db)
 
@@ -189,6 +194,11 @@ enum SingleSignOns {
                 throw Abort(.forbidden, reason: "\(provider.name) did not vouch for an email address\(domains) of yours, so no account here can be matched to you. Ask an administrator.")
             }
             if let user = try await User.query(on: db).filter(\.$email == email).first() {
+                // An address can change hands: an account that already has an identity at this provider is not
+                // given to another subject of it by email.
+                if try await ExternalIdentity.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$issuer == provider.issuer).first() != nil {
+                    throw Abort(.forbidden, reason: "The account for \(email) belongs to another \(provider.name) identity; an administrator can sort it out.")
+                }
                 guard provider.linkByEmail else {
                     throw Abort(.forbidden, reason: "An account for \(email) exists here, and \(provider.name) is not set to sign in to existing accounts. Sign in with your password, or ask an administrator.")
                 }

@@ -14,7 +14,9 @@ enum SitePath: Hashable, Sendable {
     case home, dashboard, signIn, signOut, setPassword, profile, profilePassword, profileKeys
     case revokeProfileKey(ID)
     // Single sign-on: starting one with a provider, its way back; the providers (administrators)
-    case ssoStart(ID), ssoCallback(ID), adminSSO, adminSSOProviders
+    case ssoStart(ID), ssoCallback(ID), adminSSO, adminSSOProviders, adminSSOProvider(ID)
+    // LTI: the LMS's login initiation and launch; its registrations (administrators)
+    case ltiLogin, ltiLaunch, adminLTI, adminLTIRegistrations, adminLTIDeployments(ID)
     // People and programmes (administrators)
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
     // Programmes
@@ -74,6 +76,12 @@ enum SitePath: Hashable, Sendable {
         case .ssoCallback(let id): return text("signin", "sso") + [.id("providerID", id), .text("callback")]
         case .adminSSO: return text("admin", "sso")
         case .adminSSOProviders: return text("admin", "sso", "providers")
+        case .adminSSOProvider(let id): return text("admin", "sso", "providers") + [.id("providerID", id)]
+        case .ltiLogin: return text("lti", "login")
+        case .ltiLaunch: return text("lti", "launch")
+        case .adminLTI: return text("admin", "lti")
+        case .adminLTIRegistrations: return text("admin", "lti", "registrations")
+        case .adminLTIDeployments(let id): return text("admin", "lti", "registrations") + [.id("registrationID", id), .text("deployments")]
         case .adminUsers: return text("admin", "users")
         case .adminUser(let user): return text("admin", "users") + [.id("userID", user)]
         case .adminProgrammes: return text("admin", "programmes")
@@ -205,5 +213,17 @@ extension Request {
     /// Sends the browser on to a page (303, so a form's POST becomes a GET).
     func redirect(to path: SitePath, at fragment: String? = nil) -> Response {
         redirect(to: fragment.map { path.url(at: $0) } ?? path.url, redirectType: .normal)
+    }
+}
+
+extension SitePath {
+    /// Only a path on this site may follow a sign-in: it starts with one "/", has no backslash, no whitespace or
+    /// control character (a browser drops a tab from "/\t/evil.example" and goes to //evil.example), and parses with
+    /// neither scheme nor host.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), next.count < 500,
+              next.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F && !$0.properties.isWhitespace }),
+              let parsed = URLComponents(string: next), parsed.scheme == nil, parsed.host == nil else { return dashboard.url }
+        return next
     }
 }

@@ -1,0 +1,194 @@
+// An LTI 1.3 launch (Core 1.3, the OIDC third-party initiated login): the LMS sends the browser to /lti/login; the
+// platform stores a state (hashed) and a nonce, puts the state in a cookie, and sends the browser on to the LMS's
+// authorization endpoint; the LMS posts an id_token and the state to /lti/launch. There, in this order: the state is
+// the cookie's and is taken once; the token's unverified issuer and audience pick the registration, then Identity
+// verifies it whole (the LMS's key set, issuer, audience, azp, expiry and issue time with the leeway, the nonce) and
+// reads the launch (message type, version 1.3.0, a registered deployment, roles, subject, resource link). Only then,
+// in one transaction: the person (by issuer and subject; by email when the registration links), the course (the LMS
+// course's; created on an instructor's first launch; a student's launch into a course not set up yet is refused),
+// the membership with the LMS's role, and a new session. A refused launch writes nothing but the state's use.
+import Fluent
+import Foundation
+import Identity
+import SQLKit
+import Vapor
+
+enum LTILaunches {
+    static let lifetime: TimeInterval = 600
+    /// The cookie that carries a login's state to its launch (the LMS posts the launch cross-site).
+    static let stateCookie = "lti_state"
+
+    struct LoginRequest: Content {
+        var iss: String?
+        var login_hint: String?
+        var target_link_uri: String?
+        var lti_message_hint: String?
+        var client_id: String?
+        var lti_deployment_id: String?
+    }
+
+    /// Login initiation: where to send the browser, and the Set-Cookie header carrying the state.
+    static func login(_ request: LoginRequest, req: Request) async throws -> (address: String, setCookie: String) {
+        guard let issuer = request.iss, !issuer.isEmpty, let hint = request.login_hint, !hint.isEmpty,
+              let target = request.target_link_uri, !target.isEmpty else {
+            throw Abort(.badRequest, reason: "This LTI login lacks iss, login_hint or target_link_uri; the LMS's launch is not an LTI 1.3 login.")
+        }
+        var query = LTIRegistration.query(on: req.db).filter(\.$issuer == issuer)
+        if let client = request.client_id, !client.isEmpty { query = query.filter(\.$clientID == client) }
+        let found = try await query.limit(2).all()
+        guard let registration = found.first else {
+            throw Abort(.badRequest, reason: "The LMS \(issuer.prefix(200)) is not registered here; an administrator adds it on the LTI page.")
+        }
+        guard found.count == 1 else {
+            throw Abort(.badRequest, reason: "The LMS \(issuer.prefix(200)) has several registrations here and did not say which (client_id).")
+        }
+        let config = req.application.platformConfig
+        guard config.publicURL != nil else {
+            throw Abort(.serviceUnavailable, reason: "LTI needs the platform's public address (CAMPUSCLOUD_PUBLIC_URL); tell an administrator.")
+        }
+        let now = req.now
+        try await LTILaunchState.query(on: req.db).filter(\.$expiresAt < now.addingTimeInterval(-86_400)).delete()
+        let state = PKCE.randomToken(), nonce = PKCE.randomToken()
+        let row = LTILaunchState()
+        row.$registration.id = try registration.requireID()
+        (row.stateHash, row.nonce, row.expiresAt) = (TokenCodec.hash(state), nonce, now.addingTimeInterval(lifetime))
+        try await row.create(on: req.db)
+
+        guard var address = URLComponents(string: registration.authLoginURL) else { throw Abort(.internalServerError) }
+        var items = [("scope", "openid"), ("response_type", "id_token"), ("response_mode", "form_post"), ("prompt", "none"),
+                     ("client_id", registration.clientID), ("redirect_uri", config.absolute(SitePath.ltiLaunch.url)),
+                     ("login_hint", hint), ("state", state), ("nonce", nonce)]
+        if let message = request.lti_message_hint { items.append(("lti_message_hint", message)) }
+        address.queryItems = (address.queryItems ?? []) + items.map { URLQueryItem(name: $0.0, value: $0.1) }
+        guard let url = address.url else { throw Abort(.internalServerError) }
+        // Sent back on the LMS's cross-site POST: SameSite=None (so Secure) and Partitioned (kept where browsers
+        // partition third-party cookies; Vapor's cookie type has no such attribute, so the header is written here). On
+        // plain http (development) browsers refuse SameSite=None: Lax there.
+        let attributes = config.servesHTTPS ? "Secure; SameSite=None; Partitioned" : "SameSite=Lax"
+        return (url.absoluteString, "\(stateCookie)=\(state); Path=\(SitePath.ltiLaunch.url); Max-Age=\(Int(lifetime)); HttpOnly; \(attributes)")
+    }
+
+    struct LaunchForm: Content {
+        var id_token: String?
+        var state: String?
+    }
+
+    /// What a launch gives: the person, the course, and where to land.
+    struct Landed {
+        var user: User
+        var course: Course
+    }
+
+    static func launch(_ form: LaunchForm, cookieState: String?, req: Request) async throws -> Landed {
+        let again = "Open the tool from the LMS again."
+        guard let token = form.id_token, !token.isEmpty, let state = form.state, !state.isEmpty, state.count <= 200 else {
+            throw Abort(.badRequest, reason: "This launch lacks its id_token or state. \(again)")
+        }
+        guard let row = try await LTILaunchState.query(on: req.db).filter(\.$stateHash == TokenCodec.hash(state)).with(\.$registration).first() else {
+            throw Abort(.badRequest, reason: "This launch does not answer a login this platform began. \(again)")
+        }
+        guard let cookieState, TokenCodec.hash(cookieState) == row.stateHash else {
+            throw Abort(.badRequest, reason: "This launch came without the state this browser was given at login (its cookie was not kept, or the launch was sent from elsewhere). \(again)")
+        }
+        let now = req.now
+        let taken = try await req.db.sqlDatabase().raw("""
+            UPDATE lti_launch_states SET used_at = \(bind: now) WHERE id = \(bind: row.requireID()) AND used_at IS NULL AND expires_at > \(bind: now) RETURNING id
+            """).all()
+        guard !taken.isEmpty else { throw Abort(.badRequest, reason: "This launch has expired or was used already. \(again)") }
+        let registration = row.registration
+
+        let launch: LTILaunch
+        do {
+            let origin = try TokenVerifier.unverifiedOrigin(of: token)
+            guard origin.issuer == registration.issuer, origin.audiences.contains(registration.clientID) else {
+                throw IdentityRefusal.wrongAudience
+            }
+            guard let keySet = URL(string: registration.keySetURL) else { throw IdentityRefusal.keySetUnavailable("its URL") }
+            let expectation = TokenExpectation(issuer: registration.issuer, clientID: registration.clientID, keySetURL: keySet, nonce: row.nonce,
+                                               leeway: TimeInterval(req.application.platformConfig.tokenLeeway))
+            let claims = try await TokenVerifier.verify(token, expecting: expectation, keys: req.application.keySets, now: now)
+            let deployments = try await LTIDeployment.query(on: req.db).filter(\.$registration.$id == registration.requireID()).all().map(\.deploymentID)
+            launch = try LTILaunch(claims, deployments: Set(deployments))
+        } catch let refusal as IdentityRefusal {
+            req.logger.warning("LTI launch from \(registration.name) refused: \(refusal)")
+            throw Abort(.badRequest, reason: "\(refusal) \(again)")
+        }
+        guard launch.kind == .resourceLink else {
+            throw Abort(.badRequest, reason: "This tool is opened from a link in the course (a resource link launch); adding it through “add external tool” comes later.")
+        }
+        return try await place(launch, registration: registration, on: req.db, now: now)
+    }
+
+    /// The person, the course and the membership the launch stands for, in one transaction.
+    static func place(_ launch: LTILaunch, registration: LTIRegistration, on db: any Database, now: Date) async throws -> Landed {
+        guard let context = launch.context, !context.id.isEmpty else {
+            throw Abort(.badRequest, reason: "The LMS sent this launch without its course (the context claim); open the tool from inside a course.")
+        }
+        let registrationID = try registration.requireID()
+        return try await db.transaction { db in
+            let course: Course
+            if let linked = try await LTIContext.query(on: db).filter(\.$registration.$id == registrationID)
+                .filter(\.$contextID == context.id).with(\.$course).first() {
+                course = linked.course
+            } else {
+                guard launch.role == .instructor else {
+                    throw Abort(.forbidden, reason: "This LMS course is not set up in CampusCloud yet: its instructor opens the tool from the LMS first.")
+                }
+                course = try await createCourse(for: context, registration: registration, on: db, now: now)
+                try await LTIContext(registrationID: registrationID, contextID: context.id, courseID: course.requireID()).create(on: db)
+            }
+            let user = try await person(launch, registration: registration, on: db, now: now)
+            let role: CourseRole = switch launch.role { case .instructor: .instructor; case .ta: .ta; case .student: .student }
+            if let member = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == user.requireID()).first() {
+                if member.role != role {
+                    member.role = role  // the LMS decides its course's roles
+                    try await member.save(on: db)
+                }
+            } else {
+                try await CourseMember(courseID: course.requireID(), userID: user.requireID(), role: role).create(on: db)
+            }
+            return Landed(user: user, course: course)
+        }
+    }
+
+    /// The launching person's account: linked by the LMS's issuer and subject; on a first launch, the account with
+    /// the LMS's email when the registration links by email (never an administrator's), else a new account.
+    static func person(_ launch: LTILaunch, registration: LTIRegistration, on db: any Database, now: Date) async throws -> User {
+        if let identity = try await ExternalIdentity.query(on: db).filter(\.$issuer == registration.issuer)
+            .filter(\.$subject == launch.subject).with(\.$user).first() {
+            guard identity.user.isActive else { throw Abort(.forbidden, reason: "Your CampusCloud account is switched off. Ask an administrator.") }
+            identity.lastSeenAt = now
+            try await identity.save(on: db)
+            return identity.user
+        }
+        let email = launch.email.map(User.normalise).flatMap { InputChecks.isPlausibleEmail($0) ? $0 : nil }
+        if let email, let existing = try await User.query(on: db).filter(\.$email == email).first() {
+            // An address can change hands: an account already linked to another person of this LMS stays theirs.
+            let linked = try await ExternalIdentity.query(on: db).filter(\.$user.$id == existing.requireID()).filter(\.$issuer == registration.issuer).first() != nil
+            guard registration.linkByEmail, !linked, !existing.isAdmin, existing.isActive else {
+                throw Abort(.forbidden, reason: "A CampusCloud account for \(email) exists, and this LMS is not set to sign in to existing accounts. Ask an administrator.")
+            }
+            try await ExternalIdentity(userID: existing.requireID(), issuer: registration.issuer, subject: launch.subject, at: now).create(on: db)
+            return existing
+        }
+        // No email from the LMS (its privacy settings): an address of its own that no mail reaches.
+        let address = email ?? "lti-\(TokenCodec.hash(registration.issuer + " " + launch.subject).prefix(16).lowercased())@lti.invalid"
+        let user = User(email: address, displayName: String((launch.name ?? address).prefix(100)), passwordHash: nil)
+        try await user.create(on: db)
+        try await ExternalIdentity(userID: user.requireID(), issuer: registration.issuer, subject: launch.subject, at: now).create(on: db)
+        return user
+    }
+
+    static func createCourse(for context: LTIClaims.Context, registration: LTIRegistration, on db: any Database, now: Date) async throws -> Course {
+        let course = Course()
+        course.$programme.id = registration.$programme.id
+        course.code = String((context.label?.trimmingCharacters(in: .whitespaces)).flatMap { $0.isEmpty ? nil : $0 }?.prefix(40) ?? "LMS")
+        course.title = String((context.title ?? context.label ?? "Course from \(registration.name)").prefix(200))
+        // One term per LMS course, so two LMS courses with the same label are two courses here.
+        course.term = "LMS " + TokenCodec.hash(registration.issuer + " " + context.id).prefix(8).lowercased()
+        course.startsOn = now
+        course.endsOn = now.addingTimeInterval(182 * 86_400)
+        try await course.create(on: db)
+        return course
+    }
+}
