@@ -386,7 +386,7 @@ import Ledger
             let registration = LTIRegistration()
             (registration.name, registration.issuer, registration.clientID) = ("Matrix LMS", "https://lms.matrix.test", "cc")
             (registration.authLoginURL, registration.tokenURL, registration.keySetURL) = ("https://lms.matrix.test/auth", "https://lms.matrix.test/token", "https://lms.matrix.test/jwks")
-            (registration.$programme.id, registration.linkByEmail) = (programmeID, false)
+            (registration.$programme.id, registration.linkByEmail, registration.emailDomains) = (programmeID, false, "")
             try await registration.create(on: app.db)
             let registrationID = try registration.requireID()
             var failures: [String] = []

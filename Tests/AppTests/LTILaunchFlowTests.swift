@@ -79,7 +79,8 @@ final class LMSStandIn: @unchecked Sendable {
             let programme = try #require(try await Programme.query(on: app.db).first()).requireID()
             let response = try await register(app, ["name": "Canvas", "issuer": lms.issuer, "clientID": lms.clientID,
                                                      "authLoginURL": "https://lms.test/auth", "tokenURL": "https://lms.test/token",
-                                                     "keySetURL": lms.keySetURL, "programmeID": programme.uuidString, "deploymentIDs": lms.deployment])
+                                                     "keySetURL": lms.keySetURL, "programmeID": programme.uuidString, "deploymentIDs": lms.deployment,
+                                                     "emailDomains": "uni.test"])
             #expect(response.status == .created, "\(response.body.string)")
             try await body(app, lms)
         }
@@ -104,14 +105,14 @@ final class LMSStandIn: @unchecked Sendable {
         let redirect = try #require(response.headers.first(name: .location))
         let location = try #require(URLComponents(string: redirect))
         let items = Dictionary(uniqueKeysWithValues: (location.queryItems ?? []).map { ($0.name, $0.value ?? "") })
-        let setCookie = try #require(response.headers[.setCookie].first { $0.hasPrefix(LTILaunches.stateCookie + "=") })
+        let setCookie = try #require(response.headers[.setCookie].first { $0.hasPrefix("lti_state_") })
         return (try #require(items["state"]), try #require(items["nonce"]), location, setCookie)
     }
 
-    /// The LMS's form post of `token` with `state`, the browser sending the state's cookie (or `cookie`).
+    /// The LMS's form post of `token` with `state`, the browser holding the cookie of the login whose state is `cookie`.
     func post(_ app: Application, token: String, state: String, cookie: String?) async throws -> TestingHTTPResponse {
         var headers: HTTPHeaders = ["content-type": "application/x-www-form-urlencoded"]
-        if let cookie { headers.add(name: .cookie, value: "\(LTILaunches.stateCookie)=\(cookie)") }
+        if let cookie { headers.add(name: .cookie, value: "\(LTILaunches.stateCookie(for: cookie, https: false))=\(cookie)") }
         let body = "id_token=\(token)&state=\(state.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
         return try await app.testing().sendRequest(.POST, "/lti/launch", headers: headers, body: ByteBuffer(string: body))
     }
@@ -149,7 +150,7 @@ final class LMSStandIn: @unchecked Sendable {
             #expect(items["scope"] == "openid" && items["response_type"] == "id_token" && items["response_mode"] == "form_post" && items["prompt"] == "none")
             #expect(items["client_id"] == lms.clientID && items["redirect_uri"] == "http://campus.test/lti/launch" && items["login_hint"] == "hint-1"
                     && items["lti_message_hint"] == "msg-1")
-            #expect(setCookie.contains("HttpOnly") && setCookie.contains("Path=/lti/launch") && setCookie.contains("SameSite=Lax"))
+            #expect(setCookie.contains("HttpOnly") && setCookie.contains("Path=/;") && setCookie.contains("SameSite=Lax") && setCookie.contains("Max-Age=600"))
             #expect(try await login(app, lms, post: true).state.count > 20)  // the login by POST too
 
             let before = try await counts(app)
@@ -183,9 +184,12 @@ final class LMSStandIn: @unchecked Sendable {
             let again = try await counts(app)
             #expect(try await launch(app, lms, subject: "lms-student-1", roles: Self.learner, email: "changed@uni.test").status == .seeOther)
             #expect(try await counts(app) == again)
-            // The LMS decides its course's roles: the student made a TA there is a TA here.
+            // The LMS raises a role (the student made a TA there is a TA here), never lowers one (a teacher viewing
+            // the course as a student stays its instructor).
             #expect(try await launch(app, lms, subject: "lms-student-1", roles: Self.assistant).status == .seeOther)
             #expect(try await CourseMember.query(on: app.db).filter(\.$user.$id == sam.requireID()).first()?.role == .ta)
+            #expect(try await launch(app, lms, subject: "lms-teacher", roles: Self.learner).status == .seeOther)
+            #expect(try await CourseMember.query(on: app.db).filter(\.$user.$id == tess.requireID()).first()?.role == .instructor)
         }
     }
 
@@ -230,6 +234,13 @@ final class LMSStandIn: @unchecked Sendable {
             let afterEve = try await counts(app)
             #expect(afterEve == Counts(users: before.users + 1, identities: before.identities + 1, members: before.members + 1,
                                        courses: before.courses, contexts: before.contexts))
+            // A launch posted after its login's ten minutes.
+            let (lateState, lateNonce, _, _) = try await login(app, lms)
+            let lateToken = try await lms.sign(lms.claims(nonce: lateNonce, subject: "lms-student-9", roles: Self.learner))
+            app.clock = PlatformClock { Date().addingTimeInterval(601) }
+            let late = try await post(app, token: lateToken, state: lateState, cookie: lateState)
+            app.clock = .system
+            #expect(late.status == .badRequest && late.body.string.contains("expired or was used already"))
             // A student's launch from an LMS course not set up here yet.
             let early = try await launch(app, lms, subject: "lms-student-10", roles: Self.learner, context: "ctx-2", email: "early@uni.test")
             #expect(early.status == .forbidden && early.body.string.contains("not set up in CampusCloud yet"))
@@ -238,6 +249,34 @@ final class LMSStandIn: @unchecked Sendable {
             #expect(stranger.status == .badRequest && stranger.body.string.contains("not registered here"))
             #expect(try await app.testing().sendRequest(.GET, "/lti/login").status == .badRequest)
             #expect(try await counts(app) == afterEve)
+        }
+    }
+
+    @Test func emailsAreTrustedOnlyInTheRegistrationsDomainsAndAdministratorsNeverLaunch() async throws {
+        try await withLMS { app, lms in
+            #expect(try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test").status == .seeOther)
+            // An address outside the domains the LMS is trusted with: not student1's account, one of its own.
+            let before = try await counts(app)
+            #expect(try await launch(app, lms, subject: "lms-s1", roles: Self.learner, email: "student1@demo.test").status == .seeOther)
+            let identity = try #require(try await ExternalIdentity.query(on: app.db).filter(\.$subject == "lms-s1").with(\.$user).first())
+            #expect(identity.user.email.hasPrefix("lti-") && identity.user.email.hasSuffix("@lti.invalid"))
+            #expect(try await counts(app).users == before.users + 1)
+            // Trusted with demo.test and linking: student1's own account, once.
+            let registration = try #require(try await LTIRegistration.query(on: app.db).first())
+            (registration.emailDomains, registration.linkByEmail) = ("uni.test,demo.test", true)
+            try await registration.save(on: app.db)
+            #expect(try await launch(app, lms, subject: "lms-s2", roles: Self.learner, email: "student2@demo.test").status == .seeOther)
+            let student2 = try #require(try await User.query(on: app.db).filter(\.$email == "student2@demo.test").first())
+            #expect(try await ExternalIdentity.query(on: app.db).filter(\.$user.$id == student2.requireID()).first()?.subject == "lms-s2")
+            // The address handed to someone else in the LMS: the account stays its first owner's.
+            let newcomer = try await launch(app, lms, subject: "lms-s2-new", roles: Self.learner, email: "student2@demo.test")
+            #expect(newcomer.status == .forbidden)
+            // An administrator's account is never linked, and never signs in through the LMS even when linked.
+            #expect(try await launch(app, lms, subject: "lms-root", roles: Self.instructor, email: "admin@demo.test").status == .forbidden)
+            let admin = try #require(try await User.query(on: app.db).filter(\.$email == "admin@demo.test").first())
+            try await ExternalIdentity(userID: admin.requireID(), issuer: lms.issuer, subject: "lms-root", at: Date()).create(on: app.db)
+            let refused = try await launch(app, lms, subject: "lms-root", roles: Self.instructor)
+            #expect(refused.status == .forbidden && session(refused) == nil)
         }
     }
 
@@ -277,6 +316,25 @@ final class LMSStandIn: @unchecked Sendable {
             var sameClient = fields
             (sameClient["issuer"], sameClient["clientID"]) = (lms.issuer, lms.clientID)
             #expect(try await register(app, sameClient).status == .conflict)
+            // One issuer, one signer: the same issuer with another key set, or a single sign-on provider's issuer.
+            var otherKeys = fields
+            (otherKeys["issuer"], otherKeys["clientID"], otherKeys["keySetURL"]) = (lms.issuer, "another-client", "https://evil.test/jwks")
+            #expect(try await register(app, otherKeys).status == .conflict)
+            let provider = IdentityProvider()
+            (provider.name, provider.issuer, provider.clientID, provider.secretEnv, provider.scopes) = ("Uni SSO", "https://sso.uni.test", "cc", "CAMPUSCLOUD_SSO_UNI", "openid")
+            (provider.authorizationEndpoint, provider.tokenEndpoint, provider.jwksURI) = ("https://sso.uni.test/a", "https://sso.uni.test/t", "https://sso.uni.test/k")
+            (provider.algorithms, provider.emailDomains, provider.passwordSignInOff, provider.linkByEmail) = ("RS256", "", false, false)
+            (provider.createAccounts, provider.enabled, provider.discoveredAt) = (false, true, Date())
+            try await provider.create(on: app.db)
+            var ssoIssuer = fields
+            (ssoIssuer["name"], ssoIssuer["issuer"], ssoIssuer["keySetURL"]) = ("Clash", "https://sso.uni.test", "https://sso.uni.test/k")
+            #expect(try await register(app, ssoIssuer).status == .conflict)
+            var linkEverywhere = fields
+            linkEverywhere["linkByEmail"] = true
+            #expect(try await register(app, linkEverywhere).status == .unprocessableEntity)
+            var inward = fields
+            inward["keySetURL"] = "https://169.254.169.254/keys"
+            #expect(try await register(app, inward).status == .unprocessableEntity)
             let added = try await register(app, fields)
             #expect(added.status == .created)
             // Canvas Cloud: one issuer, many client ids — a second registration of the same issuer is another client.

@@ -15,11 +15,14 @@ enum LTIController {
     /// POST /lti/launch: the LMS posts the id_token; the person lands on the course, signed in.
     @Sendable static func launch(req: Request) async throws -> Response {
         let form = try req.content.decode(LTILaunches.LaunchForm.self)
-        let landed = try await LTILaunches.launch(form, cookieState: req.cookies[LTILaunches.stateCookie]?.string, req: req)
+        let landed = try await LTILaunches.launch(form, req: req)
         Credentials.startSession(landed.user, on: req, now: req.now)
         req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code)")
         let response = req.redirect(to: SitePath.course(.id(try landed.course.requireID())).url, redirectType: .normal)
-        response.headers.add(name: .setCookie, value: "\(LTILaunches.stateCookie)=; Path=\(SitePath.ltiLaunch.url); Max-Age=0; HttpOnly")
+        let https = req.application.platformConfig.servesHTTPS
+        if let state = form.state {
+            response.headers.add(name: .setCookie, value: "\(LTILaunches.stateCookie(for: state, https: https))=; Max-Age=0; \(LTILaunches.cookieAttributes(https: https))")
+        }
         return response
     }
 

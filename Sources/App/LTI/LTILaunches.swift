@@ -15,8 +15,19 @@ import Vapor
 
 enum LTILaunches {
     static let lifetime: TimeInterval = 600
-    /// The cookie that carries a login's state to its launch (the LMS posts the launch cross-site).
-    static let stateCookie = "lti_state"
+    /// Logins under way at once, platform-wide: beyond it (someone filling the table) a login is refused for a while.
+    static let mostOpen = 10_000
+
+    /// The cookie that carries a login's state to its launch (the LMS posts the launch cross-site): one per login, so
+    /// two tool links loading on one LMS page do not overwrite each other's; `__Host-` over https, so no sibling
+    /// host below the same domain can plant one.
+    static func stateCookie(for state: String, https: Bool) -> String {
+        (https ? "__Host-" : "") + "lti_state_" + TokenCodec.hash(state).prefix(16).lowercased()
+    }
+
+    static func cookieAttributes(https: Bool) -> String {
+        https ? "Path=/; HttpOnly; Secure; SameSite=None; Partitioned" : "Path=/; HttpOnly; SameSite=Lax"
+    }
 
     struct LoginRequest: Content {
         var iss: String?
@@ -47,7 +58,11 @@ enum LTILaunches {
             throw Abort(.serviceUnavailable, reason: "LTI needs the platform's public address (CAMPUSCLOUD_PUBLIC_URL); tell an administrator.")
         }
         let now = req.now
-        try await LTILaunchState.query(on: req.db).filter(\.$expiresAt < now.addingTimeInterval(-86_400)).delete()
+        try await LTILaunchState.query(on: req.db).filter(\.$expiresAt < now).delete()
+        guard try await LTILaunchState.query(on: req.db).filter(\.$usedAt == nil).count() < mostOpen else {
+            req.logger.warning("LTI logins refused: \(mostOpen) are under way")
+            throw Abort(.serviceUnavailable, reason: "Too many LTI launches are under way; try again in a few minutes.")
+        }
         let state = PKCE.randomToken(), nonce = PKCE.randomToken()
         let row = LTILaunchState()
         row.$registration.id = try registration.requireID()
@@ -64,8 +79,8 @@ enum LTILaunches {
         // Sent back on the LMS's cross-site POST: SameSite=None (so Secure) and Partitioned (kept where browsers
         // partition third-party cookies; Vapor's cookie type has no such attribute, so the header is written here). On
         // plain http (development) browsers refuse SameSite=None: Lax there.
-        let attributes = config.servesHTTPS ? "Secure; SameSite=None; Partitioned" : "SameSite=Lax"
-        return (url.absoluteString, "\(stateCookie)=\(state); Path=\(SitePath.ltiLaunch.url); Max-Age=\(Int(lifetime)); HttpOnly; \(attributes)")
+        let https = config.servesHTTPS
+        return (url.absoluteString, "\(stateCookie(for: state, https: https))=\(state); Max-Age=\(Int(lifetime)); \(cookieAttributes(https: https))")
     }
 
     struct LaunchForm: Content {
@@ -79,7 +94,7 @@ enum LTILaunches {
         var course: Course
     }
 
-    static func launch(_ form: LaunchForm, cookieState: String?, req: Request) async throws -> Landed {
+    static func launch(_ form: LaunchForm, req: Request) async throws -> Landed {
         let again = "Open the tool from the LMS again."
         guard let token = form.id_token, !token.isEmpty, let state = form.state, !state.isEmpty, state.count <= 200 else {
             throw Abort(.badRequest, reason: "This launch lacks its id_token or state. \(again)")
@@ -87,6 +102,7 @@ enum LTILaunches {
         guard let row = try await LTILaunchState.query(on: req.db).filter(\.$stateHash == TokenCodec.hash(state)).with(\.$registration).first() else {
             throw Abort(.badRequest, reason: "This launch does not answer a login this platform began. \(again)")
         }
+        let cookieState = req.cookies[stateCookie(for: state, https: req.application.platformConfig.servesHTTPS)]?.string
         guard let cookieState, TokenCodec.hash(cookieState) == row.stateHash else {
             throw Abort(.badRequest, reason: "This launch came without the state this browser was given at login (its cookie was not kept, or the launch was sent from elsewhere). \(again)")
         }
@@ -128,20 +144,23 @@ enum LTILaunches {
         return try await db.transaction { db in
             let course: Course
             if let linked = try await LTIContext.query(on: db).filter(\.$registration.$id == registrationID)
-                .filter(\.$contextID == context.id).with(\.$course).first() {
+                .filter(\.$deploymentID == launch.deploymentID).filter(\.$contextID == context.id).with(\.$course).first() {
                 course = linked.course
             } else {
                 guard launch.role == .instructor else {
                     throw Abort(.forbidden, reason: "This LMS course is not set up in CampusCloud yet: its instructor opens the tool from the LMS first.")
                 }
                 course = try await createCourse(for: context, registration: registration, on: db, now: now)
-                try await LTIContext(registrationID: registrationID, contextID: context.id, courseID: course.requireID()).create(on: db)
+                try await LTIContext(registrationID: registrationID, deploymentID: launch.deploymentID, contextID: context.id,
+                                     courseID: course.requireID()).create(on: db)
             }
             let user = try await person(launch, registration: registration, on: db, now: now)
             let role: CourseRole = switch launch.role { case .instructor: .instructor; case .ta: .ta; case .student: .student }
             if let member = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == user.requireID()).first() {
-                if member.role != role {
-                    member.role = role  // the LMS decides its course's roles
+                // The LMS raises a role, never lowers one: a teacher viewing their course as a student (Moodle's
+                // "switch role") stays its instructor; lowering is done here, by the course's staff.
+                if rank(role) > rank(member.role) {
+                    member.role = role
                     try await member.save(on: db)
                 }
             } else {
@@ -151,17 +170,25 @@ enum LTILaunches {
         }
     }
 
+    static func rank(_ role: CourseRole) -> Int {
+        switch role { case .student: 0; case .ta: 1; case .instructor: 2 }
+    }
+
     /// The launching person's account: linked by the LMS's issuer and subject; on a first launch, the account with
-    /// the LMS's email when the registration links by email (never an administrator's), else a new account.
+    /// the LMS's email — only in the domains it is trusted with, and when the registration links by email (never an
+    /// administrator's, nor one already linked to another person of this LMS) — else a new account. An administrator
+    /// never signs in through an LMS.
     static func person(_ launch: LTILaunch, registration: LTIRegistration, on db: any Database, now: Date) async throws -> User {
         if let identity = try await ExternalIdentity.query(on: db).filter(\.$issuer == registration.issuer)
             .filter(\.$subject == launch.subject).with(\.$user).first() {
-            guard identity.user.isActive else { throw Abort(.forbidden, reason: "Your CampusCloud account is switched off. Ask an administrator.") }
+            guard identity.user.isActive, !identity.user.isAdmin else {
+                throw Abort(.forbidden, reason: "This CampusCloud account does not sign in through the LMS. Ask an administrator.")
+            }
             identity.lastSeenAt = now
             try await identity.save(on: db)
             return identity.user
         }
-        let email = launch.email.map(User.normalise).flatMap { InputChecks.isPlausibleEmail($0) ? $0 : nil }
+        let email = launch.email.map(User.normalise).flatMap { InputChecks.isPlausibleEmail($0) && registration.vouches(for: $0) ? $0 : nil }
         if let email, let existing = try await User.query(on: db).filter(\.$email == email).first() {
             // An address can change hands: an account already linked to another person of this LMS stays theirs.
             let linked = try await ExternalIdentity.query(on: db).filter(\.$user.$id == existing.requireID()).filter(\.$issuer == registration.issuer).first() != nil
@@ -171,8 +198,9 @@ enum LTILaunches {
             try await ExternalIdentity(userID: existing.requireID(), issuer: registration.issuer, subject: launch.subject, at: now).create(on: db)
             return existing
         }
-        // No email from the LMS (its privacy settings): an address of its own that no mail reaches.
-        let address = email ?? "lti-\(TokenCodec.hash(registration.issuer + " " + launch.subject).prefix(16).lowercased())@lti.invalid"
+        // No email from the LMS (its privacy settings), or one outside the domains it is trusted with: an address of
+        // its own, random, that no mail reaches (no one can claim it first).
+        let address = email ?? "lti-\(UUID().uuidString.lowercased())@lti.invalid"
         let user = User(email: address, displayName: String((launch.name ?? address).prefix(100)), passwordHash: nil)
         try await user.create(on: db)
         try await ExternalIdentity(userID: user.requireID(), issuer: registration.issuer, subject: launch.subject, at: now).create(on: db)

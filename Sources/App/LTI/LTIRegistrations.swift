@@ -7,7 +7,7 @@ import Vapor
 
 struct LTIRegistrationInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, issuer, clientID, authLoginURL, tokenURL, keySetURL, programmeID, linkByEmail, deploymentIDs
+        case name, issuer, clientID, authLoginURL, tokenURL, keySetURL, programmeID, linkByEmail, emailDomains, deploymentIDs
     }
     typealias Fields = CodingKeys
     var name: String?
@@ -19,6 +19,8 @@ struct LTIRegistrationInput: CheckedInput, Content {
     var programmeID: String?
     var linkByEmail: Bool?
     /// Comma- or space-separated.
+    var emailDomains: String?
+    /// Comma- or space-separated.
     var deploymentIDs: String?
 }
 
@@ -27,7 +29,7 @@ extension LTIRegistrationInput: APIInput {
         "name": .text(max: 100), "issuer": .text(max: 500), "clientID": .text(max: 200),
         "authLoginURL": .string(maxLength: 500, pattern: "^ *https?://[^/?#\\s]+"), "tokenURL": .string(maxLength: 500, pattern: "^ *https?://[^/?#\\s]+"),
         "keySetURL": .string(maxLength: 500, pattern: "^ *https?://[^/?#\\s]+"), "programmeID": .string(format: "uuid"),
-        "linkByEmail": .boolean, "deploymentIDs": .optionalText(max: 2000),
+        "linkByEmail": .boolean, "emailDomains": .optionalText(max: 500), "deploymentIDs": .optionalText(max: 2000),
     ], required: ["name", "issuer", "clientID", "authLoginURL", "tokenURL", "keySetURL", "programmeID"])
 }
 
@@ -51,6 +53,7 @@ struct LTIRegistrationDTO: Content {
     var keySetURL: String
     var programmeID: UUID
     var linkByEmail: Bool
+    var emailDomains: [String]
     var deploymentIDs: [String]
     /// What the LMS's admin enters: the login initiation and launch (redirect) URLs.
     var loginURL: String
@@ -62,14 +65,14 @@ extension LTIRegistrationDTO: APIBody {
     static let schema = JSONSchema.object([
         "id": .string(format: "uuid"), "name": .string(), "issuer": .string(), "clientID": .string(), "authLoginURL": .string(),
         "tokenURL": .string(), "keySetURL": .string(), "programmeID": .string(format: "uuid"), "linkByEmail": .boolean,
-        "deploymentIDs": .array(.string()), "loginURL": .string(), "launchURL": .string(),
+        "emailDomains": .array(.string()), "deploymentIDs": .array(.string()), "loginURL": .string(), "launchURL": .string(),
     ], required: ["id", "name", "issuer", "clientID", "authLoginURL", "tokenURL", "keySetURL", "programmeID", "linkByEmail",
-                  "deploymentIDs", "loginURL", "launchURL"])
+                  "emailDomains", "deploymentIDs", "loginURL", "launchURL"])
     static let samples = [LTIRegistrationDTO(
         id: Sample.id, name: "Canvas", issuer: "https://canvas.instructure.com", clientID: "10000000000042",
         authLoginURL: "https://sso.canvaslms.com/api/lti/authorize_redirect", tokenURL: "https://sso.canvaslms.com/login/oauth2/token",
         keySetURL: "https://sso.canvaslms.com/api/lti/security/jwks", programmeID: Sample.id, linkByEmail: false,
-        deploymentIDs: ["1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"], loginURL: "https://campus.example.edu/lti/login",
+        emailDomains: ["uni.example"], deploymentIDs: ["1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"], loginURL: "https://campus.example.edu/lti/login",
         launchURL: "https://campus.example.edu/lti/launch")]
 }
 
@@ -82,7 +85,7 @@ enum LTIRegistrations {
         LTIRegistrationDTO(
             id: try registration.requireID(), name: registration.name, issuer: registration.issuer, clientID: registration.clientID,
             authLoginURL: registration.authLoginURL, tokenURL: registration.tokenURL, keySetURL: registration.keySetURL,
-            programmeID: registration.$programme.id, linkByEmail: registration.linkByEmail,
+            programmeID: registration.$programme.id, linkByEmail: registration.linkByEmail, emailDomains: registration.domains,
             deploymentIDs: (registration.$deployments.value ?? []).map(\.deploymentID).sorted(),
             loginURL: config.absolute(SitePath.ltiLogin.url), launchURL: config.absolute(SitePath.ltiLaunch.url))
     }
@@ -95,13 +98,17 @@ enum LTIRegistrations {
         var urls: [String: String] = [:]
         for (label, value) in [("authLoginURL", input.authLoginURL), ("tokenURL", input.tokenURL), ("keySetURL", input.keySetURL)] {
             guard let text = checks.text(value, label, max: 500) else { continue }
-            if IdentityProviders.acceptable(URL(string: text)) { urls[label] = text } else {
-                checks.add("\(label) '\(text)' is not an https URL (plain http only on this machine's loopback).")
+            if let issuer, IdentityProviders.acceptable(endpoint: text, issuer: issuer) { urls[label] = text } else if issuer != nil {
+                checks.add("\(label) '\(text)' is not an https address outside this machine and its private network.")
             }
         }
         let programmeID = input.programmeID.flatMap { UUID(uuidString: $0.trimmingCharacters(in: .whitespaces)) }
         if programmeID == nil { checks.add("programmeID is missing or not an id.") }
         let deployments = deploymentList(input.deploymentIDs, &checks)
+        let domains = IdentityProviders.parseDomains(input.emailDomains ?? "", &checks)
+        if input.linkByEmail == true, domains.isEmpty {
+            checks.add("name the email domains the LMS is trusted with (emailDomains) to link accounts by email.")
+        }
         if app.platformConfig.publicURL == nil {
             checks.add("LTI needs the platform's public address (CAMPUSCLOUD_PUBLIC_URL) for the LMS to send launches to.")
         }
@@ -115,13 +122,23 @@ enum LTIRegistrations {
         if try await LTIRegistration.query(on: db).filter(\.$issuer == issuer!).filter(\.$clientID == clientID!).first() != nil {
             throw InputRejection.conflict("this issuer and client id are registered already.")
         }
+        // People are known by issuer and subject: one issuer, one signer. Another registration of the same issuer
+        // (Canvas Cloud's tenants) must use its key set, and a single sign-on provider may not share the issuer.
+        if let sibling = try await LTIRegistration.query(on: db).filter(\.$issuer == issuer!).first(), sibling.keySetURL != urls["keySetURL"] {
+            throw InputRejection.conflict("\(sibling.name) has this issuer with the key set \(sibling.keySetURL); another registration of it must use the same.")
+        }
+        if try await IdentityProvider.query(on: db).filter(\.$issuer == issuer!).first() != nil {
+            throw InputRejection.conflict("a single sign-on provider has this issuer; an LMS needs an issuer of its own.")
+        }
         let (login, token, keys) = (urls["authLoginURL"]!, urls["tokenURL"]!, urls["keySetURL"]!)
+        let domainList = domains
         return try await db.transaction { db in
             let registration = LTIRegistration()
             (registration.name, registration.issuer, registration.clientID) = (name!, issuer!, clientID!)
             (registration.authLoginURL, registration.tokenURL, registration.keySetURL) = (login, token, keys)
             registration.$programme.id = programmeID
             registration.linkByEmail = input.linkByEmail ?? false
+            registration.emailDomains = domainList.joined(separator: ",")
             try await registration.create(on: db)
             for deployment in deployments { try await LTIDeployment(registrationID: registration.requireID(), deploymentID: deployment).create(on: db) }
             try await registration.$deployments.load(on: db)

@@ -16,12 +16,23 @@ final class LTIRegistration: Model, @unchecked Sendable {
     @Field(key: "key_set_url") var keySetURL: String
     /// The programme an instructor's first launch from a new LMS course creates its course in.
     @Parent(key: "programme_id") var programme: Programme
-    /// A first launch whose email is an existing account's signs in to that account (else a new account is made).
+    /// A first launch whose email (in emailDomains) is an existing account's signs in to that account.
     @Field(key: "link_by_email") var linkByEmail: Bool
+    /// The domains whose addresses this LMS is trusted with, comma-separated ("" for none): an account is created
+    /// or linked under an LMS's email only in them; otherwise it gets an address of its own that no mail reaches.
+    @Field(key: "email_domains") var emailDomains: String
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Children(for: \.$registration) var deployments: [LTIDeployment]
 
     init() {}
+
+    var domains: [String] { emailDomains.split(separator: ",").map(String.init) }
+
+    /// Whether the LMS is trusted with this (normalised) address.
+    func vouches(for email: String) -> Bool {
+        guard let at = email.lastIndex(of: "@") else { return false }
+        return domains.contains(String(email[email.index(after: at)...]))
+    }
 }
 
 final class LTIDeployment: Model, @unchecked Sendable {
@@ -58,15 +69,16 @@ final class LTIContext: Model, @unchecked Sendable {
 
     @ID(key: .id) var id: UUID?
     @Parent(key: "registration_id") var registration: LTIRegistration
+    @Field(key: "deployment_id") var deploymentID: String
     @Field(key: "context_id") var contextID: String
     @Parent(key: "course_id") var course: Course
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
 
     init() {}
 
-    init(registrationID: UUID, contextID: String, courseID: UUID) {
+    init(registrationID: UUID, deploymentID: String, contextID: String, courseID: UUID) {
         $registration.id = registrationID
         $course.id = courseID
-        self.contextID = contextID
+        (self.deploymentID, self.contextID) = (deploymentID, contextID)
     }
 }

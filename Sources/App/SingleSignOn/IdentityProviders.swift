@@ -176,6 +176,10 @@ enum IdentityProviders {
         if try await IdentityProvider.query(on: db).filter(\.$issuer == issuer!).filter(\.$clientID == clientID!).first() != nil {
             throw InputRejection.conflict("this issuer and client id are registered already.")
         }
+        // People are known by issuer and subject: an LMS registered with this issuer would speak for the same people.
+        if try await LTIRegistration.query(on: db).filter(\.$issuer == issuer!).first() != nil {
+            throw InputRejection.conflict("an LMS registered for LTI has this issuer; a provider needs an issuer of its own.")
+        }
         // A secret is one provider's: another provider named with its variable would be sent it at its token endpoint.
         if try await IdentityProvider.query(on: db).filter(\.$secretEnv == secretEnv!).first() != nil {
             throw InputRejection.conflict("\(secretEnv!) holds another provider's secret; give this one a variable of its own.")
