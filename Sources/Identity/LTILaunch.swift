@@ -17,6 +17,8 @@ public struct LTILaunch: Sendable, Equatable {
     public var deepLinking: LTIClaims.DeepLinkingSettings?
     public var gradeService: LTIClaims.GradeService?
     public var rosterService: LTIClaims.RosterService?
+    /// The launch's custom parameters (for a link this tool made by deep linking, `assignment_id`).
+    public var custom: [String: String]
     public var email: String?
     public var emailVerified: Bool
     public var name: String?
@@ -51,6 +53,7 @@ public struct LTILaunch: Sendable, Equatable {
         deepLinking = lti.deepLinking
         gradeService = lti.gradeService
         rosterService = lti.rosterService
+        custom = lti.custom?.values ?? [:]
         email = claims.email
         emailVerified = claims.emailVerified ?? false
         name = claims.name ?? [claims.givenName, claims.familyName].compactMap { $0 }.joined(separator: " ").nilIfEmpty

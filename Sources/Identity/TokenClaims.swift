@@ -91,12 +91,16 @@ public struct LTIClaims: Codable, Sendable, Equatable {
         public var returnURL: String
         public var acceptTypes: [String]?
         public var acceptMultiple: Bool?
+        /// Whether the LMS makes a line item from a link's `lineItem` (absent: not said, so one is sent).
+        public var acceptLineItem: Bool?
         public var data: String?
         enum CodingKeys: String, CodingKey {
-            case returnURL = "deep_link_return_url", acceptTypes = "accept_types", acceptMultiple = "accept_multiple", data
+            case returnURL = "deep_link_return_url", acceptTypes = "accept_types", acceptMultiple = "accept_multiple"
+            case acceptLineItem = "accept_lineitem", data
         }
-        public init(returnURL: String, acceptTypes: [String]? = ["ltiResourceLink"], acceptMultiple: Bool? = nil, data: String? = nil) {
-            (self.returnURL, self.acceptTypes, self.acceptMultiple, self.data) = (returnURL, acceptTypes, acceptMultiple, data)
+        public init(returnURL: String, acceptTypes: [String]? = ["ltiResourceLink"], acceptMultiple: Bool? = nil, acceptLineItem: Bool? = nil,
+                    data: String? = nil) {
+            (self.returnURL, self.acceptTypes, self.acceptMultiple, self.acceptLineItem, self.data) = (returnURL, acceptTypes, acceptMultiple, acceptLineItem, data)
         }
     }
     /// Assignment and Grade Services: where this context's line items are, and what the tool may do with them.
@@ -119,6 +123,36 @@ public struct LTIClaims: Codable, Sendable, Equatable {
         }
     }
 
+    /// Custom parameters (string values; a number or a yes/no some LMSs send is read as its text).
+    public struct Custom: Codable, Sendable, Equatable {
+        public var values: [String: String]
+        public init(_ values: [String: String]) { self.values = values }
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Key.self)
+            var values: [String: String] = [:]
+            for key in container.allKeys {
+                if let text = try? container.decode(String.self, forKey: key) { values[key.stringValue] = text }
+                else if let number = try? container.decode(Double.self, forKey: key) {
+                    values[key.stringValue] = number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+                } else if let flag = try? container.decode(Bool.self, forKey: key) { values[key.stringValue] = String(flag) }
+            }
+            self.values = values
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            for (key, value) in values { try container.encode(value, forKey: Key(stringValue: key)) }
+        }
+    }
+
     public var messageType: String?
     public var version: String?
     public var deploymentID: String?
@@ -129,13 +163,16 @@ public struct LTIClaims: Codable, Sendable, Equatable {
     public var deepLinking: DeepLinkingSettings?
     public var gradeService: GradeService?
     public var rosterService: RosterService?
+    public var custom: Custom?
 
     public init(messageType: String? = nil, version: String? = nil, deploymentID: String? = nil, targetLinkURI: String? = nil,
                 resourceLink: ResourceLink? = nil, roles: [String]? = nil, context: Context? = nil,
-                deepLinking: DeepLinkingSettings? = nil, gradeService: GradeService? = nil, rosterService: RosterService? = nil) {
+                deepLinking: DeepLinkingSettings? = nil, gradeService: GradeService? = nil, rosterService: RosterService? = nil,
+                custom: [String: String]? = nil) {
         (self.messageType, self.version, self.deploymentID, self.targetLinkURI) = (messageType, version, deploymentID, targetLinkURI)
         (self.resourceLink, self.roles, self.context) = (resourceLink, roles, context)
         (self.deepLinking, self.gradeService, self.rosterService) = (deepLinking, gradeService, rosterService)
+        self.custom = custom.map(Custom.init)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -149,5 +186,6 @@ public struct LTIClaims: Codable, Sendable, Equatable {
         case deepLinking = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
         case gradeService = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
         case rosterService = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+        case custom = "https://purl.imsglobal.org/spec/lti/claim/custom"
     }
 }

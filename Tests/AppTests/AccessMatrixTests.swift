@@ -231,6 +231,11 @@ import Ledger
         .page(.GET, .ltiLogin): everyone(),  // 400 without an LMS's parameters, for anyone
         .page(.POST, .ltiLogin): everyone(),
         .page(.POST, .ltiLaunch): everyone(),  // 400 without a launch's state
+        .page(.GET, .ltiKeySet): everyone(),
+        .page(.GET, .ltiConfiguration): everyone(),
+        .page(.GET, .ltiDeepLink(.key)): signedIn([.instructor], anonymous: .signIn),  // the choice the instructor's launch opened
+        .page(.POST, .ltiDeepLink(.key)): signedIn([.instructor], anonymous: .signIn),  // 422: nothing picked
+        .page(.POST, .adminLTIKeys): signedIn([.admin], anonymous: .signIn),
         .page(.GET, .adminLTI): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminLTIRegistrations): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminLTIDeployments(.key)): signedIn([.admin], anonymous: .signIn),
@@ -389,6 +394,12 @@ import Ledger
             (registration.$programme.id, registration.linkByEmail, registration.emailDomains) = (programmeID, false, "")
             try await registration.create(on: app.db)
             let registrationID = try registration.requireID()
+            // A deep linking choice the instructor's launch from it opened in the course.
+            let choice = LTIDeepLinkRequest()
+            (choice.$registration.id, choice.$course.id, choice.$user.id, choice.deploymentID) = (registrationID, courseID, try instructor.requireID(), "d-1")
+            (choice.returnURL, choice.acceptMultiple, choice.acceptLineItem, choice.expiresAt) = ("https://lms.matrix.test/return", true, true, Date().addingTimeInterval(3600))
+            try await choice.create(on: app.db)
+            let choiceID = try choice.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route), routePath = "/" + route.path.map(\.description).joined(separator: "/")
@@ -420,6 +431,7 @@ import Ledger
                         case ":sessionID": return sessionID.uuidString
                         case ":providerID": return providerID.uuidString
                         case ":registrationID": return registrationID.uuidString
+                        case ":choiceID": return choiceID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

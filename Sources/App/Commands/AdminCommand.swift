@@ -7,8 +7,23 @@ import Vapor
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
-        abstract: "Create people and print password links.",
-        subcommands: [CreateUser.self, ResetLink.self])
+        abstract: "Create people, print password links, rotate the LTI tool's signing key.",
+        subcommands: [CreateUser.self, ResetLink.self, RotateLTIKey.self])
+
+    struct RotateLTIKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-lti-key",
+            abstract: "Publish a new LTI signing key; it signs from a day later, and the one it replaces is published a day more.")
+
+        func run() async throws {
+            try await PlatformRuntime.withApplication { app in
+                try await PlatformRuntime.ensureMigrated(app, apply: false)
+                for key in try await LTIToolKeys.rotate(secret: app.platformSecret, on: app.db, now: app.clock.now()) {
+                    say("\(key.state)\t\(key.kid)\tsigns from \(key.activatesAt.formatted(.iso8601))")
+                }
+            }
+        }
+    }
 
     struct CreateUser: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

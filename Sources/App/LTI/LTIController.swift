@@ -1,5 +1,7 @@
 // LTI's handlers: the LMS's login initiation and launch (cross-site: no CSRF field, their own state and nonce), and
 // the registrations (administrators, page and API).
+import Fluent
+import Grading
 import Vapor
 
 enum LTIController {
@@ -18,7 +20,7 @@ enum LTIController {
         let landed = try await LTILaunches.launch(form, req: req)
         Credentials.startSession(landed.user, on: req, now: req.now)
         req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code)")
-        let response = req.redirect(to: SitePath.course(.id(try landed.course.requireID())).url, redirectType: .normal)
+        let response = req.redirect(to: landed.destination, redirectType: .normal)
         let https = req.application.platformConfig.servesHTTPS
         if let state = form.state {
             response.headers.add(name: .setCookie, value: "\(LTILaunches.stateCookie(for: state, https: https))=; Max-Age=0; \(LTILaunches.cookieAttributes(https: https))")
@@ -33,10 +35,74 @@ enum LTIController {
 
     static func render(_ req: Request, _ page: PageContext) async throws -> View {
         let programmes = try await Programme.query(on: req.db).sort(\.$name).all().map { AdminLTIPage.Choice(id: try $0.requireID(), name: $0.name) }
-        let config = req.application.platformConfig
+        let keys = try await LTIToolKeys.published(secret: req.application.platformSecret, on: req.db, now: req.now)
         return try await req.view.render("admin-lti", AdminLTIPage(
             page: page, registrations: try await LTIRegistrations.list(on: req), programmes: programmes,
-            loginURL: config.absolute(SitePath.ltiLogin.url), launchURL: config.absolute(SitePath.ltiLaunch.url)))
+            config: req.application.platformConfig, keys: keys))
+    }
+
+    @Sendable static func rotateKeyFromPage(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        return try await req.formAction(back: .adminLTI, render: { try await render(req, $0) }) {
+            let keys = try await LTIToolKeys.rotate(secret: req.application.platformSecret, on: req.db, now: req.now)
+            let next = keys.first { $0.state == "next" }
+            return next.map { "A new signing key (\($0.kid)) is published; it signs from \(PageFormat.when($0.activatesAt) ?? "tomorrow"), once LMSs have had a day to fetch it." }
+                ?? "A signing key is published."
+        }
+    }
+
+    /// GET /.well-known/jwks.json: the public halves of the tool's signing keys, for LMSs to verify its messages.
+    @Sendable static func keySet(req: Request) async throws -> Response {
+        let secret = req.application.platformSecret
+        var keys = try await LTIToolKeys.keySet(secret: secret, on: req.db, now: req.now)
+        if keys.isEmpty {
+            _ = try await LTIToolKeys.signing(secret: secret, on: req.db, now: req.now, logger: req.logger)
+            keys = try await LTIToolKeys.keySet(secret: secret, on: req.db, now: req.now)
+        }
+        let response = Response(status: .ok, body: .init(data: try JSONSerialization.data(withJSONObject: ["keys": keys], options: [.sortedKeys])))
+        response.headers.contentType = .json
+        response.headers.replaceOrAdd(name: .cacheControl, value: "public, max-age=3600")
+        return response
+    }
+
+    /// GET /lti/config.json: the tool's configuration, for an LMS admin to register it in one step (Canvas's "Paste
+    /// JSON"; the same URLs for any LMS).
+    @Sendable static func configuration(req: Request) async throws -> Response {
+        let config = req.application.platformConfig
+        guard config.publicURL != nil else {
+            throw Abort(.serviceUnavailable, reason: "LTI needs the platform's public address (CAMPUSCLOUD_PUBLIC_URL); tell an administrator.")
+        }
+        let body = try JSONSerialization.data(withJSONObject: LTIConfiguration.document(config), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        let response = Response(status: .ok, body: .init(data: body))
+        response.headers.contentType = .json
+        return response
+    }
+
+    /// GET /lti/deep-links/:requestID: the course's assignments to link.
+    @Sendable static func deepLinkPage(req: Request) async throws -> View {
+        let open = try await LTIDeepLinks.find(try req.parameters.require("choiceID", as: UUID.self), user: try req.auth.require(User.self), on: req.db, now: req.now)
+        return try await renderDeepLink(req, open, PageContext(req))
+    }
+
+    static func renderDeepLink(_ req: Request, _ open: LTIDeepLinks.Open, _ page: PageContext) async throws -> View {
+        let assignments = try await Assignment.query(on: req.db).filter(\.$course.$id == open.course.requireID()).sort(\.$createdAt).all()
+        return try await req.view.render("lti-deep-link", LTIDeepLinkPage(
+            page: page, courseTitle: open.course.title, lmsName: open.request.registration.name, multiple: open.request.acceptMultiple,
+            lineItems: open.request.acceptLineItem, canCreate: Policy.allows(open.user, .manageCourse(open.access)),
+            assignments: try assignments.map { .init(id: try $0.requireID(), title: $0.title, points: $0.pointsPossible.map(Gradebook.number), due: PageFormat.when($0.dueAt)) },
+            action: SitePath.ltiDeepLink(.id(try open.request.requireID())).url))
+    }
+
+    /// POST /lti/deep-links/:requestID: answers the LMS once, through the browser.
+    @Sendable static func deepLinkAnswer(req: Request) async throws -> Response {
+        let open = try await LTIDeepLinks.find(try req.parameters.require("choiceID", as: UUID.self), user: try req.auth.require(User.self), on: req.db, now: req.now)
+        do {
+            let (returnURL, token) = try await LTIDeepLinks.answer(open, try req.content.decode(LTIDeepLinks.Choice.self), on: req)
+            return try await req.view.render("lti-deep-link-return", LTIDeepLinkReturnPage(
+                page: PageContext(req), returnURL: returnURL, token: token, lmsName: open.request.registration.name)).encodeResponse(for: req)
+        } catch let rejection as InputRejection {
+            return try await renderDeepLink(req, open, PageContext(req, problems: rejection.problems)).encodeResponse(status: rejection.status, for: req)
+        }
     }
 
     @Sendable static func addFromPage(req: Request) async throws -> Response {

@@ -92,6 +92,7 @@ enum LTILaunches {
     struct Landed {
         var user: User
         var course: Course
+        var destination: String
     }
 
     static func launch(_ form: LaunchForm, req: Request) async throws -> Landed {
@@ -129,30 +130,28 @@ enum LTILaunches {
             req.logger.warning("LTI launch from \(registration.name) refused: \(refusal)")
             throw Abort(.badRequest, reason: "\(refusal) \(again)")
         }
-        guard launch.kind == .resourceLink else {
-            throw Abort(.badRequest, reason: "This tool is opened from a link in the course (a resource link launch); adding it through “add external tool” comes later.")
-        }
         return try await place(launch, registration: registration, on: req.db, now: now)
     }
 
-    /// The person, the course and the membership the launch stands for, in one transaction.
+    /// The person, the course and the membership the launch stands for, and where it lands, in one transaction: a
+    /// resource link on its assignment (once the person may see it), a deep linking launch on its choice of assignments.
     static func place(_ launch: LTILaunch, registration: LTIRegistration, on db: any Database, now: Date) async throws -> Landed {
         guard let context = launch.context, !context.id.isEmpty else {
             throw Abort(.badRequest, reason: "The LMS sent this launch without its course (the context claim); open the tool from inside a course.")
         }
         let registrationID = try registration.requireID()
         return try await db.transaction { db in
-            let course: Course
+            let course: Course, link: LTIContext
             if let linked = try await LTIContext.query(on: db).filter(\.$registration.$id == registrationID)
                 .filter(\.$deploymentID == launch.deploymentID).filter(\.$contextID == context.id).with(\.$course).first() {
-                course = linked.course
+                (course, link) = (linked.course, linked)
             } else {
                 guard launch.role == .instructor else {
                     throw Abort(.forbidden, reason: "This LMS course is not set up in CampusCloud yet: its instructor opens the tool from the LMS first.")
                 }
                 course = try await createCourse(for: context, registration: registration, on: db, now: now)
-                try await LTIContext(registrationID: registrationID, deploymentID: launch.deploymentID, contextID: context.id,
-                                     courseID: course.requireID()).create(on: db)
+                link = LTIContext(registrationID: registrationID, deploymentID: launch.deploymentID, contextID: context.id, courseID: try course.requireID())
+                try await link.create(on: db)
             }
             let user = try await person(launch, registration: registration, on: db, now: now)
             let role: CourseRole = switch launch.role { case .instructor: .instructor; case .ta: .ta; case .student: .student }
@@ -166,8 +165,42 @@ enum LTILaunches {
             } else {
                 try await CourseMember(courseID: course.requireID(), userID: user.requireID(), role: role).create(on: db)
             }
-            return Landed(user: user, course: course)
+            switch launch.kind {
+            case .deepLinking:
+                let request = try await LTIDeepLinks.open(launch, registration: registration, course: course, user: user, on: db, now: now)
+                return Landed(user: user, course: course, destination: SitePath.ltiDeepLink(.id(try request.requireID())).url)
+            case .resourceLink:
+                let courseHome = SitePath.course(.id(try course.requireID())).url
+                guard let assignment = try await assignment(of: launch, in: link, course: course, on: db),
+                      launch.role != .student || assignment.isReleased(at: now) else {
+                    return Landed(user: user, course: course, destination: courseHome)
+                }
+                return Landed(user: user, course: course, destination: SitePath.assignment(.id(try assignment.requireID())).url)
+            }
         }
+    }
+
+    /// The assignment a resource link opens: the one it was first launched with (its custom `assignment_id`, made by
+    /// deep linking; only an assignment of this course), kept with the link and the grade service's line item.
+    static func assignment(of launch: LTILaunch, in context: LTIContext, course: Course, on db: any Database) async throws -> Assignment? {
+        guard let resourceLink = launch.resourceLink else { return nil }
+        let contextID = try context.requireID()
+        // Two first launches of one link at once make one row.
+        try await db.sqlDatabase().raw("""
+            INSERT INTO lti_resource_links (id, context_id, resource_link_id, created_at) VALUES (\(bind: UUID()), \(bind: contextID), \(bind: resourceLink.id), \(bind: Date()))
+            ON CONFLICT (context_id, resource_link_id) DO NOTHING
+            """).run()
+        guard let link = try await LTIResourceLink.query(on: db).filter(\.$context.$id == contextID).filter(\.$resourceLinkID == resourceLink.id)
+            .with(\.$assignment).first() else { return nil }
+        if link.assignment == nil, let text = launch.custom["assignment_id"], let id = UUID(uuidString: text),
+           let named = try await Assignment.query(on: db).filter(\.$id == id).filter(\.$course.$id == course.requireID()).first() {
+            link.$assignment.id = id
+            link.$assignment.value = named
+        }
+        link.title = resourceLink.title.map { String($0.prefix(200)) }
+        if let lineItem = launch.gradeService?.lineItem, lineItem.utf8.count <= 2000 { link.lineItemURL = lineItem }
+        try await link.save(on: db)
+        return link.assignment
     }
 
     static func rank(_ role: CourseRole) -> Int {

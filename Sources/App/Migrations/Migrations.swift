@@ -57,6 +57,9 @@ enum Migrations {
         CreateLTIDeployment(),
         CreateLTILaunchState(),
         CreateLTIContext(),
+        CreateLTIToolKey(),
+        CreateLTIDeepLinkRequest(),
+        CreateLTIResourceLink(),
     ]
 
     static func register(on app: Application) {

@@ -82,3 +82,49 @@ final class LTIContext: Model, @unchecked Sendable {
         (self.deploymentID, self.contextID) = (deploymentID, contextID)
     }
 }
+
+final class LTIToolKey: Model, @unchecked Sendable {
+    static let schema = "lti_tool_keys"
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "generation") var generation: Int
+    @Field(key: "kid") var kid: String
+    /// The private key's PEM, sealed (AES-GCM) under a key derived from the platform secret.
+    @Field(key: "sealed_key") var sealedKey: String
+    @Field(key: "activates_at") var activatesAt: Date
+    @Field(key: "created_at") var createdAt: Date
+
+    init() {}
+}
+
+final class LTIDeepLinkRequest: Model, @unchecked Sendable {
+    static let schema = "lti_deep_link_requests"
+
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "registration_id") var registration: LTIRegistration
+    @Field(key: "deployment_id") var deploymentID: String
+    @Parent(key: "course_id") var course: Course
+    @Parent(key: "user_id") var user: User
+    @Field(key: "return_url") var returnURL: String
+    @OptionalField(key: "data") var data: String?
+    @Field(key: "accept_multiple") var acceptMultiple: Bool
+    @Field(key: "accept_line_item") var acceptLineItem: Bool
+    @Field(key: "expires_at") var expiresAt: Date
+    @OptionalField(key: "used_at") var usedAt: Date?
+
+    init() {}
+}
+
+final class LTIResourceLink: Model, @unchecked Sendable {
+    static let schema = "lti_resource_links"
+
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "context_id") var context: LTIContext
+    @Field(key: "resource_link_id") var resourceLinkID: String
+    @OptionalParent(key: "assignment_id") var assignment: Assignment?
+    @OptionalField(key: "line_item_url") var lineItemURL: String?
+    @OptionalField(key: "title") var title: String?
+    @Timestamp(key: "created_at", on: .create) var createdAt: Date?
+
+    init() {}
+}

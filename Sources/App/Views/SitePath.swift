@@ -15,8 +15,9 @@ enum SitePath: Hashable, Sendable {
     case revokeProfileKey(ID)
     // Single sign-on: starting one with a provider, its way back; the providers (administrators)
     case ssoStart(ID), ssoCallback(ID), adminSSO, adminSSOProviders, adminSSOProvider(ID)
-    // LTI: the LMS's login initiation and launch; its registrations (administrators)
-    case ltiLogin, ltiLaunch, adminLTI, adminLTIRegistrations, adminLTIDeployments(ID)
+    // LTI: the LMS's login initiation and launch, a deep linking choice, the tool's key set and configuration; the
+    // registrations and the tool's keys (administrators)
+    case ltiLogin, ltiLaunch, ltiDeepLink(ID), ltiKeySet, ltiConfiguration, adminLTI, adminLTIRegistrations, adminLTIDeployments(ID), adminLTIKeys
     // People and programmes (administrators)
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
     // Programmes
@@ -79,6 +80,10 @@ enum SitePath: Hashable, Sendable {
         case .adminSSOProvider(let id): return text("admin", "sso", "providers") + [.id("providerID", id)]
         case .ltiLogin: return text("lti", "login")
         case .ltiLaunch: return text("lti", "launch")
+        case .ltiDeepLink(let id): return text("lti", "deep-links") + [.id("choiceID", id)]
+        case .ltiKeySet: return text(".well-known", "jwks.json")
+        case .ltiConfiguration: return text("lti", "config.json")
+        case .adminLTIKeys: return text("admin", "lti", "keys")
         case .adminLTI: return text("admin", "lti")
         case .adminLTIRegistrations: return text("admin", "lti", "registrations")
         case .adminLTIDeployments(let id): return text("admin", "lti", "registrations") + [.id("registrationID", id), .text("deployments")]

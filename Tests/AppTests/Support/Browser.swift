@@ -5,7 +5,8 @@ import VaporTesting
 
 final class Browser {
     private let tester: any TestingApplicationTester
-    private(set) var cookie: String?
+    /// The session cookie ("name=value"); a test may hand it one a launch set.
+    var cookie: String?
     private(set) var csrf: String?
     private(set) var lastSetCookie: String?
 
@@ -21,15 +22,21 @@ final class Browser {
     /// Posts a form with the page's CSRF token unless `csrf` overrides it (nil sends none).
     @discardableResult
     func post(_ path: String, _ fields: [String: String], csrf override: String?? = .none) async throws -> TestingHTTPResponse {
-        var form = fields
+        try await post(path, pairs: fields.map { ($0.key, $0.value) }, csrf: override)
+    }
+
+    /// Posts a form whose fields may repeat (checkboxes of one name).
+    @discardableResult
+    func post(_ path: String, pairs fields: [(String, String)], csrf override: String?? = .none) async throws -> TestingHTTPResponse {
+        var form = fields.filter { $0.0 != "_csrf" }
         switch override {
-        case .none: if let csrf { form["_csrf"] = csrf }
-        case .some(let value?): form["_csrf"] = value
+        case .none: if let csrf { form.append(("_csrf", csrf)) }
+        case .some(let value?): form.append(("_csrf", value))
         case .some(nil): break
         }
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
-        let body = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+        let body = form.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
         var headers = HTTPHeaders()
         headers.contentType = .urlEncodedForm
         if let cookie { headers.add(name: .cookie, value: cookie) }

@@ -14,11 +14,46 @@ struct AdminLTIPage: Encodable {
     var programmes: [Choice]
     var loginURL: String
     var launchURL: String
+    var keySetURL: String
+    var configurationURL: String
+    var keys: [LTIToolKeys.Published]
     var addRegistration = SitePath.adminLTIRegistrations.url
+    var rotateKey = SitePath.adminLTIKeys.url
 
-    init(page: PageContext, registrations: [LTIRegistrationDTO], programmes: [Choice], loginURL: String, launchURL: String) {
+    init(page: PageContext, registrations: [LTIRegistrationDTO], programmes: [Choice], config: AppConfig, keys: [LTIToolKeys.Published]) {
         self.page = page
         rows = registrations.map { Row(registration: $0, addDeployment: SitePath.adminLTIDeployments(.id($0.id)).url) }
-        (self.programmes, self.loginURL, self.launchURL) = (programmes, loginURL, launchURL)
+        self.programmes = programmes
+        (loginURL, launchURL) = (config.absolute(SitePath.ltiLogin.url), config.absolute(SitePath.ltiLaunch.url))
+        (keySetURL, configurationURL) = (config.absolute(SitePath.ltiKeySet.url), config.absolute(SitePath.ltiConfiguration.url))
+        self.keys = keys
     }
+}
+
+/// The choice a deep linking launch opens: the course's assignments to link, or a new one.
+struct LTIDeepLinkPage: Encodable {
+    var title = "Add assignments to the LMS course"
+    var page: PageContext
+    var courseTitle: String
+    var lmsName: String
+    var multiple: Bool
+    var lineItems: Bool
+    var canCreate: Bool
+    struct Row: Encodable {
+        var id: UUID
+        var title: String
+        var points: String?
+        var due: String?
+    }
+    var assignments: [Row]
+    var action: String
+}
+
+/// The answer on its way: the browser posts the signed response to the LMS.
+struct LTIDeepLinkReturnPage: Encodable {
+    var title = "Back to the LMS"
+    var page: PageContext
+    var returnURL: String
+    var token: String
+    var lmsName: String
 }

@@ -1,0 +1,115 @@
+// The tool's own signing keys (what an LMS verifies the tool's messages with, from /.well-known/jwks.json). The first
+// is made when first needed. A rotation publishes the next key a day before it signs (LMSs cache key sets), and the
+// key it replaces stays published for a day after; older ones are deleted. A key rotates by itself after 90 days,
+// and an administrator can rotate at once (admin page, `campuscloud admin lti rotate-key`). Private keys are kept
+// sealed (AES-GCM) under a key derived from the platform secret, so a copy of the database alone signs nothing.
+import Crypto
+import Fluent
+import Foundation
+import Identity
+import Vapor
+
+enum LTIToolKeys {
+    static let notice: TimeInterval = 86_400
+    static let overlap: TimeInterval = 86_400
+    static let lifetime: TimeInterval = 90 * 86_400
+
+    struct Published: Content, Equatable {
+        var kid: String
+        var activatesAt: Date
+        /// "signing", "next" (published, signing from activatesAt) or "previous" (published for the overlap).
+        var state: String
+    }
+
+    /// The key that signs now (made, or its successor published, as needed).
+    static func signing(secret: String, on db: any Database, now: Date, logger: Logger) async throws -> ToolSigningKey {
+        var keys = try await all(on: db)
+        if let active = keys.first(where: { $0.activatesAt <= now }) {
+            if let key = open(active, secret: secret) {
+                if active.activatesAt.addingTimeInterval(lifetime) <= now, keys.first!.generation == active.generation {
+                    _ = try await add(after: keys, activatingAt: now.addingTimeInterval(notice), secret: secret, on: db, now: now)
+                    logger.info("LTI signing key \(active.kid) is 90 days old: its successor is published and signs from tomorrow")
+                }
+                return key
+            }
+            // The platform secret changed since it was sealed: a new key signs at once (LMSs fetch the key set again
+            // when they meet a key id they do not know).
+            logger.warning("LTI signing key \(active.kid) cannot be opened with this platform secret; a new one signs from now")
+        }
+        keys = try await add(after: keys, activatingAt: now, secret: secret, on: db, now: now)
+        guard let row = keys.first(where: { $0.activatesAt <= now }), let key = open(row, secret: secret) else {
+            throw Abort(.internalServerError, reason: "The tool's signing key could not be made.")
+        }
+        return key
+    }
+
+    /// Publishes a new key that signs a day from `now`, and deletes keys no longer published.
+    static func rotate(secret: String, on db: any Database, now: Date) async throws -> [Published] {
+        let keys = try await all(on: db)
+        // Rotating again within a day replaces nothing: the next key is already waiting its day.
+        if let next = keys.first, next.activatesAt > now { return try await published(secret: secret, on: db, now: now) }
+        _ = try await add(after: keys, activatingAt: keys.isEmpty ? now : now.addingTimeInterval(notice), secret: secret, on: db, now: now)
+        return try await published(secret: secret, on: db, now: now)
+    }
+
+    /// The keys an LMS may meet now, newest first; deletes the ones it no longer can.
+    static func published(secret: String, on db: any Database, now: Date) async throws -> [Published] {
+        try await current(secret: secret, on: db, now: now).map(\.published)
+    }
+
+    /// The key set: the public halves of the published keys.
+    static func keySet(secret: String, on db: any Database, now: Date) async throws -> [[String: String]] {
+        try await current(secret: secret, on: db, now: now).map { try $0.key.publicJWK() }
+    }
+
+    private static func current(secret: String, on db: any Database, now: Date) async throws -> [(published: Published, key: ToolSigningKey)] {
+        let keys = try await all(on: db)
+        guard let activeIndex = keys.firstIndex(where: { $0.activatesAt <= now }) else {
+            return keys.compactMap { row in open(row, secret: secret).map { (Published(kid: row.kid, activatesAt: row.activatesAt, state: "next"), $0) } }
+        }
+        var kept: [(Published, ToolSigningKey)] = []
+        for (index, row) in keys.enumerated() {
+            let state: String
+            if index < activeIndex { state = "next" }
+            else if index == activeIndex { state = "signing" }
+            else if index == activeIndex + 1, keys[activeIndex].activatesAt.addingTimeInterval(overlap) > now { state = "previous" }
+            else {
+                try await row.delete(on: db)
+                continue
+            }
+            if let key = open(row, secret: secret) { kept.append((Published(kid: row.kid, activatesAt: row.activatesAt, state: state), key)) }
+        }
+        return kept
+    }
+
+    private static func all(on db: any Database) async throws -> [LTIToolKey] {
+        try await LTIToolKey.query(on: db).sort(\.$generation, .descending).all()
+    }
+
+    /// A new generation after `keys`; when another process made the same generation at the same moment, theirs stands.
+    private static func add(after keys: [LTIToolKey], activatingAt: Date, secret: String, on db: any Database, now: Date) async throws -> [LTIToolKey] {
+        let key = try ToolSigningKey.generate()
+        let row = LTIToolKey()
+        row.generation = (keys.first?.generation ?? 0) + 1
+        // Whole seconds: a database that keeps less than the clock's precision must not push a key a moment later.
+        let activates = Date(timeIntervalSince1970: activatingAt.timeIntervalSince1970.rounded(.down))
+        (row.kid, row.sealedKey, row.activatesAt, row.createdAt) = (key.kid, try seal(key.pem, secret: secret), activates, now)
+        do { try await row.create(on: db) } catch let error as any DatabaseError where error.isConstraintFailure {}
+        return try await all(on: db)
+    }
+
+    static func sealingKey(_ secret: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: Data(secret.utf8)), info: Data("campuscloud lti tool key v1".utf8), outputByteCount: 32)
+    }
+
+    static func seal(_ pem: String, secret: String) throws -> String {
+        guard let combined = try AES.GCM.seal(Data(pem.utf8), using: sealingKey(secret)).combined else { throw Abort(.internalServerError) }
+        return combined.base64EncodedString()
+    }
+
+    static func open(_ row: LTIToolKey, secret: String) -> ToolSigningKey? {
+        guard let data = Data(base64Encoded: row.sealedKey), let box = try? AES.GCM.SealedBox(combined: data),
+              let plain = try? AES.GCM.open(box, using: sealingKey(secret)), let pem = String(data: plain, encoding: .utf8) else { return nil }
+        return try? ToolSigningKey(kid: row.kid, pem: pem)
+    }
+}
