@@ -135,9 +135,13 @@ public struct LTIClaims: Codable, Sendable, Equatable {
             init?(intValue: Int) { nil }
         }
 
+        /// Not an object (a malformed claim): no custom parameters, and the launch is read without them.
         public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: Key.self)
             var values: [String: String] = [:]
+            guard let container = try? decoder.container(keyedBy: Key.self) else {
+                self.values = values
+                return
+            }
             for key in container.allKeys {
                 if let text = try? container.decode(String.self, forKey: key) { values[key.stringValue] = text }
                 else if let number = try? container.decode(Double.self, forKey: key) {

@@ -144,6 +144,8 @@ import Ledger
         .page(.POST, .autograder(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.POST, .handIn(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .regradeAssignment(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.GET, .lmsScores(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.POST, .resendLMSScores(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .publishGrades(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.GET, .submission(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         .page(.GET, .submissionFiles(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),

@@ -54,8 +54,10 @@ extension LTILaunchFlowTests {
                 try await LTIToolKeys.signing(secret: secret, on: app.db, now: app.clock.now(), logger: app.logger).kid
             }
 
+            #expect(try await toolKeySet(app).keys.isEmpty, "no key until the tool first signs")
+            let made = try await signingKid()
             let (first, cache) = try await toolKeySet(app)
-            #expect(first.count == 1 && cache?.contains("max-age=") == true)
+            #expect(first.count == 1 && first.first?["kid"] == made && cache?.contains("max-age=") == true)
             let key = try #require(first.first)
             #expect(key["kty"] == "RSA" && key["alg"] == "RS256" && key["use"] == "sig" && key["n"]?.count ?? 0 > 300 && key["e"] == "AQAB")
             #expect(Set(key.keys) == ["kty", "kid", "alg", "use", "n", "e"], "no private part is published")
@@ -63,6 +65,9 @@ extension LTILaunchFlowTests {
             // At rest the private key is sealed: no PEM in the row, and another platform secret opens nothing.
             let row = try #require(try await LTIToolKey.query(on: app.db).first())
             #expect(!row.sealedKey.contains("PRIVATE") && LTIToolKeys.open(row, secret: secret) != nil && LTIToolKeys.open(row, secret: secret + "x") == nil)
+            let moved = LTIToolKey()
+            (moved.kid, moved.sealedKey) = ("another-kid", row.sealedKey)
+            #expect(LTIToolKeys.open(moved, secret: secret) == nil, "a sealed key opens only under its own key id")
 
             // A rotation publishes the next key at once; it signs only a day later, and the old one is published a day more.
             let rotated = try await LTIToolKeys.rotate(secret: secret, on: app.db, now: app.clock.now())
@@ -76,12 +81,12 @@ extension LTILaunchFlowTests {
             #expect(try await toolKeySet(app).keys.map { $0["kid"] } == [next, key["kid"]])
             advance(86_400)
             #expect(try await toolKeySet(app).keys.map { $0["kid"] } == [next])
-            #expect(try await LTIToolKey.query(on: app.db).count() == 1, "a key no LMS can meet any more is deleted")
             // After 90 days a key publishes its successor by itself, and goes on signing until it is due.
             advance(91 * 86_400)
             #expect(try await signingKid() == next)
-            let published = try await LTIToolKeys.published(secret: secret, on: app.db, now: app.clock.now())
+            let published = try await LTIToolKeys.published(on: app.db, now: app.clock.now())
             #expect(published.map(\.state) == ["next", "signing"])
+            #expect(try await LTIToolKey.query(on: app.db).count() == 2, "a key no LMS can meet any more is deleted")
 
             // Rotating is for administrators (the page's form; the key set itself is public).
             let student = try Browser(app)
@@ -94,7 +99,19 @@ extension LTILaunchFlowTests {
             advance(1.5 * 86_400)  // the successor signs; the key before it is published half a day more
             let rotate = try await admin.post("/admin/lti/keys", [:])
             #expect(rotate.status == .seeOther, "\(rotate.body.string)")
-            #expect(try await LTIToolKeys.published(secret: secret, on: app.db, now: app.clock.now()).map(\.state) == ["next", "signing", "previous"])
+            #expect(try await LTIToolKeys.published(on: app.db, now: app.clock.now()).map(\.state) == ["next", "signing", "previous"])
+
+            // Another platform secret cannot open the key: a new one signs at once, and the key set has both (every
+            // process publishes the same set, whatever it can open).
+            let unreadable = try await signingKid()
+            let replaced = try await LTIToolKeys.signing(secret: secret + "-changed", on: app.db, now: app.clock.now(), logger: app.logger).kid
+            let both = Set(try await toolKeySet(app).keys.compactMap { $0["kid"] })
+            #expect(replaced != unreadable && both.isSuperset(of: [replaced, unreadable]))
+            // A key that must not sign any more is withdrawn at once.
+            let fresh = try #require(try await LTIToolKeys.rotate(secret: secret, immediately: true, on: app.db, now: app.clock.now()).first)
+            let withdrawn = try await toolKeySet(app).keys.map { $0["kid"] }
+            #expect(fresh.state == "signing" && withdrawn == [fresh.kid])
+            #expect(try await signingKid() == fresh.kid)
         }
     }
 
@@ -184,7 +201,11 @@ extension LTILaunchFlowTests {
             // A return address that is not a web address (a script in the form's action) is refused.
             let script = try await deepLinkLaunch(app, lms, subject: "lms-teacher", roles: Self.instructor,
                                                   settings: .init(returnURL: "javascript:alert(1)"))
-            #expect(script.status == .badRequest)
+            #expect(script.status == .badRequest && script.body.string.contains("not an https address"))
+            // Nor plain http from an LMS on https (the signed answer would travel in clear).
+            let plain = try await deepLinkLaunch(app, lms, subject: "lms-teacher", roles: Self.instructor,
+                                                 settings: .init(returnURL: "http://lms.test/deep_link_return"))
+            #expect(plain.status == .badRequest)
             #expect(try await counts(app) == before)
             #expect(try await LTIDeepLinkRequest.query(on: app.db).count() == 0)
 
@@ -218,6 +239,19 @@ extension LTILaunchFlowTests {
             let item = try #require(try await verifiedResponse(app, made).contentItems.first)
             let recursion = try #require(try await Assignment.query(on: app.db).filter(\.$title == "Recursion").first())
             #expect(item.lineItem?.scoreMaximum == 50 && item.custom["assignment_id"] == recursion.id?.uuidString.lowercased())
+
+            // A TA links assignments but does not create one.
+            let assistant = try await deepLinkLaunch(app, lms, subject: "lms-ta", roles: Self.assistant, email: "tara@uni.test")
+            #expect(assistant.status == .seeOther, "\(assistant.body.string)")
+            let tara = try Browser(app)
+            tara.cookie = session(assistant)
+            let taChoice = try #require(assistant.headers.first(name: .location))
+            let taPage = try await tara.get(taChoice)
+            #expect(taPage.status == .ok && !taPage.body.string.contains("create a new assignment"))
+            #expect(try await tara.post(taChoice, ["action": "create", "title": "TA's own", "pointsPossible": "5"]).status == .notFound)
+            #expect(try await Assignment.query(on: app.db).filter(\.$title == "TA's own").count() == 0)
+            #expect(try await LTIDeepLinkRequest.find(try #require(UUID(uuidString: String(taChoice.split(separator: "/").last!))), on: app.db)?.usedAt == nil,
+                    "a refused answer leaves the choice open")
 
             let again = try await deepLinkLaunch(app, lms, subject: "lms-teacher", roles: Self.instructor)
             tess.cookie = session(again)

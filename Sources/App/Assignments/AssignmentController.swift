@@ -130,7 +130,7 @@ enum AssignmentController {
 
     @Sendable static func publish(req: Request) async throws -> AssignmentDTO {
         let assignment = try await req.assignment(for: Policy.Action.manageCourse).assignment
-        try await Assignments.publishGrades(assignment, try req.input(PublishInput.self).published, on: req.db)
+        try await Assignments.publishGrades(assignment, try req.input(PublishInput.self).published, app: req.application, on: req.db)
         return try AssignmentDTO(assignment, staff: true)
     }
 
@@ -196,7 +196,7 @@ enum AssignmentController {
     @Sendable static func adjust(req: Request) async throws -> Response {
         let found = try await req.submission(grading: true)
         let submission = found.submission, assignment = found.assignment, user = found.user
-        _ = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, on: req.db)
+        _ = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, app: req.application, on: req.db)
         return try await Grades.load(submission, assignment: assignment, staff: true, now: req.now, on: req.db).encodeResponse(status: .created, for: req)
     }
 

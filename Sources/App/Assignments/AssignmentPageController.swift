@@ -36,19 +36,20 @@ enum AssignmentPageController {
         }
         let mine = try await Submission.query(on: req.db).filter(\.$assignment.$id == id).filter(\.$user.$id == user.requireID())
             .sort(\.$submittedAt, .descending).all()
-        var everyone: [AssignmentPage.Row]?, progress: Grades.RegradeProgress?
+        var everyone: [AssignmentPage.Row]?, progress: Grades.RegradeProgress?, inLMS = false
         if staff {
             // The latest 200 hand-ins; the API pages through all of them.
             everyone = try await rows(try await Submission.query(on: req.db).filter(\.$assignment.$id == id).with(\.$user)
                 .sort(\.$submittedAt, .descending).limit(200).all())
             progress = try await Grades.progress(assignment, on: req.db)
+            inLMS = try await LTIResourceLink.query(on: req.db).filter(\.$assignment.$id == id).filter(\.$lineItemURL != nil).count() > 0
         }
         let view = AssignmentPage(
             title: assignment.title, page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
             courseLink: SitePath.course(.id(try course.requireID())).url,
             assignment: try AssignmentDTO(assignment, staff: staff), links: AssignmentLinks(id), instructionsHTML: Markdown.html(assignment.instructions),
             due: PageFormat.when(assignment.dueAt), staff: staff, canManage: Policy.allows(user, .manageCourse(access)),
-            mine: try await rows(mine), everyone: everyone, progress: progress)
+            mine: try await rows(mine), everyone: everyone, progress: progress, inLMS: inLMS)
         return try await req.view.render("assignment", view)
     }
 
@@ -125,7 +126,7 @@ enum AssignmentPageController {
         let assignment = try await req.assignment(for: Policy.Action.manageCourse).assignment
         struct Form: Decodable { var published: String? }
         let publish = (try? req.content.decode(Form.self))?.published == "true"
-        try await Assignments.publishGrades(assignment, publish, on: req.db)
+        try await Assignments.publishGrades(assignment, publish, app: req.application, on: req.db)
         req.session.data[PageContext.noticeKey] = publish ? "Grades published: results marked after_published are now visible to students." : "Grades withdrawn."
         return req.redirect(to: .assignment(.id(try assignment.requireID())))
     }
@@ -169,7 +170,7 @@ enum AssignmentPageController {
         let submission = found.submission, assignment = found.assignment, course = found.course, user = found.user, access = found.access
         return try await req.formAction(back: .submission(.id(try submission.requireID())),
                                         render: { try await renderSubmission(req, submission, assignment, course, user, access, page: $0) }) {
-            let adjustment = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, on: req.db)
+            let adjustment = try await Grades.adjust(submission, try req.input(Grades.AdjustmentInput.self), by: user, app: req.application, on: req.db)
             return "Adjusted the score by \(Gradebook.number(adjustment.points)) point(s)."
         }
     }

@@ -188,8 +188,12 @@ enum Assignments {
     }
 
     /// Publishes (or withdraws) grades: results marked after_published become visible to students.
-    static func publishGrades(_ assignment: Assignment, _ publish: Bool, on db: any Database) async throws {
-        assignment.gradesPublishedAt = publish ? Date() : nil
-        try await assignment.save(on: db)
+    /// Publishing tells whatever mirrors grades (the LMS), in the same transaction.
+    static func publishGrades(_ assignment: Assignment, _ publish: Bool, app: Application, on db: any Database) async throws {
+        try await db.transaction { tx in
+            assignment.gradesPublishedAt = publish ? app.clock.now() : nil
+            try await assignment.save(on: tx)
+            if publish { try await app.gradeChanged(.assignment(try assignment.requireID()), on: tx) }
+        }
     }
 }

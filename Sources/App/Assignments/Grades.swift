@@ -247,7 +247,7 @@ enum Grades {
     }
 
     /// Adds an adjustment (never edits one): the list is the audit trail of who changed the score, when and why.
-    static func adjust(_ submission: Submission, _ input: AdjustmentInput, by user: User, on db: any Database) async throws -> GradeAdjustment {
+    static func adjust(_ submission: Submission, _ input: AdjustmentInput, by user: User, app: Application, on db: any Database) async throws -> GradeAdjustment {
         var checks = InputChecks()
         let comment = checks.text(input.comment, "comment", max: 2000)
         if let points = input.points {
@@ -258,7 +258,10 @@ enum Grades {
         try checks.finish()
         let adjustment = GradeAdjustment(submissionID: try submission.requireID(), authorID: try user.requireID(), points: input.points!,
                                          comment: comment!, at: Date())
-        try await adjustment.create(on: db)
+        try await db.transaction { tx in
+            try await adjustment.create(on: tx)
+            try await app.gradeChanged(.submission(try submission.requireID()), on: tx)
+        }
         return adjustment
     }
 }
@@ -304,16 +307,45 @@ struct GradebookData: Content {
             for assignment in assignments {
                 let attempts = byCell["\(userID)/\(assignment.id!)"] ?? []
                 counts.append(attempts.count)
-                let graded = attempts.filter { $0.status == .graded || $0.status == .failed }.map {
-                    GradedAttempt(submittedAt: $0.submittedAt, autograderScore: $0.score, adjustment: adjusted[$0.id!] ?? 0)
-                }
-                scores.append(Gradebook.counted(graded, rule: assignment.counted, late: assignment.latePolicy, due: assignment.dueAt))
+                scores.append(counted(attempts, adjusted: adjusted, assignment: assignment))
             }
             return Row(userID: userID, name: student.displayName, email: student.email, scores: scores, submissions: counts)
         }
         return GradebookData(columns: try assignments.map {
             Column(assignmentID: try $0.requireID(), title: $0.title, pointsPossible: $0.pointsPossible, dueAt: $0.dueAt, counted: $0.counted.rawValue)
         }, rows: rows)
+    }
+
+    /// The counted score of one student's attempts: graded ones, with their adjustments, by the assignment's rule
+    /// and late policy.
+    static func counted(_ attempts: [Submission], adjusted: [UUID: Double], assignment: Assignment) -> Double? {
+        let graded = attempts.filter { $0.status == .graded || $0.status == .failed }.map {
+            GradedAttempt(submittedAt: $0.submittedAt, autograderScore: $0.score, adjustment: adjusted[$0.id!] ?? 0)
+        }
+        return Gradebook.counted(graded, rule: assignment.counted, late: assignment.latePolicy, due: assignment.dueAt)
+    }
+
+    /// One student's grade on one assignment, as the gradebook counts it, and where grading stands.
+    struct StudentGrade: Sendable {
+        var score: Double?
+        var handedIn: Bool
+        /// No attempt is waiting for or in grading.
+        var final: Bool
+        var lastHandIn: Date?
+        /// Out of: the assignment's points, else what the autograder's latest result was out of.
+        var maximum: Double?
+    }
+
+    /// Two queries.
+    static func grade(of userID: UUID, on assignment: Assignment, db: any Database) async throws -> StudentGrade {
+        let attempts = try await Submission.query(on: db).filter(\.$assignment.$id == assignment.requireID()).filter(\.$user.$id == userID)
+            .filter(\.$isTestRun == false).sort(\.$submittedAt).all()
+        let ids = attempts.compactMap(\.id)
+        let adjustments = ids.isEmpty ? [] : try await GradeAdjustment.query(on: db).filter(\.$submission.$id ~~ ids).all()
+        let adjusted = Dictionary(grouping: adjustments, by: { $0.$submission.id }).mapValues { $0.reduce(0) { $0 + $1.points } }
+        return StudentGrade(score: counted(attempts, adjusted: adjusted, assignment: assignment), handedIn: !attempts.isEmpty,
+                            final: attempts.allSatisfy { $0.status == .graded || $0.status == .failed }, lastHandIn: attempts.last?.submittedAt,
+                            maximum: assignment.pointsPossible ?? attempts.last(where: { $0.maxScore != nil })?.maxScore)
     }
 
     /// The CSV Canvas imports (rows matched by SIS Login ID = the university email).

@@ -141,6 +141,7 @@ struct GradeRunHandler: JobHandler {
                   cpu_ms = \(bind: outcome.cpuMs), wall_ms = \(bind: outcome.wallMs), charged = charged + \(bind: charged)
                 WHERE id = \(bind: input.submissionID)
                 """).run()
+            try await app.gradeChanged(.submission(input.submissionID), on: tx)
         }
         app.platformMetrics.recordGrading(input.assignment.kind.rawValue, problem: outcome.problem != nil)
     }
@@ -158,6 +159,7 @@ struct GradeRunHandler: JobHandler {
         submission.score = 0
         submission.problem = "It could not be graded: \(reason) Nothing was charged; the course staff can regrade it."
         try await submission.save(on: app.db)
+        try await app.gradeChanged(.submission(try submission.requireID()), on: app.db)
         if let hold = submission.holdID { _ = try? await app.ledger.void(hold, memo: "grading failed") }
     }
 }

@@ -15,10 +15,13 @@ struct AdminCommand: AsyncParsableCommand {
             commandName: "rotate-lti-key",
             abstract: "Publish a new LTI signing key; it signs from a day later, and the one it replaces is published a day more.")
 
+        @ArgumentParser.Flag(help: "The new key signs at once and the old ones are withdrawn (a key that must not sign any more).")
+        var now = false
+
         func run() async throws {
             try await PlatformRuntime.withApplication { app in
                 try await PlatformRuntime.ensureMigrated(app, apply: false)
-                for key in try await LTIToolKeys.rotate(secret: app.platformSecret, on: app.db, now: app.clock.now()) {
+                for key in try await LTIToolKeys.rotate(secret: app.platformSecret, immediately: now, on: app.db, now: app.clock.now()) {
                     say("\(key.state)\t\(key.kid)\tsigns from \(key.activatesAt.formatted(.iso8601))")
                 }
             }

@@ -44,6 +44,13 @@ enum JobLoad: Sendable {
     case gone(result: String)
 }
 
+/// A run that should be tried again after `delay` (the service it calls asked to wait, or is down for a while).
+struct RetryLater: Error, CustomStringConvertible {
+    var delay: TimeInterval
+    var reason: String
+    var description: String { reason }
+}
+
 /// Records a run's result (called by the worker, which then stops renewing the lease).
 typealias JobRecording = @Sendable () async throws -> Void
 
@@ -232,7 +239,8 @@ struct JobWorker: Sendable {
         let final = job.attempts >= job.maxAttempts
         app.logger.error("Job \(jobID) (\(job.kind)) failed (attempt \(job.attempts) of \(job.maxAttempts)): \(String(describing: error))")
         do {
-            guard try await JobQueue(db: app.db, clock: app.clock.now).fail(jobID, worker: name, error: String(describing: error), retry: !final) else { return }
+            let delay = (error as? RetryLater)?.delay ?? 5
+            guard try await JobQueue(db: app.db, clock: app.clock.now).fail(jobID, worker: name, error: String(describing: error), retry: !final, after: delay) else { return }
             if final { try await app.jobHandlers[job.kind]?.gaveUp(job, reason: String(describing: error), app: app) }
         } catch {
             app.logger.error("Job \(jobID): the failure could not be recorded (\(String(describing: error))); the sweep will")

@@ -12,6 +12,8 @@ enum LTIArea: PlatformArea {
         pages.signedIn.get(.ltiDeepLink(.key), use: LTIController.deepLinkPage)
         pages.signedIn.post(.ltiDeepLink(.key), use: LTIController.deepLinkAnswer)
         pages.signedIn.post(.adminLTIKeys, use: LTIController.rotateKeyFromPage)
+        pages.signedIn.get(.lmsScores(.key), use: LTIController.scoresPage)
+        pages.signedIn.post(.resendLMSScores(.key), use: LTIController.resendScores)
         pages.signedIn.get(.adminLTI, use: LTIController.adminPage)
         pages.signedIn.post(.adminLTIRegistrations, use: LTIController.addFromPage)
         pages.signedIn.post(.adminLTIDeployments(.key), use: LTIController.addDeploymentFromPage)

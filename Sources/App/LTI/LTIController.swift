@@ -35,7 +35,7 @@ enum LTIController {
 
     static func render(_ req: Request, _ page: PageContext) async throws -> View {
         let programmes = try await Programme.query(on: req.db).sort(\.$name).all().map { AdminLTIPage.Choice(id: try $0.requireID(), name: $0.name) }
-        let keys = try await LTIToolKeys.published(secret: req.application.platformSecret, on: req.db, now: req.now)
+        let keys = try await LTIToolKeys.published(on: req.db, now: req.now)
         return try await req.view.render("admin-lti", AdminLTIPage(
             page: page, registrations: try await LTIRegistrations.list(on: req), programmes: programmes,
             config: req.application.platformConfig, keys: keys))
@@ -51,14 +51,10 @@ enum LTIController {
         }
     }
 
-    /// GET /.well-known/jwks.json: the public halves of the tool's signing keys, for LMSs to verify its messages.
+    /// GET /.well-known/jwks.json: the public halves of the tool's signing keys, for LMSs to verify its messages (empty
+    /// until the tool first signs; a key is published before anything it signs leaves).
     @Sendable static func keySet(req: Request) async throws -> Response {
-        let secret = req.application.platformSecret
-        var keys = try await LTIToolKeys.keySet(secret: secret, on: req.db, now: req.now)
-        if keys.isEmpty {
-            _ = try await LTIToolKeys.signing(secret: secret, on: req.db, now: req.now, logger: req.logger)
-            keys = try await LTIToolKeys.keySet(secret: secret, on: req.db, now: req.now)
-        }
+        let keys = try await LTIToolKeys.keySet(on: req.db, now: req.now)
         let response = Response(status: .ok, body: .init(data: try JSONSerialization.data(withJSONObject: ["keys": keys], options: [.sortedKeys])))
         response.headers.contentType = .json
         response.headers.replaceOrAdd(name: .cacheControl, value: "public, max-age=3600")
@@ -138,5 +134,35 @@ enum LTIController {
         let id = try req.parameters.require("registrationID", as: UUID.self)
         let registration = try await LTIRegistrations.addDeployment(try req.input(LTIDeploymentInput.self), to: id, on: req.db)
         return try await LTIRegistrations.dto(registration, config: req.application.platformConfig).encodeResponse(status: .created, for: req)
+    }
+
+    /// GET /assignments/:assignmentID/lms-scores: each student's score in the LMS (staff).
+    @Sendable static func scoresPage(req: Request) async throws -> View {
+        let found = try await req.assignment(for: Policy.Action.grade)
+        return try await renderScores(req, found.assignment, PageContext(req))
+    }
+
+    static func renderScores(_ req: Request, _ assignment: Assignment, _ page: PageContext) async throws -> View {
+        let id = try assignment.requireID()
+        let rows = try await LTIScorePost.query(on: req.db).filter(\.$assignment.$id == id).with(\.$user).all()
+            .sorted { $0.user.displayName.localizedStandardCompare($1.user.displayName) == .orderedAscending }
+        let linked = try await LTIResourceLink.query(on: req.db).filter(\.$assignment.$id == id).filter(\.$lineItemURL != nil).count() > 0
+        return try await req.view.render("lti-scores", LMSScoresPage(
+            title: "\(assignment.title): scores in the LMS", page: page, assignmentLink: SitePath.assignment(.id(id)).url,
+            resend: SitePath.resendLMSScores(.id(id)).url,
+            rows: rows.map { .init(name: $0.user.displayName, status: $0.status.rawValue, score: $0.scoreSent.map(Gradebook.number) ?? "—",
+                                   progress: $0.progressSent ?? "—", sentAt: PageFormat.when($0.sentAt) ?? "—", error: $0.lastError) },
+            pending: rows.filter { $0.status == .pending }.count, failed: rows.filter { $0.status == .failed }.count, linked: linked || !rows.isEmpty))
+    }
+
+    /// POST /assignments/:assignmentID/lms-scores/resend: the refused scores (or all) are sent again (staff).
+    @Sendable static func resendScores(req: Request) async throws -> Response {
+        let found = try await req.assignment(for: Policy.Action.grade)
+        struct Form: Decodable { var failedOnly: String? }
+        let failedOnly = (try? req.content.decode(Form.self))?.failedOnly != "false"
+        return try await req.formAction(back: .lmsScores(.id(try found.assignment.requireID())), render: { try await renderScores(req, found.assignment, $0) }) {
+            let count = try await LTIGradeSync.resend(found.assignment, onlyFailed: failedOnly, on: req.db, now: req.now)
+            return count == 0 ? "Nothing to send again." : "\(count) score(s) will be sent to the LMS again."
+        }
     }
 }

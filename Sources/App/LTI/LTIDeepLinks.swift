@@ -18,9 +18,12 @@ enum LTIDeepLinks {
         guard launch.role != .student else {
             throw Abort(.forbidden, reason: "Only the course's instructors and teaching assistants add CampusCloud assignments to the LMS course.")
         }
+        // https (the signed answer travels in it), or http only for an LMS that is itself on http (a test or a
+        // machine's own LMS): never a script or another scheme in the form's action.
+        let schemes = registration.issuer.lowercased().hasPrefix("http://") ? ["https", "http"] : ["https"]
         guard let settings = launch.deepLinking, let url = URLComponents(string: settings.returnURL),
-              ["https", "http"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false, settings.returnURL.utf8.count <= 2000 else {
-            throw Abort(.badRequest, reason: "The LMS's deep linking return address is not a web address. Open “add external tool” in the LMS again.")
+              schemes.contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false, settings.returnURL.utf8.count <= 2000 else {
+            throw Abort(.badRequest, reason: "The LMS's deep linking return address is not an https address. Open “add external tool” in the LMS again.")
         }
         guard settings.acceptTypes?.contains("ltiResourceLink") ?? true else {
             throw Abort(.badRequest, reason: "The LMS asked for content this tool does not make (it makes links to assignments, ltiResourceLink).")
@@ -30,7 +33,7 @@ enum LTIDeepLinks {
         row.$registration.id = try registration.requireID()
         row.$course.id = try course.requireID()
         row.$user.id = try user.requireID()
-        (row.deploymentID, row.returnURL, row.data) = (launch.deploymentID, settings.returnURL, settings.data.map { String($0.prefix(4000)) })
+        (row.deploymentID, row.returnURL, row.data) = (launch.deploymentID, settings.returnURL, settings.data)
         (row.acceptMultiple, row.acceptLineItem, row.expiresAt) = (settings.acceptMultiple ?? false, settings.acceptLineItem ?? true, now.addingTimeInterval(lifetime))
         try await row.create(on: db)
         return row
@@ -66,6 +69,8 @@ enum LTIDeepLinks {
     static func answer(_ open: Open, _ choice: Choice, on req: Request) async throws -> (returnURL: String, token: String) {
         let now = req.now
         let courseID = try open.course.requireID()
+        // The key first: a choice is used up only when its answer can be signed.
+        let key = try await LTIToolKeys.signing(secret: req.application.platformSecret, on: req.db, now: now, logger: req.logger)
         let assignments: [Assignment] = try await req.db.transaction { db in
             let taken = try await db.sqlDatabase().raw("""
                 UPDATE lti_deep_link_requests SET used_at = \(bind: now) WHERE id = \(bind: open.request.requireID()) AND used_at IS NULL AND expires_at > \(bind: now) RETURNING id
@@ -109,7 +114,6 @@ enum LTIDeepLinks {
         let message = items.isEmpty ? nil : "\(items.count == 1 ? items[0].title : "\(items.count) assignments") from CampusCloud"
         let response = DeepLinkingResponse(clientID: registration.clientID, issuer: registration.issuer, deploymentID: open.request.deploymentID,
                                            data: open.request.data, items: items, message: message, now: now)
-        let key = try await LTIToolKeys.signing(secret: req.application.platformSecret, on: req.db, now: now, logger: req.logger)
         return (open.request.returnURL, try await key.sign(response))
     }
 }

@@ -171,7 +171,7 @@ enum LTILaunches {
                 return Landed(user: user, course: course, destination: SitePath.ltiDeepLink(.id(try request.requireID())).url)
             case .resourceLink:
                 let courseHome = SitePath.course(.id(try course.requireID())).url
-                guard let assignment = try await assignment(of: launch, in: link, course: course, on: db),
+                guard let assignment = try await assignment(of: launch, in: link, course: course, registration: registration, on: db, now: now),
                       launch.role != .student || assignment.isReleased(at: now) else {
                     return Landed(user: user, course: course, destination: courseHome)
                 }
@@ -182,12 +182,13 @@ enum LTILaunches {
 
     /// The assignment a resource link opens: the one it was first launched with (its custom `assignment_id`, made by
     /// deep linking; only an assignment of this course), kept with the link and the grade service's line item.
-    static func assignment(of launch: LTILaunch, in context: LTIContext, course: Course, on db: any Database) async throws -> Assignment? {
+    static func assignment(of launch: LTILaunch, in context: LTIContext, course: Course, registration: LTIRegistration,
+                           on db: any Database, now: Date) async throws -> Assignment? {
         guard let resourceLink = launch.resourceLink else { return nil }
         let contextID = try context.requireID()
         // Two first launches of one link at once make one row.
         try await db.sqlDatabase().raw("""
-            INSERT INTO lti_resource_links (id, context_id, resource_link_id, created_at) VALUES (\(bind: UUID()), \(bind: contextID), \(bind: resourceLink.id), \(bind: Date()))
+            INSERT INTO lti_resource_links (id, context_id, resource_link_id, created_at) VALUES (\(bind: UUID()), \(bind: contextID), \(bind: resourceLink.id), \(bind: now))
             ON CONFLICT (context_id, resource_link_id) DO NOTHING
             """).run()
         guard let link = try await LTIResourceLink.query(on: db).filter(\.$context.$id == contextID).filter(\.$resourceLinkID == resourceLink.id)
@@ -198,7 +199,12 @@ enum LTILaunches {
             link.$assignment.value = named
         }
         link.title = resourceLink.title.map { String($0.prefix(200)) }
-        if let lineItem = launch.gradeService?.lineItem, lineItem.utf8.count <= 2000 { link.lineItemURL = lineItem }
+        // Its grade column, when the LMS lets the tool post scores there (an address on the LMS's side of the
+        // network: not this machine or a private network, unless the LMS itself runs on loopback).
+        if let service = launch.gradeService, service.scope.contains(LTIGradeSync.scoreScope), let lineItem = service.lineItem,
+           lineItem.utf8.count <= 2000, IdentityProviders.acceptable(endpoint: lineItem, issuer: registration.issuer) {
+            link.lineItemURL = lineItem
+        }
         try await link.save(on: db)
         return link.assignment
     }

@@ -60,6 +60,7 @@ enum Migrations {
         CreateLTIToolKey(),
         CreateLTIDeepLinkRequest(),
         CreateLTIResourceLink(),
+        CreateLTIScorePost(),
     ]
 
     static func register(on app: Application) {

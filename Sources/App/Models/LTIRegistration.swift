@@ -91,6 +91,8 @@ final class LTIToolKey: Model, @unchecked Sendable {
     @Field(key: "kid") var kid: String
     /// The private key's PEM, sealed (AES-GCM) under a key derived from the platform secret.
     @Field(key: "sealed_key") var sealedKey: String
+    /// The public half, as published (JSON).
+    @Field(key: "public_jwk") var publicJWK: String
     @Field(key: "activates_at") var activatesAt: Date
     @Field(key: "created_at") var createdAt: Date
 
@@ -125,6 +127,31 @@ final class LTIResourceLink: Model, @unchecked Sendable {
     @OptionalField(key: "line_item_url") var lineItemURL: String?
     @OptionalField(key: "title") var title: String?
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
+
+    init() {}
+}
+
+final class LTIScorePost: Model, @unchecked Sendable {
+    static let schema = "lti_score_posts"
+
+    enum Status: String, Codable, Sendable { case pending, sent, failed }
+
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "registration_id") var registration: LTIRegistration
+    @Field(key: "line_item_url") var lineItemURL: String
+    @Parent(key: "assignment_id") var assignment: Assignment
+    @Parent(key: "user_id") var user: User
+    /// The student's `sub` at the LMS (the score's userId).
+    @Field(key: "subject") var subject: String
+    @Field(key: "status") var status: Status
+    /// When the grade last changed.
+    @Field(key: "changed_at") var changedAt: Date
+    /// Counts the changes: a post answers the version it read, and a later change keeps the row pending.
+    @Field(key: "version") var version: Int
+    @OptionalField(key: "sent_at") var sentAt: Date?
+    @OptionalField(key: "score_sent") var scoreSent: Double?
+    @OptionalField(key: "progress_sent") var progressSent: String?
+    @OptionalField(key: "last_error") var lastError: String?
 
     init() {}
 }

@@ -18,6 +18,8 @@ enum SitePath: Hashable, Sendable {
     // LTI: the LMS's login initiation and launch, a deep linking choice, the tool's key set and configuration; the
     // registrations and the tool's keys (administrators)
     case ltiLogin, ltiLaunch, ltiDeepLink(ID), ltiKeySet, ltiConfiguration, adminLTI, adminLTIRegistrations, adminLTIDeployments(ID), adminLTIKeys
+    // LTI grade passback: an assignment's scores in the LMS (staff), sending them again
+    case lmsScores(ID), resendLMSScores(ID)
     // People and programmes (administrators)
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
     // Programmes
@@ -84,6 +86,8 @@ enum SitePath: Hashable, Sendable {
         case .ltiKeySet: return text(".well-known", "jwks.json")
         case .ltiConfiguration: return text("lti", "config.json")
         case .adminLTIKeys: return text("admin", "lti", "keys")
+        case .lmsScores(let id): return assignment(id, "lms-scores")
+        case .resendLMSScores(let id): return assignment(id, "lms-scores", "resend")
         case .adminLTI: return text("admin", "lti")
         case .adminLTIRegistrations: return text("admin", "lti", "registrations")
         case .adminLTIDeployments(let id): return text("admin", "lti", "registrations") + [.id("registrationID", id), .text("deployments")]

@@ -4,9 +4,10 @@ import Vapor
 
 /// An assignment's page and forms.
 struct AssignmentLinks: Encodable {
-    var page, handIn, autograder, publish, regrade: String
+    var page, handIn, autograder, publish, regrade, lmsScores: String
 
     init(_ id: UUID) {
+        lmsScores = SitePath.lmsScores(.id(id)).url
         (page, handIn) = (SitePath.assignment(.id(id)).url, SitePath.handIn(.id(id)).url)
         (autograder, publish, regrade) = (SitePath.autograder(.id(id)).url, SitePath.publishGrades(.id(id)).url, SitePath.regradeAssignment(.id(id)).url)
     }
@@ -35,6 +36,8 @@ struct AssignmentPage: Encodable {
     var mine: [Row]
     var everyone: [Row]?
     var progress: Grades.RegradeProgress?
+    /// An LMS link opens it with a grade column (staff then see its scores there).
+    var inLMS = false
 }
 
 struct SubmissionPage: Encodable {

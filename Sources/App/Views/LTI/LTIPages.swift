@@ -57,3 +57,23 @@ struct LTIDeepLinkReturnPage: Encodable {
     var token: String
     var lmsName: String
 }
+
+/// An assignment's scores in the LMS: each student's sync state (staff).
+struct LMSScoresPage: Encodable {
+    var title: String
+    var page: PageContext
+    var assignmentLink: String
+    var resend: String
+    struct Row: Encodable {
+        var name: String
+        var status: String
+        var score: String
+        var progress: String
+        var sentAt: String
+        var error: String?
+    }
+    var rows: [Row]
+    var pending: Int
+    var failed: Int
+    var linked: Bool
+}
