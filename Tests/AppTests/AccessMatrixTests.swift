@@ -238,6 +238,8 @@ import Ledger
         .page(.GET, .ltiDeepLink(.key)): signedIn([.instructor], anonymous: .signIn),  // the choice the instructor's launch opened
         .page(.POST, .ltiDeepLink(.key)): signedIn([.instructor], anonymous: .signIn),  // 422: nothing picked
         .page(.POST, .adminLTIKeys): signedIn([.admin], anonymous: .signIn),
+        .page(.GET, .ltiRegister): everyone(.notFound),  // without a registration link's invite
+        .page(.POST, .adminLTIInvites): signedIn([.admin], anonymous: .signIn),
         .page(.GET, .adminLTI): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminLTIRegistrations): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminLTIDeployments(.key)): signedIn([.admin], anonymous: .signIn),

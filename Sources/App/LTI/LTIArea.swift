@@ -9,6 +9,8 @@ enum LTIArea: PlatformArea {
         pages.crossSite.post(.ltiLaunch, use: LTIController.launch)
         pages.open.get(.ltiKeySet, use: LTIController.keySet)
         pages.open.get(.ltiConfiguration, use: LTIController.configuration)
+        pages.open.get(.ltiRegister, use: LTIController.dynamicRegistration)
+        pages.signedIn.post(.adminLTIInvites, use: LTIController.inviteFromPage)
         pages.signedIn.get(.ltiDeepLink(.key), use: LTIController.deepLinkPage)
         pages.signedIn.post(.ltiDeepLink(.key), use: LTIController.deepLinkAnswer)
         pages.signedIn.post(.adminLTIKeys, use: LTIController.rotateKeyFromPage)

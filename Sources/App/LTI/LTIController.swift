@@ -165,4 +165,37 @@ enum LTIController {
             return count == 0 ? "Nothing to send again." : "\(count) score(s) will be sent to the LMS again."
         }
     }
+
+    /// POST /admin/lti/invites: a registration link for an LMS's administrator (shown once).
+    @Sendable static func inviteFromPage(req: Request) async throws -> Response {
+        let admin = try req.auth.require(User.self)
+        try Policy.require(admin, can: .administerPlatform)
+        return try await req.formAction(back: .adminLTI, render: { try await render(req, $0) }) {
+            let link = try await LTIDynamicRegistration.invite(try req.input(LTIRegistrationInviteInput.self), by: admin, app: req.application, on: req.db, now: req.now)
+            return "Registration link (valid 7 days, once; shown only now): \(link) — the LMS's administrator pastes it as the tool's dynamic registration URL."
+        }
+    }
+
+    /// GET /lti/register?invite=…&openid_configuration=…&registration_token=…: the LMS registers the tool. Shown in the
+    /// LMS's dialog (so any site may frame it; it carries no session), which it asks to close when done.
+    @Sendable static func dynamicRegistration(req: Request) async throws -> Response {
+        struct Query: Decodable { var invite: String?; var openid_configuration: String?; var registration_token: String? }
+        let query = try req.query.decode(Query.self)
+        let page: LTIRegisteredPage, status: HTTPResponseStatus
+        do {
+            guard let invite = query.invite, !invite.isEmpty, invite.utf8.count <= 100 else {
+                throw Abort(.notFound, reason: "This is not a registration link. Ask a CampusCloud administrator for one.")
+            }
+            let registration = try await LTIDynamicRegistration.register(token: invite, configuration: query.openid_configuration,
+                                                                         registrationToken: query.registration_token, app: req.application, on: req.db, now: req.now)
+            page = LTIRegisteredPage(page: PageContext(req), registered: registration.name, problem: nil)
+            status = .ok
+        } catch let abort as any AbortError {
+            page = LTIRegisteredPage(page: PageContext(req), registered: nil, problem: abort.reason)
+            status = abort.status
+        }
+        let response = try await req.view.render("lti-registered", page).encodeResponse(status: status, for: req)
+        response.headers.replaceOrAdd(name: "Content-Security-Policy", value: "frame-ancestors *")
+        return response
+    }
 }

@@ -61,6 +61,7 @@ enum Migrations {
         CreateLTIDeepLinkRequest(),
         CreateLTIResourceLink(),
         CreateLTIScorePost(),
+        CreateLTIRegistrationInvite(),
     ]
 
     static func register(on app: Application) {

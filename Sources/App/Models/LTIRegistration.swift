@@ -155,3 +155,19 @@ final class LTIScorePost: Model, @unchecked Sendable {
 
     init() {}
 }
+
+final class LTIRegistrationInvite: Model, @unchecked Sendable {
+    static let schema = "lti_registration_invites"
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "token_hash") var tokenHash: String
+    @Field(key: "name") var name: String
+    @Parent(key: "programme_id") var programme: Programme
+    @Field(key: "email_domains") var emailDomains: String
+    @Field(key: "link_by_email") var linkByEmail: Bool
+    @Field(key: "created_by") var createdBy: UUID
+    @Field(key: "expires_at") var expiresAt: Date
+    @OptionalField(key: "used_at") var usedAt: Date?
+
+    init() {}
+}

@@ -20,6 +20,8 @@ enum SitePath: Hashable, Sendable {
     case ltiLogin, ltiLaunch, ltiDeepLink(ID), ltiKeySet, ltiConfiguration, adminLTI, adminLTIRegistrations, adminLTIDeployments(ID), adminLTIKeys
     // LTI grade passback: an assignment's scores in the LMS (staff), sending them again
     case lmsScores(ID), resendLMSScores(ID)
+    // LTI Dynamic Registration: the link an LMS's administrator pastes; making one (administrators)
+    case ltiRegister, adminLTIInvites
     // People and programmes (administrators)
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
     // Programmes
@@ -87,6 +89,8 @@ enum SitePath: Hashable, Sendable {
         case .ltiConfiguration: return text("lti", "config.json")
         case .adminLTIKeys: return text("admin", "lti", "keys")
         case .lmsScores(let id): return assignment(id, "lms-scores")
+        case .ltiRegister: return text("lti", "register")
+        case .adminLTIInvites: return text("admin", "lti", "invites")
         case .resendLMSScores(let id): return assignment(id, "lms-scores", "resend")
         case .adminLTI: return text("admin", "lti")
         case .adminLTIRegistrations: return text("admin", "lti", "registrations")

@@ -19,6 +19,7 @@ struct AdminLTIPage: Encodable {
     var keys: [LTIToolKeys.Published]
     var addRegistration = SitePath.adminLTIRegistrations.url
     var rotateKey = SitePath.adminLTIKeys.url
+    var addInvite = SitePath.adminLTIInvites.url
 
     init(page: PageContext, registrations: [LTIRegistrationDTO], programmes: [Choice], config: AppConfig, keys: [LTIToolKeys.Published]) {
         self.page = page
@@ -76,4 +77,12 @@ struct LMSScoresPage: Encodable {
     var pending: Int
     var failed: Int
     var linked: Bool
+}
+
+/// The end of a dynamic registration, in the LMS's dialog.
+struct LTIRegisteredPage: Encodable {
+    var title = "Registering CampusCloud"
+    var page: PageContext
+    var registered: String?
+    var problem: String?
 }
