@@ -54,9 +54,10 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
     app.jobBell = JobBell()
     // What each kind of queued job does (the workers know no kind), and the periodic tasks run with their sweep.
     app.jobHandlers = JobHandlers([GradeRunHandler(), AutograderSetupHandler(), ResearchJobHandler(), LabSetupHandler(), LabPrestartHandler(),
-                                   LTIScoreHandler()],
+                                   LTIScoreHandler(), LTIRosterHandler()],
                                   sweeps: [{ app in try await AIUsageReports.erasePrompts(before: app.clock.now(), on: app.db) },
-                                           { app in _ = try await LabSessions.sweep(app: app, at: app.clock.now()) }])
+                                           { app in _ = try await LabSessions.sweep(app: app, at: app.clock.now()) },
+                                           LTIRosterSync.sweep])
     // Who mirrors grades elsewhere: the LMSs' grade books (LTI grade passback).
     app.gradeListeners = [LTIGradeSync.changed]
     app.ltiServiceTokens = LTIServiceTokens()

@@ -43,7 +43,7 @@ enum AIGateway {
         guard key.user.isActive else { throw GatewayError.badKey("The account this key belongs to is deactivated.") }
         let place: LedgerPlace, policy: GatewayPolicy
         if let courseID = key.$course.id, let course = try await Course.find(courseID, on: db) {
-            guard try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$user.$id == key.$user.id).first() != nil else {
+            guard try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$user.$id == key.$user.id).filter(\.$leftAt == nil).first() != nil else {
                 throw GatewayError.policy("You are no longer a member of \(course.code), so its keys stop working.", code: "not_a_member")
             }
             place = .course(course)

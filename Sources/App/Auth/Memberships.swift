@@ -15,7 +15,7 @@ struct MembershipsDTO: Content {
     static func of(_ user: User, on db: any Database) async throws -> MembershipsDTO {
         let id = try user.requireID()
         let programmes = try await ProgrammeMember.query(on: db).filter(\.$user.$id == id).with(\.$programme).all()
-        let courses = try await CourseMember.query(on: db).filter(\.$user.$id == id).with(\.$course).all()
+        let courses = try await CourseMember.query(on: db).filter(\.$user.$id == id).filter(\.$leftAt == nil).with(\.$course).all()
         let projects = try await ProjectMember.query(on: db).filter(\.$user.$id == id).with(\.$project).all()
         return MembershipsDTO(
             programmes: try programmes.map { Place(id: try $0.programme.requireID(), name: $0.programme.name, role: $0.role.rawValue) }

@@ -69,7 +69,7 @@ enum CourseController {
     @Sendable static func mine(req: Request) async throws -> Page<CourseDTO> {
         let user = try req.auth.require(User.self)
         try Policy.require(user, can: .viewSelf)
-        return try await CourseMember.query(on: req.db).filter(\.$user.$id == user.requireID())
+        return try await CourseMember.query(on: req.db).filter(\.$user.$id == user.requireID()).filter(\.$leftAt == nil)
             .join(Course.self, on: \CourseMember.$course.$id == \Course.$id).sort(Course.self, \.$code).with(\.$course)
             .paginate(for: req)
             .map { try CourseDTO($0.course, role: $0.role.rawValue) }

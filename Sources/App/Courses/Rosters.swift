@@ -113,7 +113,8 @@ enum Rosters {
             for row in rows {
                 let userID = try users[row.email]!.requireID()
                 if let member = existing[userID] {
-                    if member.role != row.role { member.role = row.role; try await member.save(on: db); changed += 1 }
+                    // Listed again by the course's staff: let in again (had they left at the LMS).
+                    if member.role != row.role || member.leftAt != nil { (member.role, member.leftAt) = (row.role, nil); try await member.save(on: db); changed += 1 }
                 } else {
                     try await CourseMember(courseID: courseID, userID: userID, role: row.role).create(on: db)
                     added += 1
@@ -128,13 +129,15 @@ enum Rosters {
         var email: String
         var name: String
         var role: CourseRole
+        /// When they left the course at its LMS (no longer let in); absent for members.
+        var leftAt: Date?
     }
 
     /// The roster sorted by role then name (two queries whatever its size).
     static func entries(of course: Course, on db: any Database) async throws -> [Entry] {
         let members = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).with(\.$user).all()
         let order: [CourseRole: Int] = [.instructor: 0, .ta: 1, .student: 2]
-        return members.map { Entry(userID: $0.$user.id, email: $0.user.email, name: $0.user.displayName, role: $0.role) }
+        return members.map { Entry(userID: $0.$user.id, email: $0.user.email, name: $0.user.displayName, role: $0.role, leftAt: $0.leftAt) }
             .sorted { (order[$0.role]!, $0.name) < (order[$1.role]!, $1.name) }
     }
 
@@ -147,7 +150,9 @@ enum Rosters {
 
 extension Rosters.Entry: APIBody {
     static let schemaName = "RosterEntry"
-    static let schema = JSONSchema.object(["userID": .string(format: "uuid"), "email": .string(format: "email"), "name": .string(), "role": .choice(CourseRole.self)],
+    static let schema = JSONSchema.object(["userID": .string(format: "uuid"), "email": .string(format: "email"), "name": .string(), "role": .choice(CourseRole.self),
+                                           "leftAt": .string(format: "date-time")],
                                           required: ["userID", "email", "name", "role"])
-    static let samples = [Rosters.Entry(userID: Sample.id, email: "ada@uni.test", name: "Ada", role: .ta)]
+    static let samples = [Rosters.Entry(userID: Sample.id, email: "ada@uni.test", name: "Ada", role: .ta, leftAt: nil),
+                          Rosters.Entry(userID: Sample.id, email: "bo@uni.test", name: "Bo", role: .student, leftAt: Sample.date)]
 }

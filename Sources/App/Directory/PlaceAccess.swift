@@ -6,7 +6,8 @@ import Vapor
 
 extension CourseAccess {
     static func load(_ user: User, _ course: Course, on db: any Database) async throws -> CourseAccess {
-        let (courseRole, programmeRole) = try await roles(of: try user.requireID(), place: (CourseMember.schema, "course_id", try course.requireID()),
+        // A member who left the course at its LMS is no longer let in (their rows stay).
+        let (courseRole, programmeRole) = try await roles(of: try user.requireID(), place: (CourseMember.schema, "course_id", try course.requireID(), true),
                                                          programme: course.$programme.id, as: CourseRole.self, on: db)
         return CourseAccess(courseRole: courseRole, programmeRole: programmeRole)
     }
@@ -14,19 +15,20 @@ extension CourseAccess {
 
 extension ProjectAccess {
     static func load(_ user: User, _ project: ResearchProject, on db: any Database) async throws -> ProjectAccess {
-        let (projectRole, programmeRole) = try await roles(of: try user.requireID(), place: (ProjectMember.schema, "project_id", try project.requireID()),
+        let (projectRole, programmeRole) = try await roles(of: try user.requireID(), place: (ProjectMember.schema, "project_id", try project.requireID(), false),
                                                           programme: project.$programme.id, as: ProjectRole.self, on: db)
         return ProjectAccess(projectRole: projectRole, programmeRole: programmeRole)
     }
 }
 
-/// A person's role in a course or project (`place`: its members table, the column naming it, its id) and in its
-/// programme, in one statement: every request on a place asks.
-private func roles<Role: RawRepresentable<String>>(of userID: UUID, place: (table: String, column: String, id: UUID), programme programmeID: UUID,
+/// A person's role in a course or project (`place`: its members table, the column naming it, its id, whether its
+/// members can have left) and in its programme, in one statement: every request on a place asks.
+private func roles<Role: RawRepresentable<String>>(of userID: UUID, place: (table: String, column: String, id: UUID, canLeave: Bool), programme programmeID: UUID,
                                                   as: Role.Type, on db: any Database) async throws -> (Role?, ProgrammeRole?) {
     let sql = try db.sqlDatabase()
+    let stayed: SQLQueryString = place.canLeave ? " AND left_at IS NULL" : ""
     let row = try await sql.raw("""
-        SELECT (SELECT role FROM \(ident: place.table) WHERE \(ident: place.column) = \(bind: place.id) AND user_id = \(bind: userID)) AS place_role,
+        SELECT (SELECT role FROM \(ident: place.table) WHERE \(ident: place.column) = \(bind: place.id) AND user_id = \(bind: userID)\(stayed)) AS place_role,
           (SELECT role FROM programme_members WHERE programme_id = \(bind: programmeID) AND user_id = \(bind: userID)) AS programme_role
         """).first()
     let placeRole = try row?.decode(column: "place_role", as: String?.self).flatMap(Role.init(rawValue:))

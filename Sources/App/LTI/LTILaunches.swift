@@ -153,17 +153,15 @@ enum LTILaunches {
                 link = LTIContext(registrationID: registrationID, deploymentID: launch.deploymentID, contextID: context.id, courseID: try course.requireID())
                 try await link.create(on: db)
             }
-            let user = try await person(launch, registration: registration, on: db, now: now)
-            let role: CourseRole = switch launch.role { case .instructor: .instructor; case .ta: .ta; case .student: .student }
-            if let member = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == user.requireID()).first() {
-                // The LMS raises a role, never lowers one: a teacher viewing their course as a student (Moodle's
-                // "switch role") stays its instructor; lowering is done here, by the course's staff.
-                if rank(role) > rank(member.role) {
-                    member.role = role
-                    try await member.save(on: db)
+            let user = try await person(LMSPerson(launch), registration: registration, on: db, now: now)
+            try await admit(user, to: course, as: launch.role, on: db)
+            // Its roster (NRPS): kept from the launch, read again when it is more than an hour old.
+            if let roster = launch.rosterService?.membershipsURL, roster.utf8.count <= 2000,
+               IdentityProviders.acceptable(endpoint: roster, issuer: registration.issuer) {
+                if link.membershipsURL != roster { link.membershipsURL = roster; try await link.save(on: db) }
+                if (link.rosterSyncedAt ?? .distantPast) < now.addingTimeInterval(-LTIRosterSync.fresh) {
+                    try await LTIRosterSync.queue(try link.requireID(), on: db, now: now)
                 }
-            } else {
-                try await CourseMember(courseID: course.requireID(), userID: user.requireID(), role: role).create(on: db)
             }
             switch launch.kind {
             case .deepLinking:
@@ -209,6 +207,31 @@ enum LTILaunches {
         return link.assignment
     }
 
+    /// Makes `user` a member of `course` with the LMS's role: raised, never lowered — a teacher viewing their course
+    /// as a student (Moodle's "switch role") stays its instructor; lowering is done here, by the course's staff. A
+    /// member who had left the LMS course is let in again.
+    static func admit(_ user: User, to course: Course, as lmsRole: LTIRoles.CourseRole, on db: any Database) async throws {
+        let role: CourseRole = switch lmsRole { case .instructor: .instructor; case .ta: .ta; case .student: .student }
+        if let member = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == user.requireID()).first() {
+            if rank(role) > rank(member.role) || member.leftAt != nil {
+                (member.role, member.leftAt) = (rank(role) > rank(member.role) ? role : member.role, nil)
+                try await member.save(on: db)
+            }
+        } else {
+            try await CourseMember(courseID: course.requireID(), userID: user.requireID(), role: role).create(on: db)
+        }
+    }
+
+    /// Who the LMS says someone is: from a launch or its roster.
+    struct LMSPerson {
+        var subject: String
+        var email: String?
+        var name: String?
+
+        init(subject: String, email: String?, name: String?) { (self.subject, self.email, self.name) = (subject, email, name) }
+        init(_ launch: LTILaunch) { (subject, email, name) = (launch.subject, launch.email, launch.name) }
+    }
+
     static func rank(_ role: CourseRole) -> Int {
         switch role { case .student: 0; case .ta: 1; case .instructor: 2 }
     }
@@ -217,7 +240,7 @@ enum LTILaunches {
     /// the LMS's email — only in the domains it is trusted with, and when the registration links by email (never an
     /// administrator's, nor one already linked to another person of this LMS) — else a new account. An administrator
     /// never signs in through an LMS.
-    static func person(_ launch: LTILaunch, registration: LTIRegistration, on db: any Database, now: Date) async throws -> User {
+    static func person(_ launch: LMSPerson, registration: LTIRegistration, on db: any Database, now: Date) async throws -> User {
         if let identity = try await ExternalIdentity.query(on: db).filter(\.$issuer == registration.issuer)
             .filter(\.$subject == launch.subject).with(\.$user).first() {
             guard identity.user.isActive, !identity.user.isAdmin else {

@@ -45,7 +45,7 @@ enum LabPrestarts {
         var checks = InputChecks()
         let when = InputChecks.dateTime(input.at, "at", &checks) ?? now
         if when < now.addingTimeInterval(-60) { checks.add("at is in the past.") }
-        let members = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .student).with(\.$user).all()
+        let members = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .student).filter(\.$leftAt == nil).with(\.$user).all()
         var chosen = members.map(\.user)
         let wanted = (input.students ?? "").split(whereSeparator: { $0.isNewline || $0 == "," }).map { User.normalise(email: String($0)) }.filter { !$0.isEmpty }
         if !wanted.isEmpty {

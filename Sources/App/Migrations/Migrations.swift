@@ -62,6 +62,8 @@ enum Migrations {
         CreateLTIResourceLink(),
         CreateLTIScorePost(),
         CreateLTIRegistrationInvite(),
+        AddCourseMemberLeftAt(),
+        AddLTIContextRoster(),
     ]
 
     static func register(on app: Application) {

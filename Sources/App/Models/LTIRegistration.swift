@@ -73,6 +73,9 @@ final class LTIContext: Model, @unchecked Sendable {
     @Field(key: "context_id") var contextID: String
     @Parent(key: "course_id") var course: Course
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
+    /// Its roster at the LMS (NRPS), from the latest launch that named one.
+    @OptionalField(key: "memberships_url") var membershipsURL: String?
+    @OptionalField(key: "roster_synced_at") var rosterSyncedAt: Date?
 
     init() {}
 

@@ -27,6 +27,8 @@ final class CourseMember: Model, @unchecked Sendable {
     @Parent(key: "course_id") var course: Course
     @Parent(key: "user_id") var user: User
     @Field(key: "role") var role: CourseRole
+    /// When they left the course at its LMS: kept (their work and grades stay) but no longer let in.
+    @OptionalField(key: "left_at") var leftAt: Date?
 
     init() {}
     init(courseID: UUID, userID: UUID, role: CourseRole) {

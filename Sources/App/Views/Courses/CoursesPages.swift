@@ -21,8 +21,11 @@ struct CourseLinks: Encodable {
 struct CoursePage: Encodable {
     struct Member: Encodable {
         var name: String, email: String, role: CourseRole, remove: String
+        /// Left the course at its LMS (no longer let in).
+        var left: String?
         init(_ entry: Rosters.Entry, course: UUID) {
             (name, email, role) = (entry.name, entry.email, entry.role)
+            left = entry.leftAt.flatMap(PageFormat.when)
             remove = SitePath.removeCourseMember(.id(course), user: .id(entry.userID)).url
         }
     }

@@ -1,0 +1,216 @@
+// Roster sync (LTI Names and Role Provisioning Services 2.0): an LMS course's members, read from the roster address
+// its launches name — after a launch when the last read is more than an hour old, and nightly — following every
+// `Link: rel="next"` page (Canvas sends 50 a page). Members the LMS lists as active get an account (by the same rules
+// as a launch: issuer and subject, or a trusted email) and their LMS role (raised, never lowered); students and TAs
+// linked through that LMS who are no longer listed, or listed inactive, are marked as having left — kept with their
+// work and grades, no longer let in. Instructors are never marked: the course keeps its staff. Nothing changes
+// unless every page was read.
+import Fluent
+import Foundation
+import Identity
+import NIOCore
+import SQLKit
+import Vapor
+import AsyncHTTPClient
+
+enum LTIRosterSync {
+    static let kind = "lti-roster"
+    static let scope = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+    /// A roster read less than this long ago is not read again after a launch.
+    static let fresh: TimeInterval = 3600
+    /// Read nightly: a roster older than this is read again by the sweep.
+    static let nightly: TimeInterval = 86_400
+    static let mostPages = 200
+
+    struct Payload: Codable { var context: UUID }
+
+    /// Queues a read of the LMS course's roster unless one is queued or running.
+    static func queue(_ contextID: UUID, on db: any Database, now: Date) async throws {
+        let payload = try JobQueue.encode(Payload(context: contextID))
+        guard try await QueuedJob.query(on: db).filter(\.$kind == kind).filter(\.$payload == payload).filter(\.$status ~~ [.queued, .running]).count() == 0 else { return }
+        try await JobQueue.enqueue(kind, payload: payload, maxAttempts: 20, at: now, on: db)
+    }
+
+    /// The sweep's part: rosters not read for a day.
+    @Sendable static func sweep(_ app: Application) async throws {
+        let now = app.clock.now()
+        let stale = try await LTIContext.query(on: app.db).filter(\.$membershipsURL != nil).group(.or) {
+            $0.filter(\.$rosterSyncedAt == nil).filter(\.$rosterSyncedAt < now.addingTimeInterval(-nightly))
+        }.all()
+        for context in stale { try await queue(try context.requireID(), on: app.db, now: now) }
+    }
+
+    /// One member as NRPS lists them.
+    struct Member: Decodable {
+        var userID: String
+        var roles: [String]
+        var status: String?
+        var email: String?
+        var name: String?
+        var givenName: String?
+        var familyName: String?
+        enum CodingKeys: String, CodingKey {
+            case userID = "user_id", roles, status, email, name, givenName = "given_name", familyName = "family_name"
+        }
+        var active: Bool { (status ?? "Active").lowercased() == "active" }
+    }
+
+    struct Container: Decodable { var members: [Member] }
+
+    /// Every page of the roster at `address`, or why not.
+    static func read(_ address: String, registration: LTIRegistration, app: Application, now: Date) async throws -> Result<[Member], LTIGradeSync.Outcome> {
+        var members: [Member] = [], next: String? = address, pages = 0
+        while let page = next {
+            pages += 1
+            guard pages <= mostPages else { return .failure(.refused("The roster has more than \(mostPages) pages.")) }
+            guard IdentityProviders.acceptable(endpoint: page, issuer: registration.issuer) else {
+                return .failure(.refused("The roster's next page is not an https address outside this machine and its private network."))
+            }
+            let token: String
+            switch try await app.ltiServiceTokens.token(for: registration, scope: scope, app: app, now: now) {
+            case .success(let value): token = value
+            case .failure(let outcome): return .failure(outcome)
+            }
+            var request = HTTPClientRequest(url: page)
+            request.headers.add(name: .accept, value: "application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
+            request.headers.add(name: .authorization, value: "Bearer \(token)")
+            let response: HTTPClientResponse
+            do { response = try await app.identityHTTP.send(request, .seconds(20)) } catch {
+                return .failure(.transient("The LMS's roster could not be reached: \(error)"))
+            }
+            switch response.status.code {
+            case 200..<300: break
+            case 401:
+                await app.ltiServiceTokens.forget(registration: try registration.requireID(), scope: scope)
+                return .failure(.transient("The LMS refused the access token for its roster."))
+            case 429, 503: return .failure(.wait(LTIGradeSync.retryAfter(response.headers, now: now)))
+            case 400..<500: return .failure(.refused("The LMS answered \(response.status.code) for its roster."))
+            default: return .failure(.transient("The LMS answered \(response.status.code) for its roster."))
+            }
+            guard let body = try? await response.body.collect(upTo: 8 << 20),
+                  let container = try? JSONDecoder().decode(Container.self, from: Data(buffer: body)) else {
+                return .failure(.refused("The LMS's roster is not a membership container."))
+            }
+            members += container.members
+            next = nextPage(response.headers)
+        }
+        return .success(members)
+    }
+
+    /// The `rel="next"` target of the Link headers (RFC 8288), if any.
+    static func nextPage(_ headers: HTTPHeaders) -> String? {
+        // The raw values: commas inside a link's target or a quoted parameter are not separators.
+        for value in headers["Link"] {
+            for link in splitLinks(String(value)) {
+                let parts = link.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard let target = parts.first, target.hasPrefix("<"), target.hasSuffix(">") else { continue }
+                let relations = parts.dropFirst().compactMap { parameter -> [String]? in
+                    let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    guard pair.count == 2, pair[0].lowercased() == "rel" else { return nil }
+                    return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased().split(separator: " ").map(String.init)
+                }.flatMap { $0 }
+                if relations.contains("next") { return String(target.dropFirst().dropLast()) }
+            }
+        }
+        return nil
+    }
+
+    /// Splits a Link header's value at the commas between links (not those inside <…> or quotes).
+    static func splitLinks(_ value: String) -> [String] {
+        var links: [String] = [], current = "", inTarget = false, inQuotes = false
+        for character in value {
+            switch character {
+            case "<" where !inQuotes: inTarget = true
+            case ">" where !inQuotes: inTarget = false
+            case "\"" where !inTarget: inQuotes.toggle()
+            case "," where !inTarget && !inQuotes:
+                links.append(current)
+                current = ""
+                continue
+            default: break
+            }
+            current.append(character)
+        }
+        if !current.trimmingCharacters(in: .whitespaces).isEmpty { links.append(current) }
+        return links
+    }
+
+    struct Summary: Equatable {
+        var listed = 0, added = 0, left = 0, skipped = 0
+    }
+
+    /// Applies a whole roster to the course, in one transaction.
+    static func apply(_ members: [Member], to context: LTIContext, registration: LTIRegistration, on db: any Database, now: Date) async throws -> Summary {
+        let course = context.course
+        let courseID = try course.requireID()
+        return try await db.transaction { db in
+            var summary = Summary(listed: members.count)
+            var present = Set<UUID>()
+            for member in members where member.active && !member.userID.isEmpty && member.userID.utf8.count <= 255 {
+                let name = member.name ?? [member.givenName, member.familyName].compactMap { $0 }.joined(separator: " ")
+                let user: User
+                do {
+                    user = try await LTILaunches.person(.init(subject: member.userID, email: member.email, name: name.isEmpty ? nil : name),
+                                                        registration: registration, on: db, now: now)
+                } catch let refusal as any AbortError where refusal.status == .forbidden {
+                    // An administrator, or an account the LMS may not sign in to: left as it is.
+                    summary.skipped += 1
+                    continue
+                }
+                let userID = try user.requireID()
+                present.insert(userID)
+                let before = try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$user.$id == userID).first()
+                try await LTILaunches.admit(user, to: course, as: LTIRoles.courseRole(member.roles), on: db)
+                if before == nil || before?.leftAt != nil { summary.added += 1 }
+            }
+            // Students and TAs of this LMS who are no longer listed as active have left.
+            let linked = try await db.sqlDatabase().raw("""
+                SELECT m.id FROM course_members m JOIN external_identities e ON e.user_id = m.user_id AND e.issuer = \(bind: registration.issuer)
+                WHERE m.course_id = \(bind: courseID) AND m.left_at IS NULL AND m.role <> \(bind: CourseRole.instructor.rawValue)
+                """).all().map { try $0.decode(column: "id", as: UUID.self) }
+            let members = linked.isEmpty ? [] : try await CourseMember.query(on: db).filter(\.$id ~~ linked).all()
+            for member in members where !present.contains(member.$user.id) {
+                member.leftAt = now
+                try await member.save(on: db)
+                summary.left += 1
+            }
+            context.rosterSyncedAt = now
+            try await context.save(on: db)
+            return summary
+        }
+    }
+}
+
+/// Reads one LMS course's roster and applies it.
+struct LTIRosterHandler: JobHandler {
+    var kind: String { LTIRosterSync.kind }
+
+    func run(_ claimed: ClaimedJob, worker: JobWorker) async throws -> JobRecording? {
+        let app = worker.app, job = claimed.job
+        let payload = try JobQueue.decode(LTIRosterSync.Payload.self, job.payload)
+        guard let context = try await LTIContext.query(on: app.db).filter(\.$id == payload.context).with(\.$course).with(\.$registration).first(),
+              let address = context.membershipsURL else {
+            try await worker.complete(job, result: "the LMS course or its roster address is gone") { _ in }
+            return nil
+        }
+        let now = app.clock.now()
+        switch try await LTIRosterSync.read(address, registration: context.registration, app: app, now: now) {
+        case .success(let members):
+            let summary = try await LTIRosterSync.apply(members, to: context, registration: context.registration, on: app.db, now: now)
+            app.logger.info("LTI roster of \(context.course.code): \(summary.listed) listed, \(summary.added) added, \(summary.left) left, \(summary.skipped) skipped")
+            try await worker.complete(job, result: "\(summary.listed) listed, \(summary.added) added, \(summary.left) left") { _ in }
+        case .failure(.wait(let delay)):
+            throw RetryLater(delay: delay, reason: "the LMS asked to wait \(Int(delay)) s")
+        case .failure(.transient(let reason)):
+            throw RetryLater(delay: min(3600, 30 * pow(2, Double(min(job.attempts, 7)))), reason: reason)
+        case .failure(let outcome):
+            try await worker.complete(job, result: "not read: \(outcome)") { _ in }
+            app.logger.warning("LTI roster of \(context.course.code) not read: \(outcome)")
+        }
+        return nil
+    }
+
+    func gaveUp(_ job: QueuedJob, reason: String, app: Application) async throws {
+        app.logger.error("LTI roster sync stopped after \(job.attempts) attempts: \(reason); the nightly sweep tries again")
+    }
+}

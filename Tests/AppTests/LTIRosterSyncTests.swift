@@ -1,0 +1,142 @@
+// Roster sync (LTI NRPS, issue 21) against the LMS stand-in of LTILaunchFlowTests, which here also answers the token
+// endpoint and serves its roster in pages linked by `Link: rel="next"`. A launch queues a read; members listed get
+// accounts and roles; students who are no longer listed have left (kept, not let in) until they come back; a roster
+// read only in part changes nothing; the nightly sweep reads stale rosters again.
+import AsyncHTTPClient
+import Fluent
+import Foundation
+import Identity
+import NIOConcurrencyHelpers
+import NIOCore
+import Testing
+import Vapor
+import VaporTesting
+@testable import App
+
+/// The LMS's roster: two pages, and its token endpoint.
+final class LMSRoster: @unchecked Sendable {
+    struct State {
+        var pages: [[[String: Any]]] = [[], []]
+        var failSecondPage = false
+        var requests: [(url: String, accept: String?, authorization: String?)] = []
+        var scopes: [String] = []
+    }
+    let state = NIOLockedValueBox(State())
+    static let roster = "https://lms.test/ctx-1/memberships"
+
+    func install(on app: Application) {
+        let before = app.identityHTTP
+        app.identityHTTP = UpstreamClient { [self] request, timeout in
+            if request.url == "https://lms.test/token" {
+                var body = ByteBuffer()
+                if let given = request.body { body = try await given.collect(upTo: 1 << 20) }
+                state.withLockedValue { $0.scopes.append(LMSGradeBook.form(String(buffer: body))["scope"] ?? "") }
+                return HTTPClientResponse(status: .ok, headers: ["content-type": "application/json"],
+                                          body: .bytes(ByteBuffer(string: #"{"access_token": "roster-token", "expires_in": 3600}"#)))
+            }
+            if request.url.hasPrefix(Self.roster) {
+                let second = request.url.hasSuffix("page=2")
+                let (members, fail) = state.withLockedValue { state in
+                    state.requests.append((request.url, request.headers.first(name: .accept), request.headers.first(name: .authorization)))
+                    return (state.pages[second ? 1 : 0], state.failSecondPage && second)
+                }
+                if fail { return HTTPClientResponse(status: .internalServerError) }
+                var headers: HTTPHeaders = ["content-type": "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"]
+                if !second { headers.add(name: "Link", value: #"<\#(Self.roster)?page=2>; rel="next", <\#(Self.roster)?page=2>; rel="last""#) }
+                let body = try JSONSerialization.data(withJSONObject: ["id": Self.roster, "members": members])
+                return HTTPClientResponse(status: .ok, headers: headers, body: .bytes(ByteBuffer(data: body)))
+            }
+            return try await before.send(request, timeout)
+        }
+    }
+
+    static func member(_ subject: String, _ roles: [String], email: String? = nil, name: String? = nil, status: String = "Active") -> [String: Any] {
+        var member: [String: Any] = ["user_id": subject, "roles": roles, "status": status]
+        if let email { member["email"] = email }
+        if let name { member["name"] = name }
+        return member
+    }
+}
+
+extension LTILaunchFlowTests {
+    @Test func theRosterComesPageByPageAndThoseWhoLeftAreKeptButNotLetIn() async throws {
+        try await withLMS { app, lms in
+            let roster = LMSRoster()
+            roster.install(on: app)
+            let now = NIOLockedValueBox(Date())
+            app.clock = PlatformClock { now.withLockedValue { $0 } }
+            let worker = JobWorker(app: app, name: "roster-test")
+            func withRoster(_ claims: inout TokenClaims) { claims.lti.rosterService = .init(membershipsURL: LMSRoster.roster) }
+
+            let teacher = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test", change: withRoster)
+            #expect(try await launch(app, lms, subject: "lms-student-1", roles: Self.learner, email: "sam@uni.test", change: withRoster).status == .seeOther)
+            let lee = try await launch(app, lms, subject: "lms-student-2", roles: Self.learner, email: "lee@uni.test", change: withRoster)
+            let context = try #require(try await LTIContext.query(on: app.db).with(\.$course).first())
+            let courseID = try context.course.requireID()
+            #expect(context.membershipsURL == LMSRoster.roster)
+            #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == LTIRosterSync.kind).count() == 1, "one read queued, not one per launch")
+
+            let learner = LMSStandIn.membership + "#Learner"
+            roster.state.withLockedValue { state in
+                state.pages = [[LMSRoster.member("lms-teacher", [LMSStandIn.membership + "#Instructor"]),
+                                LMSRoster.member("lms-student-1", [learner], email: "sam@uni.test")],
+                               [LMSRoster.member("lms-new", [learner], email: "nia@uni.test", name: "Nia New"),
+                                LMSRoster.member("lms-ta", [LMSStandIn.membership + "#Instructor", LMSStandIn.membership + "/Instructor#TeachingAssistant"],
+                                                 email: "tara@uni.test"),
+                                LMSRoster.member("lms-gone", [learner], email: "gone@uni.test", status: "Inactive")]]
+            }
+            #expect(try await worker.runOnce())
+            let requests = roster.state.withLockedValue { $0.requests }
+            #expect(requests.map(\.url) == [LMSRoster.roster, LMSRoster.roster + "?page=2"], "every page, following rel=next")
+            #expect(requests.allSatisfy { $0.accept == "application/vnd.ims.lti-nrps.v2.membershipcontainer+json" && $0.authorization == "Bearer roster-token" })
+            #expect(roster.state.withLockedValue { $0.scopes } == [LTIRosterSync.scope])
+            func member(_ email: String) async throws -> CourseMember? {
+                guard let user = try await User.query(on: app.db).filter(\.$email == email).first() else { return nil }
+                return try await CourseMember.query(on: app.db).filter(\.$course.$id == courseID).filter(\.$user.$id == user.requireID()).first()
+            }
+            #expect(try await member("nia@uni.test")?.role == .student)
+            #expect(try await User.query(on: app.db).filter(\.$email == "nia@uni.test").first()?.displayName == "Nia New")
+            #expect(try await member("tara@uni.test")?.role == .ta)
+            #expect(try await member("gone@uni.test") == nil, "an inactive member is not added")
+            #expect(try await member("sam@uni.test")?.leftAt == nil)
+            #expect(try await member("tess@uni.test")?.leftAt == nil)
+            #expect(try await member("lee@uni.test")?.leftAt != nil, "no longer listed: left")
+            #expect(try await LTIContext.find(context.requireID(), on: app.db)?.rosterSyncedAt != nil)
+
+            // Lee is kept (the roster shows them as having left) but no longer let in.
+            let leeCookie = try #require(session(lee))
+            #expect(try await app.testing().sendRequest(.GET, "/courses/\(courseID)", headers: ["cookie": leeCookie]).status == .notFound)
+            let page = try await app.testing().sendRequest(.GET, "/courses/\(courseID)", headers: ["cookie": try #require(session(teacher))])
+            #expect(page.status == .ok && page.body.string.contains("left the LMS course"))
+            // Back in the LMS course, back in: their next launch lets them in again.
+            let back = try await launch(app, lms, subject: "lms-student-2", roles: Self.learner, change: withRoster)
+            #expect(try await member("lee@uni.test")?.leftAt == nil)
+            #expect(try await app.testing().sendRequest(.GET, "/courses/\(courseID)", headers: ["cookie": try #require(session(back))]).status == .ok)
+
+            // A roster read only in part changes nothing: Sam is missing from page one, page two fails.
+            roster.state.withLockedValue { state in
+                state.pages[0] = [LMSRoster.member("lms-teacher", [LMSStandIn.membership + "#Instructor"])]
+                state.failSecondPage = true
+            }
+            try await LTIRosterSync.queue(context.requireID(), on: app.db, now: app.clock.now())
+            #expect(try await worker.runOnce())
+            #expect(try await member("sam@uni.test")?.leftAt == nil)
+            let retry = try #require(try await QueuedJob.query(on: app.db).filter(\.$kind == LTIRosterSync.kind).filter(\.$status == .queued).first())
+            #expect(retry.runAfter > app.clock.now(), "tried again later")
+
+            // Nightly: a roster not read for a day is read again.
+            try await retry.delete(on: app.db)
+            now.withLockedValue { $0 = $0.addingTimeInterval(86_400 + 60) }
+            try await LTIRosterSync.sweep(app)
+            #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == LTIRosterSync.kind).filter(\.$status == .queued).count() == 1)
+        }
+    }
+
+    @Test func linkHeadersAreReadAsRFC8288Says() {
+        func next(_ value: String) -> String? { LTIRosterSync.nextPage(["Link": value]) }
+        #expect(next(#"<https://lms.test/m?page=2&per_page=50>; rel="next", <https://lms.test/m?page=9>; rel="last""#) == "https://lms.test/m?page=2&per_page=50")
+        #expect(next(#"<https://lms.test/m?page=1>; rel="first", <https://lms.test/m?a=1,2>; rel="prev next""#) == "https://lms.test/m?a=1,2")
+        #expect(next(#"<https://lms.test/m?page=9>; rel=last"#) == nil)
+        #expect(next(#"<https://lms.test/m?page=3>; title="a, b"; rel=NEXT"#) == "https://lms.test/m?page=3")
+    }
+}
