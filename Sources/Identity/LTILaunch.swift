@@ -19,6 +19,8 @@ public struct LTILaunch: Sendable, Equatable {
     public var rosterService: LTIClaims.RosterService?
     /// The launch's custom parameters (for a link this tool made by deep linking, `assignment_id`).
     public var custom: [String: String]
+    /// The LMS page the launch says it returns to.
+    public var returnURL: String?
     public var email: String?
     public var emailVerified: Bool
     public var name: String?
@@ -54,6 +56,7 @@ public struct LTILaunch: Sendable, Equatable {
         gradeService = lti.gradeService
         rosterService = lti.rosterService
         custom = lti.custom?.values ?? [:]
+        returnURL = lti.launchPresentation?.returnURL
         email = claims.email
         emailVerified = claims.emailVerified ?? false
         name = claims.name ?? [claims.givenName, claims.familyName].compactMap { $0 }.joined(separator: " ").nilIfEmpty

@@ -168,6 +168,15 @@ public struct LTIClaims: Codable, Sendable, Equatable {
     public var gradeService: GradeService?
     public var rosterService: RosterService?
     public var custom: Custom?
+    /// How the LMS shows the tool, and its page to return to (its web origin frames the tool).
+    public var launchPresentation: LaunchPresentation?
+
+    public struct LaunchPresentation: Codable, Sendable, Equatable {
+        public var documentTarget: String?
+        public var returnURL: String?
+        enum CodingKeys: String, CodingKey { case documentTarget = "document_target", returnURL = "return_url" }
+        public init(documentTarget: String? = nil, returnURL: String? = nil) { (self.documentTarget, self.returnURL) = (documentTarget, returnURL) }
+    }
 
     public init(messageType: String? = nil, version: String? = nil, deploymentID: String? = nil, targetLinkURI: String? = nil,
                 resourceLink: ResourceLink? = nil, roles: [String]? = nil, context: Context? = nil,
@@ -191,5 +200,6 @@ public struct LTIClaims: Codable, Sendable, Equatable {
         case gradeService = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
         case rosterService = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
         case custom = "https://purl.imsglobal.org/spec/lti/claim/custom"
+        case launchPresentation = "https://purl.imsglobal.org/spec/lti/claim/launch_presentation"
     }
 }

@@ -281,4 +281,43 @@ extension LTILaunchFlowTests {
             #expect(response.status == .serviceUnavailable)
         }
     }
+
+    @Test func aLaunchedSessionIsFramedByItsLMSAndNoOneElse() async throws {
+        try await withLMS { app, lms in
+            let teacher = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor) { claims in
+                claims.lti.launchPresentation = .init(documentTarget: "iframe", returnURL: "https://school.lms.test/courses/7/external_content/success")
+            }
+            let rule = "frame-ancestors 'self' https://lms.test https://school.lms.test"
+            #expect(teacher.headers.first(name: "Content-Security-Policy") == rule && teacher.headers.first(name: "X-Frame-Options") == nil)
+            let course = try await app.testing().sendRequest(.GET, try #require(teacher.headers.first(name: .location)), headers: ["cookie": try #require(session(teacher))])
+            #expect(course.status == .ok && course.headers.first(name: "Content-Security-Policy") == rule && course.headers.first(name: "X-Frame-Options") == nil)
+            // A session signed in with a password is framed by the platform only.
+            let own = try Browser(app)
+            let page = try await own.signIn("instructor@demo.test")
+            #expect(page.headers.first(name: "Content-Security-Policy") == "frame-ancestors 'self'" && page.headers.first(name: "X-Frame-Options") == "SAMEORIGIN")
+            #expect(try await own.get("/dashboard").headers.first(name: "Content-Security-Policy") == "frame-ancestors 'self'")
+            // Only web origins frame: no script, no userinfo, no plain http from an LMS on https; at most five.
+            #expect(EmbeddedSession.origins(["https://lms.test/x", "javascript:alert(1)", "https://user@evil.test/", "http://lms.test",
+                                              "https://LMS.test:8443/a", "https://lms.test/y"], allowHTTP: false) == ["https://lms.test", "https://lms.test:8443"])
+            // Over https the session cookie is sent inside the LMS's frame, in the LMS's partition only.
+            let cookie = "__Host-campuscloud_session=abc; Expires=Fri, 11 Dec 2026 10:00:00 GMT; Path=/; Secure; HttpOnly; SameSite=Lax"
+            #expect(EmbeddedSession.crossSite(cookie) == "__Host-campuscloud_session=abc; Expires=Fri, 11 Dec 2026 10:00:00 GMT; Path=/; Secure; HttpOnly; SameSite=None; Partitioned")
+        }
+    }
+
+    @Test func overHTTPSALaunchedSessionsCookieIsPartitionedAndOthersStayLax() async throws {
+        try await withLMS(publicURL: "https://campus.test") { app, lms in
+            let launched = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor)
+            #expect(launched.status == .seeOther, "\(launched.body.string)")
+            let cookie = try #require(launched.headers[.setCookie].first { $0.hasPrefix("__Host-campuscloud_session=") })
+            #expect(cookie.contains("SameSite=None") && cookie.contains("Partitioned") && cookie.contains("Secure") && cookie.contains("HttpOnly")
+                    && !cookie.contains("SameSite=Lax"), "\(cookie)")
+            // Signed in with a password: the platform's own session, SameSite=Lax, not partitioned.
+            let own = try Browser(app)
+            let signedIn = try await own.signIn("instructor@demo.test")
+            #expect(signedIn.status == .seeOther)
+            let plain = try #require(signedIn.headers[.setCookie].first { $0.hasPrefix("__Host-campuscloud_session=") })
+            #expect(plain.contains("SameSite=Lax") && !plain.contains("Partitioned"), "\(plain)")
+        }
+    }
 }

@@ -71,8 +71,8 @@ final class LMSStandIn: @unchecked Sendable {
     static let assistant = [LMSStandIn.membership + "#Instructor", LMSStandIn.membership + "/Instructor#TeachingAssistant"]
 
     /// A platform at http://campus.test with the demo data and the LMS registered (through the API, as an admin).
-    func withLMS(_ body: (Application, LMSStandIn) async throws -> Void) async throws {
-        try await withTestApp(adjust: { $0.publicURL = URL(string: "http://campus.test") }) { app in
+    func withLMS(publicURL: String = "http://campus.test", _ body: (Application, LMSStandIn) async throws -> Void) async throws {
+        try await withTestApp(adjust: { $0.publicURL = URL(string: publicURL) }) { app in
             try await app.loadDemoData()
             let lms = try LMSStandIn()
             try lms.install(on: app)
@@ -105,14 +105,14 @@ final class LMSStandIn: @unchecked Sendable {
         let redirect = try #require(response.headers.first(name: .location))
         let location = try #require(URLComponents(string: redirect))
         let items = Dictionary(uniqueKeysWithValues: (location.queryItems ?? []).map { ($0.name, $0.value ?? "") })
-        let setCookie = try #require(response.headers[.setCookie].first { $0.hasPrefix("lti_state_") })
+        let setCookie = try #require(response.headers[.setCookie].first { $0.hasPrefix("lti_state_") || $0.hasPrefix("__Host-lti_state_") })
         return (try #require(items["state"]), try #require(items["nonce"]), location, setCookie)
     }
 
     /// The LMS's form post of `token` with `state`, the browser holding the cookie of the login whose state is `cookie`.
     func post(_ app: Application, token: String, state: String, cookie: String?) async throws -> TestingHTTPResponse {
         var headers: HTTPHeaders = ["content-type": "application/x-www-form-urlencoded"]
-        if let cookie { headers.add(name: .cookie, value: "\(LTILaunches.stateCookie(for: cookie, https: false))=\(cookie)") }
+        if let cookie { headers.add(name: .cookie, value: "\(LTILaunches.stateCookie(for: cookie, https: app.platformConfig.servesHTTPS))=\(cookie)") }
         let body = "id_token=\(token)&state=\(state.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
         return try await app.testing().sendRequest(.POST, "/lti/launch", headers: headers, body: ByteBuffer(string: body))
     }
@@ -128,7 +128,8 @@ final class LMSStandIn: @unchecked Sendable {
 
     /// The platform's session cookie a response set.
     func session(_ response: TestingHTTPResponse) -> String? {
-        response.headers[.setCookie].first { $0.hasPrefix("campuscloud_session=") }.map { String($0.split(separator: ";")[0]) }
+        response.headers[.setCookie].first { $0.hasPrefix("campuscloud_session=") || $0.hasPrefix("__Host-campuscloud_session=") }
+            .map { String($0.split(separator: ";")[0]) }
     }
 
     struct Counts: Equatable {

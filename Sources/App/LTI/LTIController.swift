@@ -19,6 +19,8 @@ enum LTIController {
         let form = try req.content.decode(LTILaunches.LaunchForm.self)
         let landed = try await LTILaunches.launch(form, req: req)
         Credentials.startSession(landed.user, on: req, now: req.now)
+        // Shown inside the LMS: its pages may be framed by the LMS's origins.
+        req.session.data[EmbeddedSession.framedByKey] = landed.framedBy.joined(separator: " ")
         req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code)")
         let response = req.redirect(to: landed.destination, redirectType: .normal)
         let https = req.application.platformConfig.servesHTTPS

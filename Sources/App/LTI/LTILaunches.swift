@@ -93,6 +93,8 @@ enum LTILaunches {
         var user: User
         var course: Course
         var destination: String
+        /// The LMS's web origins, which may frame the session's pages.
+        var framedBy: [String] = []
     }
 
     static func launch(_ form: LaunchForm, req: Request) async throws -> Landed {
@@ -130,7 +132,11 @@ enum LTILaunches {
             req.logger.warning("LTI launch from \(registration.name) refused: \(refusal)")
             throw Abort(.badRequest, reason: "\(refusal) \(again)")
         }
-        return try await place(launch, registration: registration, on: req.db, now: now)
+        var landed = try await place(launch, registration: registration, on: req.db, now: now)
+        // The LMS's pages frame the tool: its issuer, its login endpoint, and where the launch says it returns to.
+        landed.framedBy = EmbeddedSession.origins([registration.issuer, registration.authLoginURL, launch.returnURL, launch.deepLinking?.returnURL],
+                                                  allowHTTP: registration.issuer.lowercased().hasPrefix("http://"))
+        return landed
     }
 
     /// The person, the course and the membership the launch stands for, and where it lands, in one transaction: a

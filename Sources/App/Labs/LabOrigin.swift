@@ -177,16 +177,20 @@ enum LabOrigin {
 }
 
 /// The platform's pages may be framed by its own pages only (a labs origin is same-site: it could otherwise frame a
-/// signed-in page under something the person clicks). What already says how it may be framed (a relayed JupyterLab
-/// on the platform's origin) is left as it is.
+/// signed-in page under something the person clicks) — and a session an LMS launched by that LMS too
+/// (`EmbeddedSession`). What already says how it may be framed (a relayed JupyterLab on the platform's origin) is left
+/// as it is.
 struct FramingMiddleware: AsyncMiddleware {
     func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         let response = try await next.respond(to: req)
+        EmbeddedSession.apply(to: response, for: req)
         if !response.headers.contains(name: "Content-Security-Policy") {
             response.headers.add(name: "Content-Security-Policy", value: "frame-ancestors 'self'")
         }
         // A page that says itself who may frame it (an LMS's registration page) is not narrowed by the older header.
-        let ownRule = response.headers[canonicalForm: "Content-Security-Policy"].contains { $0.lowercased().contains("frame-ancestors") && !$0.contains("frame-ancestors 'self'") }
+        let ownRule = response.headers["Content-Security-Policy"].flatMap { $0.split(separator: ";") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .contains { $0.lowercased().hasPrefix("frame-ancestors") && $0 != "frame-ancestors 'self'" }
         if !ownRule, !response.headers.contains(name: "X-Frame-Options") { response.headers.add(name: "X-Frame-Options", value: "SAMEORIGIN") }
         return response
     }
