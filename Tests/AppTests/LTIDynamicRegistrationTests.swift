@@ -59,7 +59,8 @@ import VaporTesting
     func invite(_ admin: Browser, _ app: Application, name: String) async throws -> String {
         let programme = try #require(try await Programme.query(on: app.db).first()).requireID()
         try await admin.get("/admin/lti")
-        let made = try await admin.post("/admin/lti/invites", ["name": name, "programmeID": programme.uuidString, "emailDomains": "moodle-uni.test"])
+        let made = try await admin.post("/admin/lti/invites", ["name": name, "lmsHost": "moodle.test", "programmeID": programme.uuidString,
+                                                               "emailDomains": "moodle-uni.test"])
         #expect(made.status == .seeOther, "\(made.body.string)")
         let page = try await admin.get("/admin/lti").body.string
         let start = try #require(page.range(of: "http://campus.test/lti/register?invite="))
@@ -82,17 +83,20 @@ import VaporTesting
             let link = try await invite(admin, app, name: "Moodle")
             #expect(try await LTIRegistrationInvite.query(on: app.db).first()?.tokenHash.contains(String(link.split(separator: "=").last!)) == false, "kept hashed")
 
-            // Opened without the LMS's configuration, from another host's issuer, or a private address: refused, in a
-            // page the LMS's dialog may show; the link stays usable.
+            // Opened without the LMS's configuration, for another host than the link names, on this machine or a
+            // private address: refused before anything is fetched, in a page the LMS's dialog may show (with nothing of
+            // a session in it); the link stays usable.
             let bare = try await open(app, link, configuration: nil)
             #expect(bare.status == .badRequest && bare.body.string.contains("openid_configuration"))
             #expect(bare.headers.first(name: "Content-Security-Policy") == "frame-ancestors *" && bare.headers.first(name: "X-Frame-Options") == nil)
-            moodle.state.withLockedValue { $0.issuer = "https://evil.test" }
-            #expect(try await open(app, link).status == .badRequest)
-            moodle.state.withLockedValue { $0.issuer = "https://moodle.test" }
+            #expect(!bare.body.string.contains("_csrf") && !bare.body.string.contains("Sign out"))
+            #expect(try await open(app, link, configuration: "https://other.test/.well-known/openid-configuration").status == .badRequest)
             #expect(try await open(app, link, configuration: "https://10.1.2.3/.well-known/openid-configuration").status == .badRequest)
+            #expect(try await open(app, link, configuration: "http://127.0.0.1:5432/").status == .badRequest)
+            #expect(try await open(app, link, configuration: "https://localhost/x").status == .badRequest)
             #expect(try await LTIRegistration.query(on: app.db).count() == 0)
             #expect(moodle.state.withLockedValue { $0.registrations.isEmpty })
+            #expect(try await LTIRegistrationInvite.query(on: app.db).filter(\.$usedAt == nil).count() == 1)
 
             let done = try await open(app, link)
             #expect(done.status == .ok, "\(done.body.string)")
@@ -115,6 +119,14 @@ import VaporTesting
             let again = try await open(app, link)
             #expect(again.status == .notFound)
             #expect(try await LTIRegistration.query(on: app.db).count() == 1)
+
+            // A configuration naming another host as its issuer: refused, nothing registered, the link spent.
+            moodle.state.withLockedValue { $0.issuer = "https://evil.test" }
+            let third = try await invite(admin, app, name: "Moodle 3")
+            #expect(try await open(app, third).status == .badRequest)
+            #expect(try await LTIRegistration.query(on: app.db).count() == 1)
+            #expect(try await open(app, third).status == .notFound)
+            moodle.state.withLockedValue { $0.issuer = "https://moodle.test" }
 
             // An LMS that refuses: nothing kept, and that link is spent.
             moodle.state.withLockedValue { $0.refuse = true }

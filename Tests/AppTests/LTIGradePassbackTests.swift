@@ -197,6 +197,20 @@ extension LTILaunchFlowTests {
             #expect(try await LTIScorePost.query(on: app.db).filter(\.$subject == "lms-student-2").first()?.status == .sent)
             #expect(book.posts.last?["userId"] as? String == "lms-student-2" && book.posts.last?["scoreGiven"] as? Double == 4)
             #expect(!book.posts.contains { ($0["userId"] as? String)?.hasPrefix("lms-") != true }, "nothing for a student the LMS does not know")
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$user.$id == local.requireID()).count() == 0)
+
+            // Grades withdrawn before a pending score went out: it is kept back, and staff cannot push it.
+            let before = book.posts.count
+            #expect(try await staff.post("/assignments/\(assignmentID)/lms-scores/resend", ["failedOnly": "false"]).status == .seeOther)
+            try await staff.get("/assignments/\(assignmentID)")
+            #expect(try await staff.post("/assignments/\(assignmentID)/publish", ["published": "false"]).status == .seeOther)
+            #expect(try await worker.runOnce())
+            #expect(book.posts.count == before)
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .withheld).count() == 2)
+            try await staff.get("/assignments/\(assignmentID)/lms-scores")
+            let refusedResend = try await staff.post("/assignments/\(assignmentID)/lms-scores/resend", ["failedOnly": "false"])
+            #expect(refusedResend.status == .unprocessableEntity && refusedResend.body.string.contains("Publish the grades first"))
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .withheld).count() == 2)
         }
     }
 }

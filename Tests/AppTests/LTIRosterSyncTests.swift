@@ -73,6 +73,9 @@ extension LTILaunchFlowTests {
             let lee = try await launch(app, lms, subject: "lms-student-2", roles: Self.learner, email: "lee@uni.test", change: withRoster)
             let context = try #require(try await LTIContext.query(on: app.db).with(\.$course).first())
             let courseID = try context.course.requireID()
+            // A student the course's staff added (who has no place in the LMS's roster): theirs, never marked as left.
+            let local = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
+            try await CourseMember(courseID: courseID, userID: local.requireID(), role: .student).create(on: app.db)
             #expect(context.membershipsURL == LMSRoster.roster)
             #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == LTIRosterSync.kind).count() == 1, "one read queued, not one per launch")
 
@@ -101,6 +104,7 @@ extension LTILaunchFlowTests {
             #expect(try await member("sam@uni.test")?.leftAt == nil)
             #expect(try await member("tess@uni.test")?.leftAt == nil)
             #expect(try await member("lee@uni.test")?.leftAt != nil, "no longer listed: left")
+            #expect(try await member("student1@demo.test")?.leftAt == nil, "added by the course's staff: not the LMS's to remove")
             #expect(try await LTIContext.find(context.requireID(), on: app.db)?.rosterSyncedAt != nil)
 
             // Lee is kept (the roster shows them as having left) but no longer let in.
@@ -112,6 +116,22 @@ extension LTILaunchFlowTests {
             let back = try await launch(app, lms, subject: "lms-student-2", roles: Self.learner, change: withRoster)
             #expect(try await member("lee@uni.test")?.leftAt == nil)
             #expect(try await app.testing().sendRequest(.GET, "/courses/\(courseID)", headers: ["cookie": try #require(session(back))]).status == .ok)
+
+            // A roster with no one active changes nothing; an instructor missing from the roster is never marked.
+            roster.state.withLockedValue { state in
+                state.pages = [[LMSRoster.member("lms-student-1", [learner], status: "Inactive")], []]
+            }
+            try await LTIRosterSync.queue(context.requireID(), on: app.db, now: app.clock.now())
+            #expect(try await worker.runOnce())
+            #expect(try await member("sam@uni.test")?.leftAt == nil)
+            #expect(try await member("nia@uni.test")?.leftAt == nil)
+            roster.state.withLockedValue { state in
+                state.pages = [[LMSRoster.member("lms-student-1", [learner], email: "sam@uni.test")], []]
+            }
+            try await LTIRosterSync.queue(context.requireID(), on: app.db, now: app.clock.now())
+            #expect(try await worker.runOnce())
+            #expect(try await member("tess@uni.test")?.leftAt == nil, "instructors are never marked")
+            #expect(try await member("nia@uni.test")?.leftAt != nil)
 
             // A roster read only in part changes nothing: Sam is missing from page one, page two fails.
             roster.state.withLockedValue { state in

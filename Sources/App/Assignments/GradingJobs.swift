@@ -159,7 +159,10 @@ struct GradeRunHandler: JobHandler {
         submission.score = 0
         submission.problem = "It could not be graded: \(reason) Nothing was charged; the course staff can regrade it."
         try await submission.save(on: app.db)
-        try await app.gradeChanged(.submission(try submission.requireID()), on: app.db)
+        // Mirrors of the grade (the LMS) must not keep the failure from being recorded: their sweep catches up.
+        do { try await app.gradeChanged(.submission(try submission.requireID()), on: app.db) } catch {
+            app.logger.error("A grade listener failed for submission \(submission.id?.uuidString ?? "?"): \(error)")
+        }
         if let hold = submission.holdID { _ = try? await app.ledger.void(hold, memo: "grading failed") }
     }
 }

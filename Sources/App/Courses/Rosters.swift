@@ -114,7 +114,11 @@ enum Rosters {
                 let userID = try users[row.email]!.requireID()
                 if let member = existing[userID] {
                     // Listed again by the course's staff: let in again (had they left at the LMS).
-                    if member.role != row.role || member.leftAt != nil { (member.role, member.leftAt) = (row.role, nil); try await member.save(on: db); changed += 1 }
+                    if member.role != row.role || member.leftAt != nil || member.admittedBy != nil {
+                        (member.role, member.leftAt, member.admittedBy) = (row.role, nil, nil)
+                        try await member.save(on: db)
+                        changed += 1
+                    }
                 } else {
                     try await CourseMember(courseID: courseID, userID: userID, role: row.role).create(on: db)
                     added += 1

@@ -216,6 +216,8 @@ enum People {
             let membership: M
             if let existing = try await M.query(place: place, on: db).filter("user_id", .equal, userID).first() {
                 existing.role = role!
+                // Set by the course's staff: theirs now (let in again, never marked as having left by an LMS).
+                if let member = existing as? CourseMember { (member.leftAt, member.admittedBy) = (nil, nil) }
                 try await existing.save(on: db)
                 membership = existing
             } else {

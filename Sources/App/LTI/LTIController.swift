@@ -190,10 +190,10 @@ enum LTIController {
             }
             let registration = try await LTIDynamicRegistration.register(token: invite, configuration: query.openid_configuration,
                                                                          registrationToken: query.registration_token, app: req.application, on: req.db, now: req.now)
-            page = LTIRegisteredPage(page: PageContext(req), registered: registration.name, problem: nil)
+            page = LTIRegisteredPage(registered: registration.name, problem: nil)
             status = .ok
         } catch let abort as any AbortError {
-            page = LTIRegisteredPage(page: PageContext(req), registered: nil, problem: abort.reason)
+            page = LTIRegisteredPage(registered: nil, problem: abort.reason)
             status = abort.status
         }
         let response = try await req.view.render("lti-registered", page).encodeResponse(status: status, for: req)

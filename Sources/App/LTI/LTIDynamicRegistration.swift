@@ -4,8 +4,9 @@
 // opens it with its OpenID configuration's address and a registration token; CampusCloud reads the configuration
 // (its issuer on the same host as the address; every endpoint https, not this machine or a private network), sends
 // the tool's registration (login, launch and key set URLs, the messages and scopes it uses), and keeps what the LMS
-// answers (client id, deployment) as a registration with the same checks as one an administrator enters. The page
-// then asks the LMS (postMessage) to close its dialog.
+// answers (client id, deployment) as a registration with the same checks as one an administrator enters. The link
+// names the LMS's host (only an LMS there can use it) and is spent at its first use that names a configuration on that
+// host. The page, shown in the LMS's dialog, carries nothing of a session and asks the LMS (postMessage) to close it.
 import Fluent
 import Foundation
 import Identity
@@ -14,9 +15,11 @@ import AsyncHTTPClient
 import Vapor
 
 struct LTIRegistrationInviteInput: CheckedInput, Content {
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, programmeID, emailDomains, linkByEmail }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, lmsHost, programmeID, emailDomains, linkByEmail }
     typealias Fields = CodingKeys
     var name: String?
+    /// The LMS's host name (moodle.uni.example): only an LMS whose issuer is there can use the link.
+    var lmsHost: String?
     var programmeID: String?
     var emailDomains: String?
     var linkByEmail: Bool?
@@ -29,6 +32,10 @@ enum LTIDynamicRegistration {
     static func invite(_ input: LTIRegistrationInviteInput, by admin: User, app: Application, on db: any Database, now: Date) async throws -> String {
         var checks = InputChecks()
         let name = checks.text(input.name, "name", max: 100)
+        let host = checks.text(input.lmsHost, "lmsHost", max: 253)?.lowercased()
+        if let host, host.isEmpty || !host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) || !host.contains(".") {
+            checks.add("lmsHost is the LMS's host name, such as moodle.uni.example.")
+        }
         let programmeID = input.programmeID.flatMap { UUID(uuidString: $0.trimmingCharacters(in: .whitespaces)) }
         if programmeID == nil { checks.add("programmeID is missing or not an id.") }
         let domains = IdentityProviders.parseDomains(input.emailDomains ?? "", &checks)
@@ -42,6 +49,7 @@ enum LTIDynamicRegistration {
         let token = PKCE.randomToken()
         let row = LTIRegistrationInvite()
         (row.tokenHash, row.name, row.emailDomains, row.linkByEmail) = (TokenCodec.hash(token), name!, domains.joined(separator: ","), input.linkByEmail ?? false)
+        row.lmsHost = host!
         (row.$programme.id, row.createdBy, row.expiresAt) = (programmeID, try admin.requireID(), now.addingTimeInterval(lifetime))
         try await row.create(on: db)
         return app.platformConfig.absolute(SitePath.ltiRegister.url) + "?invite=" + token
@@ -60,9 +68,21 @@ enum LTIDynamicRegistration {
               invite.usedAt == nil, invite.expiresAt > now else {
             throw Abort(.notFound, reason: "This registration link is not valid: it was used, it expired, or it was never made. Ask a CampusCloud administrator for a new one.")
         }
-        guard let configurationURL = URL(string: configuration), IdentityProviders.acceptable(endpoint: configuration, issuer: configuration) else {
-            throw Abort(.badRequest, reason: "The LMS's configuration address must be https, outside this machine and its private network.")
+        // Only the LMS the administrator named, over https: never this machine or its private network (no exception for
+        // loopback here — the link is in an outsider's hands), and the link is spent before anything is fetched.
+        guard let configurationURL = URLComponents(string: configuration), configurationURL.scheme?.lowercased() == "https",
+              let configurationHost = configurationURL.host?.lowercased(), configurationURL.user == nil, configurationURL.password == nil,
+              !IdentityProviders.isLoopback(configurationHost), !IdentityProviders.isPrivateAddress(configurationHost),
+              configurationHost.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else {
+            throw Abort(.badRequest, reason: "The LMS's configuration address must be an https address outside this machine and its private network.")
         }
+        guard configurationHost == invite.lmsHost else {
+            throw Abort(.badRequest, reason: "This registration link is for the LMS at \(invite.lmsHost), not \(configurationHost.prefix(200)).")
+        }
+        let taken = try await db.sqlDatabase().raw("""
+            UPDATE lti_registration_invites SET used_at = \(bind: now) WHERE id = \(bind: invite.requireID()) AND used_at IS NULL AND expires_at > \(bind: now) RETURNING id
+            """).all()
+        guard !taken.isEmpty else { throw Abort(.notFound, reason: "This registration link was used already.") }
         let platform: PlatformConfiguration
         do {
             var request = HTTPClientRequest(url: configuration)
@@ -74,7 +94,8 @@ enum LTIDynamicRegistration {
             throw Abort(.badGateway, reason: "The LMS's OpenID configuration could not be read: \(SingleSignOnHTTP.describe(error)).")
         }
         // The issuer is the LMS's own: the configuration must come from the issuer's host.
-        guard let issuerHost = URL(string: platform.issuer)?.host?.lowercased(), issuerHost == configurationURL.host?.lowercased() else {
+        guard let issuer = URLComponents(string: platform.issuer), issuer.scheme?.lowercased() == "https", issuer.host?.lowercased() == configurationHost,
+              issuer.port == configurationURL.port else {
             throw Abort(.badRequest, reason: "The LMS's configuration names the issuer \(platform.issuer.prefix(200)), which is not the host it was read from.")
         }
         guard IdentityProviders.acceptable(endpoint: platform.registrationEndpoint, issuer: platform.issuer) else {
@@ -89,12 +110,6 @@ enum LTIDynamicRegistration {
         if try await IdentityProvider.query(on: db).filter(\.$issuer == platform.issuer).first() != nil {
             throw Abort(.conflict, reason: "A single sign-on provider has this LMS's issuer; an LMS needs an issuer of its own.")
         }
-        // Taken once before the LMS hears anything: a second opening of the link registers nothing.
-        let taken = try await db.sqlDatabase().raw("""
-            UPDATE lti_registration_invites SET used_at = \(bind: now) WHERE id = \(bind: invite.requireID()) AND used_at IS NULL AND expires_at > \(bind: now) RETURNING id
-            """).all()
-        guard !taken.isEmpty else { throw Abort(.notFound, reason: "This registration link was used already.") }
-
         let config = app.platformConfig
         let answer: ToolRegistrationAnswer
         do {

@@ -57,7 +57,7 @@ enum LTIGradeSync {
                         \(bind: try row.decode(column: "assignment_id", as: UUID.self)), \(bind: try row.decode(column: "user_id", as: UUID.self)),
                         \(bind: try row.decode(column: "subject", as: String.self)), \(bind: LTIScorePost.Status.pending.rawValue), \(bind: now), 1)
                 ON CONFLICT (line_item_url, user_id) DO UPDATE SET status = \(bind: LTIScorePost.Status.pending.rawValue), changed_at = \(bind: now),
-                  version = lti_score_posts.version + 1, last_error = NULL
+                  version = lti_score_posts.version + 1, last_error = NULL, subject = excluded.subject
                 """).run()
         }
         for registration in registrations { try await queue(registration, on: db, now: now) }
@@ -72,20 +72,27 @@ enum LTIGradeSync {
         try await JobQueue.enqueue(kind, payload: payload, maxAttempts: 1000, at: now, on: db)
     }
 
-    /// Staff send an assignment's scores again (all of them, or the failed ones).
+    /// Staff send an assignment's scores again (all of them, or the failed ones) — once its grades are published.
     static func resend(_ assignment: Assignment, onlyFailed: Bool, on db: any Database, now: Date) async throws -> Int {
+        guard assignment.gradesPublished else { throw InputRejection.conflict("Publish the grades first: the LMS gets published grades only.") }
         let assignmentID = try assignment.requireID()
         return try await db.transaction { tx in
-            var query = LTIScorePost.query(on: tx).filter(\.$assignment.$id == assignmentID)
-            if onlyFailed { query = query.filter(\.$status == .failed) }
-            let rows = try await query.all()
-            for row in rows {
-                (row.status, row.changedAt, row.version, row.lastError) = (.pending, now, row.version + 1, nil)
-                try await row.save(on: tx)
-            }
+            let statuses = onlyFailed ? [LTIScorePost.Status.failed] : [.failed, .sent, .withheld]
+            let rows = try await LTIScorePost.query(on: tx).filter(\.$assignment.$id == assignmentID).filter(\.$status ~~ statuses).all()
+            guard !rows.isEmpty else { return 0 }
+            try await tx.sqlDatabase().raw("""
+                UPDATE lti_score_posts SET status = \(bind: LTIScorePost.Status.pending.rawValue), changed_at = \(bind: now), version = version + 1, last_error = NULL
+                WHERE id IN (\(binds: try rows.map { try $0.requireID() }))
+                """).run()
             for registration in Set(rows.map { $0.$registration.id }) { try await queue(registration, on: tx, now: now) }
             return rows.count
         }
+    }
+
+    /// The sweep's part: an LMS with scores waiting and no job (a change that came as its job was finishing) gets one.
+    @Sendable static func sweep(_ app: Application) async throws {
+        let waiting = try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).field(\.$registration.$id).unique().all()
+        for registration in Set(waiting.map { $0.$registration.id }) { try await queue(registration, on: app.db, now: app.clock.now()) }
     }
 
     // MARK: Posting
@@ -99,11 +106,15 @@ enum LTIGradeSync {
         case transient(String)
         /// The LMS refused this score (4xx): failed until staff resend.
         case refused(String)
+        /// The assignment's grades are not published (any more): kept back until they are.
+        case withheld
     }
 
     /// Posts `row`'s current score.
     static func post(_ row: LTIScorePost, registration: LTIRegistration, app: Application, now: Date) async throws -> (Outcome, ScorePost?) {
         guard let assignment = try await Assignment.find(row.$assignment.id, on: app.db) else { return (.refused("The assignment was deleted."), nil) }
+        // Grades withdrawn since the change: nothing leaves until they are published again (publishing makes it pending).
+        guard assignment.gradesPublished else { return (.withheld, nil) }
         let grade = try await GradebookData.grade(of: row.$user.id, on: assignment, db: app.db)
         let score = ScorePost(userID: row.subject, score: grade.score, maximum: grade.maximum, handedIn: grade.handedIn, final: grade.final,
                               submittedAt: grade.lastHandIn, now: now)
@@ -163,6 +174,12 @@ struct LTIScoreHandler: JobHandler {
             try await worker.complete(job, result: "the LMS's registration was removed") { _ in }
             return nil
         }
+        // One poster per LMS: a second job queued by a race leaves the posting to the first.
+        if try await QueuedJob.query(on: app.db).filter(\.$kind == kind).filter(\.$payload == job.payload).filter(\.$status == .running)
+            .filter(\.$id != job.requireID()).count() > 0 {
+            try await worker.complete(job, result: "another job posts this LMS's scores") { _ in }
+            return nil
+        }
         var sent = 0
         while sent < LTIGradeSync.batch {
             guard let row = try await LTIScorePost.query(on: app.db).filter(\.$registration.$id == payload.registration)
@@ -186,6 +203,10 @@ struct LTIScoreHandler: JobHandler {
                     WHERE id = \(bind: row.requireID()) AND version = \(bind: read)
                     """).run()
                 app.logger.warning("LTI score for \(row.subject) refused by \(registration.name): \(reason)")
+            case .withheld:
+                try await sql.raw("""
+                    UPDATE lti_score_posts SET status = \(bind: LTIScorePost.Status.withheld.rawValue) WHERE id = \(bind: row.requireID()) AND version = \(bind: read)
+                    """).run()
             case .wait(let delay):
                 throw RetryLater(delay: delay, reason: "\(registration.name) asked to wait \(Int(delay)) s")
             case .transient(let reason):
@@ -194,9 +215,11 @@ struct LTIScoreHandler: JobHandler {
                 throw RetryLater(delay: min(3600, 10 * pow(2, Double(min(job.attempts, 9)))), reason: reason)
             }
         }
-        let more = sent >= LTIGradeSync.batch
         try await worker.complete(job, result: "posted \(sent) score(s)") { tx in
-            if more { try await JobQueue.enqueue(LTIGradeSync.kind, payload: job.payload, maxAttempts: 1000, at: app.clock.now(), on: tx) }
+            // More to send (the batch is done, or a change came while the last post was out): the next job takes it.
+            if try await LTIScorePost.query(on: tx).filter(\.$registration.$id == payload.registration).filter(\.$status == .pending).count() > 0 {
+                try await JobQueue.enqueue(LTIGradeSync.kind, payload: job.payload, maxAttempts: 1000, at: app.clock.now(), on: tx)
+            }
         }
         return nil
     }

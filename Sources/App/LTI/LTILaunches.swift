@@ -160,7 +160,7 @@ enum LTILaunches {
                 try await link.create(on: db)
             }
             let user = try await person(LMSPerson(launch), registration: registration, on: db, now: now)
-            try await admit(user, to: course, as: launch.role, on: db)
+            try await admit(user, to: course, as: launch.role, by: try link.requireID(), on: db)
             // Its roster (NRPS): kept from the launch, read again when it is more than an hour old.
             if let roster = launch.rosterService?.membershipsURL, roster.utf8.count <= 2000,
                IdentityProviders.acceptable(endpoint: roster, issuer: registration.issuer) {
@@ -216,7 +216,8 @@ enum LTILaunches {
     /// Makes `user` a member of `course` with the LMS's role: raised, never lowered — a teacher viewing their course
     /// as a student (Moodle's "switch role") stays its instructor; lowering is done here, by the course's staff. A
     /// member who had left the LMS course is let in again.
-    static func admit(_ user: User, to course: Course, as lmsRole: LTIRoles.CourseRole, on db: any Database) async throws {
+    /// A member the course's staff added stays theirs; one the LMS course (`context`) admits is marked as such.
+    static func admit(_ user: User, to course: Course, as lmsRole: LTIRoles.CourseRole, by context: UUID, on db: any Database) async throws {
         let role: CourseRole = switch lmsRole { case .instructor: .instructor; case .ta: .ta; case .student: .student }
         if let member = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == user.requireID()).first() {
             if rank(role) > rank(member.role) || member.leftAt != nil {
@@ -224,7 +225,9 @@ enum LTILaunches {
                 try await member.save(on: db)
             }
         } else {
-            try await CourseMember(courseID: course.requireID(), userID: user.requireID(), role: role).create(on: db)
+            let member = CourseMember(courseID: try course.requireID(), userID: try user.requireID(), role: role)
+            member.admittedBy = context
+            try await member.create(on: db)
         }
     }
 

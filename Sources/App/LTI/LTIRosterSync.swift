@@ -63,8 +63,8 @@ enum LTIRosterSync {
         while let page = next {
             pages += 1
             guard pages <= mostPages else { return .failure(.refused("The roster has more than \(mostPages) pages.")) }
-            guard IdentityProviders.acceptable(endpoint: page, issuer: registration.issuer) else {
-                return .failure(.refused("The roster's next page is not an https address outside this machine and its private network."))
+            guard IdentityProviders.acceptable(endpoint: page, issuer: registration.issuer), sameOrigin(page, address) else {
+                return .failure(.refused("The roster's next page is not on the roster's own host (https, outside this machine and its private network)."))
             }
             let token: String
             switch try await app.ltiServiceTokens.token(for: registration, scope: scope, app: app, now: now) {
@@ -95,6 +95,11 @@ enum LTIRosterSync {
             next = nextPage(response.headers)
         }
         return .success(members)
+    }
+
+    static func sameOrigin(_ a: String, _ b: String) -> Bool {
+        guard let x = URLComponents(string: a), let y = URLComponents(string: b) else { return false }
+        return x.scheme?.lowercased() == y.scheme?.lowercased() && x.host?.lowercased() == y.host?.lowercased() && x.port == y.port
     }
 
     /// The `rel="next"` target of the Link headers (RFC 8288), if any.
@@ -135,12 +140,20 @@ enum LTIRosterSync {
         return links
     }
 
+    /// A read that came to nothing still counts as the day's: the sweep tries again a day later.
+    static func attempted(_ context: LTIContext, on db: any Database, now: Date) async throws {
+        context.rosterSyncedAt = now
+        try await context.save(on: db)
+    }
+
     struct Summary: Equatable {
         var listed = 0, added = 0, left = 0, skipped = 0
     }
 
     /// Applies a whole roster to the course, in one transaction.
     static func apply(_ members: [Member], to context: LTIContext, registration: LTIRegistration, on db: any Database, now: Date) async throws -> Summary {
+        // A roster with no one active is the LMS's mistake (or a cut-off answer), not a class that all left.
+        guard members.contains(where: \.active) else { throw Abort(.badGateway, reason: "The LMS's roster lists no active member; nothing was changed.") }
         let course = context.course
         let courseID = try course.requireID()
         return try await db.transaction { db in
@@ -160,15 +173,13 @@ enum LTIRosterSync {
                 let userID = try user.requireID()
                 present.insert(userID)
                 let before = try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$user.$id == userID).first()
-                try await LTILaunches.admit(user, to: course, as: LTIRoles.courseRole(member.roles), on: db)
+                try await LTILaunches.admit(user, to: course, as: LTIRoles.courseRole(member.roles), by: try context.requireID(), on: db)
                 if before == nil || before?.leftAt != nil { summary.added += 1 }
             }
-            // Students and TAs of this LMS who are no longer listed as active have left.
-            let linked = try await db.sqlDatabase().raw("""
-                SELECT m.id FROM course_members m JOIN external_identities e ON e.user_id = m.user_id AND e.issuer = \(bind: registration.issuer)
-                WHERE m.course_id = \(bind: courseID) AND m.left_at IS NULL AND m.role <> \(bind: CourseRole.instructor.rawValue)
-                """).all().map { try $0.decode(column: "id", as: UUID.self) }
-            let members = linked.isEmpty ? [] : try await CourseMember.query(on: db).filter(\.$id ~~ linked).all()
+            // Students and TAs this LMS course admitted who are no longer listed as active have left (not those the
+            // course's staff added, nor another LMS course's).
+            let members = try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$admittedBy == context.requireID())
+                .filter(\.$leftAt == nil).filter(\.$role != .instructor).all()
             for member in members where !present.contains(member.$user.id) {
                 member.leftAt = now
                 try await member.save(on: db)
@@ -196,7 +207,12 @@ struct LTIRosterHandler: JobHandler {
         let now = app.clock.now()
         switch try await LTIRosterSync.read(address, registration: context.registration, app: app, now: now) {
         case .success(let members):
-            let summary = try await LTIRosterSync.apply(members, to: context, registration: context.registration, on: app.db, now: now)
+            let summary: LTIRosterSync.Summary
+            do { summary = try await LTIRosterSync.apply(members, to: context, registration: context.registration, on: app.db, now: now) } catch let refusal as any AbortError {
+                try await worker.complete(job, result: "not applied: \(refusal.reason)") { tx in try await LTIRosterSync.attempted(context, on: tx, now: now) }
+                app.logger.warning("LTI roster of \(context.course.code) not applied: \(refusal.reason)")
+                return nil
+            }
             app.logger.info("LTI roster of \(context.course.code): \(summary.listed) listed, \(summary.added) added, \(summary.left) left, \(summary.skipped) skipped")
             try await worker.complete(job, result: "\(summary.listed) listed, \(summary.added) added, \(summary.left) left") { _ in }
         case .failure(.wait(let delay)):
@@ -204,13 +220,17 @@ struct LTIRosterHandler: JobHandler {
         case .failure(.transient(let reason)):
             throw RetryLater(delay: min(3600, 30 * pow(2, Double(min(job.attempts, 7)))), reason: reason)
         case .failure(let outcome):
-            try await worker.complete(job, result: "not read: \(outcome)") { _ in }
+            // Not read (the LMS refused): tried again tomorrow, not at every sweep.
+            try await worker.complete(job, result: "not read: \(outcome)") { tx in try await LTIRosterSync.attempted(context, on: tx, now: now) }
             app.logger.warning("LTI roster of \(context.course.code) not read: \(outcome)")
         }
         return nil
     }
 
     func gaveUp(_ job: QueuedJob, reason: String, app: Application) async throws {
+        if let payload = try? JobQueue.decode(LTIRosterSync.Payload.self, job.payload), let context = try await LTIContext.find(payload.context, on: app.db) {
+            try await LTIRosterSync.attempted(context, on: app.db, now: app.clock.now())
+        }
         app.logger.error("LTI roster sync stopped after \(job.attempts) attempts: \(reason); the nightly sweep tries again")
     }
 }

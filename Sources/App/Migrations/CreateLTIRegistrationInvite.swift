@@ -8,6 +8,7 @@ struct CreateLTIRegistrationInvite: AsyncMigration {
             .id()
             .field("token_hash", .string, .required)
             .field("name", .string, .required)
+            .field("lms_host", .string, .required)
             .field("programme_id", .uuid, .required, .references("programmes", "id", onDelete: .cascade))
             .field("email_domains", .string, .required)
             .field("link_by_email", .bool, .required)

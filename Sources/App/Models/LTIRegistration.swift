@@ -137,7 +137,8 @@ final class LTIResourceLink: Model, @unchecked Sendable {
 final class LTIScorePost: Model, @unchecked Sendable {
     static let schema = "lti_score_posts"
 
-    enum Status: String, Codable, Sendable { case pending, sent, failed }
+    /// withheld: the assignment's grades were withdrawn before it was sent.
+    enum Status: String, Codable, Sendable { case pending, sent, failed, withheld }
 
     @ID(key: .id) var id: UUID?
     @Parent(key: "registration_id") var registration: LTIRegistration
@@ -165,6 +166,8 @@ final class LTIRegistrationInvite: Model, @unchecked Sendable {
     @ID(key: .id) var id: UUID?
     @Field(key: "token_hash") var tokenHash: String
     @Field(key: "name") var name: String
+    /// The host the LMS's issuer must be on (what the administrator expects to register).
+    @Field(key: "lms_host") var lmsHost: String
     @Parent(key: "programme_id") var programme: Programme
     @Field(key: "email_domains") var emailDomains: String
     @Field(key: "link_by_email") var linkByEmail: Bool

@@ -29,6 +29,9 @@ final class CourseMember: Model, @unchecked Sendable {
     @Field(key: "role") var role: CourseRole
     /// When they left the course at its LMS: kept (their work and grades stay) but no longer let in.
     @OptionalField(key: "left_at") var leftAt: Date?
+    /// The LMS course (LTI context) that admitted them; nil when the course's staff did. Only those an LMS course
+    /// admitted can be marked as having left it.
+    @OptionalField(key: "lti_context_id") var admittedBy: UUID?
 
     init() {}
     init(courseID: UUID, userID: UUID, role: CourseRole) {

@@ -82,7 +82,6 @@ struct LMSScoresPage: Encodable {
 /// The end of a dynamic registration, in the LMS's dialog.
 struct LTIRegisteredPage: Encodable {
     var title = "Registering CampusCloud"
-    var page: PageContext
     var registered: String?
     var problem: String?
 }
