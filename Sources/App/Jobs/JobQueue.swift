@@ -45,6 +45,14 @@ struct JobQueue: Sendable {
         return job
     }
 
+    /// Adds a job unless one of the same kind and payload is queued or running (one worker per subject, e.g. one poster
+    /// per LMS).
+    static func enqueueUnlessLive(_ kind: String, payload: String, maxAttempts: Int = 3, at now: Date, on db: any Database) async throws {
+        let live = try await QueuedJob.query(on: db).filter(\.$kind == kind).filter(\.$payload == payload).filter(\.$status ~~ [.queued, .running]).count()
+        guard live == 0 else { return }
+        try await enqueue(kind, payload: payload, maxAttempts: maxAttempts, at: now, on: db)
+    }
+
     /// Claims the oldest job of these kinds that is queued, or running with a lease that ran out and attempts
     /// left; nil when there is none.
     func claim(worker: String, kinds: [String], lease: TimeInterval) async throws -> QueuedJob? {

@@ -65,11 +65,7 @@ enum LTIGradeSync {
 
     /// Queues the LMS's job unless one is queued or running (one poster per LMS).
     static func queue(_ registration: UUID, on db: any Database, now: Date) async throws {
-        let payload = try JobQueue.encode(Payload(registration: registration))
-        let live = try await QueuedJob.query(on: db).filter(\.$kind == kind).filter(\.$payload == payload)
-            .filter(\.$status ~~ [.queued, .running]).count()
-        guard live == 0 else { return }
-        try await JobQueue.enqueue(kind, payload: payload, maxAttempts: 1000, at: now, on: db)
+        try await JobQueue.enqueueUnlessLive(kind, payload: try JobQueue.encode(Payload(registration: registration)), maxAttempts: 1000, at: now, on: db)
     }
 
     /// Staff send an assignment's scores again (all of them, or the failed ones) — once its grades are published.
@@ -258,11 +254,9 @@ actor LTIServiceTokens {
     static func fetch(_ registration: LTIRegistration, scope: String, app: Application, now: Date) async throws -> Result<ServiceToken, LTIGradeSync.Outcome> {
         let key = try await LTIToolKeys.signing(secret: app.platformSecret, on: app.db, now: now, logger: app.logger)
         let assertion = try await key.sign(ClientAssertion(clientID: registration.clientID, tokenURL: registration.tokenURL, now: now))
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
         let form = [("grant_type", "client_credentials"), ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
                     ("client_assertion", assertion), ("scope", scope)]
-            .map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+            .map { "\($0.0)=\(SingleSignOns.formEncode($0.1))" }.joined(separator: "&")
         var request = HTTPClientRequest(url: registration.tokenURL)
         request.method = .POST
         request.headers.add(name: .contentType, value: "application/x-www-form-urlencoded")

@@ -26,9 +26,7 @@ enum LTIRosterSync {
 
     /// Queues a read of the LMS course's roster unless one is queued or running.
     static func queue(_ contextID: UUID, on db: any Database, now: Date) async throws {
-        let payload = try JobQueue.encode(Payload(context: contextID))
-        guard try await QueuedJob.query(on: db).filter(\.$kind == kind).filter(\.$payload == payload).filter(\.$status ~~ [.queued, .running]).count() == 0 else { return }
-        try await JobQueue.enqueue(kind, payload: payload, maxAttempts: 20, at: now, on: db)
+        try await JobQueue.enqueueUnlessLive(kind, payload: try JobQueue.encode(Payload(context: contextID)), maxAttempts: 20, at: now, on: db)
     }
 
     /// The sweep's part: rosters not read for a day.
