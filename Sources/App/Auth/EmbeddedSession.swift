@@ -1,6 +1,6 @@
 // A session begun by an LMS launch is shown inside the LMS (its course page frames the tool, its "add external tool"
 // dialog frames the deep linking choice). Such a session keeps the LMS's web origins; its pages may be framed by them
-// (and by the platform), no one else. Over https its cookie is SameSite=None; Secure; Partitioned, so the browser
+// (and by the platform), no one else. Over https (and on a loopback name, which browsers treat alike) its cookie is SameSite=None; Secure; Partitioned, so the browser
 // sends it inside the LMS's frame and keeps it apart from the platform's own first-party session. Every form still
 // carries its CSRF field. Other sessions are framed by the platform only, their cookie SameSite=Lax.
 import Foundation
@@ -39,7 +39,7 @@ enum EmbeddedSession {
         if !framedBy.isEmpty, !response.headers.contains(name: "Content-Security-Policy") {
             response.headers.add(name: "Content-Security-Policy", value: "frame-ancestors 'self' " + framedBy.joined(separator: " "))
         }
-        guard !framedBy.isEmpty, req.application.platformConfig.servesHTTPS else { return }
+        guard !framedBy.isEmpty, req.application.platformConfig.keepsCrossSiteCookies else { return }
         let name = req.application.sessions.configuration.cookieName + "="
         let cookies = response.headers[.setCookie]
         guard cookies.contains(where: { $0.hasPrefix(name) }) else { return }

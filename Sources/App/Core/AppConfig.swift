@@ -61,6 +61,14 @@ public struct AppConfig: Sendable, CustomStringConvertible {
 
     var servesHTTPS: Bool { publicURL?.scheme == "https" }
 
+    /// Whether browsers keep cookies marked for cross-site frames (SameSite=None; Secure; Partitioned) from this site:
+    /// over https, and on a loopback name, which browsers treat as secure (a developer's or a test's LMS frame).
+    var keepsCrossSiteCookies: Bool {
+        guard !servesHTTPS else { return true }
+        guard publicURL?.scheme == "http", let host = publicURL?.host?.lowercased() else { return false }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+    }
+
     /// A path on this site as the address people use (the path alone when CAMPUSCLOUD_PUBLIC_URL is not set).
     @Sendable func absolute(_ path: String) -> String {
         guard let publicURL else { return path }

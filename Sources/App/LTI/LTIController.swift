@@ -5,28 +5,66 @@ import Grading
 import Vapor
 
 enum LTIController {
-    /// GET or POST /lti/login: to the LMS's authorization endpoint, with the state in a cookie.
+    /// GET or POST /lti/login: to the LMS's authorization endpoint, with the state in a cookie (inside a frame, through
+    /// the page that makes sure the state comes back: the cookie, the LMS's storage, or a new window).
     @Sendable static func login(req: Request) async throws -> Response {
         let request = req.method == .GET ? try req.query.decode(LTILaunches.LoginRequest.self) : try req.content.decode(LTILaunches.LoginRequest.self)
-        let (address, setCookie) = try await LTILaunches.login(request, req: req)
-        let response = req.redirect(to: address, redirectType: .normal)
+        let inFrame = req.headers.first(name: "Sec-Fetch-Dest") == "iframe"
+        let (answer, setCookie) = try await LTILaunches.login(request, inFrame: inFrame, req: req)
+        let response: Response
+        switch answer {
+        case .redirect(let address): response = req.redirect(to: address, redirectType: .normal)
+        case .page(let page): response = try await framePage(page, framedBy: "*", req: req)
+        }
         response.headers.add(name: .setCookie, value: setCookie)
         return response
     }
 
-    /// POST /lti/launch: the LMS posts the id_token; the person lands on the course, signed in.
+    /// POST /lti/launch: the LMS posts the id_token; the person lands on the course, signed in (or, in a frame that
+    /// keeps no cookies, is offered a window of their own).
     @Sendable static func launch(req: Request) async throws -> Response {
         let form = try req.content.decode(LTILaunches.LaunchForm.self)
-        let landed = try await LTILaunches.launch(form, req: req)
-        Credentials.startSession(landed.user, on: req, now: req.now)
-        // Shown inside the LMS: its pages may be framed by the LMS's origins.
-        req.session.data[EmbeddedSession.framedByKey] = landed.framedBy.joined(separator: " ")
-        req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code)")
-        let response = req.redirect(to: landed.destination, redirectType: .normal)
-        let https = req.application.platformConfig.servesHTTPS
-        if let state = form.state {
-            response.headers.add(name: .setCookie, value: "\(LTILaunches.stateCookie(for: state, https: https))=; Max-Age=0; \(LTILaunches.cookieAttributes(https: https))")
+        let config = req.application.platformConfig
+        let response: Response
+        switch try await LTILaunches.launch(form, req: req) {
+        case .checkStorage(let page):
+            // No session yet: the page only asks the LMS's storage, answering nobody but the LMS's own origin.
+            return try await framePage(page, framedBy: "*", req: req)
+        case .landed(let landed, cookiesKept: false):
+            let ticket = try await LTIWindowTickets.issue(for: landed, on: req.db, now: req.now)
+            req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code), continued in a new window")
+            response = try await framePage(LTIFramePage(openWindow: true, newWindow: ticket), framedBy: landed.framedBy.joined(separator: " "), req: req)
+        case .landed(let landed, cookiesKept: true):
+            Credentials.startSession(landed.user, on: req, now: req.now)
+            // Shown inside the LMS: its pages may be framed by the LMS's origins.
+            req.session.data[EmbeddedSession.framedByKey] = landed.framedBy.joined(separator: " ")
+            req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code)")
+            response = req.redirect(to: landed.destination, redirectType: .normal)
         }
+        if let state = form.state { response.headers.add(name: .setCookie, value: LTILaunches.setStateCookie(state, value: nil, config)) }
+        return response
+    }
+
+    /// GET /lti/window?ticket=…: a launch continued in a window of its own; a first-party session where it landed.
+    @Sendable static func window(req: Request) async throws -> Response {
+        struct Query: Decodable { var ticket: String? }
+        guard let (user, destination) = try await LTIWindowTickets.take(try req.query.decode(Query.self).ticket ?? "", on: req.db, now: req.now) else {
+            throw Abort(.badRequest, reason: "This link was used already or has expired. Open the tool from the LMS again.")
+        }
+        Credentials.startSession(user, on: req, now: req.now)
+        req.logger.info("LTI launch: \(user.email) continued in a new window")
+        let response = req.redirect(to: destination, redirectType: .normal)
+        response.headers.replaceOrAdd(name: "Referrer-Policy", value: "no-referrer")
+        return response
+    }
+
+    /// A step of a launch inside the LMS's frame: no session; framed by `framedBy` (the LMS's origins, or any site
+    /// for the steps that carry nothing of anyone's).
+    static func framePage(_ page: LTIFramePage, framedBy: String, req: Request) async throws -> Response {
+        let response = try await req.view.render("lti-frame", page).encodeResponse(for: req)
+        response.headers.replaceOrAdd(name: "Content-Security-Policy", value: "frame-ancestors \(framedBy.isEmpty ? "'self'" : framedBy)")
+        response.headers.replaceOrAdd(name: "Referrer-Policy", value: "no-referrer")
+        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
         return response
     }
 

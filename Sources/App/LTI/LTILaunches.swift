@@ -25,8 +25,25 @@ enum LTILaunches {
         (https ? "__Host-" : "") + "lti_state_" + TokenCodec.hash(state).prefix(16).lowercased()
     }
 
-    static func cookieAttributes(https: Bool) -> String {
-        https ? "Path=/; HttpOnly; Secure; SameSite=None; Partitioned" : "Path=/; HttpOnly; SameSite=Lax"
+    /// SameSite=None (so Secure) and Partitioned where browsers keep such cookies (https, a loopback name); plain
+    /// http elsewhere (development) cannot: Lax there.
+    static func cookieAttributes(_ config: AppConfig) -> String {
+        config.keepsCrossSiteCookies ? "Path=/; HttpOnly; Secure; SameSite=None; Partitioned" : "Path=/; HttpOnly; SameSite=Lax"
+    }
+
+    /// The state cookie's Set-Cookie value (`nil`: its removal).
+    static func setStateCookie(_ state: String, value: String?, _ config: AppConfig) -> String {
+        "\(stateCookie(for: state, https: config.servesHTTPS))=\(value ?? ""); Max-Age=\(value == nil ? 0 : Int(lifetime)); \(cookieAttributes(config))"
+    }
+
+    /// The key the LMS's storage keeps a state under.
+    static func storageKey(for state: String) -> String { "cc_state_" + TokenCodec.hash(state).prefix(16).lowercased() }
+
+    /// A frame name the LMS may give as its storage (`lti_storage_target`: `_parent` or a frame's name).
+    static func storageTarget(_ value: String?) -> String? {
+        guard let value, !value.isEmpty, value.count <= 64,
+              value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else { return nil }
+        return value
     }
 
     struct LoginRequest: Content {
@@ -36,10 +53,18 @@ enum LTILaunches {
         var lti_message_hint: String?
         var client_id: String?
         var lti_deployment_id: String?
+        var lti_storage_target: String?
+    }
+
+    /// Where a login sends the browser: straight to the LMS's authorization endpoint, or (inside a frame, where cookies
+    /// may not be kept) through a page that checks, uses the LMS's storage, or offers a new window.
+    enum LoginAnswer {
+        case redirect(String)
+        case page(LTIFramePage)
     }
 
     /// Login initiation: where to send the browser, and the Set-Cookie header carrying the state.
-    static func login(_ request: LoginRequest, req: Request) async throws -> (address: String, setCookie: String) {
+    static func login(_ request: LoginRequest, inFrame: Bool, req: Request) async throws -> (answer: LoginAnswer, setCookie: String) {
         guard let issuer = request.iss, !issuer.isEmpty, let hint = request.login_hint, !hint.isEmpty,
               let target = request.target_link_uri, !target.isEmpty else {
             throw Abort(.badRequest, reason: "This LTI login lacks iss, login_hint or target_link_uri; the LMS's launch is not an LTI 1.3 login.")
@@ -67,6 +92,7 @@ enum LTILaunches {
         let row = LTILaunchState()
         row.$registration.id = try registration.requireID()
         (row.stateHash, row.nonce, row.expiresAt) = (TokenCodec.hash(state), nonce, now.addingTimeInterval(lifetime))
+        row.storageTarget = storageTarget(request.lti_storage_target)
         try await row.create(on: req.db)
 
         guard var address = URLComponents(string: registration.authLoginURL) else { throw Abort(.internalServerError) }
@@ -76,16 +102,32 @@ enum LTILaunches {
         if let message = request.lti_message_hint { items.append(("lti_message_hint", message)) }
         address.queryItems = (address.queryItems ?? []) + items.map { URLQueryItem(name: $0.0, value: $0.1) }
         guard let url = address.url else { throw Abort(.internalServerError) }
-        // Sent back on the LMS's cross-site POST: SameSite=None (so Secure) and Partitioned (kept where browsers
-        // partition third-party cookies; Vapor's cookie type has no such attribute, so the header is written here). On
-        // plain http (development) browsers refuse SameSite=None: Lax there.
-        let https = config.servesHTTPS
-        return (url.absoluteString, "\(stateCookie(for: state, https: https))=\(state); Max-Age=\(Int(lifetime)); \(cookieAttributes(https: https))")
+        let setCookie = setStateCookie(state, value: state, config)
+        guard inFrame || row.storageTarget != nil else { return (.redirect(url.absoluteString), setCookie) }
+        // The same login as a window of its own, for a frame that keeps no cookies and offers no storage.
+        var again = URLComponents()
+        again.path = SitePath.ltiLogin.url
+        again.queryItems = [("iss", issuer), ("login_hint", hint), ("target_link_uri", target), ("lti_message_hint", request.lti_message_hint),
+                            ("client_id", request.client_id), ("lti_deployment_id", request.lti_deployment_id)]
+            .compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        let page = LTIFramePage(login: true, authorization: url.absoluteString, newWindow: again.string, crossSiteCookies: config.keepsCrossSiteCookies,
+                                storageTarget: row.storageTarget, storageOrigin: EmbeddedSession.origins([registration.authLoginURL], allowHTTP: true).first,
+                                storageKey: storageKey(for: state), state: state)
+        return (.page(page), setCookie)
     }
 
     struct LaunchForm: Content {
         var id_token: String?
         var state: String?
+        /// Posted by the platform's own page once the LMS's storage held the state (same origin only).
+        var storage_checked: String?
+    }
+
+    /// What a launch answers: landed (the browser proven by the state cookie, or by the LMS's storage), or the page that
+    /// looks in the LMS's storage first.
+    enum LaunchAnswer {
+        case landed(Landed, cookiesKept: Bool)
+        case checkStorage(LTIFramePage)
     }
 
     /// What a launch gives: the person, the course, and where to land.
@@ -97,7 +139,7 @@ enum LTILaunches {
         var framedBy: [String] = []
     }
 
-    static func launch(_ form: LaunchForm, req: Request) async throws -> Landed {
+    static func launch(_ form: LaunchForm, req: Request) async throws -> LaunchAnswer {
         let again = "Open the tool from the LMS again."
         guard let token = form.id_token, !token.isEmpty, let state = form.state, !state.isEmpty, state.count <= 200 else {
             throw Abort(.badRequest, reason: "This launch lacks its id_token or state. \(again)")
@@ -105,9 +147,24 @@ enum LTILaunches {
         guard let row = try await LTILaunchState.query(on: req.db).filter(\.$stateHash == TokenCodec.hash(state)).with(\.$registration).first() else {
             throw Abort(.badRequest, reason: "This launch does not answer a login this platform began. \(again)")
         }
-        let cookieState = req.cookies[stateCookie(for: state, https: req.application.platformConfig.servesHTTPS)]?.string
-        guard let cookieState, TokenCodec.hash(cookieState) == row.stateHash else {
-            throw Abort(.badRequest, reason: "This launch came without the state this browser was given at login (its cookie was not kept, or the launch was sent from elsewhere). \(again)")
+        let config = req.application.platformConfig
+        let cookieState = req.cookies[stateCookie(for: state, https: config.servesHTTPS)]?.string
+        let cookiesKept = cookieState.map { TokenCodec.hash($0) == row.stateHash } ?? false
+        if !cookiesKept {
+            // Without the cookie, the browser proves it began the login by the LMS's storage holding the state, which
+            // only the platform's page, inside the LMS's frame, can read; that page posts the launch again from this
+            // site (a form from anywhere else carries another Origin).
+            guard let target = row.storageTarget else {
+                throw Abort(.badRequest, reason: "This launch came without the state this browser was given at login (its cookie was not kept, or the launch was sent from elsewhere). \(again)")
+            }
+            guard form.storage_checked == "1" else {
+                return .checkStorage(LTIFramePage(checkStorage: true, storageTarget: target,
+                                                  storageOrigin: EmbeddedSession.origins([row.registration.authLoginURL], allowHTTP: true).first,
+                                                  storageKey: storageKey(for: state), state: state, launch: SitePath.ltiLaunch.url, idToken: token))
+            }
+            guard sameOrigin(req, config) else {
+                throw Abort(.badRequest, reason: "This launch was not confirmed by this site's page inside the LMS. \(again)")
+            }
         }
         let now = req.now
         let taken = try await req.db.sqlDatabase().raw("""
@@ -136,7 +193,14 @@ enum LTILaunches {
         // The LMS's pages frame the tool: its issuer, its login endpoint, and where the launch says it returns to.
         landed.framedBy = EmbeddedSession.origins([registration.issuer, registration.authLoginURL, launch.returnURL, launch.deepLinking?.returnURL],
                                                   allowHTTP: registration.issuer.lowercased().hasPrefix("http://"))
-        return landed
+        return .landed(landed, cookiesKept: cookiesKept)
+    }
+
+    /// Whether the request was sent by a page of this site (its Origin, and Sec-Fetch-Site where the browser sends it).
+    static func sameOrigin(_ req: Request, _ config: AppConfig) -> Bool {
+        guard let publicURL = config.publicURL, let own = EmbeddedSession.origins([publicURL.absoluteString], allowHTTP: true).first,
+              req.headers.first(name: "Origin")?.lowercased() == own else { return false }
+        return req.headers.first(name: "Sec-Fetch-Site").map { $0 == "same-origin" } ?? true
     }
 
     /// The person, the course and the membership the launch stands for, and where it lands, in one transaction: a

@@ -64,6 +64,8 @@ enum Migrations {
         CreateLTIRegistrationInvite(),
         AddCourseMemberLeftAt(),
         AddLTIContextRoster(),
+        AddLTILaunchStateStorage(),
+        CreateLTIWindowTicket(),
     ]
 
     static func register(on app: Application) {

@@ -60,6 +60,22 @@ final class LTILaunchState: Model, @unchecked Sendable {
     @Field(key: "nonce") var nonce: String
     @Field(key: "expires_at") var expiresAt: Date
     @OptionalField(key: "used_at") var usedAt: Date?
+    /// The LMS's storage frame the state was also put in (`lti_storage_target`), when the LMS offered one.
+    @OptionalField(key: "storage_target") var storageTarget: String?
+
+    init() {}
+}
+
+/// A launch continued in a window of its own (see CreateLTIWindowTicket).
+final class LTIWindowTicket: Model, @unchecked Sendable {
+    static let schema = "lti_window_tickets"
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "ticket_hash") var ticketHash: String
+    @Parent(key: "user_id") var user: User
+    @Field(key: "destination") var destination: String
+    @Field(key: "expires_at") var expiresAt: Date
+    @OptionalField(key: "used_at") var usedAt: Date?
 
     init() {}
 }

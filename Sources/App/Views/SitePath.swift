@@ -21,7 +21,7 @@ enum SitePath: Hashable, Sendable {
     // LTI grade passback: an assignment's scores in the LMS (staff), sending them again
     case lmsScores(ID), resendLMSScores(ID)
     // LTI Dynamic Registration: the link an LMS's administrator pastes; making one (administrators)
-    case ltiRegister, adminLTIInvites
+    case ltiRegister, adminLTIInvites, ltiWindow
     // People and programmes (administrators)
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
     // Programmes
@@ -90,6 +90,7 @@ enum SitePath: Hashable, Sendable {
         case .adminLTIKeys: return text("admin", "lti", "keys")
         case .lmsScores(let id): return assignment(id, "lms-scores")
         case .ltiRegister: return text("lti", "register")
+        case .ltiWindow: return text("lti", "window")
         case .adminLTIInvites: return text("admin", "lti", "invites")
         case .resendLMSScores(let id): return assignment(id, "lms-scores", "resend")
         case .adminLTI: return text("admin", "lti")

@@ -85,3 +85,24 @@ struct LTIRegisteredPage: Encodable {
     var registered: String?
     var problem: String?
 }
+
+/// The steps of a launch inside an LMS frame that may keep no cookies (`lti-frame`, a page without a session): the
+/// login (the state also put in the LMS's storage when it offers one, or the launch continued in a new window when
+/// neither works), the launch's check of that storage, and the new window's link. The script reads the data-
+/// attributes.
+struct LTIFramePage: Encodable {
+    var title = "Opening CampusCloud"
+    var login = false, checkStorage = false, openWindow = false
+    /// Login: where the browser goes next (also the link without script), and the login again as a top-level window.
+    var authorization: String?
+    var newWindow: String?
+    var crossSiteCookies = false
+    /// The LMS's storage (LTI Client Side postMessages): its frame, its origin, the key the state is kept under.
+    var storageTarget: String?
+    var storageOrigin: String?
+    var storageKey: String?
+    var state: String?
+    /// The launch's check of the storage: the form posted back once the state is found there.
+    var launch: String?
+    var idToken: String?
+}
