@@ -148,4 +148,21 @@ extension LTILaunchFlowTests {
             #expect(bare.status == .badRequest && bare.body.string.contains("without the state this browser was given"))
         }
     }
+
+    @Test func aSecondLaunchInABrowserWithASessionStillGetsItsStateCookieMadeForFrames() async throws {
+        // On a loopback public address browsers keep cookies made for cross-site frames, as over https.
+        try await withLMS(publicURL: "http://localhost:8080") { app, lms in
+            let first = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test")
+            let cookie = try #require(session(first))
+            #expect(first.headers[.setCookie].contains { $0.hasPrefix(cookie) && $0.contains("SameSite=None") && $0.contains("Partitioned") && $0.contains("Secure") })
+            // The session saved on the login's answer rewrites the Set-Cookie headers; the state's must survive it.
+            let query = "iss=\(lms.issuer.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&login_hint=hint-1&client_id=\(lms.clientID)"
+                + "&target_link_uri=http%3A%2F%2Flocalhost%3A8080%2Flti%2Flaunch"
+            for headers in [["Cookie": cookie], ["Cookie": cookie, "Sec-Fetch-Dest": "iframe"]] as [HTTPHeaders] {
+                let again = try await app.testing().sendRequest(.GET, "/lti/login?" + query, headers: headers)
+                let state = try #require(again.headers[.setCookie].first { $0.hasPrefix("lti_state_") }, "\(again.headers[.setCookie])")
+                #expect(state.contains("SameSite=None") && state.contains("Partitioned") && state.contains("Secure"), "\(state)")
+            }
+        }
+    }
 }

@@ -40,8 +40,10 @@ def wait_healthy(base, process):
     sys.exit("the demo server did not become healthy in 60 s")
 
 
-def browser(size="1280,1024"):
+def browser(size="1280,1024", prefs=None):
     options = webdriver.ChromeOptions()
+    if prefs:
+        options.add_experimental_option("prefs", prefs)
     options.binary_location = "/usr/bin/chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={size}"):
         options.add_argument(argument)

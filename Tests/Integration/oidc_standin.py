@@ -28,58 +28,10 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from jose_support import Keys, b64url, sign
 
 CLIENT_ID, CLIENT_SECRET = sys.argv[1], sys.argv[2]
 lock = threading.Lock()
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def number(value, length=None):
-    length = length or (value.bit_length() + 7) // 8
-    return b64url(value.to_bytes(length, "big"))
-
-
-class Keys:
-    def __init__(self):
-        self.published = {}  # kid -> (private key, alg)
-        self.current = None
-        self.counter = 0
-        self.rotate()
-        self.ec = ec.generate_private_key(ec.SECP256R1())
-        self.published["ec1"] = (self.ec, "ES256")
-        self.stray = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def rotate(self):
-        self.counter += 1
-        kid = f"k{self.counter}"
-        self.published[kid] = (rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256")
-        self.current = kid
-
-    def jwks(self):
-        keys = []
-        for kid, (key, alg) in self.published.items():
-            public = key.public_key().public_numbers()
-            if alg == "RS256":
-                keys.append({"kty": "RSA", "kid": kid, "alg": alg, "use": "sig", "n": number(public.n), "e": number(public.e)})
-            else:
-                keys.append({"kty": "EC", "kid": kid, "alg": alg, "use": "sig", "crv": "P-256", "x": number(public.x, 32), "y": number(public.y, 32)})
-        return {"keys": keys}
-
-
-def sign(header, payload, key, alg):
-    signing_input = (b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(payload).encode())).encode()
-    if alg == "ES256":
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    else:
-        signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-    return signing_input.decode() + "." + b64url(signature)
 
 
 keys = Keys()

@@ -16,7 +16,7 @@ enum LTIController {
         case .redirect(let address): response = req.redirect(to: address, redirectType: .normal)
         case .page(let page): response = try await framePage(page, framedBy: "*", req: req)
         }
-        response.headers.add(name: .setCookie, value: setCookie)
+        EmbeddedSession.setCookie(setCookie, on: req)
         return response
     }
 
@@ -41,7 +41,7 @@ enum LTIController {
             req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code)")
             response = req.redirect(to: landed.destination, redirectType: .normal)
         }
-        if let state = form.state { response.headers.add(name: .setCookie, value: LTILaunches.setStateCookie(state, value: nil, config)) }
+        if let state = form.state { EmbeddedSession.setCookie(LTILaunches.setStateCookie(state, value: nil, config), on: req) }
         return response
     }
 
@@ -63,7 +63,8 @@ enum LTIController {
     static func framePage(_ page: LTIFramePage, framedBy: String, req: Request) async throws -> Response {
         let response = try await req.view.render("lti-frame", page).encodeResponse(for: req)
         response.headers.replaceOrAdd(name: "Content-Security-Policy", value: "frame-ancestors \(framedBy.isEmpty ? "'self'" : framedBy)")
-        response.headers.replaceOrAdd(name: "Referrer-Policy", value: "no-referrer")
+        // Its links and forms to this site carry their origin (the launch's check needs it), nothing to others.
+        response.headers.replaceOrAdd(name: "Referrer-Policy", value: "same-origin")
         response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
         return response
     }
