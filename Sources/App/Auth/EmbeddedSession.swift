@@ -41,27 +41,19 @@ enum EmbeddedSession {
         req.storage[RawCookies.self] = (req.storage[RawCookies.self] ?? []) + [raw]
     }
 
-    /// Applied to every response (outermost): the framing rule, and the cookies' attributes — the session cookie's
-    /// made cross-site for a framed session, and Partitioned kept on every cookie sent SameSite=None (Vapor rewrites
-    /// the Set-Cookie headers when the session is saved, and its cookie type knows no Partitioned).
+    /// Applied to every response (outermost): the framing rule, the cookies written whole, and the session cookie's
+    /// attributes for a framed session.
     static func apply(to response: Response, for req: Request) {
         let framedBy = req.hasSession ? req.session.data[framedByKey]?.split(separator: " ").map(String.init) ?? [] : []
         if !framedBy.isEmpty, !response.headers.contains(name: "Content-Security-Policy") {
             response.headers.add(name: "Content-Security-Policy", value: "frame-ancestors 'self' " + framedBy.joined(separator: " "))
         }
         for raw in req.storage[RawCookies.self] ?? [] { response.headers.add(name: .setCookie, value: raw) }
-        guard req.application.platformConfig.keepsCrossSiteCookies else { return }
-        let session = framedBy.isEmpty ? nil : req.application.sessions.configuration.cookieName + "="
+        guard !framedBy.isEmpty, req.application.platformConfig.keepsCrossSiteCookies else { return }
+        let name = req.application.sessions.configuration.cookieName + "="
         let cookies = response.headers[.setCookie]
-        func crossSiteMeant(_ cookie: String) -> Bool {
-            let attributes = cookie.lowercased().split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            return attributes.contains("samesite=none") && !attributes.contains("partitioned")
-        }
-        guard cookies.contains(where: { cookie in session.map { cookie.hasPrefix($0) } ?? false || crossSiteMeant(cookie) }) else { return }
+        guard cookies.contains(where: { $0.hasPrefix(name) }) else { return }
         response.headers.remove(name: .setCookie)
-        for cookie in cookies {
-            let meant = session.map { cookie.hasPrefix($0) } ?? false || crossSiteMeant(cookie)
-            response.headers.add(name: .setCookie, value: meant ? crossSite(cookie) : cookie)
-        }
+        for cookie in cookies { response.headers.add(name: .setCookie, value: cookie.hasPrefix(name) ? crossSite(cookie) : cookie) }
     }
 }
