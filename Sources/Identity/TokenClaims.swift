@@ -18,6 +18,9 @@ public struct TokenClaims: JWTPayload, Equatable {
     public var givenName: String?
     public var familyName: String?
     public var lti: LTIClaims
+    /// The other top-level claims that are a string or a list of strings (a provider's affiliation or groups), for an
+    /// administrator's claim → role rule: at most 64 claims of 100 values.
+    public var attributes: [String: [String]] = [:]
 
     public init(issuer: String? = nil, subject: String? = nil, audience: [String]? = nil, authorizedParty: String? = nil,
                 expires: Double? = nil, issuedAt: Double? = nil, nonce: String? = nil, email: String? = nil,
@@ -32,6 +35,13 @@ public struct TokenClaims: JWTPayload, Equatable {
     enum Keys: String, CodingKey {
         case issuer = "iss", subject = "sub", audience = "aud", authorizedParty = "azp", expires = "exp", issuedAt = "iat"
         case nonce, email, emailVerified = "email_verified", name, givenName = "given_name", familyName = "family_name"
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -50,6 +60,15 @@ public struct TokenClaims: JWTPayload, Equatable {
         givenName = try? container.decodeIfPresent(String.self, forKey: .givenName)
         familyName = try? container.decodeIfPresent(String.self, forKey: .familyName)
         lti = try LTIClaims(from: decoder)
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        for key in all.allKeys where Keys(rawValue: key.stringValue) == nil && !key.stringValue.hasPrefix("https://purl.imsglobal.org/") {
+            guard attributes.count < 64 else { break }
+            if let one = try? all.decode(String.self, forKey: key) {
+                attributes[key.stringValue] = [one]
+            } else if let many = try? all.decode([String].self, forKey: key) {
+                attributes[key.stringValue] = Array(many.prefix(100))
+            }
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -67,6 +86,8 @@ public struct TokenClaims: JWTPayload, Equatable {
         try container.encodeIfPresent(givenName, forKey: .givenName)
         try container.encodeIfPresent(familyName, forKey: .familyName)
         try lti.encode(to: encoder)
+        var others = encoder.container(keyedBy: AnyKey.self)
+        for (name, values) in attributes where Keys(rawValue: name) == nil { try others.encode(values, forKey: AnyKey(stringValue: name)) }
     }
 
     /// Nothing here: TokenVerifier applies the rules with the platform's clock and the sign-in's expectations.

@@ -186,6 +186,76 @@ final class OIDCStandIn: @unchecked Sendable {
         }
     }
 
+    @Test func aClaimRuleLetsStaffCreateCoursesAndTakesTheRoleBackWhenTheClaimGoes() async throws {
+        try await withProvider { app, standIn in
+            let provider = try await addProvider(app, standIn)
+            let programme = try #require(try await Programme.query(on: app.db).first())
+            let programmeID = try programme.requireID()
+            func change(_ fields: [String: String], as email: String = "admin@demo.test") async throws -> TestingHTTPResponse {
+                try await app.testing().sendRequest(.PATCH, "api/v1/identity-providers/\(provider.id)", headers: try await app.bearer(email)) { req in
+                    try req.content.encode(fields, as: .json)
+                }
+            }
+            // A rule is all three fields or none; a programme that does not exist is refused; not by a non-admin.
+            let partial = try await change(["roleClaim": "eduperson_affiliation"])
+            #expect(partial.status == .unprocessableEntity && partial.body.string.contains("roleValues"))
+            #expect(try await change(["roleClaim": "eduperson_affiliation", "roleValues": "staff", "courseCreatorsProgrammeID": UUID().uuidString]).status == .conflict)
+            #expect(try await change(["roleClaim": "x", "roleValues": "staff", "courseCreatorsProgrammeID": programmeID.uuidString], as: "instructor@demo.test").status == .notFound)
+            let set = try await change(["roleClaim": "eduperson_affiliation", "roleValues": "Staff, faculty", "courseCreatorsProgrammeID": programmeID.uuidString])
+            let rule = try set.content.decode(IdentityProviderDTO.self)
+            #expect(set.status == .ok && rule.roleClaim == "eduperson_affiliation" && rule.roleValues == ["staff", "faculty"] && rule.courseCreatorsProgrammeID == programmeID)
+
+            // Staff (the claim as a list, any case) may create courses there, and teach the ones they create.
+            try await standIn.control(["claims": ["sub": "uni-staff-1", "email": "ada@uni.test", "name": "Ada Staff", "eduperson_affiliation": ["member", "STAFF"]]])
+            let staff = try Browser(app)
+            #expect(try await signIn(staff, provider, standIn).status == .seeOther)
+            let ada = try #require(try await User.query(on: app.db).filter(\.$email == "ada@uni.test").first())
+            let role = try await ProgrammeMember.query(on: app.db).filter(\.$user.$id == ada.requireID()).first()
+            #expect(role?.role == .courseCreator && role?.grantedByProvider == provider.id)
+            let programmePage = try await staff.get("/programmes/\(programmeID)")
+            #expect(programmePage.status == .ok && programmePage.body.string.contains("New course") && !programmePage.body.string.contains("Manage the programme"))
+            let created = try await staff.post("/programmes/\(programmeID)/courses", ["code": "CS299", "title": "Staff-made course", "term": "Spring 2027",
+                                                                                    "startsOn": "2027-01-10", "endsOn": "2027-05-30"])
+            #expect(created.status == .seeOther, "\(created.body.string.prefix(300))")
+            let course = try #require(try await Course.query(on: app.db).filter(\.$code == "CS299").first())
+            #expect(try await CourseMember.query(on: app.db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == ada.requireID()).first()?.role == .instructor)
+            // A creator sees no credits of the programme and cannot manage it.
+            #expect(try await staff.get("/programmes/\(programmeID)/credits").status == .notFound)
+
+            // A student (another affiliation) gets nothing.
+            try await standIn.control(["claims": ["sub": "uni-student-1", "email": "sam@uni.test", "name": "Sam", "eduperson_affiliation": "student"]])
+            #expect(try await signIn(try Browser(app), provider, standIn).status == .seeOther)
+            let sam = try #require(try await User.query(on: app.db).filter(\.$email == "sam@uni.test").first())
+            #expect(try await ProgrammeMember.query(on: app.db).filter(\.$user.$id == sam.requireID()).count() == 0)
+
+            // The claim gone at the next sign-in: the role it gave is taken back (the course stays hers to teach).
+            try await standIn.control(["claims": ["sub": "uni-staff-1", "email": "ada@uni.test", "name": "Ada Staff", "eduperson_affiliation": ["alum"]]])
+            let later = try Browser(app)
+            #expect(try await signIn(later, provider, standIn).status == .seeOther)
+            #expect(try await ProgrammeMember.query(on: app.db).filter(\.$user.$id == ada.requireID()).count() == 0)
+            #expect(try await later.post("/programmes/\(programmeID)/courses", ["code": "CS300", "title": "x", "term": "t", "startsOn": "2027-01-10",
+                                                                               "endsOn": "2027-05-30"]).status == .notFound)
+
+            // A role given by hand is the rule's to leave alone: a manager signing in without the claim stays manager.
+            let manager = try #require(try await ProgrammeMember.query(on: app.db).filter(\.$programme.$id == programmeID).filter(\.$role == .manager).with(\.$user).first())
+            try await ExternalIdentity(userID: manager.user.requireID(), issuer: standIn.issuer, subject: "uni-manager", at: Date()).create(on: app.db)
+            try await standIn.control(["claims": ["sub": "uni-manager", "email": manager.user.email, "name": "M", "eduperson_affiliation": ["staff"]]])
+            #expect(try await signIn(try Browser(app), provider, standIn).status == .seeOther)
+            try await standIn.control(["claims": ["sub": "uni-manager", "email": manager.user.email, "name": "M"]])
+            #expect(try await signIn(try Browser(app), provider, standIn).status == .seeOther)
+            #expect(try await ProgrammeMember.query(on: app.db).filter(\.$user.$id == manager.user.requireID()).first()?.role == .manager)
+
+            // The rule cleared: roles it gave are taken back at once.
+            try await standIn.control(["claims": ["sub": "uni-staff-1", "email": "ada@uni.test", "name": "Ada Staff", "eduperson_affiliation": ["staff"]]])
+            #expect(try await signIn(try Browser(app), provider, standIn).status == .seeOther)
+            #expect(try await ProgrammeMember.query(on: app.db).filter(\.$grantedByProvider == provider.id).count() == 1)
+            let cleared = try await change(["roleClaim": "", "roleValues": "", "courseCreatorsProgrammeID": ""])
+            let noRule = try cleared.content.decode(IdentityProviderDTO.self)
+            #expect(cleared.status == .ok && noRule.roleClaim == nil)
+            #expect(try await ProgrammeMember.query(on: app.db).filter(\.$grantedByProvider == provider.id).count() == 0)
+        }
+    }
+
     @Test func existingAccountsAreLinkedOnlyByAVerifiedEmailWhenTheProviderAllowsIt() async throws {
         try await withProvider { app, standIn in
             let strict = try await addProvider(app, standIn, name: "Strict", domains: "demo.test", create: false, link: false)

@@ -22,6 +22,8 @@ enum Policy {
         /// See a research project and its members.
         case viewProject(ProjectAccess)
         /// Change a programme: its details, its managers and partner contacts, new courses and projects in it.
+        /// Create a course in the programme (managers; course creators, who become its instructor).
+        case createCourse(ProgrammeRole?)
         case manageProgramme(ProgrammeRole?)
         /// Change a research project's details and members.
         case manageProject(ProjectAccess)
@@ -89,12 +91,14 @@ enum Policy {
             return user.isAdmin || access.programmeRole == .manager || access.projectRole != nil
         case .manageProgramme(let role):
             return user.isAdmin || role == .manager
+        case .createCourse(let role):
+            return user.isAdmin || role == .manager || role == .courseCreator
         case .manageProject(let access):
             return user.isAdmin || access.programmeRole == .manager || access.projectRole == .pi
         case .listEveryProgramme, .administerPlatform:
             return user.isAdmin
         case .viewProgrammeCredits(let role):
-            return user.isAdmin || role != nil
+            return user.isAdmin || role == .manager || role == .partnerContact
         case .spendOwnAllowance(let courseRole, let projectRole):
             return courseRole != nil || projectRole != nil
         case .chargeAllocation(let course, let project):

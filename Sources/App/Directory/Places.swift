@@ -100,7 +100,8 @@ enum Places {
 
     // MARK: Courses
 
-    static func createCourse(in programme: Programme, _ input: CourseInput, on db: any Database) async throws -> Course {
+    /// A new course; `instructor` (a course creator) is made its instructor in the same transaction.
+    static func createCourse(in programme: Programme, _ input: CourseInput, instructor: UUID? = nil, on db: any Database) async throws -> Course {
         var checks = InputChecks()
         let code = checks.text(input.code, "code", max: 40), title = checks.text(input.title, "title"), term = checks.text(input.term, "term", max: 60)
         let starts = checks.date(input.startsOn, "startsOn"), ends = checks.date(input.endsOn, "endsOn")
@@ -109,7 +110,10 @@ enum Places {
         let programmeID = try programme.requireID()
         try await requireUnique(code: code!, term: term!, in: programmeID, except: nil, on: db)
         let course = Course(programmeID: programmeID, code: code!, title: title!, term: term!, startsOn: starts!, endsOn: ends!)
-        try await course.create(on: db)
+        try await db.transaction { db in
+            try await course.create(on: db)
+            if let instructor { try await CourseMember(courseID: course.requireID(), userID: instructor, role: .instructor).create(on: db) }
+        }
         return course
     }
 

@@ -66,6 +66,8 @@ enum Migrations {
         AddLTIContextRoster(),
         AddLTILaunchStateStorage(),
         CreateLTIWindowTicket(),
+        AddIdentityProviderRoleRule(),
+        AddProgrammeMemberGrantedBy(),
     ]
 
     static func register(on app: Application) {

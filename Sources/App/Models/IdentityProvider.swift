@@ -29,10 +29,18 @@ final class IdentityProvider: Model, @unchecked Sendable {
     /// A first sign-in that matches no account creates one (verified email in its domains).
     @Field(key: "create_accounts") var createAccounts: Bool
     @Field(key: "enabled") var enabled: Bool
+    /// The claim → role rule: whose `roleClaim` holds one of `roleValues` (comma-separated, compared without case) may
+    /// create courses in `courseCreatorsProgramme`. All three or none.
+    @OptionalField(key: "role_claim") var roleClaim: String?
+    @OptionalField(key: "role_values") var roleValues: String?
+    @OptionalField(key: "course_creators_programme_id") var courseCreatorsProgramme: UUID?
     @Field(key: "discovered_at") var discoveredAt: Date
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
 
     init() {}
+
+    /// The values of the claim → role rule, lower-case.
+    var roleValueList: [String] { (roleValues ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty } }
 
     var domains: [String] { emailDomains.split(separator: ",").map { String($0) } }
     var algorithmSet: Set<String> { Set(algorithms.split(separator: ",").map { String($0) }) }

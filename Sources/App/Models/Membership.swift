@@ -2,7 +2,7 @@
 import Fluent
 import Foundation
 
-enum ProgrammeRole: String, Codable, CaseIterable, Sendable { case manager, partnerContact = "partner_contact" }
+enum ProgrammeRole: String, Codable, CaseIterable, Sendable { case manager, partnerContact = "partner_contact", courseCreator = "course_creator" }
 enum CourseRole: String, Codable, CaseIterable, Sendable { case instructor, ta, student }
 enum ProjectRole: String, Codable, CaseIterable, Sendable { case pi, member, mentor }
 
@@ -12,6 +12,8 @@ final class ProgrammeMember: Model, @unchecked Sendable {
     @Parent(key: "programme_id") var programme: Programme
     @Parent(key: "user_id") var user: User
     @Field(key: "role") var role: ProgrammeRole
+    /// The single sign-on provider whose claim → role rule gave the role (nil: given by hand).
+    @OptionalField(key: "granted_by_provider") var grantedByProvider: UUID?
 
     init() {}
     init(programmeID: UUID, userID: UUID, role: ProgrammeRole) {

@@ -21,10 +21,11 @@ enum ProgrammeController {
     }
 
     @Sendable static func createCourseFromPage(req: Request) async throws -> Response {
-        let (programme, user, role) = try await req.programme(for: Policy.Action.manageProgramme)
+        let (programme, user, role) = try await req.programme(for: Policy.Action.createCourse)
         return try await req.formAction(back: .programme(.id(try programme.requireID())), render: { try await render(req, programme, user, role, $0) }) {
-            let course = try await Places.createCourse(in: programme, try req.input(CourseInput.self), on: req.db)
-            return "Created \(course.code) \(course.title). Open it to add its instructor and import its roster."
+            let course = try await Places.createCourse(in: programme, try req.input(CourseInput.self), instructor: creatorTeaches(user, role), on: req.db)
+            return creatorTeaches(user, role) == nil ? "Created \(course.code) \(course.title). Open it to add its instructor and import its roster."
+                : "Created \(course.code) \(course.title); you are its instructor. Open it to import its roster."
         }
     }
 
@@ -57,7 +58,7 @@ enum ProgrammeController {
         let view = ProgrammePage(
             title: programme.name, page: page, programme: try await ProgrammeViews.programme(programme, role: role, on: req.db),
             members: try await People.members(ProgrammeMember.self, place: id, on: req.db),
-            canManage: Policy.allows(user, .manageProgramme(role)),
+            canManage: Policy.allows(user, .manageProgramme(role)), canCreateCourse: Policy.allows(user, .createCourse(role)),
             form: ProgrammeInput(name: programme.name, partnerOrganisation: programme.partnerOrganisation, startsOn: programme.startsOn.day,
                                  endsOn: programme.endsOn.day, description: programme.description))
         return try await req.view.render("programme", view)
@@ -113,9 +114,16 @@ enum ProgrammeController {
     }
 
     @Sendable static func createCourse(req: Request) async throws -> Response {
-        let (programme, _, role) = try await req.programme(for: Policy.Action.manageProgramme)
-        let course = try await Places.createCourse(in: programme, try req.input(CourseInput.self), on: req.db)
-        return try await CourseDTO(course, access: CourseAccess(courseRole: nil, programmeRole: role)).encodeResponse(status: .created, for: req)
+        let (programme, user, role) = try await req.programme(for: Policy.Action.createCourse)
+        let teacher = creatorTeaches(user, role)
+        let course = try await Places.createCourse(in: programme, try req.input(CourseInput.self), instructor: teacher, on: req.db)
+        return try await CourseDTO(course, access: CourseAccess(courseRole: teacher == nil ? nil : .instructor, programmeRole: role))
+            .encodeResponse(status: .created, for: req)
+    }
+
+    /// A course creator (not a manager) teaches the course they create: its instructor.
+    static func creatorTeaches(_ user: User, _ role: ProgrammeRole?) -> UUID? {
+        role == .courseCreator && !user.isAdmin ? user.id : nil
     }
 
     @Sendable static func createProject(req: Request) async throws -> Response {

@@ -36,18 +36,26 @@ extension IdentityProviderInput: APIInput {
 
 /// What an admin may change of a provider (its address and client are fixed: add another instead).
 struct IdentityProviderChange: CheckedInput, Content {
-    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, emailDomains, passwordSignInOff, linkByEmail, createAccounts }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, emailDomains, passwordSignInOff, linkByEmail, createAccounts, roleClaim, roleValues, courseCreatorsProgrammeID
+    }
     typealias Fields = CodingKeys
     var enabled: Bool?
     var emailDomains: String?
     var passwordSignInOff: Bool?
     var linkByEmail: Bool?
     var createAccounts: Bool?
+    /// The claim → role rule: the claim's name, its values (comma- or space-separated), the programme whose courses
+    /// such people may create. All three, or all empty (no rule).
+    var roleClaim: String?
+    var roleValues: String?
+    var courseCreatorsProgrammeID: String?
 }
 
 extension IdentityProviderChange: APIInput {
     static let schema = JSONSchema.object([
         "enabled": .boolean, "emailDomains": .optionalText(max: 500), "passwordSignInOff": .boolean, "linkByEmail": .boolean, "createAccounts": .boolean,
+        "roleClaim": .optionalText(max: 100), "roleValues": .optionalText(max: 500), "courseCreatorsProgrammeID": .optionalText(max: 40),
     ], required: [])
 }
 
@@ -68,6 +76,10 @@ struct IdentityProviderDTO: Content {
     /// What the provider's admin enters as the redirect URI for this platform.
     var redirectURI: String
     var endSession: Bool
+    /// The claim → role rule, when there is one.
+    var roleClaim: String?
+    var roleValues: [String]
+    var courseCreatorsProgrammeID: UUID?
 }
 
 extension IdentityProviderDTO: APIBody {
@@ -76,13 +88,15 @@ extension IdentityProviderDTO: APIBody {
         "id": .string(format: "uuid"), "name": .string(), "issuer": .string(), "clientID": .string(), "secretEnv": .string(),
         "secretPresent": .boolean, "scopes": .string(), "emailDomains": .array(.string()), "passwordSignInOff": .boolean,
         "linkByEmail": .boolean, "createAccounts": .boolean, "enabled": .boolean, "redirectURI": .string(), "endSession": .boolean,
+        "roleClaim": .string(), "roleValues": .array(.string()), "courseCreatorsProgrammeID": .string(format: "uuid"),
     ], required: ["id", "name", "issuer", "clientID", "secretEnv", "secretPresent", "scopes", "emailDomains", "passwordSignInOff",
-                  "linkByEmail", "createAccounts", "enabled", "redirectURI", "endSession"])
+                  "linkByEmail", "createAccounts", "enabled", "redirectURI", "endSession", "roleValues"])
     static let samples = [IdentityProviderDTO(
         id: Sample.id, name: "University login", issuer: "https://login.uni.example", clientID: "campuscloud",
         secretEnv: "CAMPUSCLOUD_SSO_UNI", secretPresent: true, scopes: "openid email profile", emailDomains: ["uni.example"],
         passwordSignInOff: true, linkByEmail: true, createAccounts: true, enabled: true,
-        redirectURI: "https://campus.uni.example/signin/sso/\(Sample.id)/callback", endSession: true)]
+        redirectURI: "https://campus.uni.example/signin/sso/\(Sample.id)/callback", endSession: true,
+        roleClaim: "eduperson_affiliation", roleValues: ["staff", "faculty"], courseCreatorsProgrammeID: Sample.id)]
 }
 
 enum IdentityProviders {
@@ -144,7 +158,8 @@ enum IdentityProviders {
             secretPresent: secret(of: provider) != nil, scopes: provider.scopes, emailDomains: provider.domains,
             passwordSignInOff: provider.passwordSignInOff, linkByEmail: provider.linkByEmail, createAccounts: provider.createAccounts,
             enabled: provider.enabled, redirectURI: config.absolute(SitePath.ssoCallback(.id(id)).url),
-            endSession: provider.endSessionEndpoint != nil)
+            endSession: provider.endSessionEndpoint != nil, roleClaim: provider.roleClaim, roleValues: provider.roleValueList,
+            courseCreatorsProgrammeID: provider.courseCreatorsProgramme)
     }
 
     /// Checks the input, discovers the provider, and stores it.
@@ -220,11 +235,60 @@ enum IdentityProviders {
         let passwordsOff = input.passwordSignInOff ?? provider.passwordSignInOff, link = input.linkByEmail ?? provider.linkByEmail
         let create = input.createAccounts ?? provider.createAccounts
         checkRules(domains: domains, passwordSignInOff: passwordsOff, linkByEmail: link, createAccounts: create, &checks)
+        let rule = roleRule(input, provider, &checks)
         try checks.finish()
+        if let programme = rule?.programme, try await Programme.find(programme, on: db) == nil {
+            throw InputRejection.conflict("courseCreatorsProgrammeID names no programme.")
+        }
         provider.emailDomains = domains.joined(separator: ",")
         (provider.passwordSignInOff, provider.linkByEmail, provider.createAccounts) = (passwordsOff, link, create)
         if let enabled = input.enabled { provider.enabled = enabled }
-        try await provider.save(on: db)
+        (provider.roleClaim, provider.roleValues, provider.courseCreatorsProgramme) = (rule?.claim, rule?.values.joined(separator: ","), rule?.programme)
+        try await db.transaction { db in
+            try await provider.save(on: db)
+            // Roles the rule gave in another programme (or under a rule now gone) are taken back at once; the rule
+            // gives them again at each sign-in.
+            let stale = ProgrammeMember.query(on: db).filter(\.$grantedByProvider == (try provider.requireID()))
+            if let programme = rule?.programme { stale.filter(\.$programme.$id != programme) }
+            try await stale.delete()
+        }
+    }
+
+    /// The claim → role rule the change leaves (nil: none); what is not given stays as it was, empty fields clear it.
+    static func roleRule(_ input: IdentityProviderChange, _ provider: IdentityProvider, _ checks: inout InputChecks)
+        -> (claim: String, values: [String], programme: UUID)? {
+        let claim = (input.roleClaim ?? provider.roleClaim ?? "").trimmingCharacters(in: .whitespaces)
+        let values = input.roleValues.map { $0.lowercased().split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init) } ?? provider.roleValueList
+        let programmeText = (input.courseCreatorsProgrammeID ?? provider.courseCreatorsProgramme?.uuidString ?? "").trimmingCharacters(in: .whitespaces)
+        if claim.isEmpty, values.isEmpty, programmeText.isEmpty { return nil }
+        let named = claim.range(of: #"^[A-Za-z0-9_:.\-]{1,100}$"#, options: .regularExpression) != nil
+        if !named { checks.add("roleClaim must name a claim (letters, digits, _ : . -), e.g. eduperson_affiliation or groups.") }
+        if values.isEmpty || values.count > 20 || values.contains(where: { $0.count > 100 }) {
+            checks.add("roleValues must list the claim's values that may create courses (1 to 20), e.g. staff, faculty.")
+        }
+        let programme = UUID(uuidString: programmeText)
+        if programme == nil { checks.add("courseCreatorsProgrammeID must name the programme whose courses they may create.") }
+        guard named, let programme, !values.isEmpty else { return nil }
+        return (claim, values, programme)
+    }
+
+    /// A sign-in through `provider`: its claim → role rule gives `user` the course creator's role in the rule's
+    /// programme when the claims hold one of its values, and takes back the role it gave when they no longer do.
+    /// A role given by hand (manager, partner contact, or course creator) is never touched.
+    static func applyRoleRule(_ provider: IdentityProvider, claims: TokenClaims, to user: User, on db: any Database) async throws {
+        let providerID = try provider.requireID(), userID = try user.requireID()
+        let granted = try await ProgrammeMember.query(on: db).filter(\.$user.$id == userID).filter(\.$grantedByProvider == providerID).all()
+        guard let claim = provider.roleClaim, let programme = provider.courseCreatorsProgramme else {
+            for row in granted { try await row.delete(on: db) }
+            return
+        }
+        let held = Set((claims.attributes[claim] ?? []).map { $0.lowercased() })
+        let qualifies = !held.isDisjoint(with: provider.roleValueList)
+        for row in granted where !qualifies || row.$programme.id != programme { try await row.delete(on: db) }
+        guard qualifies, try await ProgrammeMember.query(on: db).filter(\.$user.$id == userID).filter(\.$programme.$id == programme).first() == nil else { return }
+        let row = ProgrammeMember(programmeID: programme, userID: userID, role: .courseCreator)
+        row.grantedByProvider = providerID
+        try await row.create(on: db)
     }
 
     static func parseDomains(_ text: String, _ checks: inout InputChecks) -> [String] {

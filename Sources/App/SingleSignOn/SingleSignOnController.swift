@@ -31,7 +31,8 @@ enum SingleSignOnController {
     }
 
     static func render(_ req: Request, _ page: PageContext) async throws -> View {
-        try await req.view.render("admin-sso", AdminSSOPage(page: page, providers: try await IdentityProviders.list(on: req)))
+        let programmes = try await Programme.query(on: req.db).sort(\.$name).all().map { (id: try $0.requireID(), name: $0.name) }
+        return try await req.view.render("admin-sso", AdminSSOPage(page: page, providers: try await IdentityProviders.list(on: req), programmes: programmes))
     }
 
     @Sendable static func addFromPage(req: Request) async throws -> Response {

@@ -177,49 +177,56 @@ enum SingleSignOns {
 
     /// The account of the person the verified claims name (see the top of the file), in one transaction.
     static func account(for claims: TokenClaims, provider: IdentityProvider, on db: any Database, now: Date) async throws -> User {
+        try await db.transaction { db in
+            let user = try await person(for: claims, provider: provider, on: db, now: now)
+            try await IdentityProviders.applyRoleRule(provider, claims: claims, to: user, on: db)
+            return user
+        }
+    }
+
+    /// The person the claims name: found by the identity, linked by email, or created.
+    static func person(for claims: TokenClaims, provider: IdentityProvider, on db: any Database, now: Date) async throws -> User {
         guard let subject = claims.subject else { throw Abort(.badRequest) }
-        return try await db.transaction { db in
-            if let identity = try await ExternalIdentity.query(on: db).filter(\.$issuer == provider.issuer)
-                .filter(\.$subject == subject).with(\.$user).first() {
-                guard identity.user.isActive else {
-                    throw Abort(.forbidden, reason: "Your account here is switched off. Ask an administrator.")
-                }
-                identity.lastSeenAt = now
-                try await identity.save(on: db)
-                return identity.user
+        if let identity = try await ExternalIdentity.query(on: db).filter(\.$issuer == provider.issuer)
+            .filter(\.$subject == subject).with(\.$user).first() {
+            guard identity.user.isActive else {
+                throw Abort(.forbidden, reason: "Your account here is switched off. Ask an administrator.")
             }
-            let domains = provider.domains.isEmpty ? "" : " at \(provider.domains.joined(separator: " or "))"
-            guard let email = claims.email.map(User.normalise), claims.emailVerified == true, InputChecks.isPlausibleEmail(email),
-                  provider.covers(email: email) else {
-                throw Abort(.forbidden, reason: "\(provider.name) did not vouch for an email address\(domains) of yours, so no account here can be matched to you. Ask an administrator.")
+            identity.lastSeenAt = now
+            try await identity.save(on: db)
+            return identity.user
+        }
+        let domains = provider.domains.isEmpty ? "" : " at \(provider.domains.joined(separator: " or "))"
+        guard let email = claims.email.map(User.normalise), claims.emailVerified == true, InputChecks.isPlausibleEmail(email),
+              provider.covers(email: email) else {
+            throw Abort(.forbidden, reason: "\(provider.name) did not vouch for an email address\(domains) of yours, so no account here can be matched to you. Ask an administrator.")
+        }
+        if let user = try await User.query(on: db).filter(\.$email == email).first() {
+            // An address can change hands: an account that already has an identity at this provider is not
+            // given to another subject of it by email.
+            if try await ExternalIdentity.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$issuer == provider.issuer).first() != nil {
+                throw Abort(.forbidden, reason: "The account for \(email) belongs to another \(provider.name) identity; an administrator can sort it out.")
             }
-            if let user = try await User.query(on: db).filter(\.$email == email).first() {
-                // An address can change hands: an account that already has an identity at this provider is not
-                // given to another subject of it by email.
-                if try await ExternalIdentity.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$issuer == provider.issuer).first() != nil {
-                    throw Abort(.forbidden, reason: "The account for \(email) belongs to another \(provider.name) identity; an administrator can sort it out.")
-                }
-                guard provider.linkByEmail else {
-                    throw Abort(.forbidden, reason: "An account for \(email) exists here, and \(provider.name) is not set to sign in to existing accounts. Sign in with your password, or ask an administrator.")
-                }
-                // An administrator's account is never taken over through an email address: it signs in as before.
-                guard !user.isAdmin else {
-                    throw Abort(.forbidden, reason: "The account for \(email) is an administrator's, which single sign-on does not link by email. Sign in with its password.")
-                }
-                guard user.isActive else { throw Abort(.forbidden, reason: "Your account here is switched off. Ask an administrator.") }
-                try await ExternalIdentity(userID: user.requireID(), issuer: provider.issuer, subject: subject, at: now).create(on: db)
-                return user
+            guard provider.linkByEmail else {
+                throw Abort(.forbidden, reason: "An account for \(email) exists here, and \(provider.name) is not set to sign in to existing accounts. Sign in with your password, or ask an administrator.")
             }
-            guard provider.createAccounts else {
-                throw Abort(.forbidden, reason: "There is no account for \(email) here, and \(provider.name) is not set to create accounts. Ask your instructor or an administrator to add you.")
+            // An administrator's account is never taken over through an email address: it signs in as before.
+            guard !user.isAdmin else {
+                throw Abort(.forbidden, reason: "The account for \(email) is an administrator's, which single sign-on does not link by email. Sign in with its password.")
             }
-            let name = claims.name ?? [claims.givenName, claims.familyName].compactMap { $0 }.joined(separator: " ")
-            let user = User(email: email, displayName: String((name.trimmingCharacters(in: .whitespaces).isEmpty ? email : name).prefix(100)),
-                            passwordHash: nil)
-            try await user.create(on: db)
+            guard user.isActive else { throw Abort(.forbidden, reason: "Your account here is switched off. Ask an administrator.") }
             try await ExternalIdentity(userID: user.requireID(), issuer: provider.issuer, subject: subject, at: now).create(on: db)
             return user
         }
+        guard provider.createAccounts else {
+            throw Abort(.forbidden, reason: "There is no account for \(email) here, and \(provider.name) is not set to create accounts. Ask your instructor or an administrator to add you.")
+        }
+        let name = claims.name ?? [claims.givenName, claims.familyName].compactMap { $0 }.joined(separator: " ")
+        let user = User(email: email, displayName: String((name.trimmingCharacters(in: .whitespaces).isEmpty ? email : name).prefix(100)),
+                        passwordHash: nil)
+        try await user.create(on: db)
+        try await ExternalIdentity(userID: user.requireID(), issuer: provider.issuer, subject: subject, at: now).create(on: db)
+        return user
     }
 }
 

@@ -28,11 +28,13 @@ struct ProgrammePage: Encodable {
     var projects: [Project]
     var members: [Member]
     var canManage: Bool
+    /// Managers, and course creators (who become the course's instructor).
+    var canCreateCourse: Bool
     var form: ProgrammeInput
     var roles = ProgrammeRole.allCases.map(\.rawValue)
 
-    init(title: String, page: PageContext, programme: ProgrammeDTO, members: [MemberDTO], canManage: Bool, form: ProgrammeInput) {
-        (self.title, self.page, self.programme, self.canManage, self.form) = (title, page, programme, canManage, form)
+    init(title: String, page: PageContext, programme: ProgrammeDTO, members: [MemberDTO], canManage: Bool, canCreateCourse: Bool, form: ProgrammeInput) {
+        (self.title, self.page, self.programme, self.canManage, self.canCreateCourse, self.form) = (title, page, programme, canManage, canCreateCourse, form)
         let id = programme.programme.id
         links = ProgrammeLinks(id)
         courses = programme.courses.map {
