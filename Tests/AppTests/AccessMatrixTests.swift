@@ -239,7 +239,7 @@ import Ledger
         .page(.POST, .ltiDeepLink(.key)): signedIn([.instructor], anonymous: .signIn),  // 422: nothing picked
         .page(.POST, .adminLTIKeys): signedIn([.admin], anonymous: .signIn),
         .page(.GET, .ltiRegister): everyone(.notFound),  // without a registration link's invite
-        .page(.GET, .ltiWindow): everyone(),  // 400 without a ticket, for anyone
+        .page(.POST, .ltiWindow): everyone(),  // 403 without this site's Origin, for anyone
         .page(.POST, .adminLTIInvites): signedIn([.admin], anonymous: .signIn),
         .page(.GET, .adminLTI): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminLTIRegistrations): signedIn([.admin], anonymous: .signIn),

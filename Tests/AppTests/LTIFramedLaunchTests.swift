@@ -47,6 +47,21 @@ extension LTILaunchFlowTests {
         return try await app.testing().sendRequest(.POST, "/lti/launch", headers: headers, body: ByteBuffer(string: body))
     }
 
+    /// The new window's post of a ticket, as the launch's page in the frame sends it (or as someone else does).
+    func openWindow(_ app: Application, ticket: String, origin: String?, fetchSite: String? = "same-origin") async throws -> TestingHTTPResponse {
+        var headers: HTTPHeaders = ["content-type": "application/x-www-form-urlencoded"]
+        if let origin { headers.add(name: "Origin", value: origin) }
+        if let fetchSite { headers.add(name: "Sec-Fetch-Site", value: fetchSite) }
+        return try await app.testing().sendRequest(.POST, "/lti/window", headers: headers, body: ByteBuffer(string: "ticket=\(ticket)"))
+    }
+
+    /// The ticket on the launch's new-window page.
+    func ticket(in page: TestingHTTPResponse) throws -> String {
+        let html = page.body.string
+        let field = try #require(html.range(of: "name=\"ticket\""))
+        return try #require(attribute("value", in: String(html[field.lowerBound...])))
+    }
+
     @Test func aLoginInsideAFrameKeepsItsStateInTheLMSsStorageOrOffersANewWindow() async throws {
         try await withLMS { app, lms in
             // With the LMS's storage: the page carries what its script puts there; the cookie is set all the same.
@@ -93,7 +108,12 @@ extension LTILaunchFlowTests {
             let tokenField = try #require(html.range(of: "name=\"id_token\""))
             #expect(attribute("value", in: String(html[tokenField.lowerBound...])) == token)
             #expect(session(check) == nil)
+            #expect(check.headers.first(name: "Content-Security-Policy") == "frame-ancestors https://lms.test")  // the token's LMS only
             #expect(try await counts(app) == before)
+            // A token that does not verify gets no such page (nor anything written), and leaves the state unspent.
+            let stray = try await lms.sign(lms.claims(nonce: nonce, subject: "lms-student-3", roles: Self.learner), stray: true)
+            let strayCheck = try await post(app, token: stray, state: state, cookie: nil)
+            #expect(strayCheck.status == .badRequest && strayCheck.body.string.contains("signature does not verify"))
 
             // The attack: someone posts their own launch into this browser from another site, claiming the check was
             // made; or without an Origin; or a page of this site's origin embedded cross-site. Refused, nothing written,
@@ -110,36 +130,44 @@ extension LTILaunchFlowTests {
             #expect(landed.status == .ok, "\(landed.body.string.prefix(400))")
             #expect(session(landed) == nil)
             #expect(attribute("data-step", in: landed.body.string) == "open-window")
-            #expect(landed.headers.first(name: "Content-Security-Policy")?.contains("https://lms.test") == true)
+            let framing = try #require(landed.headers.first(name: "Content-Security-Policy"))
+            #expect(framing.contains("https://lms.test") && !framing.contains("*"), "\(framing)")
             #expect(try await counts(app) == Counts(users: before.users + 1, identities: before.identities + 1, members: before.members + 1,
                                                     courses: before.courses, contexts: before.contexts))
-            let link = try #require(href(ofID: "open-new-window", in: landed.body.string))
-            #expect(link.hasPrefix("/lti/window?ticket="))
+            let firstTicket = try ticket(in: landed)
+            #expect(landed.body.string.contains(#"action="/lti/window" target="_blank""#))
             // Posted again: the state is spent.
             let replayed = try await storageCheckedPost(app, token: token, state: state, origin: "http://campus.test")
             #expect(replayed.status == .badRequest && replayed.body.string.contains("expired or was used already"))
 
-            // The window: a first-party session on the course; the link works once.
-            let opened = try await app.testing().sendRequest(.GET, link)
+            // The attack on the window: a ticket someone obtained for themselves, sent into another person's browser
+            // from another site (or without an Origin, or from this origin embedded cross-site), to sign them in as its
+            // owner. Refused, and the ticket not spent.
+            for (origin, site) in [("https://evil.test", "cross-site"), (nil, nil), ("http://campus.test", "cross-site"), ("null", "cross-site")] as [(String?, String?)] {
+                let forged = try await openWindow(app, ticket: firstTicket, origin: origin, fetchSite: site)
+                #expect(forged.status == .forbidden && session(forged) == nil, "\(String(describing: origin)): \(forged.status)")
+            }
+
+            // The window, posted by the launch's page: a first-party session on the course; the ticket works once.
+            let opened = try await openWindow(app, ticket: firstTicket, origin: "http://campus.test")
             #expect(opened.status == .seeOther)
             let cookie = try #require(session(opened))
             let course = try #require(try await LTIContext.query(on: app.db).with(\.$course).first()).course
             #expect(opened.headers.first(name: .location) == SitePath.course(.id(try course.requireID())).url)
             let home = try await app.testing().sendRequest(.GET, try #require(opened.headers.first(name: .location)), headers: ["Cookie": cookie])
             #expect(home.status == .ok && home.body.string.contains(course.code))
-            let twice = try await app.testing().sendRequest(.GET, link)
+            let twice = try await openWindow(app, ticket: firstTicket, origin: "http://campus.test")
             #expect(twice.status == .badRequest && twice.body.string.contains("used already or has expired") && session(twice) == nil)
 
             // A ticket not taken within five minutes is worth nothing; nor is a made-up one.
             let (_, lateState, lateNonce) = try await framedLogin(app, lms)
             let lateToken = try await lms.sign(lms.claims(nonce: lateNonce, subject: "lms-student-3", roles: Self.learner, email: "sam@uni.test"))
-            let lateLanded = try await storageCheckedPost(app, token: lateToken, state: lateState, origin: "http://campus.test")
-            let lateLink = try #require(href(ofID: "open-new-window", in: lateLanded.body.string))
+            let lateTicket = try ticket(in: try await storageCheckedPost(app, token: lateToken, state: lateState, origin: "http://campus.test"))
             app.clock = PlatformClock { Date().addingTimeInterval(301) }
-            let late = try await app.testing().sendRequest(.GET, lateLink)
+            let late = try await openWindow(app, ticket: lateTicket, origin: "http://campus.test")
             app.clock = .system
             #expect(late.status == .badRequest && session(late) == nil)
-            #expect(try await app.testing().sendRequest(.GET, "/lti/window?ticket=made-up").status == .badRequest)
+            #expect(try await openWindow(app, ticket: "made-up", origin: "http://campus.test").status == .badRequest)
 
             // A login that offered no storage: a launch without its cookie is refused, even "checked".
             let (_, bareState, bareNonce) = try await framedLogin(app, lms, storage: nil)

@@ -76,8 +76,9 @@ def main():
     tool, service = f"http://localhost:{port}", f"http://127.0.0.1:{port}"
     environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     environment.update({"LOG_LEVEL": "error", "CAMPUSCLOUD_PUBLIC_URL": tool})
+    server_log = open(os.path.join(folder, "server.log"), "w")
     server = subprocess.Popen([binary, "demo", "--port", str(port)], cwd=folder, env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=server_log, stderr=subprocess.STDOUT)
     standin = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "Integration", "lms_standin.py"), CLIENT_ID, tool],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     drivers = []
@@ -131,6 +132,14 @@ def main():
             check(driver.current_url.startswith(tool + "/courses/"), f"the new window is the tool's own page ({driver.current_url})")
             driver.close()
             driver.switch_to.window(driver.window_handles[0])
+        # The page's own checks: a storage that answers with another value is not believed; a storage frame on an
+        # origin that is not the LMS's is not used (the login offers the new window instead).
+        driver.switch_to.default_content()
+        refused = in_tool_frame(driver, lms, "person=student&message=link&storage=wrong", "could not be matched", "the refusal of a wrong stored value")
+        check(bool(refused), "a storage answering with another state is not believed: the launch is refused in the frame")
+        driver.switch_to.default_content()
+        foreign = in_tool_frame(driver, lms, "person=student&message=link&storage=foreign", "Open CampusCloud in a new window", "the foreign storage ignored")
+        check(bool(foreign), "a storage frame on another origin than the LMS's is not used")
         driver.switch_to.default_content()
         offered = in_tool_frame(driver, lms, "person=teacher&message=link", "Open CampusCloud in a new window", "the login's new-window offer")
         check(bool(offered), "without cookies and without the LMS's storage, the login offers a new window")
@@ -148,7 +157,10 @@ def main():
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+    server_log.close()
     if failures:
+        with open(os.path.join(folder, "server.log")) as log:
+            print("the server's log:", log.read()[-4000:])
         sys.exit(f"{len(failures)} check(s) failed")
     print("all LTI browser checks passed")
 

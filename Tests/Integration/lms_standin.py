@@ -5,7 +5,9 @@ tool runs in a cross-site frame as it does inside Canvas or Moodle:
 
   GET  /course?person=teacher|student&message=link|deep&storage=1   the LMS's course page: the tool in an iframe (the
                                  OIDC login initiation), and with storage=1 the LMS's storage frame named
-                                 post_message_forwarding (LTI Client Side postMessages), offered as lti_storage_target
+                                 post_message_forwarding (LTI Client Side postMessages), offered as lti_storage_target;
+                                 storage=wrong: a frame answering lti.get_data with another value; storage=foreign: the
+                                 frame served from http://localhost:PORT, an origin that is not the LMS's
   GET  /storage                  that frame: lti.put_data / lti.get_data for the tool's origin only, kept per origin
   GET  /authorize                the OIDC authorization step: checks client_id, redirect_uri, response_mode, the login
                                  hint; signs an id_token (RS256, its key) for the person and the message; form_post
@@ -46,7 +48,7 @@ window.addEventListener("message", function (event) {
   if (event.origin !== %s || typeof data.subject !== "string") return;
   var answer = { subject: data.subject + ".response", message_id: data.message_id, key: data.key };
   if (data.subject === "lti.put_data") { kept[event.origin + " " + data.key] = data.value; answer.value = data.value; }
-  else if (data.subject === "lti.get_data") { answer.value = kept[event.origin + " " + data.key]; }
+  else if (data.subject === "lti.get_data") { answer.value = %s ? "not-the-state" : kept[event.origin + " " + data.key]; }
   else return;
   event.source.postMessage(answer, event.origin);
 });
@@ -76,7 +78,8 @@ class LMS(BaseHTTPRequestHandler):
         if url.path == "/course":
             self.course(query)
         elif url.path == "/storage":
-            self.answer(200, STORAGE_PAGE % json.dumps(urllib.parse.urlsplit(TOOL)._replace(path="").geturl()))
+            tool_origin = json.dumps(urllib.parse.urlsplit(TOOL)._replace(path="").geturl())
+            self.answer(200, STORAGE_PAGE % (tool_origin, "true" if query.get("mode") == "wrong" else "false"))
         elif url.path == "/authorize":
             self.authorize(query)
         elif url.path == "/jwks":
@@ -95,9 +98,11 @@ class LMS(BaseHTTPRequestHandler):
         login = {"iss": self.issuer, "login_hint": person, "target_link_uri": TOOL + "/lti/launch", "lti_message_hint": message,
                  "client_id": CLIENT_ID, "lti_deployment_id": DEPLOYMENT}
         storage = ""
-        if query.get("storage") == "1":
+        mode = query.get("storage")
+        if mode in ("1", "wrong", "foreign"):
             login["lti_storage_target"] = "post_message_forwarding"
-            storage = '<iframe name="post_message_forwarding" src="/storage" title="storage" style="display:none"></iframe>'
+            source = f"http://localhost:{self.server.server_address[1]}/storage" if mode == "foreign" else f"/storage?mode={mode}"
+            storage = f'<iframe name="post_message_forwarding" src="{source}" title="storage" style="display:none"></iframe>'
         source = html.escape(TOOL + "/lti/login?" + urllib.parse.urlencode(login))
         self.answer(200, f"""<!doctype html><html><head><title>LMS course</title></head><body>
 <h1>LMS course page</h1>{storage}

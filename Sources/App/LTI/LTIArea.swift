@@ -7,10 +7,11 @@ enum LTIArea: PlatformArea {
         pages.crossSite.get(.ltiLogin, use: LTIController.login)
         pages.crossSite.post(.ltiLogin, use: LTIController.login)
         pages.crossSite.post(.ltiLaunch, use: LTIController.launch)
+        pages.crossSite.post(.ltiWindow, use: LTIController.window)  // checks its Origin itself
         pages.open.get(.ltiKeySet, use: LTIController.keySet)
         pages.open.get(.ltiConfiguration, use: LTIController.configuration)
         pages.open.get(.ltiRegister, use: LTIController.dynamicRegistration)
-        pages.open.get(.ltiWindow, use: LTIController.window)
+
         pages.signedIn.post(.adminLTIInvites, use: LTIController.inviteFromPage)
         pages.signedIn.get(.ltiDeepLink(.key), use: LTIController.deepLinkPage)
         pages.signedIn.post(.ltiDeepLink(.key), use: LTIController.deepLinkAnswer)

@@ -27,13 +27,14 @@ enum LTIController {
         let config = req.application.platformConfig
         let response: Response
         switch try await LTILaunches.launch(form, req: req) {
-        case .checkStorage(let page):
+        case .checkStorage(let page, let framedBy):
             // No session yet: the page only asks the LMS's storage, answering nobody but the LMS's own origin.
-            return try await framePage(page, framedBy: "*", req: req)
+            return try await framePage(page, framedBy: framedBy.joined(separator: " "), req: req)
         case .landed(let landed, cookiesKept: false):
             let ticket = try await LTIWindowTickets.issue(for: landed, on: req.db, now: req.now)
             req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code), continued in a new window")
-            response = try await framePage(LTIFramePage(openWindow: true, newWindow: ticket), framedBy: landed.framedBy.joined(separator: " "), req: req)
+            response = try await framePage(LTIFramePage(openWindow: true, ticket: ticket, window: SitePath.ltiWindow.url),
+                                           framedBy: landed.framedBy.joined(separator: " "), req: req)
         case .landed(let landed, cookiesKept: true):
             Credentials.startSession(landed.user, on: req, now: req.now)
             // Shown inside the LMS: its pages may be framed by the LMS's origins.
@@ -45,17 +46,20 @@ enum LTIController {
         return response
     }
 
-    /// GET /lti/window?ticket=…: a launch continued in a window of its own; a first-party session where it landed.
+    /// POST /lti/window (ticket): a launch continued in a window of its own, posted by the launch's page in the LMS's
+    /// frame (this site's origin only: a ticket someone obtained for themselves cannot sign anyone else in); a
+    /// first-party session where it landed.
     @Sendable static func window(req: Request) async throws -> Response {
-        struct Query: Decodable { var ticket: String? }
-        guard let (user, destination) = try await LTIWindowTickets.take(try req.query.decode(Query.self).ticket ?? "", on: req.db, now: req.now) else {
-            throw Abort(.badRequest, reason: "This link was used already or has expired. Open the tool from the LMS again.")
+        struct Form: Decodable { var ticket: String? }
+        guard LTILaunches.sameOrigin(req, req.application.platformConfig) else {
+            throw Abort(.forbidden, reason: "This window opens only from CampusCloud's page inside the LMS. Open the tool from the LMS again.")
+        }
+        guard let (user, destination) = try await LTIWindowTickets.take(try req.content.decode(Form.self).ticket ?? "", on: req.db, now: req.now) else {
+            throw Abort(.badRequest, reason: "This window's link was used already or has expired. Open the tool from the LMS again.")
         }
         Credentials.startSession(user, on: req, now: req.now)
         req.logger.info("LTI launch: \(user.email) continued in a new window")
-        let response = req.redirect(to: destination, redirectType: .normal)
-        response.headers.replaceOrAdd(name: "Referrer-Policy", value: "no-referrer")
-        return response
+        return req.redirect(to: destination, redirectType: .normal)
     }
 
     /// A step of a launch inside the LMS's frame: no session; framed by `framedBy` (the LMS's origins, or any site
@@ -202,7 +206,7 @@ enum LTIController {
         struct Form: Decodable { var failedOnly: String? }
         let failedOnly = (try? req.content.decode(Form.self))?.failedOnly != "false"
         return try await req.formAction(back: .lmsScores(.id(try found.assignment.requireID())), render: { try await renderScores(req, found.assignment, $0) }) {
-            let count = try await LTIGradeSync.resend(found.assignment, onlyFailed: failedOnly, on: req.db, now: req.now)
+            let count = try await LTIGradeSync.resend(found.assignment, onlyFailed: failedOnly, writes: req.writes, now: req.now)
             return count == 0 ? "Nothing to send again." : "\(count) score(s) will be sent to the LMS again."
         }
     }

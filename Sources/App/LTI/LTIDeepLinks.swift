@@ -71,7 +71,7 @@ enum LTIDeepLinks {
         let courseID = try open.course.requireID()
         // The key first: a choice is used up only when its answer can be signed.
         let key = try await LTIToolKeys.signing(secret: req.application.platformSecret, on: req.db, now: now, logger: req.logger)
-        let assignments: [Assignment] = try await req.db.transaction { db in
+        let assignments: [Assignment] = try await req.writes.transaction { db in
             let taken = try await db.sqlDatabase().raw("""
                 UPDATE lti_deep_link_requests SET used_at = \(bind: now) WHERE id = \(bind: open.request.requireID()) AND used_at IS NULL AND expires_at > \(bind: now) RETURNING id
                 """).all()

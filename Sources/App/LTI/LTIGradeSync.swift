@@ -69,10 +69,10 @@ enum LTIGradeSync {
     }
 
     /// Staff send an assignment's scores again (all of them, or the failed ones) — once its grades are published.
-    static func resend(_ assignment: Assignment, onlyFailed: Bool, on db: any Database, now: Date) async throws -> Int {
+    static func resend(_ assignment: Assignment, onlyFailed: Bool, writes: Writes, now: Date) async throws -> Int {
         guard assignment.gradesPublished else { throw InputRejection.conflict("Publish the grades first: the LMS gets published grades only.") }
         let assignmentID = try assignment.requireID()
-        return try await db.transaction { tx in
+        return try await writes.transaction { tx in
             let statuses = onlyFailed ? [LTIScorePost.Status.failed] : [.failed, .sent, .withheld]
             let rows = try await LTIScorePost.query(on: tx).filter(\.$assignment.$id == assignmentID).filter(\.$status ~~ statuses).all()
             guard !rows.isEmpty else { return 0 }

@@ -36,6 +36,11 @@ enum LTILaunches {
         "\(stateCookie(for: state, https: config.servesHTTPS))=\(value ?? ""); Max-Age=\(value == nil ? 0 : Int(lifetime)); \(cookieAttributes(config))"
     }
 
+    /// A query's "+" written %2B (URLComponents leaves it, and form decoding reads it as a space: a hint with a "+").
+    static func plusEncoded(_ components: inout URLComponents) {
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+    }
+
     /// The key the LMS's storage keeps a state under.
     static func storageKey(for state: String) -> String { "cc_state_" + TokenCodec.hash(state).prefix(16).lowercased() }
 
@@ -101,6 +106,7 @@ enum LTILaunches {
                      ("login_hint", hint), ("state", state), ("nonce", nonce)]
         if let message = request.lti_message_hint { items.append(("lti_message_hint", message)) }
         address.queryItems = (address.queryItems ?? []) + items.map { URLQueryItem(name: $0.0, value: $0.1) }
+        plusEncoded(&address)
         guard let url = address.url else { throw Abort(.internalServerError) }
         let setCookie = setStateCookie(state, value: state, config)
         guard inFrame || row.storageTarget != nil else { return (.redirect(url.absoluteString), setCookie) }
@@ -110,6 +116,7 @@ enum LTILaunches {
         again.queryItems = [("iss", issuer), ("login_hint", hint), ("target_link_uri", target), ("lti_message_hint", request.lti_message_hint),
                             ("client_id", request.client_id), ("lti_deployment_id", request.lti_deployment_id)]
             .compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        plusEncoded(&again)
         let page = LTIFramePage(login: true, authorization: url.absoluteString, newWindow: again.string, crossSiteCookies: config.keepsCrossSiteCookies,
                                 storageTarget: row.storageTarget, storageOrigin: EmbeddedSession.origins([registration.authLoginURL], allowHTTP: true).first,
                                 storageKey: storageKey(for: state), state: state)
@@ -127,7 +134,7 @@ enum LTILaunches {
     /// looks in the LMS's storage first.
     enum LaunchAnswer {
         case landed(Landed, cookiesKept: Bool)
-        case checkStorage(LTIFramePage)
+        case checkStorage(LTIFramePage, framedBy: [String])
     }
 
     /// What a launch gives: the person, the course, and where to land.
@@ -158,9 +165,13 @@ enum LTILaunches {
                 throw Abort(.badRequest, reason: "This launch came without the state this browser was given at login (its cookie was not kept, or the launch was sent from elsewhere). \(again)")
             }
             guard form.storage_checked == "1" else {
+                // The token is verified first (the state not spent): the page that asks the storage is shown only for a
+                // genuine launch, and framed only by its LMS's origins.
+                let launch = try await verified(token, row: row, req: req, now: req.now)
                 return .checkStorage(LTIFramePage(checkStorage: true, storageTarget: target,
                                                   storageOrigin: EmbeddedSession.origins([row.registration.authLoginURL], allowHTTP: true).first,
-                                                  storageKey: storageKey(for: state), state: state, launch: SitePath.ltiLaunch.url, idToken: token))
+                                                  storageKey: storageKey(for: state), state: state, launch: SitePath.ltiLaunch.url, idToken: token),
+                                     framedBy: framingOrigins(row.registration, launch))
             }
             guard sameOrigin(req, config) else {
                 throw Abort(.badRequest, reason: "This launch was not confirmed by this site's page inside the LMS. \(again)")
@@ -173,7 +184,15 @@ enum LTILaunches {
         guard !taken.isEmpty else { throw Abort(.badRequest, reason: "This launch has expired or was used already. \(again)") }
         let registration = row.registration
 
-        let launch: LTILaunch
+        let launch = try await verified(token, row: row, req: req, now: now)
+        var landed = try await place(launch, registration: registration, writes: req.writes, now: now)
+        landed.framedBy = framingOrigins(registration, launch)
+        return .landed(landed, cookiesKept: cookiesKept)
+    }
+
+    /// The id_token verified whole against the login's registration and nonce (see the top of the file).
+    static func verified(_ token: String, row: LTILaunchState, req: Request, now: Date) async throws -> LTILaunch {
+        let registration = row.registration
         do {
             let origin = try TokenVerifier.unverifiedOrigin(of: token)
             guard origin.issuer == registration.issuer, origin.audiences.contains(registration.clientID) else {
@@ -184,16 +203,17 @@ enum LTILaunches {
                                                leeway: TimeInterval(req.application.platformConfig.tokenLeeway))
             let claims = try await TokenVerifier.verify(token, expecting: expectation, keys: req.application.keySets, now: now)
             let deployments = try await LTIDeployment.query(on: req.db).filter(\.$registration.$id == registration.requireID()).all().map(\.deploymentID)
-            launch = try LTILaunch(claims, deployments: Set(deployments))
+            return try LTILaunch(claims, deployments: Set(deployments))
         } catch let refusal as IdentityRefusal {
             req.logger.warning("LTI launch from \(registration.name) refused: \(refusal)")
-            throw Abort(.badRequest, reason: "\(refusal) \(again)")
+            throw Abort(.badRequest, reason: "\(refusal) Open the tool from the LMS again.")
         }
-        var landed = try await place(launch, registration: registration, on: req.db, now: now)
-        // The LMS's pages frame the tool: its issuer, its login endpoint, and where the launch says it returns to.
-        landed.framedBy = EmbeddedSession.origins([registration.issuer, registration.authLoginURL, launch.returnURL, launch.deepLinking?.returnURL],
-                                                  allowHTTP: registration.issuer.lowercased().hasPrefix("http://"))
-        return .landed(landed, cookiesKept: cookiesKept)
+    }
+
+    /// The LMS's pages that frame the tool: its issuer, its login endpoint, and where the launch says it returns to.
+    static func framingOrigins(_ registration: LTIRegistration, _ launch: LTILaunch) -> [String] {
+        EmbeddedSession.origins([registration.issuer, registration.authLoginURL, launch.returnURL, launch.deepLinking?.returnURL],
+                                allowHTTP: registration.issuer.lowercased().hasPrefix("http://"))
     }
 
     /// Whether the request was sent by a page of this site (its Origin, and Sec-Fetch-Site where the browser sends it).
@@ -205,12 +225,12 @@ enum LTILaunches {
 
     /// The person, the course and the membership the launch stands for, and where it lands, in one transaction: a
     /// resource link on its assignment (once the person may see it), a deep linking launch on its choice of assignments.
-    static func place(_ launch: LTILaunch, registration: LTIRegistration, on db: any Database, now: Date) async throws -> Landed {
+    static func place(_ launch: LTILaunch, registration: LTIRegistration, writes: Writes, now: Date) async throws -> Landed {
         guard let context = launch.context, !context.id.isEmpty else {
             throw Abort(.badRequest, reason: "The LMS sent this launch without its course (the context claim); open the tool from inside a course.")
         }
         let registrationID = try registration.requireID()
-        return try await db.transaction { db in
+        return try await writes.transaction { db in
             let course: Course, link: LTIContext
             if let linked = try await LTIContext.query(on: db).filter(\.$registration.$id == registrationID)
                 .filter(\.$deploymentID == launch.deploymentID).filter(\.$contextID == context.id).with(\.$course).first() {

@@ -132,7 +132,7 @@ enum LTIRegistrations {
         }
         let (login, token, keys) = (urls["authLoginURL"]!, urls["tokenURL"]!, urls["keySetURL"]!)
         let domainList = domains
-        return try await db.transaction { db in
+        return try await app.writeTransaction(on: db) { db in
             let registration = LTIRegistration()
             (registration.name, registration.issuer, registration.clientID) = (name!, issuer!, clientID!)
             (registration.authLoginURL, registration.tokenURL, registration.keySetURL) = (login, token, keys)

@@ -149,12 +149,12 @@ enum LTIRosterSync {
     }
 
     /// Applies a whole roster to the course, in one transaction.
-    static func apply(_ members: [Member], to context: LTIContext, registration: LTIRegistration, on db: any Database, now: Date) async throws -> Summary {
+    static func apply(_ members: [Member], to context: LTIContext, registration: LTIRegistration, writes: Writes, now: Date) async throws -> Summary {
         // A roster with no one active is the LMS's mistake (or a cut-off answer), not a class that all left.
         guard members.contains(where: \.active) else { throw Abort(.badGateway, reason: "The LMS's roster lists no active member; nothing was changed.") }
         let course = context.course
         let courseID = try course.requireID()
-        return try await db.transaction { db in
+        return try await writes.transaction { db in
             var summary = Summary(listed: members.count)
             var present = Set<UUID>()
             for member in members where member.active && !member.userID.isEmpty && member.userID.utf8.count <= 255 {
@@ -206,7 +206,7 @@ struct LTIRosterHandler: JobHandler {
         switch try await LTIRosterSync.read(address, registration: context.registration, app: app, now: now) {
         case .success(let members):
             let summary: LTIRosterSync.Summary
-            do { summary = try await LTIRosterSync.apply(members, to: context, registration: context.registration, on: app.db, now: now) } catch let refusal as any AbortError {
+            do { summary = try await LTIRosterSync.apply(members, to: context, registration: context.registration, writes: app.writes, now: now) } catch let refusal as any AbortError {
                 try await worker.complete(job, result: "not applied: \(refusal.reason)") { tx in try await LTIRosterSync.attempted(context, on: tx, now: now) }
                 app.logger.warning("LTI roster of \(context.course.code) not applied: \(refusal.reason)")
                 return nil

@@ -1,7 +1,7 @@
 // A launch verified inside an LMS frame whose browser keeps no cookies there (Safari; third-party cookies blocked):
 // the browser proved itself through the LMS's storage, but a session cookie would not be kept either, so the person
-// continues in a window of their own. The launch's page links to /lti/window?ticket=…: single-use, five minutes,
-// kept hashed, opening a first-party session for that person where the launch lands.
+// continues in a window of their own. The launch's page posts the ticket to /lti/window in a new window (from this
+// site's origin only): single-use, five minutes, kept hashed, opening a first-party session where the launch lands.
 import Fluent
 import Foundation
 import Identity
@@ -11,7 +11,7 @@ import Vapor
 enum LTIWindowTickets {
     static let lifetime: TimeInterval = 300
 
-    /// A ticket for the landed launch; the link to open in the new window.
+    /// A ticket for the landed launch.
     static func issue(for landed: LTILaunches.Landed, on db: any Database, now: Date) async throws -> String {
         try await LTIWindowTicket.query(on: db).filter(\.$expiresAt < now).delete()
         let ticket = PKCE.randomToken()
@@ -19,10 +19,7 @@ enum LTIWindowTickets {
         (row.ticketHash, row.$user.id, row.destination, row.expiresAt) = (TokenCodec.hash(ticket), try landed.user.requireID(), landed.destination,
                                                                          now.addingTimeInterval(lifetime))
         try await row.create(on: db)
-        var link = URLComponents()
-        link.path = SitePath.ltiWindow.url
-        link.queryItems = [URLQueryItem(name: "ticket", value: ticket)]
-        return link.string ?? SitePath.ltiWindow.url
+        return ticket
     }
 
     /// Takes a ticket once: its person and where they land (nil: unknown, used or expired).

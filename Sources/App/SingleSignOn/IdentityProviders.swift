@@ -244,7 +244,7 @@ enum IdentityProviders {
         (provider.passwordSignInOff, provider.linkByEmail, provider.createAccounts) = (passwordsOff, link, create)
         if let enabled = input.enabled { provider.enabled = enabled }
         (provider.roleClaim, provider.roleValues, provider.courseCreatorsProgramme) = (rule?.claim, rule?.values.joined(separator: ","), rule?.programme)
-        try await db.transaction { db in
+        try await app.writeTransaction(on: db) { db in
             try await provider.save(on: db)
             // Roles the rule gave in another programme (or under a rule now gone) are taken back at once; the rule
             // gives them again at each sign-in.

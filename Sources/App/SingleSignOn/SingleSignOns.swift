@@ -121,10 +121,10 @@ enum SingleSignOns {
         }
         let user: User
         do {
-            user = try await account(for: claims, provider: provider, on: req.db, now: now)
+            user = try await account(for: claims, provider: provider, writes: req.writes, now: now)
         } catch let error as any DatabaseError where error.isConstraintFailure {
             // The same person's first sign-in finished at the same moment in another request: found now.
-            user = try await account(for: claims, provider: provider, on: req.db, now: now)
+            user = try await account(for: claims, provider: provider, writes: req.writes, now: now)
         }
         return Finished(user: user, next: signIn.next, endSession: endSessionURL(provider, idToken: idToken, config: config))
     }
@@ -176,8 +176,8 @@ enum SingleSignOns {
     }
 
     /// The account of the person the verified claims name (see the top of the file), in one transaction.
-    static func account(for claims: TokenClaims, provider: IdentityProvider, on db: any Database, now: Date) async throws -> User {
-        try await db.transaction { db in
+    static func account(for claims: TokenClaims, provider: IdentityProvider, writes: Writes, now: Date) async throws -> User {
+        try await writes.transaction { db in
             let user = try await person(for: claims, provider: provider, on: db, now: now)
             try await IdentityProviders.applyRoleRule(provider, claims: claims, to: user, on: db)
             return user

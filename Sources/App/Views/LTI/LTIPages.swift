@@ -105,4 +105,7 @@ struct LTIFramePage: Encodable {
     /// The launch's check of the storage: the form posted back once the state is found there.
     var launch: String?
     var idToken: String?
+    /// The new window: the ticket posted to `window`.
+    var ticket: String?
+    var window: String?
 }
