@@ -79,6 +79,23 @@ extension LTILaunchFlowTests {
             #expect(context.membershipsURL == LMSRoster.roster)
             #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == LTIRosterSync.kind).count() == 1, "one read queued, not one per launch")
 
+            // Lee and Sam each have a terminal running in the course's lab (on a host that is gone: finished here).
+            let tess = try #require(try await User.query(on: app.db).filter(\.$email == "tess@uni.test").first())
+            var labInput = LabInput()
+            (labInput.name, labInput.kind, labInput.openTo) = ("Shell", "terminal", "students")
+            let lab = try await LabEnvironments.create(in: context.course, labInput, by: tess, at: Date(), writes: app.writes)
+            var labSessions: [String: UUID] = [:]
+            for email in ["lee@uni.test", "sam@uni.test"] {
+                let user = try #require(try await User.query(on: app.db).filter(\.$email == email).first())
+                let running = LabSession()
+                (running.$lab.id, running.$user.id, running.status, running.host) = (try lab.requireID(), try user.requireID(), .running, "gone-host")
+                (running.heldFrom, running.heldSeconds, running.holds, running.charged) = (Date(), 1_800, 0, 0)
+                (running.startedAt, running.endsAt, running.seenAt) = (Date(), Date().addingTimeInterval(7_200), Date())
+                (running.cpuMillis, running.memoryMB) = (lab.cpuMillis, lab.memoryMB)
+                try await running.create(on: app.db)
+                labSessions[email] = try running.requireID()
+            }
+
             let learner = LMSStandIn.membership + "#Learner"
             roster.state.withLockedValue { state in
                 state.pages = [[LMSRoster.member("lms-teacher", [LMSStandIn.membership + "#Instructor"]),
@@ -106,6 +123,10 @@ extension LTILaunchFlowTests {
             #expect(try await member("lee@uni.test")?.leftAt != nil, "no longer listed: left")
             #expect(try await member("student1@demo.test")?.leftAt == nil, "added by the course's staff: not the LMS's to remove")
             #expect(try await LTIContext.find(context.requireID(), on: app.db)?.rosterSyncedAt != nil)
+            // Lee's terminal is stopped with the reason; Sam's runs on.
+            let leesLab = try #require(try await LabSession.find(try #require(labSessions["lee@uni.test"]), on: app.db))
+            #expect(leesLab.status == .stopped && leesLab.stopReason?.contains("no longer in this course") == true, "\(leesLab.status)")
+            #expect(try await LabSession.find(try #require(labSessions["sam@uni.test"]), on: app.db)?.status == .running)
 
             // Lee is kept (the roster shows them as having left) but no longer let in.
             let leeCookie = try #require(session(lee))

@@ -146,6 +146,8 @@ enum LTIRosterSync {
 
     struct Summary: Equatable {
         var listed = 0, added = 0, left = 0, skipped = 0
+        /// Who left: their running lab sessions in the course are stopped after the roster is applied.
+        var leavers: [UUID] = []
     }
 
     /// Applies a whole roster to the course, in one transaction.
@@ -182,6 +184,7 @@ enum LTIRosterSync {
                 member.leftAt = now
                 try await member.save(on: db)
                 summary.left += 1
+                summary.leavers.append(member.$user.id)
             }
             context.rosterSyncedAt = now
             try await context.save(on: db)
@@ -211,7 +214,10 @@ struct LTIRosterHandler: JobHandler {
                 app.logger.warning("LTI roster of \(context.course.code) not applied: \(refusal.reason)")
                 return nil
             }
-            app.logger.info("LTI roster of \(context.course.code): \(summary.listed) listed, \(summary.added) added, \(summary.left) left, \(summary.skipped) skipped")
+            // Those who left are let into nothing, their labs included: running sessions stop (settled for their time).
+            let stopped = try await LabSessions.stopAll(of: summary.leavers, inCourse: context.course.requireID(), reason: "You are no longer in this course (its LMS roster).",
+                                                        app: app, at: now)
+            app.logger.info("LTI roster of \(context.course.code): \(summary.listed) listed, \(summary.added) added, \(summary.left) left (\(stopped) lab sessions stopped), \(summary.skipped) skipped")
             try await worker.complete(job, result: "\(summary.listed) listed, \(summary.added) added, \(summary.left) left") { _ in }
         case .failure(.wait(let delay)):
             throw RetryLater(delay: delay, reason: "the LMS asked to wait \(Int(delay)) s")

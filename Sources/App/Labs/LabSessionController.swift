@@ -40,10 +40,7 @@ enum LabSessionController {
         let (session, _) = try await req.labSession()
         let id = try session.requireID()
         guard session.status == .running else { throw Refusal("This session has already ended.") }
-        let link = try await LabHosts.link(of: session, app: req.application)
-        if await link?.stop(id, reason: "Stopped by you.", app: req.application) != true {
-            try await LabSessions.finish(id, reason: "Stopped by you.", app: req.application, at: req.now)
-        }
+        try await LabSessions.stop(session, reason: "Stopped by you.", app: req.application, at: req.now)
         return try await LabSession.find(id, on: req.db) ?? session
     }
 

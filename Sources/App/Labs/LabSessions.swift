@@ -184,6 +184,26 @@ enum LabSessions {
         return cost.micro
     }
 
+    /// Stops a running session: on its host (which finishes it as it stops), or finished here when no host answers.
+    static func stop(_ session: LabSession, reason: String, app: Application, at time: Date) async throws {
+        let id = try session.requireID()
+        let link = try await LabHosts.link(of: session, app: app)
+        if await link?.stop(id, reason: reason, app: app) != true {
+            try await finish(id, reason: reason, app: app, at: time)
+        }
+    }
+
+    /// Stops the running sessions of `users` in the course's labs (they left the course); how many.
+    static func stopAll(of users: [UUID], inCourse courseID: UUID, reason: String, app: Application, at time: Date) async throws -> Int {
+        guard !users.isEmpty else { return 0 }
+        let labs = try await LabEnvironment.query(on: app.db).filter(\.$course.$id == courseID).all(\.$id)
+        guard !labs.isEmpty else { return 0 }
+        let sessions = try await LabSession.query(on: app.db).filter(\.$lab.$id ~~ labs).filter(\.$user.$id ~~ users)
+            .filter(\.$status == .running).all()
+        for session in sessions { try await stop(session, reason: reason, app: app, at: time) }
+        return sessions.count
+    }
+
     /// Ends a running session once: the ending is claimed by a conditional update, then the hold is settled for the
     /// use up to `at` (`used`: its host's last figures; without them, those recorded at its host's last metering pass), in the same
     /// transaction. A session already ended is left as it is.
