@@ -17,7 +17,7 @@ enum EmbeddedSession {
         for case let address? in addresses {
             guard let url = URLComponents(string: address), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased(), !host.isEmpty,
                   scheme == "https" || (allowHTTP && scheme == "http"), url.user == nil,
-                  host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" || $0 == "[" || $0 == "]" }) else { continue }
+                  HostNames.isPlain(host, allowIPv6: true) else { continue }
             let origin = "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
             if !seen.contains(origin) { seen.append(origin) }
         }

@@ -33,7 +33,7 @@ enum LTIDynamicRegistration {
         var checks = InputChecks()
         let name = checks.text(input.name, "name", max: 100)
         let host = checks.text(input.lmsHost, "lmsHost", max: 253)?.lowercased()
-        if let host, host.isEmpty || !host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) || !host.contains(".") {
+        if let host, !HostNames.isPlain(host) || !host.contains(".") {
             checks.add("lmsHost is the LMS's host name, such as moodle.uni.example.")
         }
         let programmeID = input.programmeID.flatMap { UUID(uuidString: $0.trimmingCharacters(in: .whitespaces)) }
@@ -73,7 +73,7 @@ enum LTIDynamicRegistration {
         guard let configurationURL = URLComponents(string: configuration), configurationURL.scheme?.lowercased() == "https",
               let configurationHost = configurationURL.host?.lowercased(), configurationURL.user == nil, configurationURL.password == nil,
               !IdentityProviders.isLoopback(configurationHost), !IdentityProviders.isPrivateAddress(configurationHost),
-              configurationHost.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else {
+              HostNames.isPlain(configurationHost) else {
             throw Abort(.badRequest, reason: "The LMS's configuration address must be an https address outside this machine and its private network.")
         }
         guard configurationHost == invite.lmsHost else {
