@@ -247,6 +247,8 @@ import Ledger
         .api("listLTIRegistrations"): signedIn([.admin], anonymous: .unauthorized),
         .api("addLTIRegistration"): signedIn([.admin], anonymous: .unauthorized),
         .api("addLTIDeployment"): signedIn([.admin], anonymous: .unauthorized),
+        .api("changeLTIRegistration"): signedIn([.admin], anonymous: .unauthorized),
+        .page(.POST, .adminLTIRegistration(.key)): signedIn([.admin], anonymous: .signIn),
         .page(.GET, .adminAI): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminAIProviders): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminAIModels): signedIn([.admin], anonymous: .signIn),

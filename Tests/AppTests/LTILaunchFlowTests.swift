@@ -86,8 +86,9 @@ final class LMSStandIn: @unchecked Sendable {
         }
     }
 
-    func register(_ app: Application, _ fields: [String: Any], path: String = "api/v1/lti/registrations", as email: String = "admin@demo.test") async throws -> TestingHTTPResponse {
-        try await app.testing().sendRequest(.POST, path, headers: try await app.bearer(email)) { req in
+    func register(_ app: Application, _ fields: [String: Any], path: String = "api/v1/lti/registrations", as email: String = "admin@demo.test",
+                  method: HTTPMethod = .POST) async throws -> TestingHTTPResponse {
+        try await app.testing().sendRequest(method, path, headers: try await app.bearer(email)) { req in
             req.headers.contentType = .json
             req.body = ByteBuffer(data: try JSONSerialization.data(withJSONObject: fields))
         }
@@ -299,6 +300,44 @@ final class LMSStandIn: @unchecked Sendable {
                 if answer.status != .forbidden { exempt.append("\(route.method) \(parts.joined(separator: "/")) → \(answer.status.code)") }
             }
             #expect(exempt.filter { !$0.contains("**") }.sorted() == ["POST lti/launch → 400", "POST lti/login → 400"], "\(exempt)")
+        }
+    }
+
+    @Test func anAdministratorSwitchesAnLMSOffAndRetiresItsDeployments() async throws {
+        try await withLMS { app, lms in
+            #expect(try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test").status == .seeOther)
+            let registration = try #require(try await LTIRegistration.query(on: app.db).first()).requireID()
+            func change(_ fields: [String: Any], as email: String = "admin@demo.test") async throws -> TestingHTTPResponse {
+                try await register(app, fields, path: "api/v1/lti/registrations/\(registration)", as: email, method: .PATCH)
+            }
+            #expect(try await change(["enabled": false], as: "instructor@demo.test").status == .notFound)
+            // A login under way when it is switched off: its launch is refused, and nothing is written.
+            let (state, nonce, _, _) = try await login(app, lms)
+            let off = try await change(["enabled": false])
+            let switched = try off.content.decode(LTIRegistrationDTO.self)
+            #expect(off.status == .ok && !switched.enabled)
+            let before = try await counts(app)
+            let token = try await lms.sign(lms.claims(nonce: nonce, subject: "lms-student-7", roles: Self.learner, email: "sam@uni.test"))
+            let refused = try await post(app, token: token, state: state, cookie: state)
+            #expect(refused.status == .forbidden && refused.body.string.contains("switched it off") && session(refused) == nil)
+            let again = try await app.testing().sendRequest(.GET, "/lti/login?iss=\(lms.issuer.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&login_hint=x&target_link_uri=x")
+            #expect(again.status == .forbidden)
+            #expect(try await counts(app) == before)
+
+            // On again (from the page), then its deployment retired: that deployment's launches are refused.
+            let admin = try Browser(app)
+            try await admin.signIn("admin@demo.test")
+            #expect(try await admin.post("/admin/lti/registrations/\(registration)", ["enabled": "true"]).status == .seeOther)
+            #expect(try await LTIRegistration.find(registration, on: app.db)?.enabled == true)
+            #expect(try await launch(app, lms, subject: "lms-student-7", roles: Self.learner, email: "sam@uni.test").status == .seeOther)
+            let unknown = try await change(["removeDeploymentIDs": "9:nothing"])
+            #expect(unknown.status == .unprocessableEntity && unknown.body.string.contains("not a deployment of"))
+            #expect(try await admin.post("/admin/lti/registrations/\(registration)", pairs: [("enabled", "true"), ("remove[]", lms.deployment)]).status == .seeOther)
+            #expect(try await LTIDeployment.query(on: app.db).count() == 0)
+            let retired = try await launch(app, lms, subject: "lms-student-7", roles: Self.learner, email: "sam@uni.test")
+            #expect(retired.status == .badRequest && retired.body.string.contains("not registered here"))
+            // The course the LMS course made stays, with its people.
+            #expect(try await LTIContext.query(on: app.db).count() == 1)
         }
     }
 

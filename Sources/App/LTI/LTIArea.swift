@@ -21,6 +21,7 @@ enum LTIArea: PlatformArea {
         pages.signedIn.get(.adminLTI, use: LTIController.adminPage)
         pages.signedIn.post(.adminLTIRegistrations, use: LTIController.addFromPage)
         pages.signedIn.post(.adminLTIDeployments(.key), use: LTIController.addDeploymentFromPage)
+        pages.signedIn.post(.adminLTIRegistration(.key), use: LTIController.changeFromPage)
     }
 
     static func api(_ api: APIRoutes) {
@@ -31,6 +32,11 @@ enum LTIArea: PlatformArea {
                request: .input(LTIRegistrationInput.self), response: .one(LTIRegistrationDTO.self), status: 201,
                errors: [404: "Not an admin.", 409: "The name, or the issuer and client id, are registered already; or the programme does not exist."],
                use: LTIController.add)
+        api.on(.PATCH, "lti/registrations/:registrationID", id: "changeLTIRegistration",
+               summary: "Switch an LMS's registration on or off, or remove deployments it no longer uses (admins).", tag: "people",
+               request: .input(LTIRegistrationChange.self), response: .one(LTIRegistrationDTO.self),
+               errors: [404: "Not an admin, or no such registration.", 422: "A deployment to remove is not one of this registration's."],
+               use: LTIController.change)
         api.on(.POST, "lti/registrations/:registrationID/deployments", id: "addLTIDeployment",
                summary: "Accept launches from another deployment of a registered LMS (admins).", tag: "people",
                request: .input(LTIDeploymentInput.self), response: .one(LTIRegistrationDTO.self), status: 201,

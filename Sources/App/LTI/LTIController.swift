@@ -163,6 +163,27 @@ enum LTIController {
         }
     }
 
+    /// POST /admin/lti/registrations/:registrationID: switched on or off (the box says which), deployments ticked removed.
+    @Sendable static func changeFromPage(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let id = try req.parameters.require("registrationID", as: UUID.self)
+        return try await req.formAction(back: .adminLTI, render: { try await render(req, $0) }) {
+            struct Form: Decodable { var enabled: Bool?; var remove: [String]? }
+            let form = try req.content.decode(Form.self)
+            let change = LTIRegistrationChange(enabled: form.enabled ?? false, removeDeploymentIDs: (form.remove ?? []).joined(separator: " "))
+            let registration = try await LTIRegistrations.change(change, of: id, app: req.application, on: req.db)
+            return "\(registration.name) is \(registration.enabled ? "on" : "switched off: its launches are refused and nothing is sent to it")"
+                + ((form.remove ?? []).isEmpty ? "." : "; \(form.remove!.count) deployment(s) removed.")
+        }
+    }
+
+    @Sendable static func change(req: Request) async throws -> LTIRegistrationDTO {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let id = try req.parameters.require("registrationID", as: UUID.self)
+        let registration = try await LTIRegistrations.change(try req.input(LTIRegistrationChange.self), of: id, app: req.application, on: req.db)
+        return try LTIRegistrations.dto(registration, config: req.application.platformConfig)
+    }
+
     @Sendable static func list(req: Request) async throws -> [LTIRegistrationDTO] {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         return try await LTIRegistrations.list(on: req)

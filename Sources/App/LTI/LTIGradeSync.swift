@@ -170,6 +170,11 @@ struct LTIScoreHandler: JobHandler {
             try await worker.complete(job, result: "the LMS's registration was removed") { _ in }
             return nil
         }
+        // Switched off: its scores stay pending, sent by the sweep once it is on again.
+        guard registration.enabled else {
+            try await worker.complete(job, result: "the LMS's registration is switched off") { _ in }
+            return nil
+        }
         // One poster per LMS: a second job queued by a race leaves the posting to the first.
         if try await QueuedJob.query(on: app.db).filter(\.$kind == kind).filter(\.$payload == job.payload).filter(\.$status == .running)
             .filter(\.$id != job.requireID()).count() > 0 {

@@ -83,6 +83,7 @@ enum LTILaunches {
         guard found.count == 1 else {
             throw Abort(.badRequest, reason: "The LMS \(issuer.prefix(200)) has several registrations here and did not say which (client_id).")
         }
+        guard registration.enabled else { throw switchedOff(registration) }
         let config = req.application.platformConfig
         guard config.publicURL != nil else {
             throw Abort(.serviceUnavailable, reason: "LTI needs the platform's public address (CAMPUSCLOUD_PUBLIC_URL); tell an administrator.")
@@ -154,6 +155,7 @@ enum LTILaunches {
         guard let row = try await LTILaunchState.query(on: req.db).filter(\.$stateHash == TokenCodec.hash(state)).with(\.$registration).first() else {
             throw Abort(.badRequest, reason: "This launch does not answer a login this platform began. \(again)")
         }
+        guard row.registration.enabled else { throw switchedOff(row.registration) }
         let config = req.application.platformConfig
         let cookieState = req.cookies[stateCookie(for: state, https: config.servesHTTPS)]?.string
         let cookiesKept = cookieState.map { TokenCodec.hash($0) == row.stateHash } ?? false
@@ -208,6 +210,10 @@ enum LTILaunches {
             req.logger.warning("LTI launch from \(registration.name) refused: \(refusal)")
             throw Abort(.badRequest, reason: "\(refusal) Open the tool from the LMS again.")
         }
+    }
+
+    static func switchedOff(_ registration: LTIRegistration) -> Abort {
+        Abort(.forbidden, reason: "CampusCloud does not accept launches from \(registration.name) at the moment (an administrator switched it off).")
     }
 
     /// The LMS's pages that frame the tool: its issuer, its login endpoint, and where the launch says it returns to.

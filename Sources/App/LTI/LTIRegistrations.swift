@@ -43,6 +43,19 @@ extension LTIDeploymentInput: APIInput {
     static let schema = JSONSchema.object(["deploymentID": .text(max: 255)], required: ["deploymentID"])
 }
 
+/// What an admin changes of a registration: switched on or off, deployments removed (an installation retired).
+struct LTIRegistrationChange: CheckedInput, Content {
+    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, removeDeploymentIDs }
+    typealias Fields = CodingKeys
+    var enabled: Bool?
+    /// Comma- or space-separated.
+    var removeDeploymentIDs: String?
+}
+
+extension LTIRegistrationChange: APIInput {
+    static let schema = JSONSchema.object(["enabled": .boolean, "removeDeploymentIDs": .optionalText(max: 2000)], required: [])
+}
+
 struct LTIRegistrationDTO: Content {
     var id: UUID
     var name: String
@@ -55,6 +68,7 @@ struct LTIRegistrationDTO: Content {
     var linkByEmail: Bool
     var emailDomains: [String]
     var deploymentIDs: [String]
+    var enabled: Bool
     /// What the LMS's admin enters: the login initiation and launch (redirect) URLs.
     var loginURL: String
     var launchURL: String
@@ -65,14 +79,14 @@ extension LTIRegistrationDTO: APIBody {
     static let schema = JSONSchema.object([
         "id": .string(format: "uuid"), "name": .string(), "issuer": .string(), "clientID": .string(), "authLoginURL": .string(),
         "tokenURL": .string(), "keySetURL": .string(), "programmeID": .string(format: "uuid"), "linkByEmail": .boolean,
-        "emailDomains": .array(.string()), "deploymentIDs": .array(.string()), "loginURL": .string(), "launchURL": .string(),
+        "emailDomains": .array(.string()), "deploymentIDs": .array(.string()), "enabled": .boolean, "loginURL": .string(), "launchURL": .string(),
     ], required: ["id", "name", "issuer", "clientID", "authLoginURL", "tokenURL", "keySetURL", "programmeID", "linkByEmail",
-                  "emailDomains", "deploymentIDs", "loginURL", "launchURL"])
+                  "emailDomains", "deploymentIDs", "enabled", "loginURL", "launchURL"])
     static let samples = [LTIRegistrationDTO(
         id: Sample.id, name: "Canvas", issuer: "https://canvas.instructure.com", clientID: "10000000000042",
         authLoginURL: "https://sso.canvaslms.com/api/lti/authorize_redirect", tokenURL: "https://sso.canvaslms.com/login/oauth2/token",
         keySetURL: "https://sso.canvaslms.com/api/lti/security/jwks", programmeID: Sample.id, linkByEmail: false,
-        emailDomains: ["uni.example"], deploymentIDs: ["1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"], loginURL: "https://campus.example.edu/lti/login",
+        emailDomains: ["uni.example"], deploymentIDs: ["1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"], enabled: true, loginURL: "https://campus.example.edu/lti/login",
         launchURL: "https://campus.example.edu/lti/launch")]
 }
 
@@ -86,7 +100,7 @@ enum LTIRegistrations {
             id: try registration.requireID(), name: registration.name, issuer: registration.issuer, clientID: registration.clientID,
             authLoginURL: registration.authLoginURL, tokenURL: registration.tokenURL, keySetURL: registration.keySetURL,
             programmeID: registration.$programme.id, linkByEmail: registration.linkByEmail, emailDomains: registration.domains,
-            deploymentIDs: (registration.$deployments.value ?? []).map(\.deploymentID).sorted(),
+            deploymentIDs: (registration.$deployments.value ?? []).map(\.deploymentID).sorted(), enabled: registration.enabled,
             loginURL: config.absolute(SitePath.ltiLogin.url), launchURL: config.absolute(SitePath.ltiLaunch.url))
     }
 
@@ -155,6 +169,27 @@ enum LTIRegistrations {
             throw InputRejection.conflict("deployment '\(deployment!)' is registered already.")
         }
         try await LTIDeployment(registrationID: registrationID, deploymentID: deployment!).create(on: db)
+        try await registration.$deployments.load(on: db)
+        return registration
+    }
+
+    /// Switches the registration on or off and removes deployments (each must be one of its own), in one transaction.
+    /// The LMS courses linked through a removed deployment keep their CampusCloud courses; their launches are refused.
+    static func change(_ input: LTIRegistrationChange, of registrationID: UUID, app: Application, on db: any Database) async throws -> LTIRegistration {
+        guard let registration = try await LTIRegistration.query(on: db).filter(\.$id == registrationID).with(\.$deployments).first() else {
+            throw Abort(.notFound)
+        }
+        var checks = InputChecks()
+        let removed = deploymentList(input.removeDeploymentIDs, &checks)
+        let known = Set(registration.deployments.map(\.deploymentID))
+        for id in removed where !known.contains(id) { checks.add("'\(id.prefix(255))' is not a deployment of \(registration.name).") }
+        try checks.finish()
+        try await app.writeTransaction(on: db) { db in
+            if let enabled = input.enabled { registration.enabled = enabled; try await registration.save(on: db) }
+            if !removed.isEmpty {
+                try await LTIDeployment.query(on: db).filter(\.$registration.$id == registrationID).filter(\.$deploymentID ~~ removed).delete()
+            }
+        }
         try await registration.$deployments.load(on: db)
         return registration
     }

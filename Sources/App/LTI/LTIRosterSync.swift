@@ -205,6 +205,10 @@ struct LTIRosterHandler: JobHandler {
             try await worker.complete(job, result: "the LMS course or its roster address is gone") { _ in }
             return nil
         }
+        guard context.registration.enabled else {
+            try await worker.complete(job, result: "the LMS's registration is switched off") { _ in }
+            return nil
+        }
         let now = app.clock.now()
         switch try await LTIRosterSync.read(address, registration: context.registration, app: app, now: now) {
         case .success(let members):

@@ -68,6 +68,7 @@ enum Migrations {
         CreateLTIWindowTicket(),
         AddIdentityProviderRoleRule(),
         AddProgrammeMemberGrantedBy(),
+        AddLTIRegistrationEnabled(),
     ]
 
     static func register(on app: Application) {

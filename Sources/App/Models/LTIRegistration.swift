@@ -21,10 +21,12 @@ final class LTIRegistration: Model, @unchecked Sendable {
     /// The domains whose addresses this LMS is trusted with, comma-separated ("" for none): an account is created
     /// or linked under an LMS's email only in them; otherwise it gets an address of its own that no mail reaches.
     @Field(key: "email_domains") var emailDomains: String
+    /// Off: no launches, no score or roster calls, until switched on again.
+    @Field(key: "enabled") var enabled: Bool
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Children(for: \.$registration) var deployments: [LTIDeployment]
 
-    init() {}
+    init() { enabled = true }
 
     var domains: [String] { emailDomains.split(separator: ",").map(String.init) }
 

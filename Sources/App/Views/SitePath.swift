@@ -21,7 +21,7 @@ enum SitePath: Hashable, Sendable {
     // LTI grade passback: an assignment's scores in the LMS (staff), sending them again
     case lmsScores(ID), resendLMSScores(ID)
     // LTI Dynamic Registration: the link an LMS's administrator pastes; making one (administrators)
-    case ltiRegister, adminLTIInvites, ltiWindow
+    case ltiRegister, adminLTIInvites, ltiWindow, adminLTIRegistration(ID)
     // People and programmes (administrators)
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
     // Programmes
@@ -91,6 +91,7 @@ enum SitePath: Hashable, Sendable {
         case .lmsScores(let id): return assignment(id, "lms-scores")
         case .ltiRegister: return text("lti", "register")
         case .ltiWindow: return text("lti", "window")
+        case .adminLTIRegistration(let id): return text("admin", "lti", "registrations") + [.id("registrationID", id)]
         case .adminLTIInvites: return text("admin", "lti", "invites")
         case .resendLMSScores(let id): return assignment(id, "lms-scores", "resend")
         case .adminLTI: return text("admin", "lti")

@@ -6,8 +6,9 @@ struct AdminLTIPage: Encodable {
     var page: PageContext
     struct Row: Encodable {
         var registration: LTIRegistrationDTO
-        /// Where its form adding a deployment posts.
+        /// Where its form adding a deployment posts, and its form switching it on or off and removing deployments.
         var addDeployment: String
+        var change: String
     }
     var rows: [Row]
     struct Choice: Encodable { var id: UUID; var name: String }
@@ -23,7 +24,9 @@ struct AdminLTIPage: Encodable {
 
     init(page: PageContext, registrations: [LTIRegistrationDTO], programmes: [Choice], config: AppConfig, keys: [LTIToolKeys.Published]) {
         self.page = page
-        rows = registrations.map { Row(registration: $0, addDeployment: SitePath.adminLTIDeployments(.id($0.id)).url) }
+        rows = registrations.map {
+            Row(registration: $0, addDeployment: SitePath.adminLTIDeployments(.id($0.id)).url, change: SitePath.adminLTIRegistration(.id($0.id)).url)
+        }
         self.programmes = programmes
         (loginURL, launchURL) = (config.absolute(SitePath.ltiLogin.url), config.absolute(SitePath.ltiLaunch.url))
         (keySetURL, configurationURL) = (config.absolute(SitePath.ltiKeySet.url), config.absolute(SitePath.ltiConfiguration.url))
