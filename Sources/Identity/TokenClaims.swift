@@ -18,8 +18,9 @@ public struct TokenClaims: JWTPayload, Equatable {
     public var givenName: String?
     public var familyName: String?
     public var lti: LTIClaims
-    /// The other top-level claims that are a string or a list of strings (a provider's affiliation or groups), for an
-    /// administrator's claim → role rule: at most 64 claims of 100 values.
+    /// The other top-level claims that are a string or a list (its strings kept, anything else in it skipped): a
+    /// provider's affiliation or groups, for an administrator's claim → role rule. Values of up to 500 characters, 500
+    /// of a list.
     public var attributes: [String: [String]] = [:]
 
     public init(issuer: String? = nil, subject: String? = nil, audience: [String]? = nil, authorizedParty: String? = nil,
@@ -32,10 +33,16 @@ public struct TokenClaims: JWTPayload, Equatable {
         self.lti = lti
     }
 
-    enum Keys: String, CodingKey {
+    /// The claims read by name (never an attribute).
+    public static let namedClaims = Set(Keys.allCases.map(\.rawValue))
+
+    enum Keys: String, CodingKey, CaseIterable {
         case issuer = "iss", subject = "sub", audience = "aud", authorizedParty = "azp", expires = "exp", issuedAt = "iat"
         case nonce, email, emailVerified = "email_verified", name, givenName = "given_name", familyName = "family_name"
     }
+
+    /// Any JSON value, read past.
+    struct Skipped: Decodable { init(from decoder: any Decoder) {} }
 
     struct AnyKey: CodingKey {
         var stringValue: String
@@ -62,11 +69,14 @@ public struct TokenClaims: JWTPayload, Equatable {
         lti = try LTIClaims(from: decoder)
         let all = try decoder.container(keyedBy: AnyKey.self)
         for key in all.allKeys where Keys(rawValue: key.stringValue) == nil && !key.stringValue.hasPrefix("https://purl.imsglobal.org/") {
-            guard attributes.count < 64 else { break }
             if let one = try? all.decode(String.self, forKey: key) {
-                attributes[key.stringValue] = [one]
-            } else if let many = try? all.decode([String].self, forKey: key) {
-                attributes[key.stringValue] = Array(many.prefix(100))
+                attributes[key.stringValue] = [String(one.prefix(500))]
+            } else if var list = try? all.nestedUnkeyedContainer(forKey: key) {
+                var values: [String] = []
+                while !list.isAtEnd, values.count < 500 {
+                    if let text = try? list.decode(String.self) { values.append(String(text.prefix(500))) } else if (try? list.decode(Skipped.self)) == nil { break }
+                }
+                attributes[key.stringValue] = values
             }
         }
     }

@@ -219,8 +219,17 @@ final class OIDCStandIn: @unchecked Sendable {
             #expect(created.status == .seeOther, "\(created.body.string.prefix(300))")
             let course = try #require(try await Course.query(on: app.db).filter(\.$code == "CS299").first())
             #expect(try await CourseMember.query(on: app.db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == ada.requireID()).first()?.role == .instructor)
-            // A creator sees no credits of the programme and cannot manage it.
-            #expect(try await staff.get("/programmes/\(programmeID)/credits").status == .notFound)
+            // A creator sees no credits of the programme, nor its report, nor its people, and cannot manage it.
+            for path in ["credits", "report", "report.csv"] {
+                #expect(try await staff.get("/programmes/\(programmeID)/\(path)").status == .notFound, "\(path)")
+            }
+            #expect(!programmePage.body.string.contains("People of the programme") && !programmePage.body.string.contains("/report"))
+            #expect(try await ProgrammeController.visibleMembers(programme, ada, .courseCreator, on: app.db).isEmpty)
+            // A partner contact does not see the staff the rule made course creators; a manager does.
+            let partnerList = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/members", headers: try await app.bearer("mentor@partner.test"))
+            #expect(partnerList.status == .ok && !partnerList.body.string.contains("ada@uni.test") && partnerList.body.string.contains("partner_contact"))
+            let managerList = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/members", headers: try await app.bearer("admin@demo.test"))
+            #expect(managerList.status == .ok && managerList.body.string.contains("ada@uni.test"))
 
             // A student (another affiliation) gets nothing.
             try await standIn.control(["claims": ["sub": "uni-student-1", "email": "sam@uni.test", "name": "Sam", "eduperson_affiliation": "student"]])
@@ -245,6 +254,14 @@ final class OIDCStandIn: @unchecked Sendable {
             #expect(try await signIn(try Browser(app), provider, standIn).status == .seeOther)
             #expect(try await ProgrammeMember.query(on: app.db).filter(\.$user.$id == manager.user.requireID()).first()?.role == .manager)
 
+            // A rule-given role a manager sets by hand is theirs: the rule never takes it back.
+            try await standIn.control(["claims": ["sub": "uni-staff-2", "email": "bo@uni.test", "name": "Bo Staff", "eduperson_affiliation": ["staff"]]])
+            #expect(try await signIn(try Browser(app), provider, standIn).status == .seeOther)
+            let promoted = try await app.testing().sendRequest(.PUT, "api/v1/programmes/\(programmeID)/members", headers: try await app.bearer("admin@demo.test")) { req in
+                try req.content.encode(["email": "bo@uni.test", "role": "manager"], as: .json)
+            }
+            #expect(promoted.status == .ok, "\(promoted.body.string)")
+
             // The rule cleared: roles it gave are taken back at once.
             try await standIn.control(["claims": ["sub": "uni-staff-1", "email": "ada@uni.test", "name": "Ada Staff", "eduperson_affiliation": ["staff"]]])
             #expect(try await signIn(try Browser(app), provider, standIn).status == .seeOther)
@@ -253,6 +270,10 @@ final class OIDCStandIn: @unchecked Sendable {
             let noRule = try cleared.content.decode(IdentityProviderDTO.self)
             #expect(cleared.status == .ok && noRule.roleClaim == nil)
             #expect(try await ProgrammeMember.query(on: app.db).filter(\.$grantedByProvider == provider.id).count() == 0)
+            let bo = try #require(try await User.query(on: app.db).filter(\.$email == "bo@uni.test").first())
+            #expect(try await ProgrammeMember.query(on: app.db).filter(\.$user.$id == bo.requireID()).first()?.role == .manager)
+            // A rule naming a claim the sign-in reads itself is refused.
+            #expect(try await change(["roleClaim": "email", "roleValues": "x", "courseCreatorsProgrammeID": programmeID.uuidString]).status == .unprocessableEntity)
         }
     }
 

@@ -218,6 +218,8 @@ enum People {
                 existing.role = role!
                 // Set by the course's staff: theirs now (let in again, never marked as having left by an LMS).
                 if let member = existing as? CourseMember { (member.leftAt, member.admittedBy) = (nil, nil) }
+                // Set by a manager: theirs now, never taken back by a single sign-on provider's claim rule.
+                if let member = existing as? ProgrammeMember { member.grantedByProvider = nil }
                 try await existing.save(on: db)
                 membership = existing
             } else {

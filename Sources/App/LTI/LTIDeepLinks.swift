@@ -49,8 +49,8 @@ enum LTIDeepLinks {
     /// The choice `id`: only the person it was opened for, while they grade the course, before it expires or is answered.
     static func find(_ id: UUID, user: User, on db: any Database, now: Date) async throws -> Open {
         guard let row = try await LTIDeepLinkRequest.query(on: db).filter(\.$id == id).with(\.$course).with(\.$registration).first(),
-              row.$user.id == user.id, row.usedAt == nil, row.expiresAt > now else {
-            throw Abort(.notFound, reason: "This choice of assignments is not open: it was answered, it expired, or it is not yours. Add the tool from the LMS again.")
+              row.$user.id == user.id, row.usedAt == nil, row.expiresAt > now, row.registration.enabled else {
+            throw Abort(.notFound, reason: "This choice of assignments is not open: it was answered, it expired, it is not yours, or its LMS was switched off. Add the tool from the LMS again.")
         }
         let access = try await CourseAccess.load(user, row.course, on: db)
         try Policy.require(user, can: .grade(access))

@@ -88,7 +88,8 @@ enum LTIGradeSync {
     /// The sweep's part: an LMS with scores waiting and no job (a change that came as its job was finishing) gets one.
     @Sendable static func sweep(_ app: Application) async throws {
         let waiting = try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).field(\.$registration.$id).unique().all()
-        for registration in Set(waiting.map { $0.$registration.id }) { try await queue(registration, on: app.db, now: app.clock.now()) }
+        let on = try await LTIRegistration.query(on: app.db).filter(\.$enabled == true).all(\.$id)
+        for registration in Set(waiting.map { $0.$registration.id }).intersection(on) { try await queue(registration, on: app.db, now: app.clock.now()) }
     }
 
     // MARK: Posting

@@ -34,8 +34,8 @@ enum LTIRosterSync {
         let now = app.clock.now()
         let stale = try await LTIContext.query(on: app.db).filter(\.$membershipsURL != nil).group(.or) {
             $0.filter(\.$rosterSyncedAt == nil).filter(\.$rosterSyncedAt < now.addingTimeInterval(-nightly))
-        }.all()
-        for context in stale { try await queue(try context.requireID(), on: app.db, now: now) }
+        }.with(\.$registration).all()
+        for context in stale where context.registration.enabled { try await queue(try context.requireID(), on: app.db, now: now) }
     }
 
     /// One member as NRPS lists them.
@@ -146,8 +146,6 @@ enum LTIRosterSync {
 
     struct Summary: Equatable {
         var listed = 0, added = 0, left = 0, skipped = 0
-        /// Who left: their running lab sessions in the course are stopped after the roster is applied.
-        var leavers: [UUID] = []
     }
 
     /// Applies a whole roster to the course, in one transaction.
@@ -184,7 +182,6 @@ enum LTIRosterSync {
                 member.leftAt = now
                 try await member.save(on: db)
                 summary.left += 1
-                summary.leavers.append(member.$user.id)
             }
             context.rosterSyncedAt = now
             try await context.save(on: db)
@@ -219,7 +216,10 @@ struct LTIRosterHandler: JobHandler {
                 return nil
             }
             // Those who left are let into nothing, their labs included: running sessions stop (settled for their time).
-            let stopped = try await LabSessions.stopAll(of: summary.leavers, inCourse: context.course.requireID(), reason: "You are no longer in this course (its LMS roster).",
+            // Everyone marked as having left, not only this read's: a stop that failed last time is made now.
+            let courseID = try context.course.requireID()
+            let leavers = try await CourseMember.query(on: app.db).filter(\.$course.$id == courseID).filter(\.$leftAt != nil).all(\.$user.$id)
+            let stopped = try await LabSessions.stopAll(of: leavers, inCourse: courseID, reason: "You are no longer in this course (its LMS roster).",
                                                         app: app, at: now)
             app.logger.info("LTI roster of \(context.course.code): \(summary.listed) listed, \(summary.added) added, \(summary.left) left (\(stopped) lab sessions stopped), \(summary.skipped) skipped")
             try await worker.complete(job, result: "\(summary.listed) listed, \(summary.added) added, \(summary.left) left") { _ in }

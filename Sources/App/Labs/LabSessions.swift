@@ -193,15 +193,24 @@ enum LabSessions {
         }
     }
 
-    /// Stops the running sessions of `users` in the course's labs (they left the course); how many.
+    /// Stops the running sessions of `users` in the course's labs (they left the course); how many stopped (one that
+    /// fails is logged, the others still stop).
     static func stopAll(of users: [UUID], inCourse courseID: UUID, reason: String, app: Application, at time: Date) async throws -> Int {
         guard !users.isEmpty else { return 0 }
         let labs = try await LabEnvironment.query(on: app.db).filter(\.$course.$id == courseID).all(\.$id)
         guard !labs.isEmpty else { return 0 }
         let sessions = try await LabSession.query(on: app.db).filter(\.$lab.$id ~~ labs).filter(\.$user.$id ~~ users)
             .filter(\.$status == .running).all()
-        for session in sessions { try await stop(session, reason: reason, app: app, at: time) }
-        return sessions.count
+        var stopped = 0
+        for session in sessions {
+            do {
+                try await stop(session, reason: reason, app: app, at: time)
+                stopped += 1
+            } catch {
+                app.logger.error("Lab session \(session.id?.uuidString ?? "?") could not be stopped: \(error); tried again at the next roster read.")
+            }
+        }
+        return stopped
     }
 
     /// Ends a running session once: the ending is claimed by a conditional update, then the hold is settled for the

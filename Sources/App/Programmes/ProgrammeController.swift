@@ -57,8 +57,9 @@ enum ProgrammeController {
         let id = try programme.requireID()
         let view = ProgrammePage(
             title: programme.name, page: page, programme: try await ProgrammeViews.programme(programme, role: role, on: req.db),
-            members: try await People.members(ProgrammeMember.self, place: id, on: req.db),
+            members: try await visibleMembers(programme, user, role, on: req.db),
             canManage: Policy.allows(user, .manageProgramme(role)), canCreateCourse: Policy.allows(user, .createCourse(role)),
+            canSeeCredits: Policy.allows(user, .viewProgrammeCredits(role)),
             form: ProgrammeInput(name: programme.name, partnerOrganisation: programme.partnerOrganisation, startsOn: programme.startsOn.day,
                                  endsOn: programme.endsOn.day, description: programme.description))
         return try await req.view.render("programme", view)
@@ -97,8 +98,16 @@ enum ProgrammeController {
 
     /// GET …/members?page=&per=: managers and partner contacts (university and partner staff; no students).
     @Sendable static func members(req: Request) async throws -> Page<MemberDTO> {
-        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
-        return try await People.members(ProgrammeMember.self, place: programme.requireID(), on: req.db).paginated(for: req)
+        let (programme, user, role) = try await req.programme(for: Policy.Action.viewProgrammeCredits)
+        return try await visibleMembers(programme, user, role, on: req.db).paginated(for: req)
+    }
+
+    /// The programme's people as `user` may see them: everyone for managers; the managers and partner contacts for a
+    /// partner contact (not the staff a sign-on rule made course creators); nothing for a course creator.
+    static func visibleMembers(_ programme: Programme, _ user: User, _ role: ProgrammeRole?, on db: any Database) async throws -> [MemberDTO] {
+        guard Policy.allows(user, .viewProgrammeCredits(role)) else { return [] }
+        let members = try await People.members(ProgrammeMember.self, place: programme.requireID(), on: db)
+        return Policy.allows(user, .manageProgramme(role)) ? members : members.filter { $0.role != ProgrammeRole.courseCreator.rawValue }
     }
 
     @Sendable static func setMember(req: Request) async throws -> MemberDTO {

@@ -29,11 +29,12 @@ enum ProgrammesArea: PlatformArea {
                tag: "programmes", request: .input(ProgrammeInput.self, required: []), response: .one(ProgrammeSummaryDTO.self),
                errors: [404: "No such programme, or not yours to manage.", 409: "A programme has that name already."],
                use: ProgrammeController.update)
-        api.on(.GET, "programmes/:programmeID/members", id: "listProgrammeMembers", summary: "Managers and partner contacts; ?page=&per=.",
+        api.on(.GET, "programmes/:programmeID/members", id: "listProgrammeMembers",
+               summary: "The programme's managers, partner contacts and course creators (managers see all, partner contacts no course creators, course creators none); ?page=&per=.",
                tag: "programmes", response: .page(MemberDTO.self), errors: [404: "No such programme, or not yours to see."],
                use: ProgrammeController.members)
         api.on(.PUT, "programmes/:programmeID/members", id: "setProgrammeMember",
-               summary: "Add an existing person as manager or partner_contact, or change their role.", tag: "programmes",
+               summary: "Add an existing person as manager, partner_contact or course_creator, or change their role.", tag: "programmes",
                request: .input(MembershipInput.self, schema: MembershipInput.schema(roles: ProgrammeRole.self)), response: .one(MemberDTO.self),
                errors: [404: "No such programme, or not yours to manage.", 409: "Nobody has that email."],
                use: ProgrammeController.setMember)

@@ -6,7 +6,7 @@ import Vapor
 
 enum ReportController {
     @Sendable static func page(req: Request) async throws -> View {
-        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
+        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgrammeCredits)
         let report = try await ProgrammeReport.load(programme, on: req.db)
         let charts = report.courses.map { ReportPage.Place(name: "\($0.code) \($0.title)", chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.code)")) }
             + report.projects.map { ReportPage.Place(name: $0.title, chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.title)")) }
@@ -17,11 +17,11 @@ enum ReportController {
     }
 
     @Sendable static func json(req: Request) async throws -> ProgrammeReportDTO {
-        try await ProgrammeReport.load(try await req.programme(for: Policy.Action.viewProgramme).0, on: req.db)
+        try await ProgrammeReport.load(try await req.programme(for: Policy.Action.viewProgrammeCredits).0, on: req.db)
     }
 
     @Sendable static func csv(req: Request) async throws -> Response {
-        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgramme)
+        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgrammeCredits)
         return .csvDownload(ProgrammeReport.csv(try await ProgrammeReport.load(programme, on: req.db)), filename: "programme-report.csv")
     }
 }

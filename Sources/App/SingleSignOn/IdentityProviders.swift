@@ -243,14 +243,14 @@ enum IdentityProviders {
         provider.emailDomains = domains.joined(separator: ",")
         (provider.passwordSignInOff, provider.linkByEmail, provider.createAccounts) = (passwordsOff, link, create)
         if let enabled = input.enabled { provider.enabled = enabled }
+        let before = (provider.roleClaim, provider.roleValues, provider.courseCreatorsProgramme)
         (provider.roleClaim, provider.roleValues, provider.courseCreatorsProgramme) = (rule?.claim, rule?.values.joined(separator: ","), rule?.programme)
+        // A rule changed in any way, or the provider switched off: the roles it gave are taken back at once (its next
+        // sign-ins give them again to whoever still qualifies).
+        let takeBack = before != (provider.roleClaim, provider.roleValues, provider.courseCreatorsProgramme) || !provider.enabled
         try await app.writeTransaction(on: db) { db in
             try await provider.save(on: db)
-            // Roles the rule gave in another programme (or under a rule now gone) are taken back at once; the rule
-            // gives them again at each sign-in.
-            let stale = ProgrammeMember.query(on: db).filter(\.$grantedByProvider == (try provider.requireID()))
-            if let programme = rule?.programme { stale.filter(\.$programme.$id != programme) }
-            try await stale.delete()
+            if takeBack { try await ProgrammeMember.query(on: db).filter(\.$grantedByProvider == (try provider.requireID())).delete() }
         }
     }
 
@@ -258,11 +258,12 @@ enum IdentityProviders {
     static func roleRule(_ input: IdentityProviderChange, _ provider: IdentityProvider, _ checks: inout InputChecks)
         -> (claim: String, values: [String], programme: UUID)? {
         let claim = (input.roleClaim ?? provider.roleClaim ?? "").trimmingCharacters(in: .whitespaces)
-        let values = input.roleValues.map { $0.lowercased().split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init) } ?? provider.roleValueList
+        let values = input.roleValues.map { $0.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+            ?? provider.roleValueList
         let programmeText = (input.courseCreatorsProgrammeID ?? provider.courseCreatorsProgramme?.uuidString ?? "").trimmingCharacters(in: .whitespaces)
         if claim.isEmpty, values.isEmpty, programmeText.isEmpty { return nil }
-        let named = claim.range(of: #"^[A-Za-z0-9_:.\-]{1,100}$"#, options: .regularExpression) != nil
-        if !named { checks.add("roleClaim must name a claim (letters, digits, _ : . -), e.g. eduperson_affiliation or groups.") }
+        let named = claim.range(of: #"^[A-Za-z0-9_:.\-]{1,100}$"#, options: .regularExpression) != nil && !TokenClaims.namedClaims.contains(claim)
+        if !named { checks.add("roleClaim must name a claim of the provider's own (letters, digits, _ : . -), e.g. eduperson_affiliation or groups; not iss, sub, email and the like.") }
         if values.isEmpty || values.count > 20 || values.contains(where: { $0.count > 100 }) {
             checks.add("roleValues must list the claim's values that may create courses (1 to 20), e.g. staff, faculty.")
         }

@@ -30,11 +30,15 @@ struct ProgrammePage: Encodable {
     var canManage: Bool
     /// Managers, and course creators (who become the course's instructor).
     var canCreateCourse: Bool
+    /// Managers and partner contacts: the credits, the report and the people.
+    var canSeeCredits: Bool
     var form: ProgrammeInput
     var roles = ProgrammeRole.allCases.map(\.rawValue)
 
-    init(title: String, page: PageContext, programme: ProgrammeDTO, members: [MemberDTO], canManage: Bool, canCreateCourse: Bool, form: ProgrammeInput) {
+    init(title: String, page: PageContext, programme: ProgrammeDTO, members: [MemberDTO], canManage: Bool, canCreateCourse: Bool, canSeeCredits: Bool,
+         form: ProgrammeInput) {
         (self.title, self.page, self.programme, self.canManage, self.canCreateCourse, self.form) = (title, page, programme, canManage, canCreateCourse, form)
+        self.canSeeCredits = canSeeCredits
         let id = programme.programme.id
         links = ProgrammeLinks(id)
         courses = programme.courses.map {
