@@ -33,7 +33,8 @@ CLIENT_ID = "campuscloud-e2e"
 def wait_for(driver, condition, what, seconds=30):
     """Waits until `condition(driver)` is truthy; prints the page when it never is."""
     try:
-        return WebDriverWait(driver, seconds, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
+        # A page being swapped can make the driver answer that a node left the document: look again.
+        return WebDriverWait(driver, seconds, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException)).until(condition)
     except Exception as error:
         print(f"waiting for {what} failed ({type(error).__name__}) on {driver.current_url}:", driver.page_source[-2000:], flush=True)
         return None

@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support import PASSWORD, browser, check, failures, free_port, wait_healthy
@@ -28,8 +28,9 @@ def main_text_after(driver, action, marker):
         return mains and marker in mains[0].text and mains[0].text
 
     try:
-        # While the browser swaps pages, an element found a moment ago may already be gone: look again.
-        return WebDriverWait(driver, 30, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(loaded)
+        # While the browser swaps pages, an element found a moment ago may already be gone (or the driver may answer
+        # that its node left the document): look again.
+        return WebDriverWait(driver, 30, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException)).until(loaded)
     except Exception as error:
         print(f"waiting for {marker!r} failed ({type(error).__name__}) on {driver.current_url}:", driver.page_source[-3000:], flush=True)
         return ""
