@@ -84,3 +84,29 @@ public struct ScorePost: Codable, Sendable, Equatable {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }
+
+/// A line item (AGS 2.0, application/vnd.ims.lis.v2.lineitem+json): a grade column in an LMS course. `id` is its
+/// address, given by the LMS; `resourceId` is the tool's own name for what it grades (here an assignment's id).
+public struct LineItem: Codable, Sendable, Equatable {
+    public var id: String?
+    public var scoreMaximum: Double?
+    public var label: String?
+    public var resourceId: String?
+    public var resourceLinkId: String?
+
+    public init(id: String? = nil, scoreMaximum: Double?, label: String?, resourceId: String?, resourceLinkId: String?) {
+        (self.id, self.scoreMaximum, self.label, self.resourceId, self.resourceLinkId) = (id, scoreMaximum, label, resourceId, resourceLinkId)
+    }
+
+    /// The line item of a container's answer that names `resourceID` (an LMS may ignore the `resource_id` filter and
+    /// list them all); items that are not objects of the expected shape are skipped, not fatal.
+    public static func named(_ resourceID: String, in container: Data) -> LineItem? {
+        guard let items = try? JSONDecoder().decode([Tolerant].self, from: container) else { return nil }
+        return items.compactMap(\.item).first { $0.id?.isEmpty == false && $0.resourceId?.lowercased() == resourceID.lowercased() }
+    }
+
+    private struct Tolerant: Decodable {
+        var item: LineItem?
+        init(from decoder: any Decoder) throws { item = try? LineItem(from: decoder) }
+    }
+}

@@ -15,17 +15,31 @@ import Vapor
 import VaporTesting
 @testable import App
 
-/// The LMS's grade book: its token endpoint and a line item's scores.
+/// The LMS's grade book: its token endpoint (tokens per scope), a course's line item container (listing every item,
+/// as an LMS may whatever `resource_id` asks, and making new ones) and each line item's scores.
 final class LMSGradeBook: @unchecked Sendable {
+    struct Item { var id: String; var resourceID: String?; var resourceLinkID: String?; var maximum: Double; var label: String }
     struct State {
         var assertions: [(form: [String: String], at: Date)] = []
         var posts: [(url: String, authorization: String?, score: [String: Any])] = []
         var busy = 0
         var refuse: String?
+        /// Students whose scores the LMS fails with a 500 (all of them: "*").
+        var failing: Set<String> = []
         var tokens = 0
+        var scopes: [String: String] = [:]
+        var items: [Item] = [Item(id: LMSGradeBook.lineItem, resourceID: nil, resourceLinkID: "rl-seq", maximum: 10, label: "Sequences")]
+        /// The container's queries, and the items it was asked to make.
+        var listed: [String] = []
+        var made: [[String: Any]] = []
+        /// How long a score post takes, the most posts in flight at once, and what runs as a post arrives.
+        var delay: Duration = .zero
+        var inFlight = 0, mostInFlight = 0
+        var onPost: (@Sendable () async throws -> Void)?
     }
     let state = NIOLockedValueBox(State())
     static let tokenURL = "https://lms.test/token"
+    static let container = "https://lms.test/ctx-1/lineitems"
     static let lineItem = "https://lms.test/ctx-1/lineitems/9"
 
     static func form(_ text: String) -> [String: String] {
@@ -35,34 +49,89 @@ final class LMSGradeBook: @unchecked Sendable {
         }, uniquingKeysWith: { $1 })
     }
 
-    /// Answers the token endpoint and the line item's scores; everything else goes to the LMS's key set as before.
+    static func json(_ status: HTTPResponseStatus, _ value: Any) throws -> HTTPClientResponse {
+        HTTPClientResponse(status: status, headers: ["content-type": "application/json"], body: .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: value))))
+    }
+
+    /// The scope of the access token a request carries.
+    func scope(_ request: HTTPClientRequest) -> String? {
+        guard let authorization = request.headers.first(name: .authorization), authorization.hasPrefix("Bearer ") else { return nil }
+        return state.withLockedValue { $0.scopes[String(authorization.dropFirst(7))] }
+    }
+
+    /// Answers the token endpoint, the container and the line items' scores; everything else goes to the LMS's key
+    /// set as before.
     func install(on app: Application) {
         let before = app.identityHTTP
         app.identityHTTP = UpstreamClient { [self] request, timeout in
             var body = ByteBuffer()
             if let given = request.body { body = try await given.collect(upTo: 1 << 20) }
             if request.url == Self.tokenURL {
+                let form = Self.form(String(buffer: body))
                 let token = self.state.withLockedValue { state -> String in
-                    state.assertions.append((Self.form(String(buffer: body)), Date()))
+                    state.assertions.append((form, Date()))
                     state.tokens += 1
+                    state.scopes["tok-\(state.tokens)"] = form["scope"] ?? ""
                     return "tok-\(state.tokens)"
                 }
-                let answer = #"{"access_token": "\#(token)", "token_type": "Bearer", "expires_in": 3600, "scope": "https://purl.imsglobal.org/spec/lti-ags/scope/score"}"#
-                return HTTPClientResponse(status: .ok, headers: ["content-type": "application/json"], body: .bytes(ByteBuffer(string: answer)))
+                return try Self.json(.ok, ["access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": form["scope"] ?? ""])
             }
-            if request.url == Self.lineItem + "/scores" {
+            let path = request.url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.url
+            if path == Self.container {
+                let scope = scope(request)
+                if request.method == .GET {
+                    guard scope == LTIGradeSync.lineItemScope || scope == LTIGradeSync.lineItemReadScope,
+                          request.headers.first(name: .accept) == "application/vnd.ims.lis.v2.lineitemcontainer+json" else { return HTTPClientResponse(status: .unauthorized) }
+                    let items = state.withLockedValue { state in
+                        state.listed.append(request.url)
+                        return state.items.map { item -> [String: Any] in
+                            var value: [String: Any] = ["id": item.id, "scoreMaximum": item.maximum, "label": item.label]
+                            if let id = item.resourceID { value["resourceId"] = id }
+                            if let link = item.resourceLinkID { value["resourceLinkId"] = link }
+                            return value
+                        }
+                    }
+                    return try Self.json(.ok, items)
+                }
+                guard request.method == .POST, scope == LTIGradeSync.lineItemScope,
+                      request.headers.first(name: .contentType) == "application/vnd.ims.lis.v2.lineitem+json",
+                      var item = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+                      let maximum = item["scoreMaximum"] as? Double, maximum > 0, let label = item["label"] as? String else {
+                    return HTTPClientResponse(status: .badRequest)
+                }
+                item["id"] = state.withLockedValue { state in
+                    let id = "\(Self.container)/\(100 + state.made.count)"
+                    state.made.append(item)
+                    state.items.append(Item(id: id, resourceID: item["resourceId"] as? String, resourceLinkID: item["resourceLinkId"] as? String, maximum: maximum, label: label))
+                    return id
+                }
+                return try Self.json(.created, item)
+            }
+            if path.hasSuffix("/scores"), state.withLockedValue({ $0.items.contains { $0.id + "/scores" == path } }) {
                 let score = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] ?? [:]
                 let authorization = request.headers.first(name: .authorization)
+                let scope = scope(request)
+                let (delay, onPost) = state.withLockedValue { state in
+                    state.inFlight += 1
+                    state.mostInFlight = max(state.mostInFlight, state.inFlight)
+                    return (state.delay, state.onPost)
+                }
+                defer { state.withLockedValue { $0.inFlight -= 1 } }
+                try await onPost?()
+                if delay > .zero { try await Task.sleep(for: delay) }
                 return self.state.withLockedValue { state in
                     if state.busy > 0 {
                         state.busy -= 1
                         return HTTPClientResponse(status: .tooManyRequests, headers: ["retry-after": "7"])
                     }
-                    guard request.headers.first(name: .contentType) == "application/vnd.ims.lis.v1.score+json", authorization == "Bearer tok-\(state.tokens)" else {
+                    guard request.headers.first(name: .contentType) == "application/vnd.ims.lis.v1.score+json", scope == LTIGradeSync.scoreScope else {
                         return HTTPClientResponse(status: .unauthorized)
                     }
                     if let refused = state.refuse, score["userId"] as? String == refused {
                         return HTTPClientResponse(status: .badRequest, body: .bytes(ByteBuffer(string: #"{"error": "user not in course"}"#)))
+                    }
+                    if state.failing.contains("*") || state.failing.contains(score["userId"] as? String ?? "") {
+                        return HTTPClientResponse(status: .internalServerError, body: .bytes(ByteBuffer(string: "gradebook unavailable")))
                     }
                     state.posts.append((request.url, authorization, score))
                     return HTTPClientResponse(status: .ok)
@@ -73,6 +142,10 @@ final class LMSGradeBook: @unchecked Sendable {
     }
 
     var posts: [[String: Any]] { state.withLockedValue { $0.posts.map(\.score) } }
+    /// The students whose scores reached `item`.
+    func students(on item: String) -> [String] {
+        state.withLockedValue { $0.posts.filter { $0.url == item + "/scores" }.compactMap { $0.score["userId"] as? String } }.sorted()
+    }
 }
 
 extension LTILaunchFlowTests {

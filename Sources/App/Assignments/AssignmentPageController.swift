@@ -42,7 +42,7 @@ enum AssignmentPageController {
             everyone = try await rows(try await Submission.query(on: req.db).filter(\.$assignment.$id == id).with(\.$user)
                 .sort(\.$submittedAt, .descending).limit(200).all())
             progress = try await Grades.progress(assignment, on: req.db)
-            inLMS = try await LTIResourceLink.query(on: req.db).filter(\.$assignment.$id == id).filter(\.$lineItemURL != nil).count() > 0
+            inLMS = try await LTILineItem.known(for: id, on: req.db)
         }
         let view = AssignmentPage(
             title: assignment.title, page: page ?? PageContext(req), course: try CourseDTO(course, access: access),

@@ -212,13 +212,19 @@ enum LTIController {
         let id = try assignment.requireID()
         let rows = try await LTIScorePost.query(on: req.db).filter(\.$assignment.$id == id).with(\.$user).all()
             .sorted { $0.user.displayName.localizedStandardCompare($1.user.displayName) == .orderedAscending }
-        let linked = try await LTIResourceLink.query(on: req.db).filter(\.$assignment.$id == id).filter(\.$lineItemURL != nil).count() > 0
+        let linked = try await LTILineItem.known(for: id, on: req.db)
         return try await req.view.render("lti-scores", LMSScoresPage(
             title: "\(assignment.title): scores in the LMS", page: page, assignmentLink: SitePath.assignment(.id(id)).url,
             resend: SitePath.resendLMSScores(.id(id)).url,
-            rows: rows.map { .init(name: $0.user.displayName, status: $0.status.rawValue, score: $0.scoreSent.map(Gradebook.number) ?? "—",
+            rows: rows.map { .init(name: $0.user.displayName, status: scoreStatus($0), score: $0.scoreSent.map(Gradebook.number) ?? "—",
                                    progress: $0.progressSent ?? "—", sentAt: PageFormat.when($0.sentAt) ?? "—", error: $0.lastError) },
             pending: rows.filter { $0.status == .pending }.count, failed: rows.filter { $0.status == .failed }.count, linked: linked || !rows.isEmpty))
+    }
+
+    /// A score's state as staff read it: a pending score that failed for a passing reason says when it is tried again.
+    static func scoreStatus(_ row: LTIScorePost) -> String {
+        guard row.status == .pending, let again = PageFormat.when(row.retryAt) else { return row.status.rawValue }
+        return "pending (tried again \(again))"
     }
 
     /// POST /assignments/:assignmentID/lms-scores/resend: the refused scores (or all) are sent again (staff).

@@ -1,66 +1,120 @@
 // Grade passback (LTI Assignment and Grade Services 2.0), through an outbox on the durable queue. When a grade
 // changes (a result, an adjustment, grades published) and its assignment's grades are published, every LMS line item
-// linked to the assignment gets a pending row for the student — in the change's own transaction — and the LMS's
-// job is queued if none is. That job posts one score at a time per LMS, the student's current grade read at the
-// moment of posting (so a post never sends a stale score), with an access token kept per LMS and scope until it
-// expires. A 429 or 503 is answered by waiting its Retry-After; other failures back off and retry; a score the LMS
-// refuses (4xx) stays failed with its answer until staff resend it. `timestamp` is the post's time and
-// `submittedAt` the hand-in's, so the LMS does not mark work late by when the post went out.
+// of the assignment gets a pending row for each student — in the change's own transaction, a few statements whatever
+// the class size — and the LMS's job is queued if none is. That job posts one score at a time per LMS, the student's
+// current grade read at the moment of posting (so a post never sends a stale score), with an access token kept per
+// LMS and scope until it expires. A 429 or 503 is answered by waiting its Retry-After; a passing failure backs that
+// row off on its own (and the whole job, when the LMS looks down); a score the LMS refuses (4xx) stays failed with
+// its answer until staff resend it. `timestamp` is the post's time and `submittedAt` the hand-in's, so the LMS does
+// not mark work late by when the post went out.
+//
+// An assignment's line item is the one its link's launch named. When no launch named one — a link the LMS made by
+// deep linking that nobody opened yet, or a link whose LMS made no column — the job looks in the LMS course's line
+// item container for the item whose `resource_id` is the assignment's id, and, where the LMS grants the `lineitem`
+// scope and a link in that course opens the assignment, makes one.
 import Fluent
 import Foundation
 import Identity
 import NIOCore
-import NIOHTTP1
 import SQLKit
 import Vapor
-import AsyncHTTPClient
 
 enum LTIGradeSync {
     static let kind = "lti-scores"
     static let scoreScope = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+    static let lineItemScope = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+    static let lineItemReadScope = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
     /// Posts per run, after which the job queues itself again (its lease stays short, others get a turn).
     static let batch = 100
+    /// Passing failures in a row after which the LMS looks down: the whole job waits rather than trying every row.
+    static let downAfter = 3
+    /// Outbox rows per INSERT statement.
+    static let rowsPerStatement = 200
 
     struct Payload: Codable { var registration: UUID }
 
     // MARK: The outbox
 
-    /// The grade listener: rows for the students whose grade `change` touched, on line items of published assignments.
+    /// The grade listener: rows for the students whose grade `change` touched, on line items of published assignments;
+    /// for grades published, a look for the assignment's line item in LMS courses where none is known.
     @Sendable static func changed(_ change: GradeChange, on db: any Database, now: Date) async throws {
-        let sql = try db.sqlDatabase()
-        let filter: SQLQueryString
+        var registrations: Set<UUID>
         switch change {
         case .submission(let id):
-            filter = "a.id = (SELECT assignment_id FROM submissions WHERE id = \(bind: id) AND is_test_run = \(bind: false)) AND m.user_id = (SELECT user_id FROM submissions WHERE id = \(bind: id))"
+            registrations = try await outbox("""
+                a.id = (SELECT assignment_id FROM submissions WHERE id = \(bind: id) AND is_test_run = \(bind: false)) \
+                AND m.user_id = (SELECT user_id FROM submissions WHERE id = \(bind: id))
+                """, on: db, now: now)
         case .assignment(let id):
-            filter = "a.id = \(bind: id)"
-        }
-        // Each student of the course linked at the link's LMS, for each line item of the assignment: one statement.
-        let rows = try await sql.raw("""
-            SELECT DISTINCT rl.line_item_url, c.registration_id, a.id AS assignment_id, m.user_id, e.subject
-            FROM lti_resource_links rl
-            JOIN lti_contexts c ON c.id = rl.context_id
-            JOIN lti_registrations r ON r.id = c.registration_id
-            JOIN assignments a ON a.id = rl.assignment_id
-            JOIN course_members m ON m.course_id = a.course_id AND m.role = \(bind: CourseRole.student.rawValue)
-            JOIN external_identities e ON e.user_id = m.user_id AND e.issuer = r.issuer
-            WHERE rl.line_item_url IS NOT NULL AND a.grades_published_at IS NOT NULL AND \(filter)
-            """).all()
-        guard !rows.isEmpty else { return }
-        var registrations = Set<UUID>()
-        for row in rows {
-            let registration = try row.decode(column: "registration_id", as: UUID.self)
-            registrations.insert(registration)
-            try await sql.raw("""
-                INSERT INTO lti_score_posts (id, registration_id, line_item_url, assignment_id, user_id, subject, status, changed_at, version)
-                VALUES (\(bind: UUID()), \(bind: registration), \(bind: try row.decode(column: "line_item_url", as: String.self)),
-                        \(bind: try row.decode(column: "assignment_id", as: UUID.self)), \(bind: try row.decode(column: "user_id", as: UUID.self)),
-                        \(bind: try row.decode(column: "subject", as: String.self)), \(bind: LTIScorePost.Status.pending.rawValue), \(bind: now), 1)
-                ON CONFLICT (line_item_url, user_id) DO UPDATE SET status = \(bind: LTIScorePost.Status.pending.rawValue), changed_at = \(bind: now),
-                  version = lti_score_posts.version + 1, last_error = NULL, subject = excluded.subject
-                """).run()
+            registrations = try await outbox("a.id = \(bind: id)", on: db, now: now)
+            registrations.formUnion(try await lookForLineItems(of: id, unlessLookedAfter: now, on: db))
         }
         for registration in registrations { try await queue(registration, on: db, now: now) }
+    }
+
+    /// Pending rows (new, or made pending again) for each student of the course linked at the line item's LMS, on
+    /// the line items `filter` picks (optionally only `lineItem`): one read, and one statement per 200 rows.
+    static func outbox(_ filter: SQLQueryString, lineItem: String? = nil, on db: any Database, now: Date) async throws -> Set<UUID> {
+        let sql = try db.sqlDatabase()
+        let only: SQLQueryString = lineItem.map { "AND i.url = \(bind: $0)" } ?? ""
+        let found = try await sql.raw("""
+            WITH items AS (
+              SELECT context_id, assignment_id, line_item_url AS url FROM lti_resource_links WHERE line_item_url IS NOT NULL
+              UNION SELECT context_id, assignment_id, url FROM lti_line_items WHERE url IS NOT NULL)
+            SELECT DISTINCT i.url, c.registration_id, a.id AS assignment_id, m.user_id, e.subject
+            FROM items i
+            JOIN lti_contexts c ON c.id = i.context_id
+            JOIN lti_registrations r ON r.id = c.registration_id
+            JOIN assignments a ON a.id = i.assignment_id
+            JOIN course_members m ON m.course_id = a.course_id AND m.role = \(bind: CourseRole.student.rawValue)
+            JOIN external_identities e ON e.user_id = m.user_id AND e.issuer = r.issuer
+            WHERE a.grades_published_at IS NOT NULL AND \(filter) \(only)
+            """).all()
+        // One row per line item and student (a statement may not touch a row twice).
+        var rows: [String: [any Encodable & Sendable]] = [:], registrations = Set<UUID>()
+        for row in found {
+            let (url, user) = (try row.decode(column: "url", as: String.self), try row.decode(column: "user_id", as: UUID.self))
+            let registration = try row.decode(column: "registration_id", as: UUID.self)
+            registrations.insert(registration)
+            rows["\(url) \(user)"] = [UUID(), registration, url, try row.decode(column: "assignment_id", as: UUID.self), user,
+                                      try row.decode(column: "subject", as: String.self), LTIScorePost.Status.pending.rawValue, now, 1, 0]
+        }
+        let values = Array(rows.values)
+        for start in stride(from: 0, to: values.count, by: rowsPerStatement) {
+            var insert = sql.insert(into: LTIScorePost.schema)
+                .columns("id", "registration_id", "line_item_url", "assignment_id", "user_id", "subject", "status", "changed_at", "version", "attempts")
+            for row in values[start..<min(values.count, start + rowsPerStatement)] { insert = insert.values(row) }
+            try await insert.onConflict(with: ["line_item_url", "user_id"]) { update in
+                update.set("status", to: LTIScorePost.Status.pending.rawValue).set("changed_at", to: now)
+                    .set(SQLIdentifier("version"), to: SQLRaw("\(LTIScorePost.schema).version + 1"))
+                    .set(SQLIdentifier("last_error"), to: SQLLiteral.null).set(SQLIdentifier("retry_at"), to: SQLLiteral.null)
+                    .set("attempts", to: 0).set(excludedValueOf: "subject")
+            }.run()
+        }
+        return registrations
+    }
+
+    /// Marks a look due for assignment `id`'s line item in each LMS course of its course that names a line item
+    /// container and knows no line item for it — unless one looked after `cutoff` (a launch looks at most hourly,
+    /// publishing always). Returns the LMSs to queue.
+    static func lookForLineItems(of id: UUID, unlessLookedAfter cutoff: Date, on db: any Database) async throws -> Set<UUID> {
+        let sql = try db.sqlDatabase()
+        let contexts = try await sql.raw("""
+            SELECT c.id, c.registration_id FROM lti_contexts c JOIN assignments a ON a.course_id = c.course_id
+            WHERE a.id = \(bind: id) AND a.grades_published_at IS NOT NULL AND c.line_items_url IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM lti_resource_links rl WHERE rl.context_id = c.id AND rl.assignment_id = a.id AND rl.line_item_url IS NOT NULL)
+              AND NOT EXISTS (SELECT 1 FROM lti_line_items li WHERE li.context_id = c.id AND li.assignment_id = a.id
+                              AND (li.url IS NOT NULL OR li.looked_up_at IS NULL OR li.looked_up_at > \(bind: cutoff)))
+            """).all()
+        var registrations = Set<UUID>()
+        for context in contexts {
+            try await sql.raw("""
+                INSERT INTO lti_line_items (id, context_id, assignment_id) VALUES (\(bind: UUID()), \(bind: try context.decode(column: "id", as: UUID.self)), \(bind: id))
+                ON CONFLICT (context_id, assignment_id) DO UPDATE SET looked_up_at = NULL WHERE lti_line_items.url IS NULL
+                """).run()
+            registrations.insert(try context.decode(column: "registration_id", as: UUID.self))
+        }
+        return registrations
     }
 
     /// Queues the LMS's job unless one is queued or running (one poster per LMS).
@@ -77,7 +131,8 @@ enum LTIGradeSync {
             let rows = try await LTIScorePost.query(on: tx).filter(\.$assignment.$id == assignmentID).filter(\.$status ~~ statuses).all()
             guard !rows.isEmpty else { return 0 }
             try await tx.sqlDatabase().raw("""
-                UPDATE lti_score_posts SET status = \(bind: LTIScorePost.Status.pending.rawValue), changed_at = \(bind: now), version = version + 1, last_error = NULL
+                UPDATE lti_score_posts SET status = \(bind: LTIScorePost.Status.pending.rawValue), changed_at = \(bind: now), version = version + 1,
+                  last_error = NULL, attempts = 0, retry_at = NULL
                 WHERE id IN (\(binds: try rows.map { try $0.requireID() }))
                 """).run()
             for registration in Set(rows.map { $0.$registration.id }) { try await queue(registration, on: tx, now: now) }
@@ -85,27 +140,20 @@ enum LTIGradeSync {
         }
     }
 
-    /// The sweep's part: an LMS with scores waiting and no job (a change that came as its job was finishing) gets one.
+    /// The sweep's part: an LMS (switched on) with scores due or line items to look for, and no job, gets one.
     @Sendable static func sweep(_ app: Application) async throws {
-        let waiting = try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).field(\.$registration.$id).unique().all()
+        let now = app.clock.now()
+        let due = try await app.db.sqlDatabase().raw("""
+            SELECT registration_id FROM lti_score_posts WHERE status = \(bind: LTIScorePost.Status.pending.rawValue) AND (retry_at IS NULL OR retry_at <= \(bind: now))
+            UNION SELECT c.registration_id FROM lti_line_items li JOIN lti_contexts c ON c.id = li.context_id WHERE li.url IS NULL AND li.looked_up_at IS NULL
+            """).all().map { try $0.decode(column: "registration_id", as: UUID.self) }
         let on = try await LTIRegistration.query(on: app.db).filter(\.$enabled == true).all(\.$id)
-        for registration in Set(waiting.map { $0.$registration.id }).intersection(on) { try await queue(registration, on: app.db, now: app.clock.now()) }
+        for registration in Set(due).intersection(on) { try await queue(registration, on: app.db, now: now) }
     }
 
     // MARK: Posting
 
-    /// What posting one score came to.
-    enum Outcome: Error, Equatable {
-        case sent
-        /// The LMS asks to wait (429, 503): the whole job waits, the row stays pending.
-        case wait(TimeInterval)
-        /// A failure worth trying again later (network, 5xx).
-        case transient(String)
-        /// The LMS refused this score (4xx): failed until staff resend.
-        case refused(String)
-        /// The assignment's grades are not published (any more): kept back until they are.
-        case withheld
-    }
+    typealias Outcome = LTIServices.Outcome
 
     /// Posts `row`'s current score.
     static func post(_ row: LTIScorePost, registration: LTIRegistration, app: Application, now: Date) async throws -> (Outcome, ScorePost?) {
@@ -118,49 +166,61 @@ enum LTIGradeSync {
         guard var address = URLComponents(string: row.lineItemURL) else { return (.refused("The line item's address is not a URL."), score) }
         address.path = address.path.hasSuffix("/") ? address.path + "scores" : address.path + "/scores"
         guard let url = address.string else { return (.refused("The line item's address is not a URL."), score) }
-        var body = ByteBuffer(data: try JSONEncoder().encode(score))
-        for attempt in 0..<2 {
-            let token: String
-            switch try await app.ltiServiceTokens.token(for: registration, scope: scoreScope, app: app, now: now) {
-            case .success(let value): token = value
-            case .failure(let outcome): return (outcome, score)
-            }
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: .contentType, value: "application/vnd.ims.lis.v1.score+json")
-            request.headers.add(name: .authorization, value: "Bearer \(token)")
-            request.body = .bytes(body)
-            let response: HTTPClientResponse
-            do { response = try await app.identityHTTP.send(request, .seconds(15)) } catch {
-                return (.transient("The LMS could not be reached: \(error)"), score)
-            }
-            let text = String(buffer: (try? await response.body.collect(upTo: 64 * 1024)) ?? ByteBuffer()).prefix(300)
-            switch response.status.code {
-            case 200..<300: return (.sent, score)
-            case 401 where attempt == 0:
-                await app.ltiServiceTokens.forget(registration: try registration.requireID(), scope: scoreScope)
-                body = ByteBuffer(data: try JSONEncoder().encode(score))
-                continue
-            case 429, 503: return (.wait(retryAfter(response.headers, now: now)), score)
-            case 400..<500: return (.refused("The LMS answered \(response.status.code): \(text)"), score)
-            default: return (.transient("The LMS answered \(response.status.code): \(text)"), score)
-            }
+        switch try await LTIServices.call(url, method: .POST, body: try JSONEncoder().encode(score), contentType: "application/vnd.ims.lis.v1.score+json",
+                                          scope: scoreScope, what: "a score", registration: registration, app: app, now: now) {
+        case .success: return (.sent, score)
+        case .failure(let outcome): return (outcome, score)
         }
-        return (.refused("The LMS refused the access token it had just given."), score)
     }
 
-    /// Retry-After in seconds or as a date; 30 s when absent; at most an hour.
-    static func retryAfter(_ headers: HTTPHeaders, now: Date) -> TimeInterval {
-        guard let value = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces) else { return 30 }
-        if let seconds = Double(value), seconds.isFinite { return min(3600, max(1, seconds)) }
-        let format = DateFormatter()
-        (format.locale, format.dateFormat) = (Locale(identifier: "en_US_POSIX"), "EEE, dd MMM yyyy HH:mm:ss zzz")
-        if let date = format.date(from: value) { return min(3600, max(1, date.timeIntervalSince(now))) }
-        return 30
+    // MARK: Finding line items
+
+    /// What looking for a line item came to.
+    enum Look: Equatable {
+        case found(String)
+        case none
+    }
+
+    /// The line item of `assignment` in the LMS course `context`: the container's item whose resource id is the
+    /// assignment's; else, where the LMS lets the tool make line items and a link of this course opens the
+    /// assignment, a new one (its maximum the assignment's points).
+    static func look(for assignment: Assignment, in context: LTIContext, registration: LTIRegistration, app: Application, now: Date) async throws -> Result<Look, Outcome> {
+        guard let container = context.lineItemsURL, let scope = context.lineItemsScope, var address = URLComponents(string: container) else { return .success(.none) }
+        let resourceID = try assignment.requireID().uuidString
+        address.queryItems = (address.queryItems ?? []) + [URLQueryItem(name: "resource_id", value: resourceID)]
+        guard let url = address.string else { return .success(.none) }
+        let listed: LTIServices.Answer
+        switch try await LTIServices.call(url, accept: "application/vnd.ims.lis.v2.lineitemcontainer+json", scope: scope, what: "its line items",
+                                          registration: registration, app: app, now: now) {
+        case .success(let answer): listed = answer
+        case .failure(let outcome): return .failure(outcome)
+        }
+        if let item = LineItem.named(resourceID, in: Data(buffer: listed.body)), let id = item.id {
+            return usable(id, registration) ? .success(.found(id)) : .failure(.refused("The LMS named a line item outside its own network."))
+        }
+        guard scope == lineItemScope, let maximum = assignment.pointsPossible, maximum > 0,
+              let link = try await LTIResourceLink.query(on: app.db).filter(\.$context.$id == context.requireID())
+                  .filter(\.$assignment.$id == assignment.requireID()).sort(\.$createdAt).first() else { return .success(.none) }
+        let item = LineItem(scoreMaximum: maximum, label: String(assignment.title.prefix(200)), resourceId: resourceID, resourceLinkId: link.resourceLinkID)
+        switch try await LTIServices.call(container, method: .POST, body: try JSONEncoder().encode(item), contentType: "application/vnd.ims.lis.v2.lineitem+json",
+                                          accept: "application/vnd.ims.lis.v2.lineitem+json", scope: scope, what: "a new line item",
+                                          registration: registration, app: app, now: now) {
+        case .success(let answer):
+            guard let made = try? JSONDecoder().decode(LineItem.self, from: Data(buffer: answer.body)), let id = made.id, usable(id, registration) else {
+                return .failure(.refused("The LMS made the line item but did not give a usable address for it."))
+            }
+            return .success(.found(id))
+        case .failure(let outcome): return .failure(outcome)
+        }
+    }
+
+    /// A line item address the tool will post to: on the LMS's side of the network, of a sane length.
+    static func usable(_ url: String, _ registration: LTIRegistration) -> Bool {
+        url.utf8.count <= 2000 && IdentityProviders.acceptable(endpoint: url, issuer: registration.issuer)
     }
 }
 
-/// The LMS's job: posts its pending scores one at a time.
+/// The LMS's job: looks for the line items it must, then posts its pending scores one at a time.
 struct LTIScoreHandler: JobHandler {
     var kind: String { LTIGradeSync.kind }
 
@@ -182,20 +242,24 @@ struct LTIScoreHandler: JobHandler {
             try await worker.complete(job, result: "another job posts this LMS's scores") { _ in }
             return nil
         }
-        var sent = 0
+        try await lookForLineItems(registration, app: app)
+        var sent = 0, failing = 0
         while sent < LTIGradeSync.batch {
-            guard let row = try await LTIScorePost.query(on: app.db).filter(\.$registration.$id == payload.registration)
-                .filter(\.$status == .pending).sort(\.$changedAt).first() else { break }
-            let read = row.version
             let now = app.clock.now()
+            // Switched off while posting: the rest wait.
+            guard try await LTIRegistration.query(on: app.db).filter(\.$id == payload.registration).filter(\.$enabled == true).count() > 0 else { break }
+            guard let row = try await LTIScorePost.query(on: app.db).filter(\.$registration.$id == payload.registration).filter(\.$status == .pending)
+                .group(.or, { $0.filter(\.$retryAt == nil).filter(\.$retryAt <= now) }).sort(\.$changedAt).first() else { break }
+            let read = row.version
             let (outcome, score) = try await LTIGradeSync.post(row, registration: registration, app: app, now: now)
             let sql = try app.db.sqlDatabase()
+            if case .transient = outcome {} else { failing = 0 }
             switch outcome {
             case .sent:
                 // Sent: unless the grade changed again while the post was out (then it stays pending for the next one).
                 try await sql.raw("""
                     UPDATE lti_score_posts SET status = \(bind: LTIScorePost.Status.sent.rawValue), sent_at = \(bind: now), score_sent = \(bind: score?.scoreGiven),
-                      progress_sent = \(bind: score?.gradingProgress), last_error = NULL
+                      progress_sent = \(bind: score?.gradingProgress), last_error = NULL, attempts = 0, retry_at = NULL
                     WHERE id = \(bind: row.requireID()) AND version = \(bind: read)
                     """).run()
                 sent += 1
@@ -212,89 +276,64 @@ struct LTIScoreHandler: JobHandler {
             case .wait(let delay):
                 throw RetryLater(delay: delay, reason: "\(registration.name) asked to wait \(Int(delay)) s")
             case .transient(let reason):
-                try await sql.raw("UPDATE lti_score_posts SET last_error = \(bind: reason) WHERE id = \(bind: row.requireID())").run()
-                // Backs off with the job's attempts: 10 s, 20 s, … up to an hour.
-                throw RetryLater(delay: min(3600, 10 * pow(2, Double(min(job.attempts, 9)))), reason: reason)
+                // This row backs off on its own: 10 s, 20 s, … up to an hour; the others go on.
+                let delay = min(3600, 10 * pow(2, Double(min(row.attempts, 9))))
+                try await sql.raw("""
+                    UPDATE lti_score_posts SET last_error = \(bind: reason), attempts = attempts + 1, retry_at = \(bind: now.addingTimeInterval(delay))
+                    WHERE id = \(bind: row.requireID()) AND version = \(bind: read)
+                    """).run()
+                failing += 1
+                // Several in a row: the LMS looks down, and the whole job waits (backing off with its attempts).
+                if failing >= LTIGradeSync.downAfter {
+                    throw RetryLater(delay: min(3600, 10 * pow(2, Double(min(job.attempts, 9)))), reason: reason)
+                }
             }
         }
         try await worker.complete(job, result: "posted \(sent) score(s)") { tx in
-            // More to send (the batch is done, or a change came while the last post was out): the next job takes it.
-            if try await LTIScorePost.query(on: tx).filter(\.$registration.$id == payload.registration).filter(\.$status == .pending).count() > 0 {
-                try await JobQueue.enqueue(LTIGradeSync.kind, payload: job.payload, maxAttempts: 1000, at: app.clock.now(), on: tx)
-            }
+            // More to send (the batch is done, a change came while the last post was out, a row waits its turn): the
+            // next job takes it, when the first of them is due.
+            let next = try await LTIScorePost.query(on: tx).filter(\.$registration.$id == payload.registration).filter(\.$status == .pending).all(\.$retryAt)
+            guard !next.isEmpty else { return }
+            let now = app.clock.now()
+            let at = next.contains { $0 == nil } ? now : max(now, next.compactMap { $0 }.min() ?? now)
+            try await JobQueue.enqueue(LTIGradeSync.kind, payload: job.payload, maxAttempts: 1000, runAfter: at, at: now, on: tx)
         }
         return nil
     }
 
+    /// Each line item of this LMS to look for (a few per run): found or made, its students' scores go in the outbox;
+    /// not there, it is looked for again when grades are published again or a link to it is launched.
+    func lookForLineItems(_ registration: LTIRegistration, app: Application) async throws {
+        let due = try await LTILineItem.query(on: app.db).join(LTIContext.self, on: \LTILineItem.$context.$id == \LTIContext.$id)
+            .filter(LTIContext.self, \.$registration.$id == registration.requireID()).filter(\.$url == nil).filter(\.$lookedUpAt == nil)
+            .with(\.$context).with(\.$assignment).limit(20).all()
+        for item in due {
+            let now = app.clock.now()
+            switch try await LTIGradeSync.look(for: item.assignment, in: item.context, registration: registration, app: app, now: now) {
+            case .success(.found(let url)):
+                try await app.writes.transaction { tx in
+                    item.url = url
+                    item.lookedUpAt = now
+                    try await item.save(on: tx)
+                    _ = try await LTIGradeSync.outbox("a.id = \(bind: try item.assignment.requireID())", lineItem: url, on: tx, now: now)
+                }
+            case .success(.none):
+                item.lookedUpAt = now
+                try await item.save(on: app.db)
+            case .failure(.refused(let reason)):
+                item.lookedUpAt = now
+                try await item.save(on: app.db)
+                app.logger.warning("LTI line item for \(item.assignment.title) at \(registration.name): \(reason)")
+            case .failure(.wait(let delay)):
+                throw RetryLater(delay: delay, reason: "\(registration.name) asked to wait \(Int(delay)) s")
+            case .failure(let other):
+                // Tried again at the next sweep; the scores already known go on.
+                app.logger.warning("LTI line item for \(item.assignment.title) at \(registration.name) not looked up: \(other)")
+            }
+        }
+    }
+
     func gaveUp(_ job: QueuedJob, reason: String, app: Application) async throws {
         app.logger.error("LTI grade passback stopped after \(job.attempts) attempts: \(reason); staff can resend")
-    }
-}
-
-/// Access tokens for the LMSs' services, per LMS and scope, until a minute before they expire; one request at a time
-/// per LMS and scope.
-actor LTIServiceTokens {
-    private var kept: [String: (token: String, until: Date)] = [:]
-    private var inFlight: [String: Task<Result<ServiceToken, LTIGradeSync.Outcome>, any Error>] = [:]
-
-    func token(for registration: LTIRegistration, scope: String, app: Application, now: Date) async throws -> Result<String, LTIGradeSync.Outcome> {
-        let key = "\(try registration.requireID()) \(scope)"
-        if let kept = kept[key], kept.until > now { return .success(kept.token) }
-        let task = inFlight[key] ?? Task { try await Self.fetch(registration, scope: scope, app: app, now: now) }
-        inFlight[key] = task
-        defer { inFlight[key] = nil }
-        switch try await task.value {
-        case .success(let answer):
-            kept[key] = (answer.accessToken, now.addingTimeInterval(max(0, (answer.expiresIn ?? 3600) - 60)))
-            return .success(answer.accessToken)
-        case .failure(let outcome):
-            return .failure(outcome)
-        }
-    }
-
-    func forget(registration: UUID, scope: String) {
-        kept["\(registration) \(scope)"] = nil
-    }
-
-    /// The client credentials grant with a JWT assertion signed by the tool's key.
-    static func fetch(_ registration: LTIRegistration, scope: String, app: Application, now: Date) async throws -> Result<ServiceToken, LTIGradeSync.Outcome> {
-        let key = try await LTIToolKeys.signing(secret: app.platformSecret, on: app.db, now: now, logger: app.logger)
-        let assertion = try await key.sign(ClientAssertion(clientID: registration.clientID, tokenURL: registration.tokenURL, now: now))
-        let form = [("grant_type", "client_credentials"), ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                    ("client_assertion", assertion), ("scope", scope)]
-            .map { "\($0.0)=\(SingleSignOns.formEncode($0.1))" }.joined(separator: "&")
-        var request = HTTPClientRequest(url: registration.tokenURL)
-        request.method = .POST
-        request.headers.add(name: .contentType, value: "application/x-www-form-urlencoded")
-        request.headers.add(name: .accept, value: "application/json")
-        request.body = .bytes(ByteBuffer(string: form))
-        let response: HTTPClientResponse
-        do { response = try await app.identityHTTP.send(request, .seconds(15)) } catch {
-            return .failure(.transient("The LMS's token endpoint could not be reached: \(error)"))
-        }
-        let body = try? await response.body.collect(upTo: 64 * 1024)
-        switch response.status.code {
-        case 200..<300:
-            guard let body, let answer = try? JSONDecoder().decode(ServiceToken.self, from: Data(buffer: body)), !answer.accessToken.isEmpty else {
-                return .failure(.transient("The LMS's token endpoint answered without an access token."))
-            }
-            return .success(answer)
-        case 429, 503: return .failure(.wait(LTIGradeSync.retryAfter(response.headers, now: now)))
-        case 400..<500:
-            // The registration is wrong (client id, key set not entered at the LMS, scope not granted): every score of
-            // this LMS would fail the same way, so the job waits and tries again rather than failing each row.
-            let text = body.map { String(buffer: $0).prefix(300) } ?? ""
-            return .failure(.transient("The LMS refused the tool's access token request (\(response.status.code)): \(text)"))
-        default: return .failure(.transient("The LMS's token endpoint answered \(response.status.code)."))
-        }
-    }
-}
-
-extension Application {
-    private struct LTIServiceTokensKey: StorageKey { typealias Value = LTIServiceTokens }
-    var ltiServiceTokens: LTIServiceTokens {
-        /// Set once in `configure`.
-        get { storage[LTIServiceTokensKey.self]! }
-        set { storage[LTIServiceTokensKey.self] = newValue }
     }
 }

@@ -259,6 +259,14 @@ enum LTILaunches {
                     try await LTIRosterSync.queue(try link.requireID(), on: db, now: now)
                 }
             }
+            // Its line item container (AGS), where the tool finds or makes an assignment's grade column.
+            if let service = launch.gradeService, service.scope.contains(LTIGradeSync.scoreScope), let container = service.lineItems,
+               LTIGradeSync.usable(container, registration),
+               let scope = [LTIGradeSync.lineItemScope, LTIGradeSync.lineItemReadScope].first(where: service.scope.contains),
+               (link.lineItemsURL, link.lineItemsScope) != (container, scope) {
+                (link.lineItemsURL, link.lineItemsScope) = (container, scope)
+                try await link.save(on: db)
+            }
             switch launch.kind {
             case .deepLinking:
                 let request = try await LTIDeepLinks.open(launch, registration: registration, course: course, user: user, on: db, now: now)
@@ -287,19 +295,29 @@ enum LTILaunches {
             """).run()
         guard let link = try await LTIResourceLink.query(on: db).filter(\.$context.$id == contextID).filter(\.$resourceLinkID == resourceLink.id)
             .with(\.$assignment).first() else { return nil }
+        var attached = false
         if link.assignment == nil, let text = launch.custom["assignment_id"], let id = UUID(uuidString: text),
            let named = try await Assignment.query(on: db).filter(\.$id == id).filter(\.$course.$id == course.requireID()).first() {
             link.$assignment.id = id
             link.$assignment.value = named
+            attached = true
         }
         link.title = resourceLink.title.map { String($0.prefix(200)) }
         // Its grade column, when the LMS lets the tool post scores there (an address on the LMS's side of the
         // network: not this machine or a private network, unless the LMS itself runs on loopback).
         if let service = launch.gradeService, service.scope.contains(LTIGradeSync.scoreScope), let lineItem = service.lineItem,
-           lineItem.utf8.count <= 2000, IdentityProviders.acceptable(endpoint: lineItem, issuer: registration.issuer) {
+           LTIGradeSync.usable(lineItem, registration) {
             link.lineItemURL = lineItem
         }
         try await link.save(on: db)
+        // A link whose launch names no line item: its assignment's is looked for in the LMS course (at once for a new
+        // link, else at most hourly).
+        if let assignment = link.assignment, link.lineItemURL == nil, assignment.gradesPublished {
+            let cutoff = attached ? now : now.addingTimeInterval(-3600)
+            for registration in try await LTIGradeSync.lookForLineItems(of: try assignment.requireID(), unlessLookedAfter: cutoff, on: db) {
+                try await LTIGradeSync.queue(registration, on: db, now: now)
+            }
+        }
         return link.assignment
     }
 

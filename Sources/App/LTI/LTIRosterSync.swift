@@ -56,7 +56,7 @@ enum LTIRosterSync {
     struct Container: Decodable { var members: [Member] }
 
     /// Every page of the roster at `address`, or why not.
-    static func read(_ address: String, registration: LTIRegistration, app: Application, now: Date) async throws -> Result<[Member], LTIGradeSync.Outcome> {
+    static func read(_ address: String, registration: LTIRegistration, app: Application, now: Date) async throws -> Result<[Member], LTIServices.Outcome> {
         var members: [Member] = [], next: String? = address, pages = 0
         while let page = next {
             pages += 1
@@ -64,33 +64,17 @@ enum LTIRosterSync {
             guard IdentityProviders.acceptable(endpoint: page, issuer: registration.issuer), sameOrigin(page, address) else {
                 return .failure(.refused("The roster's next page is not on the roster's own host (https, outside this machine and its private network)."))
             }
-            let token: String
-            switch try await app.ltiServiceTokens.token(for: registration, scope: scope, app: app, now: now) {
-            case .success(let value): token = value
+            let answer: LTIServices.Answer
+            switch try await LTIServices.call(page, accept: "application/vnd.ims.lti-nrps.v2.membershipcontainer+json", scope: scope,
+                                              what: "its roster", registration: registration, app: app, now: now, timeout: .seconds(20), limit: 8 << 20) {
+            case .success(let value): answer = value
             case .failure(let outcome): return .failure(outcome)
             }
-            var request = HTTPClientRequest(url: page)
-            request.headers.add(name: .accept, value: "application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
-            request.headers.add(name: .authorization, value: "Bearer \(token)")
-            let response: HTTPClientResponse
-            do { response = try await app.identityHTTP.send(request, .seconds(20)) } catch {
-                return .failure(.transient("The LMS's roster could not be reached: \(error)"))
-            }
-            switch response.status.code {
-            case 200..<300: break
-            case 401:
-                await app.ltiServiceTokens.forget(registration: try registration.requireID(), scope: scope)
-                return .failure(.transient("The LMS refused the access token for its roster."))
-            case 429, 503: return .failure(.wait(LTIGradeSync.retryAfter(response.headers, now: now)))
-            case 400..<500: return .failure(.refused("The LMS answered \(response.status.code) for its roster."))
-            default: return .failure(.transient("The LMS answered \(response.status.code) for its roster."))
-            }
-            guard let body = try? await response.body.collect(upTo: 8 << 20),
-                  let container = try? JSONDecoder().decode(Container.self, from: Data(buffer: body)) else {
+            guard let container = try? JSONDecoder().decode(Container.self, from: Data(buffer: answer.body)) else {
                 return .failure(.refused("The LMS's roster is not a membership container."))
             }
             members += container.members
-            next = nextPage(response.headers)
+            next = nextPage(answer.headers)
         }
         return .success(members)
     }

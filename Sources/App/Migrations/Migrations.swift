@@ -69,6 +69,9 @@ enum Migrations {
         AddIdentityProviderRoleRule(),
         AddProgrammeMemberGrantedBy(),
         AddLTIRegistrationEnabled(),
+        AddLTIContextLineItems(),
+        CreateLTILineItem(),
+        AddLTIScorePostRetry(),
     ]
 
     static func register(on app: Application) {

@@ -94,6 +94,9 @@ final class LTIContext: Model, @unchecked Sendable {
     /// Its roster at the LMS (NRPS), from the latest launch that named one.
     @OptionalField(key: "memberships_url") var membershipsURL: String?
     @OptionalField(key: "roster_synced_at") var rosterSyncedAt: Date?
+    /// Its line item container (AGS) and the scope granted on it, from the latest launch that named one.
+    @OptionalField(key: "line_items_url") var lineItemsURL: String?
+    @OptionalField(key: "line_items_scope") var lineItemsScope: String?
 
     init() {}
 
@@ -174,8 +177,32 @@ final class LTIScorePost: Model, @unchecked Sendable {
     @OptionalField(key: "score_sent") var scoreSent: Double?
     @OptionalField(key: "progress_sent") var progressSent: String?
     @OptionalField(key: "last_error") var lastError: String?
+    /// Failed posts since the last change, and when the next may go (a passing failure backs off on its own row).
+    @Field(key: "attempts") var attempts: Int
+    @OptionalField(key: "retry_at") var retryAt: Date?
 
     init() {}
+}
+
+/// An assignment's grade column in an LMS course found (or made) through the course's line item container.
+final class LTILineItem: Model, @unchecked Sendable {
+    static let schema = "lti_line_items"
+
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "context_id") var context: LTIContext
+    @Parent(key: "assignment_id") var assignment: Assignment
+    /// Empty until found.
+    @OptionalField(key: "url") var url: String?
+    /// When the last look found nothing; empty while a look is due.
+    @OptionalField(key: "looked_up_at") var lookedUpAt: Date?
+
+    init() {}
+
+    /// Whether the assignment has a grade column in some LMS: named by a link's launch, or found.
+    static func known(for assignmentID: UUID, on db: any Database) async throws -> Bool {
+        if try await LTIResourceLink.query(on: db).filter(\.$assignment.$id == assignmentID).filter(\.$lineItemURL != nil).count() > 0 { return true }
+        return try await LTILineItem.query(on: db).filter(\.$assignment.$id == assignmentID).filter(\.$url != nil).count() > 0
+    }
 }
 
 final class LTIRegistrationInvite: Model, @unchecked Sendable {

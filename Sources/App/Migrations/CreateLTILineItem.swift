@@ -1,0 +1,21 @@
+import Fluent
+
+/// An assignment's grade column in an LMS course, found through the course's line item container (by the
+/// assignment's `resource_id`) or made there: `url` is empty until found, and `looked_up_at` says when the last look
+/// found nothing (empty: a look is due).
+struct CreateLTILineItem: AsyncMigration {
+    func prepare(on database: any Database) async throws {
+        try await database.schema("lti_line_items")
+            .id()
+            .field("context_id", .uuid, .required, .references("lti_contexts", "id", onDelete: .cascade))
+            .field("assignment_id", .uuid, .required, .references("assignments", "id", onDelete: .cascade))
+            .field("url", .string)
+            .field("looked_up_at", .datetime)
+            .unique(on: "context_id", "assignment_id")
+            .create()
+    }
+
+    func revert(on database: any Database) async throws {
+        try await database.schema("lti_line_items").delete()
+    }
+}

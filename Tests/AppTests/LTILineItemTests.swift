@@ -1,0 +1,257 @@
+// Grade passback's harder cases (issue 21): an assignment whose line item no launch named is found in the LMS
+// course's line item container by its resource id, or made there for a link the LMS gave no column; a score that
+// keeps failing waits on its own while the others go; an LMS that looks down makes the whole job wait; switching an
+// LMS off stops a running job between posts; and two workers never post one LMS's scores at once, each score once.
+import Fluent
+import Foundation
+import Identity
+import NIOConcurrencyHelpers
+import Testing
+import Vapor
+import VaporTesting
+@testable import App
+
+extension LTILaunchFlowTests {
+    /// A course made by an instructor's launch that names the line item container with `scope`, its students
+    /// launched, an assignment per title (points as given, `rl-<n>` links opened by the instructor where asked), a
+    /// graded hand-in per student and assignment.
+    struct GradedCourse {
+        var course: Course
+        var teacher: TestingHTTPResponse
+        var assignments: [Assignment]
+        var students: [String]
+    }
+
+    func gradedCourse(_ app: Application, _ lms: LMSStandIn, scope: String = LTIGradeSync.lineItemScope, students count: Int,
+                      assignments: [(title: String, points: Double, linked: Bool)]) async throws -> GradedCourse {
+        let service = LTIClaims.GradeService(scope: [LTIGradeSync.scoreScope, scope], lineItems: LMSGradeBook.container)
+        let teacher = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test") { $0.lti.gradeService = service }
+        var students: [String] = []
+        for n in 1...count {
+            #expect(try await launch(app, lms, subject: "lms-student-\(n)", roles: Self.learner, email: "s\(n)@uni.test").status == .seeOther)
+            students.append("lms-student-\(n)")
+        }
+        let course = try #require(try await LTIContext.query(on: app.db).with(\.$course).first()).course
+        let tess = try #require(try await User.query(on: app.db).filter(\.$email == "tess@uni.test").first())
+        var made: [Assignment] = []
+        for (index, wanted) in assignments.enumerated() {
+            var input = AssignmentInput()
+            (input.title, input.kind, input.pointsPossible) = (wanted.title, "gradescope", wanted.points)
+            let assignment = try await Assignments.create(in: course, input, by: tess, on: app.db)
+            let id = try assignment.requireID()
+            if wanted.linked {
+                // A link the LMS gave no column: its launch names the container and no line item.
+                let landed = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor) { claims in
+                    claims.lti.resourceLink = .init(id: "rl-\(index)", title: wanted.title)
+                    claims.lti.custom = .init(["assignment_id": id.uuidString])
+                    claims.lti.gradeService = service
+                }
+                #expect(landed.headers.first(name: .location) == "/assignments/\(id)")
+            }
+            for n in 1...count {
+                let user = try #require(try await User.query(on: app.db).filter(\.$email == "s\(n)@uni.test").first())
+                let submission = Submission()
+                submission.$assignment.id = id
+                submission.$user.id = try user.requireID()
+                (submission.isTestRun, submission.attempt, submission.status, submission.submittedAt) = (false, 1, .graded, Date(timeIntervalSince1970: 1_800_000_000))
+                (submission.cpuMs, submission.wallMs, submission.charged, submission.runs) = (0, 0, 0, 1)
+                (submission.score, submission.maxScore) = (Double(n), wanted.points)
+                try await submission.create(on: app.db)
+                try await app.gradeChanged(.submission(try submission.requireID()), on: app.db)
+            }
+            made.append(assignment)
+        }
+        return GradedCourse(course: course, teacher: teacher, assignments: made, students: students)
+    }
+
+    func publish(_ assignment: Assignment, _ published: Bool = true, app: Application) async throws {
+        try await Assignments.publishGrades(assignment, published, app: app, on: app.db)
+    }
+
+    @Test func lineItemsNoLaunchNamedAreFoundByResourceIDOrMadeForALinkAndTheirScoresFollow() async throws {
+        try await withLMS { app, lms in
+            let book = LMSGradeBook()
+            book.install(on: app)
+            let worker = JobWorker(app: app, name: "lti-test")
+            let course = try await gradedCourse(app, lms, students: 2, assignments: [("Deep linked, never opened", 10, false),
+                                                                                    ("Linked, no column", 20, true), ("Not in the LMS", 5, false)])
+            let (deep, linked, absent) = (course.assignments[0], course.assignments[1], course.assignments[2])
+            // The LMS made a column for the first by deep linking (resource id: the assignment's), but nobody opened it.
+            book.state.withLockedValue { $0.items.append(.init(id: LMSGradeBook.container + "/a", resourceID: try! deep.requireID().uuidString.lowercased(),
+                                                                  resourceLinkID: "rl-deep", maximum: 10, label: "Deep linked")) }
+            #expect(try await LTILineItem.query(on: app.db).count() == 0, "nothing is looked for before grades are published")
+
+            for assignment in course.assignments { try await publish(assignment, app: app) }
+            #expect(try await LTILineItem.query(on: app.db).filter(\.$lookedUpAt == nil).count() == 3)
+            #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == LTIGradeSync.kind).count() == 1)
+            #expect(try await worker.runOnce())
+
+            // Found by resource id (the container lists every item; only the one naming the assignment is taken).
+            let listed = book.state.withLockedValue { $0.listed }
+            #expect(listed.count == 3 && listed.allSatisfy { $0.hasPrefix(LMSGradeBook.container + "?resource_id=") })
+            #expect(book.students(on: LMSGradeBook.container + "/a") == course.students)
+            // Made for the link the LMS gave no column, with the assignment's points, and the scores went there.
+            let made = try #require(book.state.withLockedValue { $0.made.first })
+            #expect(book.state.withLockedValue { $0.made.count } == 1)
+            let linkedID = try linked.requireID().uuidString.lowercased()
+            #expect(made["scoreMaximum"] as? Double == 20 && made["label"] as? String == "Linked, no column" && made["resourceLinkId"] as? String == "rl-1"
+                    && (made["resourceId"] as? String)?.lowercased() == linkedID)
+            #expect(book.students(on: LMSGradeBook.container + "/100") == course.students)
+            let scores = book.state.withLockedValue { $0.posts.filter { $0.url == LMSGradeBook.container + "/100/scores" }.map(\.score) }
+            #expect(scores.allSatisfy { $0["scoreMaximum"] as? Double == 20 })
+            // Not in the LMS and not linked: nothing made, nothing sent, and not looked for again at every run.
+            let miss = try #require(try await LTILineItem.query(on: app.db).filter(\.$assignment.$id == absent.requireID()).first())
+            #expect(miss.url == nil && miss.lookedUpAt != nil)
+            #expect(book.posts.count == 4)
+            try await JobWorker.sweep(app)
+            #expect(try await worker.runOnce() == false)
+            #expect(book.state.withLockedValue { $0.listed.count } == 3)
+
+            // A later grade change goes to the line items found, without looking again.
+            let submission = try #require(try await Submission.query(on: app.db).filter(\.$assignment.$id == deep.requireID()).first())
+            submission.score = 9
+            try await submission.save(on: app.db)
+            try await app.gradeChanged(.submission(try submission.requireID()), on: app.db)
+            #expect(try await worker.runOnce())
+            #expect(book.posts.last?["scoreGiven"] as? Double == 9 && book.state.withLockedValue { $0.listed.count } == 3)
+
+            // Once the instructor adds the third to the LMS, publishing again finds it.
+            book.state.withLockedValue { $0.items.append(.init(id: LMSGradeBook.container + "/c", resourceID: try! absent.requireID().uuidString,
+                                                                  resourceLinkID: nil, maximum: 5, label: "Not in the LMS")) }
+            try await publish(absent, false, app: app)
+            try await publish(absent, app: app)
+            #expect(try await worker.runOnce())
+            #expect(book.students(on: LMSGradeBook.container + "/c") == course.students)
+            #expect(book.state.withLockedValue { $0.made.count } == 1, "a found item is never made twice")
+
+            // Grades published before the instructor put the assignment in the LMS: the new link's first launch looks
+            // again at once, and makes its column; later launches of it do not look again within the hour.
+            let tess = try #require(try await User.query(on: app.db).filter(\.$email == "tess@uni.test").first())
+            var input = AssignmentInput()
+            (input.title, input.kind, input.pointsPossible) = ("Added later", "gradescope", 8)
+            let later = try await Assignments.create(in: course.course, input, by: tess, on: app.db)
+            try await publish(later, app: app)
+            #expect(try await worker.runOnce())
+            #expect(book.state.withLockedValue { $0.listed.count } == 5)
+            for _ in 0..<2 {
+                _ = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor) { claims in
+                    claims.lti.resourceLink = .init(id: "rl-later", title: "Added later")
+                    claims.lti.custom = .init(["assignment_id": try! later.requireID().uuidString])
+                    claims.lti.gradeService = .init(scope: [LTIGradeSync.scoreScope, LTIGradeSync.lineItemScope], lineItems: LMSGradeBook.container)
+                }
+                _ = try await worker.runOnce()
+            }
+            let added = try #require(book.state.withLockedValue { $0.made.last })
+            #expect(added["resourceLinkId"] as? String == "rl-later" && added["scoreMaximum"] as? Double == 8)
+            #expect(book.state.withLockedValue { ($0.listed.count, $0.made.count) } == (6, 2))
+        }
+    }
+
+    @Test func withOnlyReadAccessToLineItemsNoneIsMade() async throws {
+        try await withLMS { app, lms in
+            let book = LMSGradeBook()
+            book.install(on: app)
+            let course = try await gradedCourse(app, lms, scope: LTIGradeSync.lineItemReadScope, students: 1, assignments: [("Linked, no column", 20, true)])
+            try await publish(course.assignments[0], app: app)
+            #expect(try await JobWorker(app: app, name: "lti-test").runOnce())
+            let (listed, made) = book.state.withLockedValue { ($0.listed.count, $0.made.count) }
+            #expect(listed == 1 && made == 0)
+            #expect(book.posts.isEmpty)
+        }
+    }
+
+    @Test func aFailingScoreWaitsOnItsOwnAnLMSThatLooksDownWaitsWholeAndSwitchingOffStopsBetweenPosts() async throws {
+        try await withLMS { app, lms in
+            let book = LMSGradeBook()
+            book.install(on: app)
+            let now = NIOLockedValueBox(Date())
+            app.clock = PlatformClock { now.withLockedValue { $0 } }
+            func advance(_ seconds: TimeInterval) { now.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
+            let worker = JobWorker(app: app, name: "lti-test")
+            let course = try await gradedCourse(app, lms, students: 4, assignments: [("Linked, no column", 20, true)])
+            let assignment = course.assignments[0]
+            func row(_ subject: String) async throws -> LTIScorePost { try #require(try await LTIScorePost.query(on: app.db).filter(\.$subject == subject).first()) }
+            func job() async throws -> QueuedJob? {
+                try await QueuedJob.query(on: app.db).filter(\.$kind == LTIGradeSync.kind).filter(\.$status == .queued).first()
+            }
+
+            // One student's score fails (a 500): the other three go, theirs backs off on its own row.
+            book.state.withLockedValue { $0.failing = ["lms-student-2"] }
+            try await publish(assignment, app: app)
+            #expect(try await worker.runOnce())
+            #expect(book.posts.count == 3 && !book.posts.contains { $0["userId"] as? String == "lms-student-2" })
+            var failing = try await row("lms-student-2")
+            #expect(failing.status == .pending && failing.attempts == 1 && failing.lastError?.contains("500") == true)
+            #expect(abs((failing.retryAt ?? .distantPast).timeIntervalSince(app.clock.now()) - 10) < 1)
+            let staff = try Browser(app)
+            staff.cookie = session(course.teacher)
+            let page = try await staff.get("/assignments/\(try assignment.requireID())/lms-scores")
+            #expect(page.body.string.contains("pending (tried again") && page.body.string.contains("500"), "staff see the row waiting and why")
+            let next = try #require(try await job())
+            #expect(abs(next.runAfter.timeIntervalSince(app.clock.now()) - 10) < 1, "the job comes back when the row is due")
+            #expect(try await worker.runOnce() == false)
+            advance(11)
+            #expect(try await worker.runOnce())
+            failing = try await row("lms-student-2")
+            #expect(failing.attempts == 2 && abs((failing.retryAt ?? .distantPast).timeIntervalSince(app.clock.now()) - 20) < 1, "backing off")
+            book.state.withLockedValue { $0.failing = [] }
+            advance(21)
+            #expect(try await worker.runOnce())
+            failing = try await row("lms-student-2")
+            #expect(failing.status == .sent && failing.attempts == 0 && failing.retryAt == nil)
+            #expect(book.posts.count == 4)
+
+            // The LMS fails everything: after three in a row the whole job waits, and the fourth is not tried.
+            book.state.withLockedValue { $0.failing = ["*"] }
+            try await staff.get("/assignments/\(try assignment.requireID())/lms-scores")
+            #expect(try await staff.post("/assignments/\(try assignment.requireID())/lms-scores/resend", ["failedOnly": "false"]).status == .seeOther)
+            #expect(try await worker.runOnce())
+            let rows = try await LTIScorePost.query(on: app.db).all()
+            #expect(rows.filter { $0.attempts == 1 }.count == 3 && rows.filter { $0.attempts == 0 && $0.status == .pending }.count == 1)
+            let waiting = try #require(try await job())
+            #expect(waiting.runAfter > app.clock.now().addingTimeInterval(5) && waiting.error?.contains("500") == true)
+
+            // Switched off while posting: the post under way finishes, the rest wait.
+            book.state.withLockedValue { state in
+                state.failing = []
+                state.onPost = { try await LTIRegistration.query(on: app.db).set(\.$enabled, to: false).update() }
+            }
+            advance(60)
+            #expect(try await worker.runOnce())
+            #expect(book.posts.count == 5)
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 3)
+            _ = try await worker.runOnce()
+            #expect(book.posts.count == 5, "nothing is sent while it is off")
+        }
+    }
+
+    @Test func twoWorkersNeverPostOneLMSsScoresAtOnceAndEachScoreGoesOnce() async throws {
+        try await withLMS { app, lms in
+            let book = LMSGradeBook()
+            book.install(on: app)
+            book.state.withLockedValue { $0.delay = .milliseconds(20) }
+            let course = try await gradedCourse(app, lms, students: 6, assignments: [("Linked, no column", 20, true), ("Second", 10, true)])
+            for assignment in course.assignments { try await publish(assignment, app: app) }
+            // A second job for the same LMS, as a race between two changes could queue.
+            try await JobQueue.enqueue(LTIGradeSync.kind, payload: try JobQueue.encode(LTIGradeSync.Payload(registration: try #require(
+                try await LTIRegistration.query(on: app.db).first()).requireID())), maxAttempts: 1000, at: app.clock.now(), on: app.db)
+            let (first, second) = (JobWorker(app: app, name: "lti-a"), JobWorker(app: app, name: "lti-b"))
+            for _ in 0..<20 {
+                async let a = first.runOnce()
+                async let b = second.runOnce()
+                let (ranA, ranB) = try await (a, b)
+                if !ranA && !ranB {
+                    let pending = try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count()
+                    let looks = try await LTILineItem.query(on: app.db).filter(\.$lookedUpAt == nil).count()
+                    guard pending + looks > 0 else { break }
+                    // Both jobs left the posting to each other: the sweep queues one again.
+                    try await JobWorker.sweep(app)
+                }
+            }
+            #expect(book.state.withLockedValue { $0.mostInFlight } == 1, "one post at a time per LMS")
+            let posted = book.state.withLockedValue { $0.posts.map { "\($0.url) \($0.score["userId"] as? String ?? "")" } }
+            #expect(posted.count == 12 && Set(posted).count == 12, "each score once: \(posted.sorted())")
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .sent).count() == 12)
+        }
+    }
+}
