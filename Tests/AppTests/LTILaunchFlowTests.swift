@@ -71,8 +71,9 @@ final class LMSStandIn: @unchecked Sendable {
     static let assistant = [LMSStandIn.membership + "#Instructor", LMSStandIn.membership + "/Instructor#TeachingAssistant"]
 
     /// A platform at http://campus.test with the demo data and the LMS registered (through the API, as an admin).
-    func withLMS(publicURL: String = "http://campus.test", _ body: (Application, LMSStandIn) async throws -> Void) async throws {
-        try await withTestApp(adjust: { $0.publicURL = URL(string: publicURL) }) { app in
+    func withLMS(publicURL: String = "http://campus.test", statements: StatementCounter? = nil,
+                 _ body: (Application, LMSStandIn) async throws -> Void) async throws {
+        try await withTestApp(adjust: { $0.publicURL = URL(string: publicURL) }, statements: statements) { app in
             try await app.loadDemoData()
             let lms = try LMSStandIn()
             try lms.install(on: app)

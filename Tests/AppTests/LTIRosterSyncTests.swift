@@ -20,6 +20,8 @@ final class LMSRoster: @unchecked Sendable {
         var failSecondPage = false
         var requests: [(url: String, accept: String?, authorization: String?)] = []
         var scopes: [String] = []
+        /// Runs as a page (1 or 2) is asked for, before it is answered.
+        var onPage: (@Sendable (Int) async throws -> Void)?
     }
     let state = NIOLockedValueBox(State())
     static let roster = "https://lms.test/ctx-1/memberships"
@@ -36,6 +38,7 @@ final class LMSRoster: @unchecked Sendable {
             }
             if request.url.hasPrefix(Self.roster) {
                 let second = request.url.hasSuffix("page=2")
+                try await state.withLockedValue { $0.onPage }?(second ? 2 : 1)
                 let (members, fail) = state.withLockedValue { state in
                     state.requests.append((request.url, request.headers.first(name: .accept), request.headers.first(name: .authorization)))
                     return (state.pages[second ? 1 : 0], state.failSecondPage && second)
@@ -170,6 +173,73 @@ extension LTILaunchFlowTests {
             now.withLockedValue { $0 = $0.addingTimeInterval(86_400 + 60) }
             try await LTIRosterSync.sweep(app)
             #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == LTIRosterSync.kind).filter(\.$status == .queued).count() == 1)
+        }
+    }
+
+    @Test func someoneWhoLaunchesWhileTheRosterIsReadIsNotMarkedAsHavingLeft() async throws {
+        try await withLMS { app, lms in
+            let roster = LMSRoster()
+            roster.install(on: app)
+            @Sendable func withRoster(_ claims: inout TokenClaims) { claims.lti.rosterService = .init(membershipsURL: LMSRoster.roster) }
+            _ = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test", change: withRoster)
+            _ = try await launch(app, lms, subject: "lms-student-1", roles: Self.learner, email: "sam@uni.test", change: withRoster)
+            _ = try await launch(app, lms, subject: "lms-student-2", roles: Self.learner, email: "lee@uni.test", change: withRoster)
+            let courseID = try #require(try await LTIContext.query(on: app.db).first()).$course.id
+            let learner = LMSStandIn.membership + "#Learner"
+            // The roster was made before Nia joined the LMS course and lists neither her nor Lee; while its second page
+            // is on its way, Nia (new) and Lee (back) launch.
+            roster.state.withLockedValue { state in
+                state.pages = [[LMSRoster.member("lms-teacher", [LMSStandIn.membership + "#Instructor"])],
+                               [LMSRoster.member("lms-student-1", [learner], email: "sam@uni.test")]]
+                state.onPage = { page in
+                    guard page == 2 else { return }
+                    _ = try await launch(app, lms, subject: "lms-late", roles: Self.learner, email: "nia@uni.test", change: withRoster)
+                    _ = try await launch(app, lms, subject: "lms-student-2", roles: Self.learner, change: withRoster)
+                }
+            }
+            #expect(try await JobWorker(app: app, name: "roster-test").runOnce())
+            func left(_ email: String) async throws -> Date?? {
+                guard let user = try await User.query(on: app.db).filter(\.$email == email).first() else { return nil }
+                return try await CourseMember.query(on: app.db).filter(\.$course.$id == courseID).filter(\.$user.$id == user.requireID()).first().map(\.leftAt)
+            }
+            #expect(try await left("nia@uni.test") == .some(nil), "launched during the read: in")
+            #expect(try await left("lee@uni.test") == .some(nil), "launched during the read: in")
+            #expect(try await left("sam@uni.test") == .some(nil))
+
+            // The next read, with nobody launching, marks those the LMS no longer lists.
+            roster.state.withLockedValue { $0.onPage = nil }
+            try await LTIRosterSync.queue(try #require(try await LTIContext.query(on: app.db).first()).requireID(), on: app.db, now: app.clock.now())
+            #expect(try await JobWorker(app: app, name: "roster-test").runOnce())
+            let (nia, lee) = (try await left("nia@uni.test"), try await left("lee@uni.test"))
+            #expect(nia.flatMap { $0 } != nil && lee.flatMap { $0 } != nil)
+        }
+    }
+
+    @Test func applyingARosterCostsTheSameStatementsForFiveMembersAsForTwentyFive() async throws {
+        // The count is read from SQLite's query log; PostgreSQL runs the same code.
+        guard !TestDatabase.isPostgres else { return }
+        let counter = StatementCounter()
+        try await withLMS(statements: counter) { app, lms in
+            _ = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test")
+            let context = try #require(try await LTIContext.query(on: app.db).with(\.$course).with(\.$registration).first())
+            func roster(_ count: Int) throws -> [LTIRosterSync.Member] {
+                let members = (1...count).map { LMSRoster.member("lms-s\($0)", [LMSStandIn.membership + "#Learner"], email: "s\($0)@uni.test") }
+                return try JSONDecoder().decode([LTIRosterSync.Member].self, from: JSONSerialization.data(withJSONObject: members))
+            }
+            func apply(_ members: [LTIRosterSync.Member]) async throws -> LTIRosterSync.Summary {
+                try await LTIRosterSync.apply(members, to: context, registration: context.registration, writes: app.writes, readAt: app.clock.now(), now: app.clock.now())
+            }
+            #expect(try await apply(roster(5)).added == 5)
+            var summary = LTIRosterSync.Summary()
+            let five = try await counter.count { summary = try await apply(roster(5)) }
+            #expect(summary == .init(listed: 5, added: 0, left: 0, skipped: 0))
+            #expect(try await apply(roster(25)).added == 20)
+            let twentyFive = try await counter.count { summary = try await apply(roster(25)) }
+            #expect(summary == .init(listed: 25, added: 0, left: 0, skipped: 0))
+            #expect(five > 0 && five == twentyFive, "\(five) statements for 5, \(twentyFive) for 25: \(counter.statements)")
+            // Five leave: one statement marks them all.
+            let leaving = try await counter.count { summary = try await apply(roster(20)) }
+            #expect(summary.left == 5 && leaving == twentyFive + 1, "\(leaving): \(counter.statements)")
         }
     }
 

@@ -326,17 +326,26 @@ enum LTILaunches {
     /// member who had left the LMS course is let in again.
     /// A member the course's staff added stays theirs; one the LMS course (`context`) admits is marked as such.
     static func admit(_ user: User, to course: Course, as lmsRole: LTIRoles.CourseRole, by context: UUID, on db: any Database) async throws {
+        let member = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == user.requireID()).first()
+        _ = try await admit(try user.requireID(), to: try course.requireID(), as: lmsRole, by: context, member: member, on: db)
+    }
+
+    /// `admit` with the membership already read (`member`, nil: none): writes only a change, and says whether the
+    /// person came in (new, or back after leaving).
+    static func admit(_ userID: UUID, to courseID: UUID, as lmsRole: LTIRoles.CourseRole, by context: UUID, member: CourseMember?,
+                      on db: any Database) async throws -> Bool {
         let role: CourseRole = switch lmsRole { case .instructor: .instructor; case .ta: .ta; case .student: .student }
-        if let member = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$user.$id == user.requireID()).first() {
-            if rank(role) > rank(member.role) || member.leftAt != nil {
-                (member.role, member.leftAt) = (rank(role) > rank(member.role) ? role : member.role, nil)
-                try await member.save(on: db)
-            }
-        } else {
-            let member = CourseMember(courseID: try course.requireID(), userID: try user.requireID(), role: role)
+        guard let member else {
+            let member = CourseMember(courseID: courseID, userID: userID, role: role)
             member.admittedBy = context
             try await member.create(on: db)
+            return true
         }
+        guard rank(role) > rank(member.role) || member.leftAt != nil else { return false }
+        let back = member.leftAt != nil
+        (member.role, member.leftAt) = (rank(role) > rank(member.role) ? role : member.role, nil)
+        try await member.save(on: db)
+        return back
     }
 
     /// Who the LMS says someone is: from a launch or its roster.

@@ -132,40 +132,62 @@ enum LTIRosterSync {
         var listed = 0, added = 0, left = 0, skipped = 0
     }
 
-    /// Applies a whole roster to the course, in one transaction.
-    static func apply(_ members: [Member], to context: LTIContext, registration: LTIRegistration, writes: Writes, now: Date) async throws -> Summary {
+    /// Applies a whole roster, read from `readAt` on, to the course, in one transaction: a few statements for the
+    /// whole roster (its people and memberships read at once), and one per change. Someone who launched from that LMS
+    /// after the read began (a roster page fetched before they joined the LMS course) is not marked as having left.
+    static func apply(_ members: [Member], to context: LTIContext, registration: LTIRegistration, writes: Writes, readAt: Date, now: Date) async throws -> Summary {
         // A roster with no one active is the LMS's mistake (or a cut-off answer), not a class that all left.
         guard members.contains(where: \.active) else { throw Abort(.badGateway, reason: "The LMS's roster lists no active member; nothing was changed.") }
-        let course = context.course
-        let courseID = try course.requireID()
+        let courseID = try context.course.requireID(), contextID = try context.requireID()
+        let listed = members.filter { $0.active && !$0.userID.isEmpty && $0.userID.utf8.count <= 255 }
         return try await writes.transaction { db in
             var summary = Summary(listed: members.count)
+            var identities: [String: ExternalIdentity] = [:]
+            for chunk in stride(from: 0, to: listed.count, by: 500).map({ Array(listed[$0..<min(listed.count, $0 + 500)]) }) {
+                for identity in try await ExternalIdentity.query(on: db).filter(\.$issuer == registration.issuer)
+                    .filter(\.$subject ~~ chunk.map(\.userID)).with(\.$user).all() {
+                    identities[identity.subject] = identity
+                }
+            }
+            var memberships = Dictionary(try await CourseMember.query(on: db).filter(\.$course.$id == courseID).all().map { ($0.$user.id, $0) },
+                                         uniquingKeysWith: { first, _ in first })
             var present = Set<UUID>()
-            for member in members where member.active && !member.userID.isEmpty && member.userID.utf8.count <= 255 {
-                let name = member.name ?? [member.givenName, member.familyName].compactMap { $0 }.joined(separator: " ")
+            for member in listed {
                 let user: User
-                do {
-                    user = try await LTILaunches.person(.init(subject: member.userID, email: member.email, name: name.isEmpty ? nil : name),
-                                                        registration: registration, on: db, now: now)
-                } catch let refusal as any AbortError where refusal.status == .forbidden {
+                if let known = identities[member.userID]?.user {
                     // An administrator, or an account the LMS may not sign in to: left as it is.
-                    summary.skipped += 1
-                    continue
+                    guard known.isActive, !known.isAdmin else { summary.skipped += 1; continue }
+                    user = known
+                } else {
+                    let name = member.name ?? [member.givenName, member.familyName].compactMap { $0 }.joined(separator: " ")
+                    do {
+                        user = try await LTILaunches.person(.init(subject: member.userID, email: member.email, name: name.isEmpty ? nil : name),
+                                                            registration: registration, on: db, now: now)
+                    } catch let refusal as any AbortError where refusal.status == .forbidden {
+                        summary.skipped += 1
+                        continue
+                    }
                 }
                 let userID = try user.requireID()
-                present.insert(userID)
-                let before = try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$user.$id == userID).first()
-                try await LTILaunches.admit(user, to: course, as: LTIRoles.courseRole(member.roles), by: try context.requireID(), on: db)
-                if before == nil || before?.leftAt != nil { summary.added += 1 }
+                guard present.insert(userID).inserted else { continue }
+                if try await LTILaunches.admit(userID, to: courseID, as: LTIRoles.courseRole(member.roles), by: contextID, member: memberships[userID], on: db) {
+                    summary.added += 1
+                }
+                memberships[userID] = nil
             }
             // Students and TAs this LMS course admitted who are no longer listed as active have left (not those the
-            // course's staff added, nor another LMS course's).
-            let members = try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$admittedBy == context.requireID())
-                .filter(\.$leftAt == nil).filter(\.$role != .instructor).all()
-            for member in members where !present.contains(member.$user.id) {
-                member.leftAt = now
-                try await member.save(on: db)
-                summary.left += 1
+            // course's staff added, nor another LMS course's) — unless they launched from the LMS since the read began.
+            let leaving = memberships.values.filter { $0.admittedBy == contextID && $0.leftAt == nil && $0.role != .instructor && !present.contains($0.$user.id) }
+            let sql = try db.sqlDatabase()
+            for start in stride(from: 0, to: leaving.count, by: 500) {
+                let ids = try leaving[start..<min(leaving.count, start + 500)].map { try $0.requireID() }
+                summary.left += try await sql.raw("""
+                    UPDATE course_members SET left_at = \(bind: now)
+                    WHERE id IN (\(binds: ids)) AND left_at IS NULL AND NOT EXISTS (
+                      SELECT 1 FROM external_identities e WHERE e.user_id = course_members.user_id AND e.issuer = \(bind: registration.issuer)
+                        AND e.last_seen_at > \(bind: readAt))
+                    RETURNING id
+                    """).all().count
             }
             context.rosterSyncedAt = now
             try await context.save(on: db)
@@ -194,7 +216,7 @@ struct LTIRosterHandler: JobHandler {
         switch try await LTIRosterSync.read(address, registration: context.registration, app: app, now: now) {
         case .success(let members):
             let summary: LTIRosterSync.Summary
-            do { summary = try await LTIRosterSync.apply(members, to: context, registration: context.registration, writes: app.writes, now: now) } catch let refusal as any AbortError {
+            do { summary = try await LTIRosterSync.apply(members, to: context, registration: context.registration, writes: app.writes, readAt: now, now: app.clock.now()) } catch let refusal as any AbortError {
                 try await worker.complete(job, result: "not applied: \(refusal.reason)") { tx in try await LTIRosterSync.attempted(context, on: tx, now: now) }
                 app.logger.warning("LTI roster of \(context.course.code) not applied: \(refusal.reason)")
                 return nil

@@ -5,9 +5,9 @@ import VaporTesting
 @testable import App
 
 /// Runs `body` with a fresh platform. `migrate: false` leaves the schema empty (for migration tests); `adjust` changes
-/// the configuration (as its environment variables would).
+/// the configuration (as its environment variables would); `statements` counts the SQL the platform issues.
 func withTestApp(migrate: Bool = true, database: DatabaseURL? = nil, adjust: (inout AppConfig) -> Void = { _ in },
-                 _ body: (Application) async throws -> Void) async throws {
+                 statements: StatementCounter? = nil, _ body: (Application) async throws -> Void) async throws {
     let testDatabase = database == nil ? try await TestDatabase.make() : nil
     let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("cc-test-\(UUID().uuidString)").path
     var config = AppConfig(database: database ?? testDatabase!.url, dataDirectory: dataDirectory,
@@ -17,6 +17,8 @@ func withTestApp(migrate: Bool = true, database: DatabaseURL? = nil, adjust: (in
     var failure: (any Error)?
     do {
         try await configure(app, config: config)
+        // Before the first statement, so that every pooled connection logs to it.
+        if let statements { app.logger = statements.logger(label: "campuscloud-test") }
         if migrate { try await app.autoMigrate() }
         try await body(app)
     } catch {
