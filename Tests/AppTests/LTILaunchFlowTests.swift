@@ -342,6 +342,50 @@ final class LMSStandIn: @unchecked Sendable {
         }
     }
 
+    @Test func switchingAnLMSOffEndsTheSessionsItsLaunchesBeganAndTheWindowsNotYetOpened() async throws {
+        try await withLMS { app, lms in
+            let teacher = try #require(session(try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test")))
+            let student = try #require(session(try await launch(app, lms, subject: "lms-student-1", roles: Self.learner, email: "sam@uni.test")))
+            let courseID = try #require(try await LTIContext.query(on: app.db).first()).$course.id
+            let registrationID = try #require(try await LTIRegistration.query(on: app.db).first()).requireID()
+            func status(_ cookie: String) async throws -> HTTPStatus {
+                try await app.testing().sendRequest(.GET, "/courses/\(courseID)", headers: ["cookie": cookie]).status
+            }
+            #expect(try await status(teacher) == .ok)
+            #expect(try await status(student) == .ok)
+            // Someone signed in with a password (the same course) is not the LMS's.
+            let instructor = try Browser(app)
+            try await instructor.signIn("instructor@demo.test")
+            // A launch continued in a new window whose window is not open yet (a ticket, as a frame without cookies gets).
+            let tess = try #require(try await User.query(on: app.db).filter(\.$email == "tess@uni.test").first())
+            let course = try #require(try await Course.find(courseID, on: app.db))
+            let landed = LTILaunches.Landed(user: tess, course: course, destination: "/courses/\(courseID)", registration: registrationID)
+            let ticket = try await LTIWindowTickets.issue(for: landed, on: app.db, now: app.clock.now())
+
+            // The LMS's key leaked: an administrator switches it off.
+            let off = try await register(app, ["enabled": false], path: "api/v1/lti/registrations/\(registrationID)", method: .PATCH)
+            #expect(off.status == .ok)
+            #expect(try await status(teacher) != .ok, "a launched session ends at its next request")
+            var headers: HTTPHeaders = ["content-type": "application/x-www-form-urlencoded", "Origin": "http://campus.test", "Sec-Fetch-Site": "same-origin"]
+            let window = try await app.testing().sendRequest(.POST, "/lti/window", headers: headers, body: ByteBuffer(string: "ticket=\(ticket)"))
+            #expect(window.status == .badRequest && session(window) == nil, "its windows not yet opened never open")
+            #expect(try await LTIWindowTicket.query(on: app.db).count() == 0)
+            #expect(try await instructor.get("/dashboard").status == .ok, "a password session goes on")
+
+            // Switched on again (its key replaced): the sessions begun before stay ended; new launches sign in.
+            #expect(try await register(app, ["enabled": true], path: "api/v1/lti/registrations/\(registrationID)", method: .PATCH).status == .ok)
+            #expect(try await status(student) != .ok)
+            let fresh = try #require(session(try await launch(app, lms, subject: "lms-student-1", roles: Self.learner)))
+            #expect(try await status(fresh) == .ok)
+            let again = try await LTIWindowTickets.issue(for: landed, on: app.db, now: app.clock.now())
+            headers.replaceOrAdd(name: "content-type", value: "application/x-www-form-urlencoded")
+            let opened = try await app.testing().sendRequest(.POST, "/lti/window", headers: headers, body: ByteBuffer(string: "ticket=\(again)"))
+            #expect(opened.status == .seeOther)
+            let windowSession = try #require(session(opened))
+            #expect(try await status(windowSession) == .ok)
+        }
+    }
+
     @Test func adminsRegisterLMSsAndTheirDeployments() async throws {
         try await withLMS { app, lms in
             let programme = try #require(try await Programme.query(on: app.db).first()).requireID()

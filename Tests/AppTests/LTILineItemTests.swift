@@ -225,6 +225,45 @@ extension LTILaunchFlowTests {
         }
     }
 
+    @Test func aRetiredDeploymentsCoursesGetNoMoreScoresNorRosterReads() async throws {
+        try await withLMS { app, lms in
+            // The roster first: the grade book's token endpoint answers in front of it.
+            let roster = LMSRoster()
+            roster.install(on: app)
+            let book = LMSGradeBook()
+            book.install(on: app)
+            let worker = JobWorker(app: app, name: "lti-test")
+            let course = try await gradedCourse(app, lms, students: 2, assignments: [("Linked, no column", 20, true), ("Later", 10, true)])
+            try await publish(course.assignments[0], app: app)
+            #expect(try await worker.runOnce())
+            #expect(book.posts.count == 2)
+            let context = try #require(try await LTIContext.query(on: app.db).first())
+            context.membershipsURL = LMSRoster.roster
+            try await context.save(on: app.db)
+            // A score waiting when the deployment is retired is dropped with it.
+            let submission = try #require(try await Submission.query(on: app.db).filter(\.$assignment.$id == course.assignments[0].requireID()).first())
+            try await app.gradeChanged(.submission(try submission.requireID()), on: app.db)
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 1)
+
+            let registration = try #require(try await LTIRegistration.query(on: app.db).first()).requireID()
+            let retired = try await register(app, ["removeDeploymentIDs": lms.deployment], path: "api/v1/lti/registrations/\(registration)", method: .PATCH)
+            #expect(retired.status == .ok)
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 0)
+            try await publish(course.assignments[1], app: app)
+            try await app.gradeChanged(.submission(try submission.requireID()), on: app.db)
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 0)
+            #expect(try await LTILineItem.query(on: app.db).count() == 0, "nothing to look for")
+            while try await worker.runOnce() {}
+            #expect(book.posts.count == 2 && book.state.withLockedValue { $0.listed.count } == 1)
+            // Its roster is not read: not by the sweep, nor by a job queued before.
+            try await LTIRosterSync.sweep(app)
+            #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == LTIRosterSync.kind).filter(\.$status == .queued).count() == 0)
+            try await LTIRosterSync.queue(context.requireID(), on: app.db, now: app.clock.now())
+            #expect(try await worker.runOnce())
+            #expect(roster.state.withLockedValue { $0.requests.isEmpty })
+        }
+    }
+
     @Test func twoWorkersNeverPostOneLMSsScoresAtOnceAndEachScoreGoesOnce() async throws {
         try await withLMS { app, lms in
             let book = LMSGradeBook()

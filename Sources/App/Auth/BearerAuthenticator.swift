@@ -14,7 +14,7 @@ struct ActiveUserSessionAuthenticator: AsyncSessionAuthenticator {
     typealias User = App.User
     func authenticate(sessionID: UUID, for request: Request) async throws {
         guard let user = try await User.find(sessionID, on: request.db), user.isActive else { return }
-        guard Credentials.sessionIsCurrent(request.session, for: user) else {
+        guard try await Credentials.sessionIsCurrent(request.session, for: user, on: request.db) else {
             request.session.destroy()
             return
         }

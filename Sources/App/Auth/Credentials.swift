@@ -25,12 +25,21 @@ enum Credentials {
         req.session.data[signedInKey] = String(now.timeIntervalSince1970)
     }
 
-    /// Whether a session that began at the stamp in its data is still good: not begun before the password changed.
-    static func sessionIsCurrent(_ session: Session, for user: User) -> Bool {
-        guard let changed = user.credentialsChangedAt else { return true }
-        guard let stamp = session.data[signedInKey].flatMap(Double.init) else { return false }
-        return stamp + 0.001 >= changed.timeIntervalSince1970  // stored dates may lose sub-millisecond precision
+    /// Whether a session that began at the stamp in its data is still good: not begun before the password changed,
+    /// and — begun by an LMS's launch — that LMS still registered and not switched off since.
+    static func sessionIsCurrent(_ session: Session, for user: User, on db: any Database) async throws -> Bool {
+        let stamp = session.data[signedInKey].flatMap(Double.init)
+        if let changed = user.credentialsChangedAt {
+            guard let stamp, stamp + 0.001 >= changed.timeIntervalSince1970 else { return false }  // stored dates may lose sub-millisecond precision
+        }
+        guard let launched = session.data[launchedByKey] else { return true }
+        guard let id = UUID(uuidString: launched), let registration = try await LTIRegistration.find(id, on: db), registration.enabled,
+              let stamp else { return false }
+        return registration.switchedOffAt.map { stamp > $0.timeIntervalSince1970 } ?? true
     }
+
+    /// The session key naming the LMS registration whose launch began the session.
+    static let launchedByKey = "ltiLaunchedBy"
 
     /// The password was set, reset or changed: stamps it, ends every session begun before now (at their next request)
     /// and revokes every key of the person's — 30-day tokens, personal API keys and AI gateway keys — since whoever

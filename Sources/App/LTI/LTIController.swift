@@ -37,6 +37,7 @@ enum LTIController {
                                            framedBy: landed.framedBy.joined(separator: " "), req: req)
         case .landed(let landed, cookiesKept: true):
             Credentials.startSession(landed.user, on: req, now: req.now)
+            req.session.data[Credentials.launchedByKey] = landed.registration?.uuidString
             // Shown inside the LMS: its pages may be framed by the LMS's origins.
             req.session.data[EmbeddedSession.framedByKey] = landed.framedBy.joined(separator: " ")
             req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code)")
@@ -54,10 +55,11 @@ enum LTIController {
         guard LTILaunches.sameOrigin(req, req.application.platformConfig) else {
             throw Abort(.forbidden, reason: "This window opens only from CampusCloud's page inside the LMS. Open the tool from the LMS again.")
         }
-        guard let (user, destination) = try await LTIWindowTickets.take(try req.content.decode(Form.self).ticket ?? "", on: req.db, now: req.now) else {
+        guard let (user, destination, registration) = try await LTIWindowTickets.take(try req.content.decode(Form.self).ticket ?? "", on: req.db, now: req.now) else {
             throw Abort(.badRequest, reason: "This window's link was used already or has expired. Open the tool from the LMS again.")
         }
         Credentials.startSession(user, on: req, now: req.now)
+        req.session.data[Credentials.launchedByKey] = registration.uuidString
         req.logger.info("LTI launch: \(user.email) continued in a new window")
         return req.redirect(to: destination, redirectType: .normal)
     }

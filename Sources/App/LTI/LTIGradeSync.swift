@@ -64,6 +64,7 @@ enum LTIGradeSync {
             SELECT DISTINCT i.url, c.registration_id, a.id AS assignment_id, m.user_id, e.subject
             FROM items i
             JOIN lti_contexts c ON c.id = i.context_id
+            JOIN lti_deployments d ON d.registration_id = c.registration_id AND d.deployment_id = c.deployment_id
             JOIN lti_registrations r ON r.id = c.registration_id
             JOIN assignments a ON a.id = i.assignment_id
             JOIN course_members m ON m.course_id = a.course_id AND m.role = \(bind: CourseRole.student.rawValue)
@@ -101,6 +102,7 @@ enum LTIGradeSync {
         let sql = try db.sqlDatabase()
         let contexts = try await sql.raw("""
             SELECT c.id, c.registration_id FROM lti_contexts c JOIN assignments a ON a.course_id = c.course_id
+            JOIN lti_deployments d ON d.registration_id = c.registration_id AND d.deployment_id = c.deployment_id
             WHERE a.id = \(bind: id) AND a.grades_published_at IS NOT NULL AND c.line_items_url IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM lti_resource_links rl WHERE rl.context_id = c.id AND rl.assignment_id = a.id AND rl.line_item_url IS NOT NULL)
               AND NOT EXISTS (SELECT 1 FROM lti_line_items li WHERE li.context_id = c.id AND li.assignment_id = a.id
@@ -115,6 +117,19 @@ enum LTIGradeSync {
             registrations.insert(try context.decode(column: "registration_id", as: UUID.self))
         }
         return registrations
+    }
+
+    /// A deployment retired: nothing more goes to its LMS courses' line items (their waiting scores and looks are dropped).
+    static func retire(deployments: [String], of registration: UUID, on db: any Database) async throws {
+        guard !deployments.isEmpty else { return }
+        let contexts = try await LTIContext.query(on: db).filter(\.$registration.$id == registration).filter(\.$deploymentID ~~ deployments).all(\.$id)
+        guard !contexts.isEmpty else { return }
+        try await db.sqlDatabase().raw("""
+            DELETE FROM lti_score_posts WHERE registration_id = \(bind: registration) AND line_item_url IN (
+              SELECT line_item_url FROM lti_resource_links WHERE context_id IN (\(binds: contexts)) AND line_item_url IS NOT NULL
+              UNION SELECT url FROM lti_line_items WHERE context_id IN (\(binds: contexts)) AND url IS NOT NULL)
+            """).run()
+        try await LTILineItem.query(on: db).filter(\.$context.$id ~~ contexts).delete()
     }
 
     /// Queues the LMS's job unless one is queued or running (one poster per LMS).

@@ -143,6 +143,8 @@ enum LTILaunches {
         var user: User
         var course: Course
         var destination: String
+        /// The LMS the launch came from.
+        var registration: UUID? = nil
         /// The LMS's web origins, which may frame the session's pages.
         var framedBy: [String] = []
     }
@@ -189,6 +191,7 @@ enum LTILaunches {
         let launch = try await verified(token, row: row, req: req, now: now)
         var landed = try await place(launch, registration: registration, writes: req.writes, now: now)
         landed.framedBy = framingOrigins(registration, launch)
+        landed.registration = try registration.requireID()
         return .landed(landed, cookiesKept: cookiesKept)
     }
 

@@ -185,9 +185,19 @@ enum LTIRegistrations {
         for id in removed where !known.contains(id) { checks.add("'\(id.prefix(255))' is not a deployment of \(registration.name).") }
         try checks.finish()
         try await app.writeTransaction(on: db) { db in
-            if let enabled = input.enabled { registration.enabled = enabled; try await registration.save(on: db) }
+            if let enabled = input.enabled, enabled != registration.enabled {
+                registration.enabled = enabled
+                // Off (a leaked key, a retired LMS): the sessions its launches began end at their next request, and
+                // its windows not yet opened never open.
+                if !enabled {
+                    registration.switchedOffAt = app.clock.now()
+                    try await LTIWindowTicket.query(on: db).filter(\.$registrationID == registrationID).filter(\.$usedAt == nil).delete()
+                }
+                try await registration.save(on: db)
+            }
             if !removed.isEmpty {
                 try await LTIDeployment.query(on: db).filter(\.$registration.$id == registrationID).filter(\.$deploymentID ~~ removed).delete()
+                try await LTIGradeSync.retire(deployments: removed, of: registrationID, on: db)
             }
         }
         try await registration.$deployments.load(on: db)

@@ -35,7 +35,11 @@ enum LTIRosterSync {
         let stale = try await LTIContext.query(on: app.db).filter(\.$membershipsURL != nil).group(.or) {
             $0.filter(\.$rosterSyncedAt == nil).filter(\.$rosterSyncedAt < now.addingTimeInterval(-nightly))
         }.with(\.$registration).all()
-        for context in stale where context.registration.enabled { try await queue(try context.requireID(), on: app.db, now: now) }
+        // Not an LMS course of a retired deployment.
+        let deployed = Set(try await LTIDeployment.query(on: app.db).all().map { "\($0.$registration.id) \($0.deploymentID)" })
+        for context in stale where context.registration.enabled && deployed.contains("\(context.$registration.id) \(context.deploymentID)") {
+            try await queue(try context.requireID(), on: app.db, now: now)
+        }
     }
 
     /// One member as NRPS lists them.
@@ -210,6 +214,11 @@ struct LTIRosterHandler: JobHandler {
         }
         guard context.registration.enabled else {
             try await worker.complete(job, result: "the LMS's registration is switched off") { _ in }
+            return nil
+        }
+        guard try await LTIDeployment.query(on: app.db).filter(\.$registration.$id == context.$registration.id)
+            .filter(\.$deploymentID == context.deploymentID).count() > 0 else {
+            try await worker.complete(job, result: "the LMS course's deployment was retired") { _ in }
             return nil
         }
         let now = app.clock.now()

@@ -18,20 +18,25 @@ enum LTIWindowTickets {
         let row = LTIWindowTicket()
         (row.ticketHash, row.$user.id, row.destination, row.expiresAt) = (TokenCodec.hash(ticket), try landed.user.requireID(), landed.destination,
                                                                          now.addingTimeInterval(lifetime))
+        row.registrationID = landed.registration
         try await row.create(on: db)
         return ticket
     }
 
-    /// Takes a ticket once: its person and where they land (nil: unknown, used or expired).
-    static func take(_ ticket: String, on db: any Database, now: Date) async throws -> (user: User, destination: String)? {
+    /// Takes a ticket once: its person, where they land and the LMS they came from (nil: unknown, used, expired, or
+    /// its LMS switched off since).
+    static func take(_ ticket: String, on db: any Database, now: Date) async throws -> (user: User, destination: String, registration: UUID)? {
         guard !ticket.isEmpty, ticket.utf8.count <= 100 else { return nil }
         let taken = try await db.sqlDatabase().raw("""
             UPDATE lti_window_tickets SET used_at = \(bind: now)
-            WHERE ticket_hash = \(bind: TokenCodec.hash(ticket)) AND used_at IS NULL AND expires_at > \(bind: now) RETURNING user_id, destination
+            WHERE ticket_hash = \(bind: TokenCodec.hash(ticket)) AND used_at IS NULL AND expires_at > \(bind: now)
+              AND registration_id IN (SELECT id FROM lti_registrations WHERE enabled = \(bind: true))
+            RETURNING user_id, destination, registration_id
             """).first()
         guard let taken, let userID = try? taken.decode(column: "user_id", as: UUID.self),
               let destination = try? taken.decode(column: "destination", as: String.self),
+              let registration = try? taken.decode(column: "registration_id", as: UUID.self),
               let user = try await User.find(userID, on: db), user.isActive else { return nil }
-        return (user, destination)
+        return (user, destination, registration)
     }
 }

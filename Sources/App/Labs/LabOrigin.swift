@@ -72,7 +72,7 @@ enum LabOrigin {
     static func isOwner(_ holder: Holder?, of session: LabSession, on db: any Database) async throws -> Bool {
         guard let holder, holder.user == session.$user.id, let record = try await SessionRecord.find(holder.signIn, on: db),
               record.data[userKey] == holder.user.uuidString, let user = try await User.find(holder.user, on: db), user.isActive else { return false }
-        return Credentials.sessionIsCurrent(Session(data: record.data), for: user)
+        return try await Credentials.sessionIsCurrent(Session(data: record.data), for: user, on: db)
     }
 
     /// Where a platform sign-in keeps its person (Vapor's session authentication).

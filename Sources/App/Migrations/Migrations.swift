@@ -72,6 +72,8 @@ enum Migrations {
         AddLTIContextLineItems(),
         CreateLTILineItem(),
         AddLTIScorePostRetry(),
+        AddLTIRegistrationSwitchedOffAt(),
+        AddLTIWindowTicketRegistration(),
     ]
 
     static func register(on app: Application) {

@@ -23,6 +23,8 @@ final class LTIRegistration: Model, @unchecked Sendable {
     @Field(key: "email_domains") var emailDomains: String
     /// Off: no launches, no score or roster calls, until switched on again.
     @Field(key: "enabled") var enabled: Bool
+    /// When it was last switched off: the sessions its launches began before then are over.
+    @OptionalField(key: "switched_off_at") var switchedOffAt: Date?
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Children(for: \.$registration) var deployments: [LTIDeployment]
 
@@ -78,6 +80,8 @@ final class LTIWindowTicket: Model, @unchecked Sendable {
     @Field(key: "destination") var destination: String
     @Field(key: "expires_at") var expiresAt: Date
     @OptionalField(key: "used_at") var usedAt: Date?
+    /// The LMS whose launch it continues.
+    @OptionalField(key: "registration_id") var registrationID: UUID?
 
     init() {}
 }
