@@ -76,9 +76,12 @@ extension LTILaunchFlowTests {
             #expect(attribute("data-state", in: html) == state)
             let row = try #require(try await LTILaunchState.query(on: app.db).filter(\.$stateHash == TokenCodec.hash(state)).first())
             #expect(row.storageTarget == "post_message_forwarding")
+            // Its state may sit in the LMS's storage: it expires in 3 minutes rather than 10.
+            #expect(abs(row.expiresAt.timeIntervalSince(app.clock.now()) - LTILaunches.storageLifetime) < 5)
             // The new window repeats the LMS's login without the frame's storage, and goes straight on, top-level.
             let again = try #require(href(ofID: "open-new-window", in: html))
             #expect(again.hasPrefix("/lti/login?") && again.contains("login_hint=hint-1") && again.contains("lti_message_hint=msg-1") && !again.contains("lti_storage_target"))
+            #expect(again.contains("lti_storage=unanswered"), "offered only when the storage did not answer: the login logs it")
             let topLevel = try await app.testing().sendRequest(.GET, again)
             #expect(topLevel.status == .seeOther && topLevel.headers.first(name: .location)?.hasPrefix("https://lms.test/auth?") == true)
 
@@ -86,6 +89,9 @@ extension LTILaunchFlowTests {
             // storage target that is not a frame's name is not kept.
             let (plain, plainState, _) = try await framedLogin(app, lms, storage: nil)
             #expect(attribute("data-storage-target", in: plain.body.string) == "")
+            #expect(href(ofID: "open-new-window", in: plain.body.string)?.contains("lti_storage") == false)
+            let plainRow = try #require(try await LTILaunchState.query(on: app.db).filter(\.$stateHash == TokenCodec.hash(plainState)).first())
+            #expect(abs(plainRow.expiresAt.timeIntervalSince(app.clock.now()) - LTILaunches.lifetime) < 5)
             let odd = try await framedLogin(app, lms, storage: "%3Cscript%3E").state
             for unkept in [plainState, odd] {
                 #expect(try await LTILaunchState.query(on: app.db).filter(\.$stateHash == TokenCodec.hash(unkept)).first()?.storageTarget == nil)

@@ -127,6 +127,9 @@ def main():
         drivers.append(driver)
         opened = in_tool_frame(driver, lms, "person=student&message=link&storage=1", "opens in a new window", "the storage path's new-window page")
         check(bool(opened), "without cookies in the frame, the launch is confirmed through the LMS's storage and offers a new window")
+        stored = lms_log(lms)["stored"]
+        check(bool(stored) and all(value == "" for value in stored.values()),
+              f"the state put in the LMS's storage is cleared once the launch has used it ({stored})")
         if opened:
             text = new_window(driver, driver.find_element(By.ID, "open-new-window").click, "LMS101", "the course in its own window")
             check(bool(text) and "Sign in" not in text, "the new window opens the course, signed in")

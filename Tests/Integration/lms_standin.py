@@ -8,12 +8,13 @@ tool runs in a cross-site frame as it does inside Canvas or Moodle:
                                  post_message_forwarding (LTI Client Side postMessages), offered as lti_storage_target;
                                  storage=wrong: a frame answering lti.get_data with another value; storage=foreign: the
                                  frame served from http://localhost:PORT, an origin that is not the LMS's
-  GET  /storage                  that frame: lti.put_data / lti.get_data for the tool's origin only, kept per origin
+  GET  /storage                  that frame: lti.put_data / lti.get_data for the tool's origin only, kept per origin;
+                                 each put is reported to POST /control/stored
   GET  /authorize                the OIDC authorization step: checks client_id, redirect_uri, response_mode, the login
                                  hint; signs an id_token (RS256, its key) for the person and the message; form_post
   GET  /jwks                     its key set
   POST /deep-link-return         Deep Linking's return: verifies the tool's JWT against the tool's key set, keeps it
-  GET  /control/log              {"deep_links": [payloads verified], "refused": n, "logins": n}
+  GET  /control/log              {"deep_links": [payloads verified], "refused": n, "logins": n, "stored": {key: value}}
 
 Prints "PORT n" once listening. Usage: lms_standin.py CLIENT_ID TOOL_BASE_URL
 """
@@ -38,7 +39,7 @@ PEOPLE = {
     "student": {"sub": "lms-student-1", "email": "sam.student@uni.test", "name": "Sam Student", "roles": [MEMBERSHIP + "#Learner"]},
 }
 keys = Keys()
-log = {"deep_links": [], "refused": 0, "logins": 0}
+log = {"deep_links": [], "refused": 0, "logins": 0, "stored": {}}
 lock = threading.Lock()
 
 STORAGE_PAGE = """<!doctype html><title>storage</title><script>
@@ -47,7 +48,10 @@ window.addEventListener("message", function (event) {
   var data = event.data || {};
   if (event.origin !== %s || typeof data.subject !== "string") return;
   var answer = { subject: data.subject + ".response", message_id: data.message_id, key: data.key };
-  if (data.subject === "lti.put_data") { kept[event.origin + " " + data.key] = data.value; answer.value = data.value; }
+  if (data.subject === "lti.put_data") {
+    kept[event.origin + " " + data.key] = data.value; answer.value = data.value;
+    fetch("/control/stored", { method: "POST", body: new URLSearchParams({ key: data.key, value: data.value }) });
+  }
   else if (data.subject === "lti.get_data") { answer.value = %s ? "not-the-state" : kept[event.origin + " " + data.key]; }
   else return;
   event.source.postMessage(answer, event.origin);
@@ -145,7 +149,13 @@ class LMS(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
-        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+        if urllib.parse.urlsplit(self.path).path == "/control/stored":
+            # What the storage frame holds for each key (the tool clears its entry after use).
+            with lock:
+                log["stored"][form.get("key", "")] = form.get("value", "")
+            self.answer(200, "kept")
+            return
         if urllib.parse.urlsplit(self.path).path != "/deep-link-return":
             self.answer(404, "not found")
             return

@@ -15,6 +15,8 @@ import Vapor
 
 enum LTILaunches {
     static let lifetime: TimeInterval = 600
+    /// A login whose state may go through the LMS's storage (readable there) expires sooner.
+    static let storageLifetime: TimeInterval = 180
     /// Logins under way at once, platform-wide: beyond it (someone filling the table) a login is refused for a while.
     static let mostOpen = 10_000
 
@@ -59,6 +61,8 @@ enum LTILaunches {
         var client_id: String?
         var lti_deployment_id: String?
         var lti_storage_target: String?
+        /// Set by the login's own page on the new-window link it offers when the LMS's storage did not answer.
+        var lti_storage: String?
     }
 
     /// Where a login sends the browser: straight to the LMS's authorization endpoint, or (inside a frame, where cookies
@@ -84,6 +88,13 @@ enum LTILaunches {
             throw Abort(.badRequest, reason: "The LMS \(issuer.prefix(200)) has several registrations here and did not say which (client_id).")
         }
         guard registration.enabled else { throw switchedOff(registration) }
+        if request.lti_storage == "unanswered" {
+            // The login's page inside the LMS asked the LMS's storage and got no answer in time (a storage frame on
+            // another origin than the authorization endpoint's: for Canvas that is sso.canvaslms.com), so this login
+            // came as a new window.
+            let origin = EmbeddedSession.origins([registration.authLoginURL], allowHTTP: true).first ?? "?"
+            req.logger.warning("LTI storage of \(registration.name) did not answer from \(origin) (its authorization URL's origin); the launch went on in a new window")
+        }
         let config = req.application.platformConfig
         guard config.publicURL != nil else {
             throw Abort(.serviceUnavailable, reason: "LTI needs the platform's public address (CAMPUSCLOUD_PUBLIC_URL); tell an administrator.")
@@ -97,8 +108,8 @@ enum LTILaunches {
         let state = PKCE.randomToken(), nonce = PKCE.randomToken()
         let row = LTILaunchState()
         row.$registration.id = try registration.requireID()
-        (row.stateHash, row.nonce, row.expiresAt) = (TokenCodec.hash(state), nonce, now.addingTimeInterval(lifetime))
         row.storageTarget = storageTarget(request.lti_storage_target)
+        (row.stateHash, row.nonce, row.expiresAt) = (TokenCodec.hash(state), nonce, now.addingTimeInterval(row.storageTarget == nil ? lifetime : storageLifetime))
         try await row.create(on: req.db)
 
         guard var address = URLComponents(string: registration.authLoginURL) else { throw Abort(.internalServerError) }
@@ -115,7 +126,8 @@ enum LTILaunches {
         var again = URLComponents()
         again.path = SitePath.ltiLogin.url
         again.queryItems = [("iss", issuer), ("login_hint", hint), ("target_link_uri", target), ("lti_message_hint", request.lti_message_hint),
-                            ("client_id", request.client_id), ("lti_deployment_id", request.lti_deployment_id)]
+                            ("client_id", request.client_id), ("lti_deployment_id", request.lti_deployment_id),
+                            ("lti_storage", row.storageTarget == nil ? nil : "unanswered")]
             .compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         plusEncoded(&again)
         let page = LTIFramePage(login: true, authorization: url.absoluteString, newWindow: again.string, crossSiteCookies: config.keepsCrossSiteCookies,
