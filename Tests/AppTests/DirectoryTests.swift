@@ -116,6 +116,22 @@ import VaporTesting
             #expect(try await User.query(on: app.db).filter(\.$email == "newcomer@demo.test").count() == 1)
             #expect(try await CourseMember.query(on: app.db).filter(\.$course.$id == course).join(User.self, on: \CourseMember.$user.$id == \User.$id)
                 .filter(User.self, \.$email == "newcomer@demo.test").count() == 1)
+
+            // An existing account made a member by many requests at once (as a manager's change races a sign-in's
+            // insert): one membership, and a request that lost the race is told so (409), never a 500.
+            let programme = try #require(try await Programme.query(on: app.db).first()).requireID()
+            var manager = try await app.bearer("admin@demo.test")
+            manager.contentType = .json
+            let managerHeaders = manager, creator = try json(["email": "ta@demo.test", "role": "course_creator"])
+            let raced = try await withThrowingTaskGroup(of: HTTPStatus.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await app.testing().sendRequest(.PUT, "api/v1/programmes/\(programme)/members", headers: managerHeaders, body: creator).status }
+                }
+                return try await group.reduce(into: [HTTPStatus]()) { $0.append($1) }
+            }
+            #expect(raced.allSatisfy { $0 == .ok || $0 == .conflict }, "\(raced)")
+            #expect(try await ProgrammeMember.query(on: app.db).filter(\.$programme.$id == programme).join(User.self, on: \ProgrammeMember.$user.$id == \User.$id)
+                .filter(User.self, \.$email == "ta@demo.test").count() == 1)
         }
     }
 

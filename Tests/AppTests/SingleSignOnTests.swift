@@ -432,11 +432,26 @@ final class OIDCStandIn: @unchecked Sendable {
             try await User(email: "ada@uni.test", displayName: "Ada", passwordHash: hash).create(on: app.db)
             let browser = try Browser(app)
             #expect(try await browser.signIn("ada@uni.test", "correct horse battery").status == .seeOther)
+            let issued = try await app.testing().sendRequest(.POST, "api/v1/auth/token") { req in
+                try req.content.encode(["email": "ada@uni.test", "password": "correct horse battery"], as: .json)
+            }
+            let adaToken: HTTPHeaders = ["Authorization": "Bearer \(try issued.content.decode(AuthController.TokenDTO.self).token)"]
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: adaToken).status == .ok)
+            #expect(try await browser.get("/profile").status == .ok)
             // Passwords off only with linking on (or the domain's existing accounts could not get in at all).
             let locking = try await post(app, ["name": "Locking", "issuer": standIn.issuer, "clientID": "locking", "secretEnv": Self.secretEnv,
                                                "emailDomains": "uni.test", "passwordSignInOff": true])
             #expect(locking.status == .unprocessableEntity && locking.body.string.contains("linkByEmail"))
-            try await addProvider(app, standIn, domains: "uni.test", link: true, passwordsOff: true)
+            let provider = try await addProvider(app, standIn, domains: "uni.test", link: true, passwordsOff: true)
+            // What her password gave her ends now, not when it would expire: the session and the 30-day token.
+            #expect(try await browser.get("/profile").status != .ok)
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: adaToken).status == .unauthorized)
+            // Signed in through the provider instead (linked by her verified email), her session goes on.
+            try await standIn.control(["claims": ["sub": "uni-ada", "email": "ada@uni.test", "email_verified": true, "name": "Ada"]])
+            let viaProvider = try Browser(app)
+            #expect(try await signIn(viaProvider, provider, standIn).status == .seeOther)
+            #expect(try await viaProvider.get("/profile").status == .ok)
+            #expect(try await viaProvider.get("/profile").status == .ok)
             let refused = try await Browser(app).signIn("ada@uni.test", "correct horse battery")
             #expect(refused.status == .forbidden && refused.body.string.contains("signs in with Uni Login"))
             let token = try await app.testing().sendRequest(.POST, "api/v1/auth/token") { req in
@@ -456,7 +471,9 @@ final class OIDCStandIn: @unchecked Sendable {
             }
             // Administrators keep their passwords (single sign-on never links their accounts by email).
             try await User(email: "root@uni.test", displayName: "Root", passwordHash: hash, isAdmin: true).create(on: app.db)
-            #expect(try await Browser(app).signIn("root@uni.test", "correct horse battery").status == .seeOther)
+            let root = try Browser(app)
+            #expect(try await root.signIn("root@uni.test", "correct horse battery").status == .seeOther)
+            #expect(try await root.get("/profile").status == .ok)
             // Other domains sign in with passwords as before.
             #expect(try await Browser(app).signIn("student1@demo.test").status == .seeOther)
             // Turning password sign-in off names the domains it applies to.

@@ -27,6 +27,8 @@ enum APIKeys {
               let key = try await APIKey.query(on: db).filter(\.$prefix == parts.prefix).with(\.$user).first(),
               TokenCodec.matches(parts.secret, hash: key.secretHash),
               key.revokedAt == nil, (key.expiresAt ?? .distantFuture) > now, key.user.isActive else { return nil }
+        // A 30-day token is what a password sign-in gives: it ends when passwords are switched off for the domain.
+        if key.kind == .session, try await SignInOptions.passwordSignInOff(for: key.user, on: db) != nil { return nil }
         key.lastUsedAt = now
         try await key.save(on: db)
         return key.user

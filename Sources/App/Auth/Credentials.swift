@@ -16,21 +16,34 @@ enum Credentials {
         return user
     }
 
-    /// A new web session for `user` (a fresh session id: no fixation), stamped with when it began.
-    static func startSession(_ user: User, on req: Request, now: Date = Date()) {
+    /// How a session was begun.
+    enum SignInMethod: String {
+        case password, provider, lms
+    }
+
+    /// A new web session for `user` (a fresh session id: no fixation), stamped with when and how it began.
+    static func startSession(_ user: User, on req: Request, now: Date = Date(), by method: SignInMethod = .password) {
         req.session.id = nil
         // What an earlier sign-in in this browser left (another person's provider sign-out) is not this one's.
         for key in SignInOptions.sessionKeys { req.session.data[key] = nil }
         req.auth.login(user)
         req.session.data[signedInKey] = String(now.timeIntervalSince1970)
+        req.session.data[signedInByKey] = method.rawValue
     }
 
-    /// Whether a session that began at the stamp in its data is still good: not begun before the password changed,
-    /// and — begun by an LMS's launch — that LMS still registered and not switched off since.
+    /// Whether a session that began at the stamp in its data is still good: not begun before the password changed;
+    /// begun with a password, only while passwords are allowed for the person's domain (a provider may switch them
+    /// off: such sessions end then, not when they expire); begun by an LMS's launch, only while that LMS is registered
+    /// and not switched off since.
     static func sessionIsCurrent(_ session: Session, for user: User, on db: any Database) async throws -> Bool {
         let stamp = session.data[signedInKey].flatMap(Double.init)
         if let changed = user.credentialsChangedAt {
             guard let stamp, stamp + 0.001 >= changed.timeIntervalSince1970 else { return false }  // stored dates may lose sub-millisecond precision
+        }
+        // Sessions from before the method was kept count as password sessions.
+        if session.data[signedInByKey] ?? SignInMethod.password.rawValue == SignInMethod.password.rawValue,
+           try await SignInOptions.passwordSignInOff(for: user, on: db) != nil {
+            return false
         }
         guard let launched = session.data[launchedByKey] else { return true }
         guard let id = UUID(uuidString: launched), let registration = try await LTIRegistration.find(id, on: db), registration.enabled,
@@ -56,4 +69,5 @@ enum Credentials {
     }
 
     private static let signedInKey = "signedInAt"
+    private static let signedInByKey = "signedInBy"
 }

@@ -22,11 +22,21 @@ enum SignInOptions {
     /// let them in).
     static func passwordSignInOff(for email: String, on db: any Database) async throws -> String? {
         let normalised = User.normalise(email: email)
-        guard let at = normalised.lastIndex(of: "@") else { return nil }
-        let domain = String(normalised[normalised.index(after: at)...])
-        guard let provider = try await IdentityProvider.query(on: db).filter(\.$enabled == true).filter(\.$passwordSignInOff == true).all()
-            .first(where: { $0.domains.contains(domain) }) else { return nil }
+        guard let provider = try await provider(refusingPasswordsOf: normalised, on: db) else { return nil }
         if try await User.query(on: db).filter(\.$email == normalised).filter(\.$isAdmin == true).first() != nil { return nil }
         return provider.name
+    }
+
+    /// The same for a person already found.
+    static func passwordSignInOff(for user: User, on db: any Database) async throws -> String? {
+        guard !user.isAdmin else { return nil }
+        return try await provider(refusingPasswordsOf: user.email, on: db)?.name
+    }
+
+    private static func provider(refusingPasswordsOf normalised: String, on db: any Database) async throws -> IdentityProvider? {
+        guard let at = normalised.lastIndex(of: "@") else { return nil }
+        let domain = String(normalised[normalised.index(after: at)...])
+        return try await IdentityProvider.query(on: db).filter(\.$enabled == true).filter(\.$passwordSignInOff == true).all()
+            .first(where: { $0.domains.contains(domain) })
     }
 }

@@ -196,26 +196,36 @@ enum People {
         let email = checks.email(input.email), role = checks.choice(input.role, "role", as: M.Role.self)
         if let name = input.name { _ = checks.text(name, "name") }
         try checks.finish()
-        return try await writes.transaction { db in
+        do {
+            return try await setMember(type, place: place, email: email!, role: role!, input, allowNewPeople: allowNewPeople, writes: writes)
+        } catch where Writes.isUniqueViolation(error) {
+            // Another change made the same membership (or account) at the same moment: this one did nothing.
+            throw InputRejection.conflict("\(email!)'s membership was changed by someone else at the same moment; nothing was changed. Try again.")
+        }
+    }
+
+    private static func setMember<M: PlaceMembership>(_ type: M.Type, place: UUID, email: String, role: M.Role, _ input: MembershipInput,
+                                                      allowNewPeople: Bool, writes: Writes) async throws -> (MemberDTO, invitation: String?) {
+        try await writes.transaction { db in
             var invitation: String?
             let user: User
-            if let existing = try await User.query(on: db).filter(\.$email == email!).first() {
+            if let existing = try await User.query(on: db).filter(\.$email == email).first() {
                 user = existing
             } else if allowNewPeople {
                 var checks = InputChecks()
                 guard let name = checks.text(input.name, "name") else {
-                    throw InputRejection.conflict("\(email!) has no account yet; give their name too and they get an invitation link.")
+                    throw InputRejection.conflict("\(email) has no account yet; give their name too and they get an invitation link.")
                 }
-                user = User(email: email!, displayName: name, passwordHash: nil)
+                user = User(email: email, displayName: name, passwordHash: nil)
                 try await create(user, on: db)
                 invitation = try await PasswordLinks.issue(for: user, purpose: .invitation, on: db)
             } else {
-                throw InputRejection.conflict("Nobody has the email \(email!). An administrator creates their account first.")
+                throw InputRejection.conflict("Nobody has the email \(email). An administrator creates their account first.")
             }
             let userID = try user.requireID()
             let membership: M
             if let existing = try await M.query(place: place, on: db).filter("user_id", .equal, userID).first() {
-                existing.role = role!
+                existing.role = role
                 // Set by the course's staff: theirs now (let in again, never marked as having left by an LMS).
                 if let member = existing as? CourseMember { (member.leftAt, member.admittedBy) = (nil, nil) }
                 // Set by a manager: theirs now, never taken back by a single sign-on provider's claim rule.
@@ -223,7 +233,7 @@ enum People {
                 try await existing.save(on: db)
                 membership = existing
             } else {
-                membership = M(place: place, userID: userID, role: role!)
+                membership = M(place: place, userID: userID, role: role)
                 try await membership.create(on: db)
             }
             return (MemberDTO(userID: userID, email: user.email, name: user.displayName, role: membership.role.rawValue), invitation)

@@ -36,7 +36,7 @@ enum ProgrammesArea: PlatformArea {
         api.on(.PUT, "programmes/:programmeID/members", id: "setProgrammeMember",
                summary: "Add an existing person as manager, partner_contact or course_creator, or change their role.", tag: "programmes",
                request: .input(MembershipInput.self, schema: MembershipInput.schema(roles: ProgrammeRole.self)), response: .one(MemberDTO.self),
-               errors: [404: "No such programme, or not yours to manage.", 409: "Nobody has that email."],
+               errors: [404: "No such programme, or not yours to manage.", 409: "Nobody has that email, or their membership was changed at the same moment."],
                use: ProgrammeController.setMember)
         api.on(.DELETE, "programmes/:programmeID/members/:userID", id: "removeProgrammeMember", summary: "Remove a person from the programme.",
                tag: "programmes", status: 204, errors: [404: "No such programme or person, or not yours to manage."], use: ProgrammeController.removeMember)
