@@ -5,13 +5,15 @@ generated code (openapi-python-client), none written by hand. If the document an
 client cannot make or read these calls.
 
 Usage: generated_client.py PATH/TO/campuscloud. Needs `pip install openapi-python-client` (scripts/install-deps)."""
-import importlib, io, json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import importlib, io, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Integration"))
+from demo_server import free_port, stop, wait_healthy  # noqa: E402
 
 binary = sys.argv[1]
 work = tempfile.mkdtemp(prefix="cc-client-")
 os.chmod(work, 0o711)  # sandboxed jobs (another uid) reach their folders below it; it stays unlistable
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+port = free_port()
 env = dict(os.environ, DATABASE_URL=f"sqlite://{work}/demo.sqlite", CAMPUSCLOUD_DATA_DIR=f"{work}/data", LOG_LEVEL="warning",
            CAMPUSCLOUD_GRADING_WORKERS="1")
 log = open(os.path.join(work, "server.log"), "w")
@@ -26,11 +28,7 @@ def check(label, condition):
 
 
 try:
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(base + "/healthz"); break
-        except Exception:
-            time.sleep(0.2)
+    wait_healthy(base, server)
     document = os.path.join(work, "openapi.json")
     with urllib.request.urlopen(base + "/api/v1/openapi.json") as response, open(document, "wb") as f:
         f.write(response.read())
@@ -80,11 +78,7 @@ try:
     mine = next((grade for grade in grades if str(grade.assignment_id).lower() == str(created.id).lower()), None)
     check("the student reads the grade in their course grades", mine is not None and mine.attempts == 1)
 finally:
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    stop(server)
     log.close()
     if failures:
         print("".join(line for line in open(os.path.join(work, "server.log"), errors="replace") if " error " in line)[-3000:])

@@ -6,7 +6,10 @@ nearly every generated request would meet a 404 and test little). Any failure fa
 
 Usage: schemathesis_run.py PATH/TO/campuscloud [--max-examples N] [--role admin|instructor|student ...]
 Needs `pip install schemathesis` (scripts/test does it in a venv)."""
-import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Integration"))
+from demo_server import free_port, stop, wait_healthy  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("binary")
@@ -57,8 +60,7 @@ def run_as(role):
     """One role against a demo of its own (a fresh database), so what one role's run changes cannot steer another's."""
     global base
     work = tempfile.mkdtemp(prefix=f"cc-contract-{role}-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    port = free_port()
     env = dict(os.environ, DATABASE_URL=f"sqlite://{work}/demo.sqlite", CAMPUSCLOUD_DATA_DIR=f"{work}/data", LOG_LEVEL="warning",
                CAMPUSCLOUD_GRADING_WORKERS="0")
     log = open(os.path.join(work, "server.log"), "w")
@@ -66,11 +68,7 @@ def run_as(role):
     base = f"http://127.0.0.1:{port}"
     passed = False
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/healthz"); break
-            except Exception:
-                time.sleep(0.2)
+        wait_healthy(base, server)
         tokens = {name: api("POST", "/api/v1/auth/token", {"email": email, "password": "campuscloud-demo"})["token"]
                   for name, email in emails.items()}
         ids = demo_ids(tokens["admin"], tokens["student"])
@@ -90,11 +88,7 @@ def run_as(role):
             command += ["--seed", "19", "--generation-deterministic"]
         passed = subprocess.run(command, cwd=work).returncode == 0  # its cache stays in the throwaway folder
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         log.close()
         if not passed:  # what the server logged about its errors, to go with schemathesis's report
             errors = [line for line in open(os.path.join(work, "server.log"), errors="replace") if " error " in line or "Fatal" in line]

@@ -28,7 +28,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from support import PASSWORD, api, browser, check, failures, free_port, wait_healthy
+from support import PASSWORD, api, browser, check, failures, free_port, stop, wait_healthy
 
 
 def wait(driver, what, condition, seconds=120):
@@ -236,11 +236,7 @@ def main():
     finally:
         if driver is not None:
             driver.quit()
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
+        stop(server, timeout=60, group=True)
     log = open(os.path.join(folder, "server.log")).read()
     shutil.rmtree(folder, ignore_errors=True)
     if failures:

@@ -24,7 +24,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from support import PASSWORD, api, browser, check, failures, free_port, wait_healthy
+from support import PASSWORD, api, browser, check, failures, free_port, stop, wait_healthy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_ID = "campuscloud-e2e"
@@ -155,12 +155,7 @@ def main():
     finally:
         for driver in drivers:
             driver.quit()
-        for process in (server, standin):
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(server, standin, timeout=10)
     server_log.close()
     if failures:
         with open(os.path.join(folder, "server.log")) as log:

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from support import PASSWORD, browser, check, failures, free_port, wait_healthy
+from support import PASSWORD, browser, check, failures, free_port, stop, wait_healthy
 
 NEW_STUDENTS = [("ada.e2e@demo.test", "Lovelace, Ada"), ("alan.e2e@demo.test", 'Alan "Bombe" Turing')]
 
@@ -91,8 +91,7 @@ def main():
     finally:
         if driver is not None:
             driver.quit()
-        server.terminate()
-        server.wait(timeout=20)
+        stop(server)
     if failures:
         sys.exit(f"{len(failures)} end-to-end check(s) failed")
     print("end-to-end: all checks passed")

@@ -1,13 +1,15 @@
 """What the end-to-end browser tests share: their checks, a free port, the demo server's health, a headless
 Chromium, and the demo's API."""
 import json
-import socket
+import os
 import sys
-import time
 import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Integration"))
+from demo_server import free_port, stop, wait_healthy  # noqa: E402  (shared with the contract and SDK scripts)
 
 PASSWORD = "campuscloud-demo"
 failures = []
@@ -18,26 +20,6 @@ def check(condition, what):
     print(("ok   " if condition else "FAIL ") + what, flush=True)
     if not condition:
         failures.append(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(base, process):
-    for _ in range(300):
-        if process.poll() is not None:
-            sys.exit(f"the demo server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit("the demo server did not become healthy in 60 s")
 
 
 def browser(size="1280,1024", prefs=None):

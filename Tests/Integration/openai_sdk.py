@@ -2,15 +2,17 @@
 """The AI gateway with the official `openai` Python SDK as the client (issue 7): non-streaming, streaming, the
 models list, embeddings, and an over-cap refusal, against `campuscloud demo` (whose provider is the built-in fake
 upstream). Usage: openai_sdk.py PATH/TO/campuscloud. Needs `pip install openai` (scripts/test does it in a venv)."""
-import json, os, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import json, os, subprocess, sys, tempfile, time, urllib.error, urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from demo_server import free_port, stop, wait_healthy  # noqa: E402
 
 import openai
 from openai import OpenAI
 
 binary = sys.argv[1]
 work = tempfile.mkdtemp(prefix="cc-openai-")
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+port = free_port()
 env = dict(os.environ, DATABASE_URL=f"sqlite://{work}/demo.sqlite", CAMPUSCLOUD_DATA_DIR=f"{work}/data", LOG_LEVEL="warning",
            CAMPUSCLOUD_GRADING_WORKERS="0")
 server = subprocess.Popen([binary, "demo", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -28,11 +30,7 @@ def api(method, path, body=None, token=None):
         return json.loads(response.read() or b"null")
 
 try:
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(base + "/healthz"); break
-        except Exception:
-            time.sleep(0.2)
+    wait_healthy(base, server)
     token = api("POST", "/api/v1/auth/token", {"email": "student3@demo.test", "password": "campuscloud-demo"})["token"]
     course = next(c for c in api("GET", "/api/v1/me", token=token)["memberships"]["courses"] if c["name"].startswith("CS101"))
     key = api("POST", f"/api/v1/courses/{course['id']}/ai/keys", {"name": "sdk"}, token=token)["token"]
@@ -79,8 +77,7 @@ try:
     except openai.AuthenticationError:
         check("a wrong key is refused with 401", True)
 finally:
-    server.terminate()
-    server.wait(timeout=30)
+    stop(server, timeout=30)
 
 print("openai SDK: " + ("all checks passed" if not failures else f"{len(failures)} failed"))
 sys.exit(1 if failures else 0)
