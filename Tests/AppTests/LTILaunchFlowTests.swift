@@ -361,6 +361,20 @@ final class LMSStandIn: @unchecked Sendable {
             let course = try #require(try await Course.find(courseID, on: app.db))
             let landed = LTILaunches.Landed(user: tess, course: course, destination: "/courses/\(courseID)", registration: registrationID)
             let ticket = try await LTIWindowTickets.issue(for: landed, on: app.db, now: app.clock.now())
+            // Keys made while signed in through the LMS: a personal API key on the profile page, and with that key an
+            // AI key through the API; and one the instructor made with a password, which is not the LMS's.
+            let profile = try Browser(app)
+            profile.cookie = teacher
+            try await profile.get("/profile")
+            let made = try await profile.post("/profile/keys", ["name": "laptop"])
+            let apiToken = try #require(made.body.string.firstMatch(of: /<code class="token">([^<]+)<\/code>/).map { String($0.output.1) })
+            var bearer: HTTPHeaders = ["Authorization": "Bearer \(apiToken)"]
+            bearer.contentType = .json
+            let aiKey = try await app.testing().sendRequest(.POST, "api/v1/courses/\(courseID)/ai/keys", headers: bearer, body: ByteBuffer(string: #"{"name": "agent"}"#))
+            #expect(aiKey.status == .created, "\(aiKey.body.string)")
+            let ownKey = try await app.bearer("instructor@demo.test")
+            #expect(try await APIKey.query(on: app.db).filter(\.$ltiRegistrationID == registrationID).count() == 1)
+            #expect(try await AIKey.query(on: app.db).filter(\.$ltiRegistrationID == registrationID).count() == 1)
 
             // The LMS's key leaked: an administrator switches it off.
             let off = try await register(app, ["enabled": false], path: "api/v1/lti/registrations/\(registrationID)", method: .PATCH)
@@ -371,6 +385,10 @@ final class LMSStandIn: @unchecked Sendable {
             #expect(window.status == .badRequest && session(window) == nil, "its windows not yet opened never open")
             #expect(try await LTIWindowTicket.query(on: app.db).count() == 0)
             #expect(try await instructor.get("/dashboard").status == .ok, "a password session goes on")
+            // The keys made through its launches are revoked; a password's are not.
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: bearer).status == .unauthorized)
+            #expect(try await AIKey.query(on: app.db).filter(\.$ltiRegistrationID == registrationID).filter(\.$revokedAt == nil).count() == 0)
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: ownKey).status == .ok)
 
             // Switched on again (its key replaced): the sessions begun before stay ended; new launches sign in.
             #expect(try await register(app, ["enabled": true], path: "api/v1/lti/registrations/\(registrationID)", method: .PATCH).status == .ok)

@@ -9,7 +9,9 @@ enum APIKeys {
     static let maxNameLength = 100
 
     /// Creates a key; the token is returned once and never stored.
-    static func issue(to user: User, name: String, kind: APIKey.Kind, now: Date = Date(), on db: any Database) async throws -> (token: String, key: APIKey) {
+    /// `launchedBy`: the LMS whose launch began the session (or made the key) the request came with.
+    static func issue(to user: User, name: String, kind: APIKey.Kind, launchedBy: UUID? = nil, now: Date = Date(),
+                      on db: any Database) async throws -> (token: String, key: APIKey) {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.count <= maxNameLength else {
             throw Abort(.badRequest, reason: "Give the key a name of 1 to \(maxNameLength) characters, e.g. \"laptop\" or \"grading script\".")
@@ -17,12 +19,18 @@ enum APIKeys {
         let (token, prefix, secretHash) = TokenCodec.generate()
         let key = APIKey(userID: try user.requireID(), name: trimmed, kind: kind, prefix: prefix, secretHash: secretHash,
                          expiresAt: kind == .session ? now.addingTimeInterval(sessionTokenLifetime) : nil)
+        key.ltiRegistrationID = launchedBy
         try await key.create(on: db)
         return (token, key)
     }
 
     /// The active user a token belongs to, or nil (unknown, wrong secret, revoked, expired, deactivated user).
     static func user(for token: String, now: Date = Date(), on db: any Database) async throws -> User? {
+        try await key(for: token, now: now, on: db)?.user
+    }
+
+    /// The live key a token names, with its (active) user.
+    static func key(for token: String, now: Date = Date(), on db: any Database) async throws -> APIKey? {
         guard let parts = TokenCodec.parse(token),
               let key = try await APIKey.query(on: db).filter(\.$prefix == parts.prefix).with(\.$user).first(),
               TokenCodec.matches(parts.secret, hash: key.secretHash),
@@ -31,7 +39,7 @@ enum APIKeys {
         if key.kind == .session, try await SignInOptions.passwordSignInOff(for: key.user, on: db) != nil { return nil }
         key.lastUsedAt = now
         try await key.save(on: db)
-        return key.user
+        return key
     }
 
     static func list(for user: User, on db: any Database) async throws -> [APIKey] {

@@ -4,7 +4,9 @@ import Fluent
 
 struct BearerAuthenticator: AsyncBearerAuthenticator {
     func authenticate(bearer: BearerAuthorization, for request: Request) async throws {
-        if let user = try await APIKeys.user(for: bearer.token, on: request.db) { request.auth.login(user) }
+        guard let key = try await APIKeys.key(for: bearer.token, on: request.db) else { return }
+        request.storage[Credentials.BearerLaunchedBy.self] = key.ltiRegistrationID
+        request.auth.login(key.user)
     }
 }
 

@@ -54,6 +54,9 @@ enum Credentials {
     /// The session key naming the LMS registration whose launch began the session.
     static let launchedByKey = "ltiLaunchedBy"
 
+    /// The LMS a bearer key of the request traces back to.
+    struct BearerLaunchedBy: StorageKey { typealias Value = UUID }
+
     /// The password was set, reset or changed: stamps it, ends every session begun before now (at their next request)
     /// and revokes every key of the person's — 30-day tokens, personal API keys and AI gateway keys — since whoever
     /// held a stolen session could have made one; the session making the change (if any) goes on.
@@ -70,4 +73,14 @@ enum Credentials {
 
     private static let signedInKey = "signedInAt"
     private static let signedInByKey = "signedInBy"
+}
+
+extension Request {
+    /// The LMS whose launch this request's credentials trace back to: its bearer key's, or its session's (nil: none).
+    /// Keys made with them carry it, so that switching the LMS off revokes them too.
+    var launchedBy: UUID? {
+        if let traced = storage[Credentials.BearerLaunchedBy.self] { return traced }
+        guard hasSession, let text = session.data[Credentials.launchedByKey] else { return nil }
+        return UUID(uuidString: text)
+    }
 }

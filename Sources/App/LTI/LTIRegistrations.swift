@@ -190,8 +190,12 @@ enum LTIRegistrations {
                 // Off (a leaked key, a retired LMS): the sessions its launches began end at their next request, and
                 // its windows not yet opened never open.
                 if !enabled {
-                    registration.switchedOffAt = app.clock.now()
+                    let now = app.clock.now()
+                    registration.switchedOffAt = now
                     try await LTIWindowTicket.query(on: db).filter(\.$registrationID == registrationID).filter(\.$usedAt == nil).delete()
+                    // And the keys made with them (API keys, AI keys), which would outlive the sessions.
+                    try await APIKey.query(on: db).filter(\.$ltiRegistrationID == registrationID).filter(\.$revokedAt == nil).set(\.$revokedAt, to: now).update()
+                    try await AIKey.query(on: db).filter(\.$ltiRegistrationID == registrationID).filter(\.$revokedAt == nil).set(\.$revokedAt, to: now).update()
                 }
                 try await registration.save(on: db)
             }
@@ -200,6 +204,8 @@ enum LTIRegistrations {
                 try await LTIGradeSync.retire(deployments: removed, of: registrationID, on: db)
             }
         }
+        // The gateway's cached callers of the keys just revoked go too.
+        if input.enabled == false { app.gatewayCache.forgetAll() }
         try await registration.$deployments.load(on: db)
         return registration
     }

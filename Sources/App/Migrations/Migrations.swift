@@ -74,6 +74,8 @@ enum Migrations {
         AddLTIScorePostRetry(),
         AddLTIRegistrationSwitchedOffAt(),
         AddLTIWindowTicketRegistration(),
+        AddAPIKeyLaunchedBy(),
+        AddAIKeyLaunchedBy(),
     ]
 
     static func register(on app: Application) {

@@ -59,6 +59,8 @@ final class AIKey: Model, @unchecked Sendable {
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @OptionalField(key: "last_used_at") var lastUsedAt: Date?
     @OptionalField(key: "revoked_at") var revokedAt: Date?
+    /// The LMS whose launch began the session it was made in (revoked when that LMS is switched off).
+    @OptionalField(key: "lti_registration_id") var ltiRegistrationID: UUID?
 
     init() {}
     init(userID: UUID, courseID: UUID?, projectID: UUID?, name: String, prefix: String, secretHash: String) {

@@ -20,6 +20,8 @@ final class APIKey: Model, @unchecked Sendable {
     @OptionalField(key: "last_used_at") var lastUsedAt: Date?
     @OptionalField(key: "expires_at") var expiresAt: Date?
     @OptionalField(key: "revoked_at") var revokedAt: Date?
+    /// The LMS whose launch began the session it was made in (revoked when that LMS is switched off).
+    @OptionalField(key: "lti_registration_id") var ltiRegistrationID: UUID?
 
     init() {}
 
