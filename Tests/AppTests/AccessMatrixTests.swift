@@ -413,8 +413,8 @@ import Ledger
                 guard let row = Self.matrix[key] else { continue }  // reported by everyRouteHasARow
                 for who in Who.allCases {
                     // A fresh key of the student's for each request: revoking it is one of the routes.
-                    let keyID = try await APIKeys.issue(to: student, name: "matrix", kind: .personal, on: app.db).key.requireID()
-                    let aiKeyID = routePath.contains("/ai/keys/") ? try await AIKeys.issue(to: student, in: course, name: "matrix", on: app.db).id : keyID
+                    let keyID = try await APIKeys.issue(to: student, name: "matrix", kind: .personal, origin: .password, on: app.db).key.requireID()
+                    let aiKeyID = routePath.contains("/ai/keys/") ? try await AIKeys.issue(to: student, in: course, name: "matrix", origin: .password, on: app.db).id : keyID
                     // A fresh output recorded by the PI for each request: removing it is one of the routes.
                     let project = try #require(try await ResearchProject.find(projectID, on: app.db))
                     let outputID = routePath.contains("/outputs/") ? try await ProjectOutputs.record(ProjectOutputInput(kind: "dataset", title: "Matrix"), in: project,

@@ -32,6 +32,9 @@ final class LMSGradeBook: @unchecked Sendable {
         /// The container's queries, and the items it was asked to make.
         var listed: [String] = []
         var made: [[String: Any]] = []
+        /// Items per page of the container's answer (all on one page when nil); the container fails with a 500 when set.
+        var pageSize: Int?
+        var containerDown = false
         /// How long a score post takes, the most posts in flight at once, and what runs as a post arrives.
         var delay: Duration = .zero
         var inFlight = 0, mostInFlight = 0
@@ -82,16 +85,22 @@ final class LMSGradeBook: @unchecked Sendable {
                 if request.method == .GET {
                     guard scope == LTIGradeSync.lineItemScope || scope == LTIGradeSync.lineItemReadScope,
                           request.headers.first(name: .accept) == "application/vnd.ims.lis.v2.lineitemcontainer+json" else { return HTTPClientResponse(status: .unauthorized) }
-                    let items = state.withLockedValue { state in
+                    let page = Int(URLComponents(string: request.url)?.queryItems?.first { $0.name == "page" }?.value ?? "1") ?? 1
+                    let (items, more, down) = state.withLockedValue { state in
                         state.listed.append(request.url)
-                        return state.items.map { item -> [String: Any] in
+                        let size = state.pageSize ?? max(1, state.items.count)
+                        let shown = Array(state.items.dropFirst((page - 1) * size).prefix(size))
+                        return (shown.map { item -> [String: Any] in
                             var value: [String: Any] = ["id": item.id, "scoreMaximum": item.maximum, "label": item.label]
                             if let id = item.resourceID { value["resourceId"] = id }
                             if let link = item.resourceLinkID { value["resourceLinkId"] = link }
                             return value
-                        }
+                        }, state.items.count > page * size, state.containerDown)
                     }
-                    return try Self.json(.ok, items)
+                    if down { return HTTPClientResponse(status: .internalServerError) }
+                    var answer = try Self.json(.ok, items)
+                    if more { answer.headers.add(name: "Link", value: "<\(Self.container)?page=\(page + 1)>; rel=\"next\"") }
+                    return answer
                 }
                 guard request.method == .POST, scope == LTIGradeSync.lineItemScope,
                       request.headers.first(name: .contentType) == "application/vnd.ims.lis.v2.lineitem+json",

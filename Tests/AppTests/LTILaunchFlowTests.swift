@@ -353,13 +353,22 @@ final class LMSStandIn: @unchecked Sendable {
             }
             #expect(try await status(teacher) == .ok)
             #expect(try await status(student) == .ok)
+            // A session shown in the LMS from before the LMS was kept with the session (made so here) is over: it
+            // could not be ended with its LMS.
+            let legacy = try #require(session(try await launch(app, lms, subject: "lms-student-9", roles: Self.learner, email: "old@uni.test")))
+            let key = String(legacy.split(separator: "=", maxSplits: 1)[1])
+            let record = try #require(try await SessionRecord.query(on: app.db).filter(\.$key == SessionID(string: key)).first())
+            #expect(record.data[Credentials.launchedByKey] != nil && record.data[EmbeddedSession.framedByKey] != nil)
+            record.data[Credentials.launchedByKey] = nil
+            try await record.save(on: app.db)
+            #expect(try await status(legacy) != .ok)
             // Someone signed in with a password (the same course) is not the LMS's.
             let instructor = try Browser(app)
             try await instructor.signIn("instructor@demo.test")
             // A launch continued in a new window whose window is not open yet (a ticket, as a frame without cookies gets).
             let tess = try #require(try await User.query(on: app.db).filter(\.$email == "tess@uni.test").first())
             let course = try #require(try await Course.find(courseID, on: app.db))
-            let landed = LTILaunches.Landed(user: tess, course: course, destination: "/courses/\(courseID)", registration: registrationID)
+            let landed = LTILaunches.Landed(user: tess, course: course, registration: registrationID, destination: "/courses/\(courseID)")
             let ticket = try await LTIWindowTickets.issue(for: landed, on: app.db, now: app.clock.now())
             // Keys made while signed in through the LMS: a personal API key on the profile page, and with that key an
             // AI key through the API; and one the instructor made with a password, which is not the LMS's.
@@ -373,7 +382,7 @@ final class LMSStandIn: @unchecked Sendable {
             let aiKey = try await app.testing().sendRequest(.POST, "api/v1/courses/\(courseID)/ai/keys", headers: bearer, body: ByteBuffer(string: #"{"name": "agent"}"#))
             #expect(aiKey.status == .created, "\(aiKey.body.string)")
             let ownKey = try await app.bearer("instructor@demo.test")
-            #expect(try await APIKey.query(on: app.db).filter(\.$ltiRegistrationID == registrationID).count() == 1)
+            #expect(try await APIKey.query(on: app.db).filter(\.$ltiRegistrationID == registrationID).filter(\.$madeWith == "lms").count() == 1)
             #expect(try await AIKey.query(on: app.db).filter(\.$ltiRegistrationID == registrationID).count() == 1)
 
             // The LMS's key leaked: an administrator switches it off.

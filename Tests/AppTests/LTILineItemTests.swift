@@ -147,6 +147,42 @@ extension LTILaunchFlowTests {
         }
     }
 
+    @Test func theContainerIsReadPageByPageAndALookThatFailsBacksOffOnItsOwn() async throws {
+        try await withLMS { app, lms in
+            let book = LMSGradeBook()
+            book.install(on: app)
+            let now = NIOLockedValueBox(Date())
+            app.clock = PlatformClock { now.withLockedValue { $0 } }
+            let worker = JobWorker(app: app, name: "lti-test")
+            let course = try await gradedCourse(app, lms, students: 1, assignments: [("Deep linked, on page 3", 10, true)])
+            let assignment = course.assignments[0]
+            // The LMS lists every item whatever resource_id asks, two a page; the assignment's is on the third page.
+            book.state.withLockedValue { state in
+                state.pageSize = 2
+                for n in 0..<4 { state.items.append(.init(id: LMSGradeBook.container + "/x\(n)", resourceID: "other-\(n)", resourceLinkID: nil, maximum: 5, label: "Other")) }
+                state.items.append(.init(id: LMSGradeBook.container + "/mine", resourceID: try! assignment.requireID().uuidString, resourceLinkID: "rl-0", maximum: 10, label: "Mine"))
+                state.containerDown = true
+            }
+            // First the container fails: the look backs off (30 s), and the sweep leaves it until then.
+            try await publish(assignment, app: app)
+            #expect(try await worker.runOnce())
+            let item = try #require(try await LTILineItem.query(on: app.db).first())
+            #expect(item.url == nil && item.lookedUpAt == nil && item.attempts == 1)
+            #expect(abs((item.retryAt ?? .distantPast).timeIntervalSince(app.clock.now()) - 30) < 1)
+            try await JobWorker.sweep(app)
+            #expect(try await worker.runOnce() == false, "not looked for again before its time")
+            book.state.withLockedValue { $0.containerDown = false }
+            now.withLockedValue { $0 = $0.addingTimeInterval(31) }
+            try await JobWorker.sweep(app)
+            #expect(try await worker.runOnce())
+            // Found on its page (following rel=next), none made, and the score went there.
+            let listed = book.state.withLockedValue { $0.listed }
+            #expect(listed.count == 4 && listed.last == LMSGradeBook.container + "?page=3", "\(listed)")
+            #expect(book.state.withLockedValue { $0.made.isEmpty })
+            #expect(book.students(on: LMSGradeBook.container + "/mine") == course.students)
+        }
+    }
+
     @Test func withOnlyReadAccessToLineItemsNoneIsMade() async throws {
         try await withLMS { app, lms in
             let book = LMSGradeBook()
@@ -168,9 +204,11 @@ extension LTILaunchFlowTests {
             app.clock = PlatformClock { now.withLockedValue { $0 } }
             func advance(_ seconds: TimeInterval) { now.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
             let worker = JobWorker(app: app, name: "lti-test")
-            let course = try await gradedCourse(app, lms, students: 4, assignments: [("Linked, no column", 20, true)])
+            let course = try await gradedCourse(app, lms, students: 4, assignments: [("Linked, no column", 20, true), ("Second", 10, true), ("Third", 10, true)])
             let assignment = course.assignments[0]
-            func row(_ subject: String) async throws -> LTIScorePost { try #require(try await LTIScorePost.query(on: app.db).filter(\.$subject == subject).first()) }
+            func row(_ subject: String) async throws -> LTIScorePost {
+                try #require(try await LTIScorePost.query(on: app.db).filter(\.$subject == subject).filter(\.$assignment.$id == assignment.requireID()).first())
+            }
             func job() async throws -> QueuedJob? {
                 try await QueuedJob.query(on: app.db).filter(\.$kind == LTIGradeSync.kind).filter(\.$status == .queued).first()
             }
@@ -201,27 +239,50 @@ extension LTILaunchFlowTests {
             #expect(failing.status == .sent && failing.attempts == 0 && failing.retryAt == nil)
             #expect(book.posts.count == 4)
 
-            // The LMS fails everything: after three in a row the whole job waits, and the fourth is not tried.
+            // A new score while a row backs off goes at once: the job queued for that row's turn is brought forward.
+            func submission(of email: String) async throws -> Submission {
+                let user = try #require(try await User.query(on: app.db).filter(\.$email == email).first())
+                return try #require(try await Submission.query(on: app.db).filter(\.$assignment.$id == assignment.requireID())
+                    .filter(\.$user.$id == user.requireID()).first())
+            }
+            book.state.withLockedValue { $0.failing = ["lms-student-2"] }
+            try await app.gradeChanged(.submission(try await submission(of: "s2@uni.test").requireID()), on: app.db)
+            #expect(try await worker.runOnce())
+            #expect(try await row("lms-student-2").retryAt != nil)
+            #expect(try await worker.runOnce() == false)
+            try await app.gradeChanged(.submission(try await submission(of: "s1@uni.test").requireID()), on: app.db)
+            #expect(try await worker.runOnce(), "not held back by the other row's wait")
+            #expect(book.posts.count == 5 && book.posts.last?["userId"] as? String == "lms-student-1")
+            book.state.withLockedValue { $0.failing = [] }
+            advance(3600)
+            while try await worker.runOnce() {}
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 0)
+
+            // The LMS fails everything: after three line items in a row the whole job waits, and the rest are not
+            // tried (one line item failing only backs its own rows off).
             book.state.withLockedValue { $0.failing = ["*"] }
-            try await staff.get("/assignments/\(try assignment.requireID())/lms-scores")
+            try await publish(course.assignments[1], app: app)
+            try await publish(course.assignments[2], app: app)
             #expect(try await staff.post("/assignments/\(try assignment.requireID())/lms-scores/resend", ["failedOnly": "false"]).status == .seeOther)
             #expect(try await worker.runOnce())
             let rows = try await LTIScorePost.query(on: app.db).all()
-            #expect(rows.filter { $0.attempts == 1 }.count == 3 && rows.filter { $0.attempts == 0 && $0.status == .pending }.count == 1)
+            let tried = rows.filter { $0.attempts == 1 }, untried = rows.filter { $0.attempts == 0 && $0.status == .pending }
+            #expect(rows.count == 12 && Set(tried.map(\.lineItemURL)).count == 3 && tried.count <= 9 && untried.count >= 3, "\(tried.count) tried")
             let waiting = try #require(try await job())
             #expect(waiting.runAfter > app.clock.now().addingTimeInterval(5) && waiting.error?.contains("500") == true)
 
             // Switched off while posting: the post under way finishes, the rest wait.
+            let sentBefore = book.posts.count
             book.state.withLockedValue { state in
                 state.failing = []
                 state.onPost = { try await LTIRegistration.query(on: app.db).set(\.$enabled, to: false).update() }
             }
             advance(60)
             #expect(try await worker.runOnce())
-            #expect(book.posts.count == 5)
-            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 3)
+            #expect(book.posts.count == sentBefore + 1)
+            #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 11)
             _ = try await worker.runOnce()
-            #expect(book.posts.count == 5, "nothing is sent while it is off")
+            #expect(book.posts.count == sentBefore + 1, "nothing is sent while it is off")
         }
     }
 

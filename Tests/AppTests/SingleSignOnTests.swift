@@ -438,6 +438,12 @@ final class OIDCStandIn: @unchecked Sendable {
             let adaToken: HTTPHeaders = ["Authorization": "Bearer \(try issued.content.decode(AuthController.TokenDTO.self).token)"]
             #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: adaToken).status == .ok)
             #expect(try await browser.get("/profile").status == .ok)
+            // A personal key made in that password session (what someone who guessed the password would make first).
+            let made = try await browser.post("/profile/keys", ["name": "laptop"])
+            let personal = try #require(made.body.string.firstMatch(of: /<code class="token">([^<]+)<\/code>/).map { String($0.output.1) })
+            let personalKey: HTTPHeaders = ["Authorization": "Bearer \(personal)"]
+            #expect(try await APIKey.query(on: app.db).filter(\.$kind == .personal).filter(\.$madeWith == "password").count() == 1)
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: personalKey).status == .ok)
             // Passwords off only with linking on (or the domain's existing accounts could not get in at all).
             let locking = try await post(app, ["name": "Locking", "issuer": standIn.issuer, "clientID": "locking", "secretEnv": Self.secretEnv,
                                                "emailDomains": "uni.test", "passwordSignInOff": true])
@@ -446,12 +452,17 @@ final class OIDCStandIn: @unchecked Sendable {
             // What her password gave her ends now, not when it would expire: the session and the 30-day token.
             #expect(try await browser.get("/profile").status != .ok)
             #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: adaToken).status == .unauthorized)
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: personalKey).status == .unauthorized, "and the keys it made")
             // Signed in through the provider instead (linked by her verified email), her session goes on.
             try await standIn.control(["claims": ["sub": "uni-ada", "email": "ada@uni.test", "email_verified": true, "name": "Ada"]])
             let viaProvider = try Browser(app)
             #expect(try await signIn(viaProvider, provider, standIn).status == .seeOther)
             #expect(try await viaProvider.get("/profile").status == .ok)
-            #expect(try await viaProvider.get("/profile").status == .ok)
+            // A key she makes now is the provider's, and lives on.
+            let again = try await viaProvider.post("/profile/keys", ["name": "desktop"])
+            let providerKey = try #require(again.body.string.firstMatch(of: /<code class="token">([^<]+)<\/code>/).map { String($0.output.1) })
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: ["Authorization": "Bearer \(providerKey)"]).status == .ok)
+            #expect(try await APIKey.query(on: app.db).filter(\.$madeWith == "provider").count() == 1)
             let refused = try await Browser(app).signIn("ada@uni.test", "correct horse battery")
             #expect(refused.status == .forbidden && refused.body.string.contains("signs in with Uni Login"))
             let token = try await app.testing().sendRequest(.POST, "api/v1/auth/token") { req in

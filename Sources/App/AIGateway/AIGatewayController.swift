@@ -72,7 +72,7 @@ enum AIGatewayController {
 
     @Sendable static func createKey(req: Request) async throws -> Response {
         let (course, user, _) = try await req.course(for: Policy.Action.useAI)
-        return try await AIKeys.issue(to: user, in: course, name: try req.input(AIKeyInput.self).name, launchedBy: req.launchedBy, on: req.db).encodeResponse(status: .created, for: req)
+        return try await AIKeys.issue(to: user, in: course, name: try req.input(AIKeyInput.self).name, origin: req.credentialOrigin, on: req.db).encodeResponse(status: .created, for: req)
     }
 
     @Sendable static func projectKeys(req: Request) async throws -> [AIKeyDTO] {
@@ -82,7 +82,7 @@ enum AIGatewayController {
 
     @Sendable static func createProjectKey(req: Request) async throws -> Response {
         let (project, user, _) = try await req.project(for: Policy.Action.useAIInProject)
-        return try await AIKeys.issue(to: user, in: project, name: try req.input(AIKeyInput.self).name, launchedBy: req.launchedBy, on: req.db).encodeResponse(status: .created, for: req)
+        return try await AIKeys.issue(to: user, in: project, name: try req.input(AIKeyInput.self).name, origin: req.credentialOrigin, on: req.db).encodeResponse(status: .created, for: req)
     }
 
     @Sendable static func revokeKey(req: Request) async throws -> HTTPStatus {

@@ -38,17 +38,17 @@ extension AIKeyDTO: APIBody {
 }
 
 enum AIKeys {
-    /// `launchedBy`: the LMS whose launch began the session (or made the key) the request came with.
-    static func issue(to user: User, in course: Course, name: String?, launchedBy: UUID? = nil, on db: any Database) async throws -> AIKeyDTO {
-        try await issue(to: user, courseID: try course.requireID(), projectID: nil, name: name, launchedBy: launchedBy, on: db)
+    /// `origin`: where the credentials of the request that makes it came from (it carries the same).
+    static func issue(to user: User, in course: Course, name: String?, origin: Credentials.Origin, on db: any Database) async throws -> AIKeyDTO {
+        try await issue(to: user, courseID: try course.requireID(), projectID: nil, name: name, origin: origin, on: db)
     }
 
     /// A key for a research project: requests are paid from the member's allowance in the project (default policy).
-    static func issue(to user: User, in project: ResearchProject, name: String?, launchedBy: UUID? = nil, on db: any Database) async throws -> AIKeyDTO {
-        try await issue(to: user, courseID: nil, projectID: try project.requireID(), name: name, launchedBy: launchedBy, on: db)
+    static func issue(to user: User, in project: ResearchProject, name: String?, origin: Credentials.Origin, on db: any Database) async throws -> AIKeyDTO {
+        try await issue(to: user, courseID: nil, projectID: try project.requireID(), name: name, origin: origin, on: db)
     }
 
-    private static func issue(to user: User, courseID: UUID?, projectID: UUID?, name: String?, launchedBy: UUID?, on db: any Database) async throws -> AIKeyDTO {
+    private static func issue(to user: User, courseID: UUID?, projectID: UUID?, name: String?, origin: Credentials.Origin, on db: any Database) async throws -> AIKeyDTO {
         var checks = InputChecks()
         let label = checks.text(name, "name", max: 100)
         try checks.finish()
@@ -56,7 +56,7 @@ enum AIKeys {
         guard live < 20 else { throw InputRejection.conflict("You have 20 live AI keys; revoke one first.") }
         let (token, prefix, hash) = TokenCodec.generate()
         let key = AIKey(userID: try user.requireID(), courseID: courseID, projectID: projectID, name: label!, prefix: prefix, secretHash: hash)
-        key.ltiRegistrationID = launchedBy
+        (key.ltiRegistrationID, key.madeWith) = (origin.lms, origin.method.rawValue)
         try await key.create(on: db)
         var dto = try dto(key)
         dto.token = token

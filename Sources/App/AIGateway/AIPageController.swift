@@ -47,7 +47,7 @@ enum AIPageController {
     @Sendable static func createKey(req: Request) async throws -> Response {
         let (course, user, access) = try await req.course(for: Policy.Action.useAI)
         do {
-            let key = try await AIKeys.issue(to: user, in: course, name: try req.input(AIKeyInput.self).name, launchedBy: req.launchedBy, on: req.db)
+            let key = try await AIKeys.issue(to: user, in: course, name: try req.input(AIKeyInput.self).name, origin: req.credentialOrigin, on: req.db)
             var page = PageContext(req)
             page.notice = "Key “\(key.name)” created. Copy it now: it is shown only this once."
             return try await render(req, course, user, access, page: page, newToken: key.token).encodeResponse(status: .created, for: req)

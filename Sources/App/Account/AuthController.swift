@@ -60,7 +60,7 @@ enum AuthController {
         let checked = Date()
         switch try await attempt(email: body.email, password: body.password, on: req) {
         case .success(let user):
-            let (token, key) = try await APIKeys.issue(to: user, name: "API token", kind: .session, on: req.db)
+            let (token, key) = try await APIKeys.issue(to: user, name: "API token", kind: .session, origin: .password, on: req.db)
             // A password change that committed while this one was being checked revoked keys before this one existed.
             if let changed = try await User.find(user.requireID(), on: req.db)?.credentialsChangedAt, changed > checked {
                 try await APIKeys.revoke(try key.requireID(), by: user, on: req.db)

@@ -87,7 +87,7 @@ enum ProfileController {
     @Sendable static func createKeyFromForm(req: Request) async throws -> View {
         let user = try req.auth.require(User.self)
         try Policy.require(user, can: .viewSelf)
-        let (token, key) = try await APIKeys.issue(to: user, name: try req.input(NewKey.self).name, kind: .personal, launchedBy: req.launchedBy, on: req.db)
+        let (token, key) = try await APIKeys.issue(to: user, name: try req.input(NewKey.self).name, kind: .personal, origin: req.credentialOrigin, on: req.db)
         return try await render(req, newToken: token, newKeyName: key.name)
     }
 
@@ -114,7 +114,7 @@ enum ProfileController {
     @Sendable static func createKey(req: Request) async throws -> Response {
         let user = try req.auth.require(User.self)
         try Policy.require(user, can: .viewSelf)
-        let (token, key) = try await APIKeys.issue(to: user, name: try req.input(NewKey.self).name, kind: .personal, launchedBy: req.launchedBy, on: req.db)
+        let (token, key) = try await APIKeys.issue(to: user, name: try req.input(NewKey.self).name, kind: .personal, origin: req.credentialOrigin, on: req.db)
         return try await NewAPIKeyDTO(token: token, key: APIKeyDTO(key)).encodeResponse(status: .created, for: req)
     }
 

@@ -9,8 +9,8 @@ enum APIKeys {
     static let maxNameLength = 100
 
     /// Creates a key; the token is returned once and never stored.
-    /// `launchedBy`: the LMS whose launch began the session (or made the key) the request came with.
-    static func issue(to user: User, name: String, kind: APIKey.Kind, launchedBy: UUID? = nil, now: Date = Date(),
+    /// `origin`: where the credentials of the request that makes it came from (it carries the same).
+    static func issue(to user: User, name: String, kind: APIKey.Kind, origin: Credentials.Origin, now: Date = Date(),
                       on db: any Database) async throws -> (token: String, key: APIKey) {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.count <= maxNameLength else {
@@ -19,7 +19,7 @@ enum APIKeys {
         let (token, prefix, secretHash) = TokenCodec.generate()
         let key = APIKey(userID: try user.requireID(), name: trimmed, kind: kind, prefix: prefix, secretHash: secretHash,
                          expiresAt: kind == .session ? now.addingTimeInterval(sessionTokenLifetime) : nil)
-        key.ltiRegistrationID = launchedBy
+        (key.ltiRegistrationID, key.madeWith) = (origin.lms, origin.method.rawValue)
         try await key.create(on: db)
         return (token, key)
     }

@@ -5,7 +5,8 @@ import Fluent
 struct BearerAuthenticator: AsyncBearerAuthenticator {
     func authenticate(bearer: BearerAuthorization, for request: Request) async throws {
         guard let key = try await APIKeys.key(for: bearer.token, on: request.db) else { return }
-        request.storage[Credentials.BearerLaunchedBy.self] = key.ltiRegistrationID
+        request.storage[Credentials.BearerOrigin.self] = Credentials.Origin(
+            method: key.madeWith.flatMap(Credentials.SignInMethod.init(rawValue:)) ?? .password, lms: key.ltiRegistrationID)
         request.auth.login(key.user)
     }
 }

@@ -1,6 +1,7 @@
 // Checks an email and password. An unknown email costs the same bcrypt work as a wrong password, so timing tells
 // nothing about which accounts exist.
 import Fluent
+import SQLKit
 import Vapor
 
 enum Credentials {
@@ -17,7 +18,7 @@ enum Credentials {
     }
 
     /// How a session was begun.
-    enum SignInMethod: String {
+    enum SignInMethod: String, Sendable {
         case password, provider, lms
     }
 
@@ -45,7 +46,10 @@ enum Credentials {
            try await SignInOptions.passwordSignInOff(for: user, on: db) != nil {
             return false
         }
-        guard let launched = session.data[launchedByKey] else { return true }
+        guard let launched = session.data[launchedByKey] else {
+            // A session shown inside an LMS from before the LMS was kept with it cannot be ended with that LMS: over.
+            return session.data[EmbeddedSession.framedByKey] == nil
+        }
         guard let id = UUID(uuidString: launched), let registration = try await LTIRegistration.find(id, on: db), registration.enabled,
               let stamp else { return false }
         return registration.switchedOffAt.map { stamp > $0.timeIntervalSince1970 } ?? true
@@ -54,8 +58,35 @@ enum Credentials {
     /// The session key naming the LMS registration whose launch began the session.
     static let launchedByKey = "ltiLaunchedBy"
 
-    /// The LMS a bearer key of the request traces back to.
-    struct BearerLaunchedBy: StorageKey { typealias Value = UUID }
+    /// Where a request's credentials came from: how the session (or the key's) began, and for an LMS's launch, that
+    /// LMS. A key made with them carries the same.
+    struct Origin: Sendable, Equatable {
+        var method: SignInMethod
+        var lms: UUID?
+
+        static let password = Origin(method: .password, lms: nil)
+    }
+
+    /// The origin of the bearer key a request came with.
+    struct BearerOrigin: StorageKey { typealias Value = Origin }
+
+    /// Passwords switched off for `domains`: the keys a password made for their people (not administrators: they keep
+    /// their passwords) are revoked, as a password's sessions and 30-day tokens end (`sessionIsCurrent`, `APIKeys`).
+    static func passwordsTurnedOff(for domains: [String], on db: any Database, now: Date) async throws {
+        guard !domains.isEmpty else { return }
+        // The domain's addresses, matched exactly: LIKE with its wildcards escaped.
+        let matches: [SQLQueryString] = domains.map { domain in
+            let escaped = domain.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            return "email LIKE \(bind: "%@" + escaped) ESCAPE '\\'"
+        }
+        let people: SQLQueryString = "SELECT id FROM users WHERE is_admin = \(bind: false) AND (" + matches.joined(separator: " OR ") + ")"
+        for table in [APIKey.schema, AIKey.schema] {
+            try await db.sqlDatabase().raw("""
+                UPDATE \(ident: table) SET revoked_at = \(bind: now)
+                WHERE revoked_at IS NULL AND made_with = \(bind: SignInMethod.password.rawValue) AND user_id IN (\(people))
+                """).run()
+        }
+    }
 
     /// The password was set, reset or changed: stamps it, ends every session begun before now (at their next request)
     /// and revokes every key of the person's — 30-day tokens, personal API keys and AI gateway keys — since whoever
@@ -72,15 +103,16 @@ enum Credentials {
     }
 
     private static let signedInKey = "signedInAt"
-    private static let signedInByKey = "signedInBy"
+    static let signedInByKey = "signedInBy"
 }
 
 extension Request {
-    /// The LMS whose launch this request's credentials trace back to: its bearer key's, or its session's (nil: none).
-    /// Keys made with them carry it, so that switching the LMS off revokes them too.
-    var launchedBy: UUID? {
-        if let traced = storage[Credentials.BearerLaunchedBy.self] { return traced }
-        guard hasSession, let text = session.data[Credentials.launchedByKey] else { return nil }
-        return UUID(uuidString: text)
+    /// Where this request's credentials came from: its bearer key's origin, or its session's (a session from before
+    /// the method was kept counts as a password's).
+    var credentialOrigin: Credentials.Origin {
+        if let traced = storage[Credentials.BearerOrigin.self] { return traced }
+        guard hasSession else { return .password }
+        let method = session.data[Credentials.signedInByKey].flatMap(Credentials.SignInMethod.init(rawValue:)) ?? .password
+        return Credentials.Origin(method: method, lms: session.data[Credentials.launchedByKey].flatMap(UUID.init(uuidString:)))
     }
 }

@@ -84,7 +84,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         policy.allowedModels = []
         _ = try await AIPolicies.update(course, policy, by: instructor, app: app, on: app.db)
         _ = try await app.ledger.setAllowance(of: student, in: .course(course), to: Credits(whole: 500), actor: nil)
-        guard let token = try await AIKeys.issue(to: student, in: course, name: "bench", on: app.db).token else { throw CommandFailure("no key") }
+        guard let token = try await AIKeys.issue(to: student, in: course, name: "bench", origin: .password, on: app.db).token else { throw CommandFailure("no key") }
         return token
     }
 

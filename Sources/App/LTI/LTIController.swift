@@ -37,7 +37,7 @@ enum LTIController {
                                            framedBy: landed.framedBy.joined(separator: " "), req: req)
         case .landed(let landed, cookiesKept: true):
             Credentials.startSession(landed.user, on: req, now: req.now, by: .lms)
-            req.session.data[Credentials.launchedByKey] = landed.registration?.uuidString
+            req.session.data[Credentials.launchedByKey] = landed.registration.uuidString
             // Shown inside the LMS: its pages may be framed by the LMS's origins.
             req.session.data[EmbeddedSession.framedByKey] = landed.framedBy.joined(separator: " ")
             req.logger.info("LTI launch: \(landed.user.email) into \(landed.course.code)")

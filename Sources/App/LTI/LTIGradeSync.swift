@@ -26,10 +26,13 @@ enum LTIGradeSync {
     static let lineItemReadScope = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
     /// Posts per run, after which the job queues itself again (its lease stays short, others get a turn).
     static let batch = 100
-    /// Passing failures in a row after which the LMS looks down: the whole job waits rather than trying every row.
+    /// Line items failing for a passing reason in a row after which the LMS looks down: the whole job waits rather
+    /// than trying every row.
     static let downAfter = 3
     /// Outbox rows per INSERT statement.
     static let rowsPerStatement = 200
+    /// Pages of an LMS course's line item container read when looking for one.
+    static let mostContainerPages = 20
 
     struct Payload: Codable { var registration: UUID }
 
@@ -41,26 +44,27 @@ enum LTIGradeSync {
         var registrations: Set<UUID>
         switch change {
         case .submission(let id):
-            registrations = try await outbox("""
-                a.id = (SELECT assignment_id FROM submissions WHERE id = \(bind: id) AND is_test_run = \(bind: false)) \
-                AND m.user_id = (SELECT user_id FROM submissions WHERE id = \(bind: id))
-                """, on: db, now: now)
+            // Most results come before grades are published: then nothing is read further.
+            guard let submission = try await Submission.query(on: db).filter(\.$id == id).filter(\.$isTestRun == false).with(\.$assignment).first(),
+                  submission.assignment.gradesPublished else { return }
+            registrations = try await outbox(assignment: submission.$assignment.id, student: submission.$user.id, on: db, now: now)
         case .assignment(let id):
-            registrations = try await outbox("a.id = \(bind: id)", on: db, now: now)
+            registrations = try await outbox(assignment: id, on: db, now: now)
             registrations.formUnion(try await lookForLineItems(of: id, unlessLookedAfter: now, on: db))
         }
         for registration in registrations { try await queue(registration, on: db, now: now) }
     }
 
-    /// Pending rows (new, or made pending again) for each student of the course linked at the line item's LMS, on
-    /// the line items `filter` picks (optionally only `lineItem`): one read, and one statement per 200 rows.
-    static func outbox(_ filter: SQLQueryString, lineItem: String? = nil, on db: any Database, now: Date) async throws -> Set<UUID> {
+    /// Pending rows (new, or made pending again) for each student of the course linked at the line item's LMS (or
+    /// only `student`), on the assignment's line items (or only `lineItem`): one read, and one statement per 200 rows.
+    static func outbox(assignment: UUID, student: UUID? = nil, lineItem: String? = nil, on db: any Database, now: Date) async throws -> Set<UUID> {
         let sql = try db.sqlDatabase()
-        let only: SQLQueryString = lineItem.map { "AND i.url = \(bind: $0)" } ?? ""
+        let onlyItem: SQLQueryString = lineItem.map { "AND i.url = \(bind: $0)" } ?? ""
+        let onlyStudent: SQLQueryString = student.map { "AND m.user_id = \(bind: $0)" } ?? ""
         let found = try await sql.raw("""
             WITH items AS (
-              SELECT context_id, assignment_id, line_item_url AS url FROM lti_resource_links WHERE line_item_url IS NOT NULL
-              UNION SELECT context_id, assignment_id, url FROM lti_line_items WHERE url IS NOT NULL)
+              SELECT context_id, assignment_id, line_item_url AS url FROM lti_resource_links WHERE assignment_id = \(bind: assignment) AND line_item_url IS NOT NULL
+              UNION ALL SELECT context_id, assignment_id, url FROM lti_line_items WHERE assignment_id = \(bind: assignment) AND url IS NOT NULL)
             SELECT DISTINCT i.url, c.registration_id, a.id AS assignment_id, m.user_id, e.subject
             FROM items i
             JOIN lti_contexts c ON c.id = i.context_id
@@ -69,7 +73,7 @@ enum LTIGradeSync {
             JOIN assignments a ON a.id = i.assignment_id
             JOIN course_members m ON m.course_id = a.course_id AND m.role = \(bind: CourseRole.student.rawValue)
             JOIN external_identities e ON e.user_id = m.user_id AND e.issuer = r.issuer
-            WHERE a.grades_published_at IS NOT NULL AND \(filter) \(only)
+            WHERE a.grades_published_at IS NOT NULL \(onlyItem) \(onlyStudent)
             """).all()
         // One row per line item and student (a statement may not touch a row twice).
         var rows: [String: [any Encodable & Sendable]] = [:], registrations = Set<UUID>()
@@ -80,7 +84,8 @@ enum LTIGradeSync {
             rows["\(url) \(user)"] = [UUID(), registration, url, try row.decode(column: "assignment_id", as: UUID.self), user,
                                       try row.decode(column: "subject", as: String.self), LTIScorePost.Status.pending.rawValue, now, 1, 0]
         }
-        let values = Array(rows.values)
+        // In one order (line item, student), so that two changes writing the same rows never wait on each other.
+        let values = rows.sorted { $0.key < $1.key }.map(\.value)
         for start in stride(from: 0, to: values.count, by: rowsPerStatement) {
             var insert = sql.insert(into: LTIScorePost.schema)
                 .columns("id", "registration_id", "line_item_url", "assignment_id", "user_id", "subject", "status", "changed_at", "version", "attempts")
@@ -111,30 +116,38 @@ enum LTIGradeSync {
         var registrations = Set<UUID>()
         for context in contexts {
             try await sql.raw("""
-                INSERT INTO lti_line_items (id, context_id, assignment_id) VALUES (\(bind: UUID()), \(bind: try context.decode(column: "id", as: UUID.self)), \(bind: id))
-                ON CONFLICT (context_id, assignment_id) DO UPDATE SET looked_up_at = NULL WHERE lti_line_items.url IS NULL
+                INSERT INTO lti_line_items (id, context_id, assignment_id, attempts) VALUES (\(bind: UUID()), \(bind: try context.decode(column: "id", as: UUID.self)), \(bind: id), 0)
+                ON CONFLICT (context_id, assignment_id) DO UPDATE SET looked_up_at = NULL, attempts = 0, retry_at = NULL WHERE lti_line_items.url IS NULL
                 """).run()
             registrations.insert(try context.decode(column: "registration_id", as: UUID.self))
         }
         return registrations
     }
 
-    /// A deployment retired: nothing more goes to its LMS courses' line items (their waiting scores and looks are dropped).
+    /// A deployment retired: nothing more goes to its LMS courses' line items (their waiting scores and looks are
+    /// dropped; what was sent stays on the staff's page).
     static func retire(deployments: [String], of registration: UUID, on db: any Database) async throws {
         guard !deployments.isEmpty else { return }
         let contexts = try await LTIContext.query(on: db).filter(\.$registration.$id == registration).filter(\.$deploymentID ~~ deployments).all(\.$id)
         guard !contexts.isEmpty else { return }
         try await db.sqlDatabase().raw("""
-            DELETE FROM lti_score_posts WHERE registration_id = \(bind: registration) AND line_item_url IN (
+            DELETE FROM lti_score_posts WHERE registration_id = \(bind: registration) AND status = \(bind: LTIScorePost.Status.pending.rawValue) AND line_item_url IN (
               SELECT line_item_url FROM lti_resource_links WHERE context_id IN (\(binds: contexts)) AND line_item_url IS NOT NULL
               UNION SELECT url FROM lti_line_items WHERE context_id IN (\(binds: contexts)) AND url IS NOT NULL)
             """).run()
         try await LTILineItem.query(on: db).filter(\.$context.$id ~~ contexts).delete()
     }
 
-    /// Queues the LMS's job unless one is queued or running (one poster per LMS).
+    /// Queues the LMS's job unless one is queued or running (one poster per LMS). A job queued for later because a
+    /// row backs off is brought forward (new scores do not wait for that row); one waiting because the LMS asked to
+    /// wait, or looked down (a retried job), is not.
     static func queue(_ registration: UUID, on db: any Database, now: Date) async throws {
-        try await JobQueue.enqueueUnlessLive(kind, payload: try JobQueue.encode(Payload(registration: registration)), maxAttempts: 1000, at: now, on: db)
+        let payload = try JobQueue.encode(Payload(registration: registration))
+        try await db.sqlDatabase().raw("""
+            UPDATE \(ident: QueuedJob.schema) SET run_after = \(bind: now)
+            WHERE kind = \(bind: kind) AND payload = \(bind: payload) AND status = \(bind: QueuedJobStatus.queued.rawValue) AND attempts = 0 AND run_after > \(bind: now)
+            """).run()
+        try await JobQueue.enqueueUnlessLive(kind, payload: payload, maxAttempts: 1000, at: now, on: db)
     }
 
     /// Staff send an assignment's scores again (all of them, or the failed ones) — once its grades are published.
@@ -160,7 +173,8 @@ enum LTIGradeSync {
         let now = app.clock.now()
         let due = try await app.db.sqlDatabase().raw("""
             SELECT registration_id FROM lti_score_posts WHERE status = \(bind: LTIScorePost.Status.pending.rawValue) AND (retry_at IS NULL OR retry_at <= \(bind: now))
-            UNION SELECT c.registration_id FROM lti_line_items li JOIN lti_contexts c ON c.id = li.context_id WHERE li.url IS NULL AND li.looked_up_at IS NULL
+            UNION SELECT c.registration_id FROM lti_line_items li JOIN lti_contexts c ON c.id = li.context_id
+              WHERE li.url IS NULL AND li.looked_up_at IS NULL AND (li.retry_at IS NULL OR li.retry_at <= \(bind: now))
             """).all().map { try $0.decode(column: "registration_id", as: UUID.self) }
         let on = try await LTIRegistration.query(on: app.db).filter(\.$enabled == true).all(\.$id)
         for registration in Set(due).intersection(on) { try await queue(registration, on: app.db, now: now) }
@@ -204,15 +218,24 @@ enum LTIGradeSync {
         let resourceID = try assignment.requireID().uuidString
         address.queryItems = (address.queryItems ?? []) + [URLQueryItem(name: "resource_id", value: resourceID)]
         guard let url = address.string else { return .success(.none) }
-        let listed: LTIServices.Answer
-        switch try await LTIServices.call(url, accept: "application/vnd.ims.lis.v2.lineitemcontainer+json", scope: scope, what: "its line items",
-                                          registration: registration, app: app, now: now) {
-        case .success(let answer): listed = answer
-        case .failure(let outcome): return .failure(outcome)
+        // Every page (an LMS may ignore `resource_id` and list them all, a page at a time), on the container's host.
+        var next: String? = url, pages = 0
+        while let page = next, pages < mostContainerPages {
+            pages += 1
+            guard usable(page, registration), LTIRosterSync.sameOrigin(page, container) else { break }
+            let listed: LTIServices.Answer
+            switch try await LTIServices.call(page, accept: "application/vnd.ims.lis.v2.lineitemcontainer+json", scope: scope, what: "its line items",
+                                              registration: registration, app: app, now: now) {
+            case .success(let answer): listed = answer
+            case .failure(let outcome): return .failure(outcome)
+            }
+            if let item = LineItem.named(resourceID, in: Data(buffer: listed.body)), let id = item.id {
+                return usable(id, registration) ? .success(.found(id)) : .failure(.refused("The LMS named a line item outside its own network."))
+            }
+            next = LTIRosterSync.nextPage(listed.headers)
         }
-        if let item = LineItem.named(resourceID, in: Data(buffer: listed.body)), let id = item.id {
-            return usable(id, registration) ? .success(.found(id)) : .failure(.refused("The LMS named a line item outside its own network."))
-        }
+        // Not read to its end: nothing is made (it may be on a page not read).
+        if next != nil { return .failure(.refused("The LMS's line items run to more than \(mostContainerPages) pages, or a page is on another host.")) }
         guard scope == lineItemScope, let maximum = assignment.pointsPossible, maximum > 0,
               let link = try await LTIResourceLink.query(on: app.db).filter(\.$context.$id == context.requireID())
                   .filter(\.$assignment.$id == assignment.requireID()).sort(\.$createdAt).first() else { return .success(.none) }
@@ -258,7 +281,8 @@ struct LTIScoreHandler: JobHandler {
             return nil
         }
         try await lookForLineItems(registration, app: app)
-        var sent = 0, failing = 0
+        // The line items that failed in a row (a success clears them): several failing means the LMS looks down.
+        var sent = 0, failing = Set<String>()
         while sent < LTIGradeSync.batch {
             let now = app.clock.now()
             // Switched off while posting: the rest wait.
@@ -268,7 +292,7 @@ struct LTIScoreHandler: JobHandler {
             let read = row.version
             let (outcome, score) = try await LTIGradeSync.post(row, registration: registration, app: app, now: now)
             let sql = try app.db.sqlDatabase()
-            if case .transient = outcome {} else { failing = 0 }
+            if case .transient = outcome {} else { failing = [] }
             switch outcome {
             case .sent:
                 // Sent: unless the grade changed again while the post was out (then it stays pending for the next one).
@@ -297,9 +321,10 @@ struct LTIScoreHandler: JobHandler {
                     UPDATE lti_score_posts SET last_error = \(bind: reason), attempts = attempts + 1, retry_at = \(bind: now.addingTimeInterval(delay))
                     WHERE id = \(bind: row.requireID()) AND version = \(bind: read)
                     """).run()
-                failing += 1
-                // Several in a row: the LMS looks down, and the whole job waits (backing off with its attempts).
-                if failing >= LTIGradeSync.downAfter {
+                failing.insert(row.lineItemURL)
+                // Several line items in a row: the LMS looks down, and the whole job waits (backing off with its
+                // attempts). One failing line item only backs its own rows off.
+                if failing.count >= LTIGradeSync.downAfter {
                     throw RetryLater(delay: min(3600, 10 * pow(2, Double(min(job.attempts, 9)))), reason: reason)
                 }
             }
@@ -307,10 +332,11 @@ struct LTIScoreHandler: JobHandler {
         try await worker.complete(job, result: "posted \(sent) score(s)") { tx in
             // More to send (the batch is done, a change came while the last post was out, a row waits its turn): the
             // next job takes it, when the first of them is due.
-            let next = try await LTIScorePost.query(on: tx).filter(\.$registration.$id == payload.registration).filter(\.$status == .pending).all(\.$retryAt)
-            guard !next.isEmpty else { return }
+            let pending = LTIScorePost.query(on: tx).filter(\.$registration.$id == payload.registration).filter(\.$status == .pending)
+            guard try await pending.count() > 0 else { return }
             let now = app.clock.now()
-            let at = next.contains { $0 == nil } ? now : max(now, next.compactMap { $0 }.min() ?? now)
+            let due = try await pending.copy().group(.or) { $0.filter(\.$retryAt == nil).filter(\.$retryAt <= now) }.count() > 0
+            let at = due ? now : max(now, try await pending.copy().min(\.$retryAt) ?? now)
             try await JobQueue.enqueue(LTIGradeSync.kind, payload: job.payload, maxAttempts: 1000, runAfter: at, at: now, on: tx)
         }
         return nil
@@ -319,8 +345,10 @@ struct LTIScoreHandler: JobHandler {
     /// Each line item of this LMS to look for (a few per run): found or made, its students' scores go in the outbox;
     /// not there, it is looked for again when grades are published again or a link to it is launched.
     func lookForLineItems(_ registration: LTIRegistration, app: Application) async throws {
+        let start = app.clock.now()
         let due = try await LTILineItem.query(on: app.db).join(LTIContext.self, on: \LTILineItem.$context.$id == \LTIContext.$id)
             .filter(LTIContext.self, \.$registration.$id == registration.requireID()).filter(\.$url == nil).filter(\.$lookedUpAt == nil)
+            .group(.or) { $0.filter(\.$retryAt == nil).filter(\.$retryAt <= start) }
             .with(\.$context).with(\.$assignment).limit(20).all()
         for item in due {
             let now = app.clock.now()
@@ -330,7 +358,7 @@ struct LTIScoreHandler: JobHandler {
                     item.url = url
                     item.lookedUpAt = now
                     try await item.save(on: tx)
-                    _ = try await LTIGradeSync.outbox("a.id = \(bind: try item.assignment.requireID())", lineItem: url, on: tx, now: now)
+                    _ = try await LTIGradeSync.outbox(assignment: try item.assignment.requireID(), lineItem: url, on: tx, now: now)
                 }
             case .success(.none):
                 item.lookedUpAt = now
@@ -342,7 +370,11 @@ struct LTIScoreHandler: JobHandler {
             case .failure(.wait(let delay)):
                 throw RetryLater(delay: delay, reason: "\(registration.name) asked to wait \(Int(delay)) s")
             case .failure(let other):
-                // Tried again at the next sweep; the scores already known go on.
+                // Backs off on its own (30 s, 1 min, … up to an hour), looked for again by the sweep; the scores
+                // already known go on.
+                item.retryAt = now.addingTimeInterval(min(3600, 30 * pow(2, Double(min(item.attempts, 7)))))
+                item.attempts += 1
+                try await item.save(on: app.db)
                 app.logger.warning("LTI line item for \(item.assignment.title) at \(registration.name) not looked up: \(other)")
             }
         }

@@ -154,9 +154,9 @@ enum LTILaunches {
     struct Landed {
         var user: User
         var course: Course
-        var destination: String
         /// The LMS the launch came from.
-        var registration: UUID? = nil
+        var registration: UUID
+        var destination: String
         /// The LMS's web origins, which may frame the session's pages.
         var framedBy: [String] = []
     }
@@ -203,7 +203,6 @@ enum LTILaunches {
         let launch = try await verified(token, row: row, req: req, now: now)
         var landed = try await place(launch, registration: registration, writes: req.writes, now: now)
         landed.framedBy = framingOrigins(registration, launch)
-        landed.registration = try registration.requireID()
         return .landed(landed, cookiesKept: cookiesKept)
     }
 
@@ -285,14 +284,14 @@ enum LTILaunches {
             switch launch.kind {
             case .deepLinking:
                 let request = try await LTIDeepLinks.open(launch, registration: registration, course: course, user: user, on: db, now: now)
-                return Landed(user: user, course: course, destination: SitePath.ltiDeepLink(.id(try request.requireID())).url)
+                return Landed(user: user, course: course, registration: registrationID, destination: SitePath.ltiDeepLink(.id(try request.requireID())).url)
             case .resourceLink:
                 let courseHome = SitePath.course(.id(try course.requireID())).url
                 guard let assignment = try await assignment(of: launch, in: link, course: course, registration: registration, on: db, now: now),
                       launch.role != .student || assignment.isReleased(at: now) else {
-                    return Landed(user: user, course: course, destination: courseHome)
+                    return Landed(user: user, course: course, registration: registrationID, destination: courseHome)
                 }
-                return Landed(user: user, course: course, destination: SitePath.assignment(.id(try assignment.requireID())).url)
+                return Landed(user: user, course: course, registration: registrationID, destination: SitePath.assignment(.id(try assignment.requireID())).url)
             }
         }
     }

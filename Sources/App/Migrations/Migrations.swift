@@ -74,8 +74,8 @@ enum Migrations {
         AddLTIScorePostRetry(),
         AddLTIRegistrationSwitchedOffAt(),
         AddLTIWindowTicketRegistration(),
-        AddAPIKeyLaunchedBy(),
-        AddAIKeyLaunchedBy(),
+        AddAPIKeyOrigin(),
+        AddAIKeyOrigin(),
     ]
 
     static func register(on app: Application) {

@@ -22,6 +22,9 @@ final class APIKey: Model, @unchecked Sendable {
     @OptionalField(key: "revoked_at") var revokedAt: Date?
     /// The LMS whose launch began the session it was made in (revoked when that LMS is switched off).
     @OptionalField(key: "lti_registration_id") var ltiRegistrationID: UUID?
+    /// How the session (or key) it was made with began: password, provider or lms (revoked, when password, if
+    /// passwords are switched off for the person's domain).
+    @OptionalField(key: "made_with") var madeWith: String?
 
     init() {}
 

@@ -199,6 +199,9 @@ final class LTILineItem: Model, @unchecked Sendable {
     @OptionalField(key: "url") var url: String?
     /// When the last look found nothing; empty while a look is due.
     @OptionalField(key: "looked_up_at") var lookedUpAt: Date?
+    /// Looks that failed for a passing reason since, and when the next may go.
+    @Field(key: "attempts") var attempts: Int
+    @OptionalField(key: "retry_at") var retryAt: Date?
 
     init() {}
 

@@ -213,7 +213,11 @@ enum IdentityProviders {
         provider.createAccounts = input.createAccounts ?? false
         provider.enabled = true
         provider.discoveredAt = app.clock.now()
-        try await provider.create(on: db)
+        try await app.writeTransaction(on: db) { db in
+            try await provider.create(on: db)
+            if provider.passwordSignInOff { try await Credentials.passwordsTurnedOff(for: provider.domains, on: db, now: app.clock.now()) }
+        }
+        if provider.passwordSignInOff { app.gatewayCache.forgetAll() }
         return provider
     }
 
@@ -248,10 +252,14 @@ enum IdentityProviders {
         // A rule changed in any way, or the provider switched off: the roles it gave are taken back at once (its next
         // sign-ins give them again to whoever still qualifies).
         let takeBack = before != (provider.roleClaim, provider.roleValues, provider.courseCreatorsProgramme) || !provider.enabled
+        let revokePasswordKeys = provider.enabled && provider.passwordSignInOff
         try await app.writeTransaction(on: db) { db in
             try await provider.save(on: db)
             if takeBack { try await ProgrammeMember.query(on: db).filter(\.$grantedByProvider == (try provider.requireID())).delete() }
+            // What a password made for the domains' people goes with their password sign-in.
+            if revokePasswordKeys { try await Credentials.passwordsTurnedOff(for: provider.domains, on: db, now: app.clock.now()) }
         }
+        if revokePasswordKeys { app.gatewayCache.forgetAll() }
     }
 
     /// The claim → role rule the change leaves (nil: none); what is not given stays as it was, empty fields clear it.
