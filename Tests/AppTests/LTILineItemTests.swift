@@ -183,6 +183,45 @@ extension LTILaunchFlowTests {
         }
     }
 
+    @Test func theLMSsAccessTokenGoesOnlyToItsOwnServiceHost() async throws {
+        try await withLMS { app, lms in
+            let book = LMSGradeBook()
+            book.install(on: app)
+            let worker = JobWorker(app: app, name: "lti-test")
+            let registrationID = try #require(try await LTIRegistration.query(on: app.db).first()).requireID()
+            // The first launch naming a service pins its host.
+            let course = try await gradedCourse(app, lms, students: 1, assignments: [("Linked, no column", 20, true)])
+            #expect(try await LTIRegistration.find(registrationID, on: app.db)?.serviceHosts == "lms.test")
+            // A launch (forged with the LMS's leaked key, say) naming services elsewhere: those addresses are not kept.
+            let assignmentID = try course.assignments[0].requireID()
+            _ = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor) { claims in
+                claims.lti.resourceLink = .init(id: "rl-evil", title: "Evil")
+                claims.lti.custom = .init(["assignment_id": assignmentID.uuidString])
+                claims.lti.gradeService = .init(scope: [LTIGradeSync.scoreScope, LTIGradeSync.lineItemScope], lineItems: "https://evil.test/lineitems",
+                                                lineItem: "https://evil.test/lineitems/1")
+                claims.lti.rosterService = .init(membershipsURL: "https://evil.test/memberships")
+            }
+            let context = try #require(try await LTIContext.query(on: app.db).first())
+            #expect(context.lineItemsURL == LMSGradeBook.container && context.membershipsURL == nil)
+            #expect(try await LTIResourceLink.query(on: app.db).filter(\.$resourceLinkID == "rl-evil").first()?.lineItemURL == nil)
+            // A line item address on another host, however it got there, is refused without a token going out.
+            let link = try #require(try await LTIResourceLink.query(on: app.db).filter(\.$resourceLinkID == "rl-evil").first())
+            link.lineItemURL = "https://elsewhere.test/lineitems/2"
+            try await link.save(on: app.db)
+            try await publish(course.assignments[0], app: app)
+            while try await worker.runOnce() {}
+            let refused = try #require(try await LTIScorePost.query(on: app.db).filter(\.$lineItemURL == "https://elsewhere.test/lineitems/2").first())
+            #expect(refused.status == .failed && refused.lastError?.contains("not one of Canvas's service hosts") == true)
+            #expect(book.posts.isEmpty)
+            // An administrator lists the hosts (a school reached under two names); empty is learnt again.
+            let changed = try await register(app, ["serviceHosts": "lms.test, elsewhere.test"], path: "api/v1/lti/registrations/\(registrationID)", method: .PATCH)
+            let hosts = try changed.content.decode(LTIRegistrationDTO.self).serviceHosts
+            #expect(changed.status == .ok && hosts == ["lms.test", "elsewhere.test"])
+            let bad = try await register(app, ["serviceHosts": "https://x.test/path"], path: "api/v1/lti/registrations/\(registrationID)", method: .PATCH)
+            #expect(bad.status == .unprocessableEntity)
+        }
+    }
+
     @Test func withOnlyReadAccessToLineItemsNoneIsMade() async throws {
         try await withLMS { app, lms in
             let book = LMSGradeBook()

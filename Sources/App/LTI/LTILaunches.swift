@@ -263,10 +263,13 @@ enum LTILaunches {
                 link = LTIContext(registrationID: registrationID, deploymentID: launch.deploymentID, contextID: context.id, courseID: try course.requireID())
                 try await link.create(on: db)
             }
+            // Its services' host: learnt from the first launch naming a service; a launch naming another is not
+            // believed on that point (its service addresses are not kept).
+            let services = try await pinServiceHost(launch, registration: registration, on: db)
             let user = try await person(LMSPerson(launch), registration: registration, on: db, now: now)
             try await admit(user, to: course, as: launch.role, by: try link.requireID(), on: db)
             // Its roster (NRPS): kept from the launch, read again when it is more than an hour old.
-            if let roster = launch.rosterService?.membershipsURL, roster.utf8.count <= 2000,
+            if services, let roster = launch.rosterService?.membershipsURL, roster.utf8.count <= 2000,
                IdentityProviders.acceptable(endpoint: roster, issuer: registration.issuer) {
                 if link.membershipsURL != roster { link.membershipsURL = roster; try await link.save(on: db) }
                 if (link.rosterSyncedAt ?? .distantPast) < now.addingTimeInterval(-LTIRosterSync.fresh) {
@@ -274,7 +277,7 @@ enum LTILaunches {
                 }
             }
             // Its line item container (AGS), where the tool finds or makes an assignment's grade column.
-            if let service = launch.gradeService, service.scope.contains(LTIGradeSync.scoreScope), let container = service.lineItems,
+            if services, let service = launch.gradeService, service.scope.contains(LTIGradeSync.scoreScope), let container = service.lineItems,
                LTIGradeSync.usable(container, registration),
                let scope = [LTIGradeSync.lineItemScope, LTIGradeSync.lineItemReadScope].first(where: service.scope.contains),
                (link.lineItemsURL, link.lineItemsScope) != (container, scope) {
@@ -294,6 +297,20 @@ enum LTILaunches {
                 return Landed(user: user, course: course, registration: registrationID, destination: SitePath.assignment(.id(try assignment.requireID())).url)
             }
         }
+    }
+
+    /// Whether the launch's service addresses are on the LMS's service host — learnt here from the first launch that
+    /// names one (then written to the registration, in the launch's transaction).
+    static func pinServiceHost(_ launch: LTILaunch, registration: LTIRegistration, on db: any Database) async throws -> Bool {
+        let named = [launch.gradeService?.lineItems, launch.gradeService?.lineItem, launch.rosterService?.membershipsURL].compactMap { $0 }
+        let hosts = Set(named.compactMap { URLComponents(string: $0)?.host?.lowercased() })
+        guard !hosts.isEmpty else { return true }
+        if registration.serviceHostList.isEmpty, hosts.count == 1, let host = hosts.first, HostNames.isPlain(host, allowIPv6: false) {
+            registration.serviceHosts = host
+            try await registration.save(on: db)
+            return true
+        }
+        return named.allSatisfy(registration.serves)
     }
 
     /// The assignment a resource link opens: the one it was first launched with (its custom `assignment_id`, made by
@@ -320,7 +337,7 @@ enum LTILaunches {
         // Its grade column, when the LMS lets the tool post scores there (an address on the LMS's side of the
         // network: not this machine or a private network, unless the LMS itself runs on loopback).
         if let service = launch.gradeService, service.scope.contains(LTIGradeSync.scoreScope), let lineItem = service.lineItem,
-           LTIGradeSync.usable(lineItem, registration) {
+           LTIGradeSync.usable(lineItem, registration), registration.serves(lineItem) {
             link.lineItemURL = lineItem
         }
         try await link.save(on: db)

@@ -45,15 +45,18 @@ extension LTIDeploymentInput: APIInput {
 
 /// What an admin changes of a registration: switched on or off, deployments removed (an installation retired).
 struct LTIRegistrationChange: CheckedInput, Content {
-    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, removeDeploymentIDs }
+    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, removeDeploymentIDs, serviceHosts }
     typealias Fields = CodingKeys
     var enabled: Bool?
     /// Comma- or space-separated.
     var removeDeploymentIDs: String?
+    /// The hosts of the LMS's services, comma- or space-separated; empty: learnt again from the next launch.
+    var serviceHosts: String?
 }
 
 extension LTIRegistrationChange: APIInput {
-    static let schema = JSONSchema.object(["enabled": .boolean, "removeDeploymentIDs": .optionalText(max: 2000)], required: [])
+    static let schema = JSONSchema.object(["enabled": .boolean, "removeDeploymentIDs": .optionalText(max: 2000), "serviceHosts": .optionalText(max: 1000)],
+                                          required: [])
 }
 
 struct LTIRegistrationDTO: Content {
@@ -69,6 +72,8 @@ struct LTIRegistrationDTO: Content {
     var emailDomains: [String]
     var deploymentIDs: [String]
     var enabled: Bool
+    /// The hosts its services are on (empty: learnt from its next launch naming one).
+    var serviceHosts: [String]
     /// What the LMS's admin enters: the login initiation and launch (redirect) URLs.
     var loginURL: String
     var launchURL: String
@@ -79,14 +84,15 @@ extension LTIRegistrationDTO: APIBody {
     static let schema = JSONSchema.object([
         "id": .string(format: "uuid"), "name": .string(), "issuer": .string(), "clientID": .string(), "authLoginURL": .string(),
         "tokenURL": .string(), "keySetURL": .string(), "programmeID": .string(format: "uuid"), "linkByEmail": .boolean,
-        "emailDomains": .array(.string()), "deploymentIDs": .array(.string()), "enabled": .boolean, "loginURL": .string(), "launchURL": .string(),
+        "emailDomains": .array(.string()), "deploymentIDs": .array(.string()), "enabled": .boolean, "serviceHosts": .array(.string()),
+        "loginURL": .string(), "launchURL": .string(),
     ], required: ["id", "name", "issuer", "clientID", "authLoginURL", "tokenURL", "keySetURL", "programmeID", "linkByEmail",
-                  "emailDomains", "deploymentIDs", "enabled", "loginURL", "launchURL"])
+                  "emailDomains", "deploymentIDs", "enabled", "serviceHosts", "loginURL", "launchURL"])
     static let samples = [LTIRegistrationDTO(
         id: Sample.id, name: "Canvas", issuer: "https://canvas.instructure.com", clientID: "10000000000042",
         authLoginURL: "https://sso.canvaslms.com/api/lti/authorize_redirect", tokenURL: "https://sso.canvaslms.com/login/oauth2/token",
         keySetURL: "https://sso.canvaslms.com/api/lti/security/jwks", programmeID: Sample.id, linkByEmail: false,
-        emailDomains: ["uni.example"], deploymentIDs: ["1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"], enabled: true, loginURL: "https://campus.example.edu/lti/login",
+        emailDomains: ["uni.example"], deploymentIDs: ["1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"], enabled: true, serviceHosts: ["uni.instructure.com"], loginURL: "https://campus.example.edu/lti/login",
         launchURL: "https://campus.example.edu/lti/launch")]
 }
 
@@ -101,6 +107,7 @@ enum LTIRegistrations {
             authLoginURL: registration.authLoginURL, tokenURL: registration.tokenURL, keySetURL: registration.keySetURL,
             programmeID: registration.$programme.id, linkByEmail: registration.linkByEmail, emailDomains: registration.domains,
             deploymentIDs: (registration.$deployments.value ?? []).map(\.deploymentID).sorted(), enabled: registration.enabled,
+            serviceHosts: registration.serviceHostList,
             loginURL: config.absolute(SitePath.ltiLogin.url), launchURL: config.absolute(SitePath.ltiLaunch.url))
     }
 
@@ -183,8 +190,16 @@ enum LTIRegistrations {
         let removed = deploymentList(input.removeDeploymentIDs, &checks)
         let known = Set(registration.deployments.map(\.deploymentID))
         for id in removed where !known.contains(id) { checks.add("'\(id.prefix(255))' is not a deployment of \(registration.name).") }
+        let hosts = input.serviceHosts.map { $0.lowercased().split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init) }
+        if let hosts, hosts.count > 10 || hosts.contains(where: { !HostNames.isPlain($0) || $0.count > 253 }) {
+            checks.add("serviceHosts must list up to 10 host names (such as uni.instructure.com), separated by commas.")
+        }
         try checks.finish()
         try await app.writeTransaction(on: db) { db in
+            if let hosts, hosts.joined(separator: ",") != registration.serviceHosts {
+                registration.serviceHosts = hosts.joined(separator: ",")
+                try await registration.save(on: db)
+            }
             if let enabled = input.enabled, enabled != registration.enabled {
                 registration.enabled = enabled
                 // Off (a leaked key, a retired LMS): the sessions its launches began end at their next request, and

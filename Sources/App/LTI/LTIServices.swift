@@ -33,6 +33,10 @@ enum LTIServices {
     static func call(_ url: String, method: HTTPMethod = .GET, body: Data? = nil, contentType: String? = nil, accept: String? = nil,
                      scope: String, what: String, registration: LTIRegistration, app: Application, now: Date,
                      timeout: TimeAmount = .seconds(15), limit: Int = 1 << 20) async throws -> Result<Answer, Outcome> {
+        // Never the LMS's token to a host that is not one of its services' (a forged launch's address, say).
+        guard registration.serves(url) else {
+            return .failure(.refused("\(URLComponents(string: url)?.host ?? "?") is not one of \(registration.name)'s service hosts (\(registration.serviceHosts)); an administrator can add it on the LTI page."))
+        }
         for attempt in 0..<2 {
             let token: String
             switch try await app.ltiServiceTokens.token(for: registration, scope: scope, app: app, now: now) {

@@ -76,6 +76,7 @@ enum Migrations {
         AddLTIWindowTicketRegistration(),
         AddAPIKeyOrigin(),
         AddAIKeyOrigin(),
+        AddLTIRegistrationServiceHosts(),
     ]
 
     static func register(on app: Application) {

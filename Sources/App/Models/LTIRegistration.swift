@@ -25,12 +25,23 @@ final class LTIRegistration: Model, @unchecked Sendable {
     @Field(key: "enabled") var enabled: Bool
     /// When it was last switched off: the sessions its launches began before then are over.
     @OptionalField(key: "switched_off_at") var switchedOffAt: Date?
+    /// The hosts its services are on, comma-separated ("": not known yet, learnt from the next launch naming one).
+    @Field(key: "service_hosts") var serviceHosts: String
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Children(for: \.$registration) var deployments: [LTIDeployment]
 
-    init() { enabled = true }
+    init() { (enabled, serviceHosts) = (true, "") }
 
     var domains: [String] { emailDomains.split(separator: ",").map(String.init) }
+
+    var serviceHostList: [String] { serviceHosts.split(separator: ",").map(String.init) }
+
+    /// Whether the tool may call `url` with this LMS's access token: on one of its service hosts (while none is
+    /// known yet, any: the next launch naming a service pins it).
+    func serves(_ url: String) -> Bool {
+        guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
+        return serviceHostList.isEmpty || serviceHostList.contains(host)
+    }
 
     /// Whether the LMS is trusted with this (normalised) address.
     func vouches(for email: String) -> Bool {
