@@ -46,10 +46,8 @@ extension LTILaunchFlowTests {
 
     @Test func theToolPublishesItsKeysAndRotatesThemADayAhead() async throws {
         try await withLMS { app, _ in
-            let now = NIOLockedValueBox(Date())
-            app.clock = PlatformClock { now.withLockedValue { $0 } }
+            let clock = MovableClock(app)
             let secret = app.platformSecret
-            func advance(_ seconds: TimeInterval) { now.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
             func signingKid() async throws -> String {
                 try await LTIToolKeys.signing(secret: secret, on: app.db, now: app.clock.now(), logger: app.logger).kid
             }
@@ -76,13 +74,13 @@ extension LTILaunchFlowTests {
             let next = try #require(rotated.first?.kid)
             #expect(try await toolKeySet(app).keys.map { $0["kid"] } == [next, key["kid"]])
             #expect(try await signingKid() == key["kid"])
-            advance(86_401)
+            clock.advance(86_401)
             #expect(try await signingKid() == next)
             #expect(try await toolKeySet(app).keys.map { $0["kid"] } == [next, key["kid"]])
-            advance(86_400)
+            clock.advance(86_400)
             #expect(try await toolKeySet(app).keys.map { $0["kid"] } == [next])
             // After 90 days a key publishes its successor by itself, and goes on signing until it is due.
-            advance(91 * 86_400)
+            clock.advance(91 * 86_400)
             #expect(try await signingKid() == next)
             let published = try await LTIToolKeys.published(on: app.db, now: app.clock.now())
             #expect(published.map(\.state) == ["next", "signing"])
@@ -96,7 +94,7 @@ extension LTILaunchFlowTests {
             let admin = try Browser(app)
             try await admin.signIn("admin@demo.test")
             #expect(try await admin.get("/admin/lti").body.string.contains(next))
-            advance(1.5 * 86_400)  // the successor signs; the key before it is published half a day more
+            clock.advance(1.5 * 86_400)  // the successor signs; the key before it is published half a day more
             let rotate = try await admin.post("/admin/lti/keys", [:])
             #expect(rotate.status == .seeOther, "\(rotate.body.string)")
             #expect(try await LTIToolKeys.published(on: app.db, now: app.clock.now()).map(\.state) == ["next", "signing", "previous"])

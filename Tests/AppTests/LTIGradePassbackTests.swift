@@ -162,9 +162,7 @@ extension LTILaunchFlowTests {
         try await withLMS { app, lms in
             let book = LMSGradeBook()
             book.install(on: app)
-            let now = NIOLockedValueBox(Date())
-            app.clock = PlatformClock { now.withLockedValue { $0 } }
-            func advance(_ seconds: TimeInterval) { now.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
+            let clock = MovableClock(app)
             let worker = JobWorker(app: app, name: "lti-test")
 
             let teacher = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test")
@@ -224,7 +222,7 @@ extension LTILaunchFlowTests {
             #expect(book.posts.isEmpty)
             #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 2)
             #expect(try await worker.runOnce() == false, "not before the LMS's Retry-After")
-            advance(8)
+            clock.advance(8)
             #expect(try await worker.runOnce())
             let posts = book.posts
             #expect(posts.count == 2)

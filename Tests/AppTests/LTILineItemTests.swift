@@ -151,8 +151,7 @@ extension LTILaunchFlowTests {
         try await withLMS { app, lms in
             let book = LMSGradeBook()
             book.install(on: app)
-            let now = NIOLockedValueBox(Date())
-            app.clock = PlatformClock { now.withLockedValue { $0 } }
+            let clock = MovableClock(app)
             let worker = JobWorker(app: app, name: "lti-test")
             let course = try await gradedCourse(app, lms, students: 1, assignments: [("Deep linked, on page 3", 10, true)])
             let assignment = course.assignments[0]
@@ -172,7 +171,7 @@ extension LTILaunchFlowTests {
             try await JobWorker.sweep(app)
             #expect(try await worker.runOnce() == false, "not looked for again before its time")
             book.state.withLockedValue { $0.containerDown = false }
-            now.withLockedValue { $0 = $0.addingTimeInterval(31) }
+            clock.advance(31)
             try await JobWorker.sweep(app)
             #expect(try await worker.runOnce())
             // Found on its page (following rel=next), none made, and the score went there.
@@ -239,9 +238,7 @@ extension LTILaunchFlowTests {
         try await withLMS { app, lms in
             let book = LMSGradeBook()
             book.install(on: app)
-            let now = NIOLockedValueBox(Date())
-            app.clock = PlatformClock { now.withLockedValue { $0 } }
-            func advance(_ seconds: TimeInterval) { now.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
+            let clock = MovableClock(app)
             let worker = JobWorker(app: app, name: "lti-test")
             let course = try await gradedCourse(app, lms, students: 4, assignments: [("Linked, no column", 20, true), ("Second", 10, true), ("Third", 10, true)])
             let assignment = course.assignments[0]
@@ -267,12 +264,12 @@ extension LTILaunchFlowTests {
             let next = try #require(try await job())
             #expect(abs(next.runAfter.timeIntervalSince(app.clock.now()) - 10) < 1, "the job comes back when the row is due")
             #expect(try await worker.runOnce() == false)
-            advance(11)
+            clock.advance(11)
             #expect(try await worker.runOnce())
             failing = try await row("lms-student-2")
             #expect(failing.attempts == 2 && abs((failing.retryAt ?? .distantPast).timeIntervalSince(app.clock.now()) - 20) < 1, "backing off")
             book.state.withLockedValue { $0.failing = [] }
-            advance(21)
+            clock.advance(21)
             #expect(try await worker.runOnce())
             failing = try await row("lms-student-2")
             #expect(failing.status == .sent && failing.attempts == 0 && failing.retryAt == nil)
@@ -293,7 +290,7 @@ extension LTILaunchFlowTests {
             #expect(try await worker.runOnce(), "not held back by the other row's wait")
             #expect(book.posts.count == 5 && book.posts.last?["userId"] as? String == "lms-student-1")
             book.state.withLockedValue { $0.failing = [] }
-            advance(3600)
+            clock.advance(3600)
             while try await worker.runOnce() {}
             #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 0)
 
@@ -316,7 +313,7 @@ extension LTILaunchFlowTests {
                 state.failing = []
                 state.onPost = { try await LTIRegistration.query(on: app.db).set(\.$enabled, to: false).update() }
             }
-            advance(60)
+            clock.advance(60)
             #expect(try await worker.runOnce())
             #expect(book.posts.count == sentBefore + 1)
             #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 11)

@@ -66,8 +66,7 @@ extension LTILaunchFlowTests {
         try await withLMS { app, lms in
             let roster = LMSRoster()
             roster.install(on: app)
-            let now = NIOLockedValueBox(Date())
-            app.clock = PlatformClock { now.withLockedValue { $0 } }
+            let clock = MovableClock(app)
             let worker = JobWorker(app: app, name: "roster-test")
             func withRoster(_ claims: inout TokenClaims) { claims.lti.rosterService = .init(membershipsURL: LMSRoster.roster) }
 
@@ -170,7 +169,7 @@ extension LTILaunchFlowTests {
 
             // Nightly: a roster not read for a day is read again.
             try await retry.delete(on: app.db)
-            now.withLockedValue { $0 = $0.addingTimeInterval(86_400 + 60) }
+            clock.advance(86_400 + 60)
             try await LTIRosterSync.sweep(app)
             #expect(try await QueuedJob.query(on: app.db).filter(\.$kind == LTIRosterSync.kind).filter(\.$status == .queued).count() == 1)
         }
