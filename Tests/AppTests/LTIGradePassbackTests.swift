@@ -24,8 +24,9 @@ final class LMSGradeBook: @unchecked Sendable {
         var posts: [(url: String, authorization: String?, score: [String: Any])] = []
         var busy = 0
         var refuse: String?
-        /// Students whose scores the LMS fails with a 500 (all of them: "*").
+        /// Students (or line items) whose scores the LMS fails with a 500 (all of them: "*"), and the posts it failed.
         var failing: Set<String> = []
+        var failed: [(path: String, student: String)] = []
         var tokens = 0
         var scopes: [String: String] = [:]
         var items: [Item] = [Item(id: LMSGradeBook.lineItem, resourceID: nil, resourceLinkID: "rl-seq", maximum: 10, label: "Sequences")]
@@ -139,7 +140,8 @@ final class LMSGradeBook: @unchecked Sendable {
                     if let refused = state.refuse, score["userId"] as? String == refused {
                         return HTTPClientResponse(status: .badRequest, body: .bytes(ByteBuffer(string: #"{"error": "user not in course"}"#)))
                     }
-                    if state.failing.contains("*") || state.failing.contains(score["userId"] as? String ?? "") {
+                    if state.failing.contains("*") || state.failing.contains(score["userId"] as? String ?? "") || state.failing.contains(String(path.dropLast(7))) {
+                        state.failed.append((path, score["userId"] as? String ?? ""))
                         return HTTPClientResponse(status: .internalServerError, body: .bytes(ByteBuffer(string: "gradebook unavailable")))
                     }
                     state.posts.append((request.url, authorization, score))

@@ -188,7 +188,15 @@ extension LTILaunchFlowTests {
             book.install(on: app)
             let worker = JobWorker(app: app, name: "lti-test")
             let registrationID = try #require(try await LTIRegistration.query(on: app.db).first()).requireID()
-            // The first launch naming a service pins its host.
+            // A first launch naming services on two hosts pins nothing, and its addresses are not kept.
+            _ = try await launch(app, lms, subject: "lms-teacher", roles: Self.instructor, email: "tess@uni.test") { claims in
+                claims.lti.gradeService = .init(scope: [LTIGradeSync.scoreScope, LTIGradeSync.lineItemScope], lineItems: LMSGradeBook.container)
+                claims.lti.rosterService = .init(membershipsURL: "https://other.test/memberships")
+            }
+            #expect(try await LTIRegistration.find(registrationID, on: app.db)?.serviceHosts == "")
+            let first = try #require(try await LTIContext.query(on: app.db).first())
+            #expect(first.lineItemsURL == nil && first.membershipsURL == nil)
+            // The first launch naming a service on one host pins it.
             let course = try await gradedCourse(app, lms, students: 1, assignments: [("Linked, no column", 20, true)])
             #expect(try await LTIRegistration.find(registrationID, on: app.db)?.serviceHosts == "lms.test")
             // A launch (forged with the LMS's leaked key, say) naming services elsewhere: those addresses are not kept.
@@ -218,6 +226,15 @@ extension LTILaunchFlowTests {
             #expect(changed.status == .ok && hosts == ["lms.test", "elsewhere.test"])
             let bad = try await register(app, ["serviceHosts": "https://x.test/path"], path: "api/v1/lti/registrations/\(registrationID)", method: .PATCH)
             #expect(bad.status == .unprocessableEntity)
+            // Not known (cleared, or a registration from before hosts were kept): no call goes out until a launch pins them.
+            #expect(try await register(app, ["serviceHosts": ""], path: "api/v1/lti/registrations/\(registrationID)", method: .PATCH).status == .ok)
+            let tokens = book.state.withLockedValue { $0.tokens }
+            try await publish(course.assignments[0], false, app: app)
+            try await publish(course.assignments[0], app: app)
+            while try await worker.runOnce() {}
+            let waiting = try #require(try await LTIScorePost.query(on: app.db).filter(\.$lineItemURL == "https://elsewhere.test/lineitems/2").first())
+            #expect(waiting.status == .pending && waiting.lastError?.contains("not known yet") == true)
+            #expect(book.state.withLockedValue { $0.tokens } == tokens && book.posts.isEmpty)
         }
     }
 
@@ -350,6 +367,11 @@ extension LTILaunchFlowTests {
             try await app.gradeChanged(.submission(try submission.requireID()), on: app.db)
             #expect(try await LTIScorePost.query(on: app.db).filter(\.$status == .pending).count() == 0)
             #expect(try await LTILineItem.query(on: app.db).count() == 0, "nothing to look for")
+            // Staff sending everything again sends nothing to the retired LMS course.
+            let staff = try Browser(app)
+            staff.cookie = session(course.teacher)
+            try await staff.get("/assignments/\(try course.assignments[0].requireID())/lms-scores")
+            _ = try await staff.post("/assignments/\(try course.assignments[0].requireID())/lms-scores/resend", ["failedOnly": "false"])
             while try await worker.runOnce() {}
             #expect(book.posts.count == 2 && book.state.withLockedValue { $0.listed.count } == 1)
             // Its roster is not read: not by the sweep, nor by a job queued before.
@@ -358,6 +380,25 @@ extension LTILaunchFlowTests {
             try await LTIRosterSync.queue(context.requireID(), on: app.db, now: app.clock.now())
             #expect(try await worker.runOnce())
             #expect(roster.state.withLockedValue { $0.requests.isEmpty })
+        }
+    }
+
+    @Test func aLineItemThatKeepsFailingBacksOffWholeAfterTwoStudentsWhileTheOthersGo() async throws {
+        try await withLMS { app, lms in
+            let book = LMSGradeBook()
+            book.install(on: app)
+            let worker = JobWorker(app: app, name: "lti-test")
+            let course = try await gradedCourse(app, lms, students: 5, assignments: [("Dead column", 10, true), ("Live column", 10, true)])
+            for assignment in course.assignments { try await publish(assignment, app: app) }
+            // The first made column (the first assignment's) answers 500 to every score.
+            book.state.withLockedValue { $0.failing = [LMSGradeBook.container + "/100"] }
+            #expect(try await worker.runOnce())
+            let failed = book.state.withLockedValue { $0.failed }
+            #expect(failed.count == 2 && failed.allSatisfy { $0.path == LMSGradeBook.container + "/100/scores" }, "two tries, not five: \(failed)")
+            #expect(book.students(on: LMSGradeBook.container + "/101") == course.students, "the other column's scores all went")
+            let dead = try await LTIScorePost.query(on: app.db).filter(\.$lineItemURL == LMSGradeBook.container + "/100").all()
+            #expect(dead.count == 5 && dead.allSatisfy { $0.status == .pending && $0.retryAt != nil })
+            #expect(try await worker.runOnce() == false, "the whole column waits")
         }
     }
 

@@ -444,6 +444,12 @@ final class OIDCStandIn: @unchecked Sendable {
             let personalKey: HTTPHeaders = ["Authorization": "Bearer \(personal)"]
             #expect(try await APIKey.query(on: app.db).filter(\.$kind == .personal).filter(\.$madeWith == "password").count() == 1)
             #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: personalKey).status == .ok)
+            // And one from before keys recorded how their maker signed in: it counts as a password's.
+            let older = try await browser.post("/profile/keys", ["name": "old laptop"])
+            let legacy = try #require(older.body.string.firstMatch(of: /<code class="token">([^<]+)<\/code>/).map { String($0.output.1) })
+            try await APIKey.query(on: app.db).filter(\.$name == "old laptop").set(\.$madeWith, to: nil).update()
+            let legacyKey: HTTPHeaders = ["Authorization": "Bearer \(legacy)"]
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: legacyKey).status == .ok)
             // Passwords off only with linking on (or the domain's existing accounts could not get in at all).
             let locking = try await post(app, ["name": "Locking", "issuer": standIn.issuer, "clientID": "locking", "secretEnv": Self.secretEnv,
                                                "emailDomains": "uni.test", "passwordSignInOff": true])
@@ -453,6 +459,7 @@ final class OIDCStandIn: @unchecked Sendable {
             #expect(try await browser.get("/profile").status != .ok)
             #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: adaToken).status == .unauthorized)
             #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: personalKey).status == .unauthorized, "and the keys it made")
+            #expect(try await app.testing().sendRequest(.GET, "api/v1/me", headers: legacyKey).status == .unauthorized)
             // Signed in through the provider instead (linked by her verified email), her session goes on.
             try await standIn.control(["claims": ["sub": "uni-ada", "email": "ada@uni.test", "email_verified": true, "name": "Ada"]])
             let viaProvider = try Browser(app)

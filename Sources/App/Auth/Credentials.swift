@@ -71,7 +71,7 @@ enum Credentials {
     struct BearerOrigin: StorageKey { typealias Value = Origin }
 
     /// Passwords switched off for `domains`: the keys a password made for their people (not administrators: they keep
-    /// their passwords) are revoked, as a password's sessions and 30-day tokens end (`sessionIsCurrent`, `APIKeys`).
+    /// their passwords; a key from before keys recorded it counts as a password's) are revoked, as a password's sessions and 30-day tokens end (`sessionIsCurrent`, `APIKeys`).
     static func passwordsTurnedOff(for domains: [String], on db: any Database, now: Date) async throws {
         guard !domains.isEmpty else { return }
         // The domain's addresses, matched exactly: LIKE with its wildcards escaped.
@@ -83,7 +83,7 @@ enum Credentials {
         for table in [APIKey.schema, AIKey.schema] {
             try await db.sqlDatabase().raw("""
                 UPDATE \(ident: table) SET revoked_at = \(bind: now)
-                WHERE revoked_at IS NULL AND made_with = \(bind: SignInMethod.password.rawValue) AND user_id IN (\(people))
+                WHERE revoked_at IS NULL AND (made_with IS NULL OR made_with = \(bind: SignInMethod.password.rawValue)) AND user_id IN (\(people))
                 """).run()
         }
     }

@@ -170,10 +170,11 @@ enum LTIController {
         try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
         let id = try req.parameters.require("registrationID", as: UUID.self)
         return try await req.formAction(back: .adminLTI, render: { try await render(req, $0) }) {
-            struct Form: Decodable { var enabled: Bool?; var remove: [String]?; var serviceHosts: String? }
+            struct Form: Decodable { var enabled: Bool?; var remove: [String]?; var serviceHosts: String?; var serviceHostsShown: String? }
             let form = try req.content.decode(Form.self)
+            // The hosts change only when edited (a page shown before a launch pinned them does not unpin them).
             let change = LTIRegistrationChange(enabled: form.enabled ?? false, removeDeploymentIDs: (form.remove ?? []).joined(separator: " "),
-                                               serviceHosts: form.serviceHosts)
+                                               serviceHosts: form.serviceHosts == form.serviceHostsShown ? nil : form.serviceHosts)
             let registration = try await LTIRegistrations.change(change, of: id, app: req.application, on: req.db)
             return "\(registration.name) is \(registration.enabled ? "on" : "switched off: its launches are refused and nothing is sent to it")"
                 + ((form.remove ?? []).isEmpty ? "." : "; \(form.remove!.count) deployment(s) removed.")

@@ -45,14 +45,18 @@ enum LTIGradeSync {
         switch change {
         case .submission(let id):
             // Most results come before grades are published: then nothing is read further.
-            guard let submission = try await Submission.query(on: db).filter(\.$id == id).filter(\.$isTestRun == false).with(\.$assignment).first(),
-                  submission.assignment.gradesPublished else { return }
-            registrations = try await outbox(assignment: submission.$assignment.id, student: submission.$user.id, on: db, now: now)
+            guard let found = try await db.sqlDatabase().raw("""
+                SELECT s.assignment_id, s.user_id FROM submissions s JOIN assignments a ON a.id = s.assignment_id
+                WHERE s.id = \(bind: id) AND s.is_test_run = \(bind: false) AND a.grades_published_at IS NOT NULL
+                """).first() else { return }
+            registrations = try await outbox(assignment: try found.decode(column: "assignment_id", as: UUID.self),
+                                             student: try found.decode(column: "user_id", as: UUID.self), on: db, now: now)
         case .assignment(let id):
             registrations = try await outbox(assignment: id, on: db, now: now)
             registrations.formUnion(try await lookForLineItems(of: id, unlessLookedAfter: now, on: db))
         }
-        for registration in registrations { try await queue(registration, on: db, now: now) }
+        // In one order, so that two changes queueing the same LMSs never wait on each other.
+        for registration in registrations.sorted(by: { $0.uuidString < $1.uuidString }) { try await queue(registration, on: db, now: now) }
     }
 
     /// Pending rows (new, or made pending again) for each student of the course linked at the line item's LMS (or
@@ -124,14 +128,14 @@ enum LTIGradeSync {
         return registrations
     }
 
-    /// A deployment retired: nothing more goes to its LMS courses' line items (their waiting scores and looks are
-    /// dropped; what was sent stays on the staff's page).
+    /// A deployment retired: nothing more goes to its LMS courses' line items — their rows are dropped (so that no
+    /// resend brings them back), and so are their looks.
     static func retire(deployments: [String], of registration: UUID, on db: any Database) async throws {
         guard !deployments.isEmpty else { return }
         let contexts = try await LTIContext.query(on: db).filter(\.$registration.$id == registration).filter(\.$deploymentID ~~ deployments).all(\.$id)
         guard !contexts.isEmpty else { return }
         try await db.sqlDatabase().raw("""
-            DELETE FROM lti_score_posts WHERE registration_id = \(bind: registration) AND status = \(bind: LTIScorePost.Status.pending.rawValue) AND line_item_url IN (
+            DELETE FROM lti_score_posts WHERE registration_id = \(bind: registration) AND line_item_url IN (
               SELECT line_item_url FROM lti_resource_links WHERE context_id IN (\(binds: contexts)) AND line_item_url IS NOT NULL
               UNION SELECT url FROM lti_line_items WHERE context_id IN (\(binds: contexts)) AND url IS NOT NULL)
             """).run()
@@ -281,18 +285,21 @@ struct LTIScoreHandler: JobHandler {
             return nil
         }
         try await lookForLineItems(registration, app: app)
-        // The line items that failed in a row (a success clears them): several failing means the LMS looks down.
-        var sent = 0, failing = Set<String>()
-        while sent < LTIGradeSync.batch {
+        // The line items that failed in a row (a success clears them): several failing means the LMS looks down. A line
+        // item failing twice in a run (two students' scores) backs off whole: its other rows are not tried one by one.
+        var sent = 0, tried = 0, failing = Set<String>(), failedOnce = Set<String>(), resting = Set<String>()
+        while tried < LTIGradeSync.batch {
+            tried += 1
             let now = app.clock.now()
             // Switched off while posting: the rest wait.
             guard try await LTIRegistration.query(on: app.db).filter(\.$id == payload.registration).filter(\.$enabled == true).count() > 0 else { break }
             guard let row = try await LTIScorePost.query(on: app.db).filter(\.$registration.$id == payload.registration).filter(\.$status == .pending)
-                .group(.or, { $0.filter(\.$retryAt == nil).filter(\.$retryAt <= now) }).sort(\.$changedAt).first() else { break }
+                .group(.or, { $0.filter(\.$retryAt == nil).filter(\.$retryAt <= now) }).filter(\.$lineItemURL !~ Array(resting))
+                .sort(\.$changedAt).first() else { break }
             let read = row.version
             let (outcome, score) = try await LTIGradeSync.post(row, registration: registration, app: app, now: now)
             let sql = try app.db.sqlDatabase()
-            if case .transient = outcome {} else { failing = [] }
+            if case .transient = outcome {} else { (failing, failedOnce) = ([], failedOnce.subtracting([row.lineItemURL])) }
             switch outcome {
             case .sent:
                 // Sent: unless the grade changed again while the post was out (then it stays pending for the next one).
@@ -321,6 +328,16 @@ struct LTIScoreHandler: JobHandler {
                     UPDATE lti_score_posts SET last_error = \(bind: reason), attempts = attempts + 1, retry_at = \(bind: now.addingTimeInterval(delay))
                     WHERE id = \(bind: row.requireID()) AND version = \(bind: read)
                     """).run()
+                if failedOnce.contains(row.lineItemURL) {
+                    // Twice on this line item: all of its waiting rows back off with this one.
+                    try await sql.raw("""
+                        UPDATE lti_score_posts SET retry_at = \(bind: now.addingTimeInterval(delay))
+                        WHERE registration_id = \(bind: payload.registration) AND line_item_url = \(bind: row.lineItemURL)
+                          AND status = \(bind: LTIScorePost.Status.pending.rawValue) AND (retry_at IS NULL OR retry_at < \(bind: now.addingTimeInterval(delay)))
+                        """).run()
+                    resting.insert(row.lineItemURL)
+                }
+                failedOnce.insert(row.lineItemURL)
                 failing.insert(row.lineItemURL)
                 // Several line items in a row: the LMS looks down, and the whole job waits (backing off with its
                 // attempts). One failing line item only backs its own rows off.

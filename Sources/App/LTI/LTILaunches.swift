@@ -303,9 +303,12 @@ enum LTILaunches {
     /// names one (then written to the registration, in the launch's transaction).
     static func pinServiceHost(_ launch: LTILaunch, registration: LTIRegistration, on db: any Database) async throws -> Bool {
         let named = [launch.gradeService?.lineItems, launch.gradeService?.lineItem, launch.rosterService?.membershipsURL].compactMap { $0 }
+        guard !named.isEmpty else { return true }
         let hosts = Set(named.compactMap { URLComponents(string: $0)?.host?.lowercased() })
-        guard !hosts.isEmpty else { return true }
-        if registration.serviceHostList.isEmpty, hosts.count == 1, let host = hosts.first, HostNames.isPlain(host, allowIPv6: false) {
+        if registration.serviceHostList.isEmpty {
+            // Pinned only by a launch whose services are all on one plain host the tool would call at all.
+            guard hosts.count == 1, let host = hosts.first, HostNames.isPlain(host, allowIPv6: false),
+                  named.allSatisfy({ LTIGradeSync.usable($0, registration) }) else { return false }
             registration.serviceHosts = host
             try await registration.save(on: db)
             return true

@@ -33,7 +33,11 @@ enum LTIServices {
     static func call(_ url: String, method: HTTPMethod = .GET, body: Data? = nil, contentType: String? = nil, accept: String? = nil,
                      scope: String, what: String, registration: LTIRegistration, app: Application, now: Date,
                      timeout: TimeAmount = .seconds(15), limit: Int = 1 << 20) async throws -> Result<Answer, Outcome> {
-        // Never the LMS's token to a host that is not one of its services' (a forged launch's address, say).
+        // Never the LMS's token to a host that is not one of its services' (a forged launch's address, say); while
+        // they are not known (a registration from before they were kept), the call waits for a launch to pin them.
+        guard !registration.serviceHostList.isEmpty else {
+            return .failure(.transient("\(registration.name)'s service host is not known yet: it is learnt from its next launch (or an administrator sets it on the LTI page)."))
+        }
         guard registration.serves(url) else {
             return .failure(.refused("\(URLComponents(string: url)?.host ?? "?") is not one of \(registration.name)'s service hosts (\(registration.serviceHosts)); an administrator can add it on the LTI page."))
         }

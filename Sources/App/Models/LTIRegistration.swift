@@ -36,11 +36,11 @@ final class LTIRegistration: Model, @unchecked Sendable {
 
     var serviceHostList: [String] { serviceHosts.split(separator: ",").map(String.init) }
 
-    /// Whether the tool may call `url` with this LMS's access token: on one of its service hosts (while none is
-    /// known yet, any: the next launch naming a service pins it).
+    /// Whether the tool may call `url` with this LMS's access token: on one of its service hosts (none while they are
+    /// not known yet: the next launch naming a service pins them).
     func serves(_ url: String) -> Bool {
         guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
-        return serviceHostList.isEmpty || serviceHostList.contains(host)
+        return serviceHostList.contains(host)
     }
 
     /// Whether the LMS is trusted with this (normalised) address.
