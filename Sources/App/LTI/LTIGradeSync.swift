@@ -226,7 +226,7 @@ enum LTIGradeSync {
         var next: String? = url, pages = 0
         while let page = next, pages < mostContainerPages {
             pages += 1
-            guard usable(page, registration), LTIRosterSync.sameOrigin(page, container) else { break }
+            guard LTIServices.usable(page, registration), LTIRosterSync.sameOrigin(page, container) else { break }
             let listed: LTIServices.Answer
             switch try await LTIServices.call(page, accept: "application/vnd.ims.lis.v2.lineitemcontainer+json", scope: scope, what: "its line items",
                                               registration: registration, app: app, now: now) {
@@ -234,7 +234,7 @@ enum LTIGradeSync {
             case .failure(let outcome): return .failure(outcome)
             }
             if let item = LineItem.named(resourceID, in: Data(buffer: listed.body)), let id = item.id {
-                return usable(id, registration) ? .success(.found(id)) : .failure(.refused("The LMS named a line item outside its own network."))
+                return LTIServices.usable(id, registration) ? .success(.found(id)) : .failure(.refused("The LMS named a line item outside its own network."))
             }
             next = LTIRosterSync.nextPage(listed.headers)
         }
@@ -248,7 +248,7 @@ enum LTIGradeSync {
                                           accept: "application/vnd.ims.lis.v2.lineitem+json", scope: scope, what: "a new line item",
                                           registration: registration, app: app, now: now) {
         case .success(let answer):
-            guard let made = try? JSONDecoder().decode(LineItem.self, from: Data(buffer: answer.body)), let id = made.id, usable(id, registration) else {
+            guard let made = try? JSONDecoder().decode(LineItem.self, from: Data(buffer: answer.body)), let id = made.id, LTIServices.usable(id, registration) else {
                 return .failure(.refused("The LMS made the line item but did not give a usable address for it."))
             }
             return .success(.found(id))
@@ -256,10 +256,6 @@ enum LTIGradeSync {
         }
     }
 
-    /// A line item address the tool will post to: on the LMS's side of the network, of a sane length.
-    static func usable(_ url: String, _ registration: LTIRegistration) -> Bool {
-        url.utf8.count <= 2000 && IdentityProviders.acceptable(endpoint: url, issuer: registration.issuer)
-    }
 }
 
 /// The LMS's job: looks for the line items it must, then posts its pending scores one at a time.

@@ -269,8 +269,7 @@ enum LTILaunches {
             let user = try await person(LMSPerson(launch), registration: registration, on: db, now: now)
             try await admit(user, to: course, as: launch.role, by: try link.requireID(), on: db)
             // Its roster (NRPS): kept from the launch, read again when it is more than an hour old.
-            if services, let roster = launch.rosterService?.membershipsURL, roster.utf8.count <= 2000,
-               IdentityProviders.acceptable(endpoint: roster, issuer: registration.issuer) {
+            if services, let roster = launch.rosterService?.membershipsURL, LTIServices.usable(roster, registration) {
                 if link.membershipsURL != roster { link.membershipsURL = roster; try await link.save(on: db) }
                 if (link.rosterSyncedAt ?? .distantPast) < now.addingTimeInterval(-LTIRosterSync.fresh) {
                     try await LTIRosterSync.queue(try link.requireID(), on: db, now: now)
@@ -278,7 +277,7 @@ enum LTILaunches {
             }
             // Its line item container (AGS), where the tool finds or makes an assignment's grade column.
             if services, let service = launch.gradeService, service.scope.contains(LTIGradeSync.scoreScope), let container = service.lineItems,
-               LTIGradeSync.usable(container, registration),
+               LTIServices.usable(container, registration),
                let scope = [LTIGradeSync.lineItemScope, LTIGradeSync.lineItemReadScope].first(where: service.scope.contains),
                (link.lineItemsURL, link.lineItemsScope) != (container, scope) {
                 (link.lineItemsURL, link.lineItemsScope) = (container, scope)
@@ -308,7 +307,7 @@ enum LTILaunches {
         if registration.serviceHostList.isEmpty {
             // Pinned only by a launch whose services are all on one plain host the tool would call at all.
             guard hosts.count == 1, let host = hosts.first, HostNames.isPlain(host, allowIPv6: false),
-                  named.allSatisfy({ LTIGradeSync.usable($0, registration) }) else { return false }
+                  named.allSatisfy({ LTIServices.usable($0, registration) }) else { return false }
             registration.serviceHosts = host
             try await registration.save(on: db)
             return true
@@ -340,7 +339,7 @@ enum LTILaunches {
         // Its grade column, when the LMS lets the tool post scores there (an address on the LMS's side of the
         // network: not this machine or a private network, unless the LMS itself runs on loopback).
         if let service = launch.gradeService, service.scope.contains(LTIGradeSync.scoreScope), let lineItem = service.lineItem,
-           LTIGradeSync.usable(lineItem, registration), registration.serves(lineItem) {
+           LTIServices.usable(lineItem, registration), registration.serves(lineItem) {
             link.lineItemURL = lineItem
         }
         try await link.save(on: db)

@@ -23,6 +23,12 @@ enum LTIServices {
         case withheld
     }
 
+    /// A service address the tool will call or keep (a line item, a container, a roster): on the LMS's side of the
+    /// network, of a sane length.
+    static func usable(_ url: String, _ registration: LTIRegistration) -> Bool {
+        url.utf8.count <= 2000 && IdentityProviders.acceptable(endpoint: url, issuer: registration.issuer)
+    }
+
     /// An answer's body and headers, when it succeeded.
     struct Answer {
         var body: ByteBuffer
