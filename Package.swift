@@ -42,6 +42,7 @@ let package = Package(
                 .target(name: "Gateway"),
                 .target(name: "Labs"),
                 .target(name: "Identity"),
+                .target(name: "Insight"),
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Ink", package: "Ink"),
                 .product(name: "Fluent", package: "fluent"),
@@ -78,6 +79,8 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // What the insight pages compute and draw: natural order of names, medians and histograms, SVG charts. No Vapor.
+        .target(name: "Insight"),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
         .target(name: "Ledger"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
@@ -117,6 +120,7 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        .testTarget(name: "InsightTests", dependencies: [.target(name: "Insight")]),
         .testTarget(name: "LabsTests", dependencies: [.target(name: "Labs"), .target(name: "Ledger")]),
         .testTarget(
             name: "AppTests",
@@ -127,6 +131,7 @@ let package = Package(
                 .target(name: "Labs"),
                 .target(name: "Sandbox"),
                 .target(name: "Identity"),
+                .target(name: "Insight"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "VaporTesting", package: "vapor"),

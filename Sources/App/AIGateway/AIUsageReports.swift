@@ -2,6 +2,7 @@
 import Fluent
 import Foundation
 import Gateway
+import Insight
 import Ledger
 import Vapor
 
@@ -30,7 +31,7 @@ enum AIUsageReports {
             Dictionary(grouping: rows, by: key).map { key, group in
                 .init(key: key, requests: group.count, promptTokens: group.reduce(0) { $0 + $1.promptTokens },
                       completionTokens: group.reduce(0) { $0 + $1.completionTokens }, credits: Credits(micro: group.reduce(0) { $0 + $1.credits }))
-            }.sorted { $0.key < $1.key }
+            }.naturallySorted(by: \.key)
         }
         return AIUsageReport(since: since, byStudent: lines { names[$0.$user.id] ?? "?" }, byModel: lines(\.model))
     }

@@ -4,6 +4,7 @@
 import Fluent
 import Foundation
 import Grading
+import Insight
 import Ledger
 import Vapor
 
@@ -291,7 +292,7 @@ struct GradebookData: Content {
         let assignments = try await Assignment.query(on: db).filter(\.$course.$id == courseID).sort(\.$dueAt).sort(\.$createdAt).all()
         var members = CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$role == .student).with(\.$user)
         if let onlyUser { members = members.filter(\.$user.$id == onlyUser) }
-        let students = try await members.all().map(\.user).sorted { $0.displayName < $1.displayName }
+        let students = try await members.all().map(\.user).naturallySorted(by: \.displayName)
         let assignmentIDs = try assignments.map { try $0.requireID() }
         var submissions = Submission.query(on: db).filter(\.$assignment.$id ~~ assignmentIDs).filter(\.$isTestRun == false)
             .field(\.$id).field(\.$assignment.$id).field(\.$user.$id).field(\.$submittedAt).field(\.$score).field(\.$status)

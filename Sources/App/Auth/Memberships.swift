@@ -1,5 +1,6 @@
 // A person's roles across the platform, loaded with a fixed number of queries (no query per membership).
 import Fluent
+import Insight
 import Vapor
 
 struct MembershipsDTO: Content {
@@ -19,11 +20,11 @@ struct MembershipsDTO: Content {
         let projects = try await ProjectMember.query(on: db).filter(\.$user.$id == id).with(\.$project).all()
         return MembershipsDTO(
             programmes: try programmes.map { Place(id: try $0.programme.requireID(), name: $0.programme.name, role: $0.role.rawValue) }
-                .sorted { $0.name < $1.name },
+                .naturallySorted(by: \.name),
             courses: try courses.map { Place(id: try $0.course.requireID(), name: "\($0.course.code) \($0.course.title)", role: $0.role.rawValue) }
-                .sorted { $0.name < $1.name },
+                .naturallySorted(by: \.name),
             projects: try projects.map { Place(id: try $0.project.requireID(), name: $0.project.title, role: $0.role.rawValue) }
-                .sorted { $0.name < $1.name })
+                .naturallySorted(by: \.name))
     }
 }
 

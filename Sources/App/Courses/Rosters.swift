@@ -4,6 +4,7 @@
 // memberships, in one transaction.
 import Fluent
 import Foundation
+import Insight
 import SwiftCSV
 import Vapor
 
@@ -142,7 +143,7 @@ enum Rosters {
         let members = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).with(\.$user).all()
         let order: [CourseRole: Int] = [.instructor: 0, .ta: 1, .student: 2]
         return members.map { Entry(userID: $0.$user.id, email: $0.user.email, name: $0.user.displayName, role: $0.role, leftAt: $0.leftAt) }
-            .sorted { (order[$0.role]!, $0.name) < (order[$1.role]!, $1.name) }
+            .naturallySorted(group: { order[$0.role]! }, by: \.name)
     }
 
     /// The roster as CSV, in the form `parse` reads; a name a spreadsheet would run as a formula is neutralised.

@@ -3,6 +3,7 @@
 // project's allocation with each member's use (forms for instructors and PIs); notices marked read.
 import Fluent
 import Foundation
+import Insight
 import Ledger
 import Vapor
 
@@ -53,8 +54,8 @@ enum CreditsPageController {
         let id = try programme.requireID()
         let credits = try await CreditsViews.programme(programme, on: req.db)
         let byPlace = Dictionary(credits.allocations.map { ($0.placeID, $0) }, uniquingKeysWith: { a, _ in a })
-        let courses = try await Course.query(on: req.db).filter(\.$programme.$id == id).sort(\.$code).all()
-        let projects = try await ResearchProject.query(on: req.db).filter(\.$programme.$id == id).sort(\.$title).all()
+        let courses = try await Course.query(on: req.db).filter(\.$programme.$id == id).all().naturallySorted(by: \.code)
+        let projects = try await ResearchProject.query(on: req.db).filter(\.$programme.$id == id).all().naturallySorted(by: \.title)
         let empty = BalanceDTO(free: 0, held: 0, spent: 0)
         func row(_ kind: String, _ placeID: UUID, _ name: String) -> ProgrammeCreditsPage.Row {
             let allocation = byPlace[placeID]

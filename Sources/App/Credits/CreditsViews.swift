@@ -2,6 +2,7 @@
 // credits as exact decimal strings ("12.5").
 import Fluent
 import Foundation
+import Insight
 import Ledger
 import Vapor
 
@@ -198,7 +199,7 @@ enum CreditsViews {
             programmeID: id, granted: Credits(micro: -(partner?.balance ?? 0)),
             pool: pool.map { tree.rolledUp($0) } ?? BalanceDTO(free: 0, held: 0, spent: 0),
             allocations: try allocations.map { try allocation($0, name: names[$0.courseID ?? $0.projectID ?? UUID()] ?? "?", in: tree) }
-                .sorted { $0.name < $1.name })
+                .naturallySorted(by: \.name))
     }
 
     /// Three queries: the allocation and its allowances, the place's members, their names.
@@ -226,7 +227,7 @@ enum CreditsViews {
             let placeID = account.courseID ?? account.projectID!
             return MyAllowanceDTO(accountID: try account.requireID(), kind: account.courseID != nil ? .course : .project, placeID: placeID,
                                   name: names[placeID] ?? "?", balance: BalanceDTO(account))
-        }.sorted { $0.name < $1.name }
+        }.naturallySorted(by: \.name)
     }
 
     static func entries(of account: LedgerAccount, on db: any Database, for req: Request) async throws -> Page<EntryDTO> {

@@ -3,6 +3,7 @@
 // member's allowance with their first use (funded with the place's default allowance, if one is set).
 import Fluent
 import Foundation
+import Insight
 import Ledger
 import Vapor
 
@@ -34,11 +35,11 @@ enum LedgerPlace: Sendable {
         switch self {
         case .course(let course):
             let names = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .instructor)
-                .with(\.$user).all().map(\.user.displayName).sorted()
+                .with(\.$user).all().map(\.user.displayName).naturallySorted()
             return "Ask your instructor" + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))") + " to raise your allowance in \(course.code)."
         case .project(let project):
             let names = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).filter(\.$role == .pi)
-                .with(\.$user).all().map(\.user.displayName).sorted()
+                .with(\.$user).all().map(\.user.displayName).naturallySorted()
             return "Ask the project's PI" + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))") + " to raise your allowance."
         }
     }

@@ -3,6 +3,7 @@
 // controllers ask it first); these functions check the input and write, or write nothing.
 import Fluent
 import Foundation
+import Insight
 import Vapor
 
 struct UserDTO: Content, Equatable {
@@ -177,9 +178,10 @@ enum People {
         try await user.save(on: db)
     }
 
-    /// People whose email or name contains `search`, by email (the caller paginates).
+    /// People whose email or name contains `search`, in the natural order of their names, then by email (the caller
+    /// paginates).
     static func search(_ search: String?, on db: any Database) -> QueryBuilder<User> {
-        let query = User.query(on: db).sort(\.$email)
+        let query = User.query(on: db).sort(\.$sortKey).sort(\.$email)
         if let search = search?.trimmingCharacters(in: .whitespaces), !search.isEmpty {
             query.group(.or) { $0.filter(\.$email ~~ search.lowercased()).filter(\.$displayName ~~ search) }
         }
@@ -253,6 +255,6 @@ enum People {
         let order = Dictionary(uniqueKeysWithValues: M.Role.allCases.enumerated().map { ($1.rawValue, $0) })
         return try await M.query(place: place, on: db).all()
             .map { MemberDTO(userID: $0.userID, email: $0.member.email, name: $0.member.displayName, role: $0.role.rawValue) }
-            .sorted { (order[$0.role]!, $0.name) < (order[$1.role]!, $1.name) }
+            .naturallySorted(group: { order[$0.role]! }, by: \.name)
     }
 }

@@ -2,6 +2,7 @@
 // the registrations (administrators, page and API).
 import Fluent
 import Grading
+import Insight
 import Vapor
 
 enum LTIController {
@@ -215,7 +216,7 @@ enum LTIController {
     static func renderScores(_ req: Request, _ assignment: Assignment, _ page: PageContext) async throws -> View {
         let id = try assignment.requireID()
         let rows = try await LTIScorePost.query(on: req.db).filter(\.$assignment.$id == id).with(\.$user).all()
-            .sorted { $0.user.displayName.localizedStandardCompare($1.user.displayName) == .orderedAscending }
+            .naturallySorted(by: \.user.displayName)
         let linked = try await LTILineItem.known(for: id, on: req.db)
         return try await req.view.render("lti-scores", LMSScoresPage(
             title: "\(assignment.title): scores in the LMS", page: page, assignmentLink: SitePath.assignment(.id(id)).url,

@@ -77,6 +77,7 @@ enum Migrations {
         AddAPIKeyOrigin(),
         AddAIKeyOrigin(),
         AddLTIRegistrationServiceHosts(),
+        AddUserSortKey(),
     ]
 
     static func register(on app: Application) {

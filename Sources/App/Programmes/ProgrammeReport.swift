@@ -4,6 +4,7 @@
 // partner contacts see it as it is. A fixed number of queries whatever the programme's size.
 import Fluent
 import Foundation
+import Insight
 import Ledger
 import SQLKit
 import Vapor
@@ -61,8 +62,8 @@ enum ProgrammeReport {
         let sql = try db.sqlDatabase()
         let accounts = try await LedgerAccount.query(on: db).filter(\.$programme.$id == programmeID).all()
         let tree = AccountTree(accounts)
-        let courses = try await Course.query(on: db).filter(\.$programme.$id == programmeID).sort(\.$code).all()
-        let projects = try await ResearchProject.query(on: db).filter(\.$programme.$id == programmeID).sort(\.$title).all()
+        let courses = try await Course.query(on: db).filter(\.$programme.$id == programmeID).all().naturallySorted(by: \.code)
+        let projects = try await ResearchProject.query(on: db).filter(\.$programme.$id == programmeID).all().naturallySorted(by: \.title)
         let courseIDs = courses.compactMap(\.id), projectIDs = projects.compactMap(\.id)
 
         func counts(_ query: SQLQueryString) async throws -> [UUID: Int] {

@@ -1,6 +1,7 @@
 // What a programme and a research project look like to the people allowed to see them, loaded with a fixed number
 // of queries. A programme's view has counts per course, never names: partner contacts see it.
 import Fluent
+import Insight
 import Vapor
 
 struct ProgrammeSummaryDTO: Content {
@@ -53,9 +54,9 @@ enum ProgrammeViews {
     /// Four queries whatever the programme's size.
     static func programme(_ programme: Programme, role: ProgrammeRole?, on db: any Database) async throws -> ProgrammeDTO {
         let id = try programme.requireID()
-        let courses = try await Course.query(on: db).filter(\.$programme.$id == id).sort(\.$code).all()
+        let courses = try await Course.query(on: db).filter(\.$programme.$id == id).all().naturallySorted(by: \.code)
         let courseMembers = try await CourseMember.query(on: db).filter(\.$course.$id ~~ courses.map { try $0.requireID() }).all()
-        let projects = try await ResearchProject.query(on: db).filter(\.$programme.$id == id).sort(\.$title).all()
+        let projects = try await ResearchProject.query(on: db).filter(\.$programme.$id == id).all().naturallySorted(by: \.title)
         let projectMembers = try await ProjectMember.query(on: db).filter(\.$project.$id ~~ projects.map { try $0.requireID() }).all()
         let byCourse = Dictionary(grouping: courseMembers, by: { $0.$course.id })
         let byProject = Dictionary(grouping: projectMembers, by: { $0.$project.id })

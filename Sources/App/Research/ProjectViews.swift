@@ -1,5 +1,6 @@
 // A research project as the API and its pages show it: its fields and its members, PI first.
 import Fluent
+import Insight
 import Vapor
 
 struct ProjectDTO: Content {
@@ -42,7 +43,7 @@ enum ProjectViews {
         return ProjectDTO(id: try project.requireID(), programmeID: project.$programme.id, title: project.title, summary: project.summary,
                           status: project.status, startsOn: project.startsOn, endsOn: project.endsOn,
                           tags: project.tags.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-                          jobNetwork: project.jobNetwork, members: members.sorted { (order[$0.role]!, $0.user.displayName) < (order[$1.role]!, $1.user.displayName) }
+                          jobNetwork: project.jobNetwork, members: members.naturallySorted(group: { order[$0.role]! }, by: \.user.displayName)
                               .map { .init(userID: $0.$user.id, name: $0.user.displayName, role: $0.role.rawValue) })
     }
 }

@@ -4,6 +4,7 @@
 // project's allocation, with the request's expiry, in the same transaction as the decision — or nothing happens).
 import Fluent
 import Foundation
+import Insight
 import Ledger
 import Vapor
 
@@ -177,7 +178,7 @@ enum ResearchProjects {
     /// The sentence a member gets when their job asks for network the project does not allow.
     static func networkRefusal(_ project: ResearchProject, on db: any Database) async throws -> String {
         let names = try await ProjectMember.query(on: db).filter(\.$project.$id == project.requireID()).filter(\.$role == .pi)
-            .with(\.$user).all().map(\.user.displayName).sorted()
+            .with(\.$user).all().map(\.user.displayName).naturallySorted()
         return "Jobs of “\(project.title)” may not use the network. Its PI" + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
             + " or a programme manager can allow it on the project page; or run the job without network."
     }

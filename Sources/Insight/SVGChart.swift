@@ -1,0 +1,133 @@
+// Charts drawn on the server as SVG: readable without JavaScript, announced to screen readers by their <title>, and
+// always shown beside a table or a CSV/JSON link carrying the same numbers. Plain values in, markup out.
+import Foundation
+
+public enum SVGChart {
+    /// One labelled value: a day, a score bucket, a test's name.
+    public struct Point: Equatable, Sendable {
+        public var label: String
+        public var value: Double
+        public init(_ label: String, _ value: Double) { (self.label, self.value) = (label, value) }
+    }
+
+    /// A line over the points in order, y from zero to the highest value (e.g. credits remaining by day).
+    public static func line(_ points: [Point], title: String, empty: String, format: (Double) -> String = plain) -> String {
+        let frame = Frame(width: 640, height: 220, left: 70, bottom: 30, top: 12, right: 12)
+        guard !points.isEmpty else { return emptyChart(title: title, message: empty) }
+        let maxValue = max(points.map(\.value).max() ?? 1, 1)
+        let step = points.count > 1 ? frame.plotWidth / Double(points.count - 1) : 0
+        let coordinates = points.enumerated().map { index, point in
+            String(format: "%.1f,%.1f", frame.left + Double(index) * step, frame.y(point.value, max: maxValue))
+        }
+        var svg = frame.open(title: title) + frame.axes(maxLabel: format(maxValue))
+        svg += frame.xLabels(first: points.first!.label, last: points.last!.label)
+        svg += #"<polyline fill="none" stroke="\#(colour)" stroke-width="2" points="\#(coordinates.joined(separator: " "))"/>"#
+        for coordinate in coordinates {
+            let parts = coordinate.split(separator: ",")
+            svg += #"<circle cx="\#(parts[0])" cy="\#(parts[1])" r="3" fill="\#(colour)"/>"#
+        }
+        return svg + "</svg>"
+    }
+
+    /// Vertical bars, one per point, each with its value in a tooltip (e.g. hand-ins per day, a score histogram).
+    public static func bars(_ points: [Point], title: String, empty: String, format: (Double) -> String = plain) -> String {
+        let frame = Frame(width: 640, height: 220, left: 50, bottom: 30, top: 12, right: 12)
+        guard !points.isEmpty, points.contains(where: { $0.value != 0 }) else { return emptyChart(title: title, message: empty) }
+        let maxValue = max(points.map(\.value).max() ?? 1, 1)
+        let slot = frame.plotWidth / Double(points.count), barWidth = max(slot * 0.8, 1)
+        var svg = frame.open(title: title) + frame.axes(maxLabel: format(maxValue))
+        svg += frame.xLabels(first: points.first!.label, last: points.last!.label)
+        for (index, point) in points.enumerated() {
+            let top = frame.y(point.value, max: maxValue)
+            svg += String(format: #"<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="\#(colour)">"#,
+                          frame.left + Double(index) * slot + (slot - barWidth) / 2, top, barWidth, frame.height - frame.bottom - top)
+            svg += "<title>\(escape(point.label)): \(escape(format(point.value)))</title></rect>"
+        }
+        return svg + "</svg>"
+    }
+
+    /// Horizontal bars with their labels, for shares from 0 to 1 (e.g. each test's pass rate); values are clamped.
+    public static func shares(_ points: [Point], title: String, empty: String) -> String {
+        guard !points.isEmpty else { return emptyChart(title: title, message: empty) }
+        let row = 22.0, labelWidth = 260.0, barSpace = 320.0, width = 640.0
+        let height = row * Double(points.count) + 8
+        var svg = #"<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 \#(Int(width)) \#(Int(height))" width="\#(Int(width))" height="\#(Int(height))">"#
+        svg += "<title>\(escape(title))</title>"
+        for (index, point) in points.enumerated() {
+            let y = 4 + Double(index) * row, share = min(max(point.value, 0), 1)
+            let label = point.label.count > 40 ? String(point.label.prefix(39)) + "…" : point.label
+            svg += String(format: #"<text x="%.1f" y="%.1f" font-size="12" text-anchor="end">"#, labelWidth - 6, y + 14) + escape(label) + "</text>"
+            svg += String(format: #"<rect x="%.1f" y="%.1f" width="%.1f" height="16" fill="rgb(230,230,230)"/>"#, labelWidth, y + 2, barSpace)
+            svg += String(format: #"<rect x="%.1f" y="%.1f" width="%.1f" height="16" fill="\#(colour)"/>"#, labelWidth, y + 2, barSpace * share)
+            svg += String(format: #"<text x="%.1f" y="%.1f" font-size="12">%d%%</text>"#, labelWidth + barSpace + 6, y + 14, Int((share * 100).rounded()))
+        }
+        return svg + "</svg>"
+    }
+
+    /// A small line without axes for a table cell (e.g. credits used per day over four weeks).
+    public static func sparkline(_ values: [Double], title: String, width: Int = 120, height: Int = 24) -> String {
+        var svg = #"<svg xmlns="http://www.w3.org/2000/svg" role="img" class="spark" viewBox="0 0 \#(width) \#(height)" width="\#(width)" height="\#(height)">"#
+        svg += "<title>\(escape(title))</title>"
+        guard values.count > 1 else { return svg + "</svg>" }
+        let top = max(values.max() ?? 0, 0), usable = Double(height - 4)
+        let step = Double(width - 2) / Double(values.count - 1)
+        let coordinates = values.enumerated().map { index, value in
+            String(format: "%.1f,%.1f", 1 + Double(index) * step, 2 + usable * (top > 0 ? 1 - max(value, 0) / top : 1))
+        }
+        svg += #"<polyline fill="none" stroke="\#(colour)" stroke-width="1.5" points="\#(coordinates.joined(separator: " "))"/>"#
+        return svg + "</svg>"
+    }
+
+    /// Text made safe for SVG or HTML content and attributes.
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    public static func plain(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.2f", value)
+    }
+
+    static let colour = "rgb(11,92,173)"
+
+    static func emptyChart(title: String, message: String) -> String {
+        #"<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 640 60" width="640" height="60"><title>\#(escape(title))</title>"#
+            + #"<text x="10" y="35" font-size="14">\#(escape(message))</text></svg>"#
+    }
+
+    /// A plot area inside margins, with the axes and end labels every chart with axes shares.
+    struct Frame {
+        var width: Double, height: Double, left: Double, bottom: Double, top: Double, right: Double
+        var plotWidth: Double { width - left - right }
+        var plotHeight: Double { height - top - bottom }
+        func y(_ value: Double, max maxValue: Double) -> Double { top + plotHeight * (1 - Swift.max(value, 0) / maxValue) }
+
+        func open(title: String) -> String {
+            #"<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 \#(Int(width)) \#(Int(height))" width="\#(Int(width))" height="\#(Int(height))">"#
+                + "<title>\(escape(title))</title>"
+        }
+
+        func axes(maxLabel: String) -> String {
+            #"<line x1="\#(left)" y1="\#(top)" x2="\#(left)" y2="\#(height - bottom)" stroke="dimgray"/>"#
+                + #"<line x1="\#(left)" y1="\#(height - bottom)" x2="\#(width - right)" y2="\#(height - bottom)" stroke="dimgray"/>"#
+                + #"<text x="\#(left - 6)" y="\#(top + 10)" font-size="12" text-anchor="end">\#(escape(maxLabel))</text>"#
+                + #"<text x="\#(left - 6)" y="\#(height - bottom)" font-size="12" text-anchor="end">0</text>"#
+        }
+
+        func xLabels(first: String, last: String) -> String {
+            #"<text x="\#(left)" y="\#(height - 8)" font-size="12">\#(escape(first))</text>"#
+                + #"<text x="\#(width - right)" y="\#(height - 8)" font-size="12" text-anchor="end">\#(escape(last))</text>"#
+        }
+    }
+}
