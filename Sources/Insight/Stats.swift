@@ -45,3 +45,15 @@ public enum Stats {
         return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
     }
 }
+
+/// How long until (or since) a moment, in the words a deadline list uses: "2 days 4 h", "3 h 20 min", "5 min".
+public enum TimeLeft {
+    public static func describe(seconds: Double) -> String {
+        let total = Int(abs(seconds) / 60), days = total / 1440, hours = (total % 1440) / 60, minutes = total % 60
+        let text: String
+        if days > 0 { text = "\(days) day\(days == 1 ? "" : "s")" + (hours > 0 ? " \(hours) h" : "") }
+        else if hours > 0 { text = "\(hours) h" + (minutes > 0 ? " \(minutes) min" : "") }
+        else { text = "\(max(minutes, 1)) min" }
+        return seconds < 0 ? "overdue by \(text)" : "\(text) left"
+    }
+}

@@ -78,6 +78,7 @@ import Ledger
         .page(.POST, .projectDefaultAllowance(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.POST, .projectAllowances(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .api("listMyNotices"): signedIn(people, anonymous: .unauthorized),
+        .api("getMyDashboard"): signedIn(people, anonymous: .unauthorized),
         .api("markNoticeRead"): signedIn([.student], anonymous: .unauthorized),
         .page(.GET, .adminUsers): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminUsers): signedIn([.admin], anonymous: .signIn),

@@ -37,10 +37,16 @@ enum DashboardController {
         let user = try req.auth.require(User.self)
         try Policy.require(user, can: .viewSelf)
         let memberships = try await MembershipsDTO.of(user, on: req.db)
-        let notices = try await Notice.query(on: req.db).filter(\.$user.$id == user.requireID()).filter(\.$readAt == nil)
-            .sort(\.$createdAt, .descending).limit(20).all().map(NoticeDTO.init)
+        let summary = try await StudentSummary.load(for: user, now: req.now, on: req.db)
         return try await req.view.render("dashboard", DashboardPage(page: PageContext(req), name: user.displayName,
-                                                                    memberships: memberships, notices: notices))
+                                                                    memberships: memberships, summary: summary))
+    }
+
+    /// GET /api/v1/me/dashboard
+    @Sendable static func dashboard(req: Request) async throws -> MyDashboardDTO {
+        let user = try req.auth.require(User.self)
+        try Policy.require(user, can: .viewSelf)
+        return try await StudentSummary.load(for: user, now: req.now, on: req.db)
     }
 
     /// GET /api/v1/me/notices?page=&per=: newest first, read or not.

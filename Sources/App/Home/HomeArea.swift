@@ -9,6 +9,9 @@ enum HomeArea: PlatformArea {
     }
 
     static func api(_ api: APIRoutes) {
+        api.on(.GET, "me/dashboard", id: "getMyDashboard",
+               summary: "Your first screen: what is due next across your courses, your latest grades and feedback as you may see them, credits left per allowance with 28 days of use, AI requests and lab minutes in the last 7 days, unread notices.",
+               tag: "people", response: .one(MyDashboardDTO.self), use: DashboardController.dashboard)
         api.on(.GET, "me/notices", id: "listMyNotices", summary: "Your notices (e.g. an allowance 80% used), newest first; ?page=&per=.",
                tag: "people", response: .page(NoticeDTO.self),
                use: DashboardController.notices)
