@@ -16,6 +16,14 @@ public struct GradescopeResults: Sendable, Equatable {
         public var visibility: Visibility?
     }
 
+    /// Whether a test passed, for pass rates: its `status` when the autograder gave one ("passed"), else full marks
+    /// (score ≥ max_score, max_score > 0), else any score above zero when it has no maximum.
+    public static func passed(_ test: Test) -> Bool {
+        if let status = test.status?.lowercased() { return status == "passed" }
+        if let maximum = test.maxScore, maximum > 0 { return (test.score ?? 0) >= maximum }
+        return (test.score ?? 0) > 0
+    }
+
     public struct LeaderboardEntry: Sendable, Equatable {
         public var name: String
         public var value: String

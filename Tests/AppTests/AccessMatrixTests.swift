@@ -140,6 +140,8 @@ import Ledger
         // Grading: members see released assignments and hand in (staff hand-ins are test runs); TAs grade; instructors manage.
         .page(.POST, .courseAssignments(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.GET, .gradebook(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.GET, .courseOverview(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.GET, .courseStudent(.key, user: .key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.GET, .assignment(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .assignment(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.POST, .autograder(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
@@ -210,6 +212,9 @@ import Ledger
         .api("getGradebook"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         .api("getStudentGrades"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         .api("getGradebookCSV"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("getCourseOverview"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("getCourseOverviewCSV"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("getStudentOverview"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         // The AI gateway: admins keep the catalogue; course members hold keys paid by their allowance; instructors
         // set the policy; staff see usage. /v1 answers only to gateway keys, never to sessions or platform tokens.
         // Research projects: members see the history and requests; the PI asks; programme managers decide.
@@ -332,6 +337,8 @@ import Ledger
             let projectID = try #require(try await ResearchProject.query(on: app.db).first()).requireID()
             // The person whom member and account routes act on: not one of the people making the requests.
             let otherID = try #require(try await User.query(on: app.db).filter(\.$email == "student30@demo.test").first()).requireID()
+            // A classmate whom the insight routes show (not removed from the course by the member routes, as student 30 is).
+            let classmateID = try #require(try await User.query(on: app.db).filter(\.$email == "student2@demo.test").first()).requireID()
             // The student's allowance in CS101 (its statement is a route) and a hold the student made on it.
             let course = try #require(try await Course.find(courseID, on: app.db))
             let programme = try #require(try await Programme.find(programmeID, on: app.db))
@@ -426,7 +433,7 @@ import Ledger
                         case ":programmeID": return programmeID.uuidString
                         case ":projectID": return projectID.uuidString
                         case ":keyID": return (routePath.contains("/ai/keys/") ? aiKeyID : keyID).uuidString
-                        case ":userID": return otherID.uuidString
+                        case ":userID": return (routePath.contains("/students/") ? classmateID : otherID).uuidString
                         case ":holdID": return holdID.uuidString
                         case ":accountID": return accountID.uuidString
                         case ":noticeID": return noticeID.uuidString

@@ -129,6 +129,9 @@ import Grading
             #expect(graded.tests.map(\.status) == ["passed", "failed"], "\(graded.log ?? "")")
             #expect(graded.autograderScore == 1)
             #expect(graded.tests.last?.output.contains("Got:\nwrong") == true)
+            // Recording the result copied its tests out for the course's pass rates, in results.json's order.
+            let copied = try await SubmissionTest.query(on: app.db).filter(\.$submission.$id == graded.id).sort(\.$position).all()
+            #expect(copied.map(\.name) == graded.tests.map(\.name) && copied.map(\.passed) == [true, false])
         }
     }
 

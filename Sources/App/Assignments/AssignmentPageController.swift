@@ -200,6 +200,6 @@ enum AssignmentPageController {
         return try await req.view.render("gradebook", GradebookPage(
             title: "\(course.code) gradebook", page: PageContext(req), course: try CourseDTO(course, access: access), links: CourseLinks(try course.requireID()),
             columns: data.columns.map { .init(link: SitePath.assignment(.id($0.assignmentID)).url, title: $0.title, pointsPossible: $0.pointsPossible) },
-            rows: data.rows.map { row in .init(name: row.name, email: row.email, cells: row.scores.map { $0.map(Gradebook.number) ?? "" }) }))
+            rows: data.rows.map { row in .init(name: row.name, link: SitePath.courseStudent(.id(try course.requireID()), user: .id(row.userID)).url, email: row.email, cells: row.scores.map { $0.map(Gradebook.number) ?? "" }) }))
     }
 }

@@ -287,19 +287,27 @@ struct GradebookData: Content {
     var columns: [Column]
     var rows: [Row]
 
+    /// Four statements whatever the course's size: the assignments (without their autograders), the students, their
+    /// counted hand-ins and those hand-ins' adjustments — the last two joined on the course, never a list of ids.
     static func load(_ course: Course, onlyUser: UUID? = nil, on db: any Database) async throws -> GradebookData {
         let courseID = try course.requireID()
-        let assignments = try await Assignment.query(on: db).filter(\.$course.$id == courseID).sort(\.$dueAt).sort(\.$createdAt).all()
+        let assignments = try await Assignment.query(on: db).filter(\.$course.$id == courseID).sort(\.$dueAt).sort(\.$createdAt)
+            .field(\.$id).field(\.$course.$id).field(\.$title).field(\.$pointsPossible).field(\.$dueAt).field(\.$counted).field(\.$latePolicyText)
+            .field(\.$releaseAt).field(\.$createdAt).field(\.$gradesPublishedAt).all()
         var members = CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$role == .student).with(\.$user)
         if let onlyUser { members = members.filter(\.$user.$id == onlyUser) }
         let students = try await members.all().map(\.user).naturallySorted(by: \.displayName)
-        let assignmentIDs = try assignments.map { try $0.requireID() }
-        var submissions = Submission.query(on: db).filter(\.$assignment.$id ~~ assignmentIDs).filter(\.$isTestRun == false)
+        var submissions = Submission.query(on: db).join(Assignment.self, on: \Submission.$assignment.$id == \Assignment.$id)
+            .filter(Assignment.self, \.$course.$id == courseID).filter(\.$isTestRun == false)
             .field(\.$id).field(\.$assignment.$id).field(\.$user.$id).field(\.$submittedAt).field(\.$score).field(\.$status)
         if let onlyUser { submissions = submissions.filter(\.$user.$id == onlyUser) }
-        let handedIn = assignmentIDs.isEmpty ? [] : try await submissions.all()
-        let submissionIDs = handedIn.compactMap(\.id)
-        let adjustments = submissionIDs.isEmpty ? [] : try await GradeAdjustment.query(on: db).filter(\.$submission.$id ~~ submissionIDs).all()
+        let handedIn = assignments.isEmpty ? [] : try await submissions.all()
+        var adjustmentQuery = GradeAdjustment.query(on: db).join(Submission.self, on: \GradeAdjustment.$submission.$id == \Submission.$id)
+            .join(Assignment.self, on: \Submission.$assignment.$id == \Assignment.$id)
+            .filter(Assignment.self, \.$course.$id == courseID).filter(Submission.self, \.$isTestRun == false)
+            .field(\.$id).field(\.$submission.$id).field(\.$points)
+        if let onlyUser { adjustmentQuery = adjustmentQuery.filter(Submission.self, \.$user.$id == onlyUser) }
+        let adjustments = handedIn.isEmpty ? [] : try await adjustmentQuery.all()
         let adjusted = Dictionary(grouping: adjustments, by: { $0.$submission.id }).mapValues { $0.reduce(0) { $0 + $1.points } }
         let byCell = Dictionary(grouping: handedIn, by: { "\($0.$user.id)/\($0.$assignment.id)" })
         let rows = try students.map { student in

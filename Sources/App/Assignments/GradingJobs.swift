@@ -141,6 +141,7 @@ struct GradeRunHandler: JobHandler {
                   cpu_ms = \(bind: outcome.cpuMs), wall_ms = \(bind: outcome.wallMs), charged = charged + \(bind: charged)
                 WHERE id = \(bind: input.submissionID)
                 """).run()
+            try await SubmissionTests.replace(for: input.submissionID, results: outcome.results, on: tx)
             try await app.gradeChanged(.submission(input.submissionID), on: tx)
         }
         app.platformMetrics.recordGrading(input.assignment.kind.rawValue, problem: outcome.problem != nil)

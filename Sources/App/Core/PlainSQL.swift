@@ -11,3 +11,13 @@ extension Database {
         return sql
     }
 }
+
+extension SQLDatabase {
+    /// A timestamp column as its UTC day number (days since 1970-01-01), for GROUP BY day: SQLite keeps dates as
+    /// seconds since 1970, PostgreSQL as timestamps.
+    func dayNumber(_ column: String) -> SQLQueryString {
+        dialect.name == "postgresql"
+            ? "CAST(floor(extract(epoch FROM \(unsafeRaw: column)) / 86400) AS BIGINT)"
+            : "CAST(\(unsafeRaw: column) / 86400 AS INTEGER)"
+    }
+}

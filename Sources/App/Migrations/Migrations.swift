@@ -78,6 +78,7 @@ enum Migrations {
         AddAIKeyOrigin(),
         AddLTIRegistrationServiceHosts(),
         AddUserSortKey(),
+        CreateSubmissionTest(),
     ]
 
     static func register(on app: Application) {

@@ -34,6 +34,8 @@ enum SitePath: Hashable, Sendable {
     case projectCredits(ID), projectDefaultAllowance(ID), projectAllowances(ID)
     // Courses
     case course(ID), courseMembers(ID), removeCourseMember(ID, user: ID), courseRoster(ID), courseRosterCSV(ID)
+    // Insight: how the class is doing, one student in it (staff)
+    case courseOverview(ID), courseStudent(ID, user: ID)
     // Grading
     case courseAssignments(ID), gradebook(ID), myGrades(ID)
     case assignment(ID), autograder(ID), handIn(ID), regradeAssignment(ID), publishGrades(ID)
@@ -126,6 +128,8 @@ enum SitePath: Hashable, Sendable {
         case .removeCourseMember(let id, let user): return course(id, "members") + [.id("userID", user), .text("remove")]
         case .courseRoster(let id): return course(id, "roster")
         case .courseRosterCSV(let id): return course(id, "roster.csv")
+        case .courseOverview(let id): return course(id, "overview")
+        case .courseStudent(let id, let user): return course(id, "students") + [.id("userID", user)]
         case .courseAssignments(let id): return course(id, "assignments")
         case .gradebook(let id): return course(id, "gradebook")
         case .myGrades(let id): return course(id, "grades")

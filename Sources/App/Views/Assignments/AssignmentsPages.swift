@@ -54,7 +54,7 @@ struct SubmissionPage: Encodable {
 }
 
 struct GradebookPage: Encodable {
-    struct Row: Encodable { var name: String; var email: String; var cells: [String] }
+    struct Row: Encodable { var name: String; var link: String; var email: String; var cells: [String] }
     struct Column: Encodable { var link: String; var title: String; var pointsPossible: Double? }
     var title: String
     var page: PageContext

@@ -1,0 +1,75 @@
+// Insight: how a course is doing and how each of its students is doing, for the course's graders. Nothing else
+// uses this area; it reads the others' records.
+import Ledger
+import Vapor
+
+enum InsightArea: PlatformArea {
+    static func pages(_ pages: PageRoutes) {
+        pages.signedIn.get(.courseOverview(.key), use: InsightController.overviewPage)
+        pages.signedIn.get(.courseStudent(.key, user: .key), use: InsightController.studentPage)
+    }
+
+    static func api(_ api: APIRoutes) {
+        api.on(.GET, "courses/:courseID/overview", id: "getCourseOverview",
+               summary: "How the class is doing (graders): hand-ins per day, each assignment's score distribution, median and per-test pass rates on students' latest graded attempts, median hours from release to a first full score, each student's hand-ins, credits used, AI requests and lab minutes, AI use by model.",
+               tag: "grading", response: .one(CourseOverviewDTO.self), errors: [404: "No such course, or not yours to grade."], use: InsightController.overview)
+        api.on(.GET, "courses/:courseID/overview.csv", id: "getCourseOverviewCSV",
+               summary: "The course overview as CSV, one figure a row: section, assignment, item, value.",
+               tag: "grading", errors: [404: "No such course, or not yours to grade."], use: InsightController.overviewCSV)
+        api.on(.GET, "courses/:courseID/students/:userID/overview", id: "getStudentOverview",
+               summary: "One student of the course (graders): counted score, attempts and failing tests per assignment, credits used and left, AI use by model, lab minutes.",
+               tag: "grading", response: .one(StudentOverviewDTO.self), errors: [404: "No such course or student, or not yours to grade."],
+               use: InsightController.student)
+    }
+}
+
+extension CourseOverviewDTO: APIBody {
+    static let schemaName = "CourseOverview"
+    static let modelUse = JSONSchema.object(["model": .string(), "requests": .integer(), "tokens": .integer(), "credits": .credits],
+                                            required: ["model", "requests", "tokens", "credits"])
+    static let schema = JSONSchema.object([
+        "courseID": .string(format: "uuid"), "code": .string(), "asOf": .string(format: "date-time"), "students": .integer(),
+        "handInsByDay": .array(.object(["day": .string(format: "date"), "count": .integer()], required: ["day", "count"])),
+        "assignments": .array(.object([
+            "assignmentID": .string(format: "uuid"), "title": .string(), "dueAt": .string(format: "date-time"), "pointsPossible": .number(),
+            "scored": .integer(), "medianScore": .number(), "distribution": .array(.integer()), "distributionMaximum": .number(),
+            "fullScores": .integer(), "medianHoursToFullScore": .number(),
+            "tests": .array(.object(["name": .string(), "passed": .integer(), "total": .integer()], required: ["name", "passed", "total"])),
+        ], required: ["assignmentID", "title", "scored", "distribution", "distributionMaximum", "fullScores", "tests"])),
+        "people": .array(.object([
+            "userID": .string(format: "uuid"), "name": .string(), "email": .string(), "handIns": .integer(), "creditsUsed": .credits,
+            "aiRequests": .integer(), "labMinutes": .integer(),
+        ], required: ["userID", "name", "email", "handIns", "creditsUsed", "aiRequests", "labMinutes"])),
+        "aiByModel": .array(modelUse),
+    ], required: ["courseID", "code", "asOf", "students", "handInsByDay", "assignments", "people", "aiByModel"])
+    static var samples: [CourseOverviewDTO] {
+        [CourseOverviewDTO(
+            courseID: Sample.id, code: "CS101", asOf: Sample.date, students: 1, handInsByDay: [DayCount(day: "2026-09-01", count: 3)],
+            assignments: [AssignmentInsight(assignmentID: Sample.id, title: "Hello", dueAt: Sample.date, pointsPossible: 10, scored: 1, medianScore: 9,
+                                            distribution: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1], distributionMaximum: 10, fullScores: 1, medianHoursToFullScore: 20.5,
+                                            tests: [TestRate(name: "prints hello", passed: 1, total: 1)])],
+            people: [StudentInsight(userID: Sample.id, name: "Ada", email: "ada@uni.test", handIns: 3, creditsUsed: Credits(micro: 1_500_000),
+                                    aiRequests: 4, labMinutes: 30)],
+            aiByModel: [ModelUse(model: "demo-small", requests: 4, tokens: 900, credits: Credits(micro: 12_000))])]
+    }
+}
+
+extension StudentOverviewDTO: APIBody {
+    static let schemaName = "StudentOverview"
+    static let schema = JSONSchema.object([
+        "courseID": .string(format: "uuid"), "userID": .string(format: "uuid"), "name": .string(), "email": .string(),
+        "assignments": .array(.object([
+            "assignmentID": .string(format: "uuid"), "title": .string(), "dueAt": .string(format: "date-time"), "pointsPossible": .number(),
+            "score": .number(), "attempts": .integer(), "latestSubmissionID": .string(format: "uuid"), "lastHandIn": .string(format: "date-time"),
+            "failing": .array(.string()), "testsRun": .integer(),
+        ], required: ["assignmentID", "title", "attempts", "failing", "testsRun"])),
+        "creditsUsed": .credits, "creditsFree": .credits, "aiByModel": .array(CourseOverviewDTO.modelUse), "labMinutes": .integer(),
+    ], required: ["courseID", "userID", "name", "email", "assignments", "creditsUsed", "aiByModel", "labMinutes"])
+    static var samples: [StudentOverviewDTO] {
+        [StudentOverviewDTO(
+            courseID: Sample.id, userID: Sample.id, name: "Ada", email: "ada@uni.test",
+            assignments: [AssignmentLine(assignmentID: Sample.id, title: "Hello", dueAt: Sample.date, pointsPossible: 10, score: 9, attempts: 2,
+                                         latestSubmissionID: Sample.id, lastHandIn: Sample.date, failing: ["handles empty input"], testsRun: 5)],
+            creditsUsed: Credits(micro: 1_500_000), creditsFree: Credits(whole: 8), aiByModel: CourseOverviewDTO.samples[0].aiByModel, labMinutes: 30)]
+    }
+}

@@ -1,0 +1,37 @@
+// The insight pages and their JSON and CSV: decode → authorise (the course's graders) → call a domain function →
+// encode. A student of the course, or a stranger, is answered 404 as for any course they may not grade.
+import Fluent
+import Vapor
+
+enum InsightController {
+    /// GET /api/v1/courses/:courseID/overview
+    @Sendable static func overview(req: Request) async throws -> CourseOverviewDTO {
+        let (course, _, _) = try await req.course(for: Policy.Action.grade)
+        return try await CourseInsights.overview(course, now: req.now, on: req.db)
+    }
+
+    /// GET /api/v1/courses/:courseID/overview.csv
+    @Sendable static func overviewCSV(req: Request) async throws -> Response {
+        let (course, _, _) = try await req.course(for: Policy.Action.grade)
+        let overview = try await CourseInsights.overview(course, now: req.now, on: req.db)
+        return .csvDownload(CourseInsights.csv(overview), filename: "\(course.code)-\(course.term)-overview.csv")
+    }
+
+    /// GET /api/v1/courses/:courseID/students/:userID/overview
+    @Sendable static func student(req: Request) async throws -> StudentOverviewDTO {
+        let (course, _, _) = try await req.course(for: Policy.Action.grade)
+        return try await StudentInsights.overview(course, userID: try req.userIDParameter(), now: req.now, on: req.db)
+    }
+
+    @Sendable static func overviewPage(req: Request) async throws -> View {
+        let (course, _, access) = try await req.course(for: Policy.Action.grade)
+        let overview = try await CourseInsights.overview(course, now: req.now, on: req.db)
+        return try await req.view.render("course-overview", CourseOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access), overview))
+    }
+
+    @Sendable static func studentPage(req: Request) async throws -> View {
+        let (course, _, access) = try await req.course(for: Policy.Action.grade)
+        let student = try await StudentInsights.overview(course, userID: try req.userIDParameter(), now: req.now, on: req.db)
+        return try await req.view.render("course-student", StudentOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access), student))
+    }
+}

@@ -1,0 +1,101 @@
+// What the course overview and the per-student pages are given: figures as text, charts as SVG drawn here (each
+// beside a table or the CSV/JSON with the same numbers), links from SitePath.
+import Foundation
+import Grading
+import Insight
+import Vapor
+
+struct CourseOverviewPage: Encodable {
+    struct AssignmentBlock: Encodable {
+        var title: String; var link: String; var scored: Int; var median: String; var fullScores: Int; var hoursToFull: String
+        var distribution: String; var tests: String; var hardest: [String]
+    }
+    struct PersonRow: Encodable {
+        var name: String; var link: String; var email: String; var handIns: Int; var credits: String; var aiRequests: Int; var labMinutes: Int
+    }
+    struct ModelRow: Encodable { var model: String; var requests: Int; var tokens: Int; var credits: String }
+    var title: String
+    var page: PageContext
+    var course: CourseDTO
+    var links: CourseLinks
+    var asOf: String
+    var students: Int
+    var handIns: String
+    var handInsTotal: Int
+    var assignments: [AssignmentBlock]
+    var people: [PersonRow]
+    var models: [ModelRow]
+    var json: String
+    var csv: String
+
+    init(page: PageContext, course: CourseDTO, _ overview: CourseOverviewDTO) {
+        (self.page, self.course, links) = (page, course, CourseLinks(course.id))
+        title = "\(course.code): how the class is doing"
+        asOf = PageFormat.when(overview.asOf) ?? ""
+        students = overview.students
+        handInsTotal = overview.handInsByDay.reduce(0) { $0 + $1.count }
+        handIns = SVGChart.bars(overview.handInsByDay.map { .init($0.day, Double($0.count)) }, title: "Hand-ins per day in \(course.code)",
+                                empty: "Nothing handed in yet.")
+        assignments = overview.assignments.map { assignment in
+            let slice = assignment.distributionMaximum / Double(assignment.distribution.count)
+            let buckets = assignment.distribution.enumerated().map { index, count in
+                SVGChart.Point("\(Gradebook.number(slice * Double(index)))–\(Gradebook.number(slice * Double(index + 1)))", Double(count))
+            }
+            let worst = assignment.tests.prefix(12)
+            return AssignmentBlock(
+                title: assignment.title, link: SitePath.assignment(.id(assignment.assignmentID)).url, scored: assignment.scored,
+                median: assignment.medianScore.map(Gradebook.number) ?? "—", fullScores: assignment.fullScores,
+                hoursToFull: assignment.medianHoursToFullScore.map { String(format: "%.1f h", $0) } ?? "—",
+                distribution: SVGChart.bars(buckets, title: "Counted scores in \(assignment.title), out of \(Gradebook.number(assignment.distributionMaximum))",
+                                            empty: "No counted scores yet."),
+                tests: SVGChart.shares(worst.map { .init($0.name, Double($0.passed) / Double(max($0.total, 1))) },
+                                       title: "Share of students passing each test of \(assignment.title) on their latest attempt, most failed first",
+                                       empty: "No test results yet."),
+                hardest: worst.prefix(3).filter { $0.passed < $0.total }.map { "\($0.name): \($0.total - $0.passed) of \($0.total) failing" })
+        }
+        people = overview.people.map { person in
+            PersonRow(name: person.name, link: SitePath.courseStudent(.id(course.id), user: .id(person.userID)).url, email: person.email,
+                      handIns: person.handIns, credits: "\(person.creditsUsed)", aiRequests: person.aiRequests, labMinutes: person.labMinutes)
+        }
+        models = overview.aiByModel.map { ModelRow(model: $0.model, requests: $0.requests, tokens: $0.tokens, credits: "\($0.credits)") }
+        json = "/api/v1/courses/\(course.id)/overview"  // getCourseOverview
+        csv = "/api/v1/courses/\(course.id)/overview.csv"  // getCourseOverviewCSV
+    }
+}
+
+struct StudentOverviewPage: Encodable {
+    struct Line: Encodable {
+        var title: String; var link: String; var due: String; var score: String; var attempts: Int; var last: String
+        var latest: String?; var failing: [String]; var tests: String
+    }
+    var title: String
+    var page: PageContext
+    var course: CourseDTO
+    var links: CourseLinks
+    var name: String
+    var email: String
+    var lines: [Line]
+    var creditsUsed: String
+    var creditsFree: String?
+    var models: [CourseOverviewPage.ModelRow]
+    var labMinutes: Int
+    var overview: String
+    var json: String
+
+    init(page: PageContext, course: CourseDTO, _ student: StudentOverviewDTO) {
+        (self.page, self.course, links) = (page, course, CourseLinks(course.id))
+        (title, name, email) = ("\(student.name) in \(course.code)", student.name, student.email)
+        lines = student.assignments.map { line in
+            Line(title: line.title, link: SitePath.assignment(.id(line.assignmentID)).url, due: PageFormat.when(line.dueAt) ?? "—",
+                 score: line.score.map { Gradebook.number($0) + (line.pointsPossible.map { " / " + Gradebook.number($0) } ?? "") } ?? "—",
+                 attempts: line.attempts, last: PageFormat.when(line.lastHandIn) ?? "—",
+                 latest: line.latestSubmissionID.map { SitePath.submission(.id($0)).url }, failing: line.failing,
+                 tests: line.testsRun == 0 ? "—" : "\(line.testsRun - line.failing.count) of \(line.testsRun) passed")
+        }
+        (creditsUsed, creditsFree) = ("\(student.creditsUsed)", student.creditsFree.map { "\($0)" })
+        models = student.aiByModel.map { .init(model: $0.model, requests: $0.requests, tokens: $0.tokens, credits: "\($0.credits)") }
+        labMinutes = student.labMinutes
+        overview = SitePath.courseOverview(.id(course.id)).url
+        json = "/api/v1/courses/\(course.id)/students/\(student.userID)/overview"  // getStudentOverview
+    }
+}
