@@ -1,11 +1,11 @@
 // Counts the SQL statements a piece of work issues, read from the database driver's query log (SQLite logs each one
-// at debug level as "Executing query"): a test of cost that grows with nothing but what it should. The platform's
-// logger is this counter's from the start (`withTestApp(statements:)`), so every pooled connection logs to it; it
-// counts only inside `count`, and passes everything else at warning and above on as the usual logger would.
+// at debug level as "Executing query"): a check of cost that grows with nothing but what it should, used by tests
+// (`withTestApp(statements:)` makes it the platform's logger from the start, so every pooled connection logs to it)
+// and by bench/insight (a database handle with its logger). It counts only inside `count`, and passes everything
+// else at warning and above on as the usual logger would.
 import Logging
 import NIOConcurrencyHelpers
 import Vapor
-@testable import App
 
 final class StatementCounter: @unchecked Sendable {
     private struct State { var counting = false; var statements: [String] = [] }
