@@ -141,6 +141,7 @@ import Ledger
         .page(.POST, .courseAssignments(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.GET, .gradebook(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.GET, .courseOverview(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.POST, .courseOverview(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.GET, .courseStudent(.key, user: .key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.GET, .assignment(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .assignment(.key)): signedIn([.instructor, .admin], anonymous: .signIn),

@@ -208,3 +208,75 @@ import VaporTesting
         }
     }
 }
+
+@Suite struct CourseInsightSnapshotTests {
+    @Test func theOverviewIsKeptFifteenMinutesAndRefreshedOnRequest() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let clock = MovableClock(app)
+            let world = try await CourseInsightsTests.world(app, "SN1", students: 2, assignments: 1)
+            let id = try world.course.requireID()
+            let headers = try await app.bearer("instructor@demo.test")
+            func overview(_ query: String = "") async throws -> CourseOverviewDTO {
+                let response = try await app.testing().sendRequest(.GET, "api/v1/courses/\(id)/overview\(query)", headers: headers)
+                #expect(response.status == .ok && response.headers.contentType == .json)
+                return try response.content.decode(CourseOverviewDTO.self)
+            }
+            let first = try await overview()
+            #expect(first.students == 2)
+            // A third student hands in: the kept overview says 2 until it is 15 minutes old, or a refresh is asked for.
+            let student = User(email: "sn1-3@uni.test", displayName: "Pupil 3", passwordHash: nil)
+            try await student.create(on: app.db)
+            try await CourseMember(courseID: id, userID: student.requireID(), role: .student).create(on: app.db)
+            clock.advance(14 * 60)
+            let kept = try await overview()
+            #expect(kept.students == 2 && kept.asOf == first.asOf)
+            #expect(try await overview("?refresh=true").students == 3)
+            clock.advance(10 * 60)
+            #expect(try await overview().students == 3)
+            let student4 = User(email: "sn1-4@uni.test", displayName: "Pupil 4", passwordHash: nil)
+            try await student4.create(on: app.db)
+            try await CourseMember(courseID: id, userID: student4.requireID(), role: .student).create(on: app.db)
+            clock.advance(15 * 60 + 1)
+            let aged = try await overview()
+            #expect(aged.students == 4 && aged.asOf > first.asOf)
+            // Many views computing at once keep one row.
+            clock.advance(16 * 60)
+            let (now, course) = (app.clock.now(), world.course)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<6 { group.addTask { _ = try await CourseInsightSnapshots.current(course, now: now, refresh: true, on: app.db) } }
+                try await group.waitForAll()
+            }
+            let rows = try await app.db.sqlDatabase().raw("SELECT count(*) AS n FROM course_insights WHERE course_id = \(bind: id)").first()
+            #expect(try rows?.decode(column: "n", as: Int.self) == 1)
+            // The page's refresh button does the same, with its CSRF field.
+            let browser = try Browser(app)
+            _ = try await browser.signIn("instructor@demo.test")
+            let page = try await browser.get("/courses/\(id)/overview").body.string
+            #expect(page.contains("Refresh now") && page.contains("Students 1–4 of 4"))
+            #expect(try await browser.post("/courses/\(id)/overview", [:]).status == .seeOther)
+            #expect(try await browser.post("/courses/\(id)/overview", [:], csrf: .some(nil)).status == .forbidden)
+        }
+    }
+
+    @Test func theGradebookPageShowsFiftyStudentsAPageInNaturalOrder() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let world = try await CourseInsightsTests.world(app, "PG1", students: 55, assignments: 1)
+            let id = try world.course.requireID()
+            let browser = try Browser(app)
+            _ = try await browser.signIn("instructor@demo.test")
+            let first = try await browser.get("/courses/\(id)/gradebook").body.string
+            #expect(first.contains(">Pupil 1<") && first.contains(">Pupil 50<") && !first.contains(">Pupil 51<"))
+            #expect(first.contains("Students 1–50 of 55") && first.contains("?page=2"))
+            let order = [2, 9, 10, 50].compactMap { first.range(of: ">Pupil \($0)<")?.lowerBound }
+            #expect(order.count == 4 && order == order.sorted())
+            let second = try await browser.get("/courses/\(id)/gradebook?page=2").body.string
+            #expect(second.contains(">Pupil 51<") && second.contains(">Pupil 55<") && !second.contains(">Pupil 50<") && second.contains("Students 51–55 of 55"))
+            // The same rows and scores as the whole gradebook's.
+            let whole = try await GradebookData.load(world.course, on: app.db)
+            let (page, total) = try await GradebookData.page(world.course, number: 2, per: 50, on: app.db)
+            #expect(total == 55 && page.rows.map(\.name) == whole.rows.suffix(5).map(\.name) && page.rows.map(\.scores) == whole.rows.suffix(5).map(\.scores))
+        }
+    }
+}

@@ -196,10 +196,12 @@ enum AssignmentPageController {
 
     @Sendable static func gradebook(req: Request) async throws -> View {
         let (course, _, access) = try await req.course(for: Policy.Action.grade)
-        let data = try await GradebookData.load(course, on: req.db)
+        let number = Pager.number(req), courseID = try course.requireID()
+        let (data, total) = try await GradebookData.page(course, number: number, per: Pager.perPage, on: req.db)
         return try await req.view.render("gradebook", GradebookPage(
+            pager: Pager(path: SitePath.gradebook(.id(courseID)).url, number: number, total: total, noun: "students"),
             title: "\(course.code) gradebook", page: PageContext(req), course: try CourseDTO(course, access: access), links: CourseLinks(try course.requireID()),
             columns: data.columns.map { .init(link: SitePath.assignment(.id($0.assignmentID)).url, title: $0.title, pointsPossible: $0.pointsPossible) },
-            rows: data.rows.map { row in .init(name: row.name, link: SitePath.courseStudent(.id(try course.requireID()), user: .id(row.userID)).url, email: row.email, cells: row.scores.map { $0.map(Gradebook.number) ?? "" }) }))
+            rows: data.rows.map { row in .init(name: row.name, link: SitePath.courseStudent(.id(courseID), user: .id(row.userID)).url, email: row.email, cells: row.scores.map { $0.map(Gradebook.number) ?? "" }) }))
     }
 }

@@ -287,26 +287,47 @@ struct GradebookData: Content {
     var columns: [Column]
     var rows: [Row]
 
-    /// Four statements whatever the course's size: the assignments (without their autograders), the students, their
-    /// counted hand-ins and those hand-ins' adjustments — the last two joined on the course, never a list of ids.
     static func load(_ course: Course, onlyUser: UUID? = nil, on db: any Database) async throws -> GradebookData {
+        try await load(course, onlyUser.map { .one($0) } ?? .all, on: db)
+    }
+
+    /// Whose rows: everyone's, one student's, or a page of students in the natural order of their names.
+    enum Students { case all, one(UUID), page(Int, per: Int) }
+
+    /// A page of the gradebook (`number` from 1) and how many students the course has: five statements.
+    static func page(_ course: Course, number: Int, per: Int, on db: any Database) async throws -> (GradebookData, total: Int) {
+        let total = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .student).count()
+        return (try await load(course, .page(max(number, 1), per: per), on: db), total)
+    }
+
+    /// Four statements whatever the course's size: the assignments (without their autograders), the students (in the
+    /// order of users.sort_key), their counted hand-ins and those hand-ins' adjustments — the last two joined on the
+    /// course, with the ids of at most a page of students, never the ids of every hand-in.
+    static func load(_ course: Course, _ which: Students, on db: any Database) async throws -> GradebookData {
         let courseID = try course.requireID()
+        var onlyUsers: [UUID]?
         let assignments = try await Assignment.query(on: db).filter(\.$course.$id == courseID).sort(\.$dueAt).sort(\.$createdAt)
             .field(\.$id).field(\.$course.$id).field(\.$title).field(\.$pointsPossible).field(\.$dueAt).field(\.$counted).field(\.$latePolicyText)
             .field(\.$releaseAt).field(\.$createdAt).field(\.$gradesPublishedAt).all()
-        var members = CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$role == .student).with(\.$user)
-        if let onlyUser { members = members.filter(\.$user.$id == onlyUser) }
-        let students = try await members.all().map(\.user).naturallySorted(by: \.displayName)
+        let members = CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$role == .student)
+            .join(User.self, on: \CourseMember.$user.$id == \User.$id).sort(User.self, \.$sortKey).sort(User.self, \.$email)
+        switch which {
+        case .all: break
+        case .one(let id): _ = members.filter(\.$user.$id == id)
+        case .page(let number, let per): _ = members.range(((number - 1) * per)..<(number * per))
+        }
+        let students = try await members.all().map { try $0.joined(User.self) }.naturallySorted(by: \.displayName)
+        if case .all = which {} else { onlyUsers = try students.map { try $0.requireID() } }
         var submissions = Submission.query(on: db).join(Assignment.self, on: \Submission.$assignment.$id == \Assignment.$id)
             .filter(Assignment.self, \.$course.$id == courseID).filter(\.$isTestRun == false)
             .field(\.$id).field(\.$assignment.$id).field(\.$user.$id).field(\.$submittedAt).field(\.$score).field(\.$status)
-        if let onlyUser { submissions = submissions.filter(\.$user.$id == onlyUser) }
-        let handedIn = assignments.isEmpty ? [] : try await submissions.all()
+        if let onlyUsers { submissions = submissions.filter(\.$user.$id ~~ onlyUsers) }
+        let handedIn = assignments.isEmpty || onlyUsers?.isEmpty == true ? [] : try await submissions.all()
         var adjustmentQuery = GradeAdjustment.query(on: db).join(Submission.self, on: \GradeAdjustment.$submission.$id == \Submission.$id)
             .join(Assignment.self, on: \Submission.$assignment.$id == \Assignment.$id)
             .filter(Assignment.self, \.$course.$id == courseID).filter(Submission.self, \.$isTestRun == false)
             .field(\.$id).field(\.$submission.$id).field(\.$points)
-        if let onlyUser { adjustmentQuery = adjustmentQuery.filter(Submission.self, \.$user.$id == onlyUser) }
+        if let onlyUsers { adjustmentQuery = adjustmentQuery.filter(Submission.self, \.$user.$id ~~ onlyUsers) }
         let adjustments = handedIn.isEmpty ? [] : try await adjustmentQuery.all()
         let adjusted = Dictionary(grouping: adjustments, by: { $0.$submission.id }).mapValues { $0.reduce(0) { $0 + $1.points } }
         let byCell = Dictionary(grouping: handedIn, by: { "\($0.$user.id)/\($0.$assignment.id)" })

@@ -6,12 +6,13 @@ import Vapor
 enum InsightArea: PlatformArea {
     static func pages(_ pages: PageRoutes) {
         pages.signedIn.get(.courseOverview(.key), use: InsightController.overviewPage)
+        pages.signedIn.post(.courseOverview(.key), use: InsightController.refreshFromPage)
         pages.signedIn.get(.courseStudent(.key, user: .key), use: InsightController.studentPage)
     }
 
     static func api(_ api: APIRoutes) {
         api.on(.GET, "courses/:courseID/overview", id: "getCourseOverview",
-               summary: "How the class is doing (graders): hand-ins per day, each assignment's score distribution, median and per-test pass rates on students' latest graded attempts, median hours from release to a first full score, each student's hand-ins, credits used, AI requests and lab minutes, AI use by model.",
+               summary: "How the class is doing (graders), as computed at most 15 minutes ago (asOf; ?refresh=true computes it now): hand-ins per day, each assignment's score distribution, median and per-test pass rates on students' latest graded attempts, median hours from release to a first full score, each student's hand-ins, credits used, AI requests and lab minutes, AI use by model.",
                tag: "grading", response: .one(CourseOverviewDTO.self), errors: [404: "No such course, or not yours to grade."], use: InsightController.overview)
         api.on(.GET, "courses/:courseID/overview.csv", id: "getCourseOverviewCSV",
                summary: "The course overview as CSV, one figure a row: section, assignment, item, value.",

@@ -4,16 +4,21 @@ import Fluent
 import Vapor
 
 enum InsightController {
-    /// GET /api/v1/courses/:courseID/overview
-    @Sendable static func overview(req: Request) async throws -> CourseOverviewDTO {
+    /// GET /api/v1/courses/:courseID/overview[?refresh=true]: the snapshot's JSON as kept (at most 15 minutes old;
+    /// `asOf` says when it was computed), computed now when asked.
+    @Sendable static func overview(req: Request) async throws -> Response {
         let (course, _, _) = try await req.course(for: Policy.Action.grade)
-        return try await CourseInsights.overview(course, now: req.now, on: req.db)
+        let refresh = req.query[Bool.self, at: "refresh"] ?? false
+        let (json, _) = try await CourseInsightSnapshots.current(course, now: req.now, refresh: refresh, on: req.db)
+        let response = Response(status: .ok, body: .init(string: json))
+        response.headers.contentType = .json
+        return response
     }
 
     /// GET /api/v1/courses/:courseID/overview.csv
     @Sendable static func overviewCSV(req: Request) async throws -> Response {
         let (course, _, _) = try await req.course(for: Policy.Action.grade)
-        let overview = try await CourseInsights.overview(course, now: req.now, on: req.db)
+        let overview = try await CourseInsightSnapshots.overview(course, now: req.now, on: req.db)
         return .csvDownload(CourseInsights.csv(overview), filename: "\(course.code)-\(course.term)-overview.csv")
     }
 
@@ -25,8 +30,16 @@ enum InsightController {
 
     @Sendable static func overviewPage(req: Request) async throws -> View {
         let (course, _, access) = try await req.course(for: Policy.Action.grade)
-        let overview = try await CourseInsights.overview(course, now: req.now, on: req.db)
-        return try await req.view.render("course-overview", CourseOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access), overview))
+        let overview = try await CourseInsightSnapshots.overview(course, now: req.now, on: req.db)
+        return try await req.view.render("course-overview", CourseOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access),
+                                                                               overview, pageNumber: Pager.number(req)))
+    }
+
+    /// The page's "Refresh now": computes the overview again, then shows it.
+    @Sendable static func refreshFromPage(req: Request) async throws -> Response {
+        let (course, _, _) = try await req.course(for: Policy.Action.grade)
+        _ = try await CourseInsightSnapshots.current(course, now: req.now, refresh: true, on: req.db)
+        return req.redirect(to: .courseOverview(.id(try course.requireID())))
     }
 
     @Sendable static func studentPage(req: Request) async throws -> View {

@@ -79,6 +79,7 @@ enum Migrations {
         AddLTIRegistrationServiceHosts(),
         AddUserSortKey(),
         CreateSubmissionTest(),
+        CreateCourseInsight(),
     ]
 
     static func register(on app: Application) {

@@ -54,6 +54,7 @@ struct SubmissionPage: Encodable {
 }
 
 struct GradebookPage: Encodable {
+    var pager: Pager
     struct Row: Encodable { var name: String; var link: String; var email: String; var cells: [String] }
     struct Column: Encodable { var link: String; var title: String; var pointsPossible: Double? }
     var title: String

@@ -27,8 +27,10 @@ struct CourseOverviewPage: Encodable {
     var models: [ModelRow]
     var json: String
     var csv: String
+    var pager: Pager
+    var refresh: String
 
-    init(page: PageContext, course: CourseDTO, _ overview: CourseOverviewDTO) {
+    init(page: PageContext, course: CourseDTO, _ overview: CourseOverviewDTO, pageNumber: Int) {
         (self.page, self.course, links) = (page, course, CourseLinks(course.id))
         title = "\(course.code): how the class is doing"
         asOf = PageFormat.when(overview.asOf) ?? ""
@@ -53,7 +55,9 @@ struct CourseOverviewPage: Encodable {
                                        empty: "No test results yet."),
                 hardest: worst.prefix(3).filter { $0.passed < $0.total }.map { "\($0.name): \($0.total - $0.passed) of \($0.total) failing" })
         }
-        people = overview.people.map { person in
+        let path = SitePath.courseOverview(.id(course.id)).url
+        (pager, refresh) = (Pager(path: path, number: pageNumber, total: overview.people.count, noun: "students"), path)
+        people = overview.people.dropFirst((pageNumber - 1) * Pager.perPage).prefix(Pager.perPage).map { person in
             PersonRow(name: person.name, link: SitePath.courseStudent(.id(course.id), user: .id(person.userID)).url, email: person.email,
                       handIns: person.handIns, credits: "\(person.creditsUsed)", aiRequests: person.aiRequests, labMinutes: person.labMinutes)
         }
