@@ -129,9 +129,10 @@ enum CourseInsights {
 
         // 8. Credits used per student: their allowance's spent, as the ledger keeps it.
         var credits: [UUID: Int64] = [:]
-        for account in try await LedgerAccount.query(on: db).filter(\.$courseID == courseID).filter(\.$kind == .allowance)
-            .field(\.$id).field(\.$userID).field(\.$spent).all() {
-            if let user = account.userID { credits[user, default: 0] += account.spent }
+        for row in try await sql.raw("""
+            SELECT user_id AS person, spent FROM ledger_accounts WHERE course_id = \(bind: courseID) AND kind = 'allowance' AND user_id IS NOT NULL
+            """).all() {
+            credits[try row.decode(column: "person", as: UUID.self), default: 0] += try row.decode(column: "spent", as: Int64.self)
         }
         // 9–10. AI use per student and per model.
         var aiRequests: [UUID: Int] = [:]
@@ -177,13 +178,15 @@ enum CourseInsights {
     /// Minutes in the course's labs per person (one person's with `userID`): ended sessions to their end, running
     /// ones to when they were last seen. One statement.
     static func labMinutes(courseID: UUID, userID: UUID?, now: Date, on db: any Database) async throws -> [UUID: Int] {
-        var query = LabSession.query(on: db).join(LabEnvironment.self, on: \LabSession.$lab.$id == \LabEnvironment.$id)
-            .filter(LabEnvironment.self, \.$course.$id == courseID).field(\.$id).field(\.$user.$id).field(\.$startedAt).field(\.$seenAt).field(\.$stoppedAt)
-        if let userID { query = query.filter(\.$user.$id == userID) }
+        let person: SQLQueryString = userID.map { "AND s.user_id = \(bind: $0)" } ?? ""
         var seconds: [UUID: Double] = [:]
-        for session in try await query.all() {
-            let end = min(session.stoppedAt ?? max(session.seenAt, session.startedAt), now)
-            seconds[session.$user.id, default: 0] += max(0, end.timeIntervalSince(session.startedAt))
+        for row in try await db.sqlDatabase().raw("""
+            SELECT s.user_id AS person, s.started_at, s.seen_at, s.stopped_at FROM lab_sessions s JOIN lab_environments l ON l.id = s.lab_id
+            WHERE l.course_id = \(bind: courseID) \(person)
+            """).all() {
+            let started = try row.decode(column: "started_at", as: Date.self), seen = try row.decode(column: "seen_at", as: Date.self)
+            let end = min(try row.decode(column: "stopped_at", as: Date?.self) ?? max(seen, started), now)
+            seconds[try row.decode(column: "person", as: UUID.self), default: 0] += max(0, end.timeIntervalSince(started))
         }
         return seconds.mapValues { Int($0 / 60) }
     }
