@@ -52,6 +52,7 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
     app.lifecycle.use(LabHostLifecycle())
     app.environmentLayers = EnvironmentLayers(app: app, dataDirectory: config.dataDirectory)
     app.jobBell = JobBell()
+    app.insightCache = CourseInsightSnapshots.DecodedCache()
     // What each kind of queued job does (the workers know no kind), and the periodic tasks run with their sweep.
     app.jobHandlers = JobHandlers([GradeRunHandler(), AutograderSetupHandler(), ResearchJobHandler(), LabSetupHandler(), LabPrestartHandler(),
                                    LTIScoreHandler(), LTIRosterHandler()],

@@ -254,7 +254,13 @@ import VaporTesting
             _ = try await browser.signIn("instructor@demo.test")
             let page = try await browser.get("/courses/\(id)/overview").body.string
             #expect(page.contains("Refresh now") && page.contains("Students 1–4 of 4"))
+            // A fifth student: the page keeps what it decoded until the refresh writes a newer overview.
+            let student5 = User(email: "sn1-5@uni.test", displayName: "Pupil 5", passwordHash: nil)
+            try await student5.create(on: app.db)
+            try await CourseMember(courseID: id, userID: student5.requireID(), role: .student).create(on: app.db)
+            #expect(try await browser.get("/courses/\(id)/overview").body.string.contains("Students 1–4 of 4"))
             #expect(try await browser.post("/courses/\(id)/overview", [:]).status == .seeOther)
+            #expect(try await browser.get("/courses/\(id)/overview").body.string.contains("Students 1–5 of 5"))
             #expect(try await browser.post("/courses/\(id)/overview", [:], csrf: .some(nil)).status == .forbidden)
         }
     }

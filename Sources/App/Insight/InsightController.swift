@@ -18,7 +18,7 @@ enum InsightController {
     /// GET /api/v1/courses/:courseID/overview.csv
     @Sendable static func overviewCSV(req: Request) async throws -> Response {
         let (course, _, _) = try await req.course(for: Policy.Action.grade)
-        let overview = try await CourseInsightSnapshots.overview(course, now: req.now, on: req.db)
+        let overview = try await CourseInsightSnapshots.overview(course, now: req.now, cache: req.application.insightCache, on: req.db)
         return .csvDownload(CourseInsights.csv(overview), filename: "\(course.code)-\(course.term)-overview.csv")
     }
 
@@ -30,7 +30,7 @@ enum InsightController {
 
     @Sendable static func overviewPage(req: Request) async throws -> View {
         let (course, _, access) = try await req.course(for: Policy.Action.grade)
-        let overview = try await CourseInsightSnapshots.overview(course, now: req.now, on: req.db)
+        let overview = try await CourseInsightSnapshots.overview(course, now: req.now, cache: req.application.insightCache, on: req.db)
         return try await req.view.render("course-overview", CourseOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access),
                                                                                overview, pageNumber: Pager.number(req)))
     }
