@@ -63,3 +63,18 @@ import VaporTesting
         }
     }
 }
+
+@Suite struct PageFormatTests {
+    @Test func pageTimesReadAsADateFormatterWritesThem() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_GB")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "d MMM yyyy, HH:mm 'UTC'"
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let date = Date(timeIntervalSince1970: Double.random(in: 0...4_000_000_000, using: &generator))
+            #expect(PageFormat.when(date) == formatter.string(from: date))
+        }
+        #expect(PageFormat.when(nil) == nil)
+    }
+}

@@ -91,3 +91,10 @@ import Testing
         #expect(!SVGChart.sparkline([3], title: "one").contains("polyline"))
     }
 }
+
+@Suite struct DecimalTests {
+    @Test func coordinatesHaveOneDecimal() {
+        #expect(SVGChart.decimal(12) == "12.0" && SVGChart.decimal(0.04) == "0.0" && SVGChart.decimal(-3.46) == "-3.5")
+        #expect(SVGChart.decimal(628.04) == "628.0" && SVGChart.decimal(118.76) == "118.8" && SVGChart.decimal(.nan) == "0.0")
+    }
+}

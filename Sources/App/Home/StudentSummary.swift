@@ -150,15 +150,6 @@ enum StudentSummary {
     }
 }
 
-extension Calendar {
-    /// The Gregorian calendar in UTC, as pages write times.
-    static let utc: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
-    }()
-}
-
 extension MyDashboardDTO: APIBody {
     static let schemaName = "MyDashboard"
     static let schema = JSONSchema.object([
