@@ -34,7 +34,8 @@ public enum NaturalOrder {
             }
         }
         flushDigits()
-        return key
+        // In NFC, Swift's comparison of two keys is the comparison of their bytes, as the database's is.
+        return key.precomposedStringWithCanonicalMapping
     }
 
     /// `a` comes before `b`; equal keys fall back to the text itself so the order is total and repeatable.

@@ -249,6 +249,13 @@ import VaporTesting
             }
             let rows = try await app.db.sqlDatabase().raw("SELECT count(*) AS n FROM course_insights WHERE course_id = \(bind: id)").first()
             #expect(try rows?.decode(column: "n", as: Int.self) == 1)
+            // A slower computation that began earlier lands last: the newer overview stays.
+            let newer = try await CourseInsightSnapshots.current(world.course, now: now, on: app.db)
+            _ = try await CourseInsightSnapshots.current(world.course, now: now.addingTimeInterval(-60), refresh: true, on: app.db)
+            #expect(try await CourseInsightSnapshots.current(world.course, now: now, on: app.db).computedAt == newer.computedAt)
+            // An overview kept in another shape (an earlier version of the platform) is computed again, not a 500.
+            try await app.db.sqlDatabase().raw("UPDATE course_insights SET body = '{\"old\": true}' WHERE course_id = \(bind: id)").run()
+            #expect(try await CourseInsightSnapshots.overview(world.course, now: now, cache: app.insightCache, on: app.db).students == 4)
             // The page's refresh button does the same, with its CSRF field.
             let browser = try Browser(app)
             _ = try await browser.signIn("instructor@demo.test")
@@ -277,6 +284,12 @@ import VaporTesting
             #expect(first.contains("Students 1–50 of 55") && first.contains("?page=2"))
             let order = [2, 9, 10, 50].compactMap { first.range(of: ">Pupil \($0)<")?.lowerBound }
             #expect(order.count == 4 && order == order.sorted())
+            // A page number past any course (or one that would overflow) is an empty page, not a crash.
+            for page in ["999999", "9223372036854775807"] {
+                let far = try await browser.get("/courses/\(id)/gradebook?page=\(page)")
+                #expect(far.status == .ok && !far.body.string.contains(">Pupil 1<"))
+                #expect(try await browser.get("/courses/\(id)/overview?page=\(page)").status == .ok)
+            }
             let second = try await browser.get("/courses/\(id)/gradebook?page=2").body.string
             #expect(second.contains(">Pupil 51<") && second.contains(">Pupil 55<") && !second.contains(">Pupil 50<") && second.contains("Students 51–55 of 55"))
             // The same rows and scores as the whole gradebook's.

@@ -298,7 +298,7 @@ struct GradebookData: Content {
     /// A page of the gradebook (`number` from 1) and how many students the course has: five statements.
     static func page(_ course: Course, number: Int, per: Int, on db: any Database) async throws -> (GradebookData, total: Int) {
         let total = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .student).count()
-        return (try await load(course, .page(max(number, 1), per: per), on: db), total)
+        return (try await load(course, .page(min(max(number, 1), 1_000_000), per: min(max(per, 1), 1_000)), on: db), total)
     }
 
     /// Four statements whatever the course's size: the assignments (without their autograders), the students (in the
@@ -326,7 +326,7 @@ struct GradebookData: Content {
             """).all().map { row in
             (id: try row.decode(column: "id", as: UUID.self), name: try row.decode(column: "display_name", as: String.self),
              email: try row.decode(column: "email", as: String.self))
-        }.naturallySorted(by: \.name)
+        }
         if case .all = which {} else { onlyUsers = students.map(\.id) }
         let people: SQLQueryString = onlyUsers.map { ids in "AND s.user_id IN (\(SQLList(ids.map { SQLBind($0) })))" } ?? ""
         let handedIn = assignments.isEmpty || onlyUsers?.isEmpty == true ? [] : try await sql.raw("""

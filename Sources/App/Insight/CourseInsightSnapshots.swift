@@ -31,7 +31,11 @@ enum CourseInsightSnapshots {
         let json = String(buffer: buffer)
         try await sql.insert(into: "course_insights").columns("id", "course_id", "body", "computed_at")
             .values(SQLBind(UUID()), SQLBind(courseID), SQLBind(json), SQLBind(now))
-            .onConflict(with: ["course_id"]) { $0.set(excludedValueOf: "id").set(excludedValueOf: "body").set(excludedValueOf: "computed_at") }.run()
+            .onConflict(with: ["course_id"]) {
+                // A slower computation that began earlier does not overwrite a newer one.
+                $0.set(excludedValueOf: "id").set(excludedValueOf: "body").set(excludedValueOf: "computed_at")
+                    .where(SQLColumn("computed_at", table: "course_insights"), .lessThanOrEqual, SQLExcludedColumn("computed_at"))
+            }.run()
         return (json, now)
     }
 
@@ -39,6 +43,11 @@ enum CourseInsightSnapshots {
     /// each process keeps the latest decoded overview per course, keyed by the row's id (new with each computation): a
     /// view reads only the id and the time, and decodes again only when another process or a refresh wrote a new one.
     static func overview(_ course: Course, now: Date, refresh: Bool = false, cache: DecodedCache, on db: any Database) async throws -> CourseOverviewDTO {
+        try await kept(course, now: now, refresh: refresh, cache: cache, on: db).overview
+    }
+
+    /// The decoded overview with its charts, as kept.
+    static func kept(_ course: Course, now: Date, refresh: Bool = false, cache: DecodedCache, on db: any Database) async throws -> DecodedCache.Entry {
         let courseID = try course.requireID()
         let sql = try db.sqlDatabase()
         if !refresh, let row = try await sql.select().column("id").column("computed_at").from("course_insights").where("course_id", .equal, courseID).first() {
@@ -53,23 +62,35 @@ enum CourseInsightSnapshots {
             throw Abort(.internalServerError, reason: "The course's overview was not kept.")
         }
         let body = try row.decode(column: "body", as: String.self)
-        let overview = try ContentConfiguration.global.requireDecoder(for: .json).decode(CourseOverviewDTO.self, from: ByteBuffer(string: body), headers: [:])
-        cache.put(courseID, version: try row.decode(column: "id", as: UUID.self), overview)
-        return overview
+        let overview: CourseOverviewDTO
+        do {
+            overview = try ContentConfiguration.global.requireDecoder(for: .json).decode(CourseOverviewDTO.self, from: ByteBuffer(string: body), headers: [:])
+        } catch where !refresh {
+            // Kept by an earlier version of the platform in another shape: computed again.
+            return try await kept(course, now: now, refresh: true, cache: cache, on: db)
+        }
+        let entry = DecodedCache.Entry(version: try row.decode(column: "id", as: UUID.self), overview: overview, charts: CourseOverviewPage.Charts(overview))
+        cache.put(courseID, entry)
+        return entry
     }
 
-    /// The decoded overviews this process keeps: the latest per course, for at most 64 courses.
+    /// The decoded overviews this process keeps, with their charts drawn: the latest per course, for at most 64 courses.
     final class DecodedCache: Sendable {
-        private let kept = NIOLockedValueBox([UUID: (version: UUID, overview: CourseOverviewDTO)]())
+        struct Entry: Sendable {
+            var version: UUID
+            var overview: CourseOverviewDTO
+            var charts: CourseOverviewPage.Charts
+        }
+        private let kept = NIOLockedValueBox([UUID: Entry]())
 
-        func get(_ course: UUID, version: UUID) -> CourseOverviewDTO? {
-            kept.withLockedValue { $0[course].flatMap { $0.version == version ? $0.overview : nil } }
+        func get(_ course: UUID, version: UUID) -> Entry? {
+            kept.withLockedValue { $0[course].flatMap { $0.version == version ? $0 : nil } }
         }
 
-        func put(_ course: UUID, version: UUID, _ overview: CourseOverviewDTO) {
+        func put(_ course: UUID, _ entry: Entry) {
             kept.withLockedValue { kept in
                 if kept.count >= 64, kept[course] == nil, let oldest = kept.min(by: { $0.value.overview.asOf < $1.value.overview.asOf })?.key { kept[oldest] = nil }
-                kept[course] = (version, overview)
+                kept[course] = entry
             }
         }
     }

@@ -88,8 +88,8 @@ enum CourseInsights {
         // 6. Pass rates per test, on each student's latest graded attempt.
         var tests: [UUID: [(position: Int, rate: CourseOverviewDTO.TestRate)]] = [:]
         for row in try await sql.raw("""
-            SELECT s.assignment_id AS assignment, t.name AS name, min(t.position) AS position, count(*) AS total,
-                   sum(CASE WHEN t.passed THEN 1 ELSE 0 END) AS passed
+            SELECT s.assignment_id AS assignment, t.name AS name, min(t.position) AS position, count(DISTINCT s.user_id) AS total,
+                   count(DISTINCT CASE WHEN t.passed THEN s.user_id END) AS passed
             FROM submission_tests t JOIN submissions s ON s.id = t.submission_id JOIN assignments a ON a.id = s.assignment_id \(unsafeRaw: students)
             WHERE a.course_id = \(bind: courseID) AND \(latestGraded)
             GROUP BY s.assignment_id, t.name
@@ -152,7 +152,8 @@ enum CourseInsights {
                                  assignments: assignments, people: people, aiByModel: aiByModel)
     }
 
-    /// `s` (a hand-in) is a student's latest graded attempt of its assignment, test runs aside.
+    /// `s` (a hand-in) is a student's latest graded attempt of its assignment, test runs aside (an attempt that could
+    /// not be graded has no tests to count).
     static var latestGraded: SQLQueryString {
         """
         s.is_test_run = \(bind: false) AND s.status = 'graded'

@@ -30,9 +30,9 @@ enum InsightController {
 
     @Sendable static func overviewPage(req: Request) async throws -> View {
         let (course, _, access) = try await req.course(for: Policy.Action.grade)
-        let overview = try await CourseInsightSnapshots.overview(course, now: req.now, cache: req.application.insightCache, on: req.db)
+        let kept = try await CourseInsightSnapshots.kept(course, now: req.now, cache: req.application.insightCache, on: req.db)
         return try await req.view.render("course-overview", CourseOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access),
-                                                                               overview, pageNumber: Pager.number(req)))
+                                                                               kept.overview, charts: kept.charts, pageNumber: Pager.number(req)))
     }
 
     /// The page's "Refresh now": computes the overview again, then shows it.

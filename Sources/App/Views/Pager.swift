@@ -10,8 +10,8 @@ struct Pager: Encodable {
 
     static let perPage = 50
 
-    /// The page asked for (`?page=`), at least 1.
-    static func number(_ req: Request) -> Int { max(req.query[Int.self, at: "page"] ?? 1, 1) }
+    /// The page asked for (`?page=`), from 1 to 100,000 (a larger number would overflow the row arithmetic).
+    static func number(_ req: Request) -> Int { min(max(req.query[Int.self, at: "page"] ?? 1, 1), 100_000) }
 
     init(path: String, number: Int, per: Int = Pager.perPage, total: Int, noun: String) {
         let first = min((number - 1) * per + 1, max(total, 1)), last = min(number * per, total)

@@ -6,7 +6,7 @@ import Insight
 import Vapor
 
 struct CourseOverviewPage: Encodable {
-    struct AssignmentBlock: Encodable {
+    struct AssignmentBlock: Encodable, Sendable {
         var title: String; var link: String; var scored: Int; var median: String; var fullScores: Int; var hoursToFull: String
         var distribution: String; var tests: String; var hardest: [String]
     }
@@ -30,31 +30,42 @@ struct CourseOverviewPage: Encodable {
     var pager: Pager
     var refresh: String
 
-    init(page: PageContext, course: CourseDTO, _ overview: CourseOverviewDTO, pageNumber: Int) {
+    /// The charts of an overview, drawn once per computed overview (they are a fifth of the page's time) and kept
+    /// with it by `CourseInsightSnapshots.DecodedCache`.
+    struct Charts: Sendable {
+        var handIns: String
+        var assignments: [AssignmentBlock]
+
+        init(_ overview: CourseOverviewDTO) {
+            handIns = SVGChart.bars(overview.handInsByDay.map { .init($0.day, Double($0.count)) }, title: "Hand-ins per day in \(overview.code)",
+                                    empty: "Nothing handed in yet.")
+            assignments = overview.assignments.map { assignment in
+                let slice = assignment.distributionMaximum / Double(assignment.distribution.count)
+                let buckets = assignment.distribution.enumerated().map { index, count in
+                    SVGChart.Point("\(Gradebook.number(slice * Double(index)))–\(Gradebook.number(slice * Double(index + 1)))", Double(count))
+                }
+                let worst = assignment.tests.prefix(12)
+                return AssignmentBlock(
+                    title: assignment.title, link: SitePath.assignment(.id(assignment.assignmentID)).url, scored: assignment.scored,
+                    median: assignment.medianScore.map(Gradebook.number) ?? "—", fullScores: assignment.fullScores,
+                    hoursToFull: assignment.medianHoursToFullScore.map { String(format: "%.1f h", $0) } ?? "—",
+                    distribution: SVGChart.bars(buckets, title: "Counted scores in \(assignment.title), out of \(Gradebook.number(assignment.distributionMaximum))",
+                                                empty: "No counted scores yet."),
+                    tests: SVGChart.shares(worst.map { .init($0.name, Double($0.passed) / Double(max($0.total, 1))) },
+                                           title: "Share of students passing each test of \(assignment.title) on their latest attempt, most failed first",
+                                           empty: "No test results yet."),
+                    hardest: worst.prefix(3).filter { $0.passed < $0.total }.map { "\($0.name): \($0.total - $0.passed) of \($0.total) failing" })
+            }
+        }
+    }
+
+    init(page: PageContext, course: CourseDTO, _ overview: CourseOverviewDTO, charts: Charts, pageNumber: Int) {
         (self.page, self.course, links) = (page, course, CourseLinks(course.id))
         title = "\(course.code): how the class is doing"
         asOf = PageFormat.when(overview.asOf) ?? ""
         students = overview.students
         handInsTotal = overview.handInsByDay.reduce(0) { $0 + $1.count }
-        handIns = SVGChart.bars(overview.handInsByDay.map { .init($0.day, Double($0.count)) }, title: "Hand-ins per day in \(course.code)",
-                                empty: "Nothing handed in yet.")
-        assignments = overview.assignments.map { assignment in
-            let slice = assignment.distributionMaximum / Double(assignment.distribution.count)
-            let buckets = assignment.distribution.enumerated().map { index, count in
-                SVGChart.Point("\(Gradebook.number(slice * Double(index)))–\(Gradebook.number(slice * Double(index + 1)))", Double(count))
-            }
-            let worst = assignment.tests.prefix(12)
-            return AssignmentBlock(
-                title: assignment.title, link: SitePath.assignment(.id(assignment.assignmentID)).url, scored: assignment.scored,
-                median: assignment.medianScore.map(Gradebook.number) ?? "—", fullScores: assignment.fullScores,
-                hoursToFull: assignment.medianHoursToFullScore.map { String(format: "%.1f h", $0) } ?? "—",
-                distribution: SVGChart.bars(buckets, title: "Counted scores in \(assignment.title), out of \(Gradebook.number(assignment.distributionMaximum))",
-                                            empty: "No counted scores yet."),
-                tests: SVGChart.shares(worst.map { .init($0.name, Double($0.passed) / Double(max($0.total, 1))) },
-                                       title: "Share of students passing each test of \(assignment.title) on their latest attempt, most failed first",
-                                       empty: "No test results yet."),
-                hardest: worst.prefix(3).filter { $0.passed < $0.total }.map { "\($0.name): \($0.total - $0.passed) of \($0.total) failing" })
-        }
+        (handIns, assignments) = (charts.handIns, charts.assignments)
         let path = SitePath.courseOverview(.id(course.id)).url
         (pager, refresh) = (Pager(path: path, number: pageNumber, total: overview.people.count, noun: "students"), path)
         people = overview.people.dropFirst((pageNumber - 1) * Pager.perPage).prefix(Pager.perPage).map { person in
