@@ -1,6 +1,7 @@
 // Turns every error into an answer a person can act on: OpenAI-style JSON under /api and /v1, an HTML page elsewhere.
 // Never a stack trace, SQL or an internal type name; unexpected errors are logged with their detail and shown as a
 // generic sentence.
+import Insight
 import Vapor
 
 struct ErrorPage: Encodable {
@@ -120,19 +121,6 @@ extension DecodingError {
 }
 
 extension String {
-    func htmlEscaped() -> String {
-        var out = ""
-        out.reserveCapacity(count)
-        for character in self {
-            switch character {
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "&": out += "&amp;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    /// Safe for HTML text and attributes (one implementation, the charts' `SVGChart.escape`).
+    func htmlEscaped() -> String { SVGChart.escape(self) }
 }
