@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""End-to-end, in a real headless Chromium driven by selenium: the first screens and the insight pages of the demo.
+A student's dashboard shows what is due, their latest grades once the demo's hand-ins are graded, and their credits
+with a sparkline; the instructor opens "How the class is doing" (charts drawn as SVG on the server), refreshes it,
+opens one student's view and the gradebook; a student is refused the overview. Screenshots of each page are saved
+under $E2E_OUTPUT (default .build/test-output/insight). Starts the built `campuscloud demo` on a free port with its
+own SQLite database in a temporary folder, and stops it afterwards.
+
+Usage: insight_in_browser.py PATH/TO/campuscloud
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from support import PASSWORD, browser, check, failures, free_port, stop, wait_healthy
+
+OUTPUT = os.environ.get("E2E_OUTPUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "test-output", "insight")
+
+
+def shoot(driver, name):
+    os.makedirs(OUTPUT, exist_ok=True)
+    path = os.path.join(OUTPUT, name + ".png")
+    # The whole page, not just the window: as tall as its content.
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(max(height, 800), 6000))
+    driver.save_screenshot(path)
+    driver.set_window_size(1280, 1024)
+    check(os.path.getsize(path) > 10_000, f"a screenshot of {name} is saved ({path})")
+
+
+def sign_in(driver, base, email):
+    driver.delete_all_cookies()
+    driver.get(base + "/signin")
+    driver.find_element(By.NAME, "email").send_keys(email)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click()
+    WebDriverWait(driver, 30).until(lambda d: "Dashboard" in d.title)
+    check("Dashboard" in driver.title, f"{email} reaches the dashboard after signing in (title: {driver.title!r})")
+
+
+def main_text(driver):
+    return driver.find_element(By.TAG_NAME, "main").text
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    folder = tempfile.mkdtemp(prefix="cc-e2e-insight-")
+    os.chmod(folder, 0o755)  # the sandboxed grading runs as another user and must reach its folders below this one
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environment["LOG_LEVEL"] = "error"
+    server = subprocess.Popen([binary, "demo", "--port", str(port)], cwd=folder, env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = None
+    try:
+        wait_healthy(base, server)
+        driver = browser()
+
+        # Student 2: the demo's hand-ins are graded by its workers within seconds; the dashboard shows them when done.
+        sign_in(driver, base, "student2@demo.test")
+        deadline = time.time() + 120
+        while time.time() < deadline and " / " not in driver.find_element(By.ID, "grades").find_element(By.XPATH, "..").text:
+            time.sleep(2)
+            driver.get(base + "/dashboard")
+        page = main_text(driver)
+        check("Due next" in page and "Lab 2: a calculator" in page and "left" in page, "the dashboard lists what is due with the time left")
+        grades = driver.find_element(By.ID, "grades").find_element(By.XPATH, "..").text
+        check("Lab 1: hello and add" in grades and " / " in grades, "the dashboard shows the student's latest graded hand-in with its score")
+        sparks = driver.find_elements(By.CSS_SELECTOR, "svg.spark")
+        check(len(sparks) >= 1, "each allowance has a sparkline of its use, drawn on the server")
+        check("AI requests:" in page and "Lab time:" in page, "the week's AI requests and lab minutes are shown")
+        shoot(driver, "dashboard-student")
+
+        # The instructor: the course overview, refreshed so that the grading above is in it.
+        sign_in(driver, base, "instructor@demo.test")
+        driver.find_element(By.PARTIAL_LINK_TEXT, "CS101").click()
+        driver.find_element(By.LINK_TEXT, "How the class is doing").click()
+        overview_url = driver.current_url
+        driver.find_element(By.XPATH, "//button[normalize-space()='Refresh now']").click()
+        page = main_text(driver)
+        check("How the class is doing" in page and "Hand-ins per day" in page, "the overview opens from the course page")
+        charts = driver.find_elements(By.CSS_SELECTOR, "main figure svg")
+        check(len(charts) >= 3, f"its charts are SVG drawn on the server ({len(charts)} found)")
+        check("failing" in page, "the most failed tests are named")
+        check("Student 2" in page and "Student 10" in page, "every student is listed")
+        names = [link.text for link in driver.find_elements(By.CSS_SELECTOR, "#people ~ table a, section table a") if link.text.startswith("Student ")]
+        numbers = [int(name.split()[1]) for name in names if name.split()[1].isdigit()]
+        check(numbers == sorted(numbers) and len(numbers) >= 10, "students are in the natural order of their names (2 before 10)")
+        shoot(driver, "course-overview")
+        driver.find_element(By.LINK_TEXT, "Student 2").click()
+        page = main_text(driver)
+        check("Student 2" in page and "Counted score" in page and "passed" in page, "one student's view shows their scores and tests")
+        shoot(driver, "course-student")
+        driver.find_element(By.LINK_TEXT, "Gradebook").click()
+        check("Gradebook" in main_text(driver), "the gradebook is a click away")
+        shoot(driver, "gradebook")
+
+        # A student of the course is refused the overview.
+        sign_in(driver, base, "student3@demo.test")
+        driver.get(overview_url)
+        check("404" in driver.find_element(By.TAG_NAME, "body").text and "How the class is doing" not in driver.page_source,
+              "a student is answered 404 on the overview")
+    finally:
+        if driver is not None:
+            driver.quit()
+        stop(server)
+    if failures:
+        sys.exit(f"{len(failures)} end-to-end check(s) failed")
+    print("end-to-end: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
