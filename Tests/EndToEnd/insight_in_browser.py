@@ -9,15 +9,12 @@ own SQLite database in a temporary folder, and stops it afterwards.
 Usage: insight_in_browser.py PATH/TO/campuscloud
 """
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
-from support import PASSWORD, browser, check, failures, free_port, stop, wait_healthy
+from support import browser, check, failures, sign_in, start_demo, stop, wait_healthy
 
 OUTPUT = os.environ.get("E2E_OUTPUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "test-output", "insight")
 
@@ -33,30 +30,13 @@ def shoot(driver, name):
     check(os.path.getsize(path) > 10_000, f"a screenshot of {name} is saved ({path})")
 
 
-def sign_in(driver, base, email):
-    driver.delete_all_cookies()
-    driver.get(base + "/signin")
-    driver.find_element(By.NAME, "email").send_keys(email)
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click()
-    WebDriverWait(driver, 30).until(lambda d: "Dashboard" in d.title)
-    check("Dashboard" in driver.title, f"{email} reaches the dashboard after signing in (title: {driver.title!r})")
-
 
 def main_text(driver):
     return driver.find_element(By.TAG_NAME, "main").text
 
 
 def main():
-    binary = os.path.abspath(sys.argv[1])
-    folder = tempfile.mkdtemp(prefix="cc-e2e-insight-")
-    os.chmod(folder, 0o755)  # the sandboxed grading runs as another user and must reach its folders below this one
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    environment["LOG_LEVEL"] = "error"
-    server = subprocess.Popen([binary, "demo", "--port", str(port)], cwd=folder, env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder, base, server = start_demo(sys.argv[1], "cc-e2e-insight-")
     driver = None
     try:
         wait_healthy(base, server)

@@ -6,15 +6,13 @@ port with its own SQLite database in a temporary folder, and stops it afterwards
 Usage: roster_in_browser.py PATH/TO/campuscloud
 """
 import os
-import subprocess
 import sys
-import tempfile
 
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from support import PASSWORD, browser, check, failures, free_port, stop, wait_healthy
+from support import browser, check, failures, sign_in, start_demo, stop, wait_healthy
 
 NEW_STUDENTS = [("ada.e2e@demo.test", "Lovelace, Ada"), ("alan.e2e@demo.test", 'Alan "Bombe" Turing')]
 
@@ -36,24 +34,9 @@ def main_text_after(driver, action, marker):
         return ""
 
 
-def sign_in(driver, base, email):
-    driver.delete_all_cookies()
-    driver.get(base + "/signin")
-    driver.find_element(By.NAME, "email").send_keys(email)
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    main_text_after(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click, "Hello")
-    check("Dashboard" in driver.title, f"{email} reaches the dashboard after signing in (title: {driver.title!r})")
-
 
 def main():
-    binary = os.path.abspath(sys.argv[1])
-    folder = tempfile.mkdtemp(prefix="cc-e2e-")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    environment["LOG_LEVEL"] = "error"
-    server = subprocess.Popen([binary, "demo", "--port", str(port)], cwd=folder, env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder, base, server = start_demo(sys.argv[1], "cc-e2e-")
     driver = None
     try:
         wait_healthy(base, server)

@@ -2,11 +2,15 @@
 Chromium, and the demo's API."""
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Integration"))
 from demo_server import free_port, stop, wait_healthy  # noqa: E402  (shared with the contract and SDK scripts)
@@ -38,3 +42,30 @@ def api(base, method, path, token=None, body=None):
                                      headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read() or b"null")
+
+
+def start_demo(binary, prefix):
+    """`campuscloud demo` on a free port with its own SQLite database in a new folder (open to the sandbox's users, so
+    the demo's grading reaches its folders below it). Returns the folder, the base URL and the process (see `stop`)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(folder, 0o755)
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environment["LOG_LEVEL"] = "error"
+    server = subprocess.Popen([os.path.abspath(binary), "demo", "--port", str(port)], cwd=folder, env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return folder, f"http://127.0.0.1:{port}", server
+
+
+def sign_in(driver, base, email):
+    """Signs in with the demo password through the form, and checks the dashboard opens."""
+    driver.delete_all_cookies()
+    driver.get(base + "/signin")
+    driver.find_element(By.NAME, "email").send_keys(email)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click()
+    try:
+        WebDriverWait(driver, 30).until(lambda d: "Dashboard" in d.title)
+    except Exception:
+        pass
+    check("Dashboard" in driver.title, f"{email} reaches the dashboard after signing in (title: {driver.title!r})")
