@@ -38,6 +38,12 @@ public enum Stats {
         return out
     }
 
+    /// The seconds a lab session counts from `from` to `now`: to its end, or, while it runs, to when it was last seen.
+    public static func sessionSeconds(started: Date, seen: Date, stopped: Date?, from: Date = .distantPast, now: Date) -> Double {
+        let end = min(stopped ?? max(seen, started), now)
+        return max(0, end.timeIntervalSince(max(started, from)))
+    }
+
     public static func dayString(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!

@@ -134,9 +134,8 @@ enum StudentSummary {
         let sessions = try await LabSession.query(on: db).filter(\.$user.$id == userID).filter(\.$startedAt < now)
             .group(.or) { $0.filter(\.$stoppedAt == nil).filter(\.$stoppedAt >= since) }
             .field(\.$id).field(\.$startedAt).field(\.$seenAt).field(\.$stoppedAt).all()
-        let labSeconds = sessions.reduce(0.0) { total, session in
-            let end = min(session.stoppedAt ?? max(session.seenAt, session.startedAt), now)
-            return total + max(0, end.timeIntervalSince(max(session.startedAt, since)))
+        let labSeconds = sessions.reduce(0.0) {
+            $0 + Stats.sessionSeconds(started: $1.startedAt, seen: $1.seenAt, stopped: $1.stoppedAt, from: since, now: now)
         }
 
         // 12. Unread notices.

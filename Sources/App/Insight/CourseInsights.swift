@@ -186,8 +186,8 @@ enum CourseInsights {
             WHERE l.course_id = \(bind: courseID) \(person)
             """).all() {
             let started = try row.decode(column: "started_at", as: Date.self), seen = try row.decode(column: "seen_at", as: Date.self)
-            let end = min(try row.decode(column: "stopped_at", as: Date?.self) ?? max(seen, started), now)
-            seconds[try row.decode(column: "person", as: UUID.self), default: 0] += max(0, end.timeIntervalSince(started))
+            let stopped = try row.decode(column: "stopped_at", as: Date?.self)
+            seconds[try row.decode(column: "person", as: UUID.self), default: 0] += Stats.sessionSeconds(started: started, seen: seen, stopped: stopped, now: now)
         }
         return seconds.mapValues { Int($0 / 60) }
     }
