@@ -58,7 +58,7 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
                                    LTIScoreHandler(), LTIRosterHandler()],
                                   sweeps: [{ app in try await AIUsageReports.erasePrompts(before: app.clock.now(), on: app.db) },
                                            { app in _ = try await LabSessions.sweep(app: app, at: app.clock.now()) },
-                                           LTIRosterSync.sweep, LTIGradeSync.sweep])
+                                           LTIRosterSync.sweep, LTIGradeSync.sweep, RiskFlags.sweep])
     // Who mirrors grades elsewhere: the LMSs' grade books (LTI grade passback).
     app.gradeListeners = [LTIGradeSync.changed]
     app.ltiServiceTokens = LTIServiceTokens()

@@ -16,6 +16,19 @@ public enum RiskRule: String, CaseIterable, Sendable, Codable {
     case allowanceEarly = "allowance_early"
 }
 
+extension RiskRule {
+    /// The rule in a few words, for a list of flags.
+    public var label: String {
+        switch self {
+        case .dueSoon: "Due soon, nothing handed in"
+        case .failingTest: "Failing the same test"
+        case .noProgress: "Attempts without progress"
+        case .inactive: "No activity for a week"
+        case .allowanceEarly: "Allowance nearly spent early"
+        }
+    }
+}
+
 public struct RiskFlag: Equatable, Sendable {
     public var rule: RiskRule
     /// What it is about, stable across runs: an assignment id, "assignment/test", an ISO week, an account.
@@ -80,8 +93,10 @@ public enum RiskRules {
         }
         let quietSince = s.lastActivity ?? s.memberSince
         if now.timeIntervalSince(quietSince) >= Double(inactiveDays) * 86_400 {
-            flags.append(.init(rule: .inactive, subject: Self.isoWeek(now),
-                               reason: "No recorded activity (hand-ins, AI requests, labs) for \(Int(now.timeIntervalSince(quietSince) / 86_400)) days."))
+            let days = Int(now.timeIntervalSince(quietSince) / 86_400)
+            flags.append(.init(rule: .inactive, subject: Self.isoWeek(now), reason: s.lastActivity == nil
+                ? "Nothing recorded (hand-ins, AI requests, labs) since joining, \(days) days ago."
+                : "No recorded activity (hand-ins, AI requests, labs) for \(days) days."))
         }
         let half = termStart.addingTimeInterval(termEnd.timeIntervalSince(termStart) / 2)
         if s.allowanceTotal > 0, now < half, Double(s.allowanceUsed) >= allowanceShare * Double(s.allowanceTotal) {

@@ -143,6 +143,10 @@ import Ledger
         .page(.GET, .courseOverview(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .courseOverview(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.GET, .courseStudent(.key, user: .key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        // Students at risk: the course's teachers, not its TAs, never students.
+        .page(.GET, .courseRiskFlags(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
+        .page(.POST, .courseRiskFlag(.key, flag: .key)): signedIn([.instructor, .admin], anonymous: .signIn),
+        .page(.POST, .checkCourseRiskFlags(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.GET, .assignment(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .assignment(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.POST, .autograder(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
@@ -216,6 +220,9 @@ import Ledger
         .api("getCourseOverview"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         .api("getCourseOverviewCSV"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         .api("getStudentOverview"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("listRiskFlags"): signedIn([.instructor, .admin], anonymous: .unauthorized),
+        .api("changeRiskFlag"): signedIn([.instructor, .admin], anonymous: .unauthorized),
+        .api("checkRiskFlags"): signedIn([.instructor, .admin], anonymous: .unauthorized),
         // The AI gateway: admins keep the catalogue; course members hold keys paid by their allowance; instructors
         // set the policy; staff see usage. /v1 answers only to gateway keys, never to sessions or platform tokens.
         // Research projects: members see the history and requests; the PI asks; programme managers decide.
@@ -416,6 +423,9 @@ import Ledger
             (choice.returnURL, choice.acceptMultiple, choice.acceptLineItem, choice.expiresAt) = ("https://lms.matrix.test/return", true, true, Date().addingTimeInterval(3600))
             try await choice.create(on: app.db)
             let choiceID = try choice.requireID()
+            // The course's students checked for risk: a flag to see and dismiss.
+            try await RiskFlags.check(course, now: Date(), writes: app.writes)
+            let flagID = try #require(try await RiskFlags.list(courseID, dismissed: false, on: app.db).first).id
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route), routePath = "/" + route.path.map(\.description).joined(separator: "/")
@@ -448,6 +458,7 @@ import Ledger
                         case ":providerID": return providerID.uuidString
                         case ":registrationID": return registrationID.uuidString
                         case ":choiceID": return choiceID.uuidString
+                        case ":flagID": return flagID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

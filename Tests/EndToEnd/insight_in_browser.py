@@ -2,7 +2,8 @@
 """End-to-end, in a real headless Chromium driven by selenium: the first screens and the insight pages of the demo.
 A student's dashboard shows what is due, their latest grades once the demo's hand-ins are graded, and their credits
 with a sparkline; the instructor opens "How the class is doing" (charts drawn as SVG on the server), refreshes it,
-opens one student's view and the gradebook; a student is refused the overview. Screenshots of each page are saved
+opens one student's view, the students at risk (checks them, dismisses a flag) and the gradebook; a student is refused
+the overview and the students at risk. Screenshots of each page are saved
 under $E2E_OUTPUT (default .build/test-output/insight). Starts the built `campuscloud demo` on a free port with its
 own SQLite database in a temporary folder, and stops it afterwards.
 
@@ -76,7 +77,26 @@ def main():
         driver.find_element(By.LINK_TEXT, "Student 2").click()
         page = main_text(driver)
         check("Student 2" in page and "Counted score" in page and "passed" in page, "one student's view shows their scores and tests")
+        check("At risk" in page, "a teacher sees the student's at-risk flags on their view")
         shoot(driver, "course-student")
+
+        # Students at risk: checked now, one flag dismissed, then found among the dismissed.
+        driver.find_element(By.LINK_TEXT, "Every student at risk").click()
+        risk_url = driver.current_url
+        driver.find_element(By.XPATH, "//button[normalize-space()='Check now']").click()
+        page = main_text(driver)
+        rows = driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")
+        check("Students at risk" in page and "Last checked" in page and len(rows) > 0, f"the course's students are checked and flagged ({len(rows)} flags)")
+        check("No activity for a week" in page or "Due soon, nothing handed in" in page, "each flag says which signal raised it")
+        shoot(driver, "course-at-risk")
+        first = rows[0].find_element(By.TAG_NAME, "td").text.split("\n")[0]
+        rows[0].find_element(By.XPATH, ".//button[normalize-space()='Dismiss']").click()
+        check(f"Dismissed the flag on {first}" in main_text(driver), f"a flag on {first} is dismissed, with a notice")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")) == len(rows) - 1, "a dismissed flag leaves the open list")
+        driver.find_element(By.LINK_TEXT, "Show dismissed flags").click()
+        check(first in main_text(driver) and len(driver.find_elements(By.XPATH, "//button[normalize-space()='Show again']")) == 1,
+              "the dismissed flag is listed among the dismissed, with Show again")
+        driver.get(overview_url)
         driver.find_element(By.LINK_TEXT, "Gradebook").click()
         check("Gradebook" in main_text(driver), "the gradebook is a click away")
         shoot(driver, "gradebook")
@@ -86,6 +106,9 @@ def main():
         driver.get(overview_url)
         check("404" in driver.find_element(By.TAG_NAME, "body").text and "How the class is doing" not in driver.page_source,
               "a student is answered 404 on the overview")
+        driver.get(risk_url)
+        check("404" in driver.find_element(By.TAG_NAME, "body").text and "Students at risk" not in driver.page_source,
+              "a student is answered 404 on the students at risk")
     finally:
         if driver is not None:
             driver.quit()

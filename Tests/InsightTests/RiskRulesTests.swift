@@ -51,7 +51,8 @@ import Testing
         #expect(quiet == [RiskFlag(rule: .inactive, subject: "2026-W49", reason: "No recorded activity (hand-ins, AI requests, labs) for 8 days.")])
         #expect(Self.rules(Self.signals(last: Self.hours(-24 * 6))).isEmpty)
         // Never active: counted from joining.
-        #expect(Self.rules(Self.signals(last: nil)) == [.inactive])
+        let never = RiskRules.evaluate(Self.signals(last: nil), termStart: Self.termStart, termEnd: Self.termEnd, now: Self.now)
+        #expect(never.map(\.rule) == [.inactive] && never[0].reason.hasPrefix("Nothing recorded (hand-ins, AI requests, labs) since joining,"))
     }
 
     @Test func mostOfTheAllowanceSpentInTheFirstHalfOfTerm() {

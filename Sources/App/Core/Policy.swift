@@ -17,6 +17,9 @@ enum Policy {
         case viewRoster(CourseAccess)
         /// Change a course: its details, its roster (import, export) and single memberships.
         case manageCourse(CourseAccess)
+        /// See a course's students at risk and dismiss their flags: its teachers (instructors, the programme's
+        /// managers, administrators); not TAs, never students.
+        case watchStudents(CourseAccess)
         /// See a programme's page: its courses and projects with counts, never students' names.
         case viewProgramme(ProgrammeRole?)
         /// See a research project and its members.
@@ -136,7 +139,7 @@ enum Policy {
             return (user.id == owner && access.projectRole != nil) || allows(user, .manageProject(access))
         case .viewLab(let access, let audience):
             return allows(user, .grade(access)) || (audience == .students && access.courseRole != nil)
-        case .manageLabs(let access):
+        case .manageLabs(let access), .watchStudents(let access):
             return allows(user, .manageCourse(access))
         case .useLabSession(let ownerID):
             return user.id == ownerID

@@ -1,5 +1,6 @@
 // Insight: how a course is doing and how each of its students is doing, for the course's graders. Nothing else
 // uses this area; it reads the others' records.
+import Insight
 import Ledger
 import Vapor
 
@@ -8,6 +9,9 @@ enum InsightArea: PlatformArea {
         pages.signedIn.get(.courseOverview(.key), use: InsightController.overviewPage)
         pages.signedIn.post(.courseOverview(.key), use: InsightController.refreshFromPage)
         pages.signedIn.get(.courseStudent(.key, user: .key), use: InsightController.studentPage)
+        pages.signedIn.get(.courseRiskFlags(.key), use: RiskFlagController.page)
+        pages.signedIn.post(.courseRiskFlag(.key, flag: .key), use: RiskFlagController.changeFromPage)
+        pages.signedIn.post(.checkCourseRiskFlags(.key), use: RiskFlagController.checkFromPage)
     }
 
     static func api(_ api: APIRoutes) {
@@ -21,7 +25,42 @@ enum InsightArea: PlatformArea {
                summary: "One student of the course (graders): counted score, attempts and failing tests per assignment, credits used and left, AI use by model, lab minutes.",
                tag: "grading", response: .one(StudentOverviewDTO.self), errors: [404: "No such course or student, or not yours to grade."],
                use: InsightController.student)
+        api.on(.GET, "courses/:courseID/risk-flags", id: "listRiskFlags",
+               summary: "Students at risk (the course's teachers: instructors, managers, administrators): each open flag with its rule, subject and reason, students in natural order; ?dismissed=true lists the dismissed ones. Checked hourly during the term.",
+               tag: "grading", response: .page(RiskFlagDTO.self), errors: [404: "No such course, or not one you teach."], use: RiskFlagController.list)
+        api.on(.PATCH, "courses/:courseID/risk-flags/:flagID", id: "changeRiskFlag",
+               summary: "Dismiss a flag (dismissed: true), or show it again (false). A dismissed flag stays dismissed while its situation lasts.",
+               tag: "grading", request: .input(RiskFlagChange.self), response: .one(RiskFlagDTO.self),
+               errors: [404: "No such course or flag, or not one you teach."], use: RiskFlagController.change)
+        api.on(.POST, "courses/:courseID/risk-checks", id: "checkRiskFlags",
+               summary: "Check the course's students now (at most once a minute; a second call within it answers the last check).",
+               tag: "grading", response: .one(RiskCheckDTO.self), errors: [404: "No such course, or not one you teach."], use: RiskFlagController.check)
     }
+}
+
+extension RiskFlagDTO: APIBody {
+    static let schemaName = "RiskFlag"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "userID": .string(format: "uuid"), "name": .string(), "email": .string(),
+        "rule": .string(enumValues: RiskRule.allCases.map(\.rawValue)), "subject": .string(), "reason": .string(),
+        "raisedAt": .string(format: "date-time"), "seenAt": .string(format: "date-time"), "dismissedAt": .string(format: "date-time"), "dismissedBy": .string(),
+    ], required: ["id", "userID", "name", "email", "rule", "subject", "reason", "raisedAt", "seenAt"])
+    static var samples: [RiskFlagDTO] {
+        [RiskFlagDTO(id: Sample.id, userID: Sample.id, name: "Ada", email: "ada@uni.test", rule: "failing_test", subject: "\(Sample.id)/edge",
+                     reason: "The test “edge” of “Loops” has failed on every attempt for 4 days.", raisedAt: Sample.date, seenAt: Sample.date,
+                     dismissedAt: Sample.date, dismissedBy: "Grace")]
+    }
+}
+
+extension RiskFlagChange: APIInput {
+    static let schema = JSONSchema.object(["dismissed": .boolean], required: ["dismissed"])
+}
+
+extension RiskCheckDTO: APIBody {
+    static let schemaName = "RiskCheck"
+    static let schema = JSONSchema.object(["courseID": .string(format: "uuid"), "checkedAt": .string(format: "date-time"), "open": .integer()],
+                                          required: ["courseID", "open"])
+    static var samples: [RiskCheckDTO] { [RiskCheckDTO(courseID: Sample.id, checkedAt: Sample.date, open: 3)] }
 }
 
 extension CourseOverviewDTO: APIBody {

@@ -29,10 +29,12 @@ enum InsightController {
     }
 
     @Sendable static func overviewPage(req: Request) async throws -> View {
-        let (course, _, access) = try await req.course(for: Policy.Action.grade)
+        let (course, user, access) = try await req.course(for: Policy.Action.grade)
         let kept = try await CourseInsightSnapshots.kept(course, now: req.now, cache: req.application.insightCache, on: req.db)
-        return try await req.view.render("course-overview", CourseOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access),
-                                                                               kept.overview, charts: kept.charts, pageNumber: Pager.number(req)))
+        var page = CourseOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access), kept.overview, charts: kept.charts,
+                                      pageNumber: Pager.number(req))
+        page.watch = Policy.allows(user, .watchStudents(access))
+        return try await req.view.render("course-overview", page)
     }
 
     /// The page's "Refresh now": computes the overview again, then shows it.
@@ -43,8 +45,12 @@ enum InsightController {
     }
 
     @Sendable static func studentPage(req: Request) async throws -> View {
-        let (course, _, access) = try await req.course(for: Policy.Action.grade)
+        let (course, user, access) = try await req.course(for: Policy.Action.grade)
         let student = try await StudentInsights.overview(course, userID: try req.userIDParameter(), now: req.now, on: req.db)
-        return try await req.view.render("course-student", StudentOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access), student))
+        // Their open flags, for those who follow students (not TAs).
+        let flags = Policy.allows(user, .watchStudents(access))
+            ? try await RiskFlags.list(try course.requireID(), dismissed: false, userID: student.userID, on: req.db) : nil
+        return try await req.view.render("course-student", StudentOverviewPage(page: PageContext(req), course: try CourseDTO(course, access: access), student,
+                                                                               flags: flags))
     }
 }

@@ -80,6 +80,8 @@ enum Migrations {
         AddUserSortKey(),
         CreateSubmissionTest(),
         CreateCourseInsight(),
+        CreateRiskFlag(),
+        CreateRiskCheck(),
     ]
 
     static func register(on app: Application) {

@@ -16,8 +16,9 @@ struct Pager: Encodable {
     init(path: String, number: Int, per: Int = Pager.perPage, total: Int, noun: String) {
         let first = min((number - 1) * per + 1, max(total, 1)), last = min(number * per, total)
         label = total == 0 ? "No \(noun)" : "\(noun.prefix(1).uppercased() + noun.dropFirst()) \(first)–\(last) of \(total)"
-        previous = number > 1 ? "\(path)?page=\(number - 1)" : nil
-        next = number * per < total ? "\(path)?page=\(number + 1)" : nil
+        let join = path.contains("?") ? "&" : "?"
+        previous = number > 1 ? "\(path)\(join)page=\(number - 1)" : nil
+        next = number * per < total ? "\(path)\(join)page=\(number + 1)" : nil
         shown = total > per
     }
 }

@@ -34,8 +34,8 @@ enum SitePath: Hashable, Sendable {
     case projectCredits(ID), projectDefaultAllowance(ID), projectAllowances(ID)
     // Courses
     case course(ID), courseMembers(ID), removeCourseMember(ID, user: ID), courseRoster(ID), courseRosterCSV(ID)
-    // Insight: how the class is doing, one student in it (staff)
-    case courseOverview(ID), courseStudent(ID, user: ID)
+    // Insight: how the class is doing, one student in it (staff); students at risk, a flag, checking now (teachers)
+    case courseOverview(ID), courseStudent(ID, user: ID), courseRiskFlags(ID), courseRiskFlag(ID, flag: ID), checkCourseRiskFlags(ID)
     // Grading
     case courseAssignments(ID), gradebook(ID), myGrades(ID)
     case assignment(ID), autograder(ID), handIn(ID), regradeAssignment(ID), publishGrades(ID)
@@ -130,6 +130,9 @@ enum SitePath: Hashable, Sendable {
         case .courseRosterCSV(let id): return course(id, "roster.csv")
         case .courseOverview(let id): return course(id, "overview")
         case .courseStudent(let id, let user): return course(id, "students") + [.id("userID", user)]
+        case .courseRiskFlags(let id): return course(id, "at-risk")
+        case .courseRiskFlag(let id, let flag): return course(id, "at-risk") + [.id("flagID", flag)]
+        case .checkCourseRiskFlags(let id): return course(id, "at-risk", "check")
         case .courseAssignments(let id): return course(id, "assignments")
         case .gradebook(let id): return course(id, "gradebook")
         case .myGrades(let id): return course(id, "grades")

@@ -5,14 +5,14 @@ import Vapor
 
 /// A course's pages and forms, for the templates that link to them.
 struct CourseLinks: Encodable {
-    var page, credits, ai, aiKeys, aiPolicy, grades, gradebook, gradebookCSV, newAssignment, newLab, members, roster, rosterCSV, overview: String
+    var page, credits, ai, aiKeys, aiPolicy, grades, gradebook, gradebookCSV, newAssignment, newLab, members, roster, rosterCSV, overview, atRisk: String
 
     init(_ id: UUID) {
         func url(_ path: SitePath) -> String { path.url }
         (page, credits) = (url(.course(.id(id))), url(.courseCredits(.id(id))))
         (ai, aiKeys, aiPolicy) = (url(.courseAI(.id(id))), url(.courseAIKeys(.id(id))), url(.courseAIPolicy(.id(id))))
         (grades, gradebook, newAssignment) = (url(.myGrades(.id(id))), url(.gradebook(.id(id))), url(.courseAssignments(.id(id))))
-        (newLab, overview) = (url(.courseLabs(.id(id))), url(.courseOverview(.id(id))))
+        (newLab, overview, atRisk) = (url(.courseLabs(.id(id))), url(.courseOverview(.id(id))), url(.courseRiskFlags(.id(id))))
         (members, roster, rosterCSV) = (url(.courseMembers(.id(id))), url(.courseRoster(.id(id))), url(.courseRosterCSV(.id(id))))
         gradebookCSV = "/api/v1/courses/\(id)/gradebook.csv"  // the API's download (getGradebookCSV)
     }

@@ -29,6 +29,8 @@ struct CourseOverviewPage: Encodable {
     var csv: String
     var pager: Pager
     var refresh: String
+    /// Whether the viewer follows students (sees those at risk).
+    var watch = false
 
     /// The charts of an overview, drawn once per computed overview (they are a fifth of the page's time) and kept
     /// with it by `CourseInsightSnapshots.DecodedCache`.
@@ -96,8 +98,11 @@ struct StudentOverviewPage: Encodable {
     var labMinutes: Int
     var overview: String
     var json: String
+    /// Their open at-risk flags (nil for those who do not see flags).
+    var flags: [String]?
 
-    init(page: PageContext, course: CourseDTO, _ student: StudentOverviewDTO) {
+    init(page: PageContext, course: CourseDTO, _ student: StudentOverviewDTO, flags: [RiskFlagDTO]? = nil) {
+        self.flags = flags?.map(\.reason)
         (self.page, self.course, links) = (page, course, CourseLinks(course.id))
         (title, name, email) = ("\(student.name) in \(course.code)", student.name, student.email)
         lines = student.assignments.map { line in
@@ -112,5 +117,48 @@ struct StudentOverviewPage: Encodable {
         labMinutes = student.labMinutes
         overview = SitePath.courseOverview(.id(course.id)).url
         json = "/api/v1/courses/\(course.id)/students/\(student.userID)/overview"  // getStudentOverview
+    }
+}
+
+/// Students at risk in a course (its teachers): each open flag with its reason and a "Dismiss" (or, among the
+/// dismissed, "Show again"), 50 a page.
+struct RiskFlagsPage: Encodable {
+    struct Row: Encodable {
+        var name: String; var link: String; var email: String; var rule: String; var reason: String; var raised: String
+        var dismissed: String?; var change: String
+    }
+    struct RuleCount: Encodable { var rule: String; var count: Int }
+    var title: String
+    var page: PageContext
+    var course: CourseDTO
+    var links: CourseLinks
+    var checked: String
+    var showingDismissed: Bool
+    var other: String
+    var check: String
+    var json: String
+    var counts: [RuleCount]
+    var rows: [Row]
+    var pager: Pager
+
+    init(page: PageContext, course: CourseDTO, flags: [RiskFlagDTO], dismissed: Bool, checkedAt: Date?, pageNumber: Int) {
+        (self.page, self.course, links, showingDismissed) = (page, course, CourseLinks(course.id), dismissed)
+        title = "\(course.code): students at risk"
+        checked = checkedAt.flatMap(PageFormat.when).map { "Last checked \($0); checked again every hour during the term." }
+            ?? "Not checked yet: the first check runs within the hour, or now with “Check now”."
+        let path = SitePath.courseRiskFlags(.id(course.id)).url
+        (other, check, json) = (dismissed ? path : path + "?dismissed=true", SitePath.checkCourseRiskFlags(.id(course.id)).url,
+                                "/api/v1/courses/\(course.id)/risk-flags")  // listRiskFlags
+        counts = RiskRule.allCases.compactMap { rule in
+            let count = flags.filter { $0.rule == rule.rawValue }.count
+            return count == 0 ? nil : RuleCount(rule: rule.label, count: count)
+        }
+        pager = Pager(path: dismissed ? path + "?dismissed=true" : path, number: pageNumber, total: flags.count, noun: dismissed ? "dismissed flags" : "flags")
+        rows = flags.dropFirst((pageNumber - 1) * Pager.perPage).prefix(Pager.perPage).map { flag in
+            Row(name: flag.name, link: SitePath.courseStudent(.id(course.id), user: .id(flag.userID)).url, email: flag.email,
+                rule: RiskRule(rawValue: flag.rule)?.label ?? flag.rule, reason: flag.reason, raised: PageFormat.when(flag.raisedAt) ?? "",
+                dismissed: flag.dismissedAt.flatMap(PageFormat.when).map { "\($0)\(flag.dismissedBy.map { " by \($0)" } ?? "")" },
+                change: SitePath.courseRiskFlag(.id(course.id), flag: .id(flag.id)).url)
+        }
     }
 }
