@@ -44,6 +44,9 @@ public enum Stats {
         return max(0, end.timeIntervalSince(max(started, from)))
     }
 
+    /// The day number (days since 1970-01-01, UTC) of the Monday starting the ISO week of day number `day`.
+    public static func weekStart(_ day: Int) -> Int { day - ((day + 3) % 7 + 7) % 7 }
+
     public static func dayString(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!

@@ -231,7 +231,11 @@ import VaporTesting
             clock.advance(14 * 60)
             let kept = try await overview()
             #expect(kept.students == 2 && kept.asOf == first.asOf)
-            #expect(try await overview("?refresh=true").students == 3)
+            let refreshed = try await overview("?refresh=true")
+            #expect(refreshed.students == 3 && refreshed.asOf > first.asOf)
+            // Asked again within the minute, the overview just computed is answered, not computed once more.
+            clock.advance(30)
+            #expect(try await overview("?refresh=true").asOf == refreshed.asOf)
             clock.advance(10 * 60)
             #expect(try await overview().students == 3)
             let student4 = User(email: "sn1-4@uni.test", displayName: "Pupil 4", passwordHash: nil)
@@ -266,6 +270,10 @@ import VaporTesting
             try await student5.create(on: app.db)
             try await CourseMember(courseID: id, userID: student5.requireID(), role: .student).create(on: app.db)
             #expect(try await browser.get("/courses/\(id)/overview").body.string.contains("Students 1–4 of 4"))
+            // Refreshed within a minute of the last computation, it is kept; a minute on, it is computed again.
+            #expect(try await browser.post("/courses/\(id)/overview", [:]).status == .seeOther)
+            #expect(try await browser.get("/courses/\(id)/overview").body.string.contains("Students 1–4 of 4"))
+            clock.advance(61)
             #expect(try await browser.post("/courses/\(id)/overview", [:]).status == .seeOther)
             #expect(try await browser.get("/courses/\(id)/overview").body.string.contains("Students 1–5 of 5"))
             #expect(try await browser.post("/courses/\(id)/overview", [:], csrf: .some(nil)).status == .forbidden)

@@ -101,6 +101,21 @@ def main():
         check("Gradebook" in main_text(driver), "the gradebook is a click away")
         shoot(driver, "gradebook")
 
+        # The partner: the programme's analytics, from the programme's page.
+        sign_in(driver, base, "mentor@partner.test")
+        programmes = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "main a[href*='/programmes/']")]
+        check(len(programmes) >= 1, "the partner's dashboard links to the programme")
+        driver.get(programmes[0])
+        links = driver.find_elements(By.PARTIAL_LINK_TEXT, "Analytics")
+        check(len(links) == 1, "the partner finds the programme's analytics on its page")
+        links[0].click()
+        page = main_text(driver)
+        check("Credits by meter" in page and "Grant used" in driver.page_source and "Cost per active learner".lower() in page.lower(),
+              "the analytics show the grant against time, credits by meter and cost per active learner")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "main figure svg")) >= 3, "with charts drawn on the server")
+        check("student1@demo.test" not in driver.page_source and "Student 1" not in page, "and never a person")
+        shoot(driver, "programme-analytics")
+
         # A student of the course is refused the overview.
         sign_in(driver, base, "student3@demo.test")
         driver.get(overview_url)

@@ -38,6 +38,19 @@ import Testing
 }
 
 @Suite struct StatsTests {
+    @Test func weeksStartOnMonday() {
+        func day(_ text: String) -> Int { Int(ISO8601DateFormatter().date(from: text + "T00:00:00Z")!.timeIntervalSince1970 / 86_400) }
+        // Thursday 1970-01-01 is in the week of Monday 1969-12-29.
+        #expect(Stats.weekStart(0) == -3)
+        for text in ["2026-11-30", "2026-12-02", "2026-12-06"] { #expect(Stats.weekStart(day(text)) == day("2026-11-30"), "\(text)") }
+        #expect(Stats.weekStart(day("2026-12-07")) == day("2026-12-07"))
+    }
+
+    @Test func smallCellsAreWithheldFromThoseWhoMayNotSeeThem() {
+        #expect((0...6).map { SmallCells.shown($0, withheld: true) } == [0, nil, nil, nil, nil, 5, 6])
+        #expect((0...6).map { SmallCells.shown($0, withheld: false) } == [0, 1, 2, 3, 4, 5, 6])
+    }
+
     @Test func mediansAndHistograms() {
         #expect(Stats.median([]) == nil)
         #expect(Stats.median([5, 1, 3]) == 3)

@@ -20,6 +20,9 @@ enum Policy {
         /// See a course's students at risk and dismiss their flags: its teachers (instructors, the programme's
         /// managers, administrators); not TAs, never students.
         case watchStudents(CourseAccess)
+        /// See counts of fewer than 5 people in a programme's figures (administrators, its managers); its partner
+        /// contacts see such counts withheld (`SmallCells`).
+        case countFewPeople(ProgrammeRole?)
         /// See a programme's page: its courses and projects with counts, never students' names.
         case viewProgramme(ProgrammeRole?)
         /// See a research project and its members.
@@ -102,6 +105,8 @@ enum Policy {
             return user.isAdmin
         case .viewProgrammeCredits(let role):
             return user.isAdmin || role == .manager || role == .partnerContact
+        case .countFewPeople(let role):
+            return user.isAdmin || role == .manager
         case .spendOwnAllowance(let courseRole, let projectRole):
             return courseRole != nil || projectRole != nil
         case .chargeAllocation(let course, let project):

@@ -17,13 +17,20 @@ enum CourseInsightSnapshots {
         now.timeIntervalSince(computedAt) < maximumAge && computedAt.timeIntervalSince(now) < 1
     }
 
+    /// A person's refresh (the API's `?refresh=true`, the page's button) recomputes an overview at most once a minute.
+    static let soonestRefresh: TimeInterval = 60
+
     /// The overview's JSON as the API sends it (ContentConfiguration's encoder) and the time it was computed.
-    static func current(_ course: Course, now: Date, refresh: Bool = false, on db: any Database) async throws -> (json: String, computedAt: Date) {
+    /// `byPerson`: the refresh was asked for by someone, so it is not honoured within `soonestRefresh` of the last
+    /// computation (a button pressed in a loop must not recompute a large course each time).
+    static func current(_ course: Course, now: Date, refresh: Bool = false, byPerson: Bool = false, on db: any Database) async throws -> (json: String, computedAt: Date) {
         let courseID = try course.requireID(), sql = try db.sqlDatabase()
-        if !refresh, let row = try await sql.select().column("body").column("computed_at").from("course_insights")
+        if !refresh || byPerson, let row = try await sql.select().column("body").column("computed_at").from("course_insights")
             .where("course_id", .equal, courseID).first() {
             let computedAt = try row.decode(column: "computed_at", as: Date.self)
-            if fresh(computedAt, now: now) { return (try row.decode(column: "body", as: String.self), computedAt) }
+            if fresh(computedAt, now: now), !refresh || now.timeIntervalSince(computedAt) < soonestRefresh {
+                return (try row.decode(column: "body", as: String.self), computedAt)
+            }
         }
         let overview = try await CourseInsights.overview(course, now: now, on: db)
         var buffer = ByteBuffer(), headers = HTTPHeaders()

@@ -12,11 +12,12 @@ enum InsightArea: PlatformArea {
         pages.signedIn.get(.courseRiskFlags(.key), use: RiskFlagController.page)
         pages.signedIn.post(.courseRiskFlag(.key, flag: .key), use: RiskFlagController.changeFromPage)
         pages.signedIn.post(.checkCourseRiskFlags(.key), use: RiskFlagController.checkFromPage)
+        pages.signedIn.get(.programmeAnalytics(.key), use: ProgrammeAnalyticsController.page)
     }
 
     static func api(_ api: APIRoutes) {
         api.on(.GET, "courses/:courseID/overview", id: "getCourseOverview",
-               summary: "How the class is doing (graders), as computed at most 15 minutes ago (asOf; ?refresh=true computes it now): hand-ins per day, each assignment's score distribution, median and per-test pass rates on students' latest graded attempts, median hours from release to a first full score, each student's hand-ins, credits used, AI requests and lab minutes, AI use by model.",
+               summary: "How the class is doing (graders), as computed at most 15 minutes ago (asOf; ?refresh=true computes it now, at most once a minute): hand-ins per day, each assignment's score distribution, median and per-test pass rates on students' latest graded attempts, median hours from release to a first full score, each student's hand-ins, credits used, AI requests and lab minutes, AI use by model.",
                tag: "grading", response: .one(CourseOverviewDTO.self), errors: [404: "No such course, or not yours to grade."], use: InsightController.overview)
         api.on(.GET, "courses/:courseID/overview.csv", id: "getCourseOverviewCSV",
                summary: "The course overview as CSV, one figure a row: section, assignment, item, value.",
@@ -35,6 +36,41 @@ enum InsightArea: PlatformArea {
         api.on(.POST, "courses/:courseID/risk-checks", id: "checkRiskFlags",
                summary: "Check the course's students now (at most once a minute; a second call within it answers the last check).",
                tag: "grading", response: .one(RiskCheckDTO.self), errors: [404: "No such course, or not one you teach."], use: RiskFlagController.check)
+        api.on(.GET, "programmes/:programmeID/analytics", id: "getProgrammeAnalytics",
+               summary: "What the programme's credits bought (managers, partner contacts, administrators): the grant used against time elapsed, credits by meter (grading, AI, labs, jobs, other) per week and per course and project, as the ledger's journal has them; active learners and cost per active learner; outputs per 1,000 credits; AI use by model. Counts of 1 to 4 people are withheld from partner contacts (null, smallCellsWithheld).",
+               tag: "programmes", response: .one(ProgrammeAnalyticsDTO.self), errors: [404: "No such programme, or not one whose credits you see."],
+               use: ProgrammeAnalyticsController.json)
+        api.on(.GET, "programmes/:programmeID/analytics.csv", id: "getProgrammeAnalyticsCSV",
+               summary: "The programme's analytics as CSV, one figure a row: section, place, item, value.",
+               tag: "programmes", errors: [404: "No such programme, or not one whose credits you see."], use: ProgrammeAnalyticsController.csv)
+    }
+}
+
+extension ProgrammeAnalyticsDTO: APIBody {
+    static let schemaName = "ProgrammeAnalytics"
+    static var schema: JSONSchema {
+        let meters = JSONSchema.object(["grading": .credits, "ai": .credits, "labs": .credits, "jobs": .credits, "other": .credits],
+                                       required: ["grading", "ai", "labs", "jobs", "other"])
+        return .object([
+            "programmeID": .string(format: "uuid"), "name": .string(), "asOf": .string(format: "date-time"), "granted": .credits, "used": .credits,
+            "shareUsed": .number(minimum: 0), "shareElapsed": .number(minimum: 0, maximum: 1), "activeLearners": .integer(), "costPerActiveLearner": .credits,
+            "meters": meters, "weeks": .array(.object(["week": .string(format: "date"), "meters": meters], required: ["week", "meters"])),
+            "places": .array(.object([
+                "kind": .string(enumValues: ["course", "project"]), "id": .string(format: "uuid"), "name": .string(), "used": meters,
+                "activeLearners": .integer(), "costPerActiveLearner": .credits, "outputs": .integer(), "outputsPerThousandCredits": .number(minimum: 0),
+            ], required: ["kind", "id", "name", "used"])),
+            "aiByModel": .array(CourseOverviewDTO.modelUse), "smallCellsWithheld": .boolean,
+        ], required: ["programmeID", "name", "asOf", "granted", "used", "shareUsed", "shareElapsed", "meters", "weeks", "places", "aiByModel", "smallCellsWithheld"])
+    }
+    static var samples: [ProgrammeAnalyticsDTO] {
+        let meters = Meters(grading: Credits(whole: 12), ai: Credits(whole: 3), labs: Credits(whole: 5), jobs: Credits(whole: 40), other: Credits(whole: 1))
+        return [ProgrammeAnalyticsDTO(
+            programmeID: Sample.id, name: "Cloud for teaching", asOf: Sample.date, granted: Credits(whole: 5_000), used: meters.total, shareUsed: 0.0122,
+            shareElapsed: 0.25, activeLearners: 30, costPerActiveLearner: Credits(micro: 700_000), meters: meters,
+            weeks: [Week(week: "2026-11-30", meters: meters)],
+            places: [Place(kind: "course", id: Sample.id, name: "CS101 Programming", used: meters, activeLearners: 30, costPerActiveLearner: Credits(micro: 700_000)),
+                     Place(kind: "project", id: Sample.id, name: "Protein folding", used: meters, outputs: 2, outputsPerThousandCredits: 32.8)],
+            aiByModel: [ModelUse(model: "demo-small", requests: 4, tokens: 900, credits: Credits(micro: 12_000))], smallCellsWithheld: false)]
     }
 }
 

@@ -5,11 +5,11 @@ import Vapor
 
 enum InsightController {
     /// GET /api/v1/courses/:courseID/overview[?refresh=true]: the snapshot's JSON as kept (at most 15 minutes old;
-    /// `asOf` says when it was computed), computed now when asked.
+    /// `asOf` says when it was computed), computed now when asked (unless it was computed within the last minute).
     @Sendable static func overview(req: Request) async throws -> Response {
         let (course, _, _) = try await req.course(for: Policy.Action.grade)
         let refresh = req.query[Bool.self, at: "refresh"] ?? false
-        let (json, _) = try await CourseInsightSnapshots.current(course, now: req.now, refresh: refresh, on: req.db)
+        let (json, _) = try await CourseInsightSnapshots.current(course, now: req.now, refresh: refresh, byPerson: true, on: req.db)
         let response = Response(status: .ok, body: .init(string: json))
         response.headers.contentType = .json
         return response
@@ -40,7 +40,7 @@ enum InsightController {
     /// The page's "Refresh now": computes the overview again, then shows it.
     @Sendable static func refreshFromPage(req: Request) async throws -> Response {
         let (course, _, _) = try await req.course(for: Policy.Action.grade)
-        _ = try await CourseInsightSnapshots.current(course, now: req.now, refresh: true, on: req.db)
+        _ = try await CourseInsightSnapshots.current(course, now: req.now, refresh: true, byPerson: true, on: req.db)
         return req.redirect(to: .courseOverview(.id(try course.requireID())))
     }
 

@@ -21,8 +21,8 @@ struct ProgrammeReportDTO: Content {
         var code: String
         var title: String
         var credits: CreditLine
-        /// Students enrolled.
-        var students: Int
+        /// Students enrolled (nil: 1 to 4, withheld).
+        var students: Int?
         var assignments: Int
         /// Students' hand-ins graded (staff test runs not counted).
         var submissionsGraded: Int
@@ -35,7 +35,8 @@ struct ProgrammeReportDTO: Content {
         var title: String
         var status: String
         var credits: CreditLine
-        var members: Int
+        /// Members (nil: 1 to 4, withheld).
+        var members: Int?
         var jobsRun: Int
         var aiTokens: Int
         var outputs: [Output]
@@ -45,7 +46,7 @@ struct ProgrammeReportDTO: Content {
     var generatedAt: Date
     var credits: CreditLine
     /// Distinct students across the programme's courses.
-    var studentsReached: Int
+    var studentsReached: Int?
     var submissionsGraded: Int
     var aiTokens: Int
     var jobsRun: Int
@@ -54,10 +55,13 @@ struct ProgrammeReportDTO: Content {
     var courses: [CourseLine]
     var projects: [ProjectLine]
     var burnDown: [BurnDownPoint]
+    /// Whether counts of 1 to 4 people are withheld (null) in this report: for partner contacts.
+    var smallCellsWithheld: Bool
 }
 
 enum ProgrammeReport {
-    static func load(_ programme: Programme, on db: any Database) async throws -> ProgrammeReportDTO {
+    static func load(_ programme: Programme, withholdSmallCells: Bool = false, on db: any Database) async throws -> ProgrammeReportDTO {
+        func shown(_ count: Int) -> Int? { SmallCells.shown(count, withheld: withholdSmallCells) }
         let programmeID = try programme.requireID()
         let sql = try db.sqlDatabase()
         let accounts = try await LedgerAccount.query(on: db).filter(\.$programme.$id == programmeID).all()
@@ -114,7 +118,7 @@ enum ProgrammeReport {
         }
         let courseLines = courses.map { course in
             ProgrammeReportDTO.CourseLine(
-                id: course.id!, code: course.code, title: course.title, credits: line(allocations[course.id!]), students: students[course.id!] ?? 0,
+                id: course.id!, code: course.code, title: course.title, credits: line(allocations[course.id!]), students: shown(students[course.id!] ?? 0),
                 assignments: assignments[course.id!] ?? 0, submissionsGraded: graded[course.id!] ?? 0, aiTokens: courseTokens[course.id!] ?? 0,
                 burnDown: burnDown(entries, place: subtree(allocations[course.id!])))
         }
@@ -122,7 +126,7 @@ enum ProgrammeReport {
         let projectLines = projects.map { project in
             ProgrammeReportDTO.ProjectLine(
                 id: project.id!, title: project.title, status: project.status, credits: line(allocations[project.id!]),
-                members: members[project.id!] ?? 0, jobsRun: jobs[project.id!] ?? 0, aiTokens: projectTokens[project.id!] ?? 0,
+                members: shown(members[project.id!] ?? 0), jobsRun: jobs[project.id!] ?? 0, aiTokens: projectTokens[project.id!] ?? 0,
                 outputs: (outputsByProject[project.id!] ?? []).map { .init(kind: $0.kind.rawValue, title: $0.title, venue: $0.venue, year: $0.year, doi: $0.doi, url: $0.url) },
                 burnDown: burnDown(entries, place: subtree(allocations[project.id!])))
         }
@@ -132,12 +136,12 @@ enum ProgrammeReport {
         return ProgrammeReportDTO(
             programme: try ProgrammeViews.summary(programme), generatedAt: Date(),
             credits: .init(granted: Credits(micro: granted), used: Credits(micro: spent), remaining: Credits(micro: granted - spent)),
-            studentsReached: reached, submissionsGraded: graded.values.reduce(0, +),
+            studentsReached: shown(reached), submissionsGraded: graded.values.reduce(0, +),
             aiTokens: courseTokens.values.reduce(0, +) + projectTokens.values.reduce(0, +), jobsRun: jobs.values.reduce(0, +),
             projectsByStatus: Dictionary(grouping: projects, by: \.status).mapValues(\.count),
             outputsByKind: Dictionary(grouping: outputs, by: { $0.kind.rawValue }).mapValues(\.count),
             courses: courseLines, projects: projectLines,
-            burnDown: burnDown(entries, place: nil))
+            burnDown: burnDown(entries, place: nil), smallCellsWithheld: withholdSmallCells)
     }
 
     /// Remaining credits at the end of each day with a change: for a place (its allocation and allowances), what
@@ -171,12 +175,12 @@ enum ProgrammeReport {
         var lines = ["kind,name,status,credits_granted,credits_used,credits_remaining,students,assignments,submissions_graded,members,jobs_run,ai_tokens,outputs"]
         for course in report.courses {
             lines.append(CSVCells.row([ "course", "\(course.code) \(course.title)", "", course.credits.granted.description, course.credits.used.description,
-                           course.credits.remaining.description, "\(course.students)", "\(course.assignments)", "\(course.submissionsGraded)", "", "",
+                           course.credits.remaining.description, course.students.map(String.init) ?? SmallCells.withheldText, "\(course.assignments)", "\(course.submissionsGraded)", "", "",
                            "\(course.aiTokens)", "" ]))
         }
         for project in report.projects {
             lines.append(CSVCells.row([ "project", project.title, project.status, project.credits.granted.description, project.credits.used.description,
-                           project.credits.remaining.description, "", "", "", "\(project.members)", "\(project.jobsRun)", "\(project.aiTokens)",
+                           project.credits.remaining.description, "", "", "", project.members.map(String.init) ?? SmallCells.withheldText, "\(project.jobsRun)", "\(project.aiTokens)",
                            "\(project.outputs.count)" ]))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
@@ -196,12 +200,12 @@ extension ProgrammeReportDTO: APIBody {
             "projectsByStatus": .map(.integer()), "outputsByKind": .map(.integer()),
             "courses": .array(.object(["id": .string(format: "uuid"), "code": .string(), "title": .string(), "credits": credit, "students": .integer(),
                                        "assignments": .integer(), "submissionsGraded": .integer(), "aiTokens": .integer(), "burnDown": points],
-                                      required: ["id", "code", "title", "credits", "students", "assignments", "submissionsGraded", "aiTokens", "burnDown"])),
+                                      required: ["id", "code", "title", "credits", "assignments", "submissionsGraded", "aiTokens", "burnDown"])),
             "projects": .array(.object(["id": .string(format: "uuid"), "title": .string(), "status": .choice(ProjectStatus.self), "credits": credit,
                                         "members": .integer(), "jobsRun": .integer(), "aiTokens": .integer(), "outputs": .array(output), "burnDown": points],
-                                       required: ["id", "title", "status", "credits", "members", "jobsRun", "aiTokens", "outputs", "burnDown"])),
-            "burnDown": points,
-        ], required: ["programme", "generatedAt", "credits", "studentsReached", "submissionsGraded", "aiTokens", "jobsRun", "projectsByStatus",
+                                       required: ["id", "title", "status", "credits", "jobsRun", "aiTokens", "outputs", "burnDown"])),
+            "burnDown": points, "smallCellsWithheld": .boolean,
+        ], required: ["programme", "generatedAt", "credits", "submissionsGraded", "smallCellsWithheld", "aiTokens", "jobsRun", "projectsByStatus",
                       "outputsByKind", "courses", "projects", "burnDown"])
     }
     static var parts: [any APIBody.Type] { [ProgrammeSummaryDTO.self] }
@@ -217,6 +221,6 @@ extension ProgrammeReportDTO: APIBody {
                                    aiTokens: 500_000, outputs: [Output(kind: "paper", title: "Folding at scale", venue: "NeurIPS", year: 2026,
                                                                        doi: "10.1000/xyz", url: "https://example.org/paper")],
                                    burnDown: burnDown)],
-            burnDown: burnDown)]
+            burnDown: burnDown, smallCellsWithheld: false)]
     }
 }

@@ -5,9 +5,14 @@ import Foundation
 import Vapor
 
 enum ReportController {
+    /// The report as the signed-in person may see it: counts of 1 to 4 people withheld from partner contacts.
+    private static func load(_ req: Request) async throws -> (Programme, ProgrammeReportDTO) {
+        let (programme, user, role) = try await req.programme(for: Policy.Action.viewProgrammeCredits)
+        return (programme, try await ProgrammeReport.load(programme, withholdSmallCells: !Policy.allows(user, .countFewPeople(role)), on: req.db))
+    }
+
     @Sendable static func page(req: Request) async throws -> View {
-        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgrammeCredits)
-        let report = try await ProgrammeReport.load(programme, on: req.db)
+        let (programme, report) = try await load(req)
         let charts = report.courses.map { ReportPage.Place(name: "\($0.code) \($0.title)", chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.code)")) }
             + report.projects.map { ReportPage.Place(name: $0.title, chart: BurnDownChart.svg($0.burnDown, title: "Credits remaining in \($0.title)")) }
         return try await req.view.render("report", ReportPage(
@@ -17,11 +22,10 @@ enum ReportController {
     }
 
     @Sendable static func json(req: Request) async throws -> ProgrammeReportDTO {
-        try await ProgrammeReport.load(try await req.programme(for: Policy.Action.viewProgrammeCredits).0, on: req.db)
+        try await load(req).1
     }
 
     @Sendable static func csv(req: Request) async throws -> Response {
-        let (programme, _, _) = try await req.programme(for: Policy.Action.viewProgrammeCredits)
-        return .csvDownload(ProgrammeReport.csv(try await ProgrammeReport.load(programme, on: req.db)), filename: "programme-report.csv")
+        .csvDownload(ProgrammeReport.csv(try await load(req).1), filename: "programme-report.csv")
     }
 }

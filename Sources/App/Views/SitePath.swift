@@ -26,7 +26,7 @@ enum SitePath: Hashable, Sendable {
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
     // Programmes
     case programme(ID), programmeCourses(ID), programmeProjects(ID), programmeMembers(ID), removeProgrammeMember(ID, user: ID)
-    case programmeReport(ID), programmeReportCSV(ID)
+    case programmeReport(ID), programmeReportCSV(ID), programmeAnalytics(ID)
     // Credits
     case credits, readNotice(ID)
     case programmeCredits(ID), programmeGrants(ID), programmeAllocations(ID)
@@ -112,6 +112,7 @@ enum SitePath: Hashable, Sendable {
         case .removeProgrammeMember(let id, let user): return programme(id, "members") + [.id("userID", user), .text("remove")]
         case .programmeReport(let id): return programme(id, "report")
         case .programmeReportCSV(let id): return programme(id, "report.csv")
+        case .programmeAnalytics(let id): return programme(id, "analytics")
         case .credits: return text("credits")
         case .readNotice(let notice): return [.text("notices"), .id("noticeID", notice), .text("read")]
         case .programmeCredits(let id): return programme(id, "credits")

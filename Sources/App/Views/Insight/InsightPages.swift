@@ -3,6 +3,7 @@
 import Foundation
 import Grading
 import Insight
+import Ledger
 import Vapor
 
 struct CourseOverviewPage: Encodable {
@@ -160,5 +161,62 @@ struct RiskFlagsPage: Encodable {
                 dismissed: flag.dismissedAt.flatMap(PageFormat.when).map { "\($0)\(flag.dismissedBy.map { " by \($0)" } ?? "")" },
                 change: SitePath.courseRiskFlag(.id(course.id), flag: .id(flag.id)).url)
         }
+    }
+}
+
+/// A programme's analytics: the grant against time, credits by meter week by week, each course's and project's use.
+struct ProgrammeAnalyticsPage: Encodable {
+    struct PlaceRow: Encodable {
+        var name: String; var grading: String; var ai: String; var labs: String; var jobs: String; var other: String; var total: String
+        var learners: String; var perLearner: String; var outputs: String; var perThousand: String
+    }
+    struct ModelRow: Encodable { var model: String; var requests: Int; var tokens: Int; var credits: String }
+    var title: String
+    var page: PageContext
+    var links: ProgrammeLinks
+    var asOf: String
+    var granted: String
+    var used: String
+    var shareUsed: String
+    var shareElapsed: String
+    var learners: String
+    var perLearner: String
+    var grant: String
+    var weekly: String
+    var meters: String
+    var courses: [PlaceRow]
+    var projects: [PlaceRow]
+    var models: [ModelRow]
+    var withheld: Bool
+    var json: String
+    var csv: String
+
+    init(page: PageContext, _ a: ProgrammeAnalyticsDTO) {
+        (self.page, links, title) = (page, ProgrammeLinks(a.programmeID), "Analytics: \(a.name)")
+        asOf = PageFormat.when(a.asOf) ?? ""
+        (granted, used) = ("\(a.granted)", "\(a.used)")
+        (shareUsed, shareElapsed) = ("\(Int((a.shareUsed * 100).rounded()))%", "\(Int((a.shareElapsed * 100).rounded()))%")
+        learners = a.activeLearners.map(String.init) ?? SmallCells.withheldText
+        perLearner = a.costPerActiveLearner.map { "\($0)" } ?? "—"
+        grant = SVGChart.shares([.init("Grant used", a.shareUsed), .init("Time elapsed", a.shareElapsed)],
+                                title: "Share of the grant used against the share of the programme's time elapsed", empty: "No grant yet.")
+        weekly = SVGChart.bars(a.weeks.map { .init($0.week, Double($0.meters.total.micro) / 1_000_000) }, title: "Credits used per week (weeks start on Monday, UTC)",
+                               empty: "Nothing used yet.", format: { String(format: "%.2f", $0) })
+        let byMeter: [(String, Credits)] = [("grading", a.meters.grading), ("AI", a.meters.ai), ("labs", a.meters.labs), ("jobs", a.meters.jobs),
+                                            ("other", a.meters.other)]
+        meters = SVGChart.bars(byMeter.map { SVGChart.Point($0.0, Double($0.1.micro) / 1_000_000) },
+                               title: "Credits used by meter", empty: "Nothing used yet.", format: { String(format: "%.2f", $0) })
+        func row(_ p: ProgrammeAnalyticsDTO.Place) -> PlaceRow {
+            PlaceRow(name: p.name, grading: "\(p.used.grading)", ai: "\(p.used.ai)", labs: "\(p.used.labs)", jobs: "\(p.used.jobs)", other: "\(p.used.other)",
+                     total: "\(p.used.total)", learners: p.activeLearners.map(String.init) ?? SmallCells.withheldText,
+                     perLearner: p.costPerActiveLearner.map { "\($0)" } ?? "—", outputs: "\(p.outputs ?? 0)",
+                     perThousand: p.outputsPerThousandCredits.map { String(format: "%.2f", $0) } ?? "—")
+        }
+        courses = a.places.filter { $0.kind == "course" }.map(row)
+        projects = a.places.filter { $0.kind == "project" }.map(row)
+        models = a.aiByModel.map { ModelRow(model: $0.model, requests: $0.requests, tokens: $0.tokens, credits: "\($0.credits)") }
+        withheld = a.smallCellsWithheld
+        json = "/api/v1/programmes/\(a.programmeID)/analytics"  // getProgrammeAnalytics
+        csv = "/api/v1/programmes/\(a.programmeID)/analytics.csv"  // getProgrammeAnalyticsCSV
     }
 }

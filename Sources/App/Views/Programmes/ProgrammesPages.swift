@@ -1,10 +1,11 @@
 // What the templates of a programme's page are given (their view-models; links come from SitePath).
 import Foundation
+import Insight
 import Vapor
 
 /// A programme's pages and forms.
 struct ProgrammeLinks: Encodable {
-    var page, credits, report, reportCSV, members, newCourse, newProject: String
+    var page, credits, report, reportCSV, members, newCourse, newProject, analytics: String
     /// The API's report as JSON (getProgrammeReport).
     var reportJSON: String
 
@@ -13,6 +14,7 @@ struct ProgrammeLinks: Encodable {
         (report, reportCSV, members) = (SitePath.programmeReport(.id(id)).url, SitePath.programmeReportCSV(.id(id)).url, SitePath.programmeMembers(.id(id)).url)
         (newCourse, newProject) = (SitePath.programmeCourses(.id(id)).url, SitePath.programmeProjects(.id(id)).url)
         reportJSON = "/api/v1/programmes/\(id)/report"
+        analytics = SitePath.programmeAnalytics(.id(id)).url
     }
 }
 
@@ -59,4 +61,18 @@ struct ReportPage: Encodable {
     var statuses: [Count]
     struct Place: Encodable { var name: String; var chart: String }
     var charts: [Place]
+    /// Counts of people as shown: "fewer than 5" where withheld.
+    var reached: String
+    struct CourseRow: Encodable { var line: ProgrammeReportDTO.CourseLine; var students: String }
+    struct ProjectRow: Encodable { var line: ProgrammeReportDTO.ProjectLine; var members: String }
+    var courses: [CourseRow]
+    var projects: [ProjectRow]
+
+    init(title: String, page: PageContext, report: ProgrammeReportDTO, links: ProgrammeLinks, chart: String, statuses: [Count], charts: [Place]) {
+        (self.title, self.page, self.report, self.links, self.chart, self.statuses, self.charts) = (title, page, report, links, chart, statuses, charts)
+        func shown(_ count: Int?) -> String { count.map(String.init) ?? SmallCells.withheldText }
+        reached = shown(report.studentsReached)
+        courses = report.courses.map { CourseRow(line: $0, students: shown($0.students)) }
+        projects = report.projects.map { ProjectRow(line: $0, members: shown($0.members)) }
+    }
 }

@@ -1,0 +1,151 @@
+// What a programme's credits bought: every meter's credits read from the ledger's journal, so they add up to the
+// accounts' spent (programme, course and project); uses told apart by their holds' keys; counts of 1 to 4 people
+// withheld from the partner (analytics and the programme report, JSON, CSV and pages); a fixed number of statements.
+import Fluent
+import Foundation
+import Insight
+import Ledger
+import Testing
+import Vapor
+import VaporTesting
+@testable import App
+
+@Suite struct ProgrammeAnalyticsTests {
+    /// The demo with its credits, plus a grading run and an AI lease settled in CS101 by student 1, and a small
+    /// course (3 students, each with one hand-in).
+    static func world(_ app: Application, demo: Bool = true) async throws -> (programme: Programme, small: Course, grading: Credits, ai: Credits) {
+        if demo { try await app.loadDemoData(credits: true) }
+        let programme = try #require(try await Programme.query(on: app.db).first())
+        let cs101 = try await app.course("CS101")
+        let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
+        let ledger = LedgerStore(db: app.db, gate: app.ledgerGate)
+        let allowance = try await ledger.allowance(of: student, in: .course(cs101))
+        let (grading, ai) = (Credits(micro: 1_250_000), Credits(micro: 330_000))
+        let run = try await ledger.reserve(allowance, amount: Credits(whole: 2), reason: "grading", key: "submission:\(UUID().uuidString.lowercased()):run:1")
+        _ = try await ledger.settle(run.requireID(), actual: grading)
+        let lease = try await ledger.reserve(allowance, amount: Credits(whole: 1), reason: "AI", key: "ai-lease:\(UUID().uuidString.lowercased())")
+        _ = try await ledger.settle(lease.requireID(), actual: ai)
+        // Students 1 and 2 hand in CS101's first assignment: its active learners.
+        let teacher = try #require(try await User.query(on: app.db).filter(\.$email == "instructor@demo.test").first())
+        var lab1 = AssignmentInput()
+        (lab1.title, lab1.kind) = ("Lab 1", "gradescope")
+        let lab = try await Assignments.create(in: cs101, lab1, by: teacher, on: app.db)
+        for email in ["student1@demo.test", "student2@demo.test"] {
+            let person = try #require(try await User.query(on: app.db).filter(\.$email == email).first())
+            _ = try await DashboardTests.handIn(app, lab, person, score: 1, results: CourseInsightsTests.results([("basic", true)]), at: app.clock.now(), comment: nil)
+        }
+
+        let instructor = try #require(try await User.query(on: app.db).filter(\.$email == "instructor@demo.test").first())
+        let small = Course(programmeID: try programme.requireID(), code: "SM9", title: "Small seminar", term: "2026",
+                           startsOn: app.clock.now().addingTimeInterval(-20 * 86_400), endsOn: app.clock.now().addingTimeInterval(60 * 86_400))
+        try await small.create(on: app.db)
+        try await CourseMember(courseID: small.requireID(), userID: instructor.requireID(), role: .instructor).create(on: app.db)
+        var input = AssignmentInput()
+        (input.title, input.kind) = ("Essay", "gradescope")
+        let essay = try await Assignments.create(in: small, input, by: instructor, on: app.db)
+        for index in 1...3 {
+            let person = User(email: "seminar-\(index)@uni.test", displayName: "Seminar \(index)", passwordHash: nil)
+            try await person.create(on: app.db)
+            try await CourseMember(courseID: small.requireID(), userID: person.requireID(), role: .student).create(on: app.db)
+            _ = try await DashboardTests.handIn(app, essay, person, score: 1, results: CourseInsightsTests.results([("basic", true)]),
+                                                at: app.clock.now().addingTimeInterval(-86_400), comment: nil)
+        }
+        return (programme, small, grading, ai)
+    }
+
+    @Test func everyCreditIsTheLedgersAndTheMetersAddUp() async throws {
+        try await withTestApp { app in
+            let (programme, _, grading, ai) = try await Self.world(app)
+            let programmeID = try programme.requireID()
+            let analytics = try await ProgrammeAnalytics.load(programme, now: app.clock.now(), withholdSmallCells: false, on: app.db)
+            let accounts = try await LedgerAccount.query(on: app.db).filter(\.$programme.$id == programmeID).all()
+            // The whole: what the accounts have spent, and what the partner granted.
+            #expect(analytics.used.micro == accounts.reduce(0) { $0 + $1.spent } && analytics.used.micro > 0)
+            #expect(analytics.meters.total == analytics.used && analytics.granted == Credits(whole: 5000))
+            #expect(abs(analytics.shareUsed - Double(analytics.used.micro) / Double(Credits(whole: 5000).micro)) < 1e-12)
+            #expect(analytics.shareElapsed > 0 && analytics.shareElapsed <= 1)
+            // Told apart by what the holds were for; the demo's own uses were made by hand.
+            #expect(analytics.meters.grading == grading && analytics.meters.ai == ai)
+            #expect(analytics.meters.other.micro == analytics.used.micro - grading.micro - ai.micro)
+            // Week by week, and place by place, the same credits.
+            #expect(analytics.weeks.reduce(Int64(0)) { $0 + $1.meters.total.micro } == analytics.used.micro)
+            #expect(analytics.places.reduce(Int64(0)) { $0 + $1.used.total.micro } == analytics.used.micro)
+            #expect(analytics.weeks.allSatisfy { week in
+                let day = Int((ISO8601DateFormatter().date(from: week.week + "T00:00:00Z")!.timeIntervalSince1970 / 86_400).rounded())
+                return Stats.weekStart(day) == day  // each week named by its Monday
+            })
+            // Each course's and project's use is the programme report's (the ledger's accounts, rolled up).
+            let report = try await ProgrammeReport.load(programme, on: app.db)
+            for line in report.courses {
+                #expect(analytics.places.first { $0.id == line.id }?.used.total == line.credits.used, "\(line.code)")
+            }
+            for line in report.projects {
+                let place = try #require(analytics.places.first { $0.id == line.id })
+                #expect(place.used.total == line.credits.used)
+                #expect(place.outputs == line.outputs.count)
+                if place.used.total.micro > 0 {
+                    #expect(place.outputsPerThousandCredits == Double(line.outputs.count) / (Double(place.used.total.micro) / 1_000_000_000))
+                }
+            }
+            // Cost per active learner: the course's credits over the students who did something there.
+            let cs101 = try #require(analytics.places.first { $0.name.hasPrefix("CS101") })
+            let learners = try #require(cs101.activeLearners)
+            #expect(learners == 2 && cs101.costPerActiveLearner == Credits(micro: cs101.used.total.micro / Int64(learners)))
+            let csv = ProgrammeAnalytics.csv(analytics)
+            #expect(csv.hasPrefix("section,place,item,value\r\n") && csv.contains("grant,,used,\(analytics.used)\r\n"))
+        }
+    }
+
+    @Test func thePartnerNeverSeesACountOfFewerThanFivePeople() async throws {
+        try await withTestApp { app in
+            let (programme, small, _, _) = try await Self.world(app)
+            let programmeID = try programme.requireID(), smallID = try small.requireID()
+            for (email, withheld) in [("mentor@partner.test", true), ("admin@demo.test", false)] {
+                let headers = try await app.bearer(email)
+                let answer = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/analytics", headers: headers)
+                #expect(answer.status == .ok)
+                let analytics = try answer.content.decode(ProgrammeAnalyticsDTO.self)
+                let seminar = try #require(analytics.places.first { $0.id == smallID })
+                #expect(analytics.smallCellsWithheld == withheld)
+                #expect(seminar.activeLearners == (withheld ? nil : 3) && (seminar.costPerActiveLearner == nil) == withheld, "\(email)")
+                let csv = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/analytics.csv", headers: headers).body.string
+                #expect(csv.contains("active learners,SM9 Small seminar,,\(withheld ? "fewer than 5" : "3")\r\n"), "\(email)")
+
+                let report = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/report", headers: headers)
+                let line = try #require(try report.content.decode(ProgrammeReportDTO.self).courses.first { $0.id == smallID })
+                #expect(line.students == (withheld ? nil : 3), "\(email)")
+                let reportCSV = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/report.csv", headers: headers).body.string
+                #expect(reportCSV.contains(",\(withheld ? "fewer than 5" : "3"),1,3,"), "\(email): \(reportCSV)")
+                let browser = try Browser(app)
+                _ = try await browser.signIn(email)
+                let page = try await browser.get("/programmes/\(programmeID)/analytics")
+                #expect(page.status == .ok && page.body.string.contains("SM9 Small seminar"))
+                #expect(page.body.string.contains("fewer than 5") == withheld, "\(email)")
+                #expect(try await browser.get("/programmes/\(programmeID)/report").body.string.contains("fewer than 5") == withheld, "\(email)")
+            }
+            // CS101's 30 students are not a small cell: the partner sees them.
+            let partner = try await app.bearer("mentor@partner.test")
+            let report = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/report", headers: partner).content.decode(ProgrammeReportDTO.self)
+            #expect(report.courses.first { $0.code == "CS101" }?.students == 30)
+            // Others are refused.
+            for email in ["student1@demo.test", "instructor@demo.test", "ta@demo.test"] {
+                let headers = try await app.bearer(email)
+                #expect(try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/analytics", headers: headers).status == .notFound, "\(email)")
+            }
+        }
+    }
+
+    @Test func readingAProgrammeCostsTheSameWhateverItsSize() async throws {
+        guard !TestDatabase.isPostgres else { return }  // counted from SQLite's log; PostgreSQL runs the same code
+        let counter = StatementCounter()
+        try await withTestApp(statements: counter) { app in
+            try await app.loadDemoData(credits: true)
+            let programme = try #require(try await Programme.query(on: app.db).first())
+            let now = app.clock.now()
+            let before = try await counter.count { _ = try await ProgrammeAnalytics.load(programme, now: now, withholdSmallCells: true, on: app.db) }
+            _ = try await Self.world(app, demo: false)
+            let after = try await counter.count { _ = try await ProgrammeAnalytics.load(programme, now: now, withholdSmallCells: true, on: app.db) }
+            #expect(before == 7 && after == 7, "\(before) and \(after): \(counter.statements)")
+        }
+    }
+}
