@@ -31,7 +31,8 @@ extension RiskRule {
 
 public struct RiskFlag: Equatable, Sendable {
     public var rule: RiskRule
-    /// What it is about, stable across runs: an assignment id, "assignment/test", an ISO week, an account.
+    /// What it is about, stable across runs: an assignment id, "assignment/test", a quiet spell ("since 2026-11-20",
+    /// "never"), "allowance".
     public var subject: String
     public var reason: String
     public init(rule: RiskRule, subject: String, reason: String) { (self.rule, self.subject, self.reason) = (rule, subject, reason) }
@@ -93,9 +94,10 @@ public enum RiskRules {
         }
         let quietSince = s.lastActivity ?? s.memberSince
         if now.timeIntervalSince(quietSince) >= Double(inactiveDays) * 86_400 {
+            // One flag per quiet spell (named by its last activity), so a dismissal holds while the spell lasts.
             let days = Int(now.timeIntervalSince(quietSince) / 86_400)
-            flags.append(.init(rule: .inactive, subject: Self.isoWeek(now), reason: s.lastActivity == nil
-                ? "Nothing recorded (hand-ins, AI requests, labs) since joining, \(days) days ago."
+            flags.append(.init(rule: .inactive, subject: s.lastActivity.map { "since " + Stats.dayString($0) } ?? "never", reason: s.lastActivity == nil
+                ? "Nothing recorded (hand-ins, AI requests, labs) since the course began, \(days) days ago."
                 : "No recorded activity (hand-ins, AI requests, labs) for \(days) days."))
         }
         let half = termStart.addingTimeInterval(termEnd.timeIntervalSince(termStart) / 2)

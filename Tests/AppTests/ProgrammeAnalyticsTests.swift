@@ -32,7 +32,7 @@ import VaporTesting
         let lab = try await Assignments.create(in: cs101, lab1, by: teacher, on: app.db)
         for email in ["student1@demo.test", "student2@demo.test"] {
             let person = try #require(try await User.query(on: app.db).filter(\.$email == email).first())
-            _ = try await DashboardTests.handIn(app, lab, person, score: 1, results: CourseInsightsTests.results([("basic", true)]), at: app.clock.now(), comment: nil)
+            _ = try await DashboardTests.handIn(app, lab, person, score: 1, results: CourseInsightsTests.results([("basic", true)]), at: app.clock.now().addingTimeInterval(-3_600), comment: nil)
         }
 
         let instructor = try #require(try await User.query(on: app.db).filter(\.$email == "instructor@demo.test").first())
@@ -108,12 +108,19 @@ import VaporTesting
                 let seminar = try #require(analytics.places.first { $0.id == smallID })
                 #expect(analytics.smallCellsWithheld == withheld)
                 #expect(seminar.activeLearners == (withheld ? nil : 3) && (seminar.costPerActiveLearner == nil) == withheld, "\(email)")
+                // The total beside a withheld cell would give it away: withheld with it.
+                #expect((analytics.activeLearners == nil) == withheld && (analytics.costPerActiveLearner == nil) == withheld, "\(email)")
                 let csv = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/analytics.csv", headers: headers).body.string
                 #expect(csv.contains("active learners,SM9 Small seminar,,\(withheld ? "fewer than 5" : "3")\r\n"), "\(email)")
 
                 let report = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/report", headers: headers)
                 let line = try #require(try report.content.decode(ProgrammeReportDTO.self).courses.first { $0.id == smallID })
                 #expect(line.students == (withheld ? nil : 3), "\(email)")
+                #expect((try report.content.decode(ProgrammeReportDTO.self).studentsReached == nil) == withheld, "\(email)")
+                // The programme's own page and API: the same counts withheld.
+                let overview = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)", headers: headers).content.decode(ProgrammeDTO.self)
+                let listed = try #require(overview.courses.first { $0.id == smallID })
+                #expect(listed.students == (withheld ? nil : 3) && listed.staff == (withheld ? nil : 1), "\(email)")
                 let reportCSV = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/report.csv", headers: headers).body.string
                 #expect(reportCSV.contains(",\(withheld ? "fewer than 5" : "3"),1,3,"), "\(email): \(reportCSV)")
                 let browser = try Browser(app)
@@ -146,6 +153,80 @@ import VaporTesting
             _ = try await Self.world(app, demo: false)
             let after = try await counter.count { _ = try await ProgrammeAnalytics.load(programme, now: now, withholdSmallCells: true, on: app.db) }
             #expect(before == 7 && after == 7, "\(before) and \(after): \(counter.statements)")
+        }
+    }
+}
+
+extension ProgrammeAnalyticsTests {
+    /// The events export: what happened in the range and nothing outside it; the university sees who, the partner a
+    /// pseudonym made for that export alone and no email or memo; bad ranges refused with the reason.
+    @Test func theEventsExportPseudonymisesPeopleForThePartnerPerExport() async throws {
+        try await withTestApp { app in
+            let (programme, small, _, _) = try await Self.world(app)
+            let programmeID = try programme.requireID()
+            let today = Stats.dayString(app.clock.now()), weekAgo = Stats.dayString(app.clock.now().addingTimeInterval(-7 * 86_400))
+            let path = "api/v1/programmes/\(programmeID)/events?from=\(weekAgo)&to=\(today)"
+            let seminar1 = try #require(try await User.query(on: app.db).filter(\.$email == "seminar-1@uni.test").first())
+            let admin = try await app.bearer("admin@demo.test"), partner = try await app.bearer("mentor@partner.test")
+
+            let full = try await app.testing().sendRequest(.GET, path, headers: admin)
+            #expect(full.status == .ok && full.headers.contentType?.subType == "csv")
+            let rows = full.body.string.split(separator: "\r\n").map(String.init)
+            #expect(rows.first == EventsExport.columns.joined(separator: ","))
+            // The three seminar hand-ins (a day ago) and their grades; the grading run and the AI lease settled today.
+            let seminarRows = rows.filter { $0.contains(",SM9,") }
+            #expect(seminarRows.filter { $0.hasPrefix("handin,") }.count == 3 && seminarRows.filter { $0.hasPrefix("grade,") }.count == 3)
+            let seminar1ID = try seminar1.requireID().uuidString.lowercased()
+            #expect(rows.contains { $0.hasPrefix("handin,") && $0.contains(seminar1ID) && $0.contains("seminar-1@uni.test") })
+            #expect(rows.filter { $0.hasPrefix("ledger,") && $0.contains(",settle,") }.count >= 2)
+            // The demo's grant, eight weeks ago, is outside the range.
+            #expect(!rows.contains { $0.contains(",grant,") })
+            let older = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/events?from=\(Stats.dayString(app.clock.now().addingTimeInterval(-80 * 86_400)))&to=\(today)", headers: admin)
+            #expect(older.body.string.contains(",grant,"))
+
+            // The partner: a pseudonym for each person, no emails, days not times, no attempt numbers, and nothing
+            // from a place of fewer than 5 people (the seminar); another export, other pseudonyms.
+            func partnerExport() async throws -> [String] {
+                try await app.testing().sendRequest(.GET, path, headers: partner).body.string.split(separator: "\r\n").map(String.init)
+            }
+            let first = try await partnerExport(), second = try await partnerExport()
+            #expect(!first.joined().contains("@") && !first.joined().contains(seminar1ID) && !first.joined().contains("attempt"))
+            #expect(!first.contains { $0.contains(",SM9,") } && rows.contains { $0.contains(",SM9,") })
+            #expect(first.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false)[1].count == 10 }, "days only")
+            func pseudonyms(_ lines: [String], _ type: String) -> [String] {
+                lines.filter { $0.hasPrefix(type + ",") && $0.contains(",CS101,") }.map { String($0.split(separator: ",", omittingEmptySubsequences: false)[2]) }
+            }
+            let (a, b) = (pseudonyms(first, "handin"), pseudonyms(second, "handin"))
+            #expect(a.count == 2 && Set(a).count == 2 && a.allSatisfy { $0.hasPrefix("p-") && $0.count == 18 })
+            #expect(Set(a).isDisjoint(with: Set(b)), "each export draws its own pseudonyms")
+            // Within one export a person is one pseudonym: their hand-in and their grade carry the same.
+            #expect(Set(pseudonyms(first, "grade")) == Set(a))
+            #expect(first.count == rows.count - seminarRows.count)
+
+            // JSON Lines: one object a line, the same fields.
+            let lines = try await app.testing().sendRequest(.GET, path + "&format=jsonl", headers: admin)
+            #expect(lines.status == .ok && lines.headers.contentType?.subType == "jsonl")
+            let objects = try lines.body.string.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+            #expect(objects.count == rows.count - 1 && objects.allSatisfy { $0?["type"] != nil && $0?["at"] != nil })
+            #expect(objects.contains { $0?["email"] == "seminar-1@uni.test" && $0?["course"] == "SM9" && $0?["type"] == "grade" && $0?["value"] == "1 / 10" })
+
+            // Bad requests: a clear 422 each.
+            // Without days: the 30 days to today, which hold this week's.
+            let recent = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/events", headers: admin)
+            let month = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/events?from=\(Stats.dayString(app.clock.now().addingTimeInterval(-29 * 86_400)))&to=\(today)", headers: admin)
+            #expect(recent.status == .ok && recent.body.string == month.body.string && recent.body.string.count > full.body.string.count)
+            for query in ["?from=yesterday&to=\(today)", "?to=2026-02-30", "?from=\(today)&to=\(weekAgo)", "?from=2025-01-01&to=2026-06-01",
+                          "?from=\(weekAgo)&to=\(today)&format=xml", "?from=2026-13-45&to=\(today)"] {
+                let bad = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/events\(query)", headers: admin)
+                #expect(bad.status == .unprocessableEntity, "\(query): \(bad.status) \(bad.body.string)")
+            }
+            // Others are refused; the page's download works with the session.
+            #expect(try await app.testing().sendRequest(.GET, path, headers: try await app.bearer("instructor@demo.test")).status == .notFound)
+            let browser = try Browser(app)
+            _ = try await browser.signIn("mentor@partner.test")
+            let download = try await browser.get("/programmes/\(programmeID)/events?from=\(weekAgo)&to=\(today)")
+            #expect(download.status == .ok && download.body.string.contains("p-") && !download.body.string.contains("@uni.test"))
+            _ = small
         }
     }
 }

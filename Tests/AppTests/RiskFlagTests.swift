@@ -137,6 +137,15 @@ import VaporTesting
             #expect(flags["Risk 3"] == ["due_soon"])  // still failing, but dismissed: not shown again
             let kept = try await RiskFlags.list(courseID, dismissed: true, on: app.db)
             #expect(kept.map(\.id) == [failing.id])
+            // A situation that passed and came back is a new flag: raised again, not dismissed. Risk 2's passed flag had
+            // been dismissed; their hand-in is withdrawn (deleted) while the assignment is still due tomorrow.
+            let passed = try #require(second.first { $0.name == "Risk 2" && $0.rule == "due_soon" })
+            _ = try await RiskFlags.change(passed.id, in: courseID, RiskFlagChange(dismissed: true), by: world.students[0], now: app.clock.now(), on: app.db)
+            try await Submission.query(on: app.db).filter(\.$user.$id == world.students[1].requireID()).filter(\.$assignment.$id == world.dueSoon.requireID()).delete()
+            clock.advance(120)
+            try await RiskFlags.check(world.course, now: app.clock.now(), writes: app.writes)
+            let back = try #require(try await RiskFlags.list(courseID, dismissed: false, on: app.db).first { $0.name == "Risk 2" && $0.rule == "due_soon" })
+            #expect(back.id == passed.id && back.raisedAt > passed.raisedAt && back.dismissedAt == nil)
             // A dismissal taken back shows the flag again.
             let undo = try await app.testing().sendRequest(.PATCH, "api/v1/courses/\(courseID)/risk-flags/\(failing.id)", headers: instructor) { req in
                 try req.content.encode(["dismissed": false], as: .json)
@@ -176,6 +185,14 @@ import VaporTesting
             try await JobWorker.sweep(app)
             let again = try #require(try await RiskFlags.checkedAt(world.course.requireID(), on: app.db))
             #expect(again > checked)
+            // Checks of one course at once (workers, a teacher's Check now): one runs, the others find it claimed.
+            clock.advance(2 * 60 * 60)
+            let (course, now, writes) = (world.course, app.clock.now(), app.writes)
+            let results = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<4 { group.addTask { try await RiskFlags.check(course, now: now, unlessCheckedSince: now.addingTimeInterval(-60), writes: writes) } }
+                return try await group.reduce(into: [Int?]()) { $0.append($1) }
+            }
+            #expect(results.compactMap { $0 }.count == 1, "\(results)")
         }
     }
 

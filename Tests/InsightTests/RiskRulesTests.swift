@@ -46,13 +46,16 @@ import Testing
         #expect(Self.rules(Self.signals(attempts: attempts([3, 3, 3, 3]))).isEmpty)
     }
 
-    @Test func noActivityForAWeekIsOneFlagPerWeek() {
+    @Test func noActivityForAWeekIsOneFlagPerQuietSpell() {
         let quiet = RiskRules.evaluate(Self.signals(last: Self.hours(-24 * 8)), termStart: Self.termStart, termEnd: Self.termEnd, now: Self.now)
-        #expect(quiet == [RiskFlag(rule: .inactive, subject: "2026-W49", reason: "No recorded activity (hand-ins, AI requests, labs) for 8 days.")])
+        #expect(quiet == [RiskFlag(rule: .inactive, subject: "since \(Stats.dayString(Self.hours(-24 * 8)))", reason: "No recorded activity (hand-ins, AI requests, labs) for 8 days.")])
+        // A week on, still quiet: the same spell, the same flag (a dismissal holds).
+        let later = RiskRules.evaluate(Self.signals(last: Self.hours(-24 * 8)), termStart: Self.termStart, termEnd: Self.termEnd, now: Self.hours(24 * 7))
+        #expect(later.filter { $0.rule == .inactive }.map(\.subject) == quiet.map(\.subject))
         #expect(Self.rules(Self.signals(last: Self.hours(-24 * 6))).isEmpty)
         // Never active: counted from joining.
         let never = RiskRules.evaluate(Self.signals(last: nil), termStart: Self.termStart, termEnd: Self.termEnd, now: Self.now)
-        #expect(never.map(\.rule) == [.inactive] && never[0].reason.hasPrefix("Nothing recorded (hand-ins, AI requests, labs) since joining,"))
+        #expect(never.map(\.rule) == [.inactive] && never[0].reason.hasPrefix("Nothing recorded (hand-ins, AI requests, labs) since the course began,") && never[0].subject == "never")
     }
 
     @Test func mostOfTheAllowanceSpentInTheFirstHalfOfTerm() {

@@ -20,9 +20,10 @@ enum Policy {
         /// See a course's students at risk and dismiss their flags: its teachers (instructors, the programme's
         /// managers, administrators); not TAs, never students.
         case watchStudents(CourseAccess)
-        /// See counts of fewer than 5 people in a programme's figures (administrators, its managers); its partner
-        /// contacts see such counts withheld (`SmallCells`).
-        case countFewPeople(ProgrammeRole?)
+        /// See people in a programme's figures — counts of fewer than 5, who did what in an events export —
+        /// (administrators, the university's roles in it); its partner contacts see such counts withheld
+        /// (`SmallCells`) and each person as a pseudonym of that export alone.
+        case seePeople(ProgrammeRole?)
         /// See a programme's page: its courses and projects with counts, never students' names.
         case viewProgramme(ProgrammeRole?)
         /// See a research project and its members.
@@ -105,8 +106,8 @@ enum Policy {
             return user.isAdmin
         case .viewProgrammeCredits(let role):
             return user.isAdmin || role == .manager || role == .partnerContact
-        case .countFewPeople(let role):
-            return user.isAdmin || role == .manager
+        case .seePeople(let role):
+            return user.isAdmin || role == .manager || role == .courseCreator
         case .spendOwnAllowance(let courseRole, let projectRole):
             return courseRole != nil || projectRole != nil
         case .chargeAllocation(let course, let project):

@@ -13,6 +13,7 @@ enum InsightArea: PlatformArea {
         pages.signedIn.post(.courseRiskFlag(.key, flag: .key), use: RiskFlagController.changeFromPage)
         pages.signedIn.post(.checkCourseRiskFlags(.key), use: RiskFlagController.checkFromPage)
         pages.signedIn.get(.programmeAnalytics(.key), use: ProgrammeAnalyticsController.page)
+        pages.signedIn.get(.programmeEvents(.key), use: ProgrammeAnalyticsController.events)
     }
 
     static func api(_ api: APIRoutes) {
@@ -43,6 +44,10 @@ enum InsightArea: PlatformArea {
         api.on(.GET, "programmes/:programmeID/analytics.csv", id: "getProgrammeAnalyticsCSV",
                summary: "The programme's analytics as CSV, one figure a row: section, place, item, value.",
                tag: "programmes", errors: [404: "No such programme, or not one whose credits you see."], use: ProgrammeAnalyticsController.csv)
+        api.on(.GET, "programmes/:programmeID/events", id: "exportProgrammeEvents",
+               summary: "The programme's events from ?from= to ?to= (days, YYYY-MM-DD, both included, at most 366 days; by default the 30 days to today), as CSV or, with ?format=jsonl, JSON Lines: hand-ins, grades, AI requests and ledger entries, in time order within each kind. Administrators and managers see each person's account id and email; partner contacts a pseudonym drawn for that export alone, and no email.",
+               tag: "programmes", errors: [404: "No such programme, or not one whose credits you see.", 422: "The days or the format are wrong; the message says which."],
+               use: ProgrammeAnalyticsController.events)
     }
 }
 

@@ -51,7 +51,7 @@ struct ProgrammeAnalyticsDTO: Content {
         var outputs: Int?
         var outputsPerThousandCredits: Double?
     }
-    struct ModelUse: Content, Equatable { var model: String; var requests: Int; var tokens: Int; var credits: Credits }
+    typealias ModelUse = CourseOverviewDTO.ModelUse
     var programmeID: UUID
     var name: String
     var asOf: Date
@@ -88,7 +88,7 @@ enum ProgrammeAnalytics {
         }.naturallySorted(by: \.1)
         // 3. The grant: what the partner's account gave (its balance runs negative).
         let granted = -(try await sql.raw("""
-            SELECT coalesce(sum(balance), 0) AS given FROM ledger_accounts WHERE programme_id = \(bind: programmeID) AND kind = 'partner'
+            SELECT CAST(coalesce(sum(balance), 0) AS BIGINT) AS given FROM ledger_accounts WHERE programme_id = \(bind: programmeID) AND kind = 'partner'
             """).first()?.decode(column: "given", as: Int64.self) ?? 0)
         // 4. Every use, by account's place, meter and day.
         var byPlace: [UUID: ProgrammeAnalyticsDTO.Meters] = [:], byWeek: [Int: ProgrammeAnalyticsDTO.Meters] = [:]
@@ -150,7 +150,9 @@ enum ProgrammeAnalytics {
             return .init(kind: "project", id: id, name: name, used: used, outputs: count,
                          outputsPerThousandCredits: used.total.micro > 0 ? Double(count) / (Double(used.total.micro) / 1_000_000_000) : nil)
         }
-        let learners = shown(Set(active.values.flatMap { $0 }).count)
+        // The total next to a withheld cell would give it away (total minus the cells shown): withheld with it.
+        let anyWithheld = places.contains { $0.kind == "course" && $0.activeLearners == nil }
+        let learners = anyWithheld ? nil : shown(Set(active.values.flatMap { $0 }).count)
         let courseSpending = Credits(micro: courses.reduce(Int64(0)) { $0 + (byPlace[$1.0]?.total.micro ?? 0) })
         let span = programme.endsOn.timeIntervalSince(programme.startsOn)
         return ProgrammeAnalyticsDTO(
@@ -158,8 +160,16 @@ enum ProgrammeAnalytics {
             shareUsed: granted > 0 ? Double(meters.total.micro) / Double(granted) : 0,
             shareElapsed: span > 0 ? min(max(now.timeIntervalSince(programme.startsOn) / span, 0), 1) : 1,
             activeLearners: learners, costPerActiveLearner: perLearner(courseSpending, learners), meters: meters,
-            weeks: byWeek.keys.sorted().map { .init(week: Stats.dayString(Date(timeIntervalSince1970: Double($0) * 86_400)), meters: byWeek[$0]!) },
+            weeks: weeks(byWeek, through: Stats.weekStart(Int((now.timeIntervalSince1970 / 86_400).rounded(.down)))),
             places: places, aiByModel: aiByModel, smallCellsWithheld: withholdSmallCells)
+    }
+
+    /// Every week from the first with any use to the current one, quiet weeks as zeros.
+    static func weeks(_ byWeek: [Int: ProgrammeAnalyticsDTO.Meters], through last: Int) -> [ProgrammeAnalyticsDTO.Week] {
+        guard let first = byWeek.keys.min() else { return [] }
+        return stride(from: first, through: max(first, last, byWeek.keys.max() ?? first), by: 7).map {
+            .init(week: Stats.dayString(Date(timeIntervalSince1970: Double($0) * 86_400)), meters: byWeek[$0] ?? .init())
+        }
     }
 
     /// In long form for a spreadsheet: section, place, item, value.

@@ -2,8 +2,8 @@
 // records, per course, by the periodic sweep (each course in its term at most hourly) or by a teacher's "Check now".
 // Flags are kept in `risk_flags`, one per (course, student, rule, subject): a situation raises one flag however often
 // it is checked, a flag whose situation has passed is cleared (kept, no longer shown), and a dismissed flag stays
-// dismissed. Reading a course costs seven statements whatever its size (RiskFlagTests counts them); recording its
-// flags one upsert per 300 flags, one to clear the rest and one to note the check.
+// dismissed while it lasts. Reading a course costs seven statements whatever its size (RiskFlagTests counts them);
+// claiming it one, recording its flags one upsert per 300 flags and one to clear the rest.
 import Fluent
 import Foundation
 import Insight
@@ -44,33 +44,45 @@ enum RiskFlags {
     static let afterTerm: TimeInterval = 7 * 86_400
     static let chunk = 300
 
-    /// The periodic task: every course in its term not checked within the hour. A course that fails to check is
-    /// logged and tried at the next sweep; the others go on.
+    /// Courses checked per sweep at most, the longest unchecked first, so the worker that sweeps soon claims jobs again.
+    static let perSweep = 20
+
+    /// The periodic task: courses in their term not checked within the hour. A course that fails to check is logged
+    /// and tried at a later sweep; the others go on. Another worker checking the same course meanwhile wins it.
     @Sendable static func sweep(_ app: Application) async throws {
         let now = app.clock.now()
         let due = try await app.db.sqlDatabase().raw("""
             SELECT c.id AS id FROM courses c LEFT JOIN risk_checks r ON r.course_id = c.id
             WHERE c.starts_on <= \(bind: now) AND c.ends_on >= \(bind: now.addingTimeInterval(-afterTerm))
               AND (r.checked_at IS NULL OR r.checked_at <= \(bind: now.addingTimeInterval(-interval)))
+            ORDER BY CASE WHEN r.checked_at IS NULL THEN 0 ELSE 1 END, r.checked_at LIMIT \(unsafeRaw: String(perSweep))
             """).all().map { try $0.decode(column: "id", as: UUID.self) }
         for id in due {
             guard let course = try await Course.find(id, on: app.db) else { continue }
-            do { try await check(course, now: now, writes: app.writes) } catch {
+            do { try await check(course, now: now, unlessCheckedSince: now.addingTimeInterval(-interval), writes: app.writes) } catch {
                 app.logger.warning("At-risk check of course \(id) failed: \(String(describing: error)); tried again at the next sweep")
             }
         }
     }
 
-    /// Checks one course now and records its flags; returns how many situations were found.
+    /// Checks one course now and records its flags; returns how many situations were found, or nil when the course
+    /// was checked after `unlessCheckedSince` (by another worker, or a teacher) and is left as that check found it.
+    /// The course is claimed first (its `risk_checks` row, conditionally), in the same transaction as the reading and
+    /// the writing, so two checks of one course run one after the other and the later one sees the earlier's claim.
     @discardableResult
-    static func check(_ course: Course, now: Date, writes: Writes) async throws -> Int {
-        let courseID = try course.requireID()
-        let found = try await signals(course, now: now, on: writes.db).flatMap { user, signals in
-            RiskRules.evaluate(signals, termStart: course.startsOn, termEnd: course.endsOn, now: now).map { (user, $0) }
-        }
-        let run = UUID()
-        try await writes.transaction { tx in
+    static func check(_ course: Course, now: Date, unlessCheckedSince: Date? = nil, writes: Writes) async throws -> Int? {
+        let courseID = try course.requireID(), run = UUID(), claimBefore = unlessCheckedSince ?? now
+        return try await writes.transaction { tx in
             let sql = try tx.sqlDatabase()
+            let claimed = try await sql.raw("""
+                INSERT INTO risk_checks (id, course_id, checked_at) VALUES (\(bind: UUID()), \(bind: courseID), \(bind: now))
+                ON CONFLICT (course_id) DO UPDATE SET checked_at = excluded.checked_at WHERE risk_checks.checked_at <= \(bind: claimBefore)
+                RETURNING id
+                """).all()
+            guard !claimed.isEmpty else { return nil }
+            let found = try await signals(course, now: now, on: tx).flatMap { user, signals in
+                RiskRules.evaluate(signals, termStart: course.startsOn, termEnd: course.endsOn, now: now).map { (user, $0) }
+            }
             for start in stride(from: 0, to: found.count, by: chunk) {
                 let part = found[start..<min(start + chunk, found.count)]
                 var insert = sql.insert(into: "risk_flags")
@@ -79,24 +91,26 @@ enum RiskFlags {
                     insert = insert.values(SQLBind(UUID()), SQLBind(courseID), SQLBind(user), SQLBind(flag.rule.rawValue), SQLBind(flag.subject),
                                            SQLBind(flag.reason), SQLBind(now), SQLBind(now), SQLBind(run))
                 }
+                // A situation that had passed and is back is a new flag: raised now, not dismissed.
                 try await insert.onConflict(with: ["course_id", "user_id", "rule", "subject"]) {
-                    $0.set(excludedValueOf: "reason").set(excludedValueOf: "seen_at").set(excludedValueOf: "check_id").set("cleared_at", to: SQLLiteral.null)
+                    $0.set(excludedValueOf: "reason").set(excludedValueOf: "seen_at").set(excludedValueOf: "check_id")
+                        .set(SQLColumn("raised_at"), to: SQLQueryString("CASE WHEN risk_flags.cleared_at IS NULL THEN risk_flags.raised_at ELSE excluded.raised_at END"))
+                        .set(SQLColumn("dismissed_at"), to: SQLQueryString("CASE WHEN risk_flags.cleared_at IS NULL THEN risk_flags.dismissed_at END"))
+                        .set(SQLColumn("dismissed_by"), to: SQLQueryString("CASE WHEN risk_flags.cleared_at IS NULL THEN risk_flags.dismissed_by END"))
+                        .set("cleared_at", to: SQLLiteral.null)
                 }.run()
             }
             // What this check did not find has passed.
             try await sql.raw("""
                 UPDATE risk_flags SET cleared_at = \(bind: now) WHERE course_id = \(bind: courseID) AND cleared_at IS NULL AND check_id <> \(bind: run)
                 """).run()
-            try await sql.insert(into: "risk_checks").columns("id", "course_id", "checked_at").values(SQLBind(UUID()), SQLBind(courseID), SQLBind(now))
-                .onConflict(with: ["course_id"]) { $0.set(excludedValueOf: "checked_at") }.run()
+            return found.count
         }
-        return found.count
     }
 
     /// "Check now" from a teacher: at most once a minute per course (a second press within it shows the same).
     static func checkSoon(_ course: Course, now: Date, writes: Writes) async throws {
-        if let last = try await checkedAt(try course.requireID(), on: writes.db), now.timeIntervalSince(last) < soonest { return }
-        try await check(course, now: now, writes: writes)
+        try await check(course, now: now, unlessCheckedSince: now.addingTimeInterval(-soonest), writes: writes)
     }
 
     /// What the rules need to know of each current student, in seven statements.

@@ -56,7 +56,7 @@ enum ProgrammeController {
     private static func render(_ req: Request, _ programme: Programme, _ user: User, _ role: ProgrammeRole?, _ page: PageContext) async throws -> View {
         let id = try programme.requireID()
         let view = ProgrammePage(
-            title: programme.name, page: page, programme: try await ProgrammeViews.programme(programme, role: role, on: req.db),
+            title: programme.name, page: page, programme: try await ProgrammeViews.programme(programme, role: role, withholdSmallCells: !Policy.allows(user, .seePeople(role)), on: req.db),
             members: try await visibleMembers(programme, user, role, on: req.db),
             canManage: Policy.allows(user, .manageProgramme(role)), canCreateCourse: Policy.allows(user, .createCourse(role)),
             canSeeCredits: Policy.allows(user, .viewProgrammeCredits(role)),
@@ -80,8 +80,8 @@ enum ProgrammeController {
     }
 
     @Sendable static func show(req: Request) async throws -> ProgrammeDTO {
-        let (programme, _, role) = try await req.programme(for: Policy.Action.viewProgramme)
-        return try await ProgrammeViews.programme(programme, role: role, on: req.db)
+        let (programme, user, role) = try await req.programme(for: Policy.Action.viewProgramme)
+        return try await ProgrammeViews.programme(programme, role: role, withholdSmallCells: !Policy.allows(user, .seePeople(role)), on: req.db)
     }
 
     @Sendable static func create(req: Request) async throws -> Response {

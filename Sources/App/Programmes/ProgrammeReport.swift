@@ -136,7 +136,8 @@ enum ProgrammeReport {
         return ProgrammeReportDTO(
             programme: try ProgrammeViews.summary(programme), generatedAt: Date(),
             credits: .init(granted: Credits(micro: granted), used: Credits(micro: spent), remaining: Credits(micro: granted - spent)),
-            studentsReached: shown(reached), submissionsGraded: graded.values.reduce(0, +),
+            // The total next to a withheld cell would give it away (total minus the cells shown): withheld with it.
+            studentsReached: courseLines.contains { $0.students == nil } ? nil : shown(reached), submissionsGraded: graded.values.reduce(0, +),
             aiTokens: courseTokens.values.reduce(0, +) + projectTokens.values.reduce(0, +), jobsRun: jobs.values.reduce(0, +),
             projectsByStatus: Dictionary(grouping: projects, by: \.status).mapValues(\.count),
             outputsByKind: Dictionary(grouping: outputs, by: { $0.kind.rawValue }).mapValues(\.count),

@@ -13,8 +13,8 @@ struct ProgrammeSummaryDTO: Content {
 }
 
 struct ProgrammeDTO: Content {
-    struct CourseLine: Content { var id: UUID; var code: String; var title: String; var term: String; var students: Int; var staff: Int }
-    struct ProjectLine: Content { var id: UUID; var title: String; var status: String; var members: Int }
+    struct CourseLine: Content { var id: UUID; var code: String; var title: String; var term: String; var students: Int?; var staff: Int? }
+    struct ProjectLine: Content { var id: UUID; var title: String; var status: String; var members: Int? }
     var programme: ProgrammeSummaryDTO
     var description: String
     var yourRole: String?
@@ -35,9 +35,9 @@ extension ProgrammeDTO: APIBody {
     static let schema = JSONSchema.object([
         "programme": .ref(ProgrammeSummaryDTO.self), "description": .string(), "yourRole": .choice(ProgrammeRole.self),
         "courses": .array(.object(["id": .string(format: "uuid"), "code": .string(), "title": .string(), "term": .string(), "students": .integer(),
-                                   "staff": .integer()], required: ["id", "code", "title", "term", "students", "staff"])),
+                                   "staff": .integer()], required: ["id", "code", "title", "term"])),
         "projects": .array(.object(["id": .string(format: "uuid"), "title": .string(), "status": .choice(ProjectStatus.self), "members": .integer()],
-                                    required: ["id", "title", "status", "members"])),
+                                    required: ["id", "title", "status"])),
     ], required: ["programme", "description", "courses", "projects"])
     static var parts: [any APIBody.Type] { [ProgrammeSummaryDTO.self] }
     static let samples = [ProgrammeDTO(programme: ProgrammeSummaryDTO.samples[0], description: "Credits for teaching and research.", yourRole: "manager",
@@ -52,8 +52,10 @@ enum ProgrammeViews {
     }
 
     /// Four queries whatever the programme's size.
-    static func programme(_ programme: Programme, role: ProgrammeRole?, on db: any Database) async throws -> ProgrammeDTO {
+    /// `withholdSmallCells`: counts of 1 to 4 people are left out (nil), for those who may not see people.
+    static func programme(_ programme: Programme, role: ProgrammeRole?, withholdSmallCells: Bool, on db: any Database) async throws -> ProgrammeDTO {
         let id = try programme.requireID()
+        func shown(_ count: Int) -> Int? { SmallCells.shown(count, withheld: withholdSmallCells) }
         let courses = try await Course.query(on: db).filter(\.$programme.$id == id).all().naturallySorted(by: \.code)
         let courseMembers = try await CourseMember.query(on: db).filter(\.$course.$id ~~ courses.map { try $0.requireID() }).all()
         let projects = try await ResearchProject.query(on: db).filter(\.$programme.$id == id).all().naturallySorted(by: \.title)
@@ -65,8 +67,8 @@ enum ProgrammeViews {
             courses: try courses.map { course in
                 let members = byCourse[try course.requireID()] ?? []
                 return .init(id: try course.requireID(), code: course.code, title: course.title, term: course.term,
-                             students: members.filter { $0.role == .student }.count, staff: members.filter { $0.role != .student }.count)
+                             students: shown(members.filter { $0.role == .student }.count), staff: shown(members.filter { $0.role != .student }.count))
             },
-            projects: try projects.map { .init(id: try $0.requireID(), title: $0.title, status: $0.status, members: byProject[try $0.requireID()]?.count ?? 0) })
+            projects: try projects.map { .init(id: try $0.requireID(), title: $0.title, status: $0.status, members: shown(byProject[try $0.requireID()]?.count ?? 0)) })
     }
 }

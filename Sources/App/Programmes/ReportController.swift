@@ -8,7 +8,7 @@ enum ReportController {
     /// The report as the signed-in person may see it: counts of 1 to 4 people withheld from partner contacts.
     private static func load(_ req: Request) async throws -> (Programme, ProgrammeReportDTO) {
         let (programme, user, role) = try await req.programme(for: Policy.Action.viewProgrammeCredits)
-        return (programme, try await ProgrammeReport.load(programme, withholdSmallCells: !Policy.allows(user, .countFewPeople(role)), on: req.db))
+        return (programme, try await ProgrammeReport.load(programme, withholdSmallCells: !Policy.allows(user, .seePeople(role)), on: req.db))
     }
 
     @Sendable static func page(req: Request) async throws -> View {

@@ -26,7 +26,7 @@ enum SitePath: Hashable, Sendable {
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
     // Programmes
     case programme(ID), programmeCourses(ID), programmeProjects(ID), programmeMembers(ID), removeProgrammeMember(ID, user: ID)
-    case programmeReport(ID), programmeReportCSV(ID), programmeAnalytics(ID)
+    case programmeReport(ID), programmeReportCSV(ID), programmeAnalytics(ID), programmeEvents(ID)
     // Credits
     case credits, readNotice(ID)
     case programmeCredits(ID), programmeGrants(ID), programmeAllocations(ID)
@@ -113,6 +113,7 @@ enum SitePath: Hashable, Sendable {
         case .programmeReport(let id): return programme(id, "report")
         case .programmeReportCSV(let id): return programme(id, "report.csv")
         case .programmeAnalytics(let id): return programme(id, "analytics")
+        case .programmeEvents(let id): return programme(id, "events")
         case .credits: return text("credits")
         case .readNotice(let notice): return [.text("notices"), .id("noticeID", notice), .text("read")]
         case .programmeCredits(let id): return programme(id, "credits")

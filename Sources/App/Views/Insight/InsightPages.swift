@@ -190,8 +190,13 @@ struct ProgrammeAnalyticsPage: Encodable {
     var withheld: Bool
     var json: String
     var csv: String
+    var events: String
+    var from: String
+    var to: String
 
     init(page: PageContext, _ a: ProgrammeAnalyticsDTO) {
+        events = SitePath.programmeEvents(.id(a.programmeID)).url
+        (from, to) = (Stats.dayString(a.asOf.addingTimeInterval(-29 * 86_400)), Stats.dayString(a.asOf))
         (self.page, links, title) = (page, ProgrammeLinks(a.programmeID), "Analytics: \(a.name)")
         asOf = PageFormat.when(a.asOf) ?? ""
         (granted, used) = ("\(a.granted)", "\(a.used)")

@@ -19,8 +19,8 @@ struct ProgrammeLinks: Encodable {
 }
 
 struct ProgrammePage: Encodable {
-    struct Course: Encodable { var link: String; var code: String; var title: String; var term: String; var students: Int; var staff: Int }
-    struct Project: Encodable { var link: String; var title: String; var status: String; var members: Int }
+    struct Course: Encodable { var link: String; var code: String; var title: String; var term: String; var students: String; var staff: String }
+    struct Project: Encodable { var link: String; var title: String; var status: String; var members: String }
     struct Member: Encodable { var name: String; var role: String; var remove: String }
     var title: String
     var page: PageContext
@@ -43,10 +43,11 @@ struct ProgrammePage: Encodable {
         self.canSeeCredits = canSeeCredits
         let id = programme.programme.id
         links = ProgrammeLinks(id)
+        func shown(_ count: Int?) -> String { count.map(String.init) ?? SmallCells.withheldText }
         courses = programme.courses.map {
-            Course(link: SitePath.course(.id($0.id)).url, code: $0.code, title: $0.title, term: $0.term, students: $0.students, staff: $0.staff)
+            Course(link: SitePath.course(.id($0.id)).url, code: $0.code, title: $0.title, term: $0.term, students: shown($0.students), staff: shown($0.staff))
         }
-        projects = programme.projects.map { Project(link: SitePath.project(.id($0.id)).url, title: $0.title, status: $0.status, members: $0.members) }
+        projects = programme.projects.map { Project(link: SitePath.project(.id($0.id)).url, title: $0.title, status: $0.status, members: shown($0.members)) }
         self.members = members.map { Member(name: $0.name, role: $0.role, remove: SitePath.removeProgrammeMember(.id(id), user: .id($0.userID)).url) }
     }
 }
