@@ -43,6 +43,7 @@ let package = Package(
                 .target(name: "Labs"),
                 .target(name: "Identity"),
                 .target(name: "Insight"),
+                .target(name: "Similarity"),
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Ink", package: "Ink"),
                 .product(name: "Fluent", package: "fluent"),
@@ -81,6 +82,9 @@ let package = Package(
         ),
         // What the insight pages compute and draw: natural order of names, medians and histograms, SVG charts. No Vapor.
         .target(name: "Insight"),
+        // Code similarity between hand-ins: tokenisers (Python, C/C++, Java, JavaScript), winnowed fingerprints, pairs,
+        // shared passages. No Vapor.
+        .target(name: "Similarity"),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
         .target(name: "Ledger"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
@@ -121,6 +125,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InsightTests", dependencies: [.target(name: "Insight")]),
+        .testTarget(name: "SimilarityTests", dependencies: [.target(name: "Similarity")], resources: [.copy("Corpus")]),
         .testTarget(name: "LabsTests", dependencies: [.target(name: "Labs"), .target(name: "Ledger")]),
         .testTarget(
             name: "AppTests",

@@ -13,7 +13,8 @@ public struct CampusCloudCLI: AsyncParsableCommand {
         """,
         version: PlatformVersion.current,
         subcommands: [ServeCommand.self, MigrateCommand.self, DemoCommand.self, AdminCommand.self, LedgerCommand.self, SandboxCommand.self,
-                      WorkerCommand.self, SubmitCommand.self, JobCommand.self, LabCommand.self, DevCommand.self, GradingBenchCommand.self, GatewayBenchCommand.self, InsightBenchCommand.self]
+                      WorkerCommand.self, SubmitCommand.self, JobCommand.self, LabCommand.self, DevCommand.self, GradingBenchCommand.self, GatewayBenchCommand.self, InsightBenchCommand.self,
+                      SimilarityCommand.self]
     )
 
     public init() {}

@@ -1,0 +1,174 @@
+// A similarity check over one assignment's hand-ins: every pair of students that shares fingerprints, ranked, with
+// what everyone was given (starter code) and what almost everyone wrote (the obvious way to do a small task) left
+// out. Hand-ins from earlier offerings are sources only: compared with this offering's, never with each other.
+// The result measures likeness; whether it means anything is for a person to judge.
+
+public struct SimilarityCheck: Sendable {
+    public struct Options: Sendable, Equatable, Codable {
+        /// Tokens in a hashed run: shared runs shorter than this are noise.
+        public var k: Int
+        /// The winnowing window: shared runs of k + window - 1 tokens or more are always found.
+        public var window: Int
+        /// A fragment found in more than this share of this offering's hand-ins, and in at least `commonMinimum` of
+        /// them, is common to the task (the obvious way to read the input), and left out. The minimum keeps a small
+        /// class's copies from being called common because several students share them (MOSS instead ignores a
+        /// passage found in more than 10 hand-ins, whatever the class's size).
+        public var commonShare: Double
+        public var commonMinimum: Int
+        /// Tokens read of each hand-in (about 2,000 lines of code): a larger one is compared by its beginning.
+        public var maxTokens: Int
+        /// The most similar pairs whose longest shared run is measured; the rest are listed without it.
+        public var measuredPairs: Int
+
+        public static let defaultMaxTokens = 20_000
+        /// Similarity is shared fingerprints over at least this many: a hand-in of a line or two is not "100% alike".
+        public static let fewestFingerprints = 8
+
+        public init(k: Int = 12, window: Int = 8, commonShare: Double = 0.5, commonMinimum: Int = 10, maxTokens: Int = defaultMaxTokens,
+                    measuredPairs: Int = 1_000) {
+            (self.k, self.window, self.commonShare, self.commonMinimum) = (max(k, 1), max(window, 1), commonShare, commonMinimum)
+            (self.maxTokens, self.measuredPairs) = (maxTokens, measuredPairs)
+        }
+    }
+
+    /// One student's hand-in (or an earlier offering's, `earlier`).
+    public struct Document: Sendable {
+        public var id: String
+        public var files: [SourceFile]
+        public var earlier: Bool
+
+        public init(id: String, files: [SourceFile], earlier: Bool = false) { (self.id, self.files, self.earlier) = (id, files, earlier) }
+    }
+
+    public struct Pair: Sendable, Equatable, Codable {
+        public var a: String
+        public var b: String
+        /// Shared fingerprints over the smaller hand-in's: 1 when one is contained in the other.
+        public var similarity: Double
+        /// The shares of each hand-in's fingerprints found in the other.
+        public var shareOfA: Double
+        public var shareOfB: Double
+        public var sharedFingerprints: Int
+        /// The longest run of tokens the two have in common, outside starter code and common fragments (nil beyond
+        /// the `measuredPairs` most similar).
+        public var longestRun: Int?
+        /// `b` is a hand-in from an earlier offering.
+        public var bIsEarlier: Bool
+    }
+
+    public struct Summary: Sendable, Equatable, Codable {
+        public var id: String
+        public var tokens: Int
+        public var fingerprints: Int
+        public var earlier: Bool
+        /// Longer than `maxTokens`: only its beginning was compared.
+        public var truncated: Bool
+    }
+
+    public struct Report: Sendable, Equatable, Codable {
+        public var options: Options
+        /// Pairs that share anything, most similar first (then by longest run).
+        public var pairs: [Pair]
+        public var documents: [Summary]
+        /// Fingerprints left out as starter code and as common to most hand-ins.
+        public var starterFingerprints: Int
+        public var commonFingerprints: Int
+
+        /// How many pairs of this offering's hand-ins (and with earlier ones) fall in each tenth of similarity,
+        /// those sharing nothing in the first.
+        public var histogram: [Int] {
+            let current = documents.filter { !$0.earlier }.count, earlier = documents.count - current
+            var bins = Array(repeating: 0, count: 10)
+            for pair in pairs { bins[min(9, Int(pair.similarity * 10))] += 1 }
+            bins[0] += current * (current - 1) / 2 + current * earlier - pairs.count
+            return bins
+        }
+
+        /// Groups of this offering's students joined by pairs at or above `threshold`, largest first; each
+        /// group's ids in the order of the documents.
+        public func clusters(threshold: Double) -> [[String]] {
+            let index = Dictionary(documents.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+            var parent = Array(documents.indices)
+            func root(_ node: Int) -> Int {
+                var node = node
+                while parent[node] != node { parent[node] = parent[parent[node]]; node = parent[node] }
+                return node
+            }
+            for pair in pairs where pair.similarity >= threshold && !pair.bIsEarlier {
+                guard let a = index[pair.a], let b = index[pair.b] else { continue }
+                parent[root(a)] = root(b)
+            }
+            let groups = Dictionary(grouping: documents.indices.filter { !documents[$0].earlier }, by: root).values
+                .filter { $0.count > 1 }.map { $0.sorted() }
+            return groups.sorted { ($0.count, -$0[0]) > ($1.count, -$1[0]) }.map { $0.map { documents[$0].id } }
+        }
+    }
+
+    public var options: Options
+
+    public init(options: Options = Options()) { self.options = options }
+
+    /// Compares every hand-in of this offering with every other and with each earlier one.
+    public func run(_ documents: [Document], starter: [SourceFile] = []) -> Report {
+        let read = documents.map { TokenizedDocument(files: $0.files, k: options.k, maxTokens: options.maxTokens) }
+        let (starterHashes, common) = leftOut(read, earlier: documents.map(\.earlier), starter: starter)
+        let leaveOut = starterHashes.union(common)
+        let prints = read.map { $0.fingerprints(window: options.window, leaveOut: leaveOut) }
+
+        // Pairs that share anything, found through who holds each fingerprint (common ones are gone, so lists are short).
+        var holders: [UInt64: [Int]] = [:]
+        for (index, set) in prints.enumerated() { for hash in set { holders[hash, default: []].append(index) } }
+        var shared: [Int: Int] = [:]
+        let n = documents.count
+        for list in holders.values where list.count > 1 {
+            for i in 0..<list.count {
+                for j in (i + 1)..<list.count where !(documents[list[i]].earlier && documents[list[j]].earlier) {
+                    shared[list[i] * n + list[j], default: 0] += 1
+                }
+            }
+        }
+        var found = shared.map { key, count -> (pair: Pair, a: Int, b: Int) in
+            var (a, b) = (key / n, key % n)
+            if documents[a].earlier { swap(&a, &b) }
+            let sizeA = max(prints[a].count, Options.fewestFingerprints), sizeB = max(prints[b].count, Options.fewestFingerprints)
+            return (Pair(a: documents[a].id, b: documents[b].id, similarity: Double(count) / Double(min(sizeA, sizeB)),
+                         shareOfA: Double(count) / Double(sizeA), shareOfB: Double(count) / Double(sizeB), sharedFingerprints: count,
+                         longestRun: nil, bIsEarlier: documents[b].earlier), a, b)
+        }.sorted { ($0.pair.similarity, $0.pair.sharedFingerprints, $1.a, $1.b) > ($1.pair.similarity, $1.pair.sharedFingerprints, $0.a, $0.b) }
+        // The longest shared run of the most similar pairs, each hand-in's hash places built once.
+        var places: [Int: Matches.Places] = [:]
+        for index in found.indices.prefix(options.measuredPairs) {
+            let (a, b) = (found[index].a, found[index].b)
+            if places[a] == nil { places[a] = Matches.Places(read[a], leaveOut: leaveOut) }
+            found[index].pair.longestRun = Matches.longestRun(places[a]!, read[b], leaveOut: leaveOut, k: options.k)
+        }
+        let pairs = found.sorted {
+            ($0.pair.similarity, $0.pair.longestRun ?? 0, $1.a, $1.b) > ($1.pair.similarity, $1.pair.longestRun ?? 0, $0.a, $0.b)
+        }.map(\.pair)
+        return Report(options: options, pairs: pairs,
+                      documents: documents.indices.map { Summary(id: documents[$0].id, tokens: read[$0].tokenCount, fingerprints: prints[$0].count,
+                                                                 earlier: documents[$0].earlier, truncated: read[$0].truncated) },
+                      starterFingerprints: starterHashes.count, commonFingerprints: common.count)
+    }
+
+    /// Two hand-ins side by side: the passages they share, as the check counted them (the same starter code and
+    /// common fragments left out, so `documents` must be the whole check's).
+    public func matches(_ a: Int, _ b: Int, in documents: [Document], starter: [SourceFile] = []) -> Matches {
+        let read = documents.map { TokenizedDocument(files: $0.files, k: options.k, maxTokens: options.maxTokens) }
+        let (starterHashes, common) = leftOut(read, earlier: documents.map(\.earlier), starter: starter)
+        return Matches(read[a], read[b], leaveOut: starterHashes.union(common), k: options.k)
+    }
+
+    /// The starter code's k-token runs, and those found in more than `commonShare` of this offering's hand-ins (and
+    /// in at least `commonMinimum`): earlier offerings do not vote.
+    func leftOut(_ read: [TokenizedDocument], earlier: [Bool], starter: [SourceFile]) -> (starter: Set<UInt64>, common: Set<UInt64>) {
+        let starterHashes = Set(TokenizedDocument(files: starter, k: options.k, maxTokens: options.maxTokens).kgrams.compactMap { $0 })
+        var seenIn: [UInt64: Int] = [:]
+        for (index, document) in read.enumerated() where !earlier[index] {
+            for hash in Set(document.kgrams.compactMap { $0 }) where !starterHashes.contains(hash) { seenIn[hash, default: 0] += 1 }
+        }
+        let current = Double(earlier.filter { !$0 }.count)
+        let common = seenIn.filter { Double($0.value) > options.commonShare * current && $0.value >= options.commonMinimum }.keys
+        return (starterHashes, Set(common))
+    }
+}

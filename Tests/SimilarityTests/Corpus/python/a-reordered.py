@@ -1,0 +1,47 @@
+import sys
+import string
+
+
+def main():
+    limit = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    text = sys.stdin.read()
+    counts = count_words(text)
+    total = sum(counts.values())
+    print(format_report(top_words(counts, limit), total))
+    print(f"distinct words: {len(counts)}, total words: {total}")
+
+
+def format_report(pairs, total):
+    lines = []
+    for rank, (word, count) in enumerate(pairs, start=1):
+        share = 100.0 * count / total if total else 0.0
+        lines.append(f"{rank:>3}. {word:<15} {count:>5} ({share:.1f}%)")
+    return "\n".join(lines)
+
+
+def top_words(counts, limit):
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ordered[:limit]
+
+
+def count_words(text):
+    counts = {}
+    for line in text.splitlines():
+        for raw in line.split():
+            word = clean_word(raw)
+            if not word:
+                continue
+            if word in counts:
+                counts[word] += 1
+            else:
+                counts[word] = 1
+    return counts
+
+
+def clean_word(word):
+    stripped = word.strip(string.punctuation)
+    return stripped.lower()
+
+
+if __name__ == "__main__":
+    main()
