@@ -97,7 +97,7 @@ public enum RiskRules {
             // One flag per quiet spell (named by its last activity), so a dismissal holds while the spell lasts.
             let days = Int(now.timeIntervalSince(quietSince) / 86_400)
             flags.append(.init(rule: .inactive, subject: s.lastActivity.map { "since " + Stats.dayString($0) } ?? "never", reason: s.lastActivity == nil
-                ? "Nothing recorded (hand-ins, AI requests, labs) since the course began, \(days) days ago."
+                ? "Nothing recorded (hand-ins, AI requests, labs) in the \(days) days they have been in the course."
                 : "No recorded activity (hand-ins, AI requests, labs) for \(days) days."))
         }
         let half = termStart.addingTimeInterval(termEnd.timeIntervalSince(termStart) / 2)

@@ -428,7 +428,8 @@ import Ledger
             (choice.returnURL, choice.acceptMultiple, choice.acceptLineItem, choice.expiresAt) = ("https://lms.matrix.test/return", true, true, Date().addingTimeInterval(3600))
             try await choice.create(on: app.db)
             let choiceID = try choice.requireID()
-            // The course's students checked for risk: a flag to see and dismiss.
+            // The course's students (there since it began) checked for risk: a flag to see and dismiss.
+            try await CourseMember.query(on: app.db).filter(\.$course.$id == courseID).set(\.$joinedAt, to: course.startsOn).update()
             try await RiskFlags.check(course, now: Date(), writes: app.writes)
             let flagID = try #require(try await RiskFlags.list(courseID, dismissed: false, on: app.db).first).id
             var failures: [String] = []

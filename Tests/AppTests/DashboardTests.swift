@@ -71,9 +71,9 @@ import VaporTesting
         return submission
     }
 
-    static func usage(_ app: Application, key: UUID, _ user: User, _ course: Course, credits: Int64, at: Date) async throws {
+    static func usage(_ app: Application, key: UUID, _ user: User, _ course: Course, credits: Int64, at: Date, model: String = "demo-small") async throws {
         let row = AIUsage()
-        (row.$key.id, row.$user.id, row.$course.id, row.model, row.endpoint) = (key, try user.requireID(), try course.requireID(), "demo-small", "chat")
+        (row.$key.id, row.$user.id, row.$course.id, row.model, row.endpoint) = (key, try user.requireID(), try course.requireID(), model, "chat")
         (row.promptTokens, row.completionTokens, row.credits, row.status, row.outcome) = (10, 20, credits, 200, "ok")
         (row.streamed, row.latencyMs, row.createdAt) = (false, 5, at)
         try await row.create(on: app.db)

@@ -100,6 +100,15 @@ import VaporTesting
         try await withTestApp { app in
             let (programme, small, _, _) = try await Self.world(app)
             let programmeID = try programme.requireID(), smallID = try small.requireID()
+            // Six students of CS101 use one model, two of them another: the second would point at those two.
+            let cs101 = try await app.course("CS101")
+            for index in 1...6 {
+                let student = try #require(try await User.query(on: app.db).filter(\.$email == "student\(index)@demo.test").first())
+                let key = try await AIKeys.issue(to: student, in: cs101, name: "analytics test", origin: .password, on: app.db)
+                for model in index <= 2 ? ["common-model", "rare-model"] : ["common-model"] {
+                    try await DashboardTests.usage(app, key: key.id, student, cs101, credits: 1_000, at: app.clock.now(), model: model)
+                }
+            }
             for (email, withheld) in [("mentor@partner.test", true), ("admin@demo.test", false)] {
                 let headers = try await app.bearer(email)
                 let answer = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/analytics", headers: headers)
@@ -108,6 +117,9 @@ import VaporTesting
                 let seminar = try #require(analytics.places.first { $0.id == smallID })
                 #expect(analytics.smallCellsWithheld == withheld)
                 #expect(seminar.activeLearners == (withheld ? nil : 3) && (seminar.costPerActiveLearner == nil) == withheld, "\(email)")
+                let models = analytics.aiByModel.map(\.model)
+                #expect(models.contains("common-model") && models.contains("rare-model") != withheld, "\(email): \(models)")
+                #expect(analytics.aiByModel.first { $0.model == "common-model" }?.requests == 6)
                 // The total beside a withheld cell would give it away: withheld with it.
                 #expect((analytics.activeLearners == nil) == withheld && (analytics.costPerActiveLearner == nil) == withheld, "\(email)")
                 let csv = try await app.testing().sendRequest(.GET, "api/v1/programmes/\(programmeID)/analytics.csv", headers: headers).body.string

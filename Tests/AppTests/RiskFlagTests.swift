@@ -70,6 +70,8 @@ import VaporTesting
                         secretHash: "unused")
         try await key.create(on: app.db)
         try await DashboardTests.usage(app, key: key.requireID(), student1, course, credits: 1, at: now.addingTimeInterval(-3_600))
+        // Everyone joined as the course began.
+        try await CourseMember.query(on: app.db).filter(\.$course.$id == course.requireID()).set(\.$joinedAt, to: course.startsOn).update()
         return World(course: course, students: students, dueSoon: dueSoon, older: older)
     }
 
@@ -100,6 +102,26 @@ import VaporTesting
             #expect(allowance.reason.hasPrefix("90% of the allowance"))
             // Staff are never flagged.
             #expect(flags["Instructor"] == nil && all.allSatisfy { $0.email.hasSuffix("@uni.test") || $0.email == "student1@demo.test" })
+        }
+    }
+
+    @Test func aLateJoinerIsQuietSinceJoiningNotSinceTheCourseBegan() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let clock = MovableClock(app)
+            let world = try await Self.world(app, "RK9", students: 1)
+            // Joins today, ten days into the course, and does nothing.
+            let late = User(email: "late@uni.test", displayName: "Late Joiner", passwordHash: nil)
+            try await late.create(on: app.db)
+            try await CourseMember(courseID: world.course.requireID(), userID: late.requireID(), role: .student).create(on: app.db)
+            _ = try await RiskFlags.check(world.course, now: app.clock.now(), writes: app.writes)
+            #expect(try await Self.open(app, world.course)["Late Joiner"] == ["due_soon"])
+            #expect(try await Self.open(app, world.course)["Risk 1"]?.contains("inactive") == true)  // there from the start
+            // A week after joining, still nothing: now quiet.
+            clock.advance(7.5 * 86_400)
+            _ = try await RiskFlags.check(world.course, now: app.clock.now(), writes: app.writes)
+            let flag = try #require(try await RiskFlags.list(world.course.requireID(), dismissed: false, on: app.db).first { $0.name == "Late Joiner" && $0.rule == "inactive" })
+            #expect(flag.reason.contains("in the 7 days they have been in the course"), "\(flag.reason)")
         }
     }
 

@@ -26,6 +26,16 @@ def check(condition, what):
         failures.append(what)
 
 
+def finish(what, log=None):
+    """Ends a test: exits non-zero saying how many checks failed (after the end of the server's `log`, if given), or
+    says they all passed."""
+    if failures:
+        if log:
+            print("the server's log:", log[-4000:])
+        sys.exit(f"{len(failures)} {what} check(s) failed")
+    print(f"{what}: all checks passed")
+
+
 def browser(size="1280,1024", prefs=None):
     options = webdriver.ChromeOptions()
     if prefs:

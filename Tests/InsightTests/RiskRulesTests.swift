@@ -55,7 +55,7 @@ import Testing
         #expect(Self.rules(Self.signals(last: Self.hours(-24 * 6))).isEmpty)
         // Never active: counted from joining.
         let never = RiskRules.evaluate(Self.signals(last: nil), termStart: Self.termStart, termEnd: Self.termEnd, now: Self.now)
-        #expect(never.map(\.rule) == [.inactive] && never[0].reason.hasPrefix("Nothing recorded (hand-ins, AI requests, labs) since the course began,") && never[0].subject == "never")
+        #expect(never.map(\.rule) == [.inactive] && never[0].reason.hasPrefix("Nothing recorded (hand-ins, AI requests, labs) in the ") && never[0].subject == "never")
     }
 
     @Test func mostOfTheAllowanceSpentInTheFirstHalfOfTerm() {

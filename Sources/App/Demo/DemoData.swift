@@ -75,12 +75,17 @@ public enum DemoData {
             }
             let existingCourseMembers = try await CourseMember.query(on: db).all()
             let present = Set(existingCourseMembers.map { "\($0.$course.id)/\($0.$user.id)" })
+            var joined: [UUID] = []
             for (course, email, role) in rosters {
                 let courseID = try course.requireID(), userID = users[email]!
                 if present.contains("\(courseID)/\(userID)") { continue }
-                try await CourseMember(courseID: courseID, userID: userID, role: role).create(on: db)
+                let member = CourseMember(courseID: courseID, userID: userID, role: role)
+                try await member.create(on: db)
+                joined.append(try member.requireID())
                 created += 1
             }
+            // The demo's people have been in their courses since the term began (both courses start together).
+            if !joined.isEmpty { try await CourseMember.query(on: db).filter(\.$id ~~ joined).set(\.$joinedAt, to: intro.startsOn).update() }
 
             let project = count(try await findOrCreate(ResearchProject.query(on: db).filter(\.$title == "Automated feedback for programming courses with LLMs"), on: db) {
                 ResearchProject(programmeID: programmeID, title: "Automated feedback for programming courses with LLMs",

@@ -139,7 +139,7 @@ enum CourseInsights {
         for row in try await sql.raw("SELECT user_id AS person, count(*) AS n FROM ai_usage WHERE course_id = \(bind: courseID) GROUP BY user_id").all() {
             aiRequests[try row.decode(column: "person", as: UUID.self)] = try row.decode(column: "n", as: Int.self)
         }
-        let aiByModel = try await aiByModel(courseID: courseID, userID: nil, on: db)
+        let aiByModel = try await aiByModel(.course(courseID, person: nil), on: db).map(\.use)
         // 11. Lab minutes per student.
         let labMinutes = try await labMinutes(courseID: courseID, userID: nil, now: now, on: db)
 
@@ -163,17 +163,30 @@ enum CourseInsights {
     }
 
     /// AI requests, tokens and credits in the course by model (one person's with `userID`). One statement.
-    static func aiByModel(courseID: UUID, userID: UUID?, on db: any Database) async throws -> [CourseOverviewDTO.ModelUse] {
-        let sql = try db.sqlDatabase()
-        let person: SQLQueryString = userID.map { "AND user_id = \(bind: $0)" } ?? ""
-        return try await sql.raw("""
-            SELECT model, count(*) AS n, CAST(coalesce(sum(prompt_tokens + completion_tokens), 0) AS BIGINT) AS tokens,
-                   CAST(coalesce(sum(credits), 0) AS BIGINT) AS credits
-            FROM ai_usage WHERE course_id = \(bind: courseID) \(person) GROUP BY model
+    /// Whose AI requests to sum by model: a course's (one person's in it), or a programme's courses' and projects'.
+    enum AIScope { case course(UUID, person: UUID?), programme(UUID) }
+
+    /// Requests, tokens and credits per model, with how many people made them, in the natural order of the
+    /// models' names. One statement.
+    static func aiByModel(_ scope: AIScope, on db: any Database) async throws -> [(use: CourseOverviewDTO.ModelUse, people: Int)] {
+        let from: SQLQueryString, filter: SQLQueryString
+        switch scope {
+        case .course(let courseID, let person):
+            from = "ai_usage u"
+            filter = person.map { "u.course_id = \(bind: courseID) AND u.user_id = \(bind: $0)" } ?? "u.course_id = \(bind: courseID)"
+        case .programme(let programmeID):
+            from = "ai_usage u LEFT JOIN courses c ON c.id = u.course_id LEFT JOIN research_projects p ON p.id = u.project_id"
+            filter = "c.programme_id = \(bind: programmeID) OR p.programme_id = \(bind: programmeID)"
+        }
+        return try await db.sqlDatabase().raw("""
+            SELECT u.model AS model, count(*) AS n, count(DISTINCT u.user_id) AS people,
+                   CAST(coalesce(sum(u.prompt_tokens + u.completion_tokens), 0) AS BIGINT) AS tokens, CAST(coalesce(sum(u.credits), 0) AS BIGINT) AS credits
+            FROM \(from) WHERE \(filter) GROUP BY u.model
             """).all().map { row in
-            CourseOverviewDTO.ModelUse(model: try row.decode(column: "model", as: String.self), requests: try row.decode(column: "n", as: Int.self),
-                                       tokens: try row.decode(column: "tokens", as: Int.self), credits: Credits(micro: try row.decode(column: "credits", as: Int64.self)))
-        }.naturallySorted(by: \.model)
+            (CourseOverviewDTO.ModelUse(model: try row.decode(column: "model", as: String.self), requests: try row.decode(column: "n", as: Int.self),
+                                        tokens: try row.decode(column: "tokens", as: Int.self), credits: Credits(micro: try row.decode(column: "credits", as: Int64.self))),
+             try row.decode(column: "people", as: Int.self))
+        }.naturallySorted(by: \.use.model)
     }
 
     /// Minutes in the course's labs per person (one person's with `userID`): ended sessions to their end, running

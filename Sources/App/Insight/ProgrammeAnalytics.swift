@@ -127,15 +127,9 @@ enum ProgrammeAnalytics {
             outputs[try row.decode(column: "project", as: UUID.self)] = try row.decode(column: "n", as: Int.self)
         }
         // 7. AI use by model, in the programme's courses and projects.
-        let aiByModel = try await sql.raw("""
-            SELECT u.model AS model, count(*) AS n, CAST(coalesce(sum(u.prompt_tokens + u.completion_tokens), 0) AS BIGINT) AS tokens,
-                   CAST(coalesce(sum(u.credits), 0) AS BIGINT) AS credits
-            FROM ai_usage u LEFT JOIN courses c ON c.id = u.course_id LEFT JOIN research_projects p ON p.id = u.project_id
-            WHERE c.programme_id = \(bind: programmeID) OR p.programme_id = \(bind: programmeID) GROUP BY u.model
-            """).all().map { row in
-            ProgrammeAnalyticsDTO.ModelUse(model: try row.decode(column: "model", as: String.self), requests: try row.decode(column: "n", as: Int.self),
-                                           tokens: try row.decode(column: "tokens", as: Int.self), credits: Credits(micro: try row.decode(column: "credits", as: Int64.self)))
-        }.naturallySorted(by: \.model)
+        // For a partner, a model fewer than 5 people used is left out: it would point at them.
+        let aiByModel = try await CourseInsights.aiByModel(.programme(programmeID), on: db)
+            .filter { !withholdSmallCells || $0.people >= SmallCells.minimum }.map(\.use)
 
         func shown(_ count: Int) -> Int? { SmallCells.shown(count, withheld: withholdSmallCells) }
         func perLearner(_ used: Credits, _ learners: Int?) -> Credits? {

@@ -120,10 +120,13 @@ enum RiskFlags {
         // 1. The students who have not left.
         var people: [UUID: StudentSignals] = [:]
         for row in try await sql.raw("""
-            SELECT user_id FROM course_members WHERE course_id = \(bind: courseID) AND role = 'student' AND left_at IS NULL
+            SELECT user_id, joined_at FROM course_members WHERE course_id = \(bind: courseID) AND role = 'student' AND left_at IS NULL
             """).all() {
+            // Quiet since they joined, or since the course began if they joined before it (or before joins were kept).
+            let joined = try row.decode(column: "joined_at", as: Date?.self)
             people[try row.decode(column: "user_id", as: UUID.self)] = StudentSignals(
-                due: [], attempts: [], lastActivity: nil, memberSince: course.startsOn, allowanceUsed: 0, allowanceTotal: 0)
+                due: [], attempts: [], lastActivity: nil, memberSince: min(now, max(course.startsOn, joined ?? course.startsOn)),
+                allowanceUsed: 0, allowanceTotal: 0)
         }
         guard !people.isEmpty else { return [:] }
         // 2. Released assignments due within the window, and 3. who has handed each in.

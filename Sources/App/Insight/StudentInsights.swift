@@ -64,7 +64,7 @@ enum StudentInsights {
         // 7. Their allowance in the course.
         let allowance = try await LedgerAccount.query(on: db).filter(\.$courseID == courseID).filter(\.$userID == userID).filter(\.$kind == .allowance).first()
         // 8. Their AI use by model.
-        let ai = try await CourseInsights.aiByModel(courseID: courseID, userID: userID, on: db)
+        let ai = try await CourseInsights.aiByModel(.course(courseID, person: userID), on: db).map(\.use)
         // 9. Their lab minutes.
         let minutes = try await CourseInsights.labMinutes(courseID: courseID, userID: userID, now: now, on: db)
         return StudentOverviewDTO(courseID: courseID, userID: userID, name: row.name, email: row.email, assignments: lines,

@@ -82,6 +82,8 @@ enum Migrations {
         CreateCourseInsight(),
         CreateRiskFlag(),
         CreateRiskCheck(),
+        AddInsightReadIndexes(),
+        AddCourseMemberJoinedAt(),
     ]
 
     static func register(on app: Application) {

@@ -34,6 +34,9 @@ final class CourseMember: Model, @unchecked Sendable {
     /// The LMS course (LTI context) that admitted them; nil when the course's staff did. Only those an LMS course
     /// admitted can be marked as having left it.
     @OptionalField(key: "lti_context_id") var admittedBy: UUID?
+    /// When they joined (nil for memberships older than this column): the risk rules count a late joiner's quiet
+    /// days from here.
+    @Timestamp(key: "joined_at", on: .create) var joinedAt: Date?
 
     init() {}
     init(courseID: UUID, userID: UUID, role: CourseRole) {
