@@ -8,7 +8,7 @@ public enum PlatformVersion {
 /// Every area, in the order a newcomer would read them.
 var platformAreas: [any PlatformArea.Type] { [
     OperationsArea.self, HomeArea.self, AccountArea.self, SingleSignOnArea.self, LTIArea.self, PeopleArea.self, ProgrammesArea.self, CoursesArea.self,
-    CreditsArea.self, GradingArea.self, AIArea.self, ResearchArea.self, LabsArea.self, InsightArea.self,
+    CreditsArea.self, GradingArea.self, CodeSimilarityArea.self, AIArea.self, ResearchArea.self, LabsArea.self, InsightArea.self,
 ] }
 
 func routes(_ app: Application) throws {

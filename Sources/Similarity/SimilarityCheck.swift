@@ -73,6 +73,11 @@ public struct SimilarityCheck: Sendable {
         /// Fingerprints left out as starter code and as common to most hand-ins.
         public var starterFingerprints: Int
         public var commonFingerprints: Int
+        /// Every k-token hash left out (starter code and common fragments): kept with a check so one pair can be
+        /// laid out again later (`matches(_:_:leavingOut:)`) without reading the whole class. Not encoded.
+        public var leftOut: Set<UInt64> = []
+
+        enum CodingKeys: String, CodingKey { case options, pairs, documents, starterFingerprints, commonFingerprints }
 
         /// How many pairs of this offering's hand-ins (and with earlier ones) fall in each tenth of similarity,
         /// those sharing nothing in the first.
@@ -148,7 +153,7 @@ public struct SimilarityCheck: Sendable {
         return Report(options: options, pairs: pairs,
                       documents: documents.indices.map { Summary(id: documents[$0].id, tokens: read[$0].tokenCount, fingerprints: prints[$0].count,
                                                                  earlier: documents[$0].earlier, truncated: read[$0].truncated) },
-                      starterFingerprints: starterHashes.count, commonFingerprints: common.count)
+                      starterFingerprints: starterHashes.count, commonFingerprints: common.count, leftOut: leaveOut)
     }
 
     /// Two hand-ins side by side: the passages they share, as the check counted them (the same starter code and
@@ -157,6 +162,13 @@ public struct SimilarityCheck: Sendable {
         let read = documents.map { TokenizedDocument(files: $0.files, k: options.k, maxTokens: options.maxTokens) }
         let (starterHashes, common) = leftOut(read, earlier: documents.map(\.earlier), starter: starter)
         return Matches(read[a], read[b], leaveOut: starterHashes.union(common), k: options.k)
+    }
+
+    /// Two hand-ins side by side, with what a check left out (`Report.leftOut`): the same passages as
+    /// `matches(_:_:in:starter:)` gives with the whole class, from these two alone.
+    public func matches(_ a: Document, _ b: Document, leavingOut leftOut: Set<UInt64>) -> Matches {
+        let read = [a, b].map { TokenizedDocument(files: $0.files, k: options.k, maxTokens: options.maxTokens) }
+        return Matches(read[0], read[1], leaveOut: leftOut, k: options.k)
     }
 
     /// The starter code's k-token runs, and those found in more than `commonShare` of this offering's hand-ins (and

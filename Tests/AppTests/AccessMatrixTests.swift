@@ -140,6 +140,11 @@ import Ledger
         // Grading: members see released assignments and hand in (staff hand-ins are test runs); TAs grade; instructors manage.
         .page(.POST, .courseAssignments(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
         .page(.GET, .gradebook(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.GET, .assignmentSimilarity(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.POST, .assignmentSimilarity(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.POST, .assignmentStarter(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.GET, .similarityCheck(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
+        .page(.GET, .similarityPair(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.GET, .courseOverview(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .courseOverview(.key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
         .page(.GET, .courseStudent(.key, user: .key)): signedIn([.ta, .instructor, .admin], anonymous: .signIn),
@@ -208,6 +213,14 @@ import Ledger
         .api("submit"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("listSubmissions"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("regradeAssignment"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("listSimilarityChecks"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("startSimilarityCheck"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("listSimilaritySources"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("getStarterCode"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("uploadStarterCode"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("getSimilarityCheck"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("listSimilarityPairs"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("getSimilarityPair"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         .api("getRegradeProgress"): signedIn([.ta, .instructor, .admin], anonymous: .unauthorized),
         .api("getSubmission"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("downloadSubmission"): signedIn([.student, .ta, .instructor, .admin], anonymous: .unauthorized),
@@ -432,6 +445,18 @@ import Ledger
             try await CourseMember.query(on: app.db).filter(\.$course.$id == courseID).set(\.$joinedAt, to: course.startsOn).update()
             try await RiskFlags.check(course, now: Date(), writes: app.writes)
             let flagID = try #require(try await RiskFlags.list(courseID, dismissed: false, on: app.db).first).id
+            // A finished similarity check of the assignment with one pair (the student's hand-in with itself).
+            let check = CodeSimilarityCheck()
+            (check.$assignment.id, check.$requestedBy.id, check.status, check.earlierAssignments) = (assignmentID, try instructor.requireID(), .done, "")
+            (check.handIns, check.earlierHandIns, check.truncated, check.starterFiles, check.starterFingerprints) = (1, 0, 0, 0, 0)
+            (check.commonFingerprints, check.pairsFound, check.histogram, check.clusters, check.createdAt) = (0, 1, "[]", "[]", Date())
+            try await check.create(on: app.db)
+            let checkID = try check.requireID()
+            let pair = CodeSimilarityPair()
+            (pair.$check.id, pair.rank, pair.aSubmissionID, pair.bSubmissionID, pair.similarity) = (checkID, 1, submissionID, submissionID, 1)
+            (pair.shareOfA, pair.shareOfB, pair.sharedFingerprints, pair.bIsEarlier) = (1, 1, 8, false)
+            try await pair.create(on: app.db)
+            let pairID = try pair.requireID()
             var failures: [String] = []
             for route in app.routes.all {
                 let key = Self.key(route), routePath = "/" + route.path.map(\.description).joined(separator: "/")
@@ -465,6 +490,8 @@ import Ledger
                         case ":registrationID": return registrationID.uuidString
                         case ":choiceID": return choiceID.uuidString
                         case ":flagID": return flagID.uuidString
+                        case ":checkID": return checkID.uuidString
+                        case ":pairID": return pairID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

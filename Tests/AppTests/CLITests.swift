@@ -57,6 +57,55 @@ import FoundationNetworking
         return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// `campuscloud similarity FOLDER` over hand-ins on disk: the copy ranks first; links (to another user's file and to
+    /// /dev/zero), a pipe nobody writes to and a file over the size limit are never read, so the run ends and a hand-in
+    /// made only of those is not a hand-in.
+    @Test func similarityReadsOnlyRegularFilesOfHandInsOnDisk() async throws {
+        let folder = try Self.temporaryFolder(), fm = FileManager.default
+        defer { try? fm.removeItem(at: folder) }
+        let program = """
+            def parse(lines):
+                table = {}
+                for line in lines:
+                    name, score = line.split(",")
+                    table.setdefault(name, []).append(int(score))
+                return table
+
+            def best(table):
+                top, top_mean = None, -1
+                for name, scores in table.items():
+                    mean = sum(scores) / len(scores)
+                    if mean > top_mean:
+                        top, top_mean = name, mean
+                return top, top_mean
+
+            def report(table):
+                return "\\n".join(f"{n}: {min(s)} {max(s)}" for n, s in sorted(table.items()))
+            """
+        let renamed = program.replacingOccurrences(of: "table", with: "marks").replacingOccurrences(of: "name", with: "who")
+        let other = "import sys\nprint(sorted(set(sys.stdin.read().split()), key=len)[:3])\nwhile True:\n    break\n"
+        for (name, text) in [("ann", program), ("bob", renamed), ("cat", other)] {
+            try fm.createDirectory(at: folder.appendingPathComponent(name), withIntermediateDirectories: true)
+            try text.write(to: folder.appendingPathComponent("\(name)/main.py"), atomically: true, encoding: .utf8)
+        }
+        let hostile = folder.appendingPathComponent("eve")
+        try fm.createDirectory(at: hostile, withIntermediateDirectories: true)
+        try fm.createSymbolicLink(atPath: hostile.appendingPathComponent("passwd.py").path, withDestinationPath: "/etc/passwd")
+        try fm.createSymbolicLink(atPath: hostile.appendingPathComponent("zero.py").path, withDestinationPath: "/dev/zero")
+        #expect(mkfifo(hostile.appendingPathComponent("pipe.py").path, 0o600) == 0)
+        try Data(repeating: UInt8(ascii: "x"), count: (1 << 20) + 1).write(to: hostile.appendingPathComponent("huge.py"))
+        let outcome = try await Self.run(["similarity", folder.path, "--json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any]
+        let documents = (report?["documents"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(documents == ["ann", "bob", "cat"])
+        let first = (report?["pairs"] as? [[String: Any]])?.first
+        #expect(first?["a"] as? String == "ann" && first?["b"] as? String == "bob" && (first?["similarity"] as? Double ?? 0) > 0.9)
+        // A folder that is not there is one sentence, not a crash.
+        let missing = try await Self.run(["similarity", folder.appendingPathComponent("nothing").path])
+        #expect(missing.status != 0 && !missing.stderr.isEmpty)
+    }
+
     @Test func binaryIsBuilt() async {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build it first: swift build --build-tests")
     }

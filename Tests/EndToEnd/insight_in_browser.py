@@ -9,13 +9,17 @@ own SQLite database in a temporary folder, and stops it afterwards.
 
 Usage: insight_in_browser.py PATH/TO/campuscloud
 """
+import json
 import os
 import sys
 import time
+import urllib.request
+import uuid
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
-from support import browser, check, finish, sign_in, start_demo, stop, wait_healthy
+from support import PASSWORD, api, browser, check, finish, sign_in, start_demo, stop, wait_healthy
 
 OUTPUT = os.environ.get("E2E_OUTPUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "test-output", "insight")
 
@@ -34,6 +38,53 @@ def shoot(driver, name):
 
 def main_text(driver):
     return driver.find_element(By.TAG_NAME, "main").text
+
+
+STATS = """
+def mean_by_name(lines):
+    table = {}
+    for line in lines:
+        name, score = line.split(",")
+        table.setdefault(name, []).append(int(score))
+    return {name: sum(scores) / len(scores) for name, scores in table.items()}
+
+def best(table):
+    top, top_mean = None, -1
+    for name, mean in table.items():
+        if mean > top_mean:
+            top, top_mean = name, mean
+    return top, top_mean
+"""
+RENAMED = STATS.replace("table", "marks").replace("name", "who").replace("score", "mark").replace("top", "winner").replace("mean", "avg")
+OTHER = """
+import statistics
+
+class Scores:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, text):
+        student, value = text.split(",")
+        self.rows.append((student, float(value)))
+
+    def median(self):
+        return statistics.median(v for _, v in self.rows)
+"""
+
+
+def hand_in(base, email, assignment_id, files):
+    """A student's hand-in through the API (multipart, field files), as a client sends it."""
+    token = api(base, "POST", "/auth/token", body={"email": email, "password": PASSWORD})["token"]
+    boundary = "----e2e-" + uuid.uuid4().hex
+    body = b""
+    for name, text in files.items():
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+                 "Content-Type: text/plain\r\n\r\n").encode() + text.encode() + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"{base}/api/v1/assignments/{assignment_id}/submissions", method="POST", data=body,
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        check(answer.status == 201, f"{email} hands in Lab 1")
 
 
 def main():
@@ -91,6 +142,8 @@ def main():
         shoot(driver, "course-at-risk")
         first = rows[0].find_element(By.TAG_NAME, "td").text.split("\n")[0]
         rows[0].find_element(By.XPATH, ".//button[normalize-space()='Dismiss']").click()
+        # The form's answer is a redirect: wait for the page it leads to before reading it.
+        WebDriverWait(driver, 30).until(lambda d: "Dismissed the flag" in d.page_source)
         check(f"Dismissed the flag on {first}" in main_text(driver), f"a flag on {first} is dismissed, with a notice")
         check(len(driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")) == len(rows) - 1, "a dismissed flag leaves the open list")
         driver.find_element(By.LINK_TEXT, "Show dismissed flags").click()
@@ -100,6 +153,37 @@ def main():
         driver.find_element(By.LINK_TEXT, "Gradebook").click()
         check("Gradebook" in main_text(driver), "the gradebook is a click away")
         shoot(driver, "gradebook")
+
+        # Code similarity: three more students hand in Lab 1, two of them the same program under other names; the
+        # instructor runs a check from the assignment's page and opens the most similar pair side by side.
+        instructor = api(base, "POST", "/auth/token", body={"email": "instructor@demo.test", "password": PASSWORD})["token"]
+        cs101 = next(c for c in api(base, "GET", "/courses", instructor)["items"] if c["code"] == "CS101")
+        lab1 = next(a for a in api(base, "GET", f"/courses/{cs101['id']}/assignments", instructor) if a["title"].startswith("Lab 1"))
+        basics = {"hello.py": "print('Hello, world')\n", "add.py": "a, b = map(int, input().split())\nprint(a + b)\n"}
+        for email, stats in (("student4@demo.test", STATS), ("student5@demo.test", RENAMED), ("student6@demo.test", OTHER)):
+            hand_in(base, email, lab1["id"], {**basics, "stats.py": stats})
+        driver.get(base + f"/assignments/{lab1['id']}")
+        driver.find_element(By.LINK_TEXT, "Code similarity").click()
+        similarity_url = driver.current_url
+        driver.find_element(By.XPATH, "//button[normalize-space()='Run a check']").click()
+        check("The check is queued" in main_text(driver), "a check is queued from the assignment's similarity page")
+        shoot(driver, "similarity-checks")
+        driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=checks] table tbody a").click()
+        check_url = driver.current_url
+        deadline = time.time() + 60
+        while time.time() < deadline and "Status: done" not in main_text(driver):
+            time.sleep(2)
+            driver.get(check_url)
+        page = main_text(driver)
+        check("Status: done" in page and "hand-ins compared" in page, "the check runs on the queue and reports what it compared")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "main figure svg")) == 1, "with a histogram drawn on the server")
+        first = driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")[0].text
+        check("Student 4" in first and "Student 5" in first, f"the renamed copy is the most similar pair ({first!r})")
+        shoot(driver, "similarity-check")
+        driver.find_elements(By.CSS_SELECTOR, "main table tbody tr a")[0].click()
+        shared = driver.find_elements(By.CSS_SELECTOR, "table.code tr.shared")
+        check(len(shared) >= 8 and "stats.py" in main_text(driver), f"the pair side by side marks the shared lines ({len(shared)})")
+        shoot(driver, "similarity-pair")
 
         # The partner: the programme's analytics, from the programme's page.
         sign_in(driver, base, "mentor@partner.test")
@@ -124,6 +208,10 @@ def main():
         driver.get(risk_url)
         check("404" in driver.find_element(By.TAG_NAME, "body").text and "Students at risk" not in driver.page_source,
               "a student is answered 404 on the students at risk")
+        for what, url in (("the assignment's similarity checks", similarity_url), ("a check's results", check_url)):
+            driver.get(url)
+            check("404" in driver.find_element(By.TAG_NAME, "body").text and "similar" not in main_text(driver).lower(),
+                  f"a student is answered 404 on {what}")
     finally:
         if driver is not None:
             driver.quit()

@@ -180,6 +180,35 @@ import Testing
         }
     }
 
+    /// What a check left out is kept with its report, so one pair laid out later from those two hand-ins alone gives
+    /// the same passages as with the whole class (the platform's pair page does this).
+    @Test func aPairLaidOutLaterFromWhatTheCheckLeftOutMatchesTheWholeClass() {
+        let starter = Self.program(300, lines: 12), shared = Self.program(301, lines: 10)
+        var documents = (0..<5).map { Self.document("s\($0)", starter, shared, Self.program(310 + $0)) }
+        documents.append(Self.document("copy", starter, shared, Self.program(312) + Self.program(320, lines: 3)))
+        let files = [SourceFile(name: "starter.py", text: starter)], check = SimilarityCheck(options: .init(commonMinimum: 3))
+        let report = check.run(documents, starter: files)
+        #expect(report.starterFingerprints > 0 && report.commonFingerprints > 0 && !report.leftOut.isEmpty)
+        let whole = check.matches(2, 5, in: documents, starter: files)
+        #expect(!whole.passages.isEmpty)
+        #expect(check.matches(documents[2], documents[5], leavingOut: report.leftOut) == whole)
+        // Leaving nothing out finds the starter and the common fragment as well: longer passages, so not the same.
+        #expect(check.matches(documents[2], documents[5], leavingOut: []) != whole)
+        // It is not part of the report's JSON.
+        let json = String(decoding: (try? JSONEncoder().encode(report)) ?? Data(), as: UTF8.self)
+        #expect(!json.contains("leftOut") && json.contains("starterFingerprints"))
+    }
+
+    @Test func whichFilesOfAHandInAreRead() {
+        #expect(HandInFiles.compares(path: "src/main.py", size: 100))
+        #expect(!HandInFiles.compares(path: "node_modules/lodash/index.js", size: 100))
+        #expect(!HandInFiles.compares(path: "app/.venv/lib/x.py", size: 100))
+        #expect(!HandInFiles.compares(path: ".hidden.py", size: 100))
+        #expect(!HandInFiles.compares(path: "dist/app.min.js", size: 100) && !HandInFiles.compares(path: "app.min.js", size: 100))
+        #expect(!HandInFiles.compares(path: "notes.txt", size: 100))
+        #expect(HandInFiles.compares(path: "big.c", size: HandInFiles.largestFile) && !HandInFiles.compares(path: "big.c", size: HandInFiles.largestFile + 1))
+    }
+
     @Test func aHugeOrTinyHandInIsComparedWithinBounds() {
         // A million-token file is read to the limit and marked; padding repeated over and over finds no long run.
         let padding = String(repeating: "x = x + 1\n", count: 250_000)

@@ -153,12 +153,7 @@ enum Assignments {
     /// and enqueues its set-up, all in one transaction.
     static func setAutograder(_ assignment: Assignment, zip: Data, at now: Date, on db: any Database) async throws {
         guard assignment.kind == .gradescope else { throw InputRejection("This assignment uses Classroom tests; it takes no autograder zip.") }
-        let files: [String: Data]
-        do {
-            files = try SafeArchive.read(zip, limits: GradescopeRun.bundleLimits)
-        } catch let problem as ResultsProblem {
-            throw InputRejection("The autograder zip was refused: \(problem.message).")
-        }
+        let files = try Uploads.checkedZip(zip, limits: GradescopeRun.bundleLimits, refused: "The autograder zip was refused")
         if case .failure(let problem) = GradescopeRun.bundle(files) { throw InputRejection("The autograder zip was refused: \(problem.message).") }
         try await db.transaction { tx in
             assignment.autograderZip = zip

@@ -79,9 +79,7 @@ struct GradeRunHandler: JobHandler {
     /// submission failed with the reason and its credits freed, so nothing stays "queued" or held forever.
     func sweep(_ app: Application) async throws {
         let waiting = try await Submission.query(on: app.db).filter(\.$status ~~ [.queued, .running]).all()
-        let reasons = try await JobQueue(db: app.db).failures(among: waiting.compactMap(\.jobID))
-        for submission in waiting {
-            guard let id = submission.jobID, let reason = reasons[id] else { continue }
+        for (submission, reason) in try await JobQueue(db: app.db).failedForGood(waiting, entry: \.jobID) {
             try await Self.markFailed(submission, reason: reason, app: app)
         }
     }

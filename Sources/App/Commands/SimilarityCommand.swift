@@ -19,11 +19,11 @@ struct SimilarityCommand: ParsableCommand {
     @Option(help: "The starter code handed out (a file or a folder).") var starter: String?
     @Option(help: "A folder of earlier offerings' hand-ins, one entry each.") var earlier: String?
     @Option(help: "How many pairs to list.") var top = 20
+    @Flag(help: "Print the whole report as JSON.") var json = false
 
     func validate() throws {
         guard top >= 0 else { throw ValidationError("--top must be 0 or more.") }
     }
-    @Flag(help: "Print the whole report as JSON.") var json = false
 
     func run() throws {
         var documents = try HandInFolder.read(folder).map { SimilarityCheck.Document(id: $0.name, files: $0.files) }
@@ -47,12 +47,9 @@ struct SimilarityCommand: ParsableCommand {
     }
 }
 
-/// Hand-ins laid out on disk, one entry each.
+/// Hand-ins laid out on disk, one entry each; which of their files are read is `HandInFiles`'s rule.
 enum HandInFolder {
-    /// Files larger than this are not source a student wrote (data, binaries): not read.
-    static let largestFile = 1 << 20
-    /// Folders of other people's code a hand-in may carry (installed packages, build output): not read.
-    static let skipped: Set<String> = ["node_modules", "venv", ".venv", "__pycache__", "__MACOSX", "dist", "build", "target", "vendor"]
+    static let skipped = HandInFiles.skippedFolders
 
     /// The hand-ins with at least one file in a compared language (others are not hand-ins of code: left out).
     static func read(_ path: String) throws -> [(name: String, files: [SourceFile])] {
@@ -84,11 +81,10 @@ enum HandInFolder {
         return found
     }
 
-    /// A regular file in a compared language of at most `largestFile` bytes (checked before reading), else nil.
+    /// A regular file `HandInFiles` compares (its size checked before reading), else nil.
     static func file(_ url: URL, name: String) throws -> SourceFile? {
-        guard SourceLanguage.of(fileName: name) != nil, !name.hasSuffix(".min.js") else { return nil }
         let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? .max
-        guard size <= largestFile else { return nil }
+        guard HandInFiles.compares(path: name, size: size) else { return nil }
         return SourceFile(name: name, text: String(decoding: try Data(contentsOf: url), as: UTF8.self))
     }
 }

@@ -11,11 +11,7 @@ enum Uploads {
         if uploads.isEmpty && optional { return [:] }
         guard !uploads.isEmpty else { throw InputRejection("Choose at least one file to hand in.") }
         if uploads.count == 1, uploads[0].name.lowercased().hasSuffix(".zip") {
-            do {
-                return try SafeArchive.read(uploads[0].data, limits: limits)
-            } catch let problem as ResultsProblem {
-                throw InputRejection("The zip was refused: \(problem.message).")
-            }
+            return try checkedZip(uploads[0].data, limits: limits, refused: "The zip was refused")
         }
         var files: [String: Data] = [:], total = 0
         for upload in uploads {
@@ -33,5 +29,15 @@ enum Uploads {
         }
         guard files.count <= limits.maxFiles else { throw InputRejection("At most \(limits.maxFiles) files may be handed in.") }
         return files
+    }
+
+    /// A zip someone uploaded, unpacked and checked whole (format, links, escapes, bombs, `limits`); a refusal is
+    /// "`refused`: why." (422).
+    static func checkedZip(_ zip: Data, limits: ArchiveLimits, refused: String) throws -> [String: Data] {
+        do {
+            return try SafeArchive.read(zip, limits: limits)
+        } catch let problem as ResultsProblem {
+            throw InputRejection("\(refused): \(problem.message).")
+        }
     }
 }

@@ -139,6 +139,13 @@ struct JobQueue: Sendable {
             """).all().isEmpty
     }
 
+    /// Of these subjects (submissions, research jobs, checks: `entry` is their queue entry), those whose entry failed for
+    /// good, with the reason: what a handler's periodic sweep marks failed.
+    func failedForGood<Subject>(_ subjects: [Subject], entry: (Subject) -> UUID?) async throws -> [(Subject, String)] {
+        let reasons = try await failures(among: subjects.compactMap(entry))
+        return subjects.compactMap { subject in entry(subject).flatMap { reasons[$0] }.map { (subject, $0) } }
+    }
+
     /// Of these jobs, those that failed for good, with the reason each failed.
     func failures(among jobIDs: [UUID]) async throws -> [UUID: String] {
         guard !jobIDs.isEmpty else { return [:] }

@@ -14,14 +14,7 @@ enum LabHomes {
     /// Stores a lab's start files (a zip, checked whole; an empty body removes them) and their names, in one
     /// transaction.
     static func setStartFiles(_ lab: LabEnvironment, zip: Data, at now: Date, on db: any Database) async throws {
-        var names: [String] = []
-        if !zip.isEmpty {
-            do {
-                names = try SafeArchive.read(zip, limits: startFileLimits).keys.sorted()
-            } catch let problem as ResultsProblem {
-                throw InputRejection("The start files were refused: \(problem.message).")
-            }
-        }
+        let names = zip.isEmpty ? [] : try Uploads.checkedZip(zip, limits: startFileLimits, refused: "The start files were refused").keys.sorted()
         let labID = try lab.requireID()
         lab.startFileNames = names.joined(separator: "\n")
         lab.updatedAt = now

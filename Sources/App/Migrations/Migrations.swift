@@ -84,6 +84,9 @@ enum Migrations {
         CreateRiskCheck(),
         AddInsightReadIndexes(),
         AddCourseMemberJoinedAt(),
+        CreateSimilarityCheck(),
+        CreateSimilarityPair(),
+        CreateAssignmentStarter(),
     ]
 
     static func register(on app: Application) {

@@ -297,9 +297,7 @@ enum ResearchJobs {
     /// Research jobs whose queue entry failed for good, marked failed with their credits freed (the periodic sweep).
     static func sweep(_ app: Application) async throws {
         let waiting = try await ResearchJob.query(on: app.db).filter(\.$status ~~ [.queued, .running]).all()
-        let reasons = try await JobQueue(db: app.db).failures(among: waiting.compactMap(\.queueJobID))
-        for job in waiting {
-            guard let id = job.queueJobID, let reason = reasons[id] else { continue }
+        for (job, reason) in try await JobQueue(db: app.db).failedForGood(waiting, entry: \.queueJobID) {
             try await markFailed(job.requireID(), reason: reason, app: app)
         }
     }

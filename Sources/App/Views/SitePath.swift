@@ -40,6 +40,8 @@ enum SitePath: Hashable, Sendable {
     case courseAssignments(ID), gradebook(ID), myGrades(ID)
     case assignment(ID), autograder(ID), handIn(ID), regradeAssignment(ID), publishGrades(ID)
     case submission(ID), submissionFiles(ID), regradeSubmission(ID), adjustments(ID)
+    // Code similarity (staff): an assignment's checks and starter code, one check's results, one pair side by side
+    case assignmentSimilarity(ID), assignmentStarter(ID), similarityCheck(ID), similarityPair(ID)
     // The AI gateway's pages
     case courseAI(ID), courseAIKeys(ID), courseAIPolicy(ID), revokeAIKey(ID)
     // Research
@@ -147,6 +149,10 @@ enum SitePath: Hashable, Sendable {
         case .submissionFiles(let id): return submission(id, "files.zip")
         case .regradeSubmission(let id): return submission(id, "regrade")
         case .adjustments(let id): return submission(id, "adjustments")
+        case .assignmentSimilarity(let id): return assignment(id, "similarity")
+        case .assignmentStarter(let id): return assignment(id, "similarity", "starter")
+        case .similarityCheck(let id): return [.text("similarity-checks"), .id("checkID", id)]
+        case .similarityPair(let id): return [.text("similarity-pairs"), .id("pairID", id)]
         case .courseAI(let id): return course(id, "ai")
         case .courseAIKeys(let id): return course(id, "ai", "keys")
         case .courseAIPolicy(let id): return course(id, "ai", "policy")

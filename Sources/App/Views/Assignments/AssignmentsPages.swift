@@ -4,10 +4,10 @@ import Vapor
 
 /// An assignment's page and forms.
 struct AssignmentLinks: Encodable {
-    var page, handIn, autograder, publish, regrade, lmsScores: String
+    var page, handIn, autograder, publish, regrade, lmsScores, similarity: String
 
     init(_ id: UUID) {
-        lmsScores = SitePath.lmsScores(.id(id)).url
+        (lmsScores, similarity) = (SitePath.lmsScores(.id(id)).url, SitePath.assignmentSimilarity(.id(id)).url)
         (page, handIn) = (SitePath.assignment(.id(id)).url, SitePath.handIn(.id(id)).url)
         (autograder, publish, regrade) = (SitePath.autograder(.id(id)).url, SitePath.publishGrades(.id(id)).url, SitePath.regradeAssignment(.id(id)).url)
     }
