@@ -9,6 +9,28 @@ public struct SourceFile: Sendable, Equatable {
     public var text: String
 
     public init(name: String, text: String) { (self.name, self.text) = (name, text) }
+
+    /// A file as stored: UTF-16 when it starts with a UTF-16 byte order mark (some Windows editors save so), else
+    /// UTF-8 (a UTF-8 mark dropped); bytes that are not text in that encoding become U+FFFD.
+    public init(name: String, bytes: [UInt8]) {
+        self.name = name
+        func utf16(bigEndian: Bool) -> String {
+            var units: [UInt16] = []
+            units.reserveCapacity(bytes.count / 2)
+            for index in stride(from: 2, to: bytes.count - 1, by: 2) {
+                let (high, low) = bigEndian ? (bytes[index], bytes[index + 1]) : (bytes[index + 1], bytes[index])
+                units.append(UInt16(high) << 8 | UInt16(low))
+            }
+            return String(decoding: units, as: UTF16.self)
+        }
+        if bytes.starts(with: [0xFF, 0xFE]) {
+            text = utf16(bigEndian: false)
+        } else if bytes.starts(with: [0xFE, 0xFF]) {
+            text = utf16(bigEndian: true)
+        } else {
+            text = String(decoding: bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes[...], as: UTF8.self)
+        }
+    }
 }
 
 /// A hand-in read for comparison: its tokens (files in name order), where each token came from, and the hash of

@@ -19,25 +19,34 @@ public struct SimilarityCheck: Sendable {
         public var maxTokens: Int
         /// The most similar pairs whose longest shared run is measured; the rest are listed without it.
         public var measuredPairs: Int
+        /// The most similar pairs the report lists (all are counted in its histogram and `pairsFound`).
+        public var keptPairs: Int
 
         public static let defaultMaxTokens = 20_000
         /// Similarity is shared fingerprints over at least this many: a hand-in of a line or two is not "100% alike".
         public static let fewestFingerprints = 8
 
+        /// Tokens of starter code read: it may be larger than any hand-in (a whole project handed out).
+        public static let starterTokens = 200_000
+
         public init(k: Int = 12, window: Int = 8, commonShare: Double = 0.5, commonMinimum: Int = 10, maxTokens: Int = defaultMaxTokens,
-                    measuredPairs: Int = 1_000) {
+                    measuredPairs: Int = 1_000, keptPairs: Int = .max) {
             (self.k, self.window, self.commonShare, self.commonMinimum) = (max(k, 1), max(window, 1), commonShare, commonMinimum)
-            (self.maxTokens, self.measuredPairs) = (maxTokens, measuredPairs)
+            (self.maxTokens, self.measuredPairs, self.keptPairs) = (maxTokens, measuredPairs, max(keptPairs, 0))
         }
     }
 
-    /// One student's hand-in (or an earlier offering's, `earlier`).
+    /// One student's hand-in (or an earlier offering's, `earlier`). Two hand-ins of one `author` (a student who
+    /// takes the course again, against their own earlier hand-in) are not compared.
     public struct Document: Sendable {
         public var id: String
         public var files: [SourceFile]
         public var earlier: Bool
+        public var author: String?
 
-        public init(id: String, files: [SourceFile], earlier: Bool = false) { (self.id, self.files, self.earlier) = (id, files, earlier) }
+        public init(id: String, files: [SourceFile], earlier: Bool = false, author: String? = nil) {
+            (self.id, self.files, self.earlier, self.author) = (id, files, earlier, author)
+        }
     }
 
     public struct Pair: Sendable, Equatable, Codable {
@@ -67,8 +76,13 @@ public struct SimilarityCheck: Sendable {
 
     public struct Report: Sendable, Equatable, Codable {
         public var options: Options
-        /// Pairs that share anything, most similar first (then by longest run).
+        /// Pairs that share anything, most similar first (then by longest run): the `keptPairs` most similar.
         public var pairs: [Pair]
+        /// Pairs that share anything, kept or not.
+        public var pairsFound: Int
+        /// How many compared pairs (this offering's hand-ins with each other and with earlier ones, not two of one
+        /// author) fall in each tenth of similarity, those sharing nothing in the first.
+        public var histogram: [Int]
         public var documents: [Summary]
         /// Fingerprints left out as starter code and as common to most hand-ins.
         public var starterFingerprints: Int
@@ -77,17 +91,7 @@ public struct SimilarityCheck: Sendable {
         /// laid out again later (`matches(_:_:leavingOut:)`) without reading the whole class. Not encoded.
         public var leftOut: Set<UInt64> = []
 
-        enum CodingKeys: String, CodingKey { case options, pairs, documents, starterFingerprints, commonFingerprints }
-
-        /// How many pairs of this offering's hand-ins (and with earlier ones) fall in each tenth of similarity,
-        /// those sharing nothing in the first.
-        public var histogram: [Int] {
-            let current = documents.filter { !$0.earlier }.count, earlier = documents.count - current
-            var bins = Array(repeating: 0, count: 10)
-            for pair in pairs { bins[min(9, Int(pair.similarity * 10))] += 1 }
-            bins[0] += current * (current - 1) / 2 + current * earlier - pairs.count
-            return bins
-        }
+        enum CodingKeys: String, CodingKey { case options, pairs, pairsFound, histogram, documents, starterFingerprints, commonFingerprints }
 
         /// Groups of this offering's students joined by pairs at or above `threshold`, largest first; each
         /// group's ids in the order of the documents.
@@ -125,21 +129,35 @@ public struct SimilarityCheck: Sendable {
         for (index, set) in prints.enumerated() { for hash in set { holders[hash, default: []].append(index) } }
         var shared: [Int: Int] = [:]
         let n = documents.count
+        func compared(_ i: Int, _ j: Int) -> Bool {
+            !(documents[i].earlier && documents[j].earlier) && (documents[i].author == nil || documents[i].author != documents[j].author)
+        }
         for list in holders.values where list.count > 1 {
             for i in 0..<list.count {
-                for j in (i + 1)..<list.count where !(documents[list[i]].earlier && documents[list[j]].earlier) {
+                for j in (i + 1)..<list.count where compared(list[i], list[j]) {
                     shared[list[i] * n + list[j], default: 0] += 1
                 }
             }
         }
-        var found = shared.map { key, count -> (pair: Pair, a: Int, b: Int) in
+        // Every pair that shares anything, as small values; Pair values (with their ids) only for the kept ones.
+        var scored = shared.map { key, count -> (similarity: Double, count: Int, a: Int, b: Int) in
             var (a, b) = (key / n, key % n)
             if documents[a].earlier { swap(&a, &b) }
+            let smaller = max(min(prints[a].count, prints[b].count), Options.fewestFingerprints)
+            return (Double(count) / Double(smaller), count, a, b)
+        }
+        shared = [:]
+        var histogram = Array(repeating: 0, count: 10)
+        for pair in scored { histogram[min(9, Int(pair.similarity * 10))] += 1 }
+        histogram[0] += comparablePairs(documents) - scored.count
+        let pairsFound = scored.count
+        scored.sort { ($0.similarity, $0.count, $1.a, $1.b) > ($1.similarity, $1.count, $0.a, $0.b) }
+        var found = scored.prefix(options.keptPairs).map { similarity, count, a, b -> (pair: Pair, a: Int, b: Int) in
             let sizeA = max(prints[a].count, Options.fewestFingerprints), sizeB = max(prints[b].count, Options.fewestFingerprints)
-            return (Pair(a: documents[a].id, b: documents[b].id, similarity: Double(count) / Double(min(sizeA, sizeB)),
-                         shareOfA: Double(count) / Double(sizeA), shareOfB: Double(count) / Double(sizeB), sharedFingerprints: count,
-                         longestRun: nil, bIsEarlier: documents[b].earlier), a, b)
-        }.sorted { ($0.pair.similarity, $0.pair.sharedFingerprints, $1.a, $1.b) > ($1.pair.similarity, $1.pair.sharedFingerprints, $0.a, $0.b) }
+            return (Pair(a: documents[a].id, b: documents[b].id, similarity: similarity, shareOfA: Double(count) / Double(sizeA),
+                         shareOfB: Double(count) / Double(sizeB), sharedFingerprints: count, longestRun: nil, bIsEarlier: documents[b].earlier), a, b)
+        }
+        scored = []
         // The longest shared run of the most similar pairs, each hand-in's hash places built once.
         var places: [Int: Matches.Places] = [:]
         for index in found.indices.prefix(options.measuredPairs) {
@@ -150,10 +168,22 @@ public struct SimilarityCheck: Sendable {
         let pairs = found.sorted {
             ($0.pair.similarity, $0.pair.longestRun ?? 0, $1.a, $1.b) > ($1.pair.similarity, $1.pair.longestRun ?? 0, $0.a, $0.b)
         }.map(\.pair)
-        return Report(options: options, pairs: pairs,
+        return Report(options: options, pairs: pairs, pairsFound: pairsFound, histogram: histogram,
                       documents: documents.indices.map { Summary(id: documents[$0].id, tokens: read[$0].tokenCount, fingerprints: prints[$0].count,
                                                                  earlier: documents[$0].earlier, truncated: read[$0].truncated) },
                       starterFingerprints: starterHashes.count, commonFingerprints: common.count, leftOut: leaveOut)
+    }
+
+    /// Pairs the check compares: this offering's hand-ins with each other and with each earlier one, but not two of
+    /// one author.
+    func comparablePairs(_ documents: [Document]) -> Int {
+        let current = documents.filter { !$0.earlier }.count, earlier = documents.count - current
+        var total = current * (current - 1) / 2 + current * earlier
+        for group in Dictionary(grouping: documents.filter { $0.author != nil }, by: { $0.author! }).values where group.count > 1 {
+            let mine = group.filter { !$0.earlier }.count
+            total -= mine * (mine - 1) / 2 + mine * (group.count - mine)
+        }
+        return total
     }
 
     /// Two hand-ins side by side: the passages they share, as the check counted them (the same starter code and
@@ -174,7 +204,7 @@ public struct SimilarityCheck: Sendable {
     /// The starter code's k-token runs, and those found in more than `commonShare` of this offering's hand-ins (and
     /// in at least `commonMinimum`): earlier offerings do not vote.
     func leftOut(_ read: [TokenizedDocument], earlier: [Bool], starter: [SourceFile]) -> (starter: Set<UInt64>, common: Set<UInt64>) {
-        let starterHashes = Set(TokenizedDocument(files: starter, k: options.k, maxTokens: options.maxTokens).kgrams.compactMap { $0 })
+        let starterHashes = Set(TokenizedDocument(files: starter, k: options.k, maxTokens: Options.starterTokens).kgrams.compactMap { $0 })
         var seenIn: [UInt64: Int] = [:]
         for (index, document) in read.enumerated() where !earlier[index] {
             for hash in Set(document.kgrams.compactMap { $0 }) where !starterHashes.contains(hash) { seenIn[hash, default: 0] += 1 }

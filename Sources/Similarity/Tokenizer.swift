@@ -86,7 +86,12 @@ private struct Lexer {
             lineStart = false
             if language == .python, byte == UInt8(ascii: "#") { skipToEndOfLine(); continue }
             if cLike, byte == UInt8(ascii: "/"), peek(1) == UInt8(ascii: "/") { skipToEndOfLine(); continue }
-            if cLike, byte == UInt8(ascii: "/"), peek(1) == UInt8(ascii: "*") { blockComment(); continue }
+            if cLike, byte == UInt8(ascii: "/"), peek(1) == UInt8(ascii: "*") {
+                // A comment is blank space: `/* note */ #include …` is still a preprocessor line.
+                blockComment()
+                if startsLine { lineStart = true }
+                continue
+            }
             if (language == .c || language == .cpp), byte == UInt8(ascii: "#"), startsLine { preprocessorLine(); continue }
             if isIdentifierStart(byte) {
                 if let quote = stringPrefix() { string(quote.prefixLength, quote: quote.quote); continue }
@@ -153,10 +158,12 @@ private struct Lexer {
 
     mutating func number() {
         let startLine = line
+        // In a hexadecimal number e is a digit (0xE-1 is 0xE minus 1); only p starts a (hexadecimal float's) exponent.
+        let hex = bytes[at] == UInt8(ascii: "0") && peek(1) | 0x20 == UInt8(ascii: "x")
         while at < bytes.count, tokens.count < limit {
             let byte = bytes[at]
             if isIdentifierPart(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "'") && language == .cpp {
-                let exponent = byte | 0x20 == UInt8(ascii: "e") || byte | 0x20 == UInt8(ascii: "p")
+                let exponent = byte | 0x20 == (hex ? UInt8(ascii: "p") : UInt8(ascii: "e"))
                 at += 1
                 if exponent, peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { at += 1 }
             } else {

@@ -7,6 +7,7 @@ import Glibc
 import NIOCore
 import NIOPosix
 import Testing
+import Vapor
 @testable import App
 
 @Suite struct LabProxyTests {
@@ -17,6 +18,23 @@ import Testing
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(length)) } }
         try #require(bound == 0, "bind: \(String(cString: strerror(errno)))")
         return descriptor
+    }
+
+    /// A relayed lab's pages are kept by no cache (the next person at a shared computer must not see the last one's
+    /// JupyterLab), and nothing of it by a shared cache.
+    @Test func relayedLabAnswersAreNeverSharedOrKeptAsPages() {
+        func caching(_ type: String?, _ given: String?) -> String? {
+            var headers = HTTPHeaders()
+            if let type { headers.add(name: .contentType, value: type) }
+            if let given { headers.add(name: .cacheControl, value: given) }
+            LabProxy.privateCaching(&headers)
+            return headers.first(name: .cacheControl)
+        }
+        #expect(caching("text/html; charset=utf-8", "max-age=3600") == "no-store")
+        #expect(caching("text/html", nil) == "no-store")
+        #expect(caching("application/javascript", "public, max-age=31536000, immutable") == "private, max-age=31536000, immutable")
+        #expect(caching("application/json", nil) == "private")
+        #expect(caching("application/json", "no-store, no-cache") == "no-store")
     }
 
     @Test func aLabThatRefusesTheConnectionIsABadGatewayAndThePlatformGoesOn() async throws {

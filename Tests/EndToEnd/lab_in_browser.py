@@ -226,9 +226,11 @@ def main():
                     lambda d: d.find_element(By.TAG_NAME, "body").text.strip() or None)
             except Exception:
                 return driver.find_element(By.TAG_NAME, "body").text
+        signed_in = driver.find_element(By.TAG_NAME, "header").text
         for sid in (session, again):
             body = answer_text(f"{base}/labs/sessions/{sid}/lab")
-            check("404" in body or "Not Found" in body, f"another student's request for a session's JupyterLab answers 404 ({body[:60]!r})")
+            check("404" in body or "Not Found" in body, f"another student's request for a session's JupyterLab answers 404 ({body[:60]!r}; "
+                  f"at {driver.current_url}; the header said {signed_in!r})")
         check("404" in answer_text(f"{base}/labs/sessions/{again}"), "another student's request for the session page answers 404")
     except Exception as error:  # the server's log below says why (it may have stopped: its exit status is printed)
         traceback.print_exc()

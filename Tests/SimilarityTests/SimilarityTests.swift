@@ -50,6 +50,23 @@ import Testing
         #expect(continued.map(\.text) == ["$id", "=", "$str", "$id", "=", "$str"] && continued.last?.line == 3)
     }
 
+    @Test func hexNumbersCommentsBeforeDirectivesAndUTF16() {
+        // 0xE-1 is a number, a minus and a number (e is a hex digit); 1e-1 and 0x1p-3 are one number each.
+        #expect(texts("x = 0xE-1;", .c) == ["$id", "=", "$num", "-", "$num", ";"])
+        #expect(texts("x = 1e-1 + 0x1p-3;", .c) == ["$id", "=", "$num", "+", "$num", ";"])
+        // A comment before # still makes a preprocessor line, on one line or across lines.
+        #expect(texts("/* headers */ #include <stdio.h>\nint x;", .c) == ["int", "$id", ";"])
+        #expect(texts("/* a\n b */ #define N 3\nint x;", .c) == ["int", "$id", ";"])
+        // A file saved as UTF-16 (either byte order) or with a UTF-8 mark reads as the same text.
+        let source = "def f(x):\n    return x + 1  # é\n"
+        let little: [UInt8] = [0xFF, 0xFE] + source.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        let big: [UInt8] = [0xFE, 0xFF] + source.utf16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        let marked: [UInt8] = [0xEF, 0xBB, 0xBF] + Array(source.utf8)
+        for bytes in [little, big, marked, Array(source.utf8)] {
+            #expect(SourceFile(name: "f.py", bytes: bytes).text == source)
+        }
+    }
+
     @Test func anyBytesTokenizeToTheEndWithinTheLimit() {
         var state: UInt64 = 42
         let alphabet = Array("ab_1 \n\t\r\\\"'`/*#R(){}.;=+-<>$é")
@@ -151,6 +168,21 @@ import Testing
         // Nor are they counted in clusters.
         #expect(report.clusters(threshold: 0.5).isEmpty)
         #expect(report.histogram[9] == 2 && report.histogram.reduce(0, +) == 5)  // now-1~now-2, and each now with each then
+    }
+
+    @Test func aStudentsOwnEarlierHandInIsNotAPairAndKeptPairsKeepTheCounts() {
+        let one = Self.program(41)
+        func files(_ text: String) -> [SourceFile] { [SourceFile(name: "a.py", text: text)] }
+        let documents: [SimilarityCheck.Document] = [
+            .init(id: "ann-now", files: files(one), author: "ann"), .init(id: "ann-then", files: files(one), earlier: true, author: "ann"),
+            .init(id: "bob", files: files(one), author: "bob"), .init(id: "cat", files: files(Self.program(42)), author: "cat"),
+        ]
+        let report = SimilarityCheck().run(documents)
+        #expect(Set(report.pairs.filter { $0.similarity > 0.9 }.map { "\($0.a)~\($0.b)" }) == ["ann-now~bob", "bob~ann-then"])
+        // Three of this offering: 3 pairs among them and 3 with the earlier one, less Ann with herself.
+        #expect(report.histogram.reduce(0, +) == 5 && report.pairsFound == report.pairs.count)
+        let kept = SimilarityCheck(options: .init(keptPairs: 1)).run(documents)
+        #expect(kept.pairs == Array(report.pairs.prefix(1)) && kept.pairsFound == report.pairsFound && kept.histogram == report.histogram)
     }
 
     @Test func clustersJoinStudentsThroughPairs() {

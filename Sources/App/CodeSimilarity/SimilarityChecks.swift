@@ -100,11 +100,13 @@ enum SimilarityChecks {
     static let keptPairs = 500
     static let clusterThreshold = 0.6
     static let maxEarlierAssignments = 5
-    /// Hand-ins one check reads at most (this offering's and earlier ones together).
-    static let maxHandIns = 3_000
-    /// What one hand-in contributes at most: its compared files in path order up to this many bytes.
-    static let bytesPerHandIn = 2 << 20
-    static let starterLimits = ArchiveLimits(maxArchiveBytes: 10 << 20, maxFiles: 500, maxTotalBytes: 20 << 20, maxFileBytes: UInt64(HandInFiles.largestFile))
+    /// Hand-ins one check reads at most (this offering's and earlier ones together): the pairs it holds while
+    /// ranking grow with the square of this.
+    static let maxHandIns = 1_500
+    /// What one hand-in contributes at most: its compared files in path order up to this many bytes (the check reads
+    /// 20,000 tokens of each, some 100 KB of code).
+    static let bytesPerHandIn = 256 << 10
+    static let starterLimits = ArchiveLimits(maxArchiveBytes: 10 << 20, maxFiles: 500, maxTotalBytes: 5 << 20, maxFileBytes: UInt64(HandInFiles.largestFile))
     static let maxStarterBody: ByteCount = "11mb"
 
     struct Payload: Codable { var check: UUID }
@@ -154,10 +156,10 @@ enum SimilarityChecks {
         let course = found.course
         // Not this course itself, whatever its start time reads back as (a stored time may compare below itself).
         let earlier = try await Course.query(on: db).filter(\.$programme.$id == course.$programme.id).filter(\.$code == course.code)
-            .filter(\.$id != course.requireID()).filter(\.$startsOn < course.startsOn).sort(\.$startsOn, .descending).limit(10).all()
+            .filter(\.$id != course.requireID()).filter(\.$startsOn < course.startsOn).sort(\.$startsOn, .descending).limit(50).all()
         var graded: [UUID: Course] = [:]
-        for other in earlier where Policy.allows(found.user, .grade(try await CourseAccess.load(found.user, other, on: db))) {
-            graded[try other.requireID()] = other
+        for other in earlier where graded.count < 10 {
+            if Policy.allows(found.user, .grade(try await CourseAccess.load(found.user, other, on: db))) { graded[try other.requireID()] = other }
         }
         guard !graded.isEmpty else { return [] }
         let title = found.assignment.title.lowercased()
@@ -191,10 +193,11 @@ enum SimilarityChecks {
         let starter = try await starterSources(of: assignmentID, on: app.db)
         let documents = handIns.compactMap { handIn -> SimilarityCheck.Document? in
             guard let read = files[handIn.submissionID], !read.isEmpty else { return nil }
-            return SimilarityCheck.Document(id: handIn.submissionID.uuidString, files: read, earlier: handIn.assignmentID != assignmentID)
+            return SimilarityCheck.Document(id: handIn.submissionID.uuidString, files: read, earlier: handIn.assignmentID != assignmentID,
+                                            author: handIn.userID.uuidString)
         }
-        let report = await offTheEventLoops { SimilarityCheck().run(documents, starter: starter) }
-        try await finish(check, queued: queued, worker: worker, report: report, kept: Array(report.pairs.prefix(keptPairs)),
+        let report = await offTheEventLoops { SimilarityCheck(options: .init(keptPairs: keptPairs)).run(documents, starter: starter) }
+        try await finish(check, queued: queued, worker: worker, report: report, kept: report.pairs,
                          handIns: Dictionary(handIns.map { ($0.submissionID.uuidString, $0) }, uniquingKeysWith: { first, _ in first }),
                          starterFiles: starter.count, problem: nil)
     }
@@ -216,7 +219,7 @@ enum SimilarityChecks {
                 current.earlierHandIns = report.documents.count - current.handIns
                 current.truncated = report.documents.filter(\.truncated).count
                 (current.starterFiles, current.starterFingerprints, current.commonFingerprints) = (starterFiles, report.starterFingerprints, report.commonFingerprints)
-                (current.pairsFound, current.histogram, current.clusters) = (report.pairs.count, histogram, clusters)
+                (current.pairsFound, current.histogram, current.clusters) = (report.pairsFound, histogram, clusters)
                 current.leftOut = Self.bytes(report.leftOut)
                 let rows = kept.enumerated().compactMap { index, pair -> CodeSimilarityPair? in
                     guard let a = handIns[pair.a]?.submissionID, let b = handIns[pair.b]?.submissionID else { return nil }
@@ -276,7 +279,7 @@ enum SimilarityChecks {
     }
 
     /// The compared files of these submissions (`HandInFiles`; sizes read first, contents only of those), each
-    /// hand-in's in path order up to `bytesPerHandIn`.
+    /// hand-in's in path order up to `bytesPerHandIn` (so `maxHandIns` of them hold at most some 400 MB).
     static func sources(of submissionIDs: [UUID], on db: any Database) async throws -> [UUID: [SourceFile]] {
         let sql = try db.sqlDatabase()
         var chosen: [UUID] = []
@@ -297,7 +300,7 @@ enum SimilarityChecks {
         var files: [UUID: [SourceFile]] = [:]
         for chunk in stride(from: 0, to: chosen.count, by: 200) {
             for file in try await SubmissionFile.query(on: db).filter(\.$id ~~ Array(chosen[chunk..<min(chunk + 200, chosen.count)])).all() {
-                files[file.$submission.id, default: []].append(SourceFile(name: file.path, text: String(decoding: file.contents, as: UTF8.self)))
+                files[file.$submission.id, default: []].append(SourceFile(name: file.path, bytes: [UInt8](file.contents)))
             }
         }
         return files
@@ -307,7 +310,7 @@ enum SimilarityChecks {
     static func starterSources(of assignmentID: UUID, on db: any Database) async throws -> [SourceFile] {
         guard let starter = try await AssignmentStarter.query(on: db).filter(\.$assignment.$id == assignmentID).first() else { return [] }
         return try SafeArchive.read(starter.zip, limits: starterLimits).filter { HandInFiles.compares(path: $0.key, size: $0.value.count) }
-            .map { SourceFile(name: $0.key, text: String(decoding: $0.value, as: UTF8.self)) }
+            .map { SourceFile(name: $0.key, bytes: [UInt8]($0.value)) }
     }
 
     static func bytes(_ hashes: Set<UInt64>) -> Data {
@@ -330,19 +333,24 @@ enum SimilarityChecks {
 
     // MARK: Starter code
 
-    /// Stores the assignment's starter code (a zip, checked whole; an empty body removes it).
-    static func setStarter(_ found: AssignmentInContext, zip: Data, at now: Date, on db: any Database) async throws -> StarterCodeDTO {
+    /// Stores the assignment's starter code (a zip, checked whole; an empty body removes it), in this process's turn
+    /// to write; another upload at the same moment wins (409).
+    static func setStarter(_ found: AssignmentInContext, zip: Data, at now: Date, writes: Writes, on db: any Database) async throws -> StarterCodeDTO {
         try Policy.require(found.user, can: .grade(found.access))
         let fileNames = zip.isEmpty ? "" : try Uploads.checkedZip(zip, limits: starterLimits, refused: "The starter code was refused").keys.sorted()
             .joined(separator: "\n")
         let assignmentID = try found.assignment.requireID(), userID = try found.user.requireID()
-        try await db.transaction { tx in
-            try await AssignmentStarter.query(on: tx).filter(\.$assignment.$id == assignmentID).delete()
-            guard !zip.isEmpty else { return }
-            let starter = AssignmentStarter()
-            (starter.$assignment.id, starter.zip, starter.fileNames) = (assignmentID, zip, fileNames)
-            (starter.$uploadedBy.id, starter.uploadedAt) = (userID, now)
-            try await starter.create(on: tx)
+        do {
+            try await writes.transaction { tx in
+                try await AssignmentStarter.query(on: tx).filter(\.$assignment.$id == assignmentID).delete()
+                guard !zip.isEmpty else { return }
+                let starter = AssignmentStarter()
+                (starter.$assignment.id, starter.zip, starter.fileNames) = (assignmentID, zip, fileNames)
+                (starter.$uploadedBy.id, starter.uploadedAt) = (userID, now)
+                try await starter.create(on: tx)
+            }
+        } catch where Writes.isUniqueViolation(error) {
+            throw InputRejection.conflict("Someone stored starter code for this assignment at the same moment; look at it and try again.")
         }
         return try await starterView(found, on: db)
     }

@@ -11,9 +11,9 @@ enum SimilarityController {
     /// GET /api/v1/assignments/:assignmentID/similarity-checks
     @Sendable static func list(req: Request) async throws -> Page<SimilarityCheckDTO> {
         let found = try await req.assignment(for: Policy.Action.grade)
-        let page = try await CodeSimilarityCheck.query(on: req.db).filter(\.$assignment.$id == found.assignment.requireID())
+        let page = try await SimilarityViews.listed(CodeSimilarityCheck.query(on: req.db).filter(\.$assignment.$id == found.assignment.requireID()))
             .sort(\.$createdAt, .descending).paginate(for: req)
-        let views = try await SimilarityViews.checks(page.items, reader: found, on: req.db)
+        let views = try await SimilarityViews.checks(page.items, reader: found, clusters: false, on: req.db)
         return Page(items: views, metadata: page.metadata)
     }
 
@@ -57,7 +57,7 @@ enum SimilarityController {
     /// PUT /api/v1/assignments/:assignmentID/starter-code with the zip as the body (an empty body removes it).
     @Sendable static func setStarter(req: Request) async throws -> StarterCodeDTO {
         let found = try await req.assignment(for: Policy.Action.grade)
-        return try await SimilarityChecks.setStarter(found, zip: req.body.data.map { Data(buffer: $0) } ?? Data(), at: req.now, on: req.db)
+        return try await SimilarityChecks.setStarter(found, zip: req.body.data.map { Data(buffer: $0) } ?? Data(), at: req.now, writes: req.writes, on: req.db)
     }
 
     // MARK: Pages
@@ -70,9 +70,9 @@ enum SimilarityController {
         let number = Pager.number(req), assignmentID = try found.assignment.requireID()
         let query = CodeSimilarityCheck.query(on: req.db).filter(\.$assignment.$id == assignmentID)
         let total = try await query.count()
-        let checks = try await query.sort(\.$createdAt, .descending).range(((number - 1) * Pager.perPage)..<(number * Pager.perPage)).all()
+        let checks = try await SimilarityViews.listed(query).sort(\.$createdAt, .descending).range(((number - 1) * Pager.perPage)..<(number * Pager.perPage)).all()
         return try await req.view.render("similarity", SimilarityPage(
-            page: page, found: found, checks: try await SimilarityViews.checks(checks, reader: found, on: req.db),
+            page: page, found: found, checks: try await SimilarityViews.checks(checks, reader: found, clusters: false, on: req.db),
             sources: try await SimilarityChecks.sources(found, on: req.db), starter: try await SimilarityChecks.starterView(found, on: req.db),
             pageNumber: number, total: total))
     }
@@ -93,11 +93,11 @@ enum SimilarityController {
                                         render: { try await render(req, found, $0) }) {
             let form = try MultipartForm(req)
             if form?.text("remove") == "true" {
-                _ = try await SimilarityChecks.setStarter(found, zip: Data(), at: req.now, on: req.db)
+                _ = try await SimilarityChecks.setStarter(found, zip: Data(), at: req.now, writes: req.writes, on: req.db)
                 return "The starter code is removed; later checks leave nothing out as starter code."
             }
             guard let zip = form?.all(named: "zip").first, !zip.data.isEmpty else { throw InputRejection("Choose the zip of starter code to upload.") }
-            let starter = try await SimilarityChecks.setStarter(found, zip: zip.data, at: req.now, on: req.db)
+            let starter = try await SimilarityChecks.setStarter(found, zip: zip.data, at: req.now, writes: req.writes, on: req.db)
             return "Stored \(starter.files.count) starter files; later checks leave them out."
         }
     }
@@ -147,8 +147,18 @@ extension Request {
 /// Checks and pairs as a reader sees them: who each hand-in is (an earlier offering's student only for those who
 /// grade that course too), in a fixed number of queries per list.
 enum SimilarityViews {
-    static func checks(_ checks: [CodeSimilarityCheck], reader: AssignmentInContext, on db: any Database) async throws -> [SimilarityCheckDTO] {
-        let clusters = checks.map { (try? JSONDecoder().decode([[String]].self, from: Data($0.clusters.utf8))) ?? [] }
+    /// A list of checks reads every column but the hashes left out (a check's own, up to a few hundred KB).
+    static func listed(_ query: QueryBuilder<CodeSimilarityCheck>) -> QueryBuilder<CodeSimilarityCheck> {
+        query.field(\.$id).field(\.$assignment.$id).field(\.$requestedBy.$id).field(\.$status).field(\.$earlierAssignments).field(\.$queueJobID)
+            .field(\.$problem).field(\.$handIns).field(\.$earlierHandIns).field(\.$truncated).field(\.$starterFiles).field(\.$starterFingerprints)
+            .field(\.$commonFingerprints).field(\.$pairsFound).field(\.$histogram).field(\.$clusters).field(\.$createdAt).field(\.$startedAt)
+            .field(\.$finishedAt)
+    }
+
+    /// Checks as the reader sees them; `clusters: false` (lists) leaves their groups of students out.
+    static func checks(_ checks: [CodeSimilarityCheck], reader: AssignmentInContext, clusters withClusters: Bool = true,
+                       on db: any Database) async throws -> [SimilarityCheckDTO] {
+        let clusters = checks.map { withClusters ? (try? JSONDecoder().decode([[String]].self, from: Data($0.clusters.utf8))) ?? [] : [] }
         let members = Set(clusters.flatMap { $0.flatMap { $0 } }.compactMap(UUID.init(uuidString:)))
         let names = try await HandInNames.load(members, reader: reader, on: db)
         let requesters = Dictionary(uniqueKeysWithValues: try await User.query(on: db).filter(\.$id ~~ Set(checks.map { $0.$requestedBy.id })).all()
@@ -203,7 +213,12 @@ struct HandInNames {
 
     static func load(_ ids: Set<UUID>, reader: AssignmentInContext, on db: any Database) async throws -> HandInNames {
         guard !ids.isEmpty else { return HandInNames() }
-        let submissions = try await Submission.query(on: db).filter(\.$id ~~ ids).field(\.$id).field(\.$assignment.$id).field(\.$user.$id).field(\.$attempt).all()
+        var submissions: [Submission] = []
+        let all = Array(ids)
+        for chunk in stride(from: 0, to: all.count, by: 1_000) {
+            submissions += try await Submission.query(on: db).filter(\.$id ~~ Array(all[chunk..<min(chunk + 1_000, all.count)]))
+                .field(\.$id).field(\.$assignment.$id).field(\.$user.$id).field(\.$attempt).all()
+        }
         let assignments = try await Assignment.query(on: db).filter(\.$id ~~ Set(submissions.map { $0.$assignment.id })).field(\.$id).field(\.$course.$id).all()
         let courseOf = Dictionary(uniqueKeysWithValues: assignments.map { ($0.id!, $0.$course.id) })
         let courses = Dictionary(uniqueKeysWithValues: try await Course.query(on: db).filter(\.$id ~~ Set(courseOf.values)).all().map { ($0.id!, $0) })

@@ -85,6 +85,6 @@ enum HandInFolder {
     static func file(_ url: URL, name: String) throws -> SourceFile? {
         let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? .max
         guard HandInFiles.compares(path: name, size: size) else { return nil }
-        return SourceFile(name: name, text: String(decoding: try Data(contentsOf: url), as: UTF8.self))
+        return SourceFile(name: name, bytes: [UInt8](try Data(contentsOf: url)))
     }
 }

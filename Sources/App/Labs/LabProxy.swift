@@ -141,6 +141,20 @@ enum LabProxy {
         }
     }
 
+    /// A person's lab is theirs alone: no shared cache keeps any of it, and a browser keeps none of its pages (on a
+    /// shared computer the next person signed in must not be shown the last one's JupyterLab from the cache); its
+    /// scripts and styles may stay in that browser's own cache.
+    static func privateCaching(_ headers: inout HTTPHeaders) {
+        let html = headers.first(name: .contentType)?.lowercased().hasPrefix("text/html") ?? false
+        let given = headers.first(name: .cacheControl)?.lowercased() ?? ""
+        if html || given.contains("no-store") {
+            headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+            return
+        }
+        let kept = given.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != "public" && $0 != "private" }
+        headers.replaceOrAdd(name: .cacheControl, value: (["private"] + kept).joined(separator: ", "))
+    }
+
     /// The program's answer on its way to the browser, streamed.
     private static func relayed(_ response: HTTPClientResponse, _ req: Request) -> Response {
         var answer = HTTPHeaders()
@@ -154,6 +168,7 @@ enum LabProxy {
             }
             answer.add(name: name, value: value)
         }
+        privateCaching(&answer)
         let body = response.body
         return Response(status: response.status, headers: answer, body: .init(asyncStream: { writer in
             do {

@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 
 /// `similarity_pairs`: the most similar pairs a similarity check found, by rank (1 the most similar); a and b are
 /// submissions, b of an earlier offering when `b_is_earlier`.
@@ -18,6 +19,10 @@ struct CreateSimilarityPair: AsyncMigration {
             .field("b_is_earlier", .bool, .required)
             .unique(on: "check_id", "rank")
             .create()
+        // Deleting a submission deletes its pairs: found through these, not by reading every pair.
+        let sql = database as! any SQLDatabase
+        try await sql.create(index: "similarity_pairs_by_a").on("similarity_pairs").column("a_submission_id").run()
+        try await sql.create(index: "similarity_pairs_by_b").on("similarity_pairs").column("b_submission_id").run()
     }
 
     func revert(on database: any Database) async throws {

@@ -71,7 +71,7 @@ struct SimilarityCheckPage: Encodable {
                                   title: "Pairs by similarity", empty: "No pairs yet.")
         clusters = check.clusters.map { $0.map(\.name).joined(separator: ", ") }
         rows = pairs.map { pair in
-            PairRow(rank: pair.rank, a: pair.a.name, b: pair.b.name + (pair.b.earlier ? " (\(pair.b.course))" : ""), earlier: pair.b.earlier,
+            PairRow(rank: pair.rank, a: pair.a.name, b: pair.b.name + (pair.b.earlier && pair.b.userID != nil ? " (\(pair.b.course))" : ""), earlier: pair.b.earlier,
                     similarity: Self.percent(pair.similarity), shares: "\(Self.percent(pair.shareOfA)) / \(Self.percent(pair.shareOfB))",
                     run: pair.longestRun.map { "\($0) tokens" } ?? "–", link: SitePath.similarityPair(.id(pair.id)).url)
         }
@@ -122,16 +122,24 @@ struct SimilarityPairPage: Encodable {
     static func side(_ who: SimilarityHandIn, _ files: [SourceFile], _ spans: [SimilarityPairDTO.Span?]) -> Side {
         var left = linesShown
         let shown = files.map { file -> File in
-            let all = file.text.split(separator: "\n", omittingEmptySubsequences: false)
-            let lines = all.prefix(max(left, 0)).enumerated().map { index, text -> Line in
-                let number = index + 1
-                let passage = spans.firstIndex { $0.map { $0.file == file.name && (($0.firstLine)...($0.lastLine)).contains(number) } ?? false }
-                return Line(number: number, text: String(text.prefix(400)).replacingOccurrences(of: "\r", with: ""), passage: passage.map { $0 + 1 } ?? 0)
+            // Lines end at "\n" as the tokenizer counts them ("\r\n" is one Character in Swift: split the scalars).
+            let all = file.text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+            let count = min(all.count, max(left, 0))
+            // Each line's passage (the first, longest, that covers it), marked once per passage rather than looked up per line.
+            var passageOf = Array(repeating: 0, count: count + 1)
+            for (index, span) in spans.enumerated().reversed() {
+                guard let span, span.file == file.name, span.firstLine <= count else { continue }
+                for number in max(span.firstLine, 1)...min(max(span.lastLine, span.firstLine), count) { passageOf[number] = index + 1 }
+            }
+            let lines = all.prefix(count).enumerated().map { index, scalars -> Line in
+                var text = String(String.UnicodeScalarView(scalars.prefix(400)))
+                if text.hasSuffix("\r") { text.removeLast() }
+                return Line(number: index + 1, text: text, passage: passageOf[index + 1])
             }
             left -= lines.count
             return File(name: file.name, lines: lines, cut: lines.count < all.count)
         }
-        return Side(who: "\(who.name), attempt \(who.attempt)\(who.earlier ? " (\(who.course))" : "")",
+        return Side(who: "\(who.name), attempt \(who.attempt)\(who.earlier && who.userID != nil ? " (\(who.course))" : "")",
                     submission: SitePath.submission(.id(who.submissionID)).url, files: shown, hidden: false)
     }
 }
