@@ -20,8 +20,7 @@ enum SimilarityController {
     /// POST /api/v1/assignments/:assignmentID/similarity-checks
     @Sendable static func start(req: Request) async throws -> Response {
         let found = try await req.assignment(for: Policy.Action.grade)
-        let input = req.body.data.map { $0.readableBytes > 0 } == true ? try req.input(SimilarityCheckInput.self) : SimilarityCheckInput()
-        let check = try await SimilarityChecks.start(found, input, app: req.application, db: req.db)
+        let check = try await SimilarityChecks.start(found, try req.input(SimilarityCheckInput.self), app: req.application, db: req.db)
         return try await SimilarityViews.checks([check], reader: found, on: req.db)[0].encodeResponse(status: .accepted, for: req)
     }
 
