@@ -16,7 +16,9 @@ import time
 import urllib.request
 import uuid
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support import PASSWORD, api, browser, check, finish, sign_in, start_demo, stop, wait_healthy
@@ -36,8 +38,28 @@ def shoot(driver, name):
 
 
 
+def loaded(driver):
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def main_text(driver):
+    """The page's main text once the page has loaded (read while a new page replaces the old one, it may be gone)."""
+    for _ in range(50):
+        try:
+            loaded(driver)
+            return driver.find_element(By.TAG_NAME, "main").text
+        except (NoSuchElementException, StaleElementReferenceException):
+            time.sleep(0.2)
     return driver.find_element(By.TAG_NAME, "main").text
+
+
+def open_by_click(driver, element):
+    """Clicks a link or a form's button and waits for the page it leads to: a click returns before the next page
+    is there, and reading at once reads the old page or none."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    loaded(driver)
 
 
 STATS = """
@@ -111,10 +133,10 @@ def main():
 
         # The instructor: the course overview, refreshed so that the grading above is in it.
         sign_in(driver, base, "instructor@demo.test")
-        driver.find_element(By.PARTIAL_LINK_TEXT, "CS101").click()
-        driver.find_element(By.LINK_TEXT, "How the class is doing").click()
+        open_by_click(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "CS101"))
+        open_by_click(driver, driver.find_element(By.LINK_TEXT, "How the class is doing"))
         overview_url = driver.current_url
-        driver.find_element(By.XPATH, "//button[normalize-space()='Refresh now']").click()
+        open_by_click(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Refresh now']"))
         page = main_text(driver)
         check("How the class is doing" in page and "Hand-ins per day" in page, "the overview opens from the course page")
         charts = driver.find_elements(By.CSS_SELECTOR, "main figure svg")
@@ -125,32 +147,32 @@ def main():
         numbers = [int(name.split()[1]) for name in names if name.split()[1].isdigit()]
         check(numbers == sorted(numbers) and len(numbers) >= 10, "students are in the natural order of their names (2 before 10)")
         shoot(driver, "course-overview")
-        driver.find_element(By.LINK_TEXT, "Student 2").click()
+        open_by_click(driver, driver.find_element(By.LINK_TEXT, "Student 2"))
         page = main_text(driver)
         check("Student 2" in page and "Counted score" in page and "passed" in page, "one student's view shows their scores and tests")
         check("At risk" in page, "a teacher sees the student's at-risk flags on their view")
         shoot(driver, "course-student")
 
         # Students at risk: checked now, one flag dismissed, then found among the dismissed.
-        driver.find_element(By.LINK_TEXT, "Every student at risk").click()
+        open_by_click(driver, driver.find_element(By.LINK_TEXT, "Every student at risk"))
         risk_url = driver.current_url
-        driver.find_element(By.XPATH, "//button[normalize-space()='Check now']").click()
+        open_by_click(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Check now']"))
         page = main_text(driver)
         rows = driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")
         check("Students at risk" in page and "Last checked" in page and len(rows) > 0, f"the course's students are checked and flagged ({len(rows)} flags)")
         check("No activity for a week" in page or "Due soon, nothing handed in" in page, "each flag says which signal raised it")
         shoot(driver, "course-at-risk")
         first = rows[0].find_element(By.TAG_NAME, "td").text.split("\n")[0]
-        rows[0].find_element(By.XPATH, ".//button[normalize-space()='Dismiss']").click()
+        open_by_click(driver, rows[0].find_element(By.XPATH, ".//button[normalize-space()='Dismiss']"))
         # The form's answer is a redirect: wait for the page it leads to before reading it.
         WebDriverWait(driver, 30).until(lambda d: "Dismissed the flag" in d.page_source)
         check(f"Dismissed the flag on {first}" in main_text(driver), f"a flag on {first} is dismissed, with a notice")
         check(len(driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")) == len(rows) - 1, "a dismissed flag leaves the open list")
-        driver.find_element(By.LINK_TEXT, "Show dismissed flags").click()
+        open_by_click(driver, driver.find_element(By.LINK_TEXT, "Show dismissed flags"))
         check(first in main_text(driver) and len(driver.find_elements(By.XPATH, "//button[normalize-space()='Show again']")) == 1,
               "the dismissed flag is listed among the dismissed, with Show again")
         driver.get(overview_url)
-        driver.find_element(By.LINK_TEXT, "Gradebook").click()
+        open_by_click(driver, driver.find_element(By.LINK_TEXT, "Gradebook"))
         check("Gradebook" in main_text(driver), "the gradebook is a click away")
         shoot(driver, "gradebook")
 
@@ -163,12 +185,12 @@ def main():
         for email, stats in (("student4@demo.test", STATS), ("student5@demo.test", RENAMED), ("student6@demo.test", OTHER)):
             hand_in(base, email, lab1["id"], {**basics, "stats.py": stats})
         driver.get(base + f"/assignments/{lab1['id']}")
-        driver.find_element(By.LINK_TEXT, "Code similarity").click()
+        open_by_click(driver, driver.find_element(By.LINK_TEXT, "Code similarity"))
         similarity_url = driver.current_url
-        driver.find_element(By.XPATH, "//button[normalize-space()='Run a check']").click()
+        open_by_click(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Run a check']"))
         check("The check is queued" in main_text(driver), "a check is queued from the assignment's similarity page")
         shoot(driver, "similarity-checks")
-        driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=checks] table tbody a").click()
+        open_by_click(driver, driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=checks] table tbody a"))
         check_url = driver.current_url
         deadline = time.time() + 60
         while time.time() < deadline and "Status: done" not in main_text(driver):
@@ -180,7 +202,7 @@ def main():
         first = driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")[0].text
         check("Student 4" in first and "Student 5" in first, f"the renamed copy is the most similar pair ({first!r})")
         shoot(driver, "similarity-check")
-        driver.find_elements(By.CSS_SELECTOR, "main table tbody tr a")[0].click()
+        open_by_click(driver, driver.find_elements(By.CSS_SELECTOR, "main table tbody tr a")[0])
         shared = driver.find_elements(By.CSS_SELECTOR, "table.code tr.shared")
         check(len(shared) >= 8 and "stats.py" in main_text(driver), f"the pair side by side marks the shared lines ({len(shared)})")
         shoot(driver, "similarity-pair")
@@ -192,7 +214,7 @@ def main():
         driver.get(programmes[0])
         links = driver.find_elements(By.PARTIAL_LINK_TEXT, "Analytics")
         check(len(links) == 1, "the partner finds the programme's analytics on its page")
-        links[0].click()
+        open_by_click(driver, links[0])
         page = main_text(driver)
         check("Credits by meter" in page and "Grant used" in driver.page_source and "Cost per active learner".lower() in page.lower(),
               "the analytics show the grant against time, credits by meter and cost per active learner")
