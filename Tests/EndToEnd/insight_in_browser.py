@@ -16,9 +16,8 @@ import time
 import urllib.request
 import uuid
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support import PASSWORD, api, browser, check, finish, sign_in, start_demo, stop, wait_healthy
@@ -48,7 +47,7 @@ def main_text(driver):
         try:
             loaded(driver)
             return driver.find_element(By.TAG_NAME, "main").text
-        except (NoSuchElementException, StaleElementReferenceException):
+        except (NoSuchElementException, StaleElementReferenceException, WebDriverException):
             time.sleep(0.2)
     return driver.find_element(By.TAG_NAME, "main").text
 
@@ -58,7 +57,15 @@ def open_by_click(driver, element):
     is there, and reading at once reads the old page or none."""
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+
+    def gone(_):
+        # Chromium may report a node of the old document as "not in the document" rather than stale: gone either way.
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+    WebDriverWait(driver, 30).until(gone)
     loaded(driver)
 
 
