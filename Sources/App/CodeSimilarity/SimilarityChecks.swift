@@ -157,10 +157,7 @@ enum SimilarityChecks {
         // Not this course itself, whatever its start time reads back as (a stored time may compare below itself).
         let earlier = try await Course.query(on: db).filter(\.$programme.$id == course.$programme.id).filter(\.$code == course.code)
             .filter(\.$id != course.requireID()).filter(\.$startsOn < course.startsOn).sort(\.$startsOn, .descending).limit(50).all()
-        var graded: [UUID: Course] = [:]
-        for other in earlier where graded.count < 10 {
-            if Policy.allows(found.user, .grade(try await CourseAccess.load(found.user, other, on: db))) { graded[try other.requireID()] = other }
-        }
+        let graded = Dictionary(uniqueKeysWithValues: try await self.graded(earlier, by: found.user, limit: 10, on: db).map { ($0.id!, $0) })
         guard !graded.isEmpty else { return [] }
         let title = found.assignment.title.lowercased()
         return try await Assignment.query(on: db).filter(\.$course.$id ~~ Array(graded.keys)).all().map { assignment in
@@ -168,6 +165,15 @@ enum SimilarityChecks {
             return SimilaritySourceDTO(assignmentID: try assignment.requireID(), title: assignment.title, courseID: try other.requireID(),
                                        course: "\(other.code) (\(other.term))", startsOn: other.startsOn, sameTitle: assignment.title.lowercased() == title)
         }.sorted { ($0.sameTitle ? 0 : 1, -$0.startsOn.timeIntervalSince1970, $0.title) < ($1.sameTitle ? 0 : 1, -$1.startsOn.timeIntervalSince1970, $1.title) }
+    }
+
+    /// Of these courses, those `user` grades (at most `limit`, in order): one access read each.
+    static func graded(_ courses: [Course], by user: User, limit: Int = .max, on db: any Database) async throws -> [Course] {
+        var graded: [Course] = []
+        for course in courses where graded.count < limit {
+            if Policy.allows(user, .grade(try await CourseAccess.load(user, course, on: db))) { graded.append(course) }
+        }
+        return graded
     }
 
     // MARK: Running (in a worker)

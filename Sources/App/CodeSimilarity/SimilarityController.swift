@@ -122,24 +122,14 @@ extension Request {
     /// The check named by `:checkID` and its assignment; 404 unless the caller grades the assignment's course.
     func similarityCheck() async throws -> (CodeSimilarityCheck, AssignmentInContext) {
         guard let id = parameters.get("checkID", as: UUID.self), let check = try await CodeSimilarityCheck.find(id, on: db) else { throw Abort(.notFound) }
-        return (check, try await graderOf(check.$assignment.id))
+        return (check, try await assignment(check.$assignment.id, for: Policy.Action.grade))
     }
 
     /// The pair named by `:pairID`, its check and assignment; 404 unless the caller grades the assignment's course.
     func similarityPair() async throws -> (CodeSimilarityPair, CodeSimilarityCheck, AssignmentInContext) {
         guard let id = parameters.get("pairID", as: UUID.self), let pair = try await CodeSimilarityPair.find(id, on: db),
               let check = try await CodeSimilarityCheck.find(pair.$check.id, on: db) else { throw Abort(.notFound) }
-        return (pair, check, try await graderOf(check.$assignment.id))
-    }
-
-    private func graderOf(_ assignmentID: UUID) async throws -> AssignmentInContext {
-        let user = try auth.require(User.self)
-        guard let assignment = try await Assignment.find(assignmentID, on: db), let course = try await Course.find(assignment.$course.id, on: db) else {
-            throw Abort(.notFound)
-        }
-        let access = try await CourseAccess.load(user, course, on: db)
-        try Policy.require(user, can: .grade(access))
-        return AssignmentInContext(assignment: assignment, course: course, user: user, access: access)
+        return (pair, check, try await assignment(check.$assignment.id, for: Policy.Action.grade))
     }
 }
 
@@ -222,10 +212,8 @@ struct HandInNames {
         let courseOf = Dictionary(uniqueKeysWithValues: assignments.map { ($0.id!, $0.$course.id) })
         let courses = Dictionary(uniqueKeysWithValues: try await Course.query(on: db).filter(\.$id ~~ Set(courseOf.values)).all().map { ($0.id!, $0) })
         let readerCourse = try reader.course.requireID()
-        var visible: Set<UUID> = [readerCourse]
-        for course in courses.values where course.id != readerCourse {
-            if Policy.allows(reader.user, .grade(try await CourseAccess.load(reader.user, course, on: db))) { visible.insert(course.id!) }
-        }
+        let others = courses.values.filter { $0.id != readerCourse }
+        let visible = Set(try await SimilarityChecks.graded(others, by: reader.user, on: db).compactMap(\.id)).union([readerCourse])
         let users = Dictionary(uniqueKeysWithValues: try await User.query(on: db).filter(\.$id ~~ Set(submissions.map { $0.$user.id })).all().map { ($0.id!, $0) })
         var names = HandInNames()
         for submission in submissions {

@@ -86,8 +86,13 @@ extension Request {
     /// The assignment named by `:assignmentID`, its course, the signed-in user and their access. An assignment
     /// not yet released is only there for those who grade.
     func assignment(for action: (CourseAccess) -> Policy.Action) async throws -> AssignmentInContext {
+        try await assignment(parameters.get("assignmentID", as: UUID.self), for: action)
+    }
+
+    /// The same for an assignment named by its id (reached through a record of it: a similarity check, a pair).
+    func assignment(_ id: UUID?, for action: (CourseAccess) -> Policy.Action) async throws -> AssignmentInContext {
         let user = try auth.require(User.self)
-        guard let id = parameters.get("assignmentID", as: UUID.self), let assignment = try await Assignment.find(id, on: db),
+        guard let id, let assignment = try await Assignment.find(id, on: db),
               let course = try await Course.find(assignment.$course.id, on: db) else { throw Abort(.notFound) }
         let access = try await CourseAccess.load(user, course, on: db)
         try Policy.require(user, can: action(access))
