@@ -29,11 +29,14 @@ public struct GradedAttempt: Sendable, Equatable {
 }
 
 public enum Gradebook {
-    /// The score that counts among a student's attempts (nil when there are none).
+    /// The score that counts among a student's attempts, given in the order they were handed in (nil when there are
+    /// none). Of attempts handed in at the same instant, the last given is the latest.
     public static func counted(_ attempts: [GradedAttempt], rule: CountedAttempt, late: LatePolicy, due: Date?) -> Double? {
-        guard !attempts.isEmpty else { return nil }
+        guard var latest = attempts.first else { return nil }
         switch rule {
-        case .latest: return attempts.max { $0.submittedAt < $1.submittedAt }!.score(late: late, due: due)
+        case .latest:
+            for attempt in attempts.dropFirst() where attempt.submittedAt >= latest.submittedAt { latest = attempt }
+            return latest.score(late: late, due: due)
         case .best: return attempts.map { $0.score(late: late, due: due) }.max()
         }
     }
@@ -72,10 +75,18 @@ public enum Gradebook {
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
-    /// Scores with at most two decimals, without a trailing ".0".
+    /// Scores with at most two decimals, without trailing zeros ("7", "7.5", "7.25"), written from whole hundredths
+    /// rather than with `String(format:)`, which is slow on Linux (a page of a thousand cells spent tens of ms in it).
     public static func number(_ value: Double) -> String {
-        let rounded = (value * 100).rounded() / 100
-        return rounded == rounded.rounded() ? String(Int(rounded)) : String(format: "%.2f", rounded).replacingOccurrences(of: #"0$"#, with: "", options: .regularExpression)
+        let hundredths = (value * 100).rounded()
+        guard hundredths.isFinite, abs(hundredths) < 1e15 else {
+            return value.isFinite ? String(format: "%.0f", value) : "0"  // beyond any score; no fraction to show
+        }
+        let whole = Int(hundredths), magnitude = whole.magnitude, fraction = Int(magnitude % 100)
+        let sign = whole < 0 ? "-" : "", units = String(magnitude / 100)
+        if fraction == 0 { return sign + units }
+        if fraction % 10 == 0 { return sign + units + "." + String(fraction / 10) }
+        return sign + units + (fraction < 10 ? ".0" : ".") + String(fraction)
     }
 
     static func csvField(_ value: String) -> String {

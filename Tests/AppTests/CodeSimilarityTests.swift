@@ -367,7 +367,8 @@ import Grading
             #expect(!taPairs.body.string.contains("alumnus"))
             let asTA = try Self.decode(Page<SimilarityPairDTO>.self, taPairs).items
             let hidden = try #require(asTA.first { $0.id == earlierCopy.id })
-            #expect(hidden.b.userID == nil && hidden.b.name == "A student of SIM1 (2025)")
+            #expect(hidden.b.userID == nil && hidden.b.submissionID == nil && hidden.b.attempt == nil && hidden.b.name == "A student of SIM1 (2025)")
+            #expect(!taPairs.body.string.contains(earlier.latest[0].uuidString.lowercased()) && !taPairs.body.string.contains(earlier.latest[0].uuidString))
             let detail = try Self.decode(SimilarityPairDTO.self, try await Self.send(app, .GET, "api/v1/similarity-pairs/\(earlierCopy.id)", ta))
             #expect(try #require(detail.passages).allSatisfy { $0.b == nil })
             let browser = try Browser(app)

@@ -111,6 +111,31 @@ import Foundation
         #expect(csv == "Student,ID,SIS User ID,SIS Login ID,Section,\"Lab, one\"\r\n    Points Possible,,,,,10\r\n'=cmd(),,,a@x.edu,S,7.5\r\nB,,,b@x.edu,S,\r\n")
     }
 
+    @Test func ofAttemptsHandedInAtOneInstantTheLastGivenIsTheLatest() {
+        let at = Date(timeIntervalSince1970: 1_000_000)
+        let tied = [GradedAttempt(submittedAt: at, autograderScore: 3, adjustment: 0), GradedAttempt(submittedAt: at, autograderScore: 6, adjustment: 0),
+                    GradedAttempt(submittedAt: at.addingTimeInterval(-5), autograderScore: 9, adjustment: 0)]
+        #expect(Gradebook.counted(tied, rule: .latest, late: .none, due: nil) == 6)
+        #expect(Gradebook.counted(Array(tied.prefix(2).reversed()), rule: .latest, late: .none, due: nil) == 3)
+    }
+
+    @Test func scoresAreWrittenWithAtMostTwoDecimalsAsPrintfWouldRoundThem() {
+        // The earlier writing (printf's rounding of whole hundredths, trailing zeros dropped), against which the
+        // faster one is checked on values from every range a score takes.
+        func printf(_ value: Double) -> String {
+            let rounded = (value * 100).rounded() / 100
+            return rounded == rounded.rounded() ? String(Int(rounded)) : String(format: "%.2f", rounded).replacingOccurrences(of: #"0$"#, with: "", options: .regularExpression)
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<100_000 {
+            let scale = [1.0, 10, 100, 10_000, 1e9].randomElement(using: &generator)!
+            var value = Double.random(in: -scale...scale, using: &generator)
+            if Bool.random(using: &generator) { value = (value * 4).rounded() / 4 }  // quarters, as adjustments make
+            #expect(Gradebook.number(value) == printf(value), "\(value)")
+        }
+        #expect([0.0, -0.0, -0.001, 0.005, 7, 7.5, 7.25, 7.05, -2.5, 100_000].map(Gradebook.number) == ["0", "0", "0", "0.01", "7", "7.5", "7.25", "7.05", "-2.5", "100000"])
+    }
+
     @Test func hugeFilesAndOutputsAreBounded() throws {
         let huge = Data(("{\"score\": 1, \"output\": \"" + String(repeating: "x", count: 2 << 20) + "\"}").utf8)
         guard case .failure(let problem) = GradescopeResults.parse(huge) else { Issue.record("accepted"); return }

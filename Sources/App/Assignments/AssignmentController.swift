@@ -107,7 +107,7 @@ enum AssignmentController {
 
     @Sendable static func update(req: Request) async throws -> AssignmentDTO {
         let assignment = try await req.assignment(for: Policy.Action.manageCourse).assignment
-        try await Assignments.update(assignment, try req.input(AssignmentInput.self), on: req.db)
+        try await Assignments.update(assignment, try req.input(AssignmentInput.self), writes: req.writes)
         return try AssignmentDTO(assignment, staff: true)
     }
 

@@ -70,7 +70,7 @@ enum AssignmentPageController {
         return try await req.formAction(back: .assignment(.id(try assignment.requireID())), render: { try await render(req, assignment, course, user, access, page: $0) }) {
             var input = try req.input(AssignmentInput.self)
             input.kind = nil
-            try await Assignments.update(assignment, input, on: req.db)
+            try await Assignments.update(assignment, input, writes: req.writes)
             return "Saved the assignment."
         }
     }
@@ -197,11 +197,11 @@ enum AssignmentPageController {
     @Sendable static func gradebook(req: Request) async throws -> View {
         let (course, _, access) = try await req.course(for: Policy.Action.grade)
         let number = Pager.number(req), courseID = try course.requireID()
-        let (data, total) = try await GradebookData.page(course, number: number, per: Pager.perPage, on: req.db)
+        let page = try await GradebookRows.page(course, number: number, per: Pager.perPage, writes: req.writes)
         return try await req.view.render("gradebook", GradebookPage(
-            pager: Pager(path: SitePath.gradebook(.id(courseID)).url, number: number, total: total, noun: "students"),
-            title: "\(course.code) gradebook", page: PageContext(req), course: try CourseDTO(course, access: access), links: CourseLinks(try course.requireID()),
-            columns: data.columns.map { .init(link: SitePath.assignment(.id($0.assignmentID)).url, title: $0.title, pointsPossible: $0.pointsPossible) },
-            rows: data.rows.map { row in .init(name: row.name, link: SitePath.courseStudent(.id(courseID), user: .id(row.userID)).url, email: row.email, cells: row.scores.map { $0.map(Gradebook.number) ?? "" }) }))
+            pager: Pager(path: SitePath.gradebook(.id(courseID)).url, number: number, total: page.total, noun: "students"),
+            title: "\(course.code) gradebook", page: PageContext(req), course: try CourseDTO(course, access: access), links: CourseLinks(courseID),
+            columns: page.columns.map { .init(link: SitePath.assignment(.id($0.id)).url, title: $0.title, pointsPossible: $0.pointsPossible) },
+            body: page.tableBody { SitePath.courseStudent(.id(courseID), user: .id($0)).url }))
     }
 }

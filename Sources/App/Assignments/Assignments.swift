@@ -73,11 +73,18 @@ enum Assignments {
         return assignment
     }
 
-    static func update(_ assignment: Assignment, _ input: AssignmentInput, on db: any Database) async throws {
+    /// Changes the fields given; a change to what counts (the counted attempt, late policy or due date) makes the
+    /// course's kept gradebook rows stale, in the same transaction.
+    static func update(_ assignment: Assignment, _ input: AssignmentInput, writes: Writes) async throws {
         let before = assignment.classroomTests
+        let counting = { (a: Assignment) in "\(a.counted.rawValue) \(a.latePolicyText) \(a.dueAt?.timeIntervalSince1970 ?? -1)" }, rules = counting(assignment)
         try apply(input, to: assignment, creating: false)
         if assignment.classroomTests != before { assignment.autograderVersion += 1 }
-        try await assignment.save(on: db)
+        let bump = counting(assignment) != rules, courseID = assignment.$course.id
+        try await writes.transaction { tx in
+            try await assignment.save(on: tx)
+            if bump { try await GradebookRows.bump(courseID: courseID, on: tx) }
+        }
     }
 
     /// Checks every field given (all problems at once) and copies them; on create, title and kind are required.

@@ -196,6 +196,7 @@ enum Grades {
                 submission.holdID = hold?.id
                 submission.jobID = try await GradingJobs.enqueueGrade(id, run: run, at: app.clock.now(), on: tx).id
                 try await submission.save(on: tx)
+                try await GradebookRows.changed(submission: id, on: tx)  // a waiting attempt does not count
             }
         } catch {
             if let hold { _ = try? await app.ledger(on: db).void(hold.requireID()) }
@@ -260,9 +261,10 @@ enum Grades {
         try checks.finish()
         let adjustment = GradeAdjustment(submissionID: try submission.requireID(), authorID: try user.requireID(), points: input.points!,
                                          comment: comment!, at: Date())
-        try await db.transaction { tx in
+        try await app.writeTransaction(on: db) { tx in
             try await adjustment.create(on: tx)
             try await app.gradeChanged(.submission(try submission.requireID()), on: tx)
+            try await GradebookRows.changed(submission: try submission.requireID(), on: tx)
         }
         return adjustment
     }
@@ -295,21 +297,12 @@ struct GradebookData: Content {
     /// Whose rows: everyone's, one student's, or a page of students in the natural order of their names.
     enum Students { case all, one(UUID), page(Int, per: Int) }
 
-    /// A page of the gradebook (`number` from 1) and how many students the course has: four statements.
-    static func page(_ course: Course, number: Int, per: Int, on db: any Database) async throws -> (GradebookData, total: Int) {
-        let total = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).filter(\.$role == .student).count()
-        return (try await load(course, .page(min(max(number, 1), 1_000_000), per: min(max(per, 1), 1_000)), on: db), total)
-    }
-
     /// Three statements whatever the course's size: the assignments (without their autograders), the students (in
     /// the order of users.sort_key), and their hand-ins with each one's adjustments summed — joined on the course,
     /// with the ids of at most a page of students, never the ids of every hand-in.
     static func load(_ course: Course, _ which: Students, on db: any Database) async throws -> GradebookData {
         let courseID = try course.requireID()
-        var onlyUsers: [UUID]?
-        let assignments = try await Assignment.query(on: db).filter(\.$course.$id == courseID).sort(\.$dueAt).sort(\.$createdAt)
-            .field(\.$id).field(\.$course.$id).field(\.$title).field(\.$pointsPossible).field(\.$dueAt).field(\.$counted).field(\.$latePolicyText)
-            .field(\.$releaseAt).field(\.$createdAt).field(\.$gradesPublishedAt).all()
+        let assignments = try await columns(of: courseID, on: db)
         // Plain SQL decoded column by column: Fluent's model decoding (reflection per row) cost 45 µs a row.
         let sql = try db.sqlDatabase()
         let window: SQLQueryString
@@ -327,48 +320,65 @@ struct GradebookData: Content {
             (id: try row.decode(column: "id", as: UUID.self), name: try row.decode(column: "display_name", as: String.self),
              email: try row.decode(column: "email", as: String.self))
         }
-        if case .all = which {} else { onlyUsers = students.map(\.id) }
-        let people: SQLQueryString = onlyUsers.map { ids in "AND s.user_id IN (\(SQLList(ids.map { SQLBind($0) })))" } ?? ""
-        // The hand-ins with their adjustments summed, reached through the course's assignments and the
-        // (assignment, user) index: SQLite, without statistics, otherwise scans every hand-in of the platform (with
-        // its logs) and filters. Ids come back as lower-case text, looked up among the assignments' and students'
-        // (parsing 10,000 UUIDs a page was a fifth of its time).
-        let assignmentIndex = Dictionary(uniqueKeysWithValues: try assignments.map { (try $0.requireID().uuidString.lowercased(), $0.id!) })
-        let studentIndex = Dictionary(uniqueKeysWithValues: students.map { ($0.id.uuidString.lowercased(), $0.id) })
-        let handedIn = assignments.isEmpty || students.isEmpty ? [] : try await sql.raw("""
-            SELECT lower(CAST(s.assignment_id AS TEXT)) AS assignment, lower(CAST(s.user_id AS TEXT)) AS person, s.submitted_at, s.score, s.status,
-                (SELECT sum(g.points) FROM grade_adjustments g WHERE g.submission_id = s.id) AS adjustment
-            FROM assignments a CROSS JOIN submissions s
-            WHERE s.assignment_id = a.id AND a.course_id = \(bind: courseID) AND s.is_test_run = \(bind: false) \(people)
-            """).all().compactMap { row -> HandIn? in
-            guard let assignment = assignmentIndex[try row.decode(column: "assignment", as: String.self)],
-                  let person = studentIndex[try row.decode(column: "person", as: String.self)] else { return nil }
-            return HandIn(assignmentID: assignment, userID: person, submittedAt: try row.decode(column: "submitted_at", as: Date.self),
-                          score: try row.decode(column: "score", as: Double?.self),
-                          status: SubmissionStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .queued,
-                          adjustment: try row.decode(column: "adjustment", as: Double?.self) ?? 0)
-        }
-        struct Cell: Hashable { var user: UUID; var assignment: UUID }
-        let byCell = Dictionary(grouping: handedIn, by: { Cell(user: $0.userID, assignment: $0.assignmentID) })
+        let byCell = try await handIns(courseID: courseID, assignments: assignments, users: students.map(\.id),
+                                       onlyThem: { if case .all = which { false } else { true } }(), on: db)
         let rows = students.map { student in
-            let userID = student.id
             var scores: [Double?] = [], counts: [Int] = []
             for assignment in assignments {
-                let attempts = byCell[Cell(user: userID, assignment: assignment.id!)] ?? []
+                let attempts = byCell[Cell(user: student.id, assignment: assignment.id!)] ?? []
                 counts.append(attempts.count)
                 scores.append(counted(attempts, assignment: assignment))
             }
-            return Row(userID: userID, name: student.name, email: student.email, scores: scores, submissions: counts)
+            return Row(userID: student.id, name: student.name, email: student.email, scores: scores, submissions: counts)
         }
         return GradebookData(columns: try assignments.map {
             Column(assignmentID: try $0.requireID(), title: $0.title, pointsPossible: $0.pointsPossible, dueAt: $0.dueAt, counted: $0.counted.rawValue)
         }, rows: rows)
     }
 
+    /// The course's assignments as the gradebook's columns (by due date, then creation), with what counting needs
+    /// and without their autograders.
+    static func columns(of courseID: UUID, on db: any Database) async throws -> [Assignment] {
+        try await Assignment.query(on: db).filter(\.$course.$id == courseID).sort(\.$dueAt).sort(\.$createdAt).sort(\.$id)
+            .field(\.$id).field(\.$course.$id).field(\.$title).field(\.$pointsPossible).field(\.$dueAt).field(\.$counted).field(\.$latePolicyText)
+            .field(\.$releaseAt).field(\.$createdAt).field(\.$gradesPublishedAt).all()
+    }
+
+    struct Cell: Hashable { var user: UUID; var assignment: UUID }
+
+    /// The hand-ins (not test runs) of `users` in the course's `assignments`, each attempt with its adjustments
+    /// summed, by cell and in attempt order; one statement. `onlyThem` names the users in the statement (a page of
+    /// them); otherwise it reads the course's and keeps theirs.
+    static func handIns(courseID: UUID, assignments: [Assignment], users: [UUID], onlyThem: Bool, on db: any Database) async throws -> [Cell: [HandIn]] {
+        guard !assignments.isEmpty, !users.isEmpty else { return [:] }
+        let people: SQLQueryString = onlyThem ? "AND s.user_id IN (\(SQLList(users.map { SQLBind($0) })))" : ""
+        // Reached through the course's assignments and the (assignment, user) index: SQLite, without statistics,
+        // otherwise scans every hand-in of the platform (with its logs) and filters. Ids come back as lower-case
+        // text, looked up among the assignments' and students' (parsing 10,000 UUIDs a page was a fifth of its time).
+        let assignmentIndex = Dictionary(uniqueKeysWithValues: try assignments.map { (try $0.requireID().uuidString.lowercased(), $0.id!) })
+        let studentIndex = Dictionary(users.map { ($0.uuidString.lowercased(), $0) }, uniquingKeysWith: { first, _ in first })
+        let handedIn = try await db.sqlDatabase().raw("""
+            SELECT lower(CAST(s.assignment_id AS TEXT)) AS assignment, lower(CAST(s.user_id AS TEXT)) AS person, s.attempt, s.submitted_at, s.score, s.status,
+                (SELECT sum(g.points) FROM grade_adjustments g WHERE g.submission_id = s.id) AS adjustment
+            FROM assignments a CROSS JOIN submissions s
+            WHERE s.assignment_id = a.id AND a.course_id = \(bind: courseID) AND s.is_test_run = \(bind: false) \(people)
+            """).all().compactMap { row -> HandIn? in
+            guard let assignment = assignmentIndex[try row.decode(column: "assignment", as: String.self)],
+                  let person = studentIndex[try row.decode(column: "person", as: String.self)] else { return nil }
+            return HandIn(assignmentID: assignment, userID: person, attempt: try row.decode(column: "attempt", as: Int.self),
+                          submittedAt: try row.decode(column: "submitted_at", as: Date.self),
+                          score: try row.decode(column: "score", as: Double?.self),
+                          status: SubmissionStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .queued,
+                          adjustment: try row.decode(column: "adjustment", as: Double?.self) ?? 0)
+        }
+        return Dictionary(grouping: handedIn, by: { Cell(user: $0.userID, assignment: $0.assignmentID) }).mapValues { $0.sorted { $0.attempt < $1.attempt } }
+    }
+
     /// What counting a hand-in needs of it.
     struct HandIn: Sendable {
         var assignmentID: UUID
         var userID: UUID
+        var attempt: Int
         var submittedAt: Date
         var score: Double?
         var status: SubmissionStatus
@@ -376,8 +386,8 @@ struct GradebookData: Content {
         var adjustment: Double
     }
 
-    /// The counted score of one student's attempts: graded ones, with their adjustments, by the assignment's rule
-    /// and late policy.
+    /// The counted score of one student's attempts (in attempt order: of two handed in at the same instant, the later
+    /// attempt is the latest): graded ones, with their adjustments, by the assignment's rule and late policy.
     static func counted(_ attempts: [HandIn], assignment: Assignment) -> Double? {
         let graded = attempts.filter { $0.status == .graded || $0.status == .failed }.map {
             GradedAttempt(submittedAt: $0.submittedAt, autograderScore: $0.score, adjustment: $0.adjustment)
@@ -399,12 +409,12 @@ struct GradebookData: Content {
     /// Two queries.
     static func grade(of userID: UUID, on assignment: Assignment, db: any Database) async throws -> StudentGrade {
         let attempts = try await Submission.query(on: db).filter(\.$assignment.$id == assignment.requireID()).filter(\.$user.$id == userID)
-            .filter(\.$isTestRun == false).sort(\.$submittedAt).all()
+            .filter(\.$isTestRun == false).sort(\.$attempt).all()
         let ids = attempts.compactMap(\.id)
         let adjustments = ids.isEmpty ? [] : try await GradeAdjustment.query(on: db).filter(\.$submission.$id ~~ ids).all()
         let adjusted = Dictionary(grouping: adjustments, by: { $0.$submission.id }).mapValues { $0.reduce(0) { $0 + $1.points } }
         let handIns = try attempts.map {
-            HandIn(assignmentID: $0.$assignment.id, userID: $0.$user.id, submittedAt: $0.submittedAt, score: $0.score, status: $0.status,
+            HandIn(assignmentID: $0.$assignment.id, userID: $0.$user.id, attempt: $0.attempt, submittedAt: $0.submittedAt, score: $0.score, status: $0.status,
                    adjustment: adjusted[try $0.requireID()] ?? 0)
         }
         return StudentGrade(score: counted(handIns, assignment: assignment), handedIn: !attempts.isEmpty,

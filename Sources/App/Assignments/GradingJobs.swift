@@ -133,16 +133,23 @@ struct GradeRunHandler: JobHandler {
             let charged = try await SandboxCharges.settle(input.holdID, cpuMs: outcome.cpuMs, wallMs: outcome.wallMs,
                                                           what: "grading run of “\(input.assignment.title)”", ledger: app.ledger(inWrite: tx),
                                                           logger: app.logger)
-            try await tx.sqlDatabase().raw("""
-                UPDATE submissions SET status = \(bind: SubmissionStatus.graded.rawValue), graded_at = \(bind: app.clock.now()), score = \(bind: outcome.score),
-                  max_score = \(bind: outcome.maxScore), results = \(bind: outcome.results), problem = \(bind: outcome.problem), log = \(bind: outcome.log),
-                  cpu_ms = \(bind: outcome.cpuMs), wall_ms = \(bind: outcome.wallMs), charged = charged + \(bind: charged)
-                WHERE id = \(bind: input.submissionID)
-                """).run()
-            try await SubmissionTests.replace(for: input.submissionID, results: outcome.results, on: tx)
-            try await app.gradeChanged(.submission(input.submissionID), on: tx)
+            try await recordOutcome(input.submissionID, outcome, charged: charged, app: app, on: tx)
         }
         app.platformMetrics.recordGrading(input.assignment.kind.rawValue, problem: outcome.problem != nil)
+    }
+
+    /// A run's result on its submission, in the transaction that completes the run: the submission, its tests, the
+    /// grade's listeners and its student's gradebook row.
+    static func recordOutcome(_ submissionID: UUID, _ outcome: GradingOutcome, charged: Int64, app: Application, on tx: any Database) async throws {
+        try await tx.sqlDatabase().raw("""
+            UPDATE submissions SET status = \(bind: SubmissionStatus.graded.rawValue), graded_at = \(bind: app.clock.now()), score = \(bind: outcome.score),
+              max_score = \(bind: outcome.maxScore), results = \(bind: outcome.results), problem = \(bind: outcome.problem), log = \(bind: outcome.log),
+              cpu_ms = \(bind: outcome.cpuMs), wall_ms = \(bind: outcome.wallMs), charged = charged + \(bind: charged)
+            WHERE id = \(bind: submissionID)
+            """).run()
+        try await SubmissionTests.replace(for: submissionID, results: outcome.results, on: tx)
+        try await app.gradeChanged(.submission(submissionID), on: tx)
+        try await GradebookRows.changed(submission: submissionID, on: tx)
     }
 
     // MARK: Recording
@@ -157,9 +164,13 @@ struct GradeRunHandler: JobHandler {
         submission.gradedAt = app.clock.now()
         submission.score = 0
         submission.problem = "It could not be graded: \(reason) Nothing was charged; the course staff can regrade it."
-        try await submission.save(on: app.db)
+        let id = try submission.requireID()
+        try await app.writeTransaction(on: app.db) { tx in
+            try await submission.save(on: tx)
+            try await GradebookRows.changed(submission: id, on: tx)
+        }
         // Mirrors of the grade (the LMS) must not keep the failure from being recorded: their sweep catches up.
-        do { try await app.gradeChanged(.submission(try submission.requireID()), on: app.db) } catch {
+        do { try await app.gradeChanged(.submission(id), on: app.db) } catch {
             app.logger.error("A grade listener failed for submission \(submission.id?.uuidString ?? "?"): \(error)")
         }
         if let hold = submission.holdID { _ = try? await app.ledger.void(hold, memo: "grading failed") }

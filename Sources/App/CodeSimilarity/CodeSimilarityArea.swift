@@ -53,7 +53,7 @@ extension SimilarityHandIn {
     static let schema = JSONSchema.object([
         "submissionID": .string(format: "uuid"), "userID": .string(format: "uuid"), "name": .string(), "course": .string(), "attempt": .integer(),
         "earlier": .boolean,
-    ], required: ["submissionID", "name", "course", "attempt", "earlier"])
+    ], required: ["name", "course", "earlier"])
     static let sample = SimilarityHandIn(submissionID: Sample.id, userID: Sample.id, name: "Ada", course: "CS101 (Fall 2026)", attempt: 2, earlier: false)
 }
 

@@ -24,12 +24,13 @@ struct SimilarityCheckInput: CheckedInput, Content {
 
 /// One hand-in as a check shows it.
 struct SimilarityHandIn: Content, Equatable {
-    var submissionID: UUID
-    /// nil for an earlier offering's student the reader does not grade.
+    /// nil (as are `userID` and `attempt`) for an earlier offering's hand-in the reader does not grade: nothing that
+    /// would tell one of its students from another across checks.
+    var submissionID: UUID?
     var userID: UUID?
     var name: String
     var course: String
-    var attempt: Int
+    var attempt: Int?
     var earlier: Bool
 }
 

@@ -197,7 +197,7 @@ struct HandInNames {
     var of: [UUID: SimilarityHandIn] = [:]
 
     func named(_ id: UUID) -> SimilarityHandIn {
-        of[id] ?? SimilarityHandIn(submissionID: id, name: "a hand-in since deleted", course: "", attempt: 0, earlier: false)
+        of[id] ?? SimilarityHandIn(submissionID: id, name: "a hand-in since deleted", course: "", attempt: nil, earlier: false)
     }
 
     static func load(_ ids: Set<UUID>, reader: AssignmentInContext, on db: any Database) async throws -> HandInNames {
@@ -220,8 +220,8 @@ struct HandInNames {
             guard let courseID = courseOf[submission.$assignment.id], let course = courses[courseID] else { continue }
             let label = "\(course.code) (\(course.term))", seen = visible.contains(courseID)
             names.of[submission.id!] = SimilarityHandIn(
-                submissionID: submission.id!, userID: seen ? submission.$user.id : nil,
-                name: seen ? (users[submission.$user.id]?.displayName ?? "?") : "A student of \(label)", course: label, attempt: submission.attempt,
+                submissionID: seen ? submission.id! : nil, userID: seen ? submission.$user.id : nil,
+                name: seen ? (users[submission.$user.id]?.displayName ?? "?") : "A student of \(label)", course: label, attempt: seen ? submission.attempt : nil,
                 earlier: submission.$assignment.id != reader.assignment.id)
         }
         return names

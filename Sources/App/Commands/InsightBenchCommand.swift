@@ -1,7 +1,7 @@
 // bench/insight's set-up (hidden): a course of `students` students × `assignments` assignments × `attempts` graded
 // hand-ins each (two tests per hand-in, an allowance with a use per student), and one of `small` students the same
-// way, written straight into the database; then the statements the overview and the gradebook issue in each course
-// (they must not grow with it). Prints one JSON object: the courses, a staff key and sign-in, the counts. The bench
+// way, written straight into the database; then the statements the overview, the gradebook and a page of its kept
+// rows issue in each course (they must not grow with it). Prints one JSON object: the courses, a staff key and sign-in, the counts. The bench
 // script then serves the platform from another process and times the pages next to /healthz.
 import ArgumentParser
 import Fluent
@@ -45,6 +45,10 @@ struct InsightBenchCommand: AsyncParsableCommand {
             let now = app.clock.now()
             let overview = { (course: Course) in _ = try await CourseInsights.overview(course, now: now, on: db) }
             let gradebook = { (course: Course) in _ = try await GradebookData.load(course, on: db) }
+            // The page's rows are built on the first read (not counted), then read as every later request reads them.
+            let writes = Writes(db: db, gate: app.ledgerGate)
+            let page = { (course: Course) in _ = try await GradebookRows.page(course, number: 1, per: Pager.perPage, writes: writes) }
+            try await page(little)
             let token = try await APIKeys.issue(to: instructor, name: "insight bench", kind: .personal, origin: .password, on: app.db).token
             let figures: [String: Any] = [
                 "course": try large.requireID().uuidString, "smallCourse": try little.requireID().uuidString,
@@ -53,6 +57,7 @@ struct InsightBenchCommand: AsyncParsableCommand {
                 "handIns": (students + small) * assignments * attempts, "seedSeconds": seeded,
                 "overviewStatementsSmall": try await count(little, overview), "overviewStatementsLarge": try await count(large, overview),
                 "gradebookStatementsSmall": try await count(little, gradebook), "gradebookStatementsLarge": try await count(large, gradebook),
+                "gradebookPageStatementsSmall": try await count(little, page), "gradebookPageStatementsLarge": try await { try await page(large); return try await count(large, page) }(),
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys]), as: UTF8.self))
         }

@@ -87,6 +87,8 @@ enum Migrations {
         CreateSimilarityCheck(),
         CreateSimilarityPair(),
         CreateAssignmentStarter(),
+        CreateGradebookRow(),
+        CreateGradebookCourse(),
     ]
 
     static func register(on app: Application) {

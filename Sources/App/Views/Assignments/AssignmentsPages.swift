@@ -55,14 +55,14 @@ struct SubmissionPage: Encodable {
 
 struct GradebookPage: Encodable {
     var pager: Pager
-    struct Row: Encodable { var name: String; var link: String; var email: String; var cells: [String] }
     struct Column: Encodable { var link: String; var title: String; var pointsPossible: Double? }
     var title: String
     var page: PageContext
     var course: CourseDTO
     var links: CourseLinks
     var columns: [Column]
-    var rows: [Row]
+    /// The table's rows, escaped (`GradebookRows.Page.tableBody`).
+    var body: String
 }
 
 struct MyGradesPage: Encodable {

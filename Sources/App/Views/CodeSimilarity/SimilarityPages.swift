@@ -139,7 +139,7 @@ struct SimilarityPairPage: Encodable {
             left -= lines.count
             return File(name: file.name, lines: lines, cut: lines.count < all.count)
         }
-        return Side(who: "\(who.name), attempt \(who.attempt)\(who.earlier && who.userID != nil ? " (\(who.course))" : "")",
-                    submission: SitePath.submission(.id(who.submissionID)).url, files: shown, hidden: false)
+        return Side(who: "\(who.name)\(who.attempt.map { ", attempt \($0)" } ?? "")\(who.earlier && who.userID != nil ? " (\(who.course))" : "")",
+                    submission: who.submissionID.map { SitePath.submission(.id($0)).url }, files: shown, hidden: false)
     }
 }
