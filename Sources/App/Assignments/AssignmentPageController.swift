@@ -201,7 +201,6 @@ enum AssignmentPageController {
         return try await req.view.render("gradebook", GradebookPage(
             pager: Pager(path: SitePath.gradebook(.id(courseID)).url, number: number, total: page.total, noun: "students"),
             title: "\(course.code) gradebook", page: PageContext(req), course: try CourseDTO(course, access: access), links: CourseLinks(courseID),
-            columns: page.columns.map { .init(link: SitePath.assignment(.id($0.id)).url, title: $0.title, pointsPossible: $0.pointsPossible) },
-            body: page.tableBody { SitePath.courseStudent(.id(courseID), user: .id($0)).url }))
+            head: page.tableHead { SitePath.assignment(.id($0)).url }, body: page.tableBody { SitePath.courseStudent(.id(courseID), user: .id($0)).url }))
     }
 }

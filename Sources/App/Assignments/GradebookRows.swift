@@ -76,12 +76,11 @@ enum GradebookRows {
     }
 
     /// A page of the gradebook (`number` from 1): the columns, the students in the order of their names with their
-    /// displayed scores, and how many students the course has. Three statements when its rows are current; a stale
+    /// displayed scores, and how many students the course has. Two statements when its rows are current; a stale
     /// or missing row is rebuilt first (one write transaction for the page's).
     static func page(_ course: Course, number: Int, per: Int, writes: Writes) async throws -> Page {
         let db = writes.db, sql = try db.sqlDatabase(), courseID = try course.requireID()
         let number = min(max(number, 1), 1_000_000), per = min(max(per, 1), 1_000)
-        let total = try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$role == .student).count()
         // The columns in plain SQL, in `GradebookData.columns`' order: decoding Fluent models (reflection) was a tenth
         // of the page's time.
         let columns = try await sql.raw("""
@@ -90,7 +89,8 @@ enum GradebookRows {
                                          pointsPossible: try $0.decode(column: "points_possible", as: Double?.self)) }
         let rows = try await sql.raw("""
             SELECT p.id, p.display_name, p.email, r.cells, r.generation, r.format,
-                (SELECT generation FROM gradebook_courses WHERE course_id = \(bind: courseID)) AS current
+                (SELECT generation FROM gradebook_courses WHERE course_id = \(bind: courseID)) AS current,
+                (SELECT count(*) FROM course_members WHERE course_id = \(bind: courseID) AND role = 'student') AS total
             FROM (SELECT u.id, u.display_name, u.email, u.sort_key FROM course_members m JOIN users u ON u.id = m.user_id
                   WHERE m.course_id = \(bind: courseID) AND m.role = 'student' ORDER BY u.sort_key, u.email
                   LIMIT \(literal: per) OFFSET \(literal: (number - 1) * per)) p
@@ -98,6 +98,10 @@ enum GradebookRows {
             ORDER BY p.sort_key, p.email
             """).all()
         var students: [Page.Student] = [], stale: [UUID] = []
+        // The count comes with the page's rows; a page past the last student counts them on its own.
+        let total = if let first = rows.first { try first.decode(column: "total", as: Int.self) } else {
+            try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$role == .student).count()
+        }
         for row in rows {
             let id = try row.decode(column: "id", as: UUID.self), current = try row.decode(column: "current", as: Int?.self) ?? 0
             let cells = try row.decode(column: "cells", as: String?.self)
@@ -159,6 +163,17 @@ enum GradebookRows {
                 }
                 return scores
             }
+        }
+
+        /// The table's head: a column per assignment, linked, with its points.
+        func tableHead(assignmentLink: (UUID) -> String) -> String {
+            var html = "<tr><th scope=\"col\">Student</th><th scope=\"col\">Email</th>"
+            for column in columns {
+                html += "<th scope=\"col\"><a href=\"" + SVGChart.escape(assignmentLink(column.id)) + "\">" + SVGChart.escape(column.title) + "</a>"
+                if let points = column.pointsPossible { html += " (" + Gradebook.number(points) + ")" }
+                html += "</th>"
+            }
+            return html + "</tr>"
         }
 
         /// The table's body: a row per student, their name linking to their view, escaped here (built without Leaf:

@@ -55,13 +55,12 @@ struct SubmissionPage: Encodable {
 
 struct GradebookPage: Encodable {
     var pager: Pager
-    struct Column: Encodable { var link: String; var title: String; var pointsPossible: Double? }
     var title: String
     var page: PageContext
     var course: CourseDTO
     var links: CourseLinks
-    var columns: [Column]
-    /// The table's rows, escaped (`GradebookRows.Page.tableBody`).
+    /// The table's head and rows, escaped (`GradebookRows.Page`): through Leaf's loops they were most of the page's time.
+    var head: String
     var body: String
 }
 
