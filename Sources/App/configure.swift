@@ -36,7 +36,7 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
 
     // Web sign-in sessions: stored in the database, cookie HttpOnly and SameSite=Lax, Secure behind https — and then
     // named `__Host-`, so no other host below the same domain (a labs origin's page) can set one in its place.
-    app.sessions.use(.fluent)
+    app.sessions.use { app in QuietSessions(base: app.fluent.sessions.driver(nil)) }
     let secureCookies = config.servesHTTPS
     // A week from each response, as Max-Age: an Expires date costs a DateFormatter on every page (a tenth of one).
     app.sessions.configuration = SessionsConfiguration(cookieName: (secureCookies ? "__Host-" : "") + "campuscloud_session") { id in

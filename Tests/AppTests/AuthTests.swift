@@ -36,6 +36,25 @@ import VaporTesting
         }
     }
 
+    @Test func aPageViewReadsTheSessionWithoutWritingItAndAChangeIsSaved() async throws {
+        guard !TestDatabase.isPostgres else { return }  // read from SQLite's query log
+        let counter = StatementCounter()
+        try await withTestApp(statements: counter) { app in
+            try await app.loadDemoData()
+            let browser = try Browser(app)
+            try await browser.signIn("instructor@demo.test")
+            var statuses: [HTTPStatus] = []
+            _ = try await counter.count { for _ in 0..<3 { statuses.append(try await browser.get("/dashboard").status) } }
+            #expect(statuses == [.ok, .ok, .ok])
+            let reads = counter.statements.filter { $0.contains("_fluent_sessions") }
+            #expect(reads.count == 3 && reads.allSatisfy { $0.hasPrefix("SELECT") }, "\(reads)")
+            // A change is saved: signing out ends the session for the next page.
+            _ = try await counter.count { statuses.append(try await browser.post("/signout", [:]).status) }
+            #expect(counter.statements.contains { $0.contains("_fluent_sessions") && !$0.hasPrefix("SELECT") }, "\(counter.statements)")
+            #expect(try await browser.get("/dashboard").status == .seeOther)
+        }
+    }
+
     @Test func pagesForSignedInPeopleRedirectToSignIn() async throws {
         try await withTestApp { app in
             let browser = try Browser(app)

@@ -300,6 +300,12 @@ import VaporTesting
             }
             let second = try await browser.get("/courses/\(id)/gradebook?page=2").body.string
             #expect(second.contains(">Pupil 51<") && second.contains(">Pupil 55<") && !second.contains(">Pupil 50<") && second.contains("Students 51–55 of 55"))
+            // The course page's roster pages the same way: the instructor first, then the students by name.
+            let roster = try await browser.get("/courses/\(id)").body.string
+            #expect(roster.contains("People 1–50 of 56") && roster.contains(">Remove Ines Instructor<") && roster.contains(">Remove Pupil 49<")
+                    && !roster.contains(">Remove Pupil 50<"), "\(roster)")
+            let rosterNext = try await browser.get("/courses/\(id)?page=2").body.string
+            #expect(rosterNext.contains("People 51–56 of 56") && rosterNext.contains(">Remove Pupil 50<") && rosterNext.contains(">Remove Pupil 55<"))
             // The same rows and scores as the whole gradebook's.
             let whole = try await GradebookData.load(world.course, on: app.db)
             let page = try await GradebookRows.page(world.course, number: 2, per: 50, writes: app.writes)

@@ -73,14 +73,14 @@ enum Assignments {
         return assignment
     }
 
-    /// Changes the fields given; a change to what counts (the counted attempt, late policy or due date) makes the
-    /// course's kept gradebook rows stale, in the same transaction.
+    /// Changes the fields given. Giving what counts (the counted attempt, late policy or due date), changed or not,
+    /// makes the course's kept gradebook rows stale in the same transaction: compared with the copy loaded before,
+    /// an unchanged value could still overwrite another request's change committed in between.
     static func update(_ assignment: Assignment, _ input: AssignmentInput, writes: Writes) async throws {
         let before = assignment.classroomTests
-        let counting = { (a: Assignment) in "\(a.counted.rawValue) \(a.latePolicyText) \(a.dueAt?.timeIntervalSince1970 ?? -1)" }, rules = counting(assignment)
         try apply(input, to: assignment, creating: false)
         if assignment.classroomTests != before { assignment.autograderVersion += 1 }
-        let bump = counting(assignment) != rules, courseID = assignment.$course.id
+        let bump = input.counted != nil || input.latePolicy != nil || input.dueAt != nil, courseID = assignment.$course.id
         try await writes.transaction { tx in
             try await assignment.save(on: tx)
             if bump { try await GradebookRows.bump(courseID: courseID, on: tx) }

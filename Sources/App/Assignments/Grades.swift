@@ -294,8 +294,8 @@ struct GradebookData: Content {
         try await load(course, onlyUser.map { .one($0) } ?? .all, on: db)
     }
 
-    /// Whose rows: everyone's, one student's, or a page of students in the natural order of their names.
-    enum Students { case all, one(UUID), page(Int, per: Int) }
+    /// Whose rows: everyone's or one student's (the gradebook page reads kept rows: `GradebookRows`).
+    enum Students { case all, one(UUID) }
 
     /// Three statements whatever the course's size: the assignments (without their autograders), the students (in
     /// the order of users.sort_key), and their hand-ins with each one's adjustments summed — joined on the course,
@@ -305,17 +305,13 @@ struct GradebookData: Content {
         let assignments = try await columns(of: courseID, on: db)
         // Plain SQL decoded column by column: Fluent's model decoding (reflection per row) cost 45 µs a row.
         let sql = try db.sqlDatabase()
-        let window: SQLQueryString
-        switch which {
-        case .all: window = ""
-        case .one(let id): window = "AND u.id = \(bind: id)"
-        case .page(let number, let per): window = "LIMIT \(literal: per) OFFSET \(literal: (number - 1) * per)"
+        let filter: SQLQueryString = switch which {
+        case .all: ""
+        case .one(let id): "AND u.id = \(bind: id)"
         }
-        let order: SQLQueryString = "ORDER BY u.sort_key, u.email"
-        let (filter, limit): (SQLQueryString, SQLQueryString) = if case .page = which { ("", window) } else { (window, "") }
         let students = try await sql.raw("""
             SELECT u.id, u.display_name, u.email FROM course_members m JOIN users u ON u.id = m.user_id
-            WHERE m.course_id = \(bind: courseID) AND m.role = 'student' \(filter) \(order) \(limit)
+            WHERE m.course_id = \(bind: courseID) AND m.role = 'student' \(filter) ORDER BY u.sort_key, u.email
             """).all().map { row in
             (id: try row.decode(column: "id", as: UUID.self), name: try row.decode(column: "display_name", as: String.self),
              email: try row.decode(column: "email", as: String.self))

@@ -154,9 +154,12 @@ struct GradeRunHandler: JobHandler {
 
     // MARK: Recording
 
-    /// Sets a submission's status (waiting again, or running).
+    /// Sets a submission's status (waiting again, or running) while it is one of those (neither counts in the
+    /// gradebook), never a finished one's.
     static func mark(_ submissionID: UUID, _ status: SubmissionStatus, on db: any Database) async throws {
-        try await db.sqlDatabase().raw("UPDATE submissions SET status = \(bind: status.rawValue) WHERE id = \(bind: submissionID)").run()
+        try await db.sqlDatabase().raw("""
+            UPDATE submissions SET status = \(bind: status.rawValue) WHERE id = \(bind: submissionID) AND status IN ('queued', 'running')
+            """).run()
     }
 
     static func markFailed(_ submission: Submission, reason: String, app: Application) async throws {

@@ -197,7 +197,7 @@ struct HandInNames {
     var of: [UUID: SimilarityHandIn] = [:]
 
     func named(_ id: UUID) -> SimilarityHandIn {
-        of[id] ?? SimilarityHandIn(submissionID: id, name: "a hand-in since deleted", course: "", attempt: nil, earlier: false)
+        of[id] ?? SimilarityHandIn(submissionID: nil, name: "a hand-in since deleted", course: "", attempt: nil, earlier: false)
     }
 
     static func load(_ ids: Set<UUID>, reader: AssignmentInContext, on db: any Database) async throws -> HandInNames {

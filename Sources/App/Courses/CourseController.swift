@@ -148,7 +148,8 @@ enum CourseController {
 
     static func render(_ req: Request, _ course: Course, _ user: User, _ access: CourseAccess, page: PageContext? = nil,
                                problems: [String]? = nil, summary: RosterImportSummary? = nil) async throws -> View {
-        let roster = Policy.allows(user, .viewRoster(access)) ? try await Rosters.entries(of: course, on: req.db) : nil
+        let number = Pager.number(req)
+        let roster = Policy.allows(user, .viewRoster(access)) ? try await Rosters.page(of: course, number: number, per: Pager.perPage, on: req.db) : nil
         let form = CourseInput(code: course.code, title: course.title, term: course.term, startsOn: course.startsOn.day, endsOn: course.endsOn.day)
         let canGrade = Policy.allows(user, .grade(access)), now = req.now
         let assignments = try await Assignment.query(on: req.db).filter(\.$course.$id == course.requireID()).sort(\.$dueAt).sort(\.$createdAt)
@@ -161,7 +162,9 @@ enum CourseController {
             .map { LabRow(link: SitePath.lab(.id($0.id!)).url, name: $0.name, kind: $0.kind.rawValue, openTo: $0.openTo.rawValue, setupStatus: $0.setupStatus.rawValue) }
         let view = CoursePage(title: "\(course.code) \(course.title)", page: page ?? PageContext(req), course: try CourseDTO(course, access: access),
                               links: CourseLinks(try course.requireID()),
-                              roster: try roster.map { entries in try entries.map { CoursePage.Member($0, course: try course.requireID()) } }, canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form,
+                              roster: try roster.map { page in try page.entries.map { CoursePage.Member($0, course: try course.requireID()) } },
+                              rosterPager: try roster.map { Pager(path: SitePath.course(.id(try course.requireID())).url, number: number, total: $0.total, noun: "people") },
+                              canManage: Policy.allows(user, .manageCourse(access)), problems: problems, summary: summary, form: form,
                               assignments: assignments, canGrade: canGrade, labs: labs, canManageLabs: Policy.allows(user, .manageLabs(access)))
         return try await req.view.render("course", view)
     }

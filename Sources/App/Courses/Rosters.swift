@@ -146,6 +146,25 @@ enum Rosters {
             .naturallySorted(group: { order[$0.role]! }, by: \.name)
     }
 
+    /// A page of the roster (`number` from 1) in the same order, and how many people it has: two statements, reading
+    /// only the page's people (the course page of a class of 500 rendered every one of them).
+    static func page(of course: Course, number: Int, per: Int, on db: any Database) async throws -> (entries: [Entry], total: Int) {
+        let courseID = try course.requireID(), sql = try db.sqlDatabase()
+        let total = try await CourseMember.query(on: db).filter(\.$course.$id == courseID).count()
+        let entries = try await sql.raw("""
+            SELECT u.id, u.email, u.display_name, m.role, m.left_at FROM course_members m JOIN users u ON u.id = m.user_id
+            WHERE m.course_id = \(bind: courseID)
+            ORDER BY CASE m.role WHEN 'instructor' THEN 0 WHEN 'ta' THEN 1 ELSE 2 END, u.sort_key, u.email
+            LIMIT \(literal: per) OFFSET \(literal: (number - 1) * per)
+            """).all().map { row in
+            Entry(userID: try row.decode(column: "id", as: UUID.self), email: try row.decode(column: "email", as: String.self),
+                  name: try row.decode(column: "display_name", as: String.self),
+                  role: CourseRole(rawValue: try row.decode(column: "role", as: String.self)) ?? .student,
+                  leftAt: try row.decode(column: "left_at", as: Date?.self))
+        }
+        return (entries, total)
+    }
+
     /// The roster as CSV, in the form `parse` reads; a name a spreadsheet would run as a formula is neutralised.
     static func csv(_ entries: [Entry]) -> String {
         (["email,name,role"] + entries.map { CSVCells.row([$0.email, $0.name, $0.role.rawValue]) }).joined(separator: "\r\n") + "\r\n"

@@ -33,7 +33,9 @@ struct CoursePage: Encodable {
     var page: PageContext
     var course: CourseDTO
     var links: CourseLinks
+    /// A page of the roster (50 people).
     var roster: [Member]?
+    var rosterPager: Pager?
     var canManage: Bool
     var problems: [String]?
     var summary: RosterImportSummary?

@@ -1,0 +1,36 @@
+// The web sessions' store (the database, `_fluent_sessions`) without a write for every page: Vapor's sessions
+// middleware saves a request's session whenever it has one, changed or not, so each page view of a signed-in
+// person wrote a row (on SQLite, through its one writer). This driver remembers what it read for the request and
+// saves only data that differs from it; creating, reading and deleting are the database's as before.
+import Fluent
+import Vapor
+
+struct QuietSessions: SessionDriver {
+    let base: any SessionDriver
+
+    private struct ReadKey: StorageKey { typealias Value = SessionData }
+
+    func createSession(_ data: SessionData, for request: Request) -> EventLoopFuture<SessionID> {
+        base.createSession(data, for: request)
+    }
+
+    func readSession(_ sessionID: SessionID, for request: Request) -> EventLoopFuture<SessionData?> {
+        base.readSession(sessionID, for: request).map { data in
+            request.storage[ReadKey.self] = data
+            return data
+        }
+    }
+
+    func updateSession(_ sessionID: SessionID, to data: SessionData, for request: Request) -> EventLoopFuture<SessionID> {
+        if let read = request.storage[ReadKey.self], read == data { return request.eventLoop.makeSucceededFuture(sessionID) }
+        return base.updateSession(sessionID, to: data, for: request).map { id in
+            request.storage[ReadKey.self] = data
+            return id
+        }
+    }
+
+    func deleteSession(_ sessionID: SessionID, for request: Request) -> EventLoopFuture<Void> {
+        request.storage[ReadKey.self] = nil
+        return base.deleteSession(sessionID, for: request)
+    }
+}
