@@ -36,14 +36,13 @@ struct CourseOverviewPage: Encodable {
     /// with it by `CourseInsightSnapshots.DecodedCache`.
     struct Charts: Sendable {
         var handIns: String
-        var assignments: [AssignmentBlock]
-        /// `assignments` as HTML.
+        /// The assignments' articles, each with its two charts.
         var html: String
 
         init(_ overview: CourseOverviewDTO) {
             handIns = SVGChart.bars(overview.handInsByDay.map { .init($0.day, Double($0.count)) }, title: "Hand-ins per day in \(overview.code)",
                                     empty: "Nothing handed in yet.")
-            assignments = overview.assignments.map { assignment in
+            let assignments = overview.assignments.map { assignment in
                 let slice = assignment.distributionMaximum / Double(assignment.distribution.count)
                 let buckets = assignment.distribution.enumerated().map { index, count in
                     SVGChart.Point("\(Gradebook.number(slice * Double(index)))–\(Gradebook.number(slice * Double(index + 1)))", Double(count))
