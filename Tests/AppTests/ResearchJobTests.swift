@@ -268,6 +268,21 @@ import VaporTesting
             let bad = try await ResearchProjectTests.send(app, .POST, path, as: "ta@demo.test", ["kind": "poem", "title": "", "year": 20, "doi": "https://x"])
             #expect(bad.status == .unprocessableEntity)
             #expect(bad.body.string.contains("kind") && bad.body.string.contains("year") && bad.body.string.contains("doi"))
+            // The API document says a year is a number: text (even empty, as a form would send it) is refused in JSON.
+            for text in ["", "2027"] {
+                let wrongType = try await ResearchProjectTests.send(app, .POST, path, as: "ta@demo.test", ["kind": "thesis", "title": "T", "year": text])
+                #expect(wrongType.status == .badRequest, "year \"\(text)\": \(wrongType.body.string)")
+            }
+            // A form sends the year as text, empty when left blank.
+            let browser = try Browser(app)
+            _ = try await browser.signIn("ta@demo.test")
+            for (title, year) in [("Form thesis", "2026"), ("Form dataset", "")] {
+                let sent = try await browser.post(SitePath.projectOutputs(.id(projectID)).url, ["kind": "thesis", "title": title, "year": year])
+                #expect(sent.status == .seeOther, "\(sent.body.string)")
+            }
+            let fromForms = try await ProjectOutput.query(on: app.db).filter(\.$title ~~ ["Form thesis", "Form dataset"]).sort(\.$title).all()
+            #expect(fromForms.map(\.year) == [nil, 2026])
+            for output in fromForms { try await output.delete(on: app.db) }
             let listed = try await app.testing().sendRequest(.GET, path, headers: try await app.bearer("mentor@partner.test")).content.decode([ProjectOutputDTO].self)
             #expect(listed.map(\.title) == ["Hints that teach"] && listed[0].year == 2027)
             // The mentor may not remove the TA's output; the PI may.

@@ -48,8 +48,14 @@ extension Request {
             throw Abort(.unprocessableEntity, reason: "Unknown field\(unknown.count == 1 ? "" : "s") \(unknown.map { "'\($0)'" }.joined(separator: ", ")); "
                         + "the fields are \(known.sorted().joined(separator: ", ")).")
         }
-        return try content.decode(T.self, as: .json)
+        return try ContentConfiguration.global.requireDecoder(for: .json).decode(T.self, from: body, headers: headers, userInfo: [.jsonInput: true])
     }
+}
+
+extension CodingUserInfoKey {
+    /// Set while `Request.input` decodes a JSON body: a field that forms send as text (a year) must then be a number,
+    /// as the API document says.
+    static let jsonInput = CodingUserInfoKey(rawValue: "campuscloud.jsonInput")!
 }
 
 /// Small checks that collect sentences instead of throwing at the first one.

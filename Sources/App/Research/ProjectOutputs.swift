@@ -24,7 +24,13 @@ struct ProjectOutputInput: CheckedInput, Content {
         kind = try c.decodeIfPresent(String.self, forKey: .kind)
         title = try c.decodeIfPresent(String.self, forKey: .title)
         venue = try c.decodeIfPresent(String.self, forKey: .venue)
-        if let number = try? c.decodeIfPresent(Int.self, forKey: .year) { year = String(number) } else { year = try c.decodeIfPresent(String.self, forKey: .year) }
+        if decoder.userInfo[.jsonInput] as? Bool == true {
+            year = try c.decodeIfPresent(Int.self, forKey: .year).map(String.init)   // JSON: a number or null, never text
+        } else if let number = try? c.decodeIfPresent(Int.self, forKey: .year) {
+            year = String(number)
+        } else {
+            year = try c.decodeIfPresent(String.self, forKey: .year)
+        }
         doi = try c.decodeIfPresent(String.self, forKey: .doi)
         url = try c.decodeIfPresent(String.self, forKey: .url)
     }
