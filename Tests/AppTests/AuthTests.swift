@@ -55,6 +55,29 @@ import VaporTesting
         }
     }
 
+    /// Who is asking and what they may do in a course costs three statements before a course page's own work: the
+    /// session's data, the person with what decides whether the session still holds (providers that switched
+    /// passwords off, the LMS that began it), and the course with the person's roles in it and its programme.
+    @Test func aSignedInCoursePageAsksThreeTimesBeforeItsOwnWork() async throws {
+        guard !TestDatabase.isPostgres else { return }  // read from SQLite's query log
+        let counter = StatementCounter()
+        try await withTestApp(statements: counter) { app in
+            try await app.loadDemoData()
+            let courseID = try #require(try await CourseMember.query(on: app.db).filter(\.$role == .instructor).first()).$course.id
+            let browser = try Browser(app)
+            try await browser.signIn("instructor@demo.test")
+            let path = SitePath.gradebook(.id(courseID)).url
+            #expect(try await browser.get(path).status == .ok)  // builds the kept rows
+            var status = HTTPStatus.ok
+            _ = try await counter.count { status = try await browser.get(path).status }
+            #expect(status == .ok)
+            let statements = counter.statements
+            #expect(statements.count == 5, "\(statements)")
+            #expect(statements.count > 3 && statements[0].contains("_fluent_sessions") && statements[1].contains("FROM users u WHERE u.id")
+                    && statements[1].contains("identity_providers") && statements[2].contains("FROM courses c WHERE c.id"), "\(statements)")
+        }
+    }
+
     @Test func pagesForSignedInPeopleRedirectToSignIn() async throws {
         try await withTestApp { app in
             let browser = try Browser(app)

@@ -16,12 +16,11 @@ struct BearerAuthenticator: AsyncBearerAuthenticator {
 struct ActiveUserSessionAuthenticator: AsyncSessionAuthenticator {
     typealias User = App.User
     func authenticate(sessionID: UUID, for request: Request) async throws {
-        guard let user = try await User.find(sessionID, on: request.db), user.isActive else { return }
-        guard try await Credentials.sessionIsCurrent(request.session, for: user, on: request.db) else {
-            request.session.destroy()
-            return
+        switch try await Credentials.sessionPerson(sessionID, session: request.session.data, on: request.db) {
+        case .signedIn(let user): request.auth.login(user)
+        case .nobody: return
+        case .outdated: request.session.destroy()
         }
-        request.auth.login(user)
     }
 }
 

@@ -32,27 +32,49 @@ enum Credentials {
         req.session.data[signedInByKey] = method.rawValue
     }
 
-    /// Whether a session that began at the stamp in its data is still good: not begun before the password changed;
-    /// begun with a password, only while passwords are allowed for the person's domain (a provider may switch them
-    /// off: such sessions end then, not when they expire); begun by an LMS's launch, only while that LMS is registered
-    /// and not switched off since.
-    static func sessionIsCurrent(_ session: Session, for user: User, on db: any Database) async throws -> Bool {
-        let stamp = session.data[signedInKey].flatMap(Double.init)
+    /// What a session's person comes to: signed in; not signed in (no such person, or deactivated: the session
+    /// stays, so a reactivated person is back); or a session that no longer holds, to end. A session holds while it
+    /// was not begun before the password changed; begun with a password, only while passwords are allowed for the
+    /// person's domain (a provider may switch them off: such sessions end then, not when they expire); begun by an
+    /// LMS's launch, only while that LMS is registered and not switched off since.
+    enum SessionPerson {
+        case signedIn(User), nobody, outdated
+    }
+
+    /// The session's person and everything that decides whether the session holds, in one statement (every page
+    /// of a signed-in person asks): the person; the domains of enabled providers that switched passwords off; the
+    /// registration of the LMS whose launch began the session, if one did.
+    static func sessionPerson(_ userID: UUID, session data: SessionData, on db: any Database) async throws -> SessionPerson {
+        let sql = try db.sqlDatabase()
+        let launched = data[launchedByKey]
+        let registrationID = launched.flatMap(UUID.init(uuidString:))
+        let domains: SQLQueryString = sql.dialect.name == "postgresql" ? "string_agg(email_domains, ',')" : "group_concat(email_domains, ',')"
+        guard let row = try await sql.raw("""
+            SELECT u.*,
+              (SELECT \(domains) FROM identity_providers WHERE enabled = \(bind: true) AND password_sign_in_off = \(bind: true)) AS password_off_domains,
+              (SELECT enabled FROM lti_registrations WHERE id = \(bind: registrationID)) AS lms_enabled,
+              (SELECT switched_off_at FROM lti_registrations WHERE id = \(bind: registrationID)) AS lms_switched_off_at
+            FROM users u WHERE u.id = \(bind: userID)
+            """).first() else { return .nobody }
+        let user = try row.decode(fluentModel: User.self)
+        guard user.isActive else { return .nobody }
+        let stamp = data[signedInKey].flatMap(Double.init)
         if let changed = user.credentialsChangedAt {
-            guard let stamp, stamp + 0.001 >= changed.timeIntervalSince1970 else { return false }  // stored dates may lose sub-millisecond precision
+            guard let stamp, stamp + 0.001 >= changed.timeIntervalSince1970 else { return .outdated }  // stored dates may lose sub-millisecond precision
         }
-        // Sessions from before the method was kept count as password sessions.
-        if session.data[signedInByKey] ?? SignInMethod.password.rawValue == SignInMethod.password.rawValue,
-           try await SignInOptions.passwordSignInOff(for: user, on: db) != nil {
-            return false
+        // Sessions from before the method was kept count as password sessions. Administrators keep their passwords.
+        if data[signedInByKey] ?? SignInMethod.password.rawValue == SignInMethod.password.rawValue, !user.isAdmin,
+           let at = user.email.lastIndex(of: "@"),
+           try row.decode(column: "password_off_domains", as: String?.self)?.split(separator: ",").contains(user.email[user.email.index(after: at)...]) == true {
+            return .outdated
         }
-        guard let launched = session.data[launchedByKey] else {
+        guard launched != nil else {
             // A session shown inside an LMS from before the LMS was kept with it cannot be ended with that LMS: over.
-            return session.data[EmbeddedSession.framedByKey] == nil
+            return data[EmbeddedSession.framedByKey] == nil ? .signedIn(user) : .outdated
         }
-        guard let id = UUID(uuidString: launched), let registration = try await LTIRegistration.find(id, on: db), registration.enabled,
-              let stamp else { return false }
-        return registration.switchedOffAt.map { stamp > $0.timeIntervalSince1970 } ?? true
+        guard registrationID != nil, try row.decode(column: "lms_enabled", as: Bool?.self) == true, let stamp else { return .outdated }
+        if let switchedOff = try row.decode(column: "lms_switched_off_at", as: Date?.self), stamp <= switchedOff.timeIntervalSince1970 { return .outdated }
+        return .signedIn(user)
     }
 
     /// The session key naming the LMS registration whose launch began the session.
@@ -71,7 +93,7 @@ enum Credentials {
     struct BearerOrigin: StorageKey { typealias Value = Origin }
 
     /// Passwords switched off for `domains`: the keys a password made for their people (not administrators: they keep
-    /// their passwords; a key from before keys recorded it counts as a password's) are revoked, as a password's sessions and 30-day tokens end (`sessionIsCurrent`, `APIKeys`).
+    /// their passwords; a key from before keys recorded it counts as a password's) are revoked, as a password's sessions and 30-day tokens end (`sessionPerson`, `APIKeys`).
     static func passwordsTurnedOff(for domains: [String], on db: any Database, now: Date) async throws {
         guard !domains.isEmpty else { return }
         // The domain's addresses, matched exactly: LIKE with its wildcards escaped.

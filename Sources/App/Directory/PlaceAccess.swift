@@ -13,6 +13,22 @@ extension CourseAccess {
     }
 }
 
+extension CourseAccess {
+    /// The course with this id and the person's access to it, in one statement (every course page and call asks).
+    static func course(_ id: UUID, for user: User, on db: any Database) async throws -> (Course, CourseAccess)? {
+        let userID = try user.requireID()
+        guard let row = try await db.sqlDatabase().raw("""
+            SELECT c.*,
+              (SELECT role FROM course_members WHERE course_id = c.id AND user_id = \(bind: userID) AND left_at IS NULL) AS place_role,
+              (SELECT role FROM programme_members WHERE programme_id = c.programme_id AND user_id = \(bind: userID)) AS programme_role
+            FROM courses c WHERE c.id = \(bind: id)
+            """).first() else { return nil }
+        let access = CourseAccess(courseRole: try row.decode(column: "place_role", as: String?.self).flatMap(CourseRole.init(rawValue:)),
+                                  programmeRole: try row.decode(column: "programme_role", as: String?.self).flatMap(ProgrammeRole.init(rawValue:)))
+        return (try row.decode(fluentModel: Course.self), access)
+    }
+}
+
 extension ProjectAccess {
     static func load(_ user: User, _ project: ResearchProject, on db: any Database) async throws -> ProjectAccess {
         let (projectRole, programmeRole) = try await roles(of: try user.requireID(), place: (ProjectMember.schema, "project_id", try project.requireID(), false),
@@ -40,8 +56,9 @@ extension Request {
     /// The course named by `:courseID`, the signed-in user, and their access.
     func course(for action: (CourseAccess) -> Policy.Action) async throws -> (Course, User, CourseAccess) {
         let user = try auth.require(User.self)
-        guard let id = parameters.get("courseID", as: UUID.self), let course = try await Course.find(id, on: db) else { throw Abort(.notFound) }
-        let access = try await CourseAccess.load(user, course, on: db)
+        guard let id = parameters.get("courseID", as: UUID.self), let (course, access) = try await CourseAccess.course(id, for: user, on: db) else {
+            throw Abort(.notFound)
+        }
         try Policy.require(user, can: action(access))
         return (course, user, access)
     }

@@ -71,8 +71,9 @@ enum LabOrigin {
     /// came from (and not since a change of password).
     static func isOwner(_ holder: Holder?, of session: LabSession, on db: any Database) async throws -> Bool {
         guard let holder, holder.user == session.$user.id, let record = try await SessionRecord.find(holder.signIn, on: db),
-              record.data[userKey] == holder.user.uuidString, let user = try await User.find(holder.user, on: db), user.isActive else { return false }
-        return try await Credentials.sessionIsCurrent(Session(data: record.data), for: user, on: db)
+              record.data[userKey] == holder.user.uuidString,
+              case .signedIn = try await Credentials.sessionPerson(holder.user, session: record.data, on: db) else { return false }
+        return true
     }
 
     /// Where a platform sign-in keeps its person (Vapor's session authentication).

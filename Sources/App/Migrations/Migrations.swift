@@ -89,6 +89,7 @@ enum Migrations {
         CreateAssignmentStarter(),
         CreateGradebookRow(),
         CreateGradebookCourse(),
+        AddCourseStudentsIndex(),
     ]
 
     static func register(on app: Application) {
