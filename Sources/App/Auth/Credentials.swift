@@ -73,7 +73,7 @@ enum Credentials {
             return data[EmbeddedSession.framedByKey] == nil ? .signedIn(user) : .outdated
         }
         guard registrationID != nil, try row.decode(column: "lms_enabled", as: Bool?.self) == true, let stamp else { return .outdated }
-        if let switchedOff = try row.decode(column: "lms_switched_off_at", as: Date?.self), stamp <= switchedOff.timeIntervalSince1970 { return .outdated }
+        if let switchedOff = try row.decode(column: "lms_switched_off_at", as: Date?.self), !(stamp > switchedOff.timeIntervalSince1970) { return .outdated }
         return .signedIn(user)
     }
 
