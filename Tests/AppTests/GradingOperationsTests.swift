@@ -105,6 +105,22 @@ import Ledger
             #expect(lines[0].hasPrefix("Student,ID,SIS User ID,SIS Login ID,Section,"))
             #expect(lines[1].hasPrefix("    Points Possible,,,,,5"))
             #expect(lines.contains { $0.hasPrefix("Student 5,,,student5@demo.test,CS101 ") && $0.hasSuffix(",4.5") })
+            // The API's book comes in pages of students in name order, each page as the whole book has those rows.
+            let bookPath = "api/v1/courses/\(try await app.course("CS101").requireID())/gradebook"
+            var paged: [GradebookData.Row] = []
+            for number in 1...4 {
+                let response = try await app.testing().sendRequest(.GET, "\(bookPath)?page=\(number)&per=8", headers: ta)
+                #expect(response.status == .ok)
+                let page = try response.content.decode(GradebookData.self)
+                #expect(page.metadata?.total == book.rows.count && page.metadata?.per == 8 && page.columns.map(\.assignmentID) == book.columns.map(\.assignmentID))
+                paged += page.rows
+            }
+            #expect(book.rows.count > 24 && book.rows.count <= 32)
+            #expect(paged.map(\.userID) == book.rows.map(\.userID) && paged.map(\.scores) == book.rows.map(\.scores)
+                    && paged.map(\.submissions) == book.rows.map(\.submissions))
+            let pastTheEnd = try await app.testing().sendRequest(.GET, "\(bookPath)?page=9&per=8", headers: ta).content.decode(GradebookData.self)
+            #expect(pastTheEnd.rows.isEmpty && pastTheEnd.metadata?.total == book.rows.count)
+            #expect(try await app.testing().sendRequest(.GET, "\(bookPath)?page=two", headers: ta).status == .badRequest)
             // A student cannot read the gradebook.
             let denied = try await app.testing().sendRequest(.GET, "api/v1/courses/\(try await app.course("CS101").requireID())/gradebook", headers: student)
             #expect(denied.status == .notFound)

@@ -200,9 +200,12 @@ enum AssignmentController {
         return try await Grades.load(submission, assignment: assignment, staff: true, now: req.now, on: req.db).encodeResponse(status: .created, for: req)
     }
 
+    /// GET …/gradebook?page=1&per=50: a page of the students (at most 500), in name order.
     @Sendable static func gradebook(req: Request) async throws -> GradebookData {
         let (course, _, _) = try await req.course(for: Policy.Action.grade)
-        return try await GradebookData.load(course, on: req.db)
+        let query = try req.query.decode(ListPageQuery.self)
+        let per = max(1, min(query.per ?? 50, 500)), number = min(max(query.page ?? 1, 1), 1_000_000)
+        return try await GradebookData.load(course, .page(number: number, per: per), on: req.db)
     }
 
     /// One student's row (staff).

@@ -5,7 +5,7 @@
 // change to a rule that counts for every student (an assignment's counted attempt, late policy or due date) bumps
 // the course's generation instead, with the rule. A row counts only while its generation and format are the
 // course's and `format`; the page rebuilds the rows it finds missing or stale (which is also how rows come to exist).
-// The API, the CSV, the student's view and the insights compute from the hand-ins (`GradebookData.load`).
+// The API (a page of students), the CSV, the student's view and the insights compute from the hand-ins (`GradebookData.load`).
 //
 // Concurrency: on SQLite every refresh runs in a write transaction, one at a time. On PostgreSQL (read committed) a
 // refresh first inserts or locks its students' rows (in user order), then reads the generation, the rules and the

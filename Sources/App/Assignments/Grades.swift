@@ -289,32 +289,48 @@ struct GradebookData: Content {
     }
     var columns: [Column]
     var rows: [Row]
+    /// Which page of the students this is (the API's book comes in pages); nil for a whole book or one student.
+    var metadata: PageMetadata?
 
     static func load(_ course: Course, onlyUser: UUID? = nil, on db: any Database) async throws -> GradebookData {
         try await load(course, onlyUser.map { .one($0) } ?? .all, on: db)
     }
 
-    /// Whose rows: everyone's or one student's (the gradebook page reads kept rows: `GradebookRows`).
-    enum Students { case all, one(UUID) }
+    /// Whose rows: everyone's, a page of the students (in name order), or one student's (the gradebook page reads
+    /// kept rows: `GradebookRows`).
+    enum Students { case all, page(number: Int, per: Int), one(UUID) }
 
-    /// Three statements whatever the course's size: the assignments (without their autograders), the students (in
-    /// the order of users.sort_key), and their hand-ins with each one's adjustments summed — joined on the course,
-    /// with the ids of at most a page of students, never the ids of every hand-in.
+    /// Three statements whatever the course's size (four for a page past the last student): the assignments
+    /// (without their autograders), the students (in the order of users.sort_key; a page of them with their count),
+    /// and their hand-ins with each one's adjustments summed — joined on the course, with the ids of at most a page
+    /// of students, never the ids of every hand-in.
     static func load(_ course: Course, _ which: Students, on db: any Database) async throws -> GradebookData {
         let courseID = try course.requireID()
         let assignments = try await columns(of: courseID, on: db)
         // Plain SQL decoded column by column: Fluent's model decoding (reflection per row) cost 45 µs a row.
         let sql = try db.sqlDatabase()
-        let filter: SQLQueryString = switch which {
-        case .all: ""
-        case .one(let id): "AND u.id = \(bind: id)"
+        let (filter, window): (SQLQueryString, SQLQueryString) = switch which {
+        case .all: ("", "")
+        case .one(let id): ("AND u.id = \(bind: id)", "")
+        case .page(let number, let per): ("", "LIMIT \(literal: per) OFFSET \(literal: (number - 1) * per)")
         }
-        let students = try await sql.raw("""
-            SELECT u.id, u.display_name, u.email FROM course_members m JOIN users u ON u.id = m.user_id
-            WHERE m.course_id = \(bind: courseID) AND m.role = 'student' \(filter) ORDER BY u.sort_key, u.email
-            """).all().map { row in
+        let found = try await sql.raw("""
+            SELECT u.id, u.display_name, u.email,
+              (SELECT count(*) FROM course_members WHERE course_id = \(bind: courseID) AND role = 'student') AS total
+            FROM course_members m JOIN users u ON u.id = m.user_id
+            WHERE m.course_id = \(bind: courseID) AND m.role = 'student' \(filter) ORDER BY u.sort_key, u.email \(window)
+            """).all()
+        let students = try found.map { row in
             (id: try row.decode(column: "id", as: UUID.self), name: try row.decode(column: "display_name", as: String.self),
              email: try row.decode(column: "email", as: String.self))
+        }
+        var metadata: PageMetadata?
+        if case .page(let number, let per) = which {
+            // The count comes with the page's rows; a page past the last student counts them on its own.
+            let total = if let first = found.first { try first.decode(column: "total", as: Int.self) } else {
+                try await CourseMember.query(on: db).filter(\.$course.$id == courseID).filter(\.$role == .student).count()
+            }
+            metadata = PageMetadata(page: number, per: per, total: total)
         }
         let byCell = try await handIns(courseID: courseID, assignments: assignments, users: students.map(\.id),
                                        onlyThem: { if case .all = which { false } else { true } }(), on: db)
@@ -329,7 +345,7 @@ struct GradebookData: Content {
         }
         return GradebookData(columns: try assignments.map {
             Column(assignmentID: try $0.requireID(), title: $0.title, pointsPossible: $0.pointsPossible, dueAt: $0.dueAt, counted: $0.counted.rawValue)
-        }, rows: rows)
+        }, rows: rows, metadata: metadata)
     }
 
     /// The course's assignments as the gradebook's columns (by due date, then creation), with what counting needs
@@ -449,8 +465,10 @@ extension GradebookData: APIBody {
                                    "dueAt": .string(format: "date-time"), "counted": .choice(CountedAttempt.self)], required: ["assignmentID", "title", "counted"])),
         "rows": .array(.object(["userID": .string(format: "uuid"), "name": .string(), "email": .string(), "scores": .array(.nullableNumber),
                                 "submissions": .array(.integer())], required: ["userID", "name", "email", "scores", "submissions"])),
+        "metadata": .object(["page": .integer(), "per": .integer(), "total": .integer()], required: ["page", "per", "total"]),
     ], required: ["columns", "rows"])
     static let samples = [GradebookData(
         columns: [Column(assignmentID: Sample.id, title: "Lab 1", pointsPossible: 10, dueAt: Sample.date, counted: "best")],
-        rows: [Row(userID: Sample.id, name: "Ada", email: "ada@uni.test", scores: [9.5, nil], submissions: [3, 0])])]
+        rows: [Row(userID: Sample.id, name: "Ada", email: "ada@uni.test", scores: [9.5, nil], submissions: [3, 0])],
+        metadata: PageMetadata(page: 1, per: 50, total: 1))]
 }

@@ -76,7 +76,7 @@ enum GradingArea: PlatformArea {
                tag: "grading", request: .input(Grades.AdjustmentInput.self),
                response: .one(SubmissionDTO.self), status: 201, errors: [404: "No such submission, or not yours to grade."], use: AssignmentController.adjust)
         api.on(.GET, "courses/:courseID/gradebook", id: "getGradebook",
-               summary: "Students × assignments: the counted attempt (latest or best) after adjustments and late penalties (staff).", tag: "grading",
+               summary: "Students × assignments: the counted attempt (latest or best) after adjustments and late penalties (staff); a page of the students in name order, ?page=&per= (default 50, at most 500), with metadata.total.", tag: "grading",
                response: .one(GradebookData.self), errors: [404: "No such course, or not yours to grade."], use: AssignmentController.gradebook)
         api.on(.GET, "courses/:courseID/gradebook/:userID", id: "getStudentGrades", summary: "One student's grades (staff).", tag: "grading",
                response: .one(GradebookData.self), errors: [404: "No such course, or not yours to grade."], use: AssignmentController.studentGrades)

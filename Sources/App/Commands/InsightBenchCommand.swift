@@ -44,7 +44,7 @@ struct InsightBenchCommand: AsyncParsableCommand {
             }
             let now = app.clock.now()
             let overview = { (course: Course) in _ = try await CourseInsights.overview(course, now: now, on: db) }
-            let gradebook = { (course: Course) in _ = try await GradebookData.load(course, on: db) }
+            let gradebook = { (course: Course) in _ = try await GradebookData.load(course, .page(number: 1, per: 50), on: db) }
             // The page's rows are built on the first read (not counted), then read as every later request reads them.
             let writes = Writes(db: db, gate: app.ledgerGate)
             let page = { (course: Course) in _ = try await GradebookRows.page(course, number: 1, per: Pager.perPage, writes: writes) }
