@@ -30,9 +30,20 @@ import VaporTesting
             let gradebook = try await app.testing().sendRequest(.GET, "api/v1/courses/\(id)/gradebook", headers: instructor)
             #expect(Self.inNaturalOrder(try gradebook.content.decode(GradebookData.self).rows.map(\.name)))
             let roster = try await app.testing().sendRequest(.GET, "api/v1/courses/\(id)/roster?per=500", headers: instructor)
-            #expect(Self.inNaturalOrder(try roster.content.decode(Page<Rosters.Entry>.self).items.map(\.name)))
+            let wholeRoster = try roster.content.decode(Page<Rosters.Entry>.self).items
+            #expect(Self.inNaturalOrder(wholeRoster.map(\.name)))
+            // Its pages, its CSV and the course page's list are one order: staff first, then names as people read them.
+            var pagedRoster: [Rosters.Entry] = []
+            for number in 1...5 {
+                pagedRoster += try await app.testing().sendRequest(.GET, "api/v1/courses/\(id)/roster?page=\(number)&per=7", headers: instructor)
+                    .content.decode(Page<Rosters.Entry>.self).items
+            }
+            #expect(pagedRoster == wholeRoster && wholeRoster.prefix(2).map(\.role) == [.instructor, .ta])
             let browser = try Browser(app)
             _ = try await browser.signIn("instructor@demo.test")
+            let csvEmails = try await browser.get(SitePath.courseRosterCSV(.id(id)).url).body.string
+                .components(separatedBy: "\r\n").dropFirst().compactMap { $0.split(separator: ",").first.map(String.init) }
+            #expect(csvEmails == wholeRoster.map(\.email))
             let page = try await browser.get("/courses/\(id)/gradebook").body.string
             let order = (1...12).compactMap { page.range(of: ">Student \($0)<")?.lowerBound }
             #expect(order.count == 12 && order == order.sorted())

@@ -203,8 +203,7 @@ enum AssignmentController {
     /// GET …/gradebook?page=1&per=50: a page of the students (at most 500), in name order.
     @Sendable static func gradebook(req: Request) async throws -> GradebookData {
         let (course, _, _) = try await req.course(for: Policy.Action.grade)
-        let query = try req.query.decode(ListPageQuery.self)
-        let per = max(1, min(query.per ?? 50, 500)), number = min(max(query.page ?? 1, 1), 1_000_000)
+        let (number, per) = try req.listPage()
         return try await GradebookData.load(course, .page(number: number, per: per), on: req.db)
     }
 

@@ -62,7 +62,7 @@ enum CourseController {
 
     @Sendable static func exportCSV(req: Request) async throws -> Response {
         let (course, _, _) = try await req.course(for: Policy.Action.manageCourse)
-        return .csvDownload(Rosters.csv(try await Rosters.entries(of: course, on: req.db)), filename: "\(course.code)-\(course.term)-roster.csv")
+        return .csvDownload(Rosters.csv(try await Rosters.all(of: course, on: req.db)), filename: "\(course.code)-\(course.term)-roster.csv")
     }
 
     /// GET /courses: the courses the caller has a role in, by code, with that role; ?page=&per=.
@@ -83,7 +83,9 @@ enum CourseController {
     /// GET …/roster?page=1&per=50
     @Sendable static func roster(req: Request) async throws -> Page<Rosters.Entry> {
         let (course, _, _) = try await req.course(for: Policy.Action.viewRoster)
-        return try await Rosters.entries(of: course, on: req.db).paginated(for: req)
+        let (number, per) = try req.listPage()
+        let (entries, total) = try await Rosters.page(of: course, number: number, per: per, on: req.db)
+        return Page(items: entries, metadata: PageMetadata(page: number, per: per, total: total))
     }
 
     @Sendable static func update(req: Request) async throws -> CourseDTO {

@@ -5,6 +5,7 @@
 import Fluent
 import Foundation
 import Insight
+import SQLKit
 import SwiftCSV
 import Vapor
 
@@ -138,31 +139,31 @@ enum Rosters {
         var leftAt: Date?
     }
 
-    /// The roster sorted by role then name (two queries whatever its size).
-    static func entries(of course: Course, on db: any Database) async throws -> [Entry] {
-        let members = try await CourseMember.query(on: db).filter(\.$course.$id == course.requireID()).with(\.$user).all()
-        let order: [CourseRole: Int] = [.instructor: 0, .ta: 1, .student: 2]
-        return members.map { Entry(userID: $0.$user.id, email: $0.user.email, name: $0.user.displayName, role: $0.role, leftAt: $0.leftAt) }
-            .naturallySorted(group: { order[$0.role]! }, by: \.name)
+    /// The whole roster: staff first (instructors, then TAs), then by name as people read it (users.sort_key), then
+    /// by email; one statement. The API's pages, the course page's and the CSV share this order.
+    static func all(of course: Course, on db: any Database) async throws -> [Entry] {
+        try await list(try course.requireID(), window: "", on: db)
     }
 
     /// A page of the roster (`number` from 1) in the same order, and how many people it has: two statements, reading
     /// only the page's people (the course page of a class of 500 rendered every one of them).
     static func page(of course: Course, number: Int, per: Int, on db: any Database) async throws -> (entries: [Entry], total: Int) {
-        let courseID = try course.requireID(), sql = try db.sqlDatabase()
+        let courseID = try course.requireID()
         let total = try await CourseMember.query(on: db).filter(\.$course.$id == courseID).count()
-        let entries = try await sql.raw("""
+        return (try await list(courseID, window: "LIMIT \(literal: per) OFFSET \(literal: (number - 1) * per)", on: db), total)
+    }
+
+    private static func list(_ courseID: UUID, window: SQLQueryString, on db: any Database) async throws -> [Entry] {
+        try await db.sqlDatabase().raw("""
             SELECT u.id, u.email, u.display_name, m.role, m.left_at FROM course_members m JOIN users u ON u.id = m.user_id
             WHERE m.course_id = \(bind: courseID)
-            ORDER BY CASE m.role WHEN 'instructor' THEN 0 WHEN 'ta' THEN 1 ELSE 2 END, u.sort_key, u.email
-            LIMIT \(literal: per) OFFSET \(literal: (number - 1) * per)
+            ORDER BY CASE m.role WHEN 'instructor' THEN 0 WHEN 'ta' THEN 1 ELSE 2 END, u.sort_key, u.email \(window)
             """).all().map { row in
             Entry(userID: try row.decode(column: "id", as: UUID.self), email: try row.decode(column: "email", as: String.self),
                   name: try row.decode(column: "display_name", as: String.self),
                   role: CourseRole(rawValue: try row.decode(column: "role", as: String.self)) ?? .student,
                   leftAt: try row.decode(column: "left_at", as: Date?.self))
         }
-        return (entries, total)
     }
 
     /// The roster as CSV, in the form `parse` reads; a name a spreadsheet would run as a formula is neutralised.
