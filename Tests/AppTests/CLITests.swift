@@ -156,6 +156,26 @@ import FoundationNetworking
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("campuscloud-data/secret").path))
     }
 
+    /// `campuscloud backup` of a migrated platform, `restore` into a new folder (its secret file with it), and a
+    /// second `restore` over the restored platform refused with one sentence and status 1.
+    @Test func backupAndRestoreFromTheShell() async throws {
+        let folder = try Self.temporaryFolder(), target = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder); try? FileManager.default.removeItem(at: target) }
+        #expect(try await Self.run(["migrate"], in: folder).status == 0)
+        let backup = folder.appendingPathComponent("backup").path
+        let made = try await Self.run(["backup", backup], in: folder)
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(made.stdout.contains("Backed up the sqlite database") && made.stdout.contains("the secret file"))
+        let restored = try await Self.run(["restore", backup], in: target)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(restored.stdout.contains("Restored the sqlite database"))
+        let secret = { (root: URL) in FileManager.default.contents(atPath: root.appendingPathComponent("campuscloud-data/secret").path) }
+        #expect(secret(target) != nil && secret(target) == secret(folder))
+        #expect(try await Self.run(["migrate"], in: target).stdout.contains("nothing to apply"))
+        let over = try await Self.run(["restore", backup], in: target)
+        #expect(over.status == 1 && over.stderr.contains("move it away"), "\(over.stderr)")
+    }
+
     /// The README's first command: the demo migrates, loads data, prints the sign-ins and serves pages and /healthz.
     /// `campuscloud demo` in a fresh folder on a free port, once /healthz answers.
     static func startDemo() async throws -> (process: Process, port: Int, folder: URL, out: Pipe, health: (Int, String)?) {

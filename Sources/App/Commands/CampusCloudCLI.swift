@@ -12,7 +12,7 @@ public struct CampusCloudCLI: AsyncParsableCommand {
         selects PostgreSQL), CAMPUSCLOUD_DATA_DIR, LOG_LEVEL, CAMPUSCLOUD_SECRET, CAMPUSCLOUD_GRADING_WORKERS.
         """,
         version: PlatformVersion.current,
-        subcommands: [ServeCommand.self, MigrateCommand.self, DemoCommand.self, AdminCommand.self, LedgerCommand.self, SandboxCommand.self,
+        subcommands: [ServeCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self, DemoCommand.self, AdminCommand.self, LedgerCommand.self, SandboxCommand.self,
                       WorkerCommand.self, SubmitCommand.self, JobCommand.self, LabCommand.self, DevCommand.self, GradingBenchCommand.self, GatewayBenchCommand.self, InsightBenchCommand.self,
                       SimilarityCommand.self]
     )
