@@ -174,6 +174,12 @@ import FoundationNetworking
         #expect(try await Self.run(["migrate"], in: target).stdout.contains("nothing to apply"))
         let over = try await Self.run(["restore", backup], in: target)
         #expect(over.status == 1 && over.stderr.contains("move it away"), "\(over.stderr)")
+        // From a folder that is not the platform's, the default relative paths name nothing: refused, nothing made.
+        let elsewhere = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let lost = try await Self.run(["backup", elsewhere.appendingPathComponent("b").path], in: elsewhere)
+        #expect(lost.status == 1 && lost.stderr.contains("There is no database at"), "\(lost.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path).isEmpty)
     }
 
     /// The README's first command: the demo migrates, loads data, prints the sign-ins and serves pages and /healthz.

@@ -15,10 +15,21 @@ struct BackupCommand: AsyncParsableCommand {
     @ArgumentParser.Argument(help: "A folder that does not exist yet (or is empty).") var path: String
 
     func run() async throws {
+        let config: AppConfig
+        do { config = try AppConfig.parse(environment: ProcessInfo.processInfo.environment) } catch { throw StartupError.config(error) }
+        // Relative paths (the defaults are) are the working folder's: run from elsewhere, starting the platform would
+        // make a new empty database and a new secret, and back those up.
+        let data = URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path
+        if case .sqliteFile(let file) = config.database, !FileManager.default.fileExists(atPath: URL(fileURLWithPath: file).standardizedFileURL.path) {
+            throw Backups.Failure("There is no database at \(URL(fileURLWithPath: file).standardizedFileURL.path): run backup with the platform's DATABASE_URL, from the folder it runs in.")
+        }
+        if config.secret == nil, !FileManager.default.fileExists(atPath: data + "/" + Backups.secretName) {
+            throw Backups.Failure("There is no platform secret at \(data)/\(Backups.secretName): run backup with the platform's CAMPUSCLOUD_DATA_DIR (or CAMPUSCLOUD_SECRET), from the folder it runs in.")
+        }
         let manifest = try await PlatformRuntime.withApplication { app in try await Backups.backup(app, to: path) }
-        say("Backed up the \(manifest.database) database (\(manifest.migrations.count) migrations), "
+        say("Backed up the \(manifest.database) database (\(config.database.redacted), \(manifest.migrations.count) migrations), "
             + (manifest.secretFile ? "the secret file" : "no secret file (it comes from CAMPUSCLOUD_SECRET: keep that with the backup)")
-            + " and \(manifest.labHomeFiles) lab home file(s) into \(path).")
+            + " and \(manifest.labHomeFiles) lab home file(s) into \(URL(fileURLWithPath: path).standardizedFileURL.path).")
     }
 }
 
@@ -41,7 +52,8 @@ struct RestoreCommand: AsyncParsableCommand {
         guard check == manifest.migrations else {
             throw Backups.Failure("The restored database has \(check.count) migrations where the backup had \(manifest.migrations.count).")
         }
-        say("Restored the \(manifest.database) database of \(manifest.createdAt) (\(check.count) migrations)"
-            + (manifest.secretFile ? ", the secret file" : "") + " and \(manifest.labHomeFiles) lab home file(s).")
+        say("Restored the \(manifest.database) database of \(manifest.createdAt) (\(check.count) migrations) into \(config.database.redacted)"
+            + (manifest.secretFile ? ", the secret file into \(URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path)" : "")
+            + " and \(manifest.labHomeFiles) lab home file(s) into \(LabHost.homesFolder(config)).")
     }
 }

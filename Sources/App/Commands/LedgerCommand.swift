@@ -122,6 +122,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @ArgumentParser.Option(help: "Concurrent clients.") var clients = 64
         @ArgumentParser.Option(help: "Seconds to measure.") var seconds = 10.0
         @ArgumentParser.Option(help: "Credits in the allowance every client races for at the end.") var cap = 100
+        @ArgumentParser.Option(help: "How long a hold lives unsettled (the crash test kills the process and waits them out).") var holdSeconds = LedgerStore.defaultHoldLifetime
 
         func run() async throws {
             try await PlatformRuntime.withApplication { app in
@@ -143,7 +144,7 @@ struct LedgerCommand: AsyncParsableCommand {
                     try await CourseMember(courseID: course.requireID(), userID: user.requireID(), role: .student).create(on: app.db)
                     allowances.append(try await ledger.setAllowance(of: user, in: .course(course), to: Credits(whole: index == clients ? Int64(cap) : 100_000), actor: nil))
                 }
-                let price = Credits.parse("0.01")!
+                let price = Credits.parse("0.01")!, lifetime = holdSeconds
                 // Throughput: each client spends from its own allowance, pair after pair, until the time is up.
                 let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
                 let started = ContinuousClock.now
@@ -153,7 +154,7 @@ struct LedgerCommand: AsyncParsableCommand {
                         group.addTask {
                             var done = 0
                             while ContinuousClock.now < deadline {
-                                let hold = try await ledger.reserve(account, amount: price, reason: "bench", key: "bench:\(run):\(client):\(done)")
+                                let hold = try await ledger.reserve(account, amount: price, reason: "bench", key: "bench:\(run):\(client):\(done)", lifetime: lifetime)
                                 _ = try await ledger.settle(hold.requireID(), actual: price)
                                 done += 1
                             }
@@ -172,7 +173,7 @@ struct LedgerCommand: AsyncParsableCommand {
                             var won = 0
                             while true {
                                 do {
-                                    let hold = try await ledger.reserve(shared, amount: Credits(whole: 1), reason: "race", key: "race:\(run):\(client):\(won)")
+                                    let hold = try await ledger.reserve(shared, amount: Credits(whole: 1), reason: "race", key: "race:\(run):\(client):\(won)", lifetime: lifetime)
                                     _ = try await ledger.settle(hold.requireID(), actual: Credits(whole: 1))
                                     won += 1
                                 } catch is LedgerRefusal {

@@ -1,9 +1,11 @@
 // A whole platform to one folder and back. A backup holds the database — SQLite: a consistent copy taken while the
 // platform serves (`VACUUM INTO`, one read transaction); PostgreSQL: `pg_dump`'s custom format — and the files the
 // database does not hold: the platform secret (sealed LTI keys and sessions need it) and the lab homes (people's own
-// files). What is rebuilt is left out: sandbox layers and job folders, autograder sources, lab links. A restore goes
-// only into an empty platform (a database without tables, no lab homes): the database whole or not at all, then the
-// files; `campuscloud restore` then checks that the database has every migration the backup had.
+// files). What is rebuilt is left out: sandbox layers and job folders, autograder sources, lab links. Every file of a
+// backup is its owner's only and synced to disk before the manifest, written last. A restore goes only into an empty
+// platform (a database without tables, no lab homes), all or nothing: the files are staged beside their places, the
+// database restored whole (or not at all), then the staged files renamed into place; `campuscloud restore` then
+// checks that the database has every migration the backup had.
 import FluentKit
 import Foundation
 import PostgresKit
@@ -20,7 +22,8 @@ enum Backups {
         var database: String
         /// The migrations the database had, in order: the restored one must have the same.
         var migrations: [String]
-        /// Whether the backup holds the secret file (not when the secret came from CAMPUSCLOUD_SECRET: keep that).
+        /// Whether the backup holds the secret file (a platform whose secret comes from CAMPUSCLOUD_SECRET may have
+        /// none: keep that variable with the backup).
         var secretFile: Bool
         var labHomeFiles: Int
     }
@@ -48,10 +51,10 @@ enum Backups {
         } else {
             try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
-        chmod(folder, 0o700)
+        guard chmod(folder, 0o700) == 0 else { throw Failure("\(folder) cannot be made private (\(String(cString: strerror(errno)))).") }
         let sql = try app.db.sqlDatabase()
-        let migrations = try await sql.raw("SELECT name FROM _fluent_migrations ORDER BY batch, created_at, name").all()
-            .map { try $0.decode(column: "name", as: String.self) }
+        let migrations = (try? await Self.migrations(on: app.db)) ?? []
+        guard !migrations.isEmpty else { throw Failure("The database has no migrations: it is not a platform's database (is DATABASE_URL the platform's?).") }
         let kind: String
         switch config.database {
         case .sqliteMemory:
@@ -80,10 +83,19 @@ enum Backups {
         }
         let manifest = Manifest(format: format, platformVersion: PlatformVersion.current, createdAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)), database: kind,
                                 migrations: migrations, secretFile: secretFile, labHomeFiles: labHomeFiles)
+        // Everything on disk, readable by its owner only, before the manifest says the backup is whole.
+        for name in try fm.contentsOfDirectory(atPath: folder) {
+            chmod(folder + "/" + name, 0o600)
+            try sync(folder + "/" + name)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        try encoder.encode(manifest).write(to: URL(fileURLWithPath: folder + "/" + manifestName))
+        guard fm.createFile(atPath: folder + "/" + manifestName, contents: try encoder.encode(manifest), attributes: [.posixPermissions: 0o600]) else {
+            throw Failure("\(folder)/\(manifestName) cannot be written.")
+        }
+        try sync(folder + "/" + manifestName)
+        try sync(folder)
         return manifest
     }
 
@@ -107,6 +119,50 @@ enum Backups {
         if let inside = try? fm.contentsOfDirectory(atPath: homes), !inside.isEmpty {
             throw Failure("The lab homes folder \(homes) is not empty; a restore goes into an empty platform.")
         }
+        if !manifest.secretFile && config.secret == nil {
+            throw Failure("The backup holds no secret file (its platform's secret came from CAMPUSCLOUD_SECRET): set CAMPUSCLOUD_SECRET to that secret, then restore.")
+        }
+        // The files first, staged beside their places (a failure here changes nothing).
+        let data = URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path
+        let stamp = ".restoring-\(UUID().uuidString)"
+        var staged: [String] = []
+        func discardStaged() { for path in staged { try? fm.removeItem(atPath: path) } }
+        do {
+            if manifest.secretFile {
+                try fm.createDirectory(atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+                staged.append(data + "/" + secretName + stamp)
+                try fm.copyItem(atPath: folder + "/" + secretName, toPath: data + "/" + secretName + stamp)
+                chmod(data + "/" + secretName + stamp, 0o600)
+                try sync(data + "/" + secretName + stamp)
+            }
+            if fm.fileExists(atPath: folder + "/" + labHomesName) {
+                try fm.createDirectory(atPath: (homes as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                staged.append(homes + stamp)
+                try fm.createDirectory(atPath: homes + stamp, withIntermediateDirectories: false)
+                try run("tar", ["--extract", "--file=" + folder + "/" + labHomesName, "--directory=" + homes + stamp, "--same-owner", "--same-permissions", "--numeric-owner"])
+            }
+            try await restoreDatabase(manifest, config: config, from: folder, logger: logger)
+        } catch {
+            discardStaged()
+            throw error
+        }
+        // The database is in: the staged files take their places (an empty lab homes folder gives way).
+        if manifest.secretFile {
+            guard rename(data + "/" + secretName + stamp, data + "/" + secretName) == 0 else {
+                throw Failure("The database was restored but the secret could not be put in place at \(data)/\(secretName); it is at \(data)/\(secretName)\(stamp).")
+            }
+        }
+        if fm.fileExists(atPath: homes + stamp) {
+            rmdir(homes)
+            guard rename(homes + stamp, homes) == 0 else {
+                throw Failure("The database was restored but the lab homes could not be put in place at \(homes); they are at \(homes)\(stamp).")
+            }
+        }
+        return manifest
+    }
+
+    private static func restoreDatabase(_ manifest: Manifest, config: AppConfig, from folder: String, logger: Logger) async throws {
+        let fm = FileManager.default
         switch config.database {
         case .sqliteMemory:
             throw Failure("DATABASE_URL names an in-memory database: a restore needs a file or a PostgreSQL database.")
@@ -118,11 +174,14 @@ enum Backups {
             for leftover in [target, target + "-wal", target + "-journal"] where leftover == target ? written : fm.fileExists(atPath: leftover) {
                 throw Failure("\(leftover) already exists; a restore writes a new database: move it away first.")
             }
-            // Copied beside it, then renamed over: the database appears whole or not at all.
+            // Copied beside it and synced, then renamed over: the database appears whole or not at all.
             let partial = target + ".restoring-\(UUID().uuidString)"
             do {
                 try fm.copyItem(atPath: folder + "/" + sqliteName, toPath: partial)
+                chmod(partial, 0o600)
+                try sync(partial)
                 guard rename(partial, target) == 0 else { throw Failure("\(target) could not be written (\(String(cString: strerror(errno)))).") }
+                try sync((target as NSString).deletingLastPathComponent)
             } catch {
                 try? fm.removeItem(atPath: partial)
                 throw error
@@ -140,18 +199,6 @@ enum Backups {
             try run("pg_restore", ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--dbname=" + dbname,
                                    folder + "/" + postgresName], environment: environment)
         }
-        let data = URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path
-        if manifest.secretFile {
-            try fm.createDirectory(atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
-            try? fm.removeItem(atPath: data + "/" + secretName)
-            try fm.copyItem(atPath: folder + "/" + secretName, toPath: data + "/" + secretName)
-            chmod(data + "/" + secretName, 0o600)
-        }
-        if fm.fileExists(atPath: folder + "/" + labHomesName) {
-            try fm.createDirectory(atPath: homes, withIntermediateDirectories: true)
-            try run("tar", ["--extract", "--file=" + folder + "/" + labHomesName, "--directory=" + homes, "--same-owner", "--same-permissions", "--numeric-owner"])
-        }
-        return manifest
     }
 
     /// The migrations a database has, in order (after a restore: the backup's).
@@ -172,18 +219,32 @@ enum Backups {
         return count
     }
 
-    /// A PostgreSQL URL as libpq's tools read it, with its password in PGPASSWORD rather than on a command line
-    /// any user can list; PostgresKit's `tlsmode` read as libpq's `sslmode`.
-    private static func libpq(_ url: String) throws -> (String, [String: String]) {
+    /// A PostgreSQL URL as libpq's tools read it, with its password in PGPASSWORD rather than on a command line any
+    /// user can list. The TLS mode is PostgresKit's (`tlsmode`, or `sslmode`, `ssl`, `tls`; the last one given):
+    /// `require` and the verify modes become libpq's `verify-full`, since PostgresKit checks the certificate and the
+    /// host name (libpq's `require` checks neither: a root certificate in ~/.postgresql/root.crt or PGSSLROOTCERT is
+    /// then needed); `prefer`, `allow` and `true` become `prefer`; `disable` and `false`, `disable`; none given,
+    /// libpq's own default (or PGSSLMODE).
+    static func libpq(_ url: String) throws -> (String, [String: String]) {
         guard var components = URLComponents(string: url) else { throw Failure("DATABASE_URL is not a URL.") }
         var environment: [String: String] = [:]
         if let password = components.password { environment["PGPASSWORD"] = password }
         components.password = nil
-        let modes = ["disable": "disable", "prefer": "prefer", "require": "require"]
-        let tls = components.queryItems?.first { ["sslmode", "tlsmode"].contains($0.name) }?.value
-        components.queryItems = tls.flatMap { modes[$0] }.map { [URLQueryItem(name: "sslmode", value: $0)] }
+        let given = components.queryItems?.last { ["tlsmode", "sslmode", "ssl", "tls"].contains($0.name.lowercased()) }?.value
+        let modes = ["verify-full": "verify-full", "verify-ca": "verify-full", "require": "verify-full", "prefer": "prefer", "allow": "prefer",
+                     "true": "prefer", "disable": "disable", "false": "disable"]
+        if let given, modes[given] == nil { throw Failure("DATABASE_URL's TLS mode '\(given)' is not one PostgreSQL knows.") }
+        components.queryItems = given.flatMap { modes[$0] }.map { [URLQueryItem(name: "sslmode", value: $0)] }
         components.scheme = "postgresql"
         return (components.string ?? url, environment)
+    }
+
+    /// Flushes a file or a folder (its entries) to disk.
+    private static func sync(_ path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw Failure("\(path) cannot be opened to sync (\(String(cString: strerror(errno)))).") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Failure("\(path) could not be synced to disk (\(String(cString: strerror(errno)))).") }
     }
 
     private static func postgres<T: Sendable>(_ url: String, logger: Logger, _ body: (PostgresConnection) async throws -> T) async throws -> T {
