@@ -58,11 +58,12 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
                                    LTIScoreHandler(), LTIRosterHandler(), SimilarityCheckHandler()],
                                   sweeps: [{ app in try await AIUsageReports.erasePrompts(before: app.clock.now(), on: app.db) },
                                            { app in _ = try await LabSessions.sweep(app: app, at: app.clock.now()) },
-                                           LTIRosterSync.sweep, LTIGradeSync.sweep, RiskFlags.sweep])
+                                           LTIRosterSync.sweep, LTIGradeSync.sweep, RiskFlags.sweep, RatePermits.sweep])
     // Who mirrors grades elsewhere: the LMSs' grade books (LTI grade passback).
     app.gradeListeners = [LTIGradeSync.changed]
     app.ltiServiceTokens = LTIServiceTokens()
     app.aiRateWindow = RateWindow()
+    app.ratePermits = RatePermits(app: app)
     app.gatewayCache = GatewayCache()
     app.gatewayRecorder = GatewayRecorder(app: app)
     app.creditLeases = CreditLeases(app: app)

@@ -9,13 +9,16 @@ public struct GatewayError: Error, Sendable, Equatable {
     public var code: String?
     public var message: String
     public var param: String?
+    /// Seconds until a refused request may be tried again, sent as the Retry-After header (rate limits).
+    public var retryAfter: Int?
 
-    public init(status: Int, type: String, code: String?, message: String, param: String? = nil) {
+    public init(status: Int, type: String, code: String?, message: String, param: String? = nil, retryAfter: Int? = nil) {
         self.status = status
         self.type = type
         self.code = code
         self.message = message
         self.param = param
+        self.retryAfter = retryAfter
     }
 
     public static func invalid(_ message: String, param: String?) -> GatewayError {
@@ -31,8 +34,8 @@ public struct GatewayError: Error, Sendable, Equatable {
         GatewayError(status: 404, type: "invalid_request_error", code: "model_not_found",
                      message: "The model '\(model)' does not exist or this key may not use it; GET /v1/models lists the ones it may.", param: "model")
     }
-    public static func rateLimited(_ message: String) -> GatewayError {
-        GatewayError(status: 429, type: "requests", code: "rate_limit_exceeded", message: message)
+    public static func rateLimited(_ message: String, retryAfter: Int? = nil) -> GatewayError {
+        GatewayError(status: 429, type: "requests", code: "rate_limit_exceeded", message: message, retryAfter: retryAfter)
     }
     public static func noCredits(_ message: String) -> GatewayError {
         GatewayError(status: 429, type: "insufficient_quota", code: "insufficient_quota", message: message)

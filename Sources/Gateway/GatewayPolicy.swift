@@ -61,8 +61,8 @@ public struct GatewayPolicy: Codable, Sendable, Equatable {
     public func cap(requested: Int?) -> Int { min(requested ?? maxTokensPerRequest, maxTokensPerRequest) }
 }
 
-/// Requests per minute per person: a sliding window of the last minute's request times. Counts in this process;
-/// several gateway processes each hold their own window (documented).
+/// Requests per minute per person: a sliding window of the last minute's request times, in this process. The
+/// platform adds a count per clock minute shared by every process on its database (`RatePermits`).
 public final class RateWindow: @unchecked Sendable {
     private var times: [String: [Date]] = [:]
     private let lock = NSLock()
@@ -80,6 +80,15 @@ public final class RateWindow: @unchecked Sendable {
         recent.append(now)
         times[key] = recent
         return true
+    }
+
+    /// Takes back the request recorded for `key` at `now` (another check refused it after this one admitted it).
+    public func withdraw(_ key: String, at now: Date) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard var recent = times[key], let index = recent.lastIndex(of: now) ?? recent.indices.last else { return }
+        recent.remove(at: index)
+        times[key] = recent
     }
 
     /// Seconds until `key` may make another request.

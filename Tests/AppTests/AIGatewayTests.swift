@@ -8,6 +8,7 @@ import Gateway
 import Ledger
 import NIOCore
 import NIOHTTP1
+import SQLKit
 import Testing
 import Vapor
 import VaporTesting
@@ -29,9 +30,10 @@ import VaporTesting
     /// The platform on a port, a fake upstream as provider "partner" (needing its secret) and model "campuscloud-tutor"
     /// (priced by the demo: 0.5 / 1.5 credits per million tokens), and a CS101 key of student 1.
     static func withGateway(upstream options: FakeUpstreamOptions = .init(), fallback: FakeUpstreamOptions? = nil,
-                            adjust: (inout AppConfig) -> Void = { _ in }, _ body: (Rig) async throws -> Void) async throws {
+                            database: DatabaseURL? = nil, adjust: (inout AppConfig) -> Void = { _ in },
+                            _ body: (Rig) async throws -> Void) async throws {
         setenv(secretEnv, secret, 1)
-        try await withTestApp(adjust: adjust) { app in
+        try await withTestApp(database: database, adjust: adjust) { app in
             try await app.loadDemoData(credits: true)
             let log = FakeUpstreamLog()
             var primary = options
@@ -319,6 +321,69 @@ import VaporTesting
             // Fields that would choose the upstream are refused.
             let (steer, steerData) = try await Self.call(rig, ["model": "campuscloud-tutor", "api_base": "http://169.254.169.254/", "messages": [["role": "user", "content": "x"]]])
             #expect(steer == .badRequest && Self.message(steerData).contains("api_base"))
+        }
+    }
+
+    /// Two gateway processes on one database (two applications, each with its own memory, pool and server): a limit
+    /// of 5 a minute holds for a student whose requests alternate between them. Counted per process, 10 got through.
+    @Test func requestsPerMinuteHoldAcrossProcesses() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cc-rate-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // Both clocks put forward (prices start now) to 20 s into a minute, so the twelve requests fall in one minute.
+        let second = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
+        let clock = PlatformClock { Date().addingTimeInterval(80 - second) }
+        try await Self.withGateway(database: TestDatabase.isPostgres ? nil : .sqliteFile(path: folder + "/shared.sqlite")) { rig in
+            rig.app.clock = clock
+            var instructor = try await rig.app.bearer("instructor@demo.test")
+            instructor.contentType = .json
+            let set = try await rig.app.testing().sendRequest(.PUT, "api/v1/courses/\(try rig.course.requireID())/ai/policy", headers: instructor,
+                                                              body: ByteBuffer(string: #"{"requestsPerMinute": 5}"#))
+            #expect(set.status == .ok)
+            try await withTestApp(migrate: false, database: rig.app.platformConfig.database) { other in
+                other.clock = clock
+                try await other.server.start(address: .hostname("127.0.0.1", port: 0))
+                var elsewhere = rig
+                elsewhere.base = "http://127.0.0.1:\(other.http.server.shared.localAddress!.port!)"
+                var statuses: [UInt] = []
+                for index in 0..<12 {
+                    let (status, _) = try await Self.call(index.isMultiple(of: 2) ? rig : elsewhere,
+                                                          ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "hi \(index)"]]], drain: false)
+                    statuses.append(status.code)
+                }
+                #expect(statuses.filter { $0 == 200 } == [200, 200, 200, 200, 200], "\(statuses)")
+                #expect(statuses.filter { $0 == 429 }.count == 7, "\(statuses)")
+                #expect(Array(statuses.prefix(5)) == [200, 200, 200, 200, 200], "\(statuses)")
+                // The refusal says when to come back, in the header OpenAI's clients read.
+                var request = HTTPClientRequest(url: elsewhere.base + "/v1/chat/completions")
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.headers.add(name: "authorization", value: "Bearer \(rig.token)")
+                request.body = .bytes(ByteBuffer(string: #"{"model": "campuscloud-tutor", "messages": [{"role": "user", "content": "again"}]}"#))
+                let refused = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                _ = try await refused.body.collect(upTo: 1 << 20)
+                let wait = Int(refused.headers.first(name: "retry-after") ?? "")
+                #expect(refused.status == .tooManyRequests && wait != nil && (1...60).contains(wait ?? 0), "\(refused.headers)")
+                await other.drainGateway()
+                await other.server.shutdown()
+            }
+            // What one process holds and does not use goes back when idle, for the other to grant.
+            let now = clock.now(), key = "someone/course:\(UUID())"
+            let first = rig.app.ratePermits, fresh = RatePermits(app: rig.app)
+            #expect(try await first.admit(key, limit: 5, now: now) == .admitted)  // leases 2, uses 1
+            var admitted = 0
+            while try await fresh.admit(key, limit: 5, now: now) == .admitted { admitted += 1 }
+            #expect(admitted == 3)
+            await first.returnUnused(now: now.addingTimeInterval(RatePermits.idleReturn))
+            #expect(try await fresh.admit(key, limit: 5, now: now.addingTimeInterval(RatePermits.refusalMemory)) == .admitted)
+            #expect(try await fresh.admit(key, limit: 5, now: now.addingTimeInterval(RatePermits.refusalMemory)) != .admitted)
+            // The next minute starts afresh; the sweep removes ended minutes.
+            #expect(try await fresh.admit(key, limit: 5, now: now.addingTimeInterval(60)) == .admitted)
+            await fresh.returnAll()
+            rig.app.clock = PlatformClock { now.addingTimeInterval(180) }
+            try await RatePermits.sweep(rig.app)
+            let rows = try await (rig.app.db as! any SQLDatabase).raw("SELECT count(*) AS n FROM ai_rate_permits").first()?.decode(column: "n", as: Int.self)
+            #expect(rows == 0)
         }
     }
 

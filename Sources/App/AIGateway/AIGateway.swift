@@ -142,9 +142,20 @@ enum AIGateway {
         guard (model.kind == .chat) == (request.endpoint == .chat) else {
             throw GatewayError.invalid("'\(model.name)' is \(model.kind == .chat ? "a chat" : "an embedding") model; use /v1/\(model.kind == .chat ? "chat/completions" : "embeddings").", param: "model")
         }
-        if let limit = policy.requestsPerMinute, !app.aiRateWindow.admit(try caller.user.requireID().uuidString + "/" + caller.place.naturalKey, limit: limit) {
-            let wait = app.aiRateWindow.retryAfter(try caller.user.requireID().uuidString + "/" + caller.place.naturalKey)
-            throw GatewayError.rateLimited("\(caller.placeName) allows \(limit) AI requests a minute per person; try again in \(wait) s. Its instructor sets this limit.")
+        if let limit = policy.requestsPerMinute {
+            // This process's sliding window first, then the minute's count shared by every process on the database.
+            let key = try caller.user.requireID().uuidString + "/" + caller.place.naturalKey
+            var wait: Int?
+            if !app.aiRateWindow.admit(key, limit: limit, now: now) {
+                wait = app.aiRateWindow.retryAfter(key, now: now)
+            } else if case .refused(let shared) = try await app.ratePermits.admit(key, limit: limit, now: now) {
+                app.aiRateWindow.withdraw(key, at: now)
+                wait = shared
+            }
+            if let wait {
+                throw GatewayError.rateLimited("\(caller.placeName) allows \(limit) AI requests a minute per person; try again in \(wait) s. Its instructor sets this limit.",
+                                               retryAfter: wait)
+            }
         }
         let allowedChoices = policy.maxChoices ?? 1
         guard request.choices <= allowedChoices else {
@@ -365,6 +376,7 @@ enum AIGateway {
     static func errorResponse(_ error: GatewayError) -> Response {
         let response = Response(status: HTTPResponseStatus(statusCode: error.status), body: .init(data: error.json))
         response.headers.contentType = .json
+        if let wait = error.retryAfter { response.headers.replaceOrAdd(name: "retry-after", value: String(wait)) }
         return response
     }
 }

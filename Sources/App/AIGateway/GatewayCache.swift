@@ -133,10 +133,12 @@ struct GatewayRecorderLifecycle: LifecycleHandler {
 }
 
 extension Application {
-    /// Every usage row written and every credit lease closed (shutdown; tests before they look at the ledger).
+    /// Every usage row written, every credit lease closed and every unused rate permit given back (shutdown; tests
+    /// before they look at the ledger).
     func drainGateway() async {
         await gatewayRecorder.drain()
         await creditLeases.retireAll()
+        await ratePermits.returnAll()
     }
 }
 

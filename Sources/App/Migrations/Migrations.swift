@@ -90,6 +90,7 @@ enum Migrations {
         CreateGradebookRow(),
         CreateGradebookCourse(),
         AddCourseStudentsIndex(),
+        CreateAIRatePermit(),
     ]
 
     static func register(on app: Application) {
