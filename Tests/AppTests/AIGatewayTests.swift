@@ -387,6 +387,46 @@ import VaporTesting
         }
     }
 
+    /// The same with two `campuscloud serve` processes on one database: 12 requests alternating between them at a
+    /// limit of 5 a minute admit 5.
+    @Test func requestsPerMinuteHoldAcrossTwoServeProcesses() async throws {
+        let folder = try CLITests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try await Self.withGateway(database: TestDatabase.isPostgres ? nil : .sqliteFile(path: folder.path + "/shared.sqlite")) { rig in
+            var instructor = try await rig.app.bearer("instructor@demo.test")
+            instructor.contentType = .json
+            let set = try await rig.app.testing().sendRequest(.PUT, "api/v1/courses/\(try rig.course.requireID())/ai/policy", headers: instructor,
+                                                              body: ByteBuffer(string: #"{"requestsPerMinute": 5}"#))
+            #expect(set.status == .ok)
+            let raw = switch rig.app.platformConfig.database {
+            case .postgres(let text, _, _, _): text
+            default: "sqlite://" + folder.path + "/shared.sqlite"
+            }
+            var servers: [(Process, String)] = []
+            defer { for (server, _) in servers where server.isRunning { server.terminate(); server.waitUntilExit() } }
+            for index in 0..<2 {
+                let port = try LabOriginTests.freePort()
+                let server = try LedgerCrashTests.start(["serve", "--hostname", "127.0.0.1", "--port", "\(port)"], environment: [
+                    "DATABASE_URL": raw, "CAMPUSCLOUD_DATA_DIR": folder.path + "/data\(index)", "LOG_LEVEL": "error",
+                    "CAMPUSCLOUD_GRADING_WORKERS": "0", "CAMPUSCLOUD_SECRET": String(repeating: "s", count: 40)])
+                servers.append((server, "http://127.0.0.1:\(port)"))
+                let up = try await LedgerCrashTests.eventually(60) { (try? await CLITests.get(servers[index].1 + "/healthz"))?.0 == 200 }
+                #expect(up)
+            }
+            // Well inside one clock minute (the processes keep real time).
+            let second = Int(Date().timeIntervalSince1970) % 60
+            if second > 45 { try await Task.sleep(for: .seconds(61 - second)) }
+            var statuses: [UInt] = []
+            for index in 0..<12 {
+                var process = rig
+                process.base = servers[index % 2].1
+                statuses.append(try await Self.call(process, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "hi \(index)"]]],
+                                                    drain: false).0.code)
+            }
+            #expect(statuses == [200, 200, 200, 200, 200, 429, 429, 429, 429, 429, 429, 429], "\(statuses)")
+        }
+    }
+
     @Test func aFailingProviderFailsOverBeforeTheFirstByteAndErrorsKeepSecrets() async throws {
         try await Self.withGateway(upstream: FakeUpstreamOptions(failStatus: 503), fallback: FakeUpstreamOptions()) { rig in
             let (status, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "stream": true, "messages": [["role": "user", "content": "hi"]]])
