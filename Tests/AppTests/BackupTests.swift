@@ -168,6 +168,11 @@ import Vapor
         try await withTestApp(database: .sqliteMemory) { app in
             let memory = await #expect(throws: Backups.Failure.self) { _ = try await Backups.backup(app, to: work + "/memory") }
             #expect(memory?.description.contains("in memory") == true)
+            // A failed backup leaves no folder behind, or an empty one as it found it.
+            #expect(!FileManager.default.fileExists(atPath: work + "/memory"))
+            try FileManager.default.createDirectory(atPath: work + "/empty", withIntermediateDirectories: false)
+            _ = await #expect(throws: Backups.Failure.self) { _ = try await Backups.backup(app, to: work + "/empty") }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: work + "/empty").isEmpty)
         }
     }
 }

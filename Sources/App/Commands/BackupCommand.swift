@@ -15,8 +15,7 @@ struct BackupCommand: AsyncParsableCommand {
     @ArgumentParser.Argument(help: "A folder that does not exist yet (or is empty).") var path: String
 
     func run() async throws {
-        let config: AppConfig
-        do { config = try AppConfig.parse(environment: ProcessInfo.processInfo.environment) } catch { throw StartupError.config(error) }
+        let config = try PlatformRuntime.config()
         // Relative paths (the defaults are) are the working folder's: run from elsewhere, starting the platform would
         // make a new empty database and a new secret, and back those up.
         let data = URL(fileURLWithPath: config.dataDirectory).standardizedFileURL.path
@@ -45,8 +44,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @ArgumentParser.Argument(help: "The folder `campuscloud backup` wrote.") var path: String
 
     func run() async throws {
-        let config: AppConfig
-        do { config = try AppConfig.parse(environment: ProcessInfo.processInfo.environment) } catch { throw StartupError.config(error) }
+        let config = try PlatformRuntime.config()
         let manifest = try await Backups.restore(config, from: path, logger: Logger(label: "campuscloud.restore"))
         let check = try await PlatformRuntime.withApplication { app in try await Backups.migrations(on: app.db) }
         guard check == manifest.migrations else {

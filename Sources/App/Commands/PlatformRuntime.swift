@@ -5,13 +5,13 @@ import Fluent
 import Logging
 
 enum PlatformRuntime {
+    /// The configuration from the environment, or the start-up error that names what is wrong with it.
+    static func config() throws -> AppConfig {
+        do { return try AppConfig.parse(environment: ProcessInfo.processInfo.environment) } catch { throw StartupError.config(error) }
+    }
+
     static func withApplication<T>(serving: PlatformServing = .platform, _ body: (Application) async throws -> T) async throws -> T {
-        let config: AppConfig
-        do {
-            config = try AppConfig.parse(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw StartupError.config(error)
-        }
+        let config = try config()
         bootstrapLogging(level: config.logLevel)
         // Vapor must not parse our command line: ArgumentParser already did.
         let app = try await Application.make(Environment(name: "production", arguments: ["campuscloud"]))

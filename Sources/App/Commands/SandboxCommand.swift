@@ -43,8 +43,7 @@ struct SandboxCommand: AsyncParsableCommand {
     }
 
     static func service() throws -> SandboxService {
-        let config: AppConfig
-        do { config = try AppConfig.parse(environment: ProcessInfo.processInfo.environment) } catch { throw StartupError.config(error) }
+        let config = try PlatformRuntime.config()
         var configuration = SandboxService.configuration(for: config)
         configuration.warmLaunchers = 0  // one job and exit: anything prepared ahead would go unused
         configuration.readySandboxes = 0

@@ -42,15 +42,29 @@ enum Backups {
     /// Writes a backup of the running platform into `folder` (made, readable by its owner only; it must not exist,
     /// or be empty).
     static func backup(_ app: Application, to folder: String) async throws -> Manifest {
-        let config = app.platformConfig, fm = FileManager.default
+        let fm = FileManager.default
         let folder = URL(fileURLWithPath: folder).standardizedFileURL.path
-        if fm.fileExists(atPath: folder) {
+        let existed = fm.fileExists(atPath: folder)
+        if existed {
             guard (try? fm.contentsOfDirectory(atPath: folder))?.isEmpty == true else {
                 throw Failure("\(folder) already exists and is not an empty folder; name a new one.")
             }
         } else {
             try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
+        do {
+            return try await write(app, into: folder)
+        } catch {
+            // A backup that failed leaves nothing half-written: the folder as it was (made, or empty).
+            for name in (try? fm.contentsOfDirectory(atPath: folder)) ?? [] { try? fm.removeItem(atPath: folder + "/" + name) }
+            if !existed { try? fm.removeItem(atPath: folder) }
+            throw error
+        }
+    }
+
+    /// The backup's files into the empty `folder`, the manifest last.
+    private static func write(_ app: Application, into folder: String) async throws -> Manifest {
+        let config = app.platformConfig, fm = FileManager.default
         guard chmod(folder, 0o700) == 0 else { throw Failure("\(folder) cannot be made private (\(String(cString: strerror(errno)))).") }
         let sql = try app.db.sqlDatabase()
         let migrations = (try? await Self.migrations(on: app.db)) ?? []

@@ -149,13 +149,3 @@ extension Array where Element: Content {
         return Page(items: Array(dropFirst((page - 1) * per).prefix(per)), metadata: PageMetadata(page: page, per: per, total: count))
     }
 }
-
-struct ListPageQuery: Decodable { var page: Int?; var per: Int? }
-
-extension Request {
-    /// The API lists' `?page=&per=`: from page 1, 50 a page by default, at most 500; 400 when not numbers.
-    func listPage() throws -> (number: Int, per: Int) {
-        let query = try self.query.decode(ListPageQuery.self)
-        return (min(max(query.page ?? 1, 1), 1_000_000), max(1, min(query.per ?? 50, 500)))
-    }
-}
