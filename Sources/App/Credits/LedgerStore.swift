@@ -1,8 +1,8 @@
 // The credits ledger in the database. Every step that could overspend is a conditional write ("take N from this
 // account if it has N free"), never a read-check-write in Swift, so caps hold under any number of concurrent
-// requests. The hot path (a hold, and closing it) is ONE statement each: a data-modifying CTE on PostgreSQL (the
-// UPDATE locks the row and re-checks the condition), an INSERT/UPDATE with triggers on SQLite (one writer at a
-// time). Transfers along the tree are a few statements in one transaction; on SQLite those transactions are queued
+// requests. The hot path (a hold, and closing it) is ONE statement each: a data-modifying CTE on PostgreSQL, prepared
+// once per connection (`LedgerPrepared`; the UPDATE locks the row and re-checks the condition), an INSERT/UPDATE with
+// triggers on SQLite (one writer at a time). Transfers along the tree are a few statements in one transaction; on SQLite those transactions are queued
 // in-process by `LedgerWriteGate` so they wait rather than fail on a locked database. Idempotency keys are unique
 // columns: a retry, even a concurrent one, finds the first and moves nothing. The rules are the Ledger module's;
 // `LedgerStoreTests` runs the same random operations on the database and on its reference `Book` and compares.
@@ -89,25 +89,10 @@ struct LedgerStore: Sendable {
         do {
             taken = try await statement { sql, postgres in
                 if postgres {
-                    let row = try await sql.raw("""
-                        WITH account AS (
-                          UPDATE ledger_accounts SET balance = balance - \(bind: micro), held = held + \(bind: micro)
-                          WHERE id = \(bind: accountID) AND balance >= \(bind: micro) AND (expires_at IS NULL OR expires_at > \(bind: now))
-                            AND NOT EXISTS (SELECT 1 FROM ledger_holds WHERE idempotency_key = \(bind: key))
-                          RETURNING programme_id),
-                        hold AS (
-                          INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, origin, expires_at, created_at)
-                          SELECT \(bind: holdID), \(bind: accountID), \(bind: micro), 'open', \(bind: key), \(bind: reason), \(bind: actor),
-                                 \(bind: origin.rawValue), \(bind: expires), \(bind: now) FROM account
-                          RETURNING id),
-                        entry AS (
-                          INSERT INTO ledger_entries (id, programme_id, kind, from_account_id, amount, hold_id, memo, actor_id, created_at)
-                          SELECT \(bind: UUID()), account.programme_id, 'reserve', \(bind: accountID), \(bind: micro), hold.id, \(bind: reason),
-                                 \(bind: actor), \(bind: now) FROM account, hold
-                          RETURNING id)
-                        SELECT count(*) AS taken FROM entry
-                        """).first()
-                    return try row?.decode(column: "taken", as: Int64.self) == 1
+                    let taken = try await LedgerPrepared.run(LedgerPrepared.Reserve(
+                        amount: micro, accountID: accountID, now: now, key: key, holdID: holdID, reason: reason, actor: actor,
+                        origin: origin.rawValue, expires: expires), on: db)
+                    return taken?.first == 1
                 }
                 try await sql.raw("""
                     INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, origin, expires_at, created_at)
@@ -244,31 +229,10 @@ struct LedgerStore: Sendable {
         let now = clock(), settled: Int64? = status == .settled ? actual : nil
         let row = try await statement { sql, postgres -> (any SQLRow)? in
             if postgres {
-                return try await sql.raw("""
-                    WITH hold AS (
-                      UPDATE ledger_holds SET status = \(bind: status.rawValue), settled_amount = \(bind: settled), closed_at = \(bind: now),
-                        closed_by = \(bind: actor), close_memo = \(bind: memo)
-                      WHERE id = \(bind: holdID) AND status = 'open' AND amount >= \(bind: actual)
-                      RETURNING *),
-                    account AS (
-                      UPDATE ledger_accounts AS a SET held = a.held - hold.amount, spent = a.spent + \(bind: actual),
-                        balance = a.balance + hold.amount - \(bind: actual)
-                      FROM hold WHERE a.id = hold.account_id
-                      RETURNING a.programme_id),
-                    used AS (
-                      INSERT INTO ledger_entries (id, programme_id, kind, from_account_id, amount, hold_id, memo, actor_id, created_at)
-                      SELECT \(bind: UUID()), account.programme_id, 'settle', hold.account_id, \(bind: actual), hold.id, hold.reason,
-                             \(bind: actor), \(bind: now)
-                      FROM hold, account WHERE \(bind: actual) > 0
-                      RETURNING id),
-                    freed AS (
-                      INSERT INTO ledger_entries (id, programme_id, kind, to_account_id, amount, hold_id, memo, actor_id, created_at)
-                      SELECT \(bind: UUID()), account.programme_id, \(bind: status == .settled ? "release" : "void"), hold.account_id,
-                             hold.amount - \(bind: actual), hold.id, coalesce(\(bind: memo), hold.reason), \(bind: actor), \(bind: now)
-                      FROM hold, account WHERE hold.amount > \(bind: actual)
-                      RETURNING id)
-                    SELECT hold.* FROM hold
-                    """).first()
+                let rows = try await LedgerPrepared.run(LedgerPrepared.Close(
+                    status: status.rawValue, settled: settled, now: now, actor: actor, memo: memo, holdID: holdID, actual: actual,
+                    freedKind: status == .settled ? "release" : "void"), on: db)
+                return rows?.first?.sql()
             }
             return try await sql.raw("""
                 UPDATE ledger_holds SET status = \(bind: status.rawValue), settled_amount = \(bind: settled), closed_at = \(bind: now),
