@@ -6,6 +6,7 @@ import Foundation
 import Fluent
 import Ledger
 import PropertyBased
+import SQLKit
 import Vapor
 @testable import App
 
@@ -58,6 +59,32 @@ import Vapor
             #expect(after.spent == Credits(whole: 10).micro)
             #expect(after.balance == 0 && after.held == 0)
             #expect(try await LedgerHold.query(on: app.db).count() == 40)
+            try await Self.expectConserved(app)
+        }
+    }
+
+    /// PostgresNIO keeps a failed prepare for the statement's name on that connection: the ledger's statements then
+    /// run unprepared there, so one failure (an aborted transaction, a cancelled query) does not stop its ledger.
+    @Test(.enabled(if: TestDatabase.isPostgres, "prepared statements are PostgreSQL's"))
+    func aConnectionWhosePreparingFailedStillHoldsAndSettles() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData(credits: true)
+            let student = try #require(try await User.query(on: app.db).filter(\.$email == "student3@demo.test").first())
+            let account = try await app.ledger.allowance(of: student, in: .course(try await app.course("CS101")))
+            try await app.db.withConnection { db in
+                // The first hold on this connection is prepared where its tables cannot be found, and fails.
+                try await db.sqlDatabase().raw("SET search_path TO nowhere").run()
+                let unprepared = await #expect(throws: (any Error).self) {
+                    _ = try await app.ledger(on: db).reserve(account, amount: Credits(whole: 1), reason: "t", key: "unprepared")
+                }
+                #expect(String(reflecting: unprepared ?? Abort(.ok)).contains("does not exist"))
+                try await db.sqlDatabase().raw("SET search_path TO DEFAULT").run()
+                // The same connection afterwards: held, then settled.
+                let hold = try await app.ledger(on: db).reserve(account, amount: Credits(whole: 1), reason: "t", key: "after")
+                let settled = try await app.ledger(on: db).settle(hold.requireID(), actual: Credits.parse("0.5")!)
+                #expect(settled.status == .settled && settled.settledAmount == 500_000)
+            }
+            #expect(try await LedgerHold.query(on: app.db).filter(\.$idempotencyKey == "unprepared").count() == 0)
             try await Self.expectConserved(app)
         }
     }

@@ -1,8 +1,9 @@
 // A second machine, for real: `campuscloud worker` runs in a network namespace of its own, joined to the test's by a
 // veth pair, and reaches PostgreSQL only across that link (through a forwarder on the test's side of it, as a
-// database host's address would be reached); `campuscloud serve` grades on this side. 100 hand-ins are graded across
-// both; the second machine is killed (SIGKILL) mid-run; every hand-in still ends with exactly one result and one
-// charge, and the ledger is conserved. PostgreSQL only (machines do not share a SQLite file) and as root (network
+// database host's address would be reached); `campuscloud serve` works on this side. 100 hand-ins are graded across
+// both and the second machine is killed (SIGKILL) mid-run: every hand-in still ends with exactly one result and one
+// charge. A research job the second machine was running when killed is run again here, its outputs kept, charged
+// once. The ledger is conserved. PostgreSQL only (machines do not share a SQLite file) and as root (network
 // namespaces), as CI runs it.
 import Fluent
 import Foundation
@@ -108,8 +109,44 @@ import Vapor
         return (process, listening)
     }
 
-    @Test(.enabled(if: available, "PostgreSQL as root: a worker in a network namespace of its own"), .timeLimit(.minutes(10)))
-    func aSecondMachineKilledMidRunLeavesEveryHandInOneResultAndOneCharge() async throws {
+    /// The test's application, and how to start this machine's platform and the second machine's worker.
+    struct Machines {
+        let app: Application
+        let folder: URL
+        let link: Link
+        /// The database as this machine and as the second machine reach it.
+        let here: String, there: String
+
+        func startServe(workers: Int = 2) throws -> Process {
+            try LedgerCrashTests.start(["serve", "--hostname", "127.0.0.1", "--port", "\(try LabOriginTests.freePort())"], environment: [
+                "DATABASE_URL": here, "CAMPUSCLOUD_DATA_DIR": folder.path + "/server-data", "CAMPUSCLOUD_GRADING_WORKERS": "\(workers)",
+                "CAMPUSCLOUD_SANDBOX_UIDS": "62300-62399", "CAMPUSCLOUD_SECRET": app.platformSecret, "LOG_LEVEL": "error"])
+        }
+
+        /// `campuscloud worker` on the second machine; its jobs' lease owner contains `:<pid>:`.
+        func startSecond() throws -> Process {
+            let second = Process()
+            second.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+            second.arguments = ["--net=/run/netns/\(link.namespace)", "--", CLITests.binary.path, "worker", "--concurrency", "2", "--lease-seconds", "2"]
+            second.environment = ProcessInfo.processInfo.environment.merging([
+                "DATABASE_URL": there, "CAMPUSCLOUD_DATA_DIR": folder.path + "/worker-data", "CAMPUSCLOUD_SANDBOX_UIDS": "62200-62299",
+                "CAMPUSCLOUD_SECRET": app.platformSecret, "LOG_LEVEL": "error"]) { $1 }
+            second.standardOutput = FileHandle.nullDevice
+            second.standardError = FileHandle.nullDevice
+            try Sandbox.startingProcess { try second.run() }
+            return second
+        }
+
+        /// The queue's running jobs held by `process`.
+        func running(on process: Process) async throws -> [UUID] {
+            let rows = try await app.db.sqlDatabase().raw("SELECT id, lease_owner FROM \(ident: QueuedJob.schema) WHERE status = 'running'").all()
+            return try rows.filter { try $0.decode(column: "lease_owner", as: String?.self)?.contains(":\(process.processIdentifier):") == true }
+                .map { try $0.decode(column: "id", as: UUID.self) }
+        }
+    }
+
+    /// The demo on PostgreSQL, the link, the forwarder; checks the second machine reaches the database only across it.
+    static func withMachines(_ body: (Machines) async throws -> Void) async throws {
         let (folder, _) = try WorkerProcess.folder()
         defer { WorkerProcess.remove(folder) }
         let link = try Link.make()
@@ -128,7 +165,14 @@ import Vapor
             #expect(try link.status(["python3", "-c", "import socket; socket.create_connection(('\(link.hostAddress)', \(forwardedPort)), timeout=2)"]) == 0)
             url.host = link.hostAddress
             url.port = forwardedPort
+            try await body(Machines(app: app, folder: folder, link: link, here: raw, there: url.string!))
+        }
+    }
 
+    @Test(.enabled(if: available, "PostgreSQL as root: a worker in a network namespace of its own"), .timeLimit(.minutes(10)))
+    func aSecondMachineKilledMidRunLeavesEveryHandInOneResultAndOneCharge() async throws {
+        try await Self.withMachines { machines in
+            let app = machines.app
             // 100 hand-ins from 20 students (each within the demo's allowance), queued before any worker starts.
             let assignmentID = try await GradingOperationsTests.classroom(app, run: "python3 hello.py")
             var submissions: [UUID] = []
@@ -143,31 +187,16 @@ import Vapor
             #expect(submissions.count == 100)
 
             // This machine: the platform with two workers. The second: a worker with two.
-            let port = try LabOriginTests.freePort()
-            let common = ["CAMPUSCLOUD_SECRET": app.platformSecret, "LOG_LEVEL": "error"]
-            let server = try LedgerCrashTests.start(["serve", "--hostname", "127.0.0.1", "--port", "\(port)"], environment: common.merging([
-                "DATABASE_URL": raw, "CAMPUSCLOUD_DATA_DIR": folder.path + "/server-data", "CAMPUSCLOUD_GRADING_WORKERS": "2",
-                "CAMPUSCLOUD_SANDBOX_UIDS": "62300-62399"]) { $1 })
+            let server = try machines.startServe()
             defer { WorkerProcess.stop(server) }
-            let second = Process()
-            second.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-            second.arguments = ["--net=/run/netns/\(link.namespace)", "--", CLITests.binary.path, "worker", "--concurrency", "2", "--lease-seconds", "2"]
-            second.environment = ProcessInfo.processInfo.environment.merging(common.merging([
-                "DATABASE_URL": url.string!, "CAMPUSCLOUD_DATA_DIR": folder.path + "/worker-data", "CAMPUSCLOUD_SANDBOX_UIDS": "62200-62299"]) { $1 }) { $1 }
-            second.standardOutput = FileHandle.nullDevice
-            second.standardError = FileHandle.nullDevice
-            try Sandbox.startingProcess { try second.run() }
+            let second = try machines.startSecond()
             defer { if second.isRunning { kill(second.processIdentifier, SIGKILL); second.waitUntilExit() } }
-            let secondName = ":\(second.processIdentifier):"
 
             // Watch who holds what; kill the second machine once it has graded some and holds a running job.
-            let sql = try app.db.sqlDatabase()
             var seenOnSecond = Set<UUID>(), heldAtKill: [UUID] = []
             for _ in 0..<1200 where heldAtKill.isEmpty {
                 try await Task.sleep(for: .milliseconds(50))
-                let running = try await sql.raw("SELECT id, lease_owner FROM \(ident: QueuedJob.schema) WHERE status = 'running'").all()
-                let onSecond = try running.filter { try $0.decode(column: "lease_owner", as: String?.self)?.contains(secondName) == true }
-                    .map { try $0.decode(column: "id", as: UUID.self) }
+                let onSecond = try await machines.running(on: second)
                 seenOnSecond.formUnion(onSecond)
                 let graded = try await Submission.query(on: app.db).filter(\.$id ~~ submissions).filter(\.$status == .graded).count()
                 if graded >= 20, !onSecond.isEmpty, seenOnSecond.count > onSecond.count {
@@ -206,6 +235,55 @@ import Vapor
                 .filter(\.$attempts == 1).filter(\.$status == .done).count()
             #expect(finishedThere > 0)
             print("SecondMachineTests: the second machine finished \(finishedThere) jobs and held \(heldAtKill.count) when killed; all \(graded.count) graded once")
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+
+    @Test(.enabled(if: available, "PostgreSQL as root: a worker in a network namespace of its own"), .timeLimit(.minutes(10)))
+    func aResearchJobWhoseSecondMachineDiesIsRunAgainHereAndChargedOnce() async throws {
+        try await Self.withMachines { machines in
+            let app = machines.app
+            let before = try await ResearchJobTests.allowance(app)
+            let script = Data("import time\ntime.sleep(3)\nopen('outputs/count.txt', 'w').write(str(len(open('data.csv').read().split())))\n".utf8)
+            let response = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "count slowly", "command": "python3 count.py", "wallSeconds": "60"],
+                                                             files: ["count.py": script, "data.csv": Data("a\nb\nc\n".utf8)])
+            #expect(response.status == .created, "\(response.body.string)")
+            let jobID = try response.content.decode(ResearchJobDTO.self).id
+            // Only the second machine works at first: it takes the job; it is killed while the job runs.
+            let second = try machines.startSecond()
+            defer { if second.isRunning { kill(second.processIdentifier, SIGKILL); second.waitUntilExit() } }
+            var taken = false
+            for _ in 0..<600 where !taken {
+                try await Task.sleep(for: .milliseconds(50))
+                let running = try await ResearchJob.find(jobID, on: app.db)?.status == .running
+                taken = try await !machines.running(on: second).isEmpty && running
+            }
+            #expect(taken, "the second machine never ran the job")
+            try await Task.sleep(for: .milliseconds(500))
+            kill(second.processIdentifier, SIGKILL)
+            second.waitUntilExit()
+            #expect(try await ResearchJob.find(jobID, on: app.db)?.status == .running)
+
+            // This machine's platform takes it over once the lease has run out, runs it again and charges it once.
+            let server = try machines.startServe(workers: 1)
+            defer { WorkerProcess.stop(server) }
+            var finished: ResearchJob?
+            for _ in 0..<600 where finished == nil {
+                try await Task.sleep(for: .milliseconds(200))
+                finished = try await ResearchJob.find(jobID, on: app.db).flatMap { $0.status.isFinished ? $0 : nil }
+            }
+            let job = try #require(finished, "the job never finished")
+            #expect(job.status == .succeeded, "\(job.problem ?? "")")
+            let queued = try #require(try await QueuedJob.find(try #require(job.queueJobID), on: app.db))
+            #expect(queued.status == .done && queued.attempts == 2)
+            let done = try await ResearchJobTests.job(app, jobID)
+            #expect(done.outputs.map(\.path) == ["count.txt"])
+            let holdID = try #require(job.holdID)
+            let hold = try #require(try await LedgerHold.find(holdID, on: app.db))
+            let settles = try await LedgerEntry.query(on: app.db).filter(\.$holdID == holdID).filter(\.$kind == .settle).count()
+            #expect(hold.status == .settled && settles == 1 && hold.settledAmount == job.charged && job.charged > 0)
+            let after = try await ResearchJobTests.allowance(app)
+            #expect(after.held == before.held && after.spent - before.spent == job.charged)
             try await LedgerStoreTests.expectConserved(app)
         }
     }

@@ -148,9 +148,16 @@ enum AIGateway {
             var wait: Int?
             if !app.aiRateWindow.admit(key, limit: limit, now: now) {
                 wait = app.aiRateWindow.retryAfter(key, now: now)
-            } else if case .refused(let shared) = try await app.ratePermits.admit(key, limit: limit, now: now) {
-                app.aiRateWindow.withdraw(key, at: now)
-                wait = shared
+            } else {
+                let shared: RatePermits.Verdict
+                do { shared = try await app.ratePermits.admit(key, limit: limit, now: now) } catch {
+                    app.aiRateWindow.withdraw(key, at: now)
+                    throw error
+                }
+                if case .refused(let seconds) = shared {
+                    app.aiRateWindow.withdraw(key, at: now)
+                    wait = seconds
+                }
             }
             if let wait {
                 throw GatewayError.rateLimited("\(caller.placeName) allows \(limit) AI requests a minute per person; try again in \(wait) s. Its instructor sets this limit.",

@@ -2,10 +2,13 @@
 // (in a course or project) has `limit` permits, counted in `ai_rate_permits`. A process leases them a block at a
 // time — half of what is left, at most 64, at least 1 — with one conditional upsert that never grants past the
 // limit, and hands them out in memory; so a person asking at their limit costs a database write for a handful of
-// requests, not for each. What a process holds and does not use goes back after a few idle seconds (the person's
-// requests may be going to another process) and at shutdown; a process that dies loses its block until the minute
-// ends (fewer requests admitted, never more). The per-process sliding window (`RateWindow`) still runs first, so
-// no process lets a burst through across a minute's boundary.
+// requests, not for each. What a process holds and has not used goes back 5 s after it was leased (the person's
+// requests may be going to another process, which meanwhile may refuse a little early) and at shutdown; a process
+// that dies loses its block until the minute ends (fewer requests admitted, never more). The minute is each
+// process's clock's: the machines' clocks must agree (NTP), as the ledger's hold expiries already need. Within one
+// process the sliding window (`RateWindow`) runs first, so one process lets no burst through across a minute's
+// boundary; across processes the limit is per clock minute. A request refused by a later check (credits, choices)
+// has used its permit: it was a request.
 import Fluent
 import Foundation
 import NIOConcurrencyHelpers
@@ -14,7 +17,7 @@ import Vapor
 
 final class RatePermits: Sendable {
     static let largestBlock = 64
-    /// A block unused this long goes back to the shared count.
+    /// What is left of a block this long after it was leased goes back to the shared count.
     static let idleReturn: TimeInterval = 5
     /// After the database refused a key, this process refuses it from memory this long before asking again.
     static let refusalMemory: TimeInterval = 1
@@ -28,7 +31,7 @@ final class RatePermits: Sendable {
     private struct Block {
         var minute: Int64
         var left: Int
-        var lastUsed: Date
+        var leasedAt: Date
         var refusedUntil: Date?
     }
 
@@ -54,7 +57,6 @@ final class RatePermits: Sendable {
             guard var block = blocks[key], block.minute == minute else { return nil }
             if block.left > 0 {
                 block.left -= 1
-                block.lastUsed = now
                 blocks[key] = block
                 return .admitted
             }
@@ -64,14 +66,23 @@ final class RatePermits: Sendable {
         if let fromMemory { return fromMemory }
         let granted = try await lease(key, minute: minute, limit: limit)
         let verdict: Verdict = blocks.withLockedValue { blocks in
-            var block = blocks[key].flatMap { $0.minute == minute ? $0 : nil } ?? Block(minute: minute, left: 0, lastUsed: now)
-            block.lastUsed = now
+            // A block of a later minute (this request waited across the boundary) is kept as it is.
+            if let later = blocks[key], later.minute > minute {
+                return granted > 0 ? .admitted : .refused(retryAfter: Self.secondsToNextMinute(from: now))
+            }
+            var block = blocks[key].flatMap { $0.minute == minute ? $0 : nil } ?? Block(minute: minute, left: 0, leasedAt: now)
             defer { blocks[key] = block }
             guard granted > 0 else {
+                // Another request of this process may have leased meanwhile.
+                if block.left > 0 {
+                    block.left -= 1
+                    return .admitted
+                }
                 block.refusedUntil = now.addingTimeInterval(Self.refusalMemory)
                 return .refused(retryAfter: Self.secondsToNextMinute(from: now))
             }
             block.left += granted - 1
+            block.leasedAt = now
             block.refusedUntil = nil
             return .admitted
         }
@@ -102,12 +113,13 @@ final class RatePermits: Sendable {
         return Int(try row.decode(column: "last_grant", as: Int64.self))
     }
 
-    /// Gives back the blocks of this minute not used for `idleReturn` (or all of them), and forgets older ones.
+    /// Gives back what is left of the blocks of this minute leased `idleReturn` ago (or of all of them), and forgets
+    /// older minutes' blocks.
     func returnUnused(now: Date, all: Bool = false) async {
         let minute = Self.minute(of: now)
         let giving: [(String, Int)] = blocks.withLockedValue { blocks in
             var giving: [(String, Int)] = []
-            for (key, block) in blocks where all || block.minute != minute || now.timeIntervalSince(block.lastUsed) >= Self.idleReturn {
+            for (key, block) in blocks where all || block.minute != minute || now.timeIntervalSince(block.leasedAt) >= Self.idleReturn {
                 blocks[key] = nil
                 if block.minute == minute, block.left > 0 { giving.append((key, block.left)) }
             }
@@ -127,7 +139,7 @@ final class RatePermits: Sendable {
         }
     }
 
-    /// Every second while blocks are held, gives back the idle ones.
+    /// Every second while blocks are held, gives back what is left of the old ones.
     private func scheduleReturns() {
         returner.withLockedValue { task in
             guard task == nil else { return }

@@ -2,7 +2,10 @@
 // parses and plans them once, then only binds and executes. Sent as plain queries, parsing, analysing and planning
 // these data-modifying CTEs took about 45% of the server's time under 64 clients, more than running them. The SQL
 // and its conditions are the ones `LedgerStore` documents: the UPDATE locks the account (or the hold) and re-checks
-// the condition, so a cap holds under any concurrency.
+// the condition, so a cap holds under any concurrency. A prepared statement's result has a fixed shape, so the closed
+// hold's columns are named (a column added to `ledger_holds` later changes nothing here; a statement that returns
+// it takes a new name). A connection whose preparing failed (PostgresNIO keeps that failure for the statement's
+// name) runs the same SQL unprepared: both statements are safe to run again (a hold's key, a hold's `open` status).
 import Fluent
 import Foundation
 import PostgresKit
@@ -56,12 +59,13 @@ enum LedgerPrepared {
     /// not used, with a `settle` entry for what was used and a `release` or `void` entry for the rest; returns the
     /// closed hold's row, or none when the hold was not open (or `actual` is above it).
     struct Close: PostgresPreparedStatement {
-        static let name = "campuscloud_ledger_close_v1"
+        static let name = "campuscloud_ledger_close_v2"
         static let sql = """
             WITH hold AS (
               UPDATE ledger_holds SET status = $1, settled_amount = $2, closed_at = $3, closed_by = $4, close_memo = $5
               WHERE id = $6 AND status = 'open' AND amount >= $7
-              RETURNING *),
+              RETURNING id, account_id, amount, status, settled_amount, idempotency_key, reason, created_by, origin, expires_at, created_at,
+                closed_at, closed_by, close_memo),
             account AS (
               UPDATE ledger_accounts AS a SET held = a.held - hold.amount, spent = a.spent + $7, balance = a.balance + hold.amount - $7
               FROM hold WHERE a.id = hold.account_id
@@ -76,7 +80,8 @@ enum LedgerPrepared {
               SELECT $10, account.programme_id, $9, hold.account_id, hold.amount - $7, hold.id, coalesce($5, hold.reason), $4, $3
               FROM hold, account WHERE hold.amount > $7
               RETURNING id)
-            SELECT hold.* FROM hold
+            SELECT id, account_id, amount, status, settled_amount, idempotency_key, reason, created_by, origin, expires_at, created_at,
+              closed_at, closed_by, close_memo FROM hold
             """
         static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .timestamptz, .uuid, .text, .uuid, .int8, .uuid, .text, .uuid]
         typealias Row = PostgresRow
@@ -102,18 +107,34 @@ enum LedgerPrepared {
         func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
-    /// Runs `statement` on the connection `db` uses (a transaction's, or one from the pool); nil when `db` is not
-    /// PostgreSQL.
-    static func run<Statement: PostgresPreparedStatement>(_ statement: Statement, on db: any Database) async throws -> [Statement.Row]?
+    /// Runs `statement` on the connection `db` uses (a transaction's, or one from the pool). PostgreSQL only.
+    static func run<Statement: PostgresPreparedStatement>(_ statement: Statement, on db: any Database) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
-        guard let postgres = db as? any PostgresDatabase else { return nil }
+        guard let postgres = db as? any PostgresDatabase else { throw NotPostgreSQL() }
         let logger = db.logger
         return try await postgres.withConnection { connection in
             connection.eventLoop.makeFutureWithTask {
                 var rows: [Statement.Row] = []
-                for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+                do {
+                    for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+                } catch let first as PSQLError where !Writes.isUniqueViolation(first) && !connection.isClosed && rows.isEmpty {
+                    // Not prepared on this connection (or its run failed): the same SQL and values, unprepared. When
+                    // that fails too (an aborted transaction), the first error is the one that tells why.
+                    do {
+                        let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
+                        for try await row in try await connection.query(query, logger: logger) { rows.append(try statement.decodeRow(row)) }
+                    } catch let retry where Writes.isUniqueViolation(retry) {
+                        throw retry
+                    } catch {
+                        throw first
+                    }
+                }
                 return rows
             }
         }.get()
+    }
+
+    struct NotPostgreSQL: Error, CustomStringConvertible {
+        var description: String { "the ledger's prepared statements run on PostgreSQL only" }
     }
 }

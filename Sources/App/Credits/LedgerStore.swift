@@ -92,7 +92,7 @@ struct LedgerStore: Sendable {
                     let taken = try await LedgerPrepared.run(LedgerPrepared.Reserve(
                         amount: micro, accountID: accountID, now: now, key: key, holdID: holdID, reason: reason, actor: actor,
                         origin: origin.rawValue, expires: expires), on: db)
-                    return taken?.first == 1
+                    return taken.first == 1
                 }
                 try await sql.raw("""
                     INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, origin, expires_at, created_at)
@@ -232,7 +232,7 @@ struct LedgerStore: Sendable {
                 let rows = try await LedgerPrepared.run(LedgerPrepared.Close(
                     status: status.rawValue, settled: settled, now: now, actor: actor, memo: memo, holdID: holdID, actual: actual,
                     freedKind: status == .settled ? "release" : "void"), on: db)
-                return rows?.first?.sql()
+                return rows.first?.sql()
             }
             return try await sql.raw("""
                 UPDATE ledger_holds SET status = \(bind: status.rawValue), settled_amount = \(bind: settled), closed_at = \(bind: now),
