@@ -1,7 +1,10 @@
 // A backup restored into an empty platform has every table's rows, the same ledger sums and the same lab home files
-// (contents, modes, owners); a restore refuses a platform that is not empty and leaves it as it was.
+// (contents, modes, owners); a backup taken under ledger load is one moment of the ledger; a restore refuses a
+// platform that is not empty and leaves it as it was.
 import Fluent
 import Foundation
+import Ledger
+import NIOConcurrencyHelpers
 import SQLKit
 import Testing
 import Vapor
@@ -110,6 +113,78 @@ import Vapor
             // A restore never goes over a platform that has data: refused, nothing changed.
             let again = await #expect(throws: Backups.Failure.self) { try await Backups.restore(config, from: backup, logger: Logger(label: "test")) }
             #expect(again?.description.contains("not empty") == true)
+        } catch {
+            try? await target.drop()
+            throw error
+        }
+        try await target.drop()
+    }
+
+    /// A backup taken while 16 clients hold and settle credits is one moment of the ledger: restored, it is conserved,
+    /// every account's held credits are its open holds', and it has some of the load's pairs but not all of them.
+    @Test func aBackupTakenUnderLedgerLoadIsOneMomentOfTheLedger() async throws {
+        let work = Self.temporary("live")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let backup = work + "/backup"
+        let source: DatabaseURL? = TestDatabase.isPostgres ? nil : .sqliteFile(path: work + "/source.sqlite")
+        var (settledAtStart, settledAtEnd) = (0, 0)
+        try await withTestApp(database: source, adjust: { $0.labHomes = work + "/homes" }) { app in
+            try await app.loadDemoData(credits: true)
+            try FileManager.default.createDirectory(atPath: app.platformConfig.dataDirectory, withIntermediateDirectories: true)
+            try Data("a-secret-of-forty-characters-for-backups\n".utf8).write(to: URL(fileURLWithPath: app.platformConfig.dataDirectory + "/secret"))
+            let course = try await app.course("CS101")
+            var accounts: [LedgerAccount] = []
+            for index in 1...16 {
+                let student = try #require(try await User.query(on: app.db).filter(\.$email == "student\(index)@demo.test").first())
+                accounts.append(try await app.ledger.allowance(of: student, in: .course(course)))
+            }
+            settledAtStart = try await LedgerHold.query(on: app.db).filter(\.$status == .settled).count()
+            let stop = NIOLockedValueBox(false), ledger = app.ledger
+            let load = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (client, account) in accounts.enumerated() {
+                        group.addTask {
+                            var pair = 0
+                            while !stop.withLockedValue({ $0 }) {
+                                let hold = try await ledger.reserve(account, amount: Credits.parse("0.01")!, reason: "load", key: "live:\(client):\(pair)")
+                                _ = try await ledger.settle(hold.requireID(), actual: Credits.parse("0.005")!)
+                                pair += 1
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            // Well under way, then the backup, with the load going on.
+            for _ in 0..<500 {
+                if try await LedgerHold.query(on: app.db).filter(\.$status == .settled).count() >= settledAtStart + 100 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            _ = try await Backups.backup(app, to: backup)
+            try await Task.sleep(for: .milliseconds(200))
+            stop.withLockedValue { $0 = true }
+            try await load.value
+            settledAtEnd = try await LedgerHold.query(on: app.db).filter(\.$status == .settled).count()
+        }
+        let target = try await TestDatabase.make()
+        let targetURL: DatabaseURL = TestDatabase.isPostgres ? target.url : .sqliteFile(path: work + "/restored.sqlite")
+        do {
+            var config = AppConfig(database: targetURL, dataDirectory: work + "/restored-data", logLevel: .warning)
+            config.labHomes = work + "/restored-homes"
+            _ = try await Backups.restore(config, from: backup, logger: Logger(label: "test"))
+            try await withTestApp(migrate: false, database: targetURL) { app in
+                try await LedgerStoreTests.expectConserved(app)
+                let settled = try await LedgerHold.query(on: app.db).filter(\.$status == .settled).count()
+                #expect(settled >= settledAtStart + 100 && settled < settledAtEnd, "\(settledAtStart) → \(settled) → \(settledAtEnd)")
+                // No half pair: each settled hold of the load has its settle entry, each entry its hold.
+                let sql = try app.db.sqlDatabase()
+                let orphans = try await sql.raw("""
+                    SELECT count(*) AS n FROM ledger_holds h WHERE h.status = 'settled' AND h.idempotency_key LIKE 'live:%'
+                      AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.hold_id = h.id AND e.kind = 'settle')
+                    """).first()?.decode(column: "n", as: Int.self)
+                #expect(orphans == 0)
+            }
         } catch {
             try? await target.drop()
             throw error
