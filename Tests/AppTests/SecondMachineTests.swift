@@ -3,7 +3,9 @@
 // database host's address would be reached); `campuscloud serve` works on this side. 100 hand-ins are graded across
 // both and the second machine is killed (SIGKILL) mid-run: every hand-in still ends with exactly one result and one
 // charge. A research job the second machine was running when killed is run again here, its outputs kept, charged
-// once. The ledger is conserved. PostgreSQL only (machines do not share a SQLite file) and as root (network
+// once. A lab host on the second machine killed with sessions running: one the student stops and one left to the
+// sweep each end once, charged up to the host's last report, and the next start goes on to a host that answers, where
+// the student's files are. The ledger is conserved. PostgreSQL only (machines do not share a SQLite file) and as root (network
 // namespaces), as CI runs it.
 import Fluent
 import Foundation
@@ -116,6 +118,8 @@ import Vapor
         let link: Link
         /// The database as this machine and as the second machine reach it.
         let here: String, there: String
+        /// The lab homes folder every machine shares (an NFS mount in real life).
+        var homes: String { folder.path + "/lab-homes" }
 
         func startServe(workers: Int = 2) throws -> Process {
             try LedgerCrashTests.start(["serve", "--hostname", "127.0.0.1", "--port", "\(try LabOriginTests.freePort())"], environment: [
@@ -137,6 +141,34 @@ import Vapor
             return second
         }
 
+        /// `campuscloud worker --labs N` on the second machine: a lab host the web tier reaches across the link.
+        func startLabHost(sessions: Int, uids: String) throws -> Process {
+            let host = Process()
+            host.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+            host.arguments = ["--net=/run/netns/\(link.namespace)", "--", CLITests.binary.path, "worker", "--concurrency", "0", "--labs", "\(sessions)",
+                              "--labs-listen", "\(link.peerAddress):0"]
+            host.environment = ProcessInfo.processInfo.environment.merging([
+                "DATABASE_URL": there, "CAMPUSCLOUD_DATA_DIR": folder.path + "/labs-data-\(UUID().uuidString.prefix(8))", "CAMPUSCLOUD_SANDBOX_UIDS": uids,
+                "CAMPUSCLOUD_LAB_HOMES": homes, "CAMPUSCLOUD_SECRET": app.platformSecret, "LOG_LEVEL": "error"]) { $1 }
+            host.standardOutput = FileHandle.nullDevice
+            host.standardError = FileHandle.nullDevice
+            try Sandbox.startingProcess { try host.run() }
+            return host
+        }
+
+        /// The lab host at the second machine's address that is not one of `known`, once it says it is alive.
+        func newLabHost(besides known: Set<String>) async throws -> String? {
+            for _ in 0..<300 {
+                let rows = try await app.db.sqlDatabase().raw("SELECT name, address FROM lab_hosts WHERE capacity > 0").all()
+                for row in rows {
+                    let name = try row.decode(column: "name", as: String.self), address = try row.decode(column: "address", as: String?.self) ?? ""
+                    if !known.contains(name), address.hasPrefix("http://\(link.peerAddress):") { return name }
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return nil
+        }
+
         /// The queue's running jobs held by `process`.
         func running(on process: Process) async throws -> [UUID] {
             let rows = try await app.db.sqlDatabase().raw("SELECT id, lease_owner FROM \(ident: QueuedJob.schema) WHERE status = 'running'").all()
@@ -146,12 +178,13 @@ import Vapor
     }
 
     /// The demo on PostgreSQL, the link, the forwarder; checks the second machine reaches the database only across it.
-    static func withMachines(_ body: (Machines) async throws -> Void) async throws {
+    /// With `labHostsOnly`, the test's application (the web tier) runs no lab sessions itself.
+    static func withMachines(labHostsOnly: Bool = false, _ body: (Machines) async throws -> Void) async throws {
         let (folder, _) = try WorkerProcess.folder()
         defer { WorkerProcess.remove(folder) }
         let link = try Link.make()
         defer { link.remove() }
-        try await withTestApp { app in
+        try await withTestApp(adjust: { if labHostsOnly { ($0.labSessions, $0.labHomes) = (0, folder.path + "/lab-homes") } }) { app in
             try await app.loadDemoData(credits: true)
             guard case .postgres(let raw, _, _, _) = app.platformConfig.database, var url = URLComponents(string: raw) else {
                 Issue.record("not PostgreSQL")
@@ -290,6 +323,117 @@ import Vapor
             #expect(hold.status == .settled && settles == 1 && hold.settledAmount == job.charged && job.charged > 0)
             let after = try await ResearchJobTests.allowance(app)
             #expect(after.held == before.held && after.spent - before.spent == job.charged)
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+
+    @Test(.enabled(if: available, "PostgreSQL as root: a lab host in a network namespace of its own"), .timeLimit(.minutes(10)))
+    func aLabHostOnTheSecondMachineKilledMidSessionEndsEachSessionOnceChargedToItsLastReport() async throws {
+        try await Self.withMachines(labHostsOnly: true) { machines in
+            let app = machines.app
+            let (shell, course) = try await LabSessionTests.terminalLab(app, price: "6")  // 6 credits an hour
+            let shellID = try shell.requireID()
+            let ledger = app.ledger
+            var before: [String: (held: Int64, spent: Int64)] = [:]
+            for email in ["student1@demo.test", "student2@demo.test"] {
+                let student = try #require(try await User.query(on: app.db).filter(\.$email == email).first())
+                let account = try await ledger.allowance(of: student, in: .course(course))
+                before[email] = (account.held, account.spent)
+            }
+
+            // The lab host on the second machine; the web tier (this application) relays to it across the link.
+            let first = try machines.startLabHost(sessions: 2, uids: "62400-62449")
+            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+            let firstName = try #require(try await machines.newLabHost(besides: []), "the second machine's lab host never said it was alive")
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            let port = app.http.server.shared.localAddress!.port!
+            let browser = try Browser(app)
+            try await browser.signIn("student1@demo.test")
+            let cookie = try #require(browser.cookie)
+            func start(_ email: String) async throws -> LabSession {
+                let started = try await LabSessionTests.send(app, .POST, "api/v1/labs/\(shellID)/sessions", as: try await app.bearer(email))
+                #expect(started.status == .created, "\(started.body.string)")
+                let id = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: started.body)).id
+                return try #require(try await LabSession.find(id, on: app.db))
+            }
+            // A first session there ends as usual: its home is kept in the shared folder. (A session's files are kept
+            // when it ends; one whose host dies keeps what its home held when it started.)
+            let earlier = try await start("student1@demo.test")
+            let earlierID = try earlier.requireID()
+            #expect(earlier.host == firstName)
+            try await LabSessionTests.openTerminal(app, port: port, session: earlierID, cookie: cookie) { ws, screen in
+                try await LabSessionTests.type(ws, "echo $((6*7)) > answer.txt; echo written-$(cat answer.txt)")
+                #expect(await screen.wait(for: "written-42"), "\(screen.contents)")
+            }
+            #expect(try await LabSessionTests.send(app, .POST, "api/v1/lab-sessions/\(earlierID)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
+            var ended = [try #require(try await LabSession.find(earlierID, on: app.db))]
+            #expect(ended[0].status == .stopped && ended[0].stopReason == "Stopped by you.")
+
+            let mine = try await start("student1@demo.test"), theirs = try await start("student2@demo.test")
+            let (mineID, theirsID) = (try mine.requireID(), try theirs.requireID())
+            #expect(mine.host == firstName && theirs.host == firstName)
+            // A metering pass there records a sign of life after the start; then the second machine dies.
+            var seen = false
+            for _ in 0..<150 where !seen {
+                try await Task.sleep(for: .milliseconds(200))
+                let rows = try await LabSession.query(on: app.db).filter(\.$id ~~ [mineID, theirsID]).all()
+                seen = rows.count == 2 && rows.allSatisfy { $0.seenAt > $0.startedAt.addingTimeInterval(2) }
+            }
+            #expect(seen, "the lab host never reported on its sessions")
+            kill(first.processIdentifier, SIGKILL)
+            first.waitUntilExit()
+
+            // The student stops theirs: the host does not answer, so it ends here, charged up to the host's last report.
+            #expect(try await LabSessionTests.send(app, .POST, "api/v1/lab-sessions/\(mineID)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
+            // The other is left running until its host has been quiet long enough; then the sweep ends it, once.
+            #expect(try await LabSessions.sweep(app: app, at: Date()) == 0)
+            let quiet = try #require(try await LabSession.find(theirsID, on: app.db))
+            #expect(quiet.status == .running)
+            #expect(try await LabSessions.sweep(app: app, at: quiet.seenAt.addingTimeInterval(LabSessions.quietSeconds + 1)) == 1)
+            #expect(try await LabSessions.sweep(app: app, at: quiet.seenAt.addingTimeInterval(LabSessions.quietSeconds + 1)) == 0)
+            for id in [mineID, theirsID] {
+                let session = try #require(try await LabSession.find(id, on: app.db))
+                ended.append(session)
+                #expect(session.status == .stopped && session.stoppedAt == session.seenAt && session.holdID == nil, "\(session.stopReason ?? "")")
+                // 6 credits an hour is 1,667 micro-credits a second: charged for the time up to the last report.
+                let seconds = session.seenAt.timeIntervalSince(session.startedAt)
+                #expect(session.charged > 0 && Double(session.charged) <= (seconds + 1) * 1_667, "\(session.charged) for \(seconds) s")
+            }
+            #expect(ended[2].stopReason?.contains("lab host stopped") == true)
+
+            // A new start: the dead host still looks alive (it said so under `aliveSeconds` ago) and has the most room,
+            // so it is asked first, does not answer, and the start goes on to the one that does; the files are there.
+            let second = try machines.startLabHost(sessions: 1, uids: "62450-62499")
+            defer { if second.isRunning { kill(second.processIdentifier, SIGKILL); second.waitUntilExit() } }
+            let secondName = try #require(try await machines.newLabHost(besides: [firstName]))
+            let firstSeen = try await app.db.sqlDatabase().raw("SELECT seen_at FROM lab_hosts WHERE name = \(bind: firstName)").first()?.decode(column: "seen_at", as: Date.self)
+            #expect(try #require(firstSeen) > Date().addingTimeInterval(-LabHosts.aliveSeconds), "the dead host no longer looks alive: the start below tests nothing")
+            let again = try await start("student1@demo.test")
+            let againID = try again.requireID()
+            #expect(again.host == secondName)
+            try await LabSessionTests.openTerminal(app, port: port, session: againID, cookie: cookie) { ws, screen in
+                try await LabSessionTests.type(ws, "echo found-$(cat answer.txt)")
+                #expect(await screen.wait(for: "found-42"), "\(screen.contents)")
+            }
+            #expect(try await LabSessionTests.send(app, .POST, "api/v1/lab-sessions/\(againID)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
+            ended.append(try #require(try await LabSession.find(againID, on: app.db)))
+
+            // Each session's holds settled once, its charge what they settled; nothing still held; spent is the charges.
+            for session in ended {
+                let sessionID = try session.requireID()
+                #expect(session.status == .stopped)
+                let holds = try await LedgerHold.query(on: app.db).filter(\.$idempotencyKey ~~ (0..<session.holds).map { LabSessions.holdKey(sessionID, $0 + 1) }).all()
+                #expect(holds.count == session.holds && holds.allSatisfy { $0.status == .settled })
+                let settles = try await LedgerEntry.query(on: app.db).filter(\.$holdID ~~ holds.compactMap(\.id)).filter(\.$kind == .settle).count()
+                #expect(settles == holds.count)
+                #expect(holds.reduce(Int64(0)) { $0 + ($1.settledAmount ?? 0) } == session.charged, "session \(sessionID)")
+            }
+            for (email, charged) in [("student1@demo.test", ended[0].charged + ended[1].charged + ended[3].charged), ("student2@demo.test", ended[2].charged)] {
+                let student = try #require(try await User.query(on: app.db).filter(\.$email == email).first())
+                let account = try await ledger.allowance(of: student, in: .course(course))
+                let was = try #require(before[email])
+                #expect(account.held == was.held && account.spent - was.spent == charged, "\(email)")
+            }
             try await LedgerStoreTests.expectConserved(app)
         }
     }

@@ -61,30 +61,40 @@ enum LabHosts {
         }
     }
 
-    /// The live host with most room for a new session: this process when it runs labs and has as much room as any.
-    static func choose(app: Application, at now: Date) async throws -> LabHostLink {
+    /// The live hosts with room for a new session, most room first (this process first among equals). A host that
+    /// died within `aliveSeconds` still looks alive here: `LabSessions.start` goes on to the next when one does not answer.
+    static func candidates(app: Application, at now: Date) async throws -> [LabHostLink] {
         let local = app.labHost
         let rows = try await app.db.sqlDatabase().raw("""
             SELECT h.name, h.address, h.capacity,
                    (SELECT COUNT(*) FROM lab_sessions s WHERE s.host = h.name AND s.status = 'running') AS running
             FROM lab_hosts h WHERE h.address IS NOT NULL AND h.seen_at >= \(bind: now.addingTimeInterval(-aliveSeconds))
             """).all()
-        var best: (room: Int, link: LabHostLink)?
+        var found: [(room: Int, link: LabHostLink)] = []
         let localCapacity = await local.capacity
         if localCapacity > 0 {
             let running = try await LabSession.query(on: app.db).filter(\.$host == local.name).filter(\.$status == .running).count()
-            best = (localCapacity - running, .local(local))
+            found.append((localCapacity - running, .local(local)))
         }
         for row in rows {
             let name = try row.decode(column: "name", as: String.self), address = try row.decode(column: "address", as: String.self)
             guard name != local.name, let url = URL(string: address) else { continue }
             let room = try row.decode(column: "capacity", as: Int.self) - row.decode(column: "running", as: Int.self)
-            if best == nil || room > best!.room { best = (room, .remote(name: name, address: url, secret: app.platformSecret)) }
+            found.append((room, .remote(name: name, address: url, secret: app.platformSecret)))
         }
-        guard let best, best.room > 0 else {
+        let open = found.enumerated().filter { $0.element.room > 0 }
+            .sorted { ($0.element.room, -$0.offset) > ($1.element.room, -$1.offset) }.map(\.element.link)
+        guard !open.isEmpty else {
             throw Refusal("Every lab host is full (or none is running); try again in a few minutes, and tell the course staff if it lasts.")
         }
-        return best.link
+        return open
+    }
+
+    /// A lab host that could not be reached (it may have died since it last said it was alive).
+    struct Unreachable: AbortError {
+        let host: String
+        var status: HTTPResponseStatus { .conflict }
+        var reason: String { "The lab host did not answer; please try again in a minute." }
     }
 
     /// The host of a session: this process, another lab host (by its last known address), or nil when that host is
@@ -192,7 +202,7 @@ enum LabHostLink: Sendable {
             response = try await app.http.client.shared.execute(request, timeout: timeout)
         } catch {
             app.logger.warning("Lab host \(name) at \(address) did not answer: \(error)")
-            throw Refusal("The lab host did not answer; please try again in a minute.")
+            throw LabHosts.Unreachable(host: name)
         }
         let data = Data(buffer: try await response.body.collect(upTo: 1 << 20))
         switch response.status {

@@ -36,9 +36,19 @@ enum LabSessions {
         let fromCourse = isStaff || chargeCourse
         let account = fromCourse ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
         // The host with most room gets ready (the environment, the home; a session prepared ahead of need when one is
-        // ready, whose id becomes this session's); from here on a refusal gives it back.
-        let host = try await LabHosts.choose(app: app, at: now)
-        let (sessionID, token) = try await host.ready(lab: lab, user: userID, proposed: UUID(), app: app)
+        // ready, whose id becomes this session's), or the next when it does not answer; from here on a refusal gives it back.
+        var chosen: (host: LabHostLink, id: UUID, token: UUID)?
+        for candidate in try await LabHosts.candidates(app: app, at: now) where chosen == nil {
+            do {
+                let (id, token) = try await candidate.ready(lab: lab, user: userID, proposed: UUID(), app: app)
+                chosen = (candidate, id, token)
+            } catch is LabHosts.Unreachable {
+                continue
+            }
+        }
+        guard let (host, sessionID, token) = chosen else {
+            throw Refusal("No lab host answered; please try again in a minute, and tell the course staff if it lasts.")
+        }
         // Getting ready may have taken minutes (a host's first session of an environment builds it): the session
         // starts, and is paid for, from now.
         let now = max(now, app.clock.now())
@@ -184,12 +194,14 @@ enum LabSessions {
         return cost.micro
     }
 
-    /// Stops a running session: on its host (which finishes it as it stops), or finished here when no host answers.
+    /// Stops a running session: on its host (which finishes it as it stops), or finished here when no host answers,
+    /// charged up to its host's last report (as the sweep would: nothing after it is known to have run).
     static func stop(_ session: LabSession, reason: String, app: Application, at time: Date) async throws {
         let id = try session.requireID()
         let link = try await LabHosts.link(of: session, app: app)
         if await link?.stop(id, reason: reason, app: app) != true {
-            try await finish(id, reason: reason, app: app, at: time)
+            let seen = try await LabSession.find(id, on: app.db)?.seenAt ?? time
+            try await finish(id, reason: reason, app: app, at: min(time, seen))
         }
     }
 
