@@ -74,7 +74,7 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
     app.middleware.use(PlatformErrorMiddleware(environment: app.environment))
     app.middleware.use(LabOrigin.Middleware())  // the labs origin, when there is one, answers for JupyterLab only
     app.middleware.use(FramingMiddleware())  // the platform's pages are framed by its own pages only
-    app.middleware.use(FileMiddleware(publicDirectory: resources.publicFiles))
+    app.middleware.use(StaticFilesMiddleware(publicDirectory: resources.publicFiles))
     app.middleware.use(MethodNotAllowedMiddleware())  // innermost: turns the router's 404 into 405 where only the method is wrong
 
     switch serving {

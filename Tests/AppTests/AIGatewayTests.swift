@@ -374,7 +374,7 @@ import VaporTesting
             var admitted = 0
             while try await fresh.admit(key, limit: 5, now: now) == .admitted { admitted += 1 }
             #expect(admitted == 3)
-            await first.returnUnused(now: now.addingTimeInterval(RatePermits.idleReturn))
+            await first.returnUnused(now: now.addingTimeInterval(RatePermits.returnAfter))
             #expect(try await fresh.admit(key, limit: 5, now: now.addingTimeInterval(RatePermits.refusalMemory)) == .admitted)
             #expect(try await fresh.admit(key, limit: 5, now: now.addingTimeInterval(RatePermits.refusalMemory)) != .admitted)
             // The next minute starts afresh; the sweep removes ended minutes.

@@ -103,14 +103,11 @@ actor GatewayRecorder {
     private func write(_ batch: [AIGateway.Ending]) async {
         let app = self.app
         do {
-            let now = app.clock.now(), rows = try batch.map { try AIGateway.usageRow($0, at: now) }
-            // One INSERT per 200 rows (well under SQLite's limit on bound values).
-            try await app.writeTransaction(on: app.db) { tx in
-                for start in stride(from: 0, to: rows.count, by: 200) { try await Array(rows[start..<min(start + 200, rows.count)]).create(on: tx) }
-            }
+            let now = app.clock.now(), rows = try batch.map { try AIGateway.usageValues($0, at: now) }
+            try await app.writeTransaction(on: app.db) { tx in try await AIGateway.insertUsage(rows, on: tx) }
         } catch {
             for ending in batch {
-                do { try await AIGateway.usageRow(ending, at: app.clock.now()).create(on: app.db) } catch {
+                do { try await AIGateway.insertUsage([try AIGateway.usageValues(ending, at: app.clock.now())], on: app.db) } catch {
                     app.logger.error("The usage row of an AI request of \(ending.context.model) could not be written: \(String(describing: error))")
                 }
             }

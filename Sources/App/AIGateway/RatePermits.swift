@@ -11,6 +11,7 @@
 // has used its permit: it was a request.
 import Fluent
 import Foundation
+import Gateway
 import NIOConcurrencyHelpers
 import SQLKit
 import Vapor
@@ -18,7 +19,7 @@ import Vapor
 final class RatePermits: Sendable {
     static let largestBlock = 64
     /// What is left of a block this long after it was leased goes back to the shared count.
-    static let idleReturn: TimeInterval = 5
+    static let returnAfter: TimeInterval = 5
     /// After the database refused a key, this process refuses it from memory this long before asking again.
     static let refusalMemory: TimeInterval = 1
 
@@ -46,6 +47,20 @@ final class RatePermits: Sendable {
     static func secondsToNextMinute(from date: Date) -> Int {
         let next = Double(minute(of: date) + 1) * 60
         return max(1, Int((next - date.timeIntervalSince1970).rounded(.up)))
+    }
+
+    /// One request of `key` against `limit` a minute: this process's sliding window first, then the minute's count
+    /// shared by every process (whose refusal withdraws the window's entry). Nil when admitted, else the seconds to wait.
+    func secondsToWait(_ key: String, limit: Int, window: RateWindow, now: Date) async throws -> Int? {
+        guard window.admit(key, limit: limit, now: now) else { return window.retryAfter(key, now: now) }
+        let shared: Verdict
+        do { shared = try await admit(key, limit: limit, now: now) } catch {
+            window.withdraw(key, at: now)
+            throw error
+        }
+        guard case .refused(let seconds) = shared else { return nil }
+        window.withdraw(key, at: now)
+        return seconds
     }
 
     /// One request of `key` at `now`: admitted from this process's block, from a new block leased from the shared
@@ -113,13 +128,13 @@ final class RatePermits: Sendable {
         return Int(try row.decode(column: "last_grant", as: Int64.self))
     }
 
-    /// Gives back what is left of the blocks of this minute leased `idleReturn` ago (or of all of them), and forgets
+    /// Gives back what is left of the blocks of this minute leased `returnAfter` ago (or of all of them), and forgets
     /// older minutes' blocks.
     func returnUnused(now: Date, all: Bool = false) async {
         let minute = Self.minute(of: now)
         let giving: [(String, Int)] = blocks.withLockedValue { blocks in
             var giving: [(String, Int)] = []
-            for (key, block) in blocks where all || block.minute != minute || now.timeIntervalSince(block.leasedAt) >= Self.idleReturn {
+            for (key, block) in blocks where all || block.minute != minute || now.timeIntervalSince(block.leasedAt) >= Self.returnAfter {
                 blocks[key] = nil
                 if block.minute == minute, block.left > 0 { giving.append((key, block.left)) }
             }

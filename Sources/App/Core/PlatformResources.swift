@@ -1,5 +1,6 @@
 // Finds the page templates and static files shipped inside the App module's resource bundle.
 import Foundation
+import Vapor
 
 struct PlatformResources {
     let views: String
@@ -12,5 +13,18 @@ struct PlatformResources {
         let views = root.appendingPathComponent("Views").path + "/"
         guard FileManager.default.fileExists(atPath: views) else { throw StartupError.resourcesMissing(views) }
         return PlatformResources(views: views, publicFiles: root.appendingPathComponent("Public").path + "/")
+    }
+}
+
+/// The static files (`Public/`) for GET and HEAD only: every other request (an API call, a model request) goes
+/// straight on, without a look at the file system first.
+struct StaticFilesMiddleware: AsyncMiddleware {
+    let files: FileMiddleware
+
+    init(publicDirectory: String) { files = FileMiddleware(publicDirectory: publicDirectory) }
+
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        guard request.method == .GET || request.method == .HEAD else { return try await next.respond(to: request) }
+        return try await files.respond(to: request, chainingTo: next)
     }
 }
