@@ -74,10 +74,11 @@ import VaporTesting
         }
     }
 
-    static func call(_ rig: Rig, _ body: [String: Any], path: String = "/v1/chat/completions", token: String? = nil, drain: Bool = true) async throws -> (HTTPResponseStatus, Data) {
+    static func call(_ rig: Rig, _ body: [String: Any], path: String = "/v1/chat/completions", token: String? = nil, drain: Bool = true,
+                     contentType: String? = "application/json") async throws -> (HTTPResponseStatus, Data) {
         var request = HTTPClientRequest(url: rig.base + path)
         request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
+        if let contentType { request.headers.add(name: "content-type", value: contentType) }
         request.headers.add(name: "authorization", value: "Bearer \(token ?? rig.token)")
         request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
@@ -93,6 +94,20 @@ import VaporTesting
         let user = try #require(try await User.query(on: app.db).filter(\.$email == email).first())
         let account = try await app.ledger.allowance(of: user, in: .course(course))
         return (account.held, account.spent, account.balance)
+    }
+
+    @Test func aBodyOfAnotherContentTypeIsRefusedAndJSONWithParametersOrNoneIsRead() async throws {
+        try await Self.withGateway { rig in
+            let chat: [String: Any] = ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "hi"]]]
+            for refused in ["text/plain", "application/x-www-form-urlencoded", "application/jsonp", "multipart/form-data; boundary=x"] {
+                let (status, data) = try await Self.call(rig, chat, contentType: refused)
+                #expect(status == .badRequest && Self.message(data).contains("application/json"), "\(refused): \(Self.message(data))")
+            }
+            for read in [nil, "application/json", "Application/JSON; charset=utf-8", " application/json ;charset=UTF-8"] {
+                let (status, data) = try await Self.call(rig, chat, contentType: read)
+                #expect(status == .ok, "\(read ?? "none"): \(String(decoding: data, as: UTF8.self))")
+            }
+        }
     }
 
     @Test func aChatIsForwardedAndChargedByItsUsage() async throws {
@@ -123,6 +138,38 @@ import VaporTesting
             #expect((Self.json(body.readData(length: body.readableBytes)!)["data"] as? [[String: Any]])?.map { $0["id"] as? String } == ["campuscloud-tutor"])
             let (wrongKind, wrongData) = try await Self.call(rig, ["model": "campuscloud-tutor", "input": "x"], path: "/v1/embeddings")
             #expect(wrongKind == .badRequest && Self.message(wrongData).contains("chat model"))
+        }
+    }
+
+    @Test func aPersonWhoseLeasesRunOutGetsLargerOnesAndIsChargedTheSame() async throws {
+        try await Self.withGateway { rig in
+            // Leases retire only by running out here: the first holds 20 requests' worth (at their most), the next two
+            // twice and four times as much (a busy script costs a ledger write per many requests).
+            rig.app.creditLeases = CreditLeases(app: rig.app, retireAfter: 300)
+            var instructor = try await rig.app.bearer("instructor@demo.test")
+            instructor.contentType = .json
+            let unlimited = try await rig.app.testing().sendRequest(.PUT, "api/v1/courses/\(try rig.course.requireID())/ai/policy", headers: instructor,
+                                                                    body: ByteBuffer(string: #"{"requestsPerMinute": null}"#))
+            #expect(unlimited.status == .ok)  // the demo's 20 requests a minute lifted
+            let before = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            var leases: [LedgerHold] = [], sent = 0
+            while leases.count < 3 && sent < 5_000 {
+                for _ in 0..<10 {
+                    let (status, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "max_tokens": 20, "messages": [["role": "user", "content": "q"]]], drain: false)
+                    #expect(status == .ok, "\(String(decoding: data, as: UTF8.self))")
+                }
+                sent += 10
+                leases = try await LedgerHold.query(on: rig.app.db).filter(\.$idempotencyKey =~ "ai-lease:").sort(\.$amount).all()
+            }
+            let amounts = leases.map(\.amount)
+            #expect(amounts.count == 3 && amounts[1] == 2 * amounts[0] && amounts[2] == 4 * amounts[0], "\(amounts) after \(sent) requests")
+            await rig.app.creditLeases.retireAll()
+            await rig.app.drainGateway()
+            let after = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            let charged = try await AIUsage.query(on: rig.app.db).all().reduce(Int64(0)) { $0 + $1.credits }
+            #expect(try await AIUsage.query(on: rig.app.db).count() == sent)
+            #expect(after.held == before.held && after.spent - before.spent == charged && charged > 0)
+            try await LedgerStoreTests.expectConserved(rig.app)
         }
     }
 

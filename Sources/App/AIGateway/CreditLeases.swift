@@ -12,8 +12,11 @@ import NIOConcurrencyHelpers
 import Vapor
 
 final class CreditLeases: Sendable {
-    /// A lease holds this many requests' worth when the allowance has it.
+    /// A lease holds this many requests' worth when the allowance has it; a person whose lease ran out before it
+    /// retired gets one twice as large next time (up to `mostRequestsPerLease`), one who used under a quarter of it
+    /// half as large: a busy script costs a ledger write per few hundred requests, a student's chat little held.
     static let requestsPerLease: Int64 = 20
+    static let mostRequestsPerLease: Int64 = 640
     static let defaultRetireAfter: TimeInterval = 2
     /// How long a lease takes draws (2 s; tests that must see a lease open lengthen it).
     let retireAfter: TimeInterval
@@ -62,8 +65,9 @@ final class CreditLeases: Sendable {
         let ledger = app.ledger
         // Many requests' worth if the allowance has it; otherwise just this one's.
         var hold: LedgerHold
+        let requests = sizes.withLockedValue { $0[accountKey] ?? Self.requestsPerLease }
         do {
-            hold = try await ledger.reserve(account, amount: Credits(micro: amount.micro * Self.requestsPerLease), reason: reason,
+            hold = try await ledger.reserve(account, amount: Credits(micro: amount.micro * requests), reason: reason,
                                             key: "ai-lease:\(UUID().uuidString.lowercased())", lifetime: AIGateway.holdLifetime, actor: actor)
         } catch is LedgerRefusal {
             hold = try await ledger.reserve(account, amount: amount, reason: reason, key: "ai-lease:\(UUID().uuidString.lowercased())",
@@ -84,7 +88,9 @@ final class CreditLeases: Sendable {
     private func takeFromCurrent(_ accountKey: String, _ amount: Int64) -> Ticket? {
         state.withLockedValue { leases in
             guard let lease = leases[accountKey], !lease.retired else { return nil }
-            if app.clock.now().timeIntervalSince(lease.createdAt) > retireAfter || lease.amount - lease.drawn < amount {
+            let expired = app.clock.now().timeIntervalSince(lease.createdAt) > retireAfter
+            if expired || lease.amount - lease.drawn < amount {
+                resize(lease, ranOut: !expired, by: amount)
                 lease.retired = true
                 finishIfDone(lease)
                 leases[accountKey] = nil
@@ -95,6 +101,23 @@ final class CreditLeases: Sendable {
             return Ticket(lease: lease, amount: amount)
         }
     }
+
+    /// Called under the lock as a lease retires: the size of the person's next lease, in requests like this one.
+    private func resize(_ lease: Lease, ranOut: Bool, by amount: Int64) {
+        guard amount > 0 else { return }
+        let requests = max(1, lease.amount / amount)
+        sizes.withLockedValue { sizes in
+            let current = sizes[lease.accountKey] ?? Self.requestsPerLease
+            if ranOut {
+                sizes[lease.accountKey] = min(Self.mostRequestsPerLease, max(current, requests) * 2)
+            } else if lease.drawn < lease.amount / 4 {
+                let smaller = max(Self.requestsPerLease, current / 2)
+                sizes[lease.accountKey] = smaller == Self.requestsPerLease ? nil : smaller
+            }
+        }
+    }
+    /// The next lease's size, in requests, of people whose leases ran out (taken inside `state`'s lock, never around it).
+    private let sizes = NIOLockedValueBox<[String: Int64]>([:])
 
     /// The request is over: it used `actual`; what its draw does not cover is charged beyond the hold when the lease
     /// closes (never free); the rest of the draw goes back to the lease.
@@ -141,6 +164,7 @@ final class CreditLeases: Sendable {
                     try? await Task.sleep(for: .seconds(1))
                     let left = self.state.withLockedValue { leases -> Int in
                         for (key, lease) in leases where self.app.clock.now().timeIntervalSince(lease.createdAt) > self.retireAfter {
+                            if lease.drawn < lease.amount / 4 { self.resize(lease, ranOut: false, by: 1) }
                             lease.retired = true
                             self.finishIfDone(lease)
                             leases[key] = nil
