@@ -18,8 +18,13 @@ public struct Usage: Sendable, Equatable, Codable {
         return Usage(promptTokens: max(0, prompt), completionTokens: max(0, (usage["completion_tokens"] as? NSNumber)?.intValue ?? 0))
     }
 
+    /// `usage` of a reply's JSON, when it has one (read without building the reply's tree).
     public static func from(json data: Data) -> Usage? {
-        ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]).flatMap(from)
+        guard let json = try? RawJSON(data), let usage = json.member(json.root, "usage"),
+              let prompt = json.member(usage, "prompt_tokens").flatMap(json.number) else { return nil }
+        let completion = json.member(usage, "completion_tokens").flatMap(json.number) ?? 0
+        func count(_ number: Double) -> Int { Int(min(max(number, 0), 1e15)) }
+        return Usage(promptTokens: count(prompt), completionTokens: count(completion))
     }
 }
 
