@@ -22,6 +22,8 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
     // Outbound HTTP goes to the AI providers and identity providers an admin registered: a redirect could send a
     // request (with a provider's secret) anywhere, so none is followed.
     app.http.client.configuration.redirectConfiguration = .disallow
+    // The platform exports no traces: without a tracer, the client skips building a span for every request.
+    app.http.client.configuration.tracing.tracer = nil
 
     try useDatabase(config.database, connections: config.databaseConnections, on: app)
     Migrations.register(on: app)

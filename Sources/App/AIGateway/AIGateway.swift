@@ -29,12 +29,13 @@ enum AIGateway {
 
     // MARK: Who is calling
 
-    static func caller(token: String?, app: Application, on db: any Database) async throws -> GatewayCaller {
+    static func caller(token: String?, app: Application) async throws -> GatewayCaller {
         let now = app.clock.now()
         if let token, let parts = TokenCodec.parse(token), let cached = app.gatewayCache.caller(prefix: parts.prefix, now: now),
            TokenCodec.matches(parts.secret, hash: cached.hash) {
             return cached.caller
         }
+        let db = app.db  // only when the caller is not known yet (looking a database up costs on every request)
         guard let token, let parts = TokenCodec.parse(token),
               let key = try await AIKey.query(on: db).filter(\.$prefix == parts.prefix).with(\.$user).first(),
               TokenCodec.matches(parts.secret, hash: key.secretHash) else {
@@ -80,7 +81,7 @@ enum AIGateway {
     // MARK: One request
 
     /// Everything up to the upstream's answer; the caller turns the outcome into a response.
-    static func handle(_ endpoint: Endpoint, body: Data, caller: GatewayCaller, app: Application, db: any Database,
+    static func handle(_ endpoint: Endpoint, body: Data, caller: GatewayCaller, app: Application,
                        started: ContinuousClock.Instant = .now) async throws -> Response {
         let request: GatewayRequest
         do { request = try GatewayRequest(endpoint: endpoint, json: body) } catch { return errorResponse(error) }
@@ -89,50 +90,50 @@ enum AIGateway {
         /// What the upstream may have generated once it answered: the request's whole draw (its cap for every answer).
         var mostUsed: Usage?
         do {
-            let (model, ticket, cap) = try await admit(request, caller: caller, app: app, db: db)
+            let (model, ticket, cap) = try await admit(request, caller: caller, app: app)
             context = context.with(ticket: ticket, estimate: request.estimatedPromptTokens)
             let body = request.upstreamBody(model: model.upstreamName, maxTokens: endpoint == .chat ? cap : nil,
                                             systemPrompt: endpoint == .chat ? caller.policy.systemPrompt : nil)
-            let (upstream, upstreamTime) = try await forward(endpoint, body: body, model: model, app: app, context: context, db: db)
+            let (upstream, upstreamTime) = try await forward(endpoint, body: body, model: model, app: app, context: context)
             mostUsed = Usage(promptTokens: request.estimatedPromptTokens, completionTokens: endpoint == .chat ? cap * request.choices : 0)
             guard upstream.status == .ok else {
                 _ = try? await upstream.body.collect(upTo: 1 << 20)
                 throw GatewayError.providerRefused(model: model.name, status: Int(upstream.status.code))
             }
             if request.stream {
-                return stream(upstream, context: context, upstreamTime: upstreamTime, app: app, db: db)
+                return stream(upstream, context: context, upstreamTime: upstreamTime, app: app)
             }
             var collected = try await upstream.body.collect(upTo: maxReplyBytes)
             let data = collected.readData(length: collected.readableBytes) ?? Data()
             let usage = Usage.from(json: data) ?? Usage(promptTokens: request.estimatedPromptTokens, completionTokens: data.count / 4)
             // Charged after the answer has gone out, with other requests'.
             context.finished = ContinuousClock.now - started
-            await end(Ending(context: context, usage: usage, status: 200, outcome: "ok", upstreamTime: upstreamTime), app: app, db: db)
+            await end(Ending(context: context, usage: usage, status: 200, outcome: "ok", upstreamTime: upstreamTime), app: app)
             let response = Response(status: .ok, body: .init(data: data))
             response.headers.contentType = .json
             return response
         } catch let error as GatewayError {
             try? await finish(context, usage: nil, status: error.status,
                               outcome: error.status == 502 || error.status == 504 || error.code == "upstream_refused" ? "upstream_error" : "refused",
-                              upstreamTime: nil, app: app, db: db)
+                              upstreamTime: nil, app: app)
             return errorResponse(error)
         } catch {
             // Anything else (a reply over the size cap, the upstream breaking off while it is read): the request still
             // ends here, its draw settled — charged in full once the upstream answered, since what it generated is unknown.
             app.logger.warning("AI request to \(request.model) failed: \(String(describing: error))")
-            try? await finish(context, usage: mostUsed, status: 502, outcome: "upstream_error", upstreamTime: nil, app: app, db: db)
+            try? await finish(context, usage: mostUsed, status: 502, outcome: "upstream_error", upstreamTime: nil, app: app)
             return errorResponse(.upstream("The model '\(request.model)' gave an answer the gateway could not pass on (too large, or broken off). Try again shortly."))
         }
     }
 
     /// Policy, model, rate and credits, in that order; returns the model, the draw on the person's credit lease and the token cap.
-    private static func admit(_ request: GatewayRequest, caller: GatewayCaller, app: Application, db: any Database) async throws -> (AIModel, CreditLeases.Ticket?, Int) {
+    private static func admit(_ request: GatewayRequest, caller: GatewayCaller, app: Application) async throws -> (AIModel, CreditLeases.Ticket?, Int) {
         let policy = caller.policy, now = app.clock.now()
         if let blackout = policy.blackout(at: now) {
             throw GatewayError.policy("AI access for \(caller.placeName) is paused until \(ISO8601DateFormatter().string(from: blackout.end)): \(blackout.message)",
                                       code: "blackout")
         }
-        let catalogue = try await app.gatewayCache.models(now: now) { try await AIModel.query(on: db).with(\.$provider).with(\.$fallback).all() }
+        let catalogue = try await app.gatewayCache.models(now: now) { try await AIModel.query(on: app.db).with(\.$provider).with(\.$fallback).all() }
         guard let model = catalogue[request.model] else {
             throw GatewayError.unknownModel(request.model)
         }
@@ -156,7 +157,7 @@ enum AIGateway {
                                       code: "n_not_allowed")
         }
         let cap = policy.cap(requested: request.maxTokens)
-        let prices = try await app.gatewayCache.prices(now: now) { try await Prices.list(on: db) }
+        let prices = try await app.gatewayCache.prices(now: now) { try await Prices.list(on: app.db) }
         let estimate: Credits
         do {
             estimate = try prices.cost(of: [.modelInput(model.name): Int64(request.estimatedPromptTokens),
@@ -166,24 +167,22 @@ enum AIGateway {
                                       code: "no_price")
         }
         guard estimate > .zero else { return (model, nil, cap) }
-        let ledger = app.ledger(on: db)
         do {
             let account = try await app.gatewayCache.allowance("\(try caller.user.requireID())/\(caller.place.naturalKey)", now: now) {
-                try await ledger.allowance(of: caller.user, in: caller.place)
+                try await app.ledger.allowance(of: caller.user, in: caller.place)
             }
             let ticket = try await app.creditLeases.draw(estimate, account: account, key: try account.requireID().uuidString,
                                                          reason: "AI requests (\(model.name))", actor: caller.user.id)
             return (model, ticket, cap)
         } catch let refusal as LedgerRefusal {
-            let ask = try await caller.place.whoToAsk(on: db)
+            let ask = try await caller.place.whoToAsk(on: app.db)
             throw GatewayError.noCredits("Refused: \(refusal.description) This request may cost up to \(estimate) credits (\(request.estimatedPromptTokens) prompt tokens estimated, up to \(cap) generated). \(ask)")
         }
     }
 
     /// Sends the body to the model's provider, then to its fallback when the first fails before answering (no
     /// connection, a timeout, a 5xx or 429). Nothing has reached the client yet at that point.
-    private static func forward(_ endpoint: Endpoint, body: Data, model: AIModel, app: Application, context: UsageContext,
-                                db: any Database) async throws -> (HTTPClientResponse, Duration) {
+    private static func forward(_ endpoint: Endpoint, body: Data, model: AIModel, app: Application, context: UsageContext) async throws -> (HTTPClientResponse, Duration) {
         var providers = [model.provider]
         if let fallback = model.fallback, fallback.id != model.provider.id { providers.append(fallback) }
         var failures: [String] = []
@@ -215,7 +214,7 @@ enum AIGateway {
 
     /// Passes the upstream's events through as they come, reading the usage on the way; when the client goes away
     /// the upstream request is dropped and what was generated so far is charged.
-    private static func stream(_ upstream: HTTPClientResponse, context: UsageContext, upstreamTime: Duration, app: Application, db: any Database) -> Response {
+    private static func stream(_ upstream: HTTPClientResponse, context: UsageContext, upstreamTime: Duration, app: Application) -> Response {
         let response = Response(status: .ok)
         response.headers.contentType = HTTPMediaType(type: "text", subType: "event-stream", parameters: ["charset": "utf-8"])
         response.headers.replaceOrAdd(name: .cacheControl, value: "no-cache")
@@ -245,7 +244,7 @@ enum AIGateway {
             let usage = scanner.usage ?? Usage(promptTokens: context.estimatedPromptTokens, completionTokens: scanner.generatedTokens)
             var ended = context
             ended.finished = ContinuousClock.now - context.started
-            await end(Ending(context: ended, usage: usage, status: 200, outcome: outcome, upstreamTime: upstreamTime), app: app, db: db)
+            await end(Ending(context: ended, usage: usage, status: 200, outcome: outcome, upstreamTime: upstreamTime), app: app)
             // A stalled client's connection is closed (a failed body closes it; its pending write then fails too).
             if outcome == "client_stalled" {
                 try? await writer.write(.error(Abort(.requestTimeout, reason: "The client stopped reading the stream.")))
@@ -311,13 +310,13 @@ enum AIGateway {
 
     /// Charges the request on its lease now (in memory: what it used, at the prices when its lease was made; what its
     /// draw does not cover is charged beyond the lease's hold; nothing when nothing was used) and queues its usage row.
-    static func end(_ ending: Ending, app: Application, db: any Database) async {
+    static func end(_ ending: Ending, app: Application) async {
         var ending = ending
         if let ticket = ending.context.ticket {
             var charged: Int64 = 0
             if let usage = ending.usage, usage.promptTokens + usage.completionTokens > 0 {
                 let model = ending.context.model
-                let cost = try? await app.gatewayCache.prices(now: app.clock.now()) { try await Prices.list(on: db) }.cost(
+                let cost = try? await app.gatewayCache.prices(now: app.clock.now()) { try await Prices.list(on: app.db) }.cost(
                     of: [.modelInput(model): Int64(usage.promptTokens), .modelOutput(model): Int64(usage.completionTokens)], at: ticket.createdAt)
                 charged = cost?.micro ?? ticket.amount  // beyond the draw too: the lease charges that past its hold
             }
@@ -329,8 +328,8 @@ enum AIGateway {
 
     /// Ends a refused or failed request now (its row written before the answer goes out).
     static func finish(_ context: UsageContext, usage: Usage?, status: Int, outcome: String, upstreamTime: Duration?,
-                       app: Application, db: any Database) async throws {
-        await end(Ending(context: context, usage: usage, status: status, outcome: outcome, upstreamTime: upstreamTime), app: app, db: db)
+                       app: Application) async throws {
+        await end(Ending(context: context, usage: usage, status: status, outcome: outcome, upstreamTime: upstreamTime), app: app)
         await app.gatewayRecorder.drain()
     }
 

@@ -15,28 +15,32 @@ enum AIGatewayController {
     private static func serve(_ endpoint: Endpoint, _ req: Request) async throws -> Response {
         let started = ContinuousClock.now
         let caller: GatewayCaller
-        do { caller = try await AIGateway.caller(token: req.headers.bearerAuthorization?.token, app: req.application, on: req.db) } catch let error as GatewayError {
+        do { caller = try await AIGateway.caller(token: req.headers.bearerAuthorization?.token, app: req.application) } catch let error as GatewayError {
             return AIGateway.errorResponse(error)
         }
         guard isJSON(req.headers.first(name: .contentType)) else {
             return AIGateway.errorResponse(.invalid("Send the request as application/json.", param: nil))
         }
         let body = req.body.data.map { Data(buffer: $0) } ?? Data()
-        return try await AIGateway.handle(endpoint, body: body, caller: caller, app: req.application, db: req.application.db, started: started)
+        return try await AIGateway.handle(endpoint, body: body, caller: caller, app: req.application, started: started)
     }
 
     /// No content type, or application/json with any parameters (read from the header as it is: parsing it into a
     /// media type was a measurable share of a model request's time).
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return true }
-        let type = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return type.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+        var type = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }[...]
+        while type.first == UInt8(ascii: " ") || type.first == UInt8(ascii: "\t") { type = type.dropFirst() }
+        while type.last == UInt8(ascii: " ") || type.last == UInt8(ascii: "\t") { type = type.dropLast() }
+        let json = "application/json".utf8
+        // ASCII letters compared without case.
+        return type.count == json.count && zip(type, json).allSatisfy { ((65...90).contains($0) ? $0 + 32 : $0) == $1 }
     }
 
     /// GET /v1/models: only the models this key may use.
     @Sendable static func models(req: Request) async throws -> Response {
         let caller: GatewayCaller
-        do { caller = try await AIGateway.caller(token: req.headers.bearerAuthorization?.token, app: req.application, on: req.db) } catch let error as GatewayError {
+        do { caller = try await AIGateway.caller(token: req.headers.bearerAuthorization?.token, app: req.application) } catch let error as GatewayError {
             return AIGateway.errorResponse(error)
         }
         let models = try await AIGateway.models(for: caller, on: req.db).map {
