@@ -144,7 +144,7 @@ public struct GatewayRequest: Sendable {
             switch name {
             case "model":
                 member(name, RawJSON.quoted(upstreamModel))
-            case "max_tokens", "max_completion_tokens" where chat && cap != nil:
+            case "max_tokens" where chat && cap != nil, "max_completion_tokens" where chat && cap != nil:
                 continue  // written below
             case "messages" where system != nil:
                 // [system, …the client's messages]: the array's inside as sent (it is never empty).

@@ -141,26 +141,37 @@ import VaporTesting
         }
     }
 
+    /// Leases that retire only by running out, and the demo's 20 requests a minute lifted.
+    static func unlimitedLeasesForOneStudent(_ rig: Rig) async throws {
+        rig.app.creditLeases = CreditLeases(app: rig.app, retireAfter: 300)
+        var instructor = try await rig.app.bearer("instructor@demo.test")
+        instructor.contentType = .json
+        let unlimited = try await rig.app.testing().sendRequest(.PUT, "api/v1/courses/\(try rig.course.requireID())/ai/policy", headers: instructor,
+                                                                body: ByteBuffer(string: #"{"requestsPerMinute": null}"#))
+        #expect(unlimited.status == .ok)
+    }
+
+    /// The same small chat request, 10 at a time, until the ledger has `count` lease holds (oldest first); and how many were sent.
+    static func chatUntilLeases(_ rig: Rig, _ count: Int) async throws -> ([LedgerHold], Int) {
+        var leases: [LedgerHold] = [], sent = 0
+        while leases.count < count && sent < 5_000 {
+            for _ in 0..<10 {
+                let (status, data) = try await call(rig, ["model": "campuscloud-tutor", "max_tokens": 20, "messages": [["role": "user", "content": "q"]]], drain: false)
+                #expect(status == .ok, "\(String(decoding: data, as: UTF8.self))")
+            }
+            sent += 10
+            leases = try await LedgerHold.query(on: rig.app.db).filter(\.$idempotencyKey =~ "ai-lease:").sort(\.$createdAt).all()
+        }
+        return (leases, sent)
+    }
+
     @Test func aPersonWhoseLeasesRunOutGetsLargerOnesAndIsChargedTheSame() async throws {
         try await Self.withGateway { rig in
             // Leases retire only by running out here: the first holds 20 requests' worth (at their most), the next two
             // twice and four times as much (a busy script costs a ledger write per many requests).
-            rig.app.creditLeases = CreditLeases(app: rig.app, retireAfter: 300)
-            var instructor = try await rig.app.bearer("instructor@demo.test")
-            instructor.contentType = .json
-            let unlimited = try await rig.app.testing().sendRequest(.PUT, "api/v1/courses/\(try rig.course.requireID())/ai/policy", headers: instructor,
-                                                                    body: ByteBuffer(string: #"{"requestsPerMinute": null}"#))
-            #expect(unlimited.status == .ok)  // the demo's 20 requests a minute lifted
+            try await Self.unlimitedLeasesForOneStudent(rig)
             let before = try await Self.held(rig.app, rig.course, "student1@demo.test")
-            var leases: [LedgerHold] = [], sent = 0
-            while leases.count < 3 && sent < 5_000 {
-                for _ in 0..<10 {
-                    let (status, data) = try await Self.call(rig, ["model": "campuscloud-tutor", "max_tokens": 20, "messages": [["role": "user", "content": "q"]]], drain: false)
-                    #expect(status == .ok, "\(String(decoding: data, as: UTF8.self))")
-                }
-                sent += 10
-                leases = try await LedgerHold.query(on: rig.app.db).filter(\.$idempotencyKey =~ "ai-lease:").sort(\.$amount).all()
-            }
+            let (leases, sent) = try await Self.chatUntilLeases(rig, 3)
             let amounts = leases.map(\.amount)
             #expect(amounts.count == 3 && amounts[1] == 2 * amounts[0] && amounts[2] == 4 * amounts[0], "\(amounts) after \(sent) requests")
             await rig.app.creditLeases.retireAll()
@@ -169,6 +180,30 @@ import VaporTesting
             let charged = try await AIUsage.query(on: rig.app.db).all().reduce(Int64(0)) { $0 + $1.credits }
             #expect(try await AIUsage.query(on: rig.app.db).count() == sent)
             #expect(after.held == before.held && after.spent - before.spent == charged && charged > 0)
+            try await LedgerStoreTests.expectConserved(rig.app)
+        }
+    }
+
+    @Test func aGrownLeaseHoldsAtMostAQuarterOfWhatIsFree() async throws {
+        try await Self.withGateway { rig in
+            try await Self.unlimitedLeasesForOneStudent(rig)
+            // A small allowance: 0.01 credits free beyond what the demo already used.
+            let student = try #require(try await User.query(on: rig.app.db).filter(\.$email == "student1@demo.test").first())
+            let before = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            _ = try await rig.app.ledger.setAllowance(of: student, in: .course(rig.course), to: Credits(micro: before.spent + before.held + 10_000), actor: nil)
+            #expect(try await Self.held(rig.app, rig.course, "student1@demo.test").balance == 10_000)
+            let (leases, sent) = try await Self.chatUntilLeases(rig, 4)
+            let request = try #require(leases.first).amount / CreditLeases.requestsPerLease
+            // The leases grew (the second twice the first, a later one more), and beyond the first twenty requests'
+            // worth none held more than a quarter of the 0.01 credits (unbounded, the third would hold 80 requests' worth).
+            let amounts = leases.map(\.amount)
+            #expect(amounts.count >= 3 && amounts[1] == 2 * amounts[0] && amounts.allSatisfy { $0 <= max(CreditLeases.requestsPerLease * request, 10_000 / 4) }
+                    && amounts.max()! > 2 * amounts[0], "\(amounts)")
+            await rig.app.creditLeases.retireAll()
+            await rig.app.drainGateway()
+            let after = try await Self.held(rig.app, rig.course, "student1@demo.test")
+            let charged = try await AIUsage.query(on: rig.app.db).all().reduce(Int64(0)) { $0 + $1.credits }
+            #expect(after.held == before.held && after.spent - before.spent == charged && after.balance == 10_000 - charged, "\(after), charged \(charged)")
             try await LedgerStoreTests.expectConserved(rig.app)
         }
     }

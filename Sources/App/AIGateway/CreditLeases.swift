@@ -65,11 +65,18 @@ final class CreditLeases: Sendable {
         let ledger = app.ledger
         // Many requests' worth if the allowance has it; otherwise just this one's.
         var hold: LedgerHold
-        let requests = sizes.withLockedValue { $0[accountKey] ?? Self.requestsPerLease }
+        // A grown lease holds at most a quarter of what the allowance had free when it was last read, so one long
+        // request keeping a retired lease open cannot hold most of it.
+        let grown = sizes.withLockedValue { $0[accountKey] } ?? Self.requestsPerLease
+        let requests = max(Self.requestsPerLease, min(grown, account.balance / 4 / max(amount.micro, 1)))
+        let (leased, overflow) = amount.micro.multipliedReportingOverflow(by: requests)
         do {
-            hold = try await ledger.reserve(account, amount: Credits(micro: amount.micro * requests), reason: reason,
+            guard !overflow else { throw LedgerRefusal.tooLarge }
+            hold = try await ledger.reserve(account, amount: Credits(micro: leased), reason: reason,
                                             key: "ai-lease:\(UUID().uuidString.lowercased())", lifetime: AIGateway.holdLifetime, actor: actor)
         } catch is LedgerRefusal {
+            // Not that much free: this request's worth only, and the next lease starts small again.
+            sizes.withLockedValue { $0[accountKey] = nil }
             hold = try await ledger.reserve(account, amount: amount, reason: reason, key: "ai-lease:\(UUID().uuidString.lowercased())",
                                             lifetime: AIGateway.holdLifetime, actor: actor)
         }

@@ -90,8 +90,8 @@ enum LabHostRoutes {
 
     @Sendable static func stop(req: Request) async throws -> Response {
         let id = try authorize(req), reason = try req.content.decode(StopInput.self).reason
-        let stopped = await LabHostLink.local(req.application.labHost).stop(id, reason: String(reason.prefix(500)), app: req.application)
-        return try await refusing(req) { StopAnswer(stopped: stopped) }
+        let outcome = await LabHostLink.local(req.application.labHost).stop(id, reason: String(reason.prefix(500)), app: req.application)
+        return try await refusing(req) { StopAnswer(stopped: outcome == .stopped) }
     }
 
     @Sendable static func idle(req: Request) async throws -> Response {

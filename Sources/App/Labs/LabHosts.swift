@@ -146,18 +146,27 @@ enum LabHostLink: Sendable {
         }
     }
 
-    /// Stops the session's sandbox and waits until the session is finished; false when the host does not run it
-    /// (or cannot be reached: the caller then ends the row itself, and the host's meter stops any sandbox left).
-    func stop(_ id: UUID, reason: String, app: Application) async -> Bool {
+    /// What became of a stop asked of the session's host.
+    enum StopOutcome { case stopped, notRunning, unreachable }
+
+    /// Stops the session's sandbox and waits until the session is finished: `.notRunning` when the host does not run
+    /// it, `.unreachable` when the host did not answer (the caller then ends the row itself, and the host's meter,
+    /// should it come back, stops any sandbox left).
+    func stop(_ id: UUID, reason: String, app: Application) async -> StopOutcome {
         switch self {
         case .local(let host):
-            guard await host.isRunning(id) else { return false }
+            guard await host.isRunning(id) else { return .notRunning }
             await host.stop(id, reason: reason)
-            return true
+            return .stopped
         case .remote:
-            guard let answer = try? await call(.POST, "stop", session: id, body: LabHostRoutes.StopInput(reason: reason), app: app, timeout: .minutes(2)),
-                  let stopped = try? JSONDecoder().decode(LabHostRoutes.StopAnswer.self, from: answer) else { return false }
-            return stopped.stopped
+            do {
+                let answer = try await call(.POST, "stop", session: id, body: LabHostRoutes.StopInput(reason: reason), app: app, timeout: .minutes(2))
+                return (try? JSONDecoder().decode(LabHostRoutes.StopAnswer.self, from: answer))?.stopped == true ? .stopped : .notRunning
+            } catch is LabHosts.Unreachable {
+                return .unreachable
+            } catch {
+                return .notRunning
+            }
         }
     }
 

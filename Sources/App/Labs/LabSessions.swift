@@ -37,17 +37,20 @@ enum LabSessions {
         let account = fromCourse ? try await ledger.allocation(of: .course(course)) : try await ledger.allowance(of: user, in: .course(course))
         // The host with most room gets ready (the environment, the home; a session prepared ahead of need when one is
         // ready, whose id becomes this session's), or the next when it does not answer; from here on a refusal gives it back.
-        var chosen: (host: LabHostLink, id: UUID, token: UUID)?
+        // A host that refuses (full since its room was counted) is passed over too; its reason is said if none can.
+        var chosen: (host: LabHostLink, id: UUID, token: UUID)?, refused: Refusal?
         for candidate in try await LabHosts.candidates(app: app, at: now) where chosen == nil {
             do {
                 let (id, token) = try await candidate.ready(lab: lab, user: userID, proposed: UUID(), app: app)
                 chosen = (candidate, id, token)
             } catch is LabHosts.Unreachable {
                 continue
+            } catch let refusal as Refusal {
+                refused = refusal
             }
         }
         guard let (host, sessionID, token) = chosen else {
-            throw Refusal("No lab host answered; please try again in a minute, and tell the course staff if it lasts.")
+            throw refused ?? Refusal("No lab host answered; please try again in a minute, and tell the course staff if it lasts.")
         }
         // Getting ready may have taken minutes (a host's first session of an environment builds it): the session
         // starts, and is paid for, from now.
@@ -194,12 +197,16 @@ enum LabSessions {
         return cost.micro
     }
 
-    /// Stops a running session: on its host (which finishes it as it stops), or finished here when no host answers,
-    /// charged up to its host's last report (as the sweep would: nothing after it is known to have run).
+    /// Stops a running session: on its host (which finishes it as it stops), or finished here when the host does not
+    /// run it (charged up to now) or does not answer or is no longer known (charged up to its host's last report, as
+    /// the sweep would: nothing after it is known to have run).
     static func stop(_ session: LabSession, reason: String, app: Application, at time: Date) async throws {
         let id = try session.requireID()
         let link = try await LabHosts.link(of: session, app: app)
-        if await link?.stop(id, reason: reason, app: app) != true {
+        switch await link?.stop(id, reason: reason, app: app) {
+        case .stopped: return
+        case .notRunning: try await finish(id, reason: reason, app: app, at: time)
+        case .unreachable, nil:
             let seen = try await LabSession.find(id, on: app.db)?.seenAt ?? time
             try await finish(id, reason: reason, app: app, at: min(time, seen))
         }
