@@ -97,7 +97,7 @@ final class CreditLeases: Sendable {
             guard let lease = leases[accountKey], !lease.retired else { return nil }
             let expired = app.clock.now().timeIntervalSince(lease.createdAt) > retireAfter
             if expired || lease.amount - lease.drawn < amount {
-                resize(lease, ranOut: !expired, by: amount)
+                resize(lease, ranOutAt: expired ? nil : amount)
                 lease.retired = true
                 finishIfDone(lease)
                 leases[accountKey] = nil
@@ -109,15 +109,14 @@ final class CreditLeases: Sendable {
         }
     }
 
-    /// Called under the lock as a lease retires: the size of the person's next lease, in requests like this one.
-    private func resize(_ lease: Lease, ranOut: Bool, by amount: Int64) {
-        guard amount > 0 else { return }
-        let requests = max(1, lease.amount / amount)
+    /// Called under the lock as a lease retires: the size of the person's next lease. `ranOutAt`: the request it
+    /// could not cover (the next lease is twice as many requests like it), or nil when it retired by time.
+    private func resize(_ lease: Lease, ranOutAt amount: Int64?) {
         sizes.withLockedValue { sizes in
             let current = sizes[lease.accountKey] ?? Self.requestsPerLease
-            if ranOut {
-                sizes[lease.accountKey] = min(Self.mostRequestsPerLease, max(current, requests) * 2)
-            } else if lease.drawn < lease.amount / 4 {
+            if let amount, amount > 0 {
+                sizes[lease.accountKey] = min(Self.mostRequestsPerLease, max(current, max(1, lease.amount / amount)) * 2)
+            } else if amount == nil, lease.drawn < lease.amount / 4 {
                 let smaller = max(Self.requestsPerLease, current / 2)
                 sizes[lease.accountKey] = smaller == Self.requestsPerLease ? nil : smaller
             }
@@ -171,7 +170,7 @@ final class CreditLeases: Sendable {
                     try? await Task.sleep(for: .seconds(1))
                     let left = self.state.withLockedValue { leases -> Int in
                         for (key, lease) in leases where self.app.clock.now().timeIntervalSince(lease.createdAt) > self.retireAfter {
-                            if lease.drawn < lease.amount / 4 { self.resize(lease, ranOut: false, by: 1) }
+                            self.resize(lease, ranOutAt: nil)
                             lease.retired = true
                             self.finishIfDone(lease)
                             leases[key] = nil
