@@ -100,6 +100,7 @@ func useDatabase(_ database: DatabaseURL, connections: Int = 16, on app: Applica
         configuration.coreConfiguration.options.connectTimeout = .seconds(5)
         let perLoop = max(1, connections / max(1, app.eventLoopGroup.makeIterator().reduce(0) { count, _ in count + 1 }))
         app.databases.use(.postgres(configuration: configuration, maxConnectionsPerEventLoop: perLoop, connectionPoolTimeout: .seconds(10)), as: .psql)
+        app.ledgerBatches = LedgerBatches()
     }
 }
 

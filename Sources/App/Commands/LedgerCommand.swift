@@ -147,7 +147,7 @@ struct LedgerCommand: AsyncParsableCommand {
                 let price = Credits.parse("0.01")!, lifetime = holdSeconds
                 // Throughput: each client spends from its own allowance, pair after pair, until the time is up.
                 let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-                let started = ContinuousClock.now
+                let started = ContinuousClock.now, batchesBefore = app.ledgerBatches?.counts ?? LedgerBatches.Counts()
                 let pairs = try await withThrowingTaskGroup(of: Int.self) { group in
                     for client in 0..<clients {
                         let account = allowances[client]
@@ -164,6 +164,9 @@ struct LedgerCommand: AsyncParsableCommand {
                     return try await group.reduce(0, +)
                 }
                 let elapsed = ContinuousClock.now - started
+                let batches = app.ledgerBatches?.counts ?? LedgerBatches.Counts()
+                let perBatch = batches.batches > batchesBefore.batches
+                    ? Double(batches.done - batchesBefore.done) / Double(batches.batches - batchesBefore.batches) : 0
                 let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 // Overshoot: every client races for the last allowance, one credit at a time, until it is refused.
                 let shared = allowances[clients]
@@ -186,7 +189,7 @@ struct LedgerCommand: AsyncParsableCommand {
                 }
                 let spent = try await LedgerAccount.find(shared.requireID(), on: app.db)!.spent
                 let overshoot = Credits(micro: spent) - Credits(whole: Int64(cap))
-                say(#"{"clients": \#(clients), "pairs": \#(pairs), "seconds": \#(String(format: "%.3f", elapsedSeconds)), "pairs_per_second": \#(String(format: "%.1f", Double(pairs) / elapsedSeconds)), "race_won": \#(won), "cap": \#(cap), "overshoot": "\#(overshoot)"}"#)
+                say(#"{"clients": \#(clients), "pairs": \#(pairs), "seconds": \#(String(format: "%.3f", elapsedSeconds)), "pairs_per_second": \#(String(format: "%.1f", Double(pairs) / elapsedSeconds)), "batches": \#(batches.batches - batchesBefore.batches), "done_per_batch": \#(String(format: "%.1f", perBatch)), "failed_batches": \#(batches.failed - batchesBefore.failed), "race_won": \#(won), "cap": \#(cap), "overshoot": "\#(overshoot)"}"#)
             }
         }
     }

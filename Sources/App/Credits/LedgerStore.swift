@@ -1,7 +1,8 @@
 // The credits ledger in the database. Every step that could overspend is a conditional write ("take N from this
 // account if it has N free"), never a read-check-write in Swift, so caps hold under any number of concurrent
 // requests. The hot path (a hold, and closing it) is ONE statement each: a data-modifying CTE on PostgreSQL, prepared
-// once per connection (`LedgerPrepared`; the UPDATE locks the row and re-checks the condition), an INSERT/UPDATE with
+// once per connection (`LedgerPrepared`; the UPDATE locks the row and re-checks the condition), and what concurrent
+// requests send together goes in one statement for many (`LedgerBatches`, group commit); an INSERT/UPDATE with
 // triggers on SQLite (one writer at a time). Transfers along the tree are a few statements in one transaction; on SQLite those transactions are queued
 // in-process by `LedgerWriteGate` so they wait rather than fail on a locked database. Idempotency keys are unique
 // columns: a retry, even a concurrent one, finds the first and moves nothing. The rules are the Ledger module's;
@@ -15,6 +16,8 @@ import Vapor
 struct LedgerStore: Sendable {
     let db: any Database
     let gate: LedgerWriteGate?
+    /// Group commit on PostgreSQL (`LedgerBatches`): holds and closes outside a transaction go in batches.
+    var batches: LedgerBatches? = nil
     var metrics: PlatformMetrics?
     var clock: @Sendable () -> Date = { Date() }
     /// How long a hold lasts when its creator does not say.
@@ -44,6 +47,11 @@ struct LedgerStore: Sendable {
         let now = clock(), micro = amount.micro, most = Credits.maximum.micro
         do {
             try await write { tx, sql in
+                if sql.dialect.name == "postgresql" {
+                    // Both accounts locked in id order, as the group-committed holds and closes lock theirs, so that
+                    // neither waits for the other while holding what it needs (a deadlock).
+                    try await sql.raw("SELECT id FROM ledger_accounts WHERE id IN (\(bind: fromID), \(bind: toID)) ORDER BY id FOR UPDATE").run()
+                }
                 try await LedgerEntry(programmeID: from.$programme.id, kind: kind, from: fromID, to: toID, amount: micro,
                                       key: key, memo: memo, actorID: actor, at: now).create(on: tx)
                 let taken = try await sql.raw("""
@@ -89,10 +97,10 @@ struct LedgerStore: Sendable {
         do {
             taken = try await statement { sql, postgres in
                 if postgres {
-                    let taken = try await LedgerPrepared.run(LedgerPrepared.Reserve(
-                        amount: micro, accountID: accountID, now: now, key: key, holdID: holdID, reason: reason, actor: actor,
-                        origin: origin.rawValue, expires: expires), on: db)
-                    return taken.first == 1
+                    let reserve = LedgerPrepared.Reserve(amount: micro, accountID: accountID, now: now, key: key, holdID: holdID, reason: reason,
+                                                         actor: actor, origin: origin.rawValue, expires: expires)
+                    if let batches, !db.inTransaction, case .reserved = await batches.run(.reserve(reserve), on: db) { return true }
+                    return try await LedgerPrepared.run(reserve, on: db).first == 1
                 }
                 try await sql.raw("""
                     INSERT INTO ledger_holds (id, account_id, amount, status, idempotency_key, reason, created_by, origin, expires_at, created_at)
@@ -114,6 +122,7 @@ struct LedgerStore: Sendable {
             throw try await Self.refusal(accountID, needs: amount, now: now, on: db)
         }
         metrics?.recordCredits("reserved", kind: account.kind.rawValue, micro: micro)
+        batches?.opened(holdID, account: accountID)
         let hold = LedgerHold()
         hold.id = holdID
         hold.$account.id = accountID
@@ -227,28 +236,35 @@ struct LedgerStore: Sendable {
     /// One statement: close the hold if it is open and the amount fits, move its credits, journal both parts.
     private func close(_ holdID: UUID, as status: HoldStatus, actual: Int64, memo: String? = nil, actor: UUID?) async throws -> LedgerHold {
         let now = clock(), settled: Int64? = status == .settled ? actual : nil
-        let row = try await statement { sql, postgres -> (any SQLRow)? in
+        let closed = try await statement { sql, postgres -> LedgerHold? in
             if postgres {
-                let rows = try await LedgerPrepared.run(LedgerPrepared.Close(
-                    status: status.rawValue, settled: settled, now: now, actor: actor, memo: memo, holdID: holdID, actual: actual,
-                    freedKind: status == .settled ? "release" : "void"), on: db)
-                return rows.first?.sql()
+                let close = LedgerPrepared.Close(status: status.rawValue, settled: settled, now: now, actor: actor, memo: memo, holdID: holdID,
+                                                 actual: actual, freedKind: status == .settled ? "release" : "void")
+                if let batches, !db.inTransaction, case .closed(let row) = await batches.run(.close(close), on: db) { return try row.model() }
+                return try await LedgerPrepared.run(close, on: db).first?.model()
             }
             return try await sql.raw("""
                 UPDATE ledger_holds SET status = \(bind: status.rawValue), settled_amount = \(bind: settled), closed_at = \(bind: now),
                   closed_by = \(bind: actor), close_memo = \(bind: memo)
                 WHERE id = \(bind: holdID) AND status = 'open' AND amount >= \(bind: actual)
                 RETURNING *
-                """).first()
+                """).first()?.decode(fluentModel: LedgerHold.self)
         }
-        if let hold = try row?.decode(fluentModel: LedgerHold.self) {
+        if let hold = closed {
+            batches?.closed(holdID)
             metrics?.recordCredits("settled", kind: "hold", micro: actual)
             metrics?.recordCredits("released", kind: "hold", micro: hold.amount - actual)
             return hold
         }
         guard let hold = try await LedgerHold.find(holdID, on: db) else { throw Abort(.notFound, reason: "No such hold.") }
-        if hold.status == status && (status == .voided || hold.settledAmount == actual) { return hold }  // the same request again
-        if hold.status != .open { throw LedgerRefusal.holdClosed(hold.status) }
+        if hold.status == status && (status == .voided || hold.settledAmount == actual) {  // the same request again
+            batches?.closed(holdID)
+            return hold
+        }
+        guard hold.status == .open else {
+            batches?.closed(holdID)
+            throw LedgerRefusal.holdClosed(hold.status)
+        }
         throw LedgerRefusal.settleAboveHold(held: Credits(micro: hold.amount), actual: Credits(micro: actual))
     }
 
@@ -320,13 +336,21 @@ extension Application {
 
     /// The ledger on `db` (a request's database, a transaction's) with this application's write queue and metrics.
     func ledger(on db: any Database) -> LedgerStore {
-        LedgerStore(db: db, gate: ledgerGate, metrics: storage[PlatformMetricsKey.self], clock: clock.now)
+        LedgerStore(db: db, gate: ledgerGate, batches: ledgerBatches, metrics: storage[PlatformMetricsKey.self], clock: clock.now)
     }
 
     /// The ledger inside a write that already holds the write queue (a `writeTransaction`'s transaction, or
     /// `writing`'s body): its own multi-statement writes then do not queue again.
     func ledger(inWrite db: any Database) -> LedgerStore {
-        LedgerStore(db: db, gate: nil, metrics: storage[PlatformMetricsKey.self], clock: clock.now)
+        LedgerStore(db: db, gate: nil, batches: ledgerBatches, metrics: storage[PlatformMetricsKey.self], clock: clock.now)
+    }
+
+    private struct LedgerBatchesKey: StorageKey { typealias Value = LedgerBatches }
+
+    /// Group commit of the ledger's holds and closes (set in `useDatabase` on PostgreSQL; nil on SQLite).
+    var ledgerBatches: LedgerBatches? {
+        get { storage[LedgerBatchesKey.self] }
+        set { storage[LedgerBatchesKey.self] = newValue }
     }
 
 }
