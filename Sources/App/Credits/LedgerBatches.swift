@@ -76,14 +76,14 @@ final class LedgerBatches: Sendable {
         var counts = Counts()
     }
 
-    let laneCount: Int
     private let lanes: [NIOLockedValueBox<Lane>]
     private let opened = NIOLockedValueBox<[UUID: UUID]>([:])
 
     init(lanes: Int = 4) {
-        laneCount = max(1, lanes)
         self.lanes = (0..<max(1, lanes)).map { _ in NIOLockedValueBox(Lane()) }
     }
+
+    var laneCount: Int { lanes.count }
 
     /// The lane of an account's operations.
     func lane(of account: UUID) -> Int { Int(account.uuid.15) % laneCount }

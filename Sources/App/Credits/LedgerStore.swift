@@ -44,10 +44,10 @@ struct LedgerStore: Sendable {
             return true
         }
         if let key, try await sameAsBefore(key) { return }
-        let now = clock(), micro = amount.micro, most = Credits.maximum.micro
+        let now = clock(), micro = amount.micro, most = Credits.maximum.micro, postgres = self.postgres
         do {
             try await write { tx, sql in
-                if sql.dialect.name == "postgresql" {
+                if postgres {
                     // Both accounts locked in id order, as the group-committed holds and closes lock theirs, so that
                     // neither waits for the other while holding what it needs (a deadlock).
                     try await sql.raw("SELECT id FROM ledger_accounts WHERE id IN (\(bind: fromID), \(bind: toID)) ORDER BY id FOR UPDATE").run()
