@@ -5,6 +5,7 @@ import Testing
 import Foundation
 import Fluent
 import Ledger
+import SQLKit
 import Vapor
 @testable import App
 
@@ -29,16 +30,12 @@ struct LedgerBatchTests {
     }
 
     /// Runs `operations` concurrently while the lead is held, lets them go as one batch once all `count` wait, and
-    /// returns their results in order.
-    static func inOneBatch<T: Sendable>(_ batches: LedgerBatches, count: Int,
+    /// returns their results in order. `queued`: each starts once the one before it waits, so that they are queued,
+    /// and written, in the order given.
+    static func inOneBatch<T: Sendable>(_ batches: LedgerBatches, count: Int, queued: Bool = false,
                                         _ operations: [@Sendable () async throws -> T]) async throws -> [Result<T, any Error>] {
         batches.pause()
-        return try await withThrowingTaskGroup(of: (Int, Result<T, any Error>).self) { group in
-            for (index, operation) in operations.enumerated() {
-                group.addTask {
-                    do { return (index, .success(try await operation())) } catch { return (index, .failure(error)) }
-                }
-            }
+        @Sendable func waiting(_ count: Int) async throws {
             let deadline = ContinuousClock.now + .seconds(20)
             while batches.waiting < count {
                 guard ContinuousClock.now < deadline else {
@@ -47,6 +44,15 @@ struct LedgerBatchTests {
                 }
                 try await Task.sleep(for: .milliseconds(5))
             }
+        }
+        return try await withThrowingTaskGroup(of: (Int, Result<T, any Error>).self) { group in
+            for (index, operation) in operations.enumerated() {
+                group.addTask {
+                    do { return (index, .success(try await operation())) } catch { return (index, .failure(error)) }
+                }
+                if queued { try await waiting(index + 1) }
+            }
+            try await waiting(count)
             batches.resume()
             var results = [Result<T, any Error>?](repeating: nil, count: operations.count)
             for try await (index, result) in group { results[index] = result }
@@ -182,6 +188,89 @@ struct LedgerBatchTests {
             let micro = { (whole: Int64) in Credits(whole: whole).micro }
             #expect(try await Self.account(app, accounts[0]) == [micro(9), 0, micro(1)])
             #expect(try await Self.account(app, accounts[1]) == [micro(10), 0, 0])
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+
+    /// The attack the lock order prevents: a batch and a transfer between the same two accounts, each holding one
+    /// and waiting for the other. Stepped by hand: a third transaction holds one account, the batch (holds on both)
+    /// queues for it, the transfer queues behind, and the third lets go. Both ways round: the third holds the lower
+    /// account, then the higher. The student's allowance has the lower id and was made after the allocation, so
+    /// the table's own order is the reverse of id order, and the batch is queued in that order too. A transfer that locked its accounts from → to, or a batch that
+    /// locked them in the order its plan read them, would deadlock (PostgreSQL ends one after a second: the transfer
+    /// answers an error, or the batch fails and its holds run alone); in id order each waits its turn. And while the
+    /// batch waits for the higher account, it holds the lower one (the order it takes them in, seen from outside).
+    @Test func aTransferAndABatchOnTheSameTwoAccountsDoNotDeadlock() async throws {
+        try await withTestApp { app in
+            let batches = try #require(app.ledgerBatches)
+            let ledger = app.ledger
+            let sql = try #require(app.db as? any SQLDatabase)
+            let (_, course, _) = try await LedgerStoreTests.fundedCourse(app, granted: 10_000, allocated: 5_000)
+            let allocation = try await ledger.allocation(of: .course(course))
+            let courseID = try course.requireID(), allocationID = try allocation.requireID()
+            // A student whose allowance shares the allocation's lane (holds on both go in one batch) and sorts before it.
+            var student: User?, allowance: LedgerAccount?
+            for index in 0..<1000 where allowance == nil {
+                let user = User(email: "lane\(index)@demo.test", displayName: "Lane \(index)", passwordHash: nil)
+                try await user.create(on: app.db)
+                try await CourseMember(courseID: courseID, userID: user.requireID(), role: .student).create(on: app.db)
+                let account = try await ledger.setAllowance(of: user, in: .course(course), to: Credits(whole: 10), actor: nil)
+                let id = try account.requireID()
+                if batches.lane(of: id) == batches.lane(of: allocationID), id.uuidString < allocationID.uuidString { (student, allowance) = (user, account) }
+            }
+            let member = try #require(student), own = try #require(allowance), ownID = try own.requireID()
+            @Sendable func waitingForLocks(_ count: Int) async throws {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while true {
+                    let row = try await sql.raw("""
+                        SELECT count(*) AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        """).first()
+                    if try row?.decode(column: "waiting", as: Int.self) == count { return }
+                    guard ContinuousClock.now < deadline else { Issue.record("\(count) statements never waited for a lock"); return }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            let micro = { (whole: Int64) in Credits(whole: whole).micro }
+            // Raising the allowance: a transfer from the allocation (the higher id) to the allowance (the lower).
+            for (round, (held, raised)) in [(ownID, Credits(whole: 15)), (allocationID, Credits(whole: 20))].enumerated() {
+                let before = batches.counts
+                let (released, release) = AsyncStream<Void>.makeStream()
+                let (locked, lock) = AsyncStream<Void>.makeStream()
+                let holder = Task {
+                    try await app.db.transaction { tx in
+                        try await (tx as! any SQLDatabase).raw("SELECT id FROM ledger_accounts WHERE id = \(bind: held) FOR NO KEY UPDATE").run()
+                        lock.yield()
+                        for await _ in released { break }
+                    }
+                }
+                for await _ in locked { break }
+                let holds: Task<[Result<UUID, any Error>], any Error> = Task {
+                    try await Self.inOneBatch(batches, count: 2, queued: true, [
+                        { try await ledger.reserve(allocation, amount: Credits(whole: 7), reason: "course", key: "course\(round)").requireID() },
+                        { try await ledger.reserve(own, amount: Credits(whole: 3), reason: "own", key: "own\(round)").requireID() },
+                    ])
+                }
+                try await waitingForLocks(1)  // the batch, for the held account
+                if held == allocationID {
+                    // Waiting for the higher account, the batch has taken the lower one already.
+                    var free = true
+                    do {
+                        try await app.db.transaction { tx in
+                            try await (tx as! any SQLDatabase).raw("SELECT id FROM ledger_accounts WHERE id = \(bind: ownID) FOR NO KEY UPDATE NOWAIT").run()
+                        }
+                    } catch { free = false }
+                    #expect(!free, "the lower account is locked")
+                }
+                let transfer = Task { try await ledger.setAllowance(of: member, in: .course(course), to: raised, actor: nil) }
+                try await waitingForLocks(2)  // and the transfer
+                release.yield()
+                try await holder.value
+                let given = try await transfer.value
+                for result in try await holds.value { #expect(throws: Never.self) { try result.get() } }
+                #expect(batches.counts == LedgerBatches.Counts(batches: before.batches + 1, done: before.done + 2, failed: before.failed),
+                        "the holds went in one batch, which did not fail (round \(round + 1))")
+                #expect(given.balance == raised.micro - micro(3 * Int64(round + 1)) && given.held == micro(3 * Int64(round + 1)))
+            }
             try await LedgerStoreTests.expectConserved(app)
         }
     }

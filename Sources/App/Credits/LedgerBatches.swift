@@ -19,8 +19,8 @@
 // caller, which writes what gathered meanwhile. A lone operation is written by its leader the same way. Waiting
 // operations are written on the leader's database handle (the one PostgreSQL pool).
 //
-// Lock order: a batch takes its accounts' row locks in id order (its rows sorted by account, and the plan a nested
-// loop over them), as transfers do (`LedgerStore.transfer` locks both accounts in id order first); every other
+// Lock order: a batch takes its accounts' row locks in id order (each batch statement locks them first, sorted by
+// id, before it changes any), as transfers do (`LedgerStore.transfer` locks both accounts in id order first); every other
 // ledger statement locks one account. A deadlock with another process's writes is broken by PostgreSQL: a batch
 // that loses runs its operations alone.
 import Fluent
@@ -209,7 +209,6 @@ final class LedgerBatches: Sendable {
             case .close(let close): closes.append((index, close))
             }
         }
-        reserves.sort { $0.reserve.accountID.uuidString < $1.reserve.accountID.uuidString }  // accounts locked in id order
         if reserves.count == 1, let taken = await attempt(reserves[0].reserve, lane: lane, on: db), taken.first == 1 {
             outcomes[reserves[0].index] = .reserved
         } else if reserves.count > 1, let taken = await attempt(LedgerPrepared.ReserveBatch(reserves: reserves.map(\.reserve)), lane: lane, on: db) {

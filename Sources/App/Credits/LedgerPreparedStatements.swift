@@ -132,16 +132,20 @@ enum LedgerPrepared {
 
     /// Many `Reserve`s in one statement (`LedgerBatches`): each row takes its amount from its own account under the
     /// same conditions; returns the ordinals (from 1) of the rows taken. The accounts must be distinct (one UPDATE
-    /// changes a row once). A person is none: the zero UUID.
+    /// changes a row once). The accounts are locked first, in id order (`locked`: the join's plan would otherwise lock
+    /// them in whatever order it reads them, which on a small table is the table's). A person is none: the zero UUID.
     struct ReserveBatch: PostgresPreparedStatement {
-        static let name = "campuscloud_ledger_reserve_batch_v1"
+        static let name = "campuscloud_ledger_reserve_batch_v2"
         static let sql = """
-            WITH account AS (
+            WITH locked AS MATERIALIZED (
+              SELECT id FROM ledger_accounts WHERE id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE),
+            account AS (
               UPDATE ledger_accounts AS a SET balance = a.balance - r.amount, held = a.held + r.amount
               FROM unnest($1::int8[], $2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], $6::text[], $7::uuid[], $8::text[],
                           $9::timestamptz[], $10::uuid[])
-                WITH ORDINALITY AS r(amount, account_id, stamp, key, hold_id, reason, actor, origin, expires_at, entry_id, ordinal)
-              WHERE a.id = r.account_id AND a.balance >= r.amount AND (a.expires_at IS NULL OR a.expires_at > r.stamp)
+                WITH ORDINALITY AS r(amount, account_id, stamp, key, hold_id, reason, actor, origin, expires_at, entry_id, ordinal),
+                locked
+              WHERE a.id = r.account_id AND locked.id = a.id AND a.balance >= r.amount AND (a.expires_at IS NULL OR a.expires_at > r.stamp)
                 AND NOT EXISTS (SELECT 1 FROM ledger_holds WHERE idempotency_key = r.key)
               RETURNING a.programme_id, r.amount, r.account_id, r.stamp, r.key, r.hold_id, r.reason,
                 NULLIF(r.actor, '00000000-0000-0000-0000-000000000000') AS actor, r.origin, r.expires_at, r.entry_id, r.ordinal),
@@ -181,10 +185,10 @@ enum LedgerPrepared {
 
     /// Many `Close`s in one statement (`LedgerBatches`): each row closes its hold under the same conditions; the
     /// accounts are given back the sums of their closed holds (one account may have several). Returns each closed
-    /// hold's row as `Close` does, after the ordinal (from 1) of the request that closed it. A person is none: the
-    /// zero UUID; a memo is none unless `memo_given`.
+    /// hold's row as `Close` does, after the ordinal (from 1) of the request that closed it. The accounts are locked
+    /// in id order first, as in `ReserveBatch`. A person is none: the zero UUID; a memo is none unless `memo_given`.
     struct CloseBatch: PostgresPreparedStatement {
-        static let name = "campuscloud_ledger_close_batch_v1"
+        static let name = "campuscloud_ledger_close_batch_v2"
         static let sql = """
             WITH hold AS (
               UPDATE ledger_holds AS h SET status = r.status, settled_amount = CASE WHEN r.status = 'settled' THEN r.actual END,
@@ -198,11 +202,13 @@ enum LedgerPrepared {
                 h.expires_at, h.created_at, h.closed_at, h.closed_by, h.close_memo, r.actual, r.used_entry_id, r.freed_kind,
                 r.freed_entry_id, r.ordinal),
             moved AS (
-              SELECT account_id, sum(amount)::int8 AS amount, sum(actual)::int8 AS actual FROM hold GROUP BY account_id ORDER BY account_id),
+              SELECT account_id, sum(amount)::int8 AS amount, sum(actual)::int8 AS actual FROM hold GROUP BY account_id),
+            locked AS MATERIALIZED (
+              SELECT a.id FROM ledger_accounts AS a WHERE a.id IN (SELECT account_id FROM moved) ORDER BY a.id FOR NO KEY UPDATE OF a),
             account AS (
               UPDATE ledger_accounts AS a SET held = a.held - moved.amount, spent = a.spent + moved.actual,
                 balance = a.balance + moved.amount - moved.actual
-              FROM moved WHERE a.id = moved.account_id
+              FROM moved, locked WHERE a.id = moved.account_id AND locked.id = a.id
               RETURNING a.id, a.programme_id),
             used AS (
               INSERT INTO ledger_entries (id, programme_id, kind, from_account_id, amount, hold_id, memo, actor_id, created_at)
