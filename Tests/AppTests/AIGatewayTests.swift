@@ -110,6 +110,21 @@ import VaporTesting
         }
     }
 
+    /// The model routes collect the body themselves (on the request's event loop): one over 4 MB is refused whole,
+    /// in the API's words, and nothing reaches the upstream or the books.
+    @Test func aBodyOverTheLimitIsRefusedAndNothingIsForwarded() async throws {
+        try await Self.withGateway { rig in
+            let huge: [String: Any] = ["model": "campuscloud-tutor", "messages": [["role": "user", "content": String(repeating: "x", count: 5 << 20)]]]
+            let (status, data) = try await Self.call(rig, huge)
+            #expect(status == .payloadTooLarge)
+            #expect(Self.json(data)["error"] != nil, "an error body: \(String(decoding: data.prefix(200), as: UTF8.self))")
+            let usage = try await AIUsage.query(on: rig.app.db).count()
+            #expect(rig.log.requests == 0 && usage == 0)
+            let (after, _) = try await Self.call(rig, ["model": "campuscloud-tutor", "messages": [["role": "user", "content": "hi"]]])
+            #expect(after == .ok && rig.log.requests == 1)
+        }
+    }
+
     @Test func aChatIsForwardedAndChargedByItsUsage() async throws {
         try await Self.withGateway { rig in
             let before = try await Self.held(rig.app, rig.course, "student1@demo.test")

@@ -13,10 +13,11 @@ enum AIArea: PlatformArea {
         pages.signedIn.post(.adminAIModels, use: AIAdminPageController.addModel)
     }
 
-    /// The OpenAI-compatible endpoints under /v1, with the gateway's own keys.
+    /// The OpenAI-compatible endpoints under /v1, with the gateway's own keys. The model requests run on their
+    /// request's event loop (nothing on their path blocks: the database and the upstream are awaited).
     static func gatewayRoutes(_ gateway: any RoutesBuilder) {
-        gateway.on(.POST, "chat", "completions", body: .collect(maxSize: "4mb"), use: AIGatewayController.chatCompletions)
-        gateway.on(.POST, "embeddings", body: .collect(maxSize: "4mb"), use: AIGatewayController.embeddings)
+        gateway.onEventLoop(.POST, "chat", "completions", maxBody: "4mb", use: AIGatewayController.chatCompletions)
+        gateway.onEventLoop(.POST, "embeddings", maxBody: "4mb", use: AIGatewayController.embeddings)
         gateway.get("models", use: AIGatewayController.models)
     }
 

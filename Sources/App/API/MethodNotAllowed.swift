@@ -3,18 +3,18 @@
 import NIOConcurrencyHelpers
 import Vapor
 
-final class MethodNotAllowedMiddleware: AsyncMiddleware, Sendable {
+final class MethodNotAllowedMiddleware: Middleware, Sendable {
     /// Path prefixes whose routes are the API's (the JSON API and the OpenAI-compatible /v1).
     static let prefixes = ["api", "v1"]
     private let table = NIOLockedValueBox<[(method: HTTPMethod, path: [PathComponent])]?>(nil)
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        do {
-            return try await next.respond(to: request)
-        } catch let error as any AbortError where error.status == .notFound {
+    /// On the event loop (see `RequestMetricsMiddleware`).
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        next.respond(to: request).flatMapErrorThrowing { error in
+            guard (error as? any AbortError)?.status == .notFound else { throw error }
             let segments = request.url.path.split(separator: "/").map(String.init)
             guard let first = segments.first, Self.prefixes.contains(first) else { throw error }
-            let allowed = methods(for: segments, routes: request.application.routes.all)
+            let allowed = self.methods(for: segments, routes: request.application.routes.all)
             guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else { throw error }
             let names = allowed.sorted()
             throw Abort(.methodNotAllowed, headers: ["Allow": names.joined(separator: ", ")],

@@ -94,17 +94,18 @@ extension Application {
     }
 }
 
-struct RequestMetricsMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+/// On the event loop, without a task of its own (as the other platform-wide middleware: each async middleware would
+/// start a task and hop between the event loop and the concurrency pool twice more for every request).
+struct RequestMetricsMiddleware: Middleware {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         let clock = ContinuousClock()
         let start = clock.now
         let route = request.route.map { "/" + $0.path.map(\.description).joined(separator: "/") } ?? "unmatched"
         let metrics = request.application.platformMetrics
-        do {
-            let response = try await next.respond(to: request)
+        return next.respond(to: request).map { response in
             metrics.recordRequest(method: request.method.rawValue, route: route, status: response.status.code, duration: clock.now - start)
             return response
-        } catch {
+        }.flatMapErrorThrowing { error in
             let status = (error as? any AbortError)?.status ?? .internalServerError
             metrics.recordRequest(method: request.method.rawValue, route: route, status: status.code, duration: clock.now - start)
             throw error

@@ -18,13 +18,14 @@ struct PlatformResources {
 
 /// The static files (`Public/`) for GET and HEAD only: every other request (an API call, a model request) goes
 /// straight on, without a look at the file system first.
-struct StaticFilesMiddleware: AsyncMiddleware {
+struct StaticFilesMiddleware: Middleware {
     let files: FileMiddleware
 
     init(publicDirectory: String) { files = FileMiddleware(publicDirectory: publicDirectory) }
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        guard request.method == .GET || request.method == .HEAD else { return try await next.respond(to: request) }
-        return try await files.respond(to: request, chainingTo: next)
+    /// Other requests go on from the event loop, without a task (see `RequestMetricsMiddleware`).
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        guard request.method == .GET || request.method == .HEAD else { return next.respond(to: request) }
+        return files.respond(to: request, chainingTo: next)
     }
 }

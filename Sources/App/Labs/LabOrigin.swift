@@ -128,10 +128,15 @@ enum LabOrigin {
 
     /// Everything that comes to the labs domain: at a session's host, a ticket exchanged for its cookie, or a request
     /// to its JupyterLab with that cookie; nothing else (404).
-    struct Middleware: AsyncMiddleware {
-        func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+    struct Middleware: Vapor.Middleware {
+        /// Anything not for the labs domain goes on from the event loop (see `RequestMetricsMiddleware`).
+        func respond(to req: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
             let (isLabs, hostSession) = labsHost(req)
-            guard isLabs else { return try await next.respond(to: req) }
+            guard isLabs else { return next.respond(to: req) }
+            return req.eventLoop.makeFutureWithTask { try await Self.answer(req, hostSession: hostSession) }
+        }
+
+        private static func answer(_ req: Request, hostSession: UUID?) async throws -> Response {
             let parts = req.url.path.split(separator: "/", omittingEmptySubsequences: false)
             guard let id = hostSession, parts.count >= 5, parts[1] == "labs", parts[2] == "sessions", UUID(uuidString: String(parts[3])) == id,
                   let session = try await LabSession.find(id, on: req.db), let labs = req.application.platformConfig.labsURL else { throw Abort(.notFound) }
@@ -181,9 +186,12 @@ enum LabOrigin {
 /// signed-in page under something the person clicks) — and a session an LMS launched by that LMS too
 /// (`EmbeddedSession`). What already says how it may be framed (a relayed JupyterLab on the platform's origin) is left
 /// as it is.
-struct FramingMiddleware: AsyncMiddleware {
-    func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let response = try await next.respond(to: req)
+struct FramingMiddleware: Middleware {
+    func respond(to req: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        next.respond(to: req).map { Self.frame($0, for: req) }
+    }
+
+    private static func frame(_ response: Response, for req: Request) -> Response {
         EmbeddedSession.apply(to: response, for: req)
         if !response.headers.contains(name: "Content-Security-Policy") {
             response.headers.add(name: "Content-Security-Policy", value: "frame-ancestors 'self'")

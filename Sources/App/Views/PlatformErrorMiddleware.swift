@@ -13,14 +13,13 @@ struct ErrorPage: Encodable {
     var page = Layout()
 }
 
-struct PlatformErrorMiddleware: AsyncMiddleware {
+struct PlatformErrorMiddleware: Middleware {
     let environment: Environment
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        do {
-            return try await next.respond(to: request)
-        } catch {
-            return await answer(error, for: request)
+    /// On the event loop (see `RequestMetricsMiddleware`); an error's answer is made in a task (a page is rendered).
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        next.respond(to: request).flatMapError { error in
+            request.eventLoop.makeFutureWithTask { await answer(error, for: request) }
         }
     }
 
