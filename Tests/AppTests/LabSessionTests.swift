@@ -614,6 +614,92 @@ final class HandClock: Sendable {
         }
     }
 
+    /// A host that looked like it had room but answers "full" when asked (its room was counted before another start
+    /// took it) is passed over, and the session starts on the next; when none has room, the person is told the
+    /// full host's reason, and nothing is held or written.
+    @Test func aStartPassesOverAHostThatAnswersFull() async throws {
+        // The web tier runs at most one session itself.
+        try await withTestApp(adjust: { $0.labSessions = 1 }) { app in
+            try await app.loadDemoData()
+            let (lab, _) = try await Self.terminalLab(app)
+            let labID = try lab.requireID()
+            // The stand-in lab host: it answers every "ready" with the refusal a full host gives.
+            let asked = NIOLockedValueBox(0)
+            let full = try await Application.make(.testing)
+            full.http.server.configuration.hostname = "127.0.0.1"
+            full.http.server.configuration.port = 0
+            full.post("**") { _ async throws -> Response in
+                asked.withLockedValue { $0 += 1 }
+                return try Response(status: .conflict, body: .init(data: JSONEncoder().encode(["reason": "This lab host is running all the sessions it may (4)."])))
+            }
+            try await full.server.start()
+            func stopFull() async throws {
+                await full.server.shutdown()
+                try await full.asyncShutdown()
+            }
+            do {
+                let fullPort = try #require(full.http.server.shared.localAddress?.port)
+                // Said alive with more room than this process, so it is asked first.
+                try await app.db.sqlDatabase().raw("""
+                    INSERT INTO lab_hosts (name, address, capacity, ready, seen_at)
+                    VALUES ('full-host', \(bind: "http://127.0.0.1:\(fullPort)"), 4, '[]', \(bind: Date()))
+                    """).run()
+
+                let started = try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: try await app.bearer("student1@demo.test"))
+                #expect(started.status == .created, "\(started.body.string)")
+                let session = try #require(try await LabSession.query(on: app.db).filter(\.$lab.$id == labID).first())
+                #expect(session.host == app.labHost.name && session.status == .running)
+                #expect(asked.withLockedValue { $0 } == 1, "the full host was asked first")
+
+                // This process is full now too: the full host's reason, and no session or hold for student2.
+                let student2 = try #require(try await User.query(on: app.db).filter(\.$email == "student2@demo.test").first())
+                let holdsBefore = try await LedgerHold.query(on: app.db).count()
+                let refused = try await Self.send(app, .POST, "api/v1/labs/\(labID)/sessions", as: try await app.bearer("student2@demo.test"))
+                #expect(refused.status == .conflict && refused.body.string.contains("running all the sessions it may (4)"), "\(refused.body.string)")
+                #expect(asked.withLockedValue { $0 } == 2)
+                #expect(try await LabSession.query(on: app.db).filter(\.$user.$id == student2.requireID()).count() == 0)
+                #expect(try await LedgerHold.query(on: app.db).count() == holdsBefore)
+                await app.labHost.stop(try session.requireID(), reason: "test")
+            } catch {
+                try await stopFull()
+                throw error
+            }
+            try await stopFull()
+        }
+    }
+
+    /// A session its own host (this process) does not run (it lost the sandbox, say in a restart): stopping it ends
+    /// the row here, charged up to the stop (the host answered, so the time is known to be the session's), once.
+    @Test func aSessionItsHostDoesNotRunIsEndedOnStopAndChargedUpToTheStop() async throws {
+        let clock = HandClock(ISO8601DateFormatter().date(from: "2026-10-05T10:00:00Z")!)
+        try await withTestApp { app in
+            app.clock = clock.clock
+            try await app.loadDemoData()
+            let (lab, course) = try await Self.terminalLab(app, price: "6", at: clock.now)
+            try await LedgerPrice(meter: Meter.labCPUHour.name, price: Credits(whole: 36).micro, effectiveFrom: clock.now.addingTimeInterval(-86_400)).create(on: app.db)
+            let allowance = try await Self.fund(app, course, "student1@demo.test", 5)
+            let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
+            let hold = try await app.ledger.reserve(allowance, amount: Credits(whole: 3), reason: "lab", key: LabSessions.holdKey(UUID(), 1))
+            let session = LabSession()
+            (session.$lab.id, session.$user.id, session.status, session.host, session.holdID) = (try lab.requireID(), try student.requireID(), .running, app.labHost.name, try hold.requireID())
+            (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (clock.now, 1_800, 1, 0)
+            (session.startedAt, session.endsAt, session.seenAt) = (clock.now, clock.now.addingTimeInterval(7_200), clock.now.addingTimeInterval(120))
+            (session.chargeCPU, session.cpuMillis, session.memoryMB) = (true, lab.cpuMillis, lab.memoryMB)
+            (session.cpuMs, session.heldCPUMs) = (31_000, 11_000)
+            try await session.create(on: app.db)
+            clock.advance(600)
+            #expect(await LabHostLink.local(app.labHost).stop(try session.requireID(), reason: "asked", app: app) == .notRunning)
+            try await LabSessions.stop(session, reason: "stopped by its owner", app: app, at: clock.now)
+            try await LabSessions.stop(session, reason: "stopped by its owner", app: app, at: clock.now.addingTimeInterval(60))  // again: nothing more
+            let ended = try #require(try await LabSession.find(session.requireID(), on: app.db))
+            // Ten minutes of time (1.0; up to its last report would be 0.2) and 20 CPU-seconds (0.2).
+            #expect(ended.status == .stopped && ended.charged == 1_200_000 && ended.stopReason == "stopped by its owner", "\(ended.charged)")
+            let account = try #require(try await LedgerAccount.find(allowance.requireID(), on: app.db))
+            #expect(account.balance == 3_800_000 && account.held == 0 && account.spent == 1_200_000)
+            try await LedgerStoreTests.expectConserved(app)
+        }
+    }
+
     static func send(_ app: Application, _ method: HTTPMethod, _ path: String, _ json: String? = nil, as headers: HTTPHeaders) async throws -> TestingHTTPResponse {
         try await LabEnvironmentTests.send(app, method, path, json, as: headers)
     }

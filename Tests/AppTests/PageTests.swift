@@ -92,6 +92,22 @@ import VaporTesting
         }
     }
 
+    /// Static files answer GET and HEAD only: any other method goes on to the routes (here none: 404), with no look
+    /// at the file system and never the file.
+    @Test func staticFilesAreForGetAndHeadOnly() async throws {
+        try await withTestApp { app in
+            try await app.testing().test(.HEAD, "styles.css") { res async throws in
+                #expect(res.status == .ok)
+            }
+            for method in [HTTPMethod.POST, .PUT, .DELETE] {
+                try await app.testing().test(method, "styles.css") { res async throws in
+                    #expect(res.status == .notFound, "\(method)")
+                    #expect(!res.body.string.contains("font"), "\(method): the stylesheet was served")
+                }
+            }
+        }
+    }
+
     @Test func unknownAPIRouteAnswersJSON404() async throws {
         try await withTestApp { app in
             try await app.testing().test(.GET, "api/v1/nothing/here") { res async throws in
