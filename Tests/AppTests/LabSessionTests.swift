@@ -581,26 +581,33 @@ final class HandClock: Sendable {
         }
     }
 
+    /// A running session of student1 in a terminal lab at 6 credits an hour and 0.01 a CPU-second, on `host`, held
+    /// for (3 credits, 30 minutes) from `now`, last reported by its host 2 minutes later with 20 CPU-seconds used
+    /// since the hold; with the allowance (5 credits) it is paid from.
+    static func heldSession(_ app: Application, on host: String, at now: Date) async throws -> (LabSession, LedgerAccount) {
+        let (lab, course) = try await Self.terminalLab(app, price: "6", at: now)
+        try await LedgerPrice(meter: Meter.labCPUHour.name, price: Credits(whole: 36).micro, effectiveFrom: now.addingTimeInterval(-86_400)).create(on: app.db)
+        let allowance = try await Self.fund(app, course, "student1@demo.test", 5)
+        let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
+        let hold = try await app.ledger.reserve(allowance, amount: Credits(whole: 3), reason: "lab", key: LabSessions.holdKey(UUID(), 1))
+        let session = LabSession()
+        (session.$lab.id, session.$user.id, session.status, session.host, session.holdID) = (try lab.requireID(), try student.requireID(), .running, host, try hold.requireID())
+        (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (now, 1_800, 1, 0)
+        (session.startedAt, session.endsAt, session.seenAt) = (now, now.addingTimeInterval(7_200), now.addingTimeInterval(120))
+        (session.chargeCPU, session.cpuMillis, session.memoryMB) = (true, lab.cpuMillis, lab.memoryMB)  // the terms it started under
+        (session.cpuMs, session.heldCPUMs) = (31_000, 11_000)
+        try await session.create(on: app.db)
+        return (session, allowance)
+    }
+
     @Test func aSessionWhoseHostDiedIsChargedOnceUpToItsLastReport() async throws {
         let clock = HandClock(ISO8601DateFormatter().date(from: "2026-10-05T10:00:00Z")!)
         try await withTestApp { app in
             app.clock = clock.clock
             try await app.loadDemoData()
-            let (lab, course) = try await Self.terminalLab(app, price: "6", at: clock.now)
-            // CPU time at 0.01 credits a CPU-second.
-            try await LedgerPrice(meter: Meter.labCPUHour.name, price: Credits(whole: 36).micro, effectiveFrom: clock.now.addingTimeInterval(-86_400)).create(on: app.db)
-            let allowance = try await Self.fund(app, course, "student1@demo.test", 5)
-            let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
             // A session another host started and held for, which then went quiet 2 minutes after its last hold,
             // its last metering pass having recorded 20 CPU-seconds since.
-            let hold = try await app.ledger.reserve(allowance, amount: Credits(whole: 3), reason: "lab", key: LabSessions.holdKey(UUID(), 1))
-            let session = LabSession()
-            (session.$lab.id, session.$user.id, session.status, session.host, session.holdID) = (try lab.requireID(), try student.requireID(), .running, "gone-host", try hold.requireID())
-            (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (clock.now, 1_800, 1, 0)
-            (session.startedAt, session.endsAt, session.seenAt) = (clock.now, clock.now.addingTimeInterval(7_200), clock.now.addingTimeInterval(120))
-            (session.chargeCPU, session.cpuMillis, session.memoryMB) = (true, lab.cpuMillis, lab.memoryMB)  // the terms it started under
-            (session.cpuMs, session.heldCPUMs) = (31_000, 11_000)
-            try await session.create(on: app.db)
+            let (session, allowance) = try await Self.heldSession(app, on: "gone-host", at: clock.now)
             clock.advance(200)
             #expect(try await LabSessions.sweep(app: app, at: clock.now) == 0)  // not quiet long enough yet
             clock.advance(600)
@@ -675,18 +682,7 @@ final class HandClock: Sendable {
         try await withTestApp { app in
             app.clock = clock.clock
             try await app.loadDemoData()
-            let (lab, course) = try await Self.terminalLab(app, price: "6", at: clock.now)
-            try await LedgerPrice(meter: Meter.labCPUHour.name, price: Credits(whole: 36).micro, effectiveFrom: clock.now.addingTimeInterval(-86_400)).create(on: app.db)
-            let allowance = try await Self.fund(app, course, "student1@demo.test", 5)
-            let student = try #require(try await User.query(on: app.db).filter(\.$email == "student1@demo.test").first())
-            let hold = try await app.ledger.reserve(allowance, amount: Credits(whole: 3), reason: "lab", key: LabSessions.holdKey(UUID(), 1))
-            let session = LabSession()
-            (session.$lab.id, session.$user.id, session.status, session.host, session.holdID) = (try lab.requireID(), try student.requireID(), .running, app.labHost.name, try hold.requireID())
-            (session.heldFrom, session.heldSeconds, session.holds, session.charged) = (clock.now, 1_800, 1, 0)
-            (session.startedAt, session.endsAt, session.seenAt) = (clock.now, clock.now.addingTimeInterval(7_200), clock.now.addingTimeInterval(120))
-            (session.chargeCPU, session.cpuMillis, session.memoryMB) = (true, lab.cpuMillis, lab.memoryMB)
-            (session.cpuMs, session.heldCPUMs) = (31_000, 11_000)
-            try await session.create(on: app.db)
+            let (session, allowance) = try await Self.heldSession(app, on: app.labHost.name, at: clock.now)
             clock.advance(600)
             #expect(await LabHostLink.local(app.labHost).stop(try session.requireID(), reason: "asked", app: app) == .notRunning)
             try await LabSessions.stop(session, reason: "stopped by its owner", app: app, at: clock.now)
