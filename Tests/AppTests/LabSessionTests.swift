@@ -639,12 +639,16 @@ final class HandClock: Sendable {
                 asked.withLockedValue { $0 += 1 }
                 return try Response(status: .conflict, body: .init(data: JSONEncoder().encode(["reason": "This lab host is running all the sessions it may (4)."])))
             }
-            try await full.server.start()
-            func stopFull() async throws {
+            /// The sessions started here stopped, and the stand-in host too, whatever happened.
+            func cleanUp() async throws {
+                for running in try await LabSession.query(on: app.db).filter(\.$status == .running).all() {
+                    await app.labHost.stop(try running.requireID(), reason: "test")
+                }
                 await full.server.shutdown()
                 try await full.asyncShutdown()
             }
             do {
+                try await full.server.start()
                 let fullPort = try #require(full.http.server.shared.localAddress?.port)
                 // Said alive with more room than this process, so it is asked first.
                 try await app.db.sqlDatabase().raw("""
@@ -666,12 +670,11 @@ final class HandClock: Sendable {
                 #expect(asked.withLockedValue { $0 } == 2)
                 #expect(try await LabSession.query(on: app.db).filter(\.$user.$id == student2.requireID()).count() == 0)
                 #expect(try await LedgerHold.query(on: app.db).count() == holdsBefore)
-                await app.labHost.stop(try session.requireID(), reason: "test")
             } catch {
-                try await stopFull()
+                try await cleanUp()
                 throw error
             }
-            try await stopFull()
+            try await cleanUp()
         }
     }
 

@@ -105,7 +105,9 @@ enum AIGateway {
             }
             var collected = try await upstream.body.collect(upTo: maxReplyBytes)
             let data = collected.readData(length: collected.readableBytes) ?? Data()
-            let usage = Usage.from(json: data) ?? Usage(promptTokens: request.estimatedPromptTokens, completionTokens: data.count / 4)
+            // A large answer is read on the concurrency pool, not on the request's event loop (`OnEventLoopResponder`).
+            let read = data.count > OnEventLoopResponder.smallBody ? await offTheLoop { Usage.from(json: data) } : Usage.from(json: data)
+            let usage = read ?? Usage(promptTokens: request.estimatedPromptTokens, completionTokens: data.count / 4)
             // Charged after the answer has gone out, with other requests'.
             context.finished = ContinuousClock.now - started
             await end(Ending(context: context, usage: usage, status: 200, outcome: "ok", upstreamTime: upstreamTime), app: app)

@@ -2,7 +2,10 @@
 // A Vapor async handler runs in a task on Swift's concurrency pool, and each thing it awaits that completes on an
 // event loop (the request's body, the HTTP client's answer) hops from the loop to the pool and back; on a small
 // machine those hops were the largest part of the gateway's own time. Such a handler's task prefers the request's
-// loop (`EventLoopTaskExecutor`): it starts there, and what completes there resumes it without a hop.
+// loop (`EventLoopTaskExecutor`): it starts there, and what completes on that loop resumes it without a hop (what
+// completes on another loop is handed to it, one hop instead of two). A request with a large body is the exception:
+// reading it whole is work that would hold up the loop's other connections, so its handler runs on the pool as any
+// other (`smallBody`); so does work a handler hands off itself (`offTheLoop`).
 import NIOConcurrencyHelpers
 import NIOCore
 import Vapor
@@ -32,10 +35,14 @@ final class EventLoopTaskExecutor: TaskExecutor {
     }
 }
 
-/// A route's handler run in a task that prefers the request's event loop, its body collected first (up to `maxBody`).
+/// A route's handler run in a task that prefers the request's event loop, its body collected first (up to `maxBody`);
+/// with a body over `smallBody`, on the concurrency pool.
 struct OnEventLoopResponder: Responder {
     let maxBody: Int
     let handler: @Sendable (Request) async throws -> Response
+
+    /// The largest body whose handling stays on the loop (a chat request is a few kilobytes).
+    static let smallBody = 64 * 1024
 
     func respond(to request: Request) -> EventLoopFuture<Response> {
         let loop = request.eventLoop
@@ -49,7 +56,8 @@ struct OnEventLoopResponder: Responder {
         }
         return body.flatMap {
             let promise = loop.makePromise(of: Response.self)
-            Task(executorPreference: EventLoopTaskExecutor.of(loop)) { [handler] in
+            let small = (request.body.data?.readableBytes ?? 0) <= Self.smallBody
+            Task(executorPreference: small ? EventLoopTaskExecutor.of(loop) : nil) { [handler] in
                 do { promise.succeed(try await handler(request)) } catch { promise.fail(error) }
             }
             return promise.futureResult
@@ -68,4 +76,10 @@ extension RoutesBuilder {
         add(route)
         return route
     }
+}
+
+/// `work` on the concurrency pool, whatever executor the caller's task prefers: for work a handler on the event loop
+/// (`OnEventLoopResponder`) must not do there, such as reading a large answer whole.
+func offTheLoop<T: Sendable>(_ work: @Sendable () throws -> T) async rethrows -> T {
+    try await withTaskExecutorPreference(globalConcurrentExecutor) { try work() }
 }
