@@ -87,6 +87,9 @@ let package = Package(
         .target(name: "Similarity"),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
         .target(name: "Ledger"),
+        // What a Slurm cluster says about a job (its state, resources, usage), read from the scheduler's own records.
+        // No Vapor, no database.
+        .target(name: "Slurm"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
         .target(name: "CSandboxSpawn"),
         // The first process of a lane (a sandbox kept for many jobs, see Sandbox/LanePool.swift). It runs inside the
@@ -127,6 +130,7 @@ let package = Package(
         .testTarget(name: "InsightTests", dependencies: [.target(name: "Insight")]),
         .testTarget(name: "SimilarityTests", dependencies: [.target(name: "Similarity")], resources: [.copy("Corpus")]),
         .testTarget(name: "LabsTests", dependencies: [.target(name: "Labs"), .target(name: "Ledger")]),
+        .testTarget(name: "SlurmTests", dependencies: [.target(name: "Slurm")], resources: [.copy("Samples")]),
         .testTarget(
             name: "AppTests",
             dependencies: [

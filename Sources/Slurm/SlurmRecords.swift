@@ -1,0 +1,129 @@
+// Reading what the scheduler says: the job completion log (jobcomp/filetxt, one line per ended job — the record a
+// cluster without slurmdbd keeps) and `squeue --json` (jobs still queued or running, with the scheduler's reason).
+import Foundation
+
+/// An ended job, from its line in the job completion log.
+public struct SlurmJobRecord: Equatable, Sendable {
+    public var jobID: Int
+    public var name: String
+    public var state: SlurmJobState
+    public var start: Date?
+    public var end: Date?
+    /// What the job held while it ran (nil when it never ran: no node was allocated).
+    public var allocated: SlurmResources?
+    public var exitCode: Int?
+    /// Its time limit in minutes (nil: none, or unreadable).
+    public var timeLimitMinutes: Int?
+
+    /// Seconds between start and end (0 when it never ran).
+    public var elapsedSeconds: Int64 {
+        guard allocated != nil, let start, let end else { return 0 }
+        return max(0, Int64(end.timeIntervalSince(start).rounded()))
+    }
+
+    /// The seconds billed: elapsed, but never past the time limit. Slurm ends a job that overran only at its next
+    /// check of limits (up to half a minute later) and after KillWait; that time is the scheduler's, not the job's,
+    /// and the hold made before it was queued covered the limit.
+    public var billedSeconds: Int64 {
+        guard let limit = timeLimitMinutes else { return elapsedSeconds }
+        return min(elapsedSeconds, Int64(limit) * 60)
+    }
+
+    /// What it used: allocated resources × billed time.
+    public var usage: SlurmUsage {
+        guard let allocated else { return SlurmUsage(coreSeconds: 0, memoryMBSeconds: 0, gpuSeconds: 0) }
+        return SlurmUsage(allocated, seconds: billedSeconds)
+    }
+}
+
+public enum SlurmJobCompletionLog {
+    /// The fields of a line, in the order Slurm writes them. A value runs up to the next field's name, so a work
+    /// folder with a space in it is read whole. (A job's name could imitate a later field; the platform names its
+    /// jobs itself, and a record is matched by the job id that starts its line.)
+    static let fields = ["JobId", "UserId", "GroupId", "Name", "JobState", "Partition", "TimeLimit", "StartTime", "EndTime",
+                         "NodeList", "NodeCnt", "ProcCnt", "WorkDir", "ReservationName", "Tres", "Account", "QOS", "WcKey",
+                         "Cluster", "SubmitTime", "EligibleTime", "DerivedExitCode", "ExitCode"]
+
+    /// The line's fields by name; nil when it is not a job record.
+    static func fields(of line: Substring) -> [String: String]? {
+        guard line.hasPrefix("JobId=") else { return nil }
+        var found: [(name: String, range: Range<Substring.Index>)] = []
+        var from = line.startIndex
+        for name in fields {
+            let marker = (found.isEmpty ? "" : " ") + name + "="
+            guard let range = line[from...].range(of: marker) else { continue }
+            found.append((name, range))
+            from = range.upperBound
+        }
+        var values: [String: String] = [:]
+        for (index, field) in found.enumerated() {
+            let end = index + 1 < found.count ? found[index + 1].range.lowerBound : line.endIndex
+            values[field.name] = String(line[field.range.upperBound..<end]).trimmingCharacters(in: .whitespaces)
+        }
+        return values
+    }
+
+    /// The records in `text` (lines that are not records are skipped); times are read in `timeZone`, the cluster's
+    /// (Slurm writes them in its local time, without a zone).
+    public static func records(in text: String, timeZone: TimeZone) -> [SlurmJobRecord] {
+        text.split(whereSeparator: \.isNewline).compactMap { record(from: $0, timeZone: timeZone) }
+    }
+
+    public static func record(from line: Substring, timeZone: TimeZone) -> SlurmJobRecord? {
+        guard let values = fields(of: line), let id = values["JobId"].flatMap({ Int($0) }), let state = values["JobState"] else { return nil }
+        let nodes = values["NodeCnt"].flatMap { Int($0) } ?? 0
+        let exit = values["ExitCode"]?.split(separator: ":").first.flatMap { Int($0) }
+        return SlurmJobRecord(jobID: id, name: values["Name"] ?? "", state: SlurmJobState(state),
+                              start: values["StartTime"].flatMap { time($0, timeZone) }, end: values["EndTime"].flatMap { time($0, timeZone) },
+                              allocated: nodes > 0 ? values["Tres"].flatMap { SlurmResources(tres: $0) } : nil, exitCode: exit,
+                              timeLimitMinutes: values["TimeLimit"].flatMap { Int($0) })
+    }
+
+    /// `2026-12-06T01:48:35` in `timeZone`; nil for `Unknown`, `None` or anything else.
+    static func time(_ text: String, _ timeZone: TimeZone) -> Date? {
+        let parts = text.split(whereSeparator: { $0 == "-" || $0 == "T" || $0 == ":" }).map { Int($0) }
+        guard parts.count == 6, parts.allSatisfy({ $0 != nil }) else { return nil }
+        var components = DateComponents()
+        (components.year, components.month, components.day, components.hour, components.minute, components.second) =
+            (parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        return calendar.date(from: components)
+    }
+}
+
+/// A job `squeue --json` lists (queued, running, or ended a moment ago).
+public struct SlurmQueuedJob: Equatable, Sendable {
+    public var jobID: Int
+    public var name: String
+    public var state: SlurmJobState
+    /// The scheduler's reason for where it is ("Priority", "Resources", "BeginTime"; nil for "None").
+    public var reason: String?
+    public var start: Date?
+    public var allocated: SlurmResources?
+}
+
+public enum SlurmQueue {
+    private struct Document: Decodable {
+        struct Job: Decodable {
+            var job_id: Int
+            var name: String?
+            var job_state: String
+            var state_reason: String?
+            var start_time: Int64?
+            var tres_alloc_str: String?
+        }
+        var jobs: [Job]
+    }
+
+    /// The jobs in `squeue --json`'s answer; throws when it is not that document.
+    public static func jobs(json: Data) throws -> [SlurmQueuedJob] {
+        try JSONDecoder().decode(Document.self, from: json).jobs.map { job in
+            let state = SlurmJobState(job.job_state)
+            let reason = job.state_reason.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }
+            let started = state == .pending ? nil : job.start_time.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
+            let allocated = job.tres_alloc_str.flatMap { $0.isEmpty ? nil : SlurmResources(tres: $0) }
+            return SlurmQueuedJob(jobID: job.job_id, name: job.name ?? "", state: state, reason: reason, start: started, allocated: allocated)
+        }
+    }
+}
