@@ -257,12 +257,9 @@ struct LedgerStore: Sendable {
             return hold
         }
         guard let hold = try await LedgerHold.find(holdID, on: db) else { throw Abort(.notFound, reason: "No such hold.") }
-        if hold.status == status && (status == .voided || hold.settledAmount == actual) {  // the same request again
-            batches?.closed(holdID)
-            return hold
-        }
         guard hold.status == .open else {
-            batches?.closed(holdID)
+            batches?.closed(holdID)  // found closed (by this request before, or another): forgotten as well
+            if hold.status == status && (status == .voided || hold.settledAmount == actual) { return hold }  // the same request again
             throw LedgerRefusal.holdClosed(hold.status)
         }
         throw LedgerRefusal.settleAboveHold(held: Credits(micro: hold.amount), actual: Credits(micro: actual))
