@@ -10,8 +10,8 @@ import Testing
 @Suite(.serialized) struct SlurmClusterTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Runs a command to its end (posix_spawn, then waitpid for that child: the daemons the cluster script leaves
-    /// behind are not its children); its standard output, or a thrown error with its output.
+    /// Runs a command to its end (posix_spawn, then waitpid for that child: Foundation's Process never saw the
+    /// cluster script end, its child left unreaped); its standard output, or a thrown error with its output.
     @discardableResult
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("cc-slurm-run-\(UUID().uuidString)")
@@ -22,6 +22,14 @@ import Testing
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the test process's: the daemons the script starts live on, and must not keep another
+        // test's descriptors open (a socket whose peer waits for its end, as in WarmPoolTests). Foundation's
+        // Process closes them too.
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            throw ClusterFailure("this C library cannot close a spawned child's descriptors (glibc 2.34 or later needed)")
+        }
+        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)  // not in Swift's Glibc module: looked up
         let argv = (["/usr/bin/env"] + arguments).map { strdup($0) } + [nil]
         let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + env).forEach { free($0) } }
