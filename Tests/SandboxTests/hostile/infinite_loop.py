@@ -1,3 +1,5 @@
-# Spins on the CPU forever.
+# Says it has started, then spins on the CPU forever.
+import sys
+print("spinning", flush=True)
 while True:
     pass
