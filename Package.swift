@@ -44,6 +44,7 @@ let package = Package(
                 .target(name: "Identity"),
                 .target(name: "Insight"),
                 .target(name: "Similarity"),
+                .target(name: "Slurm"),
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Ink", package: "Ink"),
                 .product(name: "Fluent", package: "fluent"),
@@ -87,8 +88,8 @@ let package = Package(
         .target(name: "Similarity"),
         // The credits ledger's rules: amounts, prices, holds, the allocation tree. No Vapor, no database.
         .target(name: "Ledger"),
-        // What a Slurm cluster says about a job (its state, resources, usage), read from the scheduler's own records.
-        // No Vapor, no database.
+        // Research jobs on a Slurm cluster: what the scheduler says about a job (its state, resources, usage, from its own
+        // records), the sbatch request, the job's staging folder, and running the Slurm commands. No Vapor, no database.
         .target(name: "Slurm"),
         // The few steps between fork and exec (cgroups, rlimits, dropping to the job's uid) that Swift cannot do safely.
         .target(name: "CSandboxSpawn"),
@@ -141,6 +142,7 @@ let package = Package(
                 .target(name: "Sandbox"),
                 .target(name: "Identity"),
                 .target(name: "Insight"),
+                .target(name: "Slurm"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "VaporTesting", package: "vapor"),

@@ -56,7 +56,7 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
     app.jobBell = JobBell()
     app.insightCache = CourseInsightSnapshots.DecodedCache()
     // What each kind of queued job does (the workers know no kind), and the periodic tasks run with their sweep.
-    app.jobHandlers = JobHandlers([GradeRunHandler(), AutograderSetupHandler(), ResearchJobHandler(), LabSetupHandler(), LabPrestartHandler(),
+    app.jobHandlers = JobHandlers([GradeRunHandler(), AutograderSetupHandler(), ResearchJobHandler(), SlurmPollHandler(), LabSetupHandler(), LabPrestartHandler(),
                                    LTIScoreHandler(), LTIRosterHandler(), SimilarityCheckHandler()],
                                   sweeps: [{ app in try await AIUsageReports.erasePrompts(before: app.clock.now(), on: app.db) },
                                            { app in _ = try await LabSessions.sweep(app: app, at: app.clock.now()) },

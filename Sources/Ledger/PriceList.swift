@@ -18,6 +18,12 @@ public struct Meter: Hashable, Sendable, Codable, CustomStringConvertible, Compa
     public static let labCPUHour = Meter("lab_cpu_hour")
     /// A lab session's memory over time (where its environment charges it), measured in MB-seconds, priced per GB-hour.
     public static let labMemoryGBHour = Meter("lab_memory_gb_hour")
+    /// A Slurm job's allocated cores over its elapsed time, measured in core-seconds, priced per core-hour.
+    public static let slurmCoreHour = Meter("slurm_core_hour")
+    /// A Slurm job's allocated memory over its elapsed time, measured in MB-seconds, priced per GB-hour.
+    public static let slurmMemoryGBHour = Meter("slurm_memory_gb_hour")
+    /// A Slurm job's allocated GPUs over its elapsed time, measured in GPU-seconds, priced per GPU-hour.
+    public static let slurmGPUHour = Meter("slurm_gpu_hour")
     /// A model's prompt tokens, priced per million.
     public static func modelInput(_ model: String) -> Meter { Meter("model_input_tokens:\(model)") }
     /// A model's completion tokens, priced per million.
@@ -27,16 +33,17 @@ public struct Meter: Hashable, Sendable, Codable, CustomStringConvertible, Compa
     public var unitsPerPricedUnit: Int64 {
         switch self {
         case .sandboxCPUSecond, .sandboxWallSecond: 1_000
-        case .labHour: 3_600
+        case .labHour, .slurmCoreHour, .slurmGPUHour: 3_600
         case .labCPUHour: 3_600_000
-        case .labMemoryGBHour: 1_024 * 3_600
+        case .labMemoryGBHour, .slurmMemoryGBHour: 1_024 * 3_600
         default: name.hasPrefix("model_") ? 1_000_000 : 1
         }
     }
 
     /// Whether this is a meter the platform knows how to measure.
     public var isKnown: Bool {
-        [.sandboxCPUSecond, .sandboxWallSecond, .labHour, .labCPUHour, .labMemoryGBHour].contains(self)
+        [.sandboxCPUSecond, .sandboxWallSecond, .labHour, .labCPUHour, .labMemoryGBHour, .slurmCoreHour, .slurmMemoryGBHour, .slurmGPUHour]
+            .contains(self)
             || ((name.hasPrefix("model_input_tokens:") || name.hasPrefix("model_output_tokens:")) && !name.hasSuffix(":"))
     }
 

@@ -310,6 +310,10 @@ import Ledger
         .page(.GET, .programmeEvents(.key)): signedIn([.partner, .admin], anonymous: .signIn),
         .api("submitJob"): signedIn([.partner, .ta, .instructor], anonymous: .unauthorized),
         .api("listJobs"): signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
+        .api("listSlurmClusters"): signedIn([.admin], anonymous: .unauthorized),
+        .api("addSlurmCluster"): signedIn([.admin], anonymous: .unauthorized),
+        // Those who see the project reach it; only programme managers change it (403 for the rest).
+        .api("setProjectCompute"): signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("getJob"): signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("getJobLogs"): signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("downloadJobOutputs"): signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
@@ -407,6 +411,7 @@ import Ledger
             job.$submittedBy.id = try instructor.requireID()
             (job.name, job.command, job.network, job.wallSeconds, job.memoryMB, job.payFrom) = ("matrix", "true", false, 10, 256, .allowance)
             (job.status, job.cancelRequested, job.cpuMs, job.wallMs, job.charged, job.createdAt) = (.queued, false, 0, 0, 0, Date())
+            (job.cores, job.gpus) = (1, 0)
             try await job.create(on: app.db)
             let jobID = try job.requireID()
             // A terminal lab of CS101 open to its students (no set-up script: nothing to build).

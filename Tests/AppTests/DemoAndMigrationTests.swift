@@ -49,7 +49,8 @@ import Ledger
                                                     "CS340 Cloud Computing"])
             #expect(view.allocations[1].balance.spent == Credits(whole: 117))  // 1.5 × (1 + … + 12)
             #expect(Set(try await LedgerPrice.query(on: app.db).all().map(\.meter)) == ["sandbox_cpu_second", "sandbox_wall_second", "lab_hour", "lab_cpu_hour",
-                                                                                 "lab_memory_gb_hour", "model_input_tokens:campuscloud-tutor",
+                                                                                 "lab_memory_gb_hour", "slurm_core_hour", "slurm_memory_gb_hour", "slurm_gpu_hour",
+                                                                                 "model_input_tokens:campuscloud-tutor",
                                                                                  "model_output_tokens:campuscloud-tutor"])
             #expect(try await Notice.query(on: app.db).filter(\.$threshold == 80).count() >= 2)  // students 11 and 12
             try await LedgerStoreTests.expectConserved(app)

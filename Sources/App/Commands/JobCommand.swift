@@ -46,8 +46,11 @@ struct JobCommand: AsyncParsableCommand {
         @ArgumentParser.Option(help: "The project's id.") var project: String
         @ArgumentParser.Option(help: "The command line, e.g. 'python3 train.py --epochs 3'.") var command: String
         @ArgumentParser.Option(help: "A name for the job.") var name: String?
-        @ArgumentParser.Option(help: "Time limit in seconds (at most \(ResearchJobs.maxWallSeconds)).") var wallSeconds = ResearchJobs.defaultWallSeconds
+        @ArgumentParser.Option(help: "Time limit in seconds (at most \(ResearchJobs.maxWallSeconds) on the platform's workers; on a Slurm cluster, its partition's limit, in whole minutes).")
+        var wallSeconds = ResearchJobs.defaultWallSeconds
         @ArgumentParser.Option(help: "Memory limit in MB.") var memoryMb = ResearchJobs.defaultMemoryMB
+        @ArgumentParser.Option(help: "Cores (more than one only when the project's jobs go to a Slurm cluster).") var cores = 1
+        @ArgumentParser.Option(help: "GPUs (only on a Slurm cluster that has them).") var gpus = 0
         @ArgumentParser.Flag(help: "Give the job network access.") var network = false
         @ArgumentParser.Flag(help: "Charge the project's allocation rather than your allowance (the PI).") var chargeProject = false
         @ArgumentParser.Flag(help: "Wait until it ends, then print its log.") var wait = false
@@ -59,7 +62,7 @@ struct JobCommand: AsyncParsableCommand {
             let client = try PlatformClient(server: options.server)
             let boundary = "campuscloud-\(UUID().uuidString)"
             var fields = [("command", command), ("wallSeconds", String(wallSeconds)), ("memoryMB", String(memoryMb)), ("network", String(network)),
-                          ("payFrom", chargeProject ? "project" : "allowance")]
+                          ("cores", String(cores)), ("gpus", String(gpus)), ("payFrom", chargeProject ? "project" : "allowance")]
             if let name { fields.append(("name", name)) }
             let body = try PlatformClient.multipart(fields: fields, files: files, boundary: boundary)
             let (status, job) = try await client.json(.POST, "/api/v1/projects/\(project)/jobs", body: body, contentType: "multipart/form-data; boundary=\(boundary)")
@@ -67,7 +70,7 @@ struct JobCommand: AsyncParsableCommand {
             say("Queued job \(id)")
             guard wait else { return }
             var current = job, last = ""
-            while !["succeeded", "failed", "cancelled"].contains(current["status"] as? String ?? "") {
+            while !["succeeded", "failed", "cancelled", "timeout"].contains(current["status"] as? String ?? "") {
                 let state = current["status"] as? String ?? "?"
                 if state != last { FileHandle.standardError.write(Data("\(state == "queued" ? "Waiting in the queue…" : "Running…")\n".utf8)); last = state }
                 try await Task.sleep(for: .seconds(1))

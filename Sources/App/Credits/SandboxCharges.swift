@@ -1,4 +1,4 @@
-// What a sandbox run costs: the most it may cost (reserved before it starts: its time limit as CPU and wall
+// What a sandbox run (or a Slurm job) costs: the most it may cost (reserved before it starts: its time limit as CPU and wall
 // seconds at today's prices) and what it did cost (settled after: measured CPU and wall time at the prices when
 // the hold was made, never more than the hold). Grading runs and research jobs are charged the same way.
 import Fluent
@@ -21,12 +21,16 @@ enum SandboxCharges {
     /// the micro-credits charged in all. `ledger` is on the transaction that records the run
     /// (`Application.ledger(inWrite:)`), so the charge and the result commit together.
     static func settle(_ holdID: UUID?, cpuMs: Int, wallMs: Int, what: String, ledger: LedgerStore, logger: Logger) async throws -> Int64 {
+        try await settle(holdID, usage: [.sandboxCPUSecond: Int64(cpuMs), .sandboxWallSecond: Int64(wallMs)], what: what, ledger: ledger, logger: logger)
+    }
+
+    /// The same for any meters' usage (a Slurm job's core-, memory- and GPU-seconds), priced as when the hold was made.
+    static func settle(_ holdID: UUID?, usage: [Meter: Int64], what: String, ledger: LedgerStore, logger: Logger) async throws -> Int64 {
         guard let holdID,
               let hold = try await ledger.db.sqlDatabase().raw("SELECT created_at FROM ledger_holds WHERE id = \(bind: holdID)").first() else { return 0 }
         let createdAt = try hold.decode(column: "created_at", as: Date?.self)
         do {
-            let cost = try await Prices.list(on: ledger.db)
-                .cost(of: [.sandboxCPUSecond: Int64(cpuMs), .sandboxWallSecond: Int64(wallMs)], at: createdAt ?? Date())
+            let cost = try await Prices.list(on: ledger.db).cost(of: usage, at: createdAt ?? Date())
             let charge = try await ledger.settleUse(holdID, usage: cost.micro, memo: what)
             if charge.holdWasClosed || charge.debt > 0 {
                 logger.warning("Hold \(holdID) could not cover \(what): \(Credits(micro: charge.charged)) charged from free credits, \(Credits(micro: charge.debt)) owed")

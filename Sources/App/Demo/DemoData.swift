@@ -175,6 +175,7 @@ extension DemoData {
         _ = try await ledger.setDefaultAllowance(in: .course(courses.cloud), to: Credits(whole: 30), actor: nil)
         if try await LedgerPrice.query(on: db).count() == 0 {
             for (meter, price) in [(Meter.sandboxCPUSecond, "0.01"), (.sandboxWallSecond, "0.002"), (.labHour, "1"), (.labCPUHour, "0.5"), (.labMemoryGBHour, "0.1"),
+                                   (.slurmCoreHour, "3.6"), (.slurmMemoryGBHour, "0.5"), (.slurmGPUHour, "36"),
                                    (.modelInput("campuscloud-tutor"), "0.5"), (.modelOutput("campuscloud-tutor"), "1.5")] {
                 try await LedgerPrice(meter: meter.name, price: Credits.parse(price)!.micro, effectiveFrom: programme.startsOn).create(on: db)
             }

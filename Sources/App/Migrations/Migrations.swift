@@ -91,6 +91,8 @@ enum Migrations {
         CreateGradebookCourse(),
         AddCourseStudentsIndex(),
         CreateAIRatePermit(),
+        CreateSlurmCluster(),
+        AddSlurmJobs(),
     ]
 
     static func register(on app: Application) {

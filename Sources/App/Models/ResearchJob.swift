@@ -5,8 +5,9 @@ import Fluent
 import Foundation
 
 enum ResearchJobStatus: String, Codable, Sendable, CaseIterable {
-    case queued, running, succeeded, failed, cancelled
-    var isFinished: Bool { self == .succeeded || self == .failed || self == .cancelled }
+    /// `timeout`: a Slurm job the scheduler stopped at its time limit (on the platform's workers that is `failed`).
+    case queued, running, succeeded, failed, cancelled, timeout
+    var isFinished: Bool { self != .queued && self != .running }
 }
 
 /// Whose credits pay: the member's own allowance in the project, or the project's allocation (PI and managers).
@@ -44,6 +45,17 @@ final class ResearchJob: Model, @unchecked Sendable {
     @Field(key: "created_at") var createdAt: Date
     @OptionalField(key: "started_at") var startedAt: Date?
     @OptionalField(key: "finished_at") var finishedAt: Date?
+    /// Set when the job went to a Slurm cluster instead of the platform's workers.
+    @OptionalField(key: "slurm_cluster_id") var slurmClusterID: UUID?
+    /// The scheduler's id for it, once submitted.
+    @OptionalField(key: "slurm_job_id") var slurmJobID: Int?
+    /// Cores and GPUs asked for (a Slurm job; the platform's workers run one core, no GPU).
+    @Field(key: "cores") var cores: Int
+    @Field(key: "gpus") var gpus: Int
+    /// Why the scheduler keeps it waiting ("Resources", "Priority"), while it does.
+    @OptionalField(key: "scheduler_reason") var schedulerReason: String?
+    /// When the platform last saw it in the scheduler's queue.
+    @OptionalField(key: "slurm_seen_at") var slurmSeenAt: Date?
 
     init() {}
 }

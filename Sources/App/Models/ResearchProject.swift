@@ -17,6 +17,8 @@ final class ResearchProject: Model, @unchecked Sendable {
     @Field(key: "tags") var tags: String
     /// Whether its jobs may ask for (outbound) network: set by its PI or a programme manager, each change in its history.
     @Field(key: "job_network") var jobNetwork: Bool
+    /// The Slurm cluster its jobs go to (set by a programme manager); nil: the platform's own workers.
+    @OptionalField(key: "slurm_cluster_id") var slurmClusterID: UUID?
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
 
     init() {}

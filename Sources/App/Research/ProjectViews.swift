@@ -15,6 +15,8 @@ struct ProjectDTO: Content {
     var tags: [String]
     /// Whether the project's jobs may use the network.
     var jobNetwork: Bool
+    /// The Slurm cluster its jobs go to; nil: the platform's own workers.
+    var slurmCluster: UUID?
     var members: [Member]
 }
 
@@ -29,11 +31,12 @@ extension ProjectDTO: APIBody {
     static let schema = JSONSchema.object([
         "id": .string(format: "uuid"), "programmeID": .string(format: "uuid"), "title": .string(), "summary": .string(), "status": .choice(ProjectStatus.self),
         "startsOn": .string(format: "date-time"), "endsOn": .string(format: "date-time"), "tags": .array(.string()), "jobNetwork": .boolean,
-        "members": .array(.ref(Member.self)),
+        "slurmCluster": .string(format: "uuid"), "members": .array(.ref(Member.self)),
     ], required: ["id", "programmeID", "title", "summary", "status", "tags", "jobNetwork", "members"])
     static var parts: [any APIBody.Type] { [Member.self] }
     static let samples = [ProjectDTO(id: Sample.id, programmeID: Sample.id, title: "Protein folding", summary: "Folding at scale.", status: "active",
-                                     startsOn: Sample.date, endsOn: Sample.date, tags: ["biology"], jobNetwork: false, members: Member.samples)]
+                                     startsOn: Sample.date, endsOn: Sample.date, tags: ["biology"], jobNetwork: false, slurmCluster: Sample.id,
+                                     members: Member.samples)]
 }
 
 enum ProjectViews {
@@ -43,7 +46,7 @@ enum ProjectViews {
         return ProjectDTO(id: try project.requireID(), programmeID: project.$programme.id, title: project.title, summary: project.summary,
                           status: project.status, startsOn: project.startsOn, endsOn: project.endsOn,
                           tags: project.tags.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-                          jobNetwork: project.jobNetwork, members: members.naturallySorted(group: { order[$0.role]! }, by: \.user.displayName)
+                          jobNetwork: project.jobNetwork, slurmCluster: project.slurmClusterID, members: members.naturallySorted(group: { order[$0.role]! }, by: \.user.displayName)
                               .map { .init(userID: $0.$user.id, name: $0.user.displayName, role: $0.role.rawValue) })
     }
 }

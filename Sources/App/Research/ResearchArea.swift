@@ -58,18 +58,29 @@ enum ResearchArea: PlatformArea {
                use: ResearchController.decide)
 
         api.on(.POST, "projects/:projectID/jobs", id: "submitJob",
-               summary: "Run a batch job (project members; multipart/form-data): command (run by /bin/sh in the job's folder; files written to outputs/ are kept), optional name, wallSeconds (default 600, at most 3600), memoryMB (default 1024), network (true/false), payFrom (allowance, or project for the PI), and input files in a field named files (several, or one .zip; 50 MB). Its most possible cost is reserved first.",
+               summary: "Run a batch job (project members; multipart/form-data): command (run by /bin/sh in the job's folder; files written to outputs/ are kept), optional name, wallSeconds (default 600, at most 3600 on the platform's workers; on a Slurm cluster its partition's limit, rounded up to whole minutes), memoryMB (default 1024), cores and gpus (default 1 and 0; more only on a Slurm cluster, up to its limits), network (true/false), payFrom (allowance, or project for the PI), and input files in a field named files (several, or one .zip; 50 MB). Its most possible cost is reserved first.",
                tag: "projects",
                request: .body(.object(["command": .text(max: 10_000), "name": .string(maxLength: 120),
                                  "wallSeconds": .integer(minimum: 1, maximum: ResearchJobs.maxWallSeconds),
-                                 "memoryMB": .integer(minimum: 64, maximum: ResearchJobs.maxMemoryMB), "network": .boolean,
+                                 "memoryMB": .integer(minimum: 64), "cores": .integer(minimum: 1), "gpus": .integer(minimum: 0), "network": .boolean,
                                  "payFrom": .string(enumValues: ResearchJobPayer.allCases.map(\.rawValue)), "files": .array(.string(format: "binary"))],
                                 required: ["command"]), as: "multipart/form-data"),
                response: .one(ResearchJobDTO.self), status: 201,
                errors: [403: "Only the PI may charge the project's allocation.", 404: "No such project, or not yours.",
                         409: "The project is not active, or there are not enough credits (the message says who can add more).", 413: "Over 60 MB.",
-                        415: "Not multipart/form-data."],
+                        415: "Not multipart/form-data.", 502: "The project's Slurm cluster did not take the job (nothing was kept or charged)."],
                body: .collect(maxSize: ResearchJobs.maxUploadBody), use: ResearchJobController.submit)
+        api.on(.GET, "slurm-clusters", id: "listSlurmClusters", summary: "The Slurm clusters research jobs may go to (administrators).", tag: "projects",
+               response: .list(SlurmClusterDTO.self), errors: [404: "Not an admin."], use: ResearchJobController.clusters)
+        api.on(.POST, "slurm-clusters", id: "addSlurmCluster",
+               summary: "Register a Slurm cluster (administrators): its Slurm commands on this host (slurmConf), partition, account, the service account jobs run as, the staging folder on its shared filesystem, its job completion log, and the partition's limits.",
+               tag: "projects", request: .input(SlurmClusterInput.self), response: .one(SlurmClusterDTO.self), status: 201,
+               errors: [404: "Not an admin.", 409: "A cluster has that name already."], use: ResearchJobController.addCluster)
+        api.on(.PUT, "projects/:projectID/compute", id: "setProjectCompute",
+               summary: "Where the project's jobs run (programme managers): slurmCluster, a cluster's id, or null for the platform's own workers.",
+               tag: "projects", request: .input(ProjectComputeInput.self), response: .one(ProjectDTO.self),
+               errors: [403: "Only the programme's managers choose where a project's jobs run.", 404: "No such project, or not yours.",
+                        409: "No cluster has that id."], use: ResearchJobController.setCompute)
         api.on(.GET, "projects/:projectID/jobs", id: "listJobs", summary: "The project's jobs, newest first; ?page=&per=.", tag: "projects",
                response: .page(ResearchJobDTO.self),
                errors: [404: "No such project, or not yours."], use: ResearchJobController.list)

@@ -10,7 +10,7 @@ extension MultipartForm {
     /// A research job's fields (text parts) besides its files.
     var researchJob: ResearchJobInput {
         ResearchJobInput(name: text("name"), command: text("command"), wallSeconds: text("wallSeconds"), memoryMB: text("memoryMB"),
-                         network: text("network"), payFrom: text("payFrom"))
+                         network: text("network"), payFrom: text("payFrom"), cores: text("cores"), gpus: text("gpus"))
     }
 }
 
@@ -75,6 +75,27 @@ enum ResearchJobController {
     @Sendable static func removeOutput(req: Request) async throws -> HTTPStatus {
         try await req.projectOutputToRemove().0.delete(on: req.db)
         return .noContent
+    }
+
+    @Sendable static func clusters(req: Request) async throws -> [SlurmClusterDTO] {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        return try await SlurmCluster.query(on: req.db).sort(\.$name).all().map(SlurmClusters.dto)
+    }
+
+    @Sendable static func addCluster(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let cluster = try await SlurmClusters.add(try req.input(SlurmClusterInput.self), on: req.db, at: req.application.clock.now())
+        return try await SlurmClusters.dto(cluster).encodeResponse(status: .created, for: req)
+    }
+
+    /// PUT /api/v1/projects/{id}/compute: those who see the project get 403 unless they manage its programme.
+    @Sendable static func setCompute(req: Request) async throws -> ProjectDTO {
+        let (project, user, access) = try await req.project(for: Policy.Action.viewProject)
+        guard Policy.allows(user, .manageProgramme(access.programmeRole)) else {
+            throw Abort(.forbidden, reason: "Only the programme's managers choose where a project's jobs run.")
+        }
+        try await SlurmClusters.setCompute(project, cluster: try req.input(ProjectComputeInput.self).slurmCluster, on: req.db)
+        return try await ProjectViews.project(project, on: req.db)
     }
 
     // MARK: Pages

@@ -9,6 +9,7 @@ import Foundation
 import Grading
 import Ledger
 import Sandbox
+import Slurm
 import Vapor
 
 /// What a member sends to start a job (form fields or multipart text parts).
@@ -19,6 +20,9 @@ struct ResearchJobInput: Sendable {
     var memoryMB: String?
     var network: String?
     var payFrom: String?
+    /// Cores and GPUs (jobs on a Slurm cluster; the platform's workers give one core, no GPU).
+    var cores: String? = nil
+    var gpus: String? = nil
 }
 
 struct ResearchJobDTO: Content {
@@ -31,6 +35,13 @@ struct ResearchJobDTO: Content {
     var network: Bool
     var wallSeconds: Int
     var memoryMB: Int
+    var cores: Int
+    var gpus: Int
+    /// Where it runs: "platform", or the Slurm cluster's name.
+    var runsOn: String
+    /// The scheduler's id for it and, while it waits, its reason (a Slurm job).
+    var slurmJobID: Int?
+    var schedulerReason: String?
     var payFrom: String
     var cancelRequested: Bool
     var sandboxStatus: String?
@@ -52,17 +63,25 @@ extension ResearchJobDTO: APIBody {
     static let schemaName = "ResearchJob"
     static let schema = JSONSchema.object([
         "id": .string(format: "uuid"), "projectID": .string(format: "uuid"), "name": .string(), "command": .string(), "submittedBy": .string(),
-        "status": .choice(ResearchJobStatus.self), "network": .boolean, "wallSeconds": .integer(), "memoryMB": .integer(), "payFrom": .choice(ResearchJobPayer.self),
+        "status": .choice(ResearchJobStatus.self), "network": .boolean, "wallSeconds": .integer(), "memoryMB": .integer(), "cores": .integer(), "gpus": .integer(), "runsOn": .string(),
+        "slurmJobID": .integer(), "schedulerReason": .string(), "payFrom": .choice(ResearchJobPayer.self),
         "cancelRequested": .boolean, "sandboxStatus": .string(), "exitCode": .integer(), "problem": .string(), "cpuMs": .integer(), "wallMs": .integer(),
         "charged": .credits, "inputs": .array(.string()), "outputs": .array(.object(["path": .string(), "size": .integer()], required: ["path", "size"])),
         "createdAt": .string(format: "date-time"), "startedAt": .string(format: "date-time"), "finishedAt": .string(format: "date-time"),
-    ], required: ["id", "projectID", "name", "command", "submittedBy", "status", "network", "wallSeconds", "memoryMB", "payFrom", "cancelRequested",
+    ], required: ["id", "projectID", "name", "command", "submittedBy", "status", "network", "wallSeconds", "memoryMB", "cores", "gpus", "runsOn", "payFrom", "cancelRequested",
                   "cpuMs", "wallMs", "charged", "inputs", "outputs", "createdAt"])
     static let samples = [ResearchJobDTO(
         id: Sample.id, projectID: Sample.id, name: "fold", command: "python3 fold.py", submittedBy: "Ada", status: "succeeded", network: false, wallSeconds: 600,
-        memoryMB: 1024, payFrom: "allowance", cancelRequested: false, sandboxStatus: "exited", exitCode: 0, problem: "none", cpuMs: 1_200, wallMs: 1_500,
+        memoryMB: 1024, cores: 1, gpus: 0, runsOn: "platform", slurmJobID: nil, schedulerReason: nil, payFrom: "allowance", cancelRequested: false,
+        sandboxStatus: "exited", exitCode: 0, problem: "none", cpuMs: 1_200, wallMs: 1_500,
         charged: Credits(micro: 2_500), inputs: ["fold.py"], outputs: [FileEntry(path: "outputs/result.csv", size: 120)], createdAt: Sample.date,
-        startedAt: Sample.date, finishedAt: Sample.date)]
+        startedAt: Sample.date, finishedAt: Sample.date),
+        // Waiting on a Slurm cluster.
+        ResearchJobDTO(
+        id: Sample.id, projectID: Sample.id, name: "train", command: "python3 train.py", submittedBy: "Ada", status: "queued", network: false, wallSeconds: 7_200,
+        memoryMB: 16_384, cores: 8, gpus: 1, runsOn: "hpc", slurmJobID: 4_211, schedulerReason: "Resources", payFrom: "project", cancelRequested: false,
+        sandboxStatus: nil, exitCode: nil, problem: nil, cpuMs: 0, wallMs: 0, charged: Credits(micro: 0), inputs: ["train.py"], outputs: [],
+        createdAt: Sample.date, startedAt: nil, finishedAt: nil)]
 }
 
 enum ResearchJobs {
@@ -78,8 +97,9 @@ enum ResearchJobs {
     static let streamKB = 4096
     static let workPath = "/job"
     static let outputFolder = "outputs"
-    /// Credits stay held this long past the job's time limit while it waits in the queue.
-    static let holdQueueAllowance: TimeInterval = 24 * 3600
+    /// Credits stay held this long past the job's time limit while it waits in the queue (a cluster's queue may be
+    /// days long).
+    static let holdQueueAllowance: TimeInterval = 24 * 3600, slurmHoldQueueAllowance: TimeInterval = 14 * 24 * 3600
 
     struct Payload: Codable { var job: UUID }
 
@@ -96,18 +116,24 @@ enum ResearchJobs {
     // MARK: Submitting
 
     /// Checks everything, reserves the most the job may cost, then writes the job, its inputs and its queue entry
-    /// in one transaction (the reserve is voided if that fails).
+    /// in one transaction (the reserve is voided if that fails). A project whose jobs go to a Slurm cluster: the job
+    /// is then staged and queued there with sbatch; if the cluster does not take it, nothing of it is kept.
     static func submit(_ input: ResearchJobInput, files: [String: Data], to project: ResearchProject, by user: User, access: ProjectAccess,
                        app: Application, db: any Database) async throws -> ResearchJob {
         try Policy.require(user, can: .runProjectJob(access))
+        let cluster: SlurmCluster?
+        if let clusterID = project.slurmClusterID { cluster = try await SlurmCluster.find(clusterID, on: db) } else { cluster = nil }
         var checks = InputChecks()
         let command = checks.text(input.command, "command", max: 10_000)
         let name = checks.text(input.name, "name", max: 120, required: false).flatMap { $0.isEmpty ? nil : $0 }
             ?? String((command ?? "job").prefix(60))
-        let wall = number(input.wallSeconds, "wallSeconds", default: defaultWallSeconds, in: 1...maxWallSeconds, &checks)
-        let memory = number(input.memoryMB, "memoryMB", default: defaultMemoryMB, in: 64...maxMemoryMB, &checks)
+        var wall = number(input.wallSeconds, "wallSeconds", default: defaultWallSeconds, in: 1...(cluster.map { $0.maxMinutes * 60 } ?? maxWallSeconds), &checks)
+        let memory = number(input.memoryMB, "memoryMB", default: defaultMemoryMB, in: 64...(cluster?.maxMemoryMB ?? maxMemoryMB), &checks)
+        let cores = number(input.cores, "cores", default: 1, in: 1...(cluster?.maxCores ?? 1), &checks)
+        let gpus = number(input.gpus, "gpus", default: 0, in: 0...(cluster?.maxGPUs ?? 0), &checks)
         let network = ["true", "on", "1", "yes"].contains(input.network?.lowercased() ?? "")
         let payer = input.payFrom.map { checks.choice($0, "payFrom", as: ResearchJobPayer.self) } ?? .allowance
+        if let cluster, network { checks.add("Jobs on the cluster \(cluster.name) use the cluster's own network rules; leave network off.") }
         try checks.finish()
         guard project.status == ProjectStatus.active.rawValue else {
             throw Refusal("Jobs run for active projects; this one is \(project.status).")
@@ -116,13 +142,22 @@ enum ResearchJobs {
         if payer == .project, !Policy.allows(user, .chargeAllocation(nil, access)) {
             throw Abort(.forbidden, reason: "Only the project's PI (and programme managers) may charge a job to the project's allocation; pay from your allowance.")
         }
+        // Slurm counts time limits in whole minutes.
+        if cluster != nil { wall = (wall! + 59) / 60 * 60 }
+        let slurm = try cluster.map { try SlurmClusters.access($0) }
         let jobID = UUID(), userID = try user.requireID(), projectID = try project.requireID()
-        let hold = try await reserve(seconds: wall!, payer: payer!, project: project, user: user, key: "research-job:\(jobID)", app: app, db: db)
+        let resources = SlurmResources(cpus: cores!, memoryMB: memory!, gpus: gpus!)
+        let most = cluster == nil
+            ? try await SandboxCharges.estimate(seconds: wall!, on: db, at: app.clock.now())
+            : try await SlurmJobs.estimate(resources, minutes: wall! / 60, on: db, at: app.clock.now())
+        let hold = try await reserve(most, seconds: wall!, waiting: cluster == nil ? holdQueueAllowance : slurmHoldQueueAllowance, payer: payer!,
+                                     project: project, user: user, key: "research-job:\(jobID)", app: app, db: db)
         let job = ResearchJob()
         job.id = jobID
         job.$project.id = projectID
         job.$submittedBy.id = userID
         (job.name, job.command, job.network, job.wallSeconds, job.memoryMB) = (name, command!, network, wall!, memory!)
+        (job.cores, job.gpus, job.slurmClusterID) = (cores!, gpus!, cluster?.id)
         (job.payFrom, job.status, job.cancelRequested, job.holdID) = (payer!, .queued, false, hold?.id)
         (job.cpuMs, job.wallMs, job.charged, job.createdAt) = (0, 0, 0, app.clock.now())
         do {
@@ -131,13 +166,33 @@ enum ResearchJobs {
                 for (path, data) in files.sorted(by: { $0.key < $1.key }) {
                     try await ResearchJobFile(jobID: jobID, role: .input, path: path, contents: data).create(on: tx)
                 }
-                job.queueJobID = try await JobQueue.enqueue(kind, payload: JobQueue.encode(Payload(job: jobID)), maxAttempts: 2, at: app.clock.now(), on: tx).id
-                try await job.save(on: tx)
+                if let clusterID = cluster?.id {
+                    try await SlurmJobs.startPolling(clusterID, app: app, on: tx)
+                } else {
+                    job.queueJobID = try await JobQueue.enqueue(kind, payload: JobQueue.encode(Payload(job: jobID)), maxAttempts: 2, at: app.clock.now(), on: tx).id
+                    try await job.save(on: tx)
+                }
             }
         } catch {
             if let hold { _ = try? await app.ledger(on: db).void(hold.requireID(), memo: "the job was not stored") }
             throw error
         }
+        guard let cluster, let slurm else {
+            app.jobBell.ring()
+            return job
+        }
+        do {
+            job.slurmJobID = try await SlurmJobs.send(job, files: files, cluster: cluster, access: slurm)
+        } catch {
+            // Not taken: nothing of the job is kept, its credits are freed.
+            try? await app.writeTransaction(on: db) { tx in
+                try await ResearchJobFile.query(on: tx).filter(\.$job.$id == jobID).delete()
+                try await ResearchJob.query(on: tx).filter(\.$id == jobID).delete()
+            }
+            if let hold { _ = try? await app.ledger(on: db).void(hold.requireID(), memo: "the cluster did not take the job") }
+            throw Abort(.badGateway, reason: "The cluster \(cluster.name) did not take the job: \(error). Nothing was charged.")
+        }
+        try await ResearchJob.query(on: db).filter(\.$id == jobID).set(\.$slurmJobID, to: job.slurmJobID).update()
         app.jobBell.ring()
         return job
     }
@@ -151,17 +206,16 @@ enum ResearchJobs {
         return number
     }
 
-    /// Reserves the job's time limit as CPU and wall seconds; nil when those meters cost nothing. A refusal says
-    /// what is left and who can add more.
-    static func reserve(seconds: Int, payer: ResearchJobPayer, project: ResearchProject, user: User, key: String,
+    /// Reserves `amount`, the most a job of `seconds` may cost, for its time limit and `waiting` in a queue; nil when
+    /// it costs nothing. A refusal says what is left and who can add more.
+    static func reserve(_ amount: Credits, seconds: Int, waiting: TimeInterval, payer: ResearchJobPayer, project: ResearchProject, user: User, key: String,
                         app: Application, db: any Database) async throws -> LedgerHold? {
-        let amount = try await SandboxCharges.estimate(seconds: seconds, on: db, at: app.clock.now())
         guard amount > .zero else { return nil }
         let ledger = app.ledger(on: db)
         do {
             let account = payer == .project ? try await ledger.allocation(of: .project(project)) : try await ledger.allowance(of: user, in: .project(project))
             return try await ledger.reserve(account, amount: amount, reason: "research job in “\(project.title)”", key: key,
-                                            lifetime: TimeInterval(seconds) + holdQueueAllowance, actor: user.id)
+                                            lifetime: TimeInterval(seconds) + waiting, actor: user.id)
         } catch let refusal as LedgerRefusal {
             let who = payer == .project
                 ? "The PI can ask the programme's managers for more (an allocation request on the project page)."
@@ -178,6 +232,13 @@ enum ResearchJobs {
     static func cancel(_ job: ResearchJob, by user: User, app: Application, db: any Database) async throws -> ResearchJob {
         let jobID = try job.requireID()
         guard !job.status.isFinished else { throw Abort(.conflict, reason: "This job already ended (\(job.status.rawValue)).") }
+        if job.slurmClusterID != nil {
+            // The scheduler stops it; the poller settles what ran once the scheduler records its end.
+            try await ResearchJob.query(on: db).filter(\.$id == jobID).filter(\.$status ~~ [.queued, .running]).set(\.$cancelRequested, to: true).update()
+            job.cancelRequested = true
+            await SlurmJobs.cancel(job, app: app)
+            return try await ResearchJob.find(jobID, on: db)!
+        }
         let who = user.displayName
         let cancelledNow: Bool = try await app.writeTransaction(on: db) { tx in
             // Taken off the queue only if no worker has claimed it; otherwise the worker is asked to stop it.
@@ -312,11 +373,16 @@ enum ResearchJobs {
         let byJob = Dictionary(grouping: files, by: { $0.$job.id })
         let userIDs = Set(jobs.map { $0.$submittedBy.id })
         let names = Dictionary(uniqueKeysWithValues: try await User.query(on: db).filter(\.$id ~~ userIDs).all().map { ($0.id!, $0.displayName) })
+        let clusterIDs = Set(jobs.compactMap(\.slurmClusterID))
+        let clusters = clusterIDs.isEmpty ? [:]
+            : Dictionary(uniqueKeysWithValues: try await SlurmCluster.query(on: db).filter(\.$id ~~ clusterIDs).all().map { ($0.id!, $0.name) })
         return jobs.map { job in
             let mine = byJob[job.id!] ?? []
             return ResearchJobDTO(
                 id: job.id!, projectID: job.$project.id, name: job.name, command: job.command, submittedBy: names[job.$submittedBy.id] ?? "?",
-                status: job.status.rawValue, network: job.network, wallSeconds: job.wallSeconds, memoryMB: job.memoryMB, payFrom: job.payFrom.rawValue,
+                status: job.status.rawValue, network: job.network, wallSeconds: job.wallSeconds, memoryMB: job.memoryMB, cores: job.cores, gpus: job.gpus,
+                runsOn: job.slurmClusterID.map { clusters[$0] ?? "a removed cluster" } ?? "platform", slurmJobID: job.slurmJobID,
+                schedulerReason: job.schedulerReason, payFrom: job.payFrom.rawValue,
                 cancelRequested: job.cancelRequested, sandboxStatus: job.sandboxStatus, exitCode: job.exitCode, problem: job.problem,
                 cpuMs: job.cpuMs, wallMs: job.wallMs, charged: Credits(micro: job.charged),
                 inputs: mine.filter { $0.role == .input }.map(\.path).sorted(),

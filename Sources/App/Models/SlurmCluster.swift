@@ -1,0 +1,32 @@
+// A Slurm cluster the university runs, where research projects' jobs may go instead of the platform's own workers
+// (issue 24): how to reach it (the Slurm commands on this host, a submit node), which partition and account jobs go to,
+// the account they are submitted as, the staging folder on its shared filesystem, and the partition's limits a job
+// form is bounded by.
+import Fluent
+import Foundation
+
+final class SlurmCluster: Model, @unchecked Sendable {
+    static let schema = "slurm_clusters"
+    @ID(key: .id) var id: UUID?
+    @Field(key: "name") var name: String
+    /// The cluster's slurm.conf for the commands (SLURM_CONF); nil: the host's default.
+    @OptionalField(key: "slurm_conf") var slurmConf: String?
+    @Field(key: "partition") var partition: String
+    /// The Slurm account jobs are charged to in the cluster's own accounting; nil: the service account's default.
+    @OptionalField(key: "account") var account: String?
+    /// The host user jobs are submitted as, and so run as (required when the platform runs as root).
+    @OptionalField(key: "service_account") var serviceAccount: String?
+    /// A folder on the cluster's shared filesystem; each job gets one inside it while it lives.
+    @Field(key: "staging_folder") var stagingFolder: String
+    /// The job completion log (JobCompLoc of jobcomp/filetxt), where ended jobs are read from.
+    @Field(key: "completion_log") var completionLog: String
+    @Field(key: "max_cores") var maxCores: Int
+    @Field(key: "max_memory_mb") var maxMemoryMB: Int
+    @Field(key: "max_gpus") var maxGPUs: Int
+    @Field(key: "max_minutes") var maxMinutes: Int
+    /// How often the platform asks the scheduler about its jobs.
+    @Field(key: "poll_seconds") var pollSeconds: Int
+    @Field(key: "created_at") var createdAt: Date
+
+    init() {}
+}

@@ -1,0 +1,161 @@
+// The Slurm clusters a platform sends research jobs to (administrators register them), and which projects use one
+// (programme managers choose, per project). Everything a cluster's settings name is checked when it is registered:
+// the service account exists and is not root, the folders exist, the limits are sane.
+import Fluent
+import Foundation
+import Slurm
+import Vapor
+
+struct SlurmClusterInput: CheckedInput, Content {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, slurmConf, partition, account, serviceAccount, stagingFolder, completionLog, maxCores, maxMemoryMB, maxGPUs, maxMinutes, pollSeconds
+    }
+    typealias Fields = CodingKeys
+    var name: String?
+    var slurmConf: String?
+    var partition: String?
+    var account: String?
+    var serviceAccount: String?
+    var stagingFolder: String?
+    var completionLog: String?
+    var maxCores: Int?
+    var maxMemoryMB: Int?
+    var maxGPUs: Int?
+    var maxMinutes: Int?
+    var pollSeconds: Int?
+}
+
+extension SlurmClusterInput: APIInput {
+    static let schema = JSONSchema.object([
+        "name": .text(max: 100), "slurmConf": .string(maxLength: 500), "partition": .string(maxLength: 64), "account": .string(maxLength: 64),
+        "serviceAccount": .string(maxLength: 32), "stagingFolder": .string(maxLength: 500), "completionLog": .string(maxLength: 500),
+        "maxCores": .integer(minimum: 1, maximum: SlurmClusters.coresCap), "maxMemoryMB": .integer(minimum: 64, maximum: SlurmClusters.memoryCap),
+        "maxGPUs": .integer(minimum: 0, maximum: 64), "maxMinutes": .integer(minimum: 1, maximum: SlurmClusters.minutesCap),
+        "pollSeconds": .integer(minimum: 1, maximum: 300),
+    ], required: ["name", "partition", "stagingFolder", "completionLog", "maxCores", "maxMemoryMB", "maxMinutes"])
+}
+
+struct SlurmClusterDTO: Content {
+    var id: UUID
+    var name: String
+    var slurmConf: String?
+    var partition: String
+    var account: String?
+    var serviceAccount: String?
+    var stagingFolder: String
+    var completionLog: String
+    var maxCores: Int
+    var maxMemoryMB: Int
+    var maxGPUs: Int
+    var maxMinutes: Int
+    var pollSeconds: Int
+}
+
+extension SlurmClusterDTO: APIBody {
+    static let schemaName = "SlurmCluster"
+    static let schema = JSONSchema.object([
+        "id": .string(format: "uuid"), "name": .string(), "slurmConf": .string(), "partition": .string(), "account": .string(), "serviceAccount": .string(),
+        "stagingFolder": .string(), "completionLog": .string(), "maxCores": .integer(), "maxMemoryMB": .integer(), "maxGPUs": .integer(),
+        "maxMinutes": .integer(), "pollSeconds": .integer(),
+    ], required: ["id", "name", "partition", "stagingFolder", "completionLog", "maxCores", "maxMemoryMB", "maxGPUs", "maxMinutes", "pollSeconds"])
+    static let samples = [SlurmClusterDTO(
+        id: Sample.id, name: "hpc", slurmConf: "/etc/slurm/slurm.conf", partition: "campus", account: "campuscloud", serviceAccount: "campuscloud-jobs",
+        stagingFolder: "/shared/campuscloud", completionLog: "/var/log/slurm/jobcomp.log", maxCores: 32, maxMemoryMB: 128_000, maxGPUs: 4,
+        maxMinutes: 2_880, pollSeconds: 5)]
+}
+
+/// Which cluster a project's jobs go to: a cluster's id, or null for the platform's own workers.
+struct ProjectComputeInput: APIInput, Content {
+    enum CodingKeys: String, CodingKey, CaseIterable { case slurmCluster }
+    typealias Fields = CodingKeys
+    var slurmCluster: UUID?
+    static let schema = JSONSchema.object(["slurmCluster": .string(format: "uuid")], required: [])
+}
+
+enum SlurmClusters {
+    static let coresCap = 4096, memoryCap = 16 << 20, minutesCap = 60 * 24 * 31
+
+    static func add(_ input: SlurmClusterInput, on db: any Database, at now: Date) async throws -> SlurmCluster {
+        var checks = InputChecks()
+        let name = checks.text(input.name, "name", max: 100)
+        let identifier = #"^[A-Za-z0-9_.-]{1,64}$"#
+        let partition = checks.text(input.partition, "partition", max: 64)
+        if let partition, partition.range(of: identifier, options: .regularExpression) == nil { checks.add("partition is a Slurm partition's name (letters, digits, _ . -).") }
+        let account = checks.text(input.account, "account", max: 64, required: false).flatMap { $0.isEmpty ? nil : $0 }
+        if let account, account.range(of: identifier, options: .regularExpression) == nil { checks.add("account is a Slurm account's name (letters, digits, _ . -).") }
+        let conf = checks.text(input.slurmConf, "slurmConf", max: 500, required: false).flatMap { $0.isEmpty ? nil : $0 }
+        if let conf, !(conf.hasPrefix("/") && FileManager.default.isReadableFile(atPath: conf)) { checks.add("slurmConf is the absolute path of a slurm.conf this host can read.") }
+        let service = checks.text(input.serviceAccount, "serviceAccount", max: 32, required: false).flatMap { $0.isEmpty ? nil : $0 }
+        if let service {
+            if let found = SlurmServiceAccount.named(service) {
+                if found.uid == 0 { checks.add("serviceAccount must not be root: jobs run as that account.") }
+            } else {
+                checks.add("serviceAccount: there is no user \(service) on this host.")
+            }
+        } else if geteuid() == 0 {
+            checks.add("serviceAccount is needed: the platform runs as root, and jobs it submitted itself would run as root on the cluster.")
+        }
+        let staging = checks.text(input.stagingFolder, "stagingFolder", max: 500)
+        var isFolder: ObjCBool = false
+        if let staging, !(staging.hasPrefix("/") && FileManager.default.fileExists(atPath: staging, isDirectory: &isFolder) && isFolder.boolValue) {
+            checks.add("stagingFolder is the absolute path of an existing folder on the cluster's shared filesystem.")
+        }
+        let log = checks.text(input.completionLog, "completionLog", max: 500)
+        if let log, !log.hasPrefix("/") { checks.add("completionLog is the absolute path of the cluster's job completion log (JobCompLoc).") }
+        func bounded(_ value: Int?, _ label: String, _ range: ClosedRange<Int>, default fallback: Int? = nil) -> Int? {
+            guard let value = value ?? fallback else { checks.add("\(label) is missing."); return nil }
+            guard range.contains(value) else { checks.add("\(label) is a whole number from \(range.lowerBound) to \(range.upperBound)."); return nil }
+            return value
+        }
+        let cores = bounded(input.maxCores, "maxCores", 1...coresCap)
+        let memory = bounded(input.maxMemoryMB, "maxMemoryMB", 64...memoryCap)
+        let gpus = bounded(input.maxGPUs, "maxGPUs", 0...64, default: 0)
+        let minutes = bounded(input.maxMinutes, "maxMinutes", 1...minutesCap)
+        let poll = bounded(input.pollSeconds, "pollSeconds", 1...300, default: 5)
+        try checks.finish()
+        if try await SlurmCluster.query(on: db).filter(\.$name == name!).first() != nil { throw InputRejection.conflict("a cluster named '\(name!)' exists.") }
+        let cluster = SlurmCluster()
+        (cluster.name, cluster.slurmConf, cluster.partition, cluster.account, cluster.serviceAccount) = (name!, conf, partition!, account, service)
+        (cluster.stagingFolder, cluster.completionLog, cluster.maxCores, cluster.maxMemoryMB) = (staging!, log!, cores!, memory!)
+        (cluster.maxGPUs, cluster.maxMinutes, cluster.pollSeconds, cluster.createdAt) = (gpus!, minutes!, poll!, now)
+        try await cluster.create(on: db)
+        return cluster
+    }
+
+    static func dto(_ cluster: SlurmCluster) throws -> SlurmClusterDTO {
+        SlurmClusterDTO(id: try cluster.requireID(), name: cluster.name, slurmConf: cluster.slurmConf, partition: cluster.partition, account: cluster.account,
+                        serviceAccount: cluster.serviceAccount, stagingFolder: cluster.stagingFolder, completionLog: cluster.completionLog,
+                        maxCores: cluster.maxCores, maxMemoryMB: cluster.maxMemoryMB, maxGPUs: cluster.maxGPUs, maxMinutes: cluster.maxMinutes,
+                        pollSeconds: cluster.pollSeconds)
+    }
+
+    /// Sends the project's jobs to `clusterID` (nil: the platform's workers). Jobs already queued stay where they are.
+    static func setCompute(_ project: ResearchProject, cluster clusterID: UUID?, on db: any Database) async throws {
+        if let clusterID, try await SlurmCluster.find(clusterID, on: db) == nil {
+            throw InputRejection.conflict("slurmCluster: no cluster has that id.")
+        }
+        project.slurmClusterID = clusterID
+        try await project.save(on: db)
+    }
+
+    /// How the platform reaches a cluster: the account its commands run as (when the platform is root) and their
+    /// environment.
+    struct Access: Sendable {
+        var account: SlurmServiceAccount?
+        var environment: [String: String]
+    }
+
+    /// Refuses (409) when the platform is root and the cluster has no usable service account: a job it submitted
+    /// itself would run as root.
+    static func access(_ cluster: SlurmCluster) throws -> Access {
+        var account: SlurmServiceAccount?
+        if geteuid() == 0 {
+            guard let name = cluster.serviceAccount, let found = SlurmServiceAccount.named(name), found.uid != 0 else {
+                throw Refusal("The cluster \(cluster.name) has no usable service account, and the platform runs as root: no job is sent to it. "
+                              + "An administrator sets one (a host user that is not root).")
+            }
+            account = found
+        }
+        return Access(account: account, environment: cluster.slurmConf.map { ["SLURM_CONF": $0] } ?? [:])
+    }
+}

@@ -1,0 +1,200 @@
+// A job's folder on the cluster's shared filesystem: its inputs written in before it is queued, its outputs and logs
+// read back after it ends, the folder removed then. The platform may run as root and the folder belongs to the job,
+// so everything is read without following a link and only files the service account itself owns are taken: a job
+// that leaves a link (or a hard link) to a host file in outputs/ gets nothing of it.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one job is asked to be: the `sbatch` request the platform makes.
+public struct SlurmSubmission: Equatable, Sendable {
+    /// The scheduler's name for the job (the platform finds it by this name after a crash, too).
+    public var name: String
+    public var folder: URL
+    public var partition: String
+    public var account: String?
+    public var resources: SlurmResources
+    public var timeLimitMinutes: Int
+
+    public init(name: String, folder: URL, partition: String, account: String?, resources: SlurmResources, timeLimitMinutes: Int) {
+        (self.name, self.folder, self.partition, self.account) = (name, folder, partition, account)
+        (self.resources, self.timeLimitMinutes) = (resources, timeLimitMinutes)
+    }
+
+    /// The `sbatch` command line: one task on one node with the cores, memory and GPUs asked for, no environment of
+    /// the submitter's (`--export=NONE`), never requeued (a requeued job would run, and be charged, twice).
+    public var sbatchArguments: [String] {
+        var arguments = ["sbatch", "--parsable", "--export=NONE", "--no-requeue", "--job-name", name, "--chdir", SlurmStaging.work(folder).path,
+                         "--output", SlurmStaging.stdout(folder).path, "--error", SlurmStaging.stderr(folder).path,
+                         "--partition", partition, "--nodes", "1", "--ntasks", "1", "--cpus-per-task", String(resources.cpus),
+                         "--mem", "\(resources.memoryMB)M", "--time", String(timeLimitMinutes)]
+        if let account, !account.isEmpty { arguments += ["--account", account] }
+        if resources.gpus > 0 { arguments += ["--gres", "gpu:\(resources.gpus)"] }
+        return arguments + [SlurmStaging.script(folder).path]
+    }
+}
+
+public struct SlurmStagingError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum SlurmStaging {
+    public static func work(_ folder: URL) -> URL { folder.appendingPathComponent("work") }
+    public static func script(_ folder: URL) -> URL { folder.appendingPathComponent("job.sh") }
+    public static func stdout(_ folder: URL) -> URL { folder.appendingPathComponent("stdout.log") }
+    public static func stderr(_ folder: URL) -> URL { folder.appendingPathComponent("stderr.log") }
+    public static let outputFolder = "outputs"
+
+    /// The batch script: a known PATH and HOME, the job's folder, then the command by /bin/sh.
+    public static func scriptText(folder: URL, command: String) -> String {
+        let work = work(folder).path
+        return """
+        #!/bin/sh
+        # A CampusCloud research job. Its command is in command.sh; inputs and outputs/ are in work/.
+        PATH=\(SlurmCommand.basePath)
+        HOME=\(shellQuoted(work))
+        export PATH HOME
+        cd \(shellQuoted(work)) || exit 111
+        exec /bin/sh \(shellQuoted(folder.appendingPathComponent("command.sh").path))
+
+        """
+    }
+
+    static func shellQuoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    /// Makes `folder` (which must not exist) with the job's script, command and input files, and an empty outputs/;
+    /// all of it then belongs to `owner` when given (the platform runs as root), private to it.
+    public static func prepare(_ folder: URL, command: String, files: [String: Data], owner: SlurmServiceAccount?) throws {
+        let manager = FileManager.default
+        var created: [URL] = [folder, work(folder), work(folder).appendingPathComponent(outputFolder)]
+        guard mkdir(folder.path, 0o700) == 0 else {
+            throw SlurmStagingError("the job's folder \(folder.path) could not be made: \(String(cString: strerror(errno)))")
+        }
+        do {
+            try manager.createDirectory(at: work(folder).appendingPathComponent(outputFolder), withIntermediateDirectories: true)
+            for (path, data) in files {
+                let parts = path.split(separator: "/")
+                guard !path.hasPrefix("/"), !parts.isEmpty, !parts.contains(where: { $0 == ".." || $0 == "." }) else {
+                    throw SlurmStagingError("an input's path is not a relative path inside the job's folder: \(path)")
+                }
+                var parent = work(folder)
+                for part in parts.dropLast() {
+                    parent = parent.appendingPathComponent(String(part))
+                    if !manager.fileExists(atPath: parent.path) {
+                        try manager.createDirectory(at: parent, withIntermediateDirectories: false)
+                        created.append(parent)
+                    }
+                }
+                let file = work(folder).appendingPathComponent(path)
+                try data.write(to: file, options: .withoutOverwriting)
+                created.append(file)
+            }
+            try Data(scriptText(folder: folder, command: command).utf8).write(to: script(folder))
+            try Data((command + "\n").utf8).write(to: folder.appendingPathComponent("command.sh"))
+            created += [script(folder), folder.appendingPathComponent("command.sh")]
+            chmod(script(folder).path, 0o700)
+            if let owner {
+                for url in created where chown(url.path, owner.uid, owner.gid) != 0 {
+                    throw SlurmStagingError("\(url.path) could not be given to \(owner.name): \(String(cString: strerror(errno)))")
+                }
+            }
+        } catch {
+            try? manager.removeItem(at: folder)
+            throw error
+        }
+    }
+
+    /// What a job left: the files under work/outputs/ and its two logs.
+    public struct Collected: Sendable {
+        public var outputs: [String: Data] = [:]
+        public var stdout = ""
+        public var stderr = ""
+        /// Files left out, each with why (a link, someone else's file, over a limit).
+        public var skipped: [String] = []
+    }
+
+    /// Reads a job's outputs and logs without following any link, taking only regular files owned by `owner` (when
+    /// given) with one name each; at most `maxFiles` files, `maxFileBytes` each and `maxTotalBytes` in all, and
+    /// `logBytes` of each log.
+    public static func collect(_ folder: URL, owner: SlurmServiceAccount?, maxFiles: Int, maxFileBytes: Int, maxTotalBytes: Int,
+                               logBytes: Int) -> Collected {
+        var collected = Collected()
+        let root = open(folder.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard root >= 0 else { collected.skipped.append("the job's folder could not be opened"); return collected }
+        defer { close(root) }
+        var total = 0
+        func readFile(at dir: Int32, _ name: String, limit: Int, label: String) -> Data? {
+            let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else {
+                if errno != ENOENT { collected.skipped.append("\(label): not a plain file") }
+                return nil
+            }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { collected.skipped.append("\(label): not a plain file"); return nil }
+            if let owner, info.st_uid != owner.uid { collected.skipped.append("\(label): not the job's own file"); return nil }
+            guard info.st_nlink == 1 else { collected.skipped.append("\(label): a file with more than one name"); return nil }
+            var data = Data()
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while data.count < limit {
+                let count = read(fd, &buffer, min(buffer.count, limit - data.count))
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                data.append(buffer, count: count)
+            }
+            return data
+        }
+        func subfolder(of dir: Int32, _ name: String) -> Int32? {
+            let fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            var info = stat()
+            if let owner, fstat(fd, &info) == 0, info.st_uid != owner.uid, name != "work" {
+                close(fd)
+                return nil
+            }
+            return fd
+        }
+        collected.stdout = readFile(at: root, "stdout.log", limit: logBytes, label: "stdout.log").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        collected.stderr = readFile(at: root, "stderr.log", limit: logBytes, label: "stderr.log").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard let work = subfolder(of: root, "work") else { return collected }
+        defer { close(work) }
+        guard let outputs = subfolder(of: work, outputFolder) else { collected.skipped.append("outputs/ is not a folder"); return collected }
+        func walk(_ dir: Int32, prefix: String) {
+            guard let stream = fdopendir(dup(dir)) else { return }
+            defer { closedir(stream) }
+            var names: [String] = []
+            while let entry = readdir(stream) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            for name in names.sorted() {
+                let path = prefix + name
+                if let child = subfolder(of: dir, name) {
+                    walk(child, prefix: path + "/")
+                    close(child)
+                    continue
+                }
+                guard collected.outputs.count < maxFiles else { collected.skipped.append("\(path): more than \(maxFiles) files"); continue }
+                guard let data = readFile(at: dir, name, limit: maxFileBytes + 1, label: path) else { continue }
+                if data.count > maxFileBytes { collected.skipped.append("\(path): over \(maxFileBytes >> 20) MB"); continue }
+                if total + data.count > maxTotalBytes { collected.skipped.append("\(path): outputs over \(maxTotalBytes >> 20) MB in all"); continue }
+                total += data.count
+                collected.outputs[path] = data
+            }
+        }
+        walk(outputs, prefix: outputFolder + "/")
+        close(outputs)
+        return collected
+    }
+
+    /// Removes the job's folder. What is in it is removed as `owner` (when given), so nothing the job linked or moved
+    /// there can make the platform delete a file of the host's; then the folder itself, and whatever is left.
+    public static func remove(_ folder: URL, owner: SlurmServiceAccount?) {
+        if owner != nil {
+            _ = try? SlurmCommand.runBlocking(["find", folder.path, "-mindepth", "1", "-delete"], as: owner, timeout: 60)
+        }
+        try? FileManager.default.removeItem(at: folder)
+    }
+}

@@ -1,0 +1,37 @@
+// A throwaway single-node Slurm cluster for a test: scripts/slurm-cluster starts munge, slurmctld and slurmd (Debian
+// packages; scripts/install-deps --slurm) in a folder of the test's own, and stops them after, whatever happens.
+// Needs root, as slurmd does.
+import Foundation
+import Slurm
+import Testing
+
+enum TestSlurmCluster {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/slurm-cluster").path
+
+    /// A running cluster for `body`: its folder (slurm.conf, jobcomp.log, an empty jobs/ folder) and the
+    /// environment its commands need (SLURM_CONF).
+    static func with(_ body: (_ folder: URL, _ environment: [String: String]) async throws -> Void) async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: "/usr/sbin/slurmctld"), "run scripts/install-deps --slurm (as root) first")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cc-slurm-\(UUID().uuidString.prefix(8))")
+        defer {
+            _ = try? SlurmCommand.runBlocking([script, "stop", folder.path], timeout: 60)
+            try? FileManager.default.removeItem(at: folder)
+        }
+        let started = try SlurmCommand.runBlocking([script, "start", folder.path], timeout: 120)
+        let conf = try #require(started.split(separator: "\n").last.flatMap { $0.hasPrefix("export SLURM_CONF=") ? String($0.dropFirst(18)) : nil })
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("jobs"), withIntermediateDirectories: true)
+        try await body(folder, ["SLURM_CONF": conf])
+    }
+
+    /// The completion log's record of the job named `name` (or with id `job`), once it has ended (within `seconds`).
+    static func record(_ job: Int? = nil, named name: String? = nil, in folder: URL, within seconds: Double) async throws -> SlurmJobRecord? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: folder.appendingPathComponent("jobcomp.log"), encoding: .utf8)) ?? ""
+            if let found = SlurmJobCompletionLog.records(in: text, timeZone: .current).first(where: { $0.jobID == job || $0.name == name }) { return found }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
+    }
+}
