@@ -44,17 +44,22 @@ public enum SlurmCommand {
     /// Runs `arguments` (the first found on `basePath`) to its end and returns its standard output (standard error
     /// follows it); throws `SlurmCommandFailure` when it exits non-zero or outlives `timeout` seconds (it is killed).
     /// `account`: run as that user (needs root; the platform asks for it only when it is root).
+    @discardableResult
     public static func run(_ arguments: [String], environment: [String: String] = [:], as account: SlurmServiceAccount? = nil,
                            timeout: Double = 30) async throws -> String {
+        try await onItsOwnThread { try runBlocking(arguments, environment: environment, as: account, timeout: timeout) }
+    }
+
+    /// Runs blocking work (waiting for a child, walking a job's folder) on a thread of its own, so it never holds
+    /// one of the cooperative pool's few threads.
+    public static func onItsOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            // A thread of its own: waiting for a child must not hold one of the cooperative pool's few threads.
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try runBlocking(arguments, environment: environment, as: account, timeout: timeout) })
-            }
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
         }
     }
 
     /// The same, blocking the calling thread.
+    @discardableResult
     public static func runBlocking(_ arguments: [String], environment: [String: String] = [:], as account: SlurmServiceAccount? = nil,
                                    timeout: Double = 30) throws -> String {
         let name = arguments.first ?? ""

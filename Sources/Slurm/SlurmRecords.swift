@@ -14,6 +14,10 @@ public struct SlurmJobRecord: Equatable, Sendable {
     public var exitCode: Int?
     /// Its time limit in minutes (nil: none, or unreadable).
     public var timeLimitMinutes: Int?
+    /// Whether every field's name appears once in its line. A job's owner can rename the job (and set other free
+    /// text) while it runs; a name that imitates later fields — or a line break — makes the line ambiguous, and an
+    /// ambiguous record is not believed.
+    public var unambiguous = true
 
     /// Seconds between start and end (0 when it never ran).
     public var elapsedSeconds: Int64 {
@@ -38,8 +42,8 @@ public struct SlurmJobRecord: Equatable, Sendable {
 
 public enum SlurmJobCompletionLog {
     /// The fields of a line, in the order Slurm writes them. A value runs up to the next field's name, so a work
-    /// folder with a space in it is read whole. (A job's name could imitate a later field; the platform names its
-    /// jobs itself, and a record is matched by the job id that starts its line.)
+    /// folder with a space in it is read whole. (A job's owner can rename it to imitate later fields: such a line is
+    /// marked ambiguous, see `SlurmJobRecord.unambiguous`.)
     static let fields = ["JobId", "UserId", "GroupId", "Name", "JobState", "Partition", "TimeLimit", "StartTime", "EndTime",
                          "NodeList", "NodeCnt", "ProcCnt", "WorkDir", "ReservationName", "Tres", "Account", "QOS", "WcKey",
                          "Cluster", "SubmitTime", "EligibleTime", "DerivedExitCode", "ExitCode"]
@@ -71,12 +75,13 @@ public enum SlurmJobCompletionLog {
 
     public static func record(from line: Substring, timeZone: TimeZone) -> SlurmJobRecord? {
         guard let values = fields(of: line), let id = values["JobId"].flatMap({ Int($0) }), let state = values["JobState"] else { return nil }
+        let unambiguous = fields.allSatisfy { name in line.components(separatedBy: (name == "JobId" ? "" : " ") + name + "=").count == 2 }
         let nodes = values["NodeCnt"].flatMap { Int($0) } ?? 0
         let exit = values["ExitCode"]?.split(separator: ":").first.flatMap { Int($0) }
         return SlurmJobRecord(jobID: id, name: values["Name"] ?? "", state: SlurmJobState(state),
                               start: values["StartTime"].flatMap { time($0, timeZone) }, end: values["EndTime"].flatMap { time($0, timeZone) },
                               allocated: nodes > 0 ? values["Tres"].flatMap { SlurmResources(tres: $0) } : nil, exitCode: exit,
-                              timeLimitMinutes: values["TimeLimit"].flatMap { Int($0) })
+                              timeLimitMinutes: values["TimeLimit"].flatMap { Int($0) }, unambiguous: unambiguous)
     }
 
     /// `2026-12-06T01:48:35` in `timeZone`; nil for `Unknown`, `None` or anything else.
@@ -101,6 +106,8 @@ public struct SlurmQueuedJob: Equatable, Sendable {
     public var reason: String?
     public var start: Date?
     public var allocated: SlurmResources?
+    /// Whose job it is (a host user id).
+    public var userID: UInt32?
 }
 
 public enum SlurmQueue {
@@ -112,6 +119,7 @@ public enum SlurmQueue {
             var state_reason: String?
             var start_time: Int64?
             var tres_alloc_str: String?
+            var user_id: UInt32?
         }
         var jobs: [Job]
     }
@@ -123,7 +131,8 @@ public enum SlurmQueue {
             let reason = job.state_reason.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }
             let started = state == .pending ? nil : job.start_time.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
             let allocated = job.tres_alloc_str.flatMap { $0.isEmpty ? nil : SlurmResources(tres: $0) }
-            return SlurmQueuedJob(jobID: job.job_id, name: job.name ?? "", state: state, reason: reason, start: started, allocated: allocated)
+            return SlurmQueuedJob(jobID: job.job_id, name: job.name ?? "", state: state, reason: reason, start: started, allocated: allocated,
+                                  userID: job.user_id)
         }
     }
 }

@@ -279,6 +279,9 @@ import Ledger
         .page(.GET, .adminAI): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminAIProviders): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminAIModels): signedIn([.admin], anonymous: .signIn),
+        .page(.GET, .adminSlurm): signedIn([.admin], anonymous: .signIn),
+        .page(.POST, .adminSlurmClusters): signedIn([.admin], anonymous: .signIn),
+        .page(.POST, .projectCompute(.key)): signedIn([.admin], anonymous: .signIn),
         .page(.GET, .courseAI(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .courseAIKeys(.key)): signedIn([.student, .ta, .instructor], anonymous: .signIn),
         .page(.POST, .courseAIPolicy(.key)): signedIn([.instructor, .admin], anonymous: .signIn),
@@ -411,7 +414,7 @@ import Ledger
             job.$submittedBy.id = try instructor.requireID()
             (job.name, job.command, job.network, job.wallSeconds, job.memoryMB, job.payFrom) = ("matrix", "true", false, 10, 256, .allowance)
             (job.status, job.cancelRequested, job.cpuMs, job.wallMs, job.charged, job.createdAt) = (.queued, false, 0, 0, 0, Date())
-            (job.cores, job.gpus) = (1, 0)
+            (job.cores, job.gpus, job.slurmLogOffset) = (1, 0, 0)
             try await job.create(on: app.db)
             let jobID = try job.requireID()
             // A terminal lab of CS101 open to its students (no set-up script: nothing to build).

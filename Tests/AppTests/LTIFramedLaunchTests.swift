@@ -76,8 +76,9 @@ extension LTILaunchFlowTests {
             #expect(attribute("data-state", in: html) == state)
             let row = try #require(try await LTILaunchState.query(on: app.db).filter(\.$stateHash == TokenCodec.hash(state)).first())
             #expect(row.storageTarget == "post_message_forwarding")
-            // Its state may sit in the LMS's storage: it expires in 3 minutes rather than 10.
-            #expect(abs(row.expiresAt.timeIntervalSince(app.clock.now()) - LTILaunches.storageLifetime) < 5)
+            // Its state may sit in the LMS's storage: it expires in 3 minutes rather than 10 (the margin allows for a
+            // loaded machine between the request and this line: CI once took 7 s).
+            #expect(abs(row.expiresAt.timeIntervalSince(app.clock.now()) - LTILaunches.storageLifetime) < 60)
             // The new window repeats the LMS's login without the frame's storage, and goes straight on, top-level.
             let again = try #require(href(ofID: "open-new-window", in: html))
             #expect(again.hasPrefix("/lti/login?") && again.contains("login_hint=hint-1") && again.contains("lti_message_hint=msg-1") && !again.contains("lti_storage_target"))

@@ -7,6 +7,7 @@
 // nothing. Needs root (slurmd, and the service account `nobody`).
 import Fluent
 import Foundation
+import Glibc
 import Grading
 import Ledger
 import Slurm
@@ -41,34 +42,45 @@ import VaporTesting
         return up(3_600_000 * coreSeconds, 3_600) + up(500_000 * memoryMBSeconds, 1_024 * 3_600)
     }
 
+    /// Registers the test cluster (as an administrator) and sends the demo project's jobs to it (as a programme
+    /// manager). `checks`: also that others may not, and that a cluster submitting as root is refused.
+    static func register(_ app: Application, folder: URL, environment: [String: String], checks: Bool = false) async throws -> SlurmClusterDTO {
+        let staging = folder.appendingPathComponent("staging")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        let settings: [String: Any?] = [
+            "name": "test-hpc", "slurmConf": environment["SLURM_CONF"], "partition": "campus", "serviceAccount": "nobody",
+            "stagingFolder": staging.path, "completionLog": folder.appendingPathComponent("jobcomp.log").path,
+            "maxCores": ProcessInfo.processInfo.activeProcessorCount, "maxMemoryMB": 1024, "maxMinutes": 43_200, "pollSeconds": 1,
+        ]
+        let project = try await ResearchJobTests.project(app)
+        let projectID = try project.requireID()
+        if checks {
+            // Only administrators register clusters; a cluster submitting as root is refused.
+            #expect(try await Self.json(app, .POST, "api/v1/slurm-clusters", as: "instructor@demo.test", settings).status == .notFound)
+            var asRoot = settings
+            asRoot["serviceAccount"] = "root"
+            let rootRefused = try await Self.json(app, .POST, "api/v1/slurm-clusters", as: "admin@demo.test", asRoot)
+            #expect(rootRefused.status == .unprocessableEntity && rootRefused.body.string.contains("must not be root"))
+        }
+        let registered = try await Self.json(app, .POST, "api/v1/slurm-clusters", as: "admin@demo.test", settings)
+        #expect(registered.status == .created, "\(registered.body.string)")
+        let cluster = try registered.content.decode(SlurmClusterDTO.self)
+        if checks {
+            // A member of the project may not choose where its jobs run.
+            #expect(try await Self.json(app, .PUT, "api/v1/projects/\(projectID)/compute", as: "ta@demo.test", ["slurmCluster": cluster.id.uuidString]).status == .forbidden)
+        }
+        let moved = try await Self.json(app, .PUT, "api/v1/projects/\(projectID)/compute", as: "admin@demo.test", ["slurmCluster": cluster.id.uuidString])
+        #expect(moved.status == .ok && (try? moved.content.decode(ProjectDTO.self).slurmCluster) == cluster.id, "\(moved.body.string)")
+        return cluster
+    }
+
     @Test func jobsOnTheProjectsClusterAreHeldQueuedFollowedAndChargedWhatRan() async throws {
         try await TestSlurmCluster.with { folder, environment in
             try await withTestApp { app in
                 try await app.loadDemoData(credits: true)
-                let staging = folder.appendingPathComponent("staging")
-                try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
-                let cores = ProcessInfo.processInfo.activeProcessorCount
-                let settings: [String: Any?] = [
-                    "name": "test-hpc", "slurmConf": environment["SLURM_CONF"], "partition": "campus", "serviceAccount": "nobody",
-                    "stagingFolder": staging.path, "completionLog": folder.appendingPathComponent("jobcomp.log").path,
-                    "maxCores": cores, "maxMemoryMB": 1024, "maxMinutes": 43_200, "pollSeconds": 1,
-                ]
-                // Only administrators register clusters; a cluster submitting as root is refused.
-                #expect(try await Self.json(app, .POST, "api/v1/slurm-clusters", as: "instructor@demo.test", settings).status == .notFound)
-                var asRoot = settings
-                asRoot["serviceAccount"] = "root"
-                let rootRefused = try await Self.json(app, .POST, "api/v1/slurm-clusters", as: "admin@demo.test", asRoot)
-                #expect(rootRefused.status == .unprocessableEntity && rootRefused.body.string.contains("must not be root"))
-                let registered = try await Self.json(app, .POST, "api/v1/slurm-clusters", as: "admin@demo.test", settings)
-                #expect(registered.status == .created, "\(registered.body.string)")
-                let cluster = try registered.content.decode(SlurmClusterDTO.self)
-
-                // A programme manager sends the project's jobs there; a member of the project may not.
-                let project = try await ResearchJobTests.project(app)
-                let projectID = try project.requireID()
-                #expect(try await Self.json(app, .PUT, "api/v1/projects/\(projectID)/compute", as: "ta@demo.test", ["slurmCluster": cluster.id.uuidString]).status == .forbidden)
-                let moved = try await Self.json(app, .PUT, "api/v1/projects/\(projectID)/compute", as: "admin@demo.test", ["slurmCluster": cluster.id.uuidString])
-                #expect(moved.status == .ok && (try? moved.content.decode(ProjectDTO.self).slurmCluster) == cluster.id, "\(moved.body.string)")
+                let cluster = try await Self.register(app, folder: folder, environment: environment, checks: true)
+                let staging = URL(fileURLWithPath: cluster.stagingFolder)
+                let cores = cluster.maxCores
 
                 // The poller runs on a worker, as in a deployment.
                 let worker = JobWorker(app: app, name: "slurm-test-worker", lease: 30)
@@ -99,7 +111,7 @@ import VaporTesting
                 let script = """
                     id -u > outputs/uid.txt; env > outputs/env.txt; tr a-z A-Z < words.txt > outputs/upper.txt
                     ln -s /etc/shadow outputs/shadow; ln -s /root outputs/rootdir; mkdir -p outputs/deep && echo fine > outputs/deep/ok.txt
-                    echo to-stdout; echo to-stderr >&2; sleep 2
+                    echo to-stdout; echo to-stderr >&2; printf 'a nul \\0 byte\\n'; sleep 2
                     """
                 let doneResponse = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "upper", "command": script, "memoryMB": "100", "wallSeconds": "120"],
                                                                      files: ["words.txt": Data("hello slurm\n".utf8)])
@@ -175,6 +187,155 @@ import VaporTesting
                 working.cancel()
                 await working.value
             }
+        }
+    }
+
+    /// slurmctld stopped and started again while a job runs, and the platform process following it killed outright
+    /// and replaced: the job is followed through both and ends once, settled once by what it ran.
+    @Test func aRestartedSchedulerAndARestartedPlatformEndTheJobOnce() async throws {
+        let (shared, database) = try WorkerProcess.folder()
+        defer { WorkerProcess.remove(shared) }
+        try await TestSlurmCluster.with { folder, environment in
+            try await withTestApp(database: database) { app in
+                try await app.loadDemoData(credits: true)
+                _ = try await Self.register(app, folder: folder, environment: environment)
+                let before = try await ResearchJobTests.allowance(app)
+                // The platform that follows the job: a `campuscloud worker` process of its own.
+                let process = try WorkerProcess.start(["--concurrency", "1", "--lease-seconds", "2"], app: app, folder: shared)
+                defer { WorkerProcess.stop(process) }
+                let submitted = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "steady", "command": "sleep 25; echo survived > outputs/note.txt",
+                                                                                           "memoryMB": "100", "wallSeconds": "120"])
+                #expect(submitted.status == .created, "\(submitted.body.string)")
+                let job = try submitted.content.decode(ResearchJobDTO.self)
+                let running = try await Self.wait(app, job.id, within: 30) { $0.status == "running" }
+                #expect(running.status == "running", "\(running)")
+
+                // The scheduler goes away for a while: the job is not given up for lost, it stays running.
+                try TestSlurmCluster.stopController(folder)
+                try await Task.sleep(for: .seconds(4))
+                #expect(try await ResearchJobTests.job(app, job.id).status == "running")
+                try TestSlurmCluster.startController(folder, environment: environment)
+
+                // The platform process is killed outright; another takes the poller over once its lease runs out.
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                let worker = JobWorker(app: app, name: "after-restart", lease: 30)
+                let working = Task { await worker.work(poll: .milliseconds(200), sweeps: true) }
+                defer { working.cancel() }
+                let done = try await Self.wait(app, job.id, within: 90) { $0.status != "queued" && $0.status != "running" }
+                #expect(done.status == "succeeded", "\(done)")
+                #expect(done.outputs.map(\.path) == ["outputs/note.txt"])
+                let record = try #require(try await TestSlurmCluster.record(done.slurmJobID, in: folder, within: 5))
+                #expect(record.elapsedSeconds >= 25)
+                #expect(done.charged.micro == Self.cost(coreSeconds: record.usage.coreSeconds, memoryMBSeconds: record.usage.memoryMBSeconds))
+                // One settle of its hold, nothing held after, the ledger conserved.
+                let holdID = try #require(try await ResearchJob.find(job.id, on: app.db)?.holdID)
+                #expect(try await LedgerEntry.query(on: app.db).filter(\.$holdID == holdID).filter(\.$kind == .settle).count() == 1)
+                let after = try await ResearchJobTests.allowance(app)
+                #expect(after.held == before.held && after.spent - before.spent == done.charged.micro)
+                try await LedgerStoreTests.expectConserved(app)
+                working.cancel()
+                await working.value
+            }
+        }
+    }
+
+    /// A job that rewrites its own record at the scheduler (renamed to imitate the fields after its name, so that it
+    /// would read as cancelled before it ran) is charged its whole reservation; a job of its own it submits is cancelled
+    /// by the platform; a meter without a price does not make a job free; an input where outputs/ goes is refused.
+    @Test func aJobThatRewritesItsRecordOrSubmitsJobsOfItsOwnGainsNothing() async throws {
+        try await TestSlurmCluster.with { folder, environment in
+            try await withTestApp { app in
+                try await app.loadDemoData(credits: true)
+                _ = try await Self.register(app, folder: folder, environment: environment)
+                // Memory is not priced here: the job is charged its cores alone, not nothing.
+                try await LedgerPrice.query(on: app.db).filter(\.$meter == Meter.slurmMemoryGBHour.name).delete()
+                let worker = JobWorker(app: app, name: "slurm-test-worker", lease: 30)
+                let working = Task { await worker.work(poll: .milliseconds(200), sweeps: true) }
+                defer { working.cancel() }
+                let before = try await ResearchJobTests.allowance(app)
+
+                let clash = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["command": "true", "wallSeconds": "60"], files: ["outputs": Data("x".utf8)])
+                #expect(clash.status == .unprocessableEntity && clash.body.string.contains("outputs"), "\(clash.body.string)")
+                #expect(try await ResearchJobTests.allowance(app).held == before.held)
+
+                let script = """
+                    sbatch --job-name free-ride --output /dev/null --wrap 'sleep 300'
+                    scontrol update JobId=$SLURM_JOB_ID JobName="$SLURM_JOB_NAME JobState=CANCELLED Partition=campus TimeLimit=1 NodeCnt=0 ProcCnt=0"
+                    sleep 3
+                    """
+                let response = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "sly", "command": script, "memoryMB": "100", "wallSeconds": "120"])
+                #expect(response.status == .created, "\(response.body.string)")
+                let sly = try response.content.decode(ResearchJobDTO.self)
+                let ended = try await Self.wait(app, sly.id, within: 90) { $0.status != "queued" && $0.status != "running" }
+                // Two minutes of one core at 3.6 credits an hour; the renaming really happened (the record is ambiguous).
+                #expect(ended.status == "failed" && ended.problem?.contains("altered") == true, "\(ended)")
+                #expect(ended.charged.micro == Self.cost(coreSeconds: 120, memoryMBSeconds: 0))
+                let record = try #require(try await TestSlurmCluster.record(ended.slurmJobID, in: folder, within: 5))
+                #expect(!record.unambiguous)
+                // The job it submitted itself is cancelled by the platform, not left to run unpaid.
+                let stray = try #require(try await TestSlurmCluster.record(named: "free-ride", in: folder, within: 30), "the stray job was never ended")
+                #expect(stray.state == .cancelled && stray.elapsedSeconds < 30, "\(stray)")
+                let after = try await ResearchJobTests.allowance(app)
+                #expect(after.held == before.held && after.spent - before.spent == ended.charged.micro)
+                working.cancel()
+                await working.value
+            }
+        }
+    }
+}
+
+/// The pages: administrators add a cluster on theirs (every problem listed, the form kept), a programme manager sends a
+/// project's jobs to it from the project's page (whose job form then offers the cluster's cores and limits), and no
+/// one else can do either. No cluster needs to run for this.
+@Suite struct SlurmPageTests {
+    @Test func administratorsAddClustersAndProgrammeManagersChooseThemOnTheirPages() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let staging = FileManager.default.temporaryDirectory.appendingPathComponent("cc-staging-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: staging) }
+            let browser = try Browser(app)
+            try await browser.signIn("instructor@demo.test")
+            #expect(try await browser.get("/admin/slurm").status == .notFound)
+            try await browser.signIn("admin@demo.test")
+            let page = try await browser.get("/admin/slurm")
+            #expect(page.status == .ok && page.body.string.contains("No cluster yet") && page.body.string.contains("Add a cluster"))
+            var fields = ["name": "hpc", "partition": "campus", "serviceAccount": "nobody", "stagingFolder": staging.path,
+                          "completionLog": "/var/log/slurm/jobcomp.log", "maxCores": "lots", "maxMemoryMB": "4096", "maxGPUs": "0", "maxMinutes": "120",
+                          "pollSeconds": "5"]
+            let bad = try await browser.post("/admin/slurm/clusters", fields)
+            #expect(bad.status == .unprocessableEntity && bad.body.string.contains("maxCores is a whole number") && bad.body.string.contains(staging.path))
+            fields["maxCores"] = "8"
+            fields["stagingFolder"] = "relative/folder"
+            let badFolder = try await browser.post("/admin/slurm/clusters", fields)
+            #expect(badFolder.status == .unprocessableEntity && badFolder.body.string.contains("stagingFolder is the absolute path"))
+            #expect(try await SlurmCluster.query(on: app.db).count() == 0)
+            fields["stagingFolder"] = staging.path
+            let added = try await browser.post("/admin/slurm/clusters", fields)
+            #expect(added.status == .seeOther, "\(added.body.string)")
+            let listed = try await browser.get("/admin/slurm")
+            #expect(listed.body.string.contains("hpc") && listed.body.string.contains("8 cores"))
+            let cluster = try #require(try await SlurmCluster.query(on: app.db).first())
+
+            // A member of the project cannot choose; the programme's manager can, and the job form follows.
+            let project = try await ResearchJobTests.project(app)
+            let projectID = try project.requireID()
+            try await browser.signIn("ta@demo.test")
+            #expect(!(try await browser.get("/projects/\(projectID)")).body.string.contains("Where the project's jobs run"))
+            #expect(try await browser.post("/projects/\(projectID)/compute", ["slurmCluster": cluster.id!.uuidString]).status == .notFound)
+            #expect(try await ResearchProject.find(projectID, on: app.db)?.slurmClusterID == nil)
+            try await browser.signIn("admin@demo.test")
+            #expect(try await browser.get("/projects/\(projectID)").body.string.contains("Where the project's jobs run"))
+            let chosen = try await browser.post("/projects/\(projectID)/compute", ["slurmCluster": cluster.id!.uuidString])
+            #expect(chosen.status == .seeOther)
+            #expect(try await ResearchProject.find(projectID, on: app.db)?.slurmClusterID == cluster.id)
+            try await browser.signIn("ta@demo.test")
+            let form = try await browser.get("/projects/\(projectID)").body.string
+            #expect(form.contains("Jobs run on the Slurm cluster hpc") && form.contains("name=\"cores\"") && form.contains("max=\"7200\""))
+            try await browser.signIn("admin@demo.test")
+            #expect(try await browser.post("/projects/\(projectID)/compute", ["slurmCluster": "platform"]).status == .seeOther)
+            #expect(try await ResearchProject.find(projectID, on: app.db)?.slurmClusterID == nil)
         }
     }
 }

@@ -57,7 +57,7 @@ struct SlurmRecordsTests {
         #expect(queued.map(\.name) == ["cc-ok", "cc-fail", "cc-cancel", "cc-later"])
         let ended = try SlurmQueue.jobs(json: try Self.sample("squeue-22.05-completed.json"))
         #expect(ended == [SlurmQueuedJob(jobID: 1, name: "wrap", state: .completed, reason: nil, start: Date(timeIntervalSince1970: 1_796_521_677),
-                                         allocated: SlurmResources(cpus: 1, memoryMB: 100))])
+                                         allocated: SlurmResources(cpus: 1, memoryMB: 100), userID: 0)])
         #expect(throws: (any Error).self) { try SlurmQueue.jobs(json: Data(#"{"errors": ["no"]}"#.utf8)) }
     }
 

@@ -15,6 +15,7 @@ struct CreateSlurmCluster: AsyncMigration {
             .field("max_memory_mb", .int, .required)
             .field("max_gpus", .int, .required)
             .field("max_minutes", .int, .required)
+            .field("time_zone", .string, .required)
             .field("poll_seconds", .int, .required)
             .field("created_at", .datetime, .required)
             .unique(on: "name")

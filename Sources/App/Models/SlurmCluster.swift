@@ -24,9 +24,13 @@ final class SlurmCluster: Model, @unchecked Sendable {
     @Field(key: "max_memory_mb") var maxMemoryMB: Int
     @Field(key: "max_gpus") var maxGPUs: Int
     @Field(key: "max_minutes") var maxMinutes: Int
+    /// The zone the cluster writes times in (its controller's local time), an IANA name.
+    @Field(key: "time_zone") var timeZone: String
     /// How often the platform asks the scheduler about its jobs.
     @Field(key: "poll_seconds") var pollSeconds: Int
     @Field(key: "created_at") var createdAt: Date
 
     init() {}
+
+    var zone: TimeZone { TimeZone(identifier: timeZone) ?? .current }
 }

@@ -56,6 +56,14 @@ enum ProjectController {
                                doi: output.doi, url: output.url,
                                canRemove: Policy.allows(user, .removeProjectOutput(access, recordedBy: output.recordedByID)))
         }
+        var compute = ProjectPage.Compute(cluster: nil, maxWallSeconds: ResearchJobs.maxWallSeconds, maxMemoryMB: ResearchJobs.maxMemoryMB,
+                                          maxCores: 1, maxGPUs: 0, choices: [])
+        let clusters = try await SlurmCluster.query(on: req.db).sort(\.$name).all()
+        if let chosen = clusters.first(where: { $0.id == project.slurmClusterID }) {
+            compute = .init(cluster: chosen.name, maxWallSeconds: chosen.maxMinutes * 60, maxMemoryMB: chosen.maxMemoryMB, maxCores: chosen.maxCores,
+                            maxGPUs: chosen.maxGPUs, choices: [])
+        }
+        if canDecide { compute.choices = clusters.map { .init(id: $0.id!.uuidString, name: $0.name, chosen: $0.id == project.slurmClusterID) } }
         return try await req.view.render("project", ProjectPage(
             title: project.title, page: page, project: dto, links: ProjectLinks(projectID),
             members: dto.members.map { .init(name: $0.name, role: $0.role, remove: SitePath.removeProjectMember(.id(projectID), user: .id($0.userID)).url) },
@@ -63,6 +71,7 @@ enum ProjectController {
             form: ProjectInput(title: project.title, summary: project.summary, status: project.status, startsOn: project.startsOn?.day ?? "",
                                endsOn: project.endsOn?.day ?? "", tags: project.tags),
             history: try await ResearchProjects.history(project, on: req.db), nextStatuses: next, requests: requests, canDecide: canDecide,
+            compute: compute,
             jobs: try await ResearchJobs.views(Array(jobs.prefix(perPage)), on: req.db).map {
                 .init(link: SitePath.job(.id($0.id)).url, name: $0.name, submittedBy: $0.submittedBy, status: $0.status, charged: $0.charged.description, createdAt: $0.createdAt)
             },

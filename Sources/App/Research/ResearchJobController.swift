@@ -100,6 +100,43 @@ enum ResearchJobController {
 
     // MARK: Pages
 
+    @Sendable static func clustersPage(req: Request) async throws -> View {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        return try await renderClusters(req, PageContext(req), form: SlurmClusterForm())
+    }
+
+    private static func renderClusters(_ req: Request, _ page: PageContext, form: SlurmClusterForm) async throws -> View {
+        let clusters = try await SlurmCluster.query(on: req.db).sort(\.$name).all().map(SlurmClusters.dto)
+        return try await req.view.render("admin-slurm", AdminSlurmPage(page: page, clusters: clusters, form: form))
+    }
+
+    @Sendable static func addClusterFromPage(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let form = (try? req.content.decode(SlurmClusterForm.self)) ?? SlurmClusterForm()
+        return try await req.formAction(back: .adminSlurm, render: { try await renderClusters(req, $0, form: form) }) {
+            let cluster = try await SlurmClusters.add(try req.content.decode(SlurmClusterForm.self).input(), on: req.db, at: req.application.clock.now())
+            return "Cluster \(cluster.name) added; a programme manager can now send a project's jobs to it from the project's page."
+        }
+    }
+
+    /// POST /projects/{id}/compute from the project page: a cluster's id, or "platform".
+    @Sendable static func setComputeFromPage(req: Request) async throws -> Response {
+        let (project, user, access) = try await req.project(for: Policy.Action.viewProject)
+        try Policy.require(user, can: .manageProgramme(access.programmeRole))
+        struct Form: Content { var slurmCluster: String? }
+        return try await req.formAction(back: .project(.id(try project.requireID())), at: "jobs",
+                                        render: { try await ProjectController.render(req, project, user, access, $0) }) {
+            let chosen = try req.content.decode(Form.self).slurmCluster.flatMap { $0 == "platform" || $0.isEmpty ? nil : $0 }
+            guard let chosen else {
+                try await SlurmClusters.setCompute(project, cluster: nil, on: req.db)
+                return "The project's jobs now run on the platform's own workers."
+            }
+            guard let id = UUID(uuidString: chosen) else { throw InputRejection("Choose a cluster from the list.") }
+            try await SlurmClusters.setCompute(project, cluster: id, on: req.db)
+            return "The project's new jobs now go to the Slurm cluster \(try await SlurmCluster.find(id, on: req.db)?.name ?? "")."
+        }
+    }
+
     @Sendable static func page(req: Request) async throws -> View {
         let found = try await req.researchJob()
         let job = found.job, project = found.project, user = found.user, access = found.access

@@ -158,8 +158,11 @@ enum ResearchJobs {
         job.$submittedBy.id = userID
         (job.name, job.command, job.network, job.wallSeconds, job.memoryMB) = (name, command!, network, wall!, memory!)
         (job.cores, job.gpus, job.slurmClusterID) = (cores!, gpus!, cluster?.id)
+        // Its record in the completion log will come after what is there now.
+        job.slurmLogOffset = cluster.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0.completionLog)[.size] as? NSNumber)?.int64Value } ?? 0
         (job.payFrom, job.status, job.cancelRequested, job.holdID) = (payer!, .queued, false, hold?.id)
         (job.cpuMs, job.wallMs, job.charged, job.createdAt) = (0, 0, 0, app.clock.now())
+        if cluster == nil { job.slurmLogOffset = 0 }
         do {
             try await app.writeTransaction(on: db) { tx in
                 try await job.create(on: tx)
@@ -184,12 +187,14 @@ enum ResearchJobs {
         do {
             job.slurmJobID = try await SlurmJobs.send(job, files: files, cluster: cluster, access: slurm)
         } catch {
-            // Not taken: nothing of the job is kept, its credits are freed.
+            // Not taken: nothing of the job is kept, its credits are freed. (The poller leaves a job without a
+            // scheduler id to its submitter for the grace period, so nothing else has touched it.)
             try? await app.writeTransaction(on: db) { tx in
                 try await ResearchJobFile.query(on: tx).filter(\.$job.$id == jobID).delete()
-                try await ResearchJob.query(on: tx).filter(\.$id == jobID).delete()
+                try await ResearchJob.query(on: tx).filter(\.$id == jobID).filter(\.$slurmJobID == nil).filter(\.$status == .queued).delete()
             }
             if let hold { _ = try? await app.ledger(on: db).void(hold.requireID(), memo: "the cluster did not take the job") }
+            if let staging = error as? SlurmStagingError { throw InputRejection("The job's files could not be laid out: \(staging.description). Nothing was charged.") }
             throw Abort(.badGateway, reason: "The cluster \(cluster.name) did not take the job: \(error). Nothing was charged.")
         }
         try await ResearchJob.query(on: db).filter(\.$id == jobID).set(\.$slurmJobID, to: job.slurmJobID).update()
@@ -237,7 +242,8 @@ enum ResearchJobs {
             try await ResearchJob.query(on: db).filter(\.$id == jobID).filter(\.$status ~~ [.queued, .running]).set(\.$cancelRequested, to: true).update()
             job.cancelRequested = true
             await SlurmJobs.cancel(job, app: app)
-            return try await ResearchJob.find(jobID, on: db)!
+            guard let current = try await ResearchJob.find(jobID, on: db) else { throw Abort(.notFound) }
+            return current
         }
         let who = user.displayName
         let cancelledNow: Bool = try await app.writeTransaction(on: db) { tx in

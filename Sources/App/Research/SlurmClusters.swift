@@ -8,7 +8,8 @@ import Vapor
 
 struct SlurmClusterInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, slurmConf, partition, account, serviceAccount, stagingFolder, completionLog, maxCores, maxMemoryMB, maxGPUs, maxMinutes, pollSeconds
+        case name, slurmConf, partition, account, serviceAccount, stagingFolder, completionLog, timeZone, maxCores, maxMemoryMB, maxGPUs, maxMinutes
+        case pollSeconds
     }
     typealias Fields = CodingKeys
     var name: String?
@@ -18,6 +19,8 @@ struct SlurmClusterInput: CheckedInput, Content {
     var serviceAccount: String?
     var stagingFolder: String?
     var completionLog: String?
+    /// The zone the cluster writes times in (an IANA name); default: this host's.
+    var timeZone: String?
     var maxCores: Int?
     var maxMemoryMB: Int?
     var maxGPUs: Int?
@@ -29,7 +32,7 @@ extension SlurmClusterInput: APIInput {
     static let schema = JSONSchema.object([
         "name": .text(max: 100), "slurmConf": .string(maxLength: 500), "partition": .string(maxLength: 64), "account": .string(maxLength: 64),
         "serviceAccount": .string(maxLength: 32), "stagingFolder": .string(maxLength: 500), "completionLog": .string(maxLength: 500),
-        "maxCores": .integer(minimum: 1, maximum: SlurmClusters.coresCap), "maxMemoryMB": .integer(minimum: 64, maximum: SlurmClusters.memoryCap),
+        "timeZone": .string(maxLength: 64), "maxCores": .integer(minimum: 1, maximum: SlurmClusters.coresCap), "maxMemoryMB": .integer(minimum: 64, maximum: SlurmClusters.memoryCap),
         "maxGPUs": .integer(minimum: 0, maximum: 64), "maxMinutes": .integer(minimum: 1, maximum: SlurmClusters.minutesCap),
         "pollSeconds": .integer(minimum: 1, maximum: 300),
     ], required: ["name", "partition", "stagingFolder", "completionLog", "maxCores", "maxMemoryMB", "maxMinutes"])
@@ -44,6 +47,7 @@ struct SlurmClusterDTO: Content {
     var serviceAccount: String?
     var stagingFolder: String
     var completionLog: String
+    var timeZone: String
     var maxCores: Int
     var maxMemoryMB: Int
     var maxGPUs: Int
@@ -55,12 +59,12 @@ extension SlurmClusterDTO: APIBody {
     static let schemaName = "SlurmCluster"
     static let schema = JSONSchema.object([
         "id": .string(format: "uuid"), "name": .string(), "slurmConf": .string(), "partition": .string(), "account": .string(), "serviceAccount": .string(),
-        "stagingFolder": .string(), "completionLog": .string(), "maxCores": .integer(), "maxMemoryMB": .integer(), "maxGPUs": .integer(),
+        "stagingFolder": .string(), "completionLog": .string(), "timeZone": .string(), "maxCores": .integer(), "maxMemoryMB": .integer(), "maxGPUs": .integer(),
         "maxMinutes": .integer(), "pollSeconds": .integer(),
-    ], required: ["id", "name", "partition", "stagingFolder", "completionLog", "maxCores", "maxMemoryMB", "maxGPUs", "maxMinutes", "pollSeconds"])
+    ], required: ["id", "name", "partition", "stagingFolder", "completionLog", "timeZone", "maxCores", "maxMemoryMB", "maxGPUs", "maxMinutes", "pollSeconds"])
     static let samples = [SlurmClusterDTO(
         id: Sample.id, name: "hpc", slurmConf: "/etc/slurm/slurm.conf", partition: "campus", account: "campuscloud", serviceAccount: "campuscloud-jobs",
-        stagingFolder: "/shared/campuscloud", completionLog: "/var/log/slurm/jobcomp.log", maxCores: 32, maxMemoryMB: 128_000, maxGPUs: 4,
+        stagingFolder: "/shared/campuscloud", completionLog: "/var/log/slurm/jobcomp.log", timeZone: "Europe/Zurich", maxCores: 32, maxMemoryMB: 128_000, maxGPUs: 4,
         maxMinutes: 2_880, pollSeconds: 5)]
 }
 
@@ -86,9 +90,14 @@ enum SlurmClusters {
         let conf = checks.text(input.slurmConf, "slurmConf", max: 500, required: false).flatMap { $0.isEmpty ? nil : $0 }
         if let conf, !(conf.hasPrefix("/") && FileManager.default.isReadableFile(atPath: conf)) { checks.add("slurmConf is the absolute path of a slurm.conf this host can read.") }
         let service = checks.text(input.serviceAccount, "serviceAccount", max: 32, required: false).flatMap { $0.isEmpty ? nil : $0 }
+        var serviceUser: SlurmServiceAccount?
         if let service {
-            if let found = SlurmServiceAccount.named(service) {
-                if found.uid == 0 { checks.add("serviceAccount must not be root: jobs run as that account.") }
+            serviceUser = SlurmServiceAccount.named(service)
+            if let found = serviceUser {
+                if found.uid == 0 || found.gid == 0 { checks.add("serviceAccount must not be root, nor in root's group: jobs run as that account.") }
+                if geteuid() != 0, found.uid != geteuid() {
+                    checks.add("serviceAccount: the platform does not run as root, so it can only submit jobs as its own user; leave serviceAccount out.")
+                }
             } else {
                 checks.add("serviceAccount: there is no user \(service) on this host.")
             }
@@ -96,12 +105,22 @@ enum SlurmClusters {
             checks.add("serviceAccount is needed: the platform runs as root, and jobs it submitted itself would run as root on the cluster.")
         }
         let staging = checks.text(input.stagingFolder, "stagingFolder", max: 500)
-        var isFolder: ObjCBool = false
-        if let staging, !(staging.hasPrefix("/") && FileManager.default.fileExists(atPath: staging, isDirectory: &isFolder) && isFolder.boolValue) {
-            checks.add("stagingFolder is the absolute path of an existing folder on the cluster's shared filesystem.")
+        var info = stat()
+        if let staging {
+            if !staging.hasPrefix("/") || stat(staging, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+                checks.add("stagingFolder is the absolute path of an existing folder on the cluster's shared filesystem.")
+            } else if let serviceUser, geteuid() == 0, info.st_uid == serviceUser.uid || info.st_mode & 0o022 != 0 {
+                // Each job's folder in it is made by the platform and handed over whole; the account must not be able
+                // to put anything of its own in the staging folder itself.
+                checks.add("stagingFolder must belong to root (or another account than the service account) and not be writable by group or others.")
+            }
         }
         let log = checks.text(input.completionLog, "completionLog", max: 500)
-        if let log, !log.hasPrefix("/") { checks.add("completionLog is the absolute path of the cluster's job completion log (JobCompLoc).") }
+        if let log, !(log.hasPrefix("/") && FileManager.default.fileExists(atPath: (log as NSString).deletingLastPathComponent)) {
+            checks.add("completionLog is the absolute path of the cluster's job completion log (JobCompLoc), in a folder this host can read.")
+        }
+        let zone = checks.text(input.timeZone, "timeZone", max: 64, required: false).flatMap { $0.isEmpty ? nil : $0 } ?? TimeZone.current.identifier
+        if TimeZone(identifier: zone) == nil { checks.add("timeZone is an IANA zone name such as Europe/Zurich (the zone the cluster's controller writes times in).") }
         func bounded(_ value: Int?, _ label: String, _ range: ClosedRange<Int>, default fallback: Int? = nil) -> Int? {
             guard let value = value ?? fallback else { checks.add("\(label) is missing."); return nil }
             guard range.contains(value) else { checks.add("\(label) is a whole number from \(range.lowerBound) to \(range.upperBound)."); return nil }
@@ -117,7 +136,7 @@ enum SlurmClusters {
         let cluster = SlurmCluster()
         (cluster.name, cluster.slurmConf, cluster.partition, cluster.account, cluster.serviceAccount) = (name!, conf, partition!, account, service)
         (cluster.stagingFolder, cluster.completionLog, cluster.maxCores, cluster.maxMemoryMB) = (staging!, log!, cores!, memory!)
-        (cluster.maxGPUs, cluster.maxMinutes, cluster.pollSeconds, cluster.createdAt) = (gpus!, minutes!, poll!, now)
+        (cluster.maxGPUs, cluster.maxMinutes, cluster.pollSeconds, cluster.createdAt, cluster.timeZone) = (gpus!, minutes!, poll!, now, zone)
         try await cluster.create(on: db)
         return cluster
     }
@@ -125,7 +144,7 @@ enum SlurmClusters {
     static func dto(_ cluster: SlurmCluster) throws -> SlurmClusterDTO {
         SlurmClusterDTO(id: try cluster.requireID(), name: cluster.name, slurmConf: cluster.slurmConf, partition: cluster.partition, account: cluster.account,
                         serviceAccount: cluster.serviceAccount, stagingFolder: cluster.stagingFolder, completionLog: cluster.completionLog,
-                        maxCores: cluster.maxCores, maxMemoryMB: cluster.maxMemoryMB, maxGPUs: cluster.maxGPUs, maxMinutes: cluster.maxMinutes,
+                        timeZone: cluster.timeZone, maxCores: cluster.maxCores, maxMemoryMB: cluster.maxMemoryMB, maxGPUs: cluster.maxGPUs, maxMinutes: cluster.maxMinutes,
                         pollSeconds: cluster.pollSeconds)
     }
 
@@ -138,24 +157,27 @@ enum SlurmClusters {
         try await project.save(on: db)
     }
 
-    /// How the platform reaches a cluster: the account its commands run as (when the platform is root) and their
-    /// environment.
+    /// How the platform reaches a cluster: the account its commands run as (when the platform is root), the account
+    /// jobs run as (whose files alone are read back), and the commands' environment.
     struct Access: Sendable {
-        var account: SlurmServiceAccount?
+        var runAs: SlurmServiceAccount?
+        var owner: SlurmServiceAccount?
         var environment: [String: String]
     }
 
     /// Refuses (409) when the platform is root and the cluster has no usable service account: a job it submitted
     /// itself would run as root.
     static func access(_ cluster: SlurmCluster) throws -> Access {
-        var account: SlurmServiceAccount?
-        if geteuid() == 0 {
-            guard let name = cluster.serviceAccount, let found = SlurmServiceAccount.named(name), found.uid != 0 else {
-                throw Refusal("The cluster \(cluster.name) has no usable service account, and the platform runs as root: no job is sent to it. "
-                              + "An administrator sets one (a host user that is not root).")
-            }
-            account = found
+        let environment = cluster.slurmConf.map { ["SLURM_CONF": $0] } ?? [:]
+        guard geteuid() == 0 else {
+            // Not root: jobs run as the platform's own user, and only its files are read back.
+            let me = SlurmServiceAccount(name: "the platform's user", uid: geteuid(), gid: getegid())
+            return Access(runAs: nil, owner: me, environment: environment)
         }
-        return Access(account: account, environment: cluster.slurmConf.map { ["SLURM_CONF": $0] } ?? [:])
+        guard let name = cluster.serviceAccount, let found = SlurmServiceAccount.named(name), found.uid != 0, found.gid != 0 else {
+            throw Refusal("The cluster \(cluster.name) has no usable service account, and the platform runs as root: no job is sent to it. "
+                          + "An administrator sets one (a host user that is not root).")
+        }
+        return Access(runAs: found, owner: found, environment: environment)
     }
 }

@@ -47,19 +47,22 @@ enum SlurmJobs {
     static func send(_ job: ResearchJob, files: [String: Data], cluster: SlurmCluster, access: SlurmClusters.Access) async throws -> Int {
         let jobID = try job.requireID()
         let folder = folder(jobID, in: cluster)
-        try SlurmStaging.prepare(folder, command: job.command, files: files, owner: access.account)
+        let owner = access.runAs
+        try await SlurmCommand.onItsOwnThread { try SlurmStaging.prepare(folder, command: job.command, files: files, owner: owner) }
         let submission = SlurmSubmission(name: schedulerName(jobID), folder: folder, partition: cluster.partition, account: cluster.account,
                                          resources: SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus),
-                                         timeLimitMinutes: job.wallSeconds / 60)
+                                         timeLimitMinutes: job.wallSeconds / 60,
+                                         // The scheduler drops the job if it cannot end before its hold does.
+                                         deadlineSeconds: job.wallSeconds + Int(ResearchJobs.slurmHoldQueueAllowance) - 3600)
         do {
-            let answer = try await SlurmCommand.run(submission.sbatchArguments, environment: access.environment, as: access.account)
+            let answer = try await SlurmCommand.run(submission.sbatchArguments, environment: access.environment, as: access.runAs)
             guard let id = SlurmCommand.submittedJobID(answer) else {
                 throw SlurmCommandFailure(command: "sbatch", status: 0, output: "an answer without a job id: \(answer.prefix(200))")
             }
             return id
         } catch {
-            _ = try? await SlurmCommand.run(["scancel", "--name", submission.name], environment: access.environment, as: access.account)
-            SlurmStaging.remove(folder, owner: access.account)
+            _ = try? await SlurmCommand.run(["scancel", "--name", submission.name], environment: access.environment, as: access.runAs)
+            await remove(folder, owner: owner)
             throw error
         }
     }
@@ -69,7 +72,7 @@ enum SlurmJobs {
         guard let slurmID = job.slurmJobID, let clusterID = job.slurmClusterID,
               let cluster = try? await SlurmCluster.find(clusterID, on: app.db), let access = try? SlurmClusters.access(cluster) else { return }
         do {
-            _ = try await SlurmCommand.run(["scancel", String(slurmID)], environment: access.environment, as: access.account)
+            _ = try await SlurmCommand.run(["scancel", String(slurmID)], environment: access.environment, as: access.runAs)
         } catch {
             app.logger.warning("scancel \(slurmID) on \(cluster.name): \(String(describing: error)); the poller asks again")
         }
@@ -83,7 +86,8 @@ enum SlurmJobs {
     // MARK: Following
 
     /// One look at the cluster: every live job's state brought up to date, ended ones finished. Scheduler errors are
-    /// logged and the next look tries again. False when the cluster has no live job left (the poller stops).
+    /// logged and the next look tries again; a job that cannot be finished is logged and the others go on. False when
+    /// the cluster has no live job left (the poller stops).
     static func poll(cluster clusterID: UUID, app: Application) async throws -> Bool {
         guard let cluster = try await SlurmCluster.find(clusterID, on: app.db) else { return false }
         let live = try await ResearchJob.query(on: app.db).filter(\.$slurmClusterID == clusterID).filter(\.$status ~~ [.queued, .running]).all()
@@ -93,48 +97,98 @@ enum SlurmJobs {
             app.logger.error("Slurm cluster \(cluster.name): \(String(describing: error))")
             return true
         }
-        // The queue first, then the ended jobs: a job that ends in between is then among the ended.
-        var queue: [SlurmQueuedJob]?
+        // The queue first, then the ended jobs: a job that ends in between is then among the ended. Nothing is
+        // decided without the queue: the completion log alone is not believed (a line in it can be imitated).
+        let queue: [SlurmQueuedJob]
         do {
-            let answer = try await SlurmCommand.run(["squeue", "--json"], environment: access.environment, as: access.account)
+            let answer = try await SlurmCommand.run(["squeue", "--json"], environment: access.environment, as: access.runAs)
             queue = try SlurmQueue.jobs(json: Data(answer.utf8))
         } catch {
             app.logger.warning("Slurm cluster \(cluster.name): squeue: \(String(describing: error)); trying again in \(cluster.pollSeconds) s")
+            return true
         }
-        let log = (try? String(contentsOfFile: cluster.completionLog, encoding: .utf8)) ?? ""
-        let ended = Dictionary(SlurmJobCompletionLog.records(in: log, timeZone: .current).map { ($0.name, $0) }, uniquingKeysWith: { _, later in later })
         let now = app.clock.now()
-        for job in live {
-            let jobID = try job.requireID(), name = schedulerName(jobID)
-            if let record = ended[name], job.slurmJobID == nil || job.slurmJobID == record.jobID {
-                try await finish(job, record: record, cluster: cluster, access: access, app: app)
-                continue
-            }
-            guard let queue else { continue }
-            if let seen = queue.first(where: { $0.name == name }) {
-                if job.slurmJobID == nil { job.slurmJobID = seen.jobID }
-                job.slurmSeenAt = now
-                job.schedulerReason = seen.state == .pending ? seen.reason : nil
-                if seen.state != .pending, job.status == .queued {
-                    job.status = .running
-                    job.startedAt = seen.start ?? now
-                }
-                try await ResearchJob.query(on: app.db).filter(\.$id == jobID).filter(\.$status ~~ [.queued, .running])
-                    .set(\.$slurmJobID, to: job.slurmJobID).set(\.$slurmSeenAt, to: now).set(\.$schedulerReason, to: job.schedulerReason)
-                    .set(\.$status, to: job.status).set(\.$startedAt, to: job.startedAt).update()
-                if job.cancelRequested, !seen.state.hasEnded { await cancel(job, app: app) }
-                continue
-            }
-            if job.slurmJobID == nil, now.timeIntervalSince(job.createdAt) < submitGrace { continue }
-            if now.timeIntervalSince(job.slurmSeenAt ?? job.createdAt) > lostAfter {
-                try await finishLost(job, cluster: cluster, access: access, app: app)
+        // Jobs still being submitted (no scheduler id yet, within the grace) are the submitter's.
+        let followed = live.filter { $0.slurmJobID != nil || now.timeIntervalSince($0.createdAt) >= submitGrace }
+        let from = followed.map(\.slurmLogOffset).min() ?? 0
+        let log = try await SlurmCommand.onItsOwnThread { SlurmJobs.readLog(cluster.completionLog, from: from) }
+        let ended = Dictionary(grouping: SlurmJobCompletionLog.records(in: log, timeZone: cluster.zone), by: \.jobID)
+        for job in followed {
+            do {
+                try await follow(job, queue: queue, ended: ended, cluster: cluster, access: access, now: now, app: app)
+            } catch {
+                app.logger.error("Slurm job \(job.id?.uuidString ?? "?") on \(cluster.name): \(String(describing: error)); trying again next time")
             }
         }
+        await cancelStrays(queue, live: live, access: access, cluster: cluster, now: now, app: app)
         return true
     }
 
+    /// The completion log from byte `offset` on (from the start when the file is shorter: it was rotated).
+    static func readLog(_ path: String, from offset: Int64) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: offset >= 0 && UInt64(offset) <= size ? UInt64(offset) : 0)
+        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+    }
+
+    private static func follow(_ job: ResearchJob, queue: [SlurmQueuedJob], ended: [Int: [SlurmJobRecord]], cluster: SlurmCluster,
+                               access: SlurmClusters.Access, now: Date, app: Application) async throws {
+        let jobID = try job.requireID(), name = schedulerName(jobID)
+        guard let slurmID = job.slurmJobID else {
+            // Past the grace without an id: the submitter died after sbatch, or sbatch never queued it. Only a job of
+            // the service account's with its name is adopted.
+            if let seen = queue.first(where: { $0.name == name && (access.owner == nil || $0.userID == access.owner?.uid) }) {
+                try await ResearchJob.query(on: app.db).filter(\.$id == jobID).filter(\.$slurmJobID == nil).set(\.$slurmJobID, to: seen.jobID).update()
+            } else {
+                try await end(job, status: .failed, problem: "It never reached the scheduler; nothing was charged.", usage: nil, started: nil, slurmID: nil,
+                              log: nil, outputs: [:], app: app)
+                await remove(folder(jobID, in: cluster), owner: access.runAs)
+            }
+            return
+        }
+        if let seen = queue.first(where: { $0.jobID == slurmID }), !seen.state.hasEnded {
+            job.slurmSeenAt = now
+            job.schedulerReason = seen.state == .pending ? seen.reason : nil
+            if seen.state != .pending, job.status == .queued {
+                job.status = .running
+                job.startedAt = seen.start ?? now
+            }
+            try await ResearchJob.query(on: app.db).filter(\.$id == jobID).filter(\.$status ~~ [.queued, .running])
+                .set(\.$slurmSeenAt, to: now).set(\.$schedulerReason, to: job.schedulerReason)
+                .set(\.$status, to: job.status).set(\.$startedAt, to: job.startedAt).update()
+            if job.cancelRequested { await cancel(job, app: app) }
+            return
+        }
+        let records = ended[slurmID] ?? []
+        if let record = records.first {
+            if records.count == 1, record.unambiguous, record.name == name {
+                try await finish(job, record: record, cluster: cluster, access: access, app: app)
+            } else {
+                try await finishAltered(job, record: record, cluster: cluster, access: access, app: app)
+            }
+        } else if now.timeIntervalSince(job.slurmSeenAt ?? job.createdAt) > lostAfter {
+            try await finishLost(job, cluster: cluster, access: access, app: app)
+        }
+    }
+
+    /// Jobs of the service account's the platform did not submit (a job's own sbatch: compute no one would pay for)
+    /// are cancelled. Only where the account is the cluster's own (the platform is root and submits as it).
+    private static func cancelStrays(_ queue: [SlurmQueuedJob], live: [ResearchJob], access: SlurmClusters.Access, cluster: SlurmCluster,
+                                     now: Date, app: Application) async {
+        guard let account = access.runAs else { return }
+        let known = Set(live.compactMap(\.slurmJobID))
+        let submitting = Set(live.filter { $0.slurmJobID == nil }.compactMap { $0.id.map(schedulerName) })
+        let strays = queue.filter { $0.userID == account.uid && !$0.state.hasEnded && !known.contains($0.jobID) && !submitting.contains($0.name) }
+        guard !strays.isEmpty else { return }
+        app.logger.warning("Slurm cluster \(cluster.name): cancelling \(strays.count) job(s) of \(account.name) the platform did not submit: \(strays.map(\.jobID))")
+        _ = try? await SlurmCommand.run(["scancel"] + strays.map { String($0.jobID) }, environment: access.environment, as: access.runAs)
+    }
+
     /// A job the scheduler recorded as ended: its outputs and logs, its status, and its charge, in one transaction
-    /// that only the first to end the job gets to commit.
+    /// that only the first to end the job gets to commit. Billed: what was allocated (never more than was asked
+    /// for, which the hold covered) × the elapsed time, never past the limit.
     static func finish(_ job: ResearchJob, record: SlurmJobRecord, cluster: SlurmCluster, access: SlurmClusters.Access, app: Application) async throws {
         let status: ResearchJobStatus
         var problem: String?
@@ -150,19 +204,42 @@ enum SlurmJobs {
         case .preempted: status = .failed; problem = "The scheduler preempted it; what it used until then was charged."
         default: status = .failed; problem = "The scheduler ended it as \(record.state)" + (record.exitCode.map { ", exit code \($0)" } ?? "") + "."
         }
+        let requested = SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus)
+        var usage = record.usage
+        if let allocated = record.allocated {
+            let billed = SlurmResources(cpus: min(allocated.cpus, requested.cpus), memoryMB: min(allocated.memoryMB, requested.memoryMB),
+                                        gpus: min(allocated.gpus, requested.gpus))
+            usage = SlurmUsage(billed, seconds: record.billedSeconds)
+        } else if let started = job.startedAt, let end = record.end {
+            // Seen running, yet recorded as never having run: billed what it asked for from when it was seen.
+            usage = SlurmUsage(requested, seconds: min(Int64(max(0, end.timeIntervalSince(started))), Int64(job.wallSeconds)))
+        }
         let folder = folder(try job.requireID(), in: cluster)
-        let limits = ResearchJobs.inputLimits
-        let collected = SlurmStaging.collect(folder, owner: access.account, maxFiles: Int(limits.maxFiles), maxFileBytes: Int(limits.maxFileBytes),
-                                             maxTotalBytes: Int(limits.maxTotalBytes), logBytes: ResearchJobs.logCharacters)
+        let limits = ResearchJobs.inputLimits, owner = access.owner, runAs = access.runAs
+        let collected = try await SlurmCommand.onItsOwnThread {
+            SlurmStaging.collect(folder, owner: owner, maxFiles: Int(limits.maxFiles), maxFileBytes: Int(limits.maxFileBytes),
+                                 maxTotalBytes: Int(limits.maxTotalBytes), logBytes: ResearchJobs.logCharacters)
+        }
         if !collected.skipped.isEmpty {
             problem = (problem.map { $0 + " " } ?? "") + "Left out of the outputs: " + collected.skipped.prefix(5).joined(separator: "; ") + "."
         }
         var log = "$ \(job.command)\n"
         if !collected.stdout.isEmpty { log += "--- standard output ---\n" + collected.stdout + "\n" }
         if !collected.stderr.isEmpty { log += "--- standard error ---\n" + collected.stderr + "\n" }
-        try await end(job, status: status, problem: problem, usage: record.usage, started: record.start, slurmID: record.jobID,
+        try await end(job, status: status, problem: problem, usage: usage, started: record.start, slurmID: record.jobID,
                       log: log, outputs: collected.outputs, app: app)
-        SlurmStaging.remove(folder, owner: access.account)
+        await remove(folder, owner: runAs)
+    }
+
+    /// A job whose completion record was altered while it ran (renamed to imitate other fields, or recorded twice):
+    /// nothing in it is believed; failed, and charged its whole reservation (what it asked for, for its whole limit).
+    static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, cluster: SlurmCluster, access: SlurmClusters.Access,
+                              app: Application) async throws {
+        let usage = SlurmUsage.worstCase(SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus), timeLimitMinutes: job.wallSeconds / 60)
+        try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job renamed itself), so it was charged "
+                      + "its whole reservation: \(job.cores) core(s) and \(job.memoryMB) MB for \(job.wallSeconds / 60) min.",
+                      usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: nil, outputs: [:], app: app)
+        await remove(folder(try job.requireID(), in: cluster), owner: access.runAs)
     }
 
     /// A job the cluster lost (in neither its queue nor its completion log for `lostAfter`): failed, charged for the
@@ -173,15 +250,20 @@ enum SlurmJobs {
         try await end(job, status: .failed, problem: "The cluster lost the job: it left the scheduler's queue without an end on record. "
                       + (seconds > 0 ? "The \(seconds) s it was seen running were charged." : "Nothing was charged."),
                       usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: nil, outputs: [:], app: app)
-        SlurmStaging.remove(folder(try job.requireID(), in: cluster), owner: access.account)
+        await remove(folder(try job.requireID(), in: cluster), owner: access.runAs)
+    }
+
+    static func remove(_ folder: URL, owner: SlurmServiceAccount?) async {
+        _ = try? await SlurmCommand.onItsOwnThread { SlurmStaging.remove(folder, owner: owner) }
     }
 
     /// Ends the job once: only a job still queued or running moves (the update says whether it did), and only then
-    /// is its hold settled and its result written, all in one transaction.
-    private static func end(_ job: ResearchJob, status: ResearchJobStatus, problem: String?, usage: SlurmUsage, started: Date?, slurmID: Int?,
+    /// is its hold settled (or voided: `usage` nil) and its result written, all in one transaction.
+    private static func end(_ job: ResearchJob, status: ResearchJobStatus, problem: String?, usage: SlurmUsage?, started: Date?, slurmID: Int?,
                             log: String?, outputs: [String: Data], app: Application) async throws {
         let jobID = try job.requireID(), holdID = job.holdID, now = app.clock.now(), name = job.name
-        let meters = meters(usage)
+        // PostgreSQL keeps no NUL in text.
+        let log = log.map { $0.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") }
         try await app.writeTransaction(on: app.db) { tx in
             let moved = try await tx.sqlDatabase().raw("""
                 UPDATE research_jobs SET status = \(bind: status.rawValue), finished_at = \(bind: now), scheduler_reason = NULL
@@ -189,13 +271,18 @@ enum SlurmJobs {
                 """).all()
             guard !moved.isEmpty else { return }
             let ledger = app.ledger(inWrite: tx)
-            let charged = try await SandboxCharges.settle(holdID, usage: meters, what: "Slurm job “\(name)”", ledger: ledger, logger: app.logger)
+            var charged: Int64 = 0
+            if let usage {
+                charged = try await SandboxCharges.settle(holdID, usage: meters(usage), what: "Slurm job “\(name)”", ledger: ledger, logger: app.logger)
+            } else if let holdID {
+                do { _ = try await ledger.void(holdID, memo: "the job never reached the scheduler") } catch where error is any AbortError {}
+            }
             guard let current = try await ResearchJob.find(jobID, on: tx) else { return }
             current.problem = problem
             current.charged += charged
             current.slurmJobID = slurmID ?? current.slurmJobID
             current.startedAt = current.startedAt ?? started
-            current.cpuMs = Int(clamping: usage.coreSeconds * 1000)
+            current.cpuMs = Int(clamping: (usage?.coreSeconds ?? 0) * 1000)
             if let started = current.startedAt { current.wallMs = max(0, Int(now.timeIntervalSince(started) * 1000)) }
             current.log = log
             for (path, data) in outputs.sorted(by: { $0.key < $1.key }) {

@@ -13,7 +13,7 @@ struct PageContext: Encodable {
 
     struct Nav: Encodable {
         let home = SitePath.home.url, dashboard = SitePath.dashboard.url, profile = SitePath.profile.url
-        let people = SitePath.adminUsers.url, programmes = SitePath.adminProgrammes.url, aiModels = SitePath.adminAI.url
+        let people = SitePath.adminUsers.url, programmes = SitePath.adminProgrammes.url, aiModels = SitePath.adminAI.url, slurm = SitePath.adminSlurm.url
         let singleSignOn = SitePath.adminSSO.url, lti = SitePath.adminLTI.url
         let signIn = SitePath.signIn.url, signOut = SitePath.signOut.url
     }

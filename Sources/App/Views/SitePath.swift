@@ -23,7 +23,7 @@ enum SitePath: Hashable, Sendable {
     // LTI Dynamic Registration: the link an LMS's administrator pastes; making one (administrators)
     case ltiRegister, adminLTIInvites, ltiWindow, adminLTIRegistration(ID)
     // People and programmes (administrators)
-    case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels
+    case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels, adminSlurm, adminSlurmClusters
     // Programmes
     case programme(ID), programmeCourses(ID), programmeProjects(ID), programmeMembers(ID), removeProgrammeMember(ID, user: ID)
     case programmeReport(ID), programmeReportCSV(ID), programmeAnalytics(ID), programmeEvents(ID)
@@ -45,7 +45,7 @@ enum SitePath: Hashable, Sendable {
     // The AI gateway's pages
     case courseAI(ID), courseAIKeys(ID), courseAIPolicy(ID), revokeAIKey(ID)
     // Research
-    case project(ID), projectMembers(ID), removeProjectMember(ID, user: ID), projectStatus(ID), projectJobNetwork(ID)
+    case project(ID), projectMembers(ID), removeProjectMember(ID, user: ID), projectStatus(ID), projectJobNetwork(ID), projectCompute(ID)
     case allocationRequests(ID), allocationDecision(ID)
     case projectJobs(ID), job(ID), cancelJob(ID), jobOutputs(ID)
     case projectOutputs(ID), removeProjectOutput(ID, output: ID)
@@ -107,6 +107,8 @@ enum SitePath: Hashable, Sendable {
         case .adminAI: return text("admin", "ai")
         case .adminAIProviders: return text("admin", "ai", "providers")
         case .adminAIModels: return text("admin", "ai", "models")
+        case .adminSlurm: return text("admin", "slurm")
+        case .adminSlurmClusters: return text("admin", "slurm", "clusters")
         case .programme(let id): return programme(id)
         case .programmeCourses(let id): return programme(id, "courses")
         case .programmeProjects(let id): return programme(id, "projects")
@@ -162,6 +164,7 @@ enum SitePath: Hashable, Sendable {
         case .removeProjectMember(let id, let user): return project(id, "members") + [.id("userID", user), .text("remove")]
         case .projectStatus(let id): return project(id, "status")
         case .projectJobNetwork(let id): return project(id, "job-network")
+        case .projectCompute(let id): return project(id, "compute")
         case .allocationRequests(let id): return project(id, "allocation-requests")
         case .allocationDecision(let request): return [.text("allocation-requests"), .id("requestID", request), .text("decision")]
         case .projectJobs(let id): return project(id, "jobs")

@@ -2,6 +2,7 @@
 // packages; scripts/install-deps --slurm) in a folder of the test's own, and stops them after, whatever happens.
 // Needs root, as slurmd does.
 import Foundation
+import Glibc
 import Slurm
 import Testing
 
@@ -22,6 +23,24 @@ enum TestSlurmCluster {
         let conf = try #require(started.split(separator: "\n").last.flatMap { $0.hasPrefix("export SLURM_CONF=") ? String($0.dropFirst(18)) : nil })
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("jobs"), withIntermediateDirectories: true)
         try await body(folder, ["SLURM_CONF": conf])
+    }
+
+    /// Stops the cluster's slurmctld (its jobs run on under slurmd).
+    static func stopController(_ folder: URL) throws {
+        let pidFile = folder.appendingPathComponent("slurmctld.pid").path
+        guard let pid = Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
+        kill(pid, SIGTERM)
+        for _ in 0..<100 where kill(pid, 0) == 0 { usleep(100_000) }
+    }
+
+    /// Starts it again, from its saved state.
+    static func startController(_ folder: URL, environment: [String: String]) throws {
+        let conf = folder.appendingPathComponent("slurm.conf").path
+        try SlurmCommand.runBlocking(["slurmctld", "-f", conf], environment: environment, timeout: 30)
+        for _ in 0..<100 {
+            if (try? SlurmCommand.runBlocking(["squeue", "-h"], environment: environment, timeout: 5)) != nil { return }
+            usleep(100_000)
+        }
     }
 
     /// The completion log's record of the job named `name` (or with id `job`), once it has ended (within `seconds`).

@@ -4,12 +4,13 @@ import Vapor
 
 /// A project's pages and forms.
 struct ProjectLinks: Encodable {
-    var page, credits, status, requests, jobs, jobNetwork, outputs, members: String
+    var page, credits, status, requests, jobs, jobNetwork, compute, outputs, members: String
 
     init(_ id: UUID) {
         (page, credits) = (SitePath.project(.id(id)).url, SitePath.projectCredits(.id(id)).url)
         (status, requests, jobs) = (SitePath.projectStatus(.id(id)).url, SitePath.allocationRequests(.id(id)).url, SitePath.projectJobs(.id(id)).url)
         (jobNetwork, outputs, members) = (SitePath.projectJobNetwork(.id(id)).url, SitePath.projectOutputs(.id(id)).url, SitePath.projectMembers(.id(id)).url)
+        compute = SitePath.projectCompute(.id(id)).url
     }
 }
 
@@ -34,13 +35,21 @@ struct ProjectPage: Encodable {
     }
     var requests: [Request] = []
     var canDecide = false
+    /// Where its jobs run: the platform's workers or a Slurm cluster (whose limits bound the job form), and the
+    /// clusters a programme manager may choose from.
+    struct Compute: Encodable {
+        var cluster: String?
+        var maxWallSeconds: Int, maxMemoryMB: Int, maxCores: Int, maxGPUs: Int
+        struct Choice: Encodable { var id: String; var name: String; var chosen: Bool }
+        var choices: [Choice]
+    }
+    var compute = Compute(cluster: nil, maxWallSeconds: ResearchJobs.maxWallSeconds, maxMemoryMB: ResearchJobs.maxMemoryMB, maxCores: 1, maxGPUs: 0, choices: [])
     var jobs: [Job] = []
     /// Newer and older jobs are on other pages (?jobs=2, …) and in the API.
     var newerJobs: String?
     var olderJobs: String?
     var canRunJobs = false
     var canChargeProject = false
-    var maxWallSeconds = ResearchJobs.maxWallSeconds
     struct Output: Encodable { var remove: String; var kind: String; var title: String; var venue: String; var year: String; var doi: String?; var url: String?; var canRemove: Bool }
     var outputs: [Output] = []
     var canRecordOutputs = false
