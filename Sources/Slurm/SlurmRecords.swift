@@ -33,6 +33,10 @@ public struct SlurmJobRecord: Equatable, Sendable {
         return min(elapsedSeconds, Int64(limit) * 60)
     }
 
+    /// The seconds billed against a limit the platform knows (the record's own limit can be lowered by the job's
+    /// owner while it runs, so it is not trusted for billing): elapsed, never past `limitSeconds`.
+    public func billedSeconds(limit limitSeconds: Int64) -> Int64 { min(elapsedSeconds, limitSeconds) }
+
     /// What it used: allocated resources × billed time.
     public var usage: SlurmUsage {
         guard let allocated else { return SlurmUsage(coreSeconds: 0, memoryMBSeconds: 0, gpuSeconds: 0) }
@@ -108,6 +112,8 @@ public struct SlurmQueuedJob: Equatable, Sendable {
     public var allocated: SlurmResources?
     /// Whose job it is (a host user id).
     public var userID: UInt32?
+    public var partition: String? = nil
+    public var submitted: Date? = nil
 }
 
 public enum SlurmQueue {
@@ -115,24 +121,41 @@ public enum SlurmQueue {
         struct Job: Decodable {
             var job_id: Int
             var name: String?
-            var job_state: String
+            var job_state: Flexible<String>
             var state_reason: String?
-            var start_time: Int64?
+            var start_time: Flexible<Int64>?
+            var submit_time: Flexible<Int64>?
             var tres_alloc_str: String?
             var user_id: UInt32?
+            var partition: String?
         }
         var jobs: [Job]
+    }
+
+    /// A value as Slurm 22.05 writes it, or as later versions do: a list (`["RUNNING"]`) or a number with flags
+    /// (`{"set": true, "number": 1796521712}`).
+    struct Flexible<Value: Decodable & Sendable>: Decodable {
+        var value: Value?
+        struct Numbered: Decodable { var set: Bool?; var number: Value? }
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let plain = try? container.decode(Value.self) { value = plain; return }
+            if let list = try? container.decode([Value].self) { value = list.first; return }
+            let numbered = try container.decode(Numbered.self)
+            value = numbered.set == false ? nil : numbered.number
+        }
     }
 
     /// The jobs in `squeue --json`'s answer; throws when it is not that document.
     public static func jobs(json: Data) throws -> [SlurmQueuedJob] {
         try JSONDecoder().decode(Document.self, from: json).jobs.map { job in
-            let state = SlurmJobState(job.job_state)
+            let state = SlurmJobState(job.job_state.value ?? "")
             let reason = job.state_reason.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }
-            let started = state == .pending ? nil : job.start_time.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
+            let started = state == .pending ? nil : job.start_time?.value.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
             let allocated = job.tres_alloc_str.flatMap { $0.isEmpty ? nil : SlurmResources(tres: $0) }
             return SlurmQueuedJob(jobID: job.job_id, name: job.name ?? "", state: state, reason: reason, start: started, allocated: allocated,
-                                  userID: job.user_id)
+                                  userID: job.user_id, partition: job.partition,
+                                  submitted: job.submit_time?.value.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil })
         }
     }
 }

@@ -92,12 +92,16 @@ public enum SlurmStaging {
                 for part in parts.dropLast() {
                     parent = parent.appendingPathComponent(String(part))
                     if !manager.fileExists(atPath: parent.path) {
-                        try manager.createDirectory(at: parent, withIntermediateDirectories: false)
+                        do { try manager.createDirectory(at: parent, withIntermediateDirectories: false) } catch {
+                            throw SlurmStagingError("the folder of the input \(path) could not be made (a file and a folder of the same name, or a name too long)")
+                        }
                         created.append(parent)
                     }
                 }
                 let file = work(folder).appendingPathComponent(path)
-                try data.write(to: file, options: .withoutOverwriting)
+                do { try data.write(to: file, options: .withoutOverwriting) } catch {
+                    throw SlurmStagingError("the input \(path) could not be written (a file and a folder of the same name, or a name too long)")
+                }
                 created.append(file)
             }
             try Data(scriptText(folder: folder, command: command).utf8).write(to: script(folder))
@@ -137,7 +141,7 @@ public enum SlurmStaging {
         guard root >= 0 else { skip("the job's folder could not be opened"); return collected }
         defer { close(root) }
         var total = 0
-        func readFile(at dir: Int32, _ name: String, limit: Int, label: String) -> Data? {
+        func readFile(at dir: Int32, _ name: String, limit: Int, label: String, counted: Bool = false) -> Data? {
             let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else {
                 if errno != ENOENT { skip("\(label): not a plain file") }
@@ -148,6 +152,11 @@ public enum SlurmStaging {
             guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { skip("\(label): not a plain file"); return nil }
             if let owner, info.st_uid != owner.uid { skip("\(label): not the job's own file"); return nil }
             guard info.st_nlink == 1 else { skip("\(label): a file with more than one name"); return nil }
+            // Sizes are checked before reading: a job's sparse giants are not read to be refused.
+            if counted {
+                guard Int(info.st_size) <= maxFileBytes else { skip("\(label): over \(maxFileBytes >> 20) MB"); return nil }
+                guard total + Int(info.st_size) <= maxTotalBytes else { skip("\(label): outputs over \(maxTotalBytes >> 20) MB in all"); return nil }
+            }
             var data = Data()
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while data.count < limit {
@@ -192,7 +201,7 @@ public enum SlurmStaging {
                     continue
                 }
                 guard collected.outputs.count < maxFiles else { skip("\(path): more than \(maxFiles) files"); continue }
-                guard let data = readFile(at: dir, name, limit: maxFileBytes + 1, label: path) else { continue }
+                guard let data = readFile(at: dir, name, limit: maxFileBytes + 1, label: path, counted: true) else { continue }
                 if data.count > maxFileBytes { skip("\(path): over \(maxFileBytes >> 20) MB"); continue }
                 if total + data.count > maxTotalBytes { skip("\(path): outputs over \(maxTotalBytes >> 20) MB in all"); continue }
                 total += data.count

@@ -241,8 +241,8 @@ import VaporTesting
     }
 
     /// A job that rewrites its own record at the scheduler (renamed to imitate the fields after its name, so that it
-    /// would read as cancelled before it ran) is charged its whole reservation; a job of its own it submits is cancelled
-    /// by the platform; a meter without a price does not make a job free; an input where outputs/ goes is refused.
+    /// would read as cancelled before it ran) is charged what the platform saw it run; a job of its own it submits is
+    /// cancelled by the platform, even after the job itself has ended; a meter without a price does not make a job free; an input where outputs/ goes is refused.
     @Test func aJobThatRewritesItsRecordOrSubmitsJobsOfItsOwnGainsNothing() async throws {
         try await TestSlurmCluster.with { folder, environment in
             try await withTestApp { app in
@@ -268,14 +268,16 @@ import VaporTesting
                 #expect(response.status == .created, "\(response.body.string)")
                 let sly = try response.content.decode(ResearchJobDTO.self)
                 let ended = try await Self.wait(app, sly.id, within: 90) { $0.status != "queued" && $0.status != "running" }
-                // Two minutes of one core at 3.6 credits an hour; the renaming really happened (the record is ambiguous).
+                // Charged what the platform saw run (one core for the seconds the queue showed it running; memory has
+                // no price here): not nothing. The renaming really happened (the record is ambiguous).
                 #expect(ended.status == "failed" && ended.problem?.contains("altered") == true, "\(ended)")
-                #expect(ended.charged.micro == Self.cost(coreSeconds: 120, memoryMBSeconds: 0))
+                #expect(ended.charged.micro >= Self.cost(coreSeconds: 2, memoryMBSeconds: 0) && ended.charged.micro <= Self.cost(coreSeconds: 60, memoryMBSeconds: 0),
+                        "\(ended.charged)")
                 let record = try #require(try await TestSlurmCluster.record(ended.slurmJobID, in: folder, within: 5))
                 #expect(!record.unambiguous)
                 // The job it submitted itself is cancelled by the platform, not left to run unpaid.
-                let stray = try #require(try await TestSlurmCluster.record(named: "free-ride", in: folder, within: 30), "the stray job was never ended")
-                #expect(stray.state == .cancelled && stray.elapsedSeconds < 30, "\(stray)")
+                let stray = try #require(try await TestSlurmCluster.record(named: "free-ride", in: folder, within: 60), "the stray job was never ended")
+                #expect(stray.state == .cancelled && stray.elapsedSeconds < 60, "\(stray)")
                 let after = try await ResearchJobTests.allowance(app)
                 #expect(after.held == before.held && after.spent - before.spent == ended.charged.micro)
                 working.cancel()

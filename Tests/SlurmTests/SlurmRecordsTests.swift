@@ -57,8 +57,18 @@ struct SlurmRecordsTests {
         #expect(queued.map(\.name) == ["cc-ok", "cc-fail", "cc-cancel", "cc-later"])
         let ended = try SlurmQueue.jobs(json: try Self.sample("squeue-22.05-completed.json"))
         #expect(ended == [SlurmQueuedJob(jobID: 1, name: "wrap", state: .completed, reason: nil, start: Date(timeIntervalSince1970: 1_796_521_677),
-                                         allocated: SlurmResources(cpus: 1, memoryMB: 100), userID: 0)])
+                                         allocated: SlurmResources(cpus: 1, memoryMB: 100), userID: 0, partition: "campus",
+                                         submitted: Date(timeIntervalSince1970: 1_796_521_675))])
         #expect(throws: (any Error).self) { try SlurmQueue.jobs(json: Data(#"{"errors": ["no"]}"#.utf8)) }
+        // Later Slurm versions write states as lists and times as numbers with flags.
+        let later = try SlurmQueue.jobs(json: Data(#"""
+            {"jobs": [{"job_id": 7, "name": "n", "job_state": ["RUNNING"], "start_time": {"set": true, "infinite": false, "number": 1796521677},
+                       "submit_time": {"set": true, "number": 1796521600}, "user_id": 65534, "partition": "campus", "tres_alloc_str": "cpu=2,mem=1G"},
+                      {"job_id": 8, "job_state": ["PENDING"], "start_time": {"set": false, "number": 0}, "state_reason": "Priority"}]}
+            """#.utf8))
+        #expect(later.map(\.state) == [.running, .pending] && later[0].start == Date(timeIntervalSince1970: 1_796_521_677))
+        #expect(later[0].allocated == SlurmResources(cpus: 2, memoryMB: 1024) && later[0].userID == 65534 && later[0].partition == "campus")
+        #expect(later[1].start == nil && later[1].reason == "Priority")
     }
 
     @Test func statesAsEachCommandSpellsThem() {
@@ -77,5 +87,18 @@ struct SlurmRecordsTests {
         let asked = SlurmResources(cpus: 4, memoryMB: 8192, gpus: 1)
         #expect(SlurmResources(tres: asked.tres) == asked)
         #expect(SlurmUsage.worstCase(asked, timeLimitMinutes: 30) == SlurmUsage(coreSeconds: 7200, memoryMBSeconds: 8192 * 1800, gpuSeconds: 1800))
+    }
+
+    /// The record's own time limit is the job owner's to lower while it runs; billing uses the platform's.
+    @Test func billedSecondsNeverPassTheLimitThePlatformGives() throws {
+        let line = "JobId=9 UserId=nobody(65534) GroupId=nogroup(65534) Name=x JobState=TIMEOUT Partition=campus TimeLimit=1 "
+            + "StartTime=2026-12-06T01:00:00 EndTime=2026-12-06T01:05:00 NodeList=n NodeCnt=1 ProcCnt=1 WorkDir=/w ReservationName= "
+            + "Tres=cpu=1,mem=100M,node=1 Account= QOS= WcKey= Cluster=c SubmitTime=2026-12-06T01:00:00 EligibleTime=2026-12-06T01:00:00 "
+            + "DerivedExitCode=0:0 ExitCode=0:1"
+        let record = try #require(SlurmJobCompletionLog.record(from: Substring(line), timeZone: TimeZone(identifier: "UTC")!))
+        #expect(record.billedSeconds == 60 && record.billedSeconds(limit: 600) == 300 && record.billedSeconds(limit: 120) == 120)
+        #expect(record.unambiguous)
+        let renamed = line.replacingOccurrences(of: "Name=x ", with: "Name=x JobState=CANCELLED NodeCnt=0 ")
+        #expect(SlurmJobCompletionLog.record(from: Substring(renamed), timeZone: .current)?.unambiguous == false)
     }
 }

@@ -16,12 +16,16 @@ enum SlurmJobs {
     static let pollKind = "slurm-poll"
     struct PollPayload: Codable { var cluster: UUID }
     /// A job with no scheduler id yet, younger than this, is still being submitted.
-    static let submitGrace: TimeInterval = 120
+    static let submitGrace: TimeInterval = 300
     /// A job seen neither in the queue nor among ended jobs for this long was lost by the cluster.
     static let lostAfter: TimeInterval = 600
 
     /// The scheduler's name for a job: found by it again after a crash between sbatch and recording its id.
     static func schedulerName(_ jobID: UUID) -> String { "campuscloud-\(jobID.uuidString.lowercased())" }
+
+    static func jobID(fromSchedulerName name: String) -> UUID? {
+        name.hasPrefix("campuscloud-") ? UUID(uuidString: String(name.dropFirst("campuscloud-".count))) : nil
+    }
 
     static func folder(_ jobID: UUID, in cluster: SlurmCluster) -> URL {
         URL(fileURLWithPath: cluster.stagingFolder).appendingPathComponent(schedulerName(jobID))
@@ -91,7 +95,6 @@ enum SlurmJobs {
     static func poll(cluster clusterID: UUID, app: Application) async throws -> Bool {
         guard let cluster = try await SlurmCluster.find(clusterID, on: app.db) else { return false }
         let live = try await ResearchJob.query(on: app.db).filter(\.$slurmClusterID == clusterID).filter(\.$status ~~ [.queued, .running]).all()
-        guard !live.isEmpty else { return false }
         let access: SlurmClusters.Access
         do { access = try SlurmClusters.access(cluster) } catch {
             app.logger.error("Slurm cluster \(cluster.name): \(String(describing: error))")
@@ -101,13 +104,15 @@ enum SlurmJobs {
         // decided without the queue: the completion log alone is not believed (a line in it can be imitated).
         let queue: [SlurmQueuedJob]
         do {
-            let answer = try await SlurmCommand.run(["squeue", "--json"], environment: access.environment, as: access.runAs)
+            let answer = try await SlurmCommand.run(["squeue", "--me", "--json"], environment: access.environment, as: access.runAs)
             queue = try SlurmQueue.jobs(json: Data(answer.utf8))
         } catch {
             app.logger.warning("Slurm cluster \(cluster.name): squeue: \(String(describing: error)); trying again in \(cluster.pollSeconds) s")
             return true
         }
         let now = app.clock.now()
+        // With no job of its own left, the poller goes on only while the account has jobs the platform did not submit.
+        guard !live.isEmpty else { return await cancelStrays(queue, live: live, access: access, cluster: cluster, now: now, app: app) }
         // Jobs still being submitted (no scheduler id yet, within the grace) are the submitter's.
         let followed = live.filter { $0.slurmJobID != nil || now.timeIntervalSince($0.createdAt) >= submitGrace }
         let from = followed.map(\.slurmLogOffset).min() ?? 0
@@ -120,7 +125,7 @@ enum SlurmJobs {
                 app.logger.error("Slurm job \(job.id?.uuidString ?? "?") on \(cluster.name): \(String(describing: error)); trying again next time")
             }
         }
-        await cancelStrays(queue, live: live, access: access, cluster: cluster, now: now, app: app)
+        _ = await cancelStrays(queue, live: live, access: access, cluster: cluster, now: now, app: app)
         return true
     }
 
@@ -174,16 +179,31 @@ enum SlurmJobs {
     }
 
     /// Jobs of the service account's the platform did not submit (a job's own sbatch: compute no one would pay for)
-    /// are cancelled. Only where the account is the cluster's own (the platform is root and submits as it).
+    /// are cancelled. Only where the account is the cluster's own (the platform is root and submits as it). Whether
+    /// the account had any such job still running (the poller keeps looking until it has none).
     private static func cancelStrays(_ queue: [SlurmQueuedJob], live: [ResearchJob], access: SlurmClusters.Access, cluster: SlurmCluster,
-                                     now: Date, app: Application) async {
-        guard let account = access.runAs else { return }
-        let known = Set(live.compactMap(\.slurmJobID))
-        let submitting = Set(live.filter { $0.slurmJobID == nil }.compactMap { $0.id.map(schedulerName) })
-        let strays = queue.filter { $0.userID == account.uid && !$0.state.hasEnded && !known.contains($0.jobID) && !submitting.contains($0.name) }
-        guard !strays.isEmpty else { return }
+                                     now: Date, app: Application) async -> Bool {
+        guard let account = access.runAs else { return false }
+        // Candidates: the account's unended jobs the platform had not heard of when this look began, queued a while.
+        let known = Set(live.compactMap(\.slurmJobID)), names = Set(live.compactMap { $0.id.map(schedulerName) })
+        let candidates = queue.filter {
+            $0.userID == account.uid && !$0.state.hasEnded && !known.contains($0.jobID) && !names.contains($0.name)
+        }
+        guard !candidates.isEmpty else { return false }
+        // Queued a few seconds at least (a job a process of another platform version is recording right now).
+        let settled = candidates.filter { now.timeIntervalSince($0.submitted ?? now) > 10 }
+        guard !settled.isEmpty else { return true }
+        // Asked again now, across every cluster (one Slurm may serve several of them), so a job submitted meanwhile —
+        // by this process or another — is not taken for a stray.
+        guard let rows = try? await ResearchJob.query(on: app.db).filter(\.$slurmClusterID != nil)
+            .group(.or, { $0.filter(\.$slurmJobID ~~ settled.map(\.jobID)).filter(\.$id ~~ settled.compactMap { Self.jobID(fromSchedulerName: $0.name) }) })
+            .all() else { return true }
+        let claimed = Set(rows.compactMap(\.slurmJobID)), claimedNames = Set(rows.compactMap { $0.id.map(schedulerName) })
+        let strays = settled.filter { !claimed.contains($0.jobID) && !claimedNames.contains($0.name) }
+        guard !strays.isEmpty else { return true }
         app.logger.warning("Slurm cluster \(cluster.name): cancelling \(strays.count) job(s) of \(account.name) the platform did not submit: \(strays.map(\.jobID))")
         _ = try? await SlurmCommand.run(["scancel"] + strays.map { String($0.jobID) }, environment: access.environment, as: access.runAs)
+        return true
     }
 
     /// A job the scheduler recorded as ended: its outputs and logs, its status, and its charge, in one transaction
@@ -205,11 +225,13 @@ enum SlurmJobs {
         default: status = .failed; problem = "The scheduler ended it as \(record.state)" + (record.exitCode.map { ", exit code \($0)" } ?? "") + "."
         }
         let requested = SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus)
-        var usage = record.usage
+        // Never past the limit the platform asked for (the job may lower the one in its record while it runs).
+        let seconds = record.billedSeconds(limit: Int64(job.wallSeconds))
+        var usage = SlurmUsage(coreSeconds: 0, memoryMBSeconds: 0, gpuSeconds: 0)
         if let allocated = record.allocated {
             let billed = SlurmResources(cpus: min(allocated.cpus, requested.cpus), memoryMB: min(allocated.memoryMB, requested.memoryMB),
                                         gpus: min(allocated.gpus, requested.gpus))
-            usage = SlurmUsage(billed, seconds: record.billedSeconds)
+            usage = SlurmUsage(billed, seconds: seconds)
         } else if let started = job.startedAt, let end = record.end {
             // Seen running, yet recorded as never having run: billed what it asked for from when it was seen.
             usage = SlurmUsage(requested, seconds: min(Int64(max(0, end.timeIntervalSince(started))), Int64(job.wallSeconds)))
@@ -232,12 +254,15 @@ enum SlurmJobs {
     }
 
     /// A job whose completion record was altered while it ran (renamed to imitate other fields, or recorded twice):
-    /// nothing in it is believed; failed, and charged its whole reservation (what it asked for, for its whole limit).
+    /// nothing in it is believed. Failed, and charged what the platform itself saw: what it asked for, from when the
+    /// queue first showed it running until the queue stopped showing it, never past its limit. (Anyone on the
+    /// service account could rename a job, so the charge is what ran, not a penalty.)
     static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, cluster: SlurmCluster, access: SlurmClusters.Access,
                               app: Application) async throws {
-        let usage = SlurmUsage.worstCase(SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus), timeLimitMinutes: job.wallSeconds / 60)
-        try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job renamed itself), so it was charged "
-                      + "its whole reservation: \(job.cores) core(s) and \(job.memoryMB) MB for \(job.wallSeconds / 60) min.",
+        let seen = job.startedAt.map { Int64(max(0, app.clock.now().timeIntervalSince($0))) } ?? 0
+        let usage = SlurmUsage(SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus), seconds: min(seen, Int64(job.wallSeconds)))
+        try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job was renamed), so it was charged "
+                      + "what the platform saw run: \(job.cores) core(s) and \(job.memoryMB) MB for \(usage.coreSeconds / Int64(max(1, job.cores))) s.",
                       usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: nil, outputs: [:], app: app)
         await remove(folder(try job.requireID(), in: cluster), owner: access.runAs)
     }
