@@ -127,14 +127,26 @@ enum ResearchJobs {
         let command = checks.text(input.command, "command", max: 10_000)
         let name = checks.text(input.name, "name", max: 120, required: false).flatMap { $0.isEmpty ? nil : $0 }
             ?? String((command ?? "job").prefix(60))
-        var wall = number(input.wallSeconds, "wallSeconds", default: defaultWallSeconds, in: 1...(cluster.map { $0.maxMinutes * 60 } ?? maxWallSeconds), &checks)
-        let memory = number(input.memoryMB, "memoryMB", default: defaultMemoryMB, in: 64...(cluster?.maxMemoryMB ?? maxMemoryMB), &checks)
-        let cores = number(input.cores, "cores", default: 1, in: 1...(cluster?.maxCores ?? 1), &checks)
-        let gpus = number(input.gpus, "gpus", default: 0, in: 0...(cluster?.maxGPUs ?? 0), &checks)
+        // What any job may ask for (422 beyond it); what this project's jobs may have is checked below (409).
+        var wall = number(input.wallSeconds, "wallSeconds", default: defaultWallSeconds, in: 1...(SlurmClusters.minutesCap * 60), &checks)
+        let memory = number(input.memoryMB, "memoryMB", default: defaultMemoryMB, in: 64...SlurmClusters.memoryCap, &checks)
+        let cores = number(input.cores, "cores", default: 1, in: 1...SlurmClusters.coresCap, &checks)
+        let gpus = number(input.gpus, "gpus", default: 0, in: 0...SlurmClusters.gpusCap, &checks)
         let network = ["true", "on", "1", "yes"].contains(input.network?.lowercased() ?? "")
         let payer = input.payFrom.map { checks.choice($0, "payFrom", as: ResearchJobPayer.self) } ?? .allowance
         if let cluster, network { checks.add("Jobs on the cluster \(cluster.name) use the cluster's own network rules; leave network off.") }
         try checks.finish()
+        var over: [String] = []
+        let limits = cluster.map { (wall: $0.maxMinutes * 60, memory: $0.maxMemoryMB, cores: $0.maxCores, gpus: $0.maxGPUs) }
+            ?? (wall: maxWallSeconds, memory: maxMemoryMB, cores: 1, gpus: 0)
+        if wall! > limits.wall { over.append("a time limit of at most \(limits.wall) s") }
+        if memory! > limits.memory { over.append("at most \(limits.memory) MB of memory") }
+        if cores! > limits.cores { over.append("at most \(limits.cores) core\(limits.cores == 1 ? "" : "s")") }
+        if gpus! > limits.gpus { over.append(limits.gpus == 0 ? "no GPU" : "at most \(limits.gpus) GPUs") }
+        if !over.isEmpty {
+            throw InputRejection.conflict("This project's jobs run on \(cluster.map { "the Slurm cluster \($0.name)" } ?? "the platform's workers"), which give a job "
+                                          + over.joined(separator: ", ") + ".")
+        }
         guard project.status == ProjectStatus.active.rawValue else {
             throw Refusal("Jobs run for active projects; this one is \(project.status).")
         }

@@ -30,10 +30,11 @@ struct SlurmClusterInput: CheckedInput, Content {
 
 extension SlurmClusterInput: APIInput {
     static let schema = JSONSchema.object([
-        "name": .text(max: 100), "slurmConf": .string(maxLength: 500), "partition": .string(maxLength: 64), "account": .string(maxLength: 64),
-        "serviceAccount": .string(maxLength: 32), "stagingFolder": .string(maxLength: 500), "completionLog": .string(maxLength: 500),
+        "name": .text(max: 100), "slurmConf": .string(maxLength: 500, pattern: "^$|^/"), "partition": .string(pattern: "^[A-Za-z0-9_.-]{1,64}$"),
+        "account": .string(pattern: "^$|^[A-Za-z0-9_.-]{1,64}$"), "serviceAccount": .string(maxLength: 32),
+        "stagingFolder": .string(maxLength: 500, pattern: "^/"), "completionLog": .string(maxLength: 500, pattern: "^/"),
         "timeZone": .string(maxLength: 64), "maxCores": .integer(minimum: 1, maximum: SlurmClusters.coresCap), "maxMemoryMB": .integer(minimum: 64, maximum: SlurmClusters.memoryCap),
-        "maxGPUs": .integer(minimum: 0, maximum: 64), "maxMinutes": .integer(minimum: 1, maximum: SlurmClusters.minutesCap),
+        "maxGPUs": .integer(minimum: 0, maximum: SlurmClusters.gpusCap), "maxMinutes": .integer(minimum: 1, maximum: SlurmClusters.minutesCap),
         "pollSeconds": .integer(minimum: 1, maximum: 300),
     ], required: ["name", "partition", "stagingFolder", "completionLog", "maxCores", "maxMemoryMB", "maxMinutes"])
 }
@@ -77,10 +78,12 @@ struct ProjectComputeInput: APIInput, Content {
 }
 
 enum SlurmClusters {
-    static let coresCap = 4096, memoryCap = 16 << 20, minutesCap = 60 * 24 * 31
+    static let coresCap = 4096, memoryCap = 16 << 20, minutesCap = 60 * 24 * 31, gpusCap = 64
 
+    /// Problems with the input itself are 422 (the API document describes them); settings that are well formed but do
+    /// not fit this host as it is now (no such user or folder, root) are 409.
     static func add(_ input: SlurmClusterInput, on db: any Database, at now: Date) async throws -> SlurmCluster {
-        var checks = InputChecks()
+        var checks = InputChecks(), host = InputChecks()
         let name = checks.text(input.name, "name", max: 100)
         let identifier = #"^[A-Za-z0-9_.-]{1,64}$"#
         let partition = checks.text(input.partition, "partition", max: 64)
@@ -88,39 +91,43 @@ enum SlurmClusters {
         let account = checks.text(input.account, "account", max: 64, required: false).flatMap { $0.isEmpty ? nil : $0 }
         if let account, account.range(of: identifier, options: .regularExpression) == nil { checks.add("account is a Slurm account's name (letters, digits, _ . -).") }
         let conf = checks.text(input.slurmConf, "slurmConf", max: 500, required: false).flatMap { $0.isEmpty ? nil : $0 }
-        if let conf, !(conf.hasPrefix("/") && FileManager.default.isReadableFile(atPath: conf)) { checks.add("slurmConf is the absolute path of a slurm.conf this host can read.") }
+        if let conf, !conf.hasPrefix("/") { checks.add("slurmConf is the absolute path of the cluster's slurm.conf.") }
+        if let conf, conf.hasPrefix("/"), !FileManager.default.isReadableFile(atPath: conf) { host.add("slurmConf: this host cannot read \(conf).") }
         let service = checks.text(input.serviceAccount, "serviceAccount", max: 32, required: false).flatMap { $0.isEmpty ? nil : $0 }
         var serviceUser: SlurmServiceAccount?
         if let service {
             serviceUser = SlurmServiceAccount.named(service)
             if let found = serviceUser {
-                if found.uid == 0 || found.gid == 0 { checks.add("serviceAccount must not be root, nor in root's group: jobs run as that account.") }
+                if found.uid == 0 || found.gid == 0 { host.add("serviceAccount must not be root, nor in root's group: jobs run as that account.") }
                 if geteuid() != 0, found.uid != geteuid() {
-                    checks.add("serviceAccount: the platform does not run as root, so it can only submit jobs as its own user; leave serviceAccount out.")
+                    host.add("serviceAccount: the platform does not run as root, so it can only submit jobs as its own user; leave serviceAccount out.")
                 }
             } else {
-                checks.add("serviceAccount: there is no user \(service) on this host.")
+                host.add("serviceAccount: there is no user \(service) on this host.")
             }
         } else if geteuid() == 0 {
-            checks.add("serviceAccount is needed: the platform runs as root, and jobs it submitted itself would run as root on the cluster.")
+            host.add("serviceAccount is needed: the platform runs as root, and jobs it submitted itself would run as root on the cluster.")
         }
         let staging = checks.text(input.stagingFolder, "stagingFolder", max: 500)
         var info = stat()
         if let staging {
-            if !staging.hasPrefix("/") || stat(staging, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+            if !staging.hasPrefix("/") {
                 checks.add("stagingFolder is the absolute path of an existing folder on the cluster's shared filesystem.")
+            } else if stat(staging, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+                host.add("stagingFolder: there is no folder \(staging) on this host.")
             } else if let serviceUser, geteuid() == 0, info.st_uid == serviceUser.uid || info.st_mode & 0o022 != 0 {
                 // Each job's folder in it is made by the platform and handed over whole; the account must not be able
                 // to put anything of its own in the staging folder itself.
-                checks.add("stagingFolder must belong to root (or another account than the service account) and not be writable by group or others.")
+                host.add("stagingFolder must belong to root (or another account than the service account) and not be writable by group or others.")
             }
         }
         let log = checks.text(input.completionLog, "completionLog", max: 500)
-        if let log, !(log.hasPrefix("/") && FileManager.default.fileExists(atPath: (log as NSString).deletingLastPathComponent)) {
-            checks.add("completionLog is the absolute path of the cluster's job completion log (JobCompLoc), in a folder this host can read.")
+        if let log, !log.hasPrefix("/") { checks.add("completionLog is the absolute path of the cluster's job completion log (JobCompLoc).") }
+        if let log, log.hasPrefix("/"), !FileManager.default.fileExists(atPath: (log as NSString).deletingLastPathComponent) {
+            host.add("completionLog: there is no folder \((log as NSString).deletingLastPathComponent) on this host.")
         }
         let zone = checks.text(input.timeZone, "timeZone", max: 64, required: false).flatMap { $0.isEmpty ? nil : $0 } ?? TimeZone.current.identifier
-        if TimeZone(identifier: zone) == nil { checks.add("timeZone is an IANA zone name such as Europe/Zurich (the zone the cluster's controller writes times in).") }
+        if TimeZone(identifier: zone) == nil { host.add("timeZone is an IANA zone name such as Europe/Zurich (the zone the cluster's controller writes times in).") }
         func bounded(_ value: Int?, _ label: String, _ range: ClosedRange<Int>, default fallback: Int? = nil) -> Int? {
             guard let value = value ?? fallback else { checks.add("\(label) is missing."); return nil }
             guard range.contains(value) else { checks.add("\(label) is a whole number from \(range.lowerBound) to \(range.upperBound)."); return nil }
@@ -128,10 +135,11 @@ enum SlurmClusters {
         }
         let cores = bounded(input.maxCores, "maxCores", 1...coresCap)
         let memory = bounded(input.maxMemoryMB, "maxMemoryMB", 64...memoryCap)
-        let gpus = bounded(input.maxGPUs, "maxGPUs", 0...64, default: 0)
+        let gpus = bounded(input.maxGPUs, "maxGPUs", 0...gpusCap, default: 0)
         let minutes = bounded(input.maxMinutes, "maxMinutes", 1...minutesCap)
         let poll = bounded(input.pollSeconds, "pollSeconds", 1...300, default: 5)
         try checks.finish()
+        if !host.problems.isEmpty { throw InputRejection.conflict(host.problems) }
         if try await SlurmCluster.query(on: db).filter(\.$name == name!).first() != nil { throw InputRejection.conflict("a cluster named '\(name!)' exists.") }
         let cluster = SlurmCluster()
         (cluster.name, cluster.slurmConf, cluster.partition, cluster.account, cluster.serviceAccount) = (name!, conf, partition!, account, service)
