@@ -265,14 +265,15 @@ import VaporTesting
                 let script = """
                     sbatch --job-name free-ride --output /dev/null --wrap 'sleep 300'
                     scontrol update JobId=$SLURM_JOB_ID JobName="$SLURM_JOB_NAME JobState=CANCELLED Partition=campus TimeLimit=1 NodeCnt=0 ProcCnt=0"
-                    sleep 3
+                    sleep 12
                     """
                 let response = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "sly", "command": script, "memoryMB": "100", "wallSeconds": "120"])
                 #expect(response.status == .created, "\(response.body.string)")
                 let sly = try response.content.decode(ResearchJobDTO.self)
                 let ended = try await Self.wait(app, sly.id, within: 90) { $0.status != "queued" && $0.status != "running" }
                 // Charged what the platform saw run (one core for the seconds the queue showed it running; memory has
-                // no price here): not nothing. The renaming really happened (the record is ambiguous).
+                // no price here): not nothing. (It runs 12 s so that a loaded machine's poller sees it running: a job
+                // no look saw running is charged nothing, a gap left in the issue's note.) The renaming really happened (the record is ambiguous).
                 #expect(ended.status == "failed" && ended.problem?.contains("altered") == true, "\(ended)")
                 #expect(ended.charged.micro >= Self.cost(coreSeconds: 2, memoryMBSeconds: 0) && ended.charged.micro <= Self.cost(coreSeconds: 60, memoryMBSeconds: 0),
                         "\(ended.charged)")
