@@ -31,6 +31,9 @@ enum SlurmJobs {
         URL(fileURLWithPath: cluster.stagingFolder).appendingPathComponent(schedulerName(jobID))
     }
 
+    /// What a job asked the scheduler for.
+    static func requested(_ job: ResearchJob) -> SlurmResources { SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus) }
+
     /// The meters a Slurm job's usage is priced by.
     static func meters(_ usage: SlurmUsage) -> [Meter: Int64] {
         [.slurmCoreHour: usage.coreSeconds, .slurmMemoryGBHour: usage.memoryMBSeconds, .slurmGPUHour: usage.gpuSeconds].filter { $0.value > 0 }
@@ -54,7 +57,7 @@ enum SlurmJobs {
         let owner = access.runAs
         try await SlurmCommand.onItsOwnThread { try SlurmStaging.prepare(folder, command: job.command, files: files, owner: owner) }
         let submission = SlurmSubmission(name: schedulerName(jobID), folder: folder, partition: cluster.partition, account: cluster.account,
-                                         resources: SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus),
+                                         resources: requested(job),
                                          timeLimitMinutes: job.wallSeconds / 60,
                                          // The scheduler drops the job if it cannot end before its hold does.
                                          deadlineSeconds: job.wallSeconds + Int(ResearchJobs.slurmHoldQueueAllowance) - 3600)
@@ -224,17 +227,17 @@ enum SlurmJobs {
         case .preempted: status = .failed; problem = "The scheduler preempted it; what it used until then was charged."
         default: status = .failed; problem = "The scheduler ended it as \(record.state)" + (record.exitCode.map { ", exit code \($0)" } ?? "") + "."
         }
-        let requested = SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus)
+        let asked = requested(job)
         // Never past the limit the platform asked for (the job may lower the one in its record while it runs).
         let seconds = record.billedSeconds(limit: Int64(job.wallSeconds))
         var usage = SlurmUsage(coreSeconds: 0, memoryMBSeconds: 0, gpuSeconds: 0)
         if let allocated = record.allocated {
-            let billed = SlurmResources(cpus: min(allocated.cpus, requested.cpus), memoryMB: min(allocated.memoryMB, requested.memoryMB),
-                                        gpus: min(allocated.gpus, requested.gpus))
+            let billed = SlurmResources(cpus: min(allocated.cpus, asked.cpus), memoryMB: min(allocated.memoryMB, asked.memoryMB),
+                                        gpus: min(allocated.gpus, asked.gpus))
             usage = SlurmUsage(billed, seconds: seconds)
         } else if let started = job.startedAt, let end = record.end {
             // Seen running, yet recorded as never having run: billed what it asked for from when it was seen.
-            usage = SlurmUsage(requested, seconds: min(Int64(max(0, end.timeIntervalSince(started))), Int64(job.wallSeconds)))
+            usage = SlurmUsage(asked, seconds: min(Int64(max(0, end.timeIntervalSince(started))), Int64(job.wallSeconds)))
         }
         let folder = folder(try job.requireID(), in: cluster)
         let limits = ResearchJobs.inputLimits, owner = access.owner, runAs = access.runAs
@@ -260,7 +263,7 @@ enum SlurmJobs {
     static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, cluster: SlurmCluster, access: SlurmClusters.Access,
                               app: Application) async throws {
         let seen = job.startedAt.map { Int64(max(0, app.clock.now().timeIntervalSince($0))) } ?? 0
-        let usage = SlurmUsage(SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus), seconds: min(seen, Int64(job.wallSeconds)))
+        let usage = SlurmUsage(requested(job), seconds: min(seen, Int64(job.wallSeconds)))
         try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job was renamed), so it was charged "
                       + "what the platform saw run: \(job.cores) core(s) and \(job.memoryMB) MB for \(usage.coreSeconds / Int64(max(1, job.cores))) s.",
                       usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: nil, outputs: [:], app: app)
@@ -271,7 +274,7 @@ enum SlurmJobs {
     /// resources it asked for over the time it was seen running.
     static func finishLost(_ job: ResearchJob, cluster: SlurmCluster, access: SlurmClusters.Access, app: Application) async throws {
         let seconds = job.startedAt.map { start in Int64(max(0, (job.slurmSeenAt ?? start).timeIntervalSince(start))) } ?? 0
-        let usage = SlurmUsage(SlurmResources(cpus: job.cores, memoryMB: job.memoryMB, gpus: job.gpus), seconds: min(seconds, Int64(job.wallSeconds)))
+        let usage = SlurmUsage(requested(job), seconds: min(seconds, Int64(job.wallSeconds)))
         try await end(job, status: .failed, problem: "The cluster lost the job: it left the scheduler's queue without an end on record. "
                       + (seconds > 0 ? "The \(seconds) s it was seen running were charged." : "Nothing was charged."),
                       usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: nil, outputs: [:], app: app)
