@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "InsightTests", dependencies: [.target(name: "Insight")]),
         .testTarget(name: "SimilarityTests", dependencies: [.target(name: "Similarity")], resources: [.copy("Corpus")]),
         .testTarget(name: "LabsTests", dependencies: [.target(name: "Labs"), .target(name: "Ledger")]),
-        .testTarget(name: "SlurmTests", dependencies: [.target(name: "Slurm")], resources: [.copy("Samples")]),
+        .testTarget(name: "SlurmTests", dependencies: [.target(name: "Slurm"), .target(name: "Sandbox")], resources: [.copy("Samples")]),
         .testTarget(
             name: "AppTests",
             dependencies: [

@@ -7,7 +7,7 @@
 import CSeccomp
 import Glibc
 
-enum SystemCallFilter {
+public enum SystemCallFilter {
     /// A fresh descriptor holding the program, for one bwrap (it reads it to the end), or -1 with errno set.
     static func descriptor() -> Int32 { cc_seccomp_memfd(0) }
 
@@ -25,5 +25,28 @@ enum SystemCallFilter {
         guard filter >= 0 else { return "the sandbox's system-call filter could not be built (\(String(cString: strerror(errno))))" }
         close(filter)
         return nil
+    }
+
+    /// The program itself, for a sandbox another machine starts (a Slurm job's bwrap reads it from its script); nil
+    /// when it cannot be built.
+    public static func program() -> [UInt8]? {
+        withDescriptor { filter -> [UInt8]? in
+            guard filter >= 0 else { return nil }
+            var bytes: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = read(filter, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count >= 0 else { return nil }
+                if count == 0 { return bytes }
+                bytes += buffer.prefix(count)
+            }
+        }
+    }
+
+    /// The machine the program is built for (`uname -m`: x86_64 covers its i386 and x32 calls as well).
+    public static var architecture: String {
+        var name = utsname()
+        uname(&name)
+        return withUnsafeBytes(of: name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }

@@ -52,10 +52,13 @@ public enum SlurmStaging {
     public static func stderr(_ folder: URL) -> URL { folder.appendingPathComponent("stderr.log") }
     public static let outputFolder = "outputs"
 
-    /// The batch script: a known PATH and HOME, the job's folder, then the command by /bin/sh. The command is in the
-    /// script itself, which sbatch hands to the scheduler: nothing written to the folder later can change it.
-    public static func scriptText(folder: URL, command: String) -> String {
+    /// The batch script: a known PATH and HOME, the job's folder, then the command by /bin/sh — in the platform's
+    /// sandbox when `sandbox` asks for it and the node has one (SlurmSandbox). The command is in the script itself,
+    /// which sbatch hands to the scheduler: nothing written to the folder later can change it.
+    public static func scriptText(folder: URL, command: String, sandbox: SlurmSandbox? = nil) -> String {
         let work = work(folder).path
+        let run = (sandbox ?? SlurmSandbox(mode: .off, filter: [], architecture: "", hidden: []))
+            .lines(command: shellQuoted(command), staging: folder.deletingLastPathComponent().path, work: work)
         return """
         #!/bin/sh
         # A CampusCloud research job: inputs and outputs/ are in work/.
@@ -63,9 +66,8 @@ public enum SlurmStaging {
         HOME=\(shellQuoted(work))
         export PATH HOME
         cd \(shellQuoted(work)) || exit 111
-        exec /bin/sh -c \(shellQuoted(command))
 
-        """
+        """ + run.joined(separator: "\n") + "\n"
     }
 
     static func shellQuoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
@@ -74,7 +76,7 @@ public enum SlurmStaging {
     /// then belongs to `owner` when given (the platform runs as root), private to it. The folder is the platform's
     /// (0700) while it is filled, and is handed over last — after everything in it, each without following a link —
     /// so no process of the owner's can swap a path under the platform while it works.
-    public static func prepare(_ folder: URL, command: String, files: [String: Data], owner: SlurmServiceAccount?) throws {
+    public static func prepare(_ folder: URL, command: String, files: [String: Data], owner: SlurmServiceAccount?, sandbox: SlurmSandbox? = nil) throws {
         let manager = FileManager.default
         var created: [URL] = [folder, work(folder), work(folder).appendingPathComponent(outputFolder)]
         guard mkdir(folder.path, 0o700) == 0 else {
@@ -104,7 +106,7 @@ public enum SlurmStaging {
                 }
                 created.append(file)
             }
-            try Data(scriptText(folder: folder, command: command).utf8).write(to: script(folder))
+            try Data(scriptText(folder: folder, command: command, sandbox: sandbox).utf8).write(to: script(folder))
             created.append(script(folder))
             chmod(script(folder).path, 0o700)
             if let owner {

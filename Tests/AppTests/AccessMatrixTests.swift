@@ -281,6 +281,8 @@ import Ledger
         .page(.POST, .adminAIModels): signedIn([.admin], anonymous: .signIn),
         .page(.GET, .adminSlurm): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .adminSlurmClusters): signedIn([.admin], anonymous: .signIn),
+        .page(.POST, .adminSlurmCluster(.key)): signedIn([.admin], anonymous: .signIn),
+        .page(.POST, .removeAdminSlurmCluster(.key)): signedIn([.admin], anonymous: .signIn),
         .page(.POST, .projectCompute(.key)): signedIn([.admin], anonymous: .signIn),
         .page(.GET, .courseAI(.key)): signedIn([.student, .ta, .instructor, .admin], anonymous: .signIn),
         .page(.POST, .courseAIKeys(.key)): signedIn([.student, .ta, .instructor], anonymous: .signIn),
@@ -315,6 +317,8 @@ import Ledger
         .api("listJobs"): signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("listSlurmClusters"): signedIn([.admin], anonymous: .unauthorized),
         .api("addSlurmCluster"): signedIn([.admin], anonymous: .unauthorized),
+        .api("changeSlurmCluster"): signedIn([.admin], anonymous: .unauthorized),
+        .api("removeSlurmCluster"): signedIn([.admin], anonymous: .unauthorized),
         // Those who see the project reach it; only programme managers change it (403 for the rest).
         .api("setProjectCompute"): signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
         .api("getJob"): signedIn([.partner, .ta, .instructor, .admin], anonymous: .unauthorized),
@@ -417,6 +421,20 @@ import Ledger
             (job.cores, job.gpus, job.slurmLogOffset) = (1, 0, 0)
             try await job.create(on: app.db)
             let jobID = try job.requireID()
+            // A Slurm cluster with a job queued on it (so removing it is refused, and every request finds it).
+            let cluster = SlurmCluster()
+            (cluster.name, cluster.partition, cluster.stagingFolder, cluster.completionLog, cluster.timeZone) = ("matrix-hpc", "campus", "/nonexistent", "/nonexistent/log", "UTC")
+            (cluster.maxCores, cluster.maxMemoryMB, cluster.maxGPUs, cluster.maxMinutes, cluster.pollSeconds) = (4, 1024, 0, 60, 5)
+            (cluster.createdAt, cluster.sandbox) = (Date(), "off")
+            try await cluster.create(on: app.db)
+            let clusterID = try cluster.requireID()
+            try await ResearchProject.query(on: app.db).filter(\.$id == projectID).set(\.$slurmClusterID, to: clusterID).update()
+            let clusterJob = ResearchJob()
+            (clusterJob.$project.id, clusterJob.$submittedBy.id, clusterJob.slurmClusterID) = (projectID, try instructor.requireID(), clusterID)
+            (clusterJob.name, clusterJob.command, clusterJob.network, clusterJob.wallSeconds, clusterJob.memoryMB, clusterJob.payFrom) = ("on hpc", "true", false, 60, 256, .allowance)
+            (clusterJob.status, clusterJob.cancelRequested, clusterJob.cpuMs, clusterJob.wallMs, clusterJob.charged, clusterJob.createdAt) = (.queued, false, 0, 0, 0, Date())
+            (clusterJob.cores, clusterJob.gpus, clusterJob.slurmLogOffset) = (1, 0, 0)
+            try await clusterJob.create(on: app.db)
             // A terminal lab of CS101 open to its students (no set-up script: nothing to build).
             var labInput = LabInput()
             (labInput.name, labInput.kind, labInput.openTo) = ("Matrix lab", "terminal", "students")
@@ -500,6 +518,7 @@ import Ledger
                         case ":flagID": return flagID.uuidString
                         case ":checkID": return checkID.uuidString
                         case ":pairID": return pairID.uuidString
+                        case ":clusterID": return clusterID.uuidString
                         default: return component.description
                         }
                     }.joined(separator: "/")

@@ -93,6 +93,7 @@ enum Migrations {
         CreateAIRatePermit(),
         CreateSlurmCluster(),
         AddSlurmJobs(),
+        AddSlurmClusterSandbox(),
     ]
 
     static func register(on app: Application) {

@@ -4,6 +4,7 @@
 // form is bounded by.
 import Fluent
 import Foundation
+import Slurm
 
 final class SlurmCluster: Model, @unchecked Sendable {
     static let schema = "slurm_clusters"
@@ -29,8 +30,11 @@ final class SlurmCluster: Model, @unchecked Sendable {
     /// How often the platform asks the scheduler about its jobs.
     @Field(key: "poll_seconds") var pollSeconds: Int
     @Field(key: "created_at") var createdAt: Date
+    /// Whether jobs run in the platform's sandbox on the node as well (SlurmSandbox.Mode: required, whenAvailable, off).
+    @Field(key: "sandbox") var sandbox: String
 
     init() {}
 
     var zone: TimeZone { TimeZone(identifier: timeZone) ?? .current }
+    var sandboxMode: SlurmSandbox.Mode { SlurmSandbox.Mode(rawValue: sandbox) ?? .required }
 }

@@ -12,6 +12,8 @@ enum ResearchArea: PlatformArea {
         pages.signedIn.post(.projectCompute(.key), use: ResearchJobController.setComputeFromPage)
         pages.signedIn.get(.adminSlurm, use: ResearchJobController.clustersPage)
         pages.signedIn.post(.adminSlurmClusters, use: ResearchJobController.addClusterFromPage)
+        pages.signedIn.post(.adminSlurmCluster(.key), use: ResearchJobController.changeClusterFromPage)
+        pages.signedIn.post(.removeAdminSlurmCluster(.key), use: ResearchJobController.removeClusterFromPage)
         pages.signedIn.post(.allocationRequests(.key), use: ProjectController.requestFromPage)
         pages.signedIn.post(.allocationDecision(.key), use: ProjectController.decideFromPage)
         pages.signedIn.on(.POST, .projectJobs(.key), body: .collect(maxSize: ResearchJobs.maxUploadBody), use: ResearchJobController.submitFromPage)
@@ -61,7 +63,7 @@ enum ResearchArea: PlatformArea {
                use: ResearchController.decide)
 
         api.on(.POST, "projects/:projectID/jobs", id: "submitJob",
-               summary: "Run a batch job (project members; multipart/form-data): command (run by /bin/sh in the job's folder; files written to outputs/ are kept), optional name, wallSeconds (default 600, at most 3600 on the platform's workers; on a Slurm cluster its partition's limit, rounded up to whole minutes), memoryMB (default 1024), cores and gpus (default 1 and 0; more only on a Slurm cluster, up to its limits), network (true/false), payFrom (allowance, or project for the PI), and input files in a field named files (several, or one .zip; 50 MB). Its most possible cost is reserved first.",
+               summary: "Run a batch job (project members; multipart/form-data): command (run by /bin/sh in the job's folder; files written to outputs/ are kept), optional name, wallSeconds (default 600, at most 3600 on the platform's workers; on a Slurm cluster its partition's limit, rounded up to whole minutes), memoryMB (default 1024), cores and gpus (default 1 and 0; more only on a Slurm cluster, up to its limits), network (true/false; on a Slurm cluster only where its jobs run in the platform's sandbox, and without it a job there has only a loopback), payFrom (allowance, or project for the PI), and input files in a field named files (several, or one .zip; 50 MB). Its most possible cost is reserved first.",
                tag: "projects",
                request: .body(.object(["command": .text(max: 10_000), "name": .string(maxLength: 120),
                                  "wallSeconds": .integer(minimum: 1, maximum: SlurmClusters.minutesCap * 60),
@@ -80,6 +82,16 @@ enum ResearchArea: PlatformArea {
                summary: "Register a Slurm cluster (administrators): its Slurm commands on this host (slurmConf), partition, account, the service account jobs run as, the staging folder on its shared filesystem, its job completion log, and the partition's limits.",
                tag: "projects", request: .input(SlurmClusterInput.self), response: .one(SlurmClusterDTO.self), status: 201,
                errors: [404: "Not an admin.", 409: "A cluster has that name already."], use: ResearchJobController.addCluster)
+        api.on(.PUT, "slurm-clusters/:clusterID", id: "changeSlurmCluster",
+               summary: "Replace a Slurm cluster's settings (administrators), checked as when it was added; new jobs get them. While its jobs are queued or running, its slurmConf, serviceAccount, stagingFolder and completionLog stay as they are.",
+               tag: "projects", request: .input(SlurmClusterInput.self), response: .one(SlurmClusterDTO.self),
+               errors: [404: "No such cluster, or not an admin.", 409: "Another cluster has that name, or the settings its live jobs are followed by would change."],
+               use: ResearchJobController.changeCluster)
+        api.on(.DELETE, "slurm-clusters/:clusterID", id: "removeSlurmCluster",
+               summary: "Remove a Slurm cluster (administrators) that no project sends its jobs to and that has no queued or running job; its ended jobs keep their results.",
+               tag: "projects", status: 204,
+               errors: [404: "No such cluster, or not an admin.", 409: "A project still sends its jobs there, or jobs are live on it."],
+               use: ResearchJobController.removeCluster)
         api.on(.PUT, "projects/:projectID/compute", id: "setProjectCompute",
                summary: "Where the project's jobs run (programme managers): slurmCluster, a cluster's id, or null for the platform's own workers.",
                tag: "projects", request: .input(ProjectComputeInput.self), response: .one(ProjectDTO.self),

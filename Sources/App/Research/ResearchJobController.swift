@@ -88,6 +88,19 @@ enum ResearchJobController {
         return try await SlurmClusters.dto(cluster).encodeResponse(status: .created, for: req)
     }
 
+    @Sendable static func changeCluster(req: Request) async throws -> SlurmClusterDTO {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let cluster = try await SlurmClusters.change(try await req.slurmCluster(), to: try req.input(SlurmClusterInput.self), on: req.db,
+                                                     at: req.application.clock.now())
+        return try SlurmClusters.dto(cluster)
+    }
+
+    @Sendable static func removeCluster(req: Request) async throws -> HTTPStatus {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        try await SlurmClusters.remove(try await req.slurmCluster(), on: req.db)
+        return .noContent
+    }
+
     /// PUT /api/v1/projects/{id}/compute: those who see the project get 403 unless they manage its programme.
     @Sendable static func setCompute(req: Request) async throws -> ProjectDTO {
         let (project, user, access) = try await req.project(for: Policy.Action.viewProject)
@@ -105,9 +118,29 @@ enum ResearchJobController {
         return try await renderClusters(req, PageContext(req), form: SlurmClusterForm())
     }
 
-    private static func renderClusters(_ req: Request, _ page: PageContext, form: SlurmClusterForm) async throws -> View {
+    private static func renderClusters(_ req: Request, _ page: PageContext, form: SlurmClusterForm, editing: UUID? = nil) async throws -> View {
         let clusters = try await SlurmCluster.query(on: req.db).sort(\.$name).all().map(SlurmClusters.dto)
-        return try await req.view.render("admin-slurm", AdminSlurmPage(page: page, clusters: clusters, form: form))
+        return try await req.view.render("admin-slurm", AdminSlurmPage(page: page, clusters: clusters, sent: form, editing: editing))
+    }
+
+    @Sendable static func changeClusterFromPage(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let cluster = try await req.slurmCluster()
+        let form = (try? req.content.decode(SlurmClusterForm.self)) ?? SlurmClusterForm()
+        return try await req.formAction(back: .adminSlurm, render: { try await renderClusters(req, $0, form: form, editing: cluster.id) }) {
+            let changed = try await SlurmClusters.change(cluster, to: try req.content.decode(SlurmClusterForm.self).input(), on: req.db,
+                                                         at: req.application.clock.now())
+            return "Cluster \(changed.name) changed; jobs submitted from now on get its new settings."
+        }
+    }
+
+    @Sendable static func removeClusterFromPage(req: Request) async throws -> Response {
+        try Policy.require(try req.auth.require(User.self), can: .administerPlatform)
+        let cluster = try await req.slurmCluster()
+        return try await req.formAction(back: .adminSlurm, render: { try await renderClusters(req, $0, form: SlurmClusterForm()) }) {
+            try await SlurmClusters.remove(cluster, on: req.db)
+            return "Cluster \(cluster.name) removed."
+        }
     }
 
     @Sendable static func addClusterFromPage(req: Request) async throws -> Response {
@@ -195,5 +228,15 @@ enum ResearchJobController {
         try await output.delete(on: req.db)
         req.session.data[PageContext.noticeKey] = "Removed “\(output.title)”."
         return req.redirect(to: .project(.id(try project.requireID())), at: "outputs")
+    }
+}
+
+extension Request {
+    /// The cluster named by the path's `clusterID` (404 when there is none).
+    func slurmCluster() async throws -> SlurmCluster {
+        guard let id = parameters.get("clusterID", as: UUID.self), let cluster = try await SlurmCluster.find(id, on: db) else {
+            throw Abort(.notFound, reason: "No such cluster.")
+        }
+        return cluster
     }
 }

@@ -134,9 +134,11 @@ enum ResearchJobs {
         let gpus = number(input.gpus, "gpus", default: 0, in: 0...SlurmClusters.gpusCap, &checks)
         let network = ["true", "on", "1", "yes"].contains(input.network?.lowercased() ?? "")
         let payer = input.payFrom.map { checks.choice($0, "payFrom", as: ResearchJobPayer.self) } ?? .allowance
-        if let cluster, network { checks.add("Jobs on the cluster \(cluster.name) use the cluster's own network rules; leave network off.") }
         try checks.finish()
         var over: [String] = []
+        // In the platform's sandbox on the node a job has the network only when it asks (and its project allows);
+        // without the sandbox it has the cluster's own network rules, which the platform cannot widen or narrow.
+        if let cluster, network, cluster.sandboxMode == .off { over.append("the cluster's own network rules (leave network off: its jobs run without the platform's sandbox)") }
         let limits = cluster.map { (wall: $0.maxMinutes * 60, memory: $0.maxMemoryMB, cores: $0.maxCores, gpus: $0.maxGPUs) }
             ?? (wall: maxWallSeconds, memory: maxMemoryMB, cores: 1, gpus: 0)
         if wall! > limits.wall { over.append("a time limit of at most \(limits.wall) s") }
@@ -157,6 +159,7 @@ enum ResearchJobs {
         // Slurm counts time limits in whole minutes.
         if cluster != nil { wall = (wall! + 59) / 60 * 60 }
         let slurm = try cluster.map { try SlurmClusters.access($0) }
+        let sandbox = try cluster.flatMap { try SlurmClusters.sandbox($0) }
         let jobID = UUID(), userID = try user.requireID(), projectID = try project.requireID()
         let resources = SlurmResources(cpus: cores!, memoryMB: memory!, gpus: gpus!)
         let most = cluster == nil
@@ -197,7 +200,7 @@ enum ResearchJobs {
             return job
         }
         do {
-            job.slurmJobID = try await SlurmJobs.send(job, files: files, cluster: cluster, access: slurm)
+            job.slurmJobID = try await SlurmJobs.send(job, files: files, cluster: cluster, access: slurm, sandbox: sandbox)
         } catch {
             // Not taken: nothing of the job is kept, its credits are freed. (The poller leaves a job without a
             // scheduler id to its submitter for the grace period, so nothing else has touched it.)

@@ -3,13 +3,14 @@
 // the service account exists and is not root, the folders exist, the limits are sane.
 import Fluent
 import Foundation
+import Sandbox
 import Slurm
 import Vapor
 
 struct SlurmClusterInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, slurmConf, partition, account, serviceAccount, stagingFolder, completionLog, timeZone, maxCores, maxMemoryMB, maxGPUs, maxMinutes
-        case pollSeconds
+        case pollSeconds, sandbox
     }
     typealias Fields = CodingKeys
     var name: String?
@@ -26,6 +27,8 @@ struct SlurmClusterInput: CheckedInput, Content {
     var maxGPUs: Int?
     var maxMinutes: Int?
     var pollSeconds: Int?
+    /// required (default), whenAvailable or off: whether jobs run in the platform's sandbox on the node as well.
+    var sandbox: String?
 }
 
 extension SlurmClusterInput: APIInput {
@@ -35,7 +38,7 @@ extension SlurmClusterInput: APIInput {
         "stagingFolder": .string(maxLength: 500, pattern: "^/"), "completionLog": .string(maxLength: 500, pattern: "^/"),
         "timeZone": .string(maxLength: 64), "maxCores": .integer(minimum: 1, maximum: SlurmClusters.coresCap), "maxMemoryMB": .integer(minimum: 64, maximum: SlurmClusters.memoryCap),
         "maxGPUs": .integer(minimum: 0, maximum: SlurmClusters.gpusCap), "maxMinutes": .integer(minimum: 1, maximum: SlurmClusters.minutesCap),
-        "pollSeconds": .integer(minimum: 1, maximum: 300),
+        "pollSeconds": .integer(minimum: 1, maximum: 300), "sandbox": .choice(SlurmSandbox.Mode.self),
     ], required: ["name", "partition", "stagingFolder", "completionLog", "maxCores", "maxMemoryMB", "maxMinutes"])
 }
 
@@ -54,6 +57,7 @@ struct SlurmClusterDTO: Content {
     var maxGPUs: Int
     var maxMinutes: Int
     var pollSeconds: Int
+    var sandbox: String
 }
 
 extension SlurmClusterDTO: APIBody {
@@ -61,12 +65,13 @@ extension SlurmClusterDTO: APIBody {
     static let schema = JSONSchema.object([
         "id": .string(format: "uuid"), "name": .string(), "slurmConf": .string(), "partition": .string(), "account": .string(), "serviceAccount": .string(),
         "stagingFolder": .string(), "completionLog": .string(), "timeZone": .string(), "maxCores": .integer(), "maxMemoryMB": .integer(), "maxGPUs": .integer(),
-        "maxMinutes": .integer(), "pollSeconds": .integer(),
-    ], required: ["id", "name", "partition", "stagingFolder", "completionLog", "timeZone", "maxCores", "maxMemoryMB", "maxGPUs", "maxMinutes", "pollSeconds"])
+        "maxMinutes": .integer(), "pollSeconds": .integer(), "sandbox": .choice(SlurmSandbox.Mode.self),
+    ], required: ["id", "name", "partition", "stagingFolder", "completionLog", "timeZone", "maxCores", "maxMemoryMB", "maxGPUs", "maxMinutes", "pollSeconds",
+                  "sandbox"])
     static let samples = [SlurmClusterDTO(
         id: Sample.id, name: "hpc", slurmConf: "/etc/slurm/slurm.conf", partition: "campus", account: "campuscloud", serviceAccount: "campuscloud-jobs",
         stagingFolder: "/shared/campuscloud", completionLog: "/var/log/slurm/jobcomp.log", timeZone: "Europe/Zurich", maxCores: 32, maxMemoryMB: 128_000, maxGPUs: 4,
-        maxMinutes: 2_880, pollSeconds: 5)]
+        maxMinutes: 2_880, pollSeconds: 5, sandbox: "required")]
 }
 
 /// Which cluster a project's jobs go to: a cluster's id, or null for the platform's own workers.
@@ -83,6 +88,35 @@ enum SlurmClusters {
     /// Problems with the input itself are 422 (the API document describes them); settings that are well formed but do
     /// not fit this host as it is now (no such user or folder, root) are 409.
     static func add(_ input: SlurmClusterInput, on db: any Database, at now: Date) async throws -> SlurmCluster {
+        try await save(input, into: SlurmCluster(), on: db, at: now)
+    }
+
+    /// Replaces a cluster's settings with `input`, checked as when it was added. While jobs of it are queued or
+    /// running, what following them depends on — the slurm.conf, the service account, the staging folder and the
+    /// completion log — stays as it is (409); limits, prices of new jobs, polling and the sandbox change at once for
+    /// jobs submitted from then on.
+    static func change(_ cluster: SlurmCluster, to input: SlurmClusterInput, on db: any Database, at now: Date) async throws -> SlurmCluster {
+        try await save(input, into: cluster, on: db, at: now)
+    }
+
+    /// Removes a cluster no project sends its jobs to and with no job queued or running (409 otherwise). Its ended
+    /// jobs keep their results, shown as run on "a removed cluster".
+    static func remove(_ cluster: SlurmCluster, on db: any Database) async throws {
+        let id = try cluster.requireID()
+        let projects = try await ResearchProject.query(on: db).filter(\.$slurmClusterID == id).count()
+        let live = try await liveJobs(id, on: db)
+        var problems: [String] = []
+        if projects > 0 { problems.append("\(projects) project(s) send their jobs to \(cluster.name); a programme manager sends them elsewhere first.") }
+        if live > 0 { problems.append("\(live) job(s) are queued or running on \(cluster.name); they end (or are cancelled) first.") }
+        if !problems.isEmpty { throw InputRejection.conflict(problems) }
+        try await cluster.delete(on: db)
+    }
+
+    static func liveJobs(_ clusterID: UUID, on db: any Database) async throws -> Int {
+        try await ResearchJob.query(on: db).filter(\.$slurmClusterID == clusterID).filter(\.$status ~~ [.queued, .running]).count()
+    }
+
+    private static func save(_ input: SlurmClusterInput, into cluster: SlurmCluster, on db: any Database, at now: Date) async throws -> SlurmCluster {
         var checks = InputChecks(), host = InputChecks()
         let name = checks.text(input.name, "name", max: 100)
         let identifier = #"^[A-Za-z0-9_.-]{1,64}$"#
@@ -138,14 +172,40 @@ enum SlurmClusters {
         let gpus = bounded(input.maxGPUs, "maxGPUs", 0...gpusCap, default: 0)
         let minutes = bounded(input.maxMinutes, "maxMinutes", 1...minutesCap)
         let poll = bounded(input.pollSeconds, "pollSeconds", 1...300, default: 5)
+        let sandboxName = input.sandbox?.trimmingCharacters(in: .whitespaces) ?? ""
+        let sandbox = sandboxName.isEmpty ? .required : SlurmSandbox.Mode.allCases.first { $0.rawValue.lowercased() == sandboxName.lowercased() }
+        if sandbox == nil { checks.add("sandbox is one of \(SlurmSandbox.Mode.allCases.map(\.rawValue).joined(separator: ", ")).") }
+        if sandbox != nil && sandbox != .off, SystemCallFilter.program() == nil {
+            host.add("sandbox: this host cannot build the sandbox's system-call filter (libseccomp); choose off, or install libseccomp2.")
+        }
+        // The sandbox hides what the cluster's slurm.conf places (munge's socket, slurmd's spool): it must be read.
+        if sandbox != nil && sandbox != .off, !FileManager.default.isReadableFile(atPath: conf ?? "/etc/slurm/slurm.conf") {
+            host.add("sandbox: this host cannot read \(conf ?? "/etc/slurm/slurm.conf"), which says where munge's socket and slurmd's spool are "
+                     + "(what the sandbox hides); set slurmConf to a copy of the cluster's, or choose off.")
+        }
         try checks.finish()
         if !host.problems.isEmpty { throw InputRejection.conflict(host.problems) }
-        if try await SlurmCluster.query(on: db).filter(\.$name == name!).first() != nil { throw InputRejection.conflict("a cluster named '\(name!)' exists.") }
-        let cluster = SlurmCluster()
+        if let other = try await SlurmCluster.query(on: db).filter(\.$name == name!).first(), other.id != cluster.id {
+            throw InputRejection.conflict("a cluster named '\(name!)' exists.")
+        }
+        if let id = cluster.id, (cluster.slurmConf, cluster.serviceAccount, cluster.stagingFolder, cluster.completionLog) != (conf, service, staging!, log!) {
+            let live = try await liveJobs(id, on: db)
+            if live > 0 {
+                throw InputRejection.conflict("\(live) job(s) are queued or running on \(cluster.name): its slurmConf, serviceAccount, stagingFolder and completionLog "
+                                              + "stay as they are until they end (the platform follows them there).")
+            }
+        }
+        let isNew = cluster.id == nil
         (cluster.name, cluster.slurmConf, cluster.partition, cluster.account, cluster.serviceAccount) = (name!, conf, partition!, account, service)
         (cluster.stagingFolder, cluster.completionLog, cluster.maxCores, cluster.maxMemoryMB) = (staging!, log!, cores!, memory!)
-        (cluster.maxGPUs, cluster.maxMinutes, cluster.pollSeconds, cluster.createdAt, cluster.timeZone) = (gpus!, minutes!, poll!, now, zone)
-        try await cluster.create(on: db)
+        (cluster.maxGPUs, cluster.maxMinutes, cluster.pollSeconds, cluster.timeZone) = (gpus!, minutes!, poll!, zone)
+        cluster.sandbox = sandbox!.rawValue
+        if isNew {
+            cluster.createdAt = now
+            try await cluster.create(on: db)
+        } else {
+            try await cluster.update(on: db)
+        }
         return cluster
     }
 
@@ -153,7 +213,7 @@ enum SlurmClusters {
         SlurmClusterDTO(id: try cluster.requireID(), name: cluster.name, slurmConf: cluster.slurmConf, partition: cluster.partition, account: cluster.account,
                         serviceAccount: cluster.serviceAccount, stagingFolder: cluster.stagingFolder, completionLog: cluster.completionLog,
                         timeZone: cluster.timeZone, maxCores: cluster.maxCores, maxMemoryMB: cluster.maxMemoryMB, maxGPUs: cluster.maxGPUs, maxMinutes: cluster.maxMinutes,
-                        pollSeconds: cluster.pollSeconds)
+                        pollSeconds: cluster.pollSeconds, sandbox: cluster.sandboxMode.rawValue)
     }
 
     /// Sends the project's jobs to `clusterID` (nil: the platform's workers). Jobs already queued stay where they are.
@@ -187,5 +247,18 @@ enum SlurmClusters {
                           + "An administrator sets one (a host user that is not root).")
         }
         return Access(runAs: found, owner: found, environment: environment)
+    }
+
+    /// The sandbox the cluster's job scripts carry (nil: off): the system-call filter built here, and the folders a job
+    /// must not see, from the cluster's slurm.conf as this host reads it. Refuses (409) when the filter cannot be built.
+    static func sandbox(_ cluster: SlurmCluster) throws -> SlurmSandbox? {
+        guard cluster.sandboxMode != .off else { return nil }
+        guard let filter = SystemCallFilter.program() else {
+            throw Refusal("The cluster \(cluster.name) runs jobs in the platform's sandbox, and this host cannot build its system-call filter "
+                          + "(libseccomp): no job is sent. An administrator installs libseccomp2 or sets the cluster's sandbox to off.")
+        }
+        let conf = try? String(contentsOfFile: cluster.slurmConf ?? "/etc/slurm/slurm.conf", encoding: .utf8)
+        return SlurmSandbox(mode: cluster.sandboxMode, filter: filter, architecture: SystemCallFilter.architecture,
+                            hidden: SlurmSandbox.hiddenFolders(slurmConf: conf))
     }
 }

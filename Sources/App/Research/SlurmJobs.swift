@@ -49,13 +49,18 @@ enum SlurmJobs {
 
     // MARK: Submitting
 
-    /// Stages the stored job's folder and queues it with sbatch; the scheduler's id. On any failure nothing is left
+    /// Stages the stored job's folder (its script carrying `sandbox`) and queues it with sbatch; the scheduler's id. On any failure nothing is left
     /// on the cluster: a job sbatch may have queued before failing is cancelled by name, the folder removed.
-    static func send(_ job: ResearchJob, files: [String: Data], cluster: SlurmCluster, access: SlurmClusters.Access) async throws -> Int {
+    static func send(_ job: ResearchJob, files: [String: Data], cluster: SlurmCluster, access: SlurmClusters.Access,
+                     sandbox: SlurmSandbox?) async throws -> Int {
         let jobID = try job.requireID()
         let folder = folder(jobID, in: cluster)
         let owner = access.runAs
-        try await SlurmCommand.onItsOwnThread { try SlurmStaging.prepare(folder, command: job.command, files: files, owner: owner) }
+        var sandbox = sandbox
+        sandbox?.network = job.network
+        try await SlurmCommand.onItsOwnThread { [sandbox] in
+            try SlurmStaging.prepare(folder, command: job.command, files: files, owner: owner, sandbox: sandbox)
+        }
         let submission = SlurmSubmission(name: schedulerName(jobID), folder: folder, partition: cluster.partition, account: cluster.account,
                                          resources: requested(job),
                                          timeLimitMinutes: job.wallSeconds / 60,
@@ -257,15 +262,18 @@ enum SlurmJobs {
     }
 
     /// A job whose completion record was altered while it ran (renamed to imitate other fields, or recorded twice):
-    /// nothing in it is believed. Failed, and charged what the platform itself saw: what it asked for, from when the
-    /// queue first showed it running until the queue stopped showing it, never past its limit. (Anyone on the
-    /// service account could rename a job, so the charge is what ran, not a penalty.)
+    /// nothing in it is believed. Failed, and charged the most it can have run by what the platform itself saw: what it
+    /// asked for, from when the queue first showed it running — or, if no look caught it running, from the last look
+    /// that showed it waiting (its submission, if none did) — until this look, which found it ended; never past its
+    /// limit. (Another job of the service account could rename it, so the charge is at most one poll past what ran,
+    /// not a penalty.)
     static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, cluster: SlurmCluster, access: SlurmClusters.Access,
                               app: Application) async throws {
-        let seen = job.startedAt.map { Int64(max(0, app.clock.now().timeIntervalSince($0))) } ?? 0
+        let from = job.startedAt ?? job.slurmSeenAt ?? job.createdAt
+        let seen = Int64(max(0, app.clock.now().timeIntervalSince(from)).rounded(.up))
         let usage = SlurmUsage(requested(job), seconds: min(seen, Int64(job.wallSeconds)))
         try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job was renamed), so it was charged "
-                      + "what the platform saw run: \(job.cores) core(s) and \(job.memoryMB) MB for \(usage.coreSeconds / Int64(max(1, job.cores))) s.",
+                      + "the most it can have run by what the platform saw: \(job.cores) core(s) and \(job.memoryMB) MB for \(usage.coreSeconds / Int64(max(1, job.cores))) s.",
                       usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: nil, outputs: [:], app: app)
         await remove(folder(try job.requireID(), in: cluster), owner: access.runAs)
     }

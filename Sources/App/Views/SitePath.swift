@@ -24,6 +24,7 @@ enum SitePath: Hashable, Sendable {
     case ltiRegister, adminLTIInvites, ltiWindow, adminLTIRegistration(ID)
     // People and programmes (administrators)
     case adminUsers, adminUser(ID), adminProgrammes, adminAI, adminAIProviders, adminAIModels, adminSlurm, adminSlurmClusters
+    case adminSlurmCluster(ID), removeAdminSlurmCluster(ID)
     // Programmes
     case programme(ID), programmeCourses(ID), programmeProjects(ID), programmeMembers(ID), removeProgrammeMember(ID, user: ID)
     case programmeReport(ID), programmeReportCSV(ID), programmeAnalytics(ID), programmeEvents(ID)
@@ -109,6 +110,8 @@ enum SitePath: Hashable, Sendable {
         case .adminAIModels: return text("admin", "ai", "models")
         case .adminSlurm: return text("admin", "slurm")
         case .adminSlurmClusters: return text("admin", "slurm", "clusters")
+        case .adminSlurmCluster(let id): return text("admin", "slurm", "clusters") + [.id("clusterID", id)]
+        case .removeAdminSlurmCluster(let id): return text("admin", "slurm", "clusters") + [.id("clusterID", id), .text("remove")]
         case .programme(let id): return programme(id)
         case .programmeCourses(let id): return programme(id, "courses")
         case .programmeProjects(let id): return programme(id, "projects")

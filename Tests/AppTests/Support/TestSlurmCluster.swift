@@ -1,5 +1,6 @@
 // A throwaway single-node Slurm cluster for a test: scripts/slurm-cluster starts munge, slurmctld and slurmd (Debian
-// packages; scripts/install-deps --slurm) in a folder of the test's own, and stops them after, whatever happens.
+// packages; scripts/install-deps --slurm) in a folder of the test's own (under /var/lib/campuscloud-tests), and stops
+// them after, whatever happens.
 // Needs root, as slurmd does.
 import Foundation
 import Glibc
@@ -14,7 +15,11 @@ enum TestSlurmCluster {
     /// environment its commands need (SLURM_CONF).
     static func with(_ body: (_ folder: URL, _ environment: [String: String]) async throws -> Void) async throws {
         #expect(FileManager.default.isExecutableFile(atPath: "/usr/sbin/slurmctld"), "run scripts/install-deps --slurm (as root) first")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cc-slurm-\(UUID().uuidString.prefix(8))")
+        // Outside /tmp, as a real cluster's files are: the sandbox replaces /tmp, and then would hide the cluster's
+        // slurm.conf and munge socket for that reason alone, not for the rules a job on a real cluster meets.
+        let base = URL(fileURLWithPath: "/var/lib/campuscloud-tests")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let folder = base.appendingPathComponent("cc-slurm-\(UUID().uuidString.prefix(8))")
         defer {
             _ = try? SlurmCommand.runBlocking([script, "stop", folder.path], timeout: 60)
             try? FileManager.default.removeItem(at: folder)
@@ -33,10 +38,10 @@ enum TestSlurmCluster {
         for _ in 0..<100 where kill(pid, 0) == 0 { usleep(100_000) }
     }
 
-    /// Starts it again, from its saved state.
-    static func startController(_ folder: URL, environment: [String: String]) throws {
+    /// Starts it again, from its saved state (or, `losingState`, with none: every job it knew is forgotten).
+    static func startController(_ folder: URL, environment: [String: String], losingState: Bool = false) throws {
         let conf = folder.appendingPathComponent("slurm.conf").path
-        try SlurmCommand.runBlocking(["slurmctld", "-f", conf], environment: environment, timeout: 30)
+        try SlurmCommand.runBlocking(["slurmctld", "-f", conf] + (losingState ? ["-c"] : []), environment: environment, timeout: 30)
         for _ in 0..<100 {
             if (try? SlurmCommand.runBlocking(["squeue", "-h"], environment: environment, timeout: 5)) != nil { return }
             usleep(100_000)
