@@ -268,6 +268,9 @@ import VaporTesting
 
                 let clash = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["command": "true", "wallSeconds": "60"], files: ["outputs": Data("x".utf8)])
                 #expect(clash.status == .unprocessableEntity && clash.body.string.contains("outputs"), "\(clash.body.string)")
+                // Without the platform's sandbox the cluster's own network rules hold: asking for network is refused.
+                let networked = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["command": "true", "wallSeconds": "60", "network": "true"])
+                #expect(networked.status == .conflict && networked.body.string.contains("own network rules"), "\(networked.body.string)")
                 #expect(try await ResearchJobTests.allowance(app).held == before.held)
 
                 let script = """
