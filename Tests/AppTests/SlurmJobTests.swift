@@ -47,7 +47,7 @@ import VaporTesting
     /// manager). `checks`: also that others may not, and that a cluster submitting as root is refused.
     /// `sandbox`: the cluster's setting (nil: left out, so the default).
     static func register(_ app: Application, folder: URL, environment: [String: String], checks: Bool = false,
-                         sandbox: String? = nil) async throws -> SlurmClusterDTO {
+                         sandbox: String? = nil, rest: (url: String, variable: String)? = nil) async throws -> SlurmClusterDTO {
         let staging = folder.appendingPathComponent("staging")
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         var settings: [String: Any?] = [
@@ -56,6 +56,7 @@ import VaporTesting
             "maxCores": ProcessInfo.processInfo.activeProcessorCount, "maxMemoryMB": 1024, "maxMinutes": 43_200, "pollSeconds": 1,
         ]
         if let sandbox { settings["sandbox"] = sandbox }
+        if let rest { (settings["restURL"], settings["restTokenVariable"]) = (rest.url, rest.variable) }
         // The demo's own queued work (hand-ins, its research jobs) is not these tests': left queued, a worker with one
         // slot could spend a test's time on it (on a loaded CI runner it did).
         try await QueuedJob.query(on: app.db).delete()
@@ -377,6 +378,64 @@ import VaporTesting
                 try await Task.sleep(for: .seconds(3))
                 let after = try await ResearchJobTests.allowance(app)
                 #expect(after.held == before.held && after.spent - before.spent == adopted.charged.micro + ended.charged.micro)
+                working.cancel()
+                await working.value
+            }
+        }
+    }
+
+    /// The cluster reached through slurmrestd with the service account's JWT instead of the Slurm commands. The
+    /// platform's slurm.conf names a controller port nothing listens on, so no command of the platform's could reach
+    /// the cluster: a job is queued, followed and completes with its outputs, charged by its record; a running job is
+    /// cancelled and charged what it ran; nothing stays held. A token the platform does not have is refused first.
+    @Test func aClusterReachedThroughSlurmrestdQueuesFollowsAndCancelsJobs() async throws {
+        try await TestSlurmCluster.withREST { folder, environment, rest in
+            try await withTestApp { app in
+                try await app.loadDemoData(credits: true)
+                let conf = try String(contentsOfFile: try #require(environment["SLURM_CONF"]), encoding: .utf8)
+                let unreachable = folder.appendingPathComponent("platform-slurm.conf")
+                try Data(conf.replacingOccurrences(of: #"SlurmctldPort=[0-9]+"#, with: "SlurmctldPort=1", options: .regularExpression).utf8).write(to: unreachable)
+                let variable = "CAMPUSCLOUD_TEST_SLURM_JWT_\(UUID().uuidString.prefix(8).uppercased())"
+                // Not set yet: refused (the platform could not ask as anyone).
+                let settings: [String: Any?] = ["name": "no-token", "slurmConf": unreachable.path, "partition": "campus", "serviceAccount": "nobody",
+                                                "stagingFolder": folder.path, "completionLog": folder.appendingPathComponent("jobcomp.log").path,
+                                                "maxCores": 1, "maxMemoryMB": 1024, "maxMinutes": 60, "restURL": rest.url, "restTokenVariable": variable]
+                let noToken = try await Self.json(app, .POST, "api/v1/slurm-clusters", as: "admin@demo.test", settings)
+                #expect(noToken.status == .conflict && noToken.body.string.contains("is not set"), "\(noToken.body.string)")
+                setenv(variable, rest.token, 1)
+                defer { unsetenv(variable) }
+                let cluster = try await Self.register(app, folder: folder, environment: ["SLURM_CONF": unreachable.path], rest: (rest.url, variable))
+                #expect(cluster.restURL == rest.url && cluster.restTokenVariable == variable && !cluster.restTokenVariable!.contains(rest.token))
+                let worker = JobWorker(app: app, name: "slurm-test-worker", lease: 30)
+                let working = Task { await worker.work(poll: .milliseconds(200), sweeps: true) }
+                defer { working.cancel() }
+                let before = try await ResearchJobTests.allowance(app)
+
+                let doneResponse = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "upper", "command": "tr a-z A-Z < words.txt > outputs/upper.txt; sleep 2",
+                                                                                              "memoryMB": "100", "wallSeconds": "120"],
+                                                                     files: ["words.txt": Data("hello rest\n".utf8)])
+                #expect(doneResponse.status == .created, "\(doneResponse.body.string)")
+                let upper = try doneResponse.content.decode(ResearchJobDTO.self)
+                let done = try await Self.wait(app, upper.id, within: 90) { $0.status != "queued" && $0.status != "running" }
+                #expect(done.status == "succeeded", "\(done)")
+                let zip = try await app.testing().sendRequest(.GET, "api/v1/jobs/\(upper.id)/outputs.zip", headers: try await app.bearer("ta@demo.test"))
+                #expect(try SafeArchive.read(Data(buffer: zip.body), limits: ResearchJobs.inputLimits)["outputs/upper.txt"] == Data("HELLO REST\n".utf8))
+                let record = try #require(try await TestSlurmCluster.record(done.slurmJobID, in: folder, within: 5))
+                #expect(record.allocated?.cpus == 1 && record.allocated?.memoryMB == 100 && record.elapsedSeconds >= 2, "\(record)")
+                #expect(done.charged.micro == Self.cost(coreSeconds: record.usage.coreSeconds, memoryMBSeconds: record.usage.memoryMBSeconds))
+
+                let longResponse = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "long", "command": "sleep 200", "memoryMB": "100", "wallSeconds": "600"])
+                let long = try longResponse.content.decode(ResearchJobDTO.self)
+                let running = try await Self.wait(app, long.id, within: 60) { $0.status == "running" }
+                #expect(running.status == "running", "\(running)")
+                try await Task.sleep(for: .seconds(2))
+                #expect(try await app.testing().sendRequest(.POST, "api/v1/jobs/\(long.id)/cancel", headers: try await app.bearer("ta@demo.test")).status == .ok)
+                let cancelled = try await Self.wait(app, long.id, within: 60) { $0.status != "queued" && $0.status != "running" }
+                let ran = try #require(try await TestSlurmCluster.record(long.slurmJobID, in: folder, within: 5))
+                #expect(cancelled.status == "cancelled" && ran.elapsedSeconds >= 2 && ran.elapsedSeconds < 60, "\(cancelled) \(ran)")
+                #expect(cancelled.charged.micro == Self.cost(coreSeconds: ran.usage.coreSeconds, memoryMBSeconds: ran.usage.memoryMBSeconds))
+                let after = try await ResearchJobTests.allowance(app)
+                #expect(after.held == before.held && after.spent - before.spent == done.charged.micro + cancelled.charged.micro)
                 working.cancel()
                 await working.value
             }

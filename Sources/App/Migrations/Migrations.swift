@@ -94,6 +94,7 @@ enum Migrations {
         CreateSlurmCluster(),
         AddSlurmJobs(),
         AddSlurmClusterSandbox(),
+        AddSlurmClusterREST(),
     ]
 
     static func register(on app: Application) {

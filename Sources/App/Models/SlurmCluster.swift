@@ -30,6 +30,11 @@ final class SlurmCluster: Model, @unchecked Sendable {
     /// How often the platform asks the scheduler about its jobs.
     @Field(key: "poll_seconds") var pollSeconds: Int
     @Field(key: "created_at") var createdAt: Date
+    /// slurmrestd's address (http or https, no path), when the cluster is reached through its REST API rather than
+    /// the Slurm commands on this host.
+    @OptionalField(key: "rest_url") var restURL: String?
+    /// The environment variable holding the service account's JWT for slurmrestd (the token is never stored).
+    @OptionalField(key: "rest_token_variable") var restTokenVariable: String?
     /// Whether jobs run in the platform's sandbox on the node as well (SlurmSandbox.Mode: required, whenAvailable, off).
     @Field(key: "sandbox") var sandbox: String
 

@@ -200,7 +200,7 @@ enum ResearchJobs {
             return job
         }
         do {
-            job.slurmJobID = try await SlurmJobs.send(job, files: files, cluster: cluster, access: slurm, sandbox: sandbox)
+            job.slurmJobID = try await SlurmJobs.send(job, files: files, cluster: cluster, access: slurm, sandbox: sandbox, app: app)
         } catch {
             // Not taken: nothing of the job is kept, its credits are freed. (The poller leaves a job without a
             // scheduler id to its submitter for the grace period, so nothing else has touched it.)

@@ -10,7 +10,7 @@ import Vapor
 struct SlurmClusterInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, slurmConf, partition, account, serviceAccount, stagingFolder, completionLog, timeZone, maxCores, maxMemoryMB, maxGPUs, maxMinutes
-        case pollSeconds, sandbox
+        case pollSeconds, sandbox, restURL, restTokenVariable
     }
     typealias Fields = CodingKeys
     var name: String?
@@ -29,6 +29,10 @@ struct SlurmClusterInput: CheckedInput, Content {
     var pollSeconds: Int?
     /// required (default), whenAvailable or off: whether jobs run in the platform's sandbox on the node as well.
     var sandbox: String?
+    /// slurmrestd's address, to reach the cluster through its REST API (leave out: the Slurm commands on this host).
+    var restURL: String?
+    /// The environment variable (of the platform's processes) that holds the service account's JWT for slurmrestd.
+    var restTokenVariable: String?
 }
 
 extension SlurmClusterInput: APIInput {
@@ -39,6 +43,7 @@ extension SlurmClusterInput: APIInput {
         "timeZone": .string(maxLength: 64), "maxCores": .integer(minimum: 1, maximum: SlurmClusters.coresCap), "maxMemoryMB": .integer(minimum: 64, maximum: SlurmClusters.memoryCap),
         "maxGPUs": .integer(minimum: 0, maximum: SlurmClusters.gpusCap), "maxMinutes": .integer(minimum: 1, maximum: SlurmClusters.minutesCap),
         "pollSeconds": .integer(minimum: 1, maximum: 300), "sandbox": .choice(SlurmSandbox.Mode.self),
+        "restURL": .string(maxLength: 500, pattern: "^$|^https?://"), "restTokenVariable": .string(pattern: "^$|^[A-Z_][A-Z0-9_]{0,63}$"),
     ], required: ["name", "partition", "stagingFolder", "completionLog", "maxCores", "maxMemoryMB", "maxMinutes"])
 }
 
@@ -58,6 +63,8 @@ struct SlurmClusterDTO: Content {
     var maxMinutes: Int
     var pollSeconds: Int
     var sandbox: String
+    var restURL: String?
+    var restTokenVariable: String?
 }
 
 extension SlurmClusterDTO: APIBody {
@@ -66,12 +73,14 @@ extension SlurmClusterDTO: APIBody {
         "id": .string(format: "uuid"), "name": .string(), "slurmConf": .string(), "partition": .string(), "account": .string(), "serviceAccount": .string(),
         "stagingFolder": .string(), "completionLog": .string(), "timeZone": .string(), "maxCores": .integer(), "maxMemoryMB": .integer(), "maxGPUs": .integer(),
         "maxMinutes": .integer(), "pollSeconds": .integer(), "sandbox": .choice(SlurmSandbox.Mode.self),
+        "restURL": .string(), "restTokenVariable": .string(),
     ], required: ["id", "name", "partition", "stagingFolder", "completionLog", "timeZone", "maxCores", "maxMemoryMB", "maxGPUs", "maxMinutes", "pollSeconds",
                   "sandbox"])
     static let samples = [SlurmClusterDTO(
         id: Sample.id, name: "hpc", slurmConf: "/etc/slurm/slurm.conf", partition: "campus", account: "campuscloud", serviceAccount: "campuscloud-jobs",
         stagingFolder: "/shared/campuscloud", completionLog: "/var/log/slurm/jobcomp.log", timeZone: "Europe/Zurich", maxCores: 32, maxMemoryMB: 128_000, maxGPUs: 4,
-        maxMinutes: 2_880, pollSeconds: 5, sandbox: "required")]
+        maxMinutes: 2_880, pollSeconds: 5, sandbox: "required",
+        restURL: "https://slurm.example.edu:6820", restTokenVariable: "CAMPUSCLOUD_SLURM_JWT")]
 }
 
 /// Which cluster a project's jobs go to: a cluster's id, or null for the platform's own workers.
@@ -178,6 +187,24 @@ enum SlurmClusters {
         if sandbox != nil && sandbox != .off, SystemCallFilter.program() == nil {
             host.add("sandbox: this host cannot build the sandbox's system-call filter (libseccomp); choose off, or install libseccomp2.")
         }
+        let restURL = checks.text(input.restURL, "restURL", max: 500, required: false).flatMap { $0.isEmpty ? nil : $0 }
+        let tokenVariable = checks.text(input.restTokenVariable, "restTokenVariable", max: 64, required: false).flatMap { $0.isEmpty ? nil : $0 }
+        if let restURL {
+            if let url = URL(string: restURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.isEmpty || url.path == "/", url.query == nil {
+                if tokenVariable == nil { checks.add("restTokenVariable is needed with restURL: the environment variable holding the service account's JWT.") }
+            } else {
+                checks.add("restURL is slurmrestd's address: http(s)://host:port, no path.")
+            }
+        }
+        if let tokenVariable {
+            if tokenVariable.range(of: #"^[A-Z_][A-Z0-9_]{0,63}$"#, options: .regularExpression) == nil {
+                checks.add("restTokenVariable is an environment variable's name (capitals, digits, _).")
+            } else if restURL == nil {
+                checks.add("restTokenVariable goes with restURL.")
+            } else if (ProcessInfo.processInfo.environment[tokenVariable] ?? "").isEmpty {
+                host.add("restTokenVariable: \(tokenVariable) is not set for the platform (scontrol token username=<the service account> on the cluster gives one).")
+            }
+        }
         // The sandbox hides what the cluster's slurm.conf places (munge's socket, slurmd's spool): it must be read.
         if sandbox != nil && sandbox != .off, !FileManager.default.isReadableFile(atPath: conf ?? "/etc/slurm/slurm.conf") {
             host.add("sandbox: this host cannot read \(conf ?? "/etc/slurm/slurm.conf"), which says where munge's socket and slurmd's spool are "
@@ -200,6 +227,7 @@ enum SlurmClusters {
         (cluster.stagingFolder, cluster.completionLog, cluster.maxCores, cluster.maxMemoryMB) = (staging!, log!, cores!, memory!)
         (cluster.maxGPUs, cluster.maxMinutes, cluster.pollSeconds, cluster.timeZone) = (gpus!, minutes!, poll!, zone)
         cluster.sandbox = sandbox!.rawValue
+        (cluster.restURL, cluster.restTokenVariable) = (restURL, tokenVariable)
         if isNew {
             cluster.createdAt = now
             try await cluster.create(on: db)
@@ -213,7 +241,8 @@ enum SlurmClusters {
         SlurmClusterDTO(id: try cluster.requireID(), name: cluster.name, slurmConf: cluster.slurmConf, partition: cluster.partition, account: cluster.account,
                         serviceAccount: cluster.serviceAccount, stagingFolder: cluster.stagingFolder, completionLog: cluster.completionLog,
                         timeZone: cluster.timeZone, maxCores: cluster.maxCores, maxMemoryMB: cluster.maxMemoryMB, maxGPUs: cluster.maxGPUs, maxMinutes: cluster.maxMinutes,
-                        pollSeconds: cluster.pollSeconds, sandbox: cluster.sandboxMode.rawValue)
+                        pollSeconds: cluster.pollSeconds, sandbox: cluster.sandboxMode.rawValue, restURL: cluster.restURL,
+                        restTokenVariable: cluster.restTokenVariable)
     }
 
     /// Sends the project's jobs to `clusterID` (nil: the platform's workers). Jobs already queued stay where they are.
@@ -231,22 +260,41 @@ enum SlurmClusters {
         var runAs: SlurmServiceAccount?
         var owner: SlurmServiceAccount?
         var environment: [String: String]
+        /// slurmrestd, when the cluster is reached through it: its address, and the account and JWT to ask as.
+        var rest: REST? = nil
+
+        struct REST: Sendable {
+            var url: String
+            var user: String
+            var token: String
+        }
     }
 
     /// Refuses (409) when the platform is root and the cluster has no usable service account: a job it submitted
     /// itself would run as root.
     static func access(_ cluster: SlurmCluster) throws -> Access {
         let environment = cluster.slurmConf.map { ["SLURM_CONF": $0] } ?? [:]
-        guard geteuid() == 0 else {
+        var access: Access
+        if geteuid() != 0 {
             // Not root: jobs run as the platform's own user, and only its files are read back.
-            let me = SlurmServiceAccount(name: "the platform's user", uid: geteuid(), gid: getegid())
-            return Access(runAs: nil, owner: me, environment: environment)
+            let name = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "the platform's user"
+            access = Access(runAs: nil, owner: SlurmServiceAccount(name: name, uid: geteuid(), gid: getegid()), environment: environment)
+        } else {
+            guard let name = cluster.serviceAccount, let found = SlurmServiceAccount.named(name), found.uid != 0, found.gid != 0 else {
+                throw Refusal("The cluster \(cluster.name) has no usable service account, and the platform runs as root: no job is sent to it. "
+                              + "An administrator sets one (a host user that is not root).")
+            }
+            access = Access(runAs: found, owner: found, environment: environment)
         }
-        guard let name = cluster.serviceAccount, let found = SlurmServiceAccount.named(name), found.uid != 0, found.gid != 0 else {
-            throw Refusal("The cluster \(cluster.name) has no usable service account, and the platform runs as root: no job is sent to it. "
-                          + "An administrator sets one (a host user that is not root).")
+        if let url = cluster.restURL {
+            guard let variable = cluster.restTokenVariable, let token = ProcessInfo.processInfo.environment[variable], !token.isEmpty,
+                  let user = access.owner?.name else {
+                throw Refusal("The cluster \(cluster.name) is reached through slurmrestd, and the platform has no token for it "
+                              + "(\(cluster.restTokenVariable ?? "restTokenVariable") is not set): no job is sent to it.")
+            }
+            access.rest = Access.REST(url: url, user: user, token: token)
         }
-        return Access(runAs: found, owner: found, environment: environment)
+        return access
     }
 
     /// The sandbox the cluster's job scripts carry (nil: off): the system-call filter built here, and the folders a job

@@ -52,7 +52,7 @@ enum SlurmJobs {
     /// Stages the stored job's folder (its script carrying `sandbox`) and queues it with sbatch; the scheduler's id. On any failure nothing is left
     /// on the cluster: a job sbatch may have queued before failing is cancelled by name, the folder removed.
     static func send(_ job: ResearchJob, files: [String: Data], cluster: SlurmCluster, access: SlurmClusters.Access,
-                     sandbox: SlurmSandbox?) async throws -> Int {
+                     sandbox: SlurmSandbox?, app: Application) async throws -> Int {
         let jobID = try job.requireID()
         let folder = folder(jobID, in: cluster)
         let owner = access.runAs
@@ -67,13 +67,10 @@ enum SlurmJobs {
                                          // The scheduler drops the job if it cannot end before its hold does.
                                          deadlineSeconds: job.wallSeconds + Int(ResearchJobs.slurmHoldQueueAllowance) - 3600)
         do {
-            let answer = try await SlurmCommand.run(submission.sbatchArguments, environment: access.environment, as: access.runAs)
-            guard let id = SlurmCommand.submittedJobID(answer) else {
-                throw SlurmCommandFailure(command: "sbatch", status: 0, output: "an answer without a job id: \(answer.prefix(200))")
-            }
-            return id
+            return try await SlurmControl.submit(submission, script: SlurmStaging.scriptText(folder: folder, command: job.command, sandbox: sandbox),
+                                                 access: access, app: app)
         } catch {
-            _ = try? await SlurmCommand.run(["scancel", "--name", submission.name], environment: access.environment, as: access.runAs)
+            try? await SlurmControl.cancel(named: submission.name, access: access, app: app)
             await remove(folder, owner: owner)
             throw error
         }
@@ -84,7 +81,7 @@ enum SlurmJobs {
         guard let slurmID = job.slurmJobID, let clusterID = job.slurmClusterID,
               let cluster = try? await SlurmCluster.find(clusterID, on: app.db), let access = try? SlurmClusters.access(cluster) else { return }
         do {
-            _ = try await SlurmCommand.run(["scancel", String(slurmID)], environment: access.environment, as: access.runAs)
+            try await SlurmControl.cancel([slurmID], access: access, app: app)
         } catch {
             app.logger.warning("scancel \(slurmID) on \(cluster.name): \(String(describing: error)); the poller asks again")
         }
@@ -112,8 +109,7 @@ enum SlurmJobs {
         // decided without the queue: the completion log alone is not believed (a line in it can be imitated).
         let queue: [SlurmQueuedJob]
         do {
-            let answer = try await SlurmCommand.run(["squeue", "--me", "--json"], environment: access.environment, as: access.runAs)
-            queue = try SlurmQueue.jobs(json: Data(answer.utf8))
+            queue = try await SlurmControl.queue(access: access, app: app)
         } catch {
             app.logger.warning("Slurm cluster \(cluster.name): squeue: \(String(describing: error)); trying again in \(cluster.pollSeconds) s")
             return true
@@ -210,7 +206,7 @@ enum SlurmJobs {
         let strays = settled.filter { !claimed.contains($0.jobID) && !claimedNames.contains($0.name) }
         guard !strays.isEmpty else { return true }
         app.logger.warning("Slurm cluster \(cluster.name): cancelling \(strays.count) job(s) of \(account.name) the platform did not submit: \(strays.map(\.jobID))")
-        _ = try? await SlurmCommand.run(["scancel"] + strays.map { String($0.jobID) }, environment: access.environment, as: access.runAs)
+        try? await SlurmControl.cancel(strays.map(\.jobID), access: access, app: app)
         return true
     }
 

@@ -38,6 +38,7 @@ struct SlurmClusterForm: Codable, Sendable {
     var name = "", slurmConf = "", partition = "", account = "", serviceAccount = "", stagingFolder = "", completionLog = "", timeZone = ""
     var maxCores = "", maxMemoryMB = "", maxGPUs = "0", maxMinutes = "", pollSeconds = "5"
     var sandbox = SlurmSandbox.Mode.required.rawValue
+    var restURL = "", restTokenVariable = ""
 
     init() {}
 
@@ -47,6 +48,7 @@ struct SlurmClusterForm: Codable, Sendable {
         (serviceAccount, stagingFolder, completionLog, timeZone) = (cluster.serviceAccount ?? "", cluster.stagingFolder, cluster.completionLog, cluster.timeZone)
         (maxCores, maxMemoryMB, maxGPUs) = (String(cluster.maxCores), String(cluster.maxMemoryMB), String(cluster.maxGPUs))
         (maxMinutes, pollSeconds, sandbox) = (String(cluster.maxMinutes), String(cluster.pollSeconds), cluster.sandbox)
+        (restURL, restTokenVariable) = (cluster.restURL ?? "", cluster.restTokenVariable ?? "")
     }
 
     /// A field left out of the form is empty (or its default).
@@ -59,6 +61,7 @@ struct SlurmClusterForm: Codable, Sendable {
         (maxCores, maxMemoryMB, maxGPUs) = (try text(.maxCores), try text(.maxMemoryMB), try text(.maxGPUs, "0"))
         (maxMinutes, pollSeconds) = (try text(.maxMinutes), try text(.pollSeconds, "5"))
         sandbox = try text(.sandbox, SlurmSandbox.Mode.required.rawValue)
+        (restURL, restTokenVariable) = (try text(.restURL), try text(.restTokenVariable))
     }
 
     /// The same as the API's input; a field that is not a whole number is a problem of its own.
@@ -74,7 +77,7 @@ struct SlurmClusterForm: Codable, Sendable {
                                       stagingFolder: stagingFolder, completionLog: completionLog, timeZone: timeZone, maxCores: number(maxCores, "maxCores"),
                                       maxMemoryMB: number(maxMemoryMB, "maxMemoryMB"), maxGPUs: number(maxGPUs, "maxGPUs"),
                                       maxMinutes: number(maxMinutes, "maxMinutes"), pollSeconds: number(pollSeconds, "pollSeconds"),
-                                      sandbox: sandbox)
+                                      sandbox: sandbox, restURL: restURL, restTokenVariable: restTokenVariable)
         if !problems.isEmpty { throw InputRejection(problems) }
         return input
     }
@@ -118,6 +121,10 @@ struct SlurmClusterForm: Codable, Sendable {
             field("serviceAccount", "Service account: the host user jobs run as (never root)", serviceAccount, placeholder: "campuscloud-jobs"),
             field("stagingFolder", "Staging folder on the cluster's shared filesystem", stagingFolder, required: true, placeholder: "/shared/campuscloud"),
             field("completionLog", "Job completion log (JobCompLoc)", completionLog, required: true, placeholder: "/var/log/slurm/jobcomp.log"),
+            field("restURL", "slurmrestd's address, to reach the cluster through its REST API (optional: the Slurm commands on this host)", restURL,
+                  placeholder: "https://slurm.example.edu:6820"),
+            field("restTokenVariable", "With it: the environment variable holding the service account's JWT", restTokenVariable,
+                  placeholder: "CAMPUSCLOUD_SLURM_JWT"),
             field("timeZone", "Time zone of the cluster's controller (optional: this host's)", timeZone, placeholder: "Europe/Zurich"),
             field("maxCores", "Most cores a job may ask for", maxCores, type: "number", required: true, min: 1),
             field("maxMemoryMB", "Most memory (MB)", maxMemoryMB, type: "number", required: true, min: 64),
