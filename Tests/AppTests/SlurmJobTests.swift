@@ -56,7 +56,7 @@ import VaporTesting
             "maxCores": ProcessInfo.processInfo.activeProcessorCount, "maxMemoryMB": 1024, "maxMinutes": 43_200, "pollSeconds": 1,
         ]
         if let sandbox { settings["sandbox"] = sandbox }
-        if let rest { (settings["restURL"], settings["restTokenVariable"]) = (rest.url, rest.variable) }
+        if let rest { settings["rest"] = ["url": rest.url, "tokenVariable": rest.variable] }
         // The demo's own queued work (hand-ins, its research jobs) is not these tests': left queued, a worker with one
         // slot could spend a test's time on it (on a loaded CI runner it did).
         try await QueuedJob.query(on: app.db).delete()
@@ -399,13 +399,14 @@ import VaporTesting
                 // Not set yet: refused (the platform could not ask as anyone).
                 let settings: [String: Any?] = ["name": "no-token", "slurmConf": unreachable.path, "partition": "campus", "serviceAccount": "nobody",
                                                 "stagingFolder": folder.path, "completionLog": folder.appendingPathComponent("jobcomp.log").path,
-                                                "maxCores": 1, "maxMemoryMB": 1024, "maxMinutes": 60, "restURL": rest.url, "restTokenVariable": variable]
+                                                "maxCores": 1, "maxMemoryMB": 1024, "maxMinutes": 60,
+                                                "rest": ["url": rest.url, "tokenVariable": variable]]
                 let noToken = try await Self.json(app, .POST, "api/v1/slurm-clusters", as: "admin@demo.test", settings)
                 #expect(noToken.status == .conflict && noToken.body.string.contains("is not set"), "\(noToken.body.string)")
                 setenv(variable, rest.token, 1)
                 defer { unsetenv(variable) }
                 let cluster = try await Self.register(app, folder: folder, environment: ["SLURM_CONF": unreachable.path], rest: (rest.url, variable))
-                #expect(cluster.restURL == rest.url && cluster.restTokenVariable == variable && !cluster.restTokenVariable!.contains(rest.token))
+                #expect(cluster.rest == SlurmRESTSettings(url: rest.url, tokenVariable: variable) && !cluster.rest!.tokenVariable.contains(rest.token))
                 let worker = JobWorker(app: app, name: "slurm-test-worker", lease: 30)
                 let working = Task { await worker.work(poll: .milliseconds(200), sweeps: true) }
                 defer { working.cancel() }
@@ -592,6 +593,20 @@ import VaporTesting
             let refused = try await SlurmJobTests.json(app, .PUT, "api/v1/slurm-clusters/\(cluster.id)", as: "admin@demo.test", malformed)
             #expect(refused.status == .unprocessableEntity && refused.body.string.contains("sandbox is one of"), "\(refused.body.string)")
             #expect(try await SlurmCluster.find(cluster.id, on: app.db)?.maxCores == 8)
+            // slurmrestd's address and token variable are one value (`rest`): half of it is unreadable (400); a path, or a port past
+            // 65535 is malformed (422, as the API document says); a variable this platform lacks is 409.
+            let variable = "CAMPUSCLOUD_TEST_UNSET_\(UUID().uuidString.prefix(8).uppercased())"
+            for (rest, status, words) in [(["url": "https://slurm.example.edu:6820"], HTTPStatus.badRequest, "tokenVariable' is missing"),
+                                          (["url": "https://slurm.example.edu:6820/slurm", "tokenVariable": variable], .unprocessableEntity, "no path"),
+                                          (["url": "http://slurm:65536", "tokenVariable": variable], .unprocessableEntity, "rest.url"),
+                                          (["url": "https://slurm.example.edu:6820/", "tokenVariable": "lower"], .unprocessableEntity, "rest.tokenVariable"),
+                                          (["url": "https://slurm.example.edu:6820/", "tokenVariable": variable], .conflict, "is not set")] {
+                var withREST = settings
+                withREST["rest"] = rest
+                let answer = try await SlurmJobTests.json(app, .PUT, "api/v1/slurm-clusters/\(cluster.id)", as: "admin@demo.test", withREST)
+                #expect(answer.status == status && answer.body.string.contains(words), "\(rest): \(answer.body.string)")
+            }
+            #expect(try await SlurmCluster.find(cluster.id, on: app.db)?.restURL == nil)
             let changed = try await SlurmJobTests.json(app, .PUT, "api/v1/slurm-clusters/\(cluster.id)", as: "admin@demo.test", settings)
             #expect(changed.status == .ok, "\(changed.body.string)")
             #expect(try changed.content.decode(SlurmClusterDTO.self).maxCores == 16 && (try? changed.content.decode(SlurmClusterDTO.self).sandbox) == "required")
@@ -634,6 +649,11 @@ import VaporTesting
             #expect(badForm.status == .unprocessableEntity && badForm.body.string.contains("maxMinutes is a whole number")
                     && badForm.body.string.contains("<details open>") && badForm.body.string.contains("value=\"lots\""), "\(badForm.body.string)")
             form["maxMinutes"] = "240"
+            // The form's two slurmrestd fields: one without the other is refused.
+            form["restURL"] = "https://slurm.example.edu:6820"
+            let halfREST = try await browser.post("/admin/slurm/clusters/\(cluster.id)", form)
+            #expect(halfREST.status == .unprocessableEntity && halfREST.body.string.contains("rest.tokenVariable is missing"), "\(halfREST.body.string)")
+            form["restURL"] = nil
             #expect(try await browser.post("/admin/slurm/clusters/\(cluster.id)", form).status == .seeOther)
             let saved = try #require(try await SlurmCluster.find(cluster.id, on: app.db))
             #expect(saved.stagingFolder == moved.path && saved.sandboxMode == .off)

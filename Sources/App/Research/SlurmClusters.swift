@@ -10,7 +10,7 @@ import Vapor
 struct SlurmClusterInput: CheckedInput, Content {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, slurmConf, partition, account, serviceAccount, stagingFolder, completionLog, timeZone, maxCores, maxMemoryMB, maxGPUs, maxMinutes
-        case pollSeconds, sandbox, restURL, restTokenVariable
+        case pollSeconds, sandbox, rest
     }
     typealias Fields = CodingKeys
     var name: String?
@@ -29,10 +29,23 @@ struct SlurmClusterInput: CheckedInput, Content {
     var pollSeconds: Int?
     /// required (default), whenAvailable or off: whether jobs run in the platform's sandbox on the node as well.
     var sandbox: String?
-    /// slurmrestd's address, to reach the cluster through its REST API (leave out: the Slurm commands on this host).
-    var restURL: String?
-    /// The environment variable (of the platform's processes) that holds the service account's JWT for slurmrestd.
-    var restTokenVariable: String?
+    /// To reach the cluster through slurmrestd (leave out: the Slurm commands on this host).
+    var rest: SlurmRESTSettings?
+}
+
+/// How the platform reaches a cluster through slurmrestd: its address, and the environment variable (of the platform's
+/// processes) that holds the service account's JWT. The token itself is never stored. The two go together, so they are
+/// one value: the API document then says everything about them, and no well-formed request is refused for its shape.
+struct SlurmRESTSettings: Content, Equatable {
+    var url: String
+    var tokenVariable: String
+
+    /// `http(s)://host[:port]`: a host name or IPv4 address, a port from 1 to 65535, no path.
+    static let urlPattern = #"^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"#
+        + #"(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/?$"#
+    static let tokenVariablePattern = #"^[A-Z_][A-Z0-9_]{0,63}$"#
+    static let schema = JSONSchema.object(["url": .string(maxLength: 300, pattern: urlPattern), "tokenVariable": .string(pattern: tokenVariablePattern)],
+                                          required: ["url", "tokenVariable"])
 }
 
 extension SlurmClusterInput: APIInput {
@@ -43,7 +56,7 @@ extension SlurmClusterInput: APIInput {
         "timeZone": .string(maxLength: 64), "maxCores": .integer(minimum: 1, maximum: SlurmClusters.coresCap), "maxMemoryMB": .integer(minimum: 64, maximum: SlurmClusters.memoryCap),
         "maxGPUs": .integer(minimum: 0, maximum: SlurmClusters.gpusCap), "maxMinutes": .integer(minimum: 1, maximum: SlurmClusters.minutesCap),
         "pollSeconds": .integer(minimum: 1, maximum: 300), "sandbox": .choice(SlurmSandbox.Mode.self),
-        "restURL": .string(maxLength: 500, pattern: "^$|^https?://"), "restTokenVariable": .string(pattern: "^$|^[A-Z_][A-Z0-9_]{0,63}$"),
+        "rest": SlurmRESTSettings.schema,
     ], required: ["name", "partition", "stagingFolder", "completionLog", "maxCores", "maxMemoryMB", "maxMinutes"])
 }
 
@@ -63,8 +76,7 @@ struct SlurmClusterDTO: Content {
     var maxMinutes: Int
     var pollSeconds: Int
     var sandbox: String
-    var restURL: String?
-    var restTokenVariable: String?
+    var rest: SlurmRESTSettings?
 }
 
 extension SlurmClusterDTO: APIBody {
@@ -73,14 +85,14 @@ extension SlurmClusterDTO: APIBody {
         "id": .string(format: "uuid"), "name": .string(), "slurmConf": .string(), "partition": .string(), "account": .string(), "serviceAccount": .string(),
         "stagingFolder": .string(), "completionLog": .string(), "timeZone": .string(), "maxCores": .integer(), "maxMemoryMB": .integer(), "maxGPUs": .integer(),
         "maxMinutes": .integer(), "pollSeconds": .integer(), "sandbox": .choice(SlurmSandbox.Mode.self),
-        "restURL": .string(), "restTokenVariable": .string(),
+        "rest": SlurmRESTSettings.schema,
     ], required: ["id", "name", "partition", "stagingFolder", "completionLog", "timeZone", "maxCores", "maxMemoryMB", "maxGPUs", "maxMinutes", "pollSeconds",
                   "sandbox"])
     static let samples = [SlurmClusterDTO(
         id: Sample.id, name: "hpc", slurmConf: "/etc/slurm/slurm.conf", partition: "campus", account: "campuscloud", serviceAccount: "campuscloud-jobs",
         stagingFolder: "/shared/campuscloud", completionLog: "/var/log/slurm/jobcomp.log", timeZone: "Europe/Zurich", maxCores: 32, maxMemoryMB: 128_000, maxGPUs: 4,
         maxMinutes: 2_880, pollSeconds: 5, sandbox: "required",
-        restURL: "https://slurm.example.edu:6820", restTokenVariable: "CAMPUSCLOUD_SLURM_JWT")]
+        rest: SlurmRESTSettings(url: "https://slurm.example.edu:6820", tokenVariable: "CAMPUSCLOUD_SLURM_JWT"))]
 }
 
 /// Which cluster a project's jobs go to: a cluster's id, or null for the platform's own workers.
@@ -187,23 +199,21 @@ enum SlurmClusters {
         if sandbox != nil && sandbox != .off, SystemCallFilter.program() == nil {
             host.add("sandbox: this host cannot build the sandbox's system-call filter (libseccomp); choose off, or install libseccomp2.")
         }
-        let restURL = checks.text(input.restURL, "restURL", max: 500, required: false).flatMap { $0.isEmpty ? nil : $0 }
-        let tokenVariable = checks.text(input.restTokenVariable, "restTokenVariable", max: 64, required: false).flatMap { $0.isEmpty ? nil : $0 }
-        if let restURL {
-            if let url = URL(string: restURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.isEmpty || url.path == "/", url.query == nil {
-                if tokenVariable == nil { checks.add("restTokenVariable is needed with restURL: the environment variable holding the service account's JWT.") }
-            } else {
-                checks.add("restURL is slurmrestd's address: http(s)://host:port, no path.")
+        var rest: SlurmRESTSettings?
+        if let given = input.rest {
+            let url = checks.text(given.url, "rest.url", max: 300)
+            let variable = checks.text(given.tokenVariable, "rest.tokenVariable", max: 64)
+            if let url, url.range(of: SlurmRESTSettings.urlPattern, options: .regularExpression) == nil {
+                checks.add("rest.url is slurmrestd's address: http(s)://host:port (a host name or IPv4 address), no path.")
             }
-        }
-        if let tokenVariable {
-            if tokenVariable.range(of: #"^[A-Z_][A-Z0-9_]{0,63}$"#, options: .regularExpression) == nil {
-                checks.add("restTokenVariable is an environment variable's name (capitals, digits, _).")
-            } else if restURL == nil {
-                checks.add("restTokenVariable goes with restURL.")
-            } else if (ProcessInfo.processInfo.environment[tokenVariable] ?? "").isEmpty {
-                host.add("restTokenVariable: \(tokenVariable) is not set for the platform (scontrol token username=<the service account> on the cluster gives one).")
+            if let variable {
+                if variable.range(of: SlurmRESTSettings.tokenVariablePattern, options: .regularExpression) == nil {
+                    checks.add("rest.tokenVariable is an environment variable's name (capitals, digits, _).")
+                } else if (ProcessInfo.processInfo.environment[variable] ?? "").isEmpty {
+                    host.add("rest.tokenVariable: \(variable) is not set for the platform (scontrol token username=<the service account> on the cluster gives one).")
+                }
             }
+            if let url, let variable { rest = SlurmRESTSettings(url: url.hasSuffix("/") ? String(url.dropLast()) : url, tokenVariable: variable) }
         }
         // The sandbox hides what the cluster's slurm.conf places (munge's socket, slurmd's spool): it must be read.
         if sandbox != nil && sandbox != .off, !FileManager.default.isReadableFile(atPath: conf ?? "/etc/slurm/slurm.conf") {
@@ -227,7 +237,7 @@ enum SlurmClusters {
         (cluster.stagingFolder, cluster.completionLog, cluster.maxCores, cluster.maxMemoryMB) = (staging!, log!, cores!, memory!)
         (cluster.maxGPUs, cluster.maxMinutes, cluster.pollSeconds, cluster.timeZone) = (gpus!, minutes!, poll!, zone)
         cluster.sandbox = sandbox!.rawValue
-        (cluster.restURL, cluster.restTokenVariable) = (restURL, tokenVariable)
+        (cluster.restURL, cluster.restTokenVariable) = (rest?.url, rest?.tokenVariable)
         if isNew {
             cluster.createdAt = now
             try await cluster.create(on: db)
@@ -241,8 +251,8 @@ enum SlurmClusters {
         SlurmClusterDTO(id: try cluster.requireID(), name: cluster.name, slurmConf: cluster.slurmConf, partition: cluster.partition, account: cluster.account,
                         serviceAccount: cluster.serviceAccount, stagingFolder: cluster.stagingFolder, completionLog: cluster.completionLog,
                         timeZone: cluster.timeZone, maxCores: cluster.maxCores, maxMemoryMB: cluster.maxMemoryMB, maxGPUs: cluster.maxGPUs, maxMinutes: cluster.maxMinutes,
-                        pollSeconds: cluster.pollSeconds, sandbox: cluster.sandboxMode.rawValue, restURL: cluster.restURL,
-                        restTokenVariable: cluster.restTokenVariable)
+                        pollSeconds: cluster.pollSeconds, sandbox: cluster.sandboxMode.rawValue,
+                        rest: cluster.restURL.map { SlurmRESTSettings(url: $0, tokenVariable: cluster.restTokenVariable ?? "") })
     }
 
     /// Sends the project's jobs to `clusterID` (nil: the platform's workers). Jobs already queued stay where they are.

@@ -48,7 +48,7 @@ struct SlurmClusterForm: Codable, Sendable {
         (serviceAccount, stagingFolder, completionLog, timeZone) = (cluster.serviceAccount ?? "", cluster.stagingFolder, cluster.completionLog, cluster.timeZone)
         (maxCores, maxMemoryMB, maxGPUs) = (String(cluster.maxCores), String(cluster.maxMemoryMB), String(cluster.maxGPUs))
         (maxMinutes, pollSeconds, sandbox) = (String(cluster.maxMinutes), String(cluster.pollSeconds), cluster.sandbox)
-        (restURL, restTokenVariable) = (cluster.restURL ?? "", cluster.restTokenVariable ?? "")
+        (restURL, restTokenVariable) = (cluster.rest?.url ?? "", cluster.rest?.tokenVariable ?? "")
     }
 
     /// A field left out of the form is empty (or its default).
@@ -64,7 +64,8 @@ struct SlurmClusterForm: Codable, Sendable {
         (restURL, restTokenVariable) = (try text(.restURL), try text(.restTokenVariable))
     }
 
-    /// The same as the API's input; a field that is not a whole number is a problem of its own.
+    /// The same as the API's input; a field that is not a whole number is a problem of its own. The two slurmrestd
+    /// fields are the input's `rest` when either is filled in (both empty: the Slurm commands).
     func input() throws -> SlurmClusterInput {
         var problems: [String] = []
         func number(_ text: String, _ label: String) -> Int? {
@@ -77,7 +78,9 @@ struct SlurmClusterForm: Codable, Sendable {
                                       stagingFolder: stagingFolder, completionLog: completionLog, timeZone: timeZone, maxCores: number(maxCores, "maxCores"),
                                       maxMemoryMB: number(maxMemoryMB, "maxMemoryMB"), maxGPUs: number(maxGPUs, "maxGPUs"),
                                       maxMinutes: number(maxMinutes, "maxMinutes"), pollSeconds: number(pollSeconds, "pollSeconds"),
-                                      sandbox: sandbox, restURL: restURL, restTokenVariable: restTokenVariable)
+                                      sandbox: sandbox,
+                                      rest: (restURL + restTokenVariable).trimmingCharacters(in: .whitespaces).isEmpty ? nil
+                                          : SlurmRESTSettings(url: restURL, tokenVariable: restTokenVariable))
         if !problems.isEmpty { throw InputRejection(problems) }
         return input
     }
