@@ -37,6 +37,12 @@ public enum SlurmJobState: Equatable, Sendable {
         case .completed, .failed, .cancelled, .timeout, .nodeFail, .preempted, .outOfMemory, .bootFail, .deadline: true
         }
     }
+
+    /// A run of a job that was put back in the queue (REQUEUED, REQUEUE_HOLD, …): another run of it follows.
+    public var isRequeued: Bool {
+        if case .other(let name) = self { return name.hasPrefix("REQUEUE") }
+        return false
+    }
 }
 
 /// Trackable resources, from Slurm's `cpu=2,mem=200M,node=1,billing=2,gres/gpu=1` (requested or allocated).

@@ -1,5 +1,6 @@
 // Reading what the scheduler says: the job completion log (jobcomp/filetxt, one line per ended job — the record a
 // cluster without slurmdbd keeps) and `squeue --json` (jobs still queued or running, with the scheduler's reason).
+// Slurm's accounting, where slurmdbd keeps it, is read in SlurmAccounting.swift.
 import Foundation
 
 /// An ended job, from its line in the job completion log.
@@ -18,10 +19,51 @@ public struct SlurmJobRecord: Equatable, Sendable {
     /// text) while it runs; a name that imitates later fields — or a line break — makes the line ambiguous, and an
     /// ambiguous record is not believed.
     public var unambiguous = true
+    /// Every instant the line's start and end times can mean. Slurm writes local times without their offset, so in the
+    /// hour a change back from summer time repeats, one time names two instants; `start` and `end` are then those of
+    /// the shortest run, until `placed` reads them against what the platform saw.
+    public var startInstants: [Date] = []
+    public var endInstants: [Date] = []
+    /// The seconds it ran as the record states them (Slurm's accounting does; the completion log has only times).
+    public var recordedElapsed: Int64? = nil
+    public var submitted: Date? = nil
 
-    /// Seconds between start and end (0 when it never ran).
+    /// This record with a repeated hour's times read against what the platform saw of the job: it started when
+    /// squeue said (`startedAt`, exact when the job was seen running) — or, never seen running, after the last look
+    /// that found it waiting (`lastSeenUnended`) —, and it ended after the last look that found it unended and before
+    /// the look that found it ended (`foundEndedAt`), give or take a minute for the clocks. Of the readings left, the
+    /// shortest run with its end not before its start stands.
+    public func placed(startedAt: Date?, lastSeenUnended: Date?, foundEndedAt: Date?) -> SlurmJobRecord {
+        guard startInstants.count > 1 || endInstants.count > 1 else { return self }
+        let slack: TimeInterval = 60
+        func narrowed(_ instants: [Date], _ keep: (Date) -> Bool) -> [Date] {
+            let kept = instants.filter(keep)
+            return kept.isEmpty ? instants : kept
+        }
+        var starts = startInstants
+        if let startedAt {
+            starts = starts.min { abs($0.timeIntervalSince(startedAt)) < abs($1.timeIntervalSince(startedAt)) }.map { [$0] } ?? []
+        } else if let lastSeenUnended {
+            starts = narrowed(starts) { $0 >= lastSeenUnended.addingTimeInterval(-slack) }
+        }
+        let ends = narrowed(endInstants) { end in
+            (lastSeenUnended.map { end >= $0.addingTimeInterval(-slack) } ?? true) && (foundEndedAt.map { end <= $0.addingTimeInterval(slack) } ?? true)
+        }
+        var record = self
+        let pairs = starts.flatMap { start in ends.filter { $0 >= start }.map { (start, $0) } }
+        if let shortest = pairs.min(by: { $0.1.timeIntervalSince($0.0) < $1.1.timeIntervalSince($1.0) }) {
+            (record.start, record.end) = shortest
+        } else {
+            (record.start, record.end) = (starts.first, ends.first)
+        }
+        return record
+    }
+
+    /// Seconds it ran: as recorded, or between start and end (0 when it never ran).
     public var elapsedSeconds: Int64 {
-        guard allocated != nil, let start, let end else { return 0 }
+        guard allocated != nil else { return 0 }
+        if let recordedElapsed { return max(0, recordedElapsed) }
+        guard let start, let end else { return 0 }
         return max(0, Int64(end.timeIntervalSince(start).rounded()))
     }
 
@@ -82,10 +124,23 @@ public enum SlurmJobCompletionLog {
         let unambiguous = fields.allSatisfy { name in line.components(separatedBy: (name == "JobId" ? "" : " ") + name + "=").count == 2 }
         let nodes = values["NodeCnt"].flatMap { Int($0) } ?? 0
         let exit = values["ExitCode"]?.split(separator: ":").first.flatMap { Int($0) }
-        return SlurmJobRecord(jobID: id, name: values["Name"] ?? "", state: SlurmJobState(state),
-                              start: values["StartTime"].flatMap { time($0, timeZone) }, end: values["EndTime"].flatMap { time($0, timeZone) },
+        let starts = values["StartTime"].map { instants($0, timeZone) } ?? [], ends = values["EndTime"].map { instants($0, timeZone) } ?? []
+        return SlurmJobRecord(jobID: id, name: values["Name"] ?? "", state: SlurmJobState(state), start: starts.first, end: ends.first,
                               allocated: nodes > 0 ? values["Tres"].flatMap { SlurmResources(tres: $0) } : nil, exitCode: exit,
-                              timeLimitMinutes: values["TimeLimit"].flatMap { Int($0) }, unambiguous: unambiguous)
+                              timeLimitMinutes: values["TimeLimit"].flatMap { Int($0) }, unambiguous: unambiguous,
+                              startInstants: starts, endInstants: ends)
+            .placed(startedAt: nil, lastSeenUnended: nil, foundEndedAt: nil)
+    }
+
+    /// Every instant `2026-10-25T02:30:00` can name in `timeZone`, earliest first: one, two in an hour the clocks
+    /// repeat, and (for a time the clocks skipped) the one `Calendar` moves it to. Empty for `Unknown`, `None` or
+    /// anything else.
+    static func instants(_ text: String, _ timeZone: TimeZone) -> [Date] {
+        guard let asUTC = time(text, TimeZone(identifier: "UTC")!) else { return [] }
+        // Each offset the zone has within a day of it; an instant counts when the zone has that offset at it.
+        let offsets = Set([-86_400.0, 0, 86_400].map { timeZone.secondsFromGMT(for: asUTC.addingTimeInterval($0)) })
+        let found = offsets.map { asUTC.addingTimeInterval(-TimeInterval($0)) }.filter { timeZone.secondsFromGMT(for: $0) == Int(asUTC.timeIntervalSince($0)) }
+        return found.isEmpty ? [time(text, timeZone)].compactMap { $0 } : found.sorted()
     }
 
     /// `2026-12-06T01:48:35` in `timeZone`; nil for `Unknown`, `None` or anything else.
@@ -114,6 +169,8 @@ public struct SlurmQueuedJob: Equatable, Sendable {
     public var userID: UInt32?
     public var partition: String? = nil
     public var submitted: Date? = nil
+    /// Whose job it is, by name (as the cluster knows its users; its ids need not be any other host's).
+    public var userName: String? = nil
 }
 
 public enum SlurmQueue {
@@ -127,6 +184,7 @@ public enum SlurmQueue {
             var submit_time: Flexible<Int64>?
             var tres_alloc_str: String?
             var user_id: UInt32?
+            var user_name: String?
             var partition: String?
         }
         var jobs: [Job]
@@ -146,6 +204,13 @@ public enum SlurmQueue {
         }
     }
 
+    /// Of `jobs`, those of the account `name`: by the name the cluster gives each job's user, since the cluster's uid
+    /// for the account need not be this host's. A job listed without a name (a uid the cluster could not resolve) is
+    /// no one's.
+    public static func owned(_ jobs: [SlurmQueuedJob], by name: String) -> [SlurmQueuedJob] {
+        jobs.filter { $0.userName == name }
+    }
+
     /// The jobs in `squeue --json`'s answer; throws when it is not that document.
     public static func jobs(json: Data) throws -> [SlurmQueuedJob] {
         try JSONDecoder().decode(Document.self, from: json).jobs.map { job in
@@ -155,7 +220,8 @@ public enum SlurmQueue {
             let allocated = job.tres_alloc_str.flatMap { $0.isEmpty ? nil : SlurmResources(tres: $0) }
             return SlurmQueuedJob(jobID: job.job_id, name: job.name ?? "", state: state, reason: reason, start: started, allocated: allocated,
                                   userID: job.user_id, partition: job.partition,
-                                  submitted: job.submit_time?.value.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil })
+                                  submitted: job.submit_time?.value.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil },
+                                  userName: job.user_name.flatMap { $0.isEmpty ? nil : $0 })
         }
     }
 }

@@ -39,7 +39,7 @@ public struct SlurmSandbox: Equatable, Sendable {
     public static let unavailableStatus = 112
 
     /// The folders a job must not see, from the cluster's slurm.conf (its text, when the platform can read it): munge's
-    /// socket folder (the usual ones and the one `AuthInfo=socket=` names), slurmd's spool (every job's script) and the
+    /// socket folder (the usual ones, and those `AuthInfo=socket=` and `AccountingStoragePass` name), slurmd's spool (every job's script) and the
     /// controller's state, wherever the file puts them.
     public static func hiddenFolders(slurmConf text: String?) -> [String] {
         var folders = ["/run/munge", "/var/run/munge", "/var/spool/slurmd", "/var/spool/slurm", "/var/lib/slurm"]
@@ -48,6 +48,8 @@ public struct SlurmSandbox: Equatable, Sendable {
             let path = String(socket.dropFirst("socket=".count))
             if path.hasPrefix("/") { folders.append((path as NSString).deletingLastPathComponent) }
         }
+        // With slurmdbd, a munge socket of its own may be named for accounting (AccountingStoragePass=/path).
+        if let pass = settings["accountingstoragepass"], pass.hasPrefix("/") { folders.append((pass as NSString).deletingLastPathComponent) }
         for key in ["slurmdspooldir", "statesavelocation"] {
             // %n and %h in a spool folder name the node; the folder above them is hidden then.
             if var path = settings[key], path.hasPrefix("/") {

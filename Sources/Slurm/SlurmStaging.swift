@@ -75,8 +75,10 @@ public enum SlurmStaging {
     /// Makes `folder` (which must not exist) with the job's script and input files, and an empty outputs/; all of it
     /// then belongs to `owner` when given (the platform runs as root), private to it. The folder is the platform's
     /// (0700) while it is filled, and is handed over last — after everything in it, each without following a link —
-    /// so no process of the owner's can swap a path under the platform while it works.
-    public static func prepare(_ folder: URL, command: String, files: [String: Data], owner: SlurmServiceAccount?, sandbox: SlurmSandbox? = nil) throws {
+    /// so no process of the owner's can swap a path under the platform while it works. Returns the script's text (what
+    /// a submission through slurmrestd carries).
+    @discardableResult
+    public static func prepare(_ folder: URL, command: String, files: [String: Data], owner: SlurmServiceAccount?, sandbox: SlurmSandbox? = nil) throws -> String {
         let manager = FileManager.default
         var created: [URL] = [folder, work(folder), work(folder).appendingPathComponent(outputFolder)]
         guard mkdir(folder.path, 0o700) == 0 else {
@@ -106,7 +108,8 @@ public enum SlurmStaging {
                 }
                 created.append(file)
             }
-            try Data(scriptText(folder: folder, command: command, sandbox: sandbox).utf8).write(to: script(folder))
+            let text = scriptText(folder: folder, command: command, sandbox: sandbox)
+            try Data(text.utf8).write(to: script(folder))
             created.append(script(folder))
             chmod(script(folder).path, 0o700)
             if let owner {
@@ -114,6 +117,7 @@ public enum SlurmStaging {
                     throw SlurmStagingError("\(url.lastPathComponent) could not be given to \(owner.name): \(String(cString: strerror(errno)))")
                 }
             }
+            return text
         } catch {
             try? manager.removeItem(at: folder)
             throw error

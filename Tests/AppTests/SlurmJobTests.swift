@@ -47,12 +47,14 @@ import VaporTesting
     /// manager). `checks`: also that others may not, and that a cluster submitting as root is refused.
     /// `sandbox`: the cluster's setting (nil: left out, so the default).
     static func register(_ app: Application, folder: URL, environment: [String: String], checks: Bool = false,
-                         sandbox: String? = nil, rest: (url: String, variable: String)? = nil) async throws -> SlurmClusterDTO {
+                         sandbox: String? = nil, rest: (url: String, variable: String)? = nil, name: String = "test-hpc",
+                         accounting: Bool = false) async throws -> SlurmClusterDTO {
         let staging = folder.appendingPathComponent("staging")
-        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: staging.path) { try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true) }
         var settings: [String: Any?] = [
-            "name": "test-hpc", "slurmConf": environment["SLURM_CONF"], "partition": "campus", "serviceAccount": "nobody",
-            "stagingFolder": staging.path, "completionLog": folder.appendingPathComponent("jobcomp.log").path,
+            "name": name, "slurmConf": environment["SLURM_CONF"], "partition": "campus", "serviceAccount": "nobody",
+            // With `accounting`, none: ended jobs are read from slurmdbd.
+            "stagingFolder": staging.path, "completionLog": accounting ? nil : folder.appendingPathComponent("jobcomp.log").path,
             "maxCores": ProcessInfo.processInfo.activeProcessorCount, "maxMemoryMB": 1024, "maxMinutes": 43_200, "pollSeconds": 1,
         ]
         if let sandbox { settings["sandbox"] = sandbox }
@@ -437,6 +439,105 @@ import VaporTesting
                 #expect(cancelled.charged.micro == Self.cost(coreSeconds: ran.usage.coreSeconds, memoryMBSeconds: ran.usage.memoryMBSeconds))
                 let after = try await ResearchJobTests.allowance(app)
                 #expect(after.held == before.held && after.spent - before.spent == done.charged.micro + cancelled.charged.micro)
+                working.cancel()
+                await working.value
+            }
+        }
+    }
+
+    /// A cluster that keeps accounting (slurmdbd) needs no completion log: ended jobs are read from `sacct` (the
+    /// commands) or from slurmrestd's slurmdb API, charged by the allocation and elapsed seconds recorded there, with
+    /// the exit code sacct gives. A cluster whose slurm.conf keeps no accounting must name its log.
+    @Test func aClusterThatKeepsAccountingIsReadFromSacctOrSlurmdb() async throws {
+        try await TestSlurmCluster.withREST(accounting: true) { folder, environment, rest in
+            try await withTestApp { app in
+                try await app.loadDemoData(credits: true)
+                let confPath = try #require(environment["SLURM_CONF"])
+                let conf = try String(contentsOfFile: confPath, encoding: .utf8)
+                let withoutAccounting = folder.appendingPathComponent("no-accounting.conf")
+                try Data(conf.replacingOccurrences(of: "accounting_storage/slurmdbd", with: "accounting_storage/none").utf8).write(to: withoutAccounting)
+                try FileManager.default.createDirectory(at: folder.appendingPathComponent("staging"), withIntermediateDirectories: true)
+                let refused = try await Self.json(app, .POST, "api/v1/slurm-clusters", as: "admin@demo.test", [
+                    "name": "no-log", "slurmConf": withoutAccounting.path, "partition": "campus", "serviceAccount": "nobody",
+                    "stagingFolder": folder.appendingPathComponent("staging").path, "maxCores": 1, "maxMemoryMB": 1024, "maxMinutes": 60])
+                #expect(refused.status == .conflict && refused.body.string.contains("keeps no accounting"), "\(refused.body.string)")
+
+                let cluster = try await Self.register(app, folder: folder, environment: environment, accounting: true)
+                #expect(cluster.completionLog == nil)
+                let worker = JobWorker(app: app, name: "slurm-test-worker", lease: 30)
+                let working = Task { await worker.work(poll: .milliseconds(200), sweeps: true) }
+                defer { working.cancel() }
+                let before = try await ResearchJobTests.allowance(app)
+                /// What slurmdbd recorded of a job (asked as root).
+                func recorded(_ id: Int?) throws -> SlurmJobRecord {
+                    let delimiter = SlurmAccounting.freshDelimiter()
+                    let answer = try SlurmCommand.runBlocking(SlurmAccounting.sacctArguments(jobs: [try #require(id)], user: nil, delimiter: delimiter),
+                                                              environment: environment.merging(SlurmAccounting.environment) { $1 })
+                    return try #require(SlurmAccounting.records(sacct: answer, delimiter: delimiter).first, "\(answer)")
+                }
+
+                // Through sacct: a job that fails with exit code 3 after two seconds.
+                let failing = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "three", "command": "echo out > outputs/o.txt; sleep 2; exit 3",
+                                                                                         "memoryMB": "100", "wallSeconds": "120"])
+                #expect(failing.status == .created, "\(failing.body.string)")
+                let three = try failing.content.decode(ResearchJobDTO.self)
+                let failed = try await Self.wait(app, three.id, within: 90) { $0.status != "queued" && $0.status != "running" }
+                let threeRecord = try recorded(failed.slurmJobID)
+                #expect(failed.status == "failed" && failed.problem?.contains("exit code 3") == true, "\(failed)")
+                #expect(threeRecord.allocated?.cpus == 1 && threeRecord.allocated?.memoryMB == 100 && threeRecord.elapsedSeconds >= 2, "\(threeRecord)")
+                #expect(failed.charged.micro == Self.cost(coreSeconds: threeRecord.usage.coreSeconds, memoryMBSeconds: threeRecord.usage.memoryMBSeconds))
+                #expect(failed.outputs.map(\.path) == ["outputs/o.txt"])
+
+                // Through slurmrestd's slurmdb API: the same cluster registered again, reached by REST.
+                let variable = "CAMPUSCLOUD_TEST_SLURM_JWT_\(UUID().uuidString.prefix(8).uppercased())"
+                setenv(variable, rest.token, 1)
+                defer { unsetenv(variable) }
+                let viaREST = try await Self.register(app, folder: folder, environment: environment, rest: (rest.url, variable), name: "test-hpc-rest", accounting: true)
+                #expect(viaREST.completionLog == nil && viaREST.rest != nil)
+                let doneResponse = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "upper", "command": "tr a-z A-Z < words.txt > outputs/upper.txt; sleep 2",
+                                                                                              "memoryMB": "100", "wallSeconds": "120"],
+                                                                     files: ["words.txt": Data("hello slurmdbd\n".utf8)])
+                let upper = try doneResponse.content.decode(ResearchJobDTO.self)
+                #expect(upper.runsOn == "test-hpc-rest", "\(upper)")
+                let done = try await Self.wait(app, upper.id, within: 90) { $0.status != "queued" && $0.status != "running" }
+                let doneRecord = try recorded(done.slurmJobID)
+                #expect(done.status == "succeeded" && doneRecord.elapsedSeconds >= 2, "\(done) \(doneRecord)")
+                #expect(done.charged.micro == Self.cost(coreSeconds: doneRecord.usage.coreSeconds, memoryMBSeconds: doneRecord.usage.memoryMBSeconds))
+                let zip = try await app.testing().sendRequest(.GET, "api/v1/jobs/\(upper.id)/outputs.zip", headers: try await app.bearer("ta@demo.test"))
+                #expect(try SafeArchive.read(Data(buffer: zip.body), limits: ResearchJobs.inputLimits)["outputs/upper.txt"] == Data("HELLO SLURMDBD\n".utf8))
+
+                // Cancelled while running: charged what slurmdbd says it ran.
+                let longResponse = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "long", "command": "sleep 200", "memoryMB": "100", "wallSeconds": "600"])
+                let long = try longResponse.content.decode(ResearchJobDTO.self)
+                #expect(try await Self.wait(app, long.id, within: 60) { $0.status == "running" }.status == "running")
+                try await Task.sleep(for: .seconds(2))
+                #expect(try await app.testing().sendRequest(.POST, "api/v1/jobs/\(long.id)/cancel", headers: try await app.bearer("ta@demo.test")).status == .ok)
+                let cancelled = try await Self.wait(app, long.id, within: 60) { $0.status != "queued" && $0.status != "running" }
+                let ran = try recorded(long.slurmJobID)
+                #expect(cancelled.status == "cancelled" && ran.elapsedSeconds >= 2 && ran.elapsedSeconds < 60, "\(cancelled) \(ran)")
+                #expect(cancelled.charged.micro == Self.cost(coreSeconds: ran.usage.coreSeconds, memoryMBSeconds: ran.usage.memoryMBSeconds))
+
+                // Without the sandbox a job can reach the scheduler as the service account, and put itself back in the
+                // queue to run again on the same hold: the platform cancels it at its next look, and charges what it saw.
+                _ = try await Self.register(app, folder: folder, environment: environment, sandbox: "off", name: "test-hpc-open", accounting: true)
+                let runs = folder.appendingPathComponent("runs.txt")
+                FileManager.default.createFile(atPath: runs.path, contents: nil, attributes: [.posixPermissions: 0o666])
+                chmod(runs.path, 0o666)
+                let requeueing = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "again", "memoryMB": "100", "wallSeconds": "300", "command": """
+                    echo run >> \(runs.path); sleep 2
+                    scontrol update jobid=$SLURM_JOB_ID Requeue=1; scontrol requeue $SLURM_JOB_ID; sleep 120
+                    """])
+                let again = try requeueing.content.decode(ResearchJobDTO.self)
+                let stopped = try await Self.wait(app, again.id, within: 60) { $0.status != "queued" && $0.status != "running" }
+                #expect(stopped.status == "failed" && stopped.problem?.contains("requeued itself") == true, "\(stopped)")
+                #expect(stopped.charged.micro > 0 && stopped.charged.micro < Self.cost(coreSeconds: 60, memoryMBSeconds: 6_000), "\(stopped)")
+                try await Task.sleep(for: .seconds(3))
+                #expect(try String(contentsOf: runs, encoding: .utf8) == "run\n")
+                #expect(try SlurmCommand.runBlocking(["squeue", "-h", "-t", "PD,R,CG"], environment: environment).isEmpty)
+
+                let after = try await ResearchJobTests.allowance(app)
+                #expect(after.held == before.held
+                        && after.spent - before.spent == failed.charged.micro + done.charged.micro + cancelled.charged.micro + stopped.charged.micro)
                 working.cancel()
                 await working.value
             }

@@ -58,17 +58,70 @@ struct SlurmRecordsTests {
         let ended = try SlurmQueue.jobs(json: try Self.sample("squeue-22.05-completed.json"))
         #expect(ended == [SlurmQueuedJob(jobID: 1, name: "wrap", state: .completed, reason: nil, start: Date(timeIntervalSince1970: 1_796_521_677),
                                          allocated: SlurmResources(cpus: 1, memoryMB: 100), userID: 0, partition: "campus",
-                                         submitted: Date(timeIntervalSince1970: 1_796_521_675))])
+                                         submitted: Date(timeIntervalSince1970: 1_796_521_675), userName: "root")])
         #expect(throws: (any Error).self) { try SlurmQueue.jobs(json: Data(#"{"errors": ["no"]}"#.utf8)) }
         // Later Slurm versions write states as lists and times as numbers with flags.
         let later = try SlurmQueue.jobs(json: Data(#"""
             {"jobs": [{"job_id": 7, "name": "n", "job_state": ["RUNNING"], "start_time": {"set": true, "infinite": false, "number": 1796521677},
-                       "submit_time": {"set": true, "number": 1796521600}, "user_id": 65534, "partition": "campus", "tres_alloc_str": "cpu=2,mem=1G"},
+                       "submit_time": {"set": true, "number": 1796521600}, "user_id": 65534, "user_name": "nobody", "partition": "campus",
+                       "tres_alloc_str": "cpu=2,mem=1G"},
                       {"job_id": 8, "job_state": ["PENDING"], "start_time": {"set": false, "number": 0}, "state_reason": "Priority"}]}
             """#.utf8))
         #expect(later.map(\.state) == [.running, .pending] && later[0].start == Date(timeIntervalSince1970: 1_796_521_677))
         #expect(later[0].allocated == SlurmResources(cpus: 2, memoryMB: 1024) && later[0].userID == 65534 && later[0].partition == "campus")
+        #expect(later[0].userName == "nobody" && later[1].userName == nil)
         #expect(later[1].start == nil && later[1].reason == "Priority")
+    }
+
+    /// Through slurmrestd the account's jobs are picked from everyone's by the user's name on the cluster: the
+    /// cluster's uid for the service account (5001 here) need not be this host's (65534).
+    @Test func theAccountsJobsArePickedByNameNotByThisHostsUID() {
+        func job(_ id: Int, uid: UInt32?, name: String?) -> SlurmQueuedJob {
+            SlurmQueuedJob(jobID: id, name: "cc-\(id)", state: .running, reason: nil, start: nil, allocated: nil, userID: uid, userName: name)
+        }
+        let everyone = [job(1, uid: 5001, name: "campuscloud-jobs"), job(2, uid: 65534, name: "someone-else"), job(3, uid: 65534, name: nil),
+                        job(4, uid: 77, name: nil)]
+        #expect(SlurmQueue.owned(everyone, by: "campuscloud-jobs").map(\.jobID) == [1])
+        #expect(SlurmQueue.owned(everyone, by: "someone-else").map(\.jobID) == [2])
+    }
+
+    /// Zurich's clocks went from 03:00 back to 02:00 on 2026-10-25 (01:00 UTC), so 02:00–02:59 that night names two
+    /// instants each. The record's times are read so that the end is not before the start, and then against what the
+    /// platform saw; a time the clocks skipped (02:30 on 2026-03-29) is still read.
+    @Test func timesInTheHourTheClocksRepeatAreReadAgainstWhatWasSeen() throws {
+        let zurich = try #require(TimeZone(identifier: "Europe/Zurich"))
+        func utc(_ text: String) -> Date { ISO8601DateFormatter().date(from: text + "Z")! }
+        func line(_ start: String, _ end: String) -> Substring {
+            "JobId=9 UserId=nobody(65534) GroupId=nogroup(65534) Name=cc-9 JobState=COMPLETED Partition=campus TimeLimit=180 StartTime=\(start) "
+                + "EndTime=\(end) NodeList=n1 NodeCnt=1 ProcCnt=1 WorkDir=/w ReservationName= Tres=cpu=1,mem=100M,node=1 Account= QOS=normal "
+                + "WcKey= Cluster=c SubmitTime=\(start) EligibleTime=\(start) DerivedExitCode=0:0 ExitCode=0:0"
+        }
+        #expect(SlurmJobCompletionLog.instants("2026-10-25T02:10:00", zurich) == [utc("2026-10-25T00:10:00"), utc("2026-10-25T01:10:00")])
+        #expect(SlurmJobCompletionLog.instants("2026-10-25T03:10:00", zurich) == [utc("2026-10-25T02:10:00")])
+        #expect(SlurmJobCompletionLog.instants("2026-03-29T02:30:00", zurich).count == 1)
+        #expect(SlurmJobCompletionLog.instants("Unknown", zurich).isEmpty)
+
+        // 02:50 then 02:10: it started in the first 02:50 and ended in the second 02:10, 20 minutes.
+        let across = try #require(SlurmJobCompletionLog.record(from: line("2026-10-25T02:50:00", "2026-10-25T02:10:00"), timeZone: zurich))
+        #expect(across.elapsedSeconds == 20 * 60)
+        // 02:10 then 02:50: 40 minutes, or 100 if it ended in the second 02:50. Alone the record gives the shorter…
+        let twice = try #require(SlurmJobCompletionLog.record(from: line("2026-10-25T02:10:00", "2026-10-25T02:50:00"), timeZone: zurich))
+        #expect(twice.elapsedSeconds == 40 * 60)
+        // …and what the platform saw settles it: still running at 01:49 UTC, ended by 01:51 UTC.
+        let seen = twice.placed(startedAt: utc("2026-10-25T00:10:00"), lastSeenUnended: utc("2026-10-25T01:49:00"), foundEndedAt: utc("2026-10-25T01:51:00"))
+        #expect(seen.elapsedSeconds == 100 * 60)
+        // Started in the second 02:10 (squeue said so): 40 minutes.
+        let late = twice.placed(startedAt: utc("2026-10-25T01:10:00"), lastSeenUnended: utc("2026-10-25T01:49:00"), foundEndedAt: utc("2026-10-25T01:51:00"))
+        #expect(late.elapsedSeconds == 40 * 60 && late.start == utc("2026-10-25T01:10:00"))
+        // Only its start in the repeated hour (02:10, then 03:30 after it): the shorter reading, 80 minutes, unless
+        // squeue said it started in the first 02:10 (140), or a look at 01:05 UTC still found it waiting (80).
+        let startTwice = try #require(SlurmJobCompletionLog.record(from: line("2026-10-25T02:10:00", "2026-10-25T03:30:00"), timeZone: zurich))
+        #expect(startTwice.elapsedSeconds == 80 * 60)
+        #expect(startTwice.placed(startedAt: utc("2026-10-25T00:10:00"), lastSeenUnended: nil, foundEndedAt: nil).elapsedSeconds == 140 * 60)
+        #expect(startTwice.placed(startedAt: nil, lastSeenUnended: utc("2026-10-25T01:05:00"), foundEndedAt: nil).elapsedSeconds == 80 * 60)
+        // A record outside any repeated hour is left as it was.
+        let plain = try #require(SlurmJobCompletionLog.record(from: line("2026-10-25T04:00:00", "2026-10-25T04:30:00"), timeZone: zurich))
+        #expect(plain.placed(startedAt: utc("2026-10-25T00:00:00"), lastSeenUnended: nil, foundEndedAt: nil) == plain && plain.elapsedSeconds == 30 * 60)
     }
 
     @Test func statesAsEachCommandSpellsThem() {
@@ -100,5 +153,59 @@ struct SlurmRecordsTests {
         #expect(record.unambiguous)
         let renamed = line.replacingOccurrences(of: "Name=x ", with: "Name=x JobState=CANCELLED NodeCnt=0 ")
         #expect(SlurmJobCompletionLog.record(from: Substring(renamed), timeZone: .current)?.unambiguous == false)
+    }
+}
+
+/// Slurm's accounting as sacct and slurmrestd's slurmdb API give it (their answers on Slurm 22.05).
+@Suite struct SlurmAccountingTests {
+    @Test func sacctLinesAreSplitByTheCallsOwnDelimiterSoANameCannotForgeARecord() throws {
+        let d = "~ccA1B2C3D4E5F60718~"
+        let forged = "99|COMPLETED|1796551700|1796551700|1796551700|0|cpu=1|0:0|5|x"
+        let text = [
+            ["2", "FAILED", "1796551709", "1796551710", "1796551712", "2", "billing=1,cpu=1,mem=100M,node=1", "3:0", "5", "cc-fail"],
+            ["3", "CANCELLED by 65534", "1796551711", "None", "1796551713", "0", "", "0:0", "5", "cc-later"],
+            ["4", "COMPLETED", "1796551711", "1796551713", "1796551714", "1", "cpu=2,mem=1G,gres/gpu=1", "0:0", "UNLIMITED", "a"],
+        ].map { $0.joined(separator: d) }.joined(separator: "\n")
+            // A job named "a\n<forged line>" and a run without its submission time.
+            + "\n" + forged + "\n" + ["5", "COMPLETED", "Unknown", "1796551713", "1796551714", "1", "cpu=1", "0:0", "5", "n"].joined(separator: d) + "\n"
+        let records = SlurmAccounting.records(sacct: text, delimiter: d)
+        #expect(records.map(\.jobID) == [2, 3, 4])
+        #expect(records[0].state == .failed && records[0].exitCode == 3 && records[0].elapsedSeconds == 2 && records[0].timeLimitMinutes == 5)
+        #expect(records[0].allocated == SlurmResources(cpus: 1, memoryMB: 100) && records[0].submitted == Date(timeIntervalSince1970: 1_796_551_709))
+        #expect(records[1].state == .cancelled && records[1].allocated == nil && records[1].start == nil && records[1].usage.coreSeconds == 0)
+        #expect(records[2].allocated == SlurmResources(cpus: 2, memoryMB: 1024, gpus: 1) && records[2].timeLimitMinutes == nil && records[2].name == "a")
+        // Every run of the jobs asked for, of the account alone; the delimiter is new each time.
+        let arguments = SlurmAccounting.sacctArguments(jobs: [2, 3], user: "campuscloud-jobs", delimiter: d)
+        #expect(arguments.contains("-D") && arguments.contains("--user=campuscloud-jobs") && arguments.contains("2,3") && arguments.contains("--delimiter=\(d)"))
+        #expect(SlurmAccounting.freshDelimiter() != SlurmAccounting.freshDelimiter())
+    }
+
+    @Test func slurmdbJSONIsKeptToTheClusterAndTheAccount() throws {
+        func job(_ id: Int, cluster: String, user: String?, state: String, start: Int, submission: Int = 1_796_551_675) -> String {
+            """
+            {"job_id": \(id), "name": "cc-\(id)", "cluster": "\(cluster)", "user": \(user.map { "\"\($0)\"" } ?? "null"),
+             "state": {"current": "\(state)", "reason": "None"}, "exit_code": {"status": "SUCCESS", "return_code": 0},
+             "time": {"elapsed": 2, "start": \(start), "end": \(start + 2), "submission": \(submission), "limit": 5},
+             "tres": {"allocated": [{"type": "cpu", "name": null, "id": 1, "count": 2}, {"type": "mem", "name": null, "id": 2, "count": 100},
+                                    {"type": "gres", "name": "gpu", "id": 1001, "count": 1}, {"type": "energy", "name": null, "id": 3, "count": null}]}}
+            """
+        }
+        let answer = Data("""
+            {"meta": {}, "errors": [], "jobs": [\(job(7, cluster: "hpc", user: nil, state: "COMPLETED", start: 1_796_551_676)),
+              \(job(7, cluster: "other-hpc", user: "campuscloud-jobs", state: "COMPLETED", start: 1_796_551_600)),
+              \(job(7, cluster: "hpc", user: "someone", state: "FAILED", start: 1_796_551_500)),
+              \(job(7, cluster: "hpc", user: "campuscloud-jobs", state: "FAILED", start: 1_796_551_680, submission: 0))]}
+            """.utf8)
+        let records = try SlurmAccounting.records(json: answer, cluster: "hpc", user: "campuscloud-jobs")
+        #expect(records.count == 1)
+        let record = try #require(records.first)
+        #expect(record.state == .completed && record.exitCode == 0 && record.elapsedSeconds == 2 && record.timeLimitMinutes == 5)
+        #expect(record.allocated == SlurmResources(cpus: 2, memoryMB: 100, gpus: 1) && record.start == Date(timeIntervalSince1970: 1_796_551_676))
+        // Another cluster's job of that id counts when the cluster's name is not known here.
+        #expect(try SlurmAccounting.records(json: answer, cluster: nil, user: "campuscloud-jobs").count == 2)
+        // Slurm 22.05 writes every exit code as 0 there: a failed job's is not taken.
+        let failed = try SlurmAccounting.records(json: answer, cluster: "hpc", user: "someone")
+        #expect(failed.map(\.state) == [.completed, .failed] && failed.last?.exitCode == nil)
+        #expect(SlurmJobState("REQUEUED").isRequeued && SlurmJobState("REQUEUE_HOLD").isRequeued && !SlurmJobState("RUNNING").isRequeued)
     }
 }

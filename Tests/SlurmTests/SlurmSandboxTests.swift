@@ -148,10 +148,12 @@ import Testing
             AuthInfo=socket=/srv/munge/munge.socket.2,ttl=60   # the cluster's own munge
             SlurmdSpoolDir=/scratch/slurmd/%n
             statesavelocation = /srv/slurmctld
+            AccountingStoragePass=/srv/munge-dbd/munge.socket
             NodeName=n[1-4] CPUs=32 SlurmdSpoolDir=/ignored
             """
         let hidden = SlurmSandbox.hiddenFolders(slurmConf: conf)
-        #expect(hidden.contains("/srv/munge") && hidden.contains("/scratch/slurmd") && hidden.contains("/srv/slurmctld"), "\(hidden)")
+        #expect(hidden.contains("/srv/munge") && hidden.contains("/scratch/slurmd") && hidden.contains("/srv/slurmctld")
+                && hidden.contains("/srv/munge-dbd"), "\(hidden)")
         #expect(hidden.contains("/run/munge") && hidden.contains("/var/spool/slurmd") && !hidden.contains("/ignored"))
         #expect(Set(SlurmSandbox.hiddenFolders(slurmConf: nil)) == ["/run/munge", "/var/run/munge", "/var/spool/slurmd", "/var/spool/slurm", "/var/lib/slurm"])
     }

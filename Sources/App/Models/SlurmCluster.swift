@@ -19,7 +19,8 @@ final class SlurmCluster: Model, @unchecked Sendable {
     @OptionalField(key: "service_account") var serviceAccount: String?
     /// A folder on the cluster's shared filesystem; each job gets one inside it while it lives.
     @Field(key: "staging_folder") var stagingFolder: String
-    /// The job completion log (JobCompLoc of jobcomp/filetxt), where ended jobs are read from.
+    /// The job completion log (JobCompLoc of jobcomp/filetxt), where ended jobs are read from; empty: from Slurm's
+    /// accounting instead (`keepsAccounting`).
     @Field(key: "completion_log") var completionLog: String
     @Field(key: "max_cores") var maxCores: Int
     @Field(key: "max_memory_mb") var maxMemoryMB: Int
@@ -41,5 +42,8 @@ final class SlurmCluster: Model, @unchecked Sendable {
     init() {}
 
     var zone: TimeZone { TimeZone(identifier: timeZone) ?? .current }
+    /// Ended jobs are read from Slurm's accounting (slurmdbd: sacct, or slurmrestd's slurmdb API) when the cluster
+    /// has no completion log set.
+    var keepsAccounting: Bool { completionLog.isEmpty }
     var sandboxMode: SlurmSandbox.Mode { SlurmSandbox.Mode(rawValue: sandbox) ?? .required }
 }

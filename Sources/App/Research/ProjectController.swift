@@ -61,7 +61,7 @@ enum ProjectController {
         let clusters = try await SlurmCluster.query(on: req.db).sort(\.$name).all()
         if let chosen = clusters.first(where: { $0.id == project.slurmClusterID }) {
             compute = .init(cluster: chosen.name, maxWallSeconds: chosen.maxMinutes * 60, maxMemoryMB: chosen.maxMemoryMB, maxCores: chosen.maxCores,
-                            maxGPUs: chosen.maxGPUs, choices: [])
+                            maxGPUs: chosen.maxGPUs, choices: [], network: chosen.sandboxMode != .off)
         }
         if canDecide { compute.choices = clusters.map { .init(id: $0.id!.uuidString, name: $0.name, chosen: $0.id == project.slurmClusterID) } }
         return try await req.view.render("project", ProjectPage(

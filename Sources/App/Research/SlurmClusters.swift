@@ -44,7 +44,7 @@ struct SlurmRESTSettings: Content, Equatable {
     static let urlPattern = #"^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"#
         + #"(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/?$"#
     static let tokenVariablePattern = #"^[A-Z_][A-Z0-9_]{0,63}$"#
-    static let schema = JSONSchema.object(["url": .string(maxLength: 300, pattern: urlPattern), "tokenVariable": .string(pattern: tokenVariablePattern)],
+    static let schema = JSONSchema.object(["url": .string(maxLength: 300, pattern: urlPattern), "tokenVariable": .string(maxLength: 64, pattern: tokenVariablePattern)],
                                           required: ["url", "tokenVariable"])
 }
 
@@ -52,12 +52,12 @@ extension SlurmClusterInput: APIInput {
     static let schema = JSONSchema.object([
         "name": .text(max: 100), "slurmConf": .string(maxLength: 500, pattern: "^$|^/"), "partition": .string(pattern: "^[A-Za-z0-9_.-]{1,64}$"),
         "account": .string(pattern: "^$|^[A-Za-z0-9_.-]{1,64}$"), "serviceAccount": .string(maxLength: 32),
-        "stagingFolder": .string(maxLength: 500, pattern: "^/"), "completionLog": .string(maxLength: 500, pattern: "^/"),
+        "stagingFolder": .string(maxLength: 500, pattern: "^/"), "completionLog": .string(maxLength: 500, pattern: "^$|^/"),
         "timeZone": .string(maxLength: 64), "maxCores": .integer(minimum: 1, maximum: SlurmClusters.coresCap), "maxMemoryMB": .integer(minimum: 64, maximum: SlurmClusters.memoryCap),
         "maxGPUs": .integer(minimum: 0, maximum: SlurmClusters.gpusCap), "maxMinutes": .integer(minimum: 1, maximum: SlurmClusters.minutesCap),
         "pollSeconds": .integer(minimum: 1, maximum: 300), "sandbox": .choice(SlurmSandbox.Mode.self),
         "rest": SlurmRESTSettings.schema,
-    ], required: ["name", "partition", "stagingFolder", "completionLog", "maxCores", "maxMemoryMB", "maxMinutes"])
+    ], required: ["name", "partition", "stagingFolder", "maxCores", "maxMemoryMB", "maxMinutes"])
 }
 
 struct SlurmClusterDTO: Content {
@@ -68,7 +68,8 @@ struct SlurmClusterDTO: Content {
     var account: String?
     var serviceAccount: String?
     var stagingFolder: String
-    var completionLog: String
+    /// nil: ended jobs are read from Slurm's accounting (slurmdbd).
+    var completionLog: String?
     var timeZone: String
     var maxCores: Int
     var maxMemoryMB: Int
@@ -86,7 +87,7 @@ extension SlurmClusterDTO: APIBody {
         "stagingFolder": .string(), "completionLog": .string(), "timeZone": .string(), "maxCores": .integer(), "maxMemoryMB": .integer(), "maxGPUs": .integer(),
         "maxMinutes": .integer(), "pollSeconds": .integer(), "sandbox": .choice(SlurmSandbox.Mode.self),
         "rest": SlurmRESTSettings.schema,
-    ], required: ["id", "name", "partition", "stagingFolder", "completionLog", "timeZone", "maxCores", "maxMemoryMB", "maxGPUs", "maxMinutes", "pollSeconds",
+    ], required: ["id", "name", "partition", "stagingFolder", "timeZone", "maxCores", "maxMemoryMB", "maxGPUs", "maxMinutes", "pollSeconds",
                   "sandbox"])
     static let samples = [SlurmClusterDTO(
         id: Sample.id, name: "hpc", slurmConf: "/etc/slurm/slurm.conf", partition: "campus", account: "campuscloud", serviceAccount: "campuscloud-jobs",
@@ -176,10 +177,22 @@ enum SlurmClusters {
                 host.add("stagingFolder must belong to root (or another account than the service account) and not be writable by group or others.")
             }
         }
-        let log = checks.text(input.completionLog, "completionLog", max: 500)
+        // Without a completion log, ended jobs are read from Slurm's accounting: the cluster must keep it.
+        let log = checks.text(input.completionLog, "completionLog", max: 500, required: false).flatMap { $0.isEmpty ? nil : $0 }
         if let log, !log.hasPrefix("/") { checks.add("completionLog is the absolute path of the cluster's job completion log (JobCompLoc).") }
         if let log, log.hasPrefix("/"), !FileManager.default.fileExists(atPath: (log as NSString).deletingLastPathComponent) {
             host.add("completionLog: there is no folder \((log as NSString).deletingLastPathComponent) on this host.")
+        }
+        if log == nil {
+            let confText = try? String(contentsOfFile: conf ?? "/etc/slurm/slurm.conf", encoding: .utf8)
+            let storage = confText.map { SlurmConfiguration.settings($0)["accountingstoragetype"] ?? "accounting_storage/none" }
+            if let storage, storage.lowercased() != "accounting_storage/slurmdbd" {
+                host.add("completionLog is needed: the cluster keeps no accounting (AccountingStorageType=\(storage) in its slurm.conf), "
+                         + "so ended jobs can only be read from its job completion log.")
+            }
+            if input.rest == nil, !SlurmCommand.basePath.split(separator: ":").contains(where: { FileManager.default.isExecutableFile(atPath: "\($0)/sacct") }) {
+                host.add("completionLog is needed, or sacct on this host (Debian slurm-client): ended jobs are read from Slurm's accounting without it.")
+            }
         }
         let zone = checks.text(input.timeZone, "timeZone", max: 64, required: false).flatMap { $0.isEmpty ? nil : $0 } ?? TimeZone.current.identifier
         if TimeZone(identifier: zone) == nil { host.add("timeZone is an IANA zone name such as Europe/Zurich (the zone the cluster's controller writes times in).") }
@@ -225,7 +238,7 @@ enum SlurmClusters {
         if let other = try await SlurmCluster.query(on: db).filter(\.$name == name!).first(), other.id != cluster.id {
             throw InputRejection.conflict("a cluster named '\(name!)' exists.")
         }
-        if let id = cluster.id, (cluster.slurmConf, cluster.serviceAccount, cluster.stagingFolder, cluster.completionLog) != (conf, service, staging!, log!) {
+        if let id = cluster.id, (cluster.slurmConf, cluster.serviceAccount, cluster.stagingFolder, cluster.completionLog) != (conf, service, staging!, log ?? "") {
             let live = try await liveJobs(id, on: db)
             if live > 0 {
                 throw InputRejection.conflict("\(live) job(s) are queued or running on \(cluster.name): its slurmConf, serviceAccount, stagingFolder and completionLog "
@@ -234,7 +247,7 @@ enum SlurmClusters {
         }
         let isNew = cluster.id == nil
         (cluster.name, cluster.slurmConf, cluster.partition, cluster.account, cluster.serviceAccount) = (name!, conf, partition!, account, service)
-        (cluster.stagingFolder, cluster.completionLog, cluster.maxCores, cluster.maxMemoryMB) = (staging!, log!, cores!, memory!)
+        (cluster.stagingFolder, cluster.completionLog, cluster.maxCores, cluster.maxMemoryMB) = (staging!, log ?? "", cores!, memory!)
         (cluster.maxGPUs, cluster.maxMinutes, cluster.pollSeconds, cluster.timeZone) = (gpus!, minutes!, poll!, zone)
         cluster.sandbox = sandbox!.rawValue
         (cluster.restURL, cluster.restTokenVariable) = (rest?.url, rest?.tokenVariable)
@@ -249,7 +262,8 @@ enum SlurmClusters {
 
     static func dto(_ cluster: SlurmCluster) throws -> SlurmClusterDTO {
         SlurmClusterDTO(id: try cluster.requireID(), name: cluster.name, slurmConf: cluster.slurmConf, partition: cluster.partition, account: cluster.account,
-                        serviceAccount: cluster.serviceAccount, stagingFolder: cluster.stagingFolder, completionLog: cluster.completionLog,
+                        serviceAccount: cluster.serviceAccount, stagingFolder: cluster.stagingFolder,
+                        completionLog: cluster.keepsAccounting ? nil : cluster.completionLog,
                         timeZone: cluster.timeZone, maxCores: cluster.maxCores, maxMemoryMB: cluster.maxMemoryMB, maxGPUs: cluster.maxGPUs, maxMinutes: cluster.maxMinutes,
                         pollSeconds: cluster.pollSeconds, sandbox: cluster.sandboxMode.rawValue,
                         rest: cluster.restURL.map { SlurmRESTSettings(url: $0, tokenVariable: cluster.restTokenVariable ?? "") })
@@ -272,6 +286,9 @@ enum SlurmClusters {
         var environment: [String: String]
         /// slurmrestd, when the cluster is reached through it: its address, and the account and JWT to ask as.
         var rest: REST? = nil
+        /// The cluster's ClusterName in its slurm.conf, when this host can read it (one slurmdbd may keep several
+        /// clusters' jobs, their ids overlapping).
+        var clusterName: String? = nil
 
         struct REST: Sendable {
             var url: String
@@ -303,6 +320,9 @@ enum SlurmClusters {
                               + "(\(cluster.restTokenVariable ?? "restTokenVariable") is not set): no job is sent to it.")
             }
             access.rest = Access.REST(url: url, user: user, token: token)
+            if cluster.keepsAccounting, let text = try? String(contentsOfFile: cluster.slurmConf ?? "/etc/slurm/slurm.conf", encoding: .utf8) {
+                access.clusterName = SlurmConfiguration.settings(text)["clustername"]
+            }
         }
         return access
     }

@@ -32,14 +32,39 @@ enum SlurmControl {
         return id
     }
 
-    /// The service account's jobs the scheduler still knows (queued, running, and those ended a little while ago).
+    /// The service account's jobs the scheduler still knows (queued, running, and those ended a little while ago), and
+    /// only its: `squeue --me` run as the account, or, through slurmrestd, those of the account's name on the cluster.
     static func queue(access: SlurmClusters.Access, app: Application) async throws -> [SlurmQueuedJob] {
         guard let rest = access.rest else {
             let answer = try await SlurmCommand.run(["squeue", "--me", "--json"], environment: access.environment, as: access.runAs)
             return try SlurmQueue.jobs(json: Data(answer.utf8))
         }
         let all = try SlurmQueue.jobs(json: try await send(.GET, SlurmREST.jobsPath, body: nil, rest: rest, app: app))
-        return all.filter { $0.userID == access.owner?.uid }
+        return SlurmQueue.owned(all, by: rest.user)
+    }
+
+    /// Slurm's accounting records of these jobs (for a cluster whose slurmdbd keeps them), every run of each:
+    /// `sacct` as the service account, asking for its jobs alone, or slurmrestd's slurmdb API, kept to this cluster's
+    /// and the account's. A job the accounting has no record of yet is left out (slurmctld hands records to slurmdbd a
+    /// moment after the job ends; a later look finds it).
+    static func accounting(_ ids: [Int], access: SlurmClusters.Access, app: Application) async throws -> [SlurmJobRecord] {
+        guard !ids.isEmpty else { return [] }
+        guard let rest = access.rest else {
+            let delimiter = SlurmAccounting.freshDelimiter()
+            let answer = try await SlurmCommand.run(SlurmAccounting.sacctArguments(jobs: ids, user: access.owner?.name, delimiter: delimiter),
+                                                    environment: access.environment.merging(SlurmAccounting.environment) { $1 }, as: access.runAs)
+            return SlurmAccounting.records(sacct: answer, delimiter: delimiter)
+        }
+        var records: [SlurmJobRecord] = []
+        for id in ids {
+            do {
+                records += try SlurmAccounting.records(json: try await send(.GET, SlurmAccounting.restPath(id), body: nil, rest: rest, app: app),
+                                                       cluster: access.clusterName, user: rest.user)
+            } catch let failure as SlurmCommandFailure where failure.output.contains("Nothing found") {
+                continue
+            }
+        }
+        return records
     }
 
     /// Asks the scheduler to stop these jobs.

@@ -58,7 +58,7 @@ enum SlurmJobs {
         let owner = access.runAs
         var sandbox = sandbox
         sandbox?.network = job.network
-        try await SlurmCommand.onItsOwnThread { [sandbox] in
+        let script = try await SlurmCommand.onItsOwnThread { [sandbox] in
             try SlurmStaging.prepare(folder, command: job.command, files: files, owner: owner, sandbox: sandbox)
         }
         let submission = SlurmSubmission(name: schedulerName(jobID), folder: folder, partition: cluster.partition, account: cluster.account,
@@ -67,8 +67,7 @@ enum SlurmJobs {
                                          // The scheduler drops the job if it cannot end before its hold does.
                                          deadlineSeconds: job.wallSeconds + Int(ResearchJobs.slurmHoldQueueAllowance) - 3600)
         do {
-            return try await SlurmControl.submit(submission, script: SlurmStaging.scriptText(folder: folder, command: job.command, sandbox: sandbox),
-                                                 access: access, app: app)
+            return try await SlurmControl.submit(submission, script: script, access: access, app: app)
         } catch {
             try? await SlurmControl.cancel(named: submission.name, access: access, app: app)
             await remove(folder, owner: owner)
@@ -119,9 +118,24 @@ enum SlurmJobs {
         guard !live.isEmpty else { return await cancelStrays(queue, live: live, access: access, cluster: cluster, now: now, app: app) }
         // Jobs still being submitted (no scheduler id yet, within the grace) are the submitter's.
         let followed = live.filter { $0.slurmJobID != nil || now.timeIntervalSince($0.createdAt) >= submitGrace }
-        let from = followed.map(\.slurmLogOffset).min() ?? 0
-        let log = try await SlurmCommand.onItsOwnThread { SlurmJobs.readLog(cluster.completionLog, from: from) }
-        let ended = Dictionary(grouping: SlurmJobCompletionLog.records(in: log, timeZone: cluster.zone), by: \.jobID)
+        // The records of ended jobs; nil when they could not be had this look (slurmdbd did not answer): the queue is
+        // still followed, but nothing ends and nothing is taken for lost.
+        let ended: [Int: [SlurmJobRecord]]?
+        if cluster.keepsAccounting {
+            // Only jobs the queue no longer shows unended are asked after.
+            let unended = Set(queue.filter { !$0.state.hasEnded }.map(\.jobID))
+            let asked = followed.compactMap(\.slurmJobID).filter { !unended.contains($0) }
+            do {
+                ended = Dictionary(grouping: try await SlurmControl.accounting(asked, access: access, app: app), by: \.jobID)
+            } catch {
+                app.logger.warning("Slurm cluster \(cluster.name): accounting: \(String(describing: error)); trying again in \(cluster.pollSeconds) s")
+                ended = nil
+            }
+        } else {
+            let from = followed.map(\.slurmLogOffset).min() ?? 0
+            let log = try await SlurmCommand.onItsOwnThread { SlurmJobs.readLog(cluster.completionLog, from: from) }
+            ended = Dictionary(grouping: SlurmJobCompletionLog.records(in: log, timeZone: cluster.zone), by: \.jobID)
+        }
         for job in followed {
             do {
                 try await follow(job, queue: queue, ended: ended, cluster: cluster, access: access, now: now, app: app)
@@ -142,13 +156,13 @@ enum SlurmJobs {
         return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
     }
 
-    private static func follow(_ job: ResearchJob, queue: [SlurmQueuedJob], ended: [Int: [SlurmJobRecord]], cluster: SlurmCluster,
+    private static func follow(_ job: ResearchJob, queue: [SlurmQueuedJob], ended: [Int: [SlurmJobRecord]]?, cluster: SlurmCluster,
                                access: SlurmClusters.Access, now: Date, app: Application) async throws {
         let jobID = try job.requireID(), name = schedulerName(jobID)
         guard let slurmID = job.slurmJobID else {
             // Past the grace without an id: the submitter died after sbatch, or sbatch never queued it. Only a job of
             // the service account's with its name is adopted.
-            if let seen = queue.first(where: { $0.name == name && (access.owner == nil || $0.userID == access.owner?.uid) }) {
+            if let seen = queue.first(where: { $0.name == name }) {
                 try await ResearchJob.query(on: app.db).filter(\.$id == jobID).filter(\.$slurmJobID == nil).set(\.$slurmJobID, to: seen.jobID).update()
             } else {
                 try await end(job, status: .failed, problem: "It never reached the scheduler; nothing was charged.", usage: nil, started: nil, slurmID: nil,
@@ -167,12 +181,35 @@ enum SlurmJobs {
             try await ResearchJob.query(on: app.db).filter(\.$id == jobID).filter(\.$status ~~ [.queued, .running])
                 .set(\.$slurmSeenAt, to: now).set(\.$schedulerReason, to: job.schedulerReason)
                 .set(\.$status, to: job.status).set(\.$startedAt, to: job.startedAt).update()
-            if job.cancelRequested { await cancel(job, app: app) }
+            if job.cancelRequested {
+                await cancel(job, app: app)
+            } else if seen.state == .pending, job.status == .running {
+                // Waiting again after it ran: put back in the queue, which the platform never asks for (it submits
+                // with --no-requeue). The job did it to itself, to run again on one hold; it is stopped, and charged
+                // by what the platform saw (its records then show two runs).
+                app.logger.warning("Slurm job \(slurmID) on \(cluster.name) was requeued after it ran; cancelling it")
+                await cancel(job, app: app)
+            }
             return
         }
-        let records = ended[slurmID] ?? []
+        guard let ended else { return }
+        // A record of a job submitted well before this one is another job's: Slurm's ids start again at 1
+        // when the controller loses its state, and slurmdbd keeps the old jobs under the same ids.
+        // (No upper bound: a run the job requeued itself into is submitted anew, later, and must count.)
+        let window = job.createdAt.addingTimeInterval(-300)...
+        // A time the cluster's clock named twice (the hour a change back from summer time repeats) is read against
+        // what the platform saw: when squeue said it started, the last look at it unended, and this one.
+        let records = (ended[slurmID] ?? []).filter { record in record.submitted.map { window.contains($0) } ?? true }
+            .map { $0.placed(startedAt: job.startedAt, lastSeenUnended: job.slurmSeenAt, foundEndedAt: now) }
+        // slurmdbd hears of a job's end a moment after the queue shows it: a run it still shows unended is waited for
+        // (and taken for lost only as a job with no record would be). Every run of a job counts: one that requeued
+        // itself has several, and is charged by what the platform saw.
+        if records.contains(where: { !$0.state.hasEnded && !$0.state.isRequeued }) {
+            if now.timeIntervalSince(job.slurmSeenAt ?? job.createdAt) > lostAfter { try await finishLost(job, cluster: cluster, access: access, app: app) }
+            return
+        }
         if let record = records.first {
-            if records.count == 1, record.unambiguous, record.name == name {
+            if records.count == 1, record.unambiguous, record.name == name, !record.state.isRequeued {
                 try await finish(job, record: record, cluster: cluster, access: access, app: app)
             } else {
                 try await finishAltered(job, record: record, cluster: cluster, access: access, app: app)
@@ -190,9 +227,7 @@ enum SlurmJobs {
         guard let account = access.runAs else { return false }
         // Candidates: the account's unended jobs the platform had not heard of when this look began, queued a while.
         let known = Set(live.compactMap(\.slurmJobID)), names = Set(live.compactMap { $0.id.map(schedulerName) })
-        let candidates = queue.filter {
-            $0.userID == account.uid && !$0.state.hasEnded && !known.contains($0.jobID) && !names.contains($0.name)
-        }
+        let candidates = queue.filter { !$0.state.hasEnded && !known.contains($0.jobID) && !names.contains($0.name) }
         guard !candidates.isEmpty else { return false }
         // Queued a few seconds at least (a job a process of another platform version is recording right now).
         let settled = candidates.filter { now.timeIntervalSince($0.submitted ?? now) > 10 }
@@ -268,7 +303,7 @@ enum SlurmJobs {
         let from = job.startedAt ?? job.slurmSeenAt ?? job.createdAt
         let seen = Int64(max(0, app.clock.now().timeIntervalSince(from)).rounded(.up))
         let usage = SlurmUsage(requested(job), seconds: min(seen, Int64(job.wallSeconds)))
-        try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job was renamed), so it was charged "
+        try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job renamed or requeued itself), so it was charged "
                       + "the most it can have run by what the platform saw: \(job.cores) core(s) and \(job.memoryMB) MB for \(usage.coreSeconds / Int64(max(1, job.cores))) s.",
                       usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: nil, outputs: [:], app: app)
         await remove(folder(try job.requireID(), in: cluster), owner: access.runAs)

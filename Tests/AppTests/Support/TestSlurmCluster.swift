@@ -13,21 +13,23 @@ enum TestSlurmCluster {
 
     /// A running cluster for `body`: its folder (slurm.conf, jobcomp.log, an empty jobs/ folder) and the
     /// environment its commands need (SLURM_CONF).
-    static func with(_ body: (_ folder: URL, _ environment: [String: String]) async throws -> Void) async throws {
-        try await running(rest: false) { folder, environment, _ in try await body(folder, environment) }
+    /// `accounting`: slurmdbd keeps accounting as well (in a MariaDB of the cluster's own), for sacct.
+    static func with(accounting: Bool = false, _ body: (_ folder: URL, _ environment: [String: String]) async throws -> Void) async throws {
+        try await running(rest: false, accounting: accounting) { folder, environment, _ in try await body(folder, environment) }
     }
 
     /// The same, with JWT authentication and slurmrestd: also its address and a token for the user nobody. (The
     /// commands' environment holds no token: with one, they would use it instead of munge.)
-    static func withREST(_ body: (_ folder: URL, _ environment: [String: String], _ rest: (url: String, token: String)) async throws -> Void) async throws {
+    static func withREST(accounting: Bool = false,
+                         _ body: (_ folder: URL, _ environment: [String: String], _ rest: (url: String, token: String)) async throws -> Void) async throws {
         #expect(FileManager.default.isExecutableFile(atPath: "/usr/sbin/slurmrestd"), "run scripts/install-deps --slurm (as root) first")
-        try await running(rest: true) { folder, environment, exports in
+        try await running(rest: true, accounting: accounting) { folder, environment, exports in
             let rest = (url: try #require(exports["SLURMRESTD_URL"]), token: try #require(exports["SLURM_JWT"]))
             try await body(folder, environment, rest)
         }
     }
 
-    private static func running(rest: Bool, _ body: (_ folder: URL, _ environment: [String: String], _ exports: [String: String]) async throws -> Void) async throws {
+    private static func running(rest: Bool, accounting: Bool, _ body: (_ folder: URL, _ environment: [String: String], _ exports: [String: String]) async throws -> Void) async throws {
         #expect(FileManager.default.isExecutableFile(atPath: "/usr/sbin/slurmctld"), "run scripts/install-deps --slurm (as root) first")
         // Outside /tmp, as a real cluster's files are: the sandbox replaces /tmp, and then would hide the cluster's
         // slurm.conf and munge socket for that reason alone, not for the rules a job on a real cluster meets.
@@ -38,7 +40,7 @@ enum TestSlurmCluster {
             _ = try? SlurmCommand.runBlocking([script, "stop", folder.path], timeout: 60)
             try? FileManager.default.removeItem(at: folder)
         }
-        let started = try SlurmCommand.runBlocking([script, "start", folder.path] + (rest ? ["--rest"] : []), timeout: 120)
+        let started = try SlurmCommand.runBlocking([script, "start", folder.path] + (rest ? ["--rest"] : []) + (accounting ? ["--accounting"] : []), timeout: 120)
         var exports: [String: String] = [:]
         for line in started.split(separator: "\n") where line.hasPrefix("export ") {
             let pair = line.dropFirst(7).split(separator: "=", maxSplits: 1)

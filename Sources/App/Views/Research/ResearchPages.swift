@@ -42,6 +42,8 @@ struct ProjectPage: Encodable {
         var maxWallSeconds: Int, maxMemoryMB: Int, maxCores: Int, maxGPUs: Int
         struct Choice: Encodable { var id: String; var name: String; var chosen: Bool }
         var choices: [Choice]
+        /// Whether a job there can be given the network (on a cluster, only inside the platform's sandbox).
+        var network = true
     }
     var compute = Compute(cluster: nil, maxWallSeconds: ResearchJobs.maxWallSeconds, maxMemoryMB: ResearchJobs.maxMemoryMB, maxCores: 1, maxGPUs: 0, choices: [])
     var jobs: [Job] = []

@@ -45,7 +45,7 @@ struct SlurmClusterForm: Codable, Sendable {
     /// A registered cluster's settings, to change.
     init(_ cluster: SlurmClusterDTO) {
         (name, slurmConf, partition, account) = (cluster.name, cluster.slurmConf ?? "", cluster.partition, cluster.account ?? "")
-        (serviceAccount, stagingFolder, completionLog, timeZone) = (cluster.serviceAccount ?? "", cluster.stagingFolder, cluster.completionLog, cluster.timeZone)
+        (serviceAccount, stagingFolder, completionLog, timeZone) = (cluster.serviceAccount ?? "", cluster.stagingFolder, cluster.completionLog ?? "", cluster.timeZone)
         (maxCores, maxMemoryMB, maxGPUs) = (String(cluster.maxCores), String(cluster.maxMemoryMB), String(cluster.maxGPUs))
         (maxMinutes, pollSeconds, sandbox) = (String(cluster.maxMinutes), String(cluster.pollSeconds), cluster.sandbox)
         (restURL, restTokenVariable) = (cluster.rest?.url ?? "", cluster.rest?.tokenVariable ?? "")
@@ -123,7 +123,8 @@ struct SlurmClusterForm: Codable, Sendable {
             field("account", "Slurm account (optional)", account),
             field("serviceAccount", "Service account: the host user jobs run as (never root)", serviceAccount, placeholder: "campuscloud-jobs"),
             field("stagingFolder", "Staging folder on the cluster's shared filesystem", stagingFolder, required: true, placeholder: "/shared/campuscloud"),
-            field("completionLog", "Job completion log (JobCompLoc)", completionLog, required: true, placeholder: "/var/log/slurm/jobcomp.log"),
+            field("completionLog", "Job completion log (JobCompLoc; leave empty when the cluster keeps accounting with slurmdbd: sacct is read then)",
+                  completionLog, placeholder: "/var/log/slurm/jobcomp.log"),
             field("restURL", "slurmrestd's address, to reach the cluster through its REST API (optional: the Slurm commands on this host)", restURL,
                   placeholder: "https://slurm.example.edu:6820"),
             field("restTokenVariable", "With it: the environment variable holding the service account's JWT", restTokenVariable,
