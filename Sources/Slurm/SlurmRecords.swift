@@ -171,6 +171,8 @@ public struct SlurmQueuedJob: Equatable, Sendable {
     public var submitted: Date? = nil
     /// Whose job it is, by name (as the cluster knows its users; its ids need not be any other host's).
     public var userName: String? = nil
+    /// How many times it was put back in the queue after it started (`restart_cnt`).
+    public var restarts: Int = 0
 }
 
 public enum SlurmQueue {
@@ -186,6 +188,7 @@ public enum SlurmQueue {
             var user_id: UInt32?
             var user_name: String?
             var partition: String?
+            var restart_cnt: Flexible<Int>?
         }
         var jobs: [Job]
     }
@@ -221,7 +224,7 @@ public enum SlurmQueue {
             return SlurmQueuedJob(jobID: job.job_id, name: job.name ?? "", state: state, reason: reason, start: started, allocated: allocated,
                                   userID: job.user_id, partition: job.partition,
                                   submitted: job.submit_time?.value.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil },
-                                  userName: job.user_name.flatMap { $0.isEmpty ? nil : $0 })
+                                  userName: job.user_name.flatMap { $0.isEmpty ? nil : $0 }, restarts: job.restart_cnt?.value ?? 0)
         }
     }
 }

@@ -535,9 +535,42 @@ import VaporTesting
                 #expect(try String(contentsOf: runs, encoding: .utf8) == "run\n")
                 #expect(try SlurmCommand.runBlocking(["squeue", "-h", "-t", "PD,R,CG"], environment: environment).isEmpty)
 
+                // Or one job allows requeueing and ends (settled), and another job puts it back in the queue while the
+                // scheduler still keeps it: the ended job's id claims nothing any more, and its new run is cancelled
+                // as a job the platform did not submit.
+                let handOff = folder.appendingPathComponent("hand-off.txt")
+                FileManager.default.createFile(atPath: handOff.path, contents: nil)
+                chmod(handOff.path, 0o666)
+                let firstResponse = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "first", "memoryMB": "100", "wallSeconds": "300", "command": """
+                    echo first >> \(runs.path); scontrol update jobid=$SLURM_JOB_ID Requeue=1; echo $SLURM_JOB_ID > \(handOff.path); sleep 1
+                    """])
+                let first = try firstResponse.content.decode(ResearchJobDTO.self)
+                let firstDone = try await Self.wait(app, first.id, within: 60) { $0.status != "queued" && $0.status != "running" }
+                #expect(firstDone.status == "succeeded", "\(firstDone)")
+                let secondResponse = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "second", "memoryMB": "100", "wallSeconds": "300",
+                                                                                                "command": "scontrol requeue $(cat \(handOff.path)) && echo requeued >> \(runs.path); sleep 60"])
+                let second = try secondResponse.content.decode(ResearchJobDTO.self)
+                let firstID = try #require(firstDone.slurmJobID)
+                var requeued = false
+                for _ in 0..<60 where !requeued {
+                    try await Task.sleep(for: .seconds(1))
+                    requeued = try String(contentsOf: runs, encoding: .utf8).contains("requeued")
+                }
+                #expect(requeued, "the second job did not requeue the first")
+                var firstQueued = true
+                for _ in 0..<90 where firstQueued {
+                    try await Task.sleep(for: .seconds(1))
+                    firstQueued = !(try SlurmCommand.runBlocking(["squeue", "-h", "-j", String(firstID), "-t", "PD,R,CG"], environment: environment)).isEmpty
+                }
+                #expect(!firstQueued, "the settled job's new run was left in the queue")
+                #expect(try String(contentsOf: runs, encoding: .utf8) == "run\nfirst\nrequeued\n")
+                #expect(try await app.testing().sendRequest(.POST, "api/v1/jobs/\(second.id)/cancel", headers: try await app.bearer("ta@demo.test")).status == .ok)
+                let secondDone = try await Self.wait(app, second.id, within: 60) { $0.status != "queued" && $0.status != "running" }
+
                 let after = try await ResearchJobTests.allowance(app)
                 #expect(after.held == before.held
-                        && after.spent - before.spent == failed.charged.micro + done.charged.micro + cancelled.charged.micro + stopped.charged.micro)
+                        && after.spent - before.spent == failed.charged.micro + done.charged.micro + cancelled.charged.micro + stopped.charged.micro
+                            + firstDone.charged.micro + secondDone.charged.micro)
                 working.cancel()
                 await working.value
             }

@@ -64,12 +64,13 @@ struct SlurmRecordsTests {
         let later = try SlurmQueue.jobs(json: Data(#"""
             {"jobs": [{"job_id": 7, "name": "n", "job_state": ["RUNNING"], "start_time": {"set": true, "infinite": false, "number": 1796521677},
                        "submit_time": {"set": true, "number": 1796521600}, "user_id": 65534, "user_name": "nobody", "partition": "campus",
-                       "tres_alloc_str": "cpu=2,mem=1G"},
+                       "tres_alloc_str": "cpu=2,mem=1G", "restart_cnt": 1},
                       {"job_id": 8, "job_state": ["PENDING"], "start_time": {"set": false, "number": 0}, "state_reason": "Priority"}]}
             """#.utf8))
         #expect(later.map(\.state) == [.running, .pending] && later[0].start == Date(timeIntervalSince1970: 1_796_521_677))
         #expect(later[0].allocated == SlurmResources(cpus: 2, memoryMB: 1024) && later[0].userID == 65534 && later[0].partition == "campus")
-        #expect(later[0].userName == "nobody" && later[1].userName == nil)
+        #expect(later[0].userName == "nobody" && later[1].userName == nil && later[0].restarts == 1 && later[1].restarts == 0)
+        #expect(queued.allSatisfy { $0.restarts == 0 })
         #expect(later[1].start == nil && later[1].reason == "Priority")
     }
 

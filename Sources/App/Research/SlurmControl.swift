@@ -46,25 +46,30 @@ enum SlurmControl {
     /// Slurm's accounting records of these jobs (for a cluster whose slurmdbd keeps them), every run of each:
     /// `sacct` as the service account, asking for its jobs alone, or slurmrestd's slurmdb API, kept to this cluster's
     /// and the account's. A job the accounting has no record of yet is left out (slurmctld hands records to slurmdbd a
-    /// moment after the job ends; a later look finds it).
-    static func accounting(_ ids: [Int], access: SlurmClusters.Access, app: Application) async throws -> [SlurmJobRecord] {
-        guard !ids.isEmpty else { return [] }
+    /// moment after the job ends; a later look finds it). `unknown`: the jobs whose records could not be had this time
+    /// (through slurmrestd, asked one by one: one that fails holds up only itself).
+    static func accounting(_ ids: [Int], access: SlurmClusters.Access, app: Application) async throws -> (records: [SlurmJobRecord], unknown: Set<Int>) {
+        guard !ids.isEmpty else { return ([], []) }
         guard let rest = access.rest else {
             let delimiter = SlurmAccounting.freshDelimiter()
             let answer = try await SlurmCommand.run(SlurmAccounting.sacctArguments(jobs: ids, user: access.owner?.name, delimiter: delimiter),
                                                     environment: access.environment.merging(SlurmAccounting.environment) { $1 }, as: access.runAs)
-            return SlurmAccounting.records(sacct: answer, delimiter: delimiter)
+            return (SlurmAccounting.records(sacct: answer, delimiter: delimiter), [])
         }
-        var records: [SlurmJobRecord] = []
+        var records: [SlurmJobRecord] = [], unknown = Set<Int>()
         for id in ids {
             do {
                 records += try SlurmAccounting.records(json: try await send(.GET, SlurmAccounting.restPath(id), body: nil, rest: rest, app: app),
                                                        cluster: access.clusterName, user: rest.user)
             } catch let failure as SlurmCommandFailure where failure.output.contains("Nothing found") {
                 continue
+            } catch {
+                app.logger.warning("slurmrestd: the accounting record of job \(id): \(String(describing: error)); asked again next time")
+                unknown.insert(id)
             }
         }
-        return records
+        if unknown.count == ids.count { throw SlurmCommandFailure(command: "slurmrestd slurmdb", status: nil, output: "no record could be read") }
+        return (records, unknown)
     }
 
     /// Asks the scheduler to stop these jobs.

@@ -8,6 +8,7 @@
 import Fluent
 import Foundation
 import Ledger
+import NIOConcurrencyHelpers
 import Slurm
 import SQLKit
 import Vapor
@@ -121,12 +122,14 @@ enum SlurmJobs {
         // The records of ended jobs; nil when they could not be had this look (slurmdbd did not answer): the queue is
         // still followed, but nothing ends and nothing is taken for lost.
         let ended: [Int: [SlurmJobRecord]]?
+        var unknown = Set<Int>()
         if cluster.keepsAccounting {
             // Only jobs the queue no longer shows unended are asked after.
             let unended = Set(queue.filter { !$0.state.hasEnded }.map(\.jobID))
             let asked = followed.compactMap(\.slurmJobID).filter { !unended.contains($0) }
             do {
-                ended = Dictionary(grouping: try await SlurmControl.accounting(asked, access: access, app: app), by: \.jobID)
+                let answer = try await SlurmControl.accounting(asked, access: access, app: app)
+                (ended, unknown) = (Dictionary(grouping: answer.records, by: \.jobID), answer.unknown)
             } catch {
                 app.logger.warning("Slurm cluster \(cluster.name): accounting: \(String(describing: error)); trying again in \(cluster.pollSeconds) s")
                 ended = nil
@@ -138,7 +141,8 @@ enum SlurmJobs {
         }
         for job in followed {
             do {
-                try await follow(job, queue: queue, ended: ended, cluster: cluster, access: access, now: now, app: app)
+                try await follow(job, queue: queue, ended: unknown.contains(job.slurmJobID ?? -1) ? nil : ended, cluster: cluster, access: access,
+                                 now: now, app: app)
             } catch {
                 app.logger.error("Slurm job \(job.id?.uuidString ?? "?") on \(cluster.name): \(String(describing: error)); trying again next time")
             }
@@ -156,6 +160,7 @@ enum SlurmJobs {
         return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
     }
 
+    /// `ended`: the records of ended jobs, nil when this job's could not be had this look.
     private static func follow(_ job: ResearchJob, queue: [SlurmQueuedJob], ended: [Int: [SlurmJobRecord]]?, cluster: SlurmCluster,
                                access: SlurmClusters.Access, now: Date, app: Application) async throws {
         let jobID = try job.requireID(), name = schedulerName(jobID)
@@ -172,27 +177,31 @@ enum SlurmJobs {
             return
         }
         if let seen = queue.first(where: { $0.jobID == slurmID }), !seen.state.hasEnded {
+            let ran: [SlurmJobState] = [.running, .completing, .suspended]
+            gone.withLockedValue { _ = $0.removeValue(forKey: jobID) }
             job.slurmSeenAt = now
             job.schedulerReason = seen.state == .pending ? seen.reason : nil
-            if seen.state != .pending, job.status == .queued {
+            if ran.contains(seen.state), job.status == .queued {
                 job.status = .running
                 job.startedAt = seen.start ?? now
             }
+            // Put back in the queue after it started — which the platform never asks for (it submits with
+            // --no-requeue) — counted by the scheduler, or seen waiting (or held) again after it ran: the job did it to
+            // itself, to run again on one hold. It is cancelled at this look and every later one until it ends, and
+            // charged by what the platform saw (its records then show more than one run).
+            let requeued = seen.restarts > 0 || (job.status == .running && !ran.contains(seen.state))
+            if requeued, !job.cancelRequested {
+                app.logger.warning("Slurm job \(slurmID) on \(cluster.name) was requeued after it started; cancelling it")
+                job.cancelRequested = true
+            }
             try await ResearchJob.query(on: app.db).filter(\.$id == jobID).filter(\.$status ~~ [.queued, .running])
                 .set(\.$slurmSeenAt, to: now).set(\.$schedulerReason, to: job.schedulerReason)
-                .set(\.$status, to: job.status).set(\.$startedAt, to: job.startedAt).update()
-            if job.cancelRequested {
-                await cancel(job, app: app)
-            } else if seen.state == .pending, job.status == .running {
-                // Waiting again after it ran: put back in the queue, which the platform never asks for (it submits
-                // with --no-requeue). The job did it to itself, to run again on one hold; it is stopped, and charged
-                // by what the platform saw (its records then show two runs).
-                app.logger.warning("Slurm job \(slurmID) on \(cluster.name) was requeued after it ran; cancelling it")
-                await cancel(job, app: app)
-            }
+                .set(\.$status, to: job.status).set(\.$startedAt, to: job.startedAt).set(\.$cancelRequested, to: job.cancelRequested).update()
+            if job.cancelRequested { await cancel(job, app: app) }
             return
         }
         guard let ended else { return }
+        gone.withLockedValue { if $0[jobID] == nil { $0[jobID] = now } }
         // A record of a job submitted well before this one is another job's: Slurm's ids start again at 1
         // when the controller loses its state, and slurmdbd keeps the old jobs under the same ids.
         // (No upper bound: a run the job requeued itself into is submitted anew, later, and must count.)
@@ -202,22 +211,31 @@ enum SlurmJobs {
         let records = (ended[slurmID] ?? []).filter { record in record.submitted.map { window.contains($0) } ?? true }
             .map { $0.placed(startedAt: job.startedAt, lastSeenUnended: job.slurmSeenAt, foundEndedAt: now) }
         // slurmdbd hears of a job's end a moment after the queue shows it: a run it still shows unended is waited for
-        // (and taken for lost only as a job with no record would be). Every run of a job counts: one that requeued
-        // itself has several, and is charged by what the platform saw.
-        if records.contains(where: { !$0.state.hasEnded && !$0.state.isRequeued }) {
-            if now.timeIntervalSince(job.slurmSeenAt ?? job.createdAt) > lostAfter { try await finishLost(job, cluster: cluster, access: access, app: app) }
+        // (and taken for lost only as a job with no record would be). (The completion log writes a run that was
+        // requeued as PENDING: there, an unended run is one more sign of a requeue.) Every run of a job counts: one
+        // that requeued itself has several, and is charged by what the platform saw.
+        let lost = now.timeIntervalSince(job.slurmSeenAt ?? job.createdAt) > lostAfter
+            && now.timeIntervalSince(gone.withLockedValue { $0[jobID] } ?? now) > lostAfter
+        if cluster.keepsAccounting, records.contains(where: { !$0.state.hasEnded && !$0.state.isRequeued }) {
+            if lost { try await finishLost(job, cluster: cluster, access: access, app: app) }
             return
         }
         if let record = records.first {
-            if records.count == 1, record.unambiguous, record.name == name, !record.state.isRequeued {
+            if records.count == 1, record.unambiguous, record.name == name, record.state.hasEnded {
                 try await finish(job, record: record, cluster: cluster, access: access, app: app)
             } else {
                 try await finishAltered(job, record: record, cluster: cluster, access: access, app: app)
             }
-        } else if now.timeIntervalSince(job.slurmSeenAt ?? job.createdAt) > lostAfter {
+        } else if lost {
             try await finishLost(job, cluster: cluster, access: access, app: app)
         }
     }
+
+    /// When a look, with the records at hand, first found each job gone from the queue without a record (this
+    /// process's looks): a job is taken for lost only after that long too, so a while in which the records could not
+    /// be read (slurmdbd down, then catching up) does not count. A poller that moves to another process starts over,
+    /// which only waits longer.
+    private static let gone = NIOLockedValueBox<[UUID: Date]>([:])
 
     /// Jobs of the service account's the platform did not submit (a job's own sbatch: compute no one would pay for)
     /// are cancelled. Only where the account is the cluster's own (the platform is root and submits as it). Whether
@@ -234,7 +252,9 @@ enum SlurmJobs {
         guard !settled.isEmpty else { return true }
         // Asked again now, across every cluster (one Slurm may serve several of them), so a job submitted meanwhile —
         // by this process or another — is not taken for a stray.
-        guard let rows = try? await ResearchJob.query(on: app.db).filter(\.$slurmClusterID != nil)
+        // Only a job still queued or running claims its id: an ended job put back in the queue (another job of the
+        // account's can requeue one that ended, while the scheduler still keeps it) would run on a settled hold.
+        guard let rows = try? await ResearchJob.query(on: app.db).filter(\.$slurmClusterID != nil).filter(\.$status ~~ [.queued, .running])
             .group(.or, { $0.filter(\.$slurmJobID ~~ settled.map(\.jobID)).filter(\.$id ~~ settled.compactMap { Self.jobID(fromSchedulerName: $0.name) }) })
             .all() else { return true }
         let claimed = Set(rows.compactMap(\.slurmJobID)), claimedNames = Set(rows.compactMap { $0.id.map(schedulerName) })
@@ -329,6 +349,7 @@ enum SlurmJobs {
     private static func end(_ job: ResearchJob, status: ResearchJobStatus, problem: String?, usage: SlurmUsage?, started: Date?, slurmID: Int?,
                             log: String?, outputs: [String: Data], app: Application) async throws {
         let jobID = try job.requireID(), holdID = job.holdID, now = app.clock.now(), name = job.name
+        gone.withLockedValue { _ = $0.removeValue(forKey: jobID) }
         // PostgreSQL keeps no NUL in text.
         let log = log.map { $0.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") }
         try await app.writeTransaction(on: app.db) { tx in
