@@ -350,7 +350,8 @@ import VaporTesting
                 #expect(adopted.charged.micro == Self.cost(coreSeconds: record.usage.coreSeconds, memoryMBSeconds: record.usage.memoryMBSeconds) && record.elapsedSeconds >= 6)
 
                 // Running, then the controller comes back without its state: the job is gone from the queue and has no record.
-                let lostResponse = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "lost", "command": "sleep 300", "memoryMB": "100", "wallSeconds": "600"])
+                let lostResponse = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "lost", "command": "echo so far > outputs/partial.txt; sleep 300", "memoryMB": "100",
+                                                                                               "wallSeconds": "600"])
                 let lost = try lostResponse.content.decode(ResearchJobDTO.self)
                 let running = try await Self.wait(app, lost.id, within: 30) { $0.status == "running" }
                 #expect(running.status == "running", "\(running)")
@@ -370,6 +371,8 @@ import VaporTesting
                 ahead.withLockedValue { $0 = SlurmJobs.lostAfter + 60 }
                 let ended = try await Self.wait(app, lost.id, within: 60) { $0.status != "queued" && $0.status != "running" }
                 #expect(ended.status == "failed" && ended.problem?.contains("lost the job") == true, "\(ended)")
+                // What it wrote before it was lost comes back.
+                #expect(ended.outputs.map(\.path) == ["outputs/partial.txt"], "\(ended.outputs)")
                 // Charged the seconds it was seen running (from its start to the last look that showed it), not nothing
                 // and not its limit.
                 let stored = try #require(try await ResearchJob.find(lost.id, on: app.db))

@@ -295,21 +295,28 @@ enum SlurmJobs {
             // Seen running, yet recorded as never having run: billed what it asked for from when it was seen.
             usage = SlurmUsage(asked, seconds: min(Int64(max(0, end.timeIntervalSince(started))), Int64(job.wallSeconds)))
         }
+        let collected = try await collect(job, cluster: cluster, access: access)
+        if let skipped = collected.skipped { problem = (problem.map { $0 + " " } ?? "") + skipped }
+        try await end(job, status: status, problem: problem, usage: usage, started: record.start, slurmID: record.jobID,
+                      log: collected.log, outputs: collected.outputs, app: app)
+        await remove(folder(try job.requireID(), in: cluster), owner: access.runAs)
+    }
+
+    /// What the job left in its folder: its outputs and its log (read as `SlurmStaging.collect` reads them: no link
+    /// followed, only the account's files, within the input limits), and what was left out, said in a sentence.
+    private static func collect(_ job: ResearchJob, cluster: SlurmCluster, access: SlurmClusters.Access) async throws
+        -> (outputs: [String: Data], log: String, skipped: String?) {
         let folder = folder(try job.requireID(), in: cluster)
-        let limits = ResearchJobs.inputLimits, owner = access.owner, runAs = access.runAs
+        let limits = ResearchJobs.inputLimits, owner = access.owner
         let collected = try await SlurmCommand.onItsOwnThread {
             SlurmStaging.collect(folder, owner: owner, maxFiles: Int(limits.maxFiles), maxFileBytes: Int(limits.maxFileBytes),
                                  maxTotalBytes: Int(limits.maxTotalBytes), logBytes: ResearchJobs.logCharacters)
         }
-        if !collected.skipped.isEmpty {
-            problem = (problem.map { $0 + " " } ?? "") + "Left out of the outputs: " + collected.skipped.prefix(5).joined(separator: "; ") + "."
-        }
         var log = "$ \(job.command)\n"
         if !collected.stdout.isEmpty { log += "--- standard output ---\n" + collected.stdout + "\n" }
         if !collected.stderr.isEmpty { log += "--- standard error ---\n" + collected.stderr + "\n" }
-        try await end(job, status: status, problem: problem, usage: usage, started: record.start, slurmID: record.jobID,
-                      log: log, outputs: collected.outputs, app: app)
-        await remove(folder, owner: runAs)
+        let skipped = collected.skipped.isEmpty ? nil : "Left out of the outputs: " + collected.skipped.prefix(5).joined(separator: "; ") + "."
+        return (collected.outputs, log, skipped)
     }
 
     /// A job whose completion record was altered while it ran (renamed to imitate other fields, or recorded twice):
@@ -330,13 +337,15 @@ enum SlurmJobs {
     }
 
     /// A job the cluster lost (in neither its queue nor its completion log for `lostAfter`): failed, charged for the
-    /// resources it asked for over the time it was seen running.
+    /// resources it asked for over the time it was seen running, with what it had written to its folder.
     static func finishLost(_ job: ResearchJob, cluster: SlurmCluster, access: SlurmClusters.Access, app: Application) async throws {
         let seconds = job.startedAt.map { start in Int64(max(0, (job.slurmSeenAt ?? start).timeIntervalSince(start))) } ?? 0
         let usage = SlurmUsage(requested(job), seconds: min(seconds, Int64(job.wallSeconds)))
+        // Whatever it wrote before it was lost comes back, as for any ended job.
+        let collected = try await collect(job, cluster: cluster, access: access)
         try await end(job, status: .failed, problem: "The cluster lost the job: it left the scheduler's queue without an end on record. "
-                      + (seconds > 0 ? "The \(seconds) s it was seen running were charged." : "Nothing was charged."),
-                      usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: nil, outputs: [:], app: app)
+                      + (seconds > 0 ? "The \(seconds) s it was seen running were charged." : "Nothing was charged.") + (collected.skipped.map { " " + $0 } ?? ""),
+                      usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: collected.log, outputs: collected.outputs, app: app)
         await remove(folder(try job.requireID(), in: cluster), owner: access.runAs)
     }
 
