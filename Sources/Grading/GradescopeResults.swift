@@ -121,13 +121,18 @@ public struct GradescopeResults: Sendable, Equatable {
 
     private static func number(_ value: Any?, _ label: String) throws -> Double? {
         guard let value, !(value is NSNull) else { return nil }
-        // JSON true/false also arrive as NSNumber; their dynamic type names them as booleans.
-        guard let number = value as? NSNumber, !String(describing: type(of: value)).contains("Boolean"), number.doubleValue.isFinite else {
+        // JSON true/false also arrive as NSNumber, of the class JSONSerialization gives booleans.
+        guard let number = value as? NSNumber, ObjectIdentifier(type(of: value)) != booleanClass, number.doubleValue.isFinite else {
             throw ResultsProblem("\(label) must be a number")
         }
         guard abs(number.doubleValue) <= 1_000_000 else { throw ResultsProblem("\(label) is out of range") }
         return number.doubleValue
     }
+
+    /// The class of the values JSONSerialization reads `true` and `false` as (looked up once: comparing it is cheap,
+    /// naming a value's type for each number was a large part of reading a results file).
+    private static let booleanClass: ObjectIdentifier? = (try? JSONSerialization.jsonObject(with: Data("true".utf8), options: [.fragmentsAllowed]))
+        .map { ObjectIdentifier(type(of: $0)) }
 
     private static func string(_ value: Any?, _ label: String) throws -> String? {
         guard let value, !(value is NSNull) else { return nil }

@@ -1,18 +1,20 @@
 // The gradebook page's kept scores. Each (course, student) row holds that student's counted scores, one per
 // assignment they have one for, so a page of 50 students reads 50 short rows rather than every hand-in of theirs
-// (5,000 in a course of 20 assignments × 5 attempts). A row is rebuilt from the hand-ins in the transaction that
-// changes one of its student's scores (a result recorded or failed, a regrade queued, an adjustment), last in it; a
-// change to a rule that counts for every student (an assignment's counted attempt, late policy or due date) bumps
-// the course's generation instead, with the rule. A row counts only while its generation and format are the
-// course's and `format`; the page rebuilds the rows it finds missing or stale (which is also how rows come to exist).
+// (5,000 in a course of 20 assignments × 5 attempts). The transaction that changes one of a student's scores (a
+// result recorded or failed, a regrade queued, an adjustment) stamps that student's row stale, last in it (one
+// statement: a graded hand-in's bookkeeping stays small); a change to a rule that counts for every student (an
+// assignment's counted attempt, late policy or due date) bumps the course's generation instead, with the rule. A row
+// counts only while its generation and format are the course's and `format`; the page rebuilds the rows it finds
+// missing or stale, a page's at once in one write transaction (which is also how rows come to exist).
 // The API (a page of students), the CSV, the student's view and the insights compute from the hand-ins (`GradebookData.load`).
 //
-// Concurrency: on SQLite every refresh runs in a write transaction, one at a time. On PostgreSQL (read committed) a
-// refresh first inserts or locks its students' rows (in user order), then reads the generation, the rules and the
-// hand-ins: of two transactions changing one student's scores, the second waits at the row for the first to commit
-// and then reads what it wrote, so the row the last one writes is exact. A rule change commits with its bump: a
-// refresh that read the old generation is stamped with it and so is stale, one that read the new one reads the new
-// rule after it.
+// Concurrency: on SQLite every stamp and rebuild runs in a write transaction, one at a time. On PostgreSQL (read
+// committed) both a stamp and a rebuild begin by inserting their students' rows or locking them (an insert that meets
+// another transaction's uncommitted row waits for it): a rebuild then reads the generation, the rules and the
+// hand-ins. Of a stamp and a rebuild of one student, if the rebuild holds the row first, the stamp waits for its
+// commit and then makes what it wrote stale; if the stamp holds it first, the rebuild waits for the stamp's commit and
+// reads the hand-ins it changed. A rule change commits with its bump: a rebuild that read the old generation is
+// stamped with it and so is stale, one that read the new one reads the new rule after it.
 import Fluent
 import Foundation
 import Grading
@@ -24,13 +26,15 @@ enum GradebookRows {
     /// The layout of `cells`; a row of another format is stale (raise it when the layout or the arithmetic changes).
     static let format = 1
 
-    /// One hand-in's score may have changed: its student's row is rebuilt (not for a staff test run). Call it on the
-    /// changing transaction, after the change.
+    /// One hand-in's score may have changed: its student's row is stamped stale, for the page to rebuild (not for a
+    /// staff test run). Call it on the changing transaction, after the change.
     static func changed(submission id: UUID, on db: any Database) async throws {
-        guard let row = try await db.sqlDatabase().raw("""
-            SELECT a.course_id, s.user_id, s.is_test_run FROM submissions s JOIN assignments a ON a.id = s.assignment_id WHERE s.id = \(bind: id)
-            """).first(), try !row.decode(column: "is_test_run", as: Bool.self) else { return }
-        _ = try await refresh(courseID: try row.decode(column: "course_id", as: UUID.self), users: [try row.decode(column: "user_id", as: UUID.self)], on: db)
+        try await db.sqlDatabase().raw("""
+            INSERT INTO gradebook_rows (course_id, user_id, cells, generation, format)
+            SELECT a.course_id, s.user_id, '', -1, 0 FROM submissions s JOIN assignments a ON a.id = s.assignment_id
+            WHERE s.id = \(bind: id) AND s.is_test_run = \(bind: false)
+            ON CONFLICT (course_id, user_id) DO UPDATE SET generation = -1
+            """).run()
     }
 
     /// A rule every student's scores follow changed: every row of the course is stale. On the changing transaction.

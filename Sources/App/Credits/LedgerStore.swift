@@ -172,8 +172,14 @@ struct LedgerStore: Sendable {
     /// before (expired, or voided) — from the account's free credits, and records the rest as debt. A use that
     /// happened is never free. A hold that was already settled (this use's settle ran before) is left as it is.
     func settleUse(_ holdID: UUID, usage: Int64, memo: String) async throws -> UseCharge {
-        guard usage >= 0 else { throw LedgerRefusal.notPositive }
         guard let hold = try await LedgerHold.find(holdID, on: db) else { throw Abort(.notFound, reason: "No such hold.") }
+        return try await settleUse(hold, usage: usage, memo: memo)
+    }
+
+    /// The same for a hold the caller has just read on this store's database (its status is checked again as it closes).
+    func settleUse(_ hold: LedgerHold, usage: Int64, memo: String) async throws -> UseCharge {
+        guard usage >= 0 else { throw LedgerRefusal.notPositive }
+        let holdID = try hold.requireID()
         var result = UseCharge()
         switch hold.status {
         case .open:

@@ -26,15 +26,14 @@ enum SandboxCharges {
 
     /// The same for any meters' usage (a Slurm job's core-, memory- and GPU-seconds), priced as when the hold was made.
     static func settle(_ holdID: UUID?, usage: [Meter: Int64], what: String, ledger: LedgerStore, logger: Logger) async throws -> Int64 {
-        guard let holdID,
-              let hold = try await ledger.db.sqlDatabase().raw("SELECT created_at FROM ledger_holds WHERE id = \(bind: holdID)").first() else { return 0 }
-        let createdAt = try hold.decode(column: "created_at", as: Date?.self)
+        guard let holdID, let hold = try await LedgerHold.find(holdID, on: ledger.db) else { return 0 }
+        let createdAt = hold.createdAt
         do {
             // Meters without a price when the hold was made cost nothing (the hold's estimate left them out too):
             // one missing price does not make the whole use free.
             let prices = try await Prices.list(on: ledger.db), time = createdAt ?? Date()
             let cost = try prices.cost(of: usage.filter { prices.price(of: $0.key, at: time) != nil }, at: time)
-            let charge = try await ledger.settleUse(holdID, usage: cost.micro, memo: what)
+            let charge = try await ledger.settleUse(hold, usage: cost.micro, memo: what)
             if charge.holdWasClosed || charge.debt > 0 {
                 logger.warning("Hold \(holdID) could not cover \(what): \(Credits(micro: charge.charged)) charged from free credits, \(Credits(micro: charge.debt)) owed")
             }

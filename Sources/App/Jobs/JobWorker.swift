@@ -98,6 +98,9 @@ struct JobWorker: Sendable {
     var lease: TimeInterval = 60
     /// The kinds this worker claims: every registered kind unless narrowed.
     var kinds: [String]
+    /// Where its tasks run: an event loop of the application's (so what the database answers on that loop resumes
+    /// them with no hop between threads), or the concurrency pool.
+    var executor: EventLoopTaskExecutor?
 
     init(app: Application, name: String, lease: TimeInterval = 60, kinds: [String]? = nil) {
         self.app = app
@@ -198,11 +201,11 @@ struct JobWorker: Sendable {
                     continue
                 }
                 if app.jobHandlers[claimed.job.kind]?.worksAhead(claimed) == true {
-                    ahead = Task { try await claim() }
+                    ahead = Task(executorPreference: executor) { try await claim() }
                 }
                 let record = await run(claimed)
                 await recording?.value
-                recording = record.map { record in Task { await record() } }
+                recording = record.map { record in Task(executorPreference: executor) { await record() } }
             } catch {
                 app.logger.warning("Job worker \(name): \(String(describing: error)); trying again shortly")
                 try? await Task.sleep(for: .seconds(1))
@@ -279,8 +282,9 @@ final class JobWorkers: LifecycleHandler, Sendable {
         guard count > 0 else { return }
         let host = ProcessInfo.processInfo.hostName, pid = ProcessInfo.processInfo.processIdentifier
         let started = (0..<count).map { index in
-            let worker = JobWorker(app: application, name: "\(host):\(pid):\(index + 1)", lease: lease)
-            return Task { [poll] in await worker.work(poll: poll, sweeps: index == 0) }
+            var worker = JobWorker(app: application, name: "\(host):\(pid):\(index + 1)", lease: lease)
+            worker.executor = EventLoopTaskExecutor.of(application.eventLoopGroup.next())
+            return Task(executorPreference: worker.executor) { [poll, worker] in await worker.work(poll: poll, sweeps: index == 0) }
         }
         tasks.withLockedValue { $0 += started }
         bell.withLockedValue { $0 = application.jobBell }
