@@ -34,6 +34,37 @@ import Vapor
         }
     }
 
+    @Test func theOldestClaimableJobOfTheWorkersKindsIsTakenFirst() async throws {
+        try await withTestApp { app in
+            let start = Date()
+            @Sendable func at(_ seconds: Double) -> Date { start.addingTimeInterval(seconds) }
+            // Queued at these times: a of kind x (to be taken and its lease to run out), b of y, c of x, a job of a
+            // kind this worker does not do, one not due yet, and one whose attempts are used up.
+            let a = try await JobQueue.enqueue("x", payload: "a", at: at(0), on: app.db)
+            let b = try await JobQueue.enqueue("y", payload: "b", at: at(1), on: app.db)
+            let c = try await JobQueue.enqueue("x", payload: "c", at: at(2), on: app.db)
+            _ = try await JobQueue.enqueue("z", payload: "other kind", at: at(0.5), on: app.db)
+            _ = try await JobQueue.enqueue("y", payload: "later", runAfter: at(100), at: at(0.2), on: app.db)
+            let spent = try await JobQueue.enqueue("x", payload: "spent", maxAttempts: 1, at: at(0.1), on: app.db)
+            var queue = JobQueue(db: app.db)
+            queue.clock = { at(5) }
+            #expect(try await queue.claim(worker: "w", kinds: ["x"], lease: 10)?.id == a.id)
+            #expect(try await queue.claim(worker: "w", kinds: ["x"], lease: 10)?.id == spent.id)
+            // At 20 s both leases have run out: a (queued first) is taken again before b and c; the spent job is not.
+            queue.clock = { at(20) }
+            var order: [String] = []
+            while let job = try await queue.claim(worker: "v", kinds: ["y", "x"], lease: 600) { order.append(job.payload) }
+            #expect(order == ["a", "b", "c"])
+            #expect(try await QueuedJob.find(b.id, on: app.db)?.leaseOwner == "v")
+            #expect(try await QueuedJob.find(c.id, on: app.db)?.status == .running)
+            // When it is due, the later job is taken; the other kind's waits for its own workers.
+            queue.clock = { at(101) }
+            #expect(try await queue.claim(worker: "v", kinds: ["x", "y"], lease: 60)?.payload == "later")
+            #expect(try await queue.claim(worker: "v", kinds: ["x", "y"], lease: 60) == nil)
+            #expect(try await queue.claim(worker: "v", kinds: ["z"], lease: 60)?.payload == "other kind")
+        }
+    }
+
     @Test func aJobEnqueuedInARolledBackTransactionNeverExists() async throws {
         try await withTestApp { app in
             struct Refused: Error {}
