@@ -4,6 +4,7 @@ import Testing
 import Foundation
 import Fluent
 import Vapor
+import VaporTesting
 @testable import App
 
 @Suite(.serialized) struct GradingCostTests {
@@ -17,8 +18,14 @@ import Vapor
                 let assignmentID = try await GradingFlowTests.createAssignment(app, ["title": "Hello", "kind": "classroom", "classroomTests": tests])
                 let student = try await app.bearer("student1@demo.test")
                 for _ in 0..<2 {
-                    let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello], as: student)
+                    let handIn = try await app.handIn(assignmentID, files: ["hello.py": GradingFlowTests.hello, "notes.txt": Data("é\n".utf8)], as: student)
                     #expect(handIn.status == .created, "\(handIn.body.string)")
+                    // The answer is built from what was written, not read back: it is what reading it back gives.
+                    let id = try handIn.content.decode(SubmissionDTO.self).id
+                    let read = try await app.testing().sendRequest(.GET, "api/v1/submissions/\(id)", headers: student)
+                    let answered = try JSONSerialization.jsonObject(with: Data(handIn.body.readableBytesView)) as? NSDictionary
+                    let stored = try JSONSerialization.jsonObject(with: Data(read.body.readableBytesView)) as? NSDictionary
+                    #expect(answered != nil && answered == stored, "\(handIn.body.string)\n\(read.body.string)")
                 }
                 let worker = JobWorker(app: app, name: "cost", lease: 60)
                 for attempt in 1...2 {
