@@ -54,9 +54,15 @@ struct GradeRunHandler: JobHandler {
     /// transaction) comes back, so the worker may start its next run first.
     func run(_ claimed: ClaimedJob, worker: JobWorker) async throws -> JobRecording? {
         guard let input = claimed.loaded as? GradeInput else { return nil }
-        let outcome = try await Grader(app: worker.app).grade(input.assignment, files: input.files, metadata: input.metadata)
+        // The grader (an autograder's set-up, its files read or unzipped, the sandbox's first checks) on the pool.
+        let outcome = try await withTaskExecutorPreference(globalConcurrentExecutor) { [app = worker.app] in
+            try await Grader(app: app).grade(input.assignment, files: input.files, metadata: input.metadata)
+        }
         return { try await Self.record(claimed.job, input, outcome, worker: worker) }
     }
+
+    /// Its load and its record are database statements and a little arithmetic (the grader itself runs on the pool).
+    var runsOnEventLoop: Bool { true }
 
     func worksAhead(_ claimed: ClaimedJob) -> Bool {
         ((claimed.loaded as? GradeInput)?.assignment.timeLimitSeconds ?? .max) <= Self.workAheadSeconds

@@ -27,6 +27,10 @@ protocol JobHandler: Sendable {
     func worksAhead(_ claimed: ClaimedJob) -> Bool
     /// A job claimed ahead was put back unstarted (the worker is stopping). The default does nothing.
     func released(_ claimed: ClaimedJob, app: Application) async
+    /// Whether its run and its recording may stay on the worker's event loop: only for work that never blocks the
+    /// thread (that loop serves connections too); what its database answers then resumes it without a hop. The
+    /// default: no, they run on the concurrency pool.
+    var runsOnEventLoop: Bool { get }
 }
 
 extension JobHandler {
@@ -34,6 +38,7 @@ extension JobHandler {
     func sweep(_ app: Application) async throws {}
     func worksAhead(_ claimed: ClaimedJob) -> Bool { false }
     func released(_ claimed: ClaimedJob, app: Application) async {}
+    var runsOnEventLoop: Bool { false }
 }
 
 /// What `JobHandler.load` found.
@@ -98,8 +103,8 @@ struct JobWorker: Sendable {
     var lease: TimeInterval = 60
     /// The kinds this worker claims: every registered kind unless narrowed.
     var kinds: [String]
-    /// Where its tasks run: an event loop of the application's (so what the database answers on that loop resumes
-    /// them with no hop between threads), or the concurrency pool.
+    /// The event loop its claims (and the runs of handlers that may, `JobHandler.runsOnEventLoop`) run on: what the
+    /// database answers on that loop resumes them with no hop between threads. nil: the concurrency pool.
     var executor: EventLoopTaskExecutor?
 
     init(app: Application, name: String, lease: TimeInterval = 60, kinds: [String]? = nil) {
@@ -192,7 +197,7 @@ struct JobWorker: Sendable {
             do {
                 if sweeps, ContinuousClock.now - lastSweep > .seconds(30) {
                     lastSweep = .now
-                    try await Self.sweep(app)
+                    try await withTaskExecutorPreference(globalConcurrentExecutor) { [app] in try await Self.sweep(app) }
                 }
                 let next = ahead
                 ahead = nil
@@ -203,9 +208,12 @@ struct JobWorker: Sendable {
                 if app.jobHandlers[claimed.job.kind]?.worksAhead(claimed) == true {
                     ahead = Task(executorPreference: executor) { try await claim() }
                 }
-                let record = await run(claimed)
+                // Kinds whose work may block the thread run (and record) on the concurrency pool.
+                let onLoop = executor != nil && app.jobHandlers[claimed.job.kind]?.runsOnEventLoop == true
+                let place: any TaskExecutor = (onLoop ? executor : nil) ?? globalConcurrentExecutor
+                let record = await withTaskExecutorPreference(place) { await run(claimed) }
                 await recording?.value
-                recording = record.map { record in Task(executorPreference: executor) { await record() } }
+                recording = record.map { record in Task(executorPreference: place) { await record() } }
             } catch {
                 app.logger.warning("Job worker \(name): \(String(describing: error)); trying again shortly")
                 try? await Task.sleep(for: .seconds(1))
