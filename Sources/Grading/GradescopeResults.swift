@@ -131,8 +131,7 @@ public struct GradescopeResults: Sendable, Equatable {
 
     /// The class of the values JSONSerialization reads `true` and `false` as (looked up once: comparing it is cheap,
     /// naming a value's type for each number was a large part of reading a results file).
-    private static let booleanClass: ObjectIdentifier? = (try? JSONSerialization.jsonObject(with: Data("true".utf8), options: [.fragmentsAllowed]))
-        .map { ObjectIdentifier(type(of: $0)) }
+    private static let booleanClass = ObjectIdentifier(type(of: try! JSONSerialization.jsonObject(with: Data("true".utf8), options: [.fragmentsAllowed])))
 
     private static func string(_ value: Any?, _ label: String) throws -> String? {
         guard let value, !(value is NSNull) else { return nil }

@@ -55,6 +55,8 @@ import Foundation
         ("{}", "neither a score nor tests"),
         (#"{"score": "ten"}"#, "score must be a number"),
         (#"{"score": true}"#, "score must be a number"),
+        (#"{"score": false}"#, "score must be a number"),
+        (#"{"tests": [{"score": 1, "max_score": false}]}"#, "test 1 max_score must be a number"),
         (#"{"score": 1e300}"#, "out of range"),
         (#"{"tests": [{"name": "a"}]}"#, "test 1 has no score"),
         (#"{"tests": {"a": 1}}"#, "tests must be a list"),

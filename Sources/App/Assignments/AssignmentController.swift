@@ -145,7 +145,7 @@ enum AssignmentController {
         let submission = try await Submissions.submit(files, to: assignment, course: course, by: user, access: access, on: req.application, db: req.db)
         // What was just written, shown without reading it back: no adjustment yet, the files as handed in, the caller's.
         let dto = try Grades.view(submission, assignment: assignment, owner: user, staff: Policy.allows(user, .grade(access)), adjustments: [],
-                                  files: files.keys.sorted().map { .init(path: $0, size: files[$0]!.count) }, now: req.now)
+                                  files: Grades.fileList(files.map { ($0.key, $0.value.count) }), now: req.now)
         return try await dto.encodeResponse(status: .created, for: req)
     }
 

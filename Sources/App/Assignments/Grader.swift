@@ -17,6 +17,8 @@ struct GradingOutcome: Sendable {
     var log: String
     var cpuMs: Int
     var wallMs: Int
+    /// The tests of `results`, as read (recorded as the submission's test rows without reading the text again).
+    var tests: [GradescopeResults.Test] = []
 }
 
 struct Grader: Sendable {
@@ -58,7 +60,8 @@ struct Grader: Sendable {
             switch GradescopeRun.results(outputs: outputs, finished: SandboxReport.finished(result, seconds: assignment.timeLimitSeconds, memory: assignment.memoryMB)) {
             case .success(let results):
                 return GradingOutcome(score: results.total, maxScore: results.maximum ?? assignment.pointsPossible,
-                                      results: String(decoding: results.json(), as: UTF8.self), log: log, cpuMs: result.cpuMs, wallMs: result.wallMs)
+                                      results: String(decoding: results.json(), as: UTF8.self), log: log, cpuMs: result.cpuMs, wallMs: result.wallMs,
+                                      tests: results.tests)
             case .failure(let problem):
                 return GradingOutcome(score: 0, maxScore: assignment.pointsPossible, problem: problem.message, log: log,
                                       cpuMs: result.cpuMs, wallMs: result.wallMs)
@@ -87,7 +90,7 @@ struct Grader: Sendable {
             }
             let results = ClassroomRun.results(tests: tests, runs: runs)
             return GradingOutcome(score: results.total, maxScore: results.maximum, results: String(decoding: results.json(), as: UTF8.self),
-                                  problem: problem, log: logs.joined(separator: "\n"), cpuMs: cpuMs, wallMs: wallMs)
+                                  problem: problem, log: logs.joined(separator: "\n"), cpuMs: cpuMs, wallMs: wallMs, tests: results.tests)
         }
     }
 

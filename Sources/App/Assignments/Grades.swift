@@ -117,10 +117,15 @@ enum Grades {
     static func load(_ submission: Submission, assignment: Assignment, staff: Bool, now: Date, on db: any Database) async throws -> SubmissionDTO {
         let id = try submission.requireID()
         let adjustments = try await GradeAdjustment.query(on: db).filter(\.$submission.$id == id).sort(\.$createdAt).with(\.$author).all()
-        let files = try await SubmissionFile.query(on: db).filter(\.$submission.$id == id).sort(\.$path).all()
+        let files = try await SubmissionFile.query(on: db).filter(\.$submission.$id == id).all()
         let owner = try await User.find(submission.$user.id, on: db)
         return try view(submission, assignment: assignment, owner: owner, staff: staff, adjustments: adjustments.map { ($0, $0.author.displayName) },
-                        files: files.map { .init(path: $0.path, size: $0.contents.count) }, now: now)
+                        files: fileList(files.map { ($0.path, $0.contents.count) }), now: now)
+    }
+
+    /// A hand-in's files as shown: by path, byte by byte (the same on every database, whatever its collation).
+    static func fileList(_ files: [(path: String, size: Int)]) -> [SubmissionDTO.FileDTO] {
+        files.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }.map { .init(path: $0.path, size: $0.size) }
     }
 
     /// Views of a page of submissions (owners loaded with them or not) with their adjustments: one query whatever its size.

@@ -14,7 +14,8 @@ protocol JobHandler: Sendable {
     /// The queue's name for the kind (`QueuedJob.kind`).
     var kind: String { get }
     /// Right after the claim, on the claim's connection and in this process's turn to write: reads what the run
-    /// needs (and may mark its subject started). The default loads nothing.
+    /// needs (and may mark its subject started). It runs on the worker's event loop whatever the kind: database
+    /// statements only, never anything that blocks the thread. The default loads nothing.
     func load(_ job: QueuedJob, on db: any Database) async throws -> JobLoad
     /// Runs the job. What records a result that should not wait (the worker may start its next job first) comes
     /// back; nil when the handler recorded it already (through `worker.complete`).

@@ -23,10 +23,16 @@ enum SubmissionTests {
     /// Makes the hand-in's test rows match its results.json (none when it has none or it does not parse): one
     /// DELETE, then one INSERT per 500 tests. Runs in the transaction that records the result.
     static func replace(for submissionID: UUID, results: String?, on db: any Database) async throws {
+        let tests = if let results, case .success(let parsed) = GradescopeResults.parse(Data(results.utf8)) { parsed.tests } else { [GradescopeResults.Test]() }
+        try await replace(for: submissionID, tests: tests, on: db)
+    }
+
+    /// The same for tests already read from the results (a grading run's, read once by the grader).
+    static func replace(for submissionID: UUID, tests: [GradescopeResults.Test], on db: any Database) async throws {
         let sql = try db.sqlDatabase()
         try await sql.delete(from: SubmissionTest.schema).where("submission_id", .equal, submissionID).run()
-        guard let results, case .success(let parsed) = GradescopeResults.parse(Data(results.utf8)) else { return }
-        let rows = parsed.tests.enumerated().map { index, test in
+        guard !tests.isEmpty else { return }
+        let rows = tests.enumerated().map { index, test in
             [SQLBind(UUID()), SQLBind(submissionID), SQLBind(index), SQLBind(String(test.name.prefix(200))), SQLBind(test.score), SQLBind(test.maxScore),
              SQLBind(GradescopeResults.passed(test))] as [any SQLExpression]
         }
