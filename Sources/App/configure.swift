@@ -20,7 +20,7 @@ public func configure(_ app: Application, config: AppConfig, serving: PlatformSe
     app.platformSecret = try SecretStore.resolve(config)
     app.routes.defaultMaxBodySize = "1mb"
     // Request bodies are taken as sent: no client of the platform compresses them (browsers, the CLI, OpenAI's SDKs),
-    // and a decompressor in every connection's pipeline cost the AI gateway's hot path on each request.
+    // so a decompressor in every connection's pipeline would only be a surface for decompression bombs.
     app.http.server.configuration.requestDecompression = .disabled
     // Outbound HTTP goes to the AI providers and identity providers an admin registered: a redirect could send a
     // request (with a provider's secret) anywhere, so none is followed.

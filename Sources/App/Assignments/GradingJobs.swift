@@ -153,7 +153,7 @@ struct GradeRunHandler: JobHandler {
               cpu_ms = \(bind: outcome.cpuMs), wall_ms = \(bind: outcome.wallMs), charged = charged + \(bind: charged)
             WHERE id = \(bind: submissionID)
             """).run()
-        try await SubmissionTests.replace(for: submissionID, tests: outcome.results == nil ? [] : outcome.tests, on: tx)
+        try await SubmissionTests.replace(for: submissionID, tests: outcome.tests, on: tx)
         try await app.gradeChanged(.submission(submissionID), on: tx)
         try await GradebookRows.changed(submission: submissionID, on: tx)
     }
