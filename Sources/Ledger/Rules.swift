@@ -39,6 +39,9 @@ public enum LedgerRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case settleAboveHold(held: Credits, actual: Credits)
     case spendingFromPartner
     case tooLarge
+    /// The amount fits, but the account's balance (or, for a partner, what it has granted) would pass the ledger's
+    /// bound with it: a refusal by the ledger's state, not by the request.
+    case accountFull(account: String)
     /// An idempotency key sent again with different values: the first use stands, this one is refused.
     case keyReused(String)
 
@@ -53,6 +56,7 @@ public enum LedgerRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case .settleAboveHold(let held, let actual): "The actual amount (\(actual)) is more than was held (\(held))."
         case .spendingFromPartner: "The partner's account is where grants come from; nothing is spent from it."
         case .tooLarge: "That is more than the ledger keeps in one amount or one account (\(Credits.maximum) credits)."
+        case .accountFull(let account): "With this, \(account) would pass what the ledger keeps in one account (\(Credits.maximum) credits)."
         case .keyReused(let key): "The idempotency key \(key) was already used with different values; use a new key for a new operation."
         }
     }

@@ -126,6 +126,12 @@ import Vapor
             await #expect(throws: LedgerRefusal.tooLarge) {
                 try await ledger.transfer(.grant, from: partner, to: pool, amount: Credits(micro: Credits.maximum.micro + 1), memo: "huge")
             }
+            // An amount that fits, but that the partner (which has granted credits already) cannot give whole: refused by the ledger's
+            // state (409), with nothing written.
+            await #expect(throws: LedgerRefusal.accountFull(account: partner.label)) {
+                try await ledger.transfer(.grant, from: partner, to: pool, amount: Credits.maximum, memo: "to the brim")
+            }
+            #expect(LedgerRefusal.accountFull(account: partner.label).status == .conflict)
             #expect(try await LedgerAccount.find(partner.requireID(), on: app.db)?.balance == -Credits(whole: 1100).micro)
             try await Self.expectConserved(app)
         }

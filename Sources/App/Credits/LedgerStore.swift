@@ -59,7 +59,7 @@ struct LedgerStore: Sendable {
                     WHERE id = \(bind: fromID) AND (kind = 'partner' AND balance >= \(bind: micro - most) OR balance >= \(bind: micro)) RETURNING id
                     """).all()
                 guard !taken.isEmpty else {
-                    if from.kind == .partner { throw LedgerRefusal.tooLarge }
+                    if from.kind == .partner { throw LedgerRefusal.accountFull(account: from.label) }
                     throw try await Self.refusal(fromID, needs: amount, now: now, on: tx)
                 }
                 // Only a child being given credits must not have expired (returns flow up whatever the date).
@@ -70,7 +70,7 @@ struct LedgerStore: Sendable {
                     """).all()
                 guard !given.isEmpty else {
                     if down, let expiry = to.expiresAt, expiry <= now { throw LedgerRefusal.expired(account: to.label) }
-                    throw LedgerRefusal.tooLarge
+                    throw LedgerRefusal.accountFull(account: to.label)
                 }
             }
         } catch where Writes.isUniqueViolation(error) && key != nil {
@@ -367,7 +367,7 @@ extension LedgerRefusal: AbortError {
     /// cannot be right.
     public var status: HTTPResponseStatus {
         switch self {
-        case .notEnough, .expired, .holdClosed, .keyReused: .conflict
+        case .notEnough, .expired, .holdClosed, .keyReused, .accountFull: .conflict
         case .notPositive, .notAnEdge, .settleAboveHold, .spendingFromPartner, .tooLarge: .unprocessableEntity
         }
     }
