@@ -116,9 +116,10 @@ func tuneSQLite(_ app: Application) async throws {
     guard case .sqliteFile = app.platformConfig.database else { return }
     for loop in app.eventLoopGroup.makeIterator() {
         guard let sql = app.databases.database(.sqlite, logger: app.logger, on: loop) as? any SQLDatabase else { continue }
+        // The wait first, so that switching the journal mode waits for another process's write too.
+        try await sql.raw("PRAGMA busy_timeout=30000").run()
         try await sql.raw("PRAGMA journal_mode=WAL").run()
         try await sql.raw("PRAGMA synchronous=NORMAL").run()
-        try await sql.raw("PRAGMA busy_timeout=30000").run()
     }
 }
 

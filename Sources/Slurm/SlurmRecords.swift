@@ -165,8 +165,6 @@ public struct SlurmQueuedJob: Equatable, Sendable {
     public var reason: String?
     public var start: Date?
     public var allocated: SlurmResources?
-    /// Whose job it is (a host user id).
-    public var userID: UInt32?
     public var partition: String? = nil
     public var submitted: Date? = nil
     /// Whose job it is, by name (as the cluster knows its users; its ids need not be any other host's).
@@ -185,7 +183,6 @@ public enum SlurmQueue {
             var start_time: Flexible<Int64>?
             var submit_time: Flexible<Int64>?
             var tres_alloc_str: String?
-            var user_id: UInt32?
             var user_name: String?
             var partition: String?
             var restart_cnt: Flexible<Int>?
@@ -222,7 +219,7 @@ public enum SlurmQueue {
             let started = state == .pending ? nil : job.start_time?.value.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
             let allocated = job.tres_alloc_str.flatMap { $0.isEmpty ? nil : SlurmResources(tres: $0) }
             return SlurmQueuedJob(jobID: job.job_id, name: job.name ?? "", state: state, reason: reason, start: started, allocated: allocated,
-                                  userID: job.user_id, partition: job.partition,
+                                  partition: job.partition,
                                   submitted: job.submit_time?.value.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil },
                                   userName: job.user_name.flatMap { $0.isEmpty ? nil : $0 }, restarts: job.restart_cnt?.value ?? 0)
         }

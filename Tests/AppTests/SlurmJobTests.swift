@@ -222,7 +222,7 @@ import VaporTesting
                 #expect(submitted.status == .created, "\(submitted.body.string)")
                 let job = try submitted.content.decode(ResearchJobDTO.self)
                 let running = try await Self.wait(app, job.id, within: 180) { $0.status == "running" }
-                #expect(running.status == "running", "\(running)")
+                #expect(running.status == "running", "\(running)\n\(WorkerProcess.log(in: shared))\n\(TestSlurmCluster.state(folder, environment: environment))")
 
                 // The scheduler goes away for a while: the job is not given up for lost, it stays running.
                 try TestSlurmCluster.stopController(folder)
@@ -450,7 +450,8 @@ import VaporTesting
 
     /// A cluster that keeps accounting (slurmdbd) needs no completion log: ended jobs are read from `sacct` (the
     /// commands) or from slurmrestd's slurmdb API, charged by the allocation and elapsed seconds recorded there, with
-    /// the exit code sacct gives. A cluster whose slurm.conf keeps no accounting must name its log.
+    /// the exit code sacct gives. A cluster whose slurm.conf keeps no accounting must name its log. A job that requeues
+    /// or renames itself there is not believed (after a while, for a name: slurmdbd itself may show one late).
     @Test func aClusterThatKeepsAccountingIsReadFromSacctOrSlurmdb() async throws {
         try await TestSlurmCluster.withREST(accounting: true) { folder, environment, rest in
             try await withTestApp { app in
@@ -570,10 +571,21 @@ import VaporTesting
                 #expect(try await app.testing().sendRequest(.POST, "api/v1/jobs/\(second.id)/cancel", headers: try await app.bearer("ta@demo.test")).status == .ok)
                 let secondDone = try await Self.wait(app, second.id, within: 60) { $0.status != "queued" && $0.status != "running" }
 
+                // A job that renames itself: its record is waited on for a while (slurmdbd itself may show a name late),
+                // then not believed; charged what the platform saw until it found the job gone from the queue — not
+                // the while it waited.
+                let renaming = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "renamed", "memoryMB": "100", "wallSeconds": "300",
+                                                                                          "command": "scontrol update JobId=$SLURM_JOB_ID JobName=other; sleep 2"])
+                let renamed = try renaming.content.decode(ResearchJobDTO.self)
+                let renamedDone = try await Self.wait(app, renamed.id, within: 90) { $0.status != "queued" && $0.status != "running" }
+                #expect(renamedDone.status == "failed" && renamedDone.problem?.contains("altered") == true, "\(renamedDone)")
+                #expect(renamedDone.charged.micro > 0 && renamedDone.charged.micro < Self.cost(coreSeconds: 25, memoryMBSeconds: 2_500), "\(renamedDone)")
+                #expect(try #require(renamedDone.finishedAt).timeIntervalSince(try #require(renamedDone.startedAt)) >= SlurmJobs.accountingSettles)
+
                 let after = try await ResearchJobTests.allowance(app)
                 #expect(after.held == before.held
                         && after.spent - before.spent == failed.charged.micro + done.charged.micro + cancelled.charged.micro + stopped.charged.micro
-                            + firstDone.charged.micro + secondDone.charged.micro)
+                            + firstDone.charged.micro + secondDone.charged.micro + renamedDone.charged.micro)
                 working.cancel()
                 await working.value
             }

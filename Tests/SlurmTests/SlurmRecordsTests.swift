@@ -57,7 +57,7 @@ struct SlurmRecordsTests {
         #expect(queued.map(\.name) == ["cc-ok", "cc-fail", "cc-cancel", "cc-later"])
         let ended = try SlurmQueue.jobs(json: try Self.sample("squeue-22.05-completed.json"))
         #expect(ended == [SlurmQueuedJob(jobID: 1, name: "wrap", state: .completed, reason: nil, start: Date(timeIntervalSince1970: 1_796_521_677),
-                                         allocated: SlurmResources(cpus: 1, memoryMB: 100), userID: 0, partition: "campus",
+                                         allocated: SlurmResources(cpus: 1, memoryMB: 100), partition: "campus",
                                          submitted: Date(timeIntervalSince1970: 1_796_521_675), userName: "root")])
         #expect(throws: (any Error).self) { try SlurmQueue.jobs(json: Data(#"{"errors": ["no"]}"#.utf8)) }
         // Later Slurm versions write states as lists and times as numbers with flags.
@@ -68,7 +68,7 @@ struct SlurmRecordsTests {
                       {"job_id": 8, "job_state": ["PENDING"], "start_time": {"set": false, "number": 0}, "state_reason": "Priority"}]}
             """#.utf8))
         #expect(later.map(\.state) == [.running, .pending] && later[0].start == Date(timeIntervalSince1970: 1_796_521_677))
-        #expect(later[0].allocated == SlurmResources(cpus: 2, memoryMB: 1024) && later[0].userID == 65534 && later[0].partition == "campus")
+        #expect(later[0].allocated == SlurmResources(cpus: 2, memoryMB: 1024) && later[0].partition == "campus")
         #expect(later[0].userName == "nobody" && later[1].userName == nil && later[0].restarts == 1 && later[1].restarts == 0)
         #expect(queued.allSatisfy { $0.restarts == 0 })
         #expect(later[1].start == nil && later[1].reason == "Priority")
@@ -77,11 +77,11 @@ struct SlurmRecordsTests {
     /// Through slurmrestd the account's jobs are picked from everyone's by the user's name on the cluster: the
     /// cluster's uid for the service account (5001 here) need not be this host's (65534).
     @Test func theAccountsJobsArePickedByNameNotByThisHostsUID() {
-        func job(_ id: Int, uid: UInt32?, name: String?) -> SlurmQueuedJob {
-            SlurmQueuedJob(jobID: id, name: "cc-\(id)", state: .running, reason: nil, start: nil, allocated: nil, userID: uid, userName: name)
+        func job(_ id: Int, name: String?) -> SlurmQueuedJob {
+            SlurmQueuedJob(jobID: id, name: "cc-\(id)", state: .running, reason: nil, start: nil, allocated: nil, userName: name)
         }
-        let everyone = [job(1, uid: 5001, name: "campuscloud-jobs"), job(2, uid: 65534, name: "someone-else"), job(3, uid: 65534, name: nil),
-                        job(4, uid: 77, name: nil)]
+        // (squeue's user_id, the cluster's uid, is not read at all.)
+        let everyone = [job(1, name: "campuscloud-jobs"), job(2, name: "someone-else"), job(3, name: nil), job(4, name: nil)]
         #expect(SlurmQueue.owned(everyone, by: "campuscloud-jobs").map(\.jobID) == [1])
         #expect(SlurmQueue.owned(everyone, by: "someone-else").map(\.jobID) == [2])
     }

@@ -25,7 +25,8 @@ enum CreditsArea: PlatformArea {
                summary: "Record the partner's grant into the programme pool (managers). Amounts are credits: 12 or \"12.5\".", tag: "credits",
                request: .input(GrantInput.self),
                response: .one(ProgrammeCreditsDTO.self), status: 201,
-               errors: [404: "No such programme, or not yours to manage.", 409: "The idempotency key was used with other values."],
+               errors: [404: "No such programme, or not yours to manage.", 409: "The idempotency key was used with other values, or the pool would pass what "
+                                                                                       + "the ledger keeps in one account."],
                use: CreditsController.grant)
         api.on(.POST, "programmes/:programmeID/credits/allocations", id: "allocateCredits",
                summary: "Move credits from the pool to a course's or project's allocation, optionally until a date (managers).", tag: "credits",

@@ -20,6 +20,8 @@ enum SlurmJobs {
     static let submitGrace: TimeInterval = 300
     /// A job seen neither in the queue nor among ended jobs for this long was lost by the cluster.
     static let lostAfter: TimeInterval = 600
+    /// How long an ended job's accounting record may still show a name slurmdbd had not been sent yet.
+    static let accountingSettles: TimeInterval = 30
 
     /// The scheduler's name for a job: found by it again after a crash between sbatch and recording its id.
     static func schedulerName(_ jobID: UUID) -> String { "campuscloud-\(jobID.uuidString.lowercased())" }
@@ -221,10 +223,21 @@ enum SlurmJobs {
             return
         }
         if let record = records.first {
+            let foundEnded = gone.withLockedValue { $0[jobID] } ?? now
             if records.count == 1, record.unambiguous, record.name == name, record.state.hasEnded {
                 try await finish(job, record: record, cluster: cluster, access: access, app: app)
+            } else if cluster.keepsAccounting, records.count == 1, record.state.hasEnded, record.name != name,
+                      now.timeIntervalSince(foundEnded) < accountingSettles {
+                // slurmdbd may hold a job's one run under the name "allocation" for a moment after its end (it writes
+                // that for a name it was not sent yet; seen on a loaded machine through slurmrestd): looked at again.
+                return
             } else {
-                try await finishAltered(job, record: record, cluster: cluster, access: access, app: app)
+                // What was read is logged: an operator (or a test) can tell a job that tampered with its record from
+                // an accounting that answered oddly.
+                let read = records.map { "[\($0.name) \($0.state) submitted \($0.submitted.map { "\($0.timeIntervalSince1970)" } ?? "-")"
+                                       + "\($0.unambiguous ? "" : " ambiguous")]" }.joined(separator: " ")
+                app.logger.warning("Slurm cluster \(cluster.name): job \(slurmID) (\(name)) ended with a record not believed: \(records.count) record(s) \(read)")
+                try await finishAltered(job, record: record, foundEndedAt: foundEnded, cluster: cluster, access: access, app: app)
             }
         } else if lost {
             try await finishLost(job, cluster: cluster, access: access, app: app)
@@ -322,13 +335,13 @@ enum SlurmJobs {
     /// A job whose completion record was altered while it ran (renamed to imitate other fields, or recorded twice):
     /// nothing in it is believed. Failed, and charged the most it can have run by what the platform itself saw: what it
     /// asked for, from when the queue first showed it running — or, if no look caught it running, from the last look
-    /// that showed it waiting (its submission, if none did) — until this look, which found it ended; never past its
-    /// limit. (Another job of the service account could rename it, so the charge is at most one poll past what ran,
-    /// not a penalty.)
-    static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, cluster: SlurmCluster, access: SlurmClusters.Access,
+    /// that showed it waiting (its submission, if none did) — until the first look that found it gone from the queue
+    /// (`foundEndedAt`, not the later look that judged its record); never past its limit. (Another job of the service
+    /// account could rename it, so the charge is at most one poll past what ran, not a penalty.)
+    static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, foundEndedAt: Date, cluster: SlurmCluster, access: SlurmClusters.Access,
                               app: Application) async throws {
         let from = job.startedAt ?? job.slurmSeenAt ?? job.createdAt
-        let seen = Int64(max(0, app.clock.now().timeIntervalSince(from)).rounded(.up))
+        let seen = Int64(max(0, foundEndedAt.timeIntervalSince(from)).rounded(.up))
         let usage = SlurmUsage(requested(job), seconds: min(seen, Int64(job.wallSeconds)))
         try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job renamed or requeued itself), so it was charged "
                       + "the most it can have run by what the platform saw: \(job.cores) core(s) and \(job.memoryMB) MB for \(usage.coreSeconds / Int64(max(1, job.cores))) s.",

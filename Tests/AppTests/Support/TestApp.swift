@@ -17,6 +17,9 @@ func withTestApp(migrate: Bool = true, database: DatabaseURL? = nil, adjust: (in
     var failure: (any Error)?
     do {
         try await configure(app, config: config)
+        // A SQLite file (shared with a worker process) is set up as the commands set it up: waiting for the other
+        // process's writes rather than spinning on them.
+        try await tuneSQLite(app)
         // Before the first statement, so that every pooled connection logs to it.
         if let statements { app.logger = statements.logger(label: "campuscloud-test") }
         if migrate { try await app.autoMigrate() }

@@ -51,6 +51,17 @@ enum TestSlurmCluster {
         try await body(folder, ["SLURM_CONF": conf], exports)
     }
 
+    /// What the cluster shows now, for a failing test's message: its queue, its node, and the last lines of its logs.
+    static func state(_ folder: URL, environment: [String: String]) -> String {
+        func run(_ arguments: [String]) -> String { (try? SlurmCommand.runBlocking(arguments, environment: environment, timeout: 10)) ?? "(\(arguments[0]) failed)" }
+        func tail(_ name: String) -> String {
+            let text = (try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? ""
+            return "--- \(name):\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }
+        return ["--- squeue:", run(["squeue", "-a", "-o", "%i %j %T %r %S"]), "--- sinfo:", run(["sinfo", "-N", "-o", "%N %T %E"]),
+                tail("slurmctld.log"), tail("slurmd.log")].joined(separator: "\n")
+    }
+
     /// Stops the cluster's slurmctld (its jobs run on under slurmd).
     static func stopController(_ folder: URL) throws {
         let pidFile = folder.appendingPathComponent("slurmctld.pid").path

@@ -39,12 +39,25 @@ enum WorkerProcess {
         env["DATABASE_URL"] = url
         env["CAMPUSCLOUD_DATA_DIR"] = folder.appendingPathComponent("worker-data").path
         env["CAMPUSCLOUD_SECRET"] = app.platformSecret
-        env["LOG_LEVEL"] = "error"
+        env["LOG_LEVEL"] = "warning"
         env.merge(extra) { $1 }
         process.environment = env
-        process.standardOutput = FileHandle.nullDevice
+        // What it logs is kept in the folder, for a test that fails to show (`log(in:)`).
+        FileManager.default.createFile(atPath: logFile(folder).path, contents: nil)
+        let log = try FileHandle(forWritingTo: logFile(folder))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
         try Sandbox.startingProcess { try process.run() }
         return process
+    }
+
+    private static func logFile(_ folder: URL) -> URL { folder.appendingPathComponent("worker.log") }
+
+    /// The last lines the worker processes started in `folder` logged (warnings and errors), for a failing test's message.
+    static func log(in folder: URL) -> String {
+        let text = (try? String(contentsOf: logFile(folder), encoding: .utf8)) ?? ""
+        return "worker log:\n" + text.split(separator: "\n").suffix(40).joined(separator: "\n")
     }
 
     /// Stops the process (SIGTERM; SIGKILL after 60 s) and returns its exit status.
