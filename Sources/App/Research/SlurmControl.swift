@@ -34,9 +34,10 @@ enum SlurmControl {
 
     /// The service account's jobs the scheduler still knows (queued, running, and those ended a little while ago), and
     /// only its: `squeue --me` run as the account, or, through slurmrestd, those of the account's name on the cluster.
+    /// (`--all`: jobs in hidden partitions too — a job moved there is still followed.)
     static func queue(access: SlurmClusters.Access, app: Application) async throws -> [SlurmQueuedJob] {
         guard let rest = access.rest else {
-            let answer = try await SlurmCommand.run(["squeue", "--me", "--json"], environment: access.environment, as: access.runAs)
+            let answer = try await SlurmCommand.run(["squeue", "--me", "--all", "--json"], environment: access.environment, as: access.runAs)
             return try SlurmQueue.jobs(json: Data(answer.utf8))
         }
         let all = try SlurmQueue.jobs(json: try await send(.GET, SlurmREST.jobsPath, body: nil, rest: rest, app: app))

@@ -20,8 +20,10 @@ enum SlurmJobs {
     static let submitGrace: TimeInterval = 300
     /// A job seen neither in the queue nor among ended jobs for this long was lost by the cluster.
     static let lostAfter: TimeInterval = 600
-    /// How long an ended job's accounting record may still show a name slurmdbd had not been sent yet.
-    static let accountingSettles: TimeInterval = 30
+    /// The name slurmdbd gives a job whose name it has not been sent yet, and how long after a job is found gone its
+    /// one ended record may still show it before it is not believed.
+    static let accountingPlaceholder = "allocation"
+    static let accountingSettles: TimeInterval = 60
 
     /// The scheduler's name for a job: found by it again after a crash between sbatch and recording its id.
     static func schedulerName(_ jobID: UUID) -> String { "campuscloud-\(jobID.uuidString.lowercased())" }
@@ -203,7 +205,12 @@ enum SlurmJobs {
             return
         }
         guard let ended else { return }
-        gone.withLockedValue { if $0[jobID] == nil { $0[jobID] = now } }
+        // A time noted before a later look (this process's or another's) saw the job unended is stale: noted anew.
+        gone.withLockedValue { noted in
+            if noted[jobID].map({ $0 < (job.slurmSeenAt ?? .distantPast) }) ?? true { noted[jobID] = now }
+            // Jobs another process ended are never looked at here again: their times go once they are long past.
+            if noted.count > 1_000 { noted = noted.filter { now.timeIntervalSince($0.value) < 2 * lostAfter } }
+        }
         // A record of a job submitted well before this one is another job's: Slurm's ids start again at 1
         // when the controller loses its state, and slurmdbd keeps the old jobs under the same ids.
         // (No upper bound: a run the job requeued itself into is submitted anew, later, and must count.)
@@ -224,20 +231,25 @@ enum SlurmJobs {
         }
         if let record = records.first {
             let foundEnded = gone.withLockedValue { $0[jobID] } ?? now
+            // One ended run in the accounting: its times are slurmctld's, whatever its name says.
+            let oneRun = cluster.keepsAccounting && records.count == 1 && record.state.hasEnded
             if records.count == 1, record.unambiguous, record.name == name, record.state.hasEnded {
                 try await finish(job, record: record, cluster: cluster, access: access, app: app)
-            } else if cluster.keepsAccounting, records.count == 1, record.state.hasEnded, record.name != name,
-                      now.timeIntervalSince(foundEnded) < accountingSettles {
-                // slurmdbd may hold a job's one run under the name "allocation" for a moment after its end (it writes
-                // that for a name it was not sent yet; seen on a loaded machine through slurmrestd): looked at again.
+            } else if oneRun, record.name == accountingPlaceholder, now.timeIntervalSince(foundEnded) < accountingSettles {
+                // slurmdbd may keep a job's run under "allocation" for a moment after its end (what it writes for a
+                // job whose name it was not sent yet; seen on a loaded machine): looked at again. A job that names
+                // itself so gains nothing by the wait: it is charged as below, until it was found gone.
                 return
             } else {
-                // What was read is logged: an operator (or a test) can tell a job that tampered with its record from
-                // an accounting that answered oddly.
-                let read = records.map { "[\($0.name) \($0.state) submitted \($0.submitted.map { "\($0.timeIntervalSince1970)" } ?? "-")"
+                // What was read is logged (names quoted: a job chooses its own): an operator, or a test, can tell a
+                // job that tampered with its record from an accounting that answered oddly.
+                let read = records.map { "[\(String(reflecting: $0.name)) \($0.state) submitted \($0.submitted.map { "\($0.timeIntervalSince1970)" } ?? "-")"
                                        + "\($0.unambiguous ? "" : " ambiguous")]" }.joined(separator: " ")
                 app.logger.warning("Slurm cluster \(cluster.name): job \(slurmID) (\(name)) ended with a record not believed: \(records.count) record(s) \(read)")
-                try await finishAltered(job, record: record, foundEndedAt: foundEnded, cluster: cluster, access: access, app: app)
+                // Charged until this look; for one ended run in the accounting, which was waited on, until it ended
+                // or was found gone (the later), not for the wait. Any further run would be a second record.
+                let until = oneRun ? min(now, max(foundEnded, record.end ?? now)) : now
+                try await finishAltered(job, record: record, until: until, cluster: cluster, access: access, app: app)
             }
         } else if lost {
             try await finishLost(job, cluster: cluster, access: access, app: app)
@@ -247,7 +259,7 @@ enum SlurmJobs {
     /// When a look, with the records at hand, first found each job gone from the queue without a record (this
     /// process's looks): a job is taken for lost only after that long too, so a while in which the records could not
     /// be read (slurmdbd down, then catching up) does not count. A poller that moves to another process starts over,
-    /// which only waits longer.
+    /// which only waits longer; a time noted before the job was last seen unended (by any process) is noted anew.
     private static let gone = NIOLockedValueBox<[UUID: Date]>([:])
 
     /// Jobs of the service account's the platform did not submit (a job's own sbatch: compute no one would pay for)
@@ -335,13 +347,13 @@ enum SlurmJobs {
     /// A job whose completion record was altered while it ran (renamed to imitate other fields, or recorded twice):
     /// nothing in it is believed. Failed, and charged the most it can have run by what the platform itself saw: what it
     /// asked for, from when the queue first showed it running — or, if no look caught it running, from the last look
-    /// that showed it waiting (its submission, if none did) — until the first look that found it gone from the queue
-    /// (`foundEndedAt`, not the later look that judged its record); never past its limit. (Another job of the service
-    /// account could rename it, so the charge is at most one poll past what ran, not a penalty.)
-    static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, foundEndedAt: Date, cluster: SlurmCluster, access: SlurmClusters.Access,
+    /// that showed it waiting (its submission, if none did) — `until` the look that found it ended; never past its
+    /// limit. (Another job of the service account could rename it, so the charge is at most one poll past what ran,
+    /// not a penalty.)
+    static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, until: Date, cluster: SlurmCluster, access: SlurmClusters.Access,
                               app: Application) async throws {
         let from = job.startedAt ?? job.slurmSeenAt ?? job.createdAt
-        let seen = Int64(max(0, foundEndedAt.timeIntervalSince(from)).rounded(.up))
+        let seen = Int64(max(0, until.timeIntervalSince(from)).rounded(.up))
         let usage = SlurmUsage(requested(job), seconds: min(seen, Int64(job.wallSeconds)))
         try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job renamed or requeued itself), so it was charged "
                       + "the most it can have run by what the platform saw: \(job.cores) core(s) and \(job.memoryMB) MB for \(usage.coreSeconds / Int64(max(1, job.cores))) s.",

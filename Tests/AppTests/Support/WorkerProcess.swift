@@ -43,7 +43,7 @@ enum WorkerProcess {
         env.merge(extra) { $1 }
         process.environment = env
         // What it logs is kept in the folder, for a test that fails to show (`log(in:)`).
-        FileManager.default.createFile(atPath: logFile(folder).path, contents: nil)
+        if !FileManager.default.fileExists(atPath: logFile(folder).path) { FileManager.default.createFile(atPath: logFile(folder).path, contents: nil) }
         let log = try FileHandle(forWritingTo: logFile(folder))
         log.seekToEndOfFile()
         process.standardOutput = log
