@@ -69,7 +69,7 @@ public enum SlurmAccounting {
             }
             var jobs: [Job]
         }
-        return try JSONDecoder().decode(Document.self, from: json).jobs.compactMap { job in
+        return try SlurmQueue.decodeLossy(Document.self, from: json).jobs.compactMap { job in
             func time(_ value: SlurmQueue.Flexible<Int64>?) -> Date? { value?.value.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil } }
             if let cluster, let named = job.cluster, named != cluster { return nil }
             if let named = job.user, !named.isEmpty, named != user { return nil }

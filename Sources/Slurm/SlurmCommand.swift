@@ -110,7 +110,9 @@ public enum SlurmCommand {
             usleep(delay)
             delay = min(delay * 2, 50_000)
         }
-        let text = ((try? String(contentsOf: output, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        // Read as UTF-8 whatever it holds: a job's name is any bytes the job chose, and output that is not UTF-8 must
+        // not read as nothing (squeue's whole answer, or every record sacct gave, lost to one name).
+        let text = String(decoding: (try? Data(contentsOf: output)) ?? Data(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard status == 0 else {
             let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
             throw SlurmCommandFailure(command: name, status: code, output: String(text.prefix(2_000)))

@@ -192,6 +192,14 @@ public enum SlurmQueue {
 
     /// A value as Slurm 22.05 writes it, or as later versions do: a list (`["RUNNING"]`) or a number with flags
     /// (`{"set": true, "number": 1796521712}`).
+    /// Slurm's JSON as it comes: a job's name is whatever bytes the job gave it (`scontrol update JobName=…`), and
+    /// Slurm writes them as they are, so one name that is not UTF-8 would make the whole answer undecodable — every
+    /// job of the cluster unfollowed. Such bytes are read as U+FFFD first; the name then matches no job's.
+    static func decodeLossy<T: Decodable>(_ type: T.Type, from json: Data) throws -> T {
+        let text = String(decoding: json, as: UTF8.self)
+        return try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
     struct Flexible<Value: Decodable & Sendable>: Decodable {
         var value: Value?
         struct Numbered: Decodable { var set: Bool?; var number: Value? }
@@ -213,7 +221,7 @@ public enum SlurmQueue {
 
     /// The jobs in `squeue --json`'s answer; throws when it is not that document.
     public static func jobs(json: Data) throws -> [SlurmQueuedJob] {
-        try JSONDecoder().decode(Document.self, from: json).jobs.map { job in
+        try decodeLossy(Document.self, from: json).jobs.map { job in
             let state = SlurmJobState(job.job_state.value ?? "")
             let reason = job.state_reason.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }
             let started = state == .pending ? nil : job.start_time?.value.flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }

@@ -181,6 +181,31 @@ struct SlurmRecordsTests {
         #expect(SlurmAccounting.freshDelimiter() != SlurmAccounting.freshDelimiter())
     }
 
+    /// A job can give itself a name that is not UTF-8 (`scontrol update JobName=$'\\xff'`), and Slurm's JSON carries the
+    /// bytes as they are: the answer is still read, every other job in it intact, and that name matches no job's.
+    @Test func aNameThatIsNotUTF8DoesNotMakeTheAnswerUnreadable() throws {
+        func answer(_ jobs: String) -> Data {
+            var data = Data(#"{"jobs": ["#.utf8)
+            data += Data(jobs.utf8)
+            return data + Data("]}".utf8)
+        }
+        func withBadName(_ head: String, _ tail: String) -> Data {
+            var data = answer(head).dropLast(2)  // the document without its closing "]}"
+            data += Data([0xFF, 0xFE, 0x22]) + Data(tail.utf8)  // 0xFF 0xFE, then the name's closing quote
+            return Data(data) + Data("]}".utf8)
+        }
+        let queue = withBadName(#"{"job_id": 1, "name": "cc-1", "job_state": "RUNNING", "user_name": "nobody"}, {"job_id": 2, "name": "cc-"#,
+                                #", "job_state": "RUNNING", "user_name": "nobody"}"#)
+        // As it comes, the answer is not one a JSON decoder reads.
+        struct Names: Decodable { struct Job: Decodable { var name: String? }; var jobs: [Job] }
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(Names.self, from: queue) }
+        let jobs = try SlurmQueue.jobs(json: queue)
+        #expect(jobs.map(\.jobID) == [1, 2] && jobs[0].name == "cc-1" && jobs[1].name == "cc-\u{FFFD}\u{FFFD}")
+        let slurmdb = withBadName(#"{"job_id": 3, "name": "cc-"#, #", "state": {"current": "COMPLETED"}, "time": {"submission": 1796551675, "start": 1796551676, "end": 1796551678}}"#)
+        let records = try SlurmAccounting.records(json: slurmdb, cluster: nil, user: "nobody")
+        #expect(records.map(\.jobID) == [3] && records[0].name == "cc-\u{FFFD}\u{FFFD}" && records[0].state == .completed)
+    }
+
     @Test func slurmdbJSONIsKeptToTheClusterAndTheAccount() throws {
         func job(_ id: Int, cluster: String, user: String?, state: String, start: Int, submission: Int = 1_796_551_675) -> String {
             """
