@@ -4,6 +4,7 @@
 import Fluent
 import Foundation
 import Sandbox
+import SQLKit
 import Testing
 import Vapor
 @testable import App
@@ -54,6 +55,18 @@ import Vapor
                 kill(load.processIdentifier, SIGKILL)
                 load.waitUntilExit()
                 #expect(load.terminationReason == .uncaughtSignal)
+                // PostgreSQL finishes what a killed client's connections had sent (a batch's COMMIT among it) before
+                // it notices the client is gone: waited for, so that what follows reads a ledger no one writes.
+                if let sql = app.db as? any SQLDatabase, sql.dialect.name == "postgresql" {
+                    let still = try await Self.eventually(30) {
+                        let row = try await sql.raw("""
+                            SELECT count(*) AS busy FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                              AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')
+                            """).first()
+                        return try row?.decode(column: "busy", as: Int.self) == 0
+                    }
+                    #expect(still, "the killed process's statements still run on the server")
+                }
 
                 // Straight after the kill: conserved, with the dead process's holds still open and counted as held.
                 try await LedgerStoreTests.expectConserved(app)

@@ -267,11 +267,17 @@ import Vapor
     }
 
     /// The whole ledger sums to zero: every credit granted is somewhere, free, held or spent.
+    /// Accounts and holds are read in one snapshot (PostgreSQL: REPEATABLE READ), so a write committed between the
+    /// two reads (another process's, still running) cannot make them disagree.
     static func expectConserved(_ app: Application) async throws {
-        let accounts = try await LedgerAccount.query(on: app.db).all()
+        let (accounts, open) = try await app.db.transaction { db in
+            if let sql = db as? any SQLDatabase, sql.dialect.name == "postgresql" {
+                try await sql.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").run()
+            }
+            return (try await LedgerAccount.query(on: db).all(), try await LedgerHold.query(on: db).filter(\.$status == .open).all())
+        }
         #expect(accounts.reduce(Int64(0)) { $0 + $1.balance + $1.held + $1.spent } == 0)
         #expect(accounts.filter { $0.kind != .partner }.allSatisfy { $0.balance >= 0 && $0.held >= 0 && $0.spent >= 0 })
-        let open = try await LedgerHold.query(on: app.db).filter(\.$status == .open).all()
         for account in accounts {
             #expect(account.held == open.filter { $0.$account.id == account.id }.reduce(0) { $0 + $1.amount })
         }
