@@ -190,16 +190,16 @@ public enum SlurmQueue {
         var jobs: [Job]
     }
 
-    /// A value as Slurm 22.05 writes it, or as later versions do: a list (`["RUNNING"]`) or a number with flags
-    /// (`{"set": true, "number": 1796521712}`).
-    /// Slurm's JSON as it comes: a job's name is whatever bytes the job gave it (`scontrol update JobName=…`), and
-    /// Slurm writes them as they are, so one name that is not UTF-8 would make the whole answer undecodable — every
+    /// Slurm's JSON as it comes: a job's name is whatever bytes the job gave it (`scontrol update JobName=…`); should a
+    /// Slurm write them as they are (22.05 here writes "?"), one name that is not UTF-8 would make the whole answer undecodable — every
     /// job of the cluster unfollowed. Such bytes are read as U+FFFD first; the name then matches no job's.
     static func decodeLossy<T: Decodable>(_ type: T.Type, from json: Data) throws -> T {
         let text = String(decoding: json, as: UTF8.self)
         return try JSONDecoder().decode(type, from: Data(text.utf8))
     }
 
+    /// A value as Slurm 22.05 writes it, or as later versions do: a list (`["RUNNING"]`) or a number with flags
+    /// (`{"set": true, "number": 1796521712}`).
     struct Flexible<Value: Decodable & Sendable>: Decodable {
         var value: Value?
         struct Numbered: Decodable { var set: Bool?; var number: Value? }
