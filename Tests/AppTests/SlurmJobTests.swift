@@ -607,6 +607,60 @@ import VaporTesting
         }
     }
 
+    /// A job gone from the queue whose accounting record cannot be read (here slurmdbd stopped, so slurmrestd's
+    /// slurmdb API fails for it every time) is not left running, unpaid, for ever: while the reads fail it waits, then,
+    /// after `unreadableAfter` (the platform's clock jumps ahead), it is failed with what it wrote, charged what it
+    /// asked for until the look that found it gone, once; nothing stays held.
+    @Test func aJobWhoseAccountingCannotBeReadIsJudgedWithoutItAfterABound() async throws {
+        try await TestSlurmCluster.withREST(accounting: true) { folder, environment, rest in
+            try await withTestApp { app in
+                let ahead = NIOLockedValueBox<TimeInterval>(0)
+                app.clock = PlatformClock { Date().addingTimeInterval(ahead.withLockedValue { $0 }) }
+                try await app.loadDemoData(credits: true)
+                let variable = "CAMPUSCLOUD_TEST_SLURM_JWT_\(UUID().uuidString.prefix(8).uppercased())"
+                setenv(variable, rest.token, 1)
+                defer { unsetenv(variable) }
+                _ = try await Self.register(app, folder: folder, environment: environment, rest: (rest.url, variable), name: "test-hpc-rest", accounting: true)
+                let worker = JobWorker(app: app, name: "slurm-test-worker", lease: 30)
+                let working = Task { await worker.work(poll: .milliseconds(200), sweeps: true) }
+                defer { working.cancel() }
+                let before = try await ResearchJobTests.allowance(app)
+
+                let response = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "unread", "command": "echo kept > outputs/kept.txt; sleep 3",
+                                                                                          "memoryMB": "100", "wallSeconds": "600"])
+                #expect(response.status == .created, "\(response.body.string)")
+                let submitted = try response.content.decode(ResearchJobDTO.self)
+                let running = try await Self.wait(app, submitted.id, within: 60) { $0.status != "queued" }
+                #expect(running.status == "running", "\(running) \(TestSlurmCluster.state(folder, environment: environment))")
+                try TestSlurmCluster.stop("slurmdbd", in: folder)
+                let slurmID = String(try #require(running.slurmJobID))
+                var left = false
+                for _ in 0..<60 where !left {
+                    try await Task.sleep(for: .seconds(1))
+                    left = try SlurmCommand.runBlocking(["squeue", "-h", "-j", slurmID, "-t", "PD,R,CG,S"], environment: environment).isEmpty
+                }
+                #expect(left, "\(TestSlurmCluster.state(folder, environment: environment))")
+                // Gone from the queue, its record unreadable: looks go on, and it is not judged yet.
+                try await Task.sleep(for: .seconds(4))
+                #expect(try await ResearchJobTests.job(app, submitted.id).status == "running")
+
+                ahead.withLockedValue { $0 = SlurmJobs.unreadableAfter + 60 }
+                let ended = try await Self.wait(app, submitted.id, within: 60) { $0.status != "queued" && $0.status != "running" }
+                #expect(ended.status == "failed" && ended.problem?.contains("could not be read from the cluster's accounting") == true, "\(ended)")
+                #expect(ended.outputs.map(\.path) == ["outputs/kept.txt"], "\(ended.outputs)")
+                // What it asked for, from its start until it was found gone: at least the 3 s it slept, not the hour.
+                #expect(ended.charged.micro >= Self.cost(coreSeconds: 3, memoryMBSeconds: 300)
+                        && ended.charged.micro < Self.cost(coreSeconds: 60, memoryMBSeconds: 6_000), "\(ended)")
+                // Looks go on; it is not settled again, and nothing stays held.
+                try await Task.sleep(for: .seconds(3))
+                let after = try await ResearchJobTests.allowance(app)
+                #expect(after.held == before.held && after.spent - before.spent == ended.charged.micro)
+                working.cancel()
+                await working.value
+            }
+        }
+    }
+
     /// Every job of a cluster runs as its one service account. In the platform's sandbox (here required) a job reaches
     /// no other job: not the other's folder on the shared filesystem, nor the scheduler (munge's socket and the
     /// cluster's files are out of its sight), so it can neither cancel the other job nor submit one of its own. With

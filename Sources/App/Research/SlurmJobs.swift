@@ -24,6 +24,9 @@ enum SlurmJobs {
     /// one ended record may still show it before it is not believed.
     static let accountingPlaceholder = "allocation"
     static let accountingSettles: TimeInterval = 60
+    /// A job gone from the queue whose accounting record could not be read (slurmdbd or slurmrestd failing, for it or
+    /// for all) is judged without it after this long: it is not left running, unpaid, for ever.
+    static let unreadableAfter: TimeInterval = 3600
 
     /// The scheduler's name for a job: found by it again after a crash between sbatch and recording its id.
     static func schedulerName(_ jobID: UUID) -> String { "campuscloud-\(jobID.uuidString.lowercased())" }
@@ -182,7 +185,7 @@ enum SlurmJobs {
         }
         if let seen = queue.first(where: { $0.jobID == slurmID }), !seen.state.hasEnded {
             let ran: [SlurmJobState] = [.running, .completing, .suspended]
-            gone.withLockedValue { _ = $0.removeValue(forKey: jobID) }
+            forget(jobID)
             job.slurmSeenAt = now
             job.schedulerReason = seen.state == .pending ? seen.reason : nil
             if ran.contains(seen.state), job.status == .queued {
@@ -204,13 +207,18 @@ enum SlurmJobs {
             if job.cancelRequested { await cancel(job, app: app) }
             return
         }
-        guard let ended else { return }
-        // A time noted before a later look (this process's or another's) saw the job unended is stale: noted anew.
-        gone.withLockedValue { noted in
-            if noted[jobID].map({ $0 < (job.slurmSeenAt ?? .distantPast) }) ?? true { noted[jobID] = now }
-            // Jobs another process ended are never looked at here again: their times go once they are long past.
-            if noted.count > 1_000 { noted = noted.filter { now.timeIntervalSince($0.value) < 2 * lostAfter } }
+        guard let ended else {
+            // Its records could not be read this look. After a bound, judged without them: charged the most it can
+            // have run by what the platform saw, until the first look that found it gone (it ran no later).
+            let unreadSince = note(jobID, in: unread, seenUnendedAt: job.slurmSeenAt, now: now, keep: 2 * unreadableAfter)
+            if now.timeIntervalSince(unreadSince) > unreadableAfter {
+                let goneSince = gone.withLockedValue { $0[jobID] }.flatMap { $0 >= (job.slurmSeenAt ?? .distantPast) ? $0 : nil }
+                let foundGone = min(unreadSince, goneSince ?? unreadSince)
+                try await finishUnread(job, until: foundGone, waited: now.timeIntervalSince(unreadSince), cluster: cluster, access: access, app: app)
+            }
+            return
         }
+        _ = note(jobID, in: gone, seenUnendedAt: job.slurmSeenAt, now: now, keep: 2 * lostAfter)
         // A record of a job submitted well before this one is another job's: Slurm's ids start again at 1
         // when the controller loses its state, and slurmdbd keeps the old jobs under the same ids.
         // (No upper bound: a run the job requeued itself into is submitted anew, later, and must count.)
@@ -261,6 +269,25 @@ enum SlurmJobs {
     /// be read (slurmdbd down, then catching up) does not count. A poller that moves to another process starts over,
     /// which only waits longer; a time noted before the job was last seen unended (by any process) is noted anew.
     private static let gone = NIOLockedValueBox<[UUID: Date]>([:])
+    /// The same for looks that could not read the job's records (its accounting failing), for `unreadableAfter`.
+    private static let unread = NIOLockedValueBox<[UUID: Date]>([:])
+
+    /// When the job was first noted in `times` (now, if not yet). A time noted before a later look (this process's or
+    /// another's) saw the job unended is stale: noted anew. Jobs another process ended are never looked at here
+    /// again: their times go once they are older than `keep`.
+    private static func note(_ jobID: UUID, in times: NIOLockedValueBox<[UUID: Date]>, seenUnendedAt: Date?, now: Date, keep: TimeInterval) -> Date {
+        times.withLockedValue { noted in
+            if noted[jobID].map({ $0 < (seenUnendedAt ?? .distantPast) }) ?? true { noted[jobID] = now }
+            if noted.count > 1_000 { noted = noted.filter { $0.key == jobID || now.timeIntervalSince($0.value) < keep } }
+            return noted[jobID] ?? now
+        }
+    }
+
+    /// Forgets what was noted of the job (it was seen unended again, or it ended).
+    private static func forget(_ jobID: UUID) {
+        gone.withLockedValue { _ = $0.removeValue(forKey: jobID) }
+        unread.withLockedValue { _ = $0.removeValue(forKey: jobID) }
+    }
 
     /// Jobs of the service account's the platform did not submit (a job's own sbatch: compute no one would pay for)
     /// are cancelled. Only where the account is the cluster's own (the platform is root and submits as it). Whether
@@ -345,19 +372,38 @@ enum SlurmJobs {
     }
 
     /// A job whose completion record was altered while it ran (renamed to imitate other fields, or recorded twice):
-    /// nothing in it is believed. Failed, and charged the most it can have run by what the platform itself saw: what it
-    /// asked for, from when the queue first showed it running — or, if no look caught it running, from the last look
-    /// that showed it waiting (its submission, if none did) — `until` the look that found it ended; never past its
-    /// limit. (Another job of the service account could rename it, so the charge is at most one poll past what ran,
+    /// nothing in it is believed. Failed, and charged the most it can have run by what the platform itself saw
+    /// (`mostItCanHaveRun`), `until` the look that found it ended. (Another job of the service account could rename it, so the charge is at most one poll past what ran,
     /// not a penalty.)
     static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, until: Date, cluster: SlurmCluster, access: SlurmClusters.Access,
                               app: Application) async throws {
-        let from = job.startedAt ?? job.slurmSeenAt ?? job.createdAt
-        let seen = Int64(max(0, until.timeIntervalSince(from)).rounded(.up))
-        let usage = SlurmUsage(requested(job), seconds: min(seen, Int64(job.wallSeconds)))
+        let usage = mostItCanHaveRun(job, until: until)
         try await end(job, status: .failed, problem: "Its record at the scheduler was altered while it ran (the job renamed or requeued itself), so it was charged "
                       + "the most it can have run by what the platform saw: \(job.cores) core(s) and \(job.memoryMB) MB for \(usage.coreSeconds / Int64(max(1, job.cores))) s.",
                       usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: nil, outputs: [:], app: app)
+        await remove(folder(try job.requireID(), in: cluster), owner: access.runAs)
+    }
+
+    /// What the job asked for, from when the queue first showed it running — or, if no look caught it running, from
+    /// the last look that showed it waiting (its submission, if none did) — `until`; never past its limit.
+    static func mostItCanHaveRun(_ job: ResearchJob, until: Date) -> SlurmUsage {
+        let from = job.startedAt ?? job.slurmSeenAt ?? job.createdAt
+        let seen = Int64(max(0, until.timeIntervalSince(from)).rounded(.up))
+        return SlurmUsage(requested(job), seconds: min(seen, Int64(job.wallSeconds)))
+    }
+
+    /// A job gone from the queue whose accounting could not be read for `unreadableAfter` (`waited`): failed, charged
+    /// the most it can have run by what the platform saw, until the first look that found it gone (`until`), with
+    /// what it wrote to its folder. Its record, should it come later, changes nothing: the job ends once.
+    static func finishUnread(_ job: ResearchJob, until: Date, waited: TimeInterval, cluster: SlurmCluster, access: SlurmClusters.Access,
+                             app: Application) async throws {
+        let usage = mostItCanHaveRun(job, until: until)
+        let collected = try await collect(job, cluster: cluster, access: access)
+        app.logger.warning("Slurm cluster \(cluster.name): job \(job.slurmJobID ?? -1) ended without an accounting record readable for \(Int(waited / 60)) min; judged without it")
+        try await end(job, status: .failed, problem: "Its end could not be read from the cluster's accounting for \(Int(waited / 60)) min after it left the queue, "
+                      + "so it was charged the most it can have run by what the platform saw: \(job.cores) core(s) and \(job.memoryMB) MB for "
+                      + "\(usage.coreSeconds / Int64(max(1, job.cores))) s. What it wrote is kept." + (collected.skipped.map { " " + $0 } ?? ""),
+                      usage: usage, started: job.startedAt, slurmID: job.slurmJobID, log: collected.log, outputs: collected.outputs, app: app)
         await remove(folder(try job.requireID(), in: cluster), owner: access.runAs)
     }
 
@@ -383,7 +429,7 @@ enum SlurmJobs {
     private static func end(_ job: ResearchJob, status: ResearchJobStatus, problem: String?, usage: SlurmUsage?, started: Date?, slurmID: Int?,
                             log: String?, outputs: [String: Data], app: Application) async throws {
         let jobID = try job.requireID(), holdID = job.holdID, now = app.clock.now(), name = job.name
-        gone.withLockedValue { _ = $0.removeValue(forKey: jobID) }
+        forget(jobID)
         // PostgreSQL keeps no NUL in text.
         let log = log.map { $0.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") }
         try await app.writeTransaction(on: app.db) { tx in

@@ -63,8 +63,12 @@ enum TestSlurmCluster {
     }
 
     /// Stops the cluster's slurmctld (its jobs run on under slurmd).
-    static func stopController(_ folder: URL) throws {
-        let pidFile = folder.appendingPathComponent("slurmctld.pid").path
+    static func stopController(_ folder: URL) throws { try stop("slurmctld", in: folder) }
+
+    /// Stops one of the cluster's daemons (`slurmdbd`: the accounting answers no more; slurmctld keeps what it would
+    /// send).
+    static func stop(_ daemon: String, in folder: URL) throws {
+        let pidFile = folder.appendingPathComponent("\(daemon).pid").path
         guard let pid = Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
         kill(pid, SIGTERM)
         for _ in 0..<100 where kill(pid, 0) == 0 { usleep(100_000) }
