@@ -626,13 +626,16 @@ import VaporTesting
                 defer { working.cancel() }
                 let before = try await ResearchJobTests.allowance(app)
 
-                let response = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "unread", "command": "echo kept > outputs/kept.txt; sleep 3",
+                let response = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["name": "unread", "command": "while [ ! -e go ]; do sleep 0.2; done; echo kept > outputs/kept.txt; sleep 3",
                                                                                           "memoryMB": "100", "wallSeconds": "600"])
                 #expect(response.status == .created, "\(response.body.string)")
                 let submitted = try response.content.decode(ResearchJobDTO.self)
                 let running = try await Self.wait(app, submitted.id, within: 60) { $0.status != "queued" }
                 #expect(running.status == "running", "\(running) \(TestSlurmCluster.state(folder, environment: environment))")
+                // It ends only once slurmdbd is down (however late a loaded machine's looks come).
                 try TestSlurmCluster.stop("slurmdbd", in: folder)
+                let cluster = try #require(try await SlurmCluster.query(on: app.db).first())
+                try Data().write(to: SlurmStaging.work(SlurmJobs.folder(submitted.id, in: cluster)).appendingPathComponent("go"))
                 let slurmID = String(try #require(running.slurmJobID))
                 var left = false
                 for _ in 0..<60 where !left {
