@@ -56,10 +56,10 @@ struct JobFolder {
     }
 
     /// Replaces `target`'s contents with this folder's files and folders (written aside, then swapped in; owned by
-    /// this process's user). Links and special files are skipped.
-    func keep(into target: String) {
+    /// this process's user). Links and special files are skipped. On failure `target` is as it was.
+    func keep(into target: String) throws {
         let fm = FileManager.default, aside = target + ".new-" + UUID().uuidString.lowercased(), old = target + ".old-" + UUID().uuidString.lowercased()
-        guard mkdir(aside, 0o700) == 0 else { return }
+        guard mkdir(aside, 0o700) == 0 else { throw SandboxError.hostFailure("cannot make \(aside): \(String(cString: strerror(errno)))") }
         do {
             try copyTree(from: path, to: aside, owner: nil, strict: true)
             if fm.fileExists(atPath: target) { try fm.moveItem(atPath: target, toPath: old) }
@@ -68,6 +68,7 @@ struct JobFolder {
         } catch {
             try? fm.removeItem(atPath: aside)
             if !fm.fileExists(atPath: target), fm.fileExists(atPath: old) { try? fm.moveItem(atPath: old, toPath: target) }
+            throw error
         }
     }
 

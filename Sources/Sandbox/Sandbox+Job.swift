@@ -104,7 +104,8 @@ extension Sandbox {
         if let output = job.outputDirectory {
             (files, skipped) = OutputReader().read(jobFolder: folder.path, outputDirectory: output)
         }
-        if let keep = job.keep?.into, keep.hasPrefix("/"), !keep.contains("..") { folder.keep(into: keep) }
+        // The last keep: a save of the running job (`Sandbox.save`) never comes after it.
+        _ = try? job.keep?.write(last: true) { try folder.keep(into: $0) }
         return Classifier.result(outcome, limits: job.limits, oomKilled: usage?.oomKilled ?? false,
                                  hasCgroups: cgroup != nil, files: files, skipped: skipped)
     }

@@ -229,35 +229,91 @@ public final class Sandbox: @unchecked Sendable {
             // Not root: the job runs as this same user, and a trick in its folder reaches nothing it could not.
             return try JobFolder(path: path, mounted: false).fill(from: source, owner: nil)
         }
-        let reader = Process(), writer = Process(), pipe = Pipe(), complaints = Pipe()
-        reader.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
-        reader.arguments = ["--create", "--file", "-", "--directory", source, "."]
-        reader.standardOutput = pipe
-        reader.standardError = FileHandle.nullDevice
-        writer.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        writer.arguments = ["--reuid=\(info.st_uid)", "--regid=\(info.st_gid)", "--clear-groups", "--",
-                            "/usr/bin/tar", "--extract", "--file", "-", "--directory", path, "--no-same-owner", "--no-same-permissions"]
-        writer.standardInput = pipe
-        writer.standardOutput = FileHandle.nullDevice
-        writer.standardError = complaints
-        try Self.startingProcess {
-            try writer.run()
-            try reader.run()
+        if let said = try Self.tarCopy(from: source, readAs: nil, to: path, writeAs: (info.st_uid, info.st_gid), seconds: seconds) {
+            throw SandboxError.hostFailure("the files could not be copied into the session: \(said)")
+        }
+    }
+
+    /// Saves a running job's named folder (a lab session's home, while it runs) into the folder `keep` names: what it
+    /// holds replaces that folder whole (written aside, then swapped in, as when the job ends), its regular files and
+    /// folders only. False when there was nothing to save into (the job has ended: its own last keep stands).
+    ///
+    /// The job's processes go on while this reads, and may swap a folder for a link at any moment: as root, the
+    /// folder is read only by a tar running as the job's user (which follows no link, and could read nothing the job
+    /// cannot) into a folder of that user's outside every sandbox; only that copy, which nothing else can touch, is
+    /// then kept by root.
+    @discardableResult
+    public func save(sessionNamed name: String, keep: SandboxKeep, seconds: Int = 120) throws -> Bool {
+        guard SandboxLayer.validID(name) else { throw SandboxError.invalidJob("a session folder's name is letters, digits, - and _") }
+        let path = sessionFolder(named: name)
+        return try keep.write { target in
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw SandboxError.hostFailure("no session folder \(name) is running here") }
+            guard getuid() == 0, info.st_uid != 0 else {
+                // Not root: the job runs as this same user, and a trick in its folder reaches nothing it could not.
+                try JobFolder(path: path, mounted: false).keep(into: target)
+                return
+            }
+            let copy = target + ".saving-" + UUID().uuidString.lowercased()
+            guard mkdir(copy, 0o700) == 0, chown(copy, info.st_uid, info.st_gid) == 0 else {
+                let said = String(cString: strerror(errno))
+                rmdir(copy)
+                throw SandboxError.hostFailure("cannot make \(copy): \(said)")
+            }
+            defer { try? FileManager.default.removeItem(atPath: copy) }
+            // A file the job changes while it is read makes tar warn (status 1), and one the job made unreadable to
+            // itself is left out: what was read is kept, and the next save (or the last keep) reads it again.
+            if let said = try Self.tarCopy(from: path, readAs: (info.st_uid, info.st_gid), to: copy, writeAs: (info.st_uid, info.st_gid),
+                                           readerMayWarn: true, seconds: seconds) {
+                throw SandboxError.hostFailure("the session's files could not be read: \(said)")
+            }
+            try JobFolder(path: copy, mounted: false).keep(into: target)
+        }
+    }
+
+    /// Copies folder `source` into folder `destination` as a tar stream, read by a tar running as `readAs` and written
+    /// by one running as `writeAs` (nil: this process's user; links and special files travel as they are, never
+    /// followed); both are given up on after `seconds`. `readerMayWarn`: files that change or cannot be read while
+    /// read are not a failure. Nil when both ended well, else what went wrong.
+    static func tarCopy(from source: String, readAs reader: (uid: UInt32, gid: UInt32)?, to destination: String,
+                        writeAs writer: (uid: UInt32, gid: UInt32)?, readerMayWarn: Bool = false, seconds: Int) throws -> String? {
+        func process(_ user: (uid: UInt32, gid: UInt32)?, _ arguments: [String]) -> Process {
+            let process = Process()
+            if let user {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+                process.arguments = ["--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--", "/usr/bin/tar"] + arguments
+            } else {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
+                process.arguments = arguments
+            }
+            return process
+        }
+        let reading = process(reader, ["--create", "--file", "-", "--directory", source] + (readerMayWarn ? ["--ignore-failed-read"] : []) + ["."])
+        let writing = process(writer, ["--extract", "--file", "-", "--directory", destination, "--no-same-owner", "--no-same-permissions"])
+        let pipe = Pipe(), complaints = Pipe()
+        reading.standardOutput = pipe
+        reading.standardError = FileHandle.nullDevice
+        writing.standardInput = pipe
+        writing.standardOutput = FileHandle.nullDevice
+        writing.standardError = complaints
+        try startingProcess {
+            try writing.run()
+            try reading.run()
         }
         try? pipe.fileHandleForReading.close()
         try? pipe.fileHandleForWriting.close()
         // A writer stuck on something the job left in its way (a pipe at a file's name) is given up on.
         let deadline = DispatchTime.now() + .seconds(seconds)
         DispatchQueue.global().asyncAfter(deadline: deadline) {
-            if reader.isRunning { reader.terminate() }
-            if writer.isRunning { kill(writer.processIdentifier, SIGKILL) }
+            if reading.isRunning { reading.terminate() }
+            if writing.isRunning { kill(writing.processIdentifier, SIGKILL) }
         }
-        reader.waitUntilExit()
-        writer.waitUntilExit()
+        reading.waitUntilExit()
+        writing.waitUntilExit()
         let said = String(decoding: complaints.fileHandleForReading.readDataToEndOfFile().prefix(500), as: UTF8.self)
-        guard reader.terminationStatus == 0, writer.terminationStatus == 0, writer.terminationReason == .exit else {
-            throw SandboxError.hostFailure("the files could not be copied into the session: \(said.isEmpty ? "tar stopped" : said)")
-        }
+        let readWell = reading.terminationReason == .exit && (reading.terminationStatus == 0 || (readerMayWarn && reading.terminationStatus == 1))
+        guard readWell, writing.terminationStatus == 0, writing.terminationReason == .exit else { return said.isEmpty ? "tar stopped" : said }
+        return nil
     }
 
     public func layer(id: String) -> SandboxLayer? {

@@ -110,10 +110,25 @@ public final class SandboxKeep: @unchecked Sendable {
 
     public init(into target: String? = nil) { self.target = target }
 
+    private let writing = NSLock()
+    private var kept = false
+
     /// An absolute host path (one with `..` is ignored).
     public var into: String? {
         get { lock.withLock { target } }
         set { lock.withLock { target = newValue } }
+    }
+
+    /// Runs `write` with the folder to keep into, one write at a time; not once there is none or the job's `last`
+    /// keep has begun (false then): a save while the job runs cannot put an older copy over its last.
+    @discardableResult
+    public func write(last: Bool = false, _ write: (String) throws -> Void) throws -> Bool {
+        try writing.withLock {
+            guard !kept, let target = into, target.hasPrefix("/"), !target.contains("..") else { return false }
+            if last { kept = true }
+            try write(target)
+            return true
+        }
     }
 }
 

@@ -79,6 +79,19 @@ final class HandClock: Sendable {
         try #require(done.withLockedValue { $0 }).get()
     }
 
+    /// The platform served on a free port, and `email`'s session of the lab started from the lab's page.
+    static func serveAndStart(_ app: Application, lab labID: UUID, as email: String = "student1@demo.test") async throws
+        -> (port: Int, student: Browser, session: LabSession) {
+        try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+        let student = try Browser(app)
+        try await student.signIn(email)
+        _ = try await student.get(SitePath.lab(.id(labID)).url)
+        let started = try await student.post(SitePath.startLab(.id(labID)).url, [:])
+        #expect(started.status == .seeOther, "\(started.body.string)")
+        let session = try #require(try await LabSession.query(on: app.db).filter(\.$lab.$id == labID).first())
+        return (app.http.server.shared.localAddress!.port!, student, session)
+    }
+
     static func type(_ ws: WebSocket, _ line: String) async throws {
         try await ws.send(String(decoding: try JSONSerialization.data(withJSONObject: ["input": line + "\r"]), as: UTF8.self))
     }
@@ -432,6 +445,69 @@ final class HandClock: Sendable {
         }
     }
 
+    /// A running session's home is saved every few minutes (should its host die, the person's files are as of the
+    /// last save), whole — what was removed since is gone from the copy too — with nothing but its files and folders:
+    /// a link to a host file, a pipe, the program's socket and a folder swapped for a link to /etc over and over
+    /// while saves run bring nothing of the host's. The session runs on, and its last keep is still its own.
+    @Test func aRunningSessionsHomeIsSavedEveryFewMinutesWithOnlyItsOwnFiles() async throws {
+        let clock = HandClock(Date())
+        try await withTestApp { app in
+            app.clock = clock.clock
+            try await app.loadDemoData()
+            let (lab, _) = try await Self.terminalLab(app, at: clock.now)
+            let labID = try lab.requireID()
+            let (port, student, session) = try await Self.serveAndStart(app, lab: labID)
+            let sessionID = try session.requireID()
+            let home = app.labHost.homeFolder(lab: labID, user: session.$user.id)
+            func saved(_ path: String) -> String? { FileManager.default.contents(atPath: home + "/" + path).map { String(decoding: $0, as: UTF8.self) } }
+            func entries() -> [String] { (FileManager.default.enumerator(atPath: home)?.allObjects as? [String] ?? []).sorted() }
+
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "mkdir -p notes && echo saved-$((40+2)) > notes/a.txt && ln -s /etc/shadow shadow && ln -s / root && mkfifo pipe "
+                                    + "&& echo mine > locked.txt && chmod 000 locked.txt && echo MADE$((1+1))")
+                #expect(await screen.wait(for: "MADE2"), "\(screen.contents)")
+            }
+            // Not yet due: nothing is saved a moment after the start.
+            await app.labHost.saveHomes(at: clock.now)
+            #expect(saved("notes/a.txt") == nil)
+            clock.advance(LabHost.homeSaveSeconds)
+            await app.labHost.saveHomes(at: clock.now)
+            #expect(saved("notes/a.txt") == "saved-42\n", "\(entries())")
+            // Read with the session's own rights, not root's: a file it made unreadable to itself is left out of the
+            // copy (its last keep, made when nothing of it runs any more, has it).
+            #expect(entries() == ["notes", "notes/a.txt"], "\(entries())")
+            let stillRunning = await app.labHost.isRunning(sessionID)
+            let row = try await LabSession.find(sessionID, on: app.db)
+            #expect(stillRunning && row?.status == .running)
+
+            // Saved whole: what was removed is gone from the copy. A folder swapped for a link to /etc while saves run
+            // brings none of /etc.
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "rm -r notes; echo later > later.txt; mkdir swap && echo mine > swap/own.txt; "
+                                    + "printf 'import os\\nwhile 1:\\n    os.rename(\"swap\", \"swap.d\"); os.symlink(\"/etc\", \"swap\"); os.unlink(\"swap\"); os.rename(\"swap.d\", \"swap\")\\n' > /tmp/swap.py; "
+                                    + "python3 /tmp/swap.py >/dev/null 2>&1 & echo SWAPPING$((1+1))")
+                #expect(await screen.wait(for: "SWAPPING2"), "\(screen.contents)")
+            }
+            for _ in 0..<20 {
+                clock.advance(LabHost.homeSaveSeconds)
+                await app.labHost.saveHomes(at: clock.now)
+                let found = entries()
+                #expect(saved("later.txt") == "later\n" && !found.contains("notes/a.txt"), "\(found)")
+                #expect(found.allSatisfy { ["later.txt", "swap", "swap/own.txt", "swap.d", "swap.d/own.txt"].contains($0) }, "\(found)")
+            }
+
+            // Stopped: its last keep stands, and a save after it changes nothing.
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "kill %1; wait; echo last > last.txt; echo LAST$((1+1))")
+                #expect(await screen.wait(for: "LAST2"), "\(screen.contents)")
+            }
+            #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(sessionID)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
+            clock.advance(LabHost.homeSaveSeconds)
+            await app.labHost.saveHomes(at: clock.now)
+            #expect(saved("last.txt") == "last\n" && saved("later.txt") == "later\n" && saved("locked.txt") == "mine\n", "\(entries())")
+        }
+    }
+
     @Test func anIdleSessionCountsDownThenStopsButOneWhoseProgramsAreBusyDoesNot() async throws {
         let clock = HandClock(Date(timeIntervalSince1970: Double(Int(Date().timeIntervalSince1970))))  // whole seconds, as the API writes times
         try await withTestApp { app in
@@ -440,13 +516,8 @@ final class HandClock: Sendable {
             let (lab, _) = try await Self.terminalLab(app, at: clock.now)
             lab.idleMinutes = 5
             try await lab.save(on: app.db)
-            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
-            let port = app.http.server.shared.localAddress!.port!
-            let student = try Browser(app)
-            try await student.signIn("student1@demo.test")
-            _ = try await student.get(SitePath.lab(.id(try lab.requireID())).url)
-            #expect(try await student.post(SitePath.startLab(.id(try lab.requireID())).url, [:]).status == .seeOther)
-            let sessionID = try #require(try await LabSession.query(on: app.db).first()).requireID()
+            let (port, student, session) = try await Self.serveAndStart(app, lab: try lab.requireID())
+            let sessionID = try session.requireID()
             let start = clock.now
             func idleStopsAt() async throws -> Date? {
                 try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: try await student.get(SitePath.labSessionStatus(.id(sessionID)).url).body)).idleStopsAt

@@ -2,7 +2,8 @@
 // them — at the person's request, when the allowance or the longest-session limit says so, or when the platform
 // stops. It also keeps sessions started ahead of need (`prepare`, `take`, `adopt`): a person starting a lab gets one
 // of those at once. A session's home folder is kept on the host between sessions (the sandbox gets a copy in a tmpfs of the
-// lab's quota, so writes past it fail inside; what is there when it ends replaces the kept copy).
+// lab's quota, so writes past it fail inside; what is there when it ends replaces the kept copy, and so, every five
+// minutes while it runs, does a saved copy: `saveHomes`).
 import Fluent
 import Foundation
 import Labs
@@ -26,6 +27,8 @@ actor LabHost {
         var cpuMark: (nanoseconds: Int, at: ContinuousClock.Instant)?
         /// Its use, for the meters: what it has used since it became the person's (`usage`).
         var use = Use()
+        /// When its home was last saved while it ran (or it started).
+        var savedAt = Date.distantPast
     }
 
     /// A session's use as its meters count it: CPU time since it became the person's (a session prepared ahead
@@ -267,6 +270,7 @@ actor LabHost {
                               endpoint: Endpoint(kind: lab.kind, folder: link, socketName: socketName, activity: Activity(app.clock.now())),
                               probe: probe, keep: keep, idleSeconds: TimeInterval(lab.idleMinutes * 60))
         started.use.memory = (0, app.clock.now())
+        started.savedAt = app.clock.now()
         let app = self.app, job2 = job, memory = lab.memoryMB
         started.task = Task {
             let ending: String
@@ -315,6 +319,31 @@ actor LabHost {
     }
 
     func isRunning(_ id: UUID) -> Bool { running[id] != nil }
+
+    /// How often a running session's home is saved: should this host die, the person's files are as of the last save
+    /// (a session that ends keeps its home whole, as it ends).
+    static let homeSaveSeconds: TimeInterval = 300
+
+    /// Saves the homes of this host's running sessions last saved (or started) `homeSaveSeconds` or more before
+    /// `now`, each on a thread of its own, and waits for them. One that fails is logged and saved again next time.
+    func saveHomes(at now: Date) async {
+        let due = running.filter { now.timeIntervalSince($0.value.savedAt) >= Self.homeSaveSeconds && !$0.value.cancellation.isCancelled }
+        guard !due.isEmpty else { return }
+        let sandbox = app.sandbox.sandbox, logger = app.logger
+        let saved = await withTaskGroup(of: UUID?.self) { group in
+            for (id, session) in due {
+                let keep = session.keep
+                group.addTask {
+                    let result = await Task.detached { Result { try sandbox.save(sessionNamed: Self.folderName(id), keep: keep) } }.value
+                    guard case .failure(let error) = result else { return id }
+                    logger.warning("Lab session \(id): its home could not be saved while it runs (\(error)); tried again on the next pass")
+                    return nil
+                }
+            }
+            return await group.reduce(into: [UUID]()) { if let id = $1 { $0.append(id) } }
+        }
+        for id in saved { running[id]?.savedAt = now }
+    }
 
     /// How the platform reaches the session's program (nil when this host does not run it).
     func endpoint(of id: UUID) -> Endpoint? { running[id]?.endpoint }
@@ -624,6 +653,7 @@ struct LabHostLifecycle: LifecycleHandler {
 /// workers' sweep, `LabSessions.sweep`), and sessions prepared ahead of need kept up.
 final class LabMeterLoop: LifecycleHandler, @unchecked Sendable {
     private var loop: Task<Void, Never>?
+    private var saves: Task<Void, Never>?
 
     func didBootAsync(_ app: Application) async throws {
         let host = app.labHost
@@ -643,11 +673,21 @@ final class LabMeterLoop: LifecycleHandler, @unchecked Sendable {
                 }
             }
         }
+        // Homes are saved apart: a large one takes a while to copy, and must not hold up the meters.
+        saves = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(30))
+                if Task.isCancelled { break }
+                await host.saveHomes(at: app.clock.now())
+            }
+        }
     }
 
     /// Waits for a pass under way: it uses the database, which stops after this.
     func shutdownAsync(_ app: Application) async {
         loop?.cancel()
+        saves?.cancel()
         await loop?.value
+        await saves?.value
     }
 }
