@@ -29,6 +29,36 @@ enum ForkLock {
         return try body()
     }
 
+    /// Copies regular file `source` (never through a link) to `target` (created or truncated, then `mode`), a
+    /// megabyte at a time, holding the lock shared; false on failure, or when `source` is not a regular file.
+    static func copyFile(_ source: String, _ target: String, mode: mode_t) -> Bool {
+        let input = open(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard input >= 0 else { return false }
+        defer { close(input) }
+        var info = stat()
+        guard fstat(input, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
+        return writing {
+            let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+            guard output >= 0 else { return false }
+            defer { close(output) }
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let got = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
+                if got < 0 && errno == EINTR { continue }
+                guard got >= 0 else { return false }
+                if got == 0 { break }
+                var written = 0
+                while written < got {
+                    let n = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, got - written) }
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { return false }
+                    written += n
+                }
+            }
+            return fchmod(output, mode) == 0
+        }
+    }
+
     /// Writes a whole file (created or truncated, then `mode`), holding the lock shared; false on failure.
     static func writeFile(_ path: String, _ data: [UInt8], mode: mode_t) -> Bool {
         writing {

@@ -72,6 +72,23 @@ struct JobFolder {
         }
     }
 
+    /// What the regular files under `folder` add up to, by their sizes (a sparse file counted whole); no link
+    /// followed.
+    static func apparentBytes(of folder: String) -> Int64 {
+        var total: Int64 = 0
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            let path = folder + "/" + entry
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR: total += apparentBytes(of: path)
+            case S_IFREG: total += Int64(info.st_size)
+            default: continue
+            }
+        }
+        return total
+    }
+
     func remove() {
         if mounted { _ = umount2(path, Int32(MNT_DETACH)) }
         try? FileManager.default.removeItem(atPath: path)
@@ -120,12 +137,9 @@ struct JobFolder {
                 if let owner { _ = lchown(to, owner.uid, owner.gid) }
                 try copyTree(from: from, to: to, owner: owner, strict: strict)
             case S_IFREG:
-                guard let data = fm.contents(atPath: from) else {
-                    if strict { throw SandboxError.hostFailure("cannot read \(from)") }
-                    continue
-                }
+                // Streamed (a large file is not read whole into memory), never through a link.
                 let mode = (info.st_mode & 0o111) != 0 ? 0o755 : 0o644
-                if !ForkLock.writeFile(to, [UInt8](data), mode: mode_t(mode)), strict { throw SandboxError.hostFailure("cannot write \(to)") }
+                if !ForkLock.copyFile(from, to, mode: mode_t(mode)), strict { throw SandboxError.hostFailure("cannot copy \(from) to \(to)") }
                 if let owner { _ = lchown(to, owner.uid, owner.gid) }
             default:
                 continue

@@ -236,36 +236,38 @@ public final class Sandbox: @unchecked Sendable {
 
     /// Saves a running job's named folder (a lab session's home, while it runs) into the folder `keep` names: what it
     /// holds replaces that folder whole (written aside, then swapped in, as when the job ends), its regular files and
-    /// folders only. False when there was nothing to save into (the job has ended: its own last keep stands).
+    /// folders only. False when there was nothing to save into (the job has ended: its own last keep stands). Refused
+    /// (the kept folder left as it was) when a file could not be read, or when its files' sizes add up to more than
+    /// `maxBytes` (sparse files take little room in the job's folder, and all of theirs once kept).
     ///
     /// The job's processes go on while this reads, and may swap a folder for a link at any moment: as root, the
     /// folder is read only by a tar running as the job's user (which follows no link, and could read nothing the job
     /// cannot) into a folder of that user's outside every sandbox; only that copy, which nothing else can touch, is
-    /// then kept by root.
+    /// then kept by root. Blocks its thread (tar, then the copy).
     @discardableResult
-    public func save(sessionNamed name: String, keep: SandboxKeep, seconds: Int = 120) throws -> Bool {
+    public func save(sessionNamed name: String, keep: SandboxKeep, maxBytes: Int64, seconds: Int = 120) throws -> Bool {
         guard SandboxLayer.validID(name) else { throw SandboxError.invalidJob("a session folder's name is letters, digits, - and _") }
         let path = sessionFolder(named: name)
         return try keep.write { target in
             var info = stat()
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw SandboxError.hostFailure("no session folder \(name) is running here") }
-            guard getuid() == 0, info.st_uid != 0 else {
-                // Not root: the job runs as this same user, and a trick in its folder reaches nothing it could not.
-                try JobFolder(path: path, mounted: false).keep(into: target)
-                return
-            }
+            let asJob = getuid() == 0 && info.st_uid != 0
             let copy = target + ".saving-" + UUID().uuidString.lowercased()
-            guard mkdir(copy, 0o700) == 0, chown(copy, info.st_uid, info.st_gid) == 0 else {
-                let said = String(cString: strerror(errno))
-                rmdir(copy)
-                throw SandboxError.hostFailure("cannot make \(copy): \(said)")
-            }
+            guard mkdir(copy, 0o700) == 0 else { throw SandboxError.hostFailure("cannot make \(copy): \(String(cString: strerror(errno)))") }
             defer { try? FileManager.default.removeItem(atPath: copy) }
-            // A file the job changes while it is read makes tar warn (status 1), and one the job made unreadable to
-            // itself is left out: what was read is kept, and the next save (or the last keep) reads it again.
-            if let said = try Self.tarCopy(from: path, readAs: (info.st_uid, info.st_gid), to: copy, writeAs: (info.st_uid, info.st_gid),
-                                           readerMayWarn: true, seconds: seconds) {
+            if asJob, chown(copy, info.st_uid, info.st_gid) != 0 {
+                throw SandboxError.hostFailure("cannot give \(copy) to the session's user: \(String(cString: strerror(errno)))")
+            }
+            // (Not root: the job runs as this same user, and a trick in its folder reaches nothing it could not.)
+            let user = asJob ? (uid: info.st_uid, gid: info.st_gid) : nil
+            // A file the job changes while it is read makes tar warn (status 1): what was read is kept, and the next
+            // save reads it again.
+            if let said = try Self.tarCopy(from: path, readAs: user, to: copy, writeAs: user, readerMayWarn: true, seconds: seconds) {
                 throw SandboxError.hostFailure("the session's files could not be read: \(said)")
+            }
+            let size = JobFolder.apparentBytes(of: copy)
+            guard size <= maxBytes else {
+                throw SandboxError.hostFailure("the session's files add up to \(size >> 20) MB, more than the \(maxBytes >> 20) MB its home may keep")
             }
             try JobFolder(path: copy, mounted: false).keep(into: target)
         }
@@ -273,8 +275,8 @@ public final class Sandbox: @unchecked Sendable {
 
     /// Copies folder `source` into folder `destination` as a tar stream, read by a tar running as `readAs` and written
     /// by one running as `writeAs` (nil: this process's user; links and special files travel as they are, never
-    /// followed); both are given up on after `seconds`. `readerMayWarn`: files that change or cannot be read while
-    /// read are not a failure. Nil when both ended well, else what went wrong.
+    /// followed; sparse files stay sparse); both are given up on after `seconds`. `readerMayWarn`: files that change
+    /// while read are not a failure (a file that cannot be read is). Nil when both ended well, else what went wrong.
     static func tarCopy(from source: String, readAs reader: (uid: UInt32, gid: UInt32)?, to destination: String,
                         writeAs writer: (uid: UInt32, gid: UInt32)?, readerMayWarn: Bool = false, seconds: Int) throws -> String? {
         func process(_ user: (uid: UInt32, gid: UInt32)?, _ arguments: [String]) -> Process {
@@ -286,9 +288,11 @@ public final class Sandbox: @unchecked Sendable {
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
                 process.arguments = arguments
             }
+            // Nothing of the platform's environment (its secrets) goes with it.
+            process.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
             return process
         }
-        let reading = process(reader, ["--create", "--file", "-", "--directory", source] + (readerMayWarn ? ["--ignore-failed-read"] : []) + ["."])
+        let reading = process(reader, ["--create", "--file", "-", "--sparse", "--directory", source, "."])
         let writing = process(writer, ["--extract", "--file", "-", "--directory", destination, "--no-same-owner", "--no-same-permissions"])
         let pipe = Pipe(), complaints = Pipe()
         reading.standardOutput = pipe
@@ -302,6 +306,15 @@ public final class Sandbox: @unchecked Sendable {
         }
         try? pipe.fileHandleForReading.close()
         try? pipe.fileHandleForWriting.close()
+        // What the writer says is read while it runs (a writer that says much must not stall on a full pipe); the
+        // start of it is kept.
+        let said = Heard(), heard = DispatchGroup()
+        heard.enter()
+        DispatchQueue.global().async {
+            let handle = complaints.fileHandleForReading
+            while case let chunk = handle.availableData, !chunk.isEmpty { said.add(chunk) }
+            heard.leave()
+        }
         // A writer stuck on something the job left in its way (a pipe at a file's name) is given up on.
         let deadline = DispatchTime.now() + .seconds(seconds)
         DispatchQueue.global().asyncAfter(deadline: deadline) {
@@ -310,10 +323,19 @@ public final class Sandbox: @unchecked Sendable {
         }
         reading.waitUntilExit()
         writing.waitUntilExit()
-        let said = String(decoding: complaints.fileHandleForReading.readDataToEndOfFile().prefix(500), as: UTF8.self)
+        heard.wait()
+        let text = said.text
         let readWell = reading.terminationReason == .exit && (reading.terminationStatus == 0 || (readerMayWarn && reading.terminationStatus == 1))
-        guard readWell, writing.terminationStatus == 0, writing.terminationReason == .exit else { return said.isEmpty ? "tar stopped" : said }
+        guard readWell, writing.terminationStatus == 0, writing.terminationReason == .exit else { return text.isEmpty ? "tar stopped" : text }
         return nil
+    }
+
+    /// The first 500 bytes a process said, from a thread that reads all it says.
+    private final class Heard: @unchecked Sendable {
+        private let lock = NSLock()
+        private var first = Data()
+        func add(_ chunk: Data) { lock.withLock { if first.count < 500 { first.append(chunk.prefix(500 - first.count)) } } }
+        var text: String { lock.withLock { String(decoding: first, as: UTF8.self) } }
     }
 
     public func layer(id: String) -> SandboxLayer? {

@@ -228,6 +228,49 @@ import Glibc
 
     /// A lane has the same namespaces and read-only view; its writable places are all on its own host folder (so the
     /// platform can wipe them), /dev is read-only, and its first process is campuscloud-lane as pid 1.
+    /// A running job's named folder is saved into where it is kept while it runs; a save its files' sizes would take
+    /// past the bound (a sparse file, which takes no room in the job's folder, counted whole) is refused and leaves the
+    /// kept folder as it was; and no save comes after the job's own last keep.
+    @Test func aRunningJobsFolderIsSavedWhileItRunsAndNeverOverItsLastKeep() async throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("cc-keep-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let name = "keep-test-" + UUID().uuidString.prefix(8).lowercased()
+        var job = SandboxJob(command: ["sh", "-c", "echo one > a.txt; while [ ! -e go ]; do sleep 0.05; done; truncate -s 50M sparse; "
+                                       + "while [ ! -e end ]; do sleep 0.05; done; rm sparse; echo last > a.txt"])
+        (job.limits.wallSeconds, job.limits.fileSizeMB, job.limits.diskMB) = (60, 100, 20)
+        job.folderName = name
+        let keep = SandboxKeep(into: home)
+        job.keep = keep
+        let sandbox = self.sandbox
+        let running = Task { try await sandbox.run(job) }
+        let folder = sandbox.sessionFolder(named: name)
+        func kept(_ file: String) -> String? { FileManager.default.contents(atPath: home + "/" + file).map { String(decoding: $0, as: UTF8.self) } }
+        func appears(_ path: String) async throws -> Bool {
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(50)) }
+            return FileManager.default.fileExists(atPath: path)
+        }
+
+        #expect(try await appears(folder + "/a.txt"))
+        #expect(try sandbox.save(sessionNamed: name, keep: keep, maxBytes: 10 << 20))
+        #expect(kept("a.txt") == "one\n")
+        FileManager.default.createFile(atPath: folder + "/go", contents: nil)
+        #expect(try await appears(folder + "/sparse"))
+        do {
+            try sandbox.save(sessionNamed: name, keep: keep, maxBytes: 10 << 20)
+            Issue.record("a save past the bound was not refused")
+        } catch {
+            #expect("\(error)".contains("add up to 50 MB, more than the 10 MB"), "\(error)")
+        }
+        #expect(kept("a.txt") == "one\n" && kept("sparse") == nil && kept("go") == nil)
+
+        FileManager.default.createFile(atPath: folder + "/end", contents: nil)
+        let result = try await running.value
+        #expect(result.status == .ok && result.exitCode == 0, "\(result)")
+        #expect(kept("a.txt") == "last\n" && kept("sparse") == nil)
+        #expect(try sandbox.save(sessionNamed: name, keep: keep, maxBytes: 10 << 20) == false)
+        #expect(kept("a.txt") == "last\n")
+    }
+
     @Test func aLanesIsolationSetIsAJobsWithWipeableFolders() {
         let builder = BwrapArguments(rootEntries: ["/lib": .symlink("usr/lib"), "/bin": .folder], identityFolder: "/ids")
         let job = SandboxJob(command: [BwrapArguments.LaneMounts.launcherPath], workPath: "/autograder")

@@ -83,3 +83,11 @@ extension RoutesBuilder {
 func offTheLoop<T: Sendable>(_ work: @Sendable () throws -> T) async rethrows -> T {
     try await withTaskExecutorPreference(globalConcurrentExecutor) { try work() }
 }
+
+/// Blocking work (child processes waited on, a large copy) on a thread of its own: neither an event loop nor a
+/// thread of Swift's concurrency pool (a few, shared by every task) is held while it runs.
+func onItsOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}

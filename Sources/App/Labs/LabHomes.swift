@@ -39,6 +39,15 @@ enum LabHomes {
     static func prepare(_ home: String, for lab: LabEnvironment, on db: any Database) async throws {
         let fm = FileManager.default, parent = (home as NSString).deletingLastPathComponent, name = (home as NSString).lastPathComponent
         try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        // Copies a process killed mid-save or mid-keep left beside the home (none is in use: the person runs no
+        // session now, and an hour is longer than any copy takes).
+        for leftover in (try? fm.contentsOfDirectory(atPath: parent)) ?? []
+        where [".saving-", ".new-"].contains(where: { leftover.hasPrefix(name + $0) }) {
+            let path = parent + "/" + leftover
+            if let made = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date, Date().timeIntervalSince(made) > 3600 {
+                try? fm.removeItem(atPath: path)
+            }
+        }
         if !fm.fileExists(atPath: home), let aside = (try? fm.contentsOfDirectory(atPath: parent))?.filter({ $0.hasPrefix(name + ".old-") }).sorted().last {
             try fm.moveItem(atPath: parent + "/" + aside, toPath: home)
         }
@@ -135,6 +144,11 @@ enum LabHomeController {
         let (_, home, running) = try await home(req)
         guard !running else { throw Refusal("Stop your running session first: it writes your files back when it ends.") }
         try? FileManager.default.removeItem(atPath: home)
+        // And any copy of it set aside (a crash mid-keep leaves one, which the next session would take back).
+        let parent = (home as NSString).deletingLastPathComponent, name = (home as NSString).lastPathComponent
+        for aside in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where aside.hasPrefix(name + ".") {
+            try? FileManager.default.removeItem(atPath: parent + "/" + aside)
+        }
     }
 
     @Sendable static func resetFromAPI(req: Request) async throws -> HTTPStatus {

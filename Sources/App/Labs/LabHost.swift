@@ -27,8 +27,10 @@ actor LabHost {
         var cpuMark: (nanoseconds: Int, at: ContinuousClock.Instant)?
         /// Its use, for the meters: what it has used since it became the person's (`usage`).
         var use = Use()
-        /// When its home was last saved while it ran (or it started).
+        /// When its home was last saved while it ran (or tried to be, or it started, or became someone's), and the
+        /// most its files may add up to.
         var savedAt = Date.distantPast
+        var quotaBytes: Int64 = 0
     }
 
     /// A session's use as its meters count it: CPU time since it became the person's (a session prepared ahead
@@ -270,7 +272,7 @@ actor LabHost {
                               endpoint: Endpoint(kind: lab.kind, folder: link, socketName: socketName, activity: Activity(app.clock.now())),
                               probe: probe, keep: keep, idleSeconds: TimeInterval(lab.idleMinutes * 60))
         started.use.memory = (0, app.clock.now())
-        started.savedAt = app.clock.now()
+        (started.savedAt, started.quotaBytes) = (app.clock.now(), Int64(lab.homeQuotaMB) << 20)
         let app = self.app, job2 = job, memory = lab.memoryMB
         started.task = Task {
             let ending: String
@@ -325,24 +327,21 @@ actor LabHost {
     static let homeSaveSeconds: TimeInterval = 300
 
     /// Saves the homes of this host's running sessions last saved (or started) `homeSaveSeconds` or more before
-    /// `now`, each on a thread of its own, and waits for them. One that fails is logged and saved again next time.
+    /// `now`, one at a time (a class's sessions are due together: the host's disk and CPU serve one copy at once), on
+    /// a thread of their own; returns once they are done. One that fails is logged, its kept home left as it was, and
+    /// tried again `homeSaveSeconds` later.
     func saveHomes(at now: Date) async {
         let due = running.filter { now.timeIntervalSince($0.value.savedAt) >= Self.homeSaveSeconds && !$0.value.cancellation.isCancelled }
-        guard !due.isEmpty else { return }
-        let sandbox = app.sandbox.sandbox, logger = app.logger
-        let saved = await withTaskGroup(of: UUID?.self) { group in
-            for (id, session) in due {
-                let keep = session.keep
-                group.addTask {
-                    let result = await Task.detached { Result { try sandbox.save(sessionNamed: Self.folderName(id), keep: keep) } }.value
-                    guard case .failure(let error) = result else { return id }
-                    logger.warning("Lab session \(id): its home could not be saved while it runs (\(error)); tried again on the next pass")
-                    return nil
-                }
+        let sandbox = app.sandbox.sandbox
+        for (id, session) in due.sorted(by: { $0.value.savedAt < $1.value.savedAt }) {
+            running[id]?.savedAt = now
+            let (keep, quota) = (session.keep, session.quotaBytes)
+            do {
+                _ = try await onItsOwnThread { try sandbox.save(sessionNamed: Self.folderName(id), keep: keep, maxBytes: quota) }
+            } catch {
+                app.logger.warning("Lab session \(id): its home could not be saved while it runs (\(error)); the last save stands, tried again in \(Int(Self.homeSaveSeconds / 60)) min")
             }
-            return await group.reduce(into: [UUID]()) { if let id = $1 { $0.append(id) } }
         }
-        for id in saved { running[id]?.savedAt = now }
     }
 
     /// How the platform reaches the session's program (nil when this host does not run it).
@@ -556,7 +555,8 @@ actor LabHost {
         let id = try session.requireID()
         guard taken[id] != nil else { throw Refusal("The prepared session stopped before it could be used.") }
         let home = homeFolder(lab: session.$lab.id, user: session.$user.id), sandbox = app.sandbox.sandbox
-        let copied = await Task.detached { Result { try sandbox.fill(sessionNamed: Self.folderName(id), from: home) } }.value
+        let copied: Result<Void, any Error>
+        do { copied = .success(try await onItsOwnThread { try sandbox.fill(sessionNamed: Self.folderName(id), from: home) }) } catch { copied = .failure(error) }
         guard var spare = taken.removeValue(forKey: id) else { throw Refusal("The prepared session stopped before it could be used.") }
         if case .failure(let error) = copied {
             spare.running.cancellation.cancel()
@@ -569,6 +569,7 @@ actor LabHost {
             throw Refusal("This lab host is stopping.")
         }
         spare.running.keep.into = home
+        spare.running.savedAt = app.clock.now()
         spare.running.endpoint.activity = Activity(app.clock.now())
         spare.running.use.begin(spare.running.probe, at: app.clock.now())
         running[id] = spare.running
