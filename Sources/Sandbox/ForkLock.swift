@@ -30,15 +30,16 @@ enum ForkLock {
     }
 
     /// Copies regular file `source` (never through a link) to `target` (created or truncated, then `mode`), a
-    /// megabyte at a time, holding the lock shared; false on failure, or when `source` is not a regular file.
-    static func copyFile(_ source: String, _ target: String, mode: mode_t) -> Bool {
-        let input = open(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+    /// megabyte at a time — holding the lock shared when `locked` (a file a job may execute: for a large file, spawns
+    /// wait) —; false on failure, or when `source` is not a regular file.
+    static func copyFile(_ source: String, _ target: String, mode: mode_t, locked: Bool) -> Bool {
+        let input = open(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
         guard input >= 0 else { return false }
         defer { close(input) }
         var info = stat()
         guard fstat(input, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
-        return writing {
-            let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        func copy() -> Bool {
+            let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, mode)
             guard output >= 0 else { return false }
             defer { close(output) }
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -57,6 +58,7 @@ enum ForkLock {
             }
             return fchmod(output, mode) == 0
         }
+        return locked ? writing(copy) : copy()
     }
 
     /// Writes a whole file (created or truncated, then `mode`), holding the lock shared; false on failure.

@@ -29,7 +29,8 @@ struct JobFolder {
     /// Writes the job's input files; paths must stay inside the folder.
     func place(_ files: [String: Data], executables: Set<String> = [], copyFrom: String?, owner: (uid: UInt32, gid: UInt32)?) throws {
         if let source = copyFrom {
-            try copyTree(from: source, to: path, owner: owner)
+            var unbounded = Int64.max
+            try copyTree(from: source, to: path, owner: owner, budget: &unbounded)
         }
         for (relative, data) in files {
             let clean = try Self.safeRelativePath(relative)
@@ -47,7 +48,8 @@ struct JobFolder {
     /// by someone: their home); every file must arrive, and a folder already there must be a real folder, never a
     /// link.
     func fill(from source: String, owner: (uid: UInt32, gid: UInt32)?) throws {
-        try copyTree(from: source, to: path, owner: owner, strict: true)
+        var unbounded = Int64.max
+        try copyTree(from: source, to: path, owner: owner, strict: true, budget: &unbounded)
     }
 
     /// Makes sure a folder (relative to the job folder) exists, e.g. the output folder.
@@ -56,12 +58,15 @@ struct JobFolder {
     }
 
     /// Replaces `target`'s contents with this folder's files and folders (written aside, then swapped in; owned by
-    /// this process's user). Links and special files are skipped. On failure `target` is as it was.
-    func keep(into target: String) throws {
+    /// this process's user). Links and special files are skipped; so, once their sizes add up to `budget`, are the
+    /// files that do not fit (taken in name order: a sparse file, or a hard link, takes little room here and all its
+    /// size there). On failure `target` is as it was.
+    func keep(into target: String, budget: Int64) throws {
         let fm = FileManager.default, aside = target + ".new-" + UUID().uuidString.lowercased(), old = target + ".old-" + UUID().uuidString.lowercased()
         guard mkdir(aside, 0o700) == 0 else { throw SandboxError.hostFailure("cannot make \(aside): \(String(cString: strerror(errno)))") }
         do {
-            try copyTree(from: path, to: aside, owner: nil, strict: true)
+            var left = budget
+            try copyTree(from: path, to: aside, owner: nil, strict: true, budget: &left)
             if fm.fileExists(atPath: target) { try fm.moveItem(atPath: target, toPath: old) }
             try fm.moveItem(atPath: aside, toPath: target)
             try? fm.removeItem(atPath: old)
@@ -117,16 +122,22 @@ struct JobFolder {
     }
 
     /// Copies regular files and folders; symlinks and special files are skipped, never followed. `strict`: a file
-    /// that cannot be read or written fails the copy (keeping a home must not lose part of it silently).
-    private func copyTree(from source: String, to destination: String, owner: (uid: UInt32, gid: UInt32)?, strict: Bool = false) throws {
+    /// that cannot be read or written fails the copy (keeping a home must not lose part of it silently). Files are
+    /// taken in name order while their sizes fit `budget` (what is left of it is left there); the rest are skipped.
+    /// Files written into the job folder are written under the fork lock (a job may execute them); others need not be.
+    private func copyTree(from source: String, to destination: String, owner: (uid: UInt32, gid: UInt32)?, strict: Bool = false,
+                          budget: inout Int64) throws {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: source) else {
             throw SandboxError.invalidJob("cannot read the folder \(source)")
         }
-        for entry in entries {
+        for entry in entries.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             let from = source + "/" + entry, to = destination + "/" + entry
             var info = stat()
-            guard lstat(from, &info) == 0 else { continue }
+            guard lstat(from, &info) == 0 else {
+                if strict { throw SandboxError.hostFailure("cannot read \(from): \(String(cString: strerror(errno)))") }
+                continue
+            }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
                 var there = stat()
@@ -135,11 +146,15 @@ struct JobFolder {
                     continue
                 }
                 if let owner { _ = lchown(to, owner.uid, owner.gid) }
-                try copyTree(from: from, to: to, owner: owner, strict: strict)
+                try copyTree(from: from, to: to, owner: owner, strict: strict, budget: &budget)
             case S_IFREG:
+                guard Int64(info.st_size) <= budget else { continue }
+                budget -= Int64(info.st_size)
                 // Streamed (a large file is not read whole into memory), never through a link.
                 let mode = (info.st_mode & 0o111) != 0 ? 0o755 : 0o644
-                if !ForkLock.copyFile(from, to, mode: mode_t(mode)), strict { throw SandboxError.hostFailure("cannot copy \(from) to \(to)") }
+                if !ForkLock.copyFile(from, to, mode: mode_t(mode), locked: destination == path || destination.hasPrefix(path + "/")), strict {
+                    throw SandboxError.hostFailure("cannot copy \(from) to \(to)")
+                }
                 if let owner { _ = lchown(to, owner.uid, owner.gid) }
             default:
                 continue

@@ -104,8 +104,9 @@ extension Sandbox {
         if let output = job.outputDirectory {
             (files, skipped) = OutputReader().read(jobFolder: folder.path, outputDirectory: output)
         }
-        // The last keep: a save of the running job (`Sandbox.save`) never comes after it.
-        _ = try? job.keep?.write(last: true) { try folder.keep(into: $0) }
+        // The last keep: a save of the running job (`Sandbox.save`) never comes after it. What it keeps is bounded
+        // by the job's disk.
+        _ = try? job.keep?.write(last: true) { try folder.keep(into: $0, budget: Int64(job.limits.diskMB) << 20) }
         return Classifier.result(outcome, limits: job.limits, oomKilled: usage?.oomKilled ?? false,
                                  hasCgroups: cgroup != nil, files: files, skipped: skipped)
     }

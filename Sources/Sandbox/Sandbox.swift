@@ -269,7 +269,7 @@ public final class Sandbox: @unchecked Sendable {
             guard size <= maxBytes else {
                 throw SandboxError.hostFailure("the session's files add up to \(size >> 20) MB, more than the \(maxBytes >> 20) MB its home may keep")
             }
-            try JobFolder(path: copy, mounted: false).keep(into: target)
+            try JobFolder(path: copy, mounted: false).keep(into: target, budget: maxBytes)
         }
     }
 
@@ -294,26 +294,28 @@ public final class Sandbox: @unchecked Sendable {
         }
         let reading = process(reader, ["--create", "--file", "-", "--sparse", "--directory", source, "."])
         let writing = process(writer, ["--extract", "--file", "-", "--directory", destination, "--no-same-owner", "--no-same-permissions"])
-        let pipe = Pipe(), complaints = Pipe()
+        let pipe = Pipe(), readerSays = Pipe(), writerSays = Pipe()
         reading.standardOutput = pipe
-        reading.standardError = FileHandle.nullDevice
+        reading.standardError = readerSays
         writing.standardInput = pipe
         writing.standardOutput = FileHandle.nullDevice
-        writing.standardError = complaints
+        writing.standardError = writerSays
         try startingProcess {
             try writing.run()
             try reading.run()
         }
         try? pipe.fileHandleForReading.close()
         try? pipe.fileHandleForWriting.close()
-        // What the writer says is read while it runs (a writer that says much must not stall on a full pipe); the
-        // start of it is kept.
-        let said = Heard(), heard = DispatchGroup()
-        heard.enter()
-        DispatchQueue.global().async {
-            let handle = complaints.fileHandleForReading
-            while case let chunk = handle.availableData, !chunk.isEmpty { said.add(chunk) }
-            heard.leave()
+        // What each says is read while it runs (one that says much must not stall on a full pipe); the start of it
+        // is kept.
+        let said = (reader: Heard(), writer: Heard()), heard = DispatchGroup()
+        for (pipe, listener) in [(readerSays, said.reader), (writerSays, said.writer)] {
+            heard.enter()
+            DispatchQueue.global().async {
+                let handle = pipe.fileHandleForReading
+                while case let chunk = handle.availableData, !chunk.isEmpty { listener.add(chunk) }
+                heard.leave()
+            }
         }
         // A writer stuck on something the job left in its way (a pipe at a file's name) is given up on.
         let deadline = DispatchTime.now() + .seconds(seconds)
@@ -324,9 +326,11 @@ public final class Sandbox: @unchecked Sendable {
         reading.waitUntilExit()
         writing.waitUntilExit()
         heard.wait()
-        let text = said.text
         let readWell = reading.terminationReason == .exit && (reading.terminationStatus == 0 || (readerMayWarn && reading.terminationStatus == 1))
-        guard readWell, writing.terminationStatus == 0, writing.terminationReason == .exit else { return text.isEmpty ? "tar stopped" : text }
+        guard readWell, writing.terminationStatus == 0, writing.terminationReason == .exit else {
+            let text = [said.reader.text, said.writer.text].filter { !$0.isEmpty }.joined(separator: "; ")
+            return text.isEmpty ? "tar stopped" : text
+        }
         return nil
     }
 

@@ -226,17 +226,17 @@ import Glibc
         #expect(composed.arguments(for: SandboxJob(command: ["true"], network: true), jobFolder: "/j").joined(separator: " ").contains("--ro-bind /etc-network /etc"))
     }
 
-    /// A lane has the same namespaces and read-only view; its writable places are all on its own host folder (so the
-    /// platform can wipe them), /dev is read-only, and its first process is campuscloud-lane as pid 1.
     /// A running job's named folder is saved into where it is kept while it runs; a save its files' sizes would take
     /// past the bound (a sparse file, which takes no room in the job's folder, counted whole) is refused and leaves the
-    /// kept folder as it was; and no save comes after the job's own last keep.
+    /// kept folder as it was; no save comes after the job's own last keep, and that keeps only what fits its disk.
     @Test func aRunningJobsFolderIsSavedWhileItRunsAndNeverOverItsLastKeep() async throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("cc-keep-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: home) }
         let name = "keep-test-" + UUID().uuidString.prefix(8).lowercased()
-        var job = SandboxJob(command: ["sh", "-c", "echo one > a.txt; while [ ! -e go ]; do sleep 0.05; done; truncate -s 50M sparse; "
-                                       + "while [ ! -e end ]; do sleep 0.05; done; rm sparse; echo last > a.txt"])
+        // Each file appears whole (written aside, then renamed), so the test never reads one half made.
+        var job = SandboxJob(command: ["sh", "-c", "echo one > a.new && mv a.new a.txt; while [ ! -e go ]; do sleep 0.05; done; "
+                                       + "truncate -s 50M sparse.new && mv sparse.new sparse; while [ ! -e end ]; do sleep 0.05; done; "
+                                       + "rm sparse; echo last > a.new && mv a.new a.txt; truncate -s 15M b1 && truncate -s 15M b2"])
         (job.limits.wallSeconds, job.limits.fileSizeMB, job.limits.diskMB) = (60, 100, 20)
         job.folderName = name
         let keep = SandboxKeep(into: home)
@@ -266,11 +266,17 @@ import Glibc
         FileManager.default.createFile(atPath: folder + "/end", contents: nil)
         let result = try await running.value
         #expect(result.status == .ok && result.exitCode == 0, "\(result)")
+        // The last keep takes the files in order while their sizes fit the job's disk (20 MB): one of the two 15 MB
+        // sparse files, not both.
         #expect(kept("a.txt") == "last\n" && kept("sparse") == nil)
+        let sizes = ["b1", "b2"].map { (try? FileManager.default.attributesOfItem(atPath: home + "/" + $0))?[.size] as? Int }
+        #expect(sizes == [15 << 20, nil], "\(sizes)")
         #expect(try sandbox.save(sessionNamed: name, keep: keep, maxBytes: 10 << 20) == false)
         #expect(kept("a.txt") == "last\n")
     }
 
+    /// A lane has the same namespaces and read-only view; its writable places are all on its own host folder (so the
+    /// platform can wipe them), /dev is read-only, and its first process is campuscloud-lane as pid 1.
     @Test func aLanesIsolationSetIsAJobsWithWipeableFolders() {
         let builder = BwrapArguments(rootEntries: ["/lib": .symlink("usr/lib"), "/bin": .folder], identityFolder: "/ids")
         let job = SandboxJob(command: [BwrapArguments.LaneMounts.launcherPath], workPath: "/autograder")

@@ -41,8 +41,10 @@ enum LabHomes {
         try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
         // Copies a process killed mid-save or mid-keep left beside the home (none is in use: the person runs no
         // session now, and an hour is longer than any copy takes).
-        for leftover in (try? fm.contentsOfDirectory(atPath: parent)) ?? []
-        where [".saving-", ".new-"].contains(where: { leftover.hasPrefix(name + $0) }) {
+        // (A copy set aside while the home was replaced is taken back below when the home is missing; beside a home,
+        // it is a leftover too.)
+        let leftovers = [".saving-", ".new-"] + (fm.fileExists(atPath: home) ? [".old-"] : [])
+        for leftover in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] where leftovers.contains(where: { leftover.hasPrefix(name + $0) }) {
             let path = parent + "/" + leftover
             if let made = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date, Date().timeIntervalSince(made) > 3600 {
                 try? fm.removeItem(atPath: path)

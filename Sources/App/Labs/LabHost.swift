@@ -333,7 +333,8 @@ actor LabHost {
     func saveHomes(at now: Date) async {
         let due = running.filter { now.timeIntervalSince($0.value.savedAt) >= Self.homeSaveSeconds && !$0.value.cancellation.isCancelled }
         let sandbox = app.sandbox.sandbox
-        for (id, session) in due.sorted(by: { $0.value.savedAt < $1.value.savedAt }) {
+        // (Stopped between two saves when the loop is: the sessions' own last keeps, which come after, must not wait.)
+        for (id, session) in due.sorted(by: { $0.value.savedAt < $1.value.savedAt }) where !Task.isCancelled {
             running[id]?.savedAt = now
             let (keep, quota) = (session.keep, session.quotaBytes)
             do {
