@@ -467,12 +467,20 @@ final class HandClock: Sendable {
                 try await Self.type(ws, "mkdir -p notes && echo saved-$((40+2)) > notes/a.txt && ln -s /etc/shadow shadow && ln -s / root && mkfifo pipe && echo MADE$((1+1))")
                 #expect(await screen.wait(for: "MADE2"), "\(screen.contents)")
             }
-            // Not yet due: nothing is saved a moment after the start.
+            // Not yet due: nothing is saved a moment after the start (and the page says so).
+            func status() async throws -> LabSessionDTO {
+                try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: try await student.get(SitePath.labSessionStatus(.id(sessionID)).url).body))
+            }
             await app.labHost.saveHomes(at: clock.now)
             #expect(saved("notes/a.txt") == nil)
+            #expect(try await status().homeSavedAt == nil)
+            #expect(try await student.get(SitePath.labSession(.id(sessionID)).url).body.string.contains("not yet (every five minutes"))
             clock.advance(LabHost.homeSaveSeconds)
             await app.labHost.saveHomes(at: clock.now)
             #expect(saved("notes/a.txt") == "saved-42\n", "\(entries())")
+            // The person sees when.
+            let firstSave = clock.now
+            #expect(try await status().homeSavedAt.map { abs($0.timeIntervalSince(firstSave)) < 1 } == true)
             #expect(entries() == ["notes", "notes/a.txt"], "\(entries())")
             let stillRunning = await app.labHost.isRunning(sessionID)
             let row = try await LabSession.find(sessionID, on: app.db)
@@ -487,6 +495,8 @@ final class HandClock: Sendable {
             clock.advance(LabHost.homeSaveSeconds)
             await app.labHost.saveHomes(at: clock.now)
             #expect(entries() == ["notes", "notes/a.txt"], "\(entries())")
+            // A refused save does not say it saved.
+            #expect(try await status().homeSavedAt.map { abs($0.timeIntervalSince(firstSave)) < 1 } == true)
             try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
                 try await Self.type(ws, "chmod 644 locked.txt && echo OPENED$((1+1))")
                 #expect(await screen.wait(for: "OPENED2"), "\(screen.contents)")

@@ -338,7 +338,9 @@ actor LabHost {
             running[id]?.savedAt = now
             let (keep, quota) = (session.keep, session.quotaBytes)
             do {
-                _ = try await onItsOwnThread { try sandbox.save(sessionNamed: Self.folderName(id), keep: keep, maxBytes: quota) }
+                guard try await onItsOwnThread({ try sandbox.save(sessionNamed: Self.folderName(id), keep: keep, maxBytes: quota) }) else { continue }
+                // Shown to the person (a session that ended meanwhile keeps its row as it is).
+                try await LabSession.query(on: app.db).filter(\.$id == id).filter(\.$status == .running).set(\.$homeSavedAt, to: now).update()
             } catch {
                 app.logger.warning("Lab session \(id): its home could not be saved while it runs (\(error)); the last save stands, tried again in \(Int(Self.homeSaveSeconds / 60)) min")
             }

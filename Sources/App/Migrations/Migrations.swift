@@ -95,6 +95,7 @@ enum Migrations {
         AddSlurmJobs(),
         AddSlurmClusterSandbox(),
         AddSlurmClusterREST(),
+        AddLabSessionHomeSavedAt(),
     ]
 
     static func register(on app: Application) {

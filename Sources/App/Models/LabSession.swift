@@ -42,6 +42,8 @@ final class LabSession: Model, @unchecked Sendable {
     @Field(key: "seen_at") var seenAt: Date
     @OptionalField(key: "stopped_at") var stoppedAt: Date?
     @OptionalField(key: "stop_reason") var stopReason: String?
+    /// When its host last saved its home while it ran (nil: not yet).
+    @OptionalField(key: "home_saved_at") var homeSavedAt: Date?
 
     /// A new session has used nothing yet (a loaded one takes its figures from its row).
     init() { (cpuMs, memoryMBSeconds, heldCPUMs, heldMemoryMBSeconds, chargeCPU, chargeMemory, cpuMillis, memoryMB) = (0, 0, 0, 0, false, false, 0, 0) }
