@@ -48,13 +48,7 @@ enum ForkLock {
                 if got < 0 && errno == EINTR { continue }
                 guard got >= 0 else { return false }
                 if got == 0 { break }
-                var written = 0
-                while written < got {
-                    let n = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, got - written) }
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { return false }
-                    written += n
-                }
+                guard writeAll(output, buffer[..<got]) else { return false }
             }
             return fchmod(output, mode) == 0
         }
@@ -67,15 +61,20 @@ enum ForkLock {
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
             guard fd >= 0 else { return false }
             defer { close(fd) }
-            var written = 0
-            while written < data.count {
-                let n = data.withUnsafeBytes { write(fd, $0.baseAddress! + written, data.count - written) }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                written += n
-            }
-            return fchmod(fd, mode) == 0
+            return writeAll(fd, data[...]) && fchmod(fd, mode) == 0
         }
+    }
+
+    /// Writes all of `bytes` to `fd` (short writes and interruptions retried); false on failure.
+    private static func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) -> Bool {
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            written += n
+        }
+        return true
     }
 }
 

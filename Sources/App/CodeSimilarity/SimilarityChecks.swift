@@ -203,7 +203,8 @@ enum SimilarityChecks {
             return SimilarityCheck.Document(id: handIn.submissionID.uuidString, files: read, earlier: handIn.assignmentID != assignmentID,
                                             author: handIn.userID.uuidString)
         }
-        let report = await offTheEventLoops { SimilarityCheck(options: .init(keptPairs: keptPairs)).run(documents, starter: starter) }
+        // CPU-bound: on a thread of its own, so the event loops and the cooperative pool keep serving.
+        let report = try await onItsOwnThread { SimilarityCheck(options: .init(keptPairs: keptPairs)).run(documents, starter: starter) }
         try await finish(check, queued: queued, worker: worker, report: report, kept: report.pairs,
                          handIns: Dictionary(handIns.map { ($0.submissionID.uuidString, $0) }, uniquingKeysWith: { first, _ in first }),
                          starterFiles: starter.count, problem: nil)
@@ -253,13 +254,6 @@ enum SimilarityChecks {
         let waiting = try await CodeSimilarityCheck.query(on: app.db).filter(\.$status ~~ [.queued, .running]).all()
         for (check, reason) in try await JobQueue(db: app.db).failedForGood(waiting, entry: \.queueJobID) {
             try await markFailed(check.requireID(), reason: reason, app: app)
-        }
-    }
-
-    /// CPU-bound work on a thread of its own, so the event loops and the cooperative pool keep serving.
-    static func offTheEventLoops<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: work()) }
         }
     }
 

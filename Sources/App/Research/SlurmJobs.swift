@@ -373,8 +373,8 @@ enum SlurmJobs {
 
     /// A job whose completion record was altered while it ran (renamed to imitate other fields, or recorded twice):
     /// nothing in it is believed. Failed, and charged the most it can have run by what the platform itself saw
-    /// (`mostItCanHaveRun`), `until` the look that found it ended. (Another job of the service account could rename it, so the charge is at most one poll past what ran,
-    /// not a penalty.)
+    /// (`mostItCanHaveRun`), `until` the look that found it ended. (Another job of the service account could rename
+    /// it, so the charge is at most one poll past what ran, not a penalty.)
     static func finishAltered(_ job: ResearchJob, record: SlurmJobRecord, until: Date, cluster: SlurmCluster, access: SlurmClusters.Access,
                               app: Application) async throws {
         let usage = mostItCanHaveRun(job, until: until)
