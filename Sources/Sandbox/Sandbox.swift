@@ -229,8 +229,8 @@ public final class Sandbox: @unchecked Sendable {
             // Not root: the job runs as this same user, and a trick in its folder reaches nothing it could not.
             return try JobFolder(path: path, mounted: false).fill(from: source, owner: nil)
         }
-        if let said = try Self.tarCopy(from: source, readAs: nil, to: path, writeAs: (info.st_uid, info.st_gid), seconds: seconds) {
-            throw SandboxError.hostFailure("the files could not be copied into the session: \(said)")
+        if let failed = try Self.tarCopy(from: source, readAs: nil, to: path, writeAs: (info.st_uid, info.st_gid), seconds: seconds) {
+            throw SandboxError.hostFailure("the files could not be copied into the session: \(failed.said)")
         }
     }
 
@@ -243,7 +243,9 @@ public final class Sandbox: @unchecked Sendable {
     /// The job's processes go on while this reads, and may swap a folder for a link at any moment: as root, the
     /// folder is read only by a tar running as the job's user (which follows no link, and could read nothing the job
     /// cannot) into a folder of that user's outside every sandbox; only that copy, which nothing else can touch, is
-    /// then kept by root. Blocks its thread (tar, then the copy).
+    /// then kept by root. Blocks its thread (tar, then the copy). A refusal for what the files are (one unreadable,
+    /// too much in all, too long to read) is thrown as `SaveRefused`, whose reason is for the folder's owner; any
+    /// other failure is the host's.
     @discardableResult
     public func save(sessionNamed name: String, keep: SandboxKeep, maxBytes: Int64, seconds: Int = 120) throws -> Bool {
         guard SandboxLayer.validID(name) else { throw SandboxError.invalidJob("a session folder's name is letters, digits, - and _") }
@@ -262,12 +264,14 @@ public final class Sandbox: @unchecked Sendable {
             let user = asJob ? (uid: info.st_uid, gid: info.st_gid) : nil
             // A file the job changes while it is read makes tar warn (status 1): what was read is kept, and the next
             // save reads it again.
-            if let said = try Self.tarCopy(from: path, readAs: user, to: copy, writeAs: user, readerMayWarn: true, seconds: seconds) {
-                throw SandboxError.hostFailure("the session's files could not be read: \(said)")
+            if let failed = try Self.tarCopy(from: path, readAs: user, to: copy, writeAs: user, readerMayWarn: true, seconds: seconds) {
+                guard failed.byReader else { throw SandboxError.hostFailure("the session's files could not be saved: \(failed.said)") }
+                throw SaveRefused(reason: failed.stopped ? "reading them took longer than \(seconds) s (too many files?)"
+                                                         : "not every file could be read (\(SaveRefused.unreadable(failed.readerSaid)))")
             }
             let size = JobFolder.apparentBytes(of: copy)
             guard size <= maxBytes else {
-                throw SandboxError.hostFailure("the session's files add up to \(size >> 20) MB, more than the \(maxBytes >> 20) MB its home may keep")
+                throw SaveRefused(reason: "they add up to \(size >> 20) MB, more than the \(maxBytes >> 20) MB the home keeps")
             }
             try JobFolder(path: copy, mounted: false).keep(into: target, budget: maxBytes)
         }
@@ -278,7 +282,7 @@ public final class Sandbox: @unchecked Sendable {
     /// followed; sparse files stay sparse); both are given up on after `seconds`. `readerMayWarn`: files that change
     /// while read are not a failure (a file that cannot be read is). Nil when both ended well, else what went wrong.
     static func tarCopy(from source: String, readAs reader: (uid: UInt32, gid: UInt32)?, to destination: String,
-                        writeAs writer: (uid: UInt32, gid: UInt32)?, readerMayWarn: Bool = false, seconds: Int) throws -> String? {
+                        writeAs writer: (uid: UInt32, gid: UInt32)?, readerMayWarn: Bool = false, seconds: Int) throws -> TarCopyFailure? {
         func process(_ user: (uid: UInt32, gid: UInt32)?, _ arguments: [String]) -> Process {
             let process = Process()
             if let user {
@@ -329,9 +333,23 @@ public final class Sandbox: @unchecked Sendable {
         let readWell = reading.terminationReason == .exit && (reading.terminationStatus == 0 || (readerMayWarn && reading.terminationStatus == 1))
         guard readWell, writing.terminationStatus == 0, writing.terminationReason == .exit else {
             let text = [said.reader.text, said.writer.text].filter { !$0.isEmpty }.joined(separator: "; ")
-            return text.isEmpty ? "tar stopped" : text
+            // The reader's failure when the writer took all it was sent (a reader that stops early ends the stream
+            // well; a writer that fails makes the reader fail too, on a closed pipe).
+            // Both are stopped when the time runs out: the reading's fault (what it had to read), not the writer's.
+            let writerWell = writing.terminationStatus == 0 && writing.terminationReason == .exit, ranOut = DispatchTime.now() >= deadline
+            return TarCopyFailure(said: text.isEmpty ? "tar stopped" : text, readerSaid: said.reader.text, byReader: (!readWell && writerWell) || ranOut,
+                                  stopped: ranOut)
         }
         return nil
+    }
+
+    /// How a `tarCopy` failed: what the two tars said (and the reader alone), whether it was the reading side (what it
+    /// read: a file it could not open), and whether the two were stopped (their time ran out).
+    struct TarCopyFailure {
+        var said: String
+        var readerSaid: String
+        var byReader: Bool
+        var stopped: Bool
     }
 
     /// The first 500 bytes a process said, from a thread that reads all it says.

@@ -89,3 +89,26 @@ public enum SandboxError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// A save of a running job's folder refused for what its files are (`Sandbox.save(sessionNamed:)`); the kept folder
+/// is left as it was. The reason is for the folder's owner, who can act on it (free room, make a file readable).
+public struct SaveRefused: Error, Equatable, CustomStringConvertible {
+    public let reason: String
+
+    public var description: String { "the files were not saved: \(reason)" }
+
+    /// The files tar named as unreadable, from what it said ("/usr/bin/tar: ./a/b: Cannot open: Permission denied" →
+    /// "a/b: Permission denied"), at most three; its warnings (a socket left out) and closing summary dropped.
+    static func unreadable(_ said: String) -> String {
+        let lines = said.split(separator: "\n").map(String.init)
+        let failures = lines.filter { $0.contains(": Cannot ") }
+        let named = failures.isEmpty ? lines.filter { !$0.contains("Exiting with failure status") && !$0.hasSuffix("socket ignored") } : failures
+        let shown = named.prefix(3).map { line -> String in
+            var text = line.range(of: "tar: ").map { String(line[$0.upperBound...]) } ?? line
+            if text.hasPrefix("./") { text.removeFirst(2) }
+            for verb in ["open", "stat", "savedir", "readlink"] { text = text.replacingOccurrences(of: ": Cannot \(verb)", with: "") }
+            return text
+        }
+        return shown.isEmpty ? "tar stopped" : shown.joined(separator: "; ") + (named.count > 3 ? "; …" : "")
+    }
+}

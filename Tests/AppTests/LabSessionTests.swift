@@ -456,7 +456,7 @@ final class HandClock: Sendable {
             app.clock = clock.clock
             try await app.loadDemoData()
             let (lab, _) = try await Self.terminalLab(app, at: clock.now)
-            let labID = try lab.requireID()
+            let labID = try lab.requireID(), quota = lab.homeQuotaMB
             let (port, student, session) = try await Self.serveAndStart(app, lab: labID)
             let sessionID = try session.requireID()
             let home = app.labHost.homeFolder(lab: labID, user: session.$user.id)
@@ -495,8 +495,11 @@ final class HandClock: Sendable {
             clock.advance(LabHost.homeSaveSeconds)
             await app.labHost.saveHomes(at: clock.now)
             #expect(entries() == ["notes", "notes/a.txt"], "\(entries())")
-            // A refused save does not say it saved.
+            // A refused save does not say it saved; it says why, on the page too, naming the file.
             #expect(try await status().homeSavedAt.map { abs($0.timeIntervalSince(firstSave)) < 1 } == true)
+            let unreadable = try await status().homeSaveProblem ?? ""
+            #expect(unreadable.contains("not every file could be read (locked.txt: Permission denied)") && unreadable.contains("Your last save stands"), "\(unreadable)")
+            #expect(try await student.get(SitePath.labSession(.id(sessionID)).url).body.string.contains("locked.txt: Permission denied"))
             try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
                 try await Self.type(ws, "chmod 644 locked.txt && echo OPENED$((1+1))")
                 #expect(await screen.wait(for: "OPENED2"), "\(screen.contents)")
@@ -504,16 +507,29 @@ final class HandClock: Sendable {
             clock.advance(LabHost.homeSaveSeconds)
             await app.labHost.saveHomes(at: clock.now)
             #expect(entries() == ["locked.txt", "notes", "notes/a.txt", "notes/b.txt"] && saved("locked.txt") == "mine\n", "\(entries())")
+            // Saved again: the problem is gone.
+            #expect(try await status().homeSaveProblem == nil)
 
-            // Saved whole: what was removed is gone from the copy. A folder swapped for a link to /etc while saves run
-            // brings none of /etc.
+            // Saved whole: what was removed is gone from the copy. More than the home keeps (a sparse file counts
+            // whole) is refused, and said so, until there is room again. A folder swapped for a link to /etc while
+            // saves run brings none of /etc.
             try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
-                try await Self.type(ws, "rm -r notes locked.txt; echo later > later.txt; echo REMOVED$((1+1))")
+                try await Self.type(ws, "rm -r notes locked.txt; echo later > later.txt; truncate -s \(quota - 1)M big1.bin big2.bin; echo REMOVED$((1+1))")
                 #expect(await screen.wait(for: "REMOVED2"), "\(screen.contents)")
             }
             clock.advance(LabHost.homeSaveSeconds)
             await app.labHost.saveHomes(at: clock.now)
+            #expect(entries() == ["locked.txt", "notes", "notes/a.txt", "notes/b.txt"], "\(entries())")
+            let tooMuch = try await status().homeSaveProblem ?? ""
+            #expect(tooMuch.contains("they add up to \(2 * quota - 2) MB, more than the \(quota) MB the home keeps"), "\(tooMuch)")
+            try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
+                try await Self.type(ws, "rm big1.bin big2.bin; echo ROOM$((1+1))")
+                #expect(await screen.wait(for: "ROOM2"), "\(screen.contents)")
+            }
+            clock.advance(LabHost.homeSaveSeconds)
+            await app.labHost.saveHomes(at: clock.now)
             #expect(entries() == ["later.txt"], "\(entries())")
+            #expect(try await status().homeSaveProblem == nil)
             try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
                 try await Self.type(ws, "mkdir swap && echo mine > swap/own.txt; "
                                     + "printf 'import os\\nwhile 1:\\n    os.rename(\"swap\", \"swap.d\"); os.symlink(\"/etc\", \"swap\"); os.unlink(\"swap\"); os.rename(\"swap.d\", \"swap\")\\n' > /tmp/swap.py; "

@@ -329,7 +329,8 @@ actor LabHost {
     /// Saves the homes of this host's running sessions last saved (or started) `homeSaveSeconds` or more before
     /// `now`, one at a time (a class's sessions are due together: the host's disk and CPU serve one copy at once), on
     /// a thread of their own; returns once they are done. One that fails is logged, its kept home left as it was, and
-    /// tried again `homeSaveSeconds` later.
+    /// tried again `homeSaveSeconds` later; one refused for what its files are is also told to the person (the
+    /// session's `homeSaveProblem`, until a save succeeds).
     func saveHomes(at now: Date) async {
         let due = running.filter { now.timeIntervalSince($0.value.savedAt) >= Self.homeSaveSeconds && !$0.value.cancellation.isCancelled }
         let sandbox = app.sandbox.sandbox
@@ -340,11 +341,24 @@ actor LabHost {
             do {
                 guard try await onItsOwnThread({ try sandbox.save(sessionNamed: Self.folderName(id), keep: keep, maxBytes: quota) }) else { continue }
                 // Shown to the person (a session that ended meanwhile keeps its row as it is).
-                try await LabSession.query(on: app.db).filter(\.$id == id).filter(\.$status == .running).set(\.$homeSavedAt, to: now).update()
+                try await LabSession.query(on: app.db).filter(\.$id == id).filter(\.$status == .running).set(\.$homeSavedAt, to: now)
+                    .set(\.$homeSaveProblem, to: nil).update()
+            } catch let refusal as SaveRefused {
+                app.logger.info("Lab session \(id): \(refusal)")
+                try? await LabSession.query(on: app.db).filter(\.$id == id).filter(\.$status == .running)
+                    .set(\.$homeSaveProblem, to: Self.saveProblem(refusal, at: now)).update()
             } catch {
                 app.logger.warning("Lab session \(id): its home could not be saved while it runs (\(error)); the last save stands, tried again in \(Int(Self.homeSaveSeconds / 60)) min")
             }
         }
+    }
+
+    /// What the person is told of a refused save: when, why, and what stands meanwhile.
+    static func saveProblem(_ refusal: SaveRefused, at now: Date) -> String {
+        let seconds = Int(now.timeIntervalSince1970.rounded(.down)) % 86_400
+        let time = String(format: "%02d:%02d", seconds / 3600, seconds % 3600 / 60)
+        return "Your files were not saved at \(time) UTC: \(refusal.reason). Your last save stands; once this is put right, the next save "
+            + "(every \(Int(homeSaveSeconds / 60)) minutes) takes them. When the lab stops, your files are kept in name order while they fit its disk."
     }
 
     /// How the platform reaches the session's program (nil when this host does not run it).

@@ -296,6 +296,8 @@ struct LabSessionDTO: Content {
     var idleStopsAt: Date?
     /// When its files were last saved while it runs (should its host fail, they are as of then; nil: not yet).
     var homeSavedAt: Date?
+    /// Why the last save while it runs was refused, and what to do (nil: it was not, or one has succeeded since).
+    var homeSaveProblem: String?
 
     static func make(_ session: LabSession, _ req: Request) async throws -> LabSessionDTO {
         let now = req.now, left = try await LabSessions.secondsLeft(session, on: req.db, at: now)
@@ -304,7 +306,8 @@ struct LabSessionDTO: Content {
         return LabSessionDTO(id: try session.requireID(), labID: session.$lab.id, status: session.status, startedAt: session.startedAt, endsAt: session.endsAt,
                              stoppedAt: session.stoppedAt, stopReason: session.stopReason, charged: Credits(micro: session.charged),
                              cpuSeconds: (Double(session.cpuMs) / 100).rounded() / 10, memoryGBSeconds: (Double(session.memoryMBSeconds) / 102.4).rounded() / 10,
-                             secondsLeft: left, warning: warning, idleStopsAt: idle, homeSavedAt: session.homeSavedAt)
+                             secondsLeft: left, warning: warning, idleStopsAt: idle, homeSavedAt: session.homeSavedAt,
+                             homeSaveProblem: session.status == .running ? session.homeSaveProblem : nil)
     }
 }
 
@@ -314,14 +317,16 @@ extension LabSessionDTO: APIBody {
         "id": .string(format: "uuid"), "labID": .string(format: "uuid"), "status": .choice(LabSessionStatus.self),
         "startedAt": .string(format: "date-time"), "endsAt": .string(format: "date-time"), "stoppedAt": .string(format: "date-time"),
         "stopReason": .string(), "charged": .credits, "cpuSeconds": .number(minimum: 0), "memoryGBSeconds": .number(minimum: 0), "secondsLeft": .integer(), "warning": .string(), "idleStopsAt": .string(format: "date-time"),
-        "homeSavedAt": .string(format: "date-time"),
+        "homeSavedAt": .string(format: "date-time"), "homeSaveProblem": .string(),
     ], required: ["id", "labID", "status", "startedAt", "endsAt", "charged", "cpuSeconds", "memoryGBSeconds"])
     static let samples = [
         LabSessionDTO(id: Sample.id, labID: Sample.id, status: .running, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: nil, stopReason: nil,
                       charged: Credits(micro: 250_000), cpuSeconds: 12.5, memoryGBSeconds: 40.2, secondsLeft: 240, warning: "Your allowance runs out in 4 min 0 s; the lab then stops (your files are kept).",
-                      idleStopsAt: Sample.date, homeSavedAt: Sample.date),
+                      idleStopsAt: Sample.date, homeSavedAt: Sample.date,
+                      homeSaveProblem: "Not saved at 14:05 UTC: they add up to 1200 MB, more than the 1024 MB the home keeps. The save of 14:00 UTC stands; make room and the next save (every five minutes) takes them."),
         LabSessionDTO(id: Sample.id, labID: Sample.id, status: .stopped, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: Sample.date,
-                      stopReason: "Stopped by you.", charged: Credits(micro: 1_000_000), cpuSeconds: 300, memoryGBSeconds: 1_800, secondsLeft: nil, warning: nil, idleStopsAt: nil, homeSavedAt: Sample.date),
+                      stopReason: "Stopped by you.", charged: Credits(micro: 1_000_000), cpuSeconds: 300, memoryGBSeconds: 1_800, secondsLeft: nil, warning: nil, idleStopsAt: nil, homeSavedAt: Sample.date,
+                      homeSaveProblem: nil),
     ]
 }
 

@@ -96,6 +96,8 @@ enum Migrations {
         AddSlurmClusterSandbox(),
         AddSlurmClusterREST(),
         AddLabSessionHomeSavedAt(),
+        AddLabSessionHomeSaveProblem(),
+        AddResearchJobSlurmUnreadSince(),
     ]
 
     static func register(on app: Application) {

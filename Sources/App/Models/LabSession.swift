@@ -44,6 +44,8 @@ final class LabSession: Model, @unchecked Sendable {
     @OptionalField(key: "stop_reason") var stopReason: String?
     /// When its host last saved its home while it ran (nil: not yet).
     @OptionalField(key: "home_saved_at") var homeSavedAt: Date?
+    /// Why its last save while it ran was refused (nil: it was not, or a save has succeeded since).
+    @OptionalField(key: "home_save_problem") var homeSaveProblem: String?
 
     /// A new session has used nothing yet (a loaded one takes its figures from its row).
     init() { (cpuMs, memoryMBSeconds, heldCPUMs, heldMemoryMBSeconds, chargeCPU, chargeMemory, cpuMillis, memoryMB) = (0, 0, 0, 0, false, false, 0, 0) }

@@ -56,6 +56,9 @@ final class ResearchJob: Model, @unchecked Sendable {
     @OptionalField(key: "scheduler_reason") var schedulerReason: String?
     /// When the platform last saw it in the scheduler's queue.
     @OptionalField(key: "slurm_seen_at") var slurmSeenAt: Date?
+    /// When a look first found it gone from the queue with its accounting unreadable (stale once it is seen unended
+    /// again: before `slurmSeenAt`).
+    @OptionalField(key: "slurm_unread_since") var slurmUnreadSince: Date?
     /// How long the cluster's completion log was when it was submitted: its record is after that.
     @Field(key: "slurm_log_offset") var slurmLogOffset: Int64
 

@@ -210,7 +210,13 @@ enum SlurmJobs {
         guard let ended else {
             // Its records could not be read this look. After a bound, judged without them: charged the most it can
             // have run by what the platform saw, until the first look that found it gone (it ran no later).
-            let unreadSince = note(jobID, in: unread, seenUnendedAt: job.slurmSeenAt, now: now, keep: 2 * unreadableAfter)
+            // (Counted from the job's row: a poller that restarts, or moves to another process, carries the hour on.)
+            var unreadSince = job.slurmUnreadSince ?? now
+            if job.slurmUnreadSince.map({ $0 < (job.slurmSeenAt ?? .distantPast) }) ?? true {
+                unreadSince = now
+                try await ResearchJob.query(on: app.db).filter(\.$id == jobID).filter(\.$status ~~ [.queued, .running])
+                    .set(\.$slurmUnreadSince, to: now).update()
+            }
             if now.timeIntervalSince(unreadSince) > unreadableAfter {
                 let goneSince = gone.withLockedValue { $0[jobID] }.flatMap { $0 >= (job.slurmSeenAt ?? .distantPast) ? $0 : nil }
                 let foundGone = min(unreadSince, goneSince ?? unreadSince)
@@ -269,8 +275,6 @@ enum SlurmJobs {
     /// be read (slurmdbd down, then catching up) does not count. A poller that moves to another process starts over,
     /// which only waits longer; a time noted before the job was last seen unended (by any process) is noted anew.
     private static let gone = NIOLockedValueBox<[UUID: Date]>([:])
-    /// The same for looks that could not read the job's records (its accounting failing), for `unreadableAfter`.
-    private static let unread = NIOLockedValueBox<[UUID: Date]>([:])
 
     /// When the job was first noted in `times` (now, if not yet). A time noted before a later look (this process's or
     /// another's) saw the job unended is stale: noted anew. Jobs another process ended are never looked at here
@@ -283,10 +287,10 @@ enum SlurmJobs {
         }
     }
 
-    /// Forgets what was noted of the job (it was seen unended again, or it ended).
+    /// Forgets what was noted of the job (it was seen unended again, or it ended). (Its `slurmUnreadSince` is stale
+    /// once it is seen unended, and never read once it has ended.)
     private static func forget(_ jobID: UUID) {
         gone.withLockedValue { _ = $0.removeValue(forKey: jobID) }
-        unread.withLockedValue { _ = $0.removeValue(forKey: jobID) }
     }
 
     /// Jobs of the service account's the platform did not submit (a job's own sbatch: compute no one would pay for)
