@@ -265,13 +265,14 @@ public final class Sandbox: @unchecked Sendable {
             // A file the job changes while it is read makes tar warn (status 1): what was read is kept, and the next
             // save reads it again.
             if let failed = try Self.tarCopy(from: path, readAs: user, to: copy, writeAs: user, readerMayWarn: true, seconds: seconds) {
-                guard failed.byReader else { throw SandboxError.hostFailure("the session's files could not be saved: \(failed.said)") }
-                throw SaveRefused(reason: failed.stopped ? "reading them took longer than \(seconds) s (too many files?)"
-                                                         : "not every file could be read (\(SaveRefused.unreadable(failed.readerSaid)))")
+                if failed.timedOut { throw SaveRefused(reason: "reading them took longer than \(seconds) s (too many files?)") }
+                guard !failed.denied.isEmpty else { throw SandboxError.hostFailure("the session's files could not be saved: \(failed.said)") }
+                throw SaveRefused(reason: "not every file could be read: " + SaveRefused.list(failed.denied) + " (permission denied)")
             }
             let size = JobFolder.apparentBytes(of: copy)
             guard size <= maxBytes else {
-                throw SaveRefused(reason: "they add up to \(size >> 20) MB, more than the \(maxBytes >> 20) MB the home keeps")
+                // (Rounded up: a little over the quota never reads as equal to it.)
+                throw SaveRefused(reason: "they add up to \((size + (1 << 20) - 1) >> 20) MB, more than the \(maxBytes >> 20) MB the home keeps")
             }
             try JobFolder(path: copy, mounted: false).keep(into: target, budget: maxBytes)
         }
@@ -322,8 +323,9 @@ public final class Sandbox: @unchecked Sendable {
             }
         }
         // A writer stuck on something the job left in its way (a pipe at a file's name) is given up on.
-        let deadline = DispatchTime.now() + .seconds(seconds)
+        let deadline = DispatchTime.now() + .seconds(seconds), timedOut = SandboxCancellation()
         DispatchQueue.global().asyncAfter(deadline: deadline) {
+            if reading.isRunning || writing.isRunning { timedOut.cancel() }
             if reading.isRunning { reading.terminate() }
             if writing.isRunning { kill(writing.processIdentifier, SIGKILL) }
         }
@@ -333,31 +335,31 @@ public final class Sandbox: @unchecked Sendable {
         let readWell = reading.terminationReason == .exit && (reading.terminationStatus == 0 || (readerMayWarn && reading.terminationStatus == 1))
         guard readWell, writing.terminationStatus == 0, writing.terminationReason == .exit else {
             let text = [said.reader.text, said.writer.text].filter { !$0.isEmpty }.joined(separator: "; ")
-            // The reader's failure when the writer took all it was sent (a reader that stops early ends the stream
-            // well; a writer that fails makes the reader fail too, on a closed pipe).
-            // Both are stopped when the time runs out: the reading's fault (what it had to read), not the writer's.
-            let writerWell = writing.terminationStatus == 0 && writing.terminationReason == .exit, ranOut = DispatchTime.now() >= deadline
-            return TarCopyFailure(said: text.isEmpty ? "tar stopped" : text, readerSaid: said.reader.text, byReader: (!readWell && writerWell) || ranOut,
-                                  stopped: ranOut)
+            // The files the reader was refused, when that is all that went wrong: it ended by itself, having said
+            // nothing but that, and the writer took all it was sent (a writer that fails makes the reader fail too).
+            let writerWell = writing.terminationStatus == 0 && writing.terminationReason == .exit
+            let denied = reading.terminationReason == .exit && writerWell ? SaveRefused.deniedFiles(said.reader.text, whole: said.reader.whole) : nil
+            return TarCopyFailure(said: text.isEmpty ? "tar stopped" : text, denied: denied ?? [], timedOut: timedOut.isCancelled)
         }
         return nil
     }
 
-    /// How a `tarCopy` failed: what the two tars said (and the reader alone), whether it was the reading side (what it
-    /// read: a file it could not open), and whether the two were stopped (their time ran out).
+    /// How a `tarCopy` failed: what the two tars said; the files the reader was not allowed to open, when that was
+    /// all (else empty); whether they were stopped because their time ran out.
     struct TarCopyFailure {
         var said: String
-        var readerSaid: String
-        var byReader: Bool
-        var stopped: Bool
+        var denied: [String]
+        var timedOut: Bool
     }
 
     /// The first 500 bytes a process said, from a thread that reads all it says.
     private final class Heard: @unchecked Sendable {
         private let lock = NSLock()
-        private var first = Data()
-        func add(_ chunk: Data) { lock.withLock { if first.count < 500 { first.append(chunk.prefix(500 - first.count)) } } }
+        private var first = Data(), all = 0
+        func add(_ chunk: Data) { lock.withLock { all += chunk.count; if first.count < 500 { first.append(chunk.prefix(500 - first.count)) } } }
         var text: String { lock.withLock { String(decoding: first, as: UTF8.self) } }
+        /// Whether `text` is all it said.
+        var whole: Bool { lock.withLock { all == first.count } }
     }
 
     public func layer(id: String) -> SandboxLayer? {

@@ -95,20 +95,35 @@ public enum SandboxError: Error, Equatable, CustomStringConvertible {
 public struct SaveRefused: Error, Equatable, CustomStringConvertible {
     public let reason: String
 
+    public init(reason: String) { self.reason = reason }
+
     public var description: String { "the files were not saved: \(reason)" }
 
-    /// The files tar named as unreadable, from what it said ("/usr/bin/tar: ./a/b: Cannot open: Permission denied" →
-    /// "a/b: Permission denied"), at most three; its warnings (a socket left out) and closing summary dropped.
-    static func unreadable(_ said: String) -> String {
-        let lines = said.split(separator: "\n").map(String.init)
-        let failures = lines.filter { $0.contains(": Cannot ") }
-        let named = failures.isEmpty ? lines.filter { !$0.contains("Exiting with failure status") && !$0.hasSuffix("socket ignored") } : failures
-        let shown = named.prefix(3).map { line -> String in
-            var text = line.range(of: "tar: ").map { String(line[$0.upperBound...]) } ?? line
-            if text.hasPrefix("./") { text.removeFirst(2) }
-            for verb in ["open", "stat", "savedir", "readlink"] { text = text.replacingOccurrences(of: ": Cannot \(verb)", with: "") }
-            return text
+    /// The files a reading tar said it was not allowed to open ("/usr/bin/tar: ./a/b: Cannot open: Permission
+    /// denied" → "a/b"; the folder itself, named by its host path, → "."), when it said nothing else that failed (its
+    /// warnings — a socket left out, a file changed while read — pass); nil when it did, or said nothing of the kind,
+    /// or more than was kept (`whole` false: the last line may be cut).
+    static func deniedFiles(_ said: String, whole: Bool) -> [String]? {
+        var lines = said.split(separator: "\n").map(String.init)
+        if !whole, !lines.isEmpty { lines.removeLast() }
+        let failures = lines.filter { line in !line.isEmpty && !warnings.contains { line.hasSuffix($0) } }
+        guard !failures.isEmpty, failures.allSatisfy({ $0.contains(": Cannot ") && $0.hasSuffix(": Permission denied") }) else { return nil }
+        return failures.map { line in
+            let afterTar = line.range(of: "tar: ").map { line[$0.upperBound...] } ?? line[...]
+            var name = String(afterTar[..<(afterTar.range(of: ": Cannot ", options: .backwards)?.lowerBound ?? afterTar.endIndex)])
+            if name.hasPrefix("./") { name.removeFirst(2) }
+            return name.hasPrefix("/") ? "." : name
         }
-        return shown.isEmpty ? "tar stopped" : shown.joined(separator: "; ") + (named.count > 3 ? "; …" : "")
+    }
+
+    /// What a reading tar says that is not a failure (the copy goes on): its warnings, and its closing summary.
+    static let warnings = ["socket ignored", "door ignored", "file changed as we read it", "File removed before we read it",
+                           "Exiting with failure status due to previous errors"]
+
+    /// Names as the person is shown them: quoted (a job chooses its own, with whatever words), each cut to 80
+    /// characters, at most three and how many more.
+    static func list(_ names: [String]) -> String {
+        let shown = names.prefix(3).map { String(reflecting: String($0.prefix(80))) }.joined(separator: ", ")
+        return names.count > 3 ? shown + " and \(names.count - 3) more" : shown
     }
 }

@@ -649,7 +649,7 @@ import VaporTesting
                 #expect(try await ResearchJobTests.job(app, submitted.id).status == "running")
                 let unreadSince = try await ResearchJob.find(submitted.id, on: app.db)?.slurmUnreadSince
                 #expect(unreadSince != nil)
-                try await Task.sleep(for: .seconds(2))
+                try await Task.sleep(for: .seconds(5))
                 #expect(try await ResearchJob.find(submitted.id, on: app.db)?.slurmUnreadSince == unreadSince)
 
                 ahead.withLockedValue { $0 = SlurmJobs.unreadableAfter + 60 }

@@ -355,9 +355,7 @@ actor LabHost {
 
     /// What the person is told of a refused save: when, why, and what stands meanwhile.
     static func saveProblem(_ refusal: SaveRefused, at now: Date) -> String {
-        let seconds = Int(now.timeIntervalSince1970.rounded(.down)) % 86_400
-        let time = String(format: "%02d:%02d", seconds / 3600, seconds % 3600 / 60)
-        return "Your files were not saved at \(time) UTC: \(refusal.reason). Your last save stands; once this is put right, the next save "
+        "Your files were not saved at \(PageFormat.when(now) ?? "?"): \(refusal.reason). Your last save stands; once this is put right, the next save "
             + "(every \(Int(homeSaveSeconds / 60)) minutes) takes them. When the lab stops, your files are kept in name order while they fit its disk."
     }
 

@@ -9,6 +9,7 @@ import Fluent
 import Foundation
 import Labs
 import Ledger
+import Sandbox
 import SQLKit
 import Vapor
 
@@ -323,7 +324,7 @@ extension LabSessionDTO: APIBody {
         LabSessionDTO(id: Sample.id, labID: Sample.id, status: .running, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: nil, stopReason: nil,
                       charged: Credits(micro: 250_000), cpuSeconds: 12.5, memoryGBSeconds: 40.2, secondsLeft: 240, warning: "Your allowance runs out in 4 min 0 s; the lab then stops (your files are kept).",
                       idleStopsAt: Sample.date, homeSavedAt: Sample.date,
-                      homeSaveProblem: "Not saved at 14:05 UTC: they add up to 1200 MB, more than the 1024 MB the home keeps. The save of 14:00 UTC stands; make room and the next save (every five minutes) takes them."),
+                      homeSaveProblem: LabHost.saveProblem(SaveRefused(reason: "they add up to 1200 MB, more than the 1024 MB the home keeps"), at: Sample.date)),
         LabSessionDTO(id: Sample.id, labID: Sample.id, status: .stopped, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: Sample.date,
                       stopReason: "Stopped by you.", charged: Credits(micro: 1_000_000), cpuSeconds: 300, memoryGBSeconds: 1_800, secondsLeft: nil, warning: nil, idleStopsAt: nil, homeSavedAt: Sample.date,
                       homeSaveProblem: nil),
