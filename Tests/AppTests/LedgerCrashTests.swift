@@ -41,11 +41,12 @@ import Vapor
         let environment = ["DATABASE_URL": raw, "CAMPUSCLOUD_DATA_DIR": folder.path + "/data", "LOG_LEVEL": "error",
                            "CAMPUSCLOUD_GRADING_WORKERS": "0"]
         do {
-            let load = try Self.start(["ledger", "bench", "--clients", "64", "--seconds", "120", "--hold-seconds", "3"], environment: environment)
+            let load = try Self.start(["ledger", "bench", "--clients", "64", "--seconds", "900", "--hold-seconds", "3"], environment: environment)
             defer { if load.isRunning { kill(load.processIdentifier, SIGKILL) } }
             try await withTestApp(migrate: false, database: url) { app in
-                // Killed once the load is well under way (its schema and accounts are made by the bench itself).
-                let running = try await Self.eventually(120) {
+                // Killed once the load is well under way (its schema and accounts are made by the bench itself). It
+                // would run far longer than that takes even on a slow, loaded machine: it must still be running when killed.
+                let running = try await Self.eventually(600) {
                     // Until the bench has made its schema, there is nothing to read.
                     guard (try? await Backups.migrations(on: app.db).count) ?? 0 > 0 else { return false }
                     let settled = (try? await LedgerHold.query(on: app.db).filter(\.$status == .settled).count()) ?? 0

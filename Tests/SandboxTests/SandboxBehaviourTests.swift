@@ -237,7 +237,7 @@ import Glibc
         var job = SandboxJob(command: ["sh", "-c", "echo one > a.new && mv a.new a.txt; while [ ! -e go ]; do sleep 0.05; done; "
                                        + "truncate -s 50M sparse.new && mv sparse.new sparse; while [ ! -e end ]; do sleep 0.05; done; "
                                        + "rm sparse; echo last > a.new && mv a.new a.txt; truncate -s 15M b1 && truncate -s 15M b2"])
-        (job.limits.wallSeconds, job.limits.fileSizeMB, job.limits.diskMB) = (60, 100, 20)
+        (job.limits.wallSeconds, job.limits.fileSizeMB, job.limits.diskMB) = (300, 100, 20)
         job.folderName = name
         let keep = SandboxKeep(into: home)
         job.keep = keep
@@ -246,7 +246,8 @@ import Glibc
         let folder = sandbox.sessionFolder(named: name)
         func kept(_ file: String) -> String? { FileManager.default.contents(atPath: home + "/" + file).map { String(decoding: $0, as: UTF8.self) } }
         func appears(_ path: String) async throws -> Bool {
-            for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(50)) }
+            // (Patient: on a loaded machine a job's next step can be late.)
+            for _ in 0..<1200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(50)) }
             return FileManager.default.fileExists(atPath: path)
         }
 
