@@ -216,7 +216,12 @@ def main():
               "the file written in the first session is in the second")
         driver.switch_to.default_content()
 
-        # Another student reaches neither session.
+        # Another student reaches neither session, once the first has signed out on this computer. (Cookies cleared
+        # without signing out leave the first student's sign-in alive on the server: a reply to one of their pages'
+        # requests still under way could set its cookie again, as it did on a loaded machine.)
+        driver.get(base + "/")
+        driver.find_element(By.XPATH, "//header//button[normalize-space()='Sign out']").click()
+        wait(driver, "the signed-out page", lambda d: "Signed in as" not in d.find_element(By.TAG_NAME, "body").text, 30)
         sign_in(driver, base, "student2@demo.test")
         def answer_text(address):
             # The page's text once it has any (a loaded machine may hand back the page before its body is drawn).
