@@ -101,6 +101,53 @@ import VaporTesting
         }
     }
 
+    /// The attack, on a shared computer: the last person's page still has a request under way (a slow page, a status
+    /// poll, JupyterLab's) when the next person signs in on the same browser. Its reply arrives after, and the sessions
+    /// middleware sets the last person's cookie with it again, over the new one. That cookie must sign nobody in.
+    @Test func aLateReplyToTheLastPersonsRequestCannotSignTheNextPersonInAsThem() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let arrived = TestGate(), release = TestGate()
+            // A page that answers only when let go, grouped as the site's pages are (sessions, then who is signed in).
+            app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator()).get("test-slow-page") { req async -> String in
+                await arrived.open()
+                await release.wait()
+                return req.auth.get(User.self)?.email ?? "nobody"
+            }
+            let browser = try Browser(app)
+            try await browser.signIn("student1@demo.test")
+            let lastPersons = try #require(browser.cookie)
+
+            // The last person's request, under way with their cookie.
+            let inFlight = Task {
+                let tab = try Browser(app)
+                tab.cookie = lastPersons
+                let reply = try await tab.get("/test-slow-page")
+                return (reply.body.string, tab.cookie)
+            }
+            await arrived.wait()
+
+            // The next person signs in on the same browser (it still sends the last person's cookie), then the reply arrives.
+            #expect(try await browser.signIn("student2@demo.test").status == .seeOther)
+            let nextPersons = browser.cookie
+            #expect(nextPersons != lastPersons)
+            await release.open()
+            let (answered, cookieAfterReply) = try await inFlight.value
+            #expect(answered == "student1@demo.test")  // the request was the last person's, read before they were signed out
+            #expect(cookieAfterReply == lastPersons, "the reply sets the last person's cookie again: the case under test")
+
+            // The browser now holds that cookie: it is nobody's.
+            browser.cookie = cookieAfterReply
+            let page = try await browser.get("/dashboard")
+            #expect(page.status == .seeOther && page.headers.first(name: .location)?.hasPrefix("/signin") == true,
+                    "the last person's cookie still signs them in: \(page.status) \(page.body.string.prefix(300))")
+            // The next person's own cookie is theirs.
+            browser.cookie = nextPersons
+            let dashboard = try await browser.get("/dashboard").body.string
+            #expect(dashboard.contains("Signed in as Student 2") && !dashboard.contains("Student 1"), "\(dashboard.prefix(300))")
+        }
+    }
+
     @Test func aWrongPasswordIsRefusedAndABurstIsThrottled() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()
@@ -291,5 +338,22 @@ import VaporTesting
         throttle.succeeded(account: "email:z", others: ["ip:1"], now: success)
         #expect(throttle.begin(["email:w", "ip:1"], now: success.addingTimeInterval(1)) == nil)  // the address's third
         #expect(throttle.begin(["email:v", "ip:1"], now: success.addingTimeInterval(1)) != nil)  // paused now
+    }
+}
+
+/// A point a test's tasks meet at: `wait` returns once `open` was called (before or after).
+actor TestGate {
+    private var isOpen = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func open() {
+        isOpen = true
+        for continuation in waiting { continuation.resume() }
+        waiting = []
+    }
+
+    func wait() async {
+        guard !isOpen else { return }
+        await withCheckedContinuation { waiting.append($0) }
     }
 }

@@ -102,7 +102,7 @@ import VaporTesting
                 let before = try await ResearchJobTests.allowance(app)
                 let greedy = try await ResearchJobTests.submit(app, as: "ta@demo.test", ["command": "true", "cores": String(min(2, cores)), "wallSeconds": "2592000"])
                 #expect(greedy.status == .conflict, "\(greedy.body.string)")
-                let squeued = try SlurmCommand.runBlocking(["squeue", "-h", "-o", "%j"], environment: environment)
+                let squeued = try await SlurmCommand.run(["squeue", "-h", "-o", "%j"], environment: environment)
                 #expect(squeued.isEmpty, "a job reached the scheduler: \(squeued)")
                 #expect(try await ResearchJob.query(on: app.db).filter(\.$slurmClusterID == cluster.id).count() == 0)
                 #expect(try await ResearchJobTests.allowance(app).held == before.held)
@@ -225,10 +225,10 @@ import VaporTesting
                 #expect(running.status == "running", "\(running)\n\(WorkerProcess.log(in: shared))\n\(TestSlurmCluster.state(folder, environment: environment))")
 
                 // The scheduler goes away for a while: the job is not given up for lost, it stays running.
-                try TestSlurmCluster.stopController(folder)
+                try await TestSlurmCluster.stopController(folder)
                 try await Task.sleep(for: .seconds(4))
                 #expect(try await ResearchJobTests.job(app, job.id).status == "running")
-                try TestSlurmCluster.startController(folder, environment: environment)
+                try await TestSlurmCluster.startController(folder, environment: environment)
 
                 // The platform process is killed outright; another takes the poller over once its lease runs out.
                 kill(process.processIdentifier, SIGKILL)
@@ -293,7 +293,7 @@ import VaporTesting
                 // No poller runs until the job has ended: no look at the queue ever saw it.
                 _ = try #require(try await TestSlurmCluster.record(sly.slurmJobID, in: folder, within: 60), "the job never ended")
                 for _ in 0..<100 {
-                    let live = try SlurmCommand.runBlocking(["squeue", "-h", "-t", "PD,R,CG,S", "-j", String(sly.slurmJobID ?? 0), "-o", "%i"], environment: environment)
+                    let live = try await SlurmCommand.run(["squeue", "-h", "-t", "PD,R,CG,S", "-j", String(sly.slurmJobID ?? 0), "-o", "%i"], environment: environment)
                     if live.isEmpty { break }
                     try await Task.sleep(for: .milliseconds(200))
                 }
@@ -361,9 +361,9 @@ import VaporTesting
                        last.timeIntervalSince(start) >= 3 { break }
                     try await Task.sleep(for: .milliseconds(200))
                 }
-                try TestSlurmCluster.stopController(folder)
-                try TestSlurmCluster.startController(folder, environment: environment, losingState: true)
-                let queue = try SlurmCommand.runBlocking(["squeue", "-h", "-o", "%i"], environment: environment)
+                try await TestSlurmCluster.stopController(folder)
+                try await TestSlurmCluster.startController(folder, environment: environment, losingState: true)
+                let queue = try await SlurmCommand.run(["squeue", "-h", "-o", "%i"], environment: environment)
                 #expect(!queue.split(separator: "\n").contains(Substring(String(lost.slurmJobID ?? 0))), "\(queue)")
                 // Not ended while the ten minutes run: the cluster may still say where it went.
                 try await Task.sleep(for: .seconds(3))
@@ -473,10 +473,10 @@ import VaporTesting
                 defer { working.cancel() }
                 let before = try await ResearchJobTests.allowance(app)
                 /// What slurmdbd recorded of a job (asked as root).
-                func recorded(_ id: Int?) throws -> SlurmJobRecord {
+                func recorded(_ id: Int?) async throws -> SlurmJobRecord {
                     let delimiter = SlurmAccounting.freshDelimiter()
-                    let answer = try SlurmCommand.runBlocking(SlurmAccounting.sacctArguments(jobs: [try #require(id)], user: nil, delimiter: delimiter),
-                                                              environment: environment.merging(SlurmAccounting.environment) { $1 })
+                    let answer = try await SlurmCommand.run(SlurmAccounting.sacctArguments(jobs: [try #require(id)], user: nil, delimiter: delimiter),
+                                                            environment: environment.merging(SlurmAccounting.environment) { $1 })
                     return try #require(SlurmAccounting.records(sacct: answer, delimiter: delimiter).first, "\(answer)")
                 }
 
@@ -486,7 +486,7 @@ import VaporTesting
                 #expect(failing.status == .created, "\(failing.body.string)")
                 let three = try failing.content.decode(ResearchJobDTO.self)
                 let failed = try await Self.wait(app, three.id, within: 90) { $0.status != "queued" && $0.status != "running" }
-                let threeRecord = try recorded(failed.slurmJobID)
+                let threeRecord = try await recorded(failed.slurmJobID)
                 #expect(failed.status == "failed" && failed.problem?.contains("exit code 3") == true, "\(failed)")
                 #expect(threeRecord.allocated?.cpus == 1 && threeRecord.allocated?.memoryMB == 100 && threeRecord.elapsedSeconds >= 2, "\(threeRecord)")
                 #expect(failed.charged.micro == Self.cost(coreSeconds: threeRecord.usage.coreSeconds, memoryMBSeconds: threeRecord.usage.memoryMBSeconds))
@@ -504,7 +504,7 @@ import VaporTesting
                 let upper = try doneResponse.content.decode(ResearchJobDTO.self)
                 #expect(upper.runsOn == "test-hpc-rest", "\(upper)")
                 let done = try await Self.wait(app, upper.id, within: 90) { $0.status != "queued" && $0.status != "running" }
-                let doneRecord = try recorded(done.slurmJobID)
+                let doneRecord = try await recorded(done.slurmJobID)
                 #expect(done.status == "succeeded" && doneRecord.elapsedSeconds >= 2, "\(done) \(doneRecord)")
                 #expect(done.charged.micro == Self.cost(coreSeconds: doneRecord.usage.coreSeconds, memoryMBSeconds: doneRecord.usage.memoryMBSeconds))
                 let zip = try await app.testing().sendRequest(.GET, "api/v1/jobs/\(upper.id)/outputs.zip", headers: try await app.bearer("ta@demo.test"))
@@ -517,7 +517,7 @@ import VaporTesting
                 try await Task.sleep(for: .seconds(2))
                 #expect(try await app.testing().sendRequest(.POST, "api/v1/jobs/\(long.id)/cancel", headers: try await app.bearer("ta@demo.test")).status == .ok)
                 let cancelled = try await Self.wait(app, long.id, within: 60) { $0.status != "queued" && $0.status != "running" }
-                let ran = try recorded(long.slurmJobID)
+                let ran = try await recorded(long.slurmJobID)
                 #expect(cancelled.status == "cancelled" && ran.elapsedSeconds >= 2 && ran.elapsedSeconds < 60, "\(cancelled) \(ran)")
                 #expect(cancelled.charged.micro == Self.cost(coreSeconds: ran.usage.coreSeconds, memoryMBSeconds: ran.usage.memoryMBSeconds))
 
@@ -537,7 +537,7 @@ import VaporTesting
                 #expect(stopped.charged.micro > 0 && stopped.charged.micro < Self.cost(coreSeconds: 60, memoryMBSeconds: 6_000), "\(stopped)")
                 try await Task.sleep(for: .seconds(3))
                 #expect(try String(contentsOf: runs, encoding: .utf8) == "run\n")
-                #expect(try SlurmCommand.runBlocking(["squeue", "-h", "-t", "PD,R,CG"], environment: environment).isEmpty)
+                #expect(try await SlurmCommand.run(["squeue", "-h", "-t", "PD,R,CG"], environment: environment).isEmpty)
 
                 // Or one job allows requeueing and ends (settled), and another job puts it back in the queue while the
                 // scheduler still keeps it: the ended job's id claims nothing any more, and its new run is cancelled
@@ -564,7 +564,7 @@ import VaporTesting
                 var firstQueued = true
                 for _ in 0..<90 where firstQueued {
                     try await Task.sleep(for: .seconds(1))
-                    firstQueued = !(try SlurmCommand.runBlocking(["squeue", "-h", "-j", String(firstID), "-t", "PD,R,CG"], environment: environment)).isEmpty
+                    firstQueued = !(try await SlurmCommand.run(["squeue", "-h", "-j", String(firstID), "-t", "PD,R,CG"], environment: environment)).isEmpty
                 }
                 #expect(!firstQueued, "the settled job's new run was left in the queue")
                 #expect(try String(contentsOf: runs, encoding: .utf8) == "run\nfirst\nrequeued\n")
@@ -633,14 +633,14 @@ import VaporTesting
                 let running = try await Self.wait(app, submitted.id, within: 60) { $0.status != "queued" }
                 #expect(running.status == "running", "\(running) \(TestSlurmCluster.state(folder, environment: environment))")
                 // It ends only once slurmdbd is down (however late a loaded machine's looks come).
-                try TestSlurmCluster.stop("slurmdbd", in: folder)
+                try await TestSlurmCluster.stop("slurmdbd", in: folder)
                 let cluster = try #require(try await SlurmCluster.query(on: app.db).first())
                 try Data().write(to: SlurmStaging.work(SlurmJobs.folder(submitted.id, in: cluster)).appendingPathComponent("go"))
                 let slurmID = String(try #require(running.slurmJobID))
                 var left = false
                 for _ in 0..<60 where !left {
                     try await Task.sleep(for: .seconds(1))
-                    left = try SlurmCommand.runBlocking(["squeue", "-h", "-j", slurmID, "-t", "PD,R,CG,S"], environment: environment).isEmpty
+                    left = try await SlurmCommand.run(["squeue", "-h", "-j", slurmID, "-t", "PD,R,CG,S"], environment: environment).isEmpty
                 }
                 #expect(left, "\(TestSlurmCluster.state(folder, environment: environment))")
                 // Gone from the queue, its record unreadable: looks go on, and it is not judged yet. The first such
@@ -711,7 +711,7 @@ import VaporTesting
                 #expect(victimEnded.status == "succeeded", "\(victimEnded)")
                 let kept = try await app.testing().sendRequest(.GET, "api/v1/jobs/\(victim.id)/outputs.zip", headers: try await app.bearer("ta@demo.test"))
                 #expect(try SafeArchive.read(Data(buffer: kept.body), limits: ResearchJobs.inputLimits)["outputs/kept.txt"] == Data("the victim's secret".utf8))
-                let names = try SlurmCommand.runBlocking(["squeue", "-h", "-o", "%j"], environment: environment)
+                let names = try await SlurmCommand.run(["squeue", "-h", "-o", "%j"], environment: environment)
                 #expect(!names.contains("free-ride"), "\(names)")
                 working.cancel()
                 await working.value

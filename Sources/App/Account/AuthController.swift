@@ -34,7 +34,7 @@ enum AuthController {
         let checked = Date()  // the session's stamp: a password change that commits after this time ends it
         switch try await attempt(email: form.email, password: form.password, on: req) {
         case .success(let user):
-            Credentials.startSession(user, on: req, now: checked)
+            try await Credentials.startSession(user, on: req, now: checked)
             return req.redirect(to: next, redirectType: .normal)
         case .failure(let failure):
             let page = SignInPage(page: PageContext(req), email: form.email, next: next, error: failure.reason, providers: try await providers(on: req))

@@ -19,7 +19,7 @@ enum PasswordController {
         do {
             let user = try await PasswordLinks.use(form.token, password: form.password, confirmation: form.confirmation,
                                                    hasher: req.password.async, on: req.writes)
-            Credentials.startSession(user, on: req)
+            try await Credentials.startSession(user, on: req)
             return req.redirect(to: .dashboard)
         } catch let error as any AbortError {
             let link = try await PasswordLinks.find(form.token, on: req.db)

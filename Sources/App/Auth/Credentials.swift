@@ -23,7 +23,13 @@ enum Credentials {
     }
 
     /// A new web session for `user` (a fresh session id: no fixation), stamped with when and how it began.
-    static func startSession(_ user: User, on req: Request, now: Date = Date(), by method: SignInMethod = .password) {
+    /// The session this browser came with, whoever's it was, ends on the server first: a reply still on its way to an
+    /// earlier request sets that session's cookie again as it arrives, and on a shared computer that cookie must then
+    /// sign nobody in, not the last person (nor open their labs, whose passes hold to that sign-in).
+    static func startSession(_ user: User, on req: Request, now: Date = Date(), by method: SignInMethod = .password) async throws {
+        if req.hasSession, let earlier = req.session.id {
+            try await req.application.sessions.driver.deleteSession(earlier, for: req).get()
+        }
         req.session.id = nil
         // What an earlier sign-in in this browser left (another person's provider sign-out) is not this one's.
         for key in SignInOptions.sessionKeys { req.session.data[key] = nil }
@@ -121,7 +127,7 @@ enum Credentials {
             try await APIKey.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$revokedAt == nil).set(\.$revokedAt, to: now).update()
             try await AIKey.query(on: db).filter(\.$user.$id == user.requireID()).filter(\.$revokedAt == nil).set(\.$revokedAt, to: now).update()
         }
-        if let req { startSession(user, on: req, now: now) }
+        if let req { try await startSession(user, on: req, now: now) }
     }
 
     private static let signedInKey = "signedInAt"

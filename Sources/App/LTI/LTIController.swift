@@ -37,7 +37,7 @@ enum LTIController {
             response = try await framePage(LTIFramePage(openWindow: true, ticket: ticket, window: SitePath.ltiWindow.url),
                                            framedBy: landed.framedBy.joined(separator: " "), req: req)
         case .landed(let landed, cookiesKept: true):
-            Credentials.startSession(landed.user, on: req, now: req.now, by: .lms)
+            try await Credentials.startSession(landed.user, on: req, now: req.now, by: .lms)
             req.session.data[Credentials.launchedByKey] = landed.registration.uuidString
             // Shown inside the LMS: its pages may be framed by the LMS's origins.
             req.session.data[EmbeddedSession.framedByKey] = landed.framedBy.joined(separator: " ")
@@ -59,7 +59,7 @@ enum LTIController {
         guard let (user, destination, registration) = try await LTIWindowTickets.take(try req.content.decode(Form.self).ticket ?? "", on: req.db, now: req.now) else {
             throw Abort(.badRequest, reason: "This window's link was used already or has expired. Open the tool from the LMS again.")
         }
-        Credentials.startSession(user, on: req, now: req.now, by: .lms)
+        try await Credentials.startSession(user, on: req, now: req.now, by: .lms)
         req.session.data[Credentials.launchedByKey] = registration.uuidString
         req.logger.info("LTI launch: \(user.email) continued in a new window")
         return req.redirect(to: destination, redirectType: .normal)

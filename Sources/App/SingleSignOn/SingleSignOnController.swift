@@ -19,7 +19,7 @@ enum SingleSignOnController {
         let providerID = try req.parameters.require("providerID", as: UUID.self)
         let query = try req.query.decode(SingleSignOns.CallbackQuery.self)
         let finished = try await SingleSignOns.finish(providerID, query: query, req: req)
-        Credentials.startSession(finished.user, on: req, now: req.now, by: .provider)
+        try await Credentials.startSession(finished.user, on: req, now: req.now, by: .provider)
         if let endSession = finished.endSession { req.session.data[SignInOptions.endSessionKey] = endSession }
         req.logger.info("Single sign-on: \(finished.user.email) signed in")
         return req.redirect(to: finished.next, redirectType: .normal)

@@ -36,19 +36,26 @@ enum TestSlurmCluster {
         let base = URL(fileURLWithPath: "/var/lib/campuscloud-tests")
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let folder = base.appendingPathComponent("cc-slurm-\(UUID().uuidString.prefix(8))")
-        defer {
-            _ = try? SlurmCommand.runBlocking([script, "stop", folder.path], timeout: 60)
-            try? FileManager.default.removeItem(at: folder)
+        // Starting and stopping take many seconds on a loaded machine: each on a thread of its own (SlurmCommand.run),
+        // never holding one of the cooperative pool's few threads, which every other test running beside needs.
+        let outcome: Result<Void, any Error>
+        do {
+            let started = try await SlurmCommand.run([script, "start", folder.path] + (rest ? ["--rest"] : []) + (accounting ? ["--accounting"] : []), timeout: 180)
+            var exports: [String: String] = [:]
+            for line in started.split(separator: "\n") where line.hasPrefix("export ") {
+                let pair = line.dropFirst(7).split(separator: "=", maxSplits: 1)
+                if pair.count == 2 { exports[String(pair[0])] = String(pair[1]) }
+            }
+            let conf = try #require(exports["SLURM_CONF"], "\(started)")
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("jobs"), withIntermediateDirectories: true)
+            try await body(folder, ["SLURM_CONF": conf], exports)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
         }
-        let started = try SlurmCommand.runBlocking([script, "start", folder.path] + (rest ? ["--rest"] : []) + (accounting ? ["--accounting"] : []), timeout: 120)
-        var exports: [String: String] = [:]
-        for line in started.split(separator: "\n") where line.hasPrefix("export ") {
-            let pair = line.dropFirst(7).split(separator: "=", maxSplits: 1)
-            if pair.count == 2 { exports[String(pair[0])] = String(pair[1]) }
-        }
-        let conf = try #require(exports["SLURM_CONF"], "\(started)")
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("jobs"), withIntermediateDirectories: true)
-        try await body(folder, ["SLURM_CONF": conf], exports)
+        _ = try? await SlurmCommand.run([script, "stop", folder.path], timeout: 60)
+        try? FileManager.default.removeItem(at: folder)
+        try outcome.get()
     }
 
     /// What the cluster shows now, for a failing test's message: its queue, its node, and the last lines of its logs.
@@ -63,35 +70,36 @@ enum TestSlurmCluster {
     }
 
     /// Stops the cluster's slurmctld (its jobs run on under slurmd).
-    static func stopController(_ folder: URL) throws { try stop("slurmctld", in: folder) }
+    static func stopController(_ folder: URL) async throws { try await stop("slurmctld", in: folder) }
 
     /// Stops one of the cluster's daemons (`slurmdbd`: the accounting answers no more; slurmctld keeps what it would
     /// send).
-    static func stop(_ daemon: String, in folder: URL) throws {
+    static func stop(_ daemon: String, in folder: URL) async throws {
         let pidFile = folder.appendingPathComponent("\(daemon).pid").path
         guard let pid = Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
         kill(pid, SIGTERM)
-        for _ in 0..<100 where kill(pid, 0) == 0 { usleep(100_000) }
+        for _ in 0..<100 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(100)) }
     }
 
     /// Starts it again, from its saved state (or, `losingState`, with none: every job it knew is forgotten).
-    static func startController(_ folder: URL, environment: [String: String], losingState: Bool = false) throws {
+    static func startController(_ folder: URL, environment: [String: String], losingState: Bool = false) async throws {
         let conf = folder.appendingPathComponent("slurm.conf").path
-        try SlurmCommand.runBlocking(["slurmctld", "-f", conf] + (losingState ? ["-c"] : []), environment: environment, timeout: 30)
+        try await SlurmCommand.run(["slurmctld", "-f", conf] + (losingState ? ["-c"] : []), environment: environment, timeout: 30)
         for _ in 0..<100 {
-            if (try? SlurmCommand.runBlocking(["squeue", "-h"], environment: environment, timeout: 5)) != nil { return }
-            usleep(100_000)
+            if (try? await SlurmCommand.run(["squeue", "-h"], environment: environment, timeout: 5)) != nil { return }
+            try await Task.sleep(for: .milliseconds(100))
         }
     }
 
     /// The completion log's record of the job named `name` (or with id `job`), once it has ended (within `seconds`).
+    /// The log is read once more after the time is up: a test resumed late (a loaded machine) still sees what is there.
     static func record(_ job: Int? = nil, named name: String? = nil, in folder: URL, within seconds: Double) async throws -> SlurmJobRecord? {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        while true {
             let text = (try? String(contentsOf: folder.appendingPathComponent("jobcomp.log"), encoding: .utf8)) ?? ""
             if let found = SlurmJobCompletionLog.records(in: text, timeZone: .current).first(where: { $0.jobID == job || $0.name == name }) { return found }
+            if Date() >= deadline { return nil }
             try await Task.sleep(for: .milliseconds(200))
         }
-        return nil
     }
 }
