@@ -17,13 +17,14 @@ func routes(_ app: Application) throws {
     AIArea.gatewayRoutes(app.grouped("v1"))
 
     // Pages: sessions, the signed-in person, and CSRF checks on every form.
-    let web = app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator(), CSRFMiddleware())
+    let sessions = webSessions(app)
+    let web = sessions.grouped(ActiveUserSessionAuthenticator(), CSRFMiddleware())
     let toSignIn = User.redirectMiddleware { req in
         SitePath.signIn.url + "?next=" + (req.url.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")
     }
     let signedIn = web.grouped(toSignIn)
-    let relayed = app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator(), toSignIn)
-    let crossSite = app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator())
+    let relayed = sessions.grouped(ActiveUserSessionAuthenticator(), toSignIn)
+    let crossSite = sessions.grouped(ActiveUserSessionAuthenticator())
     let pages = PageRoutes(open: web, signedIn: signedIn, relayed: relayed, crossSite: crossSite)
 
     // JSON API under /api/v1: each route is declared with its OpenAPI description.
@@ -35,6 +36,12 @@ func routes(_ app: Application) throws {
     app.openAPIDocument = api.document(version: PlatformVersion.current)
     app.documentedBodies = Array(api.bodies.values)
     app.documentedInputs = api.inputs
+}
+
+/// Every route of the site's pages starts here: the session cookie sent again only when it has something to say
+/// (`SessionCookieRule`), then the sessions.
+func webSessions(_ app: Application) -> any RoutesBuilder {
+    app.grouped(SessionCookieRule(cookieName: app.sessions.configuration.cookieName), app.sessions.middleware)
 }
 
 extension Application {

@@ -101,50 +101,115 @@ import VaporTesting
         }
     }
 
-    /// The attack, on a shared computer: the last person's page still has a request under way (a slow page, a status
-    /// poll, JupyterLab's) when the next person signs in on the same browser. Its reply arrives after, and the sessions
-    /// middleware sets the last person's cookie with it again, over the new one. That cookie must sign nobody in.
+    /// The attack, on a shared computer: the last person's page still has requests under way (a slow page, a status
+    /// poll, JupyterLab's; one that reads the session, one that writes it) when the next person signs in on the same
+    /// browser. Their replies arrive after. Vapor's sessions middleware set the last person's cookie with each, over
+    /// the new one, and the next person ran as the last. Now a reply carries the cookie the request came with only
+    /// when it wrote a session that is still there; and a sign-in ends the session the browser came with, so the old
+    /// cookie signs nobody in whatever brings it back.
     @Test func aLateReplyToTheLastPersonsRequestCannotSignTheNextPersonInAsThem() async throws {
         try await withTestApp { app in
             try await app.loadDemoData()
-            let arrived = TestGate(), release = TestGate()
-            // A page that answers only when let go, grouped as the site's pages are (sessions, then who is signed in).
-            app.grouped(app.sessions.middleware, ActiveUserSessionAuthenticator()).get("test-slow-page") { req async -> String in
-                await arrived.open()
-                await release.wait()
-                return req.auth.get(User.self)?.email ?? "nobody"
-            }
+            let (arrived, release) = (TestGate(count: 2), TestGate())
+            Self.slowPage(app, arrived: arrived, release: release)
             let browser = try Browser(app)
             try await browser.signIn("student1@demo.test")
             let lastPersons = try #require(browser.cookie)
 
-            // The last person's request, under way with their cookie.
-            let inFlight = Task {
-                let tab = try Browser(app)
-                tab.cookie = lastPersons
-                let reply = try await tab.get("/test-slow-page")
-                return (reply.body.string, tab.cookie)
-            }
+            let replies = Self.underWay(app, cookie: lastPersons, ["/test-slow-page", "/test-slow-page?write=1"])
             await arrived.wait()
-
-            // The next person signs in on the same browser (it still sends the last person's cookie), then the reply arrives.
-            #expect(try await browser.signIn("student2@demo.test").status == .seeOther)
-            let nextPersons = browser.cookie
+            // The next person signs in on the same browser (which still sends the last person's cookie).
+            let signedIn: TestingHTTPResponse
+            do { signedIn = try await browser.signIn("student2@demo.test") } catch { await release.open(); throw error }
+            #expect(signedIn.status == .seeOther)
+            let nextPersons = try #require(browser.cookie)
             #expect(nextPersons != lastPersons)
             await release.open()
-            let (answered, cookieAfterReply) = try await inFlight.value
-            #expect(answered == "student1@demo.test")  // the request was the last person's, read before they were signed out
-            #expect(cookieAfterReply == lastPersons, "the reply sets the last person's cookie again: the case under test")
-
-            // The browser now holds that cookie: it is nobody's.
-            browser.cookie = cookieAfterReply
+            for reply in try await replies.value {
+                // Both requests were the last person's, read before the sign-in; neither reply sets a session cookie.
+                #expect(reply.body.string == "student1@demo.test", "\(reply.body.string)")
+                #expect(!reply.headers[.setCookie].contains { $0.hasPrefix("campuscloud_session=") }, "\(reply.headers[.setCookie])")
+                browser.receive(reply)
+            }
+            // The browser's cookie is still the next person's, and theirs.
+            #expect(browser.cookie == nextPersons)
+            let dashboard = try await browser.get("/dashboard").body.string
+            #expect(dashboard.contains("Signed in as Student 2") && !dashboard.contains("Student 1"), "\(dashboard.prefix(300))")
+            // And the last person's, were anything to bring it back, signs nobody in.
+            browser.cookie = lastPersons
             let page = try await browser.get("/dashboard")
             #expect(page.status == .seeOther && page.headers.first(name: .location)?.hasPrefix("/signin") == true,
                     "the last person's cookie still signs them in: \(page.status) \(page.body.string.prefix(300))")
-            // The next person's own cookie is theirs.
-            browser.cookie = nextPersons
-            let dashboard = try await browser.get("/dashboard").body.string
-            #expect(dashboard.contains("Signed in as Student 2") && !dashboard.contains("Student 1"), "\(dashboard.prefix(300))")
+        }
+    }
+
+    /// The same person signing in again while a page of theirs has a request under way stays signed in: its reply
+    /// does not bring back the cookie of the session the sign-in ended.
+    @Test func signingInAgainWhileARequestIsUnderWayKeepsTheNewSignIn() async throws {
+        try await withTestApp { app in
+            try await app.loadDemoData()
+            let (arrived, release) = (TestGate(), TestGate())
+            Self.slowPage(app, arrived: arrived, release: release)
+            let browser = try Browser(app)
+            try await browser.signIn("ta@demo.test")
+            let replies = Self.underWay(app, cookie: try #require(browser.cookie), ["/test-slow-page?write=1"])
+            await arrived.wait()
+            do { try await browser.signIn("ta@demo.test") } catch { await release.open(); throw error }
+            await release.open()
+            let reply = try #require(try await replies.value.first)
+            #expect(!reply.headers[.setCookie].contains { $0.hasPrefix("campuscloud_session=") }, "\(reply.headers[.setCookie])")
+            browser.receive(reply)
+            #expect(try await browser.get("/dashboard").status == .ok)
+        }
+    }
+
+    /// Pages do not send the session cookie again; the first page of a new day does, with a fresh week (and the
+    /// session is written then, once).
+    @Test func theSessionCookieIsSentAgainOnceADaySoItsWeekSlides() async throws {
+        let clock = HandClock(Date())
+        try await withTestApp { app in
+            app.clock = clock.clock
+            try await app.loadDemoData()
+            let browser = try Browser(app)
+            try await browser.signIn("instructor@demo.test")
+            let cookie = try #require(browser.cookie)
+            func sessionCookies(_ response: TestingHTTPResponse) -> [String] { response.headers[.setCookie].filter { $0.hasPrefix("campuscloud_session=") } }
+            #expect(sessionCookies(try await browser.get("/dashboard")).isEmpty)
+            clock.advance(86_400)
+            let nextDay = try await browser.get("/dashboard")
+            #expect(nextDay.status == .ok && sessionCookies(nextDay).count == 1, "\(nextDay.headers[.setCookie])")
+            #expect(sessionCookies(nextDay).allSatisfy { $0.hasPrefix(cookie + ";") && $0.contains("Max-Age=604800") }, "\(sessionCookies(nextDay))")
+            #expect(sessionCookies(try await browser.get("/dashboard")).isEmpty)
+            // Signing out still expires it.
+            let out = try await browser.post("/signout", [:])
+            #expect(sessionCookies(out).contains { $0.contains("Max-Age=0") || $0.contains("Expires=Thu, 01 Jan 1970") }, "\(out.headers[.setCookie])")
+        }
+    }
+
+    /// A page that answers only when let go, grouped as the site's pages are (`write=1`: it writes the session first);
+    /// it answers with the email of whoever the request was signed in as.
+    static func slowPage(_ app: Application, arrived: TestGate, release: TestGate) {
+        webSessions(app).grouped(ActiveUserSessionAuthenticator()).get("test-slow-page") { req async -> String in
+            if req.query[String.self, at: "write"] != nil { req.session.data["test-written"] = UUID().uuidString }
+            await arrived.open()
+            await release.wait()
+            return req.auth.get(User.self)?.email ?? "nobody"
+        }
+    }
+
+    /// Requests of one browser's under way at once, with its cookie; their replies once all have come.
+    static func underWay(_ app: Application, cookie: String, _ paths: [String]) -> Task<[TestingHTTPResponse], any Error> {
+        Task {
+            try await withThrowingTaskGroup(of: TestingHTTPResponse.self) { group in
+                for path in paths {
+                    group.addTask {
+                        let tab = try Browser(app)
+                        tab.cookie = cookie
+                        return try await tab.get(path)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
         }
     }
 
@@ -341,13 +406,18 @@ import VaporTesting
     }
 }
 
-/// A point a test's tasks meet at: `wait` returns once `open` was called (before or after).
+/// A point a test's tasks meet at: `wait` returns once `open` was called `count` times (before or after).
 actor TestGate {
-    private var isOpen = false
+    private var left: Int
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
+    init(count: Int = 1) { left = count }
+
+    private var isOpen: Bool { left <= 0 }
+
     func open() {
-        isOpen = true
+        left -= 1
+        guard isOpen else { return }
         for continuation in waiting { continuation.resume() }
         waiting = []
     }

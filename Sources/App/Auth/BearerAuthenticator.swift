@@ -17,7 +17,10 @@ struct ActiveUserSessionAuthenticator: AsyncSessionAuthenticator {
     typealias User = App.User
     func authenticate(sessionID: UUID, for request: Request) async throws {
         switch try await Credentials.sessionPerson(sessionID, session: request.session.data, on: request.db) {
-        case .signedIn(let user): request.auth.login(user)
+        case .signedIn(let user):
+            request.auth.login(user)
+            // Written once a day: its cookie then goes out again with a fresh week (`SessionCookieRule`).
+            Credentials.stampDay(request)
         case .nobody: return
         case .outdated: request.session.destroy()
         }

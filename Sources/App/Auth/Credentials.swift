@@ -31,12 +31,26 @@ enum Credentials {
             try await req.application.sessions.driver.deleteSession(earlier, for: req).get()
         }
         req.session.id = nil
-        // What an earlier sign-in in this browser left (another person's provider sign-out) is not this one's.
-        for key in SignInOptions.sessionKeys { req.session.data[key] = nil }
+        // Nothing an earlier sign-in in this browser left (another person's notice, provider sign-out, LMS) is this
+        // one's. What is the browser's, not a person's, goes on: the forms' token (the site's other open pages) and
+        // the value single sign-ons it started are bound to.
+        let kept = [CSRF.sessionKey, SignInOptions.browserKey].map { ($0, req.session.data[$0]) }
+        req.session.data = SessionData()
+        for (key, value) in kept { req.session.data[key] = value }
         req.auth.login(user)
         req.session.data[signedInKey] = String(now.timeIntervalSince1970)
         req.session.data[signedInByKey] = method.rawValue
+        stampDay(req)
     }
+
+    /// Notes the day (UTC) in a signed-in session, when it is not already there: one write a day, which sends its
+    /// cookie again with a fresh Max-Age.
+    static func stampDay(_ req: Request) {
+        let day = String(Int((req.now.timeIntervalSince1970 / 86_400).rounded(.down)))
+        if req.session.data[dayKey] != day { req.session.data[dayKey] = day }
+    }
+
+    private static let dayKey = "seenOnDay"
 
     /// What a session's person comes to: signed in; not signed in (no such person, or deactivated: the session
     /// stays, so a reactivated person is back); or a session that no longer holds, to end. A session holds while it

@@ -9,9 +9,6 @@ enum SignInOptions {
     static let endSessionKey = "ssoEndSession"
     /// The session key of this browser's random value, whose hash each single sign-on it starts is bound to.
     static let browserKey = "ssoBrowser"
-    /// What a new session must not inherit from an earlier sign-in in the same browser (the browser's own value stays:
-    /// it is the browser's, not a person's).
-    static let sessionKeys = [endSessionKey, EmbeddedSession.framedByKey, Credentials.launchedByKey]
 
     static func providers(on db: any Database) async throws -> [(name: String, id: UUID)] {
         try await IdentityProvider.query(on: db).filter(\.$enabled == true).sort(\.$name).all().map { ($0.name, try $0.requireID()) }

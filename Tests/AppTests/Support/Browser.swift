@@ -69,6 +69,9 @@ final class Browser {
         return try await post("/signin", ["email": email, "password": password, "next": "/dashboard"])
     }
 
+    /// Takes a reply to a request made elsewhere with this browser's cookie (another tab): its cookie, if it sets one.
+    func receive(_ response: TestingHTTPResponse) { _ = remember(response) }
+
     private func remember(_ response: TestingHTTPResponse) -> TestingHTTPResponse {
         if let setCookie = response.headers.first(name: .setCookie) {
             lastSetCookie = setCookie
