@@ -60,16 +60,19 @@ struct JobFolder {
     /// Replaces `target`'s contents with this folder's files and folders (written aside, then swapped in; owned by
     /// this process's user). Links and special files are skipped; so, once their sizes add up to `budget`, are the
     /// files that do not fit (taken in name order: a sparse file, or a hard link, takes little room here and all its
-    /// size there). On failure `target` is as it was.
-    func keep(into target: String, budget: Int64) throws {
+    /// size there). On failure `target` is as it was. Returns the files left out for want of room (their paths in
+    /// the folder, in name order).
+    @discardableResult
+    func keep(into target: String, budget: Int64) throws -> [String] {
         let fm = FileManager.default, aside = target + ".new-" + UUID().uuidString.lowercased(), old = target + ".old-" + UUID().uuidString.lowercased()
         guard mkdir(aside, 0o700) == 0 else { throw SandboxError.hostFailure("cannot make \(aside): \(String(cString: strerror(errno)))") }
         do {
             var left = budget
-            try copyTree(from: path, to: aside, owner: nil, strict: true, budget: &left)
+            let leftOut = try copyTree(from: path, to: aside, owner: nil, strict: true, budget: &left)
             if fm.fileExists(atPath: target) { try fm.moveItem(atPath: target, toPath: old) }
             try fm.moveItem(atPath: aside, toPath: target)
             try? fm.removeItem(atPath: old)
+            return leftOut
         } catch {
             try? fm.removeItem(atPath: aside)
             if !fm.fileExists(atPath: target), fm.fileExists(atPath: old) { try? fm.moveItem(atPath: old, toPath: target) }
@@ -123,10 +126,13 @@ struct JobFolder {
 
     /// Copies regular files and folders; symlinks and special files are skipped, never followed. `strict`: a file
     /// that cannot be read or written fails the copy (keeping a home must not lose part of it silently). Files are
-    /// taken in name order while their sizes fit `budget` (what is left of it is left there); the rest are skipped.
-    /// Files written into the job folder are written under the fork lock (a job may execute them); others need not be.
+    /// taken in name order while their sizes fit `budget` (what is left of it is left there); the rest are skipped,
+    /// and returned (their paths under `source`). Files written into the job folder are written under the fork lock (a
+    /// job may execute them); others need not be.
+    @discardableResult
     private func copyTree(from source: String, to destination: String, owner: (uid: UInt32, gid: UInt32)?, strict: Bool = false,
-                          budget: inout Int64) throws {
+                          budget: inout Int64) throws -> [String] {
+        var leftOut: [String] = []
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: source) else {
             throw SandboxError.invalidJob("cannot read the folder \(source)")
@@ -146,9 +152,12 @@ struct JobFolder {
                     continue
                 }
                 if let owner { _ = lchown(to, owner.uid, owner.gid) }
-                try copyTree(from: from, to: to, owner: owner, strict: strict, budget: &budget)
+                leftOut += try copyTree(from: from, to: to, owner: owner, strict: strict, budget: &budget).map { entry + "/" + $0 }
             case S_IFREG:
-                guard Int64(info.st_size) <= budget else { continue }
+                guard Int64(info.st_size) <= budget else {
+                    leftOut.append(entry)
+                    continue
+                }
                 budget -= Int64(info.st_size)
                 // Streamed (a large file is not read whole into memory), never through a link.
                 let mode = (info.st_mode & 0o111) != 0 ? 0o755 : 0o644
@@ -160,5 +169,6 @@ struct JobFolder {
                 continue
             }
         }
+        return leftOut
     }
 }

@@ -105,8 +105,14 @@ extension Sandbox {
             (files, skipped) = OutputReader().read(jobFolder: folder.path, outputDirectory: output)
         }
         // The last keep: a save of the running job (`Sandbox.save`) never comes after it. What it keeps is bounded
-        // by the job's disk.
-        _ = try? job.keep?.write(last: true) { try folder.keep(into: $0, budget: Int64(job.limits.diskMB) << 20) }
+        // by the job's disk; how it went is left on the keep, for whoever started the job to tell.
+        if let keep = job.keep {
+            do {
+                try keep.write(last: true) { keep.last = .kept(leftOut: try folder.keep(into: $0, budget: Int64(job.limits.diskMB) << 20)) }
+            } catch {
+                keep.last = .failed("\(error)")
+            }
+        }
         return Classifier.result(outcome, limits: job.limits, oomKilled: usage?.oomKilled ?? false,
                                  hasCgroups: cgroup != nil, files: files, skipped: skipped)
     }

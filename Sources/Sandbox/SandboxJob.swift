@@ -119,6 +119,14 @@ public final class SandboxKeep: @unchecked Sendable {
         set { lock.withLock { target = newValue } }
     }
 
+    private var lastOutcome: SandboxLastKeep?
+
+    /// How the job's last keep went, once it has (nil before, or when there was nothing to keep into).
+    public var last: SandboxLastKeep? {
+        get { lock.withLock { lastOutcome } }
+        set { lock.withLock { lastOutcome = newValue } }
+    }
+
     /// Runs `write` with the folder to keep into, one write at a time; not once there is none or the job's `last`
     /// keep has begun (false then): a save while the job runs cannot put an older copy over its last.
     @discardableResult
@@ -130,6 +138,14 @@ public final class SandboxKeep: @unchecked Sendable {
             return true
         }
     }
+}
+
+/// How a job's last keep went: its folder kept, but for the files that did not fit the job's disk (their paths in
+/// the folder, in name order; none: kept whole); or not kept at all (the host's failure, said here), the folder it
+/// keeps into left as it was.
+public enum SandboxLastKeep: Sendable, Equatable {
+    case kept(leftOut: [String])
+    case failed(String)
 }
 
 /// Lets whoever started a job stop it early (a research job its owner cancelled). Thread-safe; cancelling twice is

@@ -122,7 +122,7 @@ public struct SaveRefused: Error, Equatable, CustomStringConvertible {
 
     /// Names as the person is shown them: quoted (a job chooses its own, with whatever words), each cut to 80
     /// characters, at most three and how many more.
-    static func list(_ names: [String]) -> String {
+    public static func list(_ names: [String]) -> String {
         let shown = names.prefix(3).map { String(reflecting: String($0.prefix(80))) }.joined(separator: ", ")
         return names.count > 3 ? shown + " and \(names.count - 3) more" : shown
     }

@@ -234,6 +234,9 @@ final class HandClock: Sendable {
             #expect((try? FileManager.default.contentsOfDirectory(atPath: hostFolder)) == [])
             #expect(FileManager.default.contents(atPath: home + "/x/planted.txt") == Data("home\n".utf8))
             #expect(FileManager.default.contents(atPath: home + "/README.txt") == Data("from-the-start-files\nmore\n".utf8))
+            // Kept whole: nothing to tell.
+            let ended = try JSONDecoder.iso.decode(LabSessionDTO.self, from: Data(buffer: try await Self.send(app, .GET, "api/v1/lab-sessions/\(sessionID)", as: bearer).body))
+            #expect(ended.status == .stopped && ended.homeSaveProblem == nil, "\(ended)")
 
             // The host makes up the number again; a change to the lab retires those prepared before it.
             let refilled = try await Self.prepared(app, labID, count: 2)
@@ -450,6 +453,15 @@ final class HandClock: Sendable {
     /// a link to a host file, a pipe, the program's socket and a folder swapped for a link to /etc over and over
     /// while saves run bring nothing of the host's; it is read with the session's own rights (a file unreadable to it
     /// refuses the save). The session runs on, and its last keep is whole. (As root, as CI runs.)
+    @Test func whatALastKeepLeftOutIsToldByNameAndAFailedOneSaysTheLastSaveStands() {
+        #expect(LabHost.lastKeepProblem(.kept(leftOut: []), quotaMB: 10) == nil)
+        #expect(LabHost.lastKeepProblem(.kept(leftOut: ["data/b.bin"]), quotaMB: 10)
+                == "When the lab stopped, not every file fit its 10 MB disk (a sparse file counts whole): \"data/b.bin\" was not kept. The rest were kept, in name order while they fit.")
+        #expect(LabHost.lastKeepProblem(.kept(leftOut: ["a", "b", "c", "d", "e"]), quotaMB: 10)?.contains(": \"a\", \"b\", \"c\" and 2 more were not kept.") == true)
+        let failed = LabHost.lastKeepProblem(.failed("cannot make /srv/homes/x.new-1: No space left on device"), quotaMB: 10) ?? ""
+        #expect(failed.contains("could not be kept") && failed.contains("as they were last saved") && !failed.contains("/srv"), "\(failed)")
+    }
+
     @Test func aRunningSessionsHomeIsSavedEveryFewMinutesWithOnlyItsOwnFiles() async throws {
         let clock = HandClock(Date())
         try await withTestApp { app in
@@ -545,13 +557,20 @@ final class HandClock: Sendable {
                 #expect(found.allSatisfy { ["later.txt", "swap", "swap/own.txt", "swap.d", "swap.d/own.txt"].contains($0) }, "\(found)")
             }
 
-            // Stopped: its last keep is whole.
+            // Stopped: its last keep takes its files in name order while they fit its disk (two sparse files, each a
+            // MB under it, cannot both), and the person is told which were left out, on the session's page too.
             try await Self.openTerminal(app, port: port, session: sessionID, cookie: try #require(student.cookie)) { ws, screen in
-                try await Self.type(ws, "kill %1; wait; echo last > last.txt; echo LAST$((1+1))")
+                try await Self.type(ws, "kill %1; wait; echo last > last.txt; truncate -s \(quota - 1)M zz1.bin zz2.bin; echo LAST$((1+1))")
                 #expect(await screen.wait(for: "LAST2"), "\(screen.contents)")
             }
             #expect(try await Self.send(app, .POST, "api/v1/lab-sessions/\(sessionID)/stop", as: try await app.bearer("student1@demo.test")).status == .ok)
             #expect(saved("last.txt") == "last\n" && saved("later.txt") == "later\n", "\(entries())")
+            #expect(entries().contains("zz1.bin") && !entries().contains("zz2.bin"), "\(entries())")
+            let ended = try await status()
+            let leftOut = ended.homeSaveProblem ?? ""
+            #expect(ended.status == .stopped && leftOut.contains("not every file fit its \(quota) MB disk") && leftOut.contains("\"zz2.bin\" was not kept")
+                    && !leftOut.contains("zz1.bin"), "\(leftOut)")
+            #expect(try await student.get(SitePath.labSession(.id(sessionID)).url).body.string.contains("&quot;zz2.bin&quot; was not kept"))
         }
     }
 

@@ -273,6 +273,8 @@ import Glibc
         #expect(kept("a.txt") == "last\n" && kept("sparse") == nil)
         let sizes = ["b1", "b2"].map { (try? FileManager.default.attributesOfItem(atPath: home + "/" + $0))?[.size] as? Int }
         #expect(sizes == [15 << 20, nil], "\(sizes)")
+        // What it left out is left on the keep, for whoever started the job to tell.
+        #expect(keep.last == .kept(leftOut: ["b2"]), "\(String(describing: keep.last))")
         #expect(try sandbox.save(sessionNamed: name, keep: keep, maxBytes: 10 << 20) == false)
         #expect(kept("a.txt") == "last\n")
     }

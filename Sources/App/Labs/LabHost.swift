@@ -273,7 +273,7 @@ actor LabHost {
                               probe: probe, keep: keep, idleSeconds: TimeInterval(lab.idleMinutes * 60))
         started.use.memory = (0, app.clock.now())
         (started.savedAt, started.quotaBytes) = (app.clock.now(), Int64(lab.homeQuotaMB) << 20)
-        let app = self.app, job2 = job, memory = lab.memoryMB
+        let app = self.app, job2 = job, memory = lab.memoryMB, quotaMB = lab.homeQuotaMB
         started.task = Task {
             let ending: String
             var cpuMs: Int?
@@ -284,14 +284,30 @@ actor LabHost {
             } catch {
                 ending = "The lab stopped: \(error)"
             }
-            await self.ended(id, ending: ending, cpuMs: cpuMs)
+            if case .failed(let failure) = keep.last { app.logger.error("Lab session \(id): its home could not be kept as it stopped (\(failure)); its last save stands") }
+            await self.ended(id, ending: ending, cpuMs: cpuMs, keepProblem: keep.last.flatMap { Self.lastKeepProblem($0, quotaMB: quotaMB) })
         }
         return started
     }
 
     static func folderName(_ session: UUID) -> String { "lab-" + session.uuidString.lowercased() }
 
-    private func ended(_ id: UUID, ending: String, cpuMs: Int?) async {
+    /// What the person is told of their session's last keep (nil: kept whole).
+    static func lastKeepProblem(_ last: SandboxLastKeep, quotaMB: Int) -> String? {
+        switch last {
+        case .kept(let leftOut) where leftOut.isEmpty:
+            return nil
+        case .kept(let leftOut):
+            return "When the lab stopped, not every file fit its \(quotaMB) MB disk (a sparse file counts whole): "
+                + SaveRefused.list(leftOut) + (leftOut.count == 1 ? " was" : " were") + " not kept. The rest were kept, in name order while they fit."
+        case .failed:
+            return "When the lab stopped, its files could not be kept (a fault on the lab's host, not in your files): your files are as they were last saved."
+        }
+    }
+
+    /// A session's program has ended: its row is finished (charged, and with what its person is told of its last
+    /// keep, if anything).
+    private func ended(_ id: UUID, ending: String, cpuMs: Int?, keepProblem: String?) async {
         // A prepared session nobody had taken (or one being taken: `adopt` finds it gone) ends with no one to tell.
         if let spare = prepared.removeValue(forKey: id) ?? taken.removeValue(forKey: id) {
             unlink(spare.running.endpoint.folder)
@@ -305,7 +321,7 @@ actor LabHost {
         if let probe = running[id]?.probe { use?.sample(probe, at: now, finalCPUMs: cpuMs) }
         running[id] = nil
         do {
-            try await LabSessions.finish(id, reason: reason, app: app, at: now, used: use?.figures)
+            try await LabSessions.finish(id, reason: reason, app: app, at: now, used: use?.figures, homeProblem: keepProblem)
         } catch {
             app.logger.error("Lab session \(id) could not be finished: \(error); the sweep will end it.")
         }

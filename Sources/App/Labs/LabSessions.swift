@@ -237,7 +237,7 @@ enum LabSessions {
     /// use up to `at` (`used`: its host's last figures; without them, those recorded at its host's last metering pass), in the same
     /// transaction. A session already ended is left as it is.
     static func finish(_ sessionID: UUID, reason: String, status: LabSessionStatus = .stopped, app: Application, at time: Date,
-                       used figures: LabUsage? = nil) async throws {
+                       used figures: LabUsage? = nil, homeProblem: String? = nil) async throws {
         try await app.writeTransaction(on: app.db) { tx in
             let claimed = try await tx.sqlDatabase().raw("""
                 UPDATE lab_sessions SET status = \(bind: status.rawValue), stopped_at = \(bind: time), stop_reason = \(bind: String(reason.prefix(500)))
@@ -245,6 +245,9 @@ enum LabSessions {
                 """).all()
             guard !claimed.isEmpty, let session = try await LabSession.find(sessionID, on: tx) else { return }
             record(figures, in: session)
+            // What its person is told of its files from now on: how its last keep went (a save's refusal while it ran is
+            // past: the last keep, or the host's end, has the last word).
+            session.homeSaveProblem = homeProblem
             session.charged += try await settle(session, until: min(time, session.heldFrom.addingTimeInterval(TimeInterval(session.heldSeconds))),
                                                 on: tx, app: app)
             session.holdID = nil
@@ -297,7 +300,8 @@ struct LabSessionDTO: Content {
     var idleStopsAt: Date?
     /// When its files were last saved while it runs (should its host fail, they are as of then; nil: not yet).
     var homeSavedAt: Date?
-    /// Why the last save while it runs was refused, and what to do (nil: it was not, or one has succeeded since).
+    /// While it runs: why the last save was refused, and what to do (nil: it was not, or one has succeeded since).
+    /// Once ended: what its last keep left out, or that it could not keep them (nil: kept whole).
     var homeSaveProblem: String?
 
     static func make(_ session: LabSession, _ req: Request) async throws -> LabSessionDTO {
@@ -308,7 +312,7 @@ struct LabSessionDTO: Content {
                              stoppedAt: session.stoppedAt, stopReason: session.stopReason, charged: Credits(micro: session.charged),
                              cpuSeconds: (Double(session.cpuMs) / 100).rounded() / 10, memoryGBSeconds: (Double(session.memoryMBSeconds) / 102.4).rounded() / 10,
                              secondsLeft: left, warning: warning, idleStopsAt: idle, homeSavedAt: session.homeSavedAt,
-                             homeSaveProblem: session.status == .running ? session.homeSaveProblem : nil)
+                             homeSaveProblem: session.homeSaveProblem)
     }
 }
 
@@ -327,7 +331,7 @@ extension LabSessionDTO: APIBody {
                       homeSaveProblem: LabHost.saveProblem(SaveRefused(reason: "they add up to 1200 MB, more than the 1024 MB the home keeps"), at: Sample.date)),
         LabSessionDTO(id: Sample.id, labID: Sample.id, status: .stopped, startedAt: Sample.date, endsAt: Sample.date, stoppedAt: Sample.date,
                       stopReason: "Stopped by you.", charged: Credits(micro: 1_000_000), cpuSeconds: 300, memoryGBSeconds: 1_800, secondsLeft: nil, warning: nil, idleStopsAt: nil, homeSavedAt: Sample.date,
-                      homeSaveProblem: nil),
+                      homeSaveProblem: LabHost.lastKeepProblem(.kept(leftOut: ["data/big.bin"]), quotaMB: 1024)),
     ]
 }
 

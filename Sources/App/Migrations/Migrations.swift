@@ -98,6 +98,7 @@ enum Migrations {
         AddLabSessionHomeSavedAt(),
         AddLabSessionHomeSaveProblem(),
         AddResearchJobSlurmUnreadSince(),
+        ClearEndedLabSessionsSaveProblems(),
     ]
 
     static func register(on app: Application) {
