@@ -448,11 +448,6 @@ final class HandClock: Sendable {
         }
     }
 
-    /// A running session's home is saved every few minutes (should its host die, the person's files are as of the
-    /// last save), whole — what was removed since is gone from the copy too — with nothing but its files and folders:
-    /// a link to a host file, a pipe, the program's socket and a folder swapped for a link to /etc over and over
-    /// while saves run bring nothing of the host's; it is read with the session's own rights (a file unreadable to it
-    /// refuses the save). The session runs on, and its last keep is whole. (As root, as CI runs.)
     @Test func whatALastKeepLeftOutIsToldByNameAndAFailedOneSaysTheLastSaveStands() {
         #expect(LabHost.lastKeepProblem(.kept(leftOut: []), quotaMB: 10) == nil)
         #expect(LabHost.lastKeepProblem(.kept(leftOut: ["data/b.bin"]), quotaMB: 10)
@@ -462,6 +457,12 @@ final class HandClock: Sendable {
         #expect(failed.contains("could not be kept") && failed.contains("as they were last saved") && !failed.contains("/srv"), "\(failed)")
     }
 
+    /// A running session's home is saved every few minutes (should its host die, the person's files are as of the
+    /// last save), whole — what was removed since is gone from the copy too — with nothing but its files and folders:
+    /// a link to a host file, a pipe, the program's socket and a folder swapped for a link to /etc over and over
+    /// while saves run bring nothing of the host's; it is read with the session's own rights (a file unreadable to it
+    /// refuses the save). The session runs on; its last keep takes its files in name order while they fit, and its
+    /// person is told what it left out. (As root, as CI runs.)
     @Test func aRunningSessionsHomeIsSavedEveryFewMinutesWithOnlyItsOwnFiles() async throws {
         let clock = HandClock(Date())
         try await withTestApp { app in
